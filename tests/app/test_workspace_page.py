@@ -1,0 +1,121 @@
+"""AppTest of pages/workspace.py (the home page): what is open, switching, trust prompts, uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_no_exception
+from tests.helpers import make_workspace
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_shows_workspace_and_metrics(make_app):
+    at = make_app()
+    assert_no_exception(at)
+    assert at.title[0].value == "Workspace"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Task"] == "binary"
+    tables = [df.value for df in at.dataframe]
+    wide = next(t for t in tables if "validation" in t.columns and "accuracy" in t.index)
+    assert 0.5 < wide.loc["accuracy", "validation"] <= 1.0
+    assert "ROC AUC" in wide.index and "log loss" in wide.index
+    # sidebar: switch model version, then the metrics follow
+    at.sidebar.selectbox(key="ws_model").set_value("previous").run()
+    assert_no_exception(at)
+    wide2 = next(df.value for df in at.dataframe if "accuracy" in getattr(df.value, "index", []))
+    assert wide2.loc["accuracy", "validation"] != wide.loc["accuracy", "validation"]
+
+
+def test_bad_workspace_path_shows_message(make_app, tmp_path):
+    at = make_app()
+    at.text_input(key="workspace_path_input").set_value(str(tmp_path / "nothing.toml"))
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert_no_exception(at)
+    assert any("does not exist" in e.value for e in at.error)
+
+
+def test_untrusted_skops_types_need_a_tick_each(make_app, tmp_path):
+    path = make_workspace(tmp_path)
+    text = path.read_text()
+    # Forget the trusted types: the page must list them and ask.
+    import re
+
+    path.write_text(re.sub(r"trusted_types = \[[^\]]*\]", "trusted_types = []", text))
+    from explore.loading import untrusted_types
+
+    found = untrusted_types(tmp_path / "model.skops")
+    if not found:
+        pytest.skip("this skops version trusts every type in the test pipeline")
+    at = make_app(workspace=path)
+    assert any("does not trust by default" in w.value for w in at.warning)
+    accept = at.button(key="workspace_accept_types")
+    assert accept.disabled
+    for t in found:
+        at.checkbox(key=f"workspace_trust_current_{t}").check()
+    at.run()
+    at.button(key="workspace_accept_types").click().run()
+    assert_no_exception(at)
+    assert any(m.label == "Task" for m in at.metric)
+
+
+def test_pickle_needs_explicit_trust(make_app, tmp_path):
+    from tests.test_loading import _fitted
+
+    path = make_workspace(tmp_path, model=_fitted(), model_name="m.joblib")
+    at = make_app(workspace=path)
+    assert any("unpickling executes code" in w.value for w in at.warning)
+    assert at.button(key="workspace_load_pickle").disabled
+    at.checkbox(key="workspace_trust_pickle_current").check().run()
+    at.button(key="workspace_load_pickle").click().run()
+    assert_no_exception(at)
+    assert any(m.label == "Task" for m in at.metric)
+
+
+def test_upload_csv_and_skops_opens(make_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    src = make_workspace(tmp_path / "src").parent
+    at = make_app()
+    at.file_uploader(key="workspace_upload_model").set_value(("model.skops", (src / "model.skops").read_bytes(), "application/octet-stream"))
+    at.file_uploader(key="workspace_upload_data").set_value([("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")])
+    at.run()
+    assert_no_exception(at)
+    at.selectbox(key="workspace_up_label").set_value("income")
+    at.selectbox(key="workspace_up_id").set_value("row_id")
+    at.button(key="workspace_up_open").click().run()
+    assert_no_exception(at)
+    # skops types of the uploaded model may need acceptance; accept each if asked
+    if any(b.key == "workspace_accept_types" for b in at.button):
+        for cb in at.checkbox:
+            cb.check()
+        at.run()
+        at.button(key="workspace_accept_types").click().run()
+    assert_no_exception(at)
+    assert Path(at.session_state["ws_path"]).parent.parent == tmp_path / "uploads"
+    assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
+
+
+def test_upload_malformed_csv_shows_message(make_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = make_app()
+    at.file_uploader(key="workspace_upload_data").set_value([("bad.csv", "name\nJosé\n".encode("latin-1"), "text/csv")])
+    at.run()
+    assert_no_exception(at)
+    assert any("not valid UTF-8" in e.value for e in at.error)
+
+
+def test_upload_over_limit_shows_message(make_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "1")
+    at = make_app()
+    big = b"a,b\n" + b"1,2\n" * 400_000
+    at.file_uploader(key="workspace_upload_data").set_value([("big.csv", big, "text/csv")])
+    at.run()
+    assert_no_exception(at)
+    assert any("over the upload limit of 1 MB" in e.value for e in at.error)

@@ -1,0 +1,72 @@
+"""Shared fixtures: a tiny generated workspace (fast page tests) and an AppTest factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """workspace.toml of the tiny sample workspace (built once per test session; do not modify its files)."""
+    from explore.sample import build_workspace
+
+    return build_workspace(tmp_path_factory.mktemp("tiny"), size="tiny")
+
+
+@pytest.fixture
+def tiny_copy(tiny_workspace: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny workspace that a test may modify."""
+    import shutil
+
+    dest = tmp_path / "ws"
+    shutil.copytree(tiny_workspace.parent, dest)
+    return dest / "workspace.toml"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite store for this test, exported as EXPLORE_DB_URL."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("EXPLORE_DB_URL", url)
+    return url
+
+
+def _clear_caches() -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def make_app(tiny_workspace: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """``make_app(page="pages/slices.py", workspace=None)`` → an AppTest already run on that page.
+
+    Streamlit caches are cleared before and after, the store is a fresh SQLite file, and the
+    workspace defaults to the tiny one.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def factory(page: str | None = None, workspace: Path | None = None, timeout: float = 120):
+        monkeypatch.setenv("EXPLORE_WORKSPACE", str(workspace or tiny_workspace))
+        _clear_caches()
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        return at
+
+    yield factory
+    _clear_caches()
+
+
+def assert_no_exception(at) -> None:
+    """Fail with the exception text if the app shows a Streamlit exception box."""
+    assert not at.exception, [e.value for e in at.exception]

@@ -1,0 +1,91 @@
+"""Small synthetic workspaces made on the fly: the "user's own CSV + Pipeline saved with skops"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from explore.upload import toml_text
+
+
+def frame(n: int = 400, *, task: str = "binary", seed: int = 0) -> pd.DataFrame:
+    """Mixed numeric/string features with missing values, a label, ids and timestamps."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "row_id": np.arange(n) + 1000,
+            "when": pd.date_range("2024-01-01", periods=n, freq="6h").strftime("%Y-%m-%d %H:%M"),
+            "age": rng.integers(18, 80, n).astype(float),
+            "hours": rng.normal(40, 10, n),
+            "city": rng.choice(["Paris", "Lyon", "Nice"], n),
+        }
+    )
+    df.loc[rng.random(n) < 0.1, "hours"] = np.nan
+    signal = (df["age"] - 45) / 15 + np.nan_to_num(df["hours"] - 40) / 10 + (df["city"] == "Nice") * 1.0
+    if task == "binary":
+        df["income"] = np.where(signal + rng.normal(0, 0.7, n) > 0, ">50K", "<=50K")
+    elif task == "multiclass":
+        df["income"] = pd.cut(signal + rng.normal(0, 0.5, n), [-np.inf, -0.7, 0.7, np.inf], labels=["low", "mid", "high"]).astype(str)
+    else:
+        df["income"] = 30_000 + 8_000 * signal + rng.normal(0, 2_000, n)
+    return df
+
+
+FEATURES = ["age", "hours", "city"]
+
+
+def pipeline(task: str = "binary") -> Pipeline:
+    prep = ColumnTransformer(
+        [
+            ("num", SimpleImputer(strategy="median"), ["age", "hours"]),
+            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), ["city"]),
+        ]
+    )
+    est = GradientBoostingRegressor(n_estimators=20, random_state=0) if task == "regression" else GradientBoostingClassifier(n_estimators=20, random_state=0)
+    return Pipeline([("prep", prep), ("model", est)])
+
+
+def make_workspace(
+    dest: Path,
+    *,
+    task: str = "binary",
+    model: Any = "fit",
+    model_name: str = "model.skops",
+    columns: dict[str, Any] | None = None,
+    datasets: dict[str, pd.DataFrame] | None = None,
+    extra_sections: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write CSV datasets + a skops Pipeline + workspace.toml into ``dest``; return the toml path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if datasets is None:
+        df = frame(400, task=task)
+        datasets = {"train": df.iloc[:300], "validation": df.iloc[300:]}
+    for name, d in datasets.items():
+        d.to_csv(dest / f"{name}.csv", index=False)
+    sections: dict[str, dict[str, Any]] = {}
+    if model is not None:
+        est = pipeline(task).fit(next(iter(datasets.values()))[FEATURES], next(iter(datasets.values()))["income"]) if model == "fit" else model
+        if model_name.endswith(".skops"):
+            sio.dump(est, dest / model_name)
+            types = sio.get_untrusted_types(file=dest / model_name)
+        else:
+            import joblib
+
+            joblib.dump(est, dest / model_name)
+            types = []
+        sections["model"] = {"path": model_name, "trusted_types": types}
+    sections["columns"] = columns if columns is not None else {"label": "income", "time": "when", "id": "row_id"}
+    sections["datasets"] = {name: f"{name}.csv" for name in datasets}
+    sections.update(extra_sections or {})
+    path = dest / "workspace.toml"
+    path.write_text(toml_text(sections), encoding="utf-8")
+    return path

@@ -1,0 +1,93 @@
+"""Cached loaders: the workspace and scored datasets live in st.cache_resource (shared, read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from explore.errors import ExploreError
+from explore.store import Store
+from explore.workspace import Scored, Workspace, open_workspace, read_workspace, score
+
+from . import state
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open(path: str, stamp: str, accepted: tuple[tuple[str, tuple[str, ...]], ...], trusted: tuple[str, ...]) -> Workspace:
+    config = read_workspace(path)
+    with st.spinner(f"Opening workspace {Path(path).parent.name}…"):
+        return open_workspace(config, accepted_types={k: list(v) for k, v in accepted}, trusted_pickles=frozenset(trusted))
+
+
+def _stamp(path: str) -> str:
+    """Changes when workspace.toml or any file it names changes (so edits on disk are picked up)."""
+    config = read_workspace(path)
+    files = [config.path, *config.datasets.values(), *(m.path for m in config.models.values())]
+    return "|".join(f"{p.stat().st_mtime_ns}:{p.stat().st_size}" if p.exists() else "missing" for p in files)
+
+
+def open_current() -> Workspace:
+    """The workspace chosen in this session. Raises ExploreError (shown by the boundary) on bad input."""
+    path = st.session_state.get(state.WS_PATH)
+    if not path:
+        raise ExploreError("No workspace is open. Open one on the Workspace page, or start with `explore run path/to/workspace.toml`.")
+    accepted = st.session_state.get(state.ACCEPTED_TYPES, {})
+    trusted = st.session_state.get(state.TRUSTED_PICKLES, [])
+    return _open(
+        path, _stamp(path), tuple(sorted((k, tuple(sorted(v))) for k, v in accepted.items())), tuple(sorted(trusted))
+    )
+
+
+def current_workspace() -> Workspace | None:
+    """The open workspace, or None when it cannot be opened (the Workspace page shows why)."""
+    try:
+        return open_current()
+    except ExploreError:
+        return None
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _scored(_ws: Workspace, ws_key: str, dataset: str, model: str | None) -> Scored:
+    with st.spinner(f"Scoring dataset '{dataset}'" + (f" with model '{model}'…" if model else "…")):
+        return score(_ws, dataset, model)
+
+
+def scored(dataset: str | None = None, model: str | None = None, ws: Workspace | None = None) -> Scored:
+    """The chosen (or given) dataset scored by the chosen (or given) model; computed once per pair."""
+    ws = ws or open_current()
+    dataset = dataset or selected_dataset(ws)
+    if model is None:
+        model = selected_model(ws)
+    return _scored(ws, ws.key, dataset, model)
+
+
+def selected_dataset(ws: Workspace) -> str:
+    name = st.session_state.get(state.DATASET)
+    return name if name in ws.dataset_names else _default_dataset(ws)
+
+
+def _default_dataset(ws: Workspace) -> str:
+    for preferred in ("validation", "valid", "test", "production"):
+        if preferred in ws.dataset_names:
+            return preferred
+    return ws.dataset_names[-1]
+
+
+def selected_model(ws: Workspace) -> str | None:
+    if not ws.models:
+        return None
+    name = st.session_state.get(state.MODEL)
+    return name if name in ws.models else ws.model_names[0]
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str | None) -> Store:
+    return Store(url)
+
+
+def store() -> Store:
+    """The store at EXPLORE_DB_URL (or the default SQLite file)."""
+    import os
+
+    return _store(os.environ.get("EXPLORE_DB_URL"))
