@@ -75,19 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     serve_opts.add_argument("--headless", action="store_true", help="do not open a browser")
     run = sub.add_parser("run", parents=[serve_opts], help="open the app on a workspace")
     run.add_argument("workspace", type=Path, help="workspace.toml or the folder that holds it")
-    run.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="further options passed to `streamlit run`")
     sample = sub.add_parser("sample", help="(re)build the sample workspace")
     sample.add_argument("--dest", type=Path, default=None, help="folder (default: the checkout's sample_data/)")
     sample.add_argument("--size", choices=["full", "tiny", "bench"], default="full")
     sample.add_argument("--rows", type=int, default=None, help="number of rows (bench size)")
     sub.add_parser("check", help="headless checks for CI: explore check workspace.toml --help")
+    run.epilog = "Options not listed here are passed on to `streamlit run` (e.g. --theme.base dark)."
     # `explore` with no command opens the sample workspace and takes the same server options.
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default=None)
     parser.add_argument("--headless", action="store_true")
-    parser.set_defaults(streamlit_args=[])
 
-    args = parser.parse_args(argv)
+    # Options we don't know (e.g. --theme.base dark) are passed on to `streamlit run`.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command == "sample":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.streamlit_args = unknown
     try:
         if args.command == "sample":
             from .sample import SAMPLE_DIR, build_workspace

@@ -143,7 +143,7 @@ LABEL_MISSING = (
 )
 LABEL_ALL_NAN = "The label column '{label}' of dataset '{dataset}' has no values (all {n} are missing). Choose another label column."
 LABEL_ONE_CLASS = (
-    "The label column '{label}' of dataset '{dataset}' has a single class ({value!r}) for a classification task: "
+    "The label column '{label}' of dataset '{dataset}' has a single class ({value}) for a classification task: "
     "accuracy is trivial and ROC AUC undefined. Use a dataset that contains both classes, or set task = \"regression\" if the label is a number."
 )
 POSITIVE_NOT_IN_LABELS = (
@@ -168,3 +168,11 @@ UPLOAD_TOO_LARGE = (
     "The file '{name}' is {size_mb:.0f} MB, over the upload limit of {limit_mb} MB. Open large files through "
     "workspace.toml instead (explore run path/to/workspace.toml), or raise EXPLORE_MAX_UPLOAD_MB."
 )
+
+
+def shown(values, limit: int = 10) -> str:
+    """Values for a message: plain Python reprs (``1300``, not ``np.int64(1300)``), cut after ``limit``."""
+    items = list(values)
+    plain = [v.item() if hasattr(v, "item") and not isinstance(v, str | bytes) else v for v in items[:limit]]
+    text = ", ".join(repr(v) for v in plain)
+    return text + (f", … ({len(items) - limit} more)" if len(items) > limit else "")

@@ -108,7 +108,8 @@ def save_uploaded_workspace(
         digest.update(hashlib.sha256(f.data).digest())
     digest.update(repr(sorted((k, str(v)) for k, v in columns.items())).encode())
     digest.update(repr((trust_pickle, sorted(trusted_types))).encode())
-    folder = (root or upload_root()) / digest.hexdigest()[:16]
+    # Named after the first data file so the sidebar says what was uploaded; the digest keeps uploads apart.
+    folder = (root or upload_root()) / f"{_dataset_name(datasets[0].name, set())}-{digest.hexdigest()[:10]}"
     folder.mkdir(parents=True, exist_ok=True)
 
     sections: dict[str, dict[str, Any]] = {}

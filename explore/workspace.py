@@ -356,7 +356,7 @@ class Workspace:
                 dup = df[cols.id][df[cols.id].duplicated(keep=False)]
                 if len(dup):
                     raise E.DataError(
-                        E.DUPLICATE_IDS.format(id=cols.id, dataset=name, n_dup=int(dup.nunique()), examples=", ".join(map(repr, dup.unique()[:3])))
+                        E.DUPLICATE_IDS.format(id=cols.id, dataset=name, n_dup=int(dup.nunique()), examples=E.shown(dup.unique(), 3))
                     )
             if cols.time:
                 if cols.time not in df.columns:
@@ -442,8 +442,8 @@ class Workspace:
             unknown = [v for v in seen if _match_value(v, classes) is None]
             if unknown:
                 raise E.LabelError(
-                    f"The label column '{cols.label}' has values the model never saw: {', '.join(map(repr, unknown[:10]))}. "
-                    f"The model's classes are {', '.join(map(repr, classes.tolist()))}. Check [columns] label, or relabel the data to these classes."
+                    f"The label column '{cols.label}' has values the model never saw: {E.shown(unknown)}. "
+                    f"The model's classes are {E.shown(classes, 20)}. Check [columns] label, or relabel the data to these classes."
                 )
         else:
             values = list(seen)
@@ -457,7 +457,7 @@ class Workspace:
             except TypeError:  # mixed types: sort by text
                 classes = np.asarray(sorted(set(values), key=str), dtype=object)
         if len(pd.unique(labels)) < 2:
-            raise E.LabelError(E.LABEL_ONE_CLASS.format(label=cols.label, dataset=", ".join(self._frames), value=seen[0]))
+            raise E.LabelError(E.LABEL_ONE_CLASS.format(label=cols.label, dataset=", ".join(self._frames), value=E.shown(seen[:1])))
         for name, df in self._frames.items():
             if df[cols.label].nunique(dropna=True) < 2:
                 self.warnings.append(
@@ -467,13 +467,13 @@ class Workspace:
         if self.task == "binary":
             if len(classes) != 2:
                 raise E.LabelError(
-                    f"task = \"binary\" but there are {len(classes)} classes: {', '.join(map(repr, classes.tolist()[:10]))}. "
+                    f"task = \"binary\" but there are {len(classes)} classes: {E.shown(classes)}. "
                     'Set task = "multiclass", or fix the label column.'
                 )
             if cols.positive is not None:
                 pos = _match_value(cols.positive, classes)
                 if pos is None:
-                    raise E.LabelError(E.POSITIVE_NOT_IN_LABELS.format(positive=cols.positive, label=cols.label, found=", ".join(map(repr, classes.tolist()))))
+                    raise E.LabelError(E.POSITIVE_NOT_IN_LABELS.format(positive=cols.positive, label=cols.label, found=E.shown(classes, 20)))
                 self.positive = pos
             else:
                 self.positive = classes[1]

@@ -140,9 +140,18 @@ if ws is not None:
     if tables:
         table = pd.concat(tables, ignore_index=True)
         wide = table.pivot_table(index="metric", columns="dataset", values="value", sort=False)
-        st.dataframe(wide[ws.dataset_names], width="stretch")
-        with st.expander("With confidence intervals and support"):
-            st.dataframe(table.drop(columns=[c for c in ("group",) if c in table]), hide_index=True)
+        st.dataframe(wide[ws.dataset_names], width="stretch", key="workspace_metrics_values")
+        shown = table.assign(
+            interval=[
+                "—" if pd.isna(lo) else f"[{lo:.4f}, {hi:.4f}]" for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
+            ]
+        )
+        with st.expander("Confidence intervals, support and method", expanded=True):
+            st.dataframe(
+                shown[["dataset", "metric", "value", "interval", "support", "method", "note"]],
+                hide_index=True,
+                column_config={"value": st.column_config.NumberColumn(format="%.4f")},
+            )
 
 # ---- open something else ----------------------------------------------------------------------------
 st.divider()
@@ -182,7 +191,10 @@ with st.expander("Upload a model and data files", expanded=ws is None):
         if columns:
             none = "—"
             c1, c2, c3 = st.columns(3)
-            label = c1.selectbox("Label column", columns, key="workspace_up_label")
+            usual = [c for c in columns if c.lower() in ("label", "target", "y", "class", "outcome")]
+            # Default to a usual label name, else the last column (the common convention).
+            label_default = columns.index(usual[0]) if usual else len(columns) - 1
+            label = c1.selectbox("Label column", columns, index=label_default, key="workspace_up_label")
             time = c2.selectbox("Time column (optional)", [none, *columns], key="workspace_up_time")
             id_col = c3.selectbox("Id column (optional)", [none, *columns], key="workspace_up_id")
             c4, c5, c6 = st.columns(3)

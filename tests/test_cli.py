@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from explore import cli
 from tests.helpers import make_workspace
 
@@ -37,3 +39,21 @@ def test_upload_limit_env(monkeypatch):
     assert cli.max_upload_mb() == 5
     monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "lots")
     assert cli.max_upload_mb() == 1024
+
+
+def test_options_after_the_workspace_and_streamlit_passthrough(tmp_path, monkeypatch):
+    path = make_workspace(tmp_path)
+    seen = {}
+
+    def fake_execve(exe, cmd, env):
+        seen["cmd"], seen["env"] = cmd, env
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.os, "execve", fake_execve)
+    with pytest.raises(SystemExit):
+        cli.main(["run", str(path), "--port", "8765", "--host", "127.0.0.1", "--headless", "--theme.base", "dark"])
+    cmd = seen["cmd"]
+    assert cmd[cmd.index("--server.port") + 1] == "8765"
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[-2:] == ["--theme.base", "dark"]
+    assert seen["env"]["EXPLORE_WORKSPACE"] == str(path)

@@ -1,0 +1,39 @@
+"""Browser fixtures: the real app served on 127.0.0.1 over the sample workspace, and a Chromium page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser.driver import CHROMIUM, browser, serve
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def sample_workspace() -> Path:
+    from explore.sample import SAMPLE_DIR, ensure_sample
+
+    return ensure_sample(SAMPLE_DIR)
+
+
+@pytest.fixture(scope="module")
+def app_url(sample_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (see .ci/run)")
+    db = tmp_path_factory.mktemp("browser") / "store.db"
+    uploads = tmp_path_factory.mktemp("uploads")
+    with serve(sample_workspace, db_url=f"sqlite:///{db}", env={"EXPLORE_UPLOAD_DIR": str(uploads), "EXPLORE_USER": "browser-test"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page():
+    with browser() as p:
+        yield p
