@@ -1,0 +1,229 @@
+"""AppTest of pages/rubric.py: start a review, confirm tests and see the score change, attach evidence
+an analysis froze into the store, see proposals from `explore check` runs, carry over, and export."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+from explore import checkrun as CR
+from explore import rubric as R
+from explore.store import Store
+from tests.conftest import assert_no_exception
+from tests.helpers import frame, make_workspace
+
+PAGE = "pages/rubric.py"
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
+    """The in-memory media stores AppTest creates, so that a test can read what a download button serves."""
+    stores: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    return stores
+
+
+def _download(stores: list[MemoryMediaFileStorage], button) -> bytes:
+    filename = button.proto.url.rsplit("/", 1)[-1]
+    for storage in reversed(stores):
+        try:
+            return storage.get_file(filename).content
+        except Exception:  # noqa: BLE001 - not in this run's storage
+            continue
+    raise AssertionError(f"download {filename} not found")
+
+
+def _chart_frames(at) -> list[pd.DataFrame]:
+    """Every dataset of every Altair chart on the page (Streamlit ships them as Arrow tables)."""
+    frames = []
+    for chart in at.get("vega_lite_chart"):
+        for named in chart.proto.datasets:
+            frames.append(pa.ipc.open_stream(named.data.data).read_pandas())
+    return frames
+
+
+def _score(at) -> str:
+    big = next(m.value for m in at.markdown if "font-size:5.5rem" in m.value)
+    return big.split(">")[1].split("<")[0]
+
+
+def _start_review(at, name: str = "churn v3 — 2026-11-22", parent: int | None = None):
+    at.text_input(key="rubric_confirmer").set_value("alice")
+    at.text_input(key="rubric_new_name").set_value(name)
+    at.selectbox(key="rubric_new_parent").set_value(parent)
+    at.button(key="FormSubmitter:rubric_new_review-Start review").click().run()
+    assert_no_exception(at)
+    return at
+
+
+def _confirm(at, review_id: int, test_id: str, status: str, text: str = ""):
+    key = f"rubric_{review_id}_{test_id}"
+    at.radio(key=f"{key}_status").set_value(status)
+    if text:
+        at.text_area(key=f"{key}_text").set_value(text)
+    at.button(key=f"FormSubmitter:{key}_form-Confirm").click().run()
+    assert_no_exception(at)
+    return at
+
+
+def test_rubric_page_confirm_see_score_change_attach_evidence_export(
+    make_app, db_url, tiny_workspace, downloads
+):
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    assert at.title[0].value == "ML Test Score"
+    assert any("2017 scale" in c.value and "2016" in c.value for c in at.caption)
+    assert any("No review yet" in i.value for i in at.info)
+
+    _start_review(at)
+    assert any("Started review" in s.value for s in at.success)
+    assert _score(at) == "0"
+    assert any("More of a research project" in m.value for m in at.markdown)
+    assert len(at.expander) >= 28
+    with Store(db_url) as store:
+        review_id = store.get_review_by_name("churn v3 — 2026-11-22")["id"]
+
+    # Two colleagues confirmed Model 1 and Infrastructure 7 from their own laptops meanwhile.
+    with Store(db_url) as store:
+        R.confirm_test(
+            store, review_id, "model-1", status="manual", author="bob", evidence_text="PR #12 reviewed"
+        )
+        R.confirm_test(
+            store, review_id, "infra-7", status="manual", author="carol", evidence_text="rollback drill"
+        )
+    _confirm(at, review_id, "data-1", "manual", text="data-1 documented in the wiki")
+    assert _score(at) == "0"  # Monitoring is still at 0: the minimum
+    assert any(m.value.startswith("### Data — 0.5 / 7") for m in at.markdown)
+    _confirm(at, review_id, "monitor-5", "automated")
+    assert _score(at) == "0.5"
+    assert any("Not totally untested" in m.value for m in at.markdown)
+    assert any(m.value.startswith("### Monitoring — 1 / 7") for m in at.markdown)
+    bars = next(f for f in _chart_frames(at) if "role" in f.columns)
+    limiting = set(bars.loc[bars["role"].str.startswith("limiting"), "section"])
+    assert limiting == {"Data", "Model", "Infrastructure"}
+
+    # An analysis freezes its result as evidence (what ui.evidence.attach_button does on another page).
+    with Store(db_url) as store:
+        snap = store.add_snapshot(
+            workspace=str(tiny_workspace.resolve()),
+            kind="slice_report",
+            tests=["model-6"],
+            title="Slice report by region",
+            params={"group_by": ["region"]},
+            result={"worst": "South"},
+            model_fingerprint="m",
+            data_fingerprint="d",
+        )
+    at.run()
+    model6 = next(e for e in at.expander if "Model quality is sufficient" in e.label)
+    assert "proposes manual" in model6.label
+    assert at.multiselect(key=f"rubric_{review_id}_model-6_snaps").value == [snap]
+    assert at.radio(key=f"rubric_{review_id}_model-6_status").value == "manual"
+    at.button(key=f"FormSubmitter:rubric_{review_id}_model-6_form-Confirm").click().run()
+    assert_no_exception(at)
+    with Store(db_url) as store:
+        entry = R.load_review(store, review_id).entries["model-6"]
+    assert entry.status == "manual" and entry.snapshot_ids == (snap,) and entry.author == "alice"
+    assert any(m.value.startswith("### Model — 1 / 7") for m in at.markdown)
+
+    # Export: Markdown, HTML and JSON carry the score, every test, evidence and confirmer.
+    buttons = {b.proto.label: b for b in at.get("download_button")}
+    assert set(buttons) == {"Markdown", "HTML", "JSON (re-importable)"}
+    md = _download(downloads, buttons["Markdown"]).decode()
+    assert "**Final score: 0.5**" in md and "data-1 documented in the wiki" in md
+    assert f"#{snap} Slice report by region" in md and "alice" in md
+    for test in R.TESTS:
+        assert test.name in md
+    html = _download(downloads, buttons["HTML"]).decode()
+    assert html.startswith("<!doctype html>") and "Slice report by region" in html
+    exported = json.loads(_download(downloads, buttons["JSON (re-importable)"]))
+    assert exported["scale"] == "2017" and exported["score"]["final"] == 0.5
+    assert len(exported["history"]) == 5
+    assert R.parse_review_json(json.dumps(exported)).tests["model-6"].snapshots[0]["result"] == {
+        "worst": "South"
+    }
+
+
+def test_check_runs_are_proposed_as_automated_and_carry_over(
+    make_app, db_url, tiny_workspace, tmp_path, monkeypatch
+):
+    # CI ran `explore check` against this store: its run is the evidence of automation.
+    out = tmp_path / "ci"
+    assert CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)]) == 0
+    at = make_app(PAGE)
+    _start_review(at, name="v1 review")
+    with Store(db_url) as store:
+        v1 = store.get_review_by_name("v1 review")["id"]
+    infra4 = next(e for e in at.expander if "Model quality is validated before serving" in e.label)
+    assert "proposes automated" in infra4.label
+    assert any("explore check` covered it in 1 run(s) on 1 day(s)" in m.value for m in infra4.markdown)
+    assert any("Only one day of runs" in m.value for m in infra4.markdown)
+    assert any("Automated runs" in s.value for s in at.subheader)
+    _confirm(at, v1, "infra-4", "automated")
+    assert any(m.value.startswith("### Infrastructure — 1 / 7") for m in at.markdown)
+
+    # The next review starts from this one: carried over, counted once re-confirmed.
+    _start_review(at, name="v2 review", parent=v1)
+    with Store(db_url) as store:
+        v2 = store.get_review_by_name("v2 review")["id"]
+    assert any("carried over from “v1 review” await re-confirmation" in i.value for i in at.info)
+    assert any(m.value.startswith("### Infrastructure — 0 / 7") for m in at.markdown)
+    at.button(key=f"rubric_{v2}_infra-4_reconfirm").click().run()
+    assert_no_exception(at)
+    assert any(m.value.startswith("### Infrastructure — 1 / 7") for m in at.markdown)
+    with Store(db_url) as store:
+        assert R.load_review(store, v2).entries["infra-4"].author == "alice"
+    history = next(f for f in _chart_frames(at) if "final" in f.columns and "review" in f.columns)
+    assert list(history["review"]) == ["v1 review", "v2 review"] and list(history["final"]) == [0.0, 0.0]
+
+
+def test_a_name_is_required_and_conflicts_are_refused(make_app, db_url):
+    at = make_app(PAGE)
+    _start_review(at, name="meeting")
+    with Store(db_url) as store:
+        rid = store.get_review_by_name("meeting")["id"]
+    # The same name again: the store refuses it and the page says so, with the fix.
+    _start_review(at, name="meeting")
+    assert any("already exists" in e.value and "Choose another name" in e.value for e in at.error)
+    at.text_input(key="rubric_confirmer").set_value("").run()
+    at.button(key=f"FormSubmitter:rubric_{rid}_data-2_form-Confirm").click().run()
+    assert any("Enter your name" in e.value for e in at.error)
+    at.text_input(key="rubric_confirmer").set_value("bob").run()
+    # Someone else confirms data-2 while bob's page still shows it untouched.
+    with Store(db_url) as store:
+        R.confirm_test(store, rid, "data-2", status="automated", author="carol")
+    at.radio(key=f"rubric_{rid}_data-2_status").set_value("manual")
+    at.button(key=f"FormSubmitter:rubric_{rid}_data-2_form-Confirm").click().run()
+    assert_no_exception(at)
+    assert any("changed by carol" in e.value and "your change was not saved" in e.value for e in at.error)
+    with Store(db_url) as store:
+        assert R.load_review(store, rid).entries["data-2"].status == "automated"
+        assert len(R.audit_trail(store, rid)) == 1
+
+
+def test_rubric_page_on_a_predictions_only_multiclass_workspace(make_app, tmp_path):
+    df = frame(300, task="multiclass")
+    df["pred"] = df["income"]
+    path = make_workspace(
+        tmp_path / "ws",
+        task="multiclass",
+        model=None,
+        columns={"label": "income", "prediction": "pred"},
+        datasets={"validation": df},
+    )
+    at = make_app(PAGE, workspace=path)
+    _start_review(at, name="predictions only")
+    assert_no_exception(at)
+    infra1 = next(e for e in at.expander if "Training is reproducible" in e.label)
+    assert any("predictions-only" in c.value for c in infra1.caption)
