@@ -1,0 +1,201 @@
+"""AppTest for pages/slices.py: filter, group-by, datapoint editor, discovery → filter, edge-case slices,
+and the page on multiclass, regression and predictions-only workspaces."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+
+from explore.slicing import LABEL, Condition, SliceDefinition
+from tests.conftest import assert_no_exception
+from ui import state
+
+PAGE = "pages/slices.py"
+VIEWS = ["Groups", "Curves & threshold", "Rows & what-if", "Discovery", "Fairness", "Perturbations"]
+
+
+def _suffix(column: str) -> str:
+    return f"{zlib.crc32(column.encode('utf-8')):08x}"
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.info] + [e.value for e in at.warning]
+    parts += [e.value for e in at.success] + [c.value for c in at.caption]
+    return "\n".join(map(str, parts))
+
+
+def _chart_frames(at) -> list[list]:
+    """For each Altair chart on the page, the data frames it ships (decoded from Arrow)."""
+    import pyarrow as pa
+
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+        out.append(frames)
+    return out
+
+
+def _table_with(at, *columns: str):
+    """The first st.dataframe whose columns include ``columns`` (plain tables have no key in AppTest)."""
+    for df in at.dataframe:
+        value = df.value
+        if all(c in value.columns for c in columns):
+            return value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def _current_slice(at) -> SliceDefinition:
+    return SliceDefinition.from_json(at.session_state[state.SLICE])
+
+
+def test_filter_group_open_edit_discover_and_load(make_app) -> None:
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+
+    # Apply a filter through the builder: device ∈ {tablet}.
+    at.selectbox(key="slices_add_column").set_value("device").run()
+    values = at.multiselect(key=f"slices_add_values_{_suffix('device')}")
+    labels = [o.split("  (")[0] for o in values.options]
+    values.set_value([labels.index("tablet")]).run()
+    at.button(key="slices_add").click().run()
+    assert_no_exception(at)
+    sd = _current_slice(at)
+    assert sd.conditions == (Condition("device", "in", values=("tablet",)),)
+    shared = at.query_params["slice"]
+    assert (shared[0] if isinstance(shared, list) else shared) == sd.to_query_param()
+    assert "device ∈ {'tablet'}" in _texts(at)
+
+    # Group the slice by contract: a table, a bar chart with one bar per group.
+    at.radio(key="slices_view").set_value("Groups").run()
+    at.multiselect(key="slices_group_by").set_value(["contract"]).run()
+    assert_no_exception(at)
+    with_labels = [
+        f for frames in _chart_frames(at) for f in frames if "label" in f.columns and "worse" in f.columns
+    ]
+    assert with_labels, "no group chart"
+    assert set(with_labels[0]["label"]) == {"month-to-month", "one-year", "two-year"}
+    assert (with_labels[0]["ci_low"] <= with_labels[0]["value"]).all()
+    # Change the metric shown: still no exception, and "Load into the filter" narrows the slice.
+    at.selectbox(key="slices_group_metric").set_value("ROC AUC").run()
+    assert_no_exception(at)
+    at.button(key="slices_group_load").click().run()
+    assert len(_current_slice(at).conditions) == 2
+
+    # Open a datapoint by id, edit it, and see the live prediction and the counterfactual.
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    rows = at.dataframe(key="slices_rows_table").value
+    first = rows.iloc[0]
+    at.text_input(key="slices_row_id").set_value(str(first["id"])).run()
+    at.button(key="slices_open_row").click().run()
+    assert_no_exception(at)
+    selected = at.session_state[state.SELECTED_ROW]
+    assert selected["position"] == int(first["position"]) and selected["id"] == first["id"]
+    pos = selected["position"]
+    at.number_input(key=f"slices_edit_{pos}_tenure_months").set_value(71).run()
+    at.selectbox(key=f"slices_edit_{pos}_contract").set_value("two-year").run()
+    assert_no_exception(at)
+    assert "after changing tenure_months, contract" in _texts(at)
+    cf = _table_with(at, "feature", "counterfactual")
+    assert len(cf) >= 1 and set(cf.columns) >= {"feature", "original", "counterfactual"}
+    assert any(json.loads(c.proto.spec).get("layer") for c in at.get("vega_lite_chart"))  # the ICE plot
+
+    # Discovery on all rows finds the planted weak slice; load it into the filter.
+    at.button(key="slices_clear").click().run()
+    at.radio(key="slices_view").set_value("Discovery").run()
+    at.number_input(key="slices_min_support").set_value(30).run()
+    at.button(key="slices_discover").click().run()
+    assert_no_exception(at)
+    assert "slices" in _texts(at) and "Benjamini–Hochberg" in _texts(at)
+    found = _table_with(at, "slice", "q_value", "effect_size")
+    assert len(found) >= 1
+    pick = len(found) - 1
+    at.selectbox(key="slices_disc_pick").set_value(pick).run()
+    at.button(key="slices_disc_load").click().run()
+    assert_no_exception(at)
+    loaded = _current_slice(at)
+    assert loaded.describe() == found["slice"].iloc[pick]
+    assert "Rows in slice" in [m.label for m in at.metric]
+
+
+@pytest.mark.parametrize(
+    ("name", "slice_def", "expected"),
+    [
+        (
+            "empty",
+            SliceDefinition((Condition("tenure_months", "range", lo=10_000, hi=20_000),)),
+            "has no rows",
+        ),
+        (
+            "one row",
+            SliceDefinition((Condition("customer_id", "in", values=("C0001481",)),)),
+            "one-row slice",
+        ),
+        ("one class", SliceDefinition((Condition(LABEL, "in", values=("yes",)),)), "same true class"),
+    ],
+)
+def test_edge_case_slices_show_messages(
+    make_app, name: str, slice_def: SliceDefinition, expected: str
+) -> None:
+    at = make_app()
+    at.session_state[state.SLICE] = slice_def.to_json()
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert expected in _texts(at), name
+    if name != "empty":
+        for view in VIEWS[:3]:
+            at.radio(key="slices_view").set_value(view).run()
+            assert_no_exception(at)
+
+
+def test_shared_link_sets_the_slice(make_app) -> None:
+    sd = SliceDefinition((Condition("region", "in", values=("South",)),))
+    at = make_app()
+    at.query_params["slice"] = sd.to_query_param()
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    assert _current_slice(at).conditions == sd.conditions
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression", "predictions-only"])
+def test_page_on_other_workspaces(make_app, tmp_path: Path, kind: str) -> None:
+    from tests.helpers import frame, make_workspace
+
+    if kind == "predictions-only":
+        df = frame(300, task="binary")
+        df["pred"] = df["income"].where(df.index % 4 != 0, "<=50K")
+        path = make_workspace(
+            tmp_path,
+            model=None,
+            datasets={"validation": df},
+            columns={"label": "income", "prediction": "pred", "time": "when"},
+        )
+    else:
+        path = make_workspace(tmp_path, task=kind)
+    at = make_app(PAGE, workspace=path)
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    for view in VIEWS:
+        at.radio(key="slices_view").set_value(view).run()
+        assert_no_exception(at)
+        assert not at.error, (view, [e.value for e in at.error])
+    if kind == "predictions-only":
+        assert "predictions-only" in _texts(at)
+    at.radio(key="slices_view").set_value("Groups").run()
+    at.multiselect(key="slices_group_by").set_value(["city"]).run()
+    assert_no_exception(at)
+    assert _table_with(at, "city", "gap").shape[0] == 3
+
+
+def test_datapoint_set_by_another_page_opens_by_id(make_app) -> None:
+    """Other pages may set only the id of the datapoint in focus (position None)."""
+    at = make_app()
+    at.session_state[state.SELECTED_ROW] = {"dataset": "validation", "position": None, "id": "C0001481"}
+    at.switch_page(PAGE).run()
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    assert_no_exception(at)
+    assert "Datapoint `C0001481`" in _texts(at)
