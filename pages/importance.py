@@ -483,7 +483,8 @@ def _selected_position(scored: Scored, sel: dict[str, Any]) -> int:
     pages that count unlabelled rows), else by position."""
     if ws.columns.id and sel.get("id") is not None:
         return I.find_row(scored, row_id=sel["id"])
-    return I.find_row(scored, position=int(sel.get("position", -1)))
+    position = sel.get("position")
+    return I.find_row(scored, position=-1 if position is None else int(position))
 
 
 def _as_position(text: str) -> int:

@@ -938,7 +938,8 @@ def review_panel(sid: int) -> None:
             record = ws.dataset(session.dataset).iloc[int(row)]
             st.session_state[state.SELECTED_ROW] = {
                 "dataset": session.dataset,
-                "position": int(row),
+                # ``row`` counts raw rows; SELECTED_ROW positions count scored rows, so only the id is exact.
+                "position": None if ws.columns.id else int(row),
                 "id": key,
             }
             st.dataframe(record.astype(str).rename("value").to_frame(), height=320)

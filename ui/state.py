@@ -6,4 +6,8 @@ TRUSTED_PICKLES = "ws_trusted_pickles"  # list[str]: model names whose pickle th
 DATASET = "ws_dataset"  # str: the dataset pages explore (sidebar)
 MODEL = "ws_model"  # str: the model version pages explore (sidebar)
 SLICE = "slice_json"  # str: SliceDefinition.to_json() of the current slice (set on the Slices page)
-SELECTED_ROW = "selected_row"  # dict(dataset=str, position=int, id=Any): the datapoint in focus
+# The datapoint in focus: dict(dataset=str, position=int | None, id=Any). ``position`` indexes the *scored*
+# rows (rows with a label, as in ``Scored``); ``id`` is the [columns] id value (or the position when the
+# workspace has no id column). Readers match by id when the workspace has an id column; a page that only
+# knows the raw row sets position=None.
+SELECTED_ROW = "selected_row"
