@@ -1,0 +1,172 @@
+"""AppTest for pages/staleness.py: window controls, performance over time, a small staleness experiment
+(run, then reloaded from the store), the drift heatmap, invariants, and the page on predictions-only,
+regression, multiclass and time-less workspaces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from tests.conftest import assert_no_exception
+from tests.helpers import frame, make_workspace
+
+PAGE = "pages/staleness.py"
+
+
+def _texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.info] + [e.value for e in at.warning]
+    parts += [e.value for e in at.success] + [c.value for c in at.caption] + [e.value for e in at.error]
+    return "\n".join(map(str, parts))
+
+
+def _charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def _chart_rows(at, title_part: str) -> list:
+    """The data rows of the first chart whose (possibly nested) title contains ``title_part``."""
+    import pyarrow as pa
+
+    for chart in at.get("vega_lite_chart"):
+        if title_part in chart.proto.spec:
+            frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+            return frames
+    raise AssertionError(f"no chart with {title_part!r}")
+
+
+def _heatmap(at) -> dict:
+    for spec in _charts(at):
+        if spec.get("mark", {}).get("type") == "rect" and "feature" in json.dumps(spec.get("encoding", {})):
+            return spec
+    raise AssertionError("no drift heatmap on the page")
+
+
+def test_windows_performance_experiment_and_heatmap(make_app):
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    assert [s.value for s in at.subheader] == [
+        "Performance over time",
+        "Staleness experiment",
+        "Drift per feature",
+        "Data invariants per window",
+    ]
+    assert "24 windows over 3,000 rows" in _texts(at)  # all datasets, by calendar month
+    heat = _heatmap(at)
+    assert heat["encoding"]["color"]["field"] == "psi"
+    frames = _chart_rows(at, "per feature and window")
+    assert len(frames[0]) == 15 * 24  # features x windows, aggregated
+    assert any(
+        t.value.startswith("Every window") or "windows break a threshold" in t.value
+        for t in [*at.success, *at.warning]
+    )
+
+    # change the window size: calendar quarters -> 8 windows
+    at.selectbox(key="staleness_window_by").set_value("quarter").run()
+    assert_no_exception(at)
+    assert "8 windows over 3,000 rows" in _texts(at)
+    auc = _chart_rows(at, "ROC AUC per window")[0]
+    assert len(auc) == 8 and auc["value"].between(0.5, 1).all()
+
+    # a small staleness experiment on monthly windows
+    at.selectbox(key="staleness_window_by").set_value("month").run()
+    at.number_input(key="staleness_span").set_value(3).run()
+    at.multiselect(key="staleness_cutoffs").set_value([3, 6, 9]).run()
+    at.number_input(key="staleness_horizon").set_value(3).run()
+    at.button(key="staleness_run").click().run()
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    sentence = [m.value for m in [*at.warning, *at.success] if "training" in m.value or "cutoff" in m.value]
+    assert sentence and ("This model loses" in sentence[0] or "No training cutoff went stale" in sentence[0])
+    assert "Staleness gap" in json.dumps(_charts(at))
+    curves = _chart_rows(at, "Staleness gap")
+    assert any(len(f) == 12 for f in curves)  # 3 cutoffs x ages 0..3
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Cutoffs that went stale"].endswith("of 3")
+
+    # changing the threshold re-reads the saved fits; a rerun of the page loads the saved result
+    at.number_input(key="staleness_threshold_gap_ROC AUC").set_value(0.5).run()
+    assert_no_exception(at)
+    assert "Saved result from" in _texts(at)
+    assert "No training cutoff went stale" in _texts(at)
+
+    # too few cutoffs: said up front, and the run button is disabled
+    at.multiselect(key="staleness_cutoffs").set_value([3, 6]).run()
+    assert_no_exception(at)
+    assert any("at least 3 training cutoffs" in w.value for w in at.warning)
+    assert at.button(key="staleness_run").disabled
+
+
+def test_predictions_only_workspace_explains_the_experiment_and_shows_performance(make_app, tmp_path):
+    df = frame(600, seed=2)
+    rng = np.random.default_rng(2)
+    df["p"] = np.clip(0.5 + 0.3 * ((df["income"] == ">50K") - 0.5) + rng.normal(0, 0.2, len(df)), 0, 1)
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"train": df.iloc[:300], "production": df.iloc[300:]},
+        columns={"label": "income", "time": "when", "score": "p", "positive": ">50K"},
+    )
+    at = make_app(PAGE, workspace=path)
+    assert_no_exception(at)
+    texts = _texts(at)
+    assert "predictions-only mode" in texts and "refits the model" in texts
+    assert _chart_rows(at, "ROC AUC per window")
+    _heatmap(at)
+
+
+def test_page_on_regression_and_multiclass_workspaces(make_app, tmp_path):
+    for task in ("regression", "multiclass"):
+        df = frame(500, task=task, seed=3)
+        path = make_workspace(
+            tmp_path / task, task=task, datasets={"train": df.iloc[:250], "production": df.iloc[250:]}
+        )
+        at = make_app(PAGE, workspace=path)
+        assert_no_exception(at)
+        assert not at.error, [e.value for e in at.error]
+        metric = "MAE" if task == "regression" else "accuracy"
+        assert _chart_rows(at, f"{metric} per window")
+        _heatmap(at)
+
+
+def test_workspace_without_time_column_gets_a_message(make_app, tmp_path):
+    path = make_workspace(tmp_path, columns={"label": "income", "id": "row_id"})
+    at = make_app(PAGE, workspace=path)
+    assert_no_exception(at)
+    assert any("needs a time column" in i.value and "[columns] time" in i.value for i in at.info)
+    assert not at.get("vega_lite_chart")
+
+
+class OpaqueModel(ClassifierMixin, BaseEstimator):
+    """A fitted in-house wrapper that predicts but cannot be cloned: its constructor argument is not kept
+    as an attribute, so ``get_params`` (and ``sklearn.base.clone``) fail."""
+
+    def __init__(self, scorer_path: str = "scorer.bin") -> None:
+        self._loaded_from = scorer_path
+        self.classes_ = np.array(["<=50K", ">50K"])
+        self.feature_names_in_ = np.array(["age", "hours", "city"], dtype=object)
+
+    def predict(self, X):
+        return np.where(self.predict_proba(X)[:, 1] >= 0.5, ">50K", "<=50K")
+
+    def predict_proba(self, X):
+        p = 1 / (1 + np.exp(-(np.asarray(X["age"], dtype=float) - 45) / 15))
+        return np.column_stack([1 - p, p])
+
+
+def test_model_that_cannot_be_cloned_gets_a_message_and_performance_still_shows(make_app, tmp_path):
+    df = frame(500, seed=4)
+    path = make_workspace(
+        tmp_path,
+        model=OpaqueModel(),
+        model_name="model.joblib",
+        datasets={"train": df.iloc[:250], "production": df.iloc[250:]},
+        columns={"label": "income", "time": "when", "id": "row_id", "features": ["age", "hours", "city"]},
+        extra_sections={"model": {"path": "model.joblib", "trust_pickle": True}},
+    )
+    at = make_app(PAGE, workspace=path)
+    assert_no_exception(at)
+    assert any("cannot be cloned for refitting" in w.value for w in at.warning), _texts(at)
+    assert _chart_rows(at, "ROC AUC per window")
+    _heatmap(at)
