@@ -37,13 +37,13 @@ if state.WS_PATH not in st.session_state:
     st.session_state[state.WS_PATH] = _initial_workspace()
 
 pages = [
-    st.Page(HERE / "pages/workspace.py", title="Workspace", icon=":material/folder_open:", default=True),
-    st.Page(HERE / "pages/slices.py", title="Slices", icon=":material/filter_alt:"),
-    st.Page(HERE / "pages/importance.py", title="Importance", icon=":material/bar_chart:"),
-    st.Page(HERE / "pages/staleness.py", title="Staleness", icon=":material/schedule:"),
-    st.Page(HERE / "pages/labels.py", title="Labels", icon=":material/fact_check:"),
-    st.Page(HERE / "pages/checks.py", title="Checks", icon=":material/rule:"),
-    st.Page(HERE / "pages/rubric.py", title="Rubric", icon=":material/grading:"),
+    st.Page(HERE / "views/workspace.py", title="Workspace", icon=":material/folder_open:", default=True),
+    st.Page(HERE / "views/slices.py", title="Slices", icon=":material/filter_alt:"),
+    st.Page(HERE / "views/importance.py", title="Importance", icon=":material/bar_chart:"),
+    st.Page(HERE / "views/staleness.py", title="Staleness", icon=":material/schedule:"),
+    st.Page(HERE / "views/labels.py", title="Labels", icon=":material/fact_check:"),
+    st.Page(HERE / "views/checks.py", title="Checks", icon=":material/rule:"),
+    st.Page(HERE / "views/rubric.py", title="Rubric", icon=":material/grading:"),
 ]
 page = st.navigation(pages)
 

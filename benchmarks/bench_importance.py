@@ -176,14 +176,14 @@ def main() -> None:
 
 
 def page_rerun(toml: Path) -> None:
-    """A full rerun of pages/importance.py on the bench workspace once everything is cached (AppTest)."""
+    """A full rerun of views/importance.py on the bench workspace once everything is cached (AppTest)."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["EXPLORE_WORKSPACE"] = str(toml)
     os.environ.setdefault("EXPLORE_DB_URL", f"sqlite:///{BENCH / 'bench_store.db'}")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.run()
-    at.switch_page("pages/importance.py")
+    at.switch_page("views/importance.py")
     t0 = time.perf_counter()
     at.run()
     t_first = time.perf_counter() - t0

@@ -46,7 +46,7 @@ def _clear_caches() -> None:
 
 @pytest.fixture
 def make_app(tiny_workspace: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
-    """``make_app(page="pages/slices.py", workspace=None)`` → an AppTest already run on that page.
+    """``make_app(page="views/slices.py", workspace=None)`` → an AppTest already run on that page.
 
     Streamlit caches are cleared before and after, the store is a fresh SQLite file, and the
     workspace defaults to the tiny one.

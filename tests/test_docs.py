@@ -43,6 +43,6 @@ def test_readme_states_the_two_commands():
 
 
 def test_every_page_has_a_guide_or_section():
-    for page in sorted((ROOT / "pages").glob("*.py")):
+    for page in sorted((ROOT / "views").glob("*.py")):
         title = page.stem.capitalize()
         assert f"| {title} |" in README, f"README's page table lacks {title}"

@@ -1,4 +1,4 @@
-"""AppTest for pages/checks.py: every section runs on the tiny workspace; files are saved; predictions-only mode."""
+"""AppTest for views/checks.py: every section runs on the tiny workspace; files are saved; predictions-only mode."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from explore.workspace import read_workspace
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 
-PAGE = "pages/checks.py"
+PAGE = "views/checks.py"
 
 
 def _section(at, name: str):

@@ -1,4 +1,4 @@
-"""AppTest of pages/importance.py: renders with its trust indicators, follows the controls, the selected row
+"""AppTest of views/importance.py: renders with its trust indicators, follows the controls, the selected row
 and the current slice, runs the cross-checks, and says clearly when it cannot apply."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.conftest import assert_no_exception
 from tests.helpers import FEATURES, frame, make_workspace
 from ui import state
 
-PAGE = "pages/importance.py"
+PAGE = "views/importance.py"
 
 
 def metrics(at) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""AppTest of pages/labels.py: overview, a spot-check session run end to end (verdicts survive a rerun
+"""AppTest of views/labels.py: overview, a spot-check session run end to end (verdicts survive a rerun
 and a new app session on the same database), uploads with column choices, and the messages."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from streamlit import dataframe_util
 from tests.conftest import assert_no_exception
 from tests.helpers import make_workspace
 
-PAGE = "pages/labels.py"
+PAGE = "views/labels.py"
 
 
 def _view(at, name: str):

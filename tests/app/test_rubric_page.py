@@ -1,4 +1,4 @@
-"""AppTest of pages/rubric.py: start a review, confirm tests and see the score change, attach evidence
+"""AppTest of views/rubric.py: start a review, confirm tests and see the score change, attach evidence
 an analysis froze into the store, see proposals from `explore check` runs, carry over, and export."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from explore.store import Store
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 
-PAGE = "pages/rubric.py"
+PAGE = "views/rubric.py"
 
 
 @pytest.fixture

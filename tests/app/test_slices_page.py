@@ -1,4 +1,4 @@
-"""AppTest for pages/slices.py: filter, group-by, datapoint editor, discovery → filter, edge-case slices,
+"""AppTest for views/slices.py: filter, group-by, datapoint editor, discovery → filter, edge-case slices,
 and the page on multiclass, regression and predictions-only workspaces."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from explore.slicing import LABEL, Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from ui import state
 
-PAGE = "pages/slices.py"
+PAGE = "views/slices.py"
 VIEWS = ["Groups", "Curves & threshold", "Rows & what-if", "Discovery", "Fairness", "Perturbations"]
 
 

@@ -1,4 +1,4 @@
-"""AppTest for pages/staleness.py: window controls, performance over time, a small staleness experiment
+"""AppTest for views/staleness.py: window controls, performance over time, a small staleness experiment
 (run, then reloaded from the store), the drift heatmap, invariants, and the page on predictions-only,
 regression, multiclass and time-less workspaces."""
 
@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 
-PAGE = "pages/staleness.py"
+PAGE = "views/staleness.py"
 
 
 def _texts(at) -> str:

@@ -1,4 +1,4 @@
-"""AppTest of pages/workspace.py (the home page): what is open, switching, trust prompts, uploads."""
+"""AppTest of views/workspace.py (the home page): what is open, switching, trust prompts, uploads."""
 
 from __future__ import annotations
 

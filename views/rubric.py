@@ -37,10 +37,10 @@ STATUS_ICONS = {
 }
 STATUS_COLORS = {"not_done": "gray", "manual": "orange", "automated": "green"}
 PAGE_FILES = {
-    "Slices": "pages/slices.py",
-    "Importance": "pages/importance.py",
-    "Staleness": "pages/staleness.py",
-    "Checks": "pages/checks.py",
+    "Slices": "views/slices.py",
+    "Importance": "views/importance.py",
+    "Staleness": "views/staleness.py",
+    "Checks": "views/checks.py",
 }
 
 st.title("ML Test Score")
