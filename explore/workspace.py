@@ -421,12 +421,18 @@ class Workspace:
         if cols.task:
             return cols.task
         if model is not None:
-            if is_regressor(model):
+            try:
+                regressor, classifier = is_regressor(model), is_classifier(model)
+            except (AttributeError, TypeError):
+                # An in-house wrapper that does not inherit BaseEstimator has no __sklearn_tags__ (sklearn ≥ 1.6):
+                # decide from classes_ and the label instead.
+                regressor = classifier = False
+            if regressor:
                 return "regression"
             classes = getattr(model, "classes_", None)
-            if is_classifier(model) or classes is not None:
+            if classifier or classes is not None:
                 return "binary" if classes is not None and len(classes) == 2 else "multiclass"
-            # An estimator without _estimator_type (e.g. a third-party wrapper): fall through to the label.
+            # An estimator without a declared type (e.g. a third-party wrapper): fall through to the label.
         labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True)
         if _is_regression_label(labels):
             return "regression"

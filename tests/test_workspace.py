@@ -235,3 +235,33 @@ def test_dataset_file_missing(tmp_path):
     (tmp_path / "validation.csv").unlink()
     with pytest.raises(E.DataError, match="validation.csv' does not exist"):
         open_(path)
+
+
+class _InHouseWrapper:
+    """A model wrapper that does not inherit sklearn's BaseEstimator (no __sklearn_tags__)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.classes_ = inner.classes_
+        self.feature_names_in_ = inner.feature_names_in_
+
+    def predict(self, X):
+        return self.inner.predict(X)
+
+    def predict_proba(self, X):
+        return self.inner.predict_proba(X)
+
+
+def test_model_wrapper_without_base_estimator_opens(tmp_path):
+    df = frame(300)
+    inner = LogisticRegression().fit(df[["age"]], df["income"])
+    import joblib
+
+    path = make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "features": ["age"]},
+                          extra_sections={})
+    joblib.dump(_InHouseWrapper(inner), tmp_path / "m.joblib")
+    path.write_text('[model]\npath = "m.joblib"\ntrust_pickle = true\n' + path.read_text())
+    ws = open_(path)
+    assert ws.task == "binary"
+    sc = score(ws, "d")
+    np.testing.assert_allclose(sc.proba, inner.predict_proba(df[["age"]]))
