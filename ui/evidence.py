@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from . import loaders
+from . import identity, loaders
 
 
 def attach_button(
@@ -32,6 +32,7 @@ def attach_button(
             model_fingerprint=ws.model_fingerprint(model) if model else "predictions-only",
             data_fingerprint=ws.data_fingerprint(dataset) if dataset else "",
             source="app",
+            author=identity.current_user() or None,
         )
         st.success(f"Attached as evidence #{snapshot_id}: {title}", icon=":material/check:")
         return snapshot_id

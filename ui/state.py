@@ -11,3 +11,4 @@ SLICE = "slice_json"  # str: SliceDefinition.to_json() of the current slice (set
 # workspace has no id column). Readers match by id when the workspace has an id column; a page that only
 # knows the raw row sets position=None.
 SELECTED_ROW = "selected_row"
+USER_NAME = "user_name"  # str: the name the user typed (when not signed in), shared by every page

@@ -15,12 +15,11 @@ from explore import labels, review
 from explore.cli import max_upload_mb
 from explore.errors import ExploreError
 from explore.upload import check_size, upload_root
-from ui import loaders, state
+from ui import identity, loaders, state
 from ui.boundary import shown_errors
 
 VIEWS = ["Overview", "Queue", "Review", "Summary"]
 SESSION_ID = "labels_session_id"  # int: the session open in Review / Summary
-REVIEWER = "labels_reviewer_name"  # str: remembered reviewer name (survives widgets not being drawn)
 FLASH = "labels_flash"  # (kind, text): a message from a verdict callback, shown on the next run
 MAX_SESSION_ITEMS = 5000
 SHOWN_QUEUE_ROWS = 500
@@ -145,27 +144,8 @@ def _pct(x: float | None, digits: int = 1) -> str:
 
 
 def _reviewer_name(where: str) -> str:
-    """The signed-in user when Streamlit auth is configured, else a name typed once and remembered."""
-    if st.user.get("is_logged_in"):
-        name = str(st.user.get("name") or st.user.get("email") or "").strip()
-        if name:
-            st.caption(f"Reviewing as **{name}** (signed in).")
-            return name
-
-    def remember() -> None:
-        st.session_state[REVIEWER] = st.session_state[f"labels_reviewer_{where}"].strip()
-
-    st.text_input(
-        "Your name (recorded with every verdict)",
-        value=st.session_state.get(REVIEWER, ""),
-        key=f"labels_reviewer_{where}",
-        on_change=remember,
-        placeholder="e.g. Ana",
-    )
-    typed = st.session_state.get(f"labels_reviewer_{where}", "").strip()
-    if typed:
-        st.session_state[REVIEWER] = typed
-    return st.session_state.get(REVIEWER, "")
+    """The signed-in user when Streamlit auth is configured, else a name typed once (shared by all pages)."""
+    return identity.name_input("Your name (recorded with every verdict)", key=f"labels_reviewer_{where}")
 
 
 def _show_warnings(items: tuple[str, ...] | list[str]) -> None:
@@ -554,9 +534,7 @@ def _start_session(rows: pd.DataFrame, settings: dict[str, Any]) -> None:
     mode = st.session_state.get("labels_new_mode", "queue")
     size = int(st.session_state.get("labels_new_size", 50))
     seed = int(st.session_state.get("labels_new_seed", 0))
-    reviewer = st.session_state.get(REVIEWER, "")
-    if st.user.get("is_logged_in"):
-        reviewer = str(st.user.get("name") or st.user.get("email") or reviewer)
+    reviewer = identity.current_user()
     try:
         if mode == "queue":
             items = review.plan_top_k(rows, ann, k=min(size, len(rows)))

@@ -20,13 +20,12 @@ from explore import rubric_charts as charts
 from explore.checkrun import tests_covered
 from explore.errors import ExploreError
 from explore.store import current_author
-from ui import loaders
+from ui import identity, loaders
 from ui.boundary import shown_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEW_KEY = "rubric_review_id"
 CONFIRMER_KEY = "rubric_confirmer"
-CONFIRMER_SAVED = "rubric_confirmer_saved"  # survives page switches (widget state does not)
 FLASH_KEY = "rubric_flash"
 FLASH_ERROR = "rubric_flash_error"
 PENDING_REVIEW = "rubric_pending_review"  # set by a form, applied before the review selectbox exists
@@ -55,19 +54,13 @@ ws = loaders.current_workspace()
 
 
 def confirmer_name() -> str:
-    """The signed-in user when auth is configured, else the name typed here (remembered in the session)."""
-    if st.user.get("is_logged_in"):
-        return str(st.user.get("name") or st.user.get("email") or "signed-in user")
-    if CONFIRMER_KEY not in st.session_state:
-        st.session_state[CONFIRMER_KEY] = st.session_state.get(CONFIRMER_SAVED, "")
-    name = st.text_input(
+    """The signed-in user when auth is configured, else the name typed here (shared by all pages)."""
+    return identity.name_input(
         "Your name",
         key=CONFIRMER_KEY,
         placeholder=f"e.g. {current_author()}",
         help="Recorded with every confirmation (the audit trail). Sign-in (st.login) fills it automatically.",
     )
-    st.session_state[CONFIRMER_SAVED] = name
-    return " ".join(name.split())
 
 
 # ---- choosing, starting and importing a review ----------------------------------------------------------
@@ -387,9 +380,7 @@ def show_evidence_from_app(test: R.RubricTest, proposal: R.Proposal) -> None:
 
 def _who_now() -> str:
     """The confirmer, read inside a callback (before the script body runs)."""
-    if st.user.get("is_logged_in"):
-        return str(st.user.get("name") or st.user.get("email") or "signed-in user")
-    return " ".join(str(st.session_state.get(CONFIRMER_KEY, "")).split())
+    return identity.current_user()
 
 
 def _save(
