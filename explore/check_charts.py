@@ -10,10 +10,10 @@ import math
 from typing import Any
 
 import altair as alt
-import numpy as np
 import pandas as pd
 
 from .baseline import BaselineResult
+from .chart_data import vega_safe
 from .compare import (
     STATUS_FAIL,
     STATUS_NA,
@@ -39,13 +39,6 @@ VERDICT_SCALE = alt.Scale(
 )
 
 
-def _clean(df: pd.DataFrame) -> pd.DataFrame:
-    """Infinite values become NaN (Vega cannot take them); object columns become text."""
-    out = df.replace([np.inf, -np.inf], np.nan)
-    for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(lambda v: None if v is None else str(v))
-    return out
 
 
 def _empty(message: str) -> alt.Chart:
@@ -66,7 +59,7 @@ def comparison_grid(result: ComparisonResult, *, dataset: str) -> alt.Chart:
     cells["panel"] = cells["role"] + " (" + cells["other_model"] + ")"
     slices = list(dict.fromkeys(cells["slice"]))
     metrics = list(dict.fromkeys(cells["metric"]))
-    data = _clean(
+    data = vega_safe(
         cells[
             [
                 "slice",
@@ -128,7 +121,7 @@ def change_intervals(result: ComparisonResult, *, dataset: str, metric: str) -> 
 
     sign = 1.0 if metric_direction(metric) is False else -1.0
     cells["limit"] = sign * cells["allowed"]  # the change at which the worsening equals the allowance
-    data = _clean(
+    data = vega_safe(
         cells[["slice", "role", "change", "ci_low", "ci_high", "limit", "status", "n", "threshold"]]
     )
     slices = list(dict.fromkeys(cells["slice"]))
@@ -163,7 +156,7 @@ def gap_chart(result: ComparisonResult, *, dataset: str) -> alt.Chart:
     gaps = result.gaps[result.gaps["dataset"] == dataset]
     if gaps.empty:
         return _empty("No slice columns were compared.")
-    data = _clean(
+    data = vega_safe(
         gaps[
             ["slice", "metric", "gap", "gap_low", "gap_high", "allowed", "status", "n", "value", "rest_value"]
         ]
@@ -202,7 +195,7 @@ def baseline_chart(result: BaselineResult) -> alt.Chart:
     v = result.verdicts
     if v.empty or "gain" not in v:
         return _empty("Nothing to chart.")
-    data = _clean(
+    data = vega_safe(
         v[
             [
                 "dataset",
@@ -276,7 +269,7 @@ def repro_chart(result: ReproResult) -> alt.Chart:
         ]
     )
     return (
-        alt.Chart(_clean(data))
+        alt.Chart(vega_safe(data))
         .mark_bar()
         .encode(
             x=alt.X("changed:Q", title="share of predictions that change", axis=alt.Axis(format="%")),
@@ -301,7 +294,7 @@ def loss_curve_chart(result: SpecResult) -> alt.Chart:
     """Training loss by stage on the spec-check sample."""
     if result.curve.empty:
         return _empty("The estimator exposes no training stages.")
-    data = _clean(result.curve.astype({"stage": "int64", "loss": "float64"}))
+    data = vega_safe(result.curve.astype({"stage": "int64", "loss": "float64"}))
     return (
         alt.Chart(data)
         .mark_line(point=len(data) <= 60)
@@ -322,7 +315,7 @@ def violations_chart(result: ValidationResult) -> alt.Chart:
     v = result.violations.dropna(subset=["unexpected_rate"])
     if v.empty:
         return _empty("No value-level violations.")
-    data = _clean(v.assign(check=v["column"] + " · " + v["expectation"]).head(200))
+    data = vega_safe(v.assign(check=v["column"] + " · " + v["expectation"]).head(200))
     return (
         alt.Chart(data)
         .mark_bar(color="#d62728")
@@ -350,7 +343,7 @@ def skew_chart(result: SkewResult) -> alt.Chart:
     """Mismatch rate per column between training and serving."""
     if result.table.empty or result.n_joined == 0:
         return _empty("Nothing joined.")
-    data = _clean(result.table)
+    data = vega_safe(result.table)
     return (
         alt.Chart(data)
         .mark_bar()
@@ -378,7 +371,7 @@ def nan_chart(result: StabilityResult) -> alt.Chart:
     """Share of missing values per feature and dataset (features with any)."""
     if result.inputs.empty:
         return _empty("No missing or infinite inputs.")
-    data = _clean(result.inputs.head(MAX_MARKS))
+    data = vega_safe(result.inputs.head(MAX_MARKS))
     return (
         alt.Chart(data)
         .mark_bar()
@@ -400,7 +393,7 @@ def nan_chart(result: StabilityResult) -> alt.Chart:
 
 def cost_chart(result: CostResult) -> alt.Chart:
     """Milliseconds per row by batch size, per model (log scale)."""
-    data = _clean(result.table.assign(batch=result.table["batch_size"].map(lambda b: f"{int(b):,}")))
+    data = vega_safe(result.table.assign(batch=result.table["batch_size"].map(lambda b: f"{int(b):,}")))
     order = [f"{int(b):,}" for b in sorted(result.table["batch_size"].unique())]
     return (
         alt.Chart(data)

@@ -10,6 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .chart_data import vega_safe
 from .slices import Curves, DiscoveryResult, FairnessResult, SliceReport
 from .whatif import DependenceResult, PerturbationResult, ThresholdSuggestion
 
@@ -18,13 +19,6 @@ SET_COLORS = alt.Scale(domain=["overall", "slice", "rest"], range=["#7f7f7f", "#
 WORSE_COLORS = alt.Scale(domain=[True, False], range=["#d62728", "#4c78a8"])
 
 
-def _clean(df: pd.DataFrame) -> pd.DataFrame:
-    """Infinite values become NaN (Vega cannot take them); object columns become text."""
-    out = df.replace([np.inf, -np.inf], np.nan)
-    for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(lambda v: None if v is None else str(v))
-    return out
 
 
 def comparison_chart(report: SliceReport, metrics: list[str] | None = None) -> alt.Chart:
@@ -44,7 +38,7 @@ def comparison_chart(report: SliceReport, metrics: list[str] | None = None) -> a
                     "high": r[f"{part}_high"],
                 }
             )
-    data = _clean(
+    data = vega_safe(
         pd.DataFrame(rows, columns=["metric", "set", "value", "low", "high"]).dropna(subset=["value"])
     )
     base = alt.Chart(data).encode(
@@ -90,7 +84,7 @@ def group_bars(report: SliceReport, metric: str, *, sort_by: str = "gap") -> alt
         df[label_cols].astype(str).agg(" · ".join, axis=1) if label_cols else df["group"].astype(str)
     )
     df = df.sort_values(sort_by if sort_by in df.columns else "gap", kind="stable")
-    data = _clean(
+    data = vega_safe(
         df[["label", "value", "ci_low", "ci_high", "support", "rest", "gap", "q_worse", "worse", "note"]]
     )
     order = data["label"].tolist()
@@ -143,7 +137,7 @@ _BY_GROUP_NUMERIC = {
 
 def confusion_heatmap(confusion: pd.DataFrame, *, title: str = "") -> alt.Chart:
     """Confusion matrix: cells coloured by the share of each true class, labelled with counts."""
-    data = _clean(confusion)
+    data = vega_safe(confusion)
     base = alt.Chart(data).encode(
         x=alt.X("predicted:N", title="predicted", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("true:N", title="true"),
@@ -168,7 +162,7 @@ def confusion_heatmap(confusion: pd.DataFrame, *, title: str = "") -> alt.Chart:
 
 def roc_chart(c: Curves) -> alt.Chart:
     """ROC curves of each row set (≤ 200 points each), with the chance diagonal."""
-    data = _clean(c.roc)
+    data = vega_safe(c.roc)
     data["set_auc"] = data["set"].map(lambda s: f"{s} (AUC {c.auc[s][0]:.3f})" if s in c.auc else s)
     lines = (
         alt.Chart(data)
@@ -195,7 +189,7 @@ def roc_chart(c: Curves) -> alt.Chart:
 
 def pr_chart(c: Curves) -> alt.Chart:
     """Precision–recall curves of each row set (≤ 200 points each)."""
-    data = _clean(c.pr)
+    data = vega_safe(c.pr)
     data["set_ap"] = data["set"].map(lambda s: f"{s} (AP {c.auc[s][1]:.3f})" if s in c.auc else s)
     return (
         alt.Chart(data)
@@ -223,7 +217,7 @@ def discovery_chart(result: DiscoveryResult, *, max_points: int = 2_000) -> alt.
     if len(t) > max_points:
         t = t.nsmallest(max_points, "p_value")
     t["significant"] = (t["q_value"] <= result.fdr) & (t["diff"] > 0)
-    data = _clean(t[["slice", "support", "effect_size", "diff", "q_value", "significant", "n_conditions"]])
+    data = vega_safe(t[["slice", "support", "effect_size", "diff", "q_value", "significant", "n_conditions"]])
     return (
         alt.Chart(data)
         .mark_circle(opacity=0.6)
@@ -260,7 +254,7 @@ def fairness_chart(result: FairnessResult) -> alt.Chart:
                     "support": r["support"],
                 }
             )
-    data = _clean(pd.DataFrame(rows)).dropna(subset=["value"])
+    data = vega_safe(pd.DataFrame(rows)).dropna(subset=["value"])
     base = alt.Chart(data).encode(
         y=alt.Y("group:N", title=result.column),
         tooltip=[
@@ -287,7 +281,7 @@ def fairness_chart(result: FairnessResult) -> alt.Chart:
 def dependence_chart(dep: DependenceResult) -> alt.Chart:
     """ICE / partial dependence: the average (thick) and individual lines (thin); categorical features
     as points per category. A rule marks the row's current value for ICE on a numeric feature."""
-    data = _clean(dep.curves)
+    data = vega_safe(dep.curves)
     # ICE of one row: that row is the curve to read, drawn like an average.
     single = data["line"].nunique() == 1
     data["kind"] = np.where((data["line"] == "average") | single, "average", "row")
@@ -347,7 +341,7 @@ def perturbation_chart(result: PerturbationResult) -> alt.Chart:
         data = result.by_group.copy()
     else:
         data = pd.DataFrame([{"group": "all rows", **result.summary}])
-    data = _clean(data[["group", "n", "violation_rate", "violation_low", "violation_high", "mean_change"]])
+    data = vega_safe(data[["group", "n", "violation_rate", "violation_low", "violation_high", "mean_change"]])
     base = alt.Chart(data).encode(
         y=alt.Y("group:N", title=None),
         tooltip=[
@@ -371,7 +365,7 @@ def perturbation_chart(result: PerturbationResult) -> alt.Chart:
 
 def threshold_cost_chart(s: ThresholdSuggestion) -> alt.Chart:
     """Expected cost per row against the threshold, with rules at the suggestion and the current value."""
-    data = _clean(s.curve)
+    data = vega_safe(s.curve)
     line = (
         alt.Chart(data)
         .mark_line()

@@ -486,8 +486,9 @@ def experiment_metric_options(task: str, model: Any) -> list[str]:
     return names
 
 
-# Metrics bounded in [0, 1] (or ≤ 1) whose "points" are hundredths: a fixed default threshold suits them.
-_UNIT_METRICS = (
+# Metrics bounded in [0, 1] (or ≤ 1) whose "points" are hundredths: a fixed default threshold suits them,
+# and their differences read as "points" in charts and sentences.
+POINT_METRICS = (
     "accuracy",
     "precision",
     "recall",
@@ -505,7 +506,7 @@ def default_threshold(metric: str, criterion: str, reference: float) -> float:
     """A starting threshold: 2 points (0.02) of a [0, 1] metric, else 5 % of ``reference`` (the model's
     current value of the metric) for the gap; for the raw metric, 5 points below (or 10 % above) it."""
     higher = bool(M.metric_direction(metric))
-    unit = metric in _UNIT_METRICS
+    unit = metric in POINT_METRICS
     if not math.isfinite(reference):
         return 0.02 if criterion == "gap" or not unit else (0.7 if higher else 1.0)
     if criterion == "gap":

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .drift import PSI_LARGE, PSI_MODERATE, DriftResult, InvariantsResult
-from .staleness import PerformanceOverTime, StalenessResult
+from .staleness import POINT_METRICS, PerformanceOverTime, StalenessResult
 
 MAX_CELLS = 5_000
 WIDTH = "container"
@@ -359,19 +359,6 @@ def invariants_chart(inv: InvariantsResult, labels: list[str]) -> alt.Chart:
     return (line + rule).properties(width=WIDTH, height=300, title="Invariants per window (worst feature)")
 
 
-# Metrics whose differences read as "points" (hundredths): bounded scores where higher is better.
-POINT_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "F1",
-    "precision (weighted)",
-    "recall (weighted)",
-    "F1 (weighted)",
-    "ROC AUC",
-    "PR AUC",
-    "R²",
-)
 
 
 def time_to_stale_sentence(result: StalenessResult) -> str:
