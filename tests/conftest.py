@@ -70,3 +70,16 @@ def make_app(tiny_workspace: Path, db_url: str, monkeypatch: pytest.MonkeyPatch)
 def assert_no_exception(at) -> None:
     """Fail with the exception text if the app shows a Streamlit exception box."""
     assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="session")
+def full_sample() -> Path:
+    """workspace.toml of the full sample in the checkout's sample_data/ (built once, even with several workers)."""
+    import fcntl
+
+    from explore.sample import SAMPLE_DIR, ensure_sample
+
+    SAMPLE_DIR.mkdir(parents=True, exist_ok=True)
+    with (SAMPLE_DIR / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other pytest worker waits instead of building it twice
+        return ensure_sample(SAMPLE_DIR)

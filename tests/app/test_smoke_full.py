@@ -13,13 +13,6 @@ from tests.conftest import assert_no_exception
 PAGES = ["views/workspace.py", "views/slices.py", "views/importance.py", "views/staleness.py", "views/labels.py", "views/checks.py", "views/rubric.py"]
 
 
-@pytest.fixture(scope="module")
-def full_sample():
-    from explore.sample import SAMPLE_DIR, ensure_sample
-
-    return ensure_sample(SAMPLE_DIR)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_on_the_full_sample(make_app, full_sample, page):
