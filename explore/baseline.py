@@ -72,6 +72,7 @@ NO_TRAIN = (
     "one ({known}). Choose the dataset to fit it on."
 )
 UNKNOWN_DATASET = "There is no dataset named {name!r}. Datasets in this workspace: {known}."
+MIN_TRAIN_ROWS = 20  # labelled training rows a baseline is fitted on, at the least
 TOO_FEW_TRAIN = (
     "The training dataset '{name}' has {n} labelled rows{detail}; a baseline needs at least 20 (and two classes for "
     "classification). Choose a larger training dataset."
@@ -359,7 +360,7 @@ def simple_baseline(
         notes.append(f"Baselines were fitted on {max_train_rows:,} random rows of '{train}'.")
     y = frame[label].to_numpy()
     n_classes = pd.Series(y).nunique()
-    if len(frame) < 20 or (ws.task != "regression" and n_classes < 2):
+    if len(frame) < MIN_TRAIN_ROWS or (ws.task != "regression" and n_classes < 2):
         detail = f" and {n_classes} class(es)" if ws.task != "regression" else ""
         raise AnalysisError(TOO_FEW_TRAIN.format(name=train, n=len(frame), detail=detail))
     if ws.task == "regression":

@@ -285,6 +285,15 @@ def check_baseline(ctx: CheckContext) -> Outcome:
     """explore.baseline.simple_baseline: logistic/linear and dummy baselines, paired, on every eval dataset."""
     baseline = _module("explore.baseline")
     train = _train(ctx)
+    labels = ctx.ws.dataset(train)[ctx.ws.columns.label].dropna()
+    if len(labels) < baseline.MIN_TRAIN_ROWS or (ctx.ws.task != "regression" and labels.nunique() < 2):
+        # A property of the workspace, not a failure to run: the check cannot apply (like a missing dataset).
+        raise SkipCheck(
+            f"the training dataset '{train}' has {len(labels):,} labelled rows and {labels.nunique()} distinct label(s); "
+            f"a baseline needs at least {baseline.MIN_TRAIN_ROWS} rows"
+            + (" and two classes" if ctx.ws.task != "regression" else "")
+            + " (pass --train NAME for a larger one)"
+        )
     result = baseline.simple_baseline(ctx.ws, train=train, scorer=_scorer(ctx))
     passed = result.passed
     summary = result.summary() or "No baseline could be compared."
@@ -320,7 +329,16 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     slices = _module("explore.slices")
     sc = ctx.scored(ctx.eval_dataset)
     fdr = float(ctx.options.get("fdr", 0.05))
-    result = slices.weak_slices(sc, fdr=fdr)
+    # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
+    min_support = max(50, int(0.001 * sc.n))
+    n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
+    if n_finite < 2 * min_support:
+        raise SkipCheck(
+            f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
+            f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
+            "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
+        )
+    result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
     found = result.slices
     n = len(found)
     top = "; ".join(

@@ -53,7 +53,7 @@ from scipy import stats
 
 from . import metrics as M
 from .errors import AnalysisError, WorkspaceError
-from .slicing import SliceDefinition
+from .slicing import SliceDefinition, number_labels
 from .workspace import MAIN_MODEL, Scored, Workspace, score
 
 Progress = Callable[[float, str], None]
@@ -497,12 +497,6 @@ class Grouping:
     keys: tuple[str, ...]
 
 
-def _fmt_num(v: float) -> str:
-    if v == 0 or (1e-3 <= abs(v) < 1e6):
-        return f"{v:.4g}"
-    return f"{v:.3g}"
-
-
 def column_codes(
     values: pd.Series | np.ndarray, *, max_groups: int = MAX_GROUPS
 ) -> tuple[np.ndarray, list[str]]:
@@ -533,14 +527,15 @@ def column_codes(
         uniq = np.unique(x[finite])
         if len(uniq) <= MAX_DISCRETE:
             codes[finite] = np.searchsorted(uniq, x[finite])
-            labels = [_fmt_num(float(u)) for u in uniq]
+            labels = number_labels(uniq)
         else:
             edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, QUANTILE_BINS + 1)))
             inner = edges[1:-1]
             codes[finite] = np.searchsorted(inner, x[finite], side="right")
+            text = number_labels(edges)
             for i in range(len(edges) - 1):
                 close = "]" if i == len(edges) - 2 else ")"
-                labels.append(f"[{_fmt_num(float(edges[i]))}, {_fmt_num(float(edges[i + 1]))}{close}")
+                labels.append(f"[{text[i]}, {text[i + 1]}{close}")
         missing = ~finite
     else:
         raw, uniques = pd.factorize(s, use_na_sentinel=True)  # one hash pass; missing → -1

@@ -149,6 +149,14 @@ def text_keys(values: pd.Series | np.ndarray) -> pd.Series:
     return out.mask(out == "", pd.NA)
 
 
+_BOOL_TEXT = {"true": "True", "1": "True", "false": "False", "0": "False"}
+
+
+def _bool_key(key: Any) -> Any:
+    """The text key of a boolean label written as true/false (any case) or 1/0; other keys unchanged."""
+    return _BOOL_TEXT.get(str(key).strip().lower(), key) if isinstance(key, str) else key
+
+
 def _examples(values: Sequence[Any] | np.ndarray, n: int = 3) -> str:
     vals = list(pd.unique(np.asarray(values, dtype=object)))[:n]
     return ", ".join(repr(v) for v in vals) if vals else "(none)"
@@ -543,6 +551,9 @@ def annotations_from_frame(
     # Categories: the model's classes first (matched as text), then other labels the labelers used.
     classes = ws.classes if ws.classes is not None else np.asarray([], dtype=object)
     class_keys = text_keys(pd.Series(classes, dtype=object)).tolist()
+    if len(classes) and all(isinstance(c, bool | np.bool_) for c in classes.tolist()):
+        # Boolean classes: labeling tools write them true/false, TRUE/FALSE or 1/0.
+        label_key = np.asarray([_bool_key(k) for k in label_key], dtype=object)
     used_keys, first = np.unique(label_key.astype(str), return_index=True)
     extra = [k for k in used_keys.tolist() if k not in class_keys]
     cat_keys = class_keys + extra

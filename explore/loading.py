@@ -8,8 +8,10 @@ so they are refused unless the user trusts the file.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,34 +69,61 @@ def _sniff_delimiter(sample: str) -> str | None:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes() if path.name.lower().endswith(".gz") is False else None
-    if raw is not None:
+    name = path.name.lower()
+    raw = path.read_bytes()
+    if name.endswith(".gz"):
+        # Decompressed here so that a gzipped file is sniffed like any other (';' or tab separated).
         try:
-            head = raw[: 1 << 16].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # A multi-byte character cut at the sample's end is not an encoding problem.
-            if exc.start < (1 << 16) - 4:
-                raise E.DataError(
-                    E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=raw[exc.start : exc.start + 1])
-                ) from None
-            head = raw[: exc.start].decode("utf-8")
-        sep = "\t" if path.name.lower().endswith(".tsv") else (_sniff_delimiter(head) or ",")
-        source: Any = io.BytesIO(raw)
-    else:
-        sep, source = ",", path
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=f"not a valid gzip file ({exc})")) from None
     try:
-        df = pd.read_csv(source, sep=sep, encoding="utf-8", low_memory=False)
+        head = raw[: 1 << 16].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise E.DataError(E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=exc.object[exc.start : exc.start + 1])) from None
-    except pd.errors.EmptyDataError:
-        raise E.DataError(E.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")) from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=str(exc).strip())) from None
+        # A multi-byte character cut at the sample's end is not an encoding problem.
+        if exc.start < (1 << 16) - 4:
+            raise E.DataError(
+                E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=raw[exc.start : exc.start + 1])
+            ) from None
+        head = raw[: exc.start].decode("utf-8")
+    sep = "\t" if name.endswith((".tsv", ".tsv.gz")) else (_sniff_delimiter(head) or ",")
+
+    def parse(**options: Any) -> pd.DataFrame:
+        try:
+            return pd.read_csv(io.BytesIO(raw), sep=sep, encoding="utf-8", low_memory=False, **options)
+        except UnicodeDecodeError as exc:
+            raise E.DataError(
+                E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=exc.object[exc.start : exc.start + 1])
+            ) from None
+        except pd.errors.EmptyDataError:
+            raise E.DataError(E.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")) from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=str(exc).strip())) from None
+
+    df = parse()
     if df.shape[1] == 1 and len(df) > 0:
         header = str(df.columns[0])
         if any(d in header for d in ";\t|"):
             raise E.DataError(E.CSV_ONE_COLUMN.format(path=path, header=header, delimiter=sep))
+    if sep != "," and _has_decimal_commas(df):
+        # European CSV (';' separated, '12,64'): read the numbers as numbers, as a spreadsheet would.
+        df = parse(decimal=",")
     return df
+
+
+_DECIMAL_COMMA = r"[+-]?\d+,\d+|[+-]?\d+"
+
+
+def _has_decimal_commas(df: pd.DataFrame) -> bool:
+    """True when some text column holds only numbers written with a decimal comma (and whole numbers)."""
+    for c in df.columns:
+        s = df[c]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        present = s.dropna().astype(str).str.strip()
+        if len(present) and present.str.contains(",", regex=False).any() and present.str.fullmatch(_DECIMAL_COMMA).all():
+            return True
+    return False
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -149,11 +149,14 @@ class ReproResult:
             parts.append("Unset random_state parameters: " + ", ".join(self.unset) + ".")
             fixed = self.pair("seeds fixed")
             if fixed is not None:
-                parts.append(
-                    "Fixing them makes training reproducible."
-                    if fixed.identical
-                    else "Even with them fixed the refits differ: look for other sources of randomness (threads, data order)."
-                )
+                if not fixed.identical:
+                    parts.append(
+                        "Even with them fixed the refits differ: look for other sources of randomness (threads, data order)."
+                    )
+                elif p.identical:
+                    parts.append("The fit does not use them here; fixing them anyway keeps it reproducible if that changes.")
+                else:
+                    parts.append("Fixing them makes training reproducible.")
         elif not self.random:
             parts.append("The model exposes no random_state parameter.")
         other = self.pair("different seeds")

@@ -163,6 +163,16 @@ class SkewResult:
         )
 
 
+def _id_text(ids: pd.Series) -> pd.Series:
+    """Ids as text for a join across types: 1001, "1001" and 1001.0 (a logged double) are the same id."""
+    if pd.api.types.is_float_dtype(ids.dtype):
+        v = ids.to_numpy(dtype="float64", na_value=np.nan)
+        finite = v[np.isfinite(v)]
+        if finite.size and np.all(np.mod(finite, 1) == 0):
+            ids = ids.astype("Int64")
+    return ids.astype(str)
+
+
 def _check_ids(frame: pd.DataFrame, id_col: str, name: str) -> None:
     if id_col not in frame.columns:
         raise ColumnError(
@@ -216,7 +226,7 @@ def feature_skew(
     report(0.05, f"Joining on '{id_col}'…")
     lk, rk = left[id_col], right[id_col]
     if lk.dtype != rk.dtype:
-        lk, rk = lk.astype(str), rk.astype(str)
+        lk, rk = _id_text(lk), _id_text(rk)
     # One hash pass over both key columns; then positions by array lookups (ids are unique on each side).
     codes, _ = pd.factorize(pd.concat([lk, rk], ignore_index=True), use_na_sentinel=False)
     lc, rc = codes[: len(lk)], codes[len(lk) :]

@@ -25,7 +25,7 @@ from scipy import stats
 
 from . import metrics as M
 from .errors import AnalysisError
-from .slicing import CORRECT, LABEL, PREDICTION, PSEUDO, TIME, Condition, SliceDefinition
+from .slicing import CORRECT, LABEL, PREDICTION, PSEUDO, TIME, Condition, SliceDefinition, number_labels
 from .workspace import Scored
 
 DEFAULT_BINS = 5
@@ -153,14 +153,6 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
 
 
-def _fmt_num(x: float) -> str:
-    if x == 0 or not math.isfinite(x):
-        return str(x)
-    if abs(x) >= 1e5 or abs(x) < 1e-3:
-        return f"{x:.3g}"
-    return f"{x:.4g}"
-
-
 def _group_column(scored: Scored, column: str, *, bins: int | Sequence[float], max_groups: int) -> Grouping:
     s = column_values(scored, column)
     if not isinstance(bins, int):
@@ -199,16 +191,17 @@ def _bin_numeric(column: str, s: pd.Series, bins: int | Sequence[float]) -> Grou
             inner = np.array([])
         codes[finite] = np.searchsorted(inner, x[finite], side="right")
         edges = [None, *inner.tolist(), None]
+        text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
         for i in range(len(edges) - 1):
             lo, hi = edges[i], edges[i + 1]
             if lo is None and hi is None:
                 labels.append("all values")
             elif lo is None:
-                labels.append(f"< {_fmt_num(hi)}")
+                labels.append(f"< {text[hi]}")
             elif hi is None:
-                labels.append(f"≥ {_fmt_num(lo)}")
+                labels.append(f"≥ {text[lo]}")
             else:
-                labels.append(f"[{_fmt_num(lo)}, {_fmt_num(hi)})")
+                labels.append(f"[{text[lo]}, {text[hi]})")
             conditions.append(Condition(column, "range", lo=lo, hi=hi))
     else:
         edges_user = np.asarray(bins, dtype="float64")
@@ -216,10 +209,11 @@ def _bin_numeric(column: str, s: pd.Series, bins: int | Sequence[float]) -> Grou
         inside = finite & (x >= edges_user[0]) & (x <= edges_user[-1])
         codes[inside] = c[inside]
         last = len(edges_user) - 2
+        text_user = number_labels(edges_user)
         for i in range(len(edges_user) - 1):
             lo, hi = float(edges_user[i]), float(edges_user[i + 1])
             closed = i == last
-            labels.append(f"[{_fmt_num(lo)}, {_fmt_num(hi)}{']' if closed else ')'}")
+            labels.append(f"[{text_user[i]}, {text_user[i + 1]}{']' if closed else ')'}")
             conditions.append(Condition(column, "range", lo=lo, hi=hi, hi_inclusive=closed))
     if (~finite).any():
         codes[~finite] = len(labels)

@@ -219,6 +219,30 @@ def _class_code(value: Any, scored: Scored) -> int | None:
     return None
 
 
+def number_labels(values: Any) -> list[str]:
+    """Readable labels for bin edges or values, never two alike for different numbers.
+
+    Four significant digits when that tells every value apart, more when it does not; numbers from
+    1e5 to 1e15 (yyyymmdd dates, epoch seconds, ids, money) are written out in full rather than as
+    ``2.02e+07``, which would give every bin of a yyyymmdd column the same name.
+    """
+    vals = [float(v) for v in values]
+
+    def one(x: float, digits: int) -> str:
+        if x == 0 or not math.isfinite(x):
+            return "0" if x == 0 else str(x)
+        if 1e5 <= abs(x) < 1e15:
+            return f"{x:.0f}" if x.is_integer() else f"{x:.{max(0, digits - 4)}f}"
+        return f"{x:.{digits}g}"
+
+    n_distinct = len(set(vals))
+    for digits in range(4, 18):
+        out = [one(x, digits) for x in vals]
+        if len(set(out)) == n_distinct:
+            return out
+    return [repr(x) for x in vals]
+
+
 def slice_from_query(params: dict[str, Any]) -> SliceDefinition | None:
     """The slice in a page's query parameters (``?slice=…``), if any."""
     text = params.get("slice")

@@ -113,7 +113,24 @@ class StabilityResult:
         )
 
 
-def _output_check(pred: np.ndarray, proba: np.ndarray | None, task: str) -> dict[str, int]:
+# A model's own probabilities sum to 1 within float error; logged ones are often rounded (see _sum_tolerance).
+SUM_TOLERANCE = 1e-6
+
+
+def _sum_tolerance(proba: np.ndarray) -> float:
+    """How far rows of logged probabilities may be from summing to 1 because of rounding.
+
+    Probabilities logged with d decimals each err by up to 0.5·10^-d, so k of them by k·0.5·10^-d
+    (0.33333 × 3 = 0.99999). Unrounded values keep ``SUM_TOLERANCE``.
+    """
+    v = proba[np.isfinite(proba)]
+    for d in range(0, 7):
+        if v.size and np.allclose(v, np.round(v, d), rtol=0, atol=1e-12):
+            return max(SUM_TOLERANCE, proba.shape[1] * 0.5 * 10.0**-d + 1e-12)
+    return SUM_TOLERANCE
+
+
+def _output_check(pred: np.ndarray, proba: np.ndarray | None, task: str, sum_tol: float = SUM_TOLERANCE) -> dict[str, int]:
     out = {"nan_outputs": 0, "inf_outputs": 0, "proba_outside_0_1": 0, "proba_not_summing_to_1": 0}
     if task == "regression":
         p = np.asarray(pred, dtype="float64")
@@ -124,7 +141,7 @@ def _output_check(pred: np.ndarray, proba: np.ndarray | None, task: str) -> dict
         out["inf_outputs"] += int(np.isinf(proba).any(axis=1).sum())
         with np.errstate(invalid="ignore"):
             out["proba_outside_0_1"] = int(((proba < -1e-9) | (proba > 1 + 1e-9)).any(axis=1).sum())
-            out["proba_not_summing_to_1"] = int((np.abs(proba.sum(axis=1) - 1) > 1e-6).sum())
+            out["proba_not_summing_to_1"] = int((np.abs(proba.sum(axis=1) - 1) > sum_tol).sum())
     return out
 
 
@@ -235,6 +252,8 @@ def numerical_stability(
                         "nan_rate": nan / len(s),
                     }
                 )
+        sum_tol = SUM_TOLERANCE
+        raw_score = None  # a logged score that is not a probability: only its finiteness is checked
         if est is not None:
             pred, proba = predict_frame(est, X, model_name=model, dataset=d)
         else:
@@ -243,10 +262,22 @@ def numerical_stability(
             proba = None
             if cols.score:
                 s = frame[cols.score].to_numpy(dtype="float64")
-                proba = np.column_stack([1 - s, s])
+                finite = s[np.isfinite(s)]
+                if finite.size and (finite.min() < 0 or finite.max() > 1):
+                    # Like the workspace, a score outside [0, 1] is a logit or a margin, not a probability.
+                    raw_score = s
+                    notes.append(
+                        f"'{d}': the score column '{cols.score}' is not a probability in [0, 1]; only NaN/inf are checked."
+                    )
+                else:
+                    proba = np.column_stack([1 - s, s])
             elif cols.scores:
                 proba = np.column_stack([frame[c].to_numpy(dtype="float64") for c in cols.scores.values()])
-        bad = _output_check(pred, proba, ws.task)
+                sum_tol = _sum_tolerance(proba)
+        bad = _output_check(pred, proba, ws.task, sum_tol)
+        if raw_score is not None:
+            bad["nan_outputs"] += int(np.isnan(raw_score).sum())
+            bad["inf_outputs"] += int(np.isinf(raw_score).sum())
         ok = all(v == 0 for v in bad.values())
         out_rows.append({"dataset": d, "rows": len(frame), **bad, "status": "pass" if ok else "fail"})
     probe_table = pd.DataFrame(columns=PROBE_COLUMNS)

@@ -34,20 +34,40 @@ def _from_numbers(values: pd.Series) -> pd.Series:
     return pd.to_datetime(v, unit=unit, errors="coerce")
 
 
+_NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b.*"
+
+
+def _day_first(s: pd.Series) -> bool:
+    """True when ``s`` holds ``DD/MM/YYYY``-style dates (also with ``.`` or ``-``), judged on the whole column.
+
+    pandas picks day-first or month-first from the *first* value and, when a later value does not fit,
+    falls back to per-value parsing that guesses each value on its own: ``02/01/2024`` then reads as
+    February 1st next to ``28/01/2024`` as January 28th. A column whose first field exceeds 12 somewhere
+    (and whose second field never does) is day-first throughout.
+    """
+    present = s.dropna()
+    parts = present.str.extract(_NUMERIC_DATE).dropna()
+    if parts.empty or len(parts) < len(present):
+        return False
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    return bool((first > 12).any() and not (second > 12).any())
+
+
 def _from_strings(values: pd.Series) -> pd.Series:
     s = values.astype("string").str.strip()
     # Digits only: numbers stored as text (epochs, yyyymmdd).
     if s.dropna().str.fullmatch(r"-?\d+(\.\d+)?").all() and s.notna().any():
         return _from_numbers(s)
+    dayfirst = _day_first(s)
     with warnings.catch_warnings():
         # pandas warns when it falls back to per-element parsing; that fallback is what we want here.
         warnings.simplefilter("ignore", UserWarning)
         try:
-            out = pd.to_datetime(s, errors="coerce", utc=True)
+            out = pd.to_datetime(s, errors="coerce", utc=True, dayfirst=dayfirst)
         except (ValueError, TypeError):
             out = None
         if out is None or out.isna().sum() > s.isna().sum():
-            out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+            out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed", dayfirst=dayfirst)
     return out.dt.tz_convert(None)
 
 
@@ -55,7 +75,12 @@ def parse_time(values: pd.Series, *, column: str, dataset: str) -> pd.Series:
     """Return ``values`` as naive-UTC ``datetime64[ns]`` (missing stays NaT).
 
     Raises ``TimeColumnError`` naming examples when more than 1 % of the present values fail.
+    Empty or blank strings are missing values, as they are in a CSV file.
     """
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        blank = values.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        if blank.any():
+            values = values.mask(blank)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         out = values.dt.tz_convert("UTC").dt.tz_localize(None)
     elif pd.api.types.is_datetime64_any_dtype(values.dtype):

@@ -20,7 +20,7 @@ from scipy import stats
 from . import metrics as M
 from .errors import AnalysisError
 from .slices import group_column
-from .workspace import Scored, predict_frame
+from .workspace import Scored, decision_sign, predict_frame
 
 NO_MODEL = (
     "{what} needs the model itself, and this workspace is predictions-only (no [model] file). Add the model to "
@@ -103,7 +103,7 @@ def model_outputs(model: Any, scored: Scored, X: pd.DataFrame) -> Outputs:
             score = np.asarray(
                 model.decision_function(Xin if hasattr(model, "feature_names_in_") else Xin.to_numpy()),
                 dtype="float64",
-            )
+            ) * decision_sign(model, scored.classes, scored.positive_index)
     return Outputs(pred, proba, score)
 
 

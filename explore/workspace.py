@@ -259,13 +259,21 @@ def read_workspace(path: Path | str) -> WorkspaceConfig:
 # ---- the open workspace -------------------------------------------------------------------------
 
 
+def _text_key(value: Any) -> str:
+    """``value`` as text, integral floats without their ``.0`` (a label column with a gap is read as floats)."""
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _match_value(value: Any, candidates: np.ndarray) -> Any:
-    """Return the candidate equal to ``value``, comparing as strings when types differ (TOML "1" vs int 1)."""
+    """Return the candidate equal to ``value``, comparing as text when types differ (TOML "1" vs int 1 vs 1.0)."""
     for c in candidates:
         if c == value:
             return c
+    key = _text_key(value)
     for c in candidates:
-        if str(c) == str(value):
+        if _text_key(c) == key:
             return c
     return None
 
@@ -353,6 +361,16 @@ class Workspace:
                     raise E.ColumnError(
                         f"The id column '{cols.id}' is not in dataset '{name}'. Set [columns] id to one of: {', '.join(map(str, df.columns[:30]))}, or remove it."
                     )
+                missing_id = df[cols.id].isna().to_numpy()
+                if missing_id.sum() > 1:
+                    # Rows without an id cannot be told apart (verdicts and annotations join by id).
+                    rows = np.flatnonzero(missing_id)
+                    shown = ", ".join(str(int(r)) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+                    raise E.DataError(
+                        f"The id column '{cols.id}' of dataset '{name}' is empty on {len(rows)} rows (row positions "
+                        f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
+                        "or choose another id column."
+                    )
                 dup = df[cols.id][df[cols.id].duplicated(keep=False)]
                 if len(dup):
                     raise E.DataError(
@@ -396,6 +414,28 @@ class Workspace:
         self.positive: Any = None
         if self.task != "regression":
             self._classes(main)
+        else:
+            self._check_regression()
+
+    def _check_regression(self) -> None:
+        """A regression workspace needs numeric labels and models that predict numbers, not classes."""
+        cols = self.config.columns
+        for name, model in self.models.items():
+            classes = getattr(model, "classes_", None)
+            if classes is not None:
+                raise E.LabelError(
+                    f'task = "regression" but model \'{name}\' is a classifier (classes: {E.shown(np.asarray(classes), 10)}). '
+                    'Set task = "binary" or "multiclass" in [columns] (or remove task: it is inferred from the model).'
+                )
+        for name, df in self._frames.items():
+            y = df[cols.label].dropna()
+            bad = y[pd.to_numeric(y, errors="coerce").isna()]
+            if len(bad) > 0.01 * len(y):
+                raise E.LabelError(
+                    f"The label column '{cols.label}' of dataset '{name}' is a regression target but holds text on "
+                    f"{len(bad):,} of {len(y):,} rows (e.g. {E.shown(bad.unique(), 3)}). "
+                    'Fix the label column, or set [columns] task = "binary" / "multiclass" if it names classes.'
+                )
 
     def _features(self, model: Any) -> list[str]:
         cols = self.config.columns
@@ -453,11 +493,16 @@ class Workspace:
                 )
         else:
             values = list(seen)
+            extra = []
             if cols.prediction:
                 for df in self._frames.values():
-                    values.extend(pd.unique(df[cols.prediction].dropna()))
+                    extra.extend(pd.unique(df[cols.prediction].dropna()))
             if cols.scores:
-                values.extend(cols.scores)
+                extra.extend(cols.scores)  # TOML keys are always text: "1" names the label 1
+            for v in extra:
+                # A predicted class or a scores key that names a label (as text: 1 / "1" / 1.0) is that label.
+                if _match_value(v, np.asarray(values, dtype=object)) is None:
+                    values.append(v)
             try:
                 classes = np.asarray(sorted(set(values)))
             except TypeError:  # mixed types: sort by text
@@ -606,9 +651,18 @@ class Scored:
 def _encode(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Map label values to their index in ``classes`` (-1 when absent), matching as text when types differ."""
     lookup = {c: i for i, c in enumerate(classes.tolist())}
-    lookup_s = {str(c): i for i, c in enumerate(classes.tolist())}
-    codes = pd.Series(values).map(lambda v: lookup.get(v, lookup_s.get(str(v), -1)))
+    lookup_s = {_text_key(c): i for i, c in enumerate(classes.tolist())}
+    codes = pd.Series(values).map(lambda v: lookup.get(v, lookup_s.get(_text_key(v), -1)))
     return codes.to_numpy(dtype="int64")
+
+
+def decision_sign(model: Any, classes: np.ndarray, positive_index: int | None) -> float:
+    """+1, or -1 when ``model.decision_function`` (which scores ``model.classes_[1]``) scores the other class
+    than the workspace's positive one (e.g. positive = "benign", the first class in sorted order)."""
+    est_classes = getattr(model, "classes_", None)
+    if est_classes is None or len(est_classes) != 2 or positive_index is None:
+        return 1.0
+    return 1.0 if _encode(np.asarray(est_classes)[-1:], np.asarray(classes))[0] == positive_index else -1.0
 
 
 def predict_frame(model: Any, X: pd.DataFrame, *, model_name: str = MAIN_MODEL, dataset: str = "data", with_proba: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -629,6 +683,16 @@ def predict_frame(model: Any, X: pd.DataFrame, *, model_name: str = MAIN_MODEL, 
         text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
         hint = E.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.rstrip(".")
+        if "nan" in reason.lower():
+            counts = X.isna().sum()
+            counts = counts[counts > 0]
+            if len(counts):
+                hint = (
+                    " The model does not accept missing values, and these columns have some: "
+                    + ", ".join(f"'{c}' ({int(n):,} rows)" for c, n in counts.head(10).items())
+                    + ". Fill them in, or refit the model with an imputer in its pipeline."
+                ) + hint
         raise E.ModelError(E.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)) from None
     if has_proba:
         proba = np.concatenate(probas) if probas else np.empty((0, len(model.classes_)))
@@ -659,6 +723,7 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
             reason = f"the model '{model}' has no predict_proba"
             if hasattr(est, "decision_function") and ws.task == "binary":
                 score_vec = np.asarray(est.decision_function(frame[ws.feature_names] if hasattr(est, "feature_names_in_") else frame[ws.feature_names].to_numpy()), dtype="float64")
+                score_vec = score_vec * decision_sign(est, ws.classes, ws.positive_index)
                 unavailable.update({m: reason + " (ROC/PR AUC use its decision_function)" for m in ("log loss", "Brier")})
             else:
                 unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})

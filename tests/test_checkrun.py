@@ -224,6 +224,31 @@ def test_predictions_only_workspace_skips_model_checks(tmp_path):
     assert code == CR.EXIT_COULD_NOT_RUN  # compare and repro were asked for and could not run
 
 
+def test_weak_slices_on_a_dataset_too_small_for_discovery_is_skipped_not_an_error(tmp_path):
+    # A 40-row validation set (sklearn's wine, iris…): the CLI cannot lower the minimum support of 50,
+    # so discovery cannot apply — a skip with the reason, not "could not run" (exit 2) on every CI run.
+    df = frame(200)
+    path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:160], "validation": df.iloc[160:]})
+    out = tmp_path / "out"
+    code = CR.main([str(path), "--skip", "compare,baseline,repro,spec,cost,stability,invariants", "--out", str(out)])
+    by_name = {c["name"]: c for c in _report(out)["checks"]}
+    assert by_name["weak_slices"]["status"] == "skipped", by_name["weak_slices"]
+    assert "has 40 scored rows" in by_name["weak_slices"]["summary"]
+    assert code != CR.EXIT_COULD_NOT_RUN
+
+
+def test_baseline_on_a_training_set_too_small_to_fit_is_skipped_not_an_error(tmp_path):
+    # sklearn's linnerud has 20 rows: a 12-row training split cannot fit a baseline. That is a property of the
+    # workspace (skipped, with the reason), not "could not run" (exit 2) on every CI run.
+    df = frame(60, task="regression")
+    path = make_workspace(tmp_path / "tiny", task="regression", datasets={"train": df.iloc[:12], "validation": df.iloc[12:]})
+    out = tmp_path / "out"
+    CR.main([str(path), "--skip", "compare,repro,spec,cost,stability,invariants,weak_slices", "--out", str(out)])
+    by_name = {c["name"]: c for c in _report(out)["checks"]}
+    assert by_name["baseline"]["status"] == "skipped", by_name["baseline"]
+    assert "has 12 labelled rows" in by_name["baseline"]["summary"]
+
+
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
     path = make_workspace(tmp_path / task, task=task)

@@ -491,6 +491,14 @@ def test_comparison_needs_two_models_and_known_names():
         C.compare_models(table_workspace({"validation": preds_only}, {}))
 
 
+def test_column_codes_give_distinct_labels_to_yyyymmdd_values_and_bins():
+    # A few yyyymmdd days (grouped by value) and many (quartile bins) used to read '2.02e+07' each.
+    _, labels = C.column_codes(pd.Series([20240101, 20240102, 20240103] * 10))
+    assert labels == ["20240101", "20240102", "20240103"]
+    _, labels = C.column_codes(pd.Series(np.arange(20240101, 20240161)))
+    assert len(set(labels)) == len(labels) and not any("e+" in lab for lab in labels)
+
+
 def test_column_codes_handle_missing_strings_numbers_and_times():
     codes, labels = C.column_codes(pd.Series(["b", "a", None, "b"]))
     assert labels == ["a", "b", "(missing)"] and codes.tolist() == [1, 0, 2, 1]

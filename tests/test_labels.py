@@ -503,6 +503,24 @@ def test_ids_written_as_floats_match_integer_ids(tmp_path):
     assert ann.n_items == 10 and any("no item" in w for w in ann.warnings)
 
 
+def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_path):
+    # A boolean label column; one labeling tool writes True/False, another true/false, a third 1/0. They used to
+    # become six categories (False, True, 0, 1, 'false', 'true') and agreement looked like chance.
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.test_compare import table_workspace
+
+    df = frame(120).assign(flag=lambda d: d["income"] == ">50K")
+    model = LogisticRegression().fit(df[["age"]], df["flag"])
+    ws = table_workspace({"validation": df}, {"current": model}, label="flag", columns={"id": "row_id", "features": ["age"]})
+    rows = [(i, who, text(y)) for i, y in zip(df["row_id"], df["flag"], strict=True)
+            for who, text in (("a", str), ("b", lambda y: str(y).lower()), ("c", lambda y: int(y)))]
+    ann = L.annotations_from_frame(ws, pd.DataFrame(rows, columns=["item", "who", "said"]), item="item",
+                                   labeler="who", label="said", dataset="validation")
+    assert list(ann.categories) == [False, True] and not ann.warnings
+    assert L.agreement(ann).alpha == pytest.approx(1.0)
+
+
 def test_missing_columns_say_which_and_list_the_file_columns(tmp_path):
     ws = synthetic_workspace(tmp_path, n=30)
     df = pd.DataFrame({"id": [1000], "rater": ["a"], "value": ["x"]})

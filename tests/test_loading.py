@@ -31,6 +31,26 @@ def test_semicolon_csv_is_sniffed(tmp_path):
     assert read_table(tmp_path / "s.csv").shape == (30, frame(30).shape[1])
 
 
+def test_semicolon_csv_with_decimal_commas_reads_numbers(tmp_path):
+    # A European spreadsheet export: ';' separated, '40,5' for 40.5. The numbers must stay numbers
+    # (they used to arrive as text, and the model failed with "could not convert string to float").
+    df = frame(30)
+    df.to_csv(tmp_path / "eu.csv", sep=";", index=False, decimal=",")
+    out = read_table(tmp_path / "eu.csv")
+    assert pd.api.types.is_float_dtype(out["hours"].dtype) and pd.api.types.is_float_dtype(out["age"].dtype)
+    np.testing.assert_allclose(out["hours"].to_numpy(dtype=float), df["hours"].to_numpy(), equal_nan=True)
+    assert (out["city"] == df["city"]).all() and (out["when"] == df["when"]).all()
+
+
+def test_gzipped_semicolon_csv_is_sniffed(tmp_path):
+    # README: CSV ', ; tab or |' separated, optionally .gz — the .gz path used to assume ','.
+    frame(30).to_csv(tmp_path / "s.csv.gz", sep=";", index=False, compression="gzip")
+    assert read_table(tmp_path / "s.csv.gz").shape == (30, frame(30).shape[1])
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(E.DataError, match="not a valid gzip file"):
+        read_table(tmp_path / "bad.csv.gz")
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(E.DataError, match="does not exist"):
         read_table(tmp_path / "none.csv")

@@ -73,6 +73,16 @@ def test_seeded_model_is_reproducible_and_another_seed_shows_the_natural_variati
     assert "identical predictions" in res.summary()
 
 
+def test_unused_unset_seed_does_not_claim_fixing_it_makes_training_reproducible():
+    # LogisticRegression (lbfgs) ignores random_state: its refits already agree, so the summary must not say
+    # "Fixing them makes training reproducible" right after "identical predictions".
+    res = R.reproducibility(_ws(LogisticRegression()))
+    assert res.passed is True and res.unset == ["random_state"]
+    text = res.summary()
+    assert "identical predictions" in text and "Fixing them makes training reproducible" not in text
+    assert "does not use them here" in text
+
+
 def test_reproducibility_needs_a_model():
     df = _data(100, 0).assign(pred="a")
     ws = table_workspace({"train": df, "validation": df}, {}, columns={"features": ["f1", "f2", "f3", "f4"]})

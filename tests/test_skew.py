@@ -60,6 +60,17 @@ def test_datasets_without_shared_ids_and_missing_id_column():
         SK.feature_skew(_ws(train=df, serving=df), training="train", serving=dup)
 
 
+def test_serving_log_with_ids_stored_as_floats_joins_integer_training_ids():
+    # A serving log keeps ids as doubles (1001.0): it used to "share no ids" with the integer training ids,
+    # so the skew check silently compared nothing.
+    df = frame(300)
+    serving = df.assign(row_id=df["row_id"].astype(float))
+    serving.loc[5:9, "hours"] = 99.0
+    res = SK.feature_skew(_ws(train=df, serving=serving), training="train", serving="serving")
+    assert res.n_joined == 300
+    assert res.table.set_index("column").loc["hours", "mismatches"] == 5 and res.passed is False
+
+
 def test_uploaded_serving_log_is_read_like_a_dataset(tmp_path):
     df = frame(200)
     data = df.to_csv(index=False).encode()

@@ -68,6 +68,20 @@ def test_numeric_bins_are_quantiles_with_readable_edges_and_a_missing_group() ->
     assert g.labels[0].startswith("< ") and g.labels[-2].startswith("≥ ")
 
 
+def test_bins_of_yyyymmdd_and_epoch_columns_have_distinct_readable_labels() -> None:
+    # yyyymmdd integers and epoch milliseconds used to print every edge as '2.02e+07' / '1.7e+12'.
+    sc = binary_scored()
+    days = pd.Series(pd.date_range("2023-01-01", periods=sc.n, freq="h"))
+    frame = sc.frame.assign(day=days.dt.strftime("%Y%m%d").astype(int), t_ms=days.astype("int64") // 10**6)
+    sc2 = make_scored("binary", sc.y, sc.pred, proba=sc.proba, frame=frame, classes=["no", "yes"])
+    for column in ("day", "t_ms"):
+        g = S.group_column(sc2, column, bins=5)
+        assert len(set(g.labels)) == len(g.labels), g.labels
+        assert not any("e+" in lab for lab in g.labels), g.labels
+    g = S.group_column(sc2, "day", bins=[20230101, 20230201, 20230301])
+    assert g.labels == ["[20230101, 20230201)", "[20230201, 20230301]"]
+
+
 def test_categories_beyond_max_groups_pool_into_other() -> None:
     sc = binary_scored()
     g = S.group_column(sc, "code", max_groups=8)

@@ -71,3 +71,11 @@ def test_values_saved_as_text_still_match(scored):
     ids = scored.frame["row_id"]
     m = SliceDefinition((Condition("row_id", "in", (str(ids.iloc[0]),)),)).mask(scored)
     assert m.sum() == 1
+
+
+def test_number_labels_never_name_two_numbers_alike():
+    from explore.slicing import number_labels
+
+    assert number_labels([20230400, 20230600]) == ["20230400", "20230600"]  # not '2.02e+07' twice
+    assert number_labels([85.105, 85.11, 85.2]) == ["85.105", "85.11", "85.2"]
+    assert number_labels([0.0, 1.5, 1e-5]) == ["0", "1.5", "1e-05"]

@@ -74,6 +74,36 @@ def test_predictions_only_workspace_checks_the_logged_scores():
     assert res.probes.empty and any("probes need a model" in n for n in res.notes)
 
 
+def test_rounded_logged_probabilities_are_not_flagged_as_not_summing_to_1():
+    # Multiclass logs keep 5 decimals: 0.33333 × 3 = 0.99999 is rounding, not an invalid output.
+    df = frame(90, task="multiclass")
+    df["p_low"], df["p_mid"] = 0.33333, 0.33333
+    df["p_high"] = 0.33333
+    ws = table_workspace(
+        {"v": df}, {}, label="income",
+        columns={"scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"}, "task": "multiclass"},
+    )
+    res = STB.numerical_stability(ws)
+    assert res.outputs.iloc[0]["proba_not_summing_to_1"] == 0 and res.passed is True
+    df.loc[0, "p_high"] = 0.5  # a row really not summing to 1 still fails
+    ws = table_workspace(
+        {"v": df}, {}, label="income",
+        columns={"scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"}, "task": "multiclass"},
+    )
+    assert STB.numerical_stability(ws).outputs.iloc[0]["proba_not_summing_to_1"] == 1
+
+
+def test_logged_score_that_is_not_a_probability_is_only_checked_for_nan_and_inf():
+    df = frame(200).assign(logit=np.linspace(-4, 4, 200))
+    ws = table_workspace({"v": df}, {}, label="income", columns={"score": "logit", "positive": ">50K"})
+    res = STB.numerical_stability(ws)
+    assert res.outputs.iloc[0]["proba_outside_0_1"] == 0 and res.passed is True
+    assert any("not a probability" in n for n in res.notes)
+    df.loc[3, "logit"] = np.inf
+    ws = table_workspace({"v": df}, {}, label="income", columns={"score": "logit", "positive": ">50K"})
+    assert STB.numerical_stability(ws).outputs.iloc[0]["inf_outputs"] == 1
+
+
 def test_serving_cost_measures_both_models_in_the_same_run():
     df = frame(400)
     big = pipeline().set_params(model__n_estimators=60).fit(df[FEATURES], df["income"])

@@ -52,3 +52,22 @@ def test_unparseable_names_examples():
 def test_all_missing_is_unparseable():
     with pytest.raises(TimeColumnError):
         parse_time(pd.Series([None, None], dtype=object), column="t", dataset="d")
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y %H:%M"])
+def test_day_first_dates_are_not_swapped_when_the_first_value_is_ambiguous(fmt):
+    # Day-first data whose first value reads either way (02/01/2023): every date keeps its day and month.
+    true = pd.Series(pd.date_range("2023-01-01", periods=60, freq="D"))
+    out = parse_time(true.dt.strftime(fmt), column="t", dataset="d")
+    assert (out == true).all()
+
+
+def test_month_first_dates_stay_month_first():
+    true = pd.Series(pd.date_range("2023-01-01", periods=60, freq="D"))
+    out = parse_time(true.dt.strftime("%m/%d/%Y"), column="t", dataset="d")
+    assert (out == true).all()
+
+
+def test_empty_strings_in_a_time_column_are_missing():
+    out = parse_time(pd.Series(["2024-01-31", "", "  ", None], dtype=object), column="t", dataset="d")
+    assert out.iloc[0] == JAN31 and out.iloc[1:].isna().all()

@@ -176,6 +176,25 @@ def test_perturbation_invariance_and_direction(binary) -> None:
         W.perturbation_check(model, sc, "city", shift=1)
 
 
+def test_model_outputs_decision_score_follows_the_positive_class(tmp_path) -> None:
+    # The datapoint editor's score for a model without predict_proba, positive = the first class: it must
+    # match the scored dataset's score (it used to have the opposite sign).
+    from sklearn.svm import LinearSVC
+
+    from explore.workspace import open_workspace, read_workspace, score
+    from tests.helpers import make_workspace
+
+    df = frame(300)
+    X = pd.get_dummies(df[["age", "city"]], dtype=float)
+    svc = LinearSVC(random_state=0).fit(X, df["income"])
+    path = make_workspace(tmp_path, model=svc, datasets={"d": pd.concat([X, df["income"]], axis=1)}, columns={"label": "income", "positive": "<=50K"})
+    ws = open_workspace(read_workspace(path))
+    sc = score(ws, "d")
+    out = W.model_outputs(svc, sc, sc.frame)
+    np.testing.assert_allclose(out.score, sc.score)
+    np.testing.assert_allclose(out.score, -svc.decision_function(X))
+
+
 def test_threshold_metrics_and_the_cost_optimal_threshold(binary) -> None:
     _, sc = binary
     tm = W.threshold_metrics(sc, 0.3).iloc[0]

@@ -77,6 +77,37 @@ def test_predictions_only_multiclass_scores(tmp_path):
     np.testing.assert_allclose(sc.proba, raw)
 
 
+def test_predictions_only_scores_keyed_by_integer_labels_add_no_phantom_classes(tmp_path):
+    # TOML keys are text: scores = {"0" = "p0", …} for integer labels 0/1/2 used to make six classes
+    # (0, "0", 1, "1", 2, "2") and macro metrics over phantom classes.
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 240)
+    raw = rng.random((240, 3)) + np.eye(3)[y]
+    raw /= raw.sum(axis=1, keepdims=True)
+    df = pd.DataFrame({"x": rng.normal(size=240), "y": y, **{f"p{k}": raw[:, k] for k in range(3)}})
+    df.loc[:4, "y"] = np.nan  # unlabelled rows: the label column is read as floats 0.0 / 1.0 / 2.0
+    path = make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "y", "scores": {str(k): f"p{k}" for k in range(3)}})
+    ws = open_(path)
+    assert list(ws.classes) == [0.0, 1.0, 2.0] and ws.task == "multiclass"
+    sc = score(ws, "d", None)
+    np.testing.assert_allclose(sc.proba, raw[5:])
+    assert (sc.y == y[5:]).all() and (sc.pred == raw[5:].argmax(axis=1)).all()
+
+
+def test_float_labels_match_a_model_trained_on_text_classes(tmp_path):
+    # A model fitted on "0"/"1" text labels; the CSV label column has a gap, so pandas reads 0.0 / 1.0.
+    df = frame(300)
+    y = (df["income"] == ">50K").astype(int).astype(str)
+    model = LogisticRegression().fit(df[["age"]], y)
+    df = df.assign(label=(df["income"] == ">50K").astype(float))
+    df.loc[:3, "label"] = np.nan
+    path = make_workspace(tmp_path, model=model, datasets={"d": df}, columns={"label": "label", "features": ["age"]})
+    ws = open_(path)
+    sc = score(ws, "d")
+    assert (sc.y >= 0).all(), "every label is a class of the model"
+    assert sc.y.tolist() == df["label"].iloc[4:].astype(int).tolist()
+
+
 def test_model_without_predict_proba_degrades(tmp_path):
     df = frame(300)
     X = pd.get_dummies(df[["age", "city"]], dtype=float)
@@ -206,6 +237,51 @@ def test_duplicate_ids(tmp_path):
     df.loc[5, "row_id"] = df.loc[6, "row_id"]
     with pytest.raises(E.DataError, match=r"id column 'row_id' of dataset 'd' has 1 duplicated values"):
         open_(make_workspace(tmp_path, datasets={"d": df}))
+
+
+def test_several_rows_without_an_id_are_named_as_missing_not_as_0_duplicates(tmp_path):
+    # Two empty ids used to read "has 0 duplicated values (e.g. nan)".
+    df = frame(100)
+    df["row_id"] = df["row_id"].astype(float)
+    df.loc[[3, 8], "row_id"] = np.nan
+    with pytest.raises(E.DataError, match=r"id column 'row_id' of dataset 'd' is empty on 2 rows \(row positions 3, 8\)"):
+        open_(make_workspace(tmp_path, datasets={"d": df}))
+
+
+def test_a_model_refusing_missing_values_names_the_columns_that_have_them(tmp_path):
+    df = frame(200)  # 'hours' is missing on ~10 % of rows
+    est = LogisticRegression().fit(df[["age", "hours"]].dropna(), df.dropna()["income"])
+    ws = open_(make_workspace(tmp_path, model=est, datasets={"d": df}, columns={"label": "income", "features": ["age", "hours"]}))
+    n_missing = int(df["hours"].isna().sum())
+    with pytest.raises(E.ModelError, match=rf"contains NaN\. The model does not accept missing values.*'hours' \({n_missing} rows\)") as info:
+        score(ws, "d")
+    assert ".." not in str(info.value)
+
+
+def test_task_regression_on_a_classifier_or_text_labels_is_refused_with_the_fix(tmp_path):
+    # task = "regression" on a classifier with string classes used to crash scoring with a raw
+    # "ValueError: could not convert string to float: '>50K'" on the Workspace page.
+    with pytest.raises(E.LabelError, match=r'task = "regression" but model \'current\' is a classifier'):
+        open_(make_workspace(tmp_path / "clf", columns={"label": "income", "task": "regression"}))
+    df = frame(200)
+    est = LinearRegression().fit(df[["age"]], df["age"] * 2)
+    with pytest.raises(E.LabelError, match=r"holds text on 200 of 200 rows \(e\.g\. '<=50K', '>50K'|holds text on 200 of 200 rows \(e\.g\. '>50K', '<=50K'"):
+        open_(make_workspace(tmp_path / "reg", model=est, datasets={"d": df}, columns={"label": "income", "features": ["age"]}))
+
+
+def test_decision_function_score_points_to_the_positive_class_when_it_is_the_first(tmp_path):
+    # An SVC-like model (no predict_proba) with positive = the first class in sorted order: decision_function
+    # scores classes_[1], so ROC AUC came out as 1 - AUC (0.03 instead of 0.97) and curves were inverted.
+    df = frame(400)
+    X = pd.get_dummies(df[["age", "city"]], dtype=float)
+    df2 = pd.concat([X, df["income"]], axis=1)
+    svc = LinearSVC(random_state=0).fit(X, df["income"])
+    ws = open_(make_workspace(tmp_path, model=svc, datasets={"d": df2}, columns={"label": "income", "positive": "<=50K"}))
+    sc = score(ws, "d")
+    assert ws.positive == "<=50K" and sc.positive_index == 0
+    y_pos = df2["income"] == "<=50K"
+    np.testing.assert_allclose(sc.score, -svc.decision_function(X))
+    assert roc_auc_score(y_pos, sc.score) > 0.5
 
 
 def test_inf_values(tmp_path):
