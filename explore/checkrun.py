@@ -373,6 +373,7 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     per_column: dict[str, Any] = {}
     failures: list[dict[str, Any]] = []
     parts: list[str] = []
+    measured = 0
     for column in columns:
         result = slices.fairness_gaps(sc, column, threshold=limit)
         per_column[column] = result.to_dict()
@@ -381,10 +382,20 @@ def check_fairness(ctx: CheckContext) -> Outcome:
             {"column": column, **r} for r in plain(gaps[gaps["significant"]].to_dict(orient="records"))
         )
         if len(gaps):
+            measured += 1
             worst = gaps.sort_values("gap", ascending=False).iloc[0]
             parts.append(
                 f"{column}: largest gap {worst['gap']:.3g} in {worst['measure']} ({worst['high_group']} vs {worst['low_group']})"
             )
+        else:
+            parts.append(f"{column}: no gap measured (fewer than two groups with at least {result.min_support} rows)")
+    if not measured:
+        # Nothing was compared: a pass here would be evidence of a test that did not happen.
+        raise SkipCheck(
+            f"no fairness gap could be measured on '{ctx.eval_dataset}' ({sc.n:,} rows): "
+            + "; ".join(parts)
+            + ". Evaluate on a larger dataset (--dataset) or choose a column with fewer, larger groups."
+        )
     head = (
         f"{len(failures)} gap(s) significantly above {limit:g}"
         if failures

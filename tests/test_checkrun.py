@@ -249,6 +249,18 @@ def test_baseline_on_a_training_set_too_small_to_fit_is_skipped_not_an_error(tmp
     assert "has 12 labelled rows" in by_name["baseline"]["summary"]
 
 
+def test_fairness_with_no_group_large_enough_is_skipped_not_passed(tmp_path):
+    # iris-sized validation (30 rows): no group of the column reaches 30 rows, so no gap is measured. The check
+    # used to PASS ("No gap significantly above 0.1"), automated evidence for Model 7 of a test that did not happen.
+    df = frame(200)
+    path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:170], "validation": df.iloc[170:]})
+    out = tmp_path / "out"
+    CR.main([str(path), "--checks", "fairness", "--fairness", "city", "--out", str(out)])
+    check = _report(out)["checks"][0]
+    assert check["status"] == "skipped", check
+    assert "city: no gap measured (fewer than two groups with at least 30 rows)" in check["summary"]
+
+
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
     path = make_workspace(tmp_path / task, task=task)

@@ -17,10 +17,9 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def sample_workspace() -> Path:
-    from explore.sample import SAMPLE_DIR, ensure_sample
-
-    return ensure_sample(SAMPLE_DIR)
+def sample_workspace(full_sample: Path) -> Path:
+    """The full sample workspace (built once under a lock, however many pytest workers ask for it)."""
+    return full_sample
 
 
 @pytest.fixture(scope="module")
