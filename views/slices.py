@@ -749,9 +749,11 @@ def datapoint_editor() -> None:
                     hide_index=True,
                     key="slices_cf_table",
                 )
-                if st.button("Open the counterfactual row", key="slices_cf_open"):
-                    _select_row(cf.cf_position)
-                    st.rerun(scope="fragment")
+                # A callback, not st.rerun(scope="fragment"): that raises when the click is handled in a
+                # full-app run; the click reruns this fragment by itself.
+                st.button(
+                    "Open the counterfactual row", key="slices_cf_open", on_click=_select_row, args=(cf.cf_position,)
+                )
         st.markdown("**ICE: this row's output across one feature**")
         if MODEL is None:
             st.info(W.NO_MODEL.format(what="An ICE curve"))

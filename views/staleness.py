@@ -450,6 +450,12 @@ def experiment_section() -> None:
         )
     )
     labels = ew.labels
+    # Cutoffs are window indices: when the windows or the training data change, the old picks point at other
+    # (or no) windows, so start again from the defaults.
+    layout = "|".join(map(str, labels))
+    if st.session_state.get("staleness_cutoffs_layout") != layout:
+        st.session_state.pop("staleness_cutoffs", None)
+        st.session_state["staleness_cutoffs_layout"] = layout
     cut = st.multiselect(
         f"Training cutoffs (≥ {S.MIN_CUTOFFS}; training ends at the start of each window)",
         list(range(1, ew.n_windows - 1)),

@@ -199,3 +199,16 @@ def test_datapoint_set_by_another_page_opens_by_id(make_app) -> None:
     at.radio(key="slices_view").set_value("Rows & what-if").run()
     assert_no_exception(at)
     assert "Datapoint `C0001481`" in _texts(at)
+
+
+def test_open_the_counterfactual_row_raises_no_fragment_error(make_app):
+    """Regression: the button called st.rerun(scope="fragment"), which raises in a full-app run."""
+    at = make_app("views/slices.py")
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    rows = at.dataframe(key="slices_rows_table").value
+    first_id = rows["id"].iloc[0] if "id" in rows else rows.iloc[0, 0]
+    at.text_input(key="slices_row_id").set_value(str(first_id)).run()
+    at.button(key="slices_open_row").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="slices_cf_open").click().run()
+    assert not at.exception, [e.value for e in at.exception]

@@ -170,3 +170,13 @@ def test_model_that_cannot_be_cloned_gets_a_message_and_performance_still_shows(
     assert any("cannot be cloned for refitting" in w.value for w in at.warning), _texts(at)
     assert _chart_rows(at, "ROC AUC per window")
     _heatmap(at)
+
+
+def test_cutoffs_reset_when_the_windows_change(make_app):
+    """Regression: cutoff picks (window indices) survived a change of window kind and disabled the run."""
+    at = make_app("views/staleness.py")
+    before = list(at.multiselect(key="staleness_cutoffs").value)
+    at.selectbox(key="staleness_window_by").set_value("week").run()
+    assert not at.exception
+    after = at.multiselect(key="staleness_cutoffs").value
+    assert len(after) >= 3 and after != before
