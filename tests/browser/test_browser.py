@@ -12,6 +12,7 @@ import re
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.driver import (
     HEADINGS,
@@ -45,6 +46,15 @@ def _download(page, key: str) -> tuple[str, bytes]:
         return download.suggested_filename, f.read()
 
 
+def _type_text(page, label: str | re.Pattern, text: str) -> None:
+    """Type into a text input and commit it with Enter before anything else is clicked (a click that blurs
+    the input would send two reruns, and the checks could run between them)."""
+    box = page.get_by_role("textbox", name=label, exact=isinstance(label, str))
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
 def _compute_shap_if_asked(page) -> None:
     """SHAP starts by itself when its estimate is under 3 s; on a busy machine the page asks for a click."""
     button = page.get_by_role("button", name=re.compile("^Compute SHAP for"))
@@ -58,7 +68,7 @@ def test_every_page_opens_from_the_navigation(app_url, page):
     for path, title in PAGES.items():
         nav(page, title)
         _assert_clean(page, title)
-        assert page.get_by_role("heading", name=HEADINGS[title], exact=True).first.is_visible(), title
+        expect(page.get_by_role("heading", name=HEADINGS[title], exact=True).first).to_be_visible()
         assert page.url.split("?")[0].rstrip("/") == f"{app_url}/{path}".rstrip("/")
 
 
@@ -92,10 +102,10 @@ def test_slices_filter_changes_the_metrics_and_a_datapoint_edit_changes_the_pred
     assert set(rows["contract"]) == {"month-to-month"}
     assert rows["loss"].is_monotonic_decreasing
     worst = str(rows["id"].iloc[0])
-    page.get_by_role("textbox", name=re.compile("open a row by id")).fill(worst)
+    _type_text(page, re.compile("open a row by id"), worst)
     by_key(page, "slices_open_row").get_by_role("button").click()
     wait_idle(page)
-    assert page.get_by_role("heading", name=re.compile(f"Datapoint {worst}")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(f"Datapoint {worst}"))).to_be_visible()
     assert metric(page, "Prediction") == "no"  # the worst rows are confident misses
     p_before = float(metric(page, "P(yes)"))
 
@@ -140,10 +150,10 @@ def test_importance_draws_shap_for_the_slice_and_one_row(app_url, page):
     assert table["share"].sum() == pytest.approx(1.0)
     assert table["mean_abs_shap"].is_monotonic_decreasing
 
-    page.get_by_role("textbox", name="Row id (customer_id)").fill("C0035967")
+    _type_text(page, "Row id (customer_id)", "C0035967")
     by_key(page, "importance_row_go").get_by_role("button").click()
     wait_idle(page)
-    assert page.get_by_text(re.compile(r"^Row C0035967 \(position")).is_visible()
+    expect(page.get_by_text(re.compile(r"^Row C0035967 \(position"))).to_be_visible()
     assert wait_charts(page) == (4, 4)  # and the row's waterfall
     _assert_clean(page, "importance, slice and one row")
 
@@ -173,10 +183,7 @@ def test_labels_verdict_survives_a_reload(app_url, page):
     view = page.get_by_test_id("stButtonGroup")
     view.get_by_role("radio", name="Queue", exact=True).click()
     wait_idle(page)
-    name = page.get_by_role("textbox", name="Your name (recorded with every verdict)")
-    name.fill("Browser Tester")
-    name.press("Enter")
-    wait_idle(page)
+    _type_text(page, "Your name (recorded with every verdict)", "Browser Tester")
     form = page.get_by_test_id("stForm")
     form.get_by_role("textbox", name="Session name").fill("browser spot check")
     form.get_by_role("spinbutton", name="Items").fill("5")
@@ -186,7 +193,7 @@ def test_labels_verdict_survives_a_reload(app_url, page):
     item = heading.split(": ", 1)[1]
     page.get_by_role("button", name="Label wrong").click()
     wait_idle(page)
-    assert page.get_by_role("heading", name=re.compile(r"^Item 2 of 5: ")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Item 2 of 5: "))).to_be_visible()
 
     page.reload()  # a new browser session: only the store remembers the verdict
     wait_idle(page)
@@ -216,10 +223,7 @@ def test_checks_comparison_draws_its_charts(app_url, page):
 def test_rubric_confirmations_change_the_score_and_export(app_url, page):
     open_page(page, app_url)
     nav(page, "Rubric")
-    who = page.get_by_role("textbox", name="Your name", exact=True)
-    who.fill("Rita Reviewer")
-    who.press("Enter")
-    wait_idle(page)
+    _type_text(page, "Your name", "Rita Reviewer")
     page.get_by_role("button", name="New review").click()
     popover = page.get_by_test_id("stPopoverBody")
     popover.get_by_role("textbox", name="Review name").fill("browser review")
