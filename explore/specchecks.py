@@ -12,7 +12,8 @@ training dataset (so the schema — columns, types, missing values — is the re
 3. **it can memorise a tiny sample**: a clone with regularisation relaxed (``C`` large, ``alpha`` ≈ 0,
    no depth/leaf limits, no early stopping…) fits a tiny sample to near-zero training error — at most
    one row (2 %) above the floor set by identical rows with different labels; regression: R² ≥ 0.99.
-   Linear models get at most (features + 1) rows, the number a linear model can always fit exactly.
+   Linear models get at most as many rows as the rank of [1, preprocessed inputs], the number a linear model
+   can always fit exactly (one-hot groups and all-zero columns do not count).
 
 Loss: log loss (nats) with probabilities, else the 0/1 error; regression: mean squared error.
 
@@ -465,6 +466,15 @@ def spec_checks(
     return SpecResult(model, name, train, checks, curve, source if len(curve) else "")
 
 
+def _design_rank(Xt: Any) -> int:
+    """Rank of [1, Xt]: the number of rows a linear model can always fit exactly on these inputs."""
+    import scipy.sparse as sp
+
+    A = Xt.toarray() if sp.issparse(Xt) else np.asarray(Xt, dtype="float64")
+    A = np.nan_to_num(A.reshape(len(A), -1))
+    return int(np.linalg.matrix_rank(np.column_stack([np.ones(len(A)), A])))
+
+
 def _memorise(
     relaxed: Any,
     pre: Any,
@@ -479,16 +489,16 @@ def _memorise(
     from sklearn.base import clone
 
     if linear:
+        # A linear model fits exactly as many rows as its design (intercept + preprocessed inputs) has
+        # independent columns: one-hot groups sum to the intercept, and a missing indicator or a category absent
+        # from the tiny sample is a column of zeros, so the column count overstates it.
         n = len(tiny)
-        for _ in range(4):
-            p = (
-                clone(pre).fit_transform(tiny.iloc[:n], ytiny[:n]).shape[1]
-                if pre is not None
-                else tiny.shape[1]
-            )
-            if n <= p + 1:
+        for _ in range(8):
+            Xt = clone(pre).fit_transform(tiny.iloc[:n], ytiny[:n]) if pre is not None else tiny.iloc[:n]
+            rank = _design_rank(Xt)
+            if n <= rank:
                 break
-            n = max(p + 1, 4)
+            n = max(min(rank, n - 1), 4)
         tiny, ytiny = tiny.iloc[:n], ytiny[:n]
     if task != "regression" and pd.Series(ytiny).nunique() < 2:
         checks.append(
@@ -518,7 +528,7 @@ def _memorise(
                 text += f" (floor {floor:.1%}: identical rows with different labels)"
         relaxed_text = ", ".join(f"{k}={v}" for k, v in changes.items()) or "nothing to relax"
         if linear:
-            text += f"; a linear model gets at most features + 1 rows ({len(tiny)})"
+            text += f"; a linear model gets at most the rank of [intercept, preprocessed inputs] in rows ({len(tiny)})"
         text += f". Relaxed: {relaxed_text}."
         if ok:
             status = STATUS_PASS

@@ -104,6 +104,36 @@ def test_a_pipeline_that_throws_its_inputs_away_cannot_memorise():
     assert res.passed is False
 
 
+def test_a_ridge_on_one_hot_and_missing_indicators_memorises_its_tiny_sample():
+    # Ridge after OneHotEncoder + SimpleImputer(add_indicator=True) (sklearn's diabetes with a text 'sex'): its
+    # columns are not independent (one-hot groups sum to the intercept; an indicator with no missing value in
+    # the tiny sample is all zeros), so "features + 1" rows could not be fitted exactly and the check failed.
+    from sklearn.linear_model import Ridge
+
+    model = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", SimpleImputer(strategy="median", add_indicator=True), ["age", "hours"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+                    ]
+                ),
+            ),
+            ("model", Ridge()),
+        ]
+    )
+    df = frame(300, task="regression")
+    df["income"] = np.random.default_rng(5).normal(size=len(df))  # nothing to learn: only exact fits reach R² 1
+    model.fit(df[FEATURES], df["income"])
+    ws = table_workspace({"train": df}, {"current": model}, label="income", columns={"task": "regression"})
+    res = SP.spec_checks(ws, n_rows=100)
+    memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
+    assert memorise.status == SP.STATUS_PASS, memorise.text
+    assert memorise.numbers["r2"] >= 0.99
+
+
 def test_a_fit_that_fails_is_reported_in_words():
     class Broken(GradientBoostingClassifier):
         def fit(self, X, y, sample_weight=None, monitor=None):
