@@ -323,7 +323,8 @@ if sc.task != "regression":
     c2.metric(
         "Accuracy in slice",
         f"{acc.loc['accuracy', 'slice']:.3f}",
-        f"{acc.loc['accuracy', 'gap']:+.3f} vs rest",
+        # No rest when the slice is every row: no delta rather than "+nan".
+        None if pd.isna(acc.loc["accuracy", "gap"]) else f"{acc.loc['accuracy', 'gap']:+.3f} vs rest",
     )
     if sc.task == "binary":
         c3.metric("Positives in slice", f"{int((sc.y[MASK] == sc.positive_index).sum()):,}")
@@ -332,7 +333,7 @@ else:
     c2.metric(
         "MAE in slice",
         f"{acc.loc['MAE', 'slice']:.4g}",
-        f"{acc.loc['MAE', 'gap']:+.4g} vs rest",
+        None if pd.isna(acc.loc["MAE", "gap"]) else f"{acc.loc['MAE', 'gap']:+.4g} vs rest",
         delta_color="inverse",
     )
 for note in report.notes:
