@@ -275,14 +275,22 @@ def upload_files(tmp_path):
     return src
 
 
+def _open_upload(page) -> None:
+    """Click "Open the uploaded workspace" once the upload's rerun has drawn it (uploads finish after the input)."""
+    button = page.get_by_role("button", name="Open the uploaded workspace")
+    button.wait_for(timeout=120_000)
+    button.click()
+
+
 def test_upload_csv_and_skops_through_the_workspace_page(app_url, page, upload_files):
     open_page(page, app_url)
     page.get_by_text("Upload a model and data files").click()
     inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     inputs.nth(0).set_input_files(str(upload_files / "model.skops"))
+    wait_idle(page)
     inputs.nth(1).set_input_files(str(upload_files / "validation.csv"))
     wait_idle(page)
-    page.get_by_role("button", name="Open the uploaded workspace").click()
+    _open_upload(page)
     wait_idle(page)
     if page.get_by_role("button", name="Accept the ticked types and open").count():
         for box in page.locator('[data-testid="stCheckbox"]').all():
@@ -315,7 +323,7 @@ def test_bad_uploads_show_messages(app_url, page, tmp_path):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(0).set_input_files(str(evil))
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(good))
     wait_idle(page)
-    page.get_by_role("button", name="Open the uploaded workspace").click()
+    _open_upload(page)
     wait_idle(page)
     text = " ".join(w.inner_text() for w in page.locator('[data-testid="stAlert"]').all())
     assert "unpickling executes code" in text
