@@ -22,6 +22,7 @@ from explore.errors import ExploreError
 from explore.store import current_author
 from ui import identity, loaders
 from ui.boundary import shown_errors
+from ui.safe import md_text
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEW_KEY = "rubric_review_id"
@@ -221,11 +222,9 @@ snap_by_id = {int(r["id"]): r for r in snapshot_rows}
 
 left, right = st.columns([1, 2], gap="large")
 with left:
-    st.markdown(
-        f"<div style='font-size:5.5rem;font-weight:800;line-height:1'>{result.final:g}</div>"
-        f"<div style='color:#57606a'>ML Test Score of “{state.name}” (out of 7)</div>",
-        unsafe_allow_html=True,
-    )
+    # No HTML here: the review name is user text (a stored cross-site scripting hole once).
+    st.metric("ML Test Score (out of 7)", f"{result.final:g}")
+    st.caption(f"Review “{md_text(state.name)}”")
     st.markdown(f"#### {result.band.words}")
     st.caption(f"Band {result.band.interval} of the 2017 paper.")
     lim = ", ".join(f"**{R.SECTION_TITLES[k]}** ({result.sections[k]:g})" for k in result.limiting)
@@ -236,7 +235,7 @@ with left:
     if state.carried:
         what_if = R.score(state.carried_statuses()).final
         st.info(
-            f"{len(state.carried)} test(s) carried over from “{state.parent_name}” await re-confirmation; they count "
+            f"{len(state.carried)} test(s) carried over from “{md_text(state.parent_name)}” await re-confirmation; they count "
             f"once someone confirms them here (score if all were re-confirmed as they were: {what_if:g}).",
             icon=":material/history:",
         )
@@ -314,12 +313,12 @@ def show_entry(entry: R.Entry | None) -> None:
         return
     if entry.carried_from:
         st.markdown(
-            f"Carried over from “{entry.carried_from}”: **{R.STATUS_WORDS[entry.status]}**, confirmed by "
-            f"{entry.author} on {_when(entry.created_at)} — not re-confirmed here yet."
+            f"Carried over from “{md_text(entry.carried_from)}”: **{R.STATUS_WORDS[entry.status]}**, confirmed by "
+            f"{md_text(entry.author)} on {_when(entry.created_at)} — not re-confirmed here yet."
         )
     else:
         st.markdown(
-            f"**{R.STATUS_WORDS[entry.status].capitalize()}**, confirmed by **{entry.author}** on {_when(entry.created_at)}."
+            f"**{R.STATUS_WORDS[entry.status].capitalize()}**, confirmed by **{md_text(entry.author)}** on {_when(entry.created_at)}."
         )
     if entry.evidence_text:
         st.markdown(entry.evidence_text)
@@ -522,7 +521,7 @@ def test_label(test: R.RubricTest) -> str:
     status = result.statuses[test.id]
     tail = ""
     if test.id in state.entries:
-        tail = f" · {entry.author}"
+        tail = f" · {md_text(entry.author)}"
     elif entry is not None:
         tail = f" · carried: {R.STATUS_WORDS[entry.status]}"
     proposal = props[test.id]
@@ -588,7 +587,7 @@ st.caption(
     "section scores; dashed: band limits."
 )
 if trail:
-    with st.expander(f"Audit trail of “{state.name}”: {len(trail)} change(s)"):
+    with st.expander(f"Audit trail of “{md_text(state.name)}”: {len(trail)} change(s)"):
         st.dataframe(
             pd.DataFrame(
                 [

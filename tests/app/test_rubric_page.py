@@ -54,8 +54,7 @@ def _chart_frames(at) -> list[pd.DataFrame]:
 
 
 def _score(at) -> str:
-    big = next(m.value for m in at.markdown if "font-size:5.5rem" in m.value)
-    return big.split(">")[1].split("<")[0]
+    return next(m.value for m in at.metric if m.label.startswith("ML Test Score"))
 
 
 def _start_review(at, name: str = "churn v3 — 2026-11-22", parent: int | None = None):
@@ -227,3 +226,19 @@ def test_rubric_page_on_a_predictions_only_multiclass_workspace(make_app, tmp_pa
     assert_no_exception(at)
     infra1 = next(e for e in at.expander if "Training is reproducible" in e.label)
     assert any("predictions-only" in c.value for c in infra1.caption)
+
+
+HOSTILE_NAME = '<iframe srcdoc="<script>parent.window.x=1;parent.alert(1)</script>"></iframe>'
+
+
+def test_hostile_review_name_renders_as_plain_text_not_html(make_app, db_url):
+    """Regression: the score header interpolated the review name into HTML (stored XSS)."""
+    at = make_app(PAGE)
+    _start_review(at, name=HOSTILE_NAME)
+    assert _score(at) == "0"
+    # No element on the page may render HTML, and the name shows (escaped) as text.
+    shown = [*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.metric]
+    for node in shown:
+        assert not getattr(node.proto, "allow_html", False), node.value
+    assert not at.get("html")
+    assert any("iframe" in c.value and "\\<iframe" in c.value for c in at.caption), [c.value for c in at.caption]
