@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explore.workspace import workspace_from_env
+from explore.core.workspace import workspace_from_env
 from ui import loaders, state
 
 HERE = Path(__file__).resolve().parent
@@ -22,7 +22,7 @@ def _initial_workspace() -> str:
     env = workspace_from_env()
     if env is not None:
         return str(env)
-    from explore.sample import SAMPLE_DIR, ensure_sample
+    from explore.core.sample import SAMPLE_DIR, ensure_sample
 
     if (SAMPLE_DIR / "workspace.toml").exists() and (SAMPLE_DIR / "manifest.json").exists():
         return str(ensure_sample(SAMPLE_DIR))

@@ -27,8 +27,8 @@ TIMEOUT = 1800  # seconds for one page: a 1M-row page that takes longer is repor
 def _seed_review(db_url: str) -> None:
     """A rubric review with a few confirmed tests, so that the Rubric page draws all it can (an empty store
     shows only a prompt)."""
-    from explore import rubric as R
-    from explore.store import Store
+    from explore.core.store import Store
+    from explore.rubric import ml_test_score as R
 
     store = Store(db_url)
     review = R.start_review(store, "benchmark review", "bench")
@@ -76,7 +76,7 @@ def main() -> None:
 
     paths = {}
     if "sample" in args.workspaces:
-        from explore.sample import SAMPLE_DIR, ensure_sample
+        from explore.core.sample import SAMPLE_DIR, ensure_sample
 
         paths["sample"] = ensure_sample(SAMPLE_DIR)
     if "bench" in args.workspaces:

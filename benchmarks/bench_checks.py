@@ -4,7 +4,7 @@
     python benchmarks/bench_checks.py                 # everything
     python benchmarks/bench_checks.py --only compare  # compare | tests | expectations | skew | stability
 
-On the 1M-row bench workspace (``explore.sample.build_workspace(..., size="bench")``: train ≈ 500k,
+On the 1M-row bench workspace (``explore.core.sample.build_workspace(..., size="bench")``: train ≈ 500k,
 validation ≈ 125k, production ≈ 375k rows, 20 features, models current + previous):
 
 1. ``compare_models`` on validation + production, 3 slice columns (goal: ≤ 10 s once scored).
@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import bench_workspace, timed  # noqa: E402
-from explore import compare as C  # noqa: E402
-from explore import expectations as X  # noqa: E402
-from explore import skew as SK  # noqa: E402
-from explore import stability as STB  # noqa: E402
-from explore.workspace import open_workspace, read_workspace, score  # noqa: E402
+from explore.checks import compare as C  # noqa: E402
+from explore.checks import expectations as X  # noqa: E402
+from explore.checks import serving_skew as SK  # noqa: E402
+from explore.checks import stability as STB  # noqa: E402
+from explore.core.workspace import open_workspace, read_workspace, score  # noqa: E402
 
 
 def _open():

@@ -12,8 +12,8 @@ import argparse
 
 from common import bench_workspace, peak_rss_mb, timed
 
-from explore.metrics import overall_metrics
-from explore.workspace import open_workspace, read_workspace, score
+from explore.core.workspace import open_workspace, read_workspace, score
+from explore.stats.metrics import overall_metrics
 
 
 def main() -> None:

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import shap  # noqa: E402
 
-from explore import importance as I  # noqa: E402
-from explore import importance_charts as C  # noqa: E402
-from explore.workspace import open_workspace, read_workspace, score  # noqa: E402
+from explore.core.workspace import open_workspace, read_workspace, score  # noqa: E402
+from explore.importance import charts as C  # noqa: E402
+from explore.importance import explain as I  # noqa: E402
 
 BENCH = ROOT / "benchmarks" / "_work" / "bench"
 
@@ -36,7 +36,7 @@ BENCH = ROOT / "benchmarks" / "_work" / "bench"
 def bench_workspace() -> Path:
     toml = BENCH / "workspace.toml"
     if not (toml.exists() and (BENCH / "manifest.json").exists()):
-        from explore.sample import build_workspace
+        from explore.core.sample import build_workspace
 
         print("Building the 1M-row bench workspace (once)…", flush=True)
         build_workspace(BENCH, size="bench", progress=lambda f, m: print(f"  {f:4.0%} {m}", flush=True))

@@ -4,7 +4,7 @@ together (goal <= 3 s), side by side with the peers, which must give the same nu
     pip install ".[bench]" krippendorff crowd-kit cleanlab    # the peers
     python benchmarks/bench_labels.py [--rows 1000000]
 
-Data: the bench sample workspace (``explore.sample.build_workspace(..., size="bench")``): 100,000
+Data: the bench sample workspace (``explore.core.sample.build_workspace(..., size="bench")``): 100,000
 annotated validation items, each labeled by 3 of 4 labelers of planted quality, and ~5 % planted errors
 in the dataset's label column (the truth is in ``labeler_truth.csv``).
 
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from common import bench_workspace, peak_rss_mb, timed
 
-from explore import labels as L
-from explore.workspace import open_workspace, read_workspace
+from explore.core.workspace import open_workspace, read_workspace
+from explore.labels import crowd as L
 
 
 def _best(fn, repeat: int = 3):

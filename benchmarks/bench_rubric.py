@@ -22,9 +22,9 @@ from pathlib import Path
 
 from common import bench_workspace, timed
 
-from explore import checkrun as CR
-from explore import rubric as R
-from explore.store import Store, check_runs, rubric_entries, rubric_reviews, snapshots
+from explore.checks import registry as CR
+from explore.core.store import Store, check_runs, rubric_entries, rubric_reviews, snapshots
+from explore.rubric import ml_test_score as R
 
 
 def _fill(

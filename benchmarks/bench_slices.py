@@ -12,7 +12,7 @@
    (time, peak memory, planted slices recovered), then ours alone on 1M rows (goal ≤ 10 s, ≪ 2 GiB).
    Each tool runs in a fresh subprocess so that its peak memory is its own.
 
-The 1M-row data set is the bench sample (``explore.sample.build_workspace(..., size="bench")``: its
+The 1M-row data set is the bench sample (``explore.core.sample.build_workspace(..., size="bench")``: its
 train + validation + production files, 1,000,000 rows) scored once by its model; the scored arrays are
 kept in ``benchmarks/_work/`` (gitignored) so reruns skip the scoring.
 """
@@ -109,7 +109,7 @@ def timed(fn, repeat: int = 1):
 
 def ensure_bench() -> Path:
     if not (BENCH / "workspace.toml").exists():
-        from explore.sample import build_workspace
+        from explore.core.sample import build_workspace
 
         print("Building the 1M-row bench workspace (once)…", flush=True)
         build_workspace(BENCH, size="bench", progress=lambda f, m: print(f"  {f:4.0%} {m}", flush=True))
@@ -118,7 +118,7 @@ def ensure_bench() -> Path:
 
 def scored_1m():
     """All 1M rows of the bench sample, scored by its model (cached on disk after the first run)."""
-    from explore.workspace import Scored, open_workspace, read_workspace
+    from explore.core.workspace import Scored, open_workspace, read_workspace
 
     ensure_bench()
     ws = open_workspace(read_workspace(BENCH / "workspace.toml"))
@@ -128,7 +128,7 @@ def scored_1m():
         z = np.load(cache)
         proba = z["proba"]
     else:
-        from explore.workspace import predict_frame
+        from explore.core.workspace import predict_frame
 
         print("Scoring 1,000,000 rows once (cached afterwards)…", flush=True)
         t0 = time.perf_counter()
@@ -166,8 +166,8 @@ def scored_1m():
 
 
 def bench_report(sc) -> None:
-    from explore.slices import slice_report
-    from explore.slicing import Condition, SliceDefinition
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.report import slice_report
 
     print(f"\n== 1. Slice report after a filter change ({sc.n:,} rows × {len(sc.feature_names)} features)")
     slice_report(sc, SliceDefinition())  # warms the per-dataset caches (overall metrics, score order)
@@ -198,7 +198,7 @@ def bench_report(sc) -> None:
 
 
 def group_codes(sc) -> tuple[np.ndarray, int, pd.DataFrame]:
-    from explore.slices import group_column
+    from explore.slices.report import group_column
 
     a = group_column(sc, "region")
     b = group_column(sc, "device")
@@ -238,15 +238,14 @@ def floor_metrics(
 
 
 def bench_groups(sc) -> None:
-    from explore.metrics import grouped_metrics
+    from explore.stats.metrics import grouped_metrics
 
     names = ["accuracy", "precision", "recall", "F1", "ROC AUC"]
     codes, G, feats = group_codes(sc)
     print(f"\n== 2. Metrics by 3 columns: {G} groups × {len(names)} metrics on {sc.n:,} rows")
     y1 = (sc.y == sc.positive_index).astype(np.int64)
     p1 = (sc.pred == sc.positive_index).astype(np.int64)
-    from explore import metrics as M
-
+    from explore.stats import metrics as M
     def cold():
         M._ORDER_CACHE.clear()  # forget the per-dataset score order: pay the sort, like the floor does
         return grouped_metrics(sc, codes, G, metrics=names)
@@ -326,7 +325,7 @@ def bench_groups(sc) -> None:
 def planted_data(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, list[dict[str, str]]]:
     """The bench features (numeric ones in 4 quantile bins "q0".."q3"), n rows, and 0/1 errors with
     the planted slices' error rates (elsewhere ``BASE_ERROR``)."""
-    from explore.workspace import open_workspace, read_workspace
+    from explore.core.workspace import open_workspace, read_workspace
 
     ensure_bench()
     ws = open_workspace(read_workspace(BENCH / "workspace.toml"))
@@ -355,7 +354,7 @@ def planted_data(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, list[
 
 
 def _as_scored(X: pd.DataFrame, errors: np.ndarray):
-    from explore.workspace import Scored
+    from explore.core.workspace import Scored
 
     n = len(X)
     y = np.zeros(n, dtype=np.int64)
@@ -391,7 +390,7 @@ def worker(tool: str, n: int) -> None:
     X, errors, planted = planted_data(n)
     min_sup = max(50, int(0.001 * n))
     if tool == "ours":
-        from explore.slices import weak_slices
+        from explore.slices.report import weak_slices
 
         sc = _as_scored(X, errors)
 
@@ -409,8 +408,7 @@ def worker(tool: str, n: int) -> None:
         res = run()
     elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     if tool == "ours":
-        from explore import slices
-
+        from explore.slices import report as slices
         slices._GROUPING_CACHE.clear()  # measure the binning's allocations too, as in the timed run
     tracemalloc.start()
     run()

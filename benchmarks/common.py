@@ -16,7 +16,7 @@ WORK = ROOT / "benchmarks" / "_work"
 
 def bench_workspace(n_rows: int = 1_000_000) -> Path:
     """workspace.toml of the benchmark workspace with ``n_rows`` rows (built on first use)."""
-    from explore.sample import build_workspace
+    from explore.core.sample import build_workspace
 
     dest = WORK / ("bench" if n_rows == 1_000_000 else f"bench_{n_rows}")
     toml = dest / "workspace.toml"

@@ -14,7 +14,7 @@ APP = ROOT / "app.py"
 @pytest.fixture(scope="session")
 def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """workspace.toml of the tiny sample workspace (built once per test session; do not modify its files)."""
-    from explore.sample import build_workspace
+    from explore.core.sample import build_workspace
 
     return build_workspace(tmp_path_factory.mktemp("tiny"), size="tiny")
 
@@ -77,7 +77,7 @@ def full_sample() -> Path:
     """workspace.toml of the full sample in the checkout's sample_data/ (built once, even with several workers)."""
     import fcntl
 
-    from explore.sample import SAMPLE_DIR, ensure_sample
+    from explore.core.sample import SAMPLE_DIR, ensure_sample
 
     SAMPLE_DIR.mkdir(parents=True, exist_ok=True)
     with (SAMPLE_DIR / ".build.lock").open("w") as lock:

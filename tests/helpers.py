@@ -14,7 +14,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from explore.upload import toml_text
+from explore.core.upload import toml_text
 
 
 def frame(n: int = 400, *, task: str = "binary", seed: int = 0) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from explore.workspace import MODEL_KEYS, SCHEMA, SECTIONS, parse_workspace
+from explore.core.workspace import MODEL_KEYS, SCHEMA, SECTIONS, parse_workspace
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from explore.core.store import Store
+from explore.core.workspace import Scored, Workspace, open_workspace, read_workspace, score
 from explore.errors import ExploreError
-from explore.store import Store
-from explore.workspace import Scored, Workspace, open_workspace, read_workspace, score
 
 from . import state
 

@@ -12,17 +12,17 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explore import baseline as B
-from explore import check_charts as charts
-from explore import compare as C
-from explore import compat as K
-from explore import expectations as X
-from explore import repro as R
-from explore import skew as SK
-from explore import specchecks as SP
-from explore import stability as STB
+from explore.checks import baseline as B
+from explore.checks import charts
+from explore.checks import compare as C
+from explore.checks import compatibility as K
+from explore.checks import expectations as X
+from explore.checks import model_spec as SP
+from explore.checks import reproducibility as R
+from explore.checks import serving_skew as SK
+from explore.checks import stability as STB
 from explore.errors import ExploreError
-from explore.slicing import SliceDefinition
+from explore.slices.definition import SliceDefinition
 from ui import evidence, loaders, state
 from ui.boundary import shown_errors
 

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explore import importance as I
-from explore import importance_charts as charts
+from explore.core.workspace import Scored
 from explore.errors import AnalysisError, ExploreError
-from explore.slicing import SliceDefinition
-from explore.workspace import Scored
+from explore.importance import charts
+from explore.importance import explain as I
+from explore.slices.definition import SliceDefinition
 from ui import evidence, loaders, state
 from ui.boundary import shown_errors
 

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explore import label_charts as charts
-from explore import labels, review
-from explore.cli import max_upload_mb
+from explore.cli.commands import max_upload_mb
+from explore.core.upload import check_size, upload_root
 from explore.errors import ExploreError
-from explore.upload import check_size, upload_root
+from explore.labels import charts, review
+from explore.labels import crowd as labels
 from ui import identity, loaders, state
 from ui.boundary import shown_errors
 

@@ -15,11 +15,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from explore import rubric as R
-from explore import rubric_charts as charts
-from explore.checkrun import tests_covered
+from explore.checks.registry import tests_covered
+from explore.core.store import current_author
 from explore.errors import ExploreError
-from explore.store import current_author
+from explore.rubric import charts
+from explore.rubric import ml_test_score as R
 from ui import identity, loaders
 from ui.boundary import shown_errors
 from ui.safe import md_text

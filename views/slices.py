@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explore import slice_charts as charts
-from explore import slices as S
-from explore import whatif as W
+from explore.core.workspace import Scored
 from explore.errors import ExploreError
-from explore.metrics import BOOTSTRAP_MAX_ROWS
-from explore.slicing import Condition, SliceDefinition
-from explore.workspace import Scored
+from explore.slices import charts
+from explore.slices import report as S
+from explore.slices import whatif as W
+from explore.slices.definition import Condition, SliceDefinition
+from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
 from ui import evidence, loaders, state
 from ui.boundary import shown_errors
 

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explore import drift as D
-from explore import metrics as M
-from explore import staleness as S
-from explore import staleness_charts as C
-from explore import windows as W
+from explore.core.workspace import Scored, Workspace
 from explore.errors import ExploreError
-from explore.slicing import SliceDefinition
-from explore.workspace import Scored, Workspace
+from explore.slices.definition import SliceDefinition
+from explore.staleness import charts as C
+from explore.staleness import drift as D
+from explore.staleness import experiment as S
+from explore.staleness import windows as W
+from explore.stats import metrics as M
 from ui import evidence, loaders, state
 from ui.boundary import shown_errors
 

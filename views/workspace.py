@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from explore.cli import max_upload_mb
+from explore.cli.commands import max_upload_mb
+from explore.core.upload import UploadedFile, save_uploaded_workspace
 from explore.errors import ExploreError, PickleNotTrustedError, UntrustedTypesError
-from explore.upload import UploadedFile, save_uploaded_workspace
 from ui import loaders, state
 from ui.boundary import shown_errors
 
@@ -124,7 +124,7 @@ if ws is not None:
         f"Model `{model_name}` on every dataset; 95 % confidence intervals and support."
         if model_name else "From the prediction columns; 95 % confidence intervals and support."
     )
-    from explore.metrics import overall_metrics
+    from explore.stats.metrics import overall_metrics
 
     tables = []
     with shown_errors(stop=False):
@@ -173,12 +173,12 @@ with st.expander("Upload a model and data files", expanded=ws is None):
     data_files = st.file_uploader("Data files (each becomes a dataset named after the file)", type=["csv", "tsv", "parquet", "gz"], accept_multiple_files=True, key="workspace_upload_data")
     if data_files:
         try:
-            from explore.upload import check_size
+            from explore.core.upload import check_size
 
             for f in [*data_files, *([model_file] if model_file else [])]:
                 check_size(f.name, f.size, limit)
-            from explore.loading import read_table
-            from explore.upload import upload_root
+            from explore.core.loading import read_table
+            from explore.core.upload import upload_root
 
             probe_dir = upload_root() / "_probe"
             probe_dir.mkdir(parents=True, exist_ok=True)
@@ -223,7 +223,7 @@ with st.expander("Upload a model and data files", expanded=ws is None):
                     st.rerun()
 
 if st.button("Back to the sample workspace", key="workspace_sample"):
-    from explore.sample import SAMPLE_DIR, ensure_sample
+    from explore.core.sample import SAMPLE_DIR, ensure_sample
 
     _open_path(str(ensure_sample(SAMPLE_DIR)))
     st.rerun()

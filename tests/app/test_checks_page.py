@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 
-from explore import compare as C
-from explore import compat as K
-from explore import expectations as X
-from explore.store import Store
-from explore.workspace import read_workspace
+from explore.checks import compare as C
+from explore.checks import compatibility as K
+from explore.checks import expectations as X
+from explore.core.store import Store
+from explore.core.workspace import read_workspace
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 

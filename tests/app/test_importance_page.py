@@ -12,8 +12,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from explore import importance as I
-from explore.slicing import Condition, SliceDefinition
+from explore.importance import explain as I
+from explore.slices.definition import Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from tests.helpers import FEATURES, frame, make_workspace
 from ui import state
@@ -110,7 +110,7 @@ def test_drop_column_experiment_runs_and_is_saved(make_app):
     assert any("Saved result from" in c.value for c in at.caption)
     at.button(key="importance_attach_drop").click().run()
     assert any("Attached as evidence" in m.value for m in at.success)
-    from explore.store import Store
+    from explore.core.store import Store
 
     snaps = Store().list_snapshots(test="data-2")
     assert len(snaps) == 1 and snaps[0]["result"]["metric"] == "roc_auc" and snaps[0]["result"]["folds"] == 2

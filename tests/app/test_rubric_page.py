@@ -11,9 +11,9 @@ import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from explore import checkrun as CR
-from explore import rubric as R
-from explore.store import Store
+from explore.checks import registry as CR
+from explore.core.store import Store
+from explore.rubric import ml_test_score as R
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 

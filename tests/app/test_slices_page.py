@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from explore.slicing import LABEL, Condition, SliceDefinition
+from explore.slices.definition import LABEL, Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from ui import state
 

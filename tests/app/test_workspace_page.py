@@ -48,7 +48,7 @@ def test_untrusted_skops_types_need_a_tick_each(make_app, tmp_path):
     import re
 
     path.write_text(re.sub(r"trusted_types = \[[^\]]*\]", "trusted_types = []", text))
-    from explore.loading import untrusted_types
+    from explore.core.loading import untrusted_types
 
     found = untrusted_types(tmp_path / "model.skops")
     if not found:
@@ -66,7 +66,7 @@ def test_untrusted_skops_types_need_a_tick_each(make_app, tmp_path):
 
 
 def test_pickle_needs_explicit_trust(make_app, tmp_path):
-    from tests.test_loading import _fitted
+    from tests.core.test_loading import _fitted
 
     path = make_workspace(tmp_path, model=_fitted(), model_name="m.joblib")
     at = make_app(workspace=path)

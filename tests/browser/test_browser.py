@@ -127,7 +127,7 @@ def test_slices_filter_changes_the_metrics_and_a_datapoint_edit_changes_the_pred
 
 
 def test_importance_draws_shap_for_the_slice_and_one_row(app_url, page):
-    from explore.slicing import Condition, SliceDefinition
+    from explore.slices.definition import Condition, SliceDefinition
 
     month_to_month = SliceDefinition((Condition("contract", "in", values=("month-to-month",)),))
     open_page(page, app_url, "slices?slice=" + month_to_month.to_query_param())  # a shared link sets the slice

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [f for f in TOUR if not args.pages or f.__name__ in args.pages]
     args.out.mkdir(parents=True, exist_ok=True)
 
-    from explore.sample import SAMPLE_DIR, ensure_sample
+    from explore.core.sample import SAMPLE_DIR, ensure_sample
 
     ws = ensure_sample(SAMPLE_DIR)
     t0 = time.perf_counter()

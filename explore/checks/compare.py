@@ -1,0 +1,1756 @@
+"""Candidate vs previous vs a fixed reference model: metrics × slices × datasets, tested paired.
+
+Both models score the same rows, so every difference is tested *paired*:
+
+* accuracy and (binary) recall: McNemar's test on the discordant rows (exact binomial, mid-p), with
+  the Agresti–Min interval for the difference of paired proportions;
+* ROC AUC (binary): paired DeLong test (Sun & Xu's midrank algorithm), covariance of the two AUCs;
+* per-row losses (log loss, Brier, MAE): the mean of the per-row paired differences, normal interval;
+  RMSE by the delta method on the paired squared errors; R² as −ΔMSE / var(label) on the same rows;
+* precision, F1 (and multiclass macro recall): a paired bootstrap — each row is one cell of
+  (label × candidate prediction × other prediction), so resampling rows is a multinomial draw of the
+  cell counts (exact and cheap at any row count).
+
+A **threshold file** (TOML; schema in ``docs/checks.md``, referenced by ``[checks] thresholds`` in
+workspace.toml) sets the allowed worsening per metric, relative to the previous model and to a fixed
+reference model, with overrides per dataset and slice, plus limits on a slice's gap to the rest of the
+data. Each cell is **fail** when the whole confidence interval of the worsening lies beyond the
+allowance, **pass** when it lies within, and **underpowered** when the interval straddles it.
+
+Signatures (each result has ``.passed: bool | None`` and ``.to_dict()``)::
+
+    compare_models(ws, *, candidate="current", previous=None, reference=None, datasets=None,
+                   slices=None, metrics=None, thresholds=None, confidence=None, scorer=None,
+                   progress=None) -> ComparisonResult
+    load_thresholds(path) -> Thresholds          save_thresholds(thresholds, path) -> Path
+    parse_thresholds(text, *, source="…") -> Thresholds
+    thresholds_for(ws) -> Thresholds             default_thresholds(task) -> Thresholds
+    compare_scored(a, b, groupings, *, role, metrics, confidence) -> pd.DataFrame   (the paired engine)
+    mcnemar_pvalue(b, c, *, mid_p=True) -> float
+    delong_paired(y_true, score_a, score_b) -> DeLongResult
+    column_codes(values) -> (codes, labels)      groupings_for(scored, slices) -> list[Grouping]
+
+This module also holds the small helpers the other Checks modules share (``jsonable``, ``toml_dumps``,
+``Progress``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import re
+import tomllib
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
+from explore.errors import AnalysisError, WorkspaceError
+from explore.slices.definition import SliceDefinition, number_labels
+from explore.stats import metrics as M
+
+Progress = Callable[[float, str], None]
+Scorer = Callable[[str, str | None], Scored]
+
+ALL_ROWS = "all rows"
+MAX_GROUPS = 20  # groups per slice column (the rest become "(other)")
+MAX_DISCRETE = 12  # numeric columns with at most this many values are grouped by value
+QUANTILE_BINS = 4
+MIN_ROWS = 30
+BOOTSTRAP_REPLICATES = 1000
+MAX_DIFFERING_ROWS = 500
+THRESHOLDS_FORMAT = 1
+
+STATUS_PASS = "pass"
+STATUS_FAIL = "fail"
+STATUS_UNDERPOWERED = "underpowered"
+STATUS_NO_THRESHOLD = "no threshold"
+STATUS_NA = "not computable"
+STATUSES = (STATUS_FAIL, STATUS_UNDERPOWERED, STATUS_PASS, STATUS_NO_THRESHOLD, STATUS_NA)
+
+# Metrics the comparison tests, per task, with the paired test used for each.
+PAIRED_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("accuracy", "ROC AUC", "log loss", "Brier", "precision", "recall", "F1"),
+    "multiclass": ("accuracy", "log loss", "Brier", "precision", "recall", "F1"),
+    "regression": ("MAE", "RMSE", "R²"),
+}
+TEST_NAMES = {
+    "mcnemar": "McNemar (mid-p), Agresti–Min interval",
+    "delong": "paired DeLong",
+    "paired": "paired differences, normal interval",
+    "delta": "paired delta method",
+    "bootstrap": "paired bootstrap",
+}
+
+# ---- messages ---------------------------------------------------------------------------------------
+
+NEED_TWO_MODELS = (
+    "Model comparison needs a second model, but {detail}. Add the previous model to workspace.toml as "
+    '[models.previous] path = "previous.skops" (and a fixed older one, e.g. [models.reference]), then name '
+    'them in the threshold file (previous = "previous", reference = "reference") or pick them here.'
+)
+NO_MODELS = (
+    "Model comparison needs model files, but this workspace is predictions-only (no [model] section). "
+    "Add [model] and [models.previous] to workspace.toml."
+)
+UNKNOWN_MODEL = "There is no model named {name!r} ({role}). Models in this workspace: {known}. {fix}"
+SAME_MODEL = "The {role} model is the candidate itself ({name!r}). Pick a different model to compare against."
+UNKNOWN_DATASET = "There is no dataset named {name!r}. Datasets in this workspace: {known}."
+ROWS_DIFFER = (
+    "Models '{a}' and '{b}' were scored on different rows of dataset '{dataset}' ({na} vs {nb}); a paired "
+    "comparison needs the same rows. Score both on the same file."
+)
+UNKNOWN_SLICE_COLUMN = (
+    "The slice column {name!r} is not in dataset '{dataset}'. Columns there: {known}. Fix [checks] slices in "
+    "workspace.toml or the slice choice."
+)
+BAD_CONFIDENCE = "The confidence level must be between 0.5 and 0.999 (e.g. 0.95); received {received!r}."
+
+THRESHOLDS_SYNTAX = (
+    "The threshold file '{path}' is not valid TOML: {reason}. See docs/checks.md for the format."
+)
+THRESHOLDS_MISSING = (
+    "The threshold file '{path}' named by [checks] thresholds does not exist. Create it on the Checks page "
+    "(Comparison → Thresholds → Save) or fix the path in workspace.toml."
+)
+THRESHOLDS_UNKNOWN_KEY = (
+    "The threshold file '{path}' has an unknown key {key!r} in {where}. Known keys there: {known}."
+)
+THRESHOLDS_BAD_VALUE = "The threshold file '{path}': {where} = {received!r} is not valid; {fix}"
+THRESHOLDS_UNKNOWN_METRIC = (
+    "The threshold file '{path}' names the metric {name!r} in {where}, which the comparison does not test. "
+    "Metrics: {known}."
+)
+THRESHOLD_VALUE_FIX = "use a number ≥ 0 in the metric's units (e.g. 0.02) or a percentage of the other model's value (e.g. \"5%\")."
+
+# ---- shared helpers of the Checks modules ------------------------------------------------------------
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    """The default progress callback: ignore."""
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: DataFrames become lists of records, NaN/inf become None."""
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, pd.Series):
+        return jsonable(value.tolist())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
+        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if value is pd.NaT or value is pd.NA:
+        return None
+    return str(value)
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_scalar(str(key))
+
+
+def _toml_scalar(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_scalar(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{ "
+            + ", ".join(f"{_toml_key(k)} = {_toml_scalar(v)}" for k, v in value.items() if v is not None)
+            + " }"
+        )
+    text = str(value)
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{text}"'
+
+
+def toml_dumps(data: Mapping[str, Any], *, header: str = "") -> str:
+    """Serialise nested mappings as TOML: scalars first, then ``[tables]`` and ``[[arrays of tables]]``.
+
+    ``None`` values are left out (TOML has no null). ``header`` lines are written as ``#`` comments.
+    """
+    out: list[str] = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
+    if out:
+        out.append("")
+
+    def emit(table: Mapping[str, Any], path: list[str]) -> None:
+        scalars = {
+            k: v for k, v in table.items() if v is not None and not _is_table(v) and not _is_table_array(v)
+        }
+        for k, v in scalars.items():
+            out.append(f"{_toml_key(k)} = {_toml_scalar(v)}")
+        for k, v in table.items():
+            if _is_table(v):
+                sub = [*path, _toml_key(k)]
+                has_values = any(
+                    x is not None and not _is_table(x) and not _is_table_array(x) for x in v.values()
+                )
+                if has_values or not v:
+                    if out and out[-1] != "":
+                        out.append("")
+                    out.append(f"[{'.'.join(sub)}]")
+                emit(v, sub)
+            elif _is_table_array(v):
+                for item in v:
+                    sub = [*path, _toml_key(k)]
+                    if out and out[-1] != "":
+                        out.append("")
+                    out.append(f"[[{'.'.join(sub)}]]")
+                    emit(item, sub)
+
+    emit(data, [])
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _is_table(v: Any) -> bool:
+    return isinstance(v, Mapping)
+
+
+def _is_table_array(v: Any) -> bool:
+    return isinstance(v, list | tuple) and len(v) > 0 and all(isinstance(i, Mapping) for i in v)
+
+
+def z_value(confidence: float) -> float:
+    """The two-sided normal critical value for ``confidence`` (1.96 at 0.95)."""
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def check_confidence(confidence: float) -> float:
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0.5 <= confidence <= 0.999
+    ):
+        raise AnalysisError(BAD_CONFIDENCE.format(received=confidence))
+    return float(confidence)
+
+
+# ---- statistical tests ------------------------------------------------------------------------------
+
+
+def mcnemar_pvalue(b: int, c: int, *, mid_p: bool = True) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    ``mid_p`` (default) subtracts the probability of the observed table once from the exact p-value,
+    which removes most of the exact test's conservatism (Fagerland, Lydersen & Laake 2013). ``mid_p=False`` is the classic exact test (statsmodels'
+    ``mcnemar(exact=True)``). Returns 1.0 when there are no discordant rows.
+    """
+    b, c = int(b), int(c)
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    exact = min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
+    if not mid_p:
+        return exact
+    return float(min(1.0, max(0.0, exact - float(stats.binom.pmf(k, n, 0.5)))))
+
+
+def _agresti_min(b: np.ndarray, c: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Agresti–Min (2005) interval for p_a − p_b of paired proportions: add ½ to each cell of the 2×2 table."""
+    b2, c2, n2 = b + 0.5, c + 0.5, n + 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = (b2 - c2) / n2
+        se = np.sqrt(np.maximum((b2 + c2) - (b2 - c2) ** 2 / n2, 0.0)) / n2
+    return np.clip(d - z * se, -1, 1), np.clip(d + z * se, -1, 1)
+
+
+_ORDERS: weakref.WeakKeyDictionary[Scored, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _score_order(scored: Scored) -> np.ndarray:
+    """argsort of ``scored.score``, computed once per Scored (the costliest step of a grouped DeLong)."""
+    if scored not in _ORDERS:
+        _ORDERS[scored] = np.argsort(scored.score, kind="stable")
+    return _ORDERS[scored]
+
+
+def grouped_midrank(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Midrank (1-based, ties averaged) of each row's value among the rows of its group (code ≥ 0)."""
+    out = np.full(len(values), np.nan)
+    keep = np.flatnonzero(codes >= 0)
+    if not len(keep):
+        return out
+    order = keep[np.lexsort((values[keep], codes[keep]))]
+    g, v = codes[order], values[order]
+    m = len(order)
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_block = new_group | np.r_[True, v[1:] != v[:-1]]
+    block_start = np.flatnonzero(new_block)
+    block_end = np.r_[block_start[1:], m]
+    block_id = np.cumsum(new_block) - 1
+    group_start = np.flatnonzero(new_group)[np.cumsum(new_group) - 1]
+    mid = (block_start[block_id] + block_end[block_id] - 1) / 2.0 - group_start + 1.0
+    out[order] = mid
+    return out
+
+
+@dataclass(frozen=True)
+class DeLongResult:
+    """Paired DeLong test of two ROC AUCs on the same rows. ``diff`` = auc_a − auc_b, ``se`` its standard error."""
+
+    auc_a: float
+    auc_b: float
+    var_a: float
+    var_b: float
+    cov: float
+    n_pos: int
+    n_neg: int
+
+    @property
+    def diff(self) -> float:
+        return self.auc_a - self.auc_b
+
+    @property
+    def se(self) -> float:
+        return math.sqrt(max(self.var_a + self.var_b - 2 * self.cov, 0.0))
+
+    @property
+    def p_value(self) -> float:
+        if self.se == 0:
+            return 1.0 if self.diff == 0 else 0.0
+        return float(2 * stats.norm.sf(abs(self.diff) / self.se))
+
+
+def _placements(
+    codes: np.ndarray, G: int, is_pos: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong placement values per row, within each group (code ≥ 0): for a positive, the share of the
+    group's negatives scored below it (ties count ½); for a negative, the share of positives scored above.
+
+    ``order`` is an argsort of ``score`` (reused across groupings); rows are then stably sorted by group,
+    so the work per grouping is one integer sort and a few bincounts over tie blocks.
+    """
+    n = len(score)
+    v10 = np.full(n, np.nan)
+    v01 = np.full(n, np.nan)
+    if order is None:
+        order = np.argsort(score, kind="stable")
+    order = order[codes[order] >= 0]
+    if not len(order):
+        return v10, v01
+    g_small = codes[order].astype(np.int16 if G < 2**15 else np.int64)
+    order = order[np.argsort(g_small, kind="stable")]
+    g, v, pos = codes[order], score[order], is_pos[order]
+    m = len(order)
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    new[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    block = np.cumsum(new) - 1
+    pos_b = np.bincount(block, weights=pos)
+    neg_b = np.bincount(block).astype("float64") - pos_b
+    grp_b = g[new]
+    n_pos = np.bincount(g, weights=pos, minlength=G)[:G]
+    n_neg = np.bincount(g, minlength=G)[:G] - n_pos
+    # Exclusive cumulative counts restarted at each group: rows of the group with a lower score.
+    cpos, cneg = np.cumsum(pos_b) - pos_b, np.cumsum(neg_b) - neg_b
+    first = np.flatnonzero(np.r_[True, grp_b[1:] != grp_b[:-1]])
+    start_pos, start_neg = np.zeros(G), np.zeros(G)
+    start_pos[grp_b[first]], start_neg[grp_b[first]] = cpos[first], cneg[first]
+    pos_less, neg_less = cpos - start_pos[grp_b], cneg - start_neg[grp_b]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b10 = (neg_less + 0.5 * neg_b) / n_neg[grp_b]
+        b01 = (n_pos[grp_b] - pos_less - pos_b + 0.5 * pos_b) / n_pos[grp_b]
+    row10, row01 = b10[block], b01[block]
+    v10[order[pos]] = row10[pos]
+    v01[order[~pos]] = row01[~pos]
+    return v10, v01
+
+
+def _grouped_delong(
+    codes: np.ndarray,
+    G: int,
+    is_pos: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    orders: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+) -> dict[str, np.ndarray]:
+    """Per-group paired DeLong: AUCs, variances and covariance from placement values (vectorised)."""
+    keep = codes >= 0
+    pc, nc = codes[keep & is_pos], codes[keep & ~is_pos]
+    n_pos = np.bincount(pc, minlength=G)[:G].astype("float64")
+    n_neg = np.bincount(nc, minlength=G)[:G].astype("float64")
+    place = {}
+    for name, s, order in (("a", score_a, orders[0]), ("b", score_b, orders[1])):
+        v10, v01 = _placements(codes, G, is_pos, s, order)
+        place[name] = (v10[keep & is_pos], v01[keep & ~is_pos])
+
+    def mean(values: np.ndarray, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(idx, weights=values, minlength=G)[:G] / n
+
+    def cov(x: np.ndarray, y: np.ndarray, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
+        mx, my = mean(x, idx, n), mean(y, idx, n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = np.bincount(idx, weights=(x - mx[idx]) * (y - my[idx]), minlength=G)[:G]
+            return s / (n - 1)
+
+    (a10, a01), (b10, b01) = place["a"], place["b"]
+    auc_a, auc_b = mean(a10, pc, n_pos), mean(b10, pc, n_pos)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var_a = cov(a10, a10, pc, n_pos) / n_pos + cov(a01, a01, nc, n_neg) / n_neg
+        var_b = cov(b10, b10, pc, n_pos) / n_pos + cov(b01, b01, nc, n_neg) / n_neg
+        cov_ab = cov(a10, b10, pc, n_pos) / n_pos + cov(a01, b01, nc, n_neg) / n_neg
+    ok = (n_pos > 1) & (n_neg > 1)
+    nan = np.full(G, np.nan)
+    both = (n_pos > 0) & (n_neg > 0)
+    return {
+        "auc_a": np.where(both, auc_a, np.nan),
+        "auc_b": np.where(both, auc_b, np.nan),
+        "var_a": np.where(ok, var_a, nan),
+        "var_b": np.where(ok, var_b, nan),
+        "cov": np.where(ok, cov_ab, nan),
+        "n_pos": n_pos,
+        "n_neg": n_neg,
+    }
+
+
+def delong_paired(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> DeLongResult:
+    """Paired DeLong test for two scores of the same rows; ``y_true`` is boolean (True = positive)."""
+    y = np.asarray(y_true).astype(bool)
+    a = np.asarray(score_a, dtype="float64")
+    b = np.asarray(score_b, dtype="float64")
+    r = _grouped_delong(np.zeros(len(y), dtype=np.int64), 1, y, a, b)
+    return DeLongResult(
+        auc_a=float(r["auc_a"][0]),
+        auc_b=float(r["auc_b"][0]),
+        var_a=float(r["var_a"][0]),
+        var_b=float(r["var_b"][0]),
+        cov=float(r["cov"][0]),
+        n_pos=int(r["n_pos"][0]),
+        n_neg=int(r["n_neg"][0]),
+    )
+
+
+def _confusion_metric(C: np.ndarray, metric: str, task: str, positive: int | None) -> np.ndarray:
+    """precision / recall / F1 from confusion counts ``C[..., true, pred]`` (pred axis has K+1 columns:
+    the last is a prediction outside the classes). Binary: the positive class; multiclass: macro
+    average over the classes where the per-class value is defined (as ``explore.stats.metrics`` does)."""
+    K = C.shape[-2]
+    diag = np.einsum("...kk->...k", C[..., :K])
+    rows = C.sum(axis=-1)
+    cols = C[..., :K].sum(axis=-2)
+    if metric == "precision":
+        num, den = diag, cols
+    elif metric == "recall":
+        num, den = diag, rows
+    else:
+        num, den = 2 * diag, rows + cols
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    if task == "binary":
+        return per_class[..., positive]
+    valid = ~np.isnan(per_class)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(valid.any(axis=-1), np.nansum(per_class, axis=-1) / valid.sum(axis=-1), np.nan)
+
+
+# ---- groupings (slices) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Rows of one dataset assigned to named groups: ``codes[i]`` in 0..len(labels)-1 or -1 (no group).
+
+    ``column`` is the slice column ("" for all rows and for saved slices); ``keys`` are the cell keys
+    used in reports and threshold overrides (``all rows``, ``device = tablet``, a saved slice's name).
+    """
+
+    column: str
+    labels: tuple[str, ...]
+    codes: np.ndarray
+    keys: tuple[str, ...]
+
+
+def column_codes(
+    values: pd.Series | np.ndarray, *, max_groups: int = MAX_GROUPS
+) -> tuple[np.ndarray, list[str]]:
+    """Group a column's values: categories (the ``max_groups - 1`` most frequent, then "(other)"),
+    small sets of numbers by value, other numbers into quartile bins ``[lo, hi)``, timestamps by month
+    (quarter or year when there are many). Missing values form "(missing)". Returns int64 codes and labels.
+    """
+    s = pd.Series(values).reset_index(drop=True)
+    n = len(s)
+    missing = s.isna().to_numpy()
+    codes = np.full(n, -1, dtype=np.int64)
+    labels: list[str] = []
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        t = pd.to_datetime(s)
+        if getattr(t.dt, "tz", None) is not None:
+            t = t.dt.tz_localize(None)
+        for freq in ("M", "Q", "Y"):
+            periods = t.dt.to_period(freq)
+            uniq = periods.dropna().unique()
+            if len(uniq) <= 24 or freq == "Y":
+                break
+        cats = pd.Categorical(periods, categories=sorted(uniq))
+        codes = np.asarray(cats.codes, dtype=np.int64)
+        labels = [str(p) for p in cats.categories]
+    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        finite = np.isfinite(x)
+        uniq = np.unique(x[finite])
+        if len(uniq) <= MAX_DISCRETE:
+            codes[finite] = np.searchsorted(uniq, x[finite])
+            labels = number_labels(uniq)
+        else:
+            edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, QUANTILE_BINS + 1)))
+            inner = edges[1:-1]
+            codes[finite] = np.searchsorted(inner, x[finite], side="right")
+            text = number_labels(edges)
+            for i in range(len(edges) - 1):
+                close = "]" if i == len(edges) - 2 else ")"
+                labels.append(f"[{text[i]}, {text[i + 1]}{close}")
+        missing = ~finite
+    else:
+        raw, uniques = pd.factorize(s, use_na_sentinel=True)  # one hash pass; missing → -1
+        counts = np.bincount(raw[raw >= 0], minlength=len(uniques))
+        keep = np.argsort(-counts, kind="stable")
+        if len(uniques) > max_groups:
+            keep = keep[: max_groups - 1]
+        names = [str(uniques[i]) for i in keep]
+        by_name = sorted(range(len(keep)), key=lambda j: names[j])
+        lookup = np.full(len(uniques) + 1, -2, dtype=np.int64)  # -2: a value outside the top groups
+        for rank, j in enumerate(by_name):
+            lookup[keep[j]] = rank
+        labels = [names[j] for j in by_name]
+        codes = np.where(raw >= 0, lookup[np.where(raw >= 0, raw, len(uniques))], -1)
+        other = codes == -2
+        codes[other] = -1
+        if other.any():
+            codes[other] = len(labels)
+            labels.append("(other)")
+    if missing.any():
+        codes[missing] = len(labels)
+        labels.append("(missing)")
+    return codes, labels
+
+
+def groupings_for(scored: Scored, slices: Sequence[str | SliceDefinition] = ()) -> list[Grouping]:
+    """All rows, then one grouping per slice column (its groups) and per saved slice definition."""
+    out = [Grouping("", (ALL_ROWS,), np.zeros(scored.n, dtype=np.int64), (ALL_ROWS,))]
+    for item in slices:
+        if isinstance(item, SliceDefinition):
+            name = item.name or item.describe()
+            mask = item.mask(scored)
+            out.append(Grouping("", (name,), np.where(mask, 0, -1).astype(np.int64), (name,)))
+            continue
+        col = str(item)
+        if col not in scored.frame.columns:
+            raise AnalysisError(
+                UNKNOWN_SLICE_COLUMN.format(
+                    name=col,
+                    dataset=scored.dataset_name,
+                    known=", ".join(map(str, scored.frame.columns[:40])),
+                )
+            )
+        values = scored.time if (scored.time is not None and col == scored.time.name) else scored.frame[col]
+        codes, labels = column_codes(values)
+        out.append(Grouping(col, tuple(labels), codes, tuple(f"{col} = {lab}" for lab in labels)))
+    return out
+
+
+# ---- thresholds -------------------------------------------------------------------------------------
+
+_METRIC_ALIASES = {
+    "r2": "R²",
+    "r^2": "R²",
+    "auc": "ROC AUC",
+    "roc": "ROC AUC",
+    "mse": "RMSE",
+    "logloss": "log loss",
+}
+
+
+def canonical_metric(name: str) -> str | None:
+    """The comparison's name for a metric written loosely (``roc_auc``, ``log-loss``, ``r2``, ``f1``)."""
+    key = re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
+    key = _METRIC_ALIASES.get(key.replace(" ", ""), key)
+    for task_metrics in PAIRED_METRICS.values():
+        for m in task_metrics:
+            if m.lower() == key.lower():
+                return m
+    return None
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """An allowed worsening: ``value`` in the metric's units, or ``percent`` of the other model's value."""
+
+    value: float | None = None
+    percent: float | None = None
+
+    def amount(self, other_value: float) -> float:
+        if self.percent is not None:
+            return abs(other_value) * self.percent / 100.0 if np.isfinite(other_value) else np.nan
+        return float(self.value)
+
+    def text(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else f"{self.value:g}"
+
+    def to_toml(self) -> float | str:
+        return f"{self.percent:g}%" if self.percent is not None else float(self.value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Allowances for one metric; ``dataset``/``slice`` restrict an override ("*" = any).
+
+    ``slice`` matches a cell key (``"device = tablet"``), a slice column (``"device"``: all its groups),
+    ``"all rows"``, or a saved slice's name.
+    """
+
+    metric: str
+    vs_previous: Allowance | None = None
+    vs_reference: Allowance | None = None
+    gap: Allowance | None = None
+    dataset: str = "*"
+    slice: str = "*"
+
+    def matches(self, metric: str, dataset: str, column: str, key: str) -> bool:
+        if self.metric != metric or self.dataset not in ("*", dataset):
+            return False
+        return self.slice in ("*", key) or (bool(column) and self.slice == column)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The parsed threshold file. ``rules``: defaults per metric first, then overrides (later wins)."""
+
+    rules: tuple[Rule, ...] = ()
+    previous: str | None = None
+    reference: str | None = None
+    candidate: str | None = None
+    confidence: float = 0.95
+    min_rows: int = MIN_ROWS
+    slices: tuple[str, ...] = ()
+    source: str = "defaults"
+
+    def allowance(self, kind: str, metric: str, dataset: str, column: str, key: str) -> Allowance | None:
+        """The allowance of ``kind`` ("vs_previous" | "vs_reference" | "gap") for one cell, or None."""
+        found = None
+        for rule in self.rules:
+            if rule.matches(metric, dataset, column, key):
+                value = getattr(rule, kind)
+                if value is not None:
+                    found = value
+        return found
+
+    def metric_defaults(self) -> dict[str, Rule]:
+        return {r.metric: r for r in self.rules if r.dataset == "*" and r.slice == "*"}
+
+    def overrides(self) -> list[Rule]:
+        return [r for r in self.rules if not (r.dataset == "*" and r.slice == "*")]
+
+    def to_toml(self) -> str:
+        defaults = self.metric_defaults()
+        data: dict[str, Any] = {
+            "format": THRESHOLDS_FORMAT,
+            "candidate": self.candidate,
+            "previous": self.previous,
+            "reference": self.reference,
+            "confidence": self.confidence,
+            "min_rows": self.min_rows,
+            "slices": list(self.slices) if self.slices else None,
+            "metrics": {
+                m: {
+                    k: getattr(r, k).to_toml()
+                    for k in ("vs_previous", "vs_reference", "gap")
+                    if getattr(r, k)
+                }
+                for m, r in defaults.items()
+            },
+        }
+        data["metrics"] = {k: v for k, v in data["metrics"].items() if v} or None
+        over = []
+        for r in self.overrides():
+            item: dict[str, Any] = {"metric": r.metric, "dataset": r.dataset, "slice": r.slice}
+            item.update(
+                {k: getattr(r, k).to_toml() for k in ("vs_previous", "vs_reference", "gap") if getattr(r, k)}
+            )
+            over.append(item)
+        data["override"] = over or None
+        return toml_dumps(data, header=THRESHOLDS_HEADER)
+
+    def to_dict(self) -> dict[str, Any]:
+        rules = [
+            {
+                "metric": r.metric,
+                "dataset": r.dataset,
+                "slice": r.slice,
+                **{
+                    k: (getattr(r, k).text() if getattr(r, k) else None)
+                    for k in ("vs_previous", "vs_reference", "gap")
+                },
+            }
+            for r in self.rules
+        ]
+        return jsonable(
+            {
+                "rules": rules,
+                "previous": self.previous,
+                "reference": self.reference,
+                "candidate": self.candidate,
+                "confidence": self.confidence,
+                "min_rows": self.min_rows,
+                "slices": list(self.slices),
+                "source": self.source,
+            }
+        )
+
+    def rules_frame(self) -> pd.DataFrame:
+        """One row per rule (for the threshold editor): metric, dataset, slice, vs_previous, vs_reference, gap."""
+        rows = [
+            {
+                "metric": r.metric,
+                "dataset": r.dataset,
+                "slice": r.slice,
+                **{
+                    k: (getattr(r, k).text() if getattr(r, k) else "")
+                    for k in ("vs_previous", "vs_reference", "gap")
+                },
+            }
+            for r in self.rules
+        ]
+        return pd.DataFrame(
+            rows, columns=["metric", "dataset", "slice", "vs_previous", "vs_reference", "gap"]
+        )
+
+
+THRESHOLDS_HEADER = """Thresholds for model comparison (ml-explore Checks page). Referenced from workspace.toml:
+  [checks]
+  thresholds = "thresholds.toml"
+Allowed worsening of the candidate, per metric: a number in the metric's units (0.02 = two points of
+accuracy) or a percentage of the other model's value ("5%"). vs_previous: against the previous model;
+vs_reference: against the fixed reference model (catches a slow slide); gap: a slice's distance to the
+rest of the data, for the candidate alone. [[override]] entries narrow a rule to a dataset and/or slice
+("device" = every group of that column, "device = tablet" = one group, or a saved slice's name).
+A cell fails when the whole confidence interval of the worsening is beyond the allowance. See docs/checks.md."""
+
+_TOP_KEYS = (
+    "format",
+    "candidate",
+    "previous",
+    "reference",
+    "confidence",
+    "min_rows",
+    "slices",
+    "metrics",
+    "override",
+)
+_RULE_KEYS = ("vs_previous", "vs_reference", "gap")
+_OVERRIDE_KEYS = ("metric", "dataset", "slice", *_RULE_KEYS)
+_ALL_METRICS = sorted({m for ms in PAIRED_METRICS.values() for m in ms})
+
+
+def _allowance(value: Any, where: str, path: str) -> Allowance:
+    if isinstance(value, bool):
+        raise AnalysisError(
+            THRESHOLDS_BAD_VALUE.format(path=path, where=where, received=value, fix=THRESHOLD_VALUE_FIX)
+        )
+    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        return Allowance(value=float(value))
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%\s*", value)
+        if m:
+            return Allowance(percent=float(m.group(1)))
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if math.isfinite(number) and number >= 0:
+            return Allowance(value=number)
+    raise AnalysisError(
+        THRESHOLDS_BAD_VALUE.format(path=path, where=where, received=value, fix=THRESHOLD_VALUE_FIX)
+    )
+
+
+def _metric_name(name: str, where: str, path: str) -> str:
+    metric = canonical_metric(name)
+    if metric is None:
+        raise AnalysisError(
+            THRESHOLDS_UNKNOWN_METRIC.format(path=path, name=name, where=where, known=", ".join(_ALL_METRICS))
+        )
+    return metric
+
+
+def parse_thresholds(text: str, *, source: str = "thresholds.toml") -> Thresholds:
+    """Parse and validate the text of a threshold file (schema in docs/checks.md)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise AnalysisError(THRESHOLDS_SYNTAX.format(path=source, reason=exc)) from None
+    return thresholds_from_dict(data, source=source)
+
+
+def thresholds_from_dict(data: Mapping[str, Any], *, source: str = "thresholds") -> Thresholds:
+    """Validate a parsed threshold mapping (see ``parse_thresholds``)."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise AnalysisError(
+                THRESHOLDS_UNKNOWN_KEY.format(
+                    path=source, key=key, where="the top level", known=", ".join(_TOP_KEYS)
+                )
+            )
+    for key in ("candidate", "previous", "reference"):
+        if key in data and not isinstance(data[key], str):
+            raise AnalysisError(
+                THRESHOLDS_BAD_VALUE.format(
+                    path=source, where=key, received=data[key], fix="use a model name from workspace.toml."
+                )
+            )
+    confidence = data.get("confidence", 0.95)
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0.5 <= confidence <= 0.999
+    ):
+        raise AnalysisError(
+            THRESHOLDS_BAD_VALUE.format(
+                path=source,
+                where="confidence",
+                received=confidence,
+                fix="use a number between 0.5 and 0.999.",
+            )
+        )
+    min_rows = data.get("min_rows", MIN_ROWS)
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
+        raise AnalysisError(
+            THRESHOLDS_BAD_VALUE.format(
+                path=source, where="min_rows", received=min_rows, fix="use a whole number ≥ 1."
+            )
+        )
+    slices = data.get("slices", [])
+    if not isinstance(slices, list) or not all(isinstance(s, str) for s in slices):
+        raise AnalysisError(
+            THRESHOLDS_BAD_VALUE.format(
+                path=source, where="slices", received=slices, fix="use a list of column names."
+            )
+        )
+    rules: list[Rule] = []
+    metrics = data.get("metrics", {})
+    if not isinstance(metrics, Mapping):
+        raise AnalysisError(
+            THRESHOLDS_BAD_VALUE.format(
+                path=source, where="metrics", received=metrics, fix="use [metrics.<name>] tables."
+            )
+        )
+    for name, table in metrics.items():
+        where = f"[metrics.{name}]"
+        metric = _metric_name(name, where, source)
+        if not isinstance(table, Mapping):
+            raise AnalysisError(
+                THRESHOLDS_BAD_VALUE.format(
+                    path=source,
+                    where=where,
+                    received=table,
+                    fix="use a table of vs_previous / vs_reference / gap.",
+                )
+            )
+        for key in table:
+            if key not in _RULE_KEYS:
+                raise AnalysisError(
+                    THRESHOLDS_UNKNOWN_KEY.format(
+                        path=source, key=key, where=where, known=", ".join(_RULE_KEYS)
+                    )
+                )
+        rules.append(
+            Rule(
+                metric, **{k: _allowance(table[k], f"{where} {k}", source) for k in _RULE_KEYS if k in table}
+            )
+        )
+    overrides = data.get("override", [])
+    if not isinstance(overrides, list):
+        raise AnalysisError(
+            THRESHOLDS_BAD_VALUE.format(
+                path=source, where="override", received=overrides, fix="use [[override]] tables."
+            )
+        )
+    for i, item in enumerate(overrides, start=1):
+        where = f"[[override]] #{i}"
+        if not isinstance(item, Mapping):
+            raise AnalysisError(
+                THRESHOLDS_BAD_VALUE.format(
+                    path=source, where=where, received=item, fix="use [[override]] tables."
+                )
+            )
+        for key in item:
+            if key not in _OVERRIDE_KEYS:
+                raise AnalysisError(
+                    THRESHOLDS_UNKNOWN_KEY.format(
+                        path=source, key=key, where=where, known=", ".join(_OVERRIDE_KEYS)
+                    )
+                )
+        if "metric" not in item:
+            raise AnalysisError(
+                THRESHOLDS_BAD_VALUE.format(
+                    path=source,
+                    where=where,
+                    received=dict(item),
+                    fix='add metric = "accuracy" (or another metric).',
+                )
+            )
+        for key in ("dataset", "slice"):
+            if key in item and not isinstance(item[key], str):
+                raise AnalysisError(
+                    THRESHOLDS_BAD_VALUE.format(
+                        path=source, where=f"{where} {key}", received=item[key], fix="use a string."
+                    )
+                )
+        rules.append(
+            Rule(
+                _metric_name(item["metric"], where, source),
+                dataset=str(item.get("dataset", "*")).strip() or "*",
+                slice=_normalise_slice(str(item.get("slice", "*"))),
+                **{k: _allowance(item[k], f"{where} {k}", source) for k in _RULE_KEYS if k in item},
+            )
+        )
+    return Thresholds(
+        rules=tuple(rules),
+        previous=data.get("previous"),
+        reference=data.get("reference"),
+        candidate=data.get("candidate"),
+        confidence=float(confidence),
+        min_rows=int(min_rows),
+        slices=tuple(slices),
+        source=source,
+    )
+
+
+def _normalise_slice(text: str) -> str:
+    text = text.strip() or "*"
+    m = re.fullmatch(r"\s*([^=]+?)\s*=\s*(.+?)\s*", text)
+    return f"{m.group(1)} = {m.group(2)}" if m else text
+
+
+def load_thresholds(path: Path | str) -> Thresholds:
+    """Read a threshold file (TOML)."""
+    path = Path(path)
+    if not path.exists():
+        raise WorkspaceError(THRESHOLDS_MISSING.format(path=path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnalysisError(THRESHOLDS_SYNTAX.format(path=path, reason=exc)) from None
+    return parse_thresholds(text, source=str(path))
+
+
+def save_thresholds(thresholds: Thresholds, path: Path | str) -> Path:
+    """Write ``thresholds`` as a commented TOML file; return the path."""
+    path = Path(path)
+    path.write_text(thresholds.to_toml(), encoding="utf-8")
+    return path
+
+
+def thresholds_from_frame(frame: pd.DataFrame, base: Thresholds) -> Thresholds:
+    """Rebuild thresholds from the editor's table (``Thresholds.rules_frame`` columns); validates every cell."""
+    metrics: dict[str, dict[str, Any]] = {}
+    overrides: list[dict[str, Any]] = []
+    for row in frame.to_dict(orient="records"):
+        name = str(row.get("metric") or "").strip()
+        if not name:
+            continue
+        values = {
+            k: str(row[k]).strip()
+            for k in _RULE_KEYS
+            if row.get(k) is not None and str(row[k]).strip() not in ("", "nan", "None")
+        }
+        dataset = str(row.get("dataset") or "*").strip() or "*"
+        slice_ = str(row.get("slice") or "*").strip() or "*"
+        if dataset == "*" and slice_ == "*":
+            metrics.setdefault(name, {}).update(values)
+        else:
+            overrides.append({"metric": name, "dataset": dataset, "slice": slice_, **values})
+    data: dict[str, Any] = {
+        "confidence": base.confidence,
+        "min_rows": base.min_rows,
+        "slices": list(base.slices),
+        "metrics": metrics,
+        "override": overrides,
+    }
+    for key in ("candidate", "previous", "reference"):
+        if getattr(base, key):
+            data[key] = getattr(base, key)
+    return thresholds_from_dict(data, source="the threshold editor")
+
+
+_DEFAULT_ALLOWANCES: dict[str, tuple[Any, Any]] = {
+    "accuracy": (0.01, 0.02),
+    "ROC AUC": (0.01, 0.02),
+    "precision": (0.02, 0.04),
+    "recall": (0.02, 0.04),
+    "F1": (0.02, 0.04),
+    "log loss": ("5%", "10%"),
+    "Brier": ("5%", "10%"),
+    "MAE": ("5%", "10%"),
+    "RMSE": ("5%", "10%"),
+    "R²": (0.01, 0.02),
+}
+
+
+def default_thresholds(task: str) -> Thresholds:
+    """Allowances used when the workspace names no threshold file (documented in docs/checks.md)."""
+    rules = []
+    for metric in PAIRED_METRICS[task]:
+        prev, ref = _DEFAULT_ALLOWANCES[metric]
+        rules.append(
+            Rule(
+                metric,
+                vs_previous=_allowance(prev, metric, "defaults"),
+                vs_reference=_allowance(ref, metric, "defaults"),
+            )
+        )
+    return Thresholds(rules=tuple(rules), source="defaults")
+
+
+def thresholds_for(ws: Workspace) -> Thresholds:
+    """The workspace's threshold file (``[checks] thresholds``) if it exists, else the defaults for its task."""
+    path = ws.config.checks.thresholds
+    if path is not None and Path(path).exists():
+        return load_thresholds(path)
+    return default_thresholds(ws.task)
+
+
+def default_thresholds_path(ws: Workspace) -> Path:
+    """Where the threshold file lives: ``[checks] thresholds``, else ``thresholds.toml`` next to workspace.toml."""
+    return Path(ws.config.checks.thresholds or ws.config.root / "thresholds.toml")
+
+
+# ---- the paired engine ------------------------------------------------------------------------------
+
+CELL_COLUMNS = [
+    "dataset",
+    "slice",
+    "slice_column",
+    "n",
+    "metric",
+    "role",
+    "other_model",
+    "candidate_value",
+    "candidate_ci_low",
+    "candidate_ci_high",
+    "other_value",
+    "change",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "test",
+    "allowed",
+    "threshold",
+    "worsening_low",
+    "worsening_high",
+    "status",
+    "note",
+]
+
+
+def _available(scored: Scored, metric: str) -> str:
+    """Why ``metric`` cannot be computed for ``scored`` ("" when it can)."""
+    if metric in scored.unavailable:
+        return scored.unavailable[metric]
+    if metric in ("log loss", "Brier") and scored.proba is None:
+        return "the model gives no probabilities"
+    if metric == "ROC AUC" and scored.score is None:
+        return "the model gives no scores"
+    return ""
+
+
+def _per_row_loss(scored: Scored, metric: str) -> np.ndarray:
+    if metric == "log loss":
+        p = scored.proba[np.arange(scored.n), scored.y]
+        return -np.log(np.clip(p, 1e-15, 1.0))
+    if metric == "Brier":
+        if scored.task == "binary":
+            return (scored.proba[:, scored.positive_index] - (scored.y == scored.positive_index)) ** 2
+        onehot = np.zeros_like(scored.proba)
+        onehot[np.arange(scored.n), scored.y] = 1.0
+        return ((scored.proba - onehot) ** 2).sum(axis=1)
+    if metric == "MAE":
+        return np.abs(scored.pred - scored.y)
+    raise AssertionError(metric)
+
+
+def _sums(
+    codes: np.ndarray, G: int, weights: np.ndarray | None, keep: np.ndarray | None = None
+) -> np.ndarray:
+    sel = codes >= 0 if keep is None else (codes >= 0) & keep
+    return np.bincount(codes[sel], weights=None if weights is None else weights[sel], minlength=G)[:G].astype(
+        "float64"
+    )
+
+
+def _paired_stats(
+    a: Scored, b: Scored, grouping: Grouping, metric: str, z: float, rng: np.random.Generator
+) -> dict[str, np.ndarray | str]:
+    """Change (a − b) of ``metric`` per group with its interval, p-value and the test used."""
+    codes, G = grouping.codes, len(grouping.labels)
+    nan = np.full(G, np.nan)
+    out: dict[str, Any] = {
+        "change": nan.copy(),
+        "lo": nan.copy(),
+        "hi": nan.copy(),
+        "p": nan.copy(),
+        "test": "",
+    }
+    if metric in ("accuracy",) or (metric == "recall" and a.task == "binary"):
+        keep = None if metric == "accuracy" else (a.y == a.positive_index)
+        ca, cb = a.pred == a.y, b.pred == b.y
+        n = _sums(codes, G, None, keep)
+        bb = _sums(codes, G, (ca & ~cb).astype("float64"), keep)
+        cc = _sums(codes, G, (~ca & cb).astype("float64"), keep)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["change"] = np.where(n > 0, (bb - cc) / n, np.nan)
+        lo, hi = _agresti_min(bb, cc, n, z)
+        out["lo"], out["hi"] = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+        out["p"] = np.array(
+            [mcnemar_pvalue(int(x), int(y)) if m > 0 else np.nan for x, y, m in zip(bb, cc, n, strict=True)]
+        )
+        out["test"] = "mcnemar"
+        out["discordant"] = bb + cc
+    elif metric in ("log loss", "Brier", "MAE"):
+        d = _per_row_loss(a, metric) - _per_row_loss(b, metric)
+        finite = np.isfinite(d)
+        d = np.where(finite, d, 0.0)
+        n = _sums(codes, G, None, finite)
+        s1 = _sums(codes, G, d, finite)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s1 / n
+            dev = d - mean[np.where(codes >= 0, codes, 0)]
+            var = _sums(codes, G, dev * dev, finite) / (n - 1)
+            se = np.sqrt(var / n)
+            out["change"] = np.where(n > 0, mean, np.nan)
+            out["lo"] = np.where(n > 1, mean - z * se, np.nan)
+            out["hi"] = np.where(n > 1, mean + z * se, np.nan)
+            zs = np.where(se > 0, np.abs(mean) / np.where(se > 0, se, 1), np.where(mean == 0, 0.0, np.inf))
+        out["p"] = np.where(n > 1, 2 * stats.norm.sf(zs), np.nan)
+        out["test"] = "paired"
+    elif metric in ("RMSE", "R²"):
+        ea, eb = (a.pred - a.y) ** 2, (b.pred - b.y) ** 2
+        finite = np.isfinite(ea) & np.isfinite(eb)
+        ea, eb = np.where(finite, ea, 0.0), np.where(finite, eb, 0.0)
+        n = _sums(codes, G, None, finite)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ma, mb = _sums(codes, G, ea, finite) / n, _sums(codes, G, eb, finite) / n
+            idx = np.where(codes >= 0, codes, 0)
+            da, db = ea - ma[idx], eb - mb[idx]
+            vaa = _sums(codes, G, da * da, finite) / (n - 1)
+            vbb = _sums(codes, G, db * db, finite) / (n - 1)
+            vab = _sums(codes, G, da * db, finite) / (n - 1)
+            if metric == "RMSE":
+                ra, rb = np.sqrt(ma), np.sqrt(mb)
+                ga, gb = 1 / (2 * ra), -1 / (2 * rb)
+                change = ra - rb
+                var = (ga * ga * vaa + gb * gb * vbb + 2 * ga * gb * vab) / n
+            else:
+                y = np.where(finite, a.y, 0.0)
+                my = _sums(codes, G, y, finite) / n
+                vy = _sums(codes, G, (y - my[idx]) ** 2, finite) / n  # ddof=0, as r2_score
+                change = -(ma - mb) / vy
+                var = (vaa + vbb - 2 * vab) / n / vy**2
+                change = np.where(vy > 0, change, np.nan)
+            se = np.sqrt(np.maximum(var, 0))
+            out["change"] = np.where(n > 0, change, np.nan)
+            out["lo"] = np.where(n > 2, change - z * se, np.nan)
+            out["hi"] = np.where(n > 2, change + z * se, np.nan)
+            zs = np.where(
+                se > 0, np.abs(change) / np.where(se > 0, se, 1), np.where(change == 0, 0.0, np.inf)
+            )
+        out["p"] = np.where(n > 2, 2 * stats.norm.sf(zs), np.nan)
+        out["test"] = "delta"
+    elif metric == "ROC AUC":
+        sa, sb = a.score, b.score
+        finite = np.isfinite(sa) & np.isfinite(sb)
+        gcodes = np.where(finite, codes, -1)
+        r = _grouped_delong(
+            gcodes, G, a.y == a.positive_index, sa, sb, orders=(_score_order(a), _score_order(b))
+        )
+        change = r["auc_a"] - r["auc_b"]
+        with np.errstate(invalid="ignore"):
+            se = np.sqrt(np.maximum(r["var_a"] + r["var_b"] - 2 * r["cov"], 0))
+            zs = np.where(
+                se > 0, np.abs(change) / np.where(se > 0, se, 1), np.where(change == 0, 0.0, np.inf)
+            )
+        out["change"] = change
+        out["lo"], out["hi"] = change - z * se, change + z * se
+        out["p"] = np.where(np.isfinite(se), 2 * stats.norm.sf(zs), np.nan)
+        out["test"] = "delong"
+    elif metric in ("precision", "recall", "F1"):
+        K = len(a.classes)
+        K1 = K + 1
+        pa = np.where(a.pred < 0, K, a.pred)
+        pb = np.where(b.pred < 0, K, b.pred)
+        cell = (a.y * K1 + pa) * K1 + pb
+        ncell = K * K1 * K1
+        keep = codes >= 0
+        counts = np.bincount(codes[keep] * ncell + cell[keep], minlength=G * ncell)[: G * ncell].reshape(
+            G, ncell
+        )
+        reps = int(np.clip(4_000_000 // ncell, 200, BOOTSTRAP_REPLICATES))
+        alpha = 1 - (2 * stats.norm.cdf(z) - 1)
+        for g in range(G):
+            n = int(counts[g].sum())
+            if n == 0:
+                continue
+            joint = counts[g].reshape(K, K1, K1).astype("float64")
+            va = _confusion_metric(joint.sum(axis=2), metric, a.task, a.positive_index)
+            vb = _confusion_metric(joint.sum(axis=1), metric, a.task, a.positive_index)
+            out["change"][g] = va - vb
+            if not np.isfinite(va - vb):
+                continue
+            draws = rng.multinomial(n, counts[g] / n, size=reps).reshape(reps, K, K1, K1).astype("float64")
+            diff = _confusion_metric(draws.sum(axis=3), metric, a.task, a.positive_index) - _confusion_metric(
+                draws.sum(axis=2), metric, a.task, a.positive_index
+            )
+            diff = diff[np.isfinite(diff)]
+            if len(diff) < 0.9 * reps:
+                continue
+            out["lo"][g], out["hi"][g] = np.quantile(diff, [alpha / 2, 1 - alpha / 2])
+            # Two-sided bootstrap p-value: how often the resampled change falls on the other side of 0.
+            share = min(float(np.mean(diff <= 0)), float(np.mean(diff >= 0)))
+            out["p"][g] = min(1.0, 2 * share)
+        out["test"] = "bootstrap"
+    else:
+        raise AnalysisError(
+            f"The comparison does not test the metric {metric!r}. Metrics: {', '.join(_ALL_METRICS)}."
+        )
+    return out
+
+
+def _decide(worse_lo: float, worse_hi: float, allowed: float | None) -> str:
+    if allowed is None:
+        return STATUS_NO_THRESHOLD
+    if not (np.isfinite(worse_lo) and np.isfinite(worse_hi)) or not np.isfinite(allowed):
+        return STATUS_NA
+    if worse_lo > allowed:
+        return STATUS_FAIL
+    if worse_hi <= allowed:
+        return STATUS_PASS
+    return STATUS_UNDERPOWERED
+
+
+def compare_scored(
+    a: Scored,
+    b: Scored,
+    groupings: Sequence[Grouping],
+    *,
+    role: str,
+    metrics: Sequence[str],
+    confidence: float = 0.95,
+    thresholds: Thresholds | None = None,
+    min_rows: int = MIN_ROWS,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired comparison of ``a`` (candidate) with ``b`` on the same rows: one row per group × metric.
+
+    ``role`` is "previous", "reference" or "baseline" (the threshold kind is ``vs_<role>``). Columns:
+    ``CELL_COLUMNS``. ``change`` = candidate − other in metric units, ``ci_low``/``ci_high`` its interval;
+    ``worsening_low``/``worsening_high`` the interval of the worsening (positive = candidate worse);
+    ``allowed`` the allowance in metric units; ``status`` pass / fail / underpowered / no threshold /
+    not computable.
+    """
+    if a.n != b.n or (a.ids is not None and b.ids is not None and not np.array_equal(a.ids, b.ids)):
+        raise AnalysisError(
+            ROWS_DIFFER.format(a=a.model_name, b=b.model_name, dataset=a.dataset_name, na=a.n, nb=b.n)
+        )
+    z = z_value(confidence)
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    kind = f"vs_{role}"
+    reasons = {m: _available(a, m) or _available(b, m) for m in metrics}
+    computable = [m for m in metrics if not reasons[m]]
+    for grouping in groupings:
+        G = len(grouping.labels)
+        support = np.bincount(grouping.codes[grouping.codes >= 0], minlength=G)[:G]
+        if computable:
+            va = M.grouped_metrics(a, grouping.codes, G, metrics=computable, confidence=confidence)
+            vb = M.grouped_metrics(b, grouping.codes, G, metrics=computable, confidence=confidence)
+            va, vb = va.set_index(["group", "metric"]), vb.set_index(["group", "metric"])
+        for metric in metrics:
+            why = reasons[metric]
+            direction = M.metric_direction(metric)
+            if why:
+                nan = np.full(G, np.nan)
+                st: dict[str, Any] = {"change": nan, "lo": nan, "hi": nan, "p": nan, "test": ""}
+            else:
+                st = _paired_stats(a, b, grouping, metric, z, rng)
+            for g in range(G):
+                change, lo, hi = float(st["change"][g]), float(st["lo"][g]), float(st["hi"][g])
+                w_lo, w_hi = (lo, hi) if direction is False else (-hi, -lo)
+                ra = va.loc[(g, metric)] if not why else None
+                rb = vb.loc[(g, metric)] if not why else None
+                other_value = float(rb["value"]) if rb is not None else np.nan
+                allowance = (
+                    thresholds.allowance(kind, metric, a.dataset_name, grouping.column, grouping.keys[g])
+                    if thresholds
+                    else None
+                )
+                allowed = allowance.amount(other_value) if allowance else None
+                note = why or (str(ra["note"]) or str(rb["note"]) if ra is not None else "")
+                if why:
+                    status = STATUS_NA
+                elif support[g] < min_rows:
+                    status = (
+                        STATUS_NA
+                        if support[g] == 0
+                        else (STATUS_UNDERPOWERED if allowance else STATUS_NO_THRESHOLD)
+                    )
+                    note = note or f"fewer than {min_rows} rows"
+                else:
+                    status = _decide(w_lo, w_hi, allowed)
+                if status == STATUS_NA and not note:
+                    note = "no interval (too few rows of a class?)"
+                rows.append(
+                    {
+                        "dataset": a.dataset_name,
+                        "slice": grouping.keys[g],
+                        "slice_column": grouping.column,
+                        "n": int(support[g]),
+                        "metric": metric,
+                        "role": role,
+                        "other_model": b.model_name or "",
+                        "candidate_value": float(ra["value"]) if ra is not None else np.nan,
+                        "candidate_ci_low": float(ra["ci_low"]) if ra is not None else np.nan,
+                        "candidate_ci_high": float(ra["ci_high"]) if ra is not None else np.nan,
+                        "other_value": other_value,
+                        "change": change,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "p_value": float(st["p"][g]),
+                        "test": TEST_NAMES.get(str(st["test"]), ""),
+                        "allowed": np.nan if allowed is None else float(allowed),
+                        "threshold": allowance.text() if allowance else "",
+                        "worsening_low": w_lo,
+                        "worsening_high": w_hi,
+                        "status": status,
+                        "note": note,
+                    }
+                )
+    out = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    # Metric-major order (as asked), then slices in grouping order.
+    order = {m: i for i, m in enumerate(metrics)}
+    out["_m"] = out["metric"].map(order)
+    return out.sort_values("_m", kind="stable").drop(columns="_m").reset_index(drop=True)
+
+
+GAP_COLUMNS = [
+    "dataset",
+    "slice",
+    "slice_column",
+    "metric",
+    "n",
+    "value",
+    "rest_n",
+    "rest_value",
+    "gap",
+    "gap_low",
+    "gap_high",
+    "allowed",
+    "threshold",
+    "status",
+]
+
+
+def slice_gaps(
+    scored: Scored,
+    groupings: Sequence[Grouping],
+    *,
+    metrics: Sequence[str],
+    confidence: float = 0.95,
+    thresholds: Thresholds | None = None,
+    min_rows: int = MIN_ROWS,
+) -> pd.DataFrame:
+    """For one model: each slice group against the rest of the dataset (independent rows).
+
+    ``gap`` = how much worse the group is than the rest (metric units, positive = worse); its interval
+    combines the two sides' intervals as independent normal estimates (se = half-width / z).
+    """
+    z = z_value(confidence)
+    rows = []
+    for grouping in groupings:
+        if not grouping.column:
+            continue
+        G = len(grouping.labels)
+        for metric in metrics:
+            if _available(scored, metric):
+                continue
+            direction = M.metric_direction(metric)
+            for g in range(G):
+                inside = grouping.codes == g
+                n_in = int(inside.sum())
+                codes2 = np.where(grouping.codes >= 0, np.where(inside, 0, 1), -1).astype(np.int64)
+                res = M.grouped_metrics(scored, codes2, 2, metrics=[metric], confidence=confidence)
+                v, lo, hi = res["value"].to_numpy(), res["ci_low"].to_numpy(), res["ci_high"].to_numpy()
+                se = (hi - lo) / (2 * z)
+                diff = v[0] - v[1]
+                gap = -diff if direction is not False else diff
+                half = z * math.sqrt(se[0] ** 2 + se[1] ** 2) if np.isfinite(se).all() else np.nan
+                allowance = (
+                    thresholds.allowance(
+                        "gap", metric, scored.dataset_name, grouping.column, grouping.keys[g]
+                    )
+                    if thresholds
+                    else None
+                )
+                allowed = allowance.amount(v[1]) if allowance else None
+                status = (
+                    STATUS_UNDERPOWERED
+                    if (n_in < min_rows and allowance)
+                    else _decide(gap - half, gap + half, allowed)
+                )
+                rows.append(
+                    {
+                        "dataset": scored.dataset_name,
+                        "slice": grouping.keys[g],
+                        "slice_column": grouping.column,
+                        "metric": metric,
+                        "n": n_in,
+                        "value": float(v[0]),
+                        "rest_n": int((codes2 == 1).sum()),
+                        "rest_value": float(v[1]),
+                        "gap": float(gap),
+                        "gap_low": float(gap - half),
+                        "gap_high": float(gap + half),
+                        "allowed": np.nan if allowed is None else float(allowed),
+                        "threshold": allowance.text() if allowance else "",
+                        "status": status,
+                    }
+                )
+    return pd.DataFrame(rows, columns=GAP_COLUMNS)
+
+
+DIFF_COLUMNS = [
+    "dataset",
+    "role",
+    "other_model",
+    "row",
+    "id",
+    "label",
+    "candidate_prediction",
+    "other_prediction",
+    "candidate_correct",
+    "other_correct",
+    "candidate_score",
+    "other_score",
+    "score_change",
+]
+
+
+def differing_rows(
+    a: Scored, b: Scored, *, role: str, limit: int = MAX_DIFFERING_ROWS
+) -> tuple[pd.DataFrame, int]:
+    """Rows where the two models' predictions differ (classification: another class; regression: another
+    value beyond 1e-9 relative), largest score change first. Returns (first ``limit`` rows, total count)."""
+    if a.task == "regression":
+        delta = a.pred - b.pred
+        differ = np.abs(delta) > 1e-9 * np.maximum(1.0, np.abs(b.pred))
+        size = np.abs(delta)
+        pa, pb = a.pred, b.pred
+        sa, sb = a.pred, b.pred
+    else:
+        differ = a.pred != b.pred
+        classes = np.asarray(a.classes, dtype=object)
+        pa = np.where(a.pred >= 0, classes[np.clip(a.pred, 0, None)], None)
+        pb = np.where(b.pred >= 0, classes[np.clip(b.pred, 0, None)], None)
+        if a.score is not None and b.score is not None:
+            sa, sb = a.score, b.score
+        elif a.proba is not None and b.proba is not None:
+            sa = a.proba[np.arange(a.n), np.clip(a.pred, 0, None)]
+            sb = b.proba[np.arange(b.n), np.clip(a.pred, 0, None)]
+        else:
+            sa = sb = np.full(a.n, np.nan)
+        size = np.nan_to_num(np.abs(sa - sb), nan=0.0)
+    idx = np.flatnonzero(differ)
+    total = len(idx)
+    idx = idx[np.argsort(-size[idx], kind="stable")][:limit]
+    label = a.y_raw[idx]
+    frame = pd.DataFrame(
+        {
+            "dataset": a.dataset_name,
+            "role": role,
+            "other_model": b.model_name or "",
+            "row": idx,
+            "id": a.ids[idx],
+            "label": label,
+            "candidate_prediction": pa[idx],
+            "other_prediction": pb[idx],
+            "candidate_correct": (a.pred == a.y)[idx]
+            if a.task != "regression"
+            else np.abs(a.pred - a.y)[idx] <= np.abs(b.pred - b.y)[idx],
+            "other_correct": (b.pred == b.y)[idx]
+            if a.task != "regression"
+            else np.abs(b.pred - b.y)[idx] < np.abs(a.pred - a.y)[idx],
+            "candidate_score": np.asarray(sa, dtype="float64")[idx],
+            "other_score": np.asarray(sb, dtype="float64")[idx],
+        },
+        columns=DIFF_COLUMNS[:-1],
+    )
+    frame["score_change"] = frame["candidate_score"] - frame["other_score"]
+    return frame[DIFF_COLUMNS], total
+
+
+# ---- the public comparison --------------------------------------------------------------------------
+
+
+@dataclass
+class ComparisonResult:
+    """The evaluation report: candidate vs previous and/or reference, per dataset × slice × metric.
+
+    ``cells``: ``CELL_COLUMNS`` (one row per dataset × slice × metric × role). ``gaps``: ``GAP_COLUMNS``
+    for the candidate. ``differing``: ``DIFF_COLUMNS`` (at most ``MAX_DIFFERING_ROWS`` per dataset and
+    role); ``n_differing[(dataset, role)]`` the total count. ``models``: role → model name.
+    """
+
+    candidate: str
+    models: dict[str, str]
+    datasets: list[str]
+    slices: list[str]
+    metrics: list[str]
+    confidence: float
+    thresholds: Thresholds
+    cells: pd.DataFrame
+    gaps: pd.DataFrame
+    differing: pd.DataFrame
+    n_differing: dict[tuple[str, str], int]
+    n_rows: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many cells (and gaps) have each status."""
+        both = pd.concat([self.cells["status"], self.gaps["status"]], ignore_index=True)
+        return {s: int((both == s).sum()) for s in STATUSES}
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return self.cells[self.cells["status"] == STATUS_FAIL]
+
+    @property
+    def passed(self) -> bool | None:
+        """False when any cell or gap fails; None when nothing could be decided at the top level
+        (every "all rows" cell with a threshold is underpowered, or no cell has a threshold); else True."""
+        if (self.cells["status"] == STATUS_FAIL).any() or (self.gaps["status"] == STATUS_FAIL).any():
+            return False
+        top = self.cells[(self.cells["slice"] == ALL_ROWS) & (self.cells["threshold"] != "")]
+        if top.empty or not (top["status"] == STATUS_PASS).any():
+            return None
+        return True
+
+    def verdict(self) -> str:
+        c = self.counts
+        if self.passed is False:
+            fails = self.failures
+            worst = fails.iloc[0] if len(fails) else None
+            where = (
+                f" (e.g. {worst['metric']} on {worst['dataset']}, {worst['slice']}, vs {worst['role']})"
+                if worst is not None
+                else ""
+            )
+            return f"Fails: {c[STATUS_FAIL]} cell(s) are worse than allowed{where}."
+        if self.passed is None:
+            return (
+                "Inconclusive: the intervals are too wide to tell at the top level (or no thresholds apply)."
+            )
+        return f"Passes: no cell is worse than allowed ({c[STATUS_PASS]} pass, {c[STATUS_UNDERPOWERED]} underpowered)."
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {
+                "kind": "comparison",
+                "passed": self.passed,
+                "verdict": self.verdict(),
+                "candidate": self.candidate,
+                "models": self.models,
+                "datasets": self.datasets,
+                "slices": self.slices,
+                "metrics": self.metrics,
+                "confidence": self.confidence,
+                "thresholds": self.thresholds.to_dict(),
+                "counts": self.counts,
+                "n_rows": self.n_rows,
+                "n_differing": [
+                    {"dataset": d, "role": r, "rows": n} for (d, r), n in self.n_differing.items()
+                ],
+                "cells": self.cells,
+                "gaps": self.gaps,
+                "differing": self.differing.head(200),
+                "notes": self.notes,
+            }
+        )
+
+
+def _check_model(ws: Workspace, name: str, role: str) -> str:
+    if name not in ws.models:
+        raise AnalysisError(
+            UNKNOWN_MODEL.format(
+                name=name,
+                role=role,
+                known=", ".join(ws.models),
+                fix="Fix the name in the threshold file, or add the model to workspace.toml as [models.<name>].",
+            )
+        )
+    return name
+
+
+def default_datasets(ws: Workspace) -> list[str]:
+    """The datasets a check evaluates by default: every dataset except those named like training data."""
+    names = [d for d in ws.dataset_names if "train" not in d.lower()]
+    return names or list(ws.dataset_names)
+
+
+def compare_models(
+    ws: Workspace,
+    *,
+    candidate: str | None = None,
+    previous: str | None = None,
+    reference: str | None = None,
+    datasets: Sequence[str] | None = None,
+    slices: Sequence[str | SliceDefinition] | None = None,
+    metrics: Sequence[str] | None = None,
+    thresholds: Thresholds | None = None,
+    confidence: float | None = None,
+    scorer: Scorer | None = None,
+    progress: Progress | None = None,
+) -> ComparisonResult:
+    """Compare the candidate with the previous model and/or the fixed reference model.
+
+    Models default to the threshold file's names (then ``previous`` if the workspace has it);
+    ``datasets`` to every non-training dataset; ``slices`` (column names or saved slices) to the
+    threshold file's, then ``[checks] slices``; ``metrics`` to ``PAIRED_METRICS[task]``; ``thresholds``
+    to ``thresholds_for(ws)``. ``scorer(dataset, model)`` returns a ``Scored`` (the page passes its
+    cached loader). Returns a ``ComparisonResult``.
+    """
+    report = progress or _no_progress
+    if not ws.models:
+        raise AnalysisError(NO_MODELS)
+    thresholds = thresholds if thresholds is not None else thresholds_for(ws)
+    confidence = check_confidence(confidence if confidence is not None else thresholds.confidence)
+    candidate = _check_model(ws, candidate or thresholds.candidate or MAIN_MODEL, "candidate")
+    if previous is None:
+        previous = thresholds.previous or (
+            "previous" if "previous" in ws.models and candidate != "previous" else None
+        )
+    reference = reference if reference is not None else thresholds.reference
+    others = {role: name for role, name in (("previous", previous), ("reference", reference)) if name}
+    if not others:
+        detail = f"this workspace has only the model(s) {', '.join(ws.models)} and none is named previous or reference"
+        raise AnalysisError(NEED_TWO_MODELS.format(detail=detail))
+    for role, name in others.items():
+        _check_model(ws, name, role)
+        if name == candidate:
+            raise AnalysisError(SAME_MODEL.format(role=role, name=name))
+    datasets = list(datasets) if datasets else default_datasets(ws)
+    for d in datasets:
+        if d not in ws.dataset_names:
+            raise AnalysisError(UNKNOWN_DATASET.format(name=d, known=", ".join(ws.dataset_names)))
+    if slices is None:
+        slices = list(thresholds.slices or ws.config.checks.slices)
+    metric_list = [canonical_metric(m) or m for m in (metrics or PAIRED_METRICS[ws.task])]
+    for m in metric_list:
+        if m not in PAIRED_METRICS[ws.task]:
+            raise AnalysisError(
+                f"The comparison cannot test {m!r} for a {ws.task} task. Metrics: {', '.join(PAIRED_METRICS[ws.task])}."
+            )
+    scorer = scorer or (lambda d, m: score(ws, d, m))
+    gap_metrics = sorted(
+        {r.metric for r in thresholds.rules if r.gap is not None} & set(metric_list), key=metric_list.index
+    )
+    if not gap_metrics:
+        gap_metrics = metric_list[:1]
+
+    cells, gaps, diffs = [], [], []
+    n_differing: dict[tuple[str, str], int] = {}
+    n_rows: dict[str, int] = {}
+    notes: list[str] = []
+    steps = len(datasets) * (len(others) + 2)
+    step = 0
+    for d in datasets:
+        report(step / steps, f"Scoring '{d}' with '{candidate}'…")
+        a = scorer(d, candidate)
+        step += 1
+        n_rows[d] = a.n
+        if a.n_unlabeled:
+            notes.append(f"Dataset '{d}': {a.n_unlabeled:,} rows without a label are left out.")
+        groupings = groupings_for(a, slices)
+        for role, name in others.items():
+            report(step / steps, f"Comparing with '{name}' ({role}) on '{d}'…")
+            b = scorer(d, name)
+            cells.append(
+                compare_scored(
+                    a,
+                    b,
+                    groupings,
+                    role=role,
+                    metrics=metric_list,
+                    confidence=confidence,
+                    thresholds=thresholds,
+                    min_rows=thresholds.min_rows,
+                )
+            )
+            frame, total = differing_rows(a, b, role=role)
+            diffs.append(frame)
+            n_differing[(d, role)] = total
+            step += 1
+        report(step / steps, f"Slice gaps on '{d}'…")
+        gaps.append(
+            slice_gaps(
+                a,
+                groupings,
+                metrics=gap_metrics,
+                confidence=confidence,
+                thresholds=thresholds,
+                min_rows=thresholds.min_rows,
+            )
+        )
+        step += 1
+    report(1.0, "Comparison done.")
+    slice_names = [s.name or s.describe() if isinstance(s, SliceDefinition) else str(s) for s in slices]
+    return ComparisonResult(
+        candidate=candidate,
+        models=others,
+        datasets=datasets,
+        slices=slice_names,
+        metrics=metric_list,
+        confidence=confidence,
+        thresholds=thresholds,
+        cells=pd.concat(cells, ignore_index=True),
+        gaps=pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(columns=GAP_COLUMNS),
+        differing=pd.concat(diffs, ignore_index=True),
+        n_differing=n_differing,
+        n_rows=n_rows,
+        notes=notes,
+    )

@@ -1,0 +1,1196 @@
+"""`explore check`: the automatable checks, headless, for CI — the evidence of *automation* in the rubric.
+
+    explore check workspace.toml [--review NAME] [--thresholds FILE] [--out DIR] [--checks a,b] [--skip c]
+
+Runs every registered check that applies to the workspace, writes ``check-report.json`` and
+``check-report.md`` into ``--out`` (default ``./explore-check``), prints one line per check, and — when a
+store is configured (``EXPLORE_DB_URL``, or ``--db URL``) — records the run (``Store.add_check_run``) and
+each check's result as an evidence snapshot (``source="check"``) for the rubric tests it covers.
+
+Exit codes: 0 every check that ran passed; 1 a check failed (a threshold was broken: the model should
+not ship); 2 could not run (bad workspace or options, a check named with ``--checks`` could not run,
+a check errored, or the run could not be recorded in the configured store). When a check failed *and*
+something else could not run, the exit code is 1: the failure is the definite signal.
+
+The checks are a registry: name -> rubric test ids -> a callable taking a :class:`CheckContext` and
+returning an :class:`Outcome` (or raising :class:`SkipCheck` with the reason it does not apply). A check
+whose module is not installed is reported "skipped (reason)", never a crash; adding a check is one
+``register(...)`` call. This module never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explore.errors import ExploreError
+from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_COULD_NOT_RUN = 2
+REPORT_JSON = "check-report.json"
+REPORT_MD = "check-report.md"
+DEFAULT_OUT = "explore-check"
+REPORT_FORMAT_VERSION = 1
+
+# ---- messages ---------------------------------------------------------------------------------------
+
+UNKNOWN_CHECK = "Unknown check {received!r} in {option}. Checks: {known}; rubric test ids (e.g. model-6) select the checks covering them."
+NO_CHECK_SELECTED = "The options {options} select no check. Checks: {known}."
+THRESHOLDS_MISSING = (
+    "The thresholds file '{path}' does not exist. Pass an existing file with --thresholds, or set "
+    "[checks] thresholds in workspace.toml (paths there are relative to workspace.toml)."
+)
+DATASET_UNKNOWN = (
+    "--{option} names the dataset {received!r}, which this workspace does not have. Its datasets: {known}."
+)
+MODULE_MISSING = "{module} is not available in this installation"
+REQUESTED_SKIPPED = "The check '{name}' was asked for with --checks but could not run: {reason}."
+STORE_RECORD_FAILED = "The run could not be recorded in the store ({reason}); the reports were still written."
+
+
+class SkipCheck(Exception):
+    """Raised by a check that does not apply to this workspace; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns: passed or not, one sentence, and JSON-able details."""
+
+    passed: bool
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's result in a run. ``status``: "passed" | "failed" | "skipped" | "error"."""
+
+    name: str
+    tests: tuple[str, ...]
+    kind: str
+    title: str
+    status: str
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    snapshot_id: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def ran(self) -> bool:
+        return self.status in ("passed", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tests": list(self.tests),
+            "kind": self.kind,
+            "title": self.title,
+            "status": self.status,
+            "passed": self.passed,
+            "summary": self.summary,
+            "details": self.details,
+            "params": self.params,
+            "seconds": round(self.seconds, 3),
+            "snapshot_id": self.snapshot_id,
+        }
+
+
+@dataclass
+class CheckContext:
+    """What a check gets: the open workspace, the datasets to use, the options, and a scoring cache."""
+
+    ws: Any  # explore.core.workspace.Workspace
+    eval_dataset: str
+    train_dataset: str | None
+    serving_dataset: str | None
+    thresholds: Path | None
+    options: dict[str, Any] = field(default_factory=dict)
+    _scored: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+
+    def scored(self, dataset: str | None = None, model: str | None = "current") -> Any:
+        """``explore.core.workspace.score`` of a dataset by a model, computed once per run."""
+        from explore.core.workspace import score
+
+        dataset = dataset or self.eval_dataset
+        if not self.ws.models:
+            model = None
+        key = (dataset, model)
+        if key not in self._scored:
+            self._scored[key] = score(self.ws, dataset, model)
+        return self._scored[key]
+
+    def require_model(self) -> None:
+        if not self.ws.models:
+            raise SkipCheck("this workspace is predictions-only (no model file)")
+
+    def previous_model(self) -> str:
+        """The name of the model to compare the current one with; SkipCheck when there is none."""
+        others = [m for m in self.ws.model_names if m != "current"]
+        if "current" not in self.ws.models or not others:
+            raise SkipCheck("needs a second model version ([models.previous] in workspace.toml)")
+        return "previous" if "previous" in others else others[0]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    tests: tuple[str, ...]
+    kind: str  # snapshot kind, as the app's pages attach it
+    title: str
+    run: Callable[[CheckContext], Outcome]
+    cheap: bool = True  # seconds on the sample; expensive ones (refits) are False
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register(name: str, tests: Sequence[str], *, kind: str, title: str, cheap: bool = True) -> Callable:
+    """Decorator adding a check to the registry (the one line that adds a check)."""
+    for t in tests:
+        if t not in TESTS_BY_ID:
+            raise ValueError(f"check {name!r}: unknown rubric test {t!r}")
+
+    def deco(fn: Callable[[CheckContext], Outcome]) -> Callable[[CheckContext], Outcome]:
+        CHECKS[name] = Check(name, tuple(tests), kind, title, fn, cheap)
+        return fn
+
+    return deco
+
+
+def tests_covered(names: Sequence[str] | None = None) -> set[str]:
+    """Rubric test ids the registered checks (or the named ones) cover."""
+    return {t for c in CHECKS.values() if names is None or c.name in names for t in c.tests}
+
+
+def _module(name: str) -> Any:
+    """Import ``name``; SkipCheck when the module is not in this installation."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == name or name.startswith(exc.name + ".")):
+            raise SkipCheck(MODULE_MISSING.format(module=name)) from None
+        raise
+
+
+def _attr(module: Any, *names: str) -> Any:
+    """The first of ``names`` the module defines; SkipCheck when none (an older version of it)."""
+    for n in names:
+        if hasattr(module, n):
+            return getattr(module, n)
+    raise SkipCheck(f"{module.__name__} has no {' / '.join(names)} (not available in this version)")
+
+
+def plain(value: Any) -> Any:
+    """JSON-able copy of a result (dataclasses, numpy, pandas frames -> records, NaN -> None)."""
+    import dataclasses
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, pd.DataFrame):
+        return plain(value.head(200).to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return plain(value.head(200).tolist())
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value[:200].tolist())
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+# =====================================================================================================
+# The checks. Each adapts one analysis module's public API; see the module for the numbers' meaning.
+# =====================================================================================================
+
+
+def _scorer(ctx: CheckContext) -> Callable[[str, str | None], Any]:
+    return lambda dataset, model: ctx.scored(dataset, model)
+
+
+@register(
+    "compare",
+    ["infra-4", "monitor-7", "model-6"],
+    kind="comparison",
+    title="Candidate vs previous model, per slice, against thresholds",
+)
+def check_compare(ctx: CheckContext) -> Outcome:
+    """explore.checks.compare.compare_models with the threshold file (slice thresholds and gaps included)."""
+    compare = _module("explore.checks.compare")
+    ctx.require_model()
+    thresholds = compare.load_thresholds(ctx.thresholds) if ctx.thresholds else compare.thresholds_for(ctx.ws)
+    if not (thresholds.previous or thresholds.reference):
+        ctx.previous_model()  # SkipCheck when the workspace has a single model
+    result = compare.compare_models(ctx.ws, thresholds=thresholds, scorer=_scorer(ctx))
+    details = result.to_dict()
+    details.pop("differing", None)
+    details["failures"] = plain(result.failures.head(50))
+    return Outcome(
+        passed=result.passed is not False,
+        summary=result.verdict(),
+        details=details,
+        params={
+            "thresholds": thresholds.source,
+            "models": result.models,
+            "datasets": result.datasets,
+            "slices": result.slices,
+        },
+    )
+
+
+def _train(ctx: CheckContext) -> str:
+    if ctx.train_dataset is None:
+        raise SkipCheck("no training dataset (none is named like 'train'; pass --train NAME)")
+    return ctx.train_dataset
+
+
+@register("baseline", ["model-5"], kind="baseline", title="A simpler model is not better", cheap=False)
+def check_baseline(ctx: CheckContext) -> Outcome:
+    """explore.checks.baseline.simple_baseline: logistic/linear and dummy baselines, paired, on every eval dataset."""
+    baseline = _module("explore.checks.baseline")
+    train = _train(ctx)
+    labels = ctx.ws.dataset(train)[ctx.ws.columns.label].dropna()
+    if len(labels) < baseline.MIN_TRAIN_ROWS or (ctx.ws.task != "regression" and labels.nunique() < 2):
+        # A property of the workspace, not a failure to run: the check cannot apply (like a missing dataset).
+        raise SkipCheck(
+            f"the training dataset '{train}' has {len(labels):,} labelled rows and {labels.nunique()} distinct label(s); "
+            f"a baseline needs at least {baseline.MIN_TRAIN_ROWS} rows"
+            + (" and two classes" if ctx.ws.task != "regression" else "")
+            + " (pass --train NAME for a larger one)"
+        )
+    result = baseline.simple_baseline(ctx.ws, train=train, scorer=_scorer(ctx))
+    passed = result.passed
+    summary = result.summary() or "No baseline could be compared."
+    if passed is None:
+        summary = "Inconclusive: " + summary
+    details = result.to_dict()
+    if passed is False:
+        details["failures"] = plain(result.verdicts)
+    return Outcome(passed is not False, summary, details, {"train": train, "datasets": result.datasets})
+
+
+@register("repro", ["infra-1"], kind="reproducibility", title="Training is reproducible", cheap=False)
+def check_repro(ctx: CheckContext) -> Outcome:
+    """explore.checks.reproducibility.reproducibility: refit the model twice as configured and compare row by row."""
+    repro = _module("explore.checks.reproducibility")
+    ctx.require_model()
+    train = _train(ctx)
+    dataset = ctx.eval_dataset if ctx.eval_dataset != train else None
+    result = repro.reproducibility(ctx.ws, train=train, dataset=dataset)
+    if result.passed is None:
+        raise SkipCheck(result.summary())
+    details = result.to_dict()
+    if result.passed is False:
+        details["failures"] = {"unset_random_parameters": result.unset, "summary": result.summary()}
+    return Outcome(
+        bool(result.passed), result.summary(), details, {"train": train, "dataset": result.dataset}
+    )
+
+
+@register("weak_slices", ["model-6"], kind="weak_slices", title="Weak-slice discovery (FDR-controlled)")
+def check_weak_slices(ctx: CheckContext) -> Outcome:
+    """explore.slices.report.weak_slices on the evaluation dataset; fails only with --fail-on-weak-slices."""
+    slices = _module("explore.slices.report")
+    sc = ctx.scored(ctx.eval_dataset)
+    fdr = float(ctx.options.get("fdr", 0.05))
+    # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
+    min_support = max(50, int(0.001 * sc.n))
+    n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
+    if n_finite < 2 * min_support:
+        raise SkipCheck(
+            f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
+            f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
+            "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
+        )
+    result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
+    found = result.slices
+    n = len(found)
+    top = "; ".join(
+        f"{row['slice']} ({int(row['support']):,} rows, loss {row['loss']:.3g} vs {row['rest_loss']:.3g})"
+        for row in found.head(3).to_dict(orient="records")
+    )
+    summary = (
+        f"{n} significantly weak slice(s) among {result.n_tested:,} tested at FDR {fdr:g} on '{ctx.eval_dataset}'"
+        + (f": {top}." if n else ".")
+    )
+    fail = bool(ctx.options.get("fail_on_weak_slices")) and n > 0
+    details = result.to_dict()
+    if fail:
+        details["failures"] = plain(found.head(20))
+    return Outcome(
+        not fail,
+        summary,
+        details,
+        {"dataset": ctx.eval_dataset, "fdr": fdr, "min_support": result.min_support},
+    )
+
+
+@register("fairness", ["model-7"], kind="fairness_gaps", title="Fairness gaps between groups")
+def check_fairness(ctx: CheckContext) -> Outcome:
+    """explore.slices.report.fairness_gaps per --fairness column; fails when a gap is significantly above the limit."""
+    slices = _module("explore.slices.report")
+    columns = ctx.options.get("fairness") or []
+    if not columns:
+        raise SkipCheck("name a sensitive column with --fairness COLUMN")
+    sc = ctx.scored(ctx.eval_dataset)
+    limit = float(ctx.options.get("fairness_max_gap", 0.1))
+    per_column: dict[str, Any] = {}
+    failures: list[dict[str, Any]] = []
+    parts: list[str] = []
+    measured = 0
+    for column in columns:
+        result = slices.fairness_gaps(sc, column, threshold=limit)
+        per_column[column] = result.to_dict()
+        gaps = result.gaps.dropna(subset=["gap"])
+        failures.extend(
+            {"column": column, **r} for r in plain(gaps[gaps["significant"]].to_dict(orient="records"))
+        )
+        if len(gaps):
+            measured += 1
+            worst = gaps.sort_values("gap", ascending=False).iloc[0]
+            parts.append(
+                f"{column}: largest gap {worst['gap']:.3g} in {worst['measure']} ({worst['high_group']} vs {worst['low_group']})"
+            )
+        else:
+            parts.append(f"{column}: no gap measured (fewer than two groups with at least {result.min_support} rows)")
+    if not measured:
+        # Nothing was compared: a pass here would be evidence of a test that did not happen.
+        raise SkipCheck(
+            f"no fairness gap could be measured on '{ctx.eval_dataset}' ({sc.n:,} rows): "
+            + "; ".join(parts)
+            + ". Evaluate on a larger dataset (--dataset) or choose a column with fewer, larger groups."
+        )
+    head = (
+        f"{len(failures)} gap(s) significantly above {limit:g}"
+        if failures
+        else f"No gap significantly above {limit:g}"
+    )
+    summary = head + (" — " + "; ".join(parts) if parts else "") + f" on '{ctx.eval_dataset}'."
+    details: dict[str, Any] = {"columns": per_column}
+    if failures:
+        details["failures"] = failures
+    return Outcome(
+        not failures, summary, details, {"dataset": ctx.eval_dataset, "columns": columns, "max_gap": limit}
+    )
+
+
+@register(
+    "spec",
+    ["infra-2"],
+    kind="spec",
+    title="Model spec checks (fit runs, loss decreases, can overfit)",
+    cheap=False,
+)
+def check_spec(ctx: CheckContext) -> Outcome:
+    """explore.checks.model_spec.spec_checks on small samples of the training dataset."""
+    specchecks = _module("explore.checks.model_spec")
+    ctx.require_model()
+    train = _train(ctx)
+    result = specchecks.spec_checks(ctx.ws, train=train)
+    if result.passed is None:
+        raise SkipCheck(result.summary())
+    details = result.to_dict()
+    if result.passed is False:
+        details["failures"] = [plain(c) for c in result.checks if c.status == specchecks.STATUS_FAIL]
+    return Outcome(
+        bool(result.passed), result.summary(), details, {"train": train, "estimator": result.estimator}
+    )
+
+
+def _suite(ctx: CheckContext, expectations: Any) -> tuple[Any, Path]:
+    path = ctx.options.get("expectations") or expectations.suite_path(ctx.ws)
+    path = Path(path)
+    if not path.exists():
+        raise SkipCheck(
+            f"no expectation suite at {path} (profile a good dataset on the Checks page and save it, or pass --expectations FILE)"
+        )
+    return expectations.load_suite(path), path
+
+
+def _validate(ctx: CheckContext, datasets: Sequence[str], *, serving: bool) -> Outcome:
+    expectations = _module("explore.checks.expectations")
+    suite, path = _suite(ctx, expectations)
+    results = [expectations.validate(ctx.ws, dataset=d, suite=suite) for d in datasets]
+    failed = [r for r in results if not r.passed]
+    summary = " ".join(r.summary() for r in results)
+    details: dict[str, Any] = {"suite": str(path), "datasets": {r.dataset: r.to_dict() for r in results}}
+    if failed:
+        details["failures"] = [
+            {"dataset": r.dataset, **row}
+            for r in failed
+            for row in plain(r.violations.to_dict(orient="records"))
+        ]
+    what = "serving inputs" if serving else "the data"
+    head = (
+        f"{len(failed)} of {len(results)} dataset(s) break the suite"
+        if failed
+        else f"Expectations hold on {what}"
+    )
+    return Outcome(
+        not failed, f"{head}: {summary}", details, {"suite": str(path), "datasets": list(datasets)}
+    )
+
+
+@register("expectations", ["data-1"], kind="expectations", title="Data meets its expectation suite")
+def check_expectations(ctx: CheckContext) -> Outcome:
+    """explore.checks.expectations.validate of the training and evaluation datasets against the suite file."""
+    datasets = list(dict.fromkeys(d for d in (ctx.train_dataset, ctx.eval_dataset) if d))
+    return _validate(ctx, datasets, serving=False)
+
+
+@register(
+    "serving_expectations",
+    ["monitor-2"],
+    kind="expectations",
+    title="Serving inputs meet the expectation suite",
+)
+def check_serving_expectations(ctx: CheckContext) -> Outcome:
+    """explore.checks.expectations.validate of the serving dataset (production data) against the suite file."""
+    if ctx.serving_dataset is None:
+        raise SkipCheck("no serving dataset (none is named production / serving; pass --serving NAME)")
+    return _validate(ctx, [ctx.serving_dataset], serving=True)
+
+
+@register(
+    "invariants",
+    ["monitor-2", "monitor-5"],
+    kind="data_invariants",
+    title="Serving data keeps the training data's invariants; no NaN/inf in inputs or outputs",
+)
+def check_invariants(ctx: CheckContext) -> Outcome:
+    """explore.staleness.drift.data_invariants of the serving dataset against the training data, per month."""
+    drift = _module("explore.staleness.drift")
+    windows = _module("explore.staleness.windows")
+    from explore.core.workspace import predict_frame
+
+    if ctx.serving_dataset is None:
+        raise SkipCheck("no serving dataset (none is named production / serving; pass --serving NAME)")
+    reference = _train(ctx)
+    if reference == ctx.serving_dataset:
+        raise SkipCheck("the serving dataset is the training dataset; pass --serving NAME")
+    ws = ctx.ws
+    ref_frame, current = ws.dataset(reference), ws.dataset(ctx.serving_dataset)
+    features = [f for f in ws.feature_names if f in ref_frame.columns and f in current.columns]
+    if not features:
+        raise SkipCheck("the training and serving datasets share no feature column")
+    profile = drift.reference_profile(ref_frame, features=features, name=reference)
+    time = ws.times.get(ctx.serving_dataset)
+    if time is not None:
+        w = windows.time_windows(time, by="month", where=f"dataset '{ctx.serving_dataset}'")
+        codes, n_windows, labels = w.codes, w.n_windows, list(w.labels)
+    else:
+        codes, n_windows, labels = np.zeros(len(current), dtype="int64"), 1, ["all rows"]
+    outputs: list[Any] = []
+    if ws.models:
+        sc = ctx.scored(ctx.serving_dataset)  # shared with the other checks of this run
+        if sc.n_unlabeled == 0:  # every row is scored already: reuse its outputs
+            pred, proba = sc.pred, sc.proba
+        else:  # the outputs of every serving row, labelled or not
+            pred, proba = predict_frame(
+                ws.model("current"), current[ws.feature_names], dataset=ctx.serving_dataset
+            )
+        outputs = [proba] if proba is not None else ([pred] if ws.task == "regression" else [])
+    result = drift.data_invariants(
+        profile,
+        current,
+        codes,
+        n_windows,
+        outputs=outputs,
+        output_codes=codes if outputs else None,
+        features=features,
+    )
+    table = result.by_window.assign(label=labels)
+    flagged = table[table["flagged"]]
+    nan_out = int(table["nan_outputs"].sum() + table["inf_outputs"].sum())
+    inf_in = int(table["inf_inputs"].sum())
+    where = f"'{ctx.serving_dataset}' vs '{reference}'"
+    if len(flagged):
+        examples = "; ".join(
+            f"{r['label']}: {r['breaks']}" for r in flagged.head(3).to_dict(orient="records")
+        )
+        summary = f"{len(flagged)} of {n_windows} window(s) of {where} break an invariant ({examples})."
+    else:
+        summary = (
+            f"Every window of {where} keeps the invariants ({n_windows} window(s), {len(current):,} rows)."
+        )
+    summary += f" NaN/inf in model outputs: {nan_out:,}; inf in inputs: {inf_in:,}."
+    details = {"windows": plain(table), "thresholds": plain(result.thresholds), "features": features}
+    if len(flagged):
+        details["failures"] = plain(flagged[["label", "rows", "breaks"]])
+    return Outcome(flagged.empty, summary, details, {"dataset": ctx.serving_dataset, "reference": reference})
+
+
+@register(
+    "stability",
+    ["monitor-5"],
+    kind="stability",
+    title="Numerical stability: NaN/inf in inputs and outputs, edge-case probes",
+)
+def check_stability(ctx: CheckContext) -> Outcome:
+    """explore.checks.stability.numerical_stability on every dataset (all rows), with probes."""
+    stability = _module("explore.checks.stability")
+    result = stability.numerical_stability(ctx.ws)
+    details = result.to_dict()
+    if not result.passed:
+        details["failures"] = plain(result.outputs[result.outputs["status"] != "pass"])
+    return Outcome(result.passed, result.summary(), details, {"datasets": list(ctx.ws.dataset_names)})
+
+
+@register(
+    "cost",
+    ["data-3", "monitor-6"],
+    kind="cost",
+    title="Serving cost: latency and memory, candidate vs previous",
+)
+def check_cost(ctx: CheckContext) -> Outcome:
+    """explore.checks.stability.serving_cost: latency per row and batch, peak memory, the models interleaved."""
+    stability = _module("explore.checks.stability")
+    ctx.require_model()
+    result = stability.serving_cost(ctx.ws, dataset=ctx.eval_dataset)
+    summary = result.summary()
+    if result.passed is None:
+        summary = "Measured (no previous model to compare with): " + summary
+    details = result.to_dict()
+    if result.passed is False:
+        details["failures"] = plain(result.ratios)
+    return Outcome(
+        result.passed is not False,
+        summary,
+        details,
+        {"dataset": ctx.eval_dataset, "max_ratio": result.max_ratio},
+    )
+
+
+@register("banned", ["data-4"], kind="banned_features", title="No banned feature among the model's inputs")
+def check_banned(ctx: CheckContext) -> Outcome:
+    """explore.checks.stability.banned_features against [checks] banned_features."""
+    stability = _module("explore.checks.stability")
+    result = stability.banned_features(ctx.ws)
+    if result.passed is None:
+        raise SkipCheck(result.summary())
+    details = result.to_dict()
+    if not result.passed:
+        details["failures"] = plain(result.found)
+    return Outcome(result.passed, result.summary(), details, {"banned": result.banned})
+
+
+@register("skew", ["monitor-3"], kind="skew", title="Training/serving skew on rows logged at both")
+def check_skew(ctx: CheckContext) -> Outcome:
+    """explore.checks.serving_skew.feature_skew of the training vs serving dataset (or --skew TRAINING,SERVING), joined on ids."""
+    skew = _module("explore.checks.serving_skew")
+    pair = ctx.options.get("skew")
+    if pair:
+        training, serving = pair
+    else:
+        if ctx.serving_dataset is None:
+            raise SkipCheck(
+                "no serving dataset to compare with the training one (pass --skew TRAINING,SERVING)"
+            )
+        training, serving = _train(ctx), ctx.serving_dataset
+    if not ctx.ws.columns.id:
+        raise SkipCheck("the workspace names no id column to join training and serving rows ([columns] id)")
+    result = skew.feature_skew(ctx.ws, training=training, serving=serving)
+    if result.passed is None:
+        raise SkipCheck(result.summary())
+    details = result.to_dict()
+    if not result.passed:
+        details["failures"] = plain(result.table[result.table["status"] != "pass"])
+    return Outcome(result.passed, result.summary(), details, {"training": training, "serving": serving})
+
+
+@register(
+    "shadow", ["monitor-3"], kind="shadow", title="Logged predictions match the model recomputed (shadow)"
+)
+def check_shadow(ctx: CheckContext) -> Outcome:
+    """explore.checks.serving_skew.shadow_check of the first dataset (serving, then evaluation) carrying logged predictions."""
+    skew = _module("explore.checks.serving_skew")
+    ctx.require_model()
+    for dataset in dict.fromkeys(d for d in (ctx.serving_dataset, ctx.eval_dataset) if d):
+        logged = skew.logged_prediction_columns(ctx.ws, dataset)
+        if logged:
+            result = skew.shadow_check(ctx.ws, dataset=dataset, logged=logged[0])
+            if result.passed is None:
+                raise SkipCheck(result.summary())
+            details = result.to_dict()
+            if not result.passed:
+                details["failures"] = plain(result.examples)
+            return Outcome(
+                result.passed, result.summary(), details, {"dataset": dataset, "logged": logged[0]}
+            )
+    raise SkipCheck(
+        "no dataset carries logged predictions ([columns] prediction / score, or a column named like pred/score)"
+    )
+
+
+@register(
+    "compat",
+    ["monitor-1"],
+    kind="compatibility",
+    title="The model file's libraries and types match this environment",
+)
+def check_compat(ctx: CheckContext) -> Outcome:
+    """explore.checks.compatibility.compatibility: recorded library versions vs this environment, types importable."""
+    compat = _module("explore.checks.compatibility")
+    ctx.require_model()
+    result = compat.compatibility(ctx.ws)
+    details = result.to_dict()
+    if result.passed is False:
+        details["failures"] = plain(result.versions[result.versions["status"] == "mismatch"]) + plain(
+            result.types[result.types["status"] == "missing"]
+        )
+    return Outcome(result.passed is not False, result.summary(), details, {"model": "current"})
+
+
+@register(
+    "key_examples",
+    ["infra-4", "monitor-7"],
+    kind="key_examples",
+    title="Key examples reproduce their recorded outputs",
+)
+def check_key_examples(ctx: CheckContext) -> Outcome:
+    """explore.checks.compatibility.verify_key_examples against the key examples file."""
+    compat = _module("explore.checks.compatibility")
+    ctx.require_model()
+    path = compat.key_examples_path(ctx.ws)
+    if not path.exists():
+        raise SkipCheck(
+            f"no key examples file at {path} (make one on the Checks page, Compatibility → Make key examples)"
+        )
+    result = compat.verify_key_examples(ctx.ws)
+    details = result.to_dict()
+    if not result.passed:
+        details["failures"] = (
+            plain(result.table[result.table["status"] != "reproduced"])
+            if len(result.table)
+            else [result.error]
+        )
+    return Outcome(result.passed, result.summary(), details, {"source": str(path)})
+
+
+# ---- running ----------------------------------------------------------------------------------------
+
+
+def _default_dataset(names: Sequence[str], preferred: Sequence[str], fallback: str | None) -> str | None:
+    for p in preferred:
+        if p in names:
+            return p
+    return fallback
+
+
+def run_checks(
+    ctx: CheckContext, names: Sequence[str], *, progress: Callable[[str], None] | None = None
+) -> list[CheckResult]:
+    """Run the named checks in registry order; each becomes a CheckResult (never raises for a check)."""
+    results = []
+    for i, name in enumerate(names):
+        check = CHECKS[name]
+        if progress:
+            progress(f"[{i + 1}/{len(names)}] {check.title}…")
+        start = time.perf_counter()
+        try:
+            out = check.run(ctx)
+            status = "passed" if out.passed else "failed"
+            result = CheckResult(
+                name,
+                check.tests,
+                check.kind,
+                check.title,
+                status,
+                out.summary,
+                plain(out.details),
+                plain(out.params),
+            )
+        except SkipCheck as exc:
+            result = CheckResult(name, check.tests, check.kind, check.title, "skipped", str(exc))
+        except ExploreError as exc:
+            result = CheckResult(name, check.tests, check.kind, check.title, "error", str(exc))
+        except Exception as exc:  # a bug in a check must not hide the other checks' results
+            tb = traceback.format_exc(limit=8)
+            result = CheckResult(
+                name,
+                check.tests,
+                check.kind,
+                check.title,
+                "error",
+                f"internal error ({type(exc).__name__}: {exc}); please report it",
+                {"traceback": tb},
+            )
+        results.append(dataclass_replace(result, seconds=time.perf_counter() - start))
+    return results
+
+
+def dataclass_replace(obj: Any, **changes: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def exit_code_for(results: Sequence[CheckResult], requested: Sequence[str] = ()) -> int:
+    """0 all passed; 1 a check failed; 2 nothing failed but something could not run (see module doc)."""
+    if any(r.status == "failed" for r in results):
+        return EXIT_FAILED
+    if any(r.status == "error" for r in results):
+        return EXIT_COULD_NOT_RUN
+    if any(r.status == "skipped" and r.name in requested for r in results):
+        return EXIT_COULD_NOT_RUN
+    if not any(r.ran for r in results):
+        return EXIT_COULD_NOT_RUN
+    return EXIT_PASSED
+
+
+STATUS_WORDS = {EXIT_PASSED: "passed", EXIT_FAILED: "failed", EXIT_COULD_NOT_RUN: "could not run"}
+
+
+def build_report(
+    *,
+    run_id: str,
+    argv: Sequence[str],
+    workspace: Any,
+    workspace_path: Path,
+    ctx: CheckContext | None,
+    results: Sequence[CheckResult],
+    started: dt.datetime,
+    finished: dt.datetime,
+    exit_code: int,
+    review: str | None,
+    problems: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The JSON report: run, workspace fingerprints, each check, the rubric tests it covers."""
+    ws_info: dict[str, Any] = {"path": str(workspace_path), "name": workspace_path.parent.name}
+    if workspace is not None:
+        ws_info["models"] = {m: workspace.model_fingerprint(m) for m in workspace.model_names}
+        ws_info["datasets"] = {d: workspace.data_fingerprint(d) for d in workspace.dataset_names}
+        ws_info["task"] = workspace.task
+    if ctx is not None:
+        ws_info["eval_dataset"] = ctx.eval_dataset
+        ws_info["train_dataset"] = ctx.train_dataset
+        ws_info["serving_dataset"] = ctx.serving_dataset
+        ws_info["thresholds"] = str(ctx.thresholds) if ctx.thresholds else None
+    tests: dict[str, dict[str, Any]] = {}
+    order = {"passed": 0, "failed": 1, "error": 2}
+    for r in results:
+        if not r.ran and r.status != "error":
+            continue
+        for t in r.tests:
+            cur = tests.setdefault(t, {"status": "passed", "checks": []})
+            cur["checks"].append(r.name)
+            if order[r.status] > order[cur["status"]]:
+                cur["status"] = r.status
+    return {
+        "format": CHECK_REPORT_FORMAT,
+        "format_version": REPORT_FORMAT_VERSION,
+        "scale": SCALE,
+        "run_id": run_id,
+        "argv": list(argv),
+        "review": review,
+        "workspace": ws_info,
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "exit_code": exit_code,
+        "status": STATUS_WORDS.get(exit_code, str(exit_code)),
+        "problems": list(problems),
+        "checks": [r.to_dict() for r in results],
+        "tests": dict(sorted(tests.items(), key=lambda kv: list(TESTS_BY_ID).index(kv[0]))),
+        "environment": _environment(),
+    }
+
+
+def _environment() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
+    for pkg in ("scikit-learn", "numpy", "pandas", "skops", "ml-explore"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+_ICON = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+
+
+def _cell(text: Any) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    """The Markdown version of a JSON report (for a CI summary or a pull-request comment)."""
+    ws = report["workspace"]
+    lines = [
+        f"# explore check — {STATUS_WORDS.get(report['exit_code'], report['status'])} (exit code {report['exit_code']})",
+        "",
+        f"Workspace `{ws['name']}` ({ws['path']}) · started {report['started_at'][:19].replace('T', ' ')} UTC · "
+        f"{report['seconds']:.1f} s" + (f" · review “{report['review']}”" if report.get("review") else ""),
+        "",
+    ]
+    if ws.get("models"):
+        lines.append("Models: " + ", ".join(f"`{m}` {fp}" for m, fp in ws["models"].items()))
+    if ws.get("eval_dataset"):
+        lines.append(
+            f"Datasets: evaluation `{ws['eval_dataset']}`, training `{ws.get('train_dataset')}`, serving `{ws.get('serving_dataset')}`"
+        )
+    for problem in report.get("problems") or ():
+        lines += ["", f"> **Could not run:** {problem}"]
+    lines += ["", "| Check | Result | Rubric tests | Summary | Seconds |", "|---|---|---|---|---:|"]
+    for c in report["checks"]:
+        labels = ", ".join(TESTS_BY_ID[t].label for t in c["tests"] if t in TESTS_BY_ID)
+        lines.append(
+            f"| {_cell(c['title'])} | {_ICON[c['status']]} | {labels} | {_cell(c['summary'])} | {c['seconds']:.2f} |"
+        )
+    if report.get("tests"):
+        lines += ["", "## Rubric tests run automatically", ""]
+        for test_id, info in report["tests"].items():
+            t = TESTS_BY_ID[test_id]
+            lines.append(f"- {t.label} — {t.name}: {info['status']} ({', '.join(info['checks'])})")
+    failed = [c for c in report["checks"] if c["status"] in ("failed", "error")]
+    for c in failed:
+        lines += ["", f"## {_ICON[c['status']]}: {c['title']}", "", c["summary"]]
+        if c["details"].get("failures"):
+            lines += ["", "```", json.dumps(c["details"]["failures"], indent=2, default=str)[:4000], "```"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---- the command line ---------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="explore check",
+        description="Run the automatable ML Test Score checks on a workspace (for CI). Exit codes: 0 passed, "
+        "1 a check failed, 2 could not run.",
+    )
+    p.add_argument("workspace", type=Path, nargs="?", help="workspace.toml, or the folder that holds it")
+    p.add_argument("--review", default=None, help="name of the rubric review these runs are evidence for")
+    p.add_argument(
+        "--thresholds", type=Path, default=None, help="threshold file (default: [checks] thresholds)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUT),
+        help=f"folder for {REPORT_JSON} and {REPORT_MD} (default ./{DEFAULT_OUT})",
+    )
+    p.add_argument(
+        "--checks", default=None, help="comma-separated checks or rubric test ids to run (default: all)"
+    )
+    p.add_argument("--skip", default=None, help="comma-separated checks or rubric test ids not to run")
+    p.add_argument(
+        "--cheap", action="store_true", help="only the cheap checks (no refits): for quick CI runs"
+    )
+    p.add_argument(
+        "--dataset", default=None, help="dataset to evaluate on (default: validation / valid / test)"
+    )
+    p.add_argument(
+        "--train",
+        default=None,
+        help="training dataset (default: train / training, else one with 'train' in its name)",
+    )
+    p.add_argument("--serving", default=None, help="serving dataset (default: production / serving, if any)")
+    p.add_argument(
+        "--fdr", type=float, default=0.05, help="false discovery rate of weak-slice discovery (default 0.05)"
+    )
+    p.add_argument(
+        "--fail-on-weak-slices",
+        action="store_true",
+        help="fail when discovery finds a significantly weak slice",
+    )
+    p.add_argument(
+        "--fairness",
+        action="append",
+        metavar="COLUMN",
+        help="sensitive column whose group gaps to check (repeatable)",
+    )
+    p.add_argument(
+        "--fairness-max-gap", type=float, default=0.1, help="largest allowed gap between groups (default 0.1)"
+    )
+    p.add_argument(
+        "--expectations",
+        type=Path,
+        default=None,
+        help="expectation suite file (default: [checks] expectations, else expectations.toml next to workspace.toml)",
+    )
+    p.add_argument(
+        "--skew",
+        default=None,
+        metavar="TRAINING,SERVING",
+        help="the two datasets holding the same rows for the skew check (default: training and serving datasets)",
+    )
+    p.add_argument(
+        "--db",
+        default=None,
+        help="store URL to record the run in (default: $EXPLORE_DB_URL; none: not recorded)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="list the checks and the rubric tests they cover, then exit"
+    )
+    return p
+
+
+def _select(value: str | None, option: str) -> list[str]:
+    if not value:
+        return []
+    out: list[str] = []
+    for raw in value.split(","):
+        token = raw.strip()
+        if not token:
+            continue
+        if token in CHECKS:
+            out.append(token)
+        elif token in TESTS_BY_ID:
+            out.extend(c.name for c in CHECKS.values() if token in c.tests)
+        else:
+            raise ExploreError(UNKNOWN_CHECK.format(received=token, option=option, known=", ".join(CHECKS)))
+    return list(dict.fromkeys(out))
+
+
+def _list_checks() -> str:
+    lines = []
+    for c in CHECKS.values():
+        labels = ", ".join(f"{t} ({TESTS_BY_ID[t].name})" for t in c.tests)
+        lines.append(f"{c.name:<14} {'' if c.cheap else '(slow) '}{c.title} — {labels}")
+    covered = tests_covered()
+    lines.append("")
+    lines.append(f"Rubric tests covered: {len(covered)} of {len(TESTS)}")
+    return "\n".join(lines)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    """``explore check …``; returns the exit code (0 passed, 1 a check failed, 2 could not run)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    if args.list:
+        print(_list_checks())
+        return EXIT_PASSED
+    if args.workspace is None:
+        parser.print_usage(sys.stderr)
+        _say("explore check: name the workspace: explore check path/to/workspace.toml (or its folder).")
+        return EXIT_COULD_NOT_RUN
+    started = dt.datetime.now(dt.UTC)
+    run_id = uuid.uuid4().hex
+    ws_path = Path(args.workspace).expanduser().resolve()
+    if ws_path.is_dir():
+        ws_path = ws_path / "workspace.toml"
+    ws = ctx = None
+    results: list[CheckResult] = []
+    problems: list[str] = []
+    requested: list[str] = []
+    try:
+        requested = _select(args.checks, "--checks")
+        skipped = set(_select(args.skip, "--skip"))
+        names = [n for n in (requested or CHECKS) if n not in skipped and (not args.cheap or CHECKS[n].cheap)]
+        if not names:
+            raise ExploreError(
+                NO_CHECK_SELECTED.format(options=" ".join(argv[1:]) or "given", known=", ".join(CHECKS))
+            )
+        ws, ctx = _open(ws_path, args)
+        results = run_checks(ctx, names, progress=_say)
+        exit_code = exit_code_for(results, requested)
+        for r in results:
+            if r.status == "skipped" and r.name in requested:
+                problems.append(REQUESTED_SKIPPED.format(name=r.name, reason=r.summary.rstrip(".")))
+            elif r.status == "error":
+                problems.append(f"{r.title}: {r.summary}")
+    except ExploreError as exc:
+        problems.append(str(exc))
+        exit_code = EXIT_COULD_NOT_RUN
+    finished = dt.datetime.now(dt.UTC)
+    url = args.db or os.environ.get("EXPLORE_DB_URL", "").strip() or None
+    if url and ws is not None:
+        try:
+            results = _record_snapshots(url, ws, ctx, ws_path, results)
+        except ExploreError as exc:
+            problems.append(STORE_RECORD_FAILED.format(reason=exc))
+            exit_code = max(exit_code, EXIT_COULD_NOT_RUN) if exit_code != EXIT_FAILED else exit_code
+    report = build_report(
+        run_id=run_id,
+        argv=argv,
+        workspace=ws,
+        workspace_path=ws_path,
+        ctx=ctx,
+        results=results,
+        started=started,
+        finished=finished,
+        exit_code=exit_code,
+        review=args.review,
+        problems=problems,
+    )
+    if url:
+        try:
+            report["store_run_id"] = _record_run(url, ws_path, report, args.review)
+        except ExploreError as exc:
+            problems.append(STORE_RECORD_FAILED.format(reason=exc))
+            if exit_code == EXIT_PASSED:
+                exit_code = report["exit_code"] = EXIT_COULD_NOT_RUN
+                report["status"] = STATUS_WORDS[exit_code]
+            report["problems"] = list(problems)
+    try:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / REPORT_JSON).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        (out / REPORT_MD).write_text(report_markdown(report), encoding="utf-8")
+    except OSError as exc:
+        _say(
+            f"explore check: the reports could not be written to '{args.out}': {exc.strerror or exc}. Pass --out with a writable folder."
+        )
+        return EXIT_COULD_NOT_RUN if exit_code != EXIT_FAILED else exit_code
+    for r in results:
+        labels = ",".join(r.tests)
+        print(f"{_ICON[r.status]:<5} {r.name:<14} [{labels}] {r.summary}")
+    for p in problems:
+        _say(f"explore check: {p}")
+    print(
+        f"explore check: {STATUS_WORDS[exit_code]} (exit code {exit_code}); reports in {Path(args.out) / REPORT_JSON} and {REPORT_MD}"
+    )
+    return exit_code
+
+
+def _skew_pair(value: str | None, names: Sequence[str]) -> tuple[str, str] | None:
+    if not value:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ExploreError(
+            f"--skew takes two dataset names separated by a comma (TRAINING,SERVING); received {value!r}."
+        )
+    for p in parts:
+        if p not in names:
+            raise ExploreError(DATASET_UNKNOWN.format(option="skew", received=p, known=", ".join(names)))
+    return parts[0], parts[1]
+
+
+def _open(ws_path: Path, args: argparse.Namespace) -> tuple[Any, CheckContext]:
+    from explore.core.workspace import open_workspace, read_workspace
+
+    config = read_workspace(ws_path)
+    ws = open_workspace(config, progress=lambda f, msg: _say(f"[{f:4.0%}] {msg}"))
+    names = ws.dataset_names
+    for option in ("dataset", "train", "serving"):
+        value = getattr(args, option)
+        if value is not None and value not in names:
+            raise ExploreError(DATASET_UNKNOWN.format(option=option, received=value, known=", ".join(names)))
+    eval_ds = args.dataset or _default_dataset(
+        names, ("validation", "valid", "test", "production"), names[-1]
+    )
+    # Training data only when it is named so (or given): fitting a baseline on evaluation data would be wrong.
+    train_ds = (
+        args.train
+        or _default_dataset(names, ("train", "training"), None)
+        or next((n for n in names if "train" in n.lower()), None)
+    )
+    serving_ds = args.serving or _default_dataset(names, ("production", "serving", "prod", "live"), None)
+    thresholds = args.thresholds or config.checks.thresholds
+    if thresholds is not None:
+        thresholds = Path(thresholds).expanduser().resolve()
+        if not thresholds.exists():
+            raise ExploreError(THRESHOLDS_MISSING.format(path=thresholds))
+    options = {
+        "fdr": args.fdr,
+        "fail_on_weak_slices": args.fail_on_weak_slices,
+        "fairness": list(args.fairness or []),
+        "fairness_max_gap": args.fairness_max_gap,
+        "expectations": Path(args.expectations).expanduser().resolve() if args.expectations else None,
+        "skew": _skew_pair(args.skew, names),
+    }
+    ctx = CheckContext(
+        ws=ws,
+        eval_dataset=eval_ds,
+        train_dataset=train_ds,
+        serving_dataset=serving_ds,
+        thresholds=thresholds,
+        options=options,
+    )
+    return ws, ctx
+
+
+def _record_snapshots(
+    url: str, ws: Any, ctx: CheckContext | None, ws_path: Path, results: list[CheckResult]
+) -> list[CheckResult]:
+    from explore.core.store import Store
+
+    out = []
+    with Store(url) as store:
+        for r in results:
+            if not r.ran:
+                out.append(r)
+                continue
+            dataset = (r.params or {}).get("dataset") or (ctx.eval_dataset if ctx else None)
+            sid = store.add_snapshot(
+                workspace=str(ws_path),
+                kind=r.kind,
+                tests=list(r.tests),
+                title=f"explore check: {r.title} — {r.status}",
+                params=r.params,
+                result=r.to_dict(),
+                model_fingerprint=ws.model_fingerprint("current") if ws.models else "predictions-only",
+                data_fingerprint=ws.data_fingerprint(dataset) if dataset in ws.dataset_names else "",
+                source="check",
+            )
+            out.append(dataclass_replace(r, snapshot_id=sid))
+    return out
+
+
+def _record_run(url: str, ws_path: Path, report: dict[str, Any], review: str | None) -> int:
+    from explore.core.store import Store
+
+    with Store(url) as store:
+        if review and store.get_review_by_name(review) is None:
+            _say(
+                f"explore check: note: there is no rubric review named {review!r} in the store yet; the run is recorded and will show once it exists."
+            )
+        return store.add_check_run(
+            workspace=str(ws_path),
+            started_at=dt.datetime.fromisoformat(report["started_at"]),
+            finished_at=dt.datetime.fromisoformat(report["finished_at"]),
+            exit_code=report["exit_code"],
+            report=report,
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,112 @@
+"""The `explore` command.
+
+    explore                          open the app on the bundled sample workspace (built on first run)
+    explore run PATH [options]       open the app on PATH (a workspace.toml or its folder)
+    explore sample [--size …]        (re)build the sample workspace
+    explore check PATH […]           headless checks for CI (see docs/rubric.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from explore.errors import ExploreError
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+DEFAULT_PORT = 8501
+
+
+def max_upload_mb() -> int:
+    """The upload limit of the Workspace page in MB (EXPLORE_MAX_UPLOAD_MB, default 1024)."""
+    try:
+        return max(1, int(os.environ.get("EXPLORE_MAX_UPLOAD_MB", "1024")))
+    except ValueError:
+        return 1024
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+
+def streamlit_command(workspace: Path, *, port: int, host: str | None, headless: bool, extra: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve app.py on ``workspace``."""
+    if not APP.exists():
+        raise ExploreError(f"app.py was not found next to the explore package ({APP}). Run ml-explore from a clone installed with `pip install -e .`.")
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(port),
+        # Streamlit's own limit is set just above ours so that our message, not Streamlit's, explains the limit.
+        "--server.maxUploadSize", str(max_upload_mb() + 1),
+        "--browser.gatherUsageStats", "false",
+    ]
+    if host:
+        cmd += ["--server.address", host]
+    if headless:
+        cmd += ["--server.headless", "true"]
+    cmd += extra
+    env = dict(os.environ, EXPLORE_WORKSPACE=str(workspace))
+    return cmd, env
+
+
+def _serve(workspace: Path, args: argparse.Namespace) -> int:
+    from explore.core.workspace import read_workspace
+
+    read_workspace(workspace)  # fail fast, with the message, before starting a server
+    cmd, env = streamlit_command(workspace, port=args.port, host=args.host, headless=args.headless, extra=args.streamlit_args)
+    print(f"Opening {workspace} at http://{args.host or 'localhost'}:{args.port}", file=sys.stderr)
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "check":
+        from explore.checks.registry import main as check_main
+
+        return check_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="explore", description="Open a model and its datasets and test it.")
+    sub = parser.add_subparsers(dest="command")
+    serve_opts = argparse.ArgumentParser(add_help=False)
+    serve_opts.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve_opts.add_argument("--host", default=None, help="address to listen on (default: Streamlit's)")
+    serve_opts.add_argument("--headless", action="store_true", help="do not open a browser")
+    run = sub.add_parser("run", parents=[serve_opts], help="open the app on a workspace")
+    run.add_argument("workspace", type=Path, help="workspace.toml or the folder that holds it")
+    sample = sub.add_parser("sample", help="(re)build the sample workspace")
+    sample.add_argument("--dest", type=Path, default=None, help="folder (default: the checkout's sample_data/)")
+    sample.add_argument("--size", choices=["full", "tiny", "bench"], default="full")
+    sample.add_argument("--rows", type=int, default=None, help="number of rows (bench size)")
+    sub.add_parser("check", help="headless checks for CI: explore check workspace.toml --help")
+    run.epilog = "Options not listed here are passed on to `streamlit run` (e.g. --theme.base dark)."
+    # `explore` with no command opens the sample workspace and takes the same server options.
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--headless", action="store_true")
+
+    # Options we don't know (e.g. --theme.base dark) are passed on to `streamlit run`.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command == "sample":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.streamlit_args = unknown
+    try:
+        if args.command == "sample":
+            from explore.core.sample import SAMPLE_DIR, build_workspace
+
+            path = build_workspace(args.dest or SAMPLE_DIR, size=args.size, n_rows=args.rows, progress=_progress)
+            print(path)
+            return 0
+        if args.command == "run":
+            return _serve(args.workspace, args)
+        from explore.core.sample import SAMPLE_DIR, ensure_sample
+
+        return _serve(ensure_sample(SAMPLE_DIR, progress=_progress), args)
+    except ExploreError as exc:
+        print(f"explore: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

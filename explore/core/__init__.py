@@ -1,0 +1,17 @@
+"""Workspaces and everything under them: workspace.toml, loading files and models safely, time columns,
+uploads, the store, the sample workspaces, and Vega-safe frames for charts."""
+
+from explore._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "workspace": ["WorkspaceConfig", "ColumnRoles", "Workspace", "Scored", "read_workspace", "open_workspace", "score", "workspace_from_env"],
+        "loading": ["read_table", "load_model", "untrusted_types", "LoadedModel", "file_fingerprint"],
+        "timeparse": ["parse_time"],
+        "upload": ["UploadedFile", "save_uploaded_workspace"],
+        "store": ["Store", "current_author"],
+        "sample": ["build_workspace", "ensure_sample", "SAMPLE_DIR"],
+        "chart_data": ["vega_safe"],
+    },
+)

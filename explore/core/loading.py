@@ -1,0 +1,265 @@
+"""Files → DataFrames and models, with clear messages for every way a file can be wrong.
+
+Models load through skops by default: the types a .skops file contains that skops does not trust by
+default are listed by name and must be accepted explicitly. Pickle/joblib files run code when loaded,
+so they are refused unless the user trusts the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from explore import errors as E
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SKOPS_SUFFIXES = (".skops",)
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in CSV_SUFFIXES + PARQUET_SUFFIXES + SKOPS_SUFFIXES + PICKLE_SUFFIXES:
+        if name.endswith(s):
+            return s
+    return path.suffix.lower()
+
+
+def _check_file(path: Path, what: str, where: str) -> None:
+    if not path.exists():
+        raise E.DataError(E.FILE_NOT_FOUND.format(what=what, path=path, where=where))
+    if path.is_dir():
+        raise E.DataError(E.FILE_UNREADABLE.format(what=what, path=path, reason="it is a folder", where=where))
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise E.DataError(E.FILE_UNREADABLE.format(what=what, path=path, reason=exc.strerror or exc, where=where)) from None
+    if size == 0:
+        raise E.DataError(E.FILE_EMPTY.format(what=what, path=path, where=where))
+
+
+def file_fingerprint(path: Path) -> str:
+    """Return a short sha256 of the file's bytes (hex, 16 chars): identifies a model or data version."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+# ---- tables -------------------------------------------------------------------------------------
+
+
+def _sniff_delimiter(sample: str) -> str | None:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    name = path.name.lower()
+    raw = path.read_bytes()
+    if name.endswith(".gz"):
+        # Decompressed here so that a gzipped file is sniffed like any other (';' or tab separated).
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=f"not a valid gzip file ({exc})")) from None
+    try:
+        head = raw[: 1 << 16].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the sample's end is not an encoding problem.
+        if exc.start < (1 << 16) - 4:
+            raise E.DataError(
+                E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=raw[exc.start : exc.start + 1])
+            ) from None
+        head = raw[: exc.start].decode("utf-8")
+    sep = "\t" if name.endswith((".tsv", ".tsv.gz")) else (_sniff_delimiter(head) or ",")
+
+    def parse(**options: Any) -> pd.DataFrame:
+        try:
+            return pd.read_csv(io.BytesIO(raw), sep=sep, encoding="utf-8", low_memory=False, **options)
+        except UnicodeDecodeError as exc:
+            raise E.DataError(
+                E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=exc.object[exc.start : exc.start + 1])
+            ) from None
+        except pd.errors.EmptyDataError:
+            raise E.DataError(E.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")) from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=str(exc).strip())) from None
+
+    df = parse()
+    if df.shape[1] == 1 and len(df) > 0:
+        header = str(df.columns[0])
+        if any(d in header for d in ";\t|"):
+            raise E.DataError(E.CSV_ONE_COLUMN.format(path=path, header=header, delimiter=sep))
+    if sep != "," and _has_decimal_commas(df):
+        # European CSV (';' separated, '12,64'): read the numbers as numbers, as a spreadsheet would.
+        df = parse(decimal=",")
+    return df
+
+
+_DECIMAL_COMMA = r"[+-]?\d+,\d+|[+-]?\d+"
+
+
+def _has_decimal_commas(df: pd.DataFrame) -> bool:
+    """True when some text column holds only numbers written with a decimal comma (and whole numbers)."""
+    for c in df.columns:
+        s = df[c]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        present = s.dropna().astype(str).str.strip()
+        if len(present) and present.str.contains(",", regex=False).any() and present.str.fullmatch(_DECIMAL_COMMA).all():
+            return True
+    return False
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception as exc:  # not Parquet at all / truncated footer
+        raise E.DataError(E.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise E.DataError(E.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup)))
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a broken file
+        raise E.DataError(E.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
+
+
+def read_table(path: Path | str, *, where: str = "workspace.toml [datasets]") -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame; raise ``DataError`` with the fix on any problem."""
+    path = Path(path)
+    _check_file(path, "data", where)
+    suffix = _suffix(path)
+    if suffix in CSV_SUFFIXES:
+        df = _read_csv(path)
+    elif suffix in PARQUET_SUFFIXES:
+        df = _read_parquet(path)
+    else:
+        raise E.DataError(E.UNKNOWN_DATA_FORMAT.format(path=path, suffix=suffix or "(none)"))
+    if len(df) == 0:
+        raise E.DataError(E.TABLE_NO_ROWS.format(path=path))
+    cols = [str(c) for c in df.columns]
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise E.DataError(E.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup)))
+    df.columns = cols
+    return df
+
+
+# ---- models -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model and where it came from."""
+
+    estimator: Any
+    path: Path
+    fingerprint: str
+    kind: str  # "skops" | "pickle"
+    library_versions: dict[str, str]
+
+
+def untrusted_types(path: Path | str) -> list[str]:
+    """Return the type names in a .skops file that skops does not trust by default (sorted)."""
+    import skops.io as sio
+
+    path = Path(path)
+    _check_file(path, "model", "workspace.toml [model] path")
+    try:
+        return sorted(sio.get_untrusted_types(file=path))
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, json errors: all mean "not a skops file"
+        raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _skops_versions(path: Path) -> dict[str, str]:
+    """Library versions recorded in a skops file's schema (best effort)."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            schema = json.loads(zf.read("schema.json"))
+    except Exception:
+        return {}
+    out = {}
+    if "protocol" in schema:
+        out["skops protocol"] = str(schema["protocol"])
+    if "_skops_version" in schema:
+        out["skops"] = str(schema["_skops_version"])
+    return out
+
+
+def load_model(
+    path: Path | str,
+    *,
+    trusted_types: list[str] | tuple[str, ...] = (),
+    trust_pickle: bool = False,
+) -> LoadedModel:
+    """Load a fitted estimator safely.
+
+    ``.skops``: every untrusted type in the file must be in ``trusted_types`` or
+    ``UntrustedTypesError`` (with ``.types``) is raised. ``.pkl``/``.joblib``: refused with
+    ``PickleNotTrustedError`` unless ``trust_pickle`` — the check happens before the file is opened.
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix in PICKLE_SUFFIXES:
+        if not trust_pickle:
+            raise E.PickleNotTrustedError(E.MODEL_PICKLE_NOT_TRUSTED.format(path=path, kind=suffix))
+        _check_file(path, "model", "workspace.toml [model] path")
+        try:
+            import joblib
+
+            # joblib reads plain pickles as well as its own format; the user explicitly trusts this file.
+            est = joblib.load(path)
+        except Exception as exc:
+            raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind=suffix, reason=_reason(exc))) from None
+        kind, versions = "pickle", {}
+    elif suffix in SKOPS_SUFFIXES:
+        import skops.io as sio
+
+        found = untrusted_types(path)
+        missing = [t for t in found if t not in set(trusted_types)]
+        if missing:
+            raise E.UntrustedTypesError(
+                E.MODEL_UNTRUSTED_TYPES.format(
+                    path=path, n=len(missing), types=", ".join(missing), quoted=", ".join(f'"{t}"' for t in missing)
+                ),
+                missing,
+            )
+        try:
+            est = sio.load(path, trusted=found)
+        except Exception as exc:
+            raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))) from None
+        kind, versions = "skops", _skops_versions(path)
+    else:
+        raise E.ModelError(E.MODEL_UNKNOWN_FORMAT.format(path=path, suffix=suffix or "(none)"))
+    if not hasattr(est, "predict"):
+        raise E.ModelError(E.MODEL_NOT_ESTIMATOR.format(path=path, received=type(est).__name__))
+    sk_version = getattr(est, "__sklearn_version__", None) or getattr(est, "_sklearn_version", None)
+    if sk_version:
+        versions["scikit-learn"] = str(sk_version)
+    return LoadedModel(est, path, file_fingerprint(path), kind, versions)

@@ -1,0 +1,786 @@
+"""What is open: a model (or several versions), named datasets, and the roles of their columns.
+
+``read_workspace(path)`` parses and validates ``workspace.toml`` (unknown keys are errors);
+``open_workspace(config)`` loads models and datasets and validates them against each other;
+``score(ws, dataset, model)`` computes predictions once, in batches, into a ``Scored`` object.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from explore import errors as E
+from explore.core.loading import LoadedModel, file_fingerprint, load_model, read_table
+from explore.core.timeparse import parse_time
+
+TASKS = ("binary", "multiclass", "regression")
+MAIN_MODEL = "current"
+BATCH_ROWS = 200_000
+# A classification label with more distinct numeric values than this is taken as regression
+# when neither the workspace nor a model says which task it is.
+MAX_CLASSES_INFERRED = 20
+
+# ---- the workspace.toml schema: section -> key -> (expected python type(s), description) ---------
+# README's "workspace.toml reference" is checked against this table by tests/test_docs.py.
+MODEL_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "path": ((str,), "model file, relative to workspace.toml: .skops (safe, default) or .joblib/.pkl"),
+    "trusted_types": ((list,), "skops type names you accept beyond skops' safe defaults"),
+    "trust_pickle": ((bool,), "allow a .joblib/.pkl file (unpickling runs code: only for files you trust)"),
+}
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    "model": MODEL_KEYS,
+    "columns": {
+        "label": ((str,), "label column (required)"),
+        "time": ((str,), "timestamp column; enables time windows"),
+        "id": ((str,), "unique row id; joins annotations and verdicts"),
+        "positive": ((str, int, float, bool), "positive class of a binary task"),
+        "task": ((str,), "binary | multiclass | regression (inferred when absent)"),
+        "prediction": ((str,), "predictions already in the data (predictions-only mode)"),
+        "score": ((str,), "positive-class score / probability already in the data"),
+        "scores": ((dict,), "multiclass predictions-only: class -> probability column"),
+        "features": ((list,), "model input columns (default: the model's feature_names_in_, else all non-role columns)"),
+    },
+    "annotations": {
+        "path": ((str,), "annotation file (CSV/Parquet), long format: one row per item x labeler"),
+        "item": ((str,), "item id column; joins to [columns] id of `dataset`"),
+        "labeler": ((str,), "labeler column"),
+        "label": ((str,), "the labeler's label column"),
+        "dataset": ((str,), "which dataset the items belong to (default: the first dataset)"),
+        "batch": ((str,), "optional batch / timestamp column"),
+    },
+    "checks": {
+        "thresholds": ((str,), "threshold file for model comparison (Checks page)"),
+        "expectations": ((str,), "expectation suite file for data checks (Checks page)"),
+        "key_examples": ((str,), "key examples file: inputs with expected outputs (Checks page)"),
+        "banned_features": ((list,), "features the model must not use (e.g. sensitive attributes)"),
+        "slices": ((list,), "columns whose groups every comparison reports"),
+    },
+}
+SECTIONS = ("model", "models", "columns", "datasets", "annotations", "checks")
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: Path
+    trusted_types: tuple[str, ...] = ()
+    trust_pickle: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    label: str
+    time: str | None = None
+    id: str | None = None
+    positive: Any = None
+    task: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    scores: Mapping[str, str] = field(default_factory=dict)
+    features: tuple[str, ...] | None = None
+
+    def role_columns(self) -> set[str]:
+        """Columns that play a role and so are never model features by default."""
+        named = {self.label, self.time, self.id, self.prediction, self.score, *self.scores.values()}
+        return {c for c in named if c}
+
+
+@dataclass(frozen=True)
+class AnnotationSpec:
+    path: Path
+    item: str
+    labeler: str
+    label: str
+    dataset: str
+    batch: str | None = None
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    thresholds: Path | None = None
+    expectations: Path | None = None
+    key_examples: Path | None = None
+    banned_features: tuple[str, ...] = ()
+    slices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    path: Path  # the workspace.toml file
+    models: dict[str, ModelSpec]
+    datasets: dict[str, Path]
+    columns: ColumnRoles
+    annotations: AnnotationSpec | None = None
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+
+
+def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ...], str]]) -> dict:
+    if not isinstance(table, dict):
+        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key=section, section=section, expected="a table", received=table))
+    for key, value in table.items():
+        if key not in schema:
+            raise E.WorkspaceError(E.TOML_UNKNOWN_KEY.format(key=key, section=section, known=", ".join(schema)))
+        types = schema[key][0]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok:
+            expected = " or ".join(_TYPE_WORDS[t] for t in types)
+            raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key=key, section=section, expected=expected, received=value))
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise E.WorkspaceError(
+                E.TOML_WRONG_TYPE.format(key=key, section=section, expected="a list of strings", received=value)
+            )
+    return table
+
+
+def _model_spec(name: str, section: str, table: Any, root: Path) -> ModelSpec:
+    table = _check_keys(section, table, MODEL_KEYS)
+    if "path" not in table:
+        raise E.WorkspaceError(E.TOML_MISSING_KEY.format(key="path", section=section, fix='Add path = "model.skops".'))
+    return ModelSpec(
+        name=name,
+        path=(root / table["path"]).resolve(),
+        trusted_types=tuple(table.get("trusted_types", ())),
+        trust_pickle=bool(table.get("trust_pickle", False)),
+    )
+
+
+def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
+    """Validate a parsed workspace.toml mapping; ``path`` is where it lives (paths are relative to it)."""
+    root = path.parent
+    for section in data:
+        if section not in SECTIONS:
+            raise E.WorkspaceError(E.TOML_UNKNOWN_SECTION.format(section=section, known=", ".join(SECTIONS)))
+    models: dict[str, ModelSpec] = {}
+    if "model" in data:
+        models[MAIN_MODEL] = _model_spec(MAIN_MODEL, "model", data["model"], root)
+    extra = data.get("models", {})
+    if not isinstance(extra, dict):
+        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key="models", section="models", expected="a table", received=extra))
+    for name, table in extra.items():
+        if name == MAIN_MODEL:
+            raise E.WorkspaceError(
+                E.TOML_BAD_VALUE.format(key=name, section="models", received=name, fix=f"'{MAIN_MODEL}' is the name of [model]; pick another name.")
+            )
+        models[name] = _model_spec(name, f"models.{name}", table, root)
+
+    cols = _check_keys("columns", data.get("columns", {}), SCHEMA["columns"])
+    if "label" not in cols:
+        raise E.WorkspaceError(E.TOML_MISSING_KEY.format(key="label", section="columns", fix='Add label = "<your label column>".'))
+    task = cols.get("task")
+    if task is not None and task not in TASKS:
+        raise E.WorkspaceError(E.TOML_BAD_VALUE.format(key="task", section="columns", received=task, fix="use binary, multiclass or regression."))
+    scores = cols.get("scores", {})
+    if not all(isinstance(v, str) for v in scores.values()):
+        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key="scores", section="columns", expected="a table of class = \"column\"", received=scores))
+    columns = ColumnRoles(
+        label=cols["label"], time=cols.get("time"), id=cols.get("id"), positive=cols.get("positive"), task=task,
+        prediction=cols.get("prediction"), score=cols.get("score"), scores=dict(scores),
+        features=tuple(cols["features"]) if "features" in cols else None,
+    )
+    if not models and not (columns.prediction or columns.score or columns.scores):
+        raise E.WorkspaceError(
+            "workspace.toml has neither a [model] nor prediction columns. Add a [model] section with the model file, "
+            'or name the predictions already in the data with [columns] prediction = "..." (and score = "...").'
+        )
+
+    ds = data.get("datasets")
+    if not ds:
+        raise E.WorkspaceError(E.TOML_NO_DATASETS)
+    if not isinstance(ds, dict):
+        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key="datasets", section="datasets", expected="a table", received=ds))
+    datasets: dict[str, Path] = {}
+    for name, value in ds.items():
+        if not isinstance(value, str):
+            raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key=name, section="datasets", expected="a file path string", received=value))
+        datasets[name] = (root / value).resolve()
+
+    annotations = None
+    if "annotations" in data:
+        a = _check_keys("annotations", data["annotations"], SCHEMA["annotations"])
+        for key in ("path", "item", "labeler", "label"):
+            if key not in a:
+                raise E.WorkspaceError(E.TOML_MISSING_KEY.format(key=key, section="annotations", fix="See the workspace.toml reference in README."))
+        dataset = a.get("dataset", next(iter(datasets)))
+        if dataset not in datasets:
+            raise E.WorkspaceError(
+                E.TOML_BAD_VALUE.format(key="dataset", section="annotations", received=dataset, fix=f"use one of the datasets: {', '.join(datasets)}.")
+            )
+        annotations = AnnotationSpec(
+            path=(root / a["path"]).resolve(), item=a["item"], labeler=a["labeler"], label=a["label"],
+            dataset=dataset, batch=a.get("batch"),
+        )
+
+    checks = ChecksConfig()
+    if "checks" in data:
+        c = _check_keys("checks", data["checks"], SCHEMA["checks"])
+        checks = ChecksConfig(
+            thresholds=(root / c["thresholds"]).resolve() if "thresholds" in c else None,
+            expectations=(root / c["expectations"]).resolve() if "expectations" in c else None,
+            key_examples=(root / c["key_examples"]).resolve() if "key_examples" in c else None,
+            banned_features=tuple(c.get("banned_features", ())),
+            slices=tuple(c.get("slices", ())),
+        )
+    return WorkspaceConfig(path=path, models=models, datasets=datasets, columns=columns, annotations=annotations, checks=checks)
+
+
+def read_workspace(path: Path | str) -> WorkspaceConfig:
+    """Read and validate a workspace.toml file."""
+    path = Path(path).expanduser().resolve()
+    if path.is_dir():
+        path = path / "workspace.toml"
+    if not path.exists():
+        raise E.WorkspaceError(E.FILE_NOT_FOUND.format(what="workspace", path=path, where="the command line or EXPLORE_WORKSPACE"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise E.WorkspaceError(E.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise E.WorkspaceError(E.TOML_SYNTAX.format(path=path, reason=exc)) from None
+    return parse_workspace(data, path)
+
+
+# ---- the open workspace -------------------------------------------------------------------------
+
+
+def _text_key(value: Any) -> str:
+    """``value`` as text, integral floats without their ``.0`` (a label column with a gap is read as floats)."""
+    if isinstance(value, float | np.floating) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _match_value(value: Any, candidates: np.ndarray) -> Any:
+    """Return the candidate equal to ``value``, comparing as text when types differ (TOML "1" vs int 1 vs 1.0)."""
+    for c in candidates:
+        if c == value:
+            return c
+    key = _text_key(value)
+    for c in candidates:
+        if _text_key(c) == key:
+            return c
+    return None
+
+
+def _is_regression_label(y: pd.Series) -> bool:
+    if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
+        return False
+    v = y.dropna().to_numpy(dtype="float64")
+    if v.size and np.any(np.mod(v, 1) != 0):
+        return True
+    return len(np.unique(v)) > MAX_CLASSES_INFERRED
+
+
+class Workspace:
+    """An opened workspace. Treat as read-only: it is shared between reruns and sessions."""
+
+    def __init__(self, config: WorkspaceConfig, loaded: dict[str, LoadedModel], frames: dict[str, pd.DataFrame]) -> None:
+        self.config = config
+        self.loaded_models = loaded
+        self.models: dict[str, Any] = {k: v.estimator for k, v in loaded.items()}
+        self._frames = frames
+        self.warnings: list[str] = []
+        self.times: dict[str, pd.Series] = {}
+        self._validate()
+
+    # -- identity
+    @cached_property
+    def key(self) -> str:
+        """A string that changes whenever the workspace file, a model or a dataset changes (cache key)."""
+        files = [self.config.path, *self.config.datasets.values(), *(m.path for m in self.config.models.values())]
+        if self.config.annotations:
+            files.append(self.config.annotations.path)
+        parts = [f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in files if p.exists()]
+        return "|".join(parts)
+
+    @property
+    def name(self) -> str:
+        return self.config.root.name
+
+    @property
+    def dataset_names(self) -> list[str]:
+        return list(self.config.datasets)
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.models)
+
+    @property
+    def columns(self) -> ColumnRoles:
+        return self.config.columns
+
+    def dataset(self, name: str) -> pd.DataFrame:
+        """The dataset as read from its file (shared: never mutate it)."""
+        if name not in self._frames:
+            raise E.WorkspaceError(f"There is no dataset named '{name}'. Datasets in this workspace: {', '.join(self._frames)}.")
+        return self._frames[name]
+
+    def model(self, name: str = MAIN_MODEL) -> Any:
+        if name not in self.models:
+            known = ", ".join(self.models) or "none (predictions-only mode)"
+            raise E.WorkspaceError(f"There is no model named '{name}'. Models in this workspace: {known}.")
+        return self.models[name]
+
+    def model_fingerprint(self, name: str = MAIN_MODEL) -> str:
+        return self.loaded_models[name].fingerprint if name in self.loaded_models else "predictions-only"
+
+    def data_fingerprint(self, dataset: str) -> str:
+        return file_fingerprint(self.config.datasets[dataset])
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+    # -- validation, done once at open
+    def _validate(self) -> None:
+        cols = self.config.columns
+        label = cols.label
+        for name, df in self._frames.items():
+            if label not in df.columns:
+                raise E.LabelError(E.LABEL_MISSING.format(label=label, dataset=name, columns=", ".join(map(str, df.columns[:30]))))
+            if df[label].notna().sum() == 0:
+                raise E.LabelError(E.LABEL_ALL_NAN.format(label=label, dataset=name, n=len(df)))
+            if cols.id:
+                if cols.id not in df.columns:
+                    raise E.ColumnError(
+                        f"The id column '{cols.id}' is not in dataset '{name}'. Set [columns] id to one of: {', '.join(map(str, df.columns[:30]))}, or remove it."
+                    )
+                missing_id = df[cols.id].isna().to_numpy()
+                if missing_id.sum() > 1:
+                    # Rows without an id cannot be told apart (verdicts and annotations join by id).
+                    rows = np.flatnonzero(missing_id)
+                    shown = ", ".join(str(int(r)) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+                    raise E.DataError(
+                        f"The id column '{cols.id}' of dataset '{name}' is empty on {len(rows)} rows (row positions "
+                        f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
+                        "or choose another id column."
+                    )
+                dup = df[cols.id][df[cols.id].duplicated(keep=False)]
+                if len(dup):
+                    raise E.DataError(
+                        E.DUPLICATE_IDS.format(id=cols.id, dataset=name, n_dup=int(dup.nunique()), examples=E.shown(dup.unique(), 3))
+                    )
+            if cols.time:
+                if cols.time not in df.columns:
+                    raise E.TimeColumnError(E.TIME_MISSING.format(time=cols.time, dataset=name, columns=", ".join(map(str, df.columns[:30]))))
+                self.times[name] = parse_time(df[cols.time], column=cols.time, dataset=name)
+            for role in ("prediction", "score"):
+                c = getattr(cols, role)
+                if c and c not in df.columns:
+                    raise E.ColumnError(f"The {role} column '{c}' named in [columns] is not in dataset '{name}'.")
+            for klass, c in cols.scores.items():
+                if c not in df.columns:
+                    raise E.ColumnError(f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'.")
+
+        main = self.models.get(MAIN_MODEL) or next(iter(self.models.values()), None)
+        self.feature_names = self._features(main)
+        for name, df in self._frames.items():
+            if self.models:
+                missing = [f for f in self.feature_names if f not in df.columns]
+                if missing:
+                    raise E.ColumnError(
+                        E.MODEL_MISSING_COLUMNS.format(
+                            n_expected=len(self.feature_names), dataset=name, n_missing=len(missing),
+                            missing=", ".join(repr(m) for m in missing[:20]) + (" …" if len(missing) > 20 else ""),
+                        )
+                    )
+            num = df[[f for f in self.feature_names if f in df.columns]].select_dtypes(include="number")
+            if num.shape[1]:
+                arr = num.to_numpy(dtype="float64", na_value=np.nan)
+                bad = np.isinf(arr).any(axis=0)
+                if bad.any():
+                    counts = np.isinf(arr).sum(axis=0)
+                    named = ", ".join(f"'{c}' ({int(n)} rows)" for c, n, b in zip(num.columns, counts, bad, strict=True) if b)
+                    raise E.DataError(E.INF_VALUES.format(dataset=name, columns=named))
+
+        self.task = self._task(main)
+        self.classes: np.ndarray | None = None
+        self.positive: Any = None
+        if self.task != "regression":
+            self._classes(main)
+        else:
+            self._check_regression()
+
+    def _check_regression(self) -> None:
+        """A regression workspace needs numeric labels and models that predict numbers, not classes."""
+        cols = self.config.columns
+        for name, model in self.models.items():
+            classes = getattr(model, "classes_", None)
+            if classes is not None:
+                raise E.LabelError(
+                    f'task = "regression" but model \'{name}\' is a classifier (classes: {E.shown(np.asarray(classes), 10)}). '
+                    'Set task = "binary" or "multiclass" in [columns] (or remove task: it is inferred from the model).'
+                )
+        for name, df in self._frames.items():
+            y = df[cols.label].dropna()
+            bad = y[pd.to_numeric(y, errors="coerce").isna()]
+            if len(bad) > 0.01 * len(y):
+                raise E.LabelError(
+                    f"The label column '{cols.label}' of dataset '{name}' is a regression target but holds text on "
+                    f"{len(bad):,} of {len(y):,} rows (e.g. {E.shown(bad.unique(), 3)}). "
+                    'Fix the label column, or set [columns] task = "binary" / "multiclass" if it names classes.'
+                )
+
+    def _features(self, model: Any) -> list[str]:
+        cols = self.config.columns
+        if cols.features is not None:
+            return list(cols.features)
+        if model is not None and hasattr(model, "feature_names_in_"):
+            return [str(c) for c in model.feature_names_in_]
+        first = next(iter(self._frames.values()))
+        roles = cols.role_columns()
+        feats = [c for c in first.columns if c not in roles]
+        n_in = getattr(model, "n_features_in_", None)
+        if model is not None and n_in is not None and n_in != len(feats):
+            raise E.ColumnError(
+                f"The model was fitted on {n_in} unnamed columns, but the data has {len(feats)} non-role columns. "
+                "Name the model's inputs in order with [columns] features = [...]."
+            )
+        return feats
+
+    def _task(self, model: Any) -> str:
+        from sklearn.base import is_classifier, is_regressor
+
+        cols = self.config.columns
+        if cols.task:
+            return cols.task
+        if model is not None:
+            try:
+                regressor, classifier = is_regressor(model), is_classifier(model)
+            except (AttributeError, TypeError):
+                # An in-house wrapper that does not inherit BaseEstimator has no __sklearn_tags__ (sklearn ≥ 1.6):
+                # decide from classes_ and the label instead.
+                regressor = classifier = False
+            if regressor:
+                return "regression"
+            classes = getattr(model, "classes_", None)
+            if classifier or classes is not None:
+                return "binary" if classes is not None and len(classes) == 2 else "multiclass"
+            # An estimator without a declared type (e.g. a third-party wrapper): fall through to the label.
+        labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True)
+        if _is_regression_label(labels):
+            return "regression"
+        return "binary" if labels.nunique(dropna=True) <= 2 else "multiclass"
+
+    def _classes(self, model: Any) -> None:
+        cols = self.config.columns
+        labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True).dropna()
+        seen = pd.unique(labels)
+        model_classes = getattr(model, "classes_", None) if model is not None else None
+        if model_classes is not None:
+            classes = np.asarray(model_classes)
+            unknown = [v for v in seen if _match_value(v, classes) is None]
+            if unknown:
+                raise E.LabelError(
+                    f"The label column '{cols.label}' has values the model never saw: {E.shown(unknown)}. "
+                    f"The model's classes are {E.shown(classes, 20)}. Check [columns] label, or relabel the data to these classes."
+                )
+        else:
+            values = list(seen)
+            extra = []
+            if cols.prediction:
+                for df in self._frames.values():
+                    extra.extend(pd.unique(df[cols.prediction].dropna()))
+            if cols.scores:
+                extra.extend(cols.scores)  # TOML keys are always text: "1" names the label 1
+            for v in extra:
+                # A predicted class or a scores key that names a label (as text: 1 / "1" / 1.0) is that label.
+                if _match_value(v, np.asarray(values, dtype=object)) is None:
+                    values.append(v)
+            try:
+                classes = np.asarray(sorted(set(values)))
+            except TypeError:  # mixed types: sort by text
+                classes = np.asarray(sorted(set(values), key=str), dtype=object)
+        if len(pd.unique(labels)) < 2:
+            raise E.LabelError(E.LABEL_ONE_CLASS.format(label=cols.label, dataset=", ".join(self._frames), value=E.shown(seen[:1])))
+        for name, df in self._frames.items():
+            if df[cols.label].nunique(dropna=True) < 2:
+                self.warnings.append(
+                    f"Dataset '{name}' has a single class in '{cols.label}': ROC AUC and other two-class metrics are unavailable on it."
+                )
+        self.classes = classes
+        if self.task == "binary":
+            if len(classes) != 2:
+                raise E.LabelError(
+                    f"task = \"binary\" but there are {len(classes)} classes: {E.shown(classes)}. "
+                    'Set task = "multiclass", or fix the label column.'
+                )
+            if cols.positive is not None:
+                pos = _match_value(cols.positive, classes)
+                if pos is None:
+                    raise E.LabelError(E.POSITIVE_NOT_IN_LABELS.format(positive=cols.positive, label=cols.label, found=E.shown(classes, 20)))
+                self.positive = pos
+            else:
+                self.positive = classes[1]
+
+    @property
+    def positive_index(self) -> int | None:
+        if self.positive is None or self.classes is None:
+            return None
+        return int(np.flatnonzero(self.classes == self.positive)[0])
+
+    def summary(self) -> dict[str, Any]:
+        """Model type, task, datasets and column roles, for the home page."""
+        return {
+            "models": {k: _describe_model(v) for k, v in self.models.items()},
+            "task": self.task,
+            "classes": None if self.classes is None else self.classes.tolist(),
+            "positive": self.positive,
+            "features": self.feature_names,
+            "datasets": {k: {"rows": len(v), "columns": v.shape[1]} for k, v in self._frames.items()},
+        }
+
+
+def _describe_model(model: Any) -> str:
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline):
+        return "Pipeline(" + " → ".join(type(step).__name__ for _, step in model.steps) + ")"
+    return type(model).__name__
+
+
+def open_workspace(
+    config: WorkspaceConfig,
+    *,
+    accepted_types: Mapping[str, list[str]] | None = None,
+    trusted_pickles: set[str] | frozenset[str] = frozenset(),
+    progress: Callable[[float, str], None] | None = None,
+) -> Workspace:
+    """Load every model and dataset of ``config`` and validate them against each other.
+
+    ``accepted_types[model_name]``: skops types accepted in the UI on top of ``trusted_types``;
+    ``trusted_pickles``: model names whose pickle the user trusts in the UI.
+    """
+    accepted_types = accepted_types or {}
+    steps = len(config.models) + len(config.datasets)
+    done = 0
+    loaded: dict[str, LoadedModel] = {}
+    for name, spec in config.models.items():
+        if progress:
+            progress(done / max(steps, 1), f"Loading model '{name}'")
+        where = "[model] path" if name == MAIN_MODEL else f"[models.{name}] path"
+        if not spec.path.exists():
+            raise E.ModelError(E.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}"))
+        try:
+            loaded[name] = load_model(
+                spec.path,
+                trusted_types=[*spec.trusted_types, *accepted_types.get(name, [])],
+                trust_pickle=spec.trust_pickle or name in trusted_pickles,
+            )
+        except E.ModelError as exc:
+            exc.model_name = name  # the Workspace page asks for trust per model
+            raise
+        done += 1
+    frames: dict[str, pd.DataFrame] = {}
+    for name, path in config.datasets.items():
+        if progress:
+            progress(done / max(steps, 1), f"Reading dataset '{name}'")
+        frames[name] = read_table(path, where=f"workspace.toml [datasets] {name}")
+        done += 1
+    if progress:
+        progress(1.0, "Validating")
+    return Workspace(config, loaded, frames)
+
+
+# ---- scoring ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Scored:
+    """One dataset's labelled rows with the model's predictions. Shared and read-only."""
+
+    dataset_name: str
+    model_name: str | None
+    task: str
+    frame: pd.DataFrame
+    feature_names: list[str]
+    y: np.ndarray
+    y_raw: np.ndarray
+    pred: np.ndarray
+    proba: np.ndarray | None
+    score: np.ndarray | None
+    classes: np.ndarray | None
+    positive_index: int | None
+    time: pd.Series | None
+    ids: np.ndarray
+    unavailable: dict[str, str]
+    n_unlabeled: int
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    @cached_property
+    def X(self) -> pd.DataFrame:
+        return self.frame[self.feature_names]
+
+    @cached_property
+    def correct(self) -> np.ndarray:
+        """Classification: prediction equals label. Regression: not defined (all False)."""
+        if self.task == "regression":
+            return np.zeros(self.n, dtype=bool)
+        return self.pred == self.y
+
+    @cached_property
+    def row_loss(self) -> np.ndarray:
+        """Per-row loss: log loss (nats) with probabilities, else 0/1 error; regression: squared error."""
+        if self.task == "regression":
+            return (self.pred - self.y) ** 2
+        if self.proba is not None:
+            p = self.proba[np.arange(self.n), self.y]
+            return -np.log(np.clip(p, 1e-15, 1.0))
+        return (~self.correct).astype("float64")
+
+
+def _encode(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Map label values to their index in ``classes`` (-1 when absent), matching as text when types differ."""
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    lookup_s = {_text_key(c): i for i, c in enumerate(classes.tolist())}
+    codes = pd.Series(values).map(lambda v: lookup.get(v, lookup_s.get(_text_key(v), -1)))
+    return codes.to_numpy(dtype="int64")
+
+
+def decision_sign(model: Any, classes: np.ndarray, positive_index: int | None) -> float:
+    """+1, or -1 when ``model.decision_function`` (which scores ``model.classes_[1]``) scores the other class
+    than the workspace's positive one (e.g. positive = "benign", the first class in sorted order)."""
+    est_classes = getattr(model, "classes_", None)
+    if est_classes is None or len(est_classes) != 2 or positive_index is None:
+        return 1.0
+    return 1.0 if _encode(np.asarray(est_classes)[-1:], np.asarray(classes))[0] == positive_index else -1.0
+
+
+def predict_frame(model: Any, X: pd.DataFrame, *, model_name: str = MAIN_MODEL, dataset: str = "data", with_proba: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predict in batches; return (predict output, predict_proba or None). Wraps failures in ModelError."""
+    Xin: Any = X if hasattr(model, "feature_names_in_") else X.to_numpy()
+    preds, probas = [], []
+    has_proba = with_proba and hasattr(model, "predict_proba")
+    try:
+        for start in range(0, len(X), BATCH_ROWS):
+            part = Xin.iloc[start : start + BATCH_ROWS] if isinstance(Xin, pd.DataFrame) else Xin[start : start + BATCH_ROWS]
+            if has_proba:
+                probas.append(np.asarray(model.predict_proba(part), dtype="float64"))
+            else:
+                preds.append(np.asarray(model.predict(part)))
+    except E.ExploreError:
+        raise
+    except Exception as exc:
+        text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
+        hint = E.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.rstrip(".")
+        if "nan" in reason.lower():
+            counts = X.isna().sum()
+            counts = counts[counts > 0]
+            if len(counts):
+                hint = (
+                    " The model does not accept missing values, and these columns have some: "
+                    + ", ".join(f"'{c}' ({int(n):,} rows)" for c, n in counts.head(10).items())
+                    + ". Fill them in, or refit the model with an imputer in its pipeline."
+                ) + hint
+        raise E.ModelError(E.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)) from None
+    if has_proba:
+        proba = np.concatenate(probas) if probas else np.empty((0, len(model.classes_)))
+        pred = np.asarray(model.classes_)[proba.argmax(axis=1)] if len(proba) else np.asarray([])
+        # argmax(predict_proba) is predict() for nearly every classifier; check a sample and fall back if not.
+        head = min(len(X), 2000)
+        if head and not np.array_equal(np.asarray(model.predict(Xin[:head] if not isinstance(Xin, pd.DataFrame) else Xin.iloc[:head])), pred[:head]):
+            pred = predict_frame(model, X, model_name=model_name, dataset=dataset, with_proba=False)[0]
+        return pred, proba
+    return np.concatenate(preds) if preds else np.asarray([]), None
+
+
+def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored:
+    """Score ``dataset`` with model ``model`` (``None`` or a workspace without models: the prediction columns)."""
+    cols = ws.columns
+    df_all = ws.dataset(dataset)
+    has_label = df_all[cols.label].notna().to_numpy()
+    n_unlabeled = int((~has_label).sum())
+    frame = df_all.loc[has_label].reset_index(drop=True) if n_unlabeled else df_all
+    y_raw = frame[cols.label].to_numpy()
+    unavailable: dict[str, str] = {}
+    proba = score_vec = None
+    use_model = model is not None and ws.models
+    if use_model:
+        est = ws.model(model)
+        pred_raw, proba = predict_frame(est, frame[ws.feature_names], model_name=model, dataset=dataset)
+        if ws.task != "regression" and proba is None:
+            reason = f"the model '{model}' has no predict_proba"
+            if hasattr(est, "decision_function") and ws.task == "binary":
+                score_vec = np.asarray(est.decision_function(frame[ws.feature_names] if hasattr(est, "feature_names_in_") else frame[ws.feature_names].to_numpy()), dtype="float64")
+                score_vec = score_vec * decision_sign(est, ws.classes, ws.positive_index)
+                unavailable.update({m: reason + " (ROC/PR AUC use its decision_function)" for m in ("log loss", "Brier")})
+            else:
+                unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})
+        if proba is not None and ws.classes is not None and not np.array_equal(np.asarray(est.classes_), ws.classes):
+            # Another model version with the classes in a different order: align columns to ws.classes.
+            order = _encode(ws.classes, np.asarray(est.classes_))
+            proba = proba[:, order]
+    else:
+        if not cols.prediction and not cols.score and not cols.scores:
+            raise E.WorkspaceError("This workspace has no model and no prediction column to score with.")
+        if cols.prediction:
+            pred_raw = frame[cols.prediction].to_numpy()
+        elif cols.score and ws.task == "binary":
+            pred_raw = np.where(frame[cols.score].to_numpy(dtype="float64") >= 0.5, ws.positive, ws.classes[1 - ws.positive_index])
+        else:
+            pred_raw = None
+        if ws.task == "binary" and cols.score:
+            s = frame[cols.score].to_numpy(dtype="float64")
+            score_vec = s
+            if np.nanmin(s) >= 0 and np.nanmax(s) <= 1:
+                proba = np.empty((len(s), 2))
+                proba[:, ws.positive_index] = s
+                proba[:, 1 - ws.positive_index] = 1 - s
+        elif cols.scores and ws.classes is not None:
+            proba = np.column_stack([
+                frame[cols.scores[k]].to_numpy(dtype="float64") if (k := _match_value(c, np.asarray(list(cols.scores), dtype=object))) is not None else np.zeros(len(frame))
+                for c in ws.classes
+            ])
+        if pred_raw is None:
+            pred_raw = ws.classes[proba.argmax(axis=1)]
+        if ws.task != "regression" and proba is None and score_vec is None:
+            reason = "no score column in the data ([columns] score / scores)"
+            unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})
+        elif ws.task != "regression" and proba is None:
+            unavailable.update({m: "the score column is not a probability in [0, 1]" for m in ("log loss", "Brier")})
+    if ws.task == "regression":
+        y = pd.to_numeric(pd.Series(y_raw), errors="coerce").to_numpy(dtype="float64")
+        pred = np.asarray(pred_raw, dtype="float64")
+    else:
+        y = _encode(y_raw, ws.classes)
+        pred = _encode(pred_raw, ws.classes)
+        if ws.task == "binary" and proba is not None and score_vec is None:
+            score_vec = proba[:, ws.positive_index]
+    ids = frame[cols.id].to_numpy() if cols.id else np.arange(len(frame))
+    time = None
+    if cols.time:
+        t = ws.times[dataset]
+        time = (t[has_label].reset_index(drop=True) if n_unlabeled else t).rename(cols.time)
+    return Scored(
+        dataset_name=dataset, model_name=model if use_model else None, task=ws.task, frame=frame,
+        feature_names=list(ws.feature_names), y=y, y_raw=y_raw, pred=pred, proba=proba, score=score_vec,
+        classes=ws.classes, positive_index=ws.positive_index, time=time, ids=ids, unavailable=unavailable,
+        n_unlabeled=n_unlabeled,
+    )
+
+
+def workspace_from_env(default: Path | None = None) -> Path | None:
+    """The workspace.toml named by EXPLORE_WORKSPACE, else ``default``."""
+    value = os.environ.get("EXPLORE_WORKSPACE")
+    return Path(value).expanduser() if value else default

@@ -1,0 +1,5 @@
+"""Writers that turn result objects into documents others open: Markdown tables and reports."""
+
+from explore._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {})

@@ -1,0 +1,14 @@
+"""Slices: which rows (definition), how the model does on them (report, discovery with FDR control,
+fairness gaps, curves), what-ifs on single datapoints, and the charts of each."""
+
+from explore._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "definition": ["Condition", "SliceDefinition"],
+        "report": ["Grouping", "group_column", "sliceable_columns", "SliceReport", "slice_report", "DiscoveryResult", "weak_slices", "FairnessResult", "fairness_gaps", "Curves", "curves", "confusion_matrix", "worst_rows"],
+        "whatif": ["edit_and_predict", "Counterfactual", "nearest_counterfactual", "DependenceResult", "ice_curve", "partial_dependence", "PerturbationResult", "perturbation_check", "threshold_metrics", "suggest_threshold"],
+        "charts": [],
+    },
+)

@@ -1,0 +1,1467 @@
+"""Slices: per-slice metrics against the rest and overall, groups within a slice, weak-slice discovery,
+fairness gaps, and the slice's curves, confusion matrix and worst rows.
+
+``slice_report(scored, slice_def, by=[...])`` is in the spirit of fairlearn's ``MetricFrame``: metrics
+computed up front for ``overall``, the ``slice``, the ``rest`` and ``by_group`` (one or two columns,
+numeric columns in quantile bins), each with support, a confidence interval and, for groups, the gap
+to the rest of the slice with a Benjamini–Hochberg-controlled test of "worse than the rest".
+
+``weak_slices(scored)`` is the seeds' Slice Finder: every slice of one and two conditions (categorical
+values, numeric quantile bins) with enough rows, Welch's t-test of its per-row loss against the rest,
+Cohen's d, and Benjamini–Hochberg over all slices tested. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from explore.core.workspace import Scored
+from explore.errors import AnalysisError
+from explore.slices.definition import (
+    CORRECT,
+    LABEL,
+    PREDICTION,
+    PSEUDO,
+    TIME,
+    Condition,
+    SliceDefinition,
+    number_labels,
+)
+from explore.stats import metrics as M
+
+DEFAULT_BINS = 5
+MAX_GROUPS = 30
+MAX_BINS = 50
+OTHER = "(other)"
+MISSING_LABEL = "(missing)"
+CURVE_POINTS = 200
+
+BAD_BINS = (
+    "The number of bins for '{column}' must be an integer from 2 to {max_bins}, or a list of at least 2 increasing "
+    "edges; received {received!r}."
+)
+BAD_BY = "Group by takes one or two columns; received {received!r}. Pick at most two columns."
+BAD_FDR = "The false discovery rate must be strictly between 0 and 1 (e.g. 0.05); received {received!r}."
+BAD_MIN_SUPPORT = "The minimum support must be an integer of at least 2 rows; received {received!r}."
+BAD_MAX_CONDITIONS = "Discovery searches slices of 1 or 2 conditions; received max_conditions={received!r}."
+NO_COLUMNS = (
+    "None of the columns chosen for discovery can be sliced: {why}. Choose columns with at least two values, "
+    "e.g. {examples}."
+)
+UNKNOWN_COLUMN = "There is no column '{column}' in dataset '{dataset}'. Columns: {columns}."
+EMPTY_SLICE = "The slice '{slice}' has no rows in dataset '{dataset}' ({n:,} rows in total). Loosen or remove a condition."
+NOT_BINARY = "{what} needs a binary classification task; this workspace's task is {task}."
+NO_SCORES = "{what} needs the model's scores; {reason}."
+
+# A two-condition slice is shown only when it is worse than the rest of each of its one-condition
+# parents at this (uncorrected) level: otherwise it merely adds an unrelated condition to a weak slice.
+REDUNDANCY_ALPHA = 0.05
+# Columns never offered for grouping: too many distinct values to form groups.
+_ID_LIKE_RATIO = 0.9
+
+
+# ---- grouping a column ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Rows coded by the groups of one column.
+
+    ``codes`` (int32, one per row; -1 = in no group), ``labels[i]`` the text of group i, and
+    ``conditions[i]`` the slice condition selecting group i (so a group can become a filter).
+    ``kind``: "categorical" | "numeric" | "time".
+    """
+
+    column: str
+    kind: str
+    codes: np.ndarray
+    labels: list[str]
+    conditions: list[Condition]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.labels)
+
+
+def column_values(scored: Scored, column: str) -> pd.Series:
+    """A data column or a pseudo-column (``slicing.LABEL`` …) as a Series over ``scored``'s rows.
+
+    Class codes are turned back into class values so that they read as the user wrote them.
+    """
+    if column == LABEL:
+        return pd.Series(scored.y_raw if scored.task != "regression" else scored.y, name=PSEUDO[LABEL])
+    if column == PREDICTION:
+        if scored.task == "regression":
+            return pd.Series(scored.pred, name=PSEUDO[PREDICTION])
+        pred = pd.Series(scored.classes[np.maximum(scored.pred, 0)], name=PSEUDO[PREDICTION], dtype=object)
+        pred[scored.pred < 0] = None
+        return pred
+    if column == CORRECT:
+        if scored.task == "regression":
+            raise AnalysisError(
+                "'correct' is defined for classification only; for regression slice on the error."
+            )
+        return pd.Series(scored.correct, name=PSEUDO[CORRECT])
+    if column == TIME:
+        if scored.time is None:
+            raise AnalysisError("This workspace has no time column: set [columns] time in workspace.toml.")
+        return scored.time.reset_index(drop=True).rename(PSEUDO[TIME])
+    if column not in scored.frame.columns:
+        raise AnalysisError(
+            UNKNOWN_COLUMN.format(
+                column=column,
+                dataset=scored.dataset_name,
+                columns=", ".join(map(str, scored.frame.columns[:40])),
+            )
+        )
+    return scored.frame[column]
+
+
+def display_name(column: str) -> str:
+    """The column's name as shown to users (pseudo-columns by their meaning)."""
+    return PSEUDO.get(column, column)
+
+
+def sliceable_columns(scored: Scored) -> list[str]:
+    """Columns a user can filter or group on: data columns, then the pseudo-columns that apply."""
+    cols = [str(c) for c in scored.frame.columns]
+    pseudo = [LABEL, PREDICTION]
+    if scored.task != "regression":
+        pseudo.append(CORRECT)
+    if scored.time is not None:
+        pseudo.append(TIME)
+    return pseudo + cols
+
+
+_GROUPING_CACHE: weakref.WeakKeyDictionary[Scored, dict[Any, Grouping]] = weakref.WeakKeyDictionary()
+
+
+def group_column(
+    scored: Scored, column: str, *, bins: int | Sequence[float] = DEFAULT_BINS, max_groups: int = MAX_GROUPS
+) -> Grouping:
+    """Group rows by ``column``: categories (the ``max_groups - 1`` most frequent, then "(other)"),
+    numeric or time columns in ``bins`` quantile bins (or at the given edges), missing values as a
+    group of their own. Cached per ``scored`` (read-only result).
+    """
+    key = (column, tuple(bins) if not isinstance(bins, int) else bins, max_groups)
+    cache = _GROUPING_CACHE.setdefault(scored, {})
+    if key not in cache:
+        cache[key] = _group_column(scored, column, bins=bins, max_groups=max_groups)
+    return cache[key]
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _group_column(scored: Scored, column: str, *, bins: int | Sequence[float], max_groups: int) -> Grouping:
+    s = column_values(scored, column)
+    if not isinstance(bins, int):
+        edges_in = [float(b) for b in bins]
+        if len(edges_in) < 2 or any(b2 <= b1 for b1, b2 in zip(edges_in, edges_in[1:], strict=False)):
+            raise AnalysisError(
+                BAD_BINS.format(column=display_name(column), max_bins=MAX_BINS, received=list(bins))
+            )
+    elif not 2 <= bins <= MAX_BINS:
+        raise AnalysisError(BAD_BINS.format(column=display_name(column), max_bins=MAX_BINS, received=bins))
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return _bin_time(column, s, bins if isinstance(bins, int) else DEFAULT_BINS)
+    if _is_numeric(s) and (not isinstance(bins, int) or s.nunique(dropna=True) > max(bins, 10)):
+        return _bin_numeric(column, s, bins)
+    return _categories(column, s, max_groups)
+
+
+def _round_sig(values: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to ``digits`` significant digits (readable bin edges: 85.105, not 85.10499999999999)."""
+    return np.array([float(f"{v:.{digits}g}") for v in values], dtype="float64")
+
+
+def _bin_numeric(column: str, s: pd.Series, bins: int | Sequence[float]) -> Grouping:
+    """Quantile bins (open-ended first and last bins, edges rounded) or the user's explicit edges."""
+    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    finite = ~np.isnan(x)
+    codes = np.full(len(x), -1, dtype=np.int32)
+    labels: list[str] = []
+    conditions: list[Condition] = []
+    if isinstance(bins, int):
+        if finite.any():
+            qs = np.quantile(x[finite], np.linspace(0, 1, bins + 1))
+            inner = np.unique(_round_sig(qs[1:-1]))
+            inner = inner[(inner > qs[0]) & (inner <= qs[-1])]
+        else:
+            inner = np.array([])
+        codes[finite] = np.searchsorted(inner, x[finite], side="right")
+        edges = [None, *inner.tolist(), None]
+        text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
+        for i in range(len(edges) - 1):
+            lo, hi = edges[i], edges[i + 1]
+            if lo is None and hi is None:
+                labels.append("all values")
+            elif lo is None:
+                labels.append(f"< {text[hi]}")
+            elif hi is None:
+                labels.append(f"≥ {text[lo]}")
+            else:
+                labels.append(f"[{text[lo]}, {text[hi]})")
+            conditions.append(Condition(column, "range", lo=lo, hi=hi))
+    else:
+        edges_user = np.asarray(bins, dtype="float64")
+        c = np.searchsorted(edges_user[1:-1], x, side="right").astype(np.int32)
+        inside = finite & (x >= edges_user[0]) & (x <= edges_user[-1])
+        codes[inside] = c[inside]
+        last = len(edges_user) - 2
+        text_user = number_labels(edges_user)
+        for i in range(len(edges_user) - 1):
+            lo, hi = float(edges_user[i]), float(edges_user[i + 1])
+            closed = i == last
+            labels.append(f"[{text_user[i]}, {text_user[i + 1]}{']' if closed else ')'}")
+            conditions.append(Condition(column, "range", lo=lo, hi=hi, hi_inclusive=closed))
+    if (~finite).any():
+        codes[~finite] = len(labels)
+        labels.append(MISSING_LABEL)
+        conditions.append(Condition(column, "in", values=(None,)))
+    return _drop_empty(Grouping(column, "numeric", codes, labels, conditions))
+
+
+def _bin_time(column: str, s: pd.Series, bins: int) -> Grouping:
+    """Quantile bins of time, inner edges rounded to the day (to the minute for spans under 3 days)."""
+    t = s.to_numpy(dtype="datetime64[ns]")
+    ok = ~np.isnat(t)
+    ns = t.astype("int64")
+    codes = np.full(len(t), -1, dtype=np.int32)
+    labels: list[str] = []
+    conditions: list[Condition] = []
+    if ok.any():
+        qs = pd.to_datetime(np.quantile(ns[ok], np.linspace(0, 1, bins + 1)).astype("int64"))
+        daily = (qs[-1] - qs[0]) >= pd.Timedelta(days=3)
+        unit, fmt = ("D", "%Y-%m-%d") if daily else ("min", "%Y-%m-%d %H:%M")
+        inner = pd.DatetimeIndex(qs[1:-1]).round(unit).unique().sort_values()
+        inner = inner[(inner > qs[0]) & (inner <= qs[-1])]
+        inner_ns = inner.asi8 if len(inner) else np.array([], dtype="int64")
+        codes[ok] = np.searchsorted(inner_ns, ns[ok], side="right")
+        edges = [None, *inner, None]
+        for i in range(len(edges) - 1):
+            lo, hi = edges[i], edges[i + 1]
+            if lo is None and hi is None:
+                labels.append("all times")
+            elif lo is None:
+                labels.append(f"before {hi.strftime(fmt)}")
+            elif hi is None:
+                labels.append(f"from {lo.strftime(fmt)}")
+            else:
+                labels.append(f"[{lo.strftime(fmt)}, {hi.strftime(fmt)})")
+            conditions.append(
+                Condition(
+                    column,
+                    "range",
+                    lo=None if lo is None else lo.isoformat(),
+                    hi=None if hi is None else hi.isoformat(),
+                )
+            )
+    if (~ok).any():
+        codes[~ok] = len(labels)
+        labels.append(MISSING_LABEL)
+        conditions.append(Condition(column, "in", values=(None,)))
+    return _drop_empty(Grouping(column, "time", codes, labels, conditions))
+
+
+def _categories(column: str, s: pd.Series, max_groups: int) -> Grouping:
+    codes_all, uniques = pd.factorize(s, use_na_sentinel=True)
+    counts = np.bincount(codes_all[codes_all >= 0], minlength=len(uniques))
+    order = np.argsort(-counts, kind="stable")
+    has_missing = bool((codes_all < 0).any())
+    room = max(max_groups - int(has_missing), 1)
+    keep = order[:room] if len(order) <= room else order[: room - 1]
+    remap = np.full(len(uniques) + 1, -1, dtype=np.int32)
+    # Sort kept values for a readable table (numbers numerically, text alphabetically).
+    kept_values = [uniques[i] for i in keep]
+    try:
+        sorted_pos = sorted(range(len(keep)), key=lambda j: kept_values[j])
+    except TypeError:
+        sorted_pos = sorted(range(len(keep)), key=lambda j: str(kept_values[j]))
+    labels: list[str] = []
+    conditions: list[Condition] = []
+    for new, j in enumerate(sorted_pos):
+        remap[keep[j]] = new
+        v = _py(kept_values[j])
+        labels.append(str(v))
+        conditions.append(Condition(column, "in", values=(v,)))
+    if len(keep) < len(uniques):
+        other = len(labels)
+        dropped = np.setdiff1d(np.arange(len(uniques)), keep)
+        remap[dropped] = other
+        labels.append(OTHER)
+        conditions.append(Condition(column, "not_in", values=tuple(_py(v) for v in kept_values) + (None,)))
+    if has_missing:
+        remap[len(uniques)] = len(labels)
+        labels.append(MISSING_LABEL)
+        conditions.append(Condition(column, "in", values=(None,)))
+    idx = np.where(codes_all < 0, len(uniques), codes_all)
+    return Grouping(column, "categorical", remap[idx], labels, conditions)
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _drop_empty(g: Grouping) -> Grouping:
+    counts = np.bincount(g.codes[g.codes >= 0], minlength=g.n_groups)
+    if (counts > 0).all():
+        return g
+    keep = np.flatnonzero(counts > 0)
+    remap = np.full(g.n_groups + 1, -1, dtype=np.int32)
+    remap[keep] = np.arange(len(keep))
+    codes = remap[np.where(g.codes < 0, g.n_groups, g.codes)]
+    return Grouping(g.column, g.kind, codes, [g.labels[i] for i in keep], [g.conditions[i] for i in keep])
+
+
+def combine(a: Grouping, b: Grouping) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Codes of the non-empty (a, b) pairs and, for each, the pair of group indices."""
+    ok = (a.codes >= 0) & (b.codes >= 0)
+    flat = np.where(ok, a.codes.astype(np.int64) * b.n_groups + b.codes, -1)
+    counts = np.bincount(flat[ok], minlength=a.n_groups * b.n_groups)
+    present = np.flatnonzero(counts)
+    remap = np.full(a.n_groups * b.n_groups + 1, -1, dtype=np.int32)
+    remap[present] = np.arange(len(present))
+    codes = remap[np.where(ok, flat, a.n_groups * b.n_groups)]
+    return codes, [(int(p // b.n_groups), int(p % b.n_groups)) for p in present]
+
+
+# ---- slice report --------------------------------------------------------------------------------------
+
+MetricSpec = Sequence[str] | dict[str, str | Callable[[np.ndarray, np.ndarray], float]] | None
+
+
+@dataclass(frozen=True)
+class SliceReport:
+    """Metrics of a slice next to the rest and all rows, and of groups within the slice.
+
+    ``overall`` / ``slice`` / ``rest``: long frames (``metrics.COLUMNS`` minus ``group``), one row per
+    metric. ``comparison``: one row per metric with ``overall``, ``slice``, ``rest`` (+ ``_low``/``_high``
+    interval bounds), ``gap`` (slice − rest), ``p_worse`` (one-sided test that the slice is worse than the
+    rest; NaN for metrics with no better direction) and ``higher_is_better``. ``by_group`` (None when
+    ``by`` is empty): one row per (group, metric) with the group's label column(s), ``value``, interval,
+    ``support``, ``rest`` (the other rows of the slice), ``gap``, ``p_worse``, ``q_worse`` (Benjamini–Hochberg
+    over the groups, per metric) and ``worse`` (``q_worse`` ≤ ``fdr``). Values are fractions for rates.
+    """
+
+    slice_def: SliceDefinition
+    metrics: list[str]
+    confidence: float
+    fdr: float
+    n_rows: int
+    n_slice: int
+    overall: pd.DataFrame
+    slice: pd.DataFrame
+    rest: pd.DataFrame
+    comparison: pd.DataFrame
+    by: list[str] = field(default_factory=list)
+    by_group: pd.DataFrame | None = None
+    group_conditions: list[tuple[Condition, ...]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def group_slice(self, index: int) -> SliceDefinition:
+        """The slice of by-group row ``group == index`` (the report's slice AND the group's conditions)."""
+        s = self.slice_def
+        for cond in self.group_conditions[index]:
+            s = s.with_condition(cond)
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary (for evidence snapshots): comparison and the significantly worse groups."""
+        out: dict[str, Any] = {
+            "slice": self.slice_def.to_dict(),
+            "slice_text": self.slice_def.describe(),
+            "n_rows": self.n_rows,
+            "n_slice": self.n_slice,
+            "confidence": self.confidence,
+            "comparison": _records(self.comparison),
+        }
+        if self.by_group is not None:
+            worse = self.by_group[self.by_group["worse"]]
+            out.update(
+                by=self.by,
+                fdr=self.fdr,
+                n_groups=int(self.by_group["group"].nunique()),
+                worse_groups=_records(worse),
+            )
+        return out
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.to_dict(orient="records"):
+        out.append(
+            {k: (None if isinstance(v, float) and not math.isfinite(v) else _py(v)) for k, v in rec.items()}
+        )
+    return out
+
+
+_OVERALL_CACHE: weakref.WeakKeyDictionary[Scored, dict[Any, pd.DataFrame]] = weakref.WeakKeyDictionary()
+
+
+def _overall(scored: Scored, names: list[str], confidence: float) -> pd.DataFrame:
+    cache = _OVERALL_CACHE.setdefault(scored, {})
+    key = (tuple(names), confidence)
+    if key not in cache:
+        cache[key] = M.overall_metrics(scored, metrics=names, confidence=confidence)
+    return cache[key]
+
+
+def _split_metrics(
+    scored: Scored, metrics: MetricSpec
+) -> tuple[list[str], dict[str, str], dict[str, Callable]]:
+    """(registry names, display renames, custom callables)."""
+    if metrics is None:
+        return M.default_metrics(scored), {}, {}
+    if isinstance(metrics, dict):
+        names, rename, custom = [], {}, {}
+        for label, spec in metrics.items():
+            if callable(spec):
+                custom[str(label)] = spec
+            else:
+                names.append(str(spec))
+                rename[str(spec)] = str(label)
+        return names, rename, custom
+    return [str(m) for m in metrics], {}, {}
+
+
+def _custom_metric(scored: Scored, fn: Callable, name: str, codes: np.ndarray, n_groups: int) -> pd.DataFrame:
+    """A user callable ``fn(y_true, y_pred) -> float`` per group (label values as in the data; no interval)."""
+    y_true = scored.y_raw if scored.task != "regression" else scored.y
+    y_pred = scored.classes[np.maximum(scored.pred, 0)] if scored.task != "regression" else scored.pred
+    rows = []
+    for g in range(n_groups):
+        m = codes == g
+        note, value = "custom metric: no interval", np.nan
+        if not m.any():
+            note = M.NOTE_EMPTY
+        else:
+            try:
+                value = float(fn(y_true[m], y_pred[m]))
+            except Exception as exc:  # a user's callable: report, do not crash the report
+                note = f"the metric raised {type(exc).__name__}: {exc}"
+        rows.append(
+            {
+                "group": g,
+                "metric": name,
+                "value": value,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "support": int(m.sum()),
+                "n_pos": np.nan,
+                "method": "",
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows, columns=M.COLUMNS)
+
+
+def _metrics_frame(
+    scored: Scored,
+    codes: np.ndarray,
+    n_groups: int,
+    names: list[str],
+    rename: dict[str, str],
+    custom: dict[str, Callable],
+    confidence: float,
+    *,
+    complement: bool = False,
+) -> pd.DataFrame:
+    df = M.grouped_metrics(
+        scored, codes, n_groups, metrics=names, confidence=confidence, complement=complement
+    )
+    if custom:
+        extra = []
+        for name, fn in custom.items():
+            if complement:
+                parts = [
+                    _custom_metric(
+                        scored, fn, name, np.where((codes >= 0) & (codes != g), g, -1), n_groups
+                    ).iloc[[g]]
+                    for g in range(n_groups)
+                ]
+                extra.append(pd.concat(parts, ignore_index=True))
+            else:
+                extra.append(_custom_metric(scored, fn, name, codes, n_groups))
+        df = (
+            pd.concat([df, *extra], ignore_index=True)
+            .sort_values("group", kind="stable")
+            .reset_index(drop=True)
+        )
+    if rename:
+        df["metric"] = df["metric"].replace(rename)
+    return df
+
+
+def _direction(name: str, rename_back: dict[str, str]) -> bool | None:
+    return M.metric_direction(rename_back.get(name, name))
+
+
+def _se(df: pd.DataFrame, z: float) -> np.ndarray:
+    """Standard error implied by an interval (half-width / z), NaN without an interval."""
+    return ((df["ci_high"] - df["ci_low"]) / (2 * z)).to_numpy(dtype="float64")
+
+
+def _p_worse(
+    v1: np.ndarray, se1: np.ndarray, v2: np.ndarray, se2: np.ndarray, higher_better: np.ndarray
+) -> np.ndarray:
+    """One-sided p-value that group 1 is worse than group 2 (z test on the interval-implied errors).
+
+    A zero-width interval on both sides (e.g. a proportion of 0 or 1 in both) gives p = 1 when there
+    is no gap and 0 when there is one in the worse direction.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.where(higher_better == 1, v2 - v1, v1 - v2)  # > 0 means group 1 is worse
+        se = np.sqrt(se1**2 + se2**2)
+        z = diff / se
+        p = stats.norm.sf(z)
+        p = np.where(se > 0, p, np.where(diff > 0, 0.0, 1.0))
+    return np.where(np.isnan(higher_better) | np.isnan(diff) | np.isnan(se), np.nan, p)
+
+
+def bh_adjust(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values); NaN entries stay NaN and are not counted."""
+    p = np.asarray(p, dtype="float64")
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = stats.false_discovery_control(np.clip(p[ok], 0, 1), method="bh")
+    return out
+
+
+def slice_report(
+    scored: Scored,
+    slice_def: SliceDefinition | None = None,
+    *,
+    by: Sequence[str] | None = None,
+    bins: int | Sequence[float] | dict[str, int | Sequence[float]] = DEFAULT_BINS,
+    metrics: MetricSpec = None,
+    confidence: float = 0.95,
+    fdr: float = 0.05,
+    max_groups: int = MAX_GROUPS,
+) -> SliceReport:
+    """Metrics of ``slice_def`` (all rows when None) vs the rest vs overall, and by group within the slice.
+
+    ``by``: up to two columns (data or pseudo-columns); numeric and time columns are cut in ``bins``
+    quantile bins (an int, explicit edges, or a dict column → either). ``metrics``: registry names
+    (``explore.stats.metrics.METRICS``; default: every metric of the task), or a dict display name → registry
+    name or callable ``f(y_true, y_pred) -> float`` (no interval). Raises ``AnalysisError`` for an empty
+    slice, unknown columns or metrics, or bad settings.
+    """
+    if not 0 < fdr < 1:
+        raise AnalysisError(BAD_FDR.format(received=fdr))
+    slice_def = slice_def or SliceDefinition()
+    by = list(by or [])
+    if len(by) > 2 or len(set(by)) != len(by):
+        raise AnalysisError(BAD_BY.format(received=by))
+    names, rename, custom = _split_metrics(scored, metrics)
+    rename_back = {v: k for k, v in rename.items()}
+    mask = slice_def.mask(scored)
+    n_slice = int(mask.sum())
+    if n_slice == 0:
+        raise AnalysisError(
+            EMPTY_SLICE.format(slice=slice_def.describe(), dataset=scored.dataset_name, n=scored.n)
+        )
+    z = M._z(confidence)
+    two = np.where(mask, 0, 1).astype(np.int64)
+    sr = _metrics_frame(scored, two, 2, names, rename, custom, confidence)
+    if custom:
+        overall = _metrics_frame(
+            scored, np.zeros(scored.n, dtype=np.int64), 1, names, rename, custom, confidence
+        )
+    else:
+        overall = _overall(scored, names, confidence).copy()
+        if rename:
+            overall["metric"] = overall["metric"].replace(rename)
+    part_s = sr[sr.group == 0].drop(columns="group").reset_index(drop=True)
+    part_r = sr[sr.group == 1].drop(columns="group").reset_index(drop=True)
+    part_o = overall.drop(columns="group").reset_index(drop=True)
+    hib = np.array([_hb(_direction(m, rename_back)) for m in part_s["metric"]])
+    comparison = pd.DataFrame(
+        {
+            "metric": part_s["metric"],
+            "overall": part_o["value"],
+            "overall_low": part_o["ci_low"],
+            "overall_high": part_o["ci_high"],
+            "slice": part_s["value"],
+            "slice_low": part_s["ci_low"],
+            "slice_high": part_s["ci_high"],
+            "slice_support": part_s["support"],
+            "rest": part_r["value"],
+            "rest_low": part_r["ci_low"],
+            "rest_high": part_r["ci_high"],
+            "rest_support": part_r["support"],
+            "gap": part_s["value"] - part_r["value"],
+            "p_worse": _p_worse(
+                part_s["value"].to_numpy(), _se(part_s, z), part_r["value"].to_numpy(), _se(part_r, z), hib
+            ),
+            "higher_is_better": [_direction(m, rename_back) for m in part_s["metric"]],
+            "method": part_s["method"],
+            "note": part_s["note"],
+        }
+    )
+    notes: list[str] = []
+    if n_slice == scored.n:
+        notes.append("The slice is every row: the rest is empty.")
+    if n_slice == 1:
+        notes.append("The slice has a single row: intervals need at least two rows.")
+    if (part_s["method"] == "bootstrap").any():
+        notes.append(
+            f"Intervals marked 'bootstrap' are percentile bootstraps ({M.BOOTSTRAP_REPLICATES} resamples), run only on "
+            f"slices of at most {M.BOOTSTRAP_MAX_ROWS:,} rows."
+        )
+    by_group = None
+    group_conditions: list[tuple[Condition, ...]] = []
+    if by:
+        by_group, group_conditions, group_notes = _by_group(
+            scored, mask, by, bins, max_groups, names, rename, custom, confidence, fdr, rename_back
+        )
+        notes.extend(group_notes)
+    return SliceReport(
+        slice_def=slice_def,
+        metrics=list(part_s["metric"]),
+        confidence=confidence,
+        fdr=fdr,
+        n_rows=scored.n,
+        n_slice=n_slice,
+        overall=part_o,
+        slice=part_s,
+        rest=part_r,
+        comparison=comparison,
+        by=by,
+        by_group=by_group,
+        group_conditions=group_conditions,
+        notes=notes,
+    )
+
+
+def _hb(direction: bool | None) -> float:
+    return np.nan if direction is None else float(direction)
+
+
+def _bins_for(bins: Any, column: str) -> int | Sequence[float]:
+    if isinstance(bins, dict):
+        return bins.get(column, DEFAULT_BINS)
+    return bins
+
+
+def _by_group(
+    scored: Scored,
+    mask: np.ndarray,
+    by: list[str],
+    bins: Any,
+    max_groups: int,
+    names: list[str],
+    rename: dict[str, str],
+    custom: dict[str, Callable],
+    confidence: float,
+    fdr: float,
+    rename_back: dict[str, str],
+) -> tuple[pd.DataFrame, list[tuple[Condition, ...]], list[str]]:
+    groupings = [group_column(scored, c, bins=_bins_for(bins, c), max_groups=max_groups) for c in by]
+    if len(groupings) == 1:
+        g = groupings[0]
+        codes, pairs = g.codes, [(i,) for i in range(g.n_groups)]
+    else:
+        codes, pairs2 = combine(groupings[0], groupings[1])
+        pairs = [tuple(p) for p in pairs2]
+    codes = np.where(mask, codes, -1).astype(np.int64)
+    G = len(pairs)
+    counts = np.bincount(codes[codes >= 0], minlength=G)
+    present = np.flatnonzero(counts > 0)
+    remap = np.full(G + 1, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    codes = remap[np.where(codes < 0, G, codes)]
+    pairs = [pairs[i] for i in present]
+    G = len(pairs)
+    notes = []
+    if G == 0:
+        raise AnalysisError(f"No row of the slice has a value in {', '.join(map(display_name, by))}.")
+    z = M._z(confidence)
+    inside = _metrics_frame(scored, codes, G, names, rename, custom, confidence)
+    rest = _metrics_frame(scored, codes, G, names, rename, custom, confidence, complement=True)
+    df = inside.copy()
+    for j, gr in enumerate(groupings):
+        df.insert(1 + j, display_name(gr.column), [gr.labels[pairs[g][j]] for g in df["group"]])
+    df["rest"] = rest["value"].to_numpy()
+    df["rest_low"] = rest["ci_low"].to_numpy()
+    df["rest_high"] = rest["ci_high"].to_numpy()
+    df["gap"] = df["value"] - df["rest"]
+    hib = np.array([_hb(_direction(m, rename_back)) for m in df["metric"]])
+    df["p_worse"] = _p_worse(df["value"].to_numpy(), _se(inside, z), df["rest"].to_numpy(), _se(rest, z), hib)
+    df["q_worse"] = np.nan
+    for _, idx in df.groupby("metric", sort=False).groups.items():
+        df.loc[idx, "q_worse"] = bh_adjust(df.loc[idx, "p_worse"].to_numpy())
+    df["worse"] = (df["q_worse"] <= fdr).fillna(False).astype(bool)
+    conditions = [tuple(groupings[j].conditions[p[j]] for j in range(len(groupings))) for p in pairs]
+    if G == 1:
+        notes.append("Only one group is present in the slice: there is no rest to compare it with.")
+    other = [display_name(g.column) for g in groupings if OTHER in g.labels]
+    if other:
+        notes.append(
+            f"{', '.join(other)}: values beyond the {max_groups - 1} most frequent are pooled in '{OTHER}'."
+        )
+    return df.reset_index(drop=True), conditions, notes
+
+
+# ---- weak-slice discovery -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    """Slices whose per-row loss is significantly higher than the rest's, at false discovery rate ``fdr``.
+
+    ``slices``: the significant, informative slices ranked by effect size (Cohen's d), with ``slice``
+    (text), ``n_conditions``, ``support`` (rows), ``loss`` and ``rest_loss`` (mean per-row loss), ``diff``
+    (slice − rest) and its ``ci_low``/``ci_high`` (Welch, at ``confidence``), ``effect_size`` (d),
+    ``t``, ``df``, ``p_value`` (one-sided: slice worse), ``q_value`` (Benjamini–Hochberg) and the
+    task's headline metric in slice and rest (``metric``, ``metric_slice``, ``metric_rest``).
+    ``definitions[i]`` is row i's ``SliceDefinition``. ``tested``: every slice tested, same columns plus
+    ``significant`` and ``redundant`` (a two-condition slice that is not significantly worse — Welch,
+    one-sided, ``REDUNDANCY_ALPHA`` — than the rest of each of its one-condition parents: it only adds an
+    unrelated condition to a weak slice; such slices are left out of ``slices`` and counted in
+    ``n_redundant``). ``n_tested`` counts the hypotheses BH
+    corrected over (including ``n_pruned`` slices that a bound proved cannot be worse than the rest,
+    counted with p = 1).
+    """
+
+    slices: pd.DataFrame
+    definitions: list[SliceDefinition]
+    tested: pd.DataFrame
+    n_tested: int
+    n_pruned: int
+    n_redundant: int
+    fdr: float
+    confidence: float
+    min_support: int
+    loss: str
+    columns: list[str]
+    skipped_columns: dict[str, str]
+    n_rows: int
+
+    def to_dict(self, top: int = 20) -> dict[str, Any]:
+        """JSON-able summary (for evidence snapshots)."""
+        return {
+            "n_rows": self.n_rows,
+            "n_tested": self.n_tested,
+            "n_pruned": self.n_pruned,
+            "n_significant": len(self.slices),
+            "n_redundant": self.n_redundant,
+            "fdr": self.fdr,
+            "min_support": self.min_support,
+            "loss": self.loss,
+            "columns": self.columns,
+            "slices": _records(self.slices.head(top)),
+            "definitions": [d.to_dict() for d in self.definitions[:top]],
+        }
+
+
+LossName = Literal["loss", "error"]
+
+
+def loss_values(scored: Scored, loss: LossName = "loss") -> tuple[np.ndarray, str]:
+    """Per-row loss and its description: "loss" = ``scored.row_loss`` (log loss with probabilities, else
+    0/1 error; regression: squared error), "error" = 0/1 misclassification (regression: absolute error)."""
+    if loss == "loss":
+        if scored.task == "regression":
+            what = "squared error"
+        elif scored.proba is not None:
+            what = "log loss"
+        else:
+            what = "0/1 error"
+        return np.asarray(scored.row_loss, dtype="float64"), what
+    if loss == "error":
+        if scored.task == "regression":
+            return np.abs(scored.pred - scored.y).astype("float64"), "absolute error"
+        return (~scored.correct).astype("float64"), "0/1 error"
+    raise AnalysisError(f"loss must be 'loss' or 'error'; received {loss!r}.")
+
+
+def discovery_columns(scored: Scored) -> list[str]:
+    """Default columns for discovery: the model's features (else every non-role column)."""
+    return [c for c in scored.feature_names if c in scored.frame.columns]
+
+
+_TESTED_COLUMNS = [
+    "slice",
+    "n_conditions",
+    "support",
+    "loss",
+    "rest_loss",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "effect_size",
+    "t",
+    "df",
+    "p_value",
+    "q_value",
+    "metric",
+    "metric_slice",
+    "metric_rest",
+    "significant",
+    "redundant",
+]
+
+
+def weak_slices(
+    scored: Scored,
+    *,
+    columns: Sequence[str] | None = None,
+    max_conditions: int = 2,
+    min_support: int | None = None,
+    fdr: float = 0.05,
+    n_bins: int = 4,
+    max_values: int = 20,
+    loss: LossName = "loss",
+    confidence: float = 0.95,
+    mask: np.ndarray | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> DiscoveryResult:
+    """Slices of one or two conditions whose mean per-row loss is significantly higher than the rest's.
+
+    Every slice ``column = value`` (categories: the ``max_values`` most frequent and missing; numeric:
+    ``n_bins`` quantile bins) and every conjunction of two from different columns with at least
+    ``min_support`` rows (default: max(50, 0.1 % of rows)) is tested with Welch's one-sided t-test
+    against the other rows; Benjamini–Hochberg at ``fdr`` runs over all slices tested. A bound prunes
+    the two-condition search: a child's mean loss cannot exceed the mean of the ``min_support`` largest
+    losses of either parent, so a parent whose bound is at or below the overall mean has no child that
+    can be worse (such children are counted as tested with p = 1, which keeps BH valid).
+    ``mask`` restricts the search to a slice (the rest is then the rest of that slice). Work and memory
+    are linear in rows × column pairs: one pass of bincounts per pair.
+    """
+    if not 0 < fdr < 1:
+        raise AnalysisError(BAD_FDR.format(received=fdr))
+    if max_conditions not in (1, 2):
+        raise AnalysisError(BAD_MAX_CONDITIONS.format(received=max_conditions))
+    base = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if min_support is None:
+        min_support = max(50, int(0.001 * int(base.sum())))
+    if not isinstance(min_support, int | np.integer) or min_support < 2:
+        raise AnalysisError(BAD_MIN_SUPPORT.format(received=min_support))
+    if not 2 <= n_bins <= MAX_BINS:
+        raise AnalysisError(BAD_BINS.format(column="discovery", max_bins=MAX_BINS, received=n_bins))
+    report = progress or (lambda f, m: None)
+    cols = list(columns) if columns is not None else discovery_columns(scored)
+    values, loss_name = loss_values(scored, loss)
+    use = np.isfinite(values) & base
+    rows = None if use.all() else np.flatnonzero(use)
+    x = values if rows is None else values[rows]
+    n = len(x)
+    if n < 2 * min_support:
+        raise AnalysisError(
+            f"Discovery needs at least {2 * min_support:,} rows with a finite loss (twice the minimum support of "
+            f"{min_support:,}); received {n:,}. Lower the minimum support or widen the slice."
+        )
+    centre = float(x.mean())
+    d = x - centre  # centred: sums of squares without cancellation
+    binary_loss = bool(np.isin(x, (0.0, 1.0)).all())
+    d2 = None if binary_loss else d * d
+    T1 = float(d.sum())
+    T2 = float((d * d).sum())
+    if scored.task == "regression":
+        head_all, metric = np.abs(scored.pred - scored.y), "MAE"
+    else:
+        head_all, metric = scored.correct.astype("float64"), "accuracy"
+    head = np.nan_to_num(head_all if rows is None else head_all[rows])
+    # The headline metric is often an affine function of the loss (0/1 error ↔ accuracy): no extra pass.
+    if loss == "error" or (binary_loss and scored.task != "regression"):
+        head_affine = (1.0, -1.0) if scored.task != "regression" else (0.0, 1.0)
+    else:
+        head_affine = None
+    H = float(head.sum())
+
+    groupings: list[Grouping] = []
+    codes: list[np.ndarray] = []
+    skipped: dict[str, str] = {}
+    for i, c in enumerate(cols):
+        report(0.25 * i / max(len(cols), 1), f"Binning '{display_name(c)}'")
+        try:
+            g = group_column(scored, c, bins=n_bins, max_groups=max_values + 1)
+        except AnalysisError as exc:
+            skipped[c] = str(exc)
+            continue
+        cc = (g.codes if rows is None else g.codes[rows]).astype(np.intp)
+        present = np.bincount(cc, minlength=g.n_groups)
+        if (present > 0).sum() < 2:
+            skipped[c] = "has a single value"
+            continue
+        if g.kind == "categorical" and len(g.labels) > max_values and n > 100:
+            unique_share = column_values(scored, c).nunique(dropna=True) / max(scored.n, 1)
+            if unique_share > _ID_LIKE_RATIO:
+                skipped[c] = "is an identifier (nearly every value distinct)"
+                continue
+        groupings.append(g)
+        codes.append(cc)
+    if not groupings:
+        why = "; ".join(f"'{k}' {v}" for k, v in list(skipped.items())[:5]) or "no columns given"
+        raise AnalysisError(
+            NO_COLUMNS.format(why=why, examples=", ".join(map(repr, discovery_columns(scored)[:3])))
+        )
+
+    def sums(flat: np.ndarray, size: int, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s1 = np.bincount(flat, weights=d, minlength=size)
+        # For 0/1 losses, Σd² follows from Σd and the count: (x − c)² = x(1 − 2c) + c².
+        s2 = (
+            np.bincount(flat, weights=d2, minlength=size)
+            if d2 is not None
+            else (s1 + cnt * centre) * (1 - 2 * centre) + cnt * centre**2
+        )
+        if head_affine is not None:
+            a, b = head_affine
+            hs = a * cnt + b * (s1 + cnt * centre)
+        else:
+            hs = np.bincount(flat, weights=head, minlength=size)
+        return s1, s2, hs
+
+    parts: list[dict[str, np.ndarray]] = []
+    conds: list[tuple[Condition, ...]] = []
+    stats1 = []
+    loss_order = np.argsort(-x, kind="stable")
+    bounds: list[np.ndarray] = []
+    for i, (g, cc) in enumerate(zip(groupings, codes, strict=True)):
+        report(0.25 + 0.15 * i / len(groupings), f"Testing slices of '{display_name(g.column)}'")
+        cnt = np.bincount(cc, minlength=g.n_groups).astype("float64")
+        s1, s2, hs = sums(cc, g.n_groups, cnt)
+        stats1.append((cnt, s1, s2))
+        test = (cnt >= min_support) & (cnt <= n - min_support)
+        idx = np.flatnonzero(test)
+        parts.append(
+            {
+                "n1": cnt[idx],
+                "s1": s1[idx],
+                "s2": s2[idx],
+                "h1": hs[idx],
+                "k": np.ones(len(idx)),
+                "an": np.full(len(idx), np.nan),
+                "as1": np.full(len(idx), np.nan),
+                "as2": np.full(len(idx), np.nan),
+                "bn": np.full(len(idx), np.nan),
+                "bs1": np.full(len(idx), np.nan),
+                "bs2": np.full(len(idx), np.nan),
+            }
+        )
+        conds.extend((g.conditions[v],) for v in idx)
+        bounds.append(_top_mean_bound(loss_order, cc, g.n_groups, min_support, x))
+    n_pruned = 0
+    if max_conditions == 2 and len(groupings) > 1:
+        n_pairs = len(groupings) * (len(groupings) - 1) // 2
+        done = 0
+        flat = np.empty(n, dtype=np.intp)
+        for i in range(len(groupings)):
+            for j in range(i + 1, len(groupings)):
+                done += 1
+                report(
+                    0.4 + 0.6 * done / n_pairs,
+                    f"Testing slices of two conditions ({done}/{n_pairs} column pairs)",
+                )
+                a, b = groupings[i], groupings[j]
+                size = a.n_groups * b.n_groups
+                np.multiply(codes[i], b.n_groups, out=flat)
+                flat += codes[j]
+                cnt = np.bincount(flat, minlength=size).astype("float64")
+                av, bv = np.divmod(np.arange(size), b.n_groups)
+                supported = (cnt >= min_support) & (cnt <= n - min_support)
+                # A child with the same rows as a parent is the parent again: not a new hypothesis.
+                supported &= (cnt != stats1[i][0][av]) & (cnt != stats1[j][0][bv])
+                alive = np.minimum(bounds[i][av], bounds[j][bv]) > centre
+                n_pruned += int((supported & ~alive).sum())
+                test = supported & alive
+                if not test.any():
+                    continue
+                s1, s2, hs = sums(flat, size, cnt)
+                idx = np.flatnonzero(test)
+                part = {
+                    "n1": cnt[idx],
+                    "s1": s1[idx],
+                    "s2": s2[idx],
+                    "h1": hs[idx],
+                    "k": np.full(len(idx), 2.0),
+                }
+                for tag, (pc, ps1, ps2), pv in (("a", stats1[i], av[idx]), ("b", stats1[j], bv[idx])):
+                    part.update({f"{tag}n": pc[pv], f"{tag}s1": ps1[pv], f"{tag}s2": ps2[pv]})
+                parts.append(part)
+                conds.extend((a.conditions[av[p]], b.conditions[bv[p]]) for p in idx)
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    tested = _welch_table(cat, n, T1, T2, H, centre, confidence)
+    slice_defs = [SliceDefinition(c) for c in conds]
+    tested.insert(0, "slice", [sd.describe() for sd in slice_defs])
+    p_all = np.r_[tested["p_value"].to_numpy(dtype="float64"), np.ones(n_pruned)]
+    q_all = stats.false_discovery_control(np.nan_to_num(p_all, nan=1.0), method="bh") if len(p_all) else p_all
+    tested["q_value"] = q_all[: len(tested)]
+    tested["metric"] = metric
+    tested["significant"] = (tested["q_value"] <= fdr) & (tested["diff"] > 0)
+    # A two-condition slice is informative only if worse than the rest of *each* parent (both conditions
+    # matter); single conditions are never redundant.
+    redundant = np.zeros(len(tested), dtype=bool)
+    two = cat["k"] == 2
+    for tag in "ab":
+        pn, ps1, ps2 = cat[f"{tag}n"][two], cat[f"{tag}s1"][two], cat[f"{tag}s2"][two]
+        n1, c1, c2 = cat["n1"][two], cat["s1"][two], cat["s2"][two]
+        redundant[two] |= ~(_welch_p(n1, c1, c2, pn - n1, ps1 - c1, ps2 - c2) < REDUNDANCY_ALPHA)
+    tested["redundant"] = redundant
+    tested = tested[_TESTED_COLUMNS]
+    keep = tested[tested["significant"] & ~tested["redundant"]]
+    order = keep.sort_values(["effect_size", "support"], ascending=[False, False], kind="stable").index
+    slices = tested.loc[order].reset_index(drop=True)
+    definitions = [SliceDefinition(slice_defs[i].conditions, name=slice_defs[i].describe()) for i in order]
+    report(1.0, "Done")
+    return DiscoveryResult(
+        slices=slices,
+        definitions=definitions,
+        tested=tested,
+        n_tested=len(tested) + n_pruned,
+        n_pruned=n_pruned,
+        n_redundant=int((tested["significant"] & tested["redundant"]).sum()),
+        fdr=fdr,
+        confidence=confidence,
+        min_support=int(min_support),
+        loss=loss_name,
+        columns=[g.column for g in groupings],
+        skipped_columns=skipped,
+        n_rows=n,
+    )
+
+
+def _welch_p(
+    n1: np.ndarray, s1: np.ndarray, s2: np.ndarray, n2: np.ndarray, t1: np.ndarray, t2: np.ndarray
+) -> np.ndarray:
+    """One-sided Welch p-value that group 1 has the higher mean, from counts, sums and sums of squares
+    (of the same centred values); NaN where a group has fewer than 2 rows."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1, m2 = s1 / n1, t1 / n2
+        a1 = np.maximum(s2 - n1 * m1 * m1, 0.0) / (n1 - 1) / n1
+        a2 = np.maximum(t2 - n2 * m2 * m2, 0.0) / (n2 - 1) / n2
+        se = np.sqrt(a1 + a2)
+        dof = (a1 + a2) ** 2 / (a1**2 / (n1 - 1) + a2**2 / (n2 - 1))
+        p = np.where(se > 0, stats.t.sf((m1 - m2) / se, dof), np.where(m1 > m2, 0.0, 1.0))
+    return np.where((n1 >= 2) & (n2 >= 2), p, np.nan)
+
+
+def _top_mean_bound(loss_order: np.ndarray, codes: np.ndarray, G: int, k: int, x: np.ndarray) -> np.ndarray:
+    """Per group: mean of its ``k`` largest losses (an upper bound on the mean of any subset of ≥ k rows)."""
+    c = codes[loss_order].astype(np.int16 if G < 2**15 else np.int32)
+    # Rank of each row within its group in descending-loss order (stable radix sort keeps that order).
+    order = np.argsort(c, kind="stable")
+    c_sorted = c[order].astype(np.intp)
+    starts = np.searchsorted(c_sorted, np.arange(G))
+    rank = np.arange(len(c_sorted)) - starts[c_sorted]
+    top = rank < k
+    sums = np.bincount(c_sorted[top], weights=x[loss_order[order[top]]], minlength=G)
+    cnt = np.bincount(c_sorted[top], minlength=G)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, sums / np.maximum(cnt, 1), -np.inf)
+
+
+def _welch_table(
+    cat: dict[str, np.ndarray], n: int, T1: float, T2: float, H: float, centre: float, confidence: float
+) -> pd.DataFrame:
+    """Welch's one-sided t-test (slice worse than rest) for every tested slice, vectorised.
+
+    ``cat``: per slice its row count ``n1``, the sums of centred losses ``s1`` and of their squares
+    ``s2``, the headline-metric sum ``h1`` and the number of conditions ``k``.
+    """
+    n1, s1, s2, h1 = cat["n1"], cat["s1"], cat["s2"], cat["h1"]
+    n2 = n - n1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m1, m2 = s1 / n1, (T1 - s1) / n2
+        v1 = np.maximum(s2 - n1 * m1 * m1, 0.0) / (n1 - 1)
+        v2 = np.maximum((T2 - s2) - n2 * m2 * m2, 0.0) / (n2 - 1)
+        a1, a2 = v1 / n1, v2 / n2
+        se = np.sqrt(a1 + a2)
+        diff = m1 - m2
+        t = diff / se
+        dof = (a1 + a2) ** 2 / (a1**2 / (n1 - 1) + a2**2 / (n2 - 1))
+        p = stats.t.sf(t, dof)
+        zero = se == 0
+        t = np.where(zero, np.where(diff > 0, np.inf, 0.0), t)
+        dof = np.where(zero, n - 2.0, dof)
+        p = np.where(zero, np.where(diff > 0, 0.0, 1.0), p)
+        pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n - 2)) if n > 2 else np.zeros_like(n1)
+        effect = np.where(pooled > 0, diff / pooled, np.where(diff > 0, np.inf, 0.0))
+        tcrit = stats.t.ppf(0.5 + confidence / 2, dof)
+    return pd.DataFrame(
+        {
+            "n_conditions": cat["k"].astype(int),
+            "support": n1.astype(int),
+            "loss": m1 + centre,
+            "rest_loss": m2 + centre,
+            "diff": diff,
+            "ci_low": diff - tcrit * se,
+            "ci_high": diff + tcrit * se,
+            "effect_size": effect,
+            "t": t,
+            "df": dof,
+            "p_value": p,
+            "metric_slice": h1 / n1,
+            "metric_rest": (H - h1) / n2,
+        }
+    )
+
+
+# ---- fairness gaps ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FairnessResult:
+    """Gaps between the groups of ``column``.
+
+    ``groups``: one row per group with ``group`` (label), ``support``, and per measure its value and
+    Wilson interval (``positive rate``, ``true positive rate``, ``accuracy``; regression: ``mean
+    prediction`` and ``MAE`` with t intervals). ``gaps``: one row per measure with ``gap`` (max − min over
+    groups with at least ``min_support`` rows), the two groups, the interval of that difference
+    (Newcombe's hybrid score interval; Welch for means), ``threshold`` and ``exceeds`` (gap > threshold)
+    and ``significant`` (interval entirely above the threshold). ``cls``: the class treated as positive.
+    """
+
+    column: str
+    cls: Any
+    groups: pd.DataFrame
+    gaps: pd.DataFrame
+    threshold: float
+    confidence: float
+    min_support: int
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "class": _py(self.cls),
+            "threshold": self.threshold,
+            "confidence": self.confidence,
+            "min_support": self.min_support,
+            "gaps": _records(self.gaps),
+            "groups": _records(self.groups),
+            "notes": self.notes,
+        }
+
+
+FAIRNESS_MEASURES = {
+    "positive rate": "demographic parity difference (share predicted positive)",
+    "true positive rate": "equal opportunity difference (recall among actual positives)",
+    "accuracy": "accuracy gap",
+    "mean prediction": "difference in mean prediction (regression parity)",
+    "MAE": "difference in mean absolute error",
+}
+
+
+def fairness_gaps(
+    scored: Scored,
+    column: str,
+    *,
+    threshold: float = 0.1,
+    positive: Any = None,
+    slice_def: SliceDefinition | None = None,
+    bins: int | Sequence[float] = DEFAULT_BINS,
+    min_support: int = 30,
+    confidence: float = 0.95,
+    max_groups: int = MAX_GROUPS,
+) -> FairnessResult:
+    """Demographic parity, equal opportunity and accuracy gaps between the groups of ``column``.
+
+    Classification: ``positive`` is the class whose rate is compared (default: the positive class, or
+    the last class for multiclass). Regression: mean prediction and MAE gaps, in label units.
+    Gaps are max − min over groups with ≥ ``min_support`` rows; intervals at ``confidence``.
+    """
+    mask = (slice_def or SliceDefinition()).mask(scored)
+    g = group_column(scored, column, bins=bins, max_groups=max_groups)
+    codes = np.where(mask, g.codes, -1).astype(np.int64)
+    G = g.n_groups
+    support = np.bincount(codes[codes >= 0], minlength=G).astype("float64")
+    notes: list[str] = []
+    groups = pd.DataFrame({"group": g.labels, "support": support.astype(int)})
+    measures: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # value, successes/mean, trials/var
+    if scored.task == "regression":
+        cls = None
+        keep = codes >= 0
+        for name, vals in (("mean prediction", scored.pred), ("MAE", np.abs(scored.pred - scored.y))):
+            ok = keep & np.isfinite(vals)
+            n_ = np.bincount(codes[ok], minlength=G).astype("float64")
+            s1 = np.bincount(codes[ok], weights=vals[ok], minlength=G)
+            s2 = np.bincount(codes[ok], weights=vals[ok] ** 2, minlength=G)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = s1 / n_
+                var = np.maximum(s2 - n_ * mean**2, 0) / (n_ - 1)
+                half = M._t_crit(n_, confidence) * np.sqrt(var / n_)
+            groups[name] = mean
+            groups[f"{name}_low"], groups[f"{name}_high"] = mean - half, mean + half
+            measures[name] = (mean, var, n_)
+    else:
+        if positive is None:
+            k = scored.positive_index if scored.task == "binary" else len(scored.classes) - 1
+        else:
+            matches = [
+                i for i, c in enumerate(scored.classes.tolist()) if c == positive or str(c) == str(positive)
+            ]
+            if not matches:
+                raise AnalysisError(
+                    f"The class {positive!r} is not one of the classes: {', '.join(map(str, scored.classes.tolist()))}."
+                )
+            k = matches[0]
+        cls = scored.classes[k]
+        keep = codes >= 0
+        yk, pk = scored.y == k, scored.pred == k
+        pos_n = np.bincount(codes[keep], weights=yk[keep], minlength=G)
+        sel = np.bincount(codes[keep], weights=pk[keep], minlength=G)
+        tp = np.bincount(codes[keep], weights=(yk & pk)[keep], minlength=G)
+        corr = np.bincount(codes[keep], weights=scored.correct[keep], minlength=G)
+        for name, num, den in (
+            ("positive rate", sel, support),
+            ("true positive rate", tp, pos_n),
+            ("accuracy", corr, support),
+        ):
+            lo, hi = M.wilson_interval(num, den, confidence)
+            groups[name] = M._ratio(num, den)
+            groups[f"{name}_low"], groups[f"{name}_high"] = lo, hi
+            measures[name] = (M._ratio(num, den), num, den)
+        groups["positives"] = pos_n.astype(int)
+    eligible = support >= min_support
+    small = [g.labels[i] for i in np.flatnonzero((support > 0) & ~eligible)]
+    if small:
+        notes.append(
+            f"Groups with fewer than {min_support} rows are shown but not used for the gaps: {', '.join(small[:10])}."
+        )
+    gap_rows = []
+    for name, (val, a, b) in measures.items():
+        ok = eligible & np.isfinite(val)
+        if scored.task != "regression":
+            ok &= b > 0
+        row: dict[str, Any] = {"measure": name, "meaning": FAIRNESS_MEASURES[name], "threshold": threshold}
+        if ok.sum() < 2:
+            row.update(
+                gap=np.nan,
+                high_group=None,
+                low_group=None,
+                ci_low=np.nan,
+                ci_high=np.nan,
+                exceeds=False,
+                significant=False,
+                note="fewer than two groups with enough rows",
+            )
+            gap_rows.append(row)
+            continue
+        idx = np.flatnonzero(ok)
+        hi_i, lo_i = idx[np.argmax(val[idx])], idx[np.argmin(val[idx])]
+        gap = float(val[hi_i] - val[lo_i])
+        if scored.task == "regression":
+            se = math.sqrt(a[hi_i] / b[hi_i] + a[lo_i] / b[lo_i])
+            dof = (
+                (a[hi_i] / b[hi_i] + a[lo_i] / b[lo_i]) ** 2
+                / (
+                    (a[hi_i] / b[hi_i]) ** 2 / max(b[hi_i] - 1, 1)
+                    + (a[lo_i] / b[lo_i]) ** 2 / max(b[lo_i] - 1, 1)
+                )
+                if se > 0
+                else 1.0
+            )
+            tq = float(stats.t.ppf(0.5 + confidence / 2, dof))
+            ci = (gap - tq * se, gap + tq * se)
+        else:
+            ci = newcombe_interval(a[hi_i], b[hi_i], a[lo_i], b[lo_i], confidence)
+        row.update(
+            gap=gap,
+            high_group=g.labels[hi_i],
+            low_group=g.labels[lo_i],
+            ci_low=ci[0],
+            ci_high=ci[1],
+            exceeds=bool(gap > threshold),
+            significant=bool(ci[0] > threshold),
+            note="the interval is for the difference between these two groups; max − min over many groups is biased upward",
+        )
+        gap_rows.append(row)
+    return FairnessResult(
+        column=column,
+        cls=cls,
+        groups=groups,
+        gaps=pd.DataFrame(gap_rows),
+        threshold=float(threshold),
+        confidence=confidence,
+        min_support=min_support,
+        notes=notes,
+    )
+
+
+def newcombe_interval(
+    k1: float, n1: float, k2: float, n2: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (method 10) for p1 − p2, from the two Wilson intervals."""
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, l2), (u1, u2) = M.wilson_interval(np.array([k1, k2]), np.array([n1, n2]), confidence)
+    d = p1 - p2
+    lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return lo, hi
+
+
+# ---- curves, confusion matrix, rows -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curves:
+    """ROC and precision–recall curves of named row sets, each at most ``CURVE_POINTS`` thresholds.
+
+    ``roc``: columns ``set``, ``threshold``, ``fpr``, ``tpr``; ``pr``: ``set``, ``threshold``, ``recall``,
+    ``precision``; ``auc``: ``set`` → (ROC AUC, average precision, positives, rows). Thresholds are score
+    quantiles, so the curves are exact at the points drawn.
+    """
+
+    roc: pd.DataFrame
+    pr: pd.DataFrame
+    auc: dict[str, tuple[float, float, int, int]]
+    cls: Any
+
+
+def curves(
+    scored: Scored, sets: dict[str, np.ndarray], *, cls: Any = None, max_points: int = CURVE_POINTS
+) -> Curves:
+    """ROC/PR curves for each boolean row mask in ``sets`` (binary: the positive class; multiclass: ``cls``
+    one-vs-rest, default the last class). Raises ``AnalysisError`` when there are no scores."""
+    if scored.task == "regression":
+        raise AnalysisError(
+            "ROC and precision–recall curves are for classification; this task is regression."
+        )
+    k, score = _class_score(scored, cls, "ROC and PR curves")
+    rocs, prs, aucs = [], [], {}
+    for name, m in sets.items():
+        sel = np.asarray(m, dtype=bool) & np.isfinite(score)
+        s, y = score[sel], scored.y[sel] == k
+        npos, n = int(y.sum()), int(sel.sum())
+        if npos == 0 or npos == n:
+            aucs[name] = (np.nan, np.nan, npos, n)
+            continue
+        pos_sorted, neg_sorted = np.sort(s[y]), np.sort(s[~y])
+        qs = np.unique(np.quantile(s, np.linspace(0, 1, max_points - 1)))
+        thr = np.r_[np.inf, qs[::-1]]
+        tp = npos - np.searchsorted(pos_sorted, thr, side="left")
+        fp = (n - npos) - np.searchsorted(neg_sorted, thr, side="left")
+        tpr, fpr = tp / npos, fp / (n - npos)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
+        rocs.append(pd.DataFrame({"set": name, "threshold": thr, "fpr": fpr, "tpr": tpr}))
+        prs.append(
+            pd.DataFrame({"set": name, "threshold": thr[1:], "recall": tpr[1:], "precision": prec[1:]})
+        )
+        codes = np.where(sel, 0, -1).astype(np.int64)
+        key = "score" if scored.task == "binary" else ("proba", k)
+        st = M._grouped_auc(M._sorted_view(scored, key, score, scored.y == k), codes, 1)
+        aucs[name] = (float(st["auc"][0]), float(st["ap"][0]), npos, n)
+    cols_roc, cols_pr = ["set", "threshold", "fpr", "tpr"], ["set", "threshold", "recall", "precision"]
+    return Curves(
+        roc=pd.concat(rocs, ignore_index=True) if rocs else pd.DataFrame(columns=cols_roc),
+        pr=pd.concat(prs, ignore_index=True) if prs else pd.DataFrame(columns=cols_pr),
+        auc=aucs,
+        cls=scored.classes[k],
+    )
+
+
+def _class_score(scored: Scored, cls: Any, what: str) -> tuple[int, np.ndarray]:
+    if scored.task == "binary":
+        if scored.score is None:
+            raise AnalysisError(
+                NO_SCORES.format(what=what, reason=scored.unavailable.get("ROC AUC", "the model gives none"))
+            )
+        return scored.positive_index, np.asarray(scored.score, dtype="float64")
+    if scored.proba is None:
+        raise AnalysisError(
+            NO_SCORES.format(what=what, reason=scored.unavailable.get("ROC AUC", "the model gives none"))
+        )
+    classes = scored.classes.tolist()
+    k = len(classes) - 1
+    if cls is not None:
+        hits = [i for i, c in enumerate(classes) if c == cls or str(c) == str(cls)]
+        if not hits:
+            raise AnalysisError(
+                f"The class {cls!r} is not one of the classes: {', '.join(map(str, classes))}."
+            )
+        k = hits[0]
+    return k, scored.proba[:, k]
+
+
+def confusion_matrix(
+    scored: Scored, mask: np.ndarray | None = None, *, threshold: float | None = None
+) -> pd.DataFrame:
+    """Counts of (true class, predicted class) over the masked rows, long format: ``true``, ``predicted``,
+    ``count``, ``share_of_true`` (row-normalised fraction). Binary with ``threshold``: predicted positive
+    when the score is ≥ ``threshold``. Predictions outside the classes appear as "(other)"."""
+    if scored.task == "regression":
+        raise AnalysisError("A confusion matrix is for classification; this task is regression.")
+    m = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    pred = predictions_at(scored, threshold)
+    K = len(scored.classes)
+    p = np.where(pred < 0, K, pred)[m]
+    counts = np.bincount(scored.y[m] * (K + 1) + p, minlength=K * (K + 1)).reshape(K, K + 1)
+    names = [str(c) for c in scored.classes.tolist()] + [OTHER]
+    keep_cols = list(range(K)) + ([K] if counts[:, K].any() else [])
+    rows = []
+    for i in range(K):
+        total = counts[i].sum()
+        for j in keep_cols:
+            rows.append(
+                {
+                    "true": names[i],
+                    "predicted": names[j],
+                    "count": int(counts[i, j]),
+                    "share_of_true": counts[i, j] / total if total else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def predictions_at(scored: Scored, threshold: float | None) -> np.ndarray:
+    """Predicted class codes; binary with a ``threshold``: positive when the score is ≥ it."""
+    if threshold is None or scored.task != "binary" or scored.score is None:
+        return scored.pred
+    pos = scored.positive_index
+    return np.where(scored.score >= threshold, pos, 1 - pos)
+
+
+def worst_rows(
+    scored: Scored, mask: np.ndarray | None = None, *, n: int = 200, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The ``n`` rows of the mask with the highest per-row loss, worst first.
+
+    Columns: ``position`` (row position in the scored dataset), ``id``, ``label``, ``prediction``,
+    ``score`` (binary: positive-class score; multiclass: probability of the predicted class; absent for
+    regression), ``loss`` (``scored.row_loss``), then ``columns`` (default: the features).
+    """
+    m = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    idx = np.flatnonzero(m)
+    loss = np.asarray(scored.row_loss, dtype="float64")[idx]
+    loss_key = np.where(np.isfinite(loss), loss, -np.inf)
+    if len(idx) > n:
+        part = np.argpartition(-loss_key, n - 1)[:n]
+        idx, loss_key = idx[part], loss_key[part]
+    order = np.argsort(-loss_key, kind="stable")
+    idx = idx[order]
+    out = pd.DataFrame({"position": idx, "id": scored.ids[idx]})
+    if scored.task == "regression":
+        out["label"] = scored.y[idx]
+        out["prediction"] = scored.pred[idx]
+    else:
+        out["label"] = scored.y_raw[idx]
+        pred = scored.pred[idx]
+        out["prediction"] = np.where(pred >= 0, scored.classes[np.maximum(pred, 0)], None)
+        if scored.task == "binary" and scored.score is not None:
+            out["score"] = scored.score[idx]
+        elif scored.proba is not None:
+            out["score"] = scored.proba[idx, np.maximum(pred, 0)]
+    out["loss"] = np.asarray(scored.row_loss, dtype="float64")[idx]
+    cols = (
+        list(columns)
+        if columns is not None
+        else [c for c in scored.feature_names if c in scored.frame.columns]
+    )
+    feats = scored.frame.iloc[idx][cols].reset_index(drop=True)
+    for c in cols:
+        if c not in out.columns:
+            out[c] = feats[c].to_numpy()
+    return out

@@ -1,0 +1,14 @@
+"""The model over time: time windows, performance per window, the staleness experiment (refit on
+older data, test on newer), drift per feature × window, data invariants, and their charts."""
+
+from explore._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "windows": ["TimeWindows", "time_windows", "windows_for", "Timeline", "workspace_timeline"],
+        "experiment": ["PerformanceOverTime", "performance_over_time", "StalenessParams", "StalenessResult", "staleness_experiment", "ExperimentCancelled"],
+        "drift": ["ReferenceProfile", "reference_profile", "DriftResult", "drift_by_window", "InvariantsResult", "data_invariants"],
+        "charts": [],
+    },
+)

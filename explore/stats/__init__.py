@@ -1,0 +1,10 @@
+"""Metrics with confidence intervals and support, per group and overall."""
+
+from explore._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "metrics": ["MetricDef", "overall_metrics", "grouped_metrics", "wilson_interval", "default_metrics", "available_metrics", "metric_direction"],
+    },
+)

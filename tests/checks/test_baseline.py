@@ -1,0 +1,142 @@
+"""explore/checks/baseline.py: the model against a logistic/linear baseline and a dummy, paired."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score, root_mean_squared_error
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from explore.checks import baseline as B
+from explore.core.workspace import score
+from explore.errors import AnalysisError
+from tests.checks.test_compare import table_workspace
+
+
+def world(n: int, *, kind: str, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    if kind == "linear":
+        logit = 1.5 * x1 - 1.0 * x2 + (colour == "red") * 0.8
+    else:  # a checkerboard: no linear model can separate it
+        logit = 4.0 * np.sign(x1) * np.sign(x2)
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "pos", "neg")
+    df = pd.DataFrame({"x1": x1, "x2": x2, "colour": colour, "y": y})
+    df.loc[rng.random(n) < 0.05, "x2"] = np.nan
+    return df
+
+
+def gbm(n_estimators: int = 60) -> Pipeline:
+    prep = ColumnTransformer(
+        [
+            ("num", SimpleImputer(strategy="median"), ["x1", "x2"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
+        ]
+    )
+    return Pipeline(
+        [
+            ("prep", prep),
+            ("clf", GradientBoostingClassifier(n_estimators=n_estimators, max_depth=3, random_state=0)),
+        ]
+    )
+
+
+def _ws(kind: str, n: int = 4000):
+    train, valid = world(n, kind=kind, seed=1), world(n, kind=kind, seed=2)
+    model = gbm().fit(train[["x1", "x2", "colour"]], train["y"])
+    return table_workspace(
+        {"train": train, "validation": valid}, {"current": model}, columns={"positive": "pos"}
+    )
+
+
+def test_a_linear_baseline_as_good_as_the_model_is_reported():
+    ws = _ws("linear")
+    res = B.simple_baseline(ws)
+    v = res.verdicts.set_index("baseline")
+    assert res.headline == "ROC AUC"
+    assert v.loc["logistic", "verdict"] in (B.VERDICT_AS_GOOD, B.VERDICT_WORSE)
+    assert v.loc["majority", "verdict"] == B.VERDICT_BETTER
+    assert res.passed is False
+    assert "as good" in res.summary() or "better than model" in res.summary()
+    # The baseline's AUC is the AUC of a logistic pipeline fitted the same way (cross-checked with sklearn).
+    sc = score(ws, "validation")
+    X = B._as_text(sc.X)
+    train = ws.dataset("train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = B.baseline_models("binary", X)["logistic"].fit(
+            B._as_text(train[["x1", "x2", "colour"]]), train["y"]
+        )
+    auc = roc_auc_score(sc.y_raw == "pos", ref.predict_proba(X)[:, list(ref.classes_).index("pos")])
+    assert v.loc["logistic", "other_value"] == pytest.approx(auc)
+    assert v.loc["majority", "other_value"] == pytest.approx(0.5)
+
+
+def test_a_model_that_earns_its_complexity_passes():
+    res = B.simple_baseline(_ws("checkerboard"))
+    assert (res.verdicts["verdict"] == B.VERDICT_BETTER).all()
+    assert res.passed is True
+    assert "beats the logistic baseline" in res.summary()
+
+
+def test_regression_baseline_and_slices():
+    rng = np.random.default_rng(0)
+    n = 1500
+    df = pd.DataFrame(
+        {"x1": rng.normal(size=n), "x2": rng.normal(size=n), "colour": rng.choice(["a", "b"], n)}
+    )
+    df["y"] = 2 * df["x1"] + rng.normal(size=n)
+    model = make_pipeline(
+        ColumnTransformer([("num", "passthrough", ["x1", "x2"]), ("cat", OneHotEncoder(), ["colour"])]),
+        GradientBoostingRegressor(n_estimators=30, random_state=0),
+    ).fit(df.iloc[:1000][["x1", "x2", "colour"]], df.iloc[:1000]["y"])
+    ws = table_workspace(
+        {"train": df.iloc[:1000], "test": df.iloc[1000:].reset_index(drop=True)},
+        {"current": model},
+        columns={"task": "regression"},
+    )
+    res = B.simple_baseline(ws, slices=["colour"])
+    assert res.headline == "RMSE"
+    assert set(res.cells["slice"]) == {"all rows", "colour = a", "colour = b"}
+    mean_row = res.verdicts.set_index("baseline").loc["mean"]
+    test = ws.dataset("test")
+    assert mean_row["other_value"] == pytest.approx(
+        root_mean_squared_error(test["y"], np.full(len(test), df.iloc[:1000]["y"].mean()))
+    )
+    assert mean_row["verdict"] == B.VERDICT_BETTER
+
+
+def test_predictions_only_workspace_compares_the_logged_predictions():
+    df = world(3000, kind="linear", seed=3)
+    df["pred"] = np.where(df["x1"] > 0, "pos", "neg")
+    ws = table_workspace(
+        {"train": df.iloc[:2000], "validation": df.iloc[2000:].reset_index(drop=True)},
+        {},
+        columns={"positive": "pos", "prediction": "pred", "features": ["x1", "x2", "colour"]},
+    )
+    res = B.simple_baseline(ws)
+    assert res.candidate == "predictions" and res.headline == "accuracy"
+    assert res.passed is False  # a one-feature threshold rule is worse than the logistic baseline
+
+
+def test_training_dataset_is_required_and_named_clearly():
+    df = world(300, kind="linear", seed=4)
+    ws = table_workspace(
+        {"validation": df},
+        {"current": gbm(5).fit(df[["x1", "x2", "colour"]], df["y"])},
+        columns={"positive": "pos"},
+    )
+    with pytest.raises(AnalysisError, match="none of this workspace's datasets is named like one"):
+        B.simple_baseline(ws)
+    with pytest.raises(AnalysisError, match="no dataset named 'nope'"):
+        B.simple_baseline(ws, train="nope")
+    res = B.simple_baseline(ws, train="validation", datasets=["validation"])
+    assert any("both the training and an evaluation dataset" in n for n in res.notes)

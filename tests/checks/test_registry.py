@@ -1,0 +1,353 @@
+"""explore.checks.registry (`explore check`): exit codes on the tiny workspace (pass, failed threshold, could not
+run), the JSON/Markdown reports, recording in the store, and the registry (skips, errors, selection)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from explore.checks import registry as CR
+from explore.cli.commands import main as cli_main
+from explore.core.store import Store
+from explore.rubric import ml_test_score as R
+from tests.helpers import frame, make_workspace
+
+# The candidate must beat the other model by any margin at all, with the roles swapped so that the
+# older model (trained on half a year) is the candidate: a definite, planted threshold failure.
+STRICT = """format = 1
+candidate = "previous"
+previous = "current"
+[metrics]
+accuracy = { vs_previous = 0.0 }
+"log loss" = { vs_previous = 0.0 }
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
+    monkeypatch.setenv("EXPLORE_USER", "ci-bot")
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / CR.REPORT_JSON).read_text(encoding="utf-8"))
+
+
+def test_passing_run_exits_0_and_writes_both_reports(tiny_workspace, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)])
+    assert code == CR.EXIT_PASSED
+    report = _report(out)
+    assert report["format"] == R.CHECK_REPORT_FORMAT and report["scale"] == "2017"
+    assert report["exit_code"] == 0 and report["status"] == "passed"
+    assert [c["name"] for c in report["checks"]] == ["compare"]
+    compare = report["checks"][0]
+    assert compare["status"] == "passed" and compare["tests"] == ["infra-4", "monitor-7", "model-6"]
+    assert compare["details"]["models"] == {"previous": "previous"}
+    assert set(report["tests"]) == {"infra-4", "monitor-7", "model-6"}
+    assert (
+        report["workspace"]["name"] == tiny_workspace.parent.name
+        and "current" in report["workspace"]["models"]
+    )
+    md = (out / CR.REPORT_MD).read_text(encoding="utf-8")
+    assert "# explore check — passed (exit code 0)" in md and "| PASS |" in md
+    printed = capsys.readouterr().out
+    assert "PASS  compare" in printed and "exit code 0" in printed
+    # The report file is what the Rubric page imports.
+    assert R.parse_check_report((out / CR.REPORT_JSON).read_text())["run_id"] == report["run_id"]
+
+
+def test_a_failed_threshold_exits_1_with_the_failing_cells(tiny_workspace, tmp_path):
+    thresholds = tmp_path / "strict.toml"
+    thresholds.write_text(STRICT, encoding="utf-8")
+    out = tmp_path / "out"
+    code = CR.main(
+        [str(tiny_workspace), "--checks", "compare", "--thresholds", str(thresholds), "--out", str(out)]
+    )
+    assert code == CR.EXIT_FAILED
+    report = _report(out)
+    check = report["checks"][0]
+    assert check["status"] == "failed" and check["summary"].startswith("Fails:")
+    failures = check["details"]["failures"]
+    assert failures and all(f["status"] == "fail" for f in failures)
+    assert {f["metric"] for f in failures} <= {"accuracy", "log loss"}
+    assert report["tests"]["infra-4"]["status"] == "failed"
+    md = (out / CR.REPORT_MD).read_text(encoding="utf-8")
+    assert "## FAIL: Candidate vs previous model" in md
+
+
+def test_a_bad_workspace_exits_2_with_a_report_saying_why(tmp_path):
+    out = tmp_path / "out"
+    code = CR.main([str(tmp_path / "missing" / "workspace.toml"), "--out", str(out)])
+    assert code == CR.EXIT_COULD_NOT_RUN
+    report = _report(out)
+    assert report["status"] == "could not run" and report["checks"] == []
+    assert "does not exist" in report["problems"][0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "workspace.toml").write_text("[columns\nlabel = 'y'", encoding="utf-8")
+    assert CR.main([str(bad), "--out", str(out)]) == CR.EXIT_COULD_NOT_RUN
+    assert "not valid TOML" in _report(out)["problems"][0]
+
+
+def test_usage_errors_exit_2(tiny_workspace, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert CR.main([str(tiny_workspace), "--checks", "nonsense", "--out", str(out)]) == CR.EXIT_COULD_NOT_RUN
+    assert "Unknown check 'nonsense' in --checks" in _report(out)["problems"][0]
+    assert CR.main([str(tiny_workspace), "--thresholds", str(tmp_path / "nope.toml"), "--out", str(out)]) == 2
+    assert "thresholds file" in _report(out)["problems"][0]
+    assert CR.main([str(tiny_workspace), "--dataset", "holdout", "--out", str(out)]) == 2
+    assert "--dataset names the dataset 'holdout'" in _report(out)["problems"][0]
+    assert CR.main(["--no-such-option"]) == 2  # argparse's usage error
+    assert CR.main([]) == 2
+    assert CR.main(["--list"]) == 0
+    assert "Rubric tests covered" in capsys.readouterr().out
+
+
+def test_a_requested_check_that_cannot_run_exits_2(tiny_workspace, tmp_path):
+    out = tmp_path / "out"
+    code = CR.main([str(tiny_workspace), "--checks", "fairness", "--out", str(out)])
+    assert code == CR.EXIT_COULD_NOT_RUN
+    report = _report(out)
+    assert report["checks"][0]["status"] == "skipped"
+    assert "--fairness COLUMN" in report["problems"][0]
+
+
+def test_rubric_ids_select_checks_and_the_run_is_recorded_in_the_store(tiny_workspace, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("EXPLORE_DB_URL", url)
+    out = tmp_path / "out"
+    code = CR.main(
+        [
+            str(tiny_workspace),
+            "--checks",
+            "model-7",
+            "--fairness",
+            "region",
+            "--review",
+            "v3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code in (CR.EXIT_PASSED, CR.EXIT_FAILED)
+    report = _report(out)
+    assert [c["name"] for c in report["checks"]] == ["fairness"] and report["review"] == "v3"
+    with Store(url) as store:
+        runs = store.list_check_runs()
+        assert len(runs) == 1 and runs[0]["workspace"] == str(tiny_workspace.resolve())
+        assert runs[0]["report"]["run_id"] == report["run_id"] and report["store_run_id"] == runs[0]["id"]
+        snaps = store.list_snapshots(test="model-7")
+        assert len(snaps) == 1 and snaps[0]["source"] == "check" and snaps[0]["kind"] == "fairness_gaps"
+        assert (
+            snaps[0]["result"]["name"] == "fairness" and report["checks"][0]["snapshot_id"] == snaps[0]["id"]
+        )
+        # The Rubric page proposes "automated" for the test, from this run.
+        props = R.proposals(
+            {},
+            store.list_snapshots(),
+            R.runs_for(
+                runs,
+                workspace_path=str(tiny_workspace.resolve()),
+                workspace_name=tiny_workspace.parent.name,
+                review="v3",
+            ),
+        )
+        assert props["model-7"].proposed == "automated" and props["model-7"].runs[0].checks == ("fairness",)
+
+
+def test_the_cli_dispatches_explore_check(tiny_workspace, tmp_path):
+    out = tmp_path / "out"
+    assert cli_main(["check", str(tiny_workspace), "--checks", "weak_slices", "--out", str(out)]) == 0
+    check = _report(out)["checks"][0]
+    assert check["name"] == "weak_slices" and check["status"] == "passed"
+    assert "tested at FDR 0.05" in check["summary"]
+    # The same discovery fails when the team asks CI to fail on any significant weak slice and one exists.
+    code = cli_main(
+        ["check", str(tiny_workspace), "--checks", "weak_slices", "--fail-on-weak-slices", "--out", str(out)]
+    )
+    n_found = _report(out)["checks"][0]["details"]["n_significant"]
+    assert code == (CR.EXIT_FAILED if n_found else CR.EXIT_PASSED)
+
+
+def test_missing_modules_are_skipped_and_bugs_are_errors_without_hiding_other_checks(
+    tiny_workspace, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(CR, "CHECKS", dict(CR.CHECKS))
+
+    @CR.register("future", ["monitor-6"], kind="latency", title="A check whose module is not installed")
+    def _future(ctx):
+        CR._module("explore.not_written_yet")
+
+    @CR.register("buggy", ["data-3"], kind="cost", title="A check with a bug")
+    def _buggy(ctx):
+        raise ZeroDivisionError("oops")
+
+    @CR.register("fine", ["monitor-5"], kind="stability", title="A check that passes")
+    def _fine(ctx):
+        return CR.Outcome(True, "all finite", {"n": ctx.scored().n})
+
+    out = tmp_path / "out"
+    code = CR.main([str(tiny_workspace), "--checks", "future,buggy,fine", "--out", str(out)])
+    report = _report(out)
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert (
+        by_name["future"]["status"] == "skipped"
+        and "explore.not_written_yet is not available" in by_name["future"]["summary"]
+    )
+    assert by_name["buggy"]["status"] == "error" and "ZeroDivisionError" in by_name["buggy"]["summary"]
+    assert "Traceback" in by_name["buggy"]["details"]["traceback"]
+    assert by_name["fine"]["status"] == "passed" and by_name["fine"]["details"]["n"] > 0
+    assert code == CR.EXIT_COULD_NOT_RUN  # an error and a requested skip; nothing failed
+    # Without --checks, a check whose module is missing is just skipped: the run passes.
+    monkeypatch.setattr(CR, "CHECKS", {k: v for k, v in CR.CHECKS.items() if k in ("future", "fine")})
+    assert CR.main([str(tiny_workspace), "--out", str(out)]) == CR.EXIT_PASSED
+
+
+def test_predictions_only_workspace_skips_model_checks(tmp_path):
+    df = frame(300, task="binary")
+    df["pred"] = df["income"].where(df.index % 7 != 0, "<=50K")
+    path = make_workspace(
+        tmp_path / "ws",
+        model=None,
+        columns={"label": "income", "prediction": "pred"},
+        datasets={"train": df.iloc[:150], "validation": df.iloc[150:]},
+    )
+    out = tmp_path / "out"
+    code = CR.main([str(path), "--checks", "compare,repro,weak_slices", "--out", str(out)])
+    by_name = {c["name"]: c for c in _report(out)["checks"]}
+    assert by_name["compare"]["status"] == "skipped" and "predictions-only" in by_name["compare"]["summary"]
+    assert by_name["repro"]["status"] == "skipped"
+    assert by_name["weak_slices"]["status"] == "passed"
+    assert code == CR.EXIT_COULD_NOT_RUN  # compare and repro were asked for and could not run
+
+
+def test_weak_slices_on_a_dataset_too_small_for_discovery_is_skipped_not_an_error(tmp_path):
+    # A 40-row validation set (sklearn's wine, iris…): the CLI cannot lower the minimum support of 50,
+    # so discovery cannot apply — a skip with the reason, not "could not run" (exit 2) on every CI run.
+    df = frame(200)
+    path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:160], "validation": df.iloc[160:]})
+    out = tmp_path / "out"
+    code = CR.main([str(path), "--skip", "compare,baseline,repro,spec,cost,stability,invariants", "--out", str(out)])
+    by_name = {c["name"]: c for c in _report(out)["checks"]}
+    assert by_name["weak_slices"]["status"] == "skipped", by_name["weak_slices"]
+    assert "has 40 scored rows" in by_name["weak_slices"]["summary"]
+    assert code != CR.EXIT_COULD_NOT_RUN
+
+
+def test_baseline_on_a_training_set_too_small_to_fit_is_skipped_not_an_error(tmp_path):
+    # sklearn's linnerud has 20 rows: a 12-row training split cannot fit a baseline. That is a property of the
+    # workspace (skipped, with the reason), not "could not run" (exit 2) on every CI run.
+    df = frame(60, task="regression")
+    path = make_workspace(tmp_path / "tiny", task="regression", datasets={"train": df.iloc[:12], "validation": df.iloc[12:]})
+    out = tmp_path / "out"
+    CR.main([str(path), "--skip", "compare,repro,spec,cost,stability,invariants,weak_slices", "--out", str(out)])
+    by_name = {c["name"]: c for c in _report(out)["checks"]}
+    assert by_name["baseline"]["status"] == "skipped", by_name["baseline"]
+    assert "has 12 labelled rows" in by_name["baseline"]["summary"]
+
+
+def test_fairness_with_no_group_large_enough_is_skipped_not_passed(tmp_path):
+    # iris-sized validation (30 rows): no group of the column reaches 30 rows, so no gap is measured. The check
+    # used to PASS ("No gap significantly above 0.1"), automated evidence for Model 7 of a test that did not happen.
+    df = frame(200)
+    path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:170], "validation": df.iloc[170:]})
+    out = tmp_path / "out"
+    CR.main([str(path), "--checks", "fairness", "--fairness", "city", "--out", str(out)])
+    check = _report(out)["checks"][0]
+    assert check["status"] == "skipped", check
+    assert "city: no gap measured (fewer than two groups with at least 30 rows)" in check["summary"]
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
+    path = make_workspace(tmp_path / task, task=task)
+    out = tmp_path / "out"
+    code = CR.main([str(path), "--checks", "weak_slices,fairness", "--fairness", "city", "--out", str(out)])
+    report = _report(out)
+    assert [c["status"] for c in report["checks"]] in (["passed", "passed"], ["passed", "failed"])
+    assert code in (0, 1)
+    assert "city: largest gap" in report["checks"][1]["summary"]
+
+
+def test_exit_code_rules():
+    def r(status, name="x"):
+        return CR.CheckResult(name, ("data-1",), "k", "t", status, "")
+
+    assert CR.exit_code_for([r("passed"), r("skipped")]) == 0
+    assert CR.exit_code_for([r("passed"), r("failed"), r("error")]) == 1  # a failure is the definite signal
+    assert CR.exit_code_for([r("passed"), r("error")]) == 2
+    assert CR.exit_code_for([r("skipped", "a")], requested=["a"]) == 2
+    assert CR.exit_code_for([r("skipped")]) == 2  # nothing ran at all
+    assert CR.tests_covered() >= {"infra-4", "monitor-7", "model-5", "model-6", "infra-1", "model-7"}
+    for check in CR.CHECKS.values():
+        assert check.tests and all(t in R.TESTS_BY_ID for t in check.tests)
+
+
+def test_invariants_flag_the_planted_drift_of_the_serving_data(tiny_workspace, tmp_path):
+    out = tmp_path / "out"
+    code = CR.main([str(tiny_workspace), "--checks", "invariants", "--out", str(out)])
+    check = _report(out)["checks"][0]
+    assert check["tests"] == ["monitor-2", "monitor-5"]
+    # The sample's monthly_charges rise month by month: later months leave the training range.
+    assert code == CR.EXIT_FAILED and check["status"] == "failed"
+    assert (
+        "out of range: monthly_charges" in check["summary"]
+        and "NaN/inf in model outputs: 0" in check["summary"]
+    )
+    assert all(w["rows"] > 0 for w in check["details"]["windows"])
+
+
+def test_checks_modules_banned_skew_shadow_stability_compat_key_examples(tmp_path):
+    from explore.checks import compatibility as compat
+    from explore.core.workspace import open_workspace, read_workspace
+    from tests.helpers import FEATURES, pipeline
+
+    df = frame(400, task="binary")
+    train, validation = df.iloc[:300], df.iloc[300:].reset_index(drop=True)
+    model = pipeline("binary").fit(train[FEATURES], train["income"])
+    serving = validation.copy()
+    serving.loc[:9, "hours"] = serving.loc[:9, "hours"].fillna(0) + 1.0  # planted skew on 10 rows
+    serving["logged_pred"] = model.predict(validation[FEATURES])  # the serving system ran this very model
+    path = make_workspace(
+        tmp_path / "ws",
+        model=model,
+        datasets={"train": train, "validation": validation, "serving": serving},
+        extra_sections={"checks": {"banned_features": ["City"]}},
+    )
+    ws = open_workspace(read_workspace(path))
+    compat.save_key_examples(compat.make_key_examples(ws, n=10), compat.key_examples_path(ws))
+    out = tmp_path / "out"
+    code = CR.main(
+        [
+            str(path),
+            "--checks",
+            "stability,banned,skew,shadow,compat,key_examples",
+            "--serving",
+            "serving",
+            "--skew",
+            "validation,serving",
+            "--out",
+            str(out),
+        ]
+    )
+    by_name = {c["name"]: c for c in _report(out)["checks"]}
+    assert {n: c["status"] for n, c in by_name.items()} == {
+        "stability": "passed",
+        "banned": "failed",
+        "skew": "failed",
+        "shadow": "passed",
+        "compat": "passed",
+        "key_examples": "passed",
+    }
+    assert "city" in by_name["banned"]["summary"].lower()
+    assert "'hours' on 10.00% of rows" in by_name["skew"]["summary"]
+    assert by_name["shadow"]["params"]["logged"] == "logged_pred"
+    assert code == CR.EXIT_FAILED
+    assert (
+        CR.main([str(path), "--checks", "skew", "--skew", "validation", "--out", str(out)])
+        == CR.EXIT_COULD_NOT_RUN
+    )
+    assert "--skew takes two dataset names" in _report(out)["problems"][0]

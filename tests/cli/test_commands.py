@@ -1,0 +1,59 @@
+"""The `explore` command: argument handling and the server command it builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explore.cli import commands as cli
+from tests.helpers import make_workspace
+
+
+def test_streamlit_command_points_at_checkout_app(tmp_path):
+    cmd, env = cli.streamlit_command(tmp_path / "workspace.toml", port=8600, host="127.0.0.1", headless=True, extra=[])
+    assert Path(cmd[4]) == cli.APP and cli.APP.exists()
+    assert cmd[cmd.index("--server.port") + 1] == "8600"
+    assert env["EXPLORE_WORKSPACE"] == str(tmp_path / "workspace.toml")
+    assert int(cmd[cmd.index("--server.maxUploadSize") + 1]) > cli.max_upload_mb()
+
+
+def test_run_with_bad_workspace_exits_2_with_message(tmp_path, capsys):
+    assert cli.main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_run_rejects_unknown_key_before_serving(tmp_path, capsys):
+    path = make_workspace(tmp_path, columns={"label": "income", "colour": "x"})
+    assert cli.main(["run", str(path)]) == 2
+    assert "unknown key 'colour'" in capsys.readouterr().err
+
+
+def test_sample_builds_tiny(tmp_path, capsys):
+    assert cli.main(["sample", "--size", "tiny", "--dest", str(tmp_path)]) == 0
+    assert (tmp_path / "workspace.toml").exists()
+
+
+def test_upload_limit_env(monkeypatch):
+    monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "5")
+    assert cli.max_upload_mb() == 5
+    monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "lots")
+    assert cli.max_upload_mb() == 1024
+
+
+def test_options_after_the_workspace_and_streamlit_passthrough(tmp_path, monkeypatch):
+    path = make_workspace(tmp_path)
+    seen = {}
+
+    def fake_execve(exe, cmd, env):
+        seen["cmd"], seen["env"] = cmd, env
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.os, "execve", fake_execve)
+    with pytest.raises(SystemExit):
+        cli.main(["run", str(path), "--port", "8765", "--host", "127.0.0.1", "--headless", "--theme.base", "dark"])
+    cmd = seen["cmd"]
+    assert cmd[cmd.index("--server.port") + 1] == "8765"
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[-2:] == ["--theme.base", "dark"]
+    assert seen["env"]["EXPLORE_WORKSPACE"] == str(path)
