@@ -28,7 +28,9 @@ def _initial_workspace() -> str:
         return str(ensure_sample(SAMPLE_DIR))
     with st.status("Building the sample workspace (first run only)…", expanded=True) as status:
         bar = st.progress(0.0)
-        path = ensure_sample(SAMPLE_DIR, progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
+        path = ensure_sample(
+            SAMPLE_DIR, progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg)
+        )
         status.update(label="Sample workspace ready", state="complete", expanded=False)
     return str(path)
 

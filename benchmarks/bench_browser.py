@@ -32,8 +32,13 @@ def _seed_review(db_url: str) -> None:
 
     store = Store(db_url)
     review = R.start_review(store, "benchmark review", "bench")
-    for test_id, status in [("data-1", "automated"), ("model-1", "manual"), ("infra-1", "automated"),
-                            ("monitor-1", "manual"), ("monitor-2", "automated")]:
+    for test_id, status in [
+        ("data-1", "automated"),
+        ("model-1", "manual"),
+        ("infra-1", "automated"),
+        ("monitor-1", "manual"),
+        ("monitor-2", "automated"),
+    ]:
         R.confirm_test(store, review, test_id, status=status, author="bench", evidence_text="seeded")
 
 
@@ -63,8 +68,10 @@ def measure(workspace: Path) -> tuple[float, dict[str, dict[str, object]]]:
                         row["note"] = "exception box!"
                     elif page.get_by_role("button", name=re.compile("^Compute SHAP for")).count():
                         row["note"] = "SHAP estimated over 3 s: waits for its button"
-                    print(f"  {visit:5s} {title:<11s} idle {idle:6.2f} s, drawn {seconds:6.2f} s   charts {drawn}/{n}",
-                          flush=True)
+                    print(
+                        f"  {visit:5s} {title:<11s} idle {idle:6.2f} s, drawn {seconds:6.2f} s   charts {drawn}/{n}",
+                        flush=True,
+                    )
     return warm, out
 
 
@@ -87,8 +94,12 @@ def main() -> None:
         results[name] = measure(path)
 
     names = list(results)
-    print("\nTime to first render in the browser, seconds (page opened by URL in a new session, after one warm-up")
-    print("visit of /). idle: script finished; first: and every chart drawn; again: a second visit, caches warm.")
+    print(
+        "\nTime to first render in the browser, seconds (page opened by URL in a new session, after one warm-up"
+    )
+    print(
+        "visit of /). idle: script finished; first: and every chart drawn; again: a second visit, caches warm."
+    )
     cols = ["idle", "first", "again"]
     header = f"{'page':<11s}" + "".join(f" | {n + ' ' + c:>13s}" for n in names for c in cols) + " | charts"
     print(header)

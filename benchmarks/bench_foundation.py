@@ -24,7 +24,9 @@ def main() -> None:
     with timed("open workspace (read data, load model, validate)"):
         ws = open_workspace(read_workspace(path))
     total = sum(len(ws.dataset(n)) for n in ws.dataset_names)
-    print(f"  {total:,} rows in {len(ws.dataset_names)} datasets, {len(ws.feature_names)} features, task {ws.task}")
+    print(
+        f"  {total:,} rows in {len(ws.dataset_names)} datasets, {len(ws.feature_names)} features, task {ws.task}"
+    )
     scored = {}
     for name in ws.dataset_names:
         with timed(f"predict '{name}' ({len(ws.dataset(name)):,} rows)"):

@@ -246,6 +246,7 @@ def bench_groups(sc) -> None:
     y1 = (sc.y == sc.positive_index).astype(np.int64)
     p1 = (sc.pred == sc.positive_index).astype(np.int64)
     from explore.stats import metrics as M
+
     def cold():
         M._ORDER_CACHE.clear()  # forget the per-dataset score order: pay the sort, like the floor does
         return grouped_metrics(sc, codes, G, metrics=names)
@@ -409,6 +410,7 @@ def worker(tool: str, n: int) -> None:
     elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     if tool == "ours":
         from explore.slices import report as slices
+
         slices._GROUPING_CACHE.clear()  # measure the binning's allocations too, as in the timed run
     tracemalloc.start()
     run()

@@ -31,7 +31,14 @@ _getattr, __dir__, _public = lazy_exports(
     __name__,
     {
         "errors": ["ExploreError"],
-        "core.workspace": ["Workspace", "WorkspaceConfig", "Scored", "read_workspace", "open_workspace", "score"],
+        "core.workspace": [
+            "Workspace",
+            "WorkspaceConfig",
+            "Scored",
+            "read_workspace",
+            "open_workspace",
+            "score",
+        ],
         "core.store": ["Store"],
         "core.sample": ["build_workspace"],
         "slices.definition": ["Condition", "SliceDefinition"],
@@ -43,7 +50,19 @@ _getattr, __dir__, _public = lazy_exports(
         "labels.crowd": ["agreement", "consensus", "labeler_trust", "rank_queue"],
         "checks.registry": ["run_checks"],
     },
-    submodules=["core", "stats", "slices", "importance", "staleness", "labels", "checks", "rubric", "report", "cli", "errors"],
+    submodules=[
+        "core",
+        "stats",
+        "slices",
+        "importance",
+        "staleness",
+        "labels",
+        "checks",
+        "rubric",
+        "report",
+        "cli",
+        "errors",
+    ],
 )
 __all__ = ["open", *_public]
 
@@ -64,4 +83,6 @@ def open(  # noqa: A001 - explore.open(path) reads as the one way in, like io.op
     """
     from explore.core.workspace import open_workspace, read_workspace
 
-    return open_workspace(read_workspace(path), trusted_pickles=trusted_pickles, accepted_types=accepted_types)
+    return open_workspace(
+        read_workspace(path), trusted_pickles=trusted_pickles, accepted_types=accepted_types
+    )

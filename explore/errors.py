@@ -71,7 +71,9 @@ class AnalysisError(ExploreError):
 # ---- message templates (format with keyword arguments) -------------------------------------------
 
 FILE_NOT_FOUND = "The {what} file '{path}' does not exist. Check the path in {where} (paths are relative to workspace.toml)."
-FILE_EMPTY = "The {what} file '{path}' is empty (0 bytes). Export the data again, or point {where} at another file."
+FILE_EMPTY = (
+    "The {what} file '{path}' is empty (0 bytes). Export the data again, or point {where} at another file."
+)
 FILE_UNREADABLE = "The {what} file '{path}' cannot be read: {reason}. Check its permissions, or point {where} at another file."
 UNKNOWN_DATA_FORMAT = (
     "The data file '{path}' has the extension '{suffix}', which ml-explore does not read. "
@@ -85,13 +87,17 @@ CSV_ONE_COLUMN = (
     "The CSV file '{path}' was read as a single column named {header!r}, which usually means a delimiter other "
     "than ',' ; detected delimiter {delimiter!r} did not split it either. Save the file comma-separated."
 )
-CSV_PARSE_FAILED = "The CSV file '{path}' cannot be parsed: {reason}. Check that every row has the same number of fields."
+CSV_PARSE_FAILED = (
+    "The CSV file '{path}' cannot be parsed: {reason}. Check that every row has the same number of fields."
+)
 PARQUET_CORRUPT = (
     "The Parquet file '{path}' is not a readable Parquet file ({reason}). It may be truncated or not Parquet at all: "
     "write it again with df.to_parquet(path)."
 )
 TABLE_NO_ROWS = "The data file '{path}' has a header but no rows. Point the workspace at a file with data."
-DUPLICATE_COLUMNS = "The data file '{path}' has duplicate column names: {columns}. Rename them so that each is unique."
+DUPLICATE_COLUMNS = (
+    "The data file '{path}' has duplicate column names: {columns}. Rename them so that each is unique."
+)
 
 TOML_SYNTAX = "workspace.toml at '{path}' is not valid TOML: {reason}."
 TOML_UNKNOWN_KEY = (
@@ -99,9 +105,11 @@ TOML_UNKNOWN_KEY = (
     "Fix the spelling or remove the key."
 )
 TOML_UNKNOWN_SECTION = "workspace.toml has an unknown section [{section}]. Known sections: {known}."
-TOML_WRONG_TYPE = "workspace.toml key '{key}' in section [{section}] must be {expected}; received {received!r}."
+TOML_WRONG_TYPE = (
+    "workspace.toml key '{key}' in section [{section}] must be {expected}; received {received!r}."
+)
 TOML_MISSING_KEY = "workspace.toml is missing the required key '{key}' in section [{section}]. {fix}"
-TOML_NO_DATASETS = "workspace.toml has no datasets: add a [datasets] section with at least one entry, e.g. validation = \"valid.csv\"."
+TOML_NO_DATASETS = 'workspace.toml has no datasets: add a [datasets] section with at least one entry, e.g. validation = "valid.csv".'
 TOML_BAD_VALUE = "workspace.toml key '{key}' in section [{section}] has the value {received!r}; {fix}"
 
 MODEL_UNKNOWN_FORMAT = (
@@ -139,19 +147,21 @@ MODEL_DTYPE_HINT = " Columns holding text where the model may expect numbers: {c
 
 LABEL_MISSING = (
     "The label column '{label}' is not in dataset '{dataset}'. Its columns are: {columns}. "
-    "Set [columns] label = \"...\" in workspace.toml to one of them."
+    'Set [columns] label = "..." in workspace.toml to one of them.'
 )
 LABEL_ALL_NAN = "The label column '{label}' of dataset '{dataset}' has no values (all {n} are missing). Choose another label column."
 LABEL_ONE_CLASS = (
     "The label column '{label}' of dataset '{dataset}' has a single class ({value}) for a classification task: "
-    "accuracy is trivial and ROC AUC undefined. Use a dataset that contains both classes, or set task = \"regression\" if the label is a number."
+    'accuracy is trivial and ROC AUC undefined. Use a dataset that contains both classes, or set task = "regression" if the label is a number.'
 )
 POSITIVE_NOT_IN_LABELS = (
     "The positive class {positive!r} is not among the labels of '{label}' (found: {found}). "
     "Set [columns] positive to one of these values."
 )
 TASK_UNKNOWN = "task must be one of binary, multiclass, regression; received {received!r}."
-TIME_MISSING = "The time column '{time}' is not in dataset '{dataset}'. Set [columns] time to one of: {columns}."
+TIME_MISSING = (
+    "The time column '{time}' is not in dataset '{dataset}'. Set [columns] time to one of: {columns}."
+)
 TIME_UNPARSEABLE = (
     "The time column '{time}' of dataset '{dataset}' could not be parsed as dates: {n_bad} of {n} values failed "
     "(e.g. {examples}). Use ISO dates (2024-01-31 or 2024-01-31T12:00:00), or epoch seconds/milliseconds."

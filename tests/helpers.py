@@ -34,7 +34,9 @@ def frame(n: int = 400, *, task: str = "binary", seed: int = 0) -> pd.DataFrame:
     if task == "binary":
         df["income"] = np.where(signal + rng.normal(0, 0.7, n) > 0, ">50K", "<=50K")
     elif task == "multiclass":
-        df["income"] = pd.cut(signal + rng.normal(0, 0.5, n), [-np.inf, -0.7, 0.7, np.inf], labels=["low", "mid", "high"]).astype(str)
+        df["income"] = pd.cut(
+            signal + rng.normal(0, 0.5, n), [-np.inf, -0.7, 0.7, np.inf], labels=["low", "mid", "high"]
+        ).astype(str)
     else:
         df["income"] = 30_000 + 8_000 * signal + rng.normal(0, 2_000, n)
     return df
@@ -47,10 +49,20 @@ def pipeline(task: str = "binary") -> Pipeline:
     prep = ColumnTransformer(
         [
             ("num", SimpleImputer(strategy="median"), ["age", "hours"]),
-            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), ["city"]),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                ["city"],
+            ),
         ]
     )
-    est = GradientBoostingRegressor(n_estimators=20, random_state=0) if task == "regression" else GradientBoostingClassifier(n_estimators=20, random_state=0)
+    est = (
+        GradientBoostingRegressor(n_estimators=20, random_state=0)
+        if task == "regression"
+        else GradientBoostingClassifier(n_estimators=20, random_state=0)
+    )
     return Pipeline([("prep", prep), ("model", est)])
 
 
@@ -73,7 +85,13 @@ def make_workspace(
         d.to_csv(dest / f"{name}.csv", index=False)
     sections: dict[str, dict[str, Any]] = {}
     if model is not None:
-        est = pipeline(task).fit(next(iter(datasets.values()))[FEATURES], next(iter(datasets.values()))["income"]) if model == "fit" else model
+        est = (
+            pipeline(task).fit(
+                next(iter(datasets.values()))[FEATURES], next(iter(datasets.values()))["income"]
+            )
+            if model == "fit"
+            else model
+        )
         if model_name.endswith(".skops"):
             sio.dump(est, dest / model_name)
             types = sio.get_untrusted_types(file=dest / model_name)
@@ -83,7 +101,9 @@ def make_workspace(
             joblib.dump(est, dest / model_name)
             types = []
         sections["model"] = {"path": model_name, "trusted_types": types}
-    sections["columns"] = columns if columns is not None else {"label": "income", "time": "when", "id": "row_id"}
+    sections["columns"] = (
+        columns if columns is not None else {"label": "income", "time": "when", "id": "row_id"}
+    )
     sections["datasets"] = {name: f"{name}.csv" for name in datasets}
     sections.update(extra_sections or {})
     path = dest / "workspace.toml"

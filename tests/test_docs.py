@@ -36,7 +36,7 @@ def test_readme_example_parses(tmp_path):
 
 
 def test_readme_states_the_two_commands():
-    assert 'pip install -e . && explore' in README
+    assert "pip install -e . && explore" in README
     assert 'pip install -e ".[test]" && python -m pytest' in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install -e ".[test]" && python -m pytest' in ci

@@ -14,7 +14,9 @@ import pytest
 from ui.safe import md_text
 
 ROOT = Path(__file__).resolve().parent.parent
-RAW_HTML = re.compile(r"unsafe_allow_html\s*=\s*True|\bst\.html\s*\(|components\.v1\.html|components\.html\s*\(")
+RAW_HTML = re.compile(
+    r"unsafe_allow_html\s*=\s*True|\bst\.html\s*\(|components\.v1\.html|components\.html\s*\("
+)
 
 
 def _sources() -> list[Path]:
@@ -28,7 +30,10 @@ def test_no_page_renders_raw_html(path: Path) -> None:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if RAW_HTML.search(line) and not line.lstrip().startswith("#")
     ]
-    assert not hits, "user text must never reach HTML; use Streamlit's own elements and ui.safe.md_text:\n" + "\n".join(hits)
+    assert not hits, (
+        "user text must never reach HTML; use Streamlit's own elements and ui.safe.md_text:\n"
+        + "\n".join(hits)
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,21 @@ def attach_button(
     ``tests`` are rubric ids such as ``"model-6"``. Returns the snapshot id once attached.
     """
     label = f"Attach as evidence for {', '.join(t.replace('-', ' ').title() for t in tests)}"
-    if st.button(label, key=key, icon=":material/attach_file:", help="Freezes this result so the Rubric page can propose it."):
+    if st.button(
+        label,
+        key=key,
+        icon=":material/attach_file:",
+        help="Freezes this result so the Rubric page can propose it.",
+    ):
         ws = loaders.open_current()
         model = loaders.selected_model(ws)
         snapshot_id = loaders.store().add_snapshot(
-            workspace=str(ws.config.path), kind=kind, tests=tests, title=title, params=params, result=result,
+            workspace=str(ws.config.path),
+            kind=kind,
+            tests=tests,
+            title=title,
+            params=params,
+            result=result,
             model_fingerprint=ws.model_fingerprint(model) if model else "predictions-only",
             data_fingerprint=ws.data_fingerprint(dataset) if dataset else "",
             source="app",

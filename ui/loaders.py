@@ -14,10 +14,14 @@ from . import state
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open(path: str, stamp: str, accepted: tuple[tuple[str, tuple[str, ...]], ...], trusted: tuple[str, ...]) -> Workspace:
+def _open(
+    path: str, stamp: str, accepted: tuple[tuple[str, tuple[str, ...]], ...], trusted: tuple[str, ...]
+) -> Workspace:
     config = read_workspace(path)
     with st.spinner(f"Opening workspace {Path(path).parent.name}…"):
-        return open_workspace(config, accepted_types={k: list(v) for k, v in accepted}, trusted_pickles=frozenset(trusted))
+        return open_workspace(
+            config, accepted_types={k: list(v) for k, v in accepted}, trusted_pickles=frozenset(trusted)
+        )
 
 
 def _stamp(path: str) -> str:
@@ -31,11 +35,16 @@ def open_current() -> Workspace:
     """The workspace chosen in this session. Raises ExploreError (shown by the boundary) on bad input."""
     path = st.session_state.get(state.WS_PATH)
     if not path:
-        raise ExploreError("No workspace is open. Open one on the Workspace page, or start with `explore run path/to/workspace.toml`.")
+        raise ExploreError(
+            "No workspace is open. Open one on the Workspace page, or start with `explore run path/to/workspace.toml`."
+        )
     accepted = st.session_state.get(state.ACCEPTED_TYPES, {})
     trusted = st.session_state.get(state.TRUSTED_PICKLES, [])
     return _open(
-        path, _stamp(path), tuple(sorted((k, tuple(sorted(v))) for k, v in accepted.items())), tuple(sorted(trusted))
+        path,
+        _stamp(path),
+        tuple(sorted((k, tuple(sorted(v))) for k, v in accepted.items())),
+        tuple(sorted(trusted)),
     )
 
 

@@ -753,7 +753,10 @@ def datapoint_editor() -> None:
                 # A callback, not st.rerun(scope="fragment"): that raises when the click is handled in a
                 # full-app run; the click reruns this fragment by itself.
                 st.button(
-                    "Open the counterfactual row", key="slices_cf_open", on_click=_select_row, args=(cf.cf_position,)
+                    "Open the counterfactual row",
+                    key="slices_cf_open",
+                    on_click=_select_row,
+                    args=(cf.cf_position,),
                 )
         st.markdown("**ICE: this row's output across one feature**")
         if MODEL is None:

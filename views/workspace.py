@@ -38,9 +38,15 @@ try:
 except UntrustedTypesError as exc:
     model_name = getattr(exc, "model_name", "current")
     st.warning(str(exc), icon=":material/shield:")
-    st.markdown(f"**Accept types for model `{model_name}`** — tick each type you trust (only if you trust the file's origin):")
+    st.markdown(
+        f"**Accept types for model `{model_name}`** — tick each type you trust (only if you trust the file's origin):"
+    )
     chosen = [t for t in exc.types if st.checkbox(f"`{t}`", key=f"workspace_trust_{model_name}_{t}")]
-    if st.button("Accept the ticked types and open", key="workspace_accept_types", disabled=len(chosen) < len(exc.types)):
+    if st.button(
+        "Accept the ticked types and open",
+        key="workspace_accept_types",
+        disabled=len(chosen) < len(exc.types),
+    ):
         accepted = dict(st.session_state.get(state.ACCEPTED_TYPES, {}))
         accepted[model_name] = sorted(set(accepted.get(model_name, [])) | set(chosen))
         st.session_state[state.ACCEPTED_TYPES] = accepted
@@ -55,7 +61,9 @@ except PickleNotTrustedError as exc:
         key=f"workspace_trust_pickle_{model_name}",
     )
     if st.button("Load the pickle", key="workspace_load_pickle", disabled=not trust):
-        st.session_state[state.TRUSTED_PICKLES] = sorted(set(st.session_state.get(state.TRUSTED_PICKLES, [])) | {model_name})
+        st.session_state[state.TRUSTED_PICKLES] = sorted(
+            set(st.session_state.get(state.TRUSTED_PICKLES, [])) | {model_name}
+        )
         st.rerun()
 except ExploreError as exc:
     st.error(str(exc), icon=":material/error:")
@@ -72,15 +80,22 @@ if ws is not None:
         st.dataframe(
             pd.DataFrame(
                 [
-                    {"model": k, "type": v, "file": ws.loaded_models[k].path.name, "format": ws.loaded_models[k].kind,
-                     "fingerprint": ws.loaded_models[k].fingerprint}
+                    {
+                        "model": k,
+                        "type": v,
+                        "file": ws.loaded_models[k].path.name,
+                        "format": ws.loaded_models[k].kind,
+                        "fingerprint": ws.loaded_models[k].fingerprint,
+                    }
                     for k, v in summary["models"].items()
                 ]
             ),
             hide_index=True,
         )
     else:
-        st.info("Predictions-only mode: metrics come from the prediction columns in the data; what-ifs and refits need a model file.")
+        st.info(
+            "Predictions-only mode: metrics come from the prediction columns in the data; what-ifs and refits need a model file."
+        )
     for warning in ws.warnings:
         st.warning(warning)
 
@@ -88,8 +103,13 @@ if ws is not None:
     role_rows = [
         {"role": r, "column": v if not isinstance(v, dict) else ", ".join(f"{k}→{c}" for k, c in v.items())}
         for r, v in [
-            ("label", roles.label), ("time", roles.time), ("id", roles.id), ("positive class", ws.positive),
-            ("prediction", roles.prediction), ("score", roles.score), ("scores", dict(roles.scores) or None),
+            ("label", roles.label),
+            ("time", roles.time),
+            ("id", roles.id),
+            ("positive class", ws.positive),
+            ("prediction", roles.prediction),
+            ("score", roles.score),
+            ("scores", dict(roles.scores) or None),
         ]
         if v not in (None, "")
     ]
@@ -104,7 +124,12 @@ if ws is not None:
         rows = []
         for name in ws.dataset_names:
             df = ws.dataset(name)
-            row = {"dataset": name, "rows": len(df), "columns": df.shape[1], "file": ws.config.datasets[name].name}
+            row = {
+                "dataset": name,
+                "rows": len(df),
+                "columns": df.shape[1],
+                "file": ws.config.datasets[name].name,
+            }
             if ws.task != "regression":
                 share = df[roles.label].value_counts(normalize=True, dropna=True)
                 row.update({f"share {k}": round(float(v), 4) for k, v in share.items()})
@@ -122,7 +147,8 @@ if ws is not None:
     model_name = loaders.selected_model(ws)
     st.caption(
         f"Model `{model_name}` on every dataset; 95 % confidence intervals and support."
-        if model_name else "From the prediction columns; 95 % confidence intervals and support."
+        if model_name
+        else "From the prediction columns; 95 % confidence intervals and support."
     )
     from explore.stats.metrics import overall_metrics
 
@@ -143,7 +169,8 @@ if ws is not None:
         st.dataframe(wide[ws.dataset_names], width="stretch", key="workspace_metrics_values")
         shown = table.assign(
             interval=[
-                "—" if pd.isna(lo) else f"[{lo:.4f}, {hi:.4f}]" for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
+                "—" if pd.isna(lo) else f"[{lo:.4f}, {hi:.4f}]"
+                for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
             ]
         )
         with st.expander("Confidence intervals, support and method", expanded=True):
@@ -157,7 +184,9 @@ if ws is not None:
 st.divider()
 st.subheader("Open another workspace")
 with st.form("workspace_open_form"):
-    new_path = st.text_input("Path to a workspace.toml (or its folder)", value=str(path), key="workspace_path_input")
+    new_path = st.text_input(
+        "Path to a workspace.toml (or its folder)", value=str(path), key="workspace_path_input"
+    )
     if st.form_submit_button("Open"):
         _open_path(str(Path(new_path).expanduser()))
         st.rerun()
@@ -169,8 +198,17 @@ with st.expander("Upload a model and data files", expanded=ws is None):
         f"pickle/joblib only if you trust the file. Up to {limit} MB per file (EXPLORE_MAX_UPLOAD_MB); "
         "larger files open faster through a workspace.toml."
     )
-    model_file = st.file_uploader("Model file (optional: without it, name prediction columns)", type=["skops", "joblib", "pkl", "pickle"], key="workspace_upload_model")
-    data_files = st.file_uploader("Data files (each becomes a dataset named after the file)", type=["csv", "tsv", "parquet", "gz"], accept_multiple_files=True, key="workspace_upload_data")
+    model_file = st.file_uploader(
+        "Model file (optional: without it, name prediction columns)",
+        type=["skops", "joblib", "pkl", "pickle"],
+        key="workspace_upload_model",
+    )
+    data_files = st.file_uploader(
+        "Data files (each becomes a dataset named after the file)",
+        type=["csv", "tsv", "parquet", "gz"],
+        accept_multiple_files=True,
+        key="workspace_upload_data",
+    )
     if data_files:
         try:
             from explore.core.upload import check_size
@@ -198,26 +236,43 @@ with st.expander("Upload a model and data files", expanded=ws is None):
             time = c2.selectbox("Time column (optional)", [none, *columns], key="workspace_up_time")
             id_col = c3.selectbox("Id column (optional)", [none, *columns], key="workspace_up_id")
             c4, c5, c6 = st.columns(3)
-            task = c4.selectbox("Task", ["infer", "binary", "multiclass", "regression"], key="workspace_up_task")
+            task = c4.selectbox(
+                "Task", ["infer", "binary", "multiclass", "regression"], key="workspace_up_task"
+            )
             positive = c5.text_input("Positive class (binary, optional)", key="workspace_up_positive")
-            prediction = c6.selectbox("Prediction column (without a model)", [none, *columns], key="workspace_up_prediction")
-            score_col = st.selectbox("Score / probability column (optional)", [none, *columns], key="workspace_up_score")
+            prediction = c6.selectbox(
+                "Prediction column (without a model)", [none, *columns], key="workspace_up_prediction"
+            )
+            score_col = st.selectbox(
+                "Score / probability column (optional)", [none, *columns], key="workspace_up_score"
+            )
             trust_pickle = False
-            if model_file is not None and Path(model_file.name).suffix.lower() in (".pkl", ".pickle", ".joblib"):
+            if model_file is not None and Path(model_file.name).suffix.lower() in (
+                ".pkl",
+                ".pickle",
+                ".joblib",
+            ):
                 trust_pickle = st.checkbox(
-                    "I trust this pickle file: loading it runs any code it contains.", key="workspace_up_trust_pickle"
+                    "I trust this pickle file: loading it runs any code it contains.",
+                    key="workspace_up_trust_pickle",
                 )
             if st.button("Open the uploaded workspace", key="workspace_up_open", type="primary"):
                 roles = {
-                    "label": label, "time": None if time == none else time, "id": None if id_col == none else id_col,
-                    "task": None if task == "infer" else task, "positive": positive.strip() or None,
-                    "prediction": None if prediction == none else prediction, "score": None if score_col == none else score_col,
+                    "label": label,
+                    "time": None if time == none else time,
+                    "id": None if id_col == none else id_col,
+                    "task": None if task == "infer" else task,
+                    "positive": positive.strip() or None,
+                    "prediction": None if prediction == none else prediction,
+                    "score": None if score_col == none else score_col,
                 }
                 with shown_errors():
                     ws_path = save_uploaded_workspace(
                         datasets=[UploadedFile(f.name, f.getvalue()) for f in data_files],
                         model=UploadedFile(model_file.name, model_file.getvalue()) if model_file else None,
-                        columns=roles, trust_pickle=trust_pickle, limit_mb=limit,
+                        columns=roles,
+                        trust_pickle=trust_pickle,
+                        limit_mb=limit,
                     )
                     _open_path(str(ws_path))
                     st.rerun()

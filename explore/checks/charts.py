@@ -39,8 +39,6 @@ VERDICT_SCALE = alt.Scale(
 )
 
 
-
-
 def _empty(message: str) -> alt.Chart:
     return alt.Chart(pd.DataFrame({"text": [message]})).mark_text(size=13, color="#666").encode(text="text:N")
 

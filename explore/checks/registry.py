@@ -388,7 +388,9 @@ def check_fairness(ctx: CheckContext) -> Outcome:
                 f"{column}: largest gap {worst['gap']:.3g} in {worst['measure']} ({worst['high_group']} vs {worst['low_group']})"
             )
         else:
-            parts.append(f"{column}: no gap measured (fewer than two groups with at least {result.min_support} rows)")
+            parts.append(
+                f"{column}: no gap measured (fewer than two groups with at least {result.min_support} rows)"
+            )
     if not measured:
         # Nothing was compared: a pass here would be evidence of a test that did not happen.
         raise SkipCheck(

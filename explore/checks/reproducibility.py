@@ -154,7 +154,9 @@ class ReproResult:
                         "Even with them fixed the refits differ: look for other sources of randomness (threads, data order)."
                     )
                 elif p.identical:
-                    parts.append("The fit does not use them here; fixing them anyway keeps it reproducible if that changes.")
+                    parts.append(
+                        "The fit does not use them here; fixing them anyway keeps it reproducible if that changes."
+                    )
                 else:
                     parts.append("Fixing them makes training reproducible.")
         elif not self.random:

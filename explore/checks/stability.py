@@ -130,7 +130,9 @@ def _sum_tolerance(proba: np.ndarray) -> float:
     return SUM_TOLERANCE
 
 
-def _output_check(pred: np.ndarray, proba: np.ndarray | None, task: str, sum_tol: float = SUM_TOLERANCE) -> dict[str, int]:
+def _output_check(
+    pred: np.ndarray, proba: np.ndarray | None, task: str, sum_tol: float = SUM_TOLERANCE
+) -> dict[str, int]:
     out = {"nan_outputs": 0, "inf_outputs": 0, "proba_outside_0_1": 0, "proba_not_summing_to_1": 0}
     if task == "regression":
         p = np.asarray(pred, dtype="float64")

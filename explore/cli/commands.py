@@ -1,9 +1,9 @@
 """The `explore` command.
 
-    explore                          open the app on the bundled sample workspace (built on first run)
-    explore run PATH [options]       open the app on PATH (a workspace.toml or its folder)
-    explore sample [--size …]        (re)build the sample workspace
-    explore check PATH […]           headless checks for CI (see docs/rubric.md)
+explore                          open the app on the bundled sample workspace (built on first run)
+explore run PATH [options]       open the app on PATH (a workspace.toml or its folder)
+explore sample [--size …]        (re)build the sample workspace
+explore check PATH […]           headless checks for CI (see docs/rubric.md)
 """
 
 from __future__ import annotations
@@ -31,16 +31,27 @@ def _progress(fraction: float, message: str) -> None:
     print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
 
-def streamlit_command(workspace: Path, *, port: int, host: str | None, headless: bool, extra: list[str]) -> tuple[list[str], dict[str, str]]:
+def streamlit_command(
+    workspace: Path, *, port: int, host: str | None, headless: bool, extra: list[str]
+) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that serve app.py on ``workspace``."""
     if not APP.exists():
-        raise ExploreError(f"app.py was not found next to the explore package ({APP}). Run ml-explore from a clone installed with `pip install -e .`.")
+        raise ExploreError(
+            f"app.py was not found next to the explore package ({APP}). Run ml-explore from a clone installed with `pip install -e .`."
+        )
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(port),
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
         # Streamlit's own limit is set just above ours so that our message, not Streamlit's, explains the limit.
-        "--server.maxUploadSize", str(max_upload_mb() + 1),
-        "--browser.gatherUsageStats", "false",
+        "--server.maxUploadSize",
+        str(max_upload_mb() + 1),
+        "--browser.gatherUsageStats",
+        "false",
     ]
     if host:
         cmd += ["--server.address", host]
@@ -55,7 +66,9 @@ def _serve(workspace: Path, args: argparse.Namespace) -> int:
     from explore.core.workspace import read_workspace
 
     read_workspace(workspace)  # fail fast, with the message, before starting a server
-    cmd, env = streamlit_command(workspace, port=args.port, host=args.host, headless=args.headless, extra=args.streamlit_args)
+    cmd, env = streamlit_command(
+        workspace, port=args.port, host=args.host, headless=args.headless, extra=args.streamlit_args
+    )
     print(f"Opening {workspace} at http://{args.host or 'localhost'}:{args.port}", file=sys.stderr)
     os.execve(sys.executable, cmd, env)
     return 0  # not reached
@@ -76,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", parents=[serve_opts], help="open the app on a workspace")
     run.add_argument("workspace", type=Path, help="workspace.toml or the folder that holds it")
     sample = sub.add_parser("sample", help="(re)build the sample workspace")
-    sample.add_argument("--dest", type=Path, default=None, help="folder (default: the checkout's sample_data/)")
+    sample.add_argument(
+        "--dest", type=Path, default=None, help="folder (default: the checkout's sample_data/)"
+    )
     sample.add_argument("--size", choices=["full", "tiny", "bench"], default="full")
     sample.add_argument("--rows", type=int, default=None, help="number of rows (bench size)")
     sub.add_parser("check", help="headless checks for CI: explore check workspace.toml --help")
@@ -95,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sample":
             from explore.core.sample import SAMPLE_DIR, build_workspace
 
-            path = build_workspace(args.dest or SAMPLE_DIR, size=args.size, n_rows=args.rows, progress=_progress)
+            path = build_workspace(
+                args.dest or SAMPLE_DIR, size=args.size, n_rows=args.rows, progress=_progress
+            )
             print(path)
             return 0
         if args.command == "run":

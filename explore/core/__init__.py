@@ -6,7 +6,16 @@ from explore._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "workspace": ["WorkspaceConfig", "ColumnRoles", "Workspace", "Scored", "read_workspace", "open_workspace", "score", "workspace_from_env"],
+        "workspace": [
+            "WorkspaceConfig",
+            "ColumnRoles",
+            "Workspace",
+            "Scored",
+            "read_workspace",
+            "open_workspace",
+            "score",
+            "workspace_from_env",
+        ],
         "loading": ["read_table", "load_model", "untrusted_types", "LoadedModel", "file_fingerprint"],
         "timeparse": ["parse_time"],
         "upload": ["UploadedFile", "save_uploaded_workspace"],

@@ -38,13 +38,17 @@ def _check_file(path: Path, what: str, where: str) -> None:
     if not path.exists():
         raise E.DataError(E.FILE_NOT_FOUND.format(what=what, path=path, where=where))
     if path.is_dir():
-        raise E.DataError(E.FILE_UNREADABLE.format(what=what, path=path, reason="it is a folder", where=where))
+        raise E.DataError(
+            E.FILE_UNREADABLE.format(what=what, path=path, reason="it is a folder", where=where)
+        )
     try:
         size = path.stat().st_size
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise E.DataError(E.FILE_UNREADABLE.format(what=what, path=path, reason=exc.strerror or exc, where=where)) from None
+        raise E.DataError(
+            E.FILE_UNREADABLE.format(what=what, path=path, reason=exc.strerror or exc, where=where)
+        ) from None
     if size == 0:
         raise E.DataError(E.FILE_EMPTY.format(what=what, path=path, where=where))
 
@@ -76,7 +80,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=f"not a valid gzip file ({exc})")) from None
+            raise E.DataError(
+                E.CSV_PARSE_FAILED.format(path=path, reason=f"not a valid gzip file ({exc})")
+            ) from None
     try:
         head = raw[: 1 << 16].decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -93,10 +99,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
             return pd.read_csv(io.BytesIO(raw), sep=sep, encoding="utf-8", low_memory=False, **options)
         except UnicodeDecodeError as exc:
             raise E.DataError(
-                E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=exc.object[exc.start : exc.start + 1])
+                E.CSV_NOT_UTF8.format(
+                    path=path, position=exc.start, byte=exc.object[exc.start : exc.start + 1]
+                )
             ) from None
         except pd.errors.EmptyDataError:
-            raise E.DataError(E.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")) from None
+            raise E.DataError(
+                E.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")
+            ) from None
         except (pd.errors.ParserError, ValueError) as exc:
             raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=str(exc).strip())) from None
 
@@ -121,7 +131,11 @@ def _has_decimal_commas(df: pd.DataFrame) -> bool:
         if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         present = s.dropna().astype(str).str.strip()
-        if len(present) and present.str.contains(",", regex=False).any() and present.str.fullmatch(_DECIMAL_COMMA).all():
+        if (
+            len(present)
+            and present.str.contains(",", regex=False).any()
+            and present.str.fullmatch(_DECIMAL_COMMA).all()
+        ):
             return True
     return False
 
@@ -246,7 +260,10 @@ def load_model(
         if missing:
             raise E.UntrustedTypesError(
                 E.MODEL_UNTRUSTED_TYPES.format(
-                    path=path, n=len(missing), types=", ".join(missing), quoted=", ".join(f'"{t}"' for t in missing)
+                    path=path,
+                    n=len(missing),
+                    types=", ".join(missing),
+                    quoted=", ".join(f'"{t}"' for t in missing),
                 ),
                 missing,
             )

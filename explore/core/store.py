@@ -523,7 +523,9 @@ class Store:
 
     # -- saved slices --
 
-    def save_slice(self, workspace: str, name: str, definition: dict[str, Any], *, author: str | None = None) -> int:
+    def save_slice(
+        self, workspace: str, name: str, definition: dict[str, Any], *, author: str | None = None
+    ) -> int:
         """Save (a new version of) the slice ``name``; return the row id."""
         return self._add(saved_slices, workspace=workspace, name=name, definition=definition, author=author)
 

@@ -103,8 +103,11 @@ def parse_time(values: pd.Series, *, column: str, dataset: str) -> pd.Series:
         examples = ", ".join(repr(x) for x in values[bad].astype("object").head(3)) or "all values missing"
         raise TimeColumnError(
             TIME_UNPARSEABLE.format(
-                time=column, dataset=dataset, n_bad=int(bad.sum()) if n_present else len(values),
-                n=len(values), examples=examples,
+                time=column,
+                dataset=dataset,
+                n_bad=int(bad.sum()) if n_present else len(values),
+                n=len(values),
+                examples=examples,
             )
         )
     return out

@@ -36,7 +36,9 @@ def upload_root() -> Path:
 def check_size(name: str, size: int, limit_mb: int) -> None:
     """Raise UploadError when ``size`` bytes exceed ``limit_mb``."""
     if size > limit_mb * 1024 * 1024:
-        raise E.UploadError(E.UPLOAD_TOO_LARGE.format(name=name, size_mb=size / 1024 / 1024, limit_mb=limit_mb))
+        raise E.UploadError(
+            E.UPLOAD_TOO_LARGE.format(name=name, size_mb=size / 1024 / 1024, limit_mb=limit_mb)
+        )
 
 
 def _toml_value(value: Any) -> str:
@@ -95,12 +97,18 @@ def save_uploaded_workspace(
         check_size(f.name, len(f.data), limit_mb)
     for f in datasets:
         if _suffix(Path(f.name)) not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-            raise E.UploadError(E.UNKNOWN_DATA_FORMAT.format(path=f.name, suffix=_suffix(Path(f.name)) or "(none)"))
+            raise E.UploadError(
+                E.UNKNOWN_DATA_FORMAT.format(path=f.name, suffix=_suffix(Path(f.name)) or "(none)")
+            )
     if model and _suffix(Path(model.name)) not in SKOPS_SUFFIXES + PICKLE_SUFFIXES:
-        raise E.UploadError(E.MODEL_UNKNOWN_FORMAT.format(path=model.name, suffix=_suffix(Path(model.name)) or "(none)"))
+        raise E.UploadError(
+            E.MODEL_UNKNOWN_FORMAT.format(path=model.name, suffix=_suffix(Path(model.name)) or "(none)")
+        )
     unknown = [k for k in columns if k not in SCHEMA["columns"]]
     if unknown:
-        raise E.UploadError(f"Unknown column roles: {', '.join(unknown)}. Known roles: {', '.join(SCHEMA['columns'])}.")
+        raise E.UploadError(
+            f"Unknown column roles: {', '.join(unknown)}. Known roles: {', '.join(SCHEMA['columns'])}."
+        )
 
     digest = hashlib.sha256()
     for f in [*([model] if model else []), *datasets]:
@@ -115,7 +123,11 @@ def save_uploaded_workspace(
     sections: dict[str, dict[str, Any]] = {}
     if model:
         (folder / Path(model.name).name).write_bytes(model.data)
-        sections["model"] = {"path": Path(model.name).name, "trusted_types": list(trusted_types), "trust_pickle": trust_pickle}
+        sections["model"] = {
+            "path": Path(model.name).name,
+            "trusted_types": list(trusted_types),
+            "trust_pickle": trust_pickle,
+        }
     sections["columns"] = {k: v for k, v in columns.items() if v not in (None, "", [], {})}
     names: dict[str, str] = {}
     for f in datasets:

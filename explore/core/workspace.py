@@ -47,7 +47,10 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "prediction": ((str,), "predictions already in the data (predictions-only mode)"),
         "score": ((str,), "positive-class score / probability already in the data"),
         "scores": ((dict,), "multiclass predictions-only: class -> probability column"),
-        "features": ((list,), "model input columns (default: the model's feature_names_in_, else all non-role columns)"),
+        "features": (
+            (list,),
+            "model input columns (default: the model's feature_names_in_, else all non-role columns)",
+        ),
     },
     "annotations": {
         "path": ((str,), "annotation file (CSV/Parquet), long format: one row per item x labeler"),
@@ -66,7 +69,14 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     },
 }
 SECTIONS = ("model", "models", "columns", "datasets", "annotations", "checks")
-_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
+_TYPE_WORDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 @dataclass(frozen=True)
@@ -133,18 +143,26 @@ class WorkspaceConfig:
 
 def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ...], str]]) -> dict:
     if not isinstance(table, dict):
-        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key=section, section=section, expected="a table", received=table))
+        raise E.WorkspaceError(
+            E.TOML_WRONG_TYPE.format(key=section, section=section, expected="a table", received=table)
+        )
     for key, value in table.items():
         if key not in schema:
-            raise E.WorkspaceError(E.TOML_UNKNOWN_KEY.format(key=key, section=section, known=", ".join(schema)))
+            raise E.WorkspaceError(
+                E.TOML_UNKNOWN_KEY.format(key=key, section=section, known=", ".join(schema))
+            )
         types = schema[key][0]
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if not ok:
             expected = " or ".join(_TYPE_WORDS[t] for t in types)
-            raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key=key, section=section, expected=expected, received=value))
+            raise E.WorkspaceError(
+                E.TOML_WRONG_TYPE.format(key=key, section=section, expected=expected, received=value)
+            )
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise E.WorkspaceError(
-                E.TOML_WRONG_TYPE.format(key=key, section=section, expected="a list of strings", received=value)
+                E.TOML_WRONG_TYPE.format(
+                    key=key, section=section, expected="a list of strings", received=value
+                )
             )
     return table
 
@@ -152,7 +170,9 @@ def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ..
 def _model_spec(name: str, section: str, table: Any, root: Path) -> ModelSpec:
     table = _check_keys(section, table, MODEL_KEYS)
     if "path" not in table:
-        raise E.WorkspaceError(E.TOML_MISSING_KEY.format(key="path", section=section, fix='Add path = "model.skops".'))
+        raise E.WorkspaceError(
+            E.TOML_MISSING_KEY.format(key="path", section=section, fix='Add path = "model.skops".')
+        )
     return ModelSpec(
         name=name,
         path=(root / table["path"]).resolve(),
@@ -172,26 +192,51 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         models[MAIN_MODEL] = _model_spec(MAIN_MODEL, "model", data["model"], root)
     extra = data.get("models", {})
     if not isinstance(extra, dict):
-        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key="models", section="models", expected="a table", received=extra))
+        raise E.WorkspaceError(
+            E.TOML_WRONG_TYPE.format(key="models", section="models", expected="a table", received=extra)
+        )
     for name, table in extra.items():
         if name == MAIN_MODEL:
             raise E.WorkspaceError(
-                E.TOML_BAD_VALUE.format(key=name, section="models", received=name, fix=f"'{MAIN_MODEL}' is the name of [model]; pick another name.")
+                E.TOML_BAD_VALUE.format(
+                    key=name,
+                    section="models",
+                    received=name,
+                    fix=f"'{MAIN_MODEL}' is the name of [model]; pick another name.",
+                )
             )
         models[name] = _model_spec(name, f"models.{name}", table, root)
 
     cols = _check_keys("columns", data.get("columns", {}), SCHEMA["columns"])
     if "label" not in cols:
-        raise E.WorkspaceError(E.TOML_MISSING_KEY.format(key="label", section="columns", fix='Add label = "<your label column>".'))
+        raise E.WorkspaceError(
+            E.TOML_MISSING_KEY.format(
+                key="label", section="columns", fix='Add label = "<your label column>".'
+            )
+        )
     task = cols.get("task")
     if task is not None and task not in TASKS:
-        raise E.WorkspaceError(E.TOML_BAD_VALUE.format(key="task", section="columns", received=task, fix="use binary, multiclass or regression."))
+        raise E.WorkspaceError(
+            E.TOML_BAD_VALUE.format(
+                key="task", section="columns", received=task, fix="use binary, multiclass or regression."
+            )
+        )
     scores = cols.get("scores", {})
     if not all(isinstance(v, str) for v in scores.values()):
-        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key="scores", section="columns", expected="a table of class = \"column\"", received=scores))
+        raise E.WorkspaceError(
+            E.TOML_WRONG_TYPE.format(
+                key="scores", section="columns", expected='a table of class = "column"', received=scores
+            )
+        )
     columns = ColumnRoles(
-        label=cols["label"], time=cols.get("time"), id=cols.get("id"), positive=cols.get("positive"), task=task,
-        prediction=cols.get("prediction"), score=cols.get("score"), scores=dict(scores),
+        label=cols["label"],
+        time=cols.get("time"),
+        id=cols.get("id"),
+        positive=cols.get("positive"),
+        task=task,
+        prediction=cols.get("prediction"),
+        score=cols.get("score"),
+        scores=dict(scores),
         features=tuple(cols["features"]) if "features" in cols else None,
     )
     if not models and not (columns.prediction or columns.score or columns.scores):
@@ -204,11 +249,17 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
     if not ds:
         raise E.WorkspaceError(E.TOML_NO_DATASETS)
     if not isinstance(ds, dict):
-        raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key="datasets", section="datasets", expected="a table", received=ds))
+        raise E.WorkspaceError(
+            E.TOML_WRONG_TYPE.format(key="datasets", section="datasets", expected="a table", received=ds)
+        )
     datasets: dict[str, Path] = {}
     for name, value in ds.items():
         if not isinstance(value, str):
-            raise E.WorkspaceError(E.TOML_WRONG_TYPE.format(key=name, section="datasets", expected="a file path string", received=value))
+            raise E.WorkspaceError(
+                E.TOML_WRONG_TYPE.format(
+                    key=name, section="datasets", expected="a file path string", received=value
+                )
+            )
         datasets[name] = (root / value).resolve()
 
     annotations = None
@@ -216,15 +267,28 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         a = _check_keys("annotations", data["annotations"], SCHEMA["annotations"])
         for key in ("path", "item", "labeler", "label"):
             if key not in a:
-                raise E.WorkspaceError(E.TOML_MISSING_KEY.format(key=key, section="annotations", fix="See the workspace.toml reference in README."))
+                raise E.WorkspaceError(
+                    E.TOML_MISSING_KEY.format(
+                        key=key, section="annotations", fix="See the workspace.toml reference in README."
+                    )
+                )
         dataset = a.get("dataset", next(iter(datasets)))
         if dataset not in datasets:
             raise E.WorkspaceError(
-                E.TOML_BAD_VALUE.format(key="dataset", section="annotations", received=dataset, fix=f"use one of the datasets: {', '.join(datasets)}.")
+                E.TOML_BAD_VALUE.format(
+                    key="dataset",
+                    section="annotations",
+                    received=dataset,
+                    fix=f"use one of the datasets: {', '.join(datasets)}.",
+                )
             )
         annotations = AnnotationSpec(
-            path=(root / a["path"]).resolve(), item=a["item"], labeler=a["labeler"], label=a["label"],
-            dataset=dataset, batch=a.get("batch"),
+            path=(root / a["path"]).resolve(),
+            item=a["item"],
+            labeler=a["labeler"],
+            label=a["label"],
+            dataset=dataset,
+            batch=a.get("batch"),
         )
 
     checks = ChecksConfig()
@@ -237,7 +301,9 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
             banned_features=tuple(c.get("banned_features", ())),
             slices=tuple(c.get("slices", ())),
         )
-    return WorkspaceConfig(path=path, models=models, datasets=datasets, columns=columns, annotations=annotations, checks=checks)
+    return WorkspaceConfig(
+        path=path, models=models, datasets=datasets, columns=columns, annotations=annotations, checks=checks
+    )
 
 
 def read_workspace(path: Path | str) -> WorkspaceConfig:
@@ -246,11 +312,17 @@ def read_workspace(path: Path | str) -> WorkspaceConfig:
     if path.is_dir():
         path = path / "workspace.toml"
     if not path.exists():
-        raise E.WorkspaceError(E.FILE_NOT_FOUND.format(what="workspace", path=path, where="the command line or EXPLORE_WORKSPACE"))
+        raise E.WorkspaceError(
+            E.FILE_NOT_FOUND.format(
+                what="workspace", path=path, where="the command line or EXPLORE_WORKSPACE"
+            )
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise E.WorkspaceError(E.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")) from None
+        raise E.WorkspaceError(
+            E.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise E.WorkspaceError(E.TOML_SYNTAX.format(path=path, reason=exc)) from None
     return parse_workspace(data, path)
@@ -290,7 +362,9 @@ def _is_regression_label(y: pd.Series) -> bool:
 class Workspace:
     """An opened workspace. Treat as read-only: it is shared between reruns and sessions."""
 
-    def __init__(self, config: WorkspaceConfig, loaded: dict[str, LoadedModel], frames: dict[str, pd.DataFrame]) -> None:
+    def __init__(
+        self, config: WorkspaceConfig, loaded: dict[str, LoadedModel], frames: dict[str, pd.DataFrame]
+    ) -> None:
         self.config = config
         self.loaded_models = loaded
         self.models: dict[str, Any] = {k: v.estimator for k, v in loaded.items()}
@@ -303,7 +377,11 @@ class Workspace:
     @cached_property
     def key(self) -> str:
         """A string that changes whenever the workspace file, a model or a dataset changes (cache key)."""
-        files = [self.config.path, *self.config.datasets.values(), *(m.path for m in self.config.models.values())]
+        files = [
+            self.config.path,
+            *self.config.datasets.values(),
+            *(m.path for m in self.config.models.values()),
+        ]
         if self.config.annotations:
             files.append(self.config.annotations.path)
         parts = [f"{p}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in files if p.exists()]
@@ -328,7 +406,9 @@ class Workspace:
     def dataset(self, name: str) -> pd.DataFrame:
         """The dataset as read from its file (shared: never mutate it)."""
         if name not in self._frames:
-            raise E.WorkspaceError(f"There is no dataset named '{name}'. Datasets in this workspace: {', '.join(self._frames)}.")
+            raise E.WorkspaceError(
+                f"There is no dataset named '{name}'. Datasets in this workspace: {', '.join(self._frames)}."
+            )
         return self._frames[name]
 
     def model(self, name: str = MAIN_MODEL) -> Any:
@@ -353,7 +433,11 @@ class Workspace:
         label = cols.label
         for name, df in self._frames.items():
             if label not in df.columns:
-                raise E.LabelError(E.LABEL_MISSING.format(label=label, dataset=name, columns=", ".join(map(str, df.columns[:30]))))
+                raise E.LabelError(
+                    E.LABEL_MISSING.format(
+                        label=label, dataset=name, columns=", ".join(map(str, df.columns[:30]))
+                    )
+                )
             if df[label].notna().sum() == 0:
                 raise E.LabelError(E.LABEL_ALL_NAN.format(label=label, dataset=name, n=len(df)))
             if cols.id:
@@ -374,19 +458,32 @@ class Workspace:
                 dup = df[cols.id][df[cols.id].duplicated(keep=False)]
                 if len(dup):
                     raise E.DataError(
-                        E.DUPLICATE_IDS.format(id=cols.id, dataset=name, n_dup=int(dup.nunique()), examples=E.shown(dup.unique(), 3))
+                        E.DUPLICATE_IDS.format(
+                            id=cols.id,
+                            dataset=name,
+                            n_dup=int(dup.nunique()),
+                            examples=E.shown(dup.unique(), 3),
+                        )
                     )
             if cols.time:
                 if cols.time not in df.columns:
-                    raise E.TimeColumnError(E.TIME_MISSING.format(time=cols.time, dataset=name, columns=", ".join(map(str, df.columns[:30]))))
+                    raise E.TimeColumnError(
+                        E.TIME_MISSING.format(
+                            time=cols.time, dataset=name, columns=", ".join(map(str, df.columns[:30]))
+                        )
+                    )
                 self.times[name] = parse_time(df[cols.time], column=cols.time, dataset=name)
             for role in ("prediction", "score"):
                 c = getattr(cols, role)
                 if c and c not in df.columns:
-                    raise E.ColumnError(f"The {role} column '{c}' named in [columns] is not in dataset '{name}'.")
+                    raise E.ColumnError(
+                        f"The {role} column '{c}' named in [columns] is not in dataset '{name}'."
+                    )
             for klass, c in cols.scores.items():
                 if c not in df.columns:
-                    raise E.ColumnError(f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'.")
+                    raise E.ColumnError(
+                        f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'."
+                    )
 
         main = self.models.get(MAIN_MODEL) or next(iter(self.models.values()), None)
         self.feature_names = self._features(main)
@@ -396,8 +493,11 @@ class Workspace:
                 if missing:
                     raise E.ColumnError(
                         E.MODEL_MISSING_COLUMNS.format(
-                            n_expected=len(self.feature_names), dataset=name, n_missing=len(missing),
-                            missing=", ".join(repr(m) for m in missing[:20]) + (" …" if len(missing) > 20 else ""),
+                            n_expected=len(self.feature_names),
+                            dataset=name,
+                            n_missing=len(missing),
+                            missing=", ".join(repr(m) for m in missing[:20])
+                            + (" …" if len(missing) > 20 else ""),
                         )
                     )
             num = df[[f for f in self.feature_names if f in df.columns]].select_dtypes(include="number")
@@ -406,7 +506,11 @@ class Workspace:
                 bad = np.isinf(arr).any(axis=0)
                 if bad.any():
                     counts = np.isinf(arr).sum(axis=0)
-                    named = ", ".join(f"'{c}' ({int(n)} rows)" for c, n, b in zip(num.columns, counts, bad, strict=True) if b)
+                    named = ", ".join(
+                        f"'{c}' ({int(n)} rows)"
+                        for c, n, b in zip(num.columns, counts, bad, strict=True)
+                        if b
+                    )
                     raise E.DataError(E.INF_VALUES.format(dataset=name, columns=named))
 
         self.task = self._task(main)
@@ -424,7 +528,7 @@ class Workspace:
             classes = getattr(model, "classes_", None)
             if classes is not None:
                 raise E.LabelError(
-                    f'task = "regression" but model \'{name}\' is a classifier (classes: {E.shown(np.asarray(classes), 10)}). '
+                    f"task = \"regression\" but model '{name}' is a classifier (classes: {E.shown(np.asarray(classes), 10)}). "
                     'Set task = "binary" or "multiclass" in [columns] (or remove task: it is inferred from the model).'
                 )
         for name, df in self._frames.items():
@@ -508,7 +612,11 @@ class Workspace:
             except TypeError:  # mixed types: sort by text
                 classes = np.asarray(sorted(set(values), key=str), dtype=object)
         if len(pd.unique(labels)) < 2:
-            raise E.LabelError(E.LABEL_ONE_CLASS.format(label=cols.label, dataset=", ".join(self._frames), value=E.shown(seen[:1])))
+            raise E.LabelError(
+                E.LABEL_ONE_CLASS.format(
+                    label=cols.label, dataset=", ".join(self._frames), value=E.shown(seen[:1])
+                )
+            )
         for name, df in self._frames.items():
             if df[cols.label].nunique(dropna=True) < 2:
                 self.warnings.append(
@@ -518,13 +626,17 @@ class Workspace:
         if self.task == "binary":
             if len(classes) != 2:
                 raise E.LabelError(
-                    f"task = \"binary\" but there are {len(classes)} classes: {E.shown(classes)}. "
+                    f'task = "binary" but there are {len(classes)} classes: {E.shown(classes)}. '
                     'Set task = "multiclass", or fix the label column.'
                 )
             if cols.positive is not None:
                 pos = _match_value(cols.positive, classes)
                 if pos is None:
-                    raise E.LabelError(E.POSITIVE_NOT_IN_LABELS.format(positive=cols.positive, label=cols.label, found=E.shown(classes, 20)))
+                    raise E.LabelError(
+                        E.POSITIVE_NOT_IN_LABELS.format(
+                            positive=cols.positive, label=cols.label, found=E.shown(classes, 20)
+                        )
+                    )
                 self.positive = pos
             else:
                 self.positive = classes[1]
@@ -576,7 +688,9 @@ def open_workspace(
             progress(done / max(steps, 1), f"Loading model '{name}'")
         where = "[model] path" if name == MAIN_MODEL else f"[models.{name}] path"
         if not spec.path.exists():
-            raise E.ModelError(E.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}"))
+            raise E.ModelError(
+                E.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}")
+            )
         try:
             loaded[name] = load_model(
                 spec.path,
@@ -665,14 +779,25 @@ def decision_sign(model: Any, classes: np.ndarray, positive_index: int | None) -
     return 1.0 if _encode(np.asarray(est_classes)[-1:], np.asarray(classes))[0] == positive_index else -1.0
 
 
-def predict_frame(model: Any, X: pd.DataFrame, *, model_name: str = MAIN_MODEL, dataset: str = "data", with_proba: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def predict_frame(
+    model: Any,
+    X: pd.DataFrame,
+    *,
+    model_name: str = MAIN_MODEL,
+    dataset: str = "data",
+    with_proba: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Predict in batches; return (predict output, predict_proba or None). Wraps failures in ModelError."""
     Xin: Any = X if hasattr(model, "feature_names_in_") else X.to_numpy()
     preds, probas = [], []
     has_proba = with_proba and hasattr(model, "predict_proba")
     try:
         for start in range(0, len(X), BATCH_ROWS):
-            part = Xin.iloc[start : start + BATCH_ROWS] if isinstance(Xin, pd.DataFrame) else Xin[start : start + BATCH_ROWS]
+            part = (
+                Xin.iloc[start : start + BATCH_ROWS]
+                if isinstance(Xin, pd.DataFrame)
+                else Xin[start : start + BATCH_ROWS]
+            )
             if has_proba:
                 probas.append(np.asarray(model.predict_proba(part), dtype="float64"))
             else:
@@ -693,13 +818,18 @@ def predict_frame(model: Any, X: pd.DataFrame, *, model_name: str = MAIN_MODEL, 
                     + ", ".join(f"'{c}' ({int(n):,} rows)" for c, n in counts.head(10).items())
                     + ". Fill them in, or refit the model with an imputer in its pipeline."
                 ) + hint
-        raise E.ModelError(E.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)) from None
+        raise E.ModelError(
+            E.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)
+        ) from None
     if has_proba:
         proba = np.concatenate(probas) if probas else np.empty((0, len(model.classes_)))
         pred = np.asarray(model.classes_)[proba.argmax(axis=1)] if len(proba) else np.asarray([])
         # argmax(predict_proba) is predict() for nearly every classifier; check a sample and fall back if not.
         head = min(len(X), 2000)
-        if head and not np.array_equal(np.asarray(model.predict(Xin[:head] if not isinstance(Xin, pd.DataFrame) else Xin.iloc[:head])), pred[:head]):
+        if head and not np.array_equal(
+            np.asarray(model.predict(Xin[:head] if not isinstance(Xin, pd.DataFrame) else Xin.iloc[:head])),
+            pred[:head],
+        ):
             pred = predict_frame(model, X, model_name=model_name, dataset=dataset, with_proba=False)[0]
         return pred, proba
     return np.concatenate(preds) if preds else np.asarray([]), None
@@ -722,12 +852,25 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         if ws.task != "regression" and proba is None:
             reason = f"the model '{model}' has no predict_proba"
             if hasattr(est, "decision_function") and ws.task == "binary":
-                score_vec = np.asarray(est.decision_function(frame[ws.feature_names] if hasattr(est, "feature_names_in_") else frame[ws.feature_names].to_numpy()), dtype="float64")
+                score_vec = np.asarray(
+                    est.decision_function(
+                        frame[ws.feature_names]
+                        if hasattr(est, "feature_names_in_")
+                        else frame[ws.feature_names].to_numpy()
+                    ),
+                    dtype="float64",
+                )
                 score_vec = score_vec * decision_sign(est, ws.classes, ws.positive_index)
-                unavailable.update({m: reason + " (ROC/PR AUC use its decision_function)" for m in ("log loss", "Brier")})
+                unavailable.update(
+                    {m: reason + " (ROC/PR AUC use its decision_function)" for m in ("log loss", "Brier")}
+                )
             else:
                 unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})
-        if proba is not None and ws.classes is not None and not np.array_equal(np.asarray(est.classes_), ws.classes):
+        if (
+            proba is not None
+            and ws.classes is not None
+            and not np.array_equal(np.asarray(est.classes_), ws.classes)
+        ):
             # Another model version with the classes in a different order: align columns to ws.classes.
             order = _encode(ws.classes, np.asarray(est.classes_))
             proba = proba[:, order]
@@ -737,7 +880,11 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         if cols.prediction:
             pred_raw = frame[cols.prediction].to_numpy()
         elif cols.score and ws.task == "binary":
-            pred_raw = np.where(frame[cols.score].to_numpy(dtype="float64") >= 0.5, ws.positive, ws.classes[1 - ws.positive_index])
+            pred_raw = np.where(
+                frame[cols.score].to_numpy(dtype="float64") >= 0.5,
+                ws.positive,
+                ws.classes[1 - ws.positive_index],
+            )
         else:
             pred_raw = None
         if ws.task == "binary" and cols.score:
@@ -748,17 +895,23 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
                 proba[:, ws.positive_index] = s
                 proba[:, 1 - ws.positive_index] = 1 - s
         elif cols.scores and ws.classes is not None:
-            proba = np.column_stack([
-                frame[cols.scores[k]].to_numpy(dtype="float64") if (k := _match_value(c, np.asarray(list(cols.scores), dtype=object))) is not None else np.zeros(len(frame))
-                for c in ws.classes
-            ])
+            proba = np.column_stack(
+                [
+                    frame[cols.scores[k]].to_numpy(dtype="float64")
+                    if (k := _match_value(c, np.asarray(list(cols.scores), dtype=object))) is not None
+                    else np.zeros(len(frame))
+                    for c in ws.classes
+                ]
+            )
         if pred_raw is None:
             pred_raw = ws.classes[proba.argmax(axis=1)]
         if ws.task != "regression" and proba is None and score_vec is None:
             reason = "no score column in the data ([columns] score / scores)"
             unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})
         elif ws.task != "regression" and proba is None:
-            unavailable.update({m: "the score column is not a probability in [0, 1]" for m in ("log loss", "Brier")})
+            unavailable.update(
+                {m: "the score column is not a probability in [0, 1]" for m in ("log loss", "Brier")}
+            )
     if ws.task == "regression":
         y = pd.to_numeric(pd.Series(y_raw), errors="coerce").to_numpy(dtype="float64")
         pred = np.asarray(pred_raw, dtype="float64")
@@ -773,9 +926,21 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         t = ws.times[dataset]
         time = (t[has_label].reset_index(drop=True) if n_unlabeled else t).rename(cols.time)
     return Scored(
-        dataset_name=dataset, model_name=model if use_model else None, task=ws.task, frame=frame,
-        feature_names=list(ws.feature_names), y=y, y_raw=y_raw, pred=pred, proba=proba, score=score_vec,
-        classes=ws.classes, positive_index=ws.positive_index, time=time, ids=ids, unavailable=unavailable,
+        dataset_name=dataset,
+        model_name=model if use_model else None,
+        task=ws.task,
+        frame=frame,
+        feature_names=list(ws.feature_names),
+        y=y,
+        y_raw=y_raw,
+        pred=pred,
+        proba=proba,
+        score=score_vec,
+        classes=ws.classes,
+        positive_index=ws.positive_index,
+        time=time,
+        ids=ids,
+        unavailable=unavailable,
         n_unlabeled=n_unlabeled,
     )
 

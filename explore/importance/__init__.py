@@ -6,7 +6,18 @@ from explore._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "explain": ["ShapExplanation", "plan_explainer", "explain", "importance_table", "SliceComparison", "slice_vs_rest", "PermutationCheck", "permutation_check", "DropColumnResult", "drop_column_importance"],
+        "explain": [
+            "ShapExplanation",
+            "plan_explainer",
+            "explain",
+            "importance_table",
+            "SliceComparison",
+            "slice_vs_rest",
+            "PermutationCheck",
+            "permutation_check",
+            "DropColumnResult",
+            "drop_column_importance",
+        ],
         "charts": [],
     },
 )

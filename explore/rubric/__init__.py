@@ -6,7 +6,23 @@ from explore._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "ml_test_score": ["RubricTest", "RubricScore", "score", "ReviewState", "start_review", "load_review", "confirm_test", "proposals", "cheapest_next_points", "score_history", "review_to_json", "review_to_markdown", "review_to_html", "import_review", "RubricError"],
+        "ml_test_score": [
+            "RubricTest",
+            "RubricScore",
+            "score",
+            "ReviewState",
+            "start_review",
+            "load_review",
+            "confirm_test",
+            "proposals",
+            "cheapest_next_points",
+            "score_history",
+            "review_to_json",
+            "review_to_markdown",
+            "review_to_html",
+            "import_review",
+            "RubricError",
+        ],
         "charts": [],
     },
 )

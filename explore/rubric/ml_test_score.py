@@ -167,17 +167,27 @@ _EXPECT_SERVING = AppAnalysis(
     "Checks", "Expectation suite validated on serving data", "explore.checks.expectations", ("two_datasets",)
 )
 _DROP_COLUMN = AppAnalysis("Importance", "Drop-column importance", "explore.importance.explain", ("model",))
-_COST = AppAnalysis("Checks", "Cost: latency and memory per prediction", "explore.checks.stability", ("model",))
+_COST = AppAnalysis(
+    "Checks", "Cost: latency and memory per prediction", "explore.checks.stability", ("model",)
+)
 _BANNED = AppAnalysis("Checks", "Banned features", "explore.checks.stability", ("banned_features",))
 _STALENESS = AppAnalysis(
-    "Staleness", "Staleness experiment (train on older windows)", "explore.staleness.experiment", ("model", "time")
+    "Staleness",
+    "Staleness experiment (train on older windows)",
+    "explore.staleness.experiment",
+    ("model", "time"),
 )
 _BASELINE = AppAnalysis("Checks", "Simpler baseline", "explore.checks.baseline")
 _SLICES = AppAnalysis("Slices", "Slice report and weak-slice discovery", "explore.slices.report")
 _FAIRNESS = AppAnalysis("Slices", "Fairness gaps between groups", "explore.slices.report")
-_REPRO = AppAnalysis("Checks", "Reproducibility (refit twice, compare)", "explore.checks.reproducibility", ("model",))
+_REPRO = AppAnalysis(
+    "Checks", "Reproducibility (refit twice, compare)", "explore.checks.reproducibility", ("model",)
+)
 _SPEC = AppAnalysis(
-    "Checks", "Model spec checks (fit runs, loss decreases, can overfit)", "explore.checks.model_spec", ("model",)
+    "Checks",
+    "Model spec checks (fit runs, loss decreases, can overfit)",
+    "explore.checks.model_spec",
+    ("model",),
 )
 _COMPARE = AppAnalysis(
     "Checks", "Candidate vs previous model against thresholds", "explore.checks.compare", ("two_models",)
@@ -192,9 +202,15 @@ _COMPAT = AppAnalysis(
 _SKEW = AppAnalysis(
     "Checks", "Training/serving skew and shadow consistency", "explore.checks.serving_skew", ("two_datasets",)
 )
-_STABILITY = AppAnalysis("Checks", "Numerical stability (NaN/inf in inputs and outputs)", "explore.checks.stability")
-_LATENCY = AppAnalysis("Checks", "Latency and memory, candidate vs previous", "explore.checks.stability", ("model",))
-_INVARIANTS = AppAnalysis("Staleness", "Data invariants per time window", "explore.staleness.drift", ("time",))
+_STABILITY = AppAnalysis(
+    "Checks", "Numerical stability (NaN/inf in inputs and outputs)", "explore.checks.stability"
+)
+_LATENCY = AppAnalysis(
+    "Checks", "Latency and memory, candidate vs previous", "explore.checks.stability", ("model",)
+)
+_INVARIANTS = AppAnalysis(
+    "Staleness", "Data invariants per time window", "explore.staleness.drift", ("time",)
+)
 _NONFINITE = AppAnalysis(
     "Staleness", "NaN/inf in inputs and model outputs per time window", "explore.staleness.drift", ("time",)
 )

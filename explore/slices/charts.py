@@ -19,8 +19,6 @@ SET_COLORS = alt.Scale(domain=["overall", "slice", "rest"], range=["#7f7f7f", "#
 WORSE_COLORS = alt.Scale(domain=[True, False], range=["#d62728", "#4c78a8"])
 
 
-
-
 def comparison_chart(report: SliceReport, metrics: list[str] | None = None) -> alt.Chart:
     """Overall / slice / rest for each metric: a point with its confidence-interval whisker, one row per metric."""
     cmp = report.comparison

@@ -59,18 +59,26 @@ class Condition:
             if op not in ("in", "not_in", "range"):
                 raise ValueError(f"unknown op {op!r}")
             return cls(
-                column=str(d["column"]), op=op, values=tuple(d.get("values", ())), lo=d.get("lo"), hi=d.get("hi"),
+                column=str(d["column"]),
+                op=op,
+                values=tuple(d.get("values", ())),
+                lo=d.get("lo"),
+                hi=d.get("hi"),
                 hi_inclusive=bool(d.get("hi_inclusive", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise AnalysisError(f"A slice condition is malformed ({exc}); received {d!r}. Expected {{'column', 'op', 'values'|'lo'/'hi'}}.") from None
+            raise AnalysisError(
+                f"A slice condition is malformed ({exc}); received {d!r}. Expected {{'column', 'op', 'values'|'lo'/'hi'}}."
+            ) from None
 
     def describe(self) -> str:
         """Human-readable form, e.g. ``region in {'South'}`` or ``20 <= age < 30``."""
         name = PSEUDO.get(self.column, self.column)
         if self.op == "range":
             left = f"{_plain(self.lo)} ≤ " if self.lo is not None else ""
-            right = (" ≤ " if self.hi_inclusive else " < ") + str(_plain(self.hi)) if self.hi is not None else ""
+            right = (
+                (" ≤ " if self.hi_inclusive else " < ") + str(_plain(self.hi)) if self.hi is not None else ""
+            )
             return f"{left}{name}{right}" if (left or right) else f"{name} present"
         vals = ", ".join("missing" if v is None else repr(v) for v in self.values)
         return f"{name} {'∈' if self.op == 'in' else '∉'} {{{vals}}}"
@@ -130,7 +138,9 @@ class SliceDefinition:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
-            raise AnalysisError(f"The slice text is not valid JSON ({exc.msg} at position {exc.pos}).") from None
+            raise AnalysisError(
+                f"The slice text is not valid JSON ({exc.msg} at position {exc.pos})."
+            ) from None
 
     def to_query_param(self) -> str:
         """URL-safe text for ``?slice=…``."""
@@ -168,7 +178,9 @@ def _column_values(column: str, scored: Scored) -> tuple[np.ndarray | pd.Series,
         return scored.correct, False
     if column == TIME:
         if scored.time is None:
-            raise AnalysisError("This slice filters on time, but the workspace has no time column. Set [columns] time in workspace.toml.")
+            raise AnalysisError(
+                "This slice filters on time, but the workspace has no time column. Set [columns] time in workspace.toml."
+            )
         return scored.time, False
     if column not in scored.frame.columns:
         raise AnalysisError(

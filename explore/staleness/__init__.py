@@ -7,8 +7,22 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "windows": ["TimeWindows", "time_windows", "windows_for", "Timeline", "workspace_timeline"],
-        "experiment": ["PerformanceOverTime", "performance_over_time", "StalenessParams", "StalenessResult", "staleness_experiment", "ExperimentCancelled"],
-        "drift": ["ReferenceProfile", "reference_profile", "DriftResult", "drift_by_window", "InvariantsResult", "data_invariants"],
+        "experiment": [
+            "PerformanceOverTime",
+            "performance_over_time",
+            "StalenessParams",
+            "StalenessResult",
+            "staleness_experiment",
+            "ExperimentCancelled",
+        ],
+        "drift": [
+            "ReferenceProfile",
+            "reference_profile",
+            "DriftResult",
+            "drift_by_window",
+            "InvariantsResult",
+            "data_invariants",
+        ],
         "charts": [],
     },
 )

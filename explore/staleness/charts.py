@@ -359,8 +359,6 @@ def invariants_chart(inv: InvariantsResult, labels: list[str]) -> alt.Chart:
     return (line + rule).properties(width=WIDTH, height=300, title="Invariants per window (worst feature)")
 
 
-
-
 def time_to_stale_sentence(result: StalenessResult) -> str:
     """The estimate in words, e.g. "This model loses 2 points of ROC AUC against a freshly retrained model
     within ~3 months of its training data (median over 3 of 3 cutoffs; range 2–4 months)." Points are

@@ -5,6 +5,14 @@ from explore._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "metrics": ["MetricDef", "overall_metrics", "grouped_metrics", "wilson_interval", "default_metrics", "available_metrics", "metric_direction"],
+        "metrics": [
+            "MetricDef",
+            "overall_metrics",
+            "grouped_metrics",
+            "wilson_interval",
+            "default_metrics",
+            "available_metrics",
+            "metric_direction",
+        ],
     },
 )

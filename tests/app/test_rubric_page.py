@@ -241,4 +241,6 @@ def test_hostile_review_name_renders_as_plain_text_not_html(make_app, db_url):
     for node in shown:
         assert not getattr(node.proto, "allow_html", False), node.value
     assert not at.get("html")
-    assert any("iframe" in c.value and "\\<iframe" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any("iframe" in c.value and "\\<iframe" in c.value for c in at.caption), [
+        c.value for c in at.caption
+    ]

@@ -10,7 +10,15 @@ import pytest
 
 from tests.conftest import assert_no_exception
 
-PAGES = ["views/workspace.py", "views/slices.py", "views/importance.py", "views/staleness.py", "views/labels.py", "views/checks.py", "views/rubric.py"]
+PAGES = [
+    "views/workspace.py",
+    "views/slices.py",
+    "views/importance.py",
+    "views/staleness.py",
+    "views/labels.py",
+    "views/checks.py",
+    "views/rubric.py",
+]
 
 
 @pytest.mark.slow

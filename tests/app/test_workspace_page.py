@@ -11,7 +11,12 @@ from tests.helpers import make_workspace
 
 
 def _texts(at) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error] + [w.value for w in at.warning]
+    parts = (
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [e.value for e in at.error]
+        + [w.value for w in at.warning]
+    )
     return "\n".join(str(p) for p in parts)
 
 
@@ -82,8 +87,12 @@ def test_upload_csv_and_skops_opens(make_app, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
     src = make_workspace(tmp_path / "src").parent
     at = make_app()
-    at.file_uploader(key="workspace_upload_model").set_value(("model.skops", (src / "model.skops").read_bytes(), "application/octet-stream"))
-    at.file_uploader(key="workspace_upload_data").set_value([("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")])
+    at.file_uploader(key="workspace_upload_model").set_value(
+        ("model.skops", (src / "model.skops").read_bytes(), "application/octet-stream")
+    )
+    at.file_uploader(key="workspace_upload_data").set_value(
+        [("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")]
+    )
     at.run()
     assert_no_exception(at)
     at.selectbox(key="workspace_up_label").set_value("income")
@@ -104,7 +113,9 @@ def test_upload_csv_and_skops_opens(make_app, tmp_path, monkeypatch):
 def test_upload_malformed_csv_shows_message(make_app, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
     at = make_app()
-    at.file_uploader(key="workspace_upload_data").set_value([("bad.csv", "name\nJosé\n".encode("latin-1"), "text/csv")])
+    at.file_uploader(key="workspace_upload_data").set_value(
+        [("bad.csv", "name\nJosé\n".encode("latin-1"), "text/csv")]
+    )
     at.run()
     assert_no_exception(at)
     assert any("not valid UTF-8" in e.value for e in at.error)

@@ -28,7 +28,11 @@ def app_url(sample_workspace: Path, tmp_path_factory: pytest.TempPathFactory) ->
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (see .ci/run)")
     db = tmp_path_factory.mktemp("browser") / "store.db"
     uploads = tmp_path_factory.mktemp("uploads")
-    with serve(sample_workspace, db_url=f"sqlite:///{db}", env={"EXPLORE_UPLOAD_DIR": str(uploads), "EXPLORE_USER": "browser-test"}) as url:
+    with serve(
+        sample_workspace,
+        db_url=f"sqlite:///{db}",
+        env={"EXPLORE_UPLOAD_DIR": str(uploads), "EXPLORE_USER": "browser-test"},
+    ) as url:
         yield url
 
 

@@ -22,12 +22,22 @@ from pathlib import Path
 CHROMIUM = os.environ.get("EXPLORE_CHROMIUM", "/usr/bin/chromium")
 # No network here but the package registries: keep Chromium from calling home.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 PAGES = {  # url path → page title in the navigation
-    "": "Workspace", "slices": "Slices", "importance": "Importance", "staleness": "Staleness",
-    "labels": "Labels", "checks": "Checks", "rubric": "Rubric",
+    "": "Workspace",
+    "slices": "Slices",
+    "importance": "Importance",
+    "staleness": "Staleness",
+    "labels": "Labels",
+    "checks": "Checks",
+    "rubric": "Rubric",
 }
 HEADINGS = {**{t: t for t in PAGES.values()}, "Rubric": "ML Test Score"}  # page title → its st.title
 
@@ -40,7 +50,11 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    workspace: Path, *, db_url: str, env: dict[str, str] | None = None, timeout: float = 120,
+    workspace: Path,
+    *,
+    db_url: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
     streamlit_args: list[str] | None = None,
 ) -> Iterator[str]:
     """Run `explore run WORKSPACE` on 127.0.0.1 and a free port; yield its base URL once healthy.
@@ -50,10 +64,20 @@ def serve(
     port = free_port()
     full_env = {**os.environ, "EXPLORE_DB_URL": db_url, **(env or {})}
     cmd = [
-        sys.executable, "-m", "explore.cli", "run", str(workspace), "--host", "127.0.0.1", "--port", str(port), "--headless",
+        sys.executable,
+        "-m",
+        "explore.cli",
+        "run",
+        str(workspace),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--headless",
         # No file watcher: a source file saved while the server runs would re-import modules mid-session
         # (an exception raised from a reloaded module is then no longer caught as an ExploreError).
-        "--server.fileWatcherType", "none",
+        "--server.fileWatcherType",
+        "none",
         *(streamlit_args or []),
     ]
     with tempfile.TemporaryFile(mode="w+") as log:
@@ -125,8 +149,12 @@ def browser(*, width: int = 1400, height: int = 2400) -> Iterator[object]:
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": height}, accept_downloads=True,
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height},
+            accept_downloads=True,
         )
         ctx.add_init_script(_RUN_COUNTER)
         try:
@@ -147,7 +175,9 @@ _SETTLED = """(calm) => {
 }"""
 
 
-def wait_idle(page, *, timeout: float = 120, rerun: bool = True, grace: float = 4.0, calm: float = 0.3) -> None:
+def wait_idle(
+    page, *, timeout: float = 120, rerun: bool = True, grace: float = 4.0, calm: float = 0.3
+) -> None:
     """Wait until the script run that the last interaction (or page load) started has finished, and the page
     has settled.
 
@@ -162,7 +192,9 @@ def wait_idle(page, *, timeout: float = 120, rerun: bool = True, grace: float = 
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
     if rerun:
         seen = page.evaluate("() => window.__stSeen")
-        with contextlib.suppress(PlaywrightTimeout):  # no run started: the interaction did not rerun the script
+        with contextlib.suppress(
+            PlaywrightTimeout
+        ):  # no run started: the interaction did not rerun the script
             page.wait_for_function(_STARTED, arg=seen, timeout=grace * 1000, polling=50)
     page.evaluate("() => { window.__stCalmSince = null; }")
     try:
@@ -208,7 +240,9 @@ _ALL_DRAWN = """() => {
 }""".replace("__CHART__", _CHART)
 
 
-def open_page_timed(page, base_url: str, path: str = "", *, timeout: float = 120, chart_timeout: float = 30) -> tuple[float, float]:
+def open_page_timed(
+    page, base_url: str, path: str = "", *, timeout: float = 120, chart_timeout: float = 30
+) -> tuple[float, float]:
     """Go to a page by URL and wait until its script has finished and its charts have drawn. Returns (seconds
     until the script was idle, seconds until every chart had drawn), measured in the page from the start of the
     navigation (without the settle time `wait_idle` adds). A chart still undrawn after ``chart_timeout`` s is
@@ -218,7 +252,9 @@ def open_page_timed(page, base_url: str, path: str = "", *, timeout: float = 120
     page.goto(f"{base_url}/{path}")
     wait_idle(page, timeout=timeout)
     try:
-        drawn_at = page.wait_for_function(_ALL_DRAWN, timeout=chart_timeout * 1000, polling="raf").json_value()
+        drawn_at = page.wait_for_function(
+            _ALL_DRAWN, timeout=chart_timeout * 1000, polling="raf"
+        ).json_value()
     except PlaywrightTimeout:
         drawn_at = page.evaluate("() => performance.now()")
     idle_at = page.evaluate("() => window.__stIdleAt") or 0
@@ -276,7 +312,9 @@ def type_number(page, label: str, value: float | int, *, within=None) -> None:
 
 def metric(page, label: str) -> str:
     """The value shown by the st.metric labelled ``label`` (the first one, if several)."""
-    m = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
+    m = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    )
     return m.first.get_by_test_id("stMetricValue").inner_text()
 
 

@@ -64,7 +64,9 @@ def _compute_shap_if_asked(page) -> None:
 
 
 def test_every_page_opens_from_the_navigation(app_url, page):
-    open_page(page, app_url, "rubric")  # starts away from the Workspace page: clicking the open page does nothing
+    open_page(
+        page, app_url, "rubric"
+    )  # starts away from the Workspace page: clicking the open page does nothing
     for path, title in PAGES.items():
         nav(page, title)
         _assert_clean(page, title)
@@ -110,9 +112,11 @@ def test_slices_filter_changes_the_metrics_and_a_datapoint_edit_changes_the_pred
     p_before = float(metric(page, "P(yes)"))
 
     def verdict() -> str:
-        return page.locator(
-            '[data-testid="stAlertContentSuccess"], [data-testid="stCaptionContainer"]'
-        ).filter(has_text=re.compile("^(Prediction|Unchanged)")).first.inner_text()
+        return (
+            page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stCaptionContainer"]')
+            .filter(has_text=re.compile("^(Prediction|Unchanged)"))
+            .first.inner_text()
+        )
 
     assert verdict().startswith("Unchanged")
     # A brand-new customer who keeps calling support: the live prediction must move to "yes".
@@ -130,7 +134,9 @@ def test_importance_draws_shap_for_the_slice_and_one_row(app_url, page):
     from explore.slices.definition import Condition, SliceDefinition
 
     month_to_month = SliceDefinition((Condition("contract", "in", values=("month-to-month",)),))
-    open_page(page, app_url, "slices?slice=" + month_to_month.to_query_param())  # a shared link sets the slice
+    open_page(
+        page, app_url, "slices?slice=" + month_to_month.to_query_param()
+    )  # a shared link sets the slice
     n_slice = metric(page, "Rows in slice")
     nav(page, "Importance")
     _compute_shap_if_asked(page)
@@ -205,7 +211,9 @@ def test_labels_verdict_survives_a_reload(app_url, page):
     name, data = _download(page, "labels_download_csv")
     corrections = pd.read_csv(io.BytesIO(data))
     assert name.startswith("label_review_") and name.endswith(".csv")
-    assert corrections[["customer_id", "verdict", "reviewer"]].values.tolist() == [[item, "wrong", "Browser Tester"]]
+    assert corrections[["customer_id", "verdict", "reviewer"]].values.tolist() == [
+        [item, "wrong", "Browser Tester"]
+    ]
     assert corrections["churned_final"].iloc[0] != corrections["churned_reviewed"].iloc[0]  # corrected
 
 
@@ -238,7 +246,11 @@ def test_rubric_confirmations_change_the_score_and_export(app_url, page):
     def section(title: str) -> str:
         return main.get_by_role("heading", name=re.compile(f"^{title} — ")).inner_text()
 
-    assert score() == "0" and main.get_by_text("Review “browser review”", exact=True).count() == 1 and section("Data").startswith("Data — 0 / 7")
+    assert (
+        score() == "0"
+        and main.get_by_text("Review “browser review”", exact=True).count() == 1
+        and section("Data").startswith("Data — 0 / 7")
+    )
     _assert_clean(page, "new review")
     # The final score is the lowest section score: one automated test in each section takes it from 0 to 1.
     tests = {

@@ -57,7 +57,9 @@ def _save_small(png: bytes, path: Path) -> None:
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
 
 
 def workspace(page, url: str, out: Path) -> None:
@@ -176,7 +178,9 @@ TOUR = [workspace, slices, importance, staleness, labels, checks, rubric]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.browser.tour", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=SCREENS, help="folder for the PNG files (default docs/screens)")
+    parser.add_argument(
+        "--out", type=Path, default=SCREENS, help="folder for the PNG files (default docs/screens)"
+    )
     parser.add_argument("pages", nargs="*", help=f"only these pages ({', '.join(f.__name__ for f in TOUR)})")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
@@ -191,9 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         env = {"EXPLORE_USER": "tour", "EXPLORE_UPLOAD_DIR": str(Path(tmp) / "uploads")}
-        with serve(ws, db_url=f"sqlite:///{Path(tmp) / 'store.db'}", env=env,
-                   streamlit_args=["--client.toolbarMode", "minimal"]) as url, \
-                browser(width=WIDTH, height=HEIGHT) as page:
+        with (
+            serve(
+                ws,
+                db_url=f"sqlite:///{Path(tmp) / 'store.db'}",
+                env=env,
+                streamlit_args=["--client.toolbarMode", "minimal"],
+            ) as url,
+            browser(width=WIDTH, height=HEIGHT) as page,
+        ):
             for step in chosen:
                 print(f"{step.__name__} …", flush=True)
                 step(page, url, args.out)

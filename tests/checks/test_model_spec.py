@@ -125,7 +125,9 @@ def test_a_ridge_on_one_hot_and_missing_indicators_memorises_its_tiny_sample():
         ]
     )
     df = frame(300, task="regression")
-    df["income"] = np.random.default_rng(5).normal(size=len(df))  # nothing to learn: only exact fits reach R² 1
+    df["income"] = np.random.default_rng(5).normal(
+        size=len(df)
+    )  # nothing to learn: only exact fits reach R² 1
     model.fit(df[FEATURES], df["income"])
     ws = table_workspace({"train": df}, {"current": model}, label="income", columns={"task": "regression"})
     res = SP.spec_checks(ws, n_rows=100)

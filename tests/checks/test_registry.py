@@ -230,7 +230,9 @@ def test_weak_slices_on_a_dataset_too_small_for_discovery_is_skipped_not_an_erro
     df = frame(200)
     path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:160], "validation": df.iloc[160:]})
     out = tmp_path / "out"
-    code = CR.main([str(path), "--skip", "compare,baseline,repro,spec,cost,stability,invariants", "--out", str(out)])
+    code = CR.main(
+        [str(path), "--skip", "compare,baseline,repro,spec,cost,stability,invariants", "--out", str(out)]
+    )
     by_name = {c["name"]: c for c in _report(out)["checks"]}
     assert by_name["weak_slices"]["status"] == "skipped", by_name["weak_slices"]
     assert "has 40 scored rows" in by_name["weak_slices"]["summary"]
@@ -241,9 +243,13 @@ def test_baseline_on_a_training_set_too_small_to_fit_is_skipped_not_an_error(tmp
     # sklearn's linnerud has 20 rows: a 12-row training split cannot fit a baseline. That is a property of the
     # workspace (skipped, with the reason), not "could not run" (exit 2) on every CI run.
     df = frame(60, task="regression")
-    path = make_workspace(tmp_path / "tiny", task="regression", datasets={"train": df.iloc[:12], "validation": df.iloc[12:]})
+    path = make_workspace(
+        tmp_path / "tiny", task="regression", datasets={"train": df.iloc[:12], "validation": df.iloc[12:]}
+    )
     out = tmp_path / "out"
-    CR.main([str(path), "--skip", "compare,repro,spec,cost,stability,invariants,weak_slices", "--out", str(out)])
+    CR.main(
+        [str(path), "--skip", "compare,repro,spec,cost,stability,invariants,weak_slices", "--out", str(out)]
+    )
     by_name = {c["name"]: c for c in _report(out)["checks"]}
     assert by_name["baseline"]["status"] == "skipped", by_name["baseline"]
     assert "has 12 labelled rows" in by_name["baseline"]["summary"]

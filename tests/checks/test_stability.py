@@ -80,14 +80,18 @@ def test_rounded_logged_probabilities_are_not_flagged_as_not_summing_to_1():
     df["p_low"], df["p_mid"] = 0.33333, 0.33333
     df["p_high"] = 0.33333
     ws = table_workspace(
-        {"v": df}, {}, label="income",
+        {"v": df},
+        {},
+        label="income",
         columns={"scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"}, "task": "multiclass"},
     )
     res = STB.numerical_stability(ws)
     assert res.outputs.iloc[0]["proba_not_summing_to_1"] == 0 and res.passed is True
     df.loc[0, "p_high"] = 0.5  # a row really not summing to 1 still fails
     ws = table_workspace(
-        {"v": df}, {}, label="income",
+        {"v": df},
+        {},
+        label="income",
         columns={"scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"}, "task": "multiclass"},
     )
     assert STB.numerical_stability(ws).outputs.iloc[0]["proba_not_summing_to_1"] == 1

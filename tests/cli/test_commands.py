@@ -11,7 +11,9 @@ from tests.helpers import make_workspace
 
 
 def test_streamlit_command_points_at_checkout_app(tmp_path):
-    cmd, env = cli.streamlit_command(tmp_path / "workspace.toml", port=8600, host="127.0.0.1", headless=True, extra=[])
+    cmd, env = cli.streamlit_command(
+        tmp_path / "workspace.toml", port=8600, host="127.0.0.1", headless=True, extra=[]
+    )
     assert Path(cmd[4]) == cli.APP and cli.APP.exists()
     assert cmd[cmd.index("--server.port") + 1] == "8600"
     assert env["EXPLORE_WORKSPACE"] == str(tmp_path / "workspace.toml")
@@ -51,7 +53,9 @@ def test_options_after_the_workspace_and_streamlit_passthrough(tmp_path, monkeyp
 
     monkeypatch.setattr(cli.os, "execve", fake_execve)
     with pytest.raises(SystemExit):
-        cli.main(["run", str(path), "--port", "8765", "--host", "127.0.0.1", "--headless", "--theme.base", "dark"])
+        cli.main(
+            ["run", str(path), "--port", "8765", "--host", "127.0.0.1", "--headless", "--theme.base", "dark"]
+        )
     cmd = seen["cmd"]
     assert cmd[cmd.index("--server.port") + 1] == "8765"
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"

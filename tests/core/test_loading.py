@@ -76,7 +76,9 @@ def test_tab_and_pipe_delimiters_are_sniffed(tmp_path):
 
 
 def test_one_column_with_other_delimiter_in_header(tmp_path):
-    (tmp_path / "x.csv").write_text("a;b;c\n1;2;3;4;5\n")  # inconsistent: the sniffer fails, comma split gives one column
+    (tmp_path / "x.csv").write_text(
+        "a;b;c\n1;2;3;4;5\n"
+    )  # inconsistent: the sniffer fails, comma split gives one column
     with pytest.raises(E.DataError, match=r"(single column|cannot be parsed)"):
         read_table(tmp_path / "x.csv")
 
@@ -177,7 +179,9 @@ def test_pickle_refused_without_trust_and_never_runs(tmp_path, suffix):
     # Through a workspace too: trust_pickle defaults to false.
     df = frame(50)
     df.to_csv(tmp_path / "d.csv", index=False)
-    (tmp_path / "workspace.toml").write_text(f'[model]\npath = "m{suffix}"\n[columns]\nlabel = "income"\n[datasets]\nd = "d.csv"\n')
+    (tmp_path / "workspace.toml").write_text(
+        f'[model]\npath = "m{suffix}"\n[columns]\nlabel = "income"\n[datasets]\nd = "d.csv"\n'
+    )
     with pytest.raises(E.PickleNotTrustedError):
         open_workspace(read_workspace(tmp_path / "workspace.toml"))
     assert not target.exists()

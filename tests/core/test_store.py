@@ -567,7 +567,9 @@ def test_author_given_by_the_page_wins_over_the_environment(tmp_path, monkeypatc
     review = store.create_review("r", "v1", author="Alice")
     store.add_rubric_entry(review, "data-1", "manual", author="Bob")
     store.add_rubric_entry(review, "data-2", "manual")
-    session = store.create_session(workspace="w", dataset="d", name="s", reviewer="Carol", mode="queue", params={}, items=[])
+    session = store.create_session(
+        workspace="w", dataset="d", name="s", reviewer="Carol", mode="queue", params={}, items=[]
+    )
     store.add_verdict(session, "7", "wrong", corrected_label="yes", author="Carol")
     assert store.get_review_by_name("r")["author"] == "Alice"
     entries = store.current_rubric_entries(review)

@@ -29,7 +29,9 @@ JAN31 = pd.Timestamp("2024-01-31")
 )
 def test_shapes(values, expected):
     out = parse_time(pd.Series(values), column="t", dataset="d")
-    assert list(out) == expected or all((a == b) or (pd.isna(a) and pd.isna(b)) for a, b in zip(out, expected, strict=True))
+    assert list(out) == expected or all(
+        (a == b) or (pd.isna(a) and pd.isna(b)) for a, b in zip(out, expected, strict=True)
+    )
 
 
 def test_datetime_and_tz_aware():

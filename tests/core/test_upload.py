@@ -32,11 +32,20 @@ def test_upload_wrong_kinds(tmp_path):
     with pytest.raises(E.UploadError, match="at least one data file"):
         save_uploaded_workspace(datasets=[], columns={"label": "y"}, root=tmp_path)
     with pytest.raises(E.UploadError, match="does not read"):
-        save_uploaded_workspace(datasets=[UploadedFile("a.xlsx", b"x")], columns={"label": "y"}, root=tmp_path)
+        save_uploaded_workspace(
+            datasets=[UploadedFile("a.xlsx", b"x")], columns={"label": "y"}, root=tmp_path
+        )
 
 
 def test_toml_text_quotes_safely():
     import tomllib
 
-    text = toml_text({"columns": {"label": 'we"ird\\name', "scores": {"a b": "p"}, "features": ["x", "y"], "positive": 1}})
-    assert tomllib.loads(text)["columns"] == {"label": 'we"ird\\name', "scores": {"a b": "p"}, "features": ["x", "y"], "positive": 1}
+    text = toml_text(
+        {"columns": {"label": 'we"ird\\name', "scores": {"a b": "p"}, "features": ["x", "y"], "positive": 1}}
+    )
+    assert tomllib.loads(text)["columns"] == {
+        "label": 'we"ird\\name',
+        "scores": {"a b": "p"},
+        "features": ["x", "y"],
+        "positive": 1,
+    }

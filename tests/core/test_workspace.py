@@ -35,8 +35,13 @@ def test_user_csv_and_skops_pipeline_open_and_score(tmp_path, task):
     else:
         np.testing.assert_array_equal(ws.classes[sc.pred], model.predict(df[FEATURES]))
         np.testing.assert_allclose(sc.proba, model.predict_proba(df[FEATURES]))
-        assert accuracy_score(sc.y, sc.pred) == pytest.approx(accuracy_score(df["income"], model.predict(df[FEATURES])))
-        np.testing.assert_allclose(sc.row_loss.mean(), log_loss(df["income"], model.predict_proba(df[FEATURES]), labels=model.classes_))
+        assert accuracy_score(sc.y, sc.pred) == pytest.approx(
+            accuracy_score(df["income"], model.predict(df[FEATURES]))
+        )
+        np.testing.assert_allclose(
+            sc.row_loss.mean(),
+            log_loss(df["income"], model.predict_proba(df[FEATURES]), labels=model.classes_),
+        )
     assert sc.time is not None and sc.time.notna().all()
     np.testing.assert_array_equal(sc.ids, df["row_id"].to_numpy())
 
@@ -47,7 +52,10 @@ def test_binary_positive_class_and_score(tmp_path):
     sc = score(ws, "validation")
     df = ws.dataset("validation")
     assert roc_auc_score(df["income"] == ">50K", sc.score) == pytest.approx(
-        roc_auc_score(df["income"] == ">50K", ws.model().predict_proba(df[FEATURES])[:, list(ws.model().classes_).index(">50K")])
+        roc_auc_score(
+            df["income"] == ">50K",
+            ws.model().predict_proba(df[FEATURES])[:, list(ws.model().classes_).index(">50K")],
+        )
     )
 
 
@@ -55,7 +63,12 @@ def test_predictions_only_mode(tmp_path):
     df = frame(200)
     df["p"] = np.linspace(0.01, 0.99, len(df))
     df["pred"] = np.where(df["p"] > 0.5, ">50K", "<=50K")
-    path = make_workspace(tmp_path, model=None, datasets={"prod": df}, columns={"label": "income", "prediction": "pred", "score": "p", "positive": ">50K"})
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"prod": df},
+        columns={"label": "income", "prediction": "pred", "score": "p", "positive": ">50K"},
+    )
     ws = open_(path)
     assert ws.models == {} and ws.task == "binary"
     sc = score(ws, "prod", None)
@@ -70,7 +83,12 @@ def test_predictions_only_multiclass_scores(tmp_path):
     raw /= raw.sum(axis=1, keepdims=True)
     for i, c in enumerate(["high", "low", "mid"]):
         df[f"p_{c}"] = raw[:, i]
-    path = make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "scores": {c: f"p_{c}" for c in ["high", "low", "mid"]}})
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"d": df},
+        columns={"label": "income", "scores": {c: f"p_{c}" for c in ["high", "low", "mid"]}},
+    )
     ws = open_(path)
     sc = score(ws, "d", None)
     assert ws.task == "multiclass" and list(ws.classes) == ["high", "low", "mid"]
@@ -86,7 +104,12 @@ def test_predictions_only_scores_keyed_by_integer_labels_add_no_phantom_classes(
     raw /= raw.sum(axis=1, keepdims=True)
     df = pd.DataFrame({"x": rng.normal(size=240), "y": y, **{f"p{k}": raw[:, k] for k in range(3)}})
     df.loc[:4, "y"] = np.nan  # unlabelled rows: the label column is read as floats 0.0 / 1.0 / 2.0
-    path = make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "y", "scores": {str(k): f"p{k}" for k in range(3)}})
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"d": df},
+        columns={"label": "y", "scores": {str(k): f"p{k}" for k in range(3)}},
+    )
     ws = open_(path)
     assert list(ws.classes) == [0.0, 1.0, 2.0] and ws.task == "multiclass"
     sc = score(ws, "d", None)
@@ -101,7 +124,9 @@ def test_float_labels_match_a_model_trained_on_text_classes(tmp_path):
     model = LogisticRegression().fit(df[["age"]], y)
     df = df.assign(label=(df["income"] == ">50K").astype(float))
     df.loc[:3, "label"] = np.nan
-    path = make_workspace(tmp_path, model=model, datasets={"d": df}, columns={"label": "label", "features": ["age"]})
+    path = make_workspace(
+        tmp_path, model=model, datasets={"d": df}, columns={"label": "label", "features": ["age"]}
+    )
     ws = open_(path)
     sc = score(ws, "d")
     assert (sc.y >= 0).all(), "every label is a class of the model"
@@ -123,7 +148,11 @@ def test_model_without_predict_proba_degrades(tmp_path):
 def test_regression_label_inferred_without_model(tmp_path):
     df = frame(100, task="regression")
     df["pred"] = df["income"] * 1.01
-    ws = open_(make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "pred"}))
+    ws = open_(
+        make_workspace(
+            tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "pred"}
+        )
+    )
     assert ws.task == "regression"
 
 
@@ -155,7 +184,9 @@ def test_unknown_key_names_key_and_section(tmp_path):
 
 def test_wrong_type_names_key(tmp_path):
     path = make_workspace(tmp_path, columns={"label": 3})
-    with pytest.raises(E.WorkspaceError, match=r"'label' in section \[columns\] must be a string; received 3"):
+    with pytest.raises(
+        E.WorkspaceError, match=r"'label' in section \[columns\] must be a string; received 3"
+    ):
         read_workspace(path)
 
 
@@ -191,7 +222,11 @@ def test_label_all_nan(tmp_path):
     df = frame(100)
     df["income"] = np.nan
     with pytest.raises(E.LabelError, match="has no values"):
-        open_(make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "city"}))
+        open_(
+            make_workspace(
+                tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "city"}
+            )
+        )
 
 
 def test_single_class_label(tmp_path):
@@ -199,7 +234,11 @@ def test_single_class_label(tmp_path):
     df["income"] = "<=50K"
     df["pred"] = "<=50K"
     with pytest.raises(E.LabelError, match="single class"):
-        open_(make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "pred"}))
+        open_(
+            make_workspace(
+                tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "pred"}
+            )
+        )
 
 
 def test_positive_class_not_among_labels(tmp_path):
@@ -220,7 +259,14 @@ def test_dtype_the_model_cannot_take(tmp_path):
     est = LogisticRegression().fit(X, df["income"])
     bad = df.copy()
     bad["age"] = "old"
-    ws = open_(make_workspace(tmp_path, model=est, datasets={"train": df, "bad": bad}, columns={"label": "income", "features": ["age", "hours"]}))
+    ws = open_(
+        make_workspace(
+            tmp_path,
+            model=est,
+            datasets={"train": df, "bad": bad},
+            columns={"label": "income", "features": ["age", "hours"]},
+        )
+    )
     with pytest.raises(E.ModelError, match=r"could not predict on dataset 'bad'.*'age'"):
         score(ws, "bad")
 
@@ -244,16 +290,25 @@ def test_several_rows_without_an_id_are_named_as_missing_not_as_0_duplicates(tmp
     df = frame(100)
     df["row_id"] = df["row_id"].astype(float)
     df.loc[[3, 8], "row_id"] = np.nan
-    with pytest.raises(E.DataError, match=r"id column 'row_id' of dataset 'd' is empty on 2 rows \(row positions 3, 8\)"):
+    with pytest.raises(
+        E.DataError, match=r"id column 'row_id' of dataset 'd' is empty on 2 rows \(row positions 3, 8\)"
+    ):
         open_(make_workspace(tmp_path, datasets={"d": df}))
 
 
 def test_a_model_refusing_missing_values_names_the_columns_that_have_them(tmp_path):
     df = frame(200)  # 'hours' is missing on ~10 % of rows
     est = LogisticRegression().fit(df[["age", "hours"]].dropna(), df.dropna()["income"])
-    ws = open_(make_workspace(tmp_path, model=est, datasets={"d": df}, columns={"label": "income", "features": ["age", "hours"]}))
+    ws = open_(
+        make_workspace(
+            tmp_path, model=est, datasets={"d": df}, columns={"label": "income", "features": ["age", "hours"]}
+        )
+    )
     n_missing = int(df["hours"].isna().sum())
-    with pytest.raises(E.ModelError, match=rf"contains NaN\. The model does not accept missing values.*'hours' \({n_missing} rows\)") as info:
+    with pytest.raises(
+        E.ModelError,
+        match=rf"contains NaN\. The model does not accept missing values.*'hours' \({n_missing} rows\)",
+    ) as info:
         score(ws, "d")
     assert ".." not in str(info.value)
 
@@ -265,8 +320,18 @@ def test_task_regression_on_a_classifier_or_text_labels_is_refused_with_the_fix(
         open_(make_workspace(tmp_path / "clf", columns={"label": "income", "task": "regression"}))
     df = frame(200)
     est = LinearRegression().fit(df[["age"]], df["age"] * 2)
-    with pytest.raises(E.LabelError, match=r"holds text on 200 of 200 rows \(e\.g\. '<=50K', '>50K'|holds text on 200 of 200 rows \(e\.g\. '>50K', '<=50K'"):
-        open_(make_workspace(tmp_path / "reg", model=est, datasets={"d": df}, columns={"label": "income", "features": ["age"]}))
+    with pytest.raises(
+        E.LabelError,
+        match=r"holds text on 200 of 200 rows \(e\.g\. '<=50K', '>50K'|holds text on 200 of 200 rows \(e\.g\. '>50K', '<=50K'",
+    ):
+        open_(
+            make_workspace(
+                tmp_path / "reg",
+                model=est,
+                datasets={"d": df},
+                columns={"label": "income", "features": ["age"]},
+            )
+        )
 
 
 def test_decision_function_score_points_to_the_positive_class_when_it_is_the_first(tmp_path):
@@ -276,7 +341,11 @@ def test_decision_function_score_points_to_the_positive_class_when_it_is_the_fir
     X = pd.get_dummies(df[["age", "city"]], dtype=float)
     df2 = pd.concat([X, df["income"]], axis=1)
     svc = LinearSVC(random_state=0).fit(X, df["income"])
-    ws = open_(make_workspace(tmp_path, model=svc, datasets={"d": df2}, columns={"label": "income", "positive": "<=50K"}))
+    ws = open_(
+        make_workspace(
+            tmp_path, model=svc, datasets={"d": df2}, columns={"label": "income", "positive": "<=50K"}
+        )
+    )
     sc = score(ws, "d")
     assert ws.positive == "<=50K" and sc.positive_index == 0
     y_pos = df2["income"] == "<=50K"
@@ -333,8 +402,13 @@ def test_model_wrapper_without_base_estimator_opens(tmp_path):
     inner = LogisticRegression().fit(df[["age"]], df["income"])
     import joblib
 
-    path = make_workspace(tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "features": ["age"]},
-                          extra_sections={})
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"d": df},
+        columns={"label": "income", "features": ["age"]},
+        extra_sections={},
+    )
     joblib.dump(_InHouseWrapper(inner), tmp_path / "m.joblib")
     path.write_text('[model]\npath = "m.joblib"\ntrust_pickle = true\n' + path.read_text())
     ws = open_(path)

@@ -512,11 +512,22 @@ def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_pa
 
     df = frame(120).assign(flag=lambda d: d["income"] == ">50K")
     model = LogisticRegression().fit(df[["age"]], df["flag"])
-    ws = table_workspace({"validation": df}, {"current": model}, label="flag", columns={"id": "row_id", "features": ["age"]})
-    rows = [(i, who, text(y)) for i, y in zip(df["row_id"], df["flag"], strict=True)
-            for who, text in (("a", str), ("b", lambda y: str(y).lower()), ("c", lambda y: int(y)))]
-    ann = L.annotations_from_frame(ws, pd.DataFrame(rows, columns=["item", "who", "said"]), item="item",
-                                   labeler="who", label="said", dataset="validation")
+    ws = table_workspace(
+        {"validation": df}, {"current": model}, label="flag", columns={"id": "row_id", "features": ["age"]}
+    )
+    rows = [
+        (i, who, text(y))
+        for i, y in zip(df["row_id"], df["flag"], strict=True)
+        for who, text in (("a", str), ("b", lambda y: str(y).lower()), ("c", lambda y: int(y)))
+    ]
+    ann = L.annotations_from_frame(
+        ws,
+        pd.DataFrame(rows, columns=["item", "who", "said"]),
+        item="item",
+        labeler="who",
+        label="said",
+        dataset="validation",
+    )
     assert list(ann.categories) == [False, True] and not ann.warnings
     assert L.agreement(ann).alpha == pytest.approx(1.0)
 

@@ -785,6 +785,7 @@ def test_docs_list_every_test_every_check_and_the_exit_codes():
     from pathlib import Path
 
     from explore.checks import registry as checkrun
+
     text = (Path(__file__).resolve().parents[2] / "docs" / "rubric.md").read_text(encoding="utf-8")
     for test in R.TESTS:
         assert f"| {test.label} | {test.name} |" in text, test.id

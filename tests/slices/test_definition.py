@@ -48,9 +48,14 @@ def test_pseudo_columns(scored):
 
 
 def test_json_and_url_round_trip(scored):
-    s = SliceDefinition((Condition("city", "in", ("Nice", None)), Condition("age", "range", lo=np.float64(30.5), hi=50)), name="x")
+    s = SliceDefinition(
+        (Condition("city", "in", ("Nice", None)), Condition("age", "range", lo=np.float64(30.5), hi=50)),
+        name="x",
+    )
     back = SliceDefinition.from_json(s.to_json())
-    assert back == SliceDefinition((Condition("city", "in", ("Nice", None)), Condition("age", "range", lo=30.5, hi=50)), name="x")
+    assert back == SliceDefinition(
+        (Condition("city", "in", ("Nice", None)), Condition("age", "range", lo=30.5, hi=50)), name="x"
+    )
     assert SliceDefinition.from_query_param(s.to_query_param()) == back
     np.testing.assert_array_equal(back.mask(scored), s.mask(scored))
     assert "city ∈ {'Nice', missing}" in s.describe()

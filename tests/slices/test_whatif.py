@@ -187,7 +187,12 @@ def test_model_outputs_decision_score_follows_the_positive_class(tmp_path) -> No
     df = frame(300)
     X = pd.get_dummies(df[["age", "city"]], dtype=float)
     svc = LinearSVC(random_state=0).fit(X, df["income"])
-    path = make_workspace(tmp_path, model=svc, datasets={"d": pd.concat([X, df["income"]], axis=1)}, columns={"label": "income", "positive": "<=50K"})
+    path = make_workspace(
+        tmp_path,
+        model=svc,
+        datasets={"d": pd.concat([X, df["income"]], axis=1)},
+        columns={"label": "income", "positive": "<=50K"},
+    )
     ws = open_workspace(read_workspace(path))
     sc = score(ws, "d")
     out = W.model_outputs(svc, sc, sc.frame)
