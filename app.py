@@ -11,6 +11,7 @@ import streamlit as st
 
 from explore.core.workspace import workspace_from_env
 from ui import loaders, state
+from ui.boundary import show_flashes
 
 HERE = Path(__file__).resolve().parent
 
@@ -63,4 +64,5 @@ with st.sidebar:
         default_ds = ws.dataset_names.index(loaders.selected_dataset(ws))
         st.selectbox("Dataset", ws.dataset_names, index=default_ds, key=state.DATASET)
 
+show_flashes()  # what callbacks reported in the previous run (ui.boundary.flash)
 page.run()

@@ -1,24 +1,68 @@
-"""The one place where an ExploreError becomes what the user sees."""
+"""The one place where an ExploreError becomes what the user sees, callbacks included.
+
+- ``with shown_errors():`` around page code: an ``ExploreError`` shows as ``st.error`` (its message says what
+  is wrong, what was received and the fix) and stops the page, or lets it go on with ``stop=False``.
+- ``@guarded`` on a widget callback: callbacks run before the page, where ``st.error`` would be lost, so an
+  ``ExploreError`` becomes a flash message that the next run of the page shows.
+- ``flash(...)`` for a callback's own outcome ("Saved…", "Nothing to save…"), shown once by ``show_flashes()``,
+  which the router calls at the top of every page.
+
+Any other exception is a bug and propagates, so it is seen rather than hidden.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, Literal, TypeVar
 
 import streamlit as st
 
 from explore.errors import ExploreError
 
+FLASHES = "ui_flashes"  # session-state list of (kind, message, icon)
+Kind = Literal["success", "info", "warning", "error"]
+_ICONS = {
+    "success": ":material/check_circle:",
+    "info": ":material/info:",
+    "warning": ":material/warning:",
+    "error": ":material/error:",
+}
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 @contextmanager
 def shown_errors(*, stop: bool = True) -> Iterator[None]:
-    """Show any ExploreError raised inside as ``st.error`` (with its fix) and stop the page (or go on).
-
-    Other exceptions are bugs and propagate.
-    """
+    """Show any ExploreError raised inside as ``st.error`` (with its fix) and stop the page (or go on)."""
     try:
         yield
     except ExploreError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(str(exc), icon=_ICONS["error"])
         if stop:
             st.stop()
+
+
+def flash(message: str, kind: Kind = "success", *, icon: str | None = None) -> None:
+    """Queue ``message`` for the next run of the page (for callbacks, which run before the page draws)."""
+    st.session_state.setdefault(FLASHES, []).append((kind, str(message), icon or _ICONS[kind]))
+
+
+def show_flashes() -> None:
+    """Show and forget the queued flash messages (called once per run, at the top of the page)."""
+    for kind, message, icon in st.session_state.pop(FLASHES, []):
+        getattr(st, kind)(message, icon=icon)
+
+
+def guarded(callback: F) -> F:
+    """A widget callback whose ExploreError becomes a flash message instead of a lost exception."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ExploreError as exc:
+            flash(str(exc), "error")
+            return None
+
+    return wrapper  # type: ignore[return-value]

@@ -735,6 +735,13 @@ class Scored:
     ids: np.ndarray
     unavailable: dict[str, str]
     n_unlabeled: int
+    # Identity for caches: the workspace key + dataset + model (see ``cache_key``); "" when built by hand.
+    source_key: str = ""
+
+    @property
+    def cache_key(self) -> str:
+        """Changes whenever the rows or the predictions would: cheap to hash, unlike the frames themselves."""
+        return self.source_key or f"object:{id(self)}"
 
     @property
     def n(self) -> int:
@@ -942,6 +949,7 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         ids=ids,
         unavailable=unavailable,
         n_unlabeled=n_unlabeled,
+        source_key=f"{ws.key}|{dataset}|{model if use_model else None}",
     )
 
 

@@ -318,6 +318,7 @@ def concat_scored(parts: Sequence[Scored], *, name: str = "all datasets") -> Sco
         ids=cat([np.asarray(p.ids, dtype=object) for p in parts]),
         unavailable=unavailable,
         n_unlabeled=sum(p.n_unlabeled for p in parts),
+        source_key=f"{name}<" + "+".join(p.cache_key for p in parts) + ">",
     )
 
 

@@ -1,0 +1,58 @@
+"""One ``page_context()`` for every page: the open workspace, the chosen dataset and model, the scored rows.
+
+Pages used to assemble these five things each in their own way (and a cache key string beside them); now a
+page asks once::
+
+    ctx = page_context()            # shows the error and stops the page when the workspace cannot open
+    report = cached_report(ctx.scored, state.current_slice())
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from explore.core.workspace import Scored, Workspace
+
+from . import loaders
+from .boundary import shown_errors
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page explores. Shared objects: read-only."""
+
+    ws: Workspace
+    dataset: str
+    model_name: str | None  # None: predictions-only mode (the prediction columns of the data)
+    scored: Scored
+
+    @property
+    def model(self) -> Any | None:
+        """The fitted estimator of ``model_name`` (None in predictions-only mode)."""
+        return self.ws.models.get(self.model_name) if self.model_name else None
+
+    @property
+    def key(self) -> str:
+        """Cache identity of what the page shows (workspace files, dataset, model)."""
+        return self.scored.cache_key
+
+    def scored_for(self, dataset: str) -> Scored:
+        """Another dataset of the same workspace, scored by the same model."""
+        return (
+            self.scored if dataset == self.dataset else loaders.scored(dataset, self.model_name, ws=self.ws)
+        )
+
+
+def page_context() -> PageContext:
+    """The workspace, dataset, model and scored rows chosen in the sidebar.
+
+    On bad input (no workspace, a file that cannot be read, a model that cannot score the data) the error is
+    shown with its fix and the page stops.
+    """
+    with shown_errors():
+        ws = loaders.open_current()
+        dataset = loaders.selected_dataset(ws)
+        model_name = loaders.selected_model(ws)
+        scored = loaders.scored(dataset, model_name, ws=ws)
+    return PageContext(ws=ws, dataset=dataset, model_name=model_name, scored=scored)
