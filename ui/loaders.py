@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from explore.core.roles import evaluation_dataset
 from explore.core.store import Store
 from explore.core.workspace import Scored, Workspace, open_workspace, read_workspace, score
 from explore.errors import ExploreError
@@ -73,14 +74,7 @@ def scored(dataset: str | None = None, model: str | None = None, ws: Workspace |
 
 def selected_dataset(ws: Workspace) -> str:
     name = st.session_state.get(state.DATASET)
-    return name if name in ws.dataset_names else _default_dataset(ws)
-
-
-def _default_dataset(ws: Workspace) -> str:
-    for preferred in ("validation", "valid", "test", "production"):
-        if preferred in ws.dataset_names:
-            return preferred
-    return ws.dataset_names[-1]
+    return name if name in ws.dataset_names else evaluation_dataset(ws)
 
 
 def selected_model(ws: Workspace) -> str | None:

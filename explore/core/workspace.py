@@ -69,6 +69,12 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     },
 }
 SECTIONS = ("model", "models", "columns", "datasets", "annotations", "checks")
+# A [datasets] entry is a path, or a table naming the dataset's role (see explore.core.roles).
+DATASET_ROLES = ("train", "evaluation", "serving")
+DATASET_ENTRY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "path": ((str,), "the data file, relative to workspace.toml"),
+    "role": ((str,), "train, evaluation or serving"),
+}
 _TYPE_WORDS = {
     str: "a string",
     int: "an integer",
@@ -132,6 +138,7 @@ class WorkspaceConfig:
     columns: ColumnRoles
     annotations: AnnotationSpec | None = None
     checks: ChecksConfig = field(default_factory=ChecksConfig)
+    dataset_roles: dict[str, str] = field(default_factory=dict)  # dataset name -> train/evaluation/serving
 
     @property
     def root(self) -> Path:
@@ -253,7 +260,31 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
             E.TOML_WRONG_TYPE.format(key="datasets", section="datasets", expected="a table", received=ds)
         )
     datasets: dict[str, Path] = {}
+    dataset_roles: dict[str, str] = {}
     for name, value in ds.items():
+        if isinstance(value, dict):  # name = { path = "…", role = "train" | "evaluation" | "serving" }
+            entry = _check_keys(f"datasets.{name}", value, DATASET_ENTRY_KEYS)
+            if not isinstance(entry.get("path"), str):
+                raise E.WorkspaceError(
+                    E.TOML_MISSING_KEY.format(
+                        key="path",
+                        section=f"datasets.{name}",
+                        fix=f'Write {name} = {{ path = "data.csv", role = "evaluation" }} or {name} = "data.csv".',
+                    )
+                )
+            role = entry.get("role")
+            if role is not None:
+                if role not in DATASET_ROLES:
+                    raise E.WorkspaceError(
+                        E.TOML_BAD_VALUE.format(
+                            key="role",
+                            section=f"datasets.{name}",
+                            received=role,
+                            fix=f"use one of: {', '.join(DATASET_ROLES)}.",
+                        )
+                    )
+                dataset_roles[name] = role
+            value = entry["path"]
         if not isinstance(value, str):
             raise E.WorkspaceError(
                 E.TOML_WRONG_TYPE.format(
@@ -302,7 +333,13 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
             slices=tuple(c.get("slices", ())),
         )
     return WorkspaceConfig(
-        path=path, models=models, datasets=datasets, columns=columns, annotations=annotations, checks=checks
+        path=path,
+        models=models,
+        datasets=datasets,
+        columns=columns,
+        annotations=annotations,
+        checks=checks,
+        dataset_roles=dataset_roles,
     )
 
 
