@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from explore.core.workspace import MODEL_KEYS, SCHEMA, SECTIONS, parse_workspace
+from explore.core.workspace import DATASET_ENTRY_KEYS, MODEL_KEYS, SCHEMA, SECTIONS, parse_workspace
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -24,6 +24,7 @@ def test_every_key_is_documented_and_nothing_else():
     expected = {(section, key) for section, keys in SCHEMA.items() for key in keys}
     expected |= {("models.<name>", key) for key in MODEL_KEYS}
     expected |= {("datasets", "<name>")}
+    expected |= {("datasets.<name>", key) for key in DATASET_ENTRY_KEYS}
     assert documented == expected
 
 
