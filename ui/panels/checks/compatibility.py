@@ -16,7 +16,7 @@ from . import cached
 from .common import evaluation_default, exports, index_of, no_model, saved_note, verdict
 from .kept import run_and_keep
 
-MADE = "checks_keys_made"  # KeptResult[KeyExamples]: examples made in this session, not saved yet
+MADE = "checks_keys_made"  # a KeptResult holding the KeyExamples made in this session (not saved yet)
 
 
 def compatibility_section(ctx: PageContext) -> None:
