@@ -43,6 +43,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "banned_features",
         ],
         "registry": ["CheckContext", "CheckResult", "run_checks", "tests_covered", "exit_code_for"],
+        "suite_validation": ["SuiteValidation", "validate_datasets"],
+        "kept": ["KeptResult", "EditorBase"],
+        "choices": [],
+        "tables": [],
         "charts": [],
     },
 )

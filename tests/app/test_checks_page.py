@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from explore.checks import compare as C
 from explore.checks import compatibility as K
 from explore.checks import expectations as X
 from explore.core.store import Store
 from explore.core.workspace import read_workspace
+from explore.slices.definition import Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
+from ui import state
+from ui.safe import md_text
 
 PAGE = "views/checks.py"
 
@@ -31,6 +38,20 @@ def _click(at, key: str):
 
 def _texts(at) -> str:
     return " ".join(e.value for kind in ("success", "error", "warning", "info") for e in getattr(at, kind))
+
+
+def _markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def _captions(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def _changed_on_disk(path: Path) -> None:
+    """Move ``path``'s modification time on, so a rewrite within one clock tick still counts as a change."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
 
 def test_checks_page_runs_every_section_on_the_tiny_workspace(make_app, db_url):
@@ -137,3 +158,92 @@ def test_checks_page_predictions_only_workspace(make_app, tmp_path):
     _section(at, "Stability")
     _click(at, "checks_stab_run")
     assert "probes need a model" in " ".join(c.value for c in at.caption)
+
+
+def test_thresholds_editor_rereads_the_file_when_it_changes_on_disk(make_app, tiny_copy):
+    path = tiny_copy.parent / "thresholds.toml"
+    path.write_text(C.default_thresholds("binary").to_toml(), encoding="utf-8")
+    tiny_copy.write_text(
+        tiny_copy.read_text(encoding="utf-8") + '\n[checks]\nthresholds = "thresholds.toml"\n',
+        encoding="utf-8",
+    )
+    at = make_app(PAGE, workspace=tiny_copy)
+
+    def allowance() -> str:
+        rules = at.dataframe(key="checks_thresholds_editor").value.set_index("metric")
+        return str(rules.loc["accuracy", "vs_previous"])
+
+    assert any(e.label.startswith("Thresholds — from") and "thresholds.toml" in e.label for e in at.expander)
+    assert allowance() == "0.01"
+    at.run()
+    assert allowance() == "0.01"  # kept while the file stays the same
+    path.write_text(path.read_text(encoding="utf-8").replace("vs_previous = 0.01", "vs_previous = 0.03", 1))
+    _changed_on_disk(path)
+    at.run()
+    assert_no_exception(at)
+    assert allowance() == "0.03"
+
+
+def test_suite_being_edited_says_where_it_came_from_and_follows_its_file(make_app, tiny_copy):
+    path = tiny_copy.parent / "expectations.toml"
+    at = make_app(PAGE, workspace=tiny_copy)
+    _section(at, "Expectations")
+    assert "No suite yet" in _texts(at)
+    _click(at, "checks_exp_profile")
+    assert md_text("profiled from 'train' (not saved yet)") in _markdown(at)
+    _click(at, "checks_suite_save")
+    at.run()
+    assert md_text(f"saved to {path}") in _markdown(at)
+    full = X.load_suite(path)
+
+    # Edited on disk (by hand, or saved by another session): the page re-reads it.
+    fewer = dataclasses.replace(full, columns=dict(list(full.columns.items())[:3]))
+    X.save_suite(fewer, path)
+    _changed_on_disk(path)
+    at.run()
+    assert_no_exception(at)
+    assert md_text(f"loaded from {path}") in _markdown(at) and "3 columns" in _markdown(at)
+
+    # A fresh profile is kept, whatever happens to the file meanwhile.
+    _click(at, "checks_exp_profile")
+    _changed_on_disk(path)
+    at.run()
+    assert md_text("profiled from 'train' (not saved yet)") in _markdown(at)
+    assert f"{len(full.columns)} columns" in _markdown(at)
+
+
+def test_a_kept_result_notes_when_the_settings_change(make_app):
+    at = make_app(PAGE)
+    _section(at, "Stability")
+    _click(at, "checks_stab_run")
+    assert "gives finite, valid outputs" in _texts(at)
+    assert "settings changed" not in _captions(at)
+    at.multiselect(key="checks_stab_datasets").set_value(["validation"]).run()
+    assert "The settings changed since the last run" in _captions(at)
+    assert "gives finite, valid outputs" in _texts(at)  # the last result stays until the check runs again
+
+
+def test_comparison_can_include_the_current_slice(make_app):
+    at = make_app(PAGE)
+    assert not [c for c in at.checkbox if c.key == "checks_cmp_current"]  # no slice chosen: nothing to offer
+    current = SliceDefinition((Condition("device", "in", ("tablet",)),))
+    at.session_state[state.SLICE] = current.to_json()
+    at.run()
+    at.checkbox(key="checks_cmp_current").check().run()
+    _click(at, "checks_cmp_run")
+    at.multiselect(key="checks_cmp_show").set_value(list(C.STATUSES)).run()
+    cells = next(d.value for d in at.dataframe if {"slice", "metric", "status"} <= set(d.value.columns))
+    assert current.describe() in set(cells["slice"])
+
+
+def test_shadow_check_compares_a_logged_column_with_the_model(make_app, tiny_copy):
+    root = tiny_copy.parent
+    validation = pd.read_csv(root / "validation.csv")
+    validation["served_pred"] = validation["churned"]  # logged classes that will not all match the model
+    validation.to_csv(root / "validation.csv", index=False)
+    at = make_app(PAGE, workspace=tiny_copy)
+    _section(at, "Skew & shadow")
+    at.selectbox(key="checks_shadow_dataset").set_value("validation").run()
+    assert at.selectbox(key="checks_shadow_column").value == "served_pred"
+    _click(at, "checks_shadow_run")
+    assert "'served_pred'" in _texts(at) and "model 'current'" in _texts(at)
