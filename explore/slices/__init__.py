@@ -34,6 +34,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "threshold_metrics",
             "suggest_threshold",
         ],
+        "columns": ["ColumnInfo", "column_info"],
+        "comparison": ["SliceRows", "slice_rows"],
+        "datapoint": ["DatapointOutcome", "datapoint_outcome"],
+        "discovery_run": ["DiscoveryRun", "DiscoverySettings"],
         "charts": [],
     },
 )

@@ -212,3 +212,107 @@ def test_open_the_counterfactual_row_raises_no_fragment_error(make_app):
     assert not at.exception, [e.value for e in at.exception]
     at.button(key="slices_cf_open").click().run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_remove_a_condition_then_save_clear_and_load_the_slice_by_name(make_app) -> None:
+    tablets = Condition("device", "in", values=("tablet",))
+    at = make_app()
+    at.session_state[state.SLICE] = SliceDefinition(
+        (tablets, Condition("contract", "in", values=("month-to-month",)))
+    ).to_json()
+    at.switch_page(PAGE).run()
+    at.button(key="slices_remove_1").click().run()
+    assert_no_exception(at)
+    assert _current_slice(at).conditions == (tablets,)
+
+    at.text_input(key="slices_save_name").set_value("  tablets  ").run()
+    at.button(key="slices_save").click().run()
+    assert "Saved as 'tablets'." in [s.value for s in at.success]
+    at.button(key="slices_clear").click().run()
+    assert _current_slice(at).is_everything and "slice" not in at.query_params
+
+    assert at.selectbox(key="slices_saved_pick").options == ["tablets"]
+    at.button(key="slices_load_saved").click().run()
+    assert_no_exception(at)
+    assert _current_slice(at) == SliceDefinition((tablets,), "tablets")
+    shared = at.query_params["slice"]
+    assert (shared[0] if isinstance(shared, list) else shared) == _current_slice(at).to_query_param()
+
+
+def test_a_slice_that_cannot_be_applied_says_why_and_can_be_cleared(make_app) -> None:
+    at = make_app()
+    at.session_state[state.SLICE] = SliceDefinition((Condition("nope", "in", values=("x",)),)).to_json()
+    at.switch_page(PAGE).run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [
+        "The slice filters on column 'nope', which dataset 'validation' does not have. Remove that condition."
+    ]
+    assert not at.metric, "the page stops before the summary"
+    at.button(key="slices_clear_bad").click().run()
+    assert_no_exception(at)
+    assert not at.error and _current_slice(at).is_everything
+    assert "Rows in slice" in [m.label for m in at.metric]
+
+
+def test_opening_a_row_by_an_unknown_or_empty_id_says_what_to_do(make_app) -> None:
+    at = make_app(PAGE)
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    at.button(key="slices_open_row").click().run()
+    assert [e.value for e in at.error] == ["Type an id first."]
+    at.text_input(key="slices_row_id").set_value(" nope ").run()
+    at.button(key="slices_open_row").click().run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [
+        "No row of dataset 'validation' has the id 'nope' in column 'customer_id'."
+    ]
+    assert state.SELECTED_ROW not in at.session_state
+
+
+def test_threshold_metrics_and_the_cheapest_threshold_for_the_costs(make_app) -> None:
+    at = make_app(PAGE)
+    at.radio(key="slices_view").set_value("Curves & threshold").run()
+    at.slider(key="slices_threshold").set_value(0.3).run()
+    at.number_input(key="slices_cost_fn").set_value(5.0).run()
+    at.selectbox(key="slices_threshold_by").set_value("contract").run()
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    texts = _texts(at)
+    assert "the cost per row is lowest at threshold" in texts and "at 0.3)" in texts
+    by_contract = _table_with(at, "group", "cost_at_current")
+    assert set(by_contract["group"]) == {"month-to-month", "one-year", "two-year"}
+
+
+def test_fairness_warns_about_gaps_above_the_acceptable_gap(make_app) -> None:
+    at = make_app(PAGE)
+    at.radio(key="slices_view").set_value("Fairness").run()
+    at.selectbox(key="slices_fair_column").set_value("region").run()
+    at.number_input(key="slices_fair_threshold").set_value(0.0).run()
+    assert_no_exception(at)
+    gaps = _table_with(at, "measure", "exceeds")
+    assert gaps["exceeds"].any()
+    assert any(w.value.startswith("Above your threshold: ") for w in at.warning)
+
+
+def test_a_perturbation_check_reports_its_violations(make_app) -> None:
+    at = make_app(PAGE)
+    at.radio(key="slices_view").set_value("Perturbations").run()
+    at.selectbox(key="slices_pert_feature").set_value("tenure_months").run()
+    at.radio(key="slices_pert_mode").set_value("shift by").run()
+    at.button(key="slices_pert_run").click().run()
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert "expectation *invariant*" in _texts(at)
+    assert len(_table_with(at, "before", "after", "violation")) >= 1
+
+
+def test_discovery_says_when_its_settings_changed_since_the_run(make_app) -> None:
+    at = make_app(PAGE)
+    at.radio(key="slices_view").set_value("Discovery").run()
+    at.number_input(key="slices_min_support").set_value(30).run()
+    at.button(key="slices_discover").click().run()
+    stale = "The settings changed since the last run"
+    assert stale not in _texts(at)
+    at.number_input(key="slices_fdr").set_value(0.1).run()
+    assert_no_exception(at)
+    assert stale in _texts(at)
+    assert "Tested **" in _texts(at), "the last results stay on the page"

@@ -1,0 +1,185 @@
+"""Discovery: search every slice of one or two conditions for ones significantly worse than the rest (with
+false-discovery control), show what was found and load a found slice into the filter."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.slices import charts, report
+from explore.slices.comparison import SliceRows
+from explore.slices.discovery_run import DiscoveryRun, DiscoverySettings
+from ui import evidence, state
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+LAST_RUN = "slices_discovery"  # session state: the last DiscoveryRun of this session
+
+
+def discovery_section(ctx: PageContext, focus: SliceRows) -> None:
+    st.markdown(
+        "Discovery tests every slice of one or two conditions (categorical values, numeric quantile bins) with enough "
+        "rows: Welch's t-test of the per-row loss inside vs outside, then Benjamini–Hochberg over **all** slices tested."
+    )
+    settings = _settings(ctx, focus)
+    if st.button(
+        "Find weak slices",
+        key="slices_discover",
+        type="primary",
+        icon=":material/search:",
+        disabled=not settings.columns,
+    ):
+        _run(ctx, focus, settings)
+    run: DiscoveryRun | None = st.session_state.get(LAST_RUN)
+    if run is None:
+        return
+    if run.is_stale(settings):
+        st.caption(
+            "The settings changed since the last run: press 'Find weak slices' to update the results below."
+        )
+    _found(ctx, focus, run)
+
+
+def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
+    """The search's settings widgets, read into settings."""
+    sc = ctx.scored
+    c1, c2, c3, c4 = st.columns(4)
+    fdr = c1.number_input(
+        "False discovery rate", 0.001, 0.5, 0.05, step=0.01, format="%.3f", key="slices_fdr"
+    )
+    min_support = c2.number_input(
+        "Minimum rows per slice",
+        10,
+        max(10, sc.n // 2),
+        min(max(50, sc.n // 1000), max(10, sc.n // 2)),
+        key="slices_min_support",
+    )
+    max_conditions = c3.radio("Conditions", [1, 2], index=1, horizontal=True, key="slices_max_conditions")
+    loss = c4.radio(
+        "Compare",
+        ["loss", "error"],
+        horizontal=True,
+        key="slices_loss",
+        help="loss: log loss with probabilities (squared error for regression); error: 0/1 (absolute error).",
+    )
+    cols = st.multiselect(
+        "Columns to search",
+        report.sliceable_columns(sc),
+        default=report.discovery_columns(sc),
+        format_func=report.display_name,
+        key="slices_disc_columns",
+    )
+    within = st.checkbox(
+        "Search inside the current slice only",
+        key="slices_disc_within",
+        disabled=focus.definition.is_everything,
+    )
+    return DiscoverySettings(
+        data_key=ctx.key,
+        within=focus.conditions_only if within else None,
+        fdr=float(fdr),
+        min_support=int(min_support),
+        max_conditions=int(max_conditions),
+        loss=loss,
+        columns=tuple(cols),
+    )
+
+
+def _run(ctx: PageContext, focus: SliceRows, settings: DiscoverySettings) -> None:
+    bar = st.progress(0.0, text="Discovering…")
+    with shown_errors(stop=False):
+        result = report.weak_slices(
+            ctx.scored,
+            columns=list(settings.columns),
+            max_conditions=settings.max_conditions,
+            min_support=settings.min_support,
+            fdr=settings.fdr,
+            loss=settings.loss,
+            mask=focus.mask if settings.within is not None else None,
+            progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
+        )
+        st.session_state[LAST_RUN] = DiscoveryRun(settings, result)
+    bar.empty()
+
+
+def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
+    """What the last search found: the counts, the table, loading a found slice, the chart and downloads."""
+    res = run.result
+    expected_by_chance = res.n_tested * res.fdr
+    st.markdown(
+        f"Tested **{res.n_tested:,}** slices ({res.n_pruned:,} ruled out by the bound) on {res.n_rows:,} rows, comparing "
+        f"{res.loss}. **{len(res.slices)}** are significantly worse at FDR {res.fdr:g}"
+        + (
+            f" (and {res.n_redundant:,} more two-condition slices are hidden: they are not significantly worse than the "
+            "rest of each of their single conditions, so they only add an unrelated condition to a weak slice; the CSV "
+            "has them)."
+            if res.n_redundant
+            else "."
+        )
+    )
+    st.caption(
+        f"Why the correction matters: testing {res.n_tested:,} slices at 5% each would flag about {expected_by_chance:,.0f} "
+        "by chance alone. Benjamini–Hochberg keeps the expected share of false discoveries among the reported slices at "
+        f"or below {res.fdr:g}; the q-value is the smallest FDR at which a slice would be reported. Slices overlap, so "
+        "several rows may describe the same weakness."
+    )
+    if res.skipped_columns:
+        st.caption(
+            "Skipped: " + "; ".join(f"{report.display_name(k)} ({v})" for k, v in res.skipped_columns.items())
+        )
+    if not len(res.slices):
+        st.success("No slice is significantly worse than the rest at this false discovery rate.")
+    else:
+        st.dataframe(
+            res.slices,
+            hide_index=True,
+            key="slices_disc_table",
+            column_config={
+                "loss": st.column_config.NumberColumn(format="%.4f"),
+                "rest_loss": st.column_config.NumberColumn("rest loss", format="%.4f"),
+                "diff": st.column_config.NumberColumn("gap", format="%+.4f"),
+                "ci_low": st.column_config.NumberColumn(format="%+.4f"),
+                "ci_high": st.column_config.NumberColumn(format="%+.4f"),
+                "effect_size": st.column_config.NumberColumn("Cohen's d", format="%.3f"),
+                "t": st.column_config.NumberColumn(format="%.2f"),
+                "df": st.column_config.NumberColumn(format="%.0f"),
+                "p_value": st.column_config.NumberColumn("p", format="%.2e"),
+                "q_value": st.column_config.NumberColumn("q (BH)", format="%.2e"),
+                "metric_slice": st.column_config.NumberColumn("metric in slice", format="%.4f"),
+                "metric_rest": st.column_config.NumberColumn("metric in rest", format="%.4f"),
+            },
+        )
+        d1, d2 = st.columns([3, 1])
+        pick = d1.selectbox(
+            "Found slice",
+            range(len(res.slices)),
+            format_func=lambda i: res.slices["slice"].iloc[i],
+            key="slices_disc_pick",
+        )
+        if d2.button("Load into the filter", key="slices_disc_load", icon=":material/filter_alt:"):
+            state.set_current_slice(run.found_slice(int(pick), focus.definition))
+            st.rerun()
+    st.altair_chart(charts.discovery_chart(res), key="slices_disc_chart", width="stretch")
+    e1, e2 = st.columns(2)
+    e1.download_button(
+        "Download all tested slices (CSV)",
+        res.tested.to_csv(index=False),
+        file_name="weak_slices_tested.csv",
+        mime="text/csv",
+        key="slices_dl_disc",
+    )
+    with e2:
+        evidence.attach_button(
+            kind="weak_slices",
+            tests=["model-6"],
+            title=f"Weak-slice discovery on {ctx.dataset}: {len(res.slices)} found of {res.n_tested:,} tested",
+            params={
+                "dataset": ctx.dataset,
+                "model": ctx.model_name,
+                "fdr": res.fdr,
+                "min_support": res.min_support,
+                "columns": res.columns,
+            },
+            result=res.to_dict(),
+            dataset=ctx.dataset,
+            key="slices_evidence_discovery",
+        )

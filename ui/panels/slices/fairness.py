@@ -1,0 +1,97 @@
+"""Fairness: gaps between the groups of a column inside the current slice (demographic parity, equal
+opportunity, accuracy), against the largest gap the user accepts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.slices import charts, report
+from explore.slices.comparison import SliceRows
+from ui import evidence
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+from . import cached
+
+
+def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
+    sc = ctx.scored
+    st.markdown(
+        "Gaps between the groups of a column — demographic parity (share predicted positive), equal opportunity "
+        "(recall among actual positives) and accuracy — inside the current slice. The ML Test Score asks that the "
+        "model be tested for considerations of inclusion."
+    )
+    options = report.sliceable_columns(sc)
+    preferred = [c for c in ctx.ws.config.checks.slices if c in options]
+    c1, c2, c3, c4 = st.columns(4)
+    column = c1.selectbox(
+        "Column",
+        options,
+        index=options.index(preferred[0]) if preferred else 0,
+        format_func=report.display_name,
+        key="slices_fair_column",
+    )
+    threshold = c2.number_input(
+        "Largest acceptable gap",
+        0.0,
+        1.0 if sc.task != "regression" else None,
+        0.1,
+        step=0.01,
+        key="slices_fair_threshold",
+    )
+    min_support = c3.number_input("Minimum rows per group", 1, None, 30, key="slices_fair_min_support")
+    positive = None
+    if sc.task == "multiclass":
+        positive = c4.selectbox(
+            "Class", [str(c) for c in sc.classes.tolist()], index=len(sc.classes) - 1, key="slices_fair_class"
+        )
+    with shown_errors(stop=False):
+        fr = cached.fairness_gaps(
+            sc, focus.conditions_only, column, float(threshold), positive, int(min_support)
+        )
+        st.dataframe(
+            fr.gaps,
+            hide_index=True,
+            key="slices_fair_gaps",
+            column_config={
+                "gap": st.column_config.NumberColumn(format="%.4f"),
+                "ci_low": st.column_config.NumberColumn(format="%.4f"),
+                "ci_high": st.column_config.NumberColumn(format="%.4f"),
+            },
+        )
+        flagged = fr.gaps[fr.gaps["exceeds"]]
+        if len(flagged):
+            st.warning(
+                "Above your threshold: "
+                + "; ".join(
+                    f"{r.measure} {r.gap:.3f} ({r.high_group} vs {r.low_group})" for r in flagged.itertuples()
+                )
+            )
+        for note in fr.notes:
+            st.caption(note)
+        st.altair_chart(charts.fairness_chart(fr), key="slices_fair_chart")
+        st.dataframe(fr.groups, hide_index=True, key="slices_fair_groups")
+        f1, f2 = st.columns(2)
+        f1.download_button(
+            "Download CSV",
+            fr.groups.to_csv(index=False),
+            file_name="fairness_groups.csv",
+            mime="text/csv",
+            key="slices_dl_fair",
+        )
+        with f2:
+            evidence.attach_button(
+                kind="fairness_gaps",
+                tests=["model-7"],
+                title=f"Fairness gaps by {report.display_name(column)} ({ctx.dataset})",
+                params={
+                    "column": column,
+                    "threshold": float(threshold),
+                    "slice": focus.definition.to_dict(),
+                    "dataset": ctx.dataset,
+                    "model": ctx.model_name,
+                },
+                result=fr.to_dict(),
+                dataset=ctx.dataset,
+                key="slices_evidence_fairness",
+            )

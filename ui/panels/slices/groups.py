@@ -1,0 +1,99 @@
+"""Groups: the slice broken down by one or two columns, each group's metric with its interval, the groups
+significantly worse than the rest of the slice, and loading a group into the filter."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.slices import charts, report
+from explore.slices.comparison import SliceRows, group_names, metric_by_group
+from ui import evidence, state
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+from . import cached
+
+WORSE_BACKGROUND = "background-color: #fde0dd"
+
+
+@st.fragment
+def groups_section(ctx: PageContext, focus: SliceRows) -> None:
+    sc = ctx.scored
+    default_by = [c for c in ctx.ws.config.checks.slices if c in sc.frame.columns][:1]
+    by = st.multiselect(
+        "Group the slice by (one or two columns)",
+        report.sliceable_columns(sc),
+        default=default_by,
+        max_selections=2,
+        format_func=report.display_name,
+        key="slices_group_by",
+    )
+    c1, c2, c3 = st.columns(3)
+    bins = c1.number_input(
+        "Quantile bins for numeric / time columns", 2, 20, report.DEFAULT_BINS, key="slices_bins"
+    )
+    if not by:
+        st.info("Choose a column to break the slice down by (e.g. region, device, a binned numeric feature).")
+        return
+    with shown_errors(stop=False):
+        rep = cached.slice_report(sc, focus.conditions_only, tuple(by), int(bins))
+        bg = rep.by_group
+        metric = c2.selectbox("Metric", list(dict.fromkeys(bg["metric"])), key="slices_group_metric")
+        sort = c3.radio("Sort by", ["gap", "value", "support"], horizontal=True, key="slices_group_sort")
+        for note in rep.notes:
+            st.caption(note)
+        one = metric_by_group(bg, metric, sort)
+        labels = [report.display_name(c) for c in by]
+        shown = one[
+            [*labels, "value", "ci_low", "ci_high", "support", "rest", "gap", "q_worse", "worse", "note"]
+        ]
+        st.markdown(
+            f"**{metric}** in {len(shown)} groups — **{int(shown['worse'].sum())}** significantly worse than the "
+            f"rest of the slice (Benjamini–Hochberg, FDR {rep.fdr:g})."
+        )
+        st.dataframe(
+            shown.style.apply(lambda r: [WORSE_BACKGROUND if r["worse"] else "" for _ in r], axis=1),
+            hide_index=True,
+            key="slices_group_table",
+            column_config={
+                "value": st.column_config.NumberColumn(metric, format="%.4f"),
+                "ci_low": st.column_config.NumberColumn("CI low", format="%.4f"),
+                "ci_high": st.column_config.NumberColumn("CI high", format="%.4f"),
+                "rest": st.column_config.NumberColumn("rest of slice", format="%.4f"),
+                "gap": st.column_config.NumberColumn("gap", format="%+.4f"),
+                "q_worse": st.column_config.NumberColumn("q (worse)", format="%.3g"),
+            },
+        )
+        st.altair_chart(
+            charts.group_bars(rep, metric, sort_by=sort), key="slices_group_chart", width="stretch"
+        )
+        g1, g2, g3 = st.columns([2, 1, 1])
+        name_of = group_names(one, labels)
+        pick = g1.selectbox(
+            "Group", list(one["group"]), format_func=lambda i: name_of[int(i)], key="slices_group_pick"
+        )
+        if g2.button("Load into the filter", key="slices_group_load", icon=":material/filter_alt:"):
+            state.set_current_slice(rep.group_slice(int(pick)))
+            st.rerun()
+        g3.download_button(
+            "Download CSV",
+            bg.to_csv(index=False),
+            file_name="slice_by_group.csv",
+            mime="text/csv",
+            key="slices_dl_groups",
+        )
+        evidence.attach_button(
+            kind="slice_by_group",
+            tests=["model-6"],
+            title=f"Slice metrics by {', '.join(labels)}: {focus.definition.describe()} ({ctx.dataset})",
+            params={
+                "slice": focus.definition.to_dict(),
+                "by": by,
+                "bins": int(bins),
+                "dataset": ctx.dataset,
+                "model": ctx.model_name,
+            },
+            result=rep.to_dict(),
+            dataset=ctx.dataset,
+            key="slices_evidence_groups",
+        )

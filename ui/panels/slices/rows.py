@@ -1,0 +1,221 @@
+"""Rows & what-if: the slice's worst rows, opening one (from the table or by id), and the datapoint editor —
+live edits, the nearest counterfactual, the row's ICE curve and the slice's partial dependence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from explore.core.serialise import plain
+from explore.slices import charts, columns, datapoint, whatif
+from explore.slices.comparison import SliceRows
+from ui import state
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+from . import cached
+
+WORST_ROWS = 200
+
+
+def rows_section(ctx: PageContext, focus: SliceRows) -> None:
+    sc = ctx.scored
+    rows = cached.worst_rows(sc, focus.conditions_only, WORST_ROWS)
+    st.markdown(
+        f"The slice's {min(WORST_ROWS, focus.n_rows):,} rows with the largest loss, worst first. Click a row to open it."
+    )
+    event = st.dataframe(
+        rows,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="slices_rows_table",
+        column_config={
+            "loss": st.column_config.NumberColumn(format="%.4f"),
+            "score": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
+    chosen = getattr(getattr(event, "selection", None), "rows", None) or []
+    if chosen:
+        position = int(rows.iloc[chosen[0]]["position"])
+        if _selected_position(ctx) != position:
+            state.select_row(sc, position)
+    c1, c2, c3 = st.columns([2, 1, 1])
+    typed = c1.text_input(
+        "…or open a row by id" + ("" if ctx.ws.columns.id else " (row position)"), key="slices_row_id"
+    )
+    if c2.button("Open", key="slices_open_row"):
+        with shown_errors(stop=False):
+            found = state.find_by_id(sc, typed) if typed.strip() else None
+            state.select_row(sc, datapoint.found_row(sc, typed, found, id_column=ctx.ws.columns.id))
+    c3.download_button(
+        "Download CSV",
+        rows.to_csv(index=False),
+        file_name="slice_worst_rows.csv",
+        mime="text/csv",
+        key="slices_dl_rows",
+    )
+    datapoint_editor(ctx, focus)
+
+
+def _selected_position(ctx: PageContext) -> int | None:
+    """The datapoint in focus on this dataset (by id when the workspace has an id column: other pages may set
+    only the id)."""
+    return state.selected_position(ctx.scored, by_id=bool(ctx.ws.columns.id))
+
+
+@st.fragment
+def datapoint_editor(ctx: PageContext, focus: SliceRows) -> None:
+    sc = ctx.scored
+    pos = _selected_position(ctx)
+    if pos is None:
+        st.caption("No datapoint open.")
+        return
+    st.markdown(f"#### Datapoint `{plain(sc.ids[pos])}` (row {pos:,} of {ctx.dataset})")
+    outcome = datapoint.datapoint_outcome(sc, pos)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("True label", f"{outcome.truth}")
+    m2.metric(
+        "Prediction", f"{outcome.prediction:.4g}" if sc.task == "regression" else f"{outcome.prediction}"
+    )
+    if sc.task == "binary" and sc.score is not None:
+        m3.metric(whatif.target_description(sc), f"{sc.score[pos]:.4f}")
+    left, right = st.columns(2)
+    with left:
+        _edited_prediction(ctx, pos)
+    with right:
+        _counterfactual(ctx, focus, pos)
+        _ice(ctx, focus, pos)
+
+
+def _edited_prediction(ctx: PageContext, pos: int) -> None:
+    """A widget per feature, and the prediction of the row as edited."""
+    sc = ctx.scored
+    st.markdown("**Edit features** (the prediction updates live)")
+    edits: dict[str, Any] = {feat: _feature_widget(ctx, feat, pos) for feat in sc.feature_names}
+    if ctx.model is None:
+        st.info(whatif.NO_MODEL.format(what="Editing a datapoint"))
+        return
+    with shown_errors(stop=False):
+        res = whatif.edit_and_predict(ctx.model, sc, pos, edits)
+        if res.changes:
+            delta = ""
+            if res.original_score is not None and res.edited_score is not None:
+                delta = f" ({res.score_meaning}: {res.original_score:.4f} → {res.edited_score:.4f})"
+            verb = "flips to" if res.flipped else "stays"
+            st.success(
+                f"Prediction {verb} **{_shown(res.edited)}**{delta} after changing {', '.join(res.changes)}."
+            )
+        else:
+            st.caption(
+                f"Unchanged: prediction {_shown(res.original)}"
+                + (
+                    f", {res.score_meaning} {res.original_score:.4f}"
+                    if res.original_score is not None
+                    else ""
+                )
+            )
+        if res.proba_edited:
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "class": list(res.proba_edited),
+                        "original": list(res.proba_original.values()),
+                        "edited": list(res.proba_edited.values()),
+                    }
+                ),
+                hide_index=True,
+                key="slices_edit_proba",
+            )
+
+
+def _feature_widget(ctx: PageContext, feat: str, pos: int) -> Any:
+    """The row's value of ``feat`` in a number box (numeric features) or a list of frequent values."""
+    values = ctx.scored.frame[feat]
+    current = columns.cell_value(values, pos)
+    key = f"slices_edit_{pos}_{feat}"
+    if columns.is_numeric_column(values):
+        number = None if current is None else float(current)
+        return st.number_input(feat, value=number, key=key, placeholder="missing", format="%g")
+    options = list(cached.editor_options(ctx.scored, feat))
+    if current not in options:
+        options.append(current)
+    return st.selectbox(
+        feat,
+        options,
+        index=options.index(current),
+        key=key,
+        format_func=lambda x: "(missing)" if x is None else str(x),
+    )
+
+
+def _counterfactual(ctx: PageContext, focus: SliceRows, pos: int) -> None:
+    """The nearest row the model decides differently, and how it differs."""
+    sc = ctx.scored
+    st.markdown("**Nearest counterfactual**")
+    k1, k2 = st.columns(2)
+    norm = k1.radio("Distance", ["l2", "l1"], horizontal=True, key="slices_cf_norm", format_func=str.upper)
+    in_slice = k2.checkbox("Only rows in the slice", key="slices_cf_in_slice")
+    delta = None
+    if sc.task == "regression":
+        delta = st.number_input(
+            "Prediction must differ by at least",
+            min_value=0.0,
+            value=datapoint.counterfactual_min_change(sc),
+            key="slices_cf_delta",
+        )
+    with shown_errors(stop=False):
+        cf = whatif.nearest_counterfactual(
+            sc, pos, model=ctx.model, norm=norm, delta=delta or None, mask=focus.mask if in_slice else None
+        )
+        if not cf.found:
+            st.info(cf.message)
+            return
+        verified = (
+            ""
+            if cf.verified is None
+            else (
+                " Re-predicted: the change holds."
+                if cf.verified
+                else " Re-predicted: the change does not hold!"
+            )
+        )
+        st.markdown(
+            f"Row `{cf.cf_id}` is predicted **{_shown(cf.cf_prediction)}** (this row: {_shown(cf.original_prediction)}), "
+            f"distance {cf.distance:.3f} ({cf.norm.upper()}, standardised). {cf.message}" + verified
+        )
+        st.dataframe(
+            cf.differences.astype({"original": str, "counterfactual": str}),
+            hide_index=True,
+            key="slices_cf_table",
+        )
+        # A callback, not st.rerun(scope="fragment"): that raises when the click is handled in a
+        # full-app run; the click reruns this fragment by itself.
+        st.button(
+            "Open the counterfactual row",
+            key="slices_cf_open",
+            on_click=state.select_row,
+            args=(sc, cf.cf_position),
+        )
+
+
+def _ice(ctx: PageContext, focus: SliceRows, pos: int) -> None:
+    """The row's output across one feature, and optionally the partial dependence over the slice."""
+    st.markdown("**ICE: this row's output across one feature**")
+    if ctx.model is None:
+        st.info(whatif.NO_MODEL.format(what="An ICE curve"))
+        return
+    feat = st.selectbox("Feature", ctx.scored.feature_names, key="slices_ice_feature")
+    with shown_errors(stop=False):
+        ice = whatif.ice_curve(ctx.model, ctx.scored, pos, feat)
+        st.altair_chart(charts.dependence_chart(ice), key="slices_ice_chart", width="stretch")
+        if st.checkbox("Add partial dependence over the slice (300 sampled rows)", key="slices_pd_show"):
+            pdp = whatif.partial_dependence(ctx.model, ctx.scored, feat, mask=focus.mask)
+            st.altair_chart(charts.dependence_chart(pdp), key="slices_pd_chart", width="stretch")
+
+
+def _shown(value: Any) -> str:
+    """A prediction as shown: numbers to 4 significant digits, classes as they are."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,130 @@
+"""Slice vs rest vs all rows: the headline metrics, the comparison table with intervals, its chart, the CSV and
+the evidence button."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explore.slices import charts, report
+from explore.slices.comparison import SliceRows, positives_in, single_true_class
+from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
+from ui import evidence
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+from . import cached
+from .cached import CONFIDENCE
+
+COMPARISON_COLUMNS = [
+    "metric",
+    "overall",
+    "slice",
+    "slice_low",
+    "slice_high",
+    "rest",
+    "gap",
+    "p_worse",
+    "slice_support",
+    "method",
+    "note",
+]
+
+
+def summary_section(ctx: PageContext, focus: SliceRows) -> None:
+    st.subheader("Slice vs rest vs all rows")
+    with shown_errors():
+        rep = cached.slice_report(ctx.scored, focus.conditions_only, (), report.DEFAULT_BINS)
+    _headline(ctx, focus, rep.comparison.set_index("metric"))
+    for note in rep.notes:
+        st.info(note, icon=":material/info:")
+    _small_slice_notes(ctx, focus)
+    st.dataframe(
+        rep.comparison[COMPARISON_COLUMNS],
+        hide_index=True,
+        key="slices_comparison_table",
+        column_config={
+            "overall": st.column_config.NumberColumn("all rows", format="%.4f"),
+            "slice": st.column_config.NumberColumn(format="%.4f"),
+            "slice_low": st.column_config.NumberColumn("slice CI low", format="%.4f"),
+            "slice_high": st.column_config.NumberColumn("slice CI high", format="%.4f"),
+            "rest": st.column_config.NumberColumn(format="%.4f"),
+            "gap": st.column_config.NumberColumn("slice − rest", format="%+.4f"),
+            "p_worse": st.column_config.NumberColumn(
+                "p (slice worse)", format="%.3g", help="One-sided test that the slice is worse than the rest."
+            ),
+            "slice_support": st.column_config.NumberColumn("rows", format="%d"),
+            "method": st.column_config.TextColumn(
+                "interval", help="wilson / delong / normal / bootstrap: see docs/slices.md"
+            ),
+        },
+    )
+    st.caption(
+        f"{CONFIDENCE:.0%} intervals: Wilson for proportions, DeLong for ROC AUC, normal (Student t) for per-row means, "
+        f"logit for PR AUC; bootstrap only for the multiclass macro ROC AUC, on slices of at most {BOOTSTRAP_MAX_ROWS:,} rows "
+        "(see the interval column and notes)."
+    )
+    with st.popover("Chart", icon=":material/bar_chart:"):
+        st.altair_chart(charts.comparison_chart(rep), key="slices_comparison_chart")
+    d1, d2 = st.columns(2)
+    d1.download_button(
+        "Download CSV",
+        rep.comparison.to_csv(index=False),
+        file_name="slice_vs_rest.csv",
+        mime="text/csv",
+        key="slices_dl_comparison",
+    )
+    with d2:
+        evidence.attach_button(
+            kind="slice_report",
+            tests=["model-6"],
+            title=f"Slice report: {focus.definition.describe()} ({ctx.dataset})",
+            params={"slice": focus.definition.to_dict(), "dataset": ctx.dataset, "model": ctx.model_name},
+            result=rep.to_dict(),
+            dataset=ctx.dataset,
+            key="slices_evidence_report",
+        )
+
+
+def _headline(ctx: PageContext, focus: SliceRows, by_metric: pd.DataFrame) -> None:
+    """Rows in the slice, then accuracy (classification) or MAE (regression) against the rest."""
+    sc = ctx.scored
+    c1, c2, c3 = st.columns(3)
+    c1.metric(
+        "Rows in slice", f"{focus.n_rows:,}", f"{focus.n_rows / sc.n:.1%} of {sc.n:,}", delta_color="off"
+    )
+    if sc.task != "regression":
+        gap = by_metric.loc["accuracy", "gap"]
+        c2.metric(
+            "Accuracy in slice",
+            f"{by_metric.loc['accuracy', 'slice']:.3f}",
+            # No rest when the slice is every row: no delta rather than "+nan".
+            None if pd.isna(gap) else f"{gap:+.3f} vs rest",
+        )
+        if sc.task == "binary":
+            c3.metric("Positives in slice", f"{positives_in(sc, focus.mask):,}")
+    else:
+        gap = by_metric.loc["MAE", "gap"]
+        c2.metric(
+            "MAE in slice",
+            f"{by_metric.loc['MAE', 'slice']:.4g}",
+            None if pd.isna(gap) else f"{gap:+.4g} vs rest",
+            delta_color="inverse",
+        )
+
+
+def _small_slice_notes(ctx: PageContext, focus: SliceRows) -> None:
+    if focus.n_rows == 1:
+        st.info(
+            "A one-row slice: metrics are shown, but intervals and rankings need more rows.",
+            icon=":material/info:",
+        )
+    if ctx.scored.task == "regression":
+        return
+    only_class = single_true_class(ctx.scored, focus.mask)
+    if only_class is not None:
+        st.info(
+            f"Every row of the slice has the same true class ({only_class}): ROC/PR AUC and recall of the "
+            "other class are undefined here (the table says why).",
+            icon=":material/info:",
+        )
