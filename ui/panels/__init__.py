@@ -1,0 +1,1 @@
+"""One package per page: the page's sections, one function each, widgets only."""
