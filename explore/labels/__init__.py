@@ -1,5 +1,6 @@
-"""Label spot checks: annotations, agreement, consensus, labeler trust, the ranked review queue, review
-sessions with verdicts on the store, and their charts."""
+"""Label spot checks: annotations (from the workspace or an upload), agreement, consensus, labeler trust, the
+model's view of the items (cross-validated probabilities kept in the store), the ranked review queue, review
+sessions with verdicts on the store (and the flow of giving them), and their charts."""
 
 from explore._lazy import lazy_exports
 
@@ -33,6 +34,15 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "SessionSummary",
             "summarize",
         ],
+        "sources": ["AnnotationSource", "save_upload", "load_annotations"],
+        "model_view": [
+            "ModelView",
+            "probability_choices",
+            "load_cross_validation",
+            "cross_validate_and_save",
+        ],
+        "spot_check": ["start_session", "give_verdict", "review_position"],
+        "tables": ["queue_table", "flagged_labelers"],
         "charts": [],
     },
 )

@@ -177,3 +177,107 @@ def test_workspace_without_annotations_and_regression_workspace(make_app, tiny_c
     at = make_app(PAGE, workspace=regression)
     assert_no_exception(at)
     assert any("need categorical labels" in i.value for i in at.info)
+
+
+def _start_session(at, *, name: str = "week 3 check", size: int = 5, reviewer: str = "Ana"):
+    at = _view(at, "Queue")
+    at.text_input(key="labels_reviewer_queue").input(reviewer).run()
+    at.text_input(key="labels_new_name").input(name)
+    at.number_input(key="labels_new_size").set_value(size)
+    next(b for b in at.button if b.label == "Start session").click().run()
+    assert_no_exception(at)
+    return at
+
+
+def _item_header(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("#### Item "))
+
+
+def test_confusion_between_two_labelers_is_drawn_for_two_different_ones(make_app):
+    at = make_app(PAGE)
+    at.selectbox(key="labels_pair_a").set_value("ben").run()
+    at.selectbox(key="labels_pair_b").set_value("dee").run()
+    assert_no_exception(at)
+    titles = [str(json.loads(c.proto.spec).get("title", "")) for c in at.get("vega_lite_chart")]
+    assert any("ben (rows) vs dee (columns)" in t for t in titles)
+    at.selectbox(key="labels_pair_b").set_value("ben").run()
+    assert any(c.value == "Pick two different labelers." for c in at.caption)
+
+
+def test_queue_filters_narrow_the_rows_and_a_session_starts_on_them(make_app):
+    at = _view(make_app(PAGE), "Queue")
+    at.multiselect(key="labels_filter_class").select("yes").run()
+    assert_no_exception(at)
+    queue = at.dataframe[0].value
+    assert set(queue["label"]) == {"yes"} and 0 < len(queue) < 300
+    assert any(f"{len(queue):,} of 300 items after filters" in c.value for c in at.caption)
+    at = _start_session(at, size=3)
+    assert _metrics(at)["Label under review"] == "yes"
+    assert any("Session 'week 3 check' started: 3 items to review." in s.value for s in at.success)
+
+
+def test_a_session_without_a_name_is_refused_with_the_fix(make_app):
+    at = _start_session(make_app(PAGE), name="   ")
+    assert any("Give the session a name" in e.value for e in at.error)
+    assert at.segmented_control(key="labels_view").value == "Queue"
+
+
+def test_reviewers_move_between_items_and_pause_resume_and_finish_a_session(make_app):
+    at = _start_session(make_app(PAGE), size=4)
+    assert "Item 1 of 4" in _item_header(at) and at.button(key="labels_prev").disabled
+    at.button(key="labels_skip").click().run()
+    assert "Item 2 of 4" in _item_header(at)
+    at.button(key="labels_prev").click().run()
+    assert "Item 1 of 4" in _item_header(at)
+
+    at.button(key="labels_pause").click().run()
+    assert "status paused" in at.get("progress")[0].proto.text
+    at.button(key="labels_resume").click().run()
+    assert "status open" in at.get("progress")[0].proto.text
+    at.button(key="labels_pause").click().run()
+    # A verdict on a paused session reopens it, is saved at once and moves on to the next item.
+    at.button(key="labels_v_correct").click().run()
+    assert_no_exception(at)
+    assert (
+        "1 of 4 reviewed" in at.get("progress")[0].proto.text
+        and "status open" in at.get("progress")[0].proto.text
+    )
+    assert any(s.value.startswith("Saved: correct on ") for s in at.success)
+    assert "Item 2 of 4" in _item_header(at)
+    at.button(key="labels_finish").click().run()
+    assert "status done" in at.get("progress")[0].proto.text
+    assert not [b for b in at.button if b.key == "labels_finish"]
+
+
+def test_the_item_under_review_is_the_datapoint_in_focus_on_every_page(make_app, tiny_workspace):
+    at = _start_session(make_app(PAGE), size=2)
+    key = _item_header(at).split("`")[1]
+    selected = at.session_state["selected_row"]
+    validation = pd.read_csv(tiny_workspace.parent / "validation.csv")
+    assert selected["dataset"] == "validation" and str(selected["id"]) == key
+    # Positions count scored rows (every validation row has a label in the tiny sample).
+    assert validation["customer_id"].astype(str).tolist().index(key) == selected["position"]
+    features = next(d.value for d in at.dataframe if list(d.value.columns) == ["value"])
+    assert features.loc["customer_id", "value"] == key
+
+
+def test_annotations_of_training_data_start_from_cross_validated_clones(
+    make_app, tiny_workspace, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    train_ids = pd.read_parquet(tiny_workspace.parent / "train.parquet")["customer_id"].head(30)
+    upload = pd.DataFrame(
+        {"annotator": ["x", "y"] * 30, "customer_id": list(train_ids.repeat(2)), "label": ["yes", "no"] * 30}
+    )
+    at = make_app(PAGE)
+    at.radio(key="labels_source").set_value("upload").run()
+    at.file_uploader[0].set_value(("train.csv", upload.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="labels_up_dataset").set_value("train").run()
+    assert_no_exception(at)
+    at = _view(at, "Queue")
+    assert at.selectbox(key="labels_prob_source").value == ("cv", "current")
+    current = next(
+        o for o in at.selectbox(key="labels_prob_source").options if o.startswith("Model version 'current'")
+    )
+    at.selectbox(key="labels_prob_source").set_value(current).run()
+    assert any("probably trained on" in w.value for w in at.warning)
