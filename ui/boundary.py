@@ -22,8 +22,9 @@ import streamlit as st
 from explore.errors import ExploreError
 
 FLASHES = "ui_flashes"  # session-state list of (kind, message, icon)
-Kind = Literal["success", "info", "warning", "error"]
+Kind = Literal["success", "info", "warning", "error", "toast"]
 _ICONS = {
+    "toast": ":material/check:",
     "success": ":material/check_circle:",
     "info": ":material/info:",
     "warning": ":material/warning:",
@@ -51,7 +52,7 @@ def flash(message: str, kind: Kind = "success", *, icon: str | None = None) -> N
 def show_flashes() -> None:
     """Show and forget the queued flash messages (called once per run, at the top of the page)."""
     for kind, message, icon in st.session_state.pop(FLASHES, []):
-        getattr(st, kind)(message, icon=icon)
+        getattr(st, kind)(message, icon=icon)  # "toast": a brief note in the corner, for frequent saves
 
 
 def guarded(callback: F) -> F:

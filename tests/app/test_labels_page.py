@@ -242,7 +242,7 @@ def test_reviewers_move_between_items_and_pause_resume_and_finish_a_session(make
         "1 of 4 reviewed" in at.get("progress")[0].proto.text
         and "status open" in at.get("progress")[0].proto.text
     )
-    assert any(s.value.startswith("Saved: correct on ") for s in at.success)
+    assert any(s.value.startswith("Saved: correct on ") for s in at.toast)
     assert "Item 2 of 4" in _item_header(at)
     at.button(key="labels_finish").click().run()
     assert "status done" in at.get("progress")[0].proto.text

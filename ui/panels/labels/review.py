@@ -40,7 +40,7 @@ def _give_verdict(sid: int, key: str, verdict: str, position: int, reviewer: str
         note=st.session_state.get(f"labels_note_{sid}_{key}", ""),
         reviewer=reviewer,
     )
-    flash(f"Saved: {verdict} on {key}.", icon=":material/check:")
+    flash(f"Saved: {verdict} on {key}.", "toast")
 
 
 def _move(sid: int, position: int) -> None:
