@@ -13,18 +13,14 @@ import os
 import sys
 from pathlib import Path
 
+from explore.core import settings
+from explore.core.settings import max_upload_mb
 from explore.errors import ExploreError
+
+__all__ = ["APP", "main", "max_upload_mb", "streamlit_command"]
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 DEFAULT_PORT = 8501
-
-
-def max_upload_mb() -> int:
-    """The upload limit of the Workspace page in MB (EXPLORE_MAX_UPLOAD_MB, default 1024)."""
-    try:
-        return max(1, int(os.environ.get("EXPLORE_MAX_UPLOAD_MB", "1024")))
-    except ValueError:
-        return 1024
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -58,7 +54,7 @@ def streamlit_command(
     if headless:
         cmd += ["--server.headless", "true"]
     cmd += extra
-    env = dict(os.environ, EXPLORE_WORKSPACE=str(workspace))
+    env = dict(os.environ, **{settings.WORKSPACE.name: str(workspace)})
     return cmd, env
 
 
@@ -115,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(path)
             return 0
+        settings.check_all()  # a bad environment variable stops here, before a sample build or a server
         if args.command == "run":
             return _serve(args.workspace, args)
         from explore.core.sample import SAMPLE_DIR, ensure_sample

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from explore.cli import commands as cli
+from explore.errors import SettingError
+from tests.conftest import ROOT
 from tests.helpers import make_workspace
 
 
@@ -40,7 +45,39 @@ def test_upload_limit_env(monkeypatch):
     monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "5")
     assert cli.max_upload_mb() == 5
     monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "lots")
-    assert cli.max_upload_mb() == 1024
+    with pytest.raises(SettingError, match="received 'lots'"):
+        cli.max_upload_mb()
+
+
+@pytest.mark.parametrize("command", [[], ["run", "WORKSPACE"]], ids=["explore", "explore run"])
+def test_bad_upload_limit_exits_2_with_the_message_before_serving(command, tmp_path, monkeypatch, capsys):
+    path = make_workspace(tmp_path)
+    monkeypatch.setenv("EXPLORE_MAX_UPLOAD_MB", "lots")
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("nothing may be built or served with a bad setting")
+
+    monkeypatch.setattr(cli.os, "execve", must_not_run)
+    monkeypatch.setattr("explore.core.sample.ensure_sample", must_not_run)
+    assert cli.main([str(path) if a == "WORKSPACE" else a for a in command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("explore: The environment variable EXPLORE_MAX_UPLOAD_MB must be a whole number")
+    assert "received 'lots'" in err and "Traceback" not in err
+
+
+def test_bad_upload_limit_from_the_console_script_exits_2_without_traceback(tmp_path):
+    env = dict(os.environ, EXPLORE_MAX_UPLOAD_MB="lots")
+    out = subprocess.run(
+        [sys.executable, "-m", "explore.cli", "run", str(make_workspace(tmp_path))],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "EXPLORE_MAX_UPLOAD_MB" in out.stderr and "received 'lots'" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_options_after_the_workspace_and_streamlit_passthrough(tmp_path, monkeypatch):
