@@ -98,3 +98,58 @@ def test_options_after_the_workspace_and_streamlit_passthrough(tmp_path, monkeyp
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[-2:] == ["--theme.base", "dark"]
     assert seen["env"]["EXPLORE_WORKSPACE"] == str(path)
+
+
+def _served(monkeypatch, argv: list[str]) -> list[str]:
+    """The `streamlit run` command line ``explore argv`` would exec."""
+    seen = {}
+
+    def fake_execve(exe, cmd, env):
+        seen["cmd"] = cmd
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli.os, "execve", fake_execve)
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    return seen["cmd"]
+
+
+@pytest.mark.parametrize("command", [[], ["run", "WORKSPACE"]], ids=["explore", "explore run"])
+def test_only_the_server_options_the_user_gave_are_passed(command, tmp_path, monkeypatch):
+    """Without --port/--host/--headless, Streamlit's own configuration (STREAMLIT_SERVER_PORT,
+    .streamlit/config.toml) decides: explore must not override it with defaults of its own."""
+    path = make_workspace(tmp_path)
+    monkeypatch.setattr("explore.core.sample.ensure_sample", lambda *a, **k: path)
+    cmd = _served(monkeypatch, [str(path) if a == "WORKSPACE" else a for a in command])
+    for option in ("--server.port", "--server.address", "--server.headless"):
+        assert option not in cmd
+    assert int(cmd[cmd.index("--server.maxUploadSize") + 1]) == cli.max_upload_mb() + 1
+    assert cmd[cmd.index("--browser.gatherUsageStats") + 1] == "false"
+
+
+@pytest.mark.parametrize(
+    ("given", "option", "value"),
+    [
+        (["--port", "9000"], "--server.port", "9000"),
+        (["--host", "0.0.0.0"], "--server.address", "0.0.0.0"),
+        (["--headless"], "--server.headless", "true"),
+    ],
+)
+def test_each_server_option_given_is_passed_alone(given, option, value, tmp_path, monkeypatch):
+    path = make_workspace(tmp_path)
+    cmd = _served(monkeypatch, ["run", str(path), *given])
+    assert cmd[cmd.index(option) + 1] == value
+    others = {"--server.port", "--server.address", "--server.headless"} - {option}
+    assert not others & set(cmd)
+
+
+def test_streamlit_command_without_server_options():
+    cmd, _ = cli.streamlit_command(Path("w.toml"), port=None, host=None, headless=False, extra=["--x", "1"])
+    assert not {"--server.port", "--server.address", "--server.headless"} & set(cmd)
+    assert cmd[-2:] == ["--x", "1"]
+
+
+def test_passthrough_server_port_is_not_contradicted(tmp_path, monkeypatch):
+    path = make_workspace(tmp_path)
+    cmd = _served(monkeypatch, ["run", str(path), "--server.port", "8700"])
+    assert cmd.count("--server.port") == 1 and cmd[cmd.index("--server.port") + 1] == "8700"
