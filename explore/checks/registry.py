@@ -742,7 +742,7 @@ def run_checks(
             result = CheckResult(name, check.tests, check.kind, check.title, "skipped", str(exc))
         except ExploreError as exc:
             result = CheckResult(name, check.tests, check.kind, check.title, "error", str(exc))
-        except Exception as exc:  # a bug in a check must not hide the other checks' results
+        except Exception as exc:  # noqa: BLE001 - a bug in a check must not hide the other checks' results
             tb = traceback.format_exc(limit=8)
             result = CheckResult(
                 name,

@@ -848,7 +848,7 @@ def predict_frame(
                 preds.append(np.asarray(model.predict(part)))
     except E.ExploreError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's model may raise anything: said as a ModelError with hints
         text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
         hint = E.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
