@@ -9,13 +9,17 @@ from pathlib import Path
 
 import streamlit as st
 
+from explore.core import settings
 from explore.core.workspace import workspace_from_env
 from ui import loaders, state
-from ui.boundary import show_flashes
+from ui.boundary import show_flashes, shown_errors
 
 HERE = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="ml-explore", page_icon=":material/query_stats:", layout="wide")
+
+with shown_errors():
+    settings.check_all()  # a bad environment variable is shown with its fix, not as a crash on some page
 
 
 def _initial_workspace() -> str:

@@ -71,7 +71,7 @@ def __getattr__(name: str) -> Any:
     return _getattr(name)
 
 
-def open(  # noqa: A001 - explore.open(path) reads as the one way in, like io.open
+def open(  # shadows the builtin on purpose: explore.open(path) reads as the one way in, like io.open
     path: str | Path,
     *,
     trusted_pickles: set[str] | frozenset[str] = frozenset(),

@@ -68,6 +68,10 @@ class AnalysisError(ExploreError):
     """An analysis cannot run on the current choice (empty slice, too few rows, no time column...)."""
 
 
+class SettingError(ExploreError):
+    """An environment variable (see ``explore.core.settings``) holds a value that cannot be used."""
+
+
 # ---- message templates (format with keyword arguments) -------------------------------------------
 
 FILE_NOT_FOUND = "The {what} file '{path}' does not exist. Check the path in {where} (paths are relative to workspace.toml)."

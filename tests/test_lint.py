@@ -1,4 +1,5 @@
-"""ruff (configured in pyproject.toml) is part of the test suite, so the README's test command lints too."""
+"""ruff (configured in pyproject.toml) is part of the test suite, so the README's test command lints and checks
+the formatting too."""
 
 from __future__ import annotations
 
@@ -11,5 +12,12 @@ from tests.conftest import ROOT
 def test_ruff_check_is_clean():
     out = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format_is_clean():
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr

@@ -91,6 +91,6 @@ def _store(url: str | None) -> Store:
 
 def store() -> Store:
     """The store at EXPLORE_DB_URL (or the default SQLite file)."""
-    import os
+    from explore.core import settings
 
-    return _store(os.environ.get("EXPLORE_DB_URL"))
+    return _store(settings.db_url())

@@ -142,5 +142,9 @@ def find_by_id(scored: Scored, text: str) -> int | None:
 
 @cache_shared(max_entries=8)
 def _id_text(scored: Scored) -> np.ndarray:
-    """Every scored row's id as text (typed ids are text; built once per scored dataset)."""
-    return pd.Series(scored.ids).astype(str).to_numpy()
+    """Every scored row's id as text (typed ids are text; built once per scored dataset), in the form
+    ``select_row`` stores: timestamps as ISO text, as ``plain`` writes them."""
+    ids = pd.Series(scored.ids)
+    if pd.api.types.is_datetime64_any_dtype(ids.dtype):
+        return np.array([str(plain(v)) for v in scored.ids], dtype=object)
+    return ids.astype(str).to_numpy()

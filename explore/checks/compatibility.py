@@ -73,7 +73,7 @@ def _package_map() -> dict[str, list[str]]:
     """Import name → distribution names (slow: scans every installed distribution; computed once)."""
     try:
         return dict(importlib.metadata.packages_distributions())
-    except Exception:  # broken metadata in the environment: no mapping
+    except Exception:  # noqa: BLE001 - reads every installed distribution's files; one broken one must not stop the check
         return {}
 
 
@@ -91,7 +91,7 @@ def _installed(package: str) -> str | None:
             names = [n for n in _package_map().get(package, []) if n not in names]
     try:
         return str(getattr(importlib.import_module(package), "__version__", None) or "") or None
-    except Exception:  # not importable
+    except Exception:  # noqa: BLE001 - importing runs the package's own code, which may raise anything: not importable
         return None
 
 
@@ -135,7 +135,7 @@ def _object_types(est: Any) -> set[tuple[str, str]]:
     out = {(type(est).__module__, type(est).__name__)}
     try:
         params = est.get_params(deep=True)
-    except Exception:  # not a scikit-learn estimator
+    except (AttributeError, TypeError):  # not a scikit-learn estimator (no get_params, or another signature)
         return out
     for v in params.values():
         if hasattr(v, "fit") or hasattr(v, "transform"):
@@ -268,7 +268,7 @@ def compatibility(ws: Workspace, *, model: str = MAIN_MODEL) -> CompatResult:
     for mod, cls in sorted(types):
         try:
             ok = hasattr(importlib.import_module(mod), cls)
-        except Exception:  # ImportError and anything a broken package raises on import
+        except Exception:  # noqa: BLE001 - ImportError, and anything a broken package raises on import
             ok = False
         type_rows.append({"module": mod, "type": cls, "status": "importable" if ok else "missing"})
     return CompatResult(
@@ -286,7 +286,7 @@ def _skops_protocol() -> str | None:
         from skops.io._protocol import PROTOCOL
 
         return str(PROTOCOL)
-    except Exception:  # private module moved: the protocol is then not compared
+    except ImportError:  # private module moved: the protocol is then not compared
         return None
 
 
@@ -628,7 +628,7 @@ def verify_key_examples(
             tol,
             error=str(exc),
         )
-    except Exception as exc:  # ModelError is an ExploreError; anything else from predict is reported too
+    except Exception as exc:  # noqa: BLE001 - the user's model runs here: whatever it raises is the result
         return KeyExamplesResult(
             model,
             source,

@@ -51,7 +51,7 @@ import pandas as pd
 
 from explore.checks.compare import Progress, jsonable, toml_dumps
 from explore.core.workspace import Workspace
-from explore.errors import AnalysisError, WorkspaceError
+from explore.errors import AnalysisError, ExploreError, WorkspaceError
 
 SUITE_FORMAT = 1
 TYPES = ("number", "integer", "boolean", "datetime", "text")
@@ -735,7 +735,9 @@ def _validate_column(s: pd.Series, exp: ColumnExpectation, suite: ExpectationSui
             try:
                 parsed = parse_time(present.reset_index(drop=True), column=name, dataset="this dataset")
                 bad_type = parsed.isna().to_numpy()
-            except Exception:  # parse_time raises when most values fail: count them all as bad
+            except (ExploreError, ValueError, TypeError, OverflowError):
+                # parse_time raises a TimeColumnError when most values fail (pandas a ValueError, TypeError or
+                # OverflowError on odd values): count them all as bad.
                 bad_type = (
                     pd.to_datetime(present.astype(str), errors="coerce", format="mixed").isna().to_numpy()
                 )

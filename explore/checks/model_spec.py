@@ -340,7 +340,7 @@ def spec_checks(
     )
     try:
         clone(est)
-    except Exception as exc:  # not a scikit-learn estimator
+    except Exception as exc:  # noqa: BLE001 - clone runs the estimator's own get_params/__init__: not refittable
         return SpecResult(
             model,
             name,
@@ -369,7 +369,7 @@ def spec_checks(
         with _quiet():
             fitted = clone(est).fit(X, y)
             out = np.asarray(fitted.predict(X))
-    except Exception as exc:  # any failure of the user's estimator is the finding
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's estimator is the finding
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         checks.append(
             SpecCheck(
@@ -407,7 +407,7 @@ def spec_checks(
     try:
         with _quiet():
             curve, source = _loss_curve(est, X, y, ws.task)
-    except Exception as exc:  # a stage API that fails on this estimator
+    except Exception as exc:  # noqa: BLE001 - the user's estimator's stage API may fail in any way: reported
         curve, source = (
             None,
             f"following the stages failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
@@ -452,7 +452,7 @@ def spec_checks(
     try:
         with _quiet():
             _memorise(relaxed, pre, linear, tiny, ytiny, ws.task, changes, checks)
-    except Exception as exc:  # the relaxed settings may be invalid for an unusual estimator
+    except Exception as exc:  # noqa: BLE001 - the relaxed settings may be invalid for an unusual estimator
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         checks.append(
             SpecCheck(

@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import importlib
 import json
-import os
 import platform
 import sys
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from explore.core import settings
 from explore.errors import ExploreError
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
@@ -742,7 +742,7 @@ def run_checks(
             result = CheckResult(name, check.tests, check.kind, check.title, "skipped", str(exc))
         except ExploreError as exc:
             result = CheckResult(name, check.tests, check.kind, check.title, "error", str(exc))
-        except Exception as exc:  # a bug in a check must not hide the other checks' results
+        except Exception as exc:  # noqa: BLE001 - a bug in a check must not hide the other checks' results
             tb = traceback.format_exc(limit=8)
             result = CheckResult(
                 name,
@@ -1042,7 +1042,7 @@ def main(argv: list[str]) -> int:
         problems.append(str(exc))
         exit_code = EXIT_COULD_NOT_RUN
     finished = dt.datetime.now(dt.UTC)
-    url = args.db or os.environ.get("EXPLORE_DB_URL", "").strip() or None
+    url = args.db or settings.db_url()
     if url and ws is not None:
         try:
             results = _record_snapshots(url, ws, ctx, ws_path, results)

@@ -58,7 +58,7 @@ def random_params(estimator: Any) -> dict[str, Any]:
     """Every parameter (deep, ``step__param`` names) that seeds randomness, with its current value."""
     try:
         params = estimator.get_params(deep=True)
-    except Exception:  # not a scikit-learn estimator
+    except (AttributeError, TypeError):  # not a scikit-learn estimator (no get_params, or another signature)
         return {}
     return {k: v for k, v in params.items() if k.split("__")[-1] in RANDOM_PARAM_NAMES}
 
@@ -223,7 +223,7 @@ def first_differing_step(a: Any, b: Any, X: pd.DataFrame) -> str | None:
             continue
         try:
             xa, xb = _transform(a[: i + 1], X), _transform(b[: i + 1], X)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the user's transformers may fail in any way: no step is named then
             return None
         if xa.shape != xb.shape or not _same(xa, xb):
             return f"'{name}' ({type(step).__name__})"
@@ -318,7 +318,7 @@ def reproducibility(
     slices = list(ws.config.checks.slices) if slices is None else list(slices)
     try:
         clone(est)
-    except Exception as exc:  # clone raises TypeError/RuntimeError for non-estimators
+    except Exception as exc:  # noqa: BLE001 - clone runs the estimator's own get_params/__init__: not refittable
         reason = NOT_CLONEABLE.format(
             model=model,
             kind=type(est).__name__,
@@ -370,7 +370,7 @@ def reproducibility(
             try:
                 candidate.fit(X, y)
                 fitted = scored_with(base, candidate, base.X, label)
-            except Exception as exc:  # the user's estimator may raise anything while fitting
+            except Exception as exc:  # noqa: BLE001 - the user's estimator may raise anything while fitting
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise AnalysisError(REFIT_FAILED.format(model=model, train=train, reason=reason)) from None
         seconds = time.perf_counter() - started

@@ -187,11 +187,11 @@ def _probes(ws: Workspace, est: Any, model: str, dataset: str) -> pd.DataFrame:
             (pred_all[i : i + 1], None if proba_all is None else proba_all[i : i + 1])
             for i in range(len(rows))
         ]
-    except Exception:  # some probe is refused: find which
+    except Exception:  # noqa: BLE001 - the user's model refuses some probe in its own way: find which
         for row in rows:
             try:
                 outputs.append(run(row))
-            except Exception as exc:  # a model refusing an input is the finding
+            except Exception as exc:  # noqa: BLE001 - a model refusing an input is the finding
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 outputs.append(msg[:300])
     out = []
@@ -558,7 +558,7 @@ def banned_features(ws: Workspace, *, banned: Sequence[str] | None = None) -> Ba
 
                 if isinstance(est, Pipeline) and len(est.steps) > 1:
                     derived = [str(c) for c in est[:-1].get_feature_names_out()]
-            except Exception:  # transformers without get_feature_names_out: inputs only
+            except Exception:  # noqa: BLE001 - any transformer may lack feature names (or fail on them): inputs only
                 derived = []
             sources[name] = (inputs, derived)
     else:

@@ -13,18 +13,13 @@ import os
 import sys
 from pathlib import Path
 
+from explore.core import settings
+from explore.core.settings import max_upload_mb
 from explore.errors import ExploreError
 
+__all__ = ["APP", "main", "max_upload_mb", "streamlit_command"]
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
-DEFAULT_PORT = 8501
-
-
-def max_upload_mb() -> int:
-    """The upload limit of the Workspace page in MB (EXPLORE_MAX_UPLOAD_MB, default 1024)."""
-    try:
-        return max(1, int(os.environ.get("EXPLORE_MAX_UPLOAD_MB", "1024")))
-    except ValueError:
-        return 1024
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -32,9 +27,13 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def streamlit_command(
-    workspace: Path, *, port: int, host: str | None, headless: bool, extra: list[str]
+    workspace: Path, *, port: int | None, host: str | None, headless: bool, extra: list[str]
 ) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that serve app.py on ``workspace``."""
+    """The command line and environment that serve app.py on ``workspace``.
+
+    Only the server options the user gave (``port``, ``host``, ``headless``) are passed, so Streamlit's own
+    configuration (STREAMLIT_SERVER_PORT, .streamlit/config.toml) applies to the others.
+    """
     if not APP.exists():
         raise ExploreError(
             f"app.py was not found next to the explore package ({APP}). Run ml-explore from a clone installed with `pip install -e .`."
@@ -45,20 +44,20 @@ def streamlit_command(
         "streamlit",
         "run",
         str(APP),
-        "--server.port",
-        str(port),
         # Streamlit's own limit is set just above ours so that our message, not Streamlit's, explains the limit.
         "--server.maxUploadSize",
         str(max_upload_mb() + 1),
         "--browser.gatherUsageStats",
         "false",
     ]
+    if port is not None:
+        cmd += ["--server.port", str(port)]
     if host:
         cmd += ["--server.address", host]
     if headless:
         cmd += ["--server.headless", "true"]
     cmd += extra
-    env = dict(os.environ, EXPLORE_WORKSPACE=str(workspace))
+    env = dict(os.environ, **{settings.WORKSPACE.name: str(workspace)})
     return cmd, env
 
 
@@ -69,7 +68,9 @@ def _serve(workspace: Path, args: argparse.Namespace) -> int:
     cmd, env = streamlit_command(
         workspace, port=args.port, host=args.host, headless=args.headless, extra=args.streamlit_args
     )
-    print(f"Opening {workspace} at http://{args.host or 'localhost'}:{args.port}", file=sys.stderr)
+    # Without --port, Streamlit picks the port from its own configuration and prints the address itself.
+    where = f" at http://{args.host or 'localhost'}:{args.port}" if args.port is not None else ""
+    print(f"Opening {workspace}{where}", file=sys.stderr)
     os.execve(sys.executable, cmd, env)
     return 0  # not reached
 
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="explore", description="Open a model and its datasets and test it.")
     sub = parser.add_subparsers(dest="command")
     serve_opts = argparse.ArgumentParser(add_help=False)
-    serve_opts.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve_opts.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: Streamlit's, usually 8501)"
+    )
     serve_opts.add_argument("--host", default=None, help="address to listen on (default: Streamlit's)")
     serve_opts.add_argument("--headless", action="store_true", help="do not open a browser")
     run = sub.add_parser("run", parents=[serve_opts], help="open the app on a workspace")
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="headless checks for CI: explore check workspace.toml --help")
     run.epilog = "Options not listed here are passed on to `streamlit run` (e.g. --theme.base dark)."
     # `explore` with no command opens the sample workspace and takes the same server options.
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--host", default=None)
     parser.add_argument("--headless", action="store_true")
 
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(path)
             return 0
+        settings.check_all()  # a bad environment variable stops here, before a sample build or a server
         if args.command == "run":
             return _serve(args.workspace, args)
         from explore.core.sample import SAMPLE_DIR, ensure_sample

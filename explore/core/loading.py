@@ -11,6 +11,7 @@ import csv
 import gzip
 import hashlib
 import io
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,18 +142,21 @@ def _has_decimal_commas(df: pd.DataFrame) -> bool:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # What pyarrow raises for a file that is not Parquet, truncated or corrupt (ArrowInvalid is a ValueError).
+    broken = (pa.ArrowException, OSError, ValueError, TypeError, KeyError, IndexError)
     try:
         names = pq.read_schema(path).names
-    except Exception as exc:  # not Parquet at all / truncated footer
+    except broken as exc:  # not Parquet at all / truncated footer
         raise E.DataError(E.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
     dup = sorted({c for c in names if names.count(c) > 1})
     if dup:
         raise E.DataError(E.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup)))
     try:
         return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for a broken file
+    except broken as exc:  # pyarrow raises several unrelated types for a broken file
         raise E.DataError(E.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
 
 
@@ -199,7 +203,8 @@ def untrusted_types(path: Path | str) -> list[str]:
     _check_file(path, "model", "workspace.toml [model] path")
     try:
         return sorted(sio.get_untrusted_types(file=path))
-    except Exception as exc:  # zipfile.BadZipFile, KeyError, json errors: all mean "not a skops file"
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
+        # not a zip, no schema.json, not JSON (a ValueError), or a schema of another shape: "not a skops file"
         raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))) from None
 
 
@@ -211,12 +216,11 @@ def _reason(exc: BaseException) -> str:
 def _skops_versions(path: Path) -> dict[str, str]:
     """Library versions recorded in a skops file's schema (best effort)."""
     import json
-    import zipfile
 
     try:
         with zipfile.ZipFile(path) as zf:
             schema = json.loads(zf.read("schema.json"))
-    except Exception:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):  # best effort: no versions then
         return {}
     out = {}
     if "protocol" in schema:
@@ -249,7 +253,7 @@ def load_model(
 
             # joblib reads plain pickles as well as its own format; the user explicitly trusts this file.
             est = joblib.load(path)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - unpickling runs the file's own code, which may raise anything
             raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind=suffix, reason=_reason(exc))) from None
         kind, versions = "pickle", {}
     elif suffix in SKOPS_SUFFIXES:
@@ -269,7 +273,7 @@ def load_model(
             )
         try:
             est = sio.load(path, trusted=found)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - loading builds the file's objects, whose own code may raise anything
             raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))) from None
         kind, versions = "skops", _skops_versions(path)
     else:

@@ -25,7 +25,6 @@ import datetime as dt
 import getpass
 import json
 import math
-import os
 import random
 import re
 import time
@@ -58,6 +57,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
+from explore.core import settings
 from explore.errors import StoreError
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ STORE_REVIEW_NAME_TAKEN = (
 
 def current_author() -> str:
     """Return who is writing: ``$EXPLORE_USER``, else the login name, else ``"unknown"``."""
-    if author := os.environ.get("EXPLORE_USER", "").strip():
+    if author := settings.user():
         return author
     try:
         return getpass.getuser() or "unknown"
@@ -303,11 +303,9 @@ def default_db_url() -> str:
     """Return ``$EXPLORE_DB_URL`` if set, else the URL of the SQLite file
     ``$XDG_DATA_HOME/ml-explore/explore.db`` (default ``~/.local/share/ml-explore/explore.db``),
     creating its folder. Raises StoreError when the folder cannot be created."""
-    if url := os.environ.get("EXPLORE_DB_URL", "").strip():
+    if url := settings.db_url():
         return url
-    data_home = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
-    folder = base / "ml-explore"
+    folder = settings.data_home() / "ml-explore"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -7,19 +7,18 @@ works the same for them as for a workspace opened from disk.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from explore import errors as E
+from explore.core import settings
 from explore.core.loading import CSV_SUFFIXES, PARQUET_SUFFIXES, PICKLE_SUFFIXES, SKOPS_SUFFIXES, _suffix
 from explore.core.workspace import SCHEMA, read_workspace
 
-DEFAULT_LIMIT_MB = 1024
+DEFAULT_LIMIT_MB = settings.DEFAULT_MAX_UPLOAD_MB
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class UploadedFile:
 
 def upload_root() -> Path:
     """Where uploaded workspaces are kept: $EXPLORE_UPLOAD_DIR, else a folder in the system temp dir."""
-    return Path(os.environ.get("EXPLORE_UPLOAD_DIR") or Path(tempfile.gettempdir()) / "ml-explore-uploads")
+    return settings.upload_dir()
 
 
 def check_size(name: str, size: int, limit_mb: int) -> None:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from explore import errors as E
+from explore.core import settings
 from explore.core.loading import LoadedModel, file_fingerprint, load_model, read_table
 from explore.core.timeparse import parse_time
 
@@ -848,7 +848,7 @@ def predict_frame(
                 preds.append(np.asarray(model.predict(part)))
     except E.ExploreError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's model may raise anything: said as a ModelError with hints
         text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
         hint = E.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -992,5 +992,5 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
 
 def workspace_from_env(default: Path | None = None) -> Path | None:
     """The workspace.toml named by EXPLORE_WORKSPACE, else ``default``."""
-    value = os.environ.get("EXPLORE_WORKSPACE")
-    return Path(value).expanduser() if value else default
+    value = settings.workspace()
+    return value if value is not None else default

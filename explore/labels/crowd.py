@@ -1289,7 +1289,7 @@ def cross_validated_probabilities(
                 )
         except E.ExploreError:
             raise
-        except Exception as exc:  # a third-party estimator can fail in any way: say which model and why
+        except Exception as exc:  # noqa: BLE001 - a third-party estimator can fail in any way: say which model and why
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise E.ModelError(CV_FIT_FAILED.format(model=model, reason=reason)) from None
     report(1.0, "Cross-validation done.")

@@ -447,7 +447,7 @@ def _custom_metric(scored: Scored, fn: Callable, name: str, codes: np.ndarray, n
         else:
             try:
                 value = float(fn(y_true[m], y_pred[m]))
-            except Exception as exc:  # a user's callable: report, do not crash the report
+            except Exception as exc:  # noqa: BLE001 - a user's callable: report, do not crash the report
                 note = f"the metric raised {type(exc).__name__}: {exc}"
         rows.append(
             {

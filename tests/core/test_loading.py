@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +209,49 @@ def test_not_an_estimator(tmp_path):
     sio.dump({"a": np.arange(3)}, tmp_path / "d.skops")
     with pytest.raises(E.ModelError, match="not a fitted model"):
         load_model(tmp_path / "d.skops", trusted_types=untrusted_types(tmp_path / "d.skops"))
+
+
+# The loaders catch the specific errors a broken file raises (not every exception): each kind still becomes
+# the user's message.
+
+
+def _parquet_bytes() -> bytes:
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": np.arange(10_000), "b": rng.random(10_000).astype(str)}).to_parquet(buf)
+    return buf.getvalue()
+
+
+def _overwrite_middle(data: bytes) -> bytes:
+    body = bytearray(data)
+    body[200 : len(data) - 2000] = b"\xab" * (len(data) - 2200)  # footer (the schema) intact, pages not
+    return bytes(body)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda d: d[: len(d) // 2], _overwrite_middle],
+    ids=["truncated (ArrowInvalid)", "corrupt pages (OSError)"],
+)
+def test_broken_parquet_is_a_data_error(tmp_path, damage):
+    (tmp_path / "b.parquet").write_bytes(damage(_parquet_bytes()))
+    with pytest.raises(E.DataError, match="not a readable Parquet file"):
+        read_table(tmp_path / "b.parquet")
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"other.txt": "1"},  # KeyError: no schema.json
+        {"schema.json": "{not json"},  # ValueError
+        {"schema.json": "[1, 2]"},  # AttributeError: a schema of another shape
+        {"schema.json": "{}"},  # TypeError: no protocol
+    ],
+    ids=["no schema", "not json", "a list", "no protocol"],
+)
+def test_skops_file_with_a_broken_schema_is_a_model_error(tmp_path, members):
+    with zipfile.ZipFile(tmp_path / "m.skops", "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    with pytest.raises(E.ModelError, match="could not be loaded as a skops file"):
+        load_model(tmp_path / "m.skops")

@@ -9,6 +9,7 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -34,8 +35,13 @@ from explore.core.store import (
 )
 from explore.errors import StoreError
 
-N_WORKERS = 20
-WRITES_PER_WORKER = 200
+# Threads are cheap: the thread test stays large. Each process pays an interpreter start and imports, and on a
+# loaded 2-core CI machine 20 processes x 200 writes took ~10 minutes, so the process test is sized to finish
+# in seconds; benchmarks/bench_store.py runs the full-size version and prints the figures.
+N_THREADS = 20
+WRITES_PER_THREAD = 200
+N_PROCESSES = 5
+WRITES_PER_PROCESS = 40
 
 
 @pytest.fixture(autouse=True)
@@ -448,60 +454,65 @@ def test_write_gives_up_after_the_retry_budget(store, monkeypatch):
 
 def test_threads_lose_no_verdicts(store):
     session_id = _session(store)
-    start = threading.Barrier(N_WORKERS)
-    errors = []
+    start = threading.Barrier(N_THREADS)
 
     def review(worker):
-        try:
-            start.wait()
-            for i in range(WRITES_PER_WORKER):
-                store.add_verdict(session_id, f"{worker}-{i}", "wrong")
-        except BaseException as exc:  # reported below; a thread's exception would otherwise vanish
-            errors.append(exc)
+        start.wait()
+        for i in range(WRITES_PER_THREAD):
+            store.add_verdict(session_id, f"{worker}-{i}", "wrong")
 
-    threads = [threading.Thread(target=review, args=(worker,)) for worker in range(N_WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len(store.latest_verdicts(session_id)) == N_WORKERS * WRITES_PER_WORKER
+    with ThreadPoolExecutor(max_workers=N_THREADS) as pool:
+        done = [pool.submit(review, worker) for worker in range(N_THREADS)]
+    for future in done:
+        future.result()  # a writer's exception is raised here
+    assert len(store.latest_verdicts(session_id)) == N_THREADS * WRITES_PER_THREAD
     assert (
         store.read(lambda c: c.execute(select(func.count()).select_from(verdicts)).scalar())
-        == N_WORKERS * WRITES_PER_WORKER
+        == N_THREADS * WRITES_PER_THREAD
     )
 
 
-def _write_rubric_entries(url: str, worker: int, start) -> None:
-    """Runs in a spawned process: open the (possibly new) store and add WRITES_PER_WORKER entries."""
+def write_rubric_entries(url: str, worker: int, writes: int, start) -> None:
+    """Runs in a spawned process: open the (possibly new) store and add ``writes`` rubric entries."""
     start.wait()
     with Store(url) as store:
         review_id = store.create_review(f"review {worker}", "m")
-        for i in range(WRITES_PER_WORKER):
+        for i in range(writes):
             store.add_rubric_entry(review_id, f"model-{i % 7}", "manual", evidence_text=f"{worker}/{i}")
 
 
-def test_processes_lose_no_rubric_entries(db_url):
-    # The processes also race to create the schema: the database file does not exist yet.
+def run_writer_processes(
+    url: str, n_processes: int, writes: int, *, timeout: float = 120
+) -> list[int | None]:
+    """Start ``n_processes`` spawned writers together on ``url``; return their exit codes."""
     spawn = multiprocessing.get_context("spawn")
-    start = spawn.Barrier(N_WORKERS)
-    workers = [spawn.Process(target=_write_rubric_entries, args=(db_url, w, start)) for w in range(N_WORKERS)]
+    start = spawn.Barrier(n_processes)
+    workers = [
+        spawn.Process(target=write_rubric_entries, args=(url, w, writes, start)) for w in range(n_processes)
+    ]
     try:
         for process in workers:
             process.start()
+        deadline = time.monotonic() + timeout
         for process in workers:
-            process.join(timeout=120)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
     finally:
         for process in workers:
             if process.is_alive():  # only after a hang: do not leave writers behind
                 process.kill()
                 process.join()
-    assert [process.exitcode for process in workers] == [0] * N_WORKERS
+    return [process.exitcode for process in workers]
+
+
+def test_processes_lose_no_rubric_entries(db_url):
+    # The processes also race to create the schema: the database file does not exist yet.
+    assert run_writer_processes(db_url, N_PROCESSES, WRITES_PER_PROCESS) == [0] * N_PROCESSES
     with Store(db_url) as store:
         entries = store.read(lambda c: c.execute(select(rubric_entries.c.evidence_text)).scalars().all())
-        assert len(store.list_reviews()) == N_WORKERS
-    assert len(entries) == N_WORKERS * WRITES_PER_WORKER
-    assert len(set(entries)) == len(entries)
+        assert len(store.list_reviews()) == N_PROCESSES
+    expected = {f"{w}/{i}" for w in range(N_PROCESSES) for i in range(WRITES_PER_PROCESS)}
+    assert len(entries) == len(expected)  # nothing duplicated
+    assert set(entries) == expected  # nothing lost
 
 
 # ---- errors users see -----------------------------------------------------------------------------
