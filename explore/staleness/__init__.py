@@ -24,5 +24,11 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "data_invariants",
         ],
         "charts": [],
+        "layout": ["WindowSpec"],
+        "reference": ["reference_options", "default_reference", "resolve_reference", "reference_rows"],
+        "choices": ["MAIN_METRICS", "performance_metrics"],
+        "tracking": ["DriftTracking", "track_drift"],
+        "tables": [],
+        "runs": ["ExperimentPlan", "RunStep", "plan_experiment", "next_step", "run_and_save"],
     },
 )

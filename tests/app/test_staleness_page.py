@@ -180,3 +180,70 @@ def test_cutoffs_reset_when_the_windows_change(make_app):
     assert not at.exception
     after = at.multiselect(key="staleness_cutoffs").value
     assert len(after) >= 3 and after != before
+
+
+def _support(at) -> int:
+    return int(_chart_rows(at, "Support: labelled rows per window")[0]["support"].sum())
+
+
+def test_current_slice_restricts_performance_to_its_rows(make_app):
+    from explore.slices.definition import Condition, SliceDefinition
+
+    at = make_app(PAGE)
+    everyone = _support(at)
+    assert not any(c.key == "staleness_in_slice" for c in at.checkbox)  # no slice: no checkbox
+    sd = SliceDefinition((Condition("contract", "in", ("month-to-month",)),))
+    at.session_state["slice_json"] = sd.to_json()
+    at.run()
+    box = at.checkbox(key="staleness_in_slice")
+    assert box.label == f"Only the current slice: {sd.describe()}" and not box.value
+    assert _support(at) == everyone
+    box.check().run()
+    assert_no_exception(at)
+    assert 0 < _support(at) < everyone
+
+
+def test_sidebar_dataset_alone_is_cut_into_windows(make_app):
+    at = make_app(PAGE)
+    at.selectbox(key="staleness_data").set_value("sidebar").run()
+    assert_no_exception(at)
+    assert "windows over 383 rows of validation." in _texts(at)
+    assert not at.error
+
+
+def test_a_window_as_reference_and_the_distance_heatmap(make_app):
+    at = make_app(PAGE)
+    assert "7 of 24 windows break a threshold." in _texts(at)  # against the training data
+    ref = at.selectbox(key="staleness_reference")
+    assert ref.value == "train"
+    ref.set_value("window 2024-10").run()
+    assert_no_exception(at)
+    assert "23 of 24 windows break a threshold." in _texts(at)  # against one month
+    at.radio(key="staleness_measure").set_value("distance").run()
+    assert_no_exception(at)
+    assert _heatmap(at)["encoding"]["color"]["field"] == "distance"
+    # a remembered window that the new layout does not have: invariants fall back to the training data
+    at.selectbox(key="staleness_window_by").set_value("quarter").run()
+    assert_no_exception(at)
+    assert at.selectbox(key="staleness_reference").value == "train"
+    assert "3 of 8 windows break a threshold." in _texts(at)
+
+
+def test_looser_invariant_thresholds_clear_the_windows(make_app):
+    at = make_app(PAGE)
+    for key in ("staleness_th_null", "staleness_th_range", "staleness_th_unseen"):
+        at.number_input(key=key).set_value(100.0)
+    at.number_input(key="staleness_th_outputs").set_value(1_000_000).run()
+    assert_no_exception(at)
+    assert "Every window keeps the invariants." in [s.value for s in at.success]
+
+
+def test_a_cancelled_run_is_said_once_and_nothing_is_saved(make_app):
+    at = make_app(PAGE)
+    at.session_state["staleness_cancelled"] = True  # what the Cancel button's callback leaves behind
+    at.run()
+    assert_no_exception(at)
+    assert "The experiment was cancelled; nothing was saved." in [i.value for i in at.info]
+    assert at.button(key="staleness_run").label == "Run the experiment"
+    at.run()
+    assert not any("cancelled" in i.value for i in at.info)

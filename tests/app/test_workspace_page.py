@@ -130,3 +130,66 @@ def test_upload_over_limit_shows_message(make_app, tmp_path, monkeypatch):
     at.run()
     assert_no_exception(at)
     assert any("over the upload limit of 1 MB" in e.value for e in at.error)
+
+
+def test_opening_another_workspace_forgets_the_shared_choices(make_app, tiny_copy):
+    at = make_app()
+    before = at.session_state["ws_path"]
+    for key, value in {
+        "ws_dataset": "production",
+        "ws_model": "previous",
+        "slice_json": '{"conditions": []}',
+        "selected_row": {"dataset": "validation", "position": 3, "id": "c-3"},
+    }.items():
+        at.session_state[key] = value
+    at.text_input(key="workspace_path_input").set_value(str(tiny_copy.parent))  # a folder is fine too
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert_no_exception(at)
+    assert at.session_state["ws_path"] == str(tiny_copy.parent) != before
+    assert "slice_json" not in at.session_state and "selected_row" not in at.session_state
+    # the sidebar starts again from the new workspace's defaults
+    assert at.session_state["ws_dataset"] == "validation" and at.session_state["ws_model"] == "current"
+    assert at.session_state["ws_accepted_types"] == {} and at.session_state["ws_trusted_pickles"] == []
+    assert at.caption[1].value == str(tiny_copy)
+    assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
+
+
+def test_uploaded_pickle_asks_for_trust_before_it_loads(make_app, tmp_path, monkeypatch):
+    from tests.core.test_loading import _fitted
+
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    src = make_workspace(tmp_path / "src", model=_fitted(), model_name="m.joblib").parent
+    at = make_app()
+    at.file_uploader(key="workspace_upload_model").set_value(
+        ("m.joblib", (src / "m.joblib").read_bytes(), "application/octet-stream")
+    )
+    at.file_uploader(key="workspace_upload_data").set_value(
+        [("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")]
+    )
+    at.run()
+    assert_no_exception(at)
+    assert at.selectbox(key="workspace_up_label").value == "income"  # a usual label name is proposed
+    at.checkbox(key="workspace_up_trust_pickle").check()
+    at.selectbox(key="workspace_up_id").set_value("row_id")
+    at.button(key="workspace_up_open").click().run()
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert Path(at.session_state["ws_path"]).parent.parent == tmp_path / "uploads"
+    assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
+
+
+def test_regression_workspace_shows_the_label_mean_instead_of_class_shares(make_app, tmp_path):
+    from tests.helpers import frame
+
+    df = frame(400, task="regression", seed=1)
+    path = make_workspace(
+        tmp_path, task="regression", datasets={"train": df.iloc[:300], "validation": df.iloc[300:]}
+    )
+    at = make_app(workspace=path)
+    assert_no_exception(at)
+    datasets = next(d.value for d in at.dataframe if "label mean" in getattr(d.value, "columns", []))
+    assert list(datasets["dataset"]) == ["train", "validation"]
+    assert datasets.loc[1, "label mean"] == pytest.approx(df["income"].iloc[300:].mean())
+    wide = next(d.value for d in at.dataframe if "MAE" in getattr(d.value, "index", []))
+    assert list(wide.columns) == ["train", "validation"]

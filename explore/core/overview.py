@@ -1,0 +1,105 @@
+"""What an open workspace holds, as tables: its models, the columns' roles, its datasets, and the overall
+metrics of every dataset side by side (the Workspace page shows them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from explore.core.workspace import Workspace
+
+
+def model_table(ws: Workspace) -> pd.DataFrame:
+    """One row per model: ``model`` (name), ``type`` (estimator or pipeline steps), ``file``, ``format``
+    (``skops`` / ``pickle``) and ``fingerprint`` (of the file)."""
+    return pd.DataFrame(
+        [
+            {
+                "model": name,
+                "type": kind,
+                "file": ws.loaded_models[name].path.name,
+                "format": ws.loaded_models[name].kind,
+                "fingerprint": ws.loaded_models[name].fingerprint,
+            }
+            for name, kind in ws.summary()["models"].items()
+        ]
+    )
+
+
+def role_table(ws: Workspace) -> pd.DataFrame:
+    """One row per column role that is set: ``role`` and ``column`` (as text; per-class score columns as
+    ``class→column`` pairs)."""
+    roles = ws.columns
+    rows = [
+        {
+            "role": role,
+            "column": value
+            if not isinstance(value, dict)
+            else ", ".join(f"{k}→{c}" for k, c in value.items()),
+        }
+        for role, value in [
+            ("label", roles.label),
+            ("time", roles.time),
+            ("id", roles.id),
+            ("positive class", ws.positive),
+            ("prediction", roles.prediction),
+            ("score", roles.score),
+            ("scores", dict(roles.scores) or None),
+        ]
+        if value not in (None, "")
+    ]
+    return pd.DataFrame(rows).astype(str)
+
+
+def dataset_table(ws: Workspace) -> pd.DataFrame:
+    """One row per dataset: ``dataset``, ``rows``, ``columns``, ``file``; the label's balance (``share <class>``
+    as fractions rounded to 4 places, or ``label mean`` / ``label std`` for regression); ``missing labels``;
+    and the time range (``from`` / ``to``, dates) when the workspace has a time column."""
+    label = ws.columns.label
+    rows = []
+    for name in ws.dataset_names:
+        df = ws.dataset(name)
+        row = {
+            "dataset": name,
+            "rows": len(df),
+            "columns": df.shape[1],
+            "file": ws.config.datasets[name].name,
+        }
+        if ws.task != "regression":
+            share = df[label].value_counts(normalize=True, dropna=True)
+            row.update({f"share {k}": round(float(v), 4) for k, v in share.items()})
+        else:
+            y = pd.to_numeric(df[label], errors="coerce")
+            row.update({"label mean": y.mean(), "label std": y.std()})
+        row["missing labels"] = int(df[label].isna().sum())
+        if ws.columns.time and name in ws.times:
+            t = ws.times[name]
+            row["from"], row["to"] = str(t.min())[:10], str(t.max())[:10]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_by_dataset(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The ``overall_metrics`` table of each dataset stacked, with a leading ``dataset`` column."""
+    return pd.concat(
+        [t.assign(dataset=name)[["dataset", *t.columns]] for name, t in tables.items()], ignore_index=True
+    )
+
+
+def metrics_wide(metrics: pd.DataFrame, datasets: Sequence[str]) -> pd.DataFrame:
+    """Metric values side by side: one row per metric (in their order), one column per dataset of
+    ``datasets`` that has values (in that order)."""
+    wide = metrics.pivot_table(index="metric", columns="dataset", values="value", sort=False)
+    return wide[[d for d in datasets if d in wide.columns]]
+
+
+def metrics_with_intervals(metrics: pd.DataFrame) -> pd.DataFrame:
+    """``metrics`` with ``interval``: the confidence interval as ``[low, high]`` text (4 decimals; ``—`` when
+    there is none)."""
+    return metrics.assign(
+        interval=[
+            "—" if pd.isna(lo) else f"[{lo:.4f}, {hi:.4f}]"
+            for lo, hi in zip(metrics["ci_low"], metrics["ci_high"], strict=True)
+        ]
+    )

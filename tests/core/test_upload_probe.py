@@ -1,0 +1,91 @@
+"""What the upload form needs before it saves (explore/core/upload_probe.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from explore.core.upload_probe import NO_COLUMN, column_roles, default_label_index, is_pickle, probe_columns
+from explore.errors import DataError
+
+
+def test_probe_reads_the_columns_of_a_csv_and_a_parquet(tmp_path):
+    assert probe_columns("data.csv", b"age,city,income\n30,Paris,yes\n", root=tmp_path) == [
+        "age",
+        "city",
+        "income",
+    ]
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"x": [1.0], "y": ["a"]}).to_parquet(buffer)
+    assert probe_columns("nested/dir/data.parquet", buffer.getvalue(), root=tmp_path) == ["x", "y"]
+    assert sorted(p.name for p in (tmp_path / "_probe").iterdir()) == ["data.csv", "data.parquet"]
+
+
+def test_probe_uses_the_upload_folder_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    assert probe_columns("d.csv", b"a,b\n1,2\n") == ["a", "b"]
+    assert (tmp_path / "uploads" / "_probe" / "d.csv").exists()
+
+
+def test_a_file_that_cannot_be_read_says_why(tmp_path):
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        probe_columns("bad.csv", "name\nJosé\n".encode("latin-1"), root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("columns", "index"),
+    [
+        (["age", "Target", "label"], 1),  # the first usual label name, any case
+        (["age", "city", "churned"], 2),  # else the last column
+        (["y", "x"], 0),
+        (["only"], 0),
+    ],
+)
+def test_the_proposed_label_is_a_usual_name_else_the_last_column(columns, index):
+    assert default_label_index(columns) == index
+
+
+def test_pickles_are_told_apart_by_their_suffix():
+    assert is_pickle("model.PKL") and is_pickle("m.pickle") and is_pickle("m.joblib")
+    assert not is_pickle("model.skops") and not is_pickle("pkl")
+
+
+def test_column_roles_leave_unset_choices_out():
+    roles = column_roles(
+        label="income",
+        time=NO_COLUMN,
+        id_column="row_id",
+        task="infer",
+        positive="  ",
+        prediction=NO_COLUMN,
+        score="p",
+    )
+    assert roles == {
+        "label": "income",
+        "time": None,
+        "id": "row_id",
+        "task": None,
+        "positive": None,
+        "prediction": None,
+        "score": "p",
+    }
+    assert column_roles(
+        label="y",
+        time="t",
+        id_column=NO_COLUMN,
+        task="binary",
+        positive=" yes ",
+        prediction="pred",
+        score=NO_COLUMN,
+    ) == {
+        "label": "y",
+        "time": "t",
+        "id": None,
+        "task": "binary",
+        "positive": "yes",
+        "prediction": "pred",
+        "score": None,
+    }

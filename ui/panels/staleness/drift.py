@@ -1,0 +1,83 @@
+"""Drift per feature: every feature in every window against a reference, and whose drift follows the
+performance drop."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.staleness import charts, choices, reference, tables
+from explore.staleness.drift import bucket_shares
+from explore.staleness.layout import WindowSpec
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+from . import cached
+from .downloads import csv_download
+
+REFERENCE = "staleness_reference"  # widget key: the reference, read by the invariants section too
+
+
+@st.fragment
+def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
+    st.subheader("Drift per feature")
+    st.caption(
+        "PSI (10 bins at the reference's quantiles, plus unseen and missing buckets; < 0.1 stable, 0.1–0.25 moderate, "
+        "> 0.25 large), KS distance for numeric and Jensen–Shannon distance for categorical features. On large data every "
+        "p-value is ~0, so judge by the effect size; p-values are in the table."
+    )
+    ws = ctx.ws
+    windows = cached.time_windows(ws, spec)
+    c1, c2 = st.columns([2, 1])
+    options = reference.reference_options(ws, windows)
+    ref = c1.selectbox(
+        "Reference",
+        options,
+        index=options.index(reference.default_reference(ws)),
+        key=REFERENCE,
+        help="Drift and invariants compare each window with this data (usually the training data).",
+    )
+    measure = c2.radio(
+        "Heatmap",
+        ["psi", "distance"],
+        horizontal=True,
+        key="staleness_measure",
+        format_func={"psi": "PSI", "distance": "KS / JS distance"}.get,
+    )
+    with shown_errors(stop=False), st.spinner("Comparing features with the reference…"):
+        dr = cached.drift(ws, spec, ref)
+        st.altair_chart(
+            charts.drift_heatmap(dr, windows.labels, measure=measure, too_few=windows.too_few),
+            width="stretch",
+        )
+        metric = st.session_state.get("staleness_pot_metric") or choices.MAIN_METRICS[ws.task][0]
+        tracking = cached.drift_tracking(ws, spec, ctx.model_name, ref, metric)
+        if tracking.reason:
+            st.caption(f"Drift vs {metric}: {tracking.reason}")
+        top = tables.top_drifting(dr, tracking, windows.labels, n=len(ws.feature_names))
+        st.markdown(
+            "**Top drifting features** (largest PSI over windows; the correlation columns say whose drift follows the performance drop)"
+        )
+        st.dataframe(top.head(tables.TOP_DRIFTING_SHOWN), hide_index=True)
+        with st.expander("Drill down: one feature in one window"):
+            d1, d2 = st.columns(2)
+            feature = d1.selectbox("Feature", top["feature"].tolist(), key="staleness_drill_feature")
+            window = d2.selectbox(
+                "Window",
+                list(range(windows.n_windows)),
+                index=windows.n_windows - 1,
+                format_func=lambda i: windows.labels[i],
+                key="staleness_drill_window",
+            )
+            st.altair_chart(
+                charts.bucket_chart(
+                    bucket_shares(dr, feature, window), feature=feature, window_label=windows.labels[window]
+                ),
+                width="stretch",
+            )
+        csv_download(
+            st,
+            "Drift per feature and window (CSV)",
+            tables.drift_table(dr, windows.labels),
+            "drift.csv",
+            key="staleness_dl_drift",
+        )

@@ -1,0 +1,80 @@
+"""Performance over time: the chosen metrics per window, support, label and prediction rates."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.staleness import charts, choices, tables
+from explore.staleness.layout import WindowSpec
+from ui import evidence, state
+from ui.boundary import shown_errors
+from ui.context import PageContext
+
+from . import cached
+from .downloads import csv_download
+
+
+@st.fragment
+def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
+    st.subheader("Performance over time")
+    sc = cached.scored_all(ctx.ws, spec.datasets, ctx.model_name)
+    if sc.model_name is None:
+        st.caption("Predictions-only mode: the metrics use the prediction columns of the data.")
+    options = choices.performance_metrics(sc)
+    chosen = st.multiselect(
+        "Metrics",
+        options,
+        default=choices.default_metrics(sc.task, options),
+        key="staleness_metrics",
+        max_selections=4,
+    )
+    current = state.current_slice()
+    in_slice = None
+    if not current.is_everything and st.checkbox(
+        f"Only the current slice: {current.describe()}", key="staleness_in_slice"
+    ):
+        in_slice = current
+    if not chosen:
+        st.info("Choose at least one metric.")
+        return
+    with shown_errors(stop=False), st.spinner("Computing metrics per window…"):
+        pot = cached.performance(ctx.ws, spec, ctx.model_name, tuple(chosen), in_slice)
+        st.session_state["staleness_pot_metric"] = chosen[0]  # the metric drift tracking follows
+        for metric in chosen:
+            st.altair_chart(charts.performance_chart(pot, metric), width="stretch")
+        st.altair_chart(charts.support_chart(pot), width="stretch")
+        st.altair_chart(charts.rates_chart(pot), width="stretch")
+        st.caption(
+            "Label and prediction rates together tell label shift (both lines move) from prediction shift "
+            "(only the prediction line moves)."
+        )
+        # The table and its download carry every metric, not only the charted ones.
+        pot_all = cached.performance(ctx.ws, spec, ctx.model_name, tuple(options), in_slice)
+        table = tables.performance_table(pot_all, cached.window_datasets(ctx.ws, spec))
+        with st.expander("Table (every metric)"):
+            st.dataframe(table, hide_index=True)
+        cols = st.columns(2)
+        csv_download(
+            cols[0], "Metrics per window (CSV)", table, "performance_over_time.csv", key="staleness_dl_perf"
+        )
+        csv_download(
+            cols[1],
+            "Label / prediction rates (CSV)",
+            pot.rates,
+            "rates_over_time.csv",
+            key="staleness_dl_rates",
+        )
+        evidence.attach_button(
+            kind="performance_over_time",
+            tests=["monitor-7"],
+            title=f"Performance over time ({', '.join(chosen)}, by {spec.by})",
+            params={
+                "datasets": list(spec.datasets),
+                "by": spec.by,
+                "metrics": chosen,
+                "slice": in_slice.to_json() if in_slice is not None else "",
+            },
+            result={"rows": tables.records(pot.table[tables.PERFORMANCE_EVIDENCE_COLUMNS])},
+            dataset=ctx.dataset if len(spec.datasets) == 1 else None,
+            key="staleness_evidence_perf",
+        )

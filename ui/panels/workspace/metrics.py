@@ -1,0 +1,45 @@
+"""Overall metrics of the chosen model on every dataset, with confidence intervals and support."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explore.core import overview
+from explore.core.workspace import Workspace
+from explore.stats.metrics import overall_metrics
+from ui import loaders
+from ui.boundary import shown_errors
+
+
+def metrics_section(ws: Workspace) -> None:
+    st.subheader("Overall metrics")
+    model_name = loaders.selected_model(ws)
+    st.caption(
+        f"Model `{model_name}` on every dataset; 95 % confidence intervals and support."
+        if model_name
+        else "From the prediction columns; 95 % confidence intervals and support."
+    )
+    tables: dict[str, pd.DataFrame] = {}
+    with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
+        for name in ws.dataset_names:
+            sc = loaders.scored(name, model_name, ws=ws)
+            tables[name] = overall_metrics(sc)
+            for metric, reason in sc.unavailable.items():
+                st.caption(f"{name}: {metric} unavailable — {reason}.")
+            if sc.n_unlabeled:
+                st.caption(f"{name}: {sc.n_unlabeled} rows without a label are left out of the metrics.")
+    if not tables:
+        return
+    table = overview.metrics_by_dataset(tables)
+    st.dataframe(
+        overview.metrics_wide(table, ws.dataset_names), width="stretch", key="workspace_metrics_values"
+    )
+    with st.expander("Confidence intervals, support and method", expanded=True):
+        st.dataframe(
+            overview.metrics_with_intervals(table)[
+                ["dataset", "metric", "value", "interval", "support", "method", "note"]
+            ],
+            hide_index=True,
+            column_config={"value": st.column_config.NumberColumn(format="%.4f")},
+        )

@@ -1,0 +1,35 @@
+"""What is open: the task, the models, the column roles and the datasets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.core import overview
+from explore.core.workspace import Workspace
+
+
+def summary_section(ws: Workspace) -> None:
+    st.subheader(f"`{ws.name}`")
+    st.caption(str(ws.config.path))
+    cols = st.columns(3)
+    cols[0].metric("Task", ws.task)
+    cols[1].metric("Datasets", len(ws.dataset_names))
+    cols[2].metric("Features", len(ws.feature_names))
+    if ws.models:
+        st.dataframe(overview.model_table(ws), hide_index=True)
+    else:
+        st.info(
+            "Predictions-only mode: metrics come from the prediction columns in the data; what-ifs and refits need a model file."
+        )
+    for warning in ws.warnings:
+        st.warning(warning)
+
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("**Column roles**")
+        st.dataframe(overview.role_table(ws), hide_index=True)
+        with st.expander(f"{len(ws.feature_names)} feature columns"):
+            st.write(", ".join(f"`{f}`" for f in ws.feature_names))
+    with right:
+        st.markdown("**Datasets**")
+        st.dataframe(overview.dataset_table(ws), hide_index=True)
