@@ -8,8 +8,7 @@ import hashlib
 import pandas as pd
 
 from explore.core.store import Store
-from explore.importance import drop_experiment
-from explore.importance import explain as I
+from explore.importance import drop_experiment, explain
 
 
 def test_experiment_key_is_the_key_earlier_versions_saved_under():
@@ -39,7 +38,7 @@ def test_experiment_key_is_the_key_earlier_versions_saved_under():
 
 
 def test_a_saved_result_is_found_again(tmp_path):
-    result = I.DropColumnResult(
+    result = explain.DropColumnResult(
         table=pd.DataFrame({"feature": ["x"], "benefit": [0.1], "ci_low": [0.05], "ci_high": [0.15]}),
         metric="roc_auc",
         higher_is_better=True,

@@ -8,8 +8,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from explore.importance import explain as I
-from explore.importance import readout
+from explore.importance import explain, readout
 
 
 def test_outside_training_lists_the_flagged_features_in_order():
@@ -31,8 +30,8 @@ def test_improved_by_shuffling_needs_more_than_one_standard_deviation():
 
 def test_local_evidence_holds_the_summary_and_the_waterfall_steps(small_scored):
     sc, model = small_scored()
-    local = I.explain(sc, model, rows=[3])
-    steps = I.waterfall_steps(local, max_features=1)
+    local = explain.explain(sc, model, rows=[3])
+    steps = explain.waterfall_steps(local, max_features=1)
     result = readout.local_evidence(local, steps)
     assert result["explainer"] == local.explainer and result["sample_size"] == 1
     assert [s["label"] for s in result["steps"]] == steps["label"].tolist()
