@@ -127,17 +127,22 @@ def show_evidence_from_app(board: ReviewBoard, test: RubricTest, proposal: Propo
     if proposal.proposed:
         st.markdown(f":material/lightbulb: The app proposes **{STATUS_WORDS[proposal.proposed]}**.")
     for analysis in test.analyses:
-        page = PAGE_FILES.get(analysis.page)
         label = f"{analysis.page} page: {analysis.analysis}"
-        try:
-            if not (page and (ROOT / page).exists()):
-                raise StreamlitAPIException(label)
-            st.page_link(page, label=label, icon=":material/open_in_new:")
-        except (
-            StreamlitAPIException
-        ):  # not an ExploreError: the page is not in this app's navigation (run on its own)
+        if not _page_link(PAGE_FILES.get(analysis.page), label):
             st.caption(label)
     if test.analyses and board.runnable.get(test.id):
         st.caption(f"Not runnable on this workspace: {board.runnable[test.id]}.")
     if not test.analyses:
         st.caption("The app cannot compute evidence for this test: confirm it with text and links.")
+
+
+def _page_link(page: str | None, label: str) -> bool:
+    """A link to another page of the app; False when there is none to link to."""
+    if not (page and (ROOT / page).exists()):
+        return False
+    try:
+        st.page_link(page, label=label, icon=":material/open_in_new:")
+    # Not an ExploreError: Streamlit refuses a page that is not in this app's navigation (a page run on its own).
+    except StreamlitAPIException:
+        return False
+    return True
