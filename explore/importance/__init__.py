@@ -19,5 +19,9 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "drop_column_importance",
         ],
         "charts": [],
+        "rows": ["ExplainRows", "rows_to_explain", "parse_position", "RowOutcome", "row_outcome"],
+        "budget": ["default_sample_size", "predict_seconds", "permutation_seconds"],
+        "readout": ["outside_training", "improved_by_shuffling", "local_evidence"],
+        "drop_experiment": ["drop_column_params", "experiment_key"],
     },
 )

@@ -24,5 +24,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "RubricError",
         ],
         "charts": [],
+        "board": ["ReviewBoard", "review_board", "FormStart", "form_start"],
     },
 )

@@ -167,3 +167,42 @@ def test_native_categorical_model_uses_the_model_agnostic_explainer(make_app, tm
     m = metrics(at)
     assert m["Additivity"] == "passed" and m["Explainer"] in ("Permutation", "Exact")
     assert any("native categorical" in c.value for c in at.caption)
+
+
+def test_rows_are_typed_by_position_when_the_workspace_has_no_id_column(make_app, tmp_path):
+    at = make_app(
+        PAGE, workspace=make_workspace(tmp_path / "noid", columns={"label": "income", "time": "when"})
+    )
+    assert_no_exception(at)
+    assert at.text_input(key="importance_row_input").label == "Row position"
+    at.text_input(key="importance_row_input").input("twelve")
+    at.button(key="importance_row_go").click().run()
+    assert any("type a whole number from 0 to 99; received 'twelve'" in e.value for e in at.error)
+    at.text_input(key="importance_row_input").input("1,2")
+    at.button(key="importance_row_go").click().run()
+    assert_no_exception(at)
+    assert "Row **" in local_text(at) and "(position 12 of 'validation')" in local_text(at)
+    assert at.session_state[state.SELECTED_ROW]["position"] == 12
+    at.text_input(key="importance_row_input").input("100")
+    at.button(key="importance_row_go").click().run()
+    assert any("Row position 100 is outside dataset 'validation'" in e.value for e in at.error)
+    assert "(position 12 of 'validation')" in local_text(at)  # the selection stays
+
+
+def test_a_slice_this_dataset_cannot_take_falls_back_to_all_rows(make_app, tiny_workspace):
+    at = make_app(PAGE)
+    n_valid = pd.read_csv(tiny_workspace.parent / "validation.csv")["churned"].notna().sum()
+    at.session_state[state.SLICE] = SliceDefinition((Condition("no_such_column", "in", ("x",)),)).to_json()
+    at.run()
+    radio = at.radio(key="importance_scope")
+    radio.set_value(radio.options[1]).run()
+    assert_no_exception(at)
+    assert any(
+        "cannot be applied to dataset 'validation', so all rows are used" in w.value for w in at.warning
+    )
+    assert metrics(at)["Rows explained"] == f"{n_valid:,}"
+    # Comparing that slice with the rest says why it cannot, and the rest of the page stays.
+    at.button(key="importance_compare").click().run()
+    assert_no_exception(at)
+    assert any("no_such_column" in e.value for e in at.error)
+    assert metrics(at)["Additivity"] == "passed"

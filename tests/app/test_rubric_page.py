@@ -244,3 +244,65 @@ def test_hostile_review_name_renders_as_plain_text_not_html(make_app, db_url):
     assert any("iframe" in c.value and "\\<iframe" in c.value for c in at.caption), [
         c.value for c in at.caption
     ]
+
+
+def test_a_review_exported_here_imports_under_a_new_name_once_a_name_is_typed(make_app, db_url):
+    at = make_app(PAGE)
+    _start_review(at, name="launch review")
+    with Store(db_url) as store:
+        rid = store.get_review_by_name("launch review")["id"]
+    _confirm(at, rid, "data-1", "manual", text="schema in the wiki")
+    with Store(db_url) as store:
+        exported = R.review_to_json(R.load_review(store, rid))
+
+    # Without a name the import is refused (every change records who made it) and nothing is written.
+    at.text_input(key="rubric_confirmer").set_value("").run()
+    at.file_uploader(key="rubric_import_file").set_value(
+        ("review.json", exported.encode(), "application/json")
+    )
+    at.text_input(key="rubric_import_name").set_value("launch review (copy)").run()
+    at.button(key="rubric_import_go").click().run()
+    assert_no_exception(at)
+    assert any("Enter your name at the top first" in e.value for e in at.error)
+    with Store(db_url) as store:
+        assert store.get_review_by_name("launch review (copy)") is None
+
+    at.text_input(key="rubric_confirmer").set_value("dana").run()
+    at.button(key="rubric_import_go").click().run()
+    assert_no_exception(at)
+    assert any("Imported “launch review (copy)” with 1 confirmed test(s)." in s.value for s in at.success)
+    with Store(db_url) as store:
+        copy = store.get_review_by_name("launch review (copy)")
+        assert R.load_review(store, copy["id"]).entries["data-1"].author == "dana"
+    # The page switched to the imported review.
+    assert at.selectbox(key="rubric_review_id").value == copy["id"]
+    assert any(c.value == "Review “launch review \\(copy\\)”" for c in at.caption)
+    assert any(m.value.startswith("### Data — 0.5 / 7") for m in at.markdown)
+
+
+def test_a_check_report_recorded_here_proposes_automated_once(
+    make_app, db_url, tiny_workspace, tmp_path, monkeypatch
+):
+    # CI ran `explore check` without access to this store and kept the JSON report as an artifact.
+    monkeypatch.delenv("EXPLORE_DB_URL")
+    out = tmp_path / "ci"
+    assert CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)]) == 0
+    monkeypatch.setenv("EXPLORE_DB_URL", db_url)
+    report = (out / CR.REPORT_JSON).read_bytes()
+
+    at = make_app(PAGE)
+    _start_review(at, name="ci review")
+    assert any("No `explore check` run is recorded" in c.value for c in at.caption)
+    at.file_uploader(key="rubric_check_report").set_value(("check-report.json", report, "application/json"))
+    at.run()
+    at.button(key="rubric_check_import").click().run()
+    assert_no_exception(at)
+    assert any(s.value.startswith("Recorded check run #") for s in at.success)
+    infra4 = next(e for e in at.expander if "Model quality is validated before serving" in e.label)
+    assert "proposes automated" in infra4.label
+    assert any("1 run(s) of this workspace" in c.value for c in at.caption)
+
+    at.button(key="rubric_check_import").click().run()  # the same report again: recorded once
+    assert any("This report is already recorded" in s.value for s in at.success)
+    with Store(db_url) as store:
+        assert len(store.list_check_runs()) == 1

@@ -61,17 +61,6 @@ PAPER_TESTS = {
 SECTION_NAMES = {"data": "Data", "model": "Model", "infra": "Infrastructure", "monitor": "Monitoring"}
 
 
-@pytest.fixture(autouse=True)
-def _user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EXPLORE_USER", "tester")
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(f"sqlite:///{tmp_path / 'rubric.db'}") as opened:
-        yield opened
-
-
 # ---- the rubric itself ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,109 @@
+"""Across reviews and out of the page: the score history with this review's audit trail, the `explore check`
+runs recorded for this workspace (and importing a CI report), and the exports of the review."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explore.core.store import Store
+from explore.core.workspace import Workspace
+from explore.rubric import charts
+from explore.rubric.board import (
+    ReviewBoard,
+    audit_table,
+    check_report_outcome,
+    check_report_workspace,
+    export_stem,
+)
+from explore.rubric.ml_test_score import (
+    parse_check_report,
+    record_check_report,
+    review_to_dict,
+    review_to_html,
+    review_to_json,
+    review_to_markdown,
+    score_history,
+)
+from ui.boundary import flash, shown_errors
+from ui.safe import md_text
+
+
+def history_section(store: Store, board: ReviewBoard) -> None:
+    st.subheader("History")
+    with shown_errors():
+        history_points = score_history(store)
+    st.altair_chart(charts.history_chart(history_points, highlight=board.review.name), width="stretch")
+    st.caption(
+        "Final score of every review when it stands now (carried-over tests count once re-confirmed); thin lines: "
+        "section scores; dashed: band limits."
+    )
+    if board.trail:
+        with st.expander(f"Audit trail of “{md_text(board.review.name)}”: {len(board.trail)} change(s)"):
+            st.dataframe(audit_table(board.trail), hide_index=True, width="stretch")
+
+
+def check_runs_section(store: Store, board: ReviewBoard, ws: Workspace | None) -> None:
+    st.subheader("Automated runs (`explore check`)")
+    if board.runs:
+        st.altair_chart(charts.check_runs_chart(board.runs), width="stretch")
+        st.caption(
+            f"{len(board.runs)} run(s) of this workspace; the page proposes “automated” for the tests they covered."
+        )
+    else:
+        st.caption(
+            "No `explore check` run is recorded for this workspace. Run it in CI with EXPLORE_DB_URL pointing at this "
+            "store, or import the JSON report CI kept as an artifact (see docs/rubric.md)."
+        )
+    report_file = st.file_uploader(
+        "Import a check report (check-report.json)", type=["json"], key="rubric_check_report"
+    )
+    if report_file is not None and st.button(
+        "Record this check run", key="rubric_check_import", icon=":material/upload:"
+    ):
+        with shown_errors(stop=False):
+            report = parse_check_report(report_file.getvalue())
+            run_id, added = record_check_report(store, report, workspace=check_report_workspace(report, ws))
+            flash(
+                f"Recorded check run #{run_id} ({check_report_outcome(report)})."
+                if added
+                else f"This report is already recorded (run #{run_id}).",
+                icon=":material/check:",
+            )
+            st.rerun()
+
+
+def export_section(board: ReviewBoard) -> None:
+    st.subheader("Export")
+    review, nxt = board.review, board.next_points
+    with shown_errors():
+        cited = board.cited_snapshots()
+        data = review_to_dict(review, snapshot_rows=cited, history=board.trail)
+        stem = export_stem(review.name)
+    cols = st.columns(3)
+    cols[0].download_button(
+        "Markdown",
+        review_to_markdown(data, next_points=nxt),
+        file_name=f"{stem}.md",
+        mime="text/markdown",
+        key="rubric_export_md",
+        icon=":material/description:",
+        width="stretch",
+    )
+    cols[1].download_button(
+        "HTML",
+        review_to_html(data, next_points=nxt),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key="rubric_export_html",
+        icon=":material/html:",
+        width="stretch",
+    )
+    cols[2].download_button(
+        "JSON (re-importable)",
+        review_to_json(review, snapshot_rows=cited, history=board.trail),
+        file_name=f"{stem}.json",
+        mime="application/json",
+        key="rubric_export_json",
+        icon=":material/data_object:",
+        width="stretch",
+    )
