@@ -41,8 +41,8 @@ from explore.checks.compare import (
     compare_scored,
     default_datasets,
     groupings_for,
-    jsonable,
 )
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError
 from explore.slices.definition import SliceDefinition

@@ -36,8 +36,6 @@ This module also holds the small helpers the other Checks modules share (``jsona
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import math
 import re
 import tomllib
@@ -51,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError, WorkspaceError
 from explore.slices.definition import SliceDefinition, number_labels
@@ -135,114 +134,6 @@ THRESHOLD_VALUE_FIX = "use a number ≥ 0 in the metric's units (e.g. 0.02) or a
 
 def _no_progress(fraction: float, message: str) -> None:
     """The default progress callback: ignore."""
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types: DataFrames become lists of records, NaN/inf become None."""
-    if isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, pd.Series):
-        return jsonable(value.tolist())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
-        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if value is pd.NaT or value is pd.NA:
-        return None
-    return str(value)
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_scalar(str(key))
-
-
-def _toml_scalar(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_scalar(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return (
-            "{ "
-            + ", ".join(f"{_toml_key(k)} = {_toml_scalar(v)}" for k, v in value.items() if v is not None)
-            + " }"
-        )
-    text = str(value)
-    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{text}"'
-
-
-def toml_dumps(data: Mapping[str, Any], *, header: str = "") -> str:
-    """Serialise nested mappings as TOML: scalars first, then ``[tables]`` and ``[[arrays of tables]]``.
-
-    ``None`` values are left out (TOML has no null). ``header`` lines are written as ``#`` comments.
-    """
-    out: list[str] = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
-    if out:
-        out.append("")
-
-    def emit(table: Mapping[str, Any], path: list[str]) -> None:
-        scalars = {
-            k: v for k, v in table.items() if v is not None and not _is_table(v) and not _is_table_array(v)
-        }
-        for k, v in scalars.items():
-            out.append(f"{_toml_key(k)} = {_toml_scalar(v)}")
-        for k, v in table.items():
-            if _is_table(v):
-                sub = [*path, _toml_key(k)]
-                has_values = any(
-                    x is not None and not _is_table(x) and not _is_table_array(x) for x in v.values()
-                )
-                if has_values or not v:
-                    if out and out[-1] != "":
-                        out.append("")
-                    out.append(f"[{'.'.join(sub)}]")
-                emit(v, sub)
-            elif _is_table_array(v):
-                for item in v:
-                    sub = [*path, _toml_key(k)]
-                    if out and out[-1] != "":
-                        out.append("")
-                    out.append(f"[[{'.'.join(sub)}]]")
-                    emit(item, sub)
-
-    emit(data, [])
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _is_table(v: Any) -> bool:
-    return isinstance(v, Mapping)
-
-
-def _is_table_array(v: Any) -> bool:
-    return isinstance(v, list | tuple) and len(v) > 0 and all(isinstance(i, Mapping) for i in v)
 
 
 def z_value(confidence: float) -> float:

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import training_dataset
-from explore.checks.compare import Progress, jsonable
+from explore.checks.compare import Progress
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace
 from explore.errors import AnalysisError
 

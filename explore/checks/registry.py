@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from explore.core.serialise import jsonable
 from explore.errors import ExploreError
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
@@ -47,6 +48,7 @@ REPORT_JSON = "check-report.json"
 REPORT_MD = "check-report.md"
 DEFAULT_OUT = "explore-check"
 REPORT_FORMAT_VERSION = 1
+DETAIL_ROWS = 200  # rows of a table kept in a check's details
 
 # ---- messages ---------------------------------------------------------------------------------------
 
@@ -202,39 +204,6 @@ def _attr(module: Any, *names: str) -> Any:
     raise SkipCheck(f"{module.__name__} has no {' / '.join(names)} (not available in this version)")
 
 
-def plain(value: Any) -> Any:
-    """JSON-able copy of a result (dataclasses, numpy, pandas frames -> records, NaN -> None)."""
-    import dataclasses
-    import math
-
-    import numpy as np
-    import pandas as pd
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, pd.DataFrame):
-        return plain(value.head(200).to_dict(orient="records"))
-    if isinstance(value, pd.Series):
-        return plain(value.head(200).tolist())
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return plain(value[:200].tolist())
-    if isinstance(value, np.generic):
-        return plain(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
-
-
 # =====================================================================================================
 # The checks. Each adapts one analysis module's public API; see the module for the numbers' meaning.
 # =====================================================================================================
@@ -260,7 +229,7 @@ def check_compare(ctx: CheckContext) -> Outcome:
     result = compare.compare_models(ctx.ws, thresholds=thresholds, scorer=_scorer(ctx))
     details = result.to_dict()
     details.pop("differing", None)
-    details["failures"] = plain(result.failures.head(50))
+    details["failures"] = jsonable(result.failures.head(50), max_rows=DETAIL_ROWS)
     return Outcome(
         passed=result.passed is not False,
         summary=result.verdict(),
@@ -301,7 +270,7 @@ def check_baseline(ctx: CheckContext) -> Outcome:
         summary = "Inconclusive: " + summary
     details = result.to_dict()
     if passed is False:
-        details["failures"] = plain(result.verdicts)
+        details["failures"] = jsonable(result.verdicts, max_rows=DETAIL_ROWS)
     return Outcome(passed is not False, summary, details, {"train": train, "datasets": result.datasets})
 
 
@@ -352,7 +321,7 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     fail = bool(ctx.options.get("fail_on_weak_slices")) and n > 0
     details = result.to_dict()
     if fail:
-        details["failures"] = plain(found.head(20))
+        details["failures"] = jsonable(found.head(20), max_rows=DETAIL_ROWS)
     return Outcome(
         not fail,
         summary,
@@ -379,7 +348,8 @@ def check_fairness(ctx: CheckContext) -> Outcome:
         per_column[column] = result.to_dict()
         gaps = result.gaps.dropna(subset=["gap"])
         failures.extend(
-            {"column": column, **r} for r in plain(gaps[gaps["significant"]].to_dict(orient="records"))
+            {"column": column, **r}
+            for r in jsonable(gaps[gaps["significant"]].to_dict(orient="records"), max_rows=DETAIL_ROWS)
         )
         if len(gaps):
             measured += 1
@@ -429,7 +399,9 @@ def check_spec(ctx: CheckContext) -> Outcome:
         raise SkipCheck(result.summary())
     details = result.to_dict()
     if result.passed is False:
-        details["failures"] = [plain(c) for c in result.checks if c.status == specchecks.STATUS_FAIL]
+        details["failures"] = [
+            jsonable(c, max_rows=DETAIL_ROWS) for c in result.checks if c.status == specchecks.STATUS_FAIL
+        ]
     return Outcome(
         bool(result.passed), result.summary(), details, {"train": train, "estimator": result.estimator}
     )
@@ -456,7 +428,7 @@ def _validate(ctx: CheckContext, datasets: Sequence[str], *, serving: bool) -> O
         details["failures"] = [
             {"dataset": r.dataset, **row}
             for r in failed
-            for row in plain(r.violations.to_dict(orient="records"))
+            for row in jsonable(r.violations.to_dict(orient="records"), max_rows=DETAIL_ROWS)
         ]
     what = "serving inputs" if serving else "the data"
     head = (
@@ -552,9 +524,13 @@ def check_invariants(ctx: CheckContext) -> Outcome:
             f"Every window of {where} keeps the invariants ({n_windows} window(s), {len(current):,} rows)."
         )
     summary += f" NaN/inf in model outputs: {nan_out:,}; inf in inputs: {inf_in:,}."
-    details = {"windows": plain(table), "thresholds": plain(result.thresholds), "features": features}
+    details = {
+        "windows": jsonable(table, max_rows=DETAIL_ROWS),
+        "thresholds": jsonable(result.thresholds, max_rows=DETAIL_ROWS),
+        "features": features,
+    }
     if len(flagged):
-        details["failures"] = plain(flagged[["label", "rows", "breaks"]])
+        details["failures"] = jsonable(flagged[["label", "rows", "breaks"]], max_rows=DETAIL_ROWS)
     return Outcome(flagged.empty, summary, details, {"dataset": ctx.serving_dataset, "reference": reference})
 
 
@@ -570,7 +546,9 @@ def check_stability(ctx: CheckContext) -> Outcome:
     result = stability.numerical_stability(ctx.ws)
     details = result.to_dict()
     if not result.passed:
-        details["failures"] = plain(result.outputs[result.outputs["status"] != "pass"])
+        details["failures"] = jsonable(
+            result.outputs[result.outputs["status"] != "pass"], max_rows=DETAIL_ROWS
+        )
     return Outcome(result.passed, result.summary(), details, {"datasets": list(ctx.ws.dataset_names)})
 
 
@@ -590,7 +568,7 @@ def check_cost(ctx: CheckContext) -> Outcome:
         summary = "Measured (no previous model to compare with): " + summary
     details = result.to_dict()
     if result.passed is False:
-        details["failures"] = plain(result.ratios)
+        details["failures"] = jsonable(result.ratios, max_rows=DETAIL_ROWS)
     return Outcome(
         result.passed is not False,
         summary,
@@ -608,7 +586,7 @@ def check_banned(ctx: CheckContext) -> Outcome:
         raise SkipCheck(result.summary())
     details = result.to_dict()
     if not result.passed:
-        details["failures"] = plain(result.found)
+        details["failures"] = jsonable(result.found, max_rows=DETAIL_ROWS)
     return Outcome(result.passed, result.summary(), details, {"banned": result.banned})
 
 
@@ -632,7 +610,7 @@ def check_skew(ctx: CheckContext) -> Outcome:
         raise SkipCheck(result.summary())
     details = result.to_dict()
     if not result.passed:
-        details["failures"] = plain(result.table[result.table["status"] != "pass"])
+        details["failures"] = jsonable(result.table[result.table["status"] != "pass"], max_rows=DETAIL_ROWS)
     return Outcome(result.passed, result.summary(), details, {"training": training, "serving": serving})
 
 
@@ -651,7 +629,7 @@ def check_shadow(ctx: CheckContext) -> Outcome:
                 raise SkipCheck(result.summary())
             details = result.to_dict()
             if not result.passed:
-                details["failures"] = plain(result.examples)
+                details["failures"] = jsonable(result.examples, max_rows=DETAIL_ROWS)
             return Outcome(
                 result.passed, result.summary(), details, {"dataset": dataset, "logged": logged[0]}
             )
@@ -673,9 +651,9 @@ def check_compat(ctx: CheckContext) -> Outcome:
     result = compat.compatibility(ctx.ws)
     details = result.to_dict()
     if result.passed is False:
-        details["failures"] = plain(result.versions[result.versions["status"] == "mismatch"]) + plain(
-            result.types[result.types["status"] == "missing"]
-        )
+        details["failures"] = jsonable(
+            result.versions[result.versions["status"] == "mismatch"], max_rows=DETAIL_ROWS
+        ) + jsonable(result.types[result.types["status"] == "missing"], max_rows=DETAIL_ROWS)
     return Outcome(result.passed is not False, result.summary(), details, {"model": "current"})
 
 
@@ -698,7 +676,7 @@ def check_key_examples(ctx: CheckContext) -> Outcome:
     details = result.to_dict()
     if not result.passed:
         details["failures"] = (
-            plain(result.table[result.table["status"] != "reproduced"])
+            jsonable(result.table[result.table["status"] != "reproduced"], max_rows=DETAIL_ROWS)
             if len(result.table)
             else [result.error]
         )
@@ -735,8 +713,8 @@ def run_checks(
                 check.title,
                 status,
                 out.summary,
-                plain(out.details),
-                plain(out.params),
+                jsonable(out.details, max_rows=DETAIL_ROWS),
+                jsonable(out.params, max_rows=DETAIL_ROWS),
             )
         except SkipCheck as exc:
             result = CheckResult(name, check.tests, check.kind, check.title, "skipped", str(exc))

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import scored_with, training_dataset
-from explore.checks.compare import Progress, default_datasets, groupings_for, jsonable
+from explore.checks.compare import Progress, default_datasets, groupings_for
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError
 from explore.slices.definition import SliceDefinition

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress, default_datasets, jsonable
+from explore.checks.compare import Progress, default_datasets
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
 from explore.errors import AnalysisError
 

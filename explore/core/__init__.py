@@ -25,7 +25,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "serving_dataset",
             "reference_dataset",
         ],
-        "serialise": ["plain"],
+        "serialise": ["plain", "jsonable", "to_json", "toml_dumps"],
         "upload": ["UploadedFile", "save_uploaded_workspace"],
         "store": ["Store", "current_author"],
         "sample": ["build_workspace", "ensure_sample", "SAMPLE_DIR"],

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots, to_json
+from explore.core.serialise import to_json
+from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
 from explore.errors import ExploreError
 
 if TYPE_CHECKING:
