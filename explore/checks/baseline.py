@@ -35,13 +35,13 @@ import pandas as pd
 from explore.checks.compare import (
     ALL_ROWS,
     PAIRED_METRICS,
-    Progress,
     Scorer,
     check_confidence,
     compare_scored,
     default_datasets,
     groupings_for,
 )
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError
@@ -327,7 +327,7 @@ def simple_baseline(
     ``[checks] slices``. At most ``max_train_rows`` random training rows are used (seeded). Returns a
     ``BaselineResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     confidence = check_confidence(confidence)
     margins = dict(margins or {})
     if candidate is None:

@@ -49,13 +49,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError, WorkspaceError
 from explore.slices.definition import SliceDefinition, number_labels
 from explore.stats import metrics as M
 
-Progress = Callable[[float, str], None]
 Scorer = Callable[[str, str | None], Scored]
 
 ALL_ROWS = "all rows"
@@ -130,10 +130,6 @@ THRESHOLDS_UNKNOWN_METRIC = (
 THRESHOLD_VALUE_FIX = "use a number ≥ 0 in the metric's units (e.g. 0.02) or a percentage of the other model's value (e.g. \"5%\")."
 
 # ---- shared helpers of the Checks modules ------------------------------------------------------------
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    """The default progress callback: ignore."""
 
 
 def z_value(confidence: float) -> float:
@@ -1545,7 +1541,7 @@ def compare_models(
     to ``thresholds_for(ws)``. ``scorer(dataset, model)`` returns a ``Scored`` (the page passes its
     cached loader). Returns a ``ComparisonResult``.
     """
-    report = progress or _no_progress
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(NO_MODELS)
     thresholds = thresholds if thresholds is not None else thresholds_for(ws)

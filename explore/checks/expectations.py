@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable, plain, toml_dumps
 from explore.core.workspace import Workspace
 from explore.errors import AnalysisError, WorkspaceError
@@ -280,7 +280,7 @@ def profile_frame(
     _check_options(tolerance, mostly)
     if len(frame) == 0:
         raise AnalysisError(EMPTY_FRAME.format(name=name))
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     cols: dict[str, ColumnExpectation] = {}
     for i, c in enumerate(frame.columns):
         report(i / max(frame.shape[1], 1), f"Profiling column '{c}'…")
@@ -826,7 +826,7 @@ def validate_frame(
     source: str = "",
 ) -> ValidationResult:
     """Check ``frame`` against ``suite``; every expectation becomes one row of ``ValidationResult.table``."""
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     ids = frame[id_column].to_numpy() if id_column and id_column in frame.columns else None
     out = _Collector(frame, ids)
     n = len(frame)

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import training_dataset
-from explore.checks.compare import Progress
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace
 from explore.errors import AnalysisError
@@ -326,7 +326,7 @@ def spec_checks(
     """
     from sklearn.base import clone
 
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(NO_MODEL)
     if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 20:

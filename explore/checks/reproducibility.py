@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import scored_with, training_dataset
-from explore.checks.compare import Progress, default_datasets, groupings_for
+from explore.checks.compare import default_datasets, groupings_for
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError
@@ -304,7 +305,7 @@ def reproducibility(
     are used (the same rows for every refit). Returns a ``ReproResult``."""
     from sklearn.base import clone
 
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(NO_MODEL)
     est = ws.model(model)

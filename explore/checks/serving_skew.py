@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
 from explore.errors import AnalysisError, ColumnError, DataError
@@ -202,7 +202,7 @@ def feature_skew(
 
     ``columns`` default to the model's features present on both sides. Returns a ``SkewResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     id_col = ws.columns.id
     if not id_col:
         raise AnalysisError(NO_ID)
@@ -405,7 +405,7 @@ def shadow_check(
     or "auto" (regression → value; a numeric column within [0, 1] with fractions → score; else class).
     Returns a ``ShadowResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if kind not in ("auto", "class", "score", "value"):
         raise AnalysisError(BAD_KIND.format(received=kind))
     if not ws.models:

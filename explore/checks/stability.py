@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress, default_datasets
+from explore.checks.compare import default_datasets
+from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
 from explore.errors import AnalysisError
@@ -224,7 +225,7 @@ def numerical_stability(
     In predictions-only workspaces the logged prediction/score columns are the outputs. Returns a
     ``StabilityResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     datasets = list(datasets or ws.dataset_names)
     est = ws.model(model) if ws.models else None
     in_rows, out_rows = [], []
@@ -397,7 +398,7 @@ def serving_cost(
 ) -> CostResult:
     """Measure prediction latency and peak memory for ``models`` (default: current and previous) on rows of
     ``dataset``, interleaving the models. Times in seconds (per batch) and milliseconds (per row); memory in MB."""
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(
             "Serving cost times the model itself, but this workspace is predictions-only. Add [model] to workspace.toml."

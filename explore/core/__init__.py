@@ -26,6 +26,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "reference_dataset",
         ],
         "serialise": ["plain", "jsonable", "to_json", "toml_dumps"],
+        "progress": ["Progress", "no_progress"],
         "upload": ["UploadedFile", "save_uploaded_workspace"],
         "store": ["Store", "current_author"],
         "sample": ["build_workspace", "ensure_sample", "SAMPLE_DIR"],

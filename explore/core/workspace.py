@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +20,7 @@ import pandas as pd
 
 from explore import errors as E
 from explore.core.loading import LoadedModel, file_fingerprint, load_model, read_table
+from explore.core.progress import Progress
 from explore.core.timeparse import parse_time
 
 TASKS = ("binary", "multiclass", "regression")
@@ -709,7 +710,7 @@ def open_workspace(
     *,
     accepted_types: Mapping[str, list[str]] | None = None,
     trusted_pickles: set[str] | frozenset[str] = frozenset(),
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Workspace:
     """Load every model and dataset of ``config`` and validate them against each other.
 

@@ -49,10 +49,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explore.core.progress import Progress
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError, ModelError
-
-Progress = Callable[[float, str], None]
 
 # ---- units of the explained output ---------------------------------------------------------------------
 LOG_ODDS = "log-odds"  # binary classifiers explained on their decision function (logistic link)

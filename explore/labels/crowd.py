@@ -22,7 +22,7 @@ Everything is vectorised over arrays of codes; nothing here imports streamlit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -35,10 +35,10 @@ from scipy.special import logsumexp
 
 from explore import errors as E
 from explore.core.loading import read_table
+from explore.core.progress import Progress, no_progress
 from explore.core.timeparse import parse_time
 from explore.core.workspace import Workspace, predict_frame
 
-Progress = Callable[[float, str], None]
 ReviewTarget = Literal["dataset", "consensus"]
 ModelScore = Literal["self_confidence", "margin"]
 Combine = Literal["posterior", "blend"]
@@ -1232,7 +1232,7 @@ def cross_validated_probabilities(
     from sklearn.model_selection import StratifiedKFold
 
     start = time.perf_counter()
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
         raise E.AnalysisError(CV_NEEDS_MODEL)
     if model not in ws.models:

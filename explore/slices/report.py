@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explore.core.progress import Progress, no_progress
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
 from explore.slices.definition import (
@@ -825,7 +826,7 @@ def weak_slices(
     loss: LossName = "loss",
     confidence: float = 0.95,
     mask: np.ndarray | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> DiscoveryResult:
     """Slices of one or two conditions whose mean per-row loss is significantly higher than the rest's.
 
@@ -850,7 +851,7 @@ def weak_slices(
         raise AnalysisError(BAD_MIN_SUPPORT.format(received=min_support))
     if not 2 <= n_bins <= MAX_BINS:
         raise AnalysisError(BAD_BINS.format(column="discovery", max_bins=MAX_BINS, received=n_bins))
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     cols = list(columns) if columns is not None else discovery_columns(scored)
     values, loss_name = loss_values(scored, loss)
     use = np.isfinite(values) & base

@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explore.core.progress import Progress, no_progress
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError, ModelError
 from explore.staleness.windows import TimeWindows
 from explore.stats import metrics as M
 
-Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
 MIN_CUTOFFS = 3
@@ -664,7 +664,7 @@ def staleness_experiment(
     from sklearn.base import clone
 
     started = time.perf_counter()
-    progress = progress or (lambda f, m: None)
+    progress = progress or no_progress
     codes = np.asarray(windows.codes if codes is None else codes, dtype="int64")
     if len(codes) != len(data):
         raise AnalysisError(
