@@ -39,6 +39,7 @@ import numpy as np
 
 from explore.core.serialise import jsonable
 from explore.errors import ExploreError
+from explore.report.markdown import markdown_table
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
 EXIT_PASSED = 0
@@ -827,10 +828,6 @@ def _environment() -> dict[str, str]:
 _ICON = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
 
 
-def _cell(text: Any) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def report_markdown(report: Mapping[str, Any]) -> str:
     """The Markdown version of a JSON report (for a CI summary or a pull-request comment)."""
     ws = report["workspace"]
@@ -849,12 +846,20 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         )
     for problem in report.get("problems") or ():
         lines += ["", f"> **Could not run:** {problem}"]
-    lines += ["", "| Check | Result | Rubric tests | Summary | Seconds |", "|---|---|---|---|---:|"]
-    for c in report["checks"]:
-        labels = ", ".join(TESTS_BY_ID[t].label for t in c["tests"] if t in TESTS_BY_ID)
-        lines.append(
-            f"| {_cell(c['title'])} | {_ICON[c['status']]} | {labels} | {_cell(c['summary'])} | {c['seconds']:.2f} |"
+    rows = [
+        (
+            c["title"],
+            _ICON[c["status"]],
+            ", ".join(TESTS_BY_ID[t].label for t in c["tests"] if t in TESTS_BY_ID),
+            c["summary"],
+            f"{c['seconds']:.2f}",
         )
+        for c in report["checks"]
+    ]
+    lines += [
+        "",
+        markdown_table(rows, ["Check", "Result", "Rubric tests", "Summary", "Seconds"], align="llllr"),
+    ]
     if report.get("tests"):
         lines += ["", "## Rubric tests run automatically", ""]
         for test_id, info in report["tests"].items():

@@ -33,11 +33,13 @@ from sqlalchemy import func, select
 from explore import errors as E
 from explore.core.store import Store, verdicts
 from explore.labels.crowd import Annotations, text_keys
+from explore.report.markdown import markdown_table
 
 MODES = ("queue", "random")
 VERDICT_CHOICES = ("correct", "wrong", "unsure")
 DEFAULT_CONFIDENCE = 0.95
 MIN_PER_STRATUM = 5
+NO_ROWS = "_(none)_"  # a Markdown table without rows
 
 # ---- messages (format with keyword arguments) -----------------------------------------------------
 
@@ -740,16 +742,6 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f} %"
 
 
-def _md_table(df: pd.DataFrame) -> str:
-    if df.empty:
-        return "_(none)_"
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
 def summary_markdown(session: ReviewSession, summary: SessionSummary, *, max_corrections: int = 50) -> str:
     """A Markdown report of the session for the team: what was reviewed, the headline figure with its
     interval, errors by class and by labeler, and the corrections."""
@@ -812,16 +804,16 @@ def summary_markdown(session: ReviewSession, summary: SessionSummary, *, max_cor
         "",
         "## By class (of the label under review)",
         "",
-        _md_table(bc),
+        markdown_table(bc, empty=NO_ROWS),
         "",
         "## By labeler",
         "",
-        _md_table(bl),
+        markdown_table(bl, empty=NO_ROWS),
         "",
         f"## Corrections ({len(fixes)})",
         "",
-        _md_table(fixes.head(max_corrections)),
+        markdown_table(
+            fixes, empty=NO_ROWS, max_rows=max_corrections, more="… and {n} more in the CSV export."
+        ),
     ]
-    if len(fixes) > max_corrections:
-        lines.append(f"\n… and {len(fixes) - max_corrections} more in the CSV export.")
     return "\n".join(lines) + "\n"
