@@ -52,7 +52,7 @@ from scipy import stats
 from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
-from explore.errors import AnalysisError, WorkspaceError
+from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
 from explore.slices.definition import SliceDefinition, number_labels
 from explore.stats import metrics as M
 
@@ -95,9 +95,8 @@ NEED_TWO_MODELS = (
     '[models.previous] path = "previous.skops" (and a fixed older one, e.g. [models.reference]), then name '
     'them in the threshold file (previous = "previous", reference = "reference") or pick them here.'
 )
-NO_MODELS = (
-    "Model comparison needs model files, but this workspace is predictions-only (no [model] section). "
-    "Add [model] and [models.previous] to workspace.toml."
+NO_MODELS = NO_MODEL_FILE.format(
+    needs="Model comparison needs model files", then=", and the previous model as [models.previous]"
 )
 UNKNOWN_MODEL = "There is no model named {name!r} ({role}). Models in this workspace: {known}. {fix}"
 SAME_MODEL = "The {role} model is the candidate itself ({name!r}). Pick a different model to compare against."

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from explore.core.serialise import jsonable
-from explore.errors import ExploreError
+from explore.errors import NO_MODEL_FILE, ExploreError
 from explore.report.markdown import markdown_table
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
@@ -64,6 +64,7 @@ DATASET_UNKNOWN = (
 )
 MODULE_MISSING = "{module} is not available in this installation"
 REQUESTED_SKIPPED = "The check '{name}' was asked for with --checks but could not run: {reason}."
+NO_MODEL = NO_MODEL_FILE.format(needs="This check runs the model", then="")
 STORE_RECORD_FAILED = "The run could not be recorded in the store ({reason}); the reports were still written."
 
 
@@ -146,7 +147,7 @@ class CheckContext:
 
     def require_model(self) -> None:
         if not self.ws.models:
-            raise SkipCheck("this workspace is predictions-only (no model file)")
+            raise SkipCheck(NO_MODEL)
 
     def previous_model(self) -> str:
         """The name of the model to compare the current one with; SkipCheck when there is none."""

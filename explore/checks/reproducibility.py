@@ -35,17 +35,14 @@ from explore.checks.compare import default_datasets, groupings_for
 from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
-from explore.errors import AnalysisError
+from explore.errors import NO_MODEL_FILE, AnalysisError
 from explore.slices.definition import SliceDefinition
 from explore.stats import metrics as M
 
 RANDOM_PARAM_NAMES = ("random_state", "seed", "random_seed")
 IDENTICAL_ATOL = 1e-12
 
-NO_MODEL = (
-    "Reproducibility needs the model itself (to refit a copy), but this workspace is predictions-only. "
-    'Add the model file as [model] path = "model.skops" in workspace.toml.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="Reproducibility needs the model itself (to refit a copy)", then="")
 NOT_CLONEABLE = (
     "The model '{model}' ({kind}) cannot be cloned and refitted with scikit-learn ({reason}). Reproducibility can only be "
     "checked for scikit-learn-compatible estimators."

@@ -29,7 +29,7 @@ import pandas as pd
 from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
-from explore.errors import AnalysisError, ColumnError, DataError
+from explore.errors import NO_MODEL_FILE, AnalysisError, ColumnError, DataError
 
 MAX_EXAMPLES = 5
 
@@ -41,10 +41,7 @@ ID_NOT_IN = "The id column '{id}' is not in {name}. Its columns are: {columns}. 
 DUPLICATE_IDS = "{name} has {n} duplicated ids (e.g. {examples}); each row must have its own id to be joined."
 UNKNOWN_DATASET = "There is no dataset named {name!r}. Datasets in this workspace: {known}."
 UNKNOWN_COLUMN = "The column {column!r} is not in dataset '{dataset}'. Columns there: {known}."
-NO_MODEL = (
-    "The shadow check recomputes the model's predictions, but this workspace is predictions-only. Add the model "
-    'file as [model] path = "model.skops" in workspace.toml.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="The shadow check recomputes the model's predictions", then="")
 BAD_KIND = "kind must be one of auto, class, score, value; received {received!r}."
 
 

@@ -35,8 +35,9 @@ from explore.checks.compare import default_datasets
 from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
-from explore.errors import AnalysisError
+from explore.errors import NO_MODEL_FILE, AnalysisError
 
+NO_COST_MODEL = NO_MODEL_FILE.format(needs="Serving cost times the model itself", then="")
 PROBE_VALUE = 1e9
 UNSEEN = "__never_seen__"
 
@@ -400,9 +401,7 @@ def serving_cost(
     ``dataset``, interleaving the models. Times in seconds (per batch) and milliseconds (per row); memory in MB."""
     report = progress or no_progress
     if not ws.models:
-        raise AnalysisError(
-            "Serving cost times the model itself, but this workspace is predictions-only. Add [model] to workspace.toml."
-        )
+        raise AnalysisError(NO_COST_MODEL)
     if models is None:
         models = [MAIN_MODEL] + [m for m in ("previous",) if m in ws.models]
     models = list(dict.fromkeys(models))

@@ -727,7 +727,8 @@ def open_workspace(
         where = "[model] path" if name == MAIN_MODEL else f"[models.{name}] path"
         if not spec.path.exists():
             raise E.ModelError(
-                E.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}")
+                E.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}"),
+                model_name=name,
             )
         try:
             loaded[name] = load_model(
@@ -736,7 +737,7 @@ def open_workspace(
                 trust_pickle=spec.trust_pickle or name in trusted_pickles,
             )
         except E.ModelError as exc:
-            exc.model_name = name  # the Workspace page asks for trust per model
+            exc.with_fields(model_name=name)  # the Workspace page asks for trust per model
             raise
         done += 1
     frames: dict[str, pd.DataFrame] = {}

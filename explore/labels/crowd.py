@@ -118,9 +118,8 @@ NO_PROBABILITIES = (
     "the labels. Add a [model] or [columns] prediction/score in workspace.toml; the queue meanwhile ranks by "
     "labeler disagreement only."
 )
-CV_NEEDS_MODEL = (
-    "Cross-validated probabilities refit a copy of the model, but this workspace has no model file "
-    "(predictions-only mode). Use the prediction columns, or add a [model] to workspace.toml."
+CV_NEEDS_MODEL = E.NO_MODEL_FILE.format(
+    needs="Cross-validated probabilities refit a copy of the model", then=", or use the prediction columns"
 )
 CV_FIT_FAILED = (
     "A copy of model '{model}' could not be refitted for cross-validation: {reason}. The model must be a "

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, func, select
 
 from explore.core.serialise import to_json
 from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
-from explore.errors import ExploreError
+from explore.errors import RubricConflict, RubricError
 from explore.report.markdown import markdown_table
 
 if TYPE_CHECKING:
@@ -100,14 +100,6 @@ CHECK_REPORT_WRONG = (
     "Upload the check-report.json that `explore check … --out DIR` writes (CI keeps it as an artifact)."
 )
 CHECK_REPORT_MALFORMED = "The check report is malformed: {reason}. Received {received!r}."
-
-
-class RubricError(ExploreError):
-    """A rubric input (test id, status, review file, check report) is wrong."""
-
-
-class RubricConflict(RubricError):
-    """Someone else changed a test after the version the user was editing; nothing was written."""
 
 
 # ---- the 28 tests -----------------------------------------------------------------------------------

@@ -19,14 +19,11 @@ from scipy import stats
 
 from explore.core.serialise import plain
 from explore.core.workspace import Scored, decision_sign, predict_frame
-from explore.errors import AnalysisError
+from explore.errors import NO_MODEL_FILE, AnalysisError
 from explore.slices.report import group_column
 from explore.stats import metrics as M
 
-NO_MODEL = (
-    "{what} needs the model itself, and this workspace is predictions-only (no [model] file). Add the model to "
-    'workspace.toml ([model] path = "model.skops") to use it.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="{what} needs the model itself", then=" to use it")
 BAD_POSITION = "Row position {position!r} is not in dataset '{dataset}' (positions 0 to {last:,}). Pick a row from the table."
 NOT_A_FEATURE = "'{column}' is not one of the model's input columns ({features}). Pick one of them."
 BAD_NUMBER = "The value {value!r} for '{column}' is not a number, and the column is numeric. Enter a number (or leave it empty for missing)."

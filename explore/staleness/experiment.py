@@ -39,7 +39,7 @@ import pandas as pd
 
 from explore.core.progress import Progress, no_progress
 from explore.core.workspace import Scored
-from explore.errors import AnalysisError, ModelError
+from explore.errors import NO_MODEL_FILE, AnalysisError, ExperimentCancelled, ModelError
 from explore.staleness.windows import TimeWindows
 from explore.stats import metrics as M
 
@@ -52,9 +52,8 @@ DEFAULT_MAX_EVAL_ROWS = 20_000
 
 # ---- messages ---------------------------------------------------------------------------------------
 
-NO_MODEL = (
-    "The staleness experiment refits the model, but this workspace has no model file (predictions-only mode). "
-    "Add a [model] section with the fitted Pipeline to workspace.toml; performance over time below still works."
+NO_MODEL = NO_MODEL_FILE.format(
+    needs="The staleness experiment refits the model", then="; performance over time below still works"
 )
 NOT_CLONEABLE = (
     "The model {model!r} ({kind}) cannot be cloned for refitting: {reason}. The staleness experiment needs a "
@@ -83,10 +82,6 @@ BAD_THRESHOLD = "The threshold must be a finite number; received {received!r}."
 BAD_CRITERION = "criterion must be 'gap' or 'metric'; received {received!r}."
 CANCELLED = "The staleness experiment was cancelled after {done} of {total} fits; nothing was saved."
 NO_LABELS = "The experiment's data has no labelled rows; received {n} rows, all without a label."
-
-
-class ExperimentCancelled(AnalysisError):
-    """Raised when the cancel hook asks to stop between fits."""
 
 
 # ---- performance over time --------------------------------------------------------------------------

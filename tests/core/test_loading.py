@@ -182,9 +182,10 @@ def test_pickle_refused_without_trust_and_never_runs(tmp_path, suffix):
     (tmp_path / "workspace.toml").write_text(
         f'[model]\npath = "m{suffix}"\n[columns]\nlabel = "income"\n[datasets]\nd = "d.csv"\n'
     )
-    with pytest.raises(E.PickleNotTrustedError):
+    with pytest.raises(E.PickleNotTrustedError) as info:
         open_workspace(read_workspace(tmp_path / "workspace.toml"))
     assert not target.exists()
+    assert info.value.model_name == "current"  # the Workspace page asks for trust per model
 
 
 def test_pickle_loads_when_trusted(tmp_path):

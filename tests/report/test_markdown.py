@@ -12,7 +12,9 @@ from explore.report.markdown import cell, markdown_table
 def test_cells_escape_pipes_and_fold_line_breaks():
     assert cell("a | b") == "a \\| b"
     assert cell("first line\nsecond\r\n  third") == "first line second third"
-    assert cell(None) == "" and cell(float("nan")) == "" and cell(np.float64("inf")) == "" and cell(pd.NaT) == ""
+    assert (
+        cell(None) == "" and cell(float("nan")) == "" and cell(np.float64("inf")) == "" and cell(pd.NaT) == ""
+    )
     assert cell(np.float64(0.123456)) == "0.1235" and cell(np.int64(7)) == "7" and cell(True) == "True"
     assert cell("<br> and <https://x.org/a>") == "<br> and <https://x.org/a>"
 

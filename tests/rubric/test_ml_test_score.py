@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explore.core.store import Store
+from explore.errors import RubricConflict, RubricError
 from explore.rubric import charts as C
 from explore.rubric import ml_test_score as R
 
@@ -224,15 +225,15 @@ def test_band_words_and_intervals():
 
 @pytest.mark.parametrize("bad", [-0.5, float("nan"), "2", None, True])
 def test_band_rejects_impossible_scores(bad):
-    with pytest.raises(R.RubricError):
+    with pytest.raises(RubricError):
         R.band_for(bad)
 
 
 def test_unknown_test_or_status_is_a_clear_error():
-    with pytest.raises(R.RubricError, match="There is no ML Test Score test 'data-8'"):
+    with pytest.raises(RubricError, match="There is no ML Test Score test 'data-8'"):
         R.score({"data-8": "manual"})
     with pytest.raises(
-        R.RubricError,
+        RubricError,
         match=r"The status of data-1 must be one of not_done, manual, automated; received 'done'",
     ):
         R.score({"data-1": "done"})
@@ -465,9 +466,9 @@ def test_a_stale_edit_of_the_same_test_is_refused_not_lost(store):
     assert seen == first
     # bob and carol both looked at alice's entry; bob saves first
     R.confirm_test(store, rid, "infra-1", status="automated", author="bob", expected_entry_id=seen)
-    with pytest.raises(R.RubricConflict, match=r"Infrastructure 1 was changed by bob .* \(to automated\)"):
+    with pytest.raises(RubricConflict, match=r"Infrastructure 1 was changed by bob .* \(to automated\)"):
         R.confirm_test(store, rid, "infra-1", status="not_done", author="carol", expected_entry_id=seen)
-    with pytest.raises(R.RubricConflict):  # someone confirmed a test carol thought untouched
+    with pytest.raises(RubricConflict):  # someone confirmed a test carol thought untouched
         R.confirm_test(store, rid, "infra-1", status="manual", author="carol", expected_entry_id=None)
     assert R.load_review(store, rid).entries["infra-1"].status == "automated"
     assert [e.author for e in R.audit_trail(store, rid)] == ["alice", "bob"]
@@ -486,7 +487,7 @@ def test_concurrent_edits_of_one_test_exactly_one_wins(tmp_path):
             try:
                 R.confirm_test(own, rid, "monitor-5", status="manual", author=name, expected_entry_id=None)
                 outcomes.append("saved")
-            except R.RubricConflict:
+            except RubricConflict:
                 outcomes.append("conflict")
 
     threads = [threading.Thread(target=confirmer, args=(f"p{i}",)) for i in range(4)]
@@ -501,13 +502,13 @@ def test_concurrent_edits_of_one_test_exactly_one_wins(tmp_path):
 
 def test_confirm_validates_its_inputs(store):
     rid = R.start_review(store, "r", "v1")
-    with pytest.raises(R.RubricError, match="Evidence snapshot #99 does not exist"):
+    with pytest.raises(RubricError, match="Evidence snapshot #99 does not exist"):
         R.confirm_test(store, rid, "data-1", status="manual", author="a", snapshot_ids=[99])
-    with pytest.raises(R.RubricError, match="must be URLs"):
+    with pytest.raises(RubricError, match="must be URLs"):
         R.confirm_test(store, rid, "data-1", status="manual", author="a", links=["see the wiki page"])
-    with pytest.raises(R.RubricError, match="no rubric review with id 42"):
+    with pytest.raises(RubricError, match="no rubric review with id 42"):
         R.confirm_test(store, 42, "data-1", status="manual", author="a")
-    with pytest.raises(R.RubricError, match="needs a name"):
+    with pytest.raises(RubricError, match="needs a name"):
         R.start_review(store, "   ", "v1")
     assert R.parse_links("https://a, https://b\n\n./docs/runbook.md\nhttps://a") == [
         "https://a",
@@ -683,7 +684,7 @@ def test_import_into_the_same_store_reuses_snapshots_and_needs_a_new_name(store)
 )
 def test_import_refuses_bad_files_with_the_fix(store, mutate, message):
     data = _export(store, _filled_review(store))
-    with pytest.raises(R.RubricError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(RubricError, match=message.replace("(", r"\(").replace(")", r"\)")):
         R.parse_review_json(mutate(data))
 
 
@@ -724,11 +725,11 @@ def test_check_report_import_is_validated_and_deduplicated(store):
     assert len(runs) == 1 and runs[0]["finished_at"] == dt.datetime(2026, 11, 20, 10, 1, tzinfo=dt.UTC)
     props = R.proposals({}, [], runs)
     assert props["monitor-5"].proposed == "automated"
-    with pytest.raises(R.RubricError, match="not an `explore check` JSON report"):
+    with pytest.raises(RubricError, match="not an `explore check` JSON report"):
         R.parse_check_report(json.dumps({"format": R.JSON_FORMAT}))
-    with pytest.raises(R.RubricError, match="'finished_at' is not an ISO timestamp"):
+    with pytest.raises(RubricError, match="'finished_at' is not an ISO timestamp"):
         R.parse_check_report(json.dumps({**_report(), "finished_at": "yesterday"}))
-    with pytest.raises(R.RubricError, match="the key 'run_id' is missing"):
+    with pytest.raises(RubricError, match="the key 'run_id' is missing"):
         R.parse_check_report(json.dumps({k: v for k, v in _report().items() if k != "run_id"}))
 
 
