@@ -21,6 +21,7 @@ from explore.checks import model_spec as SP
 from explore.checks import reproducibility as R
 from explore.checks import serving_skew as SK
 from explore.checks import stability as STB
+from explore.core.roles import evaluation_datasets
 from explore.errors import ExploreError
 from explore.slices.definition import SliceDefinition
 from ui import evidence, loaders, state
@@ -265,7 +266,7 @@ def comparison_section() -> None:
     )
     d1, d2 = st.columns(2)
     datasets = d1.multiselect(
-        "Datasets", ws.dataset_names, default=C.default_datasets(ws), key="checks_cmp_datasets"
+        "Datasets", ws.dataset_names, default=evaluation_datasets(ws), key="checks_cmp_datasets"
     )
     options = _slice_options()
     default_slices = [
@@ -508,7 +509,7 @@ def baseline_section() -> None:
         "Fit on", ws.dataset_names, index=_index(ws.dataset_names, _train_default()), key="checks_base_train"
     )
     evals = (
-        [d for d in C.default_datasets(ws) if d != train]
+        [d for d in evaluation_datasets(ws) if d != train]
         or [d for d in ws.dataset_names if d != train]
         or [train]
     )
@@ -594,7 +595,7 @@ def repro_section() -> None:
     )
     others = [d for d in ws.dataset_names if d != train] or ws.dataset_names
     dataset = c3.selectbox(
-        "Compare on", others, index=_index(others, C.default_datasets(ws)[0]), key="checks_repro_dataset"
+        "Compare on", others, index=_index(others, evaluation_datasets(ws)[0]), key="checks_repro_dataset"
     )
     max_rows = c4.number_input(
         "Max training rows",
@@ -1192,7 +1193,7 @@ def compat_section() -> None:
         mdataset = m2.selectbox(
             "From dataset",
             ws.dataset_names,
-            index=_index(ws.dataset_names, C.default_datasets(ws)[0]),
+            index=_index(ws.dataset_names, evaluation_datasets(ws)[0]),
             key="checks_keys_make_dataset",
         )
         n = m3.number_input("Examples", 1, 1000, 20, key="checks_keys_make_n")
@@ -1300,7 +1301,7 @@ def cost_section() -> None:
     dataset = c2.selectbox(
         "Rows from",
         ws.dataset_names,
-        index=_index(ws.dataset_names, C.default_datasets(ws)[0]),
+        index=_index(ws.dataset_names, evaluation_datasets(ws)[0]),
         key="checks_cost_dataset",
     )
     sizes = c3.multiselect(

@@ -38,9 +38,9 @@ from explore.checks.compare import (
     Scorer,
     check_confidence,
     compare_scored,
-    default_datasets,
     groupings_for,
 )
+from explore.core import roles
 from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
@@ -81,18 +81,16 @@ NO_FEATURES = "The model has no input features to fit a baseline on ([columns] f
 
 
 def training_dataset(ws: Workspace, train: str | None = None) -> str:
-    """``train`` if given, else the dataset named "train"/"training", else the first with "train" in its name."""
+    """``train`` if given, else the workspace's training dataset (``explore.core.roles.training_dataset``);
+    ``AnalysisError`` when there is none."""
     if train is not None:
         if train not in ws.dataset_names:
             raise AnalysisError(UNKNOWN_DATASET.format(name=train, known=", ".join(ws.dataset_names)))
         return train
-    for name in ws.dataset_names:
-        if name.lower() in ("train", "training"):
-            return name
-    for name in ws.dataset_names:
-        if "train" in name.lower():
-            return name
-    raise AnalysisError(NO_TRAIN.format(known=", ".join(ws.dataset_names)))
+    found = roles.training_dataset(ws)
+    if found is None:
+        raise AnalysisError(NO_TRAIN.format(known=", ".join(ws.dataset_names)))
+    return found
 
 
 def standard_preprocessing(X: pd.DataFrame) -> Any:
@@ -337,7 +335,7 @@ def simple_baseline(
             f"There is no model named {candidate!r}. Models in this workspace: {', '.join(ws.models) or 'none'}."
         )
     train = training_dataset(ws, train)
-    datasets = list(datasets or default_datasets(ws))
+    datasets = list(datasets or roles.evaluation_datasets(ws))
     for d in datasets:
         if d not in ws.dataset_names:
             raise AnalysisError(UNKNOWN_DATASET.format(name=d, known=", ".join(ws.dataset_names)))

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from explore.core.progress import Progress, no_progress
+from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
@@ -1512,12 +1513,6 @@ def _check_model(ws: Workspace, name: str, role: str) -> str:
     return name
 
 
-def default_datasets(ws: Workspace) -> list[str]:
-    """The datasets a check evaluates by default: every dataset except those named like training data."""
-    names = [d for d in ws.dataset_names if "train" not in d.lower()]
-    return names or list(ws.dataset_names)
-
-
 def compare_models(
     ws: Workspace,
     *,
@@ -1559,7 +1554,7 @@ def compare_models(
         _check_model(ws, name, role)
         if name == candidate:
             raise AnalysisError(SAME_MODEL.format(role=role, name=name))
-    datasets = list(datasets) if datasets else default_datasets(ws)
+    datasets = list(datasets) if datasets else evaluation_datasets(ws)
     for d in datasets:
         if d not in ws.dataset_names:
             raise AnalysisError(UNKNOWN_DATASET.format(name=d, known=", ".join(ws.dataset_names)))

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import default_datasets
+from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
 from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
@@ -418,7 +418,7 @@ def make_key_examples(
         raise AnalysisError(NO_MODEL)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise AnalysisError(f"The number of key examples must be between 1 and 1000; received {n!r}.")
-    dataset = dataset or default_datasets(ws)[0]
+    dataset = dataset or evaluation_datasets(ws)[0]
     if dataset not in ws.dataset_names:
         raise AnalysisError(
             f"There is no dataset named {dataset!r}. Datasets in this workspace: {', '.join(ws.dataset_names)}."

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from explore.core import roles
 from explore.core.serialise import jsonable
 from explore.errors import NO_MODEL_FILE, ExploreError
 from explore.report.markdown import markdown_table
@@ -688,13 +689,6 @@ def check_key_examples(ctx: CheckContext) -> Outcome:
 # ---- running ----------------------------------------------------------------------------------------
 
 
-def _default_dataset(names: Sequence[str], preferred: Sequence[str], fallback: str | None) -> str | None:
-    for p in preferred:
-        if p in names:
-            return p
-    return fallback
-
-
 def run_checks(
     ctx: CheckContext, names: Sequence[str], *, progress: Callable[[str], None] | None = None
 ) -> list[CheckResult]:
@@ -1100,16 +1094,10 @@ def _open(ws_path: Path, args: argparse.Namespace) -> tuple[Any, CheckContext]:
         value = getattr(args, option)
         if value is not None and value not in names:
             raise ExploreError(DATASET_UNKNOWN.format(option=option, received=value, known=", ".join(names)))
-    eval_ds = args.dataset or _default_dataset(
-        names, ("validation", "valid", "test", "production"), names[-1]
-    )
-    # Training data only when it is named so (or given): fitting a baseline on evaluation data would be wrong.
-    train_ds = (
-        args.train
-        or _default_dataset(names, ("train", "training"), None)
-        or next((n for n in names if "train" in n.lower()), None)
-    )
-    serving_ds = args.serving or _default_dataset(names, ("production", "serving", "prod", "live"), None)
+    eval_ds = args.dataset or roles.evaluation_dataset(ws)
+    # Training data only when it is named (or declared) so, or given: fitting a baseline on evaluation data would be wrong.
+    train_ds = args.train or roles.training_dataset(ws)
+    serving_ds = args.serving or roles.serving_dataset(ws)
     thresholds = args.thresholds or config.checks.thresholds
     if thresholds is not None:
         thresholds = Path(thresholds).expanduser().resolve()

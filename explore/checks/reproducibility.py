@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import scored_with, training_dataset
-from explore.checks.compare import default_datasets, groupings_for
+from explore.checks.compare import groupings_for
 from explore.core.progress import Progress, no_progress
+from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError
@@ -308,7 +309,7 @@ def reproducibility(
     est = ws.model(model)
     train = training_dataset(ws, train)
     if dataset is None:
-        others = [d for d in default_datasets(ws) if d != train]
+        others = [d for d in evaluation_datasets(ws) if d != train]
         dataset = others[0] if others else train
     elif dataset not in ws.dataset_names:
         raise AnalysisError(

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import default_datasets
 from explore.core.progress import Progress, no_progress
+from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
 from explore.errors import NO_MODEL_FILE, AnalysisError
@@ -407,7 +407,7 @@ def serving_cost(
     models = list(dict.fromkeys(models))
     for m in models:
         ws.model(m)
-    dataset = dataset or default_datasets(ws)[0]
+    dataset = dataset or evaluation_datasets(ws)[0]
     if dataset not in ws.dataset_names:
         raise AnalysisError(
             f"There is no dataset named {dataset!r}. Datasets in this workspace: {', '.join(ws.dataset_names)}."

@@ -357,3 +357,23 @@ def test_checks_modules_banned_skew_shadow_stability_compat_key_examples(tmp_pat
         == CR.EXIT_COULD_NOT_RUN
     )
     assert "--skew takes two dataset names" in _report(out)["problems"][0]
+
+
+def test_explore_check_picks_datasets_by_their_declared_roles(tiny_copy):
+    text = tiny_copy.read_text(encoding="utf-8")
+    named = 'train = "train.parquet"\nvalidation = "validation.csv"\nproduction = "production.parquet"\n'
+    assert named in text
+    tiny_copy.write_text(
+        text.replace(
+            named,
+            'fit_2023 = { path = "train.parquet", role = "train" }\n'
+            'holdout = { path = "validation.csv", role = "evaluation" }\n'
+            'live = { path = "production.parquet", role = "serving" }\n',
+        ).replace('dataset = "validation"', 'dataset = "holdout"'),
+        encoding="utf-8",
+    )
+    _, ctx = CR._open(tiny_copy, CR._parser().parse_args([str(tiny_copy)]))
+    assert (ctx.eval_dataset, ctx.train_dataset, ctx.serving_dataset) == ("holdout", "fit_2023", "live")
+    # Named datasets keep the naming rule; an explicit option wins.
+    _, ctx = CR._open(tiny_copy, CR._parser().parse_args([str(tiny_copy), "--dataset", "live"]))
+    assert ctx.eval_dataset == "live"
