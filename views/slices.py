@@ -18,6 +18,7 @@ from explore.slices import charts
 from explore.slices import report as S
 from explore.slices import whatif as W
 from explore.slices.definition import Condition, SliceDefinition
+from explore.slices.grouping import sliceable_columns
 from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
 from ui import evidence, loaders, state
 from ui.boundary import shown_errors
@@ -252,7 +253,7 @@ with st.container(border=True):
         if c2.button("Remove", key=f"slices_remove_{i}", icon=":material/close:"):
             set_slice(SliceDefinition(tuple(c for j, c in enumerate(sd.conditions) if j != i), sd.name))
             st.rerun()
-    columns = S.sliceable_columns(sc)
+    columns = sliceable_columns(sc)
     with st.popover("Add a condition", icon=":material/add:"):
         col = st.selectbox("Column", columns, format_func=S.display_name, key="slices_add_column")
         with shown_errors(stop=False):
@@ -423,7 +424,7 @@ def groups_view() -> None:
     default_by = [c for c in ws.config.checks.slices if c in sc.frame.columns][:1]
     by = st.multiselect(
         "Group the slice by (one or two columns)",
-        S.sliceable_columns(sc),
+        sliceable_columns(sc),
         default=default_by,
         max_selections=2,
         format_func=S.display_name,
@@ -570,7 +571,7 @@ def curves_view() -> None:
         cost_fn = k2.number_input("Cost of a false negative", 0.0, value=1.0, key="slices_cost_fn")
         by = k3.selectbox(
             "Per group of",
-            [None, *S.sliceable_columns(sc)],
+            [None, *sliceable_columns(sc)],
             format_func=lambda c: "—" if c is None else S.display_name(c),
             key="slices_threshold_by",
         )
@@ -822,7 +823,7 @@ def discovery_view() -> None:
     )
     cols = st.multiselect(
         "Columns to search",
-        S.sliceable_columns(sc),
+        sliceable_columns(sc),
         default=S.discovery_columns(sc),
         format_func=S.display_name,
         key="slices_disc_columns",
@@ -958,7 +959,7 @@ def fairness_view() -> None:
         "(recall among actual positives) and accuracy — inside the current slice. The ML Test Score asks that the "
         "model be tested for considerations of inclusion."
     )
-    options = S.sliceable_columns(sc)
+    options = sliceable_columns(sc)
     preferred = [c for c in ws.config.checks.slices if c in options]
     c1, c2, c3, c4 = st.columns(4)
     column = c1.selectbox(
@@ -1083,7 +1084,7 @@ def perturbation_view() -> None:
     tolerance = e2.number_input("Tolerance", 0.0, None, 0.0, format="%g", key="slices_pert_tolerance")
     by = e3.selectbox(
         "Rates per group of",
-        [None, *S.sliceable_columns(sc)],
+        [None, *sliceable_columns(sc)],
         format_func=lambda c: "—" if c is None else S.display_name(c),
         key="slices_pert_by",
     )

@@ -28,7 +28,7 @@ Signatures (each result has ``.passed: bool | None`` and ``.to_dict()``)::
     compare_scored(a, b, groupings, *, role, metrics, confidence) -> pd.DataFrame   (the paired engine)
     mcnemar_pvalue(b, c, *, mid_p=True) -> float
     delong_paired(y_true, score_a, score_b) -> DeLongResult
-    column_codes(values) -> (codes, labels)      groupings_for(scored, slices) -> list[Grouping]
+    groupings_for(scored, slices) -> list[Grouping]   (explore.slices.grouping: the groups Slices shows)
 
 This module also holds the small helpers the other Checks modules share (``jsonable``, ``toml_dumps``,
 ``Progress``).
@@ -36,6 +36,7 @@ This module also holds the small helpers the other Checks modules share (``jsona
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -54,15 +55,13 @@ from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
-from explore.slices.definition import SliceDefinition, number_labels
+from explore.slices.definition import TIME, SliceDefinition
+from explore.slices.grouping import Grouping, group_column, rows_grouping
 from explore.stats import metrics as M
 
 Scorer = Callable[[str, str | None], Scored]
 
 ALL_ROWS = "all rows"
-MAX_GROUPS = 20  # groups per slice column (the rest become "(other)")
-MAX_DISCRETE = 12  # numeric columns with at most this many values are grouped by value
-QUANTILE_BINS = 4
 MIN_ROWS = 30
 BOOTSTRAP_REPLICATES = 1000
 MAX_DIFFERING_ROWS = 500
@@ -370,92 +369,13 @@ def _confusion_metric(C: np.ndarray, metric: str, task: str, positive: int | Non
 # ---- groupings (slices) -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Grouping:
-    """Rows of one dataset assigned to named groups: ``codes[i]`` in 0..len(labels)-1 or -1 (no group).
-
-    ``column`` is the slice column ("" for all rows and for saved slices); ``keys`` are the cell keys
-    used in reports and threshold overrides (``all rows``, ``device = tablet``, a saved slice's name).
-    """
-
-    column: str
-    labels: tuple[str, ...]
-    codes: np.ndarray
-    keys: tuple[str, ...]
-
-
-def column_codes(
-    values: pd.Series | np.ndarray, *, max_groups: int = MAX_GROUPS
-) -> tuple[np.ndarray, list[str]]:
-    """Group a column's values: categories (the ``max_groups - 1`` most frequent, then "(other)"),
-    small sets of numbers by value, other numbers into quartile bins ``[lo, hi)``, timestamps by month
-    (quarter or year when there are many). Missing values form "(missing)". Returns int64 codes and labels.
-    """
-    s = pd.Series(values).reset_index(drop=True)
-    n = len(s)
-    missing = s.isna().to_numpy()
-    codes = np.full(n, -1, dtype=np.int64)
-    labels: list[str] = []
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        t = pd.to_datetime(s)
-        if getattr(t.dt, "tz", None) is not None:
-            t = t.dt.tz_localize(None)
-        for freq in ("M", "Q", "Y"):
-            periods = t.dt.to_period(freq)
-            uniq = periods.dropna().unique()
-            if len(uniq) <= 24 or freq == "Y":
-                break
-        cats = pd.Categorical(periods, categories=sorted(uniq))
-        codes = np.asarray(cats.codes, dtype=np.int64)
-        labels = [str(p) for p in cats.categories]
-    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        finite = np.isfinite(x)
-        uniq = np.unique(x[finite])
-        if len(uniq) <= MAX_DISCRETE:
-            codes[finite] = np.searchsorted(uniq, x[finite])
-            labels = number_labels(uniq)
-        else:
-            edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, QUANTILE_BINS + 1)))
-            inner = edges[1:-1]
-            codes[finite] = np.searchsorted(inner, x[finite], side="right")
-            text = number_labels(edges)
-            for i in range(len(edges) - 1):
-                close = "]" if i == len(edges) - 2 else ")"
-                labels.append(f"[{text[i]}, {text[i + 1]}{close}")
-        missing = ~finite
-    else:
-        raw, uniques = pd.factorize(s, use_na_sentinel=True)  # one hash pass; missing → -1
-        counts = np.bincount(raw[raw >= 0], minlength=len(uniques))
-        keep = np.argsort(-counts, kind="stable")
-        if len(uniques) > max_groups:
-            keep = keep[: max_groups - 1]
-        names = [str(uniques[i]) for i in keep]
-        by_name = sorted(range(len(keep)), key=lambda j: names[j])
-        lookup = np.full(len(uniques) + 1, -2, dtype=np.int64)  # -2: a value outside the top groups
-        for rank, j in enumerate(by_name):
-            lookup[keep[j]] = rank
-        labels = [names[j] for j in by_name]
-        codes = np.where(raw >= 0, lookup[np.where(raw >= 0, raw, len(uniques))], -1)
-        other = codes == -2
-        codes[other] = -1
-        if other.any():
-            codes[other] = len(labels)
-            labels.append("(other)")
-    if missing.any():
-        codes[missing] = len(labels)
-        labels.append("(missing)")
-    return codes, labels
-
-
 def groupings_for(scored: Scored, slices: Sequence[str | SliceDefinition] = ()) -> list[Grouping]:
-    """All rows, then one grouping per slice column (its groups) and per saved slice definition."""
-    out = [Grouping("", (ALL_ROWS,), np.zeros(scored.n, dtype=np.int64), (ALL_ROWS,))]
+    """All rows, then one grouping per slice column (its groups, as the Slices page makes them) and one
+    per saved slice definition. The workspace's time column is grouped by its parsed times."""
+    out = [rows_grouping(ALL_ROWS, np.ones(scored.n, dtype=bool))]
     for item in slices:
         if isinstance(item, SliceDefinition):
-            name = item.name or item.describe()
-            mask = item.mask(scored)
-            out.append(Grouping("", (name,), np.where(mask, 0, -1).astype(np.int64), (name,)))
+            out.append(rows_grouping(item.name or item.describe(), item.mask(scored)))
             continue
         col = str(item)
         if col not in scored.frame.columns:
@@ -466,9 +386,10 @@ def groupings_for(scored: Scored, slices: Sequence[str | SliceDefinition] = ()) 
                     known=", ".join(map(str, scored.frame.columns[:40])),
                 )
             )
-        values = scored.time if (scored.time is not None and col == scored.time.name) else scored.frame[col]
-        codes, labels = column_codes(values)
-        out.append(Grouping(col, tuple(labels), codes, tuple(f"{col} = {lab}" for lab in labels)))
+        if scored.time is not None and col == scored.time.name:
+            out.append(dataclasses.replace(group_column(scored, TIME), column=col))
+        else:
+            out.append(group_column(scored, col))
     return out
 
 

@@ -1,5 +1,6 @@
-"""Slices: which rows (definition), how the model does on them (report, discovery with FDR control,
-fairness gaps, curves), what-ifs on single datapoints, and the charts of each."""
+"""Slices: which rows (definition), the groups of a column (grouping), how the model does on them
+(report, discovery with FDR control, fairness gaps, curves), what-ifs on single datapoints, and the
+charts of each."""
 
 from explore._lazy import lazy_exports
 
@@ -7,10 +8,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "definition": ["Condition", "SliceDefinition"],
+        "grouping": ["Grouping", "group_column", "group_values", "rows_grouping", "sliceable_columns"],
         "report": [
-            "Grouping",
-            "group_column",
-            "sliceable_columns",
             "SliceReport",
             "slice_report",
             "DiscoveryResult",

@@ -20,7 +20,7 @@ from scipy import stats
 from explore.core.serialise import plain
 from explore.core.workspace import Scored, decision_sign, predict_frame
 from explore.errors import NO_MODEL_FILE, AnalysisError
-from explore.slices.report import group_column
+from explore.slices.grouping import group_column
 from explore.stats import metrics as M
 
 NO_MODEL = NO_MODEL_FILE.format(needs="{what} needs the model itself", then=" to use it")

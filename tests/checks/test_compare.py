@@ -27,7 +27,8 @@ from explore.checks import compare as C
 from explore.core.loading import LoadedModel
 from explore.core.workspace import Workspace, parse_workspace, score
 from explore.errors import AnalysisError, WorkspaceError
-from explore.slices.definition import Condition, SliceDefinition
+from explore.slices.definition import TIME, Condition, SliceDefinition
+from explore.slices.grouping import group_column
 
 # ---- in-memory workspaces with models that look predictions up by a key column -----------------------
 
@@ -491,25 +492,26 @@ def test_comparison_needs_two_models_and_known_names():
         C.compare_models(table_workspace({"validation": preds_only}, {}))
 
 
-def test_column_codes_give_distinct_labels_to_yyyymmdd_values_and_bins():
-    # A few yyyymmdd days (grouped by value) and many (quartile bins) used to read '2.02e+07' each.
-    _, labels = C.column_codes(pd.Series([20240101, 20240102, 20240103] * 10))
-    assert labels == ["20240101", "20240102", "20240103"]
-    _, labels = C.column_codes(pd.Series(np.arange(20240101, 20240161)))
-    assert len(set(labels)) == len(labels) and not any("e+" in lab for lab in labels)
+def test_checks_group_a_slice_column_as_the_slices_page_does(tiny_workspace):
+    # Checks used to bin columns their own way (quartiles, months, 20 groups): a user saw other groups
+    # than on the Slices page. Both use explore.slices.grouping now.
+    from explore.core.workspace import open_workspace, read_workspace
 
-
-def test_column_codes_handle_missing_strings_numbers_and_times():
-    codes, labels = C.column_codes(pd.Series(["b", "a", None, "b"]))
-    assert labels == ["a", "b", "(missing)"] and codes.tolist() == [1, 0, 2, 1]
-    codes, labels = C.column_codes(pd.Series(np.r_[np.arange(100.0), np.nan]))
-    assert (
-        len(labels) == 5 and labels[-1] == "(missing)" and np.bincount(codes)[:4].tolist() == [25, 25, 25, 25]
-    )
-    codes, labels = C.column_codes(pd.Series(pd.date_range("2024-01-01", periods=90, freq="D")))
-    assert labels == ["2024-01", "2024-02", "2024-03"]
-    codes, labels = C.column_codes(pd.Series([f"c{i % 30}" for i in range(300)]))
-    assert len(labels) == C.MAX_GROUPS and labels[-1] == "(other)"
+    ws = open_workspace(read_workspace(tiny_workspace))
+    sc = score(ws, "validation")
+    time_column = ws.config.columns.time
+    all_rows, device, tenure, when = C.groupings_for(sc, ["device", "tenure_months", time_column])
+    assert all_rows.keys == [C.ALL_ROWS] and (all_rows.codes == 0).all()
+    for g, column in ((device, "device"), (tenure, "tenure_months")):
+        same = group_column(sc, column)
+        assert g.labels == same.labels and np.array_equal(g.codes, same.codes)
+        assert g.keys == [f"{column} = {label}" for label in same.labels]
+    assert tenure.kind == "numeric" and tenure.labels[0].startswith("< ")
+    # The time column is grouped by its parsed times, as the Slices page groups 'time'.
+    by_time = group_column(sc, TIME)
+    assert when.column == time_column and when.labels == by_time.labels
+    assert np.array_equal(when.codes, by_time.codes)
+    assert when.keys[0] == f"{time_column} = {by_time.labels[0]}"
 
 
 def test_sample_workspace_comparison_runs_and_is_jsonable(tiny_workspace):

@@ -1,4 +1,4 @@
-"""explore.slices.report: slice report, grouping, weak-slice discovery (planted slices and the null), fairness,
+"""explore.slices.report: slice report, weak-slice discovery (planted slices and the null), fairness,
 curves, confusion matrix, worst rows — numbers cross-checked against scikit-learn, scipy, statsmodels."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from explore.errors import AnalysisError
 from explore.slices import report as S
-from explore.slices.definition import CORRECT, LABEL, PREDICTION, TIME, Condition, SliceDefinition
+from explore.slices.definition import CORRECT, LABEL, TIME, Condition, SliceDefinition
 from tests.stats.test_metrics import binary_data, make_scored, multiclass_data
 
 
@@ -37,65 +37,6 @@ def binary_scored(n: int = 2000, seed: int = 0):
     frame = mixed_frame(n, seed)
     time = pd.Series(pd.date_range("2024-01-01", periods=n, freq="h"))
     return make_scored("binary", y, pred, proba=proba, frame=frame, classes=["no", "yes"], time=time)
-
-
-# ---- grouping ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "column", ["age", "visits", "city", "member", "code", LABEL, PREDICTION, CORRECT, TIME]
-)
-def test_group_conditions_select_exactly_their_rows(column: str) -> None:
-    sc = binary_scored()
-    g = S.group_column(sc, column, bins=4, max_groups=10)
-    assert g.n_groups >= 2
-    assert (g.codes >= 0).all(), "every row belongs to a group (missing and other included)"
-    for i, cond in enumerate(g.conditions):
-        mask = SliceDefinition((cond,)).mask(sc)
-        np.testing.assert_array_equal(mask, g.codes == i, err_msg=f"{column} group {g.labels[i]}")
-        # A group's condition survives the JSON and URL round trip.
-        back = SliceDefinition.from_query_param(SliceDefinition((cond,)).to_query_param())
-        np.testing.assert_array_equal(back.mask(sc), mask)
-
-
-def test_numeric_bins_are_quantiles_with_readable_edges_and_a_missing_group() -> None:
-    sc = binary_scored()
-    g = S.group_column(sc, "age", bins=4)
-    assert g.labels[-1] == S.MISSING_LABEL
-    counts = np.bincount(g.codes)[:-1]
-    assert counts.min() > 0.2 * counts.sum()  # quantile bins: roughly equal
-    assert all(len(lab) < 24 for lab in g.labels)
-    assert g.labels[0].startswith("< ") and g.labels[-2].startswith("≥ ")
-
-
-def test_bins_of_yyyymmdd_and_epoch_columns_have_distinct_readable_labels() -> None:
-    # yyyymmdd integers and epoch milliseconds used to print every edge as '2.02e+07' / '1.7e+12'.
-    sc = binary_scored()
-    days = pd.Series(pd.date_range("2023-01-01", periods=sc.n, freq="h"))
-    frame = sc.frame.assign(day=days.dt.strftime("%Y%m%d").astype(int), t_ms=days.astype("int64") // 10**6)
-    sc2 = make_scored("binary", sc.y, sc.pred, proba=sc.proba, frame=frame, classes=["no", "yes"])
-    for column in ("day", "t_ms"):
-        g = S.group_column(sc2, column, bins=5)
-        assert len(set(g.labels)) == len(g.labels), g.labels
-        assert not any("e+" in lab for lab in g.labels), g.labels
-    g = S.group_column(sc2, "day", bins=[20230101, 20230201, 20230301])
-    assert g.labels == ["[20230101, 20230201)", "[20230201, 20230301]"]
-
-
-def test_categories_beyond_max_groups_pool_into_other() -> None:
-    sc = binary_scored()
-    g = S.group_column(sc, "code", max_groups=8)
-    assert S.OTHER in g.labels and len(g.labels) == 8
-
-
-def test_bad_bins_and_unknown_columns_raise_clear_errors() -> None:
-    sc = binary_scored(200)
-    with pytest.raises(AnalysisError, match="from 2 to 50"):
-        S.group_column(sc, "age", bins=1)
-    with pytest.raises(AnalysisError, match="increasing"):
-        S.group_column(sc, "age", bins=[3, 2, 1])
-    with pytest.raises(AnalysisError, match="There is no column 'nope'"):
-        S.slice_report(sc, by=["nope"])
 
 
 # ---- slice report ------------------------------------------------------------------------------------
