@@ -12,8 +12,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "load_thresholds",
             "ComparisonResult",
             "compare_models",
-            "DeLongResult",
-            "delong_paired",
         ],
         "baseline": ["BaselineResult", "simple_baseline"],
         "reproducibility": ["ReproResult", "reproducibility"],

@@ -32,20 +32,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import (
-    ALL_ROWS,
-    PAIRED_METRICS,
-    Scorer,
-    check_confidence,
-    compare_scored,
-    groupings_for,
-)
+from explore.checks.compare import PAIRED_METRICS, Scorer, compare_scored
 from explore.core import roles
 from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError
 from explore.slices.definition import SliceDefinition
+from explore.slices.grouping import ALL_ROWS, groupings_for
+from explore.stats.paired import check_confidence
 
 MAX_LEVELS = 20
 # The gain the model must show over the simple baseline: metric units, or a share of the baseline's value.

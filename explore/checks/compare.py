@@ -17,7 +17,7 @@ reference model, with overrides per dataset and slice, plus limits on a slice's 
 data. Each cell is **fail** when the whole confidence interval of the worsening lies beyond the
 allowance, **pass** when it lies within, and **underpowered** when the interval straddles it.
 
-Signatures (each result has ``.passed: bool | None`` and ``.to_dict()``)::
+Signatures (each result has ``.passed: bool | None``, ``.summary()`` and ``.to_dict()``)::
 
     compare_models(ws, *, candidate="current", previous=None, reference=None, datasets=None,
                    slices=None, metrics=None, thresholds=None, confidence=None, scorer=None,
@@ -26,17 +26,14 @@ Signatures (each result has ``.passed: bool | None`` and ``.to_dict()``)::
     parse_thresholds(text, *, source="…") -> Thresholds
     thresholds_for(ws) -> Thresholds             default_thresholds(task) -> Thresholds
     compare_scored(a, b, groupings, *, role, metrics, confidence) -> pd.DataFrame   (the paired engine)
-    mcnemar_pvalue(b, c, *, mid_p=True) -> float
-    delong_paired(y_true, score_a, score_b) -> DeLongResult
-    groupings_for(scored, slices) -> list[Grouping]   (explore.slices.grouping: the groups Slices shows)
 
-This module also holds the small helpers the other Checks modules share (``jsonable``, ``toml_dumps``,
-``Progress``).
+The paired tests themselves (McNemar, Agresti–Min, DeLong) are in ``explore/stats/paired.py``; the slices
+(all rows, the groups of a column, saved slices) come from ``explore.slices.grouping.groupings_for``, so
+they are the groups the Slices page shows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import tomllib
@@ -55,13 +52,13 @@ from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
-from explore.slices.definition import TIME, SliceDefinition
-from explore.slices.grouping import Grouping, group_column, rows_grouping
+from explore.slices.definition import SliceDefinition
+from explore.slices.grouping import ALL_ROWS, Grouping, groupings_for
 from explore.stats import metrics as M
+from explore.stats.paired import agresti_min, check_confidence, grouped_delong, mcnemar_pvalue, z_value
 
 Scorer = Callable[[str, str | None], Scored]
 
-ALL_ROWS = "all rows"
 MIN_ROWS = 30
 BOOTSTRAP_REPLICATES = 1000
 MAX_DIFFERING_ROWS = 500
@@ -105,11 +102,6 @@ ROWS_DIFFER = (
     "Models '{a}' and '{b}' were scored on different rows of dataset '{dataset}' ({na} vs {nb}); a paired "
     "comparison needs the same rows. Score both on the same file."
 )
-UNKNOWN_SLICE_COLUMN = (
-    "The slice column {name!r} is not in dataset '{dataset}'. Columns there: {known}. Fix [checks] slices in "
-    "workspace.toml or the slice choice."
-)
-BAD_CONFIDENCE = "The confidence level must be between 0.5 and 0.999 (e.g. 0.95); received {received!r}."
 
 THRESHOLDS_SYNTAX = (
     "The threshold file '{path}' is not valid TOML: {reason}. See docs/checks.md for the format."
@@ -131,51 +123,6 @@ THRESHOLD_VALUE_FIX = "use a number ≥ 0 in the metric's units (e.g. 0.02) or a
 # ---- shared helpers of the Checks modules ------------------------------------------------------------
 
 
-def z_value(confidence: float) -> float:
-    """The two-sided normal critical value for ``confidence`` (1.96 at 0.95)."""
-    return float(stats.norm.ppf(0.5 + confidence / 2))
-
-
-def check_confidence(confidence: float) -> float:
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0.5 <= confidence <= 0.999
-    ):
-        raise AnalysisError(BAD_CONFIDENCE.format(received=confidence))
-    return float(confidence)
-
-
-# ---- statistical tests ------------------------------------------------------------------------------
-
-
-def mcnemar_pvalue(b: int, c: int, *, mid_p: bool = True) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
-
-    ``mid_p`` (default) subtracts the probability of the observed table once from the exact p-value,
-    which removes most of the exact test's conservatism (Fagerland, Lydersen & Laake 2013). ``mid_p=False`` is the classic exact test (statsmodels'
-    ``mcnemar(exact=True)``). Returns 1.0 when there are no discordant rows.
-    """
-    b, c = int(b), int(c)
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    exact = min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
-    if not mid_p:
-        return exact
-    return float(min(1.0, max(0.0, exact - float(stats.binom.pmf(k, n, 0.5)))))
-
-
-def _agresti_min(b: np.ndarray, c: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Agresti–Min (2005) interval for p_a − p_b of paired proportions: add ½ to each cell of the 2×2 table."""
-    b2, c2, n2 = b + 0.5, c + 0.5, n + 2.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = (b2 - c2) / n2
-        se = np.sqrt(np.maximum((b2 + c2) - (b2 - c2) ** 2 / n2, 0.0)) / n2
-    return np.clip(d - z * se, -1, 1), np.clip(d + z * se, -1, 1)
-
-
 _ORDERS: weakref.WeakKeyDictionary[Scored, np.ndarray] = weakref.WeakKeyDictionary()
 
 
@@ -184,163 +131,6 @@ def _score_order(scored: Scored) -> np.ndarray:
     if scored not in _ORDERS:
         _ORDERS[scored] = np.argsort(scored.score, kind="stable")
     return _ORDERS[scored]
-
-
-def grouped_midrank(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Midrank (1-based, ties averaged) of each row's value among the rows of its group (code ≥ 0)."""
-    out = np.full(len(values), np.nan)
-    keep = np.flatnonzero(codes >= 0)
-    if not len(keep):
-        return out
-    order = keep[np.lexsort((values[keep], codes[keep]))]
-    g, v = codes[order], values[order]
-    m = len(order)
-    new_group = np.r_[True, g[1:] != g[:-1]]
-    new_block = new_group | np.r_[True, v[1:] != v[:-1]]
-    block_start = np.flatnonzero(new_block)
-    block_end = np.r_[block_start[1:], m]
-    block_id = np.cumsum(new_block) - 1
-    group_start = np.flatnonzero(new_group)[np.cumsum(new_group) - 1]
-    mid = (block_start[block_id] + block_end[block_id] - 1) / 2.0 - group_start + 1.0
-    out[order] = mid
-    return out
-
-
-@dataclass(frozen=True)
-class DeLongResult:
-    """Paired DeLong test of two ROC AUCs on the same rows. ``diff`` = auc_a − auc_b, ``se`` its standard error."""
-
-    auc_a: float
-    auc_b: float
-    var_a: float
-    var_b: float
-    cov: float
-    n_pos: int
-    n_neg: int
-
-    @property
-    def diff(self) -> float:
-        return self.auc_a - self.auc_b
-
-    @property
-    def se(self) -> float:
-        return math.sqrt(max(self.var_a + self.var_b - 2 * self.cov, 0.0))
-
-    @property
-    def p_value(self) -> float:
-        if self.se == 0:
-            return 1.0 if self.diff == 0 else 0.0
-        return float(2 * stats.norm.sf(abs(self.diff) / self.se))
-
-
-def _placements(
-    codes: np.ndarray, G: int, is_pos: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """DeLong placement values per row, within each group (code ≥ 0): for a positive, the share of the
-    group's negatives scored below it (ties count ½); for a negative, the share of positives scored above.
-
-    ``order`` is an argsort of ``score`` (reused across groupings); rows are then stably sorted by group,
-    so the work per grouping is one integer sort and a few bincounts over tie blocks.
-    """
-    n = len(score)
-    v10 = np.full(n, np.nan)
-    v01 = np.full(n, np.nan)
-    if order is None:
-        order = np.argsort(score, kind="stable")
-    order = order[codes[order] >= 0]
-    if not len(order):
-        return v10, v01
-    g_small = codes[order].astype(np.int16 if G < 2**15 else np.int64)
-    order = order[np.argsort(g_small, kind="stable")]
-    g, v, pos = codes[order], score[order], is_pos[order]
-    m = len(order)
-    new = np.empty(m, dtype=bool)
-    new[0] = True
-    new[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
-    block = np.cumsum(new) - 1
-    pos_b = np.bincount(block, weights=pos)
-    neg_b = np.bincount(block).astype("float64") - pos_b
-    grp_b = g[new]
-    n_pos = np.bincount(g, weights=pos, minlength=G)[:G]
-    n_neg = np.bincount(g, minlength=G)[:G] - n_pos
-    # Exclusive cumulative counts restarted at each group: rows of the group with a lower score.
-    cpos, cneg = np.cumsum(pos_b) - pos_b, np.cumsum(neg_b) - neg_b
-    first = np.flatnonzero(np.r_[True, grp_b[1:] != grp_b[:-1]])
-    start_pos, start_neg = np.zeros(G), np.zeros(G)
-    start_pos[grp_b[first]], start_neg[grp_b[first]] = cpos[first], cneg[first]
-    pos_less, neg_less = cpos - start_pos[grp_b], cneg - start_neg[grp_b]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b10 = (neg_less + 0.5 * neg_b) / n_neg[grp_b]
-        b01 = (n_pos[grp_b] - pos_less - pos_b + 0.5 * pos_b) / n_pos[grp_b]
-    row10, row01 = b10[block], b01[block]
-    v10[order[pos]] = row10[pos]
-    v01[order[~pos]] = row01[~pos]
-    return v10, v01
-
-
-def _grouped_delong(
-    codes: np.ndarray,
-    G: int,
-    is_pos: np.ndarray,
-    score_a: np.ndarray,
-    score_b: np.ndarray,
-    orders: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
-) -> dict[str, np.ndarray]:
-    """Per-group paired DeLong: AUCs, variances and covariance from placement values (vectorised)."""
-    keep = codes >= 0
-    pc, nc = codes[keep & is_pos], codes[keep & ~is_pos]
-    n_pos = np.bincount(pc, minlength=G)[:G].astype("float64")
-    n_neg = np.bincount(nc, minlength=G)[:G].astype("float64")
-    place = {}
-    for name, s, order in (("a", score_a, orders[0]), ("b", score_b, orders[1])):
-        v10, v01 = _placements(codes, G, is_pos, s, order)
-        place[name] = (v10[keep & is_pos], v01[keep & ~is_pos])
-
-    def mean(values: np.ndarray, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(idx, weights=values, minlength=G)[:G] / n
-
-    def cov(x: np.ndarray, y: np.ndarray, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
-        mx, my = mean(x, idx, n), mean(y, idx, n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.bincount(idx, weights=(x - mx[idx]) * (y - my[idx]), minlength=G)[:G]
-            return s / (n - 1)
-
-    (a10, a01), (b10, b01) = place["a"], place["b"]
-    auc_a, auc_b = mean(a10, pc, n_pos), mean(b10, pc, n_pos)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var_a = cov(a10, a10, pc, n_pos) / n_pos + cov(a01, a01, nc, n_neg) / n_neg
-        var_b = cov(b10, b10, pc, n_pos) / n_pos + cov(b01, b01, nc, n_neg) / n_neg
-        cov_ab = cov(a10, b10, pc, n_pos) / n_pos + cov(a01, b01, nc, n_neg) / n_neg
-    ok = (n_pos > 1) & (n_neg > 1)
-    nan = np.full(G, np.nan)
-    both = (n_pos > 0) & (n_neg > 0)
-    return {
-        "auc_a": np.where(both, auc_a, np.nan),
-        "auc_b": np.where(both, auc_b, np.nan),
-        "var_a": np.where(ok, var_a, nan),
-        "var_b": np.where(ok, var_b, nan),
-        "cov": np.where(ok, cov_ab, nan),
-        "n_pos": n_pos,
-        "n_neg": n_neg,
-    }
-
-
-def delong_paired(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> DeLongResult:
-    """Paired DeLong test for two scores of the same rows; ``y_true`` is boolean (True = positive)."""
-    y = np.asarray(y_true).astype(bool)
-    a = np.asarray(score_a, dtype="float64")
-    b = np.asarray(score_b, dtype="float64")
-    r = _grouped_delong(np.zeros(len(y), dtype=np.int64), 1, y, a, b)
-    return DeLongResult(
-        auc_a=float(r["auc_a"][0]),
-        auc_b=float(r["auc_b"][0]),
-        var_a=float(r["var_a"][0]),
-        var_b=float(r["var_b"][0]),
-        cov=float(r["cov"][0]),
-        n_pos=int(r["n_pos"][0]),
-        n_neg=int(r["n_neg"][0]),
-    )
 
 
 def _confusion_metric(C: np.ndarray, metric: str, task: str, positive: int | None) -> np.ndarray:
@@ -364,33 +154,6 @@ def _confusion_metric(C: np.ndarray, metric: str, task: str, positive: int | Non
     valid = ~np.isnan(per_class)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(valid.any(axis=-1), np.nansum(per_class, axis=-1) / valid.sum(axis=-1), np.nan)
-
-
-# ---- groupings (slices) -----------------------------------------------------------------------------
-
-
-def groupings_for(scored: Scored, slices: Sequence[str | SliceDefinition] = ()) -> list[Grouping]:
-    """All rows, then one grouping per slice column (its groups, as the Slices page makes them) and one
-    per saved slice definition. The workspace's time column is grouped by its parsed times."""
-    out = [rows_grouping(ALL_ROWS, np.ones(scored.n, dtype=bool))]
-    for item in slices:
-        if isinstance(item, SliceDefinition):
-            out.append(rows_grouping(item.name or item.describe(), item.mask(scored)))
-            continue
-        col = str(item)
-        if col not in scored.frame.columns:
-            raise AnalysisError(
-                UNKNOWN_SLICE_COLUMN.format(
-                    name=col,
-                    dataset=scored.dataset_name,
-                    known=", ".join(map(str, scored.frame.columns[:40])),
-                )
-            )
-        if scored.time is not None and col == scored.time.name:
-            out.append(dataclasses.replace(group_column(scored, TIME), column=col))
-        else:
-            out.append(group_column(scored, col))
-    return out
 
 
 # ---- thresholds -------------------------------------------------------------------------------------
@@ -943,7 +706,7 @@ def _paired_stats(
         cc = _sums(codes, G, (~ca & cb).astype("float64"), keep)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["change"] = np.where(n > 0, (bb - cc) / n, np.nan)
-        lo, hi = _agresti_min(bb, cc, n, z)
+        lo, hi = agresti_min(bb, cc, n, z)
         out["lo"], out["hi"] = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
         out["p"] = np.array(
             [mcnemar_pvalue(int(x), int(y)) if m > 0 else np.nan for x, y, m in zip(bb, cc, n, strict=True)]
@@ -1004,7 +767,7 @@ def _paired_stats(
         sa, sb = a.score, b.score
         finite = np.isfinite(sa) & np.isfinite(sb)
         gcodes = np.where(finite, codes, -1)
-        r = _grouped_delong(
+        r = grouped_delong(
             gcodes, G, a.y == a.positive_index, sa, sb, orders=(_score_order(a), _score_order(b))
         )
         change = r["auc_a"] - r["auc_b"]

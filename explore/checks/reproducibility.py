@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import scored_with, training_dataset
-from explore.checks.compare import groupings_for
 from explore.core.progress import Progress, no_progress
 from explore.core.roles import evaluation_datasets
 from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError
 from explore.slices.definition import SliceDefinition
+from explore.slices.grouping import groupings_for
 from explore.stats import metrics as M
 
 RANDOM_PARAM_NAMES = ("random_state", "seed", "random_seed")

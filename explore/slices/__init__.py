@@ -8,7 +8,14 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "definition": ["Condition", "SliceDefinition"],
-        "grouping": ["Grouping", "group_column", "group_values", "rows_grouping", "sliceable_columns"],
+        "grouping": [
+            "Grouping",
+            "group_column",
+            "group_values",
+            "rows_grouping",
+            "groupings_for",
+            "sliceable_columns",
+        ],
         "report": [
             "SliceReport",
             "slice_report",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -28,6 +28,7 @@ from explore.slices.definition import (
     PSEUDO,
     TIME,
     Condition,
+    SliceDefinition,
     number_labels,
 )
 
@@ -40,6 +41,11 @@ MISSING_LABEL = "(missing)"
 BAD_BINS = (
     "The number of bins for '{column}' must be an integer from 2 to {max_bins}, or a list of at least 2 increasing "
     "edges; received {received!r}."
+)
+ALL_ROWS = "all rows"
+UNKNOWN_SLICE_COLUMN = (
+    "The slice column {name!r} is not in dataset '{dataset}'. Columns there: {known}. Fix [checks] slices in "
+    "workspace.toml or the slice choice."
 )
 UNKNOWN_COLUMN = "There is no column '{column}' in dataset '{dataset}'. Columns: {columns}."
 
@@ -328,3 +334,30 @@ def combine(a: Grouping, b: Grouping) -> tuple[np.ndarray, list[tuple[int, int]]
     remap[present] = np.arange(len(present))
     codes = remap[np.where(ok, flat, a.n_groups * b.n_groups)]
     return codes, [(int(p // b.n_groups), int(p % b.n_groups)) for p in present]
+
+
+# ---- all rows, slice columns and saved slices ----------------------------------------------------------
+
+
+def groupings_for(scored: Scored, slices: Sequence[str | SliceDefinition] = ()) -> list[Grouping]:
+    """All rows, then one grouping per slice column (its groups, as the Slices page makes them) and one
+    per saved slice definition. The workspace's time column is grouped by its parsed times."""
+    out = [rows_grouping(ALL_ROWS, np.ones(scored.n, dtype=bool))]
+    for item in slices:
+        if isinstance(item, SliceDefinition):
+            out.append(rows_grouping(item.name or item.describe(), item.mask(scored)))
+            continue
+        col = str(item)
+        if col not in scored.frame.columns:
+            raise AnalysisError(
+                UNKNOWN_SLICE_COLUMN.format(
+                    name=col,
+                    dataset=scored.dataset_name,
+                    known=", ".join(map(str, scored.frame.columns[:40])),
+                )
+            )
+        if scored.time is not None and col == scored.time.name:
+            out.append(replace(group_column(scored, TIME), column=col))
+        else:
+            out.append(group_column(scored, col))
+    return out

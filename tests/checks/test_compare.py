@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import (
     accuracy_score,
@@ -28,7 +27,7 @@ from explore.core.loading import LoadedModel
 from explore.core.workspace import Workspace, parse_workspace, score
 from explore.errors import AnalysisError, WorkspaceError
 from explore.slices.definition import TIME, Condition, SliceDefinition
-from explore.slices.grouping import group_column
+from explore.slices.grouping import ALL_ROWS, group_column, groupings_for
 
 # ---- in-memory workspaces with models that look predictions up by a key column -----------------------
 
@@ -120,67 +119,6 @@ def flip(p: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-# ---- statistical building blocks ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "table", [[[10, 3], [9, 20]], [[50, 0], [4, 30]], [[5, 12], [12, 5]], [[100, 40], [18, 2]]]
-)
-def test_mcnemar_exact_agrees_with_statsmodels(table):
-    from statsmodels.stats.contingency_tables import mcnemar
-
-    t = np.asarray(table)
-    expected = mcnemar(t, exact=True).pvalue
-    assert C.mcnemar_pvalue(t[0, 1], t[1, 0], mid_p=False) == pytest.approx(expected, rel=1e-12)
-    # mid-p: the exact p-value minus the probability of the observed table once.
-    k, n = min(t[0, 1], t[1, 0]), t[0, 1] + t[1, 0]
-    assert C.mcnemar_pvalue(t[0, 1], t[1, 0]) == pytest.approx(min(1, expected) - stats.binom.pmf(k, n, 0.5))
-    assert C.mcnemar_pvalue(0, 0) == 1.0
-
-
-def _delong_naive(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """DeLong et al. (1988) structural components by the O(m·n) definition: (auc_a, auc_b, var of a − b)."""
-    pos, neg = y == 1, y == 0
-    comps = []
-    for s in (a, b):
-        x, z = s[pos][:, None], s[neg][None, :]
-        psi = (x > z) + 0.5 * (x == z)
-        comps.append((psi.mean(axis=1), psi.mean(axis=0), psi.mean()))
-    (a10, a01, auc_a), (b10, b01, auc_b) = comps
-    s10 = np.cov(np.vstack([a10, b10]))
-    s01 = np.cov(np.vstack([a01, b01]))
-    L = np.array([1, -1])
-    var = L @ s10 @ L / pos.sum() + L @ s01 @ L / neg.sum()
-    return auc_a, auc_b, var
-
-
-def test_delong_paired_matches_definition_and_sklearn():
-    rng = np.random.default_rng(3)
-    y = (rng.random(300) < 0.4).astype(int)
-    a = np.round(y * 0.8 + rng.normal(size=300), 1)  # rounding makes ties
-    b = y * 0.5 + rng.normal(size=300)
-    res = C.delong_paired(y.astype(bool), a, b)
-    auc_a, auc_b, var = _delong_naive(y, a, b)
-    assert res.auc_a == pytest.approx(roc_auc_score(y, a)) == pytest.approx(auc_a)
-    assert res.auc_b == pytest.approx(roc_auc_score(y, b))
-    assert res.se**2 == pytest.approx(var, rel=1e-9)
-    assert res.p_value == pytest.approx(2 * stats.norm.sf(abs(auc_a - auc_b) / np.sqrt(var)))
-    # Identical scores: no difference, p = 1.
-    same = C.delong_paired(y.astype(bool), a, a)
-    assert same.diff == 0 and same.p_value == 1.0
-
-
-def test_grouped_midrank_equals_rankdata_within_each_group():
-    rng = np.random.default_rng(1)
-    codes = rng.integers(-1, 4, 500)
-    values = rng.integers(0, 20, 500).astype(float)
-    ranks = C.grouped_midrank(codes, values)
-    for g in range(4):
-        m = codes == g
-        np.testing.assert_allclose(ranks[m], stats.rankdata(values[m]))
-    assert np.isnan(ranks[codes == -1]).all()
-
-
 # ---- the paired engine against sklearn ------------------------------------------------------------------
 
 
@@ -200,9 +138,9 @@ def test_binary_changes_match_sklearn_differences():
             "previous": LookupClassifier(proba_table(p_prev), ["no", "yes"]),
         },
     )
-    groupings = C.groupings_for(a, ["group"])
+    groupings = groupings_for(a, ["group"])
     cells = C.compare_scored(a, b, groupings, role="previous", metrics=C.PAIRED_METRICS["binary"])
-    top = cells[cells["slice"] == C.ALL_ROWS].set_index("metric")
+    top = cells[cells["slice"] == ALL_ROWS].set_index("metric")
     y = frame["y"].to_numpy()
     pa, pb = np.where(p >= 0.5, "yes", "no"), np.where(p_prev >= 0.5, "yes", "no")
     assert top.loc["accuracy", "change"] == pytest.approx(accuracy_score(y, pa) - accuracy_score(y, pb))
@@ -239,9 +177,7 @@ def test_regression_and_multiclass_changes_match_sklearn():
         {"current": LookupRegressor(pa), "previous": LookupRegressor(pb)},
         columns={"task": "regression"},
     )
-    cells = C.compare_scored(
-        a, b, C.groupings_for(a), role="previous", metrics=C.PAIRED_METRICS["regression"]
-    )
+    cells = C.compare_scored(a, b, groupings_for(a), role="previous", metrics=C.PAIRED_METRICS["regression"])
     top = cells.set_index("metric")
     assert top.loc["MAE", "change"] == pytest.approx(mean_absolute_error(y, pa) - mean_absolute_error(y, pb))
     assert top.loc["RMSE", "change"] == pytest.approx(
@@ -263,9 +199,7 @@ def test_regression_and_multiclass_changes_match_sklearn():
             "previous": LookupClassifier(soft(logits_b), labels),
         },
     )
-    cells = C.compare_scored(
-        a, b, C.groupings_for(a), role="previous", metrics=C.PAIRED_METRICS["multiclass"]
-    )
+    cells = C.compare_scored(a, b, groupings_for(a), role="previous", metrics=C.PAIRED_METRICS["multiclass"])
     top = cells.set_index("metric")
     ya, yb = labels[soft(logits_a).argmax(1)], labels[soft(logits_b).argmax(1)]
     assert top.loc["F1", "change"] == pytest.approx(
@@ -309,7 +243,7 @@ def test_planted_one_slice_regression_is_flagged_and_noise_is_not():
     assert cells.loc["group = C", "p_value"] < 1e-6
     for g in "ABDE":
         assert cells.loc[f"group = {g}", "status"] != C.STATUS_FAIL
-    assert cells.loc[C.ALL_ROWS, "status"] != C.STATUS_FAIL
+    assert cells.loc[ALL_ROWS, "status"] != C.STATUS_FAIL
     assert res.passed is False
     assert "group = C" in res.verdict()
     # The differing rows are exactly the rows where the predicted classes differ.
@@ -500,8 +434,8 @@ def test_checks_group_a_slice_column_as_the_slices_page_does(tiny_workspace):
     ws = open_workspace(read_workspace(tiny_workspace))
     sc = score(ws, "validation")
     time_column = ws.config.columns.time
-    all_rows, device, tenure, when = C.groupings_for(sc, ["device", "tenure_months", time_column])
-    assert all_rows.keys == [C.ALL_ROWS] and (all_rows.codes == 0).all()
+    all_rows, device, tenure, when = groupings_for(sc, ["device", "tenure_months", time_column])
+    assert all_rows.keys == [ALL_ROWS] and (all_rows.codes == 0).all()
     for g, column in ((device, "device"), (tenure, "tenure_months")):
         same = group_column(sc, column)
         assert g.labels == same.labels and np.array_equal(g.codes, same.codes)
