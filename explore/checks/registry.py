@@ -31,7 +31,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,14 +197,6 @@ def _module(name: str) -> Any:
         if exc.name and (exc.name == name or name.startswith(exc.name + ".")):
             raise SkipCheck(MODULE_MISSING.format(module=name)) from None
         raise
-
-
-def _attr(module: Any, *names: str) -> Any:
-    """The first of ``names`` the module defines; SkipCheck when none (an older version of it)."""
-    for n in names:
-        if hasattr(module, n):
-            return getattr(module, n)
-    raise SkipCheck(f"{module.__name__} has no {' / '.join(names)} (not available in this version)")
 
 
 # =====================================================================================================
@@ -727,14 +719,8 @@ def run_checks(
                 f"internal error ({type(exc).__name__}: {exc}); please report it",
                 {"traceback": tb},
             )
-        results.append(dataclass_replace(result, seconds=time.perf_counter() - start))
+        results.append(replace(result, seconds=time.perf_counter() - start))
     return results
-
-
-def dataclass_replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
 
 
 def exit_code_for(results: Sequence[CheckResult], requested: Sequence[str] = ()) -> int:
@@ -1145,7 +1131,7 @@ def _record_snapshots(
                 data_fingerprint=ws.data_fingerprint(dataset) if dataset in ws.dataset_names else "",
                 source="check",
             )
-            out.append(dataclass_replace(r, snapshot_id=sid))
+            out.append(replace(r, snapshot_id=sid))
     return out
 
 

@@ -247,9 +247,3 @@ def number_labels(values: Any) -> list[str]:
         if len(set(out)) == n_distinct:
             return out
     return [repr(x) for x in vals]
-
-
-def slice_from_query(params: dict[str, Any]) -> SliceDefinition | None:
-    """The slice in a page's query parameters (``?slice=…``), if any."""
-    text = params.get("slice")
-    return SliceDefinition.from_query_param(text) if text else None
