@@ -65,7 +65,7 @@ def bench_compare(ws, scorer) -> None:
             slices=["device", "region", "tenure_months"],
             scorer=scorer,
         )
-    print(f"   {len(res.cells):,} cells, {len(res.gaps):,} gaps; {res.verdict()}")
+    print(f"   {len(res.cells):,} cells, {len(res.gaps):,} gaps; {res.summary()}")
 
 
 def bench_tests(ws, scorer) -> None:

@@ -413,7 +413,7 @@ def comparison_section() -> None:
     res: C.ComparisonResult | None = _kept("comparison", params)
     if res is None:
         return
-    _verdict(res.passed, res.verdict())
+    _verdict(res.passed, res.summary())
     counts = res.counts
     cols = st.columns(5)
     for col, key in zip(cols, C.STATUSES, strict=True):
@@ -484,7 +484,7 @@ def comparison_section() -> None:
     _exports(
         "comparison",
         f"Model comparison: {res.candidate} vs {', '.join(f'{k} {v}' for k, v in res.models.items())}",
-        res.verdict(),
+        res.summary(),
         {"cells": res.cells, "gaps": res.gaps, "differing rows": res.differing.head(200)},
         res.to_dict(),
         kind="comparison",

@@ -1141,7 +1141,8 @@ class ComparisonResult:
             return None
         return True
 
-    def verdict(self) -> str:
+    def summary(self) -> str:
+        """The verdict in one sentence."""
         c = self.counts
         if self.passed is False:
             fails = self.failures
@@ -1163,7 +1164,7 @@ class ComparisonResult:
             {
                 "kind": "comparison",
                 "passed": self.passed,
-                "verdict": self.verdict(),
+                "summary": self.summary(),
                 "candidate": self.candidate,
                 "models": self.models,
                 "datasets": self.datasets,

@@ -78,9 +78,17 @@ class Outcome:
     """What a check function returns: passed or not, one sentence, and JSON-able details."""
 
     passed: bool
-    summary: str
+    message: str
     details: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {"passed": self.passed, "summary": self.message, "details": self.details, "params": self.params}
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +100,7 @@ class CheckResult:
     kind: str
     title: str
     status: str
-    summary: str
+    message: str
     details: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -102,24 +110,29 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == "passed"
 
+    def summary(self) -> str:
+        return self.message
+
     @property
     def ran(self) -> bool:
         return self.status in ("passed", "failed")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "tests": list(self.tests),
-            "kind": self.kind,
-            "title": self.title,
-            "status": self.status,
-            "passed": self.passed,
-            "summary": self.summary,
-            "details": self.details,
-            "params": self.params,
-            "seconds": round(self.seconds, 3),
-            "snapshot_id": self.snapshot_id,
-        }
+        return jsonable(
+            {
+                "name": self.name,
+                "tests": list(self.tests),
+                "kind": self.kind,
+                "title": self.title,
+                "status": self.status,
+                "passed": self.passed,
+                "summary": self.message,
+                "details": self.details,
+                "params": self.params,
+                "seconds": round(self.seconds, 3),
+                "snapshot_id": self.snapshot_id,
+            }
+        )
 
 
 @dataclass
@@ -227,7 +240,7 @@ def check_compare(ctx: CheckContext) -> Outcome:
     details["failures"] = jsonable(result.failures.head(50), max_rows=DETAIL_ROWS)
     return Outcome(
         passed=result.passed is not False,
-        summary=result.verdict(),
+        message=result.summary(),
         details=details,
         params={
             "thresholds": thresholds.source,
@@ -700,7 +713,7 @@ def run_checks(
                 check.kind,
                 check.title,
                 status,
-                out.summary,
+                out.message,
                 jsonable(out.details, max_rows=DETAIL_ROWS),
                 jsonable(out.params, max_rows=DETAIL_ROWS),
             )
@@ -999,9 +1012,9 @@ def main(argv: list[str]) -> int:
         exit_code = exit_code_for(results, requested)
         for r in results:
             if r.status == "skipped" and r.name in requested:
-                problems.append(REQUESTED_SKIPPED.format(name=r.name, reason=r.summary.rstrip(".")))
+                problems.append(REQUESTED_SKIPPED.format(name=r.name, reason=r.message.rstrip(".")))
             elif r.status == "error":
-                problems.append(f"{r.title}: {r.summary}")
+                problems.append(f"{r.title}: {r.message}")
     except ExploreError as exc:
         problems.append(str(exc))
         exit_code = EXIT_COULD_NOT_RUN
@@ -1047,7 +1060,7 @@ def main(argv: list[str]) -> int:
         return EXIT_COULD_NOT_RUN if exit_code != EXIT_FAILED else exit_code
     for r in results:
         labels = ",".join(r.tests)
-        print(f"{_ICON[r.status]:<5} {r.name:<14} [{labels}] {r.summary}")
+        print(f"{_ICON[r.status]:<5} {r.name:<14} [{labels}] {r.message}")
     for p in problems:
         _say(f"explore check: {p}")
     print(

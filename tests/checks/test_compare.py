@@ -245,7 +245,7 @@ def test_planted_one_slice_regression_is_flagged_and_noise_is_not():
         assert cells.loc[f"group = {g}", "status"] != C.STATUS_FAIL
     assert cells.loc[ALL_ROWS, "status"] != C.STATUS_FAIL
     assert res.passed is False
-    assert "group = C" in res.verdict()
+    assert "group = C" in res.summary()
     # The differing rows are exactly the rows where the predicted classes differ.
     assert res.n_differing[("validation", "previous")] == int(((p_cand >= 0.5) != (p >= 0.5)).sum())
     assert set(res.differing["candidate_prediction"]) <= {"yes", "no"}
