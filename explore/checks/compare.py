@@ -54,7 +54,7 @@ from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
 from explore.slices.definition import SliceDefinition
 from explore.slices.grouping import ALL_ROWS, Grouping, groupings_for
-from explore.stats import metrics as M
+from explore.stats.metrics import grouped_metrics, metric_direction
 from explore.stats.paired import agresti_min, check_confidence, grouped_delong, mcnemar_pvalue, z_value
 
 Scorer = Callable[[str, str | None], Scored]
@@ -868,12 +868,12 @@ def compare_scored(
         G = len(grouping.labels)
         support = np.bincount(grouping.codes[grouping.codes >= 0], minlength=G)[:G]
         if computable:
-            va = M.grouped_metrics(a, grouping.codes, G, metrics=computable, confidence=confidence)
-            vb = M.grouped_metrics(b, grouping.codes, G, metrics=computable, confidence=confidence)
+            va = grouped_metrics(a, grouping.codes, G, metrics=computable, confidence=confidence)
+            vb = grouped_metrics(b, grouping.codes, G, metrics=computable, confidence=confidence)
             va, vb = va.set_index(["group", "metric"]), vb.set_index(["group", "metric"])
         for metric in metrics:
             why = reasons[metric]
-            direction = M.metric_direction(metric)
+            direction = metric_direction(metric)
             if why:
                 nan = np.full(G, np.nan)
                 st: dict[str, Any] = {"change": nan, "lo": nan, "hi": nan, "p": nan, "test": ""}
@@ -979,12 +979,12 @@ def slice_gaps(
         for metric in metrics:
             if _available(scored, metric):
                 continue
-            direction = M.metric_direction(metric)
+            direction = metric_direction(metric)
             for g in range(G):
                 inside = grouping.codes == g
                 n_in = int(inside.sum())
                 codes2 = np.where(grouping.codes >= 0, np.where(inside, 0, 1), -1).astype(np.int64)
-                res = M.grouped_metrics(scored, codes2, 2, metrics=[metric], confidence=confidence)
+                res = grouped_metrics(scored, codes2, 2, metrics=[metric], confidence=confidence)
                 v, lo, hi = res["value"].to_numpy(), res["ci_low"].to_numpy(), res["ci_high"].to_numpy()
                 se = (hi - lo) / (2 * z)
                 diff = v[0] - v[1]

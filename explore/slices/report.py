@@ -40,7 +40,7 @@ from explore.slices.grouping import (
     display_name,
     group_column,
 )
-from explore.stats import metrics as M
+from explore.stats import metrics as metrics_mod
 
 CURVE_POINTS = 200
 
@@ -131,7 +131,7 @@ def _overall(scored: Scored, names: list[str], confidence: float) -> pd.DataFram
     cache = _OVERALL_CACHE.setdefault(scored, {})
     key = (tuple(names), confidence)
     if key not in cache:
-        cache[key] = M.overall_metrics(scored, metrics=names, confidence=confidence)
+        cache[key] = metrics_mod.overall_metrics(scored, metrics=names, confidence=confidence)
     return cache[key]
 
 
@@ -140,7 +140,7 @@ def _split_metrics(
 ) -> tuple[list[str], dict[str, str], dict[str, Callable]]:
     """(registry names, display renames, custom callables)."""
     if metrics is None:
-        return M.default_metrics(scored), {}, {}
+        return metrics_mod.default_metrics(scored), {}, {}
     if isinstance(metrics, dict):
         names, rename, custom = [], {}, {}
         for label, spec in metrics.items():
@@ -162,7 +162,7 @@ def _custom_metric(scored: Scored, fn: Callable, name: str, codes: np.ndarray, n
         m = codes == g
         note, value = "custom metric: no interval", np.nan
         if not m.any():
-            note = M.NOTE_EMPTY
+            note = metrics_mod.NOTE_EMPTY
         else:
             try:
                 value = float(fn(y_true[m], y_pred[m]))
@@ -181,7 +181,7 @@ def _custom_metric(scored: Scored, fn: Callable, name: str, codes: np.ndarray, n
                 "note": note,
             }
         )
-    return pd.DataFrame(rows, columns=M.COLUMNS)
+    return pd.DataFrame(rows, columns=metrics_mod.COLUMNS)
 
 
 def _metrics_frame(
@@ -195,7 +195,7 @@ def _metrics_frame(
     *,
     complement: bool = False,
 ) -> pd.DataFrame:
-    df = M.grouped_metrics(
+    df = metrics_mod.grouped_metrics(
         scored, codes, n_groups, metrics=names, confidence=confidence, complement=complement
     )
     if custom:
@@ -222,7 +222,7 @@ def _metrics_frame(
 
 
 def _direction(name: str, rename_back: dict[str, str]) -> bool | None:
-    return M.metric_direction(rename_back.get(name, name))
+    return metrics_mod.metric_direction(rename_back.get(name, name))
 
 
 def _se(df: pd.DataFrame, z: float) -> np.ndarray:
@@ -290,7 +290,7 @@ def slice_report(
         raise AnalysisError(
             EMPTY_SLICE.format(slice=slice_def.describe(), dataset=scored.dataset_name, n=scored.n)
         )
-    z = M._z(confidence)
+    z = metrics_mod._z(confidence)
     two = np.where(mask, 0, 1).astype(np.int64)
     sr = _metrics_frame(scored, two, 2, names, rename, custom, confidence)
     if custom:
@@ -335,8 +335,8 @@ def slice_report(
         notes.append("The slice has a single row: intervals need at least two rows.")
     if (part_s["method"] == "bootstrap").any():
         notes.append(
-            f"Intervals marked 'bootstrap' are percentile bootstraps ({M.BOOTSTRAP_REPLICATES} resamples), run only on "
-            f"slices of at most {M.BOOTSTRAP_MAX_ROWS:,} rows."
+            f"Intervals marked 'bootstrap' are percentile bootstraps ({metrics_mod.BOOTSTRAP_REPLICATES} resamples), run only on "
+            f"slices of at most {metrics_mod.BOOTSTRAP_MAX_ROWS:,} rows."
         )
     by_group = None
     group_conditions: list[tuple[Condition, ...]] = []
@@ -405,7 +405,7 @@ def _by_group(
     notes = []
     if G == 0:
         raise AnalysisError(f"No row of the slice has a value in {', '.join(map(display_name, by))}.")
-    z = M._z(confidence)
+    z = metrics_mod._z(confidence)
     inside = _metrics_frame(scored, codes, G, names, rename, custom, confidence)
     rest = _metrics_frame(scored, codes, G, names, rename, custom, confidence, complement=True)
     df = inside.copy()
@@ -910,7 +910,7 @@ def fairness_gaps(
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = s1 / n_
                 var = np.maximum(s2 - n_ * mean**2, 0) / (n_ - 1)
-                half = M._t_crit(n_, confidence) * np.sqrt(var / n_)
+                half = metrics_mod._t_crit(n_, confidence) * np.sqrt(var / n_)
             groups[name] = mean
             groups[f"{name}_low"], groups[f"{name}_high"] = mean - half, mean + half
             measures[name] = (mean, var, n_)
@@ -938,10 +938,10 @@ def fairness_gaps(
             ("true positive rate", tp, pos_n),
             ("accuracy", corr, support),
         ):
-            lo, hi = M.wilson_interval(num, den, confidence)
-            groups[name] = M._ratio(num, den)
+            lo, hi = metrics_mod.wilson_interval(num, den, confidence)
+            groups[name] = metrics_mod._ratio(num, den)
             groups[f"{name}_low"], groups[f"{name}_high"] = lo, hi
-            measures[name] = (M._ratio(num, den), num, den)
+            measures[name] = (metrics_mod._ratio(num, den), num, den)
         groups["positives"] = pos_n.astype(int)
     eligible = support >= min_support
     small = [g.labels[i] for i in np.flatnonzero((support > 0) & ~eligible)]
@@ -1014,7 +1014,7 @@ def newcombe_interval(
 ) -> tuple[float, float]:
     """Newcombe's hybrid score interval (method 10) for p1 − p2, from the two Wilson intervals."""
     p1, p2 = k1 / n1, k2 / n2
-    (l1, l2), (u1, u2) = M.wilson_interval(np.array([k1, k2]), np.array([n1, n2]), confidence)
+    (l1, l2), (u1, u2) = metrics_mod.wilson_interval(np.array([k1, k2]), np.array([n1, n2]), confidence)
     d = p1 - p2
     lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
@@ -1071,7 +1071,7 @@ def curves(
         )
         codes = np.where(sel, 0, -1).astype(np.int64)
         key = "score" if scored.task == "binary" else ("proba", k)
-        st = M._grouped_auc(M._sorted_view(scored, key, score, scored.y == k), codes, 1)
+        st = metrics_mod._grouped_auc(metrics_mod._sorted_view(scored, key, score, scored.y == k), codes, 1)
         aucs[name] = (float(st["auc"][0]), float(st["ap"][0]), npos, n)
     cols_roc, cols_pr = ["set", "threshold", "fpr", "tpr"], ["set", "threshold", "recall", "precision"]
     return Curves(

@@ -21,7 +21,7 @@ from explore.core.serialise import plain
 from explore.core.workspace import Scored, decision_sign, predict_frame
 from explore.errors import NO_MODEL_FILE, AnalysisError
 from explore.slices.grouping import group_column
-from explore.stats import metrics as M
+from explore.stats import metrics
 
 NO_MODEL = NO_MODEL_FILE.format(needs="{what} needs the model itself", then=" to use it")
 BAD_POSITION = "Row position {position!r} is not in dataset '{dataset}' (positions 0 to {last:,}). Pick a row from the table."
@@ -766,8 +766,8 @@ def _perturb_stats(
 ) -> dict[str, Any]:
     n = len(flips)
     k_flip, k_vio = int(flips.sum()), int(violation.sum())
-    (fl,), (fh,) = M.wilson_interval(np.array([k_flip]), np.array([n]), confidence)
-    (vl,), (vh,) = M.wilson_interval(np.array([k_vio]), np.array([n]), confidence)
+    (fl,), (fh,) = metrics.wilson_interval(np.array([k_flip]), np.array([n]), confidence)
+    (vl,), (vh,) = metrics.wilson_interval(np.array([k_vio]), np.array([n]), confidence)
     d = delta[np.isfinite(delta)]
     mean = float(d.mean()) if len(d) else math.nan
     half = (
@@ -822,7 +822,7 @@ def threshold_metrics(
         tp, fp = int((pp & yy).sum()), int((pp & ~yy).sum())
         fn, tn = int((~pp & yy).sum()), int((~pp & ~yy).sum())
         n = tp + fp + fn + tn
-        (lo,), (hi,) = M.wilson_interval(np.array([tp + tn]), np.array([n]), confidence)
+        (lo,), (hi,) = metrics.wilson_interval(np.array([tp + tn]), np.array([n]), confidence)
         recs.append(
             {
                 "set": name,

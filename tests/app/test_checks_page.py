@@ -6,9 +6,7 @@ import json
 
 import numpy as np
 
-from explore.checks import compare as C
-from explore.checks import compatibility as K
-from explore.checks import expectations as X
+from explore.checks import compare, compatibility, expectations
 from explore.core.store import Store
 from explore.core.workspace import read_workspace
 from tests.conftest import assert_no_exception
@@ -93,20 +91,20 @@ def test_checks_page_saves_files_users_commit(make_app, tiny_copy):
     at = make_app(PAGE, workspace=tiny_copy)
     root = tiny_copy.parent
     _click(at, "checks_thresholds_save")
-    th = C.load_thresholds(root / "thresholds.toml")
-    assert th.previous == "previous" and {r.metric for r in th.rules} == set(C.PAIRED_METRICS["binary"])
+    th = compare.load_thresholds(root / "thresholds.toml")
+    assert th.previous == "previous" and {r.metric for r in th.rules} == set(compare.PAIRED_METRICS["binary"])
     assert 'thresholds = "thresholds.toml"' in " ".join(c.value for c in at.code)
 
     _section(at, "Expectations")
     _click(at, "checks_exp_profile")
     _click(at, "checks_suite_save")
-    suite = X.load_suite(root / "expectations.toml")
+    suite = expectations.load_suite(root / "expectations.toml")
     assert "monthly_charges" in suite.columns and suite.created_from == "train"
 
     _section(at, "Compatibility")
     _click(at, "checks_keys_make")
     _click(at, "checks_keys_save")
-    examples = K.load_key_examples(root / "key_examples.json")
+    examples = compatibility.load_key_examples(root / "key_examples.json")
     assert len(examples.inputs) == 20
     at.run()
     _click(at, "checks_keys_verify")

@@ -22,7 +22,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from explore.checks import compare as C
+from explore.checks import compare
 from explore.core.loading import LoadedModel
 from explore.core.workspace import Workspace, parse_workspace, score
 from explore.errors import AnalysisError, WorkspaceError
@@ -139,7 +139,7 @@ def test_binary_changes_match_sklearn_differences():
         },
     )
     groupings = groupings_for(a, ["group"])
-    cells = C.compare_scored(a, b, groupings, role="previous", metrics=C.PAIRED_METRICS["binary"])
+    cells = compare.compare_scored(a, b, groupings, role="previous", metrics=compare.PAIRED_METRICS["binary"])
     top = cells[cells["slice"] == ALL_ROWS].set_index("metric")
     y = frame["y"].to_numpy()
     pa, pb = np.where(p >= 0.5, "yes", "no"), np.where(p_prev >= 0.5, "yes", "no")
@@ -177,7 +177,9 @@ def test_regression_and_multiclass_changes_match_sklearn():
         {"current": LookupRegressor(pa), "previous": LookupRegressor(pb)},
         columns={"task": "regression"},
     )
-    cells = C.compare_scored(a, b, groupings_for(a), role="previous", metrics=C.PAIRED_METRICS["regression"])
+    cells = compare.compare_scored(
+        a, b, groupings_for(a), role="previous", metrics=compare.PAIRED_METRICS["regression"]
+    )
     top = cells.set_index("metric")
     assert top.loc["MAE", "change"] == pytest.approx(mean_absolute_error(y, pa) - mean_absolute_error(y, pb))
     assert top.loc["RMSE", "change"] == pytest.approx(
@@ -199,7 +201,9 @@ def test_regression_and_multiclass_changes_match_sklearn():
             "previous": LookupClassifier(soft(logits_b), labels),
         },
     )
-    cells = C.compare_scored(a, b, groupings_for(a), role="previous", metrics=C.PAIRED_METRICS["multiclass"])
+    cells = compare.compare_scored(
+        a, b, groupings_for(a), role="previous", metrics=compare.PAIRED_METRICS["multiclass"]
+    )
     top = cells.set_index("metric")
     ya, yb = labels[soft(logits_a).argmax(1)], labels[soft(logits_b).argmax(1)]
     assert top.loc["F1", "change"] == pytest.approx(
@@ -236,14 +240,14 @@ def test_planted_one_slice_regression_is_flagged_and_noise_is_not():
             "previous": LookupClassifier(proba_table(p), ["no", "yes"]),
         },
     )
-    th = C.parse_thresholds('previous = "previous"\n[metrics.accuracy]\nvs_previous = 0.02\n')
-    res = C.compare_models(ws, slices=["group"], metrics=["accuracy"], thresholds=th)
+    th = compare.parse_thresholds('previous = "previous"\n[metrics.accuracy]\nvs_previous = 0.02\n')
+    res = compare.compare_models(ws, slices=["group"], metrics=["accuracy"], thresholds=th)
     cells = res.cells.set_index("slice")
-    assert cells.loc["group = C", "status"] == C.STATUS_FAIL
+    assert cells.loc["group = C", "status"] == compare.STATUS_FAIL
     assert cells.loc["group = C", "p_value"] < 1e-6
     for g in "ABDE":
-        assert cells.loc[f"group = {g}", "status"] != C.STATUS_FAIL
-    assert cells.loc[ALL_ROWS, "status"] != C.STATUS_FAIL
+        assert cells.loc[f"group = {g}", "status"] != compare.STATUS_FAIL
+    assert cells.loc[ALL_ROWS, "status"] != compare.STATUS_FAIL
     assert res.passed is False
     assert "group = C" in res.summary()
     # The differing rows are exactly the rows where the predicted classes differ.
@@ -263,19 +267,19 @@ def test_fixed_reference_catches_a_slow_slide_that_per_step_thresholds_miss():
         {k: LookupClassifier(proba_table(v), ["no", "yes"]) for k, v in tables.items() if k != "m5"}
     )
     ws = table_workspace({"validation": frame}, models)
-    th = C.parse_thresholds("[metrics.accuracy]\nvs_previous = 0.02\nvs_reference = 0.03\n")
+    th = compare.parse_thresholds("[metrics.accuracy]\nvs_previous = 0.02\nvs_reference = 0.03\n")
     # Each release against its predecessor passes the per-step threshold...
     for k in range(1, 5):
-        res = C.compare_models(
+        res = compare.compare_models(
             ws, candidate=f"m{k}", previous=f"m{k - 1}", metrics=["accuracy"], thresholds=th
         )
         assert res.passed is True, res.cells
-    last = C.compare_models(
+    last = compare.compare_models(
         ws, candidate="current", previous="m4", reference="m0", metrics=["accuracy"], thresholds=th
     )
     by_role = last.cells.set_index("role")
-    assert by_role.loc["previous", "status"] == C.STATUS_PASS
-    assert by_role.loc["reference", "status"] == C.STATUS_FAIL
+    assert by_role.loc["previous", "status"] == compare.STATUS_PASS
+    assert by_role.loc["reference", "status"] == compare.STATUS_FAIL
     assert by_role.loc["reference", "change"] == pytest.approx(-0.05, abs=1e-9)
     assert last.passed is False
 
@@ -293,9 +297,9 @@ def test_small_slices_are_underpowered_not_failed():
             "previous": LookupClassifier(proba_table(p), ["no", "yes"]),
         },
     )
-    res = C.compare_models(ws, slices=["group"], metrics=["accuracy", "ROC AUC"])
-    assert (res.cells["status"] != C.STATUS_FAIL).all()
-    assert (res.cells["status"] == C.STATUS_UNDERPOWERED).any()
+    res = compare.compare_models(ws, slices=["group"], metrics=["accuracy", "ROC AUC"])
+    assert (res.cells["status"] != compare.STATUS_FAIL).all()
+    assert (res.cells["status"] == compare.STATUS_UNDERPOWERED).any()
 
 
 def test_gap_threshold_flags_a_slice_far_behind_the_rest():
@@ -310,11 +314,11 @@ def test_gap_threshold_flags_a_slice_far_behind_the_rest():
             "previous": LookupClassifier(proba_table(p_bad), ["no", "yes"]),
         },
     )
-    th = C.parse_thresholds("[metrics.accuracy]\ngap = 0.05\n")
-    res = C.compare_models(ws, slices=["group"], metrics=["accuracy"], thresholds=th)
+    th = compare.parse_thresholds("[metrics.accuracy]\ngap = 0.05\n")
+    res = compare.compare_models(ws, slices=["group"], metrics=["accuracy"], thresholds=th)
     gaps = res.gaps.set_index("slice")
-    assert gaps.loc["group = E", "status"] == C.STATUS_FAIL
-    assert (gaps.drop(index="group = E")["status"] != C.STATUS_FAIL).all()
+    assert gaps.loc["group = E", "status"] == compare.STATUS_FAIL
+    assert (gaps.drop(index="group = E")["status"] != compare.STATUS_FAIL).all()
     # Identical models: the paired change is exactly 0 and never fails.
     assert (res.cells["change"] == 0).all() and res.passed is False  # the gap fails the report
 
@@ -329,11 +333,11 @@ def test_saved_slice_definitions_and_overrides():
         },
     )
     saved = SliceDefinition((Condition("group", "in", ("A", "B")),), name="A or B")
-    th = C.parse_thresholds(
+    th = compare.parse_thresholds(
         '[metrics.accuracy]\nvs_previous = 0.01\n[[override]]\nmetric = "accuracy"\nslice = "group=B"\nvs_previous = 0.2\n'
         '[[override]]\nmetric = "accuracy"\nslice = "A or B"\nvs_previous = "50%"\n'
     )
-    res = C.compare_models(ws, slices=["group", saved], metrics=["accuracy"], thresholds=th)
+    res = compare.compare_models(ws, slices=["group", saved], metrics=["accuracy"], thresholds=th)
     cells = res.cells.set_index("slice")
     assert cells.loc["A or B", "n"] == int(frame["group"].isin(["A", "B"]).sum())
     assert cells.loc["A or B", "threshold"] == "50%"
@@ -346,17 +350,17 @@ def test_saved_slice_definitions_and_overrides():
 
 
 def test_threshold_file_round_trips_and_workspace_reference(tmp_path):
-    th = C.parse_thresholds(
+    th = compare.parse_thresholds(
         'previous = "previous"\nreference = "v1"\nconfidence = 0.9\nslices = ["device"]\n'
         '[metrics.roc_auc]\nvs_previous = 0.01\nvs_reference = "2%"\n[metrics.accuracy]\ngap = 0.1\n'
         '[[override]]\nmetric = "log-loss"\ndataset = "production"\nslice = "device"\nvs_previous = "8%"\n'
     )
     assert th.rules[0].metric == "ROC AUC" and th.rules[0].vs_reference.percent == 2
     assert th.rules[2].metric == "log loss" and th.rules[2].slice == "device"
-    path = C.save_thresholds(th, tmp_path / "thresholds.toml")
+    path = compare.save_thresholds(th, tmp_path / "thresholds.toml")
     text = path.read_text()
     assert text.startswith("# Thresholds for model comparison")
-    again = C.load_thresholds(path)
+    again = compare.load_thresholds(path)
     assert (
         again.rules == th.rules
         and again.reference == "v1"
@@ -364,7 +368,7 @@ def test_threshold_file_round_trips_and_workspace_reference(tmp_path):
         and again.slices == ("device",)
     )
     # The editor's table round-trips too.
-    assert C.thresholds_from_frame(th.rules_frame(), th).rules == th.rules
+    assert compare.thresholds_from_frame(th.rules_frame(), th).rules == th.rules
 
 
 @pytest.mark.parametrize(
@@ -382,7 +386,7 @@ def test_threshold_file_round_trips_and_workspace_reference(tmp_path):
 )
 def test_bad_threshold_files_get_clear_messages(text, expected):
     with pytest.raises(AnalysisError) as err:
-        C.parse_thresholds(text, source="t.toml")
+        compare.parse_thresholds(text, source="t.toml")
     assert expected in str(err.value) and "t.toml" in str(err.value)
 
 
@@ -390,12 +394,12 @@ def test_thresholds_for_reads_the_workspace_file_and_reports_a_missing_one(tmp_p
     frame, p = binary_world(500)
     models = {"current": LookupClassifier(proba_table(p), ["no", "yes"])}
     ws = table_workspace({"validation": frame}, models, root=tmp_path)
-    assert C.thresholds_for(ws).source == "defaults"
+    assert compare.thresholds_for(ws).source == "defaults"
     (tmp_path / "th.toml").write_text("[metrics.accuracy]\nvs_previous = 0.05\n")
     ws = table_workspace({"validation": frame}, models, checks={"thresholds": "th.toml"}, root=tmp_path)
-    assert C.thresholds_for(ws).rules[0].vs_previous.value == 0.05
+    assert compare.thresholds_for(ws).rules[0].vs_previous.value == 0.05
     with pytest.raises(WorkspaceError, match="does not exist"):
-        C.load_thresholds(tmp_path / "nope.toml")
+        compare.load_thresholds(tmp_path / "nope.toml")
 
 
 # ---- bad input -------------------------------------------------------------------------------------------
@@ -405,7 +409,7 @@ def test_comparison_needs_two_models_and_known_names():
     frame, p = binary_world(500)
     one = table_workspace({"validation": frame}, {"current": LookupClassifier(proba_table(p), ["no", "yes"])})
     with pytest.raises(AnalysisError, match=r"needs a second model.*\[models.previous\]"):
-        C.compare_models(one)
+        compare.compare_models(one)
     two = table_workspace(
         {"validation": frame},
         {
@@ -414,16 +418,16 @@ def test_comparison_needs_two_models_and_known_names():
         },
     )
     with pytest.raises(AnalysisError, match="no model named 'v0'"):
-        C.compare_models(two, reference="v0")
+        compare.compare_models(two, reference="v0")
     with pytest.raises(AnalysisError, match="is the candidate itself"):
-        C.compare_models(two, previous="current")
+        compare.compare_models(two, previous="current")
     with pytest.raises(AnalysisError, match="slice column 'colour' is not in dataset"):
-        C.compare_models(two, slices=["colour"])
+        compare.compare_models(two, slices=["colour"])
     with pytest.raises(AnalysisError, match="no dataset named 'test'"):
-        C.compare_models(two, datasets=["test"])
+        compare.compare_models(two, datasets=["test"])
     preds_only = frame.assign(pred=np.where(p > 0.5, "yes", "no"))
     with pytest.raises(AnalysisError, match="predictions-only"):
-        C.compare_models(table_workspace({"validation": preds_only}, {}))
+        compare.compare_models(table_workspace({"validation": preds_only}, {}))
 
 
 def test_checks_group_a_slice_column_as_the_slices_page_does(tiny_workspace):
@@ -454,8 +458,8 @@ def test_sample_workspace_comparison_runs_and_is_jsonable(tiny_workspace):
     from explore.core.workspace import open_workspace, read_workspace
 
     ws = open_workspace(read_workspace(tiny_workspace))
-    res = C.compare_models(ws, slices=["device", "tenure_months"])
+    res = compare.compare_models(ws, slices=["device", "tenure_months"])
     assert set(res.cells["dataset"]) == {"validation", "production"}
-    assert set(res.cells["status"]) <= set(C.STATUSES)
+    assert set(res.cells["status"]) <= set(compare.STATUSES)
     data = json.loads(json.dumps(res.to_dict()))
     assert data["passed"] in (True, False, None) and data["cells"]
