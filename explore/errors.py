@@ -4,6 +4,9 @@ Every message says what is wrong, what was received, and how to fix it (scikit-l
 validation messages are the model). Messages are module constants so that tests can compare
 them exactly; the UI boundary (``ui/boundary.py``) shows any ``ExploreError`` as ``st.error``.
 Anything that is not an ``ExploreError`` is a bug and is allowed to surface as one.
+
+Every exception the project defines lives here, each with the facts a caller may act on as fields
+(``ExploreError(message, **fields)``, e.g. ``ModelError.model_name``, ``UntrustedTypesError.types``).
 """
 
 from __future__ import annotations
