@@ -93,6 +93,13 @@ class AnalysisError(ExploreError):
     """An analysis cannot run on the current choice (empty slice, too few rows, no time column...)."""
 
 
+class SkipCheck(Exception):
+    """Raised by an ``explore check`` check that does not apply to this workspace; the message is the reason.
+
+    Control flow, not a user error: the run reports the check as skipped and goes on.
+    """
+
+
 class ExperimentCancelled(AnalysisError):
     """The user cancelled a long analysis (the staleness experiment) between two steps; nothing was saved."""
 

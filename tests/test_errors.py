@@ -29,10 +29,15 @@ def test_untrusted_types_are_a_field():
         (errors.RubricError, errors.ExploreError),
         (errors.RubricConflict, errors.RubricError),
         (errors.ExperimentCancelled, errors.AnalysisError),
+        (errors.SkipCheck, Exception),
     ],
 )
 def test_every_project_exception_lives_in_errors(cls, parent):
     assert issubclass(cls, parent) and cls.__module__ == "explore.errors"
+
+
+def test_a_skipped_check_is_not_a_user_error():
+    assert not issubclass(errors.SkipCheck, errors.ExploreError)
 
 
 def test_the_no_model_message_is_one_template():

@@ -39,7 +39,7 @@ import numpy as np
 
 from explore.core import roles
 from explore.core.serialise import jsonable
-from explore.errors import NO_MODEL_FILE, ExploreError
+from explore.errors import NO_MODEL_FILE, ExploreError, SkipCheck
 from explore.report.markdown import markdown_table
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
@@ -67,10 +67,6 @@ MODULE_MISSING = "{module} is not available in this installation"
 REQUESTED_SKIPPED = "The check '{name}' was asked for with --checks but could not run: {reason}."
 NO_MODEL = NO_MODEL_FILE.format(needs="This check runs the model", then="")
 STORE_RECORD_FAILED = "The run could not be recorded in the store ({reason}); the reports were still written."
-
-
-class SkipCheck(Exception):
-    """Raised by a check that does not apply to this workspace; the message is the reason."""
 
 
 @dataclass(frozen=True)
