@@ -36,6 +36,7 @@ from explore.checks import expectations as X  # noqa: E402
 from explore.checks import serving_skew as SK  # noqa: E402
 from explore.checks import stability as STB  # noqa: E402
 from explore.core.workspace import open_workspace, read_workspace, score  # noqa: E402
+from explore.stats import paired  # noqa: E402
 
 
 def _open():
@@ -64,7 +65,7 @@ def bench_compare(ws, scorer) -> None:
             slices=["device", "region", "tenure_months"],
             scorer=scorer,
         )
-    print(f"   {len(res.cells):,} cells, {len(res.gaps):,} gaps; {res.verdict()}")
+    print(f"   {len(res.cells):,} cells, {len(res.gaps):,} gaps; {res.summary()}")
 
 
 def bench_tests(ws, scorer) -> None:
@@ -76,7 +77,7 @@ def bench_tests(ws, scorer) -> None:
     y = a.y == a.positive_index
     print(f"   {a.n:,} rows, {int(y.sum()):,} positives")
     t = time.perf_counter()
-    ours = C.delong_paired(y, a.score, b.score)
+    ours = paired.delong_paired(y, a.score, b.score)
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
     with warnings.catch_warnings():
@@ -94,7 +95,7 @@ def bench_tests(ws, scorer) -> None:
     ca, cb = a.pred == a.y, b.pred == b.y
     t = time.perf_counter()
     bb, cc = int((ca & ~cb).sum()), int((~ca & cb).sum())
-    p_ours = C.mcnemar_pvalue(bb, cc, mid_p=False)
+    p_ours = paired.mcnemar_pvalue(bb, cc, mid_p=False)
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
     table = pd.crosstab(ca, cb).reindex(index=[True, False], columns=[True, False], fill_value=0).to_numpy()

@@ -198,7 +198,7 @@ def bench_report(sc) -> None:
 
 
 def group_codes(sc) -> tuple[np.ndarray, int, pd.DataFrame]:
-    from explore.slices.report import group_column
+    from explore.slices.grouping import group_column
 
     a = group_column(sc, "region")
     b = group_column(sc, "device")

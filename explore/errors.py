@@ -4,20 +4,42 @@ Every message says what is wrong, what was received, and how to fix it (scikit-l
 validation messages are the model). Messages are module constants so that tests can compare
 them exactly; the UI boundary (``ui/boundary.py``) shows any ``ExploreError`` as ``st.error``.
 Anything that is not an ``ExploreError`` is a bug and is allowed to surface as one.
+
+Every exception the project defines lives here, each with the facts a caller may act on as fields
+(``ExploreError(message, **fields)``, e.g. ``ModelError.model_name``, ``UntrustedTypesError.types``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ExploreError(Exception):
-    """A problem with the user's input (files, settings, choices) that they can fix."""
+    """A problem with the user's input (files, settings, choices) that they can fix.
 
-    def __init__(self, message: str) -> None:
+    ``ExploreError(message, **fields)``: ``str(exc)`` is the message; ``fields`` are facts a caller may act on
+    (which model, which types...), readable as attributes (``exc.model_name``) and as ``exc.fields``.
+    ``with_fields(...)`` adds facts known only further up (e.g. the model's name in the workspace).
+    """
+
+    def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.fields: dict[str, Any] = dict(fields)
 
     def __str__(self) -> str:
         return self.message
+
+    def __getattr__(self, name: str) -> Any:
+        fields = self.__dict__.get("fields", {})
+        if name in fields:
+            return fields[name]
+        raise AttributeError(f"{type(self).__name__!r} has no field {name!r}")
+
+    def with_fields(self, **fields: Any) -> ExploreError:
+        """Add ``fields`` to this error and return it (to re-raise)."""
+        self.fields.update(fields)
+        return self
 
 
 class WorkspaceError(ExploreError):
@@ -41,15 +63,18 @@ class TimeColumnError(DataError):
 
 
 class ModelError(ExploreError):
-    """A model file cannot be loaded, or the model cannot predict on the data."""
+    """A model file cannot be loaded, or the model cannot predict on the data.
+
+    Field ``model_name``: the workspace's name for the model (``current``, ``previous``...), set by
+    ``open_workspace`` so that the Workspace page can ask for trust per model.
+    """
 
 
 class UntrustedTypesError(ModelError):
-    """A .skops file contains types the user has not accepted yet. ``types`` lists them."""
+    """A .skops file contains types the user has not accepted yet. Field ``types`` lists them."""
 
-    def __init__(self, message: str, types: list[str]) -> None:
-        super().__init__(message)
-        self.types = list(types)
+    def __init__(self, message: str, types: list[str], **fields: Any) -> None:
+        super().__init__(message, types=list(types), **fields)
 
 
 class PickleNotTrustedError(ModelError):
@@ -70,6 +95,25 @@ class AnalysisError(ExploreError):
 
 class SettingError(ExploreError):
     """An environment variable (see ``explore.core.settings``) holds a value that cannot be used."""
+
+
+class SkipCheck(Exception):
+    """Raised by an ``explore check`` check that does not apply to this workspace; the message is the reason.
+
+    Control flow, not a user error: the run reports the check as skipped and goes on.
+    """
+
+
+class ExperimentCancelled(AnalysisError):
+    """The user cancelled a long analysis (the staleness experiment) between two steps; nothing was saved."""
+
+
+class RubricError(ExploreError):
+    """A rubric input (test id, status, review file, check report) is wrong."""
+
+
+class RubricConflict(RubricError):
+    """Someone else changed a test after the version the user was editing; nothing was written."""
 
 
 # ---- message templates (format with keyword arguments) -------------------------------------------
@@ -148,6 +192,10 @@ MODEL_PREDICT_FAILED = (
     "Check that the dataset has the columns and types the model was trained on."
 )
 MODEL_DTYPE_HINT = " Columns holding text where the model may expect numbers: {columns}."
+NO_MODEL_FILE = (
+    "{needs}, but this workspace has no model file (predictions-only mode). "
+    'Add the model to workspace.toml as [model] path = "model.skops"{then}.'
+)
 
 LABEL_MISSING = (
     "The label column '{label}' is not in dataset '{dataset}'. Its columns are: {columns}. "

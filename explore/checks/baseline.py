@@ -32,20 +32,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import (
-    ALL_ROWS,
-    PAIRED_METRICS,
-    Progress,
-    Scorer,
-    check_confidence,
-    compare_scored,
-    default_datasets,
-    groupings_for,
-    jsonable,
-)
+from explore.checks.compare import PAIRED_METRICS, Scorer, compare_scored
+from explore.core import roles
+from explore.core.progress import Progress, no_progress
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import AnalysisError
 from explore.slices.definition import SliceDefinition
+from explore.slices.grouping import ALL_ROWS, groupings_for
+from explore.stats.paired import check_confidence
 
 MAX_LEVELS = 20
 # The gain the model must show over the simple baseline: metric units, or a share of the baseline's value.
@@ -81,18 +76,16 @@ NO_FEATURES = "The model has no input features to fit a baseline on ([columns] f
 
 
 def training_dataset(ws: Workspace, train: str | None = None) -> str:
-    """``train`` if given, else the dataset named "train"/"training", else the first with "train" in its name."""
+    """``train`` if given, else the workspace's training dataset (``explore.core.roles.training_dataset``);
+    ``AnalysisError`` when there is none."""
     if train is not None:
         if train not in ws.dataset_names:
             raise AnalysisError(UNKNOWN_DATASET.format(name=train, known=", ".join(ws.dataset_names)))
         return train
-    for name in ws.dataset_names:
-        if name.lower() in ("train", "training"):
-            return name
-    for name in ws.dataset_names:
-        if "train" in name.lower():
-            return name
-    raise AnalysisError(NO_TRAIN.format(known=", ".join(ws.dataset_names)))
+    found = roles.training_dataset(ws)
+    if found is None:
+        raise AnalysisError(NO_TRAIN.format(known=", ".join(ws.dataset_names)))
+    return found
 
 
 def standard_preprocessing(X: pd.DataFrame) -> Any:
@@ -327,7 +320,7 @@ def simple_baseline(
     ``[checks] slices``. At most ``max_train_rows`` random training rows are used (seeded). Returns a
     ``BaselineResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     confidence = check_confidence(confidence)
     margins = dict(margins or {})
     if candidate is None:
@@ -337,7 +330,7 @@ def simple_baseline(
             f"There is no model named {candidate!r}. Models in this workspace: {', '.join(ws.models) or 'none'}."
         )
     train = training_dataset(ws, train)
-    datasets = list(datasets or default_datasets(ws))
+    datasets = list(datasets or roles.evaluation_datasets(ws))
     for d in datasets:
         if d not in ws.dataset_names:
             raise AnalysisError(UNKNOWN_DATASET.format(name=d, known=", ".join(ws.dataset_names)))

@@ -7,7 +7,6 @@ marks; tooltips carry the exact numbers.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -27,8 +26,10 @@ from explore.checks.reproducibility import ReproResult
 from explore.checks.serving_skew import SkewResult
 from explore.checks.stability import CostResult, StabilityResult
 from explore.core.chart_data import vega_safe
+from explore.report.markdown import markdown_table
 
 MAX_MARKS = 5_000
+MARKDOWN_ROWS = 500  # rows of a table in the Markdown export (the CSV export has them all)
 STATUS_SCALE = alt.Scale(
     domain=[STATUS_FAIL, STATUS_UNDERPOWERED, STATUS_PASS, STATUS_NO_THRESHOLD, STATUS_NA],
     range=["#d62728", "#f2a93b", "#2ca02c", "#9e9e9e", "#e0e0e0"],
@@ -417,28 +418,14 @@ def cost_chart(result: CostResult) -> alt.Chart:
 # ---- exports ------------------------------------------------------------------------------------------------
 
 
-def _cell(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(frame: pd.DataFrame, *, max_rows: int = 500) -> str:
-    """A GitHub-flavoured Markdown table of ``frame`` (first ``max_rows`` rows; numbers to 4 significant digits)."""
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for row in frame.head(max_rows).itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-    if len(frame) > max_rows:
-        lines.append(f"\n… {len(frame) - max_rows:,} more rows in the CSV export.")
-    return "\n".join(lines) + "\n"
-
-
 def markdown_report(title: str, summary: str, tables: dict[str, pd.DataFrame]) -> str:
     """A Markdown document: a title, the verdict in words, then each table under its own heading."""
     parts = [f"# {title}", "", summary, ""]
     for name, table in tables.items():
-        parts += [f"## {name}", "", markdown_table(table), ""]
+        parts += [
+            f"## {name}",
+            "",
+            markdown_table(table, max_rows=MARKDOWN_ROWS, more="… {n:,} more rows in the CSV export."),
+            "",
+        ]
     return "\n".join(parts)

@@ -17,7 +17,7 @@ reference model, with overrides per dataset and slice, plus limits on a slice's 
 data. Each cell is **fail** when the whole confidence interval of the worsening lies beyond the
 allowance, **pass** when it lies within, and **underpowered** when the interval straddles it.
 
-Signatures (each result has ``.passed: bool | None`` and ``.to_dict()``)::
+Signatures (each result has ``.passed: bool | None``, ``.summary()`` and ``.to_dict()``)::
 
     compare_models(ws, *, candidate="current", previous=None, reference=None, datasets=None,
                    slices=None, metrics=None, thresholds=None, confidence=None, scorer=None,
@@ -26,18 +26,14 @@ Signatures (each result has ``.passed: bool | None`` and ``.to_dict()``)::
     parse_thresholds(text, *, source="…") -> Thresholds
     thresholds_for(ws) -> Thresholds             default_thresholds(task) -> Thresholds
     compare_scored(a, b, groupings, *, role, metrics, confidence) -> pd.DataFrame   (the paired engine)
-    mcnemar_pvalue(b, c, *, mid_p=True) -> float
-    delong_paired(y_true, score_a, score_b) -> DeLongResult
-    column_codes(values) -> (codes, labels)      groupings_for(scored, slices) -> list[Grouping]
 
-This module also holds the small helpers the other Checks modules share (``jsonable``, ``toml_dumps``,
-``Progress``).
+The paired tests themselves (McNemar, Agresti–Min, DeLong) are in ``explore/stats/paired.py``; the slices
+(all rows, the groups of a column, saved slices) come from ``explore.slices.grouping.groupings_for``, so
+they are the groups the Slices page shows.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import math
 import re
 import tomllib
@@ -51,18 +47,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explore.core.progress import Progress, no_progress
+from explore.core.roles import evaluation_datasets
+from explore.core.serialise import jsonable, toml_dumps
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
-from explore.errors import AnalysisError, WorkspaceError
-from explore.slices.definition import SliceDefinition, number_labels
-from explore.stats import metrics as M
+from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
+from explore.slices.definition import SliceDefinition
+from explore.slices.grouping import ALL_ROWS, Grouping, groupings_for
+from explore.stats.metrics import grouped_metrics, metric_direction
+from explore.stats.paired import agresti_min, check_confidence, grouped_delong, mcnemar_pvalue, z_value
 
-Progress = Callable[[float, str], None]
 Scorer = Callable[[str, str | None], Scored]
 
-ALL_ROWS = "all rows"
-MAX_GROUPS = 20  # groups per slice column (the rest become "(other)")
-MAX_DISCRETE = 12  # numeric columns with at most this many values are grouped by value
-QUANTILE_BINS = 4
 MIN_ROWS = 30
 BOOTSTRAP_REPLICATES = 1000
 MAX_DIFFERING_ROWS = 500
@@ -96,9 +92,8 @@ NEED_TWO_MODELS = (
     '[models.previous] path = "previous.skops" (and a fixed older one, e.g. [models.reference]), then name '
     'them in the threshold file (previous = "previous", reference = "reference") or pick them here.'
 )
-NO_MODELS = (
-    "Model comparison needs model files, but this workspace is predictions-only (no [model] section). "
-    "Add [model] and [models.previous] to workspace.toml."
+NO_MODELS = NO_MODEL_FILE.format(
+    needs="Model comparison needs model files", then=", and the previous model as [models.previous]"
 )
 UNKNOWN_MODEL = "There is no model named {name!r} ({role}). Models in this workspace: {known}. {fix}"
 SAME_MODEL = "The {role} model is the candidate itself ({name!r}). Pick a different model to compare against."
@@ -107,11 +102,6 @@ ROWS_DIFFER = (
     "Models '{a}' and '{b}' were scored on different rows of dataset '{dataset}' ({na} vs {nb}); a paired "
     "comparison needs the same rows. Score both on the same file."
 )
-UNKNOWN_SLICE_COLUMN = (
-    "The slice column {name!r} is not in dataset '{dataset}'. Columns there: {known}. Fix [checks] slices in "
-    "workspace.toml or the slice choice."
-)
-BAD_CONFIDENCE = "The confidence level must be between 0.5 and 0.999 (e.g. 0.95); received {received!r}."
 
 THRESHOLDS_SYNTAX = (
     "The threshold file '{path}' is not valid TOML: {reason}. See docs/checks.md for the format."
@@ -133,163 +123,6 @@ THRESHOLD_VALUE_FIX = "use a number ≥ 0 in the metric's units (e.g. 0.02) or a
 # ---- shared helpers of the Checks modules ------------------------------------------------------------
 
 
-def _no_progress(fraction: float, message: str) -> None:
-    """The default progress callback: ignore."""
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types: DataFrames become lists of records, NaN/inf become None."""
-    if isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, pd.Series):
-        return jsonable(value.tolist())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
-        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if value is pd.NaT or value is pd.NA:
-        return None
-    return str(value)
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_scalar(str(key))
-
-
-def _toml_scalar(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_scalar(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return (
-            "{ "
-            + ", ".join(f"{_toml_key(k)} = {_toml_scalar(v)}" for k, v in value.items() if v is not None)
-            + " }"
-        )
-    text = str(value)
-    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{text}"'
-
-
-def toml_dumps(data: Mapping[str, Any], *, header: str = "") -> str:
-    """Serialise nested mappings as TOML: scalars first, then ``[tables]`` and ``[[arrays of tables]]``.
-
-    ``None`` values are left out (TOML has no null). ``header`` lines are written as ``#`` comments.
-    """
-    out: list[str] = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
-    if out:
-        out.append("")
-
-    def emit(table: Mapping[str, Any], path: list[str]) -> None:
-        scalars = {
-            k: v for k, v in table.items() if v is not None and not _is_table(v) and not _is_table_array(v)
-        }
-        for k, v in scalars.items():
-            out.append(f"{_toml_key(k)} = {_toml_scalar(v)}")
-        for k, v in table.items():
-            if _is_table(v):
-                sub = [*path, _toml_key(k)]
-                has_values = any(
-                    x is not None and not _is_table(x) and not _is_table_array(x) for x in v.values()
-                )
-                if has_values or not v:
-                    if out and out[-1] != "":
-                        out.append("")
-                    out.append(f"[{'.'.join(sub)}]")
-                emit(v, sub)
-            elif _is_table_array(v):
-                for item in v:
-                    sub = [*path, _toml_key(k)]
-                    if out and out[-1] != "":
-                        out.append("")
-                    out.append(f"[[{'.'.join(sub)}]]")
-                    emit(item, sub)
-
-    emit(data, [])
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _is_table(v: Any) -> bool:
-    return isinstance(v, Mapping)
-
-
-def _is_table_array(v: Any) -> bool:
-    return isinstance(v, list | tuple) and len(v) > 0 and all(isinstance(i, Mapping) for i in v)
-
-
-def z_value(confidence: float) -> float:
-    """The two-sided normal critical value for ``confidence`` (1.96 at 0.95)."""
-    return float(stats.norm.ppf(0.5 + confidence / 2))
-
-
-def check_confidence(confidence: float) -> float:
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0.5 <= confidence <= 0.999
-    ):
-        raise AnalysisError(BAD_CONFIDENCE.format(received=confidence))
-    return float(confidence)
-
-
-# ---- statistical tests ------------------------------------------------------------------------------
-
-
-def mcnemar_pvalue(b: int, c: int, *, mid_p: bool = True) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
-
-    ``mid_p`` (default) subtracts the probability of the observed table once from the exact p-value,
-    which removes most of the exact test's conservatism (Fagerland, Lydersen & Laake 2013). ``mid_p=False`` is the classic exact test (statsmodels'
-    ``mcnemar(exact=True)``). Returns 1.0 when there are no discordant rows.
-    """
-    b, c = int(b), int(c)
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    exact = min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
-    if not mid_p:
-        return exact
-    return float(min(1.0, max(0.0, exact - float(stats.binom.pmf(k, n, 0.5)))))
-
-
-def _agresti_min(b: np.ndarray, c: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Agresti–Min (2005) interval for p_a − p_b of paired proportions: add ½ to each cell of the 2×2 table."""
-    b2, c2, n2 = b + 0.5, c + 0.5, n + 2.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = (b2 - c2) / n2
-        se = np.sqrt(np.maximum((b2 + c2) - (b2 - c2) ** 2 / n2, 0.0)) / n2
-    return np.clip(d - z * se, -1, 1), np.clip(d + z * se, -1, 1)
-
-
 _ORDERS: weakref.WeakKeyDictionary[Scored, np.ndarray] = weakref.WeakKeyDictionary()
 
 
@@ -298,163 +131,6 @@ def _score_order(scored: Scored) -> np.ndarray:
     if scored not in _ORDERS:
         _ORDERS[scored] = np.argsort(scored.score, kind="stable")
     return _ORDERS[scored]
-
-
-def grouped_midrank(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Midrank (1-based, ties averaged) of each row's value among the rows of its group (code ≥ 0)."""
-    out = np.full(len(values), np.nan)
-    keep = np.flatnonzero(codes >= 0)
-    if not len(keep):
-        return out
-    order = keep[np.lexsort((values[keep], codes[keep]))]
-    g, v = codes[order], values[order]
-    m = len(order)
-    new_group = np.r_[True, g[1:] != g[:-1]]
-    new_block = new_group | np.r_[True, v[1:] != v[:-1]]
-    block_start = np.flatnonzero(new_block)
-    block_end = np.r_[block_start[1:], m]
-    block_id = np.cumsum(new_block) - 1
-    group_start = np.flatnonzero(new_group)[np.cumsum(new_group) - 1]
-    mid = (block_start[block_id] + block_end[block_id] - 1) / 2.0 - group_start + 1.0
-    out[order] = mid
-    return out
-
-
-@dataclass(frozen=True)
-class DeLongResult:
-    """Paired DeLong test of two ROC AUCs on the same rows. ``diff`` = auc_a − auc_b, ``se`` its standard error."""
-
-    auc_a: float
-    auc_b: float
-    var_a: float
-    var_b: float
-    cov: float
-    n_pos: int
-    n_neg: int
-
-    @property
-    def diff(self) -> float:
-        return self.auc_a - self.auc_b
-
-    @property
-    def se(self) -> float:
-        return math.sqrt(max(self.var_a + self.var_b - 2 * self.cov, 0.0))
-
-    @property
-    def p_value(self) -> float:
-        if self.se == 0:
-            return 1.0 if self.diff == 0 else 0.0
-        return float(2 * stats.norm.sf(abs(self.diff) / self.se))
-
-
-def _placements(
-    codes: np.ndarray, G: int, is_pos: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """DeLong placement values per row, within each group (code ≥ 0): for a positive, the share of the
-    group's negatives scored below it (ties count ½); for a negative, the share of positives scored above.
-
-    ``order`` is an argsort of ``score`` (reused across groupings); rows are then stably sorted by group,
-    so the work per grouping is one integer sort and a few bincounts over tie blocks.
-    """
-    n = len(score)
-    v10 = np.full(n, np.nan)
-    v01 = np.full(n, np.nan)
-    if order is None:
-        order = np.argsort(score, kind="stable")
-    order = order[codes[order] >= 0]
-    if not len(order):
-        return v10, v01
-    g_small = codes[order].astype(np.int16 if G < 2**15 else np.int64)
-    order = order[np.argsort(g_small, kind="stable")]
-    g, v, pos = codes[order], score[order], is_pos[order]
-    m = len(order)
-    new = np.empty(m, dtype=bool)
-    new[0] = True
-    new[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
-    block = np.cumsum(new) - 1
-    pos_b = np.bincount(block, weights=pos)
-    neg_b = np.bincount(block).astype("float64") - pos_b
-    grp_b = g[new]
-    n_pos = np.bincount(g, weights=pos, minlength=G)[:G]
-    n_neg = np.bincount(g, minlength=G)[:G] - n_pos
-    # Exclusive cumulative counts restarted at each group: rows of the group with a lower score.
-    cpos, cneg = np.cumsum(pos_b) - pos_b, np.cumsum(neg_b) - neg_b
-    first = np.flatnonzero(np.r_[True, grp_b[1:] != grp_b[:-1]])
-    start_pos, start_neg = np.zeros(G), np.zeros(G)
-    start_pos[grp_b[first]], start_neg[grp_b[first]] = cpos[first], cneg[first]
-    pos_less, neg_less = cpos - start_pos[grp_b], cneg - start_neg[grp_b]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b10 = (neg_less + 0.5 * neg_b) / n_neg[grp_b]
-        b01 = (n_pos[grp_b] - pos_less - pos_b + 0.5 * pos_b) / n_pos[grp_b]
-    row10, row01 = b10[block], b01[block]
-    v10[order[pos]] = row10[pos]
-    v01[order[~pos]] = row01[~pos]
-    return v10, v01
-
-
-def _grouped_delong(
-    codes: np.ndarray,
-    G: int,
-    is_pos: np.ndarray,
-    score_a: np.ndarray,
-    score_b: np.ndarray,
-    orders: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
-) -> dict[str, np.ndarray]:
-    """Per-group paired DeLong: AUCs, variances and covariance from placement values (vectorised)."""
-    keep = codes >= 0
-    pc, nc = codes[keep & is_pos], codes[keep & ~is_pos]
-    n_pos = np.bincount(pc, minlength=G)[:G].astype("float64")
-    n_neg = np.bincount(nc, minlength=G)[:G].astype("float64")
-    place = {}
-    for name, s, order in (("a", score_a, orders[0]), ("b", score_b, orders[1])):
-        v10, v01 = _placements(codes, G, is_pos, s, order)
-        place[name] = (v10[keep & is_pos], v01[keep & ~is_pos])
-
-    def mean(values: np.ndarray, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(idx, weights=values, minlength=G)[:G] / n
-
-    def cov(x: np.ndarray, y: np.ndarray, idx: np.ndarray, n: np.ndarray) -> np.ndarray:
-        mx, my = mean(x, idx, n), mean(y, idx, n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s = np.bincount(idx, weights=(x - mx[idx]) * (y - my[idx]), minlength=G)[:G]
-            return s / (n - 1)
-
-    (a10, a01), (b10, b01) = place["a"], place["b"]
-    auc_a, auc_b = mean(a10, pc, n_pos), mean(b10, pc, n_pos)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var_a = cov(a10, a10, pc, n_pos) / n_pos + cov(a01, a01, nc, n_neg) / n_neg
-        var_b = cov(b10, b10, pc, n_pos) / n_pos + cov(b01, b01, nc, n_neg) / n_neg
-        cov_ab = cov(a10, b10, pc, n_pos) / n_pos + cov(a01, b01, nc, n_neg) / n_neg
-    ok = (n_pos > 1) & (n_neg > 1)
-    nan = np.full(G, np.nan)
-    both = (n_pos > 0) & (n_neg > 0)
-    return {
-        "auc_a": np.where(both, auc_a, np.nan),
-        "auc_b": np.where(both, auc_b, np.nan),
-        "var_a": np.where(ok, var_a, nan),
-        "var_b": np.where(ok, var_b, nan),
-        "cov": np.where(ok, cov_ab, nan),
-        "n_pos": n_pos,
-        "n_neg": n_neg,
-    }
-
-
-def delong_paired(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> DeLongResult:
-    """Paired DeLong test for two scores of the same rows; ``y_true`` is boolean (True = positive)."""
-    y = np.asarray(y_true).astype(bool)
-    a = np.asarray(score_a, dtype="float64")
-    b = np.asarray(score_b, dtype="float64")
-    r = _grouped_delong(np.zeros(len(y), dtype=np.int64), 1, y, a, b)
-    return DeLongResult(
-        auc_a=float(r["auc_a"][0]),
-        auc_b=float(r["auc_b"][0]),
-        var_a=float(r["var_a"][0]),
-        var_b=float(r["var_b"][0]),
-        cov=float(r["cov"][0]),
-        n_pos=int(r["n_pos"][0]),
-        n_neg=int(r["n_neg"][0]),
-    )
 
 
 def _confusion_metric(C: np.ndarray, metric: str, task: str, positive: int | None) -> np.ndarray:
@@ -478,111 +154,6 @@ def _confusion_metric(C: np.ndarray, metric: str, task: str, positive: int | Non
     valid = ~np.isnan(per_class)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(valid.any(axis=-1), np.nansum(per_class, axis=-1) / valid.sum(axis=-1), np.nan)
-
-
-# ---- groupings (slices) -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grouping:
-    """Rows of one dataset assigned to named groups: ``codes[i]`` in 0..len(labels)-1 or -1 (no group).
-
-    ``column`` is the slice column ("" for all rows and for saved slices); ``keys`` are the cell keys
-    used in reports and threshold overrides (``all rows``, ``device = tablet``, a saved slice's name).
-    """
-
-    column: str
-    labels: tuple[str, ...]
-    codes: np.ndarray
-    keys: tuple[str, ...]
-
-
-def column_codes(
-    values: pd.Series | np.ndarray, *, max_groups: int = MAX_GROUPS
-) -> tuple[np.ndarray, list[str]]:
-    """Group a column's values: categories (the ``max_groups - 1`` most frequent, then "(other)"),
-    small sets of numbers by value, other numbers into quartile bins ``[lo, hi)``, timestamps by month
-    (quarter or year when there are many). Missing values form "(missing)". Returns int64 codes and labels.
-    """
-    s = pd.Series(values).reset_index(drop=True)
-    n = len(s)
-    missing = s.isna().to_numpy()
-    codes = np.full(n, -1, dtype=np.int64)
-    labels: list[str] = []
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        t = pd.to_datetime(s)
-        if getattr(t.dt, "tz", None) is not None:
-            t = t.dt.tz_localize(None)
-        for freq in ("M", "Q", "Y"):
-            periods = t.dt.to_period(freq)
-            uniq = periods.dropna().unique()
-            if len(uniq) <= 24 or freq == "Y":
-                break
-        cats = pd.Categorical(periods, categories=sorted(uniq))
-        codes = np.asarray(cats.codes, dtype=np.int64)
-        labels = [str(p) for p in cats.categories]
-    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        finite = np.isfinite(x)
-        uniq = np.unique(x[finite])
-        if len(uniq) <= MAX_DISCRETE:
-            codes[finite] = np.searchsorted(uniq, x[finite])
-            labels = number_labels(uniq)
-        else:
-            edges = np.unique(np.quantile(x[finite], np.linspace(0, 1, QUANTILE_BINS + 1)))
-            inner = edges[1:-1]
-            codes[finite] = np.searchsorted(inner, x[finite], side="right")
-            text = number_labels(edges)
-            for i in range(len(edges) - 1):
-                close = "]" if i == len(edges) - 2 else ")"
-                labels.append(f"[{text[i]}, {text[i + 1]}{close}")
-        missing = ~finite
-    else:
-        raw, uniques = pd.factorize(s, use_na_sentinel=True)  # one hash pass; missing → -1
-        counts = np.bincount(raw[raw >= 0], minlength=len(uniques))
-        keep = np.argsort(-counts, kind="stable")
-        if len(uniques) > max_groups:
-            keep = keep[: max_groups - 1]
-        names = [str(uniques[i]) for i in keep]
-        by_name = sorted(range(len(keep)), key=lambda j: names[j])
-        lookup = np.full(len(uniques) + 1, -2, dtype=np.int64)  # -2: a value outside the top groups
-        for rank, j in enumerate(by_name):
-            lookup[keep[j]] = rank
-        labels = [names[j] for j in by_name]
-        codes = np.where(raw >= 0, lookup[np.where(raw >= 0, raw, len(uniques))], -1)
-        other = codes == -2
-        codes[other] = -1
-        if other.any():
-            codes[other] = len(labels)
-            labels.append("(other)")
-    if missing.any():
-        codes[missing] = len(labels)
-        labels.append("(missing)")
-    return codes, labels
-
-
-def groupings_for(scored: Scored, slices: Sequence[str | SliceDefinition] = ()) -> list[Grouping]:
-    """All rows, then one grouping per slice column (its groups) and per saved slice definition."""
-    out = [Grouping("", (ALL_ROWS,), np.zeros(scored.n, dtype=np.int64), (ALL_ROWS,))]
-    for item in slices:
-        if isinstance(item, SliceDefinition):
-            name = item.name or item.describe()
-            mask = item.mask(scored)
-            out.append(Grouping("", (name,), np.where(mask, 0, -1).astype(np.int64), (name,)))
-            continue
-        col = str(item)
-        if col not in scored.frame.columns:
-            raise AnalysisError(
-                UNKNOWN_SLICE_COLUMN.format(
-                    name=col,
-                    dataset=scored.dataset_name,
-                    known=", ".join(map(str, scored.frame.columns[:40])),
-                )
-            )
-        values = scored.time if (scored.time is not None and col == scored.time.name) else scored.frame[col]
-        codes, labels = column_codes(values)
-        out.append(Grouping(col, tuple(labels), codes, tuple(f"{col} = {lab}" for lab in labels)))
-    return out
 
 
 # ---- thresholds -------------------------------------------------------------------------------------
@@ -1135,7 +706,7 @@ def _paired_stats(
         cc = _sums(codes, G, (~ca & cb).astype("float64"), keep)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["change"] = np.where(n > 0, (bb - cc) / n, np.nan)
-        lo, hi = _agresti_min(bb, cc, n, z)
+        lo, hi = agresti_min(bb, cc, n, z)
         out["lo"], out["hi"] = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
         out["p"] = np.array(
             [mcnemar_pvalue(int(x), int(y)) if m > 0 else np.nan for x, y, m in zip(bb, cc, n, strict=True)]
@@ -1196,7 +767,7 @@ def _paired_stats(
         sa, sb = a.score, b.score
         finite = np.isfinite(sa) & np.isfinite(sb)
         gcodes = np.where(finite, codes, -1)
-        r = _grouped_delong(
+        r = grouped_delong(
             gcodes, G, a.y == a.positive_index, sa, sb, orders=(_score_order(a), _score_order(b))
         )
         change = r["auc_a"] - r["auc_b"]
@@ -1297,12 +868,12 @@ def compare_scored(
         G = len(grouping.labels)
         support = np.bincount(grouping.codes[grouping.codes >= 0], minlength=G)[:G]
         if computable:
-            va = M.grouped_metrics(a, grouping.codes, G, metrics=computable, confidence=confidence)
-            vb = M.grouped_metrics(b, grouping.codes, G, metrics=computable, confidence=confidence)
+            va = grouped_metrics(a, grouping.codes, G, metrics=computable, confidence=confidence)
+            vb = grouped_metrics(b, grouping.codes, G, metrics=computable, confidence=confidence)
             va, vb = va.set_index(["group", "metric"]), vb.set_index(["group", "metric"])
         for metric in metrics:
             why = reasons[metric]
-            direction = M.metric_direction(metric)
+            direction = metric_direction(metric)
             if why:
                 nan = np.full(G, np.nan)
                 st: dict[str, Any] = {"change": nan, "lo": nan, "hi": nan, "p": nan, "test": ""}
@@ -1408,12 +979,12 @@ def slice_gaps(
         for metric in metrics:
             if _available(scored, metric):
                 continue
-            direction = M.metric_direction(metric)
+            direction = metric_direction(metric)
             for g in range(G):
                 inside = grouping.codes == g
                 n_in = int(inside.sum())
                 codes2 = np.where(grouping.codes >= 0, np.where(inside, 0, 1), -1).astype(np.int64)
-                res = M.grouped_metrics(scored, codes2, 2, metrics=[metric], confidence=confidence)
+                res = grouped_metrics(scored, codes2, 2, metrics=[metric], confidence=confidence)
                 v, lo, hi = res["value"].to_numpy(), res["ci_low"].to_numpy(), res["ci_high"].to_numpy()
                 se = (hi - lo) / (2 * z)
                 diff = v[0] - v[1]
@@ -1570,7 +1141,8 @@ class ComparisonResult:
             return None
         return True
 
-    def verdict(self) -> str:
+    def summary(self) -> str:
+        """The verdict in one sentence."""
         c = self.counts
         if self.passed is False:
             fails = self.failures
@@ -1592,7 +1164,7 @@ class ComparisonResult:
             {
                 "kind": "comparison",
                 "passed": self.passed,
-                "verdict": self.verdict(),
+                "summary": self.summary(),
                 "candidate": self.candidate,
                 "models": self.models,
                 "datasets": self.datasets,
@@ -1626,12 +1198,6 @@ def _check_model(ws: Workspace, name: str, role: str) -> str:
     return name
 
 
-def default_datasets(ws: Workspace) -> list[str]:
-    """The datasets a check evaluates by default: every dataset except those named like training data."""
-    names = [d for d in ws.dataset_names if "train" not in d.lower()]
-    return names or list(ws.dataset_names)
-
-
 def compare_models(
     ws: Workspace,
     *,
@@ -1654,7 +1220,7 @@ def compare_models(
     to ``thresholds_for(ws)``. ``scorer(dataset, model)`` returns a ``Scored`` (the page passes its
     cached loader). Returns a ``ComparisonResult``.
     """
-    report = progress or _no_progress
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(NO_MODELS)
     thresholds = thresholds if thresholds is not None else thresholds_for(ws)
@@ -1673,7 +1239,7 @@ def compare_models(
         _check_model(ws, name, role)
         if name == candidate:
             raise AnalysisError(SAME_MODEL.format(role=role, name=name))
-    datasets = list(datasets) if datasets else default_datasets(ws)
+    datasets = list(datasets) if datasets else evaluation_datasets(ws)
     for d in datasets:
         if d not in ws.dataset_names:
             raise AnalysisError(UNKNOWN_DATASET.format(name=d, known=", ".join(ws.dataset_names)))

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import default_datasets, jsonable
+from explore.core.roles import evaluation_datasets
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
-from explore.errors import AnalysisError, WorkspaceError
+from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
 
 KEY_EXAMPLES_FORMAT = 1
 KEY_EXAMPLES_ABOUT = (
@@ -45,10 +46,7 @@ KEY_EXAMPLES_ABOUT = (
     "`tolerance`; regression values within `tolerance` relative). Referenced from workspace.toml: "
     '[checks] key_examples = "key_examples.json". Edit `examples` to add or remove cases. See docs/checks.md.'
 )
-NO_MODEL = (
-    "This check runs the model, but this workspace is predictions-only. Add the model file as [model] path = "
-    '"model.skops" in workspace.toml.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="This check runs the model", then="")
 KEY_MISSING = (
     "The key examples file '{path}' does not exist yet. Make it from the current model on the Checks page "
     "(Compatibility → Make key examples → Save), or fix [checks] key_examples in workspace.toml."
@@ -420,7 +418,7 @@ def make_key_examples(
         raise AnalysisError(NO_MODEL)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise AnalysisError(f"The number of key examples must be between 1 and 1000; received {n!r}.")
-    dataset = dataset or default_datasets(ws)[0]
+    dataset = dataset or evaluation_datasets(ws)[0]
     if dataset not in ws.dataset_names:
         raise AnalysisError(
             f"There is no dataset named {dataset!r}. Datasets in this workspace: {', '.join(ws.dataset_names)}."

@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress, jsonable, toml_dumps
+from explore.core.progress import Progress, no_progress
+from explore.core.serialise import jsonable, plain, toml_dumps
 from explore.core.workspace import Workspace
 from explore.errors import AnalysisError, ExploreError, WorkspaceError
 
@@ -191,14 +192,6 @@ def _kind(s: pd.Series, *, time_column: bool) -> str:
     return "text"
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-        return v
-    return v
-
-
 def _round_out(lo: float, hi: float) -> tuple[float, float]:
     """Round bounds outward to 6 significant digits (readable files, never tighter than computed)."""
 
@@ -256,7 +249,7 @@ def profile_column(
         }
         # Ids (and integer keys that never repeat) grow with new data: only their uniqueness is expected.
         if not looks_like_id:
-            exp = replace(exp, min=_plain(a), max=_plain(b), quantiles=bands)
+            exp = replace(exp, min=plain(a), max=plain(b), quantiles=bands)
     if kind in ("text", "boolean") and len(present):
         values = present.astype(str) if kind == "text" else present
         uniq = pd.unique(values)
@@ -267,7 +260,7 @@ def profile_column(
                 allowed = tuple(sorted(uniq.tolist()))
             except TypeError:
                 allowed = tuple(sorted(uniq.tolist(), key=str))
-            exp = replace(exp, allowed=tuple(_plain(v) for v in allowed))
+            exp = replace(exp, allowed=tuple(plain(v) for v in allowed))
     if kind in ("text", "integer") and len(present) >= 20 and (is_id or present.is_unique):
         exp = replace(exp, unique=bool(present.is_unique))
     return exp
@@ -287,7 +280,7 @@ def profile_frame(
     _check_options(tolerance, mostly)
     if len(frame) == 0:
         raise AnalysisError(EMPTY_FRAME.format(name=name))
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     cols: dict[str, ColumnExpectation] = {}
     for i, c in enumerate(frame.columns):
         report(i / max(frame.shape[1], 1), f"Profiling column '{c}'…")
@@ -835,7 +828,7 @@ def validate_frame(
     source: str = "",
 ) -> ValidationResult:
     """Check ``frame`` against ``suite``; every expectation becomes one row of ``ValidationResult.table``."""
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     ids = frame[id_column].to_numpy() if id_column and id_column in frame.columns else None
     out = _Collector(frame, ids)
     n = len(frame)

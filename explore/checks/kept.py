@@ -1,6 +1,6 @@
 """What the Checks page keeps between runs, and when a kept thing is out of date — the rules, without Streamlit.
 
-- A check's result is kept with the workspace and the settings it ran with (:class:`KeptResult`): it is shown
+- A check's result is kept with the workspace and the settings it ran with (:class:`KeptRun`): it is shown
   while the workspace stays the same, with a note once the settings have changed since.
 - A data editor (thresholds, an expectation suite) edits a base value (:class:`EditorBase`): the editor's edits
   are stored relative to that base, so the base is kept until the workspace changes or — when it was read from
@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class KeptResult:
+class KeptRun:
     """A check's result, with the workspace (its ``Workspace.key``) and the settings it was computed for."""
 
     workspace_key: str

@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import training_dataset
-from explore.checks.compare import Progress, jsonable
+from explore.core.progress import Progress, no_progress
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace
-from explore.errors import AnalysisError
+from explore.errors import NO_MODEL_FILE, AnalysisError
 
 STATUS_PASS = "pass"
 STATUS_FAIL = "fail"
@@ -74,10 +75,7 @@ RELAXED: dict[str, Any] = {
 GROW = {"max_iter": 2000, "n_estimators": 300}
 GROW_BOOSTING = {"max_iter": 300, "n_estimators": 300}  # boosting: iterations are trees, 300 fit 50 rows
 
-NO_MODEL = (
-    "Model spec checks refit copies of the model, but this workspace is predictions-only. "
-    'Add the model file as [model] path = "model.skops" in workspace.toml.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="Model spec checks refit copies of the model", then="")
 
 
 @dataclass
@@ -325,7 +323,7 @@ def spec_checks(
     """
     from sklearn.base import clone
 
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(NO_MODEL)
     if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 20:

@@ -30,14 +30,16 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from explore.core import settings
-from explore.errors import ExploreError
+from explore.core import roles, settings
+from explore.core.serialise import jsonable
+from explore.errors import NO_MODEL_FILE, ExploreError, SkipCheck
+from explore.report.markdown import markdown_table
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
 EXIT_PASSED = 0
@@ -47,6 +49,7 @@ REPORT_JSON = "check-report.json"
 REPORT_MD = "check-report.md"
 DEFAULT_OUT = "explore-check"
 REPORT_FORMAT_VERSION = 1
+DETAIL_ROWS = 200  # rows of a table kept in a check's details
 
 # ---- messages ---------------------------------------------------------------------------------------
 
@@ -61,11 +64,8 @@ DATASET_UNKNOWN = (
 )
 MODULE_MISSING = "{module} is not available in this installation"
 REQUESTED_SKIPPED = "The check '{name}' was asked for with --checks but could not run: {reason}."
+NO_MODEL = NO_MODEL_FILE.format(needs="This check runs the model", then="")
 STORE_RECORD_FAILED = "The run could not be recorded in the store ({reason}); the reports were still written."
-
-
-class SkipCheck(Exception):
-    """Raised by a check that does not apply to this workspace; the message is the reason."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,17 @@ class Outcome:
     """What a check function returns: passed or not, one sentence, and JSON-able details."""
 
     passed: bool
-    summary: str
+    message: str
     details: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {"passed": self.passed, "summary": self.message, "details": self.details, "params": self.params}
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ class CheckResult:
     kind: str
     title: str
     status: str
-    summary: str
+    message: str
     details: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -97,24 +105,29 @@ class CheckResult:
     def passed(self) -> bool:
         return self.status == "passed"
 
+    def summary(self) -> str:
+        return self.message
+
     @property
     def ran(self) -> bool:
         return self.status in ("passed", "failed")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "tests": list(self.tests),
-            "kind": self.kind,
-            "title": self.title,
-            "status": self.status,
-            "passed": self.passed,
-            "summary": self.summary,
-            "details": self.details,
-            "params": self.params,
-            "seconds": round(self.seconds, 3),
-            "snapshot_id": self.snapshot_id,
-        }
+        return jsonable(
+            {
+                "name": self.name,
+                "tests": list(self.tests),
+                "kind": self.kind,
+                "title": self.title,
+                "status": self.status,
+                "passed": self.passed,
+                "summary": self.message,
+                "details": self.details,
+                "params": self.params,
+                "seconds": round(self.seconds, 3),
+                "snapshot_id": self.snapshot_id,
+            }
+        )
 
 
 @dataclass
@@ -143,7 +156,7 @@ class CheckContext:
 
     def require_model(self) -> None:
         if not self.ws.models:
-            raise SkipCheck("this workspace is predictions-only (no model file)")
+            raise SkipCheck(NO_MODEL)
 
     def previous_model(self) -> str:
         """The name of the model to compare the current one with; SkipCheck when there is none."""
@@ -194,47 +207,6 @@ def _module(name: str) -> Any:
         raise
 
 
-def _attr(module: Any, *names: str) -> Any:
-    """The first of ``names`` the module defines; SkipCheck when none (an older version of it)."""
-    for n in names:
-        if hasattr(module, n):
-            return getattr(module, n)
-    raise SkipCheck(f"{module.__name__} has no {' / '.join(names)} (not available in this version)")
-
-
-def plain(value: Any) -> Any:
-    """JSON-able copy of a result (dataclasses, numpy, pandas frames -> records, NaN -> None)."""
-    import dataclasses
-    import math
-
-    import numpy as np
-    import pandas as pd
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, pd.DataFrame):
-        return plain(value.head(200).to_dict(orient="records"))
-    if isinstance(value, pd.Series):
-        return plain(value.head(200).tolist())
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return plain(value[:200].tolist())
-    if isinstance(value, np.generic):
-        return plain(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
-
-
 # =====================================================================================================
 # The checks. Each adapts one analysis module's public API; see the module for the numbers' meaning.
 # =====================================================================================================
@@ -260,10 +232,10 @@ def check_compare(ctx: CheckContext) -> Outcome:
     result = compare.compare_models(ctx.ws, thresholds=thresholds, scorer=_scorer(ctx))
     details = result.to_dict()
     details.pop("differing", None)
-    details["failures"] = plain(result.failures.head(50))
+    details["failures"] = jsonable(result.failures.head(50), max_rows=DETAIL_ROWS)
     return Outcome(
         passed=result.passed is not False,
-        summary=result.verdict(),
+        message=result.summary(),
         details=details,
         params={
             "thresholds": thresholds.source,
@@ -301,7 +273,7 @@ def check_baseline(ctx: CheckContext) -> Outcome:
         summary = "Inconclusive: " + summary
     details = result.to_dict()
     if passed is False:
-        details["failures"] = plain(result.verdicts)
+        details["failures"] = jsonable(result.verdicts, max_rows=DETAIL_ROWS)
     return Outcome(passed is not False, summary, details, {"train": train, "datasets": result.datasets})
 
 
@@ -352,7 +324,7 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     fail = bool(ctx.options.get("fail_on_weak_slices")) and n > 0
     details = result.to_dict()
     if fail:
-        details["failures"] = plain(found.head(20))
+        details["failures"] = jsonable(found.head(20), max_rows=DETAIL_ROWS)
     return Outcome(
         not fail,
         summary,
@@ -379,7 +351,8 @@ def check_fairness(ctx: CheckContext) -> Outcome:
         per_column[column] = result.to_dict()
         gaps = result.gaps.dropna(subset=["gap"])
         failures.extend(
-            {"column": column, **r} for r in plain(gaps[gaps["significant"]].to_dict(orient="records"))
+            {"column": column, **r}
+            for r in jsonable(gaps[gaps["significant"]].to_dict(orient="records"), max_rows=DETAIL_ROWS)
         )
         if len(gaps):
             measured += 1
@@ -429,7 +402,9 @@ def check_spec(ctx: CheckContext) -> Outcome:
         raise SkipCheck(result.summary())
     details = result.to_dict()
     if result.passed is False:
-        details["failures"] = [plain(c) for c in result.checks if c.status == specchecks.STATUS_FAIL]
+        details["failures"] = [
+            jsonable(c, max_rows=DETAIL_ROWS) for c in result.checks if c.status == specchecks.STATUS_FAIL
+        ]
     return Outcome(
         bool(result.passed), result.summary(), details, {"train": train, "estimator": result.estimator}
     )
@@ -456,7 +431,7 @@ def _validate(ctx: CheckContext, datasets: Sequence[str], *, serving: bool) -> O
         details["failures"] = [
             {"dataset": r.dataset, **row}
             for r in failed
-            for row in plain(r.violations.to_dict(orient="records"))
+            for row in jsonable(r.violations.to_dict(orient="records"), max_rows=DETAIL_ROWS)
         ]
     what = "serving inputs" if serving else "the data"
     head = (
@@ -552,9 +527,13 @@ def check_invariants(ctx: CheckContext) -> Outcome:
             f"Every window of {where} keeps the invariants ({n_windows} window(s), {len(current):,} rows)."
         )
     summary += f" NaN/inf in model outputs: {nan_out:,}; inf in inputs: {inf_in:,}."
-    details = {"windows": plain(table), "thresholds": plain(result.thresholds), "features": features}
+    details = {
+        "windows": jsonable(table, max_rows=DETAIL_ROWS),
+        "thresholds": jsonable(result.thresholds, max_rows=DETAIL_ROWS),
+        "features": features,
+    }
     if len(flagged):
-        details["failures"] = plain(flagged[["label", "rows", "breaks"]])
+        details["failures"] = jsonable(flagged[["label", "rows", "breaks"]], max_rows=DETAIL_ROWS)
     return Outcome(flagged.empty, summary, details, {"dataset": ctx.serving_dataset, "reference": reference})
 
 
@@ -570,7 +549,9 @@ def check_stability(ctx: CheckContext) -> Outcome:
     result = stability.numerical_stability(ctx.ws)
     details = result.to_dict()
     if not result.passed:
-        details["failures"] = plain(result.outputs[result.outputs["status"] != "pass"])
+        details["failures"] = jsonable(
+            result.outputs[result.outputs["status"] != "pass"], max_rows=DETAIL_ROWS
+        )
     return Outcome(result.passed, result.summary(), details, {"datasets": list(ctx.ws.dataset_names)})
 
 
@@ -590,7 +571,7 @@ def check_cost(ctx: CheckContext) -> Outcome:
         summary = "Measured (no previous model to compare with): " + summary
     details = result.to_dict()
     if result.passed is False:
-        details["failures"] = plain(result.ratios)
+        details["failures"] = jsonable(result.ratios, max_rows=DETAIL_ROWS)
     return Outcome(
         result.passed is not False,
         summary,
@@ -608,7 +589,7 @@ def check_banned(ctx: CheckContext) -> Outcome:
         raise SkipCheck(result.summary())
     details = result.to_dict()
     if not result.passed:
-        details["failures"] = plain(result.found)
+        details["failures"] = jsonable(result.found, max_rows=DETAIL_ROWS)
     return Outcome(result.passed, result.summary(), details, {"banned": result.banned})
 
 
@@ -632,7 +613,7 @@ def check_skew(ctx: CheckContext) -> Outcome:
         raise SkipCheck(result.summary())
     details = result.to_dict()
     if not result.passed:
-        details["failures"] = plain(result.table[result.table["status"] != "pass"])
+        details["failures"] = jsonable(result.table[result.table["status"] != "pass"], max_rows=DETAIL_ROWS)
     return Outcome(result.passed, result.summary(), details, {"training": training, "serving": serving})
 
 
@@ -651,7 +632,7 @@ def check_shadow(ctx: CheckContext) -> Outcome:
                 raise SkipCheck(result.summary())
             details = result.to_dict()
             if not result.passed:
-                details["failures"] = plain(result.examples)
+                details["failures"] = jsonable(result.examples, max_rows=DETAIL_ROWS)
             return Outcome(
                 result.passed, result.summary(), details, {"dataset": dataset, "logged": logged[0]}
             )
@@ -673,9 +654,9 @@ def check_compat(ctx: CheckContext) -> Outcome:
     result = compat.compatibility(ctx.ws)
     details = result.to_dict()
     if result.passed is False:
-        details["failures"] = plain(result.versions[result.versions["status"] == "mismatch"]) + plain(
-            result.types[result.types["status"] == "missing"]
-        )
+        details["failures"] = jsonable(
+            result.versions[result.versions["status"] == "mismatch"], max_rows=DETAIL_ROWS
+        ) + jsonable(result.types[result.types["status"] == "missing"], max_rows=DETAIL_ROWS)
     return Outcome(result.passed is not False, result.summary(), details, {"model": "current"})
 
 
@@ -698,7 +679,7 @@ def check_key_examples(ctx: CheckContext) -> Outcome:
     details = result.to_dict()
     if not result.passed:
         details["failures"] = (
-            plain(result.table[result.table["status"] != "reproduced"])
+            jsonable(result.table[result.table["status"] != "reproduced"], max_rows=DETAIL_ROWS)
             if len(result.table)
             else [result.error]
         )
@@ -706,13 +687,6 @@ def check_key_examples(ctx: CheckContext) -> Outcome:
 
 
 # ---- running ----------------------------------------------------------------------------------------
-
-
-def _default_dataset(names: Sequence[str], preferred: Sequence[str], fallback: str | None) -> str | None:
-    for p in preferred:
-        if p in names:
-            return p
-    return fallback
 
 
 def run_checks(
@@ -734,9 +708,9 @@ def run_checks(
                 check.kind,
                 check.title,
                 status,
-                out.summary,
-                plain(out.details),
-                plain(out.params),
+                out.message,
+                jsonable(out.details, max_rows=DETAIL_ROWS),
+                jsonable(out.params, max_rows=DETAIL_ROWS),
             )
         except SkipCheck as exc:
             result = CheckResult(name, check.tests, check.kind, check.title, "skipped", str(exc))
@@ -753,14 +727,8 @@ def run_checks(
                 f"internal error ({type(exc).__name__}: {exc}); please report it",
                 {"traceback": tb},
             )
-        results.append(dataclass_replace(result, seconds=time.perf_counter() - start))
+        results.append(replace(result, seconds=time.perf_counter() - start))
     return results
-
-
-def dataclass_replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
 
 
 def exit_code_for(results: Sequence[CheckResult], requested: Sequence[str] = ()) -> int:
@@ -849,10 +817,6 @@ def _environment() -> dict[str, str]:
 _ICON = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
 
 
-def _cell(text: Any) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def report_markdown(report: Mapping[str, Any]) -> str:
     """The Markdown version of a JSON report (for a CI summary or a pull-request comment)."""
     ws = report["workspace"]
@@ -871,12 +835,20 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         )
     for problem in report.get("problems") or ():
         lines += ["", f"> **Could not run:** {problem}"]
-    lines += ["", "| Check | Result | Rubric tests | Summary | Seconds |", "|---|---|---|---|---:|"]
-    for c in report["checks"]:
-        labels = ", ".join(TESTS_BY_ID[t].label for t in c["tests"] if t in TESTS_BY_ID)
-        lines.append(
-            f"| {_cell(c['title'])} | {_ICON[c['status']]} | {labels} | {_cell(c['summary'])} | {c['seconds']:.2f} |"
+    rows = [
+        (
+            c["title"],
+            _ICON[c["status"]],
+            ", ".join(TESTS_BY_ID[t].label for t in c["tests"] if t in TESTS_BY_ID),
+            c["summary"],
+            f"{c['seconds']:.2f}",
         )
+        for c in report["checks"]
+    ]
+    lines += [
+        "",
+        markdown_table(rows, ["Check", "Result", "Rubric tests", "Summary", "Seconds"], align="llllr"),
+    ]
     if report.get("tests"):
         lines += ["", "## Rubric tests run automatically", ""]
         for test_id, info in report["tests"].items():
@@ -1035,9 +1007,9 @@ def main(argv: list[str]) -> int:
         exit_code = exit_code_for(results, requested)
         for r in results:
             if r.status == "skipped" and r.name in requested:
-                problems.append(REQUESTED_SKIPPED.format(name=r.name, reason=r.summary.rstrip(".")))
+                problems.append(REQUESTED_SKIPPED.format(name=r.name, reason=r.message.rstrip(".")))
             elif r.status == "error":
-                problems.append(f"{r.title}: {r.summary}")
+                problems.append(f"{r.title}: {r.message}")
     except ExploreError as exc:
         problems.append(str(exc))
         exit_code = EXIT_COULD_NOT_RUN
@@ -1083,7 +1055,7 @@ def main(argv: list[str]) -> int:
         return EXIT_COULD_NOT_RUN if exit_code != EXIT_FAILED else exit_code
     for r in results:
         labels = ",".join(r.tests)
-        print(f"{_ICON[r.status]:<5} {r.name:<14} [{labels}] {r.summary}")
+        print(f"{_ICON[r.status]:<5} {r.name:<14} [{labels}] {r.message}")
     for p in problems:
         _say(f"explore check: {p}")
     print(
@@ -1116,16 +1088,10 @@ def _open(ws_path: Path, args: argparse.Namespace) -> tuple[Any, CheckContext]:
         value = getattr(args, option)
         if value is not None and value not in names:
             raise ExploreError(DATASET_UNKNOWN.format(option=option, received=value, known=", ".join(names)))
-    eval_ds = args.dataset or _default_dataset(
-        names, ("validation", "valid", "test", "production"), names[-1]
-    )
-    # Training data only when it is named so (or given): fitting a baseline on evaluation data would be wrong.
-    train_ds = (
-        args.train
-        or _default_dataset(names, ("train", "training"), None)
-        or next((n for n in names if "train" in n.lower()), None)
-    )
-    serving_ds = args.serving or _default_dataset(names, ("production", "serving", "prod", "live"), None)
+    eval_ds = args.dataset or roles.evaluation_dataset(ws)
+    # Training data only when it is named (or declared) so, or given: fitting a baseline on evaluation data would be wrong.
+    train_ds = args.train or roles.training_dataset(ws)
+    serving_ds = args.serving or roles.serving_dataset(ws)
     thresholds = args.thresholds or config.checks.thresholds
     if thresholds is not None:
         thresholds = Path(thresholds).expanduser().resolve()
@@ -1173,7 +1139,7 @@ def _record_snapshots(
                 data_fingerprint=ws.data_fingerprint(dataset) if dataset in ws.dataset_names else "",
                 source="check",
             )
-            out.append(dataclass_replace(r, snapshot_id=sid))
+            out.append(replace(r, snapshot_id=sid))
     return out
 
 

@@ -31,19 +31,19 @@ import numpy as np
 import pandas as pd
 
 from explore.checks.baseline import scored_with, training_dataset
-from explore.checks.compare import Progress, default_datasets, groupings_for, jsonable
+from explore.core.progress import Progress, no_progress
+from explore.core.roles import evaluation_datasets
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
-from explore.errors import AnalysisError
+from explore.errors import NO_MODEL_FILE, AnalysisError
 from explore.slices.definition import SliceDefinition
-from explore.stats import metrics as M
+from explore.slices.grouping import groupings_for
+from explore.stats.metrics import available_metrics, grouped_metrics, metric_direction, overall_metrics
 
 RANDOM_PARAM_NAMES = ("random_state", "seed", "random_seed")
 IDENTICAL_ATOL = 1e-12
 
-NO_MODEL = (
-    "Reproducibility needs the model itself (to refit a copy), but this workspace is predictions-only. "
-    'Add the model file as [model] path = "model.skops" in workspace.toml.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="Reproducibility needs the model itself (to refit a copy)", then="")
 NOT_CLONEABLE = (
     "The model '{model}' ({kind}) cannot be cloned and refitted with scikit-learn ({reason}). Reproducibility can only be "
     "checked for scikit-learn-compatible estimators."
@@ -255,9 +255,9 @@ def _compare(name: str, f1: Fit, f2: Fit, groupings: list, X_probe: pd.DataFrame
     else:
         same_row = a.pred == b.pred
     identical = bool(max_diff <= IDENTICAL_ATOL and same_row.all())
-    names = M.available_metrics(a)
-    names = [n for n in names if "[" not in n and M.metric_direction(n) is not None]
-    ma, mb = M.overall_metrics(a, metrics=names), M.overall_metrics(b, metrics=names)
+    names = available_metrics(a)
+    names = [n for n in names if "[" not in n and metric_direction(n) is not None]
+    ma, mb = overall_metrics(a, metrics=names), overall_metrics(b, metrics=names)
     table = pd.DataFrame({"metric": names, "first": ma["value"].to_numpy(), "second": mb["value"].to_numpy()})
     table["difference"] = table["second"] - table["first"]
     headline = names[0] if names else None
@@ -265,8 +265,8 @@ def _compare(name: str, f1: Fit, f2: Fit, groupings: list, X_probe: pd.DataFrame
     if headline:
         for g in groupings[1:]:
             G = len(g.labels)
-            va = M.grouped_metrics(a, g.codes, G, metrics=[headline])["value"].to_numpy()
-            vb = M.grouped_metrics(b, g.codes, G, metrics=[headline])["value"].to_numpy()
+            va = grouped_metrics(a, g.codes, G, metrics=[headline])["value"].to_numpy()
+            vb = grouped_metrics(b, g.codes, G, metrics=[headline])["value"].to_numpy()
             d = np.abs(va - vb)
             if np.isfinite(d).any() and np.nanmax(d) > worst:
                 worst, where = float(np.nanmax(d)), f"{g.keys[int(np.nanargmax(d))]} ({headline})"
@@ -303,13 +303,13 @@ def reproducibility(
     are used (the same rows for every refit). Returns a ``ReproResult``."""
     from sklearn.base import clone
 
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
         raise AnalysisError(NO_MODEL)
     est = ws.model(model)
     train = training_dataset(ws, train)
     if dataset is None:
-        others = [d for d in default_datasets(ws) if d != train]
+        others = [d for d in evaluation_datasets(ws) if d != train]
         dataset = others[0] if others else train
     elif dataset not in ws.dataset_names:
         raise AnalysisError(

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress, jsonable
+from explore.core.progress import Progress, no_progress
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
-from explore.errors import AnalysisError, ColumnError, DataError
+from explore.errors import NO_MODEL_FILE, AnalysisError, ColumnError, DataError
 
 MAX_EXAMPLES = 5
 
@@ -40,10 +41,7 @@ ID_NOT_IN = "The id column '{id}' is not in {name}. Its columns are: {columns}. 
 DUPLICATE_IDS = "{name} has {n} duplicated ids (e.g. {examples}); each row must have its own id to be joined."
 UNKNOWN_DATASET = "There is no dataset named {name!r}. Datasets in this workspace: {known}."
 UNKNOWN_COLUMN = "The column {column!r} is not in dataset '{dataset}'. Columns there: {known}."
-NO_MODEL = (
-    "The shadow check recomputes the model's predictions, but this workspace is predictions-only. Add the model "
-    'file as [model] path = "model.skops" in workspace.toml.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="The shadow check recomputes the model's predictions", then="")
 BAD_KIND = "kind must be one of auto, class, score, value; received {received!r}."
 
 
@@ -201,7 +199,7 @@ def feature_skew(
 
     ``columns`` default to the model's features present on both sides. Returns a ``SkewResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     id_col = ws.columns.id
     if not id_col:
         raise AnalysisError(NO_ID)
@@ -404,7 +402,7 @@ def shadow_check(
     or "auto" (regression → value; a numeric column within [0, 1] with fractions → score; else class).
     Returns a ``ShadowResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if kind not in ("auto", "class", "score", "value"):
         raise AnalysisError(BAD_KIND.format(received=kind))
     if not ws.models:

@@ -31,10 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore.checks.compare import Progress, default_datasets, jsonable
+from explore.core.progress import Progress, no_progress
+from explore.core.roles import evaluation_datasets
+from explore.core.serialise import jsonable
 from explore.core.workspace import MAIN_MODEL, Workspace, predict_frame
-from explore.errors import AnalysisError
+from explore.errors import NO_MODEL_FILE, AnalysisError
 
+NO_COST_MODEL = NO_MODEL_FILE.format(needs="Serving cost times the model itself", then="")
 PROBE_VALUE = 1e9
 UNSEEN = "__never_seen__"
 
@@ -223,7 +226,7 @@ def numerical_stability(
     In predictions-only workspaces the logged prediction/score columns are the outputs. Returns a
     ``StabilityResult``.
     """
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     datasets = list(datasets or ws.dataset_names)
     est = ws.model(model) if ws.models else None
     in_rows, out_rows = [], []
@@ -396,17 +399,15 @@ def serving_cost(
 ) -> CostResult:
     """Measure prediction latency and peak memory for ``models`` (default: current and previous) on rows of
     ``dataset``, interleaving the models. Times in seconds (per batch) and milliseconds (per row); memory in MB."""
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
-        raise AnalysisError(
-            "Serving cost times the model itself, but this workspace is predictions-only. Add [model] to workspace.toml."
-        )
+        raise AnalysisError(NO_COST_MODEL)
     if models is None:
         models = [MAIN_MODEL] + [m for m in ("previous",) if m in ws.models]
     models = list(dict.fromkeys(models))
     for m in models:
         ws.model(m)
-    dataset = dataset or default_datasets(ws)[0]
+    dataset = dataset or evaluation_datasets(ws)[0]
     if dataset not in ws.dataset_names:
         raise AnalysisError(
             f"There is no dataset named {dataset!r}. Datasets in this workspace: {', '.join(ws.dataset_names)}."

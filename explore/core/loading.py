@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from explore import errors as E
+from explore import errors
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -37,21 +37,21 @@ def _suffix(path: Path) -> str:
 
 def _check_file(path: Path, what: str, where: str) -> None:
     if not path.exists():
-        raise E.DataError(E.FILE_NOT_FOUND.format(what=what, path=path, where=where))
+        raise errors.DataError(errors.FILE_NOT_FOUND.format(what=what, path=path, where=where))
     if path.is_dir():
-        raise E.DataError(
-            E.FILE_UNREADABLE.format(what=what, path=path, reason="it is a folder", where=where)
+        raise errors.DataError(
+            errors.FILE_UNREADABLE.format(what=what, path=path, reason="it is a folder", where=where)
         )
     try:
         size = path.stat().st_size
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise E.DataError(
-            E.FILE_UNREADABLE.format(what=what, path=path, reason=exc.strerror or exc, where=where)
+        raise errors.DataError(
+            errors.FILE_UNREADABLE.format(what=what, path=path, reason=exc.strerror or exc, where=where)
         ) from None
     if size == 0:
-        raise E.DataError(E.FILE_EMPTY.format(what=what, path=path, where=where))
+        raise errors.DataError(errors.FILE_EMPTY.format(what=what, path=path, where=where))
 
 
 def file_fingerprint(path: Path) -> str:
@@ -81,16 +81,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise E.DataError(
-                E.CSV_PARSE_FAILED.format(path=path, reason=f"not a valid gzip file ({exc})")
+            raise errors.DataError(
+                errors.CSV_PARSE_FAILED.format(path=path, reason=f"not a valid gzip file ({exc})")
             ) from None
     try:
         head = raw[: 1 << 16].decode("utf-8")
     except UnicodeDecodeError as exc:
         # A multi-byte character cut at the sample's end is not an encoding problem.
         if exc.start < (1 << 16) - 4:
-            raise E.DataError(
-                E.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=raw[exc.start : exc.start + 1])
+            raise errors.DataError(
+                errors.CSV_NOT_UTF8.format(path=path, position=exc.start, byte=raw[exc.start : exc.start + 1])
             ) from None
         head = raw[: exc.start].decode("utf-8")
     sep = "\t" if name.endswith((".tsv", ".tsv.gz")) else (_sniff_delimiter(head) or ",")
@@ -99,23 +99,25 @@ def _read_csv(path: Path) -> pd.DataFrame:
         try:
             return pd.read_csv(io.BytesIO(raw), sep=sep, encoding="utf-8", low_memory=False, **options)
         except UnicodeDecodeError as exc:
-            raise E.DataError(
-                E.CSV_NOT_UTF8.format(
+            raise errors.DataError(
+                errors.CSV_NOT_UTF8.format(
                     path=path, position=exc.start, byte=exc.object[exc.start : exc.start + 1]
                 )
             ) from None
         except pd.errors.EmptyDataError:
-            raise E.DataError(
-                E.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")
+            raise errors.DataError(
+                errors.FILE_EMPTY.format(what="data", path=path, where="workspace.toml [datasets]")
             ) from None
         except (pd.errors.ParserError, ValueError) as exc:
-            raise E.DataError(E.CSV_PARSE_FAILED.format(path=path, reason=str(exc).strip())) from None
+            raise errors.DataError(
+                errors.CSV_PARSE_FAILED.format(path=path, reason=str(exc).strip())
+            ) from None
 
     df = parse()
     if df.shape[1] == 1 and len(df) > 0:
         header = str(df.columns[0])
         if any(d in header for d in ";\t|"):
-            raise E.DataError(E.CSV_ONE_COLUMN.format(path=path, header=header, delimiter=sep))
+            raise errors.DataError(errors.CSV_ONE_COLUMN.format(path=path, header=header, delimiter=sep))
     if sep != "," and _has_decimal_commas(df):
         # European CSV (';' separated, '12,64'): read the numbers as numbers, as a spreadsheet would.
         df = parse(decimal=",")
@@ -150,14 +152,16 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         names = pq.read_schema(path).names
     except broken as exc:  # not Parquet at all / truncated footer
-        raise E.DataError(E.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
+        raise errors.DataError(errors.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
     dup = sorted({c for c in names if names.count(c) > 1})
     if dup:
-        raise E.DataError(E.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup)))
+        raise errors.DataError(
+            errors.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup))
+        )
     try:
         return pd.read_parquet(path)
     except broken as exc:  # pyarrow raises several unrelated types for a broken file
-        raise E.DataError(E.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
+        raise errors.DataError(errors.PARQUET_CORRUPT.format(path=path, reason=_reason(exc))) from None
 
 
 def read_table(path: Path | str, *, where: str = "workspace.toml [datasets]") -> pd.DataFrame:
@@ -170,13 +174,15 @@ def read_table(path: Path | str, *, where: str = "workspace.toml [datasets]") ->
     elif suffix in PARQUET_SUFFIXES:
         df = _read_parquet(path)
     else:
-        raise E.DataError(E.UNKNOWN_DATA_FORMAT.format(path=path, suffix=suffix or "(none)"))
+        raise errors.DataError(errors.UNKNOWN_DATA_FORMAT.format(path=path, suffix=suffix or "(none)"))
     if len(df) == 0:
-        raise E.DataError(E.TABLE_NO_ROWS.format(path=path))
+        raise errors.DataError(errors.TABLE_NO_ROWS.format(path=path))
     cols = [str(c) for c in df.columns]
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
-        raise E.DataError(E.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup)))
+        raise errors.DataError(
+            errors.DUPLICATE_COLUMNS.format(path=path, columns=", ".join(repr(c) for c in dup))
+        )
     df.columns = cols
     return df
 
@@ -205,7 +211,9 @@ def untrusted_types(path: Path | str) -> list[str]:
         return sorted(sio.get_untrusted_types(file=path))
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
         # not a zip, no schema.json, not JSON (a ValueError), or a schema of another shape: "not a skops file"
-        raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))) from None
+        raise errors.ModelError(
+            errors.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -246,7 +254,7 @@ def load_model(
     suffix = _suffix(path)
     if suffix in PICKLE_SUFFIXES:
         if not trust_pickle:
-            raise E.PickleNotTrustedError(E.MODEL_PICKLE_NOT_TRUSTED.format(path=path, kind=suffix))
+            raise errors.PickleNotTrustedError(errors.MODEL_PICKLE_NOT_TRUSTED.format(path=path, kind=suffix))
         _check_file(path, "model", "workspace.toml [model] path")
         try:
             import joblib
@@ -254,7 +262,9 @@ def load_model(
             # joblib reads plain pickles as well as its own format; the user explicitly trusts this file.
             est = joblib.load(path)
         except Exception as exc:  # noqa: BLE001 - unpickling runs the file's own code, which may raise anything
-            raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind=suffix, reason=_reason(exc))) from None
+            raise errors.ModelError(
+                errors.MODEL_CORRUPT.format(path=path, kind=suffix, reason=_reason(exc))
+            ) from None
         kind, versions = "pickle", {}
     elif suffix in SKOPS_SUFFIXES:
         import skops.io as sio
@@ -262,8 +272,8 @@ def load_model(
         found = untrusted_types(path)
         missing = [t for t in found if t not in set(trusted_types)]
         if missing:
-            raise E.UntrustedTypesError(
-                E.MODEL_UNTRUSTED_TYPES.format(
+            raise errors.UntrustedTypesError(
+                errors.MODEL_UNTRUSTED_TYPES.format(
                     path=path,
                     n=len(missing),
                     types=", ".join(missing),
@@ -274,12 +284,14 @@ def load_model(
         try:
             est = sio.load(path, trusted=found)
         except Exception as exc:  # noqa: BLE001 - loading builds the file's objects, whose own code may raise anything
-            raise E.ModelError(E.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))) from None
+            raise errors.ModelError(
+                errors.MODEL_CORRUPT.format(path=path, kind="skops", reason=_reason(exc))
+            ) from None
         kind, versions = "skops", _skops_versions(path)
     else:
-        raise E.ModelError(E.MODEL_UNKNOWN_FORMAT.format(path=path, suffix=suffix or "(none)"))
+        raise errors.ModelError(errors.MODEL_UNKNOWN_FORMAT.format(path=path, suffix=suffix or "(none)"))
     if not hasattr(est, "predict"):
-        raise E.ModelError(E.MODEL_NOT_ESTIMATOR.format(path=path, received=type(est).__name__))
+        raise errors.ModelError(errors.MODEL_NOT_ESTIMATOR.format(path=path, received=type(est).__name__))
     sk_version = getattr(est, "__sklearn_version__", None) or getattr(est, "_sklearn_version", None)
     if sk_version:
         versions["scikit-learn"] = str(sk_version)

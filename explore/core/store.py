@@ -10,7 +10,7 @@ database named by ``$EXPLORE_DB_URL`` (PostgreSQL works by URL; nothing SQLite-s
 - Records are append-only where history matters (slices, verdicts, rubric entries, experiments): the
   current state of a key is its newest row, i.e. the row with the highest ``id``.
 - Every table carries ``author`` (:func:`current_author`) and ``created_at`` (UTC, set by the store).
-- JSON payloads are stored as text (:func:`to_json`: sorted keys, numpy/pandas values made plain,
+- JSON payloads are stored as text (:func:`explore.core.serialise.to_json`: sorted keys, numpy/pandas values made plain,
   NaN -> null) and come back decoded.
 - Row dicts returned by the API have decoded JSON fields, and their timestamps (``created_at``,
   ``updated_at``, ``started_at``, ``finished_at``) are timezone-aware UTC ``datetime`` objects.
@@ -24,15 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import math
 import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 from sqlalchemy import (
     Column,
     Connection,
@@ -58,6 +55,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
 from explore.core import settings
+from explore.core.serialise import to_json
 from explore.errors import StoreError
 
 T = TypeVar("T")
@@ -112,38 +110,6 @@ def current_author() -> str:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _plain(value: Any) -> Any:
-    """Return ``value`` made of JSON types only; NaN/inf/NaT become None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return _plain(sorted(value))  # sorted, so that equal sets give equal JSON
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else str(np.datetime_as_string(value))
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date):  # also datetime and pandas.Timestamp
-        return None if value != value else value.isoformat()  # pandas.NaT is the only date != itself
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def to_json(value: Any) -> str:
-    """Return ``value`` as JSON text with sorted keys.
-
-    numpy scalars and arrays become numbers and lists, dates and ``pandas.Timestamp`` ISO strings,
-    NaN/inf/NaT ``null``. Anything else that JSON cannot hold raises ``TypeError`` (a bug, not user input).
-    """
-    return json.dumps(_plain(value), sort_keys=True, allow_nan=False)
 
 
 class JSONText(TypeDecorator):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from explore import errors as E
+from explore import errors
 from explore.core import settings
 from explore.core.loading import CSV_SUFFIXES, PARQUET_SUFFIXES, PICKLE_SUFFIXES, SKOPS_SUFFIXES, _suffix
 from explore.core.workspace import SCHEMA, read_workspace
@@ -35,8 +35,8 @@ def upload_root() -> Path:
 def check_size(name: str, size: int, limit_mb: int) -> None:
     """Raise UploadError when ``size`` bytes exceed ``limit_mb``."""
     if size > limit_mb * 1024 * 1024:
-        raise E.UploadError(
-            E.UPLOAD_TOO_LARGE.format(name=name, size_mb=size / 1024 / 1024, limit_mb=limit_mb)
+        raise errors.UploadError(
+            errors.UPLOAD_TOO_LARGE.format(name=name, size_mb=size / 1024 / 1024, limit_mb=limit_mb)
         )
 
 
@@ -91,21 +91,21 @@ def save_uploaded_workspace(
     ``columns`` holds [columns] keys (label is required); empty values are left out.
     """
     if not datasets:
-        raise E.UploadError("Upload at least one data file (CSV or Parquet) to open a workspace.")
+        raise errors.UploadError("Upload at least one data file (CSV or Parquet) to open a workspace.")
     for f in [*datasets, *([model] if model else [])]:
         check_size(f.name, len(f.data), limit_mb)
     for f in datasets:
         if _suffix(Path(f.name)) not in CSV_SUFFIXES + PARQUET_SUFFIXES:
-            raise E.UploadError(
-                E.UNKNOWN_DATA_FORMAT.format(path=f.name, suffix=_suffix(Path(f.name)) or "(none)")
+            raise errors.UploadError(
+                errors.UNKNOWN_DATA_FORMAT.format(path=f.name, suffix=_suffix(Path(f.name)) or "(none)")
             )
     if model and _suffix(Path(model.name)) not in SKOPS_SUFFIXES + PICKLE_SUFFIXES:
-        raise E.UploadError(
-            E.MODEL_UNKNOWN_FORMAT.format(path=model.name, suffix=_suffix(Path(model.name)) or "(none)")
+        raise errors.UploadError(
+            errors.MODEL_UNKNOWN_FORMAT.format(path=model.name, suffix=_suffix(Path(model.name)) or "(none)")
         )
     unknown = [k for k in columns if k not in SCHEMA["columns"]]
     if unknown:
-        raise E.UploadError(
+        raise errors.UploadError(
             f"Unknown column roles: {', '.join(unknown)}. Known roles: {', '.join(SCHEMA['columns'])}."
         )
 

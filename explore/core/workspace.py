@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explore import errors as E
+from explore import errors
 from explore.core import settings
 from explore.core.loading import LoadedModel, file_fingerprint, load_model, read_table
+from explore.core.progress import Progress
 from explore.core.timeparse import parse_time
 
 TASKS = ("binary", "multiclass", "regression")
@@ -150,24 +151,24 @@ class WorkspaceConfig:
 
 def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ...], str]]) -> dict:
     if not isinstance(table, dict):
-        raise E.WorkspaceError(
-            E.TOML_WRONG_TYPE.format(key=section, section=section, expected="a table", received=table)
+        raise errors.WorkspaceError(
+            errors.TOML_WRONG_TYPE.format(key=section, section=section, expected="a table", received=table)
         )
     for key, value in table.items():
         if key not in schema:
-            raise E.WorkspaceError(
-                E.TOML_UNKNOWN_KEY.format(key=key, section=section, known=", ".join(schema))
+            raise errors.WorkspaceError(
+                errors.TOML_UNKNOWN_KEY.format(key=key, section=section, known=", ".join(schema))
             )
         types = schema[key][0]
         ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
         if not ok:
             expected = " or ".join(_TYPE_WORDS[t] for t in types)
-            raise E.WorkspaceError(
-                E.TOML_WRONG_TYPE.format(key=key, section=section, expected=expected, received=value)
+            raise errors.WorkspaceError(
+                errors.TOML_WRONG_TYPE.format(key=key, section=section, expected=expected, received=value)
             )
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise E.WorkspaceError(
-                E.TOML_WRONG_TYPE.format(
+            raise errors.WorkspaceError(
+                errors.TOML_WRONG_TYPE.format(
                     key=key, section=section, expected="a list of strings", received=value
                 )
             )
@@ -177,8 +178,8 @@ def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ..
 def _model_spec(name: str, section: str, table: Any, root: Path) -> ModelSpec:
     table = _check_keys(section, table, MODEL_KEYS)
     if "path" not in table:
-        raise E.WorkspaceError(
-            E.TOML_MISSING_KEY.format(key="path", section=section, fix='Add path = "model.skops".')
+        raise errors.WorkspaceError(
+            errors.TOML_MISSING_KEY.format(key="path", section=section, fix='Add path = "model.skops".')
         )
     return ModelSpec(
         name=name,
@@ -193,19 +194,21 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
     root = path.parent
     for section in data:
         if section not in SECTIONS:
-            raise E.WorkspaceError(E.TOML_UNKNOWN_SECTION.format(section=section, known=", ".join(SECTIONS)))
+            raise errors.WorkspaceError(
+                errors.TOML_UNKNOWN_SECTION.format(section=section, known=", ".join(SECTIONS))
+            )
     models: dict[str, ModelSpec] = {}
     if "model" in data:
         models[MAIN_MODEL] = _model_spec(MAIN_MODEL, "model", data["model"], root)
     extra = data.get("models", {})
     if not isinstance(extra, dict):
-        raise E.WorkspaceError(
-            E.TOML_WRONG_TYPE.format(key="models", section="models", expected="a table", received=extra)
+        raise errors.WorkspaceError(
+            errors.TOML_WRONG_TYPE.format(key="models", section="models", expected="a table", received=extra)
         )
     for name, table in extra.items():
         if name == MAIN_MODEL:
-            raise E.WorkspaceError(
-                E.TOML_BAD_VALUE.format(
+            raise errors.WorkspaceError(
+                errors.TOML_BAD_VALUE.format(
                     key=name,
                     section="models",
                     received=name,
@@ -216,22 +219,22 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
 
     cols = _check_keys("columns", data.get("columns", {}), SCHEMA["columns"])
     if "label" not in cols:
-        raise E.WorkspaceError(
-            E.TOML_MISSING_KEY.format(
+        raise errors.WorkspaceError(
+            errors.TOML_MISSING_KEY.format(
                 key="label", section="columns", fix='Add label = "<your label column>".'
             )
         )
     task = cols.get("task")
     if task is not None and task not in TASKS:
-        raise E.WorkspaceError(
-            E.TOML_BAD_VALUE.format(
+        raise errors.WorkspaceError(
+            errors.TOML_BAD_VALUE.format(
                 key="task", section="columns", received=task, fix="use binary, multiclass or regression."
             )
         )
     scores = cols.get("scores", {})
     if not all(isinstance(v, str) for v in scores.values()):
-        raise E.WorkspaceError(
-            E.TOML_WRONG_TYPE.format(
+        raise errors.WorkspaceError(
+            errors.TOML_WRONG_TYPE.format(
                 key="scores", section="columns", expected='a table of class = "column"', received=scores
             )
         )
@@ -247,17 +250,17 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         features=tuple(cols["features"]) if "features" in cols else None,
     )
     if not models and not (columns.prediction or columns.score or columns.scores):
-        raise E.WorkspaceError(
+        raise errors.WorkspaceError(
             "workspace.toml has neither a [model] nor prediction columns. Add a [model] section with the model file, "
             'or name the predictions already in the data with [columns] prediction = "..." (and score = "...").'
         )
 
     ds = data.get("datasets")
     if not ds:
-        raise E.WorkspaceError(E.TOML_NO_DATASETS)
+        raise errors.WorkspaceError(errors.TOML_NO_DATASETS)
     if not isinstance(ds, dict):
-        raise E.WorkspaceError(
-            E.TOML_WRONG_TYPE.format(key="datasets", section="datasets", expected="a table", received=ds)
+        raise errors.WorkspaceError(
+            errors.TOML_WRONG_TYPE.format(key="datasets", section="datasets", expected="a table", received=ds)
         )
     datasets: dict[str, Path] = {}
     dataset_roles: dict[str, str] = {}
@@ -265,8 +268,8 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         if isinstance(value, dict):  # name = { path = "…", role = "train" | "evaluation" | "serving" }
             entry = _check_keys(f"datasets.{name}", value, DATASET_ENTRY_KEYS)
             if not isinstance(entry.get("path"), str):
-                raise E.WorkspaceError(
-                    E.TOML_MISSING_KEY.format(
+                raise errors.WorkspaceError(
+                    errors.TOML_MISSING_KEY.format(
                         key="path",
                         section=f"datasets.{name}",
                         fix=f'Write {name} = {{ path = "data.csv", role = "evaluation" }} or {name} = "data.csv".',
@@ -275,8 +278,8 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
             role = entry.get("role")
             if role is not None:
                 if role not in DATASET_ROLES:
-                    raise E.WorkspaceError(
-                        E.TOML_BAD_VALUE.format(
+                    raise errors.WorkspaceError(
+                        errors.TOML_BAD_VALUE.format(
                             key="role",
                             section=f"datasets.{name}",
                             received=role,
@@ -286,8 +289,8 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
                 dataset_roles[name] = role
             value = entry["path"]
         if not isinstance(value, str):
-            raise E.WorkspaceError(
-                E.TOML_WRONG_TYPE.format(
+            raise errors.WorkspaceError(
+                errors.TOML_WRONG_TYPE.format(
                     key=name, section="datasets", expected="a file path string", received=value
                 )
             )
@@ -298,15 +301,15 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         a = _check_keys("annotations", data["annotations"], SCHEMA["annotations"])
         for key in ("path", "item", "labeler", "label"):
             if key not in a:
-                raise E.WorkspaceError(
-                    E.TOML_MISSING_KEY.format(
+                raise errors.WorkspaceError(
+                    errors.TOML_MISSING_KEY.format(
                         key=key, section="annotations", fix="See the workspace.toml reference in README."
                     )
                 )
         dataset = a.get("dataset", next(iter(datasets)))
         if dataset not in datasets:
-            raise E.WorkspaceError(
-                E.TOML_BAD_VALUE.format(
+            raise errors.WorkspaceError(
+                errors.TOML_BAD_VALUE.format(
                     key="dataset",
                     section="annotations",
                     received=dataset,
@@ -349,19 +352,19 @@ def read_workspace(path: Path | str) -> WorkspaceConfig:
     if path.is_dir():
         path = path / "workspace.toml"
     if not path.exists():
-        raise E.WorkspaceError(
-            E.FILE_NOT_FOUND.format(
+        raise errors.WorkspaceError(
+            errors.FILE_NOT_FOUND.format(
                 what="workspace", path=path, where="the command line or EXPLORE_WORKSPACE"
             )
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise E.WorkspaceError(
-            E.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")
+        raise errors.WorkspaceError(
+            errors.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise E.WorkspaceError(E.TOML_SYNTAX.format(path=path, reason=exc)) from None
+        raise errors.WorkspaceError(errors.TOML_SYNTAX.format(path=path, reason=exc)) from None
     return parse_workspace(data, path)
 
 
@@ -443,7 +446,7 @@ class Workspace:
     def dataset(self, name: str) -> pd.DataFrame:
         """The dataset as read from its file (shared: never mutate it)."""
         if name not in self._frames:
-            raise E.WorkspaceError(
+            raise errors.WorkspaceError(
                 f"There is no dataset named '{name}'. Datasets in this workspace: {', '.join(self._frames)}."
             )
         return self._frames[name]
@@ -451,7 +454,9 @@ class Workspace:
     def model(self, name: str = MAIN_MODEL) -> Any:
         if name not in self.models:
             known = ", ".join(self.models) or "none (predictions-only mode)"
-            raise E.WorkspaceError(f"There is no model named '{name}'. Models in this workspace: {known}.")
+            raise errors.WorkspaceError(
+                f"There is no model named '{name}'. Models in this workspace: {known}."
+            )
         return self.models[name]
 
     def model_fingerprint(self, name: str = MAIN_MODEL) -> str:
@@ -470,16 +475,16 @@ class Workspace:
         label = cols.label
         for name, df in self._frames.items():
             if label not in df.columns:
-                raise E.LabelError(
-                    E.LABEL_MISSING.format(
+                raise errors.LabelError(
+                    errors.LABEL_MISSING.format(
                         label=label, dataset=name, columns=", ".join(map(str, df.columns[:30]))
                     )
                 )
             if df[label].notna().sum() == 0:
-                raise E.LabelError(E.LABEL_ALL_NAN.format(label=label, dataset=name, n=len(df)))
+                raise errors.LabelError(errors.LABEL_ALL_NAN.format(label=label, dataset=name, n=len(df)))
             if cols.id:
                 if cols.id not in df.columns:
-                    raise E.ColumnError(
+                    raise errors.ColumnError(
                         f"The id column '{cols.id}' is not in dataset '{name}'. Set [columns] id to one of: {', '.join(map(str, df.columns[:30]))}, or remove it."
                     )
                 missing_id = df[cols.id].isna().to_numpy()
@@ -487,25 +492,25 @@ class Workspace:
                     # Rows without an id cannot be told apart (verdicts and annotations join by id).
                     rows = np.flatnonzero(missing_id)
                     shown = ", ".join(str(int(r)) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-                    raise E.DataError(
+                    raise errors.DataError(
                         f"The id column '{cols.id}' of dataset '{name}' is empty on {len(rows)} rows (row positions "
                         f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
                         "or choose another id column."
                     )
                 dup = df[cols.id][df[cols.id].duplicated(keep=False)]
                 if len(dup):
-                    raise E.DataError(
-                        E.DUPLICATE_IDS.format(
+                    raise errors.DataError(
+                        errors.DUPLICATE_IDS.format(
                             id=cols.id,
                             dataset=name,
                             n_dup=int(dup.nunique()),
-                            examples=E.shown(dup.unique(), 3),
+                            examples=errors.shown(dup.unique(), 3),
                         )
                     )
             if cols.time:
                 if cols.time not in df.columns:
-                    raise E.TimeColumnError(
-                        E.TIME_MISSING.format(
+                    raise errors.TimeColumnError(
+                        errors.TIME_MISSING.format(
                             time=cols.time, dataset=name, columns=", ".join(map(str, df.columns[:30]))
                         )
                     )
@@ -513,12 +518,12 @@ class Workspace:
             for role in ("prediction", "score"):
                 c = getattr(cols, role)
                 if c and c not in df.columns:
-                    raise E.ColumnError(
+                    raise errors.ColumnError(
                         f"The {role} column '{c}' named in [columns] is not in dataset '{name}'."
                     )
             for klass, c in cols.scores.items():
                 if c not in df.columns:
-                    raise E.ColumnError(
+                    raise errors.ColumnError(
                         f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'."
                     )
 
@@ -528,8 +533,8 @@ class Workspace:
             if self.models:
                 missing = [f for f in self.feature_names if f not in df.columns]
                 if missing:
-                    raise E.ColumnError(
-                        E.MODEL_MISSING_COLUMNS.format(
+                    raise errors.ColumnError(
+                        errors.MODEL_MISSING_COLUMNS.format(
                             n_expected=len(self.feature_names),
                             dataset=name,
                             n_missing=len(missing),
@@ -548,7 +553,7 @@ class Workspace:
                         for c, n, b in zip(num.columns, counts, bad, strict=True)
                         if b
                     )
-                    raise E.DataError(E.INF_VALUES.format(dataset=name, columns=named))
+                    raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
 
         self.task = self._task(main)
         self.classes: np.ndarray | None = None
@@ -564,17 +569,17 @@ class Workspace:
         for name, model in self.models.items():
             classes = getattr(model, "classes_", None)
             if classes is not None:
-                raise E.LabelError(
-                    f"task = \"regression\" but model '{name}' is a classifier (classes: {E.shown(np.asarray(classes), 10)}). "
+                raise errors.LabelError(
+                    f"task = \"regression\" but model '{name}' is a classifier (classes: {errors.shown(np.asarray(classes), 10)}). "
                     'Set task = "binary" or "multiclass" in [columns] (or remove task: it is inferred from the model).'
                 )
         for name, df in self._frames.items():
             y = df[cols.label].dropna()
             bad = y[pd.to_numeric(y, errors="coerce").isna()]
             if len(bad) > 0.01 * len(y):
-                raise E.LabelError(
+                raise errors.LabelError(
                     f"The label column '{cols.label}' of dataset '{name}' is a regression target but holds text on "
-                    f"{len(bad):,} of {len(y):,} rows (e.g. {E.shown(bad.unique(), 3)}). "
+                    f"{len(bad):,} of {len(y):,} rows (e.g. {errors.shown(bad.unique(), 3)}). "
                     'Fix the label column, or set [columns] task = "binary" / "multiclass" if it names classes.'
                 )
 
@@ -589,7 +594,7 @@ class Workspace:
         feats = [c for c in first.columns if c not in roles]
         n_in = getattr(model, "n_features_in_", None)
         if model is not None and n_in is not None and n_in != len(feats):
-            raise E.ColumnError(
+            raise errors.ColumnError(
                 f"The model was fitted on {n_in} unnamed columns, but the data has {len(feats)} non-role columns. "
                 "Name the model's inputs in order with [columns] features = [...]."
             )
@@ -628,9 +633,9 @@ class Workspace:
             classes = np.asarray(model_classes)
             unknown = [v for v in seen if _match_value(v, classes) is None]
             if unknown:
-                raise E.LabelError(
-                    f"The label column '{cols.label}' has values the model never saw: {E.shown(unknown)}. "
-                    f"The model's classes are {E.shown(classes, 20)}. Check [columns] label, or relabel the data to these classes."
+                raise errors.LabelError(
+                    f"The label column '{cols.label}' has values the model never saw: {errors.shown(unknown)}. "
+                    f"The model's classes are {errors.shown(classes, 20)}. Check [columns] label, or relabel the data to these classes."
                 )
         else:
             values = list(seen)
@@ -649,9 +654,9 @@ class Workspace:
             except TypeError:  # mixed types: sort by text
                 classes = np.asarray(sorted(set(values), key=str), dtype=object)
         if len(pd.unique(labels)) < 2:
-            raise E.LabelError(
-                E.LABEL_ONE_CLASS.format(
-                    label=cols.label, dataset=", ".join(self._frames), value=E.shown(seen[:1])
+            raise errors.LabelError(
+                errors.LABEL_ONE_CLASS.format(
+                    label=cols.label, dataset=", ".join(self._frames), value=errors.shown(seen[:1])
                 )
             )
         for name, df in self._frames.items():
@@ -662,16 +667,16 @@ class Workspace:
         self.classes = classes
         if self.task == "binary":
             if len(classes) != 2:
-                raise E.LabelError(
-                    f'task = "binary" but there are {len(classes)} classes: {E.shown(classes)}. '
+                raise errors.LabelError(
+                    f'task = "binary" but there are {len(classes)} classes: {errors.shown(classes)}. '
                     'Set task = "multiclass", or fix the label column.'
                 )
             if cols.positive is not None:
                 pos = _match_value(cols.positive, classes)
                 if pos is None:
-                    raise E.LabelError(
-                        E.POSITIVE_NOT_IN_LABELS.format(
-                            positive=cols.positive, label=cols.label, found=E.shown(classes, 20)
+                    raise errors.LabelError(
+                        errors.POSITIVE_NOT_IN_LABELS.format(
+                            positive=cols.positive, label=cols.label, found=errors.shown(classes, 20)
                         )
                     )
                 self.positive = pos
@@ -709,7 +714,7 @@ def open_workspace(
     *,
     accepted_types: Mapping[str, list[str]] | None = None,
     trusted_pickles: set[str] | frozenset[str] = frozenset(),
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> Workspace:
     """Load every model and dataset of ``config`` and validate them against each other.
 
@@ -725,8 +730,9 @@ def open_workspace(
             progress(done / max(steps, 1), f"Loading model '{name}'")
         where = "[model] path" if name == MAIN_MODEL else f"[models.{name}] path"
         if not spec.path.exists():
-            raise E.ModelError(
-                E.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}")
+            raise errors.ModelError(
+                errors.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}"),
+                model_name=name,
             )
         try:
             loaded[name] = load_model(
@@ -734,8 +740,8 @@ def open_workspace(
                 trusted_types=[*spec.trusted_types, *accepted_types.get(name, [])],
                 trust_pickle=spec.trust_pickle or name in trusted_pickles,
             )
-        except E.ModelError as exc:
-            exc.model_name = name  # the Workspace page asks for trust per model
+        except errors.ModelError as exc:
+            exc.with_fields(model_name=name)  # the Workspace page asks for trust per model
             raise
         done += 1
     frames: dict[str, pd.DataFrame] = {}
@@ -846,11 +852,13 @@ def predict_frame(
                 probas.append(np.asarray(model.predict_proba(part), dtype="float64"))
             else:
                 preds.append(np.asarray(model.predict(part)))
-    except E.ExploreError:
+    except errors.ExploreError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user's model may raise anything: said as a ModelError with hints
         text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
-        hint = E.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
+        hint = (
+            errors.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
+        )
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = reason.rstrip(".")
         if "nan" in reason.lower():
@@ -862,8 +870,8 @@ def predict_frame(
                     + ", ".join(f"'{c}' ({int(n):,} rows)" for c, n in counts.head(10).items())
                     + ". Fill them in, or refit the model with an imputer in its pipeline."
                 ) + hint
-        raise E.ModelError(
-            E.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)
+        raise errors.ModelError(
+            errors.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)
         ) from None
     if has_proba:
         proba = np.concatenate(probas) if probas else np.empty((0, len(model.classes_)))
@@ -920,7 +928,7 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
             proba = proba[:, order]
     else:
         if not cols.prediction and not cols.score and not cols.scores:
-            raise E.WorkspaceError("This workspace has no model and no prediction column to score with.")
+            raise errors.WorkspaceError("This workspace has no model and no prediction column to score with.")
         if cols.prediction:
             pred_raw = frame[cols.prediction].to_numpy()
         elif cols.score and ws.task == "binary":

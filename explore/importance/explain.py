@@ -49,10 +49,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explore.core.progress import Progress
 from explore.core.workspace import Scored
-from explore.errors import AnalysisError, ModelError
-
-Progress = Callable[[float, str], None]
+from explore.errors import NO_MODEL_FILE, AnalysisError, ModelError
 
 # ---- units of the explained output ---------------------------------------------------------------------
 LOG_ODDS = "log-odds"  # binary classifiers explained on their decision function (logistic link)
@@ -77,10 +76,9 @@ TREE_CHUNK = 5000  # rows per TreeExplainer call (progress is reported between c
 SLOW_TREE_CHUNK = 100  # deep forests: exact TreeSHAP is slow per row, so report progress more often
 
 # ---- messages ------------------------------------------------------------------------------------------
-NO_MODEL = (
-    "SHAP importance explains a model's predictions, but this workspace is predictions-only: dataset '{dataset}' comes "
-    'with prediction columns and there is no model file. Add the model to workspace.toml ([model] path = "model.skops") to use this page; '
-    "the Slices and Staleness pages work from the predictions alone."
+NO_MODEL = NO_MODEL_FILE.format(
+    needs="SHAP importance explains a model's predictions (dataset '{dataset}' comes with prediction columns)",
+    then=" to use this page; the Slices and Staleness pages work from the predictions alone",
 )
 NO_ROWS = (
     "There are no rows to explain: {what} has 0 labelled rows in dataset '{dataset}'. "

@@ -22,7 +22,7 @@ Everything is vectorised over arrays of codes; nothing here imports streamlit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,12 +33,20 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import logsumexp
 
-from explore import errors as E
 from explore.core.loading import read_table
+from explore.core.progress import Progress, no_progress
 from explore.core.timeparse import parse_time
 from explore.core.workspace import Workspace, predict_frame
+from explore.errors import (
+    NO_MODEL_FILE,
+    AnalysisError,
+    ColumnError,
+    DataError,
+    ExploreError,
+    ModelError,
+    TimeColumnError,
+)
 
-Progress = Callable[[float, str], None]
 ReviewTarget = Literal["dataset", "consensus"]
 ModelScore = Literal["self_confidence", "margin"]
 Combine = Literal["posterior", "blend"]
@@ -118,9 +126,8 @@ NO_PROBABILITIES = (
     "the labels. Add a [model] or [columns] prediction/score in workspace.toml; the queue meanwhile ranks by "
     "labeler disagreement only."
 )
-CV_NEEDS_MODEL = (
-    "Cross-validated probabilities refit a copy of the model, but this workspace has no model file "
-    "(predictions-only mode). Use the prediction columns, or add a [model] to workspace.toml."
+CV_NEEDS_MODEL = NO_MODEL_FILE.format(
+    needs="Cross-validated probabilities refit a copy of the model", then=", or use the prediction columns"
 )
 CV_FIT_FAILED = (
     "A copy of model '{model}' could not be refitted for cross-validation: {reason}. The model must be a "
@@ -164,7 +171,7 @@ def _examples(values: Sequence[Any] | np.ndarray, n: int = 3) -> str:
 
 def _check_choice(what: str, value: Any, allowed: Sequence[Any]) -> None:
     if value not in allowed:
-        raise E.AnalysisError(
+        raise AnalysisError(
             BAD_OPTION.format(what=what, allowed=" or ".join(map(repr, allowed)), received=value)
         )
 
@@ -379,7 +386,7 @@ def batch_values(values: pd.Series) -> pd.Series:
     if is_time:
         try:
             when = parse_time(values, column=str(values.name), dataset="annotations")
-        except E.TimeColumnError:
+        except TimeColumnError:
             when = None
         if when is not None:
             days = when.dt.strftime("%Y-%m-%d")
@@ -403,7 +410,7 @@ def workspace_annotations(ws: Workspace) -> Annotations:
     """The workspace's ``[annotations]`` joined to their dataset. Raises AnalysisError without them."""
     spec = ws.config.annotations
     if spec is None:
-        raise E.AnalysisError(NO_ANNOTATIONS)
+        raise AnalysisError(NO_ANNOTATIONS)
     frame = read_annotation_file(spec.path)
     return annotations_from_frame(
         ws,
@@ -438,15 +445,15 @@ def annotations_from_frame(
     is an id of the dataset.
     """
     if ws.task == "regression":
-        raise E.AnalysisError(ANN_REGRESSION.format(label=ws.columns.label))
+        raise AnalysisError(ANN_REGRESSION.format(label=ws.columns.label))
     if dataset not in ws.dataset_names:
-        raise E.AnalysisError(ANN_UNKNOWN_DATASET.format(dataset=dataset, known=", ".join(ws.dataset_names)))
+        raise AnalysisError(ANN_UNKNOWN_DATASET.format(dataset=dataset, known=", ".join(ws.dataset_names)))
     roles = {"item": item, "labeler": labeler, "label": label}
     if batch:
         roles["batch"] = batch
     missing = {r: c for r, c in roles.items() if c not in frame.columns}
     if missing:
-        raise E.ColumnError(
+        raise ColumnError(
             ANN_MISSING_COLUMNS.format(
                 source=source,
                 missing=", ".join(repr(c) for c in missing.values()),
@@ -458,13 +465,13 @@ def annotations_from_frame(
     for column in set(roles.values()):
         same = [r for r, c in roles.items() if c == column]
         if len(same) > 1:
-            raise E.ColumnError(ANN_SAME_COLUMN.format(roles=" and ".join(same), column=column))
+            raise ColumnError(ANN_SAME_COLUMN.format(roles=" and ".join(same), column=column))
     what = {"item": "each item's id", "labeler": "who gave each label", "label": "the label given"}
     keys = {}
     for role in ("item", "labeler", "label"):
         keys[role] = text_keys(frame[roles[role]])
         if keys[role].isna().all():
-            raise E.ColumnError(
+            raise ColumnError(
                 ANN_COLUMN_EMPTY.format(
                     role=role, column=roles[role], source=source, n=len(frame), what=what[role]
                 )
@@ -487,7 +494,7 @@ def annotations_from_frame(
         as_int = pd.to_numeric(keys["item"], errors="coerce")
         ok = as_int.notna() & (as_int % 1 == 0) & (as_int >= 0) & (as_int < len(data))
         if not ok[present].any():
-            raise E.ColumnError(
+            raise ColumnError(
                 ANN_NO_ID_COLUMN.format(
                     dataset=dataset, last=len(data) - 1, column=item, examples=_examples(item_key[present])
                 )
@@ -496,7 +503,7 @@ def annotations_from_frame(
     unknown = present & (pos < 0)
     if not (present & ~unknown).any():
         ds_examples = _examples(data[id_column].to_numpy()[:50]) if id_column else "0, 1, 2"
-        raise E.DataError(
+        raise DataError(
             ANN_NO_KNOWN_ITEMS.format(
                 n_items=int(pd.Series(item_key[present]).nunique()),
                 column=item,
@@ -686,7 +693,7 @@ def fleiss_kappa(counts: np.ndarray) -> float:
     n_items = counts.shape[0]
     m = counts.sum(axis=1)
     if n_items == 0 or not np.all(m == m[0]) or m[0] < 2:
-        raise E.AnalysisError(
+        raise AnalysisError(
             "Fleiss' kappa needs the same number (two or more) of labels on every item; "
             f"received items with {sorted(set(m.astype(int).tolist()))[:10]} labels."
         )
@@ -720,7 +727,7 @@ def pair_confusion(ann: Annotations, labeler_a: str, labeler_b: str) -> pd.DataF
     names = ann.labelers.tolist()
     for name in (labeler_a, labeler_b):
         if name not in names:
-            raise E.AnalysisError(
+            raise AnalysisError(
                 f"There is no labeler named {name!r}. Labelers: {', '.join(map(repr, names[:20]))}."
             )
     pair = ann.dense([names.index(labeler_a), names.index(labeler_b)])
@@ -746,7 +753,7 @@ def agreement(
     common number of labels, two or more). Raises AnalysisError without overlapping labels.
     """
     if not ann.has_overlap:
-        raise E.AnalysisError(
+        raise AnalysisError(
             NEEDS_OVERLAP.format(what="Agreement", n_labelers=ann.n_labelers, n_multi=ann.n_multi)
         )
     notes: list[str] = []
@@ -1024,11 +1031,11 @@ def labeler_trust(
 ) -> LabelerTrust:
     """Per-labeler accuracy, recall per class and agreement (see :class:`LabelerTrust`)."""
     if not ann.has_overlap:
-        raise E.AnalysisError(
+        raise AnalysisError(
             NEEDS_OVERLAP.format(what="Labeler trust", n_labelers=ann.n_labelers, n_multi=ann.n_multi)
         )
     if not 0 <= threshold <= 1:
-        raise E.AnalysisError(
+        raise AnalysisError(
             BAD_OPTION.format(what="The trust threshold", allowed="between 0 and 1", received=threshold)
         )
     j_count, k = ann.n_labelers, ann.n_categories
@@ -1155,7 +1162,7 @@ def model_probabilities(ws: Workspace, ann: Annotations, *, model: str | None) -
     frame = ws.dataset(ann.dataset).iloc[ann.rows]
     if model is not None and ws.models:
         if model not in ws.models:
-            raise E.AnalysisError(UNKNOWN_MODEL.format(model=model, known=", ".join(ws.models)))
+            raise AnalysisError(UNKNOWN_MODEL.format(model=model, known=", ".join(ws.models)))
         est = ws.model(model)
         pred_raw, proba = predict_frame(est, frame[ws.feature_names], model_name=model, dataset=ann.dataset)
         if proba is not None:
@@ -1198,7 +1205,7 @@ def model_probabilities(ws: Workspace, ann: Annotations, *, model: str | None) -
     elif proba is not None:
         pred = proba.argmax(axis=1).astype(np.int64)
     else:
-        raise E.AnalysisError(NO_PROBABILITIES)
+        raise AnalysisError(NO_PROBABILITIES)
     return ItemProbabilities(
         proba=proba,
         pred=pred,
@@ -1232,14 +1239,14 @@ def cross_validated_probabilities(
     from sklearn.model_selection import StratifiedKFold
 
     start = time.perf_counter()
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     if not ws.models:
-        raise E.AnalysisError(CV_NEEDS_MODEL)
+        raise AnalysisError(CV_NEEDS_MODEL)
     if model not in ws.models:
-        raise E.AnalysisError(UNKNOWN_MODEL.format(model=model, known=", ".join(ws.models)))
+        raise AnalysisError(UNKNOWN_MODEL.format(model=model, known=", ".join(ws.models)))
     est = ws.model(model)
     if not hasattr(est, "predict_proba"):
-        raise E.AnalysisError(
+        raise AnalysisError(
             f"Model '{model}' has no predict_proba, so its clones give no probabilities to rank the queue by. "
             "Choose a model version with predict_proba."
         )
@@ -1257,7 +1264,7 @@ def cross_validated_probabilities(
     y = y_all.to_numpy()[train_rows]
     counts = pd.Series(y).value_counts()
     if len(train_rows) < 2 * n_splits or counts.min() < 2:
-        raise E.AnalysisError(
+        raise AnalysisError(
             CV_TOO_FEW.format(
                 needed=2 * n_splits, dataset=ann.dataset, n=len(train_rows), smallest=int(counts.min())
             )
@@ -1287,11 +1294,11 @@ def cross_validated_probabilities(
                     _align(fitted.predict_proba(X_rest_in), np.asarray(fitted.classes_), ws.classes)
                     / n_splits
                 )
-        except E.ExploreError:
+        except ExploreError:
             raise
         except Exception as exc:  # noqa: BLE001 - a third-party estimator can fail in any way: say which model and why
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise E.ModelError(CV_FIT_FAILED.format(model=model, reason=reason)) from None
+            raise ModelError(CV_FIT_FAILED.format(model=model, reason=reason)) from None
     report(1.0, "Cross-validation done.")
     proba = np.zeros((ann.n_items, k))
     proba[in_train] = oof[np.searchsorted(train_rows, ann.rows[in_train])]
@@ -1375,7 +1382,7 @@ def rank_queue(
     _check_choice("combine", combine, ("posterior", "blend"))
     _check_choice("model_score", model_score, ("self_confidence", "margin"))
     if not 0 <= model_weight <= 1:
-        raise E.AnalysisError(
+        raise AnalysisError(
             BAD_OPTION.format(what="The model weight", allowed="between 0 and 1", received=model_weight)
         )
     notes: list[str] = []

@@ -30,14 +30,16 @@ import pandas as pd
 from scipy.stats import norm
 from sqlalchemy import func, select
 
-from explore import errors as E
 from explore.core.store import Store, verdicts
+from explore.errors import AnalysisError
 from explore.labels.crowd import Annotations, text_keys
+from explore.report.markdown import markdown_table
 
 MODES = ("queue", "random")
 VERDICT_CHOICES = ("correct", "wrong", "unsure")
 DEFAULT_CONFIDENCE = 0.95
 MIN_PER_STRATUM = 5
+NO_ROWS = "_(none)_"  # a Markdown table without rows
 
 # ---- messages (format with keyword arguments) -----------------------------------------------------
 
@@ -124,9 +126,9 @@ def plan_top_k(queue_frame: pd.DataFrame, ann: Annotations, *, k: int) -> Sessio
     """The first ``k`` rows of a ranked queue (after any filters), in rank order."""
     n = len(queue_frame)
     if n == 0:
-        raise E.AnalysisError(EMPTY_QUEUE)
+        raise AnalysisError(EMPTY_QUEUE)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n:
-        raise E.AnalysisError(BAD_SIZE.format(n=n, received=k))
+        raise AnalysisError(BAD_SIZE.format(n=n, received=k))
     return _items(queue_frame.head(int(k)), ann, None, {"all": n})
 
 
@@ -186,9 +188,9 @@ def plan_random_sample(
     stratum."""
     size = len(queue_frame)
     if size == 0:
-        raise E.AnalysisError(EMPTY_QUEUE)
+        raise AnalysisError(EMPTY_QUEUE)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= size:
-        raise E.AnalysisError(BAD_SIZE.format(n=size, received=n))
+        raise AnalysisError(BAD_SIZE.format(n=size, received=n))
     rng = np.random.default_rng(seed)
     stratum = (
         np.asarray(_text(queue_frame["label"]), dtype=object)
@@ -220,11 +222,11 @@ def create_session(
     """Store a new open session over ``items``; return its id. ``params`` records how the items were
     chosen (label column, id column, queue settings, filters, sample size, seed)."""
     if mode not in MODES:
-        raise E.AnalysisError(f"A session mode must be one of {', '.join(MODES)}; received {mode!r}.")
+        raise AnalysisError(f"A session mode must be one of {', '.join(MODES)}; received {mode!r}.")
     if not name.strip():
-        raise E.AnalysisError(NO_NAME)
+        raise AnalysisError(NO_NAME)
     if not reviewer.strip():
-        raise E.AnalysisError(NO_REVIEWER)
+        raise AnalysisError(NO_REVIEWER)
     return store.create_session(
         workspace=workspace,
         dataset=dataset,
@@ -277,7 +279,7 @@ class ReviewSession:
         try:
             return self.items.keys.index(str(key))
         except ValueError:
-            raise E.AnalysisError(UNKNOWN_ITEM.format(key=key, session=self.name, n=self.n_items)) from None
+            raise AnalysisError(UNKNOWN_ITEM.format(key=key, session=self.name, n=self.n_items)) from None
 
     def next_position(self, after: int | None = None) -> int | None:
         """The first item without a verdict after position ``after`` (wrapping round), or None when every
@@ -309,7 +311,7 @@ def load_session(store: Store, session_id: int) -> ReviewSession:
     """The session ``session_id`` with its current verdicts. Raises AnalysisError when it does not exist."""
     row = store.get_session(int(session_id))
     if row is None:
-        raise E.AnalysisError(SESSION_NOT_FOUND.format(id=session_id))
+        raise AnalysisError(SESSION_NOT_FOUND.format(id=session_id))
     return ReviewSession(
         id=int(row["id"]),
         name=row["name"],
@@ -403,7 +405,7 @@ def record_verdict(
     the verdict's author when the store records authors per verdict.
     """
     if verdict not in VERDICT_CHOICES:
-        raise E.AnalysisError(BAD_VERDICT.format(allowed=", ".join(VERDICT_CHOICES), received=verdict))
+        raise AnalysisError(BAD_VERDICT.format(allowed=", ".join(VERDICT_CHOICES), received=verdict))
     pos = session.position_of(key)
     label = session.items.labels[pos]
     corrected = (
@@ -412,13 +414,13 @@ def record_verdict(
         else str(corrected_label).strip()
     )
     if verdict == "wrong" and (corrected is None or corrected == label):
-        raise E.AnalysisError(
+        raise AnalysisError(
             WRONG_NEEDS_LABEL.format(
                 label=label, received=corrected_label, choices=", ".join(map(repr, session.items.categories))
             )
         )
     if verdict == "correct" and corrected is not None and corrected != label:
-        raise E.AnalysisError(CORRECT_NO_LABEL.format(label=label, received=corrected))
+        raise AnalysisError(CORRECT_NO_LABEL.format(label=label, received=corrected))
     if verdict == "correct":
         corrected = None
     kwargs: dict[str, Any] = {}
@@ -740,16 +742,6 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f} %"
 
 
-def _md_table(df: pd.DataFrame) -> str:
-    if df.empty:
-        return "_(none)_"
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
 def summary_markdown(session: ReviewSession, summary: SessionSummary, *, max_corrections: int = 50) -> str:
     """A Markdown report of the session for the team: what was reviewed, the headline figure with its
     interval, errors by class and by labeler, and the corrections."""
@@ -812,16 +804,16 @@ def summary_markdown(session: ReviewSession, summary: SessionSummary, *, max_cor
         "",
         "## By class (of the label under review)",
         "",
-        _md_table(bc),
+        markdown_table(bc, empty=NO_ROWS),
         "",
         "## By labeler",
         "",
-        _md_table(bl),
+        markdown_table(bl, empty=NO_ROWS),
         "",
         f"## Corrections ({len(fixes)})",
         "",
-        _md_table(fixes.head(max_corrections)),
+        markdown_table(
+            fixes, empty=NO_ROWS, max_rows=max_corrections, more="… and {n} more in the CSV export."
+        ),
     ]
-    if len(fixes) > max_corrections:
-        lines.append(f"\n… and {len(fixes) - max_corrections} more in the CSV export.")
     return "\n".join(lines) + "\n"

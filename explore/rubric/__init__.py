@@ -21,7 +21,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "review_to_markdown",
             "review_to_html",
             "import_review",
-            "RubricError",
         ],
         "charts": [],
         "board": ["ReviewBoard", "review_board", "FormStart", "form_start"],

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
-from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots, to_json
-from explore.errors import ExploreError
+from explore.core.serialise import to_json
+from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
+from explore.errors import RubricConflict, RubricError
+from explore.report.markdown import markdown_table
 
 if TYPE_CHECKING:
     from explore.core.workspace import Workspace
@@ -98,14 +100,6 @@ CHECK_REPORT_WRONG = (
     "Upload the check-report.json that `explore check … --out DIR` writes (CI keeps it as an artifact)."
 )
 CHECK_REPORT_MALFORMED = "The check report is malformed: {reason}. Received {received!r}."
-
-
-class RubricError(ExploreError):
-    """A rubric input (test id, status, review file, check report) is wrong."""
-
-
-class RubricConflict(RubricError):
-    """Someone else changed a test after the version the user was editing; nothing was written."""
 
 
 # ---- the 28 tests -----------------------------------------------------------------------------------
@@ -1408,11 +1402,6 @@ def review_to_json(state: ReviewState, **kwargs: Any) -> str:
     return json.dumps(json.loads(to_json(review_to_dict(state, **kwargs))), indent=2, sort_keys=True) + "\n"
 
 
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
 def _snapshot_line(snap: Mapping[str, Any]) -> str:
     if snap.get("missing"):
         return f"#{snap['id']} (not in this store)"
@@ -1434,16 +1423,23 @@ def review_to_markdown(data: Mapping[str, Any], *, next_points: NextPoints | Non
         "",
         f"Scale: {SCALE_TITLE}. {SCALE_RULES} {SCALE_NOT_2016}",
         "",
-        "| Section | Score | Manual | Automated | Not done |",
-        "|---|---:|---:|---:|---:|",
     ]
+    section_rows = []
     for sec in SECTIONS:
         statuses = [t["status"] for t in data["tests"] if t["section"] == sec.key]
         mark = " ⬅ limiting" if sec.key in sc["limiting"] else ""
-        lines.append(
-            f"| {sec.title}{mark} | {sc['sections'][sec.key]:g} / 7 | {statuses.count('manual')} | "
-            f"{statuses.count('automated')} | {statuses.count('not_done')} |"
+        section_rows.append(
+            (
+                f"{sec.title}{mark}",
+                f"{sc['sections'][sec.key]:g} / 7",
+                statuses.count("manual"),
+                statuses.count("automated"),
+                statuses.count("not_done"),
+            )
         )
+    lines.append(
+        markdown_table(section_rows, ["Section", "Score", "Manual", "Automated", "Not done"], align="lrrrr")
+    )
     if next_points is not None and next_points.plan:
         lines += ["", "## Cheapest next points", ""]
         for step in next_points.plan:
@@ -1455,44 +1451,58 @@ def review_to_markdown(data: Mapping[str, Any], *, next_points: NextPoints | Non
             f"- Final score after these {len(next_points.plan)} step(s): {next_points.final_after_plan:g}"
         )
     for sec in SECTIONS:
+        test_rows = []
+        for t in data["tests"]:
+            if t["section"] != sec.key:
+                continue
+            evidence = [t["evidence_text"]] if t["evidence_text"] else []
+            evidence += [f"<{link}>" if "://" in link else link for link in t["links"]]
+            evidence += [_snapshot_line(s) for s in t["snapshots"]]
+            if t["confirmed_by"]:
+                who = f"{t['confirmed_by']}, {t['confirmed_at'][:16].replace('T', ' ')} UTC"
+            elif t["carried_from"]:
+                who = f"carried over from “{t['carried_from']}” ({STATUS_WORDS[t['carried_status']]}), not re-confirmed"
+            else:
+                who = "—"
+            test_rows.append(
+                (
+                    f"{SECTION_TITLES[t['section']]} {t['number']}: {t['name']}",
+                    STATUS_WORDS[t["status"]],
+                    f"{t['points']:g}",
+                    "<br>".join(evidence) or "—",
+                    who,
+                )
+            )
         lines += [
             "",
             f"## {sec.title} — {sc['sections'][sec.key]:g} / 7",
             "",
-            "| Test | Status | Points | Evidence | Confirmed by |",
-            "|---|---|---:|---|---|",
+            markdown_table(
+                test_rows, ["Test", "Status", "Points", "Evidence", "Confirmed by"], align="llrll"
+            ),
         ]
-        for t in data["tests"]:
-            if t["section"] != sec.key:
-                continue
-            evidence = [_md(t["evidence_text"])] if t["evidence_text"] else []
-            evidence += [f"<{link}>" if "://" in link else _md(link) for link in t["links"]]
-            evidence += [_md(_snapshot_line(s)) for s in t["snapshots"]]
-            if t["confirmed_by"]:
-                who = f"{_md(t['confirmed_by'])}, {t['confirmed_at'][:16].replace('T', ' ')} UTC"
-            elif t["carried_from"]:
-                who = f"carried over from “{_md(t['carried_from'])}” ({STATUS_WORDS[t['carried_status']]}), not re-confirmed"
-            else:
-                who = "—"
-            lines.append(
-                f"| {SECTION_TITLES[t['section']]} {t['number']}: {_md(t['name'])} | {STATUS_WORDS[t['status']]} | "
-                f"{t['points']:g} | {'<br>'.join(evidence) or '—'} | {who} |"
-            )
     if data.get("history"):
+        history_rows = []
+        for ev in data["history"]:
+            t = TESTS_BY_ID.get(ev["test_id"])
+            frm = STATUS_WORDS.get(ev["from"], "—") if ev["from"] else "—"
+            history_rows.append(
+                (
+                    (ev["at"] or "")[:19].replace("T", " "),
+                    ev["author"],
+                    t.label if t else ev["test_id"],
+                    f"{frm} → {STATUS_WORDS.get(ev['to'], ev['to'])}",
+                    f"{ev['final_after']:g}",
+                )
+            )
         lines += [
             "",
             "## Audit trail",
             "",
-            "| When (UTC) | Who | Test | Change | Score after |",
-            "|---|---|---|---|---:|",
+            markdown_table(
+                history_rows, ["When (UTC)", "Who", "Test", "Change", "Score after"], align="llllr"
+            ),
         ]
-        for ev in data["history"]:
-            t = TESTS_BY_ID.get(ev["test_id"])
-            frm = STATUS_WORDS.get(ev["from"], "—") if ev["from"] else "—"
-            lines.append(
-                f"| {(ev['at'] or '')[:19].replace('T', ' ')} | {_md(ev['author'])} | {t.label if t else ev['test_id']} | "
-                f"{frm} → {STATUS_WORDS.get(ev['to'], ev['to'])} | {ev['final_after']:g} |"
-            )
     lines += ["", f"Reference: {PAPER}", ""]
     return "\n".join(lines)
 

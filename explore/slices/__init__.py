@@ -1,5 +1,6 @@
-"""Slices: which rows (definition), how the model does on them (report, discovery with FDR control,
-fairness gaps, curves), what-ifs on single datapoints, and the charts of each."""
+"""Slices: which rows (definition), the groups of a column (grouping), how the model does on them
+(report, discovery with FDR control, fairness gaps, curves), what-ifs on single datapoints, and the
+charts of each."""
 
 from explore._lazy import lazy_exports
 
@@ -7,10 +8,15 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "definition": ["Condition", "SliceDefinition"],
-        "report": [
+        "grouping": [
             "Grouping",
             "group_column",
+            "group_values",
+            "rows_grouping",
+            "groupings_for",
             "sliceable_columns",
+        ],
+        "report": [
             "SliceReport",
             "slice_report",
             "DiscoveryResult",

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from explore.core.serialise import plain
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
 
@@ -47,9 +48,9 @@ class Condition:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"column": self.column, "op": self.op}
         if self.op == "range":
-            d.update(lo=_plain(self.lo), hi=_plain(self.hi), hi_inclusive=self.hi_inclusive)
+            d.update(lo=plain(self.lo), hi=plain(self.hi), hi_inclusive=self.hi_inclusive)
         else:
-            d["values"] = [_plain(v) for v in self.values]
+            d["values"] = [plain(v) for v in self.values]
         return d
 
     @classmethod
@@ -75,24 +76,17 @@ class Condition:
         """Human-readable form, e.g. ``region in {'South'}`` or ``20 <= age < 30``."""
         name = PSEUDO.get(self.column, self.column)
         if self.op == "range":
-            left = f"{_plain(self.lo)} ≤ " if self.lo is not None else ""
-            right = (
-                (" ≤ " if self.hi_inclusive else " < ") + str(_plain(self.hi)) if self.hi is not None else ""
-            )
+            left = f"{_bound(self.lo)} ≤ " if self.lo is not None else ""
+            right = (" ≤ " if self.hi_inclusive else " < ") + _bound(self.hi) if self.hi is not None else ""
             return f"{left}{name}{right}" if (left or right) else f"{name} present"
         vals = ", ".join("missing" if v is None else repr(v) for v in self.values)
         return f"{name} {'∈' if self.op == 'in' else '∉'} {{{vals}}}"
 
 
-def _plain(v: Any) -> Any:
-    """JSON-friendly scalar."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, pd.Timestamp | np.datetime64):
-        return pd.Timestamp(v).isoformat()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
+def _bound(value: Any) -> str:
+    """A range bound as written in a description: ISO text for times; an infinite bound as itself."""
+    shown = plain(value)
+    return str(value if shown is None else shown)
 
 
 @dataclass(frozen=True)
@@ -253,9 +247,3 @@ def number_labels(values: Any) -> list[str]:
         if len(set(out)) == n_distinct:
             return out
     return [repr(x) for x in vals]
-
-
-def slice_from_query(params: dict[str, Any]) -> SliceDefinition | None:
-    """The slice in a page's query parameters (``?slice=…``), if any."""
-    text = params.get("slice")
-    return SliceDefinition.from_query_param(text) if text else None

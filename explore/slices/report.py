@@ -23,31 +23,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explore.core.progress import Progress, no_progress
+from explore.core.serialise import jsonable, plain
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
-from explore.slices.definition import (
-    CORRECT,
-    LABEL,
-    PREDICTION,
-    PSEUDO,
-    TIME,
-    Condition,
-    SliceDefinition,
-    number_labels,
+from explore.slices.definition import Condition, SliceDefinition
+from explore.slices.grouping import (
+    BAD_BINS,
+    DEFAULT_BINS,
+    MAX_BINS,
+    MAX_GROUPS,
+    OTHER,
+    Grouping,
+    column_values,
+    combine,
+    display_name,
+    group_column,
 )
-from explore.stats import metrics as M
+from explore.stats import metrics as metrics_mod
 
-DEFAULT_BINS = 5
-MAX_GROUPS = 30
-MAX_BINS = 50
-OTHER = "(other)"
-MISSING_LABEL = "(missing)"
 CURVE_POINTS = 200
 
-BAD_BINS = (
-    "The number of bins for '{column}' must be an integer from 2 to {max_bins}, or a list of at least 2 increasing "
-    "edges; received {received!r}."
-)
 BAD_BY = "Group by takes one or two columns; received {received!r}. Pick at most two columns."
 BAD_FDR = "The false discovery rate must be strictly between 0 and 1 (e.g. 0.05); received {received!r}."
 BAD_MIN_SUPPORT = "The minimum support must be an integer of at least 2 rows; received {received!r}."
@@ -56,7 +52,6 @@ NO_COLUMNS = (
     "None of the columns chosen for discovery can be sliced: {why}. Choose columns with at least two values, "
     "e.g. {examples}."
 )
-UNKNOWN_COLUMN = "There is no column '{column}' in dataset '{dataset}'. Columns: {columns}."
 EMPTY_SLICE = "The slice '{slice}' has no rows in dataset '{dataset}' ({n:,} rows in total). Loosen or remove a condition."
 NOT_BINARY = "{what} needs a binary classification task; this workspace's task is {task}."
 NO_SCORES = "{what} needs the model's scores; {reason}."
@@ -66,273 +61,6 @@ NO_SCORES = "{what} needs the model's scores; {reason}."
 REDUNDANCY_ALPHA = 0.05
 # Columns never offered for grouping: too many distinct values to form groups.
 _ID_LIKE_RATIO = 0.9
-
-
-# ---- grouping a column ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grouping:
-    """Rows coded by the groups of one column.
-
-    ``codes`` (int32, one per row; -1 = in no group), ``labels[i]`` the text of group i, and
-    ``conditions[i]`` the slice condition selecting group i (so a group can become a filter).
-    ``kind``: "categorical" | "numeric" | "time".
-    """
-
-    column: str
-    kind: str
-    codes: np.ndarray
-    labels: list[str]
-    conditions: list[Condition]
-
-    @property
-    def n_groups(self) -> int:
-        return len(self.labels)
-
-
-def column_values(scored: Scored, column: str) -> pd.Series:
-    """A data column or a pseudo-column (``slicing.LABEL`` …) as a Series over ``scored``'s rows.
-
-    Class codes are turned back into class values so that they read as the user wrote them.
-    """
-    if column == LABEL:
-        return pd.Series(scored.y_raw if scored.task != "regression" else scored.y, name=PSEUDO[LABEL])
-    if column == PREDICTION:
-        if scored.task == "regression":
-            return pd.Series(scored.pred, name=PSEUDO[PREDICTION])
-        pred = pd.Series(scored.classes[np.maximum(scored.pred, 0)], name=PSEUDO[PREDICTION], dtype=object)
-        pred[scored.pred < 0] = None
-        return pred
-    if column == CORRECT:
-        if scored.task == "regression":
-            raise AnalysisError(
-                "'correct' is defined for classification only; for regression slice on the error."
-            )
-        return pd.Series(scored.correct, name=PSEUDO[CORRECT])
-    if column == TIME:
-        if scored.time is None:
-            raise AnalysisError("This workspace has no time column: set [columns] time in workspace.toml.")
-        return scored.time.reset_index(drop=True).rename(PSEUDO[TIME])
-    if column not in scored.frame.columns:
-        raise AnalysisError(
-            UNKNOWN_COLUMN.format(
-                column=column,
-                dataset=scored.dataset_name,
-                columns=", ".join(map(str, scored.frame.columns[:40])),
-            )
-        )
-    return scored.frame[column]
-
-
-def display_name(column: str) -> str:
-    """The column's name as shown to users (pseudo-columns by their meaning)."""
-    return PSEUDO.get(column, column)
-
-
-def sliceable_columns(scored: Scored) -> list[str]:
-    """Columns a user can filter or group on: data columns, then the pseudo-columns that apply."""
-    cols = [str(c) for c in scored.frame.columns]
-    pseudo = [LABEL, PREDICTION]
-    if scored.task != "regression":
-        pseudo.append(CORRECT)
-    if scored.time is not None:
-        pseudo.append(TIME)
-    return pseudo + cols
-
-
-_GROUPING_CACHE: weakref.WeakKeyDictionary[Scored, dict[Any, Grouping]] = weakref.WeakKeyDictionary()
-
-
-def group_column(
-    scored: Scored, column: str, *, bins: int | Sequence[float] = DEFAULT_BINS, max_groups: int = MAX_GROUPS
-) -> Grouping:
-    """Group rows by ``column``: categories (the ``max_groups - 1`` most frequent, then "(other)"),
-    numeric or time columns in ``bins`` quantile bins (or at the given edges), missing values as a
-    group of their own. Cached per ``scored`` (read-only result).
-    """
-    key = (column, tuple(bins) if not isinstance(bins, int) else bins, max_groups)
-    cache = _GROUPING_CACHE.setdefault(scored, {})
-    if key not in cache:
-        cache[key] = _group_column(scored, column, bins=bins, max_groups=max_groups)
-    return cache[key]
-
-
-def _is_numeric(s: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
-
-
-def _group_column(scored: Scored, column: str, *, bins: int | Sequence[float], max_groups: int) -> Grouping:
-    s = column_values(scored, column)
-    if not isinstance(bins, int):
-        edges_in = [float(b) for b in bins]
-        if len(edges_in) < 2 or any(b2 <= b1 for b1, b2 in zip(edges_in, edges_in[1:], strict=False)):
-            raise AnalysisError(
-                BAD_BINS.format(column=display_name(column), max_bins=MAX_BINS, received=list(bins))
-            )
-    elif not 2 <= bins <= MAX_BINS:
-        raise AnalysisError(BAD_BINS.format(column=display_name(column), max_bins=MAX_BINS, received=bins))
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return _bin_time(column, s, bins if isinstance(bins, int) else DEFAULT_BINS)
-    if _is_numeric(s) and (not isinstance(bins, int) or s.nunique(dropna=True) > max(bins, 10)):
-        return _bin_numeric(column, s, bins)
-    return _categories(column, s, max_groups)
-
-
-def _round_sig(values: np.ndarray, digits: int = 6) -> np.ndarray:
-    """Round to ``digits`` significant digits (readable bin edges: 85.105, not 85.10499999999999)."""
-    return np.array([float(f"{v:.{digits}g}") for v in values], dtype="float64")
-
-
-def _bin_numeric(column: str, s: pd.Series, bins: int | Sequence[float]) -> Grouping:
-    """Quantile bins (open-ended first and last bins, edges rounded) or the user's explicit edges."""
-    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    finite = ~np.isnan(x)
-    codes = np.full(len(x), -1, dtype=np.int32)
-    labels: list[str] = []
-    conditions: list[Condition] = []
-    if isinstance(bins, int):
-        if finite.any():
-            qs = np.quantile(x[finite], np.linspace(0, 1, bins + 1))
-            inner = np.unique(_round_sig(qs[1:-1]))
-            inner = inner[(inner > qs[0]) & (inner <= qs[-1])]
-        else:
-            inner = np.array([])
-        codes[finite] = np.searchsorted(inner, x[finite], side="right")
-        edges = [None, *inner.tolist(), None]
-        text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
-        for i in range(len(edges) - 1):
-            lo, hi = edges[i], edges[i + 1]
-            if lo is None and hi is None:
-                labels.append("all values")
-            elif lo is None:
-                labels.append(f"< {text[hi]}")
-            elif hi is None:
-                labels.append(f"≥ {text[lo]}")
-            else:
-                labels.append(f"[{text[lo]}, {text[hi]})")
-            conditions.append(Condition(column, "range", lo=lo, hi=hi))
-    else:
-        edges_user = np.asarray(bins, dtype="float64")
-        c = np.searchsorted(edges_user[1:-1], x, side="right").astype(np.int32)
-        inside = finite & (x >= edges_user[0]) & (x <= edges_user[-1])
-        codes[inside] = c[inside]
-        last = len(edges_user) - 2
-        text_user = number_labels(edges_user)
-        for i in range(len(edges_user) - 1):
-            lo, hi = float(edges_user[i]), float(edges_user[i + 1])
-            closed = i == last
-            labels.append(f"[{text_user[i]}, {text_user[i + 1]}{']' if closed else ')'}")
-            conditions.append(Condition(column, "range", lo=lo, hi=hi, hi_inclusive=closed))
-    if (~finite).any():
-        codes[~finite] = len(labels)
-        labels.append(MISSING_LABEL)
-        conditions.append(Condition(column, "in", values=(None,)))
-    return _drop_empty(Grouping(column, "numeric", codes, labels, conditions))
-
-
-def _bin_time(column: str, s: pd.Series, bins: int) -> Grouping:
-    """Quantile bins of time, inner edges rounded to the day (to the minute for spans under 3 days)."""
-    t = s.to_numpy(dtype="datetime64[ns]")
-    ok = ~np.isnat(t)
-    ns = t.astype("int64")
-    codes = np.full(len(t), -1, dtype=np.int32)
-    labels: list[str] = []
-    conditions: list[Condition] = []
-    if ok.any():
-        qs = pd.to_datetime(np.quantile(ns[ok], np.linspace(0, 1, bins + 1)).astype("int64"))
-        daily = (qs[-1] - qs[0]) >= pd.Timedelta(days=3)
-        unit, fmt = ("D", "%Y-%m-%d") if daily else ("min", "%Y-%m-%d %H:%M")
-        inner = pd.DatetimeIndex(qs[1:-1]).round(unit).unique().sort_values()
-        inner = inner[(inner > qs[0]) & (inner <= qs[-1])]
-        inner_ns = inner.asi8 if len(inner) else np.array([], dtype="int64")
-        codes[ok] = np.searchsorted(inner_ns, ns[ok], side="right")
-        edges = [None, *inner, None]
-        for i in range(len(edges) - 1):
-            lo, hi = edges[i], edges[i + 1]
-            if lo is None and hi is None:
-                labels.append("all times")
-            elif lo is None:
-                labels.append(f"before {hi.strftime(fmt)}")
-            elif hi is None:
-                labels.append(f"from {lo.strftime(fmt)}")
-            else:
-                labels.append(f"[{lo.strftime(fmt)}, {hi.strftime(fmt)})")
-            conditions.append(
-                Condition(
-                    column,
-                    "range",
-                    lo=None if lo is None else lo.isoformat(),
-                    hi=None if hi is None else hi.isoformat(),
-                )
-            )
-    if (~ok).any():
-        codes[~ok] = len(labels)
-        labels.append(MISSING_LABEL)
-        conditions.append(Condition(column, "in", values=(None,)))
-    return _drop_empty(Grouping(column, "time", codes, labels, conditions))
-
-
-def _categories(column: str, s: pd.Series, max_groups: int) -> Grouping:
-    codes_all, uniques = pd.factorize(s, use_na_sentinel=True)
-    counts = np.bincount(codes_all[codes_all >= 0], minlength=len(uniques))
-    order = np.argsort(-counts, kind="stable")
-    has_missing = bool((codes_all < 0).any())
-    room = max(max_groups - int(has_missing), 1)
-    keep = order[:room] if len(order) <= room else order[: room - 1]
-    remap = np.full(len(uniques) + 1, -1, dtype=np.int32)
-    # Sort kept values for a readable table (numbers numerically, text alphabetically).
-    kept_values = [uniques[i] for i in keep]
-    try:
-        sorted_pos = sorted(range(len(keep)), key=lambda j: kept_values[j])
-    except TypeError:
-        sorted_pos = sorted(range(len(keep)), key=lambda j: str(kept_values[j]))
-    labels: list[str] = []
-    conditions: list[Condition] = []
-    for new, j in enumerate(sorted_pos):
-        remap[keep[j]] = new
-        v = _py(kept_values[j])
-        labels.append(str(v))
-        conditions.append(Condition(column, "in", values=(v,)))
-    if len(keep) < len(uniques):
-        other = len(labels)
-        dropped = np.setdiff1d(np.arange(len(uniques)), keep)
-        remap[dropped] = other
-        labels.append(OTHER)
-        conditions.append(Condition(column, "not_in", values=tuple(_py(v) for v in kept_values) + (None,)))
-    if has_missing:
-        remap[len(uniques)] = len(labels)
-        labels.append(MISSING_LABEL)
-        conditions.append(Condition(column, "in", values=(None,)))
-    idx = np.where(codes_all < 0, len(uniques), codes_all)
-    return Grouping(column, "categorical", remap[idx], labels, conditions)
-
-
-def _py(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _drop_empty(g: Grouping) -> Grouping:
-    counts = np.bincount(g.codes[g.codes >= 0], minlength=g.n_groups)
-    if (counts > 0).all():
-        return g
-    keep = np.flatnonzero(counts > 0)
-    remap = np.full(g.n_groups + 1, -1, dtype=np.int32)
-    remap[keep] = np.arange(len(keep))
-    codes = remap[np.where(g.codes < 0, g.n_groups, g.codes)]
-    return Grouping(g.column, g.kind, codes, [g.labels[i] for i in keep], [g.conditions[i] for i in keep])
-
-
-def combine(a: Grouping, b: Grouping) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Codes of the non-empty (a, b) pairs and, for each, the pair of group indices."""
-    ok = (a.codes >= 0) & (b.codes >= 0)
-    flat = np.where(ok, a.codes.astype(np.int64) * b.n_groups + b.codes, -1)
-    counts = np.bincount(flat[ok], minlength=a.n_groups * b.n_groups)
-    present = np.flatnonzero(counts)
-    remap = np.full(a.n_groups * b.n_groups + 1, -1, dtype=np.int32)
-    remap[present] = np.arange(len(present))
-    codes = remap[np.where(ok, flat, a.n_groups * b.n_groups)]
-    return codes, [(int(p // b.n_groups), int(p % b.n_groups)) for p in present]
 
 
 # ---- slice report --------------------------------------------------------------------------------------
@@ -383,7 +111,7 @@ class SliceReport:
             "n_rows": self.n_rows,
             "n_slice": self.n_slice,
             "confidence": self.confidence,
-            "comparison": _records(self.comparison),
+            "comparison": jsonable(self.comparison),
         }
         if self.by_group is not None:
             worse = self.by_group[self.by_group["worse"]]
@@ -391,18 +119,9 @@ class SliceReport:
                 by=self.by,
                 fdr=self.fdr,
                 n_groups=int(self.by_group["group"].nunique()),
-                worse_groups=_records(worse),
+                worse_groups=jsonable(worse),
             )
         return out
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for rec in df.to_dict(orient="records"):
-        out.append(
-            {k: (None if isinstance(v, float) and not math.isfinite(v) else _py(v)) for k, v in rec.items()}
-        )
-    return out
 
 
 _OVERALL_CACHE: weakref.WeakKeyDictionary[Scored, dict[Any, pd.DataFrame]] = weakref.WeakKeyDictionary()
@@ -412,7 +131,7 @@ def _overall(scored: Scored, names: list[str], confidence: float) -> pd.DataFram
     cache = _OVERALL_CACHE.setdefault(scored, {})
     key = (tuple(names), confidence)
     if key not in cache:
-        cache[key] = M.overall_metrics(scored, metrics=names, confidence=confidence)
+        cache[key] = metrics_mod.overall_metrics(scored, metrics=names, confidence=confidence)
     return cache[key]
 
 
@@ -421,7 +140,7 @@ def _split_metrics(
 ) -> tuple[list[str], dict[str, str], dict[str, Callable]]:
     """(registry names, display renames, custom callables)."""
     if metrics is None:
-        return M.default_metrics(scored), {}, {}
+        return metrics_mod.default_metrics(scored), {}, {}
     if isinstance(metrics, dict):
         names, rename, custom = [], {}, {}
         for label, spec in metrics.items():
@@ -443,7 +162,7 @@ def _custom_metric(scored: Scored, fn: Callable, name: str, codes: np.ndarray, n
         m = codes == g
         note, value = "custom metric: no interval", np.nan
         if not m.any():
-            note = M.NOTE_EMPTY
+            note = metrics_mod.NOTE_EMPTY
         else:
             try:
                 value = float(fn(y_true[m], y_pred[m]))
@@ -462,7 +181,7 @@ def _custom_metric(scored: Scored, fn: Callable, name: str, codes: np.ndarray, n
                 "note": note,
             }
         )
-    return pd.DataFrame(rows, columns=M.COLUMNS)
+    return pd.DataFrame(rows, columns=metrics_mod.COLUMNS)
 
 
 def _metrics_frame(
@@ -476,7 +195,7 @@ def _metrics_frame(
     *,
     complement: bool = False,
 ) -> pd.DataFrame:
-    df = M.grouped_metrics(
+    df = metrics_mod.grouped_metrics(
         scored, codes, n_groups, metrics=names, confidence=confidence, complement=complement
     )
     if custom:
@@ -503,7 +222,7 @@ def _metrics_frame(
 
 
 def _direction(name: str, rename_back: dict[str, str]) -> bool | None:
-    return M.metric_direction(rename_back.get(name, name))
+    return metrics_mod.metric_direction(rename_back.get(name, name))
 
 
 def _se(df: pd.DataFrame, z: float) -> np.ndarray:
@@ -571,7 +290,7 @@ def slice_report(
         raise AnalysisError(
             EMPTY_SLICE.format(slice=slice_def.describe(), dataset=scored.dataset_name, n=scored.n)
         )
-    z = M._z(confidence)
+    z = metrics_mod._z(confidence)
     two = np.where(mask, 0, 1).astype(np.int64)
     sr = _metrics_frame(scored, two, 2, names, rename, custom, confidence)
     if custom:
@@ -616,8 +335,8 @@ def slice_report(
         notes.append("The slice has a single row: intervals need at least two rows.")
     if (part_s["method"] == "bootstrap").any():
         notes.append(
-            f"Intervals marked 'bootstrap' are percentile bootstraps ({M.BOOTSTRAP_REPLICATES} resamples), run only on "
-            f"slices of at most {M.BOOTSTRAP_MAX_ROWS:,} rows."
+            f"Intervals marked 'bootstrap' are percentile bootstraps ({metrics_mod.BOOTSTRAP_REPLICATES} resamples), run only on "
+            f"slices of at most {metrics_mod.BOOTSTRAP_MAX_ROWS:,} rows."
         )
     by_group = None
     group_conditions: list[tuple[Condition, ...]] = []
@@ -686,7 +405,7 @@ def _by_group(
     notes = []
     if G == 0:
         raise AnalysisError(f"No row of the slice has a value in {', '.join(map(display_name, by))}.")
-    z = M._z(confidence)
+    z = metrics_mod._z(confidence)
     inside = _metrics_frame(scored, codes, G, names, rename, custom, confidence)
     rest = _metrics_frame(scored, codes, G, names, rename, custom, confidence, complement=True)
     df = inside.copy()
@@ -760,7 +479,7 @@ class DiscoveryResult:
             "min_support": self.min_support,
             "loss": self.loss,
             "columns": self.columns,
-            "slices": _records(self.slices.head(top)),
+            "slices": jsonable(self.slices.head(top)),
             "definitions": [d.to_dict() for d in self.definitions[:top]],
         }
 
@@ -825,7 +544,7 @@ def weak_slices(
     loss: LossName = "loss",
     confidence: float = 0.95,
     mask: np.ndarray | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> DiscoveryResult:
     """Slices of one or two conditions whose mean per-row loss is significantly higher than the rest's.
 
@@ -850,7 +569,7 @@ def weak_slices(
         raise AnalysisError(BAD_MIN_SUPPORT.format(received=min_support))
     if not 2 <= n_bins <= MAX_BINS:
         raise AnalysisError(BAD_BINS.format(column="discovery", max_bins=MAX_BINS, received=n_bins))
-    report = progress or (lambda f, m: None)
+    report = progress or no_progress
     cols = list(columns) if columns is not None else discovery_columns(scored)
     values, loss_name = loss_values(scored, loss)
     use = np.isfinite(values) & base
@@ -1135,12 +854,12 @@ class FairnessResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "column": self.column,
-            "class": _py(self.cls),
+            "class": plain(self.cls, for_json=False),
             "threshold": self.threshold,
             "confidence": self.confidence,
             "min_support": self.min_support,
-            "gaps": _records(self.gaps),
-            "groups": _records(self.groups),
+            "gaps": jsonable(self.gaps),
+            "groups": jsonable(self.groups),
             "notes": self.notes,
         }
 
@@ -1191,7 +910,7 @@ def fairness_gaps(
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = s1 / n_
                 var = np.maximum(s2 - n_ * mean**2, 0) / (n_ - 1)
-                half = M._t_crit(n_, confidence) * np.sqrt(var / n_)
+                half = metrics_mod._t_crit(n_, confidence) * np.sqrt(var / n_)
             groups[name] = mean
             groups[f"{name}_low"], groups[f"{name}_high"] = mean - half, mean + half
             measures[name] = (mean, var, n_)
@@ -1219,10 +938,10 @@ def fairness_gaps(
             ("true positive rate", tp, pos_n),
             ("accuracy", corr, support),
         ):
-            lo, hi = M.wilson_interval(num, den, confidence)
-            groups[name] = M._ratio(num, den)
+            lo, hi = metrics_mod.wilson_interval(num, den, confidence)
+            groups[name] = metrics_mod._ratio(num, den)
             groups[f"{name}_low"], groups[f"{name}_high"] = lo, hi
-            measures[name] = (M._ratio(num, den), num, den)
+            measures[name] = (metrics_mod._ratio(num, den), num, den)
         groups["positives"] = pos_n.astype(int)
     eligible = support >= min_support
     small = [g.labels[i] for i in np.flatnonzero((support > 0) & ~eligible)]
@@ -1295,7 +1014,7 @@ def newcombe_interval(
 ) -> tuple[float, float]:
     """Newcombe's hybrid score interval (method 10) for p1 − p2, from the two Wilson intervals."""
     p1, p2 = k1 / n1, k2 / n2
-    (l1, l2), (u1, u2) = M.wilson_interval(np.array([k1, k2]), np.array([n1, n2]), confidence)
+    (l1, l2), (u1, u2) = metrics_mod.wilson_interval(np.array([k1, k2]), np.array([n1, n2]), confidence)
     d = p1 - p2
     lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
@@ -1352,7 +1071,7 @@ def curves(
         )
         codes = np.where(sel, 0, -1).astype(np.int64)
         key = "score" if scored.task == "binary" else ("proba", k)
-        st = M._grouped_auc(M._sorted_view(scored, key, score, scored.y == k), codes, 1)
+        st = metrics_mod._grouped_auc(metrics_mod._sorted_view(scored, key, score, scored.y == k), codes, 1)
         aucs[name] = (float(st["auc"][0]), float(st["ap"][0]), npos, n)
     cols_roc, cols_pr = ["set", "threshold", "fpr", "tpr"], ["set", "threshold", "recall", "precision"]
     return Curves(

@@ -17,15 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from explore.core.serialise import plain
 from explore.core.workspace import Scored, decision_sign, predict_frame
-from explore.errors import AnalysisError
-from explore.slices.report import group_column
-from explore.stats import metrics as M
+from explore.errors import NO_MODEL_FILE, AnalysisError
+from explore.slices.grouping import group_column
+from explore.stats import metrics
 
-NO_MODEL = (
-    "{what} needs the model itself, and this workspace is predictions-only (no [model] file). Add the model to "
-    'workspace.toml ([model] path = "model.skops") to use it.'
-)
+NO_MODEL = NO_MODEL_FILE.format(needs="{what} needs the model itself", then=" to use it")
 BAD_POSITION = "Row position {position!r} is not in dataset '{dataset}' (positions 0 to {last:,}). Pick a row from the table."
 NOT_A_FEATURE = "'{column}' is not one of the model's input columns ({features}). Pick one of them."
 BAD_NUMBER = "The value {value!r} for '{column}' is not a number, and the column is numeric. Enter a number (or leave it empty for missing)."
@@ -195,7 +193,7 @@ def edit_and_predict(model: Any, scored: Scored, position: int, edits: dict[str,
     for col in edits:
         old, new = scored.X.iloc[pos][col], changed.iloc[0][col]
         if not (_missing(old) and _missing(new)) and not _same(old, new):
-            changes[col] = (_plain(old), _plain(new))
+            changes[col] = (plain(old, for_json=False), plain(new, for_json=False))
     if scored.task == "regression":
         orig, new = float(out.pred[0]), float(out.pred[1])
         s0, s1, flipped = orig, new, False
@@ -213,11 +211,13 @@ def edit_and_predict(model: Any, scored: Scored, position: int, edits: dict[str,
     pr0 = dict(zip(names, map(float, out.proba[0]), strict=True)) if out.proba is not None else None
     pr1 = dict(zip(names, map(float, out.proba[1]), strict=True)) if out.proba is not None else None
     meaning = target_description(scored, int(out.pred[0]) if scored.task == "multiclass" else None)
-    return EditResult(pos, _plain(scored.ids[pos]), orig, new, s0, s1, pr0, pr1, changes, flipped, meaning)
+    return EditResult(
+        pos, plain(scored.ids[pos], for_json=False), orig, new, s0, s1, pr0, pr1, changes, flipped, meaning
+    )
 
 
 def _class_value(scored: Scored, code: int) -> Any:
-    return _plain(scored.classes[int(code)]) if code >= 0 else None
+    return plain(scored.classes[int(code)], for_json=False) if code >= 0 else None
 
 
 def _missing(v: Any) -> bool:
@@ -232,16 +232,6 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except (TypeError, ValueError):
         return False
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if v is pd.NA:
-        return None
-    return v
 
 
 # ---- nearest counterfactual ---------------------------------------------------------------------------
@@ -400,7 +390,7 @@ def nearest_counterfactual(
         pos,
         True,
         best_i,
-        _plain(scored.ids[best_i]),
+        plain(scored.ids[best_i], for_json=False),
         best_d,
         norm,
         orig_pred,
@@ -437,8 +427,8 @@ def _differences(scored: Scored, mats: dict[str, Any], a: int, b: int, norm: str
             rows.append(
                 {
                     "feature": c,
-                    "original": _plain(scored.frame[c].iloc[a]),
-                    "counterfactual": _plain(scored.frame[c].iloc[b]),
+                    "original": plain(scored.frame[c].iloc[a], for_json=False),
+                    "counterfactual": plain(scored.frame[c].iloc[b], for_json=False),
                     "contribution": term if norm == "l1" else term * term,
                 }
             )
@@ -447,8 +437,8 @@ def _differences(scored: Scored, mats: dict[str, Any], a: int, b: int, norm: str
             rows.append(
                 {
                     "feature": c,
-                    "original": _plain(scored.frame[c].iloc[a]),
-                    "counterfactual": _plain(scored.frame[c].iloc[b]),
+                    "original": plain(scored.frame[c].iloc[a], for_json=False),
+                    "counterfactual": plain(scored.frame[c].iloc[b], for_json=False),
                     "contribution": 1.0,
                 }
             )
@@ -496,7 +486,7 @@ def feature_grid(
     counts = s.value_counts(dropna=True)
     if not len(counts):
         raise AnalysisError(f"'{feature}' has no values in the chosen rows to build a grid from.")
-    return "categorical", [_plain(v) for v in counts.index[:MAX_GRID]]
+    return "categorical", [plain(v, for_json=False) for v in counts.index[:MAX_GRID]]
 
 
 def _sweep(
@@ -551,7 +541,7 @@ def ice_curve(
         if grid is None
         else ("numeric" if _is_numeric(scored.X[feature]) else "categorical", list(grid))
     )
-    current = _plain(scored.X[feature].iloc[pos])
+    current = plain(scored.X[feature].iloc[pos], for_json=False)
     if kind == "numeric" and current is not None and grid is None and current not in g:
         g = sorted([*g, float(current)])
     k = _target_class(
@@ -639,7 +629,7 @@ class PerturbationResult:
             "n_eligible": self.n_eligible,
             "by_group": None
             if self.by_group is None
-            else [{k: _plain(v) for k, v in r.items()} for r in self.by_group.to_dict(orient="records")],
+            else [{k: plain(v) for k, v in r.items()} for r in self.by_group.to_dict(orient="records")],
         }
 
 
@@ -776,8 +766,8 @@ def _perturb_stats(
 ) -> dict[str, Any]:
     n = len(flips)
     k_flip, k_vio = int(flips.sum()), int(violation.sum())
-    (fl,), (fh,) = M.wilson_interval(np.array([k_flip]), np.array([n]), confidence)
-    (vl,), (vh,) = M.wilson_interval(np.array([k_vio]), np.array([n]), confidence)
+    (fl,), (fh,) = metrics.wilson_interval(np.array([k_flip]), np.array([n]), confidence)
+    (vl,), (vh,) = metrics.wilson_interval(np.array([k_vio]), np.array([n]), confidence)
     d = delta[np.isfinite(delta)]
     mean = float(d.mean()) if len(d) else math.nan
     half = (
@@ -832,7 +822,7 @@ def threshold_metrics(
         tp, fp = int((pp & yy).sum()), int((pp & ~yy).sum())
         fn, tn = int((~pp & yy).sum()), int((~pp & ~yy).sum())
         n = tp + fp + fn + tn
-        (lo,), (hi,) = M.wilson_interval(np.array([tp + tn]), np.array([n]), confidence)
+        (lo,), (hi,) = metrics.wilson_interval(np.array([tp + tn]), np.array([n]), confidence)
         recs.append(
             {
                 "set": name,

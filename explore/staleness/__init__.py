@@ -13,7 +13,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "StalenessParams",
             "StalenessResult",
             "staleness_experiment",
-            "ExperimentCancelled",
         ],
         "drift": [
             "ReferenceProfile",

@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.staleness.drift import PSI_LARGE, PSI_MODERATE, DriftResult, InvariantsResult
+from explore.staleness.drift import DriftResult, InvariantsResult
 from explore.staleness.experiment import POINT_METRICS, PerformanceOverTime, StalenessResult
 
 MAX_CELLS = 5_000
@@ -288,11 +288,6 @@ def drift_heatmap(
         # Streamlit fits axes and title inside the height: ~22 px per feature row plus room for them.
         .properties(width=WIDTH, height=max(200, 22 * len(order) + 130), title=title)
     )
-
-
-def psi_bands() -> dict[str, float]:
-    """PSI rule-of-thumb boundaries used in captions."""
-    return {"moderate": PSI_MODERATE, "large": PSI_LARGE}
 
 
 def bucket_chart(shares: pd.DataFrame, *, feature: str, window_label: str) -> alt.Chart:

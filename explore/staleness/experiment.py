@@ -37,12 +37,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explore.core.progress import Progress, no_progress
 from explore.core.workspace import Scored
-from explore.errors import AnalysisError, ModelError
+from explore.errors import NO_MODEL_FILE, AnalysisError, ExperimentCancelled, ModelError
 from explore.staleness.windows import TimeWindows
-from explore.stats import metrics as M
+from explore.stats.metrics import (
+    METRICS,
+    available_metrics,
+    grouped_metrics,
+    metric_direction,
+    wilson_interval,
+)
 
-Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 
 MIN_CUTOFFS = 3
@@ -52,9 +58,8 @@ DEFAULT_MAX_EVAL_ROWS = 20_000
 
 # ---- messages ---------------------------------------------------------------------------------------
 
-NO_MODEL = (
-    "The staleness experiment refits the model, but this workspace has no model file (predictions-only mode). "
-    "Add a [model] section with the fitted Pipeline to workspace.toml; performance over time below still works."
+NO_MODEL = NO_MODEL_FILE.format(
+    needs="The staleness experiment refits the model", then="; performance over time below still works"
 )
 NOT_CLONEABLE = (
     "The model {model!r} ({kind}) cannot be cloned for refitting: {reason}. The staleness experiment needs a "
@@ -83,10 +88,6 @@ BAD_THRESHOLD = "The threshold must be a finite number; received {received!r}."
 BAD_CRITERION = "criterion must be 'gap' or 'metric'; received {received!r}."
 CANCELLED = "The staleness experiment was cancelled after {done} of {total} fits; nothing was saved."
 NO_LABELS = "The experiment's data has no labelled rows; received {n} rows, all without a label."
-
-
-class ExperimentCancelled(AnalysisError):
-    """Raised when the cancel hook asks to stop between fits."""
 
 
 # ---- performance over time --------------------------------------------------------------------------
@@ -157,11 +158,9 @@ def performance_over_time(
     names = (
         list(metrics)
         if metrics is not None
-        else [
-            m for m in M.available_metrics(scored) if "[class=" not in m and M.metric_direction(m) is not None
-        ]
+        else [m for m in available_metrics(scored) if "[class=" not in m and metric_direction(m) is not None]
     )
-    table = M.grouped_metrics(scored, codes, n, metrics=names, confidence=confidence)
+    table = grouped_metrics(scored, codes, n, metrics=names, confidence=confidence)
     wt = windows.table().rename(columns={"rows": "window_rows"})
     table = table.rename(columns={"group": "window"}).merge(
         wt[["window", "label", "start", "end", "window_rows"]], on="window"
@@ -202,7 +201,7 @@ def _rates(scored: Scored, codes: np.ndarray, n: int, confidence: float) -> pd.D
         for c in shown:
             k = classes.index(c)
             hits = np.bincount(codes[keep], weights=(np.asarray(vals)[keep] == k), minlength=n)[:n]
-            lo, hi = M.wilson_interval(hits, support, confidence)
+            lo, hi = wilson_interval(hits, support, confidence)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
             rows.append(
@@ -414,9 +413,9 @@ def _check_target(params: StalenessParams) -> bool:
         or not math.isfinite(params.threshold)
     ):
         raise AnalysisError(BAD_THRESHOLD.format(received=params.threshold))
-    direction = M.metric_direction(params.metric)
+    direction = metric_direction(params.metric)
     if direction is None:
-        known = ", ".join(n for n, m in M.METRICS.items() if m.higher_is_better is not None)
+        known = ", ".join(n for n, m in METRICS.items() if m.higher_is_better is not None)
         raise AnalysisError(BAD_METRIC.format(metric=params.metric, known=known))
     return bool(direction)
 
@@ -469,9 +468,9 @@ def check_refittable(model: Any, *, name: str = "current") -> None:
 
 def staleness_metrics(task: str, *, has_proba: bool = True) -> list[str]:
     """Metrics usable in the experiment for ``task`` (those with a better direction)."""
-    names = [n for n, m in M.METRICS.items() if task in m.tasks and m.higher_is_better is not None]
+    names = [n for n, m in METRICS.items() if task in m.tasks and m.higher_is_better is not None]
     if not has_proba:
-        names = [n for n in names if M.METRICS[n].needs == "pred"]
+        names = [n for n in names if METRICS[n].needs == "pred"]
     return names
 
 
@@ -505,7 +504,7 @@ POINT_METRICS = (
 def default_threshold(metric: str, criterion: str, reference: float) -> float:
     """A starting threshold: 2 points (0.02) of a [0, 1] metric, else 5 % of ``reference`` (the model's
     current value of the metric) for the gap; for the raw metric, 5 points below (or 10 % above) it."""
-    higher = bool(M.metric_direction(metric))
+    higher = bool(metric_direction(metric))
     unit = metric in POINT_METRICS
     if not math.isfinite(reference):
         return 0.02 if criterion == "gap" or not unit else (0.7 if higher else 1.0)
@@ -664,7 +663,7 @@ def staleness_experiment(
     from sklearn.base import clone
 
     started = time.perf_counter()
-    progress = progress or (lambda f, m: None)
+    progress = progress or no_progress
     codes = np.asarray(windows.codes if codes is None else codes, dtype="int64")
     if len(codes) != len(data):
         raise AnalysisError(
@@ -749,7 +748,7 @@ def staleness_experiment(
             raise ModelError(f"A clone fitted on {span_label} could not predict: {reason}.") from None
         if task != "regression":
             group = np.where(sc.y >= 0, group, -1)
-        gm = M.grouped_metrics(sc, group, len(targets), metrics=measured)
+        gm = grouped_metrics(sc, group, len(targets), metrics=measured)
         table = gm.pivot(index="group", columns="metric", values="value")
         half = (
             (gm["ci_high"] - gm["ci_low"])
@@ -766,7 +765,7 @@ def staleness_experiment(
     nan_row: dict[str, float] = {}
     recs = []
     for metric in measured:
-        sign = 1.0 if M.metric_direction(metric) else -1.0
+        sign = 1.0 if metric_direction(metric) else -1.0
         for c in cutoffs:
             for w in range(c, last[c] + 1):
                 if w not in eval_rows:

@@ -1,4 +1,5 @@
-"""Metrics with confidence intervals and support, per group and overall."""
+"""Metrics with confidence intervals and support, per group and overall; paired tests of two models
+scored on the same rows."""
 
 from explore._lazy import lazy_exports
 
@@ -13,6 +14,16 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "default_metrics",
             "available_metrics",
             "metric_direction",
+        ],
+        "paired": [
+            "mcnemar_pvalue",
+            "agresti_min",
+            "DeLongResult",
+            "delong_paired",
+            "grouped_delong",
+            "grouped_midrank",
+            "z_value",
+            "check_confidence",
         ],
     },
 )

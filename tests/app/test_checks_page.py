@@ -10,9 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explore.checks import compare as C
-from explore.checks import compatibility as K
-from explore.checks import expectations as X
+from explore.checks import compare, compatibility, expectations
 from explore.core.store import Store
 from explore.core.workspace import read_workspace
 from explore.slices.definition import Condition, SliceDefinition
@@ -114,20 +112,20 @@ def test_checks_page_saves_files_users_commit(make_app, tiny_copy):
     at = make_app(PAGE, workspace=tiny_copy)
     root = tiny_copy.parent
     _click(at, "checks_thresholds_save")
-    th = C.load_thresholds(root / "thresholds.toml")
-    assert th.previous == "previous" and {r.metric for r in th.rules} == set(C.PAIRED_METRICS["binary"])
+    th = compare.load_thresholds(root / "thresholds.toml")
+    assert th.previous == "previous" and {r.metric for r in th.rules} == set(compare.PAIRED_METRICS["binary"])
     assert 'thresholds = "thresholds.toml"' in " ".join(c.value for c in at.code)
 
     _section(at, "Expectations")
     _click(at, "checks_exp_profile")
     _click(at, "checks_suite_save")
-    suite = X.load_suite(root / "expectations.toml")
+    suite = expectations.load_suite(root / "expectations.toml")
     assert "monthly_charges" in suite.columns and suite.created_from == "train"
 
     _section(at, "Compatibility")
     _click(at, "checks_keys_make")
     _click(at, "checks_keys_save")
-    examples = K.load_key_examples(root / "key_examples.json")
+    examples = compatibility.load_key_examples(root / "key_examples.json")
     assert len(examples.inputs) == 20
     at.run()
     _click(at, "checks_keys_verify")
@@ -162,7 +160,7 @@ def test_checks_page_predictions_only_workspace(make_app, tmp_path):
 
 def test_thresholds_editor_rereads_the_file_when_it_changes_on_disk(make_app, tiny_copy):
     path = tiny_copy.parent / "thresholds.toml"
-    path.write_text(C.default_thresholds("binary").to_toml(), encoding="utf-8")
+    path.write_text(compare.default_thresholds("binary").to_toml(), encoding="utf-8")
     tiny_copy.write_text(
         tiny_copy.read_text(encoding="utf-8") + '\n[checks]\nthresholds = "thresholds.toml"\n',
         encoding="utf-8",
@@ -194,11 +192,11 @@ def test_suite_being_edited_says_where_it_came_from_and_follows_its_file(make_ap
     _click(at, "checks_suite_save")
     at.run()
     assert md_text(f"saved to {path}") in _markdown(at)
-    full = X.load_suite(path)
+    full = expectations.load_suite(path)
 
     # Edited on disk (by hand, or saved by another session): the page re-reads it.
     fewer = dataclasses.replace(full, columns=dict(list(full.columns.items())[:3]))
-    X.save_suite(fewer, path)
+    expectations.save_suite(fewer, path)
     _changed_on_disk(path)
     at.run()
     assert_no_exception(at)
@@ -231,7 +229,7 @@ def test_comparison_can_include_the_current_slice(make_app):
     at.run()
     at.checkbox(key="checks_cmp_current").check().run()
     _click(at, "checks_cmp_run")
-    at.multiselect(key="checks_cmp_show").set_value(list(C.STATUSES)).run()
+    at.multiselect(key="checks_cmp_show").set_value(list(compare.STATUSES)).run()
     cells = next(d.value for d in at.dataframe if {"slice", "metric", "status"} <= set(d.value.columns))
     assert current.describe() in set(cells["slice"])
 

@@ -12,7 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from explore.importance import explain as I
+from explore.importance import explain
 from explore.slices.definition import Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from tests.helpers import FEATURES, frame, make_workspace
@@ -127,7 +127,7 @@ def test_predictions_only_workspace_gets_a_clear_message(make_app, tmp_path):
     )
     at = make_app(PAGE, workspace=ws)
     assert_no_exception(at)
-    assert [e.value for e in at.error] == [I.NO_MODEL.format(dataset="validation")]
+    assert [e.value for e in at.error] == [explain.NO_MODEL.format(dataset="validation")]
 
 
 def test_multiclass_and_regression_pages(make_app, tmp_path):

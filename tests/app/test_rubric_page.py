@@ -13,7 +13,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from explore.checks import registry as CR
 from explore.core.store import Store
-from explore.rubric import ml_test_score as R
+from explore.rubric import ml_test_score
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 
@@ -95,10 +95,10 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
 
     # Two colleagues confirmed Model 1 and Infrastructure 7 from their own laptops meanwhile.
     with Store(db_url) as store:
-        R.confirm_test(
+        ml_test_score.confirm_test(
             store, review_id, "model-1", status="manual", author="bob", evidence_text="PR #12 reviewed"
         )
-        R.confirm_test(
+        ml_test_score.confirm_test(
             store, review_id, "infra-7", status="manual", author="carol", evidence_text="rollback drill"
         )
     _confirm(at, review_id, "data-1", "manual", text="data-1 documented in the wiki")
@@ -132,7 +132,7 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     at.button(key=f"FormSubmitter:rubric_{review_id}_model-6_form-Confirm").click().run()
     assert_no_exception(at)
     with Store(db_url) as store:
-        entry = R.load_review(store, review_id).entries["model-6"]
+        entry = ml_test_score.load_review(store, review_id).entries["model-6"]
     assert entry.status == "manual" and entry.snapshot_ids == (snap,) and entry.author == "alice"
     assert any(m.value.startswith("### Model — 1 / 7") for m in at.markdown)
 
@@ -142,14 +142,14 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     md = _download(downloads, buttons["Markdown"]).decode()
     assert "**Final score: 0.5**" in md and "data-1 documented in the wiki" in md
     assert f"#{snap} Slice report by region" in md and "alice" in md
-    for test in R.TESTS:
+    for test in ml_test_score.TESTS:
         assert test.name in md
     html = _download(downloads, buttons["HTML"]).decode()
     assert html.startswith("<!doctype html>") and "Slice report by region" in html
     exported = json.loads(_download(downloads, buttons["JSON (re-importable)"]))
     assert exported["scale"] == "2017" and exported["score"]["final"] == 0.5
     assert len(exported["history"]) == 5
-    assert R.parse_review_json(json.dumps(exported)).tests["model-6"].snapshots[0]["result"] == {
+    assert ml_test_score.parse_review_json(json.dumps(exported)).tests["model-6"].snapshots[0]["result"] == {
         "worst": "South"
     }
 
@@ -182,7 +182,7 @@ def test_check_runs_are_proposed_as_automated_and_carry_over(
     assert_no_exception(at)
     assert any(m.value.startswith("### Infrastructure — 1 / 7") for m in at.markdown)
     with Store(db_url) as store:
-        assert R.load_review(store, v2).entries["infra-4"].author == "alice"
+        assert ml_test_score.load_review(store, v2).entries["infra-4"].author == "alice"
     history = next(f for f in _chart_frames(at) if "final" in f.columns and "review" in f.columns)
     assert list(history["review"]) == ["v1 review", "v2 review"] and list(history["final"]) == [0.0, 0.0]
 
@@ -201,14 +201,14 @@ def test_a_name_is_required_and_conflicts_are_refused(make_app, db_url):
     at.text_input(key="rubric_confirmer").set_value("bob").run()
     # Someone else confirms data-2 while bob's page still shows it untouched.
     with Store(db_url) as store:
-        R.confirm_test(store, rid, "data-2", status="automated", author="carol")
+        ml_test_score.confirm_test(store, rid, "data-2", status="automated", author="carol")
     at.radio(key=f"rubric_{rid}_data-2_status").set_value("manual")
     at.button(key=f"FormSubmitter:rubric_{rid}_data-2_form-Confirm").click().run()
     assert_no_exception(at)
     assert any("changed by carol" in e.value and "your change was not saved" in e.value for e in at.error)
     with Store(db_url) as store:
-        assert R.load_review(store, rid).entries["data-2"].status == "automated"
-        assert len(R.audit_trail(store, rid)) == 1
+        assert ml_test_score.load_review(store, rid).entries["data-2"].status == "automated"
+        assert len(ml_test_score.audit_trail(store, rid)) == 1
 
 
 def test_rubric_page_on_a_predictions_only_multiclass_workspace(make_app, tmp_path):
@@ -253,7 +253,7 @@ def test_a_review_exported_here_imports_under_a_new_name_once_a_name_is_typed(ma
         rid = store.get_review_by_name("launch review")["id"]
     _confirm(at, rid, "data-1", "manual", text="schema in the wiki")
     with Store(db_url) as store:
-        exported = R.review_to_json(R.load_review(store, rid))
+        exported = ml_test_score.review_to_json(ml_test_score.load_review(store, rid))
 
     # Without a name the import is refused (every change records who made it) and nothing is written.
     at.text_input(key="rubric_confirmer").set_value("").run()
@@ -273,7 +273,7 @@ def test_a_review_exported_here_imports_under_a_new_name_once_a_name_is_typed(ma
     assert any("Imported “launch review (copy)” with 1 confirmed test(s)." in s.value for s in at.success)
     with Store(db_url) as store:
         copy = store.get_review_by_name("launch review (copy)")
-        assert R.load_review(store, copy["id"]).entries["data-1"].author == "dana"
+        assert ml_test_score.load_review(store, copy["id"]).entries["data-1"].author == "dana"
     # The page switched to the imported review.
     assert at.selectbox(key="rubric_review_id").value == copy["id"]
     assert any(c.value == "Review “launch review \\(copy\\)”" for c in at.caption)

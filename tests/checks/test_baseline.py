@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score, root_mean_squared_error
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from explore.checks import baseline as B
+from explore.checks import baseline
 from explore.core.workspace import score
 from explore.errors import AnalysisError
 from tests.checks.test_compare import table_workspace
@@ -59,21 +59,21 @@ def _ws(kind: str, n: int = 4000):
 
 def test_a_linear_baseline_as_good_as_the_model_is_reported():
     ws = _ws("linear")
-    res = B.simple_baseline(ws)
+    res = baseline.simple_baseline(ws)
     v = res.verdicts.set_index("baseline")
     assert res.headline == "ROC AUC"
-    assert v.loc["logistic", "verdict"] in (B.VERDICT_AS_GOOD, B.VERDICT_WORSE)
-    assert v.loc["majority", "verdict"] == B.VERDICT_BETTER
+    assert v.loc["logistic", "verdict"] in (baseline.VERDICT_AS_GOOD, baseline.VERDICT_WORSE)
+    assert v.loc["majority", "verdict"] == baseline.VERDICT_BETTER
     assert res.passed is False
     assert "as good" in res.summary() or "better than model" in res.summary()
     # The baseline's AUC is the AUC of a logistic pipeline fitted the same way (cross-checked with sklearn).
     sc = score(ws, "validation")
-    X = B._as_text(sc.X)
+    X = baseline._as_text(sc.X)
     train = ws.dataset("train")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ref = B.baseline_models("binary", X)["logistic"].fit(
-            B._as_text(train[["x1", "x2", "colour"]]), train["y"]
+        ref = baseline.baseline_models("binary", X)["logistic"].fit(
+            baseline._as_text(train[["x1", "x2", "colour"]]), train["y"]
         )
     auc = roc_auc_score(sc.y_raw == "pos", ref.predict_proba(X)[:, list(ref.classes_).index("pos")])
     assert v.loc["logistic", "other_value"] == pytest.approx(auc)
@@ -81,8 +81,8 @@ def test_a_linear_baseline_as_good_as_the_model_is_reported():
 
 
 def test_a_model_that_earns_its_complexity_passes():
-    res = B.simple_baseline(_ws("checkerboard"))
-    assert (res.verdicts["verdict"] == B.VERDICT_BETTER).all()
+    res = baseline.simple_baseline(_ws("checkerboard"))
+    assert (res.verdicts["verdict"] == baseline.VERDICT_BETTER).all()
     assert res.passed is True
     assert "beats the logistic baseline" in res.summary()
 
@@ -103,7 +103,7 @@ def test_regression_baseline_and_slices():
         {"current": model},
         columns={"task": "regression"},
     )
-    res = B.simple_baseline(ws, slices=["colour"])
+    res = baseline.simple_baseline(ws, slices=["colour"])
     assert res.headline == "RMSE"
     assert set(res.cells["slice"]) == {"all rows", "colour = a", "colour = b"}
     mean_row = res.verdicts.set_index("baseline").loc["mean"]
@@ -111,7 +111,7 @@ def test_regression_baseline_and_slices():
     assert mean_row["other_value"] == pytest.approx(
         root_mean_squared_error(test["y"], np.full(len(test), df.iloc[:1000]["y"].mean()))
     )
-    assert mean_row["verdict"] == B.VERDICT_BETTER
+    assert mean_row["verdict"] == baseline.VERDICT_BETTER
 
 
 def test_predictions_only_workspace_compares_the_logged_predictions():
@@ -122,7 +122,7 @@ def test_predictions_only_workspace_compares_the_logged_predictions():
         {},
         columns={"positive": "pos", "prediction": "pred", "features": ["x1", "x2", "colour"]},
     )
-    res = B.simple_baseline(ws)
+    res = baseline.simple_baseline(ws)
     assert res.candidate == "predictions" and res.headline == "accuracy"
     assert res.passed is False  # a one-feature threshold rule is worse than the logistic baseline
 
@@ -135,8 +135,8 @@ def test_training_dataset_is_required_and_named_clearly():
         columns={"positive": "pos"},
     )
     with pytest.raises(AnalysisError, match="none of this workspace's datasets is named like one"):
-        B.simple_baseline(ws)
+        baseline.simple_baseline(ws)
     with pytest.raises(AnalysisError, match="no dataset named 'nope'"):
-        B.simple_baseline(ws, train="nope")
-    res = B.simple_baseline(ws, train="validation", datasets=["validation"])
+        baseline.simple_baseline(ws, train="nope")
+    res = baseline.simple_baseline(ws, train="validation", datasets=["validation"])
     assert any("both the training and an evaluation dataset" in n for n in res.notes)

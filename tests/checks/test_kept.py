@@ -6,11 +6,11 @@ import dataclasses
 import json
 import os
 
-from explore.checks.kept import EditorBase, KeptResult, experiment_key, file_mtime
+from explore.checks.kept import EditorBase, KeptRun, experiment_key, file_mtime
 
 
 def test_kept_result_belongs_to_its_workspace_and_notices_changed_settings():
-    kept = KeptResult(workspace_key="ws-1", params={"model": "current", "rows": 200}, result="the result")
+    kept = KeptRun(workspace_key="ws-1", params={"model": "current", "rows": 200}, result="the result")
     assert kept.applies_to("ws-1") and not kept.applies_to("ws-2")
     assert not kept.settings_changed({"rows": 200, "model": "current"})  # same settings, any order
     assert kept.settings_changed({"model": "current", "rows": 500})

@@ -11,7 +11,7 @@ import pytest
 from explore.checks import registry as CR
 from explore.cli.commands import main as cli_main
 from explore.core.store import Store
-from explore.rubric import ml_test_score as R
+from explore.rubric import ml_test_score
 from tests.helpers import frame, make_workspace
 
 # The candidate must beat the other model by any margin at all, with the roles swapped so that the
@@ -40,7 +40,7 @@ def test_passing_run_exits_0_and_writes_both_reports(tiny_workspace, tmp_path, c
     code = CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)])
     assert code == CR.EXIT_PASSED
     report = _report(out)
-    assert report["format"] == R.CHECK_REPORT_FORMAT and report["scale"] == "2017"
+    assert report["format"] == ml_test_score.CHECK_REPORT_FORMAT and report["scale"] == "2017"
     assert report["exit_code"] == 0 and report["status"] == "passed"
     assert [c["name"] for c in report["checks"]] == ["compare"]
     compare = report["checks"][0]
@@ -56,7 +56,7 @@ def test_passing_run_exits_0_and_writes_both_reports(tiny_workspace, tmp_path, c
     printed = capsys.readouterr().out
     assert "PASS  compare" in printed and "exit code 0" in printed
     # The report file is what the Rubric page imports.
-    assert R.parse_check_report((out / CR.REPORT_JSON).read_text())["run_id"] == report["run_id"]
+    assert ml_test_score.parse_check_report((out / CR.REPORT_JSON).read_text())["run_id"] == report["run_id"]
 
 
 def test_a_failed_threshold_exits_1_with_the_failing_cells(tiny_workspace, tmp_path):
@@ -145,10 +145,10 @@ def test_rubric_ids_select_checks_and_the_run_is_recorded_in_the_store(tiny_work
             snaps[0]["result"]["name"] == "fairness" and report["checks"][0]["snapshot_id"] == snaps[0]["id"]
         )
         # The Rubric page proposes "automated" for the test, from this run.
-        props = R.proposals(
+        props = ml_test_score.proposals(
             {},
             store.list_snapshots(),
-            R.runs_for(
+            ml_test_score.runs_for(
                 runs,
                 workspace_path=str(tiny_workspace.resolve()),
                 workspace_name=tiny_workspace.parent.name,
@@ -289,7 +289,7 @@ def test_exit_code_rules():
     assert CR.exit_code_for([r("skipped")]) == 2  # nothing ran at all
     assert CR.tests_covered() >= {"infra-4", "monitor-7", "model-5", "model-6", "infra-1", "model-7"}
     for check in CR.CHECKS.values():
-        assert check.tests and all(t in R.TESTS_BY_ID for t in check.tests)
+        assert check.tests and all(t in ml_test_score.TESTS_BY_ID for t in check.tests)
 
 
 def test_invariants_flag_the_planted_drift_of_the_serving_data(tiny_workspace, tmp_path):
@@ -357,3 +357,23 @@ def test_checks_modules_banned_skew_shadow_stability_compat_key_examples(tmp_pat
         == CR.EXIT_COULD_NOT_RUN
     )
     assert "--skew takes two dataset names" in _report(out)["problems"][0]
+
+
+def test_explore_check_picks_datasets_by_their_declared_roles(tiny_copy):
+    text = tiny_copy.read_text(encoding="utf-8")
+    named = 'train = "train.parquet"\nvalidation = "validation.csv"\nproduction = "production.parquet"\n'
+    assert named in text
+    tiny_copy.write_text(
+        text.replace(
+            named,
+            'fit_2023 = { path = "train.parquet", role = "train" }\n'
+            'holdout = { path = "validation.csv", role = "evaluation" }\n'
+            'live = { path = "production.parquet", role = "serving" }\n',
+        ).replace('dataset = "validation"', 'dataset = "holdout"'),
+        encoding="utf-8",
+    )
+    _, ctx = CR._open(tiny_copy, CR._parser().parse_args([str(tiny_copy)]))
+    assert (ctx.eval_dataset, ctx.train_dataset, ctx.serving_dataset) == ("holdout", "fit_2023", "live")
+    # Named datasets keep the naming rule; an explicit option wins.
+    _, ctx = CR._open(tiny_copy, CR._parser().parse_args([str(tiny_copy), "--dataset", "live"]))
+    assert ctx.eval_dataset == "live"

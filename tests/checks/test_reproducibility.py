@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.random_projection import GaussianRandomProjection
 
-from explore.checks import reproducibility as R
+from explore.checks import reproducibility
 from explore.errors import AnalysisError
 from tests.checks.test_compare import table_workspace
 
@@ -35,7 +35,7 @@ def _ws(model):
 
 def test_unseeded_estimator_is_flagged_and_its_parameter_named():
     ws = _ws(Pipeline([("scale", StandardScaler()), ("forest", RandomForestClassifier(n_estimators=15))]))
-    res = R.reproducibility(ws, slices=["group"])
+    res = reproducibility.reproducibility(ws, slices=["group"])
     assert res.passed is False
     assert res.unset == ["forest__random_state"]
     configured = res.pair("as configured")
@@ -56,7 +56,7 @@ def test_first_differing_step_is_the_unseeded_transformer():
             ("clf", LogisticRegression(random_state=0)),
         ]
     )
-    res = R.reproducibility(_ws(pipe))
+    res = reproducibility.reproducibility(_ws(pipe))
     assert res.unset == ["proj__random_state"]
     assert res.passed is False
     assert res.pair("as configured").first_differing_step == "'proj' (GaussianRandomProjection)"
@@ -64,7 +64,7 @@ def test_first_differing_step_is_the_unseeded_transformer():
 
 def test_seeded_model_is_reproducible_and_another_seed_shows_the_natural_variation():
     ws = _ws(GradientBoostingClassifier(n_estimators=20, subsample=0.7, random_state=3))
-    res = R.reproducibility(ws)
+    res = reproducibility.reproducibility(ws)
     assert res.passed is True and res.unset == []
     assert res.random == {"random_state": 3}
     other = res.pair("different seeds")
@@ -76,7 +76,7 @@ def test_seeded_model_is_reproducible_and_another_seed_shows_the_natural_variati
 def test_unused_unset_seed_does_not_claim_fixing_it_makes_training_reproducible():
     # LogisticRegression (lbfgs) ignores random_state: its refits already agree, so the summary must not say
     # "Fixing them makes training reproducible" right after "identical predictions".
-    res = R.reproducibility(_ws(LogisticRegression()))
+    res = reproducibility.reproducibility(_ws(LogisticRegression()))
     assert res.passed is True and res.unset == ["random_state"]
     text = res.summary()
     assert "identical predictions" in text and "Fixing them makes training reproducible" not in text
@@ -87,4 +87,4 @@ def test_reproducibility_needs_a_model():
     df = _data(100, 0).assign(pred="a")
     ws = table_workspace({"train": df, "validation": df}, {}, columns={"features": ["f1", "f2", "f3", "f4"]})
     with pytest.raises(AnalysisError, match="predictions-only"):
-        R.reproducibility(ws)
+        reproducibility.reproducibility(ws)

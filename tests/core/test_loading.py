@@ -13,7 +13,7 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from explore import errors as E
+from explore import errors
 from explore.core.loading import load_model, read_table, untrusted_types
 from explore.core.workspace import open_workspace, read_workspace
 from tests.helpers import frame, make_workspace, pipeline
@@ -49,24 +49,24 @@ def test_gzipped_semicolon_csv_is_sniffed(tmp_path):
     frame(30).to_csv(tmp_path / "s.csv.gz", sep=";", index=False, compression="gzip")
     assert read_table(tmp_path / "s.csv.gz").shape == (30, frame(30).shape[1])
     (tmp_path / "bad.csv.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(E.DataError, match="not a valid gzip file"):
+    with pytest.raises(errors.DataError, match="not a valid gzip file"):
         read_table(tmp_path / "bad.csv.gz")
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(E.DataError, match="does not exist"):
+    with pytest.raises(errors.DataError, match="does not exist"):
         read_table(tmp_path / "none.csv")
 
 
 def test_empty_file(tmp_path):
     (tmp_path / "e.csv").write_bytes(b"")
-    with pytest.raises(E.DataError, match=r"is empty \(0 bytes\)"):
+    with pytest.raises(errors.DataError, match=r"is empty \(0 bytes\)"):
         read_table(tmp_path / "e.csv")
 
 
 def test_header_only(tmp_path):
     (tmp_path / "h.csv").write_text("a,b\n")
-    with pytest.raises(E.DataError, match="has a header but no rows"):
+    with pytest.raises(errors.DataError, match="has a header but no rows"):
         read_table(tmp_path / "h.csv")
 
 
@@ -81,25 +81,25 @@ def test_one_column_with_other_delimiter_in_header(tmp_path):
     (tmp_path / "x.csv").write_text(
         "a;b;c\n1;2;3;4;5\n"
     )  # inconsistent: the sniffer fails, comma split gives one column
-    with pytest.raises(E.DataError, match=r"(single column|cannot be parsed)"):
+    with pytest.raises(errors.DataError, match=r"(single column|cannot be parsed)"):
         read_table(tmp_path / "x.csv")
 
 
 def test_non_utf8_csv(tmp_path):
     (tmp_path / "l.csv").write_bytes("name,city\nJosé,Besançon\n".encode("latin-1"))
-    with pytest.raises(E.DataError, match=r"not valid UTF-8 .*iconv"):
+    with pytest.raises(errors.DataError, match=r"not valid UTF-8 .*iconv"):
         read_table(tmp_path / "l.csv")
 
 
 def test_corrupt_parquet(tmp_path):
     (tmp_path / "c.parquet").write_bytes(b"PAR1 this is not parquet at all")
-    with pytest.raises(E.DataError, match="not a readable Parquet file"):
+    with pytest.raises(errors.DataError, match="not a readable Parquet file"):
         read_table(tmp_path / "c.parquet")
 
 
 def test_unknown_extension(tmp_path):
     (tmp_path / "d.xlsx").write_bytes(b"x")
-    with pytest.raises(E.DataError, match=r"extension '\.xlsx'"):
+    with pytest.raises(errors.DataError, match=r"extension '\.xlsx'"):
         read_table(tmp_path / "d.xlsx")
 
 
@@ -109,7 +109,7 @@ def test_duplicate_columns(tmp_path):
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table([[1], [2]], names=["a", "a"]), tmp_path / "dup.parquet")
-    with pytest.raises(E.DataError, match="duplicate column names: 'a'"):
+    with pytest.raises(errors.DataError, match="duplicate column names: 'a'"):
         read_table(tmp_path / "dup.parquet")
 
 
@@ -126,7 +126,7 @@ def test_skops_untrusted_types_must_be_accepted(tmp_path):
     sio.dump(est, tmp_path / "m.skops")
     found = untrusted_types(tmp_path / "m.skops")
     if found:  # skops' defaults vary by version; when types are flagged they must be named
-        with pytest.raises(E.UntrustedTypesError) as info:
+        with pytest.raises(errors.UntrustedTypesError) as info:
             load_model(tmp_path / "m.skops")
         assert info.value.types == found
         for t in found:
@@ -143,7 +143,7 @@ def test_custom_type_is_listed_by_name(tmp_path):
     df = frame(100)
     est = _Custom().fit(df[["age"]], df["income"])
     sio.dump(est, tmp_path / "c.skops")
-    with pytest.raises(E.UntrustedTypesError) as info:
+    with pytest.raises(errors.UntrustedTypesError) as info:
         load_model(tmp_path / "c.skops")
     assert any("_Custom" in t for t in info.value.types)
     assert "trusted_types = [" in str(info.value)
@@ -151,13 +151,13 @@ def test_custom_type_is_listed_by_name(tmp_path):
 
 def test_corrupt_skops(tmp_path):
     (tmp_path / "bad.skops").write_bytes(b"not a zip file")
-    with pytest.raises(E.ModelError, match="could not be loaded as a skops file"):
+    with pytest.raises(errors.ModelError, match="could not be loaded as a skops file"):
         load_model(tmp_path / "bad.skops")
 
 
 def test_unknown_model_format(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"x")
-    with pytest.raises(E.ModelError, match="skops.io.dump"):
+    with pytest.raises(errors.ModelError, match="skops.io.dump"):
         load_model(tmp_path / "m.onnx")
 
 
@@ -175,7 +175,7 @@ class _Evil:
 def test_pickle_refused_without_trust_and_never_runs(tmp_path, suffix):
     target = tmp_path / "pwned"
     (tmp_path / f"m{suffix}").write_bytes(pickle.dumps(_Evil(str(target))))
-    with pytest.raises(E.PickleNotTrustedError, match="unpickling executes code"):
+    with pytest.raises(errors.PickleNotTrustedError, match="unpickling executes code"):
         load_model(tmp_path / f"m{suffix}")
     assert not target.exists()
     # Through a workspace too: trust_pickle defaults to false.
@@ -184,9 +184,10 @@ def test_pickle_refused_without_trust_and_never_runs(tmp_path, suffix):
     (tmp_path / "workspace.toml").write_text(
         f'[model]\npath = "m{suffix}"\n[columns]\nlabel = "income"\n[datasets]\nd = "d.csv"\n'
     )
-    with pytest.raises(E.PickleNotTrustedError):
+    with pytest.raises(errors.PickleNotTrustedError) as info:
         open_workspace(read_workspace(tmp_path / "workspace.toml"))
     assert not target.exists()
+    assert info.value.model_name == "current"  # the Workspace page asks for trust per model
 
 
 def test_pickle_loads_when_trusted(tmp_path):
@@ -199,7 +200,7 @@ def test_pickle_loads_when_trusted(tmp_path):
 
 def test_pickle_trusted_in_ui(tmp_path):
     path = make_workspace(tmp_path, model=_fitted(), model_name="m.pkl")
-    with pytest.raises(E.PickleNotTrustedError):
+    with pytest.raises(errors.PickleNotTrustedError):
         open_workspace(read_workspace(path))
     ws = open_workspace(read_workspace(path), trusted_pickles={"current"})
     assert ws.models["current"] is not None
@@ -207,7 +208,7 @@ def test_pickle_trusted_in_ui(tmp_path):
 
 def test_not_an_estimator(tmp_path):
     sio.dump({"a": np.arange(3)}, tmp_path / "d.skops")
-    with pytest.raises(E.ModelError, match="not a fitted model"):
+    with pytest.raises(errors.ModelError, match="not a fitted model"):
         load_model(tmp_path / "d.skops", trusted_types=untrusted_types(tmp_path / "d.skops"))
 
 
@@ -235,7 +236,7 @@ def _overwrite_middle(data: bytes) -> bytes:
 )
 def test_broken_parquet_is_a_data_error(tmp_path, damage):
     (tmp_path / "b.parquet").write_bytes(damage(_parquet_bytes()))
-    with pytest.raises(E.DataError, match="not a readable Parquet file"):
+    with pytest.raises(errors.DataError, match="not a readable Parquet file"):
         read_table(tmp_path / "b.parquet")
 
 
@@ -253,5 +254,5 @@ def test_skops_file_with_a_broken_schema_is_a_model_error(tmp_path, members):
     with zipfile.ZipFile(tmp_path / "m.skops", "w") as zf:
         for name, text in members.items():
             zf.writestr(name, text)
-    with pytest.raises(E.ModelError, match="could not be loaded as a skops file"):
+    with pytest.raises(errors.ModelError, match="could not be loaded as a skops file"):
         load_model(tmp_path / "m.skops")

@@ -30,7 +30,6 @@ from explore.core.store import (
     meta,
     metadata,
     rubric_entries,
-    to_json,
     verdicts,
 )
 from explore.errors import StoreError
@@ -153,24 +152,6 @@ def test_default_db_url(tmp_path, monkeypatch):
 
 
 # ---- round trips ----------------------------------------------------------------------------------
-
-
-def test_to_json_makes_numpy_and_pandas_values_plain():
-    import pandas as pd  # here, not at the top: the spawned writers below import this module
-
-    value = {
-        "b": [np.float64("nan"), float("inf"), np.float32(0.5)],
-        "a": np.arange(3),
-        "when": pd.Timestamp("2024-01-02 03:04:05", tz="UTC"),
-        "missing": pd.NaT,
-        "n": np.int64(5),
-        "flag": np.bool_(True),
-        3: "int key",
-    }
-    assert to_json(value) == (
-        '{"3": "int key", "a": [0, 1, 2], "b": [null, null, 0.5], "flag": true, "missing": null, '
-        '"n": 5, "when": "2024-01-02T03:04:05+00:00"}'
-    )
 
 
 def test_rows_carry_author_and_aware_utc_created_at(store, monkeypatch):

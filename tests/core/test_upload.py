@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explore import errors as E
+from explore import errors
 from explore.core.upload import UploadedFile, check_size, save_uploaded_workspace, toml_text
 from explore.core.workspace import open_workspace, read_workspace
 from tests.helpers import make_workspace
@@ -24,14 +24,14 @@ def test_upload_round_trip(tmp_path):
 
 
 def test_upload_over_limit():
-    with pytest.raises(E.UploadError, match=r"'big.csv' is 3 MB, over the upload limit of 2 MB"):
+    with pytest.raises(errors.UploadError, match=r"'big.csv' is 3 MB, over the upload limit of 2 MB"):
         check_size("big.csv", 3 * 1024 * 1024, 2)
 
 
 def test_upload_wrong_kinds(tmp_path):
-    with pytest.raises(E.UploadError, match="at least one data file"):
+    with pytest.raises(errors.UploadError, match="at least one data file"):
         save_uploaded_workspace(datasets=[], columns={"label": "y"}, root=tmp_path)
-    with pytest.raises(E.UploadError, match="does not read"):
+    with pytest.raises(errors.UploadError, match="does not read"):
         save_uploaded_workspace(
             datasets=[UploadedFile("a.xlsx", b"x")], columns={"label": "y"}, root=tmp_path
         )

@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from sklearn.svm import LinearSVC
 
-from explore import errors as E
+from explore import errors
 from explore.core.workspace import open_workspace, read_workspace, score
 from tests.helpers import FEATURES, frame, make_workspace
 
@@ -178,50 +178,50 @@ def test_model_fitted_without_names_uses_numpy(tmp_path):
 
 def test_unknown_key_names_key_and_section(tmp_path):
     path = make_workspace(tmp_path, columns={"label": "income", "lable": "x"})
-    with pytest.raises(E.WorkspaceError, match=r"unknown key 'lable' in section \[columns\]"):
+    with pytest.raises(errors.WorkspaceError, match=r"unknown key 'lable' in section \[columns\]"):
         read_workspace(path)
 
 
 def test_wrong_type_names_key(tmp_path):
     path = make_workspace(tmp_path, columns={"label": 3})
     with pytest.raises(
-        E.WorkspaceError, match=r"'label' in section \[columns\] must be a string; received 3"
+        errors.WorkspaceError, match=r"'label' in section \[columns\] must be a string; received 3"
     ):
         read_workspace(path)
 
 
 def test_unknown_section(tmp_path):
     path = make_workspace(tmp_path, extra_sections={"colums": {"a": "b"}})
-    with pytest.raises(E.WorkspaceError, match=r"unknown section \[colums\]"):
+    with pytest.raises(errors.WorkspaceError, match=r"unknown section \[colums\]"):
         read_workspace(path)
 
 
 def test_bad_toml_syntax(tmp_path):
     (tmp_path / "workspace.toml").write_text("[columns\nlabel = 'x'")
-    with pytest.raises(E.WorkspaceError, match="not valid TOML"):
+    with pytest.raises(errors.WorkspaceError, match="not valid TOML"):
         read_workspace(tmp_path / "workspace.toml")
 
 
 def test_missing_workspace_file(tmp_path):
-    with pytest.raises(E.WorkspaceError, match="does not exist"):
+    with pytest.raises(errors.WorkspaceError, match="does not exist"):
         read_workspace(tmp_path / "nope.toml")
 
 
 def test_missing_label_key(tmp_path):
     path = make_workspace(tmp_path, columns={"time": "when"})
-    with pytest.raises(E.WorkspaceError, match="missing the required key 'label'"):
+    with pytest.raises(errors.WorkspaceError, match="missing the required key 'label'"):
         read_workspace(path)
 
 
 def test_label_column_missing(tmp_path):
-    with pytest.raises(E.LabelError, match="label column 'target' is not in dataset 'train'"):
+    with pytest.raises(errors.LabelError, match="label column 'target' is not in dataset 'train'"):
         open_(make_workspace(tmp_path, columns={"label": "target"}))
 
 
 def test_label_all_nan(tmp_path):
     df = frame(100)
     df["income"] = np.nan
-    with pytest.raises(E.LabelError, match="has no values"):
+    with pytest.raises(errors.LabelError, match="has no values"):
         open_(
             make_workspace(
                 tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "city"}
@@ -233,7 +233,7 @@ def test_single_class_label(tmp_path):
     df = frame(100)
     df["income"] = "<=50K"
     df["pred"] = "<=50K"
-    with pytest.raises(E.LabelError, match="single class"):
+    with pytest.raises(errors.LabelError, match="single class"):
         open_(
             make_workspace(
                 tmp_path, model=None, datasets={"d": df}, columns={"label": "income", "prediction": "pred"}
@@ -242,14 +242,14 @@ def test_single_class_label(tmp_path):
 
 
 def test_positive_class_not_among_labels(tmp_path):
-    with pytest.raises(E.LabelError, match=r"positive class 'yes' is not among the labels"):
+    with pytest.raises(errors.LabelError, match=r"positive class 'yes' is not among the labels"):
         open_(make_workspace(tmp_path, columns={"label": "income", "positive": "yes"}))
 
 
 def test_model_expects_missing_columns_named(tmp_path):
     df = frame(300)
     path = make_workspace(tmp_path, datasets={"train": df, "valid": df.drop(columns=["hours", "city"])})
-    with pytest.raises(E.ColumnError, match=r"lacks 2 of them: 'hours', 'city'"):
+    with pytest.raises(errors.ColumnError, match=r"lacks 2 of them: 'hours', 'city'"):
         open_(path)
 
 
@@ -267,21 +267,21 @@ def test_dtype_the_model_cannot_take(tmp_path):
             columns={"label": "income", "features": ["age", "hours"]},
         )
     )
-    with pytest.raises(E.ModelError, match=r"could not predict on dataset 'bad'.*'age'"):
+    with pytest.raises(errors.ModelError, match=r"could not predict on dataset 'bad'.*'age'"):
         score(ws, "bad")
 
 
 def test_unparseable_time(tmp_path):
     df = frame(100)
     df["when"] = "not a date"
-    with pytest.raises(E.TimeColumnError, match=r"could not be parsed as dates: 100 of 100"):
+    with pytest.raises(errors.TimeColumnError, match=r"could not be parsed as dates: 100 of 100"):
         open_(make_workspace(tmp_path, datasets={"d": df}))
 
 
 def test_duplicate_ids(tmp_path):
     df = frame(100)
     df.loc[5, "row_id"] = df.loc[6, "row_id"]
-    with pytest.raises(E.DataError, match=r"id column 'row_id' of dataset 'd' has 1 duplicated values"):
+    with pytest.raises(errors.DataError, match=r"id column 'row_id' of dataset 'd' has 1 duplicated values"):
         open_(make_workspace(tmp_path, datasets={"d": df}))
 
 
@@ -291,7 +291,7 @@ def test_several_rows_without_an_id_are_named_as_missing_not_as_0_duplicates(tmp
     df["row_id"] = df["row_id"].astype(float)
     df.loc[[3, 8], "row_id"] = np.nan
     with pytest.raises(
-        E.DataError, match=r"id column 'row_id' of dataset 'd' is empty on 2 rows \(row positions 3, 8\)"
+        errors.DataError, match=r"id column 'row_id' of dataset 'd' is empty on 2 rows \(row positions 3, 8\)"
     ):
         open_(make_workspace(tmp_path, datasets={"d": df}))
 
@@ -306,7 +306,7 @@ def test_a_model_refusing_missing_values_names_the_columns_that_have_them(tmp_pa
     )
     n_missing = int(df["hours"].isna().sum())
     with pytest.raises(
-        E.ModelError,
+        errors.ModelError,
         match=rf"contains NaN\. The model does not accept missing values.*'hours' \({n_missing} rows\)",
     ) as info:
         score(ws, "d")
@@ -316,12 +316,12 @@ def test_a_model_refusing_missing_values_names_the_columns_that_have_them(tmp_pa
 def test_task_regression_on_a_classifier_or_text_labels_is_refused_with_the_fix(tmp_path):
     # task = "regression" on a classifier with string classes used to crash scoring with a raw
     # "ValueError: could not convert string to float: '>50K'" on the Workspace page.
-    with pytest.raises(E.LabelError, match=r'task = "regression" but model \'current\' is a classifier'):
+    with pytest.raises(errors.LabelError, match=r'task = "regression" but model \'current\' is a classifier'):
         open_(make_workspace(tmp_path / "clf", columns={"label": "income", "task": "regression"}))
     df = frame(200)
     est = LinearRegression().fit(df[["age"]], df["age"] * 2)
     with pytest.raises(
-        E.LabelError,
+        errors.LabelError,
         match=r"holds text on 200 of 200 rows \(e\.g\. '<=50K', '>50K'|holds text on 200 of 200 rows \(e\.g\. '>50K', '<=50K'",
     ):
         open_(
@@ -357,7 +357,7 @@ def test_inf_values(tmp_path):
     df = frame(100)
     bad = df.copy()
     bad.loc[3, "hours"] = np.inf
-    with pytest.raises(E.DataError, match=r"Dataset 'd' contains infinite values in 'hours' \(1 rows\)"):
+    with pytest.raises(errors.DataError, match=r"Dataset 'd' contains infinite values in 'hours' \(1 rows\)"):
         open_(make_workspace(tmp_path, datasets={"train": df, "d": bad}))
 
 
@@ -365,20 +365,20 @@ def test_label_values_the_model_never_saw(tmp_path):
     df = frame(200)
     other = df.copy()
     other.loc[:3, "income"] = "unknown"
-    with pytest.raises(E.LabelError, match="values the model never saw: 'unknown'"):
+    with pytest.raises(errors.LabelError, match="values the model never saw: 'unknown'"):
         open_(make_workspace(tmp_path, datasets={"train": df, "other": other}))
 
 
 def test_no_model_and_no_predictions(tmp_path):
     path = make_workspace(tmp_path, model=None, columns={"label": "income"})
-    with pytest.raises(E.WorkspaceError, match="neither a \\[model\\] nor prediction columns"):
+    with pytest.raises(errors.WorkspaceError, match="neither a \\[model\\] nor prediction columns"):
         read_workspace(path)
 
 
 def test_dataset_file_missing(tmp_path):
     path = make_workspace(tmp_path)
     (tmp_path / "validation.csv").unlink()
-    with pytest.raises(E.DataError, match="validation.csv' does not exist"):
+    with pytest.raises(errors.DataError, match="validation.csv' does not exist"):
         open_(path)
 
 

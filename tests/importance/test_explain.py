@@ -38,8 +38,7 @@ from threadpoolctl import threadpool_limits
 
 from explore.core.workspace import Scored, predict_frame
 from explore.errors import AnalysisError
-from explore.importance import charts as C
-from explore.importance import explain as I
+from explore.importance import charts, explain
 
 # ---- synthetic data and a Scored built from it --------------------------------------------------------
 
@@ -139,7 +138,7 @@ def fit(est, df, label="label") -> Pipeline:
     return Pipeline([("prep", prep()), ("model", est)]).fit(df[FEATURES], df[label])
 
 
-def assert_additive(ex: I.ShapExplanation) -> None:
+def assert_additive(ex: explain.ShapExplanation) -> None:
     assert ex.additivity.passed, ex.additivity
     np.testing.assert_allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output, atol=1e-8)
 
@@ -152,30 +151,30 @@ def assert_additive(ex: I.ShapExplanation) -> None:
     [
         (
             GradientBoostingClassifier(n_estimators=25, random_state=0),
-            I.TREE,
-            I.LOG_ODDS,
+            explain.TREE,
+            explain.LOG_ODDS,
             "decision_function",
         ),
         (
             HistGradientBoostingClassifier(max_iter=25, random_state=0),
-            I.TREE,
-            I.LOG_ODDS,
+            explain.TREE,
+            explain.LOG_ODDS,
             "decision_function",
         ),
         (
             RandomForestClassifier(n_estimators=15, max_depth=5, random_state=0),
-            I.TREE,
-            I.PROBABILITY,
+            explain.TREE,
+            explain.PROBABILITY,
             "predict_proba",
         ),
-        (LogisticRegression(), I.LINEAR, I.LOG_ODDS, "decision_function"),
+        (LogisticRegression(), explain.LINEAR, explain.LOG_ODDS, "decision_function"),
     ],
     ids=["gb", "hgb-onehot", "rf", "logreg"],
 )
 def test_additivity_and_units_per_model_family(df, est, explainer, units, space):
     model = fit(est, df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    ex = I.explain(sc, model, sample_size=150)
+    ex = explain.explain(sc, model, sample_size=150)
     assert (ex.explainer, ex.units, ex.additivity.output_space) == (explainer, units, space)
     assert ex.values.shape == (150, len(FEATURES), 1) and ex.output_names == ["yes"]
     assert_additive(ex)
@@ -206,7 +205,7 @@ def test_grouping_sums_transformed_columns_by_the_transformers_own_mapping():
     model = Pipeline([("prep", ct), ("model", GradientBoostingClassifier(n_estimators=20, random_state=0))])
     model.fit(df[["x10", "x1", "x2"]], df["label"])
     sc = scored_for(model, df, "label", "binary", positive="yes", features=["x10", "x1", "x2"])
-    ex = I.explain(sc, model, sample_size=120)
+    ex = explain.explain(sc, model, sample_size=120)
     direct = shap.TreeExplainer(model[-1]).shap_values(model[0].transform(sc.X.iloc[ex.positions]))
     # transformed layout, known independently: x1 → 3 one-hot columns, x10 → 4, x2 → value + missing indicator
     expected = {"x1": direct[:, 0:3].sum(1), "x10": direct[:, 3:7].sum(1), "x2": direct[:, 7:9].sum(1)}
@@ -239,11 +238,11 @@ def test_mapping_covers_other_per_column_transformers(transformer):
     )
     model.fit(X, y)
     sc = scored_for(model, X.assign(label=y), "label", "binary", positive="yes", features=["a", "b", "c"])
-    plan = I.plan_explainer(model, sc)
+    plan = explain.plan_explainer(model, sc)
     assert plan.kind == "tree" and plan.transformed
     assert len(plan.sources) == model[0].transform(X.iloc[:5]).shape[1]
-    ex = I.explain(sc, model, sample_size=80)
-    assert ex.explainer == I.TREE
+    ex = explain.explain(sc, model, sample_size=80)
+    assert ex.explainer == explain.TREE
     assert_additive(ex)
 
 
@@ -256,8 +255,8 @@ def test_mixing_transformer_explains_the_whole_pipeline_model_agnostically(df):
         ]
     ).fit(df[["x1", "x10", "x2"]], df["label"])
     sc = scored_for(model, df, "label", "binary", positive="yes", features=["x1", "x10", "x2"])
-    ex = I.explain(sc, model, sample_size=30)
-    assert ex.explainer == I.EXACT and ex.units == I.PROBABILITY and not ex.grouped
+    ex = explain.explain(sc, model, sample_size=30)
+    assert ex.explainer == explain.EXACT and ex.units == explain.PROBABILITY and not ex.grouped
     assert any("PCA" in note for note in ex.notes)
     assert_additive(ex)
 
@@ -282,10 +281,10 @@ def test_hgb_native_categorical_falls_back_and_passes_additivity(df):
     model.fit(df[FEATURES], df["label"])
     assert model[-1].is_categorical_.any()
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    plan = I.plan_explainer(model, sc)
+    plan = explain.plan_explainer(model, sc)
     assert plan.kind == "agnostic" and "native categorical" in plan.reason
-    ex = I.explain(sc, model, sample_size=40)
-    assert ex.explainer in (I.PERMUTATION, I.EXACT) and ex.units == I.PROBABILITY
+    ex = explain.explain(sc, model, sample_size=40)
+    assert ex.explainer in (explain.PERMUTATION, explain.EXACT) and ex.units == explain.PROBABILITY
     assert_additive(ex)
     assert (
         np.abs(ex.values_for(0)[:, ex.feature_index("city")]).mean() > 0.01
@@ -296,16 +295,16 @@ def test_failed_additivity_falls_back_to_model_agnostic(df, monkeypatch):
     """A fast explainer whose values do not add up is not shown: the model-agnostic one is used instead."""
     model = fit(GradientBoostingClassifier(n_estimators=10, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    real = I._explain_fast
+    real = explain._explain_fast
 
     def broken(*args, **kwargs):
         raw = real(*args, **kwargs)
         raw.values = raw.values * 1.5
         return raw
 
-    monkeypatch.setattr(I, "_explain_fast", broken)
-    ex = I.explain(sc, model, sample_size=10)
-    assert ex.explainer == I.PERMUTATION and any("failed the additivity check" in n for n in ex.notes)
+    monkeypatch.setattr(explain, "_explain_fast", broken)
+    ex = explain.explain(sc, model, sample_size=10)
+    assert ex.explainer == explain.PERMUTATION and any("failed the additivity check" in n for n in ex.notes)
     assert_additive(ex)
 
 
@@ -329,10 +328,10 @@ def test_string_columns_in_the_model_agnostic_path(df):
         frame[features], frame["label"]
     )
     sc = scored_for(model, frame, "label", "binary", positive="yes", features=features)
-    ex = I.explain(sc, model, sample_size=12, background_size=20)
-    assert ex.explainer == I.PERMUTATION and ex.units == I.PROBABILITY
+    ex = explain.explain(sc, model, sample_size=12, background_size=20)
+    assert ex.explainer == explain.PERMUTATION and ex.units == explain.PROBABILITY
     assert_additive(ex)
-    codec = I._Codec(sc.X)
+    codec = explain._Codec(sc.X)
     back = codec.decode(codec.encode(sc.X))
     pd.testing.assert_frame_equal(back, sc.X.reset_index(drop=True))
 
@@ -374,10 +373,10 @@ def test_model_agnostic_values_equal_exact_shapley_values(df):
     )
     sc = scored_for(model, df, "label", "binary", positive="yes", features=feats)
     rows = np.arange(3)
-    ex = I.explain(sc, model, rows=rows, background_size=12, n_permutations=24)
-    assert ex.explainer == I.EXACT  # 4! orderings fit in the budget
+    ex = explain.explain(sc, model, rows=rows, background_size=12, n_permutations=24)
+    assert ex.explainer == explain.EXACT  # 4! orderings fit in the budget
     bg = sc.X.iloc[np.sort(np.random.default_rng([0, 7]).choice(sc.n, size=12, replace=False))]
-    codec = I._Codec(bg)
+    codec = explain._Codec(bg)
     pos = list(model.classes_).index("yes")
 
     def f(A):
@@ -393,9 +392,9 @@ def test_sampled_orderings_are_close_to_exact(df):
     model = fit(LogisticRegression(), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
     rows = np.arange(8)
-    exact = I.explain(sc, model, rows=rows, method="agnostic", background_size=20, n_permutations=120)
-    sampled = I.explain(sc, model, rows=rows, method="agnostic", background_size=20, n_permutations=10)
-    assert sampled.explainer == I.PERMUTATION and exact.explainer == I.EXACT
+    exact = explain.explain(sc, model, rows=rows, method="agnostic", background_size=20, n_permutations=120)
+    sampled = explain.explain(sc, model, rows=rows, method="agnostic", background_size=20, n_permutations=10)
+    assert sampled.explainer == explain.PERMUTATION and exact.explainer == explain.EXACT
     assert np.abs(sampled.values - exact.values).max() < 0.05
     assert_additive(sampled)
 
@@ -403,18 +402,18 @@ def test_sampled_orderings_are_close_to_exact(df):
 def test_deep_forest_offers_approximate_mode(df):
     model = fit(RandomForestClassifier(n_estimators=10, random_state=0), df)  # unlimited depth
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    plan = I.plan_explainer(model, sc)
+    plan = explain.plan_explainer(model, sc)
     assert (
         plan.slow_hint
         and plan.approximate_available
-        and plan.default_sample_size == I.DEFAULT_SAMPLE["agnostic"]
+        and plan.default_sample_size == explain.DEFAULT_SAMPLE["agnostic"]
     )
-    approx = I.explain(sc, model, sample_size=60, approximate=True)
-    assert approx.explainer == I.TREE_APPROX and approx.approximate
+    approx = explain.explain(sc, model, sample_size=60, approximate=True)
+    assert approx.explainer == explain.TREE_APPROX and approx.approximate
     assert any("Approximate (Saabas)" in n for n in approx.notes)
     assert_additive(approx)
-    exact = I.explain(sc, model, sample_size=60)
-    assert exact.explainer == I.TREE and not exact.approximate
+    exact = explain.explain(sc, model, sample_size=60)
+    assert exact.explainer == explain.TREE and not exact.approximate
     assert stats.spearmanr(approx.mean_abs(), exact.mean_abs()).statistic > 0.8
 
 
@@ -422,8 +421,8 @@ def test_approximate_is_refused_for_a_linear_model(df):
     model = fit(LogisticRegression(), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
     with pytest.raises(AnalysisError) as err:
-        I.explain(sc, model, sample_size=10, approximate=True)
-    assert str(err.value) == I.APPROX_NOT_TREE.format(explainer=I.LINEAR)
+        explain.explain(sc, model, sample_size=10, approximate=True)
+    assert str(err.value) == explain.APPROX_NOT_TREE.format(explainer=explain.LINEAR)
 
 
 # ---- units, classes, regression ------------------------------------------------------------------------
@@ -432,8 +431,8 @@ def test_approximate_is_refused_for_a_linear_model(df):
 def test_positive_class_first_flips_the_log_odds(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)  # classes_ = ['no', 'yes']
     sc = scored_for(model, df, "label", "binary", positive="no")
-    ex = I.explain(sc, model, sample_size=50)
-    assert ex.output_names == ["no"] and ex.units == I.LOG_ODDS
+    ex = explain.explain(sc, model, sample_size=50)
+    assert ex.output_names == ["no"] and ex.units == explain.LOG_ODDS
     p_no = model.predict_proba(sc.X.iloc[ex.positions])[:, 0]
     np.testing.assert_allclose(ex.model_output[:, 0], np.log(p_no / (1 - p_no)), atol=1e-8)
     assert_additive(ex)
@@ -443,44 +442,50 @@ def test_linear_values_are_coefficient_times_centered_input(df):
     feats = ["x1", "x10"]
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(df[feats], df["label"])
     sc = scored_for(model, df, "label", "binary", positive="yes", features=feats)
-    ex = I.explain(sc, model, sample_size=40)
+    ex = explain.explain(sc, model, sample_size=40)
     z = model[0].transform(sc.X.iloc[ex.positions])
-    bg = model[0].transform(sc.X.iloc[I.sample_rows(sc, n=min(I.LINEAR_BACKGROUND, sc.n), seed=1)])
+    bg = model[0].transform(
+        sc.X.iloc[explain.sample_rows(sc, n=min(explain.LINEAR_BACKGROUND, sc.n), seed=1)]
+    )
     np.testing.assert_allclose(ex.values_for(0), model[-1].coef_[0] * (z - bg.mean(axis=0)), atol=1e-10)
 
 
 @pytest.mark.parametrize(
     ("est", "explainer", "units"),
     [
-        (GradientBoostingClassifier(n_estimators=15, random_state=0), I.TREE, I.LOGIT),
-        (RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0), I.TREE, I.PROBABILITY),
-        (LogisticRegression(), I.LINEAR, I.LOGIT),
+        (GradientBoostingClassifier(n_estimators=15, random_state=0), explain.TREE, explain.LOGIT),
+        (
+            RandomForestClassifier(n_estimators=10, max_depth=5, random_state=0),
+            explain.TREE,
+            explain.PROBABILITY,
+        ),
+        (LogisticRegression(), explain.LINEAR, explain.LOGIT),
     ],
     ids=["gb", "rf", "logreg"],
 )
 def test_multiclass_per_class_and_overall_importance(df, est, explainer, units):
     model = fit(est, df, label="klass")
     sc = scored_for(model, df, "klass", "multiclass")
-    ex = I.explain(sc, model, sample_size=90)
+    ex = explain.explain(sc, model, sample_size=90)
     assert (ex.explainer, ex.units) == (explainer, units)
     assert ex.values.shape == (90, len(FEATURES), 3) and ex.output_names == [str(c) for c in model.classes_]
     assert_additive(ex)
-    table = I.importance_table(ex)
+    table = explain.importance_table(ex)
     per_class = table[[f"mean_abs_shap[{c}]" for c in ex.output_names]].sum(axis=1)
     np.testing.assert_allclose(table["mean_abs_shap"], per_class, rtol=1e-12)
     assert table["mean_shap"].isna().all()
-    C.importance_bars(ex).to_dict()
-    C.beeswarm(ex, output="high").to_dict()
+    charts.importance_bars(ex).to_dict()
+    charts.beeswarm(ex, output="high").to_dict()
 
 
 def test_regression_in_target_units(df):
     model = fit(HistGradientBoostingRegressor(max_iter=30, random_state=0), df, label="target")
     sc = scored_for(model, df, "target", "regression")
-    ex = I.explain(sc, model, sample_size=100)
-    assert ex.units == I.TARGET and ex.explainer == I.TREE and ex.output_names == ["prediction"]
+    ex = explain.explain(sc, model, sample_size=100)
+    assert ex.units == explain.TARGET and ex.explainer == explain.TREE and ex.output_names == ["prediction"]
     assert_additive(ex)
     np.testing.assert_allclose(ex.model_output[:, 0], model.predict(sc.X.iloc[ex.positions]), atol=1e-8)
-    positions = I.sample_rows(sc, n=100, seed=0)
+    positions = explain.sample_rows(sc, n=100, seed=0)
     deciles = np.quantile(sc.y, np.linspace(0, 1, 11)[1:-1])
     counts = np.bincount(np.searchsorted(deciles, sc.y[positions], side="right"), minlength=10)
     assert counts.min() >= 9 and counts.max() <= 11  # ~10 rows per decile of the label
@@ -490,8 +495,8 @@ def test_no_model_is_a_clear_error(df):
     model = fit(LogisticRegression(), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
     with pytest.raises(AnalysisError) as err:
-        I.explain(sc, None)
-    assert str(err.value) == I.NO_MODEL.format(dataset="validation")
+        explain.explain(sc, None)
+    assert str(err.value) == explain.NO_MODEL.format(dataset="validation")
 
 
 # ---- sampling, rows, waterfall -------------------------------------------------------------------------
@@ -500,53 +505,55 @@ def test_no_model_is_a_clear_error(df):
 def test_sample_is_stratified_deterministic_and_respects_the_mask(df):
     model = fit(LogisticRegression(), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    a = I.sample_rows(sc, n=100, seed=4)
-    assert len(a) == 100 and np.array_equal(a, I.sample_rows(sc, n=100, seed=4)) and np.all(np.diff(a) > 0)
+    a = explain.sample_rows(sc, n=100, seed=4)
+    assert (
+        len(a) == 100 and np.array_equal(a, explain.sample_rows(sc, n=100, seed=4)) and np.all(np.diff(a) > 0)
+    )
     share = np.mean(sc.y == 1)
     assert abs(np.mean(sc.y[a] == 1) - share) <= 0.011
     rare = np.zeros(sc.n, dtype=bool)
     rare[np.flatnonzero(sc.y == 0)[:3]] = True
     rare[np.flatnonzero(sc.y == 1)[:200]] = True
-    b = I.sample_rows(sc, n=20, mask=rare, seed=0)
+    b = explain.sample_rows(sc, n=20, mask=rare, seed=0)
     assert rare[b].all() and (sc.y[b] == 0).sum() >= 1  # the rare class keeps a row
-    assert np.array_equal(I.sample_rows(sc, n=10_000, mask=rare), np.flatnonzero(rare))
+    assert np.array_equal(explain.sample_rows(sc, n=10_000, mask=rare), np.flatnonzero(rare))
     for bad in (0, -3, 2.5, True):
         with pytest.raises(AnalysisError) as err:
-            I.sample_rows(sc, n=bad)
-        assert str(err.value) == I.BAD_SAMPLE.format(received=bad)
+            explain.sample_rows(sc, n=bad)
+        assert str(err.value) == explain.BAD_SAMPLE.format(received=bad)
     with pytest.raises(AnalysisError):
-        I.sample_rows(sc, n=5, mask=np.zeros(sc.n, dtype=bool))
+        explain.sample_rows(sc, n=5, mask=np.zeros(sc.n, dtype=bool))
 
 
 def test_local_explanation_and_waterfall(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    pos = I.find_row(sc, row_id="1007")  # ids are 1000 + position; typed ids arrive as text
-    assert pos == 7 and I.find_row(sc, position=7) == 7
-    local = I.explain(sc, model, rows=[pos])
-    glob = I.explain(sc, model, rows=[3, 7, 9])
+    pos = explain.find_row(sc, row_id="1007")  # ids are 1000 + position; typed ids arrive as text
+    assert pos == 7 and explain.find_row(sc, position=7) == 7
+    local = explain.explain(sc, model, rows=[pos])
+    glob = explain.explain(sc, model, rows=[3, 7, 9])
     np.testing.assert_allclose(local.values[0], glob.values[1], atol=1e-12)  # same row, same values
-    steps = I.waterfall_steps(local, max_features=3)
+    steps = explain.waterfall_steps(local, max_features=3)
     assert steps["kind"].tolist() == ["base", "feature", "feature", "feature", "rest", "output"]
     assert steps.iloc[-2]["end"] == pytest.approx(local.model_output[0, 0], abs=1e-9)
     assert steps.iloc[0]["start"] == pytest.approx(local.base_values[0, 0])
-    C.waterfall(steps, units=local.units).to_dict()
+    charts.waterfall(steps, units=local.units).to_dict()
     with pytest.raises(AnalysisError) as err:
-        I.find_row(sc, position=sc.n)
-    assert str(err.value) == I.ROW_OUT_OF_RANGE.format(
+        explain.find_row(sc, position=sc.n)
+    assert str(err.value) == explain.ROW_OUT_OF_RANGE.format(
         position=sc.n, dataset="validation", n=sc.n, last=sc.n - 1
     )
     with pytest.raises(AnalysisError):
-        I.find_row(sc, row_id="nope")
+        explain.find_row(sc, row_id="nope")
     with pytest.raises(AnalysisError):
-        I.explain(sc, model, rows=[-1])
+        explain.explain(sc, model, rows=[-1])
 
 
 def test_importance_table_dependence_and_charts(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    ex = I.explain(sc, model, sample_size=300)
-    table = I.importance_table(ex)
+    ex = explain.explain(sc, model, sample_size=300)
+    table = explain.importance_table(ex)
     assert table["share"].sum() == pytest.approx(1.0)
     assert table["rank"].tolist() == list(range(1, len(FEATURES) + 1))
     assert table["mean_abs_shap"].is_monotonic_decreasing
@@ -554,14 +561,14 @@ def test_importance_table_dependence_and_charts(df):
         table.set_index("feature").loc[FEATURES, "mean_abs_shap"], np.abs(ex.values[:, :, 0]).mean(0)
     )
     assert table["feature"].iloc[0] == "x1"  # the strongest planted effect
-    partner = I.interaction_partner(ex, "x1")
+    partner = explain.interaction_partner(ex, "x1")
     assert partner in FEATURES and partner != "x1"
-    spec = C.beeswarm(ex, max_points=400).to_dict()
+    spec = charts.beeswarm(ex, max_points=400).to_dict()
     n_points = len(next(iter(spec["datasets"].values())))
     assert n_points <= 400
     for f in ("x1", "city"):
-        C.dependence(ex, f, color="plan").to_dict()
-        C.dependence(ex, f, color="x2").to_dict()
+        charts.dependence(ex, f, color="plan").to_dict()
+        charts.dependence(ex, f, color="x2").to_dict()
     with pytest.raises(AnalysisError):
         ex.feature_index("nope")
     assert ex.to_dict()["additivity"]["passed"] is True
@@ -570,8 +577,12 @@ def test_importance_table_dependence_and_charts(df):
 def test_estimate_time_is_positive(df):
     model = fit(GradientBoostingClassifier(n_estimators=10, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    est = I.estimate_time(sc, model)
-    assert est.explainer == I.TREE and est.seconds_per_row >= 0 and est.seconds(1000) >= est.seconds(10) > 0
+    est = explain.estimate_time(sc, model)
+    assert (
+        est.explainer == explain.TREE
+        and est.seconds_per_row >= 0
+        and est.seconds(1000) >= est.seconds(10) > 0
+    )
 
 
 # ---- cross-checks and experiments ----------------------------------------------------------------------
@@ -580,8 +591,8 @@ def test_estimate_time_is_positive(df):
 def test_permutation_check_matches_sklearn_and_scipy(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    ex = I.explain(sc, model, sample_size=200)
-    check = I.permutation_check(sc, model, ex, n_repeats=3, seed=1)
+    ex = explain.explain(sc, model, sample_size=200)
+    check = explain.permutation_check(sc, model, ex, n_repeats=3, seed=1)
     scorer = make_scorer(
         log_loss, greater_is_better=False, response_method="predict_proba", labels=list(model.classes_)
     )
@@ -592,7 +603,7 @@ def test_permutation_check_matches_sklearn_and_scipy(df):
     np.testing.assert_allclose(by_feature["perm_mean"], ref.importances_mean)
     assert check.spearman == pytest.approx(stats.spearmanr(ex.mean_abs(), ref.importances_mean).statistic)
     assert check.spearman > 0.5 and check.top_overlap >= 0.6 and check.n_rows == 200
-    C.permutation_vs_shap(check).to_dict()
+    charts.permutation_vs_shap(check).to_dict()
 
 
 def test_slice_vs_rest_and_feature_ranges(df):
@@ -600,7 +611,7 @@ def test_slice_vs_rest_and_feature_ranges(df):
     sc = scored_for(model, df, "label", "binary", positive="yes")
     mask = (sc.frame["city"] == "Nice").to_numpy(dtype=bool, na_value=False)
     reference = df.assign(x1=df["x1"].clip(-1, 1))  # the slice's x1 tails are outside this "training" range
-    cmp = I.slice_vs_rest(
+    cmp = explain.slice_vs_rest(
         sc,
         model,
         mask,
@@ -609,7 +620,7 @@ def test_slice_vs_rest_and_feature_ranges(df):
         description="city = Nice",
         sample_size=60,
     )
-    inside = I.explain(sc, model, mask=mask, sample_size=60)
+    inside = explain.explain(sc, model, mask=mask, sample_size=60)
     np.testing.assert_allclose(
         cmp.importance.set_index("feature").loc[FEATURES, "slice_mean_abs"], inside.mean_abs()
     )
@@ -620,10 +631,10 @@ def test_slice_vs_rest_and_feature_ranges(df):
     assert ranges.loc["x1", "outside_share"] == pytest.approx(((x1 < lo) | (x1 > hi)).mean())
     assert bool(ranges.loc["x1", "flag"])
     assert ranges.loc["city", "slice_top"] == "Nice" and ranges.loc["city", "slice_top_share"] == 1.0
-    C.slice_vs_rest_bars(cmp).to_dict()
+    charts.slice_vs_rest_bars(cmp).to_dict()
     with pytest.raises(AnalysisError) as err:
-        I.slice_vs_rest(sc, model, np.ones(sc.n, dtype=bool), reference=df)
-    assert str(err.value) == I.EMPTY_REST.format(dataset="validation")
+        explain.slice_vs_rest(sc, model, np.ones(sc.n, dtype=bool), reference=df)
+    assert str(err.value) == explain.EMPTY_REST.format(dataset="validation")
 
 
 def test_drop_column_importance_finds_the_useless_feature():
@@ -642,7 +653,7 @@ def test_drop_column_importance_finds_the_useless_feature():
     )
     model = Pipeline([("prep", ct), ("model", LogisticRegression())]).fit(X, y)
     calls = []
-    res = I.drop_column_importance(
+    res = explain.drop_column_importance(
         model,
         X,
         y,
@@ -660,9 +671,9 @@ def test_drop_column_importance_finds_the_useless_feature():
     b = np.asarray(t.loc["signal", "fold_benefits"])
     half = stats.t.ppf(0.975, 3) * math.sqrt((1 / 4 + 1 / 3) * b.var(ddof=1))
     assert t.loc["signal", "ci_high"] - t.loc["signal", "benefit"] == pytest.approx(half)
-    back = I.DropColumnResult.from_dict(res.to_dict())
+    back = explain.DropColumnResult.from_dict(res.to_dict())
     assert back.table["benefit"].tolist() == pytest.approx(res.table["benefit"].tolist())
-    C.drop_column_chart(res).to_dict()
+    charts.drop_column_chart(res).to_dict()
 
 
 def test_drop_column_errors_are_clear():
@@ -670,17 +681,17 @@ def test_drop_column_errors_are_clear():
     y = np.array(["y"] * 9 + ["n"])
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     with pytest.raises(AnalysisError) as err:
-        I.drop_column_importance(model, X, y, features=["a"], task="binary", folds=3)
+        explain.drop_column_importance(model, X, y, features=["a"], task="binary", folds=3)
     assert "at least 3 labelled rows of every class" in str(err.value) and "'n': 1" in str(err.value)
     with pytest.raises(AnalysisError) as err:
-        I.drop_column_importance(object(), X, y, features=["a"], task="binary")
+        explain.drop_column_importance(object(), X, y, features=["a"], task="binary")
     assert "cannot be cloned" in str(err.value)
     with pytest.raises(AnalysisError) as err:
-        I.drop_column_importance(model, X, y, features=["zzz"], task="binary")
+        explain.drop_column_importance(model, X, y, features=["zzz"], task="binary")
     assert "zzz" in str(err.value)
     with pytest.raises(AnalysisError) as err:
-        I.drop_column_importance(model, X, y, features=["a"], task="binary", folds=1)
-    assert str(err.value) == I.BAD_FOLDS.format(received=1)
+        explain.drop_column_importance(model, X, y, features=["a"], task="binary", folds=1)
+    assert str(err.value) == explain.BAD_FOLDS.format(received=1)
 
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
@@ -695,6 +706,6 @@ def test_gradient_boosting_libraries_use_tree_explainer(df, library):
     )
     model = Pipeline([("prep", prep()), ("model", est)]).fit(df[FEATURES], y)
     sc = scored_for(model, df.assign(y=y), "y", "binary", positive=1)
-    ex = I.explain(sc, model, sample_size=80)
-    assert (ex.explainer, ex.units) == (I.TREE, I.LOG_ODDS) and not ex.notes
+    ex = explain.explain(sc, model, sample_size=80)
+    assert (ex.explainer, ex.units) == (explain.TREE, explain.LOG_ODDS) and not ex.notes
     assert ex.additivity.passed

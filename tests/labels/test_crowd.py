@@ -15,9 +15,9 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from explore import errors as E
 from explore.core.workspace import open_workspace, read_workspace, score
-from explore.labels import crowd as L
+from explore.errors import AnalysisError, ColumnError, DataError
+from explore.labels import crowd
 from tests.helpers import FEATURES, frame, make_workspace
 
 # ---- synthetic annotations --------------------------------------------------------------------------
@@ -89,11 +89,11 @@ def synthetic_workspace(
     return open_workspace(read_workspace(path))
 
 
-def annotations_for(ws, long: pd.DataFrame, **kw) -> L.Annotations:
+def annotations_for(ws, long: pd.DataFrame, **kw) -> crowd.Annotations:
     """Annotations whose ``item`` column holds row positions of validation, mapped to its ids."""
     ids = ws.dataset("validation")["row_id"].to_numpy()
     df = long.assign(item=ids[long["item"].to_numpy()])
-    return L.annotations_from_frame(
+    return crowd.annotations_from_frame(
         ws, df, item="item", labeler="who", label="said", dataset="validation", **kw
     )
 
@@ -121,7 +121,7 @@ def _counts(reliability: list[list]) -> np.ndarray:
 
 
 def test_krippendorff_alpha_reproduces_the_published_nominal_example():
-    alpha, n = L.krippendorff_alpha_nominal(_counts(KRIPPENDORFF_2011))
+    alpha, n = crowd.krippendorff_alpha_nominal(_counts(KRIPPENDORFF_2011))
     assert round(alpha, 3) == 0.743
     assert n == 40  # pairable values: unit 12 has a single value and is left out
 
@@ -150,14 +150,14 @@ def test_krippendorff_alpha_equals_its_pairwise_definition_with_varying_label_co
     for u, vals in enumerate(units):
         for v in vals:
             counts[u, v] += 1
-    alpha, _ = L.krippendorff_alpha_nominal(counts)
+    alpha, _ = crowd.krippendorff_alpha_nominal(counts)
     assert alpha == pytest.approx(_alpha_by_pairs(units), abs=1e-12)
 
 
 def test_fleiss_kappa_equals_statsmodels():
     rng = np.random.default_rng(0)
     counts = rng.multinomial(4, [0.5, 0.3, 0.2], size=200)
-    assert L.fleiss_kappa(counts) == pytest.approx(sm_fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+    assert crowd.fleiss_kappa(counts) == pytest.approx(sm_fleiss_kappa(counts, method="fleiss"), abs=1e-12)
 
 
 def test_agreement_matches_sklearn_cohen_and_statsmodels_fleiss(tmp_path):
@@ -167,7 +167,7 @@ def test_agreement_matches_sklearn_cohen_and_statsmodels_fleiss(tmp_path):
         truth, list(ws.classes), {"a": 0.95, "b": 0.8, "c": 0.7, "d": 0.6}, per_item=(2, 4), seed=1
     )
     ann = annotations_for(ws, long)
-    ag = L.agreement(ann, min_shared=5)
+    ag = crowd.agreement(ann, min_shared=5)
 
     # Cohen's kappa of every pair == scikit-learn's on the items both labeled.
     wide = long.pivot(index="item", columns="who", values="said")
@@ -204,7 +204,7 @@ def test_pairs_with_too_few_shared_items_get_no_kappa(tmp_path):
     truth = ws.dataset("validation")["income"].to_numpy()
     long = simulate_labels(truth, list(ws.classes), {"a": 0.9, "b": 0.9}, per_item=(2, 2))
     long = pd.concat([long, pd.DataFrame({"item": [0, 1, 2], "who": "late", "said": truth[:3]})])
-    ag = L.agreement(annotations_for(ws, long), min_shared=10)
+    ag = crowd.agreement(annotations_for(ws, long), min_shared=10)
     late = ag.pairwise.loc[(ag.pairwise["labeler_a"] == "late") | (ag.pairwise["labeler_b"] == "late")]
     assert late["kappa"].isna().all() and (late["shared"] == 3).all()
     assert any("fewer than 10" in note for note in ag.notes)
@@ -231,9 +231,9 @@ def test_dawid_skene_recovers_labeler_accuracies_including_an_adversarial_one(tm
         columns={"label": "income", "id": "row_id", "prediction": "income"},
     )
     ann = annotations_for(ws, long)
-    cons = L.consensus(ann)
+    cons = crowd.consensus(ann)
     assert cons.converged and cons.method == "Dawid–Skene"
-    trust = L.labeler_trust(ann, cons, threshold=0.7).table.set_index("labeler")
+    trust = crowd.labeler_trust(ann, cons, threshold=0.7).table.set_index("labeler")
     for name, acc in accuracies.items():
         assert trust.loc[name, "accuracy"] == pytest.approx(acc, abs=0.03), name
     assert trust["flagged"].to_dict() == {
@@ -272,7 +272,7 @@ def test_dawid_skene_on_label_patterns_equals_item_by_item_em(tmp_path):
         ws,
         simulate_labels(truth, list(ws.classes), {"a": 0.9, "b": 0.7, "c": 0.6, "d": 0.8}, per_item=(1, 4)),
     )
-    fast, slow = L.dawid_skene(ann), L.dawid_skene(ann, compress=False)
+    fast, slow = crowd.dawid_skene(ann), crowd.dawid_skene(ann, compress=False)
     assert fast.n_iter == slow.n_iter
     np.testing.assert_allclose(fast.posterior, slow.posterior, atol=1e-10)
     np.testing.assert_allclose(fast.confusion, slow.confusion, atol=1e-10)
@@ -281,7 +281,7 @@ def test_dawid_skene_on_label_patterns_equals_item_by_item_em(tmp_path):
 
 def test_majority_vote_reports_ties():
     counts = np.array([[2, 0], [1, 1], [0, 3], [2, 2], [1, 0]])
-    label, tie, share = L.majority_vote(counts)
+    label, tie, share = crowd.majority_vote(counts)
     assert label.tolist() == [0, -1, 1, -1, 0]
     assert tie.tolist() == [False, True, False, True, False]
     np.testing.assert_allclose(share, [1, 0.5, 1, 0.5, 1])
@@ -310,7 +310,7 @@ def test_trust_flags_a_labeler_weak_on_one_class(tmp_path):
         columns={"label": "income", "id": "row_id", "prediction": "income"},
     )
     ann = annotations_for(ws, long)
-    table = L.labeler_trust(ann, L.consensus(ann), threshold=0.8).table.set_index("labeler")
+    table = crowd.labeler_trust(ann, crowd.consensus(ann), threshold=0.8).table.set_index("labeler")
     assert table.loc["d", "accuracy"] > 0.75  # overall accuracy alone would not flag d
     assert table.loc["d", "weakest_class"] == "yes"
     assert table.loc["d", "weakest_recall"] == pytest.approx(0.5, abs=0.05)
@@ -326,7 +326,7 @@ def test_model_probabilities_are_the_models_on_the_annotated_rows(tmp_path):
     truth = ws.dataset("validation")["income"].to_numpy()
     long = simulate_labels(truth, list(ws.classes), {"a": 0.9, "b": 0.9})
     ann = annotations_for(ws, long.loc[long["item"] % 3 == 0])
-    probs = L.model_probabilities(ws, ann, model="current")
+    probs = crowd.model_probabilities(ws, ann, model="current")
     sc = score(ws, "validation")
     np.testing.assert_allclose(probs.proba, sc.proba[ann.rows])
     np.testing.assert_array_equal(probs.pred, sc.pred[ann.rows])
@@ -338,7 +338,7 @@ def test_cross_validated_probabilities_equal_cross_val_predict(tmp_path):
     truth = ws.dataset("validation")["income"].to_numpy()
     ann = annotations_for(ws, simulate_labels(truth, list(ws.classes), {"a": 0.9, "b": 0.8}))
     seen = []
-    probs = L.cross_validated_probabilities(
+    probs = crowd.cross_validated_probabilities(
         ws, ann, model="current", n_splits=4, max_rows=10_000, seed=3, progress=lambda f, m: seen.append(f)
     )
     data = ws.dataset("validation")
@@ -348,7 +348,7 @@ def test_cross_validated_probabilities_equal_cross_val_predict(tmp_path):
     )
     np.testing.assert_allclose(probs.proba, expected[ann.rows], atol=1e-12)
     assert probs.n_splits == 4 and probs.n_train_rows == len(data) and seen[-1] == 1.0
-    back = L.ItemProbabilities.from_json(json.loads(json.dumps(probs.to_json())))  # as kept in the store
+    back = crowd.ItemProbabilities.from_json(json.loads(json.dumps(probs.to_json())))  # as kept in the store
     np.testing.assert_array_equal(back.proba, probs.proba)
     assert back.description == probs.description and back.pred.tolist() == probs.pred.tolist()
 
@@ -357,7 +357,7 @@ def test_cross_validation_caps_rows_and_predicts_the_rest_with_fold_models(tmp_p
     ws = synthetic_workspace(tmp_path, n=300)
     truth = ws.dataset("validation")["income"].to_numpy()
     ann = annotations_for(ws, simulate_labels(truth, list(ws.classes), {"a": 0.9, "b": 0.8}))
-    probs = L.cross_validated_probabilities(ws, ann, model="current", n_splits=3, max_rows=120)
+    probs = crowd.cross_validated_probabilities(ws, ann, model="current", n_splits=3, max_rows=120)
     assert probs.n_train_rows == 120
     assert probs.proba.shape == (ann.n_items, 2)
     np.testing.assert_allclose(probs.proba.sum(axis=1), 1.0)
@@ -375,12 +375,12 @@ def test_predictions_only_workspace_uses_the_score_column(tmp_path):
     ann = annotations_for(
         ws, simulate_labels(validation["income"].to_numpy(), list(ws.classes), {"a": 0.9, "b": 0.9})
     )
-    probs = L.model_probabilities(ws, ann, model=None)
+    probs = crowd.model_probabilities(ws, ann, model=None)
     pos = list(ws.classes).index(">50K")
     np.testing.assert_allclose(probs.proba[:, pos], validation["p"].to_numpy()[ann.rows])
     assert probs.method == "columns"
-    with pytest.raises(E.AnalysisError, match="no model file"):
-        L.cross_validated_probabilities(ws, ann)
+    with pytest.raises(AnalysisError, match="no model file"):
+        crowd.cross_validated_probabilities(ws, ann)
 
 
 # ---- the queue --------------------------------------------------------------------------------------
@@ -388,23 +388,23 @@ def test_predictions_only_workspace_uses_the_score_column(tmp_path):
 
 def test_queue_ranks_planted_label_errors_of_the_sample_near_the_top(tiny_workspace):
     ws = open_workspace(read_workspace(tiny_workspace))
-    ann = L.workspace_annotations(ws)
+    ann = crowd.workspace_annotations(ws)
     truth = pd.read_csv(tiny_workspace.parent / "labeler_truth.csv")
     errors = truth.loc[truth["is_label_error"], "customer_id"].astype(str)
-    cons = L.consensus(ann)
+    cons = crowd.consensus(ann)
     for model in ("previous", "current"):
-        queue = L.rank_queue(ann, cons, L.model_probabilities(ws, ann, model=model))
-        assert L.planted_recall(queue.frame, errors, 2 * len(errors)) >= 0.8, model
+        queue = crowd.rank_queue(ann, cons, crowd.model_probabilities(ws, ann, model=model))
+        assert crowd.planted_recall(queue.frame, errors, 2 * len(errors)) >= 0.8, model
         assert queue.frame["rank"].tolist() == list(range(1, ann.n_items + 1))
         assert queue.frame["score"].is_monotonic_decreasing
-    blend = L.rank_queue(
-        ann, cons, L.model_probabilities(ws, ann, model="previous"), combine="blend", model_weight=0.3
+    blend = crowd.rank_queue(
+        ann, cons, crowd.model_probabilities(ws, ann, model="previous"), combine="blend", model_weight=0.3
     )
-    assert L.planted_recall(blend.frame, errors, 2 * len(errors)) >= 0.7
-    labelers_only = L.rank_queue(ann, cons, None)
+    assert crowd.planted_recall(blend.frame, errors, 2 * len(errors)) >= 0.7
+    labelers_only = crowd.rank_queue(ann, cons, None)
     assert (
         labelers_only.model_weight == 0
-        and L.planted_recall(labelers_only.frame, errors, 2 * len(errors)) >= 0.7
+        and crowd.planted_recall(labelers_only.frame, errors, 2 * len(errors)) >= 0.7
     )
 
 
@@ -419,10 +419,10 @@ def test_queue_on_synthetic_multiclass_string_labels_finds_flipped_labels(tmp_pa
     long = simulate_labels(truth, ["high", "low", "mid"], {"a": 0.9, "b": 0.85, "c": 0.8}, seed=2)
     ws = synthetic_workspace(tmp_path, task="multiclass", validation=validation)
     ann = annotations_for(ws, long)
-    queue = L.rank_queue(ann, L.consensus(ann), L.model_probabilities(ws, ann, model="current"))
+    queue = crowd.rank_queue(ann, crowd.consensus(ann), crowd.model_probabilities(ws, ann, model="current"))
     planted = validation.loc[flip, "row_id"].astype(str)
-    assert L.planted_recall(queue.frame, planted, 30) >= 0.8
-    consensus_queue = L.rank_queue(ann, L.consensus(ann), None, review="consensus")
+    assert crowd.planted_recall(queue.frame, planted, 30) >= 0.8
+    consensus_queue = crowd.rank_queue(ann, crowd.consensus(ann), None, review="consensus")
     assert (consensus_queue.frame["label_source"] == "consensus").all()
 
 
@@ -433,15 +433,15 @@ def test_filter_queue_by_class_labeler_and_batch(tmp_path):
     long["batch"] = np.where(long["item"] < 50, "w1", "w2")
     ann = annotations_for(ws, long, batch="batch")
     assert ann.batches == ["w1", "w2"]
-    queue = L.rank_queue(ann, L.consensus(ann), L.model_probabilities(ws, ann, model="current"))
-    rows = L.filter_queue(queue, ann, classes=[">50K"], labelers=["a"], batches=["w2"])
+    queue = crowd.rank_queue(ann, crowd.consensus(ann), crowd.model_probabilities(ws, ann, model="current"))
+    rows = crowd.filter_queue(queue, ann, classes=[">50K"], labelers=["a"], batches=["w2"])
     ids = ws.dataset("validation")["row_id"].to_numpy()
     expected = set(ids[long.loc[(long["who"] == "a") & (long["item"] >= 50), "item"]]) & set(
         ids[truth == ">50K"]
     )
     assert set(rows["id"]) == expected and len(rows) > 0
     assert rows["rank"].is_monotonic_increasing
-    assert len(L.filter_queue(queue, ann)) == ann.n_items
+    assert len(crowd.filter_queue(queue, ann)) == ann.n_items
 
 
 def test_batches_sort_as_numbers_or_dates_and_items_take_their_latest(tmp_path):
@@ -450,12 +450,12 @@ def test_batches_sort_as_numbers_or_dates_and_items_take_their_latest(tmp_path):
     df = pd.DataFrame(
         {"item": [ids[0], ids[0], ids[1]], "who": ["a", "b", "a"], "said": ">50K", "n": [10, 2, 3]}
     )
-    ann = L.annotations_from_frame(
+    ann = crowd.annotations_from_frame(
         ws, df, item="item", labeler="who", label="said", dataset="validation", batch="n"
     )
     assert ann.batches == ["2", "3", "10"] and ann.item_batch.tolist() == ["10", "3"]
     df["when"] = ["2024-03-02 10:00", "3/1/2024", "2024-03-01T08:00:00"]
-    ann = L.annotations_from_frame(
+    ann = crowd.annotations_from_frame(
         ws, df, item="item", labeler="who", label="said", dataset="validation", batch="when"
     )
     assert ann.batches == ["2024-03-01", "2024-03-02"] and ann.item_batch.tolist() == [
@@ -463,8 +463,8 @@ def test_batches_sort_as_numbers_or_dates_and_items_take_their_latest(tmp_path):
         "2024-03-01",
     ]
     many = pd.Series(pd.date_range("2023-01-01", periods=300, freq="D"))
-    assert L.batch_values(many).nunique() == 44  # ISO weeks once there would be more than 60 days
-    assert L.batch_values(pd.Series(["2024-W01", None])).tolist() == ["2024-W01", ""]
+    assert crowd.batch_values(many).nunique() == 44  # ISO weeks once there would be more than 60 days
+    assert crowd.batch_values(pd.Series(["2024-W01", None])).tolist() == ["2024-W01", ""]
 
 
 def test_items_without_a_dataset_label_review_the_consensus(tmp_path):
@@ -473,7 +473,7 @@ def test_items_without_a_dataset_label_review_the_consensus(tmp_path):
     ws = synthetic_workspace(tmp_path, validation=validation)
     truth = np.where(validation["age"] > 45, ">50K", "<=50K")
     ann = annotations_for(ws, simulate_labels(truth, list(ws.classes), {"a": 0.9, "b": 0.9}))
-    queue = L.rank_queue(ann, L.consensus(ann), L.model_probabilities(ws, ann, model="current"))
+    queue = crowd.rank_queue(ann, crowd.consensus(ann), crowd.model_probabilities(ws, ann, model="current"))
     no_label = queue.frame.loc[queue.frame["id"].isin(validation.loc[:9, "row_id"])]
     assert (no_label["label_source"] == "consensus").all() and len(no_label) == 10
     assert any("no label in the dataset" in n for n in queue.notes)
@@ -484,7 +484,7 @@ def test_items_without_a_dataset_label_review_the_consensus(tmp_path):
 
 def test_workspace_annotations_of_the_sample(tiny_workspace):
     ws = open_workspace(read_workspace(tiny_workspace))
-    ann = L.workspace_annotations(ws)
+    ann = crowd.workspace_annotations(ws)
     manifest = json.loads((tiny_workspace.parent / "manifest.json").read_text())
     assert ann.n_items == manifest["rows"]["annotated_items"]
     assert ann.n_annotations == manifest["rows"]["annotations"]
@@ -499,7 +499,7 @@ def test_ids_written_as_floats_match_integer_ids(tmp_path):
     df = pd.DataFrame(
         {"item": np.r_[ids[:10], np.nan].astype(float), "who": ["a"] * 5 + ["b"] * 5 + ["a"], "said": ">50K"}
     )
-    ann = L.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
+    ann = crowd.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
     assert ann.n_items == 10 and any("no item" in w for w in ann.warnings)
 
 
@@ -520,7 +520,7 @@ def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_pa
         for i, y in zip(df["row_id"], df["flag"], strict=True)
         for who, text in (("a", str), ("b", lambda y: str(y).lower()), ("c", lambda y: int(y)))
     ]
-    ann = L.annotations_from_frame(
+    ann = crowd.annotations_from_frame(
         ws,
         pd.DataFrame(rows, columns=["item", "who", "said"]),
         item="item",
@@ -529,17 +529,17 @@ def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_pa
         dataset="validation",
     )
     assert list(ann.categories) == [False, True] and not ann.warnings
-    assert L.agreement(ann).alpha == pytest.approx(1.0)
+    assert crowd.agreement(ann).alpha == pytest.approx(1.0)
 
 
 def test_missing_columns_say_which_and_list_the_file_columns(tmp_path):
     ws = synthetic_workspace(tmp_path, n=30)
     df = pd.DataFrame({"id": [1000], "rater": ["a"], "value": ["x"]})
-    with pytest.raises(E.ColumnError) as err:
-        L.annotations_from_frame(
+    with pytest.raises(ColumnError) as err:
+        crowd.annotations_from_frame(
             ws, df, item="id", labeler="labeler", label="label", dataset="validation", source="f.csv"
         )
-    assert err.value.message == L.ANN_MISSING_COLUMNS.format(
+    assert err.value.message == crowd.ANN_MISSING_COLUMNS.format(
         source="f.csv",
         missing="'labeler', 'label'",
         roles="labeler, label",
@@ -552,11 +552,11 @@ def test_an_all_empty_labeler_column_is_refused(tmp_path):
     ws = synthetic_workspace(tmp_path, n=30)
     ids = ws.dataset("validation")["row_id"].to_numpy()
     df = pd.DataFrame({"item": ids[:5], "who": [None] * 5, "said": ">50K"})
-    with pytest.raises(E.ColumnError) as err:
-        L.annotations_from_frame(
+    with pytest.raises(ColumnError) as err:
+        crowd.annotations_from_frame(
             ws, df, item="item", labeler="who", label="said", dataset="validation", source="f.csv"
         )
-    assert err.value.message == L.ANN_COLUMN_EMPTY.format(
+    assert err.value.message == crowd.ANN_COLUMN_EMPTY.format(
         role="labeler", column="who", source="f.csv", n=5, what="who gave each label"
     )
 
@@ -565,13 +565,15 @@ def test_unknown_item_ids_are_refused_or_reported(tmp_path):
     ws = synthetic_workspace(tmp_path, n=30)
     ids = ws.dataset("validation")["row_id"].to_numpy()
     bad = pd.DataFrame({"item": ["x1", "x2", "x3"], "who": ["a", "b", "a"], "said": ">50K"})
-    with pytest.raises(E.DataError, match="None of the 3 item ids") as err:
-        L.annotations_from_frame(ws, bad, item="item", labeler="who", label="said", dataset="validation")
+    with pytest.raises(DataError, match="None of the 3 item ids") as err:
+        crowd.annotations_from_frame(ws, bad, item="item", labeler="who", label="said", dataset="validation")
     assert "'x1'" in err.value.message and "1300" in err.value.message  # examples from both sides
     some = pd.concat([bad, pd.DataFrame({"item": ids[:4], "who": ["a", "b", "a", "b"], "said": ">50K"})])
-    ann = L.annotations_from_frame(ws, some, item="item", labeler="who", label="said", dataset="validation")
+    ann = crowd.annotations_from_frame(
+        ws, some, item="item", labeler="who", label="said", dataset="validation"
+    )
     assert ann.n_items == 4
-    assert ann.warnings[0] == L.WARN_UNKNOWN_ITEMS.format(
+    assert ann.warnings[0] == crowd.WARN_UNKNOWN_ITEMS.format(
         n_rows=3, n_items=3, dataset="validation", examples="'x1', 'x2', 'x3'"
     )
 
@@ -580,15 +582,15 @@ def test_one_labeler_only_gives_a_message_and_the_model_vs_label_queue(tmp_path)
     ws = synthetic_workspace(tmp_path, n=80)
     data = ws.dataset("validation")
     df = pd.DataFrame({"item": data["row_id"], "who": "solo", "said": data["income"]})
-    ann = L.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
-    assert ann.warnings == (L.WARN_ONE_LABELER.format(name="solo"),)
-    with pytest.raises(E.AnalysisError, match="at least two labelers"):
-        L.agreement(ann)
-    with pytest.raises(E.AnalysisError, match="at least two labelers"):
-        L.labeler_trust(ann, L.consensus(ann))
-    cons = L.consensus(ann)
+    ann = crowd.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
+    assert ann.warnings == (crowd.WARN_ONE_LABELER.format(name="solo"),)
+    with pytest.raises(AnalysisError, match="at least two labelers"):
+        crowd.agreement(ann)
+    with pytest.raises(AnalysisError, match="at least two labelers"):
+        crowd.labeler_trust(ann, crowd.consensus(ann))
+    cons = crowd.consensus(ann)
     assert cons.method == "single label"
-    queue = L.rank_queue(ann, cons, L.model_probabilities(ws, ann, model="current"))
+    queue = crowd.rank_queue(ann, cons, crowd.model_probabilities(ws, ann, model="current"))
     assert queue.combine == "blend" and queue.frame["score"].between(0, 1).all()
     top = queue.frame.iloc[0]
     assert top["model_pred"] != top["label"]  # the model disagrees most with the first item
@@ -600,8 +602,8 @@ def test_one_label_per_item_from_several_labelers_has_no_overlap(tmp_path):
     df = pd.DataFrame(
         {"item": data["row_id"], "who": np.where(np.arange(40) % 2, "a", "b"), "said": data["income"]}
     )
-    ann = L.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
-    assert ann.warnings == (L.WARN_NO_OVERLAP,) and not ann.has_overlap
+    ann = crowd.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
+    assert ann.warnings == (crowd.WARN_NO_OVERLAP,) and not ann.has_overlap
 
 
 def test_duplicates_missing_labels_and_unknown_label_values_are_reported(tmp_path):
@@ -614,21 +616,21 @@ def test_duplicates_missing_labels_and_unknown_label_values_are_reported(tmp_pat
             "said": ["<=50K", ">50K", ">50K", None, "maybe", ">50K"],
         }
     )
-    ann = L.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
+    ann = crowd.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
     text = " ".join(ann.warnings)
     assert "1 annotation rows have no label" in text
     assert "1 (item, labeler) pairs appear more than once" in text
     assert "'maybe'" in text
     assert list(ann.categories) == [*ws.classes, "maybe"] and ann.n_model_classes == 2
     assert ann.counts[0].tolist() == [0, 2, 0]  # a's last label (">50K") replaced its first
-    queue = L.rank_queue(ann, L.consensus(ann), L.model_probabilities(ws, ann, model="current"))
+    queue = crowd.rank_queue(ann, crowd.consensus(ann), crowd.model_probabilities(ws, ann, model="current"))
     assert queue.frame["score"].notna().all()
 
 
 def test_regression_workspaces_get_a_message(tmp_path):
     ws = synthetic_workspace(tmp_path, n=30, task="regression")
-    with pytest.raises(E.AnalysisError) as err:
-        L.annotations_from_frame(
+    with pytest.raises(AnalysisError) as err:
+        crowd.annotations_from_frame(
             ws,
             pd.DataFrame({"i": [1], "w": ["a"], "l": [1.0]}),
             item="i",
@@ -636,22 +638,22 @@ def test_regression_workspaces_get_a_message(tmp_path):
             label="l",
             dataset="validation",
         )
-    assert err.value.message == L.ANN_REGRESSION.format(label="income")
+    assert err.value.message == crowd.ANN_REGRESSION.format(label="income")
 
 
 def test_workspace_without_annotations_or_id_column(tmp_path):
     ws = synthetic_workspace(tmp_path, n=30, columns={"label": "income"})
-    with pytest.raises(E.AnalysisError) as err:
-        L.workspace_annotations(ws)
-    assert err.value.message == L.NO_ANNOTATIONS
+    with pytest.raises(AnalysisError) as err:
+        crowd.workspace_annotations(ws)
+    assert err.value.message == crowd.NO_ANNOTATIONS
     # Without [columns] id, items are row positions.
     df = pd.DataFrame(
         {"item": [0, 1, 1, 2], "who": ["a", "a", "b", "b"], "said": [">50K", "<=50K", "<=50K", ">50K"]}
     )
-    ann = L.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
+    ann = crowd.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
     assert ann.rows.tolist() == [0, 1, 2] and ann.item_keys.tolist() == ["0", "1", "2"]
-    with pytest.raises(E.ColumnError, match="no \\[columns\\] id"):
-        L.annotations_from_frame(
+    with pytest.raises(ColumnError, match="no \\[columns\\] id"):
+        crowd.annotations_from_frame(
             ws, df.assign(item="abc"), item="item", labeler="who", label="said", dataset="validation"
         )
 
@@ -661,7 +663,7 @@ def test_annotation_file_in_workspace_toml_is_read_and_joined(tmp_path):
         {"item": [1300, 1300, 1301], "who": ["a", "b", "a"], "said": [">50K", ">50K", "<=50K"]}
     )
     ws = synthetic_workspace(tmp_path, n=10, annotations=long)
-    ann = L.workspace_annotations(ws)
+    ann = crowd.workspace_annotations(ws)
     assert ann.item_ids.tolist() == [1300, 1301] and ann.source.endswith("ann.csv")
     answers = ann.answers(np.array([0, 1]))
     assert answers["a"].tolist() == [">50K", "<=50K"]

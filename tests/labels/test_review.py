@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from explore import errors as E
 from explore.core.store import Store
-from explore.labels import crowd as L
-from explore.labels import review as R
+from explore.errors import AnalysisError
+from explore.labels import crowd, review
 from tests.labels.test_crowd import annotations_for, simulate_labels, synthetic_workspace
 
 
@@ -33,7 +32,7 @@ def labeled(tmp_path_factory):
     ws = synthetic_workspace(tmp, validation=validation)
     long = simulate_labels(truth, list(ws.classes), {"ana": 0.95, "ben": 0.85, "cam": 0.65}, seed=4)
     ann = annotations_for(ws, long)
-    queue = L.rank_queue(ann, L.consensus(ann), L.model_probabilities(ws, ann, model="current"))
+    queue = crowd.rank_queue(ann, crowd.consensus(ann), crowd.model_probabilities(ws, ann, model="current"))
     true_of = dict(zip(validation["row_id"].astype(str), truth, strict=True))
     return ws, ann, queue, true_of
 
@@ -47,11 +46,11 @@ def store(tmp_path):
 def _start(store, labeled, mode="random", n=80, seed=0):
     ws, ann, queue, _ = labeled
     items = (
-        R.plan_top_k(queue.frame, ann, k=n)
+        review.plan_top_k(queue.frame, ann, k=n)
         if mode == "queue"
-        else R.plan_random_sample(queue.frame, ann, n=n, seed=seed)
+        else review.plan_random_sample(queue.frame, ann, n=n, seed=seed)
     )
-    return R.create_session(
+    return review.create_session(
         store,
         workspace="ws",
         dataset="validation",
@@ -65,41 +64,44 @@ def _start(store, labeled, mode="random", n=80, seed=0):
 
 def _review_all(store, sid, true_of, upto=None):
     """Give the verdict a perfect reviewer would give on the first ``upto`` items."""
-    s = R.load_session(store, sid)
+    s = review.load_session(store, sid)
     for key, label in list(zip(s.items.keys, s.items.labels, strict=True))[:upto]:
         if true_of[key] == label:
-            R.record_verdict(store, s, key, "correct")
+            review.record_verdict(store, s, key, "correct")
         else:
-            R.record_verdict(store, s, key, "wrong", corrected_label=true_of[key], note="flipped")
-    return R.load_session(store, sid)
+            review.record_verdict(store, s, key, "wrong", corrected_label=true_of[key], note="flipped")
+    return review.load_session(store, sid)
 
 
 # ---- planning -----------------------------------------------------------------------------------------
 
 
 def test_allocate_is_proportional_with_a_floor_and_sums_to_n():
-    assert R.allocate({"no": 900, "yes": 100}, 100) == {"no": 90, "yes": 10}
-    assert R.allocate({"no": 990, "yes": 10}, 50) == {"no": 45, "yes": 5}  # floor of 5 for the rare class
-    assert R.allocate({"a": 3, "b": 1000}, 20) == {"a": 3, "b": 17}  # never more than N_h
-    assert R.allocate({"a": 10, "b": 10, "c": 10}, 4) == {"a": 2, "b": 1, "c": 1}
+    assert review.allocate({"no": 900, "yes": 100}, 100) == {"no": 90, "yes": 10}
+    assert review.allocate({"no": 990, "yes": 10}, 50) == {
+        "no": 45,
+        "yes": 5,
+    }  # floor of 5 for the rare class
+    assert review.allocate({"a": 3, "b": 1000}, 20) == {"a": 3, "b": 17}  # never more than N_h
+    assert review.allocate({"a": 10, "b": 10, "c": 10}, 4) == {"a": 2, "b": 1, "c": 1}
     rng = np.random.default_rng(1)
     for _ in range(200):
         pop = {str(i): int(v) for i, v in enumerate(rng.integers(1, 500, size=rng.integers(1, 6)))}
         n = int(rng.integers(1, sum(pop.values()) + 1))
-        alloc = R.allocate(pop, n)
+        alloc = review.allocate(pop, n)
         assert sum(alloc.values()) == n
         assert all(0 <= alloc[s] <= pop[s] for s in pop)
 
 
 def test_random_sample_is_stratified_shuffled_and_reproducible(labeled):
     _, ann, queue, _ = labeled
-    a = R.plan_random_sample(queue.frame, ann, n=60, seed=3)
-    b = R.plan_random_sample(queue.frame, ann, n=60, seed=3)
+    a = review.plan_random_sample(queue.frame, ann, n=60, seed=3)
+    b = review.plan_random_sample(queue.frame, ann, n=60, seed=3)
     assert a == b
     assert len(set(a.keys)) == 60
     counts = queue.frame["label"].value_counts()
     assert a.population == {str(k): int(v) for k, v in counts.items()}
-    expected = R.allocate(a.population, 60)
+    expected = review.allocate(a.population, 60)
     assert pd.Series(a.strata).value_counts().to_dict() == expected
     assert a.strata != sorted(a.strata)  # interleaved, not one stratum after the other
     by_key = queue.frame.set_index("key")
@@ -108,14 +110,14 @@ def test_random_sample_is_stratified_shuffled_and_reproducible(labeled):
 
 def test_top_k_follows_the_queue_and_freezes_what_is_reviewed(labeled):
     _, ann, queue, _ = labeled
-    items = R.plan_top_k(queue.frame, ann, k=10)
+    items = review.plan_top_k(queue.frame, ann, k=10)
     assert items.keys == queue.frame["key"].head(10).tolist()
     assert items.rank == list(range(1, 11)) and items.strata is None
     assert set(items.answers[0]) <= {"ana", "ben", "cam"} and items.answers[0]
-    with pytest.raises(E.AnalysisError, match="between 1 and 400"):
-        R.plan_top_k(queue.frame, ann, k=0)
-    with pytest.raises(E.AnalysisError, match="no items"):
-        R.plan_top_k(queue.frame.head(0), ann, k=1)
+    with pytest.raises(AnalysisError, match="between 1 and 400"):
+        review.plan_top_k(queue.frame, ann, k=0)
+    with pytest.raises(AnalysisError, match="no items"):
+        review.plan_top_k(queue.frame.head(0), ann, k=1)
 
 
 # ---- verdicts ---------------------------------------------------------------------------------------------
@@ -123,11 +125,11 @@ def test_top_k_follows_the_queue_and_freezes_what_is_reviewed(labeled):
 
 def test_verdicts_persist_the_latest_wins_and_resume_skips_reviewed_items(labeled, store, tmp_path):
     sid = _start(store, labeled, mode="queue", n=12)
-    s = R.load_session(store, sid)
+    s = review.load_session(store, sid)
     keys = s.items.keys
-    R.record_verdict(store, s, keys[0], "correct")
-    R.record_verdict(store, s, keys[1], "unsure", note="hard to tell")
-    R.record_verdict(
+    review.record_verdict(store, s, keys[0], "correct")
+    review.record_verdict(store, s, keys[1], "unsure", note="hard to tell")
+    review.record_verdict(
         store,
         s,
         keys[3],
@@ -136,7 +138,7 @@ def test_verdicts_persist_the_latest_wins_and_resume_skips_reviewed_items(labele
         if s.items.labels[3] != s.items.categories[0]
         else s.items.categories[1],
     )
-    R.record_verdict(
+    review.record_verdict(
         store,
         s,
         keys[0],
@@ -145,7 +147,7 @@ def test_verdicts_persist_the_latest_wins_and_resume_skips_reviewed_items(labele
     )
     # A fresh Store on the same file (a new process, a browser refresh) sees everything.
     with Store(store.url) as again:
-        s2 = R.load_session(again, sid)
+        s2 = review.load_session(again, sid)
     assert s2.n_reviewed == 3
     assert s2.verdict_of(keys[0])["verdict"] == "wrong"  # the newest verdict on an item wins
     assert len(store.verdict_history(sid, keys[0])) == 2  # ... and the older one is kept
@@ -157,22 +159,22 @@ def test_verdicts_persist_the_latest_wins_and_resume_skips_reviewed_items(labele
 
 def test_bad_verdicts_are_refused_with_the_fix(labeled, store):
     sid = _start(store, labeled, mode="queue", n=5)
-    s = R.load_session(store, sid)
+    s = review.load_session(store, sid)
     key, label = s.items.keys[0], s.items.labels[0]
-    with pytest.raises(E.AnalysisError) as err:
-        R.record_verdict(store, s, key, "wrong")
+    with pytest.raises(AnalysisError) as err:
+        review.record_verdict(store, s, key, "wrong")
     assert err.value.message.startswith(
         f"A 'label wrong' verdict needs the correct label, different from the current label {label!r}"
     )
-    with pytest.raises(E.AnalysisError, match="needs the correct label"):
-        R.record_verdict(store, s, key, "wrong", corrected_label=label)
-    with pytest.raises(E.AnalysisError, match="must be one of correct, wrong, unsure"):
-        R.record_verdict(store, s, key, "maybe")
-    with pytest.raises(E.AnalysisError, match="not part of session"):
-        R.record_verdict(store, s, "no-such-item", "correct")
-    with pytest.raises(E.AnalysisError, match="There is no review session with id 999"):
-        R.load_session(store, 999)
-    assert R.load_session(store, sid).n_reviewed == 0
+    with pytest.raises(AnalysisError, match="needs the correct label"):
+        review.record_verdict(store, s, key, "wrong", corrected_label=label)
+    with pytest.raises(AnalysisError, match="must be one of correct, wrong, unsure"):
+        review.record_verdict(store, s, key, "maybe")
+    with pytest.raises(AnalysisError, match="not part of session"):
+        review.record_verdict(store, s, "no-such-item", "correct")
+    with pytest.raises(AnalysisError, match="There is no review session with id 999"):
+        review.load_session(store, 999)
+    assert review.load_session(store, sid).n_reviewed == 0
 
 
 def test_concurrent_reviewers_lose_no_verdict(labeled, tmp_path):
@@ -185,9 +187,9 @@ def test_concurrent_reviewers_lose_no_verdict(labeled, tmp_path):
         try:
             with Store(url) as own:  # each reviewer has their own connection pool, like separate app sessions
                 for sid in sids:
-                    s = R.load_session(own, sid)
+                    s = review.load_session(own, sid)
                     for key in s.items.keys[t::4]:
-                        R.record_verdict(own, s, key, "unsure", note=f"reviewer {t}")
+                        review.record_verdict(own, s, key, "unsure", note=f"reviewer {t}")
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             errors.append(exc)
 
@@ -199,7 +201,7 @@ def test_concurrent_reviewers_lose_no_verdict(labeled, tmp_path):
     assert not errors
     with Store(url) as st:
         for sid in sids:
-            s = R.load_session(st, sid)
+            s = review.load_session(st, sid)
             assert s.n_reviewed == 40 and s.complete
             assert sorted(s.verdicts["note"].unique()) == [f"reviewer {t}" for t in range(4)]
 
@@ -209,13 +211,13 @@ def test_list_sessions_shows_reviewer_date_and_progress(labeled, store):
     a = _start(store, labeled, mode="queue", n=10)
     b = _start(store, labeled, mode="random", n=20)
     _review_all(store, b, true_of, upto=7)
-    R.set_status(store, a, "paused")
-    listed = R.list_sessions(store, "ws").set_index("id")
+    review.set_status(store, a, "paused")
+    listed = review.list_sessions(store, "ws").set_index("id")
     assert listed.loc[b, "reviewed"] == 7 and listed.loc[b, "items"] == 20
     assert listed.loc[a, "reviewed"] == 0 and listed.loc[a, "status"] == "paused"
     assert listed.loc[a, "reviewer"] == "Ana" and listed.loc[a, "created_at"].tzinfo is not None
     assert listed.index.tolist() == [b, a]  # newest first
-    assert R.list_sessions(store, "other").empty
+    assert review.list_sessions(store, "other").empty
 
 
 # ---- statistics -------------------------------------------------------------------------------------------
@@ -223,27 +225,27 @@ def test_list_sessions_shows_reviewer_date_and_progress(labeled, store):
 
 @pytest.mark.parametrize(("k", "n"), [(0, 20), (3, 20), (20, 20), (7, 150), (1, 1)])
 def test_wilson_interval_equals_statsmodels(k, n):
-    rate = R.proportion(k, n)
+    rate = review.proportion(k, n)
     lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
     assert rate.value == pytest.approx(k / n)
     assert (rate.ci_low, rate.ci_high) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
 
 
 def test_stratified_rate_weights_strata_and_reduces_to_wilson():
-    rate = R.stratified_rate([2, 6], [40, 20], [900, 100])
+    rate = review.stratified_rate([2, 6], [40, 20], [900, 100])
     assert rate.value == pytest.approx(0.9 * 2 / 40 + 0.1 * 6 / 20)
     assert rate.ci_low < rate.value < rate.ci_high
     # One stratum from a huge population: the plain Wilson interval.
-    one = R.stratified_rate([5], [50], [10**12])
+    one = review.stratified_rate([5], [50], [10**12])
     lo, hi = proportion_confint(5, 50, method="wilson")
     assert (one.ci_low, one.ci_high) == (pytest.approx(lo, abs=1e-6), pytest.approx(hi, abs=1e-6))
     # Everything reviewed: no sampling error left.
-    census = R.stratified_rate([3, 1], [30, 10], [30, 10])
+    census = review.stratified_rate([3, 1], [30, 10], [30, 10])
     assert census.ci_low == census.ci_high == census.value == pytest.approx(0.1)
     # No error seen: the interval still has an upper bound above zero.
-    zero = R.stratified_rate([0, 0], [30, 10], [300, 100])
+    zero = review.stratified_rate([0, 0], [30, 10], [300, 100])
     assert zero.value == 0 and zero.ci_low == 0 and 0 < zero.ci_high < 0.15
-    assert np.isnan(R.stratified_rate([0], [0], [10]).value)
+    assert np.isnan(review.stratified_rate([0], [0], [10]).value)
 
 
 def test_stratified_interval_covers_the_true_rate_about_95_percent_of_the_time():
@@ -252,7 +254,7 @@ def test_stratified_interval_covers_the_true_rate_about_95_percent_of_the_time()
     true_rates = np.array([0.03, 0.15])
     errors = [rng.random(n) < r for n, r in zip(population, true_rates, strict=True)]
     truth = sum(e.sum() for e in errors) / population.sum()
-    sizes = R.allocate({"a": 4000, "b": 1000}, 150)
+    sizes = review.allocate({"a": 4000, "b": 1000}, 150)
     hits = 0
     reps = 400
     for _ in range(reps):
@@ -260,7 +262,7 @@ def test_stratified_interval_covers_the_true_rate_about_95_percent_of_the_time()
             errors[h][rng.choice(population[h], size=s, replace=False)].sum()
             for h, s in enumerate(sizes.values())
         ]
-        r = R.stratified_rate(wrong, list(sizes.values()), population)
+        r = review.stratified_rate(wrong, list(sizes.values()), population)
         hits += r.ci_low <= truth <= r.ci_high
     assert 0.92 <= hits / reps <= 0.985
 
@@ -269,7 +271,7 @@ def test_random_session_summary_estimates_the_error_rate_with_stratum_weights(la
     _, ann, queue, true_of = labeled
     sid = _start(store, labeled, mode="random", n=80, seed=2)
     s = _review_all(store, sid, true_of)
-    summary = R.summarize(s)
+    summary = review.summarize(s)
     assert summary.precision is None and summary.n_reviewed == 80
     by_class = summary.by_class.set_index("class")
     labels = np.asarray(s.items.labels)
@@ -300,18 +302,18 @@ def test_random_session_summary_estimates_the_error_rate_with_stratum_weights(la
 def test_partial_random_session_says_which_strata_have_no_verdict(labeled, store):
     _, _, _, true_of = labeled
     sid = _start(store, labeled, mode="random", n=40, seed=5)
-    s = R.load_session(store, sid)
+    s = review.load_session(store, sid)
     first_stratum = s.items.strata[0]
     for key, stratum, label in zip(s.items.keys, s.items.strata, s.items.labels, strict=True):
         if stratum == first_stratum:
-            R.record_verdict(
+            review.record_verdict(
                 store,
                 s,
                 key,
                 "correct" if true_of[key] == label else "wrong",
                 corrected_label=None if true_of[key] == label else true_of[key],
             )
-    summary = R.summarize(R.load_session(store, sid))
+    summary = review.summarize(review.load_session(store, sid))
     assert any("No decided verdict yet in stratum" in note for note in summary.notes)
     assert summary.error_rate.n == s.items.strata.count(first_stratum)
 
@@ -320,8 +322,8 @@ def test_queue_session_reports_precision_never_an_error_rate(labeled, store):
     _, _, _, true_of = labeled
     sid = _start(store, labeled, mode="queue", n=30)
     s = _review_all(store, sid, true_of, upto=25)
-    R.record_verdict(store, s, s.items.keys[25], "unsure")
-    summary = R.summarize(R.load_session(store, sid))
+    review.record_verdict(store, s, s.items.keys[25], "unsure")
+    summary = review.summarize(review.load_session(store, sid))
     assert summary.error_rate is None
     n_wrong = sum(true_of[k] != lab for k, lab in list(zip(s.items.keys, s.items.labels, strict=True))[:25])
     assert summary.precision.value == pytest.approx(n_wrong / 25) and summary.precision.n == 25
@@ -330,7 +332,7 @@ def test_queue_session_reports_precision_never_an_error_rate(labeled, store):
     assert summary.precision_curve["position"].tolist() == list(range(1, 26))
     assert summary.precision_curve["precision"].iloc[-1] == pytest.approx(n_wrong / 25)
     assert n_wrong >= 15  # the queue's top is mostly planted errors
-    md = R.summary_markdown(R.load_session(store, sid), summary)
+    md = review.summary_markdown(review.load_session(store, sid), summary)
     assert "Queue precision" in md and "not an error rate" in md and "Estimated label error rate" not in md
 
 
@@ -338,8 +340,8 @@ def test_exports_corrected_labels_csv_and_markdown(labeled, store):
     _, _, _, true_of = labeled
     sid = _start(store, labeled, mode="random", n=30, seed=7)
     s = _review_all(store, sid, true_of)
-    summary = R.summarize(s)
-    csv = pd.read_csv(io.BytesIO(R.corrections_csv(s, summary)), dtype=str, keep_default_na=False)
+    summary = review.summarize(s)
+    csv = pd.read_csv(io.BytesIO(review.corrections_csv(s, summary)), dtype=str, keep_default_na=False)
     assert csv.columns.tolist() == [
         "row_id",
         "income_reviewed",
@@ -354,9 +356,9 @@ def test_exports_corrected_labels_csv_and_markdown(labeled, store):
     assert all(true_of[k] == v for k, v in zip(csv["row_id"], csv["income_final"], strict=True))
     wrong = csv.loc[csv["verdict"] == "wrong"]
     assert (wrong["corrected_label"] == wrong["income_final"]).all() and (wrong["note"] == "flipped").all()
-    only = pd.read_csv(io.BytesIO(R.corrections_csv(s, summary, only_wrong=True)), dtype=str)
+    only = pd.read_csv(io.BytesIO(review.corrections_csv(s, summary, only_wrong=True)), dtype=str)
     assert len(only) == len(wrong)
-    md = R.summary_markdown(s, summary)
+    md = review.summary_markdown(s, summary)
     r = summary.error_rate
     assert f"{100 * r.value:.1f} %" in md and f"{100 * r.ci_low:.1f} %" in md
     assert "# Label spot check: random check" in md and "## By labeler" in md and "stratified by class" in md
@@ -364,10 +366,10 @@ def test_exports_corrected_labels_csv_and_markdown(labeled, store):
 
 def test_create_session_needs_a_name_and_a_reviewer(labeled, store):
     _, ann, queue, _ = labeled
-    items = R.plan_top_k(queue.frame, ann, k=3)
-    for name, reviewer, msg in (("  ", "Ana", R.NO_NAME), ("x", "", R.NO_REVIEWER)):
-        with pytest.raises(E.AnalysisError) as err:
-            R.create_session(
+    items = review.plan_top_k(queue.frame, ann, k=3)
+    for name, reviewer, msg in (("  ", "Ana", review.NO_NAME), ("x", "", review.NO_REVIEWER)):
+        with pytest.raises(AnalysisError) as err:
+            review.create_session(
                 store,
                 workspace="ws",
                 dataset="validation",

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explore.core.store import Store
-from explore.rubric import charts as C
-from explore.rubric import ml_test_score as R
+from explore.errors import RubricConflict, RubricError
+from explore.rubric import charts, ml_test_score
 
 # The paper's Tables I-IV (Breck et al. 2017), typed here independently of explore/rubric/ml_test_score.py.
 PAPER_TESTS = {
@@ -65,17 +65,17 @@ SECTION_NAMES = {"data": "Data", "model": "Model", "infra": "Infrastructure", "m
 
 
 def test_the_28_tests_and_their_sections_match_the_paper():
-    assert [s.key for s in R.SECTIONS] == list(PAPER_TESTS)
-    assert {s.key: s.title for s in R.SECTIONS} == SECTION_NAMES
-    assert len(R.TESTS) == 28
+    assert [s.key for s in ml_test_score.SECTIONS] == list(PAPER_TESTS)
+    assert {s.key: s.title for s in ml_test_score.SECTIONS} == SECTION_NAMES
+    assert len(ml_test_score.TESTS) == 28
     expected = [
         (f"{sec}-{i}", sec, i, name) for sec, names in PAPER_TESTS.items() for i, name in enumerate(names, 1)
     ]
-    assert [(t.id, t.section, t.number, t.name) for t in R.TESTS] == expected
-    for t in R.TESTS:
+    assert [(t.id, t.section, t.number, t.name) for t in ml_test_score.TESTS] == expected
+    for t in ml_test_score.TESTS:
         assert len(t.explanation) > 40 and len(t.how_to_check) > 40, t.id
-    assert R.TESTS_BY_ID["model-6"].label == "Model 6"
-    assert R.TESTS_BY_ID["infra-4"].label == "Infrastructure 4"
+    assert ml_test_score.TESTS_BY_ID["model-6"].label == "Model 6"
+    assert ml_test_score.TESTS_BY_ID["infra-4"].label == "Infrastructure 4"
 
 
 def test_the_issue_mapping_of_app_evidence_is_encoded():
@@ -102,7 +102,7 @@ def test_the_issue_mapping_of_app_evidence_is_encoded():
         "infra-5": "explore.importance.explain",
     }
     for test_id, module in expected.items():
-        assert module in [a.module for a in R.TESTS_BY_ID[test_id].analyses], test_id
+        assert module in [a.module for a in ml_test_score.TESTS_BY_ID[test_id].analyses], test_id
     # The tests the app cannot evidence are confirmed by text and links.
     for test_id in (
         "data-5",
@@ -115,19 +115,23 @@ def test_the_issue_mapping_of_app_evidence_is_encoded():
         "infra-6",
         "infra-7",
     ):
-        assert R.TESTS_BY_ID[test_id].analyses == ()
+        assert ml_test_score.TESTS_BY_ID[test_id].analyses == ()
 
 
 def test_the_scale_is_2017_and_says_it_is_not_2016():
-    assert R.SCALE == "2017"
-    assert R.POINTS == {"not_done": 0.0, "manual": 0.5, "automated": 1.0}
-    assert "2016" in R.SCALE_NOT_2016 and "½" in R.SCALE_RULES
+    assert ml_test_score.SCALE == "2017"
+    assert ml_test_score.POINTS == {"not_done": 0.0, "manual": 0.5, "automated": 1.0}
+    assert "2016" in ml_test_score.SCALE_NOT_2016 and "½" in ml_test_score.SCALE_RULES
 
 
 # ---- scoring --------------------------------------------------------------------------------------------
 
-statuses_strategy = st.fixed_dictionaries({t: st.sampled_from(R.STATUSES) for t in R.TEST_IDS})
-partial_strategy = st.dictionaries(st.sampled_from(R.TEST_IDS), st.sampled_from(R.STATUSES))
+statuses_strategy = st.fixed_dictionaries(
+    {t: st.sampled_from(ml_test_score.STATUSES) for t in ml_test_score.TEST_IDS}
+)
+partial_strategy = st.dictionaries(
+    st.sampled_from(ml_test_score.TEST_IDS), st.sampled_from(ml_test_score.STATUSES)
+)
 _FRACTION = {"not_done": Fraction(0), "manual": Fraction(1, 2), "automated": Fraction(1)}
 
 
@@ -148,7 +152,7 @@ def _band_by_hand(x: Fraction) -> int:
 @settings(max_examples=150, deadline=None)
 @given(statuses_strategy)
 def test_score_is_section_sums_and_their_minimum(statuses):
-    result = R.score(statuses)
+    result = ml_test_score.score(statuses)
     sums = {sec: sum(_FRACTION[statuses[f"{sec}-{i}"]] for i in range(1, 8)) for sec in PAPER_TESTS}
     assert result.sections == {k: float(v) for k, v in sums.items()}
     assert result.final == float(min(sums.values()))
@@ -161,16 +165,16 @@ def test_score_is_section_sums_and_their_minimum(statuses):
 @settings(max_examples=100, deadline=None)
 @given(partial_strategy)
 def test_missing_tests_count_as_not_done(partial):
-    full = {t: partial.get(t, "not_done") for t in R.TEST_IDS}
-    assert R.score(partial) == R.score(full)
+    full = {t: partial.get(t, "not_done") for t in ml_test_score.TEST_IDS}
+    assert ml_test_score.score(partial) == ml_test_score.score(full)
 
 
 @settings(max_examples=100, deadline=None)
-@given(statuses_strategy, st.sampled_from(R.TEST_IDS))
+@given(statuses_strategy, st.sampled_from(ml_test_score.TEST_IDS))
 def test_raising_one_test_never_lowers_any_score(statuses, test_id):
-    before = R.score(statuses)
+    before = ml_test_score.score(statuses)
     up = {**statuses, test_id: "automated"}
-    after = R.score(up)
+    after = ml_test_score.score(up)
     assert all(after.sections[k] >= before.sections[k] for k in before.sections)
     assert after.final >= before.final
 
@@ -201,31 +205,31 @@ def test_raising_one_test_never_lowers_any_score(statuses, test_id):
     ],
 )
 def test_bands_at_their_exact_boundaries(value, index):
-    band = R.band_for(value)
+    band = ml_test_score.band_for(value)
     assert band.index == index
-    assert band.words == R.BANDS[index].words
+    assert band.words == ml_test_score.BANDS[index].words
 
 
 def test_band_words_and_intervals():
-    assert [b.interval for b in R.BANDS] == ["0", "(0, 1]", "(1, 2]", "(2, 3]", "(3, 5]", "> 5"]
-    assert R.BANDS[0].words.startswith("More of a research project")
-    assert R.BANDS[5].words.startswith("Exceptional")
+    assert [b.interval for b in ml_test_score.BANDS] == ["0", "(0, 1]", "(1, 2]", "(2, 3]", "(3, 5]", "> 5"]
+    assert ml_test_score.BANDS[0].words.startswith("More of a research project")
+    assert ml_test_score.BANDS[5].words.startswith("Exceptional")
 
 
 @pytest.mark.parametrize("bad", [-0.5, float("nan"), "2", None, True])
 def test_band_rejects_impossible_scores(bad):
-    with pytest.raises(R.RubricError):
-        R.band_for(bad)
+    with pytest.raises(RubricError):
+        ml_test_score.band_for(bad)
 
 
 def test_unknown_test_or_status_is_a_clear_error():
-    with pytest.raises(R.RubricError, match="There is no ML Test Score test 'data-8'"):
-        R.score({"data-8": "manual"})
+    with pytest.raises(RubricError, match="There is no ML Test Score test 'data-8'"):
+        ml_test_score.score({"data-8": "manual"})
     with pytest.raises(
-        R.RubricError,
+        RubricError,
         match=r"The status of data-1 must be one of not_done, manual, automated; received 'done'",
     ):
-        R.score({"data-1": "done"})
+        ml_test_score.score({"data-1": "done"})
 
 
 def test_score_on_concrete_assignment():
@@ -233,7 +237,7 @@ def test_score_on_concrete_assignment():
     statuses |= {"model-1": "manual", "model-2": "manual", "model-3": "automated"}  # 2.0
     statuses |= {f"infra-{i}": "manual" for i in range(1, 6)}  # 2.5
     statuses |= {f"monitor-{i}": "automated" for i in range(1, 3)}  # 2.0
-    result = R.score(statuses)
+    result = ml_test_score.score(statuses)
     assert result.sections == {"data": 7.0, "model": 2.0, "infra": 2.5, "monitor": 2.0}
     assert result.final == 2.0 and result.limiting == ("model", "monitor")
     assert result.band.interval == "(1, 2]"
@@ -243,9 +247,9 @@ def test_score_on_concrete_assignment():
 
 
 def test_one_limiting_section_a_single_step_raises_the_score():
-    statuses = {t: "manual" for t in R.TEST_IDS}  # 3.5 everywhere
+    statuses = {t: "manual" for t in ml_test_score.TEST_IDS}  # 3.5 everywhere
     statuses["infra-3"] = "not_done"  # infra 3.0: the only limiting section
-    nxt = R.cheapest_next_points(statuses)
+    nxt = ml_test_score.cheapest_next_points(statuses)
     assert nxt.limiting == ("infra",) and nxt.final == 3.0
     assert all(s.section == "infra" for s in nxt.steps)
     assert nxt.plan[0].raises_final and nxt.final_after_plan == 3.5
@@ -254,15 +258,15 @@ def test_one_limiting_section_a_single_step_raises_the_score():
 
 
 def test_tied_sections_need_one_step_each():
-    nxt = R.cheapest_next_points({})
+    nxt = ml_test_score.cheapest_next_points({})
     assert nxt.limiting == ("data", "model", "infra", "monitor")
     assert not any(s.raises_final for s in nxt.steps)  # one step alone cannot raise a tied minimum
-    assert len(nxt.plan) == 4 and {s.section for s in nxt.plan} == set(R.SECTION_KEYS)
+    assert len(nxt.plan) == 4 and {s.section for s in nxt.plan} == set(ml_test_score.SECTION_KEYS)
     assert nxt.final_after_plan == 0.5
 
 
 def test_cheapest_step_prefers_existing_evidence():
-    statuses = {t: "manual" for t in R.TEST_IDS if not t.startswith("model")}
+    statuses = {t: "manual" for t in ml_test_score.TEST_IDS if not t.startswith("model")}
     runs = [
         {
             "id": 1,
@@ -281,9 +285,9 @@ def test_cheapest_step_prefers_existing_evidence():
             "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         }
     ]
-    props = R.proposals(statuses, snaps, runs)
+    props = ml_test_score.proposals(statuses, snaps, runs)
     runnable = {"model-4": None}
-    nxt = R.cheapest_next_points(
+    nxt = ml_test_score.cheapest_next_points(
         statuses, proposals_by_test=props, runnable=runnable, automatable={"model-6"}
     )
     efforts = [(s.test_id, s.effort) for s in nxt.steps[:3]]
@@ -298,7 +302,7 @@ def test_cheapest_step_prefers_existing_evidence():
 @settings(max_examples=150, deadline=None)
 @given(statuses_strategy)
 def test_the_plan_always_raises_the_final_score_until_the_maximum(statuses):
-    nxt = R.cheapest_next_points(statuses)
+    nxt = ml_test_score.cheapest_next_points(statuses)
     if nxt.final == 7:
         assert nxt.plan == () and nxt.steps == ()
     else:
@@ -346,13 +350,13 @@ def test_proposals_from_snapshots_and_check_runs():
             },
         },
     ]
-    props = R.proposals({"monitor-7": "automated"}, snaps, runs)
+    props = ml_test_score.proposals({"monitor-7": "automated"}, snaps, runs)
     assert props["model-6"].proposed == "manual" and props["model-6"].snapshots[0].id == 3
     assert props["infra-4"].proposed == "automated"
     assert [r.id for r in props["infra-4"].runs] == [2, 1]  # newest first
     # A report imported later (higher id) but run earlier does not become the "last run".
     late = {"id": 3, "finished_at": day - dt.timedelta(days=3), "exit_code": 0, "report": runs[0]["report"]}
-    assert R.proposals({}, snaps, [*runs, late])["infra-4"].last_run.id == 2
+    assert ml_test_score.proposals({}, snaps, [*runs, late])["infra-4"].last_run.id == 2
     assert props["infra-4"].run_days == 2
     assert props["infra-4"].runs[1].outcome == "failed"  # a failing run still shows automation
     assert props["monitor-7"].proposed is None  # already automated
@@ -361,11 +365,11 @@ def test_proposals_from_snapshots_and_check_runs():
 
 
 def test_runnable_here_depends_on_the_workspace(monkeypatch):
-    monkeypatch.setattr(R, "_module_available", lambda module: True)
+    monkeypatch.setattr(ml_test_score, "_module_available", lambda module: True)
     checks = SimpleNamespace(banned_features=())
     cols = SimpleNamespace(time=None)
     ws = SimpleNamespace(models={}, config=SimpleNamespace(columns=cols, checks=checks), dataset_names=["a"])
-    out = R.runnable_here(ws)
+    out = ml_test_score.runnable_here(ws)
     assert out["model-6"] is None and out["monitor-5"] is None
     assert "predictions-only" in out["infra-1"]
     assert "time column" in out["model-4"] or "model" in out["model-4"]
@@ -375,21 +379,21 @@ def test_runnable_here_depends_on_the_workspace(monkeypatch):
         config=SimpleNamespace(columns=SimpleNamespace(time="t"), checks=checks),
         dataset_names=["a", "b"],
     )
-    out2 = R.runnable_here(ws2)
+    out2 = ml_test_score.runnable_here(ws2)
     assert out2["model-4"] is None and out2["infra-4"] is None and out2["monitor-3"] is None
     assert "banned" in out2["data-4"]
-    monkeypatch.setattr(R, "_module_available", lambda module: False)
-    assert "not available in this installation" in R.runnable_here(ws2)["model-6"]
+    monkeypatch.setattr(ml_test_score, "_module_available", lambda module: False)
+    assert "not available in this installation" in ml_test_score.runnable_here(ws2)["model-6"]
 
 
 # ---- reviews in the store ------------------------------------------------------------------------------
 
 
 def test_history_keeps_every_change_with_who_and_from_what(store):
-    rid = R.start_review(store, "  churn   v3 — 2026-11-22 ", "v3")
-    state = R.load_review(store, rid)
+    rid = ml_test_score.start_review(store, "  churn   v3 — 2026-11-22 ", "v3")
+    state = ml_test_score.load_review(store, rid)
     assert state.name == "churn v3 — 2026-11-22"
-    R.confirm_test(
+    ml_test_score.confirm_test(
         store,
         rid,
         "model-6",
@@ -398,10 +402,14 @@ def test_history_keeps_every_change_with_who_and_from_what(store):
         evidence_text="slice report",
         links=["https://ci/1"],
     )
-    R.confirm_test(store, rid, "model-6", status="automated", author="bob", links=["https://ci/2"])
-    R.confirm_test(store, rid, "model-6", status="manual", author="carol", evidence_text="CI job removed")
-    R.confirm_test(store, rid, "data-1", status="manual", author="alice")
-    trail = R.audit_trail(store, rid)
+    ml_test_score.confirm_test(
+        store, rid, "model-6", status="automated", author="bob", links=["https://ci/2"]
+    )
+    ml_test_score.confirm_test(
+        store, rid, "model-6", status="manual", author="carol", evidence_text="CI job removed"
+    )
+    ml_test_score.confirm_test(store, rid, "data-1", status="manual", author="alice")
+    trail = ml_test_score.audit_trail(store, rid)
     assert [(e.test_id, e.author, e.previous_status, e.status) for e in trail] == [
         ("model-6", "alice", None, "manual"),
         ("model-6", "bob", "manual", "automated"),
@@ -409,7 +417,7 @@ def test_history_keeps_every_change_with_who_and_from_what(store):
         ("data-1", "alice", None, "manual"),
     ]
     assert all(e.final_after == 0 for e in trail)  # three sections still at 0
-    state = R.load_review(store, rid)
+    state = ml_test_score.load_review(store, rid)
     assert (
         state.entries["model-6"].author == "carol"
         and state.entries["model-6"].evidence_text == "CI job removed"
@@ -420,47 +428,57 @@ def test_history_keeps_every_change_with_who_and_from_what(store):
 def test_two_concurrent_confirmers_lose_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'meeting.db'}"
     with Store(url) as s:
-        rid = R.start_review(s, "meeting", "v1")
+        rid = ml_test_score.start_review(s, "meeting", "v1")
 
     def confirmer(name: str, tests: list[str]) -> None:
         with Store(url) as own:
             for t in tests:
-                R.confirm_test(own, rid, t, status="manual", author=name, evidence_text=f"{name} on {t}")
+                ml_test_score.confirm_test(
+                    own, rid, t, status="manual", author=name, evidence_text=f"{name} on {t}"
+                )
 
-    half = len(R.TEST_IDS) // 2
+    half = len(ml_test_score.TEST_IDS) // 2
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = [
-            pool.submit(confirmer, "alice", list(R.TEST_IDS[:half])),
-            pool.submit(confirmer, "bob", list(R.TEST_IDS[half:])),
+            pool.submit(confirmer, "alice", list(ml_test_score.TEST_IDS[:half])),
+            pool.submit(confirmer, "bob", list(ml_test_score.TEST_IDS[half:])),
         ]
     for future in done:
         future.result()  # a confirmer's exception is raised here
     with Store(url) as s:
-        state = R.load_review(s, rid)
-        assert set(state.entries) == set(R.TEST_IDS)
+        state = ml_test_score.load_review(s, rid)
+        assert set(state.entries) == set(ml_test_score.TEST_IDS)
         assert state.score().final == 3.5
-        assert {e.author for t, e in state.entries.items() if t in R.TEST_IDS[:half]} == {"alice"}
+        assert {e.author for t, e in state.entries.items() if t in ml_test_score.TEST_IDS[:half]} == {"alice"}
 
 
 def test_a_stale_edit_of_the_same_test_is_refused_not_lost(store):
-    rid = R.start_review(store, "r", "v1")
-    first = R.confirm_test(store, rid, "infra-1", status="manual", author="alice", expected_entry_id=None)
-    seen = R.load_review(store, rid).entries["infra-1"].entry_id
+    rid = ml_test_score.start_review(store, "r", "v1")
+    first = ml_test_score.confirm_test(
+        store, rid, "infra-1", status="manual", author="alice", expected_entry_id=None
+    )
+    seen = ml_test_score.load_review(store, rid).entries["infra-1"].entry_id
     assert seen == first
     # bob and carol both looked at alice's entry; bob saves first
-    R.confirm_test(store, rid, "infra-1", status="automated", author="bob", expected_entry_id=seen)
-    with pytest.raises(R.RubricConflict, match=r"Infrastructure 1 was changed by bob .* \(to automated\)"):
-        R.confirm_test(store, rid, "infra-1", status="not_done", author="carol", expected_entry_id=seen)
-    with pytest.raises(R.RubricConflict):  # someone confirmed a test carol thought untouched
-        R.confirm_test(store, rid, "infra-1", status="manual", author="carol", expected_entry_id=None)
-    assert R.load_review(store, rid).entries["infra-1"].status == "automated"
-    assert [e.author for e in R.audit_trail(store, rid)] == ["alice", "bob"]
+    ml_test_score.confirm_test(
+        store, rid, "infra-1", status="automated", author="bob", expected_entry_id=seen
+    )
+    with pytest.raises(RubricConflict, match=r"Infrastructure 1 was changed by bob .* \(to automated\)"):
+        ml_test_score.confirm_test(
+            store, rid, "infra-1", status="not_done", author="carol", expected_entry_id=seen
+        )
+    with pytest.raises(RubricConflict):  # someone confirmed a test carol thought untouched
+        ml_test_score.confirm_test(
+            store, rid, "infra-1", status="manual", author="carol", expected_entry_id=None
+        )
+    assert ml_test_score.load_review(store, rid).entries["infra-1"].status == "automated"
+    assert [e.author for e in ml_test_score.audit_trail(store, rid)] == ["alice", "bob"]
 
 
 def test_concurrent_edits_of_one_test_exactly_one_wins(tmp_path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
     with Store(url) as s:
-        rid = R.start_review(s, "race", "v1")
+        rid = ml_test_score.start_review(s, "race", "v1")
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
@@ -468,9 +486,11 @@ def test_concurrent_edits_of_one_test_exactly_one_wins(tmp_path):
         with Store(url) as own:
             barrier.wait()
             try:
-                R.confirm_test(own, rid, "monitor-5", status="manual", author=name, expected_entry_id=None)
+                ml_test_score.confirm_test(
+                    own, rid, "monitor-5", status="manual", author=name, expected_entry_id=None
+                )
                 outcomes.append("saved")
-            except R.RubricConflict:
+            except RubricConflict:
                 outcomes.append("conflict")
 
     threads = [threading.Thread(target=confirmer, args=(f"p{i}",)) for i in range(4)]
@@ -480,64 +500,68 @@ def test_concurrent_edits_of_one_test_exactly_one_wins(tmp_path):
         th.join()
     assert sorted(outcomes) == ["conflict"] * 3 + ["saved"]
     with Store(url) as s:
-        assert len(R.audit_trail(s, rid)) == 1
+        assert len(ml_test_score.audit_trail(s, rid)) == 1
 
 
 def test_confirm_validates_its_inputs(store):
-    rid = R.start_review(store, "r", "v1")
-    with pytest.raises(R.RubricError, match="Evidence snapshot #99 does not exist"):
-        R.confirm_test(store, rid, "data-1", status="manual", author="a", snapshot_ids=[99])
-    with pytest.raises(R.RubricError, match="must be URLs"):
-        R.confirm_test(store, rid, "data-1", status="manual", author="a", links=["see the wiki page"])
-    with pytest.raises(R.RubricError, match="no rubric review with id 42"):
-        R.confirm_test(store, 42, "data-1", status="manual", author="a")
-    with pytest.raises(R.RubricError, match="needs a name"):
-        R.start_review(store, "   ", "v1")
-    assert R.parse_links("https://a, https://b\n\n./docs/runbook.md\nhttps://a") == [
+    rid = ml_test_score.start_review(store, "r", "v1")
+    with pytest.raises(RubricError, match="Evidence snapshot #99 does not exist"):
+        ml_test_score.confirm_test(store, rid, "data-1", status="manual", author="a", snapshot_ids=[99])
+    with pytest.raises(RubricError, match="must be URLs"):
+        ml_test_score.confirm_test(
+            store, rid, "data-1", status="manual", author="a", links=["see the wiki page"]
+        )
+    with pytest.raises(RubricError, match="no rubric review with id 42"):
+        ml_test_score.confirm_test(store, 42, "data-1", status="manual", author="a")
+    with pytest.raises(RubricError, match="needs a name"):
+        ml_test_score.start_review(store, "   ", "v1")
+    assert ml_test_score.parse_links("https://a, https://b\n\n./docs/runbook.md\nhttps://a") == [
         "https://a",
         "https://b",
         "./docs/runbook.md",
     ]
-    assert R.audit_trail(store, rid) == []
+    assert ml_test_score.audit_trail(store, rid) == []
 
 
 def test_carry_over_starts_from_the_parent_and_counts_once_reconfirmed(store):
-    parent = R.start_review(store, "v2 review", "v2")
-    for t in R.TEST_IDS:
-        R.confirm_test(store, parent, t, status="manual", author="alice", evidence_text=f"evidence {t}")
-    child = R.start_review(store, "v3 review", "v3", carry_from=parent)
+    parent = ml_test_score.start_review(store, "v2 review", "v2")
+    for t in ml_test_score.TEST_IDS:
+        ml_test_score.confirm_test(
+            store, parent, t, status="manual", author="alice", evidence_text=f"evidence {t}"
+        )
+    child = ml_test_score.start_review(store, "v3 review", "v3", carry_from=parent)
     # A later change to the parent does not leak into the child's carry-over (frozen at creation).
-    R.confirm_test(store, parent, "data-1", status="automated", author="alice")
-    state = R.load_review(store, child)
+    ml_test_score.confirm_test(store, parent, "data-1", status="automated", author="alice")
+    state = ml_test_score.load_review(store, child)
     assert state.parent_name == "v2 review"
     assert len(state.carried) == 28 and state.entries == {}
     assert state.carried["data-1"].status == "manual" and state.carried["data-1"].carried_from == "v2 review"
     assert state.score().final == 0.0  # not re-confirmed yet
-    assert R.score(state.carried_statuses()).final == 3.5
+    assert ml_test_score.score(state.carried_statuses()).final == 3.5
     carried = state.carried["model-6"]
-    R.confirm_test(
+    ml_test_score.confirm_test(
         store, child, "model-6", status=carried.status, author="bob", evidence_text=carried.evidence_text
     )
-    state = R.load_review(store, child)
+    state = ml_test_score.load_review(store, child)
     assert "model-6" not in state.carried and state.entries["model-6"].author == "bob"
     assert state.score().sections["model"] == 0.5
     # Grandchild carries the child's effective state (its own + what it carried).
-    grandchild = R.start_review(store, "v4 review", "v4", carry_from=child)
-    g = R.load_review(store, grandchild)
+    grandchild = ml_test_score.start_review(store, "v4 review", "v4", carry_from=child)
+    g = ml_test_score.load_review(store, grandchild)
     assert (
         g.carried["model-6"].carried_from == "v3 review" and g.carried["data-2"].carried_from == "v2 review"
     )
 
 
 def test_score_history_across_reviews(store):
-    a = R.start_review(store, "first", "v1")
-    R.confirm_test(store, a, "data-1", status="manual", author="x")
-    b = R.start_review(store, "second", "v2")
-    for t in R.TEST_IDS:
-        R.confirm_test(store, b, t, status="manual", author="x")
-    history = R.score_history(store)
+    a = ml_test_score.start_review(store, "first", "v1")
+    ml_test_score.confirm_test(store, a, "data-1", status="manual", author="x")
+    b = ml_test_score.start_review(store, "second", "v2")
+    for t in ml_test_score.TEST_IDS:
+        ml_test_score.confirm_test(store, b, t, status="manual", author="x")
+    history = ml_test_score.score_history(store)
     assert [(h.name, h.final, h.n_confirmed) for h in history] == [("first", 0.0, 1), ("second", 3.5, 28)]
-    chart = C.history_chart(history, highlight="second").to_dict()
+    chart = charts.history_chart(history, highlight="second").to_dict()
     datasets = json.dumps(chart["datasets"])
     assert '"final": 3.5' in datasets and '"review": "first"' in datasets
 
@@ -546,7 +570,7 @@ def test_score_history_across_reviews(store):
 
 
 def _filled_review(store: Store) -> int:
-    rid = R.start_review(store, "churn v3 — 2026-11-22", "model.skops abc123")
+    rid = ml_test_score.start_review(store, "churn v3 — 2026-11-22", "model.skops abc123")
     sid = store.add_snapshot(
         workspace="/w/workspace.toml",
         kind="slice_report",
@@ -557,7 +581,7 @@ def _filled_review(store: Store) -> int:
         model_fingerprint="abc123",
         data_fingerprint="def456",
     )
-    R.confirm_test(
+    ml_test_score.confirm_test(
         store,
         rid,
         "model-6",
@@ -567,7 +591,7 @@ def _filled_review(store: Store) -> int:
         links=["https://wiki/slices"],
         snapshot_ids=[sid],
     )
-    R.confirm_test(
+    ml_test_score.confirm_test(
         store,
         rid,
         "infra-7",
@@ -576,55 +600,59 @@ def _filled_review(store: Store) -> int:
         evidence_text="rollback drill monthly",
         links=["./runbooks/rollback.md"],
     )
-    R.confirm_test(store, rid, "data-5", status="manual", author="carol")
+    ml_test_score.confirm_test(store, rid, "data-5", status="manual", author="carol")
     return rid
 
 
 def _export(store: Store, rid: int) -> dict:
-    state = R.load_review(store, rid)
+    state = ml_test_score.load_review(store, rid)
     ids = {i for e in state.entries.values() for i in e.snapshot_ids}
     rows = {i: store.get_snapshot(i) for i in ids}
-    return R.review_to_dict(state, snapshot_rows=rows, history=R.audit_trail(store, rid))
+    return ml_test_score.review_to_dict(
+        state, snapshot_rows=rows, history=ml_test_score.audit_trail(store, rid)
+    )
 
 
 def test_export_json_markdown_html(store):
     rid = _filled_review(store)
     data = _export(store, rid)
-    assert data["scale"] == "2017" and data["format"] == R.JSON_FORMAT
+    assert data["scale"] == "2017" and data["format"] == ml_test_score.JSON_FORMAT
     assert len(data["tests"]) == 28 and data["score"]["final"] == 0.0
     t = {x["id"]: x for x in data["tests"]}
     assert t["model-6"]["confirmed_by"] == "alice" and t["model-6"]["points"] == 0.5
     assert t["model-6"]["snapshots"][0]["result"] == {"worst": "South", "accuracy": 0.71}
     assert t["infra-7"]["points"] == 1.0 and t["data-4"]["status"] == "not_done"
     assert len(data["history"]) == 3
-    md = R.review_to_markdown(data, next_points=R.cheapest_next_points(R.load_review(store, rid).statuses()))
-    for test in R.TESTS:
+    md = ml_test_score.review_to_markdown(
+        data, next_points=ml_test_score.cheapest_next_points(ml_test_score.load_review(store, rid).statuses())
+    )
+    for test in ml_test_score.TESTS:
         assert test.name.replace("|", "\\|") in md
     assert "Final score: 0" in md and "½ point" in md and "2016" in md
     assert "South is worst <b>0.71</b> \\| pipe" in md and "<https://wiki/slices>" in md
     assert "alice, " in md and "Cheapest next points" in md and "## Audit trail" in md
-    page = R.review_to_html(data)
+    page = ml_test_score.review_to_html(data)
     assert (
         page.startswith("<!doctype html>") and "<b>0.71</b>" not in page and "&lt;b&gt;0.71&lt;/b&gt;" in page
     )
     assert "<a href='https://wiki/slices'>" in page and page.count("<tr>") >= 28
-    json.loads(R.review_to_json(R.load_review(store, rid)))
+    json.loads(ml_test_score.review_to_json(ml_test_score.load_review(store, rid)))
 
 
 def test_export_import_round_trip_into_another_store(store, tmp_path):
     rid = _filled_review(store)
     text = json.dumps(_export(store, rid))
     with Store(f"sqlite:///{tmp_path / 'other.db'}") as other:
-        imported = R.parse_review_json(text)
+        imported = ml_test_score.parse_review_json(text)
         assert set(imported.tests) == {"model-6", "infra-7", "data-5"}
-        new_id = R.import_review(other, imported, author="dave")
+        new_id = ml_test_score.import_review(other, imported, author="dave")
         again = _export(other, new_id)
     before = {t["id"]: t for t in _export(store, rid)["tests"]}
     after = {t["id"]: t for t in again["tests"]}
     assert (
         again["review"]["name"] == "churn v3 — 2026-11-22" and again["score"] == _export(store, rid)["score"]
     )
-    for test_id in R.TEST_IDS:
+    for test_id in ml_test_score.TEST_IDS:
         b, a = before[test_id], after[test_id]
         assert (a["status"], a["links"]) == (b["status"], b["links"]), test_id
         assert a["evidence_text"].startswith(b["evidence_text"])
@@ -640,12 +668,15 @@ def test_export_import_round_trip_into_another_store(store, tmp_path):
 def test_import_into_the_same_store_reuses_snapshots_and_needs_a_new_name(store):
     rid = _filled_review(store)
     data = _export(store, rid)
-    imported = R.parse_review_json(json.dumps(data))
+    imported = ml_test_score.parse_review_json(json.dumps(data))
     with pytest.raises(Exception, match="already exists"):
-        R.import_review(store, imported, author="dave")
-    new_id = R.import_review(store, imported, author="dave", name="restored")
-    state = R.load_review(store, new_id)
-    assert state.entries["model-6"].snapshot_ids == R.load_review(store, rid).entries["model-6"].snapshot_ids
+        ml_test_score.import_review(store, imported, author="dave")
+    new_id = ml_test_score.import_review(store, imported, author="dave", name="restored")
+    state = ml_test_score.load_review(store, new_id)
+    assert (
+        state.entries["model-6"].snapshot_ids
+        == ml_test_score.load_review(store, rid).entries["model-6"].snapshot_ids
+    )
     assert len(store.list_snapshots()) == 1
 
 
@@ -667,17 +698,17 @@ def test_import_into_the_same_store_reuses_snapshots_and_needs_a_new_name(store)
 )
 def test_import_refuses_bad_files_with_the_fix(store, mutate, message):
     data = _export(store, _filled_review(store))
-    with pytest.raises(R.RubricError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        R.parse_review_json(mutate(data))
+    with pytest.raises(RubricError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ml_test_score.parse_review_json(mutate(data))
 
 
 def test_a_2016_file_can_be_rescored_on_the_2017_scale(store):
     data = _export(store, _filled_review(store))
     data["scale"] = "2016"
-    imported = R.parse_review_json(json.dumps(data), rescore=True)
+    imported = ml_test_score.parse_review_json(json.dumps(data), rescore=True)
     assert imported.rescored
-    new_id = R.import_review(store, imported, author="dave", name="from 2016")
-    state = R.load_review(store, new_id)
+    new_id = ml_test_score.import_review(store, imported, author="dave", name="from 2016")
+    state = ml_test_score.load_review(store, new_id)
     assert state.score().sections["infra"] == 1.0  # automated = 1 point on the 2017 scale, not 2
     assert "rescored from the 2016 scale" in state.entries["infra-7"].evidence_text
 
@@ -687,7 +718,7 @@ def test_a_2016_file_can_be_rescored_on_the_2017_scale(store):
 
 def _report(run_id: str = "abc", exit_code: int = 0) -> dict:
     return {
-        "format": R.CHECK_REPORT_FORMAT,
+        "format": ml_test_score.CHECK_REPORT_FORMAT,
         "scale": "2017",
         "run_id": run_id,
         "exit_code": exit_code,
@@ -700,20 +731,23 @@ def _report(run_id: str = "abc", exit_code: int = 0) -> dict:
 
 
 def test_check_report_import_is_validated_and_deduplicated(store):
-    report = R.parse_check_report(json.dumps(_report()))
-    run_id, added = R.record_check_report(store, report, workspace="/local/ws/workspace.toml")
+    report = ml_test_score.parse_check_report(json.dumps(_report()))
+    run_id, added = ml_test_score.record_check_report(store, report, workspace="/local/ws/workspace.toml")
     assert added
-    assert R.record_check_report(store, report, workspace="/local/ws/workspace.toml") == (run_id, False)
+    assert ml_test_score.record_check_report(store, report, workspace="/local/ws/workspace.toml") == (
+        run_id,
+        False,
+    )
     runs = store.list_check_runs()
     assert len(runs) == 1 and runs[0]["finished_at"] == dt.datetime(2026, 11, 20, 10, 1, tzinfo=dt.UTC)
-    props = R.proposals({}, [], runs)
+    props = ml_test_score.proposals({}, [], runs)
     assert props["monitor-5"].proposed == "automated"
-    with pytest.raises(R.RubricError, match="not an `explore check` JSON report"):
-        R.parse_check_report(json.dumps({"format": R.JSON_FORMAT}))
-    with pytest.raises(R.RubricError, match="'finished_at' is not an ISO timestamp"):
-        R.parse_check_report(json.dumps({**_report(), "finished_at": "yesterday"}))
-    with pytest.raises(R.RubricError, match="the key 'run_id' is missing"):
-        R.parse_check_report(json.dumps({k: v for k, v in _report().items() if k != "run_id"}))
+    with pytest.raises(RubricError, match="not an `explore check` JSON report"):
+        ml_test_score.parse_check_report(json.dumps({"format": ml_test_score.JSON_FORMAT}))
+    with pytest.raises(RubricError, match="'finished_at' is not an ISO timestamp"):
+        ml_test_score.parse_check_report(json.dumps({**_report(), "finished_at": "yesterday"}))
+    with pytest.raises(RubricError, match="the key 'run_id' is missing"):
+        ml_test_score.parse_check_report(json.dumps({k: v for k, v in _report().items() if k != "run_id"}))
 
 
 def test_runs_for_matches_the_workspace_by_path_or_folder_and_the_review():
@@ -731,7 +765,9 @@ def test_runs_for_matches_the_workspace_by_path_or_folder_and_the_review():
             "report": {"workspace": {"name": "ws"}, "review": "v2"},
         },
     ]
-    found = R.runs_for(rows, workspace_path="/local/ws/workspace.toml", workspace_name="ws", review="v3")
+    found = ml_test_score.runs_for(
+        rows, workspace_path="/local/ws/workspace.toml", workspace_name="ws", review="v3"
+    )
     assert [r["id"] for r in found] == [1, 2]
 
 
@@ -739,18 +775,18 @@ def test_runs_for_matches_the_workspace_by_path_or_folder_and_the_review():
 
 
 def test_section_bars_highlight_the_limiting_section():
-    statuses = {t: "automated" for t in R.TEST_IDS}
+    statuses = {t: "automated" for t in ml_test_score.TEST_IDS}
     statuses |= {"monitor-1": "not_done", "monitor-2": "manual"}
-    result = R.score(statuses)
-    spec = C.section_bars(result).to_dict()
+    result = ml_test_score.score(statuses)
+    spec = charts.section_bars(result).to_dict()
     rows = next(iter(spec["datasets"].values()))
     by_section = {r["section"]: r for r in rows}
     assert (
         by_section["Monitoring"]["role"].startswith("limiting") and by_section["Monitoring"]["points"] == 5.5
     )
     assert by_section["Data"]["role"] == "other section"
-    assert C.LIMITING_COLOR in json.dumps(spec)
-    grid = C.status_grid(result).to_dict()
+    assert charts.LIMITING_COLOR in json.dumps(spec)
+    grid = charts.status_grid(result).to_dict()
     cells = next(iter(grid["datasets"].values()))
     assert len(cells) == 28 and {c["status"] for c in cells} == {"automated", "manual", "not done"}
 
@@ -760,7 +796,7 @@ def test_check_runs_chart_has_one_mark_per_run():
         {"id": i, "finished_at": dt.datetime(2026, 1, i, tzinfo=dt.UTC), "exit_code": i % 3, "report": {}}
         for i in range(1, 6)
     ]
-    spec = C.check_runs_chart(runs).to_dict()
+    spec = charts.check_runs_chart(runs).to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 5 and {r["outcome"] for r in rows} == {"passed", "a check failed", "could not run"}
 
@@ -771,11 +807,11 @@ def test_docs_list_every_test_every_check_and_the_exit_codes():
     from explore.checks import registry as checkrun
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "rubric.md").read_text(encoding="utf-8")
-    for test in R.TESTS:
+    for test in ml_test_score.TESTS:
         assert f"| {test.label} | {test.name} |" in text, test.id
     for name in checkrun.CHECKS:
         assert f"| `{name}` |" in text, name
-    for band in R.BANDS:
+    for band in ml_test_score.BANDS:
         assert band.words in text
     assert "upload-artifact" in text and "EXPLORE_DB_URL" in text and "exit code is 1" in text
 
@@ -795,16 +831,18 @@ def test_cheapest_steps_prefer_checks_whose_last_run_passed():
             },
         }
     ]
-    props = R.proposals({}, [], runs)
-    nxt = R.cheapest_next_points({}, proposals_by_test=props)
+    props = ml_test_score.proposals({}, [], runs)
+    nxt = ml_test_score.cheapest_next_points({}, proposals_by_test=props)
     model_steps = [s.test_id for s in nxt.steps if s.section == "model"][:2]
     assert model_steps == ["model-7", "model-5"]
     assert [s.test_id for s in nxt.plan if s.section == "model"] == ["model-7"]
 
 
 def test_re_confirming_a_carried_test_is_the_cheapest_step():
-    statuses = {t: "manual" for t in R.TEST_IDS if not t.startswith("infra")}
-    nxt = R.cheapest_next_points(statuses, carried={"infra-3": "automated", "data-1": "automated"})
+    statuses = {t: "manual" for t in ml_test_score.TEST_IDS if not t.startswith("infra")}
+    nxt = ml_test_score.cheapest_next_points(
+        statuses, carried={"infra-3": "automated", "data-1": "automated"}
+    )
     assert nxt.limiting == ("infra",)
     first = nxt.steps[0]
     assert (first.test_id, first.effort, first.to_status, first.final_after) == (

@@ -1,4 +1,4 @@
-"""explore.slices.report: slice report, grouping, weak-slice discovery (planted slices and the null), fairness,
+"""explore.slices.report: slice report, weak-slice discovery (planted slices and the null), fairness,
 curves, confusion matrix, worst rows — numbers cross-checked against scikit-learn, scipy, statsmodels."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from explore.errors import AnalysisError
-from explore.slices import report as S
-from explore.slices.definition import CORRECT, LABEL, PREDICTION, TIME, Condition, SliceDefinition
+from explore.slices import report
+from explore.slices.definition import CORRECT, LABEL, TIME, Condition, SliceDefinition
 from tests.stats.test_metrics import binary_data, make_scored, multiclass_data
 
 
@@ -39,72 +39,13 @@ def binary_scored(n: int = 2000, seed: int = 0):
     return make_scored("binary", y, pred, proba=proba, frame=frame, classes=["no", "yes"], time=time)
 
 
-# ---- grouping ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "column", ["age", "visits", "city", "member", "code", LABEL, PREDICTION, CORRECT, TIME]
-)
-def test_group_conditions_select_exactly_their_rows(column: str) -> None:
-    sc = binary_scored()
-    g = S.group_column(sc, column, bins=4, max_groups=10)
-    assert g.n_groups >= 2
-    assert (g.codes >= 0).all(), "every row belongs to a group (missing and other included)"
-    for i, cond in enumerate(g.conditions):
-        mask = SliceDefinition((cond,)).mask(sc)
-        np.testing.assert_array_equal(mask, g.codes == i, err_msg=f"{column} group {g.labels[i]}")
-        # A group's condition survives the JSON and URL round trip.
-        back = SliceDefinition.from_query_param(SliceDefinition((cond,)).to_query_param())
-        np.testing.assert_array_equal(back.mask(sc), mask)
-
-
-def test_numeric_bins_are_quantiles_with_readable_edges_and_a_missing_group() -> None:
-    sc = binary_scored()
-    g = S.group_column(sc, "age", bins=4)
-    assert g.labels[-1] == S.MISSING_LABEL
-    counts = np.bincount(g.codes)[:-1]
-    assert counts.min() > 0.2 * counts.sum()  # quantile bins: roughly equal
-    assert all(len(lab) < 24 for lab in g.labels)
-    assert g.labels[0].startswith("< ") and g.labels[-2].startswith("≥ ")
-
-
-def test_bins_of_yyyymmdd_and_epoch_columns_have_distinct_readable_labels() -> None:
-    # yyyymmdd integers and epoch milliseconds used to print every edge as '2.02e+07' / '1.7e+12'.
-    sc = binary_scored()
-    days = pd.Series(pd.date_range("2023-01-01", periods=sc.n, freq="h"))
-    frame = sc.frame.assign(day=days.dt.strftime("%Y%m%d").astype(int), t_ms=days.astype("int64") // 10**6)
-    sc2 = make_scored("binary", sc.y, sc.pred, proba=sc.proba, frame=frame, classes=["no", "yes"])
-    for column in ("day", "t_ms"):
-        g = S.group_column(sc2, column, bins=5)
-        assert len(set(g.labels)) == len(g.labels), g.labels
-        assert not any("e+" in lab for lab in g.labels), g.labels
-    g = S.group_column(sc2, "day", bins=[20230101, 20230201, 20230301])
-    assert g.labels == ["[20230101, 20230201)", "[20230201, 20230301]"]
-
-
-def test_categories_beyond_max_groups_pool_into_other() -> None:
-    sc = binary_scored()
-    g = S.group_column(sc, "code", max_groups=8)
-    assert S.OTHER in g.labels and len(g.labels) == 8
-
-
-def test_bad_bins_and_unknown_columns_raise_clear_errors() -> None:
-    sc = binary_scored(200)
-    with pytest.raises(AnalysisError, match="from 2 to 50"):
-        S.group_column(sc, "age", bins=1)
-    with pytest.raises(AnalysisError, match="increasing"):
-        S.group_column(sc, "age", bins=[3, 2, 1])
-    with pytest.raises(AnalysisError, match="There is no column 'nope'"):
-        S.slice_report(sc, by=["nope"])
-
-
 # ---- slice report ------------------------------------------------------------------------------------
 
 
 def test_slice_rest_and_overall_equal_sklearn() -> None:
     sc = binary_scored()
     sd = SliceDefinition((Condition("city", "in", values=("Paris", "Nice")),))
-    rep = S.slice_report(sc, sd)
+    rep = report.slice_report(sc, sd)
     m = sd.mask(sc)
     cmp = rep.comparison.set_index("metric")
     for part, sel in (("slice", m), ("rest", ~m), ("overall", np.ones(sc.n, dtype=bool))):
@@ -122,7 +63,7 @@ def test_by_group_gaps_and_benjamini_hochberg() -> None:
 
     sc = binary_scored(3000, seed=2)
     sd = SliceDefinition((Condition("member", "in", values=(False,)),))
-    rep = S.slice_report(sc, sd, by=["city", "visits"], fdr=0.1)
+    rep = report.slice_report(sc, sd, by=["city", "visits"], fdr=0.1)
     bg = rep.by_group
     m = sd.mask(sc)
     acc = bg[bg.metric == "accuracy"].reset_index(drop=True)
@@ -147,14 +88,16 @@ def test_a_truly_worse_group_is_flagged() -> None:
     y = rng.integers(0, 2, n)
     wrong = rng.random(n) < np.where(frame["region"] == "c", 0.4, 0.1)
     pred = np.where(wrong, 1 - y, y)
-    rep = S.slice_report(make_scored("binary", y, pred, frame=frame), by=["region"], metrics=["accuracy"])
+    rep = report.slice_report(
+        make_scored("binary", y, pred, frame=frame), by=["region"], metrics=["accuracy"]
+    )
     flagged = set(rep.by_group.loc[rep.by_group["worse"], "region"])
     assert flagged == {"c"}
 
 
 def test_metrics_as_a_dict_with_a_callable() -> None:
     sc = binary_scored(500)
-    rep = S.slice_report(
+    rep = report.slice_report(
         sc,
         SliceDefinition((Condition("visits", "in", values=(1, 2)),)),
         metrics={"acc": "accuracy", "balanced": skm.balanced_accuracy_score},
@@ -173,18 +116,18 @@ def test_empty_one_row_and_single_class_slices() -> None:
     sc = binary_scored(300)
     empty = SliceDefinition((Condition("age", "range", lo=1000),))
     with pytest.raises(AnalysisError) as err:
-        S.slice_report(sc, empty)
-    assert str(err.value) == S.EMPTY_SLICE.format(slice=empty.describe(), dataset="data", n=300)
+        report.slice_report(sc, empty)
+    assert str(err.value) == report.EMPTY_SLICE.format(slice=empty.describe(), dataset="data", n=300)
     ages = sc.frame["age"]
     unique_age = ages[ages.map(ages.value_counts()) == 1].iloc[0]
-    one = S.slice_report(
+    one = report.slice_report(
         sc, SliceDefinition((Condition("age", "range", lo=unique_age, hi=unique_age, hi_inclusive=True),))
     )
     assert one.n_slice == 1
     acc = one.comparison.set_index("metric").loc["accuracy"]
     assert acc["slice_support"] == 1 and np.isfinite(acc["slice"])
     assert "single row" in " ".join(one.notes)
-    single = S.slice_report(sc, SliceDefinition((Condition(LABEL, "in", values=("yes",)),)))
+    single = report.slice_report(sc, SliceDefinition((Condition(LABEL, "in", values=("yes",)),)))
     auc = single.comparison.set_index("metric").loc["ROC AUC"]
     assert np.isnan(auc["slice"]) and "one class" in auc["note"]
 
@@ -230,7 +173,7 @@ def planted_scored(n: int, seed: int, *, planted: bool = True):
 
 def test_discovery_finds_planted_slices() -> None:
     sc = planted_scored(6000, seed=0)
-    res = S.weak_slices(sc, min_support=60, fdr=0.05)
+    res = report.weak_slices(sc, min_support=60, fdr=0.05)
     found = [{(c.column, c.values) for c in d.conditions} for d in res.definitions]
     assert {("device", ("tablet",)), ("plan", ("team",))} in found
     assert {("region", ("S",))} in found
@@ -243,7 +186,7 @@ def test_discovery_finds_planted_slices() -> None:
 
 def test_discovery_welch_statistics_equal_scipy() -> None:
     sc = planted_scored(3000, seed=1)
-    res = S.weak_slices(sc, min_support=50, max_conditions=1)
+    res = report.weak_slices(sc, min_support=50, max_conditions=1)
     loss = sc.row_loss
     for _, row in res.tested.head(6).iterrows():
         col, val = row["slice"].split(" ∈ ")
@@ -261,21 +204,21 @@ def test_discovery_reports_nothing_on_pure_noise_in_most_seeds() -> None:
     quiet = 0
     for seed in range(100):
         sc = planted_scored(1200, seed=1000 + seed, planted=False)
-        res = S.weak_slices(sc, min_support=50, fdr=0.05, n_bins=4)
+        res = report.weak_slices(sc, min_support=50, fdr=0.05, n_bins=4)
         quiet += len(res.slices) == 0
     assert quiet >= 90, quiet
 
 
 def test_discovery_with_probabilities_regression_and_missing_values() -> None:
     sc = binary_scored(2500, seed=4)
-    res = S.weak_slices(sc, min_support=50)
+    res = report.weak_slices(sc, min_support=50)
     assert res.loss == "log loss" and res.n_tested > 0
     assert "code" in res.columns  # 60 values: the top ones tested, the rest pooled
     rng = np.random.default_rng(5)
     frame = mixed_frame(2000, 5)
     y = rng.normal(size=2000)
     pred = y + rng.normal(size=2000) * np.where(frame["city"] == "Nice", 3.0, 1.0)
-    reg = S.weak_slices(make_scored("regression", y, pred, frame=frame), min_support=50)
+    reg = report.weak_slices(make_scored("regression", y, pred, frame=frame), min_support=50)
     assert reg.loss == "squared error"
     assert any("Nice" in s for s in reg.slices["slice"])
 
@@ -283,13 +226,13 @@ def test_discovery_with_probabilities_regression_and_missing_values() -> None:
 def test_discovery_bad_settings() -> None:
     sc = planted_scored(500, seed=2)
     with pytest.raises(AnalysisError, match="false discovery rate"):
-        S.weak_slices(sc, fdr=0)
+        report.weak_slices(sc, fdr=0)
     with pytest.raises(AnalysisError, match="1 or 2 conditions"):
-        S.weak_slices(sc, max_conditions=3)
+        report.weak_slices(sc, max_conditions=3)
     with pytest.raises(AnalysisError, match="at least 2,000 rows"):
-        S.weak_slices(sc, min_support=1000)
+        report.weak_slices(sc, min_support=1000)
     with pytest.raises(AnalysisError, match="can be sliced: 'k' has a single value"):
-        S.weak_slices(
+        report.weak_slices(
             make_scored("binary", sc.y, sc.pred, frame=pd.DataFrame({"k": ["x"] * 500})), min_support=50
         )
 
@@ -301,7 +244,7 @@ def test_fairness_gaps_equal_direct_computation_and_newcombe() -> None:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     sc = binary_scored(3000, seed=6)
-    fr = S.fairness_gaps(sc, "city", threshold=0.05, min_support=30)
+    fr = report.fairness_gaps(sc, "city", threshold=0.05, min_support=30)
     groups = fr.groups.set_index("group")
     city = sc.frame["city"]
     for name in ("Paris", "Lyon"):
@@ -328,7 +271,7 @@ def test_fairness_gaps_equal_direct_computation_and_newcombe() -> None:
 def test_fairness_multiclass_and_regression() -> None:
     y, pred, proba = multiclass_data(1500, k=3, seed=7)
     frame = mixed_frame(1500, 7)
-    mc = S.fairness_gaps(
+    mc = report.fairness_gaps(
         make_scored("multiclass", y, pred, proba=proba, frame=frame, classes=["a", "b", "c"]),
         "city",
         positive="b",
@@ -336,7 +279,7 @@ def test_fairness_multiclass_and_regression() -> None:
     assert mc.cls == "b" and set(mc.gaps["measure"]) == {"positive rate", "true positive rate", "accuracy"}
     rng = np.random.default_rng(8)
     yr = rng.normal(size=1500)
-    reg = S.fairness_gaps(
+    reg = report.fairness_gaps(
         make_scored("regression", yr, yr + 0.5 * (frame["city"] == "Nice").to_numpy(), frame=frame), "city"
     )
     assert reg.gaps.set_index("measure").loc["mean prediction", "gap"] > 0.3
@@ -348,10 +291,10 @@ def test_fairness_multiclass_and_regression() -> None:
 def test_curves_lie_on_sklearn_curves_with_at_most_200_points() -> None:
     sc = binary_scored(5000, seed=9)
     m = (sc.frame["city"] == "Paris").to_numpy()
-    cur = S.curves(sc, {"slice": m, "all": np.ones(sc.n, dtype=bool)})
+    cur = report.curves(sc, {"slice": m, "all": np.ones(sc.n, dtype=bool)})
     for name, sel in (("slice", m), ("all", np.ones(sc.n, dtype=bool))):
         roc = cur.roc[cur.roc["set"] == name]
-        assert len(roc) <= S.CURVE_POINTS + 1
+        assert len(roc) <= report.CURVE_POINTS + 1
         s, yy = sc.score[sel], sc.y[sel] == 1
         for _, r in roc.sample(10, random_state=0).iterrows():
             pp = s >= r["threshold"]
@@ -364,11 +307,13 @@ def test_curves_lie_on_sklearn_curves_with_at_most_200_points() -> None:
 def test_confusion_matrix_equals_sklearn_with_and_without_threshold() -> None:
     sc = binary_scored(1000, seed=10)
     m = (sc.frame["visits"] > 1).to_numpy()
-    cm = S.confusion_matrix(sc, m).pivot(index="true", columns="predicted", values="count")
+    cm = report.confusion_matrix(sc, m).pivot(index="true", columns="predicted", values="count")
     np.testing.assert_array_equal(
         cm.loc[["no", "yes"], ["no", "yes"]].to_numpy(), skm.confusion_matrix(sc.y[m], sc.pred[m])
     )
-    cm3 = S.confusion_matrix(sc, m, threshold=0.3).pivot(index="true", columns="predicted", values="count")
+    cm3 = report.confusion_matrix(sc, m, threshold=0.3).pivot(
+        index="true", columns="predicted", values="count"
+    )
     np.testing.assert_array_equal(
         cm3.to_numpy(), skm.confusion_matrix(sc.y[m], (sc.score[m] >= 0.3).astype(int))
     )
@@ -377,7 +322,7 @@ def test_confusion_matrix_equals_sklearn_with_and_without_threshold() -> None:
 def test_worst_rows_come_worst_first() -> None:
     sc = binary_scored(800, seed=11)
     m = (sc.frame["city"] == "Lyon").to_numpy()
-    rows = S.worst_rows(sc, m, n=20)
+    rows = report.worst_rows(sc, m, n=20)
     assert len(rows) == 20 and rows["loss"].is_monotonic_decreasing
     assert rows["loss"].iloc[0] == pytest.approx(sc.row_loss[m].max())
     assert set(rows["position"]) <= set(np.flatnonzero(m))

@@ -11,7 +11,7 @@ from sklearn.inspection import partial_dependence as sk_partial_dependence
 
 from explore.core.workspace import Scored, _encode, predict_frame
 from explore.errors import AnalysisError
-from explore.slices import whatif as W
+from explore.slices import whatif
 from tests.helpers import FEATURES, frame, pipeline
 
 
@@ -61,7 +61,7 @@ def binary() -> tuple[object, Scored]:
 
 def test_edit_predicts_the_edited_row(binary) -> None:
     model, sc = binary
-    res = W.edit_and_predict(model, sc, 7, {"age": "70", "city": "Nice", "hours": None})
+    res = whatif.edit_and_predict(model, sc, 7, {"age": "70", "city": "Nice", "hours": None})
     row = sc.X.iloc[[7]].copy()
     row["age"], row["city"], row["hours"] = 70.0, "Nice", np.nan
     want = model.predict_proba(row)[0, 1]
@@ -76,19 +76,19 @@ def test_edit_predicts_the_edited_row(binary) -> None:
 def test_edit_rejects_text_in_a_numeric_column_and_no_model(binary) -> None:
     model, sc = binary
     with pytest.raises(AnalysisError) as err:
-        W.edit_and_predict(model, sc, 0, {"age": "old"})
-    assert str(err.value) == W.BAD_NUMBER.format(value="old", column="age")
+        whatif.edit_and_predict(model, sc, 0, {"age": "old"})
+    assert str(err.value) == whatif.BAD_NUMBER.format(value="old", column="age")
     with pytest.raises(AnalysisError, match="predictions-only"):
-        W.edit_and_predict(None, sc, 0, {"age": 3})
+        whatif.edit_and_predict(None, sc, 0, {"age": 3})
     with pytest.raises(AnalysisError, match="positions 0 to 499"):
-        W.edit_and_predict(model, sc, 500, {})
+        whatif.edit_and_predict(model, sc, 500, {})
 
 
 @pytest.mark.parametrize("norm", ["l1", "l2"])
 def test_counterfactual_flips_the_prediction_and_is_the_nearest(binary, norm: str) -> None:
     model, sc = binary
     for pos in (0, 11, 42):
-        cf = W.nearest_counterfactual(sc, pos, model=model, norm=norm)
+        cf = whatif.nearest_counterfactual(sc, pos, model=model, norm=norm)
         assert cf.found and cf.verified
         both = model.predict(sc.X.iloc[[pos, cf.cf_position]])
         assert both[0] != both[1]
@@ -116,36 +116,36 @@ def test_counterfactual_flips_the_prediction_and_is_the_nearest(binary, norm: st
 
 def test_counterfactual_regression_delta_and_targets() -> None:
     model, sc = fitted("regression", n=300)
-    cf = W.nearest_counterfactual(sc, 3, model=model, delta=5_000)
+    cf = whatif.nearest_counterfactual(sc, 3, model=model, delta=5_000)
     assert cf.found and abs(cf.cf_prediction - cf.original_prediction) >= 5_000 and cf.verified
-    huge = W.nearest_counterfactual(sc, 3, delta=1e12)
+    huge = whatif.nearest_counterfactual(sc, 3, delta=1e12)
     assert not huge.found and "at least" in huge.message
     model_mc, mc = fitted("multiclass", n=300)
     other = [c for c in mc.classes if c != mc.classes[mc.pred[5]]][0]
-    cf_mc = W.nearest_counterfactual(mc, 5, model=model_mc, target=other)
+    cf_mc = whatif.nearest_counterfactual(mc, 5, model=model_mc, target=other)
     assert cf_mc.cf_prediction == other and cf_mc.verified
 
 
 def test_ice_and_partial_dependence_match_sklearn(binary) -> None:
     model, sc = binary
     grid = [20.0, 30.0, 40.0, 50.0, 60.0]
-    ice = W.ice_curve(model, sc, 4, "age", grid=grid)
+    ice = whatif.ice_curve(model, sc, 4, "age", grid=grid)
     rows = pd.concat([sc.X.iloc[[4]]] * len(grid), ignore_index=True)
     rows["age"] = grid
     np.testing.assert_allclose(ice.curves["output"], model.predict_proba(rows)[:, 1])
-    pdp = W.partial_dependence(model, sc, "age", grid=grid, n_rows=10_000)
+    pdp = whatif.partial_dependence(model, sc, "age", grid=grid, n_rows=10_000)
     ref = sk_partial_dependence(
         model, sc.X, ["age"], custom_values={"age": grid}, kind="average", method="brute"
     )
     avg = pdp.curves[pdp.curves["line"] == "average"]["output"].to_numpy()
     np.testing.assert_allclose(avg, ref["average"][0], rtol=1e-9)
-    cat = W.partial_dependence(model, sc, "city", n_rows=200)
+    cat = whatif.partial_dependence(model, sc, "city", n_rows=200)
     assert cat.kind == "categorical" and set(cat.grid) == {"Paris", "Lyon", "Nice"}
 
 
 def test_ice_default_grid_spans_the_range_and_includes_the_current_value(binary) -> None:
     model, sc = binary
-    ice = W.ice_curve(model, sc, 9, "hours")
+    ice = whatif.ice_curve(model, sc, 9, "hours")
     vals = ice.curves["value"]
     assert vals.min() == pytest.approx(sc.X["hours"].min()) and vals.max() == pytest.approx(
         sc.X["hours"].max()
@@ -156,7 +156,7 @@ def test_ice_default_grid_spans_the_range_and_includes_the_current_value(binary)
 
 def test_perturbation_invariance_and_direction(binary) -> None:
     model, sc = binary
-    res = W.perturbation_check(model, sc, "city", set_to="Nice", by="city")
+    res = whatif.perturbation_check(model, sc, "city", set_to="Nice", by="city")
     s0 = model.predict(sc.X)
     X1 = sc.X.copy()
     X1["city"] = "Nice"
@@ -165,15 +165,15 @@ def test_perturbation_invariance_and_direction(binary) -> None:
     assert res.summary["n"] == changed.sum()
     assert res.summary["flip_rate"] == pytest.approx((s0 != s1)[changed].mean())
     assert set(res.by_group["group"]) == {"Paris", "Lyon"}
-    up = W.perturbation_check(model, sc, "age", shift=10, expectation="increase")
+    up = whatif.perturbation_check(model, sc, "age", shift=10, expectation="increase")
     p0, p1 = model.predict_proba(sc.X)[:, 1], model.predict_proba(sc.X.assign(age=sc.X["age"] + 10))[:, 1]
     ok = sc.X["age"].notna().to_numpy()
     assert up.summary["violation_rate"] == pytest.approx(((p1 - p0) < 0)[ok].mean())
     assert up.summary["mean_change"] == pytest.approx((p1 - p0)[ok].mean())
     with pytest.raises(AnalysisError, match="exactly one"):
-        W.perturbation_check(model, sc, "age")
+        whatif.perturbation_check(model, sc, "age")
     with pytest.raises(AnalysisError, match="not numeric"):
-        W.perturbation_check(model, sc, "city", shift=1)
+        whatif.perturbation_check(model, sc, "city", shift=1)
 
 
 def test_model_outputs_decision_score_follows_the_positive_class(tmp_path) -> None:
@@ -195,18 +195,18 @@ def test_model_outputs_decision_score_follows_the_positive_class(tmp_path) -> No
     )
     ws = open_workspace(read_workspace(path))
     sc = score(ws, "d")
-    out = W.model_outputs(svc, sc, sc.frame)
+    out = whatif.model_outputs(svc, sc, sc.frame)
     np.testing.assert_allclose(out.score, sc.score)
     np.testing.assert_allclose(out.score, -svc.decision_function(X))
 
 
 def test_threshold_metrics_and_the_cost_optimal_threshold(binary) -> None:
     _, sc = binary
-    tm = W.threshold_metrics(sc, 0.3).iloc[0]
+    tm = whatif.threshold_metrics(sc, 0.3).iloc[0]
     pp = sc.score >= 0.3
     assert tm["precision"] == pytest.approx(skm.precision_score(sc.y, pp))
     assert tm["recall"] == pytest.approx(skm.recall_score(sc.y, pp))
-    sug = W.suggest_threshold(sc, cost_fp=1, cost_fn=4, by="city")
+    sug = whatif.suggest_threshold(sc, cost_fp=1, cost_fn=4, by="city")
     y = sc.y == 1
     costs = [
         ((sc.score >= t) & ~y).sum() + 4 * ((sc.score < t) & y).sum()
@@ -215,7 +215,7 @@ def test_threshold_metrics_and_the_cost_optimal_threshold(binary) -> None:
     assert sug.overall["cost"] == pytest.approx(min(costs) / sc.n)
     assert len(sug.curve) <= 201 and set(sug.by_group["group"]) == {"Paris", "Lyon", "Nice"}
     with pytest.raises(AnalysisError, match="non-negative"):
-        W.suggest_threshold(sc, cost_fp=-1)
+        whatif.suggest_threshold(sc, cost_fp=-1)
     _, reg = fitted("regression", n=100)
     with pytest.raises(AnalysisError, match="binary"):
-        W.threshold_metrics(reg, 0.5)
+        whatif.threshold_metrics(reg, 0.5)

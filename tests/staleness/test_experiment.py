@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from explore.core.store import Store
 from explore.core.workspace import open_workspace, read_workspace, score
-from explore.errors import AnalysisError, ModelError
+from explore.errors import AnalysisError, ExperimentCancelled, ModelError
 from explore.staleness.charts import (
     calendar_chart,
     performance_chart,
@@ -29,7 +29,6 @@ from explore.staleness.experiment import (
     BAD_METRIC,
     NO_MODEL,
     TOO_FEW_CUTOFFS,
-    ExperimentCancelled,
     StalenessParams,
     StalenessResult,
     check_refittable,

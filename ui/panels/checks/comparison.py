@@ -176,7 +176,7 @@ def _saved_slices(ctx: PageContext) -> list[SliceDefinition]:
 
 
 def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
-    verdict(res.passed, res.verdict())
+    verdict(res.passed, res.summary())
     counts = res.counts
     for col, key in zip(st.columns(5), compare.STATUSES, strict=True):
         col.metric(key, counts[key])
@@ -230,7 +230,7 @@ def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
     exports(
         "comparison",
         f"Model comparison: {res.candidate} vs {', '.join(f'{k} {v}' for k, v in res.models.items())}",
-        res.verdict(),
+        res.summary(),
         {
             "cells": res.cells,
             "gaps": res.gaps,

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explore.checks import compatibility as compat
 from explore.checks.compatibility import KeyExamples, KeyExamplesResult
-from explore.checks.kept import KeptResult
+from explore.checks.kept import KeptRun
 from explore.core.workspace import Workspace
 from ui.boundary import shown_errors
 from ui.context import PageContext
@@ -16,7 +16,7 @@ from . import cached
 from .common import evaluation_default, exports, index_of, no_model, saved_note, verdict
 from .kept import run_and_keep
 
-MADE = "checks_keys_made"  # a KeptResult holding the KeyExamples made in this session (not saved yet)
+MADE = "checks_keys_made"  # a KeptRun holding the KeyExamples made in this session (not saved yet)
 
 
 def compatibility_section(ctx: PageContext) -> None:
@@ -108,13 +108,13 @@ def _make_key_examples(ws: Workspace) -> None:
     if st.button("Make", key="checks_keys_make", icon=":material/add_task:"):
         with shown_errors(stop=False):
             examples = compat.make_key_examples(ws, model=model, dataset=dataset, n=int(n))
-            st.session_state[MADE] = KeptResult(
+            st.session_state[MADE] = KeptRun(
                 workspace_key=ws.key,
                 params={"model": model, "dataset": dataset, "n": int(n)},
                 result=examples,
             )
     made = st.session_state.get(MADE)
-    if not isinstance(made, KeptResult) or not made.applies_to(ws.key):
+    if not isinstance(made, KeptRun) or not made.applies_to(ws.key):
         return
     examples: KeyExamples = made.result
     st.dataframe(examples.table(), hide_index=True, key="checks_keys_made_table")

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from explore.checks.kept import KeptResult, experiment_key
+from explore.checks.kept import KeptRun, experiment_key
 from explore.core.workspace import Workspace
 from ui import loaders
 from ui.boundary import shown_errors
@@ -24,7 +24,7 @@ def _state_key(name: str) -> str:
 
 def keep(ws: Workspace, name: str, params: dict[str, Any], result: Any) -> None:
     """Keep ``result`` of section ``name``, computed with ``params``, for this session and in the store."""
-    st.session_state[_state_key(name)] = KeptResult(workspace_key=ws.key, params=params, result=result)
+    st.session_state[_state_key(name)] = KeptRun(workspace_key=ws.key, params=params, result=result)
     stored = False
     with shown_errors(stop=False):
         loaders.store().save_experiment(
@@ -43,7 +43,7 @@ def kept(ws: Workspace, name: str, params: dict[str, Any]) -> Any:
     """The kept result of section ``name`` for this workspace (None if none), with a note when the settings
     on screen changed since it was computed."""
     kept_result = st.session_state.get(_state_key(name))
-    if not isinstance(kept_result, KeptResult) or not kept_result.applies_to(ws.key):
+    if not isinstance(kept_result, KeptRun) or not kept_result.applies_to(ws.key):
         return None
     if kept_result.settings_changed(params):
         st.caption("The settings changed since the last run: run again to update the results below.")

@@ -9,8 +9,9 @@ import streamlit as st
 
 from explore.core.store import Store, current_author
 from explore.core.workspace import Workspace
+from explore.errors import RubricError
 from explore.rubric.board import default_model_version
-from explore.rubric.ml_test_score import RubricError, import_review, parse_review_json, start_review
+from explore.rubric.ml_test_score import import_review, parse_review_json, start_review
 from ui import identity
 from ui.boundary import flash, guarded, shown_errors
 

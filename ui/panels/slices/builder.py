@@ -7,7 +7,7 @@ import zlib
 
 import streamlit as st
 
-from explore.slices import columns, report
+from explore.slices import columns, grouping
 from explore.slices.comparison import SliceRows, slice_rows
 from explore.slices.definition import Condition, SliceDefinition
 from ui import loaders, state
@@ -73,8 +73,8 @@ def _add_condition(ctx: PageContext, sd: SliceDefinition) -> None:
     with st.popover("Add a condition", icon=":material/add:"):
         column = st.selectbox(
             "Column",
-            report.sliceable_columns(ctx.scored),
-            format_func=report.display_name,
+            grouping.sliceable_columns(ctx.scored),
+            format_func=grouping.display_name,
             key="slices_add_column",
         )
         with shown_errors(stop=False):

@@ -7,7 +7,7 @@ import math
 
 import streamlit as st
 
-from explore.slices import charts, report, whatif
+from explore.slices import charts, grouping, report, whatif
 from explore.slices.comparison import SliceRows
 from ui.boundary import shown_errors
 from ui.context import PageContext
@@ -93,8 +93,8 @@ def _at_threshold(ctx: PageContext, focus: SliceRows, threshold: float) -> None:
     cost_fn = k2.number_input("Cost of a false negative", 0.0, value=1.0, key="slices_cost_fn")
     by = k3.selectbox(
         "Per group of",
-        [None, *report.sliceable_columns(sc)],
-        format_func=lambda c: "—" if c is None else report.display_name(c),
+        [None, *grouping.sliceable_columns(sc)],
+        format_func=lambda c: "—" if c is None else grouping.display_name(c),
         key="slices_threshold_by",
     )
     sug = whatif.suggest_threshold(

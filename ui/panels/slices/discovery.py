@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explore.slices import charts, report
+from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows
 from explore.slices.discovery_run import DiscoveryRun, DiscoverySettings
 from ui import evidence, state
@@ -63,9 +63,9 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
     )
     cols = st.multiselect(
         "Columns to search",
-        report.sliceable_columns(sc),
+        grouping.sliceable_columns(sc),
         default=report.discovery_columns(sc),
-        format_func=report.display_name,
+        format_func=grouping.display_name,
         key="slices_disc_columns",
     )
     within = st.checkbox(
@@ -124,7 +124,8 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     )
     if res.skipped_columns:
         st.caption(
-            "Skipped: " + "; ".join(f"{report.display_name(k)} ({v})" for k, v in res.skipped_columns.items())
+            "Skipped: "
+            + "; ".join(f"{grouping.display_name(k)} ({v})" for k, v in res.skipped_columns.items())
         )
     if not len(res.slices):
         st.success("No slice is significantly worse than the rest at this false discovery rate.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explore.slices import charts, report
+from explore.slices import charts, grouping
 from explore.slices.comparison import SliceRows
 from ui import evidence
 from ui.boundary import shown_errors
@@ -21,14 +21,14 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         "(recall among actual positives) and accuracy — inside the current slice. The ML Test Score asks that the "
         "model be tested for considerations of inclusion."
     )
-    options = report.sliceable_columns(sc)
+    options = grouping.sliceable_columns(sc)
     preferred = [c for c in ctx.ws.config.checks.slices if c in options]
     c1, c2, c3, c4 = st.columns(4)
     column = c1.selectbox(
         "Column",
         options,
         index=options.index(preferred[0]) if preferred else 0,
-        format_func=report.display_name,
+        format_func=grouping.display_name,
         key="slices_fair_column",
     )
     threshold = c2.number_input(
@@ -83,7 +83,7 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
             evidence.attach_button(
                 kind="fairness_gaps",
                 tests=["model-7"],
-                title=f"Fairness gaps by {report.display_name(column)} ({ctx.dataset})",
+                title=f"Fairness gaps by {grouping.display_name(column)} ({ctx.dataset})",
                 params={
                     "column": column,
                     "threshold": float(threshold),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explore.slices import charts, report
+from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows, group_names, metric_by_group
 from ui import evidence, state
 from ui.boundary import shown_errors
@@ -22,10 +22,10 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
     default_by = [c for c in ctx.ws.config.checks.slices if c in sc.frame.columns][:1]
     by = st.multiselect(
         "Group the slice by (one or two columns)",
-        report.sliceable_columns(sc),
+        grouping.sliceable_columns(sc),
         default=default_by,
         max_selections=2,
-        format_func=report.display_name,
+        format_func=grouping.display_name,
         key="slices_group_by",
     )
     c1, c2, c3 = st.columns(3)
@@ -43,7 +43,7 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         for note in rep.notes:
             st.caption(note)
         one = metric_by_group(bg, metric, sort)
-        labels = [report.display_name(c) for c in by]
+        labels = [grouping.display_name(c) for c in by]
         shown = one[
             [*labels, "value", "ci_low", "ci_high", "support", "rest", "gap", "q_worse", "worse", "note"]
         ]

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from explore.slices import charts, columns, report, whatif
+from explore.slices import charts, columns, grouping, whatif
 from explore.slices.comparison import SliceRows
 from ui.boundary import shown_errors
 from ui.context import PageContext
@@ -41,8 +41,8 @@ def perturbations_section(ctx: PageContext, focus: SliceRows) -> None:
     tolerance = e2.number_input("Tolerance", 0.0, None, 0.0, format="%g", key="slices_pert_tolerance")
     by = e3.selectbox(
         "Rates per group of",
-        [None, *report.sliceable_columns(sc)],
-        format_func=lambda c: "—" if c is None else report.display_name(c),
+        [None, *grouping.sliceable_columns(sc)],
+        format_func=lambda c: "—" if c is None else grouping.display_name(c),
         key="slices_pert_by",
     )
     if st.button("Run the check", key="slices_pert_run", type="primary"):
