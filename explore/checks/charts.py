@@ -26,10 +26,8 @@ from explore.checks.reproducibility import ReproResult
 from explore.checks.serving_skew import SkewResult
 from explore.checks.stability import CostResult, StabilityResult
 from explore.core.chart_data import vega_safe
-from explore.report.markdown import markdown_table
 
 MAX_MARKS = 5_000
-MARKDOWN_ROWS = 500  # rows of a table in the Markdown export (the CSV export has them all)
 STATUS_SCALE = alt.Scale(
     domain=[STATUS_FAIL, STATUS_UNDERPOWERED, STATUS_PASS, STATUS_NO_THRESHOLD, STATUS_NA],
     range=["#d62728", "#f2a93b", "#2ca02c", "#9e9e9e", "#e0e0e0"],
@@ -416,16 +414,3 @@ def cost_chart(result: CostResult) -> alt.Chart:
 
 
 # ---- exports ------------------------------------------------------------------------------------------------
-
-
-def markdown_report(title: str, summary: str, tables: dict[str, pd.DataFrame]) -> str:
-    """A Markdown document: a title, the verdict in words, then each table under its own heading."""
-    parts = [f"# {title}", "", summary, ""]
-    for name, table in tables.items():
-        parts += [
-            f"## {name}",
-            "",
-            markdown_table(table, max_rows=MARKDOWN_ROWS, more="… {n:,} more rows in the CSV export."),
-            "",
-        ]
-    return "\n".join(parts)

@@ -926,7 +926,9 @@ class _Raw:
     notes: list[str]
     groups: dict[str, tuple[str, ...]]
     params: dict[str, Any]
-    reference: np.ndarray | None = None  # the model's output on the explained rows, when computed on the way
+    model_output: np.ndarray | None = (
+        None  # the model's output on the explained rows, when computed on the way
+    )
 
 
 def _tolerance(output: np.ndarray) -> float:
@@ -1027,14 +1029,14 @@ def _explain_fast(
         explainer = shap.LinearExplainer(final, shap.maskers.Independent(bg, max_samples=len(bg)))
         params["background_size"] = len(bg)
     setup = time.perf_counter() - t0
-    vals_parts, base_parts, ref_parts = [], [], []
+    vals_parts, base_parts, output_parts = [], [], []
     n = len(X)
     chunk = SLOW_TREE_CHUNK if plan.slow_hint and not approximate else TREE_CHUNK
     for start in range(0, n, chunk):
         part = X.iloc[start : start + chunk]
         Xt = to_model_space(part)
         # The model's own output on the same transformed rows (Pipeline.<method> = final.<method>(transform(X))).
-        ref_parts.append(_final_output(final, Xt, out))
+        output_parts.append(_final_output(final, Xt, out))
         if plan.kind == "tree" and explainer is None:
             decision = np.asarray(final.decision_function(Xt), dtype="float64")
             v, b = _gb_multiclass_trees(final, Xt, decision)
@@ -1066,7 +1068,7 @@ def _explain_fast(
             progress(min(start + chunk, n) / n, f"Explained {min(start + chunk, n):,} of {n:,} rows")
     values_t = np.concatenate(vals_parts)
     base = np.concatenate(base_parts)
-    reference = np.concatenate(ref_parts)
+    model_output = np.concatenate(output_parts)
     if plan.sources is not None:
         values = _group(values_t, plan.sources, n_raw)
     else:
@@ -1082,7 +1084,7 @@ def _explain_fast(
         [],
         _groups(plan, features) if plan.prefix else {},
         params,
-        reference,
+        model_output,
     )
 
 
@@ -1204,11 +1206,13 @@ def explain(
             )
     elif plan.kind == "agnostic":
         notes.append(plan.reason)
-    reference = None
+    model_output = None
     if raw is not None:
-        reference = raw.reference if raw.reference is not None else _reference(model, X, raw.output, scored)
-        err = float(np.max(np.abs(raw.base + raw.values.sum(axis=1) - reference))) if len(X) else 0.0
-        if not err <= _tolerance(reference):
+        model_output = (
+            raw.model_output if raw.model_output is not None else _model_output(model, X, raw.output, scored)
+        )
+        err = float(np.max(np.abs(raw.base + raw.values.sum(axis=1) - model_output))) if len(X) else 0.0
+        if not err <= _tolerance(model_output):
             notes.append(
                 f"{raw.explainer} failed the additivity check (base + Σ SHAP differs from the model's output by up to "
                 f"{err:.3g} {raw.units}); the model-agnostic explainer was used instead."
@@ -1226,7 +1230,7 @@ def explain(
             progress=progress,
         )
         raw.notes = notes + raw.notes
-        reference = _reference(model, X, raw.output, scored)
+        model_output = _model_output(model, X, raw.output, scored)
     else:
         raw.notes = notes + raw.notes
         if plan.slow_hint and not approximate:
@@ -1236,8 +1240,8 @@ def explain(
                 "Approximate (Saabas): attributions follow each tree's decision path; fast and additive, "
                 "but not Shapley values — rankings can differ from exact TreeSHAP."
             )
-    err = float(np.max(np.abs(raw.base + raw.values.sum(axis=1) - reference))) if len(X) else 0.0
-    tol = _tolerance(reference)
+    err = float(np.max(np.abs(raw.base + raw.values.sum(axis=1) - model_output))) if len(X) else 0.0
+    tol = _tolerance(model_output)
     additivity = Additivity(
         max_abs_error=err,
         tolerance=tol,
@@ -1248,7 +1252,7 @@ def explain(
     return ShapExplanation(
         values=raw.values,
         base_values=raw.base,
-        model_output=reference,
+        model_output=model_output,
         data=X,
         feature_names=list(scored.feature_names),
         output_names=list(raw.output.names),
@@ -1270,7 +1274,7 @@ def explain(
     )
 
 
-def _reference(model: Any, X: pd.DataFrame, out: _Output, scored: Scored) -> np.ndarray:
+def _model_output(model: Any, X: pd.DataFrame, out: _Output, scored: Scored) -> np.ndarray:
     """The whole model's own output on the raw rows, in the explained output space."""
     try:
         return _call(model, X, out)

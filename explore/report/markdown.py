@@ -64,3 +64,20 @@ def markdown_table(
     if total > len(shown):
         lines += ["", more.format(n=total - len(shown))]
     return "\n".join(lines)
+
+
+MARKDOWN_ROWS = 500  # rows of a table in a Markdown report (the CSV export has them all)
+
+
+def markdown_report(title: str, summary: str, tables: dict[str, pd.DataFrame]) -> str:
+    """A Markdown document: a title, the verdict in words, then each table under its own heading (at most
+    ``MARKDOWN_ROWS`` rows each; the rest are counted, as the CSV export has them)."""
+    parts = [f"# {title}", "", summary, ""]
+    for name, table in tables.items():
+        parts += [
+            f"## {name}",
+            "",
+            markdown_table(table, max_rows=MARKDOWN_ROWS, more="… {n:,} more rows in the CSV export."),
+            "",
+        ]
+    return "\n".join(parts)

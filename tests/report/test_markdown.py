@@ -37,3 +37,15 @@ def test_rows_with_columns_cut_rows_and_empty_tables():
     assert markdown_table([], ["n"]) == "| n |\n|---|"
     with pytest.raises(TypeError):
         markdown_table(rows)
+
+
+def test_markdown_report_has_title_summary_and_each_table_capped():
+    from explore.report.markdown import MARKDOWN_ROWS, markdown_report
+
+    big = pd.DataFrame({"a": range(MARKDOWN_ROWS + 3)})
+    text = markdown_report("Checks | run", "All passed.", {"Big": big, "Small": pd.DataFrame({"b": ["x|y"]})})
+    lines = text.splitlines()
+    assert lines[0] == "# Checks | run" and "All passed." in lines
+    assert "## Big" in lines and "## Small" in lines
+    assert "… 3 more rows in the CSV export." in text
+    assert "x\\|y" in text

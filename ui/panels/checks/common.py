@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explore.checks import charts
 from explore.core import roles
 from explore.core.workspace import Workspace
+from explore.report.markdown import markdown_report
 from ui import evidence
 from ui.boundary import shown_errors
 
@@ -69,7 +69,7 @@ def exports(
     )
     c2.download_button(
         "Markdown",
-        charts.markdown_report(title, summary, tables),
+        markdown_report(title, summary, tables),
         file_name=f"{name}.md",
         mime="text/markdown",
         key=f"checks_dl_md_{name}",
