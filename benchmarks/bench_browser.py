@@ -28,10 +28,10 @@ def _seed_review(db_url: str) -> None:
     """A rubric review with a few confirmed tests, so that the Rubric page draws all it can (an empty store
     shows only a prompt)."""
     from explore.core.store import Store
-    from explore.rubric import ml_test_score as R
+    from explore.rubric import ml_test_score
 
     store = Store(db_url)
-    review = R.start_review(store, "benchmark review", "bench")
+    review = ml_test_score.start_review(store, "benchmark review", "bench")
     for test_id, status in [
         ("data-1", "automated"),
         ("model-1", "manual"),
@@ -39,7 +39,9 @@ def _seed_review(db_url: str) -> None:
         ("monitor-1", "manual"),
         ("monitor-2", "automated"),
     ]:
-        R.confirm_test(store, review, test_id, status=status, author="bench", evidence_text="seeded")
+        ml_test_score.confirm_test(
+            store, review, test_id, status=status, author="bench", evidence_text="seeded"
+        )
 
 
 def measure(workspace: Path) -> tuple[float, dict[str, dict[str, object]]]:

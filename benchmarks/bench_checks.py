@@ -31,10 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import bench_workspace, timed  # noqa: E402
-from explore.checks import compare as C  # noqa: E402
-from explore.checks import expectations as X  # noqa: E402
-from explore.checks import serving_skew as SK  # noqa: E402
-from explore.checks import stability as STB  # noqa: E402
+from explore.checks import compare, expectations, serving_skew, stability  # noqa: E402
 from explore.core.workspace import open_workspace, read_workspace, score  # noqa: E402
 from explore.stats import paired  # noqa: E402
 
@@ -59,7 +56,7 @@ def _open():
 def bench_compare(ws, scorer) -> None:
     print("\n## 1. compare_models (validation + production, slices device, region, tenure_months)")
     with timed("compare_models: paired tests, gaps, differing rows"):
-        res = C.compare_models(
+        res = compare.compare_models(
             ws,
             datasets=["validation", "production"],
             slices=["device", "region", "tenure_months"],
@@ -106,7 +103,9 @@ def bench_tests(ws, scorer) -> None:
     )
 
 
-def _gx_validate(frame: pd.DataFrame, suite: X.ExpectationSuite) -> tuple[set[tuple[str, str]], int]:
+def _gx_validate(
+    frame: pd.DataFrame, suite: expectations.ExpectationSuite
+) -> tuple[set[tuple[str, str]], int]:
     """Validate ``frame`` with Great Expectations against the same expectations; (failing (column, kind), total)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -144,7 +143,7 @@ def _gx_validate(frame: pd.DataFrame, suite: X.ExpectationSuite) -> tuple[set[tu
                 gxe.ExpectColumnQuantileValuesToBeBetween(
                     column=name,
                     quantile_ranges={
-                        "quantiles": [X.QUANTILES[q] for q in e.quantiles],
+                        "quantiles": [expectations.QUANTILES[q] for q in e.quantiles],
                         "value_ranges": ranges,
                     },
                 )
@@ -176,9 +175,9 @@ def bench_expectations(ws) -> None:
     print("\n## 3. expectations: profile train, validate production (vs Great Expectations)")
     train, prod = ws.dataset("train"), ws.dataset("production")
     with timed(f"profile train ({len(train):,} rows × {train.shape[1]} columns)"):
-        suite = X.profile(ws, dataset="train")
+        suite = expectations.profile(ws, dataset="train")
     t = time.perf_counter()
-    res = X.validate(ws, dataset="production", suite=suite)
+    res = expectations.validate(ws, dataset="production", suite=suite)
     t_ours = time.perf_counter() - t
     print(
         f"   ours: validate production ({len(prod):,} rows) {t_ours:7.3f} s — {len(res.violations)} of {len(res.table)} fail"
@@ -198,7 +197,9 @@ def bench_expectations(ws) -> None:
             f"→ ours is {t_peer / t_ours:.1f}× faster"
         )
         print(f"   failing in both: {sorted(ours & failed)}")
-        print(f"   only ours (exact binomial at {X.ALPHA}, not GE's plain share): {sorted(ours - failed)}")
+        print(
+            f"   only ours (exact binomial at {expectations.ALPHA}, not GE's plain share): {sorted(ours - failed)}"
+        )
         print(f"   only GE: {sorted(failed - ours)}")
     except Exception as exc:  # noqa: BLE001 - the peer may not run on this pandas version; report why
         print(f"   Great Expectations could not run here: {type(exc).__name__}: {str(exc)[:200]}")
@@ -213,17 +214,19 @@ def bench_skew(ws) -> None:
     serving.loc[rows, "monthly_charges"] = serving.loc[rows, "monthly_charges"] + 1.0
     serving = serving.sample(frac=1.0, random_state=1)
     with timed(f"feature_skew ({len(prod):,} rows joined on ids, {len(ws.feature_names)} columns)"):
-        res = SK.feature_skew(ws, training="production", serving=serving, serving_name="perturbed copy")
+        res = serving_skew.feature_skew(
+            ws, training="production", serving=serving, serving_name="perturbed copy"
+        )
     print(f"   {res.summary()}")
 
 
 def bench_stability(ws) -> None:
     print("\n## 5. stability over every row, and the cost measurement")
     with timed("numerical_stability (all 1M rows predicted, probes)"):
-        res = STB.numerical_stability(ws)
+        res = stability.numerical_stability(ws)
     print(f"   {res.summary()}")
     with timed("serving_cost (current vs previous; 1, 100, 10,000 rows)"):
-        cost = STB.serving_cost(ws)
+        cost = stability.serving_cost(ws)
     print(f"   {cost.summary()}")
 
 

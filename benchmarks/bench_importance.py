@@ -27,8 +27,7 @@ import numpy as np  # noqa: E402
 import shap  # noqa: E402
 
 from explore.core.workspace import open_workspace, read_workspace, score  # noqa: E402
-from explore.importance import charts as C  # noqa: E402
-from explore.importance import explain as I  # noqa: E402
+from explore.importance import charts, explain  # noqa: E402
 
 BENCH = ROOT / "benchmarks" / "_work" / "bench"
 
@@ -56,7 +55,7 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--rows", type=int, default=I.DEFAULT_SAMPLE["tree"], help="sample size (rows explained)"
+        "--rows", type=int, default=explain.DEFAULT_SAMPLE["tree"], help="sample size (rows explained)"
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dataset", default="validation")
@@ -82,12 +81,12 @@ def main() -> None:
 
     # -- first global view: sample + explain + table + the three charts (what the page computes on first visit)
     def first_view():
-        ex = I.explain(sc, model, sample_size=args.rows)
-        table = I.importance_table(ex)
-        C.importance_bars(ex).to_dict()
-        C.beeswarm(ex).to_dict()
-        C.dependence(
-            ex, table["feature"].iloc[0], color=I.interaction_partner(ex, table["feature"].iloc[0])
+        ex = explain.explain(sc, model, sample_size=args.rows)
+        table = explain.importance_table(ex)
+        charts.importance_bars(ex).to_dict()
+        charts.beeswarm(ex).to_dict()
+        charts.dependence(
+            ex, table["feature"].iloc[0], color=explain.interaction_partner(ex, table["feature"].iloc[0])
         ).to_dict()
         return ex
 
@@ -109,7 +108,7 @@ def main() -> None:
     X = sc.X.iloc[positions]
 
     def ours():
-        return I.explain(sc, model, rows=positions)
+        return explain.explain(sc, model, rows=positions)
 
     def shap_direct():
         Xt = model[:-1].transform(X)
@@ -145,7 +144,7 @@ def main() -> None:
 
     @st.cache_data(max_entries=24, show_spinner=False)
     def cached(_sc, _model, key: str, slice_json: str, n: int, approximate: bool):
-        return I.explain(_sc, _model, sample_size=n, approximate=approximate)
+        return explain.explain(_sc, _model, sample_size=n, approximate=approximate)
 
     cached(sc, model, ws.key, "", args.rows, False)
     t_hit, _ = timed(lambda: cached(sc, model, ws.key, "", args.rows, False), max(args.repeats, 10))
@@ -154,18 +153,18 @@ def main() -> None:
     )
 
     # -- the estimate shown on the page, and the other modes for scale
-    est = I.estimate_time(sc, model)
+    est = explain.estimate_time(sc, model)
     print(
         f"\nestimate shown on the page for {args.rows:,} rows: {est.seconds(args.rows):.2f} s "
         f"(measured: {t_ours:.2f} s)"
     )
-    t_approx, ex_a = timed(lambda: I.explain(sc, model, rows=positions, approximate=True), args.repeats)
+    t_approx, ex_a = timed(lambda: explain.explain(sc, model, rows=positions, approximate=True), args.repeats)
     print(
         f"approximate (Saabas) on the same rows: {t_approx:.3f} s "
         f"(rank agreement with exact: {np.corrcoef(np.argsort(np.argsort(ex_a.mean_abs())), np.argsort(np.argsort(ex.mean_abs())))[0, 1]:.2f})"
     )
     agn_rows = positions[:50]
-    t_agn, ex_g = timed(lambda: I.explain(sc, model, rows=agn_rows, method="agnostic"), 1)
+    t_agn, ex_g = timed(lambda: explain.explain(sc, model, rows=agn_rows, method="agnostic"), 1)
     print(
         f"model-agnostic (permutation, {ex_g.params['n_permutations']} orderings × {ex_g.params['background_size']} "
         f"background rows) on 50 rows: {t_agn:.2f} s ({t_agn / 50 * 1000:.0f} ms per row)"

@@ -24,7 +24,7 @@ import pandas as pd
 from common import bench_workspace, peak_rss_mb, timed
 
 from explore.core.workspace import open_workspace, read_workspace
-from explore.labels import crowd as L
+from explore.labels import crowd
 
 
 def _best(fn, repeat: int = 3):
@@ -48,27 +48,27 @@ def main() -> None:
     with timed("open workspace"):
         ws = open_workspace(read_workspace(path))
     with timed("read + validate + join annotations"):
-        ann = L.workspace_annotations(ws)
+        ann = crowd.workspace_annotations(ws)
     print(
         f"  {ann.n_items:,} items, {ann.n_annotations:,} labels, {ann.n_labelers} labelers, dataset '{ann.dataset}'"
     )
     with timed("model probabilities of 'previous' on the annotated items"):
-        probs = L.model_probabilities(ws, ann, model="previous")
+        probs = crowd.model_probabilities(ws, ann, model="previous")
 
     # ---- the core, timed together (best of 3) ------------------------------------------------------
     def core():
         t = {}
         t0 = time.perf_counter()
-        ag = L.agreement(ann)
+        ag = crowd.agreement(ann)
         t["agreement"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        cons = L.consensus(ann)
+        cons = crowd.consensus(ann)
         t["Dawid–Skene"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        trust = L.labeler_trust(ann, cons)
+        trust = crowd.labeler_trust(ann, cons)
         t["labeler trust"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        queue = L.rank_queue(ann, cons, probs)
+        queue = crowd.rank_queue(ann, cons, probs)
         t["ranking"] = time.perf_counter() - t0
         return t, ag, cons, trust, queue
 
@@ -107,7 +107,7 @@ def main() -> None:
     print(
         f"  consensus accuracy vs truth: Dawid–Skene {ds_acc:.4f}, majority vote {mv_acc:.4f} (ties count as wrong)"
     )
-    recall = {k: L.planted_recall(queue.frame, errors, k) for k in (ne, 2 * ne)}
+    recall = {k: crowd.planted_recall(queue.frame, errors, k) for k in (ne, 2 * ne)}
     print(
         f"  planted label errors: {ne:,}; found in top {ne:,}: {recall[ne]:.1%}, top {2 * ne:,}: {recall[2 * ne]:.1%}"
     )
@@ -117,7 +117,7 @@ def main() -> None:
 
     # ---- peers -------------------------------------------------------------------------------------
     print("\npeers (same data; ratio = peer time / ours)")
-    ours_alpha, _ = _best(lambda: L.krippendorff_alpha_nominal(ann.counts))
+    ours_alpha, _ = _best(lambda: crowd.krippendorff_alpha_nominal(ann.counts))
     try:
         import krippendorff
 
@@ -135,7 +135,7 @@ def main() -> None:
     from statsmodels.stats.inter_rater import fleiss_kappa
 
     chosen = ann.counts[ann.n_labels == ag.fleiss_labels]
-    t_ours, _ = _best(lambda: L.fleiss_kappa(chosen))
+    t_ours, _ = _best(lambda: crowd.fleiss_kappa(chosen))
     t, fk = _best(lambda: fleiss_kappa(chosen, method="fleiss"))
     print(
         f"  statsmodels fleiss_kappa {t:6.3f} s vs ours {t_ours:.3f} s ({t / t_ours:,.1f}x)  kappa {fk:.6f} vs {ag.fleiss_kappa:.6f}"
@@ -184,7 +184,7 @@ def main() -> None:
         t, q = _best(lambda: get_label_quality_scores(lab, probs.proba), repeat=1)
         order = np.argsort(q, kind="stable")
         frame = pd.DataFrame({"key": ann.item_keys[order]})
-        cl = {k: L.planted_recall(frame, errors, k) for k in (ne, 2 * ne)}
+        cl = {k: crowd.planted_recall(frame, errors, k) for k in (ne, 2 * ne)}
         print(
             f"  cleanlab label quality  {t:7.3f} s vs ours {parts['ranking']:.3f} s; planted errors in top {ne:,}: "
             f"{cl[ne]:.1%} (model only) vs {recall[ne]:.1%} (ours: model x labelers); top {2 * ne:,}: {cl[2 * ne]:.1%} vs {recall[2 * ne]:.1%}"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from common import bench_workspace, timed
 
-from explore.checks import registry as CR
+from explore.checks import registry
 from explore.core.store import Store, check_runs, rubric_entries, rubric_reviews, snapshots
-from explore.rubric import ml_test_score as R
+from explore.rubric import ml_test_score
 
 
 def _fill(
@@ -49,12 +49,12 @@ def _fill(
             ).inserted_primary_key[0]
             rows = []
             for k in range(changes):
-                for t in R.TEST_IDS:
+                for t in ml_test_score.TEST_IDS:
                     rows.append(
                         dict(
                             review_id=rid,
                             test_id=t,
-                            status=rng.choice(R.STATUSES),
+                            status=rng.choice(ml_test_score.STATUSES),
                             evidence_text=f"change {k}",
                             links=[],
                             snapshot_ids=[],
@@ -70,7 +70,7 @@ def _fill(
                 dict(
                     workspace="/w/workspace.toml",
                     kind="slice_report",
-                    tests=[rng.choice(R.TEST_IDS)],
+                    tests=[rng.choice(ml_test_score.TEST_IDS)],
                     title=f"snap {i}",
                     params={},
                     result={"i": i},
@@ -83,7 +83,7 @@ def _fill(
                 for i in range(n_snapshots)
             ],
         )
-        checks = [{"name": n, "tests": list(c.tests), "status": "passed"} for n, c in CR.CHECKS.items()]
+        checks = [{"name": n, "tests": list(c.tests), "status": "passed"} for n, c in registry.CHECKS.items()]
         conn.execute(
             check_runs.insert(),
             [
@@ -113,27 +113,27 @@ def bench_store() -> None:
         )
         results: dict[str, float] = {}
         with timed("load_review (with carry-over chain of 60 reviews)", results):
-            state = R.load_review(store, last)
+            state = ml_test_score.load_review(store, last)
         with timed("audit_trail (280 changes, score after each)", results):
-            trail = R.audit_trail(store, last)
+            trail = ml_test_score.audit_trail(store, last)
         with timed("score_history (60 reviews)", results):
-            R.score_history(store)
+            ml_test_score.score_history(store)
         with timed("list snapshots + check runs", results):
             snaps = store.list_snapshots(workspace="/w/workspace.toml")
-            runs = R.runs_for(
+            runs = ml_test_score.runs_for(
                 store.list_check_runs(), workspace_path="/w/workspace.toml", workspace_name="w", review=None
             )
         with timed("proposals (2,000 snapshots, 500 runs)", results):
-            props = R.proposals(state.statuses(), snaps, runs)
+            props = ml_test_score.proposals(state.statuses(), snaps, runs)
         with timed("cheapest_next_points", results):
-            nxt = R.cheapest_next_points(
-                state.statuses(), proposals_by_test=props, automatable=CR.tests_covered()
+            nxt = ml_test_score.cheapest_next_points(
+                state.statuses(), proposals_by_test=props, automatable=registry.tests_covered()
             )
         with timed("exports: dict + Markdown + HTML + JSON", results):
-            data = R.review_to_dict(state, history=trail)
-            R.review_to_markdown(data, next_points=nxt)
-            R.review_to_html(data, next_points=nxt)
-            R.review_to_json(state, history=trail)
+            data = ml_test_score.review_to_dict(state, history=trail)
+            ml_test_score.review_to_markdown(data, next_points=nxt)
+            ml_test_score.review_to_html(data, next_points=nxt)
+            ml_test_score.review_to_json(state, history=trail)
         print(f"{'total per page rerun (store side)':<55s} {sum(results.values()):8.3f} s")
 
 
@@ -141,9 +141,9 @@ def bench_check() -> None:
     toml = bench_workspace()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        code = CR.main([str(toml), "--cheap", "--fairness", "region", "--out", tmp])
+        code = registry.main([str(toml), "--cheap", "--fairness", "region", "--out", tmp])
         total = time.perf_counter() - t
-        report = json.loads((Path(tmp) / CR.REPORT_JSON).read_text())
+        report = json.loads((Path(tmp) / registry.REPORT_JSON).read_text())
     print()
     print(
         f"explore check --cheap on 1M rows: exit code {code}, {total:.1f} s in all (opening the workspace included)"

@@ -245,10 +245,10 @@ def bench_groups(sc) -> None:
     print(f"\n== 2. Metrics by 3 columns: {G} groups × {len(names)} metrics on {sc.n:,} rows")
     y1 = (sc.y == sc.positive_index).astype(np.int64)
     p1 = (sc.pred == sc.positive_index).astype(np.int64)
-    from explore.stats import metrics as M
+    from explore.stats import metrics as metrics_mod
 
     def cold():
-        M._ORDER_CACHE.clear()  # forget the per-dataset score order: pay the sort, like the floor does
+        metrics_mod._ORDER_CACHE.clear()  # forget the per-dataset score order: pay the sort, like the floor does
         return grouped_metrics(sc, codes, G, metrics=names)
 
     t_cold, _ = timed(cold, repeat=3)

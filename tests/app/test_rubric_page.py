@@ -11,7 +11,7 @@ import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from explore.checks import registry as CR
+from explore.checks import registry
 from explore.core.store import Store
 from explore.rubric import ml_test_score
 from tests.conftest import assert_no_exception
@@ -159,7 +159,7 @@ def test_check_runs_are_proposed_as_automated_and_carry_over(
 ):
     # CI ran `explore check` against this store: its run is the evidence of automation.
     out = tmp_path / "ci"
-    assert CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)]) == 0
+    assert registry.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)]) == 0
     at = make_app(PAGE)
     _start_review(at, name="v1 review")
     with Store(db_url) as store:
@@ -286,9 +286,9 @@ def test_a_check_report_recorded_here_proposes_automated_once(
     # CI ran `explore check` without access to this store and kept the JSON report as an artifact.
     monkeypatch.delenv("EXPLORE_DB_URL")
     out = tmp_path / "ci"
-    assert CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)]) == 0
+    assert registry.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)]) == 0
     monkeypatch.setenv("EXPLORE_DB_URL", db_url)
-    report = (out / CR.REPORT_JSON).read_bytes()
+    report = (out / registry.REPORT_JSON).read_bytes()
 
     at = make_app(PAGE)
     _start_review(at, name="ci review")

@@ -16,7 +16,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from explore.checks import model_spec as SP
+from explore.checks import model_spec
 from explore.errors import AnalysisError
 from tests.checks.test_compare import table_workspace
 from tests.helpers import FEATURES, frame
@@ -61,7 +61,7 @@ def _ws(model, task: str = "binary"):
     ],
 )
 def test_spec_checks_pass_on_gb_hgb_and_logistic_regression(est, source):
-    res = SP.spec_checks(_ws(pipe(est)), n_rows=150)
+    res = model_spec.spec_checks(_ws(pipe(est)), n_rows=150)
     status = {c.name: c.status for c in res.checks}
     assert status == {"a fit runs": "pass", "loss decreases": "pass", "memorises a tiny sample": "pass"}, (
         res.summary()
@@ -71,20 +71,24 @@ def test_spec_checks_pass_on_gb_hgb_and_logistic_regression(est, source):
     curve = res.curve["loss"].to_numpy()
     assert curve[-1] < curve[0]
     memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
-    assert memorise.numbers["error"] <= memorise.numbers["floor"] + SP.MEMORISE_SLACK
+    assert memorise.numbers["error"] <= memorise.numbers["floor"] + model_spec.MEMORISE_SLACK
 
 
 def test_estimators_without_stages_are_not_applicable_for_the_loss_curve():
-    res = SP.spec_checks(_ws(pipe(KNeighborsClassifier(n_neighbors=15))), n_rows=120)
+    res = model_spec.spec_checks(_ws(pipe(KNeighborsClassifier(n_neighbors=15))), n_rows=120)
     loss = next(c for c in res.checks if c.name == "loss decreases")
-    assert loss.status == SP.STATUS_NA and "KNeighborsClassifier exposes no training stages" in loss.text
+    assert (
+        loss.status == model_spec.STATUS_NA and "KNeighborsClassifier exposes no training stages" in loss.text
+    )
     memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
-    assert memorise.status == SP.STATUS_PASS and memorise.numbers["relaxed"] == {"n_neighbors": 1}
+    assert memorise.status == model_spec.STATUS_PASS and memorise.numbers["relaxed"] == {"n_neighbors": 1}
     assert res.passed is True and res.curve.empty
 
 
 def test_regression_hgb_memorises_and_its_loss_falls():
-    res = SP.spec_checks(_ws(pipe(HistGradientBoostingRegressor(max_iter=25)), task="regression"), n_rows=150)
+    res = model_spec.spec_checks(
+        _ws(pipe(HistGradientBoostingRegressor(max_iter=25)), task="regression"), n_rows=150
+    )
     assert res.passed is True
     memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
     assert memorise.numbers["r2"] >= 0.99
@@ -98,9 +102,9 @@ def test_a_pipeline_that_throws_its_inputs_away_cannot_memorise():
             ("model", GradientBoostingClassifier(n_estimators=10, random_state=0)),
         ]
     )
-    res = SP.spec_checks(_ws(blind), n_rows=100)
+    res = model_spec.spec_checks(_ws(blind), n_rows=100)
     memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
-    assert memorise.status == SP.STATUS_FAIL and "cannot memorise" in memorise.text
+    assert memorise.status == model_spec.STATUS_FAIL and "cannot memorise" in memorise.text
     assert res.passed is False
 
 
@@ -130,9 +134,9 @@ def test_a_ridge_on_one_hot_and_missing_indicators_memorises_its_tiny_sample():
     )  # nothing to learn: only exact fits reach R² 1
     model.fit(df[FEATURES], df["income"])
     ws = table_workspace({"train": df}, {"current": model}, label="income", columns={"task": "regression"})
-    res = SP.spec_checks(ws, n_rows=100)
+    res = model_spec.spec_checks(ws, n_rows=100)
     memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
-    assert memorise.status == SP.STATUS_PASS, memorise.text
+    assert memorise.status == model_spec.STATUS_PASS, memorise.text
     assert memorise.numbers["r2"] >= 0.99
 
 
@@ -144,15 +148,15 @@ def test_a_fit_that_fails_is_reported_in_words():
     model = pipe(GradientBoostingClassifier(n_estimators=5))
     ws = _ws(model)
     ws.models["current"] = pipe(Broken(n_estimators=5))  # a workspace whose model cannot be refitted
-    res = SP.spec_checks(ws, n_rows=50)
-    assert res.checks[0].status == SP.STATUS_FAIL and "the solver exploded" in res.checks[0].text
+    res = model_spec.spec_checks(ws, n_rows=50)
+    assert res.checks[0].status == model_spec.STATUS_FAIL and "the solver exploded" in res.checks[0].text
     assert res.passed is False
 
 
 def test_bad_sample_size_and_predictions_only():
     ws = _ws(pipe(LogisticRegression()))
     with pytest.raises(AnalysisError, match="at least 20 rows"):
-        SP.spec_checks(ws, n_rows=5)
+        model_spec.spec_checks(ws, n_rows=5)
     df = frame(100).assign(pred=">50K")
     with pytest.raises(AnalysisError, match="predictions-only"):
-        SP.spec_checks(table_workspace({"train": df}, {}, label="income"))
+        model_spec.spec_checks(table_workspace({"train": df}, {}, label="income"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explore.checks import registry as CR
+from explore.checks import registry
 from explore.cli.commands import main as cli_main
 from explore.core.store import Store
 from explore.rubric import ml_test_score
@@ -32,13 +32,13 @@ def _no_store(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _report(out: Path) -> dict:
-    return json.loads((out / CR.REPORT_JSON).read_text(encoding="utf-8"))
+    return json.loads((out / registry.REPORT_JSON).read_text(encoding="utf-8"))
 
 
 def test_passing_run_exits_0_and_writes_both_reports(tiny_workspace, tmp_path, capsys):
     out = tmp_path / "out"
-    code = CR.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)])
-    assert code == CR.EXIT_PASSED
+    code = registry.main([str(tiny_workspace), "--checks", "compare", "--out", str(out)])
+    assert code == registry.EXIT_PASSED
     report = _report(out)
     assert report["format"] == ml_test_score.CHECK_REPORT_FORMAT and report["scale"] == "2017"
     assert report["exit_code"] == 0 and report["status"] == "passed"
@@ -51,22 +51,25 @@ def test_passing_run_exits_0_and_writes_both_reports(tiny_workspace, tmp_path, c
         report["workspace"]["name"] == tiny_workspace.parent.name
         and "current" in report["workspace"]["models"]
     )
-    md = (out / CR.REPORT_MD).read_text(encoding="utf-8")
+    md = (out / registry.REPORT_MD).read_text(encoding="utf-8")
     assert "# explore check — passed (exit code 0)" in md and "| PASS |" in md
     printed = capsys.readouterr().out
     assert "PASS  compare" in printed and "exit code 0" in printed
     # The report file is what the Rubric page imports.
-    assert ml_test_score.parse_check_report((out / CR.REPORT_JSON).read_text())["run_id"] == report["run_id"]
+    assert (
+        ml_test_score.parse_check_report((out / registry.REPORT_JSON).read_text())["run_id"]
+        == report["run_id"]
+    )
 
 
 def test_a_failed_threshold_exits_1_with_the_failing_cells(tiny_workspace, tmp_path):
     thresholds = tmp_path / "strict.toml"
     thresholds.write_text(STRICT, encoding="utf-8")
     out = tmp_path / "out"
-    code = CR.main(
+    code = registry.main(
         [str(tiny_workspace), "--checks", "compare", "--thresholds", str(thresholds), "--out", str(out)]
     )
-    assert code == CR.EXIT_FAILED
+    assert code == registry.EXIT_FAILED
     report = _report(out)
     check = report["checks"][0]
     assert check["status"] == "failed" and check["summary"].startswith("Fails:")
@@ -74,42 +77,48 @@ def test_a_failed_threshold_exits_1_with_the_failing_cells(tiny_workspace, tmp_p
     assert failures and all(f["status"] == "fail" for f in failures)
     assert {f["metric"] for f in failures} <= {"accuracy", "log loss"}
     assert report["tests"]["infra-4"]["status"] == "failed"
-    md = (out / CR.REPORT_MD).read_text(encoding="utf-8")
+    md = (out / registry.REPORT_MD).read_text(encoding="utf-8")
     assert "## FAIL: Candidate vs previous model" in md
 
 
 def test_a_bad_workspace_exits_2_with_a_report_saying_why(tmp_path):
     out = tmp_path / "out"
-    code = CR.main([str(tmp_path / "missing" / "workspace.toml"), "--out", str(out)])
-    assert code == CR.EXIT_COULD_NOT_RUN
+    code = registry.main([str(tmp_path / "missing" / "workspace.toml"), "--out", str(out)])
+    assert code == registry.EXIT_COULD_NOT_RUN
     report = _report(out)
     assert report["status"] == "could not run" and report["checks"] == []
     assert "does not exist" in report["problems"][0]
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "workspace.toml").write_text("[columns\nlabel = 'y'", encoding="utf-8")
-    assert CR.main([str(bad), "--out", str(out)]) == CR.EXIT_COULD_NOT_RUN
+    assert registry.main([str(bad), "--out", str(out)]) == registry.EXIT_COULD_NOT_RUN
     assert "not valid TOML" in _report(out)["problems"][0]
 
 
 def test_usage_errors_exit_2(tiny_workspace, tmp_path, capsys):
     out = tmp_path / "out"
-    assert CR.main([str(tiny_workspace), "--checks", "nonsense", "--out", str(out)]) == CR.EXIT_COULD_NOT_RUN
+    assert (
+        registry.main([str(tiny_workspace), "--checks", "nonsense", "--out", str(out)])
+        == registry.EXIT_COULD_NOT_RUN
+    )
     assert "Unknown check 'nonsense' in --checks" in _report(out)["problems"][0]
-    assert CR.main([str(tiny_workspace), "--thresholds", str(tmp_path / "nope.toml"), "--out", str(out)]) == 2
+    assert (
+        registry.main([str(tiny_workspace), "--thresholds", str(tmp_path / "nope.toml"), "--out", str(out)])
+        == 2
+    )
     assert "thresholds file" in _report(out)["problems"][0]
-    assert CR.main([str(tiny_workspace), "--dataset", "holdout", "--out", str(out)]) == 2
+    assert registry.main([str(tiny_workspace), "--dataset", "holdout", "--out", str(out)]) == 2
     assert "--dataset names the dataset 'holdout'" in _report(out)["problems"][0]
-    assert CR.main(["--no-such-option"]) == 2  # argparse's usage error
-    assert CR.main([]) == 2
-    assert CR.main(["--list"]) == 0
+    assert registry.main(["--no-such-option"]) == 2  # argparse's usage error
+    assert registry.main([]) == 2
+    assert registry.main(["--list"]) == 0
     assert "Rubric tests covered" in capsys.readouterr().out
 
 
 def test_a_requested_check_that_cannot_run_exits_2(tiny_workspace, tmp_path):
     out = tmp_path / "out"
-    code = CR.main([str(tiny_workspace), "--checks", "fairness", "--out", str(out)])
-    assert code == CR.EXIT_COULD_NOT_RUN
+    code = registry.main([str(tiny_workspace), "--checks", "fairness", "--out", str(out)])
+    assert code == registry.EXIT_COULD_NOT_RUN
     report = _report(out)
     assert report["checks"][0]["status"] == "skipped"
     assert "--fairness COLUMN" in report["problems"][0]
@@ -119,7 +128,7 @@ def test_rubric_ids_select_checks_and_the_run_is_recorded_in_the_store(tiny_work
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("EXPLORE_DB_URL", url)
     out = tmp_path / "out"
-    code = CR.main(
+    code = registry.main(
         [
             str(tiny_workspace),
             "--checks",
@@ -132,7 +141,7 @@ def test_rubric_ids_select_checks_and_the_run_is_recorded_in_the_store(tiny_work
             str(out),
         ]
     )
-    assert code in (CR.EXIT_PASSED, CR.EXIT_FAILED)
+    assert code in (registry.EXIT_PASSED, registry.EXIT_FAILED)
     report = _report(out)
     assert [c["name"] for c in report["checks"]] == ["fairness"] and report["review"] == "v3"
     with Store(url) as store:
@@ -169,28 +178,28 @@ def test_the_cli_dispatches_explore_check(tiny_workspace, tmp_path):
         ["check", str(tiny_workspace), "--checks", "weak_slices", "--fail-on-weak-slices", "--out", str(out)]
     )
     n_found = _report(out)["checks"][0]["details"]["n_significant"]
-    assert code == (CR.EXIT_FAILED if n_found else CR.EXIT_PASSED)
+    assert code == (registry.EXIT_FAILED if n_found else registry.EXIT_PASSED)
 
 
 def test_missing_modules_are_skipped_and_bugs_are_errors_without_hiding_other_checks(
     tiny_workspace, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(CR, "CHECKS", dict(CR.CHECKS))
+    monkeypatch.setattr(registry, "CHECKS", dict(registry.CHECKS))
 
-    @CR.register("future", ["monitor-6"], kind="latency", title="A check whose module is not installed")
+    @registry.register("future", ["monitor-6"], kind="latency", title="A check whose module is not installed")
     def _future(ctx):
-        CR._module("explore.not_written_yet")
+        registry._module("explore.not_written_yet")
 
-    @CR.register("buggy", ["data-3"], kind="cost", title="A check with a bug")
+    @registry.register("buggy", ["data-3"], kind="cost", title="A check with a bug")
     def _buggy(ctx):
         raise ZeroDivisionError("oops")
 
-    @CR.register("fine", ["monitor-5"], kind="stability", title="A check that passes")
+    @registry.register("fine", ["monitor-5"], kind="stability", title="A check that passes")
     def _fine(ctx):
-        return CR.Outcome(True, "all finite", {"n": ctx.scored().n})
+        return registry.Outcome(True, "all finite", {"n": ctx.scored().n})
 
     out = tmp_path / "out"
-    code = CR.main([str(tiny_workspace), "--checks", "future,buggy,fine", "--out", str(out)])
+    code = registry.main([str(tiny_workspace), "--checks", "future,buggy,fine", "--out", str(out)])
     report = _report(out)
     by_name = {c["name"]: c for c in report["checks"]}
     assert (
@@ -200,10 +209,12 @@ def test_missing_modules_are_skipped_and_bugs_are_errors_without_hiding_other_ch
     assert by_name["buggy"]["status"] == "error" and "ZeroDivisionError" in by_name["buggy"]["summary"]
     assert "Traceback" in by_name["buggy"]["details"]["traceback"]
     assert by_name["fine"]["status"] == "passed" and by_name["fine"]["details"]["n"] > 0
-    assert code == CR.EXIT_COULD_NOT_RUN  # an error and a requested skip; nothing failed
+    assert code == registry.EXIT_COULD_NOT_RUN  # an error and a requested skip; nothing failed
     # Without --checks, a check whose module is missing is just skipped: the run passes.
-    monkeypatch.setattr(CR, "CHECKS", {k: v for k, v in CR.CHECKS.items() if k in ("future", "fine")})
-    assert CR.main([str(tiny_workspace), "--out", str(out)]) == CR.EXIT_PASSED
+    monkeypatch.setattr(
+        registry, "CHECKS", {k: v for k, v in registry.CHECKS.items() if k in ("future", "fine")}
+    )
+    assert registry.main([str(tiny_workspace), "--out", str(out)]) == registry.EXIT_PASSED
 
 
 def test_predictions_only_workspace_skips_model_checks(tmp_path):
@@ -216,12 +227,12 @@ def test_predictions_only_workspace_skips_model_checks(tmp_path):
         datasets={"train": df.iloc[:150], "validation": df.iloc[150:]},
     )
     out = tmp_path / "out"
-    code = CR.main([str(path), "--checks", "compare,repro,weak_slices", "--out", str(out)])
+    code = registry.main([str(path), "--checks", "compare,repro,weak_slices", "--out", str(out)])
     by_name = {c["name"]: c for c in _report(out)["checks"]}
     assert by_name["compare"]["status"] == "skipped" and "predictions-only" in by_name["compare"]["summary"]
     assert by_name["repro"]["status"] == "skipped"
     assert by_name["weak_slices"]["status"] == "passed"
-    assert code == CR.EXIT_COULD_NOT_RUN  # compare and repro were asked for and could not run
+    assert code == registry.EXIT_COULD_NOT_RUN  # compare and repro were asked for and could not run
 
 
 def test_weak_slices_on_a_dataset_too_small_for_discovery_is_skipped_not_an_error(tmp_path):
@@ -230,13 +241,13 @@ def test_weak_slices_on_a_dataset_too_small_for_discovery_is_skipped_not_an_erro
     df = frame(200)
     path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:160], "validation": df.iloc[160:]})
     out = tmp_path / "out"
-    code = CR.main(
+    code = registry.main(
         [str(path), "--skip", "compare,baseline,repro,spec,cost,stability,invariants", "--out", str(out)]
     )
     by_name = {c["name"]: c for c in _report(out)["checks"]}
     assert by_name["weak_slices"]["status"] == "skipped", by_name["weak_slices"]
     assert "has 40 scored rows" in by_name["weak_slices"]["summary"]
-    assert code != CR.EXIT_COULD_NOT_RUN
+    assert code != registry.EXIT_COULD_NOT_RUN
 
 
 def test_baseline_on_a_training_set_too_small_to_fit_is_skipped_not_an_error(tmp_path):
@@ -247,7 +258,7 @@ def test_baseline_on_a_training_set_too_small_to_fit_is_skipped_not_an_error(tmp
         tmp_path / "tiny", task="regression", datasets={"train": df.iloc[:12], "validation": df.iloc[12:]}
     )
     out = tmp_path / "out"
-    CR.main(
+    registry.main(
         [str(path), "--skip", "compare,repro,spec,cost,stability,invariants,weak_slices", "--out", str(out)]
     )
     by_name = {c["name"]: c for c in _report(out)["checks"]}
@@ -261,7 +272,7 @@ def test_fairness_with_no_group_large_enough_is_skipped_not_passed(tmp_path):
     df = frame(200)
     path = make_workspace(tmp_path / "small", datasets={"train": df.iloc[:170], "validation": df.iloc[170:]})
     out = tmp_path / "out"
-    CR.main([str(path), "--checks", "fairness", "--fairness", "city", "--out", str(out)])
+    registry.main([str(path), "--checks", "fairness", "--fairness", "city", "--out", str(out)])
     check = _report(out)["checks"][0]
     assert check["status"] == "skipped", check
     assert "city: no gap measured (fewer than two groups with at least 30 rows)" in check["summary"]
@@ -271,7 +282,9 @@ def test_fairness_with_no_group_large_enough_is_skipped_not_passed(tmp_path):
 def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
     path = make_workspace(tmp_path / task, task=task)
     out = tmp_path / "out"
-    code = CR.main([str(path), "--checks", "weak_slices,fairness", "--fairness", "city", "--out", str(out)])
+    code = registry.main(
+        [str(path), "--checks", "weak_slices,fairness", "--fairness", "city", "--out", str(out)]
+    )
     report = _report(out)
     assert [c["status"] for c in report["checks"]] in (["passed", "passed"], ["passed", "failed"])
     assert code in (0, 1)
@@ -280,25 +293,27 @@ def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
 
 def test_exit_code_rules():
     def r(status, name="x"):
-        return CR.CheckResult(name, ("data-1",), "k", "t", status, "")
+        return registry.CheckResult(name, ("data-1",), "k", "t", status, "")
 
-    assert CR.exit_code_for([r("passed"), r("skipped")]) == 0
-    assert CR.exit_code_for([r("passed"), r("failed"), r("error")]) == 1  # a failure is the definite signal
-    assert CR.exit_code_for([r("passed"), r("error")]) == 2
-    assert CR.exit_code_for([r("skipped", "a")], requested=["a"]) == 2
-    assert CR.exit_code_for([r("skipped")]) == 2  # nothing ran at all
-    assert CR.tests_covered() >= {"infra-4", "monitor-7", "model-5", "model-6", "infra-1", "model-7"}
-    for check in CR.CHECKS.values():
+    assert registry.exit_code_for([r("passed"), r("skipped")]) == 0
+    assert (
+        registry.exit_code_for([r("passed"), r("failed"), r("error")]) == 1
+    )  # a failure is the definite signal
+    assert registry.exit_code_for([r("passed"), r("error")]) == 2
+    assert registry.exit_code_for([r("skipped", "a")], requested=["a"]) == 2
+    assert registry.exit_code_for([r("skipped")]) == 2  # nothing ran at all
+    assert registry.tests_covered() >= {"infra-4", "monitor-7", "model-5", "model-6", "infra-1", "model-7"}
+    for check in registry.CHECKS.values():
         assert check.tests and all(t in ml_test_score.TESTS_BY_ID for t in check.tests)
 
 
 def test_invariants_flag_the_planted_drift_of_the_serving_data(tiny_workspace, tmp_path):
     out = tmp_path / "out"
-    code = CR.main([str(tiny_workspace), "--checks", "invariants", "--out", str(out)])
+    code = registry.main([str(tiny_workspace), "--checks", "invariants", "--out", str(out)])
     check = _report(out)["checks"][0]
     assert check["tests"] == ["monitor-2", "monitor-5"]
     # The sample's monthly_charges rise month by month: later months leave the training range.
-    assert code == CR.EXIT_FAILED and check["status"] == "failed"
+    assert code == registry.EXIT_FAILED and check["status"] == "failed"
     assert (
         "out of range: monthly_charges" in check["summary"]
         and "NaN/inf in model outputs: 0" in check["summary"]
@@ -326,7 +341,7 @@ def test_checks_modules_banned_skew_shadow_stability_compat_key_examples(tmp_pat
     ws = open_workspace(read_workspace(path))
     compat.save_key_examples(compat.make_key_examples(ws, n=10), compat.key_examples_path(ws))
     out = tmp_path / "out"
-    code = CR.main(
+    code = registry.main(
         [
             str(path),
             "--checks",
@@ -351,10 +366,10 @@ def test_checks_modules_banned_skew_shadow_stability_compat_key_examples(tmp_pat
     assert "city" in by_name["banned"]["summary"].lower()
     assert "'hours' on 10.00% of rows" in by_name["skew"]["summary"]
     assert by_name["shadow"]["params"]["logged"] == "logged_pred"
-    assert code == CR.EXIT_FAILED
+    assert code == registry.EXIT_FAILED
     assert (
-        CR.main([str(path), "--checks", "skew", "--skew", "validation", "--out", str(out)])
-        == CR.EXIT_COULD_NOT_RUN
+        registry.main([str(path), "--checks", "skew", "--skew", "validation", "--out", str(out)])
+        == registry.EXIT_COULD_NOT_RUN
     )
     assert "--skew takes two dataset names" in _report(out)["problems"][0]
 
@@ -372,8 +387,8 @@ def test_explore_check_picks_datasets_by_their_declared_roles(tiny_copy):
         ).replace('dataset = "validation"', 'dataset = "holdout"'),
         encoding="utf-8",
     )
-    _, ctx = CR._open(tiny_copy, CR._parser().parse_args([str(tiny_copy)]))
+    _, ctx = registry._open(tiny_copy, registry._parser().parse_args([str(tiny_copy)]))
     assert (ctx.eval_dataset, ctx.train_dataset, ctx.serving_dataset) == ("holdout", "fit_2023", "live")
     # Named datasets keep the naming rule; an explicit option wins.
-    _, ctx = CR._open(tiny_copy, CR._parser().parse_args([str(tiny_copy), "--dataset", "live"]))
+    _, ctx = registry._open(tiny_copy, registry._parser().parse_args([str(tiny_copy), "--dataset", "live"]))
     assert ctx.eval_dataset == "live"

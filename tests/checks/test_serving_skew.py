@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
-from explore.checks import serving_skew as SK
+from explore.checks import serving_skew
 from explore.errors import AnalysisError, ExploreError
 from tests.checks.test_compare import table_workspace
 from tests.helpers import FEATURES, frame, pipeline
@@ -30,7 +30,7 @@ def test_planted_feature_skew_is_counted_per_column_with_examples():
     serving.loc[200:202, "age"] = np.nan  # 3 rows missing only at serving
     serving = serving.sample(frac=1.0, random_state=0)  # another row order: rows are joined by id
     ws = _ws(train=df, serving=serving)
-    res = SK.feature_skew(ws, training="train", serving="serving")
+    res = serving_skew.feature_skew(ws, training="train", serving="serving")
     t = res.table.set_index("column")
     base_nan = int(df.loc[10:39, "hours"].isna().sum())  # a missing value stays missing (+2.5 on NaN is NaN)
     assert t.loc["hours", "mismatches"] == 30 - base_nan
@@ -44,20 +44,20 @@ def test_planted_feature_skew_is_counted_per_column_with_examples():
     # Tolerances: a tiny float difference is not skew.
     close = df.copy()
     close["hours"] = close["hours"] * (1 + 1e-9)
-    assert SK.feature_skew(_ws(train=df, serving=close), training="train", serving="serving").passed
+    assert serving_skew.feature_skew(_ws(train=df, serving=close), training="train", serving="serving").passed
 
 
 def test_datasets_without_shared_ids_and_missing_id_column():
     df = frame(300)
     other = df.assign(row_id=df["row_id"] + 10_000)
-    res = SK.feature_skew(_ws(train=df, serving=other), training="train", serving="serving")
+    res = serving_skew.feature_skew(_ws(train=df, serving=other), training="train", serving="serving")
     assert res.passed is None and "share no ids" in res.summary()
     no_id = table_workspace({"a": df, "b": df}, {}, label="income", columns={"prediction": "income"})
     with pytest.raises(AnalysisError, match=r"\[columns\] id"):
-        SK.feature_skew(no_id, training="a", serving="b")
+        serving_skew.feature_skew(no_id, training="a", serving="b")
     dup = pd.concat([df, df.iloc[:2]], ignore_index=True)
     with pytest.raises(AnalysisError, match="duplicated ids"):
-        SK.feature_skew(_ws(train=df, serving=df), training="train", serving=dup)
+        serving_skew.feature_skew(_ws(train=df, serving=df), training="train", serving=dup)
 
 
 def test_serving_log_with_ids_stored_as_floats_joins_integer_training_ids():
@@ -66,7 +66,7 @@ def test_serving_log_with_ids_stored_as_floats_joins_integer_training_ids():
     df = frame(300)
     serving = df.assign(row_id=df["row_id"].astype(float))
     serving.loc[5:9, "hours"] = 99.0
-    res = SK.feature_skew(_ws(train=df, serving=serving), training="train", serving="serving")
+    res = serving_skew.feature_skew(_ws(train=df, serving=serving), training="train", serving="serving")
     assert res.n_joined == 300
     assert res.table.set_index("column").loc["hours", "mismatches"] == 5 and res.passed is False
 
@@ -74,11 +74,13 @@ def test_serving_log_with_ids_stored_as_floats_joins_integer_training_ids():
 def test_uploaded_serving_log_is_read_like_a_dataset(tmp_path):
     df = frame(200)
     data = df.to_csv(index=False).encode()
-    log = SK.read_serving_log("serving.csv", data)
-    res = SK.feature_skew(_ws(train=df, serving=df), training="train", serving=log, serving_name="the upload")
+    log = serving_skew.read_serving_log("serving.csv", data)
+    res = serving_skew.feature_skew(
+        _ws(train=df, serving=df), training="train", serving=log, serving_name="the upload"
+    )
     assert res.passed is True and res.serving == "the upload"
     with pytest.raises(ExploreError, match="The data file 'serving.xlsx' has the extension '.xlsx'"):
-        SK.read_serving_log("serving.xlsx", b"PK")
+        serving_skew.read_serving_log("serving.xlsx", b"PK")
 
 
 def test_shadow_check_finds_flipped_logged_classes():
@@ -90,8 +92,8 @@ def test_shadow_check_finds_flipped_logged_classes():
     logged[flipped] = np.where(logged[flipped] == ">50K", "<=50K", ">50K")
     df = df.assign(served_prediction=logged)
     ws = table_workspace({"serving": df}, {"current": model}, label="income", columns=COLUMNS)
-    assert SK.logged_prediction_columns(ws, "serving") == ["served_prediction"]
-    res = SK.shadow_check(ws, dataset="serving", logged="served_prediction")
+    assert serving_skew.logged_prediction_columns(ws, "serving") == ["served_prediction"]
+    res = serving_skew.shadow_check(ws, dataset="serving", logged="served_prediction")
     assert res.kind == "class" and res.mismatches == 15 and res.n_compared == 600
     assert sorted(res.examples["row"]) == list(flipped)
     assert res.passed is False and "15 of 600" in res.summary()
@@ -108,7 +110,7 @@ def test_shadow_check_compares_scores_and_regression_values_within_tolerance():
     ws = table_workspace(
         {"serving": df}, {"current": model}, label="income", columns={**COLUMNS, "positive": ">50K"}
     )
-    res = SK.shadow_check(ws, dataset="serving", logged="score_logged")
+    res = serving_skew.shadow_check(ws, dataset="serving", logged="score_logged")
     assert res.kind == "score" and res.mismatches == 7 and res.n_missing_logged == 1
     assert res.max_abs_diff == pytest.approx(0.01, abs=1e-9)
 
@@ -118,7 +120,7 @@ def test_shadow_check_compares_scores_and_regression_values_within_tolerance():
     rws = table_workspace(
         {"serving": rdf}, {"current": reg}, label="income", columns={**COLUMNS, "features": ["age"]}
     )
-    ok = SK.shadow_check(rws, dataset="serving", logged="pred_logged")
+    ok = serving_skew.shadow_check(rws, dataset="serving", logged="pred_logged")
     assert ok.kind == "value" and ok.passed is True
 
 
@@ -129,8 +131,8 @@ def test_shadow_check_bad_input():
         {"serving": df}, {"current": model}, label="income", columns={**COLUMNS, "features": ["age"]}
     )
     with pytest.raises(ExploreError, match="'nope' is not in dataset"):
-        SK.shadow_check(ws, dataset="serving", logged="nope")
+        serving_skew.shadow_check(ws, dataset="serving", logged="nope")
     with pytest.raises(AnalysisError, match="kind must be one of"):
-        SK.shadow_check(ws, dataset="serving", logged="city", kind="guess")
+        serving_skew.shadow_check(ws, dataset="serving", logged="city", kind="guess")
     with pytest.raises(AnalysisError, match="does not hold numbers"):
-        SK.shadow_check(ws, dataset="serving", logged="city", kind="score")
+        serving_skew.shadow_check(ws, dataset="serving", logged="city", kind="score")

@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LogisticRegression
 
-from explore.checks import stability as STB
+from explore.checks import stability
 from explore.errors import ExploreError
 from tests.checks.test_compare import table_workspace
 from tests.helpers import FEATURES, frame, pipeline
@@ -40,7 +40,7 @@ def test_nan_and_inf_outputs_are_counted_per_dataset():
         label="income",
         columns={"task": "regression", "features": ["age"]},
     )
-    res = STB.numerical_stability(ws)
+    res = stability.numerical_stability(ws)
     out = res.outputs.set_index("dataset")
     assert out.loc["bad", "inf_outputs"] == 5 and out.loc["bad", "nan_outputs"] == 3
     assert out.loc["bad", "status"] == "fail" and out.loc["clean", "status"] == "pass"
@@ -58,7 +58,7 @@ def test_probes_report_a_model_that_refuses_missing_values():
     ws = table_workspace(
         {"validation": df}, {"current": model}, label="income", columns={"features": ["age", "hours"]}
     )
-    res = STB.numerical_stability(ws)
+    res = stability.numerical_stability(ws)
     assert res.passed is True  # its outputs on the data are finite probabilities summing to 1
     probes = res.probes.set_index("probe")
     assert probes.loc["every feature missing", "status"] == "error"
@@ -69,7 +69,7 @@ def test_predictions_only_workspace_checks_the_logged_scores():
     df = frame(200).assign(p=np.linspace(0, 1, 200))
     df.loc[0, "p"] = np.nan
     ws = table_workspace({"v": df}, {}, label="income", columns={"score": "p", "positive": ">50K"})
-    res = STB.numerical_stability(ws)
+    res = stability.numerical_stability(ws)
     assert res.outputs.iloc[0]["nan_outputs"] == 1 and res.passed is False
     assert res.probes.empty and any("probes need a model" in n for n in res.notes)
 
@@ -85,7 +85,7 @@ def test_rounded_logged_probabilities_are_not_flagged_as_not_summing_to_1():
         label="income",
         columns={"scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"}, "task": "multiclass"},
     )
-    res = STB.numerical_stability(ws)
+    res = stability.numerical_stability(ws)
     assert res.outputs.iloc[0]["proba_not_summing_to_1"] == 0 and res.passed is True
     df.loc[0, "p_high"] = 0.5  # a row really not summing to 1 still fails
     ws = table_workspace(
@@ -94,18 +94,18 @@ def test_rounded_logged_probabilities_are_not_flagged_as_not_summing_to_1():
         label="income",
         columns={"scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"}, "task": "multiclass"},
     )
-    assert STB.numerical_stability(ws).outputs.iloc[0]["proba_not_summing_to_1"] == 1
+    assert stability.numerical_stability(ws).outputs.iloc[0]["proba_not_summing_to_1"] == 1
 
 
 def test_logged_score_that_is_not_a_probability_is_only_checked_for_nan_and_inf():
     df = frame(200).assign(logit=np.linspace(-4, 4, 200))
     ws = table_workspace({"v": df}, {}, label="income", columns={"score": "logit", "positive": ">50K"})
-    res = STB.numerical_stability(ws)
+    res = stability.numerical_stability(ws)
     assert res.outputs.iloc[0]["proba_outside_0_1"] == 0 and res.passed is True
     assert any("not a probability" in n for n in res.notes)
     df.loc[3, "logit"] = np.inf
     ws = table_workspace({"v": df}, {}, label="income", columns={"score": "logit", "positive": ">50K"})
-    assert STB.numerical_stability(ws).outputs.iloc[0]["inf_outputs"] == 1
+    assert stability.numerical_stability(ws).outputs.iloc[0]["inf_outputs"] == 1
 
 
 def test_serving_cost_measures_both_models_in_the_same_run():
@@ -113,7 +113,7 @@ def test_serving_cost_measures_both_models_in_the_same_run():
     big = pipeline().set_params(model__n_estimators=60).fit(df[FEATURES], df["income"])
     small = pipeline().set_params(model__n_estimators=5).fit(df[FEATURES], df["income"])
     ws = table_workspace({"validation": df}, {"current": big, "previous": small}, label="income")
-    res = STB.serving_cost(ws, batch_sizes=(1, 50, 10_000), repeats=2, n_single=5)
+    res = stability.serving_cost(ws, batch_sizes=(1, 50, 10_000), repeats=2, n_single=5)
     assert list(res.table["model"].unique()) == ["current", "previous"]
     assert sorted(res.table["batch_size"].unique()) == [1, 50, 400]  # capped at the dataset's rows
     assert any("largest batch is 400 rows" in n for n in res.notes)
@@ -125,7 +125,7 @@ def test_serving_cost_measures_both_models_in_the_same_run():
     assert len(res.ratios) == 3 and res.ratios["latency_ratio"].gt(0).all()
     assert res.passed in (True, False)
     with pytest.raises(ExploreError, match="no model named .v9."):
-        STB.serving_cost(ws, models=["current", "v9"])
+        stability.serving_cost(ws, models=["current", "v9"])
 
 
 def test_banned_features_match_inputs_and_derived_one_hot_names():
@@ -134,16 +134,16 @@ def test_banned_features_match_inputs_and_derived_one_hot_names():
     ws = table_workspace(
         {"v": df}, {"current": model}, label="income", checks={"banned_features": ["CITY", "gender"]}
     )
-    res = STB.banned_features(ws)
+    res = stability.banned_features(ws)
     assert res.passed is False
     assert set(zip(res.found["banned"], res.found["feature"], res.found["how"], strict=True)) == {
         ("CITY", "city", "input feature")
     }
-    derived = STB.banned_features(ws, banned=["Paris"])
+    derived = stability.banned_features(ws, banned=["Paris"])
     assert (
         set(derived.found["how"]) == {"derived feature"}
         and derived.found["feature"].str.contains("Paris").all()
     )
-    assert STB.banned_features(ws, banned=["gender"]).passed is True
-    none = STB.banned_features(table_workspace({"v": df}, {"current": model}, label="income"))
+    assert stability.banned_features(ws, banned=["gender"]).passed is True
+    none = stability.banned_features(table_workspace({"v": df}, {"current": model}, label="income"))
     assert none.passed is None and "[checks] banned_features" in none.summary()
