@@ -2,4 +2,6 @@
 
 from explore._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {"markdown": ["markdown_table", "cell"]})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {"markdown": ["markdown_table", "cell"], "display": ["Result"]}
+)
