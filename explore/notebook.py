@@ -573,7 +573,7 @@ def staleness_experiment(
     windows. ``datasets``: the labelled rows joined in time order (default all). ``train_span``: windows per
     training span (default the page's). ``metric`` / ``threshold``: default the page's for the task.
     """
-    from explore.staleness import charts, choices, layout, windows
+    from explore.staleness import charts, choices, layout, runs, windows
     from explore.staleness.experiment import (
         DEFAULT_MAX_EVAL_ROWS,
         DEFAULT_MAX_FIT_ROWS,
@@ -581,7 +581,6 @@ def staleness_experiment(
         default_threshold,
         experiment_metric_options,
     )
-    from explore.staleness.experiment import staleness_experiment as run
 
     model_name, est = _need_model(ws, model, "The staleness experiment")
     spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets, labelled_only=True)
@@ -610,18 +609,8 @@ def staleness_experiment(
         persistence=persistence,
         seed=seed,
     )
-    value = run(
-        est,
-        timeline.frame,
-        w,
-        features=ws.feature_names,
-        label=ws.columns.label,
-        task=ws.task,
-        classes=ws.classes,
-        positive_index=ws.positive_index,
-        params=params,
-        progress=progress,
-        codes=windows.apply_windows(w, timeline.time),
+    value = runs.run_on_workspace(
+        ws, est, timeline.frame, w, params, codes=windows.apply_windows(w, timeline.time), progress=progress
     )
     return Result(
         title=f"Staleness experiment ({chosen}, {spec.by} windows, cutoffs {', '.join(w.labels[c] for c in cut)})",

@@ -175,3 +175,32 @@ def test_save_then_open_is_the_same_workspace(parts, tmp_path):
     # saving what was opened from files writes the same again
     again = explore.open(back.save(tmp_path / "again"))
     assert again.summary() == back.summary()
+
+
+def test_serve_saves_a_memory_workspace_and_starts_the_app_on_it(parts, tmp_path, monkeypatch):
+    import subprocess
+
+    started = {}
+
+    class FakeProcess:
+        def __init__(self, cmd, env, stdin):
+            started.update(cmd=cmd, env=env)
+
+    monkeypatch.setattr(subprocess, "Popen", FakeProcess)
+    url, process = _ws(parts).serve(folder=tmp_path / "served", port=8765)
+    assert url == "http://localhost:8765" and isinstance(process, FakeProcess)
+    assert started["cmd"][1:4] == ["-m", "streamlit", "run"] and "8765" in started["cmd"]
+    toml = started["env"]["EXPLORE_WORKSPACE"]
+    assert toml == str(tmp_path / "served" / "workspace.toml")
+    assert explore.open(toml).dataset_names == ["train", "validation"]
+
+
+def test_explore_run_opens_a_saved_folder(parts, tmp_path, monkeypatch):
+    from explore.cli import commands
+
+    seen = {}
+    monkeypatch.setattr(commands.os, "execve", lambda exe, cmd, env: seen.update(env=env))
+    folder = tmp_path / "saved"
+    _ws(parts).save(folder)
+    assert commands.main(["run", str(folder), "--port", "8766"]) == 0
+    assert explore.open(seen["env"]["EXPLORE_WORKSPACE"]).task == "binary"
