@@ -65,7 +65,7 @@ _getattr, __dir__, _public = lazy_exports(
             "performance_over_time",
             "staleness_experiment",
             "drift",
-            "annotations",
+            "label_annotations",
             "agreement",
             "consensus",
             "labeler_trust",

@@ -656,7 +656,7 @@ def drift(
 # ---- are the labels right? -------------------------------------------------------------------------------------
 
 
-def annotations(ws: Workspace) -> Any:
+def label_annotations(ws: Workspace) -> Any:
     """The workspace's annotations joined to their dataset (``Annotations``)."""
     from explore.labels.crowd import workspace_annotations
 
@@ -668,7 +668,7 @@ def agreement(ws: Workspace, *, min_shared: int = 10) -> Result:
     from explore.labels import charts
     from explore.labels.crowd import agreement as compute
 
-    value = compute(annotations(ws), min_shared=min_shared)
+    value = compute(label_annotations(ws), min_shared=min_shared)
     return Result(
         title="Labeler agreement",
         value=value,
@@ -686,7 +686,7 @@ def consensus(ws: Workspace) -> Result:
     """The Dawid–Skene consensus label of every annotated item, with its posterior confidence."""
     from explore.labels.crowd import consensus as compute
 
-    ann = annotations(ws)
+    ann = label_annotations(ws)
     value = compute(ann)
     categories = list(ann.categories)
 
@@ -715,7 +715,7 @@ def labeler_trust(ws: Workspace, *, threshold: float = 0.8) -> Result:
     from explore.labels.crowd import consensus as compute
     from explore.labels.crowd import labeler_trust as trust
 
-    ann = annotations(ws)
+    ann = label_annotations(ws)
     value = trust(ann, compute(ann), threshold=threshold)
     return Result(
         title="Labeler trust",
@@ -740,7 +740,7 @@ def label_queue(
     from explore.labels.crowd import consensus as compute
     from explore.labels.crowd import model_probabilities, rank_queue
 
-    ann = annotations(ws)
+    ann = label_annotations(ws)
     name = _model_name(ws, model)
     if name is not None and not hasattr(ws.model(name), "predict_proba"):
         raise ModelError(
@@ -799,7 +799,7 @@ def start_spot_check(
     started = spot_check.start_session(
         store if store is not None else Store(),
         ws,
-        annotations(ws),
+        label_annotations(ws),
         queue.value.frame,
         settings,
         name=name,
@@ -1001,7 +1001,7 @@ def confirm(
 __all__ = [
     "Result",
     "agreement",
-    "annotations",
+    "label_annotations",
     "as_slice",
     "confirm",
     "consensus",
