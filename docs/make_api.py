@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# explore itself, then each of its packages (every folder of explore/ is one, with its own __all__).
 PACKAGES = ["explore"] + [
-    f"explore.{p}"
-    for p in (
-        "core",
-        "stats",
-        "slices",
-        "importance",
-        "staleness",
-        "labels",
-        "checks",
-        "rubric",
-        "report",
-        "cli",
-    )
+    f"explore.{m.name}" for m in pkgutil.iter_modules([str(ROOT / "explore")]) if m.ispkg
 ]
 # What a non-callable public value is (its type's docstring would describe the type, not the value).
 CONSTANTS = {
