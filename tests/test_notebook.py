@@ -83,7 +83,6 @@ def test_staleness_dates_outside_the_data(ws):
 )
 def test_windows_as_users_write_them(ws, window, by):
     assert layout.window_spec(ws, window=window).by == by
-    assert pd.Timestamp(0) is not None
 
 
 def test_windows_by_rows_and_bad_windows(ws):

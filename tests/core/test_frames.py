@@ -96,7 +96,7 @@ def test_not_a_model_and_not_a_frame(parts):
         _ws(parts, datasets={})
 
 
-def test_model_without_predict_proba_leaves_probability_metrics_unavailable(parts):
+def test_task_is_checked_against_the_model(parts):
     df, _ = parts
     numeric = df.assign(y=(df["age"] > 45).astype(int))[["age", "y"]]
     reg = LinearRegression().fit(numeric[["age"]], numeric["y"])
