@@ -93,18 +93,18 @@ def main() -> None:
     pot_rows = sum(len(ws.dataset(d)) for d in over)
 
     print()
-    print(f"{'analysis':<44s} {'page path':>10s} {'notebook':>10s} {'ratio':>7s}")
+    print(f"{'analysis':<48s} {'page path':>10s} {'notebook':>10s} {'ratio':>7s}")
     print(
-        f"{'slice report by ' + args.by + ' (first: scores)':<44s} {page_report:>9.2f}s {t_nb1 + t_nb1_chart:>9.2f}s"
+        f"{'slice report by ' + args.by + ' (first: scores)':<48s} {page_report:>9.2f}s {t_nb1 + t_nb1_chart:>9.2f}s"
         f" {(t_nb1 + t_nb1_chart) / page_report:>6.2f}x"
     )
     print(
-        f"{'  of which scoring (page: score())':<44s} {t_score:>9.2f}s"
-        f" {'':>10s}\n{'slice report again (scored rows kept)':<44s} {t_report + t_chart:>9.2f}s {t_nb2:>9.2f}s"
+        f"{'  of which scoring (page: score())':<48s} {t_score:>9.2f}s"
+        f" {'':>10s}\n{'slice report again (scored rows kept)':<48s} {t_report + t_chart:>9.2f}s {t_nb2:>9.2f}s"
         f" {t_nb2 / (t_report + t_chart):>6.2f}x"
     )
     print(
-        f"{f'performance over time by month ({pot_rows:,} rows)':<44s} {t_page_pot:>9.2f}s {t_nb_pot:>9.2f}s"
+        f"{f'performance over time by month ({pot_rows:,} rows)':<48s} {t_page_pot:>9.2f}s {t_nb_pot:>9.2f}s"
         f" {t_nb_pot / t_page_pot:>6.2f}x"
     )
     print()
