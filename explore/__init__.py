@@ -1,13 +1,17 @@
 """ml-explore: open your own model and datasets and test them the way careful ML teams do.
 
-The computing core; it never imports streamlit. The short public API (the same one notebooks use)::
+The computing core; it never imports streamlit. The short public API, for Python and notebooks::
 
     import explore
 
     ws = explore.open("path/to/workspace.toml")       # validated, with clear messages
-    scored = explore.score(ws, "validation")           # predictions, scores, losses per row
-    report = explore.slice_report(scored, explore.SliceDefinition.parse("region == 'North'"))
-    found = explore.weak_slices(scored)                 # FDR-controlled discovery
+    # or, without files: explore.Workspace.from_frames(model=pipe, datasets={"validation": df}, label="y")
+    explore.slice_report(ws, where={"region": "North"})  # a Result: repr, _repr_html_, .chart(), .to_frame()
+    explore.discover(ws)                                # weak slices, FDR-controlled
+    explore.staleness_experiment(ws, cutoffs=["2023-07", "2023-11"], window="month")
+    ws.save("folder")                                   # then `explore run folder`, or ws.serve()
+
+Every analysis of the pages is one such call (see ``explore.notebook`` and docs/api.md).
 
 Each area is a package with its own ``__all__``: ``explore.core`` (workspaces, loading, store, sample),
 ``explore.stats`` (metrics with intervals), ``explore.slices``, ``explore.importance``, ``explore.staleness``,
@@ -41,14 +45,40 @@ _getattr, __dir__, _public = lazy_exports(
         ],
         "core.store": ["Store"],
         "core.sample": ["build_workspace"],
+        "core.frames": ["workspace_from_frames", "workspace_from_predictions"],
         "slices.definition": ["Condition", "SliceDefinition"],
-        "slices.report": ["slice_report", "weak_slices", "fairness_gaps"],
-        "importance.explain": ["explain"],
-        "staleness.windows": ["time_windows"],
-        "staleness.experiment": ["performance_over_time", "staleness_experiment", "StalenessParams"],
-        "staleness.drift": ["drift_by_window"],
-        "labels.crowd": ["agreement", "consensus", "labeler_trust", "rank_queue"],
-        "checks.registry": ["run_checks"],
+        "report.display": ["Result"],
+        # One call per analysis of the pages, on a workspace (explore/notebook.py).
+        "notebook": [
+            "scored",
+            "slice_report",
+            "group_by",
+            "discover",
+            "fairness",
+            "what_if",
+            "counterfactual",
+            "ice",
+            "partial_dependence",
+            "explain",
+            "explain_row",
+            "explain_slice",
+            "performance_over_time",
+            "staleness_experiment",
+            "drift",
+            "label_annotations",
+            "agreement",
+            "consensus",
+            "labeler_trust",
+            "label_queue",
+            "start_spot_check",
+            "spot_check_items",
+            "record_verdict",
+            "spot_check_summary",
+            "run_checks",
+            "rubric_review",
+            "start_review",
+            "confirm",
+        ],
     },
     submodules=[
         "core",
@@ -62,6 +92,7 @@ _getattr, __dir__, _public = lazy_exports(
         "report",
         "cli",
         "errors",
+        "notebook",
     ],
 )
 __all__ = ["open", *_public]

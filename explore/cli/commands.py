@@ -76,6 +76,8 @@ def _serve(workspace: Path, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``explore`` command: ``explore`` (the sample), ``explore run <workspace>``, ``explore sample``,
+    ``explore check``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check":
         from explore.checks.registry import main as check_main

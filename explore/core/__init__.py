@@ -16,6 +16,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "score",
             "workspace_from_env",
         ],
+        "frames": [
+            "workspace_from_frames",
+            "workspace_from_predictions",
+            "save_workspace",
+            "serve_workspace",
+            "frame_fingerprint",
+        ],
         "loading": ["read_table", "load_model", "untrusted_types", "LoadedModel", "file_fingerprint"],
         "timeparse": ["parse_time"],
         "roles": [

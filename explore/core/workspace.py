@@ -403,12 +403,22 @@ class Workspace:
     """An opened workspace. Treat as read-only: it is shared between reruns and sessions."""
 
     def __init__(
-        self, config: WorkspaceConfig, loaded: dict[str, LoadedModel], frames: dict[str, pd.DataFrame]
+        self,
+        config: WorkspaceConfig,
+        loaded: dict[str, LoadedModel],
+        frames: dict[str, pd.DataFrame],
+        *,
+        annotation_frame: pd.DataFrame | None = None,
+        content_key: str = "",
     ) -> None:
+        """``annotation_frame`` and ``content_key``: a workspace built from objects in memory (see
+        ``from_frames``) keeps its annotations itself and is identified by its contents, not by files."""
         self.config = config
         self.loaded_models = loaded
         self.models: dict[str, Any] = {k: v.estimator for k, v in loaded.items()}
         self._frames = frames
+        self._annotation_frame = annotation_frame
+        self._content_key = content_key
         self.warnings: list[str] = []
         self.times: dict[str, pd.Series] = {}
         self._validate()
@@ -417,6 +427,8 @@ class Workspace:
     @cached_property
     def key(self) -> str:
         """A string that changes whenever the workspace file, a model or a dataset changes (cache key)."""
+        if self._content_key:
+            return self._content_key
         files = [
             self.config.path,
             *self.config.datasets.values(),
@@ -430,6 +442,59 @@ class Workspace:
     @property
     def name(self) -> str:
         return self.config.root.name
+
+    @property
+    def in_memory(self) -> bool:
+        """Built from objects in memory (``from_frames``): no files behind it until ``save``."""
+        return bool(self._content_key)
+
+    # -- building, saving and serving from Python (explore.core.frames does the work)
+    @classmethod
+    def from_frames(cls, **kwargs: Any) -> Workspace:
+        """A workspace from a fitted model and DataFrames, with the validation of a workspace.toml.
+
+        See ``explore.core.frames.workspace_from_frames`` for the keyword arguments.
+        """
+        from explore.core.frames import workspace_from_frames
+
+        return workspace_from_frames(**kwargs)
+
+    @classmethod
+    def from_predictions(
+        cls, y_true: Any, y_pred: Any = None, scores: Any = None, **kwargs: Any
+    ) -> Workspace:
+        """A predictions-only workspace of one dataset from arrays (``y_true``, ``y_pred``, ``scores``).
+
+        See ``explore.core.frames.workspace_from_predictions`` for the keyword arguments.
+        """
+        from explore.core.frames import workspace_from_predictions
+
+        return workspace_from_predictions(y_true, y_pred, scores, **kwargs)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write workspace.toml, the datasets (Parquet) and the models (skops) into ``folder``; return the toml.
+
+        ``explore run <folder>`` (or ``ws.serve()``) opens it in the app.
+        """
+        from explore.core.frames import save_workspace
+
+        return save_workspace(self, folder)
+
+    def serve(self, *, folder: str | Path | None = None, port: int = 8501, host: str = "localhost") -> Any:
+        """Start the app on this workspace in a subprocess; see ``explore.core.frames.serve_workspace``."""
+        from explore.core.frames import serve_workspace
+
+        return serve_workspace(self, folder=folder, port=port, host=host)
+
+    def annotation_table(self) -> pd.DataFrame | None:
+        """The raw annotations (long format): kept in memory, else read from ``[annotations] path``."""
+        if self._annotation_frame is not None:
+            return self._annotation_frame
+        if self.config.annotations is None:
+            return None
+        from explore.core.loading import read_table
+
+        return read_table(self.config.annotations.path, where="workspace.toml [annotations] path")
 
     @property
     def dataset_names(self) -> list[str]:
@@ -463,6 +528,10 @@ class Workspace:
         return self.loaded_models[name].fingerprint if name in self.loaded_models else "predictions-only"
 
     def data_fingerprint(self, dataset: str) -> str:
+        if self.in_memory:
+            from explore.core.frames import frame_fingerprint
+
+            return frame_fingerprint(self.dataset(dataset))
         return file_fingerprint(self.config.datasets[dataset])
 
     @property

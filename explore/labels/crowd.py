@@ -411,7 +411,7 @@ def workspace_annotations(ws: Workspace) -> Annotations:
     spec = ws.config.annotations
     if spec is None:
         raise AnalysisError(NO_ANNOTATIONS)
-    frame = read_annotation_file(spec.path)
+    frame = ws.annotation_table()  # in memory (from_frames) or read from [annotations] path
     return annotations_from_frame(
         ws,
         frame,

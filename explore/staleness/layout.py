@@ -77,3 +77,108 @@ def default_cutoffs(n_windows: int, span: int) -> list[int]:
 def layout_id(labels: Sequence[object]) -> str:
     """An identity of a window layout by its labels: cutoffs chosen on one layout mean nothing on another."""
     return "|".join(map(str, labels))
+
+
+# ---- windows and cutoffs as users write them (a notebook's "month", "1997-03") -----------------------
+
+BAD_WINDOW = (
+    "window must be 'day', 'week', 'month', 'quarter', a pandas offset of one such period ('W', 'MS', "
+    "pd.offsets.MonthBegin()), or rows=N for N equal-row windows; received {received!r}."
+)
+CUTOFF_OUTSIDE = (
+    "The training cutoff {received!r} is outside the data's windows: the experiment can cut at {first} .. {last} "
+    "(a training span before it and a window after it; the data runs {start} .. {end}). Pick a date in that range."
+)
+BAD_CUTOFF = "A training cutoff must be a date ('1997-03', '1997-03-15', a Timestamp) or a window index; received {received!r}."
+# pandas offsets (by their rule code, multiple 1) that are exactly one of the calendar windows
+_OFFSET_WINDOWS = {
+    "D": "day",
+    "W-SUN": "week",
+    "MS": "month",
+    "ME": "month",
+    "QS-JAN": "quarter",
+    "QE-DEC": "quarter",
+}
+
+
+def window_by(window: object) -> str:
+    """``"day" | "week" | "month" | "quarter"`` for a window written as a name or a one-period pandas offset
+    (ISO weeks start on Monday: ``"W"`` is weeks ending on Sunday). ``AnalysisError`` for anything else."""
+    import pandas as pd
+
+    from explore.errors import AnalysisError
+    from explore.staleness.windows import WINDOW_BYS
+
+    if isinstance(window, str) and window.lower() in WINDOW_BYS and window.lower() != "rows":
+        return window.lower()
+    try:
+        offset = pd.tseries.frequencies.to_offset(window)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        offset = None
+    by = _OFFSET_WINDOWS.get(offset.rule_code) if offset is not None and offset.n == 1 else None
+    if by is None:
+        raise AnalysisError(BAD_WINDOW.format(received=window))
+    return by
+
+
+def window_spec(
+    ws: Workspace,
+    *,
+    window: object = "month",
+    rows: int | None = None,
+    datasets: Sequence[str] | str | None = None,
+    min_rows: int | None = None,
+    labelled_only: bool = False,
+) -> WindowSpec:
+    """The ``WindowSpec`` of a window written as users think of it (see ``window_by``; ``rows=N``: N windows of
+    equal row counts), over ``datasets`` (default every dataset of the workspace, joined in time order)."""
+    from explore.staleness.windows import DEFAULT_MIN_ROWS
+
+    names = (datasets,) if isinstance(datasets, str) else tuple(datasets or ws.dataset_names)
+    for name in names:
+        ws.dataset(name)  # the workspace's message for an unknown name
+    by = "rows" if rows is not None else window_by(window)
+    return WindowSpec(
+        datasets=names,
+        by=by,
+        n_windows=int(rows) if rows is not None else 12,
+        min_rows=DEFAULT_MIN_ROWS if min_rows is None else min_rows,
+        labelled_only=labelled_only,
+    )
+
+
+def cutoff_windows(windows: TimeWindows, cutoffs: Sequence[object], *, span: int) -> tuple[int, ...]:
+    """Window indices of training cutoffs given as dates (the window holding the date: training ends at its
+    start) or as indices. ``AnalysisError`` for a date outside the windows where a cutoff can be."""
+    import numpy as np
+    import pandas as pd
+
+    from explore.errors import AnalysisError
+
+    first, last = span, windows.n_windows - 2
+    out: list[int] = []
+    for cut in cutoffs:
+        if isinstance(cut, int | np.integer) and not isinstance(cut, bool):
+            index = int(cut)
+        else:
+            try:
+                when = pd.Timestamp(cut)  # type: ignore[arg-type]
+            except (ValueError, TypeError):
+                raise AnalysisError(BAD_CUTOFF.format(received=cut)) from None
+            if when.tzinfo is not None:
+                when = when.tz_convert("UTC").tz_localize(None)
+            index = int(np.searchsorted(windows.starts, when.to_datetime64(), side="right")) - 1
+            if when.to_datetime64() >= windows.ends[-1]:
+                index = windows.n_windows
+        if not first <= index <= last:
+            raise AnalysisError(
+                CUTOFF_OUTSIDE.format(
+                    received=cut if not isinstance(cut, pd.Timestamp) else str(cut),
+                    first=windows.labels[first] if first <= last else "(none)",
+                    last=windows.labels[last] if first <= last else "(none)",
+                    start=windows.labels[0],
+                    end=windows.labels[-1],
+                )
+            )
+        out.append(index)
+    return tuple(sorted(set(out)))

@@ -145,7 +145,27 @@ def run_and_save(
     """Run the experiment of ``plan`` on ``data`` (the rows of a timeline, ``codes`` their window in
     ``windows``) and keep the result in ``store``. Raises ``ExperimentCancelled`` when ``should_cancel()``
     says so between fits (nothing is saved then)."""
-    result = staleness_experiment(
+    result = run_on_workspace(
+        ws, model, data, windows, plan.params, codes=codes, progress=progress, should_cancel=should_cancel
+    )
+    save_experiment(store, result, workspace=plan.workspace, key=plan.key, context=plan.context)
+    return result
+
+
+def run_on_workspace(
+    ws: Workspace,
+    model: Any,
+    data: pd.DataFrame,
+    windows: TimeWindows,
+    params: StalenessParams,
+    *,
+    codes: np.ndarray,
+    progress: Progress | None = None,
+    should_cancel: Cancel | None = None,
+) -> StalenessResult:
+    """``staleness_experiment`` with the workspace's features, label, task and classes: what the page and
+    ``explore.staleness_experiment`` both run (``data``: timeline rows, ``codes``: their window)."""
+    return staleness_experiment(
         model,
         data,
         windows,
@@ -154,10 +174,8 @@ def run_and_save(
         task=ws.task,
         classes=ws.classes,
         positive_index=ws.positive_index,
-        params=plan.params,
+        params=params,
         progress=progress,
         should_cancel=should_cancel,
         codes=codes,
     )
-    save_experiment(store, result, workspace=plan.workspace, key=plan.key, context=plan.context)
-    return result

@@ -1,0 +1,1032 @@
+"""Every analysis of the pages as one call on a workspace, for Python and Jupyter.
+
+Each function takes the workspace and keyword-only options (dates where users think in dates), does the
+assembly a page does with the same ``explore`` functions, and returns a ``Result`` that draws itself
+(``repr``, ``_repr_html_``, ``.chart()`` — the page's chart — and ``.to_frame()``; ``.value`` is the domain
+result). For example::
+
+    ws = explore.open("workspace.toml")
+    explore.slice_report(ws, where={"region": "North"})
+    explore.staleness_experiment(ws, cutoffs=["2023-04", "2023-07", "2023-10"], window="month")
+
+Scored rows are kept per (workspace contents, dataset, model) for the session, as the app keeps them, so
+a second call on the same workspace does not predict again. Bad input raises the ``ExploreError`` the page
+shows. What people decide (spot-check verdicts, rubric confirmations) goes to the same store as the app's
+(``explore.Store()``: ``$EXPLORE_DB_URL`` or the default SQLite file).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from explore.core.progress import Progress
+from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
+from explore.errors import AnalysisError, ColumnError, ModelError
+from explore.report.display import Result
+from explore.slices.definition import Condition, SliceDefinition
+
+_SCORED: OrderedDict[tuple[str, str, str | None], Scored] = OrderedDict()
+SCORED_KEPT = 4  # scored datasets kept per process (the app's loaders keep as many per workspace)
+
+UNKNOWN_COLUMN = (
+    "{argument} names the column {received!r}, which dataset '{dataset}' does not have. Its columns are: "
+    "{columns}. Fix the spelling, or pick one of these."
+)
+NO_PROBA = (
+    "{what} needs class probabilities, but the model '{model}' ({kind}) has no predict_proba. Refit a model that "
+    "has one (e.g. LogisticRegression, or CalibratedClassifierCV around this one), or use {instead}."
+)
+NO_MODEL = "{what} needs a model, but this workspace has predictions only. Build it with model=… (or a [model] file)."
+
+
+# ---- what every call shares ---------------------------------------------------------------------------------
+
+
+def _model_name(ws: Workspace, model: str | None) -> str | None:
+    if not ws.models:
+        return None
+    return MAIN_MODEL if model is None and MAIN_MODEL in ws.models else (model or ws.model_names[0])
+
+
+def scored(ws: Workspace, dataset: str | None = None, *, model: str | None = None) -> Scored:
+    """``dataset`` (default: the evaluation dataset, as the sidebar's) scored by ``model`` (default the current
+    one; predictions-only: the prediction columns), computed once per workspace contents."""
+    from explore.core.roles import evaluation_dataset
+
+    name = dataset or evaluation_dataset(ws)
+    ws.dataset(name)
+    model_name = _model_name(ws, model)
+    key = (ws.key, name, model_name)
+    if key in _SCORED:
+        _SCORED.move_to_end(key)
+        return _SCORED[key]
+    value = score(ws, name, model_name)
+    _SCORED[key] = value
+    while len(_SCORED) > SCORED_KEPT:
+        _SCORED.popitem(last=False)
+    return value
+
+
+def _need_model(ws: Workspace, model: str | None, what: str) -> tuple[str, Any]:
+    name = _model_name(ws, model)
+    if name is None:
+        raise ModelError(NO_MODEL.format(what=what))
+    return name, ws.model(name)
+
+
+def _check_columns(sc: Scored, columns: Sequence[str], argument: str) -> None:
+    for column in columns:
+        if column not in sc.frame.columns:
+            raise ColumnError(
+                UNKNOWN_COLUMN.format(
+                    argument=argument,
+                    received=column,
+                    dataset=sc.dataset_name,
+                    columns=", ".join(map(str, sc.frame.columns[:30])),
+                )
+            )
+
+
+def as_slice(where: SliceDefinition | Mapping[str, Any] | None) -> SliceDefinition:
+    """A slice from a ``SliceDefinition`` or a mapping ``{column: value}`` (equal), ``{column: [v1, v2]}``
+    (one of) or ``{column: (lo, hi)}`` (``lo <= column < hi``; ``None`` for an open end; dates for times)."""
+    if where is None:
+        return SliceDefinition()
+    if isinstance(where, SliceDefinition):
+        return where
+    if not isinstance(where, Mapping):
+        raise AnalysisError(
+            "where must be a mapping such as {'region': 'North', 'age': (30, 50)} or a SliceDefinition; "
+            f"received a {type(where).__name__}."
+        )
+    conditions = []
+    for column, value in where.items():
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise AnalysisError(
+                    f"A range is (lo, hi); received {value!r} for {column!r}. Use None for an open end."
+                )
+            conditions.append(Condition(str(column), "range", lo=value[0], hi=value[1]))
+        elif isinstance(value, list | set | frozenset | np.ndarray | pd.Series):
+            conditions.append(Condition(str(column), "in", values=tuple(value)))
+        else:
+            conditions.append(Condition(str(column), "in", values=(value,)))
+    return SliceDefinition(tuple(conditions))
+
+
+def _mask(sc: Scored, where: Any) -> tuple[SliceDefinition, np.ndarray | None]:
+    sd = as_slice(where)
+    if sd.is_everything:
+        return sd, None
+    _check_columns(sc, [c.column for c in sd.conditions if not c.column.startswith("__")], "where")
+    mask = sd.mask(sc)
+    if not mask.any():
+        raise AnalysisError(f"No row of dataset '{sc.dataset_name}' is in the slice {sd.describe()}.")
+    return sd, mask
+
+
+def _position(sc: Scored, row_id: Any, position: int | None) -> int:
+    from explore.importance.explain import find_row
+
+    return find_row(sc, position=position, row_id=row_id)
+
+
+# ---- where does the model fail? -------------------------------------------------------------------------------
+
+
+def slice_report(
+    ws: Workspace,
+    where: SliceDefinition | Mapping[str, Any] | None = None,
+    *,
+    by: Sequence[str] | str | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
+    metrics: Sequence[str] | None = None,
+    bins: int = 5,
+    confidence: float = 0.95,
+) -> Result:
+    """Metrics (with intervals and support) on the slice ``where`` vs the rest, and per group of ``by`` columns.
+
+    ``.chart()``: the slice-vs-rest comparison, or the per-group bars of the first metric with ``by``.
+    """
+    from explore.slices import charts
+    from explore.slices.report import slice_report as report
+
+    sc = scored(ws, dataset, model=model)
+    sd, _ = _mask(sc, where)
+    by_list = [by] if isinstance(by, str) else list(by or [])
+    _check_columns(sc, by_list, "by")
+    value = report(
+        sc,
+        sd,
+        by=by_list or None,
+        bins=bins,
+        metrics=list(metrics) if metrics else None,
+        confidence=confidence,
+    )
+    grouped = value.by_group is not None and bool(by_list)
+    first = value.metrics[0]
+    return Result(
+        title=f"Slice report: {sd.describe()}" + (f", by {', '.join(by_list)}" if by_list else ""),
+        value=value,
+        frame=(lambda: value.by_group) if grouped else (lambda: value.comparison),
+        draw=(lambda: charts.group_bars(value, first))
+        if grouped
+        else (lambda: charts.comparison_chart(value)),
+        facts={"dataset": sc.dataset_name, "rows": value.n_rows, "rows in slice": value.n_slice},
+    )
+
+
+def group_by(ws: Workspace, by: Sequence[str] | str, **options: Any) -> Result:
+    """Metrics per group of the ``by`` columns (numbers cut into ``bins`` quantile bins): ``slice_report`` with
+    ``by``; the same keyword options."""
+    return slice_report(ws, options.pop("where", None), by=by, **options)
+
+
+def discover(
+    ws: Workspace,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    where: Any = None,
+    columns: Sequence[str] | None = None,
+    max_conditions: int = 2,
+    min_support: int | None = None,
+    fdr: float = 0.05,
+    loss: str = "loss",
+    progress: Progress | None = None,
+) -> Result:
+    """Weak slices: conjunctions of up to ``max_conditions`` conditions whose loss is significantly worse than
+    the rest, with the false discovery rate controlled at ``fdr`` (Benjamini–Hochberg)."""
+    from explore.slices import charts
+    from explore.slices.report import weak_slices
+
+    sc = scored(ws, dataset, model=model)
+    _, mask = _mask(sc, where)
+    if columns:
+        _check_columns(sc, list(columns), "columns")
+    value = weak_slices(
+        sc,
+        columns=list(columns) if columns else None,
+        max_conditions=max_conditions,
+        min_support=min_support,
+        fdr=fdr,
+        loss=loss,  # type: ignore[arg-type]
+        mask=mask,
+        progress=progress,
+    )
+    return Result(
+        title=f"Weak slices of '{sc.dataset_name}' (FDR {fdr:g})",
+        value=value,
+        frame=lambda: value.slices,
+        draw=lambda: charts.discovery_chart(value),
+        facts={
+            "slices tested": value.n_tested,
+            "significant": len(value.slices),
+            "min support": value.min_support,
+        },
+    )
+
+
+def fairness(
+    ws: Workspace,
+    column: str,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    where: Any = None,
+    threshold: float = 0.1,
+    positive: Any = None,
+    min_support: int = 30,
+    confidence: float = 0.95,
+) -> Result:
+    """Gaps between the groups of ``column`` in selection rate, TPR, FPR… (with Newcombe intervals); gaps above
+    ``threshold`` are flagged."""
+    from explore.slices import charts
+    from explore.slices.report import fairness_gaps
+
+    sc = scored(ws, dataset, model=model)
+    _check_columns(sc, [column], "column")
+    sd, _ = _mask(sc, where)
+    value = fairness_gaps(
+        sc,
+        column,
+        threshold=threshold,
+        positive=positive,
+        slice_def=None if sd.is_everything else sd,
+        min_support=min_support,
+        confidence=confidence,
+    )
+    return Result(
+        title=f"Fairness gaps across '{column}'",
+        value=value,
+        frame=lambda: value.gaps,
+        draw=lambda: charts.fairness_chart(value),
+        facts={"groups": len(value.groups), "threshold": threshold},
+    )
+
+
+# ---- what if? ---------------------------------------------------------------------------------------------------
+
+
+def what_if(
+    ws: Workspace,
+    edits: Mapping[str, Any],
+    *,
+    row_id: Any = None,
+    position: int | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
+) -> Result:
+    """The model's output on one row (by ``row_id`` or ``position``) with the feature values ``edits`` changed."""
+    from explore.slices.whatif import edit_and_predict
+
+    sc = scored(ws, dataset, model=model)
+    _check_columns(sc, list(edits), "edits")
+    _, est = _need_model(ws, model, "What-if")
+    pos = _position(sc, row_id, position)
+    value = edit_and_predict(est, sc, pos, dict(edits))
+    return Result(
+        title=f"What if: row {value.row_id}",
+        value=value,
+        frame=lambda: pd.DataFrame(
+            [{"column": c, "before": old, "after": new} for c, (old, new) in value.changes.items()]
+        ),
+        facts={
+            "prediction before": value.original,
+            "prediction after": value.edited,
+            "output before": value.original_score,
+            "output after": value.edited_score,
+            "prediction changed": value.flipped,
+        },
+    )
+
+
+def counterfactual(
+    ws: Workspace,
+    *,
+    row_id: Any = None,
+    position: int | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
+    norm: str = "l2",
+    target: Any = None,
+    where: Any = None,
+) -> Result:
+    """The nearest row of the dataset (in the slice ``where``) that the model predicts differently."""
+    from explore.slices.whatif import nearest_counterfactual
+
+    sc = scored(ws, dataset, model=model)
+    _, mask = _mask(sc, where)
+    pos = _position(sc, row_id, position)
+    est = ws.model(_model_name(ws, model)) if ws.models else None
+    value = nearest_counterfactual(sc, pos, model=est, norm=norm, target=target, mask=mask)  # type: ignore[arg-type]
+    return Result(
+        title=f"Nearest counterfactual of row position {pos}",
+        value=value,
+        frame=lambda: value.differences,
+        facts={"found": value.found, "distance": value.distance, "note": value.message},
+    )
+
+
+def ice(
+    ws: Workspace,
+    feature: str,
+    *,
+    row_id: Any = None,
+    position: int | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
+    n_points: int = 25,
+    cls: Any = None,
+) -> Result:
+    """Individual conditional expectation: one row's model output as ``feature`` sweeps its range."""
+    from explore.slices.whatif import ice_curve
+
+    sc = scored(ws, dataset, model=model)
+    _check_columns(sc, [feature], "feature")
+    _, est = _need_model(ws, model, "ICE")
+    pos = _position(sc, row_id, position)
+    value = ice_curve(est, sc, pos, feature, n_points=n_points, cls=cls)
+    return _dependence(value, f"ICE of '{feature}' for row position {pos}")
+
+
+def partial_dependence(
+    ws: Workspace,
+    feature: str,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    where: Any = None,
+    n_rows: int = 300,
+    n_points: int = 20,
+    cls: Any = None,
+    seed: int = 0,
+) -> Result:
+    """Partial dependence of the model output on ``feature`` (mean of ICE curves over up to ``n_rows`` rows of the
+    slice ``where``)."""
+    from explore.slices.whatif import partial_dependence as pd_curve
+
+    sc = scored(ws, dataset, model=model)
+    _check_columns(sc, [feature], "feature")
+    _, est = _need_model(ws, model, "Partial dependence")
+    _, mask = _mask(sc, where)
+    value = pd_curve(est, sc, feature, mask=mask, n_rows=n_rows, n_points=n_points, cls=cls, seed=seed)
+    return _dependence(value, f"Partial dependence on '{feature}'")
+
+
+def _dependence(value: Any, title: str) -> Result:
+    from explore.slices import charts
+
+    return Result(
+        title=title,
+        value=value,
+        frame=lambda: value.curves,
+        draw=lambda: charts.dependence_chart(value),
+        facts={"output": value.output_meaning, "rows": value.n_rows},
+    )
+
+
+# ---- why does it predict that? ---------------------------------------------------------------------------------
+
+
+def explain(
+    ws: Workspace,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    where: Any = None,
+    sample_size: int | None = None,
+    approximate: bool = False,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Result:
+    """SHAP values on a sample of the rows (of the slice ``where``): global importance (mean |SHAP|), with the
+    additivity check. ``.chart()``: the importance bars."""
+    from explore.importance import charts
+    from explore.importance.explain import explain as shap_explain
+    from explore.importance.explain import importance_table
+
+    sc = scored(ws, dataset, model=model)
+    _, est = _need_model(ws, model, "SHAP")
+    sd, mask = _mask(sc, where)
+    value = shap_explain(
+        sc, est, mask=mask, sample_size=sample_size, approximate=approximate, seed=seed, progress=progress
+    )
+    return Result(
+        title=f"SHAP importance on {sd.describe()} of '{sc.dataset_name}'",
+        value=value,
+        frame=lambda: importance_table(value),
+        draw=lambda: charts.importance_bars(value),
+        facts={"rows explained": value.sample_size, "explainer": value.explainer, "units": value.units},
+    )
+
+
+def explain_row(
+    ws: Workspace,
+    *,
+    row_id: Any = None,
+    position: int | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
+    output: int | str = 0,
+    max_features: int = 10,
+) -> Result:
+    """SHAP values of one row (by ``row_id`` or ``position``): ``.chart()`` is the page's waterfall."""
+    from explore.importance import charts
+    from explore.importance.explain import explain as shap_explain
+    from explore.importance.explain import waterfall_steps
+
+    sc = scored(ws, dataset, model=model)
+    _, est = _need_model(ws, model, "SHAP")
+    pos = _position(sc, row_id, position)
+    value = shap_explain(sc, est, rows=[pos])
+    steps = waterfall_steps(value, row=0, output=output, max_features=max_features)
+    return Result(
+        title=f"Local explanation of row position {pos}",
+        value=value,
+        frame=lambda: steps,
+        draw=lambda: charts.waterfall(steps, units=value.units),
+        facts={"explainer": value.explainer, "units": value.units},
+    )
+
+
+def explain_slice(
+    ws: Workspace,
+    where: Any,
+    *,
+    reference: str | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
+    sample_size: int | None = None,
+    approximate: bool = False,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Result:
+    """SHAP importance in the slice ``where`` vs the rest, and its feature ranges vs ``reference`` (default the
+    training dataset)."""
+    from explore.core.roles import reference_dataset
+    from explore.importance import charts
+    from explore.importance.explain import slice_vs_rest
+
+    sc = scored(ws, dataset, model=model)
+    _, est = _need_model(ws, model, "SHAP")
+    sd, mask = _mask(sc, where)
+    if mask is None:
+        raise AnalysisError("explain_slice needs a slice: pass where={column: value, …}.")
+    ref = reference or reference_dataset(ws)
+    value = slice_vs_rest(
+        sc,
+        est,
+        mask,
+        reference=ws.dataset(ref),
+        reference_name=ref,
+        description=sd.describe(),
+        sample_size=sample_size,
+        approximate=approximate,
+        seed=seed,
+        progress=progress,
+    )
+    return Result(
+        title=f"SHAP in {sd.describe()} vs the rest",
+        value=value,
+        frame=lambda: value.importance,
+        draw=lambda: charts.slice_vs_rest_bars(value),
+        facts={"reference": ref},
+    )
+
+
+# ---- does it go stale? -----------------------------------------------------------------------------------------
+
+
+def _windows(ws: Workspace, spec: Any) -> tuple[Any, Any]:
+    from explore.staleness import layout, windows
+
+    timeline = windows.workspace_timeline(ws, spec.datasets, columns=layout.timeline_columns(ws))
+    return timeline, layout.spec_windows(timeline, spec, label=ws.columns.label)
+
+
+def performance_over_time(
+    ws: Workspace,
+    *,
+    window: Any = "month",
+    rows: int | None = None,
+    datasets: Sequence[str] | str | None = None,
+    model: str | None = None,
+    metrics: Sequence[str] | None = None,
+    where: Any = None,
+    min_rows: int | None = None,
+) -> Result:
+    """Metrics per time window (``window="month"``, ``"week"``, a pandas offset, or ``rows=N`` equal-row windows)
+    over ``datasets`` joined in time order (default all), with intervals and support."""
+    from explore.staleness import charts, choices, layout, windows
+    from explore.staleness.experiment import performance_over_time as pot
+
+    spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets, min_rows=min_rows)
+    _, w = _windows(ws, spec)
+    parts = [scored(ws, d, model=model) for d in spec.datasets]
+    sc = windows.concat_scored(parts, name=spec.name if len(parts) > 1 else spec.datasets[0])
+    _, mask = _mask(sc, where)
+    chosen = list(metrics) if metrics else choices.default_metrics(ws.task, choices.performance_metrics(sc))
+    value = pot(
+        sc, w, codes=windows.apply_windows(w, sc.time, where=sc.dataset_name), metrics=chosen, mask=mask
+    )
+    return Result(
+        title=f"Performance over time ({spec.by}) on {spec.where}",
+        value=value,
+        frame=lambda: value.table,
+        draw=lambda: charts.performance_chart(value, chosen[0]),
+        facts={"windows": w.n_windows, "metrics": chosen},
+    )
+
+
+def staleness_experiment(
+    ws: Workspace,
+    *,
+    cutoffs: Sequence[Any] | None = None,
+    window: Any = "month",
+    rows: int | None = None,
+    datasets: Sequence[str] | str | None = None,
+    model: str | None = None,
+    train_span: int | None = None,
+    metric: str | None = None,
+    criterion: str = "gap",
+    threshold: float | None = None,
+    horizon: int | None = None,
+    persistence: int = 2,
+    max_fit_rows: int | None = None,
+    max_eval_rows: int | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Result:
+    """Refit a clone of the model on ``train_span`` windows ending at each training cutoff, evaluate it on every
+    later window next to a fresh model: how fast does not retraining cost ``threshold`` of ``metric``?
+
+    ``cutoffs``: dates (``"1997-03"``, ``"2024-02-15"``, Timestamps: training ends at the start of the window
+    holding the date) or window indices; default the page's (three spread over the first half). ``window``:
+    ``"month"``, ``"week"``, ``"day"``, ``"quarter"`` or a one-period pandas offset; ``rows=N``: N equal-row
+    windows. ``datasets``: the labelled rows joined in time order (default all). ``train_span``: windows per
+    training span (default the page's). ``metric`` / ``threshold``: default the page's for the task.
+    """
+    from explore.staleness import charts, choices, layout, runs, windows
+    from explore.staleness.experiment import (
+        DEFAULT_MAX_EVAL_ROWS,
+        DEFAULT_MAX_FIT_ROWS,
+        StalenessParams,
+        default_threshold,
+        experiment_metric_options,
+    )
+
+    model_name, est = _need_model(ws, model, "The staleness experiment")
+    spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets, labelled_only=True)
+    timeline, w = _windows(ws, spec)
+    span = train_span if train_span is not None else layout.default_span(w.n_windows)
+    cut = (
+        layout.cutoff_windows(w, cutoffs, span=span)
+        if cutoffs is not None
+        else tuple(layout.default_cutoffs(w.n_windows, span))
+    )
+    options = experiment_metric_options(ws.task, est)
+    chosen = metric or options[choices.default_metric_index(ws.task, options)]
+    if threshold is None:
+        parts = [scored(ws, d, model=model_name) for d in spec.datasets]
+        joined = windows.concat_scored(parts, name=spec.name if len(parts) > 1 else spec.datasets[0])
+        threshold = default_threshold(chosen, criterion, choices.current_value(joined, chosen))
+    params = StalenessParams(
+        cutoffs=cut,
+        train_windows=span,
+        metric=chosen,
+        criterion=criterion,
+        threshold=float(threshold),
+        horizon=horizon,
+        max_fit_rows=max_fit_rows or DEFAULT_MAX_FIT_ROWS,
+        max_eval_rows=max_eval_rows or DEFAULT_MAX_EVAL_ROWS,
+        persistence=persistence,
+        seed=seed,
+    )
+    value = runs.run_on_workspace(
+        ws, est, timeline.frame, w, params, codes=windows.apply_windows(w, timeline.time), progress=progress
+    )
+    return Result(
+        title=f"Staleness experiment ({chosen}, {spec.by} windows, cutoffs {', '.join(w.labels[c] for c in cut)})",
+        value=value,
+        frame=lambda: value.per_cutoff,
+        draw=lambda: charts.staleness_chart(value),
+        facts={"time to stale": charts.time_to_stale_sentence(value), "fits": len(value.fits)},
+    )
+
+
+def drift(
+    ws: Workspace,
+    *,
+    window: Any = "month",
+    rows: int | None = None,
+    datasets: Sequence[str] | str | None = None,
+    reference: str | None = None,
+    features: Sequence[str] | None = None,
+) -> Result:
+    """PSI / KS / JS of every feature in every window against ``reference`` (a dataset; default the training
+    data). ``.chart()``: the page's features x windows heatmap (most drifting features)."""
+    from explore.core.roles import reference_dataset
+    from explore.staleness import charts, layout, windows
+    from explore.staleness.drift import drift_by_window, reference_profile
+
+    spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets)
+    timeline, w = _windows(ws, spec)
+    ref = reference or reference_dataset(ws)
+    feats = list(features) if features else list(ws.feature_names)
+    profile = reference_profile(ws.dataset(ref), features=feats, name=ref)
+    value = drift_by_window(
+        profile, timeline.frame, windows.apply_windows(w, timeline.time), w.n_windows, features=feats
+    )
+    return Result(
+        title=f"Drift per {spec.by} against '{ref}'",
+        value=value,
+        frame=lambda: value.table,
+        draw=lambda: charts.drift_heatmap(value, w.labels, too_few=w.too_few),
+        facts={"windows": w.n_windows, "features": len(feats)},
+    )
+
+
+# ---- are the labels right? -------------------------------------------------------------------------------------
+
+
+def label_annotations(ws: Workspace) -> Any:
+    """The workspace's annotations joined to their dataset (``Annotations``)."""
+    from explore.labels.crowd import workspace_annotations
+
+    return workspace_annotations(ws)
+
+
+def agreement(ws: Workspace, *, min_shared: int = 10) -> Result:
+    """Inter-annotator agreement: Krippendorff's alpha, Fleiss' kappa and pairwise Cohen's kappa."""
+    from explore.labels import charts
+    from explore.labels.crowd import agreement as compute
+
+    value = compute(label_annotations(ws), min_shared=min_shared)
+    return Result(
+        title="Labeler agreement",
+        value=value,
+        frame=lambda: value.pairwise,
+        draw=lambda: charts.kappa_heatmap(value),
+        facts={
+            "items": value.n_items,
+            "Krippendorff's alpha": value.alpha,
+            "Fleiss' kappa": value.fleiss_kappa,
+        },
+    )
+
+
+def consensus(ws: Workspace) -> Result:
+    """The Dawid–Skene consensus label of every annotated item, with its posterior confidence."""
+    from explore.labels.crowd import consensus as compute
+
+    ann = label_annotations(ws)
+    value = compute(ann)
+    categories = list(ann.categories)
+
+    def frame() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "item": ann.item_keys,
+                "consensus": [categories[i] for i in value.label],
+                "confidence": value.confidence,
+                "majority": [categories[i] for i in value.majority],
+                "tie": value.tie,
+            }
+        )
+
+    return Result(
+        title=f"Consensus ({value.method})",
+        value=value,
+        frame=frame,
+        facts={"items": len(value.label), "converged": value.converged, "ties": value.n_ties},
+    )
+
+
+def labeler_trust(ws: Workspace, *, threshold: float = 0.8) -> Result:
+    """Each labeler's accuracy against the consensus, with intervals; below ``threshold`` is flagged."""
+    from explore.labels import charts
+    from explore.labels.crowd import consensus as compute
+    from explore.labels.crowd import labeler_trust as trust
+
+    ann = label_annotations(ws)
+    value = trust(ann, compute(ann), threshold=threshold)
+    return Result(
+        title="Labeler trust",
+        value=value,
+        frame=lambda: value.table,
+        draw=lambda: charts.trust_chart(value),
+        facts={"labelers": len(value.table), "threshold": threshold},
+    )
+
+
+def label_queue(
+    ws: Workspace,
+    *,
+    model: str | None = None,
+    review: str = "dataset",
+    combine: str = "posterior",
+    model_weight: float = 1.0,
+    model_score: str = "self_confidence",
+) -> Result:
+    """Annotated items ranked by how likely their label is wrong (consensus and the model's probabilities)."""
+    from explore.labels import charts
+    from explore.labels.crowd import consensus as compute
+    from explore.labels.crowd import model_probabilities, rank_queue
+
+    ann = label_annotations(ws)
+    name = _model_name(ws, model)
+    if name is not None and not hasattr(ws.model(name), "predict_proba"):
+        raise ModelError(
+            NO_PROBA.format(
+                what="Ranking the label queue with the model",
+                model=name,
+                kind=type(ws.model(name)).__name__,
+                instead="label_queue(ws, model=…) with another model version",
+            )
+        )
+    probs = model_probabilities(ws, ann, model=name)
+    value = rank_queue(
+        ann,
+        compute(ann),
+        probs,
+        review=review,  # type: ignore[arg-type]
+        combine=combine,  # type: ignore[arg-type]
+        model_weight=model_weight,
+        model_score=model_score,  # type: ignore[arg-type]
+    )
+    return Result(
+        title="Label review queue",
+        value=value,
+        frame=lambda: value.frame,
+        draw=lambda: charts.queue_histogram(value.frame),
+        facts={"items": len(value.frame), "probabilities": value.probability_source},
+    )
+
+
+def start_spot_check(
+    ws: Workspace,
+    *,
+    name: str,
+    reviewer: str,
+    size: int = 50,
+    mode: str = "queue",
+    seed: int = 0,
+    store: Any = None,
+    model: str | None = None,
+) -> int:
+    """Start a spot-check session of ``size`` items from the label queue (``mode="queue"``: the top of the
+    queue; ``"random"``: a stratified random sample) in the app's store; return its id (open it on the Labels
+    page, or give verdicts with ``record_verdict``)."""
+    from explore.core.store import Store
+    from explore.labels import spot_check
+    from explore.labels.model_view import ModelView
+
+    queue = label_queue(ws, model=model)
+    name_m = _model_name(ws, model)
+    view = ModelView(
+        "model" if name_m else ("columns" if ws.columns.prediction or ws.columns.score else "none"), name_m
+    )
+    settings = spot_check.queue_settings(
+        queue.value, review="dataset", view=view, classes=[], labelers=[], batches=[]
+    )
+    started = spot_check.start_session(
+        store if store is not None else Store(),
+        ws,
+        label_annotations(ws),
+        queue.value.frame,
+        settings,
+        name=name,
+        mode=mode,
+        size=size,
+        seed=seed,
+        reviewer=reviewer,
+    )
+    return started.id
+
+
+def spot_check_items(session_id: int, *, store: Any = None) -> pd.DataFrame:
+    """The items of a spot-check session, in review order, with the verdicts given so far."""
+    from explore.core.store import Store
+    from explore.labels.review import load_session
+
+    session = load_session(store if store is not None else Store(), session_id)
+    items = pd.DataFrame({"key": session.items.keys, "label": session.items.labels})
+    if session.items.strata is not None:
+        items["stratum"] = session.items.strata
+    verdicts = session.verdicts[["key", "verdict", "corrected_label", "note", "author"]]
+    return items.merge(verdicts, on="key", how="left")
+
+
+def record_verdict(
+    session_id: int,
+    key: str,
+    verdict: str,
+    *,
+    reviewer: str,
+    corrected_label: str | None = None,
+    note: str = "",
+    store: Any = None,
+) -> int:
+    """Record a spot-check verdict (``"correct"``, ``"wrong"``, ``"unsure"``…) on item ``key`` of a session, in
+    the app's store (append-only: a later verdict on the same item supersedes, history is kept)."""
+    from explore.core.store import Store
+    from explore.labels.review import load_session
+    from explore.labels.review import record_verdict as record
+
+    store = store if store is not None else Store()
+    return record(
+        store,
+        load_session(store, session_id),
+        key,
+        verdict,
+        corrected_label=corrected_label,
+        note=note,
+        reviewer=reviewer,
+    )
+
+
+def spot_check_summary(session_id: int, *, store: Any = None, confidence: float = 0.95) -> Result:
+    """The error rate a session estimates (with its interval) and the corrections so far."""
+    from explore.core.store import Store
+    from explore.labels import charts
+    from explore.labels.review import load_session, summarize
+
+    value = summarize(
+        load_session(store if store is not None else Store(), session_id), confidence=confidence
+    )
+    return Result(
+        title=f"Spot-check session {session_id}",
+        value=value,
+        frame=lambda: value.corrections,
+        draw=lambda: charts.precision_curve(value),
+    )
+
+
+# ---- may it ship? how ready are we? ----------------------------------------------------------------------------
+
+
+def run_checks(
+    ws: Workspace,
+    names: Sequence[str] | None = None,
+    *,
+    dataset: str | None = None,
+    train: str | None = None,
+    serving: str | None = None,
+    thresholds: str | None = None,
+    fdr: float = 0.05,
+    fairness: Sequence[str] = (),
+    fairness_max_gap: float = 0.1,
+    fail_on_weak_slices: bool = False,
+) -> Result:
+    """Run the ``explore check`` checks by name (default: every cheap one) on the workspace's datasets (by
+    their roles, unless named); each is passed / failed / skipped / error with its reason."""
+    from pathlib import Path
+
+    from explore.checks.registry import CHECKS, CheckContext
+    from explore.checks.registry import run_checks as run
+    from explore.core import roles
+
+    chosen = list(names) if names else [n for n, c in CHECKS.items() if c.cheap]
+    unknown = [n for n in chosen if n not in CHECKS]
+    if unknown:
+        raise AnalysisError(f"Unknown checks: {', '.join(map(repr, unknown))}. Known: {', '.join(CHECKS)}.")
+    for d in (dataset, train, serving):
+        if d is not None:
+            ws.dataset(d)
+    ctx = CheckContext(
+        ws=ws,
+        eval_dataset=dataset or roles.evaluation_dataset(ws),
+        train_dataset=train or roles.training_dataset(ws),
+        serving_dataset=serving or roles.serving_dataset(ws),
+        thresholds=Path(thresholds) if thresholds else ws.config.checks.thresholds,
+        options={
+            "fdr": fdr,
+            "fairness": list(fairness),
+            "fairness_max_gap": fairness_max_gap,
+            "fail_on_weak_slices": fail_on_weak_slices,
+        },
+    )
+    value = run(ctx, chosen)
+    counts = pd.Series([r.status for r in value]).value_counts().to_dict()
+    return Result(
+        title="Checks",
+        value=value,
+        frame=lambda: pd.DataFrame(
+            [
+                {"check": r.name, "tests": ", ".join(r.tests), "status": r.status, "message": r.message}
+                for r in value
+            ]
+        ),
+        facts={k: int(v) for k, v in counts.items()},
+    )
+
+
+def rubric_review(ws: Workspace | None, review_id: int, *, store: Any = None) -> Result:
+    """A rubric review as the page shows it: the 28 ML Test Score tests with their status and what the evidence
+    in the store proposes (snapshots attached, `explore check` runs). ``.chart()``: the section bars."""
+    from explore.checks.registry import tests_covered
+    from explore.core.store import Store
+    from explore.rubric import charts
+    from explore.rubric.board import review_board
+    from explore.rubric.ml_test_score import TESTS
+
+    board = review_board(
+        store if store is not None else Store(), review_id, workspace=ws, automatable=tests_covered()
+    )
+
+    def frame() -> pd.DataFrame:
+        rows = []
+        for t in TESTS:
+            prop = board.proposals.get(t.id)
+            rows.append(
+                {
+                    "test": t.id,
+                    "name": t.name,
+                    "status": board.score.statuses.get(t.id, ""),
+                    "proposed": getattr(prop, "proposed", None) or "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    return Result(
+        title=f"Rubric review {review_id}",
+        value=board,
+        frame=frame,
+        draw=lambda: charts.section_bars(board.score),
+        facts={"score": board.score.final, "band": board.score.band.words},
+    )
+
+
+def start_review(name: str, *, model_version: str, store: Any = None, carry_from: int | None = None) -> int:
+    """Start a rubric review in the app's store; return its id."""
+    from explore.core.store import Store
+    from explore.rubric.ml_test_score import start_review as start
+
+    return start(store if store is not None else Store(), name, model_version, carry_from=carry_from)
+
+
+def confirm(
+    review_id: int,
+    test_id: str,
+    *,
+    status: str,
+    author: str,
+    evidence: str = "",
+    links: Sequence[str] = (),
+    store: Any = None,
+) -> int:
+    """Confirm a rubric test (id such as ``"data-1"``) as ``"not_done"``, ``"manual"`` or ``"automated"`` with the evidence,
+    in the app's store (append-only, with author and time)."""
+    from explore.core.store import Store
+    from explore.rubric.ml_test_score import confirm_test
+
+    return confirm_test(
+        store if store is not None else Store(),
+        review_id,
+        test_id,
+        status=status,
+        author=author,
+        evidence_text=evidence,
+        links=list(links),
+    )
+
+
+__all__ = [
+    "Result",
+    "agreement",
+    "label_annotations",
+    "as_slice",
+    "confirm",
+    "consensus",
+    "counterfactual",
+    "discover",
+    "drift",
+    "explain",
+    "explain_row",
+    "explain_slice",
+    "fairness",
+    "group_by",
+    "ice",
+    "label_queue",
+    "labeler_trust",
+    "partial_dependence",
+    "performance_over_time",
+    "record_verdict",
+    "rubric_review",
+    "run_checks",
+    "scored",
+    "slice_report",
+    "spot_check_items",
+    "spot_check_summary",
+    "staleness_experiment",
+    "start_review",
+    "start_spot_check",
+    "what_if",
+]

@@ -1,0 +1,213 @@
+"""The one-call notebook API: the page's numbers, dates where users think in dates, results that draw
+themselves, bad input said as an ExploreError, and decisions recorded to the app's store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.svm import LinearSVC
+
+import explore
+from explore import errors
+from explore.staleness import layout
+
+
+@pytest.fixture(scope="module")
+def ws(tiny_workspace: Path) -> explore.Workspace:
+    return explore.open(tiny_workspace)
+
+
+def test_slice_report_matches_sklearn_on_the_slice(ws):
+    result = explore.slice_report(ws, where={"region": "North"})
+    sc = explore.scored(ws)
+    in_slice = sc.frame["region"].to_numpy() == "North"
+    table = result.to_frame().set_index("metric")
+    assert table.loc["accuracy", "slice"] == pytest.approx(accuracy_score(sc.y[in_slice], sc.pred[in_slice]))
+    assert table.loc["accuracy", "slice_support"] == in_slice.sum()
+    assert table.loc["ROC AUC", "rest"] == pytest.approx(roc_auc_score(sc.y[~in_slice], sc.score[~in_slice]))
+    assert isinstance(result.chart(), alt.TopLevelMixin)
+    assert result.n_slice == in_slice.sum()  # the domain result's fields read through
+
+
+def test_group_by_and_ranges(ws):
+    grouped = explore.group_by(ws, "region").to_frame()
+    assert set(grouped["region"]) == set(explore.scored(ws).frame["region"])
+    north = grouped[(grouped["region"] == "North") & (grouped["metric"] == "accuracy")]
+    assert int(north["support"].iloc[0]) == explore.slice_report(ws, where={"region": "North"}).n_slice
+    in_range = explore.slice_report(ws, where={"tenure_months": (0, 12)})
+    sc = explore.scored(ws)
+    assert in_range.n_slice == int(
+        ((sc.frame["tenure_months"] >= 0) & (sc.frame["tenure_months"] < 12)).sum()
+    )
+
+
+def test_performance_over_time_months_match_sklearn(ws):
+    result = explore.performance_over_time(ws, window="MS", datasets="validation")
+    table = result.to_frame()
+    sc = explore.scored(ws, "validation")
+    month = sc.time.dt.to_period("M").astype(str).to_numpy()
+    first = table[(table["metric"] == "accuracy")].iloc[0]
+    rows = month == first["label"]
+    assert first["support"] == rows.sum()
+    assert first["value"] == pytest.approx(accuracy_score(sc.y[rows], sc.pred[rows]))
+    assert "Performance over time" in repr(result)
+
+
+def test_staleness_cutoffs_as_dates_are_the_window_indices(ws):
+    by_date = explore.staleness_experiment(
+        ws, cutoffs=["2023-07", "2023-09", "2023-11-15"], window="month", train_span=3
+    )
+    by_index = explore.staleness_experiment(ws, cutoffs=[6, 8, 10], window="month", train_span=3)
+    assert by_date.params.cutoffs == by_index.params.cutoffs == (6, 8, 10)
+    pd.testing.assert_frame_equal(by_date.to_frame(), by_index.to_frame())
+    assert list(by_date.to_frame()["cutoff_label"]) == ["2023-07", "2023-09", "2023-11"]
+    assert isinstance(by_date.chart(), alt.TopLevelMixin)
+
+
+def test_staleness_dates_outside_the_data(ws):
+    with pytest.raises(errors.AnalysisError) as caught:
+        explore.staleness_experiment(ws, cutoffs=["1997-03"], window="month", train_span=3)
+    message = str(caught.value)
+    assert "'1997-03' is outside the data's windows" in message and "2023-04 .. " in message
+    with pytest.raises(errors.AnalysisError, match="must be a date"):
+        explore.staleness_experiment(ws, cutoffs=["soon"], train_span=3)
+
+
+@pytest.mark.parametrize(
+    ("window", "by"), [("week", "week"), ("W", "week"), ("MS", "month"), ("QS", "quarter")]
+)
+def test_windows_as_users_write_them(ws, window, by):
+    assert layout.window_spec(ws, window=window).by == by
+
+
+def test_windows_by_rows_and_bad_windows(ws):
+    assert layout.window_spec(ws, rows=6).by == "rows"
+    with pytest.raises(errors.AnalysisError, match="received '2W'"):
+        explore.performance_over_time(ws, window="2W")
+    with pytest.raises(errors.WorkspaceError, match="no dataset named 'prod'"):
+        explore.drift(ws, datasets=["prod"])
+
+
+def test_wrong_column_names_say_the_columns(ws):
+    with pytest.raises(errors.ColumnError) as caught:
+        explore.slice_report(ws, where={"regoin": "North"})
+    assert "'regoin', which dataset 'validation' does not have" in str(caught.value)
+    assert "region" in str(caught.value)
+    with pytest.raises(errors.ColumnError, match="by names the column 'plann'"):
+        explore.group_by(ws, ["plann"])
+    with pytest.raises(errors.ColumnError, match="feature names the column"):
+        explore.partial_dependence(ws, "tenure")
+    with pytest.raises(errors.AnalysisError, match="No row"):
+        explore.slice_report(ws, where={"region": "Atlantis"})
+
+
+def test_model_without_predict_proba(tiny_workspace):
+    base = explore.open(tiny_workspace)
+    df = base.dataset("validation")
+    feats = ["tenure_months", "monthly_charges"]
+    svc = LinearSVC().fit(df[feats], df["churned"])
+    ws = explore.Workspace.from_frames(
+        model=svc,
+        datasets={"validation": df[[*feats, "churned", "customer_id"]]},
+        label="churned",
+        id="customer_id",
+        positive="yes",
+        annotations=base.annotation_table(),
+        annotation_columns={"item": "customer_id", "labeler": "annotator", "label": "label"},
+    )
+    with pytest.raises(errors.ModelError) as caught:
+        explore.label_queue(ws)
+    assert "has no predict_proba" in str(caught.value) and "LinearSVC" in str(caught.value)
+    # analyses that need no probabilities still run, and say what is unavailable
+    assert "ROC AUC" not in explore.scored(ws).unavailable  # ranked by its decision_function
+    assert explore.slice_report(ws).to_frame()["metric"].tolist()
+
+
+def test_result_html_escapes_user_text(ws):
+    result = explore.slice_report(ws, where={"region": ["North", "<script>alert(1)</script>"]})
+    page = result._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert page.startswith("<div><strong>Slice report")
+
+
+def test_table_only_results_say_so(ws):
+    result = explore.counterfactual(ws, position=0)
+    with pytest.raises(errors.AnalysisError, match="has no chart"):
+        result.chart()
+    assert isinstance(result.to_frame(), pd.DataFrame)
+
+
+def test_charts_stay_aggregated(ws):
+    spec = explore.partial_dependence(ws, "tenure_months").chart().to_dict()
+    values = [v for d in spec.get("datasets", {}).values() for v in d]
+    assert 0 < len(values) <= 5_000
+
+
+def test_labels_match_the_page_functions(ws):
+    from explore.labels import crowd
+
+    ann = crowd.workspace_annotations(ws)
+    assert explore.agreement(ws).alpha == pytest.approx(crowd.agreement(ann).alpha)
+    cons = explore.consensus(ws).to_frame()
+    assert len(cons) == ann.n_items and cons["confidence"].between(0, 1).all()
+    assert len(explore.labeler_trust(ws).to_frame()) == ann.n_labelers
+    queue = explore.label_queue(ws).to_frame()
+    assert len(queue) == ann.n_items
+
+
+def test_spot_check_verdicts_reach_the_store(ws, db_url):
+    session = explore.start_spot_check(ws, name="notebook check", reviewer="ada", size=5)
+    items = explore.spot_check_items(session)
+    key, label = str(items.iloc[0]["key"]), items.iloc[0]["label"]
+    other = "no" if label == "yes" else "yes"
+    explore.record_verdict(session, key, "wrong", reviewer="ada", corrected_label=other, note="typo")
+    from explore.core.store import Store
+    from explore.labels.review import load_session
+
+    again = load_session(Store(db_url), session)
+    assert again.verdict_of(key)["verdict"] == "wrong"
+    assert explore.spot_check_items(session).set_index("key").loc[key, "corrected_label"] == other
+    summary = explore.spot_check_summary(session)
+    assert summary.n_wrong == 1 and summary.n_reviewed == 1
+
+
+def test_rubric_confirmations_reach_the_store(ws, db_url):
+    review = explore.start_review("notebook review", model_version="v1")
+    explore.confirm(review, "data-1", status="manual", author="ada", evidence="schema checked in CI")
+    board = explore.rubric_review(ws, review)
+    table = board.to_frame().set_index("test")
+    assert table.loc["data-1", "status"] == "manual"
+    assert len(table) == 28
+    assert isinstance(board.chart(), alt.TopLevelMixin)
+
+
+def test_checks_by_name(ws):
+    result = explore.run_checks(ws, ["weak_slices"])
+    assert result.to_frame()["check"].tolist() == ["weak_slices"]
+    with pytest.raises(errors.AnalysisError, match="Unknown checks: 'nope'"):
+        explore.run_checks(ws, ["nope"])
+
+
+def test_shap_global_row_and_slice(ws):
+    glob = explore.explain(ws, sample_size=60)
+    table = glob.to_frame()
+    assert len(table) == len(ws.feature_names)
+    row = explore.explain_row(ws, position=2)
+    assert isinstance(row.chart(), alt.TopLevelMixin)
+    sl = explore.explain_slice(ws, {"region": "North"}, sample_size=60)
+    assert len(sl.to_frame())
+
+
+def test_what_if_ice_and_drift(ws):
+    edit = explore.what_if(ws, {"tenure_months": 1}, position=0)
+    assert edit.to_frame()["column"].tolist() == ["tenure_months"]
+    ice = explore.ice(ws, "tenure_months", position=0)
+    assert len(ice.to_frame())
+    drift = explore.drift(ws, window="quarter")
+    assert set(drift.to_frame()["feature"]) <= set(ws.feature_names)
+    assert np.isfinite(drift.to_frame()["psi"]).any()
