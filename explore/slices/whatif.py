@@ -416,6 +416,29 @@ def _distances(mats: dict[str, Any], pos: int, rows: np.ndarray, norm: str) -> n
     return total if norm == "l1" else np.sqrt(total)
 
 
+def distances_to(
+    scored: Scored, position: int, *, norm: Literal["l1", "l2"] = "l2", features: Sequence[str] | None = None
+) -> np.ndarray:
+    """Every row's distance to row ``position``: the distance :func:`nearest_counterfactual` minimises
+    (standardised numeric differences, 1 per differing category or missing-vs-present value, by ``norm``)."""
+    if norm not in ("l1", "l2"):
+        raise AnalysisError(BAD_NORM.format(received=norm))
+    pos = _check_position(scored, position)
+    feats = (
+        tuple(features)
+        if features is not None
+        else tuple(c for c in scored.feature_names if c in scored.frame.columns)
+    )
+    if not feats:
+        raise AnalysisError("There are no feature columns to measure distances on.")
+    mats = _feature_matrices(scored, feats)
+    out = np.empty(scored.n, dtype=np.float64)
+    for start in range(0, scored.n, 200_000):
+        chunk = np.arange(start, min(start + 200_000, scored.n))
+        out[chunk] = _distances(mats, pos, chunk, norm)
+    return out
+
+
 def _differences(scored: Scored, mats: dict[str, Any], a: int, b: int, norm: str) -> pd.DataFrame:
     rows = []
     for j, c in enumerate(mats["num_cols"]):
