@@ -35,6 +35,7 @@ from explore.slices.definition import (
 from explore.slices.grouping import MISSING_LABEL, OTHER, column_values, display_name, group_column
 
 MAX_POINTS = 5_000  # marks the browser draws at most
+MAX_CELLS = 3_000  # heat-map cells at most (a cell carries more fields than a point: the spec stays < 1 MB)
 GRID = 40  # heat-map bins per numeric axis (fewer when facets share the budget)
 AXIS_LEVELS = 30  # categorical axes: the 29 most frequent levels, then "(other)" (and "(missing)")
 COLOR_LEVELS = 10
@@ -397,7 +398,8 @@ def datapoints(
     if n_rows <= max_points:
         points = _rows_frame(scored, idx, vx, vy, colour, facets, other)
         return DatapointsResult(mode="points", points=points, cells=empty, notes=tuple(notes), **base)
-    cells = _cells(scored, idx, vx, vy, facets, spec.cell_stat, max_points - len(highlights), notes)
+    budget = min(max_points, MAX_CELLS) - len(highlights)
+    cells = _cells(scored, idx, vx, vy, facets, spec.cell_stat, budget, notes)
     return DatapointsResult(mode="cells", points=empty, cells=cells, notes=tuple(notes), **base)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from explore.core.chart_data import vega_safe
@@ -43,6 +44,28 @@ def _axis(meta: AxisMeta, channel: str, zoomed: tuple[float, float] | None) -> a
     return enc(f"{channel}:Q", title=meta.title, scale=alt.Scale(zero=False))
 
 
+def _decimals(values: pd.Series, digits: int = 6) -> int:
+    """Decimals that keep ``digits`` significant digits of the values' span (what a pixel can tell apart)."""
+    finite = values[np.isfinite(values)]
+    span = float(finite.max() - finite.min()) if len(finite) else 0.0
+    return int(max(0, digits - np.floor(np.log10(span)))) if span > 0 else digits
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as the browser needs it: positions rounded to a millionth of their span and statistics to 4
+    significant digits (the spec stays under 1 MB at 5,000 marks)."""
+    out = frame.copy()
+    for a, b in (("x", "x2"), ("y", "y2")):
+        cols = [c for c in (a, b) if c in out]
+        d = _decimals(pd.concat([out[c] for c in cols]).astype("float64"))
+        for c in cols:
+            out[c] = out[c].astype("float64").round(d)
+    for c in ("share misclassified", "mean loss", "color"):
+        if c in out and pd.api.types.is_float_dtype(out[c].dtype):
+            out[c] = out[c].map(lambda v: float(f"{v:.4g}") if np.isfinite(v) else v)
+    return out
+
+
 def _tooltip(result: DatapointsResult, frame: pd.DataFrame) -> list[alt.Tooltip]:
     tips = [
         alt.Tooltip("id:N", title="id"),
@@ -51,7 +74,8 @@ def _tooltip(result: DatapointsResult, frame: pd.DataFrame) -> list[alt.Tooltip]
     ]
     if "other_prediction" in frame:
         tips.append(alt.Tooltip("other_prediction:N", title="previous model's prediction"))
-    tips += [alt.Tooltip("x_text:N", title=result.x.title), alt.Tooltip("y_text:N", title=result.y.title)]
+    if "x_text" in frame:
+        tips += [alt.Tooltip("x_text:N", title=result.x.title), alt.Tooltip("y_text:N", title=result.y.title)]
     if result.color is not None and "color" in frame:
         tips.append(
             alt.Tooltip("color:N" if result.color.kind == "nominal" else "color:Q", title=result.color.title)
@@ -88,8 +112,10 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
     box = alt.selection_interval(name=BOX, encodings=["x", "y"])
     hl = result.highlights.assign(kind="highlight")
     if result.mode == "cells":
-        cells = result.cells.assign(kind="cell")
-        data = vega_safe(pd.concat([cells, hl], ignore_index=True))
+        # Only what the marks read: a heat map's cells share one frame with the rings (a facet has one data).
+        hl = hl[[c for c in hl.columns if c in ("x", "y", "id", "role", "kind", "facet_row", "facet_col")]]
+        cells = result.cells.drop(columns=["errors", "value"]).assign(kind="cell")
+        data = vega_safe(_compact(pd.concat([cells, hl], ignore_index=True)))
         stat = CELL_STATS[result.spec.cell_stat]
         pick = alt.selection_point(name=CELL, fields=["cell"], on="click")
         marks = (
@@ -102,7 +128,7 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
                 y=y,
                 y2="y2:Q",
                 color=alt.Color(
-                    "value:Q",
+                    f"{stat}:Q",
                     title=stat,
                     scale=alt.Scale(scheme="reds" if result.spec.cell_stat != "count" else "blues"),
                     legend=alt.Legend(orient="top"),
@@ -118,7 +144,7 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
         )
     else:
         points = result.points.assign(kind="point")
-        data = vega_safe(pd.concat([points, hl], ignore_index=True))
+        data = vega_safe(_compact(pd.concat([points, hl], ignore_index=True)))
         pick = alt.selection_point(name=POINT, fields=["position"], on="click")
         marks = (
             alt.Chart()
@@ -136,7 +162,9 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
             x=x,
             y=y,
             stroke=alt.Stroke("role:N", scale=ROLE_COLORS, legend=alt.Legend(title=None, orient="top")),
-            tooltip=[alt.Tooltip("role:N", title="marked"), *_tooltip(result, result.highlights)],
+            tooltip=[alt.Tooltip("role:N", title="marked"), *_tooltip(result, hl)]
+            if result.mode == "points"
+            else [alt.Tooltip("role:N", title="marked"), alt.Tooltip("id:N", title="id")],
         )
     )
     if result.spec.facet_row is None and result.spec.facet_col is None:

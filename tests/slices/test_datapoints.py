@@ -251,3 +251,11 @@ def test_pseudo_columns_filter_like_the_axes(small: Scored) -> None:
     assert np.flatnonzero(sd.mask(small)).tolist() == list(range(10, 20))
     sd = SliceDefinition().with_condition(dp.Condition(LOSS, "range", lo=1.0))
     assert np.array_equal(sd.mask(small), small.row_loss >= 1.0)
+
+
+def test_the_busiest_heat_map_stays_under_a_megabyte(large: Scored) -> None:
+    spec = dp.DatapointsSpec(ROW, SCORE, LABEL, facet_row="city", cell_stat="loss")
+    res = dp.datapoints(large, spec, selected=3)
+    assert res.mode == "cells" and len(res.cells) > 1_500 and res.n_marks <= dp.MAX_CELLS
+    assert res.cells["rows"].sum() == large.n
+    assert spec_size(datapoints_chart(res)) < 1_000_000
