@@ -65,6 +65,7 @@ OTHER_ROWS = (
     "dataset. Choose the same dataset for both."
 )
 BAD_STAT = "The heat-map statistic must be one of {known}; received {received!r}."
+NO_SELECTED = "Colouring by similarity needs a selected datapoint: click a point (or open a row) first."
 REGRESSION_ERROR = "'share misclassified' is for classification; for regression choose 'mean loss'."
 
 
@@ -163,9 +164,7 @@ def _colour(
         return _Values(AxisMeta(column, title(column), "nominal", ("agree", "disagree")), d.astype("float64"))
     if column == SIMILARITY:
         if selected is None:
-            raise AnalysisError(
-                "Colouring by similarity needs a selected datapoint: click a point (or open a row) first."
-            )
+            raise AnalysisError(NO_SELECTED)
         from explore.slices.whatif import distances_to
 
         meta = AxisMeta(
@@ -345,10 +344,13 @@ def datapoints(
         raise AnalysisError(REGRESSION_ERROR)
     vx = _values(scored, spec.x, other=other, levels=AXIS_LEVELS)
     vy = _values(scored, spec.y, other=other, levels=AXIS_LEVELS)
-    colour = _colour(scored, spec.color, other=other, selected=selected, norm=norm)
+    if spec.color == SIMILARITY and selected is None:
+        raise AnalysisError(NO_SELECTED)
+    if spec.color == DISAGREE:
+        _other_score(scored, other, title(DISAGREE))
     facets = [_facet_codes(scored, spec.facet_row), _facet_codes(scored, spec.facet_col)]
     rows = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
-    notes = [m.note for m in (vx.meta, vy.meta, colour.meta if colour else None) if m is not None and m.note]
+    notes = [m.note for m in (vx.meta, vy.meta) if m.note]
     if only_disagree:
         rows &= disagreement(scored, other)  # type: ignore[arg-type]
     if region is not None:
@@ -365,6 +367,17 @@ def datapoints(
     n_rows = int(rows.sum())
     if n_rows == 1:
         notes.append("One row in view: it is drawn alone.")
+    colour = None
+    if (
+        0 < n_rows <= max_points
+    ):  # cells show their statistic: the colour of 1M rows is not computed for nothing
+        colour = _colour(scored, spec.color, other=other, selected=selected, norm=norm)
+        notes += [colour.meta.note] if colour is not None and colour.meta.note else []
+    elif spec.color is not None and n_rows:
+        notes.append(
+            f"The colour ({title(spec.color)}) is for dots: the cells show {CELL_STATS[spec.cell_stat]}. Click a "
+            "cell or narrow the slice to draw the rows as dots."
+        )
     marked = [
         (p, r) for p, r in ((selected, "selected"), (counterfactual, "counterfactual")) if p is not None
     ]
