@@ -363,14 +363,23 @@ def nearest_counterfactual(
             f"No row in the chosen rows has {what}.",
         )
     mats = _feature_matrices(scored, feats)
-    idx = np.flatnonzero(cand)
     best_d, best_i = math.inf, -1
-    for start in range(0, len(idx), 200_000):
-        chunk = idx[start : start + 200_000]
-        d = _distances(mats, pos, chunk, norm)
-        j = int(np.argmin(d))
-        if d[j] < best_d:
-            best_d, best_i = float(d[j]), int(chunk[j])
+    if n_cand * 4 >= scored.n:  # most rows are candidates: contiguous chunks (views) beat gathering them
+        for start in range(0, scored.n, 200_000):
+            stop = min(start + 200_000, scored.n)
+            d = _distances(mats, pos, slice(start, stop), norm)
+            d[~cand[start:stop]] = np.inf
+            j = int(np.argmin(d))
+            if d[j] < best_d:
+                best_d, best_i = float(d[j]), start + j
+    else:
+        idx = np.flatnonzero(cand)
+        for start in range(0, len(idx), 200_000):
+            chunk = idx[start : start + 200_000]
+            d = _distances(mats, pos, chunk, norm)
+            j = int(np.argmin(d))
+            if d[j] < best_d:
+                best_d, best_i = float(d[j]), int(chunk[j])
     diffs = _differences(scored, mats, pos, best_i, norm)
     cf_pred = (
         float(scored.pred[best_i])
@@ -402,17 +411,24 @@ def nearest_counterfactual(
     )
 
 
-def _distances(mats: dict[str, Any], pos: int, rows: np.ndarray, norm: str) -> np.ndarray:
-    total = np.zeros(len(rows), dtype=np.float64)
+def _distances(mats: dict[str, Any], pos: int, rows: np.ndarray | slice, norm: str) -> np.ndarray:
+    """Distances of ``rows`` (positions, or a slice: a view, no copy) to row ``pos``."""
     num, cat = mats["num"], mats["cat"]
+    n = len(range(*rows.indices(len(num)))) if isinstance(rows, slice) else len(rows)
+    total = np.zeros(n, dtype=np.float64)
     if num.shape[1]:
-        a, b = num[pos][None, :], num[rows]
-        na_a, na_b = np.isnan(a), np.isnan(b)
-        diff = np.abs(b - a)
-        diff = np.where(na_a | na_b, np.where(na_a & na_b, 0.0, 1.0), diff)
-        total += (diff if norm == "l1" else diff * diff).sum(axis=1)
+        a, b = num[pos], num[rows]
+        diff = np.abs(b - a)  # NaN where either value is missing
+        missing = np.isnan(diff)
+        if missing.any():
+            diff[missing] = 1.0  # missing against present: 1
+            for j in np.flatnonzero(np.isnan(a)):  # missing against missing: 0
+                diff[:, j] = (~np.isnan(b[:, j])).astype(diff.dtype)
+        if norm == "l2":
+            np.multiply(diff, diff, out=diff)
+        total += diff.sum(axis=1, dtype=np.float64)
     if cat.shape[1]:
-        total += (cat[rows] != cat[pos][None, :]).sum(axis=1)
+        total += (cat[rows] != cat[pos]).sum(axis=1)
     return total if norm == "l1" else np.sqrt(total)
 
 
@@ -434,8 +450,8 @@ def distances_to(
     mats = _feature_matrices(scored, feats)
     out = np.empty(scored.n, dtype=np.float64)
     for start in range(0, scored.n, 200_000):
-        chunk = np.arange(start, min(start + 200_000, scored.n))
-        out[chunk] = _distances(mats, pos, chunk, norm)
+        stop = min(start + 200_000, scored.n)
+        out[start:stop] = _distances(mats, pos, slice(start, stop), norm)
     return out
 
 

@@ -259,3 +259,29 @@ def test_the_busiest_heat_map_stays_under_a_megabyte(large: Scored) -> None:
     assert res.mode == "cells" and len(res.cells) > 1_500 and res.n_marks <= dp.MAX_CELLS
     assert res.cells["rows"].sum() == large.n
     assert spec_size(datapoints_chart(res)) < 1_000_000
+
+
+def test_distances_to_match_a_brute_force_count_with_missing_values(small: Scored) -> None:
+    from dataclasses import replace
+
+    rng = np.random.default_rng(3)
+    frame = small.frame.copy()
+    frame["w"] = rng.normal(0, 3, small.n)
+    frame.loc[rng.random(small.n) < 0.2, "w"] = np.nan
+    frame.loc[rng.random(small.n) < 0.1, "city"] = None
+    sc = replace(small, frame=frame, feature_names=["age", "w", "city"])
+    for pos in (0, int(np.flatnonzero(frame["w"].isna())[0])):
+        for norm in ("l1", "l2"):
+            terms = []
+            for c in ("age", "w"):
+                x = frame[c].to_numpy()
+                d = np.abs(x - x[pos]) / np.nanstd(x)
+                a_na, b_na = np.isnan(x[pos]), np.isnan(x)
+                terms.append(np.where(a_na | b_na, np.where(a_na & b_na, 0.0, 1.0), d))
+            city = frame["city"]
+            same = (city == city[pos]) | (city.isna() & (city[pos] is None))
+            terms.append((~same).to_numpy(dtype=float))
+            t = np.column_stack(terms)
+            want = t.sum(axis=1) if norm == "l1" else np.sqrt((t * t).sum(axis=1))
+            got = whatif.distances_to(sc, pos, norm=norm)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
