@@ -588,10 +588,16 @@ def clicked_cell(cells: list[dict[str, Any]] | None) -> int | None:
     return None
 
 
+def has_score(scored: Scored) -> bool:
+    """Whether the score pseudo-column exists (regression: the prediction; classification: probabilities or a
+    score column)."""
+    return scored.task == "regression" or scored.score is not None or scored.proba is not None
+
+
 def axis_choices(scored: Scored, *, other: bool = False) -> list[str]:
     """What an axis can show: row order, score, loss, label, prediction, (time), (the other model's score),
     then every data column."""
-    out = [ROW, SCORE, LOSS, LABEL, PREDICTION]
+    out = [ROW, SCORE, LOSS, LABEL, PREDICTION] if has_score(scored) else [ROW, LOSS, LABEL, PREDICTION]
     if scored.task != "regression":
         out.append(CORRECT)
     if scored.time is not None:
@@ -607,7 +613,7 @@ def colour_choices(scored: Scored, *, other: bool = False, selected: bool = Fals
     out: list[str | None] = [LABEL, PREDICTION]
     if scored.task != "regression":
         out.append(CORRECT)
-    out += [LOSS, SCORE]
+    out += [LOSS, SCORE] if has_score(scored) else [LOSS]
     if other:
         out.append(DISAGREE)
     if selected:

@@ -99,7 +99,7 @@ def _spec_widgets(ctx: PageContext, two_models: bool, has_selected: bool) -> dp.
         )
     # Defaults through the state (not index=): the two-models button above sets the same keys.
     st.session_state.setdefault("slices_dp_x", ROW)
-    st.session_state.setdefault("slices_dp_y", SCORE)
+    st.session_state.setdefault("slices_dp_y", SCORE if SCORE in axes else LOSS)
     st.session_state.setdefault("slices_dp_color", LABEL if sc.task != "regression" else LOSS)
     shown = dp.title
     c1, c2, c3, c4, c5 = st.columns(5)
