@@ -109,6 +109,8 @@ def _values(scored: Scored, column: str, *, other: Scored | None, levels: int, r
     name = title(column)
     if column == OTHER_SCORE:
         return _Values(AxisMeta(column, name, "quantitative"), _other_score(scored, other, name))
+    if scored.task != "regression" and column in (LABEL, PREDICTION, CORRECT):
+        return _nominal(scored, column, name, levels)  # class codes: no 1M-row Series of class names
     s = column_values(scored, column)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         if getattr(s.dt, "tz", None) is not None:
@@ -126,11 +128,16 @@ def _values(scored: Scored, column: str, *, other: Scored | None, levels: int, r
         return _Values(AxisMeta(column, name, "quantitative", note=_constant_note(name, x)), x)
     if s.isna().all():
         raise AnalysisError(ALL_MISSING.format(column=name, n=len(s), role=role))
+    return _nominal(scored, column, name, levels)
+
+
+def _nominal(scored: Scored, column: str, name: str, levels: int) -> _Values:
+    """A categorical column as level codes (its cached grouping: the most frequent levels, "(other)", missing)."""
     g = group_column(scored, column, max_groups=levels)
     note = ""
     if OTHER in g.labels:
-        n_levels = int(s.nunique(dropna=True))
-        note = f"{name}: {n_levels:,} levels; the {len(g.labels) - 1 - (MISSING_LABEL in g.labels)} most frequent are shown, the rest as {OTHER}."
+        kept = len(g.labels) - 1 - (MISSING_LABEL in g.labels)
+        note = f"{name} has more than {levels - 1} levels: the {kept} most frequent are shown, the rest as {OTHER}."
     elif len(g.labels) == 1:
         note = f"{name} is constant ({g.labels[0]})."
     return _Values(
@@ -416,6 +423,13 @@ def datapoints(
     return DatapointsResult(mode="cells", points=empty, cells=cells, notes=tuple(notes), **base)
 
 
+def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The equal-width bin of each value (the last bin closed), by arithmetic rather than a search."""
+    n = len(edges) - 1
+    width = (edges[-1] - edges[0]) / n
+    return np.clip(((values - edges[0]) / width).astype(np.int64), 0, n - 1)
+
+
 def _cells(
     scored: Scored,
     idx: np.ndarray,
@@ -427,7 +441,8 @@ def _cells(
     notes: list[str],
 ) -> pd.DataFrame:
     """The heat map: rows counted per (facet row, facet column, x bin, y bin), with errors and loss."""
-    x, y = vx.values[idx], vy.values[idx]
+    every = len(idx) == scored.n  # no slice, no zoom: read the columns, do not gather a copy
+    x, y = (vx.values, vy.values) if every else (vx.values[idx], vy.values[idx])
     f_codes = []
     f_sizes = []
     for codes, labels in facets:
@@ -435,7 +450,7 @@ def _cells(
             f_codes.append(np.zeros(len(idx), dtype=np.int64))
             f_sizes.append(1)
         else:
-            c = codes[idx].astype(np.int64)
+            c = (codes if every else codes[idx]).astype(np.int64)
             f_codes.append(np.where(c < 0, len(labels), c))
             f_sizes.append(len(labels) + 1)
     per_facet = max(budget // (f_sizes[0] * f_sizes[1]), 4)
@@ -452,13 +467,15 @@ def _cells(
         nx = ny = max(min(GRID, int(math.isqrt(per_facet))), 2)
     ex, ey = _edges(x, vx.meta, nx), _edges(y, vy.meta, ny)
     nx, ny = len(ex) - 1, len(ey) - 1
-    ix = np.clip(np.searchsorted(ex, x, side="right") - 1, 0, nx - 1)
-    iy = np.clip(np.searchsorted(ey, y, side="right") - 1, 0, ny - 1)
+    ix, iy = _bin_index(x, ex), _bin_index(y, ey)
     key = ((f_codes[0] * f_sizes[1] + f_codes[1]) * nx + ix) * ny + iy
     size = f_sizes[0] * f_sizes[1] * nx * ny
     count = np.bincount(key, minlength=size)
-    errors = np.bincount(key, weights=(~scored.correct[idx]).astype("float64"), minlength=size)
-    loss = np.bincount(key, weights=np.nan_to_num(scored.row_loss[idx]), minlength=size)
+    wrong, loss = ~scored.correct, scored.row_loss
+    if not every:
+        wrong, loss = wrong[idx], loss[idx]
+    errors = np.bincount(key, weights=wrong, minlength=size)
+    loss = np.bincount(key, weights=np.nan_to_num(loss), minlength=size)
     cell = np.flatnonzero(count)
     if len(cell) > budget:  # many facets × levels: keep the fullest cells, say how many were left out
         keep = np.sort(cell[np.argsort(-count[cell], kind="stable")[:budget]])
