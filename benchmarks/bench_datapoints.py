@@ -28,17 +28,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_slices import BENCH, WORK, scored_1m  # noqa: E402
+from common import best_of  # noqa: E402
 
 PREVIOUS = WORK / "datapoints_1m" / "previous.npz"
-
-
-def best_of(fn, repeat: int = 3):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def previous_1m(sc):

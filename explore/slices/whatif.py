@@ -293,6 +293,23 @@ def _feature_matrices(scored: Scored, features: tuple[str, ...]) -> dict[str, An
     return cache[features]
 
 
+def _distance_inputs(
+    scored: Scored, position: int, norm: str, features: Sequence[str] | None
+) -> tuple[int, tuple[str, ...]]:
+    """The checked row position and the features distances are measured on (all features by default)."""
+    if norm not in ("l1", "l2"):
+        raise AnalysisError(BAD_NORM.format(received=norm))
+    pos = _check_position(scored, position)
+    feats = (
+        tuple(features)
+        if features is not None
+        else tuple(c for c in scored.feature_names if c in scored.frame.columns)
+    )
+    if not feats:
+        raise AnalysisError("There are no feature columns to measure distances on.")
+    return pos, feats
+
+
 def nearest_counterfactual(
     scored: Scored,
     position: int,
@@ -310,16 +327,7 @@ def nearest_counterfactual(
     at least ``delta`` away (default: half the standard deviation of the predictions). Uses the
     predictions already computed; with ``model`` both rows are re-predicted to verify the change.
     """
-    if norm not in ("l1", "l2"):
-        raise AnalysisError(BAD_NORM.format(received=norm))
-    pos = _check_position(scored, position)
-    feats = (
-        tuple(features)
-        if features is not None
-        else tuple(c for c in scored.feature_names if c in scored.frame.columns)
-    )
-    if not feats:
-        raise AnalysisError("There are no feature columns to measure distances on.")
+    pos, feats = _distance_inputs(scored, position, norm, features)
     cand = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
     if scored.task == "regression":
         pred = scored.pred
@@ -437,16 +445,7 @@ def distances_to(
 ) -> np.ndarray:
     """Every row's distance to row ``position``: the distance :func:`nearest_counterfactual` minimises
     (standardised numeric differences, 1 per differing category or missing-vs-present value, by ``norm``)."""
-    if norm not in ("l1", "l2"):
-        raise AnalysisError(BAD_NORM.format(received=norm))
-    pos = _check_position(scored, position)
-    feats = (
-        tuple(features)
-        if features is not None
-        else tuple(c for c in scored.feature_names if c in scored.frame.columns)
-    )
-    if not feats:
-        raise AnalysisError("There are no feature columns to measure distances on.")
+    pos, feats = _distance_inputs(scored, position, norm, features)
     mats = _feature_matrices(scored, feats)
     out = np.empty(scored.n, dtype=np.float64)
     for start in range(0, scored.n, 200_000):
