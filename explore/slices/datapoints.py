@@ -262,7 +262,7 @@ def _text(values: np.ndarray, meta: AxisMeta) -> list[Any]:
         return [meta.labels[int(v)] for v in values]
     if meta.kind == "temporal":
         return [pd.Timestamp(int(v), unit="ms").isoformat() if np.isfinite(v) else None for v in values]
-    return [float(v) if np.isfinite(v) else None for v in values]
+    return [float(f"{v:.6g}") if np.isfinite(v) else None for v in values]  # as read: 6 significant digits
 
 
 def _class_texts(scored: Scored, codes: np.ndarray) -> list[Any]:

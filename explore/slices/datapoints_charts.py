@@ -161,7 +161,11 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
         .encode(
             x=x,
             y=y,
-            stroke=alt.Stroke("role:N", scale=ROLE_COLORS, legend=alt.Legend(title=None, orient="top")),
+            stroke=alt.Stroke(
+                "role:N",
+                scale=ROLE_COLORS,
+                legend=alt.Legend(title=None, orient="top") if len(result.highlights) else None,
+            ),
             tooltip=[alt.Tooltip("role:N", title="marked"), *_tooltip(result, hl)]
             if result.mode == "points"
             else [alt.Tooltip("role:N", title="marked"), alt.Tooltip("id:N", title="id")],
