@@ -1,5 +1,6 @@
 """The Slices page's Datapoints view in a real browser: what only a browser shows — a click on a dot opens
-that row in the datapoint editor, and a box dragged on the chart becomes slice conditions."""
+that row in the datapoint editor, a box dragged on the chart becomes slice conditions, and a click on a
+heat-map cell zooms to its rows as dots."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ SMALL = SliceDefinition(
 )
 
 
-def _datapoints_chart(page):
+def _datapoints_chart(page, caption: str = "one dot each"):
     """The datapoints chart (the tall one: 420 px) once drawn."""
-    page.get_by_text("one dot each").first.wait_for()
+    page.get_by_text(caption).first.wait_for(timeout=120_000)  # a busy machine: scoring, caches
     for chart in page.locator('[data-testid="stVegaLiteChart"]').all():
         chart.locator("canvas, svg").first.wait_for()
         box = chart.bounding_box()
@@ -30,18 +31,19 @@ def _datapoints_chart(page):
     raise AssertionError("no datapoints chart on the page")
 
 
-def _find_dot(page, box) -> tuple[float, float, str]:
-    """Move the mouse over the chart until Vega's tooltip shows a row; that spot and the row's id."""
+def _find_mark(page, box, pattern: str = r"^id\s+(\S+)") -> tuple[float, float, str]:
+    """Move the mouse over the chart until Vega's tooltip matches ``pattern`` (a dot: its id; a cell: its rows);
+    that spot and the match."""
     tip = page.locator("#vg-tooltip-element")
     for fy in [i / 24 for i in range(2, 22)]:
         for fx in [i / 40 for i in range(4, 38)]:
             x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
             page.mouse.move(x, y)
             if tip.count() and "visible" in (tip.get_attribute("class") or ""):
-                found = re.search(r"^id\s+(\S+)", tip.inner_text(), re.M)
+                found = re.search(pattern, tip.inner_text(), re.M)
                 if found:
                     return x, y, found.group(1)
-    raise AssertionError("no dot under the mouse anywhere on the chart")
+    raise AssertionError("nothing under the mouse anywhere on the chart")
 
 
 def test_click_a_dot_opens_it_and_a_box_becomes_the_slice(app_url, page):
@@ -51,7 +53,7 @@ def test_click_a_dot_opens_it_and_a_box_becomes_the_slice(app_url, page):
     assert problems(page) == []
     _, box = _datapoints_chart(page)
 
-    x, y, row_id = _find_dot(page, box)
+    x, y, row_id = _find_mark(page, box)
     page.mouse.click(x, y)
     wait_idle(page)
     expect(page.get_by_role("heading", name=re.compile(f"Datapoint {re.escape(row_id)}"))).to_be_visible()
@@ -68,4 +70,21 @@ def test_click_a_dot_opens_it_and_a_box_becomes_the_slice(app_url, page):
     text = page.get_by_test_id("stMainBlockContainer").inner_text()
     assert re.search(r"≤ row order ≤", text) and re.search(r"≤ score ≤", text), text[:1500]
     assert "contract ∈ {'month-to-month'}" in text  # the box narrows the slice, it does not replace it
+    assert problems(page) == []
+
+
+def test_a_heat_map_cell_zooms_to_its_rows_as_dots(app_url, page):
+    open_page(page, app_url, "slices")  # every validation row: more than 5,000, so a heat map
+    page.get_by_test_id("stRadio").get_by_text("Datapoints", exact=True).click()
+    wait_idle(page)
+    _, box = _datapoints_chart(page, "the server binned them")
+    x, y, rows = _find_mark(page, box, r"^rows\s+([\d,]+)")
+    page.mouse.click(x, y)
+    wait_idle(page)
+    caption = page.get_by_text("one dot each").first
+    caption.wait_for(timeout=120_000)
+    assert caption.inner_text().startswith(f"{rows} rows"), (rows, caption.inner_text())
+    page.get_by_role("button", name="Zoom out to every row").click()
+    wait_idle(page)
+    _datapoints_chart(page, "the server binned them")
     assert problems(page) == []
