@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from explore.core.workspace import Scored
+from explore.core.workspace import Scored, Workspace
 from explore.slices import columns, datapoints, report, whatif
 from explore.slices.comparison import comparison_sets
 from explore.slices.definition import SliceDefinition
@@ -96,8 +96,16 @@ def datapoints_view(
 
 @cache_small(max_entries=32)
 def counterfactual(
-    scored: Scored, position: int, norm: str, slice_def: SliceDefinition | None, delta: float | None
+    scored: Scored,
+    ws: Workspace,
+    model_name: str | None,
+    position: int,
+    norm: str,
+    slice_def: SliceDefinition | None,
+    delta: float | None,
 ) -> whatif.Counterfactual:
-    """The nearest counterfactual of a row (among the slice's rows when ``slice_def`` is given)."""
+    """The nearest counterfactual of a row (among the slice's rows when ``slice_def`` is given), re-predicted by
+    the model when there is one. The datapoint editor and the chart's ring share it: one search per click."""
     mask = None if slice_def is None else slice_def.mask(scored)
-    return whatif.nearest_counterfactual(scored, position, norm=norm, delta=delta, mask=mask)
+    model = ws.models.get(model_name) if model_name else None
+    return whatif.nearest_counterfactual(scored, position, model=model, norm=norm, delta=delta, mask=mask)

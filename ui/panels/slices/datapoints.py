@@ -151,15 +151,13 @@ def _counterfactual(ctx: PageContext, focus: SliceRows, pos: int | None, norm: s
     if pos is None:
         return None
     sc = ctx.scored
-    delta = st.session_state.get(CF_DELTA) if sc.task == "regression" else None
-    in_slice = bool(st.session_state.get(CF_IN_SLICE)) and not focus.definition.is_everything
+    delta = None
+    if sc.task == "regression":  # the editor's box, or its default before the editor first ran
+        delta = st.session_state.get(CF_DELTA, datapoint.counterfactual_min_change(sc))
+    in_slice = bool(st.session_state.get(CF_IN_SLICE))
     try:
         cf = cached.counterfactual(
-            sc,
-            pos,
-            norm,
-            focus.conditions_only if in_slice else None,
-            (delta or datapoint.counterfactual_min_change(sc)) if sc.task == "regression" else None,
+            sc, ctx.ws, ctx.model_name, pos, norm, focus.conditions_only if in_slice else None, delta or None
         )
     except ExploreError:
         return None  # the editor below says why
