@@ -29,6 +29,7 @@ def make_scored(n: int, *, seed: int = 0, shift: float = 0.0, name: str = "curre
             "city": rng.choice(["Paris", "Lyon", "Nice", "Lille"], n),
             "code": [f"c{i}" for i in rng.integers(0, 3_000, n)],
             "flat": np.full(n, 7.0),
+            "calls": rng.integers(0, 4, n),
             "empty": np.full(n, np.nan),
             "seen": pd.date_range("2024-01-01", periods=n, freq="min", tz="Europe/Paris"),
         }
@@ -285,3 +286,11 @@ def test_distances_to_match_a_brute_force_count_with_missing_values(small: Score
             want = t.sum(axis=1) if norm == "l1" else np.sqrt((t * t).sum(axis=1))
             got = whatif.distances_to(sc, pos, norm=norm)
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_number_with_few_values_is_drawn_as_jittered_levels(small: Scored) -> None:
+    res = dp.datapoints(small, dp.DatapointsSpec(x="calls", y=SCORE))
+    assert res.x.kind == "nominal" and res.x.labels == ("0", "1", "2", "3")
+    assert (res.points["x"] - res.points["x"].round()).abs().max() <= dp.JITTER
+    sd = dp.box_slice(res, {"x": [0.8, 2.2]}, SliceDefinition())
+    assert np.array_equal(sd.mask(small), small.frame["calls"].isin([1, 2]).to_numpy())
