@@ -125,8 +125,9 @@ def _values(scored: Scored, column: str, *, other: Scored | None, levels: int, r
         x = np.where(np.isfinite(x), x, np.nan)
         if np.isnan(x).all():
             raise AnalysisError(ALL_MISSING.format(column=name, n=len(x), role=role))
+        # At most 10 distinct values (the grouping's rule): levels, jittered, as the What-If Tool drew them.
         if column in scored.frame.columns and group_column(scored, column).kind == "categorical":
-            return _nominal(scored, column, name, levels)  # ≤ 10 distinct values: levels, jittered (as WIT did)
+            return _nominal(scored, column, name, levels)
         return _Values(AxisMeta(column, name, "quantitative", note=_constant_note(name, x)), x)
     if s.isna().all():
         raise AnalysisError(ALL_MISSING.format(column=name, n=len(s), role=role))
