@@ -11,6 +11,7 @@ from ui.boundary import shown_errors
 from ui.context import page_context
 from ui.panels.slices.builder import focused_rows, slice_builder
 from ui.panels.slices.curves import curves_section
+from ui.panels.slices.datapoints import datapoints_section
 from ui.panels.slices.discovery import discovery_section
 from ui.panels.slices.fairness import fairness_section
 from ui.panels.slices.groups import groups_section
@@ -39,6 +40,7 @@ SECTIONS = {
     "Groups": groups_section,
     "Curves & threshold": curves_section,
     "Rows & what-if": rows_section,
+    "Datapoints": datapoints_section,
     "Discovery": discovery_section,
     "Fairness": fairness_section,
     "Perturbations": perturbations_section,

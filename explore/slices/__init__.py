@@ -32,6 +32,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "edit_and_predict",
             "Counterfactual",
             "nearest_counterfactual",
+            "distances_to",
             "DependenceResult",
             "ice_curve",
             "partial_dependence",
@@ -44,6 +45,15 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "comparison": ["SliceRows", "slice_rows"],
         "datapoint": ["DatapointOutcome", "datapoint_outcome"],
         "discovery_run": ["DiscoveryRun", "DiscoverySettings"],
+        "datapoints": [
+            "DatapointsSpec",
+            "DatapointsResult",
+            "Region",
+            "datapoints",
+            "box_slice",
+            "disagreement",
+        ],
         "charts": [],
+        "datapoints_charts": ["datapoints_chart"],
     },
 )

@@ -24,7 +24,20 @@ LABEL = "__label__"
 PREDICTION = "__prediction__"
 CORRECT = "__correct__"
 TIME = "__time__"
-PSEUDO = {LABEL: "true class", PREDICTION: "predicted class", CORRECT: "correct", TIME: "time"}
+SCORE = (
+    "__score__"  # the model's score: positive-class probability (binary), top probability, or the prediction
+)
+LOSS = "__loss__"  # the row's loss (Scored.row_loss)
+ROW = "__row__"  # the row's position in the scored rows (row order)
+PSEUDO = {
+    LABEL: "true class",
+    PREDICTION: "predicted class",
+    CORRECT: "correct",
+    TIME: "time",
+    SCORE: "score",
+    LOSS: "loss",
+    ROW: "row order",
+}
 MISSING = None  # in a value set, stands for a missing value
 
 Op = Literal["in", "not_in", "range"]
@@ -176,11 +189,33 @@ def _column_values(column: str, scored: Scored) -> tuple[np.ndarray | pd.Series,
                 "This slice filters on time, but the workspace has no time column. Set [columns] time in workspace.toml."
             )
         return scored.time, False
+    if column in (SCORE, LOSS, ROW):
+        return numeric_pseudo_values(scored, column), False
     if column not in scored.frame.columns:
         raise AnalysisError(
             f"The slice filters on column '{column}', which dataset '{scored.dataset_name}' does not have. Remove that condition."
         )
     return scored.frame[column], False
+
+
+def numeric_pseudo_values(scored: Scored, column: str) -> np.ndarray:
+    """The values of the numeric pseudo-columns over ``scored``'s rows: ``SCORE`` (binary: the positive-class
+    score; multiclass: the probability of the predicted class; regression: the prediction), ``LOSS`` and ``ROW``.
+    Raises AnalysisError when the model gives no score."""
+    if column == ROW:
+        return np.arange(scored.n, dtype="float64")
+    if column == LOSS:
+        return np.asarray(scored.row_loss, dtype="float64")
+    if scored.task == "regression":
+        return np.asarray(scored.pred, dtype="float64")
+    if scored.score is not None:
+        return np.asarray(scored.score, dtype="float64")
+    if scored.proba is not None:
+        return scored.proba.max(axis=1).astype("float64")
+    raise AnalysisError(
+        f"Dataset '{scored.dataset_name}' has no scores: the model gives no probabilities and there is no score "
+        "column. Choose another column, or set [columns] score in workspace.toml."
+    )
 
 
 def condition_mask(cond: Condition, scored: Scored) -> np.ndarray:

@@ -24,12 +24,16 @@ from explore.errors import AnalysisError
 from explore.slices.definition import (
     CORRECT,
     LABEL,
+    LOSS,
     PREDICTION,
     PSEUDO,
+    ROW,
+    SCORE,
     TIME,
     Condition,
     SliceDefinition,
     number_labels,
+    numeric_pseudo_values,
 )
 
 DEFAULT_BINS = 5
@@ -106,6 +110,8 @@ def column_values(scored: Scored, column: str) -> pd.Series:
         if scored.time is None:
             raise AnalysisError("This workspace has no time column: set [columns] time in workspace.toml.")
         return scored.time.reset_index(drop=True).rename(PSEUDO[TIME])
+    if column in (SCORE, LOSS, ROW):
+        return pd.Series(numeric_pseudo_values(scored, column), name=PSEUDO[column])
     if column not in scored.frame.columns:
         raise AnalysisError(
             UNKNOWN_COLUMN.format(

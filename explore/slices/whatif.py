@@ -293,6 +293,23 @@ def _feature_matrices(scored: Scored, features: tuple[str, ...]) -> dict[str, An
     return cache[features]
 
 
+def _distance_inputs(
+    scored: Scored, position: int, norm: str, features: Sequence[str] | None
+) -> tuple[int, tuple[str, ...]]:
+    """The checked row position and the features distances are measured on (all features by default)."""
+    if norm not in ("l1", "l2"):
+        raise AnalysisError(BAD_NORM.format(received=norm))
+    pos = _check_position(scored, position)
+    feats = (
+        tuple(features)
+        if features is not None
+        else tuple(c for c in scored.feature_names if c in scored.frame.columns)
+    )
+    if not feats:
+        raise AnalysisError("There are no feature columns to measure distances on.")
+    return pos, feats
+
+
 def nearest_counterfactual(
     scored: Scored,
     position: int,
@@ -310,16 +327,7 @@ def nearest_counterfactual(
     at least ``delta`` away (default: half the standard deviation of the predictions). Uses the
     predictions already computed; with ``model`` both rows are re-predicted to verify the change.
     """
-    if norm not in ("l1", "l2"):
-        raise AnalysisError(BAD_NORM.format(received=norm))
-    pos = _check_position(scored, position)
-    feats = (
-        tuple(features)
-        if features is not None
-        else tuple(c for c in scored.feature_names if c in scored.frame.columns)
-    )
-    if not feats:
-        raise AnalysisError("There are no feature columns to measure distances on.")
+    pos, feats = _distance_inputs(scored, position, norm, features)
     cand = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
     if scored.task == "regression":
         pred = scored.pred
@@ -363,14 +371,23 @@ def nearest_counterfactual(
             f"No row in the chosen rows has {what}.",
         )
     mats = _feature_matrices(scored, feats)
-    idx = np.flatnonzero(cand)
     best_d, best_i = math.inf, -1
-    for start in range(0, len(idx), 200_000):
-        chunk = idx[start : start + 200_000]
-        d = _distances(mats, pos, chunk, norm)
-        j = int(np.argmin(d))
-        if d[j] < best_d:
-            best_d, best_i = float(d[j]), int(chunk[j])
+    if n_cand * 4 >= scored.n:  # most rows are candidates: contiguous chunks (views) beat gathering them
+        for start in range(0, scored.n, 200_000):
+            stop = min(start + 200_000, scored.n)
+            d = _distances(mats, pos, slice(start, stop), norm)
+            d[~cand[start:stop]] = np.inf
+            j = int(np.argmin(d))
+            if d[j] < best_d:
+                best_d, best_i = float(d[j]), start + j
+    else:
+        idx = np.flatnonzero(cand)
+        for start in range(0, len(idx), 200_000):
+            chunk = idx[start : start + 200_000]
+            d = _distances(mats, pos, chunk, norm)
+            j = int(np.argmin(d))
+            if d[j] < best_d:
+                best_d, best_i = float(d[j]), int(chunk[j])
     diffs = _differences(scored, mats, pos, best_i, norm)
     cf_pred = (
         float(scored.pred[best_i])
@@ -402,18 +419,39 @@ def nearest_counterfactual(
     )
 
 
-def _distances(mats: dict[str, Any], pos: int, rows: np.ndarray, norm: str) -> np.ndarray:
-    total = np.zeros(len(rows), dtype=np.float64)
+def _distances(mats: dict[str, Any], pos: int, rows: np.ndarray | slice, norm: str) -> np.ndarray:
+    """Distances of ``rows`` (positions, or a slice: a view, no copy) to row ``pos``."""
     num, cat = mats["num"], mats["cat"]
+    n = len(range(*rows.indices(len(num)))) if isinstance(rows, slice) else len(rows)
+    total = np.zeros(n, dtype=np.float64)
     if num.shape[1]:
-        a, b = num[pos][None, :], num[rows]
-        na_a, na_b = np.isnan(a), np.isnan(b)
-        diff = np.abs(b - a)
-        diff = np.where(na_a | na_b, np.where(na_a & na_b, 0.0, 1.0), diff)
-        total += (diff if norm == "l1" else diff * diff).sum(axis=1)
+        a, b = num[pos], num[rows]
+        diff = np.abs(b - a)  # NaN where either value is missing
+        missing = np.isnan(diff)
+        if missing.any():
+            diff[missing] = 1.0  # missing against present: 1
+            for j in np.flatnonzero(np.isnan(a)):  # missing against missing: 0
+                diff[:, j] = (~np.isnan(b[:, j])).astype(diff.dtype)
+        if norm == "l2":
+            np.multiply(diff, diff, out=diff)
+        total += diff.sum(axis=1, dtype=np.float64)
     if cat.shape[1]:
-        total += (cat[rows] != cat[pos][None, :]).sum(axis=1)
+        total += (cat[rows] != cat[pos]).sum(axis=1)
     return total if norm == "l1" else np.sqrt(total)
+
+
+def distances_to(
+    scored: Scored, position: int, *, norm: Literal["l1", "l2"] = "l2", features: Sequence[str] | None = None
+) -> np.ndarray:
+    """Every row's distance to row ``position``: the distance :func:`nearest_counterfactual` minimises
+    (standardised numeric differences, 1 per differing category or missing-vs-present value, by ``norm``)."""
+    pos, feats = _distance_inputs(scored, position, norm, features)
+    mats = _feature_matrices(scored, feats)
+    out = np.empty(scored.n, dtype=np.float64)
+    for start in range(0, scored.n, 200_000):
+        stop = min(start + 200_000, scored.n)
+        out[start:stop] = _distances(mats, pos, slice(start, stop), norm)
+    return out
 
 
 def _differences(scored: Scored, mats: dict[str, Any], a: int, b: int, norm: str) -> pd.DataFrame:

@@ -14,7 +14,15 @@ from tests.conftest import assert_no_exception
 from ui import state
 
 PAGE = "views/slices.py"
-VIEWS = ["Groups", "Curves & threshold", "Rows & what-if", "Discovery", "Fairness", "Perturbations"]
+VIEWS = [
+    "Groups",
+    "Curves & threshold",
+    "Rows & what-if",
+    "Datapoints",
+    "Discovery",
+    "Fairness",
+    "Perturbations",
+]
 
 
 def _suffix(column: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from explore.core.workspace import Scored
-from explore.slices import columns, report
+from explore.core.workspace import Scored, Workspace
+from explore.slices import columns, datapoints, report, whatif
 from explore.slices.comparison import comparison_sets
 from explore.slices.definition import SliceDefinition
 from ui.cache import cache_small
@@ -66,3 +66,46 @@ def editor_options(scored: Scored, feature: str) -> list[Any]:
 def curves(scored: Scored, slice_def: SliceDefinition, cls: Any) -> report.Curves:
     """ROC/PR curves of the slice, the rest and all rows (those with rows)."""
     return report.curves(scored, comparison_sets(slice_def.mask(scored), non_empty=True), cls=cls)
+
+
+@cache_small(max_entries=32)
+def datapoints_view(
+    scored: Scored,
+    slice_def: SliceDefinition,
+    spec: datapoints.DatapointsSpec,
+    region: datapoints.Region | None,
+    other: Scored | None,
+    only_disagree: bool,
+    selected: int | None,
+    counterfactual: int | None,
+    norm: str,
+) -> datapoints.DatapointsResult:
+    """The slice's rows as the datapoints chart draws them (points, or heat-map cells beyond 5,000 rows)."""
+    return datapoints.datapoints(
+        scored,
+        spec,
+        mask=None if slice_def.is_everything else slice_def.mask(scored),
+        region=region,
+        other=other,
+        only_disagree=only_disagree,
+        selected=selected,
+        counterfactual=counterfactual,
+        norm=norm,
+    )
+
+
+@cache_small(max_entries=32)
+def counterfactual(
+    scored: Scored,
+    ws: Workspace,
+    model_name: str | None,
+    position: int,
+    norm: str,
+    slice_def: SliceDefinition | None,
+    delta: float | None,
+) -> whatif.Counterfactual:
+    """The nearest counterfactual of a row (among the slice's rows when ``slice_def`` is given), re-predicted by
+    the model when there is one. The datapoint editor and the chart's ring share it: one search per click."""
+    mask = None if slice_def is None else slice_def.mask(scored)
+    model = ws.models.get(model_name) if model_name else None
+    return whatif.nearest_counterfactual(scored, position, model=model, norm=norm, delta=delta, mask=mask)

@@ -167,8 +167,8 @@ def _counterfactual(ctx: PageContext, focus: SliceRows, pos: int) -> None:
             key="slices_cf_delta",
         )
     with shown_errors(stop=False):
-        cf = whatif.nearest_counterfactual(
-            sc, pos, model=ctx.model, norm=norm, delta=delta or None, mask=focus.mask if in_slice else None
+        cf = cached.counterfactual(
+            sc, ctx.ws, ctx.model_name, pos, norm, focus.conditions_only if in_slice else None, delta or None
         )
         if not cf.found:
             st.info(cf.message)
