@@ -47,6 +47,7 @@ _getattr, __dir__, _public = lazy_exports(
         "staleness.windows": ["time_windows"],
         "staleness.experiment": ["performance_over_time", "staleness_experiment", "StalenessParams"],
         "staleness.drift": ["drift_by_window"],
+        "staleness.estimation": ["estimate_workspace"],
         "labels.crowd": ["agreement", "consensus", "labeler_trust", "rank_queue"],
         "checks.registry": ["run_checks"],
     },
