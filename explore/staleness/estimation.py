@@ -64,6 +64,7 @@ MIN_REFERENCE_ROWS = 200
 ECE_WARN = 0.05
 OUT_OF_RANGE_WARN = 0.05
 DRIFT_Z = 3.0
+BOOT_ROWS_PER_WINDOW = 2_000
 RELIABILITY_BINS = 10
 
 NOT_CLASSIFIER = (
@@ -316,8 +317,10 @@ class _Engine:
         self.n = np.bincount(self.codes, minlength=G).astype("float64")
         self.sorted = {}
         for k in self.classes:
-            s = rank[:, k]
-            order = np.lexsort((s, self.codes))
+            s = rank[:, 0 if task == "binary" else k]
+            # Windows in order, scores in order within each (a stable sort on the integer codes).
+            by_score = np.argsort(s, kind="stable")
+            order = by_score[np.argsort(self.codes[by_score], kind="stable")]
             c_s, s_s = self.codes[order], s[order]
             new = np.ones(len(order), dtype=bool)
             new[1:] = (c_s[1:] != c_s[:-1]) | (s_s[1:] != s_s[:-1])
@@ -383,6 +386,50 @@ class _Engine:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """The rows of one part of the windows (those with a window code ≥ 0): window, predicted class, ranking
+    scores, raw probabilities, and where the label is known its one-hot row (which replaces the estimate)."""
+
+    codes: np.ndarray
+    pred: np.ndarray
+    rank: np.ndarray
+    raw: np.ndarray
+    known: np.ndarray | None = None
+    is_known: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, codes, pred, rank, raw, *, known=None, is_known=None) -> _Part:
+        keep = codes >= 0
+        return cls(
+            codes[keep],
+            pred[keep],
+            rank[keep],
+            raw[keep],
+            None if known is None else known[keep],
+            None if is_known is None else is_known[keep],
+        )
+
+    def rows(self, keep: np.ndarray) -> _Part:
+        pick = [None if a is None else a[keep] for a in (self.known, self.is_known)]
+        return _Part(self.codes[keep], self.pred[keep], self.rank[keep], self.raw[keep], *pick)
+
+    def sample(self, cap: int, rng: np.random.Generator, G: int) -> _Part:
+        """About ``cap`` random rows of each window (each row kept with probability cap / window rows)."""
+        n = np.bincount(self.codes, minlength=G)
+        return self.rows(rng.random(len(self.codes)) < cap / np.maximum(n, 1)[self.codes])
+
+    def engine(self, G: int, task: str, pos: int | None) -> _Engine:
+        return _Engine(self.codes, self.pred, self.rank, G, task, pos)
+
+    def probs(self, calib: Calibrator) -> np.ndarray:
+        if self.is_known is None:
+            return calib.apply(self.raw)
+        out = self.known.copy()
+        out[~self.is_known] = calib.apply(self.raw[~self.is_known])
+        return out
+
+
 # ---- the estimate ---------------------------------------------------------------------------------------
 
 
@@ -408,6 +455,15 @@ def _check_classifier(scored: Scored) -> np.ndarray:
             )
         )
     return P
+
+
+def _ranking(scored: Scored, P: np.ndarray) -> np.ndarray:
+    """What ROC AUC ranks rows by: binary, one column (the model's own score, else the positive probability);
+    multiclass, the probabilities."""
+    if scored.task != "binary":
+        return P
+    s = scored.score if scored.score is not None else P[:, scored.positive_index]
+    return np.asarray(s, dtype="float64")[:, None]
 
 
 def _codes(codes: np.ndarray | None, windows: TimeWindows, n: int, what: str) -> np.ndarray:
@@ -518,60 +574,51 @@ def estimate_performance(
             )
         )
 
-    rank_lab, rank_unl = P_lab, P_unl
-    if task == "binary" and scored.score is not None:
-        # Rank by the model's own score (a decision function ranks like its probability).
-        rank_lab = np.repeat(np.asarray(scored.score, dtype="float64")[:, None], P_lab.shape[1], axis=1)
-        if unlabeled is not None and unlabeled.score is not None:
-            rank_unl = np.repeat(
-                np.asarray(unlabeled.score, dtype="float64")[:, None], P_unl.shape[1], axis=1
-            )
-    onehot = np.zeros_like(P_lab)
-    onehot[np.arange(scored.n), np.clip(y, 0, None)] = 1.0
+    rank_lab = _ranking(scored, P_lab)
+    rank_unl = _ranking(unlabeled, P_unl) if unlabeled is not None else P_unl[:, : rank_lab.shape[1]]
     partial = (n_lab > 0) & (n_unl > 0)
-
-    # Each part is an engine over its rows; the combination takes the labels where known (one-hot rows).
-    comb_lab = np.where(partial[np.clip(c_lab, 0, None)] & (c_lab >= 0), c_lab, -1)
-    comb_unl = np.where(partial[np.clip(c_unl, 0, None)] & (c_unl >= 0), c_unl, -1)
-    pred_all = np.r_[scored.pred, unlabeled.pred if unlabeled is not None else np.zeros(0, dtype="int64")]
-    engines = {
-        PART_ESTIMATED_LABELLED: _Engine(c_lab, scored.pred, rank_lab, G, task, pos),
-        PART_ESTIMATED: _Engine(c_unl, pred_all[scored.n :], rank_unl, G, task, pos),
-        PART_COMBINED: _Engine(np.r_[comb_lab, comb_unl], pred_all, np.r_[rank_lab, rank_unl], G, task, pos),
+    known = np.zeros_like(P_lab)
+    known[np.arange(scored.n), np.clip(y, 0, None)] = 1.0
+    pred_unl = unlabeled.pred if unlabeled is not None else np.zeros(0, dtype="int64")
+    in_partial_lab, in_partial_unl = partial[np.clip(c_lab, 0, None)], partial[np.clip(c_unl, 0, None)]
+    parts = {
+        PART_ESTIMATED_LABELLED: _Part.of(c_lab, scored.pred, rank_lab, P_lab),
+        PART_ESTIMATED: _Part.of(c_unl, pred_unl, rank_unl, P_unl),
+        # The combination: the labels where they are known (one-hot rows), the estimate on the rest.
+        PART_COMBINED: _Part.of(
+            np.r_[np.where(in_partial_lab, c_lab, -1), np.where(in_partial_unl, c_unl, -1)],
+            np.r_[scored.pred, pred_unl],
+            np.r_[rank_lab, rank_unl],
+            np.r_[P_lab, P_unl],
+            known=np.r_[known, np.zeros_like(P_unl)],
+            is_known=np.r_[np.ones(scored.n, dtype=bool), np.zeros(len(P_unl), dtype=bool)],
+        ),
     }
-    keep_lab, keep_unl = c_lab >= 0, c_unl >= 0
-    keep_comb = np.r_[comb_lab, comb_unl] >= 0
-
-    def probs(calib: Calibrator) -> dict[str, np.ndarray]:
-        full_lab = np.zeros_like(P_lab)
-        full_lab[keep_lab] = calib.apply(P_lab[keep_lab])
-        cu = calib.apply(P_unl) if len(P_unl) else P_unl
-        comb = np.r_[np.where((y >= 0)[:, None], onehot, full_lab), cu]
-        return {
-            PART_ESTIMATED_LABELLED: full_lab[keep_lab],
-            PART_ESTIMATED: cu[keep_unl],
-            PART_COMBINED: comb[keep_comb],
-        }
-
-    base = probs(cal.calibrator)
-    results = {part: eng.metrics(base[part], metrics) for part, eng in engines.items()}
-    boot: dict[str, dict[str, list[np.ndarray]]] = {p: {m: [] for m in metrics} for p in engines}
+    results = {
+        name: part.engine(G, task, pos).metrics(part.probs(cal.calibrator), metrics)
+        for name, part in parts.items()
+    }
+    boot: dict[str, dict[str, list[np.ndarray]]] = {p: {m: [] for m in metrics} for p in parts}
     if n_boot > 0:
+        # The calibration uncertainty: calibrators refitted on bootstrap resamples of the reference, each
+        # applied to the same rows (at most BOOT_ROWS_PER_WINDOW per window: the spread is the calibrator's).
         rng = np.random.default_rng(seed + 1)
+        small = {name: part.sample(BOOT_ROWS_PER_WINDOW, rng, G) for name, part in parts.items()}
+        engines = {name: part.engine(G, task, pos) for name, part in small.items()}
         ref_P, ref_y = P_lab[ref_mask], y[ref_mask]
         for _ in range(n_boot):
             idx = rng.integers(0, len(ref_y), len(ref_y))
             if len(np.unique(ref_y[idx])) < 2:
                 continue
-            pb = probs(_fit(cal.method, ref_P[idx], ref_y[idx], task, pos))
-            for part, eng in engines.items():
-                for m, (v, _) in eng.metrics(pb[part], metrics).items():
-                    boot[part][m].append(v)
+            calib = _fit(cal.method, ref_P[idx], ref_y[idx], task, pos)
+            for name, eng in engines.items():
+                for m, (v, _) in eng.metrics(small[name].probs(calib), metrics).items():
+                    boot[name][m].append(v)
 
     z = stats.norm.ppf(0.5 + confidence / 2)
     wt = windows.table()
     rows = []
-    present = {
+    present = {  # which parts each window has
         PART_ESTIMATED_LABELLED: n_lab > 0,
         PART_ESTIMATED: n_unl > 0,
         PART_COMBINED: partial,

@@ -18,7 +18,7 @@ from tests.staleness.simulate import scored_rows, simulate
 
 
 def _engine(sc, codes, G):
-    rank = np.repeat(sc.score[:, None], 2, axis=1) if sc.task == "binary" else sc.proba
+    rank = sc.score[:, None] if sc.task == "binary" else sc.proba
     return E._Engine(codes, sc.pred, rank, G, sc.task, sc.positive_index)
 
 
