@@ -169,6 +169,11 @@ class PerformanceEstimate:
         t = self.table
         return t[(t["metric"] == metric) & (t["part"] == part)].sort_values("window").reset_index(drop=True)
 
+    def series_all(self, metric: str) -> pd.DataFrame:
+        """Every part of one metric, in window order."""
+        t = self.table
+        return t[t["metric"] == metric].sort_values(["window", "part"]).reset_index(drop=True)
+
     def latest_estimate(self, metric: str) -> pd.Series | None:
         """The last window's best figure for ``metric``: combined, else estimated, else realised."""
         t = self.table[(self.table["metric"] == metric) & self.table["value"].notna()]

@@ -213,3 +213,28 @@ def test_unlabelled_rows_are_scored_apart_and_estimated(tmp_path):
 
 
 ASSUMPTION_WORDS = {"assumes", "no", "concept", "drift:"}
+
+
+def test_charts_draw_every_part_and_the_reliability_curve():
+    from explore.staleness import charts
+
+    sc, w, _ = simulate(6000, n_windows=6, seed=2)
+    hidden = w.codes >= 4
+    lab = scored_rows(
+        sc.y[~hidden], sc.proba[~hidden], sc.time[~hidden].reset_index(drop=True), task="binary"
+    )
+    unl = scored_rows(
+        sc.y[hidden], sc.proba[hidden], sc.time[hidden].reset_index(drop=True), task="binary", labelled=False
+    )
+    est = E.estimate_performance(lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=3)
+    spec = charts.estimate_chart(est, "F1").to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert len(rows) == 4 + 4 + 2  # realised + estimated on 4 labelled windows, the estimate alone on 2
+    assert {r["part"] for r in rows if r["window"] >= 4} == {E.PART_ESTIMATED}
+    line = spec["layer"][1]
+    assert line["encoding"]["strokeDash"]["field"] == "kind" and line["mark"]["type"] == "line"
+    assert spec["layer"][0]["encoding"]["y2"]["field"] == "ci_high"
+    rel = charts.reliability_chart(est.calibration).to_dict()
+    curve = [v for v in rel["datasets"].values() if v and "stage" in v[0]][0]
+    assert {r["stage"] for r in curve} == set(est.calibration.reliability["stage"])
+    assert len(curve) <= 2 * E.RELIABILITY_BINS
