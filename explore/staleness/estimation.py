@@ -162,6 +162,7 @@ class PerformanceEstimate:
     task: str
     reference: str
     windows: pd.DataFrame
+    reference_values: dict[str, float] = field(default_factory=dict)
     assumption: str = field(default=ASSUMPTION)
 
     def series(self, metric: str, part: str) -> pd.DataFrame:
@@ -679,7 +680,9 @@ def estimate_performance(
     warnings += _window_warnings(
         table, sd_by, windows, n_lab, n_unl, P_lab, c_lab, ref_mask, P_unl, c_unl, task, pos, metrics
     )
+    on_ref = grouped_metrics(scored, np.where(ref_mask, 0, -1), 1, metrics=metrics, confidence=confidence)
     return PerformanceEstimate(
+        reference_values=dict(zip(on_ref["metric"], on_ref["value"].astype("float64"), strict=True)),
         table=table,
         calibration=cal,
         warnings=warnings,
@@ -770,6 +773,7 @@ def estimate_workspace(
     n_windows: int | None = None,
     min_rows: int = 100,
     reference: int | np.ndarray | None = None,
+    reference_dataset: str | None = None,
     metrics: Sequence[str] = ESTIMATED_METRICS,
     n_boot: int = 20,
 ) -> PerformanceEstimate:
@@ -788,6 +792,16 @@ def estimate_workspace(
     times = (
         labelled.time if unlabeled is None else pd.concat([labelled.time, unlabeled.time], ignore_index=True)
     )
+    if reference_dataset is not None:
+        if reference_dataset not in names:
+            raise AnalysisError(
+                f"The reference dataset {reference_dataset!r} is not among the analysed ones ({', '.join(names)})."
+            )
+        reference = (
+            labelled.frame["__dataset__"].to_numpy() == reference_dataset
+            if "__dataset__" in labelled.frame
+            else np.ones(labelled.n, dtype=bool)
+        )
     w = time_windows(times, by=by, n_windows=n_windows or 12, min_rows=min_rows, where=", ".join(names))
     return estimate_performance(
         labelled,
@@ -799,3 +813,14 @@ def estimate_workspace(
         metrics=metrics,
         n_boot=n_boot,
     )
+
+
+def estimated_drops(est: PerformanceEstimate, metric: str) -> pd.DataFrame:
+    """For every window with unlabelled rows, its best figure for ``metric`` (combined where the window has
+    labels too, else estimated) and the drop from the reference's realised value (positive: worse)."""
+    t = est.table[(est.table["metric"] == metric) & est.table["part"].isin([PART_COMBINED, PART_ESTIMATED])]
+    # A window with both parts shows its combination; one with only unlabelled rows, the estimate.
+    t = t.sort_values(["window", "part"]).drop_duplicates("window", keep="first")
+    ref = est.reference_values.get(metric, np.nan)
+    out = t[["window", "label", "part", "value", "ci_low", "ci_high", "rows"]].reset_index(drop=True)
+    return out.assign(reference=ref, drop=ref - out["value"])
