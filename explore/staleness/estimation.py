@@ -66,6 +66,7 @@ OUT_OF_RANGE_WARN = 0.05
 DRIFT_Z = 3.0
 BOOT_ROWS_PER_WINDOW = 2_000
 RELIABILITY_BINS = 10
+CALIBRATION_METHODS = ("auto", "isotonic", "platt")
 
 NOT_CLASSIFIER = (
     "Performance estimation without labels is for classifiers; this model is a {task}. An estimate of the "
@@ -269,10 +270,19 @@ def _reliability(
 
 
 def calibrate(
-    proba: np.ndarray, y: np.ndarray, *, task: str, positive_index: int | None = None, seed: int = 0
+    proba: np.ndarray,
+    y: np.ndarray,
+    *,
+    task: str,
+    positive_index: int | None = None,
+    method: str = "auto",
+    seed: int = 0,
 ) -> CalibrationResult:
     """Calibrate ``proba`` (rows × classes) on labels ``y`` (class codes): isotonic or Platt, whichever has the
-    lower log loss out of fold (2-fold), then refitted on every row. Raises when ``y`` has one class."""
+    lower log loss out of fold (2-fold; ``method`` names one to force it), then refitted on every row. Raises
+    when ``y`` has one class."""
+    if method not in CALIBRATION_METHODS:
+        raise AnalysisError(f"Calibration is one of {', '.join(CALIBRATION_METHODS)}; received {method!r}.")
     proba = np.asarray(proba, dtype="float64")
     y = np.asarray(y, dtype="int64")
     present = np.unique(y)
@@ -283,14 +293,14 @@ def calibrate(
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(y)) % 2
     oof: dict[str, np.ndarray] = {}
-    for method in ("isotonic", "platt"):
+    for candidate in ("isotonic", "platt"):
         P = np.empty_like(proba)
         for f in (0, 1):
             tr, te = fold != f, fold == f
-            P[te] = _fit(method, proba[tr], y[tr], task, positive_index).apply(proba[te])
-        oof[method] = P
+            P[te] = _fit(candidate, proba[tr], y[tr], task, positive_index).apply(proba[te])
+        oof[candidate] = P
     losses = {m: _log_loss(P, y) for m, P in oof.items()}
-    method = min(losses, key=losses.get)
+    method = min(losses, key=losses.get) if method == "auto" else method
     losses["raw scores"] = _log_loss(proba, y)
     raw_curve, ece_raw = _reliability(proba, y, task, positive_index, "raw scores")
     cal_curve, ece = _reliability(oof[method], y, task, positive_index, f"calibrated ({method}, out of fold)")
@@ -514,6 +524,7 @@ def estimate_performance(
     reference: int | np.ndarray | None = None,
     metrics: Sequence[str] = ESTIMATED_METRICS,
     confidence: float = 0.95,
+    calibration: str = "auto",
     n_boot: int = 20,
     seed: int = 0,
 ) -> PerformanceEstimate:
@@ -522,9 +533,10 @@ def estimate_performance(
     ``scored``: the labelled rows (``explore.score``); ``unlabeled``: the rows whose label is not known yet
     (``explore.core.workspace.score_unlabeled``), or None. ``codes`` / ``unlabeled_codes``: each row's window
     (default ``windows.codes`` for the labelled rows; ``apply_windows`` for others). ``reference``: the window
-    whose labelled rows calibrate the scores (default: the first with ≥ ``MIN_REFERENCE_ROWS`` labelled rows),
+    whose labelled rows calibrate the scores (default: the earliest windows, until ``MIN_REFERENCE_ROWS`` labelled rows),
     or a boolean mask over ``scored``'s rows. ``n_boot`` calibrators refitted on bootstrap resamples of the
-    reference give the calibration uncertainty (0: sampling variance only).
+    reference give the calibration uncertainty (0: sampling variance only). ``calibration``: "auto" (by
+    held-out log loss), "isotonic" or "platt".
     """
     metrics = list(metrics)
     bad = [m for m in metrics if m not in ESTIMATED_METRICS]
@@ -562,7 +574,9 @@ def estimate_performance(
     if ref_mask.sum() < 2:
         raise AnalysisError(SMALL_REFERENCE.format(n=int(ref_mask.sum()), min=MIN_REFERENCE_ROWS))
     task, pos = scored.task, scored.positive_index
-    cal = calibrate(P_lab[ref_mask], y[ref_mask], task=task, positive_index=pos, seed=seed)
+    cal = calibrate(
+        P_lab[ref_mask], y[ref_mask], task=task, positive_index=pos, method=calibration, seed=seed
+    )
 
     warnings: list[EstimateWarning] = []
     if cal.n_reference < MIN_REFERENCE_ROWS:

@@ -90,6 +90,11 @@ def test_calibration_picks_the_better_method_and_improves_log_loss():
     assert res2.ece < res2.ece_raw
     assert set(res2.reliability["stage"]) == {"raw scores", "calibrated (isotonic, out of fold)"}
     assert res2.reliability["rows"].sum() == 2 * n
+    # A method can be forced (to match another tool's choice); an unknown one is named.
+    forced = E.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1, method="isotonic")
+    assert forced.method == "isotonic" and forced.log_loss == res.log_loss
+    with pytest.raises(AnalysisError, match="Calibration is one of auto, isotonic, platt; received 'beta'"):
+        E.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1, method="beta")
 
 
 def test_partial_labels_give_each_part_labelled_as_such():
