@@ -30,7 +30,7 @@ calibrator, so 1M rows × 24 windows take about a second (``benchmarks/bench_est
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -817,7 +817,7 @@ def estimate_workspace(
             else np.ones(labelled.n, dtype=bool)
         )
     w = time_windows(times, by=by, n_windows=n_windows or 12, min_rows=min_rows, where=", ".join(names))
-    return estimate_performance(
+    est = estimate_performance(
         labelled,
         w,
         unlabeled=unlabeled,
@@ -827,6 +827,7 @@ def estimate_workspace(
         metrics=metrics,
         n_boot=n_boot,
     )
+    return replace(est, reference=f"dataset '{reference_dataset}'") if reference_dataset is not None else est
 
 
 def estimated_drops(est: PerformanceEstimate, metric: str) -> pd.DataFrame:
