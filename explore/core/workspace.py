@@ -962,7 +962,7 @@ def _score_rows(ws: Workspace, dataset: str, model: str | None, *, labelled: boo
         if ws.task == "binary" and cols.score:
             s = frame[cols.score].to_numpy(dtype="float64")
             score_vec = s
-            if np.nanmin(s) >= 0 and np.nanmax(s) <= 1:
+            if not s.size or (np.nanmin(s) >= 0 and np.nanmax(s) <= 1):
                 proba = np.empty((len(s), 2))
                 proba[:, ws.positive_index] = s
                 proba[:, 1 - ws.positive_index] = 1 - s

@@ -243,3 +243,22 @@ def test_charts_draw_every_part_and_the_reliability_curve():
     curve = [v for v in rel["datasets"].values() if v and "stage" in v[0]][0]
     assert {r["stage"] for r in curve} == set(est.calibration.reliability["stage"])
     assert len(curve) <= 2 * E.RELIABILITY_BINS
+
+
+def test_predictions_only_workspace_scores_and_estimates_its_unlabelled_rows(tmp_path):
+    df = frame(1200, seed=2)
+    rng = np.random.default_rng(2)
+    df["p"] = np.clip(0.5 + 0.3 * ((df["income"] == ">50K") - 0.5) + rng.normal(0, 0.2, len(df)), 0, 1)
+    df.loc[df.index[-300:], "income"] = np.nan
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"train": df.iloc[:600], "production": df.iloc[600:]},
+        columns={"label": "income", "time": "when", "score": "p", "positive": ">50K"},
+    )
+    ws = open_workspace(read_workspace(path))
+    assert score_unlabeled(ws, "train").n == 0  # no unlabelled row: an empty Scored, not an error
+    unl = score_unlabeled(ws, "production")
+    assert unl.n == 300 and unl.model_name is None and np.allclose(unl.score, df["p"].iloc[-300:])
+    est = E.estimate_workspace(ws, min_rows=20, n_boot=3)
+    assert est.windows["unlabelled_rows"].sum() == 300
