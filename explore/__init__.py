@@ -79,6 +79,7 @@ _getattr, __dir__, _public = lazy_exports(
             "start_review",
             "confirm",
         ],
+        "staleness.estimation": ["estimate_workspace"],
     },
     submodules=[
         "core",

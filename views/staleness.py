@@ -9,13 +9,14 @@ from explore.staleness.windows import NO_TIME_COLUMN
 from ui.context import page_context
 from ui.panels.staleness.controls import window_controls
 from ui.panels.staleness.drift import drift_section
+from ui.panels.staleness.estimation import estimation_section
 from ui.panels.staleness.experiment import experiment_section
 from ui.panels.staleness.invariants import invariants_section
 from ui.panels.staleness.performance import performance_section
 
 st.title("Staleness")
 st.caption(
-    "How the model's quality moves over time, how long this kind of model stays good before it needs retraining, "
+    "How the model's quality moves over time (estimated from the scores where labels are not in yet), how long this kind of model stays good before it needs retraining, "
     "which features drift, and whether the data keeps its invariants. Guide: docs/staleness.md."
 )
 
@@ -28,6 +29,7 @@ if not ctx.ws.columns.time:
 spec = window_controls(ctx)
 
 performance_section(ctx, spec)  # the chosen metrics per window, support, label and prediction rates
+estimation_section(ctx, spec)  # estimated from the scores where labels are not in yet, next to realised
 experiment_section(ctx, spec)  # refit at past cutoffs: how long until the model goes stale
 drift_section(ctx, spec)  # each feature in each window against a reference
 invariants_section(ctx, spec)  # nulls, ranges, unseen categories, NaN/inf per window

@@ -50,6 +50,7 @@ REPORT_MD = "check-report.md"
 DEFAULT_OUT = "explore-check"
 REPORT_FORMAT_VERSION = 1
 DETAIL_ROWS = 200  # rows of a table kept in a check's details
+DEFAULT_ESTIMATE_MAX_DROP = 0.05  # estimated_drop: the largest allowed drop of the estimated metric
 
 # ---- messages ---------------------------------------------------------------------------------------
 
@@ -538,6 +539,65 @@ def check_invariants(ctx: CheckContext) -> Outcome:
 
 
 @register(
+    "estimated_drop",
+    ["monitor-7"],
+    kind="performance_estimate",
+    title="Estimated performance where labels are not in yet has not dropped",
+)
+def check_estimated_drop(ctx: CheckContext) -> Outcome:
+    """explore.staleness.estimation.estimate_workspace: the serving rows without a label yet, per month, their
+    metric estimated from the scores calibrated on the evaluation data; fails on a drop beyond the option."""
+    estimation = _module("explore.staleness.estimation")
+    ctx.require_model()
+    ws = ctx.ws
+    if ws.task == "regression":
+        raise SkipCheck("performance estimation without labels is for classifiers")
+    if ctx.serving_dataset is None:
+        raise SkipCheck("no serving dataset (none is named production / serving; pass --serving NAME)")
+    if not ws.columns.time:
+        raise SkipCheck("the workspace has no time column to cut the serving rows into windows")
+    if not int(ws.dataset(ctx.serving_dataset)[ws.columns.label].isna().sum()):
+        raise SkipCheck(f"every row of '{ctx.serving_dataset}' has its label: the realised metrics cover it")
+    metric = ctx.options.get("estimate_metric") or ("ROC AUC" if ws.task == "binary" else "accuracy")
+    max_drop = float(ctx.options.get("estimate_max_drop", DEFAULT_ESTIMATE_MAX_DROP))
+    datasets = list(dict.fromkeys([ctx.eval_dataset, ctx.serving_dataset]))
+    est = estimation.estimate_workspace(
+        ws, datasets, reference_dataset=ctx.eval_dataset, metrics=[metric], min_rows=1
+    )
+    drops = estimation.estimated_drops(est, metric)
+    failing = drops[drops["drop"] > max_drop]
+    ref = est.reference_values.get(metric, float("nan"))
+    where = f"'{ctx.serving_dataset}' (calibrated on '{ctx.eval_dataset}', {metric} {ref:.3f} there)"
+    if len(failing):
+        worst = failing.loc[failing["drop"].idxmax()]
+        summary = (
+            f"{len(failing)} of {len(drops)} window(s) of {where} have an estimated {metric} more than {max_drop:g} "
+            f"below the reference; worst {worst['label']}: {worst['value']:.3f} "
+            f"(95 % interval {worst['ci_low']:.3f} to {worst['ci_high']:.3f})."
+        )
+    else:
+        summary = f"No window of {where} has an estimated {metric} more than {max_drop:g} below the reference ({len(drops)} window(s))."
+    trust = [w for w in est.warnings if w.kind != "empty window"]
+    if trust:
+        summary += f" {len(trust)} warning(s) on the estimate's trustworthiness: see details."
+    details = {
+        "windows": jsonable(drops, max_rows=DETAIL_ROWS),
+        "warnings": [{"kind": w.kind, "window": w.window, "message": w.message} for w in est.warnings],
+        "calibration": {"method": est.calibration.method, "ece": est.calibration.ece},
+        "assumption": est.assumption,
+    }
+    if len(failing):
+        details["failures"] = jsonable(failing, max_rows=DETAIL_ROWS)
+    params = {
+        "dataset": ctx.serving_dataset,
+        "reference": ctx.eval_dataset,
+        "metric": metric,
+        "max_drop": max_drop,
+    }
+    return Outcome(failing.empty, summary, details, params)
+
+
+@register(
     "stability",
     ["monitor-5"],
     kind="stability",
@@ -917,6 +977,19 @@ def _parser() -> argparse.ArgumentParser:
         "--fairness-max-gap", type=float, default=0.1, help="largest allowed gap between groups (default 0.1)"
     )
     p.add_argument(
+        "--estimate-metric",
+        default=None,
+        choices=["accuracy", "precision", "recall", "F1", "ROC AUC"],
+        help="metric the estimated_drop check estimates where labels are not in yet (default: ROC AUC "
+        "for binary, accuracy for multiclass)",
+    )
+    p.add_argument(
+        "--estimate-max-drop",
+        type=float,
+        default=DEFAULT_ESTIMATE_MAX_DROP,
+        help=f"largest allowed drop of the estimated metric below the evaluation data's (default {DEFAULT_ESTIMATE_MAX_DROP})",
+    )
+    p.add_argument(
         "--expectations",
         type=Path,
         default=None,
@@ -1102,6 +1175,8 @@ def _open(ws_path: Path, args: argparse.Namespace) -> tuple[Any, CheckContext]:
         "fail_on_weak_slices": args.fail_on_weak_slices,
         "fairness": list(args.fairness or []),
         "fairness_max_gap": args.fairness_max_gap,
+        "estimate_metric": args.estimate_metric,
+        "estimate_max_drop": args.estimate_max_drop,
         "expectations": Path(args.expectations).expanduser().resolve() if args.expectations else None,
         "skew": _skew_pair(args.skew, names),
     }

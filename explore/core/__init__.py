@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "read_workspace",
             "open_workspace",
             "score",
+            "score_unlabeled",
             "workspace_from_env",
         ],
         "frames": [

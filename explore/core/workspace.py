@@ -957,12 +957,32 @@ def predict_frame(
 
 
 def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored:
-    """Score ``dataset`` with model ``model`` (``None`` or a workspace without models: the prediction columns)."""
+    """Score ``dataset`` with model ``model`` (``None`` or a workspace without models: the prediction columns).
+
+    Only the labelled rows: rows whose label is missing are counted in ``n_unlabeled`` and left out (see
+    ``score_unlabeled`` for them)."""
+    return _score_rows(ws, dataset, model, labelled=True)
+
+
+def score_unlabeled(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored:
+    """The rows of ``dataset`` whose label is not known yet, scored like ``score`` does the labelled ones.
+
+    ``y`` is -1 for every row (NaN for a regressor), ``n_unlabeled`` is 0 and ``n`` the number of such rows
+    (possibly 0): what performance estimation without labels works on. Analyses that need labels use ``score``.
+    """
+    return _score_rows(ws, dataset, model, labelled=False)
+
+
+def _score_rows(ws: Workspace, dataset: str, model: str | None, *, labelled: bool) -> Scored:
     cols = ws.columns
     df_all = ws.dataset(dataset)
     has_label = df_all[cols.label].notna().to_numpy()
     n_unlabeled = int((~has_label).sum())
-    frame = df_all.loc[has_label].reset_index(drop=True) if n_unlabeled else df_all
+    keep = has_label if labelled else ~has_label
+    if labelled and not n_unlabeled:
+        frame = df_all
+    else:
+        frame = df_all.loc[keep].reset_index(drop=True)
     y_raw = frame[cols.label].to_numpy()
     unavailable: dict[str, str] = {}
     proba = score_vec = None
@@ -1011,7 +1031,7 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         if ws.task == "binary" and cols.score:
             s = frame[cols.score].to_numpy(dtype="float64")
             score_vec = s
-            if np.nanmin(s) >= 0 and np.nanmax(s) <= 1:
+            if not s.size or (np.nanmin(s) >= 0 and np.nanmax(s) <= 1):
                 proba = np.empty((len(s), 2))
                 proba[:, ws.positive_index] = s
                 proba[:, 1 - ws.positive_index] = 1 - s
@@ -1037,7 +1057,7 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         y = pd.to_numeric(pd.Series(y_raw), errors="coerce").to_numpy(dtype="float64")
         pred = np.asarray(pred_raw, dtype="float64")
     else:
-        y = _encode(y_raw, ws.classes)
+        y = _encode(y_raw, ws.classes) if labelled else np.full(len(frame), -1, dtype="int64")
         pred = _encode(pred_raw, ws.classes)
         if ws.task == "binary" and proba is not None and score_vec is None:
             score_vec = proba[:, ws.positive_index]
@@ -1045,7 +1065,7 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
     time = None
     if cols.time:
         t = ws.times[dataset]
-        time = (t[has_label].reset_index(drop=True) if n_unlabeled else t).rename(cols.time)
+        time = (t if labelled and not n_unlabeled else t[keep].reset_index(drop=True)).rename(cols.time)
     return Scored(
         dataset_name=dataset,
         model_name=model if use_model else None,
@@ -1062,8 +1082,8 @@ def score(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL) -> Scored
         time=time,
         ids=ids,
         unavailable=unavailable,
-        n_unlabeled=n_unlabeled,
-        source_key=f"{ws.key}|{dataset}|{model if use_model else None}",
+        n_unlabeled=n_unlabeled if labelled else 0,
+        source_key=f"{ws.key}|{dataset}|{model if use_model else None}" + ("" if labelled else "|unlabelled"),
     )
 
 

@@ -14,7 +14,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from explore.core.chart_data import vega_safe
 from explore.staleness.drift import DriftResult, InvariantsResult
+from explore.staleness.estimation import PART_REALISED, PARTS, CalibrationResult, PerformanceEstimate
 from explore.staleness.experiment import POINT_METRICS, PerformanceOverTime, StalenessResult
 
 MAX_CELLS = 5_000
@@ -415,3 +417,73 @@ def noise_caution(result: StalenessResult) -> str:
         f" Caution: a window's {e.metric} is only known to about ±{e.noise:.3g} (95 % interval), more than the "
         f"threshold of {e.threshold:.3g}, so these ages are within noise; use longer windows or a larger threshold."
     )
+
+
+_PART_COLORS = ["#4c78a8", "#9ecae9", "#f58518", "#54a24b"]
+
+
+def estimate_chart(est: PerformanceEstimate, metric: str, *, height: int = 300) -> alt.LayerChart:
+    """Estimated vs realised ``metric`` per window on one chart: each part of a window (realised on the
+    labelled rows, estimated on them, estimated on the unlabelled rows, their combination) a line with its
+    interval; estimates dashed. Windows without labels show the estimate alone."""
+    d = est.series_all(metric)[
+        ["window", "label", "start", "part", "value", "ci_low", "ci_high", "rows", "note"]
+    ]
+    d = d.assign(kind=np.where(d["part"] == PART_REALISED, "realised", "estimated"))
+    parts = [p for p in PARTS if p in set(d["part"])]
+    color = alt.Color(
+        "part:N",
+        title="",
+        scale=alt.Scale(domain=list(PARTS), range=_PART_COLORS),
+        legend=alt.Legend(orient="bottom"),
+    )
+    base = alt.Chart(vega_safe(d)).encode(x=_x_time(""))
+    band = base.mark_area(opacity=0.15).encode(
+        y=alt.Y("ci_low:Q", title=metric, scale=alt.Scale(zero=False)), y2="ci_high:Q", color=color
+    )
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("value:Q", title=metric),
+        color=color,
+        strokeDash=alt.StrokeDash(
+            "kind:N", title="", scale=alt.Scale(domain=["realised", "estimated"], range=[[1, 0], [5, 3]])
+        ),
+        tooltip=[
+            alt.Tooltip("label:N", title="window"),
+            alt.Tooltip("part:N"),
+            alt.Tooltip("value:Q", title=metric, format=".4f"),
+            alt.Tooltip("ci_low:Q", title="CI low", format=".4f"),
+            alt.Tooltip("ci_high:Q", title="CI high", format=".4f"),
+            alt.Tooltip("rows:Q", format=","),
+            alt.Tooltip("note:N"),
+        ],
+    )
+    title = f"{metric}: estimated from the scores vs realised ({len(parts)} kinds of figure)"
+    return (band + line).properties(height=height, width=WIDTH, title=title)
+
+
+def reliability_chart(cal: CalibrationResult, *, height: int = 300) -> alt.LayerChart:
+    """Reliability curve on the reference: mean predicted probability vs observed frequency per bin, raw
+    scores and calibrated (out of fold), against the diagonal of perfect calibration."""
+    d = cal.reliability
+    diagonal = (
+        alt.Chart(pd.DataFrame({"predicted": [0.0, 1.0], "observed": [0.0, 1.0]}))
+        .mark_line(color="#999", strokeDash=[4, 4])
+        .encode(x="predicted:Q", y="observed:Q")
+    )
+    curve = (
+        alt.Chart(d)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("predicted:Q", title="mean predicted probability", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("observed:Q", title="observed frequency", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("stage:N", title="", legend=alt.Legend(orient="bottom")),
+            tooltip=[
+                "stage:N",
+                alt.Tooltip("predicted:Q", format=".3f"),
+                alt.Tooltip("observed:Q", format=".3f"),
+                alt.Tooltip("rows:Q", format=","),
+            ],
+        )
+    )
+    title = f"Reliability on the reference ({cal.n_reference:,} rows; ECE {cal.ece_raw:.3f} raw, {cal.ece:.3f} calibrated)"
+    return (diagonal + curve).properties(height=height, width=WIDTH, title=title)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from tests.conftest import assert_no_exception
@@ -48,6 +49,7 @@ def test_windows_performance_experiment_and_heatmap(make_app):
     assert_no_exception(at)
     assert [s.value for s in at.subheader] == [
         "Performance over time",
+        "Performance without labels",
         "Staleness experiment",
         "Drift per feature",
         "Data invariants per window",
@@ -247,3 +249,40 @@ def test_a_cancelled_run_is_said_once_and_nothing_is_saved(make_app):
     assert at.button(key="staleness_run").label == "Run the experiment"
     at.run()
     assert not any("cancelled" in i.value for i in at.info)
+
+
+def test_estimate_without_labels_next_to_realised(make_app, tmp_path):
+    """Production's last rows have no label yet: the estimate goes on alone there, the realised metric stops,
+    the reliability curve and the assumption are shown, and another metric and reference redraw it."""
+    df = frame(1600, seed=5)
+    prod = df.iloc[400:].copy()
+    prod.loc[prod.index[-500:], "income"] = np.nan
+    ws = make_workspace(tmp_path / "late", datasets={"train": df.iloc[:400], "production": prod})
+    at = make_app(PAGE, workspace=ws)
+    assert_no_exception(at)
+    text = _texts(at)
+    assert "assumes no concept drift" in text
+    assert "1,100 labelled and 500 unlabelled rows" in text
+    frames = _chart_rows(at, "estimated from the scores vs realised")
+    rows = pd.concat(frames)
+    last = rows[rows["start"] == rows["start"].max()]
+    assert set(last["part"]) == {"unlabelled rows: estimated"}
+    assert "labelled rows: realised" in set(rows["part"])
+    curve = pd.concat(_chart_rows(at, "Reliability on the reference"))
+    assert {"raw scores", "calibrated (platt, out of fold)", "calibrated (isotonic, out of fold)"} & set(
+        curve["stage"].dropna()
+    )
+    at.selectbox(key="staleness_estimate_metric").set_value("ROC AUC").run()
+    at.selectbox(key="staleness_estimate_reference").set_value(2).run()
+    assert_no_exception(at)
+    assert "ROC AUC: estimated from the scores vs realised" in json.dumps(_charts(at))
+    assert "calibrated on 2024" in _texts(at)
+
+
+def test_estimate_on_a_regressor_says_it_is_for_classifiers(make_app, tmp_path):
+    ws = make_workspace(
+        tmp_path / "reg", task="regression", datasets={"train": frame(400, task="regression")}
+    )
+    at = make_app(PAGE, workspace=ws)
+    assert_no_exception(at)
+    assert "is for classifiers" in _texts(at)

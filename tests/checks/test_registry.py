@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from explore.checks import registry
@@ -392,3 +393,53 @@ def test_explore_check_picks_datasets_by_their_declared_roles(tiny_copy):
     # Named datasets keep the naming rule; an explicit option wins.
     _, ctx = registry._open(tiny_copy, registry._parser().parse_args([str(tiny_copy), "--dataset", "live"]))
     assert ctx.eval_dataset == "live"
+
+
+def _late_labels(dest: Path, *, planted_shift: bool) -> Path:
+    """train / validation / production, whose last 600 rows have no label yet; with ``planted_shift`` those
+    rows crowd into a narrow band of the features, where the model cannot rank them."""
+    df = frame(3000, seed=11)
+    prod = df.iloc[1600:].copy()
+    late = prod.index[-600:]
+    prod.loc[late, "income"] = np.nan
+    if planted_shift:
+        prod.loc[late, "age"] = 45.0
+        prod.loc[late, "city"] = "Lyon"
+        prod.loc[late, "hours"] = 40.0 + np.random.default_rng(0).normal(0, 0.5, len(late))
+    return make_workspace(
+        dest, datasets={"train": df.iloc[:1000], "validation": df.iloc[1000:1600], "production": prod}
+    )
+
+
+def test_estimated_drop_alerts_where_labels_are_not_in_yet(tmp_path):
+    out = tmp_path / "out"
+    shifted = _late_labels(tmp_path / "shifted", planted_shift=True)
+    assert (
+        registry.main(
+            [str(shifted), "--checks", "monitor-7", "--skip", "compare,key_examples", "--out", str(out)]
+        )
+        == 1
+    )
+    result = next(c for c in _report(out)["checks"] if c["name"] == "estimated_drop")
+    assert result["status"] == "failed" and "estimated ROC AUC more than 0.05 below" in result["summary"]
+    assert result["params"]["reference"] == "validation" and result["details"]["failures"]
+    assert "no concept drift" in result["details"]["assumption"]
+    # A looser threshold lets the same data pass; the option is the threshold.
+    loose = ["--estimate-max-drop", "0.6", "--out", str(out)]
+    assert registry.main([str(shifted), "--checks", "estimated_drop", *loose]) == 0
+    same = _late_labels(tmp_path / "same", planted_shift=False)
+    assert (
+        registry.main(
+            [str(same), "--checks", "estimated_drop", "--estimate-metric", "accuracy", "--out", str(out)]
+        )
+        == 0
+    )
+    passed = _report(out)["checks"][0]
+    assert passed["params"]["metric"] == "accuracy" and passed["details"]["windows"]
+
+
+def test_estimated_drop_skips_when_every_label_is_in(tiny_workspace, tmp_path):
+    out = tmp_path / "out"
+    registry.main([str(tiny_workspace), "--checks", "estimated_drop,weak_slices", "--out", str(out)])
+    result = next(c for c in _report(out)["checks"] if c["name"] == "estimated_drop")
+    assert result["status"] == "skipped"

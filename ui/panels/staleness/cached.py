@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explore.core.workspace import Scored, Workspace
+from explore.core.workspace import Scored, Workspace, score_unlabeled
 from explore.slices.definition import SliceDefinition
 from explore.staleness import choices, layout, reference, tracking, windows
 from explore.staleness.drift import (
@@ -21,6 +21,7 @@ from explore.staleness.drift import (
     drift_by_window,
     reference_profile,
 )
+from explore.staleness.estimation import PerformanceEstimate, estimate_performance
 from explore.staleness.experiment import PerformanceOverTime, performance_over_time
 from explore.staleness.layout import WindowSpec
 from ui import loaders
@@ -151,4 +152,34 @@ def invariants(
         outputs=choices.model_outputs(sc),
         output_codes=scored_codes(ws, spec, model_name),
         thresholds=thresholds,
+    )
+
+
+# ---- performance without labels -------------------------------------------------------------------------
+
+
+@cache_shared(max_entries=4)
+def unlabeled_all(ws: Workspace, datasets: tuple[str, ...], model_name: str | None) -> Scored | None:
+    """The rows of ``datasets`` whose label is not known yet, scored and joined in time order (None: no such row)."""
+    parts = [p for p in (score_unlabeled(ws, d, model_name) for d in datasets) if p.n]
+    if not parts:
+        return None
+    return windows.concat_scored(parts, name=layout.ALL_DATASETS if len(datasets) > 1 else datasets[0])
+
+
+@cache_small(max_entries=16)
+def estimate(ws: Workspace, spec: WindowSpec, model_name: str | None, ref: int | None) -> PerformanceEstimate:
+    """Estimated and realised performance per window of ``spec``, calibrated on window ``ref`` (None: the
+    earliest windows with enough labels)."""
+    w = time_windows(ws, spec)
+    unl = unlabeled_all(ws, spec.datasets, model_name)
+    return estimate_performance(
+        scored_all(ws, spec.datasets, model_name),
+        w,
+        unlabeled=unl,
+        codes=scored_codes(ws, spec, model_name),
+        unlabeled_codes=windows.apply_windows(w, unl.time)
+        if unl is not None and unl.time is not None
+        else None,
+        reference=ref,
     )
