@@ -565,6 +565,7 @@ def check_cost(ctx: CheckContext) -> Outcome:
     """explore.checks.stability.serving_cost: latency per row and batch, peak memory, the models interleaved."""
     stability = _module("explore.checks.stability")
     ctx.require_model()
+    ctx.scored()  # a model that cannot predict on these rows fails here with the ModelError that says why
     result = stability.serving_cost(ctx.ws, dataset=ctx.eval_dataset)
     summary = result.summary()
     if result.passed is None:

@@ -36,6 +36,15 @@ def _suffix(path: Path) -> str:
 
 
 def _check_file(path: Path, what: str, where: str) -> None:
+    if not path.exists() and path.is_symlink():  # exists() follows the link: a loop or a dangling link
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            raise errors.DataError(errors.SYMLINK_LOOP.format(what=what, path=path, where=where)) from None
+        except OSError:
+            raise errors.DataError(
+                errors.SYMLINK_BROKEN.format(what=what, path=path, target=path.readlink(), where=where)
+            ) from None
     if not path.exists():
         raise errors.DataError(errors.FILE_NOT_FOUND.format(what=what, path=path, where=where))
     if path.is_dir():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_no_exception
-from tests.helpers import make_workspace
+from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, make_workspace
 
 
 def _texts(at) -> str:
@@ -193,3 +193,40 @@ def test_regression_workspace_shows_the_label_mean_instead_of_class_shares(make_
     assert datasets.loc[1, "label mean"] == pytest.approx(df["income"].iloc[300:].mean())
     wide = next(d.value for d in at.dataframe if "MAE" in getattr(d.value, "index", []))
     assert list(wide.columns) == ["train", "validation"]
+
+
+# ---- the five bad inputs that raised on this page (issue 19) ----------------------------------------
+
+
+def _page_says_why(make_app, tmp_path: Path, kind: str):
+    """The page on the bad workspace: no exception box, one error naming what is wrong and the fix."""
+    at = make_app(workspace=bad_input_workspace(tmp_path / "ws", kind))
+    assert_no_exception(at)
+    errors = [e.value for e in at.error]
+    assert any(all(part in e for part in BAD_INPUT_MESSAGES[kind]) for e in errors), errors
+    return at
+
+
+def _train_metrics_still_shown(at) -> None:
+    wide = next(df.value for df in at.dataframe if "accuracy" in getattr(df.value, "index", []))
+    assert list(wide.columns) == ["train"]  # validation could not be scored; train's metrics are there
+
+
+def test_numeric_feature_holding_strings_in_one_dataset_shows_an_error_not_a_keyerror(make_app, tmp_path):
+    _train_metrics_still_shown(_page_says_why(make_app, tmp_path, "text_in_numeric_feature"))
+
+
+def test_feature_with_values_near_1e308_shows_an_error_not_a_keyerror(make_app, tmp_path):
+    _train_metrics_still_shown(_page_says_why(make_app, tmp_path, "feature_near_1e308"))
+
+
+def test_nans_in_a_feature_of_a_model_without_an_imputer_show_an_error_not_a_keyerror(make_app, tmp_path):
+    _train_metrics_still_shown(_page_says_why(make_app, tmp_path, "nan_without_imputer"))
+
+
+def test_predictions_only_score_column_holding_text_shows_an_error_not_a_valueerror(make_app, tmp_path):
+    _page_says_why(make_app, tmp_path, "text_score")
+
+
+def test_data_file_that_is_a_symlink_loop_shows_an_error_not_a_runtimeerror(make_app, tmp_path):
+    _page_says_why(make_app, tmp_path, "symlink_loop")

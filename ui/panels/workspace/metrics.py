@@ -21,8 +21,8 @@ def metrics_section(ws: Workspace) -> None:
         else "From the prediction columns; 95 % confidence intervals and support."
     )
     tables: dict[str, pd.DataFrame] = {}
-    with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
-        for name in ws.dataset_names:
+    for name in ws.dataset_names:
+        with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
             sc = loaders.scored(name, model_name, ws=ws)
             tables[name] = overall_metrics(sc)
             for metric, reason in sc.unavailable.items():
