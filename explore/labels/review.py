@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from sqlalchemy import func, select
 from explore.core.store import Store, verdicts
 from explore.errors import AnalysisError
 from explore.labels.crowd import Annotations, text_keys
+from explore.report.csv import csv_bytes
 from explore.report.markdown import markdown_table
 
 MODES = ("queue", "random")
@@ -733,9 +733,7 @@ def corrections_csv(session: ReviewSession, summary: SessionSummary, *, only_wro
             "reviewed_at_utc": [t.isoformat() if hasattr(t, "isoformat") else t for t in df["reviewed_at"]],
         }
     )
-    buf = io.StringIO()
-    out.to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8")
+    return csv_bytes(out)
 
 
 def _pct(x: float | None) -> str:

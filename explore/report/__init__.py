@@ -1,5 +1,12 @@
-"""Writers that turn result objects into documents others open: Markdown tables and reports."""
+"""Writers that turn result objects into documents others open: Markdown tables and reports, CSV
+downloads safe to open in a spreadsheet."""
 
 from explore._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {"markdown": ["markdown_table", "cell"]})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "markdown": ["markdown_table", "cell"],
+        "csv": ["csv_bytes", "spreadsheet_safe", "neutralised"],
+    },
+)

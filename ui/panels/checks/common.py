@@ -14,6 +14,7 @@ import streamlit as st
 from explore.checks import charts
 from explore.core import roles
 from explore.core.workspace import Workspace
+from explore.report.csv import csv_bytes
 from ui import evidence
 from ui.boundary import shown_errors
 
@@ -61,7 +62,7 @@ def exports(
     c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
     c1.download_button(
         "CSV",
-        first.to_csv(index=False),
+        csv_bytes(first),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"checks_dl_csv_{name}",

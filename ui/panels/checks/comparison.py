@@ -11,6 +11,7 @@ import streamlit as st
 from explore.checks import charts, choices, compare, tables
 from explore.checks.compare import ComparisonResult, Thresholds
 from explore.core import roles
+from explore.report.csv import csv_bytes
 from explore.slices.definition import SliceDefinition
 from ui import loaders, state
 from ui.boundary import shown_errors
@@ -221,7 +222,7 @@ def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
     st.dataframe(tables.differing_rows(res, dataset=ds), hide_index=True, key="checks_cmp_diff")
     st.download_button(
         "Download differing rows (CSV)",
-        res.differing.to_csv(index=False),
+        csv_bytes(res.differing),
         file_name="differing_rows.csv",
         mime="text/csv",
         key="checks_cmp_diff_dl",

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explore.core.serialise import plain
+from explore.report.csv import csv_bytes
 from explore.slices import charts, columns, datapoint, whatif
 from explore.slices.comparison import SliceRows
 from ui import state
@@ -52,7 +53,7 @@ def rows_section(ctx: PageContext, focus: SliceRows) -> None:
             state.select_row(sc, datapoint.found_row(sc, typed, found, id_column=ctx.ws.columns.id))
     c3.download_button(
         "Download CSV",
-        rows.to_csv(index=False),
+        csv_bytes(rows),
         file_name="slice_worst_rows.csv",
         mime="text/csv",
         key="slices_dl_rows",
