@@ -26,7 +26,7 @@ from explore.checks.reproducibility import ReproResult
 from explore.checks.serving_skew import SkewResult
 from explore.checks.stability import CostResult, StabilityResult
 from explore.core.chart_data import vega_safe
-from explore.report.markdown import markdown_table
+from explore.report.markdown import markdown_table, md_escape
 
 MAX_MARKS = 5_000
 MARKDOWN_ROWS = 500  # rows of a table in the Markdown export (the CSV export has them all)
@@ -420,10 +420,10 @@ def cost_chart(result: CostResult) -> alt.Chart:
 
 def markdown_report(title: str, summary: str, tables: dict[str, pd.DataFrame]) -> str:
     """A Markdown document: a title, the verdict in words, then each table under its own heading."""
-    parts = [f"# {title}", "", summary, ""]
+    parts = [f"# {md_escape(title)}", "", md_escape(summary), ""]
     for name, table in tables.items():
         parts += [
-            f"## {name}",
+            f"## {md_escape(name)}",
             "",
             markdown_table(table, max_rows=MARKDOWN_ROWS, more="… {n:,} more rows in the CSV export."),
             "",
