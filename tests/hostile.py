@@ -20,6 +20,7 @@ PAYLOADS: dict[str, str] = {
     "style": "<style>body{display:none}</style>",
     "meta_refresh": '<meta http-equiv="refresh" content="0;url=https://evil.example">',
     "md_link": "[click me](javascript:alert(1))",
+    "md_link_http": "[log in again](https://evil.example/phish)",
     "md_image": "![x](https://evil.example/track.png)",
     "md_heading_list": "# big\n- item\n> quote",
     "streamlit_directive": ":red[alarm] :material/warning: $x^2$",
@@ -68,3 +69,10 @@ def markdown_to_html(text: str) -> str:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+
+
+def rendered_markup(markdown_text: str) -> list[str]:
+    """What a Markdown body turned into beyond text: live markup (:func:`markup_in`) and links to the
+    payloads' hosts (a Markdown link injected through a name)."""
+    out = markdown_to_html(markdown_text)
+    return markup_in(out) + (["<a href=evil.example>"] if "evil.example" in out and "<a " in out else [])

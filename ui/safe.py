@@ -9,9 +9,20 @@ exports use it too), so the text shows exactly as typed.
 
 from __future__ import annotations
 
-from explore.report.markdown import md_escape
+from explore.report.markdown import md_code, md_escape
+
+__all__ = [
+    "md_code",
+    "md_lines",
+    "md_text",
+]  # md_code: a name in monospace that its own backticks cannot close
 
 
 def md_text(value: object) -> str:
     """``value`` as Markdown that renders as the literal text (one line; newlines become spaces)."""
     return md_escape(value)
+
+
+def md_lines(value: object) -> str:
+    """Multi-line user text (a note) as Markdown showing it literally, its line breaks kept."""
+    return "  \n".join(md_escape(line) for line in str(value).splitlines())

@@ -6,7 +6,7 @@ from explore._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "markdown": ["markdown_table", "cell", "md_escape", "autolink", "fenced", "Markup"],
+        "markdown": ["markdown_table", "cell", "md_escape", "md_code", "autolink", "fenced", "Markup"],
         "csv": ["csv_bytes", "spreadsheet_safe", "neutralised"],
     },
 )

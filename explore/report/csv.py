@@ -9,6 +9,7 @@ numbers: ``-0.5`` in a numeric column is not text and is written as is.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -29,7 +30,10 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
             col = col.astype(object)
         elif not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
             continue
-        risky = col.str.startswith(FORMULA_STARTS, na=False) if len(col) else col.astype(bool)
+        # Element by element: an object column may mix text with numbers, booleans or None.
+        risky = np.fromiter(
+            (isinstance(v, str) and v.startswith(FORMULA_STARTS) for v in col), bool, len(col)
+        )
         if risky.any():
             col = col.astype(object).mask(risky, "'" + col[risky].astype(str))
         out.isetitem(i, col)

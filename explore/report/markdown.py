@@ -37,6 +37,16 @@ def md_escape(value: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def md_code(value: Any) -> str:
+    """``value`` as one inline code span (shown in monospace, nothing inside interpreted): delimited by more
+    backticks than any run inside it, on one line, NUL removed."""
+    text = " ".join(str(value).replace("\x00", "").split())
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}" if text else ""
+
+
 def autolink(url: str) -> str:
     """An http(s) ``url`` as a Markdown autolink ``<url>``; anything else (``javascript:…``, text with
     spaces or angle brackets) as escaped text."""

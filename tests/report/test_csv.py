@@ -68,3 +68,8 @@ def test_every_csv_download_goes_through_the_one_writer():
         and "df.to_csv(path, encoding" not in line
     ]
     assert not hits, "CSV downloads must use explore.report.csv.csv_bytes: " + ", ".join(hits)
+
+
+def test_object_columns_mixing_text_booleans_and_numbers():
+    df = pd.DataFrame({"flag": pd.Series([True, False, "=1", 3, None], dtype=object)})
+    assert [r[0] for r in _read(csv_bytes(df))] == ["flag", "True", "False", "'=1", "3", ""]

@@ -17,6 +17,7 @@ from explore.core.workspace import Workspace
 from explore.report.csv import csv_bytes
 from ui import evidence
 from ui.boundary import shown_errors
+from ui.safe import md_text
 
 ProgressBar = Callable[[float, str], None]
 
@@ -110,7 +111,7 @@ def no_model(ws: Workspace, what: str) -> bool:
 
 def saved_note(path: Path, *, setting: str, configured: bool, commit: str) -> None:
     """After a file was saved: where, what to commit, and how workspace.toml refers to it (when it does not)."""
-    st.success(f"Saved {path}. {commit}", icon=":material/check:")
+    st.success(f"Saved {md_text(path)}. {md_text(commit)}", icon=":material/check:")
     if not configured:
         st.info("Reference it from workspace.toml so checks use it:", icon=":material/info:")
         st.code(f'[checks]\n{setting} = "{path.name}"', language="toml")

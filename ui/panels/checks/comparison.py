@@ -218,7 +218,7 @@ def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
         st.markdown("**Gaps between slices** (candidate): each group against the rest of the data")
         st.altair_chart(charts.gap_chart(res, dataset=ds), key="checks_cmp_gaps")
     st.markdown("**Rows where the predictions differ**")
-    st.caption(", ".join(f"{d} vs {r}: {n:,} rows" for (d, r), n in res.n_differing.items()))
+    st.caption(md_text(", ".join(f"{d} vs {r}: {n:,} rows" for (d, r), n in res.n_differing.items())))
     st.dataframe(tables.differing_rows(res, dataset=ds), hide_index=True, key="checks_cmp_diff")
     st.download_button(
         "Download differing rows (CSV)",

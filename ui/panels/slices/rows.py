@@ -15,6 +15,7 @@ from explore.slices.comparison import SliceRows
 from ui import state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_code, md_text
 
 from . import cached
 
@@ -74,7 +75,7 @@ def datapoint_editor(ctx: PageContext, focus: SliceRows) -> None:
     if pos is None:
         st.caption("No datapoint open.")
         return
-    st.markdown(f"#### Datapoint `{plain(sc.ids[pos])}` (row {pos:,} of {ctx.dataset})")
+    st.markdown(f"#### Datapoint {md_code(plain(sc.ids[pos]))} (row {pos:,} of {md_text(ctx.dataset)})")
     outcome = datapoint.datapoint_outcome(sc, pos)
     m1, m2, m3 = st.columns(3)
     m1.metric("True label", f"{outcome.truth}")
