@@ -209,7 +209,7 @@ MODEL_HUGE_HINT = (
     "rescale them, or replace them with empty cells."
 )
 SCORE_NOT_NUMERIC = (
-    "The {role} column '{column}' of dataset '{dataset}' must hold numbers (a probability or score), but "
+    "The {role} column '{column}' of dataset '{dataset}' must hold numbers ({meaning}), but "
     "{n_bad:,} of {n:,} values are text, e.g. {examples}. Point [columns] {role} at a numeric column, or fix "
     "those cells in the data file."
 )

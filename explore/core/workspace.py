@@ -411,8 +411,11 @@ def _match_value(value: Any, candidates: np.ndarray) -> Any:
     return None
 
 
-def _check_numeric_scores(values: pd.Series, *, role: str, column: str, dataset: str) -> None:
-    """Raise ``DataError`` when a score column holds values that are not numbers (``"high"``)."""
+def _check_numeric_scores(
+    values: pd.Series, *, role: str, column: str, dataset: str, meaning: str = "a probability or score"
+) -> None:
+    """Raise ``DataError`` when a score (or regression prediction) column holds values that are not numbers
+    (``"high"``)."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return
     bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
@@ -421,6 +424,7 @@ def _check_numeric_scores(values: pd.Series, *, role: str, column: str, dataset:
         raise errors.DataError(
             errors.SCORE_NOT_NUMERIC.format(
                 role=role,
+                meaning=meaning,
                 column=column,
                 dataset=dataset,
                 n_bad=int(bad.sum()) if bad.any() else int(values.notna().sum()),
@@ -439,6 +443,7 @@ def _is_regression_label(y: pd.Series) -> bool:
     if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
         return False
     v = y.dropna().to_numpy(dtype="float64")
+    v = v[np.isfinite(v)]  # an inf label is refused later with its own message; np.mod(inf, 1) is NaN
     if v.size and np.any(np.mod(v, 1) != 0):
         return True
     return len(np.unique(v)) > MAX_CLASSES_INFERRED
@@ -610,6 +615,15 @@ class Workspace:
             self._classes(main)
         else:
             self._check_regression()
+            if cols.prediction and not self.models:
+                for name, df in self._frames.items():
+                    _check_numeric_scores(
+                        df[cols.prediction],
+                        role="prediction",
+                        column=cols.prediction,
+                        dataset=name,
+                        meaning="the predicted value of a regression",
+                    )
 
     def _check_regression(self) -> None:
         """A regression workspace needs numeric labels and models that predict numbers, not classes."""

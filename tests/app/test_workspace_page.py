@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from explore.core.upload import toml_text
 from tests.conftest import assert_no_exception
+from tests.core.test_fuzz import tables
 from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, make_workspace
 
 
@@ -230,3 +236,28 @@ def test_predictions_only_score_column_holding_text_shows_an_error_not_a_valueer
 
 def test_data_file_that_is_a_symlink_loop_shows_an_error_not_a_runtimeerror(make_app, tmp_path):
     _page_says_why(make_app, tmp_path, "symlink_loop")
+
+
+# ---- fuzzing the page: generated data files open with a message, never an exception box -------------
+
+
+@settings(
+    max_examples=int(os.environ.get("EXPLORE_FUZZ_EXAMPLES", "8")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(df=tables())
+def test_generated_data_files_show_a_message_or_the_workspace_never_an_exception(make_app, df):
+    if df.shape[1] < 2:
+        df = df.assign(extra=range(len(df)))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        df.to_csv(folder / "data.csv", index=False)
+        cols = pd.read_csv(folder / "data.csv", nrows=0).columns
+        (folder / "workspace.toml").write_text(
+            toml_text({"columns": {"label": cols[0], "prediction": cols[-1]}, "datasets": {"v": "data.csv"}}),
+            encoding="utf-8",
+        )
+        at = make_app(workspace=folder / "workspace.toml")
+        assert_no_exception(at)
+        assert at.title[0].value == "Workspace"

@@ -481,3 +481,31 @@ def test_a_dangling_symlink_as_data_file_names_its_target(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(errors.DataError, match="symlink loop"):
         read_table(loop)
+
+
+# ---- found by tests/core/test_fuzz.py -----------------------------------------------------------------
+
+
+def test_label_column_with_inf_and_missing_values_opens_without_a_warning(tmp_path):
+    df = pd.DataFrame({"label": [None, 0.5, np.inf, 1.5], "pred": [0.4, 0.6, 1.0, 1.4]})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "workspace.toml").write_text(
+        '[columns]\nlabel = "label"\nprediction = "pred"\n[datasets]\nv = "d.csv"\n', encoding="utf-8"
+    )
+    try:
+        ws = open_workspace(read_workspace(tmp_path / "workspace.toml"))
+    except errors.ExploreError:
+        return  # refused with a message: fine; a RuntimeWarning from np.mod(inf, 1) was the bug
+    assert ws.task == "regression"
+
+
+def test_regression_prediction_column_holding_text_is_a_data_error(tmp_path):
+    df = pd.DataFrame({"label": [0.5, 1.5, 2.5], "pred": ["0.4", ":", "2.0"]})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "workspace.toml").write_text(
+        '[columns]\nlabel = "label"\nprediction = "pred"\n[datasets]\nv = "d.csv"\n', encoding="utf-8"
+    )
+    with pytest.raises(
+        errors.DataError, match=r"prediction column 'pred'.*predicted value of a regression.*':'"
+    ):
+        open_workspace(read_workspace(tmp_path / "workspace.toml"))
