@@ -247,6 +247,11 @@ INF_VALUES = (
     "Dataset '{dataset}' contains infinite values in {columns}. Models cannot take them: replace them with NaN "
     "(df.replace([np.inf, -np.inf], np.nan)) or finite values."
 )
+CSV_LINE_TOO_LONG = (
+    "The data file '{path}' has a line of more than {limit_mb} MB (line {line:,}): a CSV row that long is "
+    "almost always an unclosed quote or a file that is not CSV. Fix the file, or raise EXPLORE_MAX_LINE_MB "
+    "if the row is real."
+)
 UPLOAD_TOO_LARGE = (
     "The file '{name}' is {size_mb:.0f} MB, over the upload limit of {limit_mb} MB. Open large files through "
     "workspace.toml instead (explore run path/to/workspace.toml), or raise EXPLORE_MAX_UPLOAD_MB."
