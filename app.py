@@ -13,6 +13,7 @@ from explore.core import settings
 from explore.core.workspace import workspace_from_env
 from ui import loaders, state
 from ui.boundary import show_flashes, shown_errors
+from ui.safe import md_code
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,7 +60,7 @@ with st.sidebar:
     if ws is None:
         st.caption("No workspace open: see the Workspace page.")
     else:
-        st.markdown(f"**Workspace** `{ws.name}`")
+        st.markdown(f"**Workspace** {md_code(ws.name)}")
         if ws.models:
             default_model = ws.model_names.index(loaders.selected_model(ws))
             st.selectbox("Model version", ws.model_names, index=default_model, key=state.MODEL)

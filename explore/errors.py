@@ -122,6 +122,14 @@ FILE_NOT_FOUND = "The {what} file '{path}' does not exist. Check the path in {wh
 FILE_EMPTY = (
     "The {what} file '{path}' is empty (0 bytes). Export the data again, or point {where} at another file."
 )
+SYMLINK_LOOP = (
+    "The {what} path '{path}' is a symbolic link that leads back to itself (a symlink loop), so there is no file "
+    "to read. Replace the link with the file it should point to, or point {where} at the real file."
+)
+SYMLINK_BROKEN = (
+    "The {what} path '{path}' is a symbolic link to '{target}', which does not exist. Point the link at an "
+    "existing file, or point {where} at the real file."
+)
 FILE_UNREADABLE = "The {what} file '{path}' cannot be read: {reason}. Check its permissions, or point {where} at another file."
 UNKNOWN_DATA_FORMAT = (
     "The data file '{path}' has the extension '{suffix}', which ml-explore does not read. "
@@ -192,6 +200,19 @@ MODEL_PREDICT_FAILED = (
     "Check that the dataset has the columns and types the model was trained on."
 )
 MODEL_DTYPE_HINT = " Columns holding text where the model may expect numbers: {columns}."
+MODEL_MIXED_HINT = (
+    " Columns holding numbers with some text among them: {columns}. Make those cells numbers (or leave them "
+    "empty) in this dataset's file, as in the data the model was trained on."
+)
+MODEL_HUGE_HINT = (
+    " Columns with values too large for the model's float32 arithmetic (beyond ±3.4e38): {columns}. Clip or "
+    "rescale them, or replace them with empty cells."
+)
+SCORE_NOT_NUMERIC = (
+    "The {role} column '{column}' of dataset '{dataset}' must hold numbers ({meaning}), but "
+    "{n_bad:,} of {n:,} values are text, e.g. {examples}. Point [columns] {role} at a numeric column, or fix "
+    "those cells in the data file."
+)
 NO_MODEL_FILE = (
     "{needs}, but this workspace has no model file (predictions-only mode). "
     'Add the model to workspace.toml as [model] path = "model.skops"{then}.'
@@ -225,6 +246,11 @@ DUPLICATE_IDS = (
 INF_VALUES = (
     "Dataset '{dataset}' contains infinite values in {columns}. Models cannot take them: replace them with NaN "
     "(df.replace([np.inf, -np.inf], np.nan)) or finite values."
+)
+CSV_LINE_TOO_LONG = (
+    "The data file '{path}' has a line of more than {limit_mb} MB (line {line:,}): a CSV row that long is "
+    "almost always an unclosed quote or a file that is not CSV. Fix the file, or raise EXPLORE_MAX_LINE_MB "
+    "if the row is real."
 )
 UPLOAD_TOO_LARGE = (
     "The file '{name}' is {size_mb:.0f} MB, over the upload limit of {limit_mb} MB. Open large files through "

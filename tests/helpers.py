@@ -109,3 +109,56 @@ def make_workspace(
     path = dest / "workspace.toml"
     path.write_text(toml_text(sections), encoding="utf-8")
     return path
+
+
+BAD_INPUTS = (
+    "text_in_numeric_feature",
+    "feature_near_1e308",
+    "nan_without_imputer",
+    "text_score",
+    "symlink_loop",
+)
+
+
+def bad_input_workspace(dest: Path, kind: str) -> Path:
+    """A workspace whose dataset 'validation' is bad in one way of ``BAD_INPUTS`` (the five found by trying
+    131 kinds of bad input, issue 19); 'train' is fine. Returns the toml path."""
+    df = frame(400)
+    train, valid = df.iloc[:300].copy(), df.iloc[300:].copy()
+    if kind == "text_in_numeric_feature":
+        valid["age"] = valid["age"].astype(object)
+        valid.loc[valid.index[:5], "age"] = "old"
+    elif kind == "feature_near_1e308":
+        valid.loc[valid.index[:5], "hours"] = 1.7e308
+    elif kind == "nan_without_imputer":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression().fit(train[["age"]], train["income"])
+        valid.loc[valid.index[:5], "age"] = np.nan
+        return make_workspace(dest, model=model, datasets={"train": train, "validation": valid})
+    elif kind == "text_score":
+        valid["pred"], valid["score"] = ">50K", "high"
+        return make_workspace(
+            dest,
+            model=None,
+            datasets={"validation": valid},
+            columns={"label": "income", "prediction": "pred", "score": "score"},
+        )
+    elif kind == "symlink_loop":
+        path = make_workspace(dest, datasets={"train": train, "validation": valid})
+        (dest / "validation.csv").unlink()
+        (dest / "validation.csv").symlink_to(dest / "validation.csv")
+        return path
+    else:
+        raise ValueError(f"unknown bad input {kind!r}; known: {', '.join(BAD_INPUTS)}")
+    return make_workspace(dest, datasets={"train": train, "validation": valid})
+
+
+# What each bad input's message must name (the column or file and the fix).
+BAD_INPUT_MESSAGES = {
+    "text_in_numeric_feature": ("'age'", "'old'", "Make those cells numbers"),
+    "feature_near_1e308": ("'hours'", "float32", "Clip or rescale"),
+    "nan_without_imputer": ("'age' (5 rows)", "imputer"),
+    "text_score": ("score column 'score'", "'high'", "numeric column"),
+    "symlink_loop": ("validation.csv", "symlink loop", "real file"),
+}

@@ -6,6 +6,8 @@ from typing import Any
 
 import streamlit as st
 
+from ui.safe import md_text
+
 from . import identity, loaders
 
 
@@ -44,6 +46,6 @@ def attach_button(
             source="app",
             author=identity.current_user() or None,
         )
-        st.success(f"Attached as evidence #{snapshot_id}: {title}", icon=":material/check:")
+        st.success(f"Attached as evidence #{snapshot_id}: {md_text(title)}", icon=":material/check:")
         return snapshot_id
     return None

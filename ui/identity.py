@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.safe import md_text
+
 from . import state
 
 
@@ -28,7 +30,7 @@ def name_input(label: str, *, key: str, help: str | None = None, placeholder: st
     """The signed-in name (shown as a caption), else a text input remembered across pages; returns the name."""
     name = signed_in_name()
     if name:
-        st.caption(f"Acting as **{name}** (signed in).")
+        st.caption(f"Acting as **{md_text(name)}** (signed in).")
         return name
 
     def remember() -> None:

@@ -3,18 +3,26 @@
 Streamlit's Markdown never renders raw HTML unless a page asks for it (``unsafe_allow_html``, ``st.html``);
 no page does, and ``tests/test_no_raw_html.py`` fails if one starts to. What Markdown itself would still
 interpret in a name or a note (links such as ``[x](javascript:…)``, emphasis, headings, ``:color[…]``
-directives, ``$`` maths) is escaped here, so the text shows exactly as typed.
+directives, ``$`` maths) is escaped by the one Markdown escaper, ``explore.report.markdown.md_escape`` (the
+exports use it too), so the text shows exactly as typed.
 """
 
 from __future__ import annotations
 
-import re
+from explore.report.markdown import md_code, md_escape
 
-# CommonMark lets a backslash escape any ASCII punctuation; Streamlit adds `:` directives and `$` maths.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])")
+__all__ = [
+    "md_code",
+    "md_lines",
+    "md_text",
+]  # md_code: a name in monospace that its own backticks cannot close
 
 
 def md_text(value: object) -> str:
     """``value`` as Markdown that renders as the literal text (one line; newlines become spaces)."""
-    text = str(value).replace("\r", " ").replace("\n", " ").replace("\x00", "")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return md_escape(value)
+
+
+def md_lines(value: object) -> str:
+    """Multi-line user text (a note) as Markdown showing it literally, its line breaks kept."""
+    return "  \n".join(md_escape(line) for line in str(value).splitlines())

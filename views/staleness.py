@@ -13,6 +13,7 @@ from ui.panels.staleness.estimation import estimation_section
 from ui.panels.staleness.experiment import experiment_section
 from ui.panels.staleness.invariants import invariants_section
 from ui.panels.staleness.performance import performance_section
+from ui.safe import md_text
 
 st.title("Staleness")
 st.caption(
@@ -22,7 +23,7 @@ st.caption(
 
 ctx = page_context()
 if not ctx.ws.columns.time:
-    st.info(NO_TIME_COLUMN.format(where=f"workspace '{ctx.ws.name}'"), icon=":material/schedule:")
+    st.info(md_text(NO_TIME_COLUMN.format(where=f"workspace '{ctx.ws.name}'")), icon=":material/schedule:")
     st.stop()
 
 # Which rows, cut into which windows: every section below analyses the same windows.

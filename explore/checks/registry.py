@@ -39,7 +39,7 @@ import numpy as np
 from explore.core import roles, settings
 from explore.core.serialise import jsonable
 from explore.errors import NO_MODEL_FILE, ExploreError, SkipCheck
-from explore.report.markdown import markdown_table
+from explore.report.markdown import fenced, markdown_table, md_escape
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
 EXIT_PASSED = 0
@@ -625,6 +625,7 @@ def check_cost(ctx: CheckContext) -> Outcome:
     """explore.checks.stability.serving_cost: latency per row and batch, peak memory, the models interleaved."""
     stability = _module("explore.checks.stability")
     ctx.require_model()
+    ctx.scored()  # a model that cannot predict on these rows fails here with the ModelError that says why
     result = stability.serving_cost(ctx.ws, dataset=ctx.eval_dataset)
     summary = result.summary()
     if result.passed is None:
@@ -883,18 +884,22 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     lines = [
         f"# explore check — {STATUS_WORDS.get(report['exit_code'], report['status'])} (exit code {report['exit_code']})",
         "",
-        f"Workspace `{ws['name']}` ({ws['path']}) · started {report['started_at'][:19].replace('T', ' ')} UTC · "
-        f"{report['seconds']:.1f} s" + (f" · review “{report['review']}”" if report.get("review") else ""),
+        f"Workspace {md_escape(ws['name'])} ({md_escape(ws['path'])}) · started {report['started_at'][:19].replace('T', ' ')} UTC · "
+        f"{report['seconds']:.1f} s"
+        + (f" · review “{md_escape(report['review'])}”" if report.get("review") else ""),
         "",
     ]
     if ws.get("models"):
-        lines.append("Models: " + ", ".join(f"`{m}` {fp}" for m, fp in ws["models"].items()))
+        lines.append(
+            "Models: " + ", ".join(f"{md_escape(m)} {md_escape(fp)}" for m, fp in ws["models"].items())
+        )
     if ws.get("eval_dataset"):
         lines.append(
-            f"Datasets: evaluation `{ws['eval_dataset']}`, training `{ws.get('train_dataset')}`, serving `{ws.get('serving_dataset')}`"
+            f"Datasets: evaluation {md_escape(ws['eval_dataset'])}, training {md_escape(ws.get('train_dataset'))}, "
+            f"serving {md_escape(ws.get('serving_dataset'))}"
         )
     for problem in report.get("problems") or ():
-        lines += ["", f"> **Could not run:** {problem}"]
+        lines += ["", f"> **Could not run:** {md_escape(problem)}"]
     rows = [
         (
             c["title"],
@@ -913,12 +918,14 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", "## Rubric tests run automatically", ""]
         for test_id, info in report["tests"].items():
             t = TESTS_BY_ID[test_id]
-            lines.append(f"- {t.label} — {t.name}: {info['status']} ({', '.join(info['checks'])})")
+            lines.append(
+                f"- {t.label} — {t.name}: {md_escape(info['status'])} ({md_escape(', '.join(info['checks']))})"
+            )
     failed = [c for c in report["checks"] if c["status"] in ("failed", "error")]
     for c in failed:
-        lines += ["", f"## {_ICON[c['status']]}: {c['title']}", "", c["summary"]]
+        lines += ["", f"## {_ICON[c['status']]}: {md_escape(c['title'])}", "", md_escape(c["summary"])]
         if c["details"].get("failures"):
-            lines += ["", "```", json.dumps(c["details"]["failures"], indent=2, default=str)[:4000], "```"]
+            lines += ["", fenced(json.dumps(c["details"]["failures"], indent=2, default=str)[:4000], "json")]
     lines.append("")
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from explore import errors
+from explore.core import settings
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -36,6 +37,15 @@ def _suffix(path: Path) -> str:
 
 
 def _check_file(path: Path, what: str, where: str) -> None:
+    if not path.exists() and path.is_symlink():  # exists() follows the link: a loop or a dangling link
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            raise errors.DataError(errors.SYMLINK_LOOP.format(what=what, path=path, where=where)) from None
+        except OSError:
+            raise errors.DataError(
+                errors.SYMLINK_BROKEN.format(what=what, path=path, target=path.readlink(), where=where)
+            ) from None
     if not path.exists():
         raise errors.DataError(errors.FILE_NOT_FOUND.format(what=what, path=path, where=where))
     if path.is_dir():
@@ -73,8 +83,37 @@ def _sniff_delimiter(sample: str) -> str | None:
         return None
 
 
+def longest_line_within(path: Path, limit: int, *, chunk: int = 1 << 20) -> tuple[bool, int]:
+    """Scan ``path`` in ``chunk``-byte pieces (bounded memory, whatever the file holds): ``(True, 0)`` when
+    every line is at most ``limit`` bytes, else ``(False, number of the first longer line)``."""
+    run, line = 0, 1
+    with path.open("rb") as fh:
+        while piece := fh.read(chunk):
+            breaks = piece.count(b"\n")
+            if not breaks:
+                run += len(piece)
+            else:
+                first, last = piece.index(b"\n"), piece.rindex(b"\n")
+                if run + first > limit:
+                    return False, line
+                inner = piece[first + 1 : last].split(b"\n") if breaks > 1 else []
+                for offset, part in enumerate(inner):
+                    if len(part) > limit:
+                        return False, line + 1 + offset
+                line += breaks
+                run = len(piece) - last - 1
+            if run > limit:
+                return False, line
+    return True, 0
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     name = path.name.lower()
+    if not name.endswith(".gz"):  # a gzipped file is bounded by the upload limit and decompressed below
+        limit_mb = settings.max_line_mb()
+        ok, line = longest_line_within(path, limit_mb << 20)
+        if not ok:
+            raise errors.DataError(errors.CSV_LINE_TOO_LONG.format(path=path, limit_mb=limit_mb, line=line))
     raw = path.read_bytes()
     if name.endswith(".gz"):
         # Decompressed here so that a gzipped file is sniffed like any other (';' or tab separated).

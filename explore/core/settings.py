@@ -19,6 +19,7 @@ from typing import Any
 from explore.errors import SettingError
 
 DEFAULT_MAX_UPLOAD_MB = 1024
+DEFAULT_MAX_LINE_MB = 64  # a CSV row this long is a broken file (an unclosed quote), not data
 
 SETTING_BAD_VALUE = "The environment variable {name} must be {expected}; received {received!r}. {fix}"
 
@@ -100,6 +101,15 @@ MAX_UPLOAD_MB = Setting(
     expected="a whole number of megabytes, at least 1",
     example="2048",
 )
+MAX_LINE_MB = Setting(
+    "EXPLORE_MAX_LINE_MB",
+    "whole number ≥ 1",
+    str(DEFAULT_MAX_LINE_MB),
+    "the longest line, in MB, a CSV data file may have (a longer one is refused before it is read)",
+    _positive_int,
+    expected="a whole number of megabytes, at least 1",
+    example="256",
+)
 UPLOAD_DIR = Setting(
     "EXPLORE_UPLOAD_DIR",
     "path",
@@ -121,7 +131,7 @@ DATA_HOME = Setting(
     _absolute_path,
 )
 
-SETTINGS: tuple[Setting, ...] = (WORKSPACE, DB_URL, MAX_UPLOAD_MB, UPLOAD_DIR, USER, DATA_HOME)
+SETTINGS: tuple[Setting, ...] = (WORKSPACE, DB_URL, MAX_UPLOAD_MB, MAX_LINE_MB, UPLOAD_DIR, USER, DATA_HOME)
 
 
 def check_all() -> None:
@@ -147,6 +157,12 @@ def max_upload_mb() -> int:
     """The upload limit in MB: $EXPLORE_MAX_UPLOAD_MB, default 1024. Raises SettingError for a bad value."""
     value = MAX_UPLOAD_MB.read()
     return DEFAULT_MAX_UPLOAD_MB if value is None else value
+
+
+def max_line_mb() -> int:
+    """The CSV line limit in MB: $EXPLORE_MAX_LINE_MB, default 64. Raises SettingError for a bad value."""
+    value = MAX_LINE_MB.read()
+    return DEFAULT_MAX_LINE_MB if value is None else value
 
 
 def upload_dir() -> Path:

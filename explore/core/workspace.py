@@ -175,6 +175,19 @@ def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ..
     return table
 
 
+def resolved(path: Path, *, what: str, where: str) -> Path:
+    """``path`` made absolute with its links followed; a symlink loop is a ``WorkspaceError`` that says so
+    (``Path.resolve`` raises a bare ``RuntimeError`` for it)."""
+    try:
+        return path.expanduser().resolve()
+    except RuntimeError:
+        raise errors.WorkspaceError(errors.SYMLINK_LOOP.format(what=what, path=path, where=where)) from None
+    except OSError as exc:
+        raise errors.WorkspaceError(
+            errors.FILE_UNREADABLE.format(what=what, path=path, reason=exc.strerror or exc, where=where)
+        ) from None
+
+
 def _model_spec(name: str, section: str, table: Any, root: Path) -> ModelSpec:
     table = _check_keys(section, table, MODEL_KEYS)
     if "path" not in table:
@@ -183,7 +196,7 @@ def _model_spec(name: str, section: str, table: Any, root: Path) -> ModelSpec:
         )
     return ModelSpec(
         name=name,
-        path=(root / table["path"]).resolve(),
+        path=resolved(root / table["path"], what="model", where=f"[{section}] path of workspace.toml"),
         trusted_types=tuple(table.get("trusted_types", ())),
         trust_pickle=bool(table.get("trust_pickle", False)),
     )
@@ -294,7 +307,7 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
                     key=name, section="datasets", expected="a file path string", received=value
                 )
             )
-        datasets[name] = (root / value).resolve()
+        datasets[name] = resolved(root / value, what="data", where=f"[datasets] {name} of workspace.toml")
 
     annotations = None
     if "annotations" in data:
@@ -317,7 +330,7 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
                 )
             )
         annotations = AnnotationSpec(
-            path=(root / a["path"]).resolve(),
+            path=resolved(root / a["path"], what="annotations", where="[annotations] path of workspace.toml"),
             item=a["item"],
             labeler=a["labeler"],
             label=a["label"],
@@ -328,10 +341,18 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
     checks = ChecksConfig()
     if "checks" in data:
         c = _check_keys("checks", data["checks"], SCHEMA["checks"])
+
+        def checks_file(key: str) -> Path | None:
+            if key not in c:
+                return None
+            return resolved(
+                root / c[key], what=key.replace("_", " "), where=f"[checks] {key} of workspace.toml"
+            )
+
         checks = ChecksConfig(
-            thresholds=(root / c["thresholds"]).resolve() if "thresholds" in c else None,
-            expectations=(root / c["expectations"]).resolve() if "expectations" in c else None,
-            key_examples=(root / c["key_examples"]).resolve() if "key_examples" in c else None,
+            thresholds=checks_file("thresholds"),
+            expectations=checks_file("expectations"),
+            key_examples=checks_file("key_examples"),
             banned_features=tuple(c.get("banned_features", ())),
             slices=tuple(c.get("slices", ())),
         )
@@ -348,7 +369,7 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
 
 def read_workspace(path: Path | str) -> WorkspaceConfig:
     """Read and validate a workspace.toml file."""
-    path = Path(path).expanduser().resolve()
+    path = resolved(Path(path), what="workspace", where="the command line or EXPLORE_WORKSPACE")
     if path.is_dir():
         path = path / "workspace.toml"
     if not path.exists():
@@ -390,10 +411,39 @@ def _match_value(value: Any, candidates: np.ndarray) -> Any:
     return None
 
 
+def _check_numeric_scores(
+    values: pd.Series, *, role: str, column: str, dataset: str, meaning: str = "a probability or score"
+) -> None:
+    """Raise ``DataError`` when a score (or regression prediction) column holds values that are not numbers
+    (``"high"``)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return
+    bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+    if bad.any() or pd.api.types.is_bool_dtype(values.dtype):
+        examples = values[bad].unique() if bad.any() else values.dropna().unique()
+        raise errors.DataError(
+            errors.SCORE_NOT_NUMERIC.format(
+                role=role,
+                meaning=meaning,
+                column=column,
+                dataset=dataset,
+                n_bad=int(bad.sum()) if bad.any() else int(values.notna().sum()),
+                n=len(values),
+                examples=errors.shown(examples, 3),
+            )
+        )
+
+
+def _scores_array(values: pd.Series) -> np.ndarray:
+    """A score column (checked by ``_check_numeric_scores``: numbers, or text that reads as numbers) as float64."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
 def _is_regression_label(y: pd.Series) -> bool:
     if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
         return False
     v = y.dropna().to_numpy(dtype="float64")
+    v = v[np.isfinite(v)]  # an inf label is refused later with its own message; np.mod(inf, 1) is NaN
     if v.size and np.any(np.mod(v, 1) != 0):
         return True
     return len(np.unique(v)) > MAX_CLASSES_INFERRED
@@ -595,6 +645,9 @@ class Workspace:
                     raise errors.ColumnError(
                         f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'."
                     )
+            for role, c in [("score", cols.score), *(("scores", c) for c in cols.scores.values())]:
+                if c:
+                    _check_numeric_scores(df[c], role=role, column=c, dataset=name)
 
         main = self.models.get(MAIN_MODEL) or next(iter(self.models.values()), None)
         self.feature_names = self._features(main)
@@ -631,6 +684,15 @@ class Workspace:
             self._classes(main)
         else:
             self._check_regression()
+            if cols.prediction and not self.models:
+                for name, df in self._frames.items():
+                    _check_numeric_scores(
+                        df[cols.prediction],
+                        role="prediction",
+                        column=cols.prediction,
+                        dataset=name,
+                        meaning="the predicted value of a regression",
+                    )
 
     def _check_regression(self) -> None:
         """A regression workspace needs numeric labels and models that predict numbers, not classes."""
@@ -898,6 +960,51 @@ def decision_sign(model: Any, classes: np.ndarray, positive_index: int | None) -
     return 1.0 if _encode(np.asarray(est_classes)[-1:], np.asarray(classes))[0] == positive_index else -1.0
 
 
+# float32's largest value: scikit-learn's trees and many transformers compute in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _predict_failure_hint(X: pd.DataFrame, reason: str) -> str:
+    """What in ``X`` most likely made the model fail with ``reason``: missing values, numbers with some text
+    among them, values too large for float32, or (when the reason is about text) the text columns."""
+    lower = reason.lower()
+    hints = []
+    if "nan" in lower:
+        counts = X.isna().sum()
+        counts = counts[counts > 0]
+        if len(counts):
+            hints.append(
+                " The model does not accept missing values, and these columns have some: "
+                + ", ".join(f"'{c}' ({int(n):,} rows)" for c, n in counts.head(10).items())
+                + ". Fill them in, or refit the model with an imputer in its pipeline."
+            )
+    text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
+    mixed = []
+    for c in text_cols:
+        values = X[c].dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        n_text = int(numbers.isna().sum())
+        if len(values) and 0 < n_text < len(values) / 2:  # mostly numbers, some text: a typo, not a category
+            mixed.append(
+                f"'{c}' ({n_text:,} text values, e.g. {errors.shown(values[numbers.isna()].unique(), 2)})"
+            )
+    if mixed:
+        hints.append(errors.MODEL_MIXED_HINT.format(columns=", ".join(mixed[:10])))
+    elif text_cols and any(w in lower for w in ("str", "convert", "numeric", "could not", "dtype('o")):
+        hints.append(errors.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))))
+    num = X.select_dtypes(include="number")
+    if num.shape[1]:
+        peak = num.abs().max()
+        huge = peak[peak > FLOAT32_MAX]
+        if len(huge):
+            hints.append(
+                errors.MODEL_HUGE_HINT.format(
+                    columns=", ".join(f"'{c}' (up to {v:.3g})" for c, v in huge.head(10).items())
+                )
+            )
+    return "".join(hints)
+
+
 def predict_frame(
     model: Any,
     X: pd.DataFrame,
@@ -924,21 +1031,9 @@ def predict_frame(
     except errors.ExploreError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user's model may raise anything: said as a ModelError with hints
-        text_cols = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
-        hint = (
-            errors.MODEL_DTYPE_HINT.format(columns=", ".join(map(repr, text_cols[:10]))) if text_cols else ""
-        )
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = reason.rstrip(".")
-        if "nan" in reason.lower():
-            counts = X.isna().sum()
-            counts = counts[counts > 0]
-            if len(counts):
-                hint = (
-                    " The model does not accept missing values, and these columns have some: "
-                    + ", ".join(f"'{c}' ({int(n):,} rows)" for c, n in counts.head(10).items())
-                    + ". Fill them in, or refit the model with an imputer in its pipeline."
-                ) + hint
+        hint = _predict_failure_hint(X, reason)
         raise errors.ModelError(
             errors.MODEL_PREDICT_FAILED.format(model=model_name, dataset=dataset, reason=reason, hint=hint)
         ) from None
@@ -1022,14 +1117,14 @@ def _score_rows(ws: Workspace, dataset: str, model: str | None, *, labelled: boo
             pred_raw = frame[cols.prediction].to_numpy()
         elif cols.score and ws.task == "binary":
             pred_raw = np.where(
-                frame[cols.score].to_numpy(dtype="float64") >= 0.5,
+                _scores_array(frame[cols.score]) >= 0.5,
                 ws.positive,
                 ws.classes[1 - ws.positive_index],
             )
         else:
             pred_raw = None
         if ws.task == "binary" and cols.score:
-            s = frame[cols.score].to_numpy(dtype="float64")
+            s = _scores_array(frame[cols.score])
             score_vec = s
             if not s.size or (np.nanmin(s) >= 0 and np.nanmax(s) <= 1):
                 proba = np.empty((len(s), 2))
@@ -1038,7 +1133,7 @@ def _score_rows(ws: Workspace, dataset: str, model: str | None, *, labelled: boo
         elif cols.scores and ws.classes is not None:
             proba = np.column_stack(
                 [
-                    frame[cols.scores[k]].to_numpy(dtype="float64")
+                    _scores_array(frame[cols.scores[k]])
                     if (k := _match_value(c, np.asarray(list(cols.scores), dtype=object))) is not None
                     else np.zeros(len(frame))
                     for c in ws.classes

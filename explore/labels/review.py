@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from sqlalchemy import func, select
 from explore.core.store import Store, verdicts
 from explore.errors import AnalysisError
 from explore.labels.crowd import Annotations, text_keys
-from explore.report.markdown import markdown_table
+from explore.report.csv import csv_bytes
+from explore.report.markdown import markdown_table, md_escape
 
 MODES = ("queue", "random")
 VERDICT_CHOICES = ("correct", "wrong", "unsure")
@@ -733,9 +733,7 @@ def corrections_csv(session: ReviewSession, summary: SessionSummary, *, only_wro
             "reviewed_at_utc": [t.isoformat() if hasattr(t, "isoformat") else t for t in df["reviewed_at"]],
         }
     )
-    buf = io.StringIO()
-    out.to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8")
+    return csv_bytes(out)
 
 
 def _pct(x: float | None) -> str:
@@ -753,17 +751,17 @@ def summary_markdown(session: ReviewSession, summary: SessionSummary, *, max_cor
         else f"top {summary.n_items} items of the ranked queue ({summary.population} items after filters)"
     )
     lines = [
-        f"# Label spot check: {session.name}",
+        f"# Label spot check: {md_escape(session.name)}",
         "",
-        f"- Dataset `{session.dataset}`, label column `{p.get('label_column', '?')}`; label under review: "
-        f"{p.get('review', 'dataset')} label",
-        f"- Reviewer: {session.reviewer}; started {session.created_at:%Y-%m-%d %H:%M} UTC; status {session.status}",
+        f"- Dataset {md_escape(session.dataset)}, label column {md_escape(p.get('label_column', '?'))}; label under "
+        f"review: {md_escape(p.get('review', 'dataset'))} label",
+        f"- Reviewer: {md_escape(session.reviewer)}; started {session.created_at:%Y-%m-%d %H:%M} UTC; status {session.status}",
         f"- Session: {kind}",
     ]
     if p.get("probability_source"):
-        lines.append(f"- Queue ranked with {p['probability_source']}")
+        lines.append(f"- Queue ranked with {md_escape(p['probability_source'])}")
     if p.get("filters"):
-        lines.append(f"- Filters: {p['filters']}")
+        lines.append(f"- Filters: {md_escape(p['filters'])}")
     lines += [
         f"- Progress: {summary.n_reviewed} of {summary.n_items} reviewed — {summary.n_correct} correct, "
         f"{summary.n_wrong} wrong, {summary.n_unsure} unsure",
@@ -787,7 +785,7 @@ def summary_markdown(session: ReviewSession, summary: SessionSummary, *, max_cor
             "This is not an error rate: the queue picks likely errors."
         )
     for note in summary.notes:
-        lines += ["", f"> {note}"]
+        lines += ["", f"> {md_escape(note)}"]
     rate_col = "error_rate" if summary.mode == "random" else "precision"
     bc = summary.by_class.copy()
     for c in (rate_col, "ci_low", "ci_high"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from explore.labels.crowd import Annotations, LabelerTrust, Queue
+from explore.report.csv import csv_bytes
 
 QUEUE_COLUMNS = (
     "rank",
@@ -31,8 +32,8 @@ def queue_table(rows: pd.DataFrame, ann: Annotations, *, limit: int) -> pd.DataF
 
 
 def queue_export(rows: pd.DataFrame) -> bytes:
-    """The whole queue (after filters) as UTF-8 CSV, without the internal item index."""
-    return rows.drop(columns=["item"]).to_csv(index=False).encode("utf-8")
+    """The whole queue (after filters) as UTF-8 CSV (spreadsheet-safe), without the internal item index."""
+    return csv_bytes(rows.drop(columns=["item"]))
 
 
 def flagged_labelers(trust: LabelerTrust) -> list[str]:

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, select
 from explore.core.serialise import to_json
 from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
 from explore.errors import RubricConflict, RubricError
-from explore.report.markdown import markdown_table
+from explore.report.markdown import Markup, autolink, markdown_table, md_escape
 
 if TYPE_CHECKING:
     from explore.core.workspace import Workspace
@@ -1413,10 +1413,10 @@ def review_to_markdown(data: Mapping[str, Any], *, next_points: NextPoints | Non
     """A Markdown report of an exported review (:func:`review_to_dict`): score, sections, every test."""
     sc = data["score"]
     lines = [
-        f"# ML Test Score — {data['review']['name']}",
+        f"# ML Test Score — {md_escape(data['review']['name'])}",
         "",
-        f"Model version: {data['review']['model_version']} · review started {(data['review']['created_at'] or '')[:10]}"
-        + (f" from “{data['review']['parent']}”" if data["review"].get("parent") else "")
+        f"Model version: {md_escape(data['review']['model_version'])} · review started {(data['review']['created_at'] or '')[:10]}"
+        + (f" from “{md_escape(data['review']['parent'])}”" if data["review"].get("parent") else "")
         + f" · exported {(data['exported_at'] or '')[:16].replace('T', ' ')} UTC",
         "",
         f"**Final score: {sc['final']:g}** (band {sc['band_interval']}: {sc['band']}).",
@@ -1455,9 +1455,9 @@ def review_to_markdown(data: Mapping[str, Any], *, next_points: NextPoints | Non
         for t in data["tests"]:
             if t["section"] != sec.key:
                 continue
-            evidence = [t["evidence_text"]] if t["evidence_text"] else []
-            evidence += [f"<{link}>" if "://" in link else link for link in t["links"]]
-            evidence += [_snapshot_line(s) for s in t["snapshots"]]
+            evidence = [md_escape(t["evidence_text"])] if t["evidence_text"] else []
+            evidence += [autolink(link) for link in t["links"]]
+            evidence += [md_escape(_snapshot_line(s)) for s in t["snapshots"]]
             if t["confirmed_by"]:
                 who = f"{t['confirmed_by']}, {t['confirmed_at'][:16].replace('T', ' ')} UTC"
             elif t["carried_from"]:
@@ -1469,7 +1469,7 @@ def review_to_markdown(data: Mapping[str, Any], *, next_points: NextPoints | Non
                     f"{SECTION_TITLES[t['section']]} {t['number']}: {t['name']}",
                     STATUS_WORDS[t["status"]],
                     f"{t['points']:g}",
-                    "<br>".join(evidence) or "—",
+                    Markup("<br>".join(evidence)) if evidence else "—",
                     who,
                 )
             )

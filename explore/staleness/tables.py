@@ -1,7 +1,7 @@
 """The tables the staleness analyses are shown, downloaded and kept as evidence in.
 
 Each function takes a result object and the window labels and returns a new frame (the result is never
-modified); ``records`` and ``csv_bytes`` turn a frame into evidence rows and a CSV download.
+modified); ``records`` turns a frame into evidence rows (CSV downloads: ``explore.report.csv``).
 """
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ INVARIANT_COLUMNS = [
 ]
 INVARIANT_SHARES = ("max_null_increase", "max_out_of_range", "max_unseen")  # fractions 0..1
 NONFINITE_COLUMNS = ["window", "label", "nan_inputs", "inf_inputs", "nan_outputs", "inf_outputs"]
-
-
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """``df`` as UTF-8 CSV without the index (a download)."""
-    return df.to_csv(index=False).encode("utf-8")
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:

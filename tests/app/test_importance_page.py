@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 from explore.importance import explain
+from explore.report.markdown import md_escape
 from explore.slices.definition import Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from tests.helpers import FEATURES, frame, make_workspace
@@ -40,7 +41,7 @@ def test_page_renders_and_follows_controls_row_and_slice(make_app, tiny_workspac
     assert m["Additivity"] == "passed" and m["Explainer"] == "TreeExplainer"
     n_valid = pd.read_csv(tiny_workspace.parent / "validation.csv")["churned"].notna().sum()
     assert m["Rows explained"] == f"{n_valid:,}"  # the tiny dataset is smaller than the default sample
-    assert any("log-odds of churned = 'yes'" in md.value for md in at.markdown)
+    assert any(md_escape("log-odds of churned = 'yes'") in md.value for md in at.markdown)  # shown as text
     assert any("not the Shapley value of the raw feature" in c.value for c in at.caption)
     assert any(b.label.startswith("Download importance") for b in at.get("download_button"))
     titles = [s.get("title", {}) for s in chart_specs(at)]
@@ -142,7 +143,7 @@ def test_multiclass_and_regression_pages(make_app, tmp_path):
     at = make_app(PAGE, workspace=make_workspace(tmp_path / "reg", task="regression"))
     assert_no_exception(at)
     assert metrics(at)["Additivity"] == "passed"
-    assert any("units of the target 'income'" in md.value for md in at.markdown)
+    assert any(md_escape("units of the target 'income'") in md.value for md in at.markdown)
 
 
 def test_native_categorical_model_uses_the_model_agnostic_explainer(make_app, tmp_path):

@@ -13,6 +13,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from explore.checks import registry
 from explore.core.store import Store
+from explore.report.markdown import md_escape
 from explore.rubric import ml_test_score
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
@@ -140,10 +141,10 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     buttons = {b.proto.label: b for b in at.get("download_button")}
     assert set(buttons) == {"Markdown", "HTML", "JSON (re-importable)"}
     md = _download(downloads, buttons["Markdown"]).decode()
-    assert "**Final score: 0.5**" in md and "data-1 documented in the wiki" in md
+    assert "**Final score: 0.5**" in md and md_escape("data-1 documented in the wiki") in md
     assert f"#{snap} Slice report by region" in md and "alice" in md
     for test in ml_test_score.TESTS:
-        assert test.name in md
+        assert md_escape(test.name) in md
     html = _download(downloads, buttons["HTML"]).decode()
     assert html.startswith("<!doctype html>") and "Slice report by region" in html
     exported = json.loads(_download(downloads, buttons["JSON (re-importable)"]))

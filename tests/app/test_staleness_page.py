@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from explore.report.markdown import md_escape
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, make_workspace
 
@@ -136,7 +137,7 @@ def test_workspace_without_time_column_gets_a_message(make_app, tmp_path):
     path = make_workspace(tmp_path, columns={"label": "income", "id": "row_id"})
     at = make_app(PAGE, workspace=path)
     assert_no_exception(at)
-    assert any("needs a time column" in i.value and "[columns] time" in i.value for i in at.info)
+    assert any("needs a time column" in i.value and md_escape("[columns] time") in i.value for i in at.info)
     assert not at.get("vega_lite_chart")
 
 

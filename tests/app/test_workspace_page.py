@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from explore.core.upload import toml_text
 from tests.conftest import assert_no_exception
-from tests.helpers import make_workspace
+from tests.core.test_fuzz import tables
+from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, make_workspace
 
 
 def _texts(at) -> str:
@@ -193,3 +199,65 @@ def test_regression_workspace_shows_the_label_mean_instead_of_class_shares(make_
     assert datasets.loc[1, "label mean"] == pytest.approx(df["income"].iloc[300:].mean())
     wide = next(d.value for d in at.dataframe if "MAE" in getattr(d.value, "index", []))
     assert list(wide.columns) == ["train", "validation"]
+
+
+# ---- the five bad inputs that raised on this page (issue 19) ----------------------------------------
+
+
+def _page_says_why(make_app, tmp_path: Path, kind: str):
+    """The page on the bad workspace: no exception box, one error naming what is wrong and the fix."""
+    at = make_app(workspace=bad_input_workspace(tmp_path / "ws", kind))
+    assert_no_exception(at)
+    errors = [e.value for e in at.error]
+    assert any(all(part in e for part in BAD_INPUT_MESSAGES[kind]) for e in errors), errors
+    return at
+
+
+def _train_metrics_still_shown(at) -> None:
+    wide = next(df.value for df in at.dataframe if "accuracy" in getattr(df.value, "index", []))
+    assert list(wide.columns) == ["train"]  # validation could not be scored; train's metrics are there
+
+
+def test_numeric_feature_holding_strings_in_one_dataset_shows_an_error_not_a_keyerror(make_app, tmp_path):
+    _train_metrics_still_shown(_page_says_why(make_app, tmp_path, "text_in_numeric_feature"))
+
+
+def test_feature_with_values_near_1e308_shows_an_error_not_a_keyerror(make_app, tmp_path):
+    _train_metrics_still_shown(_page_says_why(make_app, tmp_path, "feature_near_1e308"))
+
+
+def test_nans_in_a_feature_of_a_model_without_an_imputer_show_an_error_not_a_keyerror(make_app, tmp_path):
+    _train_metrics_still_shown(_page_says_why(make_app, tmp_path, "nan_without_imputer"))
+
+
+def test_predictions_only_score_column_holding_text_shows_an_error_not_a_valueerror(make_app, tmp_path):
+    _page_says_why(make_app, tmp_path, "text_score")
+
+
+def test_data_file_that_is_a_symlink_loop_shows_an_error_not_a_runtimeerror(make_app, tmp_path):
+    _page_says_why(make_app, tmp_path, "symlink_loop")
+
+
+# ---- fuzzing the page: generated data files open with a message, never an exception box -------------
+
+
+@settings(
+    max_examples=int(os.environ.get("EXPLORE_FUZZ_EXAMPLES", "8")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(df=tables())
+def test_generated_data_files_show_a_message_or_the_workspace_never_an_exception(make_app, df):
+    if df.shape[1] < 2:
+        df = df.assign(extra=range(len(df)))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        df.to_csv(folder / "data.csv", index=False)
+        cols = pd.read_csv(folder / "data.csv", nrows=0).columns
+        (folder / "workspace.toml").write_text(
+            toml_text({"columns": {"label": cols[0], "prediction": cols[-1]}, "datasets": {"v": "data.csv"}}),
+            encoding="utf-8",
+        )
+        at = make_app(workspace=folder / "workspace.toml")
+        assert_no_exception(at)
+        assert at.title[0].value == "Workspace"

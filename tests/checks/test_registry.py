@@ -13,7 +13,7 @@ from explore.checks import registry
 from explore.cli.commands import main as cli_main
 from explore.core.store import Store
 from explore.rubric import ml_test_score
-from tests.helpers import frame, make_workspace
+from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, frame, make_workspace
 
 # The candidate must beat the other model by any margin at all, with the roles swapped so that the
 # older model (trained on half a year) is the candidate: a definite, planted threshold failure.
@@ -443,3 +443,43 @@ def test_estimated_drop_skips_when_every_label_is_in(tiny_workspace, tmp_path):
     registry.main([str(tiny_workspace), "--checks", "estimated_drop,weak_slices", "--out", str(out)])
     result = next(c for c in _report(out)["checks"] if c["name"] == "estimated_drop")
     assert result["status"] == "skipped"
+
+
+# ---- the five bad inputs that gave a traceback or an "internal error" (issue 19) ---------------------
+
+
+def _check_says_why(tmp_path: Path, kind: str, capsys: pytest.CaptureFixture) -> str:
+    """`explore check` on the bad workspace: exit 1 or 2, no internal error, the reason in stderr and both reports."""
+    out = tmp_path / "out"
+    code = registry.main(
+        [str(bad_input_workspace(tmp_path / "ws", kind)), "--checks", "cost,weak_slices", "--out", str(out)]
+    )
+    said = capsys.readouterr().err
+    reports = (out / registry.REPORT_JSON).read_text(encoding="utf-8") + (out / registry.REPORT_MD).read_text(
+        encoding="utf-8"
+    )
+    assert code in (registry.EXIT_FAILED, registry.EXIT_COULD_NOT_RUN)
+    assert "internal error" not in said + reports and "Traceback" not in said
+    for part in BAD_INPUT_MESSAGES[kind]:
+        assert part in said
+    return said
+
+
+def test_check_on_numeric_feature_holding_strings_in_one_dataset_says_which_column(tmp_path, capsys):
+    _check_says_why(tmp_path, "text_in_numeric_feature", capsys)
+
+
+def test_check_on_feature_with_values_near_1e308_says_which_column(tmp_path, capsys):
+    _check_says_why(tmp_path, "feature_near_1e308", capsys)
+
+
+def test_check_on_nans_in_a_feature_of_a_model_without_an_imputer_says_which_column(tmp_path, capsys):
+    _check_says_why(tmp_path, "nan_without_imputer", capsys)
+
+
+def test_check_on_predictions_only_score_column_holding_text_says_so(tmp_path, capsys):
+    _check_says_why(tmp_path, "text_score", capsys)
+
+
+def test_check_on_data_file_that_is_a_symlink_loop_says_so_without_a_traceback(tmp_path, capsys):
+    _check_says_why(tmp_path, "symlink_loop", capsys)

@@ -13,7 +13,7 @@ from sklearn.svm import LinearSVC
 
 from explore import errors
 from explore.core.workspace import open_workspace, read_workspace, score
-from tests.helpers import FEATURES, frame, make_workspace
+from tests.helpers import BAD_INPUT_MESSAGES, FEATURES, bad_input_workspace, frame, make_workspace
 
 
 def open_(path: Path, **kw):
@@ -415,3 +415,97 @@ def test_model_wrapper_without_base_estimator_opens(tmp_path):
     assert ws.task == "binary"
     sc = score(ws, "d")
     np.testing.assert_allclose(sc.proba, inner.predict_proba(df[["age"]]))
+
+
+# ---- the five bad inputs that raised something other than an ExploreError (issue 19) ------------------
+
+
+def _bad_input_error(tmp_path: Path, kind: str) -> errors.ExploreError:
+    """Open and score every dataset of the bad workspace; return the one ExploreError it must raise."""
+    with pytest.raises(errors.ExploreError) as info:
+        ws = open_workspace(read_workspace(bad_input_workspace(tmp_path, kind)))
+        assert score(ws, "train").n == 300  # the good dataset still scores
+        score(ws, "validation")
+    for part in BAD_INPUT_MESSAGES[kind]:
+        assert part in str(info.value)
+    return info.value
+
+
+def test_numeric_feature_holding_strings_in_one_dataset_names_the_column_and_the_text(tmp_path):
+    err = _bad_input_error(tmp_path, "text_in_numeric_feature")
+    assert isinstance(err, errors.ModelError) and "'city'" not in str(err)  # city is a real category
+
+
+def test_feature_with_values_near_1e308_names_the_column_beyond_float32(tmp_path):
+    err = _bad_input_error(tmp_path, "feature_near_1e308")
+    assert isinstance(err, errors.ModelError) and "'city'" not in str(err)
+
+
+def test_nans_in_a_feature_of_a_model_without_an_imputer_name_the_column(tmp_path):
+    assert isinstance(_bad_input_error(tmp_path, "nan_without_imputer"), errors.ModelError)
+
+
+def test_predictions_only_score_column_holding_text_is_a_data_error_at_open(tmp_path):
+    with pytest.raises(errors.DataError, match="100 of 100 values are text"):
+        open_workspace(read_workspace(bad_input_workspace(tmp_path, "text_score")))
+    _bad_input_error(tmp_path / "again", "text_score")
+
+
+def test_predictions_only_score_column_of_numbers_written_as_text_still_scores(tmp_path):
+    df = frame(200)
+    df["pred"] = ">50K"
+    df["score"] = [f"{v:.3f}" for v in np.linspace(0, 1, len(df))]  # "0.125": text that reads as a number
+    df.loc[3, "score"] = None
+    path = make_workspace(
+        tmp_path,
+        model=None,
+        datasets={"v": df},
+        columns={"label": "income", "prediction": "pred", "score": "score"},
+    )
+    sc = score(open_workspace(read_workspace(path)), "v")
+    assert sc.score[1] == pytest.approx(1 / 199, abs=1e-3) and np.isnan(sc.score[3])
+
+
+def test_data_file_that_is_a_symlink_loop_is_a_workspace_error(tmp_path):
+    assert isinstance(_bad_input_error(tmp_path, "symlink_loop"), errors.WorkspaceError)
+
+
+def test_a_dangling_symlink_as_data_file_names_its_target(tmp_path):
+    from explore.core.loading import read_table
+
+    link = tmp_path / "data.csv"
+    link.symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(errors.DataError, match="symbolic link to .*gone.csv"):
+        read_table(link)
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    with pytest.raises(errors.DataError, match="symlink loop"):
+        read_table(loop)
+
+
+# ---- found by tests/core/test_fuzz.py -----------------------------------------------------------------
+
+
+def test_label_column_with_inf_and_missing_values_opens_without_a_warning(tmp_path):
+    df = pd.DataFrame({"label": [None, 0.5, np.inf, 1.5], "pred": [0.4, 0.6, 1.0, 1.4]})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "workspace.toml").write_text(
+        '[columns]\nlabel = "label"\nprediction = "pred"\n[datasets]\nv = "d.csv"\n', encoding="utf-8"
+    )
+    try:
+        ws = open_workspace(read_workspace(tmp_path / "workspace.toml"))
+    except errors.ExploreError:
+        return  # refused with a message: fine; a RuntimeWarning from np.mod(inf, 1) was the bug
+    assert ws.task == "regression"
+
+
+def test_regression_prediction_column_holding_text_is_a_data_error(tmp_path):
+    df = pd.DataFrame({"label": [0.5, 1.5, 2.5], "pred": ["0.4", ":", "2.0"]})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "workspace.toml").write_text(
+        '[columns]\nlabel = "label"\nprediction = "pred"\n[datasets]\nv = "d.csv"\n', encoding="utf-8"
+    )
+    with pytest.raises(
+        errors.DataError, match=r"prediction column 'pred'.*predicted value of a regression.*':'"
+    ):
+        open_workspace(read_workspace(tmp_path / "workspace.toml"))

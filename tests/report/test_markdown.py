@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explore.report.markdown import cell, markdown_table
+from explore.report.markdown import Markup, autolink, cell, fenced, markdown_table, md_escape
+from tests.hostile import PAYLOADS, markdown_to_html, markup_in
 
 
 def test_cells_escape_pipes_and_fold_line_breaks():
@@ -16,7 +17,12 @@ def test_cells_escape_pipes_and_fold_line_breaks():
         cell(None) == "" and cell(float("nan")) == "" and cell(np.float64("inf")) == "" and cell(pd.NaT) == ""
     )
     assert cell(np.float64(0.123456)) == "0.1235" and cell(np.int64(7)) == "7" and cell(True) == "True"
-    assert cell("<br> and <https://x.org/a>") == "<br> and <https://x.org/a>"
+    assert (
+        cell(Markup("<br> and <https://x.org/a>")) == "<br> and <https://x.org/a>"
+    )  # the report's own markup
+    assert cell("<br> and <https://x.org/a>") == md_escape(
+        "<br> and <https://x.org/a>"
+    )  # user text: as typed
 
 
 def test_a_frame_becomes_one_line_per_row_with_escaped_cells():
@@ -45,7 +51,35 @@ def test_markdown_report_has_title_summary_and_each_table_capped():
     big = pd.DataFrame({"a": range(MARKDOWN_ROWS + 3)})
     text = markdown_report("Checks | run", "All passed.", {"Big": big, "Small": pd.DataFrame({"b": ["x|y"]})})
     lines = text.splitlines()
-    assert lines[0] == "# Checks | run" and "All passed." in lines
+    assert lines[0] == "# " + md_escape("Checks | run") and md_escape("All passed.") in lines
     assert "## Big" in lines and "## Small" in lines
     assert "… 3 more rows in the CSV export." in text
     assert "x\\|y" in text
+
+
+@pytest.mark.parametrize("name", list(PAYLOADS))
+def test_hostile_text_stays_text_in_every_markdown_renderer(name):
+    payload = PAYLOADS[name]
+    doc = "\n".join(
+        [
+            f"# Report {md_escape(payload)}",
+            "",
+            md_escape(payload),
+            "",
+            markdown_table(pd.DataFrame({payload: [payload, "ok"], "n": [1, 2]})),
+        ]
+    )
+    html_out = markdown_to_html(doc)
+    assert not markup_in(html_out), (name, html_out[:500])
+    assert html_out.count("<table>") == 1 and html_out.count("<tr>") == 3  # the table is not broken
+    assert "<h1>" in html_out and html_out.count("<h") == 1  # no heading, list or quote injected
+    assert "<a " not in html_out and "<ul>" not in html_out and "<blockquote>" not in html_out
+
+
+def test_autolink_only_for_http_and_fenced_cannot_be_closed():
+    assert autolink("https://x.org/a?b=1") == "<https://x.org/a?b=1>"
+    assert autolink("javascript:alert(1)") == md_escape("javascript:alert(1)")
+    assert autolink("https://x.org/a b<script>") == md_escape("https://x.org/a b<script>")
+    body = "```\n<script>alert(1)</script>\n````"
+    html_out = markdown_to_html(fenced(body) + "\n\nafter")
+    assert "<p>after</p>" in html_out and not markup_in(html_out)

@@ -5,6 +5,7 @@ export/import round trips, and the rubric charts."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,9 @@ from hypothesis import strategies as st
 
 from explore.core.store import Store
 from explore.errors import RubricConflict, RubricError
+from explore.report.markdown import md_escape
 from explore.rubric import charts, ml_test_score
+from tests.hostile import PAYLOADS, markdown_to_html, markup_in
 
 # The paper's Tables I-IV (Breck et al. 2017), typed here independently of explore/rubric/ml_test_score.py.
 PAPER_TESTS = {
@@ -627,9 +630,9 @@ def test_export_json_markdown_html(store):
         data, next_points=ml_test_score.cheapest_next_points(ml_test_score.load_review(store, rid).statuses())
     )
     for test in ml_test_score.TESTS:
-        assert test.name.replace("|", "\\|") in md
+        assert md_escape(test.name) in md
     assert "Final score: 0" in md and "½ point" in md and "2016" in md
-    assert "South is worst <b>0.71</b> \\| pipe" in md and "<https://wiki/slices>" in md
+    assert md_escape("South is worst <b>0.71</b> | pipe") in md and "<https://wiki/slices>" in md
     assert "alice, " in md and "Cheapest next points" in md and "## Audit trail" in md
     page = ml_test_score.review_to_html(data)
     assert (
@@ -852,3 +855,33 @@ def test_re_confirming_a_carried_test_is_the_cheapest_step():
         1.0,
     )
     assert nxt.plan == (first,) and nxt.final_after_plan == 1.0
+
+
+@pytest.mark.parametrize("name", list(PAYLOADS))
+def test_hostile_review_text_stays_text_in_markdown_and_html_exports(store, name):
+    """Review name, model version, evidence, links and confirmer: each payload is text in every export."""
+    payload = PAYLOADS[name]
+    rid = ml_test_score.start_review(store, payload, payload)
+    confirm = functools.partial(
+        ml_test_score.confirm_test,
+        store,
+        rid,
+        "data-1",
+        status="manual",
+        author=payload,
+        evidence_text=payload,
+    )
+    try:
+        confirm(links=[payload, "https://ok.example/a"])
+    except RubricError as exc:  # a link that is neither a URL nor a path is refused, with a message
+        assert "must be URLs" in str(exc)
+        confirm(links=["https://ok.example/a"])
+    data = _export(store, rid)
+    md_html = markdown_to_html(ml_test_score.review_to_markdown(data))
+    assert not markup_in(md_html), md_html[:400]
+    assert md_html.count("<h1>") == 1 and '<a href="https://ok.example/a">' in md_html
+    page = ml_test_score.review_to_html(data)
+    assert markup_in(page) == ["<meta>", "<style>"]  # the report's own charset and style, nothing injected
+    assert page.count("<a href=") == 1  # the http link only; a javascript: link is text
+    exported = json.loads(ml_test_score.review_to_json(ml_test_score.load_review(store, rid)))
+    assert exported["review"]["name"] in (payload, " ".join(payload.split()))  # JSON keeps the text

@@ -7,12 +7,12 @@ import io
 import numpy as np
 import pandas as pd
 
+from explore.report.csv import csv_bytes
 from explore.staleness.drift import InvariantThresholds, data_invariants, reference_profile
 from explore.staleness.experiment import performance_over_time
 from explore.staleness.tables import (
     INVARIANT_COLUMNS,
     PERFORMANCE_EVIDENCE_COLUMNS,
-    csv_bytes,
     drift_table,
     invariants_table,
     nonfinite_outputs_windows,

@@ -13,9 +13,11 @@ import streamlit as st
 
 from explore.core import roles
 from explore.core.workspace import Workspace
+from explore.report.csv import csv_bytes
 from explore.report.markdown import markdown_report
 from ui import evidence
 from ui.boundary import shown_errors
+from ui.safe import md_text
 
 ProgressBar = Callable[[float, str], None]
 
@@ -61,7 +63,7 @@ def exports(
     c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
     c1.download_button(
         "CSV",
-        first.to_csv(index=False),
+        csv_bytes(first),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"checks_dl_csv_{name}",
@@ -109,7 +111,7 @@ def no_model(ws: Workspace, what: str) -> bool:
 
 def saved_note(path: Path, *, setting: str, configured: bool, commit: str) -> None:
     """After a file was saved: where, what to commit, and how workspace.toml refers to it (when it does not)."""
-    st.success(f"Saved {path}. {commit}", icon=":material/check:")
+    st.success(f"Saved {md_text(path)}. {md_text(commit)}", icon=":material/check:")
     if not configured:
         st.info("Reference it from workspace.toml so checks use it:", icon=":material/info:")
         st.code(f'[checks]\n{setting} = "{path.name}"', language="toml")

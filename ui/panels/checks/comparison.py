@@ -11,6 +11,7 @@ import streamlit as st
 from explore.checks import charts, choices, compare, tables
 from explore.checks.compare import ComparisonResult, Thresholds
 from explore.core import roles
+from explore.report.csv import csv_bytes
 from explore.slices.definition import SliceDefinition
 from ui import loaders, state
 from ui.boundary import shown_errors
@@ -217,11 +218,11 @@ def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
         st.markdown("**Gaps between slices** (candidate): each group against the rest of the data")
         st.altair_chart(charts.gap_chart(res, dataset=ds), key="checks_cmp_gaps")
     st.markdown("**Rows where the predictions differ**")
-    st.caption(", ".join(f"{d} vs {r}: {n:,} rows" for (d, r), n in res.n_differing.items()))
+    st.caption(md_text(", ".join(f"{d} vs {r}: {n:,} rows" for (d, r), n in res.n_differing.items())))
     st.dataframe(tables.differing_rows(res, dataset=ds), hide_index=True, key="checks_cmp_diff")
     st.download_button(
         "Download differing rows (CSV)",
-        res.differing.to_csv(index=False),
+        csv_bytes(res.differing),
         file_name="differing_rows.csv",
         mime="text/csv",
         key="checks_cmp_diff_dl",

@@ -13,6 +13,7 @@ from explore.importance.readout import improved_by_shuffling
 from ui import evidence, loaders
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .shared import ask_for, asked_for, seconds_text
@@ -129,7 +130,7 @@ def drop_column_section(ctx: PageContext, table: pd.DataFrame) -> None:
             drop_experiment.save_experiment(store, result, workspace=workspace, key=key, params=params)
         elif saved:
             row = saved[1]
-            st.caption(f"Saved result from {row['created_at']:%Y-%m-%d %H:%M} by {row['author']}.")
+            st.caption(f"Saved result from {row['created_at']:%Y-%m-%d %H:%M} by {md_text(row['author'])}.")
         if result is None:
             return
         st.altair_chart(charts.drop_column_chart(result), key="importance_drop_chart", width="stretch")

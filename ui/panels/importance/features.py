@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explore.importance import explain
+from explore.report.csv import csv_bytes
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
@@ -35,7 +36,7 @@ def global_section(ctx: PageContext, run: cached.ShapRun, expl: explain.ShapExpl
         )
         st.download_button(
             "Download importance (CSV)",
-            table.to_csv(index=False),
+            csv_bytes(table),
             file_name=f"importance_{ctx.dataset}_{ctx.model_name}.csv",
             mime="text/csv",
             key="importance_download",

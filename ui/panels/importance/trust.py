@@ -7,6 +7,7 @@ import streamlit as st
 
 from explore.importance import explain
 from ui.context import PageContext
+from ui.safe import md_text
 
 from .shared import seconds_text
 
@@ -66,7 +67,7 @@ def trust_section(ctx: PageContext, expl: explain.ShapExplanation, plan: explain
             "add up to the model's output. Do not rely on them; please report the model type.",
             icon=":material/error:",
         )
-    st.markdown(f"SHAP values are in **{units_sentence(expl, ctx.ws.columns.label)}**.")
+    st.markdown(f"SHAP values are in **{md_text(units_sentence(expl, ctx.ws.columns.label))}**.")
     if expl.grouped:
         n_cols = sum(len(v) for v in expl.groups.values())
         st.caption(

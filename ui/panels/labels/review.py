@@ -11,7 +11,7 @@ from explore.labels.review import ReviewSession
 from ui import loaders, state
 from ui.boundary import flash, guarded, show_flashes, shown_errors
 from ui.context import PageContext
-from ui.safe import md_text
+from ui.safe import md_code, md_text
 
 from . import cached
 from .common import reviewer_name, session_picker
@@ -112,7 +112,7 @@ def _item(session: ReviewSession, position: int) -> None:
     """The item under review: its label, the consensus, the model's view and every labeler's answer."""
     items = session.items
     key = items.keys[position]
-    st.markdown(f"#### Item {position + 1} of {session.n_items}: `{key}`")
+    st.markdown(f"#### Item {position + 1} of {session.n_items}: {md_code(key)}")
     c = st.columns(4)
     c[0].metric(
         "Label under review",
@@ -211,7 +211,7 @@ def _features(ctx: PageContext, session: ReviewSession, position: int) -> None:
         if session.dataset in ws.dataset_names:
             row = spot_check.item_row(cached.item_index(ws, session.dataset), key)
         if row is None:
-            st.caption(f"Item {key} is not in dataset '{session.dataset}' of the open workspace.")
+            st.caption(md_text(f"Item {key} is not in dataset '{session.dataset}' of the open workspace."))
             return
         scored_position = spot_check.scored_position(ws, session.dataset, row)
         if scored_position is not None:  # rows without a label are not scored: no datapoint to focus on

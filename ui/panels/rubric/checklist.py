@@ -8,9 +8,10 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from explore.report.markdown import autolink
 from explore.rubric.board import ReviewBoard, history_table, snapshot_label, when
 from explore.rubric.ml_test_score import SECTIONS, STATUS_WORDS, Entry, Proposal, RubricTest, tests_in
-from ui.safe import md_text
+from ui.safe import md_code, md_lines, md_text
 
 from .confirm import confirm_form, form_key, has_error
 
@@ -90,9 +91,11 @@ def show_entry(board: ReviewBoard, entry: Entry | None) -> None:
             f"**{STATUS_WORDS[entry.status].capitalize()}**, confirmed by **{md_text(entry.author)}** on {when(entry.created_at)}."
         )
     if entry.evidence_text:
-        st.markdown(entry.evidence_text)
+        st.markdown(md_lines(entry.evidence_text))
     for link in entry.links:
-        st.markdown(f"- [{link}]({link})" if link.startswith(("http://", "https://")) else f"- `{link}`")
+        st.markdown(
+            f"- {autolink(link)}" if link.startswith(("http://", "https://")) else f"- {md_code(link)}"
+        )
     for sid in entry.snapshot_ids:
         row = board.snapshots.get(sid)
         with st.popover(snapshot_label(sid, row), icon=":material/attach_file:"):
@@ -100,8 +103,10 @@ def show_entry(board: ReviewBoard, entry: Entry | None) -> None:
                 st.caption("This snapshot is not in the store any more.")
             else:
                 st.caption(
-                    f"kind {row['kind']} · model {row['model_fingerprint']} · data {row['data_fingerprint'] or '—'} · "
-                    f"by {row['author']} · frozen {when(row['created_at'])}"
+                    md_text(
+                        f"kind {row['kind']} · model {row['model_fingerprint']} · data {row['data_fingerprint'] or '—'} · "
+                        f"by {row['author']} · frozen {when(row['created_at'])}"
+                    )
                 )
                 st.json(row["result"], expanded=1)
 
@@ -116,11 +121,11 @@ def show_evidence_from_app(board: ReviewBoard, test: RubricTest, proposal: Propo
         )
         st.markdown(
             f":material/autorenew: **`explore check` covered it in {len(proposal.runs)} run(s) on {proposal.run_days} day(s)**; "
-            f"last {when(last.finished_at)}: {RUN_OUTCOMES[last.outcome]} ({', '.join(last.checks)}).{repeated}"
+            f"last {when(last.finished_at)}: {RUN_OUTCOMES[last.outcome]} ({md_text(', '.join(last.checks))}).{repeated}"
         )
     if proposal.snapshots:
         items = ", ".join(
-            f"#{s.id} {s.title} ({s.source}, {when(s.created_at)})" for s in proposal.snapshots[:5]
+            md_text(f"#{s.id} {s.title} ({s.source}, {when(s.created_at)})") for s in proposal.snapshots[:5]
         )
         more = f" and {len(proposal.snapshots) - 5} more" if len(proposal.snapshots) > 5 else ""
         st.markdown(f":material/attach_file: **App-computed evidence**: {items}{more}.")

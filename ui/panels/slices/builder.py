@@ -13,7 +13,7 @@ from explore.slices.definition import Condition, SliceDefinition
 from ui import loaders, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
-from ui.safe import md_text
+from ui.safe import md_code, md_text
 
 from . import cached
 
@@ -26,7 +26,7 @@ def widget_suffix(column: str) -> str:
 def slice_builder(ctx: PageContext, sd: SliceDefinition) -> None:
     """The bordered box that shows and edits the current slice (every change reruns the page)."""
     with st.container(border=True):
-        st.markdown(f"**Slice** — {sd.describe()}")
+        st.markdown(f"**Slice** — {md_text(sd.describe())}")
         _conditions(sd)
         _add_condition(ctx, sd)
         b1, b2, b3 = st.columns(3)
@@ -64,7 +64,7 @@ def _replace_slice(sd: SliceDefinition) -> None:
 def _conditions(sd: SliceDefinition) -> None:
     for i, cond in enumerate(sd.conditions):
         c1, c2 = st.columns([8, 1])
-        c1.markdown(f"`{cond.describe()}`")
+        c1.markdown(md_code(cond.describe()))
         if c2.button("Remove", key=f"slices_remove_{i}", icon=":material/close:"):
             _replace_slice(SliceDefinition(tuple(c for j, c in enumerate(sd.conditions) if j != i), sd.name))
 

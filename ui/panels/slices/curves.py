@@ -11,6 +11,7 @@ from explore.slices import charts, grouping, report, whatif
 from explore.slices.comparison import SliceRows
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 
@@ -56,7 +57,7 @@ def curves_section(ctx: PageContext, focus: SliceRows) -> None:
         r2.altair_chart(charts.pr_chart(cur), key="slices_pr")
         missing = [name for name, auc in cur.auc.items() if math.isnan(auc[0])]
         if missing:
-            st.caption(f"No curve for {', '.join(missing)}: a single class there.")
+            st.caption(f"No curve for {md_text(', '.join(map(str, missing)))}: a single class there.")
     if threshold is not None:
         with shown_errors(stop=False):
             _at_threshold(ctx, focus, threshold)

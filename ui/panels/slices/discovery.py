@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows
 from explore.slices.discovery_run import DiscoveryRun, DiscoverySettings
@@ -163,7 +164,7 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     e1, e2 = st.columns(2)
     e1.download_button(
         "Download all tested slices (CSV)",
-        res.tested.to_csv(index=False),
+        csv_bytes(res.tested),
         file_name="weak_slices_tested.csv",
         mime="text/csv",
         key="slices_dl_disc",

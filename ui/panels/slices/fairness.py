@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping
 from explore.slices.comparison import SliceRows
 from ui import evidence
@@ -74,7 +75,7 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         f1, f2 = st.columns(2)
         f1.download_button(
             "Download CSV",
-            fr.groups.to_csv(index=False),
+            csv_bytes(fr.groups),
             file_name="fairness_groups.csv",
             mime="text/csv",
             key="slices_dl_fair",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows, group_names, metric_by_group
 from ui import evidence, state
@@ -77,7 +78,7 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
             st.rerun()
         g3.download_button(
             "Download CSV",
-            bg.to_csv(index=False),
+            csv_bytes(bg),
             file_name="slice_by_group.csv",
             mime="text/csv",
             key="slices_dl_groups",

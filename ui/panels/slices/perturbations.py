@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from explore.report.csv import csv_bytes
 from explore.slices import charts, columns, grouping, whatif
 from explore.slices.comparison import SliceRows
 from ui.boundary import shown_errors
@@ -103,7 +104,7 @@ def _result(res: whatif.PerturbationResult) -> None:
     st.dataframe(res.examples, hide_index=True, key="slices_pert_examples")
     st.download_button(
         "Download CSV",
-        res.examples.to_csv(index=False),
+        csv_bytes(res.examples),
         file_name="perturbation_rows.csv",
         mime="text/csv",
         key="slices_dl_pert",

@@ -9,11 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from explore.core.serialise import plain
+from explore.report.csv import csv_bytes
 from explore.slices import charts, columns, datapoint, whatif
 from explore.slices.comparison import SliceRows
 from ui import state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_code, md_text
 
 from . import cached
 
@@ -52,7 +54,7 @@ def rows_section(ctx: PageContext, focus: SliceRows) -> None:
             state.select_row(sc, datapoint.found_row(sc, typed, found, id_column=ctx.ws.columns.id))
     c3.download_button(
         "Download CSV",
-        rows.to_csv(index=False),
+        csv_bytes(rows),
         file_name="slice_worst_rows.csv",
         mime="text/csv",
         key="slices_dl_rows",
@@ -73,7 +75,7 @@ def datapoint_editor(ctx: PageContext, focus: SliceRows) -> None:
     if pos is None:
         st.caption("No datapoint open.")
         return
-    st.markdown(f"#### Datapoint `{plain(sc.ids[pos])}` (row {pos:,} of {ctx.dataset})")
+    st.markdown(f"#### Datapoint {md_code(plain(sc.ids[pos]))} (row {pos:,} of {md_text(ctx.dataset)})")
     outcome = datapoint.datapoint_outcome(sc, pos)
     m1, m2, m3 = st.columns(3)
     m1.metric("True label", f"{outcome.truth}")

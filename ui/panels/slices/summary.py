@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from explore.report.csv import csv_bytes
 from explore.slices import charts, report
 from explore.slices.comparison import SliceRows, positives_in, single_true_class
 from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
@@ -69,7 +70,7 @@ def summary_section(ctx: PageContext, focus: SliceRows) -> None:
     d1, d2 = st.columns(2)
     d1.download_button(
         "Download CSV",
-        rep.comparison.to_csv(index=False),
+        csv_bytes(rep.comparison),
         file_name="slice_vs_rest.csv",
         mime="text/csv",
         key="slices_dl_comparison",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from explore.staleness.tables import csv_bytes
+from explore.report.csv import csv_bytes
 
 
 def csv_download(where: Any, label: str, table: pd.DataFrame, file_name: str, *, key: str) -> None:

@@ -10,6 +10,7 @@ from explore.staleness.drift import bucket_shares
 from explore.staleness.layout import WindowSpec
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .downloads import csv_download
@@ -52,7 +53,7 @@ def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
         metric = st.session_state.get("staleness_pot_metric") or choices.MAIN_METRICS[ws.task][0]
         tracking = cached.drift_tracking(ws, spec, ctx.model_name, ref, metric)
         if tracking.reason:
-            st.caption(f"Drift vs {metric}: {tracking.reason}")
+            st.caption(md_text(f"Drift vs {metric}: {tracking.reason}"))
         top = tables.top_drifting(dr, tracking, windows.labels, n=len(ws.feature_names))
         st.markdown(
             "**Top drifting features** (largest PSI over windows; the correlation columns say whose drift follows the performance drop)"

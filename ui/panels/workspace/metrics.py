@@ -10,25 +10,28 @@ from explore.core.workspace import Workspace
 from explore.stats.metrics import overall_metrics
 from ui import loaders
 from ui.boundary import shown_errors
+from ui.safe import md_code, md_text
 
 
 def metrics_section(ws: Workspace) -> None:
     st.subheader("Overall metrics")
     model_name = loaders.selected_model(ws)
     st.caption(
-        f"Model `{model_name}` on every dataset; 95 % confidence intervals and support."
+        f"Model {md_code(model_name)} on every dataset; 95 % confidence intervals and support."
         if model_name
         else "From the prediction columns; 95 % confidence intervals and support."
     )
     tables: dict[str, pd.DataFrame] = {}
-    with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
-        for name in ws.dataset_names:
+    for name in ws.dataset_names:
+        with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
             sc = loaders.scored(name, model_name, ws=ws)
             tables[name] = overall_metrics(sc)
             for metric, reason in sc.unavailable.items():
-                st.caption(f"{name}: {metric} unavailable — {reason}.")
+                st.caption(md_text(f"{name}: {metric} unavailable — {reason}."))
             if sc.n_unlabeled:
-                st.caption(f"{name}: {sc.n_unlabeled} rows without a label are left out of the metrics.")
+                st.caption(
+                    f"{md_text(name)}: {sc.n_unlabeled} rows without a label are left out of the metrics."
+                )
     if not tables:
         return
     table = overview.metrics_by_dataset(tables)

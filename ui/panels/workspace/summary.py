@@ -6,10 +6,11 @@ import streamlit as st
 
 from explore.core import overview
 from explore.core.workspace import Workspace
+from ui.safe import md_code
 
 
 def summary_section(ws: Workspace) -> None:
-    st.subheader(f"`{ws.name}`")
+    st.subheader(md_code(ws.name))
     st.caption(str(ws.config.path))
     cols = st.columns(3)
     cols[0].metric("Task", ws.task)
@@ -29,7 +30,7 @@ def summary_section(ws: Workspace) -> None:
         st.markdown("**Column roles**")
         st.dataframe(overview.role_table(ws), hide_index=True)
         with st.expander(f"{len(ws.feature_names)} feature columns"):
-            st.write(", ".join(f"`{f}`" for f in ws.feature_names))
+            st.markdown(", ".join(md_code(f) for f in ws.feature_names))
     with right:
         st.markdown("**Datasets**")
         st.dataframe(overview.dataset_table(ws), hide_index=True)
