@@ -1,12 +1,18 @@
 """The store: what users decide and what they freeze as evidence, in one SQL database.
 
 SQLAlchemy 2 Core (no ORM). SQLite by default (a file under ``$XDG_DATA_HOME/ml-explore``), or any
-database named by ``$EXPLORE_DB_URL`` (PostgreSQL works by URL; nothing SQLite-specific is applied).
+database named by ``$EXPLORE_DB_URL``: PostgreSQL (``postgresql+psycopg://user:password@host/dbname``, the
+``postgres`` extra) is tested live with the same suite as SQLite.
 
 - Every write runs in one transaction through :meth:`Store.write`, which retries with jittered backoff
   while SQLite reports "database is locked"/"busy". On SQLite a write transaction starts with
   ``BEGIN IMMEDIATE``: writers queue for the lock up front (``busy_timeout``) instead of failing when a
-  read transaction tries to upgrade to a write.
+  read transaction tries to upgrade to a write. On PostgreSQL a write transaction takes a transaction-level
+  advisory lock first, with the same effect: check-then-write logic (the rubric's conflict tokens, unique
+  names) sees every earlier write, whatever the isolation level.
+- A database that cannot be reached (a PostgreSQL server restarting mid-meeting) is retried for up to
+  UNAVAILABLE_RETRY_SECONDS while *connecting*, never after a transaction started, so a write is never
+  applied twice; then StoreError says the store is unreachable. Pooled connections are pinged before use.
 - Records are append-only where history matters (slices, verdicts, rubric entries, experiments): the
   current state of a key is its newest row, i.e. the row with the highest ``id``.
 - Every table carries ``author`` (:func:`current_author`) and ``created_at`` (UTC, set by the store).
@@ -63,6 +69,8 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
 LOCK_RETRY_SECONDS = 60.0  # how long Store.write/read keep retrying a locked database, in total
+UNAVAILABLE_RETRY_SECONDS = 5.0  # how long they keep trying to connect to a database that is unreachable
+WRITE_LOCK_KEY = 0x6D6C6578  # PostgreSQL advisory lock held by every write transaction ("mlex")
 
 VERDICTS = ("correct", "wrong", "unsure")
 RUBRIC_STATUSES = ("not_done", "manual", "automated")
@@ -333,6 +341,16 @@ def _use_sqlite_transactions(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('explore_begin', 'DEFERRED')}")
 
 
+def _use_postgres_write_lock(engine: Engine) -> None:
+    """Make a transaction begun with ``explore_begin="IMMEDIATE"`` take the store's advisory lock first, so
+    PostgreSQL writers queue like SQLite's ``BEGIN IMMEDIATE`` ones (released at commit or rollback)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("explore_begin") == "IMMEDIATE":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
 def _rows(conn: Connection, statement: Select) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(statement)]
 
@@ -378,11 +396,14 @@ class Store:
         self.url = url or default_db_url()
         self.display_url = masked_url(self.url)
         try:
-            self.engine = create_engine(self.url)
+            sqlite = make_url(self.url).get_backend_name() == "sqlite"
+            self.engine = create_engine(self.url, **({} if sqlite else {"pool_pre_ping": True}))
         except (sa_exc.ArgumentError, ImportError) as exc:  # malformed URL, unknown dialect, missing driver
             raise StoreError(STORE_BAD_URL.format(url=self.display_url, reason=_reason(exc))) from exc
         if self.engine.dialect.name == "sqlite":
             _use_sqlite_transactions(self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            _use_postgres_write_lock(self.engine)
         self._writer = self.engine.execution_options(explore_begin="IMMEDIATE")
         try:
             if self.read(self._schema_version) != SCHEMA_VERSION:
@@ -419,16 +440,25 @@ class Store:
         return self._run(self._writer, fn)
 
     def _run(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
-        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        started = time.monotonic()
         attempt = 0
         while True:
+            attempt += 1
+            connected = False
             try:
-                with engine.connect() as conn, conn.begin():
-                    return fn(conn)
+                with engine.connect() as conn:
+                    connected = True
+                    with conn.begin():
+                        return fn(conn)
             except sa_exc.DBAPIError as exc:
-                locked, left = _is_locked(exc), deadline - time.monotonic()
-                if locked and left > 0:
-                    attempt += 1
+                elapsed = time.monotonic() - started
+                locked = _is_locked(exc)
+                # Unreachable while connecting: nothing was sent, so trying again cannot write twice.
+                # (A SQLite file that cannot be opened will not come back: only servers are retried.)
+                unreachable = not connected and engine.dialect.name != "sqlite" and _is_unavailable(exc)
+                budget = LOCK_RETRY_SECONDS if locked else UNAVAILABLE_RETRY_SECONDS
+                if (locked or unreachable) and elapsed < budget:
+                    left = budget - elapsed
                     time.sleep(random.uniform(0, min(left, 1.0, 0.01 * 2 ** min(attempt, 10))))
                     continue
                 if locked:

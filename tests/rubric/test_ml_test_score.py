@@ -425,8 +425,8 @@ def test_history_keeps_every_change_with_who_and_from_what(store):
     assert state.score().sections["model"] == 0.5
 
 
-def test_two_concurrent_confirmers_lose_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'meeting.db'}"
+def test_two_concurrent_confirmers_lose_nothing(store_url):
+    url = store_url
     with Store(url) as s:
         rid = ml_test_score.start_review(s, "meeting", "v1")
 
@@ -475,8 +475,8 @@ def test_a_stale_edit_of_the_same_test_is_refused_not_lost(store):
     assert [e.author for e in ml_test_score.audit_trail(store, rid)] == ["alice", "bob"]
 
 
-def test_concurrent_edits_of_one_test_exactly_one_wins(tmp_path):
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+def test_concurrent_edits_of_one_test_exactly_one_wins(store_url):
+    url = store_url
     with Store(url) as s:
         rid = ml_test_score.start_review(s, "race", "v1")
     outcomes: list[str] = []
