@@ -56,12 +56,14 @@ def serve(
     env: dict[str, str] | None = None,
     timeout: float = 120,
     streamlit_args: list[str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Run `explore run WORKSPACE` on 127.0.0.1 and a free port; yield its base URL once healthy.
+    """Run `explore run WORKSPACE` on 127.0.0.1 and ``port`` (default a free one); yield its base URL once
+    healthy.
 
     ``streamlit_args`` are passed on to `streamlit run` (e.g. ``["--client.toolbarMode", "minimal"]``).
     """
-    port = free_port()
+    port = port or free_port()
     full_env = {**os.environ, "EXPLORE_DB_URL": db_url, **(env or {})}
     cmd = [
         sys.executable,

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explore.labels import review, spot_check
 from explore.labels.review import ReviewSession
-from ui import loaders, state
+from ui import identity, loaders, state
 from ui.boundary import flash, guarded, show_flashes, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
@@ -38,7 +38,7 @@ def _give_verdict(sid: int, key: str, verdict: str, position: int, reviewer: str
         position=position,
         corrected_label=st.session_state.get(f"labels_fix_{sid}_{key}"),
         note=st.session_state.get(f"labels_note_{sid}_{key}", ""),
-        reviewer=reviewer,
+        reviewer=identity.recording_author() or reviewer,  # the identity at the click, when signed in
     )
     flash(f"Saved: {verdict} on {key}.", "toast")
 
