@@ -766,6 +766,32 @@ class Store:
             status_so_far[row["test_id"]] = row["status"]
         return rows
 
+    # -- what changed: cheap markers for pages that follow other people's writes --
+
+    def review_marker(self, review_id: int) -> tuple[Any, ...]:
+        """A value that changes whenever anything the Rubric page shows of this review is written: its
+        entries, any snapshot or check run, any review (records are append-only, so newest ids suffice).
+        One query on primary keys: cheap enough to poll every two seconds from every reviewer's page."""
+
+        def newest(table: Table, *where: Any) -> Any:
+            return select(func.max(table.c.id)).where(*where).scalar_subquery()
+
+        statement = select(
+            newest(rubric_entries, rubric_entries.c.review_id == review_id),
+            newest(snapshots),
+            newest(check_runs),
+            newest(rubric_reviews),
+        )
+        return tuple(self.read(lambda c: c.execute(statement).one()))
+
+    def session_marker(self, session_id: int) -> tuple[Any, ...]:
+        """A value that changes whenever a verdict is given in this review session or its status changes."""
+        statement = select(
+            select(func.max(verdicts.c.id)).where(verdicts.c.session_id == session_id).scalar_subquery(),
+            select(review_sessions.c.updated_at).where(review_sessions.c.id == session_id).scalar_subquery(),
+        )
+        return tuple(self.read(lambda c: c.execute(statement).one()))
+
     # -- check runs --
 
     def add_check_run(

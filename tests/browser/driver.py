@@ -147,22 +147,31 @@ __stObserver.observe(document, {attributes: true, subtree: true, attributeOldVal
 @contextmanager
 def browser(*, width: int = 1400, height: int = 2400) -> Iterator[object]:
     """A Playwright page in headless Chromium with a tall viewport (Streamlit's main area scrolls inside)."""
+    with browsers(1, width=width, height=height) as pages:
+        yield pages[0]
+
+
+@contextmanager
+def browsers(n: int, *, width: int = 1400, height: int = 2400) -> Iterator[list[object]]:
+    """``n`` pages, each in its own Chromium profile (own cookies: separate people), from one Playwright."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": height},
-            accept_downloads=True,
-        )
-        ctx.add_init_script(_RUN_COUNTER)
-        try:
-            yield ctx.pages[0] if ctx.pages else ctx.new_page()
-        finally:
-            ctx.close()
+    with sync_playwright() as p, contextlib.ExitStack() as stack:
+        pages = []
+        for _ in range(n):
+            profile = stack.enter_context(tempfile.TemporaryDirectory())
+            ctx = p.chromium.launch_persistent_context(
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": width, "height": height},
+                accept_downloads=True,
+            )
+            stack.callback(ctx.close)
+            ctx.add_init_script(_RUN_COUNTER)
+            pages.append(ctx.pages[0] if ctx.pages else ctx.new_page())
+        yield pages
 
 
 _STARTED = """(seen) => window.__stRuns > seen

@@ -641,3 +641,36 @@ def test_author_given_by_the_page_wins_over_the_environment(db_url, monkeypatch)
     assert store.get_session(session)["author"] == "Carol"
     assert store.latest_verdicts(session)[0]["author"] == "Carol"
     store.dispose()
+
+
+# ---- markers that pages poll ----------------------------------------------------------------------
+
+
+def test_review_marker_changes_with_each_write_the_rubric_page_shows(store):
+    review = store.create_review("r", "v1")
+    other = store.create_review("other", "v1")
+    seen = store.review_marker(review)
+    assert store.review_marker(review) == seen  # reading changes nothing
+    store.add_rubric_entry(review, "data-1", "manual")
+    after_entry = store.review_marker(review)
+    assert after_entry != seen
+    store.add_rubric_entry(other, "data-1", "manual")  # another review's entry: not this page's
+    assert store.review_marker(review) == after_entry
+    store.add_check_run(
+        workspace="w",
+        started_at=dt.datetime.now(dt.UTC),
+        finished_at=dt.datetime.now(dt.UTC),
+        exit_code=0,
+        report={},
+    )
+    assert store.review_marker(review) != after_entry
+
+
+def test_session_marker_changes_with_verdicts_and_status(store):
+    session_id = _session(store)
+    seen = store.session_marker(session_id)
+    store.add_verdict(session_id, "a", "wrong")
+    after_verdict = store.session_marker(session_id)
+    assert after_verdict != seen
+    store.set_session_status(session_id, "paused")
+    assert store.session_marker(session_id) != after_verdict

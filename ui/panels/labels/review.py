@@ -14,12 +14,13 @@ from ui.context import PageContext
 from ui.safe import md_text
 
 from . import cached
-from .common import reviewer_name, session_picker
+from .common import follow_session, reviewer_name, seen_key, session_picker
 
 
 def review_section(ctx: PageContext) -> None:
     sid = session_picker(ctx, "Session", "labels_review_pick")
     if sid is not None:
+        follow_session(sid)
         review_panel(ctx, sid)
 
 
@@ -40,6 +41,9 @@ def _give_verdict(sid: int, key: str, verdict: str, position: int, reviewer: str
         note=st.session_state.get(f"labels_note_{sid}_{key}", ""),
         reviewer=identity.recording_author() or reviewer,  # the identity at the click, when signed in
     )
+    # The panel (a fragment) reruns and shows the session as stored now, others' verdicts included: no need
+    # for the page to rerun again when its poll sees this write.
+    st.session_state[seen_key(sid)] = loaders.store().session_marker(sid)
     flash(f"Saved: {verdict} on {key}.", "toast")
 
 
