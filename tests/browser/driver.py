@@ -243,6 +243,14 @@ def by_key(page, key: str):
     return page.locator(f".st-key-{key}")
 
 
+def open_rubric_test(page, name: str):
+    """Open one of the Rubric page's 28 tests by (part of) its name; return its editor (one is open at a time)."""
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("button", name=re.compile(re.escape(name))).click()
+    wait_idle(page)
+    return main.locator('[class*="st-key-rubric_"][class*="_editor"]')
+
+
 # When every chart has drawn: the time the last of them first drew (-1 without charts); false until then.
 _ALL_DRAWN = """() => {
   const charts = [...document.querySelectorAll('__CHART__')];

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from explore.core.store import Store
 from explore.rubric import ml_test_score
-from tests.browser.driver import browsers, nav, open_page, serve, wait_idle
+from tests.browser.driver import browsers, nav, open_page, open_rubric_test, serve, wait_idle
 
 # The poll runs every 2 s; the bound is generous for a loaded CI machine (no timed assertions: the figure is
 # printed, and benchmarks/bench_rubric.py measures the page's rerun).
@@ -46,11 +46,8 @@ def test_a_confirmation_elsewhere_appears_without_a_reload(meeting):
         assert _section(alice, "Data").startswith("Data — 0 / 7")
 
         # Bob confirms in his browser; Alice does nothing.
-        test = bob.get_by_test_id("stExpander").filter(
-            has_text="Feature expectations are captured in a schema"
-        )
-        test.locator("summary").click()
-        form = test.get_by_test_id("stForm")
+        editor = open_rubric_test(bob, "Feature expectations are captured in a schema")
+        form = editor.get_by_test_id("stForm")
         form.get_by_text("automated (1 pt)", exact=True).click()
         form.get_by_role("button", name="Confirm").click()
         confirmed = time.monotonic()

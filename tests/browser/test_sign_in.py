@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from explore.core.store import Store
 from explore.rubric import ml_test_score
-from tests.browser.driver import browser, free_port, nav, open_page, serve, wait_idle
+from tests.browser.driver import browser, free_port, nav, open_page, open_rubric_test, serve, wait_idle
 
 ANA = {"email": "ana@example.org", "email_verified": True, "name": "Ana Lima"}
 EVE = {"email": "eve@evil.org", "email_verified": True, "name": "Eve"}
@@ -116,11 +116,8 @@ def test_sign_in_then_confirm_records_the_identity(signed_server):
         popover.get_by_role("textbox", name="Review name").fill("signed review")
         popover.get_by_role("button", name="Start review").click()
         wait_idle(page)
-        test = page.get_by_test_id("stExpander").filter(
-            has_text="Feature expectations are captured in a schema"
-        )
-        test.locator("summary").click()
-        form = test.get_by_test_id("stForm")
+        editor = open_rubric_test(page, "Feature expectations are captured in a schema")
+        form = editor.get_by_test_id("stForm")
         form.get_by_text("manual (0.5 pt)", exact=True).click()
         form.get_by_role("button", name="Confirm").click()
         wait_idle(page)
