@@ -11,7 +11,7 @@ import streamlit as st
 
 from explore.core import settings
 from explore.core.workspace import workspace_from_env
-from ui import loaders, state
+from ui import identity, loaders, state
 from ui.boundary import show_flashes, shown_errors
 from ui.safe import md_code
 
@@ -68,6 +68,7 @@ with st.sidebar:
             st.caption("Predictions-only mode: no model file.")
         default_ds = ws.dataset_names.index(loaders.selected_dataset(ws))
         st.selectbox("Dataset", ws.dataset_names, index=default_ds, key=state.DATASET)
+    identity.sidebar_account()  # sign in / out, when .streamlit/secrets.toml configures [auth]
 
 show_flashes()  # what callbacks reported in the previous run (ui.boundary.flash)
 page.run()

@@ -7,6 +7,10 @@
 2. `explore check --cheap` on the 1M-row benchmark workspace (500k train, 124k validation, 376k
    production rows): seconds per check.
 
+3. The Rubric page itself (AppTest, so server time only: the script run and what it sends): seconds per
+   interaction — open a test's editor, close it, confirm a test (a new score: its charts are built), confirm
+   back to a score seen before (charts from the cache), a rerun with nothing changed. Target ≤ 0.3 s.
+
 The issue names no peer tool for the rubric (teams use a spreadsheet), so figures are absolute.
 """
 
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -137,6 +143,59 @@ def bench_store() -> None:
         print(f"{'total per page rerun (store side)':<55s} {sum(results.values()):8.3f} s")
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_page(repeats: int = 5) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from explore.core.sample import build_workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["EXPLORE_DB_URL"] = f"sqlite:///{Path(tmp) / 'page.db'}"
+        os.environ["EXPLORE_WORKSPACE"] = str(build_workspace(Path(tmp) / "ws", size="tiny"))
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        at.run()
+        at.switch_page("views/rubric.py").run()
+        at.text_input(key="rubric_confirmer").set_value("bench")
+        at.text_input(key="rubric_new_name").set_value("bench review")
+        at.button(key="FormSubmitter:rubric_new_review-Start review").click().run()
+        rid = at.session_state["rubric_review_id"]
+        seconds: dict[str, list[float]] = {}
+
+        def step(what: str, act) -> None:
+            act()
+            t = time.perf_counter()
+            at.run()
+            seconds.setdefault(what, []).append(time.perf_counter() - t)
+            assert not at.exception, [e.value for e in at.exception]
+
+        for i in range(repeats):
+            test = ml_test_score.TEST_IDS[i]
+            key = f"rubric_{rid}_{test}"
+            step("open a test's editor", lambda key=key: at.button(key=f"{key}_open").click())
+            step(
+                "confirm it (a new score: charts built)",
+                lambda key=key: (
+                    at.radio(key=f"{key}_status").set_value("automated"),
+                    at.button(key=f"FormSubmitter:{key}_form-Confirm").click(),
+                ),
+            )
+            step(
+                "confirm it back (a score seen before: cached charts)",
+                lambda key=key: (
+                    at.radio(key=f"{key}_status").set_value("not_done"),
+                    at.button(key=f"FormSubmitter:{key}_form-Confirm").click(),
+                ),
+            )
+            step("close the editor", lambda key=key: at.button(key=f"{key}_open").click())
+            step("rerun with nothing changed", lambda: None)
+    print()
+    print(f"Rubric page, server time per interaction (AppTest, tiny workspace; median of {repeats}):")
+    for what, values in seconds.items():
+        print(f"  {what:<55s} {statistics.median(values):6.3f} s  (max {max(values):.3f})")
+
+
 def bench_check() -> None:
     toml = bench_workspace()
     with tempfile.TemporaryDirectory() as tmp:
@@ -154,5 +213,6 @@ def bench_check() -> None:
 
 if __name__ == "__main__":
     bench_store()
+    bench_page()
     if "--skip-check" not in sys.argv:
         bench_check()

@@ -116,6 +116,11 @@ class RubricConflict(RubricError):
     """Someone else changed a test after the version the user was editing; nothing was written."""
 
 
+class IdentityError(ExploreError):
+    """Who is acting cannot be recorded: sign-in is configured but nobody signed in, or the signed-in account
+    is not on EXPLORE_ALLOWED_USERS."""
+
+
 # ---- message templates (format with keyword arguments) -------------------------------------------
 
 FILE_NOT_FOUND = "The {what} file '{path}' does not exist. Check the path in {where} (paths are relative to workspace.toml)."

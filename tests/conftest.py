@@ -83,3 +83,25 @@ def full_sample() -> Path:
     with (SAMPLE_DIR / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the other pytest worker waits instead of building it twice
         return ensure_sample(SAMPLE_DIR)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for this test session (tests/postgres.py); skipped when not installed."""
+    from tests.postgres import start_or_skip
+
+    server = start_or_skip()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty store database, once on SQLite and once on a live PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'explore.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.new_database()
+    yield server.url(name)
+    server.drop_database(name)

@@ -28,6 +28,7 @@ def test_untrusted_types_are_a_field():
     [
         (errors.RubricError, errors.ExploreError),
         (errors.RubricConflict, errors.RubricError),
+        (errors.IdentityError, errors.ExploreError),
         (errors.ExperimentCancelled, errors.AnalysisError),
         (errors.SkipCheck, Exception),
     ],

@@ -44,7 +44,7 @@ def attach_button(
             model_fingerprint=ws.model_fingerprint(model) if model else "predictions-only",
             data_fingerprint=ws.data_fingerprint(dataset) if dataset else "",
             source="app",
-            author=identity.current_user() or None,
+            author=identity.recording_author(),
         )
         st.success(f"Attached as evidence #{snapshot_id}: {md_text(title)}", icon=":material/check:")
         return snapshot_id

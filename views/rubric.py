@@ -13,7 +13,7 @@ import streamlit as st
 from explore.checks.registry import tests_covered
 from explore.rubric.board import review_board
 from explore.rubric.ml_test_score import SCALE_NOT_2016, SCALE_RULES, SCALE_TITLE
-from ui import loaders
+from ui import live, loaders
 from ui.boundary import shown_errors
 from ui.panels.rubric.checklist import checklist_section
 from ui.panels.rubric.history import check_runs_section, export_section, history_section
@@ -40,6 +40,8 @@ if review_id is None:
     )
     st.stop()
 
+# What another reviewer confirms meanwhile appears within ~2 s (a marker taken before the board is read).
+live.follow(lambda: store.review_marker(review_id), key=f"rubric_seen_{review_id}")
 with shown_errors():
     board = review_board(store, review_id, workspace=ws, automatable=tests_covered())
 

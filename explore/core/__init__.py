@@ -37,6 +37,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "progress": ["Progress", "no_progress"],
         "upload": ["UploadedFile", "save_uploaded_workspace"],
         "store": ["Store", "current_author"],
+        "access": ["AllowedUsers", "parse_allowed_users"],
         "sample": ["build_workspace", "ensure_sample", "SAMPLE_DIR"],
         "chart_data": ["vega_safe"],
     },

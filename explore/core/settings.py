@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from explore.core.access import AllowedUsers, parse_allowed_users
 from explore.errors import SettingError
 
 DEFAULT_MAX_UPLOAD_MB = 1024
@@ -123,6 +124,16 @@ USER = Setting(
     "the login name",
     "the name recorded with what you decide (verdicts, confirmations, check runs)",
 )
+ALLOWED_USERS = Setting(
+    "EXPLORE_ALLOWED_USERS",
+    "e-mail addresses and domains",
+    "anyone who signs in",
+    "with sign-in configured (.streamlit/secrets.toml [auth]), who may record decisions: addresses and domains "
+    "separated by commas",
+    parse_allowed_users,
+    expected="e-mail addresses and domains separated by commas",
+    example="ana@example.org,example.com",
+)
 DATA_HOME = Setting(
     "XDG_DATA_HOME",
     "absolute path",
@@ -131,7 +142,16 @@ DATA_HOME = Setting(
     _absolute_path,
 )
 
-SETTINGS: tuple[Setting, ...] = (WORKSPACE, DB_URL, MAX_UPLOAD_MB, MAX_LINE_MB, UPLOAD_DIR, USER, DATA_HOME)
+SETTINGS: tuple[Setting, ...] = (
+    WORKSPACE,
+    DB_URL,
+    MAX_UPLOAD_MB,
+    MAX_LINE_MB,
+    UPLOAD_DIR,
+    USER,
+    ALLOWED_USERS,
+    DATA_HOME,
+)
 
 
 def check_all() -> None:
@@ -173,6 +193,11 @@ def upload_dir() -> Path:
 def user() -> str | None:
     """$EXPLORE_USER, or None (the store then uses the login name)."""
     return USER.read()
+
+
+def allowed_users() -> AllowedUsers | None:
+    """$EXPLORE_ALLOWED_USERS parsed, or None (anyone who signs in may record). Raises SettingError."""
+    return ALLOWED_USERS.read()
 
 
 def data_home() -> Path:

@@ -1,12 +1,18 @@
 """The store: what users decide and what they freeze as evidence, in one SQL database.
 
 SQLAlchemy 2 Core (no ORM). SQLite by default (a file under ``$XDG_DATA_HOME/ml-explore``), or any
-database named by ``$EXPLORE_DB_URL`` (PostgreSQL works by URL; nothing SQLite-specific is applied).
+database named by ``$EXPLORE_DB_URL``: PostgreSQL (``postgresql+psycopg://user:password@host/dbname``, the
+``postgres`` extra) is tested live with the same suite as SQLite.
 
 - Every write runs in one transaction through :meth:`Store.write`, which retries with jittered backoff
   while SQLite reports "database is locked"/"busy". On SQLite a write transaction starts with
   ``BEGIN IMMEDIATE``: writers queue for the lock up front (``busy_timeout``) instead of failing when a
-  read transaction tries to upgrade to a write.
+  read transaction tries to upgrade to a write. On PostgreSQL a write transaction takes a transaction-level
+  advisory lock first, with the same effect: check-then-write logic (the rubric's conflict tokens, unique
+  names) sees every earlier write, whatever the isolation level.
+- A database that cannot be reached (a PostgreSQL server restarting mid-meeting) is retried for up to
+  UNAVAILABLE_RETRY_SECONDS while *connecting*, never after a transaction started, so a write is never
+  applied twice; then StoreError says the store is unreachable. Pooled connections are pinged before use.
 - Records are append-only where history matters (slices, verdicts, rubric entries, experiments): the
   current state of a key is its newest row, i.e. the row with the highest ``id``.
 - Every table carries ``author`` (:func:`current_author`) and ``created_at`` (UTC, set by the store).
@@ -63,6 +69,8 @@ T = TypeVar("T")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
 LOCK_RETRY_SECONDS = 60.0  # how long Store.write/read keep retrying a locked database, in total
+UNAVAILABLE_RETRY_SECONDS = 5.0  # how long they keep trying to connect to a database that is unreachable
+WRITE_LOCK_KEY = 0x6D6C6578  # PostgreSQL advisory lock held by every write transaction ("mlex")
 
 VERDICTS = ("correct", "wrong", "unsure")
 RUBRIC_STATUSES = ("not_done", "manual", "automated")
@@ -112,6 +120,24 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class StoredString(TypeDecorator):
+    """Text as both stores can hold it: PostgreSQL text cannot contain a NUL byte, so a NUL in what a user typed
+    or a data file held becomes U+FFFD (on SQLite too, so both stores keep the same text and lookups by the
+    same value still match). Nothing else changes."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+class StoredText(StoredString):
+    """Long text (notes, evidence), NUL bytes handled as in :class:`StoredString`."""
+
+    impl = Text
+
+
 class JSONText(TypeDecorator):
     """A JSON value stored as text (portable across SQLite and PostgreSQL); decoded on the way out."""
 
@@ -149,8 +175,8 @@ metadata = MetaData()
 meta = Table(
     "meta",
     metadata,
-    Column("key", String, primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", StoredString, primary_key=True),
+    Column("value", StoredText, nullable=False),
 )
 
 
@@ -161,70 +187,70 @@ def _table(name: str, *columns: Column | Index) -> Table:
         metadata,
         Column("id", Integer, primary_key=True),
         *columns,
-        Column("author", String, nullable=False),
+        Column("author", StoredString, nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
     )
 
 
 saved_slices = _table(
     "saved_slices",
-    Column("workspace", String, nullable=False),
-    Column("name", String, nullable=False),
+    Column("workspace", StoredString, nullable=False),
+    Column("name", StoredString, nullable=False),
     Column("definition", JSONText, nullable=False),
     Index("ix_saved_slices_key", "workspace", "name"),
 )
 
 snapshots = _table(
     "snapshots",
-    Column("workspace", String, nullable=False),
-    Column("kind", String, nullable=False),
+    Column("workspace", StoredString, nullable=False),
+    Column("kind", StoredString, nullable=False),
     Column("tests", JSONText, nullable=False),  # rubric test ids, e.g. ["model-6"]
-    Column("title", Text, nullable=False),
+    Column("title", StoredText, nullable=False),
     Column("params", JSONText, nullable=False),
     Column("result", JSONText, nullable=False),
-    Column("model_fingerprint", String, nullable=False),
-    Column("data_fingerprint", String, nullable=False),
-    Column("source", String, nullable=False),
+    Column("model_fingerprint", StoredString, nullable=False),
+    Column("data_fingerprint", StoredString, nullable=False),
+    Column("source", StoredString, nullable=False),
     Index("ix_snapshots_workspace", "workspace"),
 )
 
 review_sessions = _table(
     "review_sessions",
-    Column("workspace", String, nullable=False),
-    Column("dataset", String, nullable=False),
-    Column("name", String, nullable=False),
-    Column("reviewer", String, nullable=False),
-    Column("mode", String, nullable=False),
+    Column("workspace", StoredString, nullable=False),
+    Column("dataset", StoredString, nullable=False),
+    Column("name", StoredString, nullable=False),
+    Column("reviewer", StoredString, nullable=False),
+    Column("mode", StoredString, nullable=False),
     Column("params", JSONText, nullable=False),
     Column("items", JSONText, nullable=False),  # ordered item ids, plus strata info
-    Column("status", String, nullable=False),
+    Column("status", StoredString, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
 verdicts = _table(
     "verdicts",
     Column("session_id", Integer, ForeignKey("review_sessions.id"), nullable=False),
-    Column("item_id", Text, nullable=False),
-    Column("verdict", String, nullable=False),
-    Column("corrected_label", Text, nullable=True),
-    Column("note", Text, nullable=False),
+    Column("item_id", StoredText, nullable=False),
+    Column("verdict", StoredString, nullable=False),
+    Column("corrected_label", StoredText, nullable=True),
+    Column("note", StoredText, nullable=False),
     Index("ix_verdicts_key", "session_id", "item_id"),
 )
 
 rubric_reviews = _table(
     "rubric_reviews",
-    Column("name", String, nullable=False, unique=True),
-    Column("model_version", String, nullable=False),
-    Column("scale", String, nullable=False),
+    Column("name", StoredString, nullable=False, unique=True),
+    Column("model_version", StoredString, nullable=False),
+    Column("scale", StoredString, nullable=False),
     Column("parent_id", Integer, ForeignKey("rubric_reviews.id"), nullable=True),
 )
 
 rubric_entries = _table(
     "rubric_entries",
     Column("review_id", Integer, ForeignKey("rubric_reviews.id"), nullable=False),
-    Column("test_id", String, nullable=False),
-    Column("status", String, nullable=False),
-    Column("evidence_text", Text, nullable=False),
+    Column("test_id", StoredString, nullable=False),
+    Column("status", StoredString, nullable=False),
+    Column("evidence_text", StoredText, nullable=False),
     Column("links", JSONText, nullable=False),
     Column("snapshot_ids", JSONText, nullable=False),
     Index("ix_rubric_entries_key", "review_id", "test_id"),
@@ -232,7 +258,7 @@ rubric_entries = _table(
 
 check_runs = _table(
     "check_runs",
-    Column("workspace", String, nullable=False),
+    Column("workspace", StoredString, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=False),
     Column("exit_code", Integer, nullable=False),
@@ -241,12 +267,12 @@ check_runs = _table(
 
 experiments = _table(
     "experiments",
-    Column("workspace", String, nullable=False),
-    Column("kind", String, nullable=False),
-    Column("key", String, nullable=False),
+    Column("workspace", StoredString, nullable=False),
+    Column("kind", StoredString, nullable=False),
+    Column("key", StoredString, nullable=False),
     Column("params", JSONText, nullable=False),
     Column("result", JSONText, nullable=False),
-    Column("status", String, nullable=False),
+    Column("status", StoredString, nullable=False),
     Index("ix_experiments_key", "workspace", "kind", "key"),
 )
 
@@ -333,6 +359,16 @@ def _use_sqlite_transactions(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('explore_begin', 'DEFERRED')}")
 
 
+def _use_postgres_write_lock(engine: Engine) -> None:
+    """Make a transaction begun with ``explore_begin="IMMEDIATE"`` take the store's advisory lock first, so
+    PostgreSQL writers queue like SQLite's ``BEGIN IMMEDIATE`` ones (released at commit or rollback)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("explore_begin") == "IMMEDIATE":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
 def _rows(conn: Connection, statement: Select) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(statement)]
 
@@ -378,11 +414,14 @@ class Store:
         self.url = url or default_db_url()
         self.display_url = masked_url(self.url)
         try:
-            self.engine = create_engine(self.url)
+            sqlite = make_url(self.url).get_backend_name() == "sqlite"
+            self.engine = create_engine(self.url, **({} if sqlite else {"pool_pre_ping": True}))
         except (sa_exc.ArgumentError, ImportError) as exc:  # malformed URL, unknown dialect, missing driver
             raise StoreError(STORE_BAD_URL.format(url=self.display_url, reason=_reason(exc))) from exc
         if self.engine.dialect.name == "sqlite":
             _use_sqlite_transactions(self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            _use_postgres_write_lock(self.engine)
         self._writer = self.engine.execution_options(explore_begin="IMMEDIATE")
         try:
             if self.read(self._schema_version) != SCHEMA_VERSION:
@@ -419,16 +458,25 @@ class Store:
         return self._run(self._writer, fn)
 
     def _run(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
-        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        started = time.monotonic()
         attempt = 0
         while True:
+            attempt += 1
+            connected = False
             try:
-                with engine.connect() as conn, conn.begin():
-                    return fn(conn)
+                with engine.connect() as conn:
+                    connected = True
+                    with conn.begin():
+                        return fn(conn)
             except sa_exc.DBAPIError as exc:
-                locked, left = _is_locked(exc), deadline - time.monotonic()
-                if locked and left > 0:
-                    attempt += 1
+                elapsed = time.monotonic() - started
+                locked = _is_locked(exc)
+                # Unreachable while connecting: nothing was sent, so trying again cannot write twice.
+                # (A SQLite file that cannot be opened will not come back: only servers are retried.)
+                unreachable = not connected and engine.dialect.name != "sqlite" and _is_unavailable(exc)
+                budget = LOCK_RETRY_SECONDS if locked else UNAVAILABLE_RETRY_SECONDS
+                if (locked or unreachable) and elapsed < budget:
+                    left = budget - elapsed
                     time.sleep(random.uniform(0, min(left, 1.0, 0.01 * 2 ** min(attempt, 10))))
                     continue
                 if locked:
@@ -735,6 +783,32 @@ class Store:
             row["previous_status"] = status_so_far.get(row["test_id"])
             status_so_far[row["test_id"]] = row["status"]
         return rows
+
+    # -- what changed: cheap markers for pages that follow other people's writes --
+
+    def review_marker(self, review_id: int) -> tuple[Any, ...]:
+        """A value that changes whenever anything the Rubric page shows of this review is written: its
+        entries, any snapshot or check run, any review (records are append-only, so newest ids suffice).
+        One query on primary keys: cheap enough to poll every two seconds from every reviewer's page."""
+
+        def newest(table: Table, *where: Any) -> Any:
+            return select(func.max(table.c.id)).where(*where).scalar_subquery()
+
+        statement = select(
+            newest(rubric_entries, rubric_entries.c.review_id == review_id),
+            newest(snapshots),
+            newest(check_runs),
+            newest(rubric_reviews),
+        )
+        return tuple(self.read(lambda c: c.execute(statement).one()))
+
+    def session_marker(self, session_id: int) -> tuple[Any, ...]:
+        """A value that changes whenever a verdict is given in this review session or its status changes."""
+        statement = select(
+            select(func.max(verdicts.c.id)).where(verdicts.c.session_id == session_id).scalar_subquery(),
+            select(review_sessions.c.updated_at).where(review_sessions.c.id == session_id).scalar_subquery(),
+        )
+        return tuple(self.read(lambda c: c.execute(statement).one()))
 
     # -- check runs --
 

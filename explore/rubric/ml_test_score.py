@@ -759,8 +759,11 @@ def load_review(store: Store, review_id: int) -> ReviewState:
     return store.read(read)
 
 
-def start_review(store: Store, name: str, model_version: str, *, carry_from: int | None = None) -> int:
-    """Create a review (``carry_from``: the review whose state it starts from); return its id.
+def start_review(
+    store: Store, name: str, model_version: str, *, carry_from: int | None = None, author: str | None = None
+) -> int:
+    """Create a review (``carry_from``: the review whose state it starts from; ``author``: who started it,
+    default the store's :func:`~explore.core.store.current_author`); return its id.
 
     Carried-over tests keep their status, evidence and confirmer from the parent but count towards the
     score only once someone re-confirms them in the new review.
@@ -769,7 +772,10 @@ def start_review(store: Store, name: str, model_version: str, *, carry_from: int
     if not clean:
         raise RubricError(REVIEW_NAME_EMPTY.format(received=name))
     return store.create_review(
-        clean, " ".join(str(model_version or "").split()) or "unspecified", parent_id=carry_from
+        clean,
+        " ".join(str(model_version or "").split()) or "unspecified",
+        parent_id=carry_from,
+        author=author,
     )
 
 

@@ -67,8 +67,32 @@ def _start_review(at, name: str = "churn v3 — 2026-11-22", parent: int | None 
     return at
 
 
+def _rows(at) -> list:
+    """The 28 tests' lines (buttons that open a test's editor)."""
+    return [b for b in at.button if (b.key or "").endswith("_open")]
+
+
+def _row(at, text: str):
+    return next(b for b in _rows(at) if text in b.label)
+
+
+def _editors(at) -> list[str]:
+    """The status radios of the open editors."""
+    return [r.key for r in at.radio if (r.key or "").endswith("_status")]
+
+
+def _open(at, review_id: int, test_id: str):
+    """Open one test's editor (one at a time), unless it is open already."""
+    key = f"rubric_{review_id}_{test_id}"
+    if not [r for r in at.radio if r.key == f"{key}_status"]:
+        at.button(key=f"{key}_open").click().run()
+        assert_no_exception(at)
+    return at
+
+
 def _confirm(at, review_id: int, test_id: str, status: str, text: str = ""):
     key = f"rubric_{review_id}_{test_id}"
+    _open(at, review_id, test_id)
     at.radio(key=f"{key}_status").set_value(status)
     if text:
         at.text_area(key=f"{key}_text").set_value(text)
@@ -90,7 +114,7 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     assert any("Started review" in s.value for s in at.success)
     assert _score(at) == "0"
     assert any("More of a research project" in m.value for m in at.markdown)
-    assert len(at.expander) >= 28
+    assert len(_rows(at)) == 28 and not _editors(at)  # a list of the tests, no editor open yet
     with Store(db_url) as store:
         review_id = store.get_review_by_name("churn v3 — 2026-11-22")["id"]
 
@@ -126,8 +150,12 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
             data_fingerprint="d",
         )
     at.run()
-    model6 = next(e for e in at.expander if "Model quality is sufficient" in e.label)
-    assert "proposes manual" in model6.label
+    assert "proposes manual" in _row(at, "Model quality is sufficient").label
+    _open(at, review_id, "model-6")
+    assert _editors(at) == [f"rubric_{review_id}_model-6_status"]  # one editor open at a time
+    _open(at, review_id, "data-2")
+    assert _editors(at) == [f"rubric_{review_id}_data-2_status"]  # opening another closes the first
+    _open(at, review_id, "model-6")
     assert at.multiselect(key=f"rubric_{review_id}_model-6_snaps").value == [snap]
     assert at.radio(key=f"rubric_{review_id}_model-6_status").value == "manual"
     at.button(key=f"FormSubmitter:rubric_{review_id}_model-6_form-Confirm").click().run()
@@ -165,10 +193,10 @@ def test_check_runs_are_proposed_as_automated_and_carry_over(
     _start_review(at, name="v1 review")
     with Store(db_url) as store:
         v1 = store.get_review_by_name("v1 review")["id"]
-    infra4 = next(e for e in at.expander if "Model quality is validated before serving" in e.label)
-    assert "proposes automated" in infra4.label
-    assert any("explore check` covered it in 1 run(s) on 1 day(s)" in m.value for m in infra4.markdown)
-    assert any("Only one day of runs" in m.value for m in infra4.markdown)
+    assert "proposes automated" in _row(at, "Model quality is validated before serving").label
+    _open(at, v1, "infra-4")
+    assert any("explore check` covered it in 1 run(s) on 1 day(s)" in m.value for m in at.markdown)
+    assert any("Only one day of runs" in m.value for m in at.markdown)
     assert any("Automated runs" in s.value for s in at.subheader)
     _confirm(at, v1, "infra-4", "automated")
     assert any(m.value.startswith("### Infrastructure — 1 / 7") for m in at.markdown)
@@ -179,6 +207,7 @@ def test_check_runs_are_proposed_as_automated_and_carry_over(
         v2 = store.get_review_by_name("v2 review")["id"]
     assert any("carried over from “v1 review” await re-confirmation" in i.value for i in at.info)
     assert any(m.value.startswith("### Infrastructure — 0 / 7") for m in at.markdown)
+    _open(at, v2, "infra-4")
     at.button(key=f"rubric_{v2}_infra-4_reconfirm").click().run()
     assert_no_exception(at)
     assert any(m.value.startswith("### Infrastructure — 1 / 7") for m in at.markdown)
@@ -197,6 +226,7 @@ def test_a_name_is_required_and_conflicts_are_refused(make_app, db_url):
     _start_review(at, name="meeting")
     assert any("already exists" in e.value and "Choose another name" in e.value for e in at.error)
     at.text_input(key="rubric_confirmer").set_value("").run()
+    _open(at, rid, "data-2")
     at.button(key=f"FormSubmitter:rubric_{rid}_data-2_form-Confirm").click().run()
     assert any("Enter your name" in e.value for e in at.error)
     at.text_input(key="rubric_confirmer").set_value("bob").run()
@@ -225,8 +255,8 @@ def test_rubric_page_on_a_predictions_only_multiclass_workspace(make_app, tmp_pa
     at = make_app(PAGE, workspace=path)
     _start_review(at, name="predictions only")
     assert_no_exception(at)
-    infra1 = next(e for e in at.expander if "Training is reproducible" in e.label)
-    assert any("predictions-only" in c.value for c in infra1.caption)
+    _open(at, at.session_state["rubric_review_id"], "infra-1")
+    assert any("predictions-only" in c.value for c in at.caption)
 
 
 HOSTILE_NAME = '<iframe srcdoc="<script>parent.window.x=1;parent.alert(1)</script>"></iframe>'
@@ -299,8 +329,7 @@ def test_a_check_report_recorded_here_proposes_automated_once(
     at.button(key="rubric_check_import").click().run()
     assert_no_exception(at)
     assert any(s.value.startswith("Recorded check run #") for s in at.success)
-    infra4 = next(e for e in at.expander if "Model quality is validated before serving" in e.label)
-    assert "proposes automated" in infra4.label
+    assert "proposes automated" in _row(at, "Model quality is validated before serving").label
     assert any("1 run(s) of this workspace" in c.value for c in at.caption)
 
     at.button(key="rubric_check_import").click().run()  # the same report again: recorded once

@@ -56,12 +56,14 @@ def serve(
     env: dict[str, str] | None = None,
     timeout: float = 120,
     streamlit_args: list[str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Run `explore run WORKSPACE` on 127.0.0.1 and a free port; yield its base URL once healthy.
+    """Run `explore run WORKSPACE` on 127.0.0.1 and ``port`` (default a free one); yield its base URL once
+    healthy.
 
     ``streamlit_args`` are passed on to `streamlit run` (e.g. ``["--client.toolbarMode", "minimal"]``).
     """
-    port = free_port()
+    port = port or free_port()
     full_env = {**os.environ, "EXPLORE_DB_URL": db_url, **(env or {})}
     cmd = [
         sys.executable,
@@ -145,22 +147,31 @@ __stObserver.observe(document, {attributes: true, subtree: true, attributeOldVal
 @contextmanager
 def browser(*, width: int = 1400, height: int = 2400) -> Iterator[object]:
     """A Playwright page in headless Chromium with a tall viewport (Streamlit's main area scrolls inside)."""
+    with browsers(1, width=width, height=height) as pages:
+        yield pages[0]
+
+
+@contextmanager
+def browsers(n: int, *, width: int = 1400, height: int = 2400) -> Iterator[list[object]]:
+    """``n`` pages, each in its own Chromium profile (own cookies: separate people), from one Playwright."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": height},
-            accept_downloads=True,
-        )
-        ctx.add_init_script(_RUN_COUNTER)
-        try:
-            yield ctx.pages[0] if ctx.pages else ctx.new_page()
-        finally:
-            ctx.close()
+    with sync_playwright() as p, contextlib.ExitStack() as stack:
+        pages = []
+        for _ in range(n):
+            profile = stack.enter_context(tempfile.TemporaryDirectory())
+            ctx = p.chromium.launch_persistent_context(
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": width, "height": height},
+                accept_downloads=True,
+            )
+            stack.callback(ctx.close)
+            ctx.add_init_script(_RUN_COUNTER)
+            pages.append(ctx.pages[0] if ctx.pages else ctx.new_page())
+        yield pages
 
 
 _STARTED = """(seen) => window.__stRuns > seen
@@ -230,6 +241,14 @@ def by_key(page, key: str):
     """The widget a page created with ``key=…`` (Streamlit gives a widget's container the class ``st-key-<key>``;
     charts and dataframes get none)."""
     return page.locator(f".st-key-{key}")
+
+
+def open_rubric_test(page, name: str):
+    """Open one of the Rubric page's 28 tests by (part of) its name; return its editor (one is open at a time)."""
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("button", name=re.compile(re.escape(name))).click()
+    wait_idle(page)
+    return main.locator('[class*="st-key-rubric_"][class*="_editor"]')
 
 
 # When every chart has drawn: the time the last of them first drew (-1 without charts); false until then.

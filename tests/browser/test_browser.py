@@ -22,6 +22,7 @@ from tests.browser.driver import (
     metric,
     nav,
     open_page,
+    open_rubric_test,
     pick,
     problems,
     type_number,
@@ -260,9 +261,7 @@ def test_rubric_confirmations_change_the_score_and_export(app_url, page):
         "Monitoring": "Dependency changes result in notification",
     }
     for i, (title, name) in enumerate(tests.items()):
-        test = page.get_by_test_id("stExpander").filter(has_text=name)
-        test.locator("summary").click()
-        form = test.get_by_test_id("stForm")
+        form = open_rubric_test(page, name).get_by_test_id("stForm")
         form.get_by_text("automated (1 pt)", exact=True).click()
         form.get_by_role("textbox", name="Evidence").fill(f"nightly CI job {i}")
         form.get_by_role("button", name="Confirm").click()

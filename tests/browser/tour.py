@@ -21,6 +21,7 @@ from tests.browser.driver import (
     choose,
     nav,
     open_page,
+    open_rubric_test,
     pick,
     problems,
     serve,
@@ -161,14 +162,13 @@ def rubric(page, url: str, out: Path) -> None:
     popover.get_by_role("button", name="Start review").click()
     wait_idle(page)
     for name, status in RUBRIC_CONFIRMATIONS:
-        test = page.get_by_test_id("stExpander").filter(has_text=name)
-        test.locator("summary").click()
-        form = test.get_by_test_id("stForm")
+        form = open_rubric_test(page, name).get_by_test_id("stForm")
         form.get_by_text(status, exact=True).click()
         form.get_by_role("textbox", name="Evidence").fill("See the team wiki.")
         form.get_by_role("button", name="Confirm").click()
         wait_idle(page)
-        test.locator("summary").click()  # fold it again
+    page.get_by_role("button", name=re.compile(re.escape(RUBRIC_CONFIRMATIONS[-1][0]))).click()  # close it
+    wait_idle(page)
     page.get_by_test_id("stMainBlockContainer").evaluate("e => e.scrollIntoView({block: 'start'})")
     _shoot(page, "rubric", out)
 

@@ -41,6 +41,7 @@ def test_defaults():
     assert settings.max_upload_mb() == settings.DEFAULT_MAX_UPLOAD_MB == 1024
     assert settings.upload_dir() == Path(tempfile.gettempdir()) / "ml-explore-uploads"
     assert settings.user() is None
+    assert settings.allowed_users() is None
     assert settings.data_home() == Path.home() / ".local" / "share"
     settings.check_all()
 

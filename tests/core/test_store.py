@@ -1,5 +1,6 @@
 """explore.core.store: schema and migrations, every API round trip, latest-per-key semantics, concurrent
-writers (threads and processes on one SQLite file) and the errors users see."""
+writers (threads and processes on one database) and the errors users see — on SQLite and on a live
+PostgreSQL server (``db_url`` runs each test on both; ``sqlite_url`` tests are about SQLite itself)."""
 
 from __future__ import annotations
 
@@ -50,13 +51,24 @@ def _author(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'explore.db'}"
+def db_url(store_url) -> str:
+    return store_url
 
 
 @pytest.fixture
 def store(db_url):
     with Store(db_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'explore.db'}"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url):
+    with Store(sqlite_url) as opened:
         yield opened
 
 
@@ -107,7 +119,7 @@ def test_newer_schema_version_is_refused(db_url):
         old.write(lambda c: c.execute(meta.update().values(value="2")))
     with pytest.raises(StoreError) as caught:
         Store(db_url)
-    assert str(caught.value) == STORE_SCHEMA_NEWER.format(url=db_url, found=2, supported=1)
+    assert str(caught.value) == STORE_SCHEMA_NEWER.format(url=old.display_url, found=2, supported=1)
 
 
 def test_pending_migrations_run_once_on_an_older_database(db_url, monkeypatch):
@@ -127,17 +139,18 @@ def test_pending_migrations_run_once_on_an_older_database(db_url, monkeypatch):
         assert "tags" in migrated.read(lambda c: inspect(c).get_table_names())
 
 
-def test_a_new_database_is_built_at_the_current_version_without_replaying_migrations(tmp_path, monkeypatch):
+def test_a_new_database_is_built_at_the_current_version_without_replaying_migrations(db_url, monkeypatch):
     def v2_must_not_run(conn):
         pytest.fail("a new database replayed migration 2")
 
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, v2_must_not_run])
-    with Store(f"sqlite:///{tmp_path / 'new.db'}") as fresh:
+    with Store(db_url) as fresh:
         assert _schema_version(fresh) == "2"
 
 
-def test_sqlite_pragmas(store):
+def test_sqlite_pragmas(sqlite_store):
+    store = sqlite_store
     pragmas = ["journal_mode", "busy_timeout", "synchronous", "foreign_keys"]
     values = store.read(lambda c: [c.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas])
     assert values == ["wal", 30_000, 1, 1]  # synchronous 1 = NORMAL
@@ -251,7 +264,7 @@ def test_review_sessions_round_trip(store):
     assert store.get_session(999) is None
     with pytest.raises(StoreError) as caught:
         store.set_session_status(999, "done")
-    assert str(caught.value) == STORE_NOT_FOUND.format(what="review session", id=999, url=store.url)
+    assert str(caught.value) == STORE_NOT_FOUND.format(what="review session", id=999, url=store.display_url)
     with pytest.raises(StoreError, match="status must be one of open, paused, done"):
         store.set_session_status(session_id, "closed")
 
@@ -369,7 +382,8 @@ def test_write_is_one_transaction(store):
     assert store.latest_verdicts(session_id) == []
 
 
-def test_sqlite_write_takes_the_write_lock_up_front(store, tmp_path):
+def test_sqlite_write_takes_the_write_lock_up_front(sqlite_store, tmp_path):
+    store = sqlite_store
     other = sqlite3.connect(tmp_path / "explore.db", timeout=0, isolation_level=None)
 
     def try_to_write(_conn):
@@ -387,7 +401,8 @@ def test_sqlite_write_takes_the_write_lock_up_front(store, tmp_path):
         other.close()
 
 
-def test_writer_waits_for_a_lock_held_elsewhere(store, tmp_path):
+def test_sqlite_writer_waits_for_a_lock_held_elsewhere(sqlite_store, tmp_path):
+    store = sqlite_store
     holder = sqlite3.connect(tmp_path / "explore.db", isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.3, holder.execute, ["COMMIT"])
@@ -398,6 +413,60 @@ def test_writer_waits_for_a_lock_held_elsewhere(store, tmp_path):
         release.join()
         holder.close()
     assert len(store.list_slices("w")) == 1
+
+
+def test_postgres_writers_queue_for_the_write_lock(postgres_server):
+    # Like BEGIN IMMEDIATE: while one write transaction is open, another waits, instead of both reading the
+    # same state and both writing (which would defeat the rubric's check-then-write conflict tokens).
+    name = postgres_server.new_database()
+    try:
+        with Store(postgres_server.url(name)) as store:
+            inside, release, order = threading.Event(), threading.Event(), []
+
+            def slow_writer(conn):
+                inside.set()
+                release.wait(5)
+                order.append("first")
+
+            first = threading.Thread(target=store.write, args=(slow_writer,))
+            first.start()
+            inside.wait(5)
+            second = threading.Thread(target=store.write, args=(lambda conn: order.append("second"),))
+            second.start()
+            second.join(0.3)
+            assert second.is_alive() and order == []  # the second writer waits for the first
+            release.set()
+            first.join(5)
+            second.join(5)
+            assert order == ["first", "second"]
+            assert store.read(lambda conn: order.append("read") or "not blocked") == "not blocked"
+    finally:
+        postgres_server.drop_database(name)
+
+
+def test_a_postgres_server_that_goes_away_is_reported_and_nothing_is_dropped(monkeypatch):
+    from tests.postgres import start_or_skip
+
+    monkeypatch.setattr(store_module, "UNAVAILABLE_RETRY_SECONDS", 0.5)
+    server = start_or_skip()  # its own server: this test stops it
+    try:
+        with Store(server.url()) as store:
+            review = store.create_review("meeting", "v1", author="ann")
+            server.halt()
+            with pytest.raises(StoreError) as caught:
+                store.add_rubric_entry(review, "data-1", "manual", author="bob")
+            assert str(caught.value).startswith(f"The store database '{store.display_url}' cannot be opened")
+            assert "EXPLORE_DB_URL" in str(caught.value)
+            # The server comes back within the retry budget: the write waits for it instead of failing.
+            monkeypatch.setattr(store_module, "UNAVAILABLE_RETRY_SECONDS", 30.0)
+            comes_back = threading.Timer(0.5, server.start)
+            comes_back.start()
+            store.add_rubric_entry(review, "data-1", "manual", author="bob")
+            comes_back.join()
+            entries = store.current_rubric_entries(review)
+            assert [(e["test_id"], e["author"]) for e in entries.values()] == [("data-1", "bob")]
+    finally:
+        server.stop()
 
 
 def _locked() -> sa_exc.OperationalError:
@@ -427,7 +496,9 @@ def test_write_gives_up_after_the_retry_budget(store, monkeypatch):
     with pytest.raises(StoreError) as caught:
         store.write(always_locked)
     assert time.monotonic() - started < 2
-    assert str(caught.value) == STORE_LOCKED.format(url=store.url, seconds=0.2, reason="database is locked")
+    assert str(caught.value) == STORE_LOCKED.format(
+        url=store.display_url, seconds=0.2, reason="database is locked"
+    )
 
 
 # ---- concurrency ----------------------------------------------------------------------------------
@@ -525,8 +596,8 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path):
         Store(url)
 
 
-def test_read_only_database_is_a_store_error_on_write(db_url, tmp_path):
-    with Store(db_url):
+def test_read_only_database_is_a_store_error_on_write(sqlite_url, tmp_path):
+    with Store(sqlite_url):
         pass
     read_only = f"sqlite:///file:{tmp_path / 'explore.db'}?mode=ro&uri=true"
     with Store(read_only) as store:
@@ -544,7 +615,8 @@ def test_read_only_database_is_a_store_error_on_write(db_url, tmp_path):
         ("postgresql://u:hunter2@127.0.0.1:1/db", "postgresql://u:***@127.0.0.1:1/db"),
     ],
 )
-def test_bad_url_is_a_store_error_with_the_password_masked(url, shown):
+def test_bad_url_is_a_store_error_with_the_password_masked(url, shown, monkeypatch):
+    monkeypatch.setattr(store_module, "UNAVAILABLE_RETRY_SECONDS", 0.0)
     with pytest.raises(StoreError) as caught:
         Store(url)
     message = str(caught.value)
@@ -553,9 +625,9 @@ def test_bad_url_is_a_store_error_with_the_password_masked(url, shown):
     assert "EXPLORE_DB_URL" in message
 
 
-def test_author_given_by_the_page_wins_over_the_environment(tmp_path, monkeypatch):
+def test_author_given_by_the_page_wins_over_the_environment(db_url, monkeypatch):
     monkeypatch.setenv("EXPLORE_USER", "server-account")
-    store = Store(f"sqlite:///{tmp_path / 'a.db'}")
+    store = Store(db_url)
     review = store.create_review("r", "v1", author="Alice")
     store.add_rubric_entry(review, "data-1", "manual", author="Bob")
     store.add_rubric_entry(review, "data-2", "manual")
@@ -569,3 +641,51 @@ def test_author_given_by_the_page_wins_over_the_environment(tmp_path, monkeypatc
     assert store.get_session(session)["author"] == "Carol"
     assert store.latest_verdicts(session)[0]["author"] == "Carol"
     store.dispose()
+
+
+# ---- markers that pages poll ----------------------------------------------------------------------
+
+
+def test_review_marker_changes_with_each_write_the_rubric_page_shows(store):
+    review = store.create_review("r", "v1")
+    other = store.create_review("other", "v1")
+    seen = store.review_marker(review)
+    assert store.review_marker(review) == seen  # reading changes nothing
+    store.add_rubric_entry(review, "data-1", "manual")
+    after_entry = store.review_marker(review)
+    assert after_entry != seen
+    store.add_rubric_entry(other, "data-1", "manual")  # another review's entry: not this page's
+    assert store.review_marker(review) == after_entry
+    store.add_check_run(
+        workspace="w",
+        started_at=dt.datetime.now(dt.UTC),
+        finished_at=dt.datetime.now(dt.UTC),
+        exit_code=0,
+        report={},
+    )
+    assert store.review_marker(review) != after_entry
+
+
+def test_session_marker_changes_with_verdicts_and_status(store):
+    session_id = _session(store)
+    seen = store.session_marker(session_id)
+    store.add_verdict(session_id, "a", "wrong")
+    after_verdict = store.session_marker(session_id)
+    assert after_verdict != seen
+    store.set_session_status(session_id, "paused")
+    assert store.session_marker(session_id) != after_verdict
+
+
+def test_nul_bytes_in_user_text_are_kept_as_a_visible_mark_on_every_backend(store_url):
+    """Regression: PostgreSQL text cannot hold NUL, so a hostile review name or note crashed the store there."""
+    from explore.rubric import ml_test_score
+
+    with Store(store_url) as store:
+        rid = ml_test_score.start_review(store, "nul\x00name", "v1")
+        ml_test_score.confirm_test(
+            store, rid, "data-1", status="manual", author="a\x00b", evidence_text="note\x00here"
+        )
+        assert store.get_review_by_name("nul\x00name")["id"] == rid  # looked up by what was typed
+        state = ml_test_score.load_review(store, rid)
+        entry = state.entries["data-1"]
+        assert entry.author == "a\ufffdb" and entry.evidence_text == "note\ufffdhere"

@@ -38,8 +38,8 @@ def labeled(tmp_path_factory):
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(f"sqlite:///{tmp_path / 'store.db'}") as s:
+def store(store_url):  # on SQLite and on a live PostgreSQL server
+    with Store(store_url) as s:
         yield s
 
 
@@ -177,8 +177,8 @@ def test_bad_verdicts_are_refused_with_the_fix(labeled, store):
     assert review.load_session(store, sid).n_reviewed == 0
 
 
-def test_concurrent_reviewers_lose_no_verdict(labeled, tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_concurrent_reviewers_lose_no_verdict(labeled, store_url):
+    url = store_url
     with Store(url) as st:
         sids = [_start(st, labeled, mode="queue", n=40), _start(st, labeled, mode="random", n=40, seed=1)]
     errors: list[BaseException] = []

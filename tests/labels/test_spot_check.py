@@ -20,8 +20,8 @@ labeled = test_review.labeled  # 400 annotated items with planted errors and the
 
 
 @pytest.fixture
-def db(tmp_path):
-    return f"sqlite:///{tmp_path / 'store.db'}"
+def db(store_url):  # on SQLite and on a live PostgreSQL server
+    return store_url
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared by the rubric tests: a fresh store per test, and a known author for what they write."""
+"""Shared by the rubric tests: a fresh store per test (on SQLite and on a live PostgreSQL server), and a known
+author for what they write."""
 
 from __future__ import annotations
 
@@ -13,6 +14,6 @@ def _user(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(f"sqlite:///{tmp_path / 'rubric.db'}") as opened:
+def store(store_url):
+    with Store(store_url) as opened:
         yield opened

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explore.labels import review
-from ui import identity, loaders
+from ui import identity, live, loaders
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
@@ -19,6 +19,16 @@ VIEW = "labels_view"  # the page's view switch (Overview, Queue, Review, Summary
 
 def pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None or pd.isna(x) else f"{100 * x:.{digits}f} %"
+
+
+def follow_session(sid: int) -> None:
+    """Verdicts other reviewers give in this session appear within ~2 s (ui.live)."""
+    live.follow(lambda: loaders.store().session_marker(sid), key=seen_key(sid))
+
+
+def seen_key(sid: int) -> str:
+    """Session-state key of the session's store marker as this page last showed it."""
+    return f"labels_seen_{sid}"
 
 
 def reviewer_name(where: str) -> str:

@@ -8,18 +8,19 @@ import streamlit as st
 
 from explore.labels import review, spot_check
 from explore.labels.review import ReviewSession
-from ui import loaders, state
+from ui import identity, loaders, state
 from ui.boundary import flash, guarded, show_flashes, shown_errors
 from ui.context import PageContext
 from ui.safe import md_code, md_text
 
 from . import cached
-from .common import reviewer_name, session_picker
+from .common import follow_session, reviewer_name, seen_key, session_picker
 
 
 def review_section(ctx: PageContext) -> None:
     sid = session_picker(ctx, "Session", "labels_review_pick")
     if sid is not None:
+        follow_session(sid)
         review_panel(ctx, sid)
 
 
@@ -38,8 +39,11 @@ def _give_verdict(sid: int, key: str, verdict: str, position: int, reviewer: str
         position=position,
         corrected_label=st.session_state.get(f"labels_fix_{sid}_{key}"),
         note=st.session_state.get(f"labels_note_{sid}_{key}", ""),
-        reviewer=reviewer,
+        reviewer=identity.recording_author() or reviewer,  # the identity at the click, when signed in
     )
+    # The panel (a fragment) reruns and shows the session as stored now, others' verdicts included: no need
+    # for the page to rerun again when its poll sees this write.
+    st.session_state[seen_key(sid)] = loaders.store().session_marker(sid)
     flash(f"Saved: {verdict} on {key}.", "toast")
 
 

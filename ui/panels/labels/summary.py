@@ -11,13 +11,14 @@ from ui import loaders
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
-from .common import pct, session_picker
+from .common import follow_session, pct, session_picker
 
 
 def summary_section(ctx: PageContext) -> None:
     sid = session_picker(ctx, "Session", "labels_summary_pick")
     if sid is None:
         return
+    follow_session(sid)
     with shown_errors():
         session = review.load_session(loaders.store(), sid)
         summary = review.summarize(session)

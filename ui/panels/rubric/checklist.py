@@ -1,5 +1,8 @@
-"""The 28 tests, section by section: each with its explanation, its current entry and evidence, what the app
-computed or `explore check` ran for it, the confirmation form, and its history in this review."""
+"""The 28 tests, section by section, as a list of one line each (number, name, status, confirmer, proposal);
+one test at a time opens below its line with its explanation, current entry and evidence, what the app
+computed or `explore check` ran for it, the confirmation form, and its history in this review.
+
+One editor, not 28: drawing 28 forms made every interaction of the page take seconds in the browser."""
 
 from __future__ import annotations
 
@@ -10,7 +13,15 @@ from streamlit.errors import StreamlitAPIException
 
 from explore.report.markdown import autolink
 from explore.rubric.board import ReviewBoard, history_table, snapshot_label, when
-from explore.rubric.ml_test_score import SECTIONS, STATUS_WORDS, Entry, Proposal, RubricTest, tests_in
+from explore.rubric.ml_test_score import (
+    SECTIONS,
+    STATUS_WORDS,
+    TEST_IDS,
+    Entry,
+    Proposal,
+    RubricTest,
+    tests_in,
+)
 from ui.safe import md_code, md_lines, md_text
 
 from .confirm import confirm_form, form_key, has_error
@@ -35,32 +46,61 @@ RUN_OUTCOMES = {
 }
 
 
+def open_key(review_id: int) -> str:
+    """Session-state key of the test whose editor is open in this review (None: none)."""
+    return f"rubric_{review_id}_open"
+
+
+def _toggle(key: str, test_id: str) -> None:
+    st.session_state[key] = None if st.session_state.get(key) == test_id else test_id
+
+
 def checklist_section(board: ReviewBoard) -> None:
     result = board.score
+    review_id = board.review.review_id
+    key = open_key(review_id)
+    # A save that failed keeps (or puts) its test open, so the reason shows beside the form.
+    failed = next((t for t in TEST_IDS if has_error(form_key(review_id, t))), None)
+    if failed is not None:
+        st.session_state[key] = failed
+    opened = st.session_state.get(key)
     st.subheader("The 28 tests")
+    st.caption("Click a test to see its evidence and confirm it; one test is open at a time.")
     for sec in SECTIONS:
         limiting = sec.key in result.limiting
         head = f"{sec.title} — {result.sections[sec.key]:g} / 7"
         st.markdown(f"### {head}" + ("  :orange-badge[limiting]" if limiting else ""))
         st.caption(sec.paper_title)
         for test in tests_in(sec.key):
-            with st.expander(
-                expander_label(board, test),
-                expanded=has_error(form_key(board.review.review_id, test.id)),
-                icon=STATUS_ICONS[result.statuses[test.id]],
-            ):
-                st.markdown(test.explanation)
-                st.caption(f"How to check: {test.how_to_check}")
-                show_entry(board, board.review.entry(test.id))
-                show_evidence_from_app(board, test, board.proposals[test.id])
-                confirm_form(board, test)
-                history = board.history(test.id)
-                if history:
-                    st.dataframe(history_table(history), hide_index=True, width="stretch")
+            is_open = test.id == opened
+            st.button(
+                row_label(board, test),
+                key=f"{form_key(review_id, test.id)}_open",
+                icon=":material/expand_less:" if is_open else STATUS_ICONS[result.statuses[test.id]],
+                type="tertiary",
+                on_click=_toggle,
+                args=(key, test.id),
+                help="Close" if is_open else "Open: evidence, confirmation, history",
+            )
+            if is_open:
+                with st.container(border=True, key=f"{form_key(review_id, test.id)}_editor"):
+                    open_test_editor(board, test)
 
 
-def expander_label(board: ReviewBoard, test: RubricTest) -> str:
-    """The expander label: number, name, status in colour, confirmer (or carried-over status), proposal."""
+def open_test_editor(board: ReviewBoard, test: RubricTest) -> None:
+    """The open test: what it asks, its entry and evidence, the confirmation form, its history."""
+    st.markdown(test.explanation)
+    st.caption(f"How to check: {test.how_to_check}")
+    show_entry(board, board.review.entry(test.id))
+    show_evidence_from_app(board, test, board.proposals[test.id])
+    confirm_form(board, test)
+    history = board.history(test.id)
+    if history:
+        st.dataframe(history_table(history), hide_index=True, width="stretch")
+
+
+def row_label(board: ReviewBoard, test: RubricTest) -> str:
+    """A test's line: number, name, status in colour, confirmer (or carried-over status), proposal."""
     entry = board.review.entry(test.id)
     status = board.score.statuses[test.id]
     tail = ""

@@ -55,7 +55,7 @@ def _save(
     review: int, test_id: str, key: str, *, status: str, text: str, links: list[str], snapshot_ids: list[int]
 ) -> None:
     """Write one confirmation (runs in a callback, before the script body). Raises ExploreError when it cannot."""
-    who = identity.current_user()
+    who = identity.recording_author()
     if not who:
         raise RubricError(NAME_FIRST)
     new_id = confirm_test(

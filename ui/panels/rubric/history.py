@@ -7,7 +7,6 @@ import streamlit as st
 
 from explore.core.store import Store
 from explore.core.workspace import Workspace
-from explore.rubric import charts
 from explore.rubric.board import (
     ReviewBoard,
     audit_table,
@@ -27,12 +26,14 @@ from explore.rubric.ml_test_score import (
 from ui.boundary import flash, shown_errors
 from ui.safe import md_text
 
+from . import cached
+
 
 def history_section(store: Store, board: ReviewBoard) -> None:
     st.subheader("History")
     with shown_errors():
         history_points = score_history(store)
-    st.altair_chart(charts.history_chart(history_points, highlight=board.review.name), width="stretch")
+    st.vega_lite_chart(cached.history_spec(history_points, board.review.name), width="stretch")
     st.caption(
         "Final score of every review when it stands now (carried-over tests count once re-confirmed); thin lines: "
         "section scores; dashed: band limits."
@@ -45,7 +46,7 @@ def history_section(store: Store, board: ReviewBoard) -> None:
 def check_runs_section(store: Store, board: ReviewBoard, ws: Workspace | None) -> None:
     st.subheader("Automated runs (`explore check`)")
     if board.runs:
-        st.altair_chart(charts.check_runs_chart(board.runs), width="stretch")
+        st.vega_lite_chart(cached.check_runs_spec(board.runs), width="stretch")
         st.caption(
             f"{len(board.runs)} run(s) of this workspace; the page proposes “automated” for the tests they covered."
         )

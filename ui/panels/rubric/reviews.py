@@ -98,7 +98,7 @@ def new_review_form(store: Store, ws: Workspace | None, reviews: list[dict[str, 
 
 @guarded
 def _start(store: Store, name: str, version: str, parent: int | None) -> None:
-    rid = start_review(store, name, version, carry_from=parent)
+    rid = start_review(store, name, version, carry_from=parent, author=identity.recording_author())
     st.session_state[PENDING_REVIEW] = rid
     flash(f"Started review “{' '.join(name.split())}”.", icon=SUCCESS_ICON)
 
@@ -120,7 +120,7 @@ def import_review_form(store: Store) -> None:
 
 @guarded
 def _import(store: Store, data: bytes, *, rescore: bool, rename: str) -> None:
-    who = identity.current_user()
+    who = identity.recording_author()
     if not who:
         raise RubricError(NAME_FIRST)
     imported = parse_review_json(data, rescore=rescore)

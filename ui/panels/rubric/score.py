@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explore.rubric import charts
 from explore.rubric.board import ReviewBoard, next_steps_table
 from explore.rubric.ml_test_score import EFFORTS, SECTION_TITLES, STATUS_WORDS, TESTS_BY_ID, score
 from ui.safe import md_text
+
+from . import cached
 
 
 def score_section(board: ReviewBoard) -> None:
@@ -35,8 +36,9 @@ def score_section(board: ReviewBoard) -> None:
                 icon=":material/history:",
             )
     with right:
-        st.altair_chart(charts.section_bars(result), width="stretch")
-        st.altair_chart(charts.status_grid(result), width="stretch")
+        bars, grid = cached.score_chart_specs(tuple(sorted(result.statuses.items())))
+        st.vega_lite_chart(bars, width="stretch")
+        st.vega_lite_chart(grid, width="stretch")
 
 
 def next_points_section(board: ReviewBoard) -> None:
