@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from explore.core.workspace import open_workspace, read_workspace, score
-from explore.engine import EngineSource, by_columns, by_time_window, grouped_metrics, open_log, overall_metrics
+from explore.engine import (
+    EngineSource,
+    by_columns,
+    by_time_window,
+    grouped_metrics,
+    open_log,
+    overall_metrics,
+)
 from explore.stats import metrics as M
 from tests.helpers import frame, make_workspace
 

@@ -53,14 +53,18 @@ def test_a_glob_that_matches_nothing(tmp_path):
 def test_a_column_missing_in_some_files(tmp_path):
     _write(tmp_path / "a.parquet", _df(region=["n"] * 10))
     _write(tmp_path / "b.parquet", _df())
-    with pytest.raises(errors.ColumnError, match=r"'region' is missing in 1 of 2 Parquet files.*b\.parquet.*rewrite"):
+    with pytest.raises(
+        errors.ColumnError, match=r"'region' is missing in 1 of 2 Parquet files.*b\.parquet.*rewrite"
+    ):
         open_source(EngineSource(str(tmp_path / "*.parquet")))
 
 
 def test_partitions_with_different_schemas(tmp_path):
     _write(tmp_path / "a.parquet", _df())
     _write(tmp_path / "b.parquet", _df().assign(p=lambda d: d["p"].astype(str)))
-    with pytest.raises(errors.DataError, match=r"'p' has different types.*DOUBLE.*VARCHAR.*one type everywhere"):
+    with pytest.raises(
+        errors.DataError, match=r"'p' has different types.*DOUBLE.*VARCHAR.*one type everywhere"
+    ):
         open_source(EngineSource(str(tmp_path / "*.parquet")))
 
 
