@@ -72,7 +72,7 @@ class LogTable:
 
     @property
     def n(self) -> int:
-        return int(self.con.execute("SELECT count(*) FROM rows").fetchone()[0])
+        return int(self.con.execute("SELECT count(*) FROM rows").fetchall()[0][0])
 
     def sql(self, query: str, params: list | None = None) -> Any:
         return self.con.execute(query, params or [])
@@ -155,8 +155,10 @@ def open_log(
             else "binary"
         )
         if task == "regression":
-            distinct = con.execute(f"SELECT count(DISTINCT {label}) FROM source").fetchone()[0]
-            frac = con.execute(f"SELECT count(*) FROM source WHERE {label} <> round({label})").fetchone()[0]
+            distinct = con.execute(f"SELECT count(DISTINCT {label}) FROM source").fetchall()[0][0]
+            frac = con.execute(f"SELECT count(*) FROM source WHERE {label} <> round({label})").fetchall()[0][
+                0
+            ]
             task = "regression" if frac or distinct > 20 else "binary"
     if task not in ("binary", "multiclass", "regression"):
         raise errors.WorkspaceError(errors.TASK_UNKNOWN.format(received=task))
@@ -204,7 +206,7 @@ def open_log(
             has_score = True
             lo, hi = con.execute(
                 f"SELECT min({s}), max({s}) FROM source WHERE {label} IS NOT NULL"
-            ).fetchone()
+            ).fetchall()[0]
             if lo is not None and lo >= 0 and hi <= 1:
                 probs = [f"1 - {s}", s] if positive_index == 1 else [s, f"1 - {s}"]
             else:

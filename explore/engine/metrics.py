@@ -162,7 +162,7 @@ class EngineCtx(M._Ctx):
         def build() -> dict[str, np.ndarray]:
             x = self._row_expr(key)
             # Centred on the mean over all rows, as in memory (it avoids cancellation in the sum of squares).
-            centre = self.log.sql(f"SELECT avg({x}) FILTER (WHERE {_finite(x)}) FROM rows").fetchone()[0]
+            centre = self.log.sql(f"SELECT avg({x}) FILTER (WHERE {_finite(x)}) FROM rows").fetchall()[0][0]
             centre = 0.0 if centre is None else float(centre)
             c = repr(centre)
             n, s1, s2 = self._per_group(
@@ -174,7 +174,7 @@ class EngineCtx(M._Ctx):
 
     def r2(self) -> M._Res:
         ok = "isfinite(_y) AND isfinite(_pred - _y)"
-        ybar = self.log.sql(f"SELECT avg(_y) FILTER (WHERE {ok}) FROM rows").fetchone()[0]
+        ybar = self.log.sql(f"SELECT avg(_y) FILTER (WHERE {ok}) FROM rows").fetchall()[0][0]
         yc = f"(_y - {repr(float(ybar) if ybar is not None else 0.0)})"
         u, b = "((_pred - _y) ** 2)", f"({yc} ** 2)"
         terms = {

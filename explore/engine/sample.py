@@ -37,7 +37,7 @@ def draw_sample(
     """A reproducible sample of the view ``source``: up to ``rows`` rows, an equal share per label value (all rows
     of a smaller class), plus one row for each predicted value that the sample lacks."""
     rows = SAMPLE_ROWS if rows is None else rows
-    total = int(con.execute("SELECT count(*) FROM source").fetchone()[0])
+    total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     if total <= rows:
         return con.execute("SELECT * FROM source").df(), SampleInfo(total, total, None)
     counts = con.execute(f"SELECT {quote(label)}, count(*) FROM source GROUP BY 1").fetchall()

@@ -150,7 +150,7 @@ def row_count(source: EngineSource) -> int:
     if source.is_duckdb_table:
         con = open_source(source)
         try:
-            return int(con.execute("SELECT count(*) FROM source").fetchone()[0])
+            return int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
         finally:
             con.close()
     files = _files(source)
@@ -159,7 +159,7 @@ def row_count(source: EngineSource) -> int:
         return int(
             con.execute(
                 "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)", [files]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         )
     finally:
         con.close()
