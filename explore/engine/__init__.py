@@ -15,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "ENGINES",
         ],
         "log": ["LogTable", "open_log"],
+        "grouping": ["EngineGrouping", "group_column"],
         "drift": ["reference_profile", "drift_by_window"],
         "sample": ["draw_sample", "SampleInfo", "SAMPLE_ROWS"],
         "metrics": ["Grouping", "grouped_metrics", "overall_metrics", "by_columns", "by_time_window"],

@@ -189,8 +189,18 @@ def _m_r2_engine(ctx: M._Ctx, cls: int | None) -> M._Res:
     return ctx.r2() if isinstance(ctx, EngineCtx) else M._m_r2(ctx, cls)
 
 
-def _define_groups(log: LogTable, grouping: Grouping) -> pd.DataFrame:
-    """Create the view ``grp`` (rows with their group code ``g``) and return the groups' keys in code order."""
+def _define_groups(log: LogTable, grouping: Any) -> pd.DataFrame:
+    """Create the view ``grp`` (rows with their group code ``g``) and return the groups' keys in code order.
+
+    ``grouping``: a ``Grouping`` (distinct values of expressions) or an ``engine.grouping.EngineGrouping``
+    (a column's bins / categories, as the Slices page cuts it)."""
+    from explore.engine.grouping import EngineGrouping
+
+    if isinstance(grouping, EngineGrouping):
+        log.sql(
+            f"CREATE OR REPLACE TEMP VIEW grp AS SELECT * FROM (SELECT rows.*, {grouping.code} AS g FROM rows) WHERE g >= 0"
+        )
+        return pd.DataFrame({grouping.column: grouping.labels})
     cols = [f"{e} AS k{i}" for i, e in enumerate(grouping.exprs)]
     where = f"WHERE {grouping.where}" if grouping.where else ""
     order = ", ".join(f"k{i} NULLS LAST" for i in range(len(cols))) or "1"
@@ -213,7 +223,7 @@ def _define_groups(log: LogTable, grouping: Grouping) -> pd.DataFrame:
 
 def grouped_metrics(
     log: LogTable,
-    grouping: Grouping | None = None,
+    grouping: Any = None,
     *,
     metrics: list[str] | None = None,
     confidence: float = 0.95,

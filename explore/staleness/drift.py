@@ -216,16 +216,21 @@ def _edges_from_distinct(u: np.ndarray, below: np.ndarray, n_bins: int) -> np.nd
     first, last = np.flatnonzero(finite)[[0, -1]]
     uf = u[first : last + 1]
     bf = below[first : last + 2] - below[first]
-    n = int(bf[-1])
-    virtual = (n - 1) * np.linspace(0.0, 1.0, n_bins + 1)
+    return np.unique(quantiles_from_distinct(uf, bf, np.linspace(0.0, 1.0, n_bins + 1)))
+
+
+def quantiles_from_distinct(u: np.ndarray, below: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``np.quantile`` (linear method) at ``probs`` of the sample described by its distinct values ``u`` and
+    the counts ``below`` each (total appended): bit-identical, without the rows."""
+    n = int(below[-1])
+    virtual = (n - 1) * np.asarray(probs, dtype="float64")
     prev = np.floor(virtual).astype("int64")
     nxt = np.minimum(prev + 1, n - 1)
     gamma = virtual - prev
-    a, b = _order_stat(uf, bf, prev), _order_stat(uf, bf, nxt)
+    a, b = _order_stat(u, below, prev), _order_stat(u, below, nxt)
     diff = b - a
     # numpy's _lerp: a + (b − a)·t, computed from b's side when t ≥ 0.5 (so results match np.quantile).
-    out = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
-    return np.unique(out)
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
 
 
 def _num(x: float) -> str:

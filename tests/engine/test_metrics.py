@@ -121,3 +121,18 @@ def test_auc_is_exact_with_ties_against_sklearn(pair):
     expected = roc_auc_score(scored.y[ok] == scored.positive_index, scored.score[ok])
     assert eng["value"].iloc[0] == pytest.approx(expected, abs=1e-12)
     assert eng["method"].iloc[0] == "delong"
+
+
+@pytest.mark.parametrize("column", ["hours", "city", "seg", "age"])
+def test_slice_groups_of_a_column_equal_group_column_in_memory(pair, column):
+    from explore.engine.grouping import group_column as engine_group_column
+    from explore.slices.grouping import group_column
+
+    scored, log = pair
+    mem_g = group_column(scored, column, bins=4)
+    eng_g = engine_group_column(log, column, bins=4)
+    assert eng_g.labels == mem_g.labels and eng_g.conditions == mem_g.conditions
+    keys, eng = grouped_metrics(log, eng_g)
+    mem = M.grouped_metrics(scored, mem_g.codes.astype(np.int64), mem_g.n_groups)
+    assert list(keys[column]) == mem_g.labels
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
