@@ -15,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "ENGINES",
         ],
         "log": ["LogTable", "open_log"],
+        "discovery": ["weak_slices", "loss_sql"],
         "grouping": ["EngineGrouping", "group_column"],
         "drift": ["reference_profile", "drift_by_window"],
         "sample": ["draw_sample", "SampleInfo", "SAMPLE_ROWS"],

@@ -47,6 +47,19 @@ def predictions_log(task: str, n: int = 3000) -> pd.DataFrame:
         df["pred"] = np.asarray(["low", "mid", "high"])[probs.argmax(axis=1)]
     else:
         df["pred"] = df["income"] + rng.normal(0, 3_000, n)
+    # A planted weak slice: the model is wrong far more often in Nice, segment 2.
+    weak = ((df["city"] == "Nice") & (df["seg"] == 2)).to_numpy()
+    if task == "binary":
+        df.loc[weak, "p"] = 1 - df.loc[weak, "p"]
+        df.loc[weak, "pred"] = np.where(np.nan_to_num(df.loc[weak, "p"]) >= 0.5, ">50K", "<=50K")
+    elif task == "multiclass":
+        cols = ["p_low", "p_mid", "p_high"]
+        df.loc[weak, cols] = df.loc[weak, cols[::-1]].to_numpy()
+        df.loc[weak, "pred"] = np.asarray(["low", "mid", "high"])[
+            df.loc[weak, cols].to_numpy().argmax(axis=1)
+        ]
+    else:
+        df.loc[weak, "pred"] += rng.normal(0, 15_000, int(weak.sum()))
     return df
 
 
@@ -136,3 +149,22 @@ def test_slice_groups_of_a_column_equal_group_column_in_memory(pair, column):
     mem = M.grouped_metrics(scored, mem_g.codes.astype(np.int64), mem_g.n_groups)
     assert list(keys[column]) == mem_g.labels
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+
+
+@pytest.mark.parametrize("loss", ["loss", "error"])
+def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
+    from explore.engine.discovery import weak_slices as engine_weak_slices
+    from explore.slices.report import weak_slices
+
+    scored, log = pair
+    cols = ["age", "hours", "city", "seg"]
+    mem = weak_slices(scored, columns=cols, loss=loss, min_support=30)
+    eng = engine_weak_slices(log, columns=cols, loss=loss, min_support=30)
+    assert eng.n_tested == mem.n_tested > 20 and eng.n_pruned == mem.n_pruned
+    assert list(eng.tested["slice"]) == list(mem.tested["slice"])
+    num = mem.tested.select_dtypes("number").columns
+    np.testing.assert_allclose(
+        eng.tested[num].to_numpy(float), mem.tested[num].to_numpy(float), rtol=1e-9, atol=1e-9
+    )
+    assert list(eng.slices["slice"]) == list(mem.slices["slice"])
+    assert any("Nice" in t and "seg" in t for t in mem.slices["slice"])  # the planted weak slice
