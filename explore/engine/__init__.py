@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "log": ["LogTable", "open_log"],
         "discovery": ["weak_slices", "loss_sql"],
         "grouping": ["EngineGrouping", "group_column"],
-        "drift": ["reference_profile", "drift_by_window"],
+        "drift": ["reference_profile", "drift_by_window", "data_invariants", "default_outputs"],
         "sample": ["draw_sample", "SampleInfo", "SAMPLE_ROWS"],
         "metrics": ["Grouping", "grouped_metrics", "overall_metrics", "by_columns", "by_time_window"],
     },

@@ -294,3 +294,75 @@ def drift_by_window(
         )
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return keys, D.DriftResult(reference=profile, table=table, counts=counts, n_windows=G)
+
+
+def default_outputs(log: LogTable) -> list[str]:
+    """The model outputs whose NaN/inf the invariants count: probabilities, else the score, else the prediction."""
+    if log.has_proba:
+        return [f"_p{k}" for k in range(log.K)]
+    if log.has_score:
+        return ["_score"]
+    return ["_pred"] if log.task == "regression" else []
+
+
+def data_invariants(
+    profile: D.ReferenceProfile,
+    log: LogTable,
+    grouping: Grouping,
+    *,
+    outputs: Sequence[str] | None = None,
+    thresholds: D.InvariantThresholds | None = None,
+    features: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, D.InvariantsResult]:
+    """``(keys, result)``: ``explore.staleness.drift.data_invariants`` per window of the log, counted by the engine.
+
+    ``outputs``: columns of the view ``rows`` holding model outputs (default: ``default_outputs``)."""
+    thresholds = thresholds or D.InvariantThresholds()
+    features = _check_features(log, features if features is not None else list(profile.features))
+    keys = _define_groups(log, grouping)
+    G = len(keys)
+
+    def per_group(*aggs: str) -> list[np.ndarray]:
+        r = log.sql(f"SELECT g, {', '.join(aggs)} FROM grp AS rows GROUP BY g").fetchnumpy()
+        g = np.asarray(r["g"], dtype=np.intp)
+        out = []
+        for name in list(r)[1:]:
+            a = np.zeros(G)
+            a[g] = np.asarray(r[name], dtype="float64")
+            out.append(a)
+        return out
+
+    (rows,) = per_group("count(*)")
+    rows = rows.astype("int64")
+    frames = []
+    for f in features:
+        prof = profile.features[f]
+        n_out = n_unseen = None
+        if prof.kind == "numeric":
+            x = _value(log, f)
+            aggs = [f"count(*) FILTER (WHERE {_missing(x)})", f"count(*) FILTER (WHERE isinf({x}))"]
+            if math.isfinite(prof.low):
+                aggs.append(
+                    f"count(*) FILTER (WHERE NOT isnan({x}) AND ({x} < {prof.low!r} OR {x} > {prof.high!r}))"
+                )
+            n_null, n_inf, *rest = per_group(*aggs)
+            n_out = rest[0] if rest else None
+        else:
+            vc = log.sql(f"SELECT g, rows.{quote(f)} AS v, count(*) AS n FROM grp AS rows GROUP BY ALL").df()
+            b = D._category_buckets(vc["v"], prof.categories, prof.known)
+            k = len(prof.categories)
+            g = vc["g"].to_numpy(dtype=np.intp)
+            cnt = vc["n"].to_numpy(dtype="float64")
+            n_null = np.bincount(g, weights=cnt * (b == k + 2), minlength=G)[:G]
+            n_unseen = np.bincount(g, weights=cnt * (b == k + 1), minlength=G)[:G]
+            n_inf = np.zeros(G)
+        frames.append(D.feature_invariants(prof, rows, n_null, n_inf, n_out, n_unseen))
+    outs = default_outputs(log) if outputs is None else list(outputs)
+    nan_out = np.zeros(G, dtype="int64")
+    inf_out = np.zeros(G, dtype="int64")
+    if outs:
+        nan_sum = " + ".join(f"(({o}) IS NULL OR isnan({o}))::INTEGER" for o in outs)
+        inf_sum = " + ".join(f"coalesce(isinf({o}), false)::INTEGER" for o in outs)
+        a, b = per_group(f"sum({nan_sum})", f"sum({inf_sum})")
+        nan_out, inf_out = a.astype("int64"), b.astype("int64")
+    return keys, D.invariants_from_counts(frames, rows, nan_out, inf_out, thresholds)

@@ -797,10 +797,8 @@ def data_invariants(
         s = current[f]
         isna = s.isna().to_numpy()[use]
         n_null = np.bincount(cw, weights=isna, minlength=n_windows)[:n_windows]
-        present = rows - n_null
         n_inf = np.zeros(n_windows)
-        oor = np.full(n_windows, np.nan)
-        unseen = np.full(n_windows, np.nan)
+        n_out = n_unseen = None
         if prof.kind == "numeric":
             v = (_as_float(s) if is_numeric(s) else pd.to_numeric(s, errors="coerce").to_numpy("float64"))[
                 use
@@ -809,38 +807,12 @@ def data_invariants(
             n_inf = np.bincount(cw, weights=inf, minlength=n_windows)[:n_windows]
             if math.isfinite(prof.low):
                 out = ~np.isnan(v) & ((v < prof.low) | (v > prof.high))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    oor = np.bincount(cw, weights=out, minlength=n_windows)[:n_windows] / present
+                n_out = np.bincount(cw, weights=out, minlength=n_windows)[:n_windows]
         else:
             b = _category_buckets(s, prof.categories, prof.known)[use]
             k = len(prof.categories)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                unseen = np.bincount(cw, weights=b == k + 1, minlength=n_windows)[:n_windows] / present
-        with np.errstate(invalid="ignore", divide="ignore"):
-            null_rate = n_null / rows
-        frames.append(
-            pd.DataFrame(
-                {
-                    "window": np.arange(n_windows),
-                    "feature": f,
-                    "kind": prof.kind,
-                    "rows": rows,
-                    "null_rate": null_rate,
-                    "ref_null_rate": prof.null_rate,
-                    "null_increase": null_rate - prof.null_rate,
-                    "out_of_range": oor,
-                    "unseen": unseen,
-                    "n_nan": n_null.astype("int64"),
-                    "n_inf": n_inf.astype("int64"),
-                }
-            )
-        )
-    by_feature = pd.concat(frames, ignore_index=True)
-    null_inc, null_f = _worst(by_feature, "null_increase", n_windows)
-    oor, oor_f = _worst(by_feature, "out_of_range", n_windows)
-    uns, uns_f = _worst(by_feature, "unseen", n_windows)
-    inf_in = by_feature.groupby("window")["n_inf"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
-    nan_in = by_feature.groupby("window")["n_nan"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
+            n_unseen = np.bincount(cw, weights=b == k + 1, minlength=n_windows)[:n_windows]
+        frames.append(feature_invariants(prof, rows, n_null, n_inf, n_out, n_unseen))
     nan_out = np.zeros(n_windows, dtype="int64")
     inf_out = np.zeros(n_windows, dtype="int64")
     if outputs and output_codes is not None:
@@ -855,6 +827,57 @@ def data_invariants(
             inf_out += np.bincount(oc[ok], weights=np.isinf(a2).sum(axis=1), minlength=n_windows)[
                 :n_windows
             ].astype("int64")
+    return invariants_from_counts(frames, rows, nan_out, inf_out, thresholds)
+
+
+def feature_invariants(
+    prof: FeatureProfile,
+    rows: np.ndarray,
+    n_null: np.ndarray,
+    n_inf: np.ndarray,
+    n_out: np.ndarray | None,
+    n_unseen: np.ndarray | None,
+) -> pd.DataFrame:
+    """One feature's invariant rows per window from its counts (missing, ±inf, outside the reference range,
+    unseen categories), wherever they were counted."""
+    n_windows = len(rows)
+    present = rows - n_null
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oor = np.full(n_windows, np.nan) if n_out is None else n_out / present
+        unseen = np.full(n_windows, np.nan) if n_unseen is None else n_unseen / present
+        null_rate = n_null / rows
+    return pd.DataFrame(
+        {
+            "window": np.arange(n_windows),
+            "feature": prof.name,
+            "kind": prof.kind,
+            "rows": rows,
+            "null_rate": null_rate,
+            "ref_null_rate": prof.null_rate,
+            "null_increase": null_rate - prof.null_rate,
+            "out_of_range": oor,
+            "unseen": unseen,
+            "n_nan": np.asarray(n_null).astype("int64"),
+            "n_inf": np.asarray(n_inf).astype("int64"),
+        }
+    )
+
+
+def invariants_from_counts(
+    frames: list[pd.DataFrame],
+    rows: np.ndarray,
+    nan_out: np.ndarray,
+    inf_out: np.ndarray,
+    thresholds: InvariantThresholds,
+) -> InvariantsResult:
+    """The invariants result from every feature's ``feature_invariants`` and the NaN/inf counts of the outputs."""
+    n_windows = len(rows)
+    by_feature = pd.concat(frames, ignore_index=True)
+    null_inc, null_f = _worst(by_feature, "null_increase", n_windows)
+    oor, oor_f = _worst(by_feature, "out_of_range", n_windows)
+    uns, uns_f = _worst(by_feature, "unseen", n_windows)
+    inf_in = by_feature.groupby("window")["n_inf"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
+    nan_in = by_feature.groupby("window")["n_nan"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
     breaks: list[str] = []
     for w in range(n_windows):
         b = []

@@ -59,3 +59,21 @@ def test_ks_equals_scipy_and_the_grid_is_a_close_lower_bound(pair, monkeypatch):
     assert (grid.table["ks_method"] == "grid").all()
     assert (grid.table["ks"] <= eng.table["ks"] + 1e-12).all()
     assert np.nanmax(np.abs(grid.table["ks"] - eng.table["ks"])) < 0.1
+
+
+def test_data_invariants_equal_the_pandas_path(pair):  # noqa: F811
+    scored, log = pair
+    mem_drift, _ = _memory(scored)
+    months = scored.time.dt.to_period("M").dt.to_timestamp()
+    codes = pd.Index(np.sort(months.unique())).get_indexer(months)
+    outputs = [scored.proba] if scored.proba is not None else [scored.pred]
+    thresholds = D.InvariantThresholds(out_of_range=0.0)
+    mem = D.data_invariants(
+        mem_drift.reference, scored.frame, codes, mem_drift.n_windows, outputs=outputs, output_codes=codes,
+        thresholds=thresholds,
+    )  # fmt: skip
+    profile = ED.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    _, eng = ED.data_invariants(profile, log, by_time_window(log, "month"), thresholds=thresholds)
+    pd.testing.assert_frame_equal(eng.by_feature, mem.by_feature, rtol=1e-9, check_dtype=False)
+    pd.testing.assert_frame_equal(eng.by_window, mem.by_window, rtol=1e-9, check_dtype=False)
+    assert eng.by_window["flagged"].any()  # later months leave the first month's range
