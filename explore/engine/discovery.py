@@ -103,8 +103,13 @@ def weak_slices(
         why = "; ".join(f"'{k}' {v}" for k, v in list(skipped.items())[:5]) or "no columns given"
         raise AnalysisError(R.NO_COLUMNS.format(why=why, examples=", ".join(map(repr, list(columns)[:3]))))
 
-    codes = ", ".join(f"{g.code} AS c{i}" for i, g in enumerate(groupings))
-    base = f"(SELECT {codes}, {x} AS x, {d} AS d, {head} AS h FROM rows WHERE {ok})"
+    # One scan of the files into a compact table of group codes and losses: every grouping set then reads it.
+    codes = ", ".join(f"CAST({g.code} AS SMALLINT) AS c{i}" for i, g in enumerate(groupings))
+    report(0.25, "Coding the rows' groups")
+    log.sql(
+        f"CREATE OR REPLACE TEMP TABLE _disc AS SELECT {codes}, {x} AS x, {d} AS d, {head} AS h FROM rows WHERE {ok}"
+    )
+    base = "_disc"
     aggs = "count(*) AS n, sum(d) AS s1, sum(d * d) AS s2, sum(h) AS hs"
     cols = [f"c{i}" for i in range(len(groupings))]
     report(0.3, "Counting one-condition slices")
@@ -147,6 +152,8 @@ def weak_slices(
                     a[flat] = part[name].to_numpy(dtype="float64")
                     arrays.append(a)
                 pairs[(i, j)] = tuple(arrays)
+
+    log.sql("DROP TABLE IF EXISTS _disc")
 
     def pair(i: int, j: int):
         cnt, s1, s2, hs = pairs[(i, j)]

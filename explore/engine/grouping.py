@@ -68,11 +68,12 @@ def group_column(
     if t in _NUMERIC:
         x = f"CAST({col} AS DOUBLE)"
         missing = f"({x} IS NULL OR isnan({x}))"
-        n_distinct = int(
-            log.sql(f"SELECT count(DISTINCT {x}) FROM rows WHERE NOT {missing}").fetchall()[0][0]
-        )
-        if n_distinct > max(bins, 10):
-            return _drop_empty(log, _numeric(log, column, x, missing, bins, n_distinct))
+        # The distinct values and their counts, fetched once (at most MAX_DISTINCT + 1 of them).
+        r = log.sql(
+            f"SELECT {x} AS v, count(*) AS n FROM rows WHERE NOT {missing} GROUP BY 1 ORDER BY 1 LIMIT {MAX_DISTINCT + 1}"
+        ).fetchnumpy()
+        if len(r["v"]) > max(bins, 10):
+            return _drop_empty(log, _numeric(log, column, x, missing, bins, r))
         x, missing = col, f"({col} IS NULL OR isnan({col}))"  # few values: categories, as written
     else:
         x = col
@@ -80,14 +81,9 @@ def group_column(
     return _categorical(log, column, x, missing, max_groups)
 
 
-def _numeric(log: LogTable, column: str, x: str, missing: str, bins: int, n_distinct: int) -> EngineGrouping:
+def _numeric(log: LogTable, column: str, x: str, missing: str, bins: int, r: dict) -> EngineGrouping:
     probs = np.linspace(0, 1, bins + 1)
-    if n_distinct == 0:
-        qs = None
-    elif n_distinct <= MAX_DISTINCT:
-        r = log.sql(
-            f"SELECT {x} AS v, count(*) AS n FROM rows WHERE NOT {missing} GROUP BY 1 ORDER BY 1"
-        ).fetchnumpy()
+    if len(r["v"]) <= MAX_DISTINCT:
         below = np.concatenate([[0], np.cumsum(np.asarray(r["n"], dtype="int64"))])
         qs = quantiles_from_distinct(np.asarray(r["v"], dtype="float64"), below, probs)
     else:
