@@ -133,3 +133,57 @@ def _drop_empty(log: LogTable, g: EngineGrouping) -> EngineGrouping:
     return EngineGrouping(
         g.column, g.kind, code, [g.labels[i] for i in keep], [g.conditions[i] for i in keep]
     )
+
+
+def cross(log: LogTable, a: EngineGrouping, b: EngineGrouping) -> EngineGrouping:
+    """Groups of two columns together (every non-empty pair), labelled ``a-label × b-label``."""
+    nb = b.n_groups
+    g = EngineGrouping(
+        f"{a.column} × {b.column}",
+        "cross",
+        f"(CASE WHEN {a.code} < 0 OR {b.code} < 0 THEN -1 ELSE {a.code} * {nb} + {b.code} END)",
+        [f"{la} × {lb}" for la in a.labels for lb in b.labels],
+        [],
+    )
+    return _drop_empty(log, g)
+
+
+def condition_sql(log: LogTable, cond: Condition) -> str:
+    """A slice condition as SQL over ``rows`` (missing values excluded from ranges, as in memory)."""
+    if cond.column not in log.types:
+        raise AnalysisError(
+            f"The slice condition on '{cond.column}' cannot run in the engine: dataset '{log.name}' has no such "
+            "column (pseudo-columns such as the label or the prediction are for in-memory datasets). Remove it "
+            "from the filter."
+        )
+    t = log.types[cond.column].upper().split("(")[0]
+    col = f"rows.{quote(cond.column)}"
+    numeric = t in _NUMERIC
+    is_time = t.startswith("TIMESTAMP") or t == "DATE"
+    missing = f"({col} IS NULL OR isnan({col}))" if numeric else f"({col} IS NULL)"
+    if cond.op == "range":
+        parts = [f"NOT {missing}"]
+        if is_time:
+            lo = None if cond.lo is None else f"TIMESTAMP {literal(str(cond.lo))}"
+            hi = None if cond.hi is None else f"TIMESTAMP {literal(str(cond.hi))}"
+            col = f"CAST({col} AS TIMESTAMP)"
+        else:
+            lo = None if cond.lo is None else repr(float(cond.lo))
+            hi = None if cond.hi is None else repr(float(cond.hi))
+        if lo is not None:
+            parts.append(f"{col} >= {lo}")
+        if hi is not None:
+            parts.append(f"{col} {'<=' if cond.hi_inclusive else '<'} {hi}")
+        return "(" + " AND ".join(parts) + ")"
+    values = [v for v in cond.values if v is not None]
+    with_none = len(values) < len(cond.values)
+    listed = f"{col} IN ({', '.join(literal(v) for v in values)})" if values else "FALSE"
+    if cond.op == "in":
+        return f"({listed} OR {missing})" if with_none else f"(coalesce({listed}, FALSE))"
+    inside = f"(coalesce({listed}, FALSE) OR {missing})" if with_none else f"coalesce({listed}, FALSE)"
+    return f"(NOT {inside})"
+
+
+def slice_where(log: LogTable, conditions: list[Condition] | tuple[Condition, ...]) -> str | None:
+    """The conjunction of a slice's conditions as SQL (None: every row)."""
+    return " AND ".join(condition_sql(log, c) for c in conditions) or None

@@ -189,7 +189,7 @@ def _m_r2_engine(ctx: M._Ctx, cls: int | None) -> M._Res:
     return ctx.r2() if isinstance(ctx, EngineCtx) else M._m_r2(ctx, cls)
 
 
-def _define_groups(log: LogTable, grouping: Any) -> pd.DataFrame:
+def _define_groups(log: LogTable, grouping: Any, where: str | None = None) -> pd.DataFrame:
     """Create the view ``grp`` (rows with their group code ``g``) and return the groups' keys in code order.
 
     ``grouping``: a ``Grouping`` (distinct values of expressions) or an ``engine.grouping.EngineGrouping``
@@ -197,12 +197,15 @@ def _define_groups(log: LogTable, grouping: Any) -> pd.DataFrame:
     from explore.engine.grouping import EngineGrouping
 
     if isinstance(grouping, EngineGrouping):
+        cond = f"g >= 0 AND ({where})" if where else "g >= 0"
         log.sql(
-            f"CREATE OR REPLACE TEMP VIEW grp AS SELECT * FROM (SELECT rows.*, {grouping.code} AS g FROM rows) WHERE g >= 0"
+            f"CREATE OR REPLACE TEMP VIEW grp AS SELECT * FROM (SELECT rows.*, {grouping.code} AS g FROM rows AS rows) "
+            f"AS rows WHERE {cond}"
         )
         return pd.DataFrame({grouping.column: grouping.labels})
     cols = [f"{e} AS k{i}" for i, e in enumerate(grouping.exprs)]
-    where = f"WHERE {grouping.where}" if grouping.where else ""
+    conds = [f"({c})" for c in (grouping.where, where) if c]
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
     order = ", ".join(f"k{i} NULLS LAST" for i in range(len(cols))) or "1"
     if cols:
         log.sql(
@@ -227,12 +230,13 @@ def grouped_metrics(
     *,
     metrics: list[str] | None = None,
     confidence: float = 0.95,
+    where: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(keys, table)``: the groups (one row per group code) and ``explore.stats.metrics.grouped_metrics``'s long
     table for them, every aggregate computed by DuckDB."""
     if not 0 < confidence < 1:
         raise AnalysisError(M.BAD_CONFIDENCE.format(received=confidence))
-    keys = _define_groups(log, grouping or Grouping((), ()))
+    keys = _define_groups(log, grouping or Grouping((), ()), where)
     meta = _Meta(log.task, log.classes, log.positive_index)
     names = M.default_metrics(meta) if metrics is None else list(metrics)  # type: ignore[arg-type]
     resolved = []

@@ -168,3 +168,29 @@ def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
     )
     assert list(eng.slices["slice"]) == list(mem.slices["slice"])
     assert any("Nice" in t and "seg" in t for t in mem.slices["slice"])  # the planted weak slice
+
+
+def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
+    from explore.engine.grouping import cross, slice_where
+    from explore.engine.grouping import group_column as engine_group_column
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.grouping import group_column
+
+    scored, log = pair
+    sd = SliceDefinition(
+        (Condition("city", "not_in", values=("Lyon", None)), Condition("hours", "range", lo=35.0, hi=50.0))
+    )
+    mask = sd.mask(scored)
+    where = slice_where(log, sd.conditions)
+    assert log.sql(f"SELECT count(*) FROM rows WHERE {where}").fetchall()[0][0] == mask.sum() > 0
+    a, b = group_column(scored, "seg"), group_column(scored, "age", bins=3)
+    both = cross(log, engine_group_column(log, "seg"), engine_group_column(log, "age", bins=3))
+    keys, eng = grouped_metrics(
+        log, both, where=where, metrics=["accuracy" if scored.task != "regression" else "MAE"]
+    )
+    codes = np.where(mask, a.codes * b.n_groups + b.codes, -1)
+    mem = M.grouped_metrics(scored, codes, a.n_groups * b.n_groups, metrics=list(eng["metric"].unique()))
+    mem = mem[mem["support"] > 0].reset_index(drop=True)
+    eng = eng[eng["support"] > 0].reset_index(drop=True)
+    np.testing.assert_allclose(eng["value"], mem["value"], rtol=1e-9)
+    assert len(keys) == a.n_groups * b.n_groups
