@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import assert_no_exception
 from tests.engine.test_metrics import predictions_log
-from tests.engine.test_workspace import COLS, _partitioned, _toml
+from tests.engine.test_workspace import _partitioned, _toml
 
 ROWS = 1200
 
