@@ -270,27 +270,8 @@ def drift_by_window(
                 if rows[w]:
                     p_w[w] = D.chi2_pvalue(prof.ref_counts, c[w])
         counts[f] = c
-        with np.errstate(invalid="ignore", divide="ignore"):
-            missing_share = c[:, -1] / rows
-            unseen_share = c[:, -2] / (rows - c[:, -1])
-        js_w = D.js_from_counts(prof.ref_counts, c)
         frames.append(
-            pd.DataFrame(
-                {
-                    "feature": f,
-                    "kind": prof.kind,
-                    "window": np.arange(G),
-                    "rows": rows,
-                    "psi": D.psi_from_counts(prof.ref_counts, c, eps=profile.eps),
-                    "ks": ks_w,
-                    "js": js_w,
-                    "distance": ks_w if prof.kind == "numeric" else js_w,
-                    "p_value": p_w,
-                    "missing_share": missing_share,
-                    "unseen_share": unseen_share,
-                    "ks_method": method,
-                }
-            )
+            D.window_drift_frame(prof, rows, c, ks_w, p_w, eps=profile.eps).assign(ks_method=method)
         )
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return keys, D.DriftResult(reference=profile, table=table, counts=counts, n_windows=G)

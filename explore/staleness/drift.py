@@ -622,11 +622,6 @@ def drift_by_window(
         nb = len(prof.buckets)
         c = np.bincount(cw * nb + b, minlength=n_windows * nb)[: n_windows * nb].reshape(n_windows, nb)
         counts[f] = c
-        psi_w = psi_from_counts(prof.ref_counts, c, eps=profile.eps)
-        js_w = js_from_counts(prof.ref_counts, c)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            missing_share = c[:, -1] / rows
-            unseen_share = c[:, -2] / (rows - c[:, -1])
         ks_w = np.full(n_windows, np.nan)
         p_w = np.full(n_windows, np.nan)
         if prof.kind == "numeric":
@@ -637,25 +632,41 @@ def drift_by_window(
             for w in range(n_windows):
                 if rows[w]:
                     p_w[w] = chi2_pvalue(prof.ref_counts, c[w])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "feature": f,
-                    "kind": prof.kind,
-                    "window": np.arange(n_windows),
-                    "rows": rows,
-                    "psi": psi_w,
-                    "ks": ks_w,
-                    "js": js_w,
-                    "distance": ks_w if prof.kind == "numeric" else js_w,
-                    "p_value": p_w,
-                    "missing_share": missing_share,
-                    "unseen_share": unseen_share,
-                }
-            )
-        )
+        frames.append(window_drift_frame(prof, rows, c, ks_w, p_w, eps=profile.eps))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return DriftResult(reference=profile, table=table, counts=counts, n_windows=n_windows)
+
+
+def window_drift_frame(
+    prof: FeatureProfile,
+    rows: np.ndarray,
+    counts: np.ndarray,
+    ks_w: np.ndarray,
+    p_w: np.ndarray,
+    *,
+    eps: float,
+) -> pd.DataFrame:
+    """One feature's rows of ``DriftResult.table`` from its windows × buckets ``counts`` (wherever counted), its
+    KS distances and p-values per window."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        missing_share = counts[:, -1] / rows
+        unseen_share = counts[:, -2] / (rows - counts[:, -1])
+    js_w = js_from_counts(prof.ref_counts, counts)
+    return pd.DataFrame(
+        {
+            "feature": prof.name,
+            "kind": prof.kind,
+            "window": np.arange(len(rows)),
+            "rows": rows,
+            "psi": psi_from_counts(prof.ref_counts, counts, eps=eps),
+            "ks": ks_w,
+            "js": js_w,
+            "distance": ks_w if prof.kind == "numeric" else js_w,
+            "p_value": p_w,
+            "missing_share": missing_share,
+            "unseen_share": unseen_share,
+        }
+    )
 
 
 def bucket_shares(result: DriftResult, feature: str, window: int) -> pd.DataFrame:
