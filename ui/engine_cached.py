@@ -13,6 +13,7 @@ from explore.engine import drift as engine_drift
 from explore.engine import grouping as engine_grouping
 from explore.engine import metrics as engine_metrics
 from explore.slices.definition import SliceDefinition
+from explore.staleness.drift import InvariantThresholds
 from ui.cache import cache_small
 
 CONFIDENCE = 0.95
@@ -59,6 +60,32 @@ def performance(ws: Workspace, dataset: str, unit: str) -> tuple[pd.DataFrame, p
         log.con.close()
 
 
+def _first_window(log, unit: str):
+    """The log's calendar windows and the SQL condition selecting the first one (the reference)."""
+    windows = engine_metrics.by_time_window(log, unit)
+    first = f"{windows.exprs[0]} = (SELECT min({windows.exprs[0]}) FROM rows WHERE {windows.where})"
+    return windows, first
+
+
+@cache_small(max_entries=8)
+def invariants(
+    ws: Workspace, dataset: str, unit: str, features: tuple[str, ...], thresholds: InvariantThresholds
+) -> pd.DataFrame:
+    """Invariants per calendar window of every row of the dataset against the first window (``by_window``)."""
+    log = _log(ws, dataset)
+    try:
+        windows, first = _first_window(log, unit)
+        profile = engine_drift.reference_profile(
+            log, features=list(features), where=first, name="the first window"
+        )
+        keys, result = engine_drift.data_invariants(
+            profile, log, windows, thresholds=thresholds, features=list(features)
+        )
+        return result.by_window.assign(window=keys["window"].iloc[result.by_window["window"]].to_numpy())
+    finally:
+        log.con.close()
+
+
 @cache_small(max_entries=8)
 def drift(
     ws: Workspace, dataset: str, unit: str, features: tuple[str, ...]
@@ -66,8 +93,7 @@ def drift(
     """(windows, drift table) of every feature per calendar window against the first window."""
     log = _log(ws, dataset)
     try:
-        windows = engine_metrics.by_time_window(log, unit)
-        first = f"{windows.exprs[0]} = (SELECT min({windows.exprs[0]}) FROM rows WHERE {windows.where})"
+        windows, first = _first_window(log, unit)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
         )

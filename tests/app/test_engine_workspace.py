@@ -53,6 +53,7 @@ def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_work
     text = _captions(at)
     assert "by calendar month, computed by the engine" in text
     assert "against the first month" in text
+    assert "counted by the engine" in text and "windows break an invariant" in text
     drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
     assert set(drift["feature"]) >= {"age", "hours", "city"}
     assert (
