@@ -100,6 +100,16 @@ def _found(slices: list[str]) -> list[bool]:
     return out
 
 
+class _Times(dict):
+    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress)."""
+
+    def __setitem__(self, key: str, value: float) -> None:
+        super().__setitem__(key, value)
+        print(
+            f"  {key:<48s} {value:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", file=sys.stderr, flush=True
+        )
+
+
 def run_duckdb(folder: Path, threads: int) -> dict:
     from explore.core.workspace import ColumnRoles
     from explore.engine import (
@@ -113,7 +123,7 @@ def run_duckdb(folder: Path, threads: int) -> dict:
     from explore.engine import drift as ED
     from explore.engine.discovery import weak_slices
 
-    times: dict[str, float] = {}
+    times: dict[str, float] = _Times()
     t = time.perf_counter()
     con = open_source(EngineSource(folder))
     con.execute(f"SET threads = {threads}")
@@ -153,7 +163,7 @@ def run_pandas(folder: Path) -> dict:
     from explore.staleness import drift as D
     from explore.stats import metrics as M
 
-    times: dict[str, float] = {}
+    times: dict[str, float] = _Times()
     t = time.perf_counter()
     df = pd.read_parquet(folder).reset_index(drop=True)
     scored = _scored(df)
@@ -244,15 +254,12 @@ def main() -> None:
                 "--threads",
                 str(args.threads),
             ],
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
-        )
+        )  # the child's stderr (its figures as they land, or its traceback) goes straight to ours
         if proc.returncode != 0:
-            print(
-                f"  {path} failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}",
-                flush=True,
-            )
+            print(f"  {path} failed (exit {proc.returncode})", flush=True)
             continue
         results[path] = json.loads(proc.stdout.strip().splitlines()[-1])
     ops = list(next(iter(results.values()))["times"]) if results else []
