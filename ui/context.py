@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import streamlit as st
+
 from explore.core.workspace import Scored, Workspace
 
 from . import loaders
@@ -31,6 +33,11 @@ class PageContext:
     def model(self) -> Any | None:
         """The fitted estimator of ``model_name`` (None in predictions-only mode)."""
         return self.ws.models.get(self.model_name) if self.model_name else None
+
+    @property
+    def out_of_core(self) -> bool:
+        """The dataset stays in the engine: ``scored`` holds its sample, ``ui.engine_cached`` its aggregates."""
+        return self.ws.is_out_of_core(self.dataset)
 
     @property
     def key(self) -> str:
@@ -55,4 +62,8 @@ def page_context() -> PageContext:
         dataset = loaders.selected_dataset(ws)
         model_name = loaders.selected_model(ws)
         scored = loaders.scored(dataset, model_name, ws=ws)
+    if ws.is_out_of_core(dataset):
+        st.caption(
+            ws.samples[dataset].caption(), help="Dataset read through the engine (workspace.toml engine)."
+        )
     return PageContext(ws=ws, dataset=dataset, model_name=model_name, scored=scored)

@@ -136,6 +136,7 @@ class StoredText(StoredString):
     """Long text (notes, evidence), NUL bytes handled as in :class:`StoredString`."""
 
     impl = Text
+    cache_ok = True  # SQLAlchemy reads it from each class's own namespace
 
 
 class JSONText(TypeDecorator):

@@ -73,9 +73,19 @@ SECTIONS = ("model", "models", "columns", "datasets", "annotations", "checks")
 # A [datasets] entry is a path, or a table naming the dataset's role (see explore.core.roles).
 DATASET_ROLES = ("train", "evaluation", "serving")
 DATASET_ENTRY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
-    "path": ((str,), "the data file, relative to workspace.toml"),
+    "path": (
+        (str,),
+        "the data file, relative to workspace.toml; Parquet also a folder or a glob (hive partitions)",
+    ),
     "role": ((str,), "train, evaluation or serving"),
+    "engine": (
+        (str,),
+        "auto (default: out of core above 2M rows) | pandas (in memory) | duckdb (out of core)",
+    ),
+    "duckdb": ((str,), "a DuckDB database file holding the dataset as a table (with table = …)"),
+    "table": ((str,), "the table of the duckdb database"),
 }
+_GLOB_CHARS = set("*?[")
 _TYPE_WORDS = {
     str: "a string",
     int: "an integer",
@@ -140,6 +150,9 @@ class WorkspaceConfig:
     annotations: AnnotationSpec | None = None
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     dataset_roles: dict[str, str] = field(default_factory=dict)  # dataset name -> train/evaluation/serving
+    # Datasets read through explore.engine (Parquet folders/globs, DuckDB tables, an engine setting):
+    # name -> explore.engine.EngineSource. config.datasets holds their path too (the glob / database file).
+    engine_sources: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -200,6 +213,45 @@ def _model_spec(name: str, section: str, table: Any, root: Path) -> ModelSpec:
         trusted_types=tuple(table.get("trusted_types", ())),
         trust_pickle=bool(table.get("trust_pickle", False)),
     )
+
+
+def _engine_source(name: str, entry: dict, root: Path) -> Any:
+    """The ``explore.engine.EngineSource`` of a ``[datasets]`` table that names an engine or a DuckDB table."""
+    section = f"datasets.{name}"
+    engine = entry.get("engine")
+    if engine is None and "duckdb" not in entry and "table" not in entry:
+        return None
+    from explore.engine.source import ENGINES, EngineSource
+
+    if engine is not None and engine not in ENGINES:
+        raise errors.WorkspaceError(
+            errors.TOML_BAD_VALUE.format(
+                key="engine", section=section, received=engine, fix=f"use one of: {', '.join(ENGINES)}."
+            )
+        )
+    if ("duckdb" in entry) != ("table" in entry):
+        missing = "table" if "duckdb" in entry else "duckdb"
+        raise errors.WorkspaceError(
+            errors.TOML_MISSING_KEY.format(
+                key=missing,
+                section=section,
+                fix=f'A DuckDB dataset names the file and its table: {name} = {{ duckdb = "logs.duckdb", table = "preds" }}.',
+            )
+        )
+    if "duckdb" in entry:
+        if "path" in entry:
+            raise errors.WorkspaceError(
+                errors.TOML_BAD_VALUE.format(
+                    key="path",
+                    section=section,
+                    received=entry["path"],
+                    fix="a dataset is either a path or a duckdb database with a table, not both: remove one.",
+                )
+            )
+        return EngineSource((root / entry["duckdb"]).resolve(), table=entry["table"], engine=engine or "auto")
+    if not isinstance(entry.get("path"), str):
+        return None  # the caller says path is missing
+    return EngineSource((root / entry["path"]).resolve(), engine=engine or "auto")
 
 
 def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
@@ -277,9 +329,14 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         )
     datasets: dict[str, Path] = {}
     dataset_roles: dict[str, str] = {}
+    engine_sources: dict[str, Any] = {}
     for name, value in ds.items():
         if isinstance(value, dict):  # name = { path = "…", role = "train" | "evaluation" | "serving" }
             entry = _check_keys(f"datasets.{name}", value, DATASET_ENTRY_KEYS)
+            source = _engine_source(name, entry, root)
+            if source is not None:
+                engine_sources[name] = source
+                entry = {**entry, "path": str(source.path)}
             if not isinstance(entry.get("path"), str):
                 raise errors.WorkspaceError(
                     errors.TOML_MISSING_KEY.format(
@@ -307,7 +364,14 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
                     key=name, section="datasets", expected="a file path string", received=value
                 )
             )
-        datasets[name] = resolved(root / value, what="data", where=f"[datasets] {name} of workspace.toml")
+        if _GLOB_CHARS & set(value):  # a glob of Parquet files: the pattern is resolved lexically
+            datasets[name] = (root / value).resolve()
+        else:
+            datasets[name] = resolved(root / value, what="data", where=f"[datasets] {name} of workspace.toml")
+        if name not in engine_sources and (_GLOB_CHARS & set(value) or datasets[name].is_dir()):
+            from explore.engine.source import EngineSource
+
+            engine_sources[name] = EngineSource(datasets[name])
 
     annotations = None
     if "annotations" in data:
@@ -364,6 +428,7 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         annotations=annotations,
         checks=checks,
         dataset_roles=dataset_roles,
+        engine_sources=engine_sources,
     )
 
 
@@ -457,6 +522,7 @@ class Workspace:
         config: WorkspaceConfig,
         loaded: dict[str, LoadedModel],
         frames: dict[str, pd.DataFrame],
+        samples: dict[str, Any] | None = None,
         *,
         annotation_frame: pd.DataFrame | None = None,
         content_key: str = "",
@@ -464,6 +530,8 @@ class Workspace:
         """``annotation_frame`` and ``content_key``: a workspace built from objects in memory (see
         ``from_frames``) keeps its annotations itself and is identified by its contents, not by files."""
         self.config = config
+        # Datasets that stay in the engine: name -> explore.engine.sample.SampleInfo of the rows in ``frames``.
+        self.samples: dict[str, Any] = samples or {}
         self.loaded_models = loaded
         self.models: dict[str, Any] = {k: v.estimator for k, v in loaded.items()}
         self._frames = frames
@@ -482,6 +550,7 @@ class Workspace:
         files = [
             self.config.path,
             *self.config.datasets.values(),
+            *(f for name in self.config.engine_sources for f in self._engine_files(name)),
             *(m.path for m in self.config.models.values()),
         ]
         if self.config.annotations:
@@ -566,6 +635,24 @@ class Workspace:
             )
         return self._frames[name]
 
+    def is_out_of_core(self, name: str) -> bool:
+        """True when ``dataset(name)`` is an engine-drawn sample and the whole dataset is ``log(name)``."""
+        return name in self.samples
+
+    def log(self, name: str) -> Any:
+        """The whole dataset as an ``explore.engine.LogTable`` (DuckDB), with this workspace's task and classes."""
+        from explore.engine.log import open_log
+        from explore.engine.source import open_source
+
+        if name not in self.config.engine_sources:
+            raise errors.WorkspaceError(
+                f"Dataset '{name}' is read into memory, not through the engine. Give it "
+                f'{name} = {{ path = "…parquet", engine = "duckdb" }} in workspace.toml [datasets] to use the engine.'
+            )
+        con = open_source(self.config.engine_sources[name], where=f"workspace.toml [datasets] {name}")
+        positive = None if self.positive_index is None else self.classes[self.positive_index]
+        return open_log(con, self.columns, name=name, task=self.task, classes=self.classes, positive=positive)
+
     def model(self, name: str = MAIN_MODEL) -> Any:
         if name not in self.models:
             known = ", ".join(self.models) or "none (predictions-only mode)"
@@ -582,7 +669,17 @@ class Workspace:
             from explore.core.frames import frame_fingerprint
 
             return frame_fingerprint(self.dataset(dataset))
+        if dataset in self.config.engine_sources:
+            return _stat_fingerprint(self._engine_files(dataset))
         return file_fingerprint(self.config.datasets[dataset])
+
+    def _engine_files(self, dataset: str) -> list[Path]:
+        source = self.config.engine_sources[dataset]
+        if source.is_duckdb_table:
+            return [Path(source.path)]
+        import glob
+
+        return [Path(f) for f in sorted(glob.glob(source.pattern, recursive=True))]
 
     @property
     def is_classification(self) -> bool:
@@ -832,6 +929,17 @@ class Workspace:
         }
 
 
+def _stat_fingerprint(files: list[Path]) -> str:
+    """A short hash of many files' paths, sizes and modification times (reading 100M rows to hash them is not an option)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
 def _describe_model(model: Any) -> str:
     from sklearn.pipeline import Pipeline
 
@@ -876,14 +984,38 @@ def open_workspace(
             raise
         done += 1
     frames: dict[str, pd.DataFrame] = {}
+    samples: dict[str, Any] = {}
     for name, path in config.datasets.items():
         if progress:
             progress(done / max(steps, 1), f"Reading dataset '{name}'")
-        frames[name] = read_table(path, where=f"workspace.toml [datasets] {name}")
+        if name in config.engine_sources:
+            frames[name], sample = _read_engine_dataset(config, name)
+            if sample is not None:
+                samples[name] = sample
+        else:
+            frames[name] = read_table(path, where=f"workspace.toml [datasets] {name}")
         done += 1
     if progress:
         progress(1.0, "Validating")
-    return Workspace(config, loaded, frames)
+    return Workspace(config, loaded, frames, samples)
+
+
+def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFrame, Any]:
+    """A Parquet folder / glob / DuckDB table: read whole (engine pandas), or an engine-drawn sample stands in for
+    the rows (engine duckdb) and the aggregations go to ``Workspace.log(name)``."""
+    from explore.engine.sample import draw_sample
+    from explore.engine.source import open_source, resolve_engine
+
+    source = config.engine_sources[name]
+    where = f"workspace.toml [datasets] {name}"
+    con = open_source(source, where=where)
+    try:
+        if resolve_engine(source) == "pandas":
+            return con.execute("SELECT * FROM source").df(), None
+        cols = config.columns
+        return draw_sample(con, cols.label, cols.prediction)
+    finally:
+        con.close()
 
 
 # ---- scoring ------------------------------------------------------------------------------------

@@ -201,26 +201,11 @@ def _bin_numeric(column: str, s: pd.Series, bins: int | Sequence[float]) -> Grou
     labels: list[str] = []
     conditions: list[Condition] = []
     if isinstance(bins, int):
-        if finite.any():
-            qs = np.quantile(x[finite], np.linspace(0, 1, bins + 1))
-            inner = np.unique(_round_sig(qs[1:-1]))
-            inner = inner[(inner > qs[0]) & (inner <= qs[-1])]
-        else:
-            inner = np.array([])
+        inner = quantile_inner_edges(
+            np.quantile(x[finite], np.linspace(0, 1, bins + 1)) if finite.any() else None
+        )
         codes[finite] = np.searchsorted(inner, x[finite], side="right")
-        edges = [None, *inner.tolist(), None]
-        text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
-        for i in range(len(edges) - 1):
-            lo, hi = edges[i], edges[i + 1]
-            if lo is None and hi is None:
-                labels.append("all values")
-            elif lo is None:
-                labels.append(f"< {text[hi]}")
-            elif hi is None:
-                labels.append(f"≥ {text[lo]}")
-            else:
-                labels.append(f"[{text[lo]}, {text[hi]})")
-            conditions.append(Condition(column, "range", lo=lo, hi=hi))
+        labels, conditions = quantile_bin_groups(column, inner)
     else:
         edges_user = np.asarray(bins, dtype="float64")
         c = np.searchsorted(edges_user[1:-1], x, side="right").astype(np.int32)
@@ -238,6 +223,34 @@ def _bin_numeric(column: str, s: pd.Series, bins: int | Sequence[float]) -> Grou
         labels.append(MISSING_LABEL)
         conditions.append(Condition(column, "in", values=(None,)))
     return _drop_empty(Grouping(column, "numeric", codes, labels, conditions))
+
+
+def quantile_inner_edges(qs: np.ndarray | None) -> np.ndarray:
+    """The inner edges of quantile bins from the quantiles ``qs`` (0, 1/bins, …, 1): rounded, merged, in range."""
+    if qs is None:
+        return np.array([])
+    inner = np.unique(_round_sig(qs[1:-1]))
+    return inner[(inner > qs[0]) & (inner <= qs[-1])]
+
+
+def quantile_bin_groups(column: str, inner: np.ndarray) -> tuple[list[str], list[Condition]]:
+    """Labels and conditions of open-ended bins at ``inner`` edges (a value v is in bin searchsorted(inner, v, "right"))."""
+    labels: list[str] = []
+    conditions: list[Condition] = []
+    edges = [None, *inner.tolist(), None]
+    text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
+    for i in range(len(edges) - 1):
+        lo, hi = edges[i], edges[i + 1]
+        if lo is None and hi is None:
+            labels.append("all values")
+        elif lo is None:
+            labels.append(f"< {text[hi]}")
+        elif hi is None:
+            labels.append(f"≥ {text[lo]}")
+        else:
+            labels.append(f"[{text[lo]}, {text[hi]})")
+        conditions.append(Condition(column, "range", lo=lo, hi=hi))
+    return labels, conditions
 
 
 def _bin_time(column: str, s: pd.Series, bins: int) -> Grouping:
@@ -290,33 +303,44 @@ def _categories(column: str, s: pd.Series, max_groups: int) -> Grouping:
     room = max(max_groups - int(has_missing), 1)
     keep = order[:room] if len(order) <= room else order[: room - 1]
     remap = np.full(len(uniques) + 1, -1, dtype=np.int32)
-    # Sort kept values for a readable table (numbers numerically, text alphabetically).
     kept_values = [uniques[i] for i in keep]
-    try:
-        sorted_pos = sorted(range(len(keep)), key=lambda j: kept_values[j])
-    except TypeError:
-        sorted_pos = sorted(range(len(keep)), key=lambda j: str(kept_values[j]))
-    labels: list[str] = []
-    conditions: list[Condition] = []
+    sorted_pos, labels, conditions = category_groups(
+        column, kept_values, len(keep) < len(uniques), has_missing
+    )
     for new, j in enumerate(sorted_pos):
         remap[keep[j]] = new
+    if len(keep) < len(uniques):
+        remap[np.setdiff1d(np.arange(len(uniques)), keep)] = len(keep)
+    if has_missing:
+        remap[len(uniques)] = len(labels) - 1
+    idx = np.where(codes_all < 0, len(uniques), codes_all)
+    return Grouping(column, "categorical", remap[idx], labels, conditions)
+
+
+def category_groups(
+    column: str, kept_values: list[Any], has_other: bool, has_missing: bool
+) -> tuple[list[int], list[str], list[Condition]]:
+    """The groups of a categorical column: kept values sorted for a readable table (numbers numerically, text
+    alphabetically; ``sorted_pos[new]`` = index in ``kept_values``), then "(other)", then "(missing)"."""
+    try:
+        sorted_pos = sorted(range(len(kept_values)), key=lambda j: kept_values[j])
+    except TypeError:
+        sorted_pos = sorted(range(len(kept_values)), key=lambda j: str(kept_values[j]))
+    labels: list[str] = []
+    conditions: list[Condition] = []
+    for j in sorted_pos:
         v = plain(kept_values[j], for_json=False)
         labels.append(str(v))
         conditions.append(Condition(column, "in", values=(v,)))
-    if len(keep) < len(uniques):
-        other = len(labels)
-        dropped = np.setdiff1d(np.arange(len(uniques)), keep)
-        remap[dropped] = other
+    if has_other:
         labels.append(OTHER)
         conditions.append(
             Condition(column, "not_in", values=tuple(plain(v, for_json=False) for v in kept_values) + (None,))
         )
     if has_missing:
-        remap[len(uniques)] = len(labels)
         labels.append(MISSING_LABEL)
         conditions.append(Condition(column, "in", values=(None,)))
-    idx = np.where(codes_all < 0, len(uniques), codes_all)
-    return Grouping(column, "categorical", remap[idx], labels, conditions)
+    return sorted_pos, labels, conditions
 
 
 def _drop_empty(g: Grouping) -> Grouping:

@@ -642,15 +642,71 @@ def weak_slices(
             hs = np.bincount(flat, weights=head, minlength=size)
         return s1, s2, hs
 
-    parts: list[dict[str, np.ndarray]] = []
-    conds: list[tuple[Condition, ...]] = []
-    stats1 = []
     loss_order = np.argsort(-x, kind="stable")
-    bounds: list[np.ndarray] = []
+    singles = []
     for i, (g, cc) in enumerate(zip(groupings, codes, strict=True)):
         report(0.25 + 0.15 * i / len(groupings), f"Testing slices of '{display_name(g.column)}'")
         cnt = np.bincount(cc, minlength=g.n_groups).astype("float64")
-        s1, s2, hs = sums(cc, g.n_groups, cnt)
+        singles.append(
+            (cnt, *sums(cc, g.n_groups, cnt), _top_mean_bound(loss_order, cc, g.n_groups, min_support, x))
+        )
+    flat = np.empty(n, dtype=np.intp)
+
+    def pair(i: int, j: int) -> tuple[np.ndarray, Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        size = groupings[i].n_groups * groupings[j].n_groups
+        np.multiply(codes[i], groupings[j].n_groups, out=flat)
+        np.add(flat, codes[j], out=flat)
+        cnt = np.bincount(flat, minlength=size).astype("float64")
+        return cnt, lambda: sums(flat, size, cnt)
+
+    return discovery_from_sums(
+        [g.conditions for g in groupings],
+        singles,
+        pair,
+        n=n,
+        totals=(T1, T2, H, centre),
+        min_support=int(min_support),
+        max_conditions=max_conditions,
+        fdr=fdr,
+        confidence=confidence,
+        loss_name=loss_name,
+        metric=metric,
+        columns=[g.column for g in groupings],
+        skipped=skipped,
+        report=report,
+    )
+
+
+def discovery_from_sums(
+    conditions: list[list[Condition]],
+    singles: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    pair: Callable[[int, int], tuple[np.ndarray, Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]]],
+    *,
+    n: int,
+    totals: tuple[float, float, float, float],
+    min_support: int,
+    max_conditions: int,
+    fdr: float,
+    confidence: float,
+    loss_name: str,
+    metric: str,
+    columns: list[str],
+    skipped: dict[str, str],
+    report: Progress,
+) -> DiscoveryResult:
+    """Weak-slice discovery from per-group sums, wherever they were computed (in memory or by an engine).
+
+    ``conditions[c][v]``: group v of column c. ``singles[c]``: per group of column c, (count, Σd, Σd², Σ
+    headline metric, mean of its ``min_support`` largest losses), d = loss − ``centre``. ``pair(i, j)``: counts
+    of the groups of columns i × j (flattened, i major) and a function giving their (Σd, Σd², Σ metric).
+    ``totals``: (Σd, Σd², Σ metric, centre) over all rows.
+    """
+    T1, T2, H, centre = totals
+    parts: list[dict[str, np.ndarray]] = []
+    conds: list[tuple[Condition, ...]] = []
+    stats1 = []
+    bounds: list[np.ndarray] = []
+    for i, (cnt, s1, s2, hs, bound) in enumerate(singles):
         stats1.append((cnt, s1, s2))
         test = (cnt >= min_support) & (cnt <= n - min_support)
         idx = np.flatnonzero(test)
@@ -669,26 +725,23 @@ def weak_slices(
                 "bs2": np.full(len(idx), np.nan),
             }
         )
-        conds.extend((g.conditions[v],) for v in idx)
-        bounds.append(_top_mean_bound(loss_order, cc, g.n_groups, min_support, x))
+        conds.extend((conditions[i][v],) for v in idx)
+        bounds.append(bound)
     n_pruned = 0
-    if max_conditions == 2 and len(groupings) > 1:
-        n_pairs = len(groupings) * (len(groupings) - 1) // 2
+    if max_conditions == 2 and len(singles) > 1:
+        n_pairs = len(singles) * (len(singles) - 1) // 2
         done = 0
-        flat = np.empty(n, dtype=np.intp)
-        for i in range(len(groupings)):
-            for j in range(i + 1, len(groupings)):
+        for i in range(len(singles)):
+            for j in range(i + 1, len(singles)):
                 done += 1
                 report(
                     0.4 + 0.6 * done / n_pairs,
                     f"Testing slices of two conditions ({done}/{n_pairs} column pairs)",
                 )
-                a, b = groupings[i], groupings[j]
-                size = a.n_groups * b.n_groups
-                np.multiply(codes[i], b.n_groups, out=flat)
-                flat += codes[j]
-                cnt = np.bincount(flat, minlength=size).astype("float64")
-                av, bv = np.divmod(np.arange(size), b.n_groups)
+                nb = len(conditions[j])
+                size = len(conditions[i]) * nb
+                cnt, pair_sums = pair(i, j)
+                av, bv = np.divmod(np.arange(size), nb)
                 supported = (cnt >= min_support) & (cnt <= n - min_support)
                 # A child with the same rows as a parent is the parent again: not a new hypothesis.
                 supported &= (cnt != stats1[i][0][av]) & (cnt != stats1[j][0][bv])
@@ -697,7 +750,7 @@ def weak_slices(
                 test = supported & alive
                 if not test.any():
                     continue
-                s1, s2, hs = sums(flat, size, cnt)
+                s1, s2, hs = pair_sums()
                 idx = np.flatnonzero(test)
                 part = {
                     "n1": cnt[idx],
@@ -709,7 +762,7 @@ def weak_slices(
                 for tag, (pc, ps1, ps2), pv in (("a", stats1[i], av[idx]), ("b", stats1[j], bv[idx])):
                     part.update({f"{tag}n": pc[pv], f"{tag}s1": ps1[pv], f"{tag}s2": ps2[pv]})
                 parts.append(part)
-                conds.extend((a.conditions[av[p]], b.conditions[bv[p]]) for p in idx)
+                conds.extend((conditions[i][av[p]], conditions[j][bv[p]]) for p in idx)
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     tested = _welch_table(cat, n, T1, T2, H, centre, confidence)
     slice_defs = [SliceDefinition(c) for c in conds]
@@ -745,7 +798,7 @@ def weak_slices(
         confidence=confidence,
         min_support=int(min_support),
         loss=loss_name,
-        columns=[g.column for g in groupings],
+        columns=columns,
         skipped_columns=skipped,
         n_rows=n,
     )

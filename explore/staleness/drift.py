@@ -216,16 +216,21 @@ def _edges_from_distinct(u: np.ndarray, below: np.ndarray, n_bins: int) -> np.nd
     first, last = np.flatnonzero(finite)[[0, -1]]
     uf = u[first : last + 1]
     bf = below[first : last + 2] - below[first]
-    n = int(bf[-1])
-    virtual = (n - 1) * np.linspace(0.0, 1.0, n_bins + 1)
+    return np.unique(quantiles_from_distinct(uf, bf, np.linspace(0.0, 1.0, n_bins + 1)))
+
+
+def quantiles_from_distinct(u: np.ndarray, below: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``np.quantile`` (linear method) at ``probs`` of the sample described by its distinct values ``u`` and
+    the counts ``below`` each (total appended): bit-identical, without the rows."""
+    n = int(below[-1])
+    virtual = (n - 1) * np.asarray(probs, dtype="float64")
     prev = np.floor(virtual).astype("int64")
     nxt = np.minimum(prev + 1, n - 1)
     gamma = virtual - prev
-    a, b = _order_stat(uf, bf, prev), _order_stat(uf, bf, nxt)
+    a, b = _order_stat(u, below, prev), _order_stat(u, below, nxt)
     diff = b - a
     # numpy's _lerp: a + (b − a)·t, computed from b's side when t ≥ 0.5 (so results match np.quantile).
-    out = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
-    return np.unique(out)
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
 
 
 def _num(x: float) -> str:
@@ -617,11 +622,6 @@ def drift_by_window(
         nb = len(prof.buckets)
         c = np.bincount(cw * nb + b, minlength=n_windows * nb)[: n_windows * nb].reshape(n_windows, nb)
         counts[f] = c
-        psi_w = psi_from_counts(prof.ref_counts, c, eps=profile.eps)
-        js_w = js_from_counts(prof.ref_counts, c)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            missing_share = c[:, -1] / rows
-            unseen_share = c[:, -2] / (rows - c[:, -1])
         ks_w = np.full(n_windows, np.nan)
         p_w = np.full(n_windows, np.nan)
         if prof.kind == "numeric":
@@ -632,25 +632,41 @@ def drift_by_window(
             for w in range(n_windows):
                 if rows[w]:
                     p_w[w] = chi2_pvalue(prof.ref_counts, c[w])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "feature": f,
-                    "kind": prof.kind,
-                    "window": np.arange(n_windows),
-                    "rows": rows,
-                    "psi": psi_w,
-                    "ks": ks_w,
-                    "js": js_w,
-                    "distance": ks_w if prof.kind == "numeric" else js_w,
-                    "p_value": p_w,
-                    "missing_share": missing_share,
-                    "unseen_share": unseen_share,
-                }
-            )
-        )
+        frames.append(window_drift_frame(prof, rows, c, ks_w, p_w, eps=profile.eps))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return DriftResult(reference=profile, table=table, counts=counts, n_windows=n_windows)
+
+
+def window_drift_frame(
+    prof: FeatureProfile,
+    rows: np.ndarray,
+    counts: np.ndarray,
+    ks_w: np.ndarray,
+    p_w: np.ndarray,
+    *,
+    eps: float,
+) -> pd.DataFrame:
+    """One feature's rows of ``DriftResult.table`` from its windows × buckets ``counts`` (wherever counted), its
+    KS distances and p-values per window."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        missing_share = counts[:, -1] / rows
+        unseen_share = counts[:, -2] / (rows - counts[:, -1])
+    js_w = js_from_counts(prof.ref_counts, counts)
+    return pd.DataFrame(
+        {
+            "feature": prof.name,
+            "kind": prof.kind,
+            "window": np.arange(len(rows)),
+            "rows": rows,
+            "psi": psi_from_counts(prof.ref_counts, counts, eps=eps),
+            "ks": ks_w,
+            "js": js_w,
+            "distance": ks_w if prof.kind == "numeric" else js_w,
+            "p_value": p_w,
+            "missing_share": missing_share,
+            "unseen_share": unseen_share,
+        }
+    )
 
 
 def bucket_shares(result: DriftResult, feature: str, window: int) -> pd.DataFrame:
@@ -792,10 +808,8 @@ def data_invariants(
         s = current[f]
         isna = s.isna().to_numpy()[use]
         n_null = np.bincount(cw, weights=isna, minlength=n_windows)[:n_windows]
-        present = rows - n_null
         n_inf = np.zeros(n_windows)
-        oor = np.full(n_windows, np.nan)
-        unseen = np.full(n_windows, np.nan)
+        n_out = n_unseen = None
         if prof.kind == "numeric":
             v = (_as_float(s) if is_numeric(s) else pd.to_numeric(s, errors="coerce").to_numpy("float64"))[
                 use
@@ -804,38 +818,12 @@ def data_invariants(
             n_inf = np.bincount(cw, weights=inf, minlength=n_windows)[:n_windows]
             if math.isfinite(prof.low):
                 out = ~np.isnan(v) & ((v < prof.low) | (v > prof.high))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    oor = np.bincount(cw, weights=out, minlength=n_windows)[:n_windows] / present
+                n_out = np.bincount(cw, weights=out, minlength=n_windows)[:n_windows]
         else:
             b = _category_buckets(s, prof.categories, prof.known)[use]
             k = len(prof.categories)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                unseen = np.bincount(cw, weights=b == k + 1, minlength=n_windows)[:n_windows] / present
-        with np.errstate(invalid="ignore", divide="ignore"):
-            null_rate = n_null / rows
-        frames.append(
-            pd.DataFrame(
-                {
-                    "window": np.arange(n_windows),
-                    "feature": f,
-                    "kind": prof.kind,
-                    "rows": rows,
-                    "null_rate": null_rate,
-                    "ref_null_rate": prof.null_rate,
-                    "null_increase": null_rate - prof.null_rate,
-                    "out_of_range": oor,
-                    "unseen": unseen,
-                    "n_nan": n_null.astype("int64"),
-                    "n_inf": n_inf.astype("int64"),
-                }
-            )
-        )
-    by_feature = pd.concat(frames, ignore_index=True)
-    null_inc, null_f = _worst(by_feature, "null_increase", n_windows)
-    oor, oor_f = _worst(by_feature, "out_of_range", n_windows)
-    uns, uns_f = _worst(by_feature, "unseen", n_windows)
-    inf_in = by_feature.groupby("window")["n_inf"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
-    nan_in = by_feature.groupby("window")["n_nan"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
+            n_unseen = np.bincount(cw, weights=b == k + 1, minlength=n_windows)[:n_windows]
+        frames.append(feature_invariants(prof, rows, n_null, n_inf, n_out, n_unseen))
     nan_out = np.zeros(n_windows, dtype="int64")
     inf_out = np.zeros(n_windows, dtype="int64")
     if outputs and output_codes is not None:
@@ -850,6 +838,57 @@ def data_invariants(
             inf_out += np.bincount(oc[ok], weights=np.isinf(a2).sum(axis=1), minlength=n_windows)[
                 :n_windows
             ].astype("int64")
+    return invariants_from_counts(frames, rows, nan_out, inf_out, thresholds)
+
+
+def feature_invariants(
+    prof: FeatureProfile,
+    rows: np.ndarray,
+    n_null: np.ndarray,
+    n_inf: np.ndarray,
+    n_out: np.ndarray | None,
+    n_unseen: np.ndarray | None,
+) -> pd.DataFrame:
+    """One feature's invariant rows per window from its counts (missing, ±inf, outside the reference range,
+    unseen categories), wherever they were counted."""
+    n_windows = len(rows)
+    present = rows - n_null
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oor = np.full(n_windows, np.nan) if n_out is None else n_out / present
+        unseen = np.full(n_windows, np.nan) if n_unseen is None else n_unseen / present
+        null_rate = n_null / rows
+    return pd.DataFrame(
+        {
+            "window": np.arange(n_windows),
+            "feature": prof.name,
+            "kind": prof.kind,
+            "rows": rows,
+            "null_rate": null_rate,
+            "ref_null_rate": prof.null_rate,
+            "null_increase": null_rate - prof.null_rate,
+            "out_of_range": oor,
+            "unseen": unseen,
+            "n_nan": np.asarray(n_null).astype("int64"),
+            "n_inf": np.asarray(n_inf).astype("int64"),
+        }
+    )
+
+
+def invariants_from_counts(
+    frames: list[pd.DataFrame],
+    rows: np.ndarray,
+    nan_out: np.ndarray,
+    inf_out: np.ndarray,
+    thresholds: InvariantThresholds,
+) -> InvariantsResult:
+    """The invariants result from every feature's ``feature_invariants`` and the NaN/inf counts of the outputs."""
+    n_windows = len(rows)
+    by_feature = pd.concat(frames, ignore_index=True)
+    null_inc, null_f = _worst(by_feature, "null_increase", n_windows)
+    oor, oor_f = _worst(by_feature, "out_of_range", n_windows)
+    uns, uns_f = _worst(by_feature, "unseen", n_windows)
+    inf_in = by_feature.groupby("window")["n_inf"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
+    nan_in = by_feature.groupby("window")["n_nan"].sum().reindex(range(n_windows), fill_value=0).to_numpy()
     breaks: list[str] = []
     for w in range(n_windows):
         b = []

@@ -197,6 +197,8 @@ def _row_values(scored: Scored, key: str, fn: Callable[[], np.ndarray]) -> np.nd
 class _Ctx:
     """Per-group quantities for one ``grouped_metrics`` call, each computed on first use."""
 
+    rows_in_memory = True
+
     def __init__(
         self, scored: Scored, codes: np.ndarray, n_groups: int, confidence: float, complement: bool = False
     ) -> None:
@@ -291,17 +293,24 @@ class _Ctx:
         def build() -> dict[str, np.ndarray]:
             mask, centre, d, d2 = _row_values(self.scored, key, centred)
             n = self.bincount(mask=mask)
-            s1 = self.bincount(d, mask=mask)
-            s2 = self.bincount(d2, mask=mask)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean_d = s1 / n
-                var = np.maximum(s2 - n * mean_d**2, 0) / (n - 1)
-                half = _t_crit(n, self.conf) * np.sqrt(var / n)
-            mean = mean_d + centre
-            half = np.where(n > 1, half, np.nan)
-            return {"mean": np.where(n > 0, mean, np.nan), "half": half, "n": n}
+            return mean_from_sums(
+                n, self.bincount(d, mask=mask), self.bincount(d2, mask=mask), centre, self.conf
+            )
 
         return self.memo(("mean", key), build)
+
+
+def mean_from_sums(
+    n: np.ndarray, s1: np.ndarray, s2: np.ndarray, centre: float, confidence: float
+) -> dict[str, np.ndarray]:
+    """Per-group mean with a Student-t interval from the count and the sums of ``x − centre`` and its square."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_d = s1 / n
+        var = np.maximum(s2 - n * mean_d**2, 0) / (n - 1)
+        half = _t_crit(n, confidence) * np.sqrt(var / n)
+    mean = mean_d + centre
+    half = np.where(n > 1, half, np.nan)
+    return {"mean": np.where(n > 0, mean, np.nan), "half": half, "n": n}
 
 
 def _grouped_auc(
@@ -379,6 +388,25 @@ def _grouped_auc(
     # Average precision: precision at each distinct threshold (score ≥ block), weighted by recall gained.
     prec = (npos_b - pos_less) / (nall[grp_b] - pos_less - neg_less)
     sum_ap = np.bincount(grp_b, weights=pos_b * prec, minlength=G)[:G]
+    if per_row:
+        block = np.cumsum(new) - 1
+        place = np.zeros(len(codes))
+        place[view.order[sel]] = np.where(pos == 1, t[block], u[block])
+        out["place"] = place
+    out.update(auc_from_sums(npos, nneg, sum_pt, sum_ptt, sum_nuu, sum_ap))
+    return out
+
+
+def auc_from_sums(
+    npos: np.ndarray,
+    nneg: np.ndarray,
+    sum_pt: np.ndarray,
+    sum_ptt: np.ndarray,
+    sum_nuu: np.ndarray,
+    sum_ap: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """ROC AUC, its DeLong variance and average precision per group from the block sums of
+    ``_grouped_auc`` (also what an engine query returns: explore.engine computes the same sums in SQL)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = sum_pt / (npos * nneg)
         s10 = (sum_ptt / nneg**2 - npos * auc**2) / (npos - 1)
@@ -386,17 +414,11 @@ def _grouped_auc(
         var = np.maximum(s10, 0) / npos + np.maximum(s01, 0) / nneg
         ap = sum_ap / npos
     both = (npos > 0) & (nneg > 0)
-    if per_row:
-        block = np.cumsum(new) - 1
-        place = np.zeros(len(codes))
-        place[view.order[sel]] = np.where(pos == 1, t[block], u[block])
-        out["place"] = place
-    out.update(
-        auc=np.where(both, auc, np.nan),
-        var=np.where((npos > 1) & (nneg > 1), var, np.nan),
-        ap=np.where(npos > 0, ap, np.nan),
-    )
-    return out
+    return {
+        "auc": np.where(both, auc, np.nan),
+        "var": np.where((npos > 1) & (nneg > 1), var, np.nan),
+        "ap": np.where(npos > 0, ap, np.nan),
+    }
 
 
 def _complement_auc(view: _SortedView, codes: np.ndarray, G: int) -> dict[str, np.ndarray]:
@@ -657,7 +679,8 @@ def _macro_auc(ctx: _Ctx) -> _Res:
     n_rows = stats_k[0]["n"]
     _set_note(notes, ctx.support == 0, NOTE_EMPTY)
     _set_note(notes, n_present == 0, NOTE_ONE_CLASS)
-    small = (n_present > 0) & (n_rows <= BOOTSTRAP_MAX_ROWS) & (not ctx.complement)
+    # The bootstrap resamples rows: not where the rows stay in an engine (``rows_in_memory`` False).
+    small = (n_present > 0) & (n_rows <= BOOTSTRAP_MAX_ROWS) & (not ctx.complement) & ctx.rows_in_memory
     # Smallest groups first, within a total budget of resampled values (keeps many-group tables fast).
     candidates = np.flatnonzero(small)
     candidates = candidates[np.argsort(n_rows[candidates], kind="stable")]
@@ -829,6 +852,12 @@ def _m_r2(ctx: _Ctx, cls: int | None) -> _Res:
             "ab": b * yc,
         }.items()
     }
+    return r2_from_sums(ctx, n, sums)
+
+
+def r2_from_sums(ctx: _Ctx, n: np.ndarray, sums: dict[str, np.ndarray]) -> _Res:
+    """R² and its delta-method interval from per-group sums of e², y−ȳ, (y−ȳ)² and their products
+    (ȳ: the mean label over all rows); the engine feeds the same sums from SQL."""
     with np.errstate(invalid="ignore", divide="ignore"):
         U, A, B = sums["u"] / n, sums["a"] / n, sums["b"] / n
         V = B - A * A
@@ -1072,12 +1101,24 @@ def grouped_metrics(
     names = default_metrics(scored) if metrics is None else list(metrics)
     resolved = [(name, *_resolve(scored, name)) for name in names]
     ctx = _Ctx(scored, codes, n_groups, confidence, complement=complement)
+    has_score = scored.score is not None if scored.task == "binary" else scored.proba is not None
+    return metrics_frame(ctx, resolved, scored.unavailable, scored.proba is not None, has_score)
+
+
+def metrics_frame(
+    ctx: _Ctx,
+    resolved: list[tuple[str, MetricDef, int | None]],
+    unavailable: dict[str, str],
+    has_proba: bool,
+    has_score: bool,
+) -> pd.DataFrame:
+    """The long table of ``grouped_metrics`` from a context (in memory, or explore.engine's queries)."""
+    n_groups = ctx.G
     frames = []
     for name, metric, cls in resolved:
-        reason = scored.unavailable.get(metric.name)
-        needs_missing = (metric.needs == "proba" and scored.proba is None) or (
-            metric.needs == "score"
-            and (scored.score is None if scored.task == "binary" else scored.proba is None)
+        reason = unavailable.get(metric.name)
+        needs_missing = (metric.needs == "proba" and not has_proba) or (
+            metric.needs == "score" and not has_score
         )
         if reason or needs_missing:
             why = reason or "the model gives no scores"

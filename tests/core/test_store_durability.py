@@ -2,8 +2,8 @@
 store, nothing lost or duplicated; writers killed with SIGKILL mid-write, again and again, after which every
 write they acknowledged is there and SQLite's ``PRAGMA integrity_check`` says ``ok``.
 
-``store_url`` is SQLite in a temporary folder, and also PostgreSQL when ``EXPLORE_TEST_PG_URL`` names a
-server (CI starts one; each test gets a fresh database schema-free by dropping the tables first).
+``store_url`` (tests/conftest.py) is SQLite in a temporary folder and a fresh database on the live PostgreSQL
+server the test session starts (tests/postgres.py).
 Writers are forked (not spawned) so that 20 of them start in well under a second: a spawned interpreter
 pays its imports again, which made the older 20 x 200 test take ~10 minutes on a loaded machine.
 """
@@ -15,12 +15,11 @@ import random
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
-from explore.core.store import Store, metadata, rubric_entries, verdicts
+from explore.core.store import Store, rubric_entries, verdicts
 
 N_WRITERS = 20
 WRITES_PER_WRITER = 200  # half verdicts on a shared session, half rubric confirmations on the writer's review
@@ -31,18 +30,6 @@ KILL_ROUNDS = 8
 def _author(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXPLORE_USER", "tester")
     monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'explore.db'}"
-    url = os.environ.get("EXPLORE_TEST_PG_URL")
-    if not url:
-        pytest.skip("no PostgreSQL server: set EXPLORE_TEST_PG_URL (CI starts one)")
-    with Store(url) as store:  # a fresh store for this test
-        store.write(lambda conn: metadata.drop_all(conn))
-    return url
 
 
 def _session(url: str) -> int:

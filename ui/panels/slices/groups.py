@@ -3,12 +3,14 @@ significantly worse than the rest of the slice, and loading a group into the fil
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from explore.engine import charts as engine_charts
 from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows, group_names, metric_by_group
-from ui import evidence, state
+from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
@@ -35,6 +37,9 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
     )
     if not by:
         st.info("Choose a column to break the slice down by (e.g. region, device, a binned numeric feature).")
+        return
+    if ctx.out_of_core:
+        _engine_groups(ctx, focus, by, int(bins), c2)
         return
     with shown_errors(stop=False):
         rep = cached.slice_report(sc, focus.conditions_only, tuple(by), int(bins))
@@ -97,4 +102,32 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
             result=rep.to_dict(),
             dataset=ctx.dataset,
             key="slices_evidence_groups",
+        )
+
+
+def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int, where) -> None:
+    """Groups of an out-of-core dataset: every row of the slice, each metric with its interval, by the engine."""
+    with shown_errors(stop=False), st.spinner("Querying every row…"):
+        keys, table = engine_cached.groups(ctx.ws, ctx.dataset, focus.conditions_only, tuple(by), bins)
+        metric = where.selectbox("Metric", list(dict.fromkeys(table["metric"])), key="slices_group_metric")
+        st.caption(
+            f"Computed by the engine on all {ctx.ws.samples[ctx.dataset].total:,} rows of the dataset (the slice's "
+            "rows among them); 95 % intervals."
+        )
+        one = table[table["metric"] == metric].drop(columns="group").reset_index(drop=True)
+        shown = pd.concat(
+            [keys.iloc[table.loc[table["metric"] == metric, "group"]].reset_index(drop=True), one], axis=1
+        )
+        st.dataframe(shown, hide_index=True, key="slices_group_table")
+        st.altair_chart(
+            engine_charts.metric_by_group_chart(keys, table, metric),
+            key="slices_group_chart",
+            width="stretch",
+        )
+        st.download_button(
+            "Download CSV",
+            table.to_csv(index=False),
+            file_name="slice_by_group.csv",
+            mime="text/csv",
+            key="slices_dl_groups",
         )

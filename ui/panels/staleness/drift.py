@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.engine import charts as engine_charts
 from explore.staleness import charts, choices, reference, tables
 from explore.staleness.drift import bucket_shares
 from explore.staleness.layout import WindowSpec
+from ui import engine_cached
 from ui.boundary import shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
@@ -26,6 +28,9 @@ def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
         "> 0.25 large), KS distance for numeric and Jensen–Shannon distance for categorical features. On large data every "
         "p-value is ~0, so judge by the effect size; p-values are in the table."
     )
+    if ctx.out_of_core:
+        _engine_drift(ctx, spec)
+        return
     ws = ctx.ws
     windows = cached.time_windows(ws, spec)
     c1, c2 = st.columns([2, 1])
@@ -82,3 +87,21 @@ def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
             "drift.csv",
             key="staleness_dl_drift",
         )
+
+
+def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
+    from .performance import engine_unit
+
+    unit = engine_unit(spec)
+    features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
+    measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
+    with shown_errors(stop=False), st.spinner("Querying every row…"):
+        keys, table = engine_cached.drift(ctx.ws, ctx.dataset, unit, features)
+        st.caption(
+            f"Every row of '{ctx.dataset}' by calendar {unit}, against the first {unit}, computed by the engine "
+            "(histograms and KS from engine counts; `ks_method` says whether KS is exact or on a quantile grid)."
+        )
+        st.altair_chart(engine_charts.drift_heatmap(table, keys, measure), width="stretch")
+        with st.expander("Table"):
+            st.dataframe(table, hide_index=True)
+        csv_download(st, "Drift per feature and window (CSV)", table, "drift.csv", key="staleness_dl_drift")

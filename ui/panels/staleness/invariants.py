@@ -8,7 +8,7 @@ import streamlit as st
 from explore.staleness import charts, reference, tables
 from explore.staleness.drift import InvariantThresholds
 from explore.staleness.layout import WindowSpec
-from ui import evidence
+from ui import engine_cached, evidence
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
@@ -33,6 +33,12 @@ def invariants_section(ctx: PageContext, spec: WindowSpec) -> None:
     nonfinite = int(
         c[3].number_input("NaN/inf outputs over (count)", 0, 10_000_000, 0, key="staleness_th_outputs")
     )
+    thresholds = InvariantThresholds(
+        null_increase=null_inc, out_of_range=oor, unseen=unseen, nonfinite_outputs=nonfinite
+    )
+    if ctx.out_of_core:
+        _engine_invariants(ctx, spec, thresholds)
+        return
     ws = ctx.ws
     windows = cached.time_windows(ws, spec)
     ref = reference.resolve_reference(st.session_state.get(REFERENCE), ws, windows)
@@ -90,3 +96,18 @@ def invariants_section(ctx: PageContext, spec: WindowSpec) -> None:
             dataset=dataset,
             key="staleness_evidence_nonfinite",
         )
+
+
+def _engine_invariants(ctx: PageContext, spec: WindowSpec, thresholds: InvariantThresholds) -> None:
+    from .performance import engine_unit
+
+    unit = engine_unit(spec)
+    features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
+    with shown_errors(stop=False), st.spinner("Querying every row…"):
+        by_window = engine_cached.invariants(ctx.ws, ctx.dataset, unit, features, thresholds)
+        st.caption(
+            f"Every row of '{ctx.dataset}' by calendar {unit}, against the first {unit}, counted by the engine: "
+            f"{int(by_window['flagged'].sum())} of {len(by_window)} windows break an invariant."
+        )
+        st.dataframe(by_window, hide_index=True)
+        csv_download(st, "Invariants per window (CSV)", by_window, "invariants.csv", key="staleness_dl_inv")

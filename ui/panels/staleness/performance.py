@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.engine import charts as engine_charts
 from explore.staleness import charts, choices, tables
 from explore.staleness.layout import WindowSpec
-from ui import evidence, state
+from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
@@ -17,6 +18,9 @@ from .downloads import csv_download
 @st.fragment
 def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
     st.subheader("Performance over time")
+    if ctx.out_of_core:
+        _engine_performance(ctx, spec)
+        return
     sc = cached.scored_all(ctx.ws, spec.datasets, ctx.model_name)
     if sc.model_name is None:
         st.caption("Predictions-only mode: the metrics use the prediction columns of the data.")
@@ -77,4 +81,33 @@ def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
             result={"rows": tables.records(pot.table[tables.PERFORMANCE_EVIDENCE_COLUMNS])},
             dataset=ctx.dataset if len(spec.datasets) == 1 else None,
             key="staleness_evidence_perf",
+        )
+
+
+def engine_unit(spec: WindowSpec) -> str:
+    """Calendar windows for an out-of-core dataset (equal-row windows need every row's rank: months instead)."""
+    return spec.by if spec.by in ("month", "week", "day", "quarter") else "month"
+
+
+def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
+    unit = engine_unit(spec)
+    with shown_errors(stop=False), st.spinner("Querying every row…"):
+        keys, table = engine_cached.performance(ctx.ws, ctx.dataset, unit)
+        st.caption(
+            f"Every row of '{ctx.dataset}' by calendar {unit}, computed by the engine; 95 % intervals."
+            + ("" if unit == spec.by else " (Equal-row windows are not available out of core.)")
+        )
+        metrics = list(dict.fromkeys(table["metric"]))
+        chosen = st.multiselect(
+            "Metrics", metrics, default=metrics[:2], key="staleness_metrics", max_selections=4
+        )
+        for metric in chosen:
+            st.altair_chart(engine_charts.metric_over_time_chart(keys, table, metric), width="stretch")
+        wide = table.assign(window=keys["window"].iloc[table["group"]].to_numpy()).pivot(
+            index="window", columns="metric", values="value"
+        )
+        with st.expander("Table (every metric)"):
+            st.dataframe(wide)
+        csv_download(
+            st, "Metrics per window (CSV)", table, "performance_over_time.csv", key="staleness_dl_perf"
         )

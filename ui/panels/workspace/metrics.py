@@ -8,7 +8,7 @@ import streamlit as st
 from explore.core import overview
 from explore.core.workspace import Workspace
 from explore.stats.metrics import overall_metrics
-from ui import loaders
+from ui import engine_cached, loaders
 from ui.boundary import shown_errors
 from ui.safe import md_code, md_text
 
@@ -25,7 +25,11 @@ def metrics_section(ws: Workspace) -> None:
     for name in ws.dataset_names:
         with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
             sc = loaders.scored(name, model_name, ws=ws)
-            tables[name] = overall_metrics(sc)
+            if ws.is_out_of_core(name):  # every row, in the engine (sc holds its sample)
+                tables[name] = engine_cached.overall(ws, name)
+                st.caption(f"{name}: {ws.samples[name].caption()}")
+            else:
+                tables[name] = overall_metrics(sc)
             for metric, reason in sc.unavailable.items():
                 st.caption(md_text(f"{name}: {metric} unavailable — {reason}."))
             if sc.n_unlabeled:

@@ -1,0 +1,288 @@
+"""Out-of-core engine benchmark: a partitioned predictions log, the same analyses by DuckDB and by pandas.
+
+    python benchmarks/bench_engine.py --rows 10000000 [--paths duckdb pandas] [--threads 2]
+
+Writes (once) a predictions log of ``--rows`` rows × 20 features as Parquet, partitioned by month (24
+``month=YYYY-MM/`` folders), with drift (f0–f4 shift, f15's mix changes) and two planted weak slices
+(f15 = c3 & f16 = d1; f17 = e2 & f0 high: the model's scores are noise there). Each path runs in its own
+subprocess so that its peak RSS is its own:
+
+* ``duckdb``: ``explore.engine`` on the Parquet folder (nothing loaded whole);
+* ``pandas``: the in-memory path of the app (``explore.stats`` / ``explore.slices`` / ``explore.staleness``)
+  on the same rows read into a DataFrame.
+
+Operations: open, overall metrics, slice report after a filter change (a 1-column group-by under a filter),
+group-by over 3 columns (~180 groups, 5 metrics with intervals), performance over 24 monthly windows, drift
+matrix (20 features × 24 windows against the first month), weak-slice discovery (≤ 2 conditions) with the
+planted slices found or not. Figures are printed side by side with the ratio and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, WORK, peak_rss_mb
+
+MONTHS = 24
+NUM = [f"f{i}" for i in range(15)]
+CAT = {"f15": "c", "f16": "d", "f17": "e", "f18": "g", "f19": "h"}
+LEVELS = {"f15": 6, "f16": 6, "f17": 5, "f18": 8, "f19": 4}
+FEATURES = NUM + list(CAT)
+METRICS = ["accuracy", "ROC AUC", "log loss", "precision", "recall"]
+CHUNK = 1_000_000
+
+
+def generate(dest: Path, rows: int, seed: int = 0) -> Path:
+    """The partitioned log (written once per size); returns its folder."""
+    import numpy as np
+    import pandas as pd
+
+    folder = dest / f"log_{rows}"
+    if (folder / "_done").exists():
+        return folder
+    t = time.perf_counter()
+    print(f"writing a {rows:,}-row predictions log into {folder} …", flush=True)
+    rng = np.random.default_rng(seed)
+    per_month = np.full(MONTHS, rows // MONTHS)
+    per_month[: rows % MONTHS] += 1
+    for m in range(MONTHS):
+        start = pd.Timestamp("2023-01-01") + pd.DateOffset(months=m)
+        end = start + pd.DateOffset(months=1)
+        part_dir = folder / f"month={start:%Y-%m}"
+        part_dir.mkdir(parents=True, exist_ok=True)
+        left, part = int(per_month[m]), 0
+        while left > 0:
+            n = min(CHUNK, left)
+            left -= n
+            drift = m / (MONTHS - 1)
+            df = pd.DataFrame(
+                {f: rng.normal(0.5 * drift if i < 5 else 0.0, 1.0, n) for i, f in enumerate(NUM)}
+            )
+            for f, prefix in CAT.items():
+                k = LEVELS[f]
+                p = np.ones(k) / k
+                if f == "f15":  # the mix of f15 drifts
+                    p = np.linspace(1 - drift * 0.8, 1 + drift * 0.8, k)
+                    p /= p.sum()
+                df[f] = pd.Categorical.from_codes(rng.choice(k, n, p=p), [f"{prefix}{j}" for j in range(k)])
+            logit = df["f0"] - 0.8 * df["f1"] + 0.5 * df["f2"] + (df["f15"] == "c1") * 0.7
+            y = rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))
+            noise = rng.normal(0, 0.6 + 0.6 * drift, n)  # the model degrades over time
+            score = 1 / (1 + np.exp(-(logit.to_numpy() + noise)))
+            weak = ((df["f15"] == "c3") & (df["f16"] == "d1")) | ((df["f17"] == "e2") & (df["f0"] > 1))
+            score[weak.to_numpy()] = rng.random(int(weak.sum()))
+            df["label"] = y.astype("int8")
+            df["score"] = score.round(4)
+            df["pred"] = (df["score"] >= 0.5).astype("int8")
+            span = (end - start).value
+            df["ts"] = pd.to_datetime(start.value + rng.integers(0, span, n))
+            for f in CAT:
+                df[f] = df[f].astype(str)
+            df.to_parquet(part_dir / f"part-{part}.parquet", index=False)
+            part += 1
+    (folder / "_done").write_text("ok")
+    print(f"  written in {time.perf_counter() - t:.1f} s", flush=True)
+    return folder
+
+
+PLANTED = [("f15", "c3", "f16", "d1"), ("f17", "e2", "f0", None)]
+
+
+def _found(slices: list[str]) -> list[bool]:
+    out = []
+    for a, av, b, bv in PLANTED:
+        out.append(any(a in s and av in s and b in s and (bv is None or bv in s) for s in slices))
+    return out
+
+
+class _Times(dict):
+    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress)."""
+
+    def __setitem__(self, key: str, value: float) -> None:
+        super().__setitem__(key, value)
+        print(
+            f"  {key:<48s} {value:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", file=sys.stderr, flush=True
+        )
+
+
+def run_duckdb(folder: Path, threads: int) -> dict:
+    from explore.core.workspace import ColumnRoles
+    from explore.engine import (
+        EngineSource,
+        by_columns,
+        by_time_window,
+        grouped_metrics,
+        open_log,
+        open_source,
+    )
+    from explore.engine import drift as ED
+    from explore.engine.discovery import weak_slices
+
+    times: dict[str, float] = _Times()
+    t = time.perf_counter()
+    con = open_source(EngineSource(folder))
+    con.execute(f"SET threads = {threads}")
+    roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
+    log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
+    n = log.n
+    times["open"] = time.perf_counter() - t
+    t = time.perf_counter()
+    grouped_metrics(log, None, metrics=METRICS)
+    times["overall metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS)
+    times["slice report after a filter change"] = time.perf_counter() - t
+    t = time.perf_counter()
+    keys, _ = grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS)
+    times[f"group-by 3 columns ({len(keys)} groups)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    keys, _ = grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS)
+    times[f"performance over {len(keys)} monthly windows"] = time.perf_counter() - t
+    t = time.perf_counter()
+    first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
+    profile = ED.reference_profile(log, features=FEATURES, where=first)
+    keys, _ = ED.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+    times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
+    t = time.perf_counter()
+    res = weak_slices(log, columns=FEATURES, loss="error")
+    times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
+    return {"rows": n, "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
+
+
+def run_pandas(folder: Path) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    from explore.slices.grouping import group_column
+    from explore.slices.report import weak_slices
+    from explore.staleness import drift as D
+    from explore.stats import metrics as M
+
+    times: dict[str, float] = _Times()
+    t = time.perf_counter()
+    df = pd.read_parquet(folder).reset_index(drop=True)
+    scored = _scored(df)
+    times["open"] = time.perf_counter() - t
+    t = time.perf_counter()
+    M.overall_metrics(scored, metrics=METRICS)
+    times["overall metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sel = (df["f16"] == "d2").to_numpy()
+    codes, uniq = pd.factorize(df["f15"], sort=True)
+    M.grouped_metrics(scored, np.where(sel, codes, -1), len(uniq), metrics=METRICS)
+    times["slice report after a filter change"] = time.perf_counter() - t
+    t = time.perf_counter()
+    idx = pd.MultiIndex.from_frame(df[["f15", "f16", "f17"]].astype(str))
+    codes, uniq = pd.factorize(idx, sort=True)
+    M.grouped_metrics(scored, codes, len(uniq), metrics=METRICS)
+    times[f"group-by 3 columns ({len(uniq)} groups)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    month = df["ts"].dt.to_period("M")
+    mcodes, muniq = pd.factorize(month, sort=True)
+    M.grouped_metrics(scored, mcodes, len(muniq), metrics=METRICS)
+    times[f"performance over {len(muniq)} monthly windows"] = time.perf_counter() - t
+    t = time.perf_counter()
+    profile = D.reference_profile(df[mcodes == 0], features=FEATURES)
+    D.drift_by_window(profile, df, mcodes, len(muniq), features=FEATURES)
+    times[f"drift matrix {len(FEATURES)} features x {len(muniq)} windows"] = time.perf_counter() - t
+    t = time.perf_counter()
+    group_column(scored, "f0")  # warm nothing: discovery bins every column itself
+    res = weak_slices(scored, columns=FEATURES, loss="error")
+    times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
+    return {"rows": len(df), "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
+
+
+def _scored(df):
+    """The Scored of the log's prediction columns, as explore.core.workspace.score builds it."""
+    import numpy as np
+
+    from explore.core.workspace import Scored
+
+    s = df["score"].to_numpy("float64")
+    y = df["label"].to_numpy("int64")
+    return Scored(
+        dataset_name="log",
+        model_name=None,
+        task="binary",
+        frame=df,
+        feature_names=FEATURES,
+        y=y,
+        y_raw=y,
+        pred=df["pred"].to_numpy("int64"),
+        proba=np.column_stack([1 - s, s]),
+        score=s,
+        classes=np.array([0, 1]),
+        positive_index=1,
+        time=df["ts"],
+        ids=np.arange(len(df)),
+        unavailable={},
+        n_unlabeled=0,
+        source_key="bench",
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--paths", nargs="+", default=["duckdb", "pandas"], choices=["duckdb", "pandas"])
+    ap.add_argument("--threads", type=int, default=2, help="DuckDB threads (the machine's cores)")
+    ap.add_argument("--run", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
+    ap.add_argument("--folder", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run:  # a child: one path, its figures as JSON on the last line
+        folder = Path(args.folder)
+        out = run_duckdb(folder, args.threads) if args.run == "duckdb" else run_pandas(folder)
+        print(json.dumps(out))
+        return
+    folder = generate(WORK, args.rows)
+    results = {}
+    for path in args.paths:
+        print(f"running the {path} path …", flush=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--run",
+                path,
+                "--folder",
+                str(folder),
+                "--threads",
+                str(args.threads),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )  # the child's stderr (its figures as they land, or its traceback) goes straight to ours
+        if proc.returncode != 0:
+            print(f"  {path} failed (exit {proc.returncode})", flush=True)
+            continue
+        results[path] = json.loads(proc.stdout.strip().splitlines()[-1])
+    ops = list(next(iter(results.values()))["times"]) if results else []
+    print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
+    header = (
+        f"{'operation':<48s}"
+        + "".join(f"{p:>12s}" for p in results)
+        + ("   ratio" if len(results) == 2 else "")
+    )
+    print(header)
+    for op in ops:
+        cells = [results[p]["times"].get(op) for p in results]
+        line = f"{op:<48s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells)
+        if len(cells) == 2 and all(cells):
+            line += f"   {cells[1] / cells[0]:5.1f}x"
+        print(line)
+    print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
+    print(
+        f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
+    )
+    if len(results) == 2:
+        print("ratio = pandas time / duckdb time (> 1: the engine is faster)")
+
+
+if __name__ == "__main__":
+    main()

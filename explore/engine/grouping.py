@@ -1,0 +1,189 @@
+"""A column cut into groups in the engine, the way ``explore.slices.grouping.group_column`` cuts it in memory.
+
+Numeric columns: quantile bins whose edges come from the engine's distinct-value counts (bit-identical to
+``np.quantile`` over the rows; above ``MAX_DISTINCT`` distinct values, DuckDB's ``quantile_cont``). Categorical
+columns: the most frequent values, then "(other)", then "(missing)" — from the engine's value counts (ties at
+the cut-off are broken by value here, by first appearance in memory). Labels and slice conditions are built by
+the same functions as in memory, so a group found on a log is a ``SliceDefinition`` like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from explore.engine.log import LogTable, literal, quote
+from explore.errors import AnalysisError
+from explore.slices import grouping as SG
+from explore.slices.definition import Condition
+from explore.staleness.drift import quantiles_from_distinct
+
+MAX_DISTINCT = 1_000_000
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UTINYINT",
+            "USMALLINT", "UINTEGER", "UBIGINT")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineGrouping:
+    """Groups of one column: ``code`` is a SQL expression over ``rows`` giving each row's group (−1: none)."""
+
+    column: str
+    kind: str
+    code: str
+    labels: list[str]
+    conditions: list[Condition] = field(default_factory=list)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.labels)
+
+    @property
+    def keys(self) -> list[str]:
+        return [f"{self.column} = {label}" for label in self.labels]
+
+
+def _case(expr_by_code: list[tuple[str, int]], default: int) -> str:
+    whens = " ".join(f"WHEN {cond} THEN {code}" for cond, code in expr_by_code)
+    return f"(CASE {whens} ELSE {default} END)" if whens else str(default)
+
+
+def group_column(
+    log: LogTable, column: str, *, bins: int = SG.DEFAULT_BINS, max_groups: int = SG.MAX_GROUPS
+) -> EngineGrouping:
+    """``explore.slices.grouping.group_column`` for a log column, computed from engine aggregates."""
+    if column not in log.types:
+        raise AnalysisError(
+            SG.UNKNOWN_COLUMN.format(column=column, dataset=log.name, columns=", ".join(list(log.types)[:40]))
+        )
+    if not 2 <= bins <= SG.MAX_BINS:
+        raise AnalysisError(SG.BAD_BINS.format(column=column, max_bins=SG.MAX_BINS, received=bins))
+    t = log.types[column].upper().split("(")[0]
+    col = f"rows.{quote(column)}"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        raise AnalysisError(
+            f"Grouping the time column '{column}' of an engine dataset is done by calendar windows: use "
+            "explore.engine.by_time_window (the Staleness page), or pick another column."
+        )
+    if t in _NUMERIC:
+        x = f"CAST({col} AS DOUBLE)"
+        missing = f"({x} IS NULL OR isnan({x}))"
+        # The distinct values and their counts, fetched once (at most MAX_DISTINCT + 1 of them).
+        r = log.sql(
+            f"SELECT {x} AS v, count(*) AS n FROM rows WHERE NOT {missing} GROUP BY 1 ORDER BY 1 LIMIT {MAX_DISTINCT + 1}"
+        ).fetchnumpy()
+        if len(r["v"]) > max(bins, 10):
+            return _drop_empty(log, _numeric(log, column, x, missing, bins, r))
+        x, missing = col, f"({col} IS NULL OR isnan({col}))"  # few values: categories, as written
+    else:
+        x = col
+        missing = f"({col} IS NULL)"
+    return _categorical(log, column, x, missing, max_groups)
+
+
+def _numeric(log: LogTable, column: str, x: str, missing: str, bins: int, r: dict) -> EngineGrouping:
+    probs = np.linspace(0, 1, bins + 1)
+    if len(r["v"]) <= MAX_DISTINCT:
+        below = np.concatenate([[0], np.cumsum(np.asarray(r["n"], dtype="int64"))])
+        qs = quantiles_from_distinct(np.asarray(r["v"], dtype="float64"), below, probs)
+    else:
+        listed = ", ".join(repr(float(q)) for q in probs)
+        qs = np.asarray(
+            log.sql(f"SELECT quantile_cont({x}, [{listed}]) FROM rows WHERE NOT {missing}").fetchall()[0][0]
+        )
+    inner = SG.quantile_inner_edges(qs)
+    labels, conditions = SG.quantile_bin_groups(column, inner)
+    code = " + ".join(f"({x} >= {float(e)!r})::INTEGER" for e in inner) or "0"
+    has_missing = bool(log.sql(f"SELECT count(*) FROM rows WHERE {missing}").fetchall()[0][0])
+    if has_missing:
+        labels.append(SG.MISSING_LABEL)
+        conditions.append(Condition(column, "in", values=(None,)))
+    return EngineGrouping(
+        column, "numeric", f"(CASE WHEN {missing} THEN {len(inner) + 1} ELSE {code} END)", labels, conditions
+    )
+
+
+def _categorical(log: LogTable, column: str, x: str, missing: str, max_groups: int) -> EngineGrouping:
+    vc = log.sql(
+        f"SELECT {x} AS v, count(*) AS n FROM rows WHERE NOT {missing} GROUP BY 1 ORDER BY n DESC, v"
+    ).fetchall()
+    has_missing = bool(log.sql(f"SELECT count(*) FROM rows WHERE {missing}").fetchall()[0][0])
+    room = max(max_groups - int(has_missing), 1)
+    kept = vc[:room] if len(vc) <= room else vc[: room - 1]
+    kept_values = [v for v, _ in kept]
+    has_other = len(kept) < len(vc)
+    sorted_pos, labels, conditions = SG.category_groups(column, kept_values, has_other, has_missing)
+    whens = [(f"{x} = {literal(kept_values[j])}", new) for new, j in enumerate(sorted_pos)]
+    if has_missing:
+        whens.insert(0, (missing, len(labels) - 1))
+    other = len(kept) if has_other else -1
+    return EngineGrouping(column, "categorical", _case(whens, other), labels, conditions)
+
+
+def _drop_empty(log: LogTable, g: EngineGrouping) -> EngineGrouping:
+    r = log.sql(f"SELECT {g.code} AS g, count(*) AS n FROM rows GROUP BY 1").fetchnumpy()
+    counts = np.zeros(g.n_groups, dtype="int64")
+    codes = np.asarray(r["g"], dtype=np.intp)
+    ok = codes >= 0
+    counts[codes[ok]] = np.asarray(r["n"])[ok]
+    if (counts > 0).all():
+        return g
+    keep = np.flatnonzero(counts > 0)
+    code = _case([(f"{g.code} = {old}", new) for new, old in enumerate(keep)], -1)
+    return EngineGrouping(
+        g.column, g.kind, code, [g.labels[i] for i in keep], [g.conditions[i] for i in keep]
+    )
+
+
+def cross(log: LogTable, a: EngineGrouping, b: EngineGrouping) -> EngineGrouping:
+    """Groups of two columns together (every non-empty pair), labelled ``a-label × b-label``."""
+    nb = b.n_groups
+    g = EngineGrouping(
+        f"{a.column} × {b.column}",
+        "cross",
+        f"(CASE WHEN {a.code} < 0 OR {b.code} < 0 THEN -1 ELSE {a.code} * {nb} + {b.code} END)",
+        [f"{la} × {lb}" for la in a.labels for lb in b.labels],
+        [],
+    )
+    return _drop_empty(log, g)
+
+
+def condition_sql(log: LogTable, cond: Condition) -> str:
+    """A slice condition as SQL over ``rows`` (missing values excluded from ranges, as in memory)."""
+    if cond.column not in log.types:
+        raise AnalysisError(
+            f"The slice condition on '{cond.column}' cannot run in the engine: dataset '{log.name}' has no such "
+            "column (pseudo-columns such as the label or the prediction are for in-memory datasets). Remove it "
+            "from the filter."
+        )
+    t = log.types[cond.column].upper().split("(")[0]
+    col = f"rows.{quote(cond.column)}"
+    numeric = t in _NUMERIC
+    is_time = t.startswith("TIMESTAMP") or t == "DATE"
+    missing = f"({col} IS NULL OR isnan({col}))" if numeric else f"({col} IS NULL)"
+    if cond.op == "range":
+        parts = [f"NOT {missing}"]
+        if is_time:
+            lo = None if cond.lo is None else f"TIMESTAMP {literal(str(cond.lo))}"
+            hi = None if cond.hi is None else f"TIMESTAMP {literal(str(cond.hi))}"
+            col = f"CAST({col} AS TIMESTAMP)"
+        else:
+            lo = None if cond.lo is None else repr(float(cond.lo))
+            hi = None if cond.hi is None else repr(float(cond.hi))
+        if lo is not None:
+            parts.append(f"{col} >= {lo}")
+        if hi is not None:
+            parts.append(f"{col} {'<=' if cond.hi_inclusive else '<'} {hi}")
+        return "(" + " AND ".join(parts) + ")"
+    values = [v for v in cond.values if v is not None]
+    with_none = len(values) < len(cond.values)
+    listed = f"{col} IN ({', '.join(literal(v) for v in values)})" if values else "FALSE"
+    if cond.op == "in":
+        return f"({listed} OR {missing})" if with_none else f"(coalesce({listed}, FALSE))"
+    inside = f"(coalesce({listed}, FALSE) OR {missing})" if with_none else f"coalesce({listed}, FALSE)"
+    return f"(NOT {inside})"
+
+
+def slice_where(log: LogTable, conditions: list[Condition] | tuple[Condition, ...]) -> str | None:
+    """The conjunction of a slice's conditions as SQL (None: every row)."""
+    return " AND ".join(condition_sql(log, c) for c in conditions) or None

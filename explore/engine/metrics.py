@@ -1,0 +1,284 @@
+"""Metrics per group with intervals, computed in DuckDB: the same formulas as ``explore.stats.metrics``.
+
+The engine returns per-group sufficient statistics — counts of the confusion matrix, sums of per-row losses
+(centred on their overall mean, as in memory), and for ROC AUC the exact rank sums with ties and the DeLong
+placement sums by window functions over (group, score) blocks — and the interval formulas of
+``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
+The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
+the normal one, and the ``note`` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from explore.engine.log import LogTable, quote
+from explore.errors import AnalysisError
+from explore.stats import metrics as M
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """What the metric functions read from a ``Scored``: the task and its classes."""
+
+    task: str
+    classes: np.ndarray | None
+    positive_index: int | None
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How the rows of a log are cut into groups: SQL expressions, their values per group (``keys``)."""
+
+    exprs: tuple[str, ...]
+    names: tuple[str, ...]
+    where: str | None = None
+
+
+def _finite(x: str) -> str:
+    return f"isfinite({x})"
+
+
+class EngineCtx(M._Ctx):
+    """``explore.stats.metrics._Ctx`` whose per-group quantities are DuckDB queries over the view ``grp``."""
+
+    rows_in_memory = False
+
+    def __init__(self, log: LogTable, n_groups: int, confidence: float) -> None:
+        self.log = log
+        self.scored = _Meta(log.task, log.classes, log.positive_index)  # type: ignore[assignment]
+        self.complement = False
+        self.codes = None  # type: ignore[assignment]
+        self.G = n_groups
+        self.conf = confidence
+        self.z = M._z(confidence)
+        self.task = log.task
+        self.K = log.K
+        self._cache: dict[Any, Any] = {}
+        self.all_kept = True
+        self.support = self._per_group("count(*)")[0].astype("int64")
+
+    def _per_group(self, *aggs: str, where: str | None = None) -> list[np.ndarray]:
+        """Each aggregate per group code (0 where a group has no row), as float arrays."""
+        cond = f"WHERE {where}" if where else ""
+        rows = self.log.sql(f"SELECT g, {', '.join(aggs)} FROM grp {cond} GROUP BY g").fetchnumpy()
+        out = []
+        g = rows["g"].astype(np.intp)
+        for name in list(rows)[1:]:
+            a = np.zeros(self.G)
+            a[g] = np.asarray(rows[name], dtype="float64")
+            out.append(a)
+        return out
+
+    def bincount(self, weights: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+        raise AnalysisError(
+            "Per-row weights are not available in the engine: this metric needs an engine query."
+        )
+
+    @property
+    def confusion(self) -> np.ndarray:
+        def build() -> np.ndarray:
+            K = self.K
+            rows = self.log.sql(
+                f"SELECT g, _y, CASE WHEN _pred < 0 THEN {K} ELSE _pred END AS p, count(*) AS n "
+                "FROM grp WHERE _y >= 0 GROUP BY ALL"
+            ).fetchnumpy()
+            C = np.zeros((self.G, K, K + 1))
+            np.add.at(
+                C,
+                (rows["g"].astype(np.intp), rows["_y"].astype(np.intp), rows["p"].astype(np.intp)),
+                rows["n"],
+            )
+            return C
+
+        return self.memo("confusion", build)
+
+    def auc_stats(self, k: int) -> dict[str, np.ndarray]:
+        """Exact ROC AUC (rank sums with ties), DeLong placement sums and average precision, per group."""
+
+        def build() -> dict[str, np.ndarray]:
+            s = "_score" if self.task == "binary" else f"_p{k}"
+            q = f"""
+            WITH b AS (
+                SELECT g, {s} AS s, sum(CASE WHEN _y = {k} THEN 1 ELSE 0 END)::DOUBLE AS pos_b,
+                       count(*)::DOUBLE AS n_b
+                FROM grp WHERE {_finite(s)} GROUP BY g, {s}
+            ), c AS (
+                SELECT g, pos_b, n_b - pos_b AS neg_b,
+                       sum(pos_b) OVER w - pos_b AS pos_less,
+                       sum(n_b - pos_b) OVER w - (n_b - pos_b) AS neg_less,
+                       sum(pos_b) OVER (PARTITION BY g) AS npos,
+                       sum(n_b) OVER (PARTITION BY g) AS nall
+                FROM b WINDOW w AS (PARTITION BY g ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            )
+            SELECT g, any_value(npos) AS npos, any_value(nall) AS nall,
+                   sum(pos_b * (neg_less + 0.5 * neg_b)) AS sum_pt,
+                   sum(pos_b * (neg_less + 0.5 * neg_b) ** 2) AS sum_ptt,
+                   sum(neg_b * (npos - pos_less - 0.5 * pos_b) ** 2) AS sum_nuu,
+                   sum(pos_b * (npos - pos_less) / (nall - pos_less - neg_less)) AS sum_ap
+            FROM c GROUP BY g
+            """
+            r = self.log.sql(q).fetchnumpy()
+            g = r["g"].astype(np.intp)
+
+            def col(name: str) -> np.ndarray:
+                a = np.zeros(self.G)
+                a[g] = np.asarray(r[name], dtype="float64")
+                return a
+
+            npos, nall = col("npos"), col("nall")
+            nneg = nall - npos
+            out = {"npos": npos, "nneg": nneg, "n": nall}
+            out.update(
+                M.auc_from_sums(npos, nneg, col("sum_pt"), col("sum_ptt"), col("sum_nuu"), col("sum_ap"))
+            )
+            return out
+
+        return self.memo(("auc", k), build)
+
+    def _row_expr(self, key: str) -> str:
+        log = self.log
+        if key == "log loss":
+            p = log.p_true()
+            return f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < 1e-15 THEN 1e-15 WHEN {p} > 1 THEN 1.0 ELSE {p} END))"
+        if key == "brier":
+            if self.task == "binary":
+                k = log.positive_index
+                return f"((_p{k} - CASE WHEN _y = {k} THEN 1.0 ELSE 0.0 END) ** 2)"
+            return (
+                "("
+                + " + ".join(
+                    f"(_p{k} - CASE WHEN _y = {k} THEN 1.0 ELSE 0.0 END) ** 2" for k in range(self.K)
+                )
+                + ")"
+            )
+        return {"abs err": "abs(_pred - _y)", "err": "(_pred - _y)", "sq err": "((_pred - _y) ** 2)"}[key]
+
+    def row_mean(self, key: str, values: Any) -> dict[str, np.ndarray]:
+        def build() -> dict[str, np.ndarray]:
+            x = self._row_expr(key)
+            # Centred on the mean over all rows, as in memory (it avoids cancellation in the sum of squares).
+            centre = self.log.sql(f"SELECT avg({x}) FILTER (WHERE {_finite(x)}) FROM rows").fetchall()[0][0]
+            centre = 0.0 if centre is None else float(centre)
+            c = repr(centre)
+            n, s1, s2 = self._per_group(
+                "count(*)", f"sum({x} - {c})", f"sum(({x} - {c}) ** 2)", where=_finite(x)
+            )
+            return M.mean_from_sums(n, s1, s2, centre, self.conf)
+
+        return self.memo(("mean", key), build)
+
+    def r2(self) -> M._Res:
+        ok = "isfinite(_y) AND isfinite(_pred - _y)"
+        ybar = self.log.sql(f"SELECT avg(_y) FILTER (WHERE {ok}) FROM rows").fetchall()[0][0]
+        yc = f"(_y - {repr(float(ybar) if ybar is not None else 0.0)})"
+        u, b = "((_pred - _y) ** 2)", f"({yc} ** 2)"
+        terms = {
+            "u": u, "a": yc, "b": b, "uu": f"{u} * {u}", "aa": b, "bb": f"{b} * {b}",
+            "ua": f"{u} * {yc}", "ub": f"{u} * {b}", "ab": f"{b} * {yc}",
+        }  # fmt: skip
+        n, *sums = self._per_group("count(*)", *(f"sum({t})" for t in terms.values()), where=ok)
+        return M.r2_from_sums(self, n, dict(zip(terms, sums, strict=True)))
+
+
+def _m_r2_engine(ctx: M._Ctx, cls: int | None) -> M._Res:
+    return ctx.r2() if isinstance(ctx, EngineCtx) else M._m_r2(ctx, cls)
+
+
+def _define_groups(log: LogTable, grouping: Any, where: str | None = None) -> pd.DataFrame:
+    """Create the view ``grp`` (rows with their group code ``g``) and return the groups' keys in code order.
+
+    ``grouping``: a ``Grouping`` (distinct values of expressions) or an ``engine.grouping.EngineGrouping``
+    (a column's bins / categories, as the Slices page cuts it)."""
+    from explore.engine.grouping import EngineGrouping
+
+    if isinstance(grouping, EngineGrouping):
+        cond = f"g >= 0 AND ({where})" if where else "g >= 0"
+        log.sql(
+            f"CREATE OR REPLACE TEMP VIEW grp AS SELECT * FROM (SELECT rows.*, {grouping.code} AS g FROM rows AS rows) "
+            f"AS rows WHERE {cond}"
+        )
+        return pd.DataFrame({grouping.column: grouping.labels})
+    cols = [f"{e} AS k{i}" for i, e in enumerate(grouping.exprs)]
+    conds = [f"({c})" for c in (grouping.where, where) if c]
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    order = ", ".join(f"k{i} NULLS LAST" for i in range(len(cols))) or "1"
+    if cols:
+        log.sql(
+            f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1)::INTEGER AS g "
+            f"FROM (SELECT DISTINCT {', '.join(cols)} FROM rows {where})"
+        )
+        on = " AND ".join(f"({e}) IS NOT DISTINCT FROM _keys.k{i}" for i, e in enumerate(grouping.exprs))
+        log.sql(
+            f"CREATE OR REPLACE TEMP VIEW grp AS SELECT rows.*, _keys.g FROM rows JOIN _keys ON {on} {where}"
+        )
+        keys = log.sql("SELECT * FROM _keys ORDER BY g").df()
+        keys = keys.drop(columns="g").set_axis(list(grouping.names), axis=1)
+    else:
+        log.sql(f"CREATE OR REPLACE TEMP VIEW grp AS SELECT rows.*, 0 AS g FROM rows {where}")
+        keys = pd.DataFrame(index=range(1))
+    return keys
+
+
+def grouped_metrics(
+    log: LogTable,
+    grouping: Any = None,
+    *,
+    metrics: list[str] | None = None,
+    confidence: float = 0.95,
+    where: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(keys, table)``: the groups (one row per group code) and ``explore.stats.metrics.grouped_metrics``'s long
+    table for them, every aggregate computed by DuckDB."""
+    if not 0 < confidence < 1:
+        raise AnalysisError(M.BAD_CONFIDENCE.format(received=confidence))
+    keys = _define_groups(log, grouping or Grouping((), ()), where)
+    meta = _Meta(log.task, log.classes, log.positive_index)
+    names = M.default_metrics(meta) if metrics is None else list(metrics)  # type: ignore[arg-type]
+    resolved = []
+    for name in names:
+        metric, cls = M._resolve(meta, name)  # type: ignore[arg-type]
+        if metric.name == "R²":
+            metric = M.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
+        resolved.append((name, metric, cls))
+    ctx = EngineCtx(log, len(keys), confidence)
+    return keys, M.metrics_frame(
+        ctx,
+        resolved,
+        log.unavailable,
+        log.has_proba,
+        log.has_score if log.task == "binary" else log.has_proba,
+    )
+
+
+def overall_metrics(
+    log: LogTable, *, metrics: list[str] | None = None, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Every metric of the task on all rows of the log (group 0), computed in the engine."""
+    return grouped_metrics(log, None, metrics=metrics, confidence=confidence)[1]
+
+
+def by_columns(log: LogTable, columns: list[str], where: str | None = None) -> Grouping:
+    """Groups: each distinct combination of values of ``columns`` (missing values are a group of their own)."""
+    for c in columns:
+        if c not in log.types:
+            raise AnalysisError(
+                f"There is no column '{c}' in dataset '{log.name}'. Group by one of: {', '.join(list(log.types)[:30])}."
+            )
+    return Grouping(tuple(f"rows.{quote(c)}" for c in columns), tuple(columns), where)
+
+
+def by_time_window(log: LogTable, unit: str = "month") -> Grouping:
+    """Groups: calendar windows of the time column (``date_trunc(unit, time)``), oldest first."""
+    if not log.columns.time:
+        raise AnalysisError(
+            f"Dataset '{log.name}' has no time column: name it in workspace.toml [columns] time to see performance over time."
+        )
+    if unit not in ("year", "quarter", "month", "week", "day", "hour"):
+        raise AnalysisError(f"Unknown window unit {unit!r}: use year, quarter, month, week, day or hour.")
+    t = f"rows.{quote(log.columns.time)}"
+    return Grouping((f"date_trunc('{unit}', CAST({t} AS TIMESTAMP))",), ("window",), f"{t} IS NOT NULL")

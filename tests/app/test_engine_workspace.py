@@ -1,0 +1,62 @@
+"""AppTest: a workspace whose dataset is a hive-partitioned Parquet glob read by the engine (DuckDB) opens, and
+the Workspace, Slices (groups) and Staleness (performance over time, drift) pages show engine results on every
+row, with the sample that row-level views use stated."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.conftest import assert_no_exception
+from tests.engine.test_metrics import predictions_log
+from tests.engine.test_workspace import _partitioned, _toml
+
+ROWS = 1200
+
+
+@pytest.fixture
+def engine_workspace(tmp_path, monkeypatch):
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    _partitioned(tmp_path, predictions_log("binary", ROWS))
+    _toml(tmp_path, 'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }')
+    return tmp_path / "workspace.toml"
+
+
+def _captions(at) -> str:
+    return "\n".join(str(c.value) for c in at.caption)
+
+
+def test_the_workspace_page_shows_engine_metrics_on_every_row(make_app, engine_workspace):
+    at = make_app("views/workspace.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    text = _captions(at)
+    assert f"of {ROWS:,} rows drawn by the engine, stratified by 'income'" in text
+    frames = [d.value for d in at.dataframe]
+    assert any("accuracy" in str(f.to_string()) for f in frames)
+
+
+def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
+    at = make_app("views/slices.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert "sample of" in _captions(at)  # the page says which rows are a sample
+    at.multiselect(key="slices_group_by").set_value(["city"]).run()
+    assert_no_exception(at)
+    assert f"all {ROWS:,} rows" in _captions(at)
+    table = next(d.value for d in at.dataframe if "city" in d.value.columns)
+    assert list(table["city"]) == ["Lyon", "Nice", "Paris"]
+    assert table["support"].sum() == ROWS
+
+
+def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_workspace):
+    at = make_app("views/staleness.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    text = _captions(at)
+    assert "by calendar month, computed by the engine" in text
+    assert "against the first month" in text
+    assert "counted by the engine" in text and "windows break an invariant" in text
+    drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
+    assert set(drift["feature"]) >= {"age", "hours", "city"}
+    assert (
+        drift["window"].nunique()
+        == pd.to_datetime(predictions_log("binary", ROWS)["when"]).dt.to_period("M").nunique()
+    )

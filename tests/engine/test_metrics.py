@@ -1,0 +1,196 @@
+"""The engine's metrics equal the in-memory path's (explore.stats.metrics) to 1e-9, for every task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explore.core.workspace import open_workspace, read_workspace, score
+from explore.engine import (
+    EngineSource,
+    by_columns,
+    by_time_window,
+    grouped_metrics,
+    open_log,
+    overall_metrics,
+)
+from explore.stats import metrics as M
+from tests.helpers import frame, make_workspace
+
+COLUMNS = {
+    "binary": {"label": "income", "time": "when", "prediction": "pred", "score": "p"},
+    "multiclass": {
+        "label": "income",
+        "time": "when",
+        "prediction": "pred",
+        "scores": {"low": "p_low", "mid": "p_mid", "high": "p_high"},
+    },
+    "regression": {"label": "income", "time": "when", "prediction": "pred"},
+}
+
+
+def predictions_log(task: str, n: int = 3000) -> pd.DataFrame:
+    """A labelled log with the model's outputs as columns; scores rounded so that many are tied."""
+    df = frame(n, task=task, seed=1)
+    rng = np.random.default_rng(2)
+    df["seg"] = rng.integers(0, 3, n)
+    if task == "binary":
+        p = np.clip((df["income"] == ">50K") * 0.3 + rng.random(n) * 0.7, 0, 1).round(2)
+        p[rng.random(n) < 0.02] = np.nan  # a few rows without a score
+        df["p"] = p
+        df["pred"] = np.where(np.nan_to_num(p) >= 0.5, ">50K", "<=50K")
+    elif task == "multiclass":
+        raw = rng.random((n, 3)) + np.eye(3)[pd.Categorical(df["income"], ["low", "mid", "high"]).codes] * 0.8
+        probs = (raw / raw.sum(axis=1, keepdims=True)).round(2)
+        df["p_low"], df["p_mid"], df["p_high"] = probs.T
+        df["pred"] = np.asarray(["low", "mid", "high"])[probs.argmax(axis=1)]
+    else:
+        df["pred"] = df["income"] + rng.normal(0, 3_000, n)
+    # A planted weak slice: the model is wrong far more often in Nice, segment 2.
+    weak = ((df["city"] == "Nice") & (df["seg"] == 2)).to_numpy()
+    if task == "binary":
+        df.loc[weak, "p"] = 1 - df.loc[weak, "p"]
+        df.loc[weak, "pred"] = np.where(np.nan_to_num(df.loc[weak, "p"]) >= 0.5, ">50K", "<=50K")
+    elif task == "multiclass":
+        cols = ["p_low", "p_mid", "p_high"]
+        df.loc[weak, cols] = df.loc[weak, cols[::-1]].to_numpy()
+        df.loc[weak, "pred"] = np.asarray(["low", "mid", "high"])[
+            df.loc[weak, cols].to_numpy().argmax(axis=1)
+        ]
+    else:
+        df.loc[weak, "pred"] += rng.normal(0, 15_000, int(weak.sum()))
+    return df
+
+
+@pytest.fixture(scope="module", params=["binary", "multiclass", "regression"])
+def pair(request, tmp_path_factory):
+    """(Scored in memory, LogTable over hive-partitioned Parquet) of the same rows."""
+    task = request.param
+    df = predictions_log(task)
+    root = tmp_path_factory.mktemp(task)
+    cols = {**COLUMNS[task], "task": task}
+    toml = make_workspace(root / "ws", task=task, model=None, columns=cols, datasets={"log": df})
+    ws = open_workspace(read_workspace(toml))
+    scored = score(ws, "log", None)
+    parts = root / "parquet"
+    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
+        (parts / f"month={m}").mkdir(parents=True)
+        part.to_parquet(parts / f"month={m}" / "part-0.parquet", index=False)
+    positive = None if ws.positive_index is None else ws.classes[ws.positive_index]
+    log = open_log(EngineSource(parts), ws.columns, task=ws.task, classes=ws.classes, positive=positive)
+    return scored, log
+
+
+def assert_same(mem: pd.DataFrame, eng: pd.DataFrame, *, skip_ci: set[str] = frozenset()) -> None:
+    assert list(mem["metric"]) == list(eng["metric"])
+    for col in ("value", "ci_low", "ci_high", "support", "n_pos"):
+        a, b = mem[col].to_numpy(dtype=float), eng[col].to_numpy(dtype=float)
+        if col.startswith("ci_"):
+            keep = ~mem["metric"].isin(skip_ci).to_numpy()
+            a, b = a[keep], b[keep]
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=col)
+    assert (mem["note"] == eng["note"]).all() or skip_ci
+
+
+def test_overall_metrics_equal_the_pandas_path(pair):
+    scored, log = pair
+    mem = M.overall_metrics(scored)
+    eng = overall_metrics(log)
+    assert len(mem) >= 4
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+
+
+def test_group_by_two_columns_equals_the_pandas_path(pair):
+    scored, log = pair
+    keys, eng = grouped_metrics(log, by_columns(log, ["city", "seg"]))
+    cat = pd.MultiIndex.from_frame(scored.frame[["city", "seg"]])
+    order = pd.MultiIndex.from_frame(keys[["city", "seg"]])
+    codes = order.get_indexer(cat)
+    assert (codes >= 0).all() and len(keys) == 9
+    mem = M.grouped_metrics(scored, codes, len(keys))
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+
+
+def test_monthly_windows_equal_the_pandas_path(pair):
+    scored, log = pair
+    keys, eng = grouped_metrics(log, by_time_window(log, "month"))
+    months = scored.time.dt.to_period("M").dt.to_timestamp()
+    codes = pd.Index(keys["window"]).get_indexer(months)
+    assert (codes >= 0).all() and len(keys) > 3
+    mem = M.grouped_metrics(scored, codes, len(keys))
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+
+
+def test_auc_is_exact_with_ties_against_sklearn(pair):
+    from sklearn.metrics import roc_auc_score
+
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("binary ROC AUC")
+    eng = overall_metrics(log, metrics=["ROC AUC"])
+    ok = np.isfinite(scored.score)
+    expected = roc_auc_score(scored.y[ok] == scored.positive_index, scored.score[ok])
+    assert eng["value"].iloc[0] == pytest.approx(expected, abs=1e-12)
+    assert eng["method"].iloc[0] == "delong"
+
+
+@pytest.mark.parametrize("column", ["hours", "city", "seg", "age"])
+def test_slice_groups_of_a_column_equal_group_column_in_memory(pair, column):
+    from explore.engine.grouping import group_column as engine_group_column
+    from explore.slices.grouping import group_column
+
+    scored, log = pair
+    mem_g = group_column(scored, column, bins=4)
+    eng_g = engine_group_column(log, column, bins=4)
+    assert eng_g.labels == mem_g.labels and eng_g.conditions == mem_g.conditions
+    keys, eng = grouped_metrics(log, eng_g)
+    mem = M.grouped_metrics(scored, mem_g.codes.astype(np.int64), mem_g.n_groups)
+    assert list(keys[column]) == mem_g.labels
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+
+
+@pytest.mark.parametrize("loss", ["loss", "error"])
+def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
+    from explore.engine.discovery import weak_slices as engine_weak_slices
+    from explore.slices.report import weak_slices
+
+    scored, log = pair
+    cols = ["age", "hours", "city", "seg"]
+    mem = weak_slices(scored, columns=cols, loss=loss, min_support=30)
+    eng = engine_weak_slices(log, columns=cols, loss=loss, min_support=30)
+    assert eng.n_tested == mem.n_tested > 20 and eng.n_pruned == mem.n_pruned
+    assert list(eng.tested["slice"]) == list(mem.tested["slice"])
+    num = mem.tested.select_dtypes("number").columns
+    np.testing.assert_allclose(
+        eng.tested[num].to_numpy(float), mem.tested[num].to_numpy(float), rtol=1e-9, atol=1e-9
+    )
+    assert list(eng.slices["slice"]) == list(mem.slices["slice"])
+    assert any("Nice" in t and "seg" in t for t in mem.slices["slice"])  # the planted weak slice
+
+
+def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
+    from explore.engine.grouping import cross, slice_where
+    from explore.engine.grouping import group_column as engine_group_column
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.grouping import group_column
+
+    scored, log = pair
+    sd = SliceDefinition(
+        (Condition("city", "not_in", values=("Lyon", None)), Condition("hours", "range", lo=35.0, hi=50.0))
+    )
+    mask = sd.mask(scored)
+    where = slice_where(log, sd.conditions)
+    assert log.sql(f"SELECT count(*) FROM rows WHERE {where}").fetchall()[0][0] == mask.sum() > 0
+    a, b = group_column(scored, "seg"), group_column(scored, "age", bins=3)
+    both = cross(log, engine_group_column(log, "seg"), engine_group_column(log, "age", bins=3))
+    keys, eng = grouped_metrics(
+        log, both, where=where, metrics=["accuracy" if scored.task != "regression" else "MAE"]
+    )
+    codes = np.where(mask, a.codes * b.n_groups + b.codes, -1)
+    mem = M.grouped_metrics(scored, codes, a.n_groups * b.n_groups, metrics=list(eng["metric"].unique()))
+    mem = mem[mem["support"] > 0].reset_index(drop=True)
+    eng = eng[eng["support"] > 0].reset_index(drop=True)
+    np.testing.assert_allclose(eng["value"], mem["value"], rtol=1e-9)
+    assert len(keys) == a.n_groups * b.n_groups

@@ -1,0 +1,100 @@
+"""Out-of-core [datasets] entries in workspace.toml: parsed, validated, opened with a sample standing in."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+import explore
+from explore import errors
+from explore.core.workspace import parse_workspace, score
+from explore.engine import overall_metrics
+from explore.stats import metrics as M
+from tests.engine.test_metrics import predictions_log
+
+COLS = {"label": "income", "time": "when", "prediction": "pred", "score": "p", "positive": ">50K"}
+
+
+def _partitioned(root, df):
+    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
+        (root / "logs" / f"month={m}").mkdir(parents=True)
+        part.to_parquet(root / "logs" / f"month={m}" / "part-0.parquet", index=False)
+
+
+def _toml(root, datasets: str) -> None:
+    cols = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in COLS.items())
+    (root / "workspace.toml").write_text(f"[columns]\n{cols}\n\n[datasets]\n{datasets}\n")
+
+
+def test_a_glob_with_engine_duckdb_opens_with_a_stratified_sample(tmp_path, monkeypatch):
+    df = predictions_log("binary", 3000)
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 400)
+    ws = explore.open(tmp_path)
+    assert ws.is_out_of_core("log")
+    info = ws.samples["log"]
+    assert info.total == 3000 and info.rows < 3000
+    sample = ws.dataset("log")
+    # Stratified: both classes have (up to) half of the sample.
+    assert sample["income"].value_counts().min() >= 150
+    assert "sample of" in info.caption() and "stratified by 'income'" in info.caption()
+    log = ws.log("log")
+    assert log.n == 3000
+    # The engine's overall metrics equal the in-memory ones on the whole file.
+    whole = explore.open(_whole_workspace(tmp_path / "mem", df))
+    mem = M.overall_metrics(score(whole, "log", None))
+    eng = overall_metrics(log)
+    np.testing.assert_allclose(eng["value"], mem["value"], rtol=1e-9, atol=1e-9)
+    assert ws.data_fingerprint("log") == ws.data_fingerprint("log")
+
+
+def _whole_workspace(root, df):
+    root.mkdir()
+    df.to_parquet(root / "log.parquet", index=False)
+    _toml(root, 'log = "log.parquet"')
+    return root
+
+
+def test_a_small_folder_is_read_into_memory_by_default(tmp_path):
+    _partitioned(tmp_path, predictions_log("binary", 600))
+    _toml(tmp_path, 'log = "logs"')
+    ws = explore.open(tmp_path)
+    assert not ws.is_out_of_core("log") and len(ws.dataset("log")) == 600
+    assert "month" in ws.dataset("log").columns  # the hive partition key is a column
+
+
+def test_a_duckdb_table(tmp_path):
+    df = predictions_log("binary", 500)
+    with duckdb.connect(str(tmp_path / "logs.duckdb")) as con:
+        con.register("frame", df)
+        con.execute("CREATE TABLE preds AS SELECT * FROM frame")
+    _toml(tmp_path, 'log = { duckdb = "logs.duckdb", table = "preds", engine = "duckdb" }')
+    ws = explore.open(tmp_path)
+    assert ws.log("log").n == 500
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('{ path = "a.parquet", engine = "spark2" }', r"'engine'.*'spark2'.*auto, pandas, duckdb"),
+        ('{ duckdb = "a.duckdb" }', r"missing the required key 'table'.*duckdb = "),
+        ('{ table = "preds" }', r"missing the required key 'duckdb'"),
+        ('{ path = "a.parquet", duckdb = "a.duckdb", table = "t" }', r"either a path or a duckdb"),
+    ],
+)
+def test_bad_engine_entries_name_the_key_and_the_fix(tmp_path, entry, message):
+    import tomllib
+
+    data = tomllib.loads(f'[columns]\nlabel = "y"\nprediction = "p"\n[datasets]\nlog = {entry}\n')
+    with pytest.raises(errors.WorkspaceError, match=message):
+        parse_workspace(data, tmp_path / "workspace.toml")
+
+
+def test_a_glob_matching_nothing_fails_at_open(tmp_path):
+    _toml(tmp_path, 'log = "logs/*.parquet"')
+    with pytest.raises(errors.DataError, match="matches no files"):
+        explore.open(tmp_path)

@@ -1,0 +1,103 @@
+"""Cached engine analyses of out-of-core datasets (``explore.engine``), shared by the pages that show them.
+
+Each call opens the dataset's log (a DuckDB view over its files), runs its queries and closes it: the results
+are small frames, cached by the workspace (its key covers every file of the dataset) and the parameters.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from explore.core.workspace import Workspace
+from explore.engine import drift as engine_drift
+from explore.engine import grouping as engine_grouping
+from explore.engine import metrics as engine_metrics
+from explore.slices.definition import SliceDefinition
+from explore.staleness.drift import InvariantThresholds
+from ui.cache import cache_small
+
+CONFIDENCE = 0.95
+
+
+def _log(ws: Workspace, dataset: str):
+    return ws.log(dataset)
+
+
+@cache_small(max_entries=16)
+def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
+    """Every metric of the task on all rows of the dataset."""
+    log = _log(ws, dataset)
+    try:
+        return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
+    finally:
+        log.con.close()
+
+
+@cache_small(max_entries=32)
+def groups(
+    ws: Workspace, dataset: str, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(keys, metrics) of the slice's rows grouped by one or two columns, on every row of the dataset."""
+    log = _log(ws, dataset)
+    try:
+        where = engine_grouping.slice_where(log, slice_def.conditions)
+        gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
+        g = gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
+        return engine_metrics.grouped_metrics(log, g, where=where, confidence=CONFIDENCE)
+    finally:
+        log.con.close()
+
+
+@cache_small(max_entries=16)
+def performance(ws: Workspace, dataset: str, unit: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(windows, metrics) per calendar window of every row of the dataset."""
+    log = _log(ws, dataset)
+    try:
+        return engine_metrics.grouped_metrics(
+            log, engine_metrics.by_time_window(log, unit), confidence=CONFIDENCE
+        )
+    finally:
+        log.con.close()
+
+
+def _first_window(log, unit: str):
+    """The log's calendar windows and the SQL condition selecting the first one (the reference)."""
+    windows = engine_metrics.by_time_window(log, unit)
+    first = f"{windows.exprs[0]} = (SELECT min({windows.exprs[0]}) FROM rows WHERE {windows.where})"
+    return windows, first
+
+
+@cache_small(max_entries=8)
+def invariants(
+    ws: Workspace, dataset: str, unit: str, features: tuple[str, ...], thresholds: InvariantThresholds
+) -> pd.DataFrame:
+    """Invariants per calendar window of every row of the dataset against the first window (``by_window``)."""
+    log = _log(ws, dataset)
+    try:
+        windows, first = _first_window(log, unit)
+        profile = engine_drift.reference_profile(
+            log, features=list(features), where=first, name="the first window"
+        )
+        keys, result = engine_drift.data_invariants(
+            profile, log, windows, thresholds=thresholds, features=list(features)
+        )
+        return result.by_window.assign(window=keys["window"].iloc[result.by_window["window"]].to_numpy())
+    finally:
+        log.con.close()
+
+
+@cache_small(max_entries=8)
+def drift(
+    ws: Workspace, dataset: str, unit: str, features: tuple[str, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(windows, drift table) of every feature per calendar window against the first window."""
+    log = _log(ws, dataset)
+    try:
+        windows, first = _first_window(log, unit)
+        profile = engine_drift.reference_profile(
+            log, features=list(features), where=first, name="the first window"
+        )
+        keys, result = engine_drift.drift_by_window(profile, log, windows, features=list(features))
+        return keys, result.table
+    finally:
+        log.con.close()
