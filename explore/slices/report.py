@@ -1018,7 +1018,8 @@ def newcombe_interval(
     d = p1 - p2
     lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return lo, hi
+    lo, hi = metrics_mod.clamp_interval(d, lo, hi)
+    return float(lo), float(hi)
 
 
 # ---- curves, confusion matrix, rows -------------------------------------------------------------------
