@@ -174,7 +174,9 @@ def main() -> None:
     parser.add_argument("--items", default="700,5000,100000")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument(
-        "--skip-slow-peers", action="store_true", help="leave out MACE and GLAD above 10,000 items (tens of minutes there)"
+        "--skip-slow-peers",
+        action="store_true",
+        help="leave out MACE and GLAD above 10,000 items (tens of minutes there)",
     )
     args = parser.parse_args()
     rows = []

@@ -448,7 +448,11 @@ class DiscoveryResult:
     ``significant`` and ``redundant`` (a two-condition slice that is not significantly worse — Welch,
     one-sided, ``REDUNDANCY_ALPHA`` — than the rest of each of its one-condition parents: it only adds an
     unrelated condition to a weak slice; such slices are left out of ``slices`` and counted in
-    ``n_redundant``). ``n_tested`` counts the hypotheses BH
+    ``n_redundant``). ``slices`` is in reading order: the distinct problems (``parent`` "") ranked by
+    effect size, each followed by the slices folded under it (``parent`` names it): a two-condition
+    slice that is a worse corner of a one-condition slice weak in its own right, or a one-condition
+    slice weak only because of a two-condition slice inside it (see ``_nest``). ``n_folded`` counts the
+    folded slices and :attr:`problems` lists the top level only. ``n_tested`` counts the hypotheses BH
     corrected over (including ``n_pruned`` slices that a bound proved cannot be worse than the rest,
     counted with p = 1).
     """
@@ -466,6 +470,14 @@ class DiscoveryResult:
     columns: list[str]
     skipped_columns: dict[str, str]
     n_rows: int
+    n_folded: int = 0
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """The distinct problems: the reported slices not folded under a parent, ranked by effect size."""
+        if "parent" not in self.slices:
+            return self.slices
+        return self.slices[self.slices["parent"] == ""].reset_index(drop=True)
 
     def to_dict(self, top: int = 20) -> dict[str, Any]:
         """JSON-able summary (for evidence snapshots)."""
@@ -475,6 +487,10 @@ class DiscoveryResult:
             "n_pruned": self.n_pruned,
             "n_significant": len(self.slices),
             "n_redundant": self.n_redundant,
+            "n_folded": self.n_folded,
+            "n_problems": int((self.slices["parent"] == "").sum())
+            if "parent" in self.slices
+            else len(self.slices),
             "fdr": self.fdr,
             "min_support": self.min_support,
             "loss": self.loss,
@@ -729,9 +745,9 @@ def weak_slices(
         redundant[two] |= ~(_welch_p(n1, c1, c2, pn - n1, ps1 - c1, ps2 - c2) < REDUNDANCY_ALPHA)
     tested["redundant"] = redundant
     tested = tested[_TESTED_COLUMNS]
-    keep = tested[tested["significant"] & ~tested["redundant"]]
-    order = keep.sort_values(["effect_size", "support"], ascending=[False, False], kind="stable").index
+    order, parent = _nest(tested, slice_defs, cat, n, T1, T2)
     slices = tested.loc[order].reset_index(drop=True)
+    slices.insert(1, "parent", [parent.get(i, "") for i in order])
     definitions = [SliceDefinition(slice_defs[i].conditions, name=slice_defs[i].describe()) for i in order]
     report(1.0, "Done")
     return DiscoveryResult(
@@ -741,6 +757,7 @@ def weak_slices(
         n_tested=len(tested) + n_pruned,
         n_pruned=n_pruned,
         n_redundant=int((tested["significant"] & tested["redundant"]).sum()),
+        n_folded=len(parent),
         fdr=fdr,
         confidence=confidence,
         min_support=int(min_support),
@@ -749,6 +766,73 @@ def weak_slices(
         skipped_columns=skipped,
         n_rows=n,
     )
+
+
+def _nest(
+    tested: pd.DataFrame,
+    defs: list[SliceDefinition],
+    cat: dict[str, np.ndarray],
+    n: int,
+    T1: float,
+    T2: float,
+) -> tuple[list[int], dict[int, str]]:
+    """The reported slices in reading order, and the slice each folded one is nested under.
+
+    Reported: significant and not redundant. When a two-condition slice C and one of its one-condition
+    parents P are both reported, they name one problem, not two:
+
+    - if P without C's rows is still significantly worse than the rows outside P (Welch, one-sided,
+      ``REDUNDANCY_ALPHA``), P is a problem of its own and C a worse corner of it: C is folded under P
+      (under a parent that is itself a problem, then the larger effect, when both qualify);
+    - otherwise P is weak only because of C: C is the problem and P is folded under C.
+
+    The top level (the distinct problems) is ranked by effect size, then support; each is followed by
+    the slices folded under it, ranked the same way.
+    """
+    keep = tested[tested["significant"] & ~tested["redundant"]]
+    ranked = list(keep.sort_values(["effect_size", "support"], ascending=[False, False], kind="stable").index)
+    singles = {defs[i].conditions[0]: i for i in ranked if len(defs[i].conditions) == 1}
+    effect = tested["effect_size"]
+    n1, s1, s2 = cat["n1"], cat["s1"], cat["s2"]
+    fold: dict[int, int] = {}
+    for c in ranked:
+        if len(defs[c].conditions) != 2:
+            continue
+        parents = [singles[x] for x in defs[c].conditions if x in singles]
+        own = []
+        for p in parents:
+            # P without C's rows against the rows outside P.
+            p_rest = _welch_p(
+                np.array([n1[p] - n1[c]]),
+                np.array([s1[p] - s1[c]]),
+                np.array([s2[p] - s2[c]]),
+                np.array([n - n1[p]]),
+                np.array([T1 - s1[p]]),
+                np.array([T2 - s2[p]]),
+            )[0]
+            if p_rest < REDUNDANCY_ALPHA:
+                own.append(p)
+            elif p not in fold or effect[c] > effect[fold[p]]:
+                fold[p] = c  # P is weak only because of C
+        if own and c not in fold:
+            # Prefer a parent that is itself a problem (not folded), then the larger effect.
+            fold[c] = max(own, key=lambda p: (p not in fold, effect[p], -p))
+
+    def top(i: int) -> int:
+        seen = {i}
+        while i in fold and fold[i] not in seen:
+            i = fold[i]
+            seen.add(i)
+        return i
+
+    roots = {i: top(i) for i in ranked}
+    order = []
+    for i in ranked:
+        if roots[i] == i:
+            order.append(i)
+            order.extend(j for j in ranked if j != i and roots[j] == i)
+    folded = {i: defs[roots[i]].describe() for i in ranked if roots[i] != i}
+    return order, folded
 
 
 def _welch_p(

@@ -177,8 +177,16 @@ def test_discovery_finds_planted_slices() -> None:
     found = [{(c.column, c.values) for c in d.conditions} for d in res.definitions]
     assert {("device", ("tablet",)), ("plan", ("team",))} in found
     assert {("region", ("S",))} in found
-    # The strongest effect ranks first; significant rows are all q ≤ fdr with a positive gap.
-    assert res.slices["effect_size"].is_monotonic_decreasing
+    # The distinct problems rank by effect; significant rows are all q ≤ fdr with a positive gap.
+    assert res.problems["effect_size"].is_monotonic_decreasing
+    # The planted interaction is the first problem; its parents, weak only because of it, fold under it.
+    assert res.problems["slice"].iloc[0] == res.slices["slice"].iloc[0]
+    assert {(c.column, c.values) for c in res.definitions[0].conditions} == {
+        ("device", ("tablet",)),
+        ("plan", ("team",)),
+    }
+    folded = res.slices[res.slices["parent"] != ""]
+    assert len(folded) == res.n_folded and set(folded["parent"]) <= set(res.problems["slice"])
     assert (res.slices["q_value"] <= 0.05).all() and (res.slices["diff"] > 0).all()
     assert res.n_tested == len(res.tested) + res.n_pruned
     assert res.slices["slice"].iloc[0] == res.definitions[0].describe()
@@ -200,13 +208,14 @@ def test_discovery_welch_statistics_equal_scipy() -> None:
 
 
 def test_discovery_reports_nothing_on_pure_noise_in_most_seeds() -> None:
-    """Losses independent of the features: at FDR 0.05, no slice in ≥ 90 % of 100 seeds."""
+    """Losses independent of the features: at FDR 0.05 (under the global null BH's FDR is the chance of
+    reporting any slice), at most 5 % of 100 seeded runs report a slice."""
     quiet = 0
     for seed in range(100):
         sc = planted_scored(1200, seed=1000 + seed, planted=False)
         res = report.weak_slices(sc, min_support=50, fdr=0.05, n_bins=4)
         quiet += len(res.slices) == 0
-    assert quiet >= 90, quiet
+    assert quiet >= 95, quiet
 
 
 def test_discovery_with_probabilities_regression_and_missing_values() -> None:

@@ -107,7 +107,14 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     expected_by_chance = res.n_tested * res.fdr
     st.markdown(
         f"Tested **{res.n_tested:,}** slices ({res.n_pruned:,} ruled out by the bound) on {res.n_rows:,} rows, comparing "
-        f"{res.loss}. **{len(res.slices)}** are significantly worse at FDR {res.fdr:g}"
+        f"{res.loss}. **{len(res.slices)}** are significantly worse at FDR {res.fdr:g}, naming "
+        f"**{len(res.problems)}** distinct problem(s)"
+        + (
+            f"; {res.n_folded:,} slice(s) are folded under the problem they belong to (listed right after it, with "
+            "'part of' naming it: a worse corner of a weak slice, or a single condition weak only because of a pair of conditions inside it)"
+            if res.n_folded
+            else ""
+        )
         + (
             f" (and {res.n_redundant:,} more two-condition slices are hidden: they are not significantly worse than the "
             "rest of each of their single conditions, so they only add an unrelated condition to a weak slice; the CSV "
@@ -135,6 +142,9 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
             hide_index=True,
             key="slices_disc_table",
             column_config={
+                "parent": st.column_config.TextColumn(
+                    "part of", help="The problem this slice is folded under (empty: a distinct problem)."
+                ),
                 "loss": st.column_config.NumberColumn(format="%.4f"),
                 "rest_loss": st.column_config.NumberColumn("rest loss", format="%.4f"),
                 "diff": st.column_config.NumberColumn("gap", format="%+.4f"),
