@@ -61,6 +61,15 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
         key="slices_loss",
         help="loss: log loss with probabilities (squared error for regression); error: 0/1 (absolute error).",
     )
+    test = st.radio(
+        "Test",
+        ["welch", "rank"],
+        format_func={"welch": "mean loss (Welch)", "rank": "rank (Mann–Whitney)"}.get,
+        horizontal=True,
+        key="slices_disc_test",
+        help="Welch compares mean loss. Log loss is heavy-tailed, so on small or weak slices the rank test "
+        "(are the slice's losses larger?) finds more; on 0/1 error both agree. The FDR guarantee holds for both.",
+    )
     cols = st.multiselect(
         "Columns to search",
         grouping.sliceable_columns(sc),
@@ -81,6 +90,7 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
         max_conditions=int(max_conditions),
         loss=loss,
         columns=tuple(cols),
+        test=test,
     )
 
 
@@ -94,6 +104,7 @@ def _run(ctx: PageContext, focus: SliceRows, settings: DiscoverySettings) -> Non
             min_support=settings.min_support,
             fdr=settings.fdr,
             loss=settings.loss,
+            test=settings.test,
             mask=focus.mask if settings.within is not None else None,
             progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
         )
