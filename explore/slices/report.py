@@ -805,7 +805,8 @@ def _nest(
     parents P are both reported, they name one problem, not two:
 
     - if P without C's rows is still significantly worse than the rows outside P (Welch, one-sided,
-      ``REDUNDANCY_ALPHA``), P is a problem of its own and C a worse corner of it: C is folded under P
+      ``REDUNDANCY_ALPHA``) and keeps at least half of P's excess loss over those rows, P is a problem
+      of its own and C a worse corner of it: C is folded under P
       (under a parent that is itself a problem, then the larger effect, when both qualify);
     - otherwise P is weak only because of C: C is the problem and P is folded under C.
 
@@ -833,7 +834,13 @@ def _nest(
                 np.array([T1 - s1[p]]),
                 np.array([T2 - s2[p]]),
             )[0]
-            if p_rest < REDUNDANCY_ALPHA:
+            # P stands on its own when, without C, it is still significantly worse than the rows outside
+            # P *and* keeps at least half of its excess loss: with many rows a sliver left over is
+            # significant, but C is then what a person should read about.
+            outside = (T1 - s1[p]) / (n - n1[p])
+            excess = s1[p] / n1[p] - outside
+            left = (s1[p] - s1[c]) / (n1[p] - n1[c]) - outside if n1[p] > n1[c] else 0.0
+            if p_rest < REDUNDANCY_ALPHA and left >= 0.5 * excess:
                 own.append(p)
             elif p not in fold or effect[c] > effect[fold[p]]:
                 fold[p] = c  # P is weak only because of C
