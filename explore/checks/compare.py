@@ -54,7 +54,7 @@ from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
 from explore.errors import NO_MODEL_FILE, AnalysisError, WorkspaceError
 from explore.slices.definition import SliceDefinition
 from explore.slices.grouping import ALL_ROWS, Grouping, groupings_for
-from explore.stats.metrics import grouped_metrics, metric_direction
+from explore.stats.metrics import clamp_interval, grouped_metrics, metric_direction
 from explore.stats.paired import agresti_min, check_confidence, grouped_delong, mcnemar_pvalue, z_value
 
 Scorer = Callable[[str, str | None], Scored]
@@ -819,6 +819,8 @@ def _paired_stats(
         raise AnalysisError(
             f"The comparison does not test the metric {metric!r}. Metrics: {', '.join(_ALL_METRICS)}."
         )
+    # Agresti–Min shifts its centre and bootstrap quantiles are asymmetric: keep lo <= change <= hi.
+    out["lo"], out["hi"] = clamp_interval(out["change"], out["lo"], out["hi"])
     return out
 
 

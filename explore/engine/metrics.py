@@ -43,6 +43,9 @@ def _finite(x: str) -> str:
     return f"isfinite({x})"
 
 
+_EPS = float(np.finfo(np.float64).eps)
+
+
 class EngineCtx(M._Ctx):
     """``explore.stats.metrics._Ctx`` whose per-group quantities are DuckDB queries over the view ``grp``."""
 
@@ -51,6 +54,7 @@ class EngineCtx(M._Ctx):
     def __init__(self, log: LogTable, n_groups: int, confidence: float) -> None:
         self.log = log
         self.scored = _Meta(log.task, log.classes, log.positive_index)  # type: ignore[assignment]
+        self.zero_division = np.nan  # undefined precision / recall left out, as in memory by default
         self.complement = False
         self.codes = None  # type: ignore[assignment]
         self.G = n_groups
@@ -144,7 +148,9 @@ class EngineCtx(M._Ctx):
         log = self.log
         if key == "log loss":
             p = log.p_true()
-            return f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < 1e-15 THEN 1e-15 WHEN {p} > 1 THEN 1.0 ELSE {p} END))"
+            # Clipped to [eps, 1 - eps] (float64 machine epsilon), as explore.stats.metrics and scikit-learn do.
+            lo, hi = repr(_EPS), repr(1.0 - _EPS)
+            return f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < {lo} THEN {lo} WHEN {p} > {hi} THEN {hi} ELSE {p} END))"
         if key == "brier":
             if self.task == "binary":
                 k = log.positive_index

@@ -15,6 +15,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "agreement",
             "Consensus",
             "consensus",
+            "consensus_description",
+            "confidence_summary",
             "majority_vote",
             "dawid_skene",
             "LabelerTrust",
@@ -34,6 +36,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "SessionSummary",
             "summarize",
         ],
+        "aggregate": [
+            "regularised_dawid_skene",
+            "model_assisted_consensus",
+            "TrustIntervals",
+            "trust_intervals",
+        ],
+        "simulate": ["SimulatedCrowd", "simulate_crowd"],
         "sources": ["AnnotationSource", "save_upload", "load_annotations"],
         "model_view": [
             "ModelView",

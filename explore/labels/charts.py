@@ -84,6 +84,8 @@ def trust_chart(trust: LabelerTrust) -> alt.Chart:
         {
             "labeler": t["labeler"].astype(str),
             "accuracy": t["accuracy"],
+            "low": t["accuracy_low"],
+            "high": t["accuracy_high"],
             "agreement": t["agreement_consensus"],
             "items": t["items"],
             "status": np.where(t["flagged"], "flagged", "ok"),
@@ -110,20 +112,23 @@ def trust_chart(trust: LabelerTrust) -> alt.Chart:
             tooltip=[
                 "labeler:N",
                 alt.Tooltip("accuracy:Q", format=".1%", title="estimated accuracy"),
+                alt.Tooltip("low:Q", format=".1%", title="95 % interval, low"),
+                alt.Tooltip("high:Q", format=".1%", title="95 % interval, high"),
                 alt.Tooltip("agreement:Q", format=".1%", title="agreement with consensus"),
-                "items:Q",
+                alt.Tooltip("items:Q", title="labels behind the estimate"),
             ],
         )
     )
     ticks = alt.Chart(data).mark_tick(color="black", thickness=2).encode(y=y, x="agreement:Q")
+    whiskers = alt.Chart(data).mark_rule(color="#333").encode(y=y, x="low:Q", x2="high:Q")
     rule = (
         alt.Chart(pd.DataFrame({"threshold": [trust.threshold]}))
         .mark_rule(strokeDash=[4, 4])
         .encode(x="threshold:Q")
     )
     shown = "" if len(t) == len(trust.table) else f" — the {len(t)} least accurate of {len(trust.table)}"
-    return (bars + ticks + rule).properties(
-        title=f"Labeler trust (bar: Dawid–Skene accuracy; tick: agreement with consensus){shown}",
+    return (bars + whiskers + ticks + rule).properties(
+        title=f"Labeler trust (bar: estimated accuracy, line: its 95 % interval; tick: agreement with consensus){shown}",
         height=alt.Step(28),
     )
 

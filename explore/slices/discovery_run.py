@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .definition import SliceDefinition
-from .report import DiscoveryResult, LossName
+from .report import DiscoveryResult, LossName, SliceTest
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class DiscoverySettings:
     max_conditions: int
     loss: LossName
     columns: tuple[str, ...]
+    test: SliceTest = "welch"
 
 
 @dataclass(frozen=True)

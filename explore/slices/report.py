@@ -448,7 +448,11 @@ class DiscoveryResult:
     ``significant`` and ``redundant`` (a two-condition slice that is not significantly worse — Welch,
     one-sided, ``REDUNDANCY_ALPHA`` — than the rest of each of its one-condition parents: it only adds an
     unrelated condition to a weak slice; such slices are left out of ``slices`` and counted in
-    ``n_redundant``). ``n_tested`` counts the hypotheses BH
+    ``n_redundant``). ``slices`` is in reading order: the distinct problems (``parent`` "") ranked by
+    effect size, each followed by the slices folded under it (``parent`` names it): a two-condition
+    slice that is a worse corner of a one-condition slice weak in its own right, or a one-condition
+    slice weak only because of a two-condition slice inside it (see ``_nest``). ``n_folded`` counts the
+    folded slices and :attr:`problems` lists the top level only. ``n_tested`` counts the hypotheses BH
     corrected over (including ``n_pruned`` slices that a bound proved cannot be worse than the rest,
     counted with p = 1).
     """
@@ -466,6 +470,14 @@ class DiscoveryResult:
     columns: list[str]
     skipped_columns: dict[str, str]
     n_rows: int
+    n_folded: int = 0
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """The distinct problems: the reported slices not folded under a parent, ranked by effect size."""
+        if "parent" not in self.slices:
+            return self.slices
+        return self.slices[self.slices["parent"] == ""].reset_index(drop=True)
 
     def to_dict(self, top: int = 20) -> dict[str, Any]:
         """JSON-able summary (for evidence snapshots)."""
@@ -475,6 +487,10 @@ class DiscoveryResult:
             "n_pruned": self.n_pruned,
             "n_significant": len(self.slices),
             "n_redundant": self.n_redundant,
+            "n_folded": self.n_folded,
+            "n_problems": int((self.slices["parent"] == "").sum())
+            if "parent" in self.slices
+            else len(self.slices),
             "fdr": self.fdr,
             "min_support": self.min_support,
             "loss": self.loss,
@@ -485,6 +501,7 @@ class DiscoveryResult:
 
 
 LossName = Literal["loss", "error"]
+SliceTest = Literal["welch", "rank"]
 
 
 def loss_values(scored: Scored, loss: LossName = "loss") -> tuple[np.ndarray, str]:
@@ -545,6 +562,7 @@ def weak_slices(
     confidence: float = 0.95,
     mask: np.ndarray | None = None,
     progress: Progress | None = None,
+    test: SliceTest = "welch",
 ) -> DiscoveryResult:
     """Slices of one or two conditions whose mean per-row loss is significantly higher than the rest's.
 
@@ -557,7 +575,16 @@ def weak_slices(
     can be worse (such children are counted as tested with p = 1, which keeps BH valid).
     ``mask`` restricts the search to a slice (the rest is then the rest of that slice). Work and memory
     are linear in rows × column pairs: one pass of bincounts per pair.
+
+    ``test``: ``"welch"`` (default) tests the mean loss; ``"rank"`` the Mann–Whitney rank-sum test
+    (one-sided, normal approximation with the tie correction, as ``scipy.stats.mannwhitneyu(...,
+    method="asymptotic", use_continuity=False)``): whether the slice's losses tend to be larger. Log
+    loss is heavy-tailed, and a few confidently wrong rows in the rest widen Welch's interval; ranks do
+    not care, so the rank test has more power on small and weak slices of log loss. The reported
+    ``loss``, ``diff`` and interval are still the mean loss; ``t`` is then the rank test's z.
     """
+    if test not in ("welch", "rank"):
+        raise AnalysisError(f"test must be 'welch' or 'rank'; received {test!r}.")
     if not 0 < fdr < 1:
         raise AnalysisError(BAD_FDR.format(received=fdr))
     if max_conditions not in (1, 2):
@@ -627,6 +654,8 @@ def weak_slices(
             NO_COLUMNS.format(why=why, examples=", ".join(map(repr, discovery_columns(scored)[:3])))
         )
 
+    ranks = stats.rankdata(x) if test == "rank" else None
+
     def sums(flat: np.ndarray, size: int, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s1 = np.bincount(flat, weights=d, minlength=size)
         # For 0/1 losses, Σd² follows from Σd and the count: (x − c)² = x(1 − 2c) + c².
@@ -659,6 +688,20 @@ def weak_slices(
         cnt = np.bincount(flat, minlength=size).astype("float64")
         return cnt, lambda: sums(flat, size, cnt)
 
+    rank_sums = None
+    if ranks is not None:
+        # Rank sums per group, for the rank test; a pair's groups are in ``flat``, filled by pair(i, j) just before.
+        rank_sums = RankSums(
+            singles=[
+                np.bincount(cc, weights=ranks, minlength=g.n_groups)
+                for g, cc in zip(groupings, codes, strict=True)
+            ],
+            pair=lambda i, j: np.bincount(
+                flat, weights=ranks, minlength=groupings[i].n_groups * groupings[j].n_groups
+            ),
+            values=x,
+        )
+
     return discovery_from_sums(
         [g.conditions for g in groupings],
         singles,
@@ -674,7 +717,18 @@ def weak_slices(
         columns=[g.column for g in groupings],
         skipped=skipped,
         report=report,
+        rank_sums=rank_sums,
     )
+
+
+@dataclass(frozen=True)
+class RankSums:
+    """What the rank test needs beside the sums: each column's per-group rank sums, a pair's (called right
+    after ``pair(i, j)``), and the loss values (for the tie correction). Computed in memory only."""
+
+    singles: list[np.ndarray]
+    pair: Callable[[int, int], np.ndarray]
+    values: np.ndarray
 
 
 def discovery_from_sums(
@@ -693,13 +747,15 @@ def discovery_from_sums(
     columns: list[str],
     skipped: dict[str, str],
     report: Progress,
+    rank_sums: RankSums | None = None,
 ) -> DiscoveryResult:
     """Weak-slice discovery from per-group sums, wherever they were computed (in memory or by an engine).
 
     ``conditions[c][v]``: group v of column c. ``singles[c]``: per group of column c, (count, Σd, Σd², Σ
     headline metric, mean of its ``min_support`` largest losses), d = loss − ``centre``. ``pair(i, j)``: counts
     of the groups of columns i × j (flattened, i major) and a function giving their (Σd, Σd², Σ metric).
-    ``totals``: (Σd, Σd², Σ metric, centre) over all rows.
+    ``totals``: (Σd, Σd², Σ metric, centre) over all rows. ``rank_sums``: given, the slices are tested with
+    the one-sided Mann–Whitney rank-sum test instead of Welch's (see ``weak_slices``).
     """
     T1, T2, H, centre = totals
     parts: list[dict[str, np.ndarray]] = []
@@ -707,6 +763,7 @@ def discovery_from_sums(
     stats1 = []
     bounds: list[np.ndarray] = []
     for i, (cnt, s1, s2, hs, bound) in enumerate(singles):
+        rs = rank_sums.singles[i] if rank_sums is not None else None
         stats1.append((cnt, s1, s2))
         test = (cnt >= min_support) & (cnt <= n - min_support)
         idx = np.flatnonzero(test)
@@ -716,6 +773,7 @@ def discovery_from_sums(
                 "s1": s1[idx],
                 "s2": s2[idx],
                 "h1": hs[idx],
+                "r1": rs[idx] if rs is not None else np.zeros(len(idx)),
                 "k": np.ones(len(idx)),
                 "an": np.full(len(idx), np.nan),
                 "as1": np.full(len(idx), np.nan),
@@ -751,12 +809,14 @@ def discovery_from_sums(
                 if not test.any():
                     continue
                 s1, s2, hs = pair_sums()
+                rs = rank_sums.pair(i, j) if rank_sums is not None else None
                 idx = np.flatnonzero(test)
                 part = {
                     "n1": cnt[idx],
                     "s1": s1[idx],
                     "s2": s2[idx],
                     "h1": hs[idx],
+                    "r1": rs[idx] if rs is not None else np.zeros(len(idx)),
                     "k": np.full(len(idx), 2.0),
                 }
                 for tag, (pc, ps1, ps2), pv in (("a", stats1[i], av[idx]), ("b", stats1[j], bv[idx])):
@@ -765,6 +825,9 @@ def discovery_from_sums(
                 conds.extend((conditions[i][av[p]], conditions[j][bv[p]]) for p in idx)
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     tested = _welch_table(cat, n, T1, T2, H, centre, confidence)
+    if rank_sums is not None:
+        z, p_rank = _rank_sum_test(cat["n1"], cat["r1"], n, rank_sums.values)
+        tested["t"], tested["p_value"] = z, p_rank
     slice_defs = [SliceDefinition(c) for c in conds]
     tested.insert(0, "slice", [sd.describe() for sd in slice_defs])
     p_all = np.r_[tested["p_value"].to_numpy(dtype="float64"), np.ones(n_pruned)]
@@ -782,9 +845,9 @@ def discovery_from_sums(
         redundant[two] |= ~(_welch_p(n1, c1, c2, pn - n1, ps1 - c1, ps2 - c2) < REDUNDANCY_ALPHA)
     tested["redundant"] = redundant
     tested = tested[_TESTED_COLUMNS]
-    keep = tested[tested["significant"] & ~tested["redundant"]]
-    order = keep.sort_values(["effect_size", "support"], ascending=[False, False], kind="stable").index
+    order, parent = _nest(tested, slice_defs, cat, n, T1, T2)
     slices = tested.loc[order].reset_index(drop=True)
+    slices.insert(1, "parent", [parent.get(i, "") for i in order])
     definitions = [SliceDefinition(slice_defs[i].conditions, name=slice_defs[i].describe()) for i in order]
     report(1.0, "Done")
     return DiscoveryResult(
@@ -794,6 +857,7 @@ def discovery_from_sums(
         n_tested=len(tested) + n_pruned,
         n_pruned=n_pruned,
         n_redundant=int((tested["significant"] & tested["redundant"]).sum()),
+        n_folded=len(parent),
         fdr=fdr,
         confidence=confidence,
         min_support=int(min_support),
@@ -802,6 +866,93 @@ def discovery_from_sums(
         skipped_columns=skipped,
         n_rows=n,
     )
+
+
+def _nest(
+    tested: pd.DataFrame,
+    defs: list[SliceDefinition],
+    cat: dict[str, np.ndarray],
+    n: int,
+    T1: float,
+    T2: float,
+) -> tuple[list[int], dict[int, str]]:
+    """The reported slices in reading order, and the slice each folded one is nested under.
+
+    Reported: significant and not redundant. When a two-condition slice C and one of its one-condition
+    parents P are both reported, they name one problem, not two:
+
+    - if P without C's rows is still significantly worse than the rows outside P (Welch, one-sided,
+      ``REDUNDANCY_ALPHA``) and keeps at least half of P's excess loss over those rows, P is a problem
+      of its own and C a worse corner of it: C is folded under P
+      (under a parent that is itself a problem, then the larger effect, when both qualify);
+    - otherwise P is weak only because of C: C is the problem and P is folded under C.
+
+    The top level (the distinct problems) is ranked by effect size, then support; each is followed by
+    the slices folded under it, ranked the same way.
+    """
+    keep = tested[tested["significant"] & ~tested["redundant"]]
+    ranked = list(keep.sort_values(["effect_size", "support"], ascending=[False, False], kind="stable").index)
+    singles = {defs[i].conditions[0]: i for i in ranked if len(defs[i].conditions) == 1}
+    effect = tested["effect_size"]
+    n1, s1, s2 = cat["n1"], cat["s1"], cat["s2"]
+    fold: dict[int, int] = {}
+    for c in ranked:
+        if len(defs[c].conditions) != 2:
+            continue
+        parents = [singles[x] for x in defs[c].conditions if x in singles]
+        own = []
+        for p in parents:
+            # P without C's rows against the rows outside P.
+            p_rest = _welch_p(
+                np.array([n1[p] - n1[c]]),
+                np.array([s1[p] - s1[c]]),
+                np.array([s2[p] - s2[c]]),
+                np.array([n - n1[p]]),
+                np.array([T1 - s1[p]]),
+                np.array([T2 - s2[p]]),
+            )[0]
+            # P stands on its own when, without C, it is still significantly worse than the rows outside
+            # P *and* keeps at least half of its excess loss: with many rows a sliver left over is
+            # significant, but C is then what a person should read about.
+            outside = (T1 - s1[p]) / (n - n1[p])
+            excess = s1[p] / n1[p] - outside
+            left = (s1[p] - s1[c]) / (n1[p] - n1[c]) - outside if n1[p] > n1[c] else 0.0
+            if p_rest < REDUNDANCY_ALPHA and left >= 0.5 * excess:
+                own.append(p)
+            elif p not in fold or effect[c] > effect[fold[p]]:
+                fold[p] = c  # P is weak only because of C
+        if own and c not in fold:
+            # Prefer a parent that is itself a problem (not folded), then the larger effect.
+            fold[c] = max(own, key=lambda p: (p not in fold, effect[p], -p))
+
+    def top(i: int) -> int:
+        seen = {i}
+        while i in fold and fold[i] not in seen:
+            i = fold[i]
+            seen.add(i)
+        return i
+
+    roots = {i: top(i) for i in ranked}
+    order = []
+    for i in ranked:
+        if roots[i] == i:
+            order.append(i)
+            order.extend(j for j in ranked if j != i and roots[j] == i)
+    folded = {i: defs[roots[i]].describe() for i in ranked if roots[i] != i}
+    return order, folded
+
+
+def _rank_sum_test(n1: np.ndarray, r1: np.ndarray, n: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Mann–Whitney (slice larger) from each slice's size and rank sum: z and p, normal
+    approximation with the tie correction, no continuity correction."""
+    _, ties = np.unique(x, return_counts=True)
+    tie_term = float((ties.astype("float64") ** 3 - ties).sum()) / (n * (n - 1.0))
+    n2 = n - n1
+    u = r1 - n1 * (n1 + 1) / 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(n1 * n2 / 12.0 * ((n + 1.0) - tie_term))
+        z = np.where(sd > 0, (u - n1 * n2 / 2.0) / sd, 0.0)
+    return z, stats.norm.sf(z)
 
 
 def _welch_p(
@@ -1071,7 +1222,8 @@ def newcombe_interval(
     d = p1 - p2
     lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return lo, hi
+    lo, hi = metrics_mod.clamp_interval(d, lo, hi)
+    return float(lo), float(hi)
 
 
 # ---- curves, confusion matrix, rows -------------------------------------------------------------------

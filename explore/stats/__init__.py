@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "overall_metrics",
             "grouped_metrics",
             "wilson_interval",
+            "clamp_interval",
             "default_metrics",
             "available_metrics",
             "metric_direction",

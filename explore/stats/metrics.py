@@ -77,6 +77,10 @@ BAD_CODES = (
     "Group codes must be integers in [-1, n_groups) with one code per row; received {received}. "
     "Use -1 for rows that belong to no group."
 )
+BAD_ZERO_DIVISION = (
+    "zero_division must be nan (leave undefined precision / recall out), 0 (scikit-learn's default) "
+    "or 1; received {received!r}."
+)
 BAD_CONFIDENCE = "confidence must be strictly between 0 and 1 (e.g. 0.95); received {received!r}."
 
 
@@ -116,10 +120,28 @@ def _z(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
+def clamp_interval(value: Any, lo: Any, hi: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)`` widened, where needed, so that ``lo <= value <= hi`` holds exactly.
+
+    Rounding (Wilson at 0 or n gives 2.8e-17 / 1 − 1.1e-16), asymmetric bootstrap quantiles and
+    shifted centres (Agresti–Min) can leave an interval that excludes its own estimate; every interval
+    the project reports passes through here. NaN bounds and NaN estimates are left as they are.
+    """
+    v = np.asarray(value, dtype="float64")
+    lo_a, hi_a = np.asarray(lo, dtype="float64"), np.asarray(hi, dtype="float64")
+    ok = np.isfinite(v)
+    with np.errstate(invalid="ignore"):
+        lo_out = np.where(ok & (lo_a > v), v, lo_a)
+        hi_out = np.where(ok & (hi_a < v), v, hi_a)
+    return lo_out, hi_out
+
+
 def wilson_interval(
     successes: np.ndarray, trials: np.ndarray, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for ``successes / trials`` (arrays); NaN where ``trials`` is 0."""
+    """Wilson score interval for ``successes / trials`` (arrays); NaN where ``trials`` is 0.
+
+    The bounds hold the estimate exactly: ``lo <= successes / trials <= hi`` (0 at 0, 1 at n)."""
     k = np.asarray(successes, dtype="float64")
     n = np.asarray(trials, dtype="float64")
     z = _z(confidence)
@@ -129,6 +151,7 @@ def wilson_interval(
         centre = (p + z * z / (2 * n)) / denom
         half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
         lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+        lo, hi = clamp_interval(p, lo, hi)
     bad = n <= 0
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
@@ -200,9 +223,16 @@ class _Ctx:
     rows_in_memory = True
 
     def __init__(
-        self, scored: Scored, codes: np.ndarray, n_groups: int, confidence: float, complement: bool = False
+        self,
+        scored: Scored,
+        codes: np.ndarray,
+        n_groups: int,
+        confidence: float,
+        complement: bool = False,
+        zero_division: float = np.nan,
     ) -> None:
         self.scored = scored
+        self.zero_division = zero_division
         self.complement = complement
         self.codes = codes
         self.G = n_groups
@@ -482,12 +512,21 @@ def _pos_class(ctx: _Ctx, cls: int | None) -> int:
     return ctx.scored.positive_index if cls is None else cls
 
 
-def _rate_result(ctx: _Ctx, k: np.ndarray, n: np.ndarray, npos: np.ndarray, empty_note: str) -> _Res:
+def _rate_result(
+    ctx: _Ctx, k: np.ndarray, n: np.ndarray, npos: np.ndarray, empty_note: str, *, undefined: bool = False
+) -> _Res:
+    """A rate k / n with its Wilson interval. ``undefined``: where n is 0 on a non-empty group, the value
+    is ``ctx.zero_division`` (precision / recall as scikit-learn), without an interval."""
     lo, hi = wilson_interval(k, n, ctx.conf)
     notes = _notes(ctx.G)
     _set_note(notes, ctx.support == 0, NOTE_EMPTY)
+    value = _ratio(k, n)
+    if undefined and not np.isnan(ctx.zero_division):
+        fill = (n == 0) & (ctx.support > 0)
+        value = np.where(fill, ctx.zero_division, value)
+        _set_note(notes, fill, f"{empty_note}: counted as {ctx.zero_division:g} (zero_division)")
     _set_note(notes, n == 0, empty_note)
-    return _Res(_ratio(k, n), lo, hi, ctx.support, npos, "wilson", notes)
+    return _Res(value, lo, hi, ctx.support, npos, "wilson", notes)
 
 
 def _m_accuracy(ctx: _Ctx, cls: int | None) -> _Res:
@@ -506,14 +545,14 @@ def _m_precision(ctx: _Ctx, cls: int | None) -> _Res:
     if ctx.task == "multiclass" and cls is None:
         return _macro(ctx, "precision", weighted=False)
     tp, actual, predicted = ctx.class_counts(_pos_class(ctx, cls))
-    return _rate_result(ctx, tp, predicted, actual, NOTE_NO_PRED_POS)
+    return _rate_result(ctx, tp, predicted, actual, NOTE_NO_PRED_POS, undefined=True)
 
 
 def _m_recall(ctx: _Ctx, cls: int | None) -> _Res:
     if ctx.task == "multiclass" and cls is None:
         return _macro(ctx, "recall", weighted=False)
     tp, actual, _ = ctx.class_counts(_pos_class(ctx, cls))
-    return _rate_result(ctx, tp, actual, actual, NOTE_NO_POS)
+    return _rate_result(ctx, tp, actual, actual, NOTE_NO_POS, undefined=True)
 
 
 def _m_f1(ctx: _Ctx, cls: int | None) -> _Res:
@@ -525,10 +564,13 @@ def _m_f1(ctx: _Ctx, cls: int | None) -> _Res:
     j = _ratio(tp, union)
     notes = _notes(ctx.G)
     _set_note(notes, ctx.support == 0, NOTE_EMPTY)
+    value = 2 * j / (1 + j)
+    if not np.isnan(ctx.zero_division):
+        fill = (union == 0) & (ctx.support > 0)
+        value = np.where(fill, ctx.zero_division, value)
+        _set_note(notes, fill, f"{NOTE_NO_F1}: counted as {ctx.zero_division:g} (zero_division)")
     _set_note(notes, union == 0, NOTE_NO_F1)
-    return _Res(
-        2 * j / (1 + j), 2 * lo_j / (1 + lo_j), 2 * hi_j / (1 + hi_j), ctx.support, actual, "wilson", notes
-    )
+    return _Res(value, 2 * lo_j / (1 + lo_j), 2 * hi_j / (1 + hi_j), ctx.support, actual, "wilson", notes)
 
 
 def _weighted(kind: str) -> Callable[[_Ctx, int | None], _Res]:
@@ -538,8 +580,11 @@ def _weighted(kind: str) -> Callable[[_Ctx, int | None], _Res]:
 def _macro(ctx: _Ctx, kind: str, *, weighted: bool) -> _Res:
     """Macro (or support-weighted) average of per-class precision/recall/F1, delta-method interval.
 
-    Averages over the classes where the per-class metric is defined in the group. The variance uses
-    the multinomial model of the confusion matrix: Var f = Σ g²·C − (Σ g·C)²/N, g = ∂f/∂C.
+    Classes are those labelled or predicted in the group (scikit-learn's ``unique_labels``). A class
+    whose per-class metric is undefined there (precision: never predicted; recall: never labelled) is
+    left out of the average by default (``zero_division=nan``); with ``zero_division`` 0 or 1 it
+    counts as that value (scikit-learn's default is 0). The variance uses the multinomial model of the
+    confusion matrix: Var f = Σ g²·C − (Σ g·C)²/N, g = ∂f/∂C (a filled-in class is a constant).
     """
     C = ctx.confusion  # (G, K, K+1)
     G, K = ctx.G, ctx.K
@@ -567,19 +612,24 @@ def _macro(ctx: _Ctx, kind: str, *, weighted: bool) -> _Res:
         gk = -num_scale * diag[:, k, None, None] * w[None] / d2[:, k, None, None]
         gk[:, k, k] += num_scale * den[:, k] / d2[:, k]
         grad_k[:, k] = np.where(valid[:, k, None, None], gk, 0.0)
-    n_valid = valid.sum(axis=1).astype("float64")
+    fill = ~np.isnan(ctx.zero_division)
+    # Classes in the average: defined ones, plus (zero_division 0/1) the undefined ones the group labels or predicts.
+    used = valid | ((rows > 0) | (cols > 0)) if fill else valid
+    if fill:
+        m_k = np.where(valid, m_k, ctx.zero_division)
+    n_valid = used.sum(axis=1).astype("float64")
     if weighted:
-        wts = np.where(valid, rows, 0.0)
+        wts = np.where(used, rows, 0.0)
         R = wts.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             value = (wts * m_k).sum(axis=1) / R
             grad = np.einsum("gk,gkij->gij", wts, grad_k) / R[:, None, None]
             # d(rows_i)/d(C[i, j]) = 1 for valid classes i.
-            row_term = (np.where(valid, m_k, 0.0) - value[:, None]) / R[:, None]
-            grad += np.where(valid, 1.0, 0.0)[:, :, None] * row_term[:, :, None]
+            row_term = (np.where(used, m_k, 0.0) - value[:, None]) / R[:, None]
+            grad += np.where(used, 1.0, 0.0)[:, :, None] * row_term[:, :, None]
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            value = m_k.sum(axis=1) / n_valid
+            value = np.where(used, m_k, 0.0).sum(axis=1) / n_valid
             grad = grad_k.sum(axis=1) / n_valid[:, None, None]
     N = C.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -591,14 +641,15 @@ def _macro(ctx: _Ctx, kind: str, *, weighted: bool) -> _Res:
     _set_note(notes, ctx.support == 0, NOTE_EMPTY)
     word = {"recall": "no labels", "precision": "no predictions", "F1": "no labels or predictions"}[kind]
     _set_note(notes, none, f"{word} of any class in slice")
-    partial = (~none) & (n_valid < K)
+    partial = (~none) & (valid.sum(axis=1) < K)
     if partial.any():
+        how = "undefined" if not fill else f"counted as {ctx.zero_division:g} or absent"
         for gi in np.flatnonzero(partial):
             missing = [str(c) for c, ok in zip(ctx.scored.classes.tolist(), valid[gi], strict=True) if not ok]
             _set_note(
                 notes,
                 np.arange(G) == gi,
-                f"averaged over {int(n_valid[gi])} of {K} classes (undefined for {', '.join(missing[:5])})",
+                f"averaged over {int(n_valid[gi])} of {K} classes ({how}: {', '.join(missing[:5])})",
             )
     return _Res(
         value, np.clip(value - half, 0, 1), np.clip(value + half, 0, 1), ctx.support, _nan(G), "normal", notes
@@ -769,7 +820,9 @@ def _m_log_loss(ctx: _Ctx, cls: int | None) -> _Res:
 
     def values() -> np.ndarray:
         p = s.proba[np.arange(s.n), s.y]
-        return -np.log(np.clip(p, 1e-15, 1.0))
+        # As scikit-learn's log_loss: clip to [eps, 1 - eps] with eps the machine epsilon of the dtype.
+        eps = np.finfo(p.dtype if np.issubdtype(p.dtype, np.floating) else np.float64).eps
+        return -np.log(np.clip(p, eps, 1 - eps))
 
     res = _mean_result(ctx, "log loss", values)
     res.n_pos = _npos_or_nan(ctx, None)
@@ -1072,8 +1125,14 @@ def grouped_metrics(
     metrics: list[str] | None = None,
     confidence: float = 0.95,
     complement: bool = False,
+    zero_division: float = np.nan,
 ) -> pd.DataFrame:
     """Every metric for every group, long format: one row per (group, metric).
+
+    ``zero_division``: what precision, recall and F1 are where undefined (no predicted positives, no
+    positive labels). NaN (the default) shows no value with the reason, and macro / weighted averages
+    leave such classes out (scikit-learn's ``zero_division=np.nan``); 0 is scikit-learn's default
+    convention (the class counts as 0 in the averages), 1 its other option. See docs/slices.md.
 
     ``complement=True`` computes, for each group g, the metrics of the rows that are in *another*
     group (the "rest" of g among rows with a code ≥ 0): what a group is compared with.
@@ -1087,6 +1146,7 @@ def grouped_metrics(
     """
     if not 0 < confidence < 1:
         raise AnalysisError(BAD_CONFIDENCE.format(received=confidence))
+    zero_division = _check_zero_division(zero_division)
     codes = np.asarray(codes)
     if codes.shape != (scored.n,) or not np.issubdtype(codes.dtype, np.integer):
         raise AnalysisError(
@@ -1100,7 +1160,7 @@ def grouped_metrics(
     codes = codes.astype(np.int64, copy=False)
     names = default_metrics(scored) if metrics is None else list(metrics)
     resolved = [(name, *_resolve(scored, name)) for name in names]
-    ctx = _Ctx(scored, codes, n_groups, confidence, complement=complement)
+    ctx = _Ctx(scored, codes, n_groups, confidence, complement=complement, zero_division=zero_division)
     has_score = scored.score is not None if scored.task == "binary" else scored.proba is not None
     return metrics_frame(ctx, resolved, scored.unavailable, scored.proba is not None, has_score)
 
@@ -1133,14 +1193,15 @@ def metrics_frame(
             )
         else:
             res = metric.compute(ctx, cls)
+        lo, hi = clamp_interval(res.value, res.lo, res.hi)
         frames.append(
             pd.DataFrame(
                 {
                     "group": np.arange(n_groups),
                     "metric": name,
                     "value": res.value,
-                    "ci_low": res.lo,
-                    "ci_high": res.hi,
+                    "ci_low": lo,
+                    "ci_high": hi,
                     "support": np.asarray(res.support).astype("int64"),
                     "n_pos": res.n_pos,
                     "method": res.method,
@@ -1160,12 +1221,31 @@ def metrics_frame(
 
 
 def overall_metrics(
-    scored: Scored, *, metrics: list[str] | None = None, confidence: float = 0.95
+    scored: Scored,
+    *,
+    metrics: list[str] | None = None,
+    confidence: float = 0.95,
+    zero_division: float = np.nan,
 ) -> pd.DataFrame:
     """Every metric of the task on all rows: ``grouped_metrics`` with a single group 0."""
     return grouped_metrics(
-        scored, np.zeros(scored.n, dtype=np.int64), 1, metrics=metrics, confidence=confidence
+        scored,
+        np.zeros(scored.n, dtype=np.int64),
+        1,
+        metrics=metrics,
+        confidence=confidence,
+        zero_division=zero_division,
     )
+
+
+def _check_zero_division(value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = -1.0
+    if not (np.isnan(v) or v in (0.0, 1.0)):
+        raise AnalysisError(BAD_ZERO_DIVISION.format(received=value))
+    return v
 
 
 def metric_direction(name: str) -> bool | None:

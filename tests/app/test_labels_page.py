@@ -204,6 +204,26 @@ def test_confusion_between_two_labelers_is_drawn_for_two_different_ones(make_app
     assert any(c.value == "Pick two different labelers." for c in at.caption)
 
 
+def test_overview_names_the_consensus_method_its_confidence_and_trust_intervals(make_app):
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    assert any(
+        "Consensus by regularised Dawid–Skene" in c.value and "at 90 % or more" in c.value for c in at.caption
+    )
+    trust = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
+    assert (
+        (trust["accuracy_low"] <= trust["accuracy"]) & (trust["accuracy"] <= trust["accuracy_high"])
+    ).all()
+    at.radio(key="labels_consensus_method").set_value("dawid_skene").run()
+    assert_no_exception(at)
+    assert any("Consensus by Dawid–Skene" in c.value for c in at.caption)
+
+
+def test_queue_says_which_method_made_the_consensus(make_app):
+    at = _view(make_app(PAGE), "Queue")
+    assert any("Consensus: " in c.value and "Dawid–Skene" in c.value for c in at.caption)
+
+
 def test_queue_filters_narrow_the_rows_and_a_session_starts_on_them(make_app):
     at = _view(make_app(PAGE), "Queue")
     at.multiselect(key="labels_filter_class").select("yes").run()

@@ -118,7 +118,14 @@ def test_filter_group_open_edit_discover_and_load(make_app) -> None:
     at.button(key="slices_discover").click().run()
     assert_no_exception(at)
     assert "slices" in _texts(at) and "Benjamini–Hochberg" in _texts(at)
+    assert "distinct problem" in _texts(at)
     found = _table_with(at, "slice", "q_value", "effect_size")
+    assert "parent" in found.columns
+    at.radio(key="slices_disc_test").set_value("rank").run()
+    at.button(key="slices_discover").click().run()
+    assert_no_exception(at)
+    found = _table_with(at, "slice", "q_value", "effect_size")
+    assert len(found) >= 1
     assert len(found) >= 1
     pick = len(found) - 1
     at.selectbox(key="slices_disc_pick").set_value(pick).run()

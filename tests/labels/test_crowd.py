@@ -232,7 +232,7 @@ def test_dawid_skene_recovers_labeler_accuracies_including_an_adversarial_one(tm
     )
     ann = annotations_for(ws, long)
     cons = crowd.consensus(ann)
-    assert cons.converged and cons.method == "Dawid–Skene"
+    assert cons.converged and cons.method == "regularised Dawid–Skene"
     trust = crowd.labeler_trust(ann, cons, threshold=0.7).table.set_index("labeler")
     for name, acc in accuracies.items():
         assert trust.loc[name, "accuracy"] == pytest.approx(acc, abs=0.03), name

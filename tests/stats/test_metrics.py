@@ -388,3 +388,112 @@ def test_multiclass_macro_auc_bootstraps_small_groups_within_a_budget() -> None:
     first = df.iloc[0]
     m = codes == 0
     assert first["value"] == pytest.approx(skm.roc_auc_score(y[m], proba[m], multi_class="ovr"))
+
+
+# ---- exact conventions: intervals hold their estimate, log loss clipping, zero_division -------------
+
+
+def test_wilson_bounds_hold_the_estimate_exactly_at_0_and_n() -> None:
+    n = np.array([1, 7, 30, 1000, 123457], dtype="float64")
+    lo0, hi0 = wilson_interval(np.zeros_like(n), n)
+    lon, hin = wilson_interval(n, n)
+    assert (lo0 == 0.0).all() and (hi0 > 0).all()
+    assert (hin == 1.0).all() and (lon < 1).all()
+    k = np.arange(0, 31, dtype="float64")
+    lo, hi = wilson_interval(k, np.full_like(k, 30))
+    assert ((lo <= k / 30) & (k / 30 <= hi)).all()
+
+
+def test_every_interval_of_a_metric_table_holds_its_value() -> None:
+    y, pred, proba = multiclass_data(3000, k=4, seed=11)
+    codes = np.random.default_rng(2).integers(0, 30, len(y))
+    codes[:200] = 0  # one larger group
+    y[codes == 3] = pred[codes == 3]  # a group with every prediction right (accuracy exactly 1)
+    sc = make_scored("multiclass", y, pred, proba=proba, classes=["a", "b", "c", "d"])
+    df = grouped_metrics(sc, codes, 30, metrics=available_metrics(sc))
+    ok = df["ci_low"].notna() & df["value"].notna()
+    assert ok.sum() > 500
+    assert (df.loc[ok, "ci_low"] <= df.loc[ok, "value"]).all()
+    assert (df.loc[ok, "value"] <= df.loc[ok, "ci_high"]).all()
+    assert value(df, "accuracy", 3) == 1.0
+    assert float(df[(df.group == 3) & (df.metric == "accuracy")]["ci_high"].iloc[0]) == 1.0
+
+
+def test_log_loss_clips_as_sklearn_on_near_zero_probabilities() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.integers(0, 2, n)
+    s = rng.uniform(0, 1, n)
+    # Near-zero and exactly-zero probabilities on the true class: where a 1e-15 clip and sklearn differ.
+    s[:40] = np.where(y[:40] == 1, rng.choice([0.0, 1e-300, 1e-17], 40), 1 - rng.choice([0.0, 1e-17], 40))
+    proba = np.column_stack([1 - s, s])
+    sc = make_scored("binary", y, (s >= 0.5).astype(int), proba=proba)
+    got = value(overall_metrics(sc, metrics=["log loss"]), "log loss")
+    assert got == pytest.approx(skm.log_loss(y, proba), rel=1e-12)
+    ym, _, pm = multiclass_data(300, k=3, seed=1)
+    pm[:30] = 0.0
+    pm[np.arange(30), (ym[:30] + 1) % 3] = 1.0
+    scm = make_scored("multiclass", ym, pm.argmax(axis=1), proba=pm)
+    assert value(overall_metrics(scm, metrics=["log loss"]), "log loss") == pytest.approx(
+        skm.log_loss(ym, pm), rel=1e-12
+    )
+
+
+def _never_predicted_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four classes; in group 0 class 3 is labelled but never predicted, class 2 predicted but never
+    labelled; group 1 has no row of class 3 at all."""
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 4, 600)
+    pred = np.where(rng.uniform(size=600) < 0.7, y, rng.integers(0, 4, 600))
+    codes = rng.integers(0, 2, 600)
+    g0 = codes == 0
+    pred[g0 & (pred == 3)] = 0
+    y[g0 & (y == 2)] = 1
+    g1 = codes == 1
+    y[g1 & (y == 3)] = 0
+    pred[g1 & (pred == 3)] = 1
+    return y, pred, codes
+
+
+@pytest.mark.parametrize("zero_division", [np.nan, 0.0, 1.0])
+def test_macro_and_weighted_conventions_equal_sklearn(zero_division: float) -> None:
+    import warnings
+
+    y, pred, codes = _never_predicted_data()
+    sc = make_scored("multiclass", y, pred, classes=["a", "b", "c", "d"])
+    names = ["precision", "recall", "F1", "precision (weighted)", "recall (weighted)", "F1 (weighted)"]
+    df = grouped_metrics(sc, codes, 2, metrics=names, zero_division=zero_division)
+    for g in range(2):
+        m = codes == g
+        for name in names:
+            fn = {"precision": skm.precision_score, "recall": skm.recall_score, "F1": skm.f1_score}[
+                name.split(" ")[0]
+            ]
+            avg = "weighted" if "weighted" in name else "macro"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = fn(y[m], pred[m], average=avg, zero_division=zero_division)
+            assert value(df, name, g) == pytest.approx(want, rel=1e-12), (name, g, zero_division)
+    ok = df["ci_low"].notna()
+    assert (
+        (df.loc[ok, "ci_low"] <= df.loc[ok, "value"]) & (df.loc[ok, "value"] <= df.loc[ok, "ci_high"])
+    ).all()
+
+
+def test_binary_zero_division_zero_is_sklearns_default() -> None:
+    y = np.array([0, 0, 0, 1, 1, 0, 1])
+    pred = np.array([0, 0, 0, 0, 0, 1, 1])
+    codes = np.array([0, 0, 0, 0, 0, 1, 1])
+    sc = make_scored("binary", y, pred)
+    nan_df = grouped_metrics(sc, codes, 2, metrics=["precision", "recall"])
+    zero_df = grouped_metrics(sc, codes, 2, metrics=["precision", "recall"], zero_division=0)
+    assert np.isnan(value(nan_df, "precision", 0))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert value(zero_df, "precision", 0) == skm.precision_score(y[codes == 0], pred[codes == 0]) == 0.0
+    assert "zero_division" in zero_df[(zero_df.group == 0) & (zero_df.metric == "precision")]["note"].iloc[0]
+    assert value(zero_df, "precision", 1) == value(nan_df, "precision", 1) == 0.5
+    with pytest.raises(AnalysisError, match="zero_division"):
+        grouped_metrics(sc, codes, 2, zero_division=0.5)

@@ -72,13 +72,28 @@ def agreement(ws: Workspace, source: AnnotationSource) -> Agreement:
 
 
 @cache_shared(max_entries=8)
-def _consensus(ws: Workspace, source: AnnotationSource) -> Consensus:
-    return crowd.consensus(_annotations(ws, source))
+def _consensus(ws: Workspace, source: AnnotationSource, method: str = "regularised") -> Consensus:
+    return crowd.consensus(_annotations(ws, source), method=method)
 
 
-@_spinner("Estimating the consensus (Dawid–Skene)…")
-def consensus(ws: Workspace, source: AnnotationSource) -> Consensus:
-    return _consensus(ws, source)
+@_spinner("Estimating the consensus…")
+def consensus(ws: Workspace, source: AnnotationSource, method: str = "regularised") -> Consensus:
+    """The labelers' consensus without a model (``method``: "regularised" or "dawid_skene")."""
+    return _consensus(ws, source, method)
+
+
+def _queue_consensus(ws: Workspace, source: AnnotationSource, view: ModelView) -> Consensus:
+    """Model-assisted when the model view gives probabilities and labels overlap; else regularised."""
+    ann, probs = _annotations(ws, source), _probabilities(ws, source, view)
+    if probs is None or probs.proba is None or not ann.has_overlap:
+        return _consensus(ws, source)
+    return _model_consensus(ws, source, view)
+
+
+@cache_shared(max_entries=8)
+def _model_consensus(ws: Workspace, source: AnnotationSource, view: ModelView) -> Consensus:
+    probs = _probabilities(ws, source, view)
+    return crowd.consensus(_annotations(ws, source), method="model_assisted", proba=probs.proba)
 
 
 @cache_shared(max_entries=8)
@@ -138,7 +153,7 @@ def queue(
 ) -> Queue:
     return crowd.rank_queue(
         _annotations(ws, source),
-        _consensus(ws, source),
+        _queue_consensus(ws, source, view),
         _probabilities(ws, source, view),
         review=review,
         combine=combine,

@@ -16,6 +16,7 @@ from . import cached
 from .common import pct
 
 MAX_NAMED = 10  # flagged labelers named in the warning
+CONSENSUS_METHODS = {"regularised": "Regularised Dawid–Skene (default)", "dawid_skene": "Full Dawid–Skene"}
 
 
 def overview_section(ctx: PageContext, source: AnnotationSource) -> None:
@@ -31,8 +32,20 @@ def overview_section(ctx: PageContext, source: AnnotationSource) -> None:
         return
     with shown_errors():
         ag = cached.agreement(ctx.ws, source)
-    cons = cached.consensus(ctx.ws, source)
+    method = st.radio(
+        "Consensus method",
+        list(CONSENSUS_METHODS),
+        format_func=CONSENSUS_METHODS.get,
+        horizontal=True,
+        key="labels_consensus_method",
+        help="Regularised Dawid–Skene holds up on sparse crowds (most labelers with a handful of labels): each "
+        "labeler's confusion matrix is pulled toward a one-coin model of them, so few labels cannot overfit. "
+        "Full Dawid–Skene estimates a free matrix per labeler. With a model view, the Queue uses the "
+        "model-assisted consensus (the model's out-of-sample probabilities as each item's prior).",
+    )
+    cons = cached.consensus(ctx.ws, source, method)
     _agreement(ann, ag, cons)
+    _consensus_confidence(cons)
     _labeler_trust(ann, cons)
     _pair_confusion(ann)
 
@@ -60,12 +73,13 @@ def _agreement(ann: Annotations, ag: Agreement, cons: Consensus) -> None:
     c[3].metric(
         "Majority ties",
         f"{cons.n_ties:,}",
-        help="Items where two or more labels got the same top number of votes; Dawid–Skene breaks them by labeler quality.",
+        help="Items where two or more labels got the same top number of votes. Majority vote leaves them "
+        "undecided (no majority); the consensus breaks them by labeler quality.",
     )
     c[4].metric(
-        "Dawid–Skene",
-        f"{cons.n_iter} iterations",
-        help=f"{'Converged' if cons.converged else 'Stopped before converging'} in {cons.seconds * 1000:.0f} ms.",
+        "Consensus",
+        f"{cons.n_iter} iterations" if cons.converged else "not converged",
+        help=f"{crowd.consensus_description(cons)}; {cons.seconds * 1000:.0f} ms.",
     )
     st.caption(
         f"Fleiss' κ is computed on the {ag.fleiss_n_items:,} items with exactly {ag.fleiss_labels} labels "
@@ -78,6 +92,21 @@ def _agreement(ann: Annotations, ag: Agreement, cons: Consensus) -> None:
     if len(ag.pairwise):
         left.altair_chart(charts.kappa_heatmap(ag), width="stretch")
     right.altair_chart(charts.agreement_histogram(ag), width="stretch")
+
+
+def _consensus_confidence(cons: Consensus) -> None:
+    conf = crowd.confidence_summary(cons)
+    st.caption(
+        f"Consensus by {md_text(crowd.consensus_description(cons))}. Each item's consensus label comes with "
+        f"its probability of being right (the Queue's *consensus confidence*): {pct(conf['high'])} of items "
+        f"at 90 % or more, {pct(conf['medium'])} between 50 and 90 %, {pct(conf['low'])} below 50 % "
+        f"(median {pct(conf['median'])})."
+    )
+    if not cons.converged:
+        st.warning(
+            f"The consensus stopped after {cons.n_iter} iterations before converging: its confidences are rough.",
+            icon=":material/warning:",
+        )
 
 
 def _labeler_trust(ann: Annotations, cons: Consensus) -> None:
@@ -97,8 +126,14 @@ def _labeler_trust(ann: Annotations, cons: Consensus) -> None:
         hide_index=True,
         column_config={
             "accuracy": st.column_config.ProgressColumn(
-                "estimated accuracy", format="percent", min_value=0, max_value=1
+                "estimated accuracy",
+                format="percent",
+                min_value=0,
+                max_value=1,
+                help="Expected share of right labels, shrunk toward the crowd's mean: few labels, wide interval.",
             ),
+            "accuracy_low": st.column_config.NumberColumn("95 % interval low", format="percent"),
+            "accuracy_high": st.column_config.NumberColumn("95 % interval high", format="percent"),
             "agreement_consensus": st.column_config.NumberColumn("agrees with consensus", format="percent"),
             "agreement_others": st.column_config.NumberColumn("agrees with other labelers", format="percent"),
             "weakest_recall": st.column_config.NumberColumn("recall on weakest class", format="percent"),

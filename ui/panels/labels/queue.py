@@ -15,6 +15,7 @@ from explore.labels.sources import AnnotationSource
 from ui import identity, loaders
 from ui.boundary import flash, guarded, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .common import SESSION_ID, VIEW, reviewer_name
@@ -178,6 +179,7 @@ def _queue_table(queue: Queue, rows: pd.DataFrame, ann: Annotations) -> None:
             else "blend of model and labeler disagreement."
         )
         + (f" Model view: {queue.probability_source}." if queue.probability_source else "")
+        + (f" Consensus: {md_text(queue.consensus_method)}." if queue.consensus_method else "")
     )
     st.dataframe(
         tables.queue_table(rows, ann, limit=SHOWN_QUEUE_ROWS),

@@ -62,6 +62,15 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
         key="slices_loss",
         help="loss: log loss with probabilities (squared error for regression); error: 0/1 (absolute error).",
     )
+    test = st.radio(
+        "Test",
+        ["welch", "rank"],
+        format_func={"welch": "mean loss (Welch)", "rank": "rank (Mann–Whitney)"}.get,
+        horizontal=True,
+        key="slices_disc_test",
+        help="Welch compares mean loss. Log loss is heavy-tailed, so on small or weak slices the rank test "
+        "(are the slice's losses larger?) finds more; on 0/1 error both agree. The FDR guarantee holds for both.",
+    )
     cols = st.multiselect(
         "Columns to search",
         grouping.sliceable_columns(sc),
@@ -82,6 +91,7 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
         max_conditions=int(max_conditions),
         loss=loss,
         columns=tuple(cols),
+        test=test,
     )
 
 
@@ -95,6 +105,7 @@ def _run(ctx: PageContext, focus: SliceRows, settings: DiscoverySettings) -> Non
             min_support=settings.min_support,
             fdr=settings.fdr,
             loss=settings.loss,
+            test=settings.test,
             mask=focus.mask if settings.within is not None else None,
             progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
         )
@@ -108,7 +119,14 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     expected_by_chance = res.n_tested * res.fdr
     st.markdown(
         f"Tested **{res.n_tested:,}** slices ({res.n_pruned:,} ruled out by the bound) on {res.n_rows:,} rows, comparing "
-        f"{res.loss}. **{len(res.slices)}** are significantly worse at FDR {res.fdr:g}"
+        f"{res.loss}. **{len(res.slices)}** are significantly worse at FDR {res.fdr:g}, naming "
+        f"**{len(res.problems)}** distinct problem(s)"
+        + (
+            f"; {res.n_folded:,} slice(s) are folded under the problem they belong to (listed right after it, with "
+            "'part of' naming it: a worse corner of a weak slice, or a single condition weak only because of a pair of conditions inside it)"
+            if res.n_folded
+            else ""
+        )
         + (
             f" (and {res.n_redundant:,} more two-condition slices are hidden: they are not significantly worse than the "
             "rest of each of their single conditions, so they only add an unrelated condition to a weak slice; the CSV "
@@ -136,6 +154,9 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
             hide_index=True,
             key="slices_disc_table",
             column_config={
+                "parent": st.column_config.TextColumn(
+                    "part of", help="The problem this slice is folded under (empty: a distinct problem)."
+                ),
                 "loss": st.column_config.NumberColumn(format="%.4f"),
                 "rest_loss": st.column_config.NumberColumn("rest loss", format="%.4f"),
                 "diff": st.column_config.NumberColumn("gap", format="%+.4f"),

@@ -1,0 +1,222 @@
+"""Consensus and labeler trust on simulated sparse crowds (issue 16), side by side with the peers.
+
+    pip install ".[bench]"          # cleanlab (CROWDLAB) and crowd-kit (Dawid–Skene, GLAD, MACE)
+    python benchmarks/bench_crowd.py [--items 700,5000,100000] [--seeds 2] [--skip-slow-peers]
+
+Data: ``explore.labels.simulate.simulate_crowd`` — 10 classes, ≥ 40 labelers with power-law label counts
+(a few give hundreds of labels, most a handful), accuracies U(0.3, 0.95) modulated by class difficulty,
+class-dependent confusions shared by the crowd, 1–7 labels per item (skewed toward few), and an
+out-of-sample model whose top class is right ~70 % of the time.
+
+Per method: consensus accuracy against the planted truth; Spearman correlation of each labeler's trust
+with their true accuracy (on the labels they gave); the spot-check queue's precision@50 (items ranked
+by the method's confidence in its consensus, least confident first: share of the first 50 whose
+consensus is wrong); seconds. Peers: majority vote (ties broken at random), crowd-kit ``DawidSkene``,
+``GLAD``, ``MACE``, cleanlab ``get_label_quality_multiannotator`` (CROWDLAB, with the same model
+probabilities). Ours: Dawid–Skene (full), regularised Dawid–Skene, model-assisted Dawid–Skene.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from explore.labels import aggregate, crowd
+from explore.labels.simulate import SimulatedCrowd, simulate_crowd
+
+TOP = 50
+
+
+def _row(
+    sim: SimulatedCrowd, label: np.ndarray, trust: np.ndarray | None, confidence: np.ndarray | None
+) -> dict:
+    wrong = label != sim.truth
+    p50 = np.nan
+    if confidence is not None:
+        order = np.argsort(confidence, kind="stable")[:TOP]
+        p50 = float(wrong[order].mean())
+    rho = np.nan
+    if trust is not None:
+        ok = np.isfinite(sim.accuracy) & np.isfinite(trust)
+        rho = float(spearmanr(trust[ok], sim.accuracy[ok]).statistic)
+    return {"accuracy": float(1 - wrong.mean()), "trust_spearman": rho, "precision@50": p50}
+
+
+def _posterior_trust(sim: SimulatedCrowd, probas: np.ndarray) -> np.ndarray:
+    """Expected accuracy of each labeler under a method's posterior (items x classes)."""
+    a = sim.ann
+    n_j = np.bincount(a.labeler, minlength=a.n_labelers)
+    right = np.bincount(a.labeler, weights=probas[a.item, a.label], minlength=a.n_labelers)
+    return right / np.maximum(n_j, 1)
+
+
+def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
+    a = sim.ann
+
+    def ds() -> dict:
+        c = crowd.dawid_skene(a)
+        t = aggregate.trust_intervals(a, c, shrink=0.0)
+        return _row(sim, c.label, t.estimate, c.confidence) | {
+            "iterations": c.n_iter,
+            "converged": c.converged,
+        }
+
+    def rds() -> dict:
+        c = aggregate.regularised_dawid_skene(a)
+        t = aggregate.trust_intervals(a, c)
+        return _row(sim, c.label, t.estimate, c.confidence) | {
+            "iterations": c.n_iter,
+            "converged": c.converged,
+        }
+
+    def mads() -> dict:
+        c = aggregate.model_assisted_consensus(a, sim.model_proba)
+        t = aggregate.trust_intervals(a, c)
+        return _row(sim, c.label, t.estimate, c.confidence) | {
+            "iterations": c.n_iter,
+            "converged": c.converged,
+            "model_weight": c.model_weight,
+        }
+
+    return {
+        "ours: Dawid–Skene (full)": ds,
+        "ours: regularised Dawid–Skene": rds,
+        "ours: model-assisted Dawid–Skene": mads,
+    }
+
+
+def peers(sim: SimulatedCrowd, *, skip_slow: bool) -> dict[str, Callable[[], dict]]:
+    a = sim.ann
+    long = pd.DataFrame({"task": a.item, "worker": a.labeler, "label": a.label})
+    out: dict[str, Callable[[], dict]] = {}
+
+    def mv() -> dict:
+        label, _, share = crowd.majority_vote(a.counts, ties="random")
+        n_j = np.bincount(a.labeler, minlength=a.n_labelers)
+        agree = np.bincount(
+            a.labeler, weights=(a.label == label[a.item]).astype(float), minlength=a.n_labelers
+        )
+        return _row(sim, label, agree / np.maximum(n_j, 1), share)
+
+    out["majority vote (random ties)"] = mv
+    try:
+        from crowdkit.aggregation import GLAD, MACE, DawidSkene
+    except ImportError:
+        print("  crowd-kit is not installed: pip install crowd-kit")
+    else:
+
+        def probas_of(model) -> np.ndarray:
+            pr = model.probas_.reindex(index=np.arange(a.n_items), columns=np.arange(a.n_categories)).fillna(
+                0.0
+            )
+            return pr.to_numpy()
+
+        def ck_ds() -> dict:
+            m = DawidSkene(n_iter=100)
+            m.fit(long)
+            pr = probas_of(m)
+            return _row(sim, pr.argmax(axis=1), _posterior_trust(sim, pr), pr.max(axis=1))
+
+        def ck_mace() -> dict:
+            m = MACE(n_iter=100, random_state=0)
+            m.fit(long)
+            pr = probas_of(m)
+            return _row(sim, pr.argmax(axis=1), _posterior_trust(sim, pr), pr.max(axis=1))
+
+        def ck_glad() -> dict:
+            m = GLAD(n_iter=100, silent=True)
+            m.fit(long)
+            pr = probas_of(m)
+            alphas = m.alphas_.reindex(np.arange(a.n_labelers)).to_numpy(dtype=float)
+            return _row(sim, pr.argmax(axis=1), alphas, pr.max(axis=1))
+
+        out["crowd-kit DawidSkene"] = ck_ds
+        if not skip_slow:
+            out["crowd-kit MACE"] = ck_mace
+            out["crowd-kit GLAD"] = ck_glad
+    try:
+        from cleanlab.multiannotator import get_label_quality_multiannotator
+    except ImportError:
+        print("  cleanlab is not installed: pip install cleanlab")
+    else:
+
+        def crowdlab() -> dict:
+            wide = np.full((a.n_items, a.n_labelers), np.nan)
+            wide[a.item, a.labeler] = a.label
+            frame = pd.DataFrame(wide, columns=[str(j) for j in range(a.n_labelers)])
+            frame = frame.loc[:, frame.notna().any()]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = get_label_quality_multiannotator(frame, sim.model_proba, verbose=False)
+            lq = res["label_quality"]
+            stats = res["annotator_stats"]["annotator_quality"]
+            trust = np.full(a.n_labelers, np.nan)
+            trust[stats.index.astype(int).to_numpy()] = stats.to_numpy(dtype=float)
+            return _row(
+                sim,
+                lq["consensus_label"].to_numpy(),
+                trust,
+                lq["consensus_quality_score"].to_numpy(dtype=float),
+            )
+
+        out["cleanlab CROWDLAB"] = crowdlab
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", default="700,5000,100000")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--skip-slow-peers",
+        action="store_true",
+        help="leave out MACE and GLAD above 10,000 items (tens of minutes there)",
+    )
+    args = parser.parse_args()
+    rows = []
+    for n in [int(x) for x in args.items.split(",")]:
+        for seed in range(args.seeds):
+            labelers = 50 if n <= 10_000 else 200
+            sim = simulate_crowd(n, n_labelers=labelers, seed=100 + seed)
+            a = sim.ann
+            print(
+                f"\n{n:,} items, {a.n_annotations:,} labels, {a.n_labelers} labelers "
+                f"(labels per labeler {a.labels_per_labeler.min()}–{a.labels_per_labeler.max()}), seed {seed}; "
+                f"model accuracy {(sim.model_proba.argmax(axis=1) == sim.truth).mean():.3f}"
+            )
+            methods = {**peers(sim, skip_slow=args.skip_slow_peers and n > 10_000), **ours(sim)}
+            for name, fn in methods.items():
+                start = time.perf_counter()
+                res = fn()
+                res = {
+                    "items": n,
+                    "seed": seed,
+                    "method": name,
+                    **res,
+                    "seconds": time.perf_counter() - start,
+                }
+                rows.append(res)
+                extra = "".join(
+                    f", {k} {res[k]}" for k in ("iterations", "converged", "model_weight") if k in res
+                )
+                print(
+                    f"  {name:34s} accuracy {res['accuracy']:.4f}  trust ρ {res['trust_spearman']:.3f}  "
+                    f"precision@50 {res['precision@50']:.2f}  {res['seconds']:7.2f} s{extra}"
+                )
+    df = pd.DataFrame(rows)
+    print("\nMean over seeds:")
+    summary = df.groupby(["items", "method"], sort=False)[
+        ["accuracy", "trust_spearman", "precision@50", "seconds"]
+    ].mean()
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(summary.round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()

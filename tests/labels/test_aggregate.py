@@ -1,0 +1,131 @@
+"""explore/labels/aggregate.py and simulate.py: consensus on sparse crowds (regularised and model-assisted
+Dawid–Skene), labeler trust with intervals, majority vote's tie policy, the default method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from explore.errors import AnalysisError
+from explore.labels import aggregate, crowd
+from explore.labels.simulate import simulate_crowd
+
+
+@pytest.fixture(scope="module")
+def sparse_crowd():
+    return simulate_crowd(1_500, n_labelers=45, seed=7)
+
+
+@pytest.fixture(scope="module")
+def assisted(sparse_crowd):
+    return aggregate.model_assisted_consensus(sparse_crowd.ann, sparse_crowd.model_proba)
+
+
+def _accuracy(cons: crowd.Consensus, truth: np.ndarray) -> float:
+    return float((cons.label == truth).mean())
+
+
+def test_simulated_crowd_is_sparse_like_real_ones(sparse_crowd):
+    ann = sparse_crowd.ann
+    per_labeler = np.sort(ann.labels_per_labeler)
+    assert ann.n_labelers >= 40 and ann.n_categories == 10
+    assert per_labeler[-1] > 10 * np.median(per_labeler)  # a few labelers give most labels
+    assert ann.n_labels.min() >= 1 and ann.n_labels.max() <= 7
+    assert np.nanmin(sparse_crowd.design_accuracy) >= 0.3 and np.nanmax(sparse_crowd.design_accuracy) <= 0.95
+    model_acc = (sparse_crowd.model_proba.argmax(axis=1) == sparse_crowd.truth).mean()
+    assert 0.65 < model_acc < 0.75
+
+
+def test_regularised_and_model_assisted_beat_majority_vote_and_full_dawid_skene(sparse_crowd, assisted):
+    ann, truth = sparse_crowd.ann, sparse_crowd.truth
+    majority, tie, _ = crowd.majority_vote(ann.counts, ties="random")
+    mv = float((majority == truth).mean())
+    full = crowd.dawid_skene(ann)
+    reg = aggregate.regularised_dawid_skene(ann)
+    assert reg.converged and assisted.converged
+    assert _accuracy(reg, truth) > mv + 0.02
+    assert _accuracy(reg, truth) > _accuracy(full, truth)
+    assert _accuracy(assisted, truth) > _accuracy(reg, truth) + 0.03
+    assert assisted.model_weight > 0
+    # Confidence is a probability, and it means something: confident items are right more often.
+    for cons in (reg, assisted):
+        assert np.all((cons.confidence >= 0.1 - 1e-9) & (cons.confidence <= 1))
+        sure = cons.confidence >= 0.9
+        assert (cons.label[sure] == truth[sure]).mean() > (cons.label[~sure] == truth[~sure]).mean()
+        used = np.flatnonzero(ann.counts.sum(axis=0))
+        np.testing.assert_allclose(cons.confusion[:, used][:, :, used].sum(axis=2), 1.0)
+
+
+def test_a_useless_model_gets_no_weight(sparse_crowd):
+    noise = np.random.default_rng(0).dirichlet(np.ones(10), size=sparse_crowd.ann.n_items)
+    cons = aggregate.model_assisted_consensus(sparse_crowd.ann, noise, weights=(0.0, 0.5, 1.0))
+    reg = aggregate.regularised_dawid_skene(sparse_crowd.ann)
+    assert cons.model_weight == 0.0
+    np.testing.assert_array_equal(cons.label, reg.label)
+    assert "were not used" in crowd.consensus_description(cons)
+
+
+def test_trust_intervals_cover_true_accuracy_and_rank_labelers(sparse_crowd, assisted):
+    ann = sparse_crowd.ann
+    t = aggregate.trust_intervals(ann, assisted)
+    truth_acc = sparse_crowd.accuracy
+    covered = (t.low <= truth_acc) & (truth_acc <= t.high)
+    assert covered.mean() >= 0.85
+    assert np.all((t.low <= t.estimate) & (t.estimate <= t.high))
+    np.testing.assert_array_equal(t.n_labels, ann.labels_per_labeler)
+    assert spearmanr(t.estimate, truth_acc).statistic > 0.85
+    # Few labels: wider intervals, estimates pulled toward the crowd mean.
+    few, many = t.n_labels <= np.quantile(t.n_labels, 0.25), t.n_labels >= np.quantile(t.n_labels, 0.75)
+    assert (t.high - t.low)[few].mean() > 2 * (t.high - t.low)[many].mean()
+    raw = t.expected_right / t.n_labels
+    assert np.all(np.abs(t.estimate - t.crowd_mean) <= np.abs(raw - t.crowd_mean) + 1e-12)
+
+
+def test_labeler_trust_table_has_shrunk_accuracy_with_intervals(sparse_crowd):
+    ann = sparse_crowd.ann
+    cons = crowd.consensus(ann)
+    table = crowd.labeler_trust(ann, cons).table
+    assert {"accuracy", "accuracy_low", "accuracy_high", "items"} <= set(table.columns)
+    assert (table["accuracy_low"] <= table["accuracy"]).all() and (
+        table["accuracy"] <= table["accuracy_high"]
+    ).all()
+    assert table["items"].tolist() == ann.labels_per_labeler.tolist()
+
+
+def test_consensus_default_is_chosen_by_whether_a_model_is_given():
+    sim = simulate_crowd(300, n_labelers=40, seed=2)
+    ann = sim.ann
+    assert crowd.consensus(ann).method == aggregate.METHOD_REGULARISED
+    assert crowd.consensus(ann, proba=sim.model_proba).method == aggregate.METHOD_MODEL
+    assert crowd.consensus(ann, method="dawid_skene").method == "Dawid–Skene"
+    with pytest.raises(AnalysisError, match="out-of-sample probabilities"):
+        crowd.consensus(ann, method="model_assisted")
+    with pytest.raises(AnalysisError, match="method"):
+        crowd.consensus(ann, method="glad")
+    with pytest.raises(AnalysisError, match="10"):
+        aggregate.model_assisted_consensus(ann, sim.model_proba[:, :3])
+
+
+def test_default_max_iter_converges_or_says_it_did_not():
+    sim = simulate_crowd(700, n_labelers=40, seed=3)
+    cons = crowd.consensus(sim.ann)
+    assert cons.converged and cons.n_iter < aggregate.DEFAULT_MAX_ITER
+    short = crowd.consensus(sim.ann, max_iter=2)
+    assert not short.converged and short.n_iter == 2
+    assert "before converging" in crowd.consensus_description(short)
+
+
+def test_majority_vote_tie_policies():
+    counts = np.array([[2, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 3], [1, 1, 1]])
+    label, tie, _ = crowd.majority_vote(counts)
+    assert label.tolist() == [0, -1, -1, 2, -1] and tie.tolist() == [False, True, True, False, True]
+    # "prior": the tied category given most often over all items (class 2: 5 labels; then 0 and 1: 4 each).
+    label, _, _ = crowd.majority_vote(counts, ties="prior")
+    assert label.tolist() == [0, 0, 2, 2, 2]
+    # "random": always one of the tied categories, each about equally often.
+    many = np.repeat(np.array([[1, 1, 0]]), 4000, axis=0)
+    label, _, _ = crowd.majority_vote(many, ties="random", seed=1)
+    assert set(label.tolist()) == {0, 1} and abs((label == 0).mean() - 0.5) < 0.03
+    with pytest.raises(AnalysisError, match="ties"):
+        crowd.majority_vote(counts, ties="first")
