@@ -72,6 +72,7 @@ def test_rubric_page_shows_hostile_review_names_notes_and_confirmers_as_text(mak
     assert_shown_as_text(at)
     for name in ("iframe_srcdoc", "md_link_http", "script", "streamlit_directive"):
         at.selectbox(key="rubric_review_id").set_value(ids[name]).run()
+        at.button(key=f"rubric_{ids[name]}_data-1_open").click().run()  # one test open at a time: its entry
         bodies = assert_shown_as_text(at)
         assert any(f"{name}: " in b.replace("\\", "") for b in bodies), name  # the note is shown, as text
 

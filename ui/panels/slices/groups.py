@@ -126,7 +126,7 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
         )
         st.download_button(
             "Download CSV",
-            table.to_csv(index=False),
+            csv_bytes(table),
             file_name="slice_by_group.csv",
             mime="text/csv",
             key="slices_dl_groups",
