@@ -120,7 +120,7 @@ def run_duckdb(folder: Path, threads: int) -> dict:
         open_log,
         open_source,
     )
-    from explore.engine import drift as ED
+    from explore.engine import drift as engine_drift
     from explore.engine.discovery import weak_slices
 
     times: dict[str, float] = _Times()
@@ -145,8 +145,8 @@ def run_duckdb(folder: Path, threads: int) -> dict:
     times[f"performance over {len(keys)} monthly windows"] = time.perf_counter() - t
     t = time.perf_counter()
     first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
-    profile = ED.reference_profile(log, features=FEATURES, where=first)
-    keys, _ = ED.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+    profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
+    keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
     times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
     t = time.perf_counter()
     res = weak_slices(log, columns=FEATURES, loss="error")
@@ -160,8 +160,8 @@ def run_pandas(folder: Path) -> dict:
 
     from explore.slices.grouping import group_column
     from explore.slices.report import weak_slices
-    from explore.staleness import drift as D
-    from explore.stats import metrics as M
+    from explore.staleness import drift as drift_mod
+    from explore.stats import metrics
 
     times: dict[str, float] = _Times()
     t = time.perf_counter()
@@ -169,26 +169,26 @@ def run_pandas(folder: Path) -> dict:
     scored = _scored(df)
     times["open"] = time.perf_counter() - t
     t = time.perf_counter()
-    M.overall_metrics(scored, metrics=METRICS)
+    metrics.overall_metrics(scored, metrics=METRICS)
     times["overall metrics"] = time.perf_counter() - t
     t = time.perf_counter()
     sel = (df["f16"] == "d2").to_numpy()
     codes, uniq = pd.factorize(df["f15"], sort=True)
-    M.grouped_metrics(scored, np.where(sel, codes, -1), len(uniq), metrics=METRICS)
+    metrics.grouped_metrics(scored, np.where(sel, codes, -1), len(uniq), metrics=METRICS)
     times["slice report after a filter change"] = time.perf_counter() - t
     t = time.perf_counter()
     idx = pd.MultiIndex.from_frame(df[["f15", "f16", "f17"]].astype(str))
     codes, uniq = pd.factorize(idx, sort=True)
-    M.grouped_metrics(scored, codes, len(uniq), metrics=METRICS)
+    metrics.grouped_metrics(scored, codes, len(uniq), metrics=METRICS)
     times[f"group-by 3 columns ({len(uniq)} groups)"] = time.perf_counter() - t
     t = time.perf_counter()
     month = df["ts"].dt.to_period("M")
     mcodes, muniq = pd.factorize(month, sort=True)
-    M.grouped_metrics(scored, mcodes, len(muniq), metrics=METRICS)
+    metrics.grouped_metrics(scored, mcodes, len(muniq), metrics=METRICS)
     times[f"performance over {len(muniq)} monthly windows"] = time.perf_counter() - t
     t = time.perf_counter()
-    profile = D.reference_profile(df[mcodes == 0], features=FEATURES)
-    D.drift_by_window(profile, df, mcodes, len(muniq), features=FEATURES)
+    profile = drift_mod.reference_profile(df[mcodes == 0], features=FEATURES)
+    drift_mod.drift_by_window(profile, df, mcodes, len(muniq), features=FEATURES)
     times[f"drift matrix {len(FEATURES)} features x {len(muniq)} windows"] = time.perf_counter() - t
     t = time.perf_counter()
     group_column(scored, "f0")  # warm nothing: discovery bins every column itself

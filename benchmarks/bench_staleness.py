@@ -26,21 +26,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from common import bench_workspace, peak_rss_mb, timed
+from common import bench_workspace, best_of, peak_rss_mb, timed
 
 from explore.core.workspace import open_workspace, read_workspace, score
 from explore.staleness.drift import data_invariants, drift_by_window, numeric_buckets, reference_profile
 from explore.staleness.experiment import StalenessParams, performance_over_time, staleness_experiment
 from explore.staleness.windows import apply_windows, concat_scored, time_windows, workspace_timeline
-
-
-def best_of(fn, repeat: int = 3):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def setup():

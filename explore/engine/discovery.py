@@ -16,7 +16,7 @@ from explore.core.progress import Progress, no_progress
 from explore.engine.grouping import EngineGrouping, group_column
 from explore.engine.log import LogTable
 from explore.errors import AnalysisError
-from explore.slices import report as R
+from explore.slices import report as report_mod
 from explore.slices.grouping import display_name
 
 
@@ -51,17 +51,17 @@ def weak_slices(
     loss: str = "loss",
     confidence: float = 0.95,
     progress: Progress | None = None,
-) -> R.DiscoveryResult:
+) -> report_mod.DiscoveryResult:
     """``explore.slices.report.weak_slices`` over every row of ``log``, the sums computed by the engine."""
     if not 0 < fdr < 1:
-        raise AnalysisError(R.BAD_FDR.format(received=fdr))
+        raise AnalysisError(report_mod.BAD_FDR.format(received=fdr))
     if max_conditions not in (1, 2):
-        raise AnalysisError(R.BAD_MAX_CONDITIONS.format(received=max_conditions))
+        raise AnalysisError(report_mod.BAD_MAX_CONDITIONS.format(received=max_conditions))
     total = log.n
     if min_support is None:
         min_support = max(50, int(0.001 * total))
     if not isinstance(min_support, int | np.integer) or min_support < 2:
-        raise AnalysisError(R.BAD_MIN_SUPPORT.format(received=min_support))
+        raise AnalysisError(report_mod.BAD_MIN_SUPPORT.format(received=min_support))
     report = progress or no_progress
     x, loss_name = loss_sql(log, loss)
     ok = f"isfinite({x})"
@@ -95,13 +95,15 @@ def weak_slices(
             continue
         if g.kind == "categorical" and len(g.labels) > max_values and n > 100:
             unique = log.sql(f'SELECT count(DISTINCT "{c}") FROM rows').fetchall()[0][0]
-            if unique / max(total, 1) > R._ID_LIKE_RATIO:
+            if unique / max(total, 1) > report_mod._ID_LIKE_RATIO:
                 skipped[c] = "is an identifier (nearly every value distinct)"
                 continue
         groupings.append(g)
     if not groupings:
         why = "; ".join(f"'{k}' {v}" for k, v in list(skipped.items())[:5]) or "no columns given"
-        raise AnalysisError(R.NO_COLUMNS.format(why=why, examples=", ".join(map(repr, list(columns)[:3]))))
+        raise AnalysisError(
+            report_mod.NO_COLUMNS.format(why=why, examples=", ".join(map(repr, list(columns)[:3])))
+        )
 
     # One scan of the files into a compact table of group codes and losses: every grouping set then reads it.
     codes = ", ".join(f"CAST({g.code} AS SMALLINT) AS c{i}" for i, g in enumerate(groupings))
@@ -159,7 +161,7 @@ def weak_slices(
         cnt, s1, s2, hs = pairs[(i, j)]
         return cnt, lambda: (s1, s2, hs)
 
-    return R.discovery_from_sums(
+    return report_mod.discovery_from_sums(
         [g.conditions for g in groupings],
         singles,
         pair,

@@ -22,7 +22,7 @@ import pandas as pd
 from explore.engine.log import LogTable, quote
 from explore.engine.metrics import Grouping, _define_groups
 from explore.errors import AnalysisError
-from explore.staleness import drift as D
+from explore.staleness import drift
 
 KS_MAX_POINTS = 1_000_000
 KS_GRID = 4096
@@ -52,11 +52,11 @@ def _missing(x: str) -> str:
 def _check_features(log: LogTable, features: Sequence[str]) -> list[str]:
     features = list(features)
     if not features:
-        raise AnalysisError(D.NO_FEATURES.format(known=", ".join(list(log.types)[:20])))
+        raise AnalysisError(drift.NO_FEATURES.format(known=", ".join(list(log.types)[:20])))
     missing = [f for f in features if f not in log.types]
     if missing:
         raise AnalysisError(
-            D.UNKNOWN_FEATURES.format(
+            drift.UNKNOWN_FEATURES.format(
                 what=f"dataset '{log.name}'",
                 missing=", ".join(map(repr, missing[:10])),
                 known=", ".join(list(log.types)[:20]),
@@ -71,26 +71,26 @@ def reference_profile(
     features: Sequence[str],
     where: str | None = None,
     name: str = "reference",
-    n_bins: int = D.PSI_BINS,
-    max_categories: int = D.MAX_CATEGORIES,
-) -> D.ReferenceProfile:
+    n_bins: int = drift.PSI_BINS,
+    max_categories: int = drift.MAX_CATEGORIES,
+) -> drift.ReferenceProfile:
     """The profile of ``features`` over the log's rows matching the SQL condition ``where`` (all rows when None),
     from engine-side distinct-value counts; equal to ``explore.staleness.drift.reference_profile`` in memory."""
     features = _check_features(log, features)
     cond = f"WHERE {where}" if where else ""
     n_rows = int(log.sql(f"SELECT count(*) FROM rows {cond}").fetchall()[0][0])
     if n_rows == 0:
-        raise AnalysisError(D.EMPTY_REFERENCE.format(name=name))
+        raise AnalysisError(drift.EMPTY_REFERENCE.format(name=name))
     profiles = {}
     for f in features:
         if _is_numeric(log.types[f]):
             profiles[f] = _numeric_profile(log, f, cond, n_rows, n_bins)
         else:
             profiles[f] = _categorical_profile(log, f, cond, n_rows, max_categories)
-    return D.ReferenceProfile(name=name, n_rows=n_rows, features=profiles, n_bins=n_bins)
+    return drift.ReferenceProfile(name=name, n_rows=n_rows, features=profiles, n_bins=n_bins)
 
 
-def _numeric_profile(log: LogTable, f: str, cond: str, n_rows: int, n_bins: int) -> D.FeatureProfile:
+def _numeric_profile(log: LogTable, f: str, cond: str, n_rows: int, n_bins: int) -> drift.FeatureProfile:
     x = _value(log, f)
     keep = f"NOT {_missing(x)}"
     where = f"{cond} AND {keep}" if cond else f"WHERE {keep}"
@@ -104,7 +104,7 @@ def _numeric_profile(log: LogTable, f: str, cond: str, n_rows: int, n_bins: int)
         r = log.sql(f"SELECT {x} AS v, count(*) AS n FROM rows {where} GROUP BY 1 ORDER BY 1").fetchnumpy()
         u = np.asarray(r["v"], dtype="float64")
         below = np.concatenate([[0], np.cumsum(np.asarray(r["n"], dtype="int64"))])
-        edges = D._edges_from_distinct(u, below, n_bins)
+        edges = drift._edges_from_distinct(u, below, n_bins)
     else:  # too many distinct values to fetch: the engine's quantiles, and a grid of points for KS
         edges = _quantiles(log, x, where, np.linspace(0.0, 1.0, n_bins + 1))
         u = _quantiles(log, x, where, np.linspace(0.0, 1.0, KS_GRID + 1))
@@ -116,16 +116,16 @@ def _numeric_profile(log: LogTable, f: str, cond: str, n_rows: int, n_bins: int)
     np.add.at(counts, np.asarray(r["b"], dtype=np.intp), np.asarray(r["n"], dtype="int64"))
     counts[n_b + 1] = n_missing
     if len(edges) >= 2:
-        names = [f"[{D._num(edges[0])}, {D._num(edges[1])}]"] + [
-            f"({D._num(edges[i])}, {D._num(edges[i + 1])}]" for i in range(1, len(edges) - 1)
+        names = [f"[{drift._num(edges[0])}, {drift._num(edges[1])}]"] + [
+            f"({drift._num(edges[i])}, {drift._num(edges[i + 1])}]" for i in range(1, len(edges) - 1)
         ]
     else:
-        names = [f"= {D._num(edges[0])}" if edges.size else "(no reference values)"]
+        names = [f"= {drift._num(edges[0])}" if edges.size else "(no reference values)"]
     lo_hi = log.sql(f"SELECT min({x}), max({x}) FROM rows {where} AND isfinite({x})").fetchall()[0]
-    profile = D.FeatureProfile(
+    profile = drift.FeatureProfile(
         name=f,
         kind="numeric",
-        buckets=[*names, D.UNSEEN, D.MISSING],
+        buckets=[*names, drift.UNSEEN, drift.MISSING],
         ref_counts=counts,
         n_ref=n_rows,
         null_rate=n_missing / n_rows,
@@ -189,7 +189,7 @@ def _slot_counts(log: LogTable, x: str, where: str, points: np.ndarray, group: i
 
 def _categorical_profile(
     log: LogTable, f: str, cond: str, n_rows: int, max_categories: int
-) -> D.FeatureProfile:
+) -> drift.FeatureProfile:
     col = f"rows.{quote(f)}"
     vc = log.sql(
         f"SELECT {col} AS v, count(*) AS n FROM rows {cond} GROUP BY 1 ORDER BY n DESC, v NULLS LAST"
@@ -197,14 +197,14 @@ def _categorical_profile(
     present = vc[vc["v"].notna()]
     known = frozenset(present["v"].tolist())
     categories = present["v"].tolist()[:max_categories]
-    b = D._category_buckets(vc["v"], categories, known)
+    b = drift._category_buckets(vc["v"], categories, known)
     counts = np.bincount(b, weights=vc["n"].to_numpy(dtype="float64"), minlength=len(categories) + 3).astype(
         "int64"
     )
-    return D.FeatureProfile(
+    return drift.FeatureProfile(
         name=f,
         kind="categorical",
-        buckets=[str(c) for c in categories] + [D.OTHER, D.UNSEEN, D.MISSING],
+        buckets=[str(c) for c in categories] + [drift.OTHER, drift.UNSEEN, drift.MISSING],
         ref_counts=counts,
         n_ref=n_rows,
         null_rate=float(vc.loc[vc["v"].isna(), "n"].sum()) / n_rows,
@@ -214,12 +214,12 @@ def _categorical_profile(
 
 
 def drift_by_window(
-    profile: D.ReferenceProfile,
+    profile: drift.ReferenceProfile,
     log: LogTable,
     grouping: Grouping,
     *,
     features: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, D.DriftResult]:
+) -> tuple[pd.DataFrame, drift.DriftResult]:
     """``(keys, result)``: ``explore.staleness.drift.drift_by_window``'s result for the log's windows (or any
     grouping), every count computed by the engine. ``result.table`` has one more column, ``ks_method``."""
     features = _check_features(log, features if features is not None else list(profile.features))
@@ -260,21 +260,21 @@ def drift_by_window(
                 ks_w = np.where(m_w > 0, d, np.nan)
             method = "grid" if grid else "exact"
             for w in range(G):
-                p_w[w] = D.ks_pvalue(ks_w[w], prof.n_present, int(m_w[w]))
+                p_w[w] = drift.ks_pvalue(ks_w[w], prof.n_present, int(m_w[w]))
         else:
             col = f"rows.{quote(f)}"
             vc = log.sql(f"SELECT g, {col} AS v, count(*) AS n FROM grp AS rows GROUP BY ALL").df()
-            b = D._category_buckets(vc["v"], prof.categories, prof.known)
+            b = drift._category_buckets(vc["v"], prof.categories, prof.known)
             np.add.at(c, (vc["g"].to_numpy(dtype=np.intp), b), vc["n"].to_numpy(dtype="int64"))
             for w in range(G):
                 if rows[w]:
-                    p_w[w] = D.chi2_pvalue(prof.ref_counts, c[w])
+                    p_w[w] = drift.chi2_pvalue(prof.ref_counts, c[w])
         counts[f] = c
         frames.append(
-            D.window_drift_frame(prof, rows, c, ks_w, p_w, eps=profile.eps).assign(ks_method=method)
+            drift.window_drift_frame(prof, rows, c, ks_w, p_w, eps=profile.eps).assign(ks_method=method)
         )
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return keys, D.DriftResult(reference=profile, table=table, counts=counts, n_windows=G)
+    return keys, drift.DriftResult(reference=profile, table=table, counts=counts, n_windows=G)
 
 
 def default_outputs(log: LogTable) -> list[str]:
@@ -287,18 +287,18 @@ def default_outputs(log: LogTable) -> list[str]:
 
 
 def data_invariants(
-    profile: D.ReferenceProfile,
+    profile: drift.ReferenceProfile,
     log: LogTable,
     grouping: Grouping,
     *,
     outputs: Sequence[str] | None = None,
-    thresholds: D.InvariantThresholds | None = None,
+    thresholds: drift.InvariantThresholds | None = None,
     features: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, D.InvariantsResult]:
+) -> tuple[pd.DataFrame, drift.InvariantsResult]:
     """``(keys, result)``: ``explore.staleness.drift.data_invariants`` per window of the log, counted by the engine.
 
     ``outputs``: columns of the view ``rows`` holding model outputs (default: ``default_outputs``)."""
-    thresholds = thresholds or D.InvariantThresholds()
+    thresholds = thresholds or drift.InvariantThresholds()
     features = _check_features(log, features if features is not None else list(profile.features))
     keys = _define_groups(log, grouping)
     G = len(keys)
@@ -330,14 +330,14 @@ def data_invariants(
             n_out = rest[0] if rest else None
         else:
             vc = log.sql(f"SELECT g, rows.{quote(f)} AS v, count(*) AS n FROM grp AS rows GROUP BY ALL").df()
-            b = D._category_buckets(vc["v"], prof.categories, prof.known)
+            b = drift._category_buckets(vc["v"], prof.categories, prof.known)
             k = len(prof.categories)
             g = vc["g"].to_numpy(dtype=np.intp)
             cnt = vc["n"].to_numpy(dtype="float64")
             n_null = np.bincount(g, weights=cnt * (b == k + 2), minlength=G)[:G]
             n_unseen = np.bincount(g, weights=cnt * (b == k + 1), minlength=G)[:G]
             n_inf = np.zeros(G)
-        frames.append(D.feature_invariants(prof, rows, n_null, n_inf, n_out, n_unseen))
+        frames.append(drift.feature_invariants(prof, rows, n_null, n_inf, n_out, n_unseen))
     outs = default_outputs(log) if outputs is None else list(outputs)
     nan_out = np.zeros(G, dtype="int64")
     inf_out = np.zeros(G, dtype="int64")
@@ -346,4 +346,4 @@ def data_invariants(
         inf_sum = " + ".join(f"coalesce(isinf({o}), false)::INTEGER" for o in outs)
         a, b = per_group(f"sum({nan_sum})", f"sum({inf_sum})")
         nan_out, inf_out = a.astype("int64"), b.astype("int64")
-    return keys, D.invariants_from_counts(frames, rows, nan_out, inf_out, thresholds)
+    return keys, drift.invariants_from_counts(frames, rows, nan_out, inf_out, thresholds)

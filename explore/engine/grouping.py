@@ -15,7 +15,7 @@ import numpy as np
 
 from explore.engine.log import LogTable, literal, quote
 from explore.errors import AnalysisError
-from explore.slices import grouping as SG
+from explore.slices import grouping
 from explore.slices.definition import Condition
 from explore.staleness.drift import quantiles_from_distinct
 
@@ -49,15 +49,19 @@ def _case(expr_by_code: list[tuple[str, int]], default: int) -> str:
 
 
 def group_column(
-    log: LogTable, column: str, *, bins: int = SG.DEFAULT_BINS, max_groups: int = SG.MAX_GROUPS
+    log: LogTable, column: str, *, bins: int = grouping.DEFAULT_BINS, max_groups: int = grouping.MAX_GROUPS
 ) -> EngineGrouping:
     """``explore.slices.grouping.group_column`` for a log column, computed from engine aggregates."""
     if column not in log.types:
         raise AnalysisError(
-            SG.UNKNOWN_COLUMN.format(column=column, dataset=log.name, columns=", ".join(list(log.types)[:40]))
+            grouping.UNKNOWN_COLUMN.format(
+                column=column, dataset=log.name, columns=", ".join(list(log.types)[:40])
+            )
         )
-    if not 2 <= bins <= SG.MAX_BINS:
-        raise AnalysisError(SG.BAD_BINS.format(column=column, max_bins=SG.MAX_BINS, received=bins))
+    if not 2 <= bins <= grouping.MAX_BINS:
+        raise AnalysisError(
+            grouping.BAD_BINS.format(column=column, max_bins=grouping.MAX_BINS, received=bins)
+        )
     t = log.types[column].upper().split("(")[0]
     col = f"rows.{quote(column)}"
     if t.startswith("TIMESTAMP") or t == "DATE":
@@ -91,12 +95,12 @@ def _numeric(log: LogTable, column: str, x: str, missing: str, bins: int, r: dic
         qs = np.asarray(
             log.sql(f"SELECT quantile_cont({x}, [{listed}]) FROM rows WHERE NOT {missing}").fetchall()[0][0]
         )
-    inner = SG.quantile_inner_edges(qs)
-    labels, conditions = SG.quantile_bin_groups(column, inner)
+    inner = grouping.quantile_inner_edges(qs)
+    labels, conditions = grouping.quantile_bin_groups(column, inner)
     code = " + ".join(f"({x} >= {float(e)!r})::INTEGER" for e in inner) or "0"
     has_missing = bool(log.sql(f"SELECT count(*) FROM rows WHERE {missing}").fetchall()[0][0])
     if has_missing:
-        labels.append(SG.MISSING_LABEL)
+        labels.append(grouping.MISSING_LABEL)
         conditions.append(Condition(column, "in", values=(None,)))
     return EngineGrouping(
         column, "numeric", f"(CASE WHEN {missing} THEN {len(inner) + 1} ELSE {code} END)", labels, conditions
@@ -112,7 +116,7 @@ def _categorical(log: LogTable, column: str, x: str, missing: str, max_groups: i
     kept = vc[:room] if len(vc) <= room else vc[: room - 1]
     kept_values = [v for v, _ in kept]
     has_other = len(kept) < len(vc)
-    sorted_pos, labels, conditions = SG.category_groups(column, kept_values, has_other, has_missing)
+    sorted_pos, labels, conditions = grouping.category_groups(column, kept_values, has_other, has_missing)
     whens = [(f"{x} = {literal(kept_values[j])}", new) for new, j in enumerate(sorted_pos)]
     if has_missing:
         whens.insert(0, (missing, len(labels) - 1))

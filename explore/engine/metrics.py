@@ -18,7 +18,7 @@ import pandas as pd
 
 from explore.engine.log import LogTable, quote
 from explore.errors import AnalysisError
-from explore.stats import metrics as M
+from explore.stats import metrics as metrics_mod
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _finite(x: str) -> str:
 _EPS = float(np.finfo(np.float64).eps)
 
 
-class EngineCtx(M._Ctx):
+class EngineCtx(metrics_mod._Ctx):
     """``explore.stats.metrics._Ctx`` whose per-group quantities are DuckDB queries over the view ``grp``."""
 
     rows_in_memory = False
@@ -59,7 +59,7 @@ class EngineCtx(M._Ctx):
         self.codes = None  # type: ignore[assignment]
         self.G = n_groups
         self.conf = confidence
-        self.z = M._z(confidence)
+        self.z = metrics_mod._z(confidence)
         self.task = log.task
         self.K = log.K
         self._cache: dict[Any, Any] = {}
@@ -138,7 +138,9 @@ class EngineCtx(M._Ctx):
             nneg = nall - npos
             out = {"npos": npos, "nneg": nneg, "n": nall}
             out.update(
-                M.auc_from_sums(npos, nneg, col("sum_pt"), col("sum_ptt"), col("sum_nuu"), col("sum_ap"))
+                metrics_mod.auc_from_sums(
+                    npos, nneg, col("sum_pt"), col("sum_ptt"), col("sum_nuu"), col("sum_ap")
+                )
             )
             return out
 
@@ -174,11 +176,11 @@ class EngineCtx(M._Ctx):
             n, s1, s2 = self._per_group(
                 "count(*)", f"sum({x} - {c})", f"sum(({x} - {c}) ** 2)", where=_finite(x)
             )
-            return M.mean_from_sums(n, s1, s2, centre, self.conf)
+            return metrics_mod.mean_from_sums(n, s1, s2, centre, self.conf)
 
         return self.memo(("mean", key), build)
 
-    def r2(self) -> M._Res:
+    def r2(self) -> metrics_mod._Res:
         ok = "isfinite(_y) AND isfinite(_pred - _y)"
         ybar = self.log.sql(f"SELECT avg(_y) FILTER (WHERE {ok}) FROM rows").fetchall()[0][0]
         yc = f"(_y - {repr(float(ybar) if ybar is not None else 0.0)})"
@@ -188,11 +190,11 @@ class EngineCtx(M._Ctx):
             "ua": f"{u} * {yc}", "ub": f"{u} * {b}", "ab": f"{b} * {yc}",
         }  # fmt: skip
         n, *sums = self._per_group("count(*)", *(f"sum({t})" for t in terms.values()), where=ok)
-        return M.r2_from_sums(self, n, dict(zip(terms, sums, strict=True)))
+        return metrics_mod.r2_from_sums(self, n, dict(zip(terms, sums, strict=True)))
 
 
-def _m_r2_engine(ctx: M._Ctx, cls: int | None) -> M._Res:
-    return ctx.r2() if isinstance(ctx, EngineCtx) else M._m_r2(ctx, cls)
+def _m_r2_engine(ctx: metrics_mod._Ctx, cls: int | None) -> metrics_mod._Res:
+    return ctx.r2() if isinstance(ctx, EngineCtx) else metrics_mod._m_r2(ctx, cls)
 
 
 def _define_groups(log: LogTable, grouping: Any, where: str | None = None) -> pd.DataFrame:
@@ -241,18 +243,18 @@ def grouped_metrics(
     """``(keys, table)``: the groups (one row per group code) and ``explore.stats.metrics.grouped_metrics``'s long
     table for them, every aggregate computed by DuckDB."""
     if not 0 < confidence < 1:
-        raise AnalysisError(M.BAD_CONFIDENCE.format(received=confidence))
+        raise AnalysisError(metrics_mod.BAD_CONFIDENCE.format(received=confidence))
     keys = _define_groups(log, grouping or Grouping((), ()), where)
     meta = _Meta(log.task, log.classes, log.positive_index)
-    names = M.default_metrics(meta) if metrics is None else list(metrics)  # type: ignore[arg-type]
+    names = metrics_mod.default_metrics(meta) if metrics is None else list(metrics)  # type: ignore[arg-type]
     resolved = []
     for name in names:
-        metric, cls = M._resolve(meta, name)  # type: ignore[arg-type]
+        metric, cls = metrics_mod._resolve(meta, name)  # type: ignore[arg-type]
         if metric.name == "R²":
-            metric = M.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
+            metric = metrics_mod.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
         resolved.append((name, metric, cls))
     ctx = EngineCtx(log, len(keys), confidence)
-    return keys, M.metrics_frame(
+    return keys, metrics_mod.metrics_frame(
         ctx,
         resolved,
         log.unavailable,

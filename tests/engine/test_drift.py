@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from explore.engine import by_time_window
-from explore.engine import drift as ED
-from explore.staleness import drift as D
+from explore.engine import drift as engine_drift
+from explore.staleness import drift
 from tests.engine.test_metrics import pair  # noqa: F401  (the fixture)
 
 FEATURES = ["age", "hours", "city", "seg"]
@@ -19,21 +19,21 @@ FIRST_MONTH = "date_trunc('month', CAST(rows.\"when\" AS TIMESTAMP)) = TIMESTAMP
 def _memory(scored):
     months = scored.time.dt.to_period("M").dt.to_timestamp()
     ref = scored.frame[(months == pd.Timestamp("2024-01-01")).to_numpy()]
-    profile = D.reference_profile(ref, features=FEATURES)
+    profile = drift.reference_profile(ref, features=FEATURES)
     keys = np.sort(months.unique())
     codes = pd.Index(keys).get_indexer(months)
-    return D.drift_by_window(profile, scored.frame, codes, len(keys)), ref
+    return drift.drift_by_window(profile, scored.frame, codes, len(keys)), ref
 
 
 def test_drift_matrix_equals_the_pandas_path(pair):  # noqa: F811
     scored, log = pair
     mem, _ = _memory(scored)
-    profile = ED.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
     for f in FEATURES:
         np.testing.assert_array_equal(profile.features[f].ref_counts, mem.reference.features[f].ref_counts)
         if mem.reference.features[f].kind == "numeric":
             np.testing.assert_array_equal(profile.features[f].edges, mem.reference.features[f].edges)
-    keys, eng = ED.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+    keys, eng = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
     assert len(keys) == mem.n_windows > 20
     assert (eng.table["ks_method"][eng.table["kind"] == "numeric"] == "exact").all()
     for col in ("rows", "psi", "ks", "js", "distance", "p_value", "missing_share", "unseen_share"):
@@ -49,13 +49,15 @@ def test_ks_equals_scipy_and_the_grid_is_a_close_lower_bound(pair, monkeypatch):
     months = scored.time.dt.to_period("M").dt.to_timestamp()
     last = scored.frame[(months == months.max()).to_numpy()]
     expected = stats.ks_2samp(ref["hours"].dropna(), last["hours"].dropna()).statistic
-    profile = ED.reference_profile(log, features=["hours"], where=FIRST_MONTH)
-    _, eng = ED.drift_by_window(profile, log, by_time_window(log, "month"), features=["hours"])
+    profile = engine_drift.reference_profile(log, features=["hours"], where=FIRST_MONTH)
+    _, eng = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=["hours"])
     assert eng.table["ks"].iloc[-1] == pytest.approx(expected, abs=1e-12)
-    monkeypatch.setattr(ED, "KS_MAX_POINTS", 10)
-    monkeypatch.setattr(ED, "KS_GRID", 50)
-    grid_profile = ED.reference_profile(log, features=["hours"], where=FIRST_MONTH)
-    _, grid = ED.drift_by_window(grid_profile, log, by_time_window(log, "month"), features=["hours"])
+    monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 10)
+    monkeypatch.setattr(engine_drift, "KS_GRID", 50)
+    grid_profile = engine_drift.reference_profile(log, features=["hours"], where=FIRST_MONTH)
+    _, grid = engine_drift.drift_by_window(
+        grid_profile, log, by_time_window(log, "month"), features=["hours"]
+    )
     assert (grid.table["ks_method"] == "grid").all()
     assert (grid.table["ks"] <= eng.table["ks"] + 1e-12).all()
     assert np.nanmax(np.abs(grid.table["ks"] - eng.table["ks"])) < 0.1
@@ -67,13 +69,13 @@ def test_data_invariants_equal_the_pandas_path(pair):  # noqa: F811
     months = scored.time.dt.to_period("M").dt.to_timestamp()
     codes = pd.Index(np.sort(months.unique())).get_indexer(months)
     outputs = [scored.proba] if scored.proba is not None else [scored.pred]
-    thresholds = D.InvariantThresholds(out_of_range=0.0)
-    mem = D.data_invariants(
+    thresholds = drift.InvariantThresholds(out_of_range=0.0)
+    mem = drift.data_invariants(
         mem_drift.reference, scored.frame, codes, mem_drift.n_windows, outputs=outputs, output_codes=codes,
         thresholds=thresholds,
     )  # fmt: skip
-    profile = ED.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
-    _, eng = ED.data_invariants(profile, log, by_time_window(log, "month"), thresholds=thresholds)
+    profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    _, eng = engine_drift.data_invariants(profile, log, by_time_window(log, "month"), thresholds=thresholds)
     pd.testing.assert_frame_equal(eng.by_feature, mem.by_feature, rtol=1e-9, check_dtype=False)
     pd.testing.assert_frame_equal(eng.by_window, mem.by_window, rtol=1e-9, check_dtype=False)
     assert eng.by_window["flagged"].any()  # later months leave the first month's range

@@ -15,7 +15,7 @@ from explore.engine import (
     open_log,
     overall_metrics,
 )
-from explore.stats import metrics as M
+from explore.stats import metrics
 from tests.helpers import frame, make_workspace
 
 COLUMNS = {
@@ -96,7 +96,7 @@ def assert_same(mem: pd.DataFrame, eng: pd.DataFrame, *, skip_ci: set[str] = fro
 
 def test_overall_metrics_equal_the_pandas_path(pair):
     scored, log = pair
-    mem = M.overall_metrics(scored)
+    mem = metrics.overall_metrics(scored)
     eng = overall_metrics(log)
     assert len(mem) >= 4
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
@@ -109,7 +109,7 @@ def test_group_by_two_columns_equals_the_pandas_path(pair):
     order = pd.MultiIndex.from_frame(keys[["city", "seg"]])
     codes = order.get_indexer(cat)
     assert (codes >= 0).all() and len(keys) == 9
-    mem = M.grouped_metrics(scored, codes, len(keys))
+    mem = metrics.grouped_metrics(scored, codes, len(keys))
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
 
 
@@ -119,7 +119,7 @@ def test_monthly_windows_equal_the_pandas_path(pair):
     months = scored.time.dt.to_period("M").dt.to_timestamp()
     codes = pd.Index(keys["window"]).get_indexer(months)
     assert (codes >= 0).all() and len(keys) > 3
-    mem = M.grouped_metrics(scored, codes, len(keys))
+    mem = metrics.grouped_metrics(scored, codes, len(keys))
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
 
 
@@ -146,7 +146,7 @@ def test_slice_groups_of_a_column_equal_group_column_in_memory(pair, column):
     eng_g = engine_group_column(log, column, bins=4)
     assert eng_g.labels == mem_g.labels and eng_g.conditions == mem_g.conditions
     keys, eng = grouped_metrics(log, eng_g)
-    mem = M.grouped_metrics(scored, mem_g.codes.astype(np.int64), mem_g.n_groups)
+    mem = metrics.grouped_metrics(scored, mem_g.codes.astype(np.int64), mem_g.n_groups)
     assert list(keys[column]) == mem_g.labels
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
 
@@ -189,7 +189,9 @@ def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
         log, both, where=where, metrics=["accuracy" if scored.task != "regression" else "MAE"]
     )
     codes = np.where(mask, a.codes * b.n_groups + b.codes, -1)
-    mem = M.grouped_metrics(scored, codes, a.n_groups * b.n_groups, metrics=list(eng["metric"].unique()))
+    mem = metrics.grouped_metrics(
+        scored, codes, a.n_groups * b.n_groups, metrics=list(eng["metric"].unique())
+    )
     mem = mem[mem["support"] > 0].reset_index(drop=True)
     eng = eng[eng["support"] > 0].reset_index(drop=True)
     np.testing.assert_allclose(eng["value"], mem["value"], rtol=1e-9)

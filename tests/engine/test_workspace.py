@@ -11,7 +11,7 @@ import explore
 from explore import errors
 from explore.core.workspace import parse_workspace, score
 from explore.engine import overall_metrics
-from explore.stats import metrics as M
+from explore.stats import metrics
 from tests.engine.test_metrics import predictions_log
 
 COLS = {"label": "income", "time": "when", "prediction": "pred", "score": "p", "positive": ">50K"}
@@ -46,7 +46,7 @@ def test_a_glob_with_engine_duckdb_opens_with_a_stratified_sample(tmp_path, monk
     assert log.n == 3000
     # The engine's overall metrics equal the in-memory ones on the whole file.
     whole = explore.open(_whole_workspace(tmp_path / "mem", df))
-    mem = M.overall_metrics(score(whole, "log", None))
+    mem = metrics.overall_metrics(score(whole, "log", None))
     eng = overall_metrics(log)
     np.testing.assert_allclose(eng["value"], mem["value"], rtol=1e-9, atol=1e-9)
     assert ws.data_fingerprint("log") == ws.data_fingerprint("log")

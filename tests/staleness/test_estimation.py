@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from explore.core.workspace import open_workspace, read_workspace, score, score_unlabeled
 from explore.errors import AnalysisError, LabelError
-from explore.staleness import estimation as E
+from explore.staleness import estimation
 from explore.staleness.windows import time_windows
 from tests.helpers import frame, make_workspace
 from tests.staleness.simulate import scored_rows, simulate
@@ -19,14 +19,14 @@ from tests.staleness.simulate import scored_rows, simulate
 
 def _engine(sc, codes, G):
     rank = sc.score[:, None] if sc.task == "binary" else sc.proba
-    return E._Engine(codes, sc.pred, rank, G, sc.task, sc.positive_index)
+    return estimation._Engine(codes, sc.pred, rank, G, sc.task, sc.positive_index)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_known_labels_give_sklearns_metrics(task):
     sc, w, _ = simulate(3000, n_windows=3, task=task, seed=1)
     onehot = np.eye(sc.proba.shape[1])[sc.y]
-    got = _engine(sc, w.codes, w.n_windows).metrics(onehot, E.ESTIMATED_METRICS)
+    got = _engine(sc, w.codes, w.n_windows).metrics(onehot, estimation.ESTIMATED_METRICS)
     avg = "binary" if task == "binary" else "macro"
     for g in range(w.n_windows):
         rows = w.codes == g
@@ -57,7 +57,7 @@ def test_expected_counts_and_auc_by_brute_force():
         np.zeros(n, dtype="int64"), np.column_stack([1 - s, s]), pd.Series(np.zeros(n)), task="binary"
     )
     P = np.column_stack([1 - c, c])
-    got = _engine(sc, np.zeros(n, dtype="int64"), 1).metrics(P, E.ESTIMATED_METRICS)
+    got = _engine(sc, np.zeros(n, dtype="int64"), 1).metrics(P, estimation.ESTIMATED_METRICS)
     pp = sc.pred == 1
     tp, fp, fn = c[pp].sum(), (1 - c[pp]).sum(), c[~pp].sum()
     assert got["accuracy"][0][0] == pytest.approx((tp + (1 - c[~pp]).sum()) / n)
@@ -80,21 +80,23 @@ def test_calibration_picks_the_better_method_and_improves_log_loss():
     s = rng.random(n)
     # A sigmoid distortion: Platt is exact.
     y = (rng.random(n) < 1 / (1 + np.exp(-(3 * np.log(s / (1 - s)) - 1)))).astype("int64")
-    res = E.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1)
+    res = estimation.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1)
     assert res.method == "platt"
     assert res.log_loss["platt"] < res.log_loss["raw scores"]
     # A step: isotonic fits it, Platt cannot.
     y2 = (rng.random(n) < np.where(s > 0.5, 0.9, 0.1)).astype("int64")
-    res2 = E.calibrate(np.column_stack([1 - s, s]), y2, task="binary", positive_index=1)
+    res2 = estimation.calibrate(np.column_stack([1 - s, s]), y2, task="binary", positive_index=1)
     assert res2.method == "isotonic"
     assert res2.ece < res2.ece_raw
     assert set(res2.reliability["stage"]) == {"raw scores", "calibrated (isotonic, out of fold)"}
     assert res2.reliability["rows"].sum() == 2 * n
     # A method can be forced (to match another tool's choice); an unknown one is named.
-    forced = E.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1, method="isotonic")
+    forced = estimation.calibrate(
+        np.column_stack([1 - s, s]), y, task="binary", positive_index=1, method="isotonic"
+    )
     assert forced.method == "isotonic" and forced.log_loss == res.log_loss
     with pytest.raises(AnalysisError, match="Calibration is one of auto, isotonic, platt; received 'beta'"):
-        E.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1, method="beta")
+        estimation.calibrate(np.column_stack([1 - s, s]), y, task="binary", positive_index=1, method="beta")
 
 
 def test_partial_labels_give_each_part_labelled_as_such():
@@ -108,33 +110,35 @@ def test_partial_labels_give_each_part_labelled_as_such():
     unl = scored_rows(
         sc.y[hidden], sc.proba[hidden], sc.time[hidden].reset_index(drop=True), task="binary", labelled=False
     )
-    est = E.estimate_performance(lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=5)
+    est = estimation.estimate_performance(
+        lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=5
+    )
     parts = est.table.groupby("window")["part"].apply(set)
-    assert parts[0] == {E.PART_REALISED, E.PART_ESTIMATED_LABELLED}
-    assert parts[4] == set(E.PARTS)
-    assert parts[5] == {E.PART_ESTIMATED}
+    assert parts[0] == {estimation.PART_REALISED, estimation.PART_ESTIMATED_LABELLED}
+    assert parts[4] == set(estimation.PARTS)
+    assert parts[5] == {estimation.PART_ESTIMATED}
     # The combination: the labelled rows' correct predictions plus the unlabelled rows' expected ones.
     acc = est.table[(est.table["metric"] == "accuracy") & (est.table["window"] == 4)].set_index("part")
     P = est.calibration.calibrator.apply(unl.proba[w.codes[hidden] == 4])
     q = P[np.arange(len(P)), unl.pred[w.codes[hidden] == 4]]
     lab4 = w.codes[~hidden] == 4
-    assert acc.loc[E.PART_COMBINED, "value"] == pytest.approx(
+    assert acc.loc[estimation.PART_COMBINED, "value"] == pytest.approx(
         ((lab.pred == lab.y)[lab4].sum() + q.sum()) / len(rows4)
     )
-    assert acc.loc[E.PART_COMBINED, "rows"] == len(rows4)
-    lo, hi = acc.loc[E.PART_COMBINED, ["ci_low", "ci_high"]]
-    assert lo < acc.loc[E.PART_COMBINED, "value"] < hi
-    assert est.latest_estimate("accuracy")["part"] == E.PART_ESTIMATED
+    assert acc.loc[estimation.PART_COMBINED, "rows"] == len(rows4)
+    lo, hi = acc.loc[estimation.PART_COMBINED, ["ci_low", "ci_high"]]
+    assert lo < acc.loc[estimation.PART_COMBINED, "value"] < hi
+    assert est.latest_estimate("accuracy")["part"] == estimation.PART_ESTIMATED
 
 
 def _coverage(task: str, seeds: range) -> dict[str, float]:
-    covered: dict[str, list[float]] = {m: [] for m in E.ESTIMATED_METRICS}
+    covered: dict[str, list[float]] = {m: [] for m in estimation.ESTIMATED_METRICS}
     for seed in seeds:
         sc, w, _ = simulate(task=task, seed=seed)
-        est = E.estimate_performance(sc, w, reference=0)
-        for m in E.ESTIMATED_METRICS:
-            real = est.series(m, E.PART_REALISED).set_index("window")["value"]
-            e = est.series(m, E.PART_ESTIMATED_LABELLED).set_index("window")
+        est = estimation.estimate_performance(sc, w, reference=0)
+        for m in estimation.ESTIMATED_METRICS:
+            real = est.series(m, estimation.PART_REALISED).set_index("window")["value"]
+            e = est.series(m, estimation.PART_ESTIMATED_LABELLED).set_index("window")
             covered[m].extend(((e["ci_low"] <= real) & (real <= e["ci_high"])).tolist())
     return {m: float(np.mean(v)) for m, v in covered.items()}
 
@@ -151,19 +155,19 @@ def test_interval_covers_the_realised_metric_under_covariate_shift(task):
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_concept_drift_warning_fires_where_it_is_planted(task):
     sc, w, _ = simulate(task=task, concept_shift_from=16, seed=1)
-    est = E.estimate_performance(sc, w, reference=0, n_boot=10)
+    est = estimation.estimate_performance(sc, w, reference=0, n_boot=10)
     flagged = {x.window for x in est.warnings if x.kind == "concept drift"}
     shifted = set(w.labels[16:])
     assert len(flagged & shifted) >= 0.75 * len(shifted)
     assert len(flagged - shifted) <= 1
     clean, w2, _ = simulate(task=task, seed=1)
-    quiet = E.estimate_performance(clean, w2, reference=0, n_boot=10)
+    quiet = estimation.estimate_performance(clean, w2, reference=0, n_boot=10)
     assert len([x for x in quiet.warnings if x.kind == "concept drift"]) <= 1
 
 
 def test_scores_leaving_the_reference_range_are_flagged():
     sc, w, _ = simulate(task="binary", seed=1)  # the feature's mean moves from -0.5 to 1.0
-    est = E.estimate_performance(sc, w, reference=0, n_boot=0)
+    est = estimation.estimate_performance(sc, w, reference=0, n_boot=0)
     flagged = [x.window for x in est.warnings if x.kind == "score range"]
     assert flagged and w.labels[0] not in flagged and w.labels[-1] in flagged
 
@@ -173,29 +177,29 @@ def test_bad_input_gets_a_message_naming_the_fix():
     reg = scored_rows(sc.y, sc.proba, sc.time, task="binary")
     object.__setattr__(reg, "task", "regression")
     with pytest.raises(AnalysisError, match="for classifiers"):
-        E.estimate_performance(reg, w)
+        estimation.estimate_performance(reg, w)
     no_proba = scored_rows(sc.y, sc.proba, sc.time, task="binary")
     object.__setattr__(no_proba, "proba", None)
     with pytest.raises(AnalysisError, match="needs the model's probabilities.*predict_proba"):
-        E.estimate_performance(no_proba, w)
+        estimation.estimate_performance(no_proba, w)
     with pytest.raises(AnalysisError, match="not probabilities.*range -1.9"):
-        E.estimate_performance(scored_rows(sc.y, sc.proba * 3 - 2, sc.time, task="binary"), w)
+        estimation.estimate_performance(scored_rows(sc.y, sc.proba * 3 - 2, sc.time, task="binary"), w)
     one_class = scored_rows(np.ones(sc.n, dtype="int64"), sc.proba, sc.time, task="binary")
     with pytest.raises(LabelError, match="one class only.*another reference window"):
-        E.estimate_performance(one_class, w, reference=0)
+        estimation.estimate_performance(one_class, w, reference=0)
     with pytest.raises(AnalysisError, match="window number 0..2"):
-        E.estimate_performance(sc, w, reference=7)
+        estimation.estimate_performance(sc, w, reference=7)
     with pytest.raises(AnalysisError, match="Estimation covers"):
-        E.estimate_performance(sc, w, metrics=["MAE"])
+        estimation.estimate_performance(sc, w, metrics=["MAE"])
     # A window with no rows is kept and named; no rows at all is an error.
     gap = sc.time.where(sc.time.dt.month != 2, sc.time + pd.Timedelta(days=31))
     w_gap = time_windows(gap, by="month", min_rows=20)
-    est = E.estimate_performance(
+    est = estimation.estimate_performance(
         scored_rows(sc.y, sc.proba, gap, task="binary"), w_gap, reference=0, n_boot=0
     )
     assert [x.window for x in est.warnings if x.kind == "empty window"] == [w_gap.labels[1]]
     with pytest.raises(AnalysisError, match="no rows in any window"):
-        E.estimate_performance(sc, w, codes=np.full(sc.n, -1))
+        estimation.estimate_performance(sc, w, codes=np.full(sc.n, -1))
 
 
 def test_unlabelled_rows_are_scored_apart_and_estimated(tmp_path):
@@ -209,11 +213,11 @@ def test_unlabelled_rows_are_scored_apart_and_estimated(tmp_path):
     assert (unl.y == -1).all() and unl.proba.shape == (500, 2) and unl.time.is_monotonic_increasing
     assert unl.cache_key != sc.cache_key
     assert score_unlabeled(ws, "train").n == 0
-    est = E.estimate_workspace(ws, ["production"], min_rows=20, n_boot=5)
+    est = estimation.estimate_workspace(ws, ["production"], min_rows=20, n_boot=5)
     windows = est.windows.set_index("label")
     assert windows["unlabelled_rows"].sum() == 500 and windows["labelled_rows"].sum() == 700
     last = est.table[est.table["window"] == est.table["window"].max()]
-    assert set(last["part"]) == {E.PART_ESTIMATED}
+    assert set(last["part"]) == {estimation.PART_ESTIMATED}
     assert ASSUMPTION_WORDS <= set(est.assumption.lower().split())
 
 
@@ -231,18 +235,20 @@ def test_charts_draw_every_part_and_the_reliability_curve():
     unl = scored_rows(
         sc.y[hidden], sc.proba[hidden], sc.time[hidden].reset_index(drop=True), task="binary", labelled=False
     )
-    est = E.estimate_performance(lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=3)
+    est = estimation.estimate_performance(
+        lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=3
+    )
     spec = charts.estimate_chart(est, "F1").to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 4 + 4 + 2  # realised + estimated on 4 labelled windows, the estimate alone on 2
-    assert {r["part"] for r in rows if r["window"] >= 4} == {E.PART_ESTIMATED}
+    assert {r["part"] for r in rows if r["window"] >= 4} == {estimation.PART_ESTIMATED}
     line = spec["layer"][1]
     assert line["encoding"]["strokeDash"]["field"] == "kind" and line["mark"]["type"] == "line"
     assert spec["layer"][0]["encoding"]["y2"]["field"] == "ci_high"
     rel = charts.reliability_chart(est.calibration).to_dict()
     curve = [v for v in rel["datasets"].values() if v and "stage" in v[0]][0]
     assert {r["stage"] for r in curve} == set(est.calibration.reliability["stage"])
-    assert len(curve) <= 2 * E.RELIABILITY_BINS
+    assert len(curve) <= 2 * estimation.RELIABILITY_BINS
 
 
 def test_predictions_only_workspace_scores_and_estimates_its_unlabelled_rows(tmp_path):
@@ -260,5 +266,5 @@ def test_predictions_only_workspace_scores_and_estimates_its_unlabelled_rows(tmp
     assert score_unlabeled(ws, "train").n == 0  # no unlabelled row: an empty Scored, not an error
     unl = score_unlabeled(ws, "production")
     assert unl.n == 300 and unl.model_name is None and np.allclose(unl.score, df["p"].iloc[-300:])
-    est = E.estimate_workspace(ws, min_rows=20, n_boot=3)
+    est = estimation.estimate_workspace(ws, min_rows=20, n_boot=3)
     assert est.windows["unlabelled_rows"].sum() == 300
