@@ -12,6 +12,7 @@ from explore.core.workspace import Scored, Workspace, open_workspace, read_works
 from explore.errors import ExploreError
 
 from . import state
+from .cache import cache_shared
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -57,10 +58,11 @@ def current_workspace() -> Workspace | None:
         return None
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _scored(_ws: Workspace, ws_key: str, dataset: str, model: str | None) -> Scored:
+@cache_shared(max_entries=16)
+def _scored(ws: Workspace, dataset: str, model: str | None) -> Scored:
+    """Shared by every session, keyed by the workspace's files (ui.cache hashes a Workspace by its key)."""
     with st.spinner(f"Scoring dataset '{dataset}'" + (f" with model '{model}'…" if model else "…")):
-        return score(_ws, dataset, model)
+        return score(ws, dataset, model)
 
 
 def scored(dataset: str | None = None, model: str | None = None, ws: Workspace | None = None) -> Scored:
@@ -69,7 +71,7 @@ def scored(dataset: str | None = None, model: str | None = None, ws: Workspace |
     dataset = dataset or selected_dataset(ws)
     if model is None:
         model = selected_model(ws)
-    return _scored(ws, ws.key, dataset, model)
+    return _scored(ws, dataset, model)
 
 
 def selected_dataset(ws: Workspace) -> str:
