@@ -3,7 +3,7 @@
 ``st.cache_data`` hashes every argument. Hashing a 1M-row ``Scored`` or a fitted model would be slow, so the
 shared objects hash by their cheap identity (``hash_funcs``): a ``Workspace`` by its key (file paths +
 modification times), a ``Scored`` by its ``cache_key`` (workspace key, dataset, model), a
-``SliceDefinition`` by its JSON, a ``PageContext`` by its scored data. A function cached here can take those
+``SliceDefinition`` by its JSON, a ``PageContext`` by its workspace, dataset and model. A function cached here can take those
 objects as ordinary arguments: a parameter that is forgotten in a key cannot serve stale results, because
 there is no key to forget it in.
 
@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _context_key(ctx: Any) -> str:
-    return ctx.scored.cache_key
+    return ctx.key  # workspace files, dataset, model: known without scoring
 
 
 HASH_FUNCS: dict[Any, Callable[[Any], Any]] = {

@@ -1,7 +1,7 @@
 """One ``page_context()`` for every page: the open workspace, the chosen dataset and model, the scored rows.
 
-Pages used to assemble these five things each in their own way (and a cache key string beside them); now a
-page asks once::
+Pages used to assemble these things each in their own way (and a cache key string beside them); now a page
+asks once (the rows are scored when a section first needs them)::
 
     ctx = page_context()            # shows the error and stops the page when the workspace cannot open
     report = cached_report(ctx.scored, state.current_slice())
@@ -27,7 +27,14 @@ class PageContext:
     ws: Workspace
     dataset: str
     model_name: str | None  # None: predictions-only mode (the prediction columns of the data)
-    scored: Scored
+
+    @property
+    def scored(self) -> Scored:
+        """The dataset's rows scored by the model, computed on first use and shared (``ui.loaders``), so a
+        section that needs no rows (the Checks page's file editors, say) costs no scoring. A model that cannot
+        score the data shows its error with the fix and stops the page there."""
+        with shown_errors():
+            return loaders.scored(self.dataset, self.model_name, ws=self.ws)
 
     @property
     def model(self) -> Any | None:
@@ -41,8 +48,8 @@ class PageContext:
 
     @property
     def key(self) -> str:
-        """Cache identity of what the page shows (workspace files, dataset, model)."""
-        return self.scored.cache_key
+        """Cache identity of what the page shows (workspace files, dataset, model), known without scoring."""
+        return f"{self.ws.key}|{self.dataset}|{self.model_name}"
 
     def scored_for(self, dataset: str) -> Scored:
         """Another dataset of the same workspace, scored by the same model."""
@@ -52,18 +59,16 @@ class PageContext:
 
 
 def page_context() -> PageContext:
-    """The workspace, dataset, model and scored rows chosen in the sidebar.
+    """The workspace, dataset and model chosen in the sidebar (their scored rows on first use of ``.scored``).
 
-    On bad input (no workspace, a file that cannot be read, a model that cannot score the data) the error is
-    shown with its fix and the page stops.
+    On bad input (no workspace, a file that cannot be read) the error is shown with its fix and the page stops.
     """
     with shown_errors():
         ws = loaders.open_current()
         dataset = loaders.selected_dataset(ws)
         model_name = loaders.selected_model(ws)
-        scored = loaders.scored(dataset, model_name, ws=ws)
     if ws.is_out_of_core(dataset):
         st.caption(
             ws.samples[dataset].caption(), help="Dataset read through the engine (workspace.toml engine)."
         )
-    return PageContext(ws=ws, dataset=dataset, model_name=model_name, scored=scored)
+    return PageContext(ws=ws, dataset=dataset, model_name=model_name)
