@@ -294,3 +294,65 @@ def test_a_number_with_few_values_is_drawn_as_jittered_levels(small: Scored) -> 
     assert (res.points["x"] - res.points["x"].round()).abs().max() <= dp.JITTER
     sd = dp.box_slice(res, {"x": [0.8, 2.2]}, SliceDefinition())
     assert np.array_equal(sd.mask(small), small.frame["calls"].isin([1, 2]).to_numpy())
+
+
+def test_counterfactual_search_is_the_nearest_by_distances_to_and_keeps_no_copy(small: Scored) -> None:
+    """The search measures column by column from the frame (all rows, or the few candidates gathered), before
+    and after the distances were prepared: its row is the brute-force nearest of the candidates, its
+    differences add up to its distance, and what it keeps per dataset is one scale per numeric feature and
+    1-byte codes per categorical one — no standardised copy of the rows."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(5)
+    frame = small.frame.copy()
+    frame.loc[rng.random(small.n) < 0.15, "age"] = np.nan
+    frame.loc[rng.random(small.n) < 0.15, "city"] = None
+    few = np.zeros(small.n, dtype=bool)
+    few[rng.choice(small.n, 60, replace=False)] = True  # < a quarter of the rows: the gathered path
+    found = []
+    for prepared in (False, True):
+        sc = replace(small, frame=frame, feature_names=["age", "city", "flat", "calls"])
+        if prepared:
+            whatif.prepare_distances(sc)
+        positions = (
+            0,
+            int(np.flatnonzero(frame["age"].isna())[0]),
+            int(np.flatnonzero(frame["city"].isna())[0]),
+        )
+        for pos in positions:
+            for norm in ("l1", "l2"):
+                for mask in (None, few):
+                    cf = whatif.nearest_counterfactual(sc, pos, norm=norm, mask=mask)
+                    cand = (sc.pred != sc.pred[pos]) & (np.ones(sc.n, bool) if mask is None else mask)
+                    cand[pos] = False
+                    d = whatif.distances_to(sc, pos, norm=norm)
+                    assert cf.found and cand[cf.cf_position]
+                    assert cf.distance == pytest.approx(d[cand].min(), rel=1e-12)
+                    assert cf.cf_position == int(np.flatnonzero(cand)[np.argmin(d[cand])])  # first of ties
+                    total = cf.differences["contribution"].sum()
+                    assert (total if norm == "l1" else np.sqrt(total)) == pytest.approx(cf.distance, rel=1e-9)
+                    found.append((cf.cf_position, cf.distance))
+        kept = whatif._SCALE_CACHE[sc]
+        assert set(kept) == {"age", "flat", "calls"} and all(isinstance(v, float) for v in kept.values())
+        assert kept["flat"] == 1.0  # a constant column: no spread, differences count as they are
+        assert kept["age"] == pytest.approx(np.nanstd(frame["age"]))
+        assert set(whatif._CODES_CACHE.get(sc, {})) == ({"city"} if prepared else set())
+    assert found[: len(found) // 2] == found[len(found) // 2 :]  # the same with the codes as without
+    codes = whatif._CODES_CACHE[sc]["city"]
+    assert codes.dtype == np.int8 and np.array_equal(codes < 0, frame["city"].isna().to_numpy())
+
+
+def test_distances_prepared_ahead_give_the_same_search(small: Scored) -> None:
+    """The page prepares the distance's scales and codes in the background once its chart is drawn: once per
+    dataset, and the search finds the same row with them as without."""
+    from dataclasses import replace
+
+    cold = whatif.nearest_counterfactual(replace(small), 7, norm="l1")
+    sc = replace(small)
+    thread = whatif.prepare_distances_in_background(sc)
+    assert thread is not None and whatif.prepare_distances_in_background(sc) is None  # once per dataset
+    thread.join(timeout=60)
+    assert set(whatif._SCALE_CACHE[sc]) == {"age", "flat"} and set(whatif._CODES_CACHE[sc]) == {"city"}
+    warm = whatif.nearest_counterfactual(sc, 7, norm="l1")
+    assert (warm.cf_position, warm.distance) == (cold.cf_position, cold.distance)
+    pd.testing.assert_frame_equal(warm.differences, cold.differences)
