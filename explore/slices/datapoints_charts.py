@@ -103,6 +103,12 @@ def _facet(chart: alt.LayerChart, result: DatapointsResult, data: pd.DataFrame) 
     return chart.properties(width=220, height=180).facet(data=data, **kwargs)
 
 
+def _with_rings(marks: pd.DataFrame, rings: pd.DataFrame) -> pd.DataFrame:
+    """The marks and the rings in one frame (a layered or faceted chart has one data). No ring: the marks as
+    they are — an empty ring frame would turn integer ids into floats ("3000.0" in the tooltip)."""
+    return pd.concat([marks, rings], ignore_index=True) if len(rings) else marks
+
+
 def datapoints_chart(result: DatapointsResult) -> alt.Chart:
     """Every row in view as a dot (or the heat map of their cells), coloured and faceted as ``result.spec``
     says; the selected datapoint and its counterfactual ringed on top."""
@@ -115,7 +121,7 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
         # Only what the marks read: a heat map's cells share one frame with the rings (a facet has one data).
         hl = hl[[c for c in hl.columns if c in ("x", "y", "id", "role", "kind", "facet_row", "facet_col")]]
         cells = result.cells.drop(columns=["errors", "value"]).assign(kind="cell")
-        data = vega_safe(_compact(pd.concat([cells, hl], ignore_index=True)))
+        data = vega_safe(_compact(_with_rings(cells, hl)))
         stat = CELL_STATS[result.spec.cell_stat]
         pick = alt.selection_point(name=CELL, fields=["cell"], on="click")
         marks = (
@@ -144,7 +150,7 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
         )
     else:
         points = result.points.assign(kind="point")
-        data = vega_safe(_compact(pd.concat([points, hl], ignore_index=True)))
+        data = vega_safe(_compact(_with_rings(points, hl)))
         pick = alt.selection_point(name=POINT, fields=["position"], on="click")
         marks = (
             alt.Chart()

@@ -342,6 +342,15 @@ def test_counterfactual_search_is_the_nearest_by_distances_to_and_keeps_no_copy(
     assert codes.dtype == np.int8 and np.array_equal(codes < 0, frame["city"].isna().to_numpy())
 
 
+def test_integer_ids_stay_integers_in_the_tooltip_with_or_without_rings(small: Scored) -> None:
+    def ids(res) -> list:
+        return [v["id"] for v in next(iter(datapoints_chart(res).to_dict()["datasets"].values()))]
+
+    plain = ids(dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE)))
+    ringed = ids(dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE), selected=5, counterfactual=9))
+    assert plain[:3] == [10_000, 10_001, 10_002] and all(type(v) is int for v in plain + ringed)
+
+
 def test_distances_prepared_ahead_give_the_same_search(small: Scored) -> None:
     """The page prepares the distance's scales and codes in the background once its chart is drawn: once per
     dataset, and the search finds the same row with them as without."""
