@@ -3,6 +3,9 @@ selected datapoint and its counterfactual ringed; similarity colour; two model v
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import numpy as np
 import pyarrow as pa
 
@@ -90,3 +93,61 @@ def test_two_models_score_against_score_and_their_disagreements(make_app) -> Non
     pts = _points(at)
     drawn = pts[pts["kind"] == "point"]
     assert 0 < len(drawn) < everyone and (drawn["prediction"] != drawn["other_prediction"]).all()
+
+
+def _rings(at) -> dict[str, object]:
+    """The chart's rings: role ("selected", "counterfactual") → the row id drawn there."""
+    pts = _points(at)
+    rings = pts[pts["kind"] == "highlight"]
+    return dict(zip(rings["role"], rings["id"].astype(str), strict=True))
+
+
+def _editor(at) -> tuple[str, str]:
+    """(the datapoint the editor opened, the counterfactual it found): the ids as the editor shows them."""
+    text = "\n".join(m.value for m in at.markdown)
+    opened = re.search(r"#### Datapoint `([^`]+)`", text)
+    found = re.search(r"Row `([^`]+)` is predicted", text)
+    assert opened and found, text[:2000]
+    return opened.group(1), found.group(1)
+
+
+def test_rings_follow_the_editor_on_the_same_run(make_app) -> None:
+    """The chart and the editor are one fragment: opening the counterfactual, or changing the distance or the
+    rows it is searched among, moves the chart's rings on the run that made the change (not the next one)."""
+    at = _open(make_app)
+    at.session_state[state.SELECTED_ROW] = {
+        "dataset": at.session_state[state.DATASET],
+        "position": 5,
+        "id": None,
+    }
+    at.run()
+    assert_no_exception(at)
+    opened, cf = _editor(at)
+    assert _rings(at) == {"selected": opened, "counterfactual": cf}
+
+    at.button(key="slices_cf_open").click().run()  # open the counterfactual: it becomes the selected row
+    assert_no_exception(at)
+    opened2, cf2 = _editor(at)
+    assert opened2 == cf and _rings(at) == {"selected": cf, "counterfactual": cf2}
+
+    for change in (
+        lambda: at.radio(key="slices_cf_norm").set_value("l1"),
+        lambda: at.checkbox(key="slices_cf_in_slice").check(),
+    ):
+        change().run()
+        assert_no_exception(at)
+        opened3, cf3 = _editor(at)
+        assert opened3 == cf and _rings(at) == {"selected": cf, "counterfactual": cf3}
+
+
+def test_the_chart_and_the_editor_rerun_together() -> None:
+    """What AppTest cannot show (it always reruns the whole script): in a browser an editor widget reruns only
+    its fragment, so the Datapoints view must run the editor inside the chart's fragment, not in one of its
+    own — else the rings wait for the next full run."""
+    from ui.panels.slices import datapoints as panel
+    from ui.panels.slices import rows
+
+    source = inspect.getsource(panel.datapoints_section)
+    assert source.lstrip().startswith("@st.fragment")
+    assert "editor_body(ctx, focus)" in source and "datapoint_editor(" not in source
+    assert not inspect.getsource(rows.editor_body).lstrip().startswith("@st.fragment")

@@ -1,6 +1,9 @@
 """Datapoints: every row of the slice on one picture (the What-If Tool's datapoints view). Axes, colour and
 facets are chosen here; a click on a point opens it in the datapoint editor below, a click on a heat-map
-cell zooms into it, and a box drawn on the chart becomes slice conditions (so every page follows)."""
+cell zooms into it, and a box drawn on the chart becomes slice conditions (so every page follows).
+
+The chart and the editor are one fragment: what the editor changes (the row opened, the counterfactual's
+distance or rows) reruns the chart as well, so its rings always show the editor's row and counterfactual."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from ui.boundary import shown_errors
 from ui.context import PageContext
 
 from . import cached
-from .rows import datapoint_editor
+from .rows import editor_body
 
 ZOOM = "slices_dp_zoom"  # dict: the Region zoomed into (a heat-map cell), for this dataset and these axes
 HANDLED = "slices_dp_handled"  # str: the chart selection already acted on (each click or box acts once)
@@ -29,6 +32,7 @@ NONE = "(none)"
 CF_NORM, CF_IN_SLICE, CF_DELTA = "slices_cf_norm", "slices_cf_in_slice", "slices_cf_delta"  # the editor's
 
 
+@st.fragment
 def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
     sc = ctx.scored
     other_name = _other_model(ctx)
@@ -66,9 +70,11 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
                 width="stretch",
             )
             _act_on(ctx, focus, result, event)
+            # While the user looks for a row to click: what the counterfactual search needs, built once.
+            whatif.prepare_distances_in_background(sc)
     if pos is not None and other is not None:
         _both_models(ctx, other, other_name, pos)
-    datapoint_editor(ctx, focus)
+    editor_body(ctx, focus)  # not the editor's own fragment: its widgets rerun this one, chart included
 
 
 def _other_model(ctx: PageContext) -> str | None:
