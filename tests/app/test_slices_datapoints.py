@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pytest
 
 from explore.slices import datapoints as dp
-from explore.slices.definition import PREDICTION, SCORE
+from explore.slices.definition import PREDICTION, SCORE, TIME, Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from ui import state
 
@@ -151,3 +154,115 @@ def test_the_chart_and_the_editor_rerun_together() -> None:
     assert source.lstrip().startswith("@st.fragment")
     assert "editor_body(ctx, focus)" in source and "datapoint_editor(" not in source
     assert not inspect.getsource(rows.editor_body).lstrip().startswith("@st.fragment")
+
+
+def _texts(at) -> str:
+    return "\n".join(
+        e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in at.get(kind)
+    )
+
+
+def _select(at, position: int) -> None:
+    at.session_state[state.SELECTED_ROW] = {
+        "dataset": at.session_state[state.DATASET],
+        "position": position,
+        "id": None,
+    }
+    at.run()
+    assert_no_exception(at)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_other_tasks_string_categories_and_missing_values(make_app, tmp_path: Path, task: str) -> None:
+    """Multiclass and regression models on a dataset with string categories and missing values: the view
+    draws every row, colours by prediction (three classes / a number), places a string axis on its levels,
+    leaves out (and counts) the rows missing an axis value, and rings the selected row and its
+    counterfactual."""
+    from tests.helpers import make_workspace
+
+    at = make_app(PAGE, workspace=make_workspace(tmp_path, task=task))
+    at.radio(key="slices_view").set_value("Datapoints").run()
+    assert_no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    n = len(_points(at))
+    at.selectbox(key="slices_dp_color").set_value(PREDICTION).run()
+    pts = _points(at)
+    if task == "multiclass":
+        assert set(pts["color"]) <= {"low", "mid", "high"} and len(set(pts["color"])) > 1
+    else:
+        assert pd.api.types.is_float_dtype(pts["color"]) and pts["color"].nunique() > 10
+    at.selectbox(key="slices_dp_x").set_value("city").run()
+    assert_no_exception(at)
+    pts = _points(at)
+    assert set(pts["x_text"]) == {"Paris", "Lyon", "Nice"} and len(pts) == n
+    assert ((pts["x"] - pts["x"].round()).abs() <= dp.JITTER).all()  # jittered around its level
+    at.selectbox(key="slices_dp_x").set_value("hours").run()  # 10% missing
+    assert_no_exception(at)
+    missing = n - len(_points(at))
+    assert missing > 0 and f"{missing:,} rows have no value on an axis and are not drawn." in _texts(at)
+    at.selectbox(key="slices_dp_x").set_value("age").run()
+    _select(at, 3)
+    opened, cf = _editor(at)
+    assert _rings(at) == {"selected": opened, "counterfactual": cf}
+    if task == "regression":  # no "share misclassified" for a regression: count and mean loss only
+        assert at.radio(key="slices_dp_stat").options == ["rows", "mean loss"]
+
+
+WHEN = pd.date_range("2024-03-30", periods=4_000, freq="h", tz="Europe/Paris")  # across a DST change
+
+
+def _odd_workspace(dest: Path) -> Path:
+    """A binary workspace whose rows carry a constant column, an all-missing one, one with thousands of
+    levels and a time column with UTC offsets (in two time zones)."""
+    from tests.helpers import frame, make_workspace
+
+    df = frame(4_000)
+    df["flat"] = 7.0
+    df["empty"] = np.nan
+    df["code"] = [f"c{i}" for i in range(len(df))]
+    when = WHEN[: len(df)]
+    df["when"] = [
+        t.isoformat() if i % 2 else t.tz_convert("America/New_York").isoformat() for i, t in enumerate(when)
+    ]
+    return make_workspace(dest, datasets={"train": df.iloc[:2_000], "validation": df.iloc[2_000:]})
+
+
+def test_bad_inputs_draw_something_or_say_why(make_app, tmp_path: Path) -> None:
+    """The issue's bad inputs on the page: a constant column is drawn and named constant; an all-missing
+    column says there is nothing to place and to choose another; thousands of levels become the most frequent
+    plus "(other)"; time zones are placed in UTC; a one-row slice draws its row alone."""
+    at = make_app(PAGE, workspace=_odd_workspace(tmp_path))
+    at.radio(key="slices_view").set_value("Datapoints").run()
+    assert_no_exception(at)
+    n = len(_points(at))
+
+    at.selectbox(key="slices_dp_x").set_value("flat").run()
+    assert_no_exception(at)
+    assert len(_points(at)) == n and "flat is constant" in _texts(at)
+
+    at.selectbox(key="slices_dp_x").set_value("empty").run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [
+        dp.ALL_MISSING.format(column="empty", n=n, role="axis")
+    ]  # said, not drawn
+    assert not at.get("vega_lite_chart") or not any("kind" in f.columns for f in _frames(at))
+
+    at.selectbox(key="slices_dp_x").set_value("code").run()
+    assert_no_exception(at)
+    pts = _points(at)
+    assert pts["x_text"].nunique() == dp.AXIS_LEVELS and "(other)" in set(pts["x_text"])
+    assert "more than 29 levels" in _texts(at)
+
+    at.selectbox(key="slices_dp_x").set_value(TIME).run()
+    assert_no_exception(at)
+    pts = _points(at)
+    shown = set(pd.to_datetime(pts["x_text"]))  # ISO text in UTC, whichever zone a row was written in
+    assert shown == set(WHEN[2_000:].tz_convert("UTC").tz_localize(None)) and len(pts) == n
+
+    one = SliceDefinition((Condition("row_id", "range", lo=3_000, hi=3_000, hi_inclusive=True),))
+    at.session_state[state.SLICE] = one.to_json()
+    at.run()
+    assert_no_exception(at)
+    pts = _points(at)
+    assert list(pts.loc[pts["kind"] == "point", "id"].astype(str)) == ["3000"]
+    assert "One row in view: it is drawn alone." in _texts(at)
