@@ -127,6 +127,8 @@ def test_rings_follow_the_editor_on_the_same_run(make_app) -> None:
     assert_no_exception(at)
     opened, cf = _editor(at)
     assert _rings(at) == {"selected": opened, "counterfactual": cf}
+    said = f"Ringed on the chart: row `{opened}` (selected) and row `{cf}` (its nearest counterfactual)."
+    assert said in [c.value for c in at.caption]  # in words too (what a browser test can read)
 
     at.button(key="slices_cf_open").click().run()  # open the counterfactual: it becomes the selected row
     assert_no_exception(at)

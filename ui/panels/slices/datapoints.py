@@ -22,6 +22,7 @@ from explore.slices.definition import LABEL, LOSS, ROW, SCORE
 from ui import loaders, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_code
 
 from . import cached
 from .rows import editor_body
@@ -70,6 +71,7 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
                 width="stretch",
             )
             _act_on(ctx, focus, result, event)
+            _rings_caption(result)
             # While the user looks for a row to click: what the counterfactual search needs, built once.
             whatif.prepare_distances_in_background(sc)
     if pos is not None and other is not None:
@@ -186,6 +188,20 @@ def _caption(result: dp.DatapointsResult, other_name: str | None) -> None:
     st.markdown(what)
     for note in result.notes:
         st.caption(note)
+
+
+RING_NAMES = {"selected": "selected", "counterfactual": "its nearest counterfactual"}
+
+
+def _rings_caption(result: dp.DatapointsResult) -> None:
+    """Which rows the rings mark, in words (drawn from the same result as the rings, on the same run)."""
+    if result.highlights.empty:
+        return
+    rings = [
+        f"row {md_code(i)} ({RING_NAMES[r]})"
+        for i, r in zip(result.highlights["id"], result.highlights["role"], strict=True)
+    ]
+    st.caption("Ringed on the chart: " + " and ".join(rings) + ".")
 
 
 def _selection_key(selection: Any) -> str:
