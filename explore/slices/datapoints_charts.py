@@ -20,6 +20,7 @@ POINT = "datapoint"  # selection parameter: the clicked point (field "position")
 CELL = "cell"  # selection parameter: the clicked heat-map cell (field "cell")
 BOX = "box"  # selection parameter: the box drawn (fields "x", "y")
 MARKS = "datapoints"  # the layer the selections live on (a fixed name: the same spec on every rerun)
+_TYPES = {"nominal": "N", "quantitative": "Q", "temporal": "T"}  # an AxisMeta's kind as a Vega-Lite type
 ROLE_COLORS = alt.Scale(domain=["selected", "counterfactual"], range=["#000000", "#ff7f0e"])
 
 
@@ -77,9 +78,7 @@ def _tooltip(result: DatapointsResult, frame: pd.DataFrame) -> list[alt.Tooltip]
     if "x_text" in frame:
         tips += [alt.Tooltip("x_text:N", title=result.x.title), alt.Tooltip("y_text:N", title=result.y.title)]
     if result.color is not None and "color" in frame:
-        tips.append(
-            alt.Tooltip("color:N" if result.color.kind == "nominal" else "color:Q", title=result.color.title)
-        )
+        tips.append(alt.Tooltip(f"color:{_TYPES[result.color.kind]}", title=result.color.title))
     return tips
 
 
@@ -90,7 +89,8 @@ def _colour(result: DatapointsResult) -> alt.Color | alt.value:
     legend = alt.Legend(title=c.title, orient="top")
     if c.kind == "nominal":
         return alt.Color("color:N", legend=legend, scale=alt.Scale(domain=list(c.labels)))
-    return alt.Color("color:Q", legend=legend, scale=alt.Scale(scheme="viridis"))
+    # A time column's colour is its epoch milliseconds: read as times (dates in the legend), not as numbers.
+    return alt.Color(f"color:{_TYPES[c.kind]}", legend=legend, scale=alt.Scale(scheme="viridis"))
 
 
 def _facet(chart: alt.LayerChart, result: DatapointsResult, data: pd.DataFrame) -> alt.Chart:

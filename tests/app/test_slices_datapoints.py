@@ -261,6 +261,19 @@ def test_bad_inputs_draw_something_or_say_why(make_app, tmp_path: Path) -> None:
     shown = set(pd.to_datetime(pts["x_text"]))  # ISO text in UTC, whichever zone a row was written in
     assert shown == set(WHEN[2_000:].tz_convert("UTC").tz_localize(None)) and len(pts) == n
 
+    # The same columns as the colour and a facet: said or cut to the most frequent levels.
+    at.selectbox(key="slices_dp_x").set_value("age").run()
+    at.selectbox(key="slices_dp_color").set_value("empty").run()
+    assert_no_exception(at)
+    assert [e.value for e in at.error] == [dp.ALL_MISSING.format(column="empty", n=n, role="colour")]
+    at.selectbox(key="slices_dp_color").set_value("code").run()
+    at.selectbox(key="slices_dp_facet_col").set_value("code").run()
+    assert_no_exception(at)
+    pts = _points(at)
+    assert pts["color"].nunique() == dp.COLOR_LEVELS and "(other)" in set(pts["color"])
+    assert pts["facet_col"].nunique() == dp.FACET_LEVELS and "code = (other)" in set(pts["facet_col"])
+    at.selectbox(key="slices_dp_facet_col").set_value(None).run()
+
     one = SliceDefinition((Condition("row_id", "range", lo=3_000, hi=3_000, hi_inclusive=True),))
     at.session_state[state.SLICE] = one.to_json()
     at.run()

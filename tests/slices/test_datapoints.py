@@ -365,3 +365,16 @@ def test_distances_prepared_ahead_give_the_same_search(small: Scored) -> None:
     warm = whatif.nearest_counterfactual(sc, 7, norm="l1")
     assert (warm.cf_position, warm.distance) == (cold.cf_position, cold.distance)
     pd.testing.assert_frame_equal(warm.differences, cold.differences)
+
+
+def test_colour_by_a_time_column_reads_as_times(small: Scored) -> None:
+    """A time-zone-aware column as the colour: epoch ms in UTC, encoded (legend and tooltip) as times."""
+    res = dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE, color="seen"))
+    assert res.color.kind == "temporal"
+    want = (
+        small.frame["seen"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").astype("int64")
+    )
+    assert np.array_equal(res.points.set_index("position")["color"].sort_index(), want.to_numpy(dtype=float))
+    layer = datapoints_chart(res).to_dict()["layer"][0]["encoding"]
+    assert layer["color"]["type"] == "temporal"
+    assert [t["type"] for t in layer["tooltip"] if t["field"] == "color"] == ["temporal"]
