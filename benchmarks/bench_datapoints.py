@@ -252,14 +252,14 @@ def bench_click(sc, ws) -> None:
     )
     model = ws.model()
     spec = dp.DatapointsSpec("tenure_months", "monthly_charges", LABEL)
-    dp.datapoints(sc, spec)  # the chart was drawn before anyone clicked: its axes' caches are warm
 
     def rest_of_click(data, pos: int, cf_position: int) -> None:
         """Everything a click does besides the search (the same for both searches)."""
         datapoint.datapoint_outcome(data, pos)
         whatif.edit_and_predict(model, data, pos, {})
         whatif.ice_curve(model, data, pos, "tenure_months")
-        res = dp.datapoints(data, spec, selected=pos, counterfactual=cf_position)
+        # The view was drawn (and cached) before the click: the click rings two rows on it, as the page does.
+        res = dp.ringed(views[id(data)], data, selected=pos, counterfactual=cf_position)
         datapoints_chart(res).to_dict()
 
     def ours(data, pos: int):
@@ -271,7 +271,13 @@ def bench_click(sc, ws) -> None:
         whatif.model_outputs(model, search.sc, search.sc.X.iloc[[pos, row]])  # the same re-prediction
         return row, dist
 
+    views: dict[int, object] = {}  # each dataset copy's view, drawn before its first click
+
+    def draw(data) -> None:
+        views[id(data)] = dp.datapoints(data, spec)
+
     warm = replace(sc)  # process-wide first calls (the model's first predict, imports) are paid here
+    draw(warm)
     rest_of_click(warm, 1, ours(warm, 1)[0])
     for pos in (123, 500_000, 999_000):
         # Fresh copies of the dataset for each first click: no per-dataset cache of any search is warm; the chart
@@ -279,12 +285,14 @@ def bench_click(sc, ws) -> None:
         # (started when the chart drew) had finished before the click; later clicks find it done too.
         cold, prepared, prev = replace(sc), replace(sc), PreviousSearch(replace(sc))
         for data in (cold, prepared, prev.sc):
-            dp.datapoints(data, spec)
+            draw(data)
         t_prep = clock(lambda d=prepared: whatif.prepare_distances(d))
         mine = ours(cold, pos)
         theirs = previous(prev, pos)
         assert mine[0] == theirs[0] and abs(mine[1] - theirs[1]) <= 1e-5 * mine[1], (mine, theirs)
         cold, prev = replace(sc), PreviousSearch(replace(sc))  # cold again: the first click measured
+        draw(cold)
+        draw(prev.sc)
         first = clock(lambda d=cold, p=pos: ours(d, p))
         first_prep = clock(lambda d=prepared, p=pos: ours(d, p))  # the first search on a prepared dataset
         first_prev = clock(lambda s=prev, p=pos: previous(s, p))

@@ -378,3 +378,25 @@ def test_colour_by_a_time_column_reads_as_times(small: Scored) -> None:
     layer = datapoints_chart(res).to_dict()["layer"][0]["encoding"]
     assert layer["color"]["type"] == "temporal"
     assert [t["type"] for t in layer["tooltip"] if t["field"] == "color"] == ["temporal"]
+
+
+@pytest.mark.parametrize("x", ["age", "city", TIME])
+def test_ringing_a_view_after_the_fact_equals_drawing_it_ringed(small: Scored, large: Scored, x: str) -> None:
+    """A click redraws the two rings, not the view: ringed() gives what datapoints(selected=…) gives, in dots
+    and in heat-map cells alike, and the heat map leaves room for both rings under MAX_CELLS."""
+    for sc, colour in ((small, CORRECT), (small, "city"), (large, CORRECT)):
+        spec = dp.DatapointsSpec(x=x, y=SCORE, color=colour, facet_row="city")
+        drawn = dp.datapoints(sc, spec, selected=5, counterfactual=17)
+        later = dp.ringed(dp.datapoints(sc, spec), sc, selected=5, counterfactual=17)
+        pd.testing.assert_frame_equal(later.highlights, drawn.highlights)
+        pd.testing.assert_frame_equal(later.points, drawn.points)
+        pd.testing.assert_frame_equal(later.cells, drawn.cells)
+        assert list(drawn.highlights["role"]) == ["selected", "counterfactual"]
+        assert drawn.n_marks <= max(dp.MAX_CELLS, len(drawn.points) + 2)
+    with pytest.raises(AnalysisError, match="depends on the selected row"):
+        dp.ringed(
+            dp.datapoints(small, dp.DatapointsSpec(color=dp.SIMILARITY), selected=1),
+            small,
+            selected=2,
+            counterfactual=None,
+        )

@@ -50,6 +50,9 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
     norm = st.session_state.get(CF_NORM, "l2")
     with shown_errors(stop=False):
         cf = _counterfactual(ctx, focus, pos, norm)
+        # The view is cached without the rings (a click changes only those): it depends on the selected row
+        # only when coloured by the distance to it.
+        similarity = spec.color == dp.SIMILARITY
         result = cached.datapoints_view(
             sc,
             focus.conditions_only,
@@ -57,10 +60,12 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
             region,
             other,
             only_disagree,
-            pos,
-            cf,
+            pos if similarity else None,
+            cf if similarity else None,
             norm,
         )
+        if not similarity:
+            result = dp.ringed(result, sc, selected=pos, counterfactual=cf, other=other)
         _caption(result, other_name)
         if result.mode != "empty":
             event = st.altair_chart(
