@@ -62,7 +62,7 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
             only_disagree,
             pos if similarity else None,
             cf if similarity else None,
-            norm,
+            norm if similarity else "l2",
         )
         if not similarity:
             result = dp.ringed(result, sc, selected=pos, counterfactual=cf, other=other)
