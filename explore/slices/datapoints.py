@@ -11,7 +11,7 @@ drawn at integer positions with a per-row jitter, as the What-If Tool did. Time 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -388,20 +388,7 @@ def datapoints(
             f"The colour ({title(spec.color)}) is for dots: the cells show {CELL_STATS[spec.cell_stat]}. Click a "
             "cell or narrow the slice to draw the rows as dots."
         )
-    marked = [
-        (p, r) for p, r in ((selected, "selected"), (counterfactual, "counterfactual")) if p is not None
-    ]
-    marked = [(p, r) for p, r in marked if 0 <= p < scored.n and placed[p]]
-    highlights = _rows_frame(
-        scored,
-        np.array([p for p, _ in marked], dtype="int64"),
-        vx,
-        vy,
-        colour,
-        facets,
-        other,
-        [r for _, r in marked],
-    )
+    highlights = _highlights(scored, vx, vy, colour, facets, other, selected, counterfactual)
     empty = pd.DataFrame()
     base = dict(
         spec=spec,
@@ -421,9 +408,66 @@ def datapoints(
     if n_rows <= max_points:
         points = _rows_frame(scored, idx, vx, vy, colour, facets, other)
         return DatapointsResult(mode="points", points=points, cells=empty, notes=tuple(notes), **base)
-    budget = min(max_points, MAX_CELLS) - len(highlights)
+    budget = min(max_points, MAX_CELLS) - 2  # room for both rings, whether drawn now or by ringed() later
     cells = _cells(scored, idx, vx, vy, facets, spec.cell_stat, budget, notes)
     return DatapointsResult(mode="cells", points=empty, cells=cells, notes=tuple(notes), **base)
+
+
+def _highlights(
+    scored: Scored,
+    vx: _Values,
+    vy: _Values,
+    colour: _Values | None,
+    facets: list[tuple[np.ndarray | None, list[str]]],
+    other: Scored | None,
+    selected: int | None,
+    counterfactual: int | None,
+) -> pd.DataFrame:
+    """The selected datapoint and its counterfactual as the rings draw them (those with a value on both axes)."""
+    marked = [
+        (p, r) for p, r in ((selected, "selected"), (counterfactual, "counterfactual")) if p is not None
+    ]
+    marked = [
+        (p, r)
+        for p, r in marked
+        if 0 <= p < scored.n and not (np.isnan(vx.values[p]) or np.isnan(vy.values[p]))
+    ]
+    return _rows_frame(
+        scored,
+        np.array([p for p, _ in marked], dtype="int64"),
+        vx,
+        vy,
+        colour,
+        facets,
+        other,
+        [r for _, r in marked],
+    )
+
+
+def ringed(
+    result: DatapointsResult,
+    scored: Scored,
+    *,
+    selected: int | None,
+    counterfactual: int | None,
+    other: Scored | None = None,
+) -> DatapointsResult:
+    """``result`` with the selected datapoint and its counterfactual ringed instead of the rings it had: a click
+    redraws two rings, not the view (``result`` must be the view of ``scored`` with these axes; a view coloured
+    by similarity to the selected row depends on it — compute that one with ``datapoints(..., selected=…)``)."""
+    spec = result.spec
+    if spec.color == SIMILARITY:
+        raise AnalysisError(
+            "A view coloured by similarity depends on the selected row: compute it with datapoints(..., selected=…)."
+        )
+    vx = _values(scored, spec.x, other=other, levels=AXIS_LEVELS)
+    vy = _values(scored, spec.y, other=other, levels=AXIS_LEVELS)
+    colour = None
+    if result.color is not None:  # the dots' colour (a heat map has none): the rings' tooltips show it too
+        colour = _colour(scored, spec.color, other=other, selected=None, norm="l2")
+    facets = [_facet_codes(scored, spec.facet_row), _facet_codes(scored, spec.facet_col)]
+    hl = _highlights(scored, vx, vy, colour, facets, other, selected, counterfactual)
+    return replace(result, highlights=hl)
 
 
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ POINT = "datapoint"  # selection parameter: the clicked point (field "position")
 CELL = "cell"  # selection parameter: the clicked heat-map cell (field "cell")
 BOX = "box"  # selection parameter: the box drawn (fields "x", "y")
 MARKS = "datapoints"  # the layer the selections live on (a fixed name: the same spec on every rerun)
+_TYPES = {"nominal": "N", "quantitative": "Q", "temporal": "T"}  # an AxisMeta's kind as a Vega-Lite type
 ROLE_COLORS = alt.Scale(domain=["selected", "counterfactual"], range=["#000000", "#ff7f0e"])
 
 
@@ -77,9 +78,7 @@ def _tooltip(result: DatapointsResult, frame: pd.DataFrame) -> list[alt.Tooltip]
     if "x_text" in frame:
         tips += [alt.Tooltip("x_text:N", title=result.x.title), alt.Tooltip("y_text:N", title=result.y.title)]
     if result.color is not None and "color" in frame:
-        tips.append(
-            alt.Tooltip("color:N" if result.color.kind == "nominal" else "color:Q", title=result.color.title)
-        )
+        tips.append(alt.Tooltip(f"color:{_TYPES[result.color.kind]}", title=result.color.title))
     return tips
 
 
@@ -90,7 +89,8 @@ def _colour(result: DatapointsResult) -> alt.Color | alt.value:
     legend = alt.Legend(title=c.title, orient="top")
     if c.kind == "nominal":
         return alt.Color("color:N", legend=legend, scale=alt.Scale(domain=list(c.labels)))
-    return alt.Color("color:Q", legend=legend, scale=alt.Scale(scheme="viridis"))
+    # A time column's colour is its epoch milliseconds: read as times (dates in the legend), not as numbers.
+    return alt.Color(f"color:{_TYPES[c.kind]}", legend=legend, scale=alt.Scale(scheme="viridis"))
 
 
 def _facet(chart: alt.LayerChart, result: DatapointsResult, data: pd.DataFrame) -> alt.Chart:
@@ -101,6 +101,12 @@ def _facet(chart: alt.LayerChart, result: DatapointsResult, data: pd.DataFrame) 
     if spec.facet_col is not None:
         kwargs["column"] = alt.Column("facet_col:N", title=None)
     return chart.properties(width=220, height=180).facet(data=data, **kwargs)
+
+
+def _with_rings(marks: pd.DataFrame, rings: pd.DataFrame) -> pd.DataFrame:
+    """The marks and the rings in one frame (a layered or faceted chart has one data). No ring: the marks as
+    they are — an empty ring frame would turn integer ids into floats ("3000.0" in the tooltip)."""
+    return pd.concat([marks, rings], ignore_index=True) if len(rings) else marks
 
 
 def datapoints_chart(result: DatapointsResult) -> alt.Chart:
@@ -115,7 +121,7 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
         # Only what the marks read: a heat map's cells share one frame with the rings (a facet has one data).
         hl = hl[[c for c in hl.columns if c in ("x", "y", "id", "role", "kind", "facet_row", "facet_col")]]
         cells = result.cells.drop(columns=["errors", "value"]).assign(kind="cell")
-        data = vega_safe(_compact(pd.concat([cells, hl], ignore_index=True)))
+        data = vega_safe(_compact(_with_rings(cells, hl)))
         stat = CELL_STATS[result.spec.cell_stat]
         pick = alt.selection_point(name=CELL, fields=["cell"], on="click")
         marks = (
@@ -144,7 +150,7 @@ def datapoints_chart(result: DatapointsResult) -> alt.Chart:
         )
     else:
         points = result.points.assign(kind="point")
-        data = vega_safe(_compact(pd.concat([points, hl], ignore_index=True)))
+        data = vega_safe(_compact(_with_rings(points, hl)))
         pick = alt.selection_point(name=POINT, fields=["position"], on="click")
         marks = (
             alt.Chart()

@@ -8,8 +8,9 @@ Functions that predict take the fitted ``model`` explicitly (``ws.model(name)``)
 from __future__ import annotations
 
 import math
+import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -262,35 +263,121 @@ class Counterfactual:
     message: str
 
 
-_MATRIX_CACHE: weakref.WeakKeyDictionary[Scored, dict[str, Any]] = weakref.WeakKeyDictionary()
+# Per dataset, built lazily column by column as searches need them and never changed: the scale of each numeric
+# feature (one float) and the codes of each categorical one (1 byte a row for up to 127 levels). Numeric terms are
+# computed from the frame's own columns on each search: no standardised copy of the rows is kept.
+# Built once under _BUILD_LOCK (a click and the background preparation never build a column twice).
+_SCALE_CACHE: weakref.WeakKeyDictionary[Scored, dict[str, float]] = weakref.WeakKeyDictionary()
+_CODES_CACHE: weakref.WeakKeyDictionary[Scored, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+_BUILD_LOCK = threading.Lock()
+_PREPARED: weakref.WeakSet[Scored] = weakref.WeakSet()  # datasets whose preparation has started
 
 
-def _feature_matrices(scored: Scored, features: tuple[str, ...]) -> dict[str, Any]:
-    """Standardised numeric features (float32, NaN kept) and categorical codes (int32, -1 missing)."""
-    cache = _MATRIX_CACHE.setdefault(scored, {})
-    if features not in cache:
-        X = scored.frame
-        num_cols = [c for c in features if _is_numeric(X[c])]
-        cat_cols = [c for c in features if c not in num_cols]
-        num = np.empty((scored.n, len(num_cols)), dtype=np.float32)
-        scale = []
-        for j, c in enumerate(num_cols):
-            x = pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            sd = float(np.nanstd(x)) if np.isfinite(x).any() else 0.0
-            sd = sd if sd > 0 else 1.0
-            scale.append(sd)
-            num[:, j] = x / sd
-        cat = np.empty((scored.n, len(cat_cols)), dtype=np.int32)
-        for j, c in enumerate(cat_cols):
-            cat[:, j] = pd.factorize(X[c], use_na_sentinel=True)[0]
-        cache[features] = {
-            "num_cols": num_cols,
-            "cat_cols": cat_cols,
-            "num": num,
-            "cat": cat,
-            "scale": np.array(scale),
-        }
-    return cache[features]
+def _numeric_values(scored: Scored, column: str) -> np.ndarray:
+    """A numeric feature as float64 (NaN missing): a view of the frame's own column when it already is."""
+    return pd.to_numeric(scored.frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _scale(scored: Scored, column: str, x: np.ndarray | None = None) -> float:
+    """The column's standard deviation (1 when it has none): one float per column, kept per dataset."""
+    cache = _SCALE_CACHE.get(scored, {})
+    if column not in cache:
+        with _BUILD_LOCK:
+            cache = _SCALE_CACHE.setdefault(scored, {})
+            if column not in cache:
+                x = _numeric_values(scored, column) if x is None else x
+                finite = np.isfinite(x)
+                sd = float(np.std(x) if finite.all() else np.nanstd(x) if finite.any() else 0.0)
+                cache[column] = sd if sd > 0 else 1.0
+    return cache[column]
+
+
+def _codes(scored: Scored, column: str) -> np.ndarray:
+    """A categorical feature as level codes (-1 missing) in the smallest integer type that holds them: equal
+    values, equal codes (as ``==`` decides), so a search compares small integers instead of the values."""
+    cache = _CODES_CACHE.get(scored, {})
+    if column not in cache:
+        with _BUILD_LOCK:
+            cache = _CODES_CACHE.setdefault(scored, {})
+            if column not in cache:
+                codes, levels = pd.factorize(scored.frame[column], use_na_sentinel=True)
+                cache[column] = codes.astype(np.min_scalar_type(-max(len(levels), 1)))
+    return cache[column]
+
+
+def prepare_distances(scored: Scored, features: Sequence[str] | None = None) -> None:
+    """Build what measuring distances on ``scored`` needs (each numeric feature's scale, each categorical
+    feature's codes), so that the first counterfactual search or similarity colour costs what later ones do."""
+    feats = (
+        features if features is not None else [c for c in scored.feature_names if c in scored.frame.columns]
+    )
+    for c in feats:
+        if _is_numeric(scored.frame[c]):
+            _scale(scored, c)
+        else:
+            _codes(scored, c)
+
+
+def prepare_distances_in_background(scored: Scored) -> threading.Thread | None:
+    """:func:`prepare_distances` in a daemon thread, once per dataset (None when it was started before): a
+    page starts it once its chart is drawn, while the user looks for a row to click."""
+    with _BUILD_LOCK:
+        if scored in _PREPARED:
+            return None
+        _PREPARED.add(scored)
+    thread = threading.Thread(target=prepare_distances, args=(scored,), name="prepare-distances", daemon=True)
+    thread.start()
+    return thread
+
+
+def _terms(
+    scored: Scored, features: tuple[str, ...], pos: int, rows: np.ndarray | None
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Each feature's term of the distance between row ``pos`` and ``rows`` (every row when None), one column at
+    a time — numbers from the frame itself (no standardised copy is built), categories from their codes once
+    :func:`prepare_distances` built them, else by comparing the values. Numbers: the difference in standard
+    deviations; categories: 0 when equal, else 1; missing against present: 1; missing against missing: 0."""
+    X = scored.frame
+    for c in features:
+        s = X[c]
+        if _is_numeric(s):
+            x = _numeric_values(scored, c)
+            sd = _scale(scored, c, x)
+            a = x[pos]
+            b = x if rows is None else x[rows]
+            if np.isnan(a):
+                yield c, (~np.isnan(b)).astype("float64")
+                continue
+            term = np.abs(b - a)
+            term /= sd
+            term[np.isnan(term)] = 1.0  # missing against present
+            yield c, term
+        elif (codes := _CODES_CACHE.get(scored, {}).get(c)) is not None:
+            part = codes if rows is None else codes[rows]
+            if codes[pos] < 0:  # missing: 0 against missing, 1 against any value
+                yield c, (part >= 0).astype("float64")
+            else:  # a missing value is unequal: 1
+                yield c, (part != codes[pos]).astype("float64")
+        else:  # not prepared (yet): one comparison of the values costs less than building their codes
+            v = s.iloc[pos]
+            part = s if rows is None else s.iloc[rows]
+            if _missing(v):
+                yield c, part.notna().to_numpy(dtype="float64")
+            else:
+                same = (part == v).to_numpy(dtype=bool, na_value=False)
+                yield c, (~same).astype("float64")
+
+
+def _distances(
+    scored: Scored, features: tuple[str, ...], pos: int, rows: np.ndarray | None, norm: str
+) -> np.ndarray:
+    """Distances of ``rows`` (positions; every row when None) to row ``pos``, summed column by column."""
+    total = np.zeros(scored.n if rows is None else len(rows), dtype=np.float64)
+    for _, term in _terms(scored, features, pos, rows):
+        if norm == "l2":
+            np.multiply(term, term, out=term)
+        total += term
+    return total if norm == "l1" else np.sqrt(total, out=total)
 
 
 def _distance_inputs(
@@ -370,25 +457,19 @@ def nearest_counterfactual(
             None,
             f"No row in the chosen rows has {what}.",
         )
-    mats = _feature_matrices(scored, feats)
-    best_d, best_i = math.inf, -1
-    if n_cand * 4 >= scored.n:  # most rows are candidates: contiguous chunks (views) beat gathering them
-        for start in range(0, scored.n, 200_000):
-            stop = min(start + 200_000, scored.n)
-            d = _distances(mats, pos, slice(start, stop), norm)
-            d[~cand[start:stop]] = np.inf
-            j = int(np.argmin(d))
-            if d[j] < best_d:
-                best_d, best_i = float(d[j]), start + j
+    # Most rows are candidates: measure every row (column arrays as they are) and rule the others out; a few:
+    # gather only theirs.
+    if n_cand * 4 >= scored.n:
+        d = _distances(scored, feats, pos, None, norm)
+        d[~cand] = np.inf
+        best_i = int(np.argmin(d))
+        best_d = float(d[best_i])
     else:
         idx = np.flatnonzero(cand)
-        for start in range(0, len(idx), 200_000):
-            chunk = idx[start : start + 200_000]
-            d = _distances(mats, pos, chunk, norm)
-            j = int(np.argmin(d))
-            if d[j] < best_d:
-                best_d, best_i = float(d[j]), int(chunk[j])
-    diffs = _differences(scored, mats, pos, best_i, norm)
+        d = _distances(scored, feats, pos, idx, norm)
+        j = int(np.argmin(d))
+        best_i, best_d = int(idx[j]), float(d[j])
+    diffs = _differences(scored, feats, pos, best_i, norm)
     cf_pred = (
         float(scored.pred[best_i])
         if scored.task == "regression"
@@ -419,65 +500,35 @@ def nearest_counterfactual(
     )
 
 
-def _distances(mats: dict[str, Any], pos: int, rows: np.ndarray | slice, norm: str) -> np.ndarray:
-    """Distances of ``rows`` (positions, or a slice: a view, no copy) to row ``pos``."""
-    num, cat = mats["num"], mats["cat"]
-    n = len(range(*rows.indices(len(num)))) if isinstance(rows, slice) else len(rows)
-    total = np.zeros(n, dtype=np.float64)
-    if num.shape[1]:
-        a, b = num[pos], num[rows]
-        diff = np.abs(b - a)  # NaN where either value is missing
-        missing = np.isnan(diff)
-        if missing.any():
-            diff[missing] = 1.0  # missing against present: 1
-            for j in np.flatnonzero(np.isnan(a)):  # missing against missing: 0
-                diff[:, j] = (~np.isnan(b[:, j])).astype(diff.dtype)
-        if norm == "l2":
-            np.multiply(diff, diff, out=diff)
-        total += diff.sum(axis=1, dtype=np.float64)
-    if cat.shape[1]:
-        total += (cat[rows] != cat[pos]).sum(axis=1)
-    return total if norm == "l1" else np.sqrt(total)
-
-
 def distances_to(
     scored: Scored, position: int, *, norm: Literal["l1", "l2"] = "l2", features: Sequence[str] | None = None
 ) -> np.ndarray:
     """Every row's distance to row ``position``: the distance :func:`nearest_counterfactual` minimises
     (standardised numeric differences, 1 per differing category or missing-vs-present value, by ``norm``)."""
     pos, feats = _distance_inputs(scored, position, norm, features)
-    mats = _feature_matrices(scored, feats)
-    out = np.empty(scored.n, dtype=np.float64)
-    for start in range(0, scored.n, 200_000):
-        stop = min(start + 200_000, scored.n)
-        out[start:stop] = _distances(mats, pos, slice(start, stop), norm)
-    return out
+    return _distances(scored, feats, pos, None, norm)
 
 
-def _differences(scored: Scored, mats: dict[str, Any], a: int, b: int, norm: str) -> pd.DataFrame:
+def _differences(scored: Scored, features: tuple[str, ...], a: int, b: int, norm: str) -> pd.DataFrame:
+    """The features rows ``a`` and ``b`` differ on, with each one's term of the distance (the rule of
+    :func:`_terms`, on the two values), largest first."""
     rows = []
-    for j, c in enumerate(mats["num_cols"]):
-        va, vb = mats["num"][a, j], mats["num"][b, j]
-        if np.isnan(va) and np.isnan(vb):
-            continue
-        term = 1.0 if (np.isnan(va) or np.isnan(vb)) else abs(float(vb - va))
-        if term > 1e-9:
+    for c in features:
+        s = scored.frame[c]
+        va, vb = s.iloc[a], s.iloc[b]
+        if _missing(va) or _missing(vb):
+            t = 0.0 if _missing(va) and _missing(vb) else 1.0
+        elif _is_numeric(s):
+            t = abs(float(vb) - float(va)) / _scale(scored, c)
+        else:
+            t = 0.0 if _same(va, vb) else 1.0
+        if t > 1e-9:
             rows.append(
                 {
                     "feature": c,
-                    "original": plain(scored.frame[c].iloc[a], for_json=False),
-                    "counterfactual": plain(scored.frame[c].iloc[b], for_json=False),
-                    "contribution": term if norm == "l1" else term * term,
-                }
-            )
-    for j, c in enumerate(mats["cat_cols"]):
-        if mats["cat"][a, j] != mats["cat"][b, j]:
-            rows.append(
-                {
-                    "feature": c,
-                    "original": plain(scored.frame[c].iloc[a], for_json=False),
-                    "counterfactual": plain(scored.frame[c].iloc[b], for_json=False),
-                    "contribution": 1.0,
+                    "original": plain(va, for_json=False),
+                    "counterfactual": plain(vb, for_json=False),
+                    "contribution": t if norm == "l1" else t * t,
                 }
             )
     df = pd.DataFrame(rows, columns=["feature", "original", "counterfactual", "contribution"])

@@ -88,3 +88,24 @@ def test_a_heat_map_cell_zooms_to_its_rows_as_dots(app_url, page):
     wait_idle(page)
     _datapoints_chart(page, "the server binned them")
     assert problems(page) == []
+
+
+def test_opening_the_counterfactual_moves_the_rings_at_once(app_url, page):
+    """In a browser an editor button reruns only its fragment: the chart must be in the same one, so the rings
+    (named in the caption under the chart) follow the editor on that very rerun."""
+    open_page(page, app_url, "slices?slice=" + SMALL.to_query_param())
+    page.get_by_test_id("stRadio").get_by_text("Datapoints", exact=True).click()
+    wait_idle(page)
+    _, box = _datapoints_chart(page)
+    x, y, row_id = _find_mark(page, box)
+    page.mouse.click(x, y)
+    wait_idle(page)
+    rings = page.get_by_text(re.compile(r"^Ringed on the chart:"))
+    expect(rings).to_contain_text(f"row {row_id} (selected)")
+    cf_id = re.search(r"and row (\S+) \(its nearest counterfactual\)", rings.inner_text()).group(1)
+
+    page.get_by_role("button", name="Open the counterfactual row").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name=re.compile(f"Datapoint {re.escape(cf_id)}"))).to_be_visible()
+    expect(rings).to_contain_text(f"row {cf_id} (selected)")  # the chart reran with the editor
+    assert problems(page) == []

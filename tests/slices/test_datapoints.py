@@ -294,3 +294,109 @@ def test_a_number_with_few_values_is_drawn_as_jittered_levels(small: Scored) -> 
     assert (res.points["x"] - res.points["x"].round()).abs().max() <= dp.JITTER
     sd = dp.box_slice(res, {"x": [0.8, 2.2]}, SliceDefinition())
     assert np.array_equal(sd.mask(small), small.frame["calls"].isin([1, 2]).to_numpy())
+
+
+def test_counterfactual_search_is_the_nearest_by_distances_to_and_keeps_no_copy(small: Scored) -> None:
+    """The search measures column by column from the frame (all rows, or the few candidates gathered), before
+    and after the distances were prepared: its row is the brute-force nearest of the candidates, its
+    differences add up to its distance, and what it keeps per dataset is one scale per numeric feature and
+    1-byte codes per categorical one — no standardised copy of the rows."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(5)
+    frame = small.frame.copy()
+    frame.loc[rng.random(small.n) < 0.15, "age"] = np.nan
+    frame.loc[rng.random(small.n) < 0.15, "city"] = None
+    few = np.zeros(small.n, dtype=bool)
+    few[rng.choice(small.n, 60, replace=False)] = True  # < a quarter of the rows: the gathered path
+    found = []
+    for prepared in (False, True):
+        sc = replace(small, frame=frame, feature_names=["age", "city", "flat", "calls"])
+        if prepared:
+            whatif.prepare_distances(sc)
+        positions = (
+            0,
+            int(np.flatnonzero(frame["age"].isna())[0]),
+            int(np.flatnonzero(frame["city"].isna())[0]),
+        )
+        for pos in positions:
+            for norm in ("l1", "l2"):
+                for mask in (None, few):
+                    cf = whatif.nearest_counterfactual(sc, pos, norm=norm, mask=mask)
+                    cand = (sc.pred != sc.pred[pos]) & (np.ones(sc.n, bool) if mask is None else mask)
+                    cand[pos] = False
+                    d = whatif.distances_to(sc, pos, norm=norm)
+                    assert cf.found and cand[cf.cf_position]
+                    assert cf.distance == pytest.approx(d[cand].min(), rel=1e-12)
+                    assert cf.cf_position == int(np.flatnonzero(cand)[np.argmin(d[cand])])  # first of ties
+                    total = cf.differences["contribution"].sum()
+                    assert (total if norm == "l1" else np.sqrt(total)) == pytest.approx(cf.distance, rel=1e-9)
+                    found.append((cf.cf_position, cf.distance))
+        kept = whatif._SCALE_CACHE[sc]
+        assert set(kept) == {"age", "flat", "calls"} and all(isinstance(v, float) for v in kept.values())
+        assert kept["flat"] == 1.0  # a constant column: no spread, differences count as they are
+        assert kept["age"] == pytest.approx(np.nanstd(frame["age"]))
+        assert set(whatif._CODES_CACHE.get(sc, {})) == ({"city"} if prepared else set())
+    assert found[: len(found) // 2] == found[len(found) // 2 :]  # the same with the codes as without
+    codes = whatif._CODES_CACHE[sc]["city"]
+    assert codes.dtype == np.int8 and np.array_equal(codes < 0, frame["city"].isna().to_numpy())
+
+
+def test_integer_ids_stay_integers_in_the_tooltip_with_or_without_rings(small: Scored) -> None:
+    def ids(res) -> list:
+        return [v["id"] for v in next(iter(datapoints_chart(res).to_dict()["datasets"].values()))]
+
+    plain = ids(dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE)))
+    ringed = ids(dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE), selected=5, counterfactual=9))
+    assert plain[:3] == [10_000, 10_001, 10_002] and all(type(v) is int for v in plain + ringed)
+
+
+def test_distances_prepared_ahead_give_the_same_search(small: Scored) -> None:
+    """The page prepares the distance's scales and codes in the background once its chart is drawn: once per
+    dataset, and the search finds the same row with them as without."""
+    from dataclasses import replace
+
+    cold = whatif.nearest_counterfactual(replace(small), 7, norm="l1")
+    sc = replace(small)
+    thread = whatif.prepare_distances_in_background(sc)
+    assert thread is not None and whatif.prepare_distances_in_background(sc) is None  # once per dataset
+    thread.join(timeout=60)
+    assert set(whatif._SCALE_CACHE[sc]) == {"age", "flat"} and set(whatif._CODES_CACHE[sc]) == {"city"}
+    warm = whatif.nearest_counterfactual(sc, 7, norm="l1")
+    assert (warm.cf_position, warm.distance) == (cold.cf_position, cold.distance)
+    pd.testing.assert_frame_equal(warm.differences, cold.differences)
+
+
+def test_colour_by_a_time_column_reads_as_times(small: Scored) -> None:
+    """A time-zone-aware column as the colour: epoch ms in UTC, encoded (legend and tooltip) as times."""
+    res = dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE, color="seen"))
+    assert res.color.kind == "temporal"
+    want = (
+        small.frame["seen"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").astype("int64")
+    )
+    assert np.array_equal(res.points.set_index("position")["color"].sort_index(), want.to_numpy(dtype=float))
+    layer = datapoints_chart(res).to_dict()["layer"][0]["encoding"]
+    assert layer["color"]["type"] == "temporal"
+    assert [t["type"] for t in layer["tooltip"] if t["field"] == "color"] == ["temporal"]
+
+
+@pytest.mark.parametrize("x", ["age", "city", TIME])
+def test_ringing_a_view_after_the_fact_equals_drawing_it_ringed(small: Scored, large: Scored, x: str) -> None:
+    """A click redraws the two rings, not the view: ringed() gives what datapoints(selected=…) gives, in dots
+    and in heat-map cells alike, and the heat map leaves room for both rings under MAX_CELLS."""
+    for sc, colour in ((small, CORRECT), (small, "city"), (large, CORRECT)):
+        spec = dp.DatapointsSpec(x=x, y=SCORE, color=colour, facet_row="city")
+        drawn = dp.datapoints(sc, spec, selected=5, counterfactual=17)
+        later = dp.ringed(dp.datapoints(sc, spec), sc, selected=5, counterfactual=17)
+        pd.testing.assert_frame_equal(later.highlights, drawn.highlights)
+        pd.testing.assert_frame_equal(later.points, drawn.points)
+        pd.testing.assert_frame_equal(later.cells, drawn.cells)
+        assert list(drawn.highlights["role"]) == ["selected", "counterfactual"]
+        assert drawn.n_marks <= max(dp.MAX_CELLS, len(drawn.points) + 2)
+    with pytest.raises(AnalysisError, match="depends on the selected row"):
+        dp.ringed(
+            dp.datapoints(small, dp.DatapointsSpec(color=dp.SIMILARITY), selected=1),
+            small,
+            selected=2,
+            counterfactual=None,
+        )

@@ -1,6 +1,9 @@
 """Datapoints: every row of the slice on one picture (the What-If Tool's datapoints view). Axes, colour and
 facets are chosen here; a click on a point opens it in the datapoint editor below, a click on a heat-map
-cell zooms into it, and a box drawn on the chart becomes slice conditions (so every page follows)."""
+cell zooms into it, and a box drawn on the chart becomes slice conditions (so every page follows).
+
+The chart and the editor are one fragment: what the editor changes (the row opened, the counterfactual's
+distance or rows) reruns the chart as well, so its rings always show the editor's row and counterfactual."""
 
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from explore.slices.definition import LABEL, LOSS, ROW, SCORE
 from ui import loaders, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_code
 
 from . import cached
-from .rows import datapoint_editor
+from .rows import editor_body
 
 ZOOM = "slices_dp_zoom"  # dict: the Region zoomed into (a heat-map cell), for this dataset and these axes
 HANDLED = "slices_dp_handled"  # str: the chart selection already acted on (each click or box acts once)
@@ -29,6 +33,7 @@ NONE = "(none)"
 CF_NORM, CF_IN_SLICE, CF_DELTA = "slices_cf_norm", "slices_cf_in_slice", "slices_cf_delta"  # the editor's
 
 
+@st.fragment
 def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
     sc = ctx.scored
     other_name = _other_model(ctx)
@@ -45,6 +50,9 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
     norm = st.session_state.get(CF_NORM, "l2")
     with shown_errors(stop=False):
         cf = _counterfactual(ctx, focus, pos, norm)
+        # The view is cached without the rings (a click changes only those): it depends on the selected row
+        # only when coloured by the distance to it.
+        similarity = spec.color == dp.SIMILARITY
         result = cached.datapoints_view(
             sc,
             focus.conditions_only,
@@ -52,10 +60,12 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
             region,
             other,
             only_disagree,
-            pos,
-            cf,
-            norm,
+            pos if similarity else None,
+            cf if similarity else None,
+            norm if similarity else "l2",
         )
+        if not similarity:
+            result = dp.ringed(result, sc, selected=pos, counterfactual=cf, other=other)
         _caption(result, other_name)
         if result.mode != "empty":
             event = st.altair_chart(
@@ -66,9 +76,12 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
                 width="stretch",
             )
             _act_on(ctx, focus, result, event)
+            _rings_caption(result)
+            # While the user looks for a row to click: what the counterfactual search needs, built once.
+            whatif.prepare_distances_in_background(sc)
     if pos is not None and other is not None:
         _both_models(ctx, other, other_name, pos)
-    datapoint_editor(ctx, focus)
+    editor_body(ctx, focus)  # not the editor's own fragment: its widgets rerun this one, chart included
 
 
 def _other_model(ctx: PageContext) -> str | None:
@@ -180,6 +193,20 @@ def _caption(result: dp.DatapointsResult, other_name: str | None) -> None:
     st.markdown(what)
     for note in result.notes:
         st.caption(note)
+
+
+RING_NAMES = {"selected": "selected", "counterfactual": "its nearest counterfactual"}
+
+
+def _rings_caption(result: dp.DatapointsResult) -> None:
+    """Which rows the rings mark, in words (drawn from the same result as the rings, on the same run)."""
+    if result.highlights.empty:
+        return
+    rings = [
+        f"row {md_code(i)} ({RING_NAMES[r]})"
+        for i, r in zip(result.highlights["id"], result.highlights["role"], strict=True)
+    ]
+    st.caption("Ringed on the chart: " + " and ".join(rings) + ".")
 
 
 def _selection_key(selection: Any) -> str:

@@ -70,6 +70,14 @@ def _selected_position(ctx: PageContext) -> int | None:
 
 @st.fragment
 def datapoint_editor(ctx: PageContext, focus: SliceRows) -> None:
+    """The editor in a fragment of its own: an edit reruns the editor only (the Rows view has no chart of it)."""
+    editor_body(ctx, focus)
+
+
+def editor_body(ctx: PageContext, focus: SliceRows) -> None:
+    """The datapoint in focus: its outcome, live edits, nearest counterfactual and ICE curve. The Datapoints
+    view runs it inside the chart's fragment, so opening a counterfactual or changing the distance reruns the
+    chart too and its rings move on the same run."""
     sc = ctx.scored
     pos = _selected_position(ctx)
     if pos is None:
@@ -194,7 +202,7 @@ def _counterfactual(ctx: PageContext, focus: SliceRows, pos: int) -> None:
             key="slices_cf_table",
         )
         # A callback, not st.rerun(scope="fragment"): that raises when the click is handled in a
-        # full-app run; the click reruns this fragment by itself.
+        # full-app run; the click reruns the enclosing fragment by itself (the chart's, in the Datapoints view).
         st.button(
             "Open the counterfactual row",
             key="slices_cf_open",
