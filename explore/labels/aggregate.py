@@ -29,10 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy import stats as sps
-from scipy.special import logsumexp
 
 from explore.errors import AnalysisError
-from explore.labels.crowd import Annotations, Consensus, majority_vote
+from explore.labels.crowd import Annotations, Consensus, fitted_consensus
 
 # Pseudo-labels of the one-coin prior on each row of a labeler's confusion matrix.
 DEFAULT_STRENGTH = 10.0
@@ -40,7 +39,9 @@ DEFAULT_STRENGTH = 10.0
 DEFAULT_SHRINK = 5.0
 DEFAULT_MAX_ITER = 1_000
 DEFAULT_TOL = 1e-5
-MODEL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+# The model's weight is searched in [0, MAX_MODEL_WEIGHT] (above 1: the model is under-confident).
+MAX_MODEL_WEIGHT = 5.0
+MAX_WEIGHT_ROUNDS = 4
 
 METHOD_REGULARISED = "regularised Dawid–Skene"
 METHOD_MODEL = "model-assisted Dawid–Skene"
@@ -51,20 +52,59 @@ BAD_PROBA = (
 )
 
 
+def _lse(x: np.ndarray) -> np.ndarray:
+    """log-sum-exp over each row (items x classes → items x 1); cheaper than scipy's on large arrays."""
+    top = x.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(x - top).sum(axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The annotations as sparse operators over the used categories, built once per consensus."""
+
+    used: np.ndarray
+    item: np.ndarray
+    lab: np.ndarray
+    lbl: np.ndarray  # label codes remapped to 0..len(used)-1
+    by_item: sparse.csr_matrix  # items x annotations
+    by_labeler_label: sparse.csr_matrix  # (labeler, said) x annotations
+    n_j: np.ndarray  # labels per labeler (float)
+
+    @classmethod
+    def of(cls, ann: Annotations) -> _Design:
+        used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
+        ku, r = len(used), ann.n_annotations
+        remap = np.full(ann.n_categories, -1, dtype=np.int64)
+        remap[used] = np.arange(ku)
+        lbl = remap[ann.label]
+        ones, cols = np.ones(r), np.arange(r)
+        return cls(
+            used=used,
+            item=ann.item,
+            lab=ann.labeler,
+            lbl=lbl,
+            by_item=sparse.csr_matrix((ones, (ann.item, cols)), shape=(ann.n_items, r)),
+            by_labeler_label=sparse.csr_matrix(
+                (ones, (ann.labeler * ku + lbl, cols)), shape=(ann.n_labelers * ku, r)
+            ),
+            n_j=np.bincount(ann.labeler, minlength=ann.n_labelers).astype(np.float64),
+        )
+
+
 @dataclass(frozen=True)
 class _Fit:
     posterior: np.ndarray  # items x used categories
     prior: np.ndarray
     pi: np.ndarray  # labelers x used x used
     accuracy: np.ndarray  # one-coin accuracy per labeler (shrunk)
+    log_lik: np.ndarray  # items x used: log P(the item's labels | true class) under pi
     n_iter: int
     converged: bool
     evidence: float  # log marginal likelihood of the labels
 
 
 def _em(
-    ann: Annotations,
-    used: np.ndarray,
+    d: _Design,
     item_log_prior: np.ndarray | None,
     *,
     strength: float,
@@ -73,29 +113,26 @@ def _em(
     tol: float,
     init: np.ndarray | None = None,
 ) -> _Fit:
-    n, nj, ku = ann.n_items, ann.n_labelers, len(used)
-    remap = np.full(ann.n_categories, -1, dtype=np.int64)
-    remap[used] = np.arange(ku)
-    item, lab, lbl = ann.item, ann.labeler, remap[ann.label]
-    r = len(item)
-    by_item = sparse.csr_matrix((np.ones(r), (item, np.arange(r))), shape=(n, r))
-    by_labeler_label = sparse.csr_matrix((np.ones(r), (lab * ku + lbl, np.arange(r))), shape=(nj * ku, r))
-    n_j = np.bincount(lab, minlength=nj).astype(np.float64)
+    """MAP-EM of regularised Dawid–Skene. Every step is a sparse product or a bincount over the
+    annotations (no loop over items, labelers or classes); stops when no posterior moves by ``tol``."""
+    n, nj, ku = d.by_item.shape[0], len(d.n_j), len(d.used)
     if init is None:
         t = np.zeros((n, ku))
-        np.add.at(t, (item, lbl), 1.0)
+        np.add.at(t, (d.item, d.lbl), 1.0)
         t /= t.sum(axis=1, keepdims=True)
     else:
         t = init
     eye = np.eye(ku, dtype=bool)
+    diag = np.flatnonzero(eye.reshape(-1))
     converged, n_iter = False, 0
-    log_post = np.zeros((n, ku))
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         prior = (t.sum(axis=0) + 1.0) / (n + ku)
-        cnt = np.asarray(by_labeler_label @ t[item]).reshape(nj, ku, ku).transpose(0, 2, 1)  # [j, true, said]
-        right = np.einsum("jcc->j", cnt)
-        a_bar = right.sum() / max(n_j.sum(), 1.0)
-        acc = (right + shrink * a_bar) / (n_j + shrink)
+        cnt = (
+            np.asarray(d.by_labeler_label @ t[d.item]).reshape(nj, ku, ku).transpose(0, 2, 1)
+        )  # [j, true, said]
+        right = cnt.reshape(nj, -1)[:, diag].sum(axis=1)
+        a_bar = right.sum() / max(d.n_j.sum(), 1.0)
+        acc = (right + shrink * a_bar) / (d.n_j + shrink)
         errors = cnt.sum(axis=0)
         errors[eye] = 0.0
         errors += 1e-3
@@ -105,45 +142,16 @@ def _em(
         target[:, eye] = acc[:, None]
         pi = (cnt + strength * target) / (cnt.sum(axis=2, keepdims=True) + strength)
         log_pi = np.log(np.clip(pi, 1e-300, None))
-        log_post = np.asarray(by_item @ log_pi[lab, :, lbl])
-        log_post += np.log(prior)[None, :] if item_log_prior is None else item_log_prior
-        t_new = np.exp(log_post - logsumexp(log_post, axis=1, keepdims=True))
+        log_lik = np.asarray(d.by_item @ log_pi[d.lab, :, d.lbl])
+        log_post = log_lik + (np.log(prior)[None, :] if item_log_prior is None else item_log_prior)
+        t_new = np.exp(log_post - _lse(log_post))
         delta = float(np.abs(t_new - t).max())
         t = t_new
         if delta < tol:
             converged = True
             break
-    evidence = float(logsumexp(log_post, axis=1).sum())
-    return _Fit(t, prior, pi, acc, n_iter, converged, evidence)
-
-
-def _consensus_from(
-    ann: Annotations, used: np.ndarray, fit: _Fit, method: str, seconds: float, **extra
-) -> Consensus:
-    n, k, nj = ann.n_items, ann.n_categories, ann.n_labelers
-    majority, tie, share = majority_vote(ann.counts)
-    posterior = np.zeros((n, k))
-    posterior[:, used] = fit.posterior
-    confusion = np.zeros((nj, k, k))
-    confusion[np.ix_(np.arange(nj), used, used)] = fit.pi
-    priors = np.zeros(k)
-    priors[used] = fit.prior
-    return Consensus(
-        label=used[fit.posterior.argmax(axis=1)].astype(np.int64),
-        confidence=fit.posterior.max(axis=1),
-        posterior=posterior,
-        majority=majority,
-        tie=tie,
-        majority_share=share,
-        priors=priors,
-        confusion=confusion,
-        n_iter=fit.n_iter,
-        converged=fit.converged,
-        log_likelihood=fit.evidence,
-        seconds=seconds,
-        method=method,
-        **extra,
-    )
+    evidence = float(_lse(log_post).sum())
+    return _Fit(t, prior, pi, acc, log_lik, n_iter, converged, evidence)
 
 
 def _check(strength: float, shrink: float, max_iter: int) -> None:
@@ -168,63 +176,119 @@ def regularised_dawid_skene(
     posterior moves by more than ``tol``; ``converged`` says whether that happened within ``max_iter``."""
     _check(strength, shrink, max_iter)
     start = time.perf_counter()
-    used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
-    fit = _em(ann, used, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
-    return _consensus_from(ann, used, fit, METHOD_REGULARISED, time.perf_counter() - start)
+    d = _Design.of(ann)
+    fit = _em(d, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
+    return _result(ann, d, fit, METHOD_REGULARISED, time.perf_counter() - start)
+
+
+def _result(
+    ann: Annotations, d: _Design, fit: _Fit, method: str, seconds: float, model_weight: float | None = None
+) -> Consensus:
+    return fitted_consensus(
+        ann,
+        d.used,
+        fit.posterior,
+        fit.prior,
+        fit.pi,
+        n_iter=fit.n_iter,
+        converged=fit.converged,
+        log_likelihood=fit.evidence,
+        seconds=seconds,
+        method=method,
+        model_weight=model_weight,
+    )
+
+
+def model_log_prior(
+    proba: np.ndarray, class_prior: np.ndarray, used: np.ndarray, n_model_classes: int, weight: float
+) -> np.ndarray:
+    """Each item's log prior over the ``used`` categories from a model's ``proba`` (items x model
+    classes) tempered by ``weight``: log p_model(c)·w + log prior(c)·(1 − w), normalised per item.
+    Categories the model does not know keep their share of ``class_prior`` (over ``used``)."""
+    known = used < n_model_classes
+    extra_mass = float(class_prior[~known].sum())
+    p = np.empty((len(proba), len(used)))
+    p[:, known] = np.clip(proba[:, used[known]], 1e-6, 1.0)
+    p[:, known] *= (1.0 - extra_mass) / p[:, known].sum(axis=1, keepdims=True)
+    p[:, ~known] = class_prior[~known]
+    lp = weight * np.log(p) + (1.0 - weight) * np.log(class_prior)[None, :]
+    return lp - _lse(lp)
+
+
+def _best_weight(
+    log_lik: np.ndarray,
+    proba: np.ndarray,
+    class_prior: np.ndarray,
+    used: np.ndarray,
+    km: int,
+    max_weight: float,
+) -> float:
+    """The model weight in [0, ``max_weight``] that maximises the marginal likelihood of the labels
+    given the labelers' confusion matrices (a 1-D bounded search; each step is one pass over items x
+    classes). 0 unless the model improves the evidence significantly (likelihood-ratio test at 5 %,
+    one parameter: a gain of at least χ²₁(0.95)/2 = 1.92 nats)."""
+    from scipy.optimize import minimize_scalar
+
+    def neg_evidence(w: float) -> float:
+        return -float(_lse(log_lik + model_log_prior(proba, class_prior, used, km, w)).sum())
+
+    res = minimize_scalar(neg_evidence, bounds=(0.0, max_weight), method="bounded", options={"xatol": 1e-3})
+    gain = neg_evidence(0.0) - float(res.fun)
+    return float(res.x) if gain >= sps.chi2.ppf(0.95, 1) / 2 else 0.0
 
 
 def model_assisted_consensus(
     ann: Annotations,
     proba: np.ndarray,
     *,
-    weights: tuple[float, ...] = MODEL_WEIGHTS,
+    max_weight: float = MAX_MODEL_WEIGHT,
     strength: float = DEFAULT_STRENGTH,
     shrink: float = DEFAULT_SHRINK,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = DEFAULT_TOL,
 ) -> Consensus:
     """Regularised Dawid–Skene whose item priors come from a model's out-of-sample ``proba`` (items x the
-    model's classes), tempered by the weight in ``weights`` with the highest evidence (the marginal
-    likelihood of the labels). ``model_weight`` on the result is the weight chosen (0: the model did not
-    help explain the labels). Categories the model does not know keep their class prior."""
+    model's classes), tempered by a weight w in [0, ``max_weight``] chosen by evidence (the marginal
+    likelihood of the labels). Fitting alternates: EM without the model; the best w for its confusion
+    matrices (a 1-D search, no EM inside); EM with the model at w, warm-started; again until w moves by
+    less than 0.02 (at most ``MAX_WEIGHT_ROUNDS`` rounds). ``model_weight`` on the result is the weight
+    chosen (0: the model did not significantly help explain the labels). Categories the model does not
+    know keep their class prior."""
     _check(strength, shrink, max_iter)
     km = ann.n_model_classes
     proba = np.asarray(proba, dtype=np.float64)
     if proba.shape != (ann.n_items, km):
         raise AnalysisError(BAD_PROBA.format(n_items=ann.n_items, n_classes=km, shape=proba.shape))
-    start = time.perf_counter()
-    used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
-    base = _em(ann, used, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
-    log_prior = np.log(base.prior)[None, :]
-    # The model's probabilities on the used categories; unknown categories keep their prior mass.
-    p = np.empty((ann.n_items, len(used)))
-    known = used < km
-    extra_mass = float(base.prior[~known].sum())
-    p[:, known] = np.clip(proba[:, used[known]], 1e-6, 1.0)
-    p[:, known] *= (1.0 - extra_mass) / p[:, known].sum(axis=1, keepdims=True)
-    p[:, ~known] = base.prior[~known]
-    log_model = np.log(p)
-    best, best_w, n_iter = base, 0.0, base.n_iter
-    for w in weights:
-        if w == 0:
-            continue
-        lp = w * log_model + (1 - w) * log_prior
-        lp = lp - logsumexp(lp, axis=1, keepdims=True)
-        fit = _em(
-            ann, used, lp, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol, init=best.posterior
+    if not max_weight > 0:
+        raise AnalysisError(
+            f"max_weight must be positive (e.g. {MAX_MODEL_WEIGHT}); received {max_weight!r}."
         )
+    start = time.perf_counter()
+    d = _Design.of(ann)
+    it = {"strength": strength, "shrink": shrink, "max_iter": max_iter, "tol": tol}
+    base = _em(d, None, **it)
+    fit, w, n_iter = base, 0.0, base.n_iter
+    for _ in range(MAX_WEIGHT_ROUNDS):
+        w_new = _best_weight(fit.log_lik, proba, base.prior, d.used, km, max_weight)
+        if (fit is base and w_new == 0.0) or (fit is not base and abs(w_new - w) < 0.02):
+            break
+        w = w_new
+        if w == 0.0:
+            fit = base
+            continue
+        fit = _em(d, model_log_prior(proba, base.prior, d.used, km, w), init=fit.posterior, **it)
         n_iter += fit.n_iter
-        if fit.evidence > best.evidence:
-            best, best_w = fit, float(w)
-    fit = _Fit(best.posterior, best.prior, best.pi, best.accuracy, n_iter, best.converged, best.evidence)
-    return _consensus_from(ann, used, fit, METHOD_MODEL, time.perf_counter() - start, model_weight=best_w)
+    fit = _Fit(
+        fit.posterior, fit.prior, fit.pi, fit.accuracy, fit.log_lik, n_iter, fit.converged, fit.evidence
+    )
+    return _result(ann, d, fit, METHOD_MODEL, time.perf_counter() - start, model_weight=w)
 
 
 @dataclass(frozen=True)
 class TrustIntervals:
     """Per labeler: ``estimate`` (posterior mean accuracy), ``low``/``high`` (equal-tailed interval at
-    ``confidence``), ``n_labels`` (labels behind it) and ``expected_right`` (their expected right labels
-    under the consensus posterior)."""
+    ``confidence``), ``n_labels`` (labels behind it), ``expected_right`` (their expected right labels
+    under the consensus posterior) and ``shrink`` (the pseudo-labels pulling toward ``crowd_mean``)."""
 
     estimate: np.ndarray
     low: np.ndarray
@@ -233,18 +297,44 @@ class TrustIntervals:
     expected_right: np.ndarray
     crowd_mean: float
     confidence: float
+    shrink: float  # pseudo-labels of shrinkage toward the crowd mean (chosen by evidence by default)
+
+
+def evidence_shrink(right: np.ndarray, n: np.ndarray, mean: float) -> float:
+    """The shrinkage strength s (pseudo-labels) that best explains the labelers' right counts: s maximises
+    the beta-binomial marginal likelihood sum_j log B(right_j + s·m, wrong_j + s·(1 − m)) − log B(s·m,
+    s·(1 − m)) over s in [0.1, 10⁴] (m the crowd mean; counts may be fractional — expected counts under a
+    posterior). Labelers who differ a lot get a small s (little shrinkage); a crowd of equals a large one."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import betaln
+
+    wrong = np.maximum(n - right, 0.0)
+    keep = n > 0
+    right, wrong = right[keep], wrong[keep]
+
+    def neg(log_s: float) -> float:
+        a, b = np.exp(log_s) * mean, np.exp(log_s) * (1 - mean)
+        return -float((betaln(right + a, wrong + b) - betaln(a, b)).sum())
+
+    res = minimize_scalar(neg, bounds=(np.log(0.1), np.log(1e4)), method="bounded", options={"xatol": 1e-3})
+    return float(np.exp(res.x))
 
 
 def trust_intervals(
-    ann: Annotations, cons: Consensus, *, shrink: float = DEFAULT_SHRINK, confidence: float = 0.95
+    ann: Annotations, cons: Consensus, *, shrink: float | None = None, confidence: float = 0.95
 ) -> TrustIntervals:
     """Each labeler's accuracy, shrunk toward the crowd mean by ``shrink`` pseudo-labels, with a Beta
-    interval: Beta(right + shrink·m, wrong + shrink·m') where right is the expected number of their labels
-    that equal the true class under ``cons.posterior`` and m the crowd's mean accuracy. A labeler with
+    interval: Beta(right + shrink·m, wrong + shrink·(1 − m)) where right is the expected number of their
+    labels that equal the true class under ``cons.posterior`` and m the crowd's mean accuracy. ``shrink``
+    None (default): chosen by evidence (:func:`evidence_shrink`, empirical Bayes). A labeler with
     3 labels gets a wide interval near the mean; one with 300 a narrow one near their own rate."""
     if not 0 < confidence < 1:
         raise AnalysisError(
             f"confidence must be strictly between 0 and 1 (e.g. 0.95); received {confidence!r}."
+        )
+    if shrink is not None and not shrink >= 0:
+        raise AnalysisError(
+            f"shrink is a number of pseudo-labels and must be ≥ 0, or None to choose it by evidence; received {shrink!r}."
         )
     from explore.stats.metrics import clamp_interval
 
@@ -253,10 +343,12 @@ def trust_intervals(
     right = np.bincount(ann.labeler, weights=cons.posterior[ann.item, ann.label], minlength=nj)
     m = float(right.sum() / max(n_j.sum(), 1.0))
     m = min(max(m, 1e-3), 1 - 1e-3)
+    if shrink is None:
+        shrink = evidence_shrink(right, n_j, m)
     a = right + shrink * m + 1e-9
     b = np.maximum(n_j - right, 0.0) + shrink * (1 - m) + 1e-9
     est = a / (a + b)
     alpha = 1 - confidence
     low, high = sps.beta.ppf(alpha / 2, a, b), sps.beta.ppf(1 - alpha / 2, a, b)
     low, high = clamp_interval(est, low, high)
-    return TrustIntervals(est, low, high, n_j.astype(np.int64), right, m, confidence)
+    return TrustIntervals(est, low, high, n_j.astype(np.int64), right, m, confidence, float(shrink))
