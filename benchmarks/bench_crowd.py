@@ -10,8 +10,9 @@ out-of-sample model whose top class is right ~70 % of the time.
 
 Per method: consensus accuracy against the planted truth and the number of wrong consensus labels (the
 base rate of what a spot check can find); Spearman correlation of each labeler's trust with their true
-accuracy — ρ against their empirical accuracy on the labels they gave, and ρ (design) against the
-accuracy they were drawn with; the spot-check queue's precision@50 for wrong consensus labels (items
+accuracy — ρ against their empirical accuracy on the labels they gave (ours: ``right_on_labels``, the
+expected share of their labels that are right), and ρ (design) against the accuracy they were drawn with
+(ours: the shrunk ``accuracy`` estimate; the crossed pairings are printed too); the spot-check queue's precision@50 for wrong consensus labels (items
 ranked by the method's own score that its consensus is wrong — ours: ``rank_queue(review="consensus")``,
 CROWDLAB: ``consensus_quality_score`` from ``get_label_quality_multiannotator``, others: least confident
 first — the share of the first 50 whose consensus is wrong); seconds. The **oracle** is the Bayes
@@ -54,16 +55,23 @@ def _p50(label: np.ndarray, wrong_score: np.ndarray, truth: np.ndarray) -> float
 
 
 def _row(
-    sim: SimulatedCrowd, label: np.ndarray, trust: np.ndarray | None, confidence: np.ndarray | None
+    sim: SimulatedCrowd,
+    label: np.ndarray,
+    trust: np.ndarray | None,
+    confidence: np.ndarray | None,
+    trust_design: np.ndarray | None = None,
 ) -> dict:
-    """Figures of one method; ``confidence``: higher = more confident in the consensus (queue: least first)."""
+    """Figures of one method; ``confidence``: higher = more confident in the consensus (queue: least first).
+    ``trust`` is ranked against each labeler's accuracy on the labels they gave, ``trust_design`` (default:
+    ``trust``) against the accuracy they were drawn with."""
     wrong = label != sim.truth
     p50 = np.nan if confidence is None else _p50(label, -np.asarray(confidence, dtype=float), sim.truth)
     rho = rho_design = np.nan
     if trust is not None:
         ok = np.isfinite(sim.accuracy) & np.isfinite(trust)
         rho = float(spearmanr(trust[ok], sim.accuracy[ok]).statistic)
-        rho_design = float(spearmanr(trust[ok], sim.design_accuracy[ok]).statistic)
+        td = trust if trust_design is None else trust_design
+        rho_design = float(spearmanr(td[ok], sim.design_accuracy[ok]).statistic)
     return {
         "accuracy": float(1 - wrong.mean()),
         "wrong": int(wrong.sum()),
@@ -107,8 +115,8 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
 
     def ds() -> dict:
         c = crowd.dawid_skene(a)
-        t = aggregate.trust_intervals(a, c, shrink=0.0)
-        return _row(sim, c.label, t.estimate, c.confidence) | {
+        t = aggregate.trust_intervals(a, c)
+        return _row(sim, c.label, t.on_labels, c.confidence, t.estimate) | {
             "iterations": c.n_iter,
             "converged": c.converged,
         }
@@ -116,7 +124,7 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
     def rds() -> dict:
         c = aggregate.regularised_dawid_skene(a)
         t = aggregate.trust_intervals(a, c)
-        return _row(sim, c.label, t.estimate, c.confidence) | {
+        return _row(sim, c.label, t.on_labels, c.confidence, t.estimate) | {
             "iterations": c.n_iter,
             "converged": c.converged,
         }
@@ -135,7 +143,7 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
         queue = crowd.rank_queue(a, c, probs, review="consensus").frame
         wrong_score = np.empty(a.n_items)
         wrong_score[queue["item"].to_numpy()] = -queue["rank"].to_numpy()
-        row = _row(sim, c.label, t.estimate, None)
+        row = _row(sim, c.label, t.on_labels, None, t.estimate)
         # The queue scores studied (precision@50 of each on this consensus).
         rows = np.arange(a.n_items)
         srt = np.sort(c.posterior, axis=1)
@@ -286,7 +294,16 @@ def main() -> None:
                 rows.append(res)
                 extra = "".join(
                     f", {k} {res[k]}"
-                    for k in ("iterations", "converged", "model_weight", "shrink", "unshrunk ρ", "study p@50")
+                    for k in (
+                        "iterations",
+                        "converged",
+                        "model_weight",
+                        "prior_weight",
+                        "shrink",
+                        "shrunk ρ",
+                        "unshrunk ρ (design)",
+                        "study p@50",
+                    )
                     if k in res
                 )
                 print(

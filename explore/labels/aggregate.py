@@ -10,9 +10,9 @@ estimated from 5 numbers. Here:
   crowd's pooled error pattern for c. A labeler with few labels gets (nearly) the one-coin model; one
   with hundreds gets their own matrix. The EM is MAP-EM: every M-step adds the prior's pseudo-counts.
 - :func:`model_assisted_consensus` — the same EM with each item's prior taken from a model's
-  out-of-sample probabilities, tempered by a weight w: prior_i(c) ∝ p_model,i(c)^w · prior(c)^(1-w).
-  w is chosen by evidence (the marginal likelihood of the labels, over a grid), so a weak model gets
-  little weight and a good one much — the idea of cleanlab's CROWDLAB, in a likelihood model.
+  out-of-sample probabilities, tempered: prior_i(c) ∝ p_model,i(c)^w · prior(c)^v. w and v are chosen
+  by evidence (the marginal likelihood of the labels, maximised with its exact gradient), so a weak
+  model gets little weight and a good one much — the idea of cleanlab's CROWDLAB, in a likelihood model.
 - :func:`trust_intervals` — each labeler's accuracy as a Beta posterior (the expected number of right
   labels, shrunk toward the crowd mean by ``shrink`` pseudo-labels) with an equal-tailed interval and
   the number of labels behind it.
@@ -182,7 +182,13 @@ def regularised_dawid_skene(
 
 
 def _result(
-    ann: Annotations, d: _Design, fit: _Fit, method: str, seconds: float, model_weight: float | None = None
+    ann: Annotations,
+    d: _Design,
+    fit: _Fit,
+    method: str,
+    seconds: float,
+    model_weight: float | None = None,
+    prior_weight: float | None = None,
 ) -> Consensus:
     return fitted_consensus(
         ann,
@@ -196,45 +202,79 @@ def _result(
         seconds=seconds,
         method=method,
         model_weight=model_weight,
+        prior_weight=prior_weight,
     )
 
 
 def model_log_prior(
-    proba: np.ndarray, class_prior: np.ndarray, used: np.ndarray, n_model_classes: int, weight: float
+    proba: np.ndarray,
+    class_prior: np.ndarray,
+    used: np.ndarray,
+    n_model_classes: int,
+    weight: float,
+    prior_weight: float | None = None,
 ) -> np.ndarray:
     """Each item's log prior over the ``used`` categories from a model's ``proba`` (items x model
-    classes) tempered by ``weight``: log p_model(c)·w + log prior(c)·(1 − w), normalised per item.
-    Categories the model does not know keep their share of ``class_prior`` (over ``used``)."""
-    known = used < n_model_classes
+    classes): w·log p_model(c) + v·log prior(c), normalised per item, with w = ``weight`` and
+    v = ``prior_weight`` (None: 1 − w). Categories the model does not know keep their share of
+    ``class_prior`` (over ``used``)."""
+    v = 1.0 - weight if prior_weight is None else prior_weight
+    lp = weight * _log_model(proba, class_prior, used, n_model_classes) + v * np.log(class_prior)[None, :]
+    return lp - _lse(lp)
+
+
+def _log_model(proba: np.ndarray, class_prior: np.ndarray, used: np.ndarray, km: int) -> np.ndarray:
+    """log p_model over the used categories (clipped at 1e-6; unknown categories at their class prior)."""
+    known = used < km
     extra_mass = float(class_prior[~known].sum())
     p = np.empty((len(proba), len(used)))
     p[:, known] = np.clip(proba[:, used[known]], 1e-6, 1.0)
     p[:, known] *= (1.0 - extra_mass) / p[:, known].sum(axis=1, keepdims=True)
     p[:, ~known] = class_prior[~known]
-    lp = weight * np.log(p) + (1.0 - weight) * np.log(class_prior)[None, :]
-    return lp - _lse(lp)
+    return np.log(p)
 
 
-def _best_weight(
+def _best_weights(
     log_lik: np.ndarray,
-    proba: np.ndarray,
-    class_prior: np.ndarray,
-    used: np.ndarray,
-    km: int,
+    log_model: np.ndarray,
+    log_class: np.ndarray,
     max_weight: float,
-) -> float:
-    """The model weight in [0, ``max_weight``] that maximises the marginal likelihood of the labels
-    given the labelers' confusion matrices (a 1-D bounded search; each step is one pass over items x
-    classes). 0 unless the model improves the evidence significantly (likelihood-ratio test at 5 %,
-    one parameter: a gain of at least χ²₁(0.95)/2 = 1.92 nats)."""
-    from scipy.optimize import minimize_scalar
+    start: tuple[float, float],
+) -> tuple[float, float]:
+    """The weights (w, v) of the item prior w·log p_model + v·log prior that maximise the marginal
+    likelihood of the labels given the labelers' confusion matrices: L-BFGS-B with the exact gradient
+    (∂/∂w = Σ_i E_posterior[log p_model] − E_prior[log p_model], likewise for v), w in
+    [0, ``max_weight``], v in [-1, 2]; each evaluation is one pass over items x classes, no EM inside.
+    (0, 1) — the model unused — unless the model improves the evidence significantly (likelihood-ratio
+    test at 5 %, two parameters: a gain of at least χ²₂(0.95)/2 ≈ 3.0 nats). A calibrated model that
+    already holds the class shares gets v ≈ 0; scores that ignore them v ≈ 1; an under-confident model
+    w > 1."""
+    from scipy.optimize import minimize
 
-    def neg_evidence(w: float) -> float:
-        return -float(_lse(log_lik + model_log_prior(proba, class_prior, used, km, w)).sum())
+    log_class = np.broadcast_to(log_class, log_model.shape)
 
-    res = minimize_scalar(neg_evidence, bounds=(0.0, max_weight), method="bounded", options={"xatol": 1e-3})
-    gain = neg_evidence(0.0) - float(res.fun)
-    return float(res.x) if gain >= sps.chi2.ppf(0.95, 1) / 2 else 0.0
+    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        lp = x[0] * log_model + x[1] * log_class
+        lp = lp - _lse(lp)
+        prior = np.exp(lp)
+        joint = log_lik + lp
+        z = _lse(joint)
+        post = np.exp(joint - z)
+        diff = post - prior
+        grad = np.array([(diff * log_model).sum(), (diff * log_class).sum()])
+        return -float(z.sum()), -grad
+
+    res = minimize(
+        neg,
+        np.asarray(start, dtype=float),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, max_weight), (-1.0, 2.0)],
+    )
+    gain = neg(np.array([0.0, 1.0]))[0] - float(res.fun)
+    if gain < sps.chi2.ppf(0.95, 2) / 2:
+        return 0.0, 1.0
+    return float(res.x[0]), float(res.x[1])
 
 
 def model_assisted_consensus(
@@ -248,11 +288,12 @@ def model_assisted_consensus(
     tol: float = DEFAULT_TOL,
 ) -> Consensus:
     """Regularised Dawid–Skene whose item priors come from a model's out-of-sample ``proba`` (items x the
-    model's classes), tempered by a weight w in [0, ``max_weight``] chosen by evidence (the marginal
-    likelihood of the labels). Fitting alternates: EM without the model; the best w for its confusion
-    matrices (a 1-D search, no EM inside); EM with the model at w, warm-started; again until w moves by
-    less than 0.02 (at most ``MAX_WEIGHT_ROUNDS`` rounds). ``model_weight`` on the result is the weight
-    chosen (0: the model did not significantly help explain the labels). Categories the model does not
+    model's classes): prior_i(c) ∝ p_model,i(c)^w · prior(c)^v, with w in [0, ``max_weight``] and v
+    chosen by evidence (the marginal likelihood of the labels, :func:`_best_weights`). Fitting
+    alternates: EM without the model; the best (w, v) for its confusion matrices (no EM inside); EM with
+    that prior, warm-started; again until w and v move by less than 0.02 (at most
+    ``MAX_WEIGHT_ROUNDS`` rounds). ``model_weight`` / ``prior_weight`` on the result are w and v
+    (w = 0: the model did not significantly help explain the labels). Categories the model does not
     know keep their class prior."""
     _check(strength, shrink, max_iter)
     km = ann.n_model_classes
@@ -267,28 +308,44 @@ def model_assisted_consensus(
     d = _Design.of(ann)
     it = {"strength": strength, "shrink": shrink, "max_iter": max_iter, "tol": tol}
     base = _em(d, None, **it)
-    fit, w, n_iter = base, 0.0, base.n_iter
+    log_model = _log_model(proba, base.prior, d.used, km)
+    log_class = np.log(base.prior)[None, :]
+    fit, wv, n_iter = base, (0.0, 1.0), base.n_iter
     for _ in range(MAX_WEIGHT_ROUNDS):
-        w_new = _best_weight(fit.log_lik, proba, base.prior, d.used, km, max_weight)
-        if (fit is base and w_new == 0.0) or (fit is not base and abs(w_new - w) < 0.02):
+        new = _best_weights(
+            fit.log_lik, log_model, log_class, max_weight, wv if fit is not base else (1.0, 0.0)
+        )
+        if (fit is base and new[0] == 0.0) or (
+            fit is not base and max(abs(a - b) for a, b in zip(new, wv, strict=True)) < 0.02
+        ):
             break
-        w = w_new
-        if w == 0.0:
+        wv = new
+        if wv[0] == 0.0:
             fit = base
             continue
-        fit = _em(d, model_log_prior(proba, base.prior, d.used, km, w), init=fit.posterior, **it)
+        lp = wv[0] * log_model + wv[1] * log_class
+        fit = _em(d, lp - _lse(lp), init=fit.posterior, **it)
         n_iter += fit.n_iter
+    if wv[0] == 0.0:
+        fit, wv = base, (0.0, 1.0)
     fit = _Fit(
         fit.posterior, fit.prior, fit.pi, fit.accuracy, fit.log_lik, n_iter, fit.converged, fit.evidence
     )
-    return _result(ann, d, fit, METHOD_MODEL, time.perf_counter() - start, model_weight=w)
+    return _result(
+        ann, d, fit, METHOD_MODEL, time.perf_counter() - start, model_weight=wv[0], prior_weight=wv[1]
+    )
 
 
 @dataclass(frozen=True)
 class TrustIntervals:
     """Per labeler: ``estimate`` (posterior mean accuracy), ``low``/``high`` (equal-tailed interval at
     ``confidence``), ``n_labels`` (labels behind it), ``expected_right`` (their expected right labels
-    under the consensus posterior) and ``shrink`` (the pseudo-labels pulling toward ``crowd_mean``)."""
+    under the consensus posterior) and ``shrink`` (the pseudo-labels pulling toward ``crowd_mean``).
+
+    Two accuracies answer two questions: ``on_labels`` = expected_right / n_labels is the share of the
+    labels they *gave* that are right (the posterior's expectation of it — no shrinkage, since it is
+    about those labels); ``estimate`` is their accuracy as a labeler (what to expect of their next
+    labels), shrunk toward the crowd — a labeler right on 3 of 3 labels is not a 100 % labeler."""
 
     estimate: np.ndarray
     low: np.ndarray
@@ -298,6 +355,12 @@ class TrustIntervals:
     crowd_mean: float
     confidence: float
     shrink: float  # pseudo-labels of shrinkage toward the crowd mean (chosen by evidence by default)
+
+    @property
+    def on_labels(self) -> np.ndarray:
+        """The share of each labeler's given labels that are right (NaN without labels)."""
+        n = self.n_labels.astype(np.float64)
+        return np.divide(self.expected_right, n, out=np.full(len(n), np.nan), where=n > 0)
 
 
 def evidence_shrink(right: np.ndarray, n: np.ndarray, mean: float) -> float:

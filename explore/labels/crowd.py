@@ -850,7 +850,8 @@ class Consensus:
     log_likelihood: float
     seconds: float
     method: str
-    model_weight: float | None = None  # model-assisted consensus: the weight the evidence chose
+    model_weight: float | None = None  # model-assisted consensus: the model's weight w the evidence chose
+    prior_weight: float | None = None  # ... and the class prior's weight v (item prior ∝ p_model^w · prior^v)
 
     @property
     def n_ties(self) -> int:
@@ -938,6 +939,7 @@ def fitted_consensus(
     seconds: float,
     method: str,
     model_weight: float | None = None,
+    prior_weight: float | None = None,
 ) -> Consensus:
     """The one builder of an EM consensus (full, regularised and model-assisted Dawid–Skene).
 
@@ -969,6 +971,7 @@ def fitted_consensus(
         seconds=seconds,
         method=method,
         model_weight=model_weight,
+        prior_weight=prior_weight,
     )
 
 
@@ -1140,9 +1143,10 @@ class LabelerTrust:
 
     ``table`` has one row per labeler: ``labeler``, ``items`` (items labeled: the labels behind every
     estimate), ``accuracy`` (expected share of their labels that equal the true class under the
-    consensus posterior, shrunk toward the crowd's mean accuracy by
-    ``explore.labels.aggregate.DEFAULT_SHRINK`` pseudo-labels, so a labeler with 3 labels is not rated 0 %
-    or 100 %), ``accuracy_low`` / ``accuracy_high`` (its 95 % Beta interval), ``agreement_consensus`` (share equal to
+    consensus posterior, shrunk toward the crowd's mean accuracy by as many pseudo-labels as the evidence
+    supports (``explore.labels.aggregate.evidence_shrink``), so a labeler with 3 labels is not rated 0 %
+    or 100 %), ``accuracy_low`` / ``accuracy_high`` (its 95 % Beta interval), ``right_on_labels`` (the expected share
+    of the labels they gave that are right, unshrunk: about those labels, not their next ones), ``agreement_consensus`` (share equal to
     the consensus label), ``agreement_others`` (share equal to the majority of the *other* labelers on
     the item, over items where those others have a strict majority), ``weakest_class`` /
     ``weakest_recall`` (the class with the lowest estimated recall among classes they saw at least
@@ -1210,6 +1214,7 @@ def labeler_trust(
             "accuracy": shrunk.estimate,
             "accuracy_low": shrunk.low,
             "accuracy_high": shrunk.high,
+            "right_on_labels": shrunk.on_labels,
             "agreement_consensus": agree_cons,
             "agreement_others": agree_others,
             "weakest_class": np.where(has_weakest, ann.categories[weakest], None),
@@ -1580,11 +1585,13 @@ def rank_queue(
         # Over the categories the consensus used; the model enters as in the model-assisted consensus,
         # at w times the weight its evidence chose (w = 1: that weight).
         used = np.flatnonzero(cons.priors > 0)
+        # The class prior's weight moves from 1 (labelers only) to the consensus's v as w goes 0 → 1.
         w_eff = w * (cons.model_weight if cons.model_weight is not None else 1.0)
+        v_eff = 1.0 - w * (1.0 - cons.prior_weight) if cons.prior_weight is not None else 1.0 - w_eff
         proba = probs.proba if w_eff > 0 else np.ones((n, km)) / max(km, 1)
         log_post = np.full((n, k), -np.inf)
         log_post[:, used] = _labeler_log_likelihood(ann, cons)[:, used] + model_log_prior(
-            proba, cons.priors[used], used, km, w_eff
+            proba, cons.priors[used], used, km, w_eff, v_eff
         )
         log_post -= logsumexp(log_post, axis=1, keepdims=True)
         score = 1.0 - np.exp(log_post[rows, label])

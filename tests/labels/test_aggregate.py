@@ -131,22 +131,28 @@ def test_majority_vote_tie_policies():
         crowd.majority_vote(counts, ties="first")
 
 
-def test_model_weight_maximises_the_evidence_over_a_grid(sparse_crowd):
-    """The 1-D search finds the weight a brute-force grid would (the evidence at the chosen weight is
-    at least the evidence at every grid weight, for the same confusion matrices)."""
+def test_model_weights_maximise_the_evidence_over_a_grid(sparse_crowd):
+    """The gradient search finds what a brute-force grid over (w, v) would (the evidence at the chosen
+    weights is at least the evidence at every grid point, for the same confusion matrices)."""
     ann, proba = sparse_crowd.ann, sparse_crowd.model_proba
     d = aggregate._Design.of(ann)
     base = aggregate._em(d, None, strength=10.0, shrink=5.0, max_iter=1000, tol=1e-5)
     km = ann.n_model_classes
 
-    def evidence(w: float) -> float:
-        lp = aggregate.model_log_prior(proba, base.prior, d.used, km, w)
+    def evidence(w: float, v: float) -> float:
+        lp = aggregate.model_log_prior(proba, base.prior, d.used, km, w, v)
         return float(aggregate._lse(base.log_lik + lp).sum())
 
-    w = aggregate._best_weight(base.log_lik, proba, base.prior, d.used, km, 5.0)
-    grid = np.linspace(0, 5, 101)
-    assert 0 < w < 5
-    assert evidence(w) >= max(evidence(g) for g in grid) - 1e-6
+    log_model = aggregate._log_model(proba, base.prior, d.used, km)
+    w, v = aggregate._best_weights(base.log_lik, log_model, np.log(base.prior)[None, :], 5.0, (1.0, 0.0))
+    assert 0 < w < 5 and -1 < v < 2
+    grid = [(gw, gv) for gw in np.linspace(0, 5, 41) for gv in np.linspace(-1, 2, 31)]
+    assert evidence(w, v) >= max(evidence(gw, gv) for gw, gv in grid) - 1e-3
+    # v = None is the one-weight form w·log p + (1 − w)·log prior.
+    np.testing.assert_allclose(
+        aggregate.model_log_prior(proba, base.prior, d.used, km, 0.7),
+        aggregate.model_log_prior(proba, base.prior, d.used, km, 0.7, 0.3),
+    )
     with pytest.raises(AnalysisError, match="max_weight"):
         aggregate.model_assisted_consensus(ann, proba, max_weight=0)
 
