@@ -257,6 +257,39 @@ def peers(sim: SimulatedCrowd, *, skip_slow: bool) -> dict[str, Callable[[], dic
     return out
 
 
+def dataset_label_queue(sim: SimulatedCrowd) -> str:
+    """The other review the Queue offers: the dataset's label column, here one labeler's label per item
+    (the item's first annotation). Ours: ``rank_queue(review="dataset")`` on the model-assisted consensus;
+    peer: cleanlab's ``get_label_quality_scores`` on the model's probabilities (lowest quality first)."""
+    import dataclasses
+
+    a = sim.ann
+    first = np.full(a.n_items, -1, dtype=np.int64)
+    first[a.item[::-1]] = a.label[::-1]
+    a2 = dataclasses.replace(a, dataset_label=first)
+    c = aggregate.model_assisted_consensus(a2, sim.model_proba)
+    probs = crowd.ItemProbabilities(
+        proba=sim.model_proba,
+        pred=sim.model_proba.argmax(axis=1),
+        method="columns",
+        model=None,
+        description="simulated out-of-sample model",
+        seconds=0.0,
+    )
+    top = crowd.rank_queue(a2, c, probs, review="dataset").frame["item"].to_numpy()[:TOP]
+    wrong = first != sim.truth
+    text = f"ours {wrong[top].mean():.2f}"
+    try:
+        from cleanlab.rank import get_label_quality_scores
+    except ImportError:
+        return text
+    quality = get_label_quality_scores(first, sim.model_proba)
+    return (
+        text
+        + f", cleanlab get_label_quality_scores {_p50(first, -quality, sim.truth):.2f} ({wrong.sum():,} wrong)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", default="700,5000,100000")
@@ -280,6 +313,7 @@ def main() -> None:
                 f"(labels per labeler {a.labels_per_labeler.min()}–{a.labels_per_labeler.max()}), seed {seed}; "
                 f"model accuracy {(sim.model_proba.argmax(axis=1) == sim.truth).mean():.3f}"
             )
+            print(f"  queue reviewing one labeler's label per item, precision@50: {dataset_label_queue(sim)}")
             methods = {**peers(sim, skip_slow=n > args.slow_peers_up_to), **ours(sim)}
             for name, fn in methods.items():
                 start = time.perf_counter()
