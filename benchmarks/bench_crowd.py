@@ -81,6 +81,12 @@ def _row(
     }
 
 
+def _rho(trust: np.ndarray, target: np.ndarray) -> float:
+    """Spearman ρ over the labelers with labels (3 decimals)."""
+    ok = np.isfinite(trust) & np.isfinite(target)
+    return round(float(spearmanr(trust[ok], target[ok]).statistic), 3)
+
+
 def oracle_posterior(sim: SimulatedCrowd) -> np.ndarray:
     """The Bayes posterior of each item's class under the simulation's true parameters: the class shares,
     every labeler's true confusion matrix, and the model's likelihood — its logits are N(0, 1) plus a
@@ -161,13 +167,10 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
             "iterations": c.n_iter,
             "converged": c.converged,
             "model_weight": round(float(c.model_weight), 3),
+            "prior_weight": round(float(c.prior_weight), 3),
             "shrink": round(t.shrink, 2),
-            "unshrunk ρ": round(
-                float(
-                    spearmanr(aggregate.trust_intervals(a, c, shrink=0.0).estimate, sim.accuracy).statistic
-                ),
-                3,
-            ),
+            "shrunk ρ": _rho(t.estimate, sim.accuracy),
+            "unshrunk ρ (design)": _rho(t.on_labels, sim.design_accuracy),
             "study p@50": {k: _p50(c.label, v, sim.truth) for k, v in studied.items()},
         }
 
