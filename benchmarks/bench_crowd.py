@@ -2,6 +2,7 @@
 
     pip install ".[bench]"          # cleanlab (CROWDLAB) and crowd-kit (Dawid–Skene, GLAD, MACE)
     python benchmarks/bench_crowd.py [--items 700,5000,100000] [--seeds 2] [--large-seeds 1] [--slow-peers-up-to 10000]
+    python benchmarks/bench_crowd.py --queue-study 700:8,5000:4
 
 Data: ``explore.labels.simulate.simulate_crowd`` — 10 classes, ≥ 40 labelers with power-law label counts
 (a few give hundreds of labels, most a handful), accuracies U(0.3, 0.95) modulated by class difficulty,
@@ -293,6 +294,44 @@ def dataset_label_queue(sim: SimulatedCrowd) -> str:
     )
 
 
+def queue_study(settings: list[tuple[int, int]]) -> None:
+    """Which score ranks wrong consensus labels best? Mean precision@50 over seeded crowds (seeds 200+, not
+    the main run's) of the model-assisted consensus's 1 − confidence, alone and plus λ × labeler
+    disagreement (1 − the share of labels equal to the consensus), plus λ × model disagreement
+    (1 − p_model(consensus)), and times (1 + 0.5 / number of labels)."""
+    rows = []
+    for n, n_seeds in settings:
+        for seed in range(n_seeds):
+            sim = simulate_crowd(n, n_labelers=50, seed=200 + seed)
+            a, truth = sim.ann, sim.truth
+            c = aggregate.model_assisted_consensus(a, sim.model_proba)
+            r = np.arange(n)
+            base = 1 - c.confidence
+            labeler_dis = 1 - a.counts[r, c.label] / a.n_labels
+            model_dis = 1 - sim.model_proba[r, c.label]
+            scores = {"1 − confidence": base, "× (1 + 0.5 / labels)": base * (1 + 0.5 / a.n_labels)}
+            for lam in (0.25, 0.5, 1.0):
+                scores[f"+ {lam} × labeler disagreement"] = base + lam * labeler_dis
+                scores[f"+ {lam} × model disagreement"] = base + lam * model_dis
+            for name, score in scores.items():
+                rows.append({"items": n, "score": name, "precision@50": _p50(c.label, score, truth)})
+            rows.append(
+                {
+                    "items": n,
+                    "score": "(wrong consensus labels)",
+                    "precision@50": int((c.label != truth).sum()),
+                }
+            )
+    df = pd.DataFrame(rows)
+    print("\nQueue score study: mean precision@50 of the model-assisted consensus's wrong labels")
+    with pd.option_context("display.width", 160):
+        print(
+            df.pivot_table(index="score", columns="items", values="precision@50", sort=False)
+            .round(3)
+            .to_string()
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", default="700,5000,100000")
@@ -304,7 +343,15 @@ def main() -> None:
         default=10_000,
         help="run crowd-kit MACE and GLAD only up to this many items (MACE: ~80 s at 700 items on 2 shared cores)",
     )
+    parser.add_argument(
+        "--queue-study",
+        default="",
+        help="items:seeds pairs (e.g. 700:8,5000:4): only the queue score study, on seeds 200+",
+    )
     args = parser.parse_args()
+    if args.queue_study:
+        queue_study([tuple(int(v) for v in part.split(":")) for part in args.queue_study.split(",")])
+        return
     rows = []
     for n in [int(x) for x in args.items.split(",")]:
         for seed in range(args.seeds if n <= 10_000 else args.large_seeds):
