@@ -1111,7 +1111,9 @@ def consensus_description(cons: Consensus) -> str:
         text += (
             " (the model's probabilities were not used: they did not help explain the labels)"
             if cons.model_weight == 0
-            else f" (model probabilities weighted {cons.model_weight:g}, the weight that best explains the labels)"
+            else f" (each item's prior ∝ model probability^{cons.model_weight:.2f} × class share^"
+            f"{cons.prior_weight if cons.prior_weight is not None else 1 - cons.model_weight:.2f}, "
+            "the weights that best explain the labels)"
         )
     if not cons.converged:
         text += (

@@ -97,7 +97,10 @@ def test_consensus_default_is_chosen_by_whether_a_model_is_given():
     sim = simulate_crowd(300, n_labelers=40, seed=2)
     ann = sim.ann
     assert crowd.consensus(ann).method == aggregate.METHOD_REGULARISED
-    assert crowd.consensus(ann, proba=sim.model_proba).method == aggregate.METHOD_MODEL
+    assisted = crowd.consensus(ann, proba=sim.model_proba)
+    assert assisted.method == aggregate.METHOD_MODEL
+    assert f"{assisted.model_weight:.2f}" in crowd.consensus_description(assisted)
+    assert "best explain the labels" in crowd.consensus_description(assisted)
     assert crowd.consensus(ann, method="dawid_skene").method == "Dawid–Skene"
     with pytest.raises(AnalysisError, match="out-of-sample probabilities"):
         crowd.consensus(ann, method="model_assisted")
