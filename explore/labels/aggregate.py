@@ -31,7 +31,7 @@ from scipy import sparse
 from scipy import stats as sps
 
 from explore.errors import AnalysisError
-from explore.labels.crowd import Annotations, Consensus, fitted_consensus
+from explore.labels.crowd import Annotations, Consensus, _label_patterns, fitted_consensus
 
 # Pseudo-labels of the one-coin prior on each row of a labeler's confusion matrix.
 DEFAULT_STRENGTH = 10.0
@@ -60,34 +60,44 @@ def _lse(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Design:
-    """The annotations as sparse operators over the used categories, built once per consensus."""
+    """The annotations as sparse operators over the used categories, built once per consensus.
+
+    EM runs over *units*: every item (``compress=False``), or — when few labelers make few distinct
+    label patterns — one unit per pattern of (labeler, label) pairs, weighted by how many items share it
+    (their posteriors are equal when the items have no priors of their own), as ``crowd.dawid_skene``
+    does. ``inverse`` maps each item to its unit."""
 
     used: np.ndarray
-    item: np.ndarray
+    unit: np.ndarray  # per (pattern) annotation: its unit
     lab: np.ndarray
     lbl: np.ndarray  # label codes remapped to 0..len(used)-1
-    by_item: sparse.csr_matrix  # items x annotations
-    by_labeler_label: sparse.csr_matrix  # (labeler, said) x annotations
+    by_unit: sparse.csr_matrix  # units x annotations
+    by_labeler_label: sparse.csr_matrix  # (labeler, said) x annotations, weighted by the unit's items
     n_j: np.ndarray  # labels per labeler (float)
+    weight: np.ndarray  # items per unit
+    inverse: np.ndarray  # each item's unit
 
     @classmethod
-    def of(cls, ann: Annotations) -> _Design:
+    def of(cls, ann: Annotations, *, compress: bool = False) -> _Design:
         used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
-        ku, r = len(used), ann.n_annotations
+        ku = len(used)
         remap = np.full(ann.n_categories, -1, dtype=np.int64)
         remap[used] = np.arange(ku)
-        lbl = remap[ann.label]
-        ones, cols = np.ones(r), np.arange(r)
+        inverse, weight, unit, lab, label = _label_patterns(ann, compress=compress)
+        lbl = remap[label]
+        r, cols = len(unit), np.arange(len(unit))
         return cls(
             used=used,
-            item=ann.item,
-            lab=ann.labeler,
+            unit=unit,
+            lab=lab,
             lbl=lbl,
-            by_item=sparse.csr_matrix((ones, (ann.item, cols)), shape=(ann.n_items, r)),
+            by_unit=sparse.csr_matrix((np.ones(r), (unit, cols)), shape=(len(weight), r)),
             by_labeler_label=sparse.csr_matrix(
-                (ones, (ann.labeler * ku + lbl, cols)), shape=(ann.n_labelers * ku, r)
+                (weight[unit], (lab * ku + lbl, cols)), shape=(ann.n_labelers * ku, r)
             ),
             n_j=np.bincount(ann.labeler, minlength=ann.n_labelers).astype(np.float64),
+            weight=weight,
+            inverse=inverse,
         )
 
 
@@ -115,10 +125,11 @@ def _em(
 ) -> _Fit:
     """MAP-EM of regularised Dawid–Skene. Every step is a sparse product or a bincount over the
     annotations (no loop over items, labelers or classes); stops when no posterior moves by ``tol``."""
-    n, nj, ku = d.by_item.shape[0], len(d.n_j), len(d.used)
+    n_units, nj, ku = d.by_unit.shape[0], len(d.n_j), len(d.used)
+    n = float(d.weight.sum())
     if init is None:
-        t = np.zeros((n, ku))
-        np.add.at(t, (d.item, d.lbl), 1.0)
+        t = np.zeros((n_units, ku))
+        np.add.at(t, (d.unit, d.lbl), 1.0)
         t /= t.sum(axis=1, keepdims=True)
     else:
         t = init
@@ -126,9 +137,9 @@ def _em(
     diag = np.flatnonzero(eye.reshape(-1))
     converged, n_iter = False, 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        prior = (t.sum(axis=0) + 1.0) / (n + ku)
+        prior = (d.weight @ t + 1.0) / (n + ku)
         cnt = (
-            np.asarray(d.by_labeler_label @ t[d.item]).reshape(nj, ku, ku).transpose(0, 2, 1)
+            np.asarray(d.by_labeler_label @ t[d.unit]).reshape(nj, ku, ku).transpose(0, 2, 1)
         )  # [j, true, said]
         right = cnt.reshape(nj, -1)[:, diag].sum(axis=1)
         a_bar = right.sum() / max(d.n_j.sum(), 1.0)
@@ -142,7 +153,7 @@ def _em(
         target[:, eye] = acc[:, None]
         pi = (cnt + strength * target) / (cnt.sum(axis=2, keepdims=True) + strength)
         log_pi = np.log(np.clip(pi, 1e-300, None))
-        log_lik = np.asarray(d.by_item @ log_pi[d.lab, :, d.lbl])
+        log_lik = np.asarray(d.by_unit @ log_pi[d.lab, :, d.lbl])
         log_post = log_lik + (np.log(prior)[None, :] if item_log_prior is None else item_log_prior)
         t_new = np.exp(log_post - _lse(log_post))
         delta = float(np.abs(t_new - t).max())
@@ -150,7 +161,7 @@ def _em(
         if delta < tol:
             converged = True
             break
-    evidence = float(_lse(log_post).sum())
+    evidence = float(d.weight @ _lse(log_post)[:, 0])
     return _Fit(t, prior, pi, acc, log_lik, n_iter, converged, evidence)
 
 
@@ -176,7 +187,7 @@ def regularised_dawid_skene(
     posterior moves by more than ``tol``; ``converged`` says whether that happened within ``max_iter``."""
     _check(strength, shrink, max_iter)
     start = time.perf_counter()
-    d = _Design.of(ann)
+    d = _Design.of(ann, compress=True)
     fit = _em(d, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
     return _result(ann, d, fit, METHOD_REGULARISED, time.perf_counter() - start)
 
@@ -193,7 +204,7 @@ def _result(
     return fitted_consensus(
         ann,
         d.used,
-        fit.posterior,
+        fit.posterior[d.inverse],
         fit.prior,
         fit.pi,
         n_iter=fit.n_iter,

@@ -208,3 +208,19 @@ def test_consensus_queue_ranks_by_the_consensus_confidence(sparse_crowd, assiste
     wrong = assisted.label != sim.truth
     # The first 50 hold far more wrong consensus labels than the base rate.
     assert wrong[top].mean() > 3 * wrong.mean()
+
+
+def test_regularised_em_over_label_patterns_equals_item_by_item():
+    """With few labelers, EM runs over distinct label patterns weighted by their items: the same
+    posteriors, iterations and evidence as running item by item (as crowd.dawid_skene does)."""
+    sim = simulate_crowd(3_000, n_labelers=4, labels_per_item=(1, 4), seed=2)
+    it = {"strength": 10.0, "shrink": 5.0, "max_iter": 1000, "tol": 1e-9}
+    packed = aggregate._Design.of(sim.ann, compress=True)
+    by_item = aggregate._Design.of(sim.ann)
+    assert len(packed.weight) < sim.ann.n_items / 2
+    a, b = aggregate._em(packed, None, **it), aggregate._em(by_item, None, **it)
+    np.testing.assert_allclose(a.posterior[packed.inverse], b.posterior, atol=1e-12)
+    assert a.n_iter == b.n_iter and a.evidence == pytest.approx(b.evidence, rel=1e-12)
+    np.testing.assert_allclose(a.pi, b.pi, atol=1e-12)
+    cons = aggregate.regularised_dawid_skene(sim.ann)
+    np.testing.assert_array_equal(cons.label, by_item.used[b.posterior.argmax(axis=1)])
