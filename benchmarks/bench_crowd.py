@@ -1,17 +1,27 @@
 """Consensus and labeler trust on simulated sparse crowds (issue 16), side by side with the peers.
 
     pip install ".[bench]"          # cleanlab (CROWDLAB) and crowd-kit (Dawid–Skene, GLAD, MACE)
-    python benchmarks/bench_crowd.py [--items 700,5000,100000] [--seeds 2] [--skip-slow-peers]
+    python benchmarks/bench_crowd.py [--items 700,5000,100000] [--seeds 2] [--large-seeds 1] [--slow-peers-up-to 10000]
+    python benchmarks/bench_crowd.py --queue-study 700:8,5000:4
 
 Data: ``explore.labels.simulate.simulate_crowd`` — 10 classes, ≥ 40 labelers with power-law label counts
 (a few give hundreds of labels, most a handful), accuracies U(0.3, 0.95) modulated by class difficulty,
 class-dependent confusions shared by the crowd, 1–7 labels per item (skewed toward few), and an
 out-of-sample model whose top class is right ~70 % of the time.
 
-Per method: consensus accuracy against the planted truth; Spearman correlation of each labeler's trust
-with their true accuracy (on the labels they gave); the spot-check queue's precision@50 (items ranked
-by the method's confidence in its consensus, least confident first: share of the first 50 whose
-consensus is wrong); seconds. Peers: majority vote (ties broken at random), crowd-kit ``DawidSkene``,
+Per method: consensus accuracy against the planted truth and the number of wrong consensus labels (the
+base rate of what a spot check can find); Spearman correlation of each labeler's trust with their true
+accuracy — ρ against their empirical accuracy on the labels they gave (ours: ``right_on_labels``, the
+expected share of their labels that are right), and ρ (design) against the accuracy they were drawn with
+(ours: the shrunk ``accuracy`` estimate; the crossed pairings are printed too); the spot-check queue's precision@50 for wrong consensus labels (items
+ranked by the method's own score that its consensus is wrong — ours: ``rank_queue(review="consensus")``,
+CROWDLAB: ``consensus_quality_score`` from ``get_label_quality_multiannotator``, others: least confident
+first — the share of the first 50 whose consensus is wrong); seconds. The **oracle** is the Bayes
+posterior under the simulation's true parameters (true confusion matrices, class shares, and the
+model's true likelihood p^margin): its accuracy is the best any consensus can expect and its
+precision@50 what a perfectly calibrated queue on the best consensus finds. Our model-assisted row also
+reports precision@50 of other queue scores studied (margin, entropy, + model disagreement, + labeler
+disagreement). Peers: majority vote (ties broken at random), crowd-kit ``DawidSkene``,
 ``GLAD``, ``MACE``, cleanlab ``get_label_quality_multiannotator`` (CROWDLAB, with the same model
 probabilities). Ours: Dawid–Skene (full), regularised Dawid–Skene, model-assisted Dawid–Skene.
 """
@@ -19,33 +29,80 @@ probabilities). Ours: Dawid–Skene (full), regularised Dawid–Skene, model-ass
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent.parent)
+)  # this checkout's explore, not an installed one
+
 from explore.labels import aggregate, crowd
-from explore.labels.simulate import SimulatedCrowd, simulate_crowd
+from explore.labels.simulate import SimulatedCrowd, _margin_for, simulate_crowd
 
 TOP = 50
 
 
+def _p50(label: np.ndarray, wrong_score: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the first TOP items (highest ``wrong_score`` first, ties in item order) whose label is wrong."""
+    order = np.argsort(-np.asarray(wrong_score, dtype=float), kind="stable")[:TOP]
+    return float((label[order] != truth[order]).mean())
+
+
 def _row(
-    sim: SimulatedCrowd, label: np.ndarray, trust: np.ndarray | None, confidence: np.ndarray | None
+    sim: SimulatedCrowd,
+    label: np.ndarray,
+    trust: np.ndarray | None,
+    confidence: np.ndarray | None,
+    trust_design: np.ndarray | None = None,
 ) -> dict:
+    """Figures of one method; ``confidence``: higher = more confident in the consensus (queue: least first).
+    ``trust`` is ranked against each labeler's accuracy on the labels they gave, ``trust_design`` (default:
+    ``trust``) against the accuracy they were drawn with."""
     wrong = label != sim.truth
-    p50 = np.nan
-    if confidence is not None:
-        order = np.argsort(confidence, kind="stable")[:TOP]
-        p50 = float(wrong[order].mean())
-    rho = np.nan
+    p50 = np.nan if confidence is None else _p50(label, -np.asarray(confidence, dtype=float), sim.truth)
+    rho = rho_design = np.nan
     if trust is not None:
         ok = np.isfinite(sim.accuracy) & np.isfinite(trust)
         rho = float(spearmanr(trust[ok], sim.accuracy[ok]).statistic)
-    return {"accuracy": float(1 - wrong.mean()), "trust_spearman": rho, "precision@50": p50}
+        td = trust if trust_design is None else trust_design
+        rho_design = float(spearmanr(td[ok], sim.design_accuracy[ok]).statistic)
+    return {
+        "accuracy": float(1 - wrong.mean()),
+        "wrong": int(wrong.sum()),
+        "trust_spearman": rho,
+        "trust_spearman_design": rho_design,
+        "precision@50": p50,
+    }
+
+
+def _rho(trust: np.ndarray, target: np.ndarray) -> float:
+    """Spearman ρ over the labelers with labels (3 decimals)."""
+    ok = np.isfinite(trust) & np.isfinite(target)
+    return round(float(spearmanr(trust[ok], target[ok]).statistic), 3)
+
+
+def oracle_posterior(sim: SimulatedCrowd) -> np.ndarray:
+    """The Bayes posterior of each item's class under the simulation's true parameters: the class shares,
+    every labeler's true confusion matrix, and the model's likelihood — its logits are N(0, 1) plus a
+    margin on the true class, so P(model output | c) ∝ p_c^margin."""
+    a = sim.ann
+    k = a.n_categories
+    shares = np.bincount(sim.truth, minlength=k) / len(sim.truth)
+    lp = np.log(np.clip(shares, 1e-300, None))[None, :] + _margin_for(0.7, k) * np.log(sim.model_proba)
+    contrib = np.log(np.clip(sim.confusion[a.labeler, :, a.label], 1e-300, None))
+    lp = lp + np.column_stack(
+        [np.bincount(a.item, weights=contrib[:, c], minlength=a.n_items) for c in range(k)]
+    )
+    lp -= lp.max(axis=1, keepdims=True)
+    p = np.exp(lp)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def _posterior_trust(sim: SimulatedCrowd, probas: np.ndarray) -> np.ndarray:
@@ -59,10 +116,14 @@ def _posterior_trust(sim: SimulatedCrowd, probas: np.ndarray) -> np.ndarray:
 def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
     a = sim.ann
 
+    def oracle() -> dict:
+        p = oracle_posterior(sim)
+        return _row(sim, p.argmax(axis=1), _posterior_trust(sim, p), p.max(axis=1))
+
     def ds() -> dict:
         c = crowd.dawid_skene(a)
-        t = aggregate.trust_intervals(a, c, shrink=0.0)
-        return _row(sim, c.label, t.estimate, c.confidence) | {
+        t = aggregate.trust_intervals(a, c)
+        return _row(sim, c.label, t.on_labels, c.confidence, t.estimate) | {
             "iterations": c.n_iter,
             "converged": c.converged,
         }
@@ -70,7 +131,7 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
     def rds() -> dict:
         c = aggregate.regularised_dawid_skene(a)
         t = aggregate.trust_intervals(a, c)
-        return _row(sim, c.label, t.estimate, c.confidence) | {
+        return _row(sim, c.label, t.on_labels, c.confidence, t.estimate) | {
             "iterations": c.n_iter,
             "converged": c.converged,
         }
@@ -78,13 +139,44 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
     def mads() -> dict:
         c = aggregate.model_assisted_consensus(a, sim.model_proba)
         t = aggregate.trust_intervals(a, c)
-        return _row(sim, c.label, t.estimate, c.confidence) | {
+        probs = crowd.ItemProbabilities(
+            proba=sim.model_proba,
+            pred=sim.model_proba.argmax(axis=1),
+            method="columns",
+            model=None,
+            description="simulated out-of-sample model",
+            seconds=0.0,
+        )
+        queue = crowd.rank_queue(a, c, probs, review="consensus").frame
+        wrong_score = np.empty(a.n_items)
+        wrong_score[queue["item"].to_numpy()] = -queue["rank"].to_numpy()
+        row = _row(sim, c.label, t.on_labels, None, t.estimate)
+        # The queue scores studied (precision@50 of each on this consensus).
+        rows = np.arange(a.n_items)
+        srt = np.sort(c.posterior, axis=1)
+        p = c.posterior
+        model_dis = 1.0 - sim.model_proba[rows, c.label]
+        labeler_dis = 1.0 - a.counts[rows, c.label] / a.n_labels
+        studied = {
+            "margin": -(srt[:, -1] - srt[:, -2]),
+            "entropy": -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=1),
+            "+model": (1 - c.confidence) + 0.5 * model_dis,
+            "+labelers": (1 - c.confidence) + 0.5 * labeler_dis,
+        }
+        return row | {
+            "precision@50": _p50(c.label, wrong_score, sim.truth),
             "iterations": c.n_iter,
             "converged": c.converged,
-            "model_weight": c.model_weight,
+            "model_weight": round(float(c.model_weight), 3),
+            "prior_weight": round(float(c.prior_weight), 3),
+            "shrink": round(t.shrink, 2),
+            "shrunk ρ": _rho(t.estimate, sim.accuracy),
+            "unshrunk ρ (design)": _rho(t.on_labels, sim.design_accuracy),
+            "study p@50": {k: _p50(c.label, v, sim.truth) for k, v in studied.items()},
         }
 
     return {
+        "oracle (true parameters)": oracle,
         "ours: Dawid–Skene (full)": ds,
         "ours: regularised Dawid–Skene": rds,
         "ours: model-assisted Dawid–Skene": mads,
@@ -169,19 +261,100 @@ def peers(sim: SimulatedCrowd, *, skip_slow: bool) -> dict[str, Callable[[], dic
     return out
 
 
+def dataset_label_queue(sim: SimulatedCrowd) -> str:
+    """The other review the Queue offers: the dataset's label column, here one labeler's label per item
+    (the item's first annotation). Ours: ``rank_queue(review="dataset")`` on the model-assisted consensus;
+    peer: cleanlab's ``get_label_quality_scores`` on the model's probabilities (lowest quality first)."""
+    import dataclasses
+
+    a = sim.ann
+    first = np.full(a.n_items, -1, dtype=np.int64)
+    first[a.item[::-1]] = a.label[::-1]
+    a2 = dataclasses.replace(a, dataset_label=first)
+    c = aggregate.model_assisted_consensus(a2, sim.model_proba)
+    probs = crowd.ItemProbabilities(
+        proba=sim.model_proba,
+        pred=sim.model_proba.argmax(axis=1),
+        method="columns",
+        model=None,
+        description="simulated out-of-sample model",
+        seconds=0.0,
+    )
+    top = crowd.rank_queue(a2, c, probs, review="dataset").frame["item"].to_numpy()[:TOP]
+    wrong = first != sim.truth
+    text = f"ours {wrong[top].mean():.2f}"
+    try:
+        from cleanlab.rank import get_label_quality_scores
+    except ImportError:
+        return text
+    quality = get_label_quality_scores(first, sim.model_proba)
+    return (
+        text
+        + f", cleanlab get_label_quality_scores {_p50(first, -quality, sim.truth):.2f} ({wrong.sum():,} wrong)"
+    )
+
+
+def queue_study(settings: list[tuple[int, int]]) -> None:
+    """Which score ranks wrong consensus labels best? Mean precision@50 over seeded crowds (seeds 200+, not
+    the main run's) of the model-assisted consensus's 1 − confidence, alone and plus λ × labeler
+    disagreement (1 − the share of labels equal to the consensus), plus λ × model disagreement
+    (1 − p_model(consensus)), and times (1 + 0.5 / number of labels)."""
+    rows = []
+    for n, n_seeds in settings:
+        for seed in range(n_seeds):
+            sim = simulate_crowd(n, n_labelers=50, seed=200 + seed)
+            a, truth = sim.ann, sim.truth
+            c = aggregate.model_assisted_consensus(a, sim.model_proba)
+            r = np.arange(n)
+            base = 1 - c.confidence
+            labeler_dis = 1 - a.counts[r, c.label] / a.n_labels
+            model_dis = 1 - sim.model_proba[r, c.label]
+            scores = {"1 − confidence": base, "× (1 + 0.5 / labels)": base * (1 + 0.5 / a.n_labels)}
+            for lam in (0.25, 0.5, 1.0):
+                scores[f"+ {lam} × labeler disagreement"] = base + lam * labeler_dis
+                scores[f"+ {lam} × model disagreement"] = base + lam * model_dis
+            for name, score in scores.items():
+                rows.append({"items": n, "score": name, "precision@50": _p50(c.label, score, truth)})
+            rows.append(
+                {
+                    "items": n,
+                    "score": "(wrong consensus labels)",
+                    "precision@50": int((c.label != truth).sum()),
+                }
+            )
+    df = pd.DataFrame(rows)
+    print("\nQueue score study: mean precision@50 of the model-assisted consensus's wrong labels")
+    with pd.option_context("display.width", 160):
+        print(
+            df.pivot_table(index="score", columns="items", values="precision@50", sort=False)
+            .round(3)
+            .to_string()
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", default="700,5000,100000")
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--large-seeds", type=int, default=1, help="seeds above 10,000 items")
     parser.add_argument(
-        "--skip-slow-peers",
-        action="store_true",
-        help="leave out MACE and GLAD above 10,000 items (tens of minutes there)",
+        "--slow-peers-up-to",
+        type=int,
+        default=10_000,
+        help="run crowd-kit MACE and GLAD only up to this many items (MACE: ~80 s at 700 items on 2 shared cores)",
+    )
+    parser.add_argument(
+        "--queue-study",
+        default="",
+        help="items:seeds pairs (e.g. 700:8,5000:4): only the queue score study, on seeds 200+",
     )
     args = parser.parse_args()
+    if args.queue_study:
+        queue_study([tuple(int(v) for v in part.split(":")) for part in args.queue_study.split(",")])
+        return
     rows = []
     for n in [int(x) for x in args.items.split(",")]:
-        for seed in range(args.seeds):
+        for seed in range(args.seeds if n <= 10_000 else args.large_seeds):
             labelers = 50 if n <= 10_000 else 200
             sim = simulate_crowd(n, n_labelers=labelers, seed=100 + seed)
             a = sim.ann
@@ -190,7 +363,8 @@ def main() -> None:
                 f"(labels per labeler {a.labels_per_labeler.min()}–{a.labels_per_labeler.max()}), seed {seed}; "
                 f"model accuracy {(sim.model_proba.argmax(axis=1) == sim.truth).mean():.3f}"
             )
-            methods = {**peers(sim, skip_slow=args.skip_slow_peers and n > 10_000), **ours(sim)}
+            print(f"  queue reviewing one labeler's label per item, precision@50: {dataset_label_queue(sim)}")
+            methods = {**peers(sim, skip_slow=n > args.slow_peers_up_to), **ours(sim)}
             for name, fn in methods.items():
                 start = time.perf_counter()
                 res = fn()
@@ -203,16 +377,29 @@ def main() -> None:
                 }
                 rows.append(res)
                 extra = "".join(
-                    f", {k} {res[k]}" for k in ("iterations", "converged", "model_weight") if k in res
+                    f", {k} {res[k]}"
+                    for k in (
+                        "iterations",
+                        "converged",
+                        "model_weight",
+                        "prior_weight",
+                        "shrink",
+                        "shrunk ρ",
+                        "unshrunk ρ (design)",
+                        "study p@50",
+                    )
+                    if k in res
                 )
                 print(
-                    f"  {name:34s} accuracy {res['accuracy']:.4f}  trust ρ {res['trust_spearman']:.3f}  "
-                    f"precision@50 {res['precision@50']:.2f}  {res['seconds']:7.2f} s{extra}"
+                    f"  {name:34s} accuracy {res['accuracy']:.4f} ({res['wrong']:>6,} wrong)  "
+                    f"trust ρ {res['trust_spearman']:.3f} (design {res['trust_spearman_design']:.3f})  "
+                    f"precision@50 {res['precision@50']:.2f}  {res['seconds']:7.2f} s{extra}",
+                    flush=True,
                 )
     df = pd.DataFrame(rows)
     print("\nMean over seeds:")
     summary = df.groupby(["items", "method"], sort=False)[
-        ["accuracy", "trust_spearman", "precision@50", "seconds"]
+        ["accuracy", "wrong", "trust_spearman", "trust_spearman_design", "precision@50", "seconds"]
     ].mean()
     with pd.option_context("display.width", 160, "display.max_rows", 200):
         print(summary.round(4).to_string())

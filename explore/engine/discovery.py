@@ -52,7 +52,11 @@ def weak_slices(
     confidence: float = 0.95,
     progress: Progress | None = None,
 ) -> report_mod.DiscoveryResult:
-    """``explore.slices.report.weak_slices`` over every row of ``log``, the sums computed by the engine."""
+    """``explore.slices.report.weak_slices`` over every row of ``log``, the sums computed by the engine.
+
+    The slices are compared by Welch's t-test on either loss (the result's ``test`` says so): the rank
+    test, the in-memory default on a continuous loss, needs every row's rank, which the engine does not
+    compute. The in-memory ``weak_slices(..., test="welch")`` gives the same result."""
     if not 0 < fdr < 1:
         raise AnalysisError(report_mod.BAD_FDR.format(received=fdr))
     if max_conditions not in (1, 2):

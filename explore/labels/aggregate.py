@@ -10,9 +10,9 @@ estimated from 5 numbers. Here:
   crowd's pooled error pattern for c. A labeler with few labels gets (nearly) the one-coin model; one
   with hundreds gets their own matrix. The EM is MAP-EM: every M-step adds the prior's pseudo-counts.
 - :func:`model_assisted_consensus` — the same EM with each item's prior taken from a model's
-  out-of-sample probabilities, tempered by a weight w: prior_i(c) ∝ p_model,i(c)^w · prior(c)^(1-w).
-  w is chosen by evidence (the marginal likelihood of the labels, over a grid), so a weak model gets
-  little weight and a good one much — the idea of cleanlab's CROWDLAB, in a likelihood model.
+  out-of-sample probabilities, tempered: prior_i(c) ∝ p_model,i(c)^w · prior(c)^v. w and v are chosen
+  by evidence (the marginal likelihood of the labels, maximised with its exact gradient), so a weak
+  model gets little weight and a good one much — the idea of cleanlab's CROWDLAB, in a likelihood model.
 - :func:`trust_intervals` — each labeler's accuracy as a Beta posterior (the expected number of right
   labels, shrunk toward the crowd mean by ``shrink`` pseudo-labels) with an equal-tailed interval and
   the number of labels behind it.
@@ -29,10 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy import stats as sps
-from scipy.special import logsumexp
 
 from explore.errors import AnalysisError
-from explore.labels.crowd import Annotations, Consensus, majority_vote
+from explore.labels.crowd import Annotations, Consensus, _label_patterns, fitted_consensus
 
 # Pseudo-labels of the one-coin prior on each row of a labeler's confusion matrix.
 DEFAULT_STRENGTH = 10.0
@@ -40,7 +39,9 @@ DEFAULT_STRENGTH = 10.0
 DEFAULT_SHRINK = 5.0
 DEFAULT_MAX_ITER = 1_000
 DEFAULT_TOL = 1e-5
-MODEL_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+# The model's weight is searched in [0, MAX_MODEL_WEIGHT] (above 1: the model is under-confident).
+MAX_MODEL_WEIGHT = 5.0
+MAX_WEIGHT_ROUNDS = 4
 
 METHOD_REGULARISED = "regularised Dawid–Skene"
 METHOD_MODEL = "model-assisted Dawid–Skene"
@@ -51,20 +52,69 @@ BAD_PROBA = (
 )
 
 
+def _lse(x: np.ndarray) -> np.ndarray:
+    """log-sum-exp over each row (items x classes → items x 1); cheaper than scipy's on large arrays."""
+    top = x.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(x - top).sum(axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The annotations as sparse operators over the used categories, built once per consensus.
+
+    EM runs over *units*: every item (``compress=False``), or — when few labelers make few distinct
+    label patterns — one unit per pattern of (labeler, label) pairs, weighted by how many items share it
+    (their posteriors are equal when the items have no priors of their own), as ``crowd.dawid_skene``
+    does. ``inverse`` maps each item to its unit."""
+
+    used: np.ndarray
+    unit: np.ndarray  # per (pattern) annotation: its unit
+    lab: np.ndarray
+    lbl: np.ndarray  # label codes remapped to 0..len(used)-1
+    by_unit: sparse.csr_matrix  # units x annotations
+    by_labeler_label: sparse.csr_matrix  # (labeler, said) x annotations, weighted by the unit's items
+    n_j: np.ndarray  # labels per labeler (float)
+    weight: np.ndarray  # items per unit
+    inverse: np.ndarray  # each item's unit
+
+    @classmethod
+    def of(cls, ann: Annotations, *, compress: bool = False) -> _Design:
+        used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
+        ku = len(used)
+        remap = np.full(ann.n_categories, -1, dtype=np.int64)
+        remap[used] = np.arange(ku)
+        inverse, weight, unit, lab, label = _label_patterns(ann, compress=compress)
+        lbl = remap[label]
+        r, cols = len(unit), np.arange(len(unit))
+        return cls(
+            used=used,
+            unit=unit,
+            lab=lab,
+            lbl=lbl,
+            by_unit=sparse.csr_matrix((np.ones(r), (unit, cols)), shape=(len(weight), r)),
+            by_labeler_label=sparse.csr_matrix(
+                (weight[unit], (lab * ku + lbl, cols)), shape=(ann.n_labelers * ku, r)
+            ),
+            n_j=np.bincount(ann.labeler, minlength=ann.n_labelers).astype(np.float64),
+            weight=weight,
+            inverse=inverse,
+        )
+
+
 @dataclass(frozen=True)
 class _Fit:
     posterior: np.ndarray  # items x used categories
     prior: np.ndarray
     pi: np.ndarray  # labelers x used x used
     accuracy: np.ndarray  # one-coin accuracy per labeler (shrunk)
+    log_lik: np.ndarray  # items x used: log P(the item's labels | true class) under pi
     n_iter: int
     converged: bool
     evidence: float  # log marginal likelihood of the labels
 
 
 def _em(
-    ann: Annotations,
-    used: np.ndarray,
+    d: _Design,
     item_log_prior: np.ndarray | None,
     *,
     strength: float,
@@ -73,29 +123,27 @@ def _em(
     tol: float,
     init: np.ndarray | None = None,
 ) -> _Fit:
-    n, nj, ku = ann.n_items, ann.n_labelers, len(used)
-    remap = np.full(ann.n_categories, -1, dtype=np.int64)
-    remap[used] = np.arange(ku)
-    item, lab, lbl = ann.item, ann.labeler, remap[ann.label]
-    r = len(item)
-    by_item = sparse.csr_matrix((np.ones(r), (item, np.arange(r))), shape=(n, r))
-    by_labeler_label = sparse.csr_matrix((np.ones(r), (lab * ku + lbl, np.arange(r))), shape=(nj * ku, r))
-    n_j = np.bincount(lab, minlength=nj).astype(np.float64)
+    """MAP-EM of regularised Dawid–Skene. Every step is a sparse product or a bincount over the
+    annotations (no loop over items, labelers or classes); stops when no posterior moves by ``tol``."""
+    n_units, nj, ku = d.by_unit.shape[0], len(d.n_j), len(d.used)
+    n = float(d.weight.sum())
     if init is None:
-        t = np.zeros((n, ku))
-        np.add.at(t, (item, lbl), 1.0)
+        t = np.zeros((n_units, ku))
+        np.add.at(t, (d.unit, d.lbl), 1.0)
         t /= t.sum(axis=1, keepdims=True)
     else:
         t = init
     eye = np.eye(ku, dtype=bool)
+    diag = np.flatnonzero(eye.reshape(-1))
     converged, n_iter = False, 0
-    log_post = np.zeros((n, ku))
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        prior = (t.sum(axis=0) + 1.0) / (n + ku)
-        cnt = np.asarray(by_labeler_label @ t[item]).reshape(nj, ku, ku).transpose(0, 2, 1)  # [j, true, said]
-        right = np.einsum("jcc->j", cnt)
-        a_bar = right.sum() / max(n_j.sum(), 1.0)
-        acc = (right + shrink * a_bar) / (n_j + shrink)
+        prior = (d.weight @ t + 1.0) / (n + ku)
+        cnt = (
+            np.asarray(d.by_labeler_label @ t[d.unit]).reshape(nj, ku, ku).transpose(0, 2, 1)
+        )  # [j, true, said]
+        right = cnt.reshape(nj, -1)[:, diag].sum(axis=1)
+        a_bar = right.sum() / max(d.n_j.sum(), 1.0)
+        acc = (right + shrink * a_bar) / (d.n_j + shrink)
         errors = cnt.sum(axis=0)
         errors[eye] = 0.0
         errors += 1e-3
@@ -105,45 +153,16 @@ def _em(
         target[:, eye] = acc[:, None]
         pi = (cnt + strength * target) / (cnt.sum(axis=2, keepdims=True) + strength)
         log_pi = np.log(np.clip(pi, 1e-300, None))
-        log_post = np.asarray(by_item @ log_pi[lab, :, lbl])
-        log_post += np.log(prior)[None, :] if item_log_prior is None else item_log_prior
-        t_new = np.exp(log_post - logsumexp(log_post, axis=1, keepdims=True))
+        log_lik = np.asarray(d.by_unit @ log_pi[d.lab, :, d.lbl])
+        log_post = log_lik + (np.log(prior)[None, :] if item_log_prior is None else item_log_prior)
+        t_new = np.exp(log_post - _lse(log_post))
         delta = float(np.abs(t_new - t).max())
         t = t_new
         if delta < tol:
             converged = True
             break
-    evidence = float(logsumexp(log_post, axis=1).sum())
-    return _Fit(t, prior, pi, acc, n_iter, converged, evidence)
-
-
-def _consensus_from(
-    ann: Annotations, used: np.ndarray, fit: _Fit, method: str, seconds: float, **extra
-) -> Consensus:
-    n, k, nj = ann.n_items, ann.n_categories, ann.n_labelers
-    majority, tie, share = majority_vote(ann.counts)
-    posterior = np.zeros((n, k))
-    posterior[:, used] = fit.posterior
-    confusion = np.zeros((nj, k, k))
-    confusion[np.ix_(np.arange(nj), used, used)] = fit.pi
-    priors = np.zeros(k)
-    priors[used] = fit.prior
-    return Consensus(
-        label=used[fit.posterior.argmax(axis=1)].astype(np.int64),
-        confidence=fit.posterior.max(axis=1),
-        posterior=posterior,
-        majority=majority,
-        tie=tie,
-        majority_share=share,
-        priors=priors,
-        confusion=confusion,
-        n_iter=fit.n_iter,
-        converged=fit.converged,
-        log_likelihood=fit.evidence,
-        seconds=seconds,
-        method=method,
-        **extra,
-    )
+    evidence = float(d.weight @ _lse(log_post)[:, 0])
+    return _Fit(t, prior, pi, acc, log_lik, n_iter, converged, evidence)
 
 
 def _check(strength: float, shrink: float, max_iter: int) -> None:
@@ -168,63 +187,176 @@ def regularised_dawid_skene(
     posterior moves by more than ``tol``; ``converged`` says whether that happened within ``max_iter``."""
     _check(strength, shrink, max_iter)
     start = time.perf_counter()
-    used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
-    fit = _em(ann, used, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
-    return _consensus_from(ann, used, fit, METHOD_REGULARISED, time.perf_counter() - start)
+    d = _Design.of(ann, compress=True)
+    fit = _em(d, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
+    return _result(ann, d, fit, METHOD_REGULARISED, time.perf_counter() - start)
+
+
+def _result(
+    ann: Annotations,
+    d: _Design,
+    fit: _Fit,
+    method: str,
+    seconds: float,
+    model_weight: float | None = None,
+    prior_weight: float | None = None,
+) -> Consensus:
+    return fitted_consensus(
+        ann,
+        d.used,
+        fit.posterior[d.inverse],
+        fit.prior,
+        fit.pi,
+        n_iter=fit.n_iter,
+        converged=fit.converged,
+        log_likelihood=fit.evidence,
+        seconds=seconds,
+        method=method,
+        model_weight=model_weight,
+        prior_weight=prior_weight,
+    )
+
+
+def model_log_prior(
+    proba: np.ndarray,
+    class_prior: np.ndarray,
+    used: np.ndarray,
+    n_model_classes: int,
+    weight: float,
+    prior_weight: float | None = None,
+) -> np.ndarray:
+    """Each item's log prior over the ``used`` categories from a model's ``proba`` (items x model
+    classes): w·log p_model(c) + v·log prior(c), normalised per item, with w = ``weight`` and
+    v = ``prior_weight`` (None: 1 − w). Categories the model does not know keep their share of
+    ``class_prior`` (over ``used``)."""
+    v = 1.0 - weight if prior_weight is None else prior_weight
+    lp = weight * _log_model(proba, class_prior, used, n_model_classes) + v * np.log(class_prior)[None, :]
+    return lp - _lse(lp)
+
+
+def _log_model(proba: np.ndarray, class_prior: np.ndarray, used: np.ndarray, km: int) -> np.ndarray:
+    """log p_model over the used categories (clipped at 1e-6; unknown categories at their class prior)."""
+    known = used < km
+    extra_mass = float(class_prior[~known].sum())
+    p = np.empty((len(proba), len(used)))
+    p[:, known] = np.clip(proba[:, used[known]], 1e-6, 1.0)
+    p[:, known] *= (1.0 - extra_mass) / p[:, known].sum(axis=1, keepdims=True)
+    p[:, ~known] = class_prior[~known]
+    return np.log(p)
+
+
+def _best_weights(
+    log_lik: np.ndarray,
+    log_model: np.ndarray,
+    log_class: np.ndarray,
+    max_weight: float,
+    start: tuple[float, float],
+) -> tuple[float, float]:
+    """The weights (w, v) of the item prior w·log p_model + v·log prior that maximise the marginal
+    likelihood of the labels given the labelers' confusion matrices: L-BFGS-B with the exact gradient
+    (∂/∂w = Σ_i E_posterior[log p_model] − E_prior[log p_model], likewise for v), w in
+    [0, ``max_weight``], v in [-1, 2]; each evaluation is one pass over items x classes, no EM inside.
+    (0, 1) — the model unused — unless the model improves the evidence significantly (likelihood-ratio
+    test at 5 %, two parameters: a gain of at least χ²₂(0.95)/2 ≈ 3.0 nats). A calibrated model that
+    already holds the class shares gets v ≈ 0; scores that ignore them v ≈ 1; an under-confident model
+    w > 1."""
+    from scipy.optimize import minimize
+
+    log_class = np.broadcast_to(log_class, log_model.shape)
+
+    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        lp = x[0] * log_model + x[1] * log_class
+        lp = lp - _lse(lp)
+        prior = np.exp(lp)
+        joint = log_lik + lp
+        z = _lse(joint)
+        post = np.exp(joint - z)
+        diff = post - prior
+        grad = np.array([(diff * log_model).sum(), (diff * log_class).sum()])
+        return -float(z.sum()), -grad
+
+    res = minimize(
+        neg,
+        np.asarray(start, dtype=float),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, max_weight), (-1.0, 2.0)],
+    )
+    gain = neg(np.array([0.0, 1.0]))[0] - float(res.fun)
+    if gain < sps.chi2.ppf(0.95, 2) / 2:
+        return 0.0, 1.0
+    return float(res.x[0]), float(res.x[1])
 
 
 def model_assisted_consensus(
     ann: Annotations,
     proba: np.ndarray,
     *,
-    weights: tuple[float, ...] = MODEL_WEIGHTS,
+    max_weight: float = MAX_MODEL_WEIGHT,
     strength: float = DEFAULT_STRENGTH,
     shrink: float = DEFAULT_SHRINK,
     max_iter: int = DEFAULT_MAX_ITER,
     tol: float = DEFAULT_TOL,
 ) -> Consensus:
     """Regularised Dawid–Skene whose item priors come from a model's out-of-sample ``proba`` (items x the
-    model's classes), tempered by the weight in ``weights`` with the highest evidence (the marginal
-    likelihood of the labels). ``model_weight`` on the result is the weight chosen (0: the model did not
-    help explain the labels). Categories the model does not know keep their class prior."""
+    model's classes): prior_i(c) ∝ p_model,i(c)^w · prior(c)^v, with w in [0, ``max_weight``] and v
+    chosen by evidence (the marginal likelihood of the labels, :func:`_best_weights`). Fitting
+    alternates: EM without the model; the best (w, v) for its confusion matrices (no EM inside); EM with
+    that prior, warm-started; again until w and v move by less than 0.02 (at most
+    ``MAX_WEIGHT_ROUNDS`` rounds). ``model_weight`` / ``prior_weight`` on the result are w and v
+    (w = 0: the model did not significantly help explain the labels). Categories the model does not
+    know keep their class prior."""
     _check(strength, shrink, max_iter)
     km = ann.n_model_classes
     proba = np.asarray(proba, dtype=np.float64)
     if proba.shape != (ann.n_items, km):
         raise AnalysisError(BAD_PROBA.format(n_items=ann.n_items, n_classes=km, shape=proba.shape))
-    start = time.perf_counter()
-    used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
-    base = _em(ann, used, None, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol)
-    log_prior = np.log(base.prior)[None, :]
-    # The model's probabilities on the used categories; unknown categories keep their prior mass.
-    p = np.empty((ann.n_items, len(used)))
-    known = used < km
-    extra_mass = float(base.prior[~known].sum())
-    p[:, known] = np.clip(proba[:, used[known]], 1e-6, 1.0)
-    p[:, known] *= (1.0 - extra_mass) / p[:, known].sum(axis=1, keepdims=True)
-    p[:, ~known] = base.prior[~known]
-    log_model = np.log(p)
-    best, best_w, n_iter = base, 0.0, base.n_iter
-    for w in weights:
-        if w == 0:
-            continue
-        lp = w * log_model + (1 - w) * log_prior
-        lp = lp - logsumexp(lp, axis=1, keepdims=True)
-        fit = _em(
-            ann, used, lp, strength=strength, shrink=shrink, max_iter=max_iter, tol=tol, init=best.posterior
+    if not max_weight > 0:
+        raise AnalysisError(
+            f"max_weight must be positive (e.g. {MAX_MODEL_WEIGHT}); received {max_weight!r}."
         )
+    start = time.perf_counter()
+    d = _Design.of(ann)
+    it = {"strength": strength, "shrink": shrink, "max_iter": max_iter, "tol": tol}
+    base = _em(d, None, **it)
+    log_model = _log_model(proba, base.prior, d.used, km)
+    log_class = np.log(base.prior)[None, :]
+    fit, wv, n_iter = base, (0.0, 1.0), base.n_iter
+    for _ in range(MAX_WEIGHT_ROUNDS):
+        new = _best_weights(
+            fit.log_lik, log_model, log_class, max_weight, wv if fit is not base else (1.0, 0.0)
+        )
+        if (fit is base and new[0] == 0.0) or (
+            fit is not base and max(abs(a - b) for a, b in zip(new, wv, strict=True)) < 0.02
+        ):
+            break
+        wv = new
+        if wv[0] == 0.0:
+            fit = base
+            continue
+        lp = wv[0] * log_model + wv[1] * log_class
+        fit = _em(d, lp - _lse(lp), init=fit.posterior, **it)
         n_iter += fit.n_iter
-        if fit.evidence > best.evidence:
-            best, best_w = fit, float(w)
-    fit = _Fit(best.posterior, best.prior, best.pi, best.accuracy, n_iter, best.converged, best.evidence)
-    return _consensus_from(ann, used, fit, METHOD_MODEL, time.perf_counter() - start, model_weight=best_w)
+    if wv[0] == 0.0:
+        fit, wv = base, (0.0, 1.0)
+    fit = _Fit(
+        fit.posterior, fit.prior, fit.pi, fit.accuracy, fit.log_lik, n_iter, fit.converged, fit.evidence
+    )
+    return _result(
+        ann, d, fit, METHOD_MODEL, time.perf_counter() - start, model_weight=wv[0], prior_weight=wv[1]
+    )
 
 
 @dataclass(frozen=True)
 class TrustIntervals:
     """Per labeler: ``estimate`` (posterior mean accuracy), ``low``/``high`` (equal-tailed interval at
-    ``confidence``), ``n_labels`` (labels behind it) and ``expected_right`` (their expected right labels
-    under the consensus posterior)."""
+    ``confidence``), ``n_labels`` (labels behind it), ``expected_right`` (their expected right labels
+    under the consensus posterior) and ``shrink`` (the pseudo-labels pulling toward ``crowd_mean``).
+
+    Two accuracies answer two questions: ``on_labels`` = expected_right / n_labels is the share of the
+    labels they *gave* that are right (the posterior's expectation of it — no shrinkage, since it is
+    about those labels); ``estimate`` is their accuracy as a labeler (what to expect of their next
+    labels), shrunk toward the crowd — a labeler right on 3 of 3 labels is not a 100 % labeler."""
 
     estimate: np.ndarray
     low: np.ndarray
@@ -233,18 +365,50 @@ class TrustIntervals:
     expected_right: np.ndarray
     crowd_mean: float
     confidence: float
+    shrink: float  # pseudo-labels of shrinkage toward the crowd mean (chosen by evidence by default)
+
+    @property
+    def on_labels(self) -> np.ndarray:
+        """The share of each labeler's given labels that are right (NaN without labels)."""
+        n = self.n_labels.astype(np.float64)
+        return np.divide(self.expected_right, n, out=np.full(len(n), np.nan), where=n > 0)
+
+
+def evidence_shrink(right: np.ndarray, n: np.ndarray, mean: float) -> float:
+    """The shrinkage strength s (pseudo-labels) that best explains the labelers' right counts: s maximises
+    the beta-binomial marginal likelihood sum_j log B(right_j + s·m, wrong_j + s·(1 − m)) − log B(s·m,
+    s·(1 − m)) over s in [0.1, 10⁴] (m the crowd mean; counts may be fractional — expected counts under a
+    posterior). Labelers who differ a lot get a small s (little shrinkage); a crowd of equals a large one."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import betaln
+
+    wrong = np.maximum(n - right, 0.0)
+    keep = n > 0
+    right, wrong = right[keep], wrong[keep]
+
+    def neg(log_s: float) -> float:
+        a, b = np.exp(log_s) * mean, np.exp(log_s) * (1 - mean)
+        return -float((betaln(right + a, wrong + b) - betaln(a, b)).sum())
+
+    res = minimize_scalar(neg, bounds=(np.log(0.1), np.log(1e4)), method="bounded", options={"xatol": 1e-3})
+    return float(np.exp(res.x))
 
 
 def trust_intervals(
-    ann: Annotations, cons: Consensus, *, shrink: float = DEFAULT_SHRINK, confidence: float = 0.95
+    ann: Annotations, cons: Consensus, *, shrink: float | None = None, confidence: float = 0.95
 ) -> TrustIntervals:
     """Each labeler's accuracy, shrunk toward the crowd mean by ``shrink`` pseudo-labels, with a Beta
-    interval: Beta(right + shrink·m, wrong + shrink·m') where right is the expected number of their labels
-    that equal the true class under ``cons.posterior`` and m the crowd's mean accuracy. A labeler with
+    interval: Beta(right + shrink·m, wrong + shrink·(1 − m)) where right is the expected number of their
+    labels that equal the true class under ``cons.posterior`` and m the crowd's mean accuracy. ``shrink``
+    None (default): chosen by evidence (:func:`evidence_shrink`, empirical Bayes). A labeler with
     3 labels gets a wide interval near the mean; one with 300 a narrow one near their own rate."""
     if not 0 < confidence < 1:
         raise AnalysisError(
             f"confidence must be strictly between 0 and 1 (e.g. 0.95); received {confidence!r}."
+        )
+    if shrink is not None and not shrink >= 0:
+        raise AnalysisError(
+            f"shrink is a number of pseudo-labels and must be ≥ 0, or None to choose it by evidence; received {shrink!r}."
         )
     from explore.stats.metrics import clamp_interval
 
@@ -253,10 +417,12 @@ def trust_intervals(
     right = np.bincount(ann.labeler, weights=cons.posterior[ann.item, ann.label], minlength=nj)
     m = float(right.sum() / max(n_j.sum(), 1.0))
     m = min(max(m, 1e-3), 1 - 1e-3)
+    if shrink is None:
+        shrink = evidence_shrink(right, n_j, m)
     a = right + shrink * m + 1e-9
     b = np.maximum(n_j - right, 0.0) + shrink * (1 - m) + 1e-9
     est = a / (a + b)
     alpha = 1 - confidence
     low, high = sps.beta.ppf(alpha / 2, a, b), sps.beta.ppf(1 - alpha / 2, a, b)
     low, high = clamp_interval(est, low, high)
-    return TrustIntervals(est, low, high, n_j.astype(np.int64), right, m, confidence)
+    return TrustIntervals(est, low, high, n_j.astype(np.int64), right, m, confidence, float(shrink))

@@ -850,7 +850,8 @@ class Consensus:
     log_likelihood: float
     seconds: float
     method: str
-    model_weight: float | None = None  # model-assisted consensus: the weight the evidence chose
+    model_weight: float | None = None  # model-assisted consensus: the model's weight w the evidence chose
+    prior_weight: float | None = None  # ... and the class prior's weight v (item prior ∝ p_model^w · prior^v)
 
     @property
     def n_ties(self) -> int:
@@ -925,6 +926,55 @@ def _label_patterns(
     return np.arange(ann.n_items), np.ones(ann.n_items), ann.item, ann.labeler, ann.label
 
 
+def fitted_consensus(
+    ann: Annotations,
+    used: np.ndarray,
+    posterior: np.ndarray,
+    prior: np.ndarray,
+    pi: np.ndarray,
+    *,
+    n_iter: int,
+    converged: bool,
+    log_likelihood: float,
+    seconds: float,
+    method: str,
+    model_weight: float | None = None,
+    prior_weight: float | None = None,
+) -> Consensus:
+    """The one builder of an EM consensus (full, regularised and model-assisted Dawid–Skene).
+
+    EM runs on the ``used`` categories only (those some labeler gave): ``posterior`` is items x used,
+    ``prior`` used, ``pi[j, true, said]`` labelers x used x used. They are spread back over every
+    category (zero for the unused), the label is the most probable category and its probability the
+    confidence; majority vote (ties abstain) is reported beside them.
+    """
+    n, k, nj = ann.n_items, ann.n_categories, ann.n_labelers
+    majority, tie, share = majority_vote(ann.counts)
+    full = np.zeros((n, k))
+    full[:, used] = posterior
+    confusion = np.zeros((nj, k, k))
+    confusion[np.ix_(np.arange(nj), used, used)] = pi
+    priors = np.zeros(k)
+    priors[used] = prior
+    return Consensus(
+        label=used[posterior.argmax(axis=1)].astype(np.int64),
+        confidence=posterior.max(axis=1),
+        posterior=full,
+        majority=majority,
+        tie=tie,
+        majority_share=share,
+        priors=priors,
+        confusion=confusion,
+        n_iter=n_iter,
+        converged=converged,
+        log_likelihood=log_likelihood,
+        seconds=seconds,
+        method=method,
+        model_weight=model_weight,
+        prior_weight=prior_weight,
+    )
+
+
 def dawid_skene(
     ann: Annotations,
     *,
@@ -942,7 +992,6 @@ def dawid_skene(
     prior (a weak Dirichlet prior) so that a class a labeler never used does not give log(0).
     """
     start = time.perf_counter()
-    majority, tie, share = majority_vote(ann.counts)
     n, j_count, k = ann.n_items, ann.n_labelers, ann.n_categories
     used = np.flatnonzero(ann.counts.sum(axis=0) > 0)
     ku = len(used)
@@ -979,22 +1028,12 @@ def dawid_skene(
         if delta < tol:
             converged = True
             break
-    t_items = t[inverse]
-    posterior = np.zeros((n, k))
-    posterior[:, used] = t_items
-    confusion = np.zeros((j_count, k, k))
-    confusion[np.ix_(np.arange(j_count), used, used)] = pi
-    priors = np.zeros(k)
-    priors[used] = prior
-    return Consensus(
-        label=used[t_items.argmax(axis=1)].astype(np.int64),
-        confidence=t_items.max(axis=1),
-        posterior=posterior,
-        majority=majority,
-        tie=tie,
-        majority_share=share,
-        priors=priors,
-        confusion=confusion,
+    return fitted_consensus(
+        ann,
+        used,
+        t[inverse],
+        prior,
+        pi,
         n_iter=n_iter,
         converged=converged,
         log_likelihood=ll,
@@ -1072,7 +1111,9 @@ def consensus_description(cons: Consensus) -> str:
         text += (
             " (the model's probabilities were not used: they did not help explain the labels)"
             if cons.model_weight == 0
-            else f" (model probabilities weighted {cons.model_weight:g}, the weight that best explains the labels)"
+            else f" (each item's prior ∝ model probability^{cons.model_weight:.2f} × class share^"
+            f"{cons.prior_weight if cons.prior_weight is not None else 1 - cons.model_weight:.2f}, "
+            "the weights that best explain the labels)"
         )
     if not cons.converged:
         text += (
@@ -1104,9 +1145,10 @@ class LabelerTrust:
 
     ``table`` has one row per labeler: ``labeler``, ``items`` (items labeled: the labels behind every
     estimate), ``accuracy`` (expected share of their labels that equal the true class under the
-    consensus posterior, shrunk toward the crowd's mean accuracy by
-    ``explore.labels.aggregate.DEFAULT_SHRINK`` pseudo-labels, so a labeler with 3 labels is not rated 0 %
-    or 100 %), ``accuracy_low`` / ``accuracy_high`` (its 95 % Beta interval), ``agreement_consensus`` (share equal to
+    consensus posterior, shrunk toward the crowd's mean accuracy by as many pseudo-labels as the evidence
+    supports (``explore.labels.aggregate.evidence_shrink``), so a labeler with 3 labels is not rated 0 %
+    or 100 %), ``accuracy_low`` / ``accuracy_high`` (its 95 % Beta interval), ``right_on_labels`` (the expected share
+    of the labels they gave that are right, unshrunk: about those labels, not their next ones), ``agreement_consensus`` (share equal to
     the consensus label), ``agreement_others`` (share equal to the majority of the *other* labelers on
     the item, over items where those others have a strict majority), ``weakest_class`` /
     ``weakest_recall`` (the class with the lowest estimated recall among classes they saw at least
@@ -1174,6 +1216,7 @@ def labeler_trust(
             "accuracy": shrunk.estimate,
             "accuracy_low": shrunk.low,
             "accuracy_high": shrunk.high,
+            "right_on_labels": shrunk.on_labels,
             "agreement_consensus": agree_cons,
             "agreement_others": agree_others,
             "weakest_class": np.where(has_weakest, ann.categories[weakest], None),
@@ -1468,7 +1511,10 @@ def rank_queue(
     ``combine="posterior"`` (needs overlapping labels): the model's probabilities act as the prior of
     each item's true class and the labelers' Dawid–Skene confusion matrices as the likelihood of what
     they said: log P(c) = w log p_model(c) + (1 - w) log prior(c) + sum_labelers log pi_j[c, said_j],
-    normalised; ``score`` = 1 - P(label under review). ``w = model_weight`` (0: labelers only).
+    normalised; ``score`` = 1 - P(label under review). ``w`` is ``model_weight`` (0: labelers only) times
+    the weight a model-assisted consensus chose by evidence (``cons.model_weight``), so the default 1
+    gives the model the weight that consensus gave it: with ``review="consensus"`` the score is then
+    (up to the class prior's estimate) 1 − the consensus's confidence, which ranked wrong consensus labels best of the scores studied in benchmarks/bench_crowd.py.
     Categories the model does not know get their Dawid–Skene prior.
 
     ``combine="blend"``: ``score = w * model_disagreement + (1 - w) * (1 - agreement)``, where
@@ -1536,14 +1582,19 @@ def rank_queue(
                 "Without model probabilities the posterior uses the labelers alone (model weight 0)."
             )
             w = 0.0
-        log_prior = np.log(np.clip(cons.priors, 1e-300, None))[None, :].repeat(n, axis=0)
-        log_post = _labeler_log_likelihood(ann, cons) + (1 - w) * log_prior
-        if w > 0:
-            extra_mass = float(cons.priors[km:].sum())
-            p_model = np.empty((n, k))
-            p_model[:, :km] = np.clip(probs.proba, 1e-6, 1.0) * (1.0 - extra_mass)
-            p_model[:, km:] = cons.priors[km:]
-            log_post += w * np.log(np.clip(p_model, 1e-300, None))
+        from explore.labels.aggregate import model_log_prior
+
+        # Over the categories the consensus used; the model enters as in the model-assisted consensus,
+        # at w times the weight its evidence chose (w = 1: that weight).
+        used = np.flatnonzero(cons.priors > 0)
+        # The class prior's weight moves from 1 (labelers only) to the consensus's v as w goes 0 → 1.
+        w_eff = w * (cons.model_weight if cons.model_weight is not None else 1.0)
+        v_eff = 1.0 - w * (1.0 - cons.prior_weight) if cons.prior_weight is not None else 1.0 - w_eff
+        proba = probs.proba if w_eff > 0 else np.ones((n, km)) / max(km, 1)
+        log_post = np.full((n, k), -np.inf)
+        log_post[:, used] = _labeler_log_likelihood(ann, cons)[:, used] + model_log_prior(
+            proba, cons.priors[used], used, km, w_eff, v_eff
+        )
         log_post -= logsumexp(log_post, axis=1, keepdims=True)
         score = 1.0 - np.exp(log_post[rows, label])
     else:

@@ -21,7 +21,7 @@ class DiscoverySettings:
     max_conditions: int
     loss: LossName
     columns: tuple[str, ...]
-    test: SliceTest = "welch"
+    test: SliceTest = "auto"
 
 
 @dataclass(frozen=True)

@@ -158,8 +158,9 @@ def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
 
     scored, log = pair
     cols = ["age", "hours", "city", "seg"]
-    mem = weak_slices(scored, columns=cols, loss=loss, min_support=30)
+    mem = weak_slices(scored, columns=cols, loss=loss, min_support=30, test="welch")  # the engine's test
     eng = engine_weak_slices(log, columns=cols, loss=loss, min_support=30)
+    assert eng.test == "welch"
     assert eng.n_tested == mem.n_tested > 20 and eng.n_pruned == mem.n_pruned
     assert list(eng.tested["slice"]) == list(mem.tested["slice"])
     num = mem.tested.select_dtypes("number").columns

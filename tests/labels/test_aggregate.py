@@ -59,7 +59,7 @@ def test_regularised_and_model_assisted_beat_majority_vote_and_full_dawid_skene(
 
 def test_a_useless_model_gets_no_weight(sparse_crowd):
     noise = np.random.default_rng(0).dirichlet(np.ones(10), size=sparse_crowd.ann.n_items)
-    cons = aggregate.model_assisted_consensus(sparse_crowd.ann, noise, weights=(0.0, 0.5, 1.0))
+    cons = aggregate.model_assisted_consensus(sparse_crowd.ann, noise)
     reg = aggregate.regularised_dawid_skene(sparse_crowd.ann)
     assert cons.model_weight == 0.0
     np.testing.assert_array_equal(cons.label, reg.label)
@@ -97,7 +97,10 @@ def test_consensus_default_is_chosen_by_whether_a_model_is_given():
     sim = simulate_crowd(300, n_labelers=40, seed=2)
     ann = sim.ann
     assert crowd.consensus(ann).method == aggregate.METHOD_REGULARISED
-    assert crowd.consensus(ann, proba=sim.model_proba).method == aggregate.METHOD_MODEL
+    assisted = crowd.consensus(ann, proba=sim.model_proba)
+    assert assisted.method == aggregate.METHOD_MODEL
+    assert f"{assisted.model_weight:.2f}" in crowd.consensus_description(assisted)
+    assert "best explain the labels" in crowd.consensus_description(assisted)
     assert crowd.consensus(ann, method="dawid_skene").method == "Dawid–Skene"
     with pytest.raises(AnalysisError, match="out-of-sample probabilities"):
         crowd.consensus(ann, method="model_assisted")
@@ -129,3 +132,95 @@ def test_majority_vote_tie_policies():
     assert set(label.tolist()) == {0, 1} and abs((label == 0).mean() - 0.5) < 0.03
     with pytest.raises(AnalysisError, match="ties"):
         crowd.majority_vote(counts, ties="first")
+
+
+def test_model_weights_maximise_the_evidence_over_a_grid(sparse_crowd):
+    """The gradient search finds what a brute-force grid over (w, v) would (the evidence at the chosen
+    weights is at least the evidence at every grid point, for the same confusion matrices)."""
+    ann, proba = sparse_crowd.ann, sparse_crowd.model_proba
+    d = aggregate._Design.of(ann)
+    base = aggregate._em(d, None, strength=10.0, shrink=5.0, max_iter=1000, tol=1e-5)
+    km = ann.n_model_classes
+
+    def evidence(w: float, v: float) -> float:
+        lp = aggregate.model_log_prior(proba, base.prior, d.used, km, w, v)
+        return float(aggregate._lse(base.log_lik + lp).sum())
+
+    log_model = aggregate._log_model(proba, base.prior, d.used, km)
+    w, v = aggregate._best_weights(base.log_lik, log_model, np.log(base.prior)[None, :], 5.0, (1.0, 0.0))
+    assert 0 < w < 5 and -1 < v < 2
+    grid = [(gw, gv) for gw in np.linspace(0, 5, 41) for gv in np.linspace(-1, 2, 31)]
+    assert evidence(w, v) >= max(evidence(gw, gv) for gw, gv in grid) - 1e-3
+    # v = None is the one-weight form w·log p + (1 − w)·log prior.
+    np.testing.assert_allclose(
+        aggregate.model_log_prior(proba, base.prior, d.used, km, 0.7),
+        aggregate.model_log_prior(proba, base.prior, d.used, km, 0.7, 0.3),
+    )
+    with pytest.raises(AnalysisError, match="max_weight"):
+        aggregate.model_assisted_consensus(ann, proba, max_weight=0)
+
+
+def test_shrinkage_by_evidence_is_the_beta_binomial_maximum_likelihood():
+    """With whole counts, the strength chosen maximises scipy's beta-binomial likelihood (mean fixed)."""
+    from scipy.stats import betabinom
+
+    rng = np.random.default_rng(3)
+    n = rng.integers(3, 300, 60).astype(float)
+    right = rng.binomial(n.astype(int), rng.beta(8, 3, 60)).astype(float)
+    m = right.sum() / n.sum()
+    s = aggregate.evidence_shrink(right, n, m)
+    grid = np.exp(np.linspace(np.log(0.1), np.log(1e4), 400))
+    ll = [betabinom.logpmf(right, n, g * m, g * (1 - m)).sum() for g in grid]
+    assert betabinom.logpmf(right, n, s * m, s * (1 - m)).sum() >= max(ll) - 1e-6
+    # Labelers all alike (same accuracy): strong shrinkage; very different: weak.
+    alike = rng.binomial(n.astype(int), 0.8).astype(float)
+    assert aggregate.evidence_shrink(alike, n, alike.sum() / n.sum()) > 10 * s
+
+
+def test_trust_shrinkage_is_chosen_by_evidence_by_default(sparse_crowd, assisted):
+    ann = sparse_crowd.ann
+    t = aggregate.trust_intervals(ann, assisted)
+    m = t.crowd_mean
+    assert t.shrink == pytest.approx(aggregate.evidence_shrink(t.expected_right, t.n_labels.astype(float), m))
+    fixed = aggregate.trust_intervals(ann, assisted, shrink=5.0)
+    assert fixed.shrink == 5.0
+    with pytest.raises(AnalysisError, match="shrink"):
+        aggregate.trust_intervals(ann, assisted, shrink=-1.0)
+
+
+def test_consensus_queue_ranks_by_the_consensus_confidence(sparse_crowd, assisted):
+    """review="consensus" with the default weight: the score is 1 − the model-assisted consensus's
+    confidence (the queue score that ranked wrong consensus labels best in benchmarks/bench_crowd.py)."""
+    ann, sim = sparse_crowd.ann, sparse_crowd
+    probs = crowd.ItemProbabilities(
+        proba=sim.model_proba,
+        pred=sim.model_proba.argmax(axis=1),
+        method="columns",
+        model=None,
+        description="simulated",
+        seconds=0.0,
+    )
+    q = crowd.rank_queue(ann, assisted, probs, review="consensus").frame
+    score = q["score"].to_numpy()
+    expected = 1 - assisted.confidence[q["item"].to_numpy()]
+    assert spearmanr(score, expected).statistic > 0.99
+    top = q["item"].to_numpy()[:50]
+    wrong = assisted.label != sim.truth
+    # The first 50 hold far more wrong consensus labels than the base rate.
+    assert wrong[top].mean() > 3 * wrong.mean()
+
+
+def test_regularised_em_over_label_patterns_equals_item_by_item():
+    """With few labelers, EM runs over distinct label patterns weighted by their items: the same
+    posteriors, iterations and evidence as running item by item (as crowd.dawid_skene does)."""
+    sim = simulate_crowd(3_000, n_labelers=4, labels_per_item=(1, 4), seed=2)
+    it = {"strength": 10.0, "shrink": 5.0, "max_iter": 1000, "tol": 1e-9}
+    packed = aggregate._Design.of(sim.ann, compress=True)
+    by_item = aggregate._Design.of(sim.ann)
+    assert len(packed.weight) < sim.ann.n_items / 2
+    a, b = aggregate._em(packed, None, **it), aggregate._em(by_item, None, **it)
+    np.testing.assert_allclose(a.posterior[packed.inverse], b.posterior, atol=1e-12)
+    assert a.n_iter == b.n_iter and a.evidence == pytest.approx(b.evidence, rel=1e-12)
+    np.testing.assert_allclose(a.pi, b.pi, atol=1e-12)
+    cons = aggregate.regularised_dawid_skene(sim.ann)
+    np.testing.assert_array_equal(cons.label, by_item.used[b.posterior.argmax(axis=1)])

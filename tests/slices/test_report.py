@@ -393,3 +393,27 @@ def test_rank_test_finds_weak_log_loss_slices_more_often_and_keeps_the_fdr() -> 
             )
         assert null_reports <= 1, (test, null_reports)  # ≤ 5 % of runs (1 of 30 allowed by chance)
     assert found["rank"] >= found["welch"] + 6, found
+
+
+def test_default_test_is_rank_on_log_loss_and_welch_on_0_1_error() -> None:
+    """ "auto" (the default, chosen by benchmarks/bench_discovery_tests.py): the rank test on a continuous
+    loss, Welch on a 0/1 loss; the p-values are scipy's Mann–Whitney and Welch respectively."""
+    sc = _log_loss_scored(2000, 1, 0.5)
+    on_loss = report.weak_slices(sc, min_support=50)
+    on_error = report.weak_slices(sc, min_support=50, loss="error")
+    assert on_loss.test == "rank" and on_error.test == "welch"
+    assert report.weak_slices(sc, min_support=50, test="welch").test == "welch"
+    row = on_loss.tested.iloc[0]
+    col, val = row["slice"].split(" ∈ ")
+    m = (sc.frame[col] == val.strip("{}'")).to_numpy()
+    loss = sc.row_loss
+    want = stats.mannwhitneyu(
+        loss[m], loss[~m], alternative="greater", method="asymptotic", use_continuity=False
+    )
+    assert row["p_value"] == pytest.approx(want.pvalue, rel=1e-9, abs=1e-15)
+    row = on_error.tested.iloc[0]
+    col, val = row["slice"].split(" ∈ ")
+    m = (sc.frame[col] == val.strip("{}'")).to_numpy()
+    err = (~sc.correct).astype(float)
+    want = stats.ttest_ind(err[m], err[~m], equal_var=False, alternative="greater")
+    assert row["p_value"] == pytest.approx(want.pvalue, rel=1e-6, abs=1e-12)

@@ -134,6 +134,11 @@ def _labeler_trust(ann: Annotations, cons: Consensus) -> None:
             ),
             "accuracy_low": st.column_config.NumberColumn("95 % interval low", format="percent"),
             "accuracy_high": st.column_config.NumberColumn("95 % interval high", format="percent"),
+            "right_on_labels": st.column_config.NumberColumn(
+                "right on the labels given",
+                format="percent",
+                help="Expected share of the labels they gave that are right (not shrunk: about those labels).",
+            ),
             "agreement_consensus": st.column_config.NumberColumn("agrees with consensus", format="percent"),
             "agreement_others": st.column_config.NumberColumn("agrees with other labelers", format="percent"),
             "weakest_recall": st.column_config.NumberColumn("recall on weakest class", format="percent"),
