@@ -340,6 +340,10 @@ def check_out_path(path: Path | str) -> Path:
     if out.is_dir():
         raise ReportError(OUT_IS_DIR.format(received=out), received=str(out))
     folder = out.parent
+    if folder.exists() and not folder.is_dir():
+        raise ReportError(
+            OUT_UNWRITABLE.format(received=out, reason=f"{folder} is a file, not a folder"), received=str(out)
+        )
     if not folder.is_dir():
         raise ReportError(
             OUT_UNWRITABLE.format(received=out, reason=f"the folder {folder} does not exist"),
