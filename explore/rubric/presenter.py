@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
@@ -289,3 +290,44 @@ def ranked_next_points(next_points: NextPoints, *, limit: int | None = None) -> 
         next_points.steps, key=lambda s: (not s.raises_final, s.test_id not in plan, order[s.test_id])
     )
     return tuple(ranked[:limit] if limit is not None else ranked)
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "" if value is None else _utc(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def changes_table(changes: Changes) -> pd.DataFrame:
+    """One row per changed test: test, what changed (in words), the note now and then, who, when."""
+    return pd.DataFrame(
+        [
+            {
+                "test": f"{TESTS_BY_ID[c.test_id].label} — {TESTS_BY_ID[c.test_id].name}",
+                "change": c.words().split(": ", 1)[1],
+                "note now": c.after_note,
+                "note before": c.before_note if c.note_changed else "",
+                "by": c.author,
+                "when": _when(c.at),
+            }
+            for c in changes.tests
+        ],
+        columns=["test", "change", "note now", "note before", "by", "when"],
+    )
+
+
+def verdicts_table(changes: Changes) -> pd.DataFrame:
+    """The newest spot-check verdicts given since (at most MAX_VERDICTS), newest first."""
+    return pd.DataFrame(
+        [
+            {
+                "session": f"#{v.session_id} {v.session}",
+                "item": v.item,
+                "verdict": v.verdict,
+                "corrected label": v.corrected_label or "",
+                "note": v.note,
+                "by": v.author,
+                "when": _when(v.at),
+            }
+            for v in changes.verdicts
+        ],
+        columns=["session", "item", "verdict", "corrected label", "note", "by", "when"],
+    )

@@ -14,8 +14,10 @@ from explore.rubric import ml_test_score as mts
 from explore.rubric.presenter import (
     changes_since,
     changes_since_review,
+    changes_table,
     previous_review,
     ranked_next_points,
+    verdicts_table,
 )
 
 
@@ -85,6 +87,14 @@ def test_changes_since_a_time_lists_tests_changed_after_it_with_scores_then_and_
         "eve",
         "spot",
     )
+    table = changes_table(changes)
+    assert table["change"].tolist() == [
+        "manual → automated (note changed)",
+        "confirmed manual (links changed)",
+        "re-confirmed automated",
+    ]
+    assert table.loc[0, "note before"] == "checked by hand" and table.loc[2, "note before"] == ""
+    assert verdicts_table(changes).loc[0, "session"] == f"#{sid} spot"
     # every verdict when no workspace narrows them
     assert changes_since(store, rid, mid).n_verdicts == 2
 

@@ -7,6 +7,7 @@ import streamlit as st
 
 from explore.core.store import Store
 from explore.core.workspace import Workspace
+from explore.report.minutes import build_minutes, minutes_html
 from explore.rubric.board import (
     ReviewBoard,
     audit_table,
@@ -73,14 +74,14 @@ def check_runs_section(store: Store, board: ReviewBoard, ws: Workspace | None) -
             st.rerun()
 
 
-def export_section(board: ReviewBoard) -> None:
+def export_section(board: ReviewBoard, store: Store, ws: Workspace | None) -> None:
     st.subheader("Export")
     review, nxt = board.review, board.next_points
     with shown_errors():
         cited = board.cited_snapshots()
         data = review_to_dict(review, snapshot_rows=cited, history=board.trail)
         stem = export_stem(review.name)
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].download_button(
         "Markdown",
         review_to_markdown(data, next_points=nxt),
@@ -107,4 +108,19 @@ def export_section(board: ReviewBoard) -> None:
         key="rubric_export_json",
         icon=":material/data_object:",
         width="stretch",
+    )
+    review_id = review.review_id
+    cols[3].download_button(
+        "Meeting minutes (HTML)",
+        # Built when clicked, on its own thread (SHAP and the charts take seconds): one file that opens offline.
+        lambda: minutes_html(build_minutes(ws, store, review=review_id)).encode("utf-8"),
+        file_name=f"{stem}-minutes.html",
+        mime="text/html",
+        key="rubric_export_minutes",
+        icon=":material/summarize:",
+        on_click="ignore",
+        width="stretch",
+        help="The review with its evidence, the slice report, importance, performance over time and the "
+        "spot-check summary, with interactive charts and a PNG of each, in one HTML file that needs no server "
+        "(the same file as `explore report`).",
     )
