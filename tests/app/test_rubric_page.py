@@ -167,7 +167,7 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
 
     # Export: Markdown, HTML and JSON carry the score, every test, evidence and confirmer.
     buttons = {b.proto.label: b for b in at.get("download_button")}
-    assert set(buttons) == {"Markdown", "HTML", "JSON (re-importable)", "Meeting minutes (HTML)"}
+    assert set(buttons) == {"Markdown", "HTML", "JSON (re-importable)"}
     md = _download(downloads, buttons["Markdown"]).decode()
     assert "**Final score: 0.5**" in md and md_escape("data-1 documented in the wiki") in md
     assert f"#{snap} Slice report by region" in md and "alice" in md

@@ -6,13 +6,30 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from explore.core.store import Store
 from explore.report.markdown import md_escape
 from explore.rubric import ml_test_score as mts
+from tests.app import test_rubric_page as rubric_page
 from tests.conftest import assert_no_exception
 from tests.hostile import PAYLOADS
 
 PAGE = "views/rubric.py"
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch):
+    """What the download buttons serve (the Rubric page tests' recorder)."""
+    stores = []
+
+    class Recording(rubric_page.MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr(rubric_page.app_test_module, "MemoryMediaFileStorage", Recording)
+    return stores
 
 
 def _markdown(at) -> list[str]:
@@ -65,10 +82,30 @@ def test_presenter_view_shows_scores_changes_and_next_points_read_only(make_app,
     assert_no_exception(at)
     assert len(at.dataframe[0].value) == 4
 
-    # back to the working page: its exports include the meeting minutes
-    at.toggle(key="rubric_presenter").set_value(False).run()
-    labels = {b.proto.label for b in at.get("download_button")}
-    assert "Meeting minutes (HTML)" in labels
+
+def test_meeting_minutes_are_built_on_request_and_offered_until_the_review_changes(
+    make_app, db_url, downloads
+):
+    with Store(db_url) as store:
+        rid = mts.start_review(store, "v3 review", "v3")
+        mts.confirm_test(
+            store, rid, "data-1", status="automated", author="ada", evidence_text="nightly schema check"
+        )
+    at = make_app(PAGE)
+    assert "Download meeting minutes (HTML)" not in {b.proto.label for b in at.get("download_button")}
+    at.button(key="rubric_minutes_build").click().run()
+    assert_no_exception(at)
+    button = next(b for b in at.get("download_button") if b.proto.label == "Download meeting minutes (HTML)")
+    doc = rubric_page._download(downloads, button).decode("utf-8")
+    assert doc.startswith("<!doctype html>") and "v3 review" in doc and "nightly schema check" in doc
+    assert "<section id='slices'>" in doc and "vegaEmbed" in doc
+    at.run()  # a rerun (or the live poll) keeps the built file
+    assert "Download meeting minutes (HTML)" in {b.proto.label for b in at.get("download_button")}
+    with Store(db_url) as store:  # someone confirms: the minutes would be stale, so they are built again
+        mts.confirm_test(store, rid, "data-2", status="manual", author="bob")
+    at.run()
+    assert "Download meeting minutes (HTML)" not in {b.proto.label for b in at.get("download_button")}
+    assert at.button(key="rubric_minutes_build")
 
 
 def test_presenter_view_shows_hostile_names_as_text(make_app, db_url):
