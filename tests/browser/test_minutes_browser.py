@@ -209,8 +209,7 @@ def test_presenter_view_follows_another_reviewer_live(rubric_app):
                 store, rid, "monitor-2", status="manual", author="someone else", evidence_text="dashboards"
             )
         t = time.perf_counter()
-        page.get_by_text("someone else").first.wait_for(
-            timeout=15_000
-        )  # no reload: the page follows the store
+        # no reload: the page follows the store (the table's cells are drawn on a canvas: attached, not visible)
+        page.get_by_text("someone else").first.wait_for(state="attached", timeout=15_000)
         print(f"presenter view showed another reviewer's confirmation after {time.perf_counter() - t:.1f} s")
         assert page.get_by_text("dashboards").count() >= 1 and "Score since" in main.inner_text()
