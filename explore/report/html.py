@@ -165,7 +165,7 @@ th,td{border:1px solid #d0d7de;padding:.35em .5em;text-align:left;vertical-align
 th{background:#f3f4f6} .limiting{background:#fff4e5} .automated{color:#0a7d32;font-weight:600}
 .manual{color:#9a6700;font-weight:600} .not_done{color:#8c959f} .muted{color:#57606a;font-size:.9em}
 .unavailable{background:#f6f8fa;border-left:4px solid #8c959f;padding:.5em 1em}
-figure.chart{margin:1em 0} figcaption{color:#57606a;font-size:.9em} a.png{margin-left:1em}
+figure.chart{margin:1em 0} div.vega,div.vega.vega-embed{display:block;width:100%} figcaption{color:#57606a;font-size:.9em} a.png{margin-left:1em}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1em} dl.facts dt{font-weight:600}
 nav.toc a{margin-right:1em}
 """
