@@ -50,6 +50,26 @@ def main() -> None:
         rid = mts.start_review(store, "bench review", "v1")
         for t in ("data-1", "model-1", "infra-1", "monitor-1"):
             mts.confirm_test(store, rid, t, status="manual", author="bench", evidence_text="benchmark")
+        with timed("a spot-check session of 50 items, 30 verdicts"):
+            session = explore.start_spot_check(
+                ws, name="bench spot", reviewer="bench", size=50, mode="random", store=store
+            )
+            items = explore.spot_check_items(session, store=store)
+            for i, (key, label) in enumerate(
+                zip(items["key"].astype(str)[:30], items["label"], strict=False)
+            ):
+                other = next(
+                    c for c in sorted(set(items["label"].astype(str)) | {"yes", "no"}) if c != str(label)
+                )
+                wrong = i % 5 == 0
+                explore.record_verdict(
+                    session,
+                    key,
+                    "wrong" if wrong else "correct",
+                    reviewer="bench",
+                    corrected_label=other if wrong else None,
+                    store=store,
+                )
         t0 = time.perf_counter()
         with timed("build the minutes (scoring, slices, SHAP, over time, rubric)"):
             minutes = build_minutes(ws, store, shap_rows=args.shap_rows)
