@@ -116,6 +116,11 @@ class RubricConflict(RubricError):
     """Someone else changed a test after the version the user was editing; nothing was written."""
 
 
+class ReportError(ExploreError):
+    """The meeting minutes cannot be built or written as asked (an unknown review or session, an unwritable
+    output path)."""
+
+
 class IdentityError(ExploreError):
     """Who is acting cannot be recorded: sign-in is configured but nobody signed in, or the signed-in account
     is not on EXPLORE_ALLOWED_USERS."""

@@ -2,8 +2,9 @@
 
 The score big with its band in words, a bar per section (the limiting one highlighted), the cheapest next
 points, each of the 28 tests with its status, evidence and confirmer, proposals from evidence the app
-computed and from `explore check` runs, history across reviews, and exports. The app proposes; people
-confirm.
+computed and from `explore check` runs, history across reviews, and exports (the meeting minutes among them).
+The app proposes; people confirm. The presenter view is the meeting's screen: the score, what changed, the next
+points, in large type.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ui import live, loaders
 from ui.boundary import shown_errors
 from ui.panels.rubric.checklist import checklist_section
 from ui.panels.rubric.history import check_runs_section, export_section, history_section
+from ui.panels.rubric.presenter import presenter_section, presenter_toggle
 from ui.panels.rubric.reviews import review_bar
 from ui.panels.rubric.score import next_points_section, score_section
 
@@ -45,9 +47,12 @@ live.follow(lambda: store.review_marker(review_id), key=f"rubric_seen_{review_id
 with shown_errors():
     board = review_board(store, review_id, workspace=ws, automatable=tests_covered())
 
-score_section(board)
-next_points_section(board)
-checklist_section(board)
-history_section(store, board)
-check_runs_section(store, board, ws)
-export_section(board)
+if presenter_toggle():  # the meeting's screen: large type, read-only, live
+    presenter_section(store, board, ws)
+else:
+    score_section(board)
+    next_points_section(board)
+    checklist_section(board)
+    history_section(store, board)
+    check_runs_section(store, board, ws)
+    export_section(board, store, ws)

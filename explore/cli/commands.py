@@ -4,6 +4,10 @@ explore                          open the app on the bundled sample workspace (b
 explore run PATH [options]       open the app on PATH (a workspace.toml or its folder)
 explore sample [--size …]        (re)build the sample workspace
 explore check PATH […]           headless checks for CI (see docs/rubric.md)
+explore report PATH --out F      the meeting minutes: one self-contained HTML file (see docs/rubric.md)
+
+Exit codes: 0 done; 2 bad input (a workspace, option, environment variable or output path that is wrong; the
+message says what and how to fix it); `explore check` has its own (docs/rubric.md).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from explore.core import settings
 from explore.core.settings import max_upload_mb
@@ -75,9 +80,65 @@ def _serve(workspace: Path, args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _report(args: argparse.Namespace) -> int:
+    from explore.core.store import Store
+    from explore.core.workspace import open_workspace, read_workspace
+    from explore.report.minutes import build_minutes, check_out_path, minutes_html, write_minutes
+
+    check_out_path(args.out)  # an unwritable path stops here, before minutes of work
+    ws = open_workspace(read_workspace(args.workspace))
+    _progress(0.1, f"Opened {ws.name}; computing the sections")
+    with Store(args.db) as store:
+        minutes = build_minutes(
+            ws,
+            store,
+            review=args.review,
+            session=args.session,
+            by=args.by,
+            window=args.window,
+            shap_rows=args.shap_rows,
+        )
+    _progress(0.8, "Drawing the charts")
+    out = write_minutes(args.out, minutes_html(minutes, png=not args.no_png))
+    for section in minutes.sections:
+        state = "not available: " + section.unavailable if section.unavailable else "written"
+        print(f"  {section.title}: {state}", file=sys.stderr)
+    print(out)
+    return 0
+
+
+def _report_parser(sub: Any) -> None:
+    report = sub.add_parser(
+        "report",
+        help="write the meeting minutes: one self-contained HTML file (rubric, slices, importance, staleness, labels)",
+        description="Write the readiness review's minutes as one HTML file that opens anywhere, offline.",
+        epilog="Exit codes: 0 written; 2 bad input (the message says what is wrong and how to fix it).",
+    )
+    report.add_argument("workspace", type=Path, help="workspace.toml or the folder that holds it")
+    report.add_argument("--out", type=Path, required=True, help="the HTML file to write, e.g. minutes.html")
+    report.add_argument("--review", default=None, help="rubric review id or name (default: the newest)")
+    report.add_argument(
+        "--session", type=int, default=None, help="spot-check session id (default: the workspace's newest)"
+    )
+    report.add_argument(
+        "--by",
+        action="append",
+        default=None,
+        help="column of the slice report (repeat; default: 3 categorical features)",
+    )
+    report.add_argument(
+        "--window", default="month", help="time window of performance over time (default: month)"
+    )
+    report.add_argument("--shap-rows", type=int, default=500, help="rows SHAP explains (default: 500)")
+    report.add_argument("--no-png", action="store_true", help="leave out the PNG download of each chart")
+    report.add_argument(
+        "--db", default=None, help="store URL (default: $EXPLORE_DB_URL or the local SQLite file)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``explore`` command: ``explore`` (the sample), ``explore run <workspace>``, ``explore sample``,
-    ``explore check``; returns the exit code."""
+    ``explore check``, ``explore report``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check":
         from explore.checks.registry import main as check_main
@@ -100,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     sample.add_argument("--size", choices=["full", "tiny", "bench"], default="full")
     sample.add_argument("--rows", type=int, default=None, help="number of rows (bench size)")
     sub.add_parser("check", help="headless checks for CI: explore check workspace.toml --help")
+    _report_parser(sub)
     run.epilog = "Options not listed here are passed on to `streamlit run` (e.g. --theme.base dark)."
     # `explore` with no command opens the sample workspace and takes the same server options.
     parser.add_argument("--port", type=int, default=None)
@@ -108,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Options we don't know (e.g. --theme.base dark) are passed on to `streamlit run`.
     args, unknown = parser.parse_known_args(argv)
-    if unknown and args.command == "sample":
+    if unknown and args.command in ("sample", "report"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.streamlit_args = unknown
     try:
@@ -123,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.check_all()  # a bad environment variable stops here, before a sample build or a server
         if args.command == "run":
             return _serve(args.workspace, args)
+        if args.command == "report":
+            return _report(args)
         from explore.core.sample import SAMPLE_DIR, ensure_sample
 
         return _serve(ensure_sample(SAMPLE_DIR, progress=_progress), args)

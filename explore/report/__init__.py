@@ -1,6 +1,6 @@
 """What results look like outside the app: Markdown tables and reports, CSV downloads safe to open in a
-spreadsheet, and results that draw themselves in a notebook (``Result``: repr, HTML summary, ``.chart()``,
-``.to_frame()``)."""
+spreadsheet, results that draw themselves in a notebook (``Result``: repr, HTML summary, ``.chart()``,
+``.to_frame()``), standalone HTML with offline charts, and the meeting minutes (``explore report``)."""
 
 from explore._lazy import lazy_exports
 
@@ -19,5 +19,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "csv": ["csv_bytes", "spreadsheet_safe", "neutralised"],
         "display": ["Result"],
+        "html": ["esc", "html_table", "chart_block", "document"],
+        "minutes": ["build_minutes", "minutes_html", "write_minutes"],
     },
 )

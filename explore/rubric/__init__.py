@@ -23,6 +23,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "import_review",
         ],
         "charts": [],
+        "presenter": ["changes_since", "changes_since_review", "previous_review", "ranked_next_points"],
         "board": ["ReviewBoard", "review_board", "FormStart", "form_start"],
     },
 )

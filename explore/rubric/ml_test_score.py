@@ -17,7 +17,6 @@ It never imports streamlit.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import importlib.util
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -29,6 +28,7 @@ from sqlalchemy import Connection, func, select
 from explore.core.serialise import to_json
 from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
 from explore.errors import RubricConflict, RubricError
+from explore.report.html import document, esc
 from explore.report.markdown import Markup, autolink, markdown_table, md_escape
 
 if TYPE_CHECKING:
@@ -1513,25 +1513,28 @@ def review_to_markdown(data: Mapping[str, Any], *, next_points: NextPoints | Non
     return "\n".join(lines)
 
 
-_HTML_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;color:#1f2933;padding:0 1em}
-h1{margin-bottom:.2em} .score{font-size:3em;font-weight:700;margin:.2em 0 0}
-.band{font-size:1.2em;margin:0 0 1em} table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
-th,td{border:1px solid #d0d7de;padding:.35em .5em;text-align:left;vertical-align:top;font-size:.92em}
-th{background:#f3f4f6} .limiting{background:#fff4e5} .automated{color:#0a7d32;font-weight:600}
-.manual{color:#9a6700;font-weight:600} .not_done{color:#8c959f} .muted{color:#57606a;font-size:.9em}
-"""
-
-
 def review_to_html(data: Mapping[str, Any], *, next_points: NextPoints | None = None) -> str:
     """A standalone HTML report of an exported review (:func:`review_to_dict`), all text escaped."""
-    e = html.escape
+    return document(
+        f"ML Test Score — {data['review']['name']}",
+        [
+            f"<h1>ML Test Score — {esc(data['review']['name'])}</h1>",
+            *review_html_parts(data, next_points=next_points),
+        ],
+    )
+
+
+def review_html_parts(
+    data: Mapping[str, Any], *, next_points: NextPoints | None = None, heading: int = 2
+) -> list[str]:
+    """The body of :func:`review_to_html` (score, sections, next points, every test with its evidence and
+    confirmer, the audit trail) as HTML parts built from escaped text; ``heading``: the level of its headings
+    (the meeting minutes nest it one level down)."""
+    e = esc
     sc = data["score"]
     rv = data["review"]
+    h = f"h{heading}"
     out = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>ML Test Score — {e(rv['name'])}</title><style>{_HTML_STYLE}</style></head><body>",
-        f"<h1>ML Test Score — {e(rv['name'])}</h1>",
         f"<p class='muted'>Model version {e(rv['model_version'])} · started {e((rv['created_at'] or '')[:10])}"
         + (f" from “{e(rv['parent'])}”" if rv.get("parent") else "")
         + f" · exported {e((data['exported_at'] or '')[:16].replace('T', ' '))} UTC</p>",
@@ -1549,7 +1552,7 @@ def review_to_html(data: Mapping[str, Any], *, next_points: NextPoints | None = 
         )
     out.append("</table>")
     if next_points is not None and next_points.plan:
-        out.append("<h2>Cheapest next points</h2><ul>")
+        out.append(f"<{h}>Cheapest next points</{h}><ul>")
         for step in next_points.plan:
             t = TESTS_BY_ID[step.test_id]
             out.append(
@@ -1559,7 +1562,7 @@ def review_to_html(data: Mapping[str, Any], *, next_points: NextPoints | None = 
             f"<li>Final score after these {len(next_points.plan)} step(s): {next_points.final_after_plan:g}</li></ul>"
         )
     for sec in SECTIONS:
-        out.append(f"<h2>{e(sec.title)} — {sc['sections'][sec.key]:g} / 7</h2>")
+        out.append(f"<{h}>{e(sec.title)} — {sc['sections'][sec.key]:g} / 7</{h}>")
         out.append(
             "<table><tr><th>Test</th><th>Status</th><th>Points</th><th>Evidence</th><th>Confirmed by</th></tr>"
         )
@@ -1569,7 +1572,7 @@ def review_to_html(data: Mapping[str, Any], *, next_points: NextPoints | None = 
             ev = [e(t["evidence_text"]).replace("\n", "<br>")] if t["evidence_text"] else []
             for link in t["links"]:
                 ev.append(
-                    f"<a href='{e(link, quote=True)}'>{e(link)}</a>"
+                    f"<a href='{e(link)}'>{e(link)}</a>"
                     if link.startswith(("http://", "https://"))
                     else e(link)
                 )
@@ -1588,7 +1591,7 @@ def review_to_html(data: Mapping[str, Any], *, next_points: NextPoints | None = 
         out.append("</table>")
     if data.get("history"):
         out.append(
-            "<h2>Audit trail</h2><table><tr><th>When (UTC)</th><th>Who</th><th>Test</th><th>Change</th><th>Score after</th></tr>"
+            f"<{h}>Audit trail</{h}><table><tr><th>When (UTC)</th><th>Who</th><th>Test</th><th>Change</th><th>Score after</th></tr>"
         )
         for h in data["history"]:
             t = TESTS_BY_ID.get(h["test_id"])
@@ -1599,8 +1602,8 @@ def review_to_html(data: Mapping[str, Any], *, next_points: NextPoints | None = 
                 f"<td>{h['final_after']:g}</td></tr>"
             )
         out.append("</table>")
-    out.append(f"<p class='muted'>Reference: {e(PAPER)}</p></body></html>")
-    return "\n".join(out)
+    out.append(f"<p class='muted'>Reference: {e(PAPER)}</p>")
+    return out
 
 
 # ---- import -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import streamlit as st
 
 from explore.core.store import Store
 from explore.core.workspace import Workspace
+from explore.report.minutes import build_minutes, minutes_html
 from explore.rubric.board import (
     ReviewBoard,
     audit_table,
@@ -73,14 +74,14 @@ def check_runs_section(store: Store, board: ReviewBoard, ws: Workspace | None) -
             st.rerun()
 
 
-def export_section(board: ReviewBoard) -> None:
+def export_section(board: ReviewBoard, store: Store, ws: Workspace | None) -> None:
     st.subheader("Export")
     review, nxt = board.review, board.next_points
     with shown_errors():
         cited = board.cited_snapshots()
         data = review_to_dict(review, snapshot_rows=cited, history=board.trail)
         stem = export_stem(review.name)
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].download_button(
         "Markdown",
         review_to_markdown(data, next_points=nxt),
@@ -108,3 +109,42 @@ def export_section(board: ReviewBoard) -> None:
         icon=":material/data_object:",
         width="stretch",
     )
+    with cols[3]:
+        minutes_button(store, board, ws, stem)
+
+
+MINUTES_KEY = "rubric_minutes"  # (review id, store marker when built, the HTML bytes)
+
+
+def minutes_button(store: Store, board: ReviewBoard, ws: Workspace | None, stem: str) -> None:
+    """Build the meeting minutes on request (analyses and charts take seconds), then offer them for download
+    until anyone writes to the review again (its store marker changes: the minutes would be stale)."""
+    review_id = board.review.review_id
+    with shown_errors(stop=False):
+        marker = store.review_marker(review_id)
+        built = st.session_state.get(MINUTES_KEY)
+        if built is not None and built[:2] == (review_id, marker):
+            st.download_button(
+                "Download meeting minutes (HTML)",
+                built[2],
+                file_name=f"{stem}-minutes.html",
+                mime="text/html",
+                key="rubric_export_minutes",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
+            return
+        if st.button(
+            "Meeting minutes (HTML)",
+            key="rubric_minutes_build",
+            icon=":material/summarize:",
+            width="stretch",
+            help="The review with its evidence, the slice report, importance, performance over time and the "
+            "spot-check summary, with interactive charts and a PNG of each, in one HTML file that needs no "
+            "server (the same file as `explore report`).",
+        ):
+            with st.spinner("Building the minutes: the analyses and their charts…"):
+                doc = minutes_html(build_minutes(ws, store, review=review_id))
+            st.session_state[MINUTES_KEY] = (review_id, marker, doc.encode("utf-8"))
+            st.rerun()
