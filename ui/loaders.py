@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from explore.core.roles import evaluation_dataset
 from explore.core.score_cache import CACHE_FOLDER, score_cached
-from explore.core.store import Store
 from explore.core.workspace import Scored, Workspace, open_workspace, read_workspace
 from explore.errors import ExploreError
 
 from . import state
 from .cache import cache_shared
 from .safe import md_text
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a page first needs the store, not at the app's start
+    from explore.core.store import Store
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -110,6 +113,8 @@ def selected_model(ws: Workspace) -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str | None) -> Store:
+    from explore.core.store import Store
+
     return Store(url)
 
 

@@ -1079,8 +1079,14 @@ def _encode(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Map label values to their index in ``classes`` (-1 when absent), matching as text when types differ."""
     lookup = {c: i for i, c in enumerate(classes.tolist())}
     lookup_s = {_text_key(c): i for i, c in enumerate(classes.tolist())}
-    codes = pd.Series(values).map(lambda v: lookup.get(v, lookup_s.get(_text_key(v), -1)))
-    return codes.to_numpy(dtype="int64")
+    # Each distinct value is looked up once (a million labels hold two or a few dozen distinct values).
+    inverse, uniques = pd.factorize(pd.Series(values), use_na_sentinel=False)
+    mapped = np.fromiter(
+        (lookup.get(v, lookup_s.get(_text_key(v), -1)) for v in np.asarray(uniques, dtype=object)),
+        dtype="int64",
+        count=len(uniques),
+    )
+    return mapped[inverse] if len(inverse) else np.empty(0, dtype="int64")
 
 
 def decision_sign(model: Any, classes: np.ndarray, positive_index: int | None) -> float:
