@@ -129,31 +129,44 @@ _IDLE_AFTER = """async ([seen, calm]) => {
 }""".replace("__SETTLED__", _SETTLED)
 
 
-async def _session(browser, url: str, reruns: int, start: asyncio.Event, out: dict) -> None:
+WAIT_SECONDS = 600  # one page or rerun that takes longer is counted as stuck (printed), not waited for
+
+
+async def _idle_after(page, seen: int) -> float:
+    return await asyncio.wait_for(page.evaluate(_IDLE_AFTER, [seen, 300]), WAIT_SECONDS)
+
+
+async def _session(browser, url: str, reruns: int, start: asyncio.Event, out: dict, name: str) -> None:
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
-    await ctx.add_init_script(_RUN_COUNTER)
-    page = await ctx.new_page()
-    await start.wait()
-    await page.goto(url, timeout=1_800_000)
-    seen = 0
-    idle_at = await page.evaluate(_IDLE_AFTER, [seen, 300])
-    await page.get_by_test_id("stDataFrame").first.wait_for(timeout=600_000)
-    out["first"].append(idle_at / 1000)
-    for _ in range(reruns):
-        seen = await page.evaluate("() => window.__stRuns")
-        t0 = await page.evaluate("() => performance.now()")
-        await page.keyboard.press("r")
-        idle_at = await page.evaluate(_IDLE_AFTER, [seen, 300])
-        out["rerun"].append((idle_at - t0) / 1000)
-    if await page.query_selector('[data-testid="stException"]'):
-        out["errors"] += 1
-    await ctx.close()
+    try:
+        await ctx.add_init_script(_RUN_COUNTER)
+        page = await ctx.new_page()
+        await start.wait()
+        await page.goto(url, timeout=WAIT_SECONDS * 1000)
+        idle_at = await _idle_after(page, 0)
+        await page.get_by_test_id("stDataFrame").first.wait_for(timeout=WAIT_SECONDS * 1000)
+        out["first"].append(idle_at / 1000)
+        print(f"  {name}: Workspace page in {idle_at / 1000:.2f} s", flush=True)
+        for _ in range(reruns):
+            seen = await page.evaluate("() => window.__stRuns")
+            t0 = await page.evaluate("() => performance.now()")
+            await page.keyboard.press("r")  # Streamlit's rerun shortcut
+            idle_at = await _idle_after(page, seen)
+            out["rerun"].append((idle_at - t0) / 1000)
+            print(f"  {name}: rerun in {(idle_at - t0) / 1000:.2f} s", flush=True)
+        if await page.query_selector('[data-testid="stException"]'):
+            out["errors"] += 1
+    except (TimeoutError, Exception) as exc:  # noqa: BLE001 - a stuck session is a figure, not a crash
+        out["stuck"].append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+        print(f"  {name}: STUCK {type(exc).__name__}", flush=True)
+    finally:
+        await ctx.close()
 
 
 async def _load(url: str, port: int, sessions: int, reruns: int) -> dict:
     from playwright.async_api import async_playwright
 
-    out: dict = {"first": [], "rerun": [], "errors": 0}
+    out: dict = {"first": [], "rerun": [], "errors": 0, "stuck": []}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         pid = _server_pid(port)
@@ -162,11 +175,14 @@ async def _load(url: str, port: int, sessions: int, reruns: int) -> dict:
         go = asyncio.Event()
         go.set()
         t = time.monotonic()
-        await _session(browser, url, 0, go, {"first": [], "rerun": [], "errors": 0})
+        await _session(browser, url, 0, go, {"first": [], "rerun": [], "errors": 0, "stuck": []}, "warm-up")
         out["one_session_s"] = time.monotonic() - t
         out["rss_one"] = _rss_mb(pid)
         start = asyncio.Event()
-        tasks = [asyncio.create_task(_session(browser, url, reruns, start, out)) for _ in range(sessions)]
+        tasks = [
+            asyncio.create_task(_session(browser, url, reruns, start, out, f"session {i + 1}"))
+            for i in range(sessions)
+        ]
         await asyncio.sleep(1)
         t = time.monotonic()
         start.set()
@@ -202,12 +218,16 @@ def bench_load(sessions: int, reruns: int, rows: int) -> None:
     )
     print(f"  first session alone: Workspace page in {out['one_session_s']:.1f} s (opens and scores once)")
     print(
-        f"  all {sessions} sessions at once: done in {out['all_sessions_s']:.1f} s; exception boxes: {out['errors']}"
+        f"  all {sessions} sessions at once: done in {out['all_sessions_s']:.1f} s; exception boxes: {out['errors']}; "
+        f"stuck: {len(out['stuck'])}"
     )
-    print(
-        f"  first page per session: p50 {statistics.median(out['first']):.2f} s, "
-        f"p95 {percentile(out['first'], 0.95):.2f} s"
-    )
+    for line in out["stuck"]:
+        print(f"    {line}")
+    if out["first"]:
+        print(
+            f"  first page per session: p50 {statistics.median(out['first']):.2f} s, "
+            f"p95 {percentile(out['first'], 0.95):.2f} s"
+        )
     if out["rerun"]:
         print(
             f"  page rerun ({len(out['rerun'])} reruns): p50 {statistics.median(out['rerun']):.2f} s, "
