@@ -7,7 +7,9 @@ For each workspace, twice per repeat: "first" with the prediction cache beside t
 (``<workspace>/.explore-cache``: every dataset is scored by the model), "warm" with the cache the first start
 wrote (a new server process: nothing in memory). The browser is already running (a user's browser is); the
 clock starts when the server process is started. Goals (issue 18): ≤ 3 s on the sample, ≤ 5 s on 1M rows.
-Also prints `python -X importtime` of the app's first imports (the modules app.py pulls before a page runs).
+Side by side, in the same run: the peer floor, a bare Streamlit app (`streamlit run` of a script that draws one
+st.dataframe) timed the same way, and, in this process, scoring each dataset with the model vs reading its
+predictions back from the cache. Also prints `python -X importtime` of the app's first imports.
 """
 
 from __future__ import annotations
@@ -45,6 +47,72 @@ def cold_start(page, workspace: Path, db_url: str) -> tuple[float, float]:
         idle_at = page.evaluate("() => window.__stIdleAt") or 0
         drawn = nav_start - started + idle_at / 1000
     return healthy, drawn
+
+
+BARE_APP = """import streamlit as st
+st.title("bare")
+st.dataframe({"a": [1, 2, 3]})
+"""
+
+
+def bare_streamlit(page, folder: Path) -> float:
+    """Seconds from starting `streamlit run` on a one-dataframe script until it is drawn (the peer's floor)."""
+    from tests.browser.driver import free_port
+
+    script = folder / "bare_app.py"
+    script.write_text(BARE_APP)
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    cmd += [
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import urllib.request
+
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() - started > 300 or proc.poll() is not None:
+                    raise RuntimeError("the bare Streamlit app did not start") from None
+                time.sleep(0.1)
+        nav_start = time.monotonic()
+        page.goto(f"http://127.0.0.1:{port}")
+        wait_idle(page, timeout=120)
+        page.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
+        idle_at = page.evaluate("() => window.__stIdleAt") or 0
+        return nav_start - started + idle_at / 1000
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def scoring_vs_cache(toml: Path) -> list[tuple[str, int, float, float]]:
+    """(dataset, rows, seconds to score with the model, seconds to read the cached predictions), in process."""
+    from explore.core.score_cache import score_cached
+    from explore.core.workspace import open_workspace, read_workspace, score
+
+    ws = open_workspace(read_workspace(toml))
+    rows = []
+    for name in ws.dataset_names:
+        t = time.perf_counter()
+        sc = score(ws, name)
+        scored = time.perf_counter() - t
+        score_cached(ws, name)  # written (or already there)
+        t = time.perf_counter()
+        got = score_cached(ws, name)
+        read = time.perf_counter() - t
+        assert got.source == "disk"
+        rows.append((name, sc.n, scored, read))
+    return rows
 
 
 def import_profile() -> list[tuple[float, str]]:
@@ -100,6 +168,10 @@ def main() -> None:
 
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, browser() as page:
+        bare = min(bare_streamlit(page, Path(tmp)) for _ in range(args.repeat))
+        print(
+            f"  peer: bare Streamlit app (one st.dataframe) drawn {bare:5.2f} s after its start", flush=True
+        )
         for name, toml in paths.items():
             for i in range(args.repeat):
                 shutil.rmtree(toml.parent / ".explore-cache", ignore_errors=True)
@@ -115,9 +187,17 @@ def main() -> None:
     print(
         "Cold start: fresh server process -> Workspace page drawn in headless Chromium (seconds, best of runs)"
     )
-    print(f"{'workspace':<10s} | {'cache empty':>11s} | {'cache warm':>10s} | goal")
+    print(f"{'workspace':<10s} | {'cache empty':>11s} | {'cache warm':>10s} | {'bare Streamlit':>14s} | goal")
     for name, row in results.items():
-        print(f"{name:<10s} | {min(row['first']):11.2f} | {min(row['warm']):10.2f} | ≤ {GOALS[name]:g} s")
+        print(
+            f"{name:<10s} | {min(row['first']):11.2f} | {min(row['warm']):10.2f} | {bare:14.2f} | ≤ {GOALS[name]:g} s"
+        )
+    print("\nScoring with the model vs reading the cached predictions (in process, seconds):")
+    for name, toml in paths.items():
+        for dataset, n, scored, read in scoring_vs_cache(toml):
+            print(
+                f"  {name:6s} {dataset:<11s} {n:>9,} rows  model {scored:6.2f}  cache {read:6.2f}  ({scored / read:4.1f}x)"
+            )
 
 
 if __name__ == "__main__":
