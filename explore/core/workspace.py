@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -1221,7 +1221,7 @@ class ModelOutputs:
 
 
 # (ws, dataset, model, rows) -> ModelOutputs: how ``_score_rows`` gets the model's outputs (a cache may stand in).
-OutputsSource = Any
+OutputsSource = Callable[["Workspace", str, str, pd.DataFrame], ModelOutputs]
 
 
 def scoring_rows(ws: Workspace, dataset: str, *, labelled: bool) -> tuple[pd.DataFrame, np.ndarray, int]:
