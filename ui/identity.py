@@ -97,9 +97,55 @@ def recording_author() -> str | None:
     return st.session_state.get(state.USER_NAME, "") or None
 
 
+PROVIDER_UNREACHABLE = (
+    "The identity provider is unreachable, so nobody can sign in right now: {url} answered {reason}. "
+    "Check that the provider is running and that this server can reach it (server_metadata_url in the [auth] "
+    "section of .streamlit/secrets.toml, see docs/sign-in.md), then press Sign in again. Nothing is recorded "
+    "until you are signed in."
+)
+# Seconds to wait for the provider's metadata before saying it is unreachable (Streamlit's own redirect would
+# otherwise end on a bare "Authentication error" page).
+PROVIDER_TIMEOUT = 5.0
+
+
+def provider_problem() -> str | None:
+    """Why the identity provider of ``[auth] server_metadata_url`` cannot be used now (None when it answers with
+    its OpenID configuration, or when no such URL is configured)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        url = str(st.secrets["auth"].get("server_metadata_url") or "")
+    except (KeyError, StreamlitSecretNotFoundError, FileNotFoundError):
+        return None
+    if not url:
+        return None
+    try:
+        with urllib.request.urlopen(url, timeout=PROVIDER_TIMEOUT) as response:
+            body = json.loads(response.read(1 << 20))
+        if not isinstance(body, dict) or "authorization_endpoint" not in body:
+            reason = "with something that is not an OpenID configuration"
+        else:
+            return None
+    except urllib.error.HTTPError as exc:
+        reason = f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        why = getattr(exc, "reason", None) or exc
+        reason = f"nothing ({why})"
+    except ValueError:
+        reason = "with something that is not JSON"
+    return PROVIDER_UNREACHABLE.format(url=url, reason=reason)
+
+
 def sign_in_button(*, key: str) -> None:
-    """A button that starts Streamlit's sign-in (redirect to the identity provider)."""
+    """A button that starts Streamlit's sign-in (redirect to the identity provider), or says why it cannot when
+    the provider does not answer."""
     if st.button("Sign in", key=key, icon=":material/login:", type="primary"):
+        problem = provider_problem()
+        if problem is not None:
+            st.error(md_text(problem), icon=":material/cloud_off:")
+            return
         st.login()
 
 

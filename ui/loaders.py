@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from explore.core.roles import evaluation_dataset
-from explore.core.store import Store
-from explore.core.workspace import Scored, Workspace, open_workspace, read_workspace, score
+from explore.core.score_cache import CACHE_FOLDER, score_cached
+from explore.core.workspace import Scored, Workspace, open_workspace, read_workspace
 from explore.errors import ExploreError
 
 from . import state
 from .cache import cache_shared
+from .safe import md_text
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a page first needs the store, not at the app's start
+    from explore.core.store import Store
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -58,20 +63,40 @@ def current_workspace() -> Workspace | None:
         return None
 
 
+# Why predictions could not be kept on disk (an unwritable workspace folder), by cache folder: said once per session.
+_NOTES: dict[str, str] = {}
+_NOTE_SHOWN = "_loaders_cache_note_shown"
+
+
 @cache_shared(max_entries=16)
 def _scored(ws: Workspace, dataset: str, model: str | None) -> Scored:
-    """Shared by every session, keyed by the workspace's files (ui.cache hashes a Workspace by its key)."""
+    """Shared by every session, keyed by the workspace's files (ui.cache hashes a Workspace by its key); the
+    model's outputs come from the cache beside the workspace when a previous start (or process) wrote them."""
     with st.spinner(f"Scoring dataset '{dataset}'" + (f" with model '{model}'…" if model else "…")):
-        return score(ws, dataset, model)
+        got = score_cached(ws, dataset, model)
+    if got.note and got.path is not None:
+        _NOTES[str(got.path.parent)] = got.note
+    return got.scored
 
 
 def scored(dataset: str | None = None, model: str | None = None, ws: Workspace | None = None) -> Scored:
-    """The chosen (or given) dataset scored by the chosen (or given) model; computed once per pair."""
+    """The chosen (or given) dataset scored by the chosen (or given) model; computed once per pair (and kept
+    on disk beside the workspace across restarts)."""
     ws = ws or open_current()
     dataset = dataset or selected_dataset(ws)
     if model is None:
         model = selected_model(ws)
-    return _scored(ws, dataset, model)
+    out = _scored(ws, dataset, model)
+    _say_cache_note(ws)
+    return out
+
+
+def _say_cache_note(ws: Workspace) -> None:
+    """Once per session: why the predictions are not kept on disk (a one-line toast), if they are not."""
+    note = _NOTES.get(str(ws.config.root / CACHE_FOLDER))
+    if note and not st.session_state.get(_NOTE_SHOWN):
+        st.session_state[_NOTE_SHOWN] = True
+        st.toast(md_text(note), icon=":material/save:")
 
 
 def selected_dataset(ws: Workspace) -> str:
@@ -88,6 +113,8 @@ def selected_model(ws: Workspace) -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def _store(url: str | None) -> Store:
+    from explore.core.store import Store
+
     return Store(url)
 
 

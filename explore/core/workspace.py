@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -1079,8 +1079,14 @@ def _encode(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Map label values to their index in ``classes`` (-1 when absent), matching as text when types differ."""
     lookup = {c: i for i, c in enumerate(classes.tolist())}
     lookup_s = {_text_key(c): i for i, c in enumerate(classes.tolist())}
-    codes = pd.Series(values).map(lambda v: lookup.get(v, lookup_s.get(_text_key(v), -1)))
-    return codes.to_numpy(dtype="int64")
+    # Each distinct value is looked up once (a million labels hold two or a few dozen distinct values).
+    inverse, uniques = pd.factorize(pd.Series(values), use_na_sentinel=False)
+    mapped = np.fromiter(
+        (lookup.get(v, lookup_s.get(_text_key(v), -1)) for v in np.asarray(uniques, dtype=object)),
+        dtype="int64",
+        count=len(uniques),
+    )
+    return mapped[inverse] if len(inverse) else np.empty(0, dtype="int64")
 
 
 def decision_sign(model: Any, classes: np.ndarray, positive_index: int | None) -> float:
@@ -1200,48 +1206,101 @@ def score_unlabeled(ws: Workspace, dataset: str, model: str | None = MAIN_MODEL)
     return _score_rows(ws, dataset, model, labelled=False)
 
 
-def _score_rows(ws: Workspace, dataset: str, model: str | None, *, labelled: bool) -> Scored:
-    cols = ws.columns
+@dataclass(frozen=True)
+class ModelOutputs:
+    """What a model says about a dataset's rows, encoded: what ``explore.core.score_cache`` keeps on disk.
+
+    ``pred``: class codes in ``ws.classes`` (-1 for a class outside them) or floats (regression); ``proba``:
+    columns in ``ws.classes`` order, or None; ``score``: the binary positive-class score, or None;
+    ``unavailable``: metric -> why it cannot be computed from these outputs."""
+
+    pred: np.ndarray
+    proba: np.ndarray | None
+    score: np.ndarray | None
+    unavailable: dict[str, str]
+
+
+# (ws, dataset, model, rows) -> ModelOutputs: how ``_score_rows`` gets the model's outputs (a cache may stand in).
+OutputsSource = Callable[["Workspace", str, str, pd.DataFrame], ModelOutputs]
+
+
+def scoring_rows(ws: Workspace, dataset: str, *, labelled: bool) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """(the rows ``score`` / ``score_unlabeled`` keep, the mask of them in the dataset, unlabelled rows)."""
     df_all = ws.dataset(dataset)
-    has_label = df_all[cols.label].notna().to_numpy()
+    has_label = df_all[ws.columns.label].notna().to_numpy()
     n_unlabeled = int((~has_label).sum())
     keep = has_label if labelled else ~has_label
     if labelled and not n_unlabeled:
-        frame = df_all
-    else:
-        frame = df_all.loc[keep].reset_index(drop=True)
+        return df_all, keep, n_unlabeled
+    return df_all.loc[keep].reset_index(drop=True), keep, n_unlabeled
+
+
+def model_outputs(ws: Workspace, dataset: str, model: str, frame: pd.DataFrame) -> ModelOutputs:
+    """Run model ``model`` on ``frame`` (rows of ``dataset``): predictions, probabilities, scores, encoded."""
+    unavailable: dict[str, str] = {}
+    score_vec = None
+    est = ws.model(model)
+    pred_raw, proba = predict_frame(est, frame[ws.feature_names], model_name=model, dataset=dataset)
+    if ws.task != "regression" and proba is None:
+        reason = f"the model '{model}' has no predict_proba"
+        if hasattr(est, "decision_function") and ws.task == "binary":
+            score_vec = np.asarray(
+                est.decision_function(
+                    frame[ws.feature_names]
+                    if hasattr(est, "feature_names_in_")
+                    else frame[ws.feature_names].to_numpy()
+                ),
+                dtype="float64",
+            )
+            score_vec = score_vec * decision_sign(est, ws.classes, ws.positive_index)
+            unavailable.update(
+                {m: reason + " (ROC/PR AUC use its decision_function)" for m in ("log loss", "Brier")}
+            )
+        else:
+            unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})
+    if (
+        proba is not None
+        and ws.classes is not None
+        and not np.array_equal(np.asarray(est.classes_), ws.classes)
+    ):
+        # Another model version with the classes in a different order: align columns to ws.classes.
+        order = _encode(ws.classes, np.asarray(est.classes_))
+        proba = proba[:, order]
+    pred, score_vec = _encoded_predictions(ws, pred_raw, proba, score_vec)
+    return ModelOutputs(pred=pred, proba=proba, score=score_vec, unavailable=unavailable)
+
+
+def _encoded_predictions(
+    ws: Workspace, pred_raw: Any, proba: np.ndarray | None, score_vec: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(predictions as class codes or floats, the binary score: the positive column of ``proba`` if none)."""
+    if ws.task == "regression":
+        return np.asarray(pred_raw, dtype="float64"), score_vec
+    pred = _encode(pred_raw, ws.classes)
+    if ws.task == "binary" and proba is not None and score_vec is None:
+        score_vec = proba[:, ws.positive_index]
+    return pred, score_vec
+
+
+def _score_rows(
+    ws: Workspace,
+    dataset: str,
+    model: str | None,
+    *,
+    labelled: bool,
+    outputs: OutputsSource | None = None,
+) -> Scored:
+    """``outputs(ws, dataset, model, frame)``: the model's outputs on the kept rows (default: run the model)."""
+    cols = ws.columns
+    frame, keep, n_unlabeled = scoring_rows(ws, dataset, labelled=labelled)
     y_raw = frame[cols.label].to_numpy()
     unavailable: dict[str, str] = {}
     proba = score_vec = None
     use_model = model is not None and ws.models
     if use_model:
-        est = ws.model(model)
-        pred_raw, proba = predict_frame(est, frame[ws.feature_names], model_name=model, dataset=dataset)
-        if ws.task != "regression" and proba is None:
-            reason = f"the model '{model}' has no predict_proba"
-            if hasattr(est, "decision_function") and ws.task == "binary":
-                score_vec = np.asarray(
-                    est.decision_function(
-                        frame[ws.feature_names]
-                        if hasattr(est, "feature_names_in_")
-                        else frame[ws.feature_names].to_numpy()
-                    ),
-                    dtype="float64",
-                )
-                score_vec = score_vec * decision_sign(est, ws.classes, ws.positive_index)
-                unavailable.update(
-                    {m: reason + " (ROC/PR AUC use its decision_function)" for m in ("log loss", "Brier")}
-                )
-            else:
-                unavailable.update({m: reason for m in ("ROC AUC", "PR AUC", "log loss", "Brier")})
-        if (
-            proba is not None
-            and ws.classes is not None
-            and not np.array_equal(np.asarray(est.classes_), ws.classes)
-        ):
-            # Another model version with the classes in a different order: align columns to ws.classes.
-            order = _encode(ws.classes, np.asarray(est.classes_))
-            proba = proba[:, order]
+        out = (outputs or model_outputs)(ws, dataset, model, frame)
+        pred, proba, score_vec = out.pred, out.proba, out.score
+        unavailable.update(out.unavailable)
     else:
         if not cols.prediction and not cols.score and not cols.scores:
             raise errors.WorkspaceError("This workspace has no model and no prediction column to score with.")
@@ -1280,14 +1339,11 @@ def _score_rows(ws: Workspace, dataset: str, model: str | None, *, labelled: boo
             unavailable.update(
                 {m: "the score column is not a probability in [0, 1]" for m in ("log loss", "Brier")}
             )
+        pred, score_vec = _encoded_predictions(ws, pred_raw, proba, score_vec)
     if ws.task == "regression":
         y = pd.to_numeric(pd.Series(y_raw), errors="coerce").to_numpy(dtype="float64")
-        pred = np.asarray(pred_raw, dtype="float64")
     else:
         y = _encode(y_raw, ws.classes) if labelled else np.full(len(frame), -1, dtype="int64")
-        pred = _encode(pred_raw, ws.classes)
-        if ws.task == "binary" and proba is not None and score_vec is None:
-            score_vec = proba[:, ws.positive_index]
     ids = frame[cols.id].to_numpy() if cols.id else np.arange(len(frame))
     time = None
     if cols.time:

@@ -103,3 +103,22 @@ def test_without_auth_the_typed_name_stays(signed_app):
     at = signed_app({}, auth=False)
     assert [t for t in at.text_input if t.key == "rubric_confirmer"]
     assert "identity_sidebar_sign_in" not in _buttons(at)
+
+
+def test_sign_in_with_the_provider_down_says_it_is_unreachable_and_how_to_fix(signed_app):
+    """AUTH's server_metadata_url is a closed port: pressing Sign in explains instead of sending the browser to
+    Streamlit's bare "Authentication error" page."""
+    from ui.identity import PROVIDER_UNREACHABLE
+
+    at = signed_app({"is_logged_in": False})
+    at.button(key="rubric_confirmer_sign_in").click().run()
+    assert_no_exception(at)
+    shown = [e.value.replace("\\", "") for e in at.error]  # the Markdown escapes md_text added
+    assert any(
+        e.startswith("The identity provider is unreachable")
+        and "127.0.0.1:1" in e
+        and "server_metadata_url" in e
+        for e in shown
+    ), shown
+    assert PROVIDER_UNREACHABLE.startswith("The identity provider is unreachable, so nobody can sign in")
+    assert "rubric_confirmer_sign_in" in _buttons(at)  # still offered: press again once the provider is back

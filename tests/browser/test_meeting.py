@@ -14,9 +14,9 @@ from explore.core.store import Store
 from explore.rubric import ml_test_score
 from tests.browser.driver import browsers, nav, open_page, open_rubric_test, serve, wait_idle
 
-# The poll runs every 2 s; the bound is generous for a loaded CI machine (no timed assertions: the figure is
-# printed, and benchmarks/bench_rubric.py measures the page's rerun).
-FOLLOW_SECONDS = 30
+# The poll runs every 2 s (goal: shown within ~2 s); the bound is 4 polls, generous for a loaded CI machine (it
+# held at a load average of 26 on 2 cores). The delay is printed; benchmarks/bench_meeting.py live prints p50.
+FOLLOW_SECONDS = 8
 
 
 @pytest.fixture(scope="module")

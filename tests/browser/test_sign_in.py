@@ -140,3 +140,41 @@ def test_an_account_off_the_allowed_list_is_told_why_and_records_nothing(signed_
         expect(main.get_by_role("button", name="Sign out")).to_be_visible()
     with Store(db_url) as store:
         assert store.get_review_by_name("eve") is None
+
+
+def test_a_provider_that_went_down_is_named_with_the_fix_not_a_bare_error_page(tiny_workspace, tmp_path):
+    """The provider answered when the server started, then stopped: pressing Sign in keeps the reviewer in the
+    app with a message saying the identity provider is unreachable and what to check."""
+    port = free_port()
+    with oidc_provider() as provider:
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+            'cookie_secret = "a-long-random-string-used-only-by-this-test-0123456789"\n'
+            'client_id = "ml-explore"\n'
+            'client_secret = "not-a-secret"\n'
+            f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
+        )
+    # The provider is stopped now (its port is closed).
+    with (
+        serve(
+            tiny_workspace,
+            db_url=f"sqlite:///{tmp_path / 'store.db'}",
+            port=port,
+            streamlit_args=["--secrets.files", str(secrets)],
+        ) as url,
+        browser() as page,
+    ):
+        open_page(page, url)
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Sign in").click()
+        wait_idle(page)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text(re.compile("^The identity provider is unreachable"))).to_be_visible(
+            timeout=30_000
+        )
+        text = sidebar.get_by_test_id("stAlertContentError").inner_text()
+        assert provider.split("//")[1] in text and "server_metadata_url" in text
+        assert page.url.startswith(url)  # still in the app, not on /auth/login
+        assert "Authentication error" not in page.inner_text("body")
+        assert not page.query_selector('[data-testid="stException"]')
