@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from explore.core.progress import Progress
+from explore.core.row_ids import position_of_id
 from explore.core.workspace import Scored
 from explore.errors import NO_MODEL_FILE, AnalysisError, ModelError
 
@@ -1450,18 +1451,12 @@ def waterfall_steps(
 
 
 def find_row(scored: Scored, *, position: int | None = None, row_id: Any = None) -> int:
-    """The position of a row in ``scored`` by position or by id (matched as text when types differ)."""
+    """The position of a row in ``scored`` by position or by id (``explore.core.row_ids``: the one rule)."""
     if row_id is not None and str(row_id) != "":
-        ids = np.asarray(scored.ids)
-        try:
-            hit = np.flatnonzero(ids == row_id)
-        except (TypeError, ValueError):
-            hit = np.empty(0, dtype=int)
-        if len(hit) == 0:
-            hit = np.flatnonzero(pd.Series(ids).astype(str).to_numpy() == str(row_id))
-        if len(hit) == 0:
+        hit = position_of_id(scored.ids, row_id)
+        if hit is None:
             raise AnalysisError(UNKNOWN_ID.format(dataset=scored.dataset_name, received=row_id))
-        return int(hit[0])
+        return hit
     if position is None or not 0 <= int(position) < scored.n:
         raise AnalysisError(
             ROW_OUT_OF_RANGE.format(

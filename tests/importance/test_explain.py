@@ -530,6 +530,9 @@ def test_local_explanation_and_waterfall(df):
     sc = scored_for(model, df, "label", "binary", positive="yes")
     pos = explain.find_row(sc, row_id="1007")  # ids are 1000 + position; typed ids arrive as text
     assert pos == 7 and explain.find_row(sc, position=7) == 7
+    assert explain.find_row(sc, row_id=1007) == 7  # the same rule as the pages (explore.core.row_ids)
+    with pytest.raises(AnalysisError):
+        explain.find_row(sc, row_id="01007")  # reads differently: not this id
     local = explain.explain(sc, model, rows=[pos])
     glob = explain.explain(sc, model, rows=[3, 7, 9])
     np.testing.assert_allclose(local.values[0], glob.values[1], atol=1e-12)  # same row, same values
