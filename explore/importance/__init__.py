@@ -9,7 +9,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "explain": [
             "ShapExplanation",
             "plan_explainer",
-            "explain",
             "importance_table",
             "SliceComparison",
             "slice_vs_rest",

@@ -9,7 +9,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "ml_test_score": [
             "RubricTest",
             "RubricScore",
-            "score",
+            "rubric_score",
             "ReviewState",
             "start_review",
             "load_review",

@@ -607,7 +607,7 @@ def normalise_statuses(statuses: Mapping[str, str]) -> dict[str, str]:
     return {t: statuses.get(t, "not_done") for t in TEST_IDS}
 
 
-def score(statuses: Mapping[str, str]) -> RubricScore:
+def rubric_score(statuses: Mapping[str, str]) -> RubricScore:
     """Score ``statuses`` (test id -> "not_done" | "manual" | "automated"; missing ids are not done).
 
     Returns per-section sums in points (½ per manual test, 1 per automated test), the final score (their
@@ -694,7 +694,7 @@ class ReviewState:
         return self.entries.get(test_id) or self.carried.get(test_id)
 
     def score(self) -> RubricScore:
-        return score(self.statuses())
+        return rubric_score(self.statuses())
 
 
 def _review_row(conn: Connection, review_id: int) -> dict[str, Any] | None:
@@ -910,7 +910,7 @@ def audit_trail(store: Store, review_id: int) -> list[AuditEvent]:
                 evidence_text=row["evidence_text"],
                 links=tuple(row["links"] or ()),
                 snapshot_ids=tuple(row["snapshot_ids"] or ()),
-                final_after=score(current).final,
+                final_after=rubric_score(current).final,
             )
         )
     return events
@@ -952,7 +952,7 @@ def score_history(store: Store) -> list[HistoryPoint]:
         out = []
         for review in reviews:
             own = by_review.get(review["id"], {})
-            s = score(own)
+            s = rubric_score(own)
             out.append(
                 HistoryPoint(
                     review_id=review["id"],
@@ -1240,7 +1240,7 @@ def cheapest_next_points(
     from the previous review. Steps are listed for the limiting sections only, since only they can raise
     the final score (the minimum).
     """
-    current = score(statuses)
+    current = rubric_score(statuses)
     full = current.statuses
     proposals_by_test = proposals_by_test or {}
     runnable = runnable or {}
@@ -1258,7 +1258,7 @@ def cheapest_next_points(
             if found is None:
                 continue
             to_status, effort = found
-            after = score({**full, test.id: to_status})
+            after = rubric_score({**full, test.id: to_status})
             steps.append(
                 NextStep(
                     test_id=test.id,
@@ -1293,7 +1293,9 @@ def cheapest_next_points(
         first = next((s for s in steps if s.section == sec), None)
         if first is not None:
             plan.append(first)
-    after_plan = score({**full, **{s.test_id: s.to_status for s in plan}}).final if plan else current.final
+    after_plan = (
+        rubric_score({**full, **{s.test_id: s.to_status for s in plan}}).final if plan else current.final
+    )
     return NextPoints(current.final, current.limiting, tuple(steps), tuple(plan), after_plan)
 
 
@@ -1893,8 +1895,8 @@ __all__ = [
     "review_to_json",
     "review_to_markdown",
     "runnable_here",
+    "rubric_score",
     "runs_for",
-    "score",
     "score_history",
     "start_review",
     "tests_in",

@@ -49,7 +49,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "DatapointsSpec",
             "DatapointsResult",
             "Region",
-            "datapoints",
             "box_slice",
             "disagreement",
         ],

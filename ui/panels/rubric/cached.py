@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from explore.rubric import charts
-from explore.rubric.ml_test_score import HistoryPoint, score
+from explore.rubric.ml_test_score import HistoryPoint, rubric_score
 from ui.cache import cache_small
 
 
 @cache_small(max_entries=64)
 def score_chart_specs(statuses: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The section bars and the status grid of one assignment of statuses (sorted (test id, status) pairs)."""
-    result = score(dict(statuses))
+    result = rubric_score(dict(statuses))
     return charts.section_bars(result).to_dict(validate=False), charts.status_grid(result).to_dict(
         validate=False
     )
