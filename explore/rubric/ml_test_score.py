@@ -20,18 +20,20 @@ import datetime as dt
 import html
 import importlib.util
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
 from explore.core.serialise import to_json
-from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
+from explore.core.store import RUBRIC_STATUSES, Store, from_row, rubric_entries, rubric_reviews, snapshots
 from explore.errors import RubricConflict, RubricError
 from explore.report.markdown import Markup, autolink, markdown_table, md_escape
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from explore.core.workspace import Workspace
 
 # ---- the scale --------------------------------------------------------------------------------------
@@ -645,14 +647,12 @@ class Entry:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], carried_from: str | None = None) -> Entry:
-        return cls(
-            test_id=row["test_id"],
-            status=row["status"],
+        return from_row(
+            cls,
+            row,
             evidence_text=row.get("evidence_text") or "",
             links=tuple(row.get("links") or ()),
             snapshot_ids=tuple(int(i) for i in row.get("snapshot_ids") or ()),
-            author=row.get("author"),
-            created_at=row.get("created_at"),
             entry_id=row.get("id"),
             carried_from=carried_from,
         )
@@ -900,14 +900,10 @@ def audit_trail(store: Store, review_id: int) -> list[AuditEvent]:
     for row in rows:
         current[row["test_id"]] = row["status"]
         events.append(
-            AuditEvent(
+            from_row(
+                AuditEvent,
+                row,
                 entry_id=row["id"],
-                test_id=row["test_id"],
-                author=row["author"],
-                created_at=row["created_at"],
-                previous_status=row["previous_status"],
-                status=row["status"],
-                evidence_text=row["evidence_text"],
                 links=tuple(row["links"] or ()),
                 snapshot_ids=tuple(row["snapshot_ids"] or ()),
                 final_after=rubric_score(current).final,
@@ -930,10 +926,44 @@ class HistoryPoint:
     n_confirmed: int  # tests with an entry confirmed in this review
 
 
-def score_history(store: Store) -> list[HistoryPoint]:
+@dataclass(frozen=True)
+class ScoreHistory:
+    """The current score of every review in the store, oldest review first (``points``)."""
+
+    points: tuple[HistoryPoint, ...]
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self) -> Iterator[HistoryPoint]:
+        return iter(self.points)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per review: review_id, name, model_version, created_at, final, band, n_confirmed, and the
+        points of each section."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "review_id": p.review_id,
+                    "name": p.name,
+                    "model_version": p.model_version,
+                    "created_at": p.created_at,
+                    "final": p.final,
+                    "band": p.band.words,
+                    "n_confirmed": p.n_confirmed,
+                    **p.sections,
+                }
+                for p in self.points
+            ]
+        )
+
+
+def score_history(store: Store) -> ScoreHistory:
     """The current score of every review in the store, oldest review first."""
 
-    def read(conn: Connection) -> list[HistoryPoint]:
+    def read(conn: Connection) -> ScoreHistory:
         reviews = [
             dict(r._mapping) for r in conn.execute(select(rubric_reviews).order_by(rubric_reviews.c.id))
         ]
@@ -965,7 +995,7 @@ def score_history(store: Store) -> list[HistoryPoint]:
                     n_confirmed=len(own),
                 )
             )
-        return out
+        return ScoreHistory(tuple(out))
 
     return store.read(read)
 
@@ -1835,9 +1865,42 @@ def record_check_report(store: Store, report: Mapping[str, Any], *, workspace: s
     return run_id, True
 
 
+@dataclass(frozen=True)
+class CheckRuns:
+    """`explore check` runs as the store keeps them (``id``, ``finished_at``, ``exit_code``, ``workspace``,
+    ``report``), oldest first."""
+
+    runs: tuple[dict[str, Any], ...]
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.runs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per run: id, finished_at, exit_code, checks_run (checks that passed or failed), review."""
+        import pandas as pd
+
+        rows = []
+        for r in self.runs:
+            report = r.get("report") or {}
+            checks = report.get("checks") or []
+            rows.append(
+                {
+                    "id": int(r["id"]),
+                    "finished_at": r["finished_at"],
+                    "exit_code": int(r["exit_code"]),
+                    "checks_run": sum(c.get("status") in ("passed", "failed") for c in checks),
+                    "review": report.get("review"),
+                }
+            )
+        return pd.DataFrame(rows, columns=["id", "finished_at", "exit_code", "checks_run", "review"])
+
+
 def runs_for(
     run_rows: Iterable[Mapping[str, Any]], *, workspace_path: str, workspace_name: str, review: str | None
-) -> list[dict[str, Any]]:
+) -> CheckRuns:
     """The check runs that concern this workspace (same path, or same folder name when CI checked out
     elsewhere) and this review (runs tagged with another review's name are left out)."""
     out = []
@@ -1848,7 +1911,7 @@ def runs_for(
         tagged = report.get("review")
         if same and (not tagged or review is None or tagged == review):
             out.append(dict(row))
-    return out
+    return CheckRuns(tuple(out))
 
 
 __all__ = [
@@ -1867,9 +1930,11 @@ __all__ = [
     "TEST_IDS",
     "AuditEvent",
     "Band",
+    "CheckRuns",
     "Entry",
     "HistoryPoint",
     "ImportedReview",
+    "ScoreHistory",
     "NextPoints",
     "NextStep",
     "Proposal",

@@ -564,6 +564,9 @@ def test_score_history_across_reviews(store):
         ml_test_score.confirm_test(store, b, t, status="manual", author="x")
     history = ml_test_score.score_history(store)
     assert [(h.name, h.final, h.n_confirmed) for h in history] == [("first", 0.0, 1), ("second", 3.5, 28)]
+    frame = history.to_frame()
+    assert frame[["name", "final", "n_confirmed"]].values.tolist() == [["first", 0.0, 1], ["second", 3.5, 28]]
+    assert frame.loc[0, "data"] == 0.5 and frame.loc[1, "data"] == 3.5  # manual: half a point per data test
     chart = charts.history_chart(history, highlight="second").to_dict()
     datasets = json.dumps(chart["datasets"])
     assert '"final": 3.5' in datasets and '"review": "first"' in datasets
@@ -771,7 +774,8 @@ def test_runs_for_matches_the_workspace_by_path_or_folder_and_the_review():
     found = ml_test_score.runs_for(
         rows, workspace_path="/local/ws/workspace.toml", workspace_name="ws", review="v3"
     )
-    assert [r["id"] for r in found] == [1, 2]
+    assert isinstance(found, ml_test_score.CheckRuns)
+    assert [r["id"] for r in found] == [1, 2] and len(found) == 2
 
 
 # ---- charts -------------------------------------------------------------------------------------------------
@@ -799,9 +803,11 @@ def test_check_runs_chart_has_one_mark_per_run():
         {"id": i, "finished_at": dt.datetime(2026, 1, i, tzinfo=dt.UTC), "exit_code": i % 3, "report": {}}
         for i in range(1, 6)
     ]
-    spec = charts.check_runs_chart(runs).to_dict()
+    spec = charts.check_runs_chart(ml_test_score.CheckRuns(tuple(runs))).to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 5 and {r["outcome"] for r in rows} == {"passed", "a check failed", "could not run"}
+    assert [r["run"] for r in rows] == [1, 2, 3, 4, 5] and {r["review"] for r in rows} == {"—"}
+    assert rows[0]["finished"].startswith("2026-01-01T00:00:00")  # UTC, shown without a zone
 
 
 def test_docs_list_every_test_every_check_and_the_exit_codes():
