@@ -348,7 +348,7 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     parts: list[str] = []
     measured = 0
     for column in columns:
-        result = slices.fairness_gaps(sc, column, threshold=limit)
+        result = slices.fairness_gaps(sc, column, slices.FairnessParams(threshold=limit))
         per_column[column] = result.to_dict()
         gaps = result.gaps.dropna(subset=["gap"])
         failures.extend(

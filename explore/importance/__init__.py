@@ -16,6 +16,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "permutation_check",
             "DropColumnResult",
             "drop_column_importance",
+            "WaterfallSteps",
+            "waterfall_steps",
         ],
         "charts": [],
         "rows": ["ExplainRows", "rows_to_explain", "parse_position", "RowOutcome", "row_outcome"],

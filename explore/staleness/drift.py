@@ -669,12 +669,25 @@ def window_drift_frame(
     )
 
 
-def bucket_shares(result: DriftResult, feature: str, window: int) -> pd.DataFrame:
-    """Reference vs current share of each bucket of ``feature`` in ``window``: bucket, order, reference, current."""
+@dataclass(frozen=True, eq=False)
+class BucketShares:
+    """Reference vs current share of each bucket of ``feature`` in window ``window``: ``table`` columns
+    ``bucket``, ``order``, ``reference``, ``current`` (NaN when the window has no row)."""
+
+    feature: str
+    window: int
+    table: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def bucket_shares(result: DriftResult, feature: str, window: int) -> BucketShares:
+    """How ``feature``'s buckets are filled in ``window`` against the reference (see ``BucketShares``)."""
     prof = result.reference.features[feature]
     c = result.counts[feature][window].astype("float64")
     tot = c.sum()
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "bucket": prof.buckets,
             "order": np.arange(len(prof.buckets)),
@@ -682,6 +695,7 @@ def bucket_shares(result: DriftResult, feature: str, window: int) -> pd.DataFram
             "current": c / tot if tot else np.full(len(c), np.nan),
         }
     )
+    return BucketShares(feature, int(window), table)
 
 
 def drift_metric_tracking(

@@ -253,7 +253,9 @@ def test_fairness_gaps_equal_direct_computation_and_newcombe() -> None:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     sc = binary_scored(3000, seed=6)
-    fr = report.fairness_gaps(sc, "city", threshold=0.05, min_support=30)
+    params = report.FairnessParams(threshold=0.05, min_support=30)
+    assert report.FairnessParams.from_dict(params.to_dict()) == params
+    fr = report.fairness_gaps(sc, "city", params)
     groups = fr.groups.set_index("group")
     city = sc.frame["city"]
     for name in ("Paris", "Lyon"):
@@ -283,7 +285,7 @@ def test_fairness_multiclass_and_regression() -> None:
     mc = report.fairness_gaps(
         make_scored("multiclass", y, pred, proba=proba, frame=frame, classes=["a", "b", "c"]),
         "city",
-        positive="b",
+        report.FairnessParams(positive="b"),
     )
     assert mc.cls == "b" and set(mc.gaps["measure"]) == {"positive rate", "true positive rate", "accuracy"}
     rng = np.random.default_rng(8)
@@ -300,8 +302,10 @@ def test_fairness_multiclass_and_regression() -> None:
 def test_curves_lie_on_sklearn_curves_with_at_most_200_points() -> None:
     sc = binary_scored(5000, seed=9)
     m = (sc.frame["city"] == "Paris").to_numpy()
-    cur = report.curves(sc, {"slice": m, "all": np.ones(sc.n, dtype=bool)})
-    for name, sel in (("slice", m), ("all", np.ones(sc.n, dtype=bool))):
+    cur = report.curves(sc, SliceDefinition((Condition("city", "in", values=("Paris",)),)))
+    assert list(cur.auc) == ["slice", "rest", "all rows"]
+    assert list(report.curves(sc).auc) == ["all rows"]
+    for name, sel in (("slice", m), ("rest", ~m), ("all rows", np.ones(sc.n, dtype=bool))):
         roc = cur.roc[cur.roc["set"] == name]
         assert len(roc) <= report.CURVE_POINTS + 1
         s, yy = sc.score[sel], sc.y[sel] == 1
@@ -316,11 +320,14 @@ def test_curves_lie_on_sklearn_curves_with_at_most_200_points() -> None:
 def test_confusion_matrix_equals_sklearn_with_and_without_threshold() -> None:
     sc = binary_scored(1000, seed=10)
     m = (sc.frame["visits"] > 1).to_numpy()
-    cm = report.confusion_matrix(sc, m).pivot(index="true", columns="predicted", values="count")
+    sd = SliceDefinition((Condition("visits", "range", lo=2),))  # integer visits: > 1 is ≥ 2
+    result = report.confusion_matrix(sc, sd)
+    assert result.n_rows == m.sum() and result.threshold is None
+    cm = result.to_frame().pivot(index="true", columns="predicted", values="count")
     np.testing.assert_array_equal(
         cm.loc[["no", "yes"], ["no", "yes"]].to_numpy(), skm.confusion_matrix(sc.y[m], sc.pred[m])
     )
-    cm3 = report.confusion_matrix(sc, m, threshold=0.3).pivot(
+    cm3 = report.confusion_matrix(sc, sd, threshold=0.3).table.pivot(
         index="true", columns="predicted", values="count"
     )
     np.testing.assert_array_equal(
@@ -331,7 +338,7 @@ def test_confusion_matrix_equals_sklearn_with_and_without_threshold() -> None:
 def test_worst_rows_come_worst_first() -> None:
     sc = binary_scored(800, seed=11)
     m = (sc.frame["city"] == "Lyon").to_numpy()
-    rows = report.worst_rows(sc, m, n=20)
+    rows = report.worst_rows(sc, SliceDefinition((Condition("city", "in", values=("Lyon",)),)), n=20)
     assert len(rows) == 20 and rows["loss"].is_monotonic_decreasing
     assert rows["loss"].iloc[0] == pytest.approx(sc.row_loss[m].max())
     assert set(rows["position"]) <= set(np.flatnonzero(m))

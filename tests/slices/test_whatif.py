@@ -12,6 +12,7 @@ from sklearn.inspection import partial_dependence as sk_partial_dependence
 from explore.core.workspace import Scored, _encode, predict_frame
 from explore.errors import AnalysisError
 from explore.slices import whatif
+from explore.slices.definition import Condition, SliceDefinition
 from tests.helpers import FEATURES, frame, pipeline
 
 
@@ -206,6 +207,14 @@ def test_threshold_metrics_and_the_cost_optimal_threshold(binary) -> None:
     pp = sc.score >= 0.3
     assert tm["precision"] == pytest.approx(skm.precision_score(sc.y, pp))
     assert tm["recall"] == pytest.approx(skm.recall_score(sc.y, pp))
+    paris = (sc.frame["city"] == "Paris").to_numpy()
+    by_set = whatif.threshold_metrics(
+        sc, 0.3, slice_def=SliceDefinition((Condition("city", "in", values=("Paris",)),))
+    ).set_index("set")
+    assert by_set.index.tolist() == ["slice", "rest", "all rows"]
+    for name, rows in (("slice", paris), ("rest", ~paris), ("all rows", np.ones(sc.n, dtype=bool))):
+        assert by_set.loc[name, "rows"] == rows.sum()
+        assert by_set.loc[name, "recall"] == pytest.approx(skm.recall_score(sc.y[rows], pp[rows]))
     sug = whatif.suggest_threshold(sc, cost_fp=1, cost_fn=4, by="city")
     y = sc.y == 1
     costs = [

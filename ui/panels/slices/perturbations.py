@@ -56,7 +56,7 @@ def perturbations_section(ctx: PageContext, focus: SliceRows) -> None:
                 shift=shift,
                 expectation=expectation,
                 tolerance=tolerance,
-                mask=focus.mask,
+                slice_def=focus.conditions_only,
                 by=by,
             )
     res = st.session_state.get(LAST_RESULT)
