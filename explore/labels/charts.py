@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.labels.crowd import Agreement, LabelerTrust, Queue
+from explore.labels.crowd import Agreement, LabelerTrust, PairConfusion, Queue
 from explore.labels.review import SessionSummary
 
 MAX_CONFUSION_LABELERS = 12
@@ -135,9 +135,10 @@ def trust_chart(trust: LabelerTrust) -> alt.Chart:
     )
 
 
-def confusion_heatmap(table: pd.DataFrame, *, title: str, normalize: bool = False) -> alt.Chart:
-    """A square count table (rows x columns, named by their index/column names) as a heatmap; with
+def confusion_heatmap(confusion: PairConfusion, *, normalize: bool = False) -> alt.Chart:
+    """Two labelers' confusion as a heatmap (rows: the first's labels, columns: the second's); with
     ``normalize`` each row is shown as shares."""
+    table, title = confusion.table, f"{confusion.first} (rows) vs {confusion.second} (columns)"
     row_name = table.index.name or "row"
     col_name = table.columns.name or "column"
     long = table.stack().rename("count").reset_index()

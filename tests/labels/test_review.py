@@ -411,3 +411,22 @@ def test_queue_histogram_counts_every_item_of_the_queue_it_is_given(labeled):
     in_bin = drawn.groupby("start")["items"].sum()
     first = top.frame["score"].to_numpy()
     assert in_bin.iloc[-1] == ((first >= drawn["start"].max()) & (first <= 1)).sum()
+
+
+def test_pair_confusion_counts_the_items_both_labeled_and_draws_them(labeled):
+    from tests.helpers import frame
+
+    ws, ann, _, _ = labeled
+    truth = frame(400, seed=9)["income"].to_numpy()  # the labels the fixture simulated, again
+    long = simulate_labels(truth, list(ws.classes), {"ana": 0.95, "ben": 0.85, "cam": 0.65}, seed=4)
+    both = long.pivot_table(index="item", columns="who", values="said", aggfunc="first")[["ana", "cam"]]
+    both = both.dropna()
+    expected = pd.crosstab(both["ana"], both["cam"]).sort_index().sort_index(axis=1)
+    confusion = crowd.pair_confusion(ann, "ana", "cam")
+    assert (confusion.first, confusion.second) == ("ana", "cam")
+    got = confusion.to_frame().sort_index().sort_index(axis=1)
+    pd.testing.assert_frame_equal(got, expected, check_names=False, check_dtype=False)
+    spec = charts.confusion_heatmap(confusion).to_dict()
+    assert spec["title"] == "ana (rows) vs cam (columns)"
+    cells = pd.DataFrame(spec["datasets"].popitem()[1])
+    assert cells["count"].sum() == len(both)
