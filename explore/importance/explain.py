@@ -53,6 +53,7 @@ from explore.core.progress import Progress
 from explore.core.row_ids import position_of_id
 from explore.core.workspace import Scored
 from explore.errors import NO_MODEL_FILE, AnalysisError, ModelError
+from explore.report.display import TableResult
 from explore.slices.definition import SliceDefinition, slice_mask
 
 # ---- units of the explained output ---------------------------------------------------------------------
@@ -1382,7 +1383,7 @@ def interaction_partner(expl: ShapExplanation, feature: str, *, output: int | st
 
 
 @dataclass(frozen=True, eq=False)
-class WaterfallSteps:
+class WaterfallSteps(TableResult):
     """Steps of a waterfall for one explained row: base value, the largest contributions, the rest, the output.
 
     ``table`` columns: ``label``, ``feature`` (None for base/rest/output), ``value`` (the raw feature value),
@@ -1392,9 +1393,6 @@ class WaterfallSteps:
 
     table: pd.DataFrame
     units: str
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
 
 
 def waterfall_steps(

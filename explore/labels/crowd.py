@@ -46,6 +46,7 @@ from explore.errors import (
     ModelError,
     TimeColumnError,
 )
+from explore.report.display import TableResult
 
 ReviewTarget = Literal["dataset", "consensus"]
 ModelScore = Literal["self_confidence", "margin"]
@@ -720,16 +721,13 @@ def cohen_kappa_from_confusion(confusion: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class PairConfusion:
+class PairConfusion(TableResult):
     """Counts of (``first``'s label, ``second``'s label) on the items both labeled: ``table`` rows are the first
     labeler's labels, columns the second's (only categories either of them used; empty: no item in common)."""
 
     first: str
     second: str
     table: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
 
 
 def pair_confusion(ann: Annotations, labeler_a: str, labeler_b: str) -> PairConfusion:

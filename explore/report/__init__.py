@@ -18,6 +18,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "Markup",
         ],
         "csv": ["csv_bytes", "spreadsheet_safe", "neutralised"],
-        "display": ["Result"],
+        "display": ["Result", "TableResult"],
     },
 )

@@ -27,6 +27,7 @@ from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable, plain
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
+from explore.report.display import TableResult
 from explore.slices.comparison import comparison_sets
 from explore.slices.definition import Condition, SliceDefinition, slice_mask
 from explore.slices.grouping import (
@@ -1375,7 +1376,7 @@ def _class_score(scored: Scored, cls: Any, what: str) -> tuple[int, np.ndarray]:
 
 
 @dataclass(frozen=True, eq=False)
-class ConfusionMatrix:
+class ConfusionMatrix(TableResult):
     """Counts of (true class, predicted class) over a slice's ``n_rows`` rows. ``table`` is long: ``true``,
     ``predicted``, ``count``, ``share_of_true`` (row-normalised fraction); ``threshold`` the binary decision
     threshold used (None: the model's predictions)."""
@@ -1383,9 +1384,6 @@ class ConfusionMatrix:
     table: pd.DataFrame
     threshold: float | None
     n_rows: int
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
 
 
 def confusion_matrix(

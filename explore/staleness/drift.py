@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from explore.errors import AnalysisError
+from explore.report.display import TableResult
 
 PSI_BINS = 10
 PSI_EPS = 1e-4
@@ -670,16 +671,13 @@ def window_drift_frame(
 
 
 @dataclass(frozen=True, eq=False)
-class BucketShares:
+class BucketShares(TableResult):
     """Reference vs current share of each bucket of ``feature`` in window ``window``: ``table`` columns
     ``bucket``, ``order``, ``reference``, ``current`` (NaN when the window has no row)."""
 
     feature: str
     window: int
     table: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
 
 
 def bucket_shares(result: DriftResult, feature: str, window: int) -> BucketShares:
