@@ -38,6 +38,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "DependenceResult",
             "ice_curve",
             "partial_dependence",
+            "PerturbationParams",
             "PerturbationResult",
             "perturbation_check",
             "threshold_metrics",

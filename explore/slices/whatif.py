@@ -672,27 +672,46 @@ class PerturbationResult:
         }
 
 
+@dataclass(frozen=True)
+class PerturbationParams:
+    """One perturbation check: set ``feature`` to ``set_to`` or add ``shift`` to it (exactly one of them), and
+    what the model should do — ``expectation`` "invariant" (no decision flips; regression: no change beyond
+    ``tolerance``), "increase" or "decrease" (the score moves that way, ``tolerance`` allowed against it).
+    ``by``: a column whose groups get their own rates. At most ``max_rows`` rows (a random sample drawn with
+    ``seed``); intervals at ``confidence``."""
+
+    feature: str
+    set_to: Any = None
+    shift: float | None = None
+    expectation: Expectation = "invariant"
+    tolerance: float = 0.0
+    by: str | None = None
+    max_rows: int = 20_000
+    confidence: float = 0.95
+    seed: int = 0
+
+
 def perturbation_check(
     model: Any,
     scored: Scored,
-    feature: str,
+    params: PerturbationParams,
     *,
-    set_to: Any = None,
-    shift: float | None = None,
-    expectation: Expectation = "invariant",
-    tolerance: float = 0.0,
     slice_def: SliceDefinition | None = None,
-    by: str | None = None,
-    max_rows: int = 20_000,
-    confidence: float = 0.95,
-    seed: int = 0,
 ) -> PerturbationResult:
-    """Set ``feature`` to ``set_to`` (or add ``shift`` to it) on the slice's rows (default all) and re-predict.
+    """Apply ``params``' change on the slice's rows (default all) and re-predict.
 
     On more than ``max_rows`` rows a random sample is used (``sampled``). Rows where the change is a
-    no-op (already equal to ``set_to``, or missing under a shift) are left out. ``by``: a column whose
-    groups get their own rates (e.g. "does changing region flip decisions more in some regions?").
+    no-op (already equal to ``set_to``, or missing under a shift) are left out. ``by`` (e.g. "does changing
+    region flip decisions more in some regions?") gives per-group rates.
     """
+    feature, set_to, shift, expectation = params.feature, params.set_to, params.shift, params.expectation
+    tolerance, by, max_rows, confidence, seed = (
+        params.tolerance,
+        params.by,
+        params.max_rows,
+        params.confidence,
+        params.seed,
+    )
     _require_model(model, "A perturbation check")
     _check_feature(scored, feature)
     if (set_to is None) == (shift is None):

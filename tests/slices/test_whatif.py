@@ -157,7 +157,7 @@ def test_ice_default_grid_spans_the_range_and_includes_the_current_value(binary)
 
 def test_perturbation_invariance_and_direction(binary) -> None:
     model, sc = binary
-    res = whatif.perturbation_check(model, sc, "city", set_to="Nice", by="city")
+    res = whatif.perturbation_check(model, sc, whatif.PerturbationParams("city", set_to="Nice", by="city"))
     s0 = model.predict(sc.X)
     X1 = sc.X.copy()
     X1["city"] = "Nice"
@@ -166,15 +166,17 @@ def test_perturbation_invariance_and_direction(binary) -> None:
     assert res.summary["n"] == changed.sum()
     assert res.summary["flip_rate"] == pytest.approx((s0 != s1)[changed].mean())
     assert set(res.by_group["group"]) == {"Paris", "Lyon"}
-    up = whatif.perturbation_check(model, sc, "age", shift=10, expectation="increase")
+    up = whatif.perturbation_check(
+        model, sc, whatif.PerturbationParams("age", shift=10, expectation="increase")
+    )
     p0, p1 = model.predict_proba(sc.X)[:, 1], model.predict_proba(sc.X.assign(age=sc.X["age"] + 10))[:, 1]
     ok = sc.X["age"].notna().to_numpy()
     assert up.summary["violation_rate"] == pytest.approx(((p1 - p0) < 0)[ok].mean())
     assert up.summary["mean_change"] == pytest.approx((p1 - p0)[ok].mean())
     with pytest.raises(AnalysisError, match="exactly one"):
-        whatif.perturbation_check(model, sc, "age")
+        whatif.perturbation_check(model, sc, whatif.PerturbationParams("age"))
     with pytest.raises(AnalysisError, match="not numeric"):
-        whatif.perturbation_check(model, sc, "city", shift=1)
+        whatif.perturbation_check(model, sc, whatif.PerturbationParams("city", shift=1))
 
 
 def test_model_outputs_decision_score_follows_the_positive_class(tmp_path) -> None:
