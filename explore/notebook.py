@@ -156,6 +156,7 @@ def slice_report(
     ``.chart()``: the slice-vs-rest comparison, or the per-group bars of the first metric with ``by``.
     """
     from explore.slices import charts
+    from explore.slices.report import SliceReportParams
     from explore.slices.report import slice_report as report
 
     sc = scored(ws, dataset, model=model)
@@ -166,9 +167,9 @@ def slice_report(
         sc,
         sd,
         by=by_list or None,
-        bins=bins,
-        metrics=list(metrics) if metrics else None,
-        confidence=confidence,
+        params=SliceReportParams(
+            bins=bins, metrics=tuple(metrics) if metrics else None, confidence=confidence
+        ),
     )
     grouped = value.by_group is not None and bool(by_list)
     first = value.metrics[0]

@@ -18,6 +18,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "report": [
             "SliceReport",
+            "SliceReportParams",
             "slice_report",
             "DiscoveryResult",
             "weak_slices",

@@ -259,25 +259,35 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class SliceReportParams:
+    """How a slice report measures: numeric and time columns are cut in ``bins`` quantile bins (an int,
+    explicit edges, or a dict column → either; categories keep their ``max_groups`` most frequent values);
+    ``metrics``: registry names (``explore.stats.metrics.METRICS``; None: every metric of the task), or a dict
+    display name → registry name or callable ``f(y_true, y_pred) -> float`` (no interval); intervals at
+    ``confidence``; groups flagged worse with Benjamini–Hochberg at ``fdr``."""
+
+    bins: int | Sequence[float] | dict[str, int | Sequence[float]] = DEFAULT_BINS
+    metrics: MetricSpec = None
+    confidence: float = 0.95
+    fdr: float = 0.05
+    max_groups: int = MAX_GROUPS
+
+
 def slice_report(
     scored: Scored,
     slice_def: SliceDefinition | None = None,
     *,
     by: Sequence[str] | None = None,
-    bins: int | Sequence[float] | dict[str, int | Sequence[float]] = DEFAULT_BINS,
-    metrics: MetricSpec = None,
-    confidence: float = 0.95,
-    fdr: float = 0.05,
-    max_groups: int = MAX_GROUPS,
+    params: SliceReportParams | None = None,
 ) -> SliceReport:
-    """Metrics of ``slice_def`` (all rows when None) vs the rest vs overall, and by group within the slice.
-
-    ``by``: up to two columns (data or pseudo-columns); numeric and time columns are cut in ``bins``
-    quantile bins (an int, explicit edges, or a dict column → either). ``metrics``: registry names
-    (``explore.stats.metrics.METRICS``; default: every metric of the task), or a dict display name → registry
-    name or callable ``f(y_true, y_pred) -> float`` (no interval). Raises ``AnalysisError`` for an empty
-    slice, unknown columns or metrics, or bad settings.
+    """Metrics of ``slice_def`` (all rows when None) vs the rest vs overall, and by group of up to two ``by``
+    columns (data or pseudo-columns) within the slice, measured as ``params`` says (default
+    ``SliceReportParams()``). Raises ``AnalysisError`` for an empty slice, unknown columns or metrics, or bad
+    settings.
     """
+    p = params or SliceReportParams()
+    bins, metrics, confidence, fdr, max_groups = p.bins, p.metrics, p.confidence, p.fdr, p.max_groups
     if not 0 < fdr < 1:
         raise AnalysisError(BAD_FDR.format(received=fdr))
     slice_def = slice_def or SliceDefinition()

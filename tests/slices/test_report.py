@@ -63,7 +63,7 @@ def test_by_group_gaps_and_benjamini_hochberg() -> None:
 
     sc = binary_scored(3000, seed=2)
     sd = SliceDefinition((Condition("member", "in", values=(False,)),))
-    rep = report.slice_report(sc, sd, by=["city", "visits"], fdr=0.1)
+    rep = report.slice_report(sc, sd, by=["city", "visits"], params=report.SliceReportParams(fdr=0.1))
     bg = rep.by_group
     m = sd.mask(sc)
     acc = bg[bg.metric == "accuracy"].reset_index(drop=True)
@@ -89,7 +89,9 @@ def test_a_truly_worse_group_is_flagged() -> None:
     wrong = rng.random(n) < np.where(frame["region"] == "c", 0.4, 0.1)
     pred = np.where(wrong, 1 - y, y)
     rep = report.slice_report(
-        make_scored("binary", y, pred, frame=frame), by=["region"], metrics=["accuracy"]
+        make_scored("binary", y, pred, frame=frame),
+        by=["region"],
+        params=report.SliceReportParams(metrics=["accuracy"]),
     )
     flagged = set(rep.by_group.loc[rep.by_group["worse"], "region"])
     assert flagged == {"c"}
@@ -100,7 +102,7 @@ def test_metrics_as_a_dict_with_a_callable() -> None:
     rep = report.slice_report(
         sc,
         SliceDefinition((Condition("visits", "in", values=(1, 2)),)),
-        metrics={"acc": "accuracy", "balanced": skm.balanced_accuracy_score},
+        params=report.SliceReportParams(metrics={"acc": "accuracy", "balanced": skm.balanced_accuracy_score}),
         by=["city"],
     )
     cmp = rep.comparison.set_index("metric")

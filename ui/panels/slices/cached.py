@@ -22,7 +22,8 @@ EDITOR_OPTIONS = 100  # values offered for a categorical feature in the datapoin
 def slice_report(
     scored: Scored, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
 ) -> report.SliceReport:
-    return report.slice_report(scored, slice_def, by=list(by), bins=bins, confidence=CONFIDENCE)
+    params = report.SliceReportParams(bins=bins, confidence=CONFIDENCE)
+    return report.slice_report(scored, slice_def, by=list(by), params=params)
 
 
 @cache_small(max_entries=64)
