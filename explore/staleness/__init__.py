@@ -27,6 +27,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "estimation": [
             "ESTIMATED_METRICS",
             "PerformanceEstimate",
+            "EstimationParams",
             "CalibrationResult",
             "EstimateWarning",
             "calibrate",
