@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 from common import peak_rss_mb
 
-from explore.staleness.estimation import ESTIMATED_METRICS, PART_ESTIMATED, estimate_performance
+from explore.staleness.estimation import (
+    ESTIMATED_METRICS,
+    PART_ESTIMATED,
+    EstimationParams,
+    estimate_performance,
+)
 from explore.stats.metrics import grouped_metrics
 from tests.staleness.simulate import scored_rows, simulate
 
@@ -48,11 +53,11 @@ def ours(sc, w, calibration: str):
     est = estimate_performance(
         lab,
         w,
+        EstimationParams(calibration=calibration),
         unlabeled=unl,
         codes=w.codes[ref],
         unlabeled_codes=w.codes[~ref],
         reference=0,
-        calibration=calibration,
     )
     return est, time.perf_counter() - t, time.process_time() - c
 

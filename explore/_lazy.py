@@ -17,9 +17,17 @@ def lazy_exports(
     """``(__getattr__, __dir__, __all__)`` for ``package`` from ``{submodule: [public names]}``.
 
     Submodules (the keys, and ``submodules``) are reachable as attributes too (``explore.slices.report``).
+    A name listed twice, or named like a submodule, raises ValueError: the attribute would otherwise change
+    meaning silently (the last listing wins; importing the submodule replaces the function by the module).
     """
-    where = {name: module for module, names in exports.items() for name in names}
+    where: dict[str, str] = {}
     modules = {*(m for m in exports if "." not in m), *submodules}
+    for module, names in exports.items():
+        for name in names:
+            if name in where or name in modules:
+                other = f"the submodule {name}" if name in modules else where[name]
+                raise ValueError(f"{package}: the public name {name!r} of {module} collides with {other}.")
+            where[name] = module
     public = sorted(where)
 
     def __getattr__(name: str) -> Any:

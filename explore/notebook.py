@@ -119,15 +119,16 @@ def as_slice(where: SliceDefinition | Mapping[str, Any] | None) -> SliceDefiniti
     return SliceDefinition(tuple(conditions))
 
 
-def _mask(sc: Scored, where: Any) -> tuple[SliceDefinition, np.ndarray | None]:
+def _slice(sc: Scored, where: Any) -> tuple[SliceDefinition, SliceDefinition | None]:
+    """``where`` as a slice, checked on ``sc`` (known columns, at least one row), and the ``slice_def`` the
+    analyses take (None for every row)."""
     sd = as_slice(where)
     if sd.is_everything:
         return sd, None
     _check_columns(sc, [c.column for c in sd.conditions if not c.column.startswith("__")], "where")
-    mask = sd.mask(sc)
-    if not mask.any():
+    if not sd.mask(sc).any():
         raise AnalysisError(f"No row of dataset '{sc.dataset_name}' is in the slice {sd.describe()}.")
-    return sd, mask
+    return sd, sd
 
 
 def _position(sc: Scored, row_id: Any, position: int | None) -> int:
@@ -155,19 +156,20 @@ def slice_report(
     ``.chart()``: the slice-vs-rest comparison, or the per-group bars of the first metric with ``by``.
     """
     from explore.slices import charts
+    from explore.slices.report import SliceReportParams
     from explore.slices.report import slice_report as report
 
     sc = scored(ws, dataset, model=model)
-    sd, _ = _mask(sc, where)
+    sd, _ = _slice(sc, where)
     by_list = [by] if isinstance(by, str) else list(by or [])
     _check_columns(sc, by_list, "by")
     value = report(
         sc,
         sd,
         by=by_list or None,
-        bins=bins,
-        metrics=list(metrics) if metrics else None,
-        confidence=confidence,
+        params=SliceReportParams(
+            bins=bins, metrics=tuple(metrics) if metrics else None, confidence=confidence
+        ),
     )
     grouped = value.by_group is not None and bool(by_list)
     first = value.metrics[0]
@@ -207,7 +209,7 @@ def discover(
     from explore.slices.report import weak_slices
 
     sc = scored(ws, dataset, model=model)
-    _, mask = _mask(sc, where)
+    _, in_slice = _slice(sc, where)
     if columns:
         _check_columns(sc, list(columns), "columns")
     value = weak_slices(
@@ -217,7 +219,7 @@ def discover(
         min_support=min_support,
         fdr=fdr,
         loss=loss,  # type: ignore[arg-type]
-        mask=mask,
+        slice_def=in_slice,
         progress=progress,
     )
     return Result(
@@ -248,20 +250,15 @@ def fairness(
     """Gaps between the groups of ``column`` in selection rate, TPR, FPR… (with Newcombe intervals); gaps above
     ``threshold`` are flagged."""
     from explore.slices import charts
-    from explore.slices.report import fairness_gaps
+    from explore.slices.report import FairnessParams, fairness_gaps
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [column], "column")
-    sd, _ = _mask(sc, where)
-    value = fairness_gaps(
-        sc,
-        column,
-        threshold=threshold,
-        positive=positive,
-        slice_def=None if sd.is_everything else sd,
-        min_support=min_support,
-        confidence=confidence,
+    sd, in_slice = _slice(sc, where)
+    params = FairnessParams(
+        threshold=threshold, positive=positive, min_support=min_support, confidence=confidence
     )
+    value = fairness_gaps(sc, column, params, slice_def=in_slice)
     return Result(
         title=f"Fairness gaps across '{column}'",
         value=value,
@@ -322,10 +319,10 @@ def counterfactual(
     from explore.slices.whatif import nearest_counterfactual
 
     sc = scored(ws, dataset, model=model)
-    _, mask = _mask(sc, where)
+    _, in_slice = _slice(sc, where)
     pos = _position(sc, row_id, position)
     est = ws.model(_model_name(ws, model)) if ws.models else None
-    value = nearest_counterfactual(sc, pos, model=est, norm=norm, target=target, mask=mask)  # type: ignore[arg-type]
+    value = nearest_counterfactual(sc, pos, model=est, norm=norm, target=target, slice_def=in_slice)  # type: ignore[arg-type]
     return Result(
         title=f"Nearest counterfactual of row position {pos}",
         value=value,
@@ -375,8 +372,10 @@ def partial_dependence(
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [feature], "feature")
     _, est = _need_model(ws, model, "Partial dependence")
-    _, mask = _mask(sc, where)
-    value = pd_curve(est, sc, feature, mask=mask, n_rows=n_rows, n_points=n_points, cls=cls, seed=seed)
+    _, in_slice = _slice(sc, where)
+    value = pd_curve(
+        est, sc, feature, slice_def=in_slice, n_rows=n_rows, n_points=n_points, cls=cls, seed=seed
+    )
     return _dependence(value, f"Partial dependence on '{feature}'")
 
 
@@ -414,9 +413,15 @@ def explain(
 
     sc = scored(ws, dataset, model=model)
     _, est = _need_model(ws, model, "SHAP")
-    sd, mask = _mask(sc, where)
+    sd, in_slice = _slice(sc, where)
     value = shap_explain(
-        sc, est, mask=mask, sample_size=sample_size, approximate=approximate, seed=seed, progress=progress
+        sc,
+        est,
+        slice_def=in_slice,
+        sample_size=sample_size,
+        approximate=approximate,
+        seed=seed,
+        progress=progress,
     )
     return Result(
         title=f"SHAP importance on {sd.describe()} of '{sc.dataset_name}'",
@@ -450,8 +455,8 @@ def explain_row(
     return Result(
         title=f"Local explanation of row position {pos}",
         value=value,
-        frame=lambda: steps,
-        draw=lambda: charts.waterfall(steps, units=value.units),
+        frame=steps.to_frame,
+        draw=lambda: charts.waterfall(steps),
         facts={"explainer": value.explainer, "units": value.units},
     )
 
@@ -476,14 +481,14 @@ def explain_slice(
 
     sc = scored(ws, dataset, model=model)
     _, est = _need_model(ws, model, "SHAP")
-    sd, mask = _mask(sc, where)
-    if mask is None:
+    sd, in_slice = _slice(sc, where)
+    if in_slice is None:
         raise AnalysisError("explain_slice needs a slice: pass where={column: value, …}.")
     ref = reference or reference_dataset(ws)
     value = slice_vs_rest(
         sc,
         est,
-        mask,
+        in_slice,
         reference=ws.dataset(ref),
         reference_name=ref,
         description=sd.describe(),
@@ -531,10 +536,14 @@ def performance_over_time(
     _, w = _windows(ws, spec)
     parts = [scored(ws, d, model=model) for d in spec.datasets]
     sc = windows.concat_scored(parts, name=spec.name if len(parts) > 1 else spec.datasets[0])
-    _, mask = _mask(sc, where)
+    _, in_slice = _slice(sc, where)
     chosen = list(metrics) if metrics else choices.default_metrics(ws.task, choices.performance_metrics(sc))
     value = pot(
-        sc, w, codes=windows.apply_windows(w, sc.time, where=sc.dataset_name), metrics=chosen, mask=mask
+        sc,
+        w,
+        codes=windows.apply_windows(w, sc.time, where=sc.dataset_name),
+        metrics=chosen,
+        slice_def=in_slice,
     )
     return Result(
         title=f"Performance over time ({spec.by}) on {spec.where}",
@@ -765,7 +774,7 @@ def label_queue(
         title="Label review queue",
         value=value,
         frame=lambda: value.frame,
-        draw=lambda: charts.queue_histogram(value.frame),
+        draw=lambda: charts.queue_histogram(value),
         facts={"items": len(value.frame), "probabilities": value.probability_source},
     )
 

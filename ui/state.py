@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
+from explore.core.row_ids import id_texts, position_of_id
 from explore.core.serialise import plain
 from explore.core.workspace import Scored
 from explore.errors import ExploreError
@@ -131,23 +131,17 @@ def selected_position(scored: Scored, *, by_id: bool) -> int | None:
     if sel is None or sel.dataset != scored.dataset_name:
         return None
     if by_id and sel.id is not None:
-        hits = np.flatnonzero(_id_text(scored) == str(sel.id))
-        return int(hits[0]) if len(hits) else None
+        return position_of_id(scored.ids, sel.id, texts=_id_texts(scored))
     pos = sel.position
     return pos if pos is not None and 0 <= pos < scored.n else None
 
 
 def find_by_id(scored: Scored, text: str) -> int | None:
-    """The position of the first scored row whose id reads ``text``, or None."""
-    hits = np.flatnonzero(_id_text(scored) == str(text).strip())
-    return int(hits[0]) if len(hits) else None
+    """The position of the first scored row whose id is ``text`` (``explore.core.row_ids``), or None."""
+    return position_of_id(scored.ids, text, texts=_id_texts(scored))
 
 
 @cache_shared(max_entries=8)
-def _id_text(scored: Scored) -> np.ndarray:
-    """Every scored row's id as text (typed ids are text; built once per scored dataset), in the form
-    ``select_row`` stores: timestamps as ISO text, as ``plain`` writes them."""
-    ids = pd.Series(scored.ids)
-    if pd.api.types.is_datetime64_any_dtype(ids.dtype):
-        return np.array([str(plain(v)) for v in scored.ids], dtype=object)
-    return ids.astype(str).to_numpy()
+def _id_texts(scored: Scored) -> np.ndarray:
+    """Every scored row's id as text, built once per scored dataset."""
+    return id_texts(scored.ids)

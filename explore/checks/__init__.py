@@ -14,7 +14,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "compare_models",
         ],
         "baseline": ["BaselineResult", "simple_baseline"],
-        "reproducibility": ["ReproResult", "reproducibility"],
+        "reproducibility": ["ReproResult"],
         "model_spec": ["SpecResult", "spec_checks"],
         "expectations": [
             "ExpectationSuite",
@@ -27,7 +27,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "serving_skew": ["SkewResult", "feature_skew", "ShadowResult", "shadow_check"],
         "compatibility": [
             "CompatResult",
-            "compatibility",
             "make_key_examples",
             "KeyExamplesResult",
             "verify_key_examples",

@@ -348,7 +348,7 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     parts: list[str] = []
     measured = 0
     for column in columns:
-        result = slices.fairness_gaps(sc, column, threshold=limit)
+        result = slices.fairness_gaps(sc, column, slices.FairnessParams(threshold=limit))
         per_column[column] = result.to_dict()
         gaps = result.gaps.dropna(subset=["gap"])
         failures.extend(
@@ -562,7 +562,11 @@ def check_estimated_drop(ctx: CheckContext) -> Outcome:
     max_drop = float(ctx.options.get("estimate_max_drop", DEFAULT_ESTIMATE_MAX_DROP))
     datasets = list(dict.fromkeys([ctx.eval_dataset, ctx.serving_dataset]))
     est = estimation.estimate_workspace(
-        ws, datasets, reference_dataset=ctx.eval_dataset, metrics=[metric], min_rows=1
+        ws,
+        datasets,
+        estimation.EstimationParams(metrics=(metric,)),
+        reference_dataset=ctx.eval_dataset,
+        min_rows=1,
     )
     drops = estimation.estimated_drops(est, metric)
     failing = drops[drops["drop"] > max_drop]

@@ -40,5 +40,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "access": ["AllowedUsers", "parse_allowed_users"],
         "sample": ["build_workspace", "ensure_sample", "SAMPLE_DIR"],
         "chart_data": ["vega_safe"],
+        "row_ids": ["id_texts", "position_of_id"],
     },
 )

@@ -33,7 +33,8 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -65,6 +66,14 @@ from explore.core.serialise import to_json
 from explore.errors import StoreError
 
 T = TypeVar("T")
+
+
+def from_row(cls: type[T], row: Mapping[str, Any], **values: Any) -> T:
+    """A dataclass ``cls`` from a store row: each field named like a column takes that column's value, as
+    stored; ``values`` give the others (and any field that needs converting or a different column)."""
+    taken = {f.name: row[f.name] for f in fields(cls) if f.name in row and f.name not in values}  # type: ignore[arg-type]
+    return cls(**taken, **values)
+
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000

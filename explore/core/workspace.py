@@ -881,6 +881,9 @@ class Workspace:
                 classes = np.asarray(sorted(set(values)))
             except TypeError:  # mixed types: sort by text
                 classes = np.asarray(sorted(set(values), key=str), dtype=object)
+            if classes.dtype.kind == "U":  # numpy's str arrays drop trailing NULs: "\x00" would become ""
+                classes = classes.astype(object)
+                classes[:] = sorted(set(values))
         if len(pd.unique(labels)) < 2:
             raise errors.LabelError(
                 errors.LABEL_ONE_CLASS.format(

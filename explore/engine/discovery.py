@@ -165,19 +165,16 @@ def weak_slices(
         cnt, s1, s2, hs = pairs[(i, j)]
         return cnt, lambda: (s1, s2, hs)
 
-    return report_mod.discovery_from_sums(
-        [g.conditions for g in groupings],
-        singles,
-        pair,
+    sums = report_mod.SliceSums(
+        conditions=[g.conditions for g in groupings],
+        singles=singles,
+        pair=pair,
         n=n,
         totals=(float(T1), float(T2), float(H), centre),
-        min_support=int(min_support),
-        max_conditions=max_conditions,
-        fdr=fdr,
-        confidence=confidence,
-        loss_name=loss_name,
-        metric=metric,
         columns=[g.column for g in groupings],
         skipped=skipped,
-        report=report,
+        loss_name=loss_name,
+        metric=metric,
     )
+    test = report_mod.DiscoveryTest(int(min_support), max_conditions, fdr, confidence)
+    return report_mod.discovery_from_sums(sums, test, report=report)

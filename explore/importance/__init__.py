@@ -9,7 +9,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "explain": [
             "ShapExplanation",
             "plan_explainer",
-            "explain",
             "importance_table",
             "SliceComparison",
             "slice_vs_rest",
@@ -17,6 +16,8 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "permutation_check",
             "DropColumnResult",
             "drop_column_importance",
+            "WaterfallSteps",
+            "waterfall_steps",
         ],
         "charts": [],
         "rows": ["ExplainRows", "rows_to_explain", "parse_position", "RowOutcome", "row_outcome"],

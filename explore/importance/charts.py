@@ -11,6 +11,7 @@ from explore.importance.explain import (
     PermutationCheck,
     ShapExplanation,
     SliceComparison,
+    WaterfallSteps,
     importance_table,
 )
 
@@ -229,10 +230,11 @@ def dependence(
     return alt.layer(rule, points).properties(height=340, title=f"Dependence: {feature}")
 
 
-def waterfall(steps: pd.DataFrame, *, units: str, title: str = "Local explanation") -> alt.Chart:
+def waterfall(steps: WaterfallSteps, *, title: str = "Local explanation") -> alt.Chart:
     """A waterfall from ``waterfall_steps``: base value, each contribution as a bar from its running start to end,
     the rest of the features in one bar, and the model's output."""
-    data = steps.copy()
+    units = steps.units
+    data = steps.to_frame()
     data["order"] = np.arange(len(data))
     data["direction"] = np.where(
         data["kind"].isin(["base", "output"]),

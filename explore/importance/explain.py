@@ -50,8 +50,11 @@ import numpy as np
 import pandas as pd
 
 from explore.core.progress import Progress
+from explore.core.row_ids import position_of_id
 from explore.core.workspace import Scored
 from explore.errors import NO_MODEL_FILE, AnalysisError, ModelError
+from explore.report.display import TableResult
+from explore.slices.definition import SliceDefinition, slice_mask
 
 # ---- units of the explained output ---------------------------------------------------------------------
 LOG_ODDS = "log-odds"  # binary classifiers explained on their decision function (logistic link)
@@ -1154,7 +1157,8 @@ def explain(
     model: Any,
     *,
     rows: Sequence[int] | np.ndarray | None = None,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
+    outside: bool = False,
     sample_size: int | None = None,
     approximate: bool = False,
     method: str = "auto",
@@ -1166,10 +1170,14 @@ def explain(
     """SHAP values of ``model`` on rows of ``scored``, per raw feature, with an additivity check.
 
     Rows: ``rows`` (positions in ``scored``) if given, else a label-stratified sample of ``sample_size`` rows
-    (default: the plan's default) among ``mask`` (default: all rows). ``method="agnostic"`` forces the
-    model-agnostic explainer. ``approximate`` applies shap's Saabas approximation to tree ensembles.
-    ``progress(fraction, message)`` is called as rows are explained. Units: see ``ShapExplanation.units``.
+    (default: the plan's default) of the slice ``slice_def`` (default: all rows; with ``outside``, of the rows
+    outside the slice). ``method="agnostic"`` forces the model-agnostic explainer. ``approximate`` applies
+    shap's Saabas approximation to tree ensembles. ``progress(fraction, message)`` is called as rows are
+    explained. Units: see ``ShapExplanation.units``.
     """
+    mask = None if slice_def is None and not outside else slice_mask(scored, slice_def)
+    if outside:
+        mask = ~mask
     started = time.perf_counter()
     if method not in METHODS:
         raise AnalysisError(BAD_METHOD.format(received=method, known=", ".join(METHODS)))
@@ -1374,15 +1382,24 @@ def interaction_partner(expl: ShapExplanation, feature: str, *, output: int | st
     return None
 
 
-def waterfall_steps(
-    expl: ShapExplanation, *, row: int = 0, output: int | str = 0, max_features: int = 10
-) -> pd.DataFrame:
+@dataclass(frozen=True, eq=False)
+class WaterfallSteps(TableResult):
     """Steps of a waterfall for one explained row: base value, the largest contributions, the rest, the output.
 
-    Columns: ``label``, ``feature`` (None for base/rest/output), ``value`` (the raw feature value),
-    ``contribution`` (SHAP, in ``expl.units``), ``start`` and ``end`` (running total before/after), ``kind``
+    ``table`` columns: ``label``, ``feature`` (None for base/rest/output), ``value`` (the raw feature value),
+    ``contribution`` (SHAP, in ``units``), ``start`` and ``end`` (running total before/after), ``kind``
     ("base" | "feature" | "rest" | "output").
     """
+
+    table: pd.DataFrame
+    units: str
+
+
+def waterfall_steps(
+    expl: ShapExplanation, *, row: int = 0, output: int | str = 0, max_features: int = 10
+) -> WaterfallSteps:
+    """The waterfall of row ``row`` of ``expl`` for ``output``: at most ``max_features`` features, the rest
+    summed in one step (see ``WaterfallSteps``)."""
     if not 0 <= row < expl.sample_size:
         raise AnalysisError(
             ROW_OUT_OF_RANGE.format(
@@ -1446,22 +1463,16 @@ def waterfall_steps(
             "kind": "output",
         }
     )
-    return pd.DataFrame.from_records(records)
+    return WaterfallSteps(pd.DataFrame.from_records(records), expl.units)
 
 
 def find_row(scored: Scored, *, position: int | None = None, row_id: Any = None) -> int:
-    """The position of a row in ``scored`` by position or by id (matched as text when types differ)."""
+    """The position of a row in ``scored`` by position or by id (``explore.core.row_ids``: the one rule)."""
     if row_id is not None and str(row_id) != "":
-        ids = np.asarray(scored.ids)
-        try:
-            hit = np.flatnonzero(ids == row_id)
-        except (TypeError, ValueError):
-            hit = np.empty(0, dtype=int)
-        if len(hit) == 0:
-            hit = np.flatnonzero(pd.Series(ids).astype(str).to_numpy() == str(row_id))
-        if len(hit) == 0:
+        hit = position_of_id(scored.ids, row_id)
+        if hit is None:
             raise AnalysisError(UNKNOWN_ID.format(dataset=scored.dataset_name, received=row_id))
-        return int(hit[0])
+        return hit
     if position is None or not 0 <= int(position) < scored.n:
         raise AnalysisError(
             ROW_OUT_OF_RANGE.format(
@@ -1563,7 +1574,7 @@ def feature_ranges(
 def slice_vs_rest(
     scored: Scored,
     model: Any,
-    mask: np.ndarray,
+    slice_def: SliceDefinition,
     *,
     reference: pd.DataFrame,
     reference_name: str = "train",
@@ -1573,12 +1584,12 @@ def slice_vs_rest(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> SliceComparison:
-    """Explain a sample of the slice (``mask``) and of the other rows with the same explainer and compare.
+    """Explain a sample of the slice and of the other rows with the same explainer and compare.
 
     Also compares the slice's feature values with ``reference`` (e.g. the training dataset): where a feature
     the model leans on sits outside what it saw in training, the model should not be trusted there.
     """
-    mask = np.asarray(mask, dtype=bool)
+    mask = slice_def.mask(scored)
     if not mask.any():
         raise AnalysisError(
             NO_ROWS.format(what=f"the slice ({description or 'current slice'})", dataset=scored.dataset_name)
@@ -1597,7 +1608,7 @@ def slice_vs_rest(
     inside = explain(
         scored,
         model,
-        mask=mask,
+        slice_def=slice_def,
         sample_size=sample_size,
         approximate=approximate,
         seed=seed,
@@ -1606,7 +1617,8 @@ def slice_vs_rest(
     outside = explain(
         scored,
         model,
-        mask=~mask,
+        slice_def=slice_def,
+        outside=True,
         sample_size=sample_size,
         approximate=approximate,
         seed=seed,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
-from explore.importance.explain import PermutationCheck, ShapExplanation, SliceComparison
+from explore.importance.explain import PermutationCheck, ShapExplanation, SliceComparison, WaterfallSteps
 
 
 def outside_training(cmp: SliceComparison) -> list[str]:
@@ -25,12 +23,12 @@ def improved_by_shuffling(check: PermutationCheck) -> list[str]:
     return table[table["perm_mean"] < -table["perm_std"]]["feature"].tolist()
 
 
-def local_evidence(local: ShapExplanation, steps: pd.DataFrame, *, top: int = 15) -> dict[str, Any]:
+def local_evidence(local: ShapExplanation, steps: WaterfallSteps, *, top: int = 15) -> dict[str, Any]:
     """One row's explanation (``local``) and its waterfall ``steps`` as a JSON-able evidence result."""
     return {
         **local.to_dict(top=top),
         "steps": [
             {"label": r.label, "contribution": float(r.contribution), "end": float(r.end)}
-            for r in steps.itertuples()
+            for r in steps.table.itertuples()
         ],
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.labels.crowd import Agreement, LabelerTrust
+from explore.labels.crowd import Agreement, LabelerTrust, PairConfusion, Queue
 from explore.labels.review import SessionSummary
 
 MAX_CONFUSION_LABELERS = 12
@@ -133,9 +135,10 @@ def trust_chart(trust: LabelerTrust) -> alt.Chart:
     )
 
 
-def confusion_heatmap(table: pd.DataFrame, *, title: str, normalize: bool = False) -> alt.Chart:
-    """A square count table (rows x columns, named by their index/column names) as a heatmap; with
+def confusion_heatmap(confusion: PairConfusion, *, normalize: bool = False) -> alt.Chart:
+    """Two labelers' confusion as a heatmap (rows: the first's labels, columns: the second's); with
     ``normalize`` each row is shown as shares."""
+    table, title = confusion.table, f"{confusion.first} (rows) vs {confusion.second} (columns)"
     row_name = table.index.name or "row"
     col_name = table.columns.name or "column"
     long = table.stack().rename("count").reset_index()
@@ -184,9 +187,10 @@ def labeler_confusion_grid(trust: LabelerTrust) -> alt.Chart:
     )
 
 
-def queue_histogram(frame: pd.DataFrame) -> alt.Chart:
-    """Distribution of queue scores in ``SCORE_BINS`` bins, split by whether the model's prediction
-    equals the label under review."""
+def queue_histogram(queue: Queue) -> alt.Chart:
+    """Distribution of the queue's scores in ``SCORE_BINS`` bins, split by whether the model's prediction
+    equals the label under review. (A page shows a filtered queue: ``dataclasses.replace(queue, frame=rows)``.)"""
+    frame = queue.frame
     score = frame["score"].to_numpy(dtype=np.float64)
     edges = np.linspace(0, 1, SCORE_BINS + 1)
     idx = np.clip(np.digitize(score, edges[1:-1]), 0, SCORE_BINS - 1)
@@ -229,8 +233,13 @@ def queue_histogram(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def rate_chart(table: pd.DataFrame, *, category: str, rate: str, title: str) -> alt.Chart:
-    """Points with confidence-interval bars: ``table`` has ``category``, ``rate``, ``ci_low``, ``ci_high``."""
+def rate_chart(summary: SessionSummary, *, by: Literal["class", "labeler"]) -> alt.Chart:
+    """A random spot-check's error rate per class of the label (``by="class"``) or per labeler, as points with
+    their confidence intervals as bars."""
+    if by not in ("class", "labeler"):
+        raise ValueError(f"by must be 'class' or 'labeler'; received {by!r}")
+    table = summary.by_class if by == "class" else summary.by_labeler
+    category, rate, title = by, "error_rate", f"Error rate by {by}"
     data = table[[category, rate, "ci_low", "ci_high"]].copy()
     data[category] = data[category].astype(str)
     data = data.dropna(subset=[rate])

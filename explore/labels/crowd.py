@@ -46,6 +46,7 @@ from explore.errors import (
     ModelError,
     TimeColumnError,
 )
+from explore.report.display import TableResult
 
 ReviewTarget = Literal["dataset", "consensus"]
 ModelScore = Literal["self_confidence", "margin"]
@@ -719,11 +720,18 @@ def cohen_kappa_from_confusion(confusion: np.ndarray) -> float:
     return float((po - pe) / (1.0 - pe))
 
 
-def pair_confusion(ann: Annotations, labeler_a: str, labeler_b: str) -> pd.DataFrame:
-    """Counts of (labeler_a's label, labeler_b's label) on the items both labeled.
+@dataclass(frozen=True, eq=False)
+class PairConfusion(TableResult):
+    """Counts of (``first``'s label, ``second``'s label) on the items both labeled: ``table`` rows are the first
+    labeler's labels, columns the second's (only categories either of them used; empty: no item in common)."""
 
-    Rows: labeler_a's label; columns: labeler_b's label; only categories either of them used.
-    """
+    first: str
+    second: str
+    table: pd.DataFrame
+
+
+def pair_confusion(ann: Annotations, labeler_a: str, labeler_b: str) -> PairConfusion:
+    """How two labelers' labels meet on the items both labeled (see ``PairConfusion``)."""
     names = ann.labelers.tolist()
     for name in (labeler_a, labeler_b):
         if name not in names:
@@ -737,11 +745,12 @@ def pair_confusion(ann: Annotations, labeler_a: str, labeler_b: str) -> pd.DataF
     conf = np.bincount(a[both] * k + b[both], minlength=k * k).reshape(k, k)
     used = (conf.sum(axis=0) + conf.sum(axis=1)) > 0
     labels = [str(v) for v in ann.categories[used]]
-    return pd.DataFrame(
+    table = pd.DataFrame(
         conf[np.ix_(used, used)],
         index=pd.Index(labels, name=labeler_a),
         columns=pd.Index(labels, name=labeler_b),
     )
+    return PairConfusion(labeler_a, labeler_b, table)
 
 
 def agreement(

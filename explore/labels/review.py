@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.stats import norm
 from sqlalchemy import func, select
 
-from explore.core.store import Store, verdicts
+from explore.core.store import Store, from_row, verdicts
 from explore.errors import AnalysisError
 from explore.labels.crowd import Annotations, text_keys
 from explore.report.csv import csv_bytes
@@ -312,16 +312,10 @@ def load_session(store: Store, session_id: int) -> ReviewSession:
     row = store.get_session(int(session_id))
     if row is None:
         raise AnalysisError(SESSION_NOT_FOUND.format(id=session_id))
-    return ReviewSession(
+    return from_row(
+        ReviewSession,
+        row,
         id=int(row["id"]),
-        name=row["name"],
-        reviewer=row["reviewer"],
-        mode=row["mode"],
-        dataset=row["dataset"],
-        workspace=row["workspace"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
         params=row["params"] or {},
         items=SessionItems.from_json(row["items"]),
         verdicts=_verdict_frame(

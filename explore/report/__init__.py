@@ -18,7 +18,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "Markup",
         ],
         "csv": ["csv_bytes", "spreadsheet_safe", "neutralised"],
-        "display": ["Result"],
+        "display": ["Result", "TableResult"],
         "html": ["esc", "html_table", "chart_block", "document"],
         "minutes": ["build_minutes", "minutes_html", "write_minutes"],
     },

@@ -23,6 +23,16 @@ REPR_ROWS = 8
 NO_CHART = "{title} has no chart (the page shows it as a table); use .to_frame()."
 
 
+class TableResult:
+    """A result whose numbers are one table (``table``), for a dataclass to inherit: ``to_frame()`` is a copy
+    of it, what a notebook's ``Result`` and a download show."""
+
+    table: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
 @dataclass(frozen=True, eq=False)
 class Result:
     """One analysis result, drawable. ``facts``: short name -> value lines of its summary."""

@@ -18,6 +18,7 @@ from explore.rubric.ml_test_score import (
     STATUS_WORDS,
     TESTS_BY_ID,
     AuditEvent,
+    CheckRuns,
     NextPoints,
     Proposal,
     ReviewState,
@@ -46,7 +47,7 @@ class ReviewBoard:
     review: ReviewState
     score: RubricScore
     snapshots: dict[int, dict[str, Any] | None]
-    runs: list[dict[str, Any]]
+    runs: CheckRuns
     proposals: dict[str, Proposal]
     runnable: dict[str, str | None]
     next_points: NextPoints
@@ -77,7 +78,7 @@ def review_board(
             store.list_check_runs(), workspace_path=path, workspace_name=workspace.name, review=review.name
         )
     else:
-        snapshot_rows, run_rows = store.list_snapshots(), store.list_check_runs()
+        snapshot_rows, run_rows = store.list_snapshots(), CheckRuns(tuple(store.list_check_runs()))
     props = proposals(result.statuses, snapshot_rows, run_rows)
     runnable = runnable_here(workspace)
     next_points = cheapest_next_points(

@@ -6,8 +6,6 @@ Every chart draws a handful of marks (4 sections, 28 tests, one point per review
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -20,8 +18,9 @@ from explore.rubric.ml_test_score import (
     SECTIONS,
     STATUS_WORDS,
     TESTS,
-    HistoryPoint,
+    CheckRuns,
     RubricScore,
+    ScoreHistory,
 )
 
 LIMITING_COLOR = "#d9480f"
@@ -121,13 +120,13 @@ def status_grid(result: RubricScore) -> alt.Chart:
     return (cells + text).properties(height=130, autosize=FIT_X)
 
 
-def history_chart(points: Sequence[HistoryPoint], *, highlight: str | None = None) -> alt.Chart:
+def history_chart(history: ScoreHistory, *, highlight: str | None = None) -> alt.Chart:
     """Final score of each review over time (the band limits as dashed rules), section scores as thin
     lines; ``highlight`` marks one review (e.g. the one open)."""
-    if not points:
+    if not len(history):
         raise ValueError("history_chart needs at least one review")
     rows, sec_rows = [], []
-    for p in points:
+    for p in history.points:
         when = p.created_at if isinstance(p.created_at, dt.datetime) else pd.Timestamp(p.created_at)
         when = pd.Timestamp(when).tz_convert(None) if pd.Timestamp(when).tzinfo else pd.Timestamp(when)
         rows.append(
@@ -193,28 +192,22 @@ def history_chart(points: Sequence[HistoryPoint], *, highlight: str | None = Non
     return alt.layer(*layers).properties(height=240, autosize=FIT_X)
 
 
-def check_runs_chart(runs: Sequence[Mapping[str, Any]]) -> alt.Chart:
+def check_runs_chart(runs: CheckRuns) -> alt.Chart:
     """One point per `explore check` run over time, coloured by outcome — shows whether checks run
     repeatedly (automation) and how they fared."""
-    if not runs:
+    if not len(runs):
         raise ValueError("check_runs_chart needs at least one run")
     words = {0: "passed", 1: "a check failed", 2: "could not run"}
-    rows = []
-    for r in runs:
-        when = pd.Timestamp(r["finished_at"])
-        when = when.tz_convert(None) if when.tzinfo else when
-        report = r.get("report") or {}
-        checks = report.get("checks") or []
-        rows.append(
-            {
-                "finished": when,
-                "outcome": words.get(int(r["exit_code"]), f"exit {r['exit_code']}"),
-                "run": int(r["id"]),
-                "checks run": sum(c.get("status") in ("passed", "failed") for c in checks),
-                "review": report.get("review") or "—",
-            }
-        )
-    data = pd.DataFrame(rows)
+    frame = runs.to_frame()
+    data = pd.DataFrame(
+        {
+            "finished": pd.to_datetime(frame["finished_at"], utc=True).dt.tz_convert(None),
+            "outcome": [words.get(code, f"exit {code}") for code in frame["exit_code"]],
+            "run": frame["id"],
+            "checks run": frame["checks_run"],
+            "review": [r or "—" for r in frame["review"]],
+        }
+    )
     domain = ["passed", "a check failed", "could not run"]
     return (
         alt.Chart(data)

@@ -19,19 +19,21 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
 
 from explore.core.serialise import to_json
-from explore.core.store import RUBRIC_STATUSES, Store, rubric_entries, rubric_reviews, snapshots
+from explore.core.store import RUBRIC_STATUSES, Store, from_row, rubric_entries, rubric_reviews, snapshots
 from explore.errors import RubricConflict, RubricError
 from explore.report.html import document, esc
 from explore.report.markdown import Markup, autolink, markdown_table, md_escape
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from explore.core.workspace import Workspace
 
 # ---- the scale --------------------------------------------------------------------------------------
@@ -607,7 +609,7 @@ def normalise_statuses(statuses: Mapping[str, str]) -> dict[str, str]:
     return {t: statuses.get(t, "not_done") for t in TEST_IDS}
 
 
-def score(statuses: Mapping[str, str]) -> RubricScore:
+def rubric_score(statuses: Mapping[str, str]) -> RubricScore:
     """Score ``statuses`` (test id -> "not_done" | "manual" | "automated"; missing ids are not done).
 
     Returns per-section sums in points (½ per manual test, 1 per automated test), the final score (their
@@ -645,14 +647,12 @@ class Entry:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], carried_from: str | None = None) -> Entry:
-        return cls(
-            test_id=row["test_id"],
-            status=row["status"],
+        return from_row(
+            cls,
+            row,
             evidence_text=row.get("evidence_text") or "",
             links=tuple(row.get("links") or ()),
             snapshot_ids=tuple(int(i) for i in row.get("snapshot_ids") or ()),
-            author=row.get("author"),
-            created_at=row.get("created_at"),
             entry_id=row.get("id"),
             carried_from=carried_from,
         )
@@ -694,7 +694,7 @@ class ReviewState:
         return self.entries.get(test_id) or self.carried.get(test_id)
 
     def score(self) -> RubricScore:
-        return score(self.statuses())
+        return rubric_score(self.statuses())
 
 
 def _review_row(conn: Connection, review_id: int) -> dict[str, Any] | None:
@@ -900,17 +900,13 @@ def audit_trail(store: Store, review_id: int) -> list[AuditEvent]:
     for row in rows:
         current[row["test_id"]] = row["status"]
         events.append(
-            AuditEvent(
+            from_row(
+                AuditEvent,
+                row,
                 entry_id=row["id"],
-                test_id=row["test_id"],
-                author=row["author"],
-                created_at=row["created_at"],
-                previous_status=row["previous_status"],
-                status=row["status"],
-                evidence_text=row["evidence_text"],
                 links=tuple(row["links"] or ()),
                 snapshot_ids=tuple(row["snapshot_ids"] or ()),
-                final_after=score(current).final,
+                final_after=rubric_score(current).final,
             )
         )
     return events
@@ -930,10 +926,44 @@ class HistoryPoint:
     n_confirmed: int  # tests with an entry confirmed in this review
 
 
-def score_history(store: Store) -> list[HistoryPoint]:
+@dataclass(frozen=True)
+class ScoreHistory:
+    """The current score of every review in the store, oldest review first (``points``)."""
+
+    points: tuple[HistoryPoint, ...]
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self) -> Iterator[HistoryPoint]:
+        return iter(self.points)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per review: review_id, name, model_version, created_at, final, band, n_confirmed, and the
+        points of each section."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "review_id": p.review_id,
+                    "name": p.name,
+                    "model_version": p.model_version,
+                    "created_at": p.created_at,
+                    "final": p.final,
+                    "band": p.band.words,
+                    "n_confirmed": p.n_confirmed,
+                    **p.sections,
+                }
+                for p in self.points
+            ]
+        )
+
+
+def score_history(store: Store) -> ScoreHistory:
     """The current score of every review in the store, oldest review first."""
 
-    def read(conn: Connection) -> list[HistoryPoint]:
+    def read(conn: Connection) -> ScoreHistory:
         reviews = [
             dict(r._mapping) for r in conn.execute(select(rubric_reviews).order_by(rubric_reviews.c.id))
         ]
@@ -952,7 +982,7 @@ def score_history(store: Store) -> list[HistoryPoint]:
         out = []
         for review in reviews:
             own = by_review.get(review["id"], {})
-            s = score(own)
+            s = rubric_score(own)
             out.append(
                 HistoryPoint(
                     review_id=review["id"],
@@ -965,7 +995,7 @@ def score_history(store: Store) -> list[HistoryPoint]:
                     n_confirmed=len(own),
                 )
             )
-        return out
+        return ScoreHistory(tuple(out))
 
     return store.read(read)
 
@@ -1240,7 +1270,7 @@ def cheapest_next_points(
     from the previous review. Steps are listed for the limiting sections only, since only they can raise
     the final score (the minimum).
     """
-    current = score(statuses)
+    current = rubric_score(statuses)
     full = current.statuses
     proposals_by_test = proposals_by_test or {}
     runnable = runnable or {}
@@ -1258,7 +1288,7 @@ def cheapest_next_points(
             if found is None:
                 continue
             to_status, effort = found
-            after = score({**full, test.id: to_status})
+            after = rubric_score({**full, test.id: to_status})
             steps.append(
                 NextStep(
                     test_id=test.id,
@@ -1293,7 +1323,9 @@ def cheapest_next_points(
         first = next((s for s in steps if s.section == sec), None)
         if first is not None:
             plan.append(first)
-    after_plan = score({**full, **{s.test_id: s.to_status for s in plan}}).final if plan else current.final
+    after_plan = (
+        rubric_score({**full, **{s.test_id: s.to_status for s in plan}}).final if plan else current.final
+    )
     return NextPoints(current.final, current.limiting, tuple(steps), tuple(plan), after_plan)
 
 
@@ -1836,9 +1868,42 @@ def record_check_report(store: Store, report: Mapping[str, Any], *, workspace: s
     return run_id, True
 
 
+@dataclass(frozen=True)
+class CheckRuns:
+    """`explore check` runs as the store keeps them (``id``, ``finished_at``, ``exit_code``, ``workspace``,
+    ``report``), oldest first."""
+
+    runs: tuple[dict[str, Any], ...]
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.runs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per run: id, finished_at, exit_code, checks_run (checks that passed or failed), review."""
+        import pandas as pd
+
+        rows = []
+        for r in self.runs:
+            report = r.get("report") or {}
+            checks = report.get("checks") or []
+            rows.append(
+                {
+                    "id": int(r["id"]),
+                    "finished_at": r["finished_at"],
+                    "exit_code": int(r["exit_code"]),
+                    "checks_run": sum(c.get("status") in ("passed", "failed") for c in checks),
+                    "review": report.get("review"),
+                }
+            )
+        return pd.DataFrame(rows, columns=["id", "finished_at", "exit_code", "checks_run", "review"])
+
+
 def runs_for(
     run_rows: Iterable[Mapping[str, Any]], *, workspace_path: str, workspace_name: str, review: str | None
-) -> list[dict[str, Any]]:
+) -> CheckRuns:
     """The check runs that concern this workspace (same path, or same folder name when CI checked out
     elsewhere) and this review (runs tagged with another review's name are left out)."""
     out = []
@@ -1849,7 +1914,7 @@ def runs_for(
         tagged = report.get("review")
         if same and (not tagged or review is None or tagged == review):
             out.append(dict(row))
-    return out
+    return CheckRuns(tuple(out))
 
 
 __all__ = [
@@ -1868,9 +1933,11 @@ __all__ = [
     "TEST_IDS",
     "AuditEvent",
     "Band",
+    "CheckRuns",
     "Entry",
     "HistoryPoint",
     "ImportedReview",
+    "ScoreHistory",
     "NextPoints",
     "NextStep",
     "Proposal",
@@ -1896,8 +1963,8 @@ __all__ = [
     "review_to_json",
     "review_to_markdown",
     "runnable_here",
+    "rubric_score",
     "runs_for",
-    "score",
     "score_history",
     "start_review",
     "tests_in",

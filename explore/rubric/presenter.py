@@ -31,7 +31,7 @@ from explore.rubric.ml_test_score import (
     _entries_until,
     _review_row,
     load_review,
-    score,
+    rubric_score,
 )
 
 SINCE_IN_FUTURE = "“Since” must be in the past to show what changed; received {received} (now is {now} UTC). Pick an earlier time."
@@ -218,8 +218,8 @@ def changes_since(
             since=since,
             against=None,
             tests=tuple(_diff(then, current)),
-            before=score(_statuses(then)),
-            after=score(_statuses(current)),
+            before=rubric_score(_statuses(then)),
+            after=rubric_score(_statuses(current)),
             n_verdicts=n,
             verdicts=tuple(newest),
         )
@@ -273,8 +273,8 @@ def changes_since_review(store: Store, review_id: int, previous_id: int | None =
         since=None,
         against=name,
         tests=tuple(changed),
-        before=score(_statuses(then)),
-        after=score(_statuses(current)),
+        before=rubric_score(_statuses(then)),
+        after=rubric_score(_statuses(current)),
         n_verdicts=0,
         verdicts=(),
     )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from explore.core.chart_data import vega_safe
-from explore.slices.report import Curves, DiscoveryResult, FairnessResult, SliceReport
+from explore.slices.report import ConfusionMatrix, Curves, DiscoveryResult, FairnessResult, SliceReport
 from explore.slices.whatif import DependenceResult, PerturbationResult, ThresholdSuggestion
 
 MAX_MARKS = 5_000
@@ -133,9 +133,9 @@ _BY_GROUP_NUMERIC = {
 }
 
 
-def confusion_heatmap(confusion: pd.DataFrame, *, title: str = "") -> alt.Chart:
+def confusion_heatmap(confusion: ConfusionMatrix, *, title: str = "") -> alt.Chart:
     """Confusion matrix: cells coloured by the share of each true class, labelled with counts."""
-    data = vega_safe(confusion)
+    data = vega_safe(confusion.table)
     base = alt.Chart(data).encode(
         x=alt.X("predicted:N", title="predicted", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("true:N", title="true"),

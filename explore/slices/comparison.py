@@ -37,10 +37,6 @@ class SliceRows:
     def n_total(self) -> int:
         return len(self.mask)
 
-    def sets(self) -> dict[str, np.ndarray]:
-        """The row sets a slice is compared across: the slice, the rest and all rows (masks, in that order)."""
-        return comparison_sets(self.mask)
-
 
 def slice_rows(scored: Scored, definition: SliceDefinition) -> SliceRows:
     """``definition`` evaluated on ``scored``. Raises AnalysisError when a condition cannot be applied."""

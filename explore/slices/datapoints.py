@@ -31,6 +31,7 @@ from explore.slices.definition import (
     Condition,
     SliceDefinition,
     numeric_pseudo_values,
+    slice_mask,
 )
 from explore.slices.grouping import MISSING_LABEL, OTHER, column_values, display_name, group_column
 
@@ -334,7 +335,7 @@ def datapoints(
     scored: Scored,
     spec: DatapointsSpec,
     *,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
     region: Region | None = None,
     other: Scored | None = None,
     only_disagree: bool = False,
@@ -343,7 +344,7 @@ def datapoints(
     norm: Literal["l1", "l2"] = "l2",
     max_points: int = MAX_POINTS,
 ) -> DatapointsResult:
-    """The rows of ``mask`` (all rows by default) placed by ``spec``: points when at most ``max_points`` rows
+    """The slice's rows (all rows by default) placed by ``spec``: points when at most ``max_points`` rows
     are in view, else a heat map of at most ``max_points`` cells (per facet cell, ``spec.cell_stat`` of the
     rows there). ``region`` zooms in; ``only_disagree`` keeps the rows where ``other`` decides differently;
     ``selected`` / ``counterfactual`` (row positions) are highlighted wherever they fall.
@@ -359,7 +360,7 @@ def datapoints(
     if spec.color == DISAGREE:
         _other_score(scored, other, title(DISAGREE))
     facets = [_facet_codes(scored, spec.facet_row), _facet_codes(scored, spec.facet_col)]
-    rows = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
+    rows = slice_mask(scored, slice_def)
     notes = [m.note for m in (vx.meta, vy.meta) if m.note]
     if only_disagree:
         rows &= disagreement(scored, other)  # type: ignore[arg-type]

@@ -175,6 +175,15 @@ class SliceDefinition:
         return m
 
 
+def slice_mask(scored: Scored, slice_def: SliceDefinition | None) -> np.ndarray:
+    """The rows an analysis runs on: ``slice_def``'s rows of ``scored`` (every row for None or the empty slice).
+
+    The one way analyses take rows: a ``slice_def: SliceDefinition | None`` argument, turned into a mask here,
+    so a notebook, a page and ``explore check`` describe, cache and save the same rows the same way.
+    """
+    return np.ones(scored.n, dtype=bool) if slice_def is None else slice_def.mask(scored)
+
+
 def _column_values(column: str, scored: Scored) -> tuple[np.ndarray | pd.Series, bool]:
     """(values, are_class_codes) for a column or pseudo-column."""
     if column == LABEL:

@@ -10,7 +10,7 @@ condition that selects it, so a group can become a filter. Pseudo-columns (``LAB
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -235,21 +235,38 @@ def quantile_inner_edges(qs: np.ndarray | None) -> np.ndarray:
 
 def quantile_bin_groups(column: str, inner: np.ndarray) -> tuple[list[str], list[Condition]]:
     """Labels and conditions of open-ended bins at ``inner`` edges (a value v is in bin searchsorted(inner, v, "right"))."""
+    text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
+    return _open_bins(column, inner.tolist(), text.__getitem__, lambda v: v, ("all values", "< {}", "≥ {}"))
+
+
+def _open_bins(
+    column: str,
+    inner: Sequence[Any],
+    text: Callable[[Any], str],
+    bound: Callable[[Any], Any],
+    words: tuple[str, str, str],
+) -> tuple[list[str], list[Condition]]:
+    """Labels and range conditions of the bins cut at ``inner`` edges, the first and last open-ended: ``words``
+    is (no edge at all, below the first edge, from the last edge) with ``{}`` for the edge's ``text``; a
+    condition's bounds are ``bound(edge)``."""
+    everything, below, above = words
     labels: list[str] = []
     conditions: list[Condition] = []
-    edges = [None, *inner.tolist(), None]
-    text = dict(zip(inner.tolist(), number_labels(inner), strict=True))
-    for i in range(len(edges) - 1):
-        lo, hi = edges[i], edges[i + 1]
+    edges = [None, *inner, None]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         if lo is None and hi is None:
-            labels.append("all values")
+            labels.append(everything)
         elif lo is None:
-            labels.append(f"< {text[hi]}")
+            labels.append(below.format(text(hi)))
         elif hi is None:
-            labels.append(f"≥ {text[lo]}")
+            labels.append(above.format(text(lo)))
         else:
-            labels.append(f"[{text[lo]}, {text[hi]})")
-        conditions.append(Condition(column, "range", lo=lo, hi=hi))
+            labels.append(f"[{text(lo)}, {text(hi)})")
+        conditions.append(
+            Condition(
+                column, "range", lo=None if lo is None else bound(lo), hi=None if hi is None else bound(hi)
+            )
+        )
     return labels, conditions
 
 
@@ -269,25 +286,13 @@ def _bin_time(column: str, s: pd.Series, bins: int) -> Grouping:
         inner = inner[(inner > qs[0]) & (inner <= qs[-1])]
         inner_ns = inner.asi8 if len(inner) else np.array([], dtype="int64")
         codes[ok] = np.searchsorted(inner_ns, ns[ok], side="right")
-        edges = [None, *inner, None]
-        for i in range(len(edges) - 1):
-            lo, hi = edges[i], edges[i + 1]
-            if lo is None and hi is None:
-                labels.append("all times")
-            elif lo is None:
-                labels.append(f"before {hi.strftime(fmt)}")
-            elif hi is None:
-                labels.append(f"from {lo.strftime(fmt)}")
-            else:
-                labels.append(f"[{lo.strftime(fmt)}, {hi.strftime(fmt)})")
-            conditions.append(
-                Condition(
-                    column,
-                    "range",
-                    lo=None if lo is None else lo.isoformat(),
-                    hi=None if hi is None else hi.isoformat(),
-                )
-            )
+        labels, conditions = _open_bins(
+            column,
+            list(inner),
+            lambda t: t.strftime(fmt),
+            lambda t: t.isoformat(),
+            ("all times", "before {}", "from {}"),
+        )
     if (~ok).any():
         codes[~ok] = len(labels)
         labels.append(MISSING_LABEL)

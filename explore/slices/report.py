@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -27,7 +27,9 @@ from explore.core.progress import Progress, no_progress
 from explore.core.serialise import jsonable, plain
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
-from explore.slices.definition import Condition, SliceDefinition
+from explore.report.display import TableResult
+from explore.slices.comparison import comparison_sets
+from explore.slices.definition import Condition, SliceDefinition, slice_mask
 from explore.slices.grouping import (
     BAD_BINS,
     DEFAULT_BINS,
@@ -257,25 +259,35 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class SliceReportParams:
+    """How a slice report measures: numeric and time columns are cut in ``bins`` quantile bins (an int,
+    explicit edges, or a dict column → either; categories keep their ``max_groups`` most frequent values);
+    ``metrics``: registry names (``explore.stats.metrics.METRICS``; None: every metric of the task), or a dict
+    display name → registry name or callable ``f(y_true, y_pred) -> float`` (no interval); intervals at
+    ``confidence``; groups flagged worse with Benjamini–Hochberg at ``fdr``."""
+
+    bins: int | Sequence[float] | dict[str, int | Sequence[float]] = DEFAULT_BINS
+    metrics: MetricSpec = None
+    confidence: float = 0.95
+    fdr: float = 0.05
+    max_groups: int = MAX_GROUPS
+
+
 def slice_report(
     scored: Scored,
     slice_def: SliceDefinition | None = None,
     *,
     by: Sequence[str] | None = None,
-    bins: int | Sequence[float] | dict[str, int | Sequence[float]] = DEFAULT_BINS,
-    metrics: MetricSpec = None,
-    confidence: float = 0.95,
-    fdr: float = 0.05,
-    max_groups: int = MAX_GROUPS,
+    params: SliceReportParams | None = None,
 ) -> SliceReport:
-    """Metrics of ``slice_def`` (all rows when None) vs the rest vs overall, and by group within the slice.
-
-    ``by``: up to two columns (data or pseudo-columns); numeric and time columns are cut in ``bins``
-    quantile bins (an int, explicit edges, or a dict column → either). ``metrics``: registry names
-    (``explore.stats.metrics.METRICS``; default: every metric of the task), or a dict display name → registry
-    name or callable ``f(y_true, y_pred) -> float`` (no interval). Raises ``AnalysisError`` for an empty
-    slice, unknown columns or metrics, or bad settings.
+    """Metrics of ``slice_def`` (all rows when None) vs the rest vs overall, and by group of up to two ``by``
+    columns (data or pseudo-columns) within the slice, measured as ``params`` says (default
+    ``SliceReportParams()``). Raises ``AnalysisError`` for an empty slice, unknown columns or metrics, or bad
+    settings.
     """
+    p = params or SliceReportParams()
+    bins, metrics, confidence, fdr, max_groups = p.bins, p.metrics, p.confidence, p.fdr, p.max_groups
     if not 0 < fdr < 1:
         raise AnalysisError(BAD_FDR.format(received=fdr))
     slice_def = slice_def or SliceDefinition()
@@ -568,7 +580,7 @@ def weak_slices(
     max_values: int = 20,
     loss: LossName = "loss",
     confidence: float = 0.95,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
     progress: Progress | None = None,
     test: SliceTest = "auto",
 ) -> DiscoveryResult:
@@ -581,7 +593,7 @@ def weak_slices(
     the two-condition search: a child's mean loss cannot exceed the mean of the ``min_support`` largest
     losses of either parent, so a parent whose bound is at or below the overall mean has no child that
     can be worse (such children are counted as tested with p = 1, which keeps BH valid).
-    ``mask`` restricts the search to a slice (the rest is then the rest of that slice). Work and memory
+    ``slice_def`` restricts the search to a slice (the rest is then the rest of that slice). Work and memory
     are linear in rows × column pairs: one pass of bincounts per pair.
 
     ``test``: ``"welch"`` tests the mean loss; ``"rank"`` the Mann–Whitney rank-sum test (one-sided,
@@ -601,7 +613,7 @@ def weak_slices(
         raise AnalysisError(BAD_FDR.format(received=fdr))
     if max_conditions not in (1, 2):
         raise AnalysisError(BAD_MAX_CONDITIONS.format(received=max_conditions))
-    base = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    base = slice_mask(scored, slice_def)
     if min_support is None:
         min_support = max(50, int(0.001 * int(base.sum())))
     if not isinstance(min_support, int | np.integer) or min_support < 2:
@@ -715,22 +727,20 @@ def weak_slices(
             values=x,
         )
 
-    result = discovery_from_sums(
-        [g.conditions for g in groupings],
-        singles,
-        pair,
+    sums_of = SliceSums(
+        conditions=[g.conditions for g in groupings],
+        singles=singles,
+        pair=pair,
         n=n,
         totals=(T1, T2, H, centre),
-        min_support=int(min_support),
-        max_conditions=max_conditions,
-        fdr=fdr,
-        confidence=confidence,
-        loss_name=loss_name,
-        metric=metric,
         columns=[g.column for g in groupings],
         skipped=skipped,
-        report=report,
+        loss_name=loss_name,
+        metric=metric,
         rank_sums=rank_sums,
+    )
+    result = discovery_from_sums(
+        sums_of, DiscoveryTest(int(min_support), max_conditions, fdr, confidence), report=report
     )
     return replace(result, test=test)
 
@@ -745,33 +755,55 @@ class RankSums:
     values: np.ndarray
 
 
-def discovery_from_sums(
-    conditions: list[list[Condition]],
-    singles: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-    pair: Callable[[int, int], tuple[np.ndarray, Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]]],
-    *,
-    n: int,
-    totals: tuple[float, float, float, float],
-    min_support: int,
-    max_conditions: int,
-    fdr: float,
-    confidence: float,
-    loss_name: str,
-    metric: str,
-    columns: list[str],
-    skipped: dict[str, str],
-    report: Progress,
-    rank_sums: RankSums | None = None,
-) -> DiscoveryResult:
-    """Weak-slice discovery from per-group sums, wherever they were computed (in memory or by an engine).
+@dataclass(frozen=True, eq=False)
+class SliceSums:
+    """The per-group sums weak-slice discovery tests, wherever they were computed (in memory or by an engine).
 
     ``conditions[c][v]``: group v of column c. ``singles[c]``: per group of column c, (count, Σd, Σd², Σ
     headline metric, mean of its ``min_support`` largest losses), d = loss − ``centre``. ``pair(i, j)``: counts
     of the groups of columns i × j (flattened, i major) and a function giving their (Σd, Σd², Σ metric).
-    ``totals``: (Σd, Σd², Σ metric, centre) over all rows. ``rank_sums``: given, the slices are tested with
-    the one-sided Mann–Whitney rank-sum test instead of Welch's (see ``weak_slices``).
+    ``n``: rows; ``totals``: (Σd, Σd², Σ metric, centre) over all rows. ``columns``: the columns grouped (in the
+    order of ``conditions``); ``skipped``: column -> why it was left out. ``loss_name`` and ``metric`` (the
+    headline metric) name what was summed. ``rank_sums``: given, the slices are tested with the one-sided
+    Mann–Whitney rank-sum test instead of Welch's (see ``weak_slices``).
     """
-    T1, T2, H, centre = totals
+
+    conditions: list[list[Condition]]
+    singles: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    pair: Callable[[int, int], tuple[np.ndarray, Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]]]
+    n: int
+    totals: tuple[float, float, float, float]
+    columns: list[str]
+    skipped: dict[str, str]
+    loss_name: str
+    metric: str
+    rank_sums: RankSums | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveryTest:
+    """How the slices are tested: at least ``min_support`` rows in a slice and in its rest, up to
+    ``max_conditions`` (1 or 2) conditions, Benjamini–Hochberg at ``fdr``, intervals at ``confidence``."""
+
+    min_support: int
+    max_conditions: int = 2
+    fdr: float = 0.05
+    confidence: float = 0.95
+
+
+def discovery_from_sums(
+    sums: SliceSums, test: DiscoveryTest, *, report: Progress = no_progress
+) -> DiscoveryResult:
+    """Weak-slice discovery from per-group sums (``SliceSums``), tested as ``test`` says."""
+    conditions, singles, pair, n = sums.conditions, sums.singles, sums.pair, sums.n
+    min_support, max_conditions, fdr, confidence = (
+        test.min_support,
+        test.max_conditions,
+        test.fdr,
+        test.confidence,
+    )
+    rank_sums = sums.rank_sums
+    T1, T2, H, centre = sums.totals
     parts: list[dict[str, np.ndarray]] = []
     conds: list[tuple[Condition, ...]] = []
     stats1 = []
@@ -847,7 +879,7 @@ def discovery_from_sums(
     p_all = np.r_[tested["p_value"].to_numpy(dtype="float64"), np.ones(n_pruned)]
     q_all = stats.false_discovery_control(np.nan_to_num(p_all, nan=1.0), method="bh") if len(p_all) else p_all
     tested["q_value"] = q_all[: len(tested)]
-    tested["metric"] = metric
+    tested["metric"] = sums.metric
     tested["significant"] = (tested["q_value"] <= fdr) & (tested["diff"] > 0)
     # A two-condition slice is informative only if worse than the rest of *each* parent (both conditions
     # matter); single conditions are never redundant.
@@ -875,9 +907,9 @@ def discovery_from_sums(
         fdr=fdr,
         confidence=confidence,
         min_support=int(min_support),
-        loss=loss_name,
-        columns=columns,
-        skipped_columns=skipped,
+        loss=sums.loss_name,
+        columns=sums.columns,
+        skipped_columns=sums.skipped,
         n_rows=n,
     )
 
@@ -1091,25 +1123,58 @@ FAIRNESS_MEASURES = {
 }
 
 
+@dataclass(frozen=True)
+class FairnessParams:
+    """How fairness gaps are measured (the Slices page, ``explore check --fairness`` and notebooks share it).
+
+    ``threshold``: the largest acceptable gap (in the measure's units). Classification: ``positive`` is the class
+    whose rates are compared (None: the positive class, or the last class for multiclass). ``bins`` and
+    ``max_groups``: how the column is cut (``explore.slices.grouping``). Gaps are max − min over groups with at
+    least ``min_support`` rows; intervals at ``confidence``.
+    """
+
+    threshold: float = 0.1
+    positive: Any = None
+    bins: int | tuple[float, ...] = DEFAULT_BINS
+    min_support: int = 30
+    confidence: float = 0.95
+    max_groups: int = MAX_GROUPS
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["positive"] = plain(self.positive)
+        d["bins"] = self.bins if isinstance(self.bins, int) else list(self.bins)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FairnessParams:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        if isinstance(values.get("bins"), list | tuple):
+            values["bins"] = tuple(values["bins"])
+        return cls(**values)
+
+
 def fairness_gaps(
     scored: Scored,
     column: str,
+    params: FairnessParams | None = None,
     *,
-    threshold: float = 0.1,
-    positive: Any = None,
     slice_def: SliceDefinition | None = None,
-    bins: int | Sequence[float] = DEFAULT_BINS,
-    min_support: int = 30,
-    confidence: float = 0.95,
-    max_groups: int = MAX_GROUPS,
 ) -> FairnessResult:
-    """Demographic parity, equal opportunity and accuracy gaps between the groups of ``column``.
-
-    Classification: ``positive`` is the class whose rate is compared (default: the positive class, or
-    the last class for multiclass). Regression: mean prediction and MAE gaps, in label units.
-    Gaps are max − min over groups with ≥ ``min_support`` rows; intervals at ``confidence``.
-    """
-    mask = (slice_def or SliceDefinition()).mask(scored)
+    """Demographic parity, equal opportunity and accuracy gaps between the groups of ``column`` (in the slice),
+    measured as ``params`` says (default ``FairnessParams()``). Regression: mean prediction and MAE gaps, in
+    label units."""
+    p = params or FairnessParams()
+    threshold, positive, bins, min_support, confidence, max_groups = (
+        p.threshold,
+        p.positive,
+        p.bins,
+        p.min_support,
+        p.confidence,
+        p.max_groups,
+    )
+    mask = slice_mask(scored, slice_def)
     g = group_column(scored, column, bins=bins, max_groups=max_groups)
     codes = np.where(mask, g.codes, -1).astype(np.int64)
     G = g.n_groups
@@ -1259,15 +1324,25 @@ class Curves:
 
 
 def curves(
-    scored: Scored, sets: dict[str, np.ndarray], *, cls: Any = None, max_points: int = CURVE_POINTS
+    scored: Scored,
+    slice_def: SliceDefinition | None = None,
+    *,
+    cls: Any = None,
+    max_points: int = CURVE_POINTS,
 ) -> Curves:
-    """ROC/PR curves for each boolean row mask in ``sets`` (binary: the positive class; multiclass: ``cls``
-    one-vs-rest, default the last class). Raises ``AnalysisError`` when there are no scores."""
+    """ROC/PR curves of the slice, the rest and all rows (those with rows; all rows only without ``slice_def``),
+    binary: of the positive class; multiclass: ``cls`` one-vs-rest, default the last class. Raises
+    ``AnalysisError`` when there are no scores."""
     if scored.task == "regression":
         raise AnalysisError(
             "ROC and precision–recall curves are for classification; this task is regression."
         )
     k, score = _class_score(scored, cls, "ROC and PR curves")
+    sets = (
+        {"all rows": np.ones(scored.n, dtype=bool)}
+        if slice_def is None
+        else comparison_sets(slice_def.mask(scored), non_empty=True)
+    )
     rocs, prs, aucs = [], [], {}
     for name, m in sets.items():
         sel = np.asarray(m, dtype=bool) & np.isfinite(score)
@@ -1324,15 +1399,26 @@ def _class_score(scored: Scored, cls: Any, what: str) -> tuple[int, np.ndarray]:
     return k, scored.proba[:, k]
 
 
+@dataclass(frozen=True, eq=False)
+class ConfusionMatrix(TableResult):
+    """Counts of (true class, predicted class) over a slice's ``n_rows`` rows. ``table`` is long: ``true``,
+    ``predicted``, ``count``, ``share_of_true`` (row-normalised fraction); ``threshold`` the binary decision
+    threshold used (None: the model's predictions)."""
+
+    table: pd.DataFrame
+    threshold: float | None
+    n_rows: int
+
+
 def confusion_matrix(
-    scored: Scored, mask: np.ndarray | None = None, *, threshold: float | None = None
-) -> pd.DataFrame:
-    """Counts of (true class, predicted class) over the masked rows, long format: ``true``, ``predicted``,
-    ``count``, ``share_of_true`` (row-normalised fraction). Binary with ``threshold``: predicted positive
-    when the score is ≥ ``threshold``. Predictions outside the classes appear as "(other)"."""
+    scored: Scored, slice_def: SliceDefinition | None = None, *, threshold: float | None = None
+) -> ConfusionMatrix:
+    """Counts of (true class, predicted class) over the slice's rows (default all rows). Binary with
+    ``threshold``: predicted positive when the score is ≥ ``threshold``. Predictions outside the classes
+    appear as "(other)"."""
     if scored.task == "regression":
         raise AnalysisError("A confusion matrix is for classification; this task is regression.")
-    m = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    m = slice_mask(scored, slice_def)
     pred = predictions_at(scored, threshold)
     K = len(scored.classes)
     p = np.where(pred < 0, K, pred)[m]
@@ -1351,7 +1437,8 @@ def confusion_matrix(
                     "share_of_true": counts[i, j] / total if total else np.nan,
                 }
             )
-    return pd.DataFrame(rows)
+    used = threshold if scored.task == "binary" and scored.score is not None else None
+    return ConfusionMatrix(pd.DataFrame(rows), used, int(m.sum()))
 
 
 def predictions_at(scored: Scored, threshold: float | None) -> np.ndarray:
@@ -1363,16 +1450,19 @@ def predictions_at(scored: Scored, threshold: float | None) -> np.ndarray:
 
 
 def worst_rows(
-    scored: Scored, mask: np.ndarray | None = None, *, n: int = 200, columns: Sequence[str] | None = None
+    scored: Scored,
+    slice_def: SliceDefinition | None = None,
+    *,
+    n: int = 200,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The ``n`` rows of the mask with the highest per-row loss, worst first.
+    """The ``n`` rows of the slice (default all rows) with the highest per-row loss, worst first.
 
     Columns: ``position`` (row position in the scored dataset), ``id``, ``label``, ``prediction``,
     ``score`` (binary: positive-class score; multiclass: probability of the predicted class; absent for
     regression), ``loss`` (``scored.row_loss``), then ``columns`` (default: the features).
     """
-    m = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    idx = np.flatnonzero(m)
+    idx = np.flatnonzero(slice_mask(scored, slice_def))
     loss = np.asarray(scored.row_loss, dtype="float64")[idx]
     loss_key = np.where(np.isfinite(loss), loss, -np.inf)
     if len(idx) > n:

@@ -21,6 +21,8 @@ from scipy import stats
 from explore.core.serialise import plain
 from explore.core.workspace import Scored, decision_sign, predict_frame
 from explore.errors import NO_MODEL_FILE, AnalysisError
+from explore.slices.comparison import comparison_sets
+from explore.slices.definition import SliceDefinition, slice_mask
 from explore.slices.grouping import group_column
 from explore.stats import metrics
 
@@ -405,17 +407,17 @@ def nearest_counterfactual(
     norm: Literal["l1", "l2"] = "l2",
     delta: float | None = None,
     target: Any = None,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
     features: Sequence[str] | None = None,
 ) -> Counterfactual:
-    """Closest row (among ``mask``, default all) whose prediction differs from row ``position``'s.
+    """Closest row (among the slice's rows, default all) whose prediction differs from row ``position``'s.
 
     Classification: another predicted class (``target``: a specific class). Regression: a prediction
     at least ``delta`` away (default: half the standard deviation of the predictions). Uses the
     predictions already computed; with ``model`` both rows are re-predicted to verify the change.
     """
     pos, feats = _distance_inputs(scored, position, norm, features)
-    cand = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
+    cand = slice_mask(scored, slice_def)
     if scored.task == "regression":
         pred = scored.pred
         if delta is None:
@@ -558,12 +560,12 @@ class DependenceResult:
 
 
 def feature_grid(
-    scored: Scored, feature: str, *, n_points: int = 25, mask: np.ndarray | None = None
+    scored: Scored, feature: str, *, n_points: int = 25, slice_def: SliceDefinition | None = None
 ) -> tuple[str, list[Any]]:
     """(kind, values): numeric → up to ``n_points`` quantiles spanning the observed range; categorical →
     the most frequent values (at most ``MAX_GRID``)."""
     _check_feature(scored, feature)
-    s = scored.frame[feature] if mask is None else scored.frame[feature][np.asarray(mask, dtype=bool)]
+    s = scored.frame[feature] if slice_def is None else scored.frame[feature][slice_def.mask(scored)]
     if _is_numeric(s):
         x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         x = x[np.isfinite(x)]
@@ -646,7 +648,7 @@ def partial_dependence(
     scored: Scored,
     feature: str,
     *,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
     n_rows: int = 300,
     n_points: int = 20,
     n_lines: int = 30,
@@ -654,18 +656,17 @@ def partial_dependence(
     seed: int = 0,
     grid: Sequence[Any] | None = None,
 ) -> DependenceResult:
-    """Partial dependence over the rows of ``mask`` (a random sample of ``n_rows``): the average output
+    """Partial dependence over the slice's rows (a random sample of ``n_rows``): the average output
     at each grid value (``line == "average"``), plus ``n_lines`` of the individual curves."""
     _require_model(model, "Partial dependence")
     _check_feature(scored, feature)
-    m = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    rows = np.flatnonzero(m)
+    rows = np.flatnonzero(slice_mask(scored, slice_def))
     if not len(rows):
         raise AnalysisError("The slice is empty: there are no rows to average over.")
     if len(rows) > n_rows:
         rows = np.sort(np.random.default_rng(seed).choice(rows, n_rows, replace=False))
     kind, g = (
-        feature_grid(scored, feature, n_points=n_points, mask=m)
+        feature_grid(scored, feature, n_points=n_points, slice_def=slice_def)
         if grid is None
         else ("numeric" if _is_numeric(scored.X[feature]) else "categorical", list(grid))
     )
@@ -722,27 +723,46 @@ class PerturbationResult:
         }
 
 
+@dataclass(frozen=True)
+class PerturbationParams:
+    """One perturbation check: set ``feature`` to ``set_to`` or add ``shift`` to it (exactly one of them), and
+    what the model should do — ``expectation`` "invariant" (no decision flips; regression: no change beyond
+    ``tolerance``), "increase" or "decrease" (the score moves that way, ``tolerance`` allowed against it).
+    ``by``: a column whose groups get their own rates. At most ``max_rows`` rows (a random sample drawn with
+    ``seed``); intervals at ``confidence``."""
+
+    feature: str
+    set_to: Any = None
+    shift: float | None = None
+    expectation: Expectation = "invariant"
+    tolerance: float = 0.0
+    by: str | None = None
+    max_rows: int = 20_000
+    confidence: float = 0.95
+    seed: int = 0
+
+
 def perturbation_check(
     model: Any,
     scored: Scored,
-    feature: str,
+    params: PerturbationParams,
     *,
-    set_to: Any = None,
-    shift: float | None = None,
-    expectation: Expectation = "invariant",
-    tolerance: float = 0.0,
-    mask: np.ndarray | None = None,
-    by: str | None = None,
-    max_rows: int = 20_000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    slice_def: SliceDefinition | None = None,
 ) -> PerturbationResult:
-    """Set ``feature`` to ``set_to`` (or add ``shift`` to it) on the rows of ``mask`` and re-predict.
+    """Apply ``params``' change on the slice's rows (default all) and re-predict.
 
     On more than ``max_rows`` rows a random sample is used (``sampled``). Rows where the change is a
-    no-op (already equal to ``set_to``, or missing under a shift) are left out. ``by``: a column whose
-    groups get their own rates (e.g. "does changing region flip decisions more in some regions?").
+    no-op (already equal to ``set_to``, or missing under a shift) are left out. ``by`` (e.g. "does changing
+    region flip decisions more in some regions?") gives per-group rates.
     """
+    feature, set_to, shift, expectation = params.feature, params.set_to, params.shift, params.expectation
+    tolerance, by, max_rows, confidence, seed = (
+        params.tolerance,
+        params.by,
+        params.max_rows,
+        params.confidence,
+        params.seed,
+    )
     _require_model(model, "A perturbation check")
     _check_feature(scored, feature)
     if (set_to is None) == (shift is None):
@@ -750,7 +770,7 @@ def perturbation_check(
     if expectation not in ("invariant", "increase", "decrease"):
         raise AnalysisError(BAD_EXPECTATION.format(received=expectation))
     col = scored.X[feature]
-    m = np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
+    m = slice_mask(scored, slice_def)
     if shift is not None:
         if not _is_numeric(col):
             raise AnalysisError(
@@ -893,16 +913,21 @@ def _binary_scores(scored: Scored, what: str) -> np.ndarray:
 
 
 def threshold_metrics(
-    scored: Scored, threshold: float, *, sets: dict[str, np.ndarray] | None = None, confidence: float = 0.95
+    scored: Scored, threshold: float, *, slice_def: SliceDefinition | None = None, confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Metrics when "positive" means score ≥ ``threshold``, for each named row mask (default: all rows).
+    """Metrics when "positive" means score ≥ ``threshold`` on the slice, the rest and all rows (without
+    ``slice_def``: all rows only).
 
     Columns: ``set``, ``threshold``, ``rows``, ``tp``, ``fp``, ``fn``, ``tn``, ``accuracy``, ``precision``,
     ``recall``, ``F1``, ``false positive rate``, ``positive rate`` (fractions) and ``accuracy_low``/``_high``.
     """
     s = _binary_scores(scored, "A decision threshold")
     y = scored.y == scored.positive_index
-    sets = sets or {"all rows": np.ones(scored.n, dtype=bool)}
+    sets = (
+        {"all rows": np.ones(scored.n, dtype=bool)}
+        if slice_def is None
+        else comparison_sets(slice_def.mask(scored))
+    )
     recs = []
     for name, m in sets.items():
         m = np.asarray(m, dtype=bool) & np.isfinite(s)
@@ -979,7 +1004,7 @@ def suggest_threshold(
     cost_fp: float = 1.0,
     cost_fn: float = 1.0,
     current: float = 0.5,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
     by: str | None = None,
     min_support: int = 30,
 ) -> ThresholdSuggestion:
@@ -995,7 +1020,7 @@ def suggest_threshold(
     if c_fp < 0 or c_fn < 0 or (c_fp == 0 and c_fn == 0) or not (math.isfinite(c_fp) and math.isfinite(c_fn)):
         raise AnalysisError(BAD_COSTS.format(fp=cost_fp, fn=cost_fn))
     s_all = _binary_scores(scored, "A threshold suggestion")
-    m = (np.ones(scored.n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)) & np.isfinite(s_all)
+    m = slice_mask(scored, slice_def) & np.isfinite(s_all)
     if not m.any():
         raise AnalysisError("The slice is empty: there are no rows to choose a threshold on.")
     y_all = scored.y == scored.positive_index

@@ -21,10 +21,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "drift_by_window",
             "InvariantsResult",
             "data_invariants",
+            "BucketShares",
+            "bucket_shares",
         ],
         "estimation": [
             "ESTIMATED_METRICS",
             "PerformanceEstimate",
+            "EstimationParams",
             "CalibrationResult",
             "EstimateWarning",
             "calibrate",

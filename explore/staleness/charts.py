@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from explore.core.chart_data import vega_safe
-from explore.staleness.drift import DriftResult, InvariantsResult
+from explore.staleness.drift import BucketShares, DriftResult, InvariantsResult
 from explore.staleness.estimation import PART_REALISED, PARTS, CalibrationResult, PerformanceEstimate
 from explore.staleness.experiment import POINT_METRICS, PerformanceOverTime, StalenessResult
 
@@ -292,8 +292,10 @@ def drift_heatmap(
     )
 
 
-def bucket_chart(shares: pd.DataFrame, *, feature: str, window_label: str) -> alt.Chart:
-    """Reference vs current share per bucket of one feature (from ``drift.bucket_shares``)."""
+def bucket_chart(buckets: BucketShares, *, window_label: str) -> alt.Chart:
+    """Reference vs current share per bucket of one feature (from ``drift.bucket_shares``); ``window_label``
+    names the window as the page does."""
+    shares, feature = buckets.table, buckets.feature
     d = shares.melt(
         id_vars=["bucket", "order"], value_vars=["reference", "current"], var_name="data", value_name="share"
     )

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from explore.errors import AnalysisError
+from explore.report.display import TableResult
 
 PSI_BINS = 10
 PSI_EPS = 1e-4
@@ -669,12 +670,22 @@ def window_drift_frame(
     )
 
 
-def bucket_shares(result: DriftResult, feature: str, window: int) -> pd.DataFrame:
-    """Reference vs current share of each bucket of ``feature`` in ``window``: bucket, order, reference, current."""
+@dataclass(frozen=True, eq=False)
+class BucketShares(TableResult):
+    """Reference vs current share of each bucket of ``feature`` in window ``window``: ``table`` columns
+    ``bucket``, ``order``, ``reference``, ``current`` (NaN when the window has no row)."""
+
+    feature: str
+    window: int
+    table: pd.DataFrame
+
+
+def bucket_shares(result: DriftResult, feature: str, window: int) -> BucketShares:
+    """How ``feature``'s buckets are filled in ``window`` against the reference (see ``BucketShares``)."""
     prof = result.reference.features[feature]
     c = result.counts[feature][window].astype("float64")
     tot = c.sum()
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "bucket": prof.buckets,
             "order": np.arange(len(prof.buckets)),
@@ -682,6 +693,7 @@ def bucket_shares(result: DriftResult, feature: str, window: int) -> pd.DataFram
             "current": c / tot if tot else np.full(len(c), np.nan),
         }
     )
+    return BucketShares(feature, int(window), table)
 
 
 def drift_metric_tracking(

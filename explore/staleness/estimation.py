@@ -514,19 +514,30 @@ def _reference_mask(
     return mask, "the chosen rows"
 
 
+@dataclass(frozen=True)
+class EstimationParams:
+    """How performance is estimated without labels: ``metrics`` (of ``ESTIMATED_METRICS``) with intervals at
+    ``confidence``; ``calibration`` "auto" (by held-out log loss), "isotonic" or "platt"; ``n_boot``
+    calibrators refitted on bootstrap resamples of the reference give the calibration uncertainty (0: sampling
+    variance only), drawn with ``seed``. ``explore check`` (estimated_drop) and notebooks build it; the
+    Staleness page uses the defaults."""
+
+    metrics: tuple[str, ...] = tuple(ESTIMATED_METRICS)
+    confidence: float = 0.95
+    calibration: str = "auto"
+    n_boot: int = 20
+    seed: int = 0
+
+
 def estimate_performance(
     scored: Scored,
     windows: TimeWindows,
+    params: EstimationParams | None = None,
     *,
     unlabeled: Scored | None = None,
     codes: np.ndarray | None = None,
     unlabeled_codes: np.ndarray | None = None,
     reference: int | np.ndarray | None = None,
-    metrics: Sequence[str] = ESTIMATED_METRICS,
-    confidence: float = 0.95,
-    calibration: str = "auto",
-    n_boot: int = 20,
-    seed: int = 0,
 ) -> PerformanceEstimate:
     """Estimated (and, where labels exist, realised) metrics per window of ``windows``.
 
@@ -534,11 +545,17 @@ def estimate_performance(
     (``explore.core.workspace.score_unlabeled``), or None. ``codes`` / ``unlabeled_codes``: each row's window
     (default ``windows.codes`` for the labelled rows; ``apply_windows`` for others). ``reference``: the window
     whose labelled rows calibrate the scores (default: the earliest windows, until ``MIN_REFERENCE_ROWS`` labelled rows),
-    or a boolean mask over ``scored``'s rows. ``n_boot`` calibrators refitted on bootstrap resamples of the
-    reference give the calibration uncertainty (0: sampling variance only). ``calibration``: "auto" (by
-    held-out log loss), "isotonic" or "platt".
+    or a boolean mask over ``scored``'s rows. ``params``: what is estimated and how (default
+    ``EstimationParams()``).
     """
-    metrics = list(metrics)
+    p = params or EstimationParams()
+    metrics, confidence, calibration, n_boot, seed = (
+        list(p.metrics),
+        p.confidence,
+        p.calibration,
+        p.n_boot,
+        p.seed,
+    )
     bad = [m for m in metrics if m not in ESTIMATED_METRICS]
     if bad:
         raise AnalysisError(BAD_METRIC.format(known=", ".join(ESTIMATED_METRICS), received=bad[0]))
@@ -781,6 +798,7 @@ def _confidence(P: np.ndarray, task: str, pos: int | None) -> np.ndarray:
 def estimate_workspace(
     ws: Workspace,
     datasets: Sequence[str] | None = None,
+    params: EstimationParams | None = None,
     *,
     model: str | None = MAIN_MODEL,
     by: str = "month",
@@ -788,8 +806,6 @@ def estimate_workspace(
     min_rows: int = 100,
     reference: int | np.ndarray | None = None,
     reference_dataset: str | None = None,
-    metrics: Sequence[str] = ESTIMATED_METRICS,
-    n_boot: int = 20,
 ) -> PerformanceEstimate:
     """``estimate_performance`` on datasets of a workspace (default: every dataset), labelled and unlabelled
     rows alike, cut into windows ``by`` calendar period (or ``"rows"`` with ``n_windows``): the notebook API.
@@ -820,12 +836,11 @@ def estimate_workspace(
     est = estimate_performance(
         labelled,
         w,
+        params,
         unlabeled=unlabeled,
         codes=apply_windows(w, labelled.time),
         unlabeled_codes=apply_windows(w, unlabeled.time) if unlabeled is not None else None,
         reference=reference,
-        metrics=metrics,
-        n_boot=n_boot,
     )
     return replace(est, reference=f"dataset '{reference_dataset}'") if reference_dataset is not None else est
 

@@ -40,6 +40,7 @@ import pandas as pd
 from explore.core.progress import Progress, no_progress
 from explore.core.workspace import Scored
 from explore.errors import NO_MODEL_FILE, AnalysisError, ExperimentCancelled, ModelError
+from explore.slices.definition import SliceDefinition
 from explore.staleness.windows import TimeWindows
 from explore.stats.metrics import (
     METRICS,
@@ -138,13 +139,13 @@ def performance_over_time(
     *,
     codes: np.ndarray | None = None,
     metrics: Sequence[str] | None = None,
-    mask: np.ndarray | None = None,
+    slice_def: SliceDefinition | None = None,
     confidence: float = 0.95,
 ) -> PerformanceOverTime:
     """Every metric per window of ``windows`` (via ``grouped_metrics``), plus label/prediction rates.
 
     ``codes``: window code of each scored row (default ``windows.codes``, when the windows were made
-    on ``scored.time``); ``mask``: restrict to a slice (boolean per row). Values are in the metric's
+    on ``scored.time``); ``slice_def``: restrict to a slice. Values are in the metric's
     units (rates as fractions 0..1); ``too_few`` flags windows whose support is below ``windows.min_rows``.
     """
     codes = windows.codes if codes is None else np.asarray(codes, dtype="int64")
@@ -152,8 +153,8 @@ def performance_over_time(
         raise AnalysisError(
             f"Window codes have {len(codes)} entries for {scored.n} scored rows; compute them on this dataset."
         )
-    if mask is not None:
-        codes = np.where(np.asarray(mask, dtype=bool), codes, -1)
+    if slice_def is not None:
+        codes = np.where(slice_def.mask(scored), codes, -1)
     n = windows.n_windows
     names = (
         list(metrics)
@@ -170,7 +171,7 @@ def performance_over_time(
     rates = rates.merge(wt[["window", "label", "start"]], on="window")
     rates["too_few"] = rates["support"] < windows.min_rows
     return PerformanceOverTime(
-        table=table, rates=rates, windows=wt, metrics=names, task=scored.task, in_slice=mask is not None
+        table=table, rates=rates, windows=wt, metrics=names, task=scored.task, in_slice=slice_def is not None
     )
 
 

@@ -689,3 +689,23 @@ def test_nul_bytes_in_user_text_are_kept_as_a_visible_mark_on_every_backend(stor
         state = ml_test_score.load_review(store, rid)
         entry = state.entries["data-1"]
         assert entry.author == "a\ufffdb" and entry.evidence_text == "note\ufffdhere"
+
+
+def test_from_row_takes_the_columns_named_like_fields_and_the_values_given():
+    from dataclasses import dataclass
+
+    from explore.core.store import from_row
+
+    @dataclass(frozen=True)
+    class Kept:
+        id: int
+        name: str
+        tags: tuple[str, ...]
+        note: str = "none"
+
+    row = {"id": "7", "name": "a", "tags": ["x", "y"], "extra": 1}
+    kept = from_row(Kept, row, id=int(row["id"]), tags=tuple(row["tags"]))
+    assert kept == Kept(7, "a", ("x", "y"))  # "extra" is no field; "note" keeps its default
+    assert from_row(Kept, {**row, "note": "n"}, tags=()).note == "n"
+    with pytest.raises(TypeError):
+        from_row(Kept, {"name": "a"})  # a field without a column nor a default

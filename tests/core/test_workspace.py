@@ -76,6 +76,25 @@ def test_predictions_only_mode(tmp_path):
     assert (ws.classes[sc.pred] == df["pred"]).all()
 
 
+def test_a_label_made_of_nul_characters_keeps_its_class(tmp_path):
+    """numpy's str arrays drop trailing NULs, so the class list once held "" for the label "\\x00": that
+    row's label was coded -1 and the Workspace page crashed in the confusion matrix (found by fuzzing)."""
+    from explore.stats.metrics import overall_metrics
+
+    df = pd.DataFrame(
+        {"y": ["\x00", "a", "b", "a"], "f": [1.0, 2.0, 3.0, 4.0], "pred": ["a", "a", "b", "\x00"]}
+    )
+    path = make_workspace(
+        tmp_path, model=None, datasets={"v": df}, columns={"label": "y", "prediction": "pred"}
+    )
+    ws = open_(path)
+    assert "\x00" in ws.classes.tolist() and "" not in ws.classes.tolist()
+    sc = score(ws, "v", None)
+    assert (sc.y >= 0).all() and (ws.classes[sc.y] == df["y"]).all()
+    m = overall_metrics(sc)
+    assert float(m.loc[m["metric"] == "accuracy", "value"].iloc[0]) == pytest.approx(0.5)
+
+
 def test_predictions_only_multiclass_scores(tmp_path):
     df = frame(150, task="multiclass")
     rng = np.random.default_rng(1)

@@ -39,6 +39,7 @@ from threadpoolctl import threadpool_limits
 from explore.core.workspace import Scored, predict_frame
 from explore.errors import AnalysisError
 from explore.importance import charts, explain
+from explore.slices.definition import Condition, SliceDefinition
 
 # ---- synthetic data and a Scored built from it --------------------------------------------------------
 
@@ -530,14 +531,22 @@ def test_local_explanation_and_waterfall(df):
     sc = scored_for(model, df, "label", "binary", positive="yes")
     pos = explain.find_row(sc, row_id="1007")  # ids are 1000 + position; typed ids arrive as text
     assert pos == 7 and explain.find_row(sc, position=7) == 7
+    assert explain.find_row(sc, row_id=1007) == 7  # the same rule as the pages (explore.core.row_ids)
+    with pytest.raises(AnalysisError):
+        explain.find_row(sc, row_id="01007")  # reads differently: not this id
     local = explain.explain(sc, model, rows=[pos])
     glob = explain.explain(sc, model, rows=[3, 7, 9])
     np.testing.assert_allclose(local.values[0], glob.values[1], atol=1e-12)  # same row, same values
     steps = explain.waterfall_steps(local, max_features=3)
-    assert steps["kind"].tolist() == ["base", "feature", "feature", "feature", "rest", "output"]
-    assert steps.iloc[-2]["end"] == pytest.approx(local.model_output[0, 0], abs=1e-9)
-    assert steps.iloc[0]["start"] == pytest.approx(local.base_values[0, 0])
-    charts.waterfall(steps, units=local.units).to_dict()
+    table = steps.to_frame()
+    assert steps.units == local.units
+    assert table["kind"].tolist() == ["base", "feature", "feature", "feature", "rest", "output"]
+    assert table.iloc[-2]["end"] == pytest.approx(local.model_output[0, 0], abs=1e-9)
+    assert table.iloc[0]["start"] == pytest.approx(local.base_values[0, 0])
+    spec = charts.waterfall(steps).to_dict()
+    bars = spec["datasets"][spec["layer"][0]["data"]["name"]]
+    assert [b["label"] for b in bars] == table["label"].tolist()[1:-1]  # the features and the rest
+    assert spec["layer"][0]["encoding"]["x"]["title"] == local.units
     with pytest.raises(AnalysisError) as err:
         explain.find_row(sc, position=sc.n)
     assert str(err.value) == explain.ROW_OUT_OF_RANGE.format(
@@ -609,18 +618,19 @@ def test_permutation_check_matches_sklearn_and_scipy(df):
 def test_slice_vs_rest_and_feature_ranges(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
+    nice = SliceDefinition((Condition("city", "in", values=("Nice",)),))
     mask = (sc.frame["city"] == "Nice").to_numpy(dtype=bool, na_value=False)
     reference = df.assign(x1=df["x1"].clip(-1, 1))  # the slice's x1 tails are outside this "training" range
     cmp = explain.slice_vs_rest(
         sc,
         model,
-        mask,
+        nice,
         reference=reference,
         reference_name="train",
         description="city = Nice",
         sample_size=60,
     )
-    inside = explain.explain(sc, model, mask=mask, sample_size=60)
+    inside = explain.explain(sc, model, slice_def=nice, sample_size=60)
     np.testing.assert_allclose(
         cmp.importance.set_index("feature").loc[FEATURES, "slice_mean_abs"], inside.mean_abs()
     )
@@ -633,7 +643,7 @@ def test_slice_vs_rest_and_feature_ranges(df):
     assert ranges.loc["city", "slice_top"] == "Nice" and ranges.loc["city", "slice_top_share"] == 1.0
     charts.slice_vs_rest_bars(cmp).to_dict()
     with pytest.raises(AnalysisError) as err:
-        explain.slice_vs_rest(sc, model, np.ones(sc.n, dtype=bool), reference=df)
+        explain.slice_vs_rest(sc, model, SliceDefinition(), reference=df)
     assert str(err.value) == explain.EMPTY_REST.format(dataset="validation")
 
 

@@ -34,6 +34,6 @@ def test_local_evidence_holds_the_summary_and_the_waterfall_steps(small_scored):
     steps = explain.waterfall_steps(local, max_features=1)
     result = readout.local_evidence(local, steps)
     assert result["explainer"] == local.explainer and result["sample_size"] == 1
-    assert [s["label"] for s in result["steps"]] == steps["label"].tolist()
+    assert [s["label"] for s in result["steps"]] == steps.table["label"].tolist()
     assert all(isinstance(s["contribution"], float) and isinstance(s["end"], float) for s in result["steps"])
     assert result["steps"][-1]["end"] == pytest.approx(float(local.model_output[0, 0]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from explore.core.store import Store
 from explore.errors import AnalysisError
-from explore.labels import crowd, review
+from explore.labels import charts, crowd, review
 from tests.labels.test_crowd import annotations_for, simulate_labels, synthetic_workspace
 
 
@@ -380,3 +381,52 @@ def test_create_session_needs_a_name_and_a_reviewer(labeled, store):
                 params={},
             )
         assert err.value.message == msg
+
+
+def test_rate_chart_draws_a_random_sessions_rates_with_their_intervals(labeled, store):
+    _, _, _, true_of = labeled
+    summary = review.summarize(
+        _review_all(store, _start(store, labeled, mode="random", n=80, seed=2), true_of)
+    )
+    for by, table in (("class", summary.by_class), ("labeler", summary.by_labeler)):
+        spec = charts.rate_chart(summary, by=by).to_dict()
+        assert spec["title"] == f"Error rate by {by}"
+        drawn = pd.DataFrame(spec["datasets"][spec["data"]["name"]]).set_index(by)
+        expected = table.dropna(subset=["error_rate"]).assign(**{by: lambda d, by=by: d[by].astype(str)})
+        expected = expected.set_index(by)
+        for column in ("error_rate", "ci_low", "ci_high"):
+            np.testing.assert_allclose(drawn.loc[expected.index, column], expected[column])
+    with pytest.raises(ValueError):
+        charts.rate_chart(summary, by="batch")  # type: ignore[arg-type]
+
+
+def test_queue_histogram_counts_every_item_of_the_queue_it_is_given(labeled):
+    _, _, queue, _ = labeled
+    spec = charts.queue_histogram(queue).to_dict()
+    drawn = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    assert drawn["items"].sum() == len(queue.frame)
+    top = replace(queue, frame=queue.frame.head(25))  # what the page draws after its filters
+    drawn = pd.DataFrame(charts.queue_histogram(top).to_dict()["datasets"].popitem()[1])
+    assert drawn["items"].sum() == 25
+    in_bin = drawn.groupby("start")["items"].sum()
+    first = top.frame["score"].to_numpy()
+    assert in_bin.iloc[-1] == ((first >= drawn["start"].max()) & (first <= 1)).sum()
+
+
+def test_pair_confusion_counts_the_items_both_labeled_and_draws_them(labeled):
+    from tests.helpers import frame
+
+    ws, ann, _, _ = labeled
+    truth = frame(400, seed=9)["income"].to_numpy()  # the labels the fixture simulated, again
+    long = simulate_labels(truth, list(ws.classes), {"ana": 0.95, "ben": 0.85, "cam": 0.65}, seed=4)
+    both = long.pivot_table(index="item", columns="who", values="said", aggfunc="first")[["ana", "cam"]]
+    both = both.dropna()
+    expected = pd.crosstab(both["ana"], both["cam"]).sort_index().sort_index(axis=1)
+    confusion = crowd.pair_confusion(ann, "ana", "cam")
+    assert (confusion.first, confusion.second) == ("ana", "cam")
+    got = confusion.to_frame().sort_index().sort_index(axis=1)
+    pd.testing.assert_frame_equal(got, expected, check_names=False, check_dtype=False)
+    spec = charts.confusion_heatmap(confusion).to_dict()
+    assert spec["title"] == "ana (rows) vs cam (columns)"
+    cells = pd.DataFrame(spec["datasets"].popitem()[1])
+    assert cells["count"].sum() == len(both)

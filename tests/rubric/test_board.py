@@ -48,7 +48,7 @@ def test_review_board_reads_the_review_its_evidence_and_trail(store):
     board = review_board(store, rid, workspace=None, automatable={"infra-4"})
     assert board.review.name == "v1" and board.score == board.review.score()
     assert board.snapshots[here]["title"] == "Slices here"  # without a workspace: every snapshot
-    assert board.runs == []
+    assert list(board.runs) == []
     assert set(board.proposals) == set(ml_test_score.TEST_IDS) and board.runnable["data-1"] is not None
     assert [(e.test_id, e.status) for e in board.trail] == [
         ("data-1", "manual"),

@@ -155,7 +155,7 @@ def _band_by_hand(x: Fraction) -> int:
 @settings(max_examples=150, deadline=None)
 @given(statuses_strategy)
 def test_score_is_section_sums_and_their_minimum(statuses):
-    result = ml_test_score.score(statuses)
+    result = ml_test_score.rubric_score(statuses)
     sums = {sec: sum(_FRACTION[statuses[f"{sec}-{i}"]] for i in range(1, 8)) for sec in PAPER_TESTS}
     assert result.sections == {k: float(v) for k, v in sums.items()}
     assert result.final == float(min(sums.values()))
@@ -169,15 +169,15 @@ def test_score_is_section_sums_and_their_minimum(statuses):
 @given(partial_strategy)
 def test_missing_tests_count_as_not_done(partial):
     full = {t: partial.get(t, "not_done") for t in ml_test_score.TEST_IDS}
-    assert ml_test_score.score(partial) == ml_test_score.score(full)
+    assert ml_test_score.rubric_score(partial) == ml_test_score.rubric_score(full)
 
 
 @settings(max_examples=100, deadline=None)
 @given(statuses_strategy, st.sampled_from(ml_test_score.TEST_IDS))
 def test_raising_one_test_never_lowers_any_score(statuses, test_id):
-    before = ml_test_score.score(statuses)
+    before = ml_test_score.rubric_score(statuses)
     up = {**statuses, test_id: "automated"}
-    after = ml_test_score.score(up)
+    after = ml_test_score.rubric_score(up)
     assert all(after.sections[k] >= before.sections[k] for k in before.sections)
     assert after.final >= before.final
 
@@ -227,12 +227,12 @@ def test_band_rejects_impossible_scores(bad):
 
 def test_unknown_test_or_status_is_a_clear_error():
     with pytest.raises(RubricError, match="There is no ML Test Score test 'data-8'"):
-        ml_test_score.score({"data-8": "manual"})
+        ml_test_score.rubric_score({"data-8": "manual"})
     with pytest.raises(
         RubricError,
         match=r"The status of data-1 must be one of not_done, manual, automated; received 'done'",
     ):
-        ml_test_score.score({"data-1": "done"})
+        ml_test_score.rubric_score({"data-1": "done"})
 
 
 def test_score_on_concrete_assignment():
@@ -240,7 +240,7 @@ def test_score_on_concrete_assignment():
     statuses |= {"model-1": "manual", "model-2": "manual", "model-3": "automated"}  # 2.0
     statuses |= {f"infra-{i}": "manual" for i in range(1, 6)}  # 2.5
     statuses |= {f"monitor-{i}": "automated" for i in range(1, 3)}  # 2.0
-    result = ml_test_score.score(statuses)
+    result = ml_test_score.rubric_score(statuses)
     assert result.sections == {"data": 7.0, "model": 2.0, "infra": 2.5, "monitor": 2.0}
     assert result.final == 2.0 and result.limiting == ("model", "monitor")
     assert result.band.interval == "(1, 2]"
@@ -540,7 +540,7 @@ def test_carry_over_starts_from_the_parent_and_counts_once_reconfirmed(store):
     assert len(state.carried) == 28 and state.entries == {}
     assert state.carried["data-1"].status == "manual" and state.carried["data-1"].carried_from == "v2 review"
     assert state.score().final == 0.0  # not re-confirmed yet
-    assert ml_test_score.score(state.carried_statuses()).final == 3.5
+    assert ml_test_score.rubric_score(state.carried_statuses()).final == 3.5
     carried = state.carried["model-6"]
     ml_test_score.confirm_test(
         store, child, "model-6", status=carried.status, author="bob", evidence_text=carried.evidence_text
@@ -564,6 +564,9 @@ def test_score_history_across_reviews(store):
         ml_test_score.confirm_test(store, b, t, status="manual", author="x")
     history = ml_test_score.score_history(store)
     assert [(h.name, h.final, h.n_confirmed) for h in history] == [("first", 0.0, 1), ("second", 3.5, 28)]
+    frame = history.to_frame()
+    assert frame[["name", "final", "n_confirmed"]].values.tolist() == [["first", 0.0, 1], ["second", 3.5, 28]]
+    assert frame.loc[0, "data"] == 0.5 and frame.loc[1, "data"] == 3.5  # manual: half a point per data test
     chart = charts.history_chart(history, highlight="second").to_dict()
     datasets = json.dumps(chart["datasets"])
     assert '"final": 3.5' in datasets and '"review": "first"' in datasets
@@ -771,7 +774,8 @@ def test_runs_for_matches_the_workspace_by_path_or_folder_and_the_review():
     found = ml_test_score.runs_for(
         rows, workspace_path="/local/ws/workspace.toml", workspace_name="ws", review="v3"
     )
-    assert [r["id"] for r in found] == [1, 2]
+    assert isinstance(found, ml_test_score.CheckRuns)
+    assert [r["id"] for r in found] == [1, 2] and len(found) == 2
 
 
 # ---- charts -------------------------------------------------------------------------------------------------
@@ -780,7 +784,7 @@ def test_runs_for_matches_the_workspace_by_path_or_folder_and_the_review():
 def test_section_bars_highlight_the_limiting_section():
     statuses = {t: "automated" for t in ml_test_score.TEST_IDS}
     statuses |= {"monitor-1": "not_done", "monitor-2": "manual"}
-    result = ml_test_score.score(statuses)
+    result = ml_test_score.rubric_score(statuses)
     spec = charts.section_bars(result).to_dict()
     rows = next(iter(spec["datasets"].values()))
     by_section = {r["section"]: r for r in rows}
@@ -799,9 +803,11 @@ def test_check_runs_chart_has_one_mark_per_run():
         {"id": i, "finished_at": dt.datetime(2026, 1, i, tzinfo=dt.UTC), "exit_code": i % 3, "report": {}}
         for i in range(1, 6)
     ]
-    spec = charts.check_runs_chart(runs).to_dict()
+    spec = charts.check_runs_chart(ml_test_score.CheckRuns(tuple(runs))).to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 5 and {r["outcome"] for r in rows} == {"passed", "a check failed", "could not run"}
+    assert [r["run"] for r in rows] == [1, 2, 3, 4, 5] and {r["review"] for r in rows} == {"—"}
+    assert rows[0]["finished"].startswith("2026-01-01T00:00:00")  # UTC, shown without a zone
 
 
 def test_docs_list_every_test_every_check_and_the_exit_codes():

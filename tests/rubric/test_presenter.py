@@ -164,7 +164,7 @@ def test_ranked_next_points_raise_the_minimum_first_when_one_section_limits():
     assert all(s.raises_final for s in ranked)
     assert ranked[0].test_id == "data-3" and ranked[0].to_status == "manual"  # documenting is cheapest
     first = ranked[0]
-    assert mts.score({**statuses, first.test_id: first.to_status}).final == first.final_after == 3.5
+    assert mts.rubric_score({**statuses, first.test_id: first.to_status}).final == first.final_after == 3.5
     assert ranked_next_points(nxt, limit=2) == ranked[:2]
 
 
@@ -177,7 +177,7 @@ def test_ranked_next_points_put_one_step_per_tied_section_first():
     assert not any(s.raises_final for s in ranked)  # one step alone cannot raise a tied minimum
     head = ranked[: len(nxt.limiting)]
     assert {s.section for s in head} == {"data", "monitor"} and set(head) == set(nxt.plan)
-    after = mts.score({**statuses, **{s.test_id: s.to_status for s in head}}).final
+    after = mts.rubric_score({**statuses, **{s.test_id: s.to_status for s in head}}).final
     assert after == nxt.final_after_plan == 4.0 > nxt.final
 
 

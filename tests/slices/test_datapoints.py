@@ -16,7 +16,7 @@ from explore.errors import AnalysisError
 from explore.slices import datapoints as dp
 from explore.slices import whatif
 from explore.slices.datapoints_charts import BOX, CELL, MARKS, POINT, datapoints_chart
-from explore.slices.definition import CORRECT, LABEL, LOSS, ROW, SCORE, TIME, SliceDefinition
+from explore.slices.definition import CORRECT, LABEL, LOSS, ROW, SCORE, TIME, Condition, SliceDefinition
 
 
 def make_scored(n: int, *, seed: int = 0, shift: float = 0.0, name: str = "current") -> Scored:
@@ -181,7 +181,8 @@ def test_facets_by_two_features_binned_when_numeric(large: Scored) -> None:
     assert by_city["city = Nice"] == (large.frame["city"] == "Nice").sum()
     d = datapoints_chart(res).to_dict()
     assert d["facet"]["row"]["field"] == "facet_row" and d["facet"]["column"]["field"] == "facet_col"
-    small_res = dp.datapoints(large, spec, mask=np.arange(large.n) < 300)
+    first_300 = SliceDefinition((Condition(ROW, "range", hi=300),))
+    small_res = dp.datapoints(large, spec, slice_def=first_300)
     assert small_res.mode == "points" and small_res.points["facet_row"].str.startswith("city = ").all()
 
 
@@ -232,10 +233,12 @@ def test_bad_input_draws_something_or_says_why(small: Scored) -> None:
     assert flat_cells.mode == "cells" and flat_cells.cells["rows"].sum() == small.n
     with pytest.raises(AnalysisError, match="all 800 rows are missing"):
         dp.datapoints(small, dp.DatapointsSpec(x="empty"))
-    one = dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE), mask=np.arange(small.n) == 7)
+    row_7 = SliceDefinition((Condition(ROW, "range", lo=7, hi=8),))
+    one = dp.datapoints(small, dp.DatapointsSpec(x="age", y=SCORE), slice_def=row_7)
     assert one.mode == "points" and one.n_rows == 1 and any("One row" in n for n in one.notes)
     assert datapoints_chart(one).to_dict()["layer"][0]["mark"]["type"] == "circle"
-    none = dp.datapoints(small, dp.DatapointsSpec(), mask=np.zeros(small.n, dtype=bool))
+    no_row = SliceDefinition((Condition(ROW, "range", lo=small.n),))
+    none = dp.datapoints(small, dp.DatapointsSpec(), slice_def=no_row)
     assert none.mode == "empty" and "No row" in none.notes[-1]
     with pytest.raises(AnalysisError, match="statistic"):
         dp.datapoints(small, dp.DatapointsSpec(cell_stat="median"))  # type: ignore[arg-type]
@@ -309,6 +312,8 @@ def test_counterfactual_search_is_the_nearest_by_distances_to_and_keeps_no_copy(
     frame.loc[rng.random(small.n) < 0.15, "city"] = None
     few = np.zeros(small.n, dtype=bool)
     few[rng.choice(small.n, 60, replace=False)] = True  # < a quarter of the rows: the gathered path
+    frame["pick"] = few  # not a feature: only the slice below reads it
+    few_rows = SliceDefinition((Condition("pick", "in", values=(True,)),))
     found = []
     for prepared in (False, True):
         sc = replace(small, frame=frame, feature_names=["age", "city", "flat", "calls"])
@@ -321,8 +326,8 @@ def test_counterfactual_search_is_the_nearest_by_distances_to_and_keeps_no_copy(
         )
         for pos in positions:
             for norm in ("l1", "l2"):
-                for mask in (None, few):
-                    cf = whatif.nearest_counterfactual(sc, pos, norm=norm, mask=mask)
+                for mask, rows in ((None, None), (few, few_rows)):
+                    cf = whatif.nearest_counterfactual(sc, pos, norm=norm, slice_def=rows)
                     cand = (sc.pred != sc.pred[pos]) & (np.ones(sc.n, bool) if mask is None else mask)
                     cand[pos] = False
                     d = whatif.distances_to(sc, pos, norm=norm)

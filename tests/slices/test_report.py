@@ -63,7 +63,7 @@ def test_by_group_gaps_and_benjamini_hochberg() -> None:
 
     sc = binary_scored(3000, seed=2)
     sd = SliceDefinition((Condition("member", "in", values=(False,)),))
-    rep = report.slice_report(sc, sd, by=["city", "visits"], fdr=0.1)
+    rep = report.slice_report(sc, sd, by=["city", "visits"], params=report.SliceReportParams(fdr=0.1))
     bg = rep.by_group
     m = sd.mask(sc)
     acc = bg[bg.metric == "accuracy"].reset_index(drop=True)
@@ -89,7 +89,9 @@ def test_a_truly_worse_group_is_flagged() -> None:
     wrong = rng.random(n) < np.where(frame["region"] == "c", 0.4, 0.1)
     pred = np.where(wrong, 1 - y, y)
     rep = report.slice_report(
-        make_scored("binary", y, pred, frame=frame), by=["region"], metrics=["accuracy"]
+        make_scored("binary", y, pred, frame=frame),
+        by=["region"],
+        params=report.SliceReportParams(metrics=["accuracy"]),
     )
     flagged = set(rep.by_group.loc[rep.by_group["worse"], "region"])
     assert flagged == {"c"}
@@ -100,7 +102,7 @@ def test_metrics_as_a_dict_with_a_callable() -> None:
     rep = report.slice_report(
         sc,
         SliceDefinition((Condition("visits", "in", values=(1, 2)),)),
-        metrics={"acc": "accuracy", "balanced": skm.balanced_accuracy_score},
+        params=report.SliceReportParams(metrics={"acc": "accuracy", "balanced": skm.balanced_accuracy_score}),
         by=["city"],
     )
     cmp = rep.comparison.set_index("metric")
@@ -253,7 +255,9 @@ def test_fairness_gaps_equal_direct_computation_and_newcombe() -> None:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     sc = binary_scored(3000, seed=6)
-    fr = report.fairness_gaps(sc, "city", threshold=0.05, min_support=30)
+    params = report.FairnessParams(threshold=0.05, min_support=30)
+    assert report.FairnessParams.from_dict(params.to_dict()) == params
+    fr = report.fairness_gaps(sc, "city", params)
     groups = fr.groups.set_index("group")
     city = sc.frame["city"]
     for name in ("Paris", "Lyon"):
@@ -283,7 +287,7 @@ def test_fairness_multiclass_and_regression() -> None:
     mc = report.fairness_gaps(
         make_scored("multiclass", y, pred, proba=proba, frame=frame, classes=["a", "b", "c"]),
         "city",
-        positive="b",
+        report.FairnessParams(positive="b"),
     )
     assert mc.cls == "b" and set(mc.gaps["measure"]) == {"positive rate", "true positive rate", "accuracy"}
     rng = np.random.default_rng(8)
@@ -300,8 +304,10 @@ def test_fairness_multiclass_and_regression() -> None:
 def test_curves_lie_on_sklearn_curves_with_at_most_200_points() -> None:
     sc = binary_scored(5000, seed=9)
     m = (sc.frame["city"] == "Paris").to_numpy()
-    cur = report.curves(sc, {"slice": m, "all": np.ones(sc.n, dtype=bool)})
-    for name, sel in (("slice", m), ("all", np.ones(sc.n, dtype=bool))):
+    cur = report.curves(sc, SliceDefinition((Condition("city", "in", values=("Paris",)),)))
+    assert list(cur.auc) == ["slice", "rest", "all rows"]
+    assert list(report.curves(sc).auc) == ["all rows"]
+    for name, sel in (("slice", m), ("rest", ~m), ("all rows", np.ones(sc.n, dtype=bool))):
         roc = cur.roc[cur.roc["set"] == name]
         assert len(roc) <= report.CURVE_POINTS + 1
         s, yy = sc.score[sel], sc.y[sel] == 1
@@ -316,11 +322,14 @@ def test_curves_lie_on_sklearn_curves_with_at_most_200_points() -> None:
 def test_confusion_matrix_equals_sklearn_with_and_without_threshold() -> None:
     sc = binary_scored(1000, seed=10)
     m = (sc.frame["visits"] > 1).to_numpy()
-    cm = report.confusion_matrix(sc, m).pivot(index="true", columns="predicted", values="count")
+    sd = SliceDefinition((Condition("visits", "range", lo=2),))  # integer visits: > 1 is ≥ 2
+    result = report.confusion_matrix(sc, sd)
+    assert result.n_rows == m.sum() and result.threshold is None
+    cm = result.to_frame().pivot(index="true", columns="predicted", values="count")
     np.testing.assert_array_equal(
         cm.loc[["no", "yes"], ["no", "yes"]].to_numpy(), skm.confusion_matrix(sc.y[m], sc.pred[m])
     )
-    cm3 = report.confusion_matrix(sc, m, threshold=0.3).pivot(
+    cm3 = report.confusion_matrix(sc, sd, threshold=0.3).table.pivot(
         index="true", columns="predicted", values="count"
     )
     np.testing.assert_array_equal(
@@ -331,7 +340,7 @@ def test_confusion_matrix_equals_sklearn_with_and_without_threshold() -> None:
 def test_worst_rows_come_worst_first() -> None:
     sc = binary_scored(800, seed=11)
     m = (sc.frame["city"] == "Lyon").to_numpy()
-    rows = report.worst_rows(sc, m, n=20)
+    rows = report.worst_rows(sc, SliceDefinition((Condition("city", "in", values=("Lyon",)),)), n=20)
     assert len(rows) == 20 and rows["loss"].is_monotonic_decreasing
     assert rows["loss"].iloc[0] == pytest.approx(sc.row_loss[m].max())
     assert set(rows["position"]) <= set(np.flatnonzero(m))

@@ -12,6 +12,7 @@ from sklearn.inspection import partial_dependence as sk_partial_dependence
 from explore.core.workspace import Scored, _encode, predict_frame
 from explore.errors import AnalysisError
 from explore.slices import whatif
+from explore.slices.definition import Condition, SliceDefinition
 from tests.helpers import FEATURES, frame, pipeline
 
 
@@ -156,7 +157,7 @@ def test_ice_default_grid_spans_the_range_and_includes_the_current_value(binary)
 
 def test_perturbation_invariance_and_direction(binary) -> None:
     model, sc = binary
-    res = whatif.perturbation_check(model, sc, "city", set_to="Nice", by="city")
+    res = whatif.perturbation_check(model, sc, whatif.PerturbationParams("city", set_to="Nice", by="city"))
     s0 = model.predict(sc.X)
     X1 = sc.X.copy()
     X1["city"] = "Nice"
@@ -165,15 +166,17 @@ def test_perturbation_invariance_and_direction(binary) -> None:
     assert res.summary["n"] == changed.sum()
     assert res.summary["flip_rate"] == pytest.approx((s0 != s1)[changed].mean())
     assert set(res.by_group["group"]) == {"Paris", "Lyon"}
-    up = whatif.perturbation_check(model, sc, "age", shift=10, expectation="increase")
+    up = whatif.perturbation_check(
+        model, sc, whatif.PerturbationParams("age", shift=10, expectation="increase")
+    )
     p0, p1 = model.predict_proba(sc.X)[:, 1], model.predict_proba(sc.X.assign(age=sc.X["age"] + 10))[:, 1]
     ok = sc.X["age"].notna().to_numpy()
     assert up.summary["violation_rate"] == pytest.approx(((p1 - p0) < 0)[ok].mean())
     assert up.summary["mean_change"] == pytest.approx((p1 - p0)[ok].mean())
     with pytest.raises(AnalysisError, match="exactly one"):
-        whatif.perturbation_check(model, sc, "age")
+        whatif.perturbation_check(model, sc, whatif.PerturbationParams("age"))
     with pytest.raises(AnalysisError, match="not numeric"):
-        whatif.perturbation_check(model, sc, "city", shift=1)
+        whatif.perturbation_check(model, sc, whatif.PerturbationParams("city", shift=1))
 
 
 def test_model_outputs_decision_score_follows_the_positive_class(tmp_path) -> None:
@@ -206,6 +209,14 @@ def test_threshold_metrics_and_the_cost_optimal_threshold(binary) -> None:
     pp = sc.score >= 0.3
     assert tm["precision"] == pytest.approx(skm.precision_score(sc.y, pp))
     assert tm["recall"] == pytest.approx(skm.recall_score(sc.y, pp))
+    paris = (sc.frame["city"] == "Paris").to_numpy()
+    by_set = whatif.threshold_metrics(
+        sc, 0.3, slice_def=SliceDefinition((Condition("city", "in", values=("Paris",)),))
+    ).set_index("set")
+    assert by_set.index.tolist() == ["slice", "rest", "all rows"]
+    for name, rows in (("slice", paris), ("rest", ~paris), ("all rows", np.ones(sc.n, dtype=bool))):
+        assert by_set.loc[name, "rows"] == rows.sum()
+        assert by_set.loc[name, "recall"] == pytest.approx(skm.recall_score(sc.y[rows], pp[rows]))
     sug = whatif.suggest_threshold(sc, cost_fp=1, cost_fn=4, by="city")
     y = sc.y == 1
     costs = [

@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from explore.errors import AnalysisError
+from explore.staleness.charts import bucket_chart
 from explore.staleness.drift import (
     MISSING,
     PSI_EPS,
@@ -232,8 +233,17 @@ def test_drift_matrix_ranks_the_planted_feature_first():
     assert (
         np.isnan(t.loc[("color", 3), "ks"]) and t.loc[("color", 3), "distance"] == t.loc[("color", 3), "js"]
     )
-    shares = bucket_shares(res, "color", 5)
+    buckets = bucket_shares(res, "color", 5)
+    shares = buckets.to_frame()
+    assert (buckets.feature, buckets.window) == ("color", 5)
     assert shares["reference"].sum() == pytest.approx(1.0) and shares["current"].sum() == pytest.approx(1.0)
+    spec = bucket_chart(buckets, window_label="June").to_dict()
+    assert spec["title"] == "color: reference vs June"
+    drawn = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    for data in ("reference", "current"):  # every bucket either share fills, with its share
+        expected = shares[(shares["reference"] > 0) | (shares["current"] > 0)].set_index("bucket")[data]
+        got = drawn[drawn["data"] == data].set_index("bucket")["share"]
+        pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
 
 
 def test_drift_tracks_the_metric_with_scipy_correlations():

@@ -111,7 +111,12 @@ def test_partial_labels_give_each_part_labelled_as_such():
         sc.y[hidden], sc.proba[hidden], sc.time[hidden].reset_index(drop=True), task="binary", labelled=False
     )
     est = estimation.estimate_performance(
-        lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=5
+        lab,
+        w,
+        unlabeled=unl,
+        codes=w.codes[~hidden],
+        reference=0,
+        params=estimation.EstimationParams(n_boot=5),
     )
     parts = est.table.groupby("window")["part"].apply(set)
     assert parts[0] == {estimation.PART_REALISED, estimation.PART_ESTIMATED_LABELLED}
@@ -155,19 +160,21 @@ def test_interval_covers_the_realised_metric_under_covariate_shift(task):
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_concept_drift_warning_fires_where_it_is_planted(task):
     sc, w, _ = simulate(task=task, concept_shift_from=16, seed=1)
-    est = estimation.estimate_performance(sc, w, reference=0, n_boot=10)
+    est = estimation.estimate_performance(sc, w, reference=0, params=estimation.EstimationParams(n_boot=10))
     flagged = {x.window for x in est.warnings if x.kind == "concept drift"}
     shifted = set(w.labels[16:])
     assert len(flagged & shifted) >= 0.75 * len(shifted)
     assert len(flagged - shifted) <= 1
     clean, w2, _ = simulate(task=task, seed=1)
-    quiet = estimation.estimate_performance(clean, w2, reference=0, n_boot=10)
+    quiet = estimation.estimate_performance(
+        clean, w2, reference=0, params=estimation.EstimationParams(n_boot=10)
+    )
     assert len([x for x in quiet.warnings if x.kind == "concept drift"]) <= 1
 
 
 def test_scores_leaving_the_reference_range_are_flagged():
     sc, w, _ = simulate(task="binary", seed=1)  # the feature's mean moves from -0.5 to 1.0
-    est = estimation.estimate_performance(sc, w, reference=0, n_boot=0)
+    est = estimation.estimate_performance(sc, w, reference=0, params=estimation.EstimationParams(n_boot=0))
     flagged = [x.window for x in est.warnings if x.kind == "score range"]
     assert flagged and w.labels[0] not in flagged and w.labels[-1] in flagged
 
@@ -190,12 +197,15 @@ def test_bad_input_gets_a_message_naming_the_fix():
     with pytest.raises(AnalysisError, match="window number 0..2"):
         estimation.estimate_performance(sc, w, reference=7)
     with pytest.raises(AnalysisError, match="Estimation covers"):
-        estimation.estimate_performance(sc, w, metrics=["MAE"])
+        estimation.estimate_performance(sc, w, estimation.EstimationParams(metrics=("MAE",)))
     # A window with no rows is kept and named; no rows at all is an error.
     gap = sc.time.where(sc.time.dt.month != 2, sc.time + pd.Timedelta(days=31))
     w_gap = time_windows(gap, by="month", min_rows=20)
     est = estimation.estimate_performance(
-        scored_rows(sc.y, sc.proba, gap, task="binary"), w_gap, reference=0, n_boot=0
+        scored_rows(sc.y, sc.proba, gap, task="binary"),
+        w_gap,
+        reference=0,
+        params=estimation.EstimationParams(n_boot=0),
     )
     assert [x.window for x in est.warnings if x.kind == "empty window"] == [w_gap.labels[1]]
     with pytest.raises(AnalysisError, match="no rows in any window"):
@@ -213,7 +223,9 @@ def test_unlabelled_rows_are_scored_apart_and_estimated(tmp_path):
     assert (unl.y == -1).all() and unl.proba.shape == (500, 2) and unl.time.is_monotonic_increasing
     assert unl.cache_key != sc.cache_key
     assert score_unlabeled(ws, "train").n == 0
-    est = estimation.estimate_workspace(ws, ["production"], min_rows=20, n_boot=5)
+    est = estimation.estimate_workspace(
+        ws, ["production"], min_rows=20, params=estimation.EstimationParams(n_boot=5)
+    )
     windows = est.windows.set_index("label")
     assert windows["unlabelled_rows"].sum() == 500 and windows["labelled_rows"].sum() == 700
     last = est.table[est.table["window"] == est.table["window"].max()]
@@ -236,7 +248,12 @@ def test_charts_draw_every_part_and_the_reliability_curve():
         sc.y[hidden], sc.proba[hidden], sc.time[hidden].reset_index(drop=True), task="binary", labelled=False
     )
     est = estimation.estimate_performance(
-        lab, w, unlabeled=unl, codes=w.codes[~hidden], reference=0, n_boot=3
+        lab,
+        w,
+        unlabeled=unl,
+        codes=w.codes[~hidden],
+        reference=0,
+        params=estimation.EstimationParams(n_boot=3),
     )
     spec = charts.estimate_chart(est, "F1").to_dict()
     rows = next(iter(spec["datasets"].values()))
@@ -266,5 +283,5 @@ def test_predictions_only_workspace_scores_and_estimates_its_unlabelled_rows(tmp
     assert score_unlabeled(ws, "train").n == 0  # no unlabelled row: an empty Scored, not an error
     unl = score_unlabeled(ws, "production")
     assert unl.n == 300 and unl.model_name is None and np.allclose(unl.score, df["p"].iloc[-300:])
-    est = estimation.estimate_workspace(ws, min_rows=20, n_boot=3)
+    est = estimation.estimate_workspace(ws, min_rows=20, params=estimation.EstimationParams(n_boot=3))
     assert est.windows["unlabelled_rows"].sum() == 300

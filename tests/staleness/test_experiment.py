@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from explore.core.store import Store
 from explore.core.workspace import open_workspace, read_workspace, score
 from explore.errors import AnalysisError, ExperimentCancelled, ModelError
+from explore.slices.definition import Condition, SliceDefinition
 from explore.staleness.charts import (
     calendar_chart,
     performance_chart,
@@ -391,7 +392,8 @@ def test_performance_within_a_slice_uses_only_its_rows(tmp_path):
     ws, sc = _scored(tmp_path, "binary")
     w = windows_for(sc, by="month", min_rows=10)
     mask = (sc.frame["city"] == "Paris").to_numpy()
-    pot = performance_over_time(sc, w, metrics=["accuracy"], mask=mask)
+    paris = SliceDefinition((Condition("city", "in", values=("Paris",)),))
+    pot = performance_over_time(sc, w, metrics=["accuracy"], slice_def=paris)
     assert pot.in_slice
     for k in range(w.n_windows):
         rows = (w.codes == k) & mask

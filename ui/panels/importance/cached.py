@@ -70,7 +70,7 @@ def explanation(ctx: PageContext, run: ShapRun) -> explain.ShapExplanation:
         return explain.explain(
             ctx.scored,
             ctx.model,
-            mask=run.slice.mask(ctx.scored) if run.slice else None,
+            slice_def=run.slice,
             sample_size=run.sample_size,
             approximate=run.approximate,
             progress=update,
@@ -93,7 +93,7 @@ def comparison(ctx: PageContext, run: ShapRun, reference: str) -> explain.SliceC
         return explain.slice_vs_rest(
             ctx.scored,
             ctx.model,
-            sd.mask(ctx.scored),
+            sd,
             reference=ctx.ws.dataset(reference),
             reference_name=reference,
             description=sd.describe(),
@@ -146,7 +146,7 @@ def waterfall_spec(ctx: PageContext, scored: Scored, position: int, approximate:
     local = local_explanation(ctx, scored, position, approximate)
     steps = explain.waterfall_steps(local, output=output, max_features=WATERFALL_FEATURES)
     title = f"Why row {scored.ids[position]} got its score"
-    return charts.waterfall(steps, units=local.units, title=title).to_dict()
+    return charts.waterfall(steps, title=title).to_dict()
 
 
 def show_spec(spec: dict, *, key: str, where: Any = None) -> None:

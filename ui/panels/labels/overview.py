@@ -171,8 +171,8 @@ def _pair_confusion(ann: Annotations) -> None:
         st.caption("Pick two different labelers.")
         return
     with shown_errors():
-        table = crowd.pair_confusion(ann, first, second)
-    if table.empty:
+        confusion = crowd.pair_confusion(ann, first, second)
+    if confusion.table.empty:
         st.caption(f"{md_text(first)} and {md_text(second)} labeled no item in common.")
     else:
-        st.altair_chart(charts.confusion_heatmap(table, title=f"{first} (rows) vs {second} (columns)"))
+        st.altair_chart(charts.confusion_heatmap(confusion))

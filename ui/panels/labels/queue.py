@@ -3,6 +3,7 @@ filters, and the form that starts a review session from it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -196,7 +197,7 @@ def _queue_table(queue: Queue, rows: pd.DataFrame, ann: Annotations) -> None:
     if len(rows) > SHOWN_QUEUE_ROWS:
         st.caption(f"Showing the first {SHOWN_QUEUE_ROWS} of {len(rows):,}; download the whole queue below.")
     left, right = st.columns([2, 1])
-    left.altair_chart(charts.queue_histogram(rows), width="stretch")
+    left.altair_chart(charts.queue_histogram(replace(queue, frame=rows)), width="stretch")
     right.download_button(
         "Download the queue (CSV)",
         tables.queue_export(rows),

@@ -80,7 +80,7 @@ def _breakdowns(summary: review.SessionSummary) -> None:
         st.dataframe(summary.by_class, hide_index=True)
         if summary.mode == "random" and summary.by_class[rate].notna().any():
             st.altair_chart(
-                charts.rate_chart(summary.by_class, category="class", rate=rate, title="Error rate by class"),
+                charts.rate_chart(summary, by="class"),
                 width="stretch",
             )
     with right:
@@ -92,9 +92,7 @@ def _breakdowns(summary: review.SessionSummary) -> None:
             and summary.by_labeler["error_rate"].notna().any()
         ):
             st.altair_chart(
-                charts.rate_chart(
-                    summary.by_labeler, category="labeler", rate="error_rate", title="Error rate by labeler"
-                ),
+                charts.rate_chart(summary, by="labeler"),
                 width="stretch",
             )
     if summary.mode == "queue" and len(summary.precision_curve):

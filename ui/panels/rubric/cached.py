@@ -8,28 +8,27 @@ against the Vega-Lite schema here (that is most of the cost): tests/rubric valid
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from explore.rubric import charts
-from explore.rubric.ml_test_score import HistoryPoint, score
+from explore.rubric.ml_test_score import CheckRuns, ScoreHistory, rubric_score
 from ui.cache import cache_small
 
 
 @cache_small(max_entries=64)
 def score_chart_specs(statuses: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The section bars and the status grid of one assignment of statuses (sorted (test id, status) pairs)."""
-    result = score(dict(statuses))
+    result = rubric_score(dict(statuses))
     return charts.section_bars(result).to_dict(validate=False), charts.status_grid(result).to_dict(
         validate=False
     )
 
 
 @cache_small(max_entries=16)
-def history_spec(points: Sequence[HistoryPoint], highlight: str | None) -> dict[str, Any]:
-    return charts.history_chart(points, highlight=highlight).to_dict(validate=False)
+def history_spec(history: ScoreHistory, highlight: str | None) -> dict[str, Any]:
+    return charts.history_chart(history, highlight=highlight).to_dict(validate=False)
 
 
 @cache_small(max_entries=16)
-def check_runs_spec(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def check_runs_spec(runs: CheckRuns) -> dict[str, Any]:
     return charts.check_runs_chart(runs).to_dict(validate=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explore.rubric.board import ReviewBoard, next_steps_table
-from explore.rubric.ml_test_score import EFFORTS, SECTION_TITLES, STATUS_WORDS, TESTS_BY_ID, score
+from explore.rubric.ml_test_score import EFFORTS, SECTION_TITLES, STATUS_WORDS, TESTS_BY_ID, rubric_score
 from ui.safe import md_text
 
 from . import cached
@@ -29,7 +29,7 @@ def score_section(board: ReviewBoard) -> None:
             f"{'this section' if len(result.limiting) == 1 else 'these sections'} can raise it."
         )
         if review.carried:
-            what_if = score(review.carried_statuses()).final
+            what_if = rubric_score(review.carried_statuses()).final
             st.info(
                 f"{len(review.carried)} test(s) carried over from “{md_text(review.parent_name)}” await re-confirmation; they count "
                 f"once someone confirms them here (score if all were re-confirmed as they were: {what_if:g}).",

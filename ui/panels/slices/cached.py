@@ -11,7 +11,6 @@ import pandas as pd
 
 from explore.core.workspace import Scored, Workspace
 from explore.slices import columns, datapoints, report, whatif
-from explore.slices.comparison import comparison_sets
 from explore.slices.definition import SliceDefinition
 from ui.cache import cache_small
 
@@ -23,7 +22,8 @@ EDITOR_OPTIONS = 100  # values offered for a categorical feature in the datapoin
 def slice_report(
     scored: Scored, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
 ) -> report.SliceReport:
-    return report.slice_report(scored, slice_def, by=list(by), bins=bins, confidence=CONFIDENCE)
+    params = report.SliceReportParams(bins=bins, confidence=CONFIDENCE)
+    return report.slice_report(scored, slice_def, by=list(by), params=params)
 
 
 @cache_small(max_entries=64)
@@ -33,27 +33,14 @@ def column_info(scored: Scored, column: str) -> columns.ColumnInfo:
 
 @cache_small(max_entries=16)
 def worst_rows(scored: Scored, slice_def: SliceDefinition, n: int) -> pd.DataFrame:
-    return report.worst_rows(scored, slice_def.mask(scored), n=n)
+    return report.worst_rows(scored, slice_def, n=n)
 
 
 @cache_small(max_entries=16)
 def fairness_gaps(
-    scored: Scored,
-    slice_def: SliceDefinition,
-    column: str,
-    threshold: float,
-    positive: str | None,
-    min_support: int,
+    scored: Scored, slice_def: SliceDefinition, column: str, params: report.FairnessParams
 ) -> report.FairnessResult:
-    return report.fairness_gaps(
-        scored,
-        column,
-        threshold=threshold,
-        positive=positive,
-        slice_def=slice_def,
-        min_support=min_support,
-        confidence=CONFIDENCE,
-    )
+    return report.fairness_gaps(scored, column, params, slice_def=slice_def)
 
 
 @cache_small(max_entries=256)
@@ -65,7 +52,7 @@ def editor_options(scored: Scored, feature: str) -> list[Any]:
 @cache_small(max_entries=16)
 def curves(scored: Scored, slice_def: SliceDefinition, cls: Any) -> report.Curves:
     """ROC/PR curves of the slice, the rest and all rows (those with rows)."""
-    return report.curves(scored, comparison_sets(slice_def.mask(scored), non_empty=True), cls=cls)
+    return report.curves(scored, slice_def, cls=cls)
 
 
 @cache_small(max_entries=32)
@@ -84,7 +71,7 @@ def datapoints_view(
     return datapoints.datapoints(
         scored,
         spec,
-        mask=None if slice_def.is_everything else slice_def.mask(scored),
+        slice_def=None if slice_def.is_everything else slice_def,
         region=region,
         other=other,
         only_disagree=only_disagree,
@@ -106,6 +93,7 @@ def counterfactual(
 ) -> whatif.Counterfactual:
     """The nearest counterfactual of a row (among the slice's rows when ``slice_def`` is given), re-predicted by
     the model when there is one. The datapoint editor and the chart's ring share it: one search per click."""
-    mask = None if slice_def is None else slice_def.mask(scored)
     model = ws.models.get(model_name) if model_name else None
-    return whatif.nearest_counterfactual(scored, position, model=model, norm=norm, delta=delta, mask=mask)
+    return whatif.nearest_counterfactual(
+        scored, position, model=model, norm=norm, delta=delta, slice_def=slice_def
+    )

@@ -34,7 +34,7 @@ def curves_section(ctx: PageContext, focus: SliceRows) -> None:
     with shown_errors(stop=False):
         c1.altair_chart(
             charts.confusion_heatmap(
-                report.confusion_matrix(sc, focus.mask, threshold=threshold), title="slice"
+                report.confusion_matrix(sc, focus.conditions_only, threshold=threshold), title="slice"
             ),
             key="slices_cm_slice",
         )
@@ -84,7 +84,7 @@ def _at_threshold(ctx: PageContext, focus: SliceRows, threshold: float) -> None:
     """The metrics at ``threshold`` in the slice, the rest and all rows; the cheapest threshold for the costs."""
     sc = ctx.scored
     st.dataframe(
-        whatif.threshold_metrics(sc, threshold, sets=focus.sets()),
+        whatif.threshold_metrics(sc, threshold, slice_def=focus.conditions_only),
         hide_index=True,
         key="slices_threshold_table",
     )
@@ -99,7 +99,7 @@ def _at_threshold(ctx: PageContext, focus: SliceRows, threshold: float) -> None:
         key="slices_threshold_by",
     )
     sug = whatif.suggest_threshold(
-        sc, cost_fp=cost_fp, cost_fn=cost_fn, current=threshold, mask=focus.mask, by=by
+        sc, cost_fp=cost_fp, cost_fn=cost_fn, current=threshold, slice_def=focus.conditions_only, by=by
     )
     st.markdown(
         f"In the slice, the cost per row is lowest at threshold **{sug.overall['threshold']:.4g}** "

@@ -112,7 +112,7 @@ def _run(ctx: PageContext, focus: SliceRows, settings: DiscoverySettings) -> Non
             fdr=settings.fdr,
             loss=settings.loss,
             test=settings.test,
-            mask=focus.mask if settings.within is not None else None,
+            slice_def=settings.within,
             progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m),
         )
         st.session_state[LAST_RUN] = DiscoveryRun(settings, result)

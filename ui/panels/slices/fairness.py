@@ -6,13 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from explore.report.csv import csv_bytes
-from explore.slices import charts, grouping
+from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows
 from ui import evidence
 from ui.boundary import shown_errors
 from ui.context import PageContext
 
 from . import cached
+from .cached import CONFIDENCE
 
 
 def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
@@ -47,9 +48,10 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
             "Class", [str(c) for c in sc.classes.tolist()], index=len(sc.classes) - 1, key="slices_fair_class"
         )
     with shown_errors(stop=False):
-        fr = cached.fairness_gaps(
-            sc, focus.conditions_only, column, float(threshold), positive, int(min_support)
+        params = report.FairnessParams(
+            threshold=float(threshold), positive=positive, min_support=int(min_support), confidence=CONFIDENCE
         )
+        fr = cached.fairness_gaps(sc, focus.conditions_only, column, params)
         st.dataframe(
             fr.gaps,
             hide_index=True,
@@ -87,7 +89,7 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
                 title=f"Fairness gaps by {grouping.display_name(column)} ({ctx.dataset})",
                 params={
                     "column": column,
-                    "threshold": float(threshold),
+                    **params.to_dict(),
                     "slice": focus.definition.to_dict(),
                     "dataset": ctx.dataset,
                     "model": ctx.model_name,

@@ -48,16 +48,11 @@ def perturbations_section(ctx: PageContext, focus: SliceRows) -> None:
     )
     if st.button("Run the check", key="slices_pert_run", type="primary"):
         with shown_errors(stop=False), st.spinner("Re-predicting…"):
+            params = whatif.PerturbationParams(
+                feat, set_to=set_to, shift=shift, expectation=expectation, tolerance=tolerance, by=by
+            )
             st.session_state[LAST_RESULT] = whatif.perturbation_check(
-                ctx.model,
-                sc,
-                feat,
-                set_to=set_to,
-                shift=shift,
-                expectation=expectation,
-                tolerance=tolerance,
-                mask=focus.mask,
-                by=by,
+                ctx.model, sc, params, slice_def=focus.conditions_only
             )
     res = st.session_state.get(LAST_RESULT)
     if res is not None:

@@ -222,7 +222,7 @@ def _ice(ctx: PageContext, focus: SliceRows, pos: int) -> None:
         ice = whatif.ice_curve(ctx.model, ctx.scored, pos, feat)
         st.altair_chart(charts.dependence_chart(ice), key="slices_ice_chart", width="stretch")
         if st.checkbox("Add partial dependence over the slice (300 sampled rows)", key="slices_pd_show"):
-            pdp = whatif.partial_dependence(ctx.model, ctx.scored, feat, mask=focus.mask)
+            pdp = whatif.partial_dependence(ctx.model, ctx.scored, feat, slice_def=focus.conditions_only)
             st.altair_chart(charts.dependence_chart(pdp), key="slices_pd_chart", width="stretch")
 
 

@@ -76,9 +76,12 @@ def performance(
 ) -> PerformanceOverTime:
     """``metrics`` per window (on the rows of ``in_slice`` only, when given)."""
     sc = scored_all(ws, spec.datasets, model_name)
-    mask = in_slice.mask(sc) if in_slice is not None else None
     return performance_over_time(
-        sc, time_windows(ws, spec), codes=scored_codes(ws, spec, model_name), metrics=list(metrics), mask=mask
+        sc,
+        time_windows(ws, spec),
+        codes=scored_codes(ws, spec, model_name),
+        metrics=list(metrics),
+        slice_def=in_slice,
     )
 
 

@@ -75,9 +75,7 @@ def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
                 key="staleness_drill_window",
             )
             st.altair_chart(
-                charts.bucket_chart(
-                    bucket_shares(dr, feature, window), feature=feature, window_label=windows.labels[window]
-                ),
+                charts.bucket_chart(bucket_shares(dr, feature, window), window_label=windows.labels[window]),
                 width="stretch",
             )
         csv_download(
