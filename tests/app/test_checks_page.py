@@ -14,7 +14,7 @@ from explore.checks import compare, compatibility, expectations
 from explore.core.store import Store
 from explore.core.workspace import read_workspace
 from explore.slices.definition import Condition, SliceDefinition
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from tests.helpers import frame, make_workspace
 from ui import state
 from ui.safe import md_text
@@ -35,7 +35,7 @@ def _click(at, key: str):
 
 
 def _texts(at) -> str:
-    return " ".join(e.value for kind in ("success", "error", "warning", "info") for e in getattr(at, kind))
+    return " ".join(t for kind in ("success", "error", "warning", "info") for t in texts(getattr(at, kind)))
 
 
 def _markdown(at) -> str:

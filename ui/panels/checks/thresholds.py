@@ -12,6 +12,7 @@ from explore.checks.compare import Thresholds
 from explore.checks.kept import EditorBase, file_mtime
 from explore.core.workspace import Workspace
 from ui.boundary import shown_errors
+from ui.safe import md_text
 
 from .common import saved_note
 
@@ -37,7 +38,7 @@ def thresholds_base(ws: Workspace) -> Thresholds:
 def thresholds_editor(ws: Workspace, base: Thresholds) -> pd.DataFrame:
     """The expander with the rules table; returns the edited table."""
     with st.expander(
-        f"Thresholds — from {'the defaults' if base.source == 'defaults' else base.source}",
+        f"Thresholds — from {'the defaults' if base.source == 'defaults' else md_text(base.source)}",
         icon=":material/tune:",
     ):
         st.caption(

@@ -76,4 +76,4 @@ def trust_section(ctx: PageContext, expl: explain.ShapExplanation, plan: explain
             "exactly; they are the usual grouped attribution, not the Shapley value of the raw feature as a single player."
         )
     for note in expl.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {md_text(note)}")

@@ -13,7 +13,7 @@ from explore.labels.crowd import Annotations, Queue
 from explore.labels.model_view import Choice, ModelView
 from explore.labels.sources import AnnotationSource
 from ui import identity, loaders
-from ui.boundary import flash, guarded, shown_errors
+from ui.boundary import flash, guarded, say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -77,7 +77,8 @@ def _model_view_controls(ctx: PageContext, ann: Annotations) -> tuple[ModelView,
         horizontal=True,
     )
     if model_view.in_sample(ws, choice, ann.dataset):
-        st.warning(
+        say(
+            "warning",
             f"The items are in dataset '{ann.dataset}', which the current model was probably trained on: its "
             "probabilities there are in-sample and hide label errors. Prefer cross-validated clones or a previous version.",
             icon=":material/warning:",
@@ -106,7 +107,8 @@ def _cross_validation_ready(
     with shown_errors():
         if cached.probabilities(ctx.ws, source, view) is not None:
             return True
-    st.info(
+    say(
+        "info",
         f"Cross-validation refits {view.n_splits} copies of '{view.model}' on up to {view.max_rows:,} rows of "
         f"'{ann.dataset}'. This can take a while.",
         icon=":material/hourglass:",
