@@ -13,6 +13,7 @@ import pytest
 
 from explore.core.store import Store
 from explore.rubric import ml_test_score
+from explore.slices.definition import Condition, SliceDefinition
 from tests.conftest import assert_no_exception
 from tests.helpers import frame, hostile_workspace, make_workspace
 from tests.hostile import PAYLOADS, rendered_markup
@@ -47,6 +48,8 @@ def assert_shown_as_text(at) -> list[str]:
         label = getattr(el, "label", None)
         if isinstance(label, str):  # widget and expander labels are Markdown too
             texts.append(label)
+        if kind == "radio":  # so are a radio's options (links aside; images show as icons)
+            texts.extend(str(o) for o in el.options)
         for text in texts:
             bodies.append(str(text))
             found = rendered_markup(str(text))
@@ -119,6 +122,14 @@ def hostile_names(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return hostile_workspace(tmp_path_factory.mktemp("hostile") / "ws")
 
 
+def _hostile_slice(at) -> SliceDefinition:
+    """Make the current slice ``<hostile column> in (<hostile value>)`` for every page."""
+    sd = SliceDefinition((Condition(PAYLOADS["streamlit_directive"], "in", (PAYLOADS["md_link_http"],)),))
+    at.session_state[state.SLICE] = sd.to_json()
+    at.run()
+    return sd
+
+
 def _other_model(at) -> None:
     at.selectbox(key=state.MODEL).set_value(PAYLOADS["md_link_http"]).run()
 
@@ -144,12 +155,18 @@ def test_importance_page_shows_hostile_feature_names_and_values_as_text(make_app
     assert_shown_as_text(at)
     _other_model(at)
     assert_shown_as_text(at)
+    sd = _hostile_slice(at)  # the slice's description (a radio option, a caption) quotes a hostile value
+    at.radio(key="importance_scope").set_value(f"Current slice: {sd.describe()}").run()
+    assert_shown_as_text(at)
 
 
 def test_staleness_page_shows_hostile_feature_names_and_values_as_text(make_app, hostile_names):
     at = make_app("views/staleness.py", workspace=hostile_names)
     assert_shown_as_text(at)
     _other_model(at)
+    assert_shown_as_text(at)
+    _hostile_slice(at)
+    at.checkbox(key="staleness_in_slice").check().run()
     assert_shown_as_text(at)
 
 

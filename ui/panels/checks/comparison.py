@@ -185,7 +185,7 @@ def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
     for note in res.notes:
         st.caption(md_text(note))
     ds = (
-        st.radio("Dataset", res.datasets, horizontal=True, key="checks_cmp_view_dataset")
+        st.radio("Dataset", res.datasets, horizontal=True, key="checks_cmp_view_dataset", format_func=md_text)
         if len(res.datasets) > 1
         else res.datasets[0]
     )

@@ -203,10 +203,14 @@ def _suite_editor(ws: Workspace, base: EditorBase[ExpectationSuite]) -> Expectat
 def _validation_results(validation: SuiteValidation, params: dict[str, Any]) -> None:
     verdict(validation.passed, validation.summary())
     names = validation.datasets
-    name = st.radio("Dataset", names, horizontal=True, key="checks_exp_view") if len(names) > 1 else names[0]
+    name = (
+        st.radio("Dataset", names, horizontal=True, key="checks_exp_view", format_func=md_text)
+        if len(names) > 1
+        else names[0]
+    )
     res = validation.result_for(name)
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     only_failing = st.checkbox("Only violations", value=True, key="checks_exp_only_failing")
     st.dataframe(
         res.violations if only_failing else res.table,

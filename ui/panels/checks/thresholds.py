@@ -66,7 +66,9 @@ def thresholds_file_buttons(ws: Workspace, base: Thresholds, thresholds: Thresho
     """Save the thresholds next to workspace.toml (users commit the file), or download them."""
     path = compare.default_thresholds_path(ws)
     s1, s2 = st.columns(2)
-    if s1.button(f"Save thresholds to {path.name}", key="checks_thresholds_save", icon=":material/save:"):
+    if s1.button(
+        f"Save thresholds to {md_text(path.name)}", key="checks_thresholds_save", icon=":material/save:"
+    ):
         with shown_errors(stop=False):
             compare.save_thresholds(thresholds, path)
             # The editor's edits stay relative to the same base table, so the base is kept (new source only).

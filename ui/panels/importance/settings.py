@@ -10,6 +10,7 @@ from explore.importance.rows import rows_to_explain
 from ui import state
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .shared import ask_for, asked_for, seconds_text
@@ -28,6 +29,7 @@ def settings_section(ctx: PageContext) -> tuple[cached.ShapRun, explain.Explaine
     scope = c1.radio(
         "Rows to explain",
         scopes,
+        format_func=md_text,  # the slice's conditions quote category values
         key="importance_scope",
         horizontal=True,
         help="The current slice is set on the Slices page. Rows are sampled, stratified by the label.",

@@ -70,7 +70,7 @@ def _model_view_controls(ctx: PageContext, ann: Annotations) -> tuple[ModelView,
         "Label under review",
         ["dataset", "consensus"],
         format_func={
-            "dataset": f"Dataset label ('{ws.columns.label}')",
+            "dataset": f"Dataset label ('{md_text(ws.columns.label)}')",
             "consensus": "Labelers' consensus",
         }.get,
         key="labels_review_target",
@@ -172,7 +172,7 @@ def _filtered_rows(queue: Queue, ann: Annotations) -> tuple[pd.DataFrame, dict[s
 
 def _queue_table(queue: Queue, rows: pd.DataFrame, ann: Annotations) -> None:
     for note in queue.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     st.caption(
         f"{len(rows):,} of {len(queue.frame):,} items after filters. Score: "
         + (
