@@ -82,7 +82,7 @@ def test_page_renders_and_follows_controls_row_and_slice(make_app, tiny_workspac
     at.run()
     radio = at.radio(key="importance_scope")
     assert len(radio.options) == 2
-    radio.set_value(radio.options[1]).run()
+    radio.set_value(f"Current slice: {sd.describe()}").run()  # the option's value (its label is escaped)
     assert_no_exception(at)
     n_slice = (pd.read_csv(tiny_workspace.parent / "validation.csv")["device"] == "tablet").sum()
     assert metrics(at)["Rows explained"] == f"{min(120, n_slice):,}"
@@ -193,10 +193,10 @@ def test_rows_are_typed_by_position_when_the_workspace_has_no_id_column(make_app
 def test_a_slice_this_dataset_cannot_take_falls_back_to_all_rows(make_app, tiny_workspace):
     at = make_app(PAGE)
     n_valid = pd.read_csv(tiny_workspace.parent / "validation.csv")["churned"].notna().sum()
-    at.session_state[state.SLICE] = SliceDefinition((Condition("no_such_column", "in", ("x",)),)).to_json()
+    sd = SliceDefinition((Condition("no_such_column", "in", ("x",)),))
+    at.session_state[state.SLICE] = sd.to_json()
     at.run()
-    radio = at.radio(key="importance_scope")
-    radio.set_value(radio.options[1]).run()
+    at.radio(key="importance_scope").set_value(f"Current slice: {sd.describe()}").run()
     assert_no_exception(at)
     assert any(
         "cannot be applied to dataset 'validation', so all rows are used" in w for w in texts(at.warning)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from tests.conftest import assert_no_exception, texts
+from tests.conftest import assert_no_exception, texts, unescaped
 from tests.helpers import frame, make_workspace
 
 PAGE = "views/staleness.py"
@@ -198,7 +198,7 @@ def test_current_slice_restricts_performance_to_its_rows(make_app):
     at.session_state["slice_json"] = sd.to_json()
     at.run()
     box = at.checkbox(key="staleness_in_slice")
-    assert box.label == f"Only the current slice: {sd.describe()}" and not box.value
+    assert unescaped(box.label) == f"Only the current slice: {sd.describe()}" and not box.value
     assert _support(at) == everyone
     box.check().run()
     assert_no_exception(at)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from explore.core.upload import toml_text
-from tests.conftest import assert_no_exception, texts
+from tests.conftest import assert_no_exception, texts, unescaped
 from tests.core.test_fuzz import tables
 from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, make_workspace
 
@@ -154,7 +154,7 @@ def test_opening_another_workspace_forgets_the_shared_choices(make_app, tiny_cop
     # the sidebar starts again from the new workspace's defaults
     assert at.session_state["ws_dataset"] == "validation" and at.session_state["ws_model"] == "current"
     assert at.session_state["ws_accepted_types"] == {} and at.session_state["ws_trusted_pickles"] == []
-    assert at.caption[1].value == str(tiny_copy)
+    assert unescaped(at.caption[1].value) == str(tiny_copy)
     assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
 
 
