@@ -50,7 +50,7 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         for note in rep.notes:
             st.caption(md_text(note))
         one = metric_by_group(bg, metric, sort)
-        labels = [grouping.display_name(c) for c in by]
+        labels = [report.group_label_column(c) for c in by]
         shown = one[
             [*labels, "value", "ci_low", "ci_high", "support", "rest", "gap", "q_worse", "worse", "note"]
         ]
