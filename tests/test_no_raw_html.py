@@ -145,7 +145,8 @@ def _untrusted(path: Path) -> list[tuple[str, str, str]]:
             continue
         if node.func.attr not in MARKDOWN_CALLS:
             continue
-        for arg in node.args[:1] or [k.value for k in node.keywords if k.arg in ("body", "label")]:
+        first = node.args[:1] or [k.value for k in node.keywords if k.arg in ("body", "label")]
+        for arg in first + [k.value for k in node.keywords if k.arg == "help"]:  # help tooltips too
             if not trusted(arg):
                 out.append((str(path.relative_to(ROOT)), node.func.attr, ast.unparse(arg)[:40]))
     return out
@@ -155,6 +156,12 @@ def _untrusted(path: Path) -> list[tuple[str, str, str]]:
 # units the app writes), the app's own constants, or parts already escaped. A new entry is a call that puts an
 # unescaped value into Markdown: escape the user text in it (``md_text``) rather than adding it here.
 REVIEWED = {
+    ("ui/identity.py", "text_input", "help"),
+    ("ui/panels/importance/trust.py", "metric", "f\"base value + Σ SHAP vs the model's own"),
+    ("ui/panels/importance/trust.py", "metric", "plan.reason"),
+    ("ui/panels/labels/overview.py", "metric", 'f"On the {ag.fleiss_n_items:,} items wit'),
+    ("ui/panels/labels/review.py", "metric", "f\"The {session.params.get('review', 'dat"),
+    ("ui/panels/labels/summary.py", "metric", "f'{r.method}; {r.wrong} wrong of {r.n} d"),
     ("ui/evidence.py", "button", "label"),
     ("ui/identity.py", "text_input", "label"),
     ("ui/panels/checks/common.py", "info", "f'{what} needs the model file itself, an"),

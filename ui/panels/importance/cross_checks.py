@@ -42,7 +42,9 @@ def permutation_section(ctx: PageContext, run: cached.ShapRun, expl: explain.Sha
             "Spearman rank agreement",
             "—" if check.spearman is None else f"{check.spearman:.2f}",
             border=True,
-            help=check.note or f"p-value {check.p_value:.2g} over {len(check.table)} features.",
+            help=md_text(check.note)
+            if check.note
+            else f"p-value {check.p_value:.2g} over {len(check.table)} features.",
         )
         p2.metric(f"Top-{check.top_k} overlap", f"{check.top_overlap:.0%}", border=True)
         p3.metric("Scoring", check.scoring, f"{check.n_repeats} shuffles", delta_color="off", border=True)

@@ -79,7 +79,7 @@ def _agreement(ann: Annotations, ag: Agreement, cons: Consensus) -> None:
     c[4].metric(
         "Consensus",
         f"{cons.n_iter} iterations" if cons.converged else "not converged",
-        help=f"{crowd.consensus_description(cons)}; {cons.seconds * 1000:.0f} ms.",
+        help=f"{md_text(crowd.consensus_description(cons))}; {cons.seconds * 1000:.0f} ms.",
     )
     st.caption(
         f"Fleiss' κ is computed on the {ag.fleiss_n_items:,} items with exactly {ag.fleiss_labels} labels "

@@ -11,7 +11,7 @@ from explore.labels import sources
 from explore.labels.sources import AnnotationSource
 from ui.boundary import shown_errors
 from ui.context import PageContext
-from ui.safe import md_code
+from ui.safe import md_code, md_text
 
 from . import cached
 from .common import show_warnings
@@ -110,7 +110,7 @@ def annotations_summary(ctx: PageContext, source: AnnotationSource) -> None:
     m[0].metric(
         "Items labeled",
         f"{ann.n_items:,}",
-        help=f"Rows of dataset '{ann.dataset}' with at least one label.",
+        help=f"Rows of dataset '{md_text(ann.dataset)}' with at least one label.",
     )
     m[1].metric("Labelers", ann.n_labelers)
     m[2].metric("Labels", f"{ann.n_annotations:,}")

@@ -38,7 +38,7 @@ def perturbations_section(ctx: PageContext, focus: SliceRows) -> None:
         ["invariant", "increase", "decrease"],
         horizontal=True,
         key="slices_pert_expectation",
-        help=f"The output tracked: {whatif.target_description(sc)} (multiclass: probability of the predicted class).",
+        help=f"The output tracked: {md_text(whatif.target_description(sc))} (multiclass: probability of the predicted class).",
     )
     tolerance = e2.number_input("Tolerance", 0.0, None, 0.0, format="%g", key="slices_pert_tolerance")
     by = e3.selectbox(
