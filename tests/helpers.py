@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,15 @@ def hostile_workspace(dest: Path) -> Path:
         "models": {other: {"path": "previous.skops", "trusted_types": types}},
         "columns": {"label": "income", "time": "when", "id": "row_id"},
         "datasets": {name: f"data{i}.csv" for i, name in enumerate(datasets)},
+        "checks": {"thresholds": "thresholds.toml", "slices": [cat]},
     }
+    # A threshold override naming the hostile dataset and column (the Comparison section shows it).
+    from explore.checks.compare import default_thresholds
+
+    override = f'\n[[override]]\nmetric = "accuracy"\ndataset = {json.dumps(evaluation)}\nslice = {json.dumps(cat)}\n'
+    (dest / "thresholds.toml").write_text(
+        default_thresholds("binary").to_toml() + override + "vs_previous = 0.03\n", encoding="utf-8"
+    )
     path = dest / "workspace.toml"
     path.write_text(toml_text(sections), encoding="utf-8")
     return path

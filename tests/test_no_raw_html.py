@@ -249,3 +249,19 @@ def test_user_text_reaches_markdown_escaped() -> None:
 def test_the_markdown_rule_tells_escaped_from_raw(code: str, ok: bool) -> None:
     call = ast.parse(code).body[0].value
     assert trusted(call.args[0]) is ok
+
+
+def _chart_builders() -> list[Path]:
+    return sorted(
+        p for p in (ROOT / "explore").rglob("*.py") if p.name.startswith(("charts", "datapoints_charts"))
+    )
+
+
+@pytest.mark.parametrize("path", _chart_builders(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_chart_builders_make_no_links_or_images(path: Path) -> None:
+    """A chart's text (titles, axes, legends) is drawn as text and its tooltips are escaped by vega-tooltip
+    (tests/browser/test_hostile_text.py hovers them); an ``href`` channel or an image mark would turn a data
+    value into a link or a URL the browser loads."""
+    source = path.read_text(encoding="utf-8")
+    found = re.findall(r"\bhref\b|mark_image|alt\.Href|alt\.Url\b", source)
+    assert not found, (path.name, found)

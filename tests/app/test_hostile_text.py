@@ -185,6 +185,8 @@ def test_checks_page_shows_hostile_model_feature_and_expectation_names_as_text(m
     hostile columns and values, baseline, model spec, key examples and stability, each shown as text."""
     at = make_app("views/checks.py", workspace=hostile_names)
     assert_shown_as_text(at)
+    rules = at.dataframe(key="checks_thresholds_editor").value  # the override naming a hostile dataset
+    assert PAYLOADS["md_image"] in rules.to_string() and PAYLOADS["streamlit_directive"] in rules.to_string()
     for section, buttons in CHECK_RUNS.items():
         at.radio(key="checks_section").set_value(section).run()
         assert_shown_as_text(at)
