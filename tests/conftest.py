@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +66,21 @@ def make_app(tiny_workspace: Path, db_url: str, monkeypatch: pytest.MonkeyPatch)
 
     yield factory
     _clear_caches()
+
+
+_MD_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def unescaped(body: str) -> str:
+    """A Markdown body as the reader sees it: backslash escapes removed, Markdown line breaks as newlines.
+    Messages (``ui.boundary.say``, errors, flashes) are escaped so user text in them stays text; tests compare
+    what was written."""
+    return _MD_ESCAPED.sub(r"\1", body).replace("  \n", "\n")
+
+
+def texts(elements) -> list[str]:
+    """The text of AppTest message elements (``at.error``, ``at.warning``…) as the reader sees it."""
+    return [unescaped(e.value) for e in elements]
 
 
 def assert_no_exception(at) -> None:

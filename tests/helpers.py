@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,54 @@ BAD_INPUT_MESSAGES = {
     "text_score": ("score column 'score'", "'high'", "numeric column"),
     "symlink_loop": ("validation.csv", "symlink loop", "real file"),
 }
+
+
+def hostile_workspace(dest: Path) -> Path:
+    """A workspace whose user-supplied names are hostile text (tests/hostile.py): feature names, category values,
+    a dataset name, a second model's name, and the columns of the expectation suite the Checks page profiles.
+    Both models are trained on the hostile columns. Returns the toml path."""
+    from tests.hostile import PAYLOADS
+
+    num1, num2, cat = PAYLOADS["img_onerror"], PAYLOADS["md_link"], PAYLOADS["streamlit_directive"]
+    values = [PAYLOADS["iframe_srcdoc"], PAYLOADS["md_link_http"], PAYLOADS["rtl_zero_width"]]
+    df = frame(600).rename(columns={"age": num1, "hours": num2, "city": cat})
+    df[cat] = df[cat].map(dict(zip(["Paris", "Lyon", "Nice"], values, strict=True)))
+    evaluation = PAYLOADS["md_image"]
+    datasets = {"train": df.iloc[:400], evaluation: df.iloc[400:]}
+    dest.mkdir(parents=True, exist_ok=True)
+    for i, d in enumerate(datasets.values()):
+        d.to_csv(dest / f"data{i}.csv", index=False)
+
+    def fitted(n_estimators: int) -> Pipeline:
+        prep = ColumnTransformer(
+            [
+                ("num", SimpleImputer(strategy="median"), [num1, num2]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), [cat]),
+            ]
+        )
+        model = GradientBoostingClassifier(n_estimators=n_estimators, random_state=0)
+        return Pipeline([("prep", prep), ("model", model)]).fit(
+            df.iloc[:400][[num1, num2, cat]], df.iloc[:400]["income"]
+        )
+
+    other = PAYLOADS["md_link_http"]
+    for file, est in (("model.skops", fitted(20)), ("previous.skops", fitted(5))):
+        sio.dump(est, dest / file)
+    types = sio.get_untrusted_types(file=dest / "model.skops")
+    sections: dict[str, dict[str, Any]] = {
+        "model": {"path": "model.skops", "trusted_types": types},
+        "models": {other: {"path": "previous.skops", "trusted_types": types}},
+        "columns": {"label": "income", "time": "when", "id": "row_id"},
+        "datasets": {name: f"data{i}.csv" for i, name in enumerate(datasets)},
+        "checks": {"thresholds": "thresholds.toml", "slices": [cat]},
+    }
+    # A threshold override naming the hostile dataset and column (the Comparison section shows it).
+    from explore.checks.compare import default_thresholds
+
+    override = f'\n[[override]]\nmetric = "accuracy"\ndataset = {json.dumps(evaluation)}\nslice = {json.dumps(cat)}\n'
+    (dest / "thresholds.toml").write_text(
+        default_thresholds("binary").to_toml() + override + "vs_previous = 0.03\n", encoding="utf-8"
+    )
+    path = dest / "workspace.toml"
+    path.write_text(toml_text(sections), encoding="utf-8")
+    return path

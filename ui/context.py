@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from explore.core.workspace import Scored, Workspace
+from ui.safe import md_text
 
 from . import loaders
 from .boundary import shown_errors
@@ -69,6 +70,7 @@ def page_context() -> PageContext:
         model_name = loaders.selected_model(ws)
     if ws.is_out_of_core(dataset):
         st.caption(
-            ws.samples[dataset].caption(), help="Dataset read through the engine (workspace.toml engine)."
+            md_text(ws.samples[dataset].caption()),
+            help="Dataset read through the engine (workspace.toml engine).",
         )
     return PageContext(ws=ws, dataset=dataset, model_name=model_name)

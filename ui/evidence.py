@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui.safe import md_text
+from ui.boundary import say
 
 from . import identity, loaders
 
@@ -46,6 +46,6 @@ def attach_button(
             source="app",
             author=identity.recording_author(),
         )
-        st.success(f"Attached as evidence #{snapshot_id}: {md_text(title)}", icon=":material/check:")
+        say("success", f"Attached as evidence #{snapshot_id}: {title}", icon=":material/check:")
         return snapshot_id
     return None

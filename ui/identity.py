@@ -19,6 +19,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from explore.core import settings
 from explore.core.access import refusal
 from explore.errors import IdentityError
+from ui.boundary import say
 from ui.safe import md_text
 
 from . import state
@@ -171,7 +172,7 @@ def name_input(label: str, *, key: str, help: str | None = None, placeholder: st
     (or why this account may not record). Without it: a text input remembered across pages. Returns the name
     ("" when nobody may record yet)."""
     if (why := refused()) is not None:
-        st.error(why, icon=":material/block:")
+        say("error", why, icon=":material/block:")
         if _claims():
             sign_out_button(key=f"{key}_sign_out")
         return ""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable
 import streamlit as st
 
 from explore.errors import StoreError
+from ui.boundary import say
 
 POLL_SECONDS = 2.0
 UNREACHABLE = (
@@ -33,7 +34,7 @@ def follow(marker: Callable[[], Hashable], *, key: str) -> None:
         try:
             now = marker()
         except StoreError as exc:
-            st.warning(UNREACHABLE.format(seconds=POLL_SECONDS, reason=exc), icon=":material/cloud_off:")
+            say("warning", UNREACHABLE.format(seconds=POLL_SECONDS, reason=exc), icon=":material/cloud_off:")
             return
         if now != st.session_state.get(key):
             st.rerun(scope="app")

@@ -9,6 +9,8 @@ exports use it too), so the text shows exactly as typed.
 
 from __future__ import annotations
 
+import re
+
 from explore.report.markdown import md_code, md_escape
 
 __all__ = [
@@ -18,9 +20,14 @@ __all__ = [
 ]  # md_code: a name in monospace that its own backticks cannot close
 
 
+# An underscore inside a word never starts emphasis (CommonMark's flanking rules), so it stays unescaped: a
+# widget label's accessible name (its aria-label, the raw string) then reads "customer_id", not "customer\_id".
+_INTRAWORD_UNDERSCORE = re.compile(r"(?<=[A-Za-z0-9])\\_(?=[A-Za-z0-9])")
+
+
 def md_text(value: object) -> str:
     """``value`` as Markdown that renders as the literal text (one line; newlines become spaces)."""
-    return md_escape(value)
+    return _INTRAWORD_UNDERSCORE.sub("_", md_escape(value))
 
 
 def md_lines(value: object) -> str:

@@ -17,7 +17,7 @@ from explore.core.serialise import plain
 from explore.core.workspace import Scored
 from explore.errors import ExploreError
 from explore.slices.definition import SliceDefinition
-from ui.safe import md_text
+from ui.boundary import say
 
 from .cache import cache_shared
 
@@ -43,9 +43,7 @@ def current_slice() -> SliceDefinition:
     try:
         return SliceDefinition.from_json(text)
     except ExploreError as exc:
-        st.warning(
-            f"The saved slice could not be read and was cleared: {md_text(exc)}", icon=":material/warning:"
-        )
+        say("warning", f"The saved slice could not be read and was cleared: {exc}", icon=":material/warning:")
         st.session_state.pop(SLICE, None)
         return SliceDefinition()
 

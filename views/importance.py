@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explore.importance import explain
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import page_context
 from ui.panels.importance import cached
 from ui.panels.importance.cross_checks import drop_column_intro, drop_column_section, permutation_section
@@ -26,7 +26,7 @@ st.caption(
 
 ctx = page_context()
 if ctx.model_name is None:  # predictions-only workspace: SHAP needs the model itself
-    st.error(explain.NO_MODEL.format(dataset=ctx.dataset), icon=":material/error:")
+    say("error", explain.NO_MODEL.format(dataset=ctx.dataset), icon=":material/error:")
     st.stop()
 
 # Rows, sample size, explainer (a slow run waits here for its button).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explore.labels import crowd
+from ui.boundary import say
 from ui.context import page_context
 from ui.panels.labels.common import VIEW
 from ui.panels.labels.overview import overview_section
@@ -25,7 +26,7 @@ st.caption(
 
 ctx = page_context()
 if ctx.ws.task == "regression":
-    st.info(crowd.ANN_REGRESSION.format(label=ctx.ws.columns.label), icon=":material/info:")
+    say("info", crowd.ANN_REGRESSION.format(label=ctx.ws.columns.label), icon=":material/info:")
     st.stop()
 
 # The workspace's [annotations] or an uploaded file (the page waits for it), then what they hold.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explore.staleness.windows import NO_TIME_COLUMN
+from ui.boundary import say
 from ui.context import page_context
 from ui.panels.staleness.controls import window_controls
 from ui.panels.staleness.drift import drift_section
@@ -13,7 +14,6 @@ from ui.panels.staleness.estimation import estimation_section
 from ui.panels.staleness.experiment import experiment_section
 from ui.panels.staleness.invariants import invariants_section
 from ui.panels.staleness.performance import performance_section
-from ui.safe import md_text
 
 st.title("Staleness")
 st.caption(
@@ -23,7 +23,7 @@ st.caption(
 
 ctx = page_context()
 if not ctx.ws.columns.time:
-    st.info(md_text(NO_TIME_COLUMN.format(where=f"workspace '{ctx.ws.name}'")), icon=":material/schedule:")
+    say("info", NO_TIME_COLUMN.format(where=f"workspace '{ctx.ws.name}'"), icon=":material/schedule:")
     st.stop()
 
 # Which rows, cut into which windows: every section below analyses the same windows.

@@ -385,6 +385,20 @@ def _bins_for(bins: Any, column: str) -> int | Sequence[float]:
     return bins
 
 
+# The by-group table's own columns; a grouped data column of the same name (``note``, ``value``…) is renamed.
+GROUP_TABLE_COLUMNS = frozenset(
+    {"group", "metric", "value", "ci_low", "ci_high", "support", "n_pos", "method", "note"}
+    | {"rest", "rest_low", "rest_high", "gap", "p_worse", "q_worse", "worse"}
+)
+
+
+def group_label_column(column: str) -> str:
+    """The by-group table's column holding ``column``'s group labels: its display name, or
+    ``"<name> (column)"`` when that is one of the table's own columns (a data column named ``note``)."""
+    name = display_name(column)
+    return f"{name} (column)" if name in GROUP_TABLE_COLUMNS else name
+
+
 def _by_group(
     scored: Scored,
     mask: np.ndarray,
@@ -422,7 +436,7 @@ def _by_group(
     rest = _metrics_frame(scored, codes, G, names, rename, custom, confidence, complement=True)
     df = inside.copy()
     for j, gr in enumerate(groupings):
-        df.insert(1 + j, display_name(gr.column), [gr.labels[pairs[g][j]] for g in df["group"]])
+        df.insert(1 + j, group_label_column(gr.column), [gr.labels[pairs[g][j]] for g in df["group"]])
     df["rest"] = rest["value"].to_numpy()
     df["rest_low"] = rest["ci_low"].to_numpy()
     df["rest_high"] = rest["ci_high"].to_numpy()

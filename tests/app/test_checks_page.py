@@ -14,7 +14,7 @@ from explore.checks import compare, compatibility, expectations
 from explore.core.store import Store
 from explore.core.workspace import read_workspace
 from explore.slices.definition import Condition, SliceDefinition
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts, unescaped
 from tests.helpers import frame, make_workspace
 from ui import state
 from ui.safe import md_text
@@ -35,7 +35,7 @@ def _click(at, key: str):
 
 
 def _texts(at) -> str:
-    return " ".join(e.value for kind in ("success", "error", "warning", "info") for e in getattr(at, kind))
+    return " ".join(t for kind in ("success", "error", "warning", "info") for t in texts(getattr(at, kind)))
 
 
 def _markdown(at) -> str:
@@ -171,7 +171,10 @@ def test_thresholds_editor_rereads_the_file_when_it_changes_on_disk(make_app, ti
         rules = at.dataframe(key="checks_thresholds_editor").value.set_index("metric")
         return str(rules.loc["accuracy", "vs_previous"])
 
-    assert any(e.label.startswith("Thresholds — from") and "thresholds.toml" in e.label for e in at.expander)
+    assert any(
+        unescaped(e.label).startswith("Thresholds — from") and "thresholds.toml" in unescaped(e.label)
+        for e in at.expander
+    )
     assert allowance() == "0.01"
     at.run()
     assert allowance() == "0.01"  # kept while the file stays the same

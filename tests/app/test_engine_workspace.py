@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, unescaped
 from tests.engine.test_metrics import predictions_log
 from tests.engine.test_workspace import _partitioned, _toml
 
@@ -23,7 +23,7 @@ def engine_workspace(tmp_path, monkeypatch):
 
 
 def _captions(at) -> str:
-    return "\n".join(str(c.value) for c in at.caption)
+    return "\n".join(unescaped(str(c.value)) for c in at.caption)  # captions quoting names are escaped
 
 
 def test_the_workspace_page_shows_engine_metrics_on_every_row(make_app, engine_workspace):

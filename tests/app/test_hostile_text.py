@@ -13,9 +13,11 @@ import pytest
 
 from explore.core.store import Store
 from explore.rubric import ml_test_score
+from explore.slices.definition import Condition, SliceDefinition
 from tests.conftest import assert_no_exception
-from tests.helpers import frame, make_workspace
+from tests.helpers import frame, hostile_workspace, make_workspace
 from tests.hostile import PAYLOADS, rendered_markup
+from ui import state
 
 # One line per payload, short enough for a name (the 20,000-character one is tried in the exports' tests).
 SHORT = {k: v for k, v in PAYLOADS.items() if k != "long"}
@@ -46,6 +48,8 @@ def assert_shown_as_text(at) -> list[str]:
         label = getattr(el, "label", None)
         if isinstance(label, str):  # widget and expander labels are Markdown too
             texts.append(label)
+        if kind == "radio":  # so are a radio's options (links aside; images show as icons)
+            texts.extend(str(o) for o in el.options)
         for text in texts:
             bodies.append(str(text))
             found = rendered_markup(str(text))
@@ -110,3 +114,82 @@ def hostile_data(tmp_path: Path) -> Path:
 def test_pages_show_hostile_category_values_and_column_names_as_text(make_app, hostile_data, page):
     at = make_app(page, workspace=hostile_data)
     assert_shown_as_text(at)
+
+
+@pytest.fixture(scope="module")
+def hostile_names(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Feature names, category values, a dataset name and a second model's name that are payloads."""
+    return hostile_workspace(tmp_path_factory.mktemp("hostile") / "ws")
+
+
+def _hostile_slice(at) -> SliceDefinition:
+    """Make the current slice ``<hostile column> in (<hostile value>)`` for every page."""
+    sd = SliceDefinition((Condition(PAYLOADS["streamlit_directive"], "in", (PAYLOADS["md_link_http"],)),))
+    at.session_state[state.SLICE] = sd.to_json()
+    at.run()
+    return sd
+
+
+def _other_model(at) -> None:
+    at.selectbox(key=state.MODEL).set_value(PAYLOADS["md_link_http"]).run()
+
+
+@pytest.mark.parametrize("page", ["views/workspace.py", "views/slices.py", "views/labels.py"])
+def test_pages_show_hostile_model_dataset_and_feature_names_as_text(make_app, hostile_names, page):
+    at = make_app(page, workspace=hostile_names)
+    assert_shown_as_text(at)
+    assert (
+        at.selectbox(key=state.DATASET).value == PAYLOADS["md_image"]
+    )  # the evaluation dataset, by its name
+    _other_model(at)
+    assert_shown_as_text(at)
+
+
+def test_importance_page_shows_hostile_feature_names_and_values_as_text(make_app, hostile_names):
+    at = make_app("views/importance.py", workspace=hostile_names)
+    assert_shown_as_text(at)
+    features = [PAYLOADS["img_onerror"], PAYLOADS["md_link"], PAYLOADS["streamlit_directive"]]
+    table = next(d.value for d in at.dataframe if "feature" in getattr(d.value, "columns", []))
+    assert set(features) <= set(table["feature"])  # the names, exactly as written, in the table
+    at.selectbox(key="importance_dep_feature").set_value(PAYLOADS["streamlit_directive"]).run()
+    assert_shown_as_text(at)
+    _other_model(at)
+    assert_shown_as_text(at)
+    sd = _hostile_slice(at)  # the slice's description (a radio option, a caption) quotes a hostile value
+    at.radio(key="importance_scope").set_value(f"Current slice: {sd.describe()}").run()
+    assert_shown_as_text(at)
+
+
+def test_staleness_page_shows_hostile_feature_names_and_values_as_text(make_app, hostile_names):
+    at = make_app("views/staleness.py", workspace=hostile_names)
+    assert_shown_as_text(at)
+    _other_model(at)
+    assert_shown_as_text(at)
+    _hostile_slice(at)
+    at.checkbox(key="staleness_in_slice").check().run()
+    assert_shown_as_text(at)
+
+
+CHECK_RUNS = {
+    "Comparison": ["checks_cmp_run"],
+    "Baseline": ["checks_base_run"],
+    "Model spec": ["checks_spec_run"],
+    "Expectations": ["checks_exp_profile", "checks_exp_run"],
+    "Compatibility": ["checks_keys_make"],
+    "Stability": ["checks_stab_run"],
+}
+
+
+def test_checks_page_shows_hostile_model_feature_and_expectation_names_as_text(make_app, hostile_names):
+    """Every section, run: a comparison against the hostile-named model, an expectation suite profiled from
+    hostile columns and values, baseline, model spec, key examples and stability, each shown as text."""
+    at = make_app("views/checks.py", workspace=hostile_names)
+    assert_shown_as_text(at)
+    rules = at.dataframe(key="checks_thresholds_editor").value  # the override naming a hostile dataset
+    assert PAYLOADS["md_image"] in rules.to_string() and PAYLOADS["streamlit_directive"] in rules.to_string()
+    for section, buttons in CHECK_RUNS.items():
+        at.radio(key="checks_section").set_value(section).run()
+        assert_shown_as_text(at)
+        for key in buttons:
+            at.button(key=key).click().run()
+            assert_shown_as_text(at)

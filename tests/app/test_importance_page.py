@@ -15,7 +15,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from explore.importance import explain
 from explore.report.markdown import md_escape
 from explore.slices.definition import Condition, SliceDefinition
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from tests.helpers import FEATURES, frame, make_workspace
 from ui import state
 
@@ -74,7 +74,7 @@ def test_page_renders_and_follows_controls_row_and_slice(make_app, tiny_workspac
     assert f"Row **{ids.iloc[2]}**" in local_text(at)
     assert at.session_state[state.SELECTED_ROW]["id"] == ids.iloc[2]
     at.button(key="importance_attach_local").click().run()
-    assert any("Attached as evidence" in m.value for m in at.success)
+    assert any("Attached as evidence" in m for m in texts(at.success))
 
     # the current slice: explain it, then compare it with the rest
     sd = SliceDefinition((Condition("device", "in", ("tablet",)),))
@@ -82,7 +82,7 @@ def test_page_renders_and_follows_controls_row_and_slice(make_app, tiny_workspac
     at.run()
     radio = at.radio(key="importance_scope")
     assert len(radio.options) == 2
-    radio.set_value(radio.options[1]).run()
+    radio.set_value(f"Current slice: {sd.describe()}").run()  # the option's value (its label is escaped)
     assert_no_exception(at)
     n_slice = (pd.read_csv(tiny_workspace.parent / "validation.csv")["device"] == "tablet").sum()
     assert metrics(at)["Rows explained"] == f"{min(120, n_slice):,}"
@@ -110,7 +110,7 @@ def test_drop_column_experiment_runs_and_is_saved(make_app):
     at.run()  # the saved result is shown again without refitting
     assert any("Saved result from" in c.value for c in at.caption)
     at.button(key="importance_attach_drop").click().run()
-    assert any("Attached as evidence" in m.value for m in at.success)
+    assert any("Attached as evidence" in m for m in texts(at.success))
     from explore.core.store import Store
 
     snaps = Store().list_snapshots(test="data-2")
@@ -128,7 +128,7 @@ def test_predictions_only_workspace_gets_a_clear_message(make_app, tmp_path):
     )
     at = make_app(PAGE, workspace=ws)
     assert_no_exception(at)
-    assert [e.value for e in at.error] == [explain.NO_MODEL.format(dataset="validation")]
+    assert texts(at.error) == [explain.NO_MODEL.format(dataset="validation")]
 
 
 def test_multiclass_and_regression_pages(make_app, tmp_path):
@@ -178,7 +178,7 @@ def test_rows_are_typed_by_position_when_the_workspace_has_no_id_column(make_app
     assert at.text_input(key="importance_row_input").label == "Row position"
     at.text_input(key="importance_row_input").input("twelve")
     at.button(key="importance_row_go").click().run()
-    assert any("type a whole number from 0 to 99; received 'twelve'" in e.value for e in at.error)
+    assert any("type a whole number from 0 to 99; received 'twelve'" in e for e in texts(at.error))
     at.text_input(key="importance_row_input").input("1,2")
     at.button(key="importance_row_go").click().run()
     assert_no_exception(at)
@@ -186,24 +186,24 @@ def test_rows_are_typed_by_position_when_the_workspace_has_no_id_column(make_app
     assert at.session_state[state.SELECTED_ROW]["position"] == 12
     at.text_input(key="importance_row_input").input("100")
     at.button(key="importance_row_go").click().run()
-    assert any("Row position 100 is outside dataset 'validation'" in e.value for e in at.error)
+    assert any("Row position 100 is outside dataset 'validation'" in e for e in texts(at.error))
     assert "(position 12 of 'validation')" in local_text(at)  # the selection stays
 
 
 def test_a_slice_this_dataset_cannot_take_falls_back_to_all_rows(make_app, tiny_workspace):
     at = make_app(PAGE)
     n_valid = pd.read_csv(tiny_workspace.parent / "validation.csv")["churned"].notna().sum()
-    at.session_state[state.SLICE] = SliceDefinition((Condition("no_such_column", "in", ("x",)),)).to_json()
+    sd = SliceDefinition((Condition("no_such_column", "in", ("x",)),))
+    at.session_state[state.SLICE] = sd.to_json()
     at.run()
-    radio = at.radio(key="importance_scope")
-    radio.set_value(radio.options[1]).run()
+    at.radio(key="importance_scope").set_value(f"Current slice: {sd.describe()}").run()
     assert_no_exception(at)
     assert any(
-        "cannot be applied to dataset 'validation', so all rows are used" in w.value for w in at.warning
+        "cannot be applied to dataset 'validation', so all rows are used" in w for w in texts(at.warning)
     )
     assert metrics(at)["Rows explained"] == f"{n_valid:,}"
     # Comparing that slice with the rest says why it cannot, and the rest of the page stays.
     at.button(key="importance_compare").click().run()
     assert_no_exception(at)
-    assert any("no_such_column" in e.value for e in at.error)
+    assert any("no_such_column" in e for e in texts(at.error))
     assert metrics(at)["Additivity"] == "passed"

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 from streamlit import dataframe_util
 
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from tests.helpers import make_workspace
 
 PAGE = "views/labels.py"
@@ -41,7 +41,7 @@ def test_overview_shows_agreement_heatmap_and_labeler_trust(make_app):
     rows = dataframe_util.convert_arrow_bytes_to_pandas_df(heatmap.proto.datasets[0].data.data)
     assert len(rows) == 16 and set(rows["labeler_a"]) == {"ana", "ben", "cam", "dee"}  # 4 x 4 labelers
     # The careless labeler is flagged.
-    assert any("cam" in w.value for w in at.warning)
+    assert any("cam" in w for w in texts(at.warning))
     trust = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
     assert trust.set_index("labeler").loc["cam", "flagged"]
 
@@ -96,7 +96,7 @@ def test_cross_validated_probabilities_run_behind_a_button_and_are_kept(make_app
         if o.startswith("Cross-validated clones of 'current'")
     )
     at.selectbox(key="labels_prob_source").set_value(choice).run()
-    assert not at.dataframe and any("Cross-validation refits 5 copies" in i.value for i in at.info)
+    assert not at.dataframe and any("Cross-validation refits 5 copies" in i for i in texts(at.info))
     at.button(key="labels_cv_run").click().run()
     assert_no_exception(at)
     assert len(at.dataframe[0].value) == 300
@@ -105,7 +105,7 @@ def test_cross_validated_probabilities_run_behind_a_button_and_are_kept(make_app
     again = _view(make_app(PAGE), "Queue")
     again.selectbox(key="labels_prob_source").set_value(choice).run()
     assert_no_exception(again)
-    assert again.dataframe and not any("Cross-validation refits" in i.value for i in again.info)
+    assert again.dataframe and not any("Cross-validation refits" in i for i in texts(again.info))
 
 
 def _keys(at) -> list[str]:
@@ -121,7 +121,7 @@ def test_random_session_summary_reports_an_error_rate(make_app):
     for _ in range(6):
         at.button(key="labels_v_correct").click().run()
     assert_no_exception(at)
-    assert any("Every item of this session has a verdict" in s.value for s in at.success)
+    assert any("Every item of this session has a verdict" in s for s in texts(at.success))
     at = _view(at, "Summary")
     metrics = _metrics(at)
     assert metrics["Estimated label error rate"] == "0.0 %" and "Queue precision" not in metrics
@@ -150,19 +150,19 @@ def test_uploaded_annotation_file_with_own_column_names(make_app, tiny_workspace
     assert metrics["Items labeled"] == "40" and metrics["Labelers"] == "2"
     # One labeler only: a message, and the queue still works (model vs label).
     at.selectbox(key="labels_up_labeler").set_value("answer").run()
-    assert any("must be different" in e.value for e in at.error)
+    assert any("must be different" in e for e in texts(at.error))
     one = upload.assign(rater="solo").drop_duplicates(["row"])
     at.file_uploader[0].set_value(("solo.csv", one.to_csv(index=False).encode(), "text/csv")).run()
     at.selectbox(key="labels_up_labeler").set_value("rater").run()
     assert_no_exception(at)
-    assert any("one labeler ('solo')" in w.value for w in at.warning)
-    assert any("at least two labelers" in i.value for i in at.info)
+    assert any("one labeler ('solo')" in w for w in texts(at.warning))
+    assert any("at least two labelers" in i for i in texts(at.info))
     at = _view(at, "Queue")
     assert len(at.dataframe[0].value) == 40
     # Ids that are not in the dataset: what was received and the fix.
     bad = upload.assign(row="nope-" + upload["row"].astype(str))
     at.file_uploader[0].set_value(("bad.csv", bad.to_csv(index=False).encode(), "text/csv")).run()
-    assert any("None of the 40 item ids" in e.value and "'nope-" in e.value for e in at.error)
+    assert any("None of the 40 item ids" in e and "'nope-" in e for e in texts(at.error))
 
 
 def test_workspace_without_annotations_and_regression_workspace(make_app, tiny_copy, tmp_path):
@@ -171,12 +171,12 @@ def test_workspace_without_annotations_and_regression_workspace(make_app, tiny_c
     at = make_app(PAGE, workspace=tiny_copy)
     assert_no_exception(at)
     assert at.radio(key="labels_source").options == ["Upload a file"]
-    assert any("Upload a file with one row per label" in i.value for i in at.info)
+    assert any("Upload a file with one row per label" in i for i in texts(at.info))
 
     regression = make_workspace(tmp_path / "reg", task="regression")
     at = make_app(PAGE, workspace=regression)
     assert_no_exception(at)
-    assert any("need categorical labels" in i.value for i in at.info)
+    assert any("need categorical labels" in i for i in texts(at.info))
 
 
 def _start_session(at, *, name: str = "week 3 check", size: int = 5, reviewer: str = "Ana"):
@@ -233,12 +233,12 @@ def test_queue_filters_narrow_the_rows_and_a_session_starts_on_them(make_app):
     assert any(f"{len(queue):,} of 300 items after filters" in c.value for c in at.caption)
     at = _start_session(at, size=3)
     assert _metrics(at)["Label under review"] == "yes"
-    assert any("Session 'week 3 check' started: 3 items to review." in s.value for s in at.success)
+    assert any("Session 'week 3 check' started: 3 items to review." in s for s in texts(at.success))
 
 
 def test_a_session_without_a_name_is_refused_with_the_fix(make_app):
     at = _start_session(make_app(PAGE), name="   ")
-    assert any("Give the session a name" in e.value for e in at.error)
+    assert any("Give the session a name" in e for e in texts(at.error))
     assert at.segmented_control(key="labels_view").value == "Queue"
 
 
@@ -262,7 +262,7 @@ def test_reviewers_move_between_items_and_pause_resume_and_finish_a_session(make
         "1 of 4 reviewed" in at.get("progress")[0].proto.text
         and "status open" in at.get("progress")[0].proto.text
     )
-    assert any(s.value.startswith("Saved: correct on ") for s in at.toast)
+    assert any(s.startswith("Saved: correct on ") for s in texts(at.toast))
     assert "Item 2 of 4" in _item_header(at)
     at.button(key="labels_finish").click().run()
     assert "status done" in at.get("progress")[0].proto.text
@@ -300,4 +300,4 @@ def test_annotations_of_training_data_start_from_cross_validated_clones(
         o for o in at.selectbox(key="labels_prob_source").options if o.startswith("Model version 'current'")
     )
     at.selectbox(key="labels_prob_source").set_value(current).run()
-    assert any("probably trained on" in w.value for w in at.warning)
+    assert any("probably trained on" in w for w in texts(at.warning))

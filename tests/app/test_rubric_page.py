@@ -15,7 +15,7 @@ from explore.checks import registry
 from explore.core.store import Store
 from explore.report.markdown import md_escape
 from explore.rubric import ml_test_score
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from tests.helpers import frame, make_workspace
 
 PAGE = "views/rubric.py"
@@ -108,10 +108,10 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     assert_no_exception(at)
     assert at.title[0].value == "ML Test Score"
     assert any("2017 scale" in c.value and "2016" in c.value for c in at.caption)
-    assert any("No review yet" in i.value for i in at.info)
+    assert any("No review yet" in i for i in texts(at.info))
 
     _start_review(at)
-    assert any("Started review" in s.value for s in at.success)
+    assert any("Started review" in s for s in texts(at.success))
     assert _score(at) == "0"
     assert any("More of a research project" in m.value for m in at.markdown)
     assert len(_rows(at)) == 28 and not _editors(at)  # a list of the tests, no editor open yet
@@ -205,7 +205,7 @@ def test_check_runs_are_proposed_as_automated_and_carry_over(
     _start_review(at, name="v2 review", parent=v1)
     with Store(db_url) as store:
         v2 = store.get_review_by_name("v2 review")["id"]
-    assert any("carried over from “v1 review” await re-confirmation" in i.value for i in at.info)
+    assert any("carried over from “v1 review” await re-confirmation" in i for i in texts(at.info))
     assert any(m.value.startswith("### Infrastructure — 0 / 7") for m in at.markdown)
     _open(at, v2, "infra-4")
     at.button(key=f"rubric_{v2}_infra-4_reconfirm").click().run()
@@ -224,11 +224,11 @@ def test_a_name_is_required_and_conflicts_are_refused(make_app, db_url):
         rid = store.get_review_by_name("meeting")["id"]
     # The same name again: the store refuses it and the page says so, with the fix.
     _start_review(at, name="meeting")
-    assert any("already exists" in e.value and "Choose another name" in e.value for e in at.error)
+    assert any("already exists" in e and "Choose another name" in e for e in texts(at.error))
     at.text_input(key="rubric_confirmer").set_value("").run()
     _open(at, rid, "data-2")
     at.button(key=f"FormSubmitter:rubric_{rid}_data-2_form-Confirm").click().run()
-    assert any("Enter your name" in e.value for e in at.error)
+    assert any("Enter your name" in e for e in texts(at.error))
     at.text_input(key="rubric_confirmer").set_value("bob").run()
     # Someone else confirms data-2 while bob's page still shows it untouched.
     with Store(db_url) as store:
@@ -236,7 +236,7 @@ def test_a_name_is_required_and_conflicts_are_refused(make_app, db_url):
     at.radio(key=f"rubric_{rid}_data-2_status").set_value("manual")
     at.button(key=f"FormSubmitter:rubric_{rid}_data-2_form-Confirm").click().run()
     assert_no_exception(at)
-    assert any("changed by carol" in e.value and "your change was not saved" in e.value for e in at.error)
+    assert any("changed by carol" in e and "your change was not saved" in e for e in texts(at.error))
     with Store(db_url) as store:
         assert ml_test_score.load_review(store, rid).entries["data-2"].status == "automated"
         assert len(ml_test_score.audit_trail(store, rid)) == 1
@@ -294,14 +294,14 @@ def test_a_review_exported_here_imports_under_a_new_name_once_a_name_is_typed(ma
     at.text_input(key="rubric_import_name").set_value("launch review (copy)").run()
     at.button(key="rubric_import_go").click().run()
     assert_no_exception(at)
-    assert any("Enter your name at the top first" in e.value for e in at.error)
+    assert any("Enter your name at the top first" in e for e in texts(at.error))
     with Store(db_url) as store:
         assert store.get_review_by_name("launch review (copy)") is None
 
     at.text_input(key="rubric_confirmer").set_value("dana").run()
     at.button(key="rubric_import_go").click().run()
     assert_no_exception(at)
-    assert any("Imported “launch review (copy)” with 1 confirmed test(s)." in s.value for s in at.success)
+    assert any("Imported “launch review (copy)” with 1 confirmed test(s)." in s for s in texts(at.success))
     with Store(db_url) as store:
         copy = store.get_review_by_name("launch review (copy)")
         assert ml_test_score.load_review(store, copy["id"]).entries["data-1"].author == "dana"
@@ -328,11 +328,11 @@ def test_a_check_report_recorded_here_proposes_automated_once(
     at.run()
     at.button(key="rubric_check_import").click().run()
     assert_no_exception(at)
-    assert any(s.value.startswith("Recorded check run #") for s in at.success)
+    assert any(s.startswith("Recorded check run #") for s in texts(at.success))
     assert "proposes automated" in _row(at, "Model quality is validated before serving").label
     assert any("1 run(s) of this workspace" in c.value for c in at.caption)
 
     at.button(key="rubric_check_import").click().run()  # the same report again: recorded once
-    assert any("This report is already recorded" in s.value for s in at.success)
+    assert any("This report is already recorded" in s for s in texts(at.success))
     with Store(db_url) as store:
         assert len(store.list_check_runs()) == 1

@@ -14,7 +14,7 @@ import pytest
 
 from explore.slices import datapoints as dp
 from explore.slices.definition import PREDICTION, SCORE, TIME, Condition, SliceDefinition
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from ui import state
 
 PAGE = "views/slices.py"
@@ -39,7 +39,7 @@ def _open(make_app):
     at = make_app(PAGE)
     at.radio(key="slices_view").set_value("Datapoints").run()
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)
     return at
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from explore.slices.definition import LABEL, Condition, SliceDefinition
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from ui import state
 
 PAGE = "views/slices.py"
@@ -30,8 +30,8 @@ def _suffix(column: str) -> str:
 
 
 def _texts(at) -> str:
-    parts = [m.value for m in at.markdown] + [e.value for e in at.info] + [e.value for e in at.warning]
-    parts += [e.value for e in at.success] + [c.value for c in at.caption]
+    parts = [m.value for m in at.markdown] + texts(at.info) + texts(at.warning)
+    parts += texts(at.success) + [c.value for c in at.caption]
     return "\n".join(map(str, parts))
 
 
@@ -62,7 +62,7 @@ def _current_slice(at) -> SliceDefinition:
 def test_filter_group_open_edit_discover_and_load(make_app) -> None:
     at = make_app(PAGE)
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)
 
     # Apply a filter through the builder: device ∈ {tablet}.
     at.selectbox(key="slices_add_column").set_value("device").run()
@@ -159,7 +159,7 @@ def test_edge_case_slices_show_messages(
     at.session_state[state.SLICE] = slice_def.to_json()
     at.switch_page(PAGE).run()
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)
     assert expected in _texts(at), name
     if name != "empty":
         for view in VIEWS[:3]:
@@ -193,11 +193,11 @@ def test_page_on_other_workspaces(make_app, tmp_path: Path, kind: str) -> None:
         path = make_workspace(tmp_path, task=kind)
     at = make_app(PAGE, workspace=path)
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)
     for view in VIEWS:
         at.radio(key="slices_view").set_value(view).run()
         assert_no_exception(at)
-        assert not at.error, (view, [e.value for e in at.error])
+        assert not at.error, (view, texts(at.error))
     if kind == "predictions-only":
         assert "predictions-only" in _texts(at)
     at.radio(key="slices_view").set_value("Groups").run()
@@ -242,7 +242,7 @@ def test_remove_a_condition_then_save_clear_and_load_the_slice_by_name(make_app)
 
     at.text_input(key="slices_save_name").set_value("  tablets  ").run()
     at.button(key="slices_save").click().run()
-    assert "Saved as 'tablets'." in [s.value for s in at.success]
+    assert "Saved as 'tablets'." in texts(at.success)
     at.button(key="slices_clear").click().run()
     assert _current_slice(at).is_everything and "slice" not in at.query_params
 
@@ -259,7 +259,7 @@ def test_a_slice_that_cannot_be_applied_says_why_and_can_be_cleared(make_app) ->
     at.session_state[state.SLICE] = SliceDefinition((Condition("nope", "in", values=("x",)),)).to_json()
     at.switch_page(PAGE).run()
     assert_no_exception(at)
-    assert [e.value for e in at.error] == [
+    assert texts(at.error) == [
         "The slice filters on column 'nope', which dataset 'validation' does not have. Remove that condition."
     ]
     assert not at.metric, "the page stops before the summary"
@@ -273,13 +273,11 @@ def test_opening_a_row_by_an_unknown_or_empty_id_says_what_to_do(make_app) -> No
     at = make_app(PAGE)
     at.radio(key="slices_view").set_value("Rows & what-if").run()
     at.button(key="slices_open_row").click().run()
-    assert [e.value for e in at.error] == ["Type an id first."]
+    assert texts(at.error) == ["Type an id first."]
     at.text_input(key="slices_row_id").set_value(" nope ").run()
     at.button(key="slices_open_row").click().run()
     assert_no_exception(at)
-    assert [e.value for e in at.error] == [
-        "No row of dataset 'validation' has the id 'nope' in column 'customer_id'."
-    ]
+    assert texts(at.error) == ["No row of dataset 'validation' has the id 'nope' in column 'customer_id'."]
     assert state.SELECTED_ROW not in at.session_state
 
 
@@ -290,9 +288,9 @@ def test_threshold_metrics_and_the_cheapest_threshold_for_the_costs(make_app) ->
     at.number_input(key="slices_cost_fn").set_value(5.0).run()
     at.selectbox(key="slices_threshold_by").set_value("contract").run()
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
-    texts = _texts(at)
-    assert "the cost per row is lowest at threshold" in texts and "at 0.3)" in texts
+    assert not at.error, texts(at.error)
+    shown = _texts(at)
+    assert "the cost per row is lowest at threshold" in shown and "at 0.3)" in shown
     by_contract = _table_with(at, "group", "cost_at_current")
     assert set(by_contract["group"]) == {"month-to-month", "one-year", "two-year"}
 
@@ -305,7 +303,7 @@ def test_fairness_warns_about_gaps_above_the_acceptable_gap(make_app) -> None:
     assert_no_exception(at)
     gaps = _table_with(at, "measure", "exceeds")
     assert gaps["exceeds"].any()
-    assert any(w.value.startswith("Above your threshold: ") for w in at.warning)
+    assert any(w.startswith("Above your threshold: ") for w in texts(at.warning))
 
 
 def test_a_perturbation_check_reports_its_violations(make_app) -> None:
@@ -315,7 +313,7 @@ def test_a_perturbation_check_reports_its_violations(make_app) -> None:
     at.radio(key="slices_pert_mode").set_value("shift by").run()
     at.button(key="slices_pert_run").click().run()
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)
     assert "expectation *invariant*" in _texts(at)
     assert len(_table_with(at, "before", "after", "violation")) >= 1
 

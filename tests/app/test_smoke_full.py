@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 
 PAGES = [
     "views/workspace.py",
@@ -26,4 +26,4 @@ PAGES = [
 def test_page_renders_on_the_full_sample(make_app, full_sample, page):
     at = make_app(page if page != "views/workspace.py" else None, workspace=full_sample, timeout=300)
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from explore.core.workspace import Scored
 from explore.slices.definition import Condition, SliceDefinition
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts
 from ui import state
 from ui.boundary import guarded
 from ui.cache import HASH_FUNCS
@@ -109,7 +109,7 @@ def test_a_callbacks_flash_is_shown_once_on_the_next_run(callbacks):
     assert not callbacks.success
     callbacks.button(key="save").click().run()
     assert_no_exception(callbacks)
-    assert [s.value for s in callbacks.success] == ["Saved the slice 'north'."]
+    assert texts(callbacks.success) == ["Saved the slice 'north'."]
     assert callbacks.success[0].icon == ":material/check_circle:"
     callbacks.run()
     assert not callbacks.success  # shown once, then forgotten
@@ -117,15 +117,14 @@ def test_a_callbacks_flash_is_shown_once_on_the_next_run(callbacks):
 
 def test_flash_takes_the_kind_and_icon(callbacks):
     callbacks.button(key="warn").click().run()
-    assert [(w.value, w.icon) for w in callbacks.warning] == [
-        ("Only 3 rows: the interval is wide.", ":material/info:")
-    ]
+    assert texts(callbacks.warning) == ["Only 3 rows: the interval is wide."]
+    assert [w.icon for w in callbacks.warning] == [":material/info:"]
 
 
 def test_a_guarded_callbacks_explore_error_becomes_an_error_flash(callbacks):
     callbacks.button(key="refuse").click().run()
     assert_no_exception(callbacks)
-    assert [e.value for e in callbacks.error] == ["Nothing to save: choose a slice first."]
+    assert texts(callbacks.error) == ["Nothing to save: choose a slice first."]
     assert callbacks.markdown[-1].value == "page drawn"  # the page goes on
     callbacks.run()
     assert not callbacks.error
@@ -161,7 +160,7 @@ def _shown_errors_app(stop):
 def test_shown_errors_shows_the_message_and_stops_or_goes_on(stop):
     at = AppTest.from_function(_shown_errors_app, args=(stop,), default_timeout=30).run()
     assert_no_exception(at)
-    assert [e.value for e in at.error] == ["The file 'x.csv' does not exist. Check the path."]
+    assert texts(at.error) == ["The file 'x.csv' does not exist. Check the path."]
     assert [m.value for m in at.markdown] == (["before"] if stop else ["before", "after"])
 
 
@@ -265,7 +264,7 @@ def test_an_unreadable_saved_slice_is_cleared_with_a_warning():
     page = StatePage()
     page.at.session_state[state.SLICE] = "{not json"
     assert page.run(state.current_slice) == SliceDefinition()
-    assert len(page.at.warning) == 1 and "could not be read and was cleared" in page.at.warning[0].value
+    assert len(page.at.warning) == 1 and "could not be read and was cleared" in texts(page.at.warning)[0]
     assert state.SLICE not in page.at.session_state
     page.run(state.current_slice)
     assert not page.at.warning  # cleared: said once

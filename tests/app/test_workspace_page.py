@@ -11,17 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from explore.core.upload import toml_text
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, texts, unescaped
 from tests.core.test_fuzz import tables
 from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, make_workspace
 
 
 def _texts(at) -> str:
     parts = (
-        [m.value for m in at.markdown]
-        + [c.value for c in at.caption]
-        + [e.value for e in at.error]
-        + [w.value for w in at.warning]
+        [m.value for m in at.markdown] + [c.value for c in at.caption] + texts(at.error) + texts(at.warning)
     )
     return "\n".join(str(p) for p in parts)
 
@@ -49,7 +46,7 @@ def test_bad_workspace_path_shows_message(make_app, tmp_path):
     at.button[0].click()  # the form's submit button
     at.run()
     assert_no_exception(at)
-    assert any("does not exist" in e.value for e in at.error)
+    assert any("does not exist" in e for e in texts(at.error))
 
 
 def test_untrusted_skops_types_need_a_tick_each(make_app, tmp_path):
@@ -65,7 +62,7 @@ def test_untrusted_skops_types_need_a_tick_each(make_app, tmp_path):
     if not found:
         pytest.skip("this skops version trusts every type in the test pipeline")
     at = make_app(workspace=path)
-    assert any("does not trust by default" in w.value for w in at.warning)
+    assert any("does not trust by default" in w for w in texts(at.warning))
     accept = at.button(key="workspace_accept_types")
     assert accept.disabled
     for t in found:
@@ -81,7 +78,7 @@ def test_pickle_needs_explicit_trust(make_app, tmp_path):
 
     path = make_workspace(tmp_path, model=_fitted(), model_name="m.joblib")
     at = make_app(workspace=path)
-    assert any("unpickling executes code" in w.value for w in at.warning)
+    assert any("unpickling executes code" in w for w in texts(at.warning))
     assert at.button(key="workspace_load_pickle").disabled
     at.checkbox(key="workspace_trust_pickle_current").check().run()
     at.button(key="workspace_load_pickle").click().run()
@@ -124,7 +121,7 @@ def test_upload_malformed_csv_shows_message(make_app, tmp_path, monkeypatch):
     )
     at.run()
     assert_no_exception(at)
-    assert any("not valid UTF-8" in e.value for e in at.error)
+    assert any("not valid UTF-8" in e for e in texts(at.error))
 
 
 def test_upload_over_limit_shows_message(make_app, tmp_path, monkeypatch):
@@ -135,7 +132,7 @@ def test_upload_over_limit_shows_message(make_app, tmp_path, monkeypatch):
     at.file_uploader(key="workspace_upload_data").set_value([("big.csv", big, "text/csv")])
     at.run()
     assert_no_exception(at)
-    assert any("over the upload limit of 1 MB" in e.value for e in at.error)
+    assert any("over the upload limit of 1 MB" in e for e in texts(at.error))
 
 
 def test_opening_another_workspace_forgets_the_shared_choices(make_app, tiny_copy):
@@ -157,7 +154,7 @@ def test_opening_another_workspace_forgets_the_shared_choices(make_app, tiny_cop
     # the sidebar starts again from the new workspace's defaults
     assert at.session_state["ws_dataset"] == "validation" and at.session_state["ws_model"] == "current"
     assert at.session_state["ws_accepted_types"] == {} and at.session_state["ws_trusted_pickles"] == []
-    assert at.caption[1].value == str(tiny_copy)
+    assert unescaped(at.caption[1].value) == str(tiny_copy)
     assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
 
 
@@ -180,7 +177,7 @@ def test_uploaded_pickle_asks_for_trust_before_it_loads(make_app, tmp_path, monk
     at.selectbox(key="workspace_up_id").set_value("row_id")
     at.button(key="workspace_up_open").click().run()
     assert_no_exception(at)
-    assert not at.error, [e.value for e in at.error]
+    assert not at.error, texts(at.error)
     assert Path(at.session_state["ws_path"]).parent.parent == tmp_path / "uploads"
     assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
 
@@ -208,7 +205,7 @@ def _page_says_why(make_app, tmp_path: Path, kind: str):
     """The page on the bad workspace: no exception box, one error naming what is wrong and the fix."""
     at = make_app(workspace=bad_input_workspace(tmp_path / "ws", kind))
     assert_no_exception(at)
-    errors = [e.value for e in at.error]
+    errors = texts(at.error)
     assert any(all(part in e for part in BAD_INPUT_MESSAGES[kind]) for e in errors), errors
     return at
 

@@ -426,3 +426,18 @@ def test_default_test_is_rank_on_log_loss_and_welch_on_0_1_error() -> None:
     err = (~sc.correct).astype(float)
     want = stats.ttest_ind(err[m], err[~m], equal_var=False, alternative="greater")
     assert row["p_value"] == pytest.approx(want.pvalue, rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["note", "value", "gap"])
+def test_a_column_named_like_the_group_tables_own_columns_is_grouped(name: str) -> None:
+    """A data column named ``note`` once raised "cannot insert note, already exists" on the Slices page."""
+    y, pred, proba = binary_data(600, seed=3)
+    frame = mixed_frame(600, seed=3).rename(columns={"city": name})
+    sc = make_scored("binary", y, pred, proba=proba, frame=frame, classes=["no", "yes"])
+    rep = report.slice_report(sc, SliceDefinition(), by=[name])
+    shown = f"{name} (column)"
+    assert report.group_label_column(name) == shown
+    acc = rep.by_group[rep.by_group["metric"] == "accuracy"].set_index(shown)
+    for city in ("Paris", "Lyon"):
+        rows = frame[name].to_numpy() == city
+        assert acc.loc[city, "value"] == pytest.approx(skm.accuracy_score(y[rows], pred[rows]))

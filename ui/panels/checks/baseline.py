@@ -77,7 +77,7 @@ def baseline_section(ctx: PageContext) -> None:
     for text in res.verdicts["text"]:
         st.markdown(f"- {md_text(text)}")
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     st.altair_chart(charts.baseline_chart(res), key="checks_base_chart")
     st.dataframe(res.verdicts.drop(columns=["text"]), hide_index=True, key="checks_base_verdicts")
     with st.expander("Every metric and slice"):

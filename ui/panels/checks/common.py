@@ -16,8 +16,7 @@ from explore.core.workspace import Workspace
 from explore.report.csv import csv_bytes
 from explore.report.markdown import markdown_report
 from ui import evidence
-from ui.boundary import shown_errors
-from ui.safe import md_text
+from ui.boundary import say, shown_errors
 
 ProgressBar = Callable[[float, str], None]
 
@@ -39,11 +38,11 @@ def run_with_status(label: str, fn: Callable[[ProgressBar], Any]) -> Any:
 def verdict(passed: bool | None, text: str) -> None:
     """Green when the check passes, red when it fails, amber when it cannot tell."""
     if passed is True:
-        st.success(text, icon=":material/check_circle:")
+        say("success", text, icon=":material/check_circle:")
     elif passed is False:
-        st.error(text, icon=":material/cancel:")
+        say("error", text, icon=":material/cancel:")
     else:
-        st.warning(text, icon=":material/help:")
+        say("warning", text, icon=":material/help:")
 
 
 def exports(
@@ -111,7 +110,7 @@ def no_model(ws: Workspace, what: str) -> bool:
 
 def saved_note(path: Path, *, setting: str, configured: bool, commit: str) -> None:
     """After a file was saved: where, what to commit, and how workspace.toml refers to it (when it does not)."""
-    st.success(f"Saved {md_text(path)}. {md_text(commit)}", icon=":material/check:")
+    say("success", f"Saved {path}. {commit}", icon=":material/check:")
     if not configured:
         st.info("Reference it from workspace.toml so checks use it:", icon=":material/info:")
         st.code(f'[checks]\n{setting} = "{path.name}"', language="toml")

@@ -14,7 +14,7 @@ from explore.core import roles
 from explore.report.csv import csv_bytes
 from explore.slices.definition import SliceDefinition
 from ui import loaders, state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -33,7 +33,8 @@ def comparison_section(ctx: PageContext) -> None:
     if no_model(ws, "Model comparison"):
         return
     if len(ws.models) < 2:
-        st.info(
+        say(
+            "info",
             compare.NEED_TWO_MODELS.format(detail=f"this workspace has only the model '{ws.model_names[0]}'"),
             icon=":material/info:",
         )
@@ -182,9 +183,9 @@ def _results(res: ComparisonResult, params: dict[str, Any]) -> None:
     for col, key in zip(st.columns(5), compare.STATUSES, strict=True):
         col.metric(key, counts[key])
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     ds = (
-        st.radio("Dataset", res.datasets, horizontal=True, key="checks_cmp_view_dataset")
+        st.radio("Dataset", res.datasets, horizontal=True, key="checks_cmp_view_dataset", format_func=md_text)
         if len(res.datasets) > 1
         else res.datasets[0]
     )

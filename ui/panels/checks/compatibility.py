@@ -9,8 +9,9 @@ from explore.checks import compatibility as compat
 from explore.checks.compatibility import KeyExamples, KeyExamplesResult
 from explore.checks.kept import KeptRun
 from explore.core.workspace import Workspace
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .common import evaluation_default, exports, index_of, no_model, saved_note, verdict
@@ -48,12 +49,13 @@ def compatibility_section(ctx: PageContext) -> None:
     path = compat.key_examples_path(ws)
     st.caption(
         "A small file of inputs with the outputs the model gave, made once from the current model and kept "
-        f"({path.name}, next to workspace.toml). Any later model or environment must reproduce them."
+        f"({md_text(path.name)}, next to workspace.toml). Any later model or environment must reproduce them."
     )
     if path.exists():
         _verify_key_examples(ws)
     else:
-        st.info(
+        say(
+            "info",
             f"No key examples file yet ({path}). Make one below from the current model.",
             icon=":material/info:",
         )
@@ -67,7 +69,7 @@ def _verify_key_examples(ws: Workspace) -> None:
     model = v1.selectbox("Verify with model", ws.model_names, key="checks_keys_model")
     params = {"model": model, "path": str(path), "mtime": path.stat().st_mtime_ns}
     clicked = v2.button(
-        f"Verify {path.name}", type="primary", key="checks_keys_verify", icon=":material/verified:"
+        f"Verify {md_text(path.name)}", type="primary", key="checks_keys_verify", icon=":material/verified:"
     )
     res: KeyExamplesResult | None = run_and_keep(
         ws,
@@ -119,7 +121,7 @@ def _make_key_examples(ws: Workspace) -> None:
     examples: KeyExamples = made.result
     st.dataframe(examples.table(), hide_index=True, key="checks_keys_made_table")
     k1, k2 = st.columns(2)
-    if k1.button(f"Save to {path.name}", key="checks_keys_save", icon=":material/save:"):
+    if k1.button(f"Save to {md_text(path.name)}", key="checks_keys_save", icon=":material/save:"):
         with shown_errors(stop=False):
             compat.save_key_examples(examples, path)
             saved_note(

@@ -7,6 +7,7 @@ import streamlit as st
 from explore.checks import charts, choices
 from explore.checks.stability import CostResult, serving_cost
 from ui.context import PageContext
+from ui.safe import md_text
 
 from .common import evaluation_default, exports, index_of, no_model, verdict
 from .kept import run_and_keep
@@ -57,7 +58,7 @@ def cost_section(ctx: PageContext) -> None:
         return
     verdict(res.passed, res.summary())
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     st.altair_chart(charts.cost_chart(res), key="checks_cost_chart")
     st.dataframe(res.table, hide_index=True, key="checks_cost_table")
     if len(res.ratios):

@@ -13,7 +13,7 @@ from explore.checks.expectations import ExpectationSuite
 from explore.checks.kept import EditorBase, file_mtime
 from explore.checks.suite_validation import SuiteValidation, validate_datasets
 from explore.core.workspace import Workspace
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -37,8 +37,10 @@ def expectations_section(ctx: PageContext) -> None:
     _profile_controls(ws)
     base = _suite_base(ws)
     if base is None:
-        st.info(
-            f"No suite yet: profile a good dataset above. It will be saved as {path}.", icon=":material/info:"
+        say(
+            "info",
+            f"No suite yet: profile a good dataset above. It will be saved as {path}.",
+            icon=":material/info:",
         )
     else:
         suite = _suite_editor(ws, base)
@@ -175,7 +177,7 @@ def _suite_editor(ws: Workspace, base: EditorBase[ExpectationSuite]) -> Expectat
             allow_extra_columns=bool(allow_extra),
         )
     s1, s2 = st.columns(2)
-    if s1.button(f"Save suite to {path.name}", key="checks_suite_save", icon=":material/save:"):
+    if s1.button(f"Save suite to {md_text(path.name)}", key="checks_suite_save", icon=":material/save:"):
         with shown_errors(stop=False):
             suites.save_suite(suite, path)
             # Keep the editor's base: its edits stay relative to it (the file now holds base + edits).
@@ -201,10 +203,14 @@ def _suite_editor(ws: Workspace, base: EditorBase[ExpectationSuite]) -> Expectat
 def _validation_results(validation: SuiteValidation, params: dict[str, Any]) -> None:
     verdict(validation.passed, validation.summary())
     names = validation.datasets
-    name = st.radio("Dataset", names, horizontal=True, key="checks_exp_view") if len(names) > 1 else names[0]
+    name = (
+        st.radio("Dataset", names, horizontal=True, key="checks_exp_view", format_func=md_text)
+        if len(names) > 1
+        else names[0]
+    )
     res = validation.result_for(name)
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     only_failing = st.checkbox("Only violations", value=True, key="checks_exp_only_failing")
     st.dataframe(
         res.violations if only_failing else res.table,

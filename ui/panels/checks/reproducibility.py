@@ -66,7 +66,7 @@ def reproducibility_section(ctx: PageContext) -> None:
         return
     verdict(res.passed, res.summary())
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     if not res.pairs:
         return
     pairs = tables.repro_pairs_table(res)

@@ -10,8 +10,9 @@ from explore.checks import charts, choices
 from explore.checks import serving_skew as skew
 from explore.checks.serving_skew import ShadowResult, SkewResult
 from explore.core.workspace import Workspace
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from .common import exports, index_of, no_model, training_default, verdict
 from .kept import run_and_keep
@@ -87,7 +88,7 @@ def _feature_skew(ws: Workspace) -> None:
         return
     verdict(res.passed, res.summary())
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     if res.n_joined:
         st.caption(
             f"Only in training: {res.n_only_training:,} rows; only in serving: {res.n_only_serving:,} rows."
@@ -116,7 +117,8 @@ def _shadow(ws: Workspace) -> None:
     candidates, rest = choices.logged_column_choices(ws, dataset)
     options = candidates + rest
     if not options:
-        st.info(
+        say(
+            "info",
             f"Dataset '{dataset}' has no column besides the features, label, id and time, so it carries no logged "
             "predictions. Add the serving system's logged prediction (or score) as a column to compare.",
             icon=":material/info:",
@@ -136,7 +138,7 @@ def _shadow(ws: Workspace) -> None:
     model = st.selectbox("Model", ws.model_names, key="checks_shadow_model")
     if not candidates:
         st.caption(
-            f"No column of '{dataset}' is named like a logged prediction (pred, score, prob, output): choose it above."
+            f"No column of '{md_text(dataset)}' is named like a logged prediction (pred, score, prob, output): choose it above."
         )
     params = {"dataset": dataset, "logged": logged, "kind": kind, "model": model}
     clicked = st.button(

@@ -7,6 +7,7 @@ import streamlit as st
 from explore.checks import charts
 from explore.checks.stability import StabilityResult, numerical_stability
 from ui.context import PageContext
+from ui.safe import md_text
 
 from .common import exports, verdict
 from .kept import run_and_keep
@@ -42,7 +43,7 @@ def stability_section(ctx: PageContext) -> None:
         return
     verdict(res.passed, res.summary())
     for note in res.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     st.dataframe(res.outputs, hide_index=True, key="checks_stab_outputs")
     if len(res.inputs):
         st.altair_chart(charts.nan_chart(res), key="checks_stab_chart")

@@ -12,6 +12,7 @@ from explore.checks.compare import Thresholds
 from explore.checks.kept import EditorBase, file_mtime
 from explore.core.workspace import Workspace
 from ui.boundary import shown_errors
+from ui.safe import md_text
 
 from .common import saved_note
 
@@ -37,7 +38,7 @@ def thresholds_base(ws: Workspace) -> Thresholds:
 def thresholds_editor(ws: Workspace, base: Thresholds) -> pd.DataFrame:
     """The expander with the rules table; returns the edited table."""
     with st.expander(
-        f"Thresholds — from {'the defaults' if base.source == 'defaults' else base.source}",
+        f"Thresholds — from {'the defaults' if base.source == 'defaults' else md_text(base.source)}",
         icon=":material/tune:",
     ):
         st.caption(
@@ -65,7 +66,9 @@ def thresholds_file_buttons(ws: Workspace, base: Thresholds, thresholds: Thresho
     """Save the thresholds next to workspace.toml (users commit the file), or download them."""
     path = compare.default_thresholds_path(ws)
     s1, s2 = st.columns(2)
-    if s1.button(f"Save thresholds to {path.name}", key="checks_thresholds_save", icon=":material/save:"):
+    if s1.button(
+        f"Save thresholds to {md_text(path.name)}", key="checks_thresholds_save", icon=":material/save:"
+    ):
         with shown_errors(stop=False):
             compare.save_thresholds(thresholds, path)
             # The editor's edits stay relative to the same base table, so the base is kept (new source only).

@@ -42,17 +42,19 @@ def permutation_section(ctx: PageContext, run: cached.ShapRun, expl: explain.Sha
             "Spearman rank agreement",
             "—" if check.spearman is None else f"{check.spearman:.2f}",
             border=True,
-            help=check.note or f"p-value {check.p_value:.2g} over {len(check.table)} features.",
+            help=md_text(check.note)
+            if check.note
+            else f"p-value {check.p_value:.2g} over {len(check.table)} features.",
         )
         p2.metric(f"Top-{check.top_k} overlap", f"{check.top_overlap:.0%}", border=True)
         p3.metric("Scoring", check.scoring, f"{check.n_repeats} shuffles", delta_color="off", border=True)
         st.altair_chart(charts.permutation_vs_shap(check), key="importance_perm_chart", width="stretch")
         if check.note:
-            st.caption(check.note)
+            st.caption(md_text(check.note))
         hurting = improved_by_shuffling(check)
         if hurting:
             st.caption(
-                f"Shuffling {', '.join(hurting)} *improves* the {check.scoring.split(' (')[0]} on these rows: the "
+                f"Shuffling {md_text(', '.join(hurting))} *improves* the {check.scoring.split(' (')[0]} on these rows: the "
                 "model's use of them does not hold here (common in a weak slice), which also lowers the agreement."
             )
         st.dataframe(
@@ -99,7 +101,7 @@ def drop_column_section(ctx: PageContext, table: pd.DataFrame) -> None:
         data_fingerprint=ws.data_fingerprint(train),
     )
     st.caption(
-        f"Neutralises {', '.join(features)}; {n_fits} refits ({DROP_SECONDS_PER_FIT_HINT}); metric: {metric}."
+        f"Neutralises {md_text(', '.join(features))}; {n_fits} refits ({DROP_SECONDS_PER_FIT_HINT}); metric: {md_text(metric)}."
     )
     store = loaders.store()
     workspace = str(ws.config.path)
@@ -140,7 +142,7 @@ def drop_column_section(ctx: PageContext, table: pd.DataFrame) -> None:
             key="importance_drop_table",
         )
         st.caption(
-            f"{result.folds}-fold CV on {result.n_rows:,} rows of '{result.dataset}'. Benefit = {result.metric} lost "
+            f"{result.folds}-fold CV on {result.n_rows:,} rows of '{md_text(result.dataset)}'. Benefit = {md_text(result.metric)} lost "
             f"when the feature is neutralised; {result.confidence:.0%} intervals use the Nadeau–Bengio corrected t "
             "(folds share training rows, so a plain t interval would be too narrow)."
         )

@@ -10,6 +10,7 @@ from explore.importance import explain
 from explore.report.csv import csv_bytes
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .shared import class_select
@@ -79,7 +80,7 @@ def dependence_section(
             cached.dependence_spec(ctx, run, feature, color, class_idx), key="importance_dependence"
         )
         st.caption(
-            f"SHAP of **{feature}** against its value"
-            + (f", coloured by **{color}**" if color else "")
+            f"SHAP of **{md_text(feature)}** against its value"
+            + (f", coloured by **{md_text(color)}**" if color else "")
             + ". A vertical spread at one value means the effect depends on other features (an interaction)."
         )

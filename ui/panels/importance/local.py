@@ -12,6 +12,7 @@ from explore.importance.rows import parse_position, row_outcome
 from ui import evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .shared import class_select
@@ -45,7 +46,7 @@ def local_section(ctx: PageContext, run: cached.ShapRun) -> None:
     id_column = ctx.ws.columns.id
     l1, l2 = st.columns([3, 1])
     typed = l1.text_input(
-        "Row " + (f"id ({id_column})" if id_column else "position"),
+        "Row " + (f"id ({md_text(id_column)})" if id_column else "position"),
         key="importance_row_input",
         placeholder="e.g. " + (str(ctx.scored.ids[0]) if ctx.scored.n else "0"),
         help="Or select a row on the Slices page: it shows here.",
@@ -71,10 +72,10 @@ def local_section(ctx: PageContext, run: cached.ShapRun) -> None:
         )
         k = class_select(local, "importance_local_class", default=default_class)
         st.markdown(
-            f"Row **{row_sc.ids[pos]}** (position {pos:,} of '{row_ds}') — true {ctx.ws.columns.label}: "
-            f"**{outcome.truth}**, predicted: **{outcome.predicted}**; model output "
+            f"Row **{md_text(row_sc.ids[pos])}** (position {pos:,} of '{md_text(row_ds)}') — true {md_text(ctx.ws.columns.label)}: "
+            f"**{md_text(outcome.truth)}**, predicted: **{md_text(outcome.predicted)}**; model output "
             f"{local.model_output[0, k]:.4g} = base {local.base_values[0, k]:.4g} + Σ SHAP "
-            f"{local.values[0, :, k].sum():+.4g} ({local.units})."
+            f"{local.values[0, :, k].sum():+.4g} ({md_text(local.units)})."
         )
         cached.show_spec(
             cached.waterfall_spec(ctx, row_sc, pos, run.approximate, k), key="importance_waterfall"

@@ -8,8 +8,9 @@ import streamlit as st
 from explore.importance import budget, explain
 from explore.importance.rows import rows_to_explain
 from ui import state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .shared import ask_for, asked_for, seconds_text
@@ -28,18 +29,21 @@ def settings_section(ctx: PageContext) -> tuple[cached.ShapRun, explain.Explaine
     scope = c1.radio(
         "Rows to explain",
         scopes,
+        format_func=md_text,  # the slice's conditions quote category values
         key="importance_scope",
         horizontal=True,
         help="The current slice is set on the Slices page. Rows are sampled, stratified by the label.",
     )
     rows = rows_to_explain(ctx.scored, None if scope == ALL_ROWS else current)
     if rows.problem:
-        st.warning(
+        say(
+            "warning",
             f"The current slice cannot be applied to dataset '{ctx.dataset}', so all rows are used: {rows.problem}",
             icon=":material/warning:",
         )
     if rows.population == 0:
-        st.warning(
+        say(
+            "warning",
             f"The slice has no labelled rows in dataset '{ctx.dataset}'. Widen it on the Slices page.",
             icon=":material/warning:",
         )

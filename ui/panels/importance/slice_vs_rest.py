@@ -11,8 +11,9 @@ from explore.core.roles import reference_dataset
 from explore.importance import charts
 from explore.importance.readout import outside_training
 from ui import state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .shared import ask_for, asked_for
@@ -27,7 +28,7 @@ def slice_section(ctx: PageContext, run: cached.ShapRun) -> None:
         )
         return
     st.caption(
-        f"Slice: **{current.describe()}** — importance inside it vs the other rows, and its feature values vs training."
+        f"Slice: **{md_text(current.describe())}** — importance inside it vs the other rows, and its feature values vs training."
     )
     refs = ctx.ws.dataset_names
     s1, s2 = st.columns([2, 1])
@@ -48,7 +49,8 @@ def slice_section(ctx: PageContext, run: cached.ShapRun) -> None:
         st.altair_chart(charts.slice_vs_rest_bars(cmp), key="importance_slice_chart", width="stretch")
         flagged = outside_training(cmp)
         if flagged:
-            st.warning(
+            say(
+                "warning",
                 f"Outside the training envelope: {', '.join(flagged)} — features the model leans on in this slice, "
                 f"with over 5 % of the slice's values outside what '{reference}' holds (its 1st–99th percentile, or "
                 "categories seen in under 0.1 % of it). Trust the model less here.",
@@ -67,5 +69,5 @@ def slice_section(ctx: PageContext, run: cached.ShapRun) -> None:
         )
         st.caption(
             f"Explained {cmp.slice.sample_size:,} slice rows and {cmp.rest.sample_size:,} other rows with the same "
-            f"explainer. Numeric features: slice 5th/50th/95th percentiles vs {reference}'s 1st/50th/99th."
+            f"explainer. Numeric features: slice 5th/50th/95th percentiles vs {md_text(reference)}'s 1st/50th/99th."
         )

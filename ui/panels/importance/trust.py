@@ -63,7 +63,7 @@ def trust_section(ctx: PageContext, expl: explain.ShapExplanation, plan: explain
     )
     if not add.passed:
         st.error(
-            f"The additivity check failed (largest error {add.max_abs_error:.3g} {expl.units}): these SHAP values do not "
+            f"The additivity check failed (largest error {add.max_abs_error:.3g} {md_text(expl.units)}): these SHAP values do not "
             "add up to the model's output. Do not rely on them; please report the model type.",
             icon=":material/error:",
         )
@@ -76,4 +76,4 @@ def trust_section(ctx: PageContext, expl: explain.ShapExplanation, plan: explain
             "exactly; they are the usual grouped attribution, not the Shapley value of the raw feature as a single player."
         )
     for note in expl.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {md_text(note)}")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from explore.labels import review
 from ui import identity, live, loaders
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 
 SESSION_ID = "labels_session_id"  # int: the session open in Review / Summary
@@ -38,7 +38,7 @@ def reviewer_name(where: str) -> str:
 
 def show_warnings(items: Iterable[str]) -> None:
     for text in items:
-        st.warning(text, icon=":material/warning:")
+        say("warning", text, icon=":material/warning:")
 
 
 def session_picker(ctx: PageContext, label: str, key: str) -> int | None:

@@ -8,7 +8,7 @@ import streamlit as st
 from explore.labels import charts, crowd, tables
 from explore.labels.crowd import Agreement, Annotations, Consensus
 from explore.labels.sources import AnnotationSource
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -79,7 +79,7 @@ def _agreement(ann: Annotations, ag: Agreement, cons: Consensus) -> None:
     c[4].metric(
         "Consensus",
         f"{cons.n_iter} iterations" if cons.converged else "not converged",
-        help=f"{crowd.consensus_description(cons)}; {cons.seconds * 1000:.0f} ms.",
+        help=f"{md_text(crowd.consensus_description(cons))}; {cons.seconds * 1000:.0f} ms.",
     )
     st.caption(
         f"Fleiss' κ is computed on the {ag.fleiss_n_items:,} items with exactly {ag.fleiss_labels} labels "
@@ -87,7 +87,7 @@ def _agreement(ann: Annotations, ag: Agreement, cons: Consensus) -> None:
         f"{ann.n_labelers} labelers. Krippendorff's α uses all {ag.n_multi:,} items with two or more labels."
     )
     for note in ag.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     left, right = st.columns(2)
     if len(ag.pairwise):
         left.altair_chart(charts.kappa_heatmap(ag), width="stretch")
@@ -148,10 +148,11 @@ def _labeler_trust(ann: Annotations, cons: Consensus) -> None:
     )
     flagged = tables.flagged_labelers(trust)
     if flagged:
-        names = ", ".join(md_text(n) for n in flagged[:MAX_NAMED]) + (
+        names = ", ".join(str(n) for n in flagged[:MAX_NAMED]) + (
             f" and {len(flagged) - MAX_NAMED} more" if len(flagged) > MAX_NAMED else ""
         )
-        st.warning(
+        say(
+            "warning",
             f"{len(flagged)} labeler(s) below {threshold:.0%}: {names}. Review their labels first, retrain them, or "
             "weigh their labels less (Dawid–Skene already does).",
             icon=":material/flag:",

@@ -14,7 +14,7 @@ from explore.labels.crowd import Annotations, Queue
 from explore.labels.model_view import Choice, ModelView
 from explore.labels.sources import AnnotationSource
 from ui import identity, loaders
-from ui.boundary import flash, guarded, shown_errors
+from ui.boundary import flash, guarded, say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -71,14 +71,15 @@ def _model_view_controls(ctx: PageContext, ann: Annotations) -> tuple[ModelView,
         "Label under review",
         ["dataset", "consensus"],
         format_func={
-            "dataset": f"Dataset label ('{ws.columns.label}')",
+            "dataset": f"Dataset label ('{md_text(ws.columns.label)}')",
             "consensus": "Labelers' consensus",
         }.get,
         key="labels_review_target",
         horizontal=True,
     )
     if model_view.in_sample(ws, choice, ann.dataset):
-        st.warning(
+        say(
+            "warning",
             f"The items are in dataset '{ann.dataset}', which the current model was probably trained on: its "
             "probabilities there are in-sample and hide label errors. Prefer cross-validated clones or a previous version.",
             icon=":material/warning:",
@@ -107,7 +108,8 @@ def _cross_validation_ready(
     with shown_errors():
         if cached.probabilities(ctx.ws, source, view) is not None:
             return True
-    st.info(
+    say(
+        "info",
         f"Cross-validation refits {view.n_splits} copies of '{view.model}' on up to {view.max_rows:,} rows of "
         f"'{ann.dataset}'. This can take a while.",
         icon=":material/hourglass:",
@@ -171,7 +173,7 @@ def _filtered_rows(queue: Queue, ann: Annotations) -> tuple[pd.DataFrame, dict[s
 
 def _queue_table(queue: Queue, rows: pd.DataFrame, ann: Annotations) -> None:
     for note in queue.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     st.caption(
         f"{len(rows):,} of {len(queue.frame):,} items after filters. Score: "
         + (

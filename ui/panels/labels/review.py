@@ -129,7 +129,7 @@ def _item(session: ReviewSession, position: int) -> None:
     c[3].metric(
         "Model p(label)",
         "–" if p is None else f"{p:.3f}",
-        help=session.params.get("probability_source") or "",
+        help=md_text(session.params.get("probability_source") or ""),
     )
     answers = items.answers[position] or {}
     st.dataframe(pd.DataFrame({"labeler": list(answers), "label": list(answers.values())}), hide_index=True)

@@ -11,6 +11,7 @@ from explore.labels import sources
 from explore.labels.sources import AnnotationSource
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_code, md_text
 
 from . import cached
 from .common import show_warnings
@@ -50,7 +51,7 @@ def _uploaded_source(ctx: PageContext) -> AnnotationSource:
     if upload is None:
         st.info(
             "Upload a file with one row per label given: the item's id (the dataset's id column "
-            f"`{ws.columns.id or 'row position'}`), who labeled it, and the label.",
+            f"{md_code(ws.columns.id or 'row position')}), who labeled it, and the label.",
             icon=":material/upload_file:",
         )
         st.stop()
@@ -109,7 +110,7 @@ def annotations_summary(ctx: PageContext, source: AnnotationSource) -> None:
     m[0].metric(
         "Items labeled",
         f"{ann.n_items:,}",
-        help=f"Rows of dataset '{ann.dataset}' with at least one label.",
+        help=f"Rows of dataset '{md_text(ann.dataset)}' with at least one label.",
     )
     m[1].metric("Labelers", ann.n_labelers)
     m[2].metric("Labels", f"{ann.n_annotations:,}")

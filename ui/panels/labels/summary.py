@@ -10,6 +10,7 @@ from explore.labels.review import Rate
 from ui import loaders
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from .common import follow_session, pct, session_picker
 
@@ -42,7 +43,7 @@ def summary_section(ctx: PageContext) -> None:
         )
         st.caption(f"{_interval(r)}; {r.wrong} of {r.n}.")
     for note in summary.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     if summary.n_reviewed == 0:
         st.info("No verdict yet: open the session in the Review view.", icon=":material/info:")
     _breakdowns(summary)

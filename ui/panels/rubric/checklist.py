@@ -138,7 +138,7 @@ def show_entry(board: ReviewBoard, entry: Entry | None) -> None:
         )
     for sid in entry.snapshot_ids:
         row = board.snapshots.get(sid)
-        with st.popover(snapshot_label(sid, row), icon=":material/attach_file:"):
+        with st.popover(md_text(snapshot_label(sid, row)), icon=":material/attach_file:"):
             if row is None:
                 st.caption("This snapshot is not in the store any more.")
             else:

@@ -26,7 +26,7 @@ from explore.rubric.ml_test_score import (
     parse_links,
 )
 from ui import identity, loaders
-from ui.boundary import flash
+from ui.boundary import flash, say
 
 NAME_FIRST = "Enter your name at the top first: every confirmation records who made it."
 
@@ -115,7 +115,7 @@ def confirm_form(board: ReviewBoard, test: RubricTest) -> None:
             st.session_state.pop(w, None)
         st.session_state[f"{key}_token"] = start.token
     if error := st.session_state.pop(f"{key}_error", None):
-        st.error(error, icon=":material/error:")
+        say("error", error, icon=":material/error:")
     with st.form(f"{key}_form", border=True):
         st.radio(
             "Status",

@@ -11,7 +11,7 @@ from explore.slices import columns, grouping
 from explore.slices.comparison import SliceRows, slice_rows
 from explore.slices.definition import Condition, SliceDefinition
 from ui import loaders, state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_code, md_text
 
@@ -48,7 +48,8 @@ def focused_rows(ctx: PageContext, sd: SliceDefinition) -> SliceRows:
             _replace_slice(SliceDefinition())
         st.stop()
     if rows.n_rows == 0:
-        st.warning(
+        say(
+            "warning",
             f"The slice '{sd.describe()}' has no rows in dataset '{ctx.dataset}' ({ctx.scored.n:,} labelled rows). Remove or loosen a condition.",
             icon=":material/filter_alt_off:",
         )
@@ -142,7 +143,7 @@ def _save_and_load(ctx: PageContext, sd: SliceDefinition) -> None:
         with shown_errors(stop=False):
             named = SliceDefinition(sd.conditions, name.strip())
             loaders.store().save_slice(workspace, name.strip(), named.to_dict())
-            st.success(f"Saved as '{md_text(name.strip())}'.")
+            say("success", f"Saved as '{name.strip()}'.")
     saved = []
     with shown_errors(stop=False):
         saved = loaders.store().list_slices(workspace)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from explore.slices import charts, grouping, report, whatif
 from explore.slices.comparison import SliceRows
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -48,7 +48,7 @@ def curves_section(ctx: PageContext, focus: SliceRows) -> None:
         sc.task == "multiclass" and sc.proba is not None
     )
     if not has_scores:
-        st.info(f"ROC/PR curves need scores: {sc.unavailable.get('ROC AUC', 'the model gives none')}.")
+        say("info", f"ROC/PR curves need scores: {sc.unavailable.get('ROC AUC', 'the model gives none')}.")
         return
     with shown_errors(stop=False):
         cur = cached.curves(sc, focus.conditions_only, cls)
@@ -70,7 +70,7 @@ def _threshold_slider(ctx: PageContext) -> float | None:
         lo, hi = whatif.threshold_range(sc)
         default = 0.5 if sc.proba is not None else 0.0
         threshold = st.slider(
-            f"Decision threshold (positive = {sc.classes[sc.positive_index]} when the score ≥ it)",
+            f"Decision threshold (positive = {md_text(sc.classes[sc.positive_index])} when the score ≥ it)",
             float(lo),
             float(hi),
             float(min(max(default, lo), hi)),

@@ -22,7 +22,7 @@ from explore.slices.definition import LABEL, LOSS, ROW, SCORE
 from ui import loaders, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
-from ui.safe import md_code
+from ui.safe import md_code, md_text
 
 from . import cached
 from .rows import editor_body
@@ -44,7 +44,8 @@ def datapoints_section(ctx: PageContext, focus: SliceRows) -> None:
     pos = state.selected_position(sc, by_id=bool(ctx.ws.columns.id))
     spec = _spec_widgets(ctx, other is not None, pos is not None)
     only_disagree = other is not None and st.checkbox(
-        f"Only rows where '{ctx.model_name}' and '{other_name}' disagree", key="slices_dp_disagree"
+        f"Only rows where '{md_text(ctx.model_name)}' and '{md_text(other_name)}' disagree",
+        key="slices_dp_disagree",
     )
     region = _zoom(ctx, spec)
     norm = st.session_state.get(CF_NORM, "l2")
@@ -189,10 +190,10 @@ def _caption(result: dp.DatapointsResult, other_name: str | None) -> None:
     else:
         what = "Nothing to draw."
     if other_name is not None and dp.OTHER_SCORE in (result.spec.x, result.spec.y):
-        what += f" The previous model's score is '{other_name}''s."
+        what += f" The previous model's score is '{md_text(other_name)}''s."
     st.markdown(what)
     for note in result.notes:
-        st.caption(note)
+        st.caption(md_text(note))
 
 
 RING_NAMES = {"selected": "selected", "counterfactual": "its nearest counterfactual"}
@@ -250,10 +251,10 @@ def _both_models(ctx: PageContext, other: Any, other_name: str | None, pos: int)
     sc = ctx.scored
     mine = datapoint.datapoint_outcome(sc, pos)
     theirs = datapoint.datapoint_outcome(other, pos)
-    st.markdown(f"**Row {plain(sc.ids[pos])} by both model versions**")
+    st.markdown(f"**Row {md_text(plain(sc.ids[pos]))} by both model versions**")
     for col, name, out, s in zip(
         st.columns(2), (ctx.model_name, other_name), (mine, theirs), (sc, other), strict=True
     ):
-        col.metric(f"Prediction of '{name}'", str(plain(out.prediction)))
+        col.metric(f"Prediction of '{md_text(name)}'", str(plain(out.prediction)))
         if s.score is not None:
-            col.caption(f"{whatif.target_description(s)}: {s.score[pos]:.4f}")
+            col.caption(f"{md_text(whatif.target_description(s))}: {s.score[pos]:.4f}")

@@ -12,6 +12,7 @@ from explore.slices.discovery_run import DiscoveryRun, DiscoverySettings
 from ui import evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 LAST_RUN = "slices_discovery"  # session state: the last DiscoveryRun of this session
 
@@ -150,7 +151,9 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     if res.skipped_columns:
         st.caption(
             "Skipped: "
-            + "; ".join(f"{grouping.display_name(k)} ({v})" for k, v in res.skipped_columns.items())
+            + "; ".join(
+                f"{md_text(grouping.display_name(k))} ({md_text(v)})" for k, v in res.skipped_columns.items()
+            )
         )
     if not len(res.slices):
         st.success("No slice is significantly worse than the rest at this false discovery rate.")

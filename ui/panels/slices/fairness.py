@@ -9,8 +9,9 @@ from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows
 from ui import evidence
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .cached import CONFIDENCE
@@ -64,14 +65,15 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         )
         flagged = fr.gaps[fr.gaps["exceeds"]]
         if len(flagged):
-            st.warning(
+            say(
+                "warning",
                 "Above your threshold: "
                 + "; ".join(
                     f"{r.measure} {r.gap:.3f} ({r.high_group} vs {r.low_group})" for r in flagged.itertuples()
-                )
+                ),
             )
         for note in fr.notes:
-            st.caption(note)
+            st.caption(md_text(note))
         st.altair_chart(charts.fairness_chart(fr), key="slices_fair_chart")
         st.dataframe(fr.groups, hide_index=True, key="slices_fair_groups")
         f1, f2 = st.columns(2)

@@ -13,6 +13,7 @@ from explore.slices.comparison import SliceRows, group_names, metric_by_group
 from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 
@@ -47,9 +48,9 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         metric = c2.selectbox("Metric", list(dict.fromkeys(bg["metric"])), key="slices_group_metric")
         sort = c3.radio("Sort by", ["gap", "value", "support"], horizontal=True, key="slices_group_sort")
         for note in rep.notes:
-            st.caption(note)
+            st.caption(md_text(note))
         one = metric_by_group(bg, metric, sort)
-        labels = [grouping.display_name(c) for c in by]
+        labels = [report.group_label_column(c) for c in by]
         shown = one[
             [*labels, "value", "ci_low", "ci_high", "support", "rest", "gap", "q_worse", "worse", "note"]
         ]

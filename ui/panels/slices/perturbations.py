@@ -14,6 +14,7 @@ from explore.slices import charts, columns, grouping, whatif
 from explore.slices.comparison import SliceRows
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 LAST_RESULT = "slices_perturbation"  # session state: the last PerturbationResult of this session
 CATEGORICAL_OPTIONS = 100  # values offered to set a categorical feature to
@@ -37,7 +38,7 @@ def perturbations_section(ctx: PageContext, focus: SliceRows) -> None:
         ["invariant", "increase", "decrease"],
         horizontal=True,
         key="slices_pert_expectation",
-        help=f"The output tracked: {whatif.target_description(sc)} (multiclass: probability of the predicted class).",
+        help=f"The output tracked: {md_text(whatif.target_description(sc))} (multiclass: probability of the predicted class).",
     )
     tolerance = e2.number_input("Tolerance", 0.0, None, 0.0, format="%g", key="slices_pert_tolerance")
     by = e3.selectbox(
@@ -87,9 +88,9 @@ def _change_widgets(
 def _result(res: whatif.PerturbationResult) -> None:
     sm = res.summary
     st.markdown(
-        f"**{res.change}** on {sm['n']:,} rows{' (random sample of ' + format(res.n_eligible, ',') + ')' if res.sampled else ''}: "
-        f"expectation *{res.expectation}* {'passed' if sm['passed'] else 'violated'} on {sm['violation_rate']:.2%} of rows "
-        f"[{sm['violation_low']:.2%}, {sm['violation_high']:.2%}]; mean change of {res.output_meaning} {sm['mean_change']:+.4f}."
+        f"**{md_text(res.change)}** on {sm['n']:,} rows{' (random sample of ' + format(res.n_eligible, ',') + ')' if res.sampled else ''}: "
+        f"expectation *{md_text(res.expectation)}* {'passed' if sm['passed'] else 'violated'} on {sm['violation_rate']:.2%} of rows "
+        f"[{sm['violation_low']:.2%}, {sm['violation_high']:.2%}]; mean change of {md_text(res.output_meaning)} {sm['mean_change']:+.4f}."
         + (f" Decisions flipped: {sm['flip_rate']:.2%}." if not math.isnan(sm["flip_rate"]) else "")
     )
     st.altair_chart(charts.perturbation_chart(res), key="slices_pert_chart", width="stretch")

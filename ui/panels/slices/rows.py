@@ -13,7 +13,7 @@ from explore.report.csv import csv_bytes
 from explore.slices import charts, columns, datapoint, whatif
 from explore.slices.comparison import SliceRows
 from ui import state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_code, md_text
 
@@ -91,7 +91,7 @@ def editor_body(ctx: PageContext, focus: SliceRows) -> None:
         "Prediction", f"{outcome.prediction:.4g}" if sc.task == "regression" else f"{outcome.prediction}"
     )
     if sc.task == "binary" and sc.score is not None:
-        m3.metric(whatif.target_description(sc), f"{sc.score[pos]:.4f}")
+        m3.metric(md_text(whatif.target_description(sc)), f"{sc.score[pos]:.4f}")
     left, right = st.columns(2)
     with left:
         _edited_prediction(ctx, pos)
@@ -113,16 +113,16 @@ def _edited_prediction(ctx: PageContext, pos: int) -> None:
         if res.changes:
             delta = ""
             if res.original_score is not None and res.edited_score is not None:
-                delta = f" ({res.score_meaning}: {res.original_score:.4f} → {res.edited_score:.4f})"
+                delta = f" ({md_text(res.score_meaning)}: {res.original_score:.4f} → {res.edited_score:.4f})"
             verb = "flips to" if res.flipped else "stays"
             st.success(
-                f"Prediction {verb} **{_shown(res.edited)}**{delta} after changing {', '.join(res.changes)}."
+                f"Prediction {verb} **{_shown(res.edited)}**{delta} after changing {md_text(', '.join(res.changes))}."
             )
         else:
             st.caption(
                 f"Unchanged: prediction {_shown(res.original)}"
                 + (
-                    f", {res.score_meaning} {res.original_score:.4f}"
+                    f", {md_text(res.score_meaning)} {res.original_score:.4f}"
                     if res.original_score is not None
                     else ""
                 )
@@ -148,12 +148,12 @@ def _feature_widget(ctx: PageContext, feat: str, pos: int) -> Any:
     key = f"slices_edit_{pos}_{feat}"
     if columns.is_numeric_column(values):
         number = None if current is None else float(current)
-        return st.number_input(feat, value=number, key=key, placeholder="missing", format="%g")
+        return st.number_input(md_text(feat), value=number, key=key, placeholder="missing", format="%g")
     options = list(cached.editor_options(ctx.scored, feat))
     if current not in options:
         options.append(current)
     return st.selectbox(
-        feat,
+        md_text(feat),
         options,
         index=options.index(current),
         key=key,
@@ -181,7 +181,7 @@ def _counterfactual(ctx: PageContext, focus: SliceRows, pos: int) -> None:
             sc, ctx.ws, ctx.model_name, pos, norm, focus.conditions_only if in_slice else None, delta or None
         )
         if not cf.found:
-            st.info(cf.message)
+            say("info", cf.message)
             return
         verified = (
             ""
@@ -193,8 +193,8 @@ def _counterfactual(ctx: PageContext, focus: SliceRows, pos: int) -> None:
             )
         )
         st.markdown(
-            f"Row `{cf.cf_id}` is predicted **{_shown(cf.cf_prediction)}** (this row: {_shown(cf.original_prediction)}), "
-            f"distance {cf.distance:.3f} ({cf.norm.upper()}, standardised). {cf.message}" + verified
+            f"Row {md_code(cf.cf_id)} is predicted **{_shown(cf.cf_prediction)}** (this row: {_shown(cf.original_prediction)}), "
+            f"distance {cf.distance:.3f} ({cf.norm.upper()}, standardised). {md_text(cf.message)}" + verified
         )
         st.dataframe(
             cf.differences.astype({"original": str, "counterfactual": str}),
@@ -228,4 +228,4 @@ def _ice(ctx: PageContext, focus: SliceRows, pos: int) -> None:
 
 def _shown(value: Any) -> str:
     """A prediction as shown: numbers to 4 significant digits, classes as they are."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else md_text(value)

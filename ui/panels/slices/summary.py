@@ -11,7 +11,7 @@ from explore.slices import charts, report
 from explore.slices.comparison import SliceRows, positives_in, single_true_class
 from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
 from ui import evidence
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 
 from . import cached
@@ -38,7 +38,7 @@ def summary_section(ctx: PageContext, focus: SliceRows) -> None:
         rep = cached.slice_report(ctx.scored, focus.conditions_only, (), report.DEFAULT_BINS)
     _headline(ctx, focus, rep.comparison.set_index("metric"))
     for note in rep.notes:
-        st.info(note, icon=":material/info:")
+        say("info", note, icon=":material/info:")
     _small_slice_notes(ctx, focus)
     st.dataframe(
         rep.comparison[COMPARISON_COLUMNS],
@@ -124,7 +124,8 @@ def _small_slice_notes(ctx: PageContext, focus: SliceRows) -> None:
         return
     only_class = single_true_class(ctx.scored, focus.mask)
     if only_class is not None:
-        st.info(
+        say(
+            "info",
             f"Every row of the slice has the same true class ({only_class}): ROC/PR AUC and recall of the "
             "other class are undefined here (the table says why).",
             icon=":material/info:",

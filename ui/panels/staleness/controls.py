@@ -8,6 +8,7 @@ from explore.staleness.layout import ALL_DATASETS, WindowSpec
 from explore.staleness.windows import DEFAULT_MIN_ROWS, MAX_WINDOWS
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 
@@ -65,7 +66,7 @@ def window_controls(ctx: PageContext) -> WindowSpec:
         cached.scored_codes(ws, spec, ctx.model_name)  # scores the rows now: a model that cannot stops here
     n_few = int(windows.too_few.sum())
     st.caption(
-        f"{windows.n_windows} windows over {tl.n:,} rows of {', '.join(spec.datasets)}"
+        f"{windows.n_windows} windows over {tl.n:,} rows of {md_text(', '.join(spec.datasets))}"
         + (f"; {n_few} with fewer than {min_rows:,} rows (flagged)" if n_few else "")
         + (
             f"; {windows.n_missing_time:,} rows without a timestamp are left out"

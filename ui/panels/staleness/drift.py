@@ -96,7 +96,7 @@ def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
     with shown_errors(stop=False), st.spinner("Querying every row…"):
         keys, table = engine_cached.drift(ctx.ws, ctx.dataset, unit, features)
         st.caption(
-            f"Every row of '{ctx.dataset}' by calendar {unit}, against the first {unit}, computed by the engine "
+            f"Every row of '{md_text(ctx.dataset)}' by calendar {unit}, against the first {unit}, computed by the engine "
             "(histograms and KS from engine counts; `ks_method` says whether KS is exact or on a quantile grid)."
         )
         st.altair_chart(engine_charts.drift_heatmap(table, keys, measure), width="stretch")

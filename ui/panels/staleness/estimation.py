@@ -8,7 +8,7 @@ import streamlit as st
 from explore.staleness import charts
 from explore.staleness.estimation import ASSUMPTION, ESTIMATED_METRICS, NOT_CLASSIFIER
 from explore.staleness.layout import WindowSpec
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -73,7 +73,7 @@ def _warnings(found: list) -> None:
         st.success("No sign that the estimate cannot be trusted on these windows.", icon=":material/check:")
         return
     for w in found[:SHOWN_WARNINGS]:
-        st.warning(md_text(w.message), icon=":material/warning:")
+        say("warning", w.message, icon=":material/warning:")
     if len(found) > SHOWN_WARNINGS:
         with st.expander(f"{len(found) - SHOWN_WARNINGS} more warnings"):
             for w in found[SHOWN_WARNINGS:]:

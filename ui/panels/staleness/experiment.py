@@ -23,8 +23,9 @@ from explore.staleness.experiment import (
 )
 from explore.staleness.layout import ALL_DATASETS, WindowSpec
 from ui import evidence, loaders
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .downloads import csv_download
@@ -70,7 +71,7 @@ def experiment_section(ctx: PageContext, spec: WindowSpec) -> None:
     model = ws.model(ctx.model_name)
     not_refittable = runs.refit_problem(model, name=ctx.model_name)
     if not_refittable:
-        st.warning(not_refittable, icon=":material/warning:")
+        say("warning", not_refittable, icon=":material/warning:")
         return
     train_options = [ALL_DATASETS] + ws.dataset_names if len(ws.dataset_names) > 1 else ws.dataset_names
     c1, c2 = st.columns([2, 1])
@@ -84,7 +85,7 @@ def experiment_section(ctx: PageContext, spec: WindowSpec) -> None:
     )
     if train_choice == ALL_DATASETS:
         c1.caption(
-            f"Labelled rows of {', '.join(exp_spec.datasets)} joined in time order; windows as chosen above."
+            f"Labelled rows of {md_text(', '.join(exp_spec.datasets))} joined in time order; windows as chosen above."
         )
     ew = None
     with shown_errors(stop=False):
@@ -214,7 +215,7 @@ def experiment_section(ctx: PageContext, spec: WindowSpec) -> None:
         },
     )
     if plan.problem:
-        st.warning(plan.problem, icon=":material/tune:")
+        say("warning", plan.problem, icon=":material/tune:")
     with shown_errors(stop=False):
         run = st.button(
             "Run the experiment" if plan.saved is None else "Run again",
@@ -247,7 +248,7 @@ def experiment_section(ctx: PageContext, spec: WindowSpec) -> None:
         elif step is runs.RunStep.SAVED and plan.saved_row is not None:
             row = plan.saved_row
             st.caption(
-                f"Saved result from {row['created_at']:%Y-%m-%d %H:%M} UTC (by {row['author']}): same parameters, model and data files."
+                f"Saved result from {row['created_at']:%Y-%m-%d %H:%M} UTC (by {md_text(row['author'])}): same parameters, model and data files."
             )
         if shown is not None:
             _show_experiment(shown, plan.context)
@@ -282,7 +283,7 @@ def _show_experiment(result: StalenessResult, params_context: dict[str, Any]) ->
         "periods (where every model dips) do not count as staleness."
     )
     for note in result.notes:
-        st.caption(note)
+        st.caption(md_text(note))
     with st.expander("Per cutoff, per window and per fit"):
         st.dataframe(result.per_cutoff, hide_index=True)
         st.dataframe(result.curves, hide_index=True)

@@ -11,6 +11,7 @@ from explore.staleness.layout import WindowSpec
 from ui import engine_cached, evidence
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .downloads import csv_download
@@ -106,7 +107,7 @@ def _engine_invariants(ctx: PageContext, spec: WindowSpec, thresholds: Invariant
     with shown_errors(stop=False), st.spinner("Querying every row…"):
         by_window = engine_cached.invariants(ctx.ws, ctx.dataset, unit, features, thresholds)
         st.caption(
-            f"Every row of '{ctx.dataset}' by calendar {unit}, against the first {unit}, counted by the engine: "
+            f"Every row of '{md_text(ctx.dataset)}' by calendar {unit}, against the first {unit}, counted by the engine: "
             f"{int(by_window['flagged'].sum())} of {len(by_window)} windows break an invariant."
         )
         st.dataframe(by_window, hide_index=True)

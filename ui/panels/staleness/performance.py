@@ -10,6 +10,7 @@ from explore.staleness.layout import WindowSpec
 from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
+from ui.safe import md_text
 
 from . import cached
 from .downloads import csv_download
@@ -35,7 +36,7 @@ def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
     current = state.current_slice()
     in_slice = None
     if not current.is_everything and st.checkbox(
-        f"Only the current slice: {current.describe()}", key="staleness_in_slice"
+        f"Only the current slice: {md_text(current.describe())}", key="staleness_in_slice"
     ):
         in_slice = current
     if not chosen:
@@ -94,7 +95,7 @@ def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
     with shown_errors(stop=False), st.spinner("Querying every row…"):
         keys, table = engine_cached.performance(ctx.ws, ctx.dataset, unit)
         st.caption(
-            f"Every row of '{ctx.dataset}' by calendar {unit}, computed by the engine; 95 % intervals."
+            f"Every row of '{md_text(ctx.dataset)}' by calendar {unit}, computed by the engine; 95 % intervals."
             + ("" if unit == spec.by else " (Equal-row windows are not available out of core.)")
         )
         metrics = list(dict.fromkeys(table["metric"]))

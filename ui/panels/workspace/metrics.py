@@ -27,7 +27,7 @@ def metrics_section(ws: Workspace) -> None:
             sc = loaders.scored(name, model_name, ws=ws)
             if ws.is_out_of_core(name):  # every row, in the engine (sc holds its sample)
                 tables[name] = engine_cached.overall(ws, name)
-                st.caption(f"{name}: {ws.samples[name].caption()}")
+                st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
             else:
                 tables[name] = overall_metrics(sc)
             for metric, reason in sc.unavailable.items():

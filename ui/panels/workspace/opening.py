@@ -7,7 +7,8 @@ import streamlit as st
 from explore.core.workspace import Workspace
 from explore.errors import PickleNotTrustedError, UntrustedTypesError
 from ui import loaders, state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
+from ui.safe import md_code
 
 
 def open_path(path: str) -> None:
@@ -35,11 +36,11 @@ def opened_workspace() -> Workspace | None:
 
 def _accept_types_prompt(exc: UntrustedTypesError) -> None:
     model_name = getattr(exc, "model_name", "current")
-    st.warning(str(exc), icon=":material/shield:")
+    say("warning", str(exc), icon=":material/shield:")
     st.markdown(
-        f"**Accept types for model `{model_name}`** — tick each type you trust (only if you trust the file's origin):"
+        f"**Accept types for model {md_code(model_name)}** — tick each type you trust (only if you trust the file's origin):"
     )
-    chosen = [t for t in exc.types if st.checkbox(f"`{t}`", key=f"workspace_trust_{model_name}_{t}")]
+    chosen = [t for t in exc.types if st.checkbox(md_code(t), key=f"workspace_trust_{model_name}_{t}")]
     if st.button(
         "Accept the ticked types and open",
         key="workspace_accept_types",
@@ -55,9 +56,9 @@ def _accept_types_prompt(exc: UntrustedTypesError) -> None:
 
 def _trust_pickle_prompt(exc: PickleNotTrustedError) -> None:
     model_name = getattr(exc, "model_name", "current")
-    st.warning(str(exc), icon=":material/shield:")
+    say("warning", str(exc), icon=":material/shield:")
     trust = st.checkbox(
-        f"I trust the file of model `{model_name}`: I know where it came from, and loading it may run its code.",
+        f"I trust the file of model {md_code(model_name)}: I know where it came from, and loading it may run its code.",
         key=f"workspace_trust_pickle_{model_name}",
     )
     if st.button("Load the pickle", key="workspace_load_pickle", disabled=not trust):

@@ -6,12 +6,13 @@ import streamlit as st
 
 from explore.core import overview
 from explore.core.workspace import Workspace
-from ui.safe import md_code
+from ui.boundary import say
+from ui.safe import md_code, md_text
 
 
 def summary_section(ws: Workspace) -> None:
     st.subheader(md_code(ws.name))
-    st.caption(str(ws.config.path))
+    st.caption(md_text(ws.config.path))
     cols = st.columns(3)
     cols[0].metric("Task", ws.task)
     cols[1].metric("Datasets", len(ws.dataset_names))
@@ -23,7 +24,7 @@ def summary_section(ws: Workspace) -> None:
             "Predictions-only mode: metrics come from the prediction columns in the data; what-ifs and refits need a model file."
         )
     for warning in ws.warnings:
-        st.warning(warning)
+        say("warning", warning)
 
     left, right = st.columns([1, 2])
     with left:
