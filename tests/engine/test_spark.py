@@ -231,3 +231,23 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_engine_spark_and_its_master_are_read_from_workspace_toml(tmp_path):
+    from explore.core.workspace import parse_workspace
+
+    def config(entry: dict):
+        data = {"columns": {"label": "y", "prediction": "p"}, "datasets": {"log": entry}}
+        return parse_workspace(data, tmp_path / "workspace.toml")
+
+    source = config({"path": "logs", "engine": "spark", "master": "spark://head:7077"}).engine_sources["log"]
+    assert (source.engine, source.master, source.path) == ("spark", "spark://head:7077", tmp_path / "logs")
+    assert config({"path": "logs", "engine": "spark"}).engine_sources["log"].master == "local[*]"
+    lake = config({"path": "s3a://bucket/logs/", "engine": "spark"}).engine_sources["log"]
+    assert lake.path == "s3a://bucket/logs/"  # a data-lake path is Spark's to read, as written
+    for entry in (
+        {"path": "logs", "master": "local[2]"},
+        {"path": "logs", "engine": "duckdb", "master": "yarn"},
+    ):
+        with pytest.raises(errors.WorkspaceError, match="a master URL is for the Spark engine"):
+            config(entry)
