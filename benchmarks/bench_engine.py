@@ -1,6 +1,6 @@
-"""Out-of-core engine benchmark: a partitioned predictions log, the same analyses by DuckDB and by pandas.
+"""Out-of-core engine benchmark: a partitioned predictions log, the same analyses by DuckDB, Spark and pandas.
 
-    python benchmarks/bench_engine.py --rows 10000000 [--paths duckdb pandas] [--threads 2]
+    python benchmarks/bench_engine.py --rows 10000000 [--paths duckdb spark pandas] [--threads 2]
 
 Writes (once) a predictions log of ``--rows`` rows × 20 features as Parquet, partitioned by month (24
 ``month=YYYY-MM/`` folders), with drift (f0–f4 shift, f15's mix changes) and two planted weak slices
@@ -8,6 +8,9 @@ Writes (once) a predictions log of ``--rows`` rows × 20 features as Parquet, pa
 subprocess so that its peak RSS is its own:
 
 * ``duckdb``: ``explore.engine`` on the Parquet folder (nothing loaded whole);
+* ``spark``: the same ``explore.engine`` queries translated to Spark SQL, Spark in local mode with ``--threads``
+  cores (``local[N]``; the log's encoded rows cached by the executors; the JVM's start is not timed, its RSS is
+  not in the figure: peak RSS is the Python driver's);
 * ``pandas``: the in-memory path of the app (``explore.stats`` / ``explore.slices`` / ``explore.staleness``)
   on the same rows read into a DataFrame.
 
@@ -110,7 +113,7 @@ class _Times(dict):
         )
 
 
-def run_duckdb(folder: Path, threads: int) -> dict:
+def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
     from explore.core.workspace import ColumnRoles
     from explore.engine import (
         EngineSource,
@@ -124,9 +127,14 @@ def run_duckdb(folder: Path, threads: int) -> dict:
     from explore.engine.discovery import weak_slices
 
     times: dict[str, float] = _Times()
+    if engine == "spark":
+        from explore.engine.spark import spark_session
+
+        spark_session(f"local[{threads}]")  # the JVM's start-up, once per process: not an analysis
     t = time.perf_counter()
-    con = open_source(EngineSource(folder))
-    con.execute(f"SET threads = {threads}")
+    con = open_source(EngineSource(folder, engine=engine, master=f"local[{threads}]"))
+    if engine == "duckdb":
+        con.execute(f"SET threads = {threads}")
     roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
     log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
     n = log.n
@@ -229,14 +237,18 @@ def _scored(df):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--paths", nargs="+", default=["duckdb", "pandas"], choices=["duckdb", "pandas"])
-    ap.add_argument("--threads", type=int, default=2, help="DuckDB threads (the machine's cores)")
-    ap.add_argument("--run", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--paths", nargs="+", default=["duckdb", "spark", "pandas"], choices=["duckdb", "spark", "pandas"]
+    )
+    ap.add_argument(
+        "--threads", type=int, default=2, help="DuckDB threads / Spark local cores (the machine's)"
+    )
+    ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:  # a child: one path, its figures as JSON on the last line
         folder = Path(args.folder)
-        out = run_duckdb(folder, args.threads) if args.run == "duckdb" else run_pandas(folder)
+        out = run_pandas(folder) if args.run == "pandas" else run_duckdb(folder, args.threads, args.run)
         print(json.dumps(out))
         return
     folder = generate(WORK, args.rows)
@@ -264,24 +276,24 @@ def main() -> None:
         results[path] = json.loads(proc.stdout.strip().splitlines()[-1])
     ops = list(next(iter(results.values()))["times"]) if results else []
     print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
-    header = (
-        f"{'operation':<48s}"
-        + "".join(f"{p:>12s}" for p in results)
-        + ("   ratio" if len(results) == 2 else "")
-    )
+    # Ratios: pandas / duckdb and pandas / spark (> 1: that engine is faster than the in-memory path).
+    ratios = [p for p in ("duckdb", "spark") if p in results and "pandas" in results]
+    header = f"{'operation':<48s}" + "".join(f"{p:>12s}" for p in results)
+    header += "".join(f"{'pandas/' + p:>15s}" for p in ratios)
     print(header)
     for op in ops:
         cells = [results[p]["times"].get(op) for p in results]
         line = f"{op:<48s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells)
-        if len(cells) == 2 and all(cells):
-            line += f"   {cells[1] / cells[0]:5.1f}x"
+        for p in ratios:
+            a, b = results["pandas"]["times"].get(op), results[p]["times"].get(op)
+            line += f"{a / b:>14.2f}x" if a and b else f"{'-':>15s}"
         print(line)
     print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
     print(
         f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
     )
-    if len(results) == 2:
-        print("ratio = pandas time / duckdb time (> 1: the engine is faster)")
+    if ratios:
+        print("pandas/X = pandas time / X's time (> 1: the engine is faster than the in-memory path)")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,11 @@ DATASET_ENTRY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "role": ((str,), "train, evaluation or serving"),
     "engine": (
         (str,),
-        "auto (default: out of core above 2M rows) | pandas (in memory) | duckdb (out of core)",
+        "auto (default: out of core above 2M rows) | pandas (in memory) | duckdb (out of core) | spark (a cluster)",
+    ),
+    "master": (
+        (str,),
+        'the Spark master URL with engine = "spark" (default local[*]; spark://host:7077, yarn, k8s://…)',
     ),
     "duckdb": ((str,), "a DuckDB database file holding the dataset as a table (with table = …)"),
     "table": ((str,), "the table of the duckdb database"),
@@ -220,6 +224,15 @@ def _engine_source(name: str, entry: dict, root: Path) -> Any:
     section = f"datasets.{name}"
     engine = entry.get("engine")
     if engine is None and "duckdb" not in entry and "table" not in entry:
+        if "master" in entry:
+            raise errors.WorkspaceError(
+                errors.TOML_BAD_VALUE.format(
+                    key="master",
+                    section=section,
+                    received=entry["master"],
+                    fix='a master URL is for the Spark engine: add engine = "spark", or remove master.',
+                )
+            )
         return None
     from explore.engine.source import ENGINES, EngineSource
 
@@ -251,7 +264,21 @@ def _engine_source(name: str, entry: dict, root: Path) -> Any:
         return EngineSource((root / entry["duckdb"]).resolve(), table=entry["table"], engine=engine or "auto")
     if not isinstance(entry.get("path"), str):
         return None  # the caller says path is missing
-    return EngineSource((root / entry["path"]).resolve(), engine=engine or "auto")
+    if "master" in entry and engine != "spark":
+        raise errors.WorkspaceError(
+            errors.TOML_BAD_VALUE.format(
+                key="master",
+                section=section,
+                received=entry["master"],
+                fix='a master URL is for the Spark engine: set engine = "spark", or remove master.',
+            )
+        )
+    master = entry.get("master", "local[*]")
+    if (
+        "://" in entry["path"] and engine == "spark"
+    ):  # a data lake path (s3a://, hdfs://, abfss://): as written
+        return EngineSource(entry["path"], engine=engine, master=master)
+    return EngineSource((root / entry["path"]).resolve(), engine=engine or "auto", master=master)
 
 
 def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
@@ -640,7 +667,8 @@ class Workspace:
         return name in self.samples
 
     def log(self, name: str) -> Any:
-        """The whole dataset as an ``explore.engine.LogTable`` (DuckDB), with this workspace's task and classes."""
+        """The whole dataset as an ``explore.engine.LogTable`` (DuckDB, or Spark with ``engine = "spark"``), with this
+        workspace's task and classes."""
         from explore.engine.log import open_log
         from explore.engine.source import open_source
 

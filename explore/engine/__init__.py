@@ -1,5 +1,5 @@
 """Datasets that are not loaded whole: Parquet files, folders, globs (hive partitions) and DuckDB tables,
-analysed by queries in DuckDB with the same numbers as the in-memory path."""
+analysed by queries in DuckDB (or the same queries on Apache Spark) with the same numbers as the in-memory path."""
 
 from explore._lazy import lazy_exports
 
@@ -19,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "grouping": ["EngineGrouping", "group_column"],
         "drift": ["reference_profile", "drift_by_window", "data_invariants", "default_outputs"],
         "sample": ["draw_sample", "SampleInfo", "SAMPLE_ROWS"],
+        "spark": ["SparkConnection", "open_spark_source", "spark_session"],
         "metrics": ["Grouping", "grouped_metrics", "overall_metrics", "by_columns", "by_time_window"],
     },
 )

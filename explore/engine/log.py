@@ -129,11 +129,8 @@ def open_log(
     ``task`` / ``classes`` / ``positive``: as the workspace says (binary, multiclass, regression); the
     classes default to the sorted distinct labels, the positive class to the last of two.
     """
-    con = (
-        source
-        if isinstance(source, duckdb.DuckDBPyConnection)
-        else open_source(source, where=f"[datasets] {name}")
-    )
+    # A connection: DuckDB's, or one with its API (explore.engine.spark.SparkConnection).
+    con = open_source(source, where=f"[datasets] {name}") if isinstance(source, EngineSource) else source
     types = {r[0]: str(r[1]) for r in con.execute("DESCRIBE source").fetchall()}
     _need(types, columns.label, "label", name)
     _need(types, columns.prediction, "prediction", name)

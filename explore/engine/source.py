@@ -18,17 +18,20 @@ from explore import errors
 
 # Above this many rows an `engine = "auto"` dataset stays out of core (DuckDB); below it is read into pandas.
 AUTO_ENGINE_ROWS = 2_000_000
-ENGINES = ("auto", "pandas", "duckdb")
+ENGINES = ("auto", "pandas", "duckdb", "spark")
 _TIME_TYPES = ("TIMESTAMP", "DATE", "TIME")
 
 
 @dataclass(frozen=True)
 class EngineSource:
-    """A dataset that is not loaded whole. ``path``: Parquet file, folder or glob; or a DuckDB file with ``table``."""
+    """A dataset that is not loaded whole. ``path``: Parquet file, folder or glob; or a DuckDB file with ``table``.
+
+    ``master``: the Spark master URL when ``engine`` is ``spark`` (``local[*]``: this machine)."""
 
     path: Path | str
     table: str | None = None
     engine: str = "auto"
+    master: str = "local[*]"
 
     @property
     def is_duckdb_table(self) -> bool:
@@ -56,8 +59,10 @@ def _files(source: EngineSource) -> list[str]:
     return files
 
 
-def _check_schemas(files: list[str], where: str) -> None:
-    """Every file must have the same columns with the same types; say which files differ and how."""
+def _check_schemas(files: list[str], where: str) -> dict[str, str]:
+    """Every file must have the same columns with the same types; say which files differ and how.
+
+    Returns the columns' DuckDB types (``TIMESTAMP_NS`` included: the Spark engine converts those)."""
     con = duckdb.connect()
     try:
         rows = con.execute(
@@ -101,10 +106,17 @@ def _check_schemas(files: list[str], where: str) -> None:
                 f"The column '{col}' has different types across the Parquet files of {where}: "
                 f"{kinds[first_file]} in '{first_file}' but {kinds[other]} in '{other}'. {fix}"
             )
+    return schemas.get(first_file, {})
 
 
 def open_source(source: EngineSource, *, where: str = "the dataset") -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB connection whose view ``source`` holds the dataset's rows (validated first)."""
+    """A new in-memory DuckDB connection whose view ``source`` holds the dataset's rows (validated first).
+
+    With ``engine = "spark"``: an ``explore.engine.spark.SparkConnection`` (the same API, queries run by Spark)."""
+    if source.engine == "spark":
+        from explore.engine.spark import open_spark_source
+
+        return open_spark_source(source, where=where)  # type: ignore[return-value]
     if source.is_duckdb_table:
         db = Path(source.path)
         if not db.exists():
@@ -166,7 +178,7 @@ def row_count(source: EngineSource) -> int:
 
 
 def resolve_engine(source: EngineSource) -> str:
-    """``pandas`` or ``duckdb``: the setting, or for ``auto`` by size (``AUTO_ENGINE_ROWS``)."""
+    """``pandas``, ``duckdb`` or ``spark``: the setting, or for ``auto`` by size (``AUTO_ENGINE_ROWS``)."""
     if source.engine != "auto":
         return source.engine
     return "duckdb" if row_count(source) > AUTO_ENGINE_ROWS else "pandas"

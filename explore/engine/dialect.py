@@ -1,0 +1,153 @@
+"""The engine's DuckDB SQL as Spark SQL: one set of queries, translated by ``sqlglot`` plus a few rewrites.
+
+``explore.engine`` writes every query once, in DuckDB's dialect. ``to_spark(query)`` parses it with sqlglot
+(DuckDB grammar) and prints it for Spark, after rewriting what sqlglot leaves to the target or what Spark lacks:
+
+* ``isfinite(x)`` → ``NOT isnan(x) AND abs(x) < inf`` and ``isinf(x)`` → ``abs(x) = inf`` (NULL stays NULL);
+* ``epoch_ns(ts)`` → ``unix_micros(ts) * 1000`` (Spark timestamps are microseconds);
+* ``list_sum(max(x, k)) / len(max(x, k))`` (mean of the k largest) → the head of ``sort_array(collect_list(x))``;
+* ``GROUPING(a, b, …)`` → ``grouping_id(a, b, …)`` (same bit order; Spark's ``grouping`` takes one column);
+* ``quantile_cont(x, [qs])`` → ``percentile(x, array(qs))`` (exact, linear interpolation as in DuckDB);
+* ``… USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k`` (Spark's ``TABLESAMPLE
+  (k ROWS)`` takes the first k rows);
+* ``ASOF LEFT JOIN pts ON c.x >= pts.p`` → an equi-join on ``pts.j = _asof_pts(c.x)``, a vectorised binary
+  search (``numpy.searchsorted``) over the registered points, see ``explore.engine.spark``;
+* ``sum(x) OVER w - y`` → ``(sum(x) OVER w) - y`` (Spark would read ``w-y`` as one identifier);
+* decimal literals (``0.5``) → double literals (``0.5D``): in Spark ``0.5`` is a DECIMAL, in DuckDB a DOUBLE.
+
+``CREATE … TEMP TABLE / VIEW``, ``DROP TABLE`` and ``DESCRIBE`` are not sent to Spark: ``statement(query)``
+says what they are and the connection carries them out on DataFrames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from explore import errors
+
+_INF = "CAST('Infinity' AS DOUBLE)"
+
+
+def asof_function(table: str) -> str:
+    """The Spark function name that finds, for a value, the index of the last point of ``table`` at or below it."""
+    return f"_asof{table}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A DuckDB statement classified: ``kind`` is select, create_table, create_view, drop or describe."""
+
+    kind: str
+    name: str | None = None
+    sql: str | None = None  # the Spark SQL of the query (select / the body of a create)
+
+
+def _spark(fragment: str) -> exp.Expression:
+    return sqlglot.parse_one(fragment, read="spark")
+
+
+def _sql(node: exp.Expression) -> str:
+    return node.sql(dialect="spark")
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous):
+        name = str(node.this).lower()
+        args = node.expressions
+        if name == "isfinite" and len(args) == 1:
+            x = _sql(args[0])
+            return exp.paren(_spark(f"NOT ISNAN({x}) AND ABS({x}) < {_INF}"), copy=False)
+        if name == "epoch_ns" and len(args) == 1:
+            return exp.paren(_spark(f"UNIX_MICROS(CAST({_sql(args[0])} AS TIMESTAMP)) * 1000"), copy=False)
+        if (
+            name == "list_sum"
+            and len(args) == 1
+            and isinstance(args[0], exp.Max)
+            and args[0].args.get("count")
+        ):
+            top = _top_k(args[0])
+            return _spark(f"AGGREGATE({top}, CAST(0 AS DOUBLE), (acc, v) -> acc + v)")
+    if isinstance(node, exp.Length) and isinstance(node.this, exp.Max) and node.this.args.get("count"):
+        return _spark(f"SIZE({_top_k(node.this)})")
+    if isinstance(node, exp.IsInf):
+        return exp.paren(_spark(f"ABS({_sql(node.this)}) = {_INF}"), copy=False)
+    if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
+        return _spark(f"GROUPING_ID({', '.join(_sql(e) for e in node.expressions)})")
+    if isinstance(node, exp.PercentileCont) and isinstance(node.expression, exp.Array):
+        qs = ", ".join(_sql(e) + "D" for e in node.expression.expressions)
+        return _spark(f"PERCENTILE({_sql(node.this)}, ARRAY({qs}))")
+    if isinstance(node, exp.Literal) and not node.is_string:
+        text = str(node.this)
+        if any(c in text for c in ".eE") and not text.upper().endswith("D"):
+            return _spark(f"{text}D")
+    return node
+
+
+def _top_k(node: exp.Max) -> str:
+    k = _sql(node.args["count"])
+    return f"SLICE(SORT_ARRAY(COLLECT_LIST({_sql(node.this)}), FALSE), 1, {k})"
+
+
+def _rewrite_sample(select: exp.Select) -> None:
+    """``USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k``."""
+    sample = select.args.get("sample")
+    if sample is None:
+        return
+    select.set("sample", None)
+    size, seed = sample.args.get("size"), sample.args.get("seed")
+    seed_sql = _sql(seed) if seed is not None else "0"
+    select.set("order", exp.Order(expressions=[exp.Ordered(this=_spark(f"RAND({seed_sql})"))]))
+    select.set("limit", exp.Limit(expression=size.copy()))
+
+
+def _rewrite_asof(select: exp.Select) -> None:
+    """``ASOF LEFT JOIN t AS a ON x >= a.p`` → ``LEFT JOIN t AS a ON a.j = _asof_t(x)`` (a point index)."""
+    for join in select.args.get("joins") or []:
+        if str(join.args.get("method") or "").upper() != "ASOF":
+            continue
+        on = join.args.get("on")
+        if not isinstance(on, exp.GTE) or not isinstance(join.this, exp.Table):
+            raise errors.AnalysisError(
+                f"The Spark engine translates an ASOF join only of the form 'ON value >= points.p'; received "
+                f"{on.sql(dialect='duckdb') if on is not None else 'no condition'}. This is a bug in explore.engine."
+            )
+        table = join.this.name
+        alias = join.this.alias_or_name
+        join.set("method", None)
+        join.set(
+            "on",
+            _spark(f"{alias}.j = {asof_function(table)}({_sql(on.this)})"),
+        )
+
+
+def _translate(tree: exp.Expression) -> str:
+    for select in list(tree.find_all(exp.Select)):
+        _rewrite_sample(select)
+        _rewrite_asof(select)
+    for window in list(tree.find_all(exp.Window)):
+        if isinstance(window.parent, exp.Binary):  # Spark reads "OVER w - x" as the identifier "w-x"
+            window.replace(exp.paren(window.copy(), copy=False))
+    tree = tree.transform(_rewrite)
+    return tree.sql(dialect="spark")
+
+
+def to_spark(query: str) -> str:
+    """A DuckDB query of ``explore.engine`` as Spark SQL."""
+    return _translate(sqlglot.parse_one(query, read="duckdb"))
+
+
+def statement(query: str) -> Statement:
+    """Classify a DuckDB statement and translate its query part for Spark."""
+    tree = sqlglot.parse_one(query, read="duckdb")
+    if isinstance(tree, exp.Create) and tree.expression is not None:
+        kind = "create_table" if str(tree.args.get("kind")).upper() == "TABLE" else "create_view"
+        return Statement(kind, tree.this.name, _translate(tree.expression))
+    if isinstance(tree, exp.Drop):
+        tables = tree.args.get("tables") or [tree.this]
+        return Statement("drop", tables[0].name)
+    if isinstance(tree, exp.Describe):
+        return Statement("describe", tree.this.name)
+    return Statement("select", None, _translate(tree))
