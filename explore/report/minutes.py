@@ -239,9 +239,7 @@ def spot_check_section(store: Store, ws: Workspace, session: int | None = None) 
             chart_list.append(
                 Chart(
                     "Error rate by class",
-                    charts.rate_chart(
-                        s.by_class, category="class", rate="error_rate", title="Error rate by class"
-                    ).to_dict(),
+                    charts.rate_chart(s, by="class").to_dict(),
                 )
             )
     elif s.precision is not None:

@@ -14,7 +14,7 @@ import pytest
 
 from explore.slices import datapoints as dp
 from explore.slices.definition import PREDICTION, SCORE, TIME, Condition, SliceDefinition
-from tests.conftest import assert_no_exception, texts
+from tests.conftest import assert_no_exception, texts, unescaped
 from ui import state
 
 PAGE = "views/slices.py"
@@ -160,7 +160,9 @@ def test_the_chart_and_the_editor_rerun_together() -> None:
 
 def _texts(at) -> str:
     return "\n".join(
-        e.value for kind in ("markdown", "caption", "error", "warning", "info") for e in at.get(kind)
+        unescaped(e.value)
+        for kind in ("markdown", "caption", "error", "warning", "info")
+        for e in at.get(kind)
     )
 
 
@@ -244,9 +246,7 @@ def test_bad_inputs_draw_something_or_say_why(make_app, tmp_path: Path) -> None:
 
     at.selectbox(key="slices_dp_x").set_value("empty").run()
     assert_no_exception(at)
-    assert [e.value for e in at.error] == [
-        dp.ALL_MISSING.format(column="empty", n=n, role="axis")
-    ]  # said, not drawn
+    assert texts(at.error) == [dp.ALL_MISSING.format(column="empty", n=n, role="axis")]  # said, not drawn
     assert not at.get("vega_lite_chart") or not any("kind" in f.columns for f in _frames(at))
 
     at.selectbox(key="slices_dp_x").set_value("code").run()
@@ -265,7 +265,7 @@ def test_bad_inputs_draw_something_or_say_why(make_app, tmp_path: Path) -> None:
     at.selectbox(key="slices_dp_x").set_value("age").run()
     at.selectbox(key="slices_dp_color").set_value("empty").run()
     assert_no_exception(at)
-    assert [e.value for e in at.error] == [dp.ALL_MISSING.format(column="empty", n=n, role="colour")]
+    assert texts(at.error) == [dp.ALL_MISSING.format(column="empty", n=n, role="colour")]
     at.selectbox(key="slices_dp_color").set_value("code").run()
     at.selectbox(key="slices_dp_facet_col").set_value("code").run()
     assert_no_exception(at)
