@@ -9,6 +9,7 @@ the same functions as in memory, so a group found on a log is a ``SliceDefinitio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,3 +192,141 @@ def condition_sql(log: LogTable, cond: Condition) -> str:
 def slice_where(log: LogTable, conditions: list[Condition] | tuple[Condition, ...]) -> str | None:
     """The conjunction of a slice's conditions as SQL (None: every row)."""
     return " AND ".join(condition_sql(log, c) for c in conditions) or None
+
+
+# Above this many rows, ``group_columns`` cuts every column from a handful of queries (edges of numeric columns
+# with many values from a reservoir sample of ``EDGE_SAMPLE_ROWS`` rows) instead of a few queries per column.
+BATCH_ROWS = 1_000_000
+EDGE_SAMPLE_ROWS = 1_000_000
+# A numeric column with more distinct values than this (HyperLogLog estimate) takes the sample's quantiles.
+_FEW_VALUES = 1000
+
+
+def group_columns(
+    log: LogTable,
+    columns: list[str],
+    *,
+    bins: int = grouping.DEFAULT_BINS,
+    max_groups: int = grouping.MAX_GROUPS,
+    id_ratio: float = 0.9,
+) -> tuple[list[EngineGrouping], dict[str, str]]:
+    """Every column of ``columns`` cut as ``group_column`` cuts it, and why the others were left out.
+
+    Up to ``BATCH_ROWS`` rows: ``group_column`` per column (bins bit-identical to the in-memory path). Above it, in
+    three passes whatever the number of columns: distinct-value estimates and missing counts of all columns; the
+    value counts of every column with few values (one ``GROUPING SETS`` query); and the quantile edges of the
+    numeric columns with many values from one reservoir sample of ``EDGE_SAMPLE_ROWS`` rows — the edges of a
+    sample, the rows counted in each bin all of them. A column with a single value, or an identifier (distinct
+    values on more than ``id_ratio`` of the rows), is left out with its reason."""
+    total = log.n
+    out: list[EngineGrouping] = []
+    skipped: dict[str, str] = {}
+    if total <= BATCH_ROWS:
+        for c in columns:
+            try:
+                g = group_column(log, c, bins=bins, max_groups=max_groups)
+            except AnalysisError as exc:
+                skipped[c] = str(exc)
+                continue
+            out.append(g)
+        return out, skipped
+    for c in columns:
+        if c not in log.types:
+            skipped[c] = grouping.UNKNOWN_COLUMN.format(
+                column=c, dataset=log.name, columns=", ".join(list(log.types)[:40])
+            )
+        elif log.types[c].upper().startswith(("TIMESTAMP", "DATE")):
+            skipped[c] = "is the time column (grouped by calendar windows on the Staleness page)"
+    todo = [c for c in columns if c not in skipped]
+    if not todo:
+        return out, skipped
+    kinds = {c: log.types[c].upper().split("(")[0] for c in todo}
+    aggs = []
+    for c in todo:
+        col = f"rows.{quote(c)}"
+        missing = f"({col} IS NULL OR isnan({col}))" if kinds[c] in _NUMERIC else f"({col} IS NULL)"
+        aggs += [f"approx_count_distinct({col})", f"count(*) FILTER (WHERE {missing})"]
+    r = log.sql(f"SELECT {', '.join(aggs)} FROM rows").fetchall()[0]
+    distinct = {c: int(r[2 * i]) for i, c in enumerate(todo)}
+    n_missing = {c: int(r[2 * i + 1]) for i, c in enumerate(todo)}
+    many = [c for c in todo if kinds[c] in _NUMERIC and distinct[c] > _FEW_VALUES]
+    few = [c for c in todo if c not in many]
+    for c in list(few):
+        if distinct[c] / max(total, 1) > id_ratio:
+            skipped[c] = "is an identifier (nearly every value distinct)"
+            few.remove(c)
+    counts: dict[str, list[tuple[object, int]]] = {}
+    if few:
+        names = [f"v{i}" for i in range(len(few))]
+        sel = ", ".join(f"rows.{quote(c)} AS {v}" for c, v in zip(few, names, strict=True))
+        sets = ", ".join(f"({v})" for v in names)
+        vc = log.sql(
+            f"SELECT {', '.join(names)}, GROUPING({', '.join(names)}) AS gid, count(*) AS n "
+            f"FROM (SELECT {sel} FROM rows) GROUP BY GROUPING SETS ({sets})"
+        ).fetchall()
+        m = len(names)
+        for i, c in enumerate(few):
+            gid = (1 << m) - 1 - (1 << (m - 1 - i))
+            vals = [(row[i], int(row[m + 1])) for row in vc if row[m] == gid]
+            counts[c] = [
+                (v, n) for v, n in vals if v is not None and not (isinstance(v, float) and math.isnan(v))
+            ]
+    sample = None
+    if many:
+        sel = ", ".join(f"CAST(rows.{quote(c)} AS DOUBLE) AS {quote(c)}" for c in many)
+        sample = log.sql(
+            f"SELECT {sel} FROM rows USING SAMPLE reservoir({EDGE_SAMPLE_ROWS} ROWS) REPEATABLE (0)"
+        ).fetchnumpy()
+    probs = np.linspace(0, 1, bins + 1)
+    for c in columns:
+        if c in skipped:
+            continue
+        col = f"rows.{quote(c)}"
+        if c in many or (kinds[c] in _NUMERIC and len(counts[c]) > max(bins, 10)):
+            x = f"CAST({col} AS DOUBLE)"
+            missing = f"({x} IS NULL OR isnan({x}))"
+            if c in many:
+                v = np.asarray(sample[c], dtype="float64")
+                v = v[~np.isnan(v)]
+                qs = np.quantile(v, probs) if v.size else None
+            else:
+                vals = sorted(counts[c])
+                u = np.asarray([float(a) for a, _ in vals])
+                below = np.concatenate([[0], np.cumsum([n for _, n in vals])])
+                qs = quantiles_from_distinct(u, below, probs)
+            inner = grouping.quantile_inner_edges(qs)
+            labels, conditions = grouping.quantile_bin_groups(c, inner)
+            code = " + ".join(f"({x} >= {float(e)!r})::INTEGER" for e in inner) or "0"
+            if n_missing[c]:
+                labels.append(grouping.MISSING_LABEL)
+                conditions.append(Condition(c, "in", values=(None,)))
+            out.append(
+                EngineGrouping(
+                    c,
+                    "numeric",
+                    f"(CASE WHEN {missing} THEN {len(inner) + 1} ELSE {code} END)",
+                    labels,
+                    conditions,
+                )
+            )
+            continue
+        vc_sorted = sorted(counts[c], key=lambda kv: (-kv[1], kv[0]))
+        if len(vc_sorted) + bool(n_missing[c]) < 2:
+            skipped[c] = "has a single value"
+            continue
+        numeric = kinds[c] in _NUMERIC
+        missing = f"({col} IS NULL OR isnan({col}))" if numeric else f"({col} IS NULL)"
+        room = max(max_groups - int(bool(n_missing[c])), 1)
+        kept = vc_sorted[:room] if len(vc_sorted) <= room else vc_sorted[: room - 1]
+        kept_values = [v for v, _ in kept]
+        has_other = len(kept) < len(vc_sorted)
+        sorted_pos, labels, conditions = grouping.category_groups(
+            c, kept_values, has_other, bool(n_missing[c])
+        )
+        whens = [(f"{col} = {literal(kept_values[j])}", new) for new, j in enumerate(sorted_pos)]
+        if n_missing[c]:
+            whens.insert(0, (missing, len(labels) - 1))
+        out.append(
+            EngineGrouping(c, "categorical", _case(whens, len(kept) if has_other else -1), labels, conditions)
+        )
+    return out, skipped

@@ -151,12 +151,18 @@ def test_slice_groups_of_a_column_equal_group_column_in_memory(pair, column):
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["per-column", "batched"])
 @pytest.mark.parametrize("loss", ["loss", "error"])
-def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
+def test_weak_slice_discovery_equals_the_pandas_path(pair, loss, batched, monkeypatch):
+    from explore.engine import discovery, grouping
     from explore.engine.discovery import weak_slices as engine_weak_slices
     from explore.slices.report import weak_slices
 
     scored, log = pair
+    if batched:  # the big-log path: every column cut in three passes; a sample as big as the log is all of it
+        monkeypatch.setattr(discovery, "BATCH_ROWS", 0)
+        monkeypatch.setattr(grouping, "EDGE_SAMPLE_ROWS", 10 * len(scored.y))
+        monkeypatch.setattr(grouping, "_FEW_VALUES", 100)  # "hours" takes the sample path, "age" the counts
     cols = ["age", "hours", "city", "seg"]
     mem = weak_slices(scored, columns=cols, loss=loss, min_support=30)
     eng = engine_weak_slices(log, columns=cols, loss=loss, min_support=30)
@@ -168,6 +174,18 @@ def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
     )
     assert list(eng.slices["slice"]) == list(mem.slices["slice"])
     assert any("Nice" in t and "seg" in t for t in mem.slices["slice"])  # the planted weak slice
+
+
+def test_covering_blocks_hold_every_pair_of_columns_within_the_cap():
+    from explore.engine.discovery import covering_blocks
+
+    for sizes in ([4] * 15 + [6, 6, 5, 8, 4], [21] * 6, [3, 5000, 2], [2]):
+        blocks = covering_blocks(sizes, cap=4096)
+        pairs = {(a, b) for block in blocks for i, a in enumerate(block) for b in block[i + 1 :]}
+        assert pairs == {(i, j) for i in range(len(sizes)) for j in range(i + 1, len(sizes))}
+        for block in blocks:
+            assert len(block) == 2 or np.prod([sizes[c] for c in block]) <= 4096
+    assert len(covering_blocks([4] * 15 + [6, 6, 5, 8, 4])) < 190 // 5  # far fewer passes than pairs
 
 
 def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
