@@ -170,7 +170,7 @@ class EngineCtx(metrics_mod._Ctx):
         def build() -> dict[str, np.ndarray]:
             x = self._row_expr(key)
             # Centred on the mean over all rows, as in memory (it avoids cancellation in the sum of squares).
-            centre = self.log.sql(f"SELECT avg({x}) FILTER (WHERE {_finite(x)}) FROM rows").fetchall()[0][0]
+            centre = _over_all_rows(self.log, f"avg({x}) FILTER (WHERE {_finite(x)})")
             centre = 0.0 if centre is None else float(centre)
             c = repr(centre)
             n, s1, s2 = self._per_group(
@@ -182,7 +182,7 @@ class EngineCtx(metrics_mod._Ctx):
 
     def r2(self) -> metrics_mod._Res:
         ok = "isfinite(_y) AND isfinite(_pred - _y)"
-        ybar = self.log.sql(f"SELECT avg(_y) FILTER (WHERE {ok}) FROM rows").fetchall()[0][0]
+        ybar = _over_all_rows(self.log, f"avg(_y) FILTER (WHERE {ok})")
         yc = f"(_y - {repr(float(ybar) if ybar is not None else 0.0)})"
         u, b = "((_pred - _y) ** 2)", f"({yc} ** 2)"
         terms = {
@@ -191,6 +191,14 @@ class EngineCtx(metrics_mod._Ctx):
         }  # fmt: skip
         n, *sums = self._per_group("count(*)", *(f"sum({t})" for t in terms.values()), where=ok)
         return metrics_mod.r2_from_sums(self, n, dict(zip(terms, sums, strict=True)))
+
+
+def _over_all_rows(log: LogTable, agg: str) -> Any:
+    """One aggregate over every row of the log, remembered on the log (the rows do not change while it is open):
+    the centres of sums need it on every filter change, and it costs a pass over the files."""
+    if agg not in log.memo:
+        log.memo[agg] = log.sql(f"SELECT {agg} FROM rows").fetchall()[0][0]
+    return log.memo[agg]
 
 
 def _m_r2_engine(ctx: metrics_mod._Ctx, cls: int | None) -> metrics_mod._Res:
@@ -253,6 +261,8 @@ def grouped_metrics(
         if metric.name == "R²":
             metric = metrics_mod.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
         resolved.append((name, metric, cls))
+    if where:
+        _materialise_groups(log)
     ctx = EngineCtx(log, len(keys), confidence)
     return keys, metrics_mod.metrics_frame(
         ctx,
@@ -261,6 +271,18 @@ def grouped_metrics(
         log.has_proba,
         log.has_score if log.task == "binary" else log.has_proba,
     )
+
+
+def _materialise_groups(log: LogTable) -> None:
+    """The filtered rows' group codes and encoded outputs, read from the files once into a temp table that every
+    metric query then reads (a filter change costs two passes over the files, not one per metric)."""
+    cols = ["g", "_y", "_pred"]
+    if log.has_score:
+        cols.append("_score")
+    if log.has_proba:
+        cols += [f"_p{k}" for k in range(log.K)]
+    log.sql(f"CREATE OR REPLACE TEMP TABLE _grp AS SELECT {', '.join(cols)} FROM grp")
+    log.sql("CREATE OR REPLACE TEMP VIEW grp AS SELECT * FROM _grp")
 
 
 def overall_metrics(
