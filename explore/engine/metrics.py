@@ -302,13 +302,63 @@ def by_columns(log: LogTable, columns: list[str], where: str | None = None) -> G
     return Grouping(tuple(f"rows.{quote(c)}" for c in columns), tuple(columns), where)
 
 
-def by_time_window(log: LogTable, unit: str = "month") -> Grouping:
-    """Groups: calendar windows of the time column (``date_trunc(unit, time)``), oldest first."""
+def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -> Grouping:
+    """Groups: calendar windows of the time column (``date_trunc(unit, time)``), oldest first; or, for
+    ``unit="rows"``, ``n_windows`` windows of equal row counts (``equal_row_windows``). Keys: window starts."""
     if not log.columns.time:
         raise AnalysisError(
             f"Dataset '{log.name}' has no time column: name it in workspace.toml [columns] time to see performance over time."
         )
+    t = f"CAST(rows.{quote(log.columns.time)} AS TIMESTAMP)"
+    if unit == "rows":
+        starts = equal_row_windows(log, n_windows)
+        text = np.datetime_as_string(starts, unit="us")
+        whens = " ".join(f"WHEN {t} >= TIMESTAMP '{s}' THEN TIMESTAMP '{s}'" for s in reversed(text[1:]))
+        first = f"TIMESTAMP '{text[0]}'"
+        expr = f"(CASE {whens} ELSE {first} END)" if whens else first
+        return Grouping((expr,), ("window",), f"{t} IS NOT NULL")
     if unit not in ("year", "quarter", "month", "week", "day", "hour"):
-        raise AnalysisError(f"Unknown window unit {unit!r}: use year, quarter, month, week, day or hour.")
-    t = f"rows.{quote(log.columns.time)}"
-    return Grouping((f"date_trunc('{unit}', CAST({t} AS TIMESTAMP))",), ("window",), f"{t} IS NOT NULL")
+        raise AnalysisError(
+            f"Unknown window unit {unit!r}: use year, quarter, month, week, day, hour or rows (equal row counts)."
+        )
+    return Grouping(
+        (f"date_trunc('{unit}', {t})",), ("window",), f"rows.{quote(log.columns.time)} IS NOT NULL"
+    )
+
+
+def equal_row_windows(log: LogTable, n_windows: int) -> np.ndarray:
+    """The starts of ``n_windows`` windows of about equal row counts, as ``explore.staleness.windows.time_windows
+    (by="rows")`` places them: the timestamps at ranks i·N // n_windows (``row_number`` over time, one sort in the
+    engine), a start that falls inside a run of equal timestamps moved to the next distinct one."""
+    from explore.staleness.windows import BAD_N_WINDOWS, MAX_WINDOWS
+
+    if (
+        isinstance(n_windows, bool)
+        or not isinstance(n_windows, int | np.integer)
+        or not 2 <= n_windows <= MAX_WINDOWS
+    ):
+        raise AnalysisError(BAD_N_WINDOWS.format(max=MAX_WINDOWS, received=n_windows))
+    t = f"CAST(rows.{quote(log.columns.time)} AS TIMESTAMP)"
+    present = f"FROM rows WHERE {t} IS NOT NULL"
+    n = int(log.sql(f"SELECT count(*) {present}").fetchall()[0][0])
+    if n == 0:
+        raise AnalysisError(f"Dataset '{log.name}' has no timestamp in its time column '{log.columns.time}'.")
+    positions = sorted({int(p) for p in (np.arange(n_windows) * n) // n_windows})
+    listed = ", ".join(map(str, positions))
+    r = log.sql(
+        f"SELECT r, t FROM (SELECT {t} AS t, row_number() OVER (ORDER BY {t}) - 1 AS r {present}) "
+        f"WHERE r IN ({listed}) ORDER BY r"
+    ).fetchall()
+    at = {int(pos): np.datetime64(v, "ns") for pos, v in r}
+    picked: list[np.datetime64] = []
+    for pos in (np.arange(n_windows) * n) // n_windows:
+        value = at[int(pos)]
+        if picked and value <= picked[-1]:
+            nxt = log.sql(
+                f"SELECT min({t}) {present} AND {t} > TIMESTAMP '{np.datetime_as_string(picked[-1], unit='us')}'"
+            ).fetchall()[0][0]
+            if nxt is None:
+                break
+            value = np.datetime64(nxt, "ns")
+        picked.append(value)
+    return np.asarray(picked, dtype="datetime64[ns]")

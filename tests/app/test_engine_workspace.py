@@ -60,3 +60,15 @@ def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_work
         drift["window"].nunique()
         == pd.to_datetime(predictions_log("binary", ROWS)["when"]).dt.to_period("M").nunique()
     )
+
+
+def test_equal_row_windows_run_in_the_engine(make_app, engine_workspace):
+    at = make_app("views/staleness.py", workspace=engine_workspace)
+    at.selectbox(key="staleness_window_by").set_value("rows").run()
+    at.number_input(key="staleness_n_windows").set_value(5).run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert "by 5 windows of equal row counts, computed by the engine" in text
+    assert "against the first window" in text
+    drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
+    assert drift["window"].nunique() == 5

@@ -15,6 +15,7 @@ from explore.engine import (
     open_log,
     overall_metrics,
 )
+from explore.errors import AnalysisError
 from explore.stats import metrics
 from tests.helpers import frame, make_workspace
 
@@ -174,6 +175,22 @@ def test_weak_slice_discovery_equals_the_pandas_path(pair, loss, batched, monkey
     )
     assert list(eng.slices["slice"]) == list(mem.slices["slice"])
     assert any("Nice" in t and "seg" in t for t in mem.slices["slice"])  # the planted weak slice
+
+
+def test_equal_row_windows_equal_the_pandas_path(pair):
+    from explore.staleness.windows import time_windows
+
+    scored, log = pair
+    mem_w = time_windows(scored.time, by="rows", n_windows=7)
+    keys, eng = grouped_metrics(log, by_time_window(log, "rows", n_windows=7))
+    np.testing.assert_array_equal(keys["window"].to_numpy("datetime64[ns]"), mem_w.starts)
+    mem = metrics.grouped_metrics(
+        scored, mem_w.codes, len(mem_w.starts), metrics=list(eng["metric"].unique())
+    )
+    assert (mem["support"].to_numpy() > 0).all()
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+    with pytest.raises(AnalysisError, match="windows"):
+        by_time_window(log, "rows", n_windows=1)
 
 
 def test_covering_blocks_hold_every_pair_of_columns_within_the_cap():
