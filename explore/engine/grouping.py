@@ -330,3 +330,60 @@ def group_columns(
             EngineGrouping(c, "categorical", _case(whens, len(kept) if has_other else -1), labels, conditions)
         )
     return out, skipped
+
+
+def fairness_gaps(
+    log: LogTable,
+    column: str,
+    *,
+    threshold: float = 0.1,
+    positive: object = None,
+    where: str | None = None,
+    bins: int = grouping.DEFAULT_BINS,
+    min_support: int = 30,
+    confidence: float = 0.95,
+    max_groups: int = grouping.MAX_GROUPS,
+) -> object:
+    """``explore.slices.report.fairness_gaps`` over every row of the log (those matching the SQL ``where``): the
+    per-group counts and sums in one engine query, the gaps and intervals by the in-memory code."""
+    from explore.slices import report
+
+    g = group_column(log, column, bins=bins, max_groups=max_groups)
+    G = g.n_groups
+    cond = f"WHERE g >= 0 AND ({where})" if where else "WHERE g >= 0"
+    if log.task == "regression":
+        cls = None
+        aggs, names = ["count(*)"], []
+        for name, v in (("mean prediction", "_pred"), ("MAE", "abs(_pred - _y)")):
+            ok = f"isfinite({v})"
+            aggs += [
+                f"count(*) FILTER (WHERE {ok})",
+                f"sum({v}) FILTER (WHERE {ok})",
+                f"sum({v} * {v}) FILTER (WHERE {ok})",
+            ]
+            names.append(name)
+    else:
+        k = report.fairness_class(log.task, log.classes, log.positive_index, positive)
+        cls = log.classes[k]
+        aggs = [
+            "count(*)",
+            f"count(*) FILTER (WHERE _y = {k})",
+            f"count(*) FILTER (WHERE _pred = {k})",
+            f"count(*) FILTER (WHERE _y = {k} AND _pred = {k})",
+            "count(*) FILTER (WHERE _pred = _y)",
+        ]
+    r = log.sql(
+        f"SELECT g, {', '.join(aggs)} FROM (SELECT *, {g.code} AS g FROM rows) AS rows {cond} GROUP BY g"
+    ).fetchall()
+    table = np.zeros((len(aggs), G))
+    for row in r:
+        table[:, int(row[0])] = [0.0 if v is None else float(v) for v in row[1:]]
+    support = table[0]
+    if log.task == "regression":
+        sums = {name: (table[1 + 3 * i], table[2 + 3 * i], table[3 + 3 * i]) for i, name in enumerate(names)}
+    else:
+        sums = dict(zip(("positives", "selected", "true positives", "correct"), table[1:], strict=True))
+    return report.fairness_from_sums(
+        column, g.labels, log.task, cls, support, sums,
+        threshold=threshold, min_support=min_support, confidence=confidence,
+    )  # fmt: skip

@@ -231,3 +231,24 @@ def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
     assert len(eng["metric"].unique()) >= 4
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
     assert len(keys) == a.n_groups * b.n_groups
+
+
+def test_fairness_gaps_equal_the_pandas_path(pair):
+    from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+    from explore.engine.grouping import slice_where
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.report import fairness_gaps
+
+    scored, log = pair
+    sd = SliceDefinition((Condition("hours", "range", lo=20.0, hi=60.0),))
+    for column in ("city", "age"):
+        mem = fairness_gaps(scored, column, slice_def=sd, bins=3)
+        eng = engine_fairness_gaps(log, column, where=slice_where(log, sd.conditions), bins=3)
+        assert eng.cls == mem.cls
+        assert list(eng.groups["group"]) == list(mem.groups["group"])
+        num = mem.groups.select_dtypes("number").columns
+        np.testing.assert_allclose(
+            eng.groups[num].to_numpy(float), mem.groups[num].to_numpy(float), rtol=1e-9, atol=1e-9
+        )
+        pd.testing.assert_frame_equal(eng.gaps, mem.gaps, rtol=1e-9)
+        assert len(eng.gaps) >= 2 and eng.gaps["gap"].notna().any()
