@@ -72,6 +72,15 @@ def scored(ws: Workspace, dataset: str | None = None, *, model: str | None = Non
     return value
 
 
+def _engine_dataset(ws: Workspace, dataset: str | None) -> str | None:
+    """The dataset's name when it is out of core: the analysis then runs in the engine on every row, not on the
+    sample ``scored`` holds."""
+    from explore.core.roles import evaluation_dataset
+
+    name = dataset or evaluation_dataset(ws)
+    return name if ws.is_out_of_core(name) else None
+
+
 def _need_model(ws: Workspace, model: str | None, what: str) -> tuple[str, Any]:
     name = _model_name(ws, model)
     if name is None:
@@ -207,9 +216,41 @@ def discover(
     from explore.slices.report import weak_slices
 
     sc = scored(ws, dataset, model=model)
-    _, mask = _mask(sc, where)
     if columns:
         _check_columns(sc, list(columns), "columns")
+    name = _engine_dataset(ws, dataset)
+    if name is not None:
+        from explore.engine.discovery import weak_slices as engine_weak_slices
+        from explore.engine.grouping import slice_where
+
+        log = ws.log(name)
+        try:
+            value = engine_weak_slices(
+                log,
+                columns=list(columns) if columns else list(sc.feature_names),
+                max_conditions=max_conditions,
+                min_support=min_support,
+                fdr=fdr,
+                loss=loss,
+                progress=progress,
+                where=slice_where(log, as_slice(where).conditions),
+            )
+            n_rows = log.n
+        finally:
+            log.con.close()
+        return Result(
+            title=f"Weak slices of '{name}' (FDR {fdr:g}, every row, by the engine)",
+            value=value,
+            frame=lambda: value.slices,
+            draw=lambda: charts.discovery_chart(value),
+            facts={
+                "rows": f"{n_rows:,} (every row, engine)",
+                "slices tested": value.n_tested,
+                "significant": len(value.slices),
+                "min support": value.min_support,
+            },
+        )
+    _, mask = _mask(sc, where)
     value = weak_slices(
         sc,
         columns=list(columns) if columns else None,
@@ -252,22 +293,43 @@ def fairness(
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [column], "column")
-    sd, _ = _mask(sc, where)
-    value = fairness_gaps(
-        sc,
-        column,
-        threshold=threshold,
-        positive=positive,
-        slice_def=None if sd.is_everything else sd,
-        min_support=min_support,
-        confidence=confidence,
-    )
+    name = _engine_dataset(ws, dataset)
+    facts: dict[str, Any] = {}
+    if name is not None:
+        from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+        from explore.engine.grouping import slice_where
+
+        log = ws.log(name)
+        try:
+            value = engine_fairness_gaps(
+                log,
+                column,
+                threshold=threshold,
+                positive=positive,
+                where=slice_where(log, as_slice(where).conditions),
+                min_support=min_support,
+                confidence=confidence,
+            )
+            facts["rows"] = f"{log.n:,} (every row, engine)"
+        finally:
+            log.con.close()
+    else:
+        sd, _ = _mask(sc, where)
+        value = fairness_gaps(
+            sc,
+            column,
+            threshold=threshold,
+            positive=positive,
+            slice_def=None if sd.is_everything else sd,
+            min_support=min_support,
+            confidence=confidence,
+        )
     return Result(
         title=f"Fairness gaps across '{column}'",
         value=value,
         frame=lambda: value.gaps,
         draw=lambda: charts.fairness_chart(value),
-        facts={"groups": len(value.groups), "threshold": threshold},
+        facts={**facts, "groups": len(value.groups), "threshold": threshold},
     )
 
 

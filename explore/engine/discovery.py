@@ -54,8 +54,10 @@ def weak_slices(
     loss: str = "loss",
     confidence: float = 0.95,
     progress: Progress | None = None,
+    where: str | None = None,
 ) -> report_mod.DiscoveryResult:
-    """``explore.slices.report.weak_slices`` over every row of ``log``, the sums computed by the engine."""
+    """``explore.slices.report.weak_slices`` over every row of ``log`` (those matching the SQL ``where``), the sums
+    computed by the engine."""
     if not 0 < fdr < 1:
         raise AnalysisError(report_mod.BAD_FDR.format(received=fdr))
     if max_conditions not in (1, 2):
@@ -67,7 +69,7 @@ def weak_slices(
         raise AnalysisError(report_mod.BAD_MIN_SUPPORT.format(received=min_support))
     report = progress or no_progress
     x, loss_name = loss_sql(log, loss)
-    ok = f"isfinite({x})"
+    ok = f"isfinite({x})" + (f" AND ({where})" if where else "")
     n, centre = log.sql(f"SELECT count(*), avg({x}) FROM rows WHERE {ok}").fetchall()[0]
     n = int(n)
     if n < 2 * min_support:

@@ -98,3 +98,23 @@ def test_a_glob_matching_nothing_fails_at_open(tmp_path):
     _toml(tmp_path, 'log = "logs/*.parquet"')
     with pytest.raises(errors.DataError, match="matches no files"):
         explore.open(tmp_path)
+
+
+def test_the_notebook_runs_discovery_and_fairness_on_every_row_of_an_out_of_core_dataset(tmp_path, monkeypatch):
+    df = predictions_log("binary", 3000)
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 400)
+    ws = explore.open(tmp_path)
+    whole = explore.open(_whole_workspace(tmp_path / "mem", df))
+    cols = ["age", "hours", "city", "seg"]
+    eng = explore.notebook.discover(ws, columns=cols, min_support=30)
+    mem = explore.notebook.discover(whole, columns=cols, min_support=30)
+    assert "3,000 (every row, engine)" in str(eng.facts["rows"])
+    assert eng.value.n_tested == mem.value.n_tested  # every row, not the 400-row sample
+    assert list(eng.value.slices["slice"]) == list(mem.value.slices["slice"])
+    where = {"hours": (20, 60)}
+    eng_f = explore.notebook.fairness(ws, "city", where=where)
+    mem_f = explore.notebook.fairness(whole, "city", where=where)
+    assert int(eng_f.value.groups["support"].sum()) == int(mem_f.value.groups["support"].sum()) > 400
+    pd.testing.assert_frame_equal(eng_f.value.gaps, mem_f.value.gaps, rtol=1e-9)
