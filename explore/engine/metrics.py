@@ -261,7 +261,7 @@ def grouped_metrics(
         if metric.name == "R²":
             metric = metrics_mod.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
         resolved.append((name, metric, cls))
-    if where:
+    if where or int(_over_all_rows(log, "count(*)")) <= MATERIALISE_ROWS:
         _materialise_groups(log)
     ctx = EngineCtx(log, len(keys), confidence)
     return keys, metrics_mod.metrics_frame(
@@ -273,9 +273,15 @@ def grouped_metrics(
     )
 
 
+# Up to this many rows (~36 bytes each: ~0.7 GiB), a grouping's codes and outputs are read into a temp table once.
+MATERIALISE_ROWS = 20_000_000
+
+
 def _materialise_groups(log: LogTable) -> None:
-    """The filtered rows' group codes and encoded outputs, read from the files once into a temp table that every
-    metric query then reads (a filter change costs two passes over the files, not one per metric)."""
+    """The (filtered) rows' group codes and encoded outputs, read from the files once into a temp table that every
+    metric query then reads: a filter change, or a group-by of a log up to ``MATERIALISE_ROWS`` rows, costs two
+    passes over the files, not one per metric. (A filter keeps a fraction of the rows; an unfiltered bigger log
+    is read once per metric instead, in bounded memory.)"""
     cols = ["g", "_y", "_pred"]
     if log.has_score:
         cols.append("_score")

@@ -100,7 +100,9 @@ def test_a_glob_matching_nothing_fails_at_open(tmp_path):
         explore.open(tmp_path)
 
 
-def test_the_notebook_runs_discovery_and_fairness_on_every_row_of_an_out_of_core_dataset(tmp_path, monkeypatch):
+def test_the_notebook_runs_discovery_and_fairness_on_every_row_of_an_out_of_core_dataset(
+    tmp_path, monkeypatch
+):
     df = predictions_log("binary", 3000)
     _partitioned(tmp_path, df)
     _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
