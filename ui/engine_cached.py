@@ -17,6 +17,7 @@ from explore.staleness.drift import InvariantThresholds
 from ui.cache import cache_small
 
 CONFIDENCE = 0.95
+FDR = 0.05
 
 
 def _log(ws: Workspace, dataset: str):
@@ -37,13 +38,14 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
 def groups(
     ws: Workspace, dataset: str, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(keys, metrics) of the slice's rows grouped by one or two columns, on every row of the dataset."""
+    """(keys, metrics) of the slice's rows grouped by one or two columns, on every row of the dataset, each group
+    beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``)."""
     log = _log(ws, dataset)
     try:
         where = engine_grouping.slice_where(log, slice_def.conditions)
         gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
         g = gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
-        return engine_metrics.grouped_metrics(log, g, where=where, confidence=CONFIDENCE)
+        return engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
     finally:
         log.con.close()
 

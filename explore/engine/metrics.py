@@ -51,11 +51,11 @@ class EngineCtx(metrics_mod._Ctx):
 
     rows_in_memory = False
 
-    def __init__(self, log: LogTable, n_groups: int, confidence: float) -> None:
+    def __init__(self, log: LogTable, n_groups: int, confidence: float, complement: bool = False) -> None:
         self.log = log
         self.scored = _Meta(log.task, log.classes, log.positive_index)  # type: ignore[assignment]
         self.zero_division = np.nan  # undefined precision / recall left out, as in memory by default
-        self.complement = False
+        self.complement = complement  # each group's *rest*: the other rows of the grouping (as in memory)
         self.codes = None  # type: ignore[assignment]
         self.G = n_groups
         self.conf = confidence
@@ -64,10 +64,12 @@ class EngineCtx(metrics_mod._Ctx):
         self.K = log.K
         self._cache: dict[Any, Any] = {}
         self.all_kept = True
-        self.support = self._per_group("count(*)")[0].astype("int64")
+        support = self._per_group("count(*)", rest=False)[0].astype("int64")
+        self.support = support.sum() - support if complement else support
 
-    def _per_group(self, *aggs: str, where: str | None = None) -> list[np.ndarray]:
-        """Each aggregate per group code (0 where a group has no row), as float arrays."""
+    def _per_group(self, *aggs: str, where: str | None = None, rest: bool = True) -> list[np.ndarray]:
+        """Each aggregate (a count or sum) per group code (0 where a group has no row), as float arrays; for the
+        complement (``rest``), the total over every group minus the group's own."""
         cond = f"WHERE {where}" if where else ""
         rows = self.log.sql(f"SELECT g, {', '.join(aggs)} FROM grp {cond} GROUP BY g").fetchnumpy()
         out = []
@@ -75,7 +77,7 @@ class EngineCtx(metrics_mod._Ctx):
         for name in list(rows)[1:]:
             a = np.zeros(self.G)
             a[g] = np.asarray(rows[name], dtype="float64")
-            out.append(a)
+            out.append(a.sum() - a if self.complement and rest else a)
         return out
 
     def bincount(self, weights: np.ndarray | None = None, mask: np.ndarray | None = None) -> np.ndarray:
@@ -97,7 +99,7 @@ class EngineCtx(metrics_mod._Ctx):
                 (rows["g"].astype(np.intp), rows["_y"].astype(np.intp), rows["p"].astype(np.intp)),
                 rows["n"],
             )
-            return C
+            return C.sum(axis=0, keepdims=True) - C if self.complement else C
 
         return self.memo("confusion", build)
 
@@ -105,6 +107,8 @@ class EngineCtx(metrics_mod._Ctx):
         """Exact ROC AUC (rank sums with ties), DeLong placement sums and average precision, per group."""
 
         def build() -> dict[str, np.ndarray]:
+            if self.complement:
+                return self._complement_auc(k)
             s = "_score" if self.task == "binary" else f"_p{k}"
             q = f"""
             WITH b AS (
@@ -145,6 +149,62 @@ class EngineCtx(metrics_mod._Ctx):
             return out
 
         return self.memo(("auc", k), build)
+
+    def _complement_auc(self, k: int) -> dict[str, np.ndarray]:
+        """ROC AUC of each group's rest by counting pairs, as ``explore.stats.metrics._complement_auc``: all
+        concordant pairs − those with the positive in g − those with the negative in g + those with both in g
+        (global placements by one window over the score blocks); Hanley–McNeil variance. Average precision of
+        the rest is not computed (NaN, with the in-memory path's note)."""
+        self.complement = False
+        try:
+            inside = self.auc_stats(k)
+        finally:
+            self.complement = True
+        s = "_score" if self.task == "binary" else f"_p{k}"
+        q = f"""
+        WITH b AS (
+            SELECT {s} AS s, g, sum(CASE WHEN _y = {k} THEN 1 ELSE 0 END)::DOUBLE AS pos_gb,
+                   sum(CASE WHEN _y = {k} THEN 0 ELSE 1 END)::DOUBLE AS neg_gb
+            FROM grp WHERE {_finite(s)} GROUP BY {s}, g
+        ), t AS (SELECT s, sum(pos_gb) AS pos_b, sum(neg_gb) AS neg_b FROM b GROUP BY s
+        ), c AS (
+            SELECT s, pos_b, neg_b,
+                   sum(neg_b) OVER (ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - neg_b AS neg_less,
+                   sum(pos_b) OVER (ORDER BY s ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) - pos_b AS pos_more
+            FROM t
+        )
+        SELECT b.g, sum(b.pos_gb * (c.neg_less + 0.5 * c.neg_b)) AS conc_pos,
+               sum(b.neg_gb * (c.pos_more + 0.5 * c.pos_b)) AS conc_neg,
+               any_value(tot.total) AS total
+        FROM b JOIN c USING (s),
+             (SELECT sum(pos_b * (neg_less + 0.5 * neg_b)) AS total FROM c) AS tot
+        GROUP BY b.g
+        """
+        r = self.log.sql(q).fetchnumpy()
+        g = r["g"].astype(np.intp)
+        conc_pos, conc_neg = np.zeros(self.G), np.zeros(self.G)
+        conc_pos[g] = np.asarray(r["conc_pos"], dtype="float64")
+        conc_neg[g] = np.asarray(r["conc_neg"], dtype="float64")
+        total = float(np.asarray(r["total"], dtype="float64")[0]) if len(g) else 0.0
+        Np, Nn = inside["npos"].sum(), inside["nneg"].sum()
+        within = np.nan_to_num(inside["auc"]) * inside["npos"] * inside["nneg"]
+        npos, nneg = Np - inside["npos"], Nn - inside["nneg"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = (total - conc_pos - conc_neg + within) / (npos * nneg)
+            q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+            var = (auc * (1 - auc) + (npos - 1) * (q1 - auc * auc) + (nneg - 1) * (q2 - auc * auc)) / (
+                npos * nneg
+            )
+        both = (npos > 0) & (nneg > 0)
+        return {
+            "npos": npos,
+            "nneg": nneg,
+            "n": npos + nneg,
+            "auc": np.where(both, np.clip(auc, 0, 1), np.nan),
+            "var": np.where((npos > 1) & (nneg > 1), np.maximum(var, 0), np.nan),
+            "ap": np.full(self.G, np.nan),
+            "var_method": "hanley-mcneil",
+        }
 
     def _row_expr(self, key: str) -> str:
         log = self.log
@@ -247,9 +307,11 @@ def grouped_metrics(
     metrics: list[str] | None = None,
     confidence: float = 0.95,
     where: str | None = None,
+    complement: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(keys, table)``: the groups (one row per group code) and ``explore.stats.metrics.grouped_metrics``'s long
-    table for them, every aggregate computed by DuckDB."""
+    table for them, every aggregate computed by DuckDB. ``complement``: each group's rest instead (the rows of
+    the other groups), as in memory."""
     if not 0 < confidence < 1:
         raise AnalysisError(metrics_mod.BAD_CONFIDENCE.format(received=confidence))
     keys = _define_groups(log, grouping or Grouping((), ()), where)
@@ -263,7 +325,7 @@ def grouped_metrics(
         resolved.append((name, metric, cls))
     if where or int(_over_all_rows(log, "count(*)")) <= MATERIALISE_ROWS:
         _materialise_groups(log)
-    ctx = EngineCtx(log, len(keys), confidence)
+    ctx = EngineCtx(log, len(keys), confidence, complement)
     return keys, metrics_mod.metrics_frame(
         ctx,
         resolved,
@@ -289,6 +351,42 @@ def _materialise_groups(log: LogTable) -> None:
         cols += [f"_p{k}" for k in range(log.K)]
     log.sql(f"CREATE OR REPLACE TEMP TABLE _grp AS SELECT {', '.join(cols)} FROM grp")
     log.sql("CREATE OR REPLACE TEMP VIEW grp AS SELECT * FROM _grp")
+
+
+def groups_vs_rest(
+    log: LogTable,
+    grouping: Any,
+    *,
+    metrics: list[str] | None = None,
+    confidence: float = 0.95,
+    where: str | None = None,
+    fdr: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(keys, table)``: each group's metrics with the rest of the slice beside them, as the in-memory slice
+    report's ``by_group``: ``rest`` / ``rest_low`` / ``rest_high``, ``gap``, ``p_worse`` (one-sided z test on the
+    interval-implied errors), ``q_worse`` (Benjamini–Hochberg per metric) and ``worse`` (``q_worse`` ≤ ``fdr``)."""
+    from explore.slices import report
+
+    keys, inside = grouped_metrics(log, grouping, metrics=metrics, confidence=confidence, where=where)
+    names = list(dict.fromkeys(inside["metric"]))
+    _, rest = grouped_metrics(
+        log, grouping, metrics=names, confidence=confidence, where=where, complement=True
+    )
+    z = metrics_mod._z(confidence)
+    df = inside.copy()
+    df["rest"] = rest["value"].to_numpy()
+    df["rest_low"] = rest["ci_low"].to_numpy()
+    df["rest_high"] = rest["ci_high"].to_numpy()
+    df["gap"] = df["value"] - df["rest"]
+    hib = np.array([report._hb(metrics_mod.metric_direction(m)) for m in df["metric"]])
+    df["p_worse"] = report._p_worse(
+        df["value"].to_numpy(), report._se(inside, z), df["rest"].to_numpy(), report._se(rest, z), hib
+    )
+    df["q_worse"] = np.nan
+    for _, idx in df.groupby("metric", sort=False).groups.items():
+        df.loc[idx, "q_worse"] = report.bh_adjust(df.loc[idx, "p_worse"].to_numpy())
+    df["worse"] = (df["q_worse"] <= fdr).fillna(False).astype(bool)
+    return keys, df
 
 
 def overall_metrics(

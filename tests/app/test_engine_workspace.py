@@ -45,6 +45,11 @@ def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
     table = next(d.value for d in at.dataframe if "city" in d.value.columns)
     assert list(table["city"]) == ["Lyon", "Nice", "Paris"]
     assert table["support"].sum() == ROWS
+    # Each group beside the rest of the slice, as the in-memory page shows it.
+    assert {"rest", "gap", "q_worse", "worse"} <= set(table.columns)
+    assert table["rest"].notna().all()
+    assert any("significantly worse than the rest of the slice" in str(m.value) for m in at.markdown)
+    assert at.button(key="slices_evidence_groups")  # the table can be attached as evidence
 
 
 def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_workspace):

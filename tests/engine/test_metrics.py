@@ -252,3 +252,30 @@ def test_fairness_gaps_equal_the_pandas_path(pair):
         )
         pd.testing.assert_frame_equal(eng.gaps, mem.gaps, rtol=1e-9)
         assert len(eng.gaps) >= 2 and eng.gaps["gap"].notna().any()
+
+
+def test_groups_vs_the_rest_of_the_slice_equal_the_pandas_slice_report(pair):
+    from explore.engine.grouping import group_column as engine_group_column
+    from explore.engine.grouping import slice_where
+    from explore.engine.metrics import groups_vs_rest
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.report import slice_report
+
+    scored, log = pair
+    sd = SliceDefinition((Condition("hours", "range", lo=25.0, hi=60.0),))
+    for column in ("city", "age"):
+        mem = slice_report(scored, sd, by=[column], bins=3).by_group
+        keys, eng = groups_vs_rest(
+            log, engine_group_column(log, column, bins=3), where=slice_where(log, sd.conditions)
+        )
+        eng = eng.assign(**{column: keys[column].iloc[eng["group"]].to_numpy()})
+        eng = eng[eng["support"] > 0]
+        skip = {"PR AUC"} | ({"ROC AUC"} if scored.task == "multiclass" else set())
+        mem = mem[~mem["metric"].isin(skip)].set_index([column, "metric"])
+        eng = eng[~eng["metric"].isin(skip)].set_index([column, "metric"]).loc[mem.index]
+        for col in ("value", "support", "rest", "rest_low", "rest_high", "gap", "p_worse", "q_worse"):
+            np.testing.assert_allclose(
+                eng[col].to_numpy(float), mem[col].to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=col
+            )
+        assert (eng["worse"] == mem["worse"]).all()
+        assert mem["rest"].notna().all()
