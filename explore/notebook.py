@@ -590,6 +590,8 @@ def performance_over_time(
     from explore.staleness.experiment import performance_over_time as pot
 
     spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets, min_rows=min_rows)
+    if len(spec.datasets) == 1 and _engine_dataset(ws, spec.datasets[0]):
+        return _engine_performance_over_time(ws, spec, metrics, where)
     _, w = _windows(ws, spec)
     parts = [scored(ws, d, model=model) for d in spec.datasets]
     sc = windows.concat_scored(parts, name=spec.name if len(parts) > 1 else spec.datasets[0])
@@ -604,6 +606,37 @@ def performance_over_time(
         frame=lambda: value.table,
         draw=lambda: charts.performance_chart(value, chosen[0]),
         facts={"windows": w.n_windows, "metrics": chosen},
+    )
+
+
+def _engine_performance_over_time(
+    ws: Workspace, spec: Any, metrics: Sequence[str] | None, where: Any
+) -> Result:
+    """``performance_over_time`` of one out-of-core dataset: every row, by the engine (calendar windows or equal
+    rows). ``value``: the long metrics table with each group's ``window`` start."""
+    from explore.engine import charts as engine_charts
+    from explore.engine.grouping import slice_where
+    from explore.engine.metrics import by_time_window, grouped_metrics
+
+    log = ws.log(spec.datasets[0])
+    try:
+        keys, table = grouped_metrics(
+            log,
+            by_time_window(log, spec.by, n_windows=spec.n_windows),
+            metrics=list(metrics) if metrics else None,
+            where=slice_where(log, as_slice(where).conditions),
+        )
+        n_rows = log.n
+    finally:
+        log.con.close()
+    value = table.assign(window=keys["window"].iloc[table["group"]].to_numpy())
+    first = str(value["metric"].iloc[0])
+    return Result(
+        title=f"Performance over time ({spec.by}) on {spec.where}, every row by the engine",
+        value=value,
+        frame=lambda: value,
+        draw=lambda: engine_charts.metric_over_time_chart(keys, table, first),
+        facts={"windows": len(keys), "rows": f"{n_rows:,} (every row, engine)"},
     )
 
 

@@ -153,3 +153,24 @@ def test_explore_check_runs_discovery_and_fairness_on_every_row_of_an_out_of_cor
         reports["engine"]["weak_slices"]["details"]["n_tested"]
         == reports["memory"]["weak_slices"]["details"]["n_tested"]
     )
+
+
+def test_the_notebook_performance_over_time_runs_on_every_row_of_an_out_of_core_dataset(
+    tmp_path, monkeypatch
+):
+    df = predictions_log("binary", 3000)
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 400)
+    ws = explore.open(tmp_path)
+    whole = explore.open(_whole_workspace(tmp_path / "mem", df))
+    for kwargs in ({"window": "month"}, {"rows": 6}):
+        eng = explore.notebook.performance_over_time(ws, metrics=["accuracy", "ROC AUC"], **kwargs)
+        mem = explore.notebook.performance_over_time(whole, metrics=["accuracy", "ROC AUC"], **kwargs)
+        assert "3,000 (every row, engine)" in str(eng.facts["rows"])
+        assert eng.facts["windows"] == mem.facts["windows"]
+        ours = eng.value.sort_values(["metric", "group"]).reset_index(drop=True)
+        theirs = mem.value.table
+        theirs = theirs[theirs["metric"].isin(["accuracy", "ROC AUC"])].sort_values(["metric", "window"])
+        assert int(ours["support"].sum()) == int(theirs["support"].sum()) > 3000  # every row, not the sample
+        np.testing.assert_allclose(ours["value"].to_numpy(float), theirs["value"].to_numpy(float), rtol=1e-9)
