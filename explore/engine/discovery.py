@@ -22,6 +22,8 @@ from explore.engine.log import LogTable
 from explore.errors import AnalysisError
 from explore.slices import report as report_mod
 
+_ZERO_ONE = "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)"
+
 
 def loss_sql(log: LogTable, loss: str = "loss") -> tuple[str, str]:
     """SQL of the per-row loss (``explore.slices.report.loss_values``) and its description."""
@@ -34,11 +36,11 @@ def loss_sql(log: LogTable, loss: str = "loss") -> tuple[str, str]:
                 f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < 1e-15 THEN 1e-15 WHEN {p} > 1 THEN 1.0 ELSE {p} END))",
                 "log loss",
             )
-        return "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)", "0/1 error"
+        return _ZERO_ONE, "0/1 error"
     if loss == "error":
         if log.task == "regression":
             return "abs(_pred - _y)", "absolute error"
-        return "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)", "0/1 error"
+        return _ZERO_ONE, "0/1 error"
     raise AnalysisError(f"loss must be 'loss' or 'error'; received {loss!r}.")
 
 
@@ -100,9 +102,13 @@ def weak_slices(
     cols = [f"c{i}" for i in range(len(groupings))]
     sel = ", ".join(f"{c} AS c{i}" for i, c in enumerate(codes))
     aggs = "count(*) AS n, sum(d) AS s1, sum(d * d) AS s2, sum(h) AS hs"
+    k = int(min_support)
+    if x == _ZERO_ONE:  # 0/1 losses: the k largest are min(errors, k) ones among min(n, k) values
+        bound = f"least(sum(x), {k}) / least(count(*), {k}) AS bound"
+    else:
+        bound = f"list_sum(max(x, {k})) / len(max(x, {k})) AS bound"
     r = log.sql(
-        f"SELECT {', '.join(cols)}, GROUPING({', '.join(cols)}) AS gid, {aggs}, "
-        f"list_sum(max(x, {int(min_support)})) / len(max(x, {int(min_support)})) AS bound "
+        f"SELECT {', '.join(cols)}, GROUPING({', '.join(cols)}) AS gid, {aggs}, {bound} "
         f"FROM (SELECT {sel}, {x} AS x, {d} AS d, {head} AS h {rows}) "
         f"GROUP BY GROUPING SETS ((), {', '.join(f'({c})' for c in cols)})"
     ).df()
