@@ -213,11 +213,12 @@ def group_columns(
     """Every column of ``columns`` cut as ``group_column`` cuts it, and why the others were left out.
 
     Up to ``BATCH_ROWS`` rows: ``group_column`` per column (bins bit-identical to the in-memory path). Above it, in
-    three passes whatever the number of columns: distinct-value estimates and missing counts of all columns; the
-    value counts of every column with few values (one ``GROUPING SETS`` query); and the quantile edges of the
-    numeric columns with many values from one reservoir sample of ``EDGE_SAMPLE_ROWS`` rows — the edges of a
-    sample, the rows counted in each bin all of them. A column with a single value, or an identifier (distinct
-    values on more than ``id_ratio`` of the rows), is left out with its reason."""
+    three passes whatever the number of columns: one sample of every column (DuckDB's system sampling of about
+    ``EDGE_SAMPLE_ROWS`` rows; all rows of a smaller log) tells which numeric columns have many values, which
+    columns are identifiers (distinct values on more than ``id_ratio`` of the sampled rows), and gives the
+    quantile edges of the many-valued ones — the edges of a sample, the rows counted in each bin all of them;
+    one ``GROUPING SETS`` query counts the values of the other columns; one counts the missing values of the
+    many-valued ones. A column with a single value, or an identifier, is left out with its reason."""
     total = log.n
     out: list[EngineGrouping] = []
     skipped: dict[str, str] = {}
@@ -241,20 +242,33 @@ def group_columns(
     if not todo:
         return out, skipped
     kinds = {c: log.types[c].upper().split("(")[0] for c in todo}
-    aggs = []
-    for c in todo:
-        col = f"rows.{quote(c)}"
-        missing = f"({col} IS NULL OR isnan({col}))" if kinds[c] in _NUMERIC else f"({col} IS NULL)"
-        aggs += [f"approx_count_distinct({col})", f"count(*) FILTER (WHERE {missing})"]
-    r = log.sql(f"SELECT {', '.join(aggs)} FROM rows").fetchall()[0]
-    distinct = {c: int(r[2 * i]) for i, c in enumerate(todo)}
-    n_missing = {c: int(r[2 * i + 1]) for i, c in enumerate(todo)}
+    # One sample of every column (all rows when the log has at most EDGE_SAMPLE_ROWS): which numeric columns
+    # have many values, which columns are identifiers, and the edges of the former.
+    sel = ", ".join(
+        (f"CAST(rows.{quote(c)} AS DOUBLE)" if kinds[c] in _NUMERIC else f"rows.{quote(c)}")
+        + f" AS {quote(c)}"
+        for c in todo
+    )
+    draw = (
+        f"USING SAMPLE {100.0 * EDGE_SAMPLE_ROWS / total!r} PERCENT (system, 0)"
+        if total > EDGE_SAMPLE_ROWS
+        else ""
+    )
+    sample = log.sql(f"SELECT {sel} FROM rows {draw}").df()
+    m_sample = max(len(sample), 1)
+    distinct = {c: int(sample[c].nunique(dropna=True)) for c in todo}
     many = [c for c in todo if kinds[c] in _NUMERIC and distinct[c] > _FEW_VALUES]
     few = [c for c in todo if c not in many]
     for c in list(few):
-        if distinct[c] / max(total, 1) > id_ratio:
+        if m_sample > 100 and distinct[c] / m_sample > id_ratio:
             skipped[c] = "is an identifier (nearly every value distinct)"
             few.remove(c)
+    n_missing: dict[str, int] = {}
+    if many:
+        aggs = [f"count(*) FILTER (WHERE rows.{quote(c)} IS NULL OR isnan(rows.{quote(c)}))" for c in many]
+        n_missing.update(
+            zip(many, map(int, log.sql(f"SELECT {', '.join(aggs)} FROM rows").fetchall()[0]), strict=True)
+        )
     counts: dict[str, list[tuple[object, int]]] = {}
     if few:
         names = [f"v{i}" for i in range(len(few))]
@@ -268,15 +282,10 @@ def group_columns(
         for i, c in enumerate(few):
             gid = (1 << m) - 1 - (1 << (m - 1 - i))
             vals = [(row[i], int(row[m + 1])) for row in vc if row[m] == gid]
+            n_missing[c] = sum(n for v, n in vals if v is None or (isinstance(v, float) and math.isnan(v)))
             counts[c] = [
                 (v, n) for v, n in vals if v is not None and not (isinstance(v, float) and math.isnan(v))
             ]
-    sample = None
-    if many:
-        sel = ", ".join(f"CAST(rows.{quote(c)} AS DOUBLE) AS {quote(c)}" for c in many)
-        sample = log.sql(
-            f"SELECT {sel} FROM rows USING SAMPLE reservoir({EDGE_SAMPLE_ROWS} ROWS) REPEATABLE (0)"
-        ).fetchnumpy()
     probs = np.linspace(0, 1, bins + 1)
     for c in columns:
         if c in skipped:
@@ -286,7 +295,7 @@ def group_columns(
             x = f"CAST({col} AS DOUBLE)"
             missing = f"({x} IS NULL OR isnan({x}))"
             if c in many:
-                v = np.asarray(sample[c], dtype="float64")
+                v = sample[c].to_numpy(dtype="float64")
                 v = v[~np.isnan(v)]
                 qs = np.quantile(v, probs) if v.size else None
             else:
