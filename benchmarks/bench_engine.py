@@ -1,8 +1,10 @@
 """Out-of-core engine benchmark: a partitioned predictions log, the same analyses by DuckDB, Spark and pandas.
 
-    python benchmarks/bench_engine.py --rows 10000000 [--paths duckdb spark pandas] [--threads 2]
+    python benchmarks/bench_engine.py --rows 10000000 [--paths duckdb spark pandas] [--threads 2] [--reuse pandas]
+    python benchmarks/bench_engine.py --rows 100000000 --paths duckdb
 
-Writes (once) a predictions log of ``--rows`` rows × 20 features as Parquet, partitioned by month (24
+Writes (once, into ``--dest``, default /work/bench-data — outside the repository; chunks of 1M rows, so memory
+stays bounded whatever the size) a predictions log of ``--rows`` rows × 20 features as Parquet, partitioned by month (24
 ``month=YYYY-MM/`` folders), with drift (f0–f4 shift, f15's mix changes) and two planted weak slices
 (f15 = c3 & f16 = d1; f17 = e2 & f0 high: the model's scores are noise there). Each path runs in its own
 subprocess so that its peak RSS is its own:
@@ -17,19 +19,22 @@ subprocess so that its peak RSS is its own:
 Operations: open, overall metrics, slice report after a filter change (a 1-column group-by under a filter),
 group-by over 3 columns (~180 groups, 5 metrics with intervals), performance over 24 monthly windows, drift
 matrix (20 features × 24 windows against the first month), weak-slice discovery (≤ 2 conditions) with the
-planted slices found or not. Figures are printed side by side with the ratio and peak RSS.
+planted slices found or not. Figures are printed side by side with the ratio and peak RSS. Each path's figures
+are saved beside the log (``results_<path>.json``); ``--reuse pandas`` prints the saved pandas figures instead of
+running the slow in-memory path again (the table says which figures were reused and when they were measured).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import ROOT, WORK, peak_rss_mb
+from common import ROOT, peak_rss_mb
 
 MONTHS = 24
 NUM = [f"f{i}" for i in range(15)]
@@ -38,6 +43,7 @@ LEVELS = {"f15": 6, "f16": 6, "f17": 5, "f18": 8, "f19": 4}
 FEATURES = NUM + list(CAT)
 METRICS = ["accuracy", "ROC AUC", "log loss", "precision", "recall"]
 CHUNK = 1_000_000
+DEST = Path("/work/bench-data")
 
 
 def generate(dest: Path, rows: int, seed: int = 0) -> Path:
@@ -243,6 +249,11 @@ def main() -> None:
     ap.add_argument(
         "--threads", type=int, default=2, help="DuckDB threads / Spark local cores (the machine's)"
     )
+    ap.add_argument("--dest", default=str(DEST), help="where the log is written (outside the repository)")
+    ap.add_argument(
+        "--reuse", nargs="*", default=[], choices=["duckdb", "spark", "pandas"], help="print saved figures"
+    )
+    ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
     ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -251,9 +262,19 @@ def main() -> None:
         out = run_pandas(folder) if args.run == "pandas" else run_duckdb(folder, args.threads, args.run)
         print(json.dumps(out))
         return
-    folder = generate(WORK, args.rows)
-    results = {}
-    for path in args.paths:
+    folder = generate(Path(args.dest), args.rows)
+    if args.generate_only:
+        return
+    results, reused = {}, set()
+    for path in dict.fromkeys([*args.paths, *args.reuse]):
+        saved = folder / f"results_{path}.json"
+        if path in args.reuse:
+            if not saved.exists():
+                print(f"  no saved {path} figures in {saved}: run --paths {path} once first", flush=True)
+                continue
+            results[path] = json.loads(saved.read_text())
+            reused.add(path)
+            continue
         print(f"running the {path} path …", flush=True)
         proc = subprocess.run(
             [
@@ -274,6 +295,13 @@ def main() -> None:
             print(f"  {path} failed (exit {proc.returncode})", flush=True)
             continue
         results[path] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[path]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        results[path]["load"] = os.getloadavg()
+        saved.write_text(json.dumps(results[path]))
+    for path, res in results.items():
+        how = "reused from an earlier run" if path in reused else "this run"
+        load = ", ".join(f"{x:.1f}" for x in res.get("load", ()))
+        print(f"{path}: {how}, measured {res.get('measured', '?')}, load average at the end {load}")
     ops = list(next(iter(results.values()))["times"]) if results else []
     print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
     # Ratios: pandas / duckdb and pandas / spark (> 1: that engine is faster than the in-memory path).

@@ -72,6 +72,15 @@ def scored(ws: Workspace, dataset: str | None = None, *, model: str | None = Non
     return value
 
 
+def _engine_dataset(ws: Workspace, dataset: str | None) -> str | None:
+    """The dataset's name when it is out of core: the analysis then runs in the engine on every row, not on the
+    sample ``scored`` holds."""
+    from explore.core.roles import evaluation_dataset
+
+    name = dataset or evaluation_dataset(ws)
+    return name if ws.is_out_of_core(name) else None
+
+
 def _need_model(ws: Workspace, model: str | None, what: str) -> tuple[str, Any]:
     name = _model_name(ws, model)
     if name is None:
@@ -209,9 +218,41 @@ def discover(
     from explore.slices.report import weak_slices
 
     sc = scored(ws, dataset, model=model)
-    _, in_slice = _slice(sc, where)
     if columns:
         _check_columns(sc, list(columns), "columns")
+    name = _engine_dataset(ws, dataset)
+    if name is not None:
+        from explore.engine.discovery import weak_slices as engine_weak_slices
+        from explore.engine.grouping import slice_where
+
+        log = ws.log(name)
+        try:
+            value = engine_weak_slices(
+                log,
+                columns=list(columns) if columns else list(sc.feature_names),
+                max_conditions=max_conditions,
+                min_support=min_support,
+                fdr=fdr,
+                loss=loss,
+                progress=progress,
+                where=slice_where(log, as_slice(where).conditions),
+            )
+            n_rows = log.n
+        finally:
+            log.con.close()
+        return Result(
+            title=f"Weak slices of '{name}' (FDR {fdr:g}, every row, by the engine)",
+            value=value,
+            frame=lambda: value.slices,
+            draw=lambda: charts.discovery_chart(value),
+            facts={
+                "rows": f"{n_rows:,} (every row, engine)",
+                "slices tested": value.n_tested,
+                "significant": len(value.slices),
+                "min support": value.min_support,
+            },
+        )
+    _, in_slice = _slice(sc, where)
     value = weak_slices(
         sc,
         columns=list(columns) if columns else None,
@@ -254,17 +295,32 @@ def fairness(
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [column], "column")
-    sd, in_slice = _slice(sc, where)
     params = FairnessParams(
         threshold=threshold, positive=positive, min_support=min_support, confidence=confidence
     )
-    value = fairness_gaps(sc, column, params, slice_def=in_slice)
+    name = _engine_dataset(ws, dataset)
+    facts: dict[str, Any] = {}
+    if name is not None:
+        from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+        from explore.engine.grouping import slice_where
+
+        log = ws.log(name)
+        try:
+            value = engine_fairness_gaps(
+                log, column, params, where=slice_where(log, as_slice(where).conditions)
+            )
+            facts["rows"] = f"{log.n:,} (every row, engine)"
+        finally:
+            log.con.close()
+    else:
+        _, in_slice = _slice(sc, where)
+        value = fairness_gaps(sc, column, params, slice_def=in_slice)
     return Result(
         title=f"Fairness gaps across '{column}'",
         value=value,
         frame=lambda: value.gaps,
         draw=lambda: charts.fairness_chart(value),
-        facts={"groups": len(value.groups), "threshold": threshold},
+        facts={**facts, "groups": len(value.groups), "threshold": threshold},
     )
 
 
@@ -533,6 +589,8 @@ def performance_over_time(
     from explore.staleness.experiment import performance_over_time as pot
 
     spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets, min_rows=min_rows)
+    if len(spec.datasets) == 1 and _engine_dataset(ws, spec.datasets[0]):
+        return _engine_performance_over_time(ws, spec, metrics, where)
     _, w = _windows(ws, spec)
     parts = [scored(ws, d, model=model) for d in spec.datasets]
     sc = windows.concat_scored(parts, name=spec.name if len(parts) > 1 else spec.datasets[0])
@@ -551,6 +609,37 @@ def performance_over_time(
         frame=lambda: value.table,
         draw=lambda: charts.performance_chart(value, chosen[0]),
         facts={"windows": w.n_windows, "metrics": chosen},
+    )
+
+
+def _engine_performance_over_time(
+    ws: Workspace, spec: Any, metrics: Sequence[str] | None, where: Any
+) -> Result:
+    """``performance_over_time`` of one out-of-core dataset: every row, by the engine (calendar windows or equal
+    rows). ``value``: the long metrics table with each group's ``window`` start."""
+    from explore.engine import charts as engine_charts
+    from explore.engine.grouping import slice_where
+    from explore.engine.metrics import by_time_window, grouped_metrics
+
+    log = ws.log(spec.datasets[0])
+    try:
+        keys, table = grouped_metrics(
+            log,
+            by_time_window(log, spec.by, n_windows=spec.n_windows),
+            metrics=list(metrics) if metrics else None,
+            where=slice_where(log, as_slice(where).conditions),
+        )
+        n_rows = log.n
+    finally:
+        log.con.close()
+    value = table.assign(window=keys["window"].iloc[table["group"]].to_numpy())
+    first = str(value["metric"].iloc[0])
+    return Result(
+        title=f"Performance over time ({spec.by}) on {spec.where}, every row by the engine",
+        value=value,
+        frame=lambda: value,
+        draw=lambda: engine_charts.metric_over_time_chart(keys, table, first),
+        facts={"windows": len(keys), "rows": f"{n_rows:,} (every row, engine)"},
     )
 
 

@@ -17,6 +17,7 @@ from explore.staleness.drift import InvariantThresholds
 from ui.cache import cache_small
 
 CONFIDENCE = 0.95
+FDR = 0.05
 
 
 def _log(ws: Workspace, dataset: str):
@@ -37,44 +38,52 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
 def groups(
     ws: Workspace, dataset: str, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(keys, metrics) of the slice's rows grouped by one or two columns, on every row of the dataset."""
+    """(keys, metrics) of the slice's rows grouped by one or two columns, on every row of the dataset, each group
+    beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``)."""
     log = _log(ws, dataset)
     try:
         where = engine_grouping.slice_where(log, slice_def.conditions)
         gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
         g = gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
-        return engine_metrics.grouped_metrics(log, g, where=where, confidence=CONFIDENCE)
+        return engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
     finally:
         log.con.close()
 
 
 @cache_small(max_entries=16)
-def performance(ws: Workspace, dataset: str, unit: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(windows, metrics) per calendar window of every row of the dataset."""
+def performance(
+    ws: Workspace, dataset: str, unit: str, n_windows: int = 12
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(windows, metrics) per calendar window (or ``n_windows`` equal-row windows, unit "rows") of every row."""
     log = _log(ws, dataset)
     try:
         return engine_metrics.grouped_metrics(
-            log, engine_metrics.by_time_window(log, unit), confidence=CONFIDENCE
+            log, engine_metrics.by_time_window(log, unit, n_windows=n_windows), confidence=CONFIDENCE
         )
     finally:
         log.con.close()
 
 
-def _first_window(log, unit: str):
-    """The log's calendar windows and the SQL condition selecting the first one (the reference)."""
-    windows = engine_metrics.by_time_window(log, unit)
+def _first_window(log, unit: str, n_windows: int):
+    """The log's windows and the SQL condition selecting the first one (the reference)."""
+    windows = engine_metrics.by_time_window(log, unit, n_windows=n_windows)
     first = f"{windows.exprs[0]} = (SELECT min({windows.exprs[0]}) FROM rows WHERE {windows.where})"
     return windows, first
 
 
 @cache_small(max_entries=8)
 def invariants(
-    ws: Workspace, dataset: str, unit: str, features: tuple[str, ...], thresholds: InvariantThresholds
+    ws: Workspace,
+    dataset: str,
+    unit: str,
+    n_windows: int,
+    features: tuple[str, ...],
+    thresholds: InvariantThresholds,
 ) -> pd.DataFrame:
     """Invariants per calendar window of every row of the dataset against the first window (``by_window``)."""
     log = _log(ws, dataset)
     try:
-        windows, first = _first_window(log, unit)
+        windows, first = _first_window(log, unit, n_windows)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
         )
@@ -88,12 +97,12 @@ def invariants(
 
 @cache_small(max_entries=8)
 def drift(
-    ws: Workspace, dataset: str, unit: str, features: tuple[str, ...]
+    ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(windows, drift table) of every feature per calendar window against the first window."""
     log = _log(ws, dataset)
     try:
-        windows, first = _first_window(log, unit)
+        windows, first = _first_window(log, unit, n_windows)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
         )

@@ -38,7 +38,7 @@ import numpy as np
 
 from explore.core import roles, settings
 from explore.core.serialise import jsonable
-from explore.errors import NO_MODEL_FILE, ExploreError, SkipCheck
+from explore.errors import NO_MODEL_FILE, AnalysisError, ExploreError, SkipCheck
 from explore.report.markdown import fenced, markdown_table, md_escape
 from explore.rubric.ml_test_score import CHECK_REPORT_FORMAT, SCALE, TESTS, TESTS_BY_ID
 
@@ -154,6 +154,12 @@ class CheckContext:
         if key not in self._scored:
             self._scored[key] = score(self.ws, dataset, model)
         return self._scored[key]
+
+    def log(self, dataset: str | None = None) -> Any:
+        """The dataset's engine log when it is out of core (the check then runs on every row, not the sample
+        ``scored`` holds), else None. The caller closes it (``log.con.close()``)."""
+        dataset = dataset or self.eval_dataset
+        return self.ws.log(dataset) if self.ws.is_out_of_core(dataset) else None
 
     def require_model(self) -> None:
         if not self.ws.models:
@@ -302,16 +308,31 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     slices = _module("explore.slices.report")
     sc = ctx.scored(ctx.eval_dataset)
     fdr = float(ctx.options.get("fdr", 0.05))
-    # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
-    min_support = max(50, int(0.001 * sc.n))
-    n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
-    if n_finite < 2 * min_support:
-        raise SkipCheck(
-            f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
-            f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
-            "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
-        )
-    result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
+    log = ctx.log()
+    if log is not None:  # out of core: every row, by the engine
+        from explore.engine.discovery import weak_slices as engine_weak_slices
+
+        try:
+            min_support = max(50, int(0.001 * log.n))
+            try:
+                result = engine_weak_slices(
+                    log, columns=list(sc.feature_names), fdr=fdr, min_support=min_support
+                )
+            except AnalysisError as exc:
+                raise SkipCheck(f"'{ctx.eval_dataset}' (every row, engine): {exc}") from None
+        finally:
+            log.con.close()
+    else:
+        # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
+        min_support = max(50, int(0.001 * sc.n))
+        n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
+        if n_finite < 2 * min_support:
+            raise SkipCheck(
+                f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
+                f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
+                "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
+            )
+        result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
     found = result.slices
     n = len(found)
     top = "; ".join(
@@ -347,8 +368,25 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     failures: list[dict[str, Any]] = []
     parts: list[str] = []
     measured = 0
+    params = slices.FairnessParams(threshold=limit)
+    log = ctx.log()
+    if log is not None:  # out of core: every row, by the engine
+        from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+
+        def gaps_of(column: str) -> Any:
+            return engine_fairness_gaps(log, column, params)
+    else:
+
+        def gaps_of(column: str) -> Any:
+            return slices.fairness_gaps(sc, column, params)
+
+    try:
+        results = {column: gaps_of(column) for column in columns}
+    finally:
+        if log is not None:
+            log.con.close()
     for column in columns:
-        result = slices.fairness_gaps(sc, column, slices.FairnessParams(threshold=limit))
+        result = results[column]
         per_column[column] = result.to_dict()
         gaps = result.gaps.dropna(subset=["gap"])
         failures.extend(

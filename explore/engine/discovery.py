@@ -1,8 +1,12 @@
 """Weak-slice discovery on a log in the engine: counts and loss sums of every 1- and 2-condition slice.
 
-Two queries do the work whatever the number of columns: one ``GROUPING SETS`` query over the single columns
-(count, Σd, Σd², Σ metric and the mean of each group's ``min_support`` largest losses, DuckDB's ``max(x, k)``),
-one over every pair of columns. The test itself — Welch per slice, the pruning bound, Benjamini–Hochberg,
+Two passes over the rows do the work whatever the number of columns: one ``GROUPING SETS`` query over the
+single columns (count, Σd, Σd², Σ metric and the mean of each group's ``min_support`` largest losses, DuckDB's
+``max(x, k)``), and one for every pair of columns at once: the columns are packed into a few *blocks* (one
+integer key per block, the product of its columns' group counts at most ``BLOCK_GROUPS``) chosen so that every
+pair of columns shares a block — 20 columns make about 20 blocks instead of 190 pair sets — and each pair's sums
+are added up from its block's groups. Above ``explore.engine.grouping.BATCH_ROWS`` rows the columns are cut by
+``group_columns`` in three passes (numeric edges from a reservoir sample; see there). The test itself — Welch per slice, the pruning bound, Benjamini–Hochberg,
 redundancy — is ``explore.slices.report.discovery_from_sums``, the same code as in memory.
 """
 
@@ -13,11 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from explore.core.progress import Progress, no_progress
-from explore.engine.grouping import EngineGrouping, group_column
+from explore.engine.grouping import BATCH_ROWS, EngineGrouping, group_column, group_columns
 from explore.engine.log import LogTable
 from explore.errors import AnalysisError
 from explore.slices import report as report_mod
-from explore.slices.grouping import display_name
+
+_ZERO_ONE = "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)"
 
 
 def loss_sql(log: LogTable, loss: str = "loss") -> tuple[str, str]:
@@ -31,11 +36,11 @@ def loss_sql(log: LogTable, loss: str = "loss") -> tuple[str, str]:
                 f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < 1e-15 THEN 1e-15 WHEN {p} > 1 THEN 1.0 ELSE {p} END))",
                 "log loss",
             )
-        return "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)", "0/1 error"
+        return _ZERO_ONE, "0/1 error"
     if loss == "error":
         if log.task == "regression":
             return "abs(_pred - _y)", "absolute error"
-        return "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)", "0/1 error"
+        return _ZERO_ONE, "0/1 error"
     raise AnalysisError(f"loss must be 'loss' or 'error'; received {loss!r}.")
 
 
@@ -51,8 +56,10 @@ def weak_slices(
     loss: str = "loss",
     confidence: float = 0.95,
     progress: Progress | None = None,
+    where: str | None = None,
 ) -> report_mod.DiscoveryResult:
-    """``explore.slices.report.weak_slices`` over every row of ``log``, the sums computed by the engine.
+    """``explore.slices.report.weak_slices`` over every row of ``log`` (those matching the SQL ``where``), the sums
+    computed by the engine.
 
     The slices are compared by Welch's t-test on either loss (the result's ``test`` says so): the rank
     test, the in-memory default on a continuous loss, needs every row's rank, which the engine does not
@@ -68,7 +75,7 @@ def weak_slices(
         raise AnalysisError(report_mod.BAD_MIN_SUPPORT.format(received=min_support))
     report = progress or no_progress
     x, loss_name = loss_sql(log, loss)
-    ok = f"isfinite({x})"
+    ok = f"isfinite({x})" + (f" AND ({where})" if where else "")
     n, centre = log.sql(f"SELECT count(*), avg({x}) FROM rows WHERE {ok}").fetchall()[0]
     n = int(n)
     if n < 2 * min_support:
@@ -82,54 +89,39 @@ def weak_slices(
     else:
         head, metric = "(CASE WHEN _pred = _y THEN 1.0 ELSE 0.0 END)", "accuracy"
     d = f"({x} - {centre!r})"
-    T1, T2, H = log.sql(f"SELECT sum({d}), sum({d} * {d}), sum({head}) FROM rows WHERE {ok}").fetchall()[0]
 
-    groupings: list[EngineGrouping] = []
-    skipped: dict[str, str] = {}
-    for i, c in enumerate(columns):
-        report(0.25 * i / max(len(columns), 1), f"Binning '{display_name(c)}'")
-        try:
-            g = group_column(log, c, bins=n_bins, max_groups=max_values + 1)
-        except AnalysisError as exc:
-            skipped[c] = str(exc)
-            continue
-        present = log.sql(f"SELECT count(DISTINCT {g.code}) FROM rows WHERE {ok}").fetchall()[0][0]
-        if present < 2:
-            skipped[c] = "has a single value"
-            continue
-        if g.kind == "categorical" and len(g.labels) > max_values and n > 100:
-            unique = log.sql(f'SELECT count(DISTINCT "{c}") FROM rows').fetchall()[0][0]
-            if unique / max(total, 1) > report_mod._ID_LIKE_RATIO:
-                skipped[c] = "is an identifier (nearly every value distinct)"
-                continue
-        groupings.append(g)
-    if not groupings:
-        why = "; ".join(f"'{k}' {v}" for k, v in list(skipped.items())[:5]) or "no columns given"
-        raise AnalysisError(
-            report_mod.NO_COLUMNS.format(why=why, examples=", ".join(map(repr, list(columns)[:3])))
+    report(0.0, "Binning the columns")
+    if total > BATCH_ROWS:
+        groupings, skipped = group_columns(
+            log, list(columns), bins=n_bins, max_groups=max_values + 1, id_ratio=report_mod._ID_LIKE_RATIO
         )
+    else:
+        groupings, skipped = _group_each(log, columns, n_bins, max_values, total, n, ok)
+    if not groupings:
+        _no_columns(skipped, columns)
 
-    # One scan of the files into a compact table of group codes and losses: every grouping set then reads it.
-    codes = ", ".join(f"CAST({g.code} AS SMALLINT) AS c{i}" for i, g in enumerate(groupings))
-    report(0.25, "Coding the rows' groups")
-    log.sql(
-        f"CREATE OR REPLACE TEMP TABLE _disc AS SELECT {codes}, {x} AS x, {d} AS d, {head} AS h FROM rows WHERE {ok}"
-    )
-    base = "_disc"
-    aggs = "count(*) AS n, sum(d) AS s1, sum(d * d) AS s2, sum(h) AS hs"
+    codes = [f"CAST({g.code} AS INTEGER)" for g in groupings]
+    rows = f"FROM rows WHERE {ok}"
+    report(0.25, "Counting one-condition slices")
     cols = [f"c{i}" for i in range(len(groupings))]
-    report(0.3, "Counting one-condition slices")
-    sets = ", ".join(f"({c})" for c in cols)
+    sel = ", ".join(f"{c} AS c{i}" for i, c in enumerate(codes))
+    aggs = "count(*) AS n, sum(d) AS s1, sum(d * d) AS s2, sum(h) AS hs"
+    k = int(min_support)
+    if x == _ZERO_ONE:  # 0/1 losses: the k largest are min(errors, k) ones among min(n, k) values
+        bound = f"least(sum(x), {k}) / least(count(*), {k}) AS bound"
+    else:
+        bound = f"list_sum(max(x, {k})) / len(max(x, {k})) AS bound"
     r = log.sql(
-        f"SELECT {', '.join(cols)}, GROUPING({', '.join(cols)}) AS gid, {aggs}, "
-        f"list_sum(max(x, {int(min_support)})) / len(max(x, {int(min_support)})) AS bound "
-        f"FROM {base} GROUP BY GROUPING SETS ({sets})"
+        f"SELECT {', '.join(cols)}, GROUPING({', '.join(cols)}) AS gid, {aggs}, {bound} "
+        f"FROM (SELECT {sel}, {x} AS x, {d} AS d, {head} AS h {rows}) "
+        f"GROUP BY GROUPING SETS ((), {', '.join(f'({c})' for c in cols)})"
     ).df()
     K = len(groupings)
+    whole = r[r["gid"] == (1 << K) - 1]  # the grand total: Σd, Σd², Σ metric over all rows
+    T1, T2, H = (float(whole[name].iloc[0]) for name in ("s1", "s2", "hs"))
     singles = []
     for i, g in enumerate(groupings):
-        gid = (1 << K) - 1 - (1 << (K - 1 - i))  # every column but c_i aggregated away
-        part = r[r["gid"] == gid]
+        part = r[r["gid"] == (1 << K) - 1 - (1 << (K - 1 - i))]  # every column but c_i aggregated away
         idx = part[f"c{i}"].to_numpy(dtype=np.intp)
         arrays = []
         for name in ("n", "s1", "s2", "hs"):
@@ -139,27 +131,21 @@ def weak_slices(
         bound = np.full(g.n_groups, -np.inf)
         bound[idx] = part["bound"].to_numpy(dtype="float64")
         singles.append((*arrays, bound))
+    # A column whose rows all fall in one group says nothing.
+    keep = [i for i in range(K) if (singles[i][0] > 0).sum() >= 2]
+    for i in range(K):
+        if i not in keep:
+            skipped[groupings[i].column] = "has a single value"
+    groupings = [groupings[i] for i in keep]
+    singles = [singles[i] for i in keep]
+    codes = [codes[i] for i in keep]
+    if not groupings:
+        _no_columns(skipped, columns)
+    K = len(groupings)
     pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
     if max_conditions == 2 and K > 1:
         report(0.4, "Counting two-condition slices")
-        sets = ", ".join(f"(c{i}, c{j})" for i in range(K) for j in range(i + 1, K))
-        r2 = log.sql(
-            f"SELECT {', '.join(cols)}, GROUPING({', '.join(cols)}) AS gid, {aggs} FROM {base} GROUP BY GROUPING SETS ({sets})"
-        ).df()
-        for i in range(K):
-            for j in range(i + 1, K):
-                gid = (1 << K) - 1 - (1 << (K - 1 - i)) - (1 << (K - 1 - j))
-                part = r2[r2["gid"] == gid]
-                nb = groupings[j].n_groups
-                flat = part[f"c{i}"].to_numpy(dtype=np.intp) * nb + part[f"c{j}"].to_numpy(dtype=np.intp)
-                arrays = []
-                for name in ("n", "s1", "s2", "hs"):
-                    a = np.zeros(groupings[i].n_groups * nb)
-                    a[flat] = part[name].to_numpy(dtype="float64")
-                    arrays.append(a)
-                pairs[(i, j)] = tuple(arrays)
-
-    log.sql("DROP TABLE IF EXISTS _disc")
+        pairs = _pair_sums(log, groupings, codes, rows, x, d, head)
 
     def pair(i: int, j: int):
         cnt, s1, s2, hs = pairs[(i, j)]
@@ -178,3 +164,103 @@ def weak_slices(
     )
     test = report_mod.DiscoveryTest(int(min_support), max_conditions, fdr, confidence)
     return report_mod.discovery_from_sums(sums, test, report=report)
+
+
+# The largest number of groups of one block (the product of its columns' group counts): small hash tables.
+BLOCK_GROUPS = 4096
+
+
+def _group_each(
+    log: LogTable, columns: Sequence[str], n_bins: int, max_values: int, total: int, n: int, ok: str
+) -> tuple[list[EngineGrouping], dict[str, str]]:
+    """Columns cut one by one, exactly as in memory (logs of at most ``BATCH_ROWS`` rows)."""
+    groupings: list[EngineGrouping] = []
+    skipped: dict[str, str] = {}
+    for c in columns:
+        try:
+            g = group_column(log, c, bins=n_bins, max_groups=max_values + 1)
+        except AnalysisError as exc:
+            skipped[c] = str(exc)
+            continue
+        if g.kind == "categorical" and len(g.labels) > max_values and n > 100:
+            unique = log.sql(f'SELECT count(DISTINCT "{c}") FROM rows').fetchall()[0][0]
+            if unique / max(total, 1) > report_mod._ID_LIKE_RATIO:
+                skipped[c] = "is an identifier (nearly every value distinct)"
+                continue
+        groupings.append(g)
+    return groupings, skipped
+
+
+def _no_columns(skipped: dict[str, str], columns: Sequence[str]) -> None:
+    why = "; ".join(f"'{k}' {v}" for k, v in list(skipped.items())[:5]) or "no columns given"
+    raise AnalysisError(
+        report_mod.NO_COLUMNS.format(why=why, examples=", ".join(map(repr, list(columns)[:3])))
+    )
+
+
+def covering_blocks(sizes: Sequence[int], cap: int = BLOCK_GROUPS) -> list[list[int]]:
+    """Blocks of column indices such that every pair of columns is in at least one block, each block's product of
+    ``sizes`` at most ``cap`` (a pair whose own product exceeds it gets a block of its own). Greedy: a block
+    grows by the column that covers most pairs not yet covered."""
+    k = len(sizes)
+    todo = {(i, j) for i in range(k) for j in range(i + 1, k)}
+    blocks: list[list[int]] = []
+    while todo:
+        i, j = min(todo)
+        block, size = [i, j], sizes[i] * sizes[j]
+        while True:
+            best, gain = None, 0
+            for c in range(k):
+                if c in block or size * sizes[c] > cap:
+                    continue
+                g = sum((min(b, c), max(b, c)) in todo for b in block)
+                if g > gain:
+                    best, gain = c, g
+            if best is None:
+                break
+            block.append(best)
+            size *= sizes[best]
+        block.sort()
+        todo -= {(a, b) for ai, a in enumerate(block) for b in block[ai + 1 :]}
+        blocks.append(block)
+    return blocks
+
+
+def _pair_sums(
+    log: LogTable, groupings: list[EngineGrouping], codes: list[str], rows: str, x: str, d: str, head: str
+) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
+    """(count, Σd, Σd², Σ metric) of every pair of groups of every pair of columns, from one pass: a
+    ``GROUPING SETS`` query over the covering blocks' keys, each pair summed from its first block."""
+    sizes = [g.n_groups for g in groupings]
+    blocks = covering_blocks(sizes)
+    keys = []
+    for block in blocks:
+        key = "0"
+        for c in block:
+            key = f"({key}) * {sizes[c]} + {codes[c]}"
+        keys.append(f"CAST({key} AS BIGINT)")
+    names = [f"b{i}" for i in range(len(blocks))]
+    sel = ", ".join(f"{k} AS {b}" for k, b in zip(keys, names, strict=True))
+    r = log.sql(
+        f"SELECT {', '.join(names)}, GROUPING({', '.join(names)}) AS gid, count(*) AS n, sum(d) AS s1, "
+        f"sum(d * d) AS s2, sum(h) AS hs FROM (SELECT {sel}, {d} AS d, {head} AS h {rows}) "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in names)})"
+    ).df()
+    m = len(blocks)
+    pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+    for bi, block in enumerate(blocks):
+        part = r[r["gid"] == (1 << m) - 1 - (1 << (m - 1 - bi))]
+        key = part[names[bi]].to_numpy(dtype="int64")
+        digits = {}
+        for c in reversed(block):  # the key's mixed-radix digits, last column least significant
+            key, digits[c] = np.divmod(key, sizes[c])
+        values = [part[name].to_numpy(dtype="float64") for name in ("n", "s1", "s2", "hs")]
+        for ai, a in enumerate(block):
+            for b in block[ai + 1 :]:
+                if (a, b) in pairs:
+                    continue
+                flat = digits[a] * sizes[b] + digits[b]
+                pairs[(a, b)] = tuple(
+                    np.bincount(flat, weights=v, minlength=sizes[a] * sizes[b]) for v in values
+                )
+    return pairs

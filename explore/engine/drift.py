@@ -3,11 +3,18 @@
 The reference profile (quantile bin edges, categories) is built from the reference rows' *distinct values and
 their counts*, which the engine returns — the same profile ``explore.staleness.drift.reference_profile`` builds
 in memory, so bucket edges are bit-identical. Current rows are bucketed by a SQL expression (numeric) or
-counted per distinct value (categorical), per window. KS counts rows per (window, slot) of a set of points — the
-reference's distinct values, found by an ASOF join — and takes the largest CDF gap at the slot ends: exactly
-``scipy.stats.ks_2samp``'s statistic. A reference with more than ``KS_MAX_POINTS`` distinct values uses its
-``KS_GRID`` quantiles as points instead: both CDFs are then exact at those points, the statistic a lower bound
-of the exact one (``ks_method`` says "grid").
+counted per distinct value (categorical), per window.
+
+KS, two ways. A reference with at most ``KS_MAX_POINTS`` distinct values of a feature: rows per (window, slot)
+of those points, found by an ASOF join, and the largest CDF gap at the slot ends — exactly
+``scipy.stats.ks_2samp``'s statistic (``ks_method`` "exact"; one join per feature, meant for logs of the size
+pandas would hold). Above it (a continuous feature of a big log) the feature is *scanned*: its reference range
+is cut into ``KS_GRID`` equal cells and every row gets one small integer, bucket × cells + cell, so that one
+query — ``GROUPING SETS`` of (window, key) for every feature at once — gives the PSI/JS histograms and the KS
+histograms of all features × windows in a single pass over the files. Both CDFs are exact at the cell ends, so
+the KS statistic is the largest gap there: a lower bound of the exact one, by at most the reference share of
+one cell (``ks_method`` "grid"). The reference's edges of such features come from one ``quantile_cont`` query
+over all of them.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,10 +32,28 @@ from explore.engine.metrics import Grouping, _define_groups
 from explore.errors import AnalysisError
 from explore.staleness import drift
 
-KS_MAX_POINTS = 1_000_000
+KS_MAX_POINTS = 20_000
 KS_GRID = 4096
-# Profiles whose KS points are a quantile grid of the reference rather than its distinct values.
-_GRID_PROFILES: weakref.WeakSet = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The KS grid of a scanned feature: ``n`` equal cells of ``width`` from ``lo`` (plus one below, one above)."""
+
+    lo: float
+    hi: float
+    width: float
+    n: int
+
+    def key_sql(self, x: str, bucket: str) -> str:
+        """SQL: bucket × (n + 2) + cell, one small integer per row (cell 0: below lo, n + 1: at or above hi)."""
+        # floor of the position, clamped before the cast (±inf, NaN): −1 → cell 0, n → cell n + 1.
+        cell = f"(CAST(least(greatest(floor(({x} - {self.lo!r}) / {self.width!r}), -1.0), {self.n}.0) AS INTEGER) + 1)"
+        return f"({bucket} * {self.n + 2} + coalesce({cell}, 0))"
+
+
+# Scanned profiles (their KS points are the cell ends of a grid) -> their grid.
+_GRID_PROFILES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UTINYINT",
                   "USMALLINT", "UINTEGER", "UBIGINT", "TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS")  # fmt: skip
 
@@ -78,77 +104,203 @@ def reference_profile(
     from engine-side distinct-value counts; equal to ``explore.staleness.drift.reference_profile`` in memory."""
     features = _check_features(log, features)
     cond = f"WHERE {where}" if where else ""
-    n_rows = int(log.sql(f"SELECT count(*) FROM rows {cond}").fetchall()[0][0])
-    if n_rows == 0:
-        raise AnalysisError(drift.EMPTY_REFERENCE.format(name=name))
-    profiles = {}
-    for f in features:
-        if _is_numeric(log.types[f]):
-            profiles[f] = _numeric_profile(log, f, cond, n_rows, n_bins)
-        else:
-            profiles[f] = _categorical_profile(log, f, cond, n_rows, max_categories)
+    # The reference rows' features, read from the files once: every profile query below reads this table.
+    listed = ", ".join(f"rows.{quote(f)}" for f in features)
+    log.sql(f"CREATE OR REPLACE TEMP TABLE _ref AS SELECT {listed} FROM rows {cond}")
+    cond = ""
+    try:
+        n_rows = int(log.sql("SELECT count(*) FROM _ref").fetchall()[0][0])
+        if n_rows == 0:
+            raise AnalysisError(drift.EMPTY_REFERENCE.format(name=name))
+        numeric = [f for f in features if _is_numeric(log.types[f])]
+        stats = _numeric_stats(log, numeric, cond)
+        scanned = [f for f in numeric if stats[f][0] > KS_MAX_POINTS]
+        profiles = _scanned_profiles(log, scanned, stats, cond, n_rows, n_bins)
+        for f in features:
+            if f in profiles:
+                continue
+            if _is_numeric(log.types[f]):
+                profiles[f] = _numeric_profile(log, f, cond, n_rows, n_bins, stats[f])
+            else:
+                profiles[f] = _categorical_profile(log, f, cond, n_rows, max_categories)
+        profiles = {f: profiles[f] for f in features}
+    finally:
+        log.sql("DROP TABLE IF EXISTS _ref")
     return drift.ReferenceProfile(name=name, n_rows=n_rows, features=profiles, n_bins=n_bins)
 
 
-def _numeric_profile(log: LogTable, f: str, cond: str, n_rows: int, n_bins: int) -> drift.FeatureProfile:
+def _numeric_stats(log: LogTable, features: list[str], cond: str) -> dict[str, tuple[int, int, float, float]]:
+    """Per numeric feature, in one query over the reference: (distinct values — approximate, HyperLogLog —,
+    missing, finite min, finite max)."""
+    if not features:
+        return {}
+    aggs = []
+    for f in features:
+        x = _value(log, f)
+        aggs += [
+            f"approx_count_distinct({x}) FILTER (WHERE NOT {_missing(x)})",  # decides exact KS or grid
+            f"count(*) FILTER (WHERE {_missing(x)})",
+            f"min({x}) FILTER (WHERE isfinite({x}))",
+            f"max({x}) FILTER (WHERE isfinite({x}))",
+        ]
+    r = log.sql(f"SELECT {', '.join(aggs)} FROM _ref AS rows {cond}").fetchall()[0]
+    return {
+        f: (
+            int(r[4 * i]),
+            int(r[4 * i + 1]),
+            math.nan if r[4 * i + 2] is None else float(r[4 * i + 2]),
+            math.nan if r[4 * i + 3] is None else float(r[4 * i + 3]),
+        )
+        for i, f in enumerate(features)
+    }
+
+
+def _bucket_names(edges: np.ndarray) -> list[str]:
+    if len(edges) >= 2:
+        return [f"[{drift._num(edges[0])}, {drift._num(edges[1])}]"] + [
+            f"({drift._num(edges[i])}, {drift._num(edges[i + 1])}]" for i in range(1, len(edges) - 1)
+        ]
+    return [f"= {drift._num(edges[0])}" if edges.size else "(no reference values)"]
+
+
+def _numeric_profile(
+    log: LogTable, f: str, cond: str, n_rows: int, n_bins: int, stats: tuple[int, int, float, float]
+) -> drift.FeatureProfile:
+    """A feature with few distinct reference values: its whole CDF, for the exact KS."""
     x = _value(log, f)
     keep = f"NOT {_missing(x)}"
     where = f"{cond} AND {keep}" if cond else f"WHERE {keep}"
-    n_distinct = int(log.sql(f"SELECT count(DISTINCT {x}) FROM rows {where}").fetchall()[0][0])
-    n_missing = int(
-        log.sql(f"SELECT count(*) FROM rows {cond + ' AND ' if cond else 'WHERE '}{_missing(x)}").fetchall()[
-            0
-        ][0]
-    )
-    if n_distinct <= KS_MAX_POINTS:
-        r = log.sql(f"SELECT {x} AS v, count(*) AS n FROM rows {where} GROUP BY 1 ORDER BY 1").fetchnumpy()
-        u = np.asarray(r["v"], dtype="float64")
-        below = np.concatenate([[0], np.cumsum(np.asarray(r["n"], dtype="int64"))])
-        edges = drift._edges_from_distinct(u, below, n_bins)
-    else:  # too many distinct values to fetch: the engine's quantiles, and a grid of points for KS
-        edges = _quantiles(log, x, where, np.linspace(0.0, 1.0, n_bins + 1))
-        u = _quantiles(log, x, where, np.linspace(0.0, 1.0, KS_GRID + 1))
-        below = _below_counts(log, x, where, u)
+    _, n_missing, low, high = stats
+    r = log.sql(
+        f"SELECT {x} AS v, count(*) AS n FROM _ref AS rows {where} GROUP BY 1 ORDER BY 1"
+    ).fetchnumpy()
+    u = np.asarray(r["v"], dtype="float64")
+    below = np.concatenate([[0], np.cumsum(np.asarray(r["n"], dtype="int64"))])
+    edges = drift._edges_from_distinct(u, below, n_bins)
     n_b = max(len(edges) - 1, 1)
     counts = np.zeros(n_b + 2, dtype="int64")
     b = _bucket_sql(x, edges)
-    r = log.sql(f"SELECT {b} AS b, count(*) AS n FROM rows {where} GROUP BY 1").fetchnumpy()
+    r = log.sql(f"SELECT {b} AS b, count(*) AS n FROM _ref AS rows {where} GROUP BY 1").fetchnumpy()
     np.add.at(counts, np.asarray(r["b"], dtype=np.intp), np.asarray(r["n"], dtype="int64"))
     counts[n_b + 1] = n_missing
-    if len(edges) >= 2:
-        names = [f"[{drift._num(edges[0])}, {drift._num(edges[1])}]"] + [
-            f"({drift._num(edges[i])}, {drift._num(edges[i + 1])}]" for i in range(1, len(edges) - 1)
-        ]
-    else:
-        names = [f"= {drift._num(edges[0])}" if edges.size else "(no reference values)"]
-    lo_hi = log.sql(f"SELECT min({x}), max({x}) FROM rows {where} AND isfinite({x})").fetchall()[0]
-    profile = drift.FeatureProfile(
+    return drift.FeatureProfile(
         name=f,
         kind="numeric",
-        buckets=[*names, drift.UNSEEN, drift.MISSING],
+        buckets=[*_bucket_names(edges), drift.UNSEEN, drift.MISSING],
         ref_counts=counts,
         n_ref=n_rows,
         null_rate=n_missing / n_rows,
         edges=edges,
-        low=math.nan if lo_hi[0] is None else float(lo_hi[0]),
-        high=math.nan if lo_hi[1] is None else float(lo_hi[1]),
+        low=low,
+        high=high,
         distinct=(u, below),
     )
-    if n_distinct > KS_MAX_POINTS:
-        _GRID_PROFILES.add(profile)
-    return profile
 
 
-def _quantiles(log: LogTable, x: str, where: str, qs: np.ndarray) -> np.ndarray:
-    listed = ", ".join(repr(float(q)) for q in qs)
-    return np.unique(
-        np.asarray(log.sql(f"SELECT quantile_cont({x}, [{listed}]) FROM rows {where}").fetchall()[0][0])
-    )
+def _scanned_profiles(
+    log: LogTable,
+    features: list[str],
+    stats: dict[str, tuple[int, int, float, float]],
+    cond: str,
+    n_rows: int,
+    n_bins: int,
+) -> dict[str, drift.FeatureProfile]:
+    """Profiles of features with many distinct reference values, in two queries whatever their number: the
+    quantile edges of all of them, then one ``GROUPING SETS`` histogram of every feature's bucket × cell key."""
+    if not features:
+        return {}
+    probs = ", ".join(repr(float(q)) for q in np.linspace(0.0, 1.0, n_bins + 1))
+    aggs = [
+        f"quantile_cont({_value(log, f)}, [{probs}]) FILTER (WHERE isfinite({_value(log, f)}))"
+        for f in features
+    ]
+    qs = log.sql(f"SELECT {', '.join(aggs)} FROM _ref AS rows {cond}").fetchall()[0]
+    edges = {
+        f: np.unique(np.asarray(q if q is not None else [], dtype="float64"))
+        for f, q in zip(features, qs, strict=True)
+    }
+    cells = {}
+    for f in features:
+        lo, hi = stats[f][2], stats[f][3]
+        if math.isnan(lo):
+            lo = hi = 0.0
+        cells[f] = _Cells(lo, hi, (hi - lo) / KS_GRID if hi > lo else 1.0, KS_GRID)
+    hist = _key_histograms(log, features, edges, cells, f"FROM _ref AS rows {cond}", group=None)
+    out = {}
+    for f in features:
+        e, c = edges[f], cells[f]
+        n_b = max(len(e) - 1, 1)
+        h = hist[f][0]  # (bucket × cell) counts
+        counts = h.reshape(n_b + 2, c.n + 2).sum(axis=1)
+        per_cell = h.reshape(n_b + 2, c.n + 2)[: n_b + 1].sum(axis=0)
+        points = np.concatenate([[c.lo], c.lo + c.width * np.arange(1, c.n), [c.hi]])
+        below = np.concatenate([np.cumsum(per_cell)[:-1], [per_cell.sum()]])
+        n_missing = stats[f][1]
+        prof = drift.FeatureProfile(
+            name=f,
+            kind="numeric",
+            buckets=[*_bucket_names(e), drift.UNSEEN, drift.MISSING],
+            ref_counts=counts.astype("int64"),
+            n_ref=n_rows,
+            null_rate=n_missing / n_rows,
+            edges=e,
+            low=stats[f][2],
+            high=stats[f][3],
+            distinct=(points, below.astype("int64")),
+        )
+        _GRID_PROFILES[prof] = c
+        out[f] = prof
+    return out
 
 
-def _below_counts(log: LogTable, x: str, where: str, points: np.ndarray) -> np.ndarray:
-    """#values strictly below each point, with the total appended (what ``distinct`` holds)."""
-    return np.cumsum(_slot_counts(log, x, where, points, group=None)[0])[0::2]
+def _key_histograms(
+    log: LogTable,
+    numeric: list[str],
+    edges: dict[str, np.ndarray],
+    cells: dict[str, _Cells],
+    source: str,
+    group: int | None,
+    categorical: Sequence[str] = (),
+) -> dict[str, object]:
+    """One pass over ``source`` (a FROM clause over ``rows``; with ``group``, the view ``grp`` and its G groups):
+    per scanned numeric feature a (G, buckets × cells) count array, per categorical feature the (g, value, n)
+    frame, and ``"_rows"``: rows per group."""
+    G = group or 1
+    g = "g" if group is not None else "0"
+    keys = [cells[f].key_sql(_value(log, f), _bucket_sql(_value(log, f), edges[f])) for f in numeric]
+    cols = [f"{k} AS k{i}" for i, k in enumerate(keys)]
+    cols += [f"rows.{quote(f)} AS v{i}" for i, f in enumerate(categorical)]
+    names = [f"k{i}" for i in range(len(numeric))] + [f"v{i}" for i in range(len(categorical))]
+    if not names:
+        r = log.sql(f"SELECT {g} AS g, count(*) AS n {source} GROUP BY 1").df().assign(gid=0)
+    else:
+        sets = ", ".join(["(g)", *(f"(g, {c})" for c in names)])
+        r = log.sql(
+            f"SELECT g, {', '.join(names)}, GROUPING({', '.join(names)}) AS gid, count(*) AS n "
+            f"FROM (SELECT {g} AS g, {', '.join(cols)} {source}) GROUP BY GROUPING SETS ({sets})"
+        ).df()
+    m = len(names)
+    out: dict[str, object] = {}
+    part = r[r["gid"] == (1 << m) - 1]
+    rows = np.zeros(G, dtype="int64")
+    rows[part["g"].to_numpy(dtype=np.intp)] = part["n"].to_numpy(dtype="int64")
+    out["_rows"] = rows
+    for i, name in enumerate(names):
+        part = r[r["gid"] == (1 << m) - 1 - (1 << (m - 1 - i))]
+        if i < len(numeric):
+            f = numeric[i]
+            n_b = max(len(edges[f]) - 1, 1)
+            h = np.zeros((G, (n_b + 2) * (cells[f].n + 2)), dtype="int64")
+            np.add.at(
+                h,
+                (part["g"].to_numpy(dtype=np.intp), part[name].to_numpy(dtype=np.intp)),
+                part["n"].to_numpy(dtype="int64"),
+            )
+            out[f] = h
+        else:
+            f = categorical[i - len(numeric)]
+            out[f] = part[["g", name, "n"]].rename(columns={name: "v"}).reset_index(drop=True)
+    return out
 
 
 def _bucket_sql(x: str, edges: np.ndarray) -> str:
@@ -156,11 +308,22 @@ def _bucket_sql(x: str, edges: np.ndarray) -> str:
     n_b = max(len(edges) - 1, 1)
     if not edges.size:
         return f"(CASE WHEN {_missing(x)} THEN {n_b + 1} ELSE {n_b} END)"
-    inner = " + ".join(f"({x} > {float(e)!r})::INTEGER" for e in edges[1:-1]) or "0"
+    inner = _count_above(x, [float(e) for e in edges[1:-1]], 0)
     return (
         f"(CASE WHEN {_missing(x)} THEN {n_b + 1} "
         f"WHEN {x} < {float(edges[0])!r} OR {x} > {float(edges[-1])!r} THEN {n_b} ELSE {inner} END)"
     )
+
+
+def _count_above(x: str, edges: list[float], offset: int) -> str:
+    """SQL: how many of the increasing ``edges`` lie strictly below ``x`` (plus ``offset``), as a binary search of
+    nested CASEs — a few comparisons per row instead of one per edge."""
+    if not edges:
+        return str(offset)
+    mid = len(edges) // 2
+    above = _count_above(x, edges[mid + 1 :], offset + mid + 1)
+    below = _count_above(x, edges[:mid], offset)
+    return f"(CASE WHEN {x} > {edges[mid]!r} THEN {above} ELSE {below} END)"
 
 
 def _slot_counts(log: LogTable, x: str, where: str, points: np.ndarray, group: int | None) -> np.ndarray:
@@ -192,7 +355,7 @@ def _categorical_profile(
 ) -> drift.FeatureProfile:
     col = f"rows.{quote(f)}"
     vc = log.sql(
-        f"SELECT {col} AS v, count(*) AS n FROM rows {cond} GROUP BY 1 ORDER BY n DESC, v NULLS LAST"
+        f"SELECT {col} AS v, count(*) AS n FROM _ref AS rows {cond} GROUP BY 1 ORDER BY n DESC, v NULLS LAST"
     ).df()
     present = vc[vc["v"].notna()]
     known = frozenset(present["v"].tolist())
@@ -221,13 +384,25 @@ def drift_by_window(
     features: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, drift.DriftResult]:
     """``(keys, result)``: ``explore.staleness.drift.drift_by_window``'s result for the log's windows (or any
-    grouping), every count computed by the engine. ``result.table`` has one more column, ``ks_method``."""
+    grouping), every count computed by the engine. ``result.table`` has one more column, ``ks_method``.
+
+    Scanned numeric features and every categorical feature are counted in one pass over the files; a numeric
+    feature with few distinct reference values adds one ASOF-join query for its exact KS."""
     features = _check_features(log, features if features is not None else list(profile.features))
     keys = _define_groups(log, grouping)
     G = len(keys)
-    rows = np.zeros(G, dtype="int64")
-    r = log.sql("SELECT g, count(*) AS n FROM grp GROUP BY g").fetchnumpy()
-    rows[np.asarray(r["g"], dtype=np.intp)] = r["n"]
+    scanned = [f for f in features if profile.features[f] in _GRID_PROFILES]
+    categorical = [f for f in features if profile.features[f].kind == "categorical"]
+    hist = _key_histograms(
+        log,
+        scanned,
+        {f: profile.features[f].edges for f in scanned},
+        {f: _GRID_PROFILES[profile.features[f]] for f in scanned},
+        "FROM grp AS rows",
+        group=G,
+        categorical=categorical,
+    )
+    rows = hist["_rows"]
     frames, counts = [], {}
     for f in features:
         prof = profile.features[f]
@@ -237,33 +412,46 @@ def drift_by_window(
         p_w = np.full(G, np.nan)
         method = ""
         if prof.kind == "numeric":
-            x = _value(log, f)
-            r = log.sql(
-                f"SELECT g, {_bucket_sql(x, prof.edges)} AS b, count(*) AS n FROM grp AS rows GROUP BY ALL"
-            ).fetchnumpy()
-            np.add.at(
-                c, (np.asarray(r["g"], dtype=np.intp), np.asarray(r["b"], dtype=np.intp)), np.asarray(r["n"])
-            )
             u, below = prof.distinct
             n = int(below[-1])
-            slots = _slot_counts(log, x, f"WHERE NOT {_missing(x)}", u, G)
-            m_w = slots.sum(axis=1)
-            grid = prof in _GRID_PROFILES
-            if n and u.size:
-                ref_cdf = np.empty(2 * u.size + 1)
-                ref_cdf[0::2] = below
-                ref_cdf[1::2] = below[1:]  # exact: nothing of the reference lies strictly between two points
-                ref_cdf /= n
-                cur_cdf = np.cumsum(slots, axis=1) / np.maximum(m_w, 1)[:, None]
-                gaps = np.abs(ref_cdf[None, :] - cur_cdf)
-                d = (gaps[:, 0::2] if grid else gaps).max(axis=1)  # grid: only where both CDFs are exact
-                ks_w = np.where(m_w > 0, d, np.nan)
-            method = "grid" if grid else "exact"
+            if f in scanned:
+                cells = _GRID_PROFILES[prof]
+                h = hist[f].reshape(G, nb, cells.n + 2)
+                c = h.sum(axis=2)
+                per_cell = h[:, : nb - 1].sum(axis=1)  # present values (every bucket but missing)
+                m_w = per_cell.sum(axis=1)
+                if n:
+                    ref_cdf = below[:-1] / n
+                    cur_cdf = np.cumsum(per_cell, axis=1)[:, :-1] / np.maximum(m_w, 1)[:, None]
+                    d = np.abs(ref_cdf[None, :] - cur_cdf).max(axis=1)
+                    ks_w = np.where(m_w > 0, d, np.nan)
+                method = "grid"
+            else:
+                x = _value(log, f)
+                r = log.sql(
+                    f"SELECT g, {_bucket_sql(x, prof.edges)} AS b, count(*) AS n FROM grp AS rows GROUP BY ALL"
+                ).fetchnumpy()
+                np.add.at(
+                    c,
+                    (np.asarray(r["g"], dtype=np.intp), np.asarray(r["b"], dtype=np.intp)),
+                    np.asarray(r["n"]),
+                )
+                slots = _slot_counts(log, x, f"WHERE NOT {_missing(x)}", u, G)
+                m_w = slots.sum(axis=1)
+                if n and u.size:
+                    ref_cdf = np.empty(2 * u.size + 1)
+                    ref_cdf[0::2] = below
+                    ref_cdf[1::2] = below[
+                        1:
+                    ]  # exact: nothing of the reference lies strictly between two points
+                    ref_cdf /= n
+                    cur_cdf = np.cumsum(slots, axis=1) / np.maximum(m_w, 1)[:, None]
+                    ks_w = np.where(m_w > 0, np.abs(ref_cdf[None, :] - cur_cdf).max(axis=1), np.nan)
+                method = "exact"
             for w in range(G):
                 p_w[w] = drift.ks_pvalue(ks_w[w], prof.n_present, int(m_w[w]))
         else:
-            col = f"rows.{quote(f)}"
-            vc = log.sql(f"SELECT g, {col} AS v, count(*) AS n FROM grp AS rows GROUP BY ALL").df()
+            vc = hist[f]
             b = drift._category_buckets(vc["v"], prof.categories, prof.known)
             np.add.at(c, (vc["g"].to_numpy(dtype=np.intp), b), vc["n"].to_numpy(dtype="int64"))
             for w in range(G):

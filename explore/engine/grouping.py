@@ -9,7 +9,9 @@ the same functions as in memory, so a group found on a log is a ``SliceDefinitio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +20,9 @@ from explore.errors import AnalysisError
 from explore.slices import grouping
 from explore.slices.definition import Condition
 from explore.staleness.drift import quantiles_from_distinct
+
+if TYPE_CHECKING:
+    from explore.slices.report import FairnessParams, FairnessResult
 
 MAX_DISTINCT = 1_000_000
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UTINYINT",
@@ -191,3 +196,205 @@ def condition_sql(log: LogTable, cond: Condition) -> str:
 def slice_where(log: LogTable, conditions: list[Condition] | tuple[Condition, ...]) -> str | None:
     """The conjunction of a slice's conditions as SQL (None: every row)."""
     return " AND ".join(condition_sql(log, c) for c in conditions) or None
+
+
+# Above this many rows, ``group_columns`` cuts every column from a handful of queries (edges of numeric columns
+# with many values from a reservoir sample of ``EDGE_SAMPLE_ROWS`` rows) instead of a few queries per column.
+BATCH_ROWS = 1_000_000
+EDGE_SAMPLE_ROWS = 1_000_000
+# A numeric column with more distinct values than this (HyperLogLog estimate) takes the sample's quantiles.
+_FEW_VALUES = 1000
+
+
+def group_columns(
+    log: LogTable,
+    columns: list[str],
+    *,
+    bins: int = grouping.DEFAULT_BINS,
+    max_groups: int = grouping.MAX_GROUPS,
+    id_ratio: float = 0.9,
+) -> tuple[list[EngineGrouping], dict[str, str]]:
+    """Every column of ``columns`` cut as ``group_column`` cuts it, and why the others were left out.
+
+    Up to ``BATCH_ROWS`` rows: ``group_column`` per column (bins bit-identical to the in-memory path). Above it, in
+    three passes whatever the number of columns: one sample of every column (DuckDB's system sampling of about
+    ``EDGE_SAMPLE_ROWS`` rows; all rows of a smaller log) tells which numeric columns have many values, which
+    columns are identifiers (distinct values on more than ``id_ratio`` of the sampled rows), and gives the
+    quantile edges of the many-valued ones — the edges of a sample, the rows counted in each bin all of them;
+    one ``GROUPING SETS`` query counts the values of the other columns; one counts the missing values of the
+    many-valued ones. A column with a single value, or an identifier, is left out with its reason."""
+    total = log.n
+    out: list[EngineGrouping] = []
+    skipped: dict[str, str] = {}
+    if total <= BATCH_ROWS:
+        for c in columns:
+            try:
+                g = group_column(log, c, bins=bins, max_groups=max_groups)
+            except AnalysisError as exc:
+                skipped[c] = str(exc)
+                continue
+            out.append(g)
+        return out, skipped
+    for c in columns:
+        if c not in log.types:
+            skipped[c] = grouping.UNKNOWN_COLUMN.format(
+                column=c, dataset=log.name, columns=", ".join(list(log.types)[:40])
+            )
+        elif log.types[c].upper().startswith(("TIMESTAMP", "DATE")):
+            skipped[c] = "is the time column (grouped by calendar windows on the Staleness page)"
+    todo = [c for c in columns if c not in skipped]
+    if not todo:
+        return out, skipped
+    kinds = {c: log.types[c].upper().split("(")[0] for c in todo}
+    # One sample of every column (all rows when the log has at most EDGE_SAMPLE_ROWS): which numeric columns
+    # have many values, which columns are identifiers, and the edges of the former.
+    sel = ", ".join(
+        (f"CAST(rows.{quote(c)} AS DOUBLE)" if kinds[c] in _NUMERIC else f"rows.{quote(c)}")
+        + f" AS {quote(c)}"
+        for c in todo
+    )
+    draw = (
+        f"USING SAMPLE {100.0 * EDGE_SAMPLE_ROWS / total!r} PERCENT (system, 0)"
+        if total > EDGE_SAMPLE_ROWS
+        else ""
+    )
+    sample = log.sql(f"SELECT {sel} FROM rows {draw}").df()
+    m_sample = max(len(sample), 1)
+    distinct = {c: int(sample[c].nunique(dropna=True)) for c in todo}
+    many = [c for c in todo if kinds[c] in _NUMERIC and distinct[c] > _FEW_VALUES]
+    few = [c for c in todo if c not in many]
+    for c in list(few):
+        if m_sample > 100 and distinct[c] / m_sample > id_ratio:
+            skipped[c] = "is an identifier (nearly every value distinct)"
+            few.remove(c)
+    n_missing: dict[str, int] = {}
+    if many:
+        aggs = [f"count(*) FILTER (WHERE rows.{quote(c)} IS NULL OR isnan(rows.{quote(c)}))" for c in many]
+        n_missing.update(
+            zip(many, map(int, log.sql(f"SELECT {', '.join(aggs)} FROM rows").fetchall()[0]), strict=True)
+        )
+    counts: dict[str, list[tuple[object, int]]] = {}
+    if few:
+        names = [f"v{i}" for i in range(len(few))]
+        sel = ", ".join(f"rows.{quote(c)} AS {v}" for c, v in zip(few, names, strict=True))
+        sets = ", ".join(f"({v})" for v in names)
+        vc = log.sql(
+            f"SELECT {', '.join(names)}, GROUPING({', '.join(names)}) AS gid, count(*) AS n "
+            f"FROM (SELECT {sel} FROM rows) GROUP BY GROUPING SETS ({sets})"
+        ).fetchall()
+        m = len(names)
+        for i, c in enumerate(few):
+            gid = (1 << m) - 1 - (1 << (m - 1 - i))
+            vals = [(row[i], int(row[m + 1])) for row in vc if row[m] == gid]
+            n_missing[c] = sum(n for v, n in vals if v is None or (isinstance(v, float) and math.isnan(v)))
+            counts[c] = [
+                (v, n) for v, n in vals if v is not None and not (isinstance(v, float) and math.isnan(v))
+            ]
+    probs = np.linspace(0, 1, bins + 1)
+    for c in columns:
+        if c in skipped:
+            continue
+        col = f"rows.{quote(c)}"
+        if c in many or (kinds[c] in _NUMERIC and len(counts[c]) > max(bins, 10)):
+            x = f"CAST({col} AS DOUBLE)"
+            missing = f"({x} IS NULL OR isnan({x}))"
+            if c in many:
+                v = sample[c].to_numpy(dtype="float64")
+                v = v[~np.isnan(v)]
+                qs = np.quantile(v, probs) if v.size else None
+            else:
+                vals = sorted(counts[c])
+                u = np.asarray([float(a) for a, _ in vals])
+                below = np.concatenate([[0], np.cumsum([n for _, n in vals])])
+                qs = quantiles_from_distinct(u, below, probs)
+            inner = grouping.quantile_inner_edges(qs)
+            labels, conditions = grouping.quantile_bin_groups(c, inner)
+            code = " + ".join(f"({x} >= {float(e)!r})::INTEGER" for e in inner) or "0"
+            if n_missing[c]:
+                labels.append(grouping.MISSING_LABEL)
+                conditions.append(Condition(c, "in", values=(None,)))
+            out.append(
+                EngineGrouping(
+                    c,
+                    "numeric",
+                    f"(CASE WHEN {missing} THEN {len(inner) + 1} ELSE {code} END)",
+                    labels,
+                    conditions,
+                )
+            )
+            continue
+        vc_sorted = sorted(counts[c], key=lambda kv: (-kv[1], kv[0]))
+        if len(vc_sorted) + bool(n_missing[c]) < 2:
+            skipped[c] = "has a single value"
+            continue
+        numeric = kinds[c] in _NUMERIC
+        missing = f"({col} IS NULL OR isnan({col}))" if numeric else f"({col} IS NULL)"
+        room = max(max_groups - int(bool(n_missing[c])), 1)
+        kept = vc_sorted[:room] if len(vc_sorted) <= room else vc_sorted[: room - 1]
+        kept_values = [v for v, _ in kept]
+        has_other = len(kept) < len(vc_sorted)
+        sorted_pos, labels, conditions = grouping.category_groups(
+            c, kept_values, has_other, bool(n_missing[c])
+        )
+        whens = [(f"{col} = {literal(kept_values[j])}", new) for new, j in enumerate(sorted_pos)]
+        if n_missing[c]:
+            whens.insert(0, (missing, len(labels) - 1))
+        out.append(
+            EngineGrouping(c, "categorical", _case(whens, len(kept) if has_other else -1), labels, conditions)
+        )
+    return out, skipped
+
+
+def fairness_gaps(
+    log: LogTable,
+    column: str,
+    params: FairnessParams | None = None,
+    *,
+    where: str | None = None,
+) -> FairnessResult:
+    """``explore.slices.report.fairness_gaps`` over every row of the log (those matching the SQL ``where``),
+    measured as ``params`` (a ``FairnessParams``, default ``FairnessParams()``) says: the per-group counts and sums
+    in one engine query, the gaps and intervals by the in-memory code."""
+    from explore.slices import report
+
+    p = params if params is not None else report.FairnessParams()
+    threshold, positive, min_support, confidence = p.threshold, p.positive, p.min_support, p.confidence
+    g = group_column(log, column, bins=p.bins, max_groups=p.max_groups)
+    G = g.n_groups
+    cond = f"WHERE g >= 0 AND ({where})" if where else "WHERE g >= 0"
+    if log.task == "regression":
+        cls = None
+        aggs, names = ["count(*)"], []
+        for name, v in (("mean prediction", "_pred"), ("MAE", "abs(_pred - _y)")):
+            ok = f"isfinite({v})"
+            aggs += [
+                f"count(*) FILTER (WHERE {ok})",
+                f"sum({v}) FILTER (WHERE {ok})",
+                f"sum({v} * {v}) FILTER (WHERE {ok})",
+            ]
+            names.append(name)
+    else:
+        k = report.fairness_class(log.task, log.classes, log.positive_index, positive)
+        cls = log.classes[k]
+        aggs = [
+            "count(*)",
+            f"count(*) FILTER (WHERE _y = {k})",
+            f"count(*) FILTER (WHERE _pred = {k})",
+            f"count(*) FILTER (WHERE _y = {k} AND _pred = {k})",
+            "count(*) FILTER (WHERE _pred = _y)",
+        ]
+    r = log.sql(
+        f"SELECT g, {', '.join(aggs)} FROM (SELECT *, {g.code} AS g FROM rows) AS rows {cond} GROUP BY g"
+    ).fetchall()
+    table = np.zeros((len(aggs), G))
+    for row in r:
+        table[:, int(row[0])] = [0.0 if v is None else float(v) for v in row[1:]]
+    support = table[0]
+    if log.task == "regression":
+        sums = {name: (table[1 + 3 * i], table[2 + 3 * i], table[3 + 3 * i]) for i, name in enumerate(names)}
+    else:
+        sums = dict(zip(("positives", "selected", "true positives", "correct"), table[1:], strict=True))
+    return report.fairness_from_sums(
+        column, g.labels, log.task, cls, support, sums,
+        threshold=threshold, min_support=min_support, confidence=confidence,
+    )  # fmt: skip

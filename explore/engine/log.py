@@ -65,6 +65,8 @@ class LogTable:
     has_proba: bool
     has_score: bool
     unavailable: dict[str, str] = field(default_factory=dict)
+    # Aggregates over all rows, computed once (explore.engine.metrics): the log's rows do not change.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def K(self) -> int:

@@ -1193,17 +1193,66 @@ def fairness_gaps(
     codes = np.where(mask, g.codes, -1).astype(np.int64)
     G = g.n_groups
     support = np.bincount(codes[codes >= 0], minlength=G).astype("float64")
-    notes: list[str] = []
-    groups = pd.DataFrame({"group": g.labels, "support": support.astype(int)})
-    measures: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # value, successes/mean, trials/var
+    keep = codes >= 0
+    sums: dict[str, Any] = {}
     if scored.task == "regression":
         cls = None
-        keep = codes >= 0
         for name, vals in (("mean prediction", scored.pred), ("MAE", np.abs(scored.pred - scored.y))):
             ok = keep & np.isfinite(vals)
-            n_ = np.bincount(codes[ok], minlength=G).astype("float64")
-            s1 = np.bincount(codes[ok], weights=vals[ok], minlength=G)
-            s2 = np.bincount(codes[ok], weights=vals[ok] ** 2, minlength=G)
+            sums[name] = (
+                np.bincount(codes[ok], minlength=G).astype("float64"),
+                np.bincount(codes[ok], weights=vals[ok], minlength=G),
+                np.bincount(codes[ok], weights=vals[ok] ** 2, minlength=G),
+            )
+    else:
+        k = fairness_class(scored.task, scored.classes, scored.positive_index, positive)
+        cls = scored.classes[k]
+        yk, pk = scored.y == k, scored.pred == k
+        sums["positives"] = np.bincount(codes[keep], weights=yk[keep], minlength=G)
+        sums["selected"] = np.bincount(codes[keep], weights=pk[keep], minlength=G)
+        sums["true positives"] = np.bincount(codes[keep], weights=(yk & pk)[keep], minlength=G)
+        sums["correct"] = np.bincount(codes[keep], weights=scored.correct[keep], minlength=G)
+    return fairness_from_sums(
+        column, g.labels, scored.task, cls, support, sums,
+        threshold=threshold, min_support=min_support, confidence=confidence,
+    )  # fmt: skip
+
+
+def fairness_class(task: str, classes: np.ndarray, positive_index: int | None, positive: Any = None) -> int:
+    """The index of the class whose rates ``fairness_gaps`` compares: ``positive``, else the positive class (the
+    last class for multiclass)."""
+    if positive is None:
+        return int(positive_index) if task == "binary" else len(classes) - 1
+    matches = [i for i, c in enumerate(classes.tolist()) if c == positive or str(c) == str(positive)]
+    if not matches:
+        raise AnalysisError(
+            f"The class {positive!r} is not one of the classes: {', '.join(map(str, classes.tolist()))}."
+        )
+    return matches[0]
+
+
+def fairness_from_sums(
+    column: str,
+    labels: list[str],
+    task: str,
+    cls: Any,
+    support: np.ndarray,
+    sums: dict[str, Any],
+    *,
+    threshold: float,
+    min_support: int,
+    confidence: float,
+) -> FairnessResult:
+    """``fairness_gaps``'s result from per-group sums, wherever they were computed (in memory or by an engine).
+
+    ``sums``: regression — per measure ("mean prediction", "MAE") its (count, Σ, Σ²) over finite values;
+    classification — per group the counts "positives", "selected", "true positives" and "correct"."""
+    notes: list[str] = []
+    groups = pd.DataFrame({"group": labels, "support": support.astype(int)})
+    measures: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # value, successes/mean, trials/var
+    if task == "regression":
+        for name in ("mean prediction", "MAE"):
+            n_, s1, s2 = sums[name]
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = s1 / n_
                 var = np.maximum(s2 - n_ * mean**2, 0) / (n_ - 1)
@@ -1212,28 +1261,11 @@ def fairness_gaps(
             groups[f"{name}_low"], groups[f"{name}_high"] = mean - half, mean + half
             measures[name] = (mean, var, n_)
     else:
-        if positive is None:
-            k = scored.positive_index if scored.task == "binary" else len(scored.classes) - 1
-        else:
-            matches = [
-                i for i, c in enumerate(scored.classes.tolist()) if c == positive or str(c) == str(positive)
-            ]
-            if not matches:
-                raise AnalysisError(
-                    f"The class {positive!r} is not one of the classes: {', '.join(map(str, scored.classes.tolist()))}."
-                )
-            k = matches[0]
-        cls = scored.classes[k]
-        keep = codes >= 0
-        yk, pk = scored.y == k, scored.pred == k
-        pos_n = np.bincount(codes[keep], weights=yk[keep], minlength=G)
-        sel = np.bincount(codes[keep], weights=pk[keep], minlength=G)
-        tp = np.bincount(codes[keep], weights=(yk & pk)[keep], minlength=G)
-        corr = np.bincount(codes[keep], weights=scored.correct[keep], minlength=G)
+        pos_n = sums["positives"]
         for name, num, den in (
-            ("positive rate", sel, support),
-            ("true positive rate", tp, pos_n),
-            ("accuracy", corr, support),
+            ("positive rate", sums["selected"], support),
+            ("true positive rate", sums["true positives"], pos_n),
+            ("accuracy", sums["correct"], support),
         ):
             lo, hi = metrics_mod.wilson_interval(num, den, confidence)
             groups[name] = metrics_mod._ratio(num, den)
@@ -1241,7 +1273,7 @@ def fairness_gaps(
             measures[name] = (metrics_mod._ratio(num, den), num, den)
         groups["positives"] = pos_n.astype(int)
     eligible = support >= min_support
-    small = [g.labels[i] for i in np.flatnonzero((support > 0) & ~eligible)]
+    small = [labels[i] for i in np.flatnonzero((support > 0) & ~eligible)]
     if small:
         notes.append(
             f"Groups with fewer than {min_support} rows are shown but not used for the gaps: {', '.join(small[:10])}."
@@ -1249,7 +1281,7 @@ def fairness_gaps(
     gap_rows = []
     for name, (val, a, b) in measures.items():
         ok = eligible & np.isfinite(val)
-        if scored.task != "regression":
+        if task != "regression":
             ok &= b > 0
         row: dict[str, Any] = {"measure": name, "meaning": FAIRNESS_MEASURES[name], "threshold": threshold}
         if ok.sum() < 2:
@@ -1268,7 +1300,7 @@ def fairness_gaps(
         idx = np.flatnonzero(ok)
         hi_i, lo_i = idx[np.argmax(val[idx])], idx[np.argmin(val[idx])]
         gap = float(val[hi_i] - val[lo_i])
-        if scored.task == "regression":
+        if task == "regression":
             se = math.sqrt(a[hi_i] / b[hi_i] + a[lo_i] / b[lo_i])
             dof = (
                 (a[hi_i] / b[hi_i] + a[lo_i] / b[lo_i]) ** 2
@@ -1285,8 +1317,8 @@ def fairness_gaps(
             ci = newcombe_interval(a[hi_i], b[hi_i], a[lo_i], b[lo_i], confidence)
         row.update(
             gap=gap,
-            high_group=g.labels[hi_i],
-            low_group=g.labels[lo_i],
+            high_group=labels[hi_i],
+            low_group=labels[lo_i],
             ci_low=ci[0],
             ci_high=ci[1],
             exceeds=bool(gap > threshold),

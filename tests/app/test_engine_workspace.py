@@ -45,6 +45,11 @@ def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
     table = next(d.value for d in at.dataframe if "city" in d.value.columns)
     assert list(table["city"]) == ["Lyon", "Nice", "Paris"]
     assert table["support"].sum() == ROWS
+    # Each group beside the rest of the slice, as the in-memory page shows it.
+    assert {"rest", "gap", "q_worse", "worse"} <= set(table.columns)
+    assert table["rest"].notna().all()
+    assert any("significantly worse than the rest of the slice" in str(m.value) for m in at.markdown)
+    assert at.button(key="slices_evidence_groups")  # the table can be attached as evidence
 
 
 def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_workspace):
@@ -60,3 +65,15 @@ def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_work
         drift["window"].nunique()
         == pd.to_datetime(predictions_log("binary", ROWS)["when"]).dt.to_period("M").nunique()
     )
+
+
+def test_equal_row_windows_run_in_the_engine(make_app, engine_workspace):
+    at = make_app("views/staleness.py", workspace=engine_workspace)
+    at.selectbox(key="staleness_window_by").set_value("rows").run()
+    at.number_input(key="staleness_n_windows").set_value(5).run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert "by 5 windows of equal row counts, computed by the engine" in text
+    assert "against the first window" in text
+    drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
+    assert drift["window"].nunique() == 5

@@ -79,3 +79,43 @@ def test_data_invariants_equal_the_pandas_path(pair):  # noqa: F811
     pd.testing.assert_frame_equal(eng.by_feature, mem.by_feature, rtol=1e-9, check_dtype=False)
     pd.testing.assert_frame_equal(eng.by_window, mem.by_window, rtol=1e-9, check_dtype=False)
     assert eng.by_window["flagged"].any()  # later months leave the first month's range
+
+
+def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_ks(pair, monkeypatch):  # noqa: F811
+    """Features above KS_MAX_POINTS are scanned: one pass for every feature; PSI / JS / shares as in memory, KS
+    a lower bound within one grid cell's reference share."""
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("one task is enough")
+    mem, _ = _memory(scored)
+    exact_profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    _, exact = engine_drift.drift_by_window(
+        exact_profile, log, by_time_window(log, "month"), features=FEATURES
+    )
+    monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 2)  # every numeric feature (seg has 3 values)
+    monkeypatch.setattr(engine_drift, "KS_GRID", 256)
+    profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    queries = []
+    real_sql = type(log).sql
+    monkeypatch.setattr(type(log), "sql", lambda self, q, p=None: queries.append(q) or real_sql(self, q, p))
+    keys, eng = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+    scans = [q for q in queries if "FROM grp" in q]
+    assert len(scans) == 1 and "GROUPING SETS" in scans[0]  # every feature × window in one pass
+    numeric = (eng.table["kind"] == "numeric").to_numpy()
+    assert (eng.table["ks_method"][numeric] == "grid").all()
+    for f in FEATURES:
+        np.testing.assert_array_equal(profile.features[f].ref_counts, mem.reference.features[f].ref_counts)
+    for col in ("rows", "psi", "js", "distance", "missing_share", "unseen_share"):
+        a, b = eng.table[col].to_numpy(float), mem.table[col].to_numpy(float)
+        if col == "distance":
+            a, b = a[~numeric], b[~numeric]  # the distance of a numeric feature is its KS
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=col)
+    ks, ks_exact = eng.table["ks"][numeric].to_numpy(), exact.table["ks"][numeric].to_numpy()
+    assert (ks <= ks_exact + 1e-12).all()
+    worst_cell = max(
+        (profile.features[f].distinct[1][1:-1] - profile.features[f].distinct[1][:-2]).max()
+        / profile.features[f].n_present
+        for f in FEATURES
+        if profile.features[f].kind == "numeric"
+    )
+    assert np.nanmax(ks_exact - ks) <= worst_cell + 1e-12

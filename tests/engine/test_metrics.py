@@ -15,6 +15,7 @@ from explore.engine import (
     open_log,
     overall_metrics,
 )
+from explore.errors import AnalysisError
 from explore.stats import metrics
 from tests.helpers import frame, make_workspace
 
@@ -151,12 +152,18 @@ def test_slice_groups_of_a_column_equal_group_column_in_memory(pair, column):
     assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["per-column", "batched"])
 @pytest.mark.parametrize("loss", ["loss", "error"])
-def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
+def test_weak_slice_discovery_equals_the_pandas_path(pair, loss, batched, monkeypatch):
+    from explore.engine import discovery, grouping
     from explore.engine.discovery import weak_slices as engine_weak_slices
     from explore.slices.report import weak_slices
 
     scored, log = pair
+    if batched:  # the big-log path: every column cut in three passes; a sample as big as the log is all of it
+        monkeypatch.setattr(discovery, "BATCH_ROWS", 0)
+        monkeypatch.setattr(grouping, "EDGE_SAMPLE_ROWS", 10 * len(scored.y))
+        monkeypatch.setattr(grouping, "_FEW_VALUES", 100)  # "hours" takes the sample path, "age" the counts
     cols = ["age", "hours", "city", "seg"]
     mem = weak_slices(scored, columns=cols, loss=loss, min_support=30, test="welch")  # the engine's test
     eng = engine_weak_slices(log, columns=cols, loss=loss, min_support=30)
@@ -169,6 +176,34 @@ def test_weak_slice_discovery_equals_the_pandas_path(pair, loss):
     )
     assert list(eng.slices["slice"]) == list(mem.slices["slice"])
     assert any("Nice" in t and "seg" in t for t in mem.slices["slice"])  # the planted weak slice
+
+
+def test_equal_row_windows_equal_the_pandas_path(pair):
+    from explore.staleness.windows import time_windows
+
+    scored, log = pair
+    mem_w = time_windows(scored.time, by="rows", n_windows=7)
+    keys, eng = grouped_metrics(log, by_time_window(log, "rows", n_windows=7))
+    np.testing.assert_array_equal(keys["window"].to_numpy("datetime64[ns]"), mem_w.starts)
+    mem = metrics.grouped_metrics(
+        scored, mem_w.codes, len(mem_w.starts), metrics=list(eng["metric"].unique())
+    )
+    assert (mem["support"].to_numpy() > 0).all()
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+    with pytest.raises(AnalysisError, match="windows"):
+        by_time_window(log, "rows", n_windows=1)
+
+
+def test_covering_blocks_hold_every_pair_of_columns_within_the_cap():
+    from explore.engine.discovery import covering_blocks
+
+    for sizes in ([4] * 15 + [6, 6, 5, 8, 4], [21] * 6, [3, 5000, 2], [2]):
+        blocks = covering_blocks(sizes, cap=4096)
+        pairs = {(a, b) for block in blocks for i, a in enumerate(block) for b in block[i + 1 :]}
+        assert pairs == {(i, j) for i in range(len(sizes)) for j in range(i + 1, len(sizes))}
+        for block in blocks:
+            assert len(block) == 2 or np.prod([sizes[c] for c in block]) <= 4096
+    assert len(covering_blocks([4] * 15 + [6, 6, 5, 8, 4])) < 190 // 5  # far fewer passes than pairs
 
 
 def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
@@ -186,14 +221,63 @@ def test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(pair):
     assert log.sql(f"SELECT count(*) FROM rows WHERE {where}").fetchall()[0][0] == mask.sum() > 0
     a, b = group_column(scored, "seg"), group_column(scored, "age", bins=3)
     both = cross(log, engine_group_column(log, "seg"), engine_group_column(log, "age", bins=3))
-    keys, eng = grouped_metrics(
-        log, both, where=where, metrics=["accuracy" if scored.task != "regression" else "MAE"]
-    )
+    # Every metric of the task (intervals too) from the filtered rows the engine keeps in a temp table.
+    keys, eng = grouped_metrics(log, both, where=where)
     codes = np.where(mask, a.codes * b.n_groups + b.codes, -1)
     mem = metrics.grouped_metrics(
         scored, codes, a.n_groups * b.n_groups, metrics=list(eng["metric"].unique())
     )
     mem = mem[mem["support"] > 0].reset_index(drop=True)
     eng = eng[eng["support"] > 0].reset_index(drop=True)
-    np.testing.assert_allclose(eng["value"], mem["value"], rtol=1e-9)
+    assert len(eng["metric"].unique()) >= 4
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
     assert len(keys) == a.n_groups * b.n_groups
+
+
+def test_fairness_gaps_equal_the_pandas_path(pair):
+    from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+    from explore.engine.grouping import slice_where
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.report import FairnessParams, fairness_gaps
+
+    scored, log = pair
+    sd = SliceDefinition((Condition("hours", "range", lo=20.0, hi=60.0),))
+    for column in ("city", "age"):
+        params = FairnessParams(bins=3)
+        mem = fairness_gaps(scored, column, params, slice_def=sd)
+        eng = engine_fairness_gaps(log, column, params, where=slice_where(log, sd.conditions))
+        assert eng.cls == mem.cls
+        assert list(eng.groups["group"]) == list(mem.groups["group"])
+        num = mem.groups.select_dtypes("number").columns
+        np.testing.assert_allclose(
+            eng.groups[num].to_numpy(float), mem.groups[num].to_numpy(float), rtol=1e-9, atol=1e-9
+        )
+        pd.testing.assert_frame_equal(eng.gaps, mem.gaps, rtol=1e-9)
+        assert len(eng.gaps) >= 2 and eng.gaps["gap"].notna().any()
+
+
+def test_groups_vs_the_rest_of_the_slice_equal_the_pandas_slice_report(pair):
+    from explore.engine.grouping import group_column as engine_group_column
+    from explore.engine.grouping import slice_where
+    from explore.engine.metrics import groups_vs_rest
+    from explore.slices.definition import Condition, SliceDefinition
+    from explore.slices.report import slice_report
+
+    scored, log = pair
+    sd = SliceDefinition((Condition("hours", "range", lo=25.0, hi=60.0),))
+    for column in ("city", "age"):
+        mem = slice_report(scored, sd, by=[column], bins=3).by_group
+        keys, eng = groups_vs_rest(
+            log, engine_group_column(log, column, bins=3), where=slice_where(log, sd.conditions)
+        )
+        eng = eng.assign(**{column: keys[column].iloc[eng["group"]].to_numpy()})
+        eng = eng[eng["support"] > 0]
+        skip = {"PR AUC"} | ({"ROC AUC"} if scored.task == "multiclass" else set())
+        mem = mem[~mem["metric"].isin(skip)].set_index([column, "metric"])
+        eng = eng[~eng["metric"].isin(skip)].set_index([column, "metric"]).loc[mem.index]
+        for col in ("value", "support", "rest", "rest_low", "rest_high", "gap", "p_worse", "q_worse"):
+            np.testing.assert_allclose(
+                eng[col].to_numpy(float), mem[col].to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=col
+            )
+        assert (eng["worse"] == mem["worse"]).all()
+        assert mem["rest"].notna().all()

@@ -98,3 +98,79 @@ def test_a_glob_matching_nothing_fails_at_open(tmp_path):
     _toml(tmp_path, 'log = "logs/*.parquet"')
     with pytest.raises(errors.DataError, match="matches no files"):
         explore.open(tmp_path)
+
+
+def test_the_notebook_runs_discovery_and_fairness_on_every_row_of_an_out_of_core_dataset(
+    tmp_path, monkeypatch
+):
+    df = predictions_log("binary", 3000)
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 400)
+    ws = explore.open(tmp_path)
+    whole = explore.open(_whole_workspace(tmp_path / "mem", df))
+    cols = ["age", "hours", "city", "seg"]
+    eng = explore.notebook.discover(ws, columns=cols, min_support=30)
+    mem = explore.notebook.discover(whole, columns=cols, min_support=30)
+    assert "3,000 (every row, engine)" in str(eng.facts["rows"])
+    assert eng.value.n_tested == mem.value.n_tested  # every row, not the 400-row sample
+    assert list(eng.value.slices["slice"]) == list(mem.value.slices["slice"])
+    where = {"hours": (20, 60)}
+    eng_f = explore.notebook.fairness(ws, "city", where=where)
+    mem_f = explore.notebook.fairness(whole, "city", where=where)
+    assert int(eng_f.value.groups["support"].sum()) == int(mem_f.value.groups["support"].sum()) > 400
+    pd.testing.assert_frame_equal(eng_f.value.gaps, mem_f.value.gaps, rtol=1e-9)
+
+
+def test_explore_check_runs_discovery_and_fairness_on_every_row_of_an_out_of_core_dataset(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from explore.checks import registry
+
+    monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
+    monkeypatch.setenv("EXPLORE_USER", "ci-bot")
+    df = predictions_log("binary", 3000)
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 400)
+    reports = {}
+    # The same rows in memory, with the hive partition key the engine sees as a column.
+    whole = df.assign(month=pd.to_datetime(df["when"]).dt.strftime("%Y-%m"))
+    for name, path in (("engine", tmp_path), ("memory", _whole_workspace(tmp_path / "mem", whole))):
+        out = tmp_path / f"out_{name}"
+        registry.main(
+            [str(path / "workspace.toml"), "--checks", "weak_slices,fairness", "--fairness", "city",
+             "--out", str(out)]
+        )  # fmt: skip
+        reports[name] = {c["name"]: c for c in json.loads((out / registry.REPORT_JSON).read_text())["checks"]}
+    for check in ("weak_slices", "fairness"):
+        eng, mem = reports["engine"][check], reports["memory"][check]
+        assert eng["status"] == mem["status"] in ("passed", "failed"), (eng, mem)
+        assert eng["summary"] == mem["summary"]  # every row, not the 400-row sample
+    assert (
+        reports["engine"]["weak_slices"]["details"]["n_tested"]
+        == reports["memory"]["weak_slices"]["details"]["n_tested"]
+    )
+
+
+def test_the_notebook_performance_over_time_runs_on_every_row_of_an_out_of_core_dataset(
+    tmp_path, monkeypatch
+):
+    df = predictions_log("binary", 3000)
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/*/*.parquet", engine = "duckdb" }')
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 400)
+    ws = explore.open(tmp_path)
+    whole = explore.open(_whole_workspace(tmp_path / "mem", df))
+    for kwargs in ({"window": "month"}, {"rows": 6}):
+        eng = explore.notebook.performance_over_time(ws, metrics=["accuracy", "ROC AUC"], **kwargs)
+        mem = explore.notebook.performance_over_time(whole, metrics=["accuracy", "ROC AUC"], **kwargs)
+        assert "3,000 (every row, engine)" in str(eng.facts["rows"])
+        assert eng.facts["windows"] == mem.facts["windows"]
+        ours = eng.value.sort_values(["metric", "group"]).reset_index(drop=True)
+        theirs = mem.value.table
+        theirs = theirs[theirs["metric"].isin(["accuracy", "ROC AUC"])].sort_values(["metric", "window"])
+        assert int(ours["support"].sum()) == int(theirs["support"].sum()) > 3000  # every row, not the sample
+        np.testing.assert_allclose(ours["value"].to_numpy(float), theirs["value"].to_numpy(float), rtol=1e-9)

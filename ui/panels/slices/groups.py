@@ -10,6 +10,7 @@ from explore.engine import charts as engine_charts
 from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows, group_names, metric_by_group
+from explore.staleness.tables import records
 from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
@@ -115,15 +116,58 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
             f"Computed by the engine on all {ctx.ws.samples[ctx.dataset].total:,} rows of the dataset (the slice's "
             "rows among them); 95 % intervals."
         )
-        one = table[table["metric"] == metric].drop(columns="group").reset_index(drop=True)
-        shown = pd.concat(
-            [keys.iloc[table.loc[table["metric"] == metric, "group"]].reset_index(drop=True), one], axis=1
+        sel = table[(table["metric"] == metric) & (table["support"] > 0)]
+        one = sel.drop(columns="group").reset_index(drop=True)
+        shown = pd.concat([keys.iloc[sel["group"]].reset_index(drop=True), one], axis=1)
+        shown = shown[
+            [
+                *keys.columns,
+                "value",
+                "ci_low",
+                "ci_high",
+                "support",
+                "rest",
+                "gap",
+                "q_worse",
+                "worse",
+                "note",
+            ]
+        ]
+        st.markdown(
+            f"**{metric}** in {len(shown)} groups — **{int(shown['worse'].sum())}** significantly worse than the "
+            f"rest of the slice (Benjamini–Hochberg, FDR {engine_cached.FDR:g})."
         )
-        st.dataframe(shown, hide_index=True, key="slices_group_table")
+        st.dataframe(
+            shown.style.apply(lambda r: [WORSE_BACKGROUND if r["worse"] else "" for _ in r], axis=1),
+            hide_index=True,
+            key="slices_group_table",
+            column_config={
+                "value": st.column_config.NumberColumn(metric, format="%.4f"),
+                "rest": st.column_config.NumberColumn("rest of slice", format="%.4f"),
+                "gap": st.column_config.NumberColumn("gap", format="%+.4f"),
+                "q_worse": st.column_config.NumberColumn("q (worse)", format="%.3g"),
+            },
+        )
         st.altair_chart(
             engine_charts.metric_by_group_chart(keys, table, metric),
             key="slices_group_chart",
             width="stretch",
+        )
+        evidence.attach_button(
+            kind="slice_by_group",
+            tests=["model-6"],
+            title=f"Slice metrics by {', '.join(by)}: {focus.definition.describe()} ({ctx.dataset}, every row)",
+            params={
+                "slice": focus.definition.to_dict(),
+                "by": by,
+                "bins": bins,
+                "dataset": ctx.dataset,
+                "model": ctx.model_name,
+                "engine": "duckdb",
+            },
+            result={"by_group": records(shown.assign(metric=metric)), "fdr": engine_cached.FDR},
+            dataset=ctx.dataset,
+            key="slices_evidence_groups",
         )
         st.download_button(
             "Download CSV",

@@ -88,16 +88,17 @@ def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
 
 
 def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
-    from .performance import engine_unit
+    from .performance import engine_unit, engine_windows_text
 
     unit = engine_unit(spec)
     features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
     measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        keys, table = engine_cached.drift(ctx.ws, ctx.dataset, unit, features)
+        keys, table = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features)
         st.caption(
-            f"Every row of '{md_text(ctx.dataset)}' by calendar {unit}, against the first {unit}, computed by the engine "
-            "(histograms and KS from engine counts; `ks_method` says whether KS is exact or on a quantile grid)."
+            f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, against the first {'window' if unit == 'rows' else unit}, computed by the engine "
+            "(histograms and KS from engine counts in one pass; `ks_method` says whether KS is exact or on a grid of "
+            "equal cells of the reference range, a lower bound within one cell's share)."
         )
         st.altair_chart(engine_charts.drift_heatmap(table, keys, measure), width="stretch")
         with st.expander("Table"):

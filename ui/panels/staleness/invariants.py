@@ -100,14 +100,14 @@ def invariants_section(ctx: PageContext, spec: WindowSpec) -> None:
 
 
 def _engine_invariants(ctx: PageContext, spec: WindowSpec, thresholds: InvariantThresholds) -> None:
-    from .performance import engine_unit
+    from .performance import engine_unit, engine_windows_text
 
     unit = engine_unit(spec)
     features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        by_window = engine_cached.invariants(ctx.ws, ctx.dataset, unit, features, thresholds)
+        by_window = engine_cached.invariants(ctx.ws, ctx.dataset, unit, spec.n_windows, features, thresholds)
         st.caption(
-            f"Every row of '{md_text(ctx.dataset)}' by calendar {unit}, against the first {unit}, counted by the engine: "
+            f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, against the first {'window' if unit == 'rows' else unit}, counted by the engine: "
             f"{int(by_window['flagged'].sum())} of {len(by_window)} windows break an invariant."
         )
         st.dataframe(by_window, hide_index=True)

@@ -86,17 +86,22 @@ def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
 
 
 def engine_unit(spec: WindowSpec) -> str:
-    """Calendar windows for an out-of-core dataset (equal-row windows need every row's rank: months instead)."""
-    return spec.by if spec.by in ("month", "week", "day", "quarter") else "month"
+    """The windows of an out-of-core dataset: the page's calendar period, or equal rows (``rows``; the engine
+    ranks every row by time once)."""
+    return spec.by if spec.by in ("month", "week", "day", "quarter", "rows") else "month"
+
+
+def engine_windows_text(spec: WindowSpec, unit: str) -> str:
+    """How the windows were cut, for the captions: calendar periods or equal row counts."""
+    return f"{spec.n_windows} windows of equal row counts" if unit == "rows" else f"calendar {unit}"
 
 
 def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
     unit = engine_unit(spec)
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        keys, table = engine_cached.performance(ctx.ws, ctx.dataset, unit)
+        keys, table = engine_cached.performance(ctx.ws, ctx.dataset, unit, spec.n_windows)
         st.caption(
-            f"Every row of '{md_text(ctx.dataset)}' by calendar {unit}, computed by the engine; 95 % intervals."
-            + ("" if unit == spec.by else " (Equal-row windows are not available out of core.)")
+            f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, computed by the engine; 95 % intervals."
         )
         metrics = list(dict.fromkeys(table["metric"]))
         chosen = st.multiselect(
