@@ -10,10 +10,12 @@ benchmarks/bench_limits.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,6 +82,36 @@ class Contention:
         return max(self.during, default=float("nan"))
 
 
+@contextmanager
+def _overlapping_app_tests() -> Iterator[None]:
+    """AppTest keeps one Runtime singleton and clears it when any run ends, so two sessions in threads (the
+    point of ``other_session_during``) could see it vanish mid-run ("Runtime hasn't been created!", seen under
+    load). While they overlap, a cleared singleton reads as the last one set."""
+    from streamlit.runtime.runtime import Runtime
+
+    saved = Runtime.__dict__["instance"], Runtime.__dict__["exists"]
+    last: dict[str, Any] = {}
+
+    def instance(cls: type[Runtime]) -> Runtime:
+        rt = cls._instance
+        if rt is not None:
+            last["rt"] = rt
+            return rt
+        if "rt" in last:
+            return last["rt"]
+        raise RuntimeError("Runtime hasn't been created!")
+
+    def exists(cls: type[Runtime]) -> bool:
+        return cls._instance is not None or "rt" in last
+
+    Runtime.instance = classmethod(instance)  # type: ignore[method-assign, assignment]
+    Runtime.exists = classmethod(exists)  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        Runtime.instance, Runtime.exists = saved  # type: ignore[method-assign]
+
+
 def other_session_during(
     make: Callable[[], object],
     busy: Callable[[], object],
@@ -97,7 +129,7 @@ def other_session_during(
         rerun(other)
         alone.append(time.perf_counter() - t)
     out = Contention(alone=alone)
-    with ThreadPoolExecutor(1, thread_name_prefix="pathological-session") as pool:
+    with _overlapping_app_tests(), ThreadPoolExecutor(1, thread_name_prefix="pathological-session") as pool:
         started = time.perf_counter()
         first = pool.submit(busy)
         first.add_done_callback(lambda _: setattr(out, "busy_seconds", time.perf_counter() - started))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 
 import pandas as pd
 import pytest
@@ -304,14 +305,21 @@ def test_upload_csv_and_skops_through_the_workspace_page(app_url, page, upload_f
     wait_idle(page)
     _open_upload(page)
     wait_idle(page)
-    if page.get_by_role("button", name="Accept the ticked types and open").count():
+    accept = page.get_by_role("button", name="Accept the ticked types and open")
+    sidebar = page.get_by_test_id("stSidebar")
+    # Under load the trust prompt or the opened workspace can take a while: wait for one of them.
+    deadline = time.monotonic() + 120
+    while not accept.count() and "validation-" not in sidebar.inner_text():
+        assert time.monotonic() < deadline, "neither the trust prompt nor the uploaded workspace appeared"
+        page.wait_for_timeout(250)
+    if accept.count():
         for box in page.locator('[data-testid="stCheckbox"]').all():
             box.click()
             wait_idle(page)
-        page.get_by_role("button", name="Accept the ticked types and open").click()
+        accept.click()
         wait_idle(page)
+    expect(sidebar).to_contain_text("validation-", timeout=120_000)  # the upload is what is open
     _assert_clean(page, "uploaded workspace")
-    assert "validation-" in page.get_by_test_id("stSidebar").inner_text()  # the upload is what is open
     assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "binary"
 
 
