@@ -261,12 +261,12 @@ def test_groups_vs_the_rest_of_the_slice_equal_the_pandas_slice_report(pair):
     from explore.engine.grouping import slice_where
     from explore.engine.metrics import groups_vs_rest
     from explore.slices.definition import Condition, SliceDefinition
-    from explore.slices.report import slice_report
+    from explore.slices.report import SliceReportParams, slice_report
 
     scored, log = pair
     sd = SliceDefinition((Condition("hours", "range", lo=25.0, hi=60.0),))
     for column in ("city", "age"):
-        mem = slice_report(scored, sd, by=[column], bins=3).by_group
+        mem = slice_report(scored, sd, by=[column], params=SliceReportParams(bins=3)).by_group
         keys, eng = groups_vs_rest(
             log, engine_group_column(log, column, bins=3), where=slice_where(log, sd.conditions)
         )
