@@ -619,27 +619,29 @@ def _engine_performance_over_time(
     rows). ``value``: the long metrics table with each group's ``window`` start."""
     from explore.engine import charts as engine_charts
     from explore.engine.grouping import slice_where
-    from explore.engine.metrics import by_time_window, grouped_metrics
+    from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics
 
     log = ws.log(spec.datasets[0])
     try:
-        keys, table = grouped_metrics(
-            log,
-            by_time_window(log, spec.by, n_windows=spec.n_windows),
-            metrics=list(metrics) if metrics else None,
-            where=slice_where(log, as_slice(where).conditions),
+        result = EngineTable(
+            *grouped_metrics(
+                log,
+                by_time_window(log, spec.by, n_windows=spec.n_windows),
+                metrics=list(metrics) if metrics else None,
+                where=slice_where(log, as_slice(where).conditions),
+            )
         )
         n_rows = log.n
     finally:
         log.con.close()
-    value = table.assign(window=keys["window"].iloc[table["group"]].to_numpy())
+    value = result.table.assign(window=result.key("window"))
     first = str(value["metric"].iloc[0])
     return Result(
         title=f"Performance over time ({spec.by}) on {spec.where}, every row by the engine",
         value=value,
         frame=lambda: value,
-        draw=lambda: engine_charts.metric_over_time_chart(keys, table, first),
-        facts={"windows": len(keys), "rows": f"{n_rows:,} (every row, engine)"},
+        draw=lambda: engine_charts.metric_over_time_chart(result, first),
+        facts={"windows": len(result.keys), "rows": f"{n_rows:,} (every row, engine)"},
     )
 
 
