@@ -464,21 +464,14 @@ def explain(
     """SHAP values on a sample of the rows (of the slice ``where``): global importance (mean |SHAP|), with the
     additivity check. ``.chart()``: the importance bars."""
     from explore.importance import charts
+    from explore.importance.explain import ExplainParams, importance_table
     from explore.importance.explain import explain as shap_explain
-    from explore.importance.explain import importance_table
 
     sc = scored(ws, dataset, model=model)
     _, est = _need_model(ws, model, "SHAP")
     sd, in_slice = _slice(sc, where)
-    value = shap_explain(
-        sc,
-        est,
-        slice_def=in_slice,
-        sample_size=sample_size,
-        approximate=approximate,
-        seed=seed,
-        progress=progress,
-    )
+    params = ExplainParams(sample_size=sample_size, approximate=approximate, seed=seed)
+    value = shap_explain(sc, est, params, slice_def=in_slice, progress=progress)
     return Result(
         title=f"SHAP importance on {sd.describe()} of '{sc.dataset_name}'",
         value=value,
@@ -533,7 +526,7 @@ def explain_slice(
     training dataset)."""
     from explore.core.roles import reference_dataset
     from explore.importance import charts
-    from explore.importance.explain import slice_vs_rest
+    from explore.importance.explain import ExplainParams, slice_vs_rest
 
     sc = scored(ws, dataset, model=model)
     _, est = _need_model(ws, model, "SHAP")
@@ -548,9 +541,7 @@ def explain_slice(
         reference=ws.dataset(ref),
         reference_name=ref,
         description=sd.describe(),
-        sample_size=sample_size,
-        approximate=approximate,
-        seed=seed,
+        params=ExplainParams(sample_size=sample_size, approximate=approximate, seed=seed),
         progress=progress,
     )
     return Result(
