@@ -423,15 +423,15 @@ def partial_dependence(
 ) -> Result:
     """Partial dependence of the model output on ``feature`` (mean of ICE curves over up to ``n_rows`` rows of the
     slice ``where``)."""
+    from explore.slices.whatif import DependenceParams
     from explore.slices.whatif import partial_dependence as pd_curve
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [feature], "feature")
     _, est = _need_model(ws, model, "Partial dependence")
     _, in_slice = _slice(sc, where)
-    value = pd_curve(
-        est, sc, feature, slice_def=in_slice, n_rows=n_rows, n_points=n_points, cls=cls, seed=seed
-    )
+    params = DependenceParams(n_rows=n_rows, n_points=n_points, cls=cls, seed=seed)
+    value = pd_curve(est, sc, feature, params, slice_def=in_slice)
     return _dependence(value, f"Partial dependence on '{feature}'")
 
 
