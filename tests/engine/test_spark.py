@@ -73,8 +73,8 @@ def test_slice_groups_and_a_filter_equal_the_pandas_path(spark_pair):
     duck_metrics.test_a_slice_filter_runs_in_the_engine_with_the_rows_of_its_mask(spark_pair)
 
 
-def test_weak_slice_discovery_equals_the_pandas_path(spark_pair):
-    duck_metrics.test_weak_slice_discovery_equals_the_pandas_path(spark_pair, "loss")
+def test_weak_slice_discovery_equals_the_pandas_path(spark_pair, monkeypatch):
+    duck_metrics.test_weak_slice_discovery_equals_the_pandas_path(spark_pair, "loss", False, monkeypatch)
 
 
 def test_exact_auc_drift_and_invariants_equal_the_pandas_path(spark_pair, monkeypatch):
