@@ -81,7 +81,7 @@ def main() -> None:
 
     # -- first global view: sample + explain + table + the three charts (what the page computes on first visit)
     def first_view():
-        ex = explain.explain(sc, model, sample_size=args.rows)
+        ex = explain.explain(sc, model, explain.ExplainParams(sample_size=args.rows))
         table = explain.importance_table(ex)
         charts.importance_bars(ex).to_dict()
         charts.beeswarm(ex).to_dict()
@@ -144,7 +144,7 @@ def main() -> None:
 
     @st.cache_data(max_entries=24, show_spinner=False)
     def cached(_sc, _model, key: str, slice_json: str, n: int, approximate: bool):
-        return explain.explain(_sc, _model, sample_size=n, approximate=approximate)
+        return explain.explain(_sc, _model, explain.ExplainParams(sample_size=n, approximate=approximate))
 
     cached(sc, model, ws.key, "", args.rows, False)
     t_hit, _ = timed(lambda: cached(sc, model, ws.key, "", args.rows, False), max(args.repeats, 10))
@@ -158,13 +158,18 @@ def main() -> None:
         f"\nestimate shown on the page for {args.rows:,} rows: {est.seconds(args.rows):.2f} s "
         f"(measured: {t_ours:.2f} s)"
     )
-    t_approx, ex_a = timed(lambda: explain.explain(sc, model, rows=positions, approximate=True), args.repeats)
+    t_approx, ex_a = timed(
+        lambda: explain.explain(sc, model, explain.ExplainParams(approximate=True), rows=positions),
+        args.repeats,
+    )
     print(
         f"approximate (Saabas) on the same rows: {t_approx:.3f} s "
         f"(rank agreement with exact: {np.corrcoef(np.argsort(np.argsort(ex_a.mean_abs())), np.argsort(np.argsort(ex.mean_abs())))[0, 1]:.2f})"
     )
     agn_rows = positions[:50]
-    t_agn, ex_g = timed(lambda: explain.explain(sc, model, rows=agn_rows, method="agnostic"), 1)
+    t_agn, ex_g = timed(
+        lambda: explain.explain(sc, model, explain.ExplainParams(method="agnostic"), rows=agn_rows), 1
+    )
     print(
         f"model-agnostic (permutation, {ex_g.params['n_permutations']} orderings × {ex_g.params['background_size']} "
         f"background rows) on 50 rows: {t_agn:.2f} s ({t_agn / 50 * 1000:.0f} ms per row)"

@@ -423,15 +423,15 @@ def partial_dependence(
 ) -> Result:
     """Partial dependence of the model output on ``feature`` (mean of ICE curves over up to ``n_rows`` rows of the
     slice ``where``)."""
+    from explore.slices.whatif import DependenceParams
     from explore.slices.whatif import partial_dependence as pd_curve
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [feature], "feature")
     _, est = _need_model(ws, model, "Partial dependence")
     _, in_slice = _slice(sc, where)
-    value = pd_curve(
-        est, sc, feature, slice_def=in_slice, n_rows=n_rows, n_points=n_points, cls=cls, seed=seed
-    )
+    params = DependenceParams(n_rows=n_rows, n_points=n_points, cls=cls, seed=seed)
+    value = pd_curve(est, sc, feature, params, slice_def=in_slice)
     return _dependence(value, f"Partial dependence on '{feature}'")
 
 
@@ -464,21 +464,14 @@ def explain(
     """SHAP values on a sample of the rows (of the slice ``where``): global importance (mean |SHAP|), with the
     additivity check. ``.chart()``: the importance bars."""
     from explore.importance import charts
+    from explore.importance.explain import ExplainParams, importance_table
     from explore.importance.explain import explain as shap_explain
-    from explore.importance.explain import importance_table
 
     sc = scored(ws, dataset, model=model)
     _, est = _need_model(ws, model, "SHAP")
     sd, in_slice = _slice(sc, where)
-    value = shap_explain(
-        sc,
-        est,
-        slice_def=in_slice,
-        sample_size=sample_size,
-        approximate=approximate,
-        seed=seed,
-        progress=progress,
-    )
+    params = ExplainParams(sample_size=sample_size, approximate=approximate, seed=seed)
+    value = shap_explain(sc, est, params, slice_def=in_slice, progress=progress)
     return Result(
         title=f"SHAP importance on {sd.describe()} of '{sc.dataset_name}'",
         value=value,
@@ -533,7 +526,7 @@ def explain_slice(
     training dataset)."""
     from explore.core.roles import reference_dataset
     from explore.importance import charts
-    from explore.importance.explain import slice_vs_rest
+    from explore.importance.explain import ExplainParams, slice_vs_rest
 
     sc = scored(ws, dataset, model=model)
     _, est = _need_model(ws, model, "SHAP")
@@ -548,9 +541,7 @@ def explain_slice(
         reference=ws.dataset(ref),
         reference_name=ref,
         description=sd.describe(),
-        sample_size=sample_size,
-        approximate=approximate,
-        seed=seed,
+        params=ExplainParams(sample_size=sample_size, approximate=approximate, seed=seed),
         progress=progress,
     )
     return Result(
@@ -619,27 +610,29 @@ def _engine_performance_over_time(
     rows). ``value``: the long metrics table with each group's ``window`` start."""
     from explore.engine import charts as engine_charts
     from explore.engine.grouping import slice_where
-    from explore.engine.metrics import by_time_window, grouped_metrics
+    from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics
 
     log = ws.log(spec.datasets[0])
     try:
-        keys, table = grouped_metrics(
-            log,
-            by_time_window(log, spec.by, n_windows=spec.n_windows),
-            metrics=list(metrics) if metrics else None,
-            where=slice_where(log, as_slice(where).conditions),
+        result = EngineTable(
+            *grouped_metrics(
+                log,
+                by_time_window(log, spec.by, n_windows=spec.n_windows),
+                metrics=list(metrics) if metrics else None,
+                where=slice_where(log, as_slice(where).conditions),
+            )
         )
         n_rows = log.n
     finally:
         log.con.close()
-    value = table.assign(window=keys["window"].iloc[table["group"]].to_numpy())
+    value = result.table.assign(window=result.key("window"))
     first = str(value["metric"].iloc[0])
     return Result(
         title=f"Performance over time ({spec.by}) on {spec.where}, every row by the engine",
         value=value,
         frame=lambda: value,
-        draw=lambda: engine_charts.metric_over_time_chart(keys, table, first),
-        facts={"windows": len(keys), "rows": f"{n_rows:,} (every row, engine)"},
+        draw=lambda: engine_charts.metric_over_time_chart(result, first),
+        facts={"windows": len(result.keys), "rows": f"{n_rows:,} (every row, engine)"},
     )
 
 

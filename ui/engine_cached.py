@@ -12,6 +12,7 @@ from explore.core.workspace import Workspace
 from explore.engine import drift as engine_drift
 from explore.engine import grouping as engine_grouping
 from explore.engine import metrics as engine_metrics
+from explore.engine.metrics import EngineTable
 from explore.slices.definition import SliceDefinition
 from explore.staleness.drift import InvariantThresholds
 from ui.cache import cache_small
@@ -37,28 +38,30 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
 @cache_small(max_entries=32)
 def groups(
     ws: Workspace, dataset: str, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(keys, metrics) of the slice's rows grouped by one or two columns, on every row of the dataset, each group
+) -> EngineTable:
+    """The keys and metrics of the slice's rows grouped by one or two columns, on every row of the dataset, each group
     beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``)."""
     log = _log(ws, dataset)
     try:
         where = engine_grouping.slice_where(log, slice_def.conditions)
         gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
         g = gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
-        return engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
+        return EngineTable(
+            *engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
+        )
     finally:
         log.con.close()
 
 
 @cache_small(max_entries=16)
-def performance(
-    ws: Workspace, dataset: str, unit: str, n_windows: int = 12
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(windows, metrics) per calendar window (or ``n_windows`` equal-row windows, unit "rows") of every row."""
+def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> EngineTable:
+    """The windows and metrics per calendar window (or ``n_windows`` equal-row windows, unit "rows") of every row."""
     log = _log(ws, dataset)
     try:
-        return engine_metrics.grouped_metrics(
-            log, engine_metrics.by_time_window(log, unit, n_windows=n_windows), confidence=CONFIDENCE
+        return EngineTable(
+            *engine_metrics.grouped_metrics(
+                log, engine_metrics.by_time_window(log, unit, n_windows=n_windows), confidence=CONFIDENCE
+            )
         )
     finally:
         log.con.close()
@@ -96,10 +99,8 @@ def invariants(
 
 
 @cache_small(max_entries=8)
-def drift(
-    ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(windows, drift table) of every feature per calendar window against the first window."""
+def drift(ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...]) -> EngineTable:
+    """The windows and drift table (codes in its ``window`` column) of every feature per calendar window against the first window."""
     log = _log(ws, dataset)
     try:
         windows, first = _first_window(log, unit, n_windows)
@@ -107,6 +108,6 @@ def drift(
             log, features=list(features), where=first, name="the first window"
         )
         keys, result = engine_drift.drift_by_window(profile, log, windows, features=list(features))
-        return keys, result.table
+        return EngineTable(keys, result.table, code="window")
     finally:
         log.con.close()

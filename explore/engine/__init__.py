@@ -20,6 +20,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "drift": ["reference_profile", "drift_by_window", "data_invariants", "default_outputs"],
         "sample": ["draw_sample", "SampleInfo", "SAMPLE_ROWS"],
         "spark": ["SparkConnection", "open_spark_source", "spark_session"],
-        "metrics": ["Grouping", "grouped_metrics", "overall_metrics", "by_columns", "by_time_window"],
+        "metrics": [
+            "EngineTable",
+            "Grouping",
+            "grouped_metrics",
+            "overall_metrics",
+            "by_columns",
+            "by_time_window",
+        ],
     },
 )

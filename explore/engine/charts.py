@@ -6,10 +6,12 @@ import altair as alt
 import pandas as pd
 
 from explore.core.chart_data import vega_safe
+from explore.engine.metrics import EngineTable
 
 
-def metric_by_group_chart(keys: pd.DataFrame, table: pd.DataFrame, metric: str) -> alt.Chart:
-    """One bar per group with its interval: ``keys`` (one row per group code), ``table`` a long metrics table."""
+def metric_by_group_chart(result: EngineTable, metric: str) -> alt.Chart:
+    """One bar per group with its interval: ``result.keys`` one row per group code, ``result.table`` long metrics."""
+    keys, table = result.keys, result.table
     one = table[table["metric"] == metric].reset_index(drop=True)
     label = keys.astype(str).agg(" · ".join, axis=1) if keys.shape[1] else pd.Series(["all rows"])
     data = vega_safe(one.assign(group_label=label.iloc[one["group"]].to_numpy()))
@@ -22,10 +24,10 @@ def metric_by_group_chart(keys: pd.DataFrame, table: pd.DataFrame, metric: str) 
     return (bars + rules).properties(height=alt.Step(18))
 
 
-def metric_over_time_chart(keys: pd.DataFrame, table: pd.DataFrame, metric: str) -> alt.Chart:
-    """The metric per time window with its interval band (``keys['window']``: window starts)."""
-    one = table[table["metric"] == metric].reset_index(drop=True)
-    data = vega_safe(one.assign(window=keys["window"].iloc[one["group"]].to_numpy()))
+def metric_over_time_chart(result: EngineTable, metric: str) -> alt.Chart:
+    """The metric per time window with its interval band (``result.keys['window']``: window starts)."""
+    every = result.table.assign(window=result.key("window"))
+    data = vega_safe(every[every["metric"] == metric].reset_index(drop=True))
     base = alt.Chart(data).encode(x=alt.X("window:T", title="window"))
     band = base.mark_area(opacity=0.25).encode(y=alt.Y("ci_low:Q", title=metric), y2="ci_high:Q")
     line = base.mark_line(point=True).encode(
@@ -34,9 +36,9 @@ def metric_over_time_chart(keys: pd.DataFrame, table: pd.DataFrame, metric: str)
     return band + line
 
 
-def drift_heatmap(table: pd.DataFrame, keys: pd.DataFrame, measure: str = "psi") -> alt.Chart:
-    """Features × windows heat map of one drift measure."""
-    data = vega_safe(table.assign(window_start=keys["window"].iloc[table["window"]].to_numpy()))
+def drift_heatmap(result: EngineTable, measure: str = "psi") -> alt.Chart:
+    """Features × windows heat map of one drift measure (``result.code`` "window": the drift table's column)."""
+    data = vega_safe(result.table.assign(window_start=result.key("window")))
     return (
         alt.Chart(data)
         .mark_rect()

@@ -31,6 +31,24 @@ class _Meta:
 
 
 @dataclass(frozen=True)
+class EngineTable:
+    """An engine result for the charts: ``keys`` (one row per group or window code) and a long ``table`` whose
+    ``code`` column (``group`` for metrics, ``window`` for drift) indexes them."""
+
+    keys: pd.DataFrame
+    table: pd.DataFrame
+    code: str = "group"
+
+    def key(self, column: str) -> np.ndarray:
+        """The ``keys`` column ``column`` for each row of ``table``."""
+        return self.keys[column].iloc[self.table[self.code]].to_numpy()
+
+    def to_frame(self) -> pd.DataFrame:
+        """``table`` with every key column for each row (a key column named like ``code`` replaces the codes)."""
+        return self.table.assign(**{str(c): self.key(c) for c in self.keys.columns})
+
+
+@dataclass(frozen=True)
 class Grouping:
     """How the rows of a log are cut into groups: SQL expressions, their values per group (``keys``)."""
 

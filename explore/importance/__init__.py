@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "explain": [
             "ShapExplanation",
+            "ExplainParams",
             "plan_explainer",
             "importance_table",
             "SliceComparison",

@@ -42,8 +42,8 @@ import itertools
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -128,6 +128,33 @@ MODEL_CALL_FAILED = (
 
 
 # ---- results -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplainParams:
+    """How SHAP values are computed (the Importance page, notebooks, ``explore check`` minutes and benchmarks
+    share it).
+
+    ``sample_size``: rows of a label-stratified sample (None: the plan's default). ``approximate``: shap's Saabas
+    approximation for tree ensembles. ``method``: "auto" (the fastest exact explainer for the model) or
+    "agnostic" (always the model-agnostic one, with ``background_size`` background rows and ``n_permutations``
+    feature orderings). ``seed``: the sample's and the permutations' random seed.
+    """
+
+    sample_size: int | None = None
+    approximate: bool = False
+    method: str = "auto"
+    background_size: int = DEFAULT_BACKGROUND
+    n_permutations: int = DEFAULT_PERMUTATIONS
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExplainParams:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -1155,26 +1182,25 @@ def _explain_agnostic(
 def explain(
     scored: Scored,
     model: Any,
+    params: ExplainParams | None = None,
     *,
     rows: Sequence[int] | np.ndarray | None = None,
     slice_def: SliceDefinition | None = None,
     outside: bool = False,
-    sample_size: int | None = None,
-    approximate: bool = False,
-    method: str = "auto",
-    background_size: int = DEFAULT_BACKGROUND,
-    n_permutations: int = DEFAULT_PERMUTATIONS,
-    seed: int = 0,
     progress: Progress | None = None,
 ) -> ShapExplanation:
-    """SHAP values of ``model`` on rows of ``scored``, per raw feature, with an additivity check.
+    """SHAP values of ``model`` on rows of ``scored``, per raw feature, with an additivity check, computed as
+    ``params`` says (default ``ExplainParams()``).
 
-    Rows: ``rows`` (positions in ``scored``) if given, else a label-stratified sample of ``sample_size`` rows
-    (default: the plan's default) of the slice ``slice_def`` (default: all rows; with ``outside``, of the rows
-    outside the slice). ``method="agnostic"`` forces the model-agnostic explainer. ``approximate`` applies
-    shap's Saabas approximation to tree ensembles. ``progress(fraction, message)`` is called as rows are
-    explained. Units: see ``ShapExplanation.units``.
+    Rows: ``rows`` (positions in ``scored``) if given, else a label-stratified sample of ``params.sample_size``
+    rows (default: the plan's default) of the slice ``slice_def`` (default: all rows; with ``outside``, of the
+    rows outside the slice). ``params.method="agnostic"`` forces the model-agnostic explainer;
+    ``params.approximate`` applies shap's Saabas approximation to tree ensembles. ``progress(fraction,
+    message)`` is called as rows are explained. Units: see ``ShapExplanation.units``.
     """
+    p = params or ExplainParams()
+    sample_size, approximate, method = p.sample_size, p.approximate, p.method
+    background_size, n_permutations, seed = p.background_size, p.n_permutations, p.seed
     mask = None if slice_def is None and not outside else slice_mask(scored, slice_def)
     if outside:
         mask = ~mask
@@ -1291,39 +1317,24 @@ def _model_output(model: Any, X: pd.DataFrame, out: _Output, scored: Scored) -> 
         raise ModelError(MODEL_CALL_FAILED.format(reason=reason, dataset=scored.dataset_name)) from None
 
 
-def estimate_time(
-    scored: Scored,
-    model: Any,
-    *,
-    approximate: bool = False,
-    method: str = "auto",
-    background_size: int = DEFAULT_BACKGROUND,
-    n_permutations: int = DEFAULT_PERMUTATIONS,
-    seed: int = 0,
-) -> TimeEstimate:
-    """Time the explainer on a few rows and extrapolate: ``.seconds(n)`` estimates ``n`` rows.
+def estimate_time(scored: Scored, model: Any, params: ExplainParams | None = None) -> TimeEstimate:
+    """Time the explainer of ``params`` (its ``sample_size`` aside) on a few rows and extrapolate:
+    ``.seconds(n)`` estimates ``n`` rows.
 
     Tree and linear explainers are timed on two probe sizes (the slope is the cost per row, so fixed costs such as
     the Pipeline's transform do not inflate it); the model-agnostic one, whose cost is all per row, on two rows.
     """
+    p = params or ExplainParams()
+    approximate, seed = p.approximate, p.seed
     plan = plan_explainer(model, scored, approximate=approximate)
-    kind = "agnostic" if method == "agnostic" else plan.kind
+    kind = "agnostic" if p.method == "agnostic" else plan.kind
     probes = {"tree": (32, 256), "linear": (64, 512), "agnostic": (2,)}[kind]
     if kind == "tree" and plan.slow_hint and not approximate:
         probes = (4, 16)
     timings = []
     for k in probes:
         rows = sample_rows(scored, n=min(k, scored.n), seed=seed + 11)
-        ex = explain(
-            scored,
-            model,
-            rows=rows,
-            approximate=approximate,
-            method=method,
-            background_size=background_size,
-            n_permutations=n_permutations,
-            seed=seed,
-        )
+        ex = explain(scored, model, p, rows=rows)
         timings.append((len(rows), ex.seconds, ex.setup_seconds, ex.explainer))
     (n1, t1, s1, name), (n2, t2, _, _) = timings[0], timings[-1]
     if n2 > n1:
@@ -1579,12 +1590,10 @@ def slice_vs_rest(
     reference: pd.DataFrame,
     reference_name: str = "train",
     description: str = "",
-    sample_size: int | None = None,
-    approximate: bool = False,
-    seed: int = 0,
+    params: ExplainParams | None = None,
     progress: Progress | None = None,
 ) -> SliceComparison:
-    """Explain a sample of the slice and of the other rows with the same explainer and compare.
+    """Explain a sample of the slice and of the other rows with the same explainer (``params``) and compare.
 
     Also compares the slice's feature values with ``reference`` (e.g. the training dataset): where a feature
     the model leans on sits outside what it saw in training, the model should not be trusted there.
@@ -1605,25 +1614,8 @@ def slice_vs_rest(
     def half(lo: float, hi: float) -> Progress | None:
         return (lambda f, m: progress(lo + (hi - lo) * f, m)) if progress else None
 
-    inside = explain(
-        scored,
-        model,
-        slice_def=slice_def,
-        sample_size=sample_size,
-        approximate=approximate,
-        seed=seed,
-        progress=half(0, 0.5),
-    )
-    outside = explain(
-        scored,
-        model,
-        slice_def=slice_def,
-        outside=True,
-        sample_size=sample_size,
-        approximate=approximate,
-        seed=seed,
-        progress=half(0.5, 1),
-    )
+    inside = explain(scored, model, params, slice_def=slice_def, progress=half(0, 0.5))
+    outside = explain(scored, model, params, slice_def=slice_def, outside=True, progress=half(0.5, 1))
     a, b = inside.mean_abs(), outside.mean_abs()
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(b > 0, a / b, np.nan)

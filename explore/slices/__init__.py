@@ -36,6 +36,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "Counterfactual",
             "nearest_counterfactual",
             "distances_to",
+            "DependenceParams",
             "DependenceResult",
             "ice_curve",
             "partial_dependence",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -643,21 +643,47 @@ def ice_curve(
     return DependenceResult(feature, kind, g, curves, target_description(scored, k), 1, current, pos)
 
 
+@dataclass(frozen=True)
+class DependenceParams:
+    """How a partial dependence curve is computed (the Slices page and notebooks share it): averaged over at most
+    ``n_rows`` rows (a random sample drawn with ``seed``), at ``n_points`` values of the feature (or exactly at
+    ``grid``), with ``n_lines`` individual curves kept; ``cls`` is the class whose output is shown (None: the
+    positive or predicted class, as ``target_description`` says)."""
+
+    n_rows: int = 300
+    n_points: int = 20
+    n_lines: int = 30
+    cls: Any = None
+    seed: int = 0
+    grid: tuple[Any, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cls"] = plain(self.cls)
+        d["grid"] = None if self.grid is None else [plain(v) for v in self.grid]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DependenceParams:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        if values.get("grid") is not None:
+            values["grid"] = tuple(values["grid"])
+        return cls(**values)
+
+
 def partial_dependence(
     model: Any,
     scored: Scored,
     feature: str,
+    params: DependenceParams | None = None,
     *,
     slice_def: SliceDefinition | None = None,
-    n_rows: int = 300,
-    n_points: int = 20,
-    n_lines: int = 30,
-    cls: Any = None,
-    seed: int = 0,
-    grid: Sequence[Any] | None = None,
 ) -> DependenceResult:
-    """Partial dependence over the slice's rows (a random sample of ``n_rows``): the average output
-    at each grid value (``line == "average"``), plus ``n_lines`` of the individual curves."""
+    """Partial dependence over the slice's rows (a random sample of ``params.n_rows``): the average output
+    at each grid value (``line == "average"``), plus ``params.n_lines`` of the individual curves."""
+    p = params or DependenceParams()
+    n_rows, n_points, n_lines, cls, seed, grid = p.n_rows, p.n_points, p.n_lines, p.cls, p.seed, p.grid
     _require_model(model, "Partial dependence")
     _check_feature(scored, feature)
     rows = np.flatnonzero(slice_mask(scored, slice_def))
@@ -1082,6 +1108,7 @@ def threshold_range(scored: Scored) -> tuple[float, float]:
 __all__ = [
     "Counterfactual",
     "DependenceResult",
+    "DependenceParams",
     "EditResult",
     "Outputs",
     "PerturbationResult",

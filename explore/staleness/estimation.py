@@ -6,7 +6,7 @@ positive with calibrated probability c is a true positive with probability c and
 probability 1 − c. ``estimate_performance`` does this for accuracy, precision, recall, F1 and ROC AUC
 (binary, and macro one-vs-rest for multiclass, as ``explore.stats.metrics`` defines them).
 
-1. **Calibration first.** The scores are calibrated on a labelled reference (a window or a row mask):
+1. **Calibration first.** The scores are calibrated on a labelled reference (a window or a slice of the rows):
    isotonic regression or Platt scaling, whichever has the lower held-out log loss in a 2-fold split.
    The out-of-fold calibrated scores give the reliability curve and the expected calibration error (ECE).
 2. **Estimates per window**, for up to four parts of each window, each labelled as such (``PARTS``):
@@ -38,6 +38,7 @@ from scipy import special, stats
 
 from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score, score_unlabeled
 from explore.errors import AnalysisError, LabelError, TimeColumnError
+from explore.slices.definition import Condition, SliceDefinition, slice_mask
 from explore.staleness.windows import (
     NO_TIME_COLUMN,
     TimeWindows,
@@ -90,7 +91,7 @@ NO_REFERENCE = (
     "The windows hold {best:,} labelled rows in all, fewer than the {min:,} needed to calibrate the scores. "
     "Estimation needs a labelled reference: add labelled data (e.g. the evaluation set) to the analysed datasets."
 )
-BAD_REFERENCE = "The reference is a window number 0..{last} or a boolean mask over the labelled rows; received {received!r}."
+BAD_REFERENCE = "The reference is a window number 0..{last} or a SliceDefinition of the labelled rows; received {received!r}."
 NO_ROWS = "There are no rows in any window ({n} windows, received {rows:,} rows): nothing to estimate."
 BAD_METRIC = "Estimation covers {known}; received {received!r}."
 NO_TIME = "The unlabelled rows of '{dataset}' have no time column, so they cannot be placed in windows."
@@ -490,7 +491,7 @@ def _codes(codes: np.ndarray | None, windows: TimeWindows, n: int, what: str) ->
 
 
 def _reference_mask(
-    reference: int | np.ndarray | None, codes: np.ndarray, windows: TimeWindows
+    reference: int | SliceDefinition | None, codes: np.ndarray, windows: TimeWindows, scored: Scored
 ) -> tuple[np.ndarray, str]:
     G = windows.n_windows
     if reference is None:
@@ -508,10 +509,9 @@ def _reference_mask(
         if not 0 <= reference < G:
             raise AnalysisError(BAD_REFERENCE.format(last=G - 1, received=reference))
         return codes == reference, windows.labels[int(reference)]
-    mask = np.asarray(reference)
-    if mask.dtype != bool or len(mask) != len(codes):
+    if not isinstance(reference, SliceDefinition):
         raise AnalysisError(BAD_REFERENCE.format(last=G - 1, received=reference))
-    return mask, "the chosen rows"
+    return slice_mask(scored, reference), reference.describe()
 
 
 @dataclass(frozen=True)
@@ -537,7 +537,7 @@ def estimate_performance(
     unlabeled: Scored | None = None,
     codes: np.ndarray | None = None,
     unlabeled_codes: np.ndarray | None = None,
-    reference: int | np.ndarray | None = None,
+    reference: int | SliceDefinition | None = None,
 ) -> PerformanceEstimate:
     """Estimated (and, where labels exist, realised) metrics per window of ``windows``.
 
@@ -545,7 +545,7 @@ def estimate_performance(
     (``explore.core.workspace.score_unlabeled``), or None. ``codes`` / ``unlabeled_codes``: each row's window
     (default ``windows.codes`` for the labelled rows; ``apply_windows`` for others). ``reference``: the window
     whose labelled rows calibrate the scores (default: the earliest windows, until ``MIN_REFERENCE_ROWS`` labelled rows),
-    or a boolean mask over ``scored``'s rows. ``params``: what is estimated and how (default
+    or a ``SliceDefinition`` of ``scored``'s rows. ``params``: what is estimated and how (default
     ``EstimationParams()``).
     """
     p = params or EstimationParams()
@@ -585,7 +585,7 @@ def estimate_performance(
             NO_ROWS.format(n=G, rows=scored.n + (unlabeled.n if unlabeled is not None else 0))
         )
 
-    ref_mask, ref_name = _reference_mask(reference, c_lab, windows)
+    ref_mask, ref_name = _reference_mask(reference, c_lab, windows, scored)
     y = scored.y
     ref_mask = ref_mask & (y >= 0)
     if ref_mask.sum() < 2:
@@ -804,7 +804,7 @@ def estimate_workspace(
     by: str = "month",
     n_windows: int | None = None,
     min_rows: int = 100,
-    reference: int | np.ndarray | None = None,
+    reference: int | SliceDefinition | None = None,
     reference_dataset: str | None = None,
 ) -> PerformanceEstimate:
     """``estimate_performance`` on datasets of a workspace (default: every dataset), labelled and unlabelled
@@ -828,9 +828,9 @@ def estimate_workspace(
                 f"The reference dataset {reference_dataset!r} is not among the analysed ones ({', '.join(names)})."
             )
         reference = (
-            labelled.frame["__dataset__"].to_numpy() == reference_dataset
+            SliceDefinition((Condition("__dataset__", "in", values=(reference_dataset,)),))
             if "__dataset__" in labelled.frame
-            else np.ones(labelled.n, dtype=bool)
+            else SliceDefinition()
         )
     w = time_windows(times, by=by, n_windows=n_windows or 12, min_rows=min_rows, where=", ".join(names))
     est = estimate_performance(

@@ -175,7 +175,7 @@ def assert_additive(ex: explain.ShapExplanation) -> None:
 def test_additivity_and_units_per_model_family(df, est, explainer, units, space):
     model = fit(est, df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    ex = explain.explain(sc, model, sample_size=150)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=150))
     assert (ex.explainer, ex.units, ex.additivity.output_space) == (explainer, units, space)
     assert ex.values.shape == (150, len(FEATURES), 1) and ex.output_names == ["yes"]
     assert_additive(ex)
@@ -206,7 +206,7 @@ def test_grouping_sums_transformed_columns_by_the_transformers_own_mapping():
     model = Pipeline([("prep", ct), ("model", GradientBoostingClassifier(n_estimators=20, random_state=0))])
     model.fit(df[["x10", "x1", "x2"]], df["label"])
     sc = scored_for(model, df, "label", "binary", positive="yes", features=["x10", "x1", "x2"])
-    ex = explain.explain(sc, model, sample_size=120)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=120))
     direct = shap.TreeExplainer(model[-1]).shap_values(model[0].transform(sc.X.iloc[ex.positions]))
     # transformed layout, known independently: x1 → 3 one-hot columns, x10 → 4, x2 → value + missing indicator
     expected = {"x1": direct[:, 0:3].sum(1), "x10": direct[:, 3:7].sum(1), "x2": direct[:, 7:9].sum(1)}
@@ -242,7 +242,7 @@ def test_mapping_covers_other_per_column_transformers(transformer):
     plan = explain.plan_explainer(model, sc)
     assert plan.kind == "tree" and plan.transformed
     assert len(plan.sources) == model[0].transform(X.iloc[:5]).shape[1]
-    ex = explain.explain(sc, model, sample_size=80)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=80))
     assert ex.explainer == explain.TREE
     assert_additive(ex)
 
@@ -256,7 +256,7 @@ def test_mixing_transformer_explains_the_whole_pipeline_model_agnostically(df):
         ]
     ).fit(df[["x1", "x10", "x2"]], df["label"])
     sc = scored_for(model, df, "label", "binary", positive="yes", features=["x1", "x10", "x2"])
-    ex = explain.explain(sc, model, sample_size=30)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=30))
     assert ex.explainer == explain.EXACT and ex.units == explain.PROBABILITY and not ex.grouped
     assert any("PCA" in note for note in ex.notes)
     assert_additive(ex)
@@ -284,7 +284,7 @@ def test_hgb_native_categorical_falls_back_and_passes_additivity(df):
     sc = scored_for(model, df, "label", "binary", positive="yes")
     plan = explain.plan_explainer(model, sc)
     assert plan.kind == "agnostic" and "native categorical" in plan.reason
-    ex = explain.explain(sc, model, sample_size=40)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=40))
     assert ex.explainer in (explain.PERMUTATION, explain.EXACT) and ex.units == explain.PROBABILITY
     assert_additive(ex)
     assert (
@@ -304,7 +304,7 @@ def test_failed_additivity_falls_back_to_model_agnostic(df, monkeypatch):
         return raw
 
     monkeypatch.setattr(explain, "_explain_fast", broken)
-    ex = explain.explain(sc, model, sample_size=10)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=10))
     assert ex.explainer == explain.PERMUTATION and any("failed the additivity check" in n for n in ex.notes)
     assert_additive(ex)
 
@@ -329,7 +329,7 @@ def test_string_columns_in_the_model_agnostic_path(df):
         frame[features], frame["label"]
     )
     sc = scored_for(model, frame, "label", "binary", positive="yes", features=features)
-    ex = explain.explain(sc, model, sample_size=12, background_size=20)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=12, background_size=20))
     assert ex.explainer == explain.PERMUTATION and ex.units == explain.PROBABILITY
     assert_additive(ex)
     codec = explain._Codec(sc.X)
@@ -374,7 +374,7 @@ def test_model_agnostic_values_equal_exact_shapley_values(df):
     )
     sc = scored_for(model, df, "label", "binary", positive="yes", features=feats)
     rows = np.arange(3)
-    ex = explain.explain(sc, model, rows=rows, background_size=12, n_permutations=24)
+    ex = explain.explain(sc, model, explain.ExplainParams(background_size=12, n_permutations=24), rows=rows)
     assert ex.explainer == explain.EXACT  # 4! orderings fit in the budget
     bg = sc.X.iloc[np.sort(np.random.default_rng([0, 7]).choice(sc.n, size=12, replace=False))]
     codec = explain._Codec(bg)
@@ -393,8 +393,12 @@ def test_sampled_orderings_are_close_to_exact(df):
     model = fit(LogisticRegression(), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
     rows = np.arange(8)
-    exact = explain.explain(sc, model, rows=rows, method="agnostic", background_size=20, n_permutations=120)
-    sampled = explain.explain(sc, model, rows=rows, method="agnostic", background_size=20, n_permutations=10)
+    exact = explain.explain(
+        sc, model, explain.ExplainParams(method="agnostic", background_size=20, n_permutations=120), rows=rows
+    )
+    sampled = explain.explain(
+        sc, model, explain.ExplainParams(method="agnostic", background_size=20, n_permutations=10), rows=rows
+    )
     assert sampled.explainer == explain.PERMUTATION and exact.explainer == explain.EXACT
     assert np.abs(sampled.values - exact.values).max() < 0.05
     assert_additive(sampled)
@@ -409,11 +413,11 @@ def test_deep_forest_offers_approximate_mode(df):
         and plan.approximate_available
         and plan.default_sample_size == explain.DEFAULT_SAMPLE["agnostic"]
     )
-    approx = explain.explain(sc, model, sample_size=60, approximate=True)
+    approx = explain.explain(sc, model, explain.ExplainParams(sample_size=60, approximate=True))
     assert approx.explainer == explain.TREE_APPROX and approx.approximate
     assert any("Approximate (Saabas)" in n for n in approx.notes)
     assert_additive(approx)
-    exact = explain.explain(sc, model, sample_size=60)
+    exact = explain.explain(sc, model, explain.ExplainParams(sample_size=60))
     assert exact.explainer == explain.TREE and not exact.approximate
     assert stats.spearmanr(approx.mean_abs(), exact.mean_abs()).statistic > 0.8
 
@@ -422,7 +426,7 @@ def test_approximate_is_refused_for_a_linear_model(df):
     model = fit(LogisticRegression(), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
     with pytest.raises(AnalysisError) as err:
-        explain.explain(sc, model, sample_size=10, approximate=True)
+        explain.explain(sc, model, explain.ExplainParams(sample_size=10, approximate=True))
     assert str(err.value) == explain.APPROX_NOT_TREE.format(explainer=explain.LINEAR)
 
 
@@ -432,7 +436,7 @@ def test_approximate_is_refused_for_a_linear_model(df):
 def test_positive_class_first_flips_the_log_odds(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)  # classes_ = ['no', 'yes']
     sc = scored_for(model, df, "label", "binary", positive="no")
-    ex = explain.explain(sc, model, sample_size=50)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=50))
     assert ex.output_names == ["no"] and ex.units == explain.LOG_ODDS
     p_no = model.predict_proba(sc.X.iloc[ex.positions])[:, 0]
     np.testing.assert_allclose(ex.model_output[:, 0], np.log(p_no / (1 - p_no)), atol=1e-8)
@@ -443,7 +447,7 @@ def test_linear_values_are_coefficient_times_centered_input(df):
     feats = ["x1", "x10"]
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(df[feats], df["label"])
     sc = scored_for(model, df, "label", "binary", positive="yes", features=feats)
-    ex = explain.explain(sc, model, sample_size=40)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=40))
     z = model[0].transform(sc.X.iloc[ex.positions])
     bg = model[0].transform(
         sc.X.iloc[explain.sample_rows(sc, n=min(explain.LINEAR_BACKGROUND, sc.n), seed=1)]
@@ -467,7 +471,7 @@ def test_linear_values_are_coefficient_times_centered_input(df):
 def test_multiclass_per_class_and_overall_importance(df, est, explainer, units):
     model = fit(est, df, label="klass")
     sc = scored_for(model, df, "klass", "multiclass")
-    ex = explain.explain(sc, model, sample_size=90)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=90))
     assert (ex.explainer, ex.units) == (explainer, units)
     assert ex.values.shape == (90, len(FEATURES), 3) and ex.output_names == [str(c) for c in model.classes_]
     assert_additive(ex)
@@ -482,7 +486,7 @@ def test_multiclass_per_class_and_overall_importance(df, est, explainer, units):
 def test_regression_in_target_units(df):
     model = fit(HistGradientBoostingRegressor(max_iter=30, random_state=0), df, label="target")
     sc = scored_for(model, df, "target", "regression")
-    ex = explain.explain(sc, model, sample_size=100)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=100))
     assert ex.units == explain.TARGET and ex.explainer == explain.TREE and ex.output_names == ["prediction"]
     assert_additive(ex)
     np.testing.assert_allclose(ex.model_output[:, 0], model.predict(sc.X.iloc[ex.positions]), atol=1e-8)
@@ -561,7 +565,7 @@ def test_local_explanation_and_waterfall(df):
 def test_importance_table_dependence_and_charts(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    ex = explain.explain(sc, model, sample_size=300)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=300))
     table = explain.importance_table(ex)
     assert table["share"].sum() == pytest.approx(1.0)
     assert table["rank"].tolist() == list(range(1, len(FEATURES) + 1))
@@ -600,7 +604,7 @@ def test_estimate_time_is_positive(df):
 def test_permutation_check_matches_sklearn_and_scipy(df):
     model = fit(GradientBoostingClassifier(n_estimators=20, random_state=0), df)
     sc = scored_for(model, df, "label", "binary", positive="yes")
-    ex = explain.explain(sc, model, sample_size=200)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=200))
     check = explain.permutation_check(sc, model, ex, n_repeats=3, seed=1)
     scorer = make_scorer(
         log_loss, greater_is_better=False, response_method="predict_proba", labels=list(model.classes_)
@@ -628,9 +632,9 @@ def test_slice_vs_rest_and_feature_ranges(df):
         reference=reference,
         reference_name="train",
         description="city = Nice",
-        sample_size=60,
+        params=explain.ExplainParams(sample_size=60),
     )
-    inside = explain.explain(sc, model, slice_def=nice, sample_size=60)
+    inside = explain.explain(sc, model, explain.ExplainParams(sample_size=60), slice_def=nice)
     np.testing.assert_allclose(
         cmp.importance.set_index("feature").loc[FEATURES, "slice_mean_abs"], inside.mean_abs()
     )
@@ -716,6 +720,21 @@ def test_gradient_boosting_libraries_use_tree_explainer(df, library):
     )
     model = Pipeline([("prep", prep()), ("model", est)]).fit(df[FEATURES], y)
     sc = scored_for(model, df.assign(y=y), "y", "binary", positive=1)
-    ex = explain.explain(sc, model, sample_size=80)
+    ex = explain.explain(sc, model, explain.ExplainParams(sample_size=80))
     assert (ex.explainer, ex.units) == (explain.TREE, explain.LOG_ODDS) and not ex.notes
     assert ex.additivity.passed
+
+
+def test_explain_params_round_trip_through_a_dict_and_ignore_unknown_keys():
+    p = explain.ExplainParams(sample_size=120, approximate=True, method="agnostic", n_permutations=24, seed=3)
+    assert explain.ExplainParams.from_dict(p.to_dict()) == p
+    assert explain.ExplainParams.from_dict({**p.to_dict(), "from_a_newer_version": 1}) == p
+    assert explain.ExplainParams.from_dict({}) == explain.ExplainParams()
+    assert p.to_dict() == {
+        "sample_size": 120,
+        "approximate": True,
+        "method": "agnostic",
+        "background_size": explain.DEFAULT_BACKGROUND,
+        "n_permutations": 24,
+        "seed": 3,
+    }

@@ -134,13 +134,15 @@ def test_ice_and_partial_dependence_match_sklearn(binary) -> None:
     rows = pd.concat([sc.X.iloc[[4]]] * len(grid), ignore_index=True)
     rows["age"] = grid
     np.testing.assert_allclose(ice.curves["output"], model.predict_proba(rows)[:, 1])
-    pdp = whatif.partial_dependence(model, sc, "age", grid=grid, n_rows=10_000)
+    pdp = whatif.partial_dependence(
+        model, sc, "age", whatif.DependenceParams(grid=tuple(grid), n_rows=10_000)
+    )
     ref = sk_partial_dependence(
         model, sc.X, ["age"], custom_values={"age": grid}, kind="average", method="brute"
     )
     avg = pdp.curves[pdp.curves["line"] == "average"]["output"].to_numpy()
     np.testing.assert_allclose(avg, ref["average"][0], rtol=1e-9)
-    cat = whatif.partial_dependence(model, sc, "city", n_rows=200)
+    cat = whatif.partial_dependence(model, sc, "city", whatif.DependenceParams(n_rows=200))
     assert cat.kind == "categorical" and set(cat.grid) == {"Paris", "Lyon", "Nice"}
 
 
@@ -230,3 +232,12 @@ def test_threshold_metrics_and_the_cost_optimal_threshold(binary) -> None:
     _, reg = fitted("regression", n=100)
     with pytest.raises(AnalysisError, match="binary"):
         whatif.threshold_metrics(reg, 0.5)
+
+
+def test_dependence_params_round_trip_through_a_dict_and_ignore_unknown_keys() -> None:
+    p = whatif.DependenceParams(n_rows=50, n_points=7, cls=np.int64(1), seed=4, grid=(np.float64(1.5), 2.5))
+    d = p.to_dict()
+    assert d == {"n_rows": 50, "n_points": 7, "n_lines": 30, "cls": 1, "seed": 4, "grid": [1.5, 2.5]}
+    assert type(d["cls"]) is int and type(d["grid"][0]) is float  # plain Python: JSON- and TOML-safe
+    assert whatif.DependenceParams.from_dict({**d, "unknown": 1}) == p
+    assert whatif.DependenceParams.from_dict({}) == whatif.DependenceParams()

@@ -285,3 +285,20 @@ def test_predictions_only_workspace_scores_and_estimates_its_unlabelled_rows(tmp
     assert unl.n == 300 and unl.model_name is None and np.allclose(unl.score, df["p"].iloc[-300:])
     est = estimation.estimate_workspace(ws, min_rows=20, params=estimation.EstimationParams(n_boot=3))
     assert est.windows["unlabelled_rows"].sum() == 300
+
+
+def test_a_reference_slice_calibrates_on_its_rows_like_the_window_it_selects():
+    from dataclasses import replace
+
+    from explore.slices.definition import Condition, SliceDefinition
+
+    sc, w, _ = simulate(2400, n_windows=3, seed=0)
+    tagged = replace(sc, frame=sc.frame.assign(part=np.where(w.codes == 0, "first", "later")))
+    first = SliceDefinition((Condition("part", "in", values=("first",)),))
+    params = estimation.EstimationParams(n_boot=0)
+    by_slice = estimation.estimate_performance(tagged, w, params, reference=first)
+    by_window = estimation.estimate_performance(tagged, w, params, reference=0)
+    pd.testing.assert_frame_equal(by_slice.table, by_window.table)
+    assert by_slice.reference == first.describe() and by_window.reference == w.labels[0]
+    with pytest.raises(AnalysisError, match="window number 0..2 or a SliceDefinition"):
+        estimation.estimate_performance(tagged, w, params, reference=w.codes == 0)

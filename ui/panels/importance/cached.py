@@ -35,6 +35,11 @@ class ShapRun:
     sample_size: int
     approximate: bool
 
+    @property
+    def params(self) -> explain.ExplainParams:
+        """How the run's SHAP values are computed."""
+        return explain.ExplainParams(sample_size=self.sample_size, approximate=self.approximate)
+
 
 @contextmanager
 def _progress_bar(text: str) -> Iterator[explain.Progress]:
@@ -60,7 +65,7 @@ def _progress_bar(text: str) -> Iterator[explain.Progress]:
 @cache_small(max_entries=16)
 def estimate(ctx: PageContext, approximate: bool) -> explain.TimeEstimate:
     """The explainer's measured cost on a few rows of the page's dataset."""
-    return explain.estimate_time(ctx.scored, ctx.model, approximate=approximate)
+    return explain.estimate_time(ctx.scored, ctx.model, explain.ExplainParams(approximate=approximate))
 
 
 @cache_small(max_entries=24)
@@ -70,9 +75,8 @@ def explanation(ctx: PageContext, run: ShapRun) -> explain.ShapExplanation:
         return explain.explain(
             ctx.scored,
             ctx.model,
+            run.params,
             slice_def=run.slice,
-            sample_size=run.sample_size,
-            approximate=run.approximate,
             progress=update,
         )
 
@@ -82,7 +86,7 @@ def local_explanation(
     ctx: PageContext, scored: Scored, position: int, approximate: bool
 ) -> explain.ShapExplanation:
     """SHAP values of one row of ``scored`` (any dataset of the workspace, scored by the page's model)."""
-    return explain.explain(scored, ctx.model, rows=[position], approximate=approximate)
+    return explain.explain(scored, ctx.model, explain.ExplainParams(approximate=approximate), rows=[position])
 
 
 @cache_small(max_entries=12)
@@ -97,8 +101,7 @@ def comparison(ctx: PageContext, run: ShapRun, reference: str) -> explain.SliceC
             reference=ctx.ws.dataset(reference),
             reference_name=reference,
             description=sd.describe(),
-            sample_size=run.sample_size,
-            approximate=run.approximate,
+            params=run.params,
             progress=update,
         )
 

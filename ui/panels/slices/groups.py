@@ -110,7 +110,8 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
 def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int, where) -> None:
     """Groups of an out-of-core dataset: every row of the slice, each metric with its interval, by the engine."""
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        keys, table = engine_cached.groups(ctx.ws, ctx.dataset, focus.conditions_only, tuple(by), bins)
+        result = engine_cached.groups(ctx.ws, ctx.dataset, focus.conditions_only, tuple(by), bins)
+        keys, table = result.keys, result.table
         metric = where.selectbox("Metric", list(dict.fromkeys(table["metric"])), key="slices_group_metric")
         st.caption(
             f"Computed by the engine on all {ctx.ws.samples[ctx.dataset].total:,} rows of the dataset (the slice's "
@@ -149,7 +150,7 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
             },
         )
         st.altair_chart(
-            engine_charts.metric_by_group_chart(keys, table, metric),
+            engine_charts.metric_by_group_chart(result, metric),
             key="slices_group_chart",
             width="stretch",
         )

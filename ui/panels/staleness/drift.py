@@ -94,13 +94,14 @@ def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
     features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
     measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        keys, table = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features)
+        result = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features)
+        table = result.table
         st.caption(
             f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, against the first {'window' if unit == 'rows' else unit}, computed by the engine "
             "(histograms and KS from engine counts in one pass; `ks_method` says whether KS is exact or on a grid of "
             "equal cells of the reference range, a lower bound within one cell's share)."
         )
-        st.altair_chart(engine_charts.drift_heatmap(table, keys, measure), width="stretch")
+        st.altair_chart(engine_charts.drift_heatmap(result, measure), width="stretch")
         with st.expander("Table"):
             st.dataframe(table, hide_index=True)
         csv_download(st, "Drift per feature and window (CSV)", table, "drift.csv", key="staleness_dl_drift")

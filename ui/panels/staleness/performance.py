@@ -99,7 +99,8 @@ def engine_windows_text(spec: WindowSpec, unit: str) -> str:
 def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
     unit = engine_unit(spec)
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        keys, table = engine_cached.performance(ctx.ws, ctx.dataset, unit, spec.n_windows)
+        result = engine_cached.performance(ctx.ws, ctx.dataset, unit, spec.n_windows)
+        table = result.table
         st.caption(
             f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, computed by the engine; 95 % intervals."
         )
@@ -108,8 +109,8 @@ def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
             "Metrics", metrics, default=metrics[:2], key="staleness_metrics", max_selections=4
         )
         for metric in chosen:
-            st.altair_chart(engine_charts.metric_over_time_chart(keys, table, metric), width="stretch")
-        wide = table.assign(window=keys["window"].iloc[table["group"]].to_numpy()).pivot(
+            st.altair_chart(engine_charts.metric_over_time_chart(result, metric), width="stretch")
+        wide = table.assign(window=result.key("window")).pivot(
             index="window", columns="metric", values="value"
         )
         with st.expander("Table (every metric)"):
