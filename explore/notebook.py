@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from explore.core.progress import Progress
-from explore.core.workspace import MAIN_MODEL, Scored, Workspace, score
+from explore.core.workspace import MAIN_MODEL, Scored, Workspace
 from explore.errors import AnalysisError, ColumnError, ModelError
 from explore.report.display import Result
 from explore.slices.definition import Condition, SliceDefinition
@@ -55,8 +55,11 @@ def _model_name(ws: Workspace, model: str | None) -> str | None:
 
 def scored(ws: Workspace, dataset: str | None = None, *, model: str | None = None) -> Scored:
     """``dataset`` (default: the evaluation dataset, as the sidebar's) scored by ``model`` (default the current
-    one; predictions-only: the prediction columns), computed once per workspace contents."""
+    one; predictions-only: the prediction columns), computed once per workspace contents. The model's outputs
+    come from the prediction cache beside the workspace (``explore.core.score_cache``), as the app's do: a
+    notebook opened after the app (or after another kernel) does not run the model again."""
     from explore.core.roles import evaluation_dataset
+    from explore.core.score_cache import score_cached
 
     name = dataset or evaluation_dataset(ws)
     ws.dataset(name)
@@ -65,7 +68,7 @@ def scored(ws: Workspace, dataset: str | None = None, *, model: str | None = Non
     if key in _SCORED:
         _SCORED.move_to_end(key)
         return _SCORED[key]
-    value = score(ws, name, model_name)
+    value = score_cached(ws, name, model_name).scored
     _SCORED[key] = value
     while len(_SCORED) > SCORED_KEPT:
         _SCORED.popitem(last=False)

@@ -6,16 +6,20 @@ are small frames, cached by the workspace (its key covers every file of the data
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from explore.core.workspace import Workspace
-from explore.engine import drift as engine_drift
-from explore.engine import grouping as engine_grouping
-from explore.engine import metrics as engine_metrics
-from explore.engine.metrics import EngineTable
 from explore.slices.definition import SliceDefinition
-from explore.staleness.drift import InvariantThresholds
 from ui.cache import cache_small
+
+if TYPE_CHECKING:
+    from explore.engine.metrics import EngineTable
+    from explore.staleness.drift import InvariantThresholds
+
+# The engine modules (DuckDB, scipy) are imported by the functions that run them, not with this module: the
+# Workspace page imports it first thing, and a workspace without out-of-core datasets never needs them.
 
 CONFIDENCE = 0.95
 FDR = 0.05
@@ -28,6 +32,8 @@ def _log(ws: Workspace, dataset: str):
 @cache_small(max_entries=16)
 def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     """Every metric of the task on all rows of the dataset."""
+    from explore.engine import metrics as engine_metrics
+
     log = _log(ws, dataset)
     try:
         return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
@@ -41,6 +47,10 @@ def groups(
 ) -> EngineTable:
     """The keys and metrics of the slice's rows grouped by one or two columns, on every row of the dataset, each group
     beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``)."""
+    from explore.engine import grouping as engine_grouping
+    from explore.engine import metrics as engine_metrics
+    from explore.engine.metrics import EngineTable
+
     log = _log(ws, dataset)
     try:
         where = engine_grouping.slice_where(log, slice_def.conditions)
@@ -56,6 +66,9 @@ def groups(
 @cache_small(max_entries=16)
 def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> EngineTable:
     """The windows and metrics per calendar window (or ``n_windows`` equal-row windows, unit "rows") of every row."""
+    from explore.engine import metrics as engine_metrics
+    from explore.engine.metrics import EngineTable
+
     log = _log(ws, dataset)
     try:
         return EngineTable(
@@ -69,6 +82,8 @@ def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> 
 
 def _first_window(log, unit: str, n_windows: int):
     """The log's windows and the SQL condition selecting the first one (the reference)."""
+    from explore.engine import metrics as engine_metrics
+
     windows = engine_metrics.by_time_window(log, unit, n_windows=n_windows)
     first = f"{windows.exprs[0]} = (SELECT min({windows.exprs[0]}) FROM rows WHERE {windows.where})"
     return windows, first
@@ -84,6 +99,8 @@ def invariants(
     thresholds: InvariantThresholds,
 ) -> pd.DataFrame:
     """Invariants per calendar window of every row of the dataset against the first window (``by_window``)."""
+    from explore.engine import drift as engine_drift
+
     log = _log(ws, dataset)
     try:
         windows, first = _first_window(log, unit, n_windows)
@@ -101,6 +118,9 @@ def invariants(
 @cache_small(max_entries=8)
 def drift(ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...]) -> EngineTable:
     """The windows and drift table (codes in its ``window`` column) of every feature per calendar window against the first window."""
+    from explore.engine import drift as engine_drift
+    from explore.engine.metrics import EngineTable
+
     log = _log(ws, dataset)
     try:
         windows, first = _first_window(log, unit, n_windows)

@@ -6,11 +6,20 @@ import pandas as pd
 import streamlit as st
 
 from explore.core import overview
-from explore.core.workspace import Workspace
-from explore.stats.metrics import overall_metrics
+from explore.core.workspace import Scored, Workspace
 from ui import engine_cached, loaders
 from ui.boundary import shown_errors
+from ui.cache import cache_small
 from ui.safe import md_code, md_text
+
+
+@cache_small(max_entries=16)
+def _overall(sc: Scored) -> pd.DataFrame:
+    """Every metric of the task on the scored rows, cached per (workspace, dataset, model): ``sc`` hashes by
+    its ``cache_key``, so a rerun of the page (any widget) does not recompute the bootstrap intervals."""
+    from explore.stats.metrics import overall_metrics  # scipy: loaded when metrics are first computed
+
+    return overall_metrics(sc)
 
 
 def metrics_section(ws: Workspace) -> None:
@@ -29,7 +38,7 @@ def metrics_section(ws: Workspace) -> None:
                 tables[name] = engine_cached.overall(ws, name)
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
             else:
-                tables[name] = overall_metrics(sc)
+                tables[name] = _overall(sc)
             for metric, reason in sc.unavailable.items():
                 st.caption(md_text(f"{name}: {metric} unavailable — {reason}."))
             if sc.n_unlabeled:
