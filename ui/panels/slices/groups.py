@@ -55,23 +55,7 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         shown = one[
             [*labels, "value", "ci_low", "ci_high", "support", "rest", "gap", "q_worse", "worse", "note"]
         ]
-        st.markdown(
-            f"**{metric}** in {len(shown)} groups — **{int(shown['worse'].sum())}** significantly worse than the "
-            f"rest of the slice (Benjamini–Hochberg, FDR {rep.fdr:g})."
-        )
-        st.dataframe(
-            shown.style.apply(lambda r: [WORSE_BACKGROUND if r["worse"] else "" for _ in r], axis=1),
-            hide_index=True,
-            key="slices_group_table",
-            column_config={
-                "value": st.column_config.NumberColumn(metric, format="%.4f"),
-                "ci_low": st.column_config.NumberColumn("CI low", format="%.4f"),
-                "ci_high": st.column_config.NumberColumn("CI high", format="%.4f"),
-                "rest": st.column_config.NumberColumn("rest of slice", format="%.4f"),
-                "gap": st.column_config.NumberColumn("gap", format="%+.4f"),
-                "q_worse": st.column_config.NumberColumn("q (worse)", format="%.3g"),
-            },
-        )
+        _group_table(shown, metric, rep.fdr)
         st.altair_chart(
             charts.group_bars(rep, metric, sort_by=sort), key="slices_group_chart", width="stretch"
         )
@@ -134,21 +118,7 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
                 "note",
             ]
         ]
-        st.markdown(
-            f"**{metric}** in {len(shown)} groups — **{int(shown['worse'].sum())}** significantly worse than the "
-            f"rest of the slice (Benjamini–Hochberg, FDR {engine_cached.FDR:g})."
-        )
-        st.dataframe(
-            shown.style.apply(lambda r: [WORSE_BACKGROUND if r["worse"] else "" for _ in r], axis=1),
-            hide_index=True,
-            key="slices_group_table",
-            column_config={
-                "value": st.column_config.NumberColumn(metric, format="%.4f"),
-                "rest": st.column_config.NumberColumn("rest of slice", format="%.4f"),
-                "gap": st.column_config.NumberColumn("gap", format="%+.4f"),
-                "q_worse": st.column_config.NumberColumn("q (worse)", format="%.3g"),
-            },
-        )
+        _group_table(shown, metric, engine_cached.FDR)
         st.altair_chart(
             engine_charts.metric_by_group_chart(result, metric),
             key="slices_group_chart",
@@ -177,3 +147,24 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
             mime="text/csv",
             key="slices_dl_groups",
         )
+
+
+def _group_table(shown: pd.DataFrame, metric: str, fdr: float) -> None:
+    """The groups beside the rest of the slice, the significantly worse ones shaded (memory and engine alike)."""
+    st.markdown(
+        f"**{metric}** in {len(shown)} groups — **{int(shown['worse'].sum())}** significantly worse than the "
+        f"rest of the slice (Benjamini–Hochberg, FDR {fdr:g})."
+    )
+    st.dataframe(
+        shown.style.apply(lambda r: [WORSE_BACKGROUND if r["worse"] else "" for _ in r], axis=1),
+        hide_index=True,
+        key="slices_group_table",
+        column_config={
+            "value": st.column_config.NumberColumn(metric, format="%.4f"),
+            "ci_low": st.column_config.NumberColumn("CI low", format="%.4f"),
+            "ci_high": st.column_config.NumberColumn("CI high", format="%.4f"),
+            "rest": st.column_config.NumberColumn("rest of slice", format="%.4f"),
+            "gap": st.column_config.NumberColumn("gap", format="%+.4f"),
+            "q_worse": st.column_config.NumberColumn("q (worse)", format="%.3g"),
+        },
+    )
