@@ -22,11 +22,12 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def tiny_copy(tiny_workspace: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny workspace that a test may modify."""
+    """A private copy of the tiny workspace that a test may modify (without the predictions other tests of this
+    worker cached beside the shared one: a copy starts as a new user's folder would)."""
     import shutil
 
     dest = tmp_path / "ws"
-    shutil.copytree(tiny_workspace.parent, dest)
+    shutil.copytree(tiny_workspace.parent, dest, ignore=shutil.ignore_patterns(".explore-cache"))
     return dest / "workspace.toml"
 
 
