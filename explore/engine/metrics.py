@@ -205,24 +205,9 @@ class EngineCtx(metrics_mod._Ctx):
         conc_neg[g] = np.asarray(r["conc_neg"], dtype="float64")
         total = float(np.asarray(r["total"], dtype="float64")[0]) if len(g) else 0.0
         Np, Nn = inside["npos"].sum(), inside["nneg"].sum()
-        within = np.nan_to_num(inside["auc"]) * inside["npos"] * inside["nneg"]
-        npos, nneg = Np - inside["npos"], Nn - inside["nneg"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc = (total - conc_pos - conc_neg + within) / (npos * nneg)
-            q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-            var = (auc * (1 - auc) + (npos - 1) * (q1 - auc * auc) + (nneg - 1) * (q2 - auc * auc)) / (
-                npos * nneg
-            )
-        both = (npos > 0) & (nneg > 0)
-        return {
-            "npos": npos,
-            "nneg": nneg,
-            "n": npos + nneg,
-            "auc": np.where(both, np.clip(auc, 0, 1), np.nan),
-            "var": np.where((npos > 1) & (nneg > 1), np.maximum(var, 0), np.nan),
-            "ap": np.full(self.G, np.nan),
-            "var_method": "hanley-mcneil",
-        }
+        return metrics_mod.complement_auc_from_pairs(
+            inside, Np, Nn, total, conc_pos, conc_neg, np.full(self.G, np.nan)
+        )
 
     def _row_expr(self, key: str) -> str:
         log = self.log

@@ -474,6 +474,28 @@ def _complement_auc(view: _SortedView, codes: np.ndarray, G: int) -> dict[str, n
     conc_neg = np.bincount(c, weights=np.where(~is_pos[keep], whole["place"][keep], 0), minlength=G)[:G]
     Np, Nn = whole["npos"][0], whole["nneg"][0]
     total = np.nan_to_num(whole["auc"][0]) * Np * Nn
+    ap = np.full(G, np.nan)
+    m = int(keep.sum())
+    if m * G <= COMPLEMENT_AP_BUDGET:
+        for g in range(G):
+            sel = keep & (codes != g)
+            if sel.any() and is_pos[sel].any():
+                ap[g] = _grouped_auc(view, np.where(sel, 0, -1), 1)["ap"][0]
+    return complement_auc_from_pairs(inside, Np, Nn, total, conc_pos, conc_neg, ap)
+
+
+def complement_auc_from_pairs(
+    inside: dict[str, np.ndarray],
+    Np: float,
+    Nn: float,
+    total: float,
+    conc_pos: np.ndarray,
+    conc_neg: np.ndarray,
+    ap: np.ndarray,
+) -> dict[str, Any]:
+    """The rest of each group's ROC AUC from pair counts (in memory or by an engine): concordant pairs of the
+    complement = ``total`` − ``conc_pos`` (positive in g) − ``conc_neg`` (negative in g) + the group's own
+    (``inside``: its npos, nneg, auc); variance by Hanley & McNeil (1982)."""
     within = np.nan_to_num(inside["auc"]) * inside["npos"] * inside["nneg"]
     npos, nneg = Np - inside["npos"], Nn - inside["nneg"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -483,13 +505,6 @@ def _complement_auc(view: _SortedView, codes: np.ndarray, G: int) -> dict[str, n
             npos * nneg
         )
     both = (npos > 0) & (nneg > 0)
-    ap = np.full(G, np.nan)
-    m = int(keep.sum())
-    if m * G <= COMPLEMENT_AP_BUDGET:
-        for g in range(G):
-            sel = keep & (codes != g)
-            if sel.any() and is_pos[sel].any():
-                ap[g] = _grouped_auc(view, np.where(sel, 0, -1), 1)["ap"][0]
     return {
         "npos": npos,
         "nneg": nneg,
