@@ -906,12 +906,14 @@ class Workspace:
                 if _match_value(v, np.asarray(values, dtype=object)) is None:
                     values.append(v)
             try:
-                classes = np.asarray(sorted(set(values)))
+                ordered = sorted(set(values))
             except TypeError:  # mixed types: sort by text
-                classes = np.asarray(sorted(set(values), key=str), dtype=object)
-            if classes.dtype.kind == "U":  # numpy's str arrays drop trailing NULs: "\x00" would become ""
-                classes = classes.astype(object)
-                classes[:] = sorted(set(values))
+                ordered = sorted(set(values), key=str)
+            classes = np.asarray(ordered)
+            if (
+                classes.dtype.kind == "U"
+            ):  # text (or text and numbers) as objects: str arrays drop trailing NULs
+                classes = np.asarray(ordered, dtype=object)
         if len(pd.unique(labels)) < 2:
             raise errors.LabelError(
                 errors.LABEL_ONE_CLASS.format(
