@@ -418,28 +418,59 @@ def leave_one_out_posterior(ann: Annotations, cons: Consensus) -> np.ndarray:
     return np.where(total > 0, q / np.where(total > 0, total, 1.0), fallback[None, :])
 
 
+# A labeler's recall on a class is kept within these bounds: nobody is modelled as never (or always) wrong.
+MIN_RECALL, MAX_RECALL = 0.01, 0.99
+
+
+def _soft_confusion(ann: Annotations, cons: Consensus) -> np.ndarray:
+    """The crowd's expected (true class, label given) counts under the consensus posterior (k x k)."""
+    k = ann.n_categories
+    soft = np.zeros((k, k))
+    post = cons.posterior[ann.item]
+    for s in range(k):
+        soft[:, s] = post[ann.label == s].sum(axis=0)
+    return soft
+
+
+def class_difficulty(ann: Annotations, cons: Consensus) -> np.ndarray:
+    """What each class adds to a labeler's chance of being right: the crowd's recall on the class (its
+    expected right labels over its expected labels, under the consensus posterior) minus the crowd's
+    recall averaged over the estimated class shares ``cons.priors`` — so it averages to 0 over items
+    drawn like these. 0 for classes nobody's labels are expected on."""
+    soft = _soft_confusion(ann, cons)
+    mass = soft.sum(axis=1)
+    recall = np.divide(np.diag(soft), mass, out=np.zeros(len(mass)), where=mass > 0)
+    shares = np.where(mass > 0, cons.priors, 0.0)
+    mean = float(shares @ recall / shares.sum()) if shares.sum() > 0 else 0.0
+    return np.where(mass > 0, recall - mean, 0.0)
+
+
 def accuracy_log_likelihood(ann: Annotations, cons: Consensus, grid: np.ndarray) -> np.ndarray:
     """labelers x ``grid``: log P(labeler j's labels | their accuracy is a, everyone else's evidence).
 
-    A *one-coin* model of the labeler: the label equals the true class with probability a; when wrong it
-    follows the crowd's error pattern e_c (the expected (true c, said s) counts under the consensus
-    posterior, off the diagonal, normalised per c). The true class is unknown: its distribution q is the
-    :func:`leave_one_out_posterior` (the model's prior and the other labelers), so a label given
-    L(a) = a·q(said) + (1 − a)·Σ_{c≠said} q(c)·e_c(said). An item nobody else labeled is judged by the
-    model's prior only and carries little information; a label is never counted as evidence for itself."""
+    A *one-coin* model of the labeler with class difficulty: on an item of true class c they are right
+    with probability r_c(a) = a + d_c (:func:`class_difficulty`, kept within [``MIN_RECALL``,
+    ``MAX_RECALL``]), so a is their accuracy on an item of average difficulty, whichever classes they
+    happened to label; when wrong they follow the crowd's error pattern e_c (the expected (true c, said s)
+    counts under the consensus posterior, off the diagonal, normalised per c). The true class is unknown:
+    its distribution q is the :func:`leave_one_out_posterior` (the model's prior and the other labelers),
+    so a label given has L(a) = q(said)·r_said(a) + Σ_{c≠said} q(c)·(1 − r_c(a))·e_c(said). An item
+    nobody else labeled is judged by the model's prior only and carries little information; a label is
+    never counted as evidence for itself."""
     k = ann.n_categories
     q = leave_one_out_posterior(ann, cons)
-    soft = np.zeros((k, k))
-    np.add.at(soft.T, ann.label, cons.posterior[ann.item])  # soft[c, s] = Σ P(true c) over labels s
+    soft = _soft_confusion(ann, cons)
     np.fill_diagonal(soft, 0.0)
     rows = soft.sum(axis=1, keepdims=True)
     uniform = (1.0 - np.eye(k)) / max(k - 1, 1)
     err = np.where(rows > 0, soft / np.where(rows > 0, rows, 1.0), uniform)
-    a_r = q[np.arange(len(q)), ann.label]
-    b_r = (q * err[:, ann.label].T).sum(axis=1)
+    right_q = q[np.arange(len(q)), ann.label]
+    wrong_q = q * err[:, ann.label].T  # q(c)·e_c(said), zero at c = said
+    difficulty = class_difficulty(ann, cons)
     out = np.empty((ann.n_labelers, len(grid)))
     for g, a in enumerate(grid):
-        lik = np.maximum(a * a_r + (1.0 - a) * b_r, 1e-300)
+        recall = np.clip(a + difficulty, MIN_RECALL, MAX_RECALL)
+        lik = np.maximum(right_q * recall[ann.label] + wrong_q @ (1.0 - recall), 1e-300)
         out[:, g] = np.bincount(ann.labeler, weights=np.log(lik), minlength=ann.n_labelers)
     return out
 
@@ -486,8 +517,9 @@ def trust_intervals(
 ) -> TrustIntervals:
     """Each labeler's accuracy as a posterior under a hierarchical Beta prior, with an interval.
 
-    The likelihood of labeler j's accuracy a is :func:`accuracy_log_likelihood` (a one-coin model; the
-    true class from everyone else's evidence, never from the label itself); the prior is
+    The likelihood of labeler j's accuracy a is :func:`accuracy_log_likelihood` (a one-coin model with
+    class difficulty — a is their accuracy on an item drawn with the crowd's class shares; the true class
+    from everyone else's evidence, never from the label itself); the prior is
     Beta(s·m, s·(1 − m)), the crowd's distribution of accuracies. ``shrink`` None (default): m and s are
     chosen by evidence (:func:`fit_accuracy_prior`, empirical Bayes); a number fixes s, with m the
     crowd's share of right labels. The estimate is the posterior mean, the interval the equal-tailed

@@ -180,8 +180,8 @@ def test_shrinkage_by_evidence_is_the_beta_binomial_maximum_likelihood():
 def _direct_trust(ann, cons, j, m, s, confidence=0.95):
     """Labeler j's accuracy posterior computed directly, item by item: the true class's distribution from
     the class prior and the *other* labelers' confusion rows (regularised DS has no item priors), the
-    crowd's error pattern by an explicit loop, the one-coin likelihood, the Beta prior, and scipy's
-    quadrature for the mean and the quantiles."""
+    crowd's recall per class and error pattern by explicit loops, the one-coin likelihood with class
+    difficulty, the Beta prior, and scipy's quadrature for the mean and the quantiles."""
     from scipy.integrate import quad
     from scipy.optimize import brentq
     from scipy.stats import beta
@@ -190,6 +190,8 @@ def _direct_trust(ann, cons, j, m, s, confidence=0.95):
     soft = np.zeros((k, k))
     for i, lbl in zip(ann.item, ann.label, strict=True):
         soft[:, lbl] += cons.posterior[i]
+    recall = np.diag(soft) / soft.sum(axis=1)
+    difficulty = recall - cons.priors @ recall / cons.priors.sum()
     np.fill_diagonal(soft, 0)
     err = soft / soft.sum(axis=1, keepdims=True)
     terms = []
@@ -198,24 +200,29 @@ def _direct_trust(ann, cons, j, m, s, confidence=0.95):
         q = cons.priors.copy()
         for r2 in np.flatnonzero((ann.item == i) & (ann.labeler != j)):
             q = q * cons.confusion[ann.labeler[r2], :, ann.label[r2]]
-        q = q / q.sum()
-        terms.append((q[said], sum(q[c] * err[c, said] for c in range(k) if c != said)))
+        terms.append((said, q / q.sum()))
 
     def dens(a):
-        return np.prod([a * x + (1 - a) * y for x, y in terms]) * beta.pdf(a, s * m, s * (1 - m))
+        rec = np.clip(a + difficulty, 0.01, 0.99)
+        lik = [
+            q[said] * rec[said] + sum(q[c] * (1 - rec[c]) * err[c, said] for c in range(k) if c != said)
+            for said, q in terms
+        ]
+        return np.prod(lik) * beta.pdf(a, s * m, s * (1 - m))
 
-    z = quad(dens, 0, 1, epsabs=0, epsrel=1e-10, limit=200)[0]
-    mean = quad(lambda a: a * dens(a), 0, 1, epsabs=0, epsrel=1e-10, limit=200)[0] / z
+    kinks = sorted({float(x) for x in np.concatenate([0.01 - difficulty, 0.99 - difficulty]) if 0 < x < 1})
 
-    def cdf(x):
-        return quad(dens, 0, x, epsabs=0, epsrel=1e-10, limit=200)[0] / z
+    def integral(f, hi):
+        return quad(f, 0, hi, epsabs=0, epsrel=1e-10, limit=400, points=[x for x in kinks if x < hi] or None)[
+            0
+        ]
 
+    z = integral(dens, 1)
+    mean = integral(lambda a: a * dens(a), 1) / z
     tail = (1 - confidence) / 2
-    return (
-        mean,
-        brentq(lambda x: cdf(x) - tail, 1e-9, 1 - 1e-9),
-        brentq(lambda x: cdf(x) - 1 + tail, 1e-9, 1 - 1e-9),
-    )
+    low = brentq(lambda x: integral(dens, x) / z - tail, 1e-9, 1 - 1e-9)
+    high = brentq(lambda x: integral(dens, x) / z - 1 + tail, 1e-9, 1 - 1e-9)
+    return mean, low, high, difficulty
 
 
 def test_trust_is_the_beta_posterior_of_a_one_coin_likelihood_computed_directly():
@@ -228,9 +235,12 @@ def test_trust_is_the_beta_posterior_of_a_one_coin_likelihood_computed_directly(
     m = float(cons.posterior[ann.item, ann.label].sum() / ann.n_annotations)
     assert t.crowd_mean == pytest.approx(m) and t.shrink == 4.0
     for j in range(ann.n_labelers):
-        mean, low, high = _direct_trust(ann, cons, j, m, 4.0)
+        mean, low, high, difficulty = _direct_trust(ann, cons, j, m, 4.0)
         assert t.estimate[j] == pytest.approx(mean, abs=2e-4), j
         assert t.low[j] == pytest.approx(low, abs=2e-3) and t.high[j] == pytest.approx(high, abs=2e-3), j
+    d = aggregate.class_difficulty(ann, cons)
+    np.testing.assert_allclose(d, difficulty, atol=1e-12)
+    assert cons.priors @ d == pytest.approx(0.0, abs=1e-12)
     # The label is never evidence for itself: the leave-one-out posterior equals the direct one.
     q = aggregate.leave_one_out_posterior(ann, cons)
     r = int(np.flatnonzero(np.bincount(ann.item)[ann.item] > 1)[0])
