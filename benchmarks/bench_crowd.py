@@ -180,7 +180,9 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
 
     def mads() -> dict:
         c = aggregate.model_assisted_consensus(a, sim.model_proba)
+        start = time.perf_counter()
         t = aggregate.trust_intervals(a, c)
+        trust_seconds = round(time.perf_counter() - start, 2)
         probs = crowd.ItemProbabilities(
             proba=sim.model_proba,
             pred=sim.model_proba.argmax(axis=1),
@@ -212,6 +214,7 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
             "model_weight": round(float(c.model_weight), 3),
             "prior_weight": round(float(c.prior_weight), 3),
             "prior": (round(t.crowd_mean, 3), round(t.shrink, 2)),
+            "trust seconds": trust_seconds,
             "coverage": (_coverage(t, true_accuracy(sim)), _coverage(t, sim.design_accuracy)),
             "shrunk ρ": _rho(t.estimate, sim.accuracy),
             "unshrunk ρ (design)": _rho(t.on_labels, sim.design_accuracy),
@@ -488,6 +491,7 @@ def main() -> None:
                         "model_weight",
                         "prior_weight",
                         "prior",
+                        "trust seconds",
                         "coverage",
                         "shrunk ρ",
                         "unshrunk ρ (design)",

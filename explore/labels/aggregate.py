@@ -464,14 +464,29 @@ def accuracy_log_likelihood(ann: Annotations, cons: Consensus, grid: np.ndarray)
     rows = soft.sum(axis=1, keepdims=True)
     uniform = (1.0 - np.eye(k)) / max(k - 1, 1)
     err = np.where(rows > 0, soft / np.where(rows > 0, rows, 1.0), uniform)
-    right_q = q[np.arange(len(q)), ann.label]
-    wrong_q = q * err[:, ann.label].T  # q(c)·e_c(said), zero at c = said
     difficulty = class_difficulty(ann, cons)
-    out = np.empty((ann.n_labelers, len(grid)))
-    for g, a in enumerate(grid):
-        recall = np.clip(a + difficulty, MIN_RECALL, MAX_RECALL)
-        lik = np.maximum(right_q * recall[ann.label] + wrong_q @ (1.0 - recall), 1e-300)
-        out[:, g] = np.bincount(ann.labeler, weights=np.log(lik), minlength=ann.n_labelers)
+    # Sorted by labeler, so that each grid block is summed per labeler by one reduceat.
+    order = np.argsort(ann.labeler, kind="stable")
+    lab, said, q = ann.labeler[order], ann.label[order], q[order]
+    right_q = q[np.arange(len(q)), said]
+    wrong_q = q * err[:, said].T  # q(c)·e_c(said), zero at c = said
+    # Unclipped, L(a) = alpha + beta·a; where a + d_c leaves [MIN_RECALL, MAX_RECALL], a correction.
+    alpha = right_q * difficulty[said] + wrong_q @ (1.0 - difficulty)
+    beta = right_q - wrong_q.sum(axis=1)
+    present = np.flatnonzero(np.bincount(lab, minlength=ann.n_labelers) > 0)
+    starts = np.searchsorted(lab, present)
+    out = np.zeros((ann.n_labelers, len(grid)))
+    block = max(1, 2_000_000 // max(len(lab), 1))
+    for g0 in range(0, len(grid), block):
+        a = grid[g0 : g0 + block]
+        lik = alpha[:, None] + beta[:, None] * a[None, :]
+        unclipped = a[:, None] + difficulty[None, :]
+        excess = np.clip(unclipped, MIN_RECALL, MAX_RECALL) - unclipped  # blocks x k
+        if excess.any():
+            lik += right_q[:, None] * excess[:, said].T - wrong_q @ excess.T
+        np.log(np.maximum(lik, 1e-300), out=lik)
+        if len(present):
+            out[present, g0 : g0 + block] = np.add.reduceat(lik, starts, axis=0)
     return out
 
 
