@@ -250,6 +250,32 @@ def test_trust_is_the_beta_posterior_of_a_one_coin_likelihood_computed_directly(
     np.testing.assert_allclose(q[r], direct / direct.sum(), atol=1e-12)
 
 
+def test_trust_log_likelihood_equals_a_label_by_label_sum_also_where_recall_is_clipped():
+    """accuracy_log_likelihood (blocks of the grid, linear where no recall is clipped) against a plain
+    loop over labels of log(q(said)·r_said + Σ_{c≠said} q(c)·(1 − r_c)·e_c(said)), at accuracies near 0
+    and 1 (where a + d_c leaves [0.01, 0.99]) and in between."""
+    sim = simulate_crowd(300, n_labelers=15, seed=5)
+    ann = sim.ann
+    cons = aggregate.model_assisted_consensus(ann, sim.model_proba)
+    grid = np.array([0.001, 0.05, 0.5, 0.93, 0.999])
+    got = aggregate.accuracy_log_likelihood(ann, cons, grid)
+    q = aggregate.leave_one_out_posterior(ann, cons)
+    d = aggregate.class_difficulty(ann, cons)
+    assert np.abs(d).max() > 0.02  # so a + d_c is clipped at 0.001 and 0.999
+    k = ann.n_categories
+    soft = np.array([[cons.posterior[ann.item[ann.label == s], c].sum() for s in range(k)] for c in range(k)])
+    np.fill_diagonal(soft, 0)
+    err = soft / soft.sum(axis=1, keepdims=True)
+    want = np.zeros_like(got)
+    for g, a in enumerate(grid):
+        r = np.clip(a + d, 0.01, 0.99)
+        for row in range(ann.n_annotations):
+            said = ann.label[row]
+            wrong = sum(q[row, c] * (1 - r[c]) * err[c, said] for c in range(k) if c != said)
+            want[ann.labeler[row], g] += np.log(q[row, said] * r[said] + wrong)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-9)
+
+
 def test_trust_prior_mean_and_strength_maximise_the_marginal_likelihood(sparse_crowd, assisted):
     """By default the prior's mean and strength are fitted (empirical Bayes): no point of a brute-force
     (mean, strength) grid has a higher marginal likelihood, computed here by scipy's beta densities."""
