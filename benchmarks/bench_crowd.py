@@ -20,8 +20,11 @@ CROWDLAB: ``consensus_quality_score`` from ``get_label_quality_multiannotator``,
 first — the share of the first 50 whose consensus is wrong); seconds. The **oracle** is the Bayes
 posterior under the simulation's true parameters (true confusion matrices, class shares, and the
 model's true likelihood p^margin): its accuracy is the best any consensus can expect and its
-precision@50 what a perfectly calibrated queue on the best consensus finds. Our model-assisted row also
-reports precision@50 of other queue scores studied (margin, entropy, + model disagreement, + labeler
+precision@50 what a perfectly calibrated queue on the best consensus finds; its ρ (design) is the
+**trust oracle**'s (``trust_oracle``: the Bayes posterior mean of each drawn accuracy under the true
+parameters). Our model-assisted row also gives the trust prior (mean, strength), the seconds of
+``trust_intervals`` alone and its 95 % intervals' coverage of the true / the drawn accuracies, and
+precision@50 of other queue scores studied (margin, entropy, + model disagreement, + labeler
 disagreement). Peers: majority vote (ties broken at random), crowd-kit ``DawidSkene``,
 ``GLAD``, ``MACE``, cleanlab ``get_label_quality_multiannotator`` (CROWDLAB, with the same model
 probabilities). Ours: Dawid–Skene (full), regularised Dawid–Skene, model-assisted Dawid–Skene.
