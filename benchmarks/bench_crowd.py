@@ -3,6 +3,7 @@
     pip install ".[bench]"          # cleanlab (CROWDLAB) and crowd-kit (Dawid–Skene, GLAD, MACE)
     python benchmarks/bench_crowd.py [--items 700,5000,100000] [--seeds 2] [--large-seeds 1] [--slow-peers-up-to 10000]
     python benchmarks/bench_crowd.py --queue-study 700:8,5000:4
+    python benchmarks/bench_crowd.py --trust-study 700:20,5000:5
 
 Data: ``explore.labels.simulate.simulate_crowd`` — 10 classes, ≥ 40 labelers with power-law label counts
 (a few give hundreds of labels, most a handful), accuracies U(0.3, 0.95) modulated by class difficulty,
@@ -19,8 +20,11 @@ CROWDLAB: ``consensus_quality_score`` from ``get_label_quality_multiannotator``,
 first — the share of the first 50 whose consensus is wrong); seconds. The **oracle** is the Bayes
 posterior under the simulation's true parameters (true confusion matrices, class shares, and the
 model's true likelihood p^margin): its accuracy is the best any consensus can expect and its
-precision@50 what a perfectly calibrated queue on the best consensus finds. Our model-assisted row also
-reports precision@50 of other queue scores studied (margin, entropy, + model disagreement, + labeler
+precision@50 what a perfectly calibrated queue on the best consensus finds; its ρ (design) is the
+**trust oracle**'s (``trust_oracle``: the Bayes posterior mean of each drawn accuracy under the true
+parameters). Our model-assisted row also gives the trust prior (mean, strength), the seconds of
+``trust_intervals`` alone and its 95 % intervals' coverage of the true / the drawn accuracies, and
+precision@50 of other queue scores studied (margin, entropy, + model disagreement, + labeler
 disagreement). Peers: majority vote (ties broken at random), crowd-kit ``DawidSkene``,
 ``GLAD``, ``MACE``, cleanlab ``get_label_quality_multiannotator`` (CROWDLAB, with the same model
 probabilities). Ours: Dawid–Skene (full), regularised Dawid–Skene, model-assisted Dawid–Skene.
@@ -113,12 +117,53 @@ def _posterior_trust(sim: SimulatedCrowd, probas: np.ndarray) -> np.ndarray:
     return right / np.maximum(n_j, 1)
 
 
+def trust_oracle(sim: SimulatedCrowd, grid_size: int = 261) -> np.ndarray:
+    """The Bayes posterior mean of each labeler's *drawn* accuracy a_j given every label, under the
+    simulation's true parameters: each label judged against the oracle posterior of its item without that
+    label, the labeler's true error pattern, the true class difficulty (their recall on class c is
+    clip(a_j + d_c, 0.05, 0.99)) and the true prior of drawn accuracies, U(0.3, 0.95). No estimate can
+    rank drawn accuracies better in expectation; on one crowd it shows how much of ρ is noise."""
+    a = sim.ann
+    k = a.n_categories
+    post = oracle_posterior(sim)[a.item]
+    own = sim.confusion[a.labeler, :, a.label]
+    q = np.divide(post, own, out=np.zeros_like(post), where=own > 0)
+    q /= q.sum(axis=1, keepdims=True)
+    diag = np.einsum("jcc->jc", sim.confusion)
+    err = sim.confusion * (1 - np.eye(k))[None]
+    err = np.divide(err, 1 - diag[:, :, None], out=np.zeros_like(err), where=(1 - diag[:, :, None]) > 0)
+    err_r = err[a.labeler, :, a.label]  # P(say the given label | true c, wrong), per label x class
+    rows = np.arange(len(q))
+    grid = np.linspace(0.3, 0.95, grid_size)
+    log_lik = np.empty((a.n_labelers, grid_size))
+    for g, x in enumerate(grid):
+        recall = np.clip(x + sim.difficulty, 0.05, 0.99)
+        lik = q[rows, a.label] * recall[a.label] + (q * (1 - recall)[None, :] * err_r).sum(axis=1)
+        log_lik[:, g] = np.bincount(
+            a.labeler, weights=np.log(np.maximum(lik, 1e-300)), minlength=a.n_labelers
+        )
+    w = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
+    return (w @ grid) / w.sum(axis=1)
+
+
+def true_accuracy(sim: SimulatedCrowd) -> np.ndarray:
+    """Each labeler's true accuracy: their confusion matrix's diagonal weighted by the class shares (the
+    chance that their next label, on an item drawn like these, is right) — what the trust interval
+    estimates; the drawn accuracy plus the class difficulties' weighted mean, up to the clip."""
+    shares = np.bincount(sim.truth, minlength=sim.ann.n_categories) / len(sim.truth)
+    return np.einsum("jcc,c->j", sim.confusion, shares)
+
+
+def _coverage(t: aggregate.TrustIntervals, target: np.ndarray) -> float:
+    return round(float(((t.low <= target) & (target <= t.high)).mean()), 3)
+
+
 def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
     a = sim.ann
 
     def oracle() -> dict:
         p = oracle_posterior(sim)
-        return _row(sim, p.argmax(axis=1), _posterior_trust(sim, p), p.max(axis=1))
+        return _row(sim, p.argmax(axis=1), _posterior_trust(sim, p), p.max(axis=1), trust_oracle(sim))
 
     def ds() -> dict:
         c = crowd.dawid_skene(a)
@@ -138,7 +183,9 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
 
     def mads() -> dict:
         c = aggregate.model_assisted_consensus(a, sim.model_proba)
+        start = time.perf_counter()
         t = aggregate.trust_intervals(a, c)
+        trust_seconds = round(time.perf_counter() - start, 2)
         probs = crowd.ItemProbabilities(
             proba=sim.model_proba,
             pred=sim.model_proba.argmax(axis=1),
@@ -169,7 +216,9 @@ def ours(sim: SimulatedCrowd) -> dict[str, Callable[[], dict]]:
             "converged": c.converged,
             "model_weight": round(float(c.model_weight), 3),
             "prior_weight": round(float(c.prior_weight), 3),
-            "shrink": round(t.shrink, 2),
+            "prior": (round(t.crowd_mean, 3), round(t.shrink, 2)),
+            "trust seconds": trust_seconds,
+            "coverage": (_coverage(t, true_accuracy(sim)), _coverage(t, sim.design_accuracy)),
             "shrunk ρ": _rho(t.estimate, sim.accuracy),
             "unshrunk ρ (design)": _rho(t.on_labels, sim.design_accuracy),
             "study p@50": {k: _p50(c.label, v, sim.truth) for k, v in studied.items()},
@@ -332,6 +381,59 @@ def queue_study(settings: list[tuple[int, int]]) -> None:
         )
 
 
+def trust_study(settings: list[tuple[int, int]]) -> None:
+    """Does our trust rank the labelers' drawn accuracies at least as well as every peer? On seeded crowds
+    (seeds 400+: neither the main run's nor those the estimator was developed on, 100–109 and 300–319):
+    Spearman ρ with the drawn accuracies of our ``trust_intervals`` estimate on the model-assisted
+    consensus, of the estimate it replaced (the expected right labels under the consensus posterior, shrunk
+    by ``evidence_shrink``), of majority-vote agreement, crowd-kit DawidSkene and cleanlab CROWDLAB (MACE
+    and GLAD are too slow for many seeds), and of the trust oracle; our ρ on the labels given; the 95 %
+    intervals' coverage of the true accuracy (pooled over labelers) and of the drawn one."""
+    rows, covered, covered_design = [], {}, {}
+    for n, n_seeds in settings:
+        for seed in range(n_seeds):
+            sim = simulate_crowd(n, n_labelers=50, seed=400 + seed)
+            a = sim.ann
+            row = {"items": n, "seed": seed}
+            for name, fn in peers(sim, skip_slow=True).items():
+                row[name] = fn()["trust_spearman_design"]
+            c = aggregate.model_assisted_consensus(a, sim.model_proba)
+            t = aggregate.trust_intervals(a, c)
+            n_j = t.n_labels.astype(float)
+            m = float(t.expected_right.sum() / n_j.sum())
+            s0 = aggregate.evidence_shrink(t.expected_right, n_j, m)
+            row["before: shrunk soft counts"] = _rho(
+                (t.expected_right + s0 * m) / (n_j + s0), sim.design_accuracy
+            )
+            row["ours"] = _rho(t.estimate, sim.design_accuracy)
+            row["trust oracle"] = _rho(trust_oracle(sim), sim.design_accuracy)
+            row["ours ρ on labels given"] = _rho(t.on_labels, sim.accuracy)
+            covered.setdefault(n, []).append((t.low <= true_accuracy(sim)) & (true_accuracy(sim) <= t.high))
+            covered_design.setdefault(n, []).append(
+                (t.low <= sim.design_accuracy) & (sim.design_accuracy <= t.high)
+            )
+            rows.append(row)
+            print(row, flush=True)
+    df = pd.DataFrame(rows)
+    peer_names = [
+        c for c in df.columns if c not in ("items", "seed") and not c.startswith(("ours", "before", "trust"))
+    ]
+    print("\nTrust study: Spearman ρ with the drawn accuracies")
+    with pd.option_context("display.width", 200):
+        print(df.groupby("items").mean().drop(columns="seed").round(3).T.to_string())
+    for n, part in df.groupby("items"):
+        best = part[peer_names].max(axis=1)
+        wins = ", ".join(f"{p} {int((part['ours'] >= part[p]).sum())}" for p in peer_names)
+        gap = part["ours"] - best
+        print(
+            f"{n:,} items, {len(part)} crowds — ours ≥ each peer: {wins}; ≥ the best peer: "
+            f"{int((gap >= 0).sum())} (worst gap {gap.min():+.3f}); the trust oracle ≥ the best peer: "
+            f"{int((part['trust oracle'] >= best).sum())}; ρ's standard deviation across crowds: "
+            f"ours {part['ours'].std():.3f}; 95 % interval coverage of the true accuracy "
+            f"{np.concatenate(covered[n]).mean():.3f}, of the drawn accuracy {np.concatenate(covered_design[n]).mean():.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", default="700,5000,100000")
@@ -344,11 +446,19 @@ def main() -> None:
         help="run crowd-kit MACE and GLAD only up to this many items (MACE: ~80 s at 700 items on 2 shared cores)",
     )
     parser.add_argument(
+        "--trust-study",
+        default="",
+        help="items:seeds pairs (e.g. 700:20,5000:5): only the labeler-trust study, on seeds 400+",
+    )
+    parser.add_argument(
         "--queue-study",
         default="",
         help="items:seeds pairs (e.g. 700:8,5000:4): only the queue score study, on seeds 200+",
     )
     args = parser.parse_args()
+    if args.trust_study:
+        trust_study([tuple(int(v) for v in part.split(":")) for part in args.trust_study.split(",")])
+        return
     if args.queue_study:
         queue_study([tuple(int(v) for v in part.split(":")) for part in args.queue_study.split(",")])
         return
@@ -383,7 +493,9 @@ def main() -> None:
                         "converged",
                         "model_weight",
                         "prior_weight",
-                        "shrink",
+                        "prior",
+                        "trust seconds",
+                        "coverage",
                         "shrunk ρ",
                         "unshrunk ρ (design)",
                         "study p@50",

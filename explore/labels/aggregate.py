@@ -13,9 +13,10 @@ estimated from 5 numbers. Here:
   out-of-sample probabilities, tempered: prior_i(c) ∝ p_model,i(c)^w · prior(c)^v. w and v are chosen
   by evidence (the marginal likelihood of the labels, maximised with its exact gradient), so a weak
   model gets little weight and a good one much — the idea of cleanlab's CROWDLAB, in a likelihood model.
-- :func:`trust_intervals` — each labeler's accuracy as a Beta posterior (the expected number of right
-  labels, shrunk toward the crowd mean by ``shrink`` pseudo-labels) with an equal-tailed interval and
-  the number of labels behind it.
+- :func:`trust_intervals` — each labeler's accuracy as a posterior: a one-coin likelihood of their
+  labels judged against everyone else's evidence (never against the label itself), under a Beta prior of
+  the crowd's accuracies whose mean and strength are fitted by empirical Bayes; an equal-tailed interval
+  and the number of labels behind it.
 
 The defaults (``DEFAULT_STRENGTH``, ``DEFAULT_SHRINK``) and the choice of the default method come from
 ``benchmarks/bench_crowd.py`` (simulated sparse crowds; docs/labels.md gives the figures).
@@ -351,7 +352,8 @@ def model_assisted_consensus(
 class TrustIntervals:
     """Per labeler: ``estimate`` (posterior mean accuracy), ``low``/``high`` (equal-tailed interval at
     ``confidence``), ``n_labels`` (labels behind it), ``expected_right`` (their expected right labels
-    under the consensus posterior) and ``shrink`` (the pseudo-labels pulling toward ``crowd_mean``).
+    under the consensus posterior); ``crowd_mean`` and ``shrink``: the mean and the strength
+    (pseudo-labels) of the Beta prior of the crowd's accuracies that every estimate is shrunk toward.
 
     Two accuracies answer two questions: ``on_labels`` = expected_right / n_labels is the share of the
     labels they *gave* that are right (the posterior's expectation of it — no shrinkage, since it is
@@ -365,7 +367,7 @@ class TrustIntervals:
     expected_right: np.ndarray
     crowd_mean: float
     confidence: float
-    shrink: float  # pseudo-labels of shrinkage toward the crowd mean (chosen by evidence by default)
+    shrink: float  # the prior's strength in pseudo-labels (chosen by evidence by default)
 
     @property
     def on_labels(self) -> np.ndarray:
@@ -374,11 +376,17 @@ class TrustIntervals:
         return np.divide(self.expected_right, n, out=np.full(len(n), np.nan), where=n > 0)
 
 
+# Grid of accuracies (cell midpoints on (0, 1)) on which each labeler's accuracy posterior is computed.
+TRUST_GRID = 400
+MIN_SHRINK, MAX_SHRINK = 0.1, 1e4
+
+
 def evidence_shrink(right: np.ndarray, n: np.ndarray, mean: float) -> float:
     """The shrinkage strength s (pseudo-labels) that best explains the labelers' right counts: s maximises
     the beta-binomial marginal likelihood sum_j log B(right_j + s·m, wrong_j + s·(1 − m)) − log B(s·m,
     s·(1 − m)) over s in [0.1, 10⁴] (m the crowd mean; counts may be fractional — expected counts under a
-    posterior). Labelers who differ a lot get a small s (little shrinkage); a crowd of equals a large one."""
+    posterior). Labelers who differ a lot get a small s (little shrinkage); a crowd of equals a large one.
+    :func:`trust_intervals` starts its prior fit here."""
     from scipy.optimize import minimize_scalar
     from scipy.special import betaln
 
@@ -390,18 +398,148 @@ def evidence_shrink(right: np.ndarray, n: np.ndarray, mean: float) -> float:
         a, b = np.exp(log_s) * mean, np.exp(log_s) * (1 - mean)
         return -float((betaln(right + a, wrong + b) - betaln(a, b)).sum())
 
-    res = minimize_scalar(neg, bounds=(np.log(0.1), np.log(1e4)), method="bounded", options={"xatol": 1e-3})
+    res = minimize_scalar(
+        neg, bounds=(np.log(MIN_SHRINK), np.log(MAX_SHRINK)), method="bounded", options={"xatol": 1e-3}
+    )
     return float(np.exp(res.x))
+
+
+def leave_one_out_posterior(ann: Annotations, cons: Consensus) -> np.ndarray:
+    """Per label given (annotations x categories): the consensus posterior of the item's true class
+    *without that label* — the item's posterior divided by the labeler's own likelihood
+    ``cons.confusion[j, c, said]`` and renormalised (EM's posterior is prior × Π_labelers π_j[c, said_j],
+    so this is the prior times the other labelers' likelihoods). What the rest of the evidence says
+    about an item, to judge one labeler's label against without counting the label itself."""
+    post = cons.posterior[ann.item]
+    own = cons.confusion[ann.labeler, :, ann.label]
+    q = np.divide(post, own, out=np.zeros_like(post), where=own > 0)
+    total = q.sum(axis=1, keepdims=True)
+    fallback = cons.priors / max(float(cons.priors.sum()), 1e-300)
+    return np.where(total > 0, q / np.where(total > 0, total, 1.0), fallback[None, :])
+
+
+# A labeler's recall on a class is kept within these bounds: nobody is modelled as never (or always) wrong.
+MIN_RECALL, MAX_RECALL = 0.01, 0.99
+
+
+def _soft_confusion(ann: Annotations, cons: Consensus) -> np.ndarray:
+    """The crowd's expected (true class, label given) counts under the consensus posterior (k x k)."""
+    k = ann.n_categories
+    soft = np.zeros((k, k))
+    post = cons.posterior[ann.item]
+    for s in range(k):
+        soft[:, s] = post[ann.label == s].sum(axis=0)
+    return soft
+
+
+def class_difficulty(ann: Annotations, cons: Consensus) -> np.ndarray:
+    """What each class adds to a labeler's chance of being right: the crowd's recall on the class (its
+    expected right labels over its expected labels, under the consensus posterior) minus the crowd's
+    recall averaged over the estimated class shares ``cons.priors`` — so it averages to 0 over items
+    drawn like these. 0 for classes nobody's labels are expected on."""
+    soft = _soft_confusion(ann, cons)
+    mass = soft.sum(axis=1)
+    recall = np.divide(np.diag(soft), mass, out=np.zeros(len(mass)), where=mass > 0)
+    shares = np.where(mass > 0, cons.priors, 0.0)
+    mean = float(shares @ recall / shares.sum()) if shares.sum() > 0 else 0.0
+    return np.where(mass > 0, recall - mean, 0.0)
+
+
+def accuracy_log_likelihood(ann: Annotations, cons: Consensus, grid: np.ndarray) -> np.ndarray:
+    """labelers x ``grid``: log P(labeler j's labels | their accuracy is a, everyone else's evidence).
+
+    A *one-coin* model of the labeler with class difficulty: on an item of true class c they are right
+    with probability r_c(a) = a + d_c (:func:`class_difficulty`, kept within [``MIN_RECALL``,
+    ``MAX_RECALL``]), so a is their accuracy on an item of average difficulty, whichever classes they
+    happened to label; when wrong they follow the crowd's error pattern e_c (the expected (true c, said s)
+    counts under the consensus posterior, off the diagonal, normalised per c). The true class is unknown:
+    its distribution q is the :func:`leave_one_out_posterior` (the model's prior and the other labelers),
+    so a label given has L(a) = q(said)·r_said(a) + Σ_{c≠said} q(c)·(1 − r_c(a))·e_c(said). An item
+    nobody else labeled is judged by the model's prior only and carries little information; a label is
+    never counted as evidence for itself."""
+    k = ann.n_categories
+    q = leave_one_out_posterior(ann, cons)
+    soft = _soft_confusion(ann, cons)
+    np.fill_diagonal(soft, 0.0)
+    rows = soft.sum(axis=1, keepdims=True)
+    uniform = (1.0 - np.eye(k)) / max(k - 1, 1)
+    err = np.where(rows > 0, soft / np.where(rows > 0, rows, 1.0), uniform)
+    difficulty = class_difficulty(ann, cons)
+    # Sorted by labeler, so that each grid block is summed per labeler by one reduceat.
+    order = np.argsort(ann.labeler, kind="stable")
+    lab, said, q = ann.labeler[order], ann.label[order], q[order]
+    right_q = q[np.arange(len(q)), said]
+    wrong_q = q * err[:, said].T  # q(c)·e_c(said), zero at c = said
+    # Unclipped, L(a) = alpha + beta·a; where a + d_c leaves [MIN_RECALL, MAX_RECALL], a correction.
+    alpha = right_q * difficulty[said] + wrong_q @ (1.0 - difficulty)
+    beta = right_q - wrong_q.sum(axis=1)
+    present = np.flatnonzero(np.bincount(lab, minlength=ann.n_labelers) > 0)
+    starts = np.searchsorted(lab, present)
+    out = np.zeros((ann.n_labelers, len(grid)))
+    block = max(1, 2_000_000 // max(len(lab), 1))
+    for g0 in range(0, len(grid), block):
+        a = grid[g0 : g0 + block]
+        lik = alpha[:, None] + beta[:, None] * a[None, :]
+        unclipped = a[:, None] + difficulty[None, :]
+        excess = np.clip(unclipped, MIN_RECALL, MAX_RECALL) - unclipped  # blocks x k
+        if excess.any():
+            lik += right_q[:, None] * excess[:, said].T - wrong_q @ excess.T
+        np.log(np.maximum(lik, 1e-300), out=lik)
+        if len(present):
+            out[present, g0 : g0 + block] = np.add.reduceat(lik, starts, axis=0)
+    return out
+
+
+def _beta_weights(grid: np.ndarray, mean: float, strength: float) -> np.ndarray:
+    """Beta(strength·mean, strength·(1 − mean)) on the grid's cells, normalised to sum to 1."""
+    a, b = strength * mean + 1e-9, strength * (1 - mean) + 1e-9
+    logw = (a - 1) * np.log(grid) + (b - 1) * np.log1p(-grid)
+    w = np.exp(logw - logw.max())
+    return w / w.sum()
+
+
+def fit_accuracy_prior(
+    log_lik: np.ndarray, grid: np.ndarray, start: tuple[float, float]
+) -> tuple[float, float]:
+    """Empirical Bayes: the Beta prior (mean m, strength s in [0.1, 10⁴] pseudo-labels) of the crowd's
+    accuracies that maximises the marginal likelihood of every labeler's labels,
+    Σ_j log ∫ L_j(a) Beta(a; s·m, s·(1 − m)) da (``log_lik``: labelers x grid, from
+    :func:`accuracy_log_likelihood`; the integral on the grid). Both the mean and the strength are
+    estimated — a crowd of similar labelers gets strong shrinkage, a very mixed one little. L-BFGS-B from
+    ``start`` = (m, s)."""
+    from scipy.optimize import minimize
+
+    shift = log_lik.max(axis=1, keepdims=True)
+    lik = np.exp(log_lik - shift)
+
+    def neg(x: np.ndarray) -> float:
+        m, s = 1.0 / (1.0 + np.exp(-x[0])), np.exp(x[1])
+        return -float(np.log(lik @ _beta_weights(grid, m, s) + 1e-300).sum())
+
+    m0 = min(max(start[0], 1e-3), 1 - 1e-3)
+    s0 = min(max(start[1], MIN_SHRINK), MAX_SHRINK)
+    res = minimize(
+        neg,
+        np.array([np.log(m0 / (1 - m0)), np.log(s0)]),
+        method="L-BFGS-B",
+        bounds=[(-7.0, 7.0), (np.log(MIN_SHRINK), np.log(MAX_SHRINK))],
+    )
+    return float(1.0 / (1.0 + np.exp(-res.x[0]))), float(np.exp(res.x[1]))
 
 
 def trust_intervals(
     ann: Annotations, cons: Consensus, *, shrink: float | None = None, confidence: float = 0.95
 ) -> TrustIntervals:
-    """Each labeler's accuracy, shrunk toward the crowd mean by ``shrink`` pseudo-labels, with a Beta
-    interval: Beta(right + shrink·m, wrong + shrink·(1 − m)) where right is the expected number of their
-    labels that equal the true class under ``cons.posterior`` and m the crowd's mean accuracy. ``shrink``
-    None (default): chosen by evidence (:func:`evidence_shrink`, empirical Bayes). A labeler with
-    3 labels gets a wide interval near the mean; one with 300 a narrow one near their own rate."""
+    """Each labeler's accuracy as a posterior under a hierarchical Beta prior, with an interval.
+
+    The likelihood of labeler j's accuracy a is :func:`accuracy_log_likelihood` (a one-coin model with
+    class difficulty — a is their accuracy on an item drawn with the crowd's class shares; the true class
+    from everyone else's evidence, never from the label itself); the prior is
+    Beta(s·m, s·(1 − m)), the crowd's distribution of accuracies. ``shrink`` None (default): m and s are
+    chosen by evidence (:func:`fit_accuracy_prior`, empirical Bayes); a number fixes s, with m the
+    crowd's share of right labels. The estimate is the posterior mean, the interval the equal-tailed
+    ``confidence`` interval of the posterior (computed on a grid of ``TRUST_GRID`` cells). A labeler with
+    3 labels gets a wide interval near the crowd's mean; one with 300 a narrow one near their own rate."""
     if not 0 < confidence < 1:
         raise AnalysisError(
             f"confidence must be strictly between 0 and 1 (e.g. 0.95); received {confidence!r}."
@@ -417,12 +555,18 @@ def trust_intervals(
     right = np.bincount(ann.labeler, weights=cons.posterior[ann.item, ann.label], minlength=nj)
     m = float(right.sum() / max(n_j.sum(), 1.0))
     m = min(max(m, 1e-3), 1 - 1e-3)
+    grid = (np.arange(TRUST_GRID) + 0.5) / TRUST_GRID
+    log_lik = accuracy_log_likelihood(ann, cons, grid)
     if shrink is None:
-        shrink = evidence_shrink(right, n_j, m)
-    a = right + shrink * m + 1e-9
-    b = np.maximum(n_j - right, 0.0) + shrink * (1 - m) + 1e-9
-    est = a / (a + b)
+        m, shrink = fit_accuracy_prior(log_lik, grid, (m, evidence_shrink(right, n_j, m)))
+    post = np.exp(log_lik - log_lik.max(axis=1, keepdims=True)) * _beta_weights(grid, m, shrink)[None, :]
+    post /= post.sum(axis=1, keepdims=True)
+    est = post @ grid
+    # Quantiles of the posterior, uniform within each grid cell.
+    edges = np.arange(TRUST_GRID + 1) / TRUST_GRID
+    cdf = np.column_stack([np.zeros(nj), post.cumsum(axis=1)])
     alpha = 1 - confidence
-    low, high = sps.beta.ppf(alpha / 2, a, b), sps.beta.ppf(1 - alpha / 2, a, b)
+    low = np.array([np.interp(alpha / 2, cdf[j], edges) for j in range(nj)])
+    high = np.array([np.interp(1 - alpha / 2, cdf[j], edges) for j in range(nj)])
     low, high = clamp_interval(est, low, high)
     return TrustIntervals(est, low, high, n_j.astype(np.int64), right, m, confidence, float(shrink))

@@ -1153,10 +1153,10 @@ class LabelerTrust:
     """How far each labeler can be trusted.
 
     ``table`` has one row per labeler: ``labeler``, ``items`` (items labeled: the labels behind every
-    estimate), ``accuracy`` (expected share of their labels that equal the true class under the
-    consensus posterior, shrunk toward the crowd's mean accuracy by as many pseudo-labels as the evidence
-    supports (``explore.labels.aggregate.evidence_shrink``), so a labeler with 3 labels is not rated 0 %
-    or 100 %), ``accuracy_low`` / ``accuracy_high`` (its 95 % Beta interval), ``right_on_labels`` (the expected share
+    estimate), ``accuracy`` (their accuracy as a labeler: the posterior mean under a one-coin
+    likelihood of their labels, each judged against the rest of the item's evidence, and a Beta prior of
+    the crowd's accuracies fitted by empirical Bayes (``explore.labels.aggregate.trust_intervals``), so a
+    labeler with 3 labels is not rated 0 % or 100 %), ``accuracy_low`` / ``accuracy_high`` (its 95 % Beta interval), ``right_on_labels`` (the expected share
     of the labels they gave that are right, unshrunk: about those labels, not their next ones), ``agreement_consensus`` (share equal to
     the consensus label), ``agreement_others`` (share equal to the majority of the *other* labelers on
     the item, over items where those others have a strict majority), ``weakest_class`` /

@@ -21,7 +21,9 @@ class SimulatedCrowd:
     """A simulated crowd: ``ann`` the annotations, ``truth`` each item's true class (int64),
     ``accuracy`` each labeler's empirical accuracy on the labels they gave (what trust should rank),
     ``design_accuracy`` the accuracy they were drawn with, ``model_proba`` an out-of-sample classifier's
-    probabilities (items x classes) and ``confusion[j]`` each labeler's true confusion matrix."""
+    probabilities (items x classes), ``confusion[j]`` each labeler's true confusion matrix and
+    ``difficulty[c]`` what class c adds to every labeler's drawn accuracy (their recall on c is
+    ``design_accuracy + difficulty[c]``, clipped to [0.05, 0.99])."""
 
     ann: Annotations
     truth: np.ndarray
@@ -29,6 +31,7 @@ class SimulatedCrowd:
     design_accuracy: np.ndarray
     model_proba: np.ndarray
     confusion: np.ndarray
+    difficulty: np.ndarray
 
 
 def simulate_crowd(
@@ -121,7 +124,7 @@ def simulate_crowd(
         batch=None,
         dataset_label=np.full(n_items, -1, dtype=np.int64),
     )
-    return SimulatedCrowd(ann, truth, accuracy, design, proba, conf)
+    return SimulatedCrowd(ann, truth, accuracy, design, proba, conf, difficulty)
 
 
 def _margin_for(accuracy: float, k: int) -> float:

@@ -130,7 +130,8 @@ def _labeler_trust(ann: Annotations, cons: Consensus) -> None:
                 format="percent",
                 min_value=0,
                 max_value=1,
-                help="Expected share of right labels, shrunk toward the crowd's mean: few labels, wide interval.",
+                help="Their accuracy as a labeler, each label judged against the other labelers and the model, "
+                "shrunk toward the crowd's accuracies: few labels, wide interval.",
             ),
             "accuracy_low": st.column_config.NumberColumn("95 % interval low", format="percent"),
             "accuracy_high": st.column_config.NumberColumn("95 % interval high", format="percent"),
