@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from explore.core.model_facts import CACHE_FOLDER
 from explore.core.workspace import (
     MAIN_MODEL,
     ModelOutputs,
@@ -40,7 +41,6 @@ from explore.core.workspace import (
     model_outputs,
 )
 
-CACHE_FOLDER = ".explore-cache"
 FORMAT = 1
 # Files up to this size are identified by their content; bigger ones by path + size + mtime_ns (hashing a
 # multi-gigabyte file at every start would cost what the cache saves).
@@ -190,10 +190,11 @@ def score_cached(
 
 
 def clear_cache(ws: Workspace) -> int:
-    """Delete the prediction files beside ``ws``; return how many there were."""
+    """Delete what is kept beside ``ws`` (predictions, model facts); return how many files there were."""
     folder = ws.config.root / CACHE_FOLDER
     n = 0
-    for f in folder.glob("predictions-*.parquet") if folder.is_dir() else []:
+    kept = [*folder.glob("predictions-*.parquet"), *folder.glob("model-*.json")] if folder.is_dir() else []
+    for f in kept:
         with contextlib.suppress(OSError):
             f.unlink()
             n += 1
