@@ -277,11 +277,19 @@ def _refuse_loading(monkeypatch, error: Exception | None = None) -> list[str]:
     return asked
 
 
-def test_a_restart_draws_the_page_without_loading_a_model(make_app, tiny_copy, monkeypatch):
+def test_a_restart_draws_the_page_without_loading_a_model_or_computing_metrics(
+    make_app, tiny_copy, monkeypatch
+):
     first = make_app(workspace=tiny_copy)  # loads the models, keeps their facts and the predictions
     assert_no_exception(first)
     shown = [df.value for df in first.dataframe]
     asked = _refuse_loading(monkeypatch)
+    from explore.stats import metrics
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the overall metrics were computed again")
+
+    monkeypatch.setattr(metrics, "overall_metrics", refuse)  # kept beside the predictions by the first start
     at = make_app(workspace=tiny_copy)  # the caches cleared: as a new server process
     assert_no_exception(at)
     assert not at.error, texts(at.error)
