@@ -768,7 +768,9 @@ class Workspace:
                         f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
                         "or choose another id column."
                     )
-                dup = df[cols.id][df[cols.id].duplicated(keep=False)]
+                ids = df[cols.id]
+                # is_unique first: half the time of duplicated() on a million ids, and nearly always true.
+                dup = ids.iloc[:0] if ids.is_unique else ids[ids.duplicated(keep=False)]
                 if len(dup):
                     raise errors.DataError(
                         errors.DUPLICATE_IDS.format(
@@ -818,17 +820,15 @@ class Workspace:
                         )
                     )
             num = df[[f for f in self.feature_names if f in df.columns]].select_dtypes(include="number")
-            if num.shape[1]:
-                arr = num.to_numpy(dtype="float64", na_value=np.nan)
-                bad = np.isinf(arr).any(axis=0)
-                if bad.any():
-                    counts = np.isinf(arr).sum(axis=0)
-                    named = ", ".join(
-                        f"'{c}' ({int(n)} rows)"
-                        for c, n, b in zip(num.columns, counts, bad, strict=True)
-                        if b
-                    )
-                    raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
+            # Column by column, integers skipped (they cannot hold inf): no float copy of the whole table.
+            infinite = {
+                c: int(np.isinf(num[c].to_numpy(dtype="float64", na_value=np.nan)).sum())
+                for c in num.columns
+                if not pd.api.types.is_integer_dtype(num[c].dtype)
+            }
+            if any(infinite.values()):
+                named = ", ".join(f"'{c}' ({n} rows)" for c, n in infinite.items() if n)
+                raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
 
         self.task = self._task(main)
         self.classes: np.ndarray | None = None
