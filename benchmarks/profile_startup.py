@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("workspace", nargs="?", default=str(ROOT / "sample_data" / "workspace.toml"))
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--empty-cache", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime …")
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)  # the peer's own process
     args = parser.parse_args()
     toml = Path(args.workspace).resolve()
@@ -110,7 +111,7 @@ def main() -> None:
         sys.stdout.flush()
         subprocess.run([sys.executable, __file__, "--bare"], check=True, cwd=Path(__file__).parent)
         out = io.StringIO()
-        pstats.Stats(str(stats), stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(str(stats), stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
         print(f"load average after: {os.getloadavg()}")
 
