@@ -338,3 +338,28 @@ def test_a_model_that_cannot_be_loaded_later_says_so_on_the_page_that_needs_it(
     assert any(m.label == "Task" and m.value == "binary" for m in at.metric)  # opened from the facts
     assert any("could not be loaded as a skops file" in e for e in texts(at.error)), texts(at.error)
     assert asked and set(asked) == {"model.skops"}
+
+
+def test_a_page_that_needs_the_estimator_says_why_it_cannot_be_loaded(make_app, tiny_copy, monkeypatch):
+    from explore import errors
+
+    make_app(workspace=tiny_copy)  # facts and predictions kept: the model is needed only for the explanations
+    reason = errors.MODEL_CORRUPT.format(path="model.skops", kind="skops", reason="ValueError: no such dtype")
+    asked = _refuse_loading(monkeypatch, errors.ModelError(reason))
+    at = make_app("views/importance.py", workspace=tiny_copy)
+    assert_no_exception(at)
+    assert any("could not be loaded as a skops file" in e for e in texts(at.error)), texts(at.error)
+    assert set(asked) == {"model.skops"}
+
+
+def test_the_slices_page_draws_without_the_estimator_when_the_predictions_are_kept(
+    make_app, tiny_copy, monkeypatch
+):
+    make_app(
+        workspace=tiny_copy
+    )  # facts and predictions kept: only a what-if on a chosen row needs the estimator
+    asked = _refuse_loading(monkeypatch)
+    at = make_app("views/slices.py", workspace=tiny_copy)
+    assert_no_exception(at)
+    assert not at.error, texts(at.error)
+    assert asked == [] and at.title[0].value == "Slices"
