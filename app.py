@@ -71,4 +71,7 @@ with st.sidebar:
     identity.sidebar_account()  # sign in / out, when .streamlit/secrets.toml configures [auth]
 
 show_flashes()  # what callbacks reported in the previous run (ui.boundary.flash)
-page.run()
+with (
+    shown_errors()
+):  # the last boundary: e.g. a model file loaded by a section (on first use) that cannot load
+    page.run()

@@ -193,6 +193,10 @@ MODEL_UNTRUSTED_TYPES = (
     "If you trust where this file came from, add them to trusted_types in workspace.toml "
     "(trusted_types = [{quoted}]) or accept each one on the Workspace page."
 )
+MODEL_FILE_CHANGED = (
+    "The model file '{path}' of model '{model}' changed since the workspace was opened (fingerprint {opened}, now "
+    "{now}), so it is not loaded into the open workspace. Reload the page to open the workspace with the new file."
+)
 MODEL_CORRUPT = (
     "The model file '{path}' could not be loaded as a {kind} file: {reason}. It may be corrupt or written by "
     "another tool; save it again with skops.io.dump(model, path)."

@@ -39,8 +39,13 @@ class PageContext:
 
     @property
     def model(self) -> Any | None:
-        """The fitted estimator of ``model_name`` (None in predictions-only mode)."""
-        return self.ws.models.get(self.model_name) if self.model_name else None
+        """The fitted estimator of ``model_name`` (None in predictions-only mode), its file loaded the first time a
+        page needs it (``Workspace.models``). A model file that cannot be loaded shows its error with the fix and
+        stops the page there, as ``scored`` does."""
+        if not self.model_name:
+            return None
+        with shown_errors():
+            return self.ws.models.get(self.model_name)
 
     @property
     def out_of_core(self) -> bool:

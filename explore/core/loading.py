@@ -238,6 +238,8 @@ class LoadedModel:
     fingerprint: str
     kind: str  # "skops" | "pickle"
     library_versions: dict[str, str]
+    # The types of a .skops file that skops does not trust by default (accepted by the user to load it).
+    untrusted_types: tuple[str, ...] = ()
 
 
 def untrusted_types(path: Path | str) -> list[str]:
@@ -291,9 +293,9 @@ def load_model(
     """
     path = Path(path)
     suffix = _suffix(path)
+    found: list[str] = []
     if suffix in PICKLE_SUFFIXES:
-        if not trust_pickle:
-            raise errors.PickleNotTrustedError(errors.MODEL_PICKLE_NOT_TRUSTED.format(path=path, kind=suffix))
+        refuse_untrusted_pickle(path, trust_pickle=trust_pickle)
         _check_file(path, "model", "workspace.toml [model] path")
         try:
             import joblib
@@ -309,17 +311,7 @@ def load_model(
         import skops.io as sio
 
         found = untrusted_types(path)
-        missing = [t for t in found if t not in set(trusted_types)]
-        if missing:
-            raise errors.UntrustedTypesError(
-                errors.MODEL_UNTRUSTED_TYPES.format(
-                    path=path,
-                    n=len(missing),
-                    types=", ".join(missing),
-                    quoted=", ".join(f'"{t}"' for t in missing),
-                ),
-                missing,
-            )
+        refuse_untrusted_types(path, found, trusted_types)
         try:
             est = sio.load(path, trusted=found)
         except Exception as exc:  # noqa: BLE001 - loading builds the file's objects, whose own code may raise anything
@@ -334,4 +326,35 @@ def load_model(
     sk_version = getattr(est, "__sklearn_version__", None) or getattr(est, "_sklearn_version", None)
     if sk_version:
         versions["scikit-learn"] = str(sk_version)
-    return LoadedModel(est, path, file_fingerprint(path), kind, versions)
+    return LoadedModel(est, path, file_fingerprint(path), kind, versions, tuple(found))
+
+
+def is_pickle_file(path: Path | str) -> bool:
+    """True for a .pkl / .pickle / .joblib file: loading it runs code, so it needs the user's trust."""
+    return _suffix(Path(path)) in PICKLE_SUFFIXES
+
+
+def refuse_untrusted_pickle(path: Path, *, trust_pickle: bool) -> None:
+    """Raise ``PickleNotTrustedError`` for a pickle / joblib file the user does not trust (before it is opened)."""
+    if is_pickle_file(path) and not trust_pickle:
+        raise errors.PickleNotTrustedError(
+            errors.MODEL_PICKLE_NOT_TRUSTED.format(path=path, kind=_suffix(path))
+        )
+
+
+def refuse_untrusted_types(
+    path: Path, found: list[str] | tuple[str, ...], trusted_types: list[str] | tuple[str, ...]
+) -> None:
+    """Raise ``UntrustedTypesError`` (with ``.types``) when some of ``found`` — the types of a .skops file that
+    skops does not trust by default — are not in ``trusted_types``; nothing of the file has run yet."""
+    missing = [t for t in found if t not in set(trusted_types)]
+    if missing:
+        raise errors.UntrustedTypesError(
+            errors.MODEL_UNTRUSTED_TYPES.format(
+                path=path,
+                n=len(missing),
+                types=", ".join(missing),
+                quoted=", ".join(f'"{t}"' for t in missing),
+            ),
+            missing,
+        )

@@ -12,15 +12,15 @@ from explore.core.workspace import Workspace
 
 def model_table(ws: Workspace) -> pd.DataFrame:
     """One row per model: ``model`` (name), ``type`` (estimator or pipeline steps), ``file``, ``format``
-    (``skops`` / ``pickle``) and ``fingerprint`` (of the file)."""
+    (``skops`` / ``pickle``) and ``fingerprint`` (of the file); known without loading the models."""
     return pd.DataFrame(
         [
             {
                 "model": name,
                 "type": kind,
-                "file": ws.loaded_models[name].path.name,
-                "format": ws.loaded_models[name].kind,
-                "fingerprint": ws.loaded_models[name].fingerprint,
+                "file": ws.model_file(name).name,
+                "format": ws.model_facts(name).kind,
+                "fingerprint": ws.model_fingerprint(name),
             }
             for name, kind in ws.summary()["models"].items()
         ]

@@ -16,6 +16,11 @@ rename a complete file (identical content), readers never see half of one. A cac
 or whose shape does not match the rows, is ignored and written again. A folder that cannot be written keeps the
 predictions in memory only, with a one-line note saying why. Workspaces built in memory (``from_frames``)
 have no folder and are never cached on disk.
+
+``overall_cached(ws, dataset, model)`` keeps the overall metrics of those predictions the same way
+(``metrics-<model fingerprint>-<data version>-<metrics code>.parquet``, the last part changing with
+``explore/stats/metrics.py`` and the installed NumPy and SciPy), so a restart draws the Workspace page's metrics
+without importing SciPy or computing an interval.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from explore.core.model_facts import CACHE_FOLDER
 from explore.core.workspace import (
     MAIN_MODEL,
     ModelOutputs,
@@ -40,7 +46,6 @@ from explore.core.workspace import (
     model_outputs,
 )
 
-CACHE_FOLDER = ".explore-cache"
 FORMAT = 1
 # Files up to this size are identified by their content; bigger ones by path + size + mtime_ns (hashing a
 # multi-gigabyte file at every start would cost what the cache saves).
@@ -126,7 +131,6 @@ def _read(path: Path, n_rows: int, n_classes: int | None) -> ModelOutputs | None
 def _write(path: Path, outputs: ModelOutputs) -> None:
     """Write ``outputs`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     columns = {"pred": outputs.pred}
     if outputs.proba is not None:
@@ -135,7 +139,13 @@ def _write(path: Path, outputs: ModelOutputs) -> None:
         columns["score"] = outputs.score
     table = pa.table(columns)
     meta = {"format": FORMAT, "unavailable": outputs.unavailable}
-    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+    _write_atomic(path, table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()}))
+
+
+def _write_atomic(path: Path, table: object) -> None:
+    """Write the Arrow ``table`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
     try:
@@ -150,14 +160,16 @@ def _write(path: Path, outputs: ModelOutputs) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Keep the KEEP_FILES most recently written prediction files (old model or data versions go)."""
-    try:
-        files = sorted(folder.glob("predictions-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-    except OSError:
-        return
-    for old in files[KEEP_FILES:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
+    """Keep the KEEP_FILES most recently written prediction files, and as many metrics files (old model or data
+    versions go)."""
+    for pattern in ("predictions-*.parquet", "metrics-*.parquet"):
+        try:
+            files = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        except OSError:
+            return
+        for old in files[KEEP_FILES:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 def score_cached(
@@ -189,15 +201,101 @@ def score_cached(
     return CachedScore(scored, str(found.get("source", "uncached")), path, found.get("note"))  # type: ignore[arg-type]
 
 
+# ---- the overall metrics of the predictions, kept beside them ---------------------------------------
+
+_METRICS_CODE: list[str] = []
+
+
+def _metrics_code() -> str:
+    """Changes when the metrics could: the bytes of ``explore/stats/metrics.py`` (its formulas, intervals and
+    their options) and the installed NumPy and SciPy (their files' size and time), read without importing them."""
+    if not _METRICS_CODE:
+        import importlib.util
+
+        h = hashlib.sha256((Path(__file__).resolve().parents[1] / "stats" / "metrics.py").read_bytes())
+        for package in ("numpy", "scipy"):
+            spec = importlib.util.find_spec(package)
+            origin = Path(spec.origin) if spec is not None and spec.origin else None
+            st = origin.stat() if origin is not None and origin.exists() else None
+            h.update(f"{package}:{origin}:{st and st.st_size}:{st and st.st_mtime_ns}".encode())
+        _METRICS_CODE.append(h.hexdigest()[:8])
+    return _METRICS_CODE[0]
+
+
+def metrics_path(ws: Workspace, dataset: str, model: str = MAIN_MODEL) -> Path | None:
+    """Where the overall metrics of ``model``'s predictions on ``dataset`` are kept (None: not kept on disk)."""
+    predictions = cache_path(ws, dataset, model)
+    if predictions is None:
+        return None
+    stem = predictions.stem.removeprefix("predictions-")
+    return predictions.with_name(f"metrics-{stem}-{_metrics_code()}.parquet")
+
+
+def overall_cached(
+    ws: Workspace, dataset: str, model: str | None = MAIN_MODEL, scored: Scored | None = None
+) -> pd.DataFrame:
+    """``explore.stats.metrics.overall_metrics(score(ws, dataset, model))``, read from beside the predictions when
+    a previous start (or process) computed it, else computed (from ``scored`` when given) and kept there. Keyed
+    like the predictions, plus the metrics code and the NumPy / SciPy installed; a damaged file is computed again,
+    a folder that cannot be written keeps nothing (the predictions' note says so)."""
+    path = metrics_path(ws, dataset, model) if model is not None else None
+    if path is not None:
+        kept = _read_table(path)
+        if kept is not None:
+            return kept
+    from explore.stats.metrics import overall_metrics  # SciPy: imported only when metrics are computed
+
+    table = overall_metrics(scored if scored is not None else score_cached(ws, dataset, model).scored)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _write_table(path, table)
+    return table
+
+
+def _read_table(path: Path) -> pd.DataFrame | None:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[_META_KEY])
+        if meta.get("format") != FORMAT or meta.get("kind") != "metrics":
+            return None
+        return table.to_pandas()
+    except Exception:  # noqa: BLE001 - a missing or damaged cache file (truncated, not Parquet) is a miss
+        return None
+
+
+def _write_table(path: Path, frame: pd.DataFrame) -> None:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=True)
+    meta = {
+        **(table.schema.metadata or {}),
+        _META_KEY: json.dumps({"format": FORMAT, "kind": "metrics"}).encode(),
+    }
+    _write_atomic(path, table.replace_schema_metadata(meta))
+
+
 def clear_cache(ws: Workspace) -> int:
-    """Delete the prediction files beside ``ws``; return how many there were."""
+    """Delete what is kept beside ``ws`` (predictions, their metrics, model facts); return how many files there were."""
     folder = ws.config.root / CACHE_FOLDER
     n = 0
-    for f in folder.glob("predictions-*.parquet") if folder.is_dir() else []:
+    patterns = ("predictions-*.parquet", "metrics-*.parquet", "model-*.json")
+    kept = [f for pattern in patterns for f in folder.glob(pattern)] if folder.is_dir() else []
+    for f in kept:
         with contextlib.suppress(OSError):
             f.unlink()
             n += 1
     return n
 
 
-__all__ = ["CACHE_FOLDER", "CachedScore", "cache_path", "clear_cache", "data_version", "score_cached"]
+__all__ = [
+    "CACHE_FOLDER",
+    "CachedScore",
+    "cache_path",
+    "clear_cache",
+    "data_version",
+    "metrics_path",
+    "overall_cached",
+    "score_cached",
+]

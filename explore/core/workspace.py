@@ -19,7 +19,16 @@ import pandas as pd
 
 from explore import errors
 from explore.core import settings
-from explore.core.loading import LoadedModel, file_fingerprint, load_model, read_table
+from explore.core.loading import (
+    LoadedModel,
+    file_fingerprint,
+    is_pickle_file,
+    load_model,
+    read_table,
+    refuse_untrusted_pickle,
+    refuse_untrusted_types,
+)
+from explore.core.model_facts import LoadedModels, ModelFacts, ModelHandle, ModelSet, read_facts, write_facts
 from explore.core.progress import Progress
 from explore.core.timeparse import parse_time
 
@@ -547,20 +556,26 @@ class Workspace:
     def __init__(
         self,
         config: WorkspaceConfig,
-        loaded: dict[str, LoadedModel],
+        loaded: Mapping[str, LoadedModel | ModelHandle],
         frames: dict[str, pd.DataFrame],
         samples: dict[str, Any] | None = None,
         *,
         annotation_frame: pd.DataFrame | None = None,
         content_key: str = "",
     ) -> None:
-        """``annotation_frame`` and ``content_key``: a workspace built from objects in memory (see
-        ``from_frames``) keeps its annotations itself and is identified by its contents, not by files."""
+        """``loaded``: model name -> a loaded model, or a ``ModelHandle`` whose facts are known and whose estimator
+        is loaded on first use (``open_workspace``). ``annotation_frame`` and ``content_key``: a workspace built
+        from objects in memory (see ``from_frames``) keeps its annotations itself and is identified by its
+        contents, not by files."""
         self.config = config
         # Datasets that stay in the engine: name -> explore.engine.sample.SampleInfo of the rows in ``frames``.
         self.samples: dict[str, Any] = samples or {}
-        self.loaded_models = loaded
-        self.models: dict[str, Any] = {k: v.estimator for k, v in loaded.items()}
+        self._handles: dict[str, ModelHandle] = {
+            k: v if isinstance(v, ModelHandle) else ModelHandle.of(k, v) for k, v in loaded.items()
+        }
+        # name -> LoadedModel / estimator; looking one up loads its file if nothing did yet (names cost nothing).
+        self.loaded_models: Mapping[str, LoadedModel] = LoadedModels(self._handles)
+        self.models: Mapping[str, Any] = ModelSet(self._handles)
         self._frames = frames
         self._annotation_frame = annotation_frame
         self._content_key = content_key
@@ -690,7 +705,19 @@ class Workspace:
         return self.models[name]
 
     def model_fingerprint(self, name: str = MAIN_MODEL) -> str:
-        return self.loaded_models[name].fingerprint if name in self.loaded_models else "predictions-only"
+        return self._handles[name].fingerprint if name in self._handles else "predictions-only"
+
+    def model_facts(self, name: str = MAIN_MODEL) -> ModelFacts:
+        """What the workspace knows of model ``name`` without loading it: its inputs, classes, methods, kind."""
+        if name not in self._handles:
+            self.model(name)  # the message naming the models there are
+        return self._handles[name].facts
+
+    def model_file(self, name: str = MAIN_MODEL) -> Path:
+        """The file model ``name`` is (or will be) loaded from."""
+        if name not in self._handles:
+            self.model(name)
+        return self._handles[name].path
 
     def data_fingerprint(self, dataset: str) -> str:
         if self.in_memory:
@@ -741,7 +768,9 @@ class Workspace:
                         f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
                         "or choose another id column."
                     )
-                dup = df[cols.id][df[cols.id].duplicated(keep=False)]
+                ids = df[cols.id]
+                # is_unique first: half the time of duplicated() on a million ids, and nearly always true.
+                dup = ids.iloc[:0] if ids.is_unique else ids[ids.duplicated(keep=False)]
                 if len(dup):
                     raise errors.DataError(
                         errors.DUPLICATE_IDS.format(
@@ -774,7 +803,8 @@ class Workspace:
                 if c:
                     _check_numeric_scores(df[c], role=role, column=c, dataset=name)
 
-        main = self.models.get(MAIN_MODEL) or next(iter(self.models.values()), None)
+        handle = self._handles.get(MAIN_MODEL) or next(iter(self._handles.values()), None)
+        main = handle.facts if handle is not None else None
         self.feature_names = self._features(main)
         for name, df in self._frames.items():
             if self.models:
@@ -790,17 +820,15 @@ class Workspace:
                         )
                     )
             num = df[[f for f in self.feature_names if f in df.columns]].select_dtypes(include="number")
-            if num.shape[1]:
-                arr = num.to_numpy(dtype="float64", na_value=np.nan)
-                bad = np.isinf(arr).any(axis=0)
-                if bad.any():
-                    counts = np.isinf(arr).sum(axis=0)
-                    named = ", ".join(
-                        f"'{c}' ({int(n)} rows)"
-                        for c, n, b in zip(num.columns, counts, bad, strict=True)
-                        if b
-                    )
-                    raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
+            # Column by column, integers skipped (they cannot hold inf): no float copy of the whole table.
+            infinite = {
+                c: int(np.isinf(num[c].to_numpy(dtype="float64", na_value=np.nan)).sum())
+                for c in num.columns
+                if not pd.api.types.is_integer_dtype(num[c].dtype)
+            }
+            if any(infinite.values()):
+                named = ", ".join(f"'{c}' ({n} rows)" for c, n in infinite.items() if n)
+                raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
 
         self.task = self._task(main)
         self.classes: np.ndarray | None = None
@@ -822,8 +850,8 @@ class Workspace:
     def _check_regression(self) -> None:
         """A regression workspace needs numeric labels and models that predict numbers, not classes."""
         cols = self.config.columns
-        for name, model in self.models.items():
-            classes = getattr(model, "classes_", None)
+        for name, handle in self._handles.items():
+            classes = handle.facts.classes
             if classes is not None:
                 raise errors.LabelError(
                     f"task = \"regression\" but model '{name}' is a classifier (classes: {errors.shown(np.asarray(classes), 10)}). "
@@ -839,40 +867,33 @@ class Workspace:
                     'Fix the label column, or set [columns] task = "binary" / "multiclass" if it names classes.'
                 )
 
-    def _features(self, model: Any) -> list[str]:
+    def _features(self, model: ModelFacts | None) -> list[str]:
         cols = self.config.columns
         if cols.features is not None:
             return list(cols.features)
-        if model is not None and hasattr(model, "feature_names_in_"):
-            return [str(c) for c in model.feature_names_in_]
+        if model is not None and model.feature_names_in is not None:
+            return list(model.feature_names_in)
         first = next(iter(self._frames.values()))
         roles = cols.role_columns()
         feats = [c for c in first.columns if c not in roles]
-        n_in = getattr(model, "n_features_in_", None)
-        if model is not None and n_in is not None and n_in != len(feats):
+        n_in = model.n_features_in if model is not None else None
+        if n_in is not None and n_in != len(feats):
             raise errors.ColumnError(
                 f"The model was fitted on {n_in} unnamed columns, but the data has {len(feats)} non-role columns. "
                 "Name the model's inputs in order with [columns] features = [...]."
             )
         return feats
 
-    def _task(self, model: Any) -> str:
-        from sklearn.base import is_classifier, is_regressor
-
+    def _task(self, model: ModelFacts | None) -> str:
         cols = self.config.columns
         if cols.task:
             return cols.task
         if model is not None:
-            try:
-                regressor, classifier = is_regressor(model), is_classifier(model)
-            except (AttributeError, TypeError):
-                # An in-house wrapper that does not inherit BaseEstimator has no __sklearn_tags__ (sklearn ≥ 1.6):
-                # decide from classes_ and the label instead.
-                regressor = classifier = False
-            if regressor:
+            # An in-house wrapper without scikit-learn's tags is neither: decided from classes_ and the label.
+            if model.is_regressor:
                 return "regression"
-            classes = getattr(model, "classes_", None)
-            if classifier or classes is not None:
+            classes = model.classes
+            if model.is_classifier or classes is not None:
                 return "binary" if classes is not None and len(classes) == 2 else "multiclass"
             # An estimator without a declared type (e.g. a third-party wrapper): fall through to the label.
         labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True)
@@ -880,11 +901,11 @@ class Workspace:
             return "regression"
         return "binary" if labels.nunique(dropna=True) <= 2 else "multiclass"
 
-    def _classes(self, model: Any) -> None:
+    def _classes(self, model: ModelFacts | None) -> None:
         cols = self.config.columns
         labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True).dropna()
         seen = pd.unique(labels)
-        model_classes = getattr(model, "classes_", None) if model is not None else None
+        model_classes = model.classes if model is not None else None
         if model_classes is not None:
             classes = np.asarray(model_classes)
             unknown = [v for v in seen if _match_value(v, classes) is None]
@@ -953,7 +974,7 @@ class Workspace:
     def summary(self) -> dict[str, Any]:
         """Model type, task, datasets and column roles, for the home page."""
         return {
-            "models": {k: _describe_model(v) for k, v in self.models.items()},
+            "models": {k: h.facts.description for k, h in self._handles.items()},
             "task": self.task,
             "classes": None if self.classes is None else self.classes.tolist(),
             "positive": self.positive,
@@ -973,14 +994,6 @@ def _stat_fingerprint(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def _describe_model(model: Any) -> str:
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(model, Pipeline):
-        return "Pipeline(" + " → ".join(type(step).__name__ for _, step in model.steps) + ")"
-    return type(model).__name__
-
-
 def open_workspace(
     config: WorkspaceConfig,
     *,
@@ -988,28 +1001,26 @@ def open_workspace(
     trusted_pickles: set[str] | frozenset[str] = frozenset(),
     progress: Progress | None = None,
 ) -> Workspace:
-    """Load every model and dataset of ``config`` and validate them against each other.
+    """Open the models and read the datasets of ``config``, and validate them against each other.
 
+    A model file is loaded when something first needs its estimator; what the workspace needs to know of it
+    (inputs, task, classes) comes from the facts a previous start kept beside the workspace (see
+    ``explore.core.model_facts``), else from loading it now. Trust is asked first either way.
     ``accepted_types[model_name]``: skops types accepted in the UI on top of ``trusted_types``;
     ``trusted_pickles``: model names whose pickle the user trusts in the UI.
     """
     accepted_types = accepted_types or {}
     steps = len(config.models) + len(config.datasets)
     done = 0
-    loaded: dict[str, LoadedModel] = {}
+    loaded: dict[str, ModelHandle] = {}
     for name, spec in config.models.items():
         if progress:
-            progress(done / max(steps, 1), f"Loading model '{name}'")
-        where = "[model] path" if name == MAIN_MODEL else f"[models.{name}] path"
-        if not spec.path.exists():
-            raise errors.ModelError(
-                errors.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}"),
-                model_name=name,
-            )
+            progress(done / max(steps, 1), f"Opening model '{name}'")
         try:
-            loaded[name] = load_model(
-                spec.path,
-                trusted_types=[*spec.trusted_types, *accepted_types.get(name, [])],
+            loaded[name] = _open_model(
+                config.root,
+                spec,
+                trusted_types=(*spec.trusted_types, *accepted_types.get(name, [])),
                 trust_pickle=spec.trust_pickle or name in trusted_pickles,
             )
         except errors.ModelError as exc:
@@ -1031,6 +1042,37 @@ def open_workspace(
     if progress:
         progress(1.0, "Validating")
     return Workspace(config, loaded, frames, samples)
+
+
+def _open_model(
+    root: Path, spec: ModelSpec, *, trusted_types: tuple[str, ...], trust_pickle: bool
+) -> ModelHandle:
+    """Model ``spec`` of the workspace at ``root``: its facts kept beside the workspace with the estimator left
+    unloaded, or (no facts yet for this file) loaded now and its facts kept for the next start.
+
+    Nothing of the file runs before trust: a pickle not trusted is refused before the file is read, and the
+    types skops does not trust (listed in the facts, or read from the file by ``load_model``) must be accepted."""
+    where = "[model] path" if spec.name == MAIN_MODEL else f"[models.{spec.name}] path"
+    if not spec.path.exists():
+        raise errors.ModelError(
+            errors.FILE_NOT_FOUND.format(what="model", path=spec.path, where=f"workspace.toml {where}")
+        )
+    refuse_untrusted_pickle(spec.path, trust_pickle=trust_pickle)
+
+    def load() -> LoadedModel:
+        return load_model(spec.path, trusted_types=list(trusted_types), trust_pickle=trust_pickle)
+
+    facts = None
+    fingerprint = None
+    if spec.path.is_file() and spec.path.stat().st_size:  # else load_model says what is wrong with it
+        fingerprint = file_fingerprint(spec.path)
+        facts = read_facts(root, fingerprint)
+    if facts is not None and facts.kind == ("pickle" if is_pickle_file(spec.path) else "skops"):
+        refuse_untrusted_types(spec.path, facts.untrusted_types, trusted_types)
+        return ModelHandle(spec.name, path=spec.path, fingerprint=fingerprint, facts=facts, loader=load)
+    handle = ModelHandle.of(spec.name, load())
+    write_facts(root, handle.fingerprint, handle.facts)
+    return handle
 
 
 def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFrame, Any]:

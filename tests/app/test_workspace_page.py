@@ -258,3 +258,108 @@ def test_generated_data_files_show_a_message_or_the_workspace_never_an_exception
         at = make_app(workspace=folder / "workspace.toml")
         assert_no_exception(at)
         assert at.title[0].value == "Workspace"
+
+
+# ---- lazy models (issue 18): the page draws from the facts and predictions kept beside the workspace --------
+
+
+def _refuse_loading(monkeypatch, error: Exception | None = None) -> list[str]:
+    """Make every model load fail (with ``error``, else an AssertionError): returns the files asked for."""
+    from explore.core import workspace as workspace_module
+
+    asked: list[str] = []
+
+    def load(path, **kwargs):
+        asked.append(Path(path).name)
+        raise error or AssertionError(f"the model file {path} was loaded")
+
+    monkeypatch.setattr(workspace_module, "load_model", load)
+    return asked
+
+
+def test_a_restart_draws_the_page_without_loading_a_model_or_computing_metrics(
+    make_app, tiny_copy, monkeypatch
+):
+    first = make_app(workspace=tiny_copy)  # loads the models, keeps their facts and the predictions
+    assert_no_exception(first)
+    shown = [df.value for df in first.dataframe]
+    asked = _refuse_loading(monkeypatch)
+    from explore.stats import metrics
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the overall metrics were computed again")
+
+    monkeypatch.setattr(metrics, "overall_metrics", refuse)  # kept beside the predictions by the first start
+    at = make_app(workspace=tiny_copy)  # the caches cleared: as a new server process
+    assert_no_exception(at)
+    assert not at.error, texts(at.error)
+    assert asked == []
+    assert {m.label: m.value for m in at.metric} == {m.label: m.value for m in first.metric}
+    again = [df.value for df in at.dataframe]
+    assert len(again) == len(shown) and all(a.equals(b) for a, b in zip(again, shown, strict=True))
+
+
+def test_the_trust_prompt_comes_first_when_the_facts_are_kept(make_app, tmp_path, monkeypatch):
+    import re
+
+    path = make_workspace(tmp_path)
+    from explore.core.loading import untrusted_types
+
+    found = untrusted_types(tmp_path / "model.skops")
+    if not found:
+        pytest.skip("this skops version trusts every type in the test pipeline")
+    assert make_app(workspace=path).metric  # opened once with the types trusted: facts and predictions kept
+    path.write_text(re.sub(r"trusted_types = \[[^\]]*\]", "trusted_types = []", path.read_text()))
+    asked = _refuse_loading(monkeypatch)
+    at = make_app(workspace=path)
+    assert any("does not trust by default" in w for w in texts(at.warning))
+    assert not at.metric and asked == []
+    for t in found:
+        at.checkbox(key=f"workspace_trust_current_{t}").check()
+    at.run()
+    at.button(key="workspace_accept_types").click().run()
+    assert_no_exception(at)
+    assert any(m.label == "Task" for m in at.metric) and asked == []
+
+
+def test_a_model_that_cannot_be_loaded_later_says_so_on_the_page_that_needs_it(
+    make_app, tiny_copy, monkeypatch
+):
+    from explore import errors
+    from explore.core.score_cache import CACHE_FOLDER
+
+    make_app(workspace=tiny_copy)  # facts kept
+    for f in (tiny_copy.parent / CACHE_FOLDER).glob("predictions-*"):
+        f.unlink()  # the predictions must be scored again: the model is needed
+    reason = errors.MODEL_CORRUPT.format(path="model.skops", kind="skops", reason="ValueError: no such dtype")
+    asked = _refuse_loading(monkeypatch, errors.ModelError(reason))
+    at = make_app(workspace=tiny_copy)
+    assert_no_exception(at)
+    assert any(m.label == "Task" and m.value == "binary" for m in at.metric)  # opened from the facts
+    assert any("could not be loaded as a skops file" in e for e in texts(at.error)), texts(at.error)
+    assert asked and set(asked) == {"model.skops"}
+
+
+def test_a_page_that_needs_the_estimator_says_why_it_cannot_be_loaded(make_app, tiny_copy, monkeypatch):
+    from explore import errors
+
+    make_app(workspace=tiny_copy)  # facts and predictions kept: the model is needed only for the explanations
+    reason = errors.MODEL_CORRUPT.format(path="model.skops", kind="skops", reason="ValueError: no such dtype")
+    asked = _refuse_loading(monkeypatch, errors.ModelError(reason))
+    at = make_app("views/importance.py", workspace=tiny_copy)
+    assert_no_exception(at)
+    assert any("could not be loaded as a skops file" in e for e in texts(at.error)), texts(at.error)
+    assert set(asked) == {"model.skops"}
+
+
+def test_the_slices_page_draws_without_the_estimator_when_the_predictions_are_kept(
+    make_app, tiny_copy, monkeypatch
+):
+    make_app(
+        workspace=tiny_copy
+    )  # facts and predictions kept: only a what-if on a chosen row needs the estimator
+    asked = _refuse_loading(monkeypatch)
+    at = make_app("views/slices.py", workspace=tiny_copy)
+    assert_no_exception(at)
+    assert not at.error, texts(at.error)
+    assert asked == [] and at.title[0].value == "Slices"

@@ -206,8 +206,8 @@ def test_concurrent_writers_leave_one_complete_file_and_no_temporary_ones(tiny_c
         results = list(pool.map(_score_in_process, [str(tiny_copy)] * 8))
     assert {proba for _, proba in results} == {results[0][1]}
     assert {source for source, _ in results} <= {"scored", "disk"}
-    files = cache_files(tiny_copy)
-    assert [f.name.startswith("predictions-") for f in files] == [True]
+    files = cache_files(tiny_copy)  # no temporary file left: the predictions and the two models' facts
+    assert [f.name.split("-")[0] for f in files] == ["model", "model", "predictions"]
     assert score_cached(open_(tiny_copy), "validation").source == "disk"
 
 
@@ -216,4 +216,77 @@ def test_old_versions_are_pruned(tiny_copy, monkeypatch):
     ws = open_(tiny_copy)
     for name in ws.dataset_names:
         score_cached(ws, name)
-    assert len(cache_files(tiny_copy)) == 2
+    assert len([f for f in cache_files(tiny_copy) if f.name.startswith("predictions-")]) == 2
+
+
+# ---- the overall metrics kept beside the predictions ---------------------------------------------------
+
+
+def _no_metrics(monkeypatch) -> None:
+    from explore.stats import metrics
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the metrics were computed again")
+
+    monkeypatch.setattr(metrics, "overall_metrics", refuse)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_overall_metrics_are_kept_and_read_back_equal(tmp_path, monkeypatch, task):
+    from explore.stats.metrics import overall_metrics
+
+    toml = make_workspace(tmp_path, task=task)
+    ws = open_(toml)
+    expected = overall_metrics(score(ws, "validation"))
+    first = score_cache.overall_cached(ws, "validation")
+    pd.testing.assert_frame_equal(first, expected)
+    path = score_cache.metrics_path(ws, "validation")
+    assert path.exists() and path.name.startswith("metrics-")
+    _no_metrics(monkeypatch)
+    again = score_cache.overall_cached(open_(toml), "validation")  # another start: read, not computed
+    pd.testing.assert_frame_equal(again, expected)
+    with pytest.raises(AssertionError, match="computed again"):
+        score_cache.overall_cached(open_(toml), "train")  # another dataset: not kept yet
+
+
+def test_kept_metrics_follow_the_model_the_data_and_the_metrics_code(tmp_path, monkeypatch):
+    toml = make_workspace(tmp_path)
+    ws = open_(toml)
+    score_cache.overall_cached(ws, "validation")
+    before = score_cache.metrics_path(ws, "validation")
+    # explore/stats/metrics.py or the installed SciPy changed:
+    monkeypatch.setattr(score_cache, "_METRICS_CODE", ["changed"])
+    assert score_cache.metrics_path(ws, "validation") != before
+    monkeypatch.undo()
+    df = pd.read_csv(tmp_path / "validation.csv")
+    other = next(v for v in df["income"].unique() if v != df.loc[0, "income"])
+    df.loc[0, "income"] = other  # one label changed: the metrics must change with it
+    df.to_csv(tmp_path / "validation.csv", index=False)
+    changed = open_(toml)
+    assert score_cache.metrics_path(changed, "validation") != before
+    from explore.stats.metrics import overall_metrics
+
+    pd.testing.assert_frame_equal(
+        score_cache.overall_cached(changed, "validation"), overall_metrics(score(changed, "validation"))
+    )
+
+
+def test_damaged_kept_metrics_are_computed_again(tiny_copy):
+    ws = open_(tiny_copy)
+    expected = score_cache.overall_cached(ws, "validation")
+    path = score_cache.metrics_path(ws, "validation")
+    for damage in (b"", b"PAR1 not parquet", path.read_bytes()[:100]):
+        path.write_bytes(damage)
+        pd.testing.assert_frame_equal(score_cache.overall_cached(open_(tiny_copy), "validation"), expected)
+        assert path.read_bytes()[:4] == b"PAR1" and len(path.read_bytes()) > 200
+
+
+def test_metrics_of_predictions_only_workspaces_are_not_kept(tmp_path):
+    df = frame(300)
+    df["pred"] = df["income"]
+    toml = make_workspace(
+        tmp_path, model=None, datasets={"validation": df}, columns={"label": "income", "prediction": "pred"}
+    )
+    ws = open_(toml)
+    assert score_cache.overall_cached(ws, "validation", None)["metric"].iloc[0] == "accuracy"
+    assert score_cache.metrics_path(ws, "validation", "current") is None and not cache_files(toml)

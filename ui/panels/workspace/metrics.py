@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explore.core import overview
+from explore.core.score_cache import overall_cached
 from explore.core.workspace import Scored, Workspace
 from ui import engine_cached, loaders
 from ui.boundary import shown_errors
@@ -14,12 +15,11 @@ from ui.safe import md_code, md_text
 
 
 @cache_small(max_entries=16)
-def _overall(sc: Scored) -> pd.DataFrame:
+def _overall(ws: Workspace, sc: Scored) -> pd.DataFrame:
     """Every metric of the task on the scored rows, cached per (workspace, dataset, model): ``sc`` hashes by
-    its ``cache_key``, so a rerun of the page (any widget) does not recompute the bootstrap intervals."""
-    from explore.stats.metrics import overall_metrics  # scipy: loaded when metrics are first computed
-
-    return overall_metrics(sc)
+    its ``cache_key``, so a rerun of the page (any widget) does not recompute the intervals; and kept on disk
+    beside the predictions (``explore.core.score_cache.overall_cached``), so a restart does not either."""
+    return overall_cached(ws, sc.dataset_name, sc.model_name, scored=sc)
 
 
 def metrics_section(ws: Workspace) -> None:
@@ -38,7 +38,7 @@ def metrics_section(ws: Workspace) -> None:
                 tables[name] = engine_cached.overall(ws, name)
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
             else:
-                tables[name] = _overall(sc)
+                tables[name] = _overall(ws, sc)
             for metric, reason in sc.unavailable.items():
                 st.caption(md_text(f"{name}: {metric} unavailable — {reason}."))
             if sc.n_unlabeled:
