@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from explore.core.chart_data import chart_text
 from explore.importance.explain import (
     DropColumnResult,
     PermutationCheck,
@@ -25,7 +26,7 @@ def _value_text(v: object) -> str:
         return "missing"
     if isinstance(v, float | np.floating):
         return f"{float(v):.4g}"
-    return str(v)
+    return str(chart_text(str(v)))  # a 10 MB cell is cut for the chart (tables keep it whole)
 
 
 def _units_title(expl: ShapExplanation, what: str = "SHAP") -> str:

@@ -8,6 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from explore.core.chart_data import chart_texts, vega_safe
 from explore.labels.crowd import Agreement, LabelerTrust, PairConfusion, Queue
 from explore.labels.review import SessionSummary
 
@@ -31,8 +32,8 @@ def kappa_heatmap(result: Agreement) -> alt.Chart:
         }
     )
     data["text"] = data["kappa"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-    order = list(kappa.index)
-    base = alt.Chart(data).encode(
+    order = chart_texts(str(v) for v in kappa.index)
+    base = alt.Chart(vega_safe(data)).encode(
         x=alt.X("labeler_b:N", sort=order, title=None),
         y=alt.Y("labeler_a:N", sort=order, title=None),
     )
@@ -93,6 +94,7 @@ def trust_chart(trust: LabelerTrust) -> alt.Chart:
             "status": np.where(t["flagged"], "flagged", "ok"),
         }
     )
+    data = vega_safe(data)
     order = data.sort_values("accuracy")["labeler"].tolist()
     y = alt.Y("labeler:N", sort=order, title=None)
     bars = (
@@ -242,7 +244,7 @@ def rate_chart(summary: SessionSummary, *, by: Literal["class", "labeler"]) -> a
     category, rate, title = by, "error_rate", f"Error rate by {by}"
     data = table[[category, rate, "ci_low", "ci_high"]].copy()
     data[category] = data[category].astype(str)
-    data = data.dropna(subset=[rate])
+    data = vega_safe(data.dropna(subset=[rate]))
     y = alt.Y(f"{category}:N", title=None, sort=data.sort_values(rate)[category].tolist())
     x_scale = alt.Scale(
         domain=[

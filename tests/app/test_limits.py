@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import resource
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -67,6 +68,14 @@ def test_a_10_mb_cell_upload_opens_into_a_working_view(uploading):
     at.multiselect(key="slices_group_by").set_value(["note"]).run()
     assert_no_exception(at)
     assert not at.error, texts(at.error)
+    # The cell is a group of its own: its chart label is cut (the spec stays small), its table row keeps it whole.
+    charts = at.get("vega_lite_chart")
+    assert charts, "the groups of the note column are drawn"
+    sizes = [len(c.proto.spec) + sum(len(d.data.data) for d in c.proto.datasets) for c in charts]
+    assert max(sizes) < 1_000_000, sizes
+    tables = [d.value for d in at.dataframe if isinstance(d.value, pd.DataFrame)]
+    longest = max(len(v) for t in tables for v in t.to_numpy().ravel() if isinstance(v, str))
+    assert longest >= 10 << 20, "a table keeps the whole cell"
 
 
 def test_a_line_over_the_limit_is_refused_with_a_message(uploading, monkeypatch):
