@@ -13,6 +13,7 @@ from explore.labels.crowd import Agreement, LabelerTrust, PairConfusion, Queue
 from explore.labels.review import SessionSummary
 
 MAX_CONFUSION_LABELERS = 12
+MAX_KAPPA_TEXT_LABELERS = 12  # beyond, a cell is too narrow for "0.53": the colour and the tooltip carry κ
 MAX_TRUST_BARS = 40
 SCORE_BINS = 20
 
@@ -20,7 +21,9 @@ SCORE_BINS = 20
 def kappa_heatmap(result: Agreement) -> alt.Chart:
     """labeler x labeler Cohen's kappa (blank where a pair shares too few items), with the value printed.
 
-    At most ``MAX_PAIRWISE_LABELERS`` labelers (those with the most labels): ≤ 1,600 cells."""
+    At most ``MAX_PAIRWISE_LABELERS`` labelers (those with the most labels): ≤ 1,600 cells. The values are printed
+    in the cells for at most ``MAX_KAPPA_TEXT_LABELERS`` labelers; with more, printed values overlap in a page's
+    column (25 labelers: cells 17 px wide), so the colour and the tooltip show them."""
     kappa = result.kappa_matrix("kappa")
     shared = result.kappa_matrix("shared")
     data = pd.DataFrame(
@@ -50,6 +53,12 @@ def kappa_heatmap(result: Agreement) -> alt.Chart:
             alt.Tooltip("shared:Q", title="shared items"),
         ],
     )
+    if len(order) > MAX_KAPPA_TEXT_LABELERS:
+        return rect.properties(
+            title=alt.TitleParams("Pairwise Cohen's kappa", subtitle="Hover a cell for its value."),
+            height=alt.Step(18),
+            width=alt.Step(18),
+        )
     text = base.mark_text(fontSize=12).encode(
         text="text:N",
         color=alt.condition("abs(datum.kappa) > 0.6", alt.value("white"), alt.value("black")),
