@@ -17,6 +17,8 @@ from explore.importance.explain import (
 )
 
 MAX_POINTS = 4000
+# A legend entry's height: Streamlit draws a chart at its spec's height, legend included, and squeezes the plot.
+LEGEND_ROW_PX = 22
 POSITIVE_COLOR = "#d6604d"  # pushes the output up
 NEGATIVE_COLOR = "#4393c3"  # pushes it down
 
@@ -66,7 +68,12 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                     alt.Tooltip("share:Q", title="share of total", format=".1%"),
                 ],
             )
-            .properties(height=max(120, 22 * len(order)), title="Global importance")
+            # Tall enough for the class legend too: Streamlit draws the chart at this height, legend included,
+            # so ten classes in 120 px squeezed the bars to a line (a 10-class model's page).
+            .properties(
+                height=max(120, 22 * len(order), LEGEND_ROW_PX * expl.n_outputs + 40),
+                title="Global importance",
+            )
         )
     return (
         alt.Chart(table)
