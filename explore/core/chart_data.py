@@ -30,6 +30,16 @@ def chart_texts(values: Iterable[object]) -> list[object]:
     return [chart_text(v) for v in values]
 
 
+LEGEND_ROW_PX = 22
+"""A legend entry's height. Streamlit draws a chart at its spec's height with the legend inside it, so a legend
+taller than the chart squeezes the plot (a 10-class model's bars became a line) and is cut."""
+
+
+def legend_height(entries: int) -> int:
+    """The height a chart needs for a legend of ``entries`` rows (titles count as rows) beside its plot."""
+    return LEGEND_ROW_PX * entries + 40
+
+
 def vega_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy where infinite values are NaN (Vega cannot take them), object columns are text and text is cut to
     what a chart shows (:func:`chart_text`)."""

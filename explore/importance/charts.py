@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import chart_text
+from explore.core.chart_data import chart_text, legend_height
 from explore.importance.explain import (
     DropColumnResult,
     PermutationCheck,
@@ -17,8 +17,6 @@ from explore.importance.explain import (
 )
 
 MAX_POINTS = 4000
-# A legend entry's height: Streamlit draws a chart at its spec's height, legend included, and squeezes the plot.
-LEGEND_ROW_PX = 22
 POSITIVE_COLOR = "#d6604d"  # pushes the output up
 NEGATIVE_COLOR = "#4393c3"  # pushes it down
 
@@ -71,7 +69,7 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
             # Tall enough for the class legend too: Streamlit draws the chart at this height, legend included,
             # so ten classes in 120 px squeezed the bars to a line (a 10-class model's page).
             .properties(
-                height=max(120, 22 * len(order), LEGEND_ROW_PX * expl.n_outputs + 40),
+                height=max(120, 22 * len(order), legend_height(expl.n_outputs)),
                 title="Global importance",
             )
         )

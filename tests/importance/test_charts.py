@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 
+from explore.core.chart_data import legend_height
 from explore.core.workspace import Workspace
-from explore.importance.charts import LEGEND_ROW_PX, importance_bars
+from explore.importance.charts import importance_bars
 from explore.notebook import explain
 
 
@@ -23,5 +24,5 @@ def test_a_ten_class_importance_chart_is_tall_enough_for_its_legend():
     expl = explain(ws, sample_size=200).value
     assert expl.n_outputs == 10
     spec = importance_bars(expl).to_dict()
-    assert spec["height"] >= LEGEND_ROW_PX * 10 + 40
+    assert spec["height"] >= legend_height(10)
     assert len({r["class"] for r in next(iter(spec["datasets"].values()))}) == 10
