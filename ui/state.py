@@ -48,13 +48,25 @@ def current_slice() -> SliceDefinition:
         return SliceDefinition()
 
 
+MAX_LINK_CHARS = 8_000
+"""The longest ``?slice=`` a page puts in its URL: what every browser and proxy keeps (a condition on a 10 MB cell
+would make a 14 MB address, sent to the browser on every rerun and cut or refused by it)."""
+
+
+def slice_link(sd: SliceDefinition) -> str | None:
+    """The ``?slice=`` text of ``sd``, or None when it is longer than ``MAX_LINK_CHARS`` (save the slice instead)."""
+    link = sd.to_query_param()
+    return link if len(link) <= MAX_LINK_CHARS else None
+
+
 def set_current_slice(sd: SliceDefinition, *, in_url: bool = True) -> None:
-    """Make ``sd`` the current slice for every page (and, by default, the page's shareable ``?slice=`` link)."""
+    """Make ``sd`` the current slice for every page (and, by default, the page's shareable ``?slice=`` link, when
+    it is short enough for a URL)."""
     st.session_state[SLICE] = sd.to_json()
     if not in_url:
         return
-    if sd.conditions:
-        link = sd.to_query_param()
+    link = slice_link(sd) if sd.conditions else None
+    if link:
         st.query_params["slice"] = link
         st.session_state[_SLICE_LINK_SEEN] = link
     else:

@@ -25,7 +25,7 @@ from explore.checks.model_spec import SpecResult
 from explore.checks.reproducibility import ReproResult
 from explore.checks.serving_skew import SkewResult
 from explore.checks.stability import CostResult, StabilityResult
-from explore.core.chart_data import vega_safe
+from explore.core.chart_data import chart_texts, vega_safe
 
 MAX_MARKS = 5_000
 STATUS_SCALE = alt.Scale(
@@ -54,7 +54,7 @@ def comparison_grid(result: ComparisonResult, *, dataset: str) -> alt.Chart:
     cells = cells.head(MAX_MARKS // 2)
     cells["label"] = cells["change"].map(lambda v: "" if v is None or not math.isfinite(v) else f"{v:+.3f}")
     cells["panel"] = cells["role"] + " (" + cells["other_model"] + ")"
-    slices = list(dict.fromkeys(cells["slice"]))
+    slices = chart_texts(dict.fromkeys(cells["slice"]))
     metrics = list(dict.fromkeys(cells["metric"]))
     data = vega_safe(
         cells[
@@ -121,7 +121,7 @@ def change_intervals(result: ComparisonResult, *, dataset: str, metric: str) -> 
     data = vega_safe(
         cells[["slice", "role", "change", "ci_low", "ci_high", "limit", "status", "n", "threshold"]]
     )
-    slices = list(dict.fromkeys(cells["slice"]))
+    slices = chart_texts(dict.fromkeys(cells["slice"]))
     base = alt.Chart(data).encode(y=alt.Y("slice:N", sort=slices, title=None), yOffset="role:N")
     rule = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("ci_low:Q", title=f"change in {metric} (candidate − other)"),
@@ -158,7 +158,7 @@ def gap_chart(result: ComparisonResult, *, dataset: str) -> alt.Chart:
             ["slice", "metric", "gap", "gap_low", "gap_high", "allowed", "status", "n", "value", "rest_value"]
         ]
     )
-    slices = list(dict.fromkeys(gaps["slice"]))
+    slices = chart_texts(dict.fromkeys(gaps["slice"]))
     base = alt.Chart(data).encode(y=alt.Y("slice:N", sort=slices, title=None), yOffset="metric:N")
     rule = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("gap_low:Q", title="gap to the rest of the data (positive = slice worse)"),
@@ -270,7 +270,7 @@ def repro_chart(result: ReproResult) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("changed:Q", title="share of predictions that change", axis=alt.Axis(format="%")),
-            y=alt.Y("pair:N", title=None, sort=[p.name for p in result.pairs]),
+            y=alt.Y("pair:N", title=None, sort=chart_texts(p.name for p in result.pairs)),
             color=alt.Color(
                 "identical:N",
                 scale=alt.Scale(domain=["identical", "differ"], range=["#2ca02c", "#d62728"]),

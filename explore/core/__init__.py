@@ -39,7 +39,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "store": ["Store", "current_author"],
         "access": ["AllowedUsers", "parse_allowed_users"],
         "sample": ["build_workspace", "ensure_sample", "SAMPLE_DIR"],
-        "chart_data": ["vega_safe"],
+        "chart_data": ["vega_safe", "chart_text", "chart_texts", "legend_height"],
         "row_ids": ["id_texts", "position_of_id"],
     },
 )

@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
+CHART_TEXT_CHARS = 200
+"""The longest text a chart carries (a label, a tooltip, a level in a sort order). A chart draws what fits on an
+axis; a longer cell (a 10 MB note) would be sent whole to the browser in the spec, once per mark. Tables and
+downloads keep the whole value."""
+
+
+def chart_text(value: object) -> object:
+    """``value`` as a chart shows it: text up to ``CHART_TEXT_CHARS`` characters unchanged; longer text cut to its
+    start, an ellipsis, its length and a short fingerprint (two long values that begin alike stay two labels).
+    Anything that is not text is returned as it is. The same value always gives the same label, so a sort order
+    or a scale's domain built from the labels matches the data."""
+    if not isinstance(value, str) or len(value) <= CHART_TEXT_CHARS:
+        return value
+    digest = hashlib.blake2s(value.encode("utf-8", "surrogatepass"), digest_size=3).hexdigest()
+    return f"{value[: CHART_TEXT_CHARS - 40]}… ({len(value):,} characters, #{digest})"
+
+
+def chart_texts(values: Iterable[object]) -> list[object]:
+    """:func:`chart_text` of each value: for the sort orders, domains and axis labels a chart names by value."""
+    return [chart_text(v) for v in values]
+
+
+LEGEND_ROW_PX = 22
+"""A legend entry's height. Streamlit draws a chart at its spec's height with the legend inside it, so a legend
+taller than the chart squeezes the plot (a 10-class model's bars became a line) and is cut."""
+
+
+def legend_height(entries: int) -> int:
+    """The height a chart needs for a legend of ``entries`` rows (titles count as rows) beside its plot."""
+    return LEGEND_ROW_PX * entries + 40
+
 
 def vega_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy where infinite values are NaN (Vega cannot take them) and object columns are text."""
+    """A copy where infinite values are NaN (Vega cannot take them), object columns are text and text is cut to
+    what a chart shows (:func:`chart_text`)."""
     out = df.replace([np.inf, -np.inf], np.nan)
     for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(lambda v: None if v is None else str(v))
+        dtype = out[c].dtype
+        if pd.api.types.is_object_dtype(dtype):
+            out[c] = out[c].map(lambda v: None if v is None else chart_text(str(v)))
+        elif isinstance(dtype, pd.CategoricalDtype):
+            if not pd.api.types.is_numeric_dtype(dtype.categories.dtype):
+                out[c] = out[c].cat.rename_categories(chart_texts(str(v) for v in dtype.categories))
+        elif pd.api.types.is_string_dtype(dtype):
+            out[c] = out[c].map(chart_text, na_action="ignore")
     return out

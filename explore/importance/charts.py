@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from explore.core.chart_data import chart_text, legend_height
 from explore.importance.explain import (
     DropColumnResult,
     PermutationCheck,
@@ -25,7 +26,7 @@ def _value_text(v: object) -> str:
         return "missing"
     if isinstance(v, float | np.floating):
         return f"{float(v):.4g}"
-    return str(v)
+    return str(chart_text(str(v)))  # a 10 MB cell is cut for the chart (tables keep it whole)
 
 
 def _units_title(expl: ShapExplanation, what: str = "SHAP") -> str:
@@ -65,7 +66,12 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                     alt.Tooltip("share:Q", title="share of total", format=".1%"),
                 ],
             )
-            .properties(height=max(120, 22 * len(order)), title="Global importance")
+            # Tall enough for the class legend too: Streamlit draws the chart at this height, legend included,
+            # so ten classes in 120 px squeezed the bars to a line (a 10-class model's page).
+            .properties(
+                height=max(120, 22 * len(order), legend_height(expl.n_outputs)),
+                title="Global importance",
+            )
         )
     return (
         alt.Chart(table)

@@ -8,10 +8,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from explore.core.chart_data import chart_texts, vega_safe
 from explore.labels.crowd import Agreement, LabelerTrust, PairConfusion, Queue
 from explore.labels.review import SessionSummary
 
 MAX_CONFUSION_LABELERS = 12
+MAX_KAPPA_TEXT_LABELERS = 12  # beyond, a cell is too narrow for "0.53": the colour and the tooltip carry κ
 MAX_TRUST_BARS = 40
 SCORE_BINS = 20
 
@@ -19,7 +21,9 @@ SCORE_BINS = 20
 def kappa_heatmap(result: Agreement) -> alt.Chart:
     """labeler x labeler Cohen's kappa (blank where a pair shares too few items), with the value printed.
 
-    At most ``MAX_PAIRWISE_LABELERS`` labelers (those with the most labels): ≤ 1,600 cells."""
+    At most ``MAX_PAIRWISE_LABELERS`` labelers (those with the most labels): ≤ 1,600 cells. The values are printed
+    in the cells for at most ``MAX_KAPPA_TEXT_LABELERS`` labelers; with more, printed values overlap in a page's
+    column (25 labelers: cells 17 px wide), so the colour and the tooltip show them."""
     kappa = result.kappa_matrix("kappa")
     shared = result.kappa_matrix("shared")
     data = pd.DataFrame(
@@ -31,8 +35,8 @@ def kappa_heatmap(result: Agreement) -> alt.Chart:
         }
     )
     data["text"] = data["kappa"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-    order = list(kappa.index)
-    base = alt.Chart(data).encode(
+    order = chart_texts(str(v) for v in kappa.index)
+    base = alt.Chart(vega_safe(data)).encode(
         x=alt.X("labeler_b:N", sort=order, title=None),
         y=alt.Y("labeler_a:N", sort=order, title=None),
     )
@@ -49,6 +53,12 @@ def kappa_heatmap(result: Agreement) -> alt.Chart:
             alt.Tooltip("shared:Q", title="shared items"),
         ],
     )
+    if len(order) > MAX_KAPPA_TEXT_LABELERS:
+        return rect.properties(
+            title=alt.TitleParams("Pairwise Cohen's kappa", subtitle="Hover a cell for its value."),
+            height=alt.Step(18),
+            width=alt.Step(18),
+        )
     text = base.mark_text(fontSize=12).encode(
         text="text:N",
         color=alt.condition("abs(datum.kappa) > 0.6", alt.value("white"), alt.value("black")),
@@ -93,6 +103,7 @@ def trust_chart(trust: LabelerTrust) -> alt.Chart:
             "status": np.where(t["flagged"], "flagged", "ok"),
         }
     )
+    data = vega_safe(data)
     order = data.sort_values("accuracy")["labeler"].tolist()
     y = alt.Y("labeler:N", sort=order, title=None)
     bars = (
@@ -242,7 +253,7 @@ def rate_chart(summary: SessionSummary, *, by: Literal["class", "labeler"]) -> a
     category, rate, title = by, "error_rate", f"Error rate by {by}"
     data = table[[category, rate, "ci_low", "ci_high"]].copy()
     data[category] = data[category].astype(str)
-    data = data.dropna(subset=[rate])
+    data = vega_safe(data.dropna(subset=[rate]))
     y = alt.Y(f"{category}:N", title=None, sort=data.sort_values(rate)[category].tolist())
     x_scale = alt.Scale(
         domain=[

@@ -16,6 +16,7 @@ from explore.slices.whatif import DependenceResult, PerturbationResult, Threshol
 
 MAX_MARKS = 5_000
 SET_COLORS = alt.Scale(domain=["overall", "slice", "rest"], range=["#7f7f7f", "#d62728", "#1f77b4"])
+CONFUSION_ROW_PX = 24  # a confusion matrix row: room for its count and its class name
 WORSE_COLORS = alt.Scale(domain=[True, False], range=["#d62728", "#4c78a8"])
 
 
@@ -134,11 +135,18 @@ _BY_GROUP_NUMERIC = {
 
 
 def confusion_heatmap(confusion: ConfusionMatrix, *, title: str = "") -> alt.Chart:
-    """Confusion matrix: cells coloured by the share of each true class, labelled with counts."""
+    """Confusion matrix: cells coloured by the share of each true class, labelled with counts. A row (and its
+    class name) keeps ``CONFUSION_ROW_PX`` pixels however many classes there are: at a fixed 220 px, Streamlit's
+    drawing to size left a 10-class matrix's rows 11 px tall and every other class name hidden."""
     data = vega_safe(confusion.table)
+    k = int(max(data["true"].nunique(), data["predicted"].nunique())) if len(data) else 0
     base = alt.Chart(data).encode(
-        x=alt.X("predicted:N", title="predicted", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("true:N", title="true"),
+        x=alt.X(
+            "predicted:N",
+            title="predicted",
+            axis=alt.Axis(labelAngle=0 if k <= 4 else -40, labelOverlap=False),
+        ),
+        y=alt.Y("true:N", title="true", axis=alt.Axis(labelOverlap=False)),
         tooltip=[
             "true:N",
             "predicted:N",
@@ -155,7 +163,9 @@ def confusion_heatmap(confusion: ConfusionMatrix, *, title: str = "") -> alt.Cha
         text=alt.Text("count:Q", format=","),
         color=alt.condition("datum.share_of_true > 0.5", alt.value("white"), alt.value("black")),
     )
-    return alt.layer(cells, text).properties(title=title, width=220, height=220)
+    return alt.layer(cells, text).properties(
+        title=title, width=220, height=max(220, CONFUSION_ROW_PX * k + 80)
+    )
 
 
 def roc_chart(c: Curves) -> alt.Chart:

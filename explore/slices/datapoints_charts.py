@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import vega_safe
+from explore.core.chart_data import chart_texts, vega_safe
 from explore.slices.datapoints import CELL_STATS, AxisMeta, DatapointsResult
 
 POINT = "datapoint"  # selection parameter: the clicked point (field "position")
@@ -37,7 +37,7 @@ def _axis(meta: AxisMeta, channel: str, zoomed: tuple[float, float] | None) -> a
             scale=alt.Scale(domain=[lo, hi], nice=False, zero=False),
             axis=alt.Axis(
                 values=list(range(n)),
-                labelExpr=f"{json.dumps(list(meta.labels))}[datum.value]",
+                labelExpr=f"{json.dumps(chart_texts(meta.labels))}[datum.value]",
                 grid=False,
                 labelAngle=-30 if channel == "x" else 0,
             ),
@@ -88,7 +88,7 @@ def _colour(result: DatapointsResult) -> alt.Color | alt.value:
         return alt.value("#4c78a8")
     legend = alt.Legend(title=c.title, orient="top")
     if c.kind == "nominal":
-        return alt.Color("color:N", legend=legend, scale=alt.Scale(domain=list(c.labels)))
+        return alt.Color("color:N", legend=legend, scale=alt.Scale(domain=chart_texts(c.labels)))
     # A time column's colour is its epoch milliseconds: read as times (dates in the legend), not as numbers.
     return alt.Color(f"color:{_TYPES[c.kind]}", legend=legend, scale=alt.Scale(scheme="viridis"))
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from explore.core.chart_data import chart_text
 from explore.core.serialise import plain
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
@@ -92,7 +93,9 @@ class Condition:
             left = f"{_bound(self.lo)} ≤ " if self.lo is not None else ""
             right = (" ≤ " if self.hi_inclusive else " < ") + _bound(self.hi) if self.hi is not None else ""
             return f"{left}{name}{right}" if (left or right) else f"{name} present"
-        vals = ", ".join("missing" if v is None else repr(v) for v in self.values)
+        vals = ", ".join(
+            "missing" if v is None else repr(chart_text(v)) for v in self.values
+        )  # a 10 MB value cut
         return f"{name} {'∈' if self.op == 'in' else '∉'} {{{vals}}}"
 
 

@@ -129,7 +129,7 @@ def display_name(column: str) -> str:
 
 
 def sliceable_columns(scored: Scored) -> list[str]:
-    """Columns a user can filter or group on: data columns, then the pseudo-columns that apply."""
+    """Columns a user can filter or group on: the pseudo-columns that apply, then the data columns."""
     cols = [str(c) for c in scored.frame.columns]
     pseudo = [LABEL, PREDICTION]
     if scored.task != "regression":

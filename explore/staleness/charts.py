@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import vega_safe
+from explore.core.chart_data import legend_height, vega_safe
 from explore.staleness.drift import BucketShares, DriftResult, InvariantsResult
 from explore.staleness.estimation import PART_REALISED, PARTS, CalibrationResult, PerformanceEstimate
 from explore.staleness.experiment import POINT_METRICS, PerformanceOverTime, StalenessResult
@@ -114,7 +114,9 @@ def rates_chart(pot: PerformanceOverTime, *, height: int = 280) -> alt.Chart:
             alt.Tooltip("support:Q", format=","),
         ],
     )
-    return (band + line).properties(height=height, width=WIDTH, title=title)
+    # The class legend and the label / prediction legend (with their titles) fit beside the plot.
+    entries = d["class"].nunique() + 4 if d["class"].nunique() > 1 else 3
+    return (band + line).properties(height=max(height, legend_height(entries)), width=WIDTH, title=title)
 
 
 def staleness_chart(result: StalenessResult, *, value: str = "loss", height: int = 340) -> alt.LayerChart:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import resource
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explore.slices.definition import SliceDefinition
 from tests.conftest import APP, assert_no_exception, texts
 from tests.pathological import big_cell_csv, long_line_csv, other_session_during, upload_and_open, wide_csv
+from ui import state
 
 # Peak resident memory the process may add while it opens a file of a few MB (pandas, the scored frame, the
 # page's tables); a copy per column or per rerun would go far past it.
@@ -67,6 +70,43 @@ def test_a_10_mb_cell_upload_opens_into_a_working_view(uploading):
     at.multiselect(key="slices_group_by").set_value(["note"]).run()
     assert_no_exception(at)
     assert not at.error, texts(at.error)
+    # The cell is a group of its own: its chart label is cut (the spec stays small), its table row keeps it whole.
+    charts = at.get("vega_lite_chart")
+    assert charts, "the groups of the note column are drawn"
+    sizes = [len(c.proto.spec) + sum(len(d.data.data) for d in c.proto.datasets) for c in charts]
+    assert max(sizes) < 1_000_000, sizes
+    tables = [d.value for d in at.dataframe if isinstance(d.value, pd.DataFrame)]
+    longest = max(len(v) for t in tables for v in t.to_numpy().ravel() if isinstance(v, str))
+    assert longest >= 10 << 20, "a table keeps the whole cell"
+    assert not _big_elements(at), _big_elements(at)  # the group picker's options are cut too
+    # The cell as a slice condition: the builder's options and the slice's description are cut, the slice is not.
+    at.selectbox(key="slices_add_column").set_value("note").run()
+    values = next(m for m in at.multiselect if m.key and m.key.startswith("slices_add_values_"))
+    assert not _big_elements(at), _big_elements(at)
+    long_one = next(i for i, o in enumerate(values.options) if "10,485,760 characters" in o)
+    values.set_value([values.options[long_one]]).run()
+    at.button(key="slices_add").click().run()
+    assert_no_exception(at)
+    assert not _big_elements(at), _big_elements(at)
+    current = SliceDefinition.from_json(at.session_state[state.SLICE])
+    assert len(current.conditions[0].values[0]) == 10 << 20  # the slice holds the whole value
+    assert "slice" not in at.query_params  # too long for a link: the Share popover says to save it instead
+
+
+def _big_elements(at, limit: int = 1_000_000) -> list[str]:
+    """Elements other than tables whose message to the browser is over ``limit`` bytes."""
+    out, stack = [], [at._tree]
+    while stack:
+        node = stack.pop()
+        children = getattr(node, "children", None)
+        if children is not None:
+            stack.extend(children.values())
+            continue
+        proto = getattr(node, "proto", None)
+        kind = getattr(node, "type", "")
+        if kind != "dataframe" and hasattr(proto, "ByteSize") and proto.ByteSize() > limit:
+            out.append(f"{kind} {getattr(node, 'key', None)}: {proto.ByteSize():,} bytes")
+    return out
 
 
 def test_a_line_over_the_limit_is_refused_with_a_message(uploading, monkeypatch):

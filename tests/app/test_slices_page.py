@@ -306,6 +306,16 @@ def test_fairness_warns_about_gaps_above_the_acceptable_gap(make_app) -> None:
     assert any(w.startswith("Above your threshold: ") for w in texts(at.warning))
 
 
+def test_fairness_starts_on_a_feature_not_the_label_without_checks_slices(make_app, tmp_path) -> None:
+    """A workspace without [checks] slices opened Fairness on the true class: "gaps" that are the classes' rates."""
+    from tests.helpers import make_workspace
+
+    at = make_app(PAGE, workspace=make_workspace(tmp_path / "ws"))
+    at.radio(key="slices_view").set_value("Fairness").run()
+    assert_no_exception(at)
+    assert at.selectbox(key="slices_fair_column").value == "city"  # the categorical feature
+
+
 def test_a_perturbation_check_reports_its_violations(make_app) -> None:
     at = make_app(PAGE)
     at.radio(key="slices_view").set_value("Perturbations").run()

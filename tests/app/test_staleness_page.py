@@ -286,3 +286,13 @@ def test_estimate_on_a_regressor_says_it_is_for_classifiers(make_app, tmp_path):
     at = make_app(PAGE, workspace=ws)
     assert_no_exception(at)
     assert "is for classifiers" in _texts(at)
+
+
+def test_too_few_labels_for_an_estimate_is_said_as_information_not_an_error(make_app, tmp_path):
+    """A 30-row workspace: the page showed a red error on load for a section that simply does not apply."""
+    df = frame(60)
+    ws = make_workspace(tmp_path / "ws", datasets={"train": df.iloc[:30], "validation": df.iloc[30:]})
+    at = make_app("views/staleness.py", workspace=ws)
+    assert_no_exception(at)
+    assert not at.error, texts(at.error)
+    assert any("fewer than the 200 needed to calibrate" in t for t in texts(at.info)), texts(at.info)

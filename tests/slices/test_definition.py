@@ -84,3 +84,13 @@ def test_number_labels_never_name_two_numbers_alike():
     assert number_labels([20230400, 20230600]) == ["20230400", "20230600"]  # not '2.02e+07' twice
     assert number_labels([85.105, 85.11, 85.2]) == ["85.105", "85.11", "85.2"]
     assert number_labels([0.0, 1.5, 1e-5]) == ["0", "1.5", "1e-05"]
+
+
+def test_a_long_value_is_cut_in_the_description_but_kept_in_the_definition():
+    from explore.core.chart_data import chart_text
+
+    long = "z" * (10 << 20)
+    sd = SliceDefinition((Condition("note", "in", (long, "red")),))
+    text = sd.describe()
+    assert len(text) < 400 and repr(chart_text(long)) in text and "'red'" in text
+    assert SliceDefinition.from_json(sd.to_json()).conditions[0].values[0] == long

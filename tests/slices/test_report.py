@@ -441,3 +441,22 @@ def test_a_column_named_like_the_group_tables_own_columns_is_grouped(name: str) 
     for city in ("Paris", "Lyon"):
         rows = frame[name].to_numpy() == city
         assert acc.loc[city, "value"] == pytest.approx(skm.accuracy_score(y[rows], pred[rows]))
+
+
+def test_a_ten_class_confusion_matrix_keeps_a_readable_row_and_every_class_name():
+    """At a fixed 220 px a 10-class matrix drawn in a page column had 11 px rows and every other name hidden."""
+    from explore.slices.charts import CONFUSION_ROW_PX, confusion_heatmap
+    from explore.slices.report import ConfusionMatrix
+
+    classes = [f"klasse-{c}" for c in "ABCDEFGHIJ"]
+    table = pd.DataFrame(
+        [(t, p, 1, 0.1) for t in classes for p in classes],
+        columns=["true", "predicted", "count", "share_of_true"],
+    )
+    spec = confusion_heatmap(ConfusionMatrix(table, None, 100)).to_dict()
+    assert spec["height"] >= CONFUSION_ROW_PX * 10
+    enc = spec["layer"][0]["encoding"]
+    assert enc["x"]["axis"]["labelOverlap"] is False and enc["y"]["axis"]["labelOverlap"] is False
+    binary = table[table["true"].isin(classes[:2]) & table["predicted"].isin(classes[:2])]
+    two = confusion_heatmap(ConfusionMatrix(binary, None, 10)).to_dict()
+    assert two["height"] == 220  # a binary matrix keeps its size

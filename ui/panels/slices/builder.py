@@ -13,7 +13,7 @@ from explore.slices.definition import Condition, SliceDefinition
 from ui import loaders, state
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
-from ui.safe import md_code, md_text
+from ui.safe import md_code, md_text, option_text
 
 from . import cached
 
@@ -115,7 +115,7 @@ def _condition_widgets(info: columns.ColumnInfo) -> Condition | None:
 
 def _values_condition(info: columns.ColumnInfo, suffix: str) -> Condition | None:
     labels = {
-        i: ("(missing)" if v is None else str(v)) + f"  ({info.counts[i]:,})"
+        i: ("(missing)" if v is None else option_text(v)) + f"  ({info.counts[i]:,})"
         for i, v in enumerate(info.values)
     }
     picked = st.multiselect(
@@ -160,6 +160,11 @@ def _save_and_load(ctx: PageContext, sd: SliceDefinition) -> None:
 def _share(sd: SliceDefinition) -> None:
     if sd.is_everything:
         st.caption("The slice is every row: there is nothing to share.")
+    elif (link := state.slice_link(sd)) is None:
+        st.caption(
+            f"This slice is too long for a link ({len(sd.to_query_param()):,} characters; a link holds at most "
+            f"{state.MAX_LINK_CHARS:,}): save it by name under Save / load, and open it from there."
+        )
     else:
         st.caption("The page URL carries the slice; copy it, or append this to the Slices page address:")
-        st.code(f"?slice={sd.to_query_param()}", language=None)
+        st.code(f"?slice={link}", language=None)

@@ -3,6 +3,7 @@ opportunity, accuracy), against the largest gap the user accepts."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from explore.report.csv import csv_bytes
@@ -25,7 +26,11 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         "model be tested for considerations of inclusion."
     )
     options = grouping.sliceable_columns(sc)
-    preferred = [c for c in ctx.ws.config.checks.slices if c in options]
+    # [checks] slices first, else a feature (a categorical one first): not the label, whose "gaps" are only the
+    # classes' own rates (the first option, and the default, of a workspace without [checks] slices).
+    features = [c for c in sc.feature_names if c in options]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(sc.frame[c].dtype)]
+    preferred = [c for c in ctx.ws.config.checks.slices if c in options] + categorical + features
     c1, c2, c3, c4 = st.columns(4)
     column = c1.selectbox(
         "Column",

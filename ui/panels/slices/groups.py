@@ -14,7 +14,7 @@ from explore.staleness.tables import records
 from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
 from ui.context import PageContext
-from ui.safe import md_text
+from ui.safe import md_text, option_text
 
 from . import cached
 
@@ -62,7 +62,10 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         g1, g2, g3 = st.columns([2, 1, 1])
         name_of = group_names(one, labels)
         pick = g1.selectbox(
-            "Group", list(one["group"]), format_func=lambda i: name_of[int(i)], key="slices_group_pick"
+            "Group",
+            list(one["group"]),
+            format_func=lambda i: option_text(name_of[int(i)]),
+            key="slices_group_pick",
         )
         if g2.button("Load into the filter", key="slices_group_load", icon=":material/filter_alt:"):
             state.set_current_slice(rep.group_slice(int(pick)))

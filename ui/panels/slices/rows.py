@@ -15,7 +15,7 @@ from explore.slices.comparison import SliceRows
 from ui import state
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
-from ui.safe import md_code, md_text
+from ui.safe import md_code, md_text, option_text
 
 from . import cached
 
@@ -157,7 +157,7 @@ def _feature_widget(ctx: PageContext, feat: str, pos: int) -> Any:
         options,
         index=options.index(current),
         key=key,
-        format_func=lambda x: "(missing)" if x is None else str(x),
+        format_func=lambda x: "(missing)" if x is None else option_text(x),
     )
 
 

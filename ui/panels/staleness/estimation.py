@@ -6,7 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from explore.staleness import charts
-from explore.staleness.estimation import ASSUMPTION, ESTIMATED_METRICS, NOT_CLASSIFIER
+from explore.staleness.estimation import (
+    ASSUMPTION,
+    ESTIMATED_METRICS,
+    MIN_REFERENCE_ROWS,
+    NO_REFERENCE,
+    NOT_CLASSIFIER,
+)
 from explore.staleness.layout import WindowSpec
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
@@ -44,6 +50,11 @@ def estimation_section(ctx: PageContext, spec: WindowSpec) -> None:
         help="A window whose labels are known and whose data is like the windows to estimate.",
     )
     metric = c2.selectbox("Metric", ESTIMATED_METRICS, key="staleness_estimate_metric")
+    if ref is None and (labelled := int((cached.scored_codes(ctx.ws, spec, ctx.model_name) >= 0).sum())) < (
+        MIN_REFERENCE_ROWS
+    ):  # too few labels in the data for the default reference: the section does not apply (no one erred)
+        say("info", NO_REFERENCE.format(min=MIN_REFERENCE_ROWS, best=labelled), icon=":material/info:")
+        return
     with shown_errors(stop=False), st.spinner("Calibrating and estimating per window…"):
         est = cached.estimate(ctx.ws, spec, ctx.model_name, ref)
         wt = est.windows
