@@ -133,12 +133,25 @@ def rubric_section(store: Store, ws: Workspace | None, review: int | str | None 
     return Section("rubric", f"{title} — {board.review.name}", tuple(parts), tuple(chart_list))
 
 
+# A text column whose values are this long on average is free text (a review, a document), not categories: its
+# "groups" are whole documents, unreadable as slice names.
+FREE_TEXT_CHARS = 40
+
+
+def _free_text(column: pd.Series) -> bool:
+    values = column.dropna()
+    return len(values) > 0 and float(values.astype(str).str.len().mean()) > FREE_TEXT_CHARS
+
+
 def default_slice_columns(ws: Workspace, n: int = SLICE_COLUMNS) -> list[str]:
-    """The first ``n`` categorical features (a slice report by a few readable groups), else the first features."""
+    """The first ``n`` categorical features (a slice report by a few readable groups), else the first features;
+    free-text columns (values longer than :data:`FREE_TEXT_CHARS` characters on average) are left out."""
     frame = ws.dataset(_evaluation(ws))
     features = [c for c in ws.feature_names if c in frame.columns]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    return (categorical or features)[:n]
+    readable = [c for c in categorical if not _free_text(frame[c])]
+    numeric = [c for c in features if c not in categorical]
+    return (readable or numeric or features)[:n]
 
 
 def _evaluation(ws: Workspace) -> str:
