@@ -211,3 +211,22 @@ def test_what_if_ice_and_drift(ws):
     drift = explore.drift(ws, window="quarter")
     assert set(drift.to_frame()["feature"]) <= set(ws.feature_names)
     assert np.isfinite(drift.to_frame()["psi"]).any()
+
+
+def test_a_workspace_folder_that_cannot_be_written_still_works_with_one_note(tiny_copy):
+    import warnings
+
+    from explore.core.score_cache import CACHE_FOLDER
+
+    # A file where the cache folder should be: it cannot be created (a read-only folder, as root too).
+    (tiny_copy.parent / CACHE_FOLDER).write_text("in the way")
+    ws = explore.open(tiny_copy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = explore.slice_report(ws, by="region")
+        explore.scored(ws, "train")  # another dataset, the same folder: no second note
+        explore.slice_report(ws, by="plan")
+    notes = [str(w.message) for w in caught if "kept in memory only" in str(w.message)]
+    assert len(notes) == 1 and str(tiny_copy.parent / CACHE_FOLDER) in notes[0]
+    assert "writable" in notes[0] and len(report.to_frame()) > 0
+    assert (tiny_copy.parent / CACHE_FOLDER).read_text() == "in the way"
