@@ -166,6 +166,11 @@ DUPLICATE_COLUMNS = (
 )
 
 TOML_SYNTAX = "workspace.toml at '{path}' is not valid TOML: {reason}."
+NOT_A_WORKSPACE = (
+    "'{path}' is a {suffix} file, not a workspace.toml. Pass the workspace.toml (or the folder that holds it); "
+    "a workspace.toml names this file under [datasets] or [model] (README: workspace.toml reference), or build "
+    "one from data in Python: explore.Workspace.from_frames(model=…, datasets={{…}}, label=…)."
+)
 TOML_UNKNOWN_KEY = (
     "workspace.toml has an unknown key '{key}' in section [{section}]. Known keys there: {known}. "
     "Fix the spelling or remove the key."

@@ -150,9 +150,17 @@ def _slice(sc: Scored, where: Any) -> tuple[SliceDefinition, SliceDefinition | N
     return sd, sd
 
 
+NO_ROW = (
+    "Name the row: row_id=… (a value of the id column) or position=… (0 to {last} in dataset '{dataset}'); "
+    "received neither."
+)
+
+
 def _position(sc: Scored, row_id: Any, position: int | None) -> int:
     from explore.importance.explain import find_row
 
+    if row_id is None and position is None:  # not "row position None is outside the dataset"
+        raise AnalysisError(NO_ROW.format(last=sc.n - 1, dataset=sc.dataset_name))
     return find_row(sc, position=position, row_id=row_id)
 
 

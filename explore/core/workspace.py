@@ -464,12 +464,13 @@ def read_workspace(path: Path | str) -> WorkspaceConfig:
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise errors.WorkspaceError(
-            errors.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise errors.WorkspaceError(errors.TOML_SYNTAX.format(path=path, reason=exc)) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if path.suffix.lower() != ".toml":  # a data or model file passed where the workspace is expected
+            raise errors.WorkspaceError(
+                errors.NOT_A_WORKSPACE.format(path=path, suffix=path.suffix)
+            ) from None
+        reason = f"not UTF-8 text ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else exc
+        raise errors.WorkspaceError(errors.TOML_SYNTAX.format(path=path, reason=reason)) from None
     return parse_workspace(data, path)
 
 

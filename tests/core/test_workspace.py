@@ -601,3 +601,22 @@ def test_a_value_that_cannot_be_used_names_key_section_value_and_fix(
         f"workspace.toml key '{key}' in section [{section}] has the value {received!r}; "
     )
     assert fix in message.split("; ", 1)[1]
+
+
+@pytest.mark.parametrize("name", ["train.csv", "model.skops", "data.parquet"])
+def test_a_data_or_model_file_passed_as_the_workspace_says_what_to_pass(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"age,city\n\xff\x00,Paris\n" if name != "train.csv" else b"age,city\n31,Paris\n")
+    with pytest.raises(errors.WorkspaceError) as info:
+        read_workspace(path)
+    message = str(info.value)
+    assert message.startswith(
+        f"'{path}' is a {path.suffix} file, not a workspace.toml. Pass the workspace.toml"
+    )
+    assert "Workspace.from_frames" in message
+
+
+def test_a_broken_workspace_toml_is_still_a_toml_syntax_message(tmp_path):
+    (tmp_path / "workspace.toml").write_bytes(b"[columns]\nlabel = '\xff'\n")
+    with pytest.raises(errors.WorkspaceError, match=r"is not valid TOML: not UTF-8 text"):
+        read_workspace(tmp_path / "workspace.toml")
