@@ -125,23 +125,30 @@ _SHORT_LABEL = (
 )
 
 
-def short_labels(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """``spec`` with axis and legend labels cut to :data:`LABEL_CHARS` characters (a chart's own ``labelExpr``
-    on an axis or legend still wins: Vega-Lite applies the config only where the chart sets none)."""
+def file_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` as a file draws it: axis and legend labels cut to :data:`LABEL_CHARS` characters (a chart's own
+    ``labelExpr`` on an axis or legend still wins: Vega-Lite applies the config only where the chart sets none),
+    and a "fit-x" size dropped when the chart has no width of its own — the pages fit charts to their column, a
+    file has no column to fit, and Vega then squeezed the chart and cut its legend ("automated" became "a")."""
     config = dict(spec.get("config") or {})
     for part in ("axis", "legend"):
         config[part] = {"labelExpr": _SHORT_LABEL, **(config.get(part) or {})}
-    return {**spec, "config": config}
+    out = {**spec, "config": config}
+    autosize = spec.get("autosize")
+    fits = autosize == "fit-x" or (isinstance(autosize, Mapping) and autosize.get("type") == "fit-x")
+    if fits and not isinstance(spec.get("width"), int | float):
+        out.pop("autosize")
+    return out
 
 
 def chart_block(spec: Mapping[str, Any], *, index: int, title: str, png: bool = True) -> str:
     """One chart: a container vega-embed draws ``spec`` into when the file opens, the spec as escaped JSON,
-    and (``png``) a download link of the chart as PNG. Labels are cut by :func:`short_labels`. Raises
-    ValueError past MAX_MARKS embedded rows."""
+    and (``png``) a download link of the chart as PNG, both drawn from :func:`file_spec`. Raises ValueError past
+    MAX_MARKS embedded rows."""
     n = spec_rows(spec)
     if n > MAX_MARKS:
         raise ValueError(TOO_MANY_MARKS.format(title=title, received=n, limit=MAX_MARKS))
-    spec = short_labels(spec)
+    spec = file_spec(spec)
     link = ""
     if png:
         data = base64.b64encode(chart_png(spec)).decode("ascii")

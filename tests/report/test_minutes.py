@@ -291,14 +291,35 @@ def test_free_text_columns_are_not_default_slices_and_long_labels_are_cut(tmp_pa
     spec = next(c.spec for s in minutes.sections for c in s.charts)
     import vl_convert
 
-    svg = vl_convert.vegalite_to_svg(report_html.short_labels(spec), vl_version=report_html._vl_version())
+    svg = vl_convert.vegalite_to_svg(report_html.file_spec(spec), vl_version=report_html._vl_version())
     longest = max(len(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg))
     assert longest <= report_html.LABEL_CHARS
 
 
-def test_short_labels_keep_a_charts_own_label_expression():
+def test_file_spec_keeps_a_charts_own_label_expression_and_drops_fit_without_a_width():
     spec = {"mark": "bar", "config": {"axis": {"labelExpr": "'x'"}, "view": {"stroke": None}}}
-    out = report_html.short_labels(spec)
+    out = report_html.file_spec(spec)
     assert out["config"]["axis"]["labelExpr"] == "'x'" and out["config"]["view"] == {"stroke": None}
     assert "slice(datum.label" in out["config"]["legend"]["labelExpr"]
     assert "legend" not in spec["config"]  # the input is not changed
+    fit = {"type": "fit-x", "contains": "padding"}
+    assert "autosize" not in report_html.file_spec({"mark": "bar", "autosize": fit})
+    assert report_html.file_spec({"mark": "bar", "autosize": fit, "width": 400})["autosize"] == fit
+
+
+def test_the_status_grid_legend_is_whole_in_the_file(store):
+    # The rubric's charts fit the page's column (autosize fit-x); in a file Vega dropped the fit and cut the
+    # legend at the picture's right edge ("automated" became "a"). Drawn as the file draws it, the right edge
+    # is white margin.
+    import io
+
+    import vl_convert
+    from PIL import Image
+
+    from explore.rubric import charts as rubric_charts
+
+    score = mts.load_review(store, _review(store)).score()
+    spec = report_html.file_spec(rubric_charts.status_grid(score).to_dict())
+    png = vl_convert.vegalite_to_png(spec, vl_version=report_html._vl_version(), scale=1)
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert pixels[:, -3:].min() == 255
