@@ -273,6 +273,33 @@ def _rate(r: Any) -> str:
 # ---- the document -----------------------------------------------------------------------------------------
 
 
+BAD_SHAP_ROWS = "--shap-rows must be a whole number of rows, at least 1 (e.g. 500); received {received!r}."
+
+
+def _check_options(ws: Workspace, *, by: Sequence[str] | None, window: str, shap_rows: int) -> None:
+    """Options that name something are errors before minutes of analysis, not a section "not available": a
+    misspelt ``by`` column, a window that is no calendar period, a SHAP sample of no rows."""
+    from explore.notebook import UNKNOWN_COLUMN
+    from explore.staleness.layout import window_by
+
+    dataset = _evaluation(ws)
+    columns = list(ws.dataset(dataset).columns)
+    for column in by or ():
+        if column not in columns:
+            raise ReportError(
+                UNKNOWN_COLUMN.format(
+                    argument="--by", received=column, dataset=dataset, columns=", ".join(map(str, columns))
+                ),
+                received=column,
+            )
+    try:
+        window_by(window)
+    except ExploreError as exc:
+        raise ReportError(str(exc).replace("window must", "--window must", 1), received=window) from None
+    if isinstance(shap_rows, bool) or not isinstance(shap_rows, int) or shap_rows < 1:
+        raise ReportError(BAD_SHAP_ROWS.format(received=shap_rows), received=shap_rows)
+
+
 def build_minutes(
     ws: Workspace | None,
     store: Store,
@@ -290,6 +317,8 @@ def build_minutes(
     review_id = _find_review(store, review)  # an unknown review is an error before any analysis runs
     if ws is not None and session is not None:
         _find_session(store, ws, session)
+    if ws is not None:
+        _check_options(ws, by=by, window=window, shap_rows=shap_rows)
     sections = [_guarded("rubric", "ML Test Score", lambda: rubric_section(store, ws, review_id))]
     analyses: list[tuple[str, str, Callable[[], Section]]] = []
     if ws is not None:

@@ -264,6 +264,15 @@ def test_cli_writes_the_file_and_exits_2_on_bad_input(tiny_workspace, db_url, tm
     assert "no rubric review 'nope'" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # Options that name something are checked before the analyses, not written as "not available" sections.
+    for option, words in [
+        (["--by", "regoin"], "--by names the column 'regoin', which dataset 'validation' does not have"),
+        (["--window", "fortnight"], "--window must be 'day', 'week', 'month', 'quarter'"),
+        (["--shap-rows", "0"], "--shap-rows must be a whole number of rows, at least 1"),
+    ]:
+        assert main(["report", str(tiny_workspace), "--out", str(tmp_path / "bad.html"), *option]) == 2
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "bad.html").exists()
 
 
 def test_free_text_columns_are_not_default_slices_and_long_labels_are_cut(tmp_path, db_url):
