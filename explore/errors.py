@@ -166,6 +166,11 @@ DUPLICATE_COLUMNS = (
 )
 
 TOML_SYNTAX = "workspace.toml at '{path}' is not valid TOML: {reason}."
+NOT_A_WORKSPACE = (
+    "'{path}' is a {suffix} file, not a workspace.toml. Pass the workspace.toml (or the folder that holds it); "
+    "a workspace.toml names this file under [datasets] or [model] (README: workspace.toml reference), or build "
+    "one from data in Python: explore.Workspace.from_frames(model=…, datasets={{…}}, label=…)."
+)
 TOML_UNKNOWN_KEY = (
     "workspace.toml has an unknown key '{key}' in section [{section}]. Known keys there: {known}. "
     "Fix the spelling or remove the key."
@@ -186,7 +191,8 @@ MODEL_PICKLE_NOT_TRUSTED = (
     "The model file '{path}' is a {kind} file. Loading it would run any code it contains (unpickling executes code), "
     "so ml-explore refuses it unless you trust its origin. Either save the model with skops "
     "(skops.io.dump(model, 'model.skops')), or set trust_pickle = true for this model in workspace.toml "
-    "(or tick 'I trust this file' on the Workspace page)."
+    "(or tick 'I trust this file' on the Workspace page; in Python, name the model: "
+    "explore.open(path, trusted_pickles={{'current'}}) for [model])."
 )
 MODEL_UNTRUSTED_TYPES = (
     "The model file '{path}' contains {n} type(s) that skops does not trust by default: {types}. "

@@ -17,6 +17,7 @@ shows. What people decide (spot-check verdicts, rubric confirmations) goes to th
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from explore.report.display import Result
 from explore.slices.definition import Condition, SliceDefinition
 
 _SCORED: OrderedDict[tuple[str, str, str | None], Scored] = OrderedDict()
+_NOTED: set[str] = set()  # cache folders whose "cannot be written" note a notebook was shown
 SCORED_KEPT = 4  # scored datasets kept per process (the app's loaders keep as many per workspace)
 
 UNKNOWN_COLUMN = (
@@ -68,7 +70,12 @@ def scored(ws: Workspace, dataset: str | None = None, *, model: str | None = Non
     if key in _SCORED:
         _SCORED.move_to_end(key)
         return _SCORED[key]
-    value = score_cached(ws, name, model_name).scored
+    got = score_cached(ws, name, model_name)
+    if got.note and got.path is not None and str(got.path.parent) not in _NOTED:
+        # A read-only workspace folder still works (predictions in memory); say so once per folder, not per call.
+        _NOTED.add(str(got.path.parent))
+        warnings.warn(got.note, UserWarning, stacklevel=2)
+    value = got.scored
     _SCORED[key] = value
     while len(_SCORED) > SCORED_KEPT:
         _SCORED.popitem(last=False)
@@ -143,9 +150,17 @@ def _slice(sc: Scored, where: Any) -> tuple[SliceDefinition, SliceDefinition | N
     return sd, sd
 
 
+NO_ROW = (
+    "Name the row: row_id=… (a value of the id column) or position=… (0 to {last} in dataset '{dataset}'); "
+    "received neither."
+)
+
+
 def _position(sc: Scored, row_id: Any, position: int | None) -> int:
     from explore.importance.explain import find_row
 
+    if row_id is None and position is None:  # not "row position None is outside the dataset"
+        raise AnalysisError(NO_ROW.format(last=sc.n - 1, dataset=sc.dataset_name))
     return find_row(sc, position=position, row_id=row_id)
 
 

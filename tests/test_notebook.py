@@ -211,3 +211,41 @@ def test_what_if_ice_and_drift(ws):
     drift = explore.drift(ws, window="quarter")
     assert set(drift.to_frame()["feature"]) <= set(ws.feature_names)
     assert np.isfinite(drift.to_frame()["psi"]).any()
+
+
+def test_a_workspace_folder_that_cannot_be_written_still_works_with_one_note(tiny_copy):
+    import warnings
+
+    from explore.core.score_cache import CACHE_FOLDER
+
+    # A file where the cache folder should be: it cannot be created (a read-only folder, as root too).
+    (tiny_copy.parent / CACHE_FOLDER).write_text("in the way")
+    ws = explore.open(tiny_copy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = explore.slice_report(ws, by="region")
+        explore.scored(ws, "train")  # another dataset, the same folder: no second note
+        explore.slice_report(ws, by="plan")
+    notes = [str(w.message) for w in caught if "kept in memory only" in str(w.message)]
+    assert len(notes) == 1 and str(tiny_copy.parent / CACHE_FOLDER) in notes[0]
+    assert "writable" in notes[0] and len(report.to_frame()) > 0
+    assert (tiny_copy.parent / CACHE_FOLDER).read_text() == "in the way"
+
+
+def test_a_row_call_without_a_row_and_a_fairness_threshold_as_text_are_messages(tiny_workspace):
+    ws = explore.open(tiny_workspace)
+    for call in (
+        lambda: explore.ice(ws, "age"),
+        lambda: explore.explain_row(ws),
+        lambda: explore.what_if(ws, {"age": 30}),
+    ):
+        with pytest.raises(
+            explore.ExploreError, match=r"^Name the row: row_id=… .* or position=… \(0 to \d+"
+        ):
+            call()
+    with pytest.raises(
+        explore.ExploreError, match=r"fairness threshold must be a number ≥ 0; received '0.1'"
+    ):
+        explore.fairness(ws, "region", threshold="0.1")
+    with pytest.raises(explore.ExploreError, match=r"fairness min_support must be a number ≥ 1; received 0"):
+        explore.fairness(ws, "region", min_support=0)

@@ -185,6 +185,16 @@ def _sample(frame: pd.DataFrame, label: str, n: int, rng: np.random.Generator, t
     return frame.iloc[np.sort(rows)]
 
 
+def _alternating(y: np.ndarray) -> np.ndarray:
+    """Positions of ``y`` with the classes taking turns (each class's first row, then each one's second, …), so
+    that every prefix holds as many classes as it can. The tiny sample is a prefix (cut further for a linear
+    model): the first rows of a sample of a label-sorted file, or 4 rows left after the cut, were one class,
+    and the memorise check said "nothing to memorise"."""
+    codes = pd.factorize(pd.Series(y))[0]
+    turn = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    return np.lexsort((codes, turn))
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Fitting on tiny samples with few iterations warns by design (convergence, empty classes), and is
@@ -443,8 +453,8 @@ def spec_checks(
     # 3. memorise a tiny sample with regularisation relaxed
     report(0.6, "Fitting a copy with regularisation relaxed on a tiny sample…")
     relaxed, changes = relaxed_clone(est)
-    tiny = X.iloc[:TINY_ROWS]
-    ytiny = y[:TINY_ROWS]
+    first = _alternating(y)[:TINY_ROWS] if ws.task != "regression" else np.arange(min(len(y), TINY_ROWS))
+    tiny, ytiny = X.iloc[first], y[first]
     pre, final, _ = _split(relaxed)
     linear = _is_linear(final)
     try:

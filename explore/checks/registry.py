@@ -1,9 +1,10 @@
 """`explore check`: the automatable checks, headless, for CI — the evidence of *automation* in the rubric.
 
-    explore check workspace.toml [--review NAME] [--thresholds FILE] [--out DIR] [--checks a,b] [--skip c]
+    explore check workspace.toml [--review NAME] [--thresholds FILE] [--out DIR] [--junit FILE] [--checks a,b]
 
-Runs every registered check that applies to the workspace, writes ``check-report.json`` and
-``check-report.md`` into ``--out`` (default ``./explore-check``), prints one line per check, and — when a
+Runs every registered check that applies to the workspace, prints one line per check, writes
+``check-report.json`` and ``check-report.md`` into the folder ``--out`` names (none without it: a run leaves no
+files in the folder it was started from), with ``--junit FILE`` the results as JUnit XML, and — when a
 store is configured (``EXPLORE_DB_URL``, or ``--db URL``) — records the run (``Store.add_check_run``) and
 each check's result as an evidence snapshot (``source="check"``) for the rubric tests it covers.
 
@@ -25,6 +26,7 @@ import datetime as dt
 import importlib
 import json
 import platform
+import re
 import sys
 import time
 import traceback
@@ -47,7 +49,6 @@ EXIT_FAILED = 1
 EXIT_COULD_NOT_RUN = 2
 REPORT_JSON = "check-report.json"
 REPORT_MD = "check-report.md"
-DEFAULT_OUT = "explore-check"
 REPORT_FORMAT_VERSION = 1
 DETAIL_ROWS = 200  # rows of a table kept in a check's details
 DEFAULT_ESTIMATE_MAX_DROP = 0.05  # estimated_drop: the largest allowed drop of the estimated metric
@@ -972,6 +973,57 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# XML 1.0 cannot hold these characters at all (not even escaped): they are dropped from JUnit text.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: Any) -> str:
+    return _NOT_XML.sub("", str(value))
+
+
+def report_junit(report: Mapping[str, Any]) -> str:
+    """The JSON report as JUnit XML, the test-result format CI services show natively (GitLab's test
+    reports, Jenkins, Azure Pipelines, GitHub actions that publish JUnit): one test case per check — failed
+    as a failure, errored as an error, skipped with its reason — and, when the run could not run as a whole
+    (a bad workspace or option), one erroring case saying why. Text is escaped by ElementTree."""
+    import xml.etree.ElementTree as ET
+
+    checks = list(report.get("checks", []))
+    name = f"explore check {report['workspace']['name']}"
+    suite = ET.Element("testsuite", name=_xml_text(name), timestamp=str(report["started_at"])[:19])
+    counts = {"failed": 0, "error": 0, "skipped": 0}
+    for c in checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="explore.check",
+            name=_xml_text(f"{c['name']} [{', '.join(c['tests'])}]"),
+            time=f"{float(c.get('seconds') or 0):.3f}",
+        )
+        summary = _xml_text(c.get("summary", ""))
+        if c["status"] == "failed":
+            ET.SubElement(case, "failure", message=summary, type="check failed").text = summary
+        elif c["status"] == "error":
+            ET.SubElement(case, "error", message=summary, type="check errored").text = summary
+        elif c["status"] == "skipped":
+            ET.SubElement(case, "skipped", message=summary)
+        if c["status"] in counts:
+            counts[c["status"]] += 1
+    problems = [p for p in report.get("problems", []) if report["exit_code"] == EXIT_COULD_NOT_RUN]
+    if problems and not checks:
+        text = _xml_text("\n".join(problems))
+        case = ET.SubElement(suite, "testcase", classname="explore.check", name="explore check", time="0")
+        ET.SubElement(case, "error", message=text, type="could not run").text = text
+        counts["error"] += 1
+    suite.set("tests", str(len(suite)))
+    suite.set("failures", str(counts["failed"]))
+    suite.set("errors", str(counts["error"]))
+    suite.set("skipped", str(counts["skipped"]))
+    suite.set("time", f"{float(report.get('seconds') or 0):.3f}")
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
 # ---- the command line ---------------------------------------------------------------------------------
 
 
@@ -989,8 +1041,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         type=Path,
-        default=Path(DEFAULT_OUT),
-        help=f"folder for {REPORT_JSON} and {REPORT_MD} (default ./{DEFAULT_OUT})",
+        default=None,
+        help=f"folder to write {REPORT_JSON} and {REPORT_MD} into, e.g. explore-check (default: none written; "
+        "the results are printed, and recorded in the store when one is configured)",
+    )
+    p.add_argument(
+        "--junit",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the results as JUnit XML, e.g. explore-check.xml (one test case per check; CI services show it)",
     )
     p.add_argument(
         "--checks", default=None, help="comma-separated checks or rubric test ids to run (default: all)"
@@ -1165,24 +1225,38 @@ def main(argv: list[str]) -> int:
                 exit_code = report["exit_code"] = EXIT_COULD_NOT_RUN
                 report["status"] = STATUS_WORDS[exit_code]
             report["problems"] = list(problems)
-    try:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / REPORT_JSON).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-        (out / REPORT_MD).write_text(report_markdown(report), encoding="utf-8")
-    except OSError as exc:
-        _say(
-            f"explore check: the reports could not be written to '{args.out}': {exc.strerror or exc}. Pass --out with a writable folder."
-        )
-        return EXIT_COULD_NOT_RUN if exit_code != EXIT_FAILED else exit_code
+    if args.out is not None:
+        try:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / REPORT_JSON).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+            (out / REPORT_MD).write_text(report_markdown(report), encoding="utf-8")
+        except OSError as exc:
+            _say(
+                f"explore check: the reports could not be written to '{args.out}': {exc.strerror or exc}. Pass --out with a writable folder."
+            )
+            return EXIT_COULD_NOT_RUN if exit_code != EXIT_FAILED else exit_code
+    if args.junit is not None:
+        try:
+            Path(args.junit).write_text(report_junit(report), encoding="utf-8")
+        except OSError as exc:
+            _say(
+                f"explore check: the JUnit file could not be written to '{args.junit}': {exc.strerror or exc}. Pass --junit with a file in a writable folder."
+            )
+            return EXIT_COULD_NOT_RUN if exit_code != EXIT_FAILED else exit_code
     for r in results:
         labels = ",".join(r.tests)
         print(f"{_ICON[r.status]:<5} {r.name:<14} [{labels}] {r.message}")
     for p in problems:
         _say(f"explore check: {p}")
-    print(
-        f"explore check: {STATUS_WORDS[exit_code]} (exit code {exit_code}); reports in {Path(args.out) / REPORT_JSON} and {REPORT_MD}"
+    where = (
+        f"reports in {Path(args.out) / REPORT_JSON} and {REPORT_MD}"
+        if args.out is not None
+        else f"no report files written (pass --out DIR to keep {REPORT_JSON} and {REPORT_MD})"
     )
+    if args.junit is not None:
+        where += f"; JUnit XML in {args.junit}"
+    print(f"explore check: {STATUS_WORDS[exit_code]} (exit code {exit_code}); {where}")
     return exit_code
 
 

@@ -175,6 +175,14 @@ class WorkspaceConfig:
 # ---- parsing ------------------------------------------------------------------------------------
 
 
+def _bad_value(*, key: str, section: str, received: Any, fix: str) -> errors.WorkspaceError:
+    """The error for a workspace.toml value of the right type that cannot be used: the key, its section, the
+    value received and the fix."""
+    return errors.WorkspaceError(
+        errors.TOML_BAD_VALUE.format(key=key, section=section, received=received, fix=fix)
+    )
+
+
 def _check_keys(section: str, table: Any, schema: dict[str, tuple[tuple[type, ...], str]]) -> dict:
     if not isinstance(table, dict):
         raise errors.WorkspaceError(
@@ -234,22 +242,18 @@ def _engine_source(name: str, entry: dict, root: Path) -> Any:
     engine = entry.get("engine")
     if engine is None and "duckdb" not in entry and "table" not in entry:
         if "master" in entry:
-            raise errors.WorkspaceError(
-                errors.TOML_BAD_VALUE.format(
-                    key="master",
-                    section=section,
-                    received=entry["master"],
-                    fix='a master URL is for the Spark engine: add engine = "spark", or remove master.',
-                )
+            raise _bad_value(
+                key="master",
+                section=section,
+                received=entry["master"],
+                fix='a master URL is for the Spark engine: add engine = "spark", or remove master.',
             )
         return None
     from explore.engine.source import ENGINES, EngineSource
 
     if engine is not None and engine not in ENGINES:
-        raise errors.WorkspaceError(
-            errors.TOML_BAD_VALUE.format(
-                key="engine", section=section, received=engine, fix=f"use one of: {', '.join(ENGINES)}."
-            )
+        raise _bad_value(
+            key="engine", section=section, received=engine, fix=f"use one of: {', '.join(ENGINES)}."
         )
     if ("duckdb" in entry) != ("table" in entry):
         missing = "table" if "duckdb" in entry else "duckdb"
@@ -262,25 +266,21 @@ def _engine_source(name: str, entry: dict, root: Path) -> Any:
         )
     if "duckdb" in entry:
         if "path" in entry:
-            raise errors.WorkspaceError(
-                errors.TOML_BAD_VALUE.format(
-                    key="path",
-                    section=section,
-                    received=entry["path"],
-                    fix="a dataset is either a path or a duckdb database with a table, not both: remove one.",
-                )
+            raise _bad_value(
+                key="path",
+                section=section,
+                received=entry["path"],
+                fix="a dataset is either a path or a duckdb database with a table, not both: remove one.",
             )
         return EngineSource((root / entry["duckdb"]).resolve(), table=entry["table"], engine=engine or "auto")
     if not isinstance(entry.get("path"), str):
         return None  # the caller says path is missing
     if "master" in entry and engine != "spark":
-        raise errors.WorkspaceError(
-            errors.TOML_BAD_VALUE.format(
-                key="master",
-                section=section,
-                received=entry["master"],
-                fix='a master URL is for the Spark engine: set engine = "spark", or remove master.',
-            )
+        raise _bad_value(
+            key="master",
+            section=section,
+            received=entry["master"],
+            fix='a master URL is for the Spark engine: set engine = "spark", or remove master.',
         )
     master = entry.get("master", "local[*]")
     if (
@@ -308,13 +308,11 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         )
     for name, table in extra.items():
         if name == MAIN_MODEL:
-            raise errors.WorkspaceError(
-                errors.TOML_BAD_VALUE.format(
-                    key=name,
-                    section="models",
-                    received=name,
-                    fix=f"'{MAIN_MODEL}' is the name of [model]; pick another name.",
-                )
+            raise _bad_value(
+                key=name,
+                section="models",
+                received=name,
+                fix=f"'{MAIN_MODEL}' is the name of [model]; pick another name.",
             )
         models[name] = _model_spec(name, f"models.{name}", table, root)
 
@@ -327,10 +325,8 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
         )
     task = cols.get("task")
     if task is not None and task not in TASKS:
-        raise errors.WorkspaceError(
-            errors.TOML_BAD_VALUE.format(
-                key="task", section="columns", received=task, fix="use binary, multiclass or regression."
-            )
+        raise _bad_value(
+            key="task", section="columns", received=task, fix="use binary, multiclass or regression."
         )
     scores = cols.get("scores", {})
     if not all(isinstance(v, str) for v in scores.values()):
@@ -384,13 +380,11 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
             role = entry.get("role")
             if role is not None:
                 if role not in DATASET_ROLES:
-                    raise errors.WorkspaceError(
-                        errors.TOML_BAD_VALUE.format(
-                            key="role",
-                            section=f"datasets.{name}",
-                            received=role,
-                            fix=f"use one of: {', '.join(DATASET_ROLES)}.",
-                        )
+                    raise _bad_value(
+                        key="role",
+                        section=f"datasets.{name}",
+                        received=role,
+                        fix=f"use one of: {', '.join(DATASET_ROLES)}.",
                     )
                 dataset_roles[name] = role
             value = entry["path"]
@@ -421,13 +415,11 @@ def parse_workspace(data: dict, path: Path) -> WorkspaceConfig:
                 )
         dataset = a.get("dataset", next(iter(datasets)))
         if dataset not in datasets:
-            raise errors.WorkspaceError(
-                errors.TOML_BAD_VALUE.format(
-                    key="dataset",
-                    section="annotations",
-                    received=dataset,
-                    fix=f"use one of the datasets: {', '.join(datasets)}.",
-                )
+            raise _bad_value(
+                key="dataset",
+                section="annotations",
+                received=dataset,
+                fix=f"use one of the datasets: {', '.join(datasets)}.",
             )
         annotations = AnnotationSpec(
             path=resolved(root / a["path"], what="annotations", where="[annotations] path of workspace.toml"),
@@ -481,12 +473,13 @@ def read_workspace(path: Path | str) -> WorkspaceConfig:
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise errors.WorkspaceError(
-            errors.TOML_SYNTAX.format(path=path, reason=f"not UTF-8 text ({exc.reason})")
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise errors.WorkspaceError(errors.TOML_SYNTAX.format(path=path, reason=exc)) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if path.suffix.lower() != ".toml":  # a data or model file passed where the workspace is expected
+            raise errors.WorkspaceError(
+                errors.NOT_A_WORKSPACE.format(path=path, suffix=path.suffix)
+            ) from None
+        reason = f"not UTF-8 text ({exc.reason})" if isinstance(exc, UnicodeDecodeError) else exc
+        raise errors.WorkspaceError(errors.TOML_SYNTAX.format(path=path, reason=reason)) from None
     return parse_workspace(data, path)
 
 

@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "markdown_table",
             "markdown_report",
             "cell",
+            "cell_text",
             "md_escape",
             "md_code",
             "autolink",

@@ -14,13 +14,13 @@ import base64
 import functools
 import html
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from explore.report.markdown import cell_text
 
 HTML_ROWS = 200  # rows of a table in an HTML report (the CSV exports have them all)
 MAX_MARKS = 5_000  # data rows a chart of a report may embed (charts are aggregated before they get here)
@@ -34,19 +34,6 @@ TOO_MANY_MARKS = (
 def esc(value: Any) -> str:
     """``value`` as HTML text: ``& < > " '`` escaped, NUL removed. The one HTML escaper of the reports."""
     return html.escape(str(value).replace("\x00", ""), quote=True)
-
-
-def cell_text(value: Any) -> str:
-    """``value`` as the text of one table cell: missing values empty, floats to 4 significant digits."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NaT or value is pd.NA:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else ""
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat(sep=" ")
-    return str(value)
 
 
 def html_table(frame: pd.DataFrame, *, max_rows: int = HTML_ROWS, css: str = "") -> str:
@@ -129,12 +116,39 @@ def file_slug(text: str) -> str:
     return _NOT_SLUG.sub("-", str(text).lower()).strip("-")[:60] or "chart"
 
 
+# Axis and legend labels longer than this are cut (with "…") before Vega measures them: Vega fits a label to its
+# labelLimit by measuring ever shorter prefixes, and on a category that is a whole document (a free-text column
+# used as a slice) vl-convert took 69 s for ten 5,000-character labels and did not finish on 100 kB ones.
+LABEL_CHARS = 80
+_SHORT_LABEL = (
+    f"length(datum.label) > {LABEL_CHARS} ? slice(datum.label, 0, {LABEL_CHARS - 1}) + '…' : datum.label"
+)
+
+
+def file_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` as a file draws it: axis and legend labels cut to :data:`LABEL_CHARS` characters (a chart's own
+    ``labelExpr`` on an axis or legend still wins: Vega-Lite applies the config only where the chart sets none),
+    and a "fit-x" size dropped when the chart has no width of its own — the pages fit charts to their column, a
+    file has no column to fit, and Vega then squeezed the chart and cut its legend ("automated" became "a")."""
+    config = dict(spec.get("config") or {})
+    for part in ("axis", "legend"):
+        config[part] = {"labelExpr": _SHORT_LABEL, **(config.get(part) or {})}
+    out = {**spec, "config": config}
+    autosize = spec.get("autosize")
+    fits = autosize == "fit-x" or (isinstance(autosize, Mapping) and autosize.get("type") == "fit-x")
+    if fits and not isinstance(spec.get("width"), int | float):
+        out.pop("autosize")
+    return out
+
+
 def chart_block(spec: Mapping[str, Any], *, index: int, title: str, png: bool = True) -> str:
     """One chart: a container vega-embed draws ``spec`` into when the file opens, the spec as escaped JSON,
-    and (``png``) a download link of the chart as PNG. Raises ValueError past MAX_MARKS embedded rows."""
+    and (``png``) a download link of the chart as PNG, both drawn from :func:`file_spec`. Raises ValueError past
+    MAX_MARKS embedded rows."""
     n = spec_rows(spec)
     if n > MAX_MARKS:
         raise ValueError(TOO_MANY_MARKS.format(title=title, received=n, limit=MAX_MARKS))
+    spec = file_spec(spec)
     link = ""
     if png:
         data = base64.b64encode(chart_png(spec)).decode("ascii")

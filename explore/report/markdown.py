@@ -62,21 +62,27 @@ def fenced(text: str, info: str = "") -> str:
     return f"{fence}{info}\n{text}\n{fence}"
 
 
-def cell(value: Any) -> str:
-    """``value`` as the text of one table cell: None/NaN/NaT/inf → empty, floats to 4 significant digits,
-    text escaped by :func:`md_escape` (so ``|`` is ``\\|`` and any markup shows as typed); :class:`Markup`
-    kept, with whitespace folded."""
+def cell_text(value: Any) -> str:
+    """``value`` as the plain text of one table cell, the same in every report (Markdown, HTML): missing values
+    (None, NaN, NaT, inf) empty, floats to 4 significant digits, timestamps as ``YYYY-MM-DD hh:mm:ss``."""
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NaT or value is pd.NA:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}" if math.isfinite(value) else ""
-    if isinstance(value, bool | int):
-        return str(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """``value`` as the text of one Markdown table cell: :func:`cell_text`, text escaped by :func:`md_escape` (so
+    ``|`` is ``\\|`` and any markup shows as typed); :class:`Markup` kept, with whitespace folded."""
     if isinstance(value, Markup):
         return " ".join(value.split())
-    return md_escape(value)
+    number = isinstance(value.item() if isinstance(value, np.generic) else value, bool | int | float)
+    return cell_text(value) if number else md_escape(cell_text(value))  # numbers are written as they are
 
 
 def markdown_table(

@@ -133,12 +133,25 @@ def rubric_section(store: Store, ws: Workspace | None, review: int | str | None 
     return Section("rubric", f"{title} — {board.review.name}", tuple(parts), tuple(chart_list))
 
 
+# A text column whose values are this long on average is free text (a review, a document), not categories: its
+# "groups" are whole documents, unreadable as slice names.
+FREE_TEXT_CHARS = 40
+
+
+def _free_text(column: pd.Series) -> bool:
+    values = column.dropna()
+    return len(values) > 0 and float(values.astype(str).str.len().mean()) > FREE_TEXT_CHARS
+
+
 def default_slice_columns(ws: Workspace, n: int = SLICE_COLUMNS) -> list[str]:
-    """The first ``n`` categorical features (a slice report by a few readable groups), else the first features."""
+    """The first ``n`` categorical features (a slice report by a few readable groups), else the first features;
+    free-text columns (values longer than :data:`FREE_TEXT_CHARS` characters on average) are left out."""
     frame = ws.dataset(_evaluation(ws))
     features = [c for c in ws.feature_names if c in frame.columns]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
-    return (categorical or features)[:n]
+    readable = [c for c in categorical if not _free_text(frame[c])]
+    numeric = [c for c in features if c not in categorical]
+    return (readable or numeric or features)[:n]
 
 
 def _evaluation(ws: Workspace) -> str:
@@ -260,6 +273,33 @@ def _rate(r: Any) -> str:
 # ---- the document -----------------------------------------------------------------------------------------
 
 
+BAD_SHAP_ROWS = "--shap-rows must be a whole number of rows, at least 1 (e.g. 500); received {received!r}."
+
+
+def _check_options(ws: Workspace, *, by: Sequence[str] | None, window: str, shap_rows: int) -> None:
+    """Options that name something are errors before minutes of analysis, not a section "not available": a
+    misspelt ``by`` column, a window that is no calendar period, a SHAP sample of no rows."""
+    from explore.notebook import UNKNOWN_COLUMN
+    from explore.staleness.layout import window_by
+
+    dataset = _evaluation(ws)
+    columns = list(ws.dataset(dataset).columns)
+    for column in by or ():
+        if column not in columns:
+            raise ReportError(
+                UNKNOWN_COLUMN.format(
+                    argument="--by", received=column, dataset=dataset, columns=", ".join(map(str, columns))
+                ),
+                received=column,
+            )
+    try:
+        window_by(window)
+    except ExploreError as exc:
+        raise ReportError(str(exc).replace("window must", "--window must", 1), received=window) from None
+    if isinstance(shap_rows, bool) or not isinstance(shap_rows, int) or shap_rows < 1:
+        raise ReportError(BAD_SHAP_ROWS.format(received=shap_rows), received=shap_rows)
+
+
 def build_minutes(
     ws: Workspace | None,
     store: Store,
@@ -277,6 +317,8 @@ def build_minutes(
     review_id = _find_review(store, review)  # an unknown review is an error before any analysis runs
     if ws is not None and session is not None:
         _find_session(store, ws, session)
+    if ws is not None:
+        _check_options(ws, by=by, window=window, shap_rows=shap_rows)
     sections = [_guarded("rubric", "ML Test Score", lambda: rubric_section(store, ws, review_id))]
     analyses: list[tuple[str, str, Callable[[], Section]]] = []
     if ws is not None:

@@ -1137,6 +1137,9 @@ FAIRNESS_MEASURES = {
 }
 
 
+BAD_FAIRNESS_PARAM = "The fairness {name} must be a number ≥ {low}; received {received!r}."
+
+
 @dataclass(frozen=True)
 class FairnessParams:
     """How fairness gaps are measured (the Slices page, ``explore check --fairness`` and notebooks share it).
@@ -1153,6 +1156,14 @@ class FairnessParams:
     min_support: int = 30
     confidence: float = 0.95
     max_groups: int = MAX_GROUPS
+
+    def __post_init__(self) -> None:
+        # Checked where the parameters are made (a notebook, a page, a stored run), so a threshold typed as text
+        # is this message rather than a TypeError deep in the gap computation.
+        for name, low in (("threshold", 0), ("min_support", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not value >= low:
+                raise AnalysisError(BAD_FAIRNESS_PARAM.format(name=name, low=low, received=value))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

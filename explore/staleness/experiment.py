@@ -85,6 +85,7 @@ BAD_METRIC = (
     "The metric {metric!r} has no better direction (it is a rate or a bias), so a staleness loss cannot be defined. "
     "Choose one of: {known}."
 )
+UNKNOWN_METRIC = "Unknown metric {metric!r}. Choose one of: {known} (written as here, e.g. 'ROC AUC')."
 BAD_THRESHOLD = "The threshold must be a finite number; received {received!r}."
 BAD_CRITERION = "criterion must be 'gap' or 'metric'; received {received!r}."
 CANCELLED = "The staleness experiment was cancelled after {done} of {total} fits; nothing was saved."
@@ -417,7 +418,9 @@ def _check_target(params: StalenessParams) -> bool:
     direction = metric_direction(params.metric)
     if direction is None:
         known = ", ".join(n for n, m in METRICS.items() if m.higher_is_better is not None)
-        raise AnalysisError(BAD_METRIC.format(metric=params.metric, known=known))
+        known_name = str(params.metric).split("[")[0] in METRICS  # per-class metrics: "recall[a]"
+        words = BAD_METRIC if known_name else UNKNOWN_METRIC
+        raise AnalysisError(words.format(metric=params.metric, known=known))
     return bool(direction)
 
 

@@ -39,9 +39,14 @@ def watched_page():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: `apt-get install chromium` (see .ci/run)")
     with browser(height=1200) as page:
-        page.dialogs, page.requests, page.errors = [], [], []
+        page.dialogs, page.requests, page.errors, page.console = [], [], [], []
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: page.errors.append(str(e)))
+        # Vega's warnings too: a page-sized chart in a file warned 'Dropping "fit-x"' and was drawn squeezed.
+        page.on(
+            "console",
+            lambda m: page.console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+        )
 
         def refuse(route) -> None:
             url = route.request.url
@@ -63,6 +68,7 @@ def _nothing_ran(page, where: str) -> None:
     assert found == [], (where, found)
     assert page.requests == [], (where, page.requests)
     assert page.errors == [], (where, page.errors)
+    assert page.console == [], (where, page.console)
 
 
 @pytest.fixture(scope="module")

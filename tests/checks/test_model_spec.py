@@ -160,3 +160,24 @@ def test_bad_sample_size_and_predictions_only():
     df = frame(100).assign(pred=">50K")
     with pytest.raises(AnalysisError, match="predictions-only"):
         model_spec.spec_checks(table_workspace({"train": df}, {}, label="income"))
+
+
+def test_a_training_file_sorted_by_label_still_gives_a_tiny_sample_of_both_classes():
+    # Files exported "ORDER BY label" are common; the sample keeps file order, so its first rows were one class
+    # and the memorise check said "nothing to memorise" instead of testing the model.
+    df = frame(500).sort_values("income", kind="stable").reset_index(drop=True)
+    model = pipe(LogisticRegression(max_iter=200))
+    model.fit(df[FEATURES], df["income"])
+    ws = table_workspace({"train": df, "validation": df.iloc[::5]}, {"current": model}, label="income")
+    res = model_spec.spec_checks(ws, n_rows=150)
+    memorise = next(c for c in res.checks if c.name == "memorises a tiny sample")
+    assert memorise.status == "pass", memorise.text
+    assert memorise.numbers["rows"] >= 4
+
+
+def test_alternating_order_puts_every_class_in_the_shortest_prefix():
+    y = np.array(["b"] * 6 + ["a"] * 3 + ["c"])
+    order = model_spec._alternating(y)
+    assert sorted(order.tolist()) == list(range(len(y)))
+    assert set(y[order[:3]]) == {"a", "b", "c"} and set(y[order[3:5]]) == {"a", "b"}
+    assert list(y[order]).count("b") == 6

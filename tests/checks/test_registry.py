@@ -483,3 +483,84 @@ def test_check_on_predictions_only_score_column_holding_text_says_so(tmp_path, c
 
 def test_check_on_data_file_that_is_a_symlink_loop_says_so_without_a_traceback(tmp_path, capsys):
     _check_says_why(tmp_path, "symlink_loop", capsys)
+
+
+def test_without_out_no_files_are_left_in_the_working_folder(tiny_workspace, tmp_path, monkeypatch, capsys):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert registry.main([str(tiny_workspace), "--checks", "weak_slices"]) == registry.EXIT_PASSED
+    assert list(cwd.iterdir()) == []
+    printed = capsys.readouterr().out
+    assert "PASS  weak_slices" in printed and "no report files written (pass --out DIR" in printed
+
+
+def _junit(path: Path):
+    import xml.etree.ElementTree as ET
+
+    return ET.parse(path).getroot()
+
+
+def test_junit_has_one_case_per_check_with_failures_and_skips(tiny_workspace, tmp_path, capsys):
+    thresholds = tmp_path / "strict.toml"
+    thresholds.write_text(STRICT, encoding="utf-8")
+    xml = tmp_path / "results.xml"
+    code = registry.main(
+        [
+            str(tiny_workspace),
+            "--checks",
+            "compare,weak_slices,fairness",
+            "--thresholds",
+            str(thresholds),
+            "--junit",
+            str(xml),
+        ]
+    )
+    assert code == registry.EXIT_FAILED
+    suite = _junit(xml)
+    cases = {c.get("name").split(" [")[0]: c for c in suite.iter("testcase")}
+    assert set(cases) == {"compare", "weak_slices", "fairness"}
+    assert suite.get("tests") == "3" and suite.get("failures") == "1" and suite.get("errors") == "0"
+    assert cases["compare"].find("failure") is not None and "worse than allowed" in cases["compare"].find(
+        "failure"
+    ).get("message")
+    assert cases["fairness"].find("skipped") is not None and suite.get("skipped") == "1"
+    assert not list(cases["weak_slices"]) and cases["weak_slices"].get("name").endswith("[model-6]")
+    assert f"JUnit XML in {xml}" in capsys.readouterr().out
+
+
+def test_junit_of_a_run_that_could_not_run_is_one_error_and_text_stays_text(tmp_path):
+    xml = tmp_path / "results.xml"
+    code = registry.main([str(tmp_path / "missing" / "workspace.toml"), "--junit", str(xml)])
+    assert code == registry.EXIT_COULD_NOT_RUN
+    suite = _junit(xml)
+    (case,) = suite.iter("testcase")
+    assert suite.get("errors") == "1" and "does not exist" in case.find("error").get("message")
+    # Names and summaries with markup and characters XML cannot hold are written as parseable text.
+    report = {
+        "workspace": {"name": "<ws>&\x00"},
+        "started_at": "2026-01-01T00:00:00",
+        "seconds": 1.0,
+        "exit_code": 1,
+        "problems": [],
+        "checks": [
+            {
+                "name": "compare",
+                "tests": ["model-6"],
+                "status": "failed",
+                "summary": "<script>x</script>\x1b]\x00",
+            }
+        ],
+    }
+    (tmp_path / "hostile.xml").write_text(registry.report_junit(report), encoding="utf-8")
+    suite = _junit(tmp_path / "hostile.xml")
+    assert suite.get("name") == "explore check <ws>&"
+    assert suite.find("testcase/failure").text == "<script>x</script>]"
+
+
+def test_an_unwritable_junit_path_is_a_message(tiny_workspace, tmp_path, capsys):
+    code = registry.main(
+        [str(tiny_workspace), "--checks", "weak_slices", "--junit", str(tmp_path / "no" / "r.xml")]
+    )
+    assert code == registry.EXIT_COULD_NOT_RUN
+    assert "Pass --junit with a file in a writable folder" in capsys.readouterr().err

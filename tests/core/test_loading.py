@@ -200,10 +200,15 @@ def test_pickle_loads_when_trusted(tmp_path):
 
 def test_pickle_trusted_in_ui(tmp_path):
     path = make_workspace(tmp_path, model=_fitted(), model_name="m.pkl")
-    with pytest.raises(errors.PickleNotTrustedError):
+    with pytest.raises(errors.PickleNotTrustedError) as info:
         open_workspace(read_workspace(path))
+    # A notebook user is told the Python way, which takes model names (a file path was tried first on a tour).
+    assert "explore.open(path, trusted_pickles={'current'})" in str(info.value)
     ws = open_workspace(read_workspace(path), trusted_pickles={"current"})
     assert ws.models["current"] is not None
+    import explore
+
+    assert explore.open(path, trusted_pickles={"current"}).models["current"] is not None
 
 
 def test_not_an_estimator(tmp_path):

@@ -73,3 +73,14 @@ def test_month_first_dates_stay_month_first():
 def test_empty_strings_in_a_time_column_are_missing():
     out = parse_time(pd.Series(["2024-01-31", "", "  ", None], dtype=object), column="t", dataset="d")
     assert out.iloc[0] == JAN31 and out.iloc[1:].isna().all()
+
+
+def test_zoned_times_are_utc_as_docs_staleness_says():
+    # docs/staleness.md: "a row stamped 2023-03-01 00:30+01:00 falls in February" (windows are UTC).
+    from explore.core.timeparse import parse_time
+
+    zoned = pd.Series(pd.to_datetime(["2023-03-01 00:30"]).tz_localize("Europe/Berlin"))
+    text = pd.Series(["2023-03-01 00:30+01:00"])
+    for values in (zoned, text):
+        out = parse_time(values, column="t", dataset="d")
+        assert out.iloc[0] == pd.Timestamp("2023-02-28 23:30") and out.dt.tz is None

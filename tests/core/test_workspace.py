@@ -528,3 +528,95 @@ def test_regression_prediction_column_holding_text_is_a_data_error(tmp_path):
         errors.DataError, match=r"prediction column 'pred'.*predicted value of a regression.*':'"
     ):
         open_workspace(read_workspace(tmp_path / "workspace.toml"))
+
+
+_MODEL = {"model": {"path": "m.skops"}, "columns": {"label": "y"}}
+_ANNOTATIONS = {"path": "a.csv", "item": "id", "labeler": "who", "label": "y"}
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "section", "received", "fix"),
+    [
+        (
+            {"datasets": {"d": {"path": "d.csv", "master": "local[2]"}}},
+            "master",
+            "datasets.d",
+            "local[2]",
+            "Spark",
+        ),
+        (
+            {"datasets": {"d": {"path": "d.pq", "engine": "dusk"}}},
+            "engine",
+            "datasets.d",
+            "dusk",
+            "use one of",
+        ),
+        (
+            {"datasets": {"d": {"duckdb": "x.duckdb", "table": "t", "path": "d.csv"}}},
+            "path",
+            "datasets.d",
+            "d.csv",
+            "not both",
+        ),
+        (
+            {"datasets": {"d": {"path": "d.pq", "engine": "duckdb", "master": "yarn"}}},
+            "master",
+            "datasets.d",
+            "yarn",
+            'engine = "spark"',
+        ),
+        (
+            {"models": {"current": {"path": "p.skops"}}, "datasets": {"d": "d.csv"}},
+            "current",
+            "models",
+            "current",
+            "[model]",
+        ),
+        (
+            {"columns": {"label": "y", "task": "ranking"}, "datasets": {"d": "d.csv"}},
+            "task",
+            "columns",
+            "ranking",
+            "regression",
+        ),
+        ({"datasets": {"d": {"path": "d.csv", "role": "test"}}}, "role", "datasets.d", "test", "evaluation"),
+        (
+            {"datasets": {"d": "d.csv"}, "annotations": {**_ANNOTATIONS, "dataset": "e"}},
+            "dataset",
+            "annotations",
+            "e",
+            "d",
+        ),
+    ],
+)
+def test_a_value_that_cannot_be_used_names_key_section_value_and_fix(
+    tmp_path, data, key, section, received, fix
+):
+    from explore.core.workspace import parse_workspace
+
+    with pytest.raises(errors.WorkspaceError) as info:
+        parse_workspace({**_MODEL, **data}, tmp_path / "workspace.toml")
+    message = str(info.value)
+    assert message.startswith(
+        f"workspace.toml key '{key}' in section [{section}] has the value {received!r}; "
+    )
+    assert fix in message.split("; ", 1)[1]
+
+
+@pytest.mark.parametrize("name", ["train.csv", "model.skops", "data.parquet"])
+def test_a_data_or_model_file_passed_as_the_workspace_says_what_to_pass(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"age,city\n\xff\x00,Paris\n" if name != "train.csv" else b"age,city\n31,Paris\n")
+    with pytest.raises(errors.WorkspaceError) as info:
+        read_workspace(path)
+    message = str(info.value)
+    assert message.startswith(
+        f"'{path}' is a {path.suffix} file, not a workspace.toml. Pass the workspace.toml"
+    )
+    assert "Workspace.from_frames" in message
+
+
+def test_a_broken_workspace_toml_is_still_a_toml_syntax_message(tmp_path):
+    (tmp_path / "workspace.toml").write_bytes(b"[columns]\nlabel = '\xff'\n")
+    with pytest.raises(errors.WorkspaceError, match=r"is not valid TOML: not UTF-8 text"):
+        read_workspace(tmp_path / "workspace.toml")

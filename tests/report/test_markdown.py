@@ -83,3 +83,25 @@ def test_autolink_only_for_http_and_fenced_cannot_be_closed():
     body = "```\n<script>alert(1)</script>\n````"
     html_out = markdown_to_html(fenced(body) + "\n\nafter")
     assert "<p>after</p>" in html_out and not markup_in(html_out)
+
+
+def test_html_and_markdown_cells_format_values_one_way():
+    from explore.report.html import html_table
+    from explore.report.markdown import cell_text
+
+    values = [
+        np.float64(0.123456),
+        float("inf"),
+        None,
+        pd.NaT,
+        pd.Timestamp("2024-03-01 12:00"),
+        np.int64(7),
+        "a|b",
+    ]
+    frame = pd.DataFrame({"v": pd.Series(values, dtype=object)})
+    texts = [cell_text(v) for v in values]
+    assert texts == ["0.1235", "", "", "", "2024-03-01 12:00:00", "7", "a|b"]
+    assert [cell(v) for v in values] == ["0.1235", "", "", "", md_escape(texts[4]), "7", "a\\|b"]
+    assert html_table(frame).count("<td>") == len(values) and "<td>2024-03-01 12:00:00</td>" in html_table(
+        frame
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -263,3 +264,71 @@ def test_cli_writes_the_file_and_exits_2_on_bad_input(tiny_workspace, db_url, tm
     assert "no rubric review 'nope'" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # Options that name something are checked before the analyses, not written as "not available" sections.
+    for option, words in [
+        (["--by", "regoin"], "--by names the column 'regoin', which dataset 'validation' does not have"),
+        (["--window", "fortnight"], "--window must be 'day', 'week', 'month', 'quarter'"),
+        (["--shap-rows", "0"], "--shap-rows must be a whole number of rows, at least 1"),
+    ]:
+        assert main(["report", str(tiny_workspace), "--out", str(tmp_path / "bad.html"), *option]) == 2
+        assert words in capsys.readouterr().err
+    assert not (tmp_path / "bad.html").exists()
+
+
+def test_free_text_columns_are_not_default_slices_and_long_labels_are_cut(tmp_path, db_url):
+    # A crowd-labelled corpus: a document column beside a short category. The minutes used to pick the
+    # document column as a slice and vl-convert never finished measuring its 100 kB axis labels.
+    rng = np.random.default_rng(1)
+    n = 300
+    features = pd.DataFrame(
+        {
+            "text": [
+                f"doc {i} " + "lorem ipsum <b>dolor</b> " * int(rng.integers(200, 2000)) for i in range(n)
+            ],
+            "source": rng.choice(["forum", "mail", "chat"], n),
+        }
+    )
+    y = rng.integers(0, 2, n)
+    ws = explore.Workspace.from_predictions(y, scores=rng.random(n), features=features)
+    from explore.report.minutes import default_slice_columns
+
+    assert default_slice_columns(ws) == ["source"]
+    with Store(db_url) as store:
+        minutes = build_minutes(ws, store, by=["text"])  # asked for explicitly: written, labels cut
+    doc = minutes_html(minutes, png=True)
+    assert "Download PNG" in doc and "slice(datum.label" in doc
+    spec = next(c.spec for s in minutes.sections for c in s.charts)
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(report_html.file_spec(spec), vl_version=report_html._vl_version())
+    longest = max(len(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+    assert longest <= report_html.LABEL_CHARS
+
+
+def test_file_spec_keeps_a_charts_own_label_expression_and_drops_fit_without_a_width():
+    spec = {"mark": "bar", "config": {"axis": {"labelExpr": "'x'"}, "view": {"stroke": None}}}
+    out = report_html.file_spec(spec)
+    assert out["config"]["axis"]["labelExpr"] == "'x'" and out["config"]["view"] == {"stroke": None}
+    assert "slice(datum.label" in out["config"]["legend"]["labelExpr"]
+    assert "legend" not in spec["config"]  # the input is not changed
+    fit = {"type": "fit-x", "contains": "padding"}
+    assert "autosize" not in report_html.file_spec({"mark": "bar", "autosize": fit})
+    assert report_html.file_spec({"mark": "bar", "autosize": fit, "width": 400})["autosize"] == fit
+
+
+def test_the_status_grid_legend_is_whole_in_the_file(store):
+    # The rubric's charts fit the page's column (autosize fit-x); in a file Vega dropped the fit and cut the
+    # legend at the picture's right edge ("automated" became "a"). Drawn as the file draws it, the right edge
+    # is white margin.
+    import io
+
+    import vl_convert
+    from PIL import Image
+
+    from explore.rubric import charts as rubric_charts
+
+    score = mts.load_review(store, _review(store)).score()
+    spec = report_html.file_spec(rubric_charts.status_grid(score).to_dict())
+    png = vl_convert.vegalite_to_png(spec, vl_version=report_html._vl_version(), scale=1)
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert pixels[:, -3:].min() == 255

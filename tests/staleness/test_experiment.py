@@ -208,6 +208,9 @@ def test_bad_parameters_give_messages():
     assert str(exc.value).startswith(BAD_METRIC.split("{")[0] + "'base rate'")
     with pytest.raises(AnalysisError, match="Unknown metric"):
         _run(df, StalenessParams(cutoffs=(4, 6, 8), train_windows=4, metric="MAE"))
+    # A misspelt metric is unknown, not "a rate or a bias" (the message said so for 'auc').
+    with pytest.raises(AnalysisError, match=r"^Unknown metric 'auc'\. Choose one of: .*ROC AUC"):
+        _run(df, StalenessParams(cutoffs=(4, 6, 8), train_windows=4, metric="auc"))
     with pytest.raises(AnalysisError, match="criterion"):
         _run(df, StalenessParams(cutoffs=(4, 6, 8), train_windows=4, metric="ROC AUC", criterion="vibes"))
 
