@@ -81,9 +81,12 @@ def test_data_invariants_equal_the_pandas_path(pair):  # noqa: F811
     assert eng.by_window["flagged"].any()  # later months leave the first month's range
 
 
-def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_ks(pair, monkeypatch):  # noqa: F811
-    """Features above KS_MAX_POINTS are scanned: one pass for every feature; PSI / JS / shares as in memory, KS
-    a lower bound within one grid cell's reference share."""
+@pytest.mark.parametrize("passes", [1, 3], ids=["one-pass", "a-pass-per-feature"])
+def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_ks(pair, monkeypatch, passes):  # noqa: F811
+    """Features above KS_MAX_POINTS are scanned: one pass writes every feature's code (bucket and KS cell in one
+    small integer) into a temp table, one counts the categorical values; PSI / JS / shares as in memory, KS a
+    lower bound within one grid cell's reference share. A log too big for one codes table takes a pass per batch
+    of features (here: one feature each), with the same numbers."""
     scored, log = pair
     if scored.task != "binary":
         pytest.skip("one task is enough")
@@ -94,13 +97,16 @@ def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_k
     )
     monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 2)  # every numeric feature (seg has 3 values)
     monkeypatch.setattr(engine_drift, "KS_GRID", 256)
+    if passes > 1:  # room for the group and one feature's code per row
+        monkeypatch.setattr(engine_drift, "CODE_BYTES", 6 * len(scored.y))
     profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
     queries = []
     real_sql = type(log).sql
     monkeypatch.setattr(type(log), "sql", lambda self, q, p=None: queries.append(q) or real_sql(self, q, p))
     keys, eng = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
     scans = [q for q in queries if "FROM grp" in q]
-    assert len(scans) == 1 and "GROUPING SETS" in scans[0]  # every feature × window in one pass
+    assert len(scans) == 1 + passes  # the categorical values, then the numeric codes (3 numeric features)
+    assert "GROUPING SETS" in scans[0] and all("TEMP TABLE _dcodes" in q for q in scans[1:])
     numeric = (eng.table["kind"] == "numeric").to_numpy()
     assert (eng.table["ks_method"][numeric] == "grid").all()
     for f in FEATURES:
