@@ -9,9 +9,10 @@ KS, two ways. A reference with at most ``KS_MAX_POINTS`` distinct values of a fe
 of those points, found by an ASOF join, and the largest CDF gap at the slot ends — exactly
 ``scipy.stats.ks_2samp``'s statistic (``ks_method`` "exact"; one join per feature, meant for logs of the size
 pandas would hold). Above it (a continuous feature of a big log) the feature is *scanned*: its reference range
-is cut into ``KS_GRID`` equal cells and every row gets one small integer, bucket × cells + cell, so that one
-query — ``GROUPING SETS`` of (window, key) for every feature at once — gives the PSI/JS histograms and the KS
-histograms of all features × windows in a single pass over the files. Both CDFs are exact at the cell ends, so
+is cut into ``KS_GRID`` equal cells and every row gets one small integer that gives both its PSI bucket and its
+cell (``_Code``), written for every feature in one pass over the files into a compact temp table (a few passes of
+a few features each when the log is too big for one, ``CODE_BYTES``); a ``GROUP BY`` of (window, code) per
+feature over that table gives the PSI/JS and the KS histograms of all windows. Both CDFs are exact at the cell ends, so
 the KS statistic is the largest gap there: a lower bound of the exact one, by at most the reference share of
 one cell (``ks_method`` "grid"). The reference's edges of such features come from one ``quantile_cont`` query
 over all of them.
