@@ -9,6 +9,7 @@ from scipy import stats
 
 from explore.engine import by_time_window
 from explore.engine import drift as engine_drift
+from explore.errors import AnalysisError
 from explore.staleness import drift
 from tests.engine.test_metrics import pair  # noqa: F401  (the fixture)
 
@@ -125,3 +126,24 @@ def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_k
         if profile.features[f].kind == "numeric"
     )
     assert np.nanmax(ks_exact - ks) <= worst_cell + 1e-12
+
+
+def test_the_first_window_as_a_time_range_selects_the_first_months_rows(pair):  # noqa: F811
+    """``first_window``: the rows of ``date_trunc(month, t) = first month`` as a range on the time column (which
+    the Parquet statistics can prune), so the reference profile is the same."""
+    scored, log = pair
+    where = engine_drift.first_window(log, "month")
+    count = "SELECT count(*) FROM rows WHERE "
+    assert log.sql(count + where).fetchall() == log.sql(count + FIRST_MONTH).fetchall()
+    a = engine_drift.reference_profile(log, features=FEATURES, where=where)
+    b = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    for f in FEATURES:
+        np.testing.assert_array_equal(a.features[f].ref_counts, b.features[f].ref_counts)
+    for unit in ("year", "quarter", "week", "day", "hour"):
+        first = f"date_trunc('{unit}', CAST(rows.\"when\" AS TIMESTAMP)) = (SELECT min(date_trunc('{unit}', CAST(rows.\"when\" AS TIMESTAMP))) FROM rows)"
+        assert (
+            log.sql(count + engine_drift.first_window(log, unit)).fetchall()
+            == log.sql(count + first).fetchall()
+        )
+    with pytest.raises(AnalysisError, match="calendar unit"):
+        engine_drift.first_window(log, "rows")
