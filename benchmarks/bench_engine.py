@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -109,13 +110,31 @@ def _found(slices: list[str]) -> list[bool]:
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds of this process so far (DuckDB's threads included): on a machine shared with other jobs the
+    wall time of an operation depends on the load, its CPU time hardly."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 class _Times(dict):
-    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress)."""
+    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress), with
+    the CPU seconds the process spent since the previous figure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpu: dict[str, float] = {}
+        self._mark = _cpu()
 
     def __setitem__(self, key: str, value: float) -> None:
         super().__setitem__(key, value)
+        now = _cpu()
+        self.cpu[key], self._mark = now - self._mark, now
         print(
-            f"  {key:<48s} {value:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", file=sys.stderr, flush=True
+            f"  {key:<48s} {value:8.2f} s   CPU {self.cpu[key]:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB, "
+            f"load {os.getloadavg()[0]:.1f})",
+            file=sys.stderr,
+            flush=True,
         )
 
 
@@ -158,7 +177,7 @@ def run_duckdb(
         res = weak_slices(log, columns=FEATURES, loss="error")
         times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
         found = _found(list(res.slices["slice"]))
-    return {"rows": n, "times": times, "found": found, "rss": peak_rss_mb()}
+    return {"rows": n, "times": times, "cpu": times.cpu, "found": found, "rss": peak_rss_mb()}
 
 
 def _metric_ops(log, times: dict) -> None:
@@ -342,6 +361,10 @@ def main() -> None:
             line += f"{a / b:>14.2f}x" if a and b else f"{'-':>15s}"
         print(line)
     print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
+    print("CPU seconds of the process (all its threads; less load-dependent than the wall times above):")
+    for op in ops:
+        cells = [results[p].get("cpu", {}).get(op) for p in results]
+        print(f"  {op:<46s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells))
     print(
         f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
     )
