@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -109,26 +110,42 @@ def _found(slices: list[str]) -> list[bool]:
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds of this process so far (DuckDB's threads included): on a machine shared with other jobs the
+    wall time of an operation depends on the load, its CPU time hardly."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 class _Times(dict):
-    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress)."""
+    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress), with
+    the CPU seconds the process spent since the previous figure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpu: dict[str, float] = {}
+        self._mark = _cpu()
 
     def __setitem__(self, key: str, value: float) -> None:
         super().__setitem__(key, value)
+        now = _cpu()
+        self.cpu[key], self._mark = now - self._mark, now
         print(
-            f"  {key:<48s} {value:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", file=sys.stderr, flush=True
+            f"  {key:<48s} {value:8.2f} s   CPU {self.cpu[key]:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB, "
+            f"load {os.getloadavg()[0]:.1f})",
+            file=sys.stderr,
+            flush=True,
         )
 
 
-def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
+OPS = ("metrics", "drift", "discovery")
+
+
+def run_duckdb(
+    folder: Path, threads: int, engine: str = "duckdb", ops: tuple[str, ...] = OPS, memory: str = "6GB"
+) -> dict:
     from explore.core.workspace import ColumnRoles
-    from explore.engine import (
-        EngineSource,
-        by_columns,
-        by_time_window,
-        grouped_metrics,
-        open_log,
-        open_source,
-    )
+    from explore.engine import EngineSource, by_time_window, open_log, open_source
     from explore.engine import drift as engine_drift
     from explore.engine.discovery import weak_slices
 
@@ -141,10 +158,31 @@ def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
     con = open_source(EngineSource(folder, engine=engine, master=f"local[{threads}]"))
     if engine == "duckdb":
         con.execute(f"SET threads = {threads}")
+        con.execute(f"SET memory_limit = '{memory}'")  # the machine is shared: DuckDB's own cap
     roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
     log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
     n = log.n
     times["open"] = time.perf_counter() - t
+    found = None
+    if "metrics" in ops:
+        _metric_ops(log, times)
+    if "drift" in ops:
+        t = time.perf_counter()
+        first = engine_drift.first_window(log, "month")  # as the app selects it: a range on the time column
+        profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
+        keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+        times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
+    if "discovery" in ops:
+        t = time.perf_counter()
+        res = weak_slices(log, columns=FEATURES, loss="error")
+        times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
+        found = _found(list(res.slices["slice"]))
+    return {"rows": n, "times": times, "cpu": times.cpu, "found": found, "rss": peak_rss_mb()}
+
+
+def _metric_ops(log, times: dict) -> None:
+    from explore.engine import by_columns, by_time_window, grouped_metrics
+
     t = time.perf_counter()
     grouped_metrics(log, None, metrics=METRICS)
     times["overall metrics"] = time.perf_counter() - t
@@ -157,15 +195,6 @@ def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
     t = time.perf_counter()
     keys, _ = grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS)
     times[f"performance over {len(keys)} monthly windows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
-    profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
-    keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
-    times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    res = weak_slices(log, columns=FEATURES, loss="error")
-    times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
-    return {"rows": n, "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
 
 
 def run_pandas(folder: Path) -> dict:
@@ -253,13 +282,22 @@ def main() -> None:
     ap.add_argument(
         "--reuse", nargs="*", default=[], choices=["duckdb", "spark", "pandas"], help="print saved figures"
     )
+    ap.add_argument(
+        "--ops", nargs="+", default=list(OPS), choices=OPS,
+        help="engine paths only: the metric operations, the drift matrix, the discovery (default: all)",
+    )  # fmt: skip
+    ap.add_argument("--memory-limit", default="6GB", help="DuckDB's memory_limit (the machine is shared)")
     ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
     ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:  # a child: one path, its figures as JSON on the last line
         folder = Path(args.folder)
-        out = run_pandas(folder) if args.run == "pandas" else run_duckdb(folder, args.threads, args.run)
+        out = (
+            run_pandas(folder)
+            if args.run == "pandas"
+            else run_duckdb(folder, args.threads, args.run, tuple(args.ops), args.memory_limit)
+        )
         print(json.dumps(out))
         return
     folder = generate(Path(args.dest), args.rows)
@@ -267,7 +305,9 @@ def main() -> None:
         return
     results, reused = {}, set()
     for path in dict.fromkeys([*args.paths, *args.reuse]):
-        saved = folder / f"results_{path}.json"
+        # A run of some operations only is saved apart: it does not replace a full run's figures.
+        part = "" if set(args.ops) == set(OPS) or path == "pandas" else "_" + "-".join(args.ops)
+        saved = folder / f"results_{path}{part}.json"
         if path in args.reuse:
             if not saved.exists():
                 print(f"  no saved {path} figures in {saved}: run --paths {path} once first", flush=True)
@@ -286,6 +326,10 @@ def main() -> None:
                 str(folder),
                 "--threads",
                 str(args.threads),
+                "--memory-limit",
+                args.memory_limit,
+                "--ops",
+                *args.ops,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -317,6 +361,10 @@ def main() -> None:
             line += f"{a / b:>14.2f}x" if a and b else f"{'-':>15s}"
         print(line)
     print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
+    print("CPU seconds of the process (all its threads; less load-dependent than the wall times above):")
+    for op in ops:
+        cells = [results[p].get("cpu", {}).get(op) for p in results]
+        print(f"  {op:<46s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells))
     print(
         f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
     )

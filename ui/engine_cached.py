@@ -83,8 +83,11 @@ def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> 
 def _first_window(log, unit: str, n_windows: int):
     """The log's windows and the SQL condition selecting the first one (the reference)."""
     from explore.engine import metrics as engine_metrics
+    from explore.engine.drift import first_window
 
     windows = engine_metrics.by_time_window(log, unit, n_windows=n_windows)
+    if unit != "rows":  # a range on the time column: the reference is read from its own files only
+        return windows, first_window(log, unit)
     first = f"{windows.exprs[0]} = (SELECT min({windows.exprs[0]}) FROM rows WHERE {windows.where})"
     return windows, first
 

@@ -17,7 +17,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "log": ["LogTable", "open_log"],
         "discovery": ["weak_slices", "loss_sql"],
         "grouping": ["EngineGrouping", "group_column"],
-        "drift": ["reference_profile", "drift_by_window", "data_invariants", "default_outputs"],
+        "drift": [
+            "reference_profile",
+            "drift_by_window",
+            "data_invariants",
+            "default_outputs",
+            "first_window",
+        ],
         "sample": ["draw_sample", "SampleInfo", "SAMPLE_ROWS"],
         "spark": ["SparkConnection", "open_spark_source", "spark_session"],
         "metrics": [

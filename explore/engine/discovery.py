@@ -1,11 +1,14 @@
 """Weak-slice discovery on a log in the engine: counts and loss sums of every 1- and 2-condition slice.
 
-Two passes over the rows do the work whatever the number of columns: one ``GROUPING SETS`` query over the
-single columns (count, Σd, Σd², Σ metric and the mean of each group's ``min_support`` largest losses, DuckDB's
-``max(x, k)``), and one for every pair of columns at once: the columns are packed into a few *blocks* (one
-integer key per block, the product of its columns' group counts at most ``BLOCK_GROUPS``) chosen so that every
-pair of columns shares a block — 20 columns make about 20 blocks instead of 190 pair sets — and each pair's sums
-are added up from its block's groups. Above ``explore.engine.grouping.BATCH_ROWS`` rows the columns are cut by
+One pass over the files does the heavy work whatever the number of columns: every row's group code of every
+column (a TINYINT), its loss and its metric are written once into a compact temp table (``_scodes``; 22 bytes a
+row for a 0/1 loss). Over it, one ``GROUP BY`` per column gives the single-condition sums (count, Σd, Σd², Σ
+metric and the mean of each group's ``min_support`` largest losses, DuckDB's ``max(x, k)``), and one per *block*
+the pairs: the columns are packed into a few blocks (the product of a block's group counts at most
+``BLOCK_GROUPS``) chosen so that every pair of columns shares a block — 20 columns make about 20 blocks instead of
+190 pairs — and each pair's sums are added up from its block's groups. (One ``GROUPING SETS`` query straight over
+the files did the same in two passes but cost several times more: its per-row expressions fed twenty hash tables
+at once.) Above ``explore.engine.grouping.BATCH_ROWS`` rows the columns are cut by
 ``group_columns`` in three passes (numeric edges from a reservoir sample; see there). The test itself — Welch per slice, the pruning bound, Benjamini–Hochberg,
 redundancy — is ``explore.slices.report.discovery_from_sums``, the same code as in memory.
 """
@@ -100,52 +103,58 @@ def weak_slices(
     if not groupings:
         _no_columns(skipped, columns)
 
-    codes = [f"CAST({g.code} AS INTEGER)" for g in groupings]
-    rows = f"FROM rows WHERE {ok}"
-    report(0.25, "Counting one-condition slices")
-    cols = [f"c{i}" for i in range(len(groupings))]
-    sel = ", ".join(f"{c} AS c{i}" for i, c in enumerate(codes))
-    aggs = "count(*) AS n, sum(d) AS s1, sum(d * d) AS s2, sum(h) AS hs"
-    k = int(min_support)
-    if x == _ZERO_ONE:  # 0/1 losses: the k largest are min(errors, k) ones among min(n, k) values
-        bound = f"least(sum(x), {k}) / least(count(*), {k}) AS bound"
-    else:
-        bound = f"list_sum(max(x, {k})) / len(max(x, {k})) AS bound"
-    r = log.sql(
-        f"SELECT {', '.join(cols)}, GROUPING({', '.join(cols)}) AS gid, {aggs}, {bound} "
-        f"FROM (SELECT {sel}, {x} AS x, {d} AS d, {head} AS h {rows}) "
-        f"GROUP BY GROUPING SETS ((), {', '.join(f'({c})' for c in cols)})"
-    ).df()
     K = len(groupings)
-    whole = r[r["gid"] == (1 << K) - 1]  # the grand total: Σd, Σd², Σ metric over all rows
-    T1, T2, H = (float(whole[name].iloc[0]) for name in ("s1", "s2", "hs"))
-    singles = []
-    for i, g in enumerate(groupings):
-        part = r[r["gid"] == (1 << K) - 1 - (1 << (K - 1 - i))]  # every column but c_i aggregated away
-        idx = part[f"c{i}"].to_numpy(dtype=np.intp)
-        arrays = []
-        for name in ("n", "s1", "s2", "hs"):
-            a = np.zeros(g.n_groups)
-            a[idx] = part[name].to_numpy(dtype="float64")
-            arrays.append(a)
-        bound = np.full(g.n_groups, -np.inf)
-        bound[idx] = part["bound"].to_numpy(dtype="float64")
-        singles.append((*arrays, bound))
-    # A column whose rows all fall in one group says nothing.
-    keep = [i for i in range(K) if (singles[i][0] > 0).sum() >= 2]
-    for i in range(K):
-        if i not in keep:
-            skipped[groupings[i].column] = "has a single value"
-    groupings = [groupings[i] for i in keep]
-    singles = [singles[i] for i in keep]
-    codes = [codes[i] for i in keep]
-    if not groupings:
-        _no_columns(skipped, columns)
-    K = len(groupings)
-    pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-    if max_conditions == 2 and K > 1:
-        report(0.4, "Counting two-condition slices")
-        pairs = _pair_sums(log, groupings, codes, rows, x, d, head)
+    report(0.25, "Coding the rows")
+    # Every row's group of every column, its loss and its metric, computed once into a compact temp table: the
+    # one- and two-condition sums below are plain GROUP BYs over its small integer columns.
+    small = "TINYINT" if max(g.n_groups for g in groupings) < 127 else "SMALLINT"
+    zero_one = x == _ZERO_ONE
+    x_type = "TINYINT" if zero_one else "DOUBLE"
+    h_type = "TINYINT" if log.task != "regression" else "DOUBLE"
+    sel = ", ".join(f"CAST({g.code} AS {small}) AS c{i}" for i, g in enumerate(groupings))
+    log.sql(
+        f"CREATE OR REPLACE TEMP TABLE _scodes AS SELECT {sel}, CAST({x} AS {x_type}) AS x, "
+        f"CAST({head} AS {h_type}) AS h FROM rows WHERE {ok}"
+    )
+    try:
+        d = f"(CAST(x AS DOUBLE) - {centre!r})"
+        aggs = f"count(*) AS n, sum({d}) AS s1, sum({d} * {d}) AS s2, sum(CAST(h AS DOUBLE)) AS hs"
+        k = int(min_support)
+        if zero_one:  # 0/1 losses: the k largest are min(errors, k) ones among min(n, k) values
+            bound = f"least(sum(x), {k}) / least(count(*), {k}) AS bound"
+        else:
+            bound = f"list_sum(max(x, {k})) / len(max(x, {k})) AS bound"
+        report(0.3, "Counting one-condition slices")
+        whole = log.sql(f"SELECT {aggs} FROM _scodes").fetchall()[0]  # Σd, Σd², Σ metric over all rows
+        T1, T2, H = (float(v) for v in whole[1:])
+        singles = []
+        for i, g in enumerate(groupings):
+            r = log.sql(f"SELECT c{i} AS c, {aggs}, {bound} FROM _scodes GROUP BY 1").fetchnumpy()
+            idx = np.asarray(r["c"], dtype=np.intp)
+            arrays = []
+            for name in ("n", "s1", "s2", "hs"):
+                a = np.zeros(g.n_groups)
+                a[idx] = np.asarray(r[name], dtype="float64")
+                arrays.append(a)
+            b = np.full(g.n_groups, -np.inf)
+            b[idx] = np.asarray(r["bound"], dtype="float64")
+            singles.append((*arrays, b))
+        # A column whose rows all fall in one group says nothing.
+        keep = [i for i in range(K) if (singles[i][0] > 0).sum() >= 2]
+        for i in range(K):
+            if i not in keep:
+                skipped[groupings[i].column] = "has a single value"
+        groupings = [groupings[i] for i in keep]
+        singles = [singles[i] for i in keep]
+        if not groupings:
+            _no_columns(skipped, columns)
+        K = len(groupings)
+        pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+        if max_conditions == 2 and K > 1:
+            report(0.4, "Counting two-condition slices")
+            pairs = _pair_sums(log, groupings, [f"c{i}" for i in keep], aggs)
+    finally:
+        log.sql("DROP TABLE IF EXISTS _scodes")
 
     def pair(i: int, j: int):
         cnt, s1, s2, hs = pairs[(i, j)]
@@ -227,34 +236,17 @@ def covering_blocks(sizes: Sequence[int], cap: int = BLOCK_GROUPS) -> list[list[
 
 
 def _pair_sums(
-    log: LogTable, groupings: list[EngineGrouping], codes: list[str], rows: str, x: str, d: str, head: str
+    log: LogTable, groupings: list[EngineGrouping], codes: list[str], aggs: str
 ) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
-    """(count, Σd, Σd², Σ metric) of every pair of groups of every pair of columns, from one pass: a
-    ``GROUPING SETS`` query over the covering blocks' keys, each pair summed from its first block."""
+    """(count, Σd, Σd², Σ metric) of every pair of groups of every pair of columns: one ``GROUP BY`` of each
+    covering block's code columns over the table ``_scodes``, each pair summed from its first block."""
     sizes = [g.n_groups for g in groupings]
-    blocks = covering_blocks(sizes)
-    keys = []
-    for block in blocks:
-        key = "0"
-        for c in block:
-            key = f"({key}) * {sizes[c]} + {codes[c]}"
-        keys.append(f"CAST({key} AS BIGINT)")
-    names = [f"b{i}" for i in range(len(blocks))]
-    sel = ", ".join(f"{k} AS {b}" for k, b in zip(keys, names, strict=True))
-    r = log.sql(
-        f"SELECT {', '.join(names)}, GROUPING({', '.join(names)}) AS gid, count(*) AS n, sum(d) AS s1, "
-        f"sum(d * d) AS s2, sum(h) AS hs FROM (SELECT {sel}, {d} AS d, {head} AS h {rows}) "
-        f"GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in names)})"
-    ).df()
-    m = len(blocks)
     pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-    for bi, block in enumerate(blocks):
-        part = r[r["gid"] == (1 << m) - 1 - (1 << (m - 1 - bi))]
-        key = part[names[bi]].to_numpy(dtype="int64")
-        digits = {}
-        for c in reversed(block):  # the key's mixed-radix digits, last column least significant
-            key, digits[c] = np.divmod(key, sizes[c])
-        values = [part[name].to_numpy(dtype="float64") for name in ("n", "s1", "s2", "hs")]
+    for block in covering_blocks(sizes, BLOCK_GROUPS):
+        listed = ", ".join(f"{codes[c]} AS k{c}" for c in block)
+        r = log.sql(f"SELECT {listed}, {aggs} FROM _scodes GROUP BY ALL").fetchnumpy()
+        digits = {c: np.asarray(r[f"k{c}"], dtype="int64") for c in block}
+        values = [np.asarray(r[name], dtype="float64") for name in ("n", "s1", "s2", "hs")]
         for ai, a in enumerate(block):
             for b in block[ai + 1 :]:
                 if (a, b) in pairs:

@@ -9,9 +9,10 @@ KS, two ways. A reference with at most ``KS_MAX_POINTS`` distinct values of a fe
 of those points, found by an ASOF join, and the largest CDF gap at the slot ends — exactly
 ``scipy.stats.ks_2samp``'s statistic (``ks_method`` "exact"; one join per feature, meant for logs of the size
 pandas would hold). Above it (a continuous feature of a big log) the feature is *scanned*: its reference range
-is cut into ``KS_GRID`` equal cells and every row gets one small integer, bucket × cells + cell, so that one
-query — ``GROUPING SETS`` of (window, key) for every feature at once — gives the PSI/JS histograms and the KS
-histograms of all features × windows in a single pass over the files. Both CDFs are exact at the cell ends, so
+is cut into ``KS_GRID`` equal cells and every row gets one small integer that gives both its PSI bucket and its
+cell (``_Code``), written for every feature in one pass over the files into a compact temp table (a few passes of
+a few features each when the log is too big for one, ``CODE_BYTES``); a ``GROUP BY`` of (window, code) per
+feature over that table gives the PSI/JS and the KS histograms of all windows. Both CDFs are exact at the cell ends, so
 the KS statistic is the largest gap there: a lower bound of the exact one, by at most the reference share of
 one cell (``ks_method`` "grid"). The reference's edges of such features come from one ``quantile_cont`` query
 over all of them.
@@ -45,14 +46,72 @@ class _Cells:
     width: float
     n: int
 
-    def key_sql(self, x: str, bucket: str) -> str:
-        """SQL: bucket × (n + 2) + cell, one small integer per row (cell 0: below lo, n + 1: at or above hi)."""
+    def cell_sql(self, x: str) -> str:
+        """SQL: the row's cell, 0 below ``lo`` … n + 1 at or above ``hi``."""
         # floor of the position, clamped before the cast (±inf, NaN): −1 → cell 0, n → cell n + 1.
-        cell = f"(CAST(least(greatest(floor(({x} - {self.lo!r}) / {self.width!r}), -1.0), {self.n}.0) AS INTEGER) + 1)"
-        return f"({bucket} * {self.n + 2} + coalesce({cell}, 0))"
+        return f"(CAST(least(greatest(floor(({x} - {self.lo!r}) / {self.width!r}), -1.0), {self.n}.0) AS INTEGER) + 1)"
 
 
-# Scanned profiles (their KS points are the cell ends of a grid) -> their grid.
+@dataclass(frozen=True)
+class _Code:
+    """One small integer per row of a scanned feature that gives both its PSI bucket and its KS cell.
+
+    ``cell + b + above``: the cell, the number of inner bucket edges strictly below the value (its bucket when
+    inside the reference range) and 1 above the last edge. The three never decrease as the value grows, so
+    their sum tells them apart: the rows of bucket b (and those above the range) hold a run of consecutive codes
+    starting at the code of the smallest double in it, ``starts`` (measured by the engine on those doubles, so
+    SQL and numpy never disagree on a rounding); missing values get ``missing``, one more than any other."""
+
+    cells: _Cells
+    edges: np.ndarray
+
+    @property
+    def n_b(self) -> int:
+        return max(len(self.edges) - 1, 1)
+
+    @property
+    def missing(self) -> int:
+        return self.cells.n + len(self.edges) + 2
+
+    def sql(self, x: str) -> str:
+        if not self.edges.size:
+            return f"(CASE WHEN {_missing(x)} THEN {self.missing} ELSE {self.cells.cell_sql(x)} END)"
+        inner = _count_above(x, [float(e) for e in self.edges[1:-1]], 0)
+        above = f"CAST({x} > {float(self.edges[-1])!r} AS INTEGER)"
+        return f"(CASE WHEN {_missing(x)} THEN {self.missing} ELSE {self.cells.cell_sql(x)} + {inner} + {above} END)"
+
+    def starts(self, log: LogTable) -> np.ndarray:
+        """The first code of every bucket, then of the values above the range (one tiny engine query)."""
+        if not self.edges.size:
+            return np.zeros(0, dtype="int64")
+        e = self.edges.astype("float64")
+        probe = np.concatenate([e[:1], np.nextafter(e[1:-1], np.inf), np.nextafter(e[-1:], np.inf)])
+        log.con.register("_probe", pd.DataFrame({"i": np.arange(len(probe)), "v": probe}))
+        try:
+            r = log.sql(f"SELECT i, {self.sql('v')} AS k FROM _probe ORDER BY i").fetchnumpy()
+        finally:
+            log.con.unregister("_probe")
+        return np.asarray(r["k"], dtype="int64")
+
+    def decode(
+        self, log: LogTable, g: np.ndarray, k: np.ndarray, n: np.ndarray, G: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows per (group, code) -> (rows per group × bucket — the buckets, unseen, missing —, present rows per
+        group × cell)."""
+        c = self.cells
+        buckets = np.zeros((G, self.n_b + 2), dtype="int64")
+        per_cell = np.zeros((G, c.n + 2), dtype="int64")
+        miss = k == self.missing
+        np.add.at(buckets, (g[miss], self.n_b + 1), n[miss])
+        g, k, n = g[~miss], k[~miss], n[~miss]
+        r = np.searchsorted(self.starts(log), k, side="right") - 1  # −1: below the range
+        inside = (r >= 0) & (r < self.n_b)
+        np.add.at(buckets, (g, np.where(inside, r, self.n_b)), n)
+        np.add.at(per_cell, (g, k - np.maximum(r, 0)), n)
+        return buckets, per_cell
+
+
+# Scanned profiles (their KS points are the cell ends of a grid) -> their codes (grid and bucket edges).
 _GRID_PROFILES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UTINYINT",
                   "USMALLINT", "UINTEGER", "UBIGINT", "TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS")  # fmt: skip
@@ -89,6 +148,36 @@ def _check_features(log: LogTable, features: Sequence[str]) -> list[str]:
             )
         )
     return features
+
+
+_PRUNABLE_TIME = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+
+
+def first_window(log: LogTable, unit: str = "month") -> str:
+    """SQL condition selecting the rows of the log's first calendar window (``by_time_window(log, unit)``'s first
+    group), as a range on the time column itself: ``t >= start AND t < start + 1 unit``.
+
+    The same rows as ``date_trunc(unit, t) = start``, but a range on a stored timestamp column is checked against
+    the Parquet row groups' min / max statistics, so the reference is read from its own files only — at 10M rows
+    17 × faster than the ``date_trunc`` condition, which reads every row of every file."""
+    from explore.engine.metrics import by_time_window
+
+    if unit == "rows":
+        raise AnalysisError(
+            "first_window takes a calendar unit (year, quarter, month, week, day, hour); the first of the "
+            "equal-row windows is the condition by_time_window(log, 'rows').exprs[0] = its first key."
+        )
+    windows = by_time_window(log, unit)  # checks the time column and the unit
+    col = f"rows.{quote(log.columns.time)}"
+    step = {"year": "12 MONTH", "quarter": "3 MONTH", "month": "1 MONTH", "week": "7 DAY", "day": "1 DAY"}
+    start, end = log.sql(
+        f"SELECT s, s + INTERVAL {step.get(unit, '1 HOUR')} FROM (SELECT min({windows.exprs[0]}) AS s FROM rows "
+        f"WHERE {windows.where})"
+    ).fetchall()[0]
+    if start is None:
+        raise AnalysisError(f"Dataset '{log.name}' has no timestamp in its time column '{log.columns.time}'.")
+    t = col if log.types[log.columns.time].upper() in _PRUNABLE_TIME else f"CAST({col} AS TIMESTAMP)"
+    return f"({t} >= TIMESTAMP '{start.isoformat(sep=' ')}' AND {t} < TIMESTAMP '{end.isoformat(sep=' ')}')"
 
 
 def reference_profile(
@@ -225,14 +314,12 @@ def _scanned_profiles(
         if math.isnan(lo):
             lo = hi = 0.0
         cells[f] = _Cells(lo, hi, (hi - lo) / KS_GRID if hi > lo else 1.0, KS_GRID)
-    hist = _key_histograms(log, features, edges, cells, f"FROM _ref AS rows {cond}", group=None)
+    codes = {f: _Code(cells[f], edges[f]) for f in features}
+    hist = _histograms(log, features, codes, f"FROM _ref AS rows {cond}", None, n_rows)
     out = {}
     for f in features:
         e, c = edges[f], cells[f]
-        n_b = max(len(e) - 1, 1)
-        h = hist[f][0]  # (bucket × cell) counts
-        counts = h.reshape(n_b + 2, c.n + 2).sum(axis=1)
-        per_cell = h.reshape(n_b + 2, c.n + 2)[: n_b + 1].sum(axis=0)
+        counts, per_cell = (a[0] for a in hist[f])  # rows per bucket, present rows per cell
         points = np.concatenate([[c.lo], c.lo + c.width * np.arange(1, c.n), [c.hi]])
         below = np.concatenate([np.cumsum(per_cell)[:-1], [per_cell.sum()]])
         n_missing = stats[f][1]
@@ -248,58 +335,78 @@ def _scanned_profiles(
             high=stats[f][3],
             distinct=(points, below.astype("int64")),
         )
-        _GRID_PROFILES[prof] = c
+        _GRID_PROFILES[prof] = codes[f]
         out[f] = prof
     return out
 
 
-def _key_histograms(
+# A pass over the rows writes every feature's code into one temp table of at most this many bytes (4 for the
+# group, 2 per feature and row): a 100M-row log is read in a few passes of a few features each, so the engine's
+# memory stays bounded whatever the log's size.
+CODE_BYTES = 1_500_000_000
+
+
+def _histograms(
     log: LogTable,
     numeric: list[str],
-    edges: dict[str, np.ndarray],
-    cells: dict[str, _Cells],
+    codes: dict[str, _Code],
     source: str,
     group: int | None,
+    n_rows: int,
     categorical: Sequence[str] = (),
 ) -> dict[str, object]:
-    """One pass over ``source`` (a FROM clause over ``rows``; with ``group``, the view ``grp`` and its G groups):
-    per scanned numeric feature a (G, buckets × cells) count array, per categorical feature the (g, value, n)
-    frame, and ``"_rows"``: rows per group."""
+    """Counts over ``source`` (a FROM clause over ``rows``; with ``group``, the view ``grp`` and its G groups): per
+    scanned numeric feature (rows per group × bucket, present rows per group × cell), per categorical feature the
+    (g, value, n) frame, and ``"_rows"``: rows per group.
+
+    The numeric features' codes are computed once per row into a compact temp table (``_dcodes``: the group and a
+    SMALLINT per feature), then each feature's histogram is one ``GROUP BY`` of one integer, group × codes + code,
+    over that table — small hash tables over 2-byte columns instead of one ``GROUPING SETS`` over the files,
+    whose expressions and wide keys cost thirty times a scan. The categorical values are counted straight from
+    ``source`` in one ``GROUPING SETS`` pass (their strings are read cheaply, dictionary-encoded)."""
     G = group or 1
     g = "g" if group is not None else "0"
-    keys = [cells[f].key_sql(_value(log, f), _bucket_sql(_value(log, f), edges[f])) for f in numeric]
-    cols = [f"{k} AS k{i}" for i, k in enumerate(keys)]
-    cols += [f"rows.{quote(f)} AS v{i}" for i, f in enumerate(categorical)]
-    names = [f"k{i}" for i in range(len(numeric))] + [f"v{i}" for i in range(len(categorical))]
-    if not names:
-        r = log.sql(f"SELECT {g} AS g, count(*) AS n {source} GROUP BY 1").df().assign(gid=0)
-    else:
-        sets = ", ".join(["(g)", *(f"(g, {c})" for c in names)])
-        r = log.sql(
-            f"SELECT g, {', '.join(names)}, GROUPING({', '.join(names)}) AS gid, count(*) AS n "
-            f"FROM (SELECT {g} AS g, {', '.join(cols)} {source}) GROUP BY GROUPING SETS ({sets})"
-        ).df()
-    m = len(names)
     out: dict[str, object] = {}
-    part = r[r["gid"] == (1 << m) - 1]
-    rows = np.zeros(G, dtype="int64")
-    rows[part["g"].to_numpy(dtype=np.intp)] = part["n"].to_numpy(dtype="int64")
-    out["_rows"] = rows
-    for i, name in enumerate(names):
-        part = r[r["gid"] == (1 << m) - 1 - (1 << (m - 1 - i))]
-        if i < len(numeric):
-            f = numeric[i]
-            n_b = max(len(edges[f]) - 1, 1)
-            h = np.zeros((G, (n_b + 2) * (cells[f].n + 2)), dtype="int64")
-            np.add.at(
-                h,
-                (part["g"].to_numpy(dtype=np.intp), part[name].to_numpy(dtype=np.intp)),
-                part["n"].to_numpy(dtype="int64"),
-            )
-            out[f] = h
-        else:
-            f = categorical[i - len(numeric)]
-            out[f] = part[["g", name, "n"]].rename(columns={name: "v"}).reset_index(drop=True)
+    if categorical or not numeric:
+        names = [f"v{i}" for i in range(len(categorical))]
+        cols = "".join(f", rows.{quote(f)} AS {v}" for f, v in zip(categorical, names, strict=True))
+        sets = ", ".join(["(g)", *(f"(g, {v})" for v in names)])
+        gid = f"GROUPING({', '.join(names)})" if names else "0"
+        r = log.sql(
+            f"SELECT g{''.join(', ' + v for v in names)}, {gid} AS gid, count(*) AS n "
+            f"FROM (SELECT {g} AS g{cols} {source}) GROUP BY GROUPING SETS ({sets})"
+        ).df()
+        m = len(names)
+        part = r[r["gid"] == (1 << m) - 1]
+        rows = np.zeros(G, dtype="int64")
+        rows[part["g"].to_numpy(dtype=np.intp)] = part["n"].to_numpy(dtype="int64")
+        out["_rows"] = rows
+        for i, f in enumerate(categorical):
+            part = r[r["gid"] == (1 << m) - 1 - (1 << (m - 1 - i))]
+            out[f] = part[["g", names[i], "n"]].rename(columns={names[i]: "v"}).reset_index(drop=True)
+    per_pass = max(1, (CODE_BYTES // max(n_rows, 1) - 4) // 2)
+    for start in range(0, len(numeric), per_pass):
+        batch = numeric[start : start + per_pass]
+        sel = ", ".join(
+            f"CAST({codes[f].sql(_value(log, f))} AS {'SMALLINT' if codes[f].missing < 2**15 - 1 else 'INTEGER'}) AS k{i}"
+            for i, f in enumerate(batch)
+        )
+        log.sql(f"CREATE OR REPLACE TEMP TABLE _dcodes AS SELECT CAST({g} AS INTEGER) AS g, {sel} {source}")
+        try:
+            if "_rows" not in out:
+                r = log.sql("SELECT g, count(*) AS n FROM _dcodes GROUP BY g").fetchnumpy()
+                rows = np.zeros(G, dtype="int64")
+                rows[np.asarray(r["g"], dtype=np.intp)] = np.asarray(r["n"], dtype="int64")
+                out["_rows"] = rows
+            for i, f in enumerate(batch):
+                size = codes[f].missing + 1
+                r = log.sql(
+                    f"SELECT CAST(g AS BIGINT) * {size} + k{i} AS key, count(*) AS n FROM _dcodes GROUP BY 1"
+                ).fetchnumpy()
+                gk, kk = np.divmod(np.asarray(r["key"], dtype="int64"), size)
+                out[f] = codes[f].decode(log, gk.astype(np.intp), kk, np.asarray(r["n"], dtype="int64"), G)
+        finally:
+            log.sql("DROP TABLE IF EXISTS _dcodes")
     return out
 
 
@@ -393,14 +500,14 @@ def drift_by_window(
     G = len(keys)
     scanned = [f for f in features if profile.features[f] in _GRID_PROFILES]
     categorical = [f for f in features if profile.features[f].kind == "categorical"]
-    hist = _key_histograms(
+    hist = _histograms(
         log,
         scanned,
-        {f: profile.features[f].edges for f in scanned},
         {f: _GRID_PROFILES[profile.features[f]] for f in scanned},
         "FROM grp AS rows",
-        group=G,
-        categorical=categorical,
+        G,
+        log.n,
+        categorical,
     )
     rows = hist["_rows"]
     frames, counts = [], {}
@@ -415,10 +522,7 @@ def drift_by_window(
             u, below = prof.distinct
             n = int(below[-1])
             if f in scanned:
-                cells = _GRID_PROFILES[prof]
-                h = hist[f].reshape(G, nb, cells.n + 2)
-                c = h.sum(axis=2)
-                per_cell = h[:, : nb - 1].sum(axis=1)  # present values (every bucket but missing)
+                c, per_cell = hist[f]  # rows per bucket, present rows per cell
                 m_w = per_cell.sum(axis=1)
                 if n:
                     ref_cdf = below[:-1] / n

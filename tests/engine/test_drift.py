@@ -9,6 +9,7 @@ from scipy import stats
 
 from explore.engine import by_time_window
 from explore.engine import drift as engine_drift
+from explore.errors import AnalysisError
 from explore.staleness import drift
 from tests.engine.test_metrics import pair  # noqa: F401  (the fixture)
 
@@ -81,9 +82,12 @@ def test_data_invariants_equal_the_pandas_path(pair):  # noqa: F811
     assert eng.by_window["flagged"].any()  # later months leave the first month's range
 
 
-def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_ks(pair, monkeypatch):  # noqa: F811
-    """Features above KS_MAX_POINTS are scanned: one pass for every feature; PSI / JS / shares as in memory, KS
-    a lower bound within one grid cell's reference share."""
+@pytest.mark.parametrize("passes", [1, 3], ids=["one-pass", "a-pass-per-feature"])
+def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_ks(pair, monkeypatch, passes):  # noqa: F811
+    """Features above KS_MAX_POINTS are scanned: one pass writes every feature's code (bucket and KS cell in one
+    small integer) into a temp table, one counts the categorical values; PSI / JS / shares as in memory, KS a
+    lower bound within one grid cell's reference share. A log too big for one codes table takes a pass per batch
+    of features (here: one feature each), with the same numbers."""
     scored, log = pair
     if scored.task != "binary":
         pytest.skip("one task is enough")
@@ -94,13 +98,16 @@ def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_k
     )
     monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 2)  # every numeric feature (seg has 3 values)
     monkeypatch.setattr(engine_drift, "KS_GRID", 256)
+    if passes > 1:  # room for the group and one feature's code per row
+        monkeypatch.setattr(engine_drift, "CODE_BYTES", 6 * len(scored.y))
     profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
     queries = []
     real_sql = type(log).sql
     monkeypatch.setattr(type(log), "sql", lambda self, q, p=None: queries.append(q) or real_sql(self, q, p))
     keys, eng = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
     scans = [q for q in queries if "FROM grp" in q]
-    assert len(scans) == 1 and "GROUPING SETS" in scans[0]  # every feature × window in one pass
+    assert len(scans) == 1 + passes  # the categorical values, then the numeric codes (3 numeric features)
+    assert "GROUPING SETS" in scans[0] and all("TEMP TABLE _dcodes" in q for q in scans[1:])
     numeric = (eng.table["kind"] == "numeric").to_numpy()
     assert (eng.table["ks_method"][numeric] == "grid").all()
     for f in FEATURES:
@@ -119,3 +126,24 @@ def test_the_one_pass_drift_of_many_valued_features_equals_the_pandas_path_but_k
         if profile.features[f].kind == "numeric"
     )
     assert np.nanmax(ks_exact - ks) <= worst_cell + 1e-12
+
+
+def test_the_first_window_as_a_time_range_selects_the_first_months_rows(pair):  # noqa: F811
+    """``first_window``: the rows of ``date_trunc(month, t) = first month`` as a range on the time column (which
+    the Parquet statistics can prune), so the reference profile is the same."""
+    scored, log = pair
+    where = engine_drift.first_window(log, "month")
+    count = "SELECT count(*) FROM rows WHERE "
+    assert log.sql(count + where).fetchall() == log.sql(count + FIRST_MONTH).fetchall()
+    a = engine_drift.reference_profile(log, features=FEATURES, where=where)
+    b = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    for f in FEATURES:
+        np.testing.assert_array_equal(a.features[f].ref_counts, b.features[f].ref_counts)
+    for unit in ("year", "quarter", "week", "day", "hour"):
+        first = f"date_trunc('{unit}', CAST(rows.\"when\" AS TIMESTAMP)) = (SELECT min(date_trunc('{unit}', CAST(rows.\"when\" AS TIMESTAMP))) FROM rows)"
+        assert (
+            log.sql(count + engine_drift.first_window(log, unit)).fetchall()
+            == log.sql(count + first).fetchall()
+        )
+    with pytest.raises(AnalysisError, match="calendar unit"):
+        engine_drift.first_window(log, "rows")
