@@ -41,6 +41,12 @@ NO_PROBA = (
     "{what} needs class probabilities, but the model '{model}' ({kind}) has no predict_proba. Refit a model that "
     "has one (e.g. LogisticRegression, or CalibratedClassifierCV around this one), or use {instead}."
 )
+ANNOTATIONS_OUT_OF_CORE = (
+    "The annotations are joined to dataset '{dataset}', which stays in the engine (the workspace holds a {sample}): "
+    "annotated items outside the sample would be lost. Not available out of core: export the annotated rows "
+    "(the ids in the annotations file) to a Parquet or CSV file read into memory, add it to [datasets] "
+    '(engine = "pandas") and name it in [annotations] dataset.'
+)
 NO_MODEL = "{what} needs a model, but this workspace has predictions only. Build it with model=… (or a [model] file)."
 
 
@@ -93,11 +99,11 @@ def _sample_facts(ws: Workspace, datasets: Sequence[str | None] | str | None) ->
     out = {}
     for name in dict.fromkeys(n or evaluation_dataset(ws) for n in names):
         if ws.is_out_of_core(name):
-            out[f"sample of '{name}'" if len(names) > 1 else "sample"] = sample_text(ws.samples[name])
+            out[f"sample of '{name}'" if len(names) > 1 else "sample"] = _sample_text(ws.samples[name])
     return out
 
 
-def sample_text(info: Any) -> str:
+def _sample_text(info: Any) -> str:
     """``SampleInfo`` as a Result fact: ``"sample of 50,000 of 1,200,000 rows (drawn by the engine, stratified by
     'y')"``."""
     how = f", stratified by '{info.stratified_by}'" if info.stratified_by else ""
@@ -841,9 +847,16 @@ def _engine_drift(ws: Workspace, spec: Any, ref: str, features: list[str]) -> Re
 
 
 def label_annotations(ws: Workspace) -> Any:
-    """The workspace's annotations joined to their dataset (``Annotations``)."""
+    """The workspace's annotations joined to their dataset (``Annotations``). Not available when that dataset stays
+    out of core: its items would be joined to the engine's sample and most of them lost."""
     from explore.labels.crowd import workspace_annotations
 
+    spec = ws.config.annotations
+    dataset = getattr(spec, "dataset", None)
+    if dataset and dataset in ws.dataset_names and ws.is_out_of_core(dataset):
+        raise AnalysisError(
+            ANNOTATIONS_OUT_OF_CORE.format(dataset=dataset, sample=_sample_text(ws.samples[dataset]))
+        )
     return workspace_annotations(ws)
 
 

@@ -260,3 +260,25 @@ def test_the_skew_check_is_not_available_out_of_core_and_says_why(tmp_path, monk
     code, checks = _check(tmp_path / "ooc", tmp_path / "out", "--checks", "skew")
     assert code == 2 and checks["skew"]["status"] == "skipped"
     assert "not available out of core: 'production' stays in the engine" in checks["skew"]["summary"]
+
+
+def test_annotations_of_an_out_of_core_dataset_are_refused_with_the_fix(tmp_path):
+    df = predictions_log("binary", 600).assign(row_id=lambda d: np.arange(len(d)))
+    ooc, _ = twin_workspaces(tmp_path, "binary", {"log": df}, {"log"})
+    pd.DataFrame({"item": [1, 2, 3], "who": ["a", "b", "a"], "label": [">50K", "<=50K", ">50K"]}).to_csv(
+        tmp_path / "ooc" / "ann.csv", index=False
+    )
+    toml = tmp_path / "ooc" / "workspace.toml"
+    toml.write_text(
+        toml.read_text().replace("[columns]", '[columns]\nid = "row_id"', 1)
+        + '\n[annotations]\npath = "ann.csv"\nitem = "item"\nlabeler = "who"\nlabel = "label"\ndataset = "log"\n'
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("explore.engine.sample.SAMPLE_ROWS", SAMPLE)
+        ws = explore.open(toml)
+    with pytest.raises(
+        AnalysisError, match=r"stays in the engine \(the workspace holds a sample of 3\d\d of 600"
+    ):
+        explore.agreement(ws)
+    with pytest.raises(AnalysisError, match="Not available out of core: export the annotated rows"):
+        explore.label_queue(ws)
