@@ -682,7 +682,11 @@ def _engine_performance_over_time(
         value=value,
         frame=lambda: value,
         draw=lambda: engine_charts.metric_over_time_chart(result, first),
-        facts={"windows": len(result.keys), "rows": f"{n_rows:,} (every row, engine)"},
+        facts={
+            "windows": len(result.keys),
+            "metrics": list(dict.fromkeys(value["metric"])),
+            "rows": f"{n_rows:,} (every row, engine)",
+        },
     )
 
 

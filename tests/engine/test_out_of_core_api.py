@@ -282,3 +282,18 @@ def test_annotations_of_an_out_of_core_dataset_are_refused_with_the_fix(tmp_path
         explore.agreement(ws)
     with pytest.raises(AnalysisError, match="Not available out of core: export the annotated rows"):
         explore.label_queue(ws)
+
+
+def test_explore_report_writes_its_sections_from_every_row_and_states_the_sample(tmp_path, db_url):
+    """`explore report` is made of notebook calls: on an out-of-core workspace its slice report and performance
+    over time are the engine's, on every row, and the SHAP section is unavailable (predictions only) — no error."""
+    from explore.core.store import Store
+    from explore.report.minutes import build_minutes
+
+    ooc, _ = twin_workspaces(tmp_path, "binary", {"log": predictions_log("binary", ROWS)}, {"log"})
+    with Store(db_url) as store:
+        minutes = build_minutes(ooc, store, by=["city"])
+    sections = {s.key: s for s in minutes.sections}
+    for key in ("slices", "staleness"):
+        assert sections[key].unavailable is None, sections[key].unavailable
+        assert f"{ROWS:,} (every row, engine)" in " ".join(sections[key].parts)
