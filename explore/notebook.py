@@ -43,6 +43,12 @@ NO_PROBA = (
     "{what} needs class probabilities, but the model '{model}' ({kind}) has no predict_proba. Refit a model that "
     "has one (e.g. LogisticRegression, or CalibratedClassifierCV around this one), or use {instead}."
 )
+ANNOTATIONS_OUT_OF_CORE = (
+    "The annotations are joined to dataset '{dataset}', which stays in the engine (the workspace holds a {sample}): "
+    "annotated items outside the sample would be lost. Not available out of core: export the annotated rows "
+    "(the ids in the annotations file) to a Parquet or CSV file read into memory, add it to [datasets] "
+    '(engine = "pandas") and name it in [annotations] dataset.'
+)
 NO_MODEL = "{what} needs a model, but this workspace has predictions only. Build it with model=… (or a [model] file)."
 
 
@@ -89,6 +95,26 @@ def _engine_dataset(ws: Workspace, dataset: str | None) -> str | None:
 
     name = dataset or evaluation_dataset(ws)
     return name if ws.is_out_of_core(name) else None
+
+
+def _sample_facts(ws: Workspace, datasets: Sequence[str | None] | str | None) -> dict[str, str]:
+    """What a row-level analysis says about its rows: for each out-of-core dataset among ``datasets``, the
+    engine-drawn sample it ran on (rows of how many, how drawn). Empty when every dataset is in memory."""
+    from explore.core.roles import evaluation_dataset
+
+    names = [datasets] if datasets is None or isinstance(datasets, str) else list(datasets)
+    out = {}
+    for name in dict.fromkeys(n or evaluation_dataset(ws) for n in names):
+        if ws.is_out_of_core(name):
+            out[f"sample of '{name}'" if len(names) > 1 else "sample"] = _sample_text(ws.samples[name])
+    return out
+
+
+def _sample_text(info: Any) -> str:
+    """``SampleInfo`` as a Result fact: ``"sample of 50,000 of 1,200,000 rows (drawn by the engine, stratified by
+    'y')"``."""
+    how = f", stratified by '{info.stratified_by}'" if info.stratified_by else ""
+    return f"sample of {info.rows:,} of {info.total:,} rows (drawn by the engine{how})"
 
 
 def _need_model(ws: Workspace, model: str | None, what: str) -> tuple[str, Any]:
@@ -187,27 +213,37 @@ def slice_report(
     from explore.slices.report import slice_report as report
 
     sc = scored(ws, dataset, model=model)
-    sd, _ = _slice(sc, where)
     by_list = [by] if isinstance(by, str) else list(by or [])
     _check_columns(sc, by_list, "by")
-    value = report(
-        sc,
-        sd,
-        by=by_list or None,
-        params=SliceReportParams(
-            bins=bins, metrics=tuple(metrics) if metrics else None, confidence=confidence
-        ),
-    )
+    params = SliceReportParams(bins=bins, metrics=tuple(metrics) if metrics else None, confidence=confidence)
+    name = _engine_dataset(ws, dataset)
+    if name is not None:
+        from explore.engine.report import slice_report as engine_report
+
+        sd = as_slice(where)
+        _check_columns(sc, [c.column for c in sd.conditions if not c.column.startswith("__")], "where")
+        log = ws.log(name)
+        try:
+            value = engine_report(log, sd, by=by_list or None, params=params)
+        finally:
+            log.con.close()
+        rows: Any = f"{value.n_rows:,} (every row, engine)"
+    else:
+        sd, _ = _slice(sc, where)
+        value = report(sc, sd, by=by_list or None, params=params)
+        rows = value.n_rows
     grouped = value.by_group is not None and bool(by_list)
     first = value.metrics[0]
     return Result(
-        title=f"Slice report: {sd.describe()}" + (f", by {', '.join(by_list)}" if by_list else ""),
+        title=f"Slice report: {sd.describe()}"
+        + (f", by {', '.join(by_list)}" if by_list else "")
+        + (", every row by the engine" if name is not None else ""),
         value=value,
         frame=(lambda: value.by_group) if grouped else (lambda: value.comparison),
         draw=(lambda: charts.group_bars(value, first))
         if grouped
         else (lambda: charts.comparison_chart(value)),
-        facts={"dataset": sc.dataset_name, "rows": value.n_rows, "rows in slice": value.n_slice},
+        facts={"dataset": sc.dataset_name, "rows": rows, "rows in slice": value.n_slice},
     )
 
 
@@ -369,6 +405,7 @@ def what_if(
             [{"column": c, "before": old, "after": new} for c, (old, new) in value.changes.items()]
         ),
         facts={
+            **_sample_facts(ws, dataset),
             "prediction before": value.original,
             "prediction after": value.edited,
             "output before": value.original_score,
@@ -401,7 +438,12 @@ def counterfactual(
         title=f"Nearest counterfactual of row position {pos}",
         value=value,
         frame=lambda: value.differences,
-        facts={"found": value.found, "distance": value.distance, "note": value.message},
+        facts={
+            **_sample_facts(ws, dataset),
+            "found": value.found,
+            "distance": value.distance,
+            "note": value.message,
+        },
     )
 
 
@@ -424,7 +466,7 @@ def ice(
     _, est = _need_model(ws, model, "ICE")
     pos = _position(sc, row_id, position)
     value = ice_curve(est, sc, pos, feature, n_points=n_points, cls=cls)
-    return _dependence(value, f"ICE of '{feature}' for row position {pos}")
+    return _dependence(value, f"ICE of '{feature}' for row position {pos}", _sample_facts(ws, dataset))
 
 
 def partial_dependence(
@@ -450,10 +492,10 @@ def partial_dependence(
     _, in_slice = _slice(sc, where)
     params = DependenceParams(n_rows=n_rows, n_points=n_points, cls=cls, seed=seed)
     value = pd_curve(est, sc, feature, params, slice_def=in_slice)
-    return _dependence(value, f"Partial dependence on '{feature}'")
+    return _dependence(value, f"Partial dependence on '{feature}'", _sample_facts(ws, dataset))
 
 
-def _dependence(value: Any, title: str) -> Result:
+def _dependence(value: Any, title: str, sample: dict[str, str]) -> Result:
     from explore.slices import charts
 
     return Result(
@@ -461,7 +503,7 @@ def _dependence(value: Any, title: str) -> Result:
         value=value,
         frame=lambda: value.curves,
         draw=lambda: charts.dependence_chart(value),
-        facts={"output": value.output_meaning, "rows": value.n_rows},
+        facts={**sample, "output": value.output_meaning, "rows": value.n_rows},
     )
 
 
@@ -495,7 +537,12 @@ def explain(
         value=value,
         frame=lambda: importance_table(value),
         draw=lambda: charts.importance_bars(value),
-        facts={"rows explained": value.sample_size, "explainer": value.explainer, "units": value.units},
+        facts={
+            **_sample_facts(ws, dataset),
+            "rows explained": value.sample_size,
+            "explainer": value.explainer,
+            "units": value.units,
+        },
     )
 
 
@@ -524,7 +571,7 @@ def explain_row(
         value=value,
         frame=steps.to_frame,
         draw=lambda: charts.waterfall(steps),
-        facts={"explainer": value.explainer, "units": value.units},
+        facts={**_sample_facts(ws, dataset), "explainer": value.explainer, "units": value.units},
     )
 
 
@@ -567,7 +614,7 @@ def explain_slice(
         value=value,
         frame=lambda: value.importance,
         draw=lambda: charts.slice_vs_rest_bars(value),
-        facts={"reference": ref},
+        facts={**_sample_facts(ws, [dataset, ref]), "reference": ref},
     )
 
 
@@ -617,7 +664,7 @@ def performance_over_time(
         value=value,
         frame=lambda: value.table,
         draw=lambda: charts.performance_chart(value, chosen[0]),
-        facts={"windows": w.n_windows, "metrics": chosen},
+        facts={**_sample_facts(ws, spec.datasets), "windows": w.n_windows, "metrics": chosen},
     )
 
 
@@ -650,7 +697,11 @@ def _engine_performance_over_time(
         value=value,
         frame=lambda: value,
         draw=lambda: engine_charts.metric_over_time_chart(result, first),
-        facts={"windows": len(result.keys), "rows": f"{n_rows:,} (every row, engine)"},
+        facts={
+            "windows": len(result.keys),
+            "metrics": list(dict.fromkeys(value["metric"])),
+            "rows": f"{n_rows:,} (every row, engine)",
+        },
     )
 
 
@@ -726,7 +777,11 @@ def staleness_experiment(
         value=value,
         frame=lambda: value.per_cutoff,
         draw=lambda: charts.staleness_chart(value),
-        facts={"time to stale": charts.time_to_stale_sentence(value), "fits": len(value.fits)},
+        facts={
+            **_sample_facts(ws, spec.datasets),
+            "time to stale": charts.time_to_stale_sentence(value),
+            "fits": len(value.fits),
+        },
     )
 
 
@@ -746,9 +801,11 @@ def drift(
     from explore.staleness.drift import drift_by_window, reference_profile
 
     spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets)
-    timeline, w = _windows(ws, spec)
     ref = reference or reference_dataset(ws)
     feats = list(features) if features else list(ws.feature_names)
+    if len(spec.datasets) == 1 and _engine_dataset(ws, spec.datasets[0]):
+        return _engine_drift(ws, spec, ref, feats)
+    timeline, w = _windows(ws, spec)
     profile = reference_profile(ws.dataset(ref), features=feats, name=ref)
     value = drift_by_window(
         profile, timeline.frame, windows.apply_windows(w, timeline.time), w.n_windows, features=feats
@@ -758,7 +815,50 @@ def drift(
         value=value,
         frame=lambda: value.table,
         draw=lambda: charts.drift_heatmap(value, w.labels, too_few=w.too_few),
-        facts={"windows": w.n_windows, "features": len(feats)},
+        facts={**_sample_facts(ws, [*spec.datasets, ref]), "windows": w.n_windows, "features": len(feats)},
+    )
+
+
+def _engine_drift(ws: Workspace, spec: Any, ref: str, features: list[str]) -> Result:
+    """``drift`` of one out-of-core dataset: every row of each window (calendar windows, or ``rows=N`` equal-row
+    windows), by the engine, against every row of ``ref`` (profiled by the engine when it is out of core too).
+    ``value``: the in-memory ``DriftResult`` (``table`` with a ``window`` code and ``ks_method``);
+    ``.to_frame()`` adds each window's start."""
+    from explore.engine import charts as engine_charts
+    from explore.engine import drift as engine_drift
+    from explore.engine.metrics import EngineTable, by_time_window
+    from explore.staleness.drift import reference_profile
+
+    if ws.is_out_of_core(ref):
+        ref_log = ws.log(ref)
+        try:
+            profile = engine_drift.reference_profile(ref_log, features=features, name=ref)
+        finally:
+            ref_log.con.close()
+        ref_rows = f"{profile.n_rows:,} (every row, engine)"
+    else:
+        profile = reference_profile(ws.dataset(ref), features=features, name=ref)
+        ref_rows = f"{profile.n_rows:,}"
+    log = ws.log(spec.datasets[0])
+    try:
+        keys, value = engine_drift.drift_by_window(
+            profile, log, by_time_window(log, spec.by, n_windows=spec.n_windows), features=features
+        )
+        n_rows = log.n
+    finally:
+        log.con.close()
+    result = EngineTable(keys, value.table, code="window")
+    return Result(
+        title=f"Drift per {spec.by} against '{ref}', every row by the engine",
+        value=value,
+        frame=lambda: value.table.assign(window_start=result.key("window")),
+        draw=lambda: engine_charts.drift_heatmap(result, "psi"),
+        facts={
+            "rows": f"{n_rows:,} (every row, engine)",
+            "reference rows": ref_rows,
+            "windows": len(keys),
+            "features": len(features),
+        },
     )
 
 
@@ -766,9 +866,16 @@ def drift(
 
 
 def label_annotations(ws: Workspace) -> Any:
-    """The workspace's annotations joined to their dataset (``Annotations``)."""
+    """The workspace's annotations joined to their dataset (``Annotations``). Not available when that dataset stays
+    out of core: its items would be joined to the engine's sample and most of them lost."""
     from explore.labels.crowd import workspace_annotations
 
+    spec = ws.config.annotations
+    dataset = getattr(spec, "dataset", None)
+    if dataset and dataset in ws.dataset_names and ws.is_out_of_core(dataset):
+        raise AnalysisError(
+            ANNOTATIONS_OUT_OF_CORE.format(dataset=dataset, sample=_sample_text(ws.samples[dataset]))
+        )
     return workspace_annotations(ws)
 
 

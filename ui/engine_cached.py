@@ -1,4 +1,5 @@
-"""Cached engine analyses of out-of-core datasets (``explore.engine``), shared by the pages that show them.
+"""Cached engine analyses of out-of-core datasets (``explore.engine``), shared by the pages that show them: the
+slice report, groups, overall metrics, performance over time, drift and invariants.
 
 Each call opens the dataset's log (a DuckDB view over its files), runs its queries and closes it: the results
 are small frames, cached by the workspace (its key covers every file of the dataset) and the parameters.
@@ -16,6 +17,7 @@ from ui.cache import cache_small
 
 if TYPE_CHECKING:
     from explore.engine.metrics import EngineTable
+    from explore.slices.report import SliceReport
     from explore.staleness.drift import InvariantThresholds
 
 # The engine modules (DuckDB, scipy) are imported by the functions that run them, not with this module: the
@@ -37,6 +39,19 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     log = _log(ws, dataset)
     try:
         return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
+    finally:
+        log.con.close()
+
+
+@cache_small(max_entries=32)
+def slice_report(ws: Workspace, dataset: str, slice_def: SliceDefinition) -> SliceReport:
+    """The slice vs the rest vs every row of the dataset (``explore.engine.report``: the in-memory report's numbers)."""
+    from explore.engine.report import slice_report as engine_report
+    from explore.slices.report import SliceReportParams
+
+    log = _log(ws, dataset)
+    try:
+        return engine_report(log, slice_def, params=SliceReportParams(confidence=CONFIDENCE))
     finally:
         log.con.close()
 

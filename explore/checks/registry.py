@@ -67,6 +67,11 @@ DATASET_UNKNOWN = (
 MODULE_MISSING = "{module} is not available in this installation"
 REQUESTED_SKIPPED = "The check '{name}' was asked for with --checks but could not run: {reason}."
 NO_MODEL = NO_MODEL_FILE.format(needs="This check runs the model", then="")
+SKEW_OUT_OF_CORE = (
+    "not available out of core: {datasets} stays in the engine (the workspace holds a sample of it), and a row-by-row "
+    "join of samples would miss most ids. Export the rows logged at both ends to a file read into memory "
+    '(engine = "pandas") and pass them with --skew TRAINING,SERVING'
+)
 STORE_RECORD_FAILED = "The run could not be recorded in the store ({reason}); the reports were still written."
 
 
@@ -182,19 +187,29 @@ class Check:
     title: str
     run: Callable[[CheckContext], Outcome]
     cheap: bool = True  # seconds on the sample; expensive ones (refits) are False
+    # What the check reads of an out-of-core dataset (one that stays in the engine, docs/scale.md):
+    # "engine" every row, by engine queries; "sample" the engine-drawn sample the workspace holds (the result then
+    # says so, ``sample_note``); "none" no rows of a dataset (the model file, the workspace's settings).
+    rows: str = "sample"
 
 
 CHECKS: dict[str, Check] = {}
 
 
-def register(name: str, tests: Sequence[str], *, kind: str, title: str, cheap: bool = True) -> Callable:
-    """Decorator adding a check to the registry (the one line that adds a check)."""
+def register(
+    name: str, tests: Sequence[str], *, kind: str, title: str, cheap: bool = True, rows: str = "sample"
+) -> Callable:
+    """Decorator adding a check to the registry (the one line that adds a check). ``rows``: what it reads of an
+    out-of-core dataset — "engine" (every row), "sample" (the engine-drawn sample; stated in its result) or
+    "none"."""
     for t in tests:
         if t not in TESTS_BY_ID:
             raise ValueError(f"check {name!r}: unknown rubric test {t!r}")
+    if rows not in ("engine", "sample", "none"):
+        raise ValueError(f"check {name!r}: rows must be 'engine', 'sample' or 'none'; received {rows!r}")
 
     def deco(fn: Callable[[CheckContext], Outcome]) -> Callable[[CheckContext], Outcome]:
-        CHECKS[name] = Check(name, tuple(tests), kind, title, fn, cheap)
+        CHECKS[name] = Check(name, tuple(tests), kind, title, fn, cheap, rows)
         return fn
 
     return deco
@@ -303,7 +318,13 @@ def check_repro(ctx: CheckContext) -> Outcome:
     )
 
 
-@register("weak_slices", ["model-6"], kind="weak_slices", title="Weak-slice discovery (FDR-controlled)")
+@register(
+    "weak_slices",
+    ["model-6"],
+    kind="weak_slices",
+    title="Weak-slice discovery (FDR-controlled)",
+    rows="engine",
+)
 def check_weak_slices(ctx: CheckContext) -> Outcome:
     """explore.slices.report.weak_slices on the evaluation dataset; fails only with --fail-on-weak-slices."""
     slices = _module("explore.slices.report")
@@ -321,6 +342,7 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
                 )
             except AnalysisError as exc:
                 raise SkipCheck(f"'{ctx.eval_dataset}' (every row, engine): {exc}") from None
+            engine_rows: int | None = log.n
         finally:
             log.con.close()
     else:
@@ -334,6 +356,7 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
                 "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
             )
         result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
+        engine_rows = None
     found = result.slices
     n = len(found)
     top = "; ".join(
@@ -346,6 +369,8 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     )
     fail = bool(ctx.options.get("fail_on_weak_slices")) and n > 0
     details = result.to_dict()
+    if engine_rows is not None:
+        details["every_row_by_engine"] = {ctx.eval_dataset: engine_rows}
     if fail:
         details["failures"] = jsonable(found.head(20), max_rows=DETAIL_ROWS)
     return Outcome(
@@ -356,7 +381,7 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     )
 
 
-@register("fairness", ["model-7"], kind="fairness_gaps", title="Fairness gaps between groups")
+@register("fairness", ["model-7"], kind="fairness_gaps", title="Fairness gaps between groups", rows="engine")
 def check_fairness(ctx: CheckContext) -> Outcome:
     """explore.slices.report.fairness_gaps per --fairness column; fails when a gap is significantly above the limit."""
     slices = _module("explore.slices.report")
@@ -407,7 +432,8 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     if not measured:
         # Nothing was compared: a pass here would be evidence of a test that did not happen.
         raise SkipCheck(
-            f"no fairness gap could be measured on '{ctx.eval_dataset}' ({sc.n:,} rows): "
+            f"no fairness gap could be measured on '{ctx.eval_dataset}' "
+            f"({ctx.ws.samples[ctx.eval_dataset].total if log is not None else sc.n:,} rows): "
             + "; ".join(parts)
             + ". Evaluate on a larger dataset (--dataset) or choose a column with fewer, larger groups."
         )
@@ -418,6 +444,8 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     )
     summary = head + (" — " + "; ".join(parts) if parts else "") + f" on '{ctx.eval_dataset}'."
     details: dict[str, Any] = {"columns": per_column}
+    if log is not None:
+        details["every_row_by_engine"] = {ctx.eval_dataset: ctx.ws.samples[ctx.eval_dataset].total}
     if failures:
         details["failures"] = failures
     return Outcome(
@@ -509,6 +537,7 @@ def check_serving_expectations(ctx: CheckContext) -> Outcome:
     ["monitor-2", "monitor-5"],
     kind="data_invariants",
     title="Serving data keeps the training data's invariants; no NaN/inf in inputs or outputs",
+    rows="engine",
 )
 def check_invariants(ctx: CheckContext) -> Outcome:
     """explore.staleness.drift.data_invariants of the serving dataset against the training data, per month."""
@@ -526,7 +555,19 @@ def check_invariants(ctx: CheckContext) -> Outcome:
     features = [f for f in ws.feature_names if f in ref_frame.columns and f in current.columns]
     if not features:
         raise SkipCheck("the training and serving datasets share no feature column")
-    profile = drift.reference_profile(ref_frame, features=features, name=reference)
+    if ws.is_out_of_core(reference):  # every row of the reference, profiled by the engine
+        from explore.engine.drift import reference_profile as engine_profile
+
+        ref_log = ws.log(reference)
+        try:
+            profile = engine_profile(ref_log, features=features, name=reference)
+        finally:
+            ref_log.con.close()
+    else:
+        profile = drift.reference_profile(ref_frame, features=features, name=reference)
+    if ws.is_out_of_core(ctx.serving_dataset):
+        table, n_windows, n_rows, thresholds = _engine_invariants(ctx, profile, features)
+        return _invariants_outcome(ctx, reference, table, n_windows, n_rows, thresholds, features)
     time = ws.times.get(ctx.serving_dataset)
     if time is not None:
         w = windows.time_windows(time, by="month", where=f"dataset '{ctx.serving_dataset}'")
@@ -553,6 +594,54 @@ def check_invariants(ctx: CheckContext) -> Outcome:
         features=features,
     )
     table = result.by_window.assign(label=labels)
+    return _invariants_outcome(ctx, reference, table, n_windows, len(current), result.thresholds, features)
+
+
+def _engine_invariants(ctx: CheckContext, profile: Any, features: list[str]) -> tuple[Any, int, int, Any]:
+    """The invariants of every row of an out-of-core serving dataset per calendar month, counted by the engine:
+    (table with ``label``, windows between the first and last month — empty ones included, as in memory —,
+    rows, thresholds). Model outputs: the log's logged outputs (none in a predictions-only workspace, as in
+    memory, where only a model's outputs are counted)."""
+    import pandas as pd
+
+    from explore.engine.drift import data_invariants, default_outputs
+    from explore.engine.metrics import Grouping, by_time_window
+
+    ws = ctx.ws
+    log = ws.log(ctx.serving_dataset)
+    try:
+        timed = bool(ws.columns.time and ws.columns.time in log.types)
+        grouping = by_time_window(log, "month") if timed else Grouping((), ())
+        keys, result = data_invariants(
+            profile,
+            log,
+            grouping,
+            outputs=default_outputs(log) if ws.models else [],
+            features=features,
+        )
+        n_rows = log.n
+    finally:
+        log.con.close()
+    table = result.by_window
+    if timed:
+        starts = pd.to_datetime(keys["window"]).iloc[table["window"]]
+        table = table.assign(label=starts.dt.strftime("%Y-%m").to_numpy())
+        months = pd.to_datetime(keys["window"])
+        n_windows = len(pd.period_range(months.min(), months.max(), freq="M"))
+    else:
+        table, n_windows = table.assign(label="all rows"), 1
+    return table, n_windows, n_rows, result.thresholds
+
+
+def _invariants_outcome(
+    ctx: CheckContext,
+    reference: str,
+    table: Any,
+    n_windows: int,
+    n_rows: int,
+    thresholds: Any,
+    features: list[str],
+) -> Outcome:
     flagged = table[table["flagged"]]
     nan_out = int(table["nan_outputs"].sum() + table["inf_outputs"].sum())
     inf_in = int(table["inf_inputs"].sum())
@@ -563,14 +652,15 @@ def check_invariants(ctx: CheckContext) -> Outcome:
         )
         summary = f"{len(flagged)} of {n_windows} window(s) of {where} break an invariant ({examples})."
     else:
-        summary = (
-            f"Every window of {where} keeps the invariants ({n_windows} window(s), {len(current):,} rows)."
-        )
+        summary = f"Every window of {where} keeps the invariants ({n_windows} window(s), {n_rows:,} rows)."
     summary += f" NaN/inf in model outputs: {nan_out:,}; inf in inputs: {inf_in:,}."
     details = {
         "windows": jsonable(table, max_rows=DETAIL_ROWS),
-        "thresholds": jsonable(result.thresholds, max_rows=DETAIL_ROWS),
+        "thresholds": jsonable(thresholds, max_rows=DETAIL_ROWS),
         "features": features,
+        "every_row_by_engine": [
+            d for d in (ctx.serving_dataset, reference) if d and ctx.ws.is_out_of_core(d)
+        ],
     }
     if len(flagged):
         details["failures"] = jsonable(flagged[["label", "rows", "breaks"]], max_rows=DETAIL_ROWS)
@@ -684,7 +774,13 @@ def check_cost(ctx: CheckContext) -> Outcome:
     )
 
 
-@register("banned", ["data-4"], kind="banned_features", title="No banned feature among the model's inputs")
+@register(
+    "banned",
+    ["data-4"],
+    kind="banned_features",
+    title="No banned feature among the model's inputs",
+    rows="none",
+)
 def check_banned(ctx: CheckContext) -> Outcome:
     """explore.checks.stability.banned_features against [checks] banned_features."""
     stability = _module("explore.checks.stability")
@@ -712,6 +808,10 @@ def check_skew(ctx: CheckContext) -> Outcome:
         training, serving = _train(ctx), ctx.serving_dataset
     if not ctx.ws.columns.id:
         raise SkipCheck("the workspace names no id column to join training and serving rows ([columns] id)")
+    out_of_core = [d for d in (training, serving) if ctx.ws.is_out_of_core(d)]
+    if out_of_core:
+        # Joining two samples drawn independently would pair few ids and call the rest missing: not a skew test.
+        raise SkipCheck(SKEW_OUT_OF_CORE.format(datasets=", ".join(f"'{d}'" for d in out_of_core)))
     result = skew.feature_skew(ctx.ws, training=training, serving=serving)
     if result.passed is None:
         raise SkipCheck(result.summary())
@@ -750,6 +850,7 @@ def check_shadow(ctx: CheckContext) -> Outcome:
     ["monitor-1"],
     kind="compatibility",
     title="The model file's libraries and types match this environment",
+    rows="none",
 )
 def check_compat(ctx: CheckContext) -> Outcome:
     """explore.checks.compatibility.compatibility: recorded library versions vs this environment, types importable."""
@@ -769,6 +870,7 @@ def check_compat(ctx: CheckContext) -> Outcome:
     ["infra-4", "monitor-7"],
     kind="key_examples",
     title="Key examples reproduce their recorded outputs",
+    rows="none",
 )
 def check_key_examples(ctx: CheckContext) -> Outcome:
     """explore.checks.compatibility.verify_key_examples against the key examples file."""
@@ -792,6 +894,51 @@ def check_key_examples(ctx: CheckContext) -> Outcome:
 
 # ---- running ----------------------------------------------------------------------------------------
 
+_DATASET_PARAMS = ("dataset", "datasets", "train", "training", "serving", "reference")
+
+
+def _datasets_read(ctx: CheckContext, params: Mapping[str, Any]) -> list[str]:
+    """The datasets a check's result names in its params (where its rows came from), in order."""
+    names: list[str] = []
+    for key in _DATASET_PARAMS:
+        value = params.get(key)
+        for v in [value] if isinstance(value, str) else list(value or ()):
+            if isinstance(v, str) and v in ctx.ws.dataset_names:
+                names.append(v)
+    return list(dict.fromkeys(names))
+
+
+def sample_note(ws: Any, datasets: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """For the out-of-core datasets among ``datasets``: the sentence a check's summary ends with (it ran on the
+    engine-drawn sample, how many of how many rows) and the details (``{dataset: {rows, total, stratified_by}}``).
+    ``("", {})`` when every dataset is in memory."""
+    infos = {d: ws.samples[d] for d in datasets if ws.is_out_of_core(d)}
+    if not infos:
+        return "", {}
+    parts = [
+        f"{i.rows:,} of {i.total:,} rows of '{d}'"
+        + (f" (stratified by '{i.stratified_by}')" if i.stratified_by else "")
+        for d, i in infos.items()
+    ]
+    note = (
+        f" Ran on a sample drawn by the engine, not every row: {'; '.join(parts)} "
+        "(the dataset stays out of core; a row-level check reads the workspace's sample)."
+    )
+    details = {
+        d: {"rows": i.rows, "total": i.total, "stratified_by": i.stratified_by} for d, i in infos.items()
+    }
+    return note, details
+
+
+def _with_sample_note(ctx: CheckContext, check: Check, out: Outcome) -> Outcome:
+    """``out`` with the sample stated, when the check read the sample of an out-of-core dataset."""
+    if check.rows != "sample":
+        return out
+    note, details = sample_note(ctx.ws, _datasets_read(ctx, out.params))
+    if not note:
+        return out
+    return replace(out, message=out.message.rstrip() + note, details={**out.details, "sample": details})
+
 
 def run_checks(
     ctx: CheckContext, names: Sequence[str], *, progress: Callable[[str], None] | None = None
@@ -804,7 +951,7 @@ def run_checks(
             progress(f"[{i + 1}/{len(names)}] {check.title}…")
         start = time.perf_counter()
         try:
-            out = check.run(ctx)
+            out = _with_sample_note(ctx, check, check.run(ctx))
             status = "passed" if out.passed else "failed"
             result = CheckResult(
                 name,

@@ -39,6 +39,13 @@ def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
     at = make_app("views/slices.py", workspace=engine_workspace)
     assert_no_exception(at)
     assert "sample of" in _captions(at)  # the page says which rows are a sample
+    # The slice vs rest vs all rows summary: every row, by the engine, not the sample.
+    assert f"Computed by the engine on all {ROWS:,} rows of the dataset ({ROWS:,} in the slice)" in _captions(
+        at
+    )
+    assert at.metric[0].value == f"{ROWS:,}"
+    comparison = next(d.value for d in at.dataframe if "slice_support" in d.value.columns)
+    assert (comparison["slice_support"] <= ROWS).all() and comparison["slice_support"].max() > 300
     at.multiselect(key="slices_group_by").set_value(["city"]).run()
     assert_no_exception(at)
     assert f"all {ROWS:,} rows" in _captions(at)

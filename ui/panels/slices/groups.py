@@ -137,7 +137,9 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
                 "bins": bins,
                 "dataset": ctx.dataset,
                 "model": ctx.model_name,
-                "engine": "duckdb",
+                "engine": "spark"
+                if ctx.ws.config.engine_sources[ctx.dataset].engine == "spark"
+                else "duckdb",
             },
             result={"by_group": records(shown.assign(metric=metric)), "fdr": engine_cached.FDR},
             dataset=ctx.dataset,

@@ -10,7 +10,7 @@ from explore.report.csv import csv_bytes
 from explore.slices import charts, report
 from explore.slices.comparison import SliceRows, positives_in, single_true_class
 from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
-from ui import evidence
+from ui import engine_cached, evidence
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
 
@@ -35,8 +35,14 @@ COMPARISON_COLUMNS = [
 def summary_section(ctx: PageContext, focus: SliceRows) -> None:
     st.subheader("Slice vs rest vs all rows")
     with shown_errors():
-        rep = cached.slice_report(ctx.scored, focus.conditions_only, (), report.DEFAULT_BINS)
-    _headline(ctx, focus, rep.comparison.set_index("metric"))
+        if ctx.out_of_core:  # every row of the dataset, by the engine; not the sample the row-level views use
+            rep = engine_cached.slice_report(ctx.ws, ctx.dataset, focus.conditions_only)
+            st.caption(
+                f"Computed by the engine on all {rep.n_rows:,} rows of the dataset ({rep.n_slice:,} in the slice)."
+            )
+        else:
+            rep = cached.slice_report(ctx.scored, focus.conditions_only, (), report.DEFAULT_BINS)
+    _headline(ctx, focus, rep)
     for note in rep.notes:
         say("info", note, icon=":material/info:")
     _small_slice_notes(ctx, focus)
@@ -87,12 +93,17 @@ def summary_section(ctx: PageContext, focus: SliceRows) -> None:
         )
 
 
-def _headline(ctx: PageContext, focus: SliceRows, by_metric: pd.DataFrame) -> None:
-    """Rows in the slice, then accuracy (classification) or MAE (regression) against the rest."""
+def _headline(ctx: PageContext, focus: SliceRows, rep: report.SliceReport) -> None:
+    """Rows in the slice, then accuracy (classification) or MAE (regression) against the rest (the report's rows:
+    every row of an out-of-core dataset, not its sample)."""
     sc = ctx.scored
+    by_metric = rep.comparison.set_index("metric")
     c1, c2, c3 = st.columns(3)
     c1.metric(
-        "Rows in slice", f"{focus.n_rows:,}", f"{focus.n_rows / sc.n:.1%} of {sc.n:,}", delta_color="off"
+        "Rows in slice",
+        f"{rep.n_slice:,}",
+        f"{rep.n_slice / rep.n_rows:.1%} of {rep.n_rows:,}",
+        delta_color="off",
     )
     if sc.task != "regression":
         gap = by_metric.loc["accuracy", "gap"]
@@ -103,7 +114,12 @@ def _headline(ctx: PageContext, focus: SliceRows, by_metric: pd.DataFrame) -> No
             None if pd.isna(gap) else f"{gap:+.3f} vs rest",
         )
         if sc.task == "binary":
-            c3.metric("Positives in slice", f"{positives_in(sc, focus.mask):,}")
+            positives = (
+                round(by_metric.loc["base rate", "slice"] * rep.n_slice)
+                if ctx.out_of_core
+                else positives_in(sc, focus.mask)
+            )
+            c3.metric("Positives in slice", f"{positives:,}")
     else:
         gap = by_metric.loc["MAE", "gap"]
         c2.metric(

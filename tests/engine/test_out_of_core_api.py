@@ -1,0 +1,299 @@
+"""The notebook API and `explore check` on a workspace whose datasets stay in the engine (hive-partitioned Parquet,
+predictions in columns): every aggregate is computed on every row and equals the in-memory path on the same rows
+to 1e-9 (binary, multiclass, regression); what runs on the engine-drawn sample says so in its result.
+
+Known differences, asserted as such: the multiclass macro ROC AUC's interval (in memory a bootstrap on small
+slices, in the engine the normal interval, with a note) and the average precision of each group's *rest*
+(not computed by the engine: NaN with the in-memory path's note).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import explore
+from explore.core.upload import toml_text
+from explore.errors import AnalysisError
+from explore.slices.definition import Condition, SliceDefinition
+from explore.slices.report import SliceReportParams
+from tests.engine.test_metrics import COLUMNS, predictions_log
+from tests.helpers import make_workspace
+
+ROWS = 2000
+SAMPLE = 300
+TASKS = ["binary", "multiclass", "regression"]
+
+
+def _write_log(folder, df: pd.DataFrame) -> None:
+    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
+        (folder / f"month={m}").mkdir(parents=True)
+        part.to_parquet(folder / f"month={m}" / "part-0.parquet", index=False)
+
+
+def _with_month(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows as the engine sees them: the hive partition key is a column."""
+    return df.assign(month=pd.to_datetime(df["when"]).dt.strftime("%Y-%m"))
+
+
+def twin_workspaces(root, task: str, datasets: dict[str, pd.DataFrame], out_of_core: set[str], **engine):
+    """(the workspace whose ``out_of_core`` datasets stay in the engine, the same rows all in memory)."""
+    cols = {**COLUMNS[task], "task": task}
+    if task == "binary":
+        cols["positive"] = ">50K"
+    mem = make_workspace(
+        root / "mem",
+        task=task,
+        model=None,
+        columns=cols,
+        datasets={n: _with_month(d) if n in out_of_core else d for n, d in datasets.items()},
+    )
+    entries: dict[str, object] = {}
+    (root / "ooc").mkdir(parents=True, exist_ok=True)
+    for name, df in datasets.items():
+        if name in out_of_core:
+            _write_log(root / "ooc" / name, df)
+            entries[name] = {"path": name, "engine": "duckdb", **engine}
+        else:
+            df.to_csv(root / "ooc" / f"{name}.csv", index=False)
+            entries[name] = f"{name}.csv"
+    (root / "ooc" / "workspace.toml").write_text(toml_text({"columns": cols, "datasets": entries}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("explore.engine.sample.SAMPLE_ROWS", SAMPLE)
+        ooc = explore.open(root / "ooc")
+    return ooc, explore.open(mem)
+
+
+@pytest.fixture(scope="module", params=TASKS)
+def twins(request, tmp_path_factory):
+    task = request.param
+    ooc, mem = twin_workspaces(
+        tmp_path_factory.mktemp(f"nb-{task}"), task, {"log": predictions_log(task, ROWS)}, {"log"}
+    )
+    assert ooc.is_out_of_core("log") and ooc.samples["log"].rows < ROWS
+    return task, ooc, mem
+
+
+def _known_differences(task: str, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Rows × columns of a metrics frame where the engine is documented to differ (see the module doc)."""
+    skip = np.zeros((len(frame), len(columns)), dtype=bool)
+    for j, c in enumerate(columns):
+        if task == "multiclass" and c.endswith(("_low", "_high", "ci_low", "ci_high")) or c == "p_worse":
+            skip[:, j] |= (frame["metric"] == "ROC AUC").to_numpy() if task == "multiclass" else False
+        if c.startswith("rest") or c in ("gap", "p_worse", "q_worse", "worse"):
+            skip[:, j] |= (frame["metric"] == "PR AUC").to_numpy()
+        if task == "multiclass" and c in ("q_worse", "worse"):
+            skip[:, j] |= (frame["metric"] == "ROC AUC").to_numpy()
+    return skip
+
+
+def assert_frames_equal(task: str, eng: pd.DataFrame, mem: pd.DataFrame) -> None:
+    assert list(eng.columns) == list(mem.columns) and len(eng) == len(mem)
+    numeric = [c for c in mem.columns if mem[c].dtype.kind == "f"]
+    skip = _known_differences(task, mem, numeric)
+    for j, c in enumerate(numeric):
+        a, b = eng[c].to_numpy(float), mem[c].to_numpy(float)
+        keep = ~skip[:, j]
+        np.testing.assert_allclose(a[keep], b[keep], rtol=1e-9, atol=1e-9, err_msg=c)
+    if "worse" in mem.columns:
+        keep = ~_known_differences(task, mem, ["worse"])[:, 0]
+        assert list(eng["worse"][keep]) == list(mem["worse"][keep])
+    for c in mem.columns:
+        if mem[c].dtype.kind in "iu" or c in ("metric", "group", "note") or c.endswith("(column)"):
+            if c == "note":
+                keep = ~_known_differences(task, mem, ["rest"])[:, 0]
+                keep &= ~((mem["metric"] == "ROC AUC") & (task == "multiclass")).to_numpy()
+                assert list(eng[c][keep]) == list(mem[c][keep]), c
+            else:
+                assert list(eng[c]) == list(mem[c]), c
+
+
+@pytest.mark.parametrize(
+    ("where", "by"),
+    [(None, None), ({"city": "Nice"}, "seg"), ({"hours": (20, 50)}, ["city", "age"])],
+    ids=["every-row", "slice-by-one", "range-by-two"],
+)
+def test_slice_report_and_group_by_equal_the_in_memory_path(twins, where, by):
+    task, ooc, mem = twins
+    eng = explore.slice_report(ooc, where, by=by)
+    ref = explore.slice_report(mem, where, by=by)
+    assert eng.facts["rows"] == f"{ROWS:,} (every row, engine)" and "every row by the engine" in eng.title
+    assert eng.value.n_rows == ref.value.n_rows == ROWS  # every row, not the sample
+    assert eng.value.n_slice == ref.value.n_slice
+    assert_frames_equal(task, eng.value.comparison, ref.value.comparison)
+    if by is not None:
+        assert_frames_equal(task, eng.value.by_group, ref.value.by_group)
+        assert [tuple(c.describe() for c in g) for g in eng.value.group_conditions] == [
+            tuple(c.describe() for c in g) for g in ref.value.group_conditions
+        ]
+        grouped = explore.group_by(ooc, by, where=where)
+        pd.testing.assert_frame_equal(grouped.to_frame(), eng.value.by_group)
+    eng.chart()  # the page's chart draws from the engine's report as from memory's
+
+
+def test_discover_fairness_performance_and_drift_equal_the_in_memory_path(twins):
+    task, ooc, mem = twins
+    cols = ["age", "hours", "city", "seg"]
+    eng, ref = (
+        explore.discover(ooc, columns=cols, min_support=30),
+        explore.discover(mem, columns=cols, min_support=30),
+    )
+    assert eng.value.n_tested == ref.value.n_tested
+    assert list(eng.value.slices["slice"]) == list(ref.value.slices["slice"])
+    if task != "regression":
+        eng_f, ref_f = explore.fairness(ooc, "city"), explore.fairness(mem, "city")
+        pd.testing.assert_frame_equal(eng_f.value.gaps, ref_f.value.gaps, rtol=1e-9)
+    chosen = ["accuracy"] if task != "regression" else ["MAE"]
+    eng_t = explore.performance_over_time(ooc, metrics=chosen)
+    ref_t = explore.performance_over_time(mem, metrics=chosen)
+    theirs = ref_t.value.table[ref_t.value.table["metric"].isin(chosen)]
+    np.testing.assert_allclose(eng_t.value["value"], theirs["value"], rtol=1e-9)
+    assert int(eng_t.value["support"].sum()) == ROWS
+    feats = ["age", "hours", "city", "seg"]
+    eng_d, ref_d = explore.drift(ooc, features=feats), explore.drift(mem, features=feats)
+    assert eng_d.facts["rows"] == f"{ROWS:,} (every row, engine)"
+    a, b = eng_d.value.table, ref_d.value.table
+    assert len(a) == len(b) and list(a["feature"]) == list(b["feature"])
+    for c in ("rows", "psi", "ks", "js", "p_value", "missing_share", "unseen_share"):
+        np.testing.assert_allclose(
+            a[c].to_numpy(float), b[c].to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=c
+        )
+    assert int(a["rows"].sum()) == ROWS * len(feats)
+    eng_d.chart()
+
+
+def test_row_level_calls_state_the_sample_they_ran_on(twins):
+    _, ooc, mem = twins
+    said = f"sample of {len(ooc.dataset('log')):,} of {ROWS:,} rows (drawn by the engine, stratified by 'income')"
+    if ooc.task == "regression":
+        said = f"sample of {len(ooc.dataset('log')):,} of {ROWS:,} rows (drawn by the engine)"
+    cf = explore.counterfactual(ooc, position=0)
+    assert cf.facts["sample"] == said
+    assert "sample" not in explore.counterfactual(mem, position=0).facts
+    assert "sample" in repr(cf) or "sample" in cf._repr_html_()
+    windows = explore.performance_over_time(ooc, datasets=["log"], rows=4)
+    assert windows.facts["rows"] == f"{ROWS:,} (every row, engine)"
+
+
+def test_what_only_runs_in_memory_is_refused_with_the_reason(twins):
+    from explore.engine.report import slice_report
+
+    _, ooc, _ = twins
+    log = ooc.log("log")
+    try:
+        with pytest.raises(AnalysisError, match=r"is a Python function.*Name registry metrics"):
+            slice_report(log, params=SliceReportParams(metrics={"mine": lambda y, p: 0.0}))
+        with pytest.raises(AnalysisError, match=r"Explicit bin edges for 'age'.*number of quantile bins"):
+            slice_report(log, by=["age"], params=SliceReportParams(bins=[0, 30, 60]))
+        with pytest.raises(AnalysisError, match="has no rows in dataset 'log'"):
+            slice_report(log, SliceDefinition((Condition("city", "in", values=("Atlantis",)),)))
+    finally:
+        log.con.close()
+    with pytest.raises(AnalysisError, match="calendar windows"):
+        explore.slice_report(ooc, by="when")
+
+
+# ---- explore check -------------------------------------------------------------------------------------------
+
+
+def _check(workspace, out, *extra: str) -> tuple[int, dict[str, dict]]:
+    from explore.checks import registry
+
+    code = registry.main([str(workspace), "--out", str(out), "--fairness", "city", *extra])
+    report = json.loads((out / registry.REPORT_JSON).read_text())
+    return code, {c["name"]: c for c in report["checks"]}
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_explore_check_passes_and_fails_as_in_memory(task, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
+    train = predictions_log(task, 1200)
+    log = predictions_log(task, ROWS)
+    serving = predictions_log(task, 1500)
+    serving["age"] = serving["age"] + 60  # out of the training range: the invariants check fails
+    datasets = {"train": train, "validation": log, "production": serving}
+    twin_workspaces(tmp_path, task, datasets, {"validation", "production"})
+    runs = {}
+    for name, folder in (("engine", tmp_path / "ooc"), ("memory", tmp_path / "mem")):
+        with monkeypatch.context() as mp:
+            mp.setattr("explore.engine.sample.SAMPLE_ROWS", SAMPLE)
+            runs[name] = _check(folder, tmp_path / f"out-{name}")
+    (code_e, eng), (code_m, ref) = runs["engine"], runs["memory"]
+    assert code_e == code_m == 1  # the invariants check fails on both
+    assert {n: c["status"] for n, c in eng.items()} == {n: c["status"] for n, c in ref.items()}
+    ran = {n for n, c in eng.items() if c["status"] in ("passed", "failed")}
+    assert {"weak_slices", "invariants", "stability"} <= ran
+    # Every row, by the engine: the same summary as in memory.
+    for name in ("weak_slices", "fairness", "invariants"):
+        if name in ran:
+            assert eng[name]["summary"] == ref[name]["summary"], name
+            assert (
+                "validation" in str(eng[name]["details"].get("every_row_by_engine")) or name == "invariants"
+            )
+    assert (
+        eng["invariants"]["status"] == "failed"
+        and "production" in eng["invariants"]["details"]["every_row_by_engine"]
+    )
+    # On the sample: said in the summary, the details and the CLI's line.
+    stability = eng["stability"]
+    assert "Ran on a sample drawn by the engine, not every row" in stability["summary"]
+    assert stability["details"]["sample"]["validation"]["total"] == ROWS
+    assert "sample" not in ref["stability"]["details"]
+    printed = capsys.readouterr().out
+    assert f"of {ROWS:,} rows of 'validation'" in printed
+    skew = eng["skew"]
+    assert skew["status"] == "skipped"
+
+
+def test_the_skew_check_is_not_available_out_of_core_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
+    df = predictions_log("binary", 800).assign(row_id=lambda d: np.arange(len(d)))
+    ooc, _ = twin_workspaces(tmp_path, "binary", {"train": df, "production": df}, {"production"})
+    text = (
+        (tmp_path / "ooc" / "workspace.toml").read_text().replace("[columns]", '[columns]\nid = "row_id"', 1)
+    )
+    (tmp_path / "ooc" / "workspace.toml").write_text(text)
+    code, checks = _check(tmp_path / "ooc", tmp_path / "out", "--checks", "skew")
+    assert code == 2 and checks["skew"]["status"] == "skipped"
+    assert "not available out of core: 'production' stays in the engine" in checks["skew"]["summary"]
+
+
+def test_annotations_of_an_out_of_core_dataset_are_refused_with_the_fix(tmp_path):
+    df = predictions_log("binary", 600).assign(row_id=lambda d: np.arange(len(d)))
+    ooc, _ = twin_workspaces(tmp_path, "binary", {"log": df}, {"log"})
+    pd.DataFrame({"item": [1, 2, 3], "who": ["a", "b", "a"], "label": [">50K", "<=50K", ">50K"]}).to_csv(
+        tmp_path / "ooc" / "ann.csv", index=False
+    )
+    toml = tmp_path / "ooc" / "workspace.toml"
+    toml.write_text(
+        toml.read_text().replace("[columns]", '[columns]\nid = "row_id"', 1)
+        + '\n[annotations]\npath = "ann.csv"\nitem = "item"\nlabeler = "who"\nlabel = "label"\ndataset = "log"\n'
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("explore.engine.sample.SAMPLE_ROWS", SAMPLE)
+        ws = explore.open(toml)
+    with pytest.raises(
+        AnalysisError, match=r"stays in the engine \(the workspace holds a sample of 3\d\d of 600"
+    ):
+        explore.agreement(ws)
+    with pytest.raises(AnalysisError, match="Not available out of core: export the annotated rows"):
+        explore.label_queue(ws)
+
+
+def test_explore_report_writes_its_sections_from_every_row_and_states_the_sample(tmp_path, db_url):
+    """`explore report` is made of notebook calls: on an out-of-core workspace its slice report and performance
+    over time are the engine's, on every row, and the SHAP section is unavailable (predictions only) — no error."""
+    from explore.core.store import Store
+    from explore.report.minutes import build_minutes
+
+    ooc, _ = twin_workspaces(tmp_path, "binary", {"log": predictions_log("binary", ROWS)}, {"log"})
+    with Store(db_url) as store:
+        minutes = build_minutes(ooc, store, by=["city"])
+    sections = {s.key: s for s in minutes.sections}
+    for key in ("slices", "staleness"):
+        assert sections[key].unavailable is None, sections[key].unavailable
+        assert f"{ROWS:,} (every row, engine)" in " ".join(sections[key].parts)
