@@ -100,43 +100,8 @@ def slice_report(
     for df in (sr, overall):
         if rename:
             df["metric"] = df["metric"].replace(rename)
-    part_s = sr[sr.group == 0].drop(columns="group").reset_index(drop=True)
-    part_r = sr[sr.group == 1].drop(columns="group").reset_index(drop=True)
-    part_o = overall.drop(columns="group").reset_index(drop=True)
-    direction = [mem._direction(m, rename_back) for m in part_s["metric"]]
-    hib = np.array([mem._hb(d) for d in direction])
-    comparison = pd.DataFrame(
-        {
-            "metric": part_s["metric"],
-            "overall": part_o["value"],
-            "overall_low": part_o["ci_low"],
-            "overall_high": part_o["ci_high"],
-            "slice": part_s["value"],
-            "slice_low": part_s["ci_low"],
-            "slice_high": part_s["ci_high"],
-            "slice_support": part_s["support"],
-            "rest": part_r["value"],
-            "rest_low": part_r["ci_low"],
-            "rest_high": part_r["ci_high"],
-            "rest_support": part_r["support"],
-            "gap": part_s["value"] - part_r["value"],
-            "p_worse": mem._p_worse(
-                part_s["value"].to_numpy(),
-                mem._se(part_s, z),
-                part_r["value"].to_numpy(),
-                mem._se(part_r, z),
-                hib,
-            ),
-            "higher_is_better": direction,
-            "method": part_s["method"],
-            "note": part_s["note"],
-        }
-    )
-    notes: list[str] = []
-    if n_slice == n_rows:
-        notes.append("The slice is every row: the rest is empty.")
-    if n_slice == 1:
-        notes.append("The slice has a single row: intervals need at least two rows.")
+    part_s, part_r, part_o, comparison = mem.slice_comparison(sr, overall, rename_back, z)
+    notes = mem.size_notes(n_slice, n_rows)
     by_group, group_conditions = None, []
     if by:
         by_group, group_conditions, group_notes = _by_group(log, where, by, p, names, rename)

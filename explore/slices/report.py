@@ -313,38 +313,8 @@ def slice_report(
         overall = _overall(scored, names, confidence).copy()
         if rename:
             overall["metric"] = overall["metric"].replace(rename)
-    part_s = sr[sr.group == 0].drop(columns="group").reset_index(drop=True)
-    part_r = sr[sr.group == 1].drop(columns="group").reset_index(drop=True)
-    part_o = overall.drop(columns="group").reset_index(drop=True)
-    hib = np.array([_hb(_direction(m, rename_back)) for m in part_s["metric"]])
-    comparison = pd.DataFrame(
-        {
-            "metric": part_s["metric"],
-            "overall": part_o["value"],
-            "overall_low": part_o["ci_low"],
-            "overall_high": part_o["ci_high"],
-            "slice": part_s["value"],
-            "slice_low": part_s["ci_low"],
-            "slice_high": part_s["ci_high"],
-            "slice_support": part_s["support"],
-            "rest": part_r["value"],
-            "rest_low": part_r["ci_low"],
-            "rest_high": part_r["ci_high"],
-            "rest_support": part_r["support"],
-            "gap": part_s["value"] - part_r["value"],
-            "p_worse": _p_worse(
-                part_s["value"].to_numpy(), _se(part_s, z), part_r["value"].to_numpy(), _se(part_r, z), hib
-            ),
-            "higher_is_better": [_direction(m, rename_back) for m in part_s["metric"]],
-            "method": part_s["method"],
-            "note": part_s["note"],
-        }
-    )
-    notes: list[str] = []
-    if n_slice == scored.n:
-        notes.append("The slice is every row: the rest is empty.")
-    if n_slice == 1:
-        notes.append("The slice has a single row: intervals need at least two rows.")
+    part_s, part_r, part_o, comparison = slice_comparison(sr, overall, rename_back, z)
+    notes = size_notes(n_slice, scored.n)
     if (part_s["method"] == "bootstrap").any():
         notes.append(
             f"Intervals marked 'bootstrap' are percentile bootstraps ({metrics_mod.BOOTSTRAP_REPLICATES} resamples), run only on "
@@ -373,6 +343,52 @@ def slice_report(
         group_conditions=group_conditions,
         notes=notes,
     )
+
+
+def slice_comparison(
+    sr: pd.DataFrame, overall: pd.DataFrame, rename_back: dict[str, str], z: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The slice (group 0 of ``sr``), its rest (group 1) and every row (``overall``) side by side: the gap and
+    the chance the slice is worse, per metric. Shared by the in-memory and the engine's slice report."""
+    part_s = sr[sr.group == 0].drop(columns="group").reset_index(drop=True)
+    part_r = sr[sr.group == 1].drop(columns="group").reset_index(drop=True)
+    part_o = overall.drop(columns="group").reset_index(drop=True)
+    direction = [_direction(m, rename_back) for m in part_s["metric"]]
+    hib = np.array([_hb(d) for d in direction])
+    comparison = pd.DataFrame(
+        {
+            "metric": part_s["metric"],
+            "overall": part_o["value"],
+            "overall_low": part_o["ci_low"],
+            "overall_high": part_o["ci_high"],
+            "slice": part_s["value"],
+            "slice_low": part_s["ci_low"],
+            "slice_high": part_s["ci_high"],
+            "slice_support": part_s["support"],
+            "rest": part_r["value"],
+            "rest_low": part_r["ci_low"],
+            "rest_high": part_r["ci_high"],
+            "rest_support": part_r["support"],
+            "gap": part_s["value"] - part_r["value"],
+            "p_worse": _p_worse(
+                part_s["value"].to_numpy(), _se(part_s, z), part_r["value"].to_numpy(), _se(part_r, z), hib
+            ),
+            "higher_is_better": direction,
+            "method": part_s["method"],
+            "note": part_s["note"],
+        }
+    )
+    return part_s, part_r, part_o, comparison
+
+
+def size_notes(n_slice: int, n_rows: int) -> list[str]:
+    """What the report says about a slice of every row or of one row."""
+    notes: list[str] = []
+    if n_slice == n_rows:
+        notes.append("The slice is every row: the rest is empty.")
+    if n_slice == 1:
+        notes.append("The slice has a single row: intervals need at least two rows.")
+    return notes
 
 
 def _hb(direction: bool | None) -> float:
