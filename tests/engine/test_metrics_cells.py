@@ -1,0 +1,156 @@
+"""A binary log's metrics from one pass over its rows (explore.engine.metrics' (group, label, score) cells): the
+exact table equals the pandas path; the score-binned one keeps every other metric exact and its ROC AUC within
+the maximum error its note states."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from explore.core.workspace import ColumnRoles
+from explore.engine import EngineSource, by_columns, by_time_window, grouped_metrics, open_log
+from explore.engine import metrics as engine_metrics
+from explore.engine.grouping import group_column
+from explore.stats import metrics
+from tests.engine.test_metrics import assert_same, pair  # noqa: F401  (the fixture)
+
+
+def _reads(log) -> list[str]:
+    """Every query the log runs from now on that reads its rows (the files)."""
+    seen: list[str] = []
+    run = log.sql
+
+    def sql(query, params=None):
+        if re.search(r"\bFROM rows\b", query):
+            seen.append(query)
+        return run(query, params)
+
+    log.sql = sql
+    return seen
+
+
+def test_a_binary_request_reads_the_rows_once(pair):  # noqa: F811
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("the one-pass path is the binary one")
+    city = group_column(log, "city", bins=3)  # the column's cut: its own queries, cached by the pages
+    reads = _reads(log)
+    try:
+        engine_metrics.overall_metrics(log)
+        assert len(reads) == 1
+        reads.clear()
+        engine_metrics.groups_vs_rest(log, city, where="rows.seg >= 1")
+        assert len(reads) == 1  # the groups and their rests from the same cells
+        reads.clear()
+        grouped_metrics(log, by_columns(log, ["city", "seg"]))
+        assert len(reads) == 1  # the rows are fewer than CELL_BUDGET: no estimate of the groups needed
+    finally:
+        del log.sql
+
+
+def test_groups_left_empty_by_a_filter_equal_the_pandas_path(pair):  # noqa: F811
+    scored, log = pair
+    g = group_column(log, "city", bins=3)
+    keys, eng = grouped_metrics(log, g, where="rows.city = 'Nice'")
+    city = scored.frame["city"].to_numpy()
+    codes = np.full(scored.n, -1)
+    for i, label in enumerate(keys["city"]):
+        codes[(city == label) & (city == "Nice")] = i
+    mem = metrics.grouped_metrics(scored, codes, len(keys))
+    assert (eng.groupby("group")["support"].max() == 0).sum() == len(keys) - 1
+    assert_same(mem, eng, skip_ci={"ROC AUC"} if scored.task == "multiclass" else set())
+    assert set(eng.loc[eng["support"] == 0, "note"]) == {metrics.NOTE_EMPTY}
+
+
+def _bound(note: str) -> float:
+    return float(re.search(r"within ±([0-9.eE+-]+)", note)[1])
+
+
+@pytest.fixture
+def binned(monkeypatch):
+    """Every log bigger than a few rows takes the score-binned cells, with few bins."""
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 10)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 0)
+    monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
+
+
+def test_binned_scores_keep_counts_and_losses_exact_and_the_auc_within_its_stated_error(pair, binned):  # noqa: F811
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("binary")
+    keys, eng = grouped_metrics(log, by_columns(log, ["city", "seg"]))
+    cat = pd.MultiIndex.from_frame(scored.frame[["city", "seg"]])
+    codes = pd.MultiIndex.from_frame(keys[["city", "seg"]]).get_indexer(cat)
+    mem = metrics.grouped_metrics(scored, codes, len(keys))
+    exact = ["accuracy", "precision", "recall", "F1", "log loss", "Brier", "base rate", "positive rate"]
+    assert_same(mem[mem["metric"].isin(exact)], eng[eng["metric"].isin(exact)])
+    a, b = mem[mem["metric"] == "ROC AUC"], eng[eng["metric"] == "ROC AUC"]
+    bounds = b["note"].map(_bound).to_numpy()
+    assert (bounds > 0).all() and (bounds < 0.2).all()
+    err = np.abs(a["value"].to_numpy() - b["value"].to_numpy())
+    assert (err <= bounds + 1e-12).all()
+    assert err.max() > 0  # the bins do change the value: the bound is not vacuous here
+    assert b["note"].str.contains("histogram approximation").all()
+    assert eng.loc[eng["metric"] == "PR AUC", "note"].str.contains("histogram approximation").all()
+    line = engine_metrics.binned_auc_note(eng)
+    assert line is not None and f"±{bounds.max():.1e}" in line
+    assert engine_metrics.binned_auc_note(mem) is None
+
+
+def test_the_rest_of_each_group_is_within_its_stated_error_too(pair, binned):  # noqa: F811
+    from explore.slices.definition import SliceDefinition
+    from explore.slices.report import SliceReportParams, slice_report
+
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("binary")
+    keys, eng = engine_metrics.groups_vs_rest(log, group_column(log, "city", bins=3))
+    mem = slice_report(scored, SliceDefinition(()), by=["city"], params=SliceReportParams(bins=3)).by_group
+    mem = mem[mem["metric"] == "ROC AUC"].set_index("city")
+    eng = eng[eng["metric"] == "ROC AUC"]
+    eng = eng.assign(city=keys["city"].iloc[eng["group"]].to_numpy())
+    eng = eng.set_index("city").loc[mem.index]
+    # The rest's bound is not in a note; it is the complement's own: recompute it from the cells.
+    keys2, cells = engine_metrics._read_cells(log, group_column(log, "city", bins=3), None, [])
+    ctx = engine_metrics.CellsCtx(log, cells, len(keys2), 0.95, complement=True)
+    rest_bound = pd.Series(ctx.auc_stats(log.positive_index)["max_error"], index=keys2["city"]).loc[mem.index]
+    assert (np.abs(eng["rest"] - mem["rest"]) <= rest_bound + 1e-12).all()
+    assert (rest_bound > 0).all()
+
+
+def test_continuous_scores_take_bins_at_scale_and_the_bound_holds_against_sklearn(tmp_path, monkeypatch):
+    """Scores with (nearly) every value distinct: more cells than CELL_BUDGET, so bins; each window's ROC AUC is
+    within its stated error of scikit-learn's exact value."""
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 5_000)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 2_000)
+    rng = np.random.default_rng(3)
+    n = 20_000
+    y = rng.random(n) < 0.3
+    df = pd.DataFrame(
+        {
+            "y": y.astype(int),
+            "s": 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 1.2 * y))),
+            "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 180, n), unit="D"),
+        }
+    )
+    df["p"] = (df["s"] >= 0.5).astype(int)
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive=1)
+    log = open_log(EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=[0, 1], positive=1)
+    keys, eng = grouped_metrics(log, by_time_window(log, "month"), metrics=["ROC AUC", "accuracy"])
+    auc = eng[eng["metric"] == "ROC AUC"]
+    month = df["t"].dt.to_period("M").dt.to_timestamp()
+    for g, window in enumerate(keys["window"]):
+        rows = (month == window).to_numpy()
+        exact = roc_auc_score(df["y"][rows], df["s"][rows])
+        row = auc[auc["group"] == g].iloc[0]
+        assert abs(row["value"] - exact) <= _bound(row["note"]) + 1e-12
+        assert _bound(row["note"]) < 0.01  # ~1,000 bins per window: a fine histogram
+    acc = eng[eng["metric"] == "accuracy"]["value"].to_numpy()
+    expected = [float((df["y"] == df["p"])[(month == w).to_numpy()].mean()) for w in keys["window"]]
+    np.testing.assert_allclose(acc, expected, rtol=1e-12)
+    log.con.close()
