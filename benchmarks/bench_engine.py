@@ -119,7 +119,13 @@ class _Times(dict):
         )
 
 
-def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
+def run_duckdb(
+    folder: Path,
+    threads: int,
+    engine: str = "duckdb",
+    skip: tuple[str, ...] = (),
+    memory_limit: str | None = None,
+) -> dict:
     from explore.core.workspace import ColumnRoles
     from explore.engine import (
         EngineSource,
@@ -141,6 +147,8 @@ def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
     con = open_source(EngineSource(folder, engine=engine, master=f"local[{threads}]"))
     if engine == "duckdb":
         con.execute(f"SET threads = {threads}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
     roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
     log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
     n = log.n
@@ -157,15 +165,19 @@ def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
     t = time.perf_counter()
     keys, _ = grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS)
     times[f"performance over {len(keys)} monthly windows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
-    profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
-    keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
-    times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    res = weak_slices(log, columns=FEATURES, loss="error")
-    times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
-    return {"rows": n, "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
+    if "drift" not in skip:
+        t = time.perf_counter()
+        first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
+        profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
+        keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+        times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
+    found = None
+    if "discovery" not in skip:
+        t = time.perf_counter()
+        res = weak_slices(log, columns=FEATURES, loss="error")
+        times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
+        found = _found(list(res.slices["slice"]))
+    return {"rows": n, "times": times, "found": found, "rss": peak_rss_mb()}
 
 
 def run_pandas(folder: Path) -> dict:
@@ -254,12 +266,24 @@ def main() -> None:
         "--reuse", nargs="*", default=[], choices=["duckdb", "spark", "pandas"], help="print saved figures"
     )
     ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
+    ap.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["drift", "discovery"],
+        help="leave these (long) operations out of the engine paths: a metrics-only run takes minutes at 100M rows",
+    )
+    ap.add_argument("--memory-limit", help="DuckDB's memory_limit (e.g. 6GB) on a machine shared with others")
     ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:  # a child: one path, its figures as JSON on the last line
         folder = Path(args.folder)
-        out = run_pandas(folder) if args.run == "pandas" else run_duckdb(folder, args.threads, args.run)
+        out = (
+            run_pandas(folder)
+            if args.run == "pandas"
+            else run_duckdb(folder, args.threads, args.run, tuple(args.skip), args.memory_limit)
+        )
         print(json.dumps(out))
         return
     folder = generate(Path(args.dest), args.rows)
@@ -275,7 +299,8 @@ def main() -> None:
             results[path] = json.loads(saved.read_text())
             reused.add(path)
             continue
-        print(f"running the {path} path …", flush=True)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"running the {path} path … (load average at the start {load})", flush=True)
         proc = subprocess.run(
             [
                 sys.executable,
@@ -286,6 +311,8 @@ def main() -> None:
                 str(folder),
                 "--threads",
                 str(args.threads),
+                *(["--skip", *args.skip] if args.skip else []),
+                *(["--memory-limit", args.memory_limit] if args.memory_limit else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -297,7 +324,8 @@ def main() -> None:
         results[path] = json.loads(proc.stdout.strip().splitlines()[-1])
         results[path]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         results[path]["load"] = os.getloadavg()
-        saved.write_text(json.dumps(results[path]))
+        if not args.skip:  # a partial run does not replace the saved figures of a full one
+            saved.write_text(json.dumps(results[path]))
     for path, res in results.items():
         how = "reused from an earlier run" if path in reused else "this run"
         load = ", ".join(f"{x:.1f}" for x in res.get("load", ()))

@@ -29,6 +29,13 @@ def _log(ws: Workspace, dataset: str):
     return ws.log(dataset)
 
 
+def approximation_note(table: pd.DataFrame) -> str | None:
+    """The line a page shows under an engine table whose ROC AUC came from score bins (None when exact)."""
+    from explore.engine.metrics import binned_auc_note
+
+    return binned_auc_note(table)
+
+
 @cache_small(max_entries=16)
 def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     """Every metric of the task on all rows of the dataset."""

@@ -204,13 +204,12 @@ def open_log(
             s = f"CAST({quote(columns.score)} AS DOUBLE)"
             select.append(f"{s} AS _score")
             has_score = True
-            fin = f"FILTER (WHERE isfinite({s}))"
-            lo, hi, n_rows, distinct, f_lo, f_hi = con.execute(
-                f"SELECT min({s}), max({s}), count(*), approx_count_distinct({s}) {fin}, min({s}) {fin}, "
-                f"max({s}) {fin} FROM source WHERE {label} IS NOT NULL"
+            lo, hi, n_rows = con.execute(
+                f"SELECT min({s}), max({s}), count(*) FROM source WHERE {label} IS NOT NULL"
             ).fetchall()[0]
-            # The same pass gives what explore.engine.metrics sizes its (group, label, score) tables by.
-            memo.update({"count(*)": n_rows, "score stats": (float(distinct or 0), f_lo, f_hi)})
+            memo["count(*)"] = (
+                n_rows  # the same pass counts the rows (explore.engine.metrics sizes its tables by it)
+            )
             if lo is not None and lo >= 0 and hi <= 1:
                 probs = [f"1 - {s}", s] if positive_index == 1 else [s, f"1 - {s}"]
             else:

@@ -319,10 +319,11 @@ def _define_groups(log: LogTable, grouping: Any, where: str | None = None) -> pd
 # into equal-width bins so that the table has about BINNED_CELLS cells (at least MIN_BINS bins per group): at 100M
 # rows the cost of the pass is its hash table (measured at 10M rows, CPU seconds: 180 groups 0.35, 23k cells 0.8,
 # 370k cells 1.6, 3.1M exact cells 3.9).
-CELL_BUDGET = 500_000
+CELL_BUDGET = 600_000
 BINNED_CELLS = 100_000
 MIN_BINS = 64
-# Rows of the DuckDB system sample that estimates how many groups a grouping of expressions has.
+# Rows of the DuckDB system sample that estimates how many groups a grouping of expressions has, and how many
+# distinct scores the log has.
 GROUP_SAMPLE_ROWS = 200_000
 NOTE_BINNED = (
     "histogram approximation: scores cut into {bins:,} bins (pairs tied in a bin count ½); the exact value is within "
@@ -361,14 +362,23 @@ class _Cells:
 
 
 def _score_stats(log: LogTable) -> tuple[float, float | None, float | None]:
-    """(approximate distinct finite scores, lowest, highest) of the log, once (``open_log`` fills it when it can)."""
+    """(distinct finite scores, lowest, highest), estimated once from a small system sample of the rows (DuckDB;
+    every row elsewhere): a sample whose scores are mostly distinct means continuous scores (as many as rows); the
+    lowest and highest only place the bins (a score outside them gets a bin beyond, in order)."""
     if "score stats" not in log.memo:
-        s = "_score"
-        r = log.sql(
-            f"SELECT approx_count_distinct({s}) FILTER (WHERE {_finite(s)}), min({s}) FILTER (WHERE {_finite(s)}), "
-            f"max({s}) FILTER (WHERE {_finite(s)}) FROM rows"
+        n = int(_over_all_rows(log, "count(*)"))
+        draw = ""
+        if isinstance(log.con, duckdb.DuckDBPyConnection) and n > GROUP_SAMPLE_ROWS:
+            draw = f"USING SAMPLE {100.0 * GROUP_SAMPLE_ROWS / n!r} PERCENT (system, 0)"
+        fin = f"FILTER (WHERE {_finite('s')})"
+        m, distinct, lo, hi = log.sql(
+            f"SELECT count(*) {fin}, count(DISTINCT s) {fin}, min(s) {fin}, max(s) {fin} "
+            f"FROM (SELECT _score AS s FROM rows {draw}) AS r"
         ).fetchall()[0]
-        log.memo["score stats"] = (float(r[0] or 0), r[1], r[2])
+        d = float(distinct or 0)
+        if draw and d > 0.5 * float(m or 0):
+            d = float(n)
+        log.memo["score stats"] = (d, lo, hi)
     return log.memo["score stats"]
 
 
@@ -400,10 +410,11 @@ def _score_dim(log: LogTable, groups: Callable[[], int]) -> tuple[str | None, Sc
     rows than that), else ``ScoreBins`` sized to it."""
     if not log.has_score:
         return None, None
-    n = int(_over_all_rows(log, "count(*)"))
+    if int(_over_all_rows(log, "count(*)")) <= CELL_BUDGET:
+        return "_score", None
     distinct, lo, hi = _score_stats(log)
     labels = max(log.K, 2)
-    if n <= CELL_BUDGET or lo is None:
+    if lo is None:
         return "_score", None
     G = groups()
     if G * labels * distinct <= CELL_BUDGET:

@@ -77,3 +77,24 @@ def test_equal_row_windows_run_in_the_engine(make_app, engine_workspace):
     assert "against the first window" in text
     drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
     assert drift["window"].nunique() == 5
+
+
+def test_pages_say_when_the_roc_auc_came_from_score_bins(make_app, engine_workspace, monkeypatch):
+    """More (group, label, score) cells than the engine's budget: the ROC AUC is a histogram approximation, and
+    the Workspace, Slices and Staleness pages say so with its maximum error."""
+    monkeypatch.setattr("explore.engine.metrics.CELL_BUDGET", 10)
+    monkeypatch.setattr("explore.engine.metrics.BINNED_CELLS", 0)
+    monkeypatch.setattr("explore.engine.metrics.MIN_BINS", 8)
+    said = "ROC AUC from a histogram of the scores (8 bins per group"
+    at = make_app("views/workspace.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert said in _captions(at)
+    at = make_app("views/slices.py", workspace=engine_workspace)
+    at.multiselect(key="slices_group_by").set_value(["city"]).run()
+    assert_no_exception(at)
+    assert said in _captions(at)
+    table = next(d.value for d in at.dataframe if "city" in d.value.columns)
+    at = make_app("views/staleness.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert said in _captions(at)
+    assert table["support"].sum() == ROWS
