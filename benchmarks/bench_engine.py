@@ -110,12 +110,21 @@ def _found(slices: list[str]) -> list[bool]:
 
 
 class _Times(dict):
-    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress)."""
+    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress), with
+    the CPU seconds of the process since the previous one (all threads): on a machine shared with other jobs the
+    wall-clock time says how busy it was, the CPU time what the operation cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cpu = time.process_time()
 
     def __setitem__(self, key: str, value: float) -> None:
         super().__setitem__(key, value)
+        cpu, self._cpu = time.process_time() - self._cpu, time.process_time()
         print(
-            f"  {key:<48s} {value:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", file=sys.stderr, flush=True
+            f"  {key:<48s} {value:8.2f} s   (CPU {cpu:7.2f} s, peak RSS {peak_rss_mb():,.0f} MiB)",
+            file=sys.stderr,
+            flush=True,
         )
 
 

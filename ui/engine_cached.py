@@ -15,6 +15,7 @@ from explore.slices.definition import SliceDefinition
 from ui.cache import cache_small
 
 if TYPE_CHECKING:
+    from explore.engine.grouping import EngineGrouping
     from explore.engine.metrics import EngineTable
     from explore.staleness.drift import InvariantThresholds
 
@@ -49,20 +50,33 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
 
 
 @cache_small(max_entries=32)
+def grouping(ws: Workspace, dataset: str, by: tuple[str, ...], bins: int) -> EngineGrouping:
+    """One or two columns cut into the Slices page's groups over every row of the dataset: a filter does not change
+    the cut, so a filter change reuses it (its queries are passes over the files)."""
+    from explore.engine import grouping as engine_grouping
+
+    log = _log(ws, dataset)
+    try:
+        gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
+        return gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
+    finally:
+        log.con.close()
+
+
+@cache_small(max_entries=32)
 def groups(
     ws: Workspace, dataset: str, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
 ) -> EngineTable:
     """The keys and metrics of the slice's rows grouped by one or two columns, on every row of the dataset, each group
-    beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``)."""
+    beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``): one pass over the files (binary)."""
     from explore.engine import grouping as engine_grouping
     from explore.engine import metrics as engine_metrics
     from explore.engine.metrics import EngineTable
 
+    g = grouping(ws, dataset, by, bins)
     log = _log(ws, dataset)
     try:
         where = engine_grouping.slice_where(log, slice_def.conditions)
-        gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
-        g = gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
         return EngineTable(
             *engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
         )

@@ -320,7 +320,7 @@ def _define_groups(log: LogTable, grouping: Any, where: str | None = None) -> pd
 # rows the cost of the pass is its hash table (measured at 10M rows, CPU seconds: 180 groups 0.35, 23k cells 0.8,
 # 370k cells 1.6, 3.1M exact cells 3.9).
 CELL_BUDGET = 600_000
-BINNED_CELLS = 100_000
+BINNED_CELLS = 50_000
 MIN_BINS = 64
 # Rows of the DuckDB system sample that estimates how many groups a grouping of expressions has, and how many
 # distinct scores the log has.
