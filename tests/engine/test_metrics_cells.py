@@ -154,3 +154,32 @@ def test_continuous_scores_take_bins_at_scale_and_the_bound_holds_against_sklear
     expected = [float((df["y"] == df["p"])[(month == w).to_numpy()].mean()) for w in keys["window"]]
     np.testing.assert_allclose(acc, expected, rtol=1e-12)
     log.con.close()
+
+
+@pytest.mark.spark
+def test_the_binned_cells_run_on_spark_with_duckdbs_numbers(spark, tmp_path, monkeypatch):
+    """The binned (group, label, score) query translates to Spark SQL and gives DuckDB's table, notes included."""
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 10)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 0)
+    monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
+    from tests.engine.conftest import SPARK_MASTER
+    from tests.engine.test_metrics import predictions_log
+
+    df = predictions_log("binary", 1500)
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(
+        label="income", prediction="pred", score="p", time="when", task="binary", positive=">50K"
+    )
+    tables = []
+    for engine in ("duckdb", "spark"):
+        source = EngineSource(tmp_path / "log.parquet", engine=engine, master=SPARK_MASTER)
+        log = open_log(source, roles, task="binary", classes=["<=50K", ">50K"], positive=">50K")
+        keys, table = grouped_metrics(
+            log, by_columns(log, ["city"]), metrics=["ROC AUC", "log loss", "recall"]
+        )
+        tables.append((keys, table))
+        log.con.close()
+    (k1, t1), (k2, t2) = tables
+    pd.testing.assert_frame_equal(k1, k2)
+    np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
+    assert list(t1["note"]) == list(t2["note"]) and t1["note"].str.contains("histogram").any()
