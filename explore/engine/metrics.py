@@ -4,7 +4,9 @@ The engine returns per-group sufficient statistics — counts of the confusion m
 (centred on their overall mean, as in memory), and for ROC AUC the exact rank sums with ties and the DeLong
 placement sums by window functions over (group, score) blocks — and the interval formulas of
 ``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
-The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
+A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``),
+finished in numpy (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
+states its exact maximum error. Multiclass and regression logs run one query per statistic. The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
 """
 
