@@ -892,7 +892,8 @@ def by_columns(log: LogTable, columns: list[str], where: str | None = None) -> G
 
 
 def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -> Grouping:
-    """Groups: calendar windows of the time column (``date_trunc(unit, time)``), oldest first; or, for
+    """Groups: calendar windows of the time column (``date_trunc(unit, time)``, found by comparing each timestamp
+    with the windows' starts when there are at most ``MAX_SEARCHED_WINDOWS``), oldest first; or, for
     ``unit="rows"``, ``n_windows`` windows of equal row counts (``equal_row_windows``). Keys: window starts."""
     if not log.columns.time:
         raise AnalysisError(
@@ -910,9 +911,68 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
         raise AnalysisError(
             f"Unknown window unit {unit!r}: use year, quarter, month, week, day, hour or rows (equal row counts)."
         )
-    return Grouping(
-        (f"date_trunc('{unit}', {t})",), ("window",), f"rows.{quote(log.columns.time)} IS NOT NULL"
-    )
+    present = f"rows.{quote(log.columns.time)} IS NOT NULL"
+    starts = _calendar_starts(log, unit)
+    if starts is None:
+        return Grouping((f"date_trunc('{unit}', {t})",), ("window",), present)
+    return Grouping((_window_search(t, starts),), ("window",), present)
+
+
+# Calendar windows up to this many are found by comparing the timestamp with their starts (a binary search of
+# nested CASEs, depth log2 of it) instead of date_trunc on every row: measured at 10M rows (24 months, the
+# windows' cells query), 0.75 s CPU against 0.94 s; beyond it the SQL text grows too long.
+MAX_SEARCHED_WINDOWS = 256
+
+
+def _calendar_starts(log: LogTable, unit: str) -> np.ndarray | None:
+    """The starts of every ``unit`` window from the log's first timestamp to its last (``date_trunc`` of each
+    row is one of them), or None when there are more than ``MAX_SEARCHED_WINDOWS`` or no timestamps. The
+    first and last timestamps are read once per log (``log.memo``)."""
+    import pandas as pd
+
+    if "time range" not in log.memo:
+        t = f"CAST(rows.{quote(log.columns.time)} AS TIMESTAMP)"
+        log.memo["time range"] = tuple(log.sql(f"SELECT min({t}), max({t}) FROM rows").fetchall()[0])
+    lo, hi = log.memo["time range"]
+    if lo is None or hi is None:
+        return None
+    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+    first = {
+        "year": lambda x: pd.Timestamp(x.year, 1, 1),
+        "quarter": lambda x: pd.Timestamp(x.year, 3 * ((x.month - 1) // 3) + 1, 1),
+        "month": lambda x: pd.Timestamp(x.year, x.month, 1),
+        "week": lambda x: x.normalize() - pd.Timedelta(days=x.weekday()),  # ISO weeks start on Monday
+        "day": lambda x: x.normalize(),
+        "hour": lambda x: x.floor("h"),
+    }[unit](lo)
+    step = {
+        "year": pd.DateOffset(years=1),
+        "quarter": pd.DateOffset(months=3),
+        "month": pd.DateOffset(months=1),
+        "week": pd.Timedelta(days=7),
+        "day": pd.Timedelta(days=1),
+        "hour": pd.Timedelta(hours=1),
+    }[unit]
+    starts = [first]
+    while starts[-1] + step <= hi:
+        if len(starts) >= MAX_SEARCHED_WINDOWS:
+            return None
+        starts.append(starts[-1] + step)
+    return np.asarray(starts, dtype="datetime64[us]")
+
+
+def _window_search(t: str, starts: np.ndarray) -> str:
+    """SQL: the start of the window holding ``t`` (every ``t`` at or after ``starts[0]`` and before the next window
+    after ``starts[-1]``), by a binary search over ``starts``."""
+    lit = [f"TIMESTAMP '{s}'" for s in np.datetime_as_string(starts, unit="us")]
+
+    def search(a: int, b: int) -> str:
+        if b - a == 1:
+            return lit[a]
+        mid = (a + b) // 2
+        return f"(CASE WHEN {t} < {lit[mid]} THEN {search(a, mid)} ELSE {search(mid, b)} END)"
+
+    return search(0, len(lit))
 
 
 def equal_row_windows(log: LogTable, n_windows: int) -> np.ndarray:

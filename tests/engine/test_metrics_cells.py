@@ -15,6 +15,7 @@ from explore.core.workspace import ColumnRoles
 from explore.engine import EngineSource, by_columns, by_time_window, grouped_metrics, open_log
 from explore.engine import metrics as engine_metrics
 from explore.engine.grouping import group_column
+from explore.engine.log import quote
 from explore.stats import metrics
 from tests.engine.test_metrics import assert_same, pair  # noqa: F401  (the fixture)
 
@@ -183,3 +184,73 @@ def test_the_binned_cells_run_on_spark_with_duckdbs_numbers(spark, tmp_path, mon
     pd.testing.assert_frame_equal(k1, k2)
     np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
     assert list(t1["note"]) == list(t2["note"]) and t1["note"].str.contains("histogram").any()
+
+
+def _window_log(tmp_path, engine: str = "duckdb", master: str | None = None):
+    """Timestamps over ~5 days with every hour's first and last microsecond, and a few seconds around midnight
+    of a Sunday/Monday, a month's and a year's end."""
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2023-12-29 13:17:00")
+    t = list(start + pd.to_timedelta(rng.integers(0, 5 * 86_400_000_000, 3000), unit="us"))
+    for h in pd.date_range("2023-12-29 14:00", periods=100, freq="h"):
+        t += [h, h - pd.Timedelta(microseconds=1)]
+    t += [
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2023-12-31 23:59:59.999999"),
+        pd.Timestamp("2024-01-01 00:00:01"),
+    ]
+    n = len(t)
+    df = pd.DataFrame({"y": rng.integers(0, 2, n), "s": rng.random(n).round(2), "t": t})
+    df["p"] = (df["s"] >= 0.5).astype(int)
+    df.loc[::50, "t"] = pd.NaT
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive=1)
+    kwargs = {"engine": engine, "master": master} if master else {}
+    source = EngineSource(tmp_path / "log.parquet", **kwargs)
+    return df, open_log(source, roles, task="binary", classes=[0, 1], positive=1)
+
+
+@pytest.mark.parametrize("unit", ["year", "quarter", "month", "week", "day", "hour"])
+def test_windows_found_by_search_are_date_truncs_and_pandas_periods(tmp_path, unit):
+    df, log = _window_log(tmp_path)
+    windows = by_time_window(log, unit)
+    assert "date_trunc" not in windows.exprs[0]  # ≤ MAX_SEARCHED_WINDOWS windows: the searched CASE
+    t = f"CAST(rows.{quote('t')} AS TIMESTAMP)"
+    got = log.sql(
+        f"SELECT count(*) FILTER (WHERE {windows.exprs[0]} IS DISTINCT FROM date_trunc('{unit}', {t})), "
+        f"count(*) FILTER (WHERE {windows.where}) FROM rows AS rows WHERE {windows.where}"
+    ).fetchall()[0]
+    assert got == (0, int(df["t"].notna().sum()))
+    keys, eng = grouped_metrics(log, windows, metrics=["accuracy"])
+    freq = {"year": "Y", "quarter": "Q", "month": "M", "week": "W-SUN", "day": "D", "hour": "h"}[unit]
+    periods = df["t"].dt.to_period(freq).dt.start_time
+    expected = (
+        df[df["t"].notna()]
+        .groupby(periods[df["t"].notna()])
+        .apply(lambda d: float((d["y"] == d["p"]).mean()))
+    )
+    assert list(pd.to_datetime(keys["window"])) == list(expected.index)
+    np.testing.assert_allclose(eng["value"].to_numpy(), expected.to_numpy(), rtol=1e-12)
+    log.con.close()
+
+
+def test_more_windows_than_searched_fall_back_to_date_trunc(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_metrics, "MAX_SEARCHED_WINDOWS", 50)
+    df, log = _window_log(tmp_path)
+    assert "date_trunc('hour'" in by_time_window(log, "hour").exprs[0]  # ~120 hours
+    assert "date_trunc" not in by_time_window(log, "day").exprs[0]
+    log.con.close()
+
+
+@pytest.mark.spark
+def test_searched_windows_run_on_spark_with_duckdbs_keys(spark, tmp_path):
+    from tests.engine.conftest import SPARK_MASTER
+
+    tables = []
+    for engine in ("duckdb", "spark"):
+        _, log = _window_log(tmp_path, engine, SPARK_MASTER)
+        tables.append(grouped_metrics(log, by_time_window(log, "week"), metrics=["accuracy", "ROC AUC"]))
+        log.con.close()
+    (k1, t1), (k2, t2) = tables
+    assert list(pd.to_datetime(k1["window"])) == list(pd.to_datetime(k2["window"]))
+    np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
