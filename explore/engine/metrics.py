@@ -472,6 +472,8 @@ def _read_cells(
         frame = log.sql(cells_sql([], [], [where] if where else [])).df()
         frame["g"] = 0
         keys = pd.DataFrame(index=range(1))
+    elif (hashed := _hashed_cells(log, grouping, where, cells_sql)) is not None:
+        keys, frame = hashed
     else:
         ks = [f"k{i}" for i in range(len(grouping.exprs))]
         conds = [c for c in (grouping.where, where) if c]
@@ -510,6 +512,46 @@ def _read_cells(
     if sdim and bins is None:
         cells.s[~np.isfinite(cells.s)] = np.nan
     return keys, cells
+
+
+# A grouping of several expressions on a log of more rows than this: the cells are grouped by one hash of the keys
+# (measured at 10M rows, 3 string columns, 180 groups × 138 bins: 1.10 s CPU against 1.55 s for the three
+# keys), mapped back to the keys by their distinct values (one cheap pass: 0.20 s) when no two keys share a hash.
+HASH_KEYS_ROWS = 1_000_000
+
+
+def _key_hash(exprs: tuple[str, ...] | list[str]) -> str:
+    return f"hash({', '.join(exprs)})"
+
+
+def _hashed_cells(
+    log: LogTable, grouping: Any, where: str | None, cells_sql: Callable[..., str]
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``(keys, cells frame)`` of a grouping of several expressions, grouped by one hash of its keys; None when
+    the keys are too few or the log too small for it to pay, or when two distinct keys share a hash (the caller
+    then groups by the keys themselves)."""
+    if len(grouping.exprs) < 2 or int(_over_all_rows(log, "count(*)")) <= HASH_KEYS_ROWS:
+        return None
+    ks = [f"k{i}" for i in range(len(grouping.exprs))]
+    conds = [c for c in (grouping.where, where) if c]
+    cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
+    cols = ", ".join(f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True))
+    order = ", ".join(f"{k} NULLS LAST" for k in ks)
+    log.sql(
+        f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, {_key_hash(ks)} AS h, "
+        f"(row_number() OVER (ORDER BY {order}) - 1) AS g FROM (SELECT DISTINCT {cols} FROM rows AS rows {cond}) AS d"
+    )
+    try:
+        n_keys, n_hashes = log.sql("SELECT count(*), count(DISTINCT h) FROM _keys").fetchall()[0]
+        if n_keys != n_hashes:
+            return None
+        keys = log.sql(f"SELECT {', '.join(ks)} FROM _keys ORDER BY g").df()
+        keys = keys.set_axis(list(grouping.names), axis=1)
+        cells = cells_sql([f"{_key_hash(grouping.exprs)} AS h"], ["h"], conds)
+        frame = log.sql(f"SELECT _keys.g AS g, c.* FROM ({cells}) AS c JOIN _keys ON c.h = _keys.h").df()
+    finally:
+        log.sql("DROP TABLE IF EXISTS _keys")
+    return keys, frame
 
 
 def _blocks(

@@ -254,3 +254,54 @@ def test_searched_windows_run_on_spark_with_duckdbs_keys(spark, tmp_path):
     (k1, t1), (k2, t2) = tables
     assert list(pd.to_datetime(k1["window"])) == list(pd.to_datetime(k2["window"]))
     np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_keys_grouped_by_their_hash_equal_the_pandas_path(pair, monkeypatch, collide):  # noqa: F811
+    """Above HASH_KEYS_ROWS rows the cells are grouped by one hash of the keys; when two keys share a hash (all of
+    them, here, by a constant hash) the request groups by the keys themselves: the same numbers either way."""
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("the one-pass path is the binary one")
+    monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
+    if collide:
+        monkeypatch.setattr(engine_metrics, "_key_hash", lambda exprs: "0")
+    reads = _reads(log)
+    try:
+        keys, eng = grouped_metrics(log, by_columns(log, ["city", "seg"], where="rows.seg >= 1"))
+    finally:
+        del log.sql
+    assert any("hash(" in q for q in reads) != collide
+    assert (
+        any(" AS k0, rows" in q and "GROUP BY k0, k1" in q for q in reads) == collide
+    )  # the keys' own cells
+    kept = (scored.frame["seg"] >= 1).to_numpy()
+    cat = pd.MultiIndex.from_frame(scored.frame[["city", "seg"]])
+    codes = pd.MultiIndex.from_frame(keys[["city", "seg"]]).get_indexer(cat)
+    codes[~kept] = -1
+    assert (codes[kept] >= 0).all() and len(keys) == 6
+    mem = metrics.grouped_metrics(scored, codes, len(keys))
+    assert_same(mem, eng, skip_ci=set())
+
+
+@pytest.mark.spark
+def test_keys_grouped_by_their_hash_on_spark_give_duckdbs_numbers(spark, tmp_path, monkeypatch):
+    """Spark's hash is its own (Murmur3, 32 bits) but the keys' table and the cells use the same one."""
+    monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
+    from tests.engine.conftest import SPARK_MASTER
+    from tests.engine.test_metrics import predictions_log
+
+    df = predictions_log("binary", 1500)
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(
+        label="income", prediction="pred", score="p", time="when", task="binary", positive=">50K"
+    )
+    tables = []
+    for engine in ("duckdb", "spark"):
+        source = EngineSource(tmp_path / "log.parquet", engine=engine, master=SPARK_MASTER)
+        log = open_log(source, roles, task="binary", classes=["<=50K", ">50K"], positive=">50K")
+        tables.append(grouped_metrics(log, by_columns(log, ["city", "seg"]), metrics=["ROC AUC", "log loss"]))
+        log.con.close()
+    (k1, t1), (k2, t2) = tables
+    pd.testing.assert_frame_equal(k1, k2)
+    np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
