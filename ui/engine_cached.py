@@ -1,18 +1,25 @@
 """Cached engine analyses of out-of-core datasets (``explore.engine``), shared by the pages that show them.
 
-Each call opens the dataset's log (a DuckDB view over its files), runs its queries and closes it: the results
-are small frames, cached by the workspace (its key covers every file of the dataset) and the parameters.
+The dataset's log (a DuckDB view over its files) is opened once per workspace and dataset and shared
+(``_log``: opening it is a pass over the label and score; what it learns on the way — row count, score range,
+time range, group estimates — stays in its memo), one analysis at a time (a lock: a connection runs one query at
+a time and the analyses use its temp tables). The results are small frames, cached by the workspace (its key
+covers every file of the dataset) and the parameters.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from explore.core.workspace import Workspace
 from explore.slices.definition import SliceDefinition
-from ui.cache import cache_small
+from ui.cache import cache_shared, cache_small
 
 if TYPE_CHECKING:
     from explore.engine.grouping import EngineGrouping
@@ -26,8 +33,23 @@ CONFIDENCE = 0.95
 FDR = 0.05
 
 
-def _log(ws: Workspace, dataset: str):
-    return ws.log(dataset)
+@dataclass
+class _SharedLog:
+    log: Any  # explore.engine.LogTable
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+@cache_shared(max_entries=4)
+def _shared_log(ws: Workspace, dataset: str) -> _SharedLog:
+    return _SharedLog(ws.log(dataset))
+
+
+@contextmanager
+def _log(ws: Workspace, dataset: str) -> Iterator[Any]:
+    """The dataset's log, opened once and shared; held by one analysis at a time."""
+    shared = _shared_log(ws, dataset)
+    with shared.lock:
+        yield shared.log
 
 
 def approximation_note(table: pd.DataFrame) -> str | None:
@@ -42,11 +64,8 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     """Every metric of the task on all rows of the dataset."""
     from explore.engine import metrics as engine_metrics
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=32)
@@ -55,12 +74,9 @@ def grouping(ws: Workspace, dataset: str, by: tuple[str, ...], bins: int) -> Eng
     the cut, so a filter change reuses it (its queries are passes over the files)."""
     from explore.engine import grouping as engine_grouping
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
         return gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=32)
@@ -74,14 +90,11 @@ def groups(
     from explore.engine.metrics import EngineTable
 
     g = grouping(ws, dataset, by, bins)
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         where = engine_grouping.slice_where(log, slice_def.conditions)
         return EngineTable(
             *engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
         )
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=16)
@@ -90,15 +103,12 @@ def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> 
     from explore.engine import metrics as engine_metrics
     from explore.engine.metrics import EngineTable
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         return EngineTable(
             *engine_metrics.grouped_metrics(
                 log, engine_metrics.by_time_window(log, unit, n_windows=n_windows), confidence=CONFIDENCE
             )
         )
-    finally:
-        log.con.close()
 
 
 def _first_window(log, unit: str, n_windows: int):
@@ -122,8 +132,7 @@ def invariants(
     """Invariants per calendar window of every row of the dataset against the first window (``by_window``)."""
     from explore.engine import drift as engine_drift
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         windows, first = _first_window(log, unit, n_windows)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
@@ -132,8 +141,6 @@ def invariants(
             profile, log, windows, thresholds=thresholds, features=list(features)
         )
         return result.by_window.assign(window=keys["window"].iloc[result.by_window["window"]].to_numpy())
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=8)
@@ -142,13 +149,10 @@ def drift(ws: Workspace, dataset: str, unit: str, n_windows: int, features: tupl
     from explore.engine import drift as engine_drift
     from explore.engine.metrics import EngineTable
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         windows, first = _first_window(log, unit, n_windows)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
         )
         keys, result = engine_drift.drift_by_window(profile, log, windows, features=list(features))
         return EngineTable(keys, result.table, code="window")
-    finally:
-        log.con.close()
