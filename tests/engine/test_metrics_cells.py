@@ -305,3 +305,35 @@ def test_keys_grouped_by_their_hash_on_spark_give_duckdbs_numbers(spark, tmp_pat
     (k1, t1), (k2, t2) = tables
     pd.testing.assert_frame_equal(k1, k2)
     np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
+
+
+def test_hashed_keys_count_the_groups_so_no_sample_is_drawn(pair, monkeypatch):  # noqa: F811
+    """Binned cells are sized by the number of groups: the keys' pass counts them exactly (no sample of the rows),
+    and the cells are the second and last read; the counts stay those of the keys' own cells."""
+    scored, log = pair
+    if scored.task != "binary":
+        pytest.skip("the one-pass path is the binary one")
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 10)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 0)
+    monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
+    log.memo.pop("score stats", None)
+    engine_metrics._score_stats(log)  # once per log, whatever the request
+    tables = []
+    for rows in (0, 10**12):  # hashed keys, then the keys themselves
+        monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", rows)
+        reads = _reads(log)
+        try:
+            tables.append(
+                grouped_metrics(log, by_columns(log, ["city", "seg"]), metrics=["accuracy", "ROC AUC"])
+            )
+        finally:
+            del log.sql
+        assert not any("USING SAMPLE" in q for q in reads)
+        assert len(reads) == (
+            2 if rows == 0 else 1
+        )  # the keys' estimate is remembered from the first request
+    (k1, t1), (k2, t2) = tables
+    pd.testing.assert_frame_equal(k1, k2)
+    np.testing.assert_allclose(t1["value"], t2["value"], rtol=1e-12)
+    assert t1["note"].str.contains("histogram").any()
+    log.memo.pop("score stats", None)
