@@ -1,21 +1,29 @@
 """Cached engine analyses of out-of-core datasets (``explore.engine``), shared by the pages that show them: the
 slice report, groups, overall metrics, performance over time, drift and invariants.
 
-Each call opens the dataset's log (a DuckDB view over its files), runs its queries and closes it: the results
-are small frames, cached by the workspace (its key covers every file of the dataset) and the parameters.
+The dataset's log (a DuckDB view over its files) is opened once per workspace and dataset and shared
+(``_log``: opening it is a pass over the label and score; what it learns on the way — row count, score range,
+time range, group estimates — stays in its memo), one analysis at a time (a lock: a connection runs one query at
+a time and the analyses use its temp tables). The results are small frames, cached by the workspace (its key
+covers every file of the dataset) and the parameters.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from explore.core.workspace import Workspace
 from explore.slices.definition import SliceDefinition
-from ui.cache import cache_small
+from ui.cache import cache_shared, cache_small
 
 if TYPE_CHECKING:
+    from explore.engine.grouping import EngineGrouping
     from explore.engine.metrics import EngineTable
     from explore.slices.report import SliceReport
     from explore.staleness.drift import InvariantThresholds
@@ -27,8 +35,30 @@ CONFIDENCE = 0.95
 FDR = 0.05
 
 
-def _log(ws: Workspace, dataset: str):
-    return ws.log(dataset)
+@dataclass
+class _SharedLog:
+    log: Any  # explore.engine.LogTable
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+@cache_shared(max_entries=4)
+def _shared_log(ws: Workspace, dataset: str) -> _SharedLog:
+    return _SharedLog(ws.log(dataset))
+
+
+@contextmanager
+def _log(ws: Workspace, dataset: str) -> Iterator[Any]:
+    """The dataset's log, opened once and shared; held by one analysis at a time."""
+    shared = _shared_log(ws, dataset)
+    with shared.lock:
+        yield shared.log
+
+
+def approximation_note(table: pd.DataFrame) -> str | None:
+    """The line a page shows under an engine table whose ROC AUC came from score bins (None when exact)."""
+    from explore.engine.metrics import binned_auc_note
+
+    return binned_auc_note(table)
 
 
 @cache_small(max_entries=16)
@@ -36,11 +66,19 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     """Every metric of the task on all rows of the dataset."""
     from explore.engine import metrics as engine_metrics
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
-    finally:
-        log.con.close()
+
+
+@cache_small(max_entries=32)
+def grouping(ws: Workspace, dataset: str, by: tuple[str, ...], bins: int) -> EngineGrouping:
+    """One or two columns cut into the Slices page's groups over every row of the dataset: a filter does not change
+    the cut, so a filter change reuses it (its queries are passes over the files)."""
+    from explore.engine import grouping as engine_grouping
+
+    with _log(ws, dataset) as log:
+        gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
+        return gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
 
 
 @cache_small(max_entries=32)
@@ -49,11 +87,8 @@ def slice_report(ws: Workspace, dataset: str, slice_def: SliceDefinition) -> Sli
     from explore.engine.report import slice_report as engine_report
     from explore.slices.report import SliceReportParams
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         return engine_report(log, slice_def, params=SliceReportParams(confidence=CONFIDENCE))
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=32)
@@ -61,21 +96,17 @@ def groups(
     ws: Workspace, dataset: str, slice_def: SliceDefinition, by: tuple[str, ...], bins: int
 ) -> EngineTable:
     """The keys and metrics of the slice's rows grouped by one or two columns, on every row of the dataset, each group
-    beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``)."""
+    beside the rest of the slice (``rest``, ``gap``, ``q_worse``, ``worse``): one pass over the files (binary)."""
     from explore.engine import grouping as engine_grouping
     from explore.engine import metrics as engine_metrics
     from explore.engine.metrics import EngineTable
 
-    log = _log(ws, dataset)
-    try:
+    g = grouping(ws, dataset, by, bins)
+    with _log(ws, dataset) as log:
         where = engine_grouping.slice_where(log, slice_def.conditions)
-        gs = [engine_grouping.group_column(log, c, bins=bins) for c in by]
-        g = gs[0] if len(gs) == 1 else engine_grouping.cross(log, gs[0], gs[1])
         return EngineTable(
             *engine_metrics.groups_vs_rest(log, g, where=where, confidence=CONFIDENCE, fdr=FDR)
         )
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=16)
@@ -84,15 +115,12 @@ def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> 
     from explore.engine import metrics as engine_metrics
     from explore.engine.metrics import EngineTable
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         return EngineTable(
             *engine_metrics.grouped_metrics(
                 log, engine_metrics.by_time_window(log, unit, n_windows=n_windows), confidence=CONFIDENCE
             )
         )
-    finally:
-        log.con.close()
 
 
 def _first_window(log, unit: str, n_windows: int):
@@ -119,8 +147,7 @@ def invariants(
     """Invariants per calendar window of every row of the dataset against the first window (``by_window``)."""
     from explore.engine import drift as engine_drift
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         windows, first = _first_window(log, unit, n_windows)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
@@ -129,8 +156,6 @@ def invariants(
             profile, log, windows, thresholds=thresholds, features=list(features)
         )
         return result.by_window.assign(window=keys["window"].iloc[result.by_window["window"]].to_numpy())
-    finally:
-        log.con.close()
 
 
 @cache_small(max_entries=8)
@@ -139,13 +164,10 @@ def drift(ws: Workspace, dataset: str, unit: str, n_windows: int, features: tupl
     from explore.engine import drift as engine_drift
     from explore.engine.metrics import EngineTable
 
-    log = _log(ws, dataset)
-    try:
+    with _log(ws, dataset) as log:
         windows, first = _first_window(log, unit, n_windows)
         profile = engine_drift.reference_profile(
             log, features=list(features), where=first, name="the first window"
         )
         keys, result = engine_drift.drift_by_window(profile, log, windows, features=list(features))
         return EngineTable(keys, result.table, code="window")
-    finally:
-        log.con.close()

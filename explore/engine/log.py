@@ -162,6 +162,7 @@ def open_log(
     if task not in ("binary", "multiclass", "regression"):
         raise errors.WorkspaceError(errors.TASK_UNKNOWN.format(received=task))
     unavailable: dict[str, str] = {}
+    memo: dict[str, Any] = {}
     select = ["*"]
     has_proba = has_score = False
     positive_index = None
@@ -203,9 +204,12 @@ def open_log(
             s = f"CAST({quote(columns.score)} AS DOUBLE)"
             select.append(f"{s} AS _score")
             has_score = True
-            lo, hi = con.execute(
-                f"SELECT min({s}), max({s}) FROM source WHERE {label} IS NOT NULL"
+            lo, hi, n_rows = con.execute(
+                f"SELECT min({s}), max({s}), count(*) FROM source WHERE {label} IS NOT NULL"
             ).fetchall()[0]
+            memo["count(*)"] = (
+                n_rows  # the same pass counts the rows (explore.engine.metrics sizes its tables by it)
+            )
             if lo is not None and lo >= 0 and hi <= 1:
                 probs = [f"1 - {s}", s] if positive_index == 1 else [s, f"1 - {s}"]
             else:
@@ -254,4 +258,5 @@ def open_log(
         has_proba=has_proba,
         has_score=has_score,
         unavailable=unavailable,
+        memo=memo,
     )

@@ -4,15 +4,19 @@ The engine returns per-group sufficient statistics — counts of the confusion m
 (centred on their overall mean, as in memory), and for ROC AUC the exact rank sums with ties and the DeLong
 placement sums by window functions over (group, score) blocks — and the interval formulas of
 ``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
-The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
+A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``),
+finished in numpy (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
+states its exact maximum error. Multiclass and regression logs run one query per statistic. The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -210,24 +214,7 @@ class EngineCtx(metrics_mod._Ctx):
         )
 
     def _row_expr(self, key: str) -> str:
-        log = self.log
-        if key == "log loss":
-            p = log.p_true()
-            # Clipped to [eps, 1 - eps] (float64 machine epsilon), as explore.stats.metrics and scikit-learn do.
-            lo, hi = repr(_EPS), repr(1.0 - _EPS)
-            return f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < {lo} THEN {lo} WHEN {p} > {hi} THEN {hi} ELSE {p} END))"
-        if key == "brier":
-            if self.task == "binary":
-                k = log.positive_index
-                return f"((_p{k} - CASE WHEN _y = {k} THEN 1.0 ELSE 0.0 END) ** 2)"
-            return (
-                "("
-                + " + ".join(
-                    f"(_p{k} - CASE WHEN _y = {k} THEN 1.0 ELSE 0.0 END) ** 2" for k in range(self.K)
-                )
-                + ")"
-            )
-        return {"abs err": "abs(_pred - _y)", "err": "(_pred - _y)", "sq err": "((_pred - _y) ** 2)"}[key]
+        return _row_expr(self.log, key)
 
     def row_mean(self, key: str, values: Any) -> dict[str, np.ndarray]:
         def build() -> dict[str, np.ndarray]:
@@ -254,6 +241,25 @@ class EngineCtx(metrics_mod._Ctx):
         }  # fmt: skip
         n, *sums = self._per_group("count(*)", *(f"sum({t})" for t in terms.values()), where=ok)
         return metrics_mod.r2_from_sums(self, n, dict(zip(terms, sums, strict=True)))
+
+
+def _row_expr(log: LogTable, key: str) -> str:
+    """SQL: the per-row quantity whose mean a metric is (log loss, Brier term, regression errors)."""
+    if key == "log loss":
+        p = log.p_true()
+        # Clipped to [eps, 1 - eps] (float64 machine epsilon), as explore.stats.metrics and scikit-learn do.
+        lo, hi = repr(_EPS), repr(1.0 - _EPS)
+        return f"(-ln(CASE WHEN isnan({p}) THEN {p} WHEN {p} < {lo} THEN {lo} WHEN {p} > {hi} THEN {hi} ELSE {p} END))"
+    if key == "brier":
+        if log.task == "binary":
+            k = log.positive_index
+            return f"((_p{k} - CASE WHEN _y = {k} THEN 1.0 ELSE 0.0 END) ** 2)"
+        return (
+            "("
+            + " + ".join(f"(_p{k} - CASE WHEN _y = {k} THEN 1.0 ELSE 0.0 END) ** 2" for k in range(log.K))
+            + ")"
+        )
+    return {"abs err": "abs(_pred - _y)", "err": "(_pred - _y)", "sq err": "((_pred - _y) ** 2)"}[key]
 
 
 def _over_all_rows(log: LogTable, agg: str) -> Any:
@@ -303,6 +309,553 @@ def _define_groups(log: LogTable, grouping: Any, where: str | None = None) -> pd
     return keys
 
 
+# ---- binary logs: one pass per request ---------------------------------------------------------------------
+#
+# A binary request (overall, a group-by, a filter's groups, time windows) reads the rows once: one aggregation
+# gives the counts per (group, label, score) cell, with the predictions counted per class and, where a metric's
+# per-row quantity is not a function of the label and the score, its sums. Everything else — confusion matrices,
+# the exact ROC AUC (rank sums with ties), DeLong placements, average precision, the rest of each group, the
+# means with their intervals — is finished in numpy on that small table, by explore.stats.metrics' formulas.
+
+# Cells (group × label × distinct score) computed exactly up to this many (estimated); above it the score is cut
+# into equal-width bins so that the table has about BINNED_CELLS cells (at least MIN_BINS bins per group): at 100M
+# rows the cost of the pass is its hash table (measured at 10M rows, CPU seconds: 180 groups 0.35, 23k cells 0.8,
+# 370k cells 1.6, 3.1M exact cells 3.9).
+CELL_BUDGET = 600_000
+BINNED_CELLS = 50_000
+MIN_BINS = 64
+# Rows of the DuckDB system sample that estimates how many groups a grouping of expressions has, and how many
+# distinct scores the log has.
+GROUP_SAMPLE_ROWS = 200_000
+NOTE_BINNED = (
+    "histogram approximation: scores cut into {bins:,} bins (pairs tied in a bin count ½); the exact value is within "
+    "±{bound:.1e}; interval approximate"
+)
+NOTE_BINNED_AP = "histogram approximation: scores cut into {bins:,} bins"
+
+
+@dataclass(frozen=True)
+class ScoreBins:
+    """Equal-width bins of the score over [lo, hi] (``n`` of them, the highest score alone in one more): the cells'
+    score when exact ones are too many."""
+
+    n: int
+    lo: float
+    hi: float
+
+    def sql(self, s: str) -> str:
+        width = (self.hi - self.lo) / self.n if self.hi > self.lo else 1.0
+        return f"(CASE WHEN {_finite(s)} THEN CAST(floor(({s} - {self.lo!r}) / {width!r}) AS INTEGER) END)"
+
+
+@dataclass
+class _Cells:
+    """The (group, label, score) table of one request: one row per cell."""
+
+    g: np.ndarray  # group code
+    y: np.ndarray  # label code (-1: not a class)
+    s: np.ndarray  # score (or bin), NaN where the score is missing / not finite
+    n: np.ndarray  # rows
+    pred: (
+        np.ndarray
+    )  # (cells, K + 1): rows predicted as each class, the last column a prediction outside them
+    sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # key -> (finite count, sum, sum of squares)
+    bins: ScoreBins | None
+
+
+def _score_stats(log: LogTable) -> tuple[float, float | None, float | None]:
+    """(distinct finite scores, lowest, highest), estimated once from a small system sample of the rows (DuckDB;
+    every row elsewhere): a sample whose scores are mostly distinct means continuous scores (as many as rows); the
+    lowest and highest only place the bins (a score outside them gets a bin beyond, in order)."""
+    if "score stats" not in log.memo:
+        n = int(_over_all_rows(log, "count(*)"))
+        draw = ""
+        if isinstance(log.con, duckdb.DuckDBPyConnection) and n > GROUP_SAMPLE_ROWS:
+            draw = f"USING SAMPLE {100.0 * GROUP_SAMPLE_ROWS / n!r} PERCENT (system, 0)"
+        fin = f"FILTER (WHERE {_finite('s')})"
+        m, distinct, lo, hi = log.sql(
+            f"SELECT count(*) {fin}, count(DISTINCT s) {fin}, min(s) {fin}, max(s) {fin} "
+            f"FROM (SELECT _score AS s FROM rows {draw}) AS r"
+        ).fetchall()[0]
+        d = float(distinct or 0)
+        if draw and d > 0.5 * float(m or 0):
+            d = float(n)
+        log.memo["score stats"] = (d, lo, hi)
+    return log.memo["score stats"]
+
+
+def _estimate_groups(log: LogTable, grouping: Any, where: str | None) -> int:
+    """How many groups a grouping has: known for a column's bins and overall; for expressions, the distinct keys
+    of a small system sample (DuckDB; a distinct count elsewhere), remembered on the log."""
+    from explore.engine.grouping import EngineGrouping
+
+    if isinstance(grouping, EngineGrouping):
+        return grouping.n_groups
+    if not grouping.exprs:
+        return 1
+    key = ("groups", grouping.exprs, grouping.where, where)
+    if key not in log.memo:
+        conds = [f"({c})" for c in (grouping.where, where) if c]
+        cond = f"WHERE {' AND '.join(conds)}" if conds else ""
+        sel = ", ".join(grouping.exprs)
+        n = int(_over_all_rows(log, "count(*)"))
+        draw = ""
+        if isinstance(log.con, duckdb.DuckDBPyConnection) and n > GROUP_SAMPLE_ROWS:
+            draw = f"USING SAMPLE {100.0 * GROUP_SAMPLE_ROWS / n!r} PERCENT (system, 0)"
+        q = f"SELECT count(*) FROM (SELECT DISTINCT {sel} FROM (SELECT * FROM rows {draw}) AS rows {cond}) AS d"
+        log.memo[key] = max(int(log.sql(q).fetchall()[0][0]), 1)
+    return log.memo[key]
+
+
+def _score_dim(log: LogTable, groups: Callable[[], int]) -> tuple[str | None, ScoreBins | None]:
+    """The cells' score: exact when (groups × labels × distinct scores) fits ``CELL_BUDGET`` (or the log has fewer
+    rows than that), else ``ScoreBins`` sized to it."""
+    if not log.has_score:
+        return None, None
+    if int(_over_all_rows(log, "count(*)")) <= CELL_BUDGET:
+        return "_score", None
+    distinct, lo, hi = _score_stats(log)
+    labels = max(log.K, 2)
+    if lo is None:
+        return "_score", None
+    G = groups()
+    if G * labels * distinct <= CELL_BUDGET:
+        return "_score", None
+    n_bins = max(BINNED_CELLS // (G * labels), MIN_BINS)
+    if n_bins >= distinct:
+        return "_score", None
+    bins = ScoreBins(int(n_bins), float(lo), float(hi))
+    return bins.sql("_score"), bins
+
+
+def _derivable(log: LogTable, bins: ScoreBins | None) -> bool:
+    """Log loss and Brier per row are functions of (label, score): a binary score column in [0, 1], exact cells."""
+    return bins is None and log.task == "binary" and log.has_proba and bool(log.columns.score)
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return np.array(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+
+
+def _read_cells(
+    log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
+) -> tuple[pd.DataFrame, _Cells]:
+    """``(keys, cells)``: the groups and the one aggregation of the request's rows."""
+    from explore.engine.grouping import EngineGrouping
+
+    hashed = _hashed_keys(log, grouping, where)
+    if hashed is not None:
+        sdim, bins = _score_dim(log, lambda: max(len(hashed), 1))
+    else:
+        sdim, bins = _score_dim(log, lambda: _estimate_groups(log, grouping, where))
+    K = log.K
+    # Every per-row expression computed once, in an inner projection; the aggregation reads its columns.
+    inner = ["_y AS y", "_pred AS pr"] + ([f"{sdim} AS s"] if sdim else [])
+    dims = ["y"] + (["s"] if sdim else [])
+    aggs = ["count(*) AS n"] + [f"count(*) FILTER (WHERE pr = {j}) AS p{j}" for j in range(K)]
+    sums = [] if _derivable(log, bins) else sum_keys
+    for i, key in enumerate(sums):
+        inner.append(f"{_row_expr(log, key)} AS x{i}")
+        ok = f"FILTER (WHERE {_finite(f'x{i}')})"
+        aggs += [f"count(*) {ok} AS c{i}", f"sum(x{i}) {ok} AS s{i}", f"sum(x{i} * x{i}) {ok} AS q{i}"]
+    agg_sql = ", ".join(aggs)
+
+    def cells_sql(key_cols: list[str], names: list[str], conds: list[str], outer: str = "") -> str:
+        cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
+        sel = ", ".join(key_cols + inner)
+        by = ", ".join(names + dims)
+        head = ", ".join(names + dims + [agg_sql])
+        return f"SELECT {head} FROM (SELECT {sel} FROM rows AS rows {cond}) AS c {outer} GROUP BY {by}"
+
+    if isinstance(grouping, EngineGrouping):
+        frame = log.sql(
+            cells_sql([f"{grouping.code} AS g"], ["g"], [where] if where else [], "WHERE g >= 0")
+        ).df()
+        keys = pd.DataFrame({grouping.column: grouping.labels})
+    elif not grouping.exprs:
+        frame = log.sql(cells_sql([], [], [where] if where else [])).df()
+        frame["g"] = 0
+        keys = pd.DataFrame(index=range(1))
+    elif hashed is not None:
+        keys = hashed
+        conds = [c for c in (grouping.where, where) if c]
+        cells = cells_sql([f"{_key_hash(grouping.exprs)} AS h"], ["h"], conds)
+        try:
+            frame = log.sql(f"SELECT _keys.g AS g, c.* FROM ({cells}) AS c JOIN _keys ON c.h = _keys.h").df()
+        finally:
+            log.sql("DROP TABLE IF EXISTS _keys")
+    else:
+        ks = [f"k{i}" for i in range(len(grouping.exprs))]
+        conds = [c for c in (grouping.where, where) if c]
+        cols = [f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True)]
+        log.sql(f"CREATE OR REPLACE TEMP TABLE _cells AS {cells_sql(cols, ks, conds)}")
+        order = ", ".join(f"{k} NULLS LAST" for k in ks)
+        log.sql(
+            f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1) AS g "
+            f"FROM (SELECT DISTINCT {', '.join(ks)} FROM _cells) AS d"
+        )
+        keys = log.sql("SELECT * FROM _keys ORDER BY g").df()
+        keys = keys.drop(columns="g").set_axis(list(grouping.names), axis=1)
+        on = " AND ".join(f"_cells.{k} IS NOT DISTINCT FROM _keys.{k}" for k in ks)
+        frame = log.sql(f"SELECT _keys.g AS g, _cells.* FROM _cells JOIN _keys ON {on}").df()
+        log.sql("DROP TABLE IF EXISTS _cells")
+        log.sql("DROP TABLE IF EXISTS _keys")
+    m = len(frame)
+    n = _numeric(frame, "n")
+    pred = np.zeros((m, K + 1))
+    for j in range(K):
+        pred[:, j] = _numeric(frame, f"p{j}")
+    pred[:, K] = n - pred[:, :K].sum(axis=1)
+    y = _numeric(frame, "y")
+    cells = _Cells(
+        g=_numeric(frame, "g").astype(np.intp),
+        y=np.where(np.isnan(y), -1, y).astype(np.intp),
+        s=_numeric(frame, "s") if sdim else np.full(m, np.nan),
+        n=n,
+        pred=pred,
+        sums={
+            key: tuple(np.nan_to_num(_numeric(frame, f"{c}{i}")) for c in "csq")  # type: ignore[misc]
+            for i, key in enumerate(sums)
+        },
+        bins=bins,
+    )
+    if sdim and bins is None:
+        cells.s[~np.isfinite(cells.s)] = np.nan
+    return keys, cells
+
+
+# A grouping of several expressions on a log of more rows than this: the cells are grouped by one hash of the keys
+# (measured at 10M rows, 3 string columns, 180 groups × 138 bins: 1.10 s CPU against 1.55 s for the three
+# keys), mapped back to the keys by their distinct values (one cheap pass: 0.20 s) when no two keys share a hash;
+# that pass counts the groups exactly, so the request needs no sample to estimate them.
+HASH_KEYS_ROWS = 1_000_000
+
+
+def _key_hash(exprs: tuple[str, ...] | list[str]) -> str:
+    return f"hash({', '.join(exprs)})"
+
+
+def _hashed_keys(log: LogTable, grouping: Any, where: str | None) -> pd.DataFrame | None:
+    """The keys of a grouping of several expressions, in the temp table ``_keys`` (with their hash ``h`` and code
+    ``g``), for cells grouped by one hash of the keys; None (no table) when the keys are too few or the log too
+    small for it to pay, or when two distinct keys share a hash (the caller then groups by the keys themselves).
+    Their number is exact, so the request needs no estimate of its groups."""
+    from explore.engine.grouping import EngineGrouping
+
+    if isinstance(grouping, EngineGrouping) or len(grouping.exprs) < 2:
+        return None
+    if int(_over_all_rows(log, "count(*)")) <= HASH_KEYS_ROWS:
+        return None
+    ks = [f"k{i}" for i in range(len(grouping.exprs))]
+    conds = [c for c in (grouping.where, where) if c]
+    cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
+    cols = ", ".join(f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True))
+    order = ", ".join(f"{k} NULLS LAST" for k in ks)
+    log.sql(
+        f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, {_key_hash(ks)} AS h, "
+        f"(row_number() OVER (ORDER BY {order}) - 1) AS g FROM (SELECT DISTINCT {cols} FROM rows AS rows {cond}) AS d"
+    )
+    n_keys, n_hashes = log.sql("SELECT count(*), count(DISTINCT h) FROM _keys").fetchall()[0]
+    if n_keys != n_hashes:
+        log.sql("DROP TABLE IF EXISTS _keys")
+        return None
+    keys = log.sql(f"SELECT {', '.join(ks)} FROM _keys ORDER BY g").df()
+    log.memo[("groups", grouping.exprs, grouping.where, where)] = max(int(n_keys), 1)  # for _estimate_groups
+    return keys.set_axis(list(grouping.names), axis=1)
+
+
+def _blocks(
+    g: np.ndarray, s: np.ndarray, *cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Cells collapsed to blocks of equal (g, s), sorted by group then score: (g, s, each column summed)."""
+    order = np.lexsort((s, g))
+    g, s = g[order], s[order]
+    if len(g) == 0:
+        return g, s, [c[order] for c in cols]
+    new = np.empty(len(g), dtype=bool)
+    new[0] = True
+    new[1:] = (g[1:] != g[:-1]) | (s[1:] != s[:-1])
+    starts = np.flatnonzero(new)
+    return g[starts], s[starts], [np.add.reduceat(c[order], starts) for c in cols]
+
+
+def _block_auc(grp_b: np.ndarray, pos_b: np.ndarray, neg_b: np.ndarray, G: int) -> dict[str, np.ndarray]:
+    """ROC AUC, DeLong variance and average precision per group from its score blocks (sorted by group, score):
+    the block sums of ``explore.stats.metrics._grouped_auc``, finished by ``auc_from_sums``."""
+    npos = np.bincount(grp_b, weights=pos_b, minlength=G)[:G]
+    nall = np.bincount(grp_b, weights=pos_b + neg_b, minlength=G)[:G]
+    nneg = nall - npos
+    out = {"npos": npos, "nneg": nneg, "n": nall}
+    if len(grp_b) == 0:
+        nan = np.full(G, np.nan)
+        out.update(auc=nan, var=nan, ap=nan)
+        return out
+    pos_less = np.cumsum(pos_b) - pos_b
+    neg_less = np.cumsum(neg_b) - neg_b
+    present = nall > 0
+    first = np.searchsorted(grp_b, np.flatnonzero(present))
+    start_pos, start_neg = np.zeros(G), np.zeros(G)
+    start_pos[present] = pos_less[first]
+    start_neg[present] = neg_less[first]
+    pos_less -= start_pos[grp_b]
+    neg_less -= start_neg[grp_b]
+    t = neg_less + 0.5 * neg_b
+    u = npos[grp_b] - pos_less - 0.5 * pos_b
+    pt, nu = pos_b * t, neg_b * u
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = (npos[grp_b] - pos_less) / (nall[grp_b] - pos_less - neg_less)
+    sums = [
+        np.bincount(grp_b, weights=w, minlength=G)[:G]
+        for w in (pt, pt * t, nu * u, np.where(pos_b > 0, pos_b * prec, 0.0))
+    ]
+    out.update(metrics_mod.auc_from_sums(npos, nneg, *sums))
+    return out
+
+
+class CellsCtx(EngineCtx):
+    """``explore.stats.metrics._Ctx`` over one request's (group, label, score) cells: no query of its own."""
+
+    def __init__(
+        self, log: LogTable, cells: _Cells, n_groups: int, confidence: float, complement: bool = False
+    ):
+        self.log = log
+        self.cells = cells
+        self.scored = _Meta(log.task, log.classes, log.positive_index)  # type: ignore[assignment]
+        self.zero_division = np.nan
+        self.complement = complement
+        self.codes = None  # type: ignore[assignment]
+        self.G = n_groups
+        self.conf = confidence
+        self.z = metrics_mod._z(confidence)
+        self.task = log.task
+        self.K = log.K
+        self._cache: dict[Any, Any] = {}
+        self.all_kept = True
+        support = self._sum(cells.n, rest=False).astype("int64")
+        self.support = support.sum() - support if complement else support
+
+    def _sum(self, w: np.ndarray, mask: np.ndarray | None = None, rest: bool = True) -> np.ndarray:
+        g = self.cells.g if mask is None else self.cells.g[mask]
+        w = w if mask is None else w[mask]
+        a = np.bincount(g, weights=w, minlength=self.G)[: self.G].astype("float64")
+        return a.sum() - a if self.complement and rest else a
+
+    @property
+    def confusion(self) -> np.ndarray:
+        def build() -> np.ndarray:
+            c, K = self.cells, self.K
+            keep = c.y >= 0
+            flat = ((c.g[keep] * K + c.y[keep])[:, None] * (K + 1) + np.arange(K + 1)).ravel()
+            size = self.G * K * (K + 1)
+            C = np.bincount(flat, weights=c.pred[keep].ravel(), minlength=size)[:size].reshape(
+                self.G, K, K + 1
+            )
+            return C.sum(axis=0, keepdims=True) - C if self.complement else C
+
+        return self.memo("confusion", build)
+
+    def _score_blocks(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        c = self.cells
+        ok = np.isfinite(c.s)
+        pos = np.where(c.y[ok] == k, c.n[ok], 0.0)
+        grp_b, s_b, (pos_b, all_b) = _blocks(c.g[ok], c.s[ok], pos, c.n[ok])
+        return grp_b, s_b, pos_b, all_b - pos_b
+
+    def auc_stats(self, k: int) -> dict[str, np.ndarray]:
+        def build() -> dict[str, np.ndarray]:
+            if self.complement:
+                return self._complement_auc(k)
+            grp_b, _, pos_b, neg_b = self._score_blocks(k)
+            out = _block_auc(grp_b, pos_b, neg_b, self.G)
+            if self.cells.bins is not None:
+                # Pairs in one bin count ½ whatever their order: each is off by at most ½.
+                tied = np.bincount(grp_b, weights=pos_b * neg_b, minlength=self.G)[: self.G]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out["max_error"] = 0.5 * tied / (out["npos"] * out["nneg"])
+            return out
+
+        return self.memo(("auc", k), build)
+
+    def _complement_auc(self, k: int) -> dict[str, np.ndarray]:
+        """Each group's rest by counting pairs (as ``explore.stats.metrics._complement_auc``), from the global score
+        blocks; average precision of the rest from a (group × block) table when it is small enough."""
+        self.complement = False
+        try:
+            inside = self.auc_stats(k)
+        finally:
+            self.complement = True
+        grp_b, s_b, pos_b, neg_b = self._score_blocks(k)
+        glob = np.unique(s_b)
+        at = np.searchsorted(glob, s_b)
+        P = np.bincount(at, weights=pos_b, minlength=len(glob))
+        N = np.bincount(at, weights=neg_b, minlength=len(glob))
+        neg_less = np.cumsum(N) - N
+        pos_more = P.sum() - np.cumsum(P)
+        conc_pos = np.bincount(grp_b, weights=pos_b * (neg_less + 0.5 * N)[at], minlength=self.G)[: self.G]
+        conc_neg = np.bincount(grp_b, weights=neg_b * (pos_more + 0.5 * P)[at], minlength=self.G)[: self.G]
+        total = float((P * (neg_less + 0.5 * N)).sum())
+        ap = np.full(self.G, np.nan)
+        if self.G * len(glob) <= metrics_mod.COMPLEMENT_AP_BUDGET and len(glob):
+            pos_gb, all_gb = np.zeros((self.G, len(glob))), np.zeros((self.G, len(glob)))
+            np.add.at(pos_gb, (grp_b, at), pos_b)
+            np.add.at(all_gb, (grp_b, at), pos_b + neg_b)
+            pos_r, all_r = P[None, :] - pos_gb, (P + N)[None, :] - all_gb
+            # Precision at each threshold (score ≥ block) among the rest, weighted by the recall it gains.
+            pos_ge = np.cumsum(pos_r[:, ::-1], axis=1)[:, ::-1]
+            all_ge = np.cumsum(all_r[:, ::-1], axis=1)[:, ::-1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                prec = np.where(pos_r > 0, pos_r * pos_ge / all_ge, 0.0).sum(axis=1)
+                ap = np.where(pos_r.sum(axis=1) > 0, prec / pos_r.sum(axis=1), np.nan)
+        out = metrics_mod.complement_auc_from_pairs(inside, P.sum(), N.sum(), total, conc_pos, conc_neg, ap)
+        if self.cells.bins is not None:
+            # The rest's pairs in one bin: (P_b − own positives) × (N_b − own negatives).
+            own_p, own_n = np.zeros((self.G, len(glob))), np.zeros((self.G, len(glob)))
+            np.add.at(own_p, (grp_b, at), pos_b)
+            np.add.at(own_n, (grp_b, at), neg_b)
+            tied = ((P[None, :] - own_p) * (N[None, :] - own_n)).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["max_error"] = 0.5 * tied / (out["npos"] * out["nneg"])
+        return out
+
+    def _cell_values(self, key: str) -> np.ndarray:
+        """A derivable per-row quantity per cell (binary score in [0, 1]): as explore.stats.metrics computes it."""
+        c, k = self.cells, self.log.positive_index
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if key == "log loss":
+                p = np.where(c.y == k, c.s, 1 - c.s)
+                x = -np.log(np.clip(p, _EPS, 1 - _EPS))
+            else:
+                x = (c.s - (c.y == k)) ** 2
+        return np.where(c.y >= 0, x, np.nan)
+
+    def row_mean(self, key: str, values: Any) -> dict[str, np.ndarray]:
+        def build() -> dict[str, np.ndarray]:
+            c = self.cells
+            if key in c.sums:
+                cnt, sx, sxx = c.sums[key]
+            else:
+                x = self._cell_values(key)
+                ok = np.isfinite(x)
+                cnt = np.where(ok, c.n, 0.0)
+                xs = np.where(ok, x, 0.0)
+                sx, sxx = cnt * xs, cnt * xs * xs
+                centre = float(sx.sum() / cnt.sum()) if cnt.sum() else 0.0
+                d = xs - centre
+                n = self._sum(cnt)
+                return metrics_mod.mean_from_sums(
+                    n, self._sum(cnt * d), self._sum(cnt * d * d), centre, self.conf
+                )
+            total = cnt.sum()
+            centre = float(sx.sum() / total) if total else 0.0
+            n = self._sum(cnt)
+            s1 = self._sum(sx) - centre * n
+            s2 = self._sum(sxx) - 2 * centre * self._sum(sx) + centre * centre * n
+            return metrics_mod.mean_from_sums(n, s1, s2, centre, self.conf)
+
+        return self.memo(("mean", key), build)
+
+
+def _sum_keys(resolved: list[tuple[str, metrics_mod.MetricDef, int | None]]) -> list[str]:
+    """The per-row quantities (log loss, Brier) whose sums the requested metrics need."""
+    keys = {"log loss": "log loss", "Brier": "brier"}
+    return list(dict.fromkeys(keys[m.name] for _, m, _ in resolved if m.name in keys))
+
+
+def _with_binned_notes(ctx: CellsCtx, frame: pd.DataFrame) -> pd.DataFrame:
+    """Binned cells: each ROC AUC row says so with its exact maximum error, each PR AUC row that it is binned."""
+    bins = ctx.cells.bins
+    if bins is None:
+        return frame
+    frame = frame.copy()
+    for i in range(len(frame)):
+        base, cls = metrics_mod._split(str(frame.at[i, "metric"]))
+        if base not in ("ROC AUC", "PR AUC"):
+            continue
+        if base == "PR AUC":
+            text = NOTE_BINNED_AP.format(bins=bins.n)
+        else:
+            k = ctx.log.positive_index if cls is None else [str(c) for c in ctx.log.classes].index(cls)
+            bound = ctx.auc_stats(k).get("max_error")
+            b = np.nan if bound is None else float(bound[int(frame.at[i, "group"])])
+            if not np.isfinite(b):
+                continue
+            text = NOTE_BINNED.format(bins=bins.n, bound=b)
+        old = frame.at[i, "note"]
+        frame.at[i, "note"] = f"{old}; {text}" if old else text
+    return frame
+
+
+def binned_auc_note(table: pd.DataFrame) -> str | None:
+    """One line for a page or a notebook when a result's ROC AUC came from score bins: the largest maximum error
+    over its groups (None when every value is exact)."""
+    notes = table["note"].astype(str)
+    rows = table[
+        notes.str.contains("histogram approximation", regex=False) & table["metric"].str.startswith("ROC AUC")
+    ]
+    if rows.empty:
+        return None
+    bounds = rows["note"].str.extract(r"within ±([0-9.eE+-]+)")[0].astype(float)
+    n_bins = rows["note"].str.extract(r"into ([0-9,]+) bins")[0].iloc[0]
+    return (
+        f"ROC AUC from a histogram of the scores ({n_bins} bins per group: too many distinct scores × groups for "
+        f"exact rank sums): every value is within ±{bounds.max():.1e} of the exact one; its interval and PR AUC "
+        "are approximate."
+    )
+
+
+def _resolved(
+    log: LogTable, metrics: list[str] | None
+) -> list[tuple[str, metrics_mod.MetricDef, int | None]]:
+    meta = _Meta(log.task, log.classes, log.positive_index)
+    names = metrics_mod.default_metrics(meta) if metrics is None else list(metrics)  # type: ignore[arg-type]
+    resolved = []
+    for name in names:
+        metric, cls = metrics_mod._resolve(meta, name)  # type: ignore[arg-type]
+        if metric.name == "R²":
+            metric = metrics_mod.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
+        resolved.append((name, metric, cls))
+    return resolved
+
+
+def _frame(log: LogTable, ctx: metrics_mod._Ctx, resolved: list) -> pd.DataFrame:
+    frame = metrics_mod.metrics_frame(
+        ctx,
+        resolved,
+        log.unavailable,
+        log.has_proba,
+        log.has_score if log.task == "binary" else log.has_proba,
+    )
+    return _with_binned_notes(ctx, frame) if isinstance(ctx, CellsCtx) else frame
+
+
+def _grouped(
+    log: LogTable,
+    grouping: Any,
+    metrics: list[str] | None,
+    confidence: float,
+    where: str | None,
+    complements: tuple[bool, ...],
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The groups and one long table per entry of ``complements`` (False: the groups, True: their rests). A binary
+    log reads its rows once for all of them (``_read_cells``); the other tasks run a query per statistic."""
+    if not 0 < confidence < 1:
+        raise AnalysisError(metrics_mod.BAD_CONFIDENCE.format(received=confidence))
+    grouping = grouping or Grouping((), ())
+    resolved = _resolved(log, metrics)
+    if log.task == "binary":
+        keys, cells = _read_cells(log, grouping, where, _sum_keys(resolved))
+        return keys, [
+            _frame(log, CellsCtx(log, cells, len(keys), confidence, complement), resolved)
+            for complement in complements
+        ]
+    keys = _define_groups(log, grouping, where)
+    if where or int(_over_all_rows(log, "count(*)")) <= MATERIALISE_ROWS:
+        _materialise_groups(log)
+    return keys, [
+        _frame(log, EngineCtx(log, len(keys), confidence, complement), resolved) for complement in complements
+    ]
+
+
 def grouped_metrics(
     log: LogTable,
     grouping: Any = None,
@@ -313,29 +866,14 @@ def grouped_metrics(
     complement: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(keys, table)``: the groups (one row per group code) and ``explore.stats.metrics.grouped_metrics``'s long
-    table for them, every aggregate computed by DuckDB. ``complement``: each group's rest instead (the rows of
-    the other groups), as in memory."""
-    if not 0 < confidence < 1:
-        raise AnalysisError(metrics_mod.BAD_CONFIDENCE.format(received=confidence))
-    keys = _define_groups(log, grouping or Grouping((), ()), where)
-    meta = _Meta(log.task, log.classes, log.positive_index)
-    names = metrics_mod.default_metrics(meta) if metrics is None else list(metrics)  # type: ignore[arg-type]
-    resolved = []
-    for name in names:
-        metric, cls = metrics_mod._resolve(meta, name)  # type: ignore[arg-type]
-        if metric.name == "R²":
-            metric = metrics_mod.MetricDef(**{**metric.__dict__, "compute": _m_r2_engine})
-        resolved.append((name, metric, cls))
-    if where or int(_over_all_rows(log, "count(*)")) <= MATERIALISE_ROWS:
-        _materialise_groups(log)
-    ctx = EngineCtx(log, len(keys), confidence, complement)
-    return keys, metrics_mod.metrics_frame(
-        ctx,
-        resolved,
-        log.unavailable,
-        log.has_proba,
-        log.has_score if log.task == "binary" else log.has_proba,
-    )
+    table for them, every aggregate computed by the engine. ``complement``: each group's rest instead (the rows of
+    the other groups), as in memory.
+
+    A binary log is read once per call: exact (group, label, score) counts when there are at most
+    ``CELL_BUDGET`` of them, else scores in ``ScoreBins`` — the ROC AUC rows' ``note`` then gives each value's
+    exact maximum error (``binned_auc_note`` sums it up in one line)."""
+    keys, (table,) = _grouped(log, grouping, metrics, confidence, where, (complement,))
+    return keys, table
 
 
 # Up to this many rows (~36 bytes each: ~0.7 GiB), a grouping's codes and outputs are read into a temp table once.
@@ -370,11 +908,7 @@ def groups_vs_rest(
     interval-implied errors), ``q_worse`` (Benjamini–Hochberg per metric) and ``worse`` (``q_worse`` ≤ ``fdr``)."""
     from explore.slices import report
 
-    keys, inside = grouped_metrics(log, grouping, metrics=metrics, confidence=confidence, where=where)
-    names = list(dict.fromkeys(inside["metric"]))
-    _, rest = grouped_metrics(
-        log, grouping, metrics=names, confidence=confidence, where=where, complement=True
-    )
+    keys, (inside, rest) = _grouped(log, grouping, metrics, confidence, where, (False, True))
     z = metrics_mod._z(confidence)
     df = inside.copy()
     df["rest"] = rest["value"].to_numpy()
@@ -410,7 +944,8 @@ def by_columns(log: LogTable, columns: list[str], where: str | None = None) -> G
 
 
 def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -> Grouping:
-    """Groups: calendar windows of the time column (``date_trunc(unit, time)``), oldest first; or, for
+    """Groups: calendar windows of the time column (``date_trunc(unit, time)``, found by comparing each timestamp
+    with the windows' starts when there are at most ``MAX_SEARCHED_WINDOWS``), oldest first; or, for
     ``unit="rows"``, ``n_windows`` windows of equal row counts (``equal_row_windows``). Keys: window starts."""
     if not log.columns.time:
         raise AnalysisError(
@@ -428,9 +963,71 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
         raise AnalysisError(
             f"Unknown window unit {unit!r}: use year, quarter, month, week, day, hour or rows (equal row counts)."
         )
-    return Grouping(
-        (f"date_trunc('{unit}', {t})",), ("window",), f"rows.{quote(log.columns.time)} IS NOT NULL"
-    )
+    present = f"rows.{quote(log.columns.time)} IS NOT NULL"
+    starts = _calendar_starts(log, unit)
+    if starts is None:
+        return Grouping((f"date_trunc('{unit}', {t})",), ("window",), present)
+    windows = Grouping((_window_search(t, starts),), ("window",), present)
+    # Their number (at most: a window may hold no row) stands for _estimate_groups' sample of the rows.
+    log.memo[("groups", windows.exprs, windows.where, None)] = len(starts)
+    return windows
+
+
+# Calendar windows up to this many are found by comparing the timestamp with their starts (a binary search of
+# nested CASEs, depth log2 of it) instead of date_trunc on every row: measured at 10M rows (24 months, the
+# windows' cells query), 0.75 s CPU against 0.94 s; beyond it the SQL text grows too long.
+MAX_SEARCHED_WINDOWS = 256
+
+
+def _calendar_starts(log: LogTable, unit: str) -> np.ndarray | None:
+    """The starts of every ``unit`` window from the log's first timestamp to its last (``date_trunc`` of each
+    row is one of them), or None when there are more than ``MAX_SEARCHED_WINDOWS`` or no timestamps. The
+    first and last timestamps are read once per log (``log.memo``)."""
+    import pandas as pd
+
+    if "time range" not in log.memo:
+        t = f"CAST(rows.{quote(log.columns.time)} AS TIMESTAMP)"
+        log.memo["time range"] = tuple(log.sql(f"SELECT min({t}), max({t}) FROM rows").fetchall()[0])
+    lo, hi = log.memo["time range"]
+    if lo is None or hi is None:
+        return None
+    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+    first = {
+        "year": lambda x: pd.Timestamp(x.year, 1, 1),
+        "quarter": lambda x: pd.Timestamp(x.year, 3 * ((x.month - 1) // 3) + 1, 1),
+        "month": lambda x: pd.Timestamp(x.year, x.month, 1),
+        "week": lambda x: x.normalize() - pd.Timedelta(days=x.weekday()),  # ISO weeks start on Monday
+        "day": lambda x: x.normalize(),
+        "hour": lambda x: x.floor("h"),
+    }[unit](lo)
+    step = {
+        "year": pd.DateOffset(years=1),
+        "quarter": pd.DateOffset(months=3),
+        "month": pd.DateOffset(months=1),
+        "week": pd.Timedelta(days=7),
+        "day": pd.Timedelta(days=1),
+        "hour": pd.Timedelta(hours=1),
+    }[unit]
+    starts = [first]
+    while starts[-1] + step <= hi:
+        if len(starts) >= MAX_SEARCHED_WINDOWS:
+            return None
+        starts.append(starts[-1] + step)
+    return np.asarray(starts, dtype="datetime64[us]")
+
+
+def _window_search(t: str, starts: np.ndarray) -> str:
+    """SQL: the start of the window holding ``t`` (every ``t`` at or after ``starts[0]`` and before the next window
+    after ``starts[-1]``), by a binary search over ``starts``."""
+    lit = [f"TIMESTAMP '{s}'" for s in np.datetime_as_string(starts, unit="us")]
+
+    def search(a: int, b: int) -> str:
+        if b - a == 1:
+            return lit[a]
+        mid = (a + b) // 2
+        return f"(CASE WHEN {t} < {lit[mid]} THEN {search(a, mid)} ELSE {search(mid, b)} END)"
+
+    return search(0, len(lit))
 
 
 def equal_row_windows(log: LogTable, n_windows: int) -> np.ndarray:

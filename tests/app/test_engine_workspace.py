@@ -84,3 +84,49 @@ def test_equal_row_windows_run_in_the_engine(make_app, engine_workspace):
     assert "against the first window" in text
     drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
     assert drift["window"].nunique() == 5
+
+
+def test_pages_say_when_the_roc_auc_came_from_score_bins(make_app, engine_workspace, monkeypatch):
+    """More (group, label, score) cells than the engine's budget: the ROC AUC is a histogram approximation, and
+    the Workspace, Slices and Staleness pages say so with its maximum error."""
+    monkeypatch.setattr("explore.engine.metrics.CELL_BUDGET", 10)
+    monkeypatch.setattr("explore.engine.metrics.BINNED_CELLS", 0)
+    monkeypatch.setattr("explore.engine.metrics.MIN_BINS", 8)
+    said = "ROC AUC from a histogram of the scores (8 bins per group"
+    at = make_app("views/workspace.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert said in _captions(at)
+    at = make_app("views/slices.py", workspace=engine_workspace)
+    at.multiselect(key="slices_group_by").set_value(["city"]).run()
+    assert_no_exception(at)
+    assert said in _captions(at)
+    table = next(d.value for d in at.dataframe if "city" in d.value.columns)
+    at = make_app("views/staleness.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert said in _captions(at)
+    assert table["support"].sum() == ROWS
+
+
+def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, monkeypatch):
+    """Opening a log is a pass over its label and score: the pages' analyses share one (ui.engine_cached._log)."""
+    from explore.core.workspace import Workspace, open_workspace, read_workspace
+    from explore.slices.definition import SliceDefinition
+    from ui import engine_cached
+
+    engine_cached._shared_log.clear()
+    opened = []
+    real = Workspace.log
+
+    def counted(self, name):
+        opened.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(Workspace, "log", counted)
+    ws = open_workspace(read_workspace(engine_workspace))
+    overall = engine_cached.overall(ws, "log")
+    perf = engine_cached.performance(ws, "log", "month")
+    groups = engine_cached.groups(ws, "log", SliceDefinition(()), ("city",), 3)
+    assert opened == ["log"]
+    assert overall["support"].max() == ROWS and perf.table["support"].max() > 0
+    assert list(groups.keys["city"]) == ["Lyon", "Nice", "Paris"]
+    engine_cached._shared_log.clear()

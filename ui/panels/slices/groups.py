@@ -104,6 +104,8 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
             f"Computed by the engine on all {ctx.ws.samples[ctx.dataset].total:,} rows of the dataset (the slice's "
             "rows among them); 95 % intervals."
         )
+        if note := engine_cached.approximation_note(table):
+            st.caption(note)
         sel = table[(table["metric"] == metric) & (table["support"] > 0)]
         one = sel.drop(columns="group").reset_index(drop=True)
         shown = pd.concat([keys.iloc[sel["group"]].reset_index(drop=True), one], axis=1)

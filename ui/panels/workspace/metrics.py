@@ -37,6 +37,8 @@ def metrics_section(ws: Workspace) -> None:
             if ws.is_out_of_core(name):  # every row, in the engine (sc holds its sample)
                 tables[name] = engine_cached.overall(ws, name)
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
+                if note := engine_cached.approximation_note(tables[name]):
+                    st.caption(f"{md_text(name)}: {note}")
             else:
                 tables[name] = _overall(ws, sc)
             for metric, reason in sc.unavailable.items():
