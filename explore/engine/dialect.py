@@ -6,7 +6,8 @@
 * ``isfinite(x)`` → ``NOT isnan(x) AND abs(x) < inf`` and ``isinf(x)`` → ``abs(x) = inf`` (NULL stays NULL);
 * ``epoch_ns(ts)`` → ``unix_micros(ts) * 1000`` (Spark timestamps are microseconds);
 * ``list_sum(max(x, k)) / len(max(x, k))`` (mean of the k largest) → the head of ``sort_array(collect_list(x))``;
-* ``GROUPING(a, b, …)`` → ``grouping_id(a, b, …)`` (same bit order; Spark's ``grouping`` takes one column);
+* ``GROUPING(a, b, …)`` → ``(grouping(a) * 2 + grouping(b) …)``: the same bits, first argument highest (Spark's
+  ``grouping`` takes one column, and its ``grouping_id`` only the whole GROUP BY list, in its order);
 * ``quantile_cont(x, [qs])`` → ``percentile(x, array(qs))`` (exact, linear interpolation as in DuckDB);
 * ``… USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k`` (Spark's ``TABLESAMPLE
   (k ROWS)`` takes the first k rows);
@@ -75,7 +76,12 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.IsInf):
         return exp.paren(_spark(f"ABS({_sql(node.this)}) = {_INF}"), copy=False)
     if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
-        return _spark(f"GROUPING_ID({', '.join(_sql(e) for e in node.expressions)})")
+        n = len(node.expressions)
+        bits = " + ".join(
+            f"CAST(GROUPING({_sql(e)}) AS BIGINT) * {1 << (n - 1 - i)}"
+            for i, e in enumerate(node.expressions)
+        )
+        return exp.paren(_spark(bits), copy=False)
     if isinstance(node, exp.PercentileCont) and isinstance(node.expression, exp.Array):
         qs = ", ".join(_sql(e) + "D" for e in node.expression.expressions)
         return _spark(f"PERCENTILE({_sql(node.this)}, ARRAY({qs}))")
