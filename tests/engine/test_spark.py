@@ -262,3 +262,21 @@ def test_engine_spark_and_its_master_are_read_from_workspace_toml(tmp_path):
     ):
         with pytest.raises(errors.WorkspaceError, match="a master URL is for the Spark engine"):
             config(entry)
+
+
+def test_local_mode_settings_fit_the_cores_and_the_memory_of_the_machine():
+    from explore.engine.spark import local_conf
+
+    conf = local_conf("local[2]", memory_mb=24 * 1024)
+    # 2 × cores shuffle partitions (not Spark's 200), AQE on, the heap capped at 6 GiB
+    assert conf["spark.sql.shuffle.partitions"] == "4" and conf["spark.default.parallelism"] == "4"
+    assert conf["spark.sql.adaptive.enabled"] == "true"
+    assert conf["spark.driver.memory"] == "6144m"
+    assert local_conf("local[3]", memory_mb=8000)["spark.driver.memory"] == "2000m"  # a quarter of 8 GB
+    assert (
+        local_conf("local[1]", memory_mb=2000)["spark.driver.memory"] == "1024m"
+    )  # never below Spark's 1 GiB
+    unknown = local_conf(
+        "local[*]", cores=8, memory_mb=0
+    )  # the machine's memory unknown: Spark's default heap
+    assert "spark.driver.memory" not in unknown and unknown["spark.sql.shuffle.partitions"] == "16"
