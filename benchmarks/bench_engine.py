@@ -119,7 +119,13 @@ class _Times(dict):
         )
 
 
-def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
+def run_duckdb(
+    folder: Path, threads: int, engine: str = "duckdb", budget: float = 0.0, memory: str = ""
+) -> dict:
+    """The engine path. On Spark, an operation still running after ``budget`` seconds (0: no limit) has its jobs
+    cancelled: the figure is then "more than budget", and the next operation runs (the table says which)."""
+    import threading
+
     from explore.core.workspace import ColumnRoles
     from explore.engine import (
         EngineSource,
@@ -133,39 +139,105 @@ def run_duckdb(folder: Path, threads: int, engine: str = "duckdb") -> dict:
     from explore.engine.discovery import weak_slices
 
     times: dict[str, float] = _Times()
+    cancelled: dict[str, float] = {}
+    queries: dict[str, int] = {}
+    spark = None
     if engine == "spark":
         from explore.engine.spark import spark_session
 
-        spark_session(f"local[{threads}]")  # the JVM's start-up, once per process: not an analysis
+        conf = {"spark.driver.memory": memory} if memory else None
+        spark = spark_session(f"local[{threads}]", conf=conf)  # the JVM's start-up: not an analysis
     t = time.perf_counter()
     con = open_source(EngineSource(folder, engine=engine, master=f"local[{threads}]"))
     if engine == "duckdb":
         con.execute(f"SET threads = {threads}")
+    count = [0]
+    if spark is not None:  # queries per operation: on Spark each is at least one job
+        execute = con.execute
+
+        def counted(query, params=None):
+            count[0] += 1
+            return execute(query, params)
+
+        con.execute = counted
     roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
     log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
     n = log.n
     times["open"] = time.perf_counter() - t
-    t = time.perf_counter()
-    grouped_metrics(log, None, metrics=METRICS)
-    times["overall metrics"] = time.perf_counter() - t
-    t = time.perf_counter()
-    grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS)
-    times["slice report after a filter change"] = time.perf_counter() - t
-    t = time.perf_counter()
-    keys, _ = grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS)
-    times[f"group-by 3 columns ({len(keys)} groups)"] = time.perf_counter() - t
-    t = time.perf_counter()
-    keys, _ = grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS)
-    times[f"performance over {len(keys)} monthly windows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
-    profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
-    keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
-    times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
-    t = time.perf_counter()
-    res = weak_slices(log, columns=FEATURES, loss="error")
-    times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
-    return {"rows": n, "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
+    queries["open"] = count[0]
+    found = None
+
+    def run(name, fn):
+        """Time fn() as the operation name(result); cancel its Spark jobs after the budget."""
+        nonlocal found
+        count[0] = 0
+        done = threading.Event()
+        if spark is not None and budget:
+
+            def cancel():  # after the budget, cancel every job until the operation gives up
+                if not done.wait(budget):
+                    while not done.wait(0.5):
+                        spark.sparkContext.cancelAllJobs()
+
+            threading.Thread(target=cancel, daemon=True).start()
+        t = time.perf_counter()
+        try:
+            result = fn()
+            label = name(result) if callable(name) else name
+        except Exception as exc:
+            took = time.perf_counter() - t
+            if spark is None or not budget or took < budget:
+                raise
+            label = name(None) if callable(name) else name
+            cancelled[label] = took
+            print(
+                f"  {label:<48s} > {budget:.0f} s: cancelled ({type(exc).__name__})",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        finally:
+            done.set()
+        times[label] = time.perf_counter() - t
+        queries[label] = count[0]
+
+    run("overall metrics", lambda: grouped_metrics(log, None, metrics=METRICS))
+    run(
+        "slice report after a filter change",
+        lambda: grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS),
+    )
+    run(
+        lambda r: f"group-by 3 columns ({len(r[0]) if r else 180} groups)",
+        lambda: grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS),
+    )
+    run(
+        lambda r: f"performance over {len(r[0]) if r else MONTHS} monthly windows",
+        lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS),
+    )
+
+    def drift():
+        first = "date_trunc('month', rows.ts) = TIMESTAMP '2023-01-01'"
+        profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
+        return engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+
+    run(lambda r: f"drift matrix {len(FEATURES)} features x {len(r[0]) if r else MONTHS} windows", drift)
+
+    def discovery():
+        nonlocal found
+        res = weak_slices(log, columns=FEATURES, loss="error")
+        found = _found(list(res.slices["slice"]))
+        return res
+
+    run("weak-slice discovery (<= 2 conditions)", discovery)
+    return {
+        "rows": n,
+        "times": times,
+        "cancelled": cancelled,
+        "budget": budget,
+        "queries": queries,
+        "found": found,
+        "rss": peak_rss_mb(),
+    }
 
 
 def run_pandas(folder: Path) -> dict:
@@ -240,6 +312,14 @@ def _scored(df):
     )
 
 
+def _cell(res: dict, op: str) -> str:
+    if op in res["times"]:
+        return f"{res['times'][op]:>11.2f}s"
+    if op in res.get("cancelled", {}):
+        return f"{'> ' + format(res['cancelled'][op], '.0f'):>11s}s"
+    return f"{'-':>12s}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -253,13 +333,28 @@ def main() -> None:
     ap.add_argument(
         "--reuse", nargs="*", default=[], choices=["duckdb", "spark", "pandas"], help="print saved figures"
     )
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=0.0,
+        help="Spark: seconds an operation may take before its jobs are cancelled (0: no limit)",
+    )
+    ap.add_argument(
+        "--spark-memory",
+        default="",
+        help="Spark: the driver's heap, e.g. 6g (default: explore's local setting)",
+    )
     ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
     ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:  # a child: one path, its figures as JSON on the last line
         folder = Path(args.folder)
-        out = run_pandas(folder) if args.run == "pandas" else run_duckdb(folder, args.threads, args.run)
+        out = (
+            run_pandas(folder)
+            if args.run == "pandas"
+            else run_duckdb(folder, args.threads, args.run, args.budget, args.spark_memory)
+        )
         print(json.dumps(out))
         return
     folder = generate(Path(args.dest), args.rows)
@@ -286,6 +381,9 @@ def main() -> None:
                 str(folder),
                 "--threads",
                 str(args.threads),
+                "--budget",
+                str(args.budget),
+                *(["--spark-memory", args.spark_memory] if args.spark_memory else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -302,7 +400,9 @@ def main() -> None:
         how = "reused from an earlier run" if path in reused else "this run"
         load = ", ".join(f"{x:.1f}" for x in res.get("load", ()))
         print(f"{path}: {how}, measured {res.get('measured', '?')}, load average at the end {load}")
-    ops = list(next(iter(results.values()))["times"]) if results else []
+    ops = list(
+        dict.fromkeys(op for res in results.values() for op in [*res["times"], *res.get("cancelled", {})])
+    )
     print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
     # Ratios: pandas / duckdb and pandas / spark (> 1: that engine is faster than the in-memory path).
     ratios = [p for p in ("duckdb", "spark") if p in results and "pandas" in results]
@@ -310,8 +410,7 @@ def main() -> None:
     header += "".join(f"{'pandas/' + p:>15s}" for p in ratios)
     print(header)
     for op in ops:
-        cells = [results[p]["times"].get(op) for p in results]
-        line = f"{op:<48s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells)
+        line = f"{op:<48s}" + "".join(_cell(results[p], op) for p in results)
         for p in ratios:
             a, b = results["pandas"]["times"].get(op), results[p]["times"].get(op)
             line += f"{a / b:>14.2f}x" if a and b else f"{'-':>15s}"
@@ -320,6 +419,14 @@ def main() -> None:
     print(
         f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
     )
+    if "spark" in results:
+        q = results["spark"].get("queries", {})
+        print(f"{'Spark: queries (each one job or more)':<48s}" + " ".join(f"{q.get(op, '-')}" for op in ops))
+        if results["spark"].get("cancelled"):
+            print(
+                f"> N s: Spark's jobs were cancelled after the budget of {results['spark']['budget']:.0f} s "
+                "(--budget); the operation did not finish"
+            )
     if ratios:
         print("pandas/X = pandas time / X's time (> 1: the engine is faster than the in-memory path)")
 
