@@ -109,14 +109,42 @@ def _found(slices: list[str]) -> list[bool]:
     return out
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its running children (Spark's JVM): unlike the wall clock, not inflated
+    when the machine's other jobs take the cores."""
+    total = time.process_time()
+    me, tick = str(os.getpid()), os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if fields[1] == me:  # ppid; utime and stime are fields 14 and 15 of stat
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 class _Times(dict):
-    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress)."""
+    """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress), with
+    the CPU seconds the operation used (``cpu``: this process and Spark's JVM)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpu: dict[str, float] = {}
+        self.restart()
+
+    def restart(self) -> None:
+        self._cpu = _cpu_s()
 
     def __setitem__(self, key: str, value: float) -> None:
         super().__setitem__(key, value)
+        self.cpu[key] = _cpu_s() - self._cpu
         print(
-            f"  {key:<48s} {value:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", file=sys.stderr, flush=True
+            f"  {key:<48s} {value:8.2f} s   CPU {self.cpu[key]:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)",
+            file=sys.stderr,
+            flush=True,
         )
+        self.restart()
 
 
 def run_duckdb(
@@ -147,6 +175,7 @@ def run_duckdb(
 
         conf = {"spark.driver.memory": memory} if memory else None
         spark = spark_session(f"local[{threads}]", conf=conf)  # the JVM's start-up: not an analysis
+    times.restart()
     t = time.perf_counter()
     con = open_source(EngineSource(folder, engine=engine, master=f"local[{threads}]"))
     if engine == "duckdb":
@@ -190,6 +219,7 @@ def run_duckdb(
                 raise
             label = name(None) if callable(name) else name
             cancelled[label] = took
+            times.restart()
             print(
                 f"  {label:<48s} > {budget:.0f} s: cancelled ({type(exc).__name__})",
                 file=sys.stderr,
@@ -232,6 +262,7 @@ def run_duckdb(
     return {
         "rows": n,
         "times": times,
+        "cpu": times.cpu,
         "cancelled": cancelled,
         "budget": budget,
         "queries": queries,
@@ -280,7 +311,13 @@ def run_pandas(folder: Path) -> dict:
     group_column(scored, "f0")  # warm nothing: discovery bins every column itself
     res = weak_slices(scored, columns=FEATURES, loss="error")
     times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
-    return {"rows": len(df), "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
+    return {
+        "rows": len(df),
+        "times": times,
+        "cpu": times.cpu,
+        "found": _found(list(res.slices["slice"])),
+        "rss": peak_rss_mb(),
+    }
 
 
 def _scored(df):
@@ -415,6 +452,10 @@ def main() -> None:
             a, b = results["pandas"]["times"].get(op), results[p]["times"].get(op)
             line += f"{a / b:>14.2f}x" if a and b else f"{'-':>15s}"
         print(line)
+    print("CPU seconds (this process and, for Spark, its JVM; not inflated by the machine's other jobs)")
+    for op in ops:
+        cells = [results[p].get("cpu", {}).get(op) for p in results]
+        print(f"  {op:<46s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells))
     print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
     print(
         f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
