@@ -282,7 +282,8 @@ def run_pandas(folder: Path) -> dict:
 
     times: dict[str, float] = _Times()
     t = time.perf_counter()
-    df = pd.read_parquet(folder).reset_index(drop=True)
+    # the partitions only: not the results_<path>.json figures saved beside them
+    df = pd.read_parquet(folder, ignore_prefixes=[".", "_", "results_"]).reset_index(drop=True)
     scored = _scored(df)
     times["open"] = time.perf_counter() - t
     t = time.perf_counter()
