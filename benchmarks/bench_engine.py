@@ -148,7 +148,12 @@ class _Times(dict):
 
 
 def run_duckdb(
-    folder: Path, threads: int, engine: str = "duckdb", budget: float = 0.0, memory: str = ""
+    folder: Path,
+    threads: int,
+    engine: str = "duckdb",
+    budget: float = 0.0,
+    memory: str = "",
+    only: tuple[str, ...] = (),
 ) -> dict:
     """The engine path. On Spark, an operation still running after ``budget`` seconds (0: no limit) has its jobs
     cancelled: the figure is then "more than budget", and the next operation runs (the table says which)."""
@@ -168,6 +173,7 @@ def run_duckdb(
 
     times: dict[str, float] = _Times()
     cancelled: dict[str, float] = {}
+    failed: dict[str, str] = {}
     queries: dict[str, int] = {}
     spark = None
     if engine == "spark":
@@ -196,9 +202,12 @@ def run_duckdb(
     queries["open"] = count[0]
     found = None
 
-    def run(name, fn):
-        """Time fn() as the operation name(result); cancel its Spark jobs after the budget."""
+    def run(name, fn, key):
+        """Time fn() as the operation name(result); cancel its Spark jobs after the budget. An operation that
+        fails otherwise is reported as failed, and the next one runs."""
         nonlocal found
+        if only and key not in only:
+            return
         count[0] = 0
         done = threading.Event()
         if spark is not None and budget:
@@ -213,11 +222,16 @@ def run_duckdb(
         try:
             result = fn()
             label = name(result) if callable(name) else name
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — a failed operation is reported and the next one runs
             took = time.perf_counter() - t
-            if spark is None or not budget or took < budget:
-                raise
             label = name(None) if callable(name) else name
+            if spark is None or not budget or took < budget:
+                failed[label] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                print(
+                    f"  {label:<48s} failed after {took:.0f} s: {failed[label]}", file=sys.stderr, flush=True
+                )
+                times.restart()
+                return
             cancelled[label] = took
             times.restart()
             print(
@@ -231,18 +245,21 @@ def run_duckdb(
         times[label] = time.perf_counter() - t
         queries[label] = count[0]
 
-    run("overall metrics", lambda: grouped_metrics(log, None, metrics=METRICS))
+    run("overall metrics", lambda: grouped_metrics(log, None, metrics=METRICS), "overall")
     run(
         "slice report after a filter change",
         lambda: grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS),
+        "slice",
     )
     run(
         lambda r: f"group-by 3 columns ({len(r[0]) if r else 180} groups)",
         lambda: grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS),
+        "groupby",
     )
     run(
         lambda r: f"performance over {len(r[0]) if r else MONTHS} monthly windows",
         lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS),
+        "windows",
     )
 
     def drift():
@@ -250,7 +267,11 @@ def run_duckdb(
         profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
         return engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
 
-    run(lambda r: f"drift matrix {len(FEATURES)} features x {len(r[0]) if r else MONTHS} windows", drift)
+    run(
+        lambda r: f"drift matrix {len(FEATURES)} features x {len(r[0]) if r else MONTHS} windows",
+        drift,
+        "drift",
+    )
 
     def discovery():
         nonlocal found
@@ -258,12 +279,13 @@ def run_duckdb(
         found = _found(list(res.slices["slice"]))
         return res
 
-    run("weak-slice discovery (<= 2 conditions)", discovery)
+    run("weak-slice discovery (<= 2 conditions)", discovery, "discovery")
     return {
         "rows": n,
         "times": times,
         "cpu": times.cpu,
         "cancelled": cancelled,
+        "failed": failed,
         "budget": budget,
         "queries": queries,
         "found": found,
@@ -353,6 +375,8 @@ def _scored(df):
 def _cell(res: dict, op: str) -> str:
     if op in res["times"]:
         return f"{res['times'][op]:>11.2f}s"
+    if op in res.get("failed", {}):
+        return f"{'failed':>12s}"
     if op in res.get("cancelled", {}):
         return f"{'> ' + format(res['cancelled'][op], '.0f'):>11s}s"
     return f"{'-':>12s}"
@@ -382,6 +406,13 @@ def main() -> None:
         default="",
         help="Spark: the driver's heap, e.g. 6g (default: explore's local setting)",
     )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        choices=["overall", "slice", "groupby", "windows", "drift", "discovery"],
+        help="engine paths: these operations only (open always runs)",
+    )
     ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
     ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
@@ -391,7 +422,7 @@ def main() -> None:
         out = (
             run_pandas(folder)
             if args.run == "pandas"
-            else run_duckdb(folder, args.threads, args.run, args.budget, args.spark_memory)
+            else run_duckdb(folder, args.threads, args.run, args.budget, args.spark_memory, tuple(args.only))
         )
         print(json.dumps(out))
         return
@@ -422,6 +453,7 @@ def main() -> None:
                 "--budget",
                 str(args.budget),
                 *(["--spark-memory", args.spark_memory] if args.spark_memory else []),
+                *(["--only", *args.only] if args.only else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -439,7 +471,11 @@ def main() -> None:
         load = ", ".join(f"{x:.1f}" for x in res.get("load", ()))
         print(f"{path}: {how}, measured {res.get('measured', '?')}, load average at the end {load}")
     ops = list(
-        dict.fromkeys(op for res in results.values() for op in [*res["times"], *res.get("cancelled", {})])
+        dict.fromkeys(
+            op
+            for res in results.values()
+            for op in [*res["times"], *res.get("cancelled", {}), *res.get("failed", {})]
+        )
     )
     print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
     # Ratios: pandas / duckdb and pandas / spark (> 1: that engine is faster than the in-memory path).
@@ -469,6 +505,9 @@ def main() -> None:
                 f"> N s: Spark's jobs were cancelled after the budget of {results['spark']['budget']:.0f} s "
                 "(--budget); the operation did not finish"
             )
+    for path, res in results.items():
+        for op, why in res.get("failed", {}).items():
+            print(f"{path} failed on {op}: {why}")
     if ratios:
         print("pandas/X = pandas time / X's time (> 1: the engine is faster than the in-memory path)")
 
