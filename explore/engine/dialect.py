@@ -10,7 +10,7 @@
   ``grouping`` takes one column, and its ``grouping_id`` only the whole GROUP BY list, in its order);
 * ``quantile_cont(x, [qs])`` → ``percentile(x, array(qs))`` (exact, linear interpolation as in DuckDB);
 * ``… USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k`` (Spark's ``TABLESAMPLE
-  (k ROWS)`` takes the first k rows);
+  (k ROWS)`` takes the first k rows); ``USING SAMPLE p PERCENT (system, s)`` → ``WHERE rand(s) < p / 100``;
 * ``ASOF LEFT JOIN pts ON c.x >= pts.p`` → an equi-join on ``pts.j = _asof_pts(c.x)``, a vectorised binary
   search (``numpy.searchsorted``) over the registered points, see ``explore.engine.spark``;
 * ``sum(x) OVER w - y`` → ``(sum(x) OVER w) - y`` (Spark would read ``w-y`` as one identifier);
@@ -98,13 +98,24 @@ def _top_k(node: exp.Max) -> str:
 
 
 def _rewrite_sample(select: exp.Select) -> None:
-    """``USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k``."""
+    """``USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k``; ``USING SAMPLE p PERCENT
+    (system, s)`` → ``WHERE … AND rand(s) < p / 100`` (each row kept with probability p %, as Spark's own
+    ``TABLESAMPLE (p PERCENT)`` does, but with the seed)."""
     sample = select.args.get("sample")
     if sample is None:
         return
     select.set("sample", None)
     size, seed = sample.args.get("size"), sample.args.get("seed")
     seed_sql = _sql(seed) if seed is not None else "0"
+    percent = sample.args.get("percent")
+    if size is None and percent is not None:
+        select.where(_spark(f"RAND({seed_sql}) < {float(percent.this) / 100.0!r}"), copy=False)
+        return
+    if size is None:
+        raise errors.AnalysisError(
+            f"The Spark engine translates USING SAMPLE only as k ROWS or p PERCENT; received "
+            f"{sample.sql(dialect='duckdb')}. This is a bug in explore.engine."
+        )
     select.set("order", exp.Order(expressions=[exp.Ordered(this=_spark(f"RAND({seed_sql})"))]))
     select.set("limit", exp.Limit(expression=size.copy()))
 

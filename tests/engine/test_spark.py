@@ -126,6 +126,14 @@ def test_the_translated_functions_agree_with_duckdb_on_null_nan_and_inf(spark):
     expected = duck.execute(sets).fetchall()
     assert {r[3] for r in expected} == {1, 2, 3}
     assert con.execute(sets).fetchall() == expected
+    # a percent sample (discovery's edge sample above 1M rows): each row kept with that probability, the seed fixed
+    w = pd.DataFrame({"i": range(2000)})
+    con.register("w", w)
+    some = "SELECT i FROM w WHERE i >= 0 USING SAMPLE {p} PERCENT (system, 3) ORDER BY i"
+    half = con.execute(some.format(p=50.0)).fetchall()
+    assert 800 < len(half) < 1200 and half == con.execute(some.format(p=50.0)).fetchall()
+    assert len(con.execute(some.format(p=100.0)).fetchall()) == 2000
+    assert con.execute(some.format(p=0.0)).fetchall() == []
 
 
 def test_the_sample_is_stratified_by_label_with_every_prediction(spark, tmp_path):
