@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ LEVELS = {"f15": 6, "f16": 6, "f17": 5, "f18": 8, "f19": 4}
 FEATURES = NUM + list(CAT)
 METRICS = ["accuracy", "ROC AUC", "log loss", "precision", "recall"]
 CHUNK = 1_000_000
+METRIC_OPS = ("overall", "slice", "groupby", "windows")
 DEST = Path("/work/bench-data")
 
 
@@ -110,91 +110,190 @@ def _found(slices: list[str]) -> list[bool]:
     return out
 
 
-def _cpu() -> float:
-    """CPU seconds of this process so far (DuckDB's threads included): on a machine shared with other jobs the
-    wall time of an operation depends on the load, its CPU time hardly."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its running children (Spark's JVM): unlike the wall clock, not inflated
+    when the machine's other jobs take the cores."""
+    total = time.process_time()
+    me, tick = str(os.getpid()), os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if fields[1] == me:  # ppid; utime and stime are fields 14 and 15 of stat
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 class _Times(dict):
     """Operation -> seconds; each figure is also printed to stderr as it lands (a long run shows progress), with
-    the CPU seconds the process spent since the previous figure."""
+    the CPU seconds the operation used (``cpu``: this process and Spark's JVM)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cpu: dict[str, float] = {}
-        self._mark = _cpu()
+        self.restart()
+
+    def restart(self) -> None:
+        self._cpu = _cpu_s()
 
     def __setitem__(self, key: str, value: float) -> None:
         super().__setitem__(key, value)
-        now = _cpu()
-        self.cpu[key], self._mark = now - self._mark, now
+        self.cpu[key] = _cpu_s() - self._cpu
         print(
-            f"  {key:<48s} {value:8.2f} s   CPU {self.cpu[key]:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB, "
-            f"load {os.getloadavg()[0]:.1f})",
+            f"  {key:<48s} {value:8.2f} s   CPU {self.cpu[key]:8.2f} s   (peak RSS {peak_rss_mb():,.0f} MiB)",
             file=sys.stderr,
             flush=True,
         )
-
-
-OPS = ("metrics", "drift", "discovery")
+        self.restart()
 
 
 def run_duckdb(
-    folder: Path, threads: int, engine: str = "duckdb", ops: tuple[str, ...] = OPS, memory: str = "6GB"
+    folder: Path,
+    threads: int,
+    engine: str = "duckdb",
+    budget: float = 0.0,
+    memory: str = "",
+    only: tuple[str, ...] = (),
+    duck_memory: str = "6GB",
 ) -> dict:
+    """The engine path. On Spark, an operation still running after ``budget`` seconds (0: no limit) has its jobs
+    cancelled: the figure is then "more than budget", and the next operation runs (the table says which)."""
+    import threading
+
     from explore.core.workspace import ColumnRoles
-    from explore.engine import EngineSource, by_time_window, open_log, open_source
+    from explore.engine import (
+        EngineSource,
+        by_columns,
+        by_time_window,
+        grouped_metrics,
+        open_log,
+        open_source,
+    )
     from explore.engine import drift as engine_drift
     from explore.engine.discovery import weak_slices
 
     times: dict[str, float] = _Times()
+    cancelled: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    queries: dict[str, int] = {}
+    spark = None
     if engine == "spark":
         from explore.engine.spark import spark_session
 
-        spark_session(f"local[{threads}]")  # the JVM's start-up, once per process: not an analysis
+        conf = {"spark.driver.memory": memory} if memory else None
+        spark = spark_session(f"local[{threads}]", conf=conf)  # the JVM's start-up: not an analysis
+    times.restart()
     t = time.perf_counter()
     con = open_source(EngineSource(folder, engine=engine, master=f"local[{threads}]"))
     if engine == "duckdb":
         con.execute(f"SET threads = {threads}")
-        con.execute(f"SET memory_limit = '{memory}'")  # the machine is shared: DuckDB's own cap
+        con.execute(f"SET memory_limit = '{duck_memory}'")  # the machine is shared: DuckDB's own cap
+    count = [0]
+    if spark is not None:  # queries per operation: on Spark each is at least one job
+        execute = con.execute
+
+        def counted(query, params=None):
+            count[0] += 1
+            return execute(query, params)
+
+        con.execute = counted
     roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
     log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
     n = log.n
     times["open"] = time.perf_counter() - t
+    queries["open"] = count[0]
     found = None
-    if "metrics" in ops:
-        _metric_ops(log, times)
-    if "drift" in ops:
+
+    def run(name, fn, key):
+        """Time fn() as the operation name(result); cancel its Spark jobs after the budget. An operation that
+        fails otherwise is reported as failed, and the next one runs."""
+        nonlocal found
+        if only and key not in only and not ("metrics" in only and key in METRIC_OPS):
+            return
+        count[0] = 0
+        done = threading.Event()
+        if spark is not None and budget:
+
+            def cancel():  # after the budget, cancel every job until the operation gives up
+                if not done.wait(budget):
+                    while not done.wait(0.5):
+                        spark.sparkContext.cancelAllJobs()
+
+            threading.Thread(target=cancel, daemon=True).start()
         t = time.perf_counter()
+        try:
+            result = fn()
+            label = name(result) if callable(name) else name
+        except Exception as exc:  # noqa: BLE001 — a failed operation is reported and the next one runs
+            took = time.perf_counter() - t
+            label = name(None) if callable(name) else name
+            if spark is None or not budget or took < budget:
+                failed[label] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                print(
+                    f"  {label:<48s} failed after {took:.0f} s: {failed[label]}", file=sys.stderr, flush=True
+                )
+                times.restart()
+                return
+            cancelled[label] = took
+            times.restart()
+            print(
+                f"  {label:<48s} > {budget:.0f} s: cancelled ({type(exc).__name__})",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        finally:
+            done.set()
+        times[label] = time.perf_counter() - t
+        queries[label] = count[0]
+
+    run("overall metrics", lambda: grouped_metrics(log, None, metrics=METRICS), "overall")
+    run(
+        "slice report after a filter change",
+        lambda: grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS),
+        "slice",
+    )
+    run(
+        lambda r: f"group-by 3 columns ({len(r[0]) if r else 180} groups)",
+        lambda: grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS),
+        "groupby",
+    )
+    run(
+        lambda r: f"performance over {len(r[0]) if r else MONTHS} monthly windows",
+        lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS),
+        "windows",
+    )
+
+    def drift():
         first = engine_drift.first_window(log, "month")  # as the app selects it: a range on the time column
         profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
-        keys, _ = engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
-        times[f"drift matrix {len(FEATURES)} features x {len(keys)} windows"] = time.perf_counter() - t
-    if "discovery" in ops:
-        t = time.perf_counter()
+        return engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+
+    run(
+        lambda r: f"drift matrix {len(FEATURES)} features x {len(r[0]) if r else MONTHS} windows",
+        drift,
+        "drift",
+    )
+
+    def discovery():
+        nonlocal found
         res = weak_slices(log, columns=FEATURES, loss="error")
-        times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
         found = _found(list(res.slices["slice"]))
-    return {"rows": n, "times": times, "cpu": times.cpu, "found": found, "rss": peak_rss_mb()}
+        return res
 
-
-def _metric_ops(log, times: dict) -> None:
-    from explore.engine import by_columns, by_time_window, grouped_metrics
-
-    t = time.perf_counter()
-    grouped_metrics(log, None, metrics=METRICS)
-    times["overall metrics"] = time.perf_counter() - t
-    t = time.perf_counter()
-    grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS)
-    times["slice report after a filter change"] = time.perf_counter() - t
-    t = time.perf_counter()
-    keys, _ = grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS)
-    times[f"group-by 3 columns ({len(keys)} groups)"] = time.perf_counter() - t
-    t = time.perf_counter()
-    keys, _ = grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS)
-    times[f"performance over {len(keys)} monthly windows"] = time.perf_counter() - t
+    run("weak-slice discovery (<= 2 conditions)", discovery, "discovery")
+    return {
+        "rows": n,
+        "times": times,
+        "cpu": times.cpu,
+        "cancelled": cancelled,
+        "failed": failed,
+        "budget": budget,
+        "queries": queries,
+        "found": found,
+        "rss": peak_rss_mb(),
+    }
 
 
 def run_pandas(folder: Path) -> dict:
@@ -208,7 +307,8 @@ def run_pandas(folder: Path) -> dict:
 
     times: dict[str, float] = _Times()
     t = time.perf_counter()
-    df = pd.read_parquet(folder).reset_index(drop=True)
+    # the partitions only: not the results_<path>.json figures saved beside them
+    df = pd.read_parquet(folder, ignore_prefixes=[".", "_", "results_"]).reset_index(drop=True)
     scored = _scored(df)
     times["open"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -237,7 +337,13 @@ def run_pandas(folder: Path) -> dict:
     group_column(scored, "f0")  # warm nothing: discovery bins every column itself
     res = weak_slices(scored, columns=FEATURES, loss="error")
     times["weak-slice discovery (<= 2 conditions)"] = time.perf_counter() - t
-    return {"rows": len(df), "times": times, "found": _found(list(res.slices["slice"])), "rss": peak_rss_mb()}
+    return {
+        "rows": len(df),
+        "times": times,
+        "cpu": times.cpu,
+        "found": _found(list(res.slices["slice"])),
+        "rss": peak_rss_mb(),
+    }
 
 
 def _scored(df):
@@ -269,6 +375,16 @@ def _scored(df):
     )
 
 
+def _cell(res: dict, op: str) -> str:
+    if op in res["times"]:
+        return f"{res['times'][op]:>11.2f}s"
+    if op in res.get("failed", {}):
+        return f"{'failed':>12s}"
+    if op in res.get("cancelled", {}):
+        return f"{'> ' + format(res['cancelled'][op], '.0f'):>11s}s"
+    return f"{'-':>12s}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -283,9 +399,23 @@ def main() -> None:
         "--reuse", nargs="*", default=[], choices=["duckdb", "spark", "pandas"], help="print saved figures"
     )
     ap.add_argument(
-        "--ops", nargs="+", default=list(OPS), choices=OPS,
-        help="engine paths only: the metric operations, the drift matrix, the discovery (default: all)",
-    )  # fmt: skip
+        "--budget",
+        type=float,
+        default=0.0,
+        help="Spark: seconds an operation may take before its jobs are cancelled (0: no limit)",
+    )
+    ap.add_argument(
+        "--spark-memory",
+        default="",
+        help="Spark: the driver's heap, e.g. 6g (default: explore's local setting)",
+    )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        choices=["metrics", *METRIC_OPS, "drift", "discovery"],
+        help="engine paths: these operations only (open always runs; metrics: the four metric operations)",
+    )
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB's memory_limit (the machine is shared)")
     ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
     ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
@@ -296,7 +426,15 @@ def main() -> None:
         out = (
             run_pandas(folder)
             if args.run == "pandas"
-            else run_duckdb(folder, args.threads, args.run, tuple(args.ops), args.memory_limit)
+            else run_duckdb(
+                folder,
+                args.threads,
+                args.run,
+                args.budget,
+                args.spark_memory,
+                tuple(args.only),
+                args.memory_limit,
+            )
         )
         print(json.dumps(out))
         return
@@ -305,9 +443,7 @@ def main() -> None:
         return
     results, reused = {}, set()
     for path in dict.fromkeys([*args.paths, *args.reuse]):
-        # A run of some operations only is saved apart: it does not replace a full run's figures.
-        part = "" if set(args.ops) == set(OPS) or path == "pandas" else "_" + "-".join(args.ops)
-        saved = folder / f"results_{path}{part}.json"
+        saved = folder / f"results_{path}.json"
         if path in args.reuse:
             if not saved.exists():
                 print(f"  no saved {path} figures in {saved}: run --paths {path} once first", flush=True)
@@ -326,10 +462,12 @@ def main() -> None:
                 str(folder),
                 "--threads",
                 str(args.threads),
+                "--budget",
+                str(args.budget),
+                *(["--spark-memory", args.spark_memory] if args.spark_memory else []),
+                *(["--only", *args.only] if args.only else []),
                 "--memory-limit",
                 args.memory_limit,
-                "--ops",
-                *args.ops,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -346,7 +484,13 @@ def main() -> None:
         how = "reused from an earlier run" if path in reused else "this run"
         load = ", ".join(f"{x:.1f}" for x in res.get("load", ()))
         print(f"{path}: {how}, measured {res.get('measured', '?')}, load average at the end {load}")
-    ops = list(next(iter(results.values()))["times"]) if results else []
+    ops = list(
+        dict.fromkeys(
+            op
+            for res in results.values()
+            for op in [*res["times"], *res.get("cancelled", {}), *res.get("failed", {})]
+        )
+    )
     print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
     # Ratios: pandas / duckdb and pandas / spark (> 1: that engine is faster than the in-memory path).
     ratios = [p for p in ("duckdb", "spark") if p in results and "pandas" in results]
@@ -354,20 +498,30 @@ def main() -> None:
     header += "".join(f"{'pandas/' + p:>15s}" for p in ratios)
     print(header)
     for op in ops:
-        cells = [results[p]["times"].get(op) for p in results]
-        line = f"{op:<48s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells)
+        line = f"{op:<48s}" + "".join(_cell(results[p], op) for p in results)
         for p in ratios:
             a, b = results["pandas"]["times"].get(op), results[p]["times"].get(op)
             line += f"{a / b:>14.2f}x" if a and b else f"{'-':>15s}"
         print(line)
-    print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
-    print("CPU seconds of the process (all its threads; less load-dependent than the wall times above):")
+    print("CPU seconds (this process and, for Spark, its JVM; not inflated by the machine's other jobs)")
     for op in ops:
         cells = [results[p].get("cpu", {}).get(op) for p in results]
         print(f"  {op:<46s}" + "".join(f"{c:>11.2f}s" if c is not None else f"{'-':>12s}" for c in cells))
+    print(f"{'peak RSS (MiB)':<48s}" + "".join(f"{results[p]['rss']:>12,.0f}" for p in results))
     print(
         f"{'planted weak slices found':<48s}" + "".join(f"{str(results[p]['found']):>12s}" for p in results)
     )
+    if "spark" in results:
+        q = results["spark"].get("queries", {})
+        print(f"{'Spark: queries (each one job or more)':<48s}" + " ".join(f"{q.get(op, '-')}" for op in ops))
+        if results["spark"].get("cancelled"):
+            print(
+                f"> N s: Spark's jobs were cancelled after the budget of {results['spark']['budget']:.0f} s "
+                "(--budget); the operation did not finish"
+            )
+    for path, res in results.items():
+        for op, why in res.get("failed", {}).items():
+            print(f"{path} failed on {op}: {why}")
     if ratios:
         print("pandas/X = pandas time / X's time (> 1: the engine is faster than the in-memory path)")
 

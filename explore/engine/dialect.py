@@ -6,10 +6,11 @@
 * ``isfinite(x)`` → ``NOT isnan(x) AND abs(x) < inf`` and ``isinf(x)`` → ``abs(x) = inf`` (NULL stays NULL);
 * ``epoch_ns(ts)`` → ``unix_micros(ts) * 1000`` (Spark timestamps are microseconds);
 * ``list_sum(max(x, k)) / len(max(x, k))`` (mean of the k largest) → the head of ``sort_array(collect_list(x))``;
-* ``GROUPING(a, b, …)`` → ``grouping_id(a, b, …)`` (same bit order; Spark's ``grouping`` takes one column);
+* ``GROUPING(a, b, …)`` → ``(grouping(a) * 2 + grouping(b) …)``: the same bits, first argument highest (Spark's
+  ``grouping`` takes one column, and its ``grouping_id`` only the whole GROUP BY list, in its order);
 * ``quantile_cont(x, [qs])`` → ``percentile(x, array(qs))`` (exact, linear interpolation as in DuckDB);
 * ``… USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k`` (Spark's ``TABLESAMPLE
-  (k ROWS)`` takes the first k rows);
+  (k ROWS)`` takes the first k rows); ``USING SAMPLE p PERCENT (system, s)`` → ``WHERE rand(s) < p / 100``;
 * ``ASOF LEFT JOIN pts ON c.x >= pts.p`` → an equi-join on ``pts.j = _asof_pts(c.x)``, a vectorised binary
   search (``numpy.searchsorted``) over the registered points, see ``explore.engine.spark``;
 * ``sum(x) OVER w - y`` → ``(sum(x) OVER w) - y`` (Spark would read ``w-y`` as one identifier);
@@ -75,7 +76,12 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.IsInf):
         return exp.paren(_spark(f"ABS({_sql(node.this)}) = {_INF}"), copy=False)
     if isinstance(node, exp.Grouping) and len(node.expressions) > 1:
-        return _spark(f"GROUPING_ID({', '.join(_sql(e) for e in node.expressions)})")
+        n = len(node.expressions)
+        bits = " + ".join(
+            f"CAST(GROUPING({_sql(e)}) AS BIGINT) * {1 << (n - 1 - i)}"
+            for i, e in enumerate(node.expressions)
+        )
+        return exp.paren(_spark(bits), copy=False)
     if isinstance(node, exp.PercentileCont) and isinstance(node.expression, exp.Array):
         qs = ", ".join(_sql(e) + "D" for e in node.expression.expressions)
         return _spark(f"PERCENTILE({_sql(node.this)}, ARRAY({qs}))")
@@ -92,13 +98,24 @@ def _top_k(node: exp.Max) -> str:
 
 
 def _rewrite_sample(select: exp.Select) -> None:
-    """``USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k``."""
+    """``USING SAMPLE reservoir(k ROWS) REPEATABLE (s)`` → ``ORDER BY rand(s) LIMIT k``; ``USING SAMPLE p PERCENT
+    (system, s)`` → ``WHERE … AND rand(s) < p / 100`` (each row kept with probability p %, as Spark's own
+    ``TABLESAMPLE (p PERCENT)`` does, but with the seed)."""
     sample = select.args.get("sample")
     if sample is None:
         return
     select.set("sample", None)
     size, seed = sample.args.get("size"), sample.args.get("seed")
     seed_sql = _sql(seed) if seed is not None else "0"
+    percent = sample.args.get("percent")
+    if size is None and percent is not None:
+        select.where(_spark(f"RAND({seed_sql}) < {float(percent.this) / 100.0!r}"), copy=False)
+        return
+    if size is None:
+        raise errors.AnalysisError(
+            f"The Spark engine translates USING SAMPLE only as k ROWS or p PERCENT; received "
+            f"{sample.sql(dialect='duckdb')}. This is a bug in explore.engine."
+        )
     select.set("order", exp.Order(expressions=[exp.Ordered(this=_spark(f"RAND({seed_sql})"))]))
     select.set("limit", exp.Limit(expression=size.copy()))
 

@@ -45,6 +45,40 @@ SESSION_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
+# Local mode: the driver is the only executor. Spark's defaults are a cluster's: 200 shuffle partitions (200 tasks
+# of a few rows each after every GROUP BY, on 2 cores) and a 1 GiB driver heap, in which the cached log does not
+# fit (at 10M rows × 25 columns it is ~2 GB: the rest is spilled to disk and read back by every query).
+LOCAL_CONF = {
+    "spark.sql.adaptive.enabled": "true",  # AQE: shuffles coalesced to what the data needs, skew split
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.inMemoryColumnarStorage.compressed": "true",
+}
+LOCAL_DRIVER_MEMORY_MAX_MB = 6144  # at most 6 GiB of heap …
+LOCAL_DRIVER_MEMORY_SHARE = 4  # … and at most a quarter of the machine's memory
+
+
+def _machine_memory_mb() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: let Spark choose
+        return None
+
+
+def local_conf(master: str, cores: int | None = None, memory_mb: int | None = None) -> dict[str, str]:
+    """The settings of a ``local[N]`` session: 2 × N shuffle partitions, AQE, and a driver heap of a quarter of the
+    machine's memory up to 6 GiB (the cached log lives in it)."""
+    m = re.match(r"local\[(\d+)", master)
+    cores = cores or (int(m.group(1)) if m else os.cpu_count() or 1)
+    conf = dict(LOCAL_CONF)
+    conf["spark.sql.shuffle.partitions"] = str(max(2, 2 * cores))
+    conf["spark.default.parallelism"] = str(max(2, 2 * cores))
+    memory_mb = memory_mb if memory_mb is not None else _machine_memory_mb()
+    if memory_mb:
+        heap = min(LOCAL_DRIVER_MEMORY_MAX_MB, max(1024, memory_mb // LOCAL_DRIVER_MEMORY_SHARE))
+        conf["spark.driver.memory"] = f"{heap}m"
+    return conf
+
+
 _MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://.+|yarn|k8s://.+|mesos://.+)$")
 _lock = threading.Lock()
 
@@ -167,7 +201,7 @@ def spark_session(
         builder = SparkSession.builder.master(master)
         settings = dict(SESSION_CONF)
         if master.startswith("local"):
-            settings["spark.sql.shuffle.partitions"] = str(max(2, 2 * (os.cpu_count() or 1)))
+            settings.update(local_conf(master))
         settings.update(conf or {})
         for key, value in settings.items():
             builder = builder.config(key, value)

@@ -113,9 +113,27 @@ def test_the_translated_functions_agree_with_duckdb_on_null_nan_and_inf(spark):
     duck.register("u", u)
     con.register("u", u)
     assert con.execute(top).fetchall() == duck.execute(top).fetchall() == [(0, 4.0), (1, 2.0)]
-    assert "SORT_ARRAY" in to_spark(top) and "GROUPING_ID(a, b)" in to_spark(
-        "SELECT GROUPING(a, b) FROM t GROUP BY GROUPING SETS ((a), (b))"
+    assert "SORT_ARRAY" in to_spark(top)
+    # GROUPING over some of the grouping columns (drift's histograms group by g and one key at a time): Spark's
+    # grouping_id takes only the whole GROUP BY list, so the bits are summed from grouping() of each column.
+    sets = (
+        "SELECT g, a, b, GROUPING(a, b) AS gid, count(*) AS n FROM v "
+        "GROUP BY GROUPING SETS ((g), (g, a), (g, b)) ORDER BY gid, g, a, b"
     )
+    v = pd.DataFrame({"g": [0, 0, 1, 1, 1], "a": [1, 2, 1, 1, 2], "b": ["x", "y", "y", "x", "x"]})
+    duck.register("v", v)
+    con.register("v", v)
+    expected = duck.execute(sets).fetchall()
+    assert {r[3] for r in expected} == {1, 2, 3}
+    assert con.execute(sets).fetchall() == expected
+    # a percent sample (discovery's edge sample above 1M rows): each row kept with that probability, the seed fixed
+    w = pd.DataFrame({"i": range(2000)})
+    con.register("w", w)
+    some = "SELECT i FROM w WHERE i >= 0 USING SAMPLE {p} PERCENT (system, 3) ORDER BY i"
+    half = con.execute(some.format(p=50.0)).fetchall()
+    assert 800 < len(half) < 1200 and half == con.execute(some.format(p=50.0)).fetchall()
+    assert len(con.execute(some.format(p=100.0)).fetchall()) == 2000
+    assert con.execute(some.format(p=0.0)).fetchall() == []
 
 
 def test_the_sample_is_stratified_by_label_with_every_prediction(spark, tmp_path):
@@ -291,14 +309,6 @@ def test_explore_check_on_a_spark_workspace_passes_and_fails_as_in_memory(spark,
     assert "Ran on a sample drawn by the engine" in spark_run["stability"]["summary"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=errors.AnalysisError,
-    reason="Spark: GROUPING_ID_COLUMN_MISMATCH — drift's one-pass histograms of two or more categorical features "
-    "(GROUPING SETS with a multi-column GROUPING) are translated to a grouping_id that Spark rejects; the "
-    "translation (engine/dialect.py) is being reworked on another branch. Found by the Staleness page on a Spark "
-    "workspace (tests/app/test_spark_pages.py).",
-)
 def test_drift_of_two_categorical_features_on_spark(spark_pair):
     from explore.engine import by_time_window, drift_by_window, reference_profile
 
@@ -307,3 +317,21 @@ def test_drift_of_two_categorical_features_on_spark(spark_pair):
         pytest.skip("one task is enough: the drift queries do not depend on it")
     profile = reference_profile(log, features=["city", "month"])
     drift_by_window(profile, log, by_time_window(log, "month"), features=["city", "month"])
+
+
+def test_local_mode_settings_fit_the_cores_and_the_memory_of_the_machine():
+    from explore.engine.spark import local_conf
+
+    conf = local_conf("local[2]", memory_mb=24 * 1024)
+    # 2 × cores shuffle partitions (not Spark's 200), AQE on, the heap capped at 6 GiB
+    assert conf["spark.sql.shuffle.partitions"] == "4" and conf["spark.default.parallelism"] == "4"
+    assert conf["spark.sql.adaptive.enabled"] == "true"
+    assert conf["spark.driver.memory"] == "6144m"
+    assert local_conf("local[3]", memory_mb=8000)["spark.driver.memory"] == "2000m"  # a quarter of 8 GB
+    assert (
+        local_conf("local[1]", memory_mb=2000)["spark.driver.memory"] == "1024m"
+    )  # never below Spark's 1 GiB
+    unknown = local_conf(
+        "local[*]", cores=8, memory_mb=0
+    )  # the machine's memory unknown: Spark's default heap
+    assert "spark.driver.memory" not in unknown and unknown["spark.sql.shuffle.partitions"] == "16"
