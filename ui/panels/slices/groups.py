@@ -105,7 +105,7 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
             "rows among them); 95 % intervals."
         )
         if note := engine_cached.approximation_note(table):
-            st.caption(note)
+            st.caption(md_text(note))
         sel = table[(table["metric"] == metric) & (table["support"] > 0)]
         one = sel.drop(columns="group").reset_index(drop=True)
         shown = pd.concat([keys.iloc[sel["group"]].reset_index(drop=True), one], axis=1)

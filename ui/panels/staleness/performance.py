@@ -105,7 +105,7 @@ def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
             f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, computed by the engine; 95 % intervals."
         )
         if note := engine_cached.approximation_note(table):
-            st.caption(note)
+            st.caption(md_text(note))
         metrics = list(dict.fromkeys(table["metric"]))
         chosen = st.multiselect(
             "Metrics", metrics, default=metrics[:2], key="staleness_metrics", max_selections=4

@@ -38,7 +38,7 @@ def metrics_section(ws: Workspace) -> None:
                 tables[name] = engine_cached.overall(ws, name)
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
                 if note := engine_cached.approximation_note(tables[name]):
-                    st.caption(f"{md_text(name)}: {note}")
+                    st.caption(f"{md_text(name)}: {md_text(note)}")
             else:
                 tables[name] = _overall(ws, sc)
             for metric, reason in sc.unavailable.items():
