@@ -350,7 +350,8 @@ class ScoreBins:
 
 @dataclass
 class _Cells:
-    """The (group, label, score) table of one request: one row per cell."""
+    """The (group, label, prediction, score) table of one request: one row per cell (``pred``: its rows in the
+    prediction's column)."""
 
     g: np.ndarray  # group code
     y: np.ndarray  # label code (-1: not a class)
@@ -449,10 +450,15 @@ def _read_cells(
     else:
         sdim, bins = _score_dim(log, lambda: _estimate_groups(log, grouping, where))
     K = log.K
-    # Every per-row expression computed once, in an inner projection; the aggregation reads its columns.
-    inner = ["_y AS y", "_pred AS pr"] + ([f"{sdim} AS s"] if sdim else [])
-    dims = ["y"] + (["s"] if sdim else [])
-    aggs = ["count(*) AS n"] + [f"count(*) FILTER (WHERE pr = {j}) AS p{j}" for j in range(K)]
+    # Every per-row expression computed once, in an inner projection; the aggregation reads its columns. The label
+    # and the prediction are one small key ``yp`` of the cells rather than a count per class: one aggregate fewer
+    # per class (measured at 10M rows, CPU: 180 groups × 138 bins 0.52 s against 0.62 s; 24 windows × 10,001
+    # exact scores 0.56 s against 0.76 s). A cell is then a (group, label, prediction, score) cell.
+    inner = [f"(coalesce(_y, -1) + 1) * {K + 1} + coalesce(_pred, -1) + 1 AS yp"] + (
+        [f"{sdim} AS s"] if sdim else []
+    )
+    dims = ["yp"] + (["s"] if sdim else [])
+    aggs = ["count(*) AS n"]
     sums = [] if _derivable(log, bins) else sum_keys
     for i, key in enumerate(sums):
         inner.append(f"{_row_expr(log, key)} AS x{i}")
@@ -502,14 +508,13 @@ def _read_cells(
         log.sql("DROP TABLE IF EXISTS _keys")
     m = len(frame)
     n = _numeric(frame, "n")
+    yp = _numeric(frame, "yp").astype(np.intp)
+    y, pr = yp // (K + 1) - 1, yp % (K + 1) - 1
     pred = np.zeros((m, K + 1))
-    for j in range(K):
-        pred[:, j] = _numeric(frame, f"p{j}")
-    pred[:, K] = n - pred[:, :K].sum(axis=1)
-    y = _numeric(frame, "y")
+    pred[np.arange(m), np.where(pr >= 0, pr, K)] = n  # the last column: a prediction outside the classes
     cells = _Cells(
         g=_numeric(frame, "g").astype(np.intp),
-        y=np.where(np.isnan(y), -1, y).astype(np.intp),
+        y=y,
         s=_numeric(frame, "s") if sdim else np.full(m, np.nan),
         n=n,
         pred=pred,
@@ -967,7 +972,11 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
     starts = _calendar_starts(log, unit)
     if starts is None:
         return Grouping((f"date_trunc('{unit}', {t})",), ("window",), present)
-    windows = Grouping((_window_search(t, starts),), ("window",), present)
+    col = f"rows.{quote(log.columns.time)}"
+    # A stored timestamp or date is compared with the starts as it is (one cast per row fewer: 24 windows at 10M
+    # rows, the cells query 0.68 s CPU against 0.76 s); anything else (text, with a time zone) is cast first.
+    stored = log.types.get(log.columns.time, "").upper() in _STORED_TIME
+    windows = Grouping((_window_search(col if stored else t, starts),), ("window",), present)
     # Their number (at most: a window may hold no row) stands for _estimate_groups' sample of the rows.
     log.memo[("groups", windows.exprs, windows.where, None)] = len(starts)
     return windows
@@ -977,6 +986,7 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
 # nested CASEs, depth log2 of it) instead of date_trunc on every row: measured at 10M rows (24 months, the
 # windows' cells query), 0.75 s CPU against 0.94 s; beyond it the SQL text grows too long.
 MAX_SEARCHED_WINDOWS = 256
+_STORED_TIME = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
 
 
 def _calendar_starts(log: LogTable, unit: str) -> np.ndarray | None:
