@@ -16,6 +16,7 @@ redundancy — is ``explore.slices.report.discovery_from_sums``, the same code a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from explore.engine.grouping import BATCH_ROWS, EngineGrouping, group_column, gr
 from explore.engine.log import LogTable
 from explore.errors import AnalysisError
 from explore.slices import report as report_mod
+from explore.slices.grouping import MISSING_LABEL
 
 _ZERO_ONE = "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)"
 
@@ -87,7 +89,12 @@ def weak_slices(
     report(0.0, "Binning the columns")
     if total > BATCH_ROWS:
         groupings, skipped = group_columns(
-            log, list(columns), bins=n_bins, max_groups=max_values + 1, id_ratio=report_mod._ID_LIKE_RATIO
+            log,
+            list(columns),
+            bins=n_bins,
+            max_groups=max_values + 1,
+            id_ratio=report_mod._ID_LIKE_RATIO,
+            count_missing=False,  # the many-valued columns' missing groups: dropped below when empty
         )
     else:
         groupings, skipped = _group_each(log, columns, n_bins, max_values, total, ok)
@@ -117,6 +124,8 @@ def weak_slices(
                 f"Discovery needs at least {2 * min_support:,} rows with a finite loss (twice the minimum support "
                 f"of {min_support:,}); received {n:,}. Lower the minimum support or widen the slice."
             )
+        if total > BATCH_ROWS:
+            groupings = _drop_empty_missing(log, groupings)
         k = int(min_support)
         if zero_one:
             sx = log.sql("SELECT CAST(sum(x) AS BIGINT) FROM _scodes").fetchall()[0][0]
@@ -265,6 +274,26 @@ def covering_blocks(sizes: Sequence[int], cap: int = BLOCK_GROUPS) -> list[list[
         todo -= {(a, b) for ai, a in enumerate(block) for b in block[ai + 1 :]}
         blocks.append(block)
     return blocks
+
+
+def _drop_empty_missing(log: LogTable, groupings: list[EngineGrouping]) -> list[EngineGrouping]:
+    """The groupings with a numeric column's missing group (its last code) dropped where no row of ``_scodes``
+    has it: one pass over the small code columns (``max``) instead of one over the files counting the missing
+    values. An empty group is never tested; dropping it keeps the pair blocks small."""
+    last = [
+        i
+        for i, g in enumerate(groupings)
+        if g.kind == "numeric" and g.labels and g.labels[-1] == MISSING_LABEL
+    ]
+    if not last:
+        return groupings
+    top = log.sql(f"SELECT {', '.join(f'max(c{i})' for i in last)} FROM _scodes").fetchall()[0]
+    out = list(groupings)
+    for i, m in zip(last, top, strict=True):
+        g = groupings[i]
+        if m is None or int(m) < g.n_groups - 1:
+            out[i] = replace(g, labels=g.labels[:-1], conditions=g.conditions[:-1])
+    return out
 
 
 def _from_counts(centre: float, cnt: np.ndarray, sx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
