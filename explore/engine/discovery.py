@@ -1,16 +1,19 @@
 """Weak-slice discovery on a log in the engine: counts and loss sums of every 1- and 2-condition slice.
 
 One pass over the files does the heavy work whatever the number of columns: every row's group code of every
-column (a TINYINT), its loss and its metric are written once into a compact temp table (``_scodes``; 22 bytes a
-row for a 0/1 loss). Over it, one ``GROUP BY`` per column gives the single-condition sums (count, Σd, Σd², Σ
-metric and the mean of each group's ``min_support`` largest losses, DuckDB's ``max(x, k)``), and one per *block*
-the pairs: the columns are packed into a few blocks (the product of a block's group counts at most
-``BLOCK_GROUPS``) chosen so that every pair of columns shares a block — 20 columns make about 20 blocks instead of
-190 pairs — and each pair's sums are added up from its block's groups. (One ``GROUPING SETS`` query straight over
-the files did the same in two passes but cost several times more: its per-row expressions fed twenty hash tables
-at once.) Above ``explore.engine.grouping.BATCH_ROWS`` rows the columns are cut by
-``group_columns`` in three passes (numeric edges from a reservoir sample; see there). The test itself — Welch per slice, the pruning bound, Benjamini–Hochberg,
-redundancy — is ``explore.slices.report.discovery_from_sums``, the same code as in memory.
+column (a TINYINT) and its loss — and its metric, unless the loss is 0/1, whose metric (accuracy) is one minus
+it — are written once into a compact temp table (``_scodes``; 21 bytes a row for a 0/1 loss). Over it, one
+``GROUP BY`` per *block* gives the pair sums: the columns are packed into a few blocks (the product of a block's
+group counts at most ``BLOCK_GROUPS``) chosen so that every pair of columns shares a block — 20 columns make about
+20 blocks instead of 190 pairs — and each pair's sums, and each column's, are added up from its first block. A
+0/1 loss is summed as integer error counts, Σd and Σd² following from them and the counts as in memory; another
+loss also needs the mean of each group's ``min_support`` largest losses (DuckDB's ``max(x, k)``), one ``GROUP BY``
+per column. (One ``GROUPING SETS`` query straight over the files did the same in two passes but cost several
+times more: its per-row expressions fed twenty hash tables at once.) Above ``explore.engine.grouping.BATCH_ROWS``
+rows the columns are cut by ``group_columns`` in two passes (numeric edges from a sample; see there), the
+many-valued columns' missing groups dropped afterwards where the codes table shows them empty. The test itself —
+Welch per slice, the pruning bound, Benjamini–Hochberg, redundancy — is
+``explore.slices.report.discovery_from_sums``, the same code as in memory.
 """
 
 from __future__ import annotations
