@@ -1,21 +1,25 @@
 """Weak-slice discovery on a log in the engine: counts and loss sums of every 1- and 2-condition slice.
 
 One pass over the files does the heavy work whatever the number of columns: every row's group code of every
-column (a TINYINT), its loss and its metric are written once into a compact temp table (``_scodes``; 22 bytes a
-row for a 0/1 loss). Over it, one ``GROUP BY`` per column gives the single-condition sums (count, Σd, Σd², Σ
-metric and the mean of each group's ``min_support`` largest losses, DuckDB's ``max(x, k)``), and one per *block*
-the pairs: the columns are packed into a few blocks (the product of a block's group counts at most
-``BLOCK_GROUPS``) chosen so that every pair of columns shares a block — 20 columns make about 20 blocks instead of
-190 pairs — and each pair's sums are added up from its block's groups. (One ``GROUPING SETS`` query straight over
-the files did the same in two passes but cost several times more: its per-row expressions fed twenty hash tables
-at once.) Above ``explore.engine.grouping.BATCH_ROWS`` rows the columns are cut by
-``group_columns`` in three passes (numeric edges from a reservoir sample; see there). The test itself — Welch per slice, the pruning bound, Benjamini–Hochberg,
-redundancy — is ``explore.slices.report.discovery_from_sums``, the same code as in memory.
+column (a TINYINT) and its loss — and its metric, unless the loss is 0/1, whose metric (accuracy) is one minus
+it — are written once into a compact temp table (``_scodes``; 21 bytes a row for a 0/1 loss). Over it, one
+``GROUP BY`` per *block* gives the pair sums: the columns are packed into a few blocks (the product of a block's
+group counts at most ``BLOCK_GROUPS``) chosen so that every pair of columns shares a block — 20 columns make about
+20 blocks instead of 190 pairs — and each pair's sums, and each column's, are added up from its first block. A
+0/1 loss is summed as integer error counts, Σd and Σd² following from them and the counts as in memory; another
+loss also needs the mean of each group's ``min_support`` largest losses (DuckDB's ``max(x, k)``), one ``GROUP BY``
+per column. (One ``GROUPING SETS`` query straight over the files did the same in two passes but cost several
+times more: its per-row expressions fed twenty hash tables at once.) Above ``explore.engine.grouping.BATCH_ROWS``
+rows the columns are cut by ``group_columns`` in two passes (numeric edges from a sample; see there), the
+many-valued columns' missing groups dropped afterwards where the codes table shows them empty. The test itself —
+Welch per slice, the pruning bound, Benjamini–Hochberg, redundancy — is
+``explore.slices.report.discovery_from_sums``, the same code as in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,6 +28,7 @@ from explore.engine.grouping import BATCH_ROWS, EngineGrouping, group_column, gr
 from explore.engine.log import LogTable
 from explore.errors import AnalysisError
 from explore.slices import report as report_mod
+from explore.slices.grouping import MISSING_LABEL
 
 _ZERO_ONE = "(CASE WHEN _pred = _y THEN 0.0 ELSE 1.0 END)"
 
@@ -79,66 +84,100 @@ def weak_slices(
     report = progress or no_progress
     x, loss_name = loss_sql(log, loss)
     ok = f"isfinite({x})" + (f" AND ({where})" if where else "")
-    n, centre = log.sql(f"SELECT count(*), avg({x}) FROM rows WHERE {ok}").fetchall()[0]
-    n = int(n)
-    if n < 2 * min_support:
-        raise AnalysisError(
-            f"Discovery needs at least {2 * min_support:,} rows with a finite loss (twice the minimum support of "
-            f"{min_support:,}); received {n:,}. Lower the minimum support or widen the slice."
-        )
-    centre = float(centre)
     if log.task == "regression":
         head, metric = "coalesce(CASE WHEN isnan(abs(_pred - _y)) THEN 0 ELSE abs(_pred - _y) END, 0)", "MAE"
     else:
         head, metric = "(CASE WHEN _pred = _y THEN 1.0 ELSE 0.0 END)", "accuracy"
-    d = f"({x} - {centre!r})"
 
     report(0.0, "Binning the columns")
     if total > BATCH_ROWS:
         groupings, skipped = group_columns(
-            log, list(columns), bins=n_bins, max_groups=max_values + 1, id_ratio=report_mod._ID_LIKE_RATIO
+            log,
+            list(columns),
+            bins=n_bins,
+            max_groups=max_values + 1,
+            id_ratio=report_mod._ID_LIKE_RATIO,
+            count_missing=False,  # the many-valued columns' missing groups: dropped below when empty
         )
     else:
-        groupings, skipped = _group_each(log, columns, n_bins, max_values, total, n, ok)
+        groupings, skipped = _group_each(log, columns, n_bins, max_values, total, ok)
     if not groupings:
         _no_columns(skipped, columns)
 
     K = len(groupings)
     report(0.25, "Coding the rows")
-    # Every row's group of every column, its loss and its metric, computed once into a compact temp table: the
-    # one- and two-condition sums below are plain GROUP BYs over its small integer columns.
+    # Every row's group of every column and its loss (and, unless it follows from the loss, its metric),
+    # computed once into a compact temp table: the one- and two-condition sums below are plain GROUP BYs over
+    # its small integer columns.
     small = "TINYINT" if max(g.n_groups for g in groupings) < 127 else "SMALLINT"
+    # A 0/1 loss is the complement of accuracy (the classifier's metric): the table holds the loss alone, and
+    # its sums are integer counts of errors (Σd and Σd² follow from them and the count, as in memory).
     zero_one = x == _ZERO_ONE
-    x_type = "TINYINT" if zero_one else "DOUBLE"
-    h_type = "TINYINT" if log.task != "regression" else "DOUBLE"
     sel = ", ".join(f"CAST({g.code} AS {small}) AS c{i}" for i, g in enumerate(groupings))
-    log.sql(
-        f"CREATE OR REPLACE TEMP TABLE _scodes AS SELECT {sel}, CAST({x} AS {x_type}) AS x, "
-        f"CAST({head} AS {h_type}) AS h FROM rows WHERE {ok}"
+    cols = (
+        f"CAST({x} AS TINYINT) AS x" if zero_one else f"CAST({x} AS DOUBLE) AS x, CAST({head} AS DOUBLE) AS h"
     )
+    log.sql(f"CREATE OR REPLACE TEMP TABLE _scodes AS SELECT {sel}, {cols} FROM rows WHERE {ok}")
     try:
-        d = f"(CAST(x AS DOUBLE) - {centre!r})"
-        aggs = f"count(*) AS n, sum({d}) AS s1, sum({d} * {d}) AS s2, sum(CAST(h AS DOUBLE)) AS hs"
+        # The count and the mean loss of the rows with a finite loss, from the table (no second pass).
+        n, centre = log.sql("SELECT count(*), avg(CAST(x AS DOUBLE)) FROM _scodes").fetchall()[0]
+        n = int(n)
+        if n < 2 * min_support:
+            raise AnalysisError(
+                f"Discovery needs at least {2 * min_support:,} rows with a finite loss (twice the minimum support "
+                f"of {min_support:,}); received {n:,}. Lower the minimum support or widen the slice."
+            )
+        if total > BATCH_ROWS:
+            groupings = _drop_empty_missing(log, groupings)
         k = int(min_support)
-        if zero_one:  # 0/1 losses: the k largest are min(errors, k) ones among min(n, k) values
-            bound = f"least(sum(x), {k}) / least(count(*), {k}) AS bound"
+        if zero_one:
+            sx = log.sql("SELECT CAST(sum(x) AS BIGINT) FROM _scodes").fetchall()[0][0]
+            centre = float(sx) / n
+            aggs, names = "count(*) AS n, CAST(sum(x) AS BIGINT) AS sx", ("n", "sx")
+            T1, T2, H = (
+                float(v[0]) for v in _from_counts(centre, np.array([n], float), np.array([sx], float))
+            )
         else:
-            bound = f"list_sum(max(x, {k})) / len(max(x, {k})) AS bound"
-        report(0.3, "Counting one-condition slices")
-        whole = log.sql(f"SELECT {aggs} FROM _scodes").fetchall()[0]  # Σd, Σd², Σ metric over all rows
-        T1, T2, H = (float(v) for v in whole[1:])
+            centre = float(centre)
+            d = f"(x - {centre!r})"
+            aggs, names = (
+                f"count(*) AS n, sum({d}) AS s1, sum({d} * {d}) AS s2, sum(h) AS hs",
+                ("n", "s1", "s2", "hs"),
+            )
+            T1, T2, H = (float(v) for v in log.sql(f"SELECT {aggs} FROM _scodes").fetchall()[0][1:])
+
+        def finish(values: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+            """(count, Σd, Σd², Σ metric) from a query's sums."""
+            return (values[0], *_from_counts(centre, *values)) if zero_one else tuple(values)
+
+        report(0.3, "Counting one- and two-condition slices")
+        sizes = [g.n_groups for g in groupings]
+        blocks, margins = {}, {}
+        if max_conditions == 2 and K > 1:
+            blocks, margins = _block_sums(log, sizes, aggs, names)
         singles = []
         for i, g in enumerate(groupings):
+            if zero_one and i in margins:  # the k largest 0/1 losses: min(errors, k) ones among min(n, k)
+                cnt, sxi = margins[i]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    b = np.where(cnt > 0, np.minimum(sxi, k) / np.minimum(cnt, k), -np.inf)
+                singles.append((*finish(margins[i]), b))
+                continue
+            bound = (
+                f"least(sum(x), {k}) / least(count(*), {k}) AS bound"
+                if zero_one
+                else f"list_sum(max(x, {k})) / len(max(x, {k})) AS bound"
+            )
             r = log.sql(f"SELECT c{i} AS c, {aggs}, {bound} FROM _scodes GROUP BY 1").fetchnumpy()
             idx = np.asarray(r["c"], dtype=np.intp)
             arrays = []
-            for name in ("n", "s1", "s2", "hs"):
+            for name in names:
                 a = np.zeros(g.n_groups)
                 a[idx] = np.asarray(r[name], dtype="float64")
                 arrays.append(a)
             b = np.full(g.n_groups, -np.inf)
             b[idx] = np.asarray(r["bound"], dtype="float64")
-            singles.append((*arrays, b))
+            singles.append((*finish(arrays), b))
         # A column whose rows all fall in one group says nothing.
         keep = [i for i in range(K) if (singles[i][0] > 0).sum() >= 2]
         for i in range(K):
@@ -148,11 +187,12 @@ def weak_slices(
         singles = [singles[i] for i in keep]
         if not groupings:
             _no_columns(skipped, columns)
-        K = len(groupings)
-        pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-        if max_conditions == 2 and K > 1:
-            report(0.4, "Counting two-condition slices")
-            pairs = _pair_sums(log, groupings, [f"c{i}" for i in keep], aggs)
+        pairs = {
+            (a, b): finish(blocks[(keep[a], keep[b])])
+            for a in range(len(keep))
+            for b in range(a + 1, len(keep))
+            if (keep[a], keep[b]) in blocks
+        }
     finally:
         log.sql("DROP TABLE IF EXISTS _scodes")
 
@@ -180,7 +220,7 @@ BLOCK_GROUPS = 4096
 
 
 def _group_each(
-    log: LogTable, columns: Sequence[str], n_bins: int, max_values: int, total: int, n: int, ok: str
+    log: LogTable, columns: Sequence[str], n_bins: int, max_values: int, total: int, ok: str
 ) -> tuple[list[EngineGrouping], dict[str, str]]:
     """Columns cut one by one, exactly as in memory (logs of at most ``BATCH_ROWS`` rows)."""
     groupings: list[EngineGrouping] = []
@@ -191,7 +231,11 @@ def _group_each(
         except AnalysisError as exc:
             skipped[c] = str(exc)
             continue
-        if g.kind == "categorical" and len(g.labels) > max_values and n > 100:
+        if (
+            g.kind == "categorical"
+            and len(g.labels) > max_values
+            and log.sql(f"SELECT count(*) FROM rows WHERE {ok}").fetchall()[0][0] > 100
+        ):
             unique = log.sql(f'SELECT count(DISTINCT "{c}") FROM rows').fetchall()[0][0]
             if unique / max(total, 1) > report_mod._ID_LIKE_RATIO:
                 skipped[c] = "is an identifier (nearly every value distinct)"
@@ -235,24 +279,52 @@ def covering_blocks(sizes: Sequence[int], cap: int = BLOCK_GROUPS) -> list[list[
     return blocks
 
 
-def _pair_sums(
-    log: LogTable, groupings: list[EngineGrouping], codes: list[str], aggs: str
-) -> dict[tuple[int, int], tuple[np.ndarray, ...]]:
-    """(count, Σd, Σd², Σ metric) of every pair of groups of every pair of columns: one ``GROUP BY`` of each
-    covering block's code columns over the table ``_scodes``, each pair summed from its first block."""
-    sizes = [g.n_groups for g in groupings]
-    pairs: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+def _drop_empty_missing(log: LogTable, groupings: list[EngineGrouping]) -> list[EngineGrouping]:
+    """The groupings with a numeric column's missing group (its last code) dropped where no row of ``_scodes``
+    has it: one pass over the small code columns (``max``) instead of one over the files counting the missing
+    values. An empty group is never tested; dropping it keeps the pair blocks small."""
+    last = [
+        i
+        for i, g in enumerate(groupings)
+        if g.kind == "numeric" and g.labels and g.labels[-1] == MISSING_LABEL
+    ]
+    if not last:
+        return groupings
+    top = log.sql(f"SELECT {', '.join(f'max(c{i})' for i in last)} FROM _scodes").fetchall()[0]
+    out = list(groupings)
+    for i, m in zip(last, top, strict=True):
+        g = groupings[i]
+        if m is None or int(m) < g.n_groups - 1:
+            out[i] = replace(g, labels=g.labels[:-1], conditions=g.conditions[:-1])
+    return out
+
+
+def _from_counts(centre: float, cnt: np.ndarray, sx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Σd, Σd², Σ accuracy) of groups of a 0/1 loss from their counts and error counts, d = x − ``centre``:
+    (x − c)² = x(1 − 2c) + c², as ``explore.slices.report`` computes them in memory; accuracy = 1 − x."""
+    s1 = sx - cnt * centre
+    return s1, (s1 + cnt * centre) * (1 - 2 * centre) + cnt * centre**2, cnt - sx
+
+
+def _block_sums(
+    log: LogTable, sizes: Sequence[int], aggs: str, names: Sequence[str]
+) -> tuple[dict[tuple[int, int], list[np.ndarray]], dict[int, list[np.ndarray]]]:
+    """The sums ``aggs`` (named ``names``) of every pair of groups of every pair of columns, and of every group
+    of each column: one ``GROUP BY`` of each covering block's code columns over the table ``_scodes``, each pair
+    (and each column's groups) summed from its first block."""
+    pairs: dict[tuple[int, int], list[np.ndarray]] = {}
+    margins: dict[int, list[np.ndarray]] = {}
     for block in covering_blocks(sizes, BLOCK_GROUPS):
-        listed = ", ".join(f"{codes[c]} AS k{c}" for c in block)
+        listed = ", ".join(f"c{c} AS k{c}" for c in block)
         r = log.sql(f"SELECT {listed}, {aggs} FROM _scodes GROUP BY ALL").fetchnumpy()
         digits = {c: np.asarray(r[f"k{c}"], dtype="int64") for c in block}
-        values = [np.asarray(r[name], dtype="float64") for name in ("n", "s1", "s2", "hs")]
+        values = [np.asarray(r[name], dtype="float64") for name in names]
         for ai, a in enumerate(block):
+            if a not in margins:
+                margins[a] = [np.bincount(digits[a], weights=v, minlength=sizes[a]) for v in values]
             for b in block[ai + 1 :]:
                 if (a, b) in pairs:
                     continue
                 flat = digits[a] * sizes[b] + digits[b]
-                pairs[(a, b)] = tuple(
-                    np.bincount(flat, weights=v, minlength=sizes[a] * sizes[b]) for v in values
-                )
-    return pairs
+                pairs[(a, b)] = [np.bincount(flat, weights=v, minlength=sizes[a] * sizes[b]) for v in values]
+    return pairs, margins

@@ -213,6 +213,7 @@ def group_columns(
     bins: int = grouping.DEFAULT_BINS,
     max_groups: int = grouping.MAX_GROUPS,
     id_ratio: float = 0.9,
+    count_missing: bool = True,
 ) -> tuple[list[EngineGrouping], dict[str, str]]:
     """Every column of ``columns`` cut as ``group_column`` cuts it, and why the others were left out.
 
@@ -222,7 +223,9 @@ def group_columns(
     columns are identifiers (distinct values on more than ``id_ratio`` of the sampled rows), and gives the
     quantile edges of the many-valued ones — the edges of a sample, the rows counted in each bin all of them;
     one ``GROUPING SETS`` query counts the values of the other columns; one counts the missing values of the
-    many-valued ones. A column with a single value, or an identifier, is left out with its reason."""
+    many-valued ones (``count_missing=False``: not counted, every many-valued column given a missing group,
+    perhaps empty — for a caller that counts its groups' rows anyway and so saves a pass over the files). A
+    column with a single value, or an identifier, is left out with its reason."""
     total = log.n
     out: list[EngineGrouping] = []
     skipped: dict[str, str] = {}
@@ -268,7 +271,9 @@ def group_columns(
             skipped[c] = "is an identifier (nearly every value distinct)"
             few.remove(c)
     n_missing: dict[str, int] = {}
-    if many:
+    if many and not count_missing:
+        n_missing.update(dict.fromkeys(many, 1))  # a missing group whether or not a value is missing
+    elif many:
         aggs = [f"count(*) FILTER (WHERE rows.{quote(c)} IS NULL OR isnan(rows.{quote(c)}))" for c in many]
         n_missing.update(
             zip(many, map(int, log.sql(f"SELECT {', '.join(aggs)} FROM rows").fetchall()[0]), strict=True)

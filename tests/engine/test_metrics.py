@@ -162,6 +162,7 @@ def test_weak_slice_discovery_equals_the_pandas_path(pair, loss, batched, monkey
     scored, log = pair
     if batched:  # the big-log path: every column cut in three passes; a sample as big as the log is all of it
         monkeypatch.setattr(discovery, "BATCH_ROWS", 0)
+        monkeypatch.setattr(grouping, "BATCH_ROWS", 0)  # group_columns reads its own module's
         monkeypatch.setattr(grouping, "EDGE_SAMPLE_ROWS", 10 * len(scored.y))
         monkeypatch.setattr(grouping, "_FEW_VALUES", 100)  # "hours" takes the sample path, "age" the counts
     cols = ["age", "hours", "city", "seg"]
@@ -281,3 +282,36 @@ def test_groups_vs_the_rest_of_the_slice_equal_the_pandas_slice_report(pair):
             )
         assert (eng["worse"] == mem["worse"]).all()
         assert mem["rest"].notna().all()
+
+
+def test_batched_discovery_drops_only_empty_missing_groups(pair, monkeypatch):
+    """Above BATCH_ROWS the missing values are not counted up front: every many-valued column gets a missing group,
+    dropped once the codes table shows it empty ("age" has no missing value, "hours" has some)."""
+    from explore.engine import discovery, grouping
+    from explore.engine.discovery import weak_slices as engine_weak_slices
+    from explore.slices.grouping import MISSING_LABEL
+    from explore.slices.report import weak_slices
+
+    scored, log = pair
+    monkeypatch.setattr(discovery, "BATCH_ROWS", 0)
+    monkeypatch.setattr(grouping, "BATCH_ROWS", 0)  # group_columns reads its own module's
+    monkeypatch.setattr(grouping, "EDGE_SAMPLE_ROWS", 10 * len(scored.y))
+    monkeypatch.setattr(grouping, "_FEW_VALUES", 10)  # both numeric columns take the sample path
+    gs, _ = grouping.group_columns(log, ["age", "hours"], bins=4, count_missing=False)
+    assert [g.labels[-1] for g in gs] == [MISSING_LABEL, MISSING_LABEL]
+    sel = ", ".join(f"{g.code} AS c{i}" for i, g in enumerate(gs))
+    log.sql(f"CREATE OR REPLACE TEMP TABLE _scodes AS SELECT {sel} FROM rows")
+    try:
+        kept = discovery._drop_empty_missing(log, gs)
+    finally:
+        log.sql("DROP TABLE _scodes")
+    assert kept[0].labels == gs[0].labels[:-1] and kept[0].conditions == gs[0].conditions[:-1]
+    assert kept[1] == gs[1] and int(scored.frame["hours"].isna().sum()) > 0
+    cols = ["age", "hours", "city", "seg"]
+    mem = weak_slices(scored, columns=cols, loss="error", min_support=30, test="welch")
+    eng = engine_weak_slices(log, columns=cols, loss="error", min_support=30)
+    assert eng.n_tested == mem.n_tested > 20 and list(eng.tested["slice"]) == list(mem.tested["slice"])
+    num = mem.tested.select_dtypes("number").columns
+    np.testing.assert_allclose(
+        eng.tested[num].to_numpy(float), mem.tested[num].to_numpy(float), rtol=1e-9, atol=1e-9
+    )
