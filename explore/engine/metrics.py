@@ -74,6 +74,11 @@ class EngineCtx(metrics_mod._Ctx):
     rows_in_memory = False
 
     def __init__(self, log: LogTable, n_groups: int, confidence: float, complement: bool = False) -> None:
+        self._setup(log, n_groups, confidence, complement)
+        self._set_support(self._per_group("count(*)", rest=False)[0])
+
+    def _setup(self, log: LogTable, n_groups: int, confidence: float, complement: bool) -> None:
+        """What every engine context holds: the log, the task and classes, the groups, the interval level."""
         self.log = log
         self.scored = _Meta(log.task, log.classes, log.positive_index)  # type: ignore[assignment]
         self.zero_division = np.nan  # undefined precision / recall left out, as in memory by default
@@ -86,8 +91,10 @@ class EngineCtx(metrics_mod._Ctx):
         self.K = log.K
         self._cache: dict[Any, Any] = {}
         self.all_kept = True
-        support = self._per_group("count(*)", rest=False)[0].astype("int64")
-        self.support = support.sum() - support if complement else support
+
+    def _set_support(self, rows_per_group: np.ndarray) -> None:
+        support = rows_per_group.astype("int64")
+        self.support = support.sum() - support if self.complement else support
 
     def _per_group(self, *aggs: str, where: str | None = None, rest: bool = True) -> list[np.ndarray]:
         """Each aggregate (a count or sum) per group code (0 where a group has no row), as float arrays; for the
@@ -623,21 +630,9 @@ class CellsCtx(EngineCtx):
     def __init__(
         self, log: LogTable, cells: _Cells, n_groups: int, confidence: float, complement: bool = False
     ):
-        self.log = log
+        self._setup(log, n_groups, confidence, complement)
         self.cells = cells
-        self.scored = _Meta(log.task, log.classes, log.positive_index)  # type: ignore[assignment]
-        self.zero_division = np.nan
-        self.complement = complement
-        self.codes = None  # type: ignore[assignment]
-        self.G = n_groups
-        self.conf = confidence
-        self.z = metrics_mod._z(confidence)
-        self.task = log.task
-        self.K = log.K
-        self._cache: dict[Any, Any] = {}
-        self.all_kept = True
-        support = self._sum(cells.n, rest=False).astype("int64")
-        self.support = support.sum() - support if complement else support
+        self._set_support(self._sum(cells.n, rest=False))
 
     def _sum(self, w: np.ndarray, mask: np.ndarray | None = None, rest: bool = True) -> np.ndarray:
         g = self.cells.g if mask is None else self.cells.g[mask]
