@@ -71,7 +71,6 @@ with st.sidebar:
     identity.sidebar_account()  # sign in / out, when .streamlit/secrets.toml configures [auth]
 
 show_flashes()  # what callbacks reported in the previous run (ui.boundary.flash)
-with (
-    shown_errors()
-):  # the last boundary: e.g. a model file loaded by a section (on first use) that cannot load
+# The last boundary: e.g. a model file that a section loads on first use and that cannot load.
+with shown_errors():
     page.run()
