@@ -371,15 +371,21 @@ class _Cells:
     bins: ScoreBins | None
 
 
+def _small_sample(log: LogTable) -> str:
+    """SQL: DuckDB's system sample of about ``GROUP_SAMPLE_ROWS`` rows of a bigger log ("" for every row: a small
+    log, or Spark)."""
+    n = int(_over_all_rows(log, "count(*)"))
+    if isinstance(log.con, duckdb.DuckDBPyConnection) and n > GROUP_SAMPLE_ROWS:
+        return f"USING SAMPLE {100.0 * GROUP_SAMPLE_ROWS / n!r} PERCENT (system, 0)"
+    return ""
+
+
 def _score_stats(log: LogTable) -> tuple[float, float | None, float | None]:
     """(distinct finite scores, lowest, highest), estimated once from a small system sample of the rows (DuckDB;
     every row elsewhere): a sample whose scores are mostly distinct means continuous scores (as many as rows); the
     lowest and highest only place the bins (a score outside them gets a bin beyond, in order)."""
     if "score stats" not in log.memo:
-        n = int(_over_all_rows(log, "count(*)"))
-        draw = ""
-        if isinstance(log.con, duckdb.DuckDBPyConnection) and n > GROUP_SAMPLE_ROWS:
-            draw = f"USING SAMPLE {100.0 * GROUP_SAMPLE_ROWS / n!r} PERCENT (system, 0)"
+        draw = _small_sample(log)
         fin = f"FILTER (WHERE {_finite('s')})"
         m, distinct, lo, hi = log.sql(
             f"SELECT count(*) {fin}, count(DISTINCT s) {fin}, min(s) {fin}, max(s) {fin} "
@@ -387,7 +393,7 @@ def _score_stats(log: LogTable) -> tuple[float, float | None, float | None]:
         ).fetchall()[0]
         d = float(distinct or 0)
         if draw and d > 0.5 * float(m or 0):
-            d = float(n)
+            d = float(_over_all_rows(log, "count(*)"))
         log.memo["score stats"] = (d, lo, hi)
     return log.memo["score stats"]
 
@@ -406,10 +412,7 @@ def _estimate_groups(log: LogTable, grouping: Any, where: str | None) -> int:
         conds = [f"({c})" for c in (grouping.where, where) if c]
         cond = f"WHERE {' AND '.join(conds)}" if conds else ""
         sel = ", ".join(grouping.exprs)
-        n = int(_over_all_rows(log, "count(*)"))
-        draw = ""
-        if isinstance(log.con, duckdb.DuckDBPyConnection) and n > GROUP_SAMPLE_ROWS:
-            draw = f"USING SAMPLE {100.0 * GROUP_SAMPLE_ROWS / n!r} PERCENT (system, 0)"
+        draw = _small_sample(log)
         q = f"SELECT count(*) FROM (SELECT DISTINCT {sel} FROM (SELECT * FROM rows {draw}) AS rows {cond}) AS d"
         log.memo[key] = max(int(log.sql(q).fetchall()[0][0]), 1)
     return log.memo[key]
@@ -695,11 +698,14 @@ class CellsCtx(EngineCtx):
         conc_neg = np.bincount(grp_b, weights=neg_b * (pos_more + 0.5 * P)[at], minlength=self.G)[: self.G]
         total = float((P * (neg_less + 0.5 * N)).sum())
         ap = np.full(self.G, np.nan)
-        if self.G * len(glob) <= metrics_mod.COMPLEMENT_AP_BUDGET and len(glob):
-            pos_gb, all_gb = np.zeros((self.G, len(glob))), np.zeros((self.G, len(glob)))
-            np.add.at(pos_gb, (grp_b, at), pos_b)
-            np.add.at(all_gb, (grp_b, at), pos_b + neg_b)
-            pos_r, all_r = P[None, :] - pos_gb, (P + N)[None, :] - all_gb
+        binned = self.cells.bins is not None
+        fits = self.G * len(glob) <= metrics_mod.COMPLEMENT_AP_BUDGET and len(glob)
+        if fits or binned:  # each group's own positives and negatives per global block
+            own_p, own_n = np.zeros((self.G, len(glob))), np.zeros((self.G, len(glob)))
+            np.add.at(own_p, (grp_b, at), pos_b)
+            np.add.at(own_n, (grp_b, at), neg_b)
+        if fits:
+            pos_r, all_r = P[None, :] - own_p, (P + N)[None, :] - own_p - own_n
             # Precision at each threshold (score ≥ block) among the rest, weighted by the recall it gains.
             pos_ge = np.cumsum(pos_r[:, ::-1], axis=1)[:, ::-1]
             all_ge = np.cumsum(all_r[:, ::-1], axis=1)[:, ::-1]
@@ -707,11 +713,8 @@ class CellsCtx(EngineCtx):
                 prec = np.where(pos_r > 0, pos_r * pos_ge / all_ge, 0.0).sum(axis=1)
                 ap = np.where(pos_r.sum(axis=1) > 0, prec / pos_r.sum(axis=1), np.nan)
         out = metrics_mod.complement_auc_from_pairs(inside, P.sum(), N.sum(), total, conc_pos, conc_neg, ap)
-        if self.cells.bins is not None:
+        if binned:
             # The rest's pairs in one bin: (P_b − own positives) × (N_b − own negatives).
-            own_p, own_n = np.zeros((self.G, len(glob))), np.zeros((self.G, len(glob)))
-            np.add.at(own_p, (grp_b, at), pos_b)
-            np.add.at(own_n, (grp_b, at), neg_b)
             tied = ((P[None, :] - own_p) * (N[None, :] - own_n)).sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out["max_error"] = 0.5 * tied / (out["npos"] * out["nneg"])
@@ -967,11 +970,7 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
     starts = _calendar_starts(log, unit)
     if starts is None:
         return Grouping((f"date_trunc('{unit}', {t})",), ("window",), present)
-    col = f"rows.{quote(log.columns.time)}"
-    # A stored timestamp or date is compared with the starts as it is (one cast per row fewer: 24 windows at 10M
-    # rows, the cells query 0.68 s CPU against 0.76 s); anything else (text, with a time zone) is cast first.
-    stored = log.types.get(log.columns.time, "").upper() in _STORED_TIME
-    windows = Grouping((_window_search(col if stored else t, starts),), ("window",), present)
+    windows = Grouping((_window_search(time_value(log), starts),), ("window",), present)
     # Their number (at most: a window may hold no row) stands for _estimate_groups' sample of the rows.
     log.memo[("groups", windows.exprs, windows.where, None)] = len(starts)
     return windows
@@ -982,6 +981,25 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
 # windows' cells query), 0.75 s CPU against 0.94 s; beyond it the SQL text grows too long.
 MAX_SEARCHED_WINDOWS = 256
 _STORED_TIME = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE")
+
+
+def time_value(log: LogTable) -> str:
+    """SQL: the time column as compared with window bounds. A stored timestamp or date as it is — one cast per
+    row fewer (24 windows at 10M rows, the cells query 0.68 s CPU against 0.76 s), and a range on it is checked
+    against the Parquet row groups' min / max statistics; anything else (text, with a time zone) cast first."""
+    col = f"rows.{quote(log.columns.time)}"
+    return col if log.types.get(log.columns.time, "").upper() in _STORED_TIME else f"CAST({col} AS TIMESTAMP)"
+
+
+# One calendar window's length, by unit.
+CALENDAR_STEP = {
+    "year": pd.DateOffset(years=1),
+    "quarter": pd.DateOffset(months=3),
+    "month": pd.DateOffset(months=1),
+    "week": pd.Timedelta(days=7),
+    "day": pd.Timedelta(days=1),
+    "hour": pd.Timedelta(hours=1),
+}
 
 
 def _calendar_starts(log: LogTable, unit: str) -> np.ndarray | None:
@@ -1005,14 +1023,7 @@ def _calendar_starts(log: LogTable, unit: str) -> np.ndarray | None:
         "day": lambda x: x.normalize(),
         "hour": lambda x: x.floor("h"),
     }[unit](lo)
-    step = {
-        "year": pd.DateOffset(years=1),
-        "quarter": pd.DateOffset(months=3),
-        "month": pd.DateOffset(months=1),
-        "week": pd.Timedelta(days=7),
-        "day": pd.Timedelta(days=1),
-        "hour": pd.Timedelta(hours=1),
-    }[unit]
+    step = CALENDAR_STEP[unit]
     starts = [first]
     while starts[-1] + step <= hi:
         if len(starts) >= MAX_SEARCHED_WINDOWS:
