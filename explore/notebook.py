@@ -222,11 +222,8 @@ def slice_report(
 
         sd = as_slice(where)
         _check_columns(sc, [c.column for c in sd.conditions if not c.column.startswith("__")], "where")
-        log = ws.log(name)
-        try:
+        with ws.log(name) as log:
             value = engine_report(log, sd, by=by_list or None, params=params)
-        finally:
-            log.con.close()
         rows: Any = f"{value.n_rows:,} (every row, engine)"
     else:
         sd, _ = _slice(sc, where)
@@ -279,8 +276,7 @@ def discover(
         from explore.engine.discovery import weak_slices as engine_weak_slices
         from explore.engine.grouping import slice_where
 
-        log = ws.log(name)
-        try:
+        with ws.log(name) as log:
             value = engine_weak_slices(
                 log,
                 columns=list(columns) if columns else list(sc.feature_names),
@@ -292,8 +288,6 @@ def discover(
                 where=slice_where(log, as_slice(where).conditions),
             )
             n_rows = log.n
-        finally:
-            log.con.close()
         return Result(
             title=f"Weak slices of '{name}' (FDR {fdr:g}, every row, by the engine)",
             value=value,
@@ -358,14 +352,11 @@ def fairness(
         from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
         from explore.engine.grouping import slice_where
 
-        log = ws.log(name)
-        try:
+        with ws.log(name) as log:
             value = engine_fairness_gaps(
                 log, column, params, where=slice_where(log, as_slice(where).conditions)
             )
             facts["rows"] = f"{log.n:,} (every row, engine)"
-        finally:
-            log.con.close()
     else:
         _, in_slice = _slice(sc, where)
         value = fairness_gaps(sc, column, params, slice_def=in_slice)
@@ -677,8 +668,7 @@ def _engine_performance_over_time(
     from explore.engine.grouping import slice_where
     from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics
 
-    log = ws.log(spec.datasets[0])
-    try:
+    with ws.log(spec.datasets[0]) as log:
         result = EngineTable(
             *grouped_metrics(
                 log,
@@ -688,8 +678,6 @@ def _engine_performance_over_time(
             )
         )
         n_rows = log.n
-    finally:
-        log.con.close()
     value = result.table.assign(window=result.key("window"))
     first = str(value["metric"].iloc[0])
     return Result(
@@ -830,23 +818,17 @@ def _engine_drift(ws: Workspace, spec: Any, ref: str, features: list[str]) -> Re
     from explore.staleness.drift import reference_profile
 
     if ws.is_out_of_core(ref):
-        ref_log = ws.log(ref)
-        try:
+        with ws.log(ref) as ref_log:
             profile = engine_drift.reference_profile(ref_log, features=features, name=ref)
-        finally:
-            ref_log.con.close()
         ref_rows = f"{profile.n_rows:,} (every row, engine)"
     else:
         profile = reference_profile(ws.dataset(ref), features=features, name=ref)
         ref_rows = f"{profile.n_rows:,}"
-    log = ws.log(spec.datasets[0])
-    try:
+    with ws.log(spec.datasets[0]) as log:
         keys, value = engine_drift.drift_by_window(
             profile, log, by_time_window(log, spec.by, n_windows=spec.n_windows), features=features
         )
         n_rows = log.n
-    finally:
-        log.con.close()
     result = EngineTable(keys, value.table, code="window")
     return Result(
         title=f"Drift per {spec.by} against '{ref}', every row by the engine",

@@ -558,11 +558,8 @@ def check_invariants(ctx: CheckContext) -> Outcome:
     if ws.is_out_of_core(reference):  # every row of the reference, profiled by the engine
         from explore.engine.drift import reference_profile as engine_profile
 
-        ref_log = ws.log(reference)
-        try:
+        with ws.log(reference) as ref_log:
             profile = engine_profile(ref_log, features=features, name=reference)
-        finally:
-            ref_log.con.close()
     else:
         profile = drift.reference_profile(ref_frame, features=features, name=reference)
     if ws.is_out_of_core(ctx.serving_dataset):
@@ -608,8 +605,7 @@ def _engine_invariants(ctx: CheckContext, profile: Any, features: list[str]) -> 
     from explore.engine.metrics import Grouping, by_time_window
 
     ws = ctx.ws
-    log = ws.log(ctx.serving_dataset)
-    try:
+    with ws.log(ctx.serving_dataset) as log:
         timed = bool(ws.columns.time and ws.columns.time in log.types)
         grouping = by_time_window(log, "month") if timed else Grouping((), ())
         keys, result = data_invariants(
@@ -620,8 +616,6 @@ def _engine_invariants(ctx: CheckContext, profile: Any, features: list[str]) -> 
             features=features,
         )
         n_rows = log.n
-    finally:
-        log.con.close()
     table = result.by_window
     if timed:
         starts = pd.to_datetime(keys["window"]).iloc[table["window"]]

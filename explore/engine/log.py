@@ -76,6 +76,13 @@ class LogTable:
     def n(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM rows").fetchall()[0][0])
 
+    def __enter__(self) -> LogTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """``with ws.log(name) as log:`` closes the connection the log was opened on."""
+        self.con.close()
+
     def sql(self, query: str, params: list | None = None) -> Any:
         return self.con.execute(query, params or [])
 
