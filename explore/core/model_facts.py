@@ -186,19 +186,23 @@ class ModelFacts:
 _VERSIONS: list[str] = []
 
 
+def installed_stamp(package: str) -> str:
+    """An installed package's identity without importing it: its ``__init__.py`` path, size and modification time
+    (an upgrade rewrites it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    st = origin.stat() if origin is not None and origin.exists() else None
+    return f"{package}:{origin}:{st and st.st_size}:{st and st.st_mtime_ns}"
+
+
 def _versions_key() -> str:
     """This file's format and the installed scikit-learn and skops, hashed: each package's ``__init__.py`` path,
     size and modification time (an upgrade rewrites it), found without importing either and without reading
     every installed package's metadata (``importlib.metadata`` takes a tenth of a second). Once per process."""
     if not _VERSIONS:
-        import importlib.util
-
-        parts = [f"format:{FORMAT}"]
-        for package in _PACKAGES:
-            spec = importlib.util.find_spec(package)
-            origin = Path(spec.origin) if spec is not None and spec.origin else None
-            st = origin.stat() if origin is not None and origin.exists() else None
-            parts.append(f"{package}:{origin}:{st and st.st_size}:{st and st.st_mtime_ns}")
+        parts = [f"format:{FORMAT}", *(installed_stamp(package) for package in _PACKAGES)]
         _VERSIONS.append(hashlib.sha256("|".join(parts).encode()).hexdigest()[:8])
     return _VERSIONS[0]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explore.core.model_facts import CACHE_FOLDER
+from explore.core.model_facts import CACHE_FOLDER, installed_stamp
 from explore.core.workspace import (
     MAIN_MODEL,
     ModelOutputs,
@@ -210,14 +210,9 @@ def _metrics_code() -> str:
     """Changes when the metrics could: the bytes of ``explore/stats/metrics.py`` (its formulas, intervals and
     their options) and the installed NumPy and SciPy (their files' size and time), read without importing them."""
     if not _METRICS_CODE:
-        import importlib.util
-
         h = hashlib.sha256((Path(__file__).resolve().parents[1] / "stats" / "metrics.py").read_bytes())
         for package in ("numpy", "scipy"):
-            spec = importlib.util.find_spec(package)
-            origin = Path(spec.origin) if spec is not None and spec.origin else None
-            st = origin.stat() if origin is not None and origin.exists() else None
-            h.update(f"{package}:{origin}:{st and st.st_size}:{st and st.st_mtime_ns}".encode())
+            h.update(installed_stamp(package).encode())
         _METRICS_CODE.append(h.hexdigest()[:8])
     return _METRICS_CODE[0]
 
