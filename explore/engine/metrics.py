@@ -567,11 +567,8 @@ STREAM_ROWS = 2_000_000
 STREAM_BATCH = 1 << 22
 # Slots of the dense table (groups × (K + 1)² label/prediction codes × score slots) up to which it is counted.
 DENSE_CELLS = 4_000_000
-# Grouping columns counted by their codes: up to this many values each (seen in the sample), this many groups.
-MAX_CODED_VALUES = 256
+# Groups of expressions counted by the hash of their keys: up to this many distinct keys in the sample.
 MAX_CODED_GROUPS = 20_000
-_CODED_TYPES = ("VARCHAR", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
-                "UINTEGER", "UBIGINT")  # fmt: skip
 # A score grid: scores that are all multiples of 1 / steps, with at most this many steps per unit and slots.
 MAX_GRID_STEPS = 1 << 20
 MAX_GRID_SLOTS = 1 << 21
@@ -693,12 +690,12 @@ class _HashCodes:
 
     def __init__(self, hashes: np.ndarray) -> None:
         bits = max(int(np.ceil(np.log2(len(hashes) + 1))) + 2, 8)
-        while True:
+        while True:  # the top bits first (one shift per row), else any slice of them
             mask = np.uint64((1 << bits) - 1)
-            for shift in range(0, 64 - bits + 1, 4):
+            for shift in range(64 - bits, -1, -4):
                 slots = (hashes >> np.uint64(shift)) & mask
                 if len(np.unique(slots)) == len(hashes):
-                    self.shift, self.mask = np.uint64(shift), mask
+                    self.shift, self.mask = np.uint64(shift), None if shift == 64 - bits else mask
                     self.code = np.full(1 << bits, len(hashes), dtype=np.intp)
                     self.code[slots] = np.arange(len(hashes))
                     self.full = np.zeros(1 << bits, dtype=np.uint64)
@@ -708,7 +705,9 @@ class _HashCodes:
             bits += 1
 
     def __call__(self, h: np.ndarray) -> np.ndarray | None:
-        slot = (h >> self.shift) & self.mask
+        slot = h >> self.shift
+        if self.mask is not None:
+            slot &= self.mask
         if (self.full[slot] != h).any():
             return None
         return self.code[slot]
@@ -760,17 +759,21 @@ def _stream_cells(
         q = f"SELECT * FROM ({q}) AS r WHERE g >= 0"
     width = ((bins.hi - bins.lo) / bins.n if bins.hi > bins.lo else 1.0) if bins is not None else 0.0
     tables: list[tuple[np.ndarray, np.ndarray]] = []
+    derive_count = False
     if grid is not None:
         values = np.append(grid.values(), np.nan)  # by exact slot; the last: no finite score
         if bins is not None:
             binned = np.floor((values - bins.lo) / width)
             bin_of = (np.clip(np.nan_to_num(binned), -1, bins.n) + 1).astype(np.intp)
             bin_of[-1] = S - 1
-        ycode = np.repeat(np.arange(-1, K), len(values))
-        for key in sums:  # per (label code, exact slot): the loss (0 where undefined), and whether defined
-            x = _loss_values(key, log.positive_index, ycode, np.tile(values, K + 1))
+        ycode = np.repeat(np.arange(YP) // (K + 1) - 1, len(values))
+        for key in sums:  # per (label/prediction code, exact slot): the loss (0 where undefined), whether defined
+            x = _loss_values(key, log.positive_index, ycode, np.tile(values, YP))
             ok = np.isfinite(x)
             tables.append((np.where(ok, x, 0.0), ok.astype("float64")))
+        # Defined exactly for a label and a finite score (the losses are clipped): then counted from the cells.
+        labelled = (ycode >= 0) & np.isfinite(np.tile(values, YP))
+        derive_count = all((t[1].astype(bool) == labelled).all() for t in tables)
     counts = np.zeros(size, dtype=np.int64)
     sx = np.zeros((len(sums), 3, coded.size))
     fill = grid.first / grid.steps if grid is not None else 0.0  # the score put in a missing one's place
@@ -807,22 +810,29 @@ def _stream_cells(
                 slot = t.astype(np.intp)
                 if not every:
                     slot[~finite] = S - 1
-            key = (g * YP + yp) * S + slot
+            key = g * (YP * S)
+            key += yp * S
+            key += slot
             counts += np.bincount(key, minlength=size)
-            at = (yp // (K + 1)) * (grid.slots + 1) + exact if tables else None  # type: ignore[union-attr]
+            at = yp * (grid.slots + 1) + exact if tables else None  # type: ignore[union-attr]
             for i in range(len(sums)):
                 if at is not None:
-                    xs, ok = tables[i][0][at], tables[i][1][at]
+                    xs = tables[i][0][at]
+                    if not derive_count:
+                        sx[i, 0] += np.bincount(g, weights=tables[i][1][at], minlength=coded.size)
                 else:
                     x = batch.column(3 + i).to_numpy()
                     okb = np.isfinite(x)
-                    xs, ok = np.where(okb, x, 0.0), okb.astype("float64")
-                sx[i, 0] += np.bincount(g, weights=ok, minlength=coded.size)
+                    xs = np.where(okb, x, 0.0)
+                    sx[i, 0] += np.bincount(g, weights=okb, minlength=coded.size)
                 sx[i, 1] += np.bincount(g, weights=xs, minlength=coded.size)
                 sx[i, 2] += np.bincount(g, weights=xs * xs, minlength=coded.size)
     finally:
         reader.close()
     by_code = counts.reshape(coded.size, YP * S).sum(axis=1)
+    if tables and derive_count:  # rows with a label and a finite score, per group
+        dense = counts.reshape(coded.size, YP, S)
+        sx[:, 0] = dense[:, K + 1 :, : S - 1].sum(axis=(1, 2))
     present = np.arange(coded.size) if coded.all_kept else np.flatnonzero(by_code)
     new_code = np.full(coded.size, -1, dtype=np.intp)
     new_code[present] = np.arange(len(present))
