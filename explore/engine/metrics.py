@@ -589,20 +589,27 @@ class ScoreGrid:
 
 
 def _score_grid(log: LogTable) -> ScoreGrid | None:
-    """The grid the sample's finite scores lie on (the step: the smallest gap, when its inverse is a whole number),
-    from the floor of the lowest to the ceiling of the highest; None when they lie on none. Once per log."""
+    """The coarsest grid the sample's finite scores lie on (steps of a power of ten up to 10⁶, or the inverse of
+    their smallest gap when it is a whole number), from the floor of the lowest to the ceiling of the highest;
+    None when they lie on none. Once per log."""
     if "score grid" not in log.memo:
         _score_stats(log)
         u = log.memo.get("sample scores", np.zeros(0))
         grid = None
         if len(u) >= 2:
-            steps = int(round(1.0 / float(np.diff(u).min())))
-            if 1 <= steps <= MAX_GRID_STEPS and (np.rint(u * steps) / steps == u).all():
+            gap = float(np.diff(u).min())
+            candidates = {10**d for d in range(7)} | (
+                {int(round(1.0 / gap))} if gap > 1.0 / MAX_GRID_STEPS else set()
+            )
+            for steps in sorted(candidates):
+                if not 1 <= steps <= MAX_GRID_STEPS or not (np.rint(u * steps) / steps == u).all():
+                    continue
                 first = int(np.floor(u[0])) * steps
                 slots = int(np.ceil(u[-1])) * steps - first + 1
                 if slots <= MAX_GRID_SLOTS:
                     g = ScoreGrid(steps, first, slots)
                     grid = g if (np.diff(g.values()) > 0).all() else None
+                break
         log.memo["score grid"] = grid
     return log.memo["score grid"]
 
@@ -767,7 +774,9 @@ def _stream_cells(
             bin_of = (np.clip(np.nan_to_num(binned), -1, bins.n) + 1).astype(np.intp)
             bin_of[-1] = S - 1
         ycode = np.repeat(np.arange(YP) // (K + 1) - 1, len(values))
-        for key in sums:  # per (label/prediction code, exact slot): the loss (0 where undefined), whether defined
+        for (
+            key
+        ) in sums:  # per (label/prediction code, exact slot): the loss (0 where undefined), whether defined
             x = _loss_values(key, log.positive_index, ycode, np.tile(values, YP))
             ok = np.isfinite(x)
             tables.append((np.where(ok, x, 0.0), ok.astype("float64")))
