@@ -56,7 +56,9 @@ def main() -> None:
     args = ap.parse_args()
     folder = Path(args.dest) / f"log_{args.rows}"
     if not (folder / "_done").exists():
-        raise SystemExit(f"No benchmark log in {folder}: write it once with benchmarks/bench_engine.py --rows {args.rows}.")
+        raise SystemExit(
+            f"No benchmark log in {folder}: write it once with benchmarks/bench_engine.py --rows {args.rows}."
+        )
 
     from explore.engine import by_columns, by_time_window, grouped_metrics
     from explore.engine import metrics as engine_metrics
@@ -68,28 +70,32 @@ def main() -> None:
         figures.setdefault((config, op), []).append((wall, cpu))
         print(f"  {config:<16s} {op:<10s} {wall:7.2f} s   CPU {cpu:7.2f} s", flush=True)
 
-    for _ in range(args.repeat):
-        log = _log(folder, args.threads, args.memory_limit)
+    def floor(log) -> None:
         for op, sql in (
             ("group-by", "SELECT f15, f16, f17, label, pred, count(*) FROM source GROUP BY ALL"),
             ("windows", "SELECT month, label, pred, score, count(*) FROM source GROUP BY ALL"),
         ):
-            wall, cpu, _ = _timed(lambda sql=sql: log.con.execute(sql).fetchall())
+            wall, cpu, _ = _timed(lambda: log.con.execute(sql).fetchall())  # noqa: B023  (called at once)
             record("floor", op, wall, cpu)
-        log.con.close()
+
+    def engine(config: str, log) -> None:
+        groups = by_columns(log, ["f15", "f16", "f17"])
+        wall, cpu, _ = _timed(lambda: grouped_metrics(log, groups, metrics=METRICS))
+        record(config, "group-by", wall, cpu)
+        wall, cpu, _ = _timed(lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS))
+        record(config, "windows", wall, cpu)
+
+    for _ in range(args.repeat):
+        with _log(folder, args.threads, args.memory_limit) as log:
+            floor(log)
         for config, rows in (("cells in numpy", streaming), ("DuckDB cells", 10**15)):
             engine_metrics.STREAM_ROWS = rows
-            log = _log(folder, args.threads, args.memory_limit)
-            groups = by_columns(log, ["f15", "f16", "f17"])
-            wall, cpu, (keys, _) = _timed(lambda: grouped_metrics(log, groups, metrics=METRICS))
-            record(config, "group-by", wall, cpu)
-            wall, cpu, (windows, _) = _timed(
-                lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS)
-            )
-            record(config, "windows", wall, cpu)
-            log.con.close()
+            with _log(folder, args.threads, args.memory_limit) as log:
+                engine(config, log)
         engine_metrics.STREAM_ROWS = streaming
-    print(f"\n{args.rows:,} rows, threads {args.threads}; best of {args.repeat} (wall, CPU), ratio to the floor")
+    print(
+        f"\n{args.rows:,} rows, threads {args.threads}; best of {args.repeat} (wall, CPU), ratio to the floor"
+    )
     for op in ("group-by", "windows"):
         floor = min(figures[("floor", op)])
         for config in ("floor", "cells in numpy", "DuckDB cells"):
