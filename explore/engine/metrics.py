@@ -4,8 +4,9 @@ The engine returns per-group sufficient statistics — counts of the confusion m
 (centred on their overall mean, as in memory), and for ROC AUC the exact rank sums with ties and the DeLong
 placement sums by window functions over (group, score) blocks — and the interval formulas of
 ``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
-A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``),
-finished in numpy (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
+A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``; on a
+big DuckDB log counted in numpy from per-row codes DuckDB streams, ``_stream_cells``), finished in numpy
+(``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
 states its exact maximum error. Multiclass and regression logs run one query per statistic. The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
 """
@@ -812,7 +813,7 @@ def _stream_cells(
                 if not every:
                     exact[~finite] = grid.slots
                 slot = exact if bins is None else bin_of[exact]
-            else:
+            else:  # a score outside the sample's range shares an edge bin (its ties are in the stated error)
                 t = np.floor((sv - bins.lo) / width)  # type: ignore[union-attr]
                 np.clip(t, -1, bins.n, out=t)  # type: ignore[union-attr]
                 t += 1
