@@ -387,12 +387,15 @@ def _small_sample(log: LogTable) -> str:
     return ""
 
 
-def _score_stats(log: LogTable) -> tuple[float, float | None, float | None]:
+def _score_stats(
+    log: LogTable, sampled: tuple[str, str] | None = None
+) -> tuple[float, float | None, float | None]:
     """(distinct finite scores, lowest, highest), estimated once from a small system sample of the rows (DuckDB;
     every row elsewhere): a sample whose scores are mostly distinct means continuous scores (as many as rows); the
-    lowest and highest only place the bins (a score outside them gets a bin beyond, in order)."""
+    lowest and highest only place the bins (a score outside them gets a bin beyond, in order). ``sampled``: (the
+    sample clause, a table of that sample with the score as ``s``) when the caller drew it already."""
     if "score stats" not in log.memo:
-        draw = _small_sample(log)
+        draw, table = sampled or (_small_sample(log), None)
         fin = f"FILTER (WHERE {_finite('s')})"
         # On DuckDB the sample's distinct scores too, for _score_grid: the sample is a pass over the files.
         listed = (
@@ -400,7 +403,7 @@ def _score_stats(log: LogTable) -> tuple[float, float | None, float | None]:
         )
         m, distinct, lo, hi, *values = log.sql(
             f"SELECT count(*) {fin}, count(DISTINCT s) {fin}, min(s) {fin}, max(s) {fin}{listed} "
-            f"FROM (SELECT _score AS s FROM rows {draw}) AS r"
+            f"FROM {table or f'(SELECT _score AS s FROM rows {draw})'} AS r"
         ).fetchall()[0]
         if values:
             log.memo["sample scores"] = np.asarray(values[0] or [], dtype="float64")
@@ -668,11 +671,23 @@ def _coded(log: LogTable, grouping: Any, where: str | None) -> _Coded | None:
         cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
         order = ", ".join(f"{k} NULLS LAST" for k in ks)
         table = f"_seen{len([k for k in log.memo if isinstance(k, tuple) and k[0] == 'seen keys'])}"
+        draw = _small_sample(log)
+        sampled, hashed = f"(SELECT * FROM rows {draw}) AS rows {cond}", _key_hash(list(grouping.exprs))
+        if "score stats" not in log.memo and log.has_score:
+            # The log's first request: one sample pass for the keys and the score's statistics (_score_stats).
+            inside = " AND ".join(f"({c})" for c in conds) or "TRUE"
+            log.sql(
+                f"CREATE OR REPLACE TEMP TABLE _sample AS SELECT {cols}, {hashed} AS h, "
+                f"_score AS s, {inside} AS inside FROM (SELECT * FROM rows {draw}) AS rows"
+            )
+            _score_stats(log, (draw, "_sample"))
+            sampled, hashed, cols = "_sample WHERE inside", "h", ", ".join(ks)
         log.sql(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1) AS g "
-            f"FROM (SELECT DISTINCT {cols}, {_key_hash(list(grouping.exprs))} AS h "
-            f"FROM (SELECT * FROM rows {_small_sample(log)}) AS rows {cond} LIMIT {MAX_CODED_GROUPS + 1}) AS d"
+            f"FROM (SELECT DISTINCT {cols}, {hashed} AS h "
+            f"FROM {sampled} LIMIT {MAX_CODED_GROUPS + 1}) AS d"
         )
+        log.sql("DROP TABLE IF EXISTS _sample")
         h = log.sql(f"SELECT h FROM {table} ORDER BY g").fetchnumpy()["h"]
         h = np.asarray(h, dtype=np.uint64)
         ok = 0 < len(h) <= MAX_CODED_GROUPS and len(np.unique(h)) == len(h)
