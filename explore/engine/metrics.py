@@ -565,8 +565,8 @@ def _read_cells(
 # request's cost): DuckDB computes, in parallel, each row's integer group code, label and prediction codes and
 # score, streamed as Arrow record batches, and numpy counts the cells with np.bincount over a packed integer key
 # into a dense (group × label/prediction × score slot) table. benchmarks/bench_groupwin.py, CPU seconds of the
-# request (loaded machine, same run), 10M rows: 3 string columns × 138 bins 0.84 against 1.30 for DuckDB's
-# cells; 24 windows × 10,001 exact scores 0.74 against 0.98; 100M: 7.7 against 12.4 and 6.5 against 8.3.
+# request (loaded machine, same run), 10M rows: 3 string columns × 138 bins 0.83 against 1.32 for DuckDB's
+# cells; 24 windows × 10,001 exact scores 0.76 against 0.96; 100M: 7.55 against 12.03 and 6.39 against 7.75.
 STREAM_ROWS = 2_000_000
 STREAM_BATCH = 1 << 22
 # Slots of the dense table (groups × (K + 1)² label/prediction codes × score slots) up to which it is counted.
