@@ -1118,10 +1118,14 @@ def _loss_values(key: str, k: int | None, y: np.ndarray, s: np.ndarray) -> np.nd
     return np.where(y >= 0, x, np.nan)
 
 
-def _sum_keys(resolved: list[tuple[str, metrics_mod.MetricDef, int | None]]) -> list[str]:
-    """The per-row quantities (log loss, Brier) whose sums the requested metrics need."""
+def _sum_keys(
+    resolved: list[tuple[str, metrics_mod.MetricDef, int | None]], unavailable: dict[str, str] | None = None
+) -> list[str]:
+    """The per-row quantities (log loss, Brier) whose sums the requested metrics need — none for a metric the log
+    cannot have (``unavailable``: a score that is not a probability has no log loss, and no ``_p`` columns)."""
     keys = {"log loss": "log loss", "Brier": "brier"}
-    return list(dict.fromkeys(keys[m.name] for _, m, _ in resolved if m.name in keys))
+    wanted = (m.name for _, m, _ in resolved if m.name in keys and m.name not in (unavailable or {}))
+    return list(dict.fromkeys(keys[name] for name in wanted))
 
 
 def _with_binned_notes(ctx: CellsCtx, frame: pd.DataFrame) -> pd.DataFrame:
@@ -1206,7 +1210,7 @@ def _grouped(
     grouping = grouping or Grouping((), ())
     resolved = _resolved(log, metrics)
     if log.task == "binary":
-        keys, cells = _read_cells(log, grouping, where, _sum_keys(resolved))
+        keys, cells = _read_cells(log, grouping, where, _sum_keys(resolved, log.unavailable))
         return keys, [
             _frame(log, CellsCtx(log, cells, len(keys), confidence, complement), resolved)
             for complement in complements

@@ -251,3 +251,23 @@ def test_hash_codes_find_every_seen_hash_and_refuse_any_other():
     same_top = (np.arange(1, 200, dtype=np.uint64) * np.uint64(977)) | np.uint64(0xFF << 56)
     codes = engine_metrics._HashCodes(same_top)
     assert codes.mask is not None and (codes(same_top) == np.arange(199)).all()
+
+
+def test_a_score_that_is_not_a_probability_has_no_loss_sums_on_either_path(tmp_path, streamed, monkeypatch):
+    """An infinite score: the log has no probabilities (log loss and Brier unavailable, no ``_p`` columns), so no
+    loss sums are read — DuckDB's cells used to ask for them and fail."""
+    df, first = _odd_log(tmp_path)
+    first.con.close()
+    df.loc[7, "s"] = np.inf
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    log = open_log(
+        EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=["no", "yes"], positive="yes"
+    )
+    assert "log loss" in log.unavailable and not log.has_proba
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, by_columns(log, ["city"])))
+    assert streamed == [True]
+    _same(a, b)
+    loss = a[1][a[1]["metric"] == "log loss"]
+    assert len(loss) and loss["note"].str.startswith("unavailable").all() and loss["value"].isna().all()
+    log.con.close()
