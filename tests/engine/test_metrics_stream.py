@@ -1,0 +1,273 @@
+"""A big binary log's cells counted in numpy (explore.engine.metrics._stream_cells): the same keys and numbers as
+DuckDB's cells and the pandas path, and every case it cannot count exactly sent back to DuckDB's cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explore.core.workspace import ColumnRoles
+from explore.engine import EngineSource, by_columns, by_time_window, grouped_metrics, open_log
+from explore.engine import metrics as engine_metrics
+from explore.engine.grouping import group_column
+from explore.stats import metrics
+from tests.engine.test_metrics import COLUMNS, assert_same, pair, predictions_log  # noqa: F401  (the fixture)
+from tests.helpers import make_workspace
+
+
+@pytest.fixture(scope="module")
+def gridded(tmp_path_factory):
+    """The binary pair with every score exactly a multiple of 0.01 (``pair``'s has a few a hair off it: those
+    requests go back to DuckDB's exact cells)."""
+    from explore.core.workspace import open_workspace, read_workspace, score
+
+    df = predictions_log("binary")
+    df["p"] = df["p"].round(2)
+    root = tmp_path_factory.mktemp("gridded")
+    toml = make_workspace(
+        root / "ws",
+        task="binary",
+        model=None,
+        columns={**COLUMNS["binary"], "task": "binary"},
+        datasets={"log": df},
+    )
+    ws = open_workspace(read_workspace(toml))
+    parts = root / "parquet"
+    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
+        (parts / f"month={m}").mkdir(parents=True)
+        part.to_parquet(parts / f"month={m}" / "part-0.parquet", index=False)
+    positive = ws.classes[ws.positive_index]
+    log = open_log(EngineSource(parts), ws.columns, task="binary", classes=ws.classes, positive=positive)
+    return score(ws, "log", None), log
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Every log streams; returns the list of requests that _stream_cells counted (True) or sent back (False)."""
+    monkeypatch.setattr(engine_metrics, "STREAM_ROWS", 0)
+    monkeypatch.setattr(engine_metrics, "STREAM_BATCH", 512)  # several batches even on a small log
+    seen: list[bool] = []
+    run = engine_metrics._stream_cells
+
+    def spy(*args, **kwargs):
+        out = run(*args, **kwargs)
+        if engine_metrics.STREAM_ROWS == 0:
+            seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(engine_metrics, "_stream_cells", spy)
+    return seen
+
+
+def _both(log, monkeypatch, request):
+    """(keys, table) streamed, then by DuckDB's cells (streaming off)."""
+    a = request()
+    monkeypatch.setattr(engine_metrics, "STREAM_ROWS", 10**15)
+    b = request()
+    monkeypatch.setattr(engine_metrics, "STREAM_ROWS", 0)
+    return a, b
+
+
+def _same(a, b) -> None:
+    (k1, t1), (k2, t2) = a, b
+    pd.testing.assert_frame_equal(k1, k2)
+    assert list(t1["metric"]) == list(t2["metric"]) and list(t1["group"]) == list(t2["group"])
+    for col in ("value", "ci_low", "ci_high", "support", "n_pos"):
+        np.testing.assert_allclose(
+            t1[col].to_numpy(float), t2[col].to_numpy(float), rtol=1e-12, atol=1e-12, err_msg=col
+        )
+    assert (t1["note"].fillna("") == t2["note"].fillna("")).all()
+
+
+REQUESTS = {
+    "overall": lambda log: grouped_metrics(log, None),
+    "two columns": lambda log: grouped_metrics(log, by_columns(log, ["city", "seg"])),
+    "two columns, filtered": lambda log: grouped_metrics(
+        log, by_columns(log, ["city", "seg"]), where="rows.seg >= 1"
+    ),
+    "two columns, no row left": lambda log: grouped_metrics(
+        log, by_columns(log, ["city", "seg"]), where="rows.seg > 99"
+    ),
+    "a column's bins": lambda log: grouped_metrics(log, group_column(log, "hours", bins=4)),
+    "bins, groups left empty": lambda log: grouped_metrics(
+        log, group_column(log, "city", bins=3), where="rows.city = 'Nice'"
+    ),
+    "months": lambda log: grouped_metrics(log, by_time_window(log, "month")),
+    "equal-row windows": lambda log: grouped_metrics(log, by_time_window(log, "rows", n_windows=5)),
+}
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+def test_streamed_cells_equal_duckdbs(gridded, streamed, monkeypatch, name):
+    _, log = gridded
+    a, b = _both(log, monkeypatch, lambda: REQUESTS[name](log))
+    assert streamed == [name != "two columns, no row left"]  # no key in the sample: DuckDB's cells
+    _same(a, b)
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+def test_other_tasks_and_scores_off_a_grid_fall_back_to_duckdbs_cells(pair, streamed, monkeypatch, name):  # noqa: F811
+    """Multiclass and regression run a query per statistic; the binary pair's exact scores are not all on a grid
+    (a few a hair off 0.01), so its exact cells are DuckDB's: the numbers are the same either way."""
+    scored, log = pair
+    a, b = _both(log, monkeypatch, lambda: REQUESTS[name](log))
+    assert streamed == ([False] if scored.task == "binary" else [])  # the others never read cells
+    _same(a, b)
+
+
+def test_streamed_group_by_equals_the_pandas_path(gridded, streamed):
+    scored, log = gridded
+    keys, eng = grouped_metrics(log, by_columns(log, ["city", "seg"]))
+    assert streamed == [True]
+    cat = pd.MultiIndex.from_frame(scored.frame[["city", "seg"]])
+    codes = pd.MultiIndex.from_frame(keys[["city", "seg"]]).get_indexer(cat)
+    assert (codes >= 0).all() and len(keys) == 9
+    assert_same(metrics.grouped_metrics(scored, codes, len(keys)), eng)
+
+
+def test_streamed_rests_equal_duckdbs(gridded, streamed, monkeypatch):
+    _, log = gridded
+    city = group_column(log, "city", bins=3)
+    a, b = _both(log, monkeypatch, lambda: engine_metrics.groups_vs_rest(log, city, where="rows.seg >= 1"))
+    assert streamed == [True]
+    pd.testing.assert_frame_equal(a[0], b[0])
+    num = ["value", "rest", "rest_low", "rest_high", "gap", "p_worse", "q_worse"]
+    np.testing.assert_allclose(a[1][num].to_numpy(float), b[1][num].to_numpy(float), rtol=1e-12, atol=1e-12)
+
+
+@pytest.fixture
+def binned(monkeypatch):
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 10)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 0)
+    monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
+
+
+@pytest.mark.parametrize("grid", [True, False], ids=["losses by exact score", "losses from DuckDB"])
+def test_streamed_binned_cells_equal_duckdbs(gridded, pair, streamed, binned, monkeypatch, grid):  # noqa: F811
+    """Binned scores: the counts in the same bins, the losses per row from a table by exact score (on a grid) or
+    from DuckDB (no grid: ``pair``'s scores): the same numbers, notes and stated errors as DuckDB's binned cells."""
+    scored, log = gridded if grid else pair
+    if scored.task != "binary":
+        pytest.skip("the streamed path is the binary one")
+    assert (engine_metrics._score_grid(log) is not None) == grid
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, by_columns(log, ["city", "seg"])))
+    assert streamed == [True]
+    _same(a, b)
+    assert a[1].loc[a[1]["metric"] == "ROC AUC", "note"].str.contains("histogram approximation").all()
+
+
+def _odd_log(tmp_path, n: int = 4000, off_grid: float | None = None):
+    """Missing keys (a NULL city, a NULL segment), missing scores, labels and predictions outside the classes."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(
+        {
+            "y": rng.choice(["no", "yes", "maybe"], n, p=[0.5, 0.45, 0.05]),
+            "s": rng.random(n).round(3),
+            "city": rng.choice(["Lyon", "Nice", None], n, p=[0.5, 0.4, 0.1]),
+            "seg": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+            "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90 * 86400, n), unit="s"),
+        }
+    )
+    df.loc[::37, "seg"] = pd.NA
+    df.loc[::53, "s"] = np.nan
+    df["p"] = np.where(df["s"] >= 0.5, "yes", "no")
+    df.loc[::41, "p"] = "other"
+    if off_grid is not None:
+        df.loc[11, "s"] = off_grid
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    return df, open_log(
+        EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=["no", "yes"], positive="yes"
+    )
+
+
+def test_missing_keys_scores_and_labels_stream_as_duckdb_counts_them(tmp_path, streamed, monkeypatch):
+    _, log = _odd_log(tmp_path)
+    for request in (
+        lambda: grouped_metrics(log, by_columns(log, ["city", "seg"])),
+        lambda: grouped_metrics(log, by_columns(log, ["seg"]), where="rows.city IS NULL"),
+        lambda: grouped_metrics(log, by_time_window(log, "week")),
+    ):
+        a, b = _both(log, monkeypatch, request)
+        _same(a, b)
+    assert streamed == [True, True, True]
+    keys = grouped_metrics(log, by_columns(log, ["city", "seg"]))[0]
+    assert keys["city"].isna().any() and keys["seg"].isna().any()  # the missing keys are groups, listed last
+    log.con.close()
+
+
+def test_a_key_or_a_score_the_sample_did_not_see_sends_the_request_back(tmp_path, streamed, monkeypatch):
+    """A key value missing from the sample, or a score off the sample's grid, is found in the streamed pass: the
+    request is then counted by DuckDB's cells, with the same numbers."""
+    df, log = _odd_log(tmp_path, off_grid=0.123456)
+    monkeypatch.setattr(
+        engine_metrics, "_small_sample", lambda log: "WHERE rows.city = 'Lyon' AND rows.s <> 0.123456"
+    )
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, by_columns(log, ["city"])))
+    assert streamed == [False]  # Nice and the missing city were not in the sample
+    _same(a, b)
+    assert sorted(a[0]["city"].dropna()) == ["Lyon", "Nice"]
+    streamed.clear()
+    grid = engine_metrics._score_grid(log)
+    assert grid is not None and grid.steps == 1000  # from the sample's scores, the odd one left out
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, None, metrics=["ROC AUC", "log loss"]))
+    assert streamed == [False]  # exact cells, and a row off the grid
+    _same(a, b)
+    log.con.close()
+
+
+def test_the_score_grid_is_found_only_where_every_sampled_score_lies_on_it(tmp_path):
+    rng = np.random.default_rng(0)
+    for scores, steps in (
+        (rng.random(5000).round(4), 10_000),
+        (rng.random(5000), None),
+        (np.full(50, 0.5), None),
+    ):
+        df = pd.DataFrame({"y": rng.integers(0, 2, len(scores)), "s": scores})
+        df["p"] = (df["s"] >= 0.5).astype(int)
+        path = tmp_path / f"log{steps}{len(scores)}.parquet"
+        df.to_parquet(path, index=False)
+        roles = ColumnRoles(label="y", prediction="p", score="s", task="binary", positive=1)
+        log = open_log(EngineSource(path), roles, task="binary", classes=[0, 1], positive=1)
+        grid = engine_metrics._score_grid(log)
+        assert (grid.steps if grid else None) == steps
+        if grid:
+            values = grid.values()
+            slots = np.rint(scores * steps).astype(int) - grid.first
+            assert (values[slots] == scores).all() and (np.diff(values) > 0).all()
+        log.con.close()
+
+
+def test_hash_codes_find_every_seen_hash_and_refuse_any_other():
+    rng = np.random.default_rng(3)
+    seen = rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    codes = engine_metrics._HashCodes(seen)
+    assert (codes(seen) == np.arange(300)).all()
+    assert (codes(seen[::-1]) == np.arange(300)[::-1]).all()
+    assert codes(np.append(seen[:5], seen[0] + np.uint64(2))) is None
+    # Top bits shared by every seen hash: another slice of the bits tells them apart.
+    same_top = (np.arange(1, 200, dtype=np.uint64) * np.uint64(977)) | np.uint64(0xFF << 56)
+    codes = engine_metrics._HashCodes(same_top)
+    assert codes.mask is not None and (codes(same_top) == np.arange(199)).all()
+
+
+def test_a_score_that_is_not_a_probability_has_no_loss_sums_on_either_path(tmp_path, streamed, monkeypatch):
+    """An infinite score: the log has no probabilities (log loss and Brier unavailable, no ``_p`` columns), so no
+    loss sums are read — DuckDB's cells used to ask for them and fail."""
+    df, first = _odd_log(tmp_path)
+    first.con.close()
+    df.loc[7, "s"] = np.inf
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    log = open_log(
+        EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=["no", "yes"], positive="yes"
+    )
+    assert "log loss" in log.unavailable and not log.has_proba
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, by_columns(log, ["city"])))
+    assert streamed == [True]
+    _same(a, b)
+    loss = a[1][a[1]["metric"] == "log loss"]
+    assert len(loss) and loss["note"].str.startswith("unavailable").all() and loss["value"].isna().all()
+    log.con.close()
