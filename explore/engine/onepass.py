@@ -132,7 +132,8 @@ def grouped(
     complements: tuple[bool, ...],
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """``explore.engine.metrics._grouped`` for a multiclass or regression log: the groups and one long table per
-    entry of ``complements`` (False: the groups, True: their rests), from one aggregation of the rows."""
+    entry of ``complements`` (False: the groups, True: their rests), from one aggregation of the rows (a
+    multiclass log's ROC / PR AUC: a second, its probability cells)."""
     if log.task == "regression":
         keys, sums, centres = _read_regression(log, grouping, where, resolved)
         ctxs = [RegressionCtx(log, sums, centres, len(keys), confidence, c) for c in complements]
@@ -431,11 +432,14 @@ def _read_regression(
     names = {m.name for _, m, _ in resolved}
     keys_needed = [_REG_KEYS[n] for n in ("MAE", "bias", "RMSE") if n in names]
     centres = _centres(log) if keys_needed or "R²" in names else {}
-    inner = ["(_pred - _y) AS e"]
+    # Every inner expression from the view's own columns: an alias of the same projection (a lateral alias) would
+    # lose to a data column of that name.
+    inner: list[str] = []
     aggs = ["count(*) AS n"]
     cols: dict[str, str] = {"n": "n"}
+    e = "(_pred - _y)"
     for i, key in enumerate(keys_needed):
-        x = {"abs err": "abs(e)", "err": "e", "sq err": "(e * e)"}[key]
+        x = {"abs err": f"abs{e}", "err": e, "sq err": f"({e} * {e})"}[key]
         c = repr(centres[key])
         inner.append(f"{x} - {c} AS d{i}")
         ok = f"FILTER (WHERE {em._finite(f'd{i}')})"
@@ -449,9 +453,12 @@ def _read_regression(
         ]
         aggs.append("count(*) FILTER (WHERE ok) AS r2n")
         cols["r2:n"] = "r2n"
-        for j, (t, expr) in enumerate(_R2_TERMS.items()):
-            aggs.append(f"sum({expr}) FILTER (WHERE ok) AS r{j}")
-            cols[f"r2:{t}"] = f"r{j}"
+        named: dict[str, str] = {}  # each distinct product summed once (aa is b)
+        for t, expr in _R2_TERMS.items():
+            if expr not in named:
+                named[expr] = f"r{len(named)}"
+                aggs.append(f"sum({expr}) FILTER (WHERE ok) AS {named[expr]}")
+            cols[f"r2:{t}"] = named[expr]
     keys, (frame,) = _aggregate(log, grouping, where, hashed, [_Part(inner, [[]], aggs)])
     G = len(keys)
     sums = {name: _per_group(frame, col, G) for name, col in cols.items()}
