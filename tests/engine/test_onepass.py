@@ -244,3 +244,27 @@ def test_binned_probabilities_stay_within_their_stated_error(multiclass_pair, mo
     # Counts, rates and losses are not binned.
     exact = ~eng["metric"].str.contains("AUC")
     assert_same(mem[exact.to_numpy()].reset_index(drop=True), eng[exact].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("collide", [False, True])
+@pytest.mark.parametrize("which", ["multiclass", "regression"])
+def test_keys_grouped_by_their_hash_equal_the_pandas_path(
+    which, collide, multiclass_pair, regression_pair, monkeypatch
+):
+    """Above HASH_KEYS_ROWS the aggregations group by one hash of the keys (both of a multiclass request join the
+    same keys' table); when two keys share a hash (a constant hash here) they group by the keys themselves."""
+    scored, log = multiclass_pair if which == "multiclass" else regression_pair
+    monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
+    if collide:
+        monkeypatch.setattr(engine_metrics, "_key_hash", lambda exprs: "0")
+    reads = _reads(log)
+    try:
+        keys, eng = grouped_metrics(log, by_columns(log, ["city", "seg"], where="rows.seg >= 1"))
+    finally:
+        del log.sql
+    assert any("hash(" in q for q in reads) != collide
+    codes = _codes(scored, keys, ["city", "seg"])
+    codes[(scored.frame["seg"] < 1).to_numpy()] = -1
+    assert len(keys) == 6
+    assert_same(metrics.grouped_metrics(scored, codes, len(keys)), eng, skip_ci={"ROC AUC"})
+    assert not {"_keys", "_cells0", "_cells1"} & {r[0] for r in log.sql("SHOW TABLES").fetchall()}
