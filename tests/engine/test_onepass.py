@@ -244,6 +244,16 @@ def test_binned_probabilities_stay_within_their_stated_error(multiclass_pair, mo
     # Counts, rates and losses are not binned.
     exact = ~eng["metric"].str.contains("AUC")
     assert_same(mem[exact.to_numpy()].reset_index(drop=True), eng[exact].reset_index(drop=True))
+    # Each group's rest from the same binned cells: within its own stated error of the exact rest.
+    g, mem_g = engine_group_column(log, "city", bins=3), group_column(scored, "city", bins=3)
+    _, rest = grouped_metrics(log, g, complement=True)
+    exact_rest = metrics.grouped_metrics(
+        scored, mem_g.codes.astype(np.int64), mem_g.n_groups, complement=True
+    )
+    auc = rest["metric"].str.startswith("ROC AUC[")
+    bound = rest.loc[auc, "note"].str.extract(r"within ±([0-9.eE+-]+)")[0].astype(float).to_numpy()
+    err = np.abs(rest.loc[auc, "value"].to_numpy() - exact_rest.loc[auc.to_numpy(), "value"].to_numpy())
+    assert np.isfinite(bound).all() and (err <= bound + 1e-12).all()
 
 
 @pytest.mark.parametrize("collide", [False, True])
