@@ -6,7 +6,7 @@ placement sums by window functions over (group, score) blocks — and the interv
 ``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
 A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``),
 finished in numpy (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
-states its exact maximum error. Multiclass and regression logs: one pass too (``explore.engine.onepass``). The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
+states its exact maximum error. Multiclass and regression logs: no query per statistic either (``explore.engine.onepass``). The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
 """
 
@@ -840,13 +840,13 @@ def _grouped(
     complements: tuple[bool, ...],
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """The groups and one long table per entry of ``complements`` (False: the groups, True: their rests). A binary
-    log reads its rows once for all of them (``_read_cells``), the other tasks too (``explore.engine.onepass``; with
-    ``onepass.ONE_PASS`` False, the older query per statistic)."""
+    log reads its rows once for all of them (``_read_cells``), the other tasks once or twice (``explore.engine.onepass``;
+    with ``onepass.ONE_PASS`` False, the older query per statistic)."""
     if not 0 < confidence < 1:
         raise AnalysisError(metrics_mod.BAD_CONFIDENCE.format(received=confidence))
     grouping = grouping or Grouping((), ())
     resolved = _resolved(log, metrics)
-    if log.task != "binary":  # multiclass / regression: one pass too (explore.engine.onepass)
+    if log.task != "binary":  # multiclass / regression: explore.engine.onepass
         from explore.engine import onepass
 
         if onepass.ONE_PASS:
