@@ -23,7 +23,9 @@ two) instead of a query per statistic:
   ``GROUP_SAMPLE_ROWS`` rows (all of a smaller log), read once per log. No regression metric needs row-level
   data (no bootstrap, no median), so nothing is approximated.
 
-Every interval formula is ``explore.stats.metrics``' own, so the numbers equal the pandas path's (tests/engine).
+A group-by of several columns on a log above ``HASH_KEYS_ROWS`` reads the distinct keys first, as the binary path
+does (``_hashed_keys``): the aggregations then group by one hash of the keys. Every interval formula is
+``explore.stats.metrics``' own, so the numbers equal the pandas path's (tests/engine).
 """
 
 from __future__ import annotations
@@ -234,11 +236,10 @@ def _groups(log: LogTable, grouping: Any, where: str | None) -> tuple[pd.DataFra
     return None, lambda: em._estimate_groups(log, grouping, where)
 
 
-def _per_group(frame: pd.DataFrame, column: str, G: int, rows: np.ndarray | None = None) -> np.ndarray:
+def _per_group(frame: pd.DataFrame, column: str, G: int) -> np.ndarray:
+    """A column of the aggregation summed per group code (0 where a group has no row)."""
     g = em._numeric(frame, "g").astype(np.intp)
     x = np.nan_to_num(em._numeric(frame, column))
-    if rows is not None:
-        g, x = g[rows], x[rows]
     return np.bincount(g, weights=x, minlength=G)[:G].astype("float64")
 
 
