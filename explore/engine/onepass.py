@@ -20,7 +20,7 @@ two) instead of a query per statistic:
   RMSE with their Student-t intervals), and for R² the sums of a = y − c_y, a², a³, a⁴, u = e², u², u·a, u·a²
   (its delta-method interval, ``explore.stats.metrics.r2_from_sums``). The centres c only keep the sums of squares
   from cancelling; any value gives the same numbers, so they are the means of the log's first
-  ``GROUP_SAMPLE_ROWS`` rows (all of a smaller log), read once per log. No regression metric needs row-level
+  ``GROUP_SAMPLE_ROWS`` rows (all of a smaller log; every row on Spark), read once per log. No regression metric needs row-level
   data (no bootstrap, no median), so nothing is approximated.
 
 A group-by of several columns on a log above ``HASH_KEYS_ROWS`` reads the distinct keys first, as the binary path
@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -246,12 +247,14 @@ def _per_group(frame: pd.DataFrame, column: str, G: int) -> np.ndarray:
 # ---- multiclass ------------------------------------------------------------------------------------------
 
 
-def _first_rows(columns: str) -> str:
-    """SQL: ``columns`` of the log's first ``GROUP_SAMPLE_ROWS`` rows (in file order). What they estimate (how many
-    distinct probabilities, where the bins start, the centres of sums) needs no random sample, and a ``LIMIT``
-    stops the scan early: measured at 10M rows, 5 classes, DuckDB's system sample (which decodes every row) took
-    1.6 s CPU for the probabilities' counts."""
-    return f"(SELECT {columns} FROM rows LIMIT {em.GROUP_SAMPLE_ROWS}) AS r"
+def _first_rows(log: LogTable, columns: str) -> str:
+    """SQL: ``columns`` of the log's first ``GROUP_SAMPLE_ROWS`` rows (in file order: DuckDB keeps the insertion
+    order); on Spark, whose ``LIMIT`` takes any rows (the bins would move between runs), every row, as the binary
+    path's estimates there. What they estimate (how many distinct probabilities, where the bins start, the centres
+    of sums) needs no random sample, and a ``LIMIT`` stops the scan early: measured at 10M rows, 5 classes,
+    DuckDB's system sample (which decodes every row) took 1.6 s CPU for the probabilities' counts."""
+    limit = f" LIMIT {em.GROUP_SAMPLE_ROWS}" if isinstance(log.con, duckdb.DuckDBPyConnection) else ""
+    return f"(SELECT {columns} FROM rows{limit}) AS r"
 
 
 def _proba_stats(log: LogTable) -> list[tuple[float, float | None, float | None]]:
@@ -269,13 +272,14 @@ def _proba_stats(log: LogTable) -> list[tuple[float, float | None, float | None]
                 f"max(p{k}) {fin}",
             ]
         cols = ", ".join(f"_p{k} AS p{k}" for k in range(log.K))
-        r = log.sql(f"SELECT {', '.join(parts)} FROM {_first_rows(cols)}").fetchall()[0]
+        r = log.sql(f"SELECT {', '.join(parts)} FROM {_first_rows(log, cols)}").fetchall()[0]
         n_rows = int(em._over_all_rows(log, "count(*)"))
+        limited = isinstance(log.con, duckdb.DuckDBPyConnection) and n_rows > em.GROUP_SAMPLE_ROWS
         out = []
         for k in range(log.K):
             m, distinct, lo, hi = r[4 * k : 4 * k + 4]
             d = float(distinct or 0)
-            if n_rows > em.GROUP_SAMPLE_ROWS and d > 0.5 * float(m or 0):
+            if limited and d > 0.5 * float(m or 0):
                 d = float(n_rows)
             out.append((d, lo, hi))
         log.memo["proba stats"] = out
@@ -419,7 +423,7 @@ def _centres(log: LogTable) -> dict[str, float]:
         ok = "FILTER (WHERE isfinite(y) AND isfinite(e))"
         r = log.sql(
             f"SELECT avg(abs(e)) {fe}, avg(e) {fe}, avg(e * e) {fu}, avg(y) {ok} "
-            f"FROM {_first_rows('_y AS y, _pred - _y AS e')}"
+            f"FROM {_first_rows(log, '_y AS y, _pred - _y AS e')}"
         ).fetchall()[0]
         names = ("abs err", "err", "sq err", "y")
         log.memo["regression centres"] = {

@@ -278,3 +278,34 @@ def test_keys_grouped_by_their_hash_equal_the_pandas_path(
     assert len(keys) == 6
     assert_same(metrics.grouped_metrics(scored, codes, len(keys)), eng, skip_ci={"ROC AUC"})
     assert not {"_keys", "_cells0", "_cells1"} & {r[0] for r in log.sql("SHOW TABLES").fetchall()}
+
+
+@pytest.mark.spark
+def test_hashed_keys_and_binned_probabilities_on_spark_give_duckdbs_numbers(spark, tmp_path, monkeypatch):
+    """The same SQL on Spark (its hash is its own, Murmur3, but the keys' table and the cells use the same one)."""
+    from explore.core.workspace import ColumnRoles
+    from tests.engine.conftest import SPARK_MASTER
+
+    monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 200)
+    monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 300)
+    _multiclass(800, clash=False).to_parquet(tmp_path / "mc.parquet", index=False)
+    _regression(800, clash=False).to_parquet(tmp_path / "reg.parquet", index=False)
+    cases = [
+        ("mc", "multiclass", ColumnRoles(label="label", prediction="pred", time="when", task="multiclass",
+                                        scores={c: f"p_{c}" for c in CLASSES}), CLASSES),
+        ("reg", "regression", ColumnRoles(label="label", prediction="pred", time="when", task="regression"), None),
+    ]  # fmt: skip
+    for name, task, roles, classes in cases:
+        tables = []
+        for engine in ("duckdb", "spark"):
+            source = EngineSource(tmp_path / f"{name}.parquet", engine=engine, master=SPARK_MASTER)
+            log = open_log(source, roles, task=task, classes=classes)
+            tables.append(grouped_metrics(log, by_columns(log, ["city", "seg"])))
+            log.con.close()
+        (k1, t1), (k2, t2) = tables
+        pd.testing.assert_frame_equal(k1, k2)
+        assert (t1["note"] == t2["note"]).all()
+        np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
+        np.testing.assert_allclose(t2["ci_low"], t1["ci_low"], rtol=1e-9)
