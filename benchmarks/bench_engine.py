@@ -2,6 +2,8 @@
 
     python benchmarks/bench_engine.py --rows 10000000 [--paths duckdb spark pandas] [--threads 2] [--reuse pandas]
     python benchmarks/bench_engine.py --rows 100000000 --paths duckdb
+    python benchmarks/bench_engine.py --task multiclass --rows 10000000 --paths duckdb duckdb-per-statistic \
+        --dest /tmp/s5-multi
 
 Writes (once, into ``--dest``, default /work/bench-data — outside the repository; chunks of 1M rows, so memory
 stays bounded whatever the size) a predictions log of ``--rows`` rows × 20 features as Parquet, partitioned by month (24
@@ -22,6 +24,14 @@ matrix (20 features × 24 windows against the first month), weak-slice discovery
 planted slices found or not. Figures are printed side by side with the ratio and peak RSS. Each path's figures
 are saved beside the log (``results_<path>.json``); ``--reuse pandas`` prints the saved pandas figures instead of
 running the slow in-memory path again (the table says which figures were reused and when they were measured).
+
+``--task multiclass`` / ``--task regression``: another log (``log_<task>_<rows>``: 5 string classes a–e with the
+predicted class and a probability column per class rounded to 3 decimals; or a continuous target and prediction),
+the four metric operations with every default metric of the task, and a floor: one plain DuckDB aggregation of the
+files by (f15, f16, f17, label, prediction) — regression: by (f15, f16, f17) with the error's sums — the least any
+metric request over them reads. The path
+``duckdb-per-statistic`` is the engine's older path for these tasks (a query per statistic), measured in the
+same run as the one-pass path (``duckdb``).
 """
 
 from __future__ import annotations
@@ -45,10 +55,24 @@ METRICS = ["accuracy", "ROC AUC", "log loss", "precision", "recall"]
 CHUNK = 1_000_000
 METRIC_OPS = ("overall", "slice", "groupby", "windows")
 DEST = Path("/work/bench-data")
+PATHS = ["duckdb", "spark", "pandas", "duckdb-per-statistic"]
+FLOOR = {
+    "multiclass": "floor: plain DuckDB GROUP BY f15-f17, label, pred",
+    "regression": "floor: plain DuckDB GROUP BY f15-f17, error sums",
+}
 
 
-def generate(dest: Path, rows: int, seed: int = 0) -> Path:
-    """The partitioned log (written once per size); returns its folder."""
+TASKS = ("binary", "multiclass", "regression")
+CLASSES = ["a", "b", "c", "d", "e"]
+# The other tasks' logs: fewer features (the metric operations group by f15–f17 and filter on f16).
+TASK_NUM = ["f0", "f1", "f2"]
+TASK_CAT = ["f15", "f16", "f17"]
+
+
+def generate(dest: Path, rows: int, seed: int = 0, task: str = "binary") -> Path:
+    """The partitioned log (written once per size and task); returns its folder."""
+    if task != "binary":
+        return generate_task(dest, rows, task, seed)
     import numpy as np
     import pandas as pd
 
@@ -98,6 +122,82 @@ def generate(dest: Path, rows: int, seed: int = 0) -> Path:
     (folder / "_done").write_text("ok")
     print(f"  written in {time.perf_counter() - t:.1f} s", flush=True)
     return folder
+
+
+def generate_task(dest: Path, rows: int, task: str, seed: int = 0) -> Path:
+    """A multiclass or regression log: the same months, f0–f2 and f15–f17 (the model degrades over time and is
+    noise in f15 = c3 & f16 = d1); multiclass: string labels a–e, ``pred`` and ``p_a`` … ``p_e`` (rounded to 3
+    decimals: ≤ 1,001 distinct per class); regression: ``label`` and ``pred`` continuous."""
+    import numpy as np
+    import pandas as pd
+
+    folder = dest / f"log_{task}_{rows}"
+    if (folder / "_done").exists():
+        return folder
+    t = time.perf_counter()
+    print(f"writing a {rows:,}-row {task} log into {folder} …", flush=True)
+    rng = np.random.default_rng(seed)
+    per_month = np.full(MONTHS, rows // MONTHS)
+    per_month[: rows % MONTHS] += 1
+    K = len(CLASSES)
+    for m in range(MONTHS):
+        start = pd.Timestamp("2023-01-01") + pd.DateOffset(months=m)
+        end = start + pd.DateOffset(months=1)
+        part_dir = folder / f"month={start:%Y-%m}"
+        part_dir.mkdir(parents=True, exist_ok=True)
+        left, part = int(per_month[m]), 0
+        while left > 0:
+            n = min(CHUNK, left)
+            left -= n
+            drift = m / (MONTHS - 1)
+            df = pd.DataFrame(
+                {f: rng.normal(0.5 * drift if i < 2 else 0.0, 1.0, n) for i, f in enumerate(TASK_NUM)}
+            )
+            for f in TASK_CAT:
+                k, prefix = LEVELS[f], CAT[f]
+                df[f] = np.asarray([f"{prefix}{j}" for j in range(k)])[rng.integers(0, k, n)]
+            weak = ((df["f15"] == "c3") & (df["f16"] == "d1")).to_numpy()
+            signal = df["f0"].to_numpy() - 0.8 * df["f1"].to_numpy() + 0.5 * df["f2"].to_numpy()
+            noise = 0.6 + 0.6 * drift
+            if task == "multiclass":
+                logits = np.outer(signal, np.linspace(-1.5, 1.5, K)) + rng.normal(0, 1.0, (n, K))
+                p_true = np.exp(logits - logits.max(axis=1, keepdims=True))
+                p_true /= p_true.sum(axis=1, keepdims=True)
+                y = (rng.random(n)[:, None] > np.cumsum(p_true, axis=1)).sum(axis=1).clip(0, K - 1)
+                seen = logits + rng.normal(0, noise, (n, K))
+                seen[weak] = rng.normal(0, 1.0, (int(weak.sum()), K))
+                p = np.exp(seen - seen.max(axis=1, keepdims=True))
+                p = (p / p.sum(axis=1, keepdims=True)).round(3)
+                df["label"] = np.asarray(CLASSES)[y]
+                df["pred"] = np.asarray(CLASSES)[p.argmax(axis=1)]
+                for k, c in enumerate(CLASSES):
+                    df[f"p_{c}"] = p[:, k]
+            else:
+                y = 50.0 + 10.0 * signal + rng.normal(0, 5.0, n)
+                pred = y + rng.normal(0, 5.0 * noise, n)
+                pred[weak] = 50.0 + rng.normal(0, 15.0, int(weak.sum()))
+                df["label"], df["pred"] = y, pred
+            df["ts"] = pd.to_datetime(start.value + rng.integers(0, (end - start).value, n))
+            df.to_parquet(part_dir / f"part-{part}.parquet", index=False)
+            part += 1
+    (folder / "_done").write_text("ok")
+    print(f"  written in {time.perf_counter() - t:.1f} s", flush=True)
+    return folder
+
+
+def task_roles(task: str):
+    """The log's column roles and classes for ``task``."""
+    from explore.core.workspace import ColumnRoles
+
+    if task == "binary":
+        roles = ColumnRoles(
+            label="label", time="ts", prediction="pred", score="score", task="binary", positive=1
+        )
+        return roles, [0, 1]
+    if task == "multiclass":
+        scores = {c: f"p_{c}" for c in CLASSES}
+        return ColumnRoles(label="label", time="ts", prediction="pred", scores=scores, task=task), CLASSES
+    return ColumnRoles(label="label", time="ts", prediction="pred", task=task), None
 
 
 PLANTED = [("f15", "c3", "f16", "d1"), ("f17", "e2", "f0", None)]
@@ -156,12 +256,14 @@ def run_duckdb(
     memory: str = "",
     only: tuple[str, ...] = (),
     duck_memory: str = "6GB",
+    task: str = "binary",
+    per_statistic: bool = False,
 ) -> dict:
     """The engine path. On Spark, an operation still running after ``budget`` seconds (0: no limit) has its jobs
-    cancelled: the figure is then "more than budget", and the next operation runs (the table says which)."""
+    cancelled: the figure is then "more than budget", and the next operation runs (the table says which).
+    ``per_statistic``: a multiclass / regression log by the older query-per-statistic path."""
     import threading
 
-    from explore.core.workspace import ColumnRoles
     from explore.engine import (
         EngineSource,
         by_columns,
@@ -198,8 +300,13 @@ def run_duckdb(
             return execute(query, params)
 
         con.execute = counted
-    roles = ColumnRoles(label="label", time="ts", prediction="pred", score="score", task="binary", positive=1)
-    log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
+    if per_statistic:
+        from explore.engine import onepass
+
+        onepass.ONE_PASS = False
+    roles, classes = task_roles(task)
+    log = open_log(con, roles, task=task, classes=classes, positive=roles.positive)
+    metrics = METRICS if task == "binary" else None  # the other tasks: every default metric, as a page shows
     n = log.n
     times["open"] = time.perf_counter() - t
     queries["open"] = count[0]
@@ -248,20 +355,36 @@ def run_duckdb(
         times[label] = time.perf_counter() - t
         queries[label] = count[0]
 
-    run("overall metrics", lambda: grouped_metrics(log, None, metrics=METRICS), "overall")
+    if task != "binary":  # drift and discovery do not depend on the task: the binary log measures them
+        only = tuple(k for k in METRIC_OPS if not only or k in only or "metrics" in only)
+    if task != "binary" and engine == "duckdb":
+
+        def floor():  # the least a metric request reads: one plain aggregation of the files, no explore code
+            files = f"read_parquet('{folder}/*/*.parquet')"
+            if task == "multiclass":
+                return con.execute(
+                    f"SELECT f15, f16, f17, label, pred, count(*) FROM {files} GROUP BY ALL"
+                ).fetchall()
+            return con.execute(
+                f"SELECT f15, f16, f17, count(*), sum(pred - label), sum((pred - label) * (pred - label)) "
+                f"FROM {files} GROUP BY ALL"
+            ).fetchall()
+
+        run(FLOOR[task], floor, "overall")
+    run("overall metrics", lambda: grouped_metrics(log, None, metrics=metrics), "overall")
     run(
         "slice report after a filter change",
-        lambda: grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=METRICS),
+        lambda: grouped_metrics(log, by_columns(log, ["f15"], where="rows.f16 = 'd2'"), metrics=metrics),
         "slice",
     )
     run(
         lambda r: f"group-by 3 columns ({len(r[0]) if r else 180} groups)",
-        lambda: grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=METRICS),
+        lambda: grouped_metrics(log, by_columns(log, ["f15", "f16", "f17"]), metrics=metrics),
         "groupby",
     )
     run(
         lambda r: f"performance over {len(r[0]) if r else MONTHS} monthly windows",
-        lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=METRICS),
+        lambda: grouped_metrics(log, by_time_window(log, "month"), metrics=metrics),
         "windows",
     )
 
@@ -296,9 +419,12 @@ def run_duckdb(
     }
 
 
-def run_pandas(folder: Path) -> dict:
+def run_pandas(folder: Path, task: str = "binary") -> dict:
     import numpy as np
     import pandas as pd
+
+    if task != "binary":
+        return run_pandas_task(folder, task)
 
     from explore.slices.grouping import group_column
     from explore.slices.report import weak_slices
@@ -346,6 +472,73 @@ def run_pandas(folder: Path) -> dict:
     }
 
 
+def run_pandas_task(folder: Path, task: str) -> dict:
+    """The in-memory path on a multiclass / regression log: the four metric operations, every default metric."""
+    import numpy as np
+    import pandas as pd
+
+    from explore.stats import metrics
+
+    times: dict[str, float] = _Times()
+    t = time.perf_counter()
+    df = pd.read_parquet(folder, ignore_prefixes=[".", "_", "results_"]).reset_index(drop=True)
+    scored = _scored_task(df, task)
+    times["open"] = time.perf_counter() - t
+    t = time.perf_counter()
+    metrics.overall_metrics(scored)
+    times["overall metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sel = (df["f16"] == "d2").to_numpy()
+    codes, uniq = pd.factorize(df["f15"], sort=True)
+    metrics.grouped_metrics(scored, np.where(sel, codes, -1), len(uniq))
+    times["slice report after a filter change"] = time.perf_counter() - t
+    t = time.perf_counter()
+    idx = pd.MultiIndex.from_frame(df[["f15", "f16", "f17"]].astype(str))
+    codes, uniq = pd.factorize(idx, sort=True)
+    metrics.grouped_metrics(scored, codes, len(uniq))
+    times[f"group-by 3 columns ({len(uniq)} groups)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    mcodes, muniq = pd.factorize(df["ts"].dt.to_period("M"), sort=True)
+    metrics.grouped_metrics(scored, mcodes, len(muniq))
+    times[f"performance over {len(muniq)} monthly windows"] = time.perf_counter() - t
+    return {"rows": len(df), "times": times, "cpu": times.cpu, "found": None, "rss": peak_rss_mb()}
+
+
+def _scored_task(df, task: str):
+    """The Scored of a multiclass / regression log's prediction columns, as explore.core.workspace.score builds it."""
+    import numpy as np
+
+    from explore.core.workspace import Scored
+
+    if task == "multiclass":
+        classes = np.asarray(CLASSES, dtype=object)
+        lookup = {c: k for k, c in enumerate(CLASSES)}
+        y = df["label"].map(lookup).to_numpy("int64")
+        pred = df["pred"].map(lookup).to_numpy("int64")
+        proba = df[[f"p_{c}" for c in CLASSES]].to_numpy("float64")
+    else:
+        classes, y, pred, proba = None, df["label"].to_numpy("float64"), df["pred"].to_numpy("float64"), None
+    return Scored(
+        dataset_name="log",
+        model_name=None,
+        task=task,
+        frame=df,
+        feature_names=TASK_NUM + TASK_CAT,
+        y=y,
+        y_raw=df["label"].to_numpy(),
+        pred=pred,
+        proba=proba,
+        score=None,
+        classes=classes,
+        positive_index=None,
+        time=df["ts"],
+        ids=np.arange(len(df)),
+        unavailable={},
+        n_unlabeled=0,
+        source_key="bench",
+    )
+
+
 def _scored(df):
     """The Scored of the log's prediction columns, as explore.core.workspace.score builds it."""
     import numpy as np
@@ -389,15 +582,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument(
-        "--paths", nargs="+", default=["duckdb", "spark", "pandas"], choices=["duckdb", "spark", "pandas"]
+        "--task",
+        default="binary",
+        choices=TASKS,
+        help="the log's task (multiclass / regression: the metric operations only, every default metric)",
     )
+    ap.add_argument("--paths", nargs="+", default=["duckdb", "spark", "pandas"], choices=PATHS)
     ap.add_argument(
         "--threads", type=int, default=2, help="DuckDB threads / Spark local cores (the machine's)"
     )
     ap.add_argument("--dest", default=str(DEST), help="where the log is written (outside the repository)")
-    ap.add_argument(
-        "--reuse", nargs="*", default=[], choices=["duckdb", "spark", "pandas"], help="print saved figures"
-    )
+    ap.add_argument("--reuse", nargs="*", default=[], choices=PATHS, help="print saved figures")
     ap.add_argument(
         "--budget",
         type=float,
@@ -418,27 +613,31 @@ def main() -> None:
     )
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB's memory_limit (the machine is shared)")
     ap.add_argument("--generate-only", action="store_true", help="write the log and stop")
-    ap.add_argument("--run", choices=["duckdb", "spark", "pandas"], help=argparse.SUPPRESS)
+    ap.add_argument("--run", choices=PATHS, help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run:  # a child: one path, its figures as JSON on the last line
         folder = Path(args.folder)
         out = (
-            run_pandas(folder)
+            run_pandas(folder, args.task)
             if args.run == "pandas"
             else run_duckdb(
                 folder,
                 args.threads,
-                args.run,
+                "duckdb" if args.run == "duckdb-per-statistic" else args.run,
                 args.budget,
                 args.spark_memory,
                 tuple(args.only),
                 args.memory_limit,
+                args.task,
+                per_statistic=args.run == "duckdb-per-statistic",
             )
         )
         print(json.dumps(out))
         return
-    folder = generate(Path(args.dest), args.rows)
+    if args.task != "binary" and "duckdb-per-statistic" in args.paths and "spark" in args.paths:
+        ap.error("duckdb-per-statistic and spark: run them separately")
+    folder = generate(Path(args.dest), args.rows, task=args.task)
     if args.generate_only:
         return
     results, reused = {}, set()
@@ -462,6 +661,8 @@ def main() -> None:
                 str(folder),
                 "--threads",
                 str(args.threads),
+                "--task",
+                args.task,
                 "--budget",
                 str(args.budget),
                 *(["--spark-memory", args.spark_memory] if args.spark_memory else []),
@@ -491,9 +692,10 @@ def main() -> None:
             for op in [*res["times"], *res.get("cancelled", {}), *res.get("failed", {})]
         )
     )
-    print(f"\n{args.rows:,} rows, {len(FEATURES)} features, {MONTHS} monthly Parquet partitions")
+    what = f"{len(FEATURES)} features" if args.task == "binary" else f"a {args.task} log"
+    print(f"\n{args.rows:,} rows, {what}, {MONTHS} monthly Parquet partitions")
     # Ratios: pandas / duckdb and pandas / spark (> 1: that engine is faster than the in-memory path).
-    ratios = [p for p in ("duckdb", "spark") if p in results and "pandas" in results]
+    ratios = [p for p in ("duckdb", "spark", "duckdb-per-statistic") if p in results and "pandas" in results]
     header = f"{'operation':<48s}" + "".join(f"{p:>12s}" for p in results)
     header += "".join(f"{'pandas/' + p:>15s}" for p in ratios)
     print(header)
@@ -524,6 +726,20 @@ def main() -> None:
             print(f"{path} failed on {op}: {why}")
     if ratios:
         print("pandas/X = pandas time / X's time (> 1: the engine is faster than the in-memory path)")
+    if "duckdb" in results and "duckdb-per-statistic" in results:
+        floor = next((op for op in ops if op.startswith("floor")), None)
+        base = results["duckdb"].get("cpu", {}).get(floor) if floor else None
+        print(
+            "one pass against a query per statistic (CPU seconds; x floor: times the plain DuckDB aggregation)"
+        )
+        for op in ops:
+            a, b = (
+                results["duckdb-per-statistic"].get("cpu", {}).get(op),
+                results["duckdb"].get("cpu", {}).get(op),
+            )
+            if a and b and op != floor:
+                extra = f"   {a / base:6.1f}x floor -> {b / base:5.1f}x floor" if base else ""
+                print(f"  {op:<46s}{a:>9.2f}s -> {b:>7.2f}s  ({a / b:5.1f}x less){extra}")
 
 
 if __name__ == "__main__":

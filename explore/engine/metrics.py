@@ -7,7 +7,7 @@ placement sums by window functions over (group, score) blocks — and the interv
 A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``; on a
 big DuckDB log counted in numpy from per-row codes DuckDB streams, ``_stream_cells``), finished in numpy
 (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
-states its exact maximum error. Multiclass and regression logs run one query per statistic. The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
+states its exact maximum error. Multiclass and regression logs: no query per statistic either (``explore.engine.onepass``). The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
 """
 
@@ -1204,11 +1204,17 @@ def _grouped(
     complements: tuple[bool, ...],
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """The groups and one long table per entry of ``complements`` (False: the groups, True: their rests). A binary
-    log reads its rows once for all of them (``_read_cells``); the other tasks run a query per statistic."""
+    log reads its rows once for all of them (``_read_cells``), the other tasks once or twice (``explore.engine.onepass``;
+    with ``onepass.ONE_PASS`` False, the older query per statistic)."""
     if not 0 < confidence < 1:
         raise AnalysisError(metrics_mod.BAD_CONFIDENCE.format(received=confidence))
     grouping = grouping or Grouping((), ())
     resolved = _resolved(log, metrics)
+    if log.task != "binary":  # multiclass / regression: explore.engine.onepass
+        from explore.engine import onepass
+
+        if onepass.ONE_PASS:
+            return onepass.grouped(log, grouping, resolved, confidence, where, complements)
     if log.task == "binary":
         keys, cells = _read_cells(log, grouping, where, _sum_keys(resolved, log.unavailable))
         return keys, [
