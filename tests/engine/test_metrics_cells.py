@@ -37,7 +37,7 @@ def _reads(log) -> list[str]:
 def test_a_binary_request_reads_the_rows_once(pair):  # noqa: F811
     scored, log = pair
     if scored.task != "binary":
-        pytest.skip("the one-pass path is the binary one")
+        pytest.skip("the binary cells path (multiclass/regression: tests/engine/test_onepass.py)")
     city = group_column(log, "city", bins=3)  # the column's cut: its own queries, cached by the pages
     reads = _reads(log)
     try:
@@ -262,7 +262,7 @@ def test_keys_grouped_by_their_hash_equal_the_pandas_path(pair, monkeypatch, col
     them, here, by a constant hash) the request groups by the keys themselves: the same numbers either way."""
     scored, log = pair
     if scored.task != "binary":
-        pytest.skip("the one-pass path is the binary one")
+        pytest.skip("the binary cells path (multiclass/regression: tests/engine/test_onepass.py)")
     monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
     if collide:
         monkeypatch.setattr(engine_metrics, "_key_hash", lambda exprs: "0")
@@ -312,7 +312,7 @@ def test_hashed_keys_count_the_groups_so_no_sample_is_drawn(pair, monkeypatch): 
     and the cells are the second and last read; the counts stay those of the keys' own cells."""
     scored, log = pair
     if scored.task != "binary":
-        pytest.skip("the one-pass path is the binary one")
+        pytest.skip("the binary cells path (multiclass/regression: tests/engine/test_onepass.py)")
     monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 10)
     monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 0)
     monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
