@@ -49,9 +49,10 @@ class _Cells:
     n: int
 
     def cell_sql(self, x: str) -> str:
-        """SQL: the row's cell, 0 below ``lo`` … n + 1 at or above ``hi``."""
-        # floor of the position, clamped before the cast (±inf, NaN): −1 → cell 0, n → cell n + 1.
-        return f"(CAST(least(greatest(floor(({x} - {self.lo!r}) / {self.width!r}), -1.0), {self.n}.0) AS INTEGER) + 1)"
+        """SQL: the row's cell, 0 below ``lo`` … n + 1 at or above ``hi`` (NaN: n + 1, NULL: NULL)."""
+        # The position clamped to [−1, n + ½] before the floor — ±inf and NaN (above everything in DuckDB's and
+        # Spark's order) never reach it: Spark's floor of NaN is the BIGINT 0 — then −1 → cell 0, n → cell n + 1.
+        return f"(CAST(floor(least(greatest(({x} - {self.lo!r}) / {self.width!r}, -1.0), {self.n + 0.5!r})) AS INTEGER) + 1)"
 
 
 @dataclass(frozen=True)
