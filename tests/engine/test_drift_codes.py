@@ -91,17 +91,10 @@ def test_the_group_by_of_group_and_code_uses_duckdb_s_perfect_hash_and_puts_the_
         assert eng.sql("SELECT current_setting('perfect_ht_threshold')").fetchall()[0][0] == 12
 
 
-def test_scanned_drift_with_missing_infinite_and_unseen_values_equals_the_pandas_path(monkeypatch):
-    """A many-valued feature with NaN, NULL and ±inf rows, a window whose feature values are all missing, and a
-    categorical feature with values the reference never had: PSI / JS / missing and unseen shares as in memory,
-    KS a lower bound of the exact one within one grid cell's reference share (NaN where a window has no value)."""
-    from explore.core.workspace import ColumnRoles
-    from explore.engine import drift as engine_drift
-    from explore.engine import open_log
-    from explore.engine.metrics import Grouping
-
+def missing_infinite_unseen(n: int = 4000) -> tuple[pd.DataFrame, np.ndarray]:
+    """Four windows ``w`` of a many-valued feature ``x`` with NaN, ±inf (and, where the mask is True, NULL rows),
+    window 2 without a present value, and a categorical ``city`` with new values in window 3."""
     rng = np.random.default_rng(3)
-    n = 4000
     w = np.repeat(np.arange(4), n // 4)
     x = rng.normal(0.0, 1.0, n) + 0.3 * w
     x[rng.random(n) < 0.03] = np.nan
@@ -112,25 +105,34 @@ def test_scanned_drift_with_missing_infinite_and_unseen_values_equals_the_pandas
     city[(w == 3) & (rng.random(n) < 0.5)] = "unseen"
     frame = pd.DataFrame({"w": w, "x": x, "city": city, "y": rng.integers(0, 2, n), "p": rng.random(n)})
     frame["pred"] = (frame["p"] >= 0.5).astype(int)
-    null_x = rng.random(n) < 0.02
-    con = duckdb.connect()
-    con.register("frame", frame.assign(x=frame["x"].astype(object).where(~null_x, None)))
-    con.execute("CREATE VIEW source AS SELECT w, CAST(x AS DOUBLE) AS x, city, y, p, pred FROM frame")
-    roles = ColumnRoles(label="y", prediction="pred", score="p", task="binary", positive=1)
-    log = open_log(con, roles, task="binary", classes=[0, 1], positive=1)
-    features = ["x", "city"]
+    return frame, rng.random(n) < 0.02
 
+
+def as_arrow(frame: pd.DataFrame, null_x: np.ndarray):
+    """The frame with NULL (not NaN) in ``x`` where ``null_x``."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    x = pa.array(frame["x"].to_numpy(), mask=null_x, from_pandas=False)
+    return table.set_column(table.schema.get_field_index("x"), "x", x)
+
+
+def assert_scanned_drift_equals_the_pandas_path(log, frame, null_x, monkeypatch) -> None:
+    from explore.engine import drift as engine_drift
+    from explore.engine.metrics import Grouping
+
+    features = ["x", "city"]
+    w = frame["w"].to_numpy()
     mem_frame = frame.assign(x=np.where(null_x, np.nan, frame["x"]))  # NULL is NaN in memory
     mem_profile = drift.reference_profile(mem_frame[w == 0], features=features)
     mem = drift.drift_by_window(mem_profile, mem_frame, w, 4, features=features)
+    windows = Grouping(("rows.w",), ("w",))
     exact_profile = engine_drift.reference_profile(log, features=features, where="rows.w = 0")
-    _, exact = engine_drift.drift_by_window(
-        exact_profile, log, Grouping(("rows.w",), ("w",)), features=features
-    )
+    _, exact = engine_drift.drift_by_window(exact_profile, log, windows, features=features)
     monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 10)
     monkeypatch.setattr(engine_drift, "KS_GRID", 128)
     profile = engine_drift.reference_profile(log, features=features, where="rows.w = 0")
-    keys, eng = engine_drift.drift_by_window(profile, log, Grouping(("rows.w",), ("w",)), features=features)
+    keys, eng = engine_drift.drift_by_window(profile, log, windows, features=features)
 
     assert list(keys["w"]) == [0, 1, 2, 3]
     np.testing.assert_array_equal(profile.features["x"].ref_counts, mem_profile.features["x"].ref_counts)
@@ -150,3 +152,21 @@ def test_scanned_drift_with_missing_infinite_and_unseen_values_equals_the_pandas
         ks_exact[keep] - ks[keep] <= per_cell + 1e-12
     ).all()
     np.testing.assert_allclose(ks_exact[keep], mem.table["ks"][is_x].to_numpy()[keep], rtol=1e-9)
+
+
+ROLES = {"label": "y", "prediction": "pred", "score": "p", "task": "binary", "positive": 1}
+
+
+def test_scanned_drift_with_missing_infinite_and_unseen_values_equals_the_pandas_path(monkeypatch):
+    """A many-valued feature with NaN, NULL and ±inf rows, a window whose feature values are all missing, and a
+    categorical feature with values the reference never had: PSI / JS / missing and unseen shares as in memory,
+    KS a lower bound of the exact one within one grid cell's reference share (NaN where a window has no value)."""
+    from explore.core.workspace import ColumnRoles
+    from explore.engine import open_log
+
+    frame, null_x = missing_infinite_unseen()
+    con = duckdb.connect()
+    con.register("frame", as_arrow(frame, null_x))
+    con.execute("CREATE VIEW source AS SELECT * FROM frame")
+    log = open_log(con, ColumnRoles(**ROLES), task="binary", classes=[0, 1], positive=1)
+    assert_scanned_drift_equals_the_pandas_path(log, frame, null_x, monkeypatch)
