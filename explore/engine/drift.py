@@ -369,9 +369,9 @@ def _histograms(
     (g, value, n) frame, and ``"_rows"``: rows per group.
 
     The numeric features' codes are computed once per row into a compact temp table (``_dcodes``: the group and a
-    SMALLINT per feature), then each feature's histogram is one ``GROUP BY`` of one integer, group × codes + code,
-    over that table — small hash tables over 2-byte columns instead of one ``GROUPING SETS`` over the files,
-    whose expressions and wide keys cost thirty times a scan. The categorical values are counted straight from
+    SMALLINT per feature), then each feature's histogram is one ``GROUP BY`` of (group, code) over that table —
+    counted in an array indexed by the two (DuckDB's perfect hash, ``_perfect_hash``), over 2-byte columns,
+    instead of one ``GROUPING SETS`` over the files, whose expressions and wide keys cost thirty times a scan. The categorical values are counted straight from
     ``source`` in one ``GROUPING SETS`` pass (their strings are read cheaply, dictionary-encoded)."""
     G = group or 1
     g = "g" if group is not None else "0"
