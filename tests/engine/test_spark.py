@@ -335,3 +335,21 @@ def test_local_mode_settings_fit_the_cores_and_the_memory_of_the_machine():
         "local[*]", cores=8, memory_mb=0
     )  # the machine's memory unknown: Spark's default heap
     assert "spark.driver.memory" not in unknown and unknown["spark.sql.shuffle.partitions"] == "16"
+
+
+def test_scanned_drift_with_missing_infinite_and_unseen_values_on_spark(spark, tmp_path, monkeypatch):
+    """The DuckDB test's log (NaN, NULL, ±inf, a window without a present value, new categories) as Parquet read by
+    Spark: the same numbers — Spark's floor of NaN is 0, so a grid cell clamps before its floor."""
+    import pyarrow.parquet as pq
+
+    from explore.core.workspace import ColumnRoles
+    from tests.engine import test_drift_codes as codes
+
+    frame, null_x = codes.missing_infinite_unseen()
+    pq.write_table(codes.as_arrow(frame, null_x), tmp_path / "log.parquet")
+    source = EngineSource(tmp_path / "log.parquet", engine="spark", master=SPARK_MASTER)
+    log = open_log(source, ColumnRoles(**codes.ROLES), task="binary", classes=[0, 1], positive=1)
+    try:
+        codes.assert_scanned_drift_equals_the_pandas_path(log, frame, null_x, monkeypatch)
+    finally:
+        log.con.close()
