@@ -1,9 +1,22 @@
 """The rows a page shows one by one (worst rows, what-if, SHAP …) when a dataset stays in the engine: a sample
-DuckDB draws, stratified by label so that rare classes are there, with every predicted class present."""
+DuckDB draws, stratified by label so that rare classes are there, with every predicted class present.
+
+Drawing it reads every column of every row (at 100M rows × 25 columns, two passes over 13 GB: ~35 s), so
+``kept_sample`` keeps it beside the workspace (``.explore-cache/sample-<key>.parquet``, written atomically) under
+a key of the files' paths, sizes and modification times and what the draw depends on (label and prediction
+columns, sample size, DuckDB's version): a later start reads the 50,000 rows back instead of drawing them again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -13,6 +26,10 @@ from explore.engine.log import literal, quote
 SAMPLE_ROWS = 50_000
 # Above this many distinct labels (regression, ids) the sample is not stratified.
 MAX_STRATA = 50
+# Kept samples: the format of the file, and how many are kept (the least recently written go first).
+SAMPLE_FORMAT = 1
+KEEP_SAMPLES = 16
+_META_KEY = b"explore-sample"
 
 
 @dataclass(frozen=True)
@@ -75,3 +92,76 @@ def draw_sample(
             ]
             df = pd.concat([df, *extra], ignore_index=True)
     return df, SampleInfo(len(df), total, label)
+
+
+def sample_key(data_version: str, label: str, prediction: str | None, rows: int | None = None) -> str:
+    """What a kept sample is valid for: the data's version and everything the draw depends on."""
+    rows = SAMPLE_ROWS if rows is None else rows
+    parts = [SAMPLE_FORMAT, data_version, label, prediction, rows, MAX_STRATA, duckdb.__version__]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+
+
+def sample_path(folder: Path, key: str) -> Path:
+    return folder / f"sample-{key}.parquet"
+
+
+def _read_kept(path: Path) -> tuple[pd.DataFrame, SampleInfo] | None:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[_META_KEY])
+        if meta.get("format") != SAMPLE_FORMAT:
+            return None
+        info = SampleInfo(int(meta["rows"]), int(meta["total"]), meta["stratified_by"])
+        df = table.to_pandas()
+        return (df, info) if len(df) == info.rows else None
+    except Exception:  # noqa: BLE001 - a missing or damaged file (truncated, not Parquet) is drawn again
+        return None
+
+
+def _write_kept(path: Path, df: pd.DataFrame, info: SampleInfo) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = {
+        "format": SAMPLE_FORMAT,
+        "rows": info.rows,
+        "total": info.total,
+        "stratified_by": info.stratified_by,
+    }
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        kept = sorted(path.parent.glob("sample-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in kept[KEEP_SAMPLES:]:
+            old.unlink()
+
+
+def kept_sample(
+    folder: Path | None, key: str, draw: Callable[[], tuple[pd.DataFrame, SampleInfo]]
+) -> tuple[pd.DataFrame, SampleInfo]:
+    """The sample kept in ``folder`` under ``key``, else ``draw()`` and keep it there (a folder that cannot be
+    written keeps nothing: the next start draws again). ``folder`` None: draw, keep nothing."""
+    path = sample_path(folder, key) if folder is not None else None
+    if path is not None and path.exists():
+        got = _read_kept(path)
+        if got is not None:
+            return got
+    df, info = draw()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _write_kept(path, df, info)
+    return df, info
