@@ -1,0 +1,94 @@
+"""AppTest: on a big out-of-core log (issue 14: the app on 100M rows) the pages' first view runs only what is
+needed to draw them; an analysis that reads every value of every feature (drift, invariants) waits for the
+user's button, says why, and once asked is shown (and cached) as on a small log."""
+
+from __future__ import annotations
+
+import pytest
+
+import explore
+from tests.app.test_engine_workspace import ROWS, _captions
+from tests.conftest import assert_no_exception
+from tests.engine.test_metrics import predictions_log
+from tests.engine.test_workspace import _partitioned, _toml
+
+
+@pytest.fixture
+def big_log(tmp_path, monkeypatch):
+    """The small test log, with the threshold set so that the pages treat it as a big one."""
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    monkeypatch.setattr("ui.panels.staleness.drift.ON_LOAD_VALUES", 0)
+    _partitioned(tmp_path, predictions_log("binary", ROWS))
+    _toml(tmp_path, 'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }')
+    return tmp_path / "workspace.toml"
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """The engine analyses the page ran (names of ui.engine_cached's functions)."""
+    from ui import engine_cached
+
+    calls: list[str] = []
+    for name in ("drift", "invariants", "performance"):
+        real = getattr(engine_cached, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(engine_cached, name, counted)
+    return calls
+
+
+def _has_drift_table(at) -> bool:
+    return any("psi" in d.value.columns for d in at.dataframe)
+
+
+def test_drift_and_invariants_wait_for_their_buttons_on_a_big_log(make_app, big_log, engine_calls):
+    at = make_app("views/staleness.py", workspace=big_log)
+    assert_no_exception(at)
+    assert "performance" in engine_calls and "drift" not in engine_calls and "invariants" not in engine_calls
+    assert not _has_drift_table(at)
+    text = _captions(at)
+    ws = explore.open(big_log)
+    n_features = len([f for f in ws.feature_names if f != ws.columns.time])
+    assert (
+        f"Drift per feature reads every value of {n_features} features in all {ROWS:,} rows of 'log'" in text
+    )
+    assert "so it runs when you ask" in text
+    # The performance over time is drawn at once, on every row.
+    assert "by calendar month, computed by the engine" in text
+
+    at.button(key="staleness_engine_drift_run").click().run()
+    assert_no_exception(at)
+    assert "drift" in engine_calls and "invariants" not in engine_calls
+    assert _has_drift_table(at)
+    assert "against the first month" in _captions(at)
+
+    at.button(key="staleness_engine_invariants_run").click().run()
+    assert_no_exception(at)
+    assert "invariants" in engine_calls
+    assert "windows break an invariant" in _captions(at)
+    # Once asked, both stay on the page across reruns; a threshold change recomputes without asking again.
+    at.number_input(key="staleness_th_null").set_value(10.0).run()
+    assert_no_exception(at)
+    assert _has_drift_table(at) and "windows break an invariant" in _captions(at)
+
+
+def test_changed_windows_ask_again(make_app, big_log, engine_calls):
+    at = make_app("views/staleness.py", workspace=big_log)
+    at.button(key="staleness_engine_drift_run").click().run()
+    assert _has_drift_table(at)
+    at.selectbox(key="staleness_window_by").set_value("rows").run()
+    at.number_input(key="staleness_n_windows").set_value(5).run()
+    assert_no_exception(at)
+    assert not _has_drift_table(at)  # other windows: another pass over every row, asked for again
+    assert at.button(key="staleness_engine_drift_run")
+
+
+def test_a_small_log_shows_drift_at_once(make_app, big_log, engine_calls, monkeypatch):
+    monkeypatch.setattr("ui.panels.staleness.drift.ON_LOAD_VALUES", 50_000_000)
+    at = make_app("views/staleness.py", workspace=big_log)
+    assert_no_exception(at)
+    assert {"drift", "invariants"} <= set(engine_calls)
+    assert _has_drift_table(at)
