@@ -63,11 +63,18 @@ def approximation_note(table: pd.DataFrame) -> str | None:
 
 @cache_small(max_entries=16)
 def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
-    """Every metric of the task on all rows of the dataset."""
-    from explore.engine import metrics as engine_metrics
+    """Every metric of the task on all rows of the dataset; kept beside the workspace per version of its files
+    (``explore.core.score_cache.engine_overall_cached``), so a restart draws the Workspace page without a pass
+    over the files (nor opening the log)."""
+    from explore.core.score_cache import engine_overall_cached
 
-    with _log(ws, dataset) as log:
-        return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
+    def compute() -> pd.DataFrame:
+        from explore.engine import metrics as engine_metrics
+
+        with _log(ws, dataset) as log:
+            return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
+
+    return engine_overall_cached(ws, dataset, CONFIDENCE, compute)
 
 
 @cache_small(max_entries=32)

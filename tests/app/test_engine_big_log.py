@@ -4,6 +4,9 @@ user's button, says why, and once asked is shown (and cached) as on a small log.
 
 from __future__ import annotations
 
+import os
+
+import pandas as pd
 import pytest
 
 import explore
@@ -92,3 +95,44 @@ def test_a_small_log_shows_drift_at_once(make_app, big_log, engine_calls, monkey
     assert_no_exception(at)
     assert {"drift", "invariants"} <= set(engine_calls)
     assert _has_drift_table(at)
+
+
+def test_the_overall_metrics_are_kept_beside_the_workspace(big_log, monkeypatch):
+    """The Workspace page's engine metrics: a pass over every row once per version of the files, then read back
+    (a restart draws the page without opening the log)."""
+    import streamlit as st
+
+    from explore.core.workspace import Workspace, open_workspace, read_workspace
+    from explore.engine.metrics import overall_metrics
+    from ui import engine_cached
+
+    opened = []
+    real = Workspace.log
+
+    def counted(self, name):
+        opened.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(Workspace, "log", counted)
+    ws = open_workspace(read_workspace(big_log))
+    engine_cached._shared_log.clear()
+    st.cache_data.clear()
+    first = engine_cached.overall(ws, "log")
+    assert opened == ["log"]
+    engine_cached._shared_log.clear()  # a new server process: nothing in memory
+    st.cache_data.clear()
+    again = engine_cached.overall(ws, "log")
+    assert opened == ["log"]  # read from beside the workspace
+    with real(ws, "log") as log:
+        direct = overall_metrics(log, confidence=engine_cached.CONFIDENCE)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), direct.reset_index(drop=True))
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), direct.reset_index(drop=True))
+    # New files: computed again.
+    part = sorted((big_log.parent / "logs").rglob("*.parquet"))[0]
+    part.touch()
+    os.utime(part, ns=(part.stat().st_atime_ns, part.stat().st_mtime_ns + 1_000_000_000))
+    st.cache_data.clear()
+    engine_cached._shared_log.clear()
+    engine_cached.overall(ws, "log")
+    assert opened == ["log", "log"]
+    engine_cached._shared_log.clear()
