@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -136,3 +137,26 @@ def test_the_overall_metrics_are_kept_beside_the_workspace(big_log, monkeypatch)
     engine_cached.overall(ws, "log")
     assert opened == ["log", "log"]
     engine_cached._shared_log.clear()
+
+
+def test_the_unfiltered_slice_report_reads_the_files_once(big_log, monkeypatch):
+    """The Slices page's first view (no filter): every row is the slice, so the report takes every row's metrics
+    from the slice's pass instead of a second pass — the same numbers as the engine's overall metrics."""
+    from explore.core.workspace import open_workspace, read_workspace
+    from explore.engine import report
+    from explore.engine.metrics import overall_metrics
+    from explore.slices.definition import SliceDefinition
+
+    ws = open_workspace(read_workspace(big_log))
+    with ws.log("log") as log:
+        direct = overall_metrics(log)
+        passes = []
+        real = report.overall_metrics
+        monkeypatch.setattr(report, "overall_metrics", lambda *a, **k: passes.append(1) or real(*a, **k))
+        rep = report.slice_report(log, SliceDefinition(()))
+        assert not passes
+        got = rep.comparison.set_index("metric")
+        want = direct.set_index("metric").loc[got.index]
+        np.testing.assert_allclose(got["overall"], want["value"], rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(got["overall_low"], want["ci_low"], rtol=1e-12, equal_nan=True)
+        assert (got["slice_support"] == want["support"]).all()
