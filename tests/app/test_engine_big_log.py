@@ -160,3 +160,49 @@ def test_the_unfiltered_slice_report_reads_the_files_once(big_log, monkeypatch):
         np.testing.assert_allclose(got["overall"], want["value"], rtol=1e-12, equal_nan=True)
         np.testing.assert_allclose(got["overall_low"], want["ci_low"], rtol=1e-12, equal_nan=True)
         assert (got["slice_support"] == want["support"]).all()
+
+
+def test_the_first_views_are_prepared_in_the_background(big_log, monkeypatch):
+    """Opening an out-of-core dataset starts the Slices and Staleness pages' first passes in a thread; the pages
+    then read the results from the cache instead of computing them (each once)."""
+    import streamlit as st
+
+    from explore.core.workspace import open_workspace, read_workspace
+    from explore.engine import metrics as engine_metrics
+    from explore.engine import report
+    from explore.slices.definition import SliceDefinition
+    from ui import engine_cached
+
+    reports, windows = [], []
+    real_report, real_grouped = report.slice_report, engine_metrics.grouped_metrics
+    monkeypatch.setattr(report, "slice_report", lambda *a, **k: reports.append(1) or real_report(*a, **k))
+
+    def grouped(log, grouping=None, **kwargs):
+        if grouping is not None and grouping.names == ("window",):
+            windows.append(1)
+        return real_grouped(log, grouping, **kwargs)
+
+    monkeypatch.setattr(engine_metrics, "grouped_metrics", grouped)
+    st.cache_data.clear()
+    engine_cached._shared_log.clear()
+    ws = open_workspace(read_workspace(big_log))
+    thread = engine_cached.prepare_first_views(ws, "log")
+    assert thread is not None and engine_cached.prepare_first_views(ws, "log") is None  # once
+    thread.join(timeout=120)
+    assert reports == [1] and windows == [1]
+    rep = engine_cached.slice_report(ws, "log", SliceDefinition(()))
+    perf = engine_cached.performance(
+        ws, "log", engine_cached.FIRST_VIEW_UNIT, engine_cached.FIRST_VIEW_WINDOWS
+    )
+    assert reports == [1] and windows == [1]  # read from the cache
+    assert rep.n_rows == ROWS and perf.table["support"].max() > 0
+    engine_cached._shared_log.clear()
+
+
+def test_the_prepared_windows_are_the_staleness_pages_first_choice(make_app, big_log):
+    from ui import engine_cached
+
+    at = make_app("views/staleness.py", workspace=big_log)
+    assert_no_exception(at)
+    assert at.selectbox(key="staleness_window_by").value == engine_cached.FIRST_VIEW_UNIT
+    assert at.number_input(key="staleness_n_windows").value == engine_cached.FIRST_VIEW_WINDOWS
