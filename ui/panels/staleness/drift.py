@@ -38,7 +38,9 @@ def engine_pass_asked(ctx: PageContext, what: str, key: str, params: tuple) -> b
             "a minute per 100 million rows on two cores), so it runs when you ask."
         )
     )
-    if st.button(f"Compute {what.lower()}", key=f"{key}_run", type="primary", icon=":material/play_arrow:"):
+    if st.button(
+        md_text(f"Compute {what.lower()}"), key=f"{key}_run", type="primary", icon=":material/play_arrow:"
+    ):
         st.session_state[key] = params
         return True
     return False
