@@ -96,3 +96,49 @@ def test_clear_cache_deletes_the_kept_sample(log_workspace, draws):
     assert _kept(log_workspace)
     assert clear_cache(ws) >= 1
     assert not _kept(log_workspace)
+
+
+class _Recorded:
+    """A DuckDB connection that records the queries it runs."""
+
+    def __init__(self, con):
+        self.con, self.queries = con, []
+
+    def execute(self, sql, *args):
+        self.queries.append(sql)
+        return self.con.execute(sql, *args)
+
+
+def _source(df):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("frame", df)
+    con.execute("CREATE VIEW source AS SELECT * FROM frame")
+    return _Recorded(con)
+
+
+def test_common_classes_share_one_pass_and_a_rare_class_gets_its_own():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = rng.choice(["a", "b", "rare"], n, p=[0.55, 0.44, 0.01])
+    df = pd.DataFrame({"y": y, "pred": np.where(rng.random(n) < 0.001, "odd", y), "x": rng.normal(size=n)})
+    con = _source(df)
+    sample, info = engine_sample.draw_sample(con, "y", "pred", rows=600)
+    passes = [q for q in con.queries if "USING SAMPLE" in q]
+    assert len(passes) == 2  # one for a and b together, one for the rare class
+    assert sum("WHERE" in q for q in passes) == 1
+    counts = sample["y"].value_counts()
+    assert counts["rare"] == 200 and counts["a"] >= 200 and counts["b"] >= 200  # equal shares
+    assert len(sample) == 600 + (sample["pred"] == "odd").sum()  # the odd predictions come on top
+    assert set(sample["pred"]) == set(df["pred"])  # every predicted class
+    assert info.rows == len(sample) and info.total == n and info.stratified_by == "y"
+    # Reproducible, and each class's rows are rows of the data.
+    again, _ = engine_sample.draw_sample(_source(df), "y", "pred", rows=600)
+    pd.testing.assert_frame_equal(again, sample)
+    assert sample.merge(df, on=["y", "pred", "x"]).shape[0] == len(sample)
+    # Within a class the picked rows are spread like the class (not the first ones of the pool).
+    a = sample.loc[sample["y"] == "a", "x"]
+    assert abs(a.mean() - df.loc[df["y"] == "a", "x"].mean()) < 0.25
