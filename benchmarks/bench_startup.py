@@ -328,6 +328,12 @@ def log_app(page, workspace: Path, db_url: str, *, asked: bool = False) -> dict:
             idle_at = (page.evaluate("() => window.__stIdleAt") or 0) / 1000
             out["open_from_start"] = nav_start - started + idle_at
             out["steps"].append(("Workspace", idle_at, watch.cpu() - cpu0, _problem(page)))
+            print(
+                f"    {'Workspace':<11s} open {out['open_from_start']:7.2f} s from the server's start, "
+                f"{idle_at:7.2f} s from the navigation (server CPU {out['steps'][-1][2]:6.2f} s)  RSS so far "
+                f"{watch.hwm_mib():,.0f} MiB {out['steps'][-1][3]}",
+                flush=True,
+            )
             for title in LOG_PAGES:
                 cpu0 = watch.cpu()
                 t0 = page.evaluate("() => performance.now()")
