@@ -3,6 +3,7 @@ Workspace page is drawn in headless Chromium (script idle, the overall-metrics t
 
     python benchmarks/bench_startup.py [--workspaces sample bench] [--rows 1000000] [--repeat 1] [--before DIR]
     python benchmarks/bench_startup.py --workspaces log [--log /work/bench-data/log_100000000] [--log-starts first warm]
+        [--log-asked]
 
 For each workspace, twice per repeat: "first" with the cache beside the workspace emptied
 (``<workspace>/.explore-cache``: every model loaded, every dataset scored, the metrics computed), "warm" with the
@@ -27,7 +28,9 @@ reached through the sidebar navigation (Slices, Staleness, Importance, Labels, C
 click until the script is idle), the server process's CPU seconds per step (wall time is contended on a shared
 machine) and its peak RSS (VmHWM of /proc/<pid>/status, and the sampled RSS of the server and its children).
 "first": the cache beside the workspace emptied; "warm": a new server with the cache the first start wrote.
-Goals (issue 14): open ≤ 5 s, first view of a page ≤ 5 s, peak RSS ≤ 4 GiB. The floor, in the same run: plain
+``--log-asked``: in the last start, then press the Staleness page's drift and invariants buttons (passes over
+every value of every feature that wait for the user on a big log; minutes at 100M rows), so that the peak RSS
+covers them. Goals (issue 14): open ≤ 5 s, first view of a page ≤ 5 s, peak RSS ≤ 4 GiB. The floor, in the same run: plain
 DuckDB in a fresh process (2 threads) counting the rows from the Parquet footers and one aggregation over
 label, prediction and score of every row (the least a page of overall metrics reads).
 """
