@@ -74,6 +74,9 @@ def page_context() -> PageContext:
         dataset = loaders.selected_dataset(ws)
         model_name = loaders.selected_model(ws)
     if ws.is_out_of_core(dataset):
+        from ui import engine_cached
+
+        engine_cached.prepare_first_views(ws, dataset)  # what the Slices and Staleness pages show first
         st.caption(
             md_text(ws.samples[dataset].caption()),
             help="Dataset read through the engine (workspace.toml engine).",

@@ -54,6 +54,38 @@ def _log(ws: Workspace, dataset: str) -> Iterator[Any]:
         yield shared.log
 
 
+# What the Slices and Staleness pages show first on an out-of-core dataset: the slice report without a filter and
+# the performance per calendar month (the Windows control's first choice; its count of equal-row windows).
+FIRST_VIEW_UNIT = "month"
+FIRST_VIEW_WINDOWS = 12
+_prepared: set[tuple[str, str]] = set()
+_prepared_lock = threading.Lock()
+
+
+def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
+    """Start computing, in a background thread, what the Slices and Staleness pages first show of ``dataset``
+    (each a pass over every row: seconds at 100M rows), so that it is ready — or under way — when the user opens
+    them. Once per workspace version and dataset in this process; the results go to the same caches the pages
+    read (a page asking while the thread computes waits for it instead of computing again: Streamlit's per-key
+    compute lock). Returns the thread, or None when already started."""
+    with _prepared_lock:
+        if (ws.key, dataset) in _prepared:
+            return None
+        _prepared.add((ws.key, dataset))
+
+    def run() -> None:
+        try:
+            slice_report(ws, dataset, SliceDefinition(()))
+            if ws.columns.time:
+                performance(ws, dataset, FIRST_VIEW_UNIT, FIRST_VIEW_WINDOWS)
+        except Exception:  # noqa: BLE001 - the page computes it again and shows the error with its fix
+            return
+
+    thread = threading.Thread(target=run, name=f"explore-first-views-{dataset}", daemon=True)
+    thread.start()
+    return thread
+
+
 def approximation_note(table: pd.DataFrame) -> str | None:
     """The line a page shows under an engine table whose ROC AUC came from score bins (None when exact)."""
     from explore.engine.metrics import binned_auc_note
@@ -63,11 +95,18 @@ def approximation_note(table: pd.DataFrame) -> str | None:
 
 @cache_small(max_entries=16)
 def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
-    """Every metric of the task on all rows of the dataset."""
-    from explore.engine import metrics as engine_metrics
+    """Every metric of the task on all rows of the dataset; kept beside the workspace per version of its files
+    (``explore.core.score_cache.engine_overall_cached``), so a restart draws the Workspace page without a pass
+    over the files (nor opening the log)."""
+    from explore.core.score_cache import engine_overall_cached
 
-    with _log(ws, dataset) as log:
-        return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
+    def compute() -> pd.DataFrame:
+        from explore.engine import metrics as engine_metrics
+
+        with _log(ws, dataset) as log:
+            return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
+
+    return engine_overall_cached(ws, dataset, CONFIDENCE, compute)
 
 
 @cache_small(max_entries=32)

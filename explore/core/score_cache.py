@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,6 +248,47 @@ def overall_cached(
     return table
 
 
+def engine_metrics_path(ws: Workspace, dataset: str, confidence: float) -> Path | None:
+    """Where the overall metrics of an out-of-core dataset's every row are kept (None: a workspace without a
+    folder). Keyed by the files' version, the columns the engine reads and what the workspace makes of them,
+    the confidence level, and the code that computes them (the in-memory formulas, ``explore/engine/metrics.py``,
+    the installed DuckDB)."""
+    if ws.in_memory or dataset not in ws.config.engine_sources:
+        return None
+    cols = ws.columns
+    described = {
+        "settings": _settings_hash(ws, labelled=True),
+        "prediction": cols.prediction,
+        "score": cols.score,
+        "scores": dict(cols.scores or {}),
+        "confidence": confidence,
+        "engine": hashlib.sha256(
+            (Path(__file__).resolve().parents[1] / "engine" / "metrics.py").read_bytes()
+        ).hexdigest()[:8],
+        "duckdb": installed_stamp("duckdb"),
+    }
+    key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    version = data_version(ws, dataset)
+    return ws.config.root / CACHE_FOLDER / f"metrics-engine-{version}-{key}-{_metrics_code()}.parquet"
+
+
+def engine_overall_cached(
+    ws: Workspace, dataset: str, confidence: float, compute: Callable[[], pd.DataFrame]
+) -> pd.DataFrame:
+    """The overall metrics of every row of out-of-core ``dataset``: read from beside the workspace when a previous
+    start computed them for this version of the files, else ``compute()`` (a pass over the files) and kept."""
+    path = engine_metrics_path(ws, dataset, confidence)
+    if path is not None:
+        kept = _read_table(path)
+        if kept is not None:
+            return kept
+    table = compute()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _write_table(path, table)
+    return table
+
+
 def _read_table(path: Path) -> pd.DataFrame | None:
     import pyarrow.parquet as pq
 
@@ -272,10 +314,11 @@ def _write_table(path: Path, frame: pd.DataFrame) -> None:
 
 
 def clear_cache(ws: Workspace) -> int:
-    """Delete what is kept beside ``ws`` (predictions, their metrics, model facts); return how many files there were."""
+    """Delete what is kept beside ``ws`` (predictions, their metrics, model facts, engine-drawn samples); return how
+    many files there were."""
     folder = ws.config.root / CACHE_FOLDER
     n = 0
-    patterns = ("predictions-*.parquet", "metrics-*.parquet", "model-*.json")
+    patterns = ("predictions-*.parquet", "metrics-*.parquet", "model-*.json", "sample-*.parquet")
     kept = [f for pattern in patterns for f in folder.glob(pattern)] if folder.is_dir() else []
     for f in kept:
         with contextlib.suppress(OSError):
@@ -290,6 +333,8 @@ __all__ = [
     "cache_path",
     "clear_cache",
     "data_version",
+    "engine_metrics_path",
+    "engine_overall_cached",
     "metrics_path",
     "overall_cached",
     "score_cached",

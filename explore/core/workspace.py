@@ -28,7 +28,15 @@ from explore.core.loading import (
     refuse_untrusted_pickle,
     refuse_untrusted_types,
 )
-from explore.core.model_facts import LoadedModels, ModelFacts, ModelHandle, ModelSet, read_facts, write_facts
+from explore.core.model_facts import (
+    CACHE_FOLDER,
+    LoadedModels,
+    ModelFacts,
+    ModelHandle,
+    ModelSet,
+    read_facts,
+    write_facts,
+)
 from explore.core.progress import Progress
 from explore.core.timeparse import parse_time
 
@@ -722,12 +730,7 @@ class Workspace:
         return file_fingerprint(self.config.datasets[dataset])
 
     def _engine_files(self, dataset: str) -> list[Path]:
-        source = self.config.engine_sources[dataset]
-        if source.is_duckdb_table:
-            return [Path(source.path)]
-        import glob
-
-        return [Path(f) for f in sorted(glob.glob(source.pattern, recursive=True))]
+        return _source_files(self.config.engine_sources[dataset])
 
     @property
     def is_classification(self) -> bool:
@@ -976,6 +979,16 @@ class Workspace:
         }
 
 
+def _source_files(source: Any) -> list[Path]:
+    """The files of an engine source (``explore.engine.source.EngineSource``): its Parquet files, or the DuckDB
+    database file."""
+    if source.is_duckdb_table:
+        return [Path(source.path)]
+    import glob
+
+    return [Path(f) for f in sorted(glob.glob(source.pattern, recursive=True))]
+
+
 def _stat_fingerprint(files: list[Path]) -> str:
     """A short hash of many files' paths, sizes and modification times (reading 100M rows to hash them is not an option)."""
     import hashlib
@@ -1071,7 +1084,7 @@ def _open_model(
 def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFrame, Any]:
     """A Parquet folder / glob / DuckDB table: read whole (engine pandas), or an engine-drawn sample stands in for
     the rows (engine duckdb) and the aggregations go to ``Workspace.log(name)``."""
-    from explore.engine.sample import draw_sample
+    from explore.engine.sample import draw_sample, kept_sample, sample_key
     from explore.engine.source import open_source, resolve_engine
 
     source = config.engine_sources[name]
@@ -1081,7 +1094,11 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
         if resolve_engine(source) == "pandas":
             return con.execute("SELECT * FROM source").df(), None
         cols = config.columns
-        return draw_sample(con, cols.label, cols.prediction)
+        # Drawn once per version of the files, then read back from beside the workspace (explore.engine.sample).
+        key = sample_key(_stat_fingerprint(_source_files(source)), cols.label, cols.prediction)
+        return kept_sample(
+            config.root / CACHE_FOLDER, key, lambda: draw_sample(con, cols.label, cols.prediction)
+        )
     finally:
         con.close()
 

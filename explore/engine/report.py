@@ -96,7 +96,13 @@ def slice_report(
         "slice", "slice", f"(CASE WHEN {where} THEN 0 ELSE 1 END)" if where else "0", ["slice", "rest"]
     )
     _, sr = grouped_metrics(log, two, metrics=names, confidence=p.confidence)
-    overall = overall_metrics(log, metrics=names, confidence=p.confidence)
+    # Every row is the slice when there is no filter (the page's first view): its metrics are every row's, so
+    # not a second pass over the files (seconds at 100M rows).
+    overall = (
+        sr[sr.group == 0].copy()
+        if not where
+        else overall_metrics(log, metrics=names, confidence=p.confidence)
+    )
     for df in (sr, overall):
         if rename:
             df["metric"] = df["metric"].replace(rename)

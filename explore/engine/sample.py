@@ -1,11 +1,27 @@
 """The rows a page shows one by one (worst rows, what-if, SHAP …) when a dataset stays in the engine: a sample
-DuckDB draws, stratified by label so that rare classes are there, with every predicted class present."""
+DuckDB draws, stratified by label so that rare classes are there, with every predicted class present.
+
+Drawing it reads every column of every row (at 100M rows × 25 columns a pass over 13 GB: ~10 s of CPU; the
+classes common enough share one pass, a rare class gets its own), so
+``kept_sample`` keeps it beside the workspace (``.explore-cache/sample-<key>.parquet``, written atomically) under
+a key of the files' paths, sizes and modification times and what the draw depends on (label and prediction
+columns, sample size, DuckDB's version): a later start reads the 50,000 rows back instead of drawing them again.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from explore.engine.log import literal, quote
@@ -13,6 +29,14 @@ from explore.engine.log import literal, quote
 SAMPLE_ROWS = 50_000
 # Above this many distinct labels (regression, ids) the sample is not stratified.
 MAX_STRATA = 50
+# One pass for the common classes: a reservoir of OVERDRAW × the rows their quotas need on average, if that is at
+# most POOL_FACTOR × the sample's rows.
+OVERDRAW = 1.2
+POOL_FACTOR = 4
+# Kept samples: the format of the file, and how many are kept (the least recently written go first).
+SAMPLE_FORMAT = 2  # 2: common classes drawn from one pass
+KEEP_SAMPLES = 16
+_META_KEY = b"explore-sample"
 
 
 @dataclass(frozen=True)
@@ -35,7 +59,9 @@ def draw_sample(
     con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None, rows: int | None = None
 ) -> tuple[pd.DataFrame, SampleInfo]:
     """A reproducible sample of the view ``source``: up to ``rows`` rows, an equal share per label value (all rows
-    of a smaller class), plus one row for each predicted value that the sample lacks."""
+    of a smaller class), plus one row for each predicted value that the sample lacks. The common classes come
+    from one reservoir pass over the rows (their quotas picked from it at random), a rare class from a pass of its
+    own: a class that the reservoir happens to under-fill has the rows it got (``SampleInfo.rows`` counts them)."""
     rows = SAMPLE_ROWS if rows is None else rows
     total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     if total <= rows:
@@ -50,8 +76,24 @@ def draw_sample(
     for i, (value, n) in enumerate(todo):
         quota[value] = min(int(n), left // (len(todo) - i))
         left -= quota[value]
+    # Each pass reads every column of every row (seconds per 10M rows), so the classes common enough to fill their
+    # quota from one reservoir of at most POOL_FACTOR × rows rows come from that one pass (OVERDRAW × the rows
+    # their quota needs on average, then their quota picked at random); rarer classes get a pass of their own.
+    need = {v: OVERDRAW * k * total / dict(counts)[v] for v, k in quota.items() if k}
+    pooled = {v for v, r in need.items() if r <= POOL_FACTOR * rows}
     parts = []
+    if pooled:
+        size = math.ceil(max(need[v] for v in pooled))
+        pool = con.execute(f"SELECT * FROM source USING SAMPLE reservoir({size} ROWS) REPEATABLE (0)").df()
+        rng = np.random.default_rng(0)
+        for value in sorted(pooled, key=repr):
+            mask = pool[label].isna() if value is None else pool[label] == value
+            rows_of = np.flatnonzero(mask.to_numpy())
+            k = min(quota[value], len(rows_of))
+            parts.append(pool.iloc[np.sort(rng.choice(rows_of, k, replace=False))])
     for value, k in quota.items():
+        if value in pooled or not k:
+            continue
         cond = f"{quote(label)} IS NULL" if value is None else f"{quote(label)} = {literal(value)}"
         parts.append(
             con.execute(
@@ -75,3 +117,77 @@ def draw_sample(
             ]
             df = pd.concat([df, *extra], ignore_index=True)
     return df, SampleInfo(len(df), total, label)
+
+
+def sample_key(data_version: str, label: str, prediction: str | None, rows: int | None = None) -> str:
+    """What a kept sample is valid for: the data's version and everything the draw depends on."""
+    rows = SAMPLE_ROWS if rows is None else rows
+    parts = [SAMPLE_FORMAT, data_version, label, prediction, rows, MAX_STRATA, OVERDRAW, POOL_FACTOR]
+    parts.append(duckdb.__version__)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+
+
+def sample_path(folder: Path, key: str) -> Path:
+    return folder / f"sample-{key}.parquet"
+
+
+def _read_kept(path: Path) -> tuple[pd.DataFrame, SampleInfo] | None:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[_META_KEY])
+        if meta.get("format") != SAMPLE_FORMAT:
+            return None
+        info = SampleInfo(int(meta["rows"]), int(meta["total"]), meta["stratified_by"])
+        df = table.to_pandas()
+        return (df, info) if len(df) == info.rows else None
+    except Exception:  # noqa: BLE001 - a missing or damaged file (truncated, not Parquet) is drawn again
+        return None
+
+
+def _write_kept(path: Path, df: pd.DataFrame, info: SampleInfo) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = {
+        "format": SAMPLE_FORMAT,
+        "rows": info.rows,
+        "total": info.total,
+        "stratified_by": info.stratified_by,
+    }
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        kept = sorted(path.parent.glob("sample-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in kept[KEEP_SAMPLES:]:
+            old.unlink()
+
+
+def kept_sample(
+    folder: Path | None, key: str, draw: Callable[[], tuple[pd.DataFrame, SampleInfo]]
+) -> tuple[pd.DataFrame, SampleInfo]:
+    """The sample kept in ``folder`` under ``key``, else ``draw()`` and keep it there (a folder that cannot be
+    written keeps nothing: the next start draws again). ``folder`` None: draw, keep nothing."""
+    path = sample_path(folder, key) if folder is not None else None
+    if path is not None and path.exists():
+        got = _read_kept(path)
+        if got is not None:
+            return got
+    df, info = draw()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _write_kept(path, df, info)
+    return df, info

@@ -18,6 +18,32 @@ from . import cached
 from .downloads import csv_download
 
 REFERENCE = "staleness_reference"  # widget key: the reference, read by the invariants section too
+# An out-of-core log's drift and invariants read every value of every feature (at 100M rows × 20 features about
+# a minute of two cores): above this many values (rows × features) they wait for the user's button instead of
+# running when the page opens, so the page's first view is the performance over time only.
+ON_LOAD_VALUES = 50_000_000
+
+
+def engine_pass_asked(ctx: PageContext, what: str, key: str, params: tuple) -> bool:
+    """Whether an engine analysis that reads every feature of every row should run now: small logs at once,
+    big ones once the user pressed its button for these ``params`` (kept in session state under ``key``; the
+    result is cached, so later views of the same parameters show it at once)."""
+    n_rows = ctx.ws.samples[ctx.dataset].total
+    n_features = len(params[-1])  # the features are the parameters' last item
+    if n_rows * n_features <= ON_LOAD_VALUES or st.session_state.get(key) == params:
+        return True
+    st.caption(
+        md_text(
+            f"{what} reads every value of {n_features} features in all {n_rows:,} rows of '{ctx.dataset}' (about "
+            "a minute per 100 million rows on two cores), so it runs when you ask."
+        )
+    )
+    if st.button(
+        md_text(f"Compute {what.lower()}"), key=f"{key}_run", type="primary", icon=":material/play_arrow:"
+    ):
+        st.session_state[key] = params
+        return True
+    return False
 
 
 @st.fragment
@@ -92,6 +118,10 @@ def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
 
     unit = engine_unit(spec)
     features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
+    if not engine_pass_asked(
+        ctx, "Drift per feature", "staleness_engine_drift", (ctx.dataset, unit, spec.n_windows, features)
+    ):
+        return
     measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
     with shown_errors(stop=False), st.spinner("Querying every row…"):
         result = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features)

@@ -15,7 +15,7 @@ from ui.safe import md_text
 
 from . import cached
 from .downloads import csv_download
-from .drift import REFERENCE
+from .drift import REFERENCE, engine_pass_asked
 
 
 @st.fragment
@@ -104,6 +104,13 @@ def _engine_invariants(ctx: PageContext, spec: WindowSpec, thresholds: Invariant
 
     unit = engine_unit(spec)
     features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
+    if not engine_pass_asked(
+        ctx,
+        "Data invariants",
+        "staleness_engine_invariants",
+        (ctx.dataset, unit, spec.n_windows, features),  # once asked, new thresholds recompute at once
+    ):
+        return
     with shown_errors(stop=False), st.spinner("Querying every row…"):
         by_window = engine_cached.invariants(ctx.ws, ctx.dataset, unit, spec.n_windows, features, thresholds)
         st.caption(

@@ -36,6 +36,7 @@ def metrics_section(ws: Workspace) -> None:
             sc = loaders.scored(name, model_name, ws=ws)
             if ws.is_out_of_core(name):  # every row, in the engine (sc holds its sample)
                 tables[name] = engine_cached.overall(ws, name)
+                engine_cached.prepare_first_views(ws, name)  # the Slices and Staleness pages' first passes
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
                 if note := engine_cached.approximation_note(tables[name]):
                     st.caption(f"{md_text(name)}: {md_text(note)}")

@@ -1,0 +1,144 @@
+"""The engine-drawn sample is kept beside the workspace: a later open reads it back instead of drawing it again
+(at 100M rows the draw reads every column twice), and a change to the files draws a new one."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+import explore
+from explore.core.model_facts import CACHE_FOLDER
+from explore.core.score_cache import clear_cache
+from explore.engine import sample as engine_sample
+from tests.engine.test_metrics import predictions_log
+from tests.engine.test_workspace import _partitioned, _toml
+
+ROWS = 2000
+
+
+@pytest.fixture
+def log_workspace(tmp_path, monkeypatch):
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    _partitioned(tmp_path, predictions_log("binary", ROWS))
+    _toml(tmp_path, 'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }')
+    return tmp_path
+
+
+@pytest.fixture
+def draws(monkeypatch):
+    """How many times the sample was drawn from the files."""
+    calls = []
+    real = engine_sample.draw_sample
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_sample, "draw_sample", counted)
+    return calls
+
+
+def _kept(root):
+    return sorted((root / CACHE_FOLDER).glob("sample-*.parquet"))
+
+
+def test_a_second_open_reads_the_kept_sample(log_workspace, draws):
+    first = explore.open(log_workspace)
+    assert len(draws) == 1 and len(_kept(log_workspace)) == 1
+    again = explore.open(log_workspace)
+    assert len(draws) == 1  # read back, not drawn
+    pd.testing.assert_frame_equal(again.dataset("log"), first.dataset("log"))
+    assert again.samples["log"] == first.samples["log"]
+    assert again.samples["log"].total == ROWS and again.samples["log"].rows < ROWS
+    # Same dtypes as drawn: the time column stays a timestamp, the label text.
+    assert again.dataset("log").dtypes.equals(first.dataset("log").dtypes)
+    # The engine's numbers do not depend on where the sample came from.
+    with first.log("log") as a, again.log("log") as b:
+        assert a.n == b.n == ROWS
+
+
+def test_changed_files_or_settings_draw_a_new_sample(log_workspace, draws, monkeypatch):
+    explore.open(log_workspace)
+    part = sorted((log_workspace / "logs").rglob("*.parquet"))[0]
+    st = part.stat()
+    os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    explore.open(log_workspace)
+    assert len(draws) == 2
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 200)  # another sample size: another sample
+    ws = explore.open(log_workspace)
+    assert len(draws) == 3 and ws.samples["log"].rows < 300
+
+
+def test_a_damaged_kept_sample_is_drawn_again(log_workspace, draws):
+    first = explore.open(log_workspace)
+    (path,) = _kept(log_workspace)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    again = explore.open(log_workspace)
+    assert len(draws) == 2
+    pd.testing.assert_frame_equal(again.dataset("log"), first.dataset("log"))
+    explore.open(log_workspace)
+    assert len(draws) == 2  # rewritten whole
+
+
+def test_an_unwritable_folder_still_opens(log_workspace, draws, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(engine_sample, "_write_kept", refuse)
+    ws = explore.open(log_workspace)
+    assert ws.samples["log"].total == ROWS and not _kept(log_workspace)
+
+
+def test_clear_cache_deletes_the_kept_sample(log_workspace, draws):
+    ws = explore.open(log_workspace)
+    assert _kept(log_workspace)
+    assert clear_cache(ws) >= 1
+    assert not _kept(log_workspace)
+
+
+class _Recorded:
+    """A DuckDB connection that records the queries it runs."""
+
+    def __init__(self, con):
+        self.con, self.queries = con, []
+
+    def execute(self, sql, *args):
+        self.queries.append(sql)
+        return self.con.execute(sql, *args)
+
+
+def _source(df):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("frame", df)
+    con.execute("CREATE VIEW source AS SELECT * FROM frame")
+    return _Recorded(con)
+
+
+def test_common_classes_share_one_pass_and_a_rare_class_gets_its_own():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = rng.choice(["a", "b", "rare"], n, p=[0.55, 0.44, 0.01])
+    df = pd.DataFrame({"y": y, "pred": np.where(rng.random(n) < 0.001, "odd", y), "x": rng.normal(size=n)})
+    con = _source(df)
+    sample, info = engine_sample.draw_sample(con, "y", "pred", rows=600)
+    passes = [q for q in con.queries if "USING SAMPLE" in q]
+    assert len(passes) == 2  # one for a and b together, one for the rare class
+    assert sum("WHERE" in q for q in passes) == 1
+    counts = sample["y"].value_counts()
+    assert counts["rare"] == 200 and counts["a"] >= 200 and counts["b"] >= 200  # equal shares
+    assert len(sample) == 600 + (sample["pred"] == "odd").sum()  # the odd predictions come on top
+    assert set(sample["pred"]) == set(df["pred"])  # every predicted class
+    assert info.rows == len(sample) and info.total == n and info.stratified_by == "y"
+    # Reproducible, and each class's rows are rows of the data.
+    again, _ = engine_sample.draw_sample(_source(df), "y", "pred", rows=600)
+    pd.testing.assert_frame_equal(again, sample)
+    assert sample.merge(df, on=["y", "pred", "x"]).shape[0] == len(sample)
+    # Within a class the picked rows are spread like the class (not the first ones of the pool).
+    a = sample.loc[sample["y"] == "a", "x"]
+    assert abs(a.mean() - df.loc[df["y"] == "a", "x"].mean()) < 0.25
