@@ -497,3 +497,15 @@ def test_binary_zero_division_zero_is_sklearns_default() -> None:
     assert value(zero_df, "precision", 1) == value(nan_df, "precision", 1) == 0.5
     with pytest.raises(AnalysisError, match="zero_division"):
         grouped_metrics(sc, codes, 2, zero_division=0.5)
+
+
+def test_regression_metrics_of_huge_values_warn_nothing_and_stay_ordered() -> None:
+    """Labels near 1e155 overflow e² and e⁴ (the fuzzed Workspace page found such a file): every regression
+    metric comes back — inf or NaN where the sums overflow — without a RuntimeWarning (warnings are errors
+    here) and with low ≤ value ≤ high wherever the three are numbers."""
+    y = np.array([1e155, -1e155, 3e154, 2.0, 5.0, 7.0])
+    pred = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 6.0])
+    df = grouped_metrics(make_scored("regression", y, pred), np.array([0, 0, 0, 1, 1, 1]), 2)
+    assert set(df["metric"]) == {"MAE", "RMSE", "R²", "bias"}
+    finite = df[np.isfinite(df[["value", "ci_low", "ci_high"]]).all(axis=1)]
+    assert (finite["ci_low"] <= finite["value"]).all() and (finite["value"] <= finite["ci_high"]).all()
