@@ -14,7 +14,9 @@
 * ``ASOF LEFT JOIN pts ON c.x >= pts.p`` → an equi-join on ``pts.j = _asof_pts(c.x)``, a vectorised binary
   search (``numpy.searchsorted``) over the registered points, see ``explore.engine.spark``;
 * ``sum(x) OVER w - y`` → ``(sum(x) OVER w) - y`` (Spark would read ``w-y`` as one identifier);
-* decimal literals (``0.5``) → double literals (``0.5D``): in Spark ``0.5`` is a DECIMAL, in DuckDB a DOUBLE.
+* decimal literals (``0.5``) → double literals (``0.5D``): in Spark ``0.5`` is a DECIMAL, in DuckDB a DOUBLE;
+* ``count(*) … GROUP BY GROUPING SETS (…)`` → the same sets over a ``GROUP BY`` of every key first (Spark
+  repeats each row once per grouping set; the pre-aggregated counts are a few thousand rows).
 
 ``CREATE … TEMP TABLE / VIEW``, ``DROP TABLE`` and ``DESCRIBE`` are not sent to Spark: ``statement(query)``
 says what they are and the connection carries them out on DataFrames.
@@ -140,10 +142,66 @@ def _rewrite_asof(select: exp.Select) -> None:
         )
 
 
+def _set_columns(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.Tuple):
+        return list(node.expressions)
+    return [node.this] if isinstance(node, exp.Paren) else [node]
+
+
+def _rewrite_grouping_sets(select: exp.Select) -> None:
+    """``SELECT keys, GROUPING(…), count(*) … GROUP BY GROUPING SETS (…)`` → the same grouping sets over ``SELECT
+    keys, count(*) AS _n … GROUP BY every key``, summing ``_n``.
+
+    Spark runs grouping sets as an ``Expand``: every row repeated once per set (drift's categorical counts: 6
+    times 10M rows), each copy hashed. Counted once by the finest key first, the sets add up a few thousand
+    rows of counts. The counts are the same integers; a key's NULL stays its own group in the inner
+    ``GROUP BY``, and ``GROUPING()`` of the outer one still tells it from a rolled-up key. Only plain columns
+    as keys and ``count(*)`` as the aggregate are rewritten; anything else is left as written."""
+    group = select.args.get("group")
+    if group is None or len(group.expressions) != 1 or not isinstance(group.expressions[0], exp.GroupingSets):
+        return
+    if select.args.get("having") or select.args.get("distinct") or select.args.get("sample"):
+        return
+    keys: list[str] = []
+    for s in group.expressions[0].expressions:
+        for c in _set_columns(s):
+            if not isinstance(c, exp.Column) or c.table:
+                return
+            if c.name not in keys:
+                keys.append(c.name)
+    counts = []
+    for p in select.expressions:
+        node = p.this if isinstance(p, exp.Alias) else p
+        if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+            counts.append(node)
+        elif not (
+            isinstance(node, exp.Grouping)
+            or (isinstance(node, exp.Column) and not node.table and node.name in keys)
+        ):
+            return
+    if not keys or not counts:
+        return
+    inner = select.copy()
+    listed = ", ".join(f"`{k}`" for k in keys)
+    inner.set("expressions", [*(exp.column(k, quoted=True) for k in keys), _spark("COUNT(*) AS _n")])
+    inner.set("group", _spark(f"SELECT 1 GROUP BY {listed}").args["group"])
+    for part in ("order", "limit", "offset"):
+        inner.set(part, None)
+    for node in counts:
+        node.replace(_spark("CAST(SUM(_n) AS BIGINT)"))
+    select.set(
+        "from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_pre"))))
+    )
+    for part in ("joins", "where", "laterals", "pivots"):
+        select.set(part, None)
+
+
 def _translate(tree: exp.Expression) -> str:
     for select in list(tree.find_all(exp.Select)):
         _rewrite_sample(select)
         _rewrite_asof(select)
+    for select in list(tree.find_all(exp.Select)):
+        _rewrite_grouping_sets(select)
     for window in list(tree.find_all(exp.Window)):
         if isinstance(window.parent, exp.Binary):  # Spark reads "OVER w - x" as the identifier "w-x"
             window.replace(exp.paren(window.copy(), copy=False))

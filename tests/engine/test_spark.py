@@ -353,3 +353,45 @@ def test_scanned_drift_with_missing_infinite_and_unseen_values_on_spark(spark, t
         codes.assert_scanned_drift_equals_the_pandas_path(log, frame, null_x, monkeypatch)
     finally:
         log.con.close()
+
+
+def test_sessions_leave_no_whole_stage_function_to_the_jvm_interpreter(spark):
+    # HotSpot does not compile a method of more than 8,000 bytes of bytecode; Spark's default limit for a
+    # whole-stage function is 65,535, so drift's and discovery's per-row codes ran interpreted (docs/scale.md).
+    from explore.engine.spark import SESSION_CONF
+
+    assert SESSION_CONF["spark.sql.codegen.hugeMethodLimit"] == "8000"
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
+
+
+def test_grouping_set_counts_are_counted_once_by_every_key_then_rolled_up(spark):
+    # Spark repeats each row once per grouping set; the translation counts by every key first, then sums the
+    # counts per set. NULL keys stay their own group, GROUPING() still tells them from a rolled-up key.
+    from explore.engine.spark import SparkConnection
+
+    t = pd.DataFrame(
+        {
+            "g": [0, 0, 1, 1, 1, 0, 1, 1],
+            "a": ["x", None, "y", "y", None, "x", "x", "y"],
+            "b": [1.0, 2.0, None, 2.0, 2.0, float("nan"), 1.0, 1.0],
+        }
+    )
+    duck = duckdb.connect()
+    duck.register("t", t)
+    con = SparkConnection(spark.newSession())
+    con.register("t", t)
+    counted = (
+        "SELECT g, v0, v1, GROUPING(v0, v1) AS gid, count(*) AS n FROM (SELECT g, a AS v0, b AS v1 FROM t "
+        "WHERE g >= 0) GROUP BY GROUPING SETS ((g), (g, v0), (g, v1)) ORDER BY gid, g, v0 NULLS FIRST, v1 NULLS FIRST"
+    )
+    translated = to_spark(counted)
+    assert "_pre" in translated and "SUM(_n)" in translated
+    got = con.execute(counted).df().astype(object)
+    expected = duck.execute(counted).df().astype(object)
+    pd.testing.assert_frame_equal(
+        got.where(got.notna(), None), expected.where(expected.notna(), None), check_dtype=False
+    )
+    assert sorted(expected["gid"].unique()) == [1, 2, 3]
+    # another aggregate than count(*) is left to Spark's own grouping sets
+    summed = "SELECT v0, sum(b) AS s FROM (SELECT a AS v0, b FROM t) GROUP BY GROUPING SETS ((v0), ())"
+    assert "_pre" not in to_spark(summed)
