@@ -1162,12 +1162,26 @@ def rubric_review(ws: Workspace | None, review_id: int, *, store: Any = None) ->
     )
 
 
-def start_review(name: str, *, model_version: str, store: Any = None, carry_from: int | None = None) -> int:
-    """Start a rubric review in the app's store; return its id."""
+def start_review(
+    name: str,
+    *,
+    model_version: str,
+    store: Any = None,
+    carry_from: int | None = None,
+    ws: Workspace | None = None,
+) -> int:
+    """Start a rubric review in the app's store; return its id. ``ws``: the workspace it reviews (``explore
+    report`` on that workspace then reports this review when it is the workspace's newest)."""
     from explore.core.store import Store
     from explore.rubric.ml_test_score import start_review as start
 
-    return start(store if store is not None else Store(), name, model_version, carry_from=carry_from)
+    return start(
+        store if store is not None else Store(),
+        name,
+        model_version,
+        carry_from=carry_from,
+        workspace=str(ws.config.path) if ws is not None else None,
+    )
 
 
 def confirm(
