@@ -106,7 +106,7 @@ def _edited_prediction(ctx: PageContext, pos: int) -> None:
     st.markdown("**Edit features** (the prediction updates live)")
     edits: dict[str, Any] = {feat: _feature_widget(ctx, feat, pos) for feat in sc.feature_names}
     if ctx.model is None:
-        st.info(whatif.NO_MODEL.format(what="Editing a datapoint"))
+        st.info(whatif.NO_MODEL.format(what="Editing a datapoint"), icon=":material/info:")
         return
     with shown_errors(stop=False):
         res = whatif.edit_and_predict(ctx.model, sc, pos, edits)
@@ -215,7 +215,7 @@ def _ice(ctx: PageContext, focus: SliceRows, pos: int) -> None:
     """The row's output across one feature, and optionally the partial dependence over the slice."""
     st.markdown("**ICE: this row's output across one feature**")
     if ctx.model is None:
-        st.info(whatif.NO_MODEL.format(what="An ICE curve"))
+        st.info(whatif.NO_MODEL.format(what="An ICE curve"), icon=":material/info:")
         return
     feat = st.selectbox("Feature", ctx.scored.feature_names, key="slices_ice_feature")
     with shown_errors(stop=False):
