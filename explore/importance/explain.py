@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from explore.core.progress import Progress
 from explore.core.row_ids import position_of_id
@@ -1877,6 +1878,46 @@ def _neutralise(X: pd.DataFrame, feature: str, value: Any) -> pd.DataFrame:
     return out
 
 
+@dataclass(frozen=True)
+class RefitThreads:
+    """How the drop-column refits use the cores: the model's own workers (its ``n_jobs``, resolved) and the
+    BLAS / OpenMP threads each may start (``inner``), so that workers × threads ≤ cores."""
+
+    cores: int
+    workers: int
+    inner: int
+    capped_n_jobs: dict[str, int] = field(default_factory=dict)
+
+
+def _resolved_jobs(value: Any, cores: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        return None  # None (one worker, or a joblib context's choice) or something unknown
+    n = int(value)
+    return max(1, cores + 1 + n) if n < 0 else n  # joblib: -1 every core, -2 all but one, …
+
+
+def refit_threads(model: Any, cores: int | None = None) -> RefitThreads:
+    """The thread budget of refitting ``model``: ``cores`` (default: the cores this process may use, as joblib
+    counts them — CPU affinity and container quotas included); every ``n_jobs`` parameter above the cores is
+    capped to them; the BLAS / OpenMP threads per worker are cores // the most workers any step starts."""
+    from joblib import cpu_count
+
+    cores = max(1, int(cores if cores is not None else cpu_count()))
+    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+    workers, capped = 1, {}
+    for name, value in params.items():
+        if name != "n_jobs" and not name.endswith("__n_jobs"):
+            continue
+        n = _resolved_jobs(value, cores)
+        if n is None:
+            continue
+        if n > cores:
+            capped[name] = cores
+            n = cores
+        workers = max(workers, n)
+    return RefitThreads(cores=cores, workers=workers, inner=max(1, cores // workers), capped_n_jobs=capped)
+
+
 def drop_column_importance(
     model: Any,
     X: pd.DataFrame,
@@ -1962,44 +2003,52 @@ def drop_column_importance(
             X, pd.Series(y).astype(str)
         )
     has_names = hasattr(model, "feature_names_in_")
+    # Each refit: the model's own workers (n_jobs, capped at the cores) × BLAS / OpenMP threads ≤ the cores, so
+    # that the refits do not thrash (a RandomForest's n_jobs=-1 threads each starting every core's BLAS threads).
+    threads = refit_threads(model)
+    model = clone(model).set_params(**threads.capped_n_jobs) if threads.capped_n_jobs else model
+    limits = threadpool_limits(limits=threads.inner)
     total = folds * (1 + len(features))
     done = 0
     base_scores, feat_scores = [], {f: [] for f in features}
     test_frac = []
-    for fold, (tr, te) in enumerate(splitter):
-        Xtr, Xte, ytr, yte = X.iloc[tr], X.iloc[te], y[tr], y[te]
-        test_frac.append(len(te) / len(tr))
+    try:
+        for fold, (tr, te) in enumerate(splitter):
+            Xtr, Xte, ytr, yte = X.iloc[tr], X.iloc[te], y[tr], y[te]
+            test_frac.append(len(te) / len(tr))
 
-        def fit_score(
-            a: pd.DataFrame,
-            b: pd.DataFrame,
-            label: str,
-            ytr: np.ndarray = ytr,
-            yte: np.ndarray = yte,
-            fold: int = fold,
-        ) -> float:
-            nonlocal done
-            est = clone(model)
-            try:
-                est.fit(a if has_names else a.to_numpy(), ytr)
-                s = score_fn(est, b if has_names else b.to_numpy(), yte)
-            except Exception as exc:  # noqa: BLE001 - a refit failing is reported, not crashed on
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise AnalysisError(
-                    f"Refitting a copy of the model failed ({label}, fold {fold + 1}): {reason}. "
-                    "The drop-column experiment needs a model that can be refitted on the training data."
-                ) from None
-            done += 1
-            if progress:
-                progress(done / total, f"Fold {fold + 1}/{folds}: {label} ({done}/{total} fits)")
-            return s
+            def fit_score(
+                a: pd.DataFrame,
+                b: pd.DataFrame,
+                label: str,
+                ytr: np.ndarray = ytr,
+                yte: np.ndarray = yte,
+                fold: int = fold,
+            ) -> float:
+                nonlocal done
+                est = clone(model)
+                try:
+                    est.fit(a if has_names else a.to_numpy(), ytr)
+                    s = score_fn(est, b if has_names else b.to_numpy(), yte)
+                except Exception as exc:  # noqa: BLE001 - a refit failing is reported, not crashed on
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise AnalysisError(
+                        f"Refitting a copy of the model failed ({label}, fold {fold + 1}): {reason}. "
+                        "The drop-column experiment needs a model that can be refitted on the training data."
+                    ) from None
+                done += 1
+                if progress:
+                    progress(done / total, f"Fold {fold + 1}/{folds}: {label} ({done}/{total} fits)")
+                return s
 
-        base_scores.append(fit_score(Xtr, Xte, "baseline"))
-        for f in features:
-            value = _neutral(Xtr[f])
-            feat_scores[f].append(
-                fit_score(_neutralise(Xtr, f, value), _neutralise(Xte, f, value), f"without '{f}'")
-            )
+            base_scores.append(fit_score(Xtr, Xte, "baseline"))
+            for f in features:
+                value = _neutral(Xtr[f])
+                feat_scores[f].append(
+                    fit_score(_neutralise(Xtr, f, value), _neutralise(Xte, f, value), f"without '{f}'")
+                )
+    finally:
+        limits.restore_original_limits()
     base = np.asarray(base_scores)
     rho = float(np.mean(test_frac))
     tcrit = float(stats.t.ppf(0.5 + confidence / 2, df=folds - 1))
