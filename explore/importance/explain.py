@@ -1225,7 +1225,8 @@ def explain(
             raise AnalysisError(NO_ROWS.format(what="the row selection", dataset=scored.dataset_name))
     else:
         population = int(mask.sum()) if mask is not None else scored.n
-        positions = sample_rows(scored, n=sample_size or plan.default_sample_size, mask=mask, seed=seed)
+        n = plan.default_sample_size if sample_size is None else sample_size  # 0 is refused, not the default
+        positions = sample_rows(scored, n=n, mask=mask, seed=seed)
     X = scored.X.iloc[positions].reset_index(drop=True)
     notes: list[str] = []
     raw: _Raw | None = None
