@@ -32,6 +32,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -161,11 +162,12 @@ class CheckContext:
             self._scored[key] = score(self.ws, dataset, model)
         return self._scored[key]
 
-    def log(self, dataset: str | None = None) -> Any:
-        """The dataset's engine log when it is out of core (the check then runs on every row, not the sample
-        ``scored`` holds), else None. The caller closes it (``log.con.close()``)."""
+    def log(self, dataset: str | None = None) -> AbstractContextManager[Any]:
+        """``with ctx.log() as log:`` — the dataset's engine log when it is out of core (the check then runs on
+        every row, not the sample ``scored`` holds), else None; the log's connection is closed when the block
+        ends, however it ends."""
         dataset = dataset or self.eval_dataset
-        return self.ws.log(dataset) if self.ws.is_out_of_core(dataset) else None
+        return self.ws.log(dataset) if self.ws.is_out_of_core(dataset) else nullcontext(None)
 
     def require_model(self) -> None:
         if not self.ws.models:
@@ -330,11 +332,10 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     slices = _module("explore.slices.report")
     sc = ctx.scored(ctx.eval_dataset)
     fdr = float(ctx.options.get("fdr", 0.05))
-    log = ctx.log()
-    if log is not None:  # out of core: every row, by the engine
-        from explore.engine.discovery import weak_slices as engine_weak_slices
+    with ctx.log() as log:
+        if log is not None:  # out of core: every row, by the engine
+            from explore.engine.discovery import weak_slices as engine_weak_slices
 
-        try:
             min_support = max(50, int(0.001 * log.n))
             try:
                 result = engine_weak_slices(
@@ -343,20 +344,18 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
             except AnalysisError as exc:
                 raise SkipCheck(f"'{ctx.eval_dataset}' (every row, engine): {exc}") from None
             engine_rows: int | None = log.n
-        finally:
-            log.con.close()
-    else:
-        # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
-        min_support = max(50, int(0.001 * sc.n))
-        n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
-        if n_finite < 2 * min_support:
-            raise SkipCheck(
-                f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
-                f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
-                "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
-            )
-        result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
-        engine_rows = None
+        else:
+            # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
+            min_support = max(50, int(0.001 * sc.n))
+            n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
+            if n_finite < 2 * min_support:
+                raise SkipCheck(
+                    f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
+                    f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
+                    "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
+                )
+            result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
+            engine_rows = None
     found = result.slices
     n = len(found)
     top = "; ".join(
@@ -395,22 +394,13 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     parts: list[str] = []
     measured = 0
     params = slices.FairnessParams(threshold=limit)
-    log = ctx.log()
-    if log is not None:  # out of core: every row, by the engine
-        from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+    with ctx.log() as log:
+        if log is not None:  # out of core: every row, by the engine
+            from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
 
-        def gaps_of(column: str) -> Any:
-            return engine_fairness_gaps(log, column, params)
-    else:
-
-        def gaps_of(column: str) -> Any:
-            return slices.fairness_gaps(sc, column, params)
-
-    try:
-        results = {column: gaps_of(column) for column in columns}
-    finally:
-        if log is not None:
-            log.con.close()
+            results = {column: engine_fairness_gaps(log, column, params) for column in columns}
+        else:
+            results = {column: slices.fairness_gaps(sc, column, params) for column in columns}
     for column in columns:
         result = results[column]
         per_column[column] = result.to_dict()
