@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import importlib
 import json
+import math
 import platform
 import re
 import sys
@@ -1284,6 +1285,47 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+BAD_OPTION = "{option} must be {accepted}; received {received}. {fix}"
+
+
+def _check_options(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the numeric options, each as a message — checked before anything runs, so that a bad
+    value is reported even when the check that reads it is skipped (--skip, --cheap, no model)."""
+    wrong = []
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and math.isfinite(value)
+
+    if not (number(args.fdr) and 0 < args.fdr < 1):
+        wrong.append(
+            BAD_OPTION.format(
+                option="--fdr",
+                accepted="a false discovery rate strictly between 0 and 1",
+                received=args.fdr,
+                fix="Pass e.g. --fdr 0.05.",
+            )
+        )
+    if not (number(args.fairness_max_gap) and 0 <= args.fairness_max_gap <= 1):
+        wrong.append(
+            BAD_OPTION.format(
+                option="--fairness-max-gap",
+                accepted="a gap between two groups' rates, from 0 to 1",
+                received=args.fairness_max_gap,
+                fix="Pass e.g. --fairness-max-gap 0.1.",
+            )
+        )
+    if not (number(args.estimate_max_drop) and args.estimate_max_drop >= 0):
+        wrong.append(
+            BAD_OPTION.format(
+                option="--estimate-max-drop",
+                accepted="a drop of the metric of at least 0",
+                received=args.estimate_max_drop,
+                fix=f"Pass e.g. --estimate-max-drop {DEFAULT_ESTIMATE_MAX_DROP}.",
+            )
+        )
+    return wrong
+
+
 def main(argv: list[str]) -> int:
     """``explore check …``; returns the exit code (0 passed, 1 a check failed, 2 could not run)."""
     parser = _parser()
@@ -1308,6 +1350,9 @@ def main(argv: list[str]) -> int:
     problems: list[str] = []
     requested: list[str] = []
     try:
+        # Before the workspace is opened: a bad value is reported even when the check that reads it is skipped.
+        if wrong := _check_options(args):
+            raise ExploreError(" ".join(wrong))
         requested = _select(args.checks, "--checks")
         skipped = set(_select(args.skip, "--skip"))
         names = [n for n in (requested or CHECKS) if n not in skipped and (not args.cheap or CHECKS[n].cheap)]
