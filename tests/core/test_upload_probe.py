@@ -111,7 +111,9 @@ def test_the_time_column_is_guessed_from_dates_iso_text_or_epoch_named_numbers()
     assert guess_time_column(base.assign(created_at=epoch_s)).reason == (
         "it is named like a time and holds epoch seconds"
     )
-    assert guess_time_column(base.assign(event_ts=[t * 1000 for t in epoch_s])).reason.endswith("epoch milliseconds")
+    assert guess_time_column(base.assign(event_ts=[t * 1000 for t in epoch_s])).reason.endswith(
+        "epoch milliseconds"
+    )
     assert guess_time_column(base.assign(customer=epoch_s)) is None  # a number not named like a time
     assert guess_time_column(base.assign(ts=[1, 2, 3, 4, 5])) is None  # named like one, not an epoch
     # text that only starts like a date, or is not one at all, is not a time
