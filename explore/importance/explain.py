@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -982,13 +983,28 @@ def _groups(plan: ExplainerPlan, features: list[str]) -> dict[str, tuple[str, ..
     return {f: tuple(v) for f, v in out.items()}
 
 
+def _shap() -> Any:
+    """shap, imported without tqdm's "IProgress not found" warning: shap imports ``tqdm.auto``, which in a Jupyter
+    kernel without ipywidgets warns once and falls back to the text progress bar — which explore never shows
+    (shap's own progress bars are off). Only that warning is silenced, only while shap is first imported."""
+    if "shap" not in sys.modules:
+        from tqdm import TqdmWarning
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+            import shap
+    import shap
+
+    return shap
+
+
 def _gb_multiclass_trees(final: Any, Xt: np.ndarray, decision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact TreeSHAP for a multiclass GradientBoostingClassifier, one tree ensemble per class.
 
     shap's TreeExplainer reads only binary GradientBoostingClassifier; each class's raw score is
     init + learning_rate × Σ trees, so each class is handed to it as a custom tree ensemble.
     """
-    import shap
+    shap = _shap()
 
     lr = float(final.learning_rate)
     k = final.estimators_.shape[1]
@@ -1030,7 +1046,7 @@ def _explain_fast(
     approximate: bool,
     progress: Progress | None,
 ) -> _Raw:
-    import shap
+    shap = _shap()
 
     t0 = time.perf_counter()
     final = plan.final
@@ -1382,6 +1398,7 @@ def importance_table(expl: ShapExplanation) -> pd.DataFrame:
 
 def interaction_partner(expl: ShapExplanation, feature: str, *, output: int | str = 0) -> str | None:
     """The feature that best explains the spread of ``feature``'s SHAP values (shap's approximate_interactions)."""
+    _shap()
     from shap.utils import approximate_interactions
 
     j = expl.feature_index(feature)
