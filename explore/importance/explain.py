@@ -2025,7 +2025,8 @@ def drop_column_importance(
     # that the refits do not thrash (a RandomForest's n_jobs=-1 threads each starting every core's BLAS threads).
     threads = refit_threads(model)
     model = clone(model).set_params(**threads.capped_n_jobs) if threads.capped_n_jobs else model
-    limits = threadpool_limits(limits=threads.inner)
+    # One worker: BLAS / OpenMP keep their own defaults (a limit equal to the cores would change nothing).
+    limits = threadpool_limits(limits=threads.inner) if threads.workers > 1 else None
     total = folds * (1 + len(features))
     done = 0
     base_scores, feat_scores = [], {f: [] for f in features}
@@ -2066,7 +2067,8 @@ def drop_column_importance(
                     fit_score(_neutralise(Xtr, f, value), _neutralise(Xte, f, value), f"without '{f}'")
                 )
     finally:
-        limits.restore_original_limits()
+        if limits is not None:
+            limits.restore_original_limits()
     base = np.asarray(base_scores)
     rho = float(np.mean(test_frac))
     tcrit = float(stats.t.ppf(0.5 + confidence / 2, df=folds - 1))

@@ -800,3 +800,17 @@ def test_drop_column_refits_cap_workers_times_threads_to_the_cores(n_jobs, monke
     pd.testing.assert_frame_equal(
         capped.table.drop(columns="fold_benefits"), uncapped.table.drop(columns="fold_benefits")
     )
+
+
+def test_drop_column_leaves_a_one_worker_models_threads_alone(monkeypatch):
+    """No n_jobs (one worker): BLAS / OpenMP keep their defaults — HistGradientBoosting's OpenMP threads are the
+    model's own parallelism, not an oversubscription."""
+    calls = []
+    monkeypatch.setattr(explain, "threadpool_limits", lambda limits: calls.append(limits))
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = np.where(X["a"] > 0, "y", "n")
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    assert explain.refit_threads(model).workers == 1
+    explain.drop_column_importance(model, X, y, features=["a"], task="binary", folds=3)
+    assert calls == []
