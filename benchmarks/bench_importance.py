@@ -7,6 +7,9 @@ Prints, side by side with calling shap directly on the same rows:
 - the time estimate shown on the page vs the measured time; approximate and model-agnostic modes for scale.
 
 Run by hand:  python benchmarks/bench_importance.py [--rows 2000] [--repeats 5] [--skip-page]
+              python benchmarks/bench_importance.py --drop-column [--drop-rows 4000] [--repeats 3]
+(--drop-column: only the drop-column refits, with the BLAS / OpenMP threads capped as the page runs them vs
+uncapped, beside a plain scikit-learn clone/fit/score loop doing the same fits — wall and CPU seconds.)
 The workspace is built once into benchmarks/_work/bench (gitignored) and reused.
 """
 
@@ -60,7 +63,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dataset", default="validation")
     parser.add_argument("--skip-page", action="store_true", help="skip the AppTest page rerun timing")
+    parser.add_argument(
+        "--drop-column", action="store_true", help="only the drop-column refits: thread cap on vs off"
+    )
+    parser.add_argument("--drop-rows", type=int, default=4000, help="training rows of --drop-column")
     args = parser.parse_args()
+    if args.drop_column:
+        drop_column_bench(args.drop_rows, args.repeats)
+        return
 
     toml = bench_workspace()
     t0 = time.perf_counter()
@@ -203,6 +213,83 @@ def page_rerun(toml: Path) -> None:
         f"\npage (AppTest, whole script incl. sidebar and charts): first visit {t_first:.2f} s, "
         f"cached rerun {statistics.median(reruns):.2f} s"
     )
+
+
+def drop_column_bench(n: int, repeats: int, folds: int = 3) -> None:
+    """Drop-column refits of models whose own workers start BLAS / OpenMP threads: capped (workers × threads ≤
+    cores, as explain.drop_column_importance runs them) vs uncapped, and a plain scikit-learn loop (the peer)."""
+    import pandas as pd
+    from sklearn.base import clone
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(n, 8)), columns=[f"f{i}" for i in range(8)])
+    y = np.where(X["f0"] + 0.5 * X["f1"] + rng.normal(0, 1, n) > 0, "yes", "no")
+    models = {
+        "KNN(n_jobs=-1, brute)": make_pipeline(
+            StandardScaler(), KNeighborsClassifier(50, algorithm="brute", n_jobs=-1)
+        ),
+        "RandomForest(n_jobs=-1)": RandomForestClassifier(30, max_depth=6, n_jobs=-1, random_state=0),
+        "RandomForest(n_jobs=16)": RandomForestClassifier(30, max_depth=6, n_jobs=16, random_state=0),
+        "HistGradientBoosting (OpenMP)": HistGradientBoostingClassifier(max_iter=30, random_state=0),
+    }
+    features = list(X.columns)
+
+    def plain_loop(model):  # what one writes by hand: every fit with the library defaults
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y):
+            for drop in [None, *features]:
+                a, b = X.iloc[tr].copy(), X.iloc[te].copy()
+                if drop:
+                    a[drop] = b[drop] = float(a[drop].median())
+                est = clone(model).fit(a, y[tr])
+                roc_auc_score(y[te] == "yes", est.predict_proba(b)[:, 1])
+
+    class NoLimits:  # the refits as before the cap: whatever threads BLAS / OpenMP start
+        def __init__(self, limits):
+            pass
+
+        def restore_original_limits(self):
+            pass
+
+    def uncapped(model):
+        real = explain.threadpool_limits
+        explain.threadpool_limits = NoLimits
+        try:
+            return explain.drop_column_importance(model, X, y, features=features, task="binary", folds=folds)
+        finally:
+            explain.threadpool_limits = real
+
+    def capped(model):
+        return explain.drop_column_importance(model, X, y, features=features, task="binary", folds=folds)
+
+    def cpu_timed(fn):
+        walls, cpus = [], []
+        for _ in range(repeats):
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        return statistics.median(walls), statistics.median(cpus)
+
+    fits = folds * (1 + len(features))
+    print(
+        f"drop-column refits: {n:,} rows × {len(features)} features, {folds} folds = {fits} fits per run; "
+        f"median of {repeats}; {os.cpu_count()} cores seen"
+    )
+    print(f"{'model':32} {'threads':>14} {'capped wall/CPU s':>18} {'uncapped':>14} {'sklearn loop':>14}")
+    for name, model in models.items():
+        plan = explain.refit_threads(model)
+        runs = [cpu_timed(lambda m=model, f=f: f(m)) for f in (capped, uncapped, plain_loop)]
+        cells = [f"{w:6.2f}/{c:6.2f}" for w, c in runs]
+        print(
+            f"{name:32} {f'{plan.workers}w×{plan.inner}t':>14} {cells[0]:>18} {cells[1]:>14} {cells[2]:>14}"
+            f"   capped/uncapped wall {runs[0][0] / runs[1][0]:.2f}, CPU {runs[0][1] / runs[1][1]:.2f}"
+        )
 
 
 if __name__ == "__main__":

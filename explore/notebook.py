@@ -50,9 +50,34 @@ ANNOTATIONS_OUT_OF_CORE = (
     '(engine = "pandas") and name it in [annotations] dataset.'
 )
 NO_MODEL = "{what} needs a model, but this workspace has predictions only. Build it with model=… (or a [model] file)."
+BAD_ARGUMENT = "{function}(): {argument} must be {accepted}; received {received!r}."
+UNKNOWN_OPTIONS = "{function}() has no option {received}. Its options are: {known}."
 
 
 # ---- what every call shares ---------------------------------------------------------------------------------
+
+
+def _bad(function: str, argument: str, accepted: str, received: Any) -> AnalysisError:
+    return AnalysisError(
+        BAD_ARGUMENT.format(function=function, argument=argument, accepted=accepted, received=received),
+        argument=argument,
+        received=received,
+    )
+
+
+def _whole(function: str, argument: str, value: Any, *, lo: int, optional: bool = False) -> None:
+    """``value`` a whole number ≥ ``lo`` (None too when ``optional``: the default), else AnalysisError naming it."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
+        accepted = f"a whole number of at least {lo:,}" + (" (or None for the default)" if optional else "")
+        raise _bad(function, argument, accepted, value)
+
+
+def _fraction(function: str, argument: str, value: Any) -> None:
+    """``value`` a number strictly between 0 and 1 (a confidence level), else AnalysisError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not 0 < float(value) < 1:
+        raise _bad(function, argument, "a number strictly between 0 and 1 (e.g. 0.95)", value)
 
 
 def _model_name(ws: Workspace, model: str | None) -> str | None:
@@ -208,6 +233,7 @@ def slice_report(
 
     ``.chart()``: the slice-vs-rest comparison, or the per-group bars of the first metric with ``by``.
     """
+    _fraction("slice_report", "confidence", confidence)
     from explore.slices import charts
     from explore.slices.report import SliceReportParams
     from explore.slices.report import slice_report as report
@@ -247,6 +273,18 @@ def slice_report(
 def group_by(ws: Workspace, by: Sequence[str] | str, **options: Any) -> Result:
     """Metrics per group of the ``by`` columns (numbers cut into ``bins`` quantile bins): ``slice_report`` with
     ``by``; the same keyword options."""
+    import inspect
+
+    known = [p for p in inspect.signature(slice_report).parameters if p not in ("ws", "by")]
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise AnalysisError(
+            UNKNOWN_OPTIONS.format(
+                function="group_by", received=", ".join(map(repr, unknown)), known=", ".join(known)
+            ),
+            argument=unknown[0],
+            received=unknown,
+        )
     return slice_report(ws, options.pop("where", None), by=by, **options)
 
 
@@ -338,6 +376,7 @@ def fairness(
 ) -> Result:
     """Gaps between the groups of ``column`` in selection rate, TPR, FPR… (with Newcombe intervals); gaps above
     ``threshold`` are flagged."""
+    _fraction("fairness", "confidence", confidence)
     from explore.slices import charts
     from explore.slices.report import FairnessParams, fairness_gaps
 
@@ -450,6 +489,7 @@ def ice(
     cls: Any = None,
 ) -> Result:
     """Individual conditional expectation: one row's model output as ``feature`` sweeps its range."""
+    _whole("ice", "n_points", n_points, lo=2)
     from explore.slices.whatif import ice_curve
 
     sc = scored(ws, dataset, model=model)
@@ -474,6 +514,9 @@ def partial_dependence(
 ) -> Result:
     """Partial dependence of the model output on ``feature`` (mean of ICE curves over up to ``n_rows`` rows of the
     slice ``where``)."""
+    _whole("partial_dependence", "n_rows", n_rows, lo=1)
+    _whole("partial_dependence", "n_points", n_points, lo=2)
+    _whole("partial_dependence", "seed", seed, lo=0)
     from explore.slices.whatif import DependenceParams
     from explore.slices.whatif import partial_dependence as pd_curve
 
@@ -514,6 +557,8 @@ def explain(
 ) -> Result:
     """SHAP values on a sample of the rows (of the slice ``where``): global importance (mean |SHAP|), with the
     additivity check. ``.chart()``: the importance bars."""
+    _whole("explain", "sample_size", sample_size, lo=1, optional=True)
+    _whole("explain", "seed", seed, lo=0)
     from explore.importance import charts
     from explore.importance.explain import ExplainParams, importance_table
     from explore.importance.explain import explain as shap_explain
@@ -548,6 +593,7 @@ def explain_row(
     max_features: int = 10,
 ) -> Result:
     """SHAP values of one row (by ``row_id`` or ``position``): ``.chart()`` is the page's waterfall."""
+    _whole("explain_row", "max_features", max_features, lo=1)
     from explore.importance import charts
     from explore.importance.explain import explain as shap_explain
     from explore.importance.explain import waterfall_steps
@@ -580,6 +626,8 @@ def explain_slice(
 ) -> Result:
     """SHAP importance in the slice ``where`` vs the rest, and its feature ranges vs ``reference`` (default the
     training dataset)."""
+    _whole("explain_slice", "sample_size", sample_size, lo=1, optional=True)
+    _whole("explain_slice", "seed", seed, lo=0)
     from explore.core.roles import reference_dataset
     from explore.importance import charts
     from explore.importance.explain import ExplainParams, slice_vs_rest
@@ -721,6 +769,15 @@ def staleness_experiment(
     windows. ``datasets``: the labelled rows joined in time order (default all). ``train_span``: windows per
     training span (default the page's). ``metric`` / ``threshold``: default the page's for the task.
     """
+    _whole("staleness_experiment", "train_span", train_span, lo=1, optional=True)
+    _whole("staleness_experiment", "horizon", horizon, lo=1, optional=True)
+    _whole("staleness_experiment", "persistence", persistence, lo=1)
+    _whole("staleness_experiment", "max_fit_rows", max_fit_rows, lo=1, optional=True)
+    _whole("staleness_experiment", "max_eval_rows", max_eval_rows, lo=1, optional=True)
+    _whole("staleness_experiment", "seed", seed, lo=0)
+    if criterion == "gap" and isinstance(threshold, int | float) and not threshold > 0:
+        accepted = "a positive number with criterion='gap' (the metric lost against a fresh model, e.g. 0.02)"
+        raise _bad("staleness_experiment", "threshold", accepted, threshold)
     from explore.staleness import charts, choices, layout, runs, windows
     from explore.staleness.experiment import (
         DEFAULT_MAX_EVAL_ROWS,
@@ -863,6 +920,7 @@ def label_annotations(ws: Workspace) -> Any:
 
 def agreement(ws: Workspace, *, min_shared: int = 10) -> Result:
     """Inter-annotator agreement: Krippendorff's alpha, Fleiss' kappa and pairwise Cohen's kappa."""
+    _whole("agreement", "min_shared", min_shared, lo=1)
     from explore.labels import charts
     from explore.labels.crowd import agreement as compute
 
@@ -982,6 +1040,8 @@ def start_spot_check(
     """Start a spot-check session of ``size`` items from the label queue (``mode="queue"``: the top of the
     queue; ``"random"``: a stratified random sample) in the app's store; return its id (open it on the Labels
     page, or give verdicts with ``record_verdict``)."""
+    _whole("start_spot_check", "size", size, lo=1)
+    _whole("start_spot_check", "seed", seed, lo=0)
     from explore.core.store import Store
     from explore.labels import spot_check
     from explore.labels.model_view import ModelView
@@ -1162,12 +1222,26 @@ def rubric_review(ws: Workspace | None, review_id: int, *, store: Any = None) ->
     )
 
 
-def start_review(name: str, *, model_version: str, store: Any = None, carry_from: int | None = None) -> int:
-    """Start a rubric review in the app's store; return its id."""
+def start_review(
+    name: str,
+    *,
+    model_version: str,
+    store: Any = None,
+    carry_from: int | None = None,
+    ws: Workspace | None = None,
+) -> int:
+    """Start a rubric review in the app's store; return its id. ``ws``: the workspace it reviews (``explore
+    report`` on that workspace then reports this review when it is the workspace's newest)."""
     from explore.core.store import Store
     from explore.rubric.ml_test_score import start_review as start
 
-    return start(store if store is not None else Store(), name, model_version, carry_from=carry_from)
+    return start(
+        store if store is not None else Store(),
+        name,
+        model_version,
+        carry_from=carry_from,
+        workspace=str(ws.config.path) if ws is not None else None,
+    )
 
 
 def confirm(

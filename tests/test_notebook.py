@@ -249,3 +249,114 @@ def test_a_row_call_without_a_row_and_a_fairness_threshold_as_text_are_messages(
         explore.fairness(ws, "region", threshold="0.1")
     with pytest.raises(explore.ExploreError, match=r"fairness min_support must be a number ≥ 1; received 0"):
         explore.fairness(ws, "region", min_support=0)
+
+
+# Nonsense arguments: each refused before any work, naming the function, the argument, what was received and the
+# accepted range (an ExploreError a notebook shows as one line, never a TypeError from inside another function).
+NONSENSE = [
+    ("explain", lambda ws: explore.explain(ws, sample_size=0), "sample_size", 0, "at least 1"),
+    ("explain", lambda ws: explore.explain(ws, sample_size=-10), "sample_size", -10, "at least 1"),
+    ("explain", lambda ws: explore.explain(ws, seed=-1), "seed", -1, "at least 0"),
+    (
+        "explain_row",
+        lambda ws: explore.explain_row(ws, position=0, max_features=0),
+        "max_features",
+        0,
+        "at least 1",
+    ),
+    (
+        "explain_slice",
+        lambda ws: explore.explain_slice(ws, {"region": "north"}, sample_size=0),
+        "sample_size",
+        0,
+        "at least 1",
+    ),
+    ("agreement", lambda ws: explore.agreement(ws, min_shared=-1), "min_shared", -1, "at least 1"),
+    ("agreement", lambda ws: explore.agreement(ws, min_shared=0), "min_shared", 0, "at least 1"),
+    ("agreement", lambda ws: explore.agreement(ws, min_shared=2.5), "min_shared", 2.5, "whole number"),
+    (
+        "fairness",
+        lambda ws: explore.fairness(ws, "region", confidence=0),
+        "confidence",
+        0,
+        "strictly between 0 and 1",
+    ),
+    (
+        "slice_report",
+        lambda ws: explore.slice_report(ws, confidence=1.5),
+        "confidence",
+        1.5,
+        "strictly between 0 and 1",
+    ),
+    ("ice", lambda ws: explore.ice(ws, "tenure_months", position=0, n_points=1), "n_points", 1, "at least 2"),
+    (
+        "partial_dependence",
+        lambda ws: explore.partial_dependence(ws, "tenure_months", n_rows=0),
+        "n_rows",
+        0,
+        "at least 1",
+    ),
+    (
+        "partial_dependence",
+        lambda ws: explore.partial_dependence(ws, "tenure_months", n_points=-1),
+        "n_points",
+        -1,
+        "at least 2",
+    ),
+    (
+        "staleness_experiment",
+        lambda ws: explore.staleness_experiment(ws, train_span=0),
+        "train_span",
+        0,
+        "at least 1",
+    ),
+    (
+        "staleness_experiment",
+        lambda ws: explore.staleness_experiment(ws, horizon=0),
+        "horizon",
+        0,
+        "at least 1",
+    ),
+    (
+        "staleness_experiment",
+        lambda ws: explore.staleness_experiment(ws, max_fit_rows=0),
+        "max_fit_rows",
+        0,
+        "at least 1",
+    ),
+    (
+        "staleness_experiment",
+        lambda ws: explore.staleness_experiment(ws, threshold=-0.1),
+        "threshold",
+        -0.1,
+        "positive number",
+    ),
+    (
+        "start_spot_check",
+        lambda ws: explore.start_spot_check(ws, name="s", reviewer="r", size=0),
+        "size",
+        0,
+        "at least 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("function", "call", "argument", "received", "accepted"), NONSENSE)
+def test_nonsense_arguments_are_refused_with_the_argument_named(
+    ws, function, call, argument, received, accepted
+):
+    with pytest.raises(errors.ExploreError) as caught:
+        call(ws)
+    message = str(caught.value)
+    assert message.startswith(f"{function}(): {argument} must be ") and f"received {received!r}" in message
+    assert accepted in message
+    assert caught.value.fields == {"argument": argument, "received": received}
+
+
+def test_group_by_names_itself_and_its_options_for_an_unknown_keyword(ws):
+    with pytest.raises(errors.ExploreError) as caught:
+        explore.group_by(ws, "region", bogus=1)
+    message = str(caught.value)
+    assert message.startswith("group_by() has no option 'bogus'.") and "slice_report" not in message
+    assert "where, dataset, model, metrics, bins, confidence" in message
+    assert len(explore.group_by(ws, "region", bins=3).to_frame()) > 0  # known options still pass through

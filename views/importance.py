@@ -26,7 +26,8 @@ st.caption(
 
 ctx = page_context()
 if ctx.model_name is None:  # predictions-only workspace: SHAP needs the model itself
-    say("error", explain.NO_MODEL.format(dataset=ctx.dataset), icon=":material/error:")
+    # A notice, not an error: the workspace is fine, this page needs what it does not hold (as on Staleness).
+    say("info", explain.NO_MODEL.format(dataset=ctx.dataset), icon=":material/info:")
     st.stop()
 
 # Rows, sample size, explainer (a slow run waits here for its button).

@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import importlib
 import json
+import math
 import platform
 import re
 import sys
@@ -32,6 +33,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -161,11 +163,12 @@ class CheckContext:
             self._scored[key] = score(self.ws, dataset, model)
         return self._scored[key]
 
-    def log(self, dataset: str | None = None) -> Any:
-        """The dataset's engine log when it is out of core (the check then runs on every row, not the sample
-        ``scored`` holds), else None. The caller closes it (``log.con.close()``)."""
+    def log(self, dataset: str | None = None) -> AbstractContextManager[Any]:
+        """``with ctx.log() as log:`` — the dataset's engine log when it is out of core (the check then runs on
+        every row, not the sample ``scored`` holds), else None; the log's connection is closed when the block
+        ends, however it ends."""
         dataset = dataset or self.eval_dataset
-        return self.ws.log(dataset) if self.ws.is_out_of_core(dataset) else None
+        return self.ws.log(dataset) if self.ws.is_out_of_core(dataset) else nullcontext(None)
 
     def require_model(self) -> None:
         if not self.ws.models:
@@ -330,11 +333,10 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     slices = _module("explore.slices.report")
     sc = ctx.scored(ctx.eval_dataset)
     fdr = float(ctx.options.get("fdr", 0.05))
-    log = ctx.log()
-    if log is not None:  # out of core: every row, by the engine
-        from explore.engine.discovery import weak_slices as engine_weak_slices
+    with ctx.log() as log:
+        if log is not None:  # out of core: every row, by the engine
+            from explore.engine.discovery import weak_slices as engine_weak_slices
 
-        try:
             min_support = max(50, int(0.001 * log.n))
             try:
                 result = engine_weak_slices(
@@ -343,20 +345,18 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
             except AnalysisError as exc:
                 raise SkipCheck(f"'{ctx.eval_dataset}' (every row, engine): {exc}") from None
             engine_rows: int | None = log.n
-        finally:
-            log.con.close()
-    else:
-        # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
-        min_support = max(50, int(0.001 * sc.n))
-        n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
-        if n_finite < 2 * min_support:
-            raise SkipCheck(
-                f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
-                f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
-                "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
-            )
-        result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
-        engine_rows = None
+        else:
+            # The CLI has no option for the minimum support: a dataset too small for the default cannot apply.
+            min_support = max(50, int(0.001 * sc.n))
+            n_finite = int(np.isfinite(slices.loss_values(sc, "loss")[0]).sum())
+            if n_finite < 2 * min_support:
+                raise SkipCheck(
+                    f"'{ctx.eval_dataset}' has {n_finite:,} scored rows; discovery needs at least {2 * min_support:,} "
+                    f"(twice the minimum support of {min_support:,} rows) to compare a slice with the rest. "
+                    "Run discovery on the Slices page with a lower minimum support, or evaluate on a larger dataset (--dataset)."
+                )
+            result = slices.weak_slices(sc, fdr=fdr, min_support=min_support)
+            engine_rows = None
     found = result.slices
     n = len(found)
     top = "; ".join(
@@ -395,22 +395,13 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     parts: list[str] = []
     measured = 0
     params = slices.FairnessParams(threshold=limit)
-    log = ctx.log()
-    if log is not None:  # out of core: every row, by the engine
-        from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
+    with ctx.log() as log:
+        if log is not None:  # out of core: every row, by the engine
+            from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
 
-        def gaps_of(column: str) -> Any:
-            return engine_fairness_gaps(log, column, params)
-    else:
-
-        def gaps_of(column: str) -> Any:
-            return slices.fairness_gaps(sc, column, params)
-
-    try:
-        results = {column: gaps_of(column) for column in columns}
-    finally:
-        if log is not None:
-            log.con.close()
+            results = {column: engine_fairness_gaps(log, column, params) for column in columns}
+        else:
+            results = {column: slices.fairness_gaps(sc, column, params) for column in columns}
     for column in columns:
         result = results[column]
         per_column[column] = result.to_dict()
@@ -1294,6 +1285,47 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+BAD_OPTION = "{option} must be {accepted}; received {received}. {fix}"
+
+
+def _check_options(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the numeric options, each as a message — checked before anything runs, so that a bad
+    value is reported even when the check that reads it is skipped (--skip, --cheap, no model)."""
+    wrong = []
+
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and math.isfinite(value)
+
+    if not (number(args.fdr) and 0 < args.fdr < 1):
+        wrong.append(
+            BAD_OPTION.format(
+                option="--fdr",
+                accepted="a false discovery rate strictly between 0 and 1",
+                received=args.fdr,
+                fix="Pass e.g. --fdr 0.05.",
+            )
+        )
+    if not (number(args.fairness_max_gap) and 0 <= args.fairness_max_gap <= 1):
+        wrong.append(
+            BAD_OPTION.format(
+                option="--fairness-max-gap",
+                accepted="a gap between two groups' rates, from 0 to 1",
+                received=args.fairness_max_gap,
+                fix="Pass e.g. --fairness-max-gap 0.1.",
+            )
+        )
+    if not (number(args.estimate_max_drop) and args.estimate_max_drop >= 0):
+        wrong.append(
+            BAD_OPTION.format(
+                option="--estimate-max-drop",
+                accepted="a drop of the metric of at least 0",
+                received=args.estimate_max_drop,
+                fix=f"Pass e.g. --estimate-max-drop {DEFAULT_ESTIMATE_MAX_DROP}.",
+            )
+        )
+    return wrong
+
+
 def main(argv: list[str]) -> int:
     """``explore check …``; returns the exit code (0 passed, 1 a check failed, 2 could not run)."""
     parser = _parser()
@@ -1318,6 +1350,9 @@ def main(argv: list[str]) -> int:
     problems: list[str] = []
     requested: list[str] = []
     try:
+        # Before the workspace is opened: a bad value is reported even when the check that reads it is skipped.
+        if wrong := _check_options(args):
+            raise ExploreError(" ".join(wrong))
         requested = _select(args.checks, "--checks")
         skipped = set(_select(args.skip, "--skip"))
         names = [n for n in (requested or CHECKS) if n not in skipped and (not args.cheap or CHECKS[n].cheap)]

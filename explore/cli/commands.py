@@ -98,6 +98,9 @@ def _report(args: argparse.Namespace) -> int:
             window=args.window,
             shap_rows=args.shap_rows,
         )
+    review = minutes.review
+    if review is not None and review.review_id is not None:
+        print(f"  Rubric review: #{review.review_id} {review.name!r} ({review.why})", file=sys.stderr)
     _progress(0.8, "Drawing the charts")
     out = write_minutes(args.out, minutes_html(minutes, png=not args.no_png))
     for section in minutes.sections:
@@ -116,7 +119,9 @@ def _report_parser(sub: Any) -> None:
     )
     report.add_argument("workspace", type=Path, help="workspace.toml or the folder that holds it")
     report.add_argument("--out", type=Path, required=True, help="the HTML file to write, e.g. minutes.html")
-    report.add_argument("--review", default=None, help="rubric review id or name (default: the newest)")
+    report.add_argument(
+        "--review", default=None, help="rubric review id or name (default: this workspace's newest)"
+    )
     report.add_argument(
         "--session", type=int, default=None, help="spot-check session id (default: the workspace's newest)"
     )

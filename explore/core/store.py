@@ -75,7 +75,7 @@ def from_row(cls: type[T], row: Mapping[str, Any], **values: Any) -> T:
     return cls(**taken, **values)
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 LOCK_RETRY_SECONDS = 60.0  # how long Store.write/read keep retrying a locked database, in total
 UNAVAILABLE_RETRY_SECONDS = 5.0  # how long they keep trying to connect to a database that is unreachable
@@ -253,6 +253,9 @@ rubric_reviews = _table(
     Column("model_version", StoredString, nullable=False),
     Column("scale", StoredString, nullable=False),
     Column("parent_id", Integer, ForeignKey("rubric_reviews.id"), nullable=True),
+    # The workspace.toml the review is of (as snapshots and sessions record it); NULL: started without one, or
+    # before schema version 2. `explore report` reports the newest review of its workspace.
+    Column("workspace", StoredString, nullable=True),
 )
 
 rubric_entries = _table(
@@ -294,7 +297,12 @@ def _v1_create_tables(conn: Connection) -> None:
 # MIGRATIONS[v] takes a database from schema version v to v + 1. A new database (version 0) runs only
 # MIGRATIONS[0], which builds the *current* tables, and is then stamped SCHEMA_VERSION; so a later
 # migration only ever runs on a database created by an older release.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables]
+def _v2_review_workspace(conn: Connection) -> None:
+    """Reviews remember their workspace (``rubric_reviews.workspace``); older reviews keep NULL."""
+    conn.execute(text("ALTER TABLE rubric_reviews ADD COLUMN workspace VARCHAR"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_create_tables, _v2_review_workspace]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -710,10 +718,16 @@ class Store:
     # -- rubric reviews --
 
     def create_review(
-        self, name: str, model_version: str, parent_id: int | None = None, *, author: str | None = None
+        self,
+        name: str,
+        model_version: str,
+        parent_id: int | None = None,
+        *,
+        author: str | None = None,
+        workspace: str | None = None,
     ) -> int:
-        """Create a rubric review (``parent_id``: the review it continues); return its id. Raises
-        StoreError if the name is taken."""
+        """Create a rubric review (``parent_id``: the review it continues; ``workspace``: the workspace.toml it
+        is of); return its id. Raises StoreError if the name is taken."""
 
         def insert(conn: Connection) -> int:
             taken = conn.execute(select(rubric_reviews.c.id).where(rubric_reviews.c.name == name)).scalar()
@@ -729,13 +743,17 @@ class Store:
                 scale=RUBRIC_SCALE,
                 parent_id=parent_id,
                 author=author,
+                workspace=workspace,
             )
 
         return self.write(insert)
 
-    def list_reviews(self) -> list[dict[str, Any]]:
-        """Return every rubric review, newest first."""
-        return self.read(lambda c: _rows(c, select(rubric_reviews).order_by(rubric_reviews.c.id.desc())))
+    def list_reviews(self, workspace: str | None = None) -> list[dict[str, Any]]:
+        """Return the rubric reviews (of ``workspace`` if given), newest first."""
+        statement = select(rubric_reviews).order_by(rubric_reviews.c.id.desc())
+        if workspace is not None:
+            statement = statement.where(rubric_reviews.c.workspace == workspace)
+        return self.read(lambda c: _rows(c, statement))
 
     def get_review_by_name(self, name: str) -> dict[str, Any] | None:
         """Return the rubric review called ``name``, or None."""

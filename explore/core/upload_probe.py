@@ -4,9 +4,13 @@ as column roles), the label the form proposes, and the roles it chose as ``save_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from explore.core.loading import PICKLE_SUFFIXES, read_table
 from explore.core.upload import upload_root
@@ -15,8 +19,16 @@ NO_COLUMN = "—"  # what the form shows for an optional role left unset
 USUAL_LABELS = ("label", "target", "y", "class", "outcome")
 
 
-def probe_columns(name: str, data: bytes, *, root: Path | None = None) -> list[str]:
-    """The columns of the uploaded data file ``name`` (its bytes ``data``), read as the workspace will read it.
+# A number is read as a time only in a column named like one (a count or an amount can fall in the same range):
+# ts, time, timestamp, epoch, date, datetime, created_at, event_ts, order_time, …
+TIME_NAME = re.compile(r"(^|_)(ts|time|timestamp|epoch|date|datetime|at)$", re.IGNORECASE)
+# Epoch seconds, milliseconds, microseconds and nanoseconds from 1973 to 2286 (each unit's own range).
+EPOCH_RANGES = {"s": (1e8, 1e10), "ms": (1e11, 1e13), "us": (1e14, 1e16), "ns": (1e17, 1e19)}
+TIME_SAMPLE = 200  # values of a text column tried as ISO dates
+
+
+def probe_table(name: str, data: bytes, *, root: Path | None = None) -> pd.DataFrame:
+    """The uploaded data file ``name`` (its bytes ``data``), read as the workspace will read it.
 
     The file is written under ``<root>/_probe/`` (default: ``upload_root()``) so that it is read by its
     suffix exactly as a saved upload would be. Raises ``DataError`` (with the fix) when it cannot be read.
@@ -25,7 +37,56 @@ def probe_columns(name: str, data: bytes, *, root: Path | None = None) -> list[s
     probe_dir.mkdir(parents=True, exist_ok=True)
     probe = probe_dir / Path(name).name
     probe.write_bytes(data)
-    return list(read_table(probe).columns)
+    return read_table(probe)
+
+
+def probe_columns(name: str, data: bytes, *, root: Path | None = None) -> list[str]:
+    """The columns of the uploaded data file (see :func:`probe_table`)."""
+    return list(probe_table(name, data, root=root).columns)
+
+
+@dataclass(frozen=True)
+class TimeGuess:
+    """The column the form proposes as the time column, and why (shown beside it: it was guessed)."""
+
+    column: str
+    reason: str
+
+
+def _epoch_unit(values: pd.Series) -> str | None:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if v.empty:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    return next((unit for unit, (a, b) in EPOCH_RANGES.items() if a <= lo and hi < b), None)
+
+
+def _iso_dates(values: pd.Series) -> bool:
+    sample = values.dropna().astype(str).str.strip().head(TIME_SAMPLE)
+    if sample.empty or not sample.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+        return False
+    return bool(pd.to_datetime(sample, format="ISO8601", errors="coerce").notna().all())
+
+
+def guess_time_column(frame: pd.DataFrame, *, exclude: Sequence[str] = ()) -> TimeGuess | None:
+    """The first column that holds times — a datetime column, text whose values are ISO dates (2024-05-01,
+    2024-05-01T12:00…), or numbers in a column named like a time (``ts``, ``timestamp``, ``created_at``…) in
+    the range of epoch seconds / ms / µs / ns — else None. ``exclude``: columns with another role (the label)."""
+    candidates = [c for c in frame.columns if c not in set(exclude)]
+    for column in candidates:
+        if pd.api.types.is_datetime64_any_dtype(frame[column].dtype):
+            return TimeGuess(str(column), "its values are dates and times")
+    for column in candidates:
+        values = frame[column]
+        if (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)) and _iso_dates(values):
+            return TimeGuess(str(column), "its values are ISO dates")
+    for column in candidates:
+        values = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+        if numeric and TIME_NAME.search(str(column)) and (unit := _epoch_unit(values)):
+            words = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}[unit]
+            return TimeGuess(str(column), f"it is named like a time and holds epoch {words}")
+    return None
 
 
 def default_label_index(columns: Sequence[str]) -> int:

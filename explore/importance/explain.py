@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +49,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from explore.core.progress import Progress
 from explore.core.row_ids import position_of_id
@@ -981,13 +983,28 @@ def _groups(plan: ExplainerPlan, features: list[str]) -> dict[str, tuple[str, ..
     return {f: tuple(v) for f, v in out.items()}
 
 
+def _shap() -> Any:
+    """shap, imported without tqdm's "IProgress not found" warning: shap imports ``tqdm.auto``, which in a Jupyter
+    kernel without ipywidgets warns once and falls back to the text progress bar — which explore never shows
+    (shap's own progress bars are off). Only that warning is silenced, only while shap is first imported."""
+    if "shap" not in sys.modules:
+        from tqdm import TqdmWarning
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+            import shap
+    import shap
+
+    return shap
+
+
 def _gb_multiclass_trees(final: Any, Xt: np.ndarray, decision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact TreeSHAP for a multiclass GradientBoostingClassifier, one tree ensemble per class.
 
     shap's TreeExplainer reads only binary GradientBoostingClassifier; each class's raw score is
     init + learning_rate × Σ trees, so each class is handed to it as a custom tree ensemble.
     """
-    import shap
+    shap = _shap()
 
     lr = float(final.learning_rate)
     k = final.estimators_.shape[1]
@@ -1029,7 +1046,7 @@ def _explain_fast(
     approximate: bool,
     progress: Progress | None,
 ) -> _Raw:
-    import shap
+    shap = _shap()
 
     t0 = time.perf_counter()
     final = plan.final
@@ -1224,7 +1241,8 @@ def explain(
             raise AnalysisError(NO_ROWS.format(what="the row selection", dataset=scored.dataset_name))
     else:
         population = int(mask.sum()) if mask is not None else scored.n
-        positions = sample_rows(scored, n=sample_size or plan.default_sample_size, mask=mask, seed=seed)
+        n = plan.default_sample_size if sample_size is None else sample_size  # 0 is refused, not the default
+        positions = sample_rows(scored, n=n, mask=mask, seed=seed)
     X = scored.X.iloc[positions].reset_index(drop=True)
     notes: list[str] = []
     raw: _Raw | None = None
@@ -1380,6 +1398,7 @@ def importance_table(expl: ShapExplanation) -> pd.DataFrame:
 
 def interaction_partner(expl: ShapExplanation, feature: str, *, output: int | str = 0) -> str | None:
     """The feature that best explains the spread of ``feature``'s SHAP values (shap's approximate_interactions)."""
+    _shap()
     from shap.utils import approximate_interactions
 
     j = expl.feature_index(feature)
@@ -1877,6 +1896,46 @@ def _neutralise(X: pd.DataFrame, feature: str, value: Any) -> pd.DataFrame:
     return out
 
 
+@dataclass(frozen=True)
+class RefitThreads:
+    """How the drop-column refits use the cores: the model's own workers (its ``n_jobs``, resolved) and the
+    BLAS / OpenMP threads each may start (``inner``), so that workers × threads ≤ cores."""
+
+    cores: int
+    workers: int
+    inner: int
+    capped_n_jobs: dict[str, int] = field(default_factory=dict)
+
+
+def _resolved_jobs(value: Any, cores: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        return None  # None (one worker, or a joblib context's choice) or something unknown
+    n = int(value)
+    return max(1, cores + 1 + n) if n < 0 else n  # joblib: -1 every core, -2 all but one, …
+
+
+def refit_threads(model: Any, cores: int | None = None) -> RefitThreads:
+    """The thread budget of refitting ``model``: ``cores`` (default: the cores this process may use, as joblib
+    counts them — CPU affinity and container quotas included); every ``n_jobs`` parameter above the cores is
+    capped to them; the BLAS / OpenMP threads per worker are cores // the most workers any step starts."""
+    from joblib import cpu_count
+
+    cores = max(1, int(cores if cores is not None else cpu_count()))
+    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+    workers, capped = 1, {}
+    for name, value in params.items():
+        if name != "n_jobs" and not name.endswith("__n_jobs"):
+            continue
+        n = _resolved_jobs(value, cores)
+        if n is None:
+            continue
+        if n > cores:
+            capped[name] = cores
+            n = cores
+        workers = max(workers, n)
+    return RefitThreads(cores=cores, workers=workers, inner=max(1, cores // workers), capped_n_jobs=capped)
+
+
 def drop_column_importance(
     model: Any,
     X: pd.DataFrame,
@@ -1962,44 +2021,54 @@ def drop_column_importance(
             X, pd.Series(y).astype(str)
         )
     has_names = hasattr(model, "feature_names_in_")
+    # Each refit: the model's own workers (n_jobs, capped at the cores) × BLAS / OpenMP threads ≤ the cores, so
+    # that the refits do not thrash (a RandomForest's n_jobs=-1 threads each starting every core's BLAS threads).
+    threads = refit_threads(model)
+    model = clone(model).set_params(**threads.capped_n_jobs) if threads.capped_n_jobs else model
+    # One worker: BLAS / OpenMP keep their own defaults (a limit equal to the cores would change nothing).
+    limits = threadpool_limits(limits=threads.inner) if threads.workers > 1 else None
     total = folds * (1 + len(features))
     done = 0
     base_scores, feat_scores = [], {f: [] for f in features}
     test_frac = []
-    for fold, (tr, te) in enumerate(splitter):
-        Xtr, Xte, ytr, yte = X.iloc[tr], X.iloc[te], y[tr], y[te]
-        test_frac.append(len(te) / len(tr))
+    try:
+        for fold, (tr, te) in enumerate(splitter):
+            Xtr, Xte, ytr, yte = X.iloc[tr], X.iloc[te], y[tr], y[te]
+            test_frac.append(len(te) / len(tr))
 
-        def fit_score(
-            a: pd.DataFrame,
-            b: pd.DataFrame,
-            label: str,
-            ytr: np.ndarray = ytr,
-            yte: np.ndarray = yte,
-            fold: int = fold,
-        ) -> float:
-            nonlocal done
-            est = clone(model)
-            try:
-                est.fit(a if has_names else a.to_numpy(), ytr)
-                s = score_fn(est, b if has_names else b.to_numpy(), yte)
-            except Exception as exc:  # noqa: BLE001 - a refit failing is reported, not crashed on
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise AnalysisError(
-                    f"Refitting a copy of the model failed ({label}, fold {fold + 1}): {reason}. "
-                    "The drop-column experiment needs a model that can be refitted on the training data."
-                ) from None
-            done += 1
-            if progress:
-                progress(done / total, f"Fold {fold + 1}/{folds}: {label} ({done}/{total} fits)")
-            return s
+            def fit_score(
+                a: pd.DataFrame,
+                b: pd.DataFrame,
+                label: str,
+                ytr: np.ndarray = ytr,
+                yte: np.ndarray = yte,
+                fold: int = fold,
+            ) -> float:
+                nonlocal done
+                est = clone(model)
+                try:
+                    est.fit(a if has_names else a.to_numpy(), ytr)
+                    s = score_fn(est, b if has_names else b.to_numpy(), yte)
+                except Exception as exc:  # noqa: BLE001 - a refit failing is reported, not crashed on
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise AnalysisError(
+                        f"Refitting a copy of the model failed ({label}, fold {fold + 1}): {reason}. "
+                        "The drop-column experiment needs a model that can be refitted on the training data."
+                    ) from None
+                done += 1
+                if progress:
+                    progress(done / total, f"Fold {fold + 1}/{folds}: {label} ({done}/{total} fits)")
+                return s
 
-        base_scores.append(fit_score(Xtr, Xte, "baseline"))
-        for f in features:
-            value = _neutral(Xtr[f])
-            feat_scores[f].append(
-                fit_score(_neutralise(Xtr, f, value), _neutralise(Xte, f, value), f"without '{f}'")
-            )
+            base_scores.append(fit_score(Xtr, Xte, "baseline"))
+            for f in features:
+                value = _neutral(Xtr[f])
+                feat_scores[f].append(
+                    fit_score(_neutralise(Xtr, f, value), _neutralise(Xte, f, value), f"without '{f}'")
+                )
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
     base = np.asarray(base_scores)
     rho = float(np.mean(test_frac))
     tcrit = float(stats.t.ppf(0.5 + confidence / 2, df=folds - 1))

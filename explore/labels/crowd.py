@@ -21,6 +21,7 @@ Everything is vectorised over arrays of codes; nothing here imports streamlit.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,6 +156,24 @@ def text_keys(values: pd.Series | np.ndarray) -> pd.Series:
             s = s.astype("Int64")
     out = s.astype("string").str.strip()
     return out.mask(out == "", pd.NA)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: Any) -> tuple[tuple[tuple[int, int | str], ...], str]:
+    """A labeler's name as a sort key in which numbers count as numbers: "labeler2" before "labeler10", "Ann"
+    beside "ann" (case is the last tie-break). Every list of labelers (tables, pickers, CSV) is in this order."""
+    text = str(name)
+    parts = _DIGITS.split(text.casefold())
+    key = tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
+    return key, text
+
+
+def natural_order(names: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Positions that put ``names`` in :func:`natural_key` order."""
+    names = list(names)
+    return np.asarray(sorted(range(len(names)), key=lambda i: natural_key(names[i])), dtype=np.int64)
 
 
 _BOOL_TEXT = {"true": "True", "1": "True", "false": "False", "0": "False"}
@@ -578,6 +597,12 @@ def annotations_from_frame(
 
     rows, item_codes = np.unique(rows_all, return_inverse=True)
     labelers, labeler_codes = np.unique(labeler_text.astype(str), return_inverse=True)
+    # Labelers in natural order (labeler2 before labeler10): their codes follow it, so every table, picker and
+    # CSV built from ann.labelers lists them so.
+    order = natural_order(labelers)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    labelers, labeler_codes = labelers[order], rank[labeler_codes]
     ds_label_key = text_keys(data[ws.columns.label].iloc[rows])
     dataset_label = pd.Index(cat_keys).get_indexer(
         pd.Index(ds_label_key.fillna("\x00").to_numpy(dtype=object))

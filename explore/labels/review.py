@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 
 from explore.core.store import Store, from_row, verdicts
 from explore.errors import AnalysisError
-from explore.labels.crowd import Annotations, text_keys
+from explore.labels.crowd import Annotations, natural_key, text_keys
 from explore.report.csv import csv_bytes
 from explore.report.markdown import markdown_table, md_escape
 
@@ -646,7 +646,7 @@ def summarize(session: ReviewSession, *, confidence: float = DEFAULT_CONFIDENCE)
             lab_rows.append((labeler, i, str(said) != str(verified[i])))
     lab = pd.DataFrame(lab_rows, columns=["labeler", "i", "error"])
     by_labeler_rows = []
-    for labeler, g in lab.groupby("labeler", sort=True):
+    for labeler, g in sorted(lab.groupby("labeler"), key=lambda kv: natural_key(kv[0])):
         row = {"labeler": labeler, "reviewed": len(g), "wrong": int(g["error"].sum())}
         if session.mode == "random":
             r = weighted_rate(g["error"].to_numpy(), weights[g["i"].to_numpy()], confidence=confidence)

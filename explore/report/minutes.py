@@ -35,6 +35,11 @@ TITLE = "Readiness review minutes"
 
 NO_WORKSPACE = "no workspace is open (the store's reviews are shown; open a workspace for its analyses)"
 NO_REVIEW = "the store holds no rubric review yet. Start one on the Rubric page (or `explore.start_review`)"
+NO_WORKSPACE_REVIEW = (
+    "the store holds no rubric review of this workspace ({workspace}); its {n} review(s) are of other workspaces "
+    "or were started without one: {known}. Start one for this workspace on the Rubric page (or "
+    "`explore.start_review(…, ws=ws)`), or name one with --review"
+)
 NO_SESSION = (
     "no spot-check session of this workspace is in the store. Start one on the Labels page (Review), or with "
     "`explore.start_spot_check`"
@@ -76,6 +81,7 @@ class Minutes:
     subtitle: str
     created_at: dt.datetime
     sections: tuple[Section, ...] = field(default=())
+    review: ReviewChoice | None = None  # the rubric review reported, and why that one
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
@@ -92,32 +98,72 @@ def _guarded(key: str, title: str, build: Callable[[], Section]) -> Section:
 # ---- sections ---------------------------------------------------------------------------------------------
 
 
-def _find_review(store: Store, review: int | str | None) -> int | None:
+def _workspace_reviews(rows: list[dict[str, Any]], ws: Workspace) -> list[dict[str, Any]]:
+    """The reviews of ``ws``: recorded with its workspace.toml, or — started before reviews recorded their
+    workspace — with no workspace and the model version the Rubric page proposes for it ("<name> · …")."""
+    path = str(ws.config.path)
+    legacy = f"{ws.name} · "
+    return [
+        r
+        for r in rows
+        if r.get("workspace") == path
+        or (not r.get("workspace") and str(r["model_version"]).startswith(legacy))
+    ]
+
+
+def _known(rows: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['id']} ({r['name']!r})" for r in rows[:10]) or "none"
+
+
+@dataclass(frozen=True)
+class ReviewChoice:
+    """The review the minutes report (None: none) and why: named, or the newest of the workspace / store."""
+
+    review_id: int | None
+    name: str = ""
+    why: str = ""
+    unavailable: str | None = None
+
+
+def find_review(store: Store, review: int | str | None, ws: Workspace | None = None) -> ReviewChoice:
+    """The review ``review`` names (id or name, any workspace's; ReportError when there is none), else the
+    newest review of ``ws`` (with no workspace: of the whole store)."""
     rows = store.list_reviews()  # newest first
-    if review is None:
-        return int(rows[0]["id"]) if rows else None
-    for r in rows:
-        if str(r["id"]) == str(review).strip() or r["name"] == review:
-            return int(r["id"])
-    known = ", ".join(f"{r['id']} ({r['name']!r})" for r in rows[:10]) or "none"
-    raise ReportError(REVIEW_UNKNOWN.format(received=review, known=known), received=review)
+    if review is not None:
+        for r in rows:
+            if str(r["id"]) == str(review).strip() or r["name"] == review:
+                return ReviewChoice(int(r["id"]), r["name"], "the review named")
+        raise ReportError(REVIEW_UNKNOWN.format(received=review, known=_known(rows)), received=review)
+    if not rows:
+        return ReviewChoice(None, unavailable=NO_REVIEW)
+    if ws is None:
+        return ReviewChoice(int(rows[0]["id"]), rows[0]["name"], "the newest review in the store")
+    own = _workspace_reviews(rows, ws)
+    if not own:
+        message = NO_WORKSPACE_REVIEW.format(workspace=ws.config.path, n=len(rows), known=_known(rows))
+        return ReviewChoice(None, unavailable=message)
+    return ReviewChoice(int(own[0]["id"]), own[0]["name"], "the newest review of this workspace")
 
 
-def rubric_section(store: Store, ws: Workspace | None, review: int | str | None = None) -> Section:
-    """The review (``review``: id or name; default the newest) as the Rubric page exports it, with its charts."""
+def rubric_section(
+    store: Store, ws: Workspace | None, review: int | str | None = None, *, choice: ReviewChoice | None = None
+) -> Section:
+    """The review (``review``: id or name; default the newest of ``ws``, see :func:`find_review`; or the
+    ``choice`` already made) as the Rubric page exports it, with its charts."""
     from explore.checks.registry import tests_covered
     from explore.rubric import charts
     from explore.rubric.board import review_board
     from explore.rubric.ml_test_score import review_html_parts, review_to_dict, score_history
 
     title = "ML Test Score"
-    review_id = _find_review(store, review)
+    choice = choice if choice is not None else find_review(store, review, ws)
+    review_id = choice.review_id
     if review_id is None:
-        return Section("rubric", title, unavailable=NO_REVIEW)
+        return Section("rubric", title, unavailable=choice.unavailable)
     board = review_board(store, review_id, workspace=ws, automatable=tests_covered())
     data = review_to_dict(board.review, snapshot_rows=board.cited_snapshots(), history=board.trail)
     parts = [
-        f"<p>Review “{esc(board.review.name)}”.</p>",
+        f"<p>Review “{esc(board.review.name)}” (#{review_id}: {esc(choice.why)}).</p>",
         *review_html_parts(data, next_points=board.next_points, heading=3),
     ]
     chart_list = [
@@ -314,12 +360,12 @@ def build_minutes(
     """Every section of the minutes (see the module docstring). ``review`` (id or name) and ``session`` (id)
     pick what is reported (default the newest); an unknown one raises ReportError, a missing one makes its
     section "not available"."""
-    review_id = _find_review(store, review)  # an unknown review is an error before any analysis runs
+    choice = find_review(store, review, ws)  # an unknown review is an error before any analysis runs
     if ws is not None and session is not None:
         _find_session(store, ws, session)
     if ws is not None:
         _check_options(ws, by=by, window=window, shap_rows=shap_rows)
-    sections = [_guarded("rubric", "ML Test Score", lambda: rubric_section(store, ws, review_id))]
+    sections = [_guarded("rubric", "ML Test Score", lambda: rubric_section(store, ws, choice=choice))]
     analyses: list[tuple[str, str, Callable[[], Section]]] = []
     if ws is not None:
         analyses = [
@@ -343,7 +389,7 @@ def build_minutes(
             sections.append(Section(key, title, unavailable=NO_WORKSPACE))
     when = now or dt.datetime.now(dt.UTC)
     subtitle = f"Workspace {ws.name} ({ws.config.path})" if ws is not None else "No workspace"
-    return Minutes(TITLE, subtitle, when, tuple(sections))
+    return Minutes(TITLE, subtitle, when, tuple(sections), choice)
 
 
 def minutes_html(minutes: Minutes, *, png: bool = True) -> str:

@@ -760,10 +760,17 @@ def load_review(store: Store, review_id: int) -> ReviewState:
 
 
 def start_review(
-    store: Store, name: str, model_version: str, *, carry_from: int | None = None, author: str | None = None
+    store: Store,
+    name: str,
+    model_version: str,
+    *,
+    carry_from: int | None = None,
+    author: str | None = None,
+    workspace: str | None = None,
 ) -> int:
     """Create a review (``carry_from``: the review whose state it starts from; ``author``: who started it,
-    default the store's :func:`~explore.core.store.current_author`); return its id.
+    default the store's :func:`~explore.core.store.current_author`; ``workspace``: the workspace.toml it is
+    of, so that ``explore report`` finds it); return its id.
 
     Carried-over tests keep their status, evidence and confirmer from the parent but count towards the
     score only once someone re-confirms them in the new review.
@@ -776,6 +783,7 @@ def start_review(
         " ".join(str(model_version or "").split()) or "unspecified",
         parent_id=carry_from,
         author=author,
+        workspace=workspace,
     )
 
 

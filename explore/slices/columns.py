@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from explore.core.workspace import Scored
+from explore.errors import AnalysisError
 
 from .definition import Condition
 from .report import column_values
@@ -27,6 +28,14 @@ ColumnKind = Literal["categorical", "numeric", "time"]
 MAX_LISTED_VALUES = 500
 # A numeric column with more distinct values than this is filtered by a range, not by picking values.
 MAX_NUMERIC_VALUES = 20
+# The datapoint editor offers every level of a categorical feature in a searchable list up to this many levels;
+# beyond it the value is typed and checked against the levels (a list that long is not read, only searched).
+MAX_PICKED_LEVELS = 5_000
+
+UNKNOWN_LEVEL = (
+    "{column!r} has no level {received!r} (it has {n:,} levels{close}). Type one of its levels exactly, or leave "
+    "the field empty for a missing value."
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,37 @@ def column_info(scored: Scored, column: str) -> ColumnInfo:
 def frequent_values(values: pd.Series, *, limit: int, dropna: bool = False) -> list[Any]:
     """The ``limit`` most frequent values, most frequent first (missing as None, unless ``dropna``)."""
     return [_native(v) for v in values.value_counts(dropna=dropna).index[:limit]]
+
+
+def editor_levels(values: pd.Series) -> list[Any]:
+    """Every level of a categorical feature, most frequent first, then missing (None) — offered even when no row
+    is missing, since a model that accepts missing values can be asked about one."""
+    levels = [_native(v) for v in values.value_counts(dropna=True).index]
+    return [*levels, None]
+
+
+def known_level(values: pd.Series, typed: str, *, column: str) -> Any:
+    """The level of ``values`` whose text is ``typed`` (blank: missing, None); AnalysisError naming the column,
+    what was typed, how many levels there are and the closest ones when there is none."""
+    import difflib
+
+    text = str(typed).strip()
+    if not text:
+        return None
+    levels = [_native(v) for v in values.dropna().unique()]
+    by_text = {str(v): v for v in levels}
+    if text in by_text:
+        return by_text[text]
+    folded = {k.casefold(): v for k, v in by_text.items()}
+    if text.casefold() in folded:
+        return folded[text.casefold()]
+    close = difflib.get_close_matches(text, list(by_text), n=3, cutoff=0.6)
+    hint = "; closest: " + ", ".join(repr(c) for c in close) if close else ""
+    raise AnalysisError(
+        UNKNOWN_LEVEL.format(column=column, received=text, n=len(levels), close=hint),
+        column=column,
+        received=text,
+    )
 
 
 def cell_value(values: pd.Series, position: int) -> Any:

@@ -128,7 +128,10 @@ def test_predictions_only_workspace_gets_a_clear_message(make_app, tmp_path):
     )
     at = make_app(PAGE, workspace=ws)
     assert_no_exception(at)
-    assert texts(at.error) == [explain.NO_MODEL.format(dataset="validation")]
+    # a notice (as the Staleness page gives), not an error: the user did nothing wrong
+    assert texts(at.error) == []
+    assert texts(at.info) == [explain.NO_MODEL.format(dataset="validation")]
+    assert at.info[0].icon == ":material/info:"
 
 
 def test_multiclass_and_regression_pages(make_app, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
+from explore import open as explore_open
 from explore.checks import registry
 from explore.core.store import Store
 from explore.report.markdown import md_escape
@@ -116,7 +117,9 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     assert any("More of a research project" in m.value for m in at.markdown)
     assert len(_rows(at)) == 28 and not _editors(at)  # a list of the tests, no editor open yet
     with Store(db_url) as store:
-        review_id = store.get_review_by_name("churn v3 — 2026-11-22")["id"]
+        started = store.get_review_by_name("churn v3 — 2026-11-22")
+    review_id = started["id"]
+    assert started["workspace"] == str(explore_open(tiny_workspace).config.path)  # explore report finds it
 
     # Two colleagues confirmed Model 1 and Infrastructure 7 from their own laptops meanwhile.
     with Store(db_url) as store:

@@ -339,3 +339,45 @@ def test_discovery_says_when_its_settings_changed_since_the_run(make_app) -> Non
     assert_no_exception(at)
     assert stale in _texts(at)
     assert "Tested **" in _texts(at), "the last results stay on the page"
+
+
+def test_datapoint_editor_sets_a_number_missing_and_offers_every_level(make_app, tmp_path, monkeypatch):
+    """A numeric field can be set to missing (the model imputes it), a categorical one offers all of its
+    2,100 levels (searchable), and past columns.MAX_PICKED_LEVELS the level is typed and checked."""
+    from explore.slices import columns
+    from tests.helpers import frame, make_workspace
+
+    df = frame(2500, seed=4)
+    df["city"] = [f"town{i % 2100}" for i in range(len(df))]
+    df.loc[df.index[:5], "hours"] = 41.0  # the row we open has a value to remove
+    path = make_workspace(
+        tmp_path / "levels", datasets={"train": df.iloc[2200:], "validation": df.iloc[:2200]}
+    )
+    at = make_app(PAGE, workspace=path)
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    at.text_input(key="slices_row_id").set_value(str(df["row_id"].iloc[0])).run()
+    at.button(key="slices_open_row").click().run()
+    assert_no_exception(at)
+    pos = at.session_state[state.SELECTED_ROW]["position"]
+    assert pos == 0
+
+    city = at.selectbox(key=f"slices_edit_{pos}_city")
+    assert len(city.options) == 2101 and "(missing)" in city.options  # every level, then missing
+    at.selectbox(key=f"slices_edit_{pos}_city").set_value("town2099").run()
+    assert "after changing city" in _texts(at)
+
+    assert at.number_input(key=f"slices_edit_{pos}_hours").value == 41.0
+    at.checkbox(key=f"slices_edit_{pos}_hours_missing").check().run()
+    assert_no_exception(at)
+    assert at.number_input(key=f"slices_edit_{pos}_hours").disabled
+    assert "after changing hours, city" in _texts(at)  # hours 41 → missing, predicted by the model
+
+    # Past the list's limit: a text entry checked against the levels, the message naming the problem.
+    monkeypatch.setattr(columns, "MAX_PICKED_LEVELS", 1000)
+    at.run()
+    at.text_input(key=f"slices_edit_{pos}_city").set_value("town 12").run()
+    assert_no_exception(at)
+    errors = texts(at.error)
+    assert any("'city' has no level 'town 12' (it has 2,100 levels; closest: 'town12'" in e for e in errors)
+    at.text_input(key=f"slices_edit_{pos}_city").set_value("town12").run()
+    assert not texts(at.error) and "after changing hours, city" in _texts(at)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from explore.core.upload import toml_text
 from tests.conftest import assert_no_exception, texts, unescaped
 from tests.core.test_fuzz import tables
-from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, make_workspace
+from tests.helpers import BAD_INPUT_MESSAGES, bad_input_workspace, frame, make_workspace
 
 
 def _texts(at) -> str:
@@ -363,3 +363,23 @@ def test_the_slices_page_draws_without_the_estimator_when_the_predictions_are_ke
     assert_no_exception(at)
     assert not at.error, texts(at.error)
     assert asked == [] and at.title[0].value == "Slices"
+
+
+def test_upload_form_preselects_a_guessed_time_column_and_says_so(make_app, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = make_app()
+    df = frame(50)  # "when": 2024-01-01 00:00, … as text
+    at.file_uploader(key="workspace_upload_data").set_value(
+        [("validation.csv", df.to_csv(index=False).encode(), "text/csv")]
+    )
+    at.run()
+    assert_no_exception(at)
+    assert at.selectbox(key="workspace_up_time").value == "when"
+    assert any("Guessed: when (its values are ISO dates)" in unescaped(c.value) for c in at.caption)
+    # no time-like column: nothing preselected, nothing said
+    at.file_uploader(key="workspace_upload_data").set_value(
+        [("plain.csv", df.drop(columns="when").to_csv(index=False).encode(), "text/csv")]
+    )
+    at.run()
+    assert at.selectbox(key="workspace_up_time").value == "—"
+    assert not any("Guessed" in c.value for c in at.caption)

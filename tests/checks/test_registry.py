@@ -564,3 +564,104 @@ def test_an_unwritable_junit_path_is_a_message(tiny_workspace, tmp_path, capsys)
     )
     assert code == registry.EXIT_COULD_NOT_RUN
     assert "Pass --junit with a file in a writable folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        (
+            "--fdr",
+            "2",
+            "--fdr must be a false discovery rate strictly between 0 and 1; received 2.0. Pass e.g. --fdr 0.05.",
+        ),
+        ("--fdr", "0", "--fdr must be a false discovery rate strictly between 0 and 1; received 0.0."),
+        ("--fdr", "nan", "--fdr must be a false discovery rate strictly between 0 and 1; received nan."),
+        (
+            "--fairness-max-gap",
+            "-0.1",
+            "--fairness-max-gap must be a gap between two groups' rates, from 0 to 1",
+        ),
+        ("--estimate-max-drop", "-1", "--estimate-max-drop must be a drop of the metric of at least 0"),
+    ],
+)
+def test_invalid_options_exit_2_even_when_their_check_is_skipped(
+    tiny_workspace, tmp_path, capsys, option, value, words
+):
+    """--fdr 2 with weak_slices skipped (--skip, or --cheap) was not reported: every option is checked up front."""
+    out = tmp_path / "out"
+    argv = [
+        str(tiny_workspace),
+        "--checks",
+        "baseline",
+        "--skip",
+        "weak_slices",
+        option,
+        value,
+        "--out",
+        str(out),
+    ]
+    assert registry.main(argv) == registry.EXIT_COULD_NOT_RUN
+    report = _report(out)
+    assert report["checks"] == [] and words in report["problems"][0]  # nothing ran
+    assert words in capsys.readouterr().err
+
+
+def test_both_bad_options_are_named_at_once(tiny_workspace, tmp_path):
+    out = tmp_path / "out"
+    argv = [str(tiny_workspace), "--fdr", "2", "--fairness-max-gap", "5", "--out", str(out)]
+    assert registry.main(argv) == registry.EXIT_COULD_NOT_RUN
+    problem = _report(out)["problems"][0]
+    assert "--fdr must be" in problem and "--fairness-max-gap must be" in problem
+
+
+@pytest.mark.parametrize("failure", ["query", "import"])
+def test_engine_logs_are_closed_when_a_check_raises(tmp_path, monkeypatch, failure):
+    """weak_slices and fairness open the out-of-core log with `with ctx.log() as log:`: a bug raised inside
+    (not an ExploreError) — in the engine query, or importing the engine's module, which the hand-written
+    try/finally left outside — still closes its connection."""
+    import sys
+
+    from explore.core.workspace import open_workspace, read_workspace
+    from tests.engine.test_metrics import predictions_log
+    from tests.engine.test_out_of_core_api import twin_workspaces
+
+    twin_workspaces(
+        tmp_path,
+        "binary",
+        {"train": predictions_log("binary", 300), "validation": predictions_log("binary", 2000)},
+        {"validation"},
+    )
+    ws = open_workspace(read_workspace(tmp_path / "ooc"))
+    opened = []
+    real_log = type(ws).log
+
+    def spy(self, name):
+        log = real_log(self, name)
+        opened.append(log)
+        return log
+
+    monkeypatch.setattr(type(ws), "log", spy)
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug inside the engine query")
+
+    monkeypatch.setattr("explore.engine.discovery.weak_slices", bug)
+    monkeypatch.setattr("explore.engine.grouping.fairness_gaps", bug)
+    if failure == "import":  # `from explore.engine.… import …` raises ImportError
+        monkeypatch.setitem(sys.modules, "explore.engine.discovery", None)
+        monkeypatch.setitem(sys.modules, "explore.engine.grouping", None)
+    ctx = registry.CheckContext(
+        ws=ws,
+        eval_dataset="validation",
+        train_dataset="train",
+        serving_dataset=None,
+        thresholds=None,
+        options={"fairness": ["city"]},
+    )
+    for check in ("weak_slices", "fairness"):
+        with pytest.raises(RuntimeError if failure == "query" else ImportError):
+            registry.CHECKS[check].run(ctx)
+    assert len(opened) == 2
+    for log in opened:
+        with pytest.raises(Exception, match="(?i)closed"):
+            log.con.execute("SELECT 1")

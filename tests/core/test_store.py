@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 
 import explore.core.store as store_module
 from explore.core.store import (
+    SCHEMA_VERSION,
     STORE_BAD_CHOICE,
     STORE_FOLDER_FAILED,
     STORE_LOCKED,
@@ -96,7 +97,7 @@ def _schema_version(store: Store) -> str:
 def test_schema_created_and_version_recorded(store):
     tables = set(store.read(lambda c: inspect(c).get_table_names()))
     assert tables == set(metadata.tables)
-    assert _schema_version(store) == "1"
+    assert _schema_version(store) == str(SCHEMA_VERSION)
 
 
 def test_every_table_has_author_and_created_at():
@@ -111,42 +112,75 @@ def test_reopening_is_idempotent(db_url):
     with Store(db_url) as second, Store(db_url) as third:
         assert [row["name"] for row in third.list_slices("w")] == ["young"]
         assert second.read(lambda c: c.execute(select(func.count()).select_from(meta)).scalar()) == 1
-        assert _schema_version(second) == "1"
+        assert _schema_version(second) == str(SCHEMA_VERSION)
 
 
 def test_newer_schema_version_is_refused(db_url):
+    newer = SCHEMA_VERSION + 1
     with Store(db_url) as old:
-        old.write(lambda c: c.execute(meta.update().values(value="2")))
+        old.write(lambda c: c.execute(meta.update().values(value=str(newer))))
     with pytest.raises(StoreError) as caught:
         Store(db_url)
-    assert str(caught.value) == STORE_SCHEMA_NEWER.format(url=old.display_url, found=2, supported=1)
+    assert str(caught.value) == STORE_SCHEMA_NEWER.format(
+        url=old.display_url, found=newer, supported=SCHEMA_VERSION
+    )
 
 
 def test_pending_migrations_run_once_on_an_older_database(db_url, monkeypatch):
     with Store(db_url):
         pass
     applied = []
+    nxt = SCHEMA_VERSION + 1
 
-    def v2_add_tags(conn):
-        applied.append(2)
+    def add_tags(conn):
+        applied.append(nxt)
         Table("tags", MetaData(), Column("id", Integer, primary_key=True)).create(conn)
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, v2_add_tags])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", nxt)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, add_tags])
     with Store(db_url) as migrated, Store(db_url):
-        assert applied == [2]
-        assert _schema_version(migrated) == "2"
+        assert applied == [nxt]
+        assert _schema_version(migrated) == str(nxt)
         assert "tags" in migrated.read(lambda c: inspect(c).get_table_names())
 
 
 def test_a_new_database_is_built_at_the_current_version_without_replaying_migrations(db_url, monkeypatch):
-    def v2_must_not_run(conn):
-        pytest.fail("a new database replayed migration 2")
+    nxt = SCHEMA_VERSION + 1
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, v2_must_not_run])
+    def must_not_run(conn):
+        pytest.fail(f"a new database replayed migration {nxt}")
+
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", nxt)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, must_not_run])
     with Store(db_url) as fresh:
-        assert _schema_version(fresh) == "2"
+        assert _schema_version(fresh) == str(nxt)
+
+
+def test_a_version_1_store_gains_the_review_workspace_and_keeps_its_reviews(tmp_path):
+    """Schema 2: reviews record their workspace. A store written by version 1 keeps its reviews (workspace
+    NULL) and records the workspace of new ones."""
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    with Store(url) as store:  # rebuild the version-1 table and stamp, as an older release left them
+
+        def to_v1(conn):
+            conn.exec_driver_sql("ALTER TABLE rubric_reviews DROP COLUMN workspace")
+            conn.execute(meta.update().values(value="1"))
+
+        store.write(to_v1)
+        store.write(
+            lambda c: c.exec_driver_sql(
+                "INSERT INTO rubric_reviews (name, model_version, scale, author, created_at) "
+                "VALUES ('old', 'v1', '0-1', 'ada', '2024-01-01 00:00:00')"
+            )
+        )
+    with Store(url) as store:
+        assert _schema_version(store) == str(SCHEMA_VERSION)
+        rid = store.create_review("new", "v2", workspace="/w/workspace.toml")
+        assert [(r["name"], r["workspace"]) for r in store.list_reviews()] == [
+            ("new", "/w/workspace.toml"),
+            ("old", None),
+        ]
+        assert [r["id"] for r in store.list_reviews(workspace="/w/workspace.toml")] == [rid]
 
 
 def test_sqlite_pragmas(sqlite_store):

@@ -89,3 +89,33 @@ def test_column_roles_leave_unset_choices_out():
         "prediction": "pred",
         "score": None,
     }
+
+
+def test_the_time_column_is_guessed_from_dates_iso_text_or_epoch_named_numbers():
+    import pandas as pd
+
+    from explore.core.upload_probe import guess_time_column
+
+    n = 5
+    base = pd.DataFrame({"amount": [1.0, 2, 3, 4, 5], "label": [0, 1, 0, 1, 0]})
+    when = pd.date_range("2024-01-01", periods=n, freq="D")
+    # a datetime column (Parquet, or a CSV the reader parsed)
+    guess = guess_time_column(base.assign(when=when))
+    assert (guess.column, guess.reason) == ("when", "its values are dates and times")
+    # ISO text, with or without a time of day
+    iso = base.assign(day=when.strftime("%Y-%m-%d"), stamp=when.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert guess_time_column(iso).column == "day"
+    assert guess_time_column(iso).reason == "its values are ISO dates"
+    # epoch numbers, only in a column named like a time
+    epoch_s = [1_704_067_200 + 86_400 * i for i in range(n)]  # 2024-01-01 onwards, in seconds
+    assert guess_time_column(base.assign(created_at=epoch_s)).reason == (
+        "it is named like a time and holds epoch seconds"
+    )
+    assert guess_time_column(base.assign(event_ts=[t * 1000 for t in epoch_s])).reason.endswith(
+        "epoch milliseconds"
+    )
+    assert guess_time_column(base.assign(customer=epoch_s)) is None  # a number not named like a time
+    assert guess_time_column(base.assign(ts=[1, 2, 3, 4, 5])) is None  # named like one, not an epoch
+    # text that only starts like a date, or is not one at all, is not a time
+    assert guess_time_column(base.assign(code=["2024-01-01x", "b", "c", "d", "e"])) is None
+    assert guess_time_column(base.assign(day=when.strftime("%Y-%m-%d")), exclude=["day"]) is None

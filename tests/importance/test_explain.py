@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import shap
 from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
@@ -738,3 +740,77 @@ def test_explain_params_round_trip_through_a_dict_and_ignore_unknown_keys():
         "n_permutations": 24,
         "seed": 3,
     }
+
+
+class _ThreadRecorder(ClassifierMixin, BaseEstimator):
+    """A logistic regression with ``n_jobs`` workers that records, at each fit, the BLAS / OpenMP threads it may
+    start (threadpoolctl) and its own n_jobs."""
+
+    seen: list[tuple[int, Any]] = []
+
+    def __init__(self, n_jobs: int | None = None):
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y):
+        from threadpoolctl import threadpool_info
+
+        pools = [p["num_threads"] for p in threadpool_info()]
+        type(self).seen.append((max(pools, default=1), self.n_jobs))
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+@pytest.mark.parametrize("n_jobs", [-1, 2, 64])
+def test_drop_column_refits_cap_workers_times_threads_to_the_cores(n_jobs, monkeypatch):
+    """The model's own workers (n_jobs, capped at the cores) × the BLAS / OpenMP threads of each refit stay within
+    the cores (no oversubscription); the caller's thread limits are restored afterwards; the numbers are the
+    uncapped run's."""
+    from threadpoolctl import threadpool_info
+
+    cores = 4
+    monkeypatch.setattr("joblib.cpu_count", lambda *a, **k: cores)
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y = np.where(X["a"] + rng.normal(0, 0.5, 300) > 0, "y", "n")
+    model = make_pipeline(StandardScaler(), _ThreadRecorder(n_jobs=n_jobs)).fit(X, y)
+    plan = explain.refit_threads(model)
+    workers = {-1: cores, 2: 2, 64: cores}[n_jobs]
+    assert (plan.cores, plan.workers, plan.inner) == (cores, workers, cores // workers)
+    assert plan.capped_n_jobs == ({"_threadrecorder__n_jobs": cores} if n_jobs == 64 else {})
+
+    before = [p["num_threads"] for p in threadpool_info()]
+    _ThreadRecorder.seen = []
+    with threadpool_limits(limits=cores):  # as if BLAS / OpenMP had started a thread per core
+        capped = explain.drop_column_importance(model, X, y, features=["a", "b"], task="binary", folds=3)
+        monkeypatch.setattr(explain, "threadpool_limits", lambda limits: threadpool_limits(limits=cores))
+        uncapped = explain.drop_column_importance(model, X, y, features=["a", "b"], task="binary", folds=3)
+    refits = _ThreadRecorder.seen[: 3 * 3]
+    assert len(refits) == 9
+    assert all(threads * min(workers, jobs if jobs > 0 else cores) <= cores for threads, jobs in refits)
+    assert all(threads == cores // workers for threads, _ in refits)
+    assert all(jobs == (cores if n_jobs == 64 else n_jobs) for _, jobs in refits)
+    assert [p["num_threads"] for p in threadpool_info()] == before  # limits restored
+    pd.testing.assert_frame_equal(
+        capped.table.drop(columns="fold_benefits"), uncapped.table.drop(columns="fold_benefits")
+    )
+
+
+def test_drop_column_leaves_a_one_worker_models_threads_alone(monkeypatch):
+    """No n_jobs (one worker): BLAS / OpenMP keep their defaults — HistGradientBoosting's OpenMP threads are the
+    model's own parallelism, not an oversubscription."""
+    calls = []
+    monkeypatch.setattr(explain, "threadpool_limits", lambda limits: calls.append(limits))
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = np.where(X["a"] > 0, "y", "n")
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    assert explain.refit_threads(model).workers == 1
+    explain.drop_column_importance(model, X, y, features=["a"], task="binary", folds=3)
+    assert calls == []

@@ -668,3 +668,51 @@ def test_annotation_file_in_workspace_toml_is_read_and_joined(tmp_path):
     answers = ann.answers(np.array([0, 1]))
     assert answers["a"].tolist() == [">50K", "<=50K"]
     assert answers["b"].iloc[0] == ">50K" and pd.isna(answers["b"].iloc[1])
+
+
+# ---- labelers in natural order -----------------------------------------------------------------------
+
+
+def test_natural_key_counts_numbers_as_numbers():
+    names = ["labeler10", "labeler2", "Labeler1", "labeler1", "labeler", "zed", "ann 3b", "ann 3a", "ann 12"]
+    assert sorted(names, key=crowd.natural_key) == [
+        "ann 3a",
+        "ann 3b",
+        "ann 12",
+        "labeler",
+        "Labeler1",
+        "labeler1",
+        "labeler2",
+        "labeler10",
+        "zed",
+    ]
+
+
+def test_labelers_are_listed_in_natural_order_with_unchanged_numbers(tmp_path):
+    """labeler2 before labeler10 in ann.labelers (the pickers), the trust table (and its CSV) and each item's
+    answers; the numbers per labeler are those of the same crowd under names whose text order is natural."""
+    rng = np.random.default_rng(5)
+    n = 600
+    validation = frame(n, seed=5)
+    truth = np.where(rng.random(n) < 0.4, "yes", "no")
+    accuracy = {"labeler10": 0.95, "labeler2": 0.7, "labeler1": 0.85, "labeler9": 0.9}
+    long = simulate_labels(truth, ["no", "yes"], accuracy, seed=5)
+    validation["income"] = truth
+    ws = synthetic_workspace(
+        tmp_path,
+        model=None,
+        validation=validation,
+        columns={"label": "income", "id": "row_id", "prediction": "income"},
+    )
+    natural = ["labeler1", "labeler2", "labeler9", "labeler10"]
+    ann = annotations_for(ws, long)
+    assert ann.labelers.tolist() == natural
+    trust = crowd.labeler_trust(ann, crowd.consensus(ann), threshold=0.8).table
+    assert trust["labeler"].tolist() == natural
+    assert ann.answers(np.arange(10)).columns.tolist() == natural  # the queue's columns, one per labeler
+    # the same crowd named so that text order is natural order: the same numbers per labeler
+    plain = {name: f"w{i}" for i, name in enumerate(natural)}
+    ann2 = annotations_for(ws, long.assign(who=long["who"].map(plain)))
+    trust2 = crowd.labeler_trust(ann2, crowd.consensus(ann2), threshold=0.8).table
+    numbers = trust.drop(columns="labeler").reset_index(drop=True)
+    pd.testing.assert_frame_equal(numbers, trust2.drop(columns="labeler").reset_index(drop=True))

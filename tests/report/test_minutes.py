@@ -100,15 +100,20 @@ def store(db_url: str):
         yield s
 
 
-def _review(store: Store, name: str = "churn v3", note: str = "schema checked in CI") -> int:
-    rid = mts.start_review(store, name, "v3")
+def _review(
+    store: Store,
+    name: str = "churn v3",
+    note: str = "schema checked in CI",
+    ws: explore.Workspace | None = None,
+) -> int:
+    rid = mts.start_review(store, name, "v3", workspace=str(ws.config.path) if ws is not None else None)
     mts.confirm_test(store, rid, "data-1", status="automated", author="ada", evidence_text=note)
     mts.confirm_test(store, rid, "model-2", status="manual", author="bob", links=["https://ok.example/a"])
     return rid
 
 
 def test_minutes_hold_every_section_with_its_numbers_and_charts(ws, store, db_url):
-    rid = _review(store)
+    rid = _review(store, ws=ws)
     session = explore.start_spot_check(ws, name="spot", reviewer="ada", size=6, mode="random")
     items = explore.spot_check_items(session)
     explore.record_verdict(session, str(items.iloc[0]["key"]), "correct", reviewer="ada")
@@ -179,6 +184,55 @@ def test_no_workspace_still_writes_the_review(store):
     assert "no workspace is open" in minutes.sections[1].unavailable
 
 
+def test_the_report_uses_the_newest_review_of_its_own_workspace(tiny_workspace, db_url, tmp_path, capsys):
+    ws = explore.open(tiny_workspace)
+    out = tmp_path / "minutes.html"
+    args = [
+        "report",
+        str(tiny_workspace),
+        "--out",
+        str(out),
+        "--shap-rows",
+        "30",
+        "--by",
+        "region",
+        "--no-png",
+    ]
+    with Store(db_url) as store:
+        mts.start_review(store, "other team's review", "v9", workspace="/elsewhere/workspace.toml")
+        mts.start_review(store, "notebook review", "v9")  # started without a workspace
+        # this workspace has none: a clear reason, naming the reviews that are there, not another's review
+        section = build_minutes(ws, store, by=["region"], shap_rows=30).section("rubric")
+        assert section.unavailable is not None
+        assert "no rubric review of this workspace" in section.unavailable
+        assert str(ws.config.path) in section.unavailable and "other team's review" in section.unavailable
+        assert main(args) == 0
+        assert "no rubric review of this workspace" in parse(out.read_text(encoding="utf-8")).text("rubric")
+
+        own = _review(store, "ours", ws=ws)
+        mts.start_review(store, "newer, of another workspace", "v9", workspace="/elsewhere/workspace.toml")
+        # a review started on the Rubric page before reviews recorded their workspace: found by its model version
+        minutes = build_minutes(ws, store, by=["region"], shap_rows=30)
+    assert minutes.review.review_id == own and minutes.section("rubric").title.endswith("ours")
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"Rubric review: #{own} 'ours' (the newest review of this workspace)" in err
+    text = parse(out.read_text(encoding="utf-8")).text("rubric")
+    assert "the newest review of this workspace" in text and "newer, of another workspace" not in text
+    # no workspace open: the store's newest
+    with Store(db_url) as store:
+        assert build_minutes(None, store).review.name == "newer, of another workspace"
+
+
+def test_a_review_from_before_reviews_recorded_their_workspace_is_found_by_its_model_version(ws, store):
+    from explore.rubric.board import default_model_version
+
+    legacy = mts.start_review(store, "legacy", default_model_version(ws))  # as the page proposed it
+    mts.start_review(store, "unrelated", "v1")
+    assert build_minutes(ws, store, by=["region"], shap_rows=30).review.review_id == legacy
+
+
 @pytest.mark.parametrize("key", NAMES)
 def test_hostile_names_notes_and_columns_stay_text(key, tmp_path, db_url):
     payload = PAYLOADS[key]
@@ -237,7 +291,7 @@ def test_unwritable_output_is_a_message(tmp_path):
 
 def test_cli_writes_the_file_and_exits_2_on_bad_input(tiny_workspace, db_url, tmp_path, capsys):
     with Store(db_url) as store:
-        _review(store)
+        _review(store, ws=explore.open(tiny_workspace))
     out = tmp_path / "minutes.html"
     assert (
         main(

@@ -92,13 +92,20 @@ def new_review_form(store: Store, ws: Workspace | None, reviews: list[dict[str, 
             help="Carried-over tests keep their status and evidence but count only once re-confirmed here.",
         )
         if st.form_submit_button("Start review", icon=":material/add:", type="primary"):
-            _start(store, name, version, parent)
+            _start(store, name, version, parent, ws)
             st.rerun()
 
 
 @guarded
-def _start(store: Store, name: str, version: str, parent: int | None) -> None:
-    rid = start_review(store, name, version, carry_from=parent, author=identity.recording_author())
+def _start(store: Store, name: str, version: str, parent: int | None, ws: Workspace | None) -> None:
+    rid = start_review(
+        store,
+        name,
+        version,
+        carry_from=parent,
+        author=identity.recording_author(),
+        workspace=str(ws.config.path) if ws is not None else None,
+    )
     st.session_state[PENDING_REVIEW] = rid
     flash(f"Started review “{' '.join(name.split())}”.", icon=SUCCESS_ICON)
 

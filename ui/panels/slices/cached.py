@@ -15,7 +15,6 @@ from explore.slices.definition import SliceDefinition
 from ui.cache import cache_small
 
 CONFIDENCE = 0.95  # of every interval on the page
-EDITOR_OPTIONS = 100  # values offered for a categorical feature in the datapoint editor
 
 
 @cache_small(max_entries=64)
@@ -45,8 +44,8 @@ def fairness_gaps(
 
 @cache_small(max_entries=256)
 def editor_options(scored: Scored, feature: str) -> list[Any]:
-    """The most frequent values of a categorical feature (missing as None), for the datapoint editor."""
-    return columns.frequent_values(scored.frame[feature], limit=EDITOR_OPTIONS)
+    """Every level of a categorical feature, most frequent first, then missing (None), for the datapoint editor."""
+    return columns.editor_levels(scored.frame[feature])
 
 
 @cache_small(max_entries=16)

@@ -27,7 +27,7 @@ def perturbations_section(ctx: PageContext, focus: SliceRows) -> None:
         "**Invariance** — changing it should not change the decision; **directional** — the score should only move one way."
     )
     if ctx.model is None:
-        st.info(whatif.NO_MODEL.format(what="A perturbation check"))
+        st.info(whatif.NO_MODEL.format(what="A perturbation check"), icon=":material/info:")
         return
     c1, c2, c3 = st.columns(3)
     feat = c1.selectbox("Feature", sc.feature_names, key="slices_pert_feature")

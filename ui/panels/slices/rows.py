@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from explore.core.serialise import plain
+from explore.errors import ExploreError
 from explore.report.csv import csv_bytes
 from explore.slices import charts, columns, datapoint, whatif
 from explore.slices.comparison import SliceRows
@@ -106,7 +107,7 @@ def _edited_prediction(ctx: PageContext, pos: int) -> None:
     st.markdown("**Edit features** (the prediction updates live)")
     edits: dict[str, Any] = {feat: _feature_widget(ctx, feat, pos) for feat in sc.feature_names}
     if ctx.model is None:
-        st.info(whatif.NO_MODEL.format(what="Editing a datapoint"))
+        st.info(whatif.NO_MODEL.format(what="Editing a datapoint"), icon=":material/info:")
         return
     with shown_errors(stop=False):
         res = whatif.edit_and_predict(ctx.model, sc, pos, edits)
@@ -142,14 +143,39 @@ def _edited_prediction(ctx: PageContext, pos: int) -> None:
 
 
 def _feature_widget(ctx: PageContext, feat: str, pos: int) -> Any:
-    """The row's value of ``feat`` in a number box (numeric features) or a list of frequent values."""
+    """The row's value of ``feat``: a number box with a "missing" switch (numeric features), a searchable list
+    of every level with "(missing)" (categorical ones), or — past ``columns.MAX_PICKED_LEVELS`` levels — a text
+    entry checked against the levels."""
     values = ctx.scored.frame[feat]
     current = columns.cell_value(values, pos)
     key = f"slices_edit_{pos}_{feat}"
     if columns.is_numeric_column(values):
         number = None if current is None else float(current)
-        return st.number_input(md_text(feat), value=number, key=key, placeholder="missing", format="%g")
+        box, switch = st.columns([4, 1], vertical_alignment="bottom")
+        missing = switch.checkbox(
+            "missing",
+            value=current is None,
+            key=f"{key}_missing",
+            help="Set the value missing (NaN), as a row without it would reach the model.",
+        )
+        typed = box.number_input(
+            md_text(feat), value=number, key=key, placeholder="missing", format="%g", disabled=missing
+        )
+        return None if missing else typed
     options = list(cached.editor_options(ctx.scored, feat))
+    if len(options) > columns.MAX_PICKED_LEVELS + 1:
+        typed = st.text_input(
+            md_text(feat),
+            value="" if current is None else str(current),
+            key=key,
+            placeholder="missing",
+            help=f"{len(options) - 1:,} levels: type one exactly (empty: missing).",
+        )
+        try:
+            return columns.known_level(values, typed, column=feat)
+        except ExploreError as exc:
+            say("error", exc, icon=":material/error:")
+            return current
     if current not in options:
         options.append(current)
     return st.selectbox(
@@ -158,6 +184,7 @@ def _feature_widget(ctx: PageContext, feat: str, pos: int) -> Any:
         index=options.index(current),
         key=key,
         format_func=lambda x: "(missing)" if x is None else option_text(x),
+        help=f"All {len(options) - 1:,} levels, most frequent first; type to search.",
     )
 
 
@@ -215,7 +242,7 @@ def _ice(ctx: PageContext, focus: SliceRows, pos: int) -> None:
     """The row's output across one feature, and optionally the partial dependence over the slice."""
     st.markdown("**ICE: this row's output across one feature**")
     if ctx.model is None:
-        st.info(whatif.NO_MODEL.format(what="An ICE curve"))
+        st.info(whatif.NO_MODEL.format(what="An ICE curve"), icon=":material/info:")
         return
     feat = st.selectbox("Feature", ctx.scored.feature_names, key="slices_ice_feature")
     with shown_errors(stop=False):

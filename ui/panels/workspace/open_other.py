@@ -8,9 +8,17 @@ import streamlit as st
 
 from explore.cli.commands import max_upload_mb
 from explore.core.upload import UploadedFile, check_size, save_uploaded_workspace
-from explore.core.upload_probe import NO_COLUMN, column_roles, default_label_index, is_pickle, probe_columns
+from explore.core.upload_probe import (
+    NO_COLUMN,
+    column_roles,
+    default_label_index,
+    guess_time_column,
+    is_pickle,
+    probe_table,
+)
 from ui import state
 from ui.boundary import shown_errors
+from ui.safe import md_text
 
 from .opening import open_path
 
@@ -52,14 +60,26 @@ def upload_section(*, expanded: bool) -> None:
         with shown_errors(stop=False):
             for f in [*data_files, *([model_file] if model_file else [])]:
                 check_size(f.name, f.size, limit)
-            columns = probe_columns(data_files[0].name, data_files[0].getvalue())
+            probed = probe_table(data_files[0].name, data_files[0].getvalue())
+            columns = list(probed.columns)
         if not columns:
             return
         c1, c2, c3 = st.columns(3)
         label = c1.selectbox(
             "Label column", columns, index=default_label_index(columns), key="workspace_up_label"
         )
-        time = c2.selectbox("Time column (optional)", [NO_COLUMN, *columns], key="workspace_up_time")
+        guess = guess_time_column(probed, exclude=[label])
+        time_options = [NO_COLUMN, *columns]
+        time = c2.selectbox(
+            "Time column (optional)",
+            time_options,
+            index=time_options.index(guess.column) if guess else 0,
+            key="workspace_up_time",
+        )
+        if guess is not None and time == guess.column:
+            c2.caption(
+                md_text(f"Guessed: {guess.column} ({guess.reason}). Pick another, or {NO_COLUMN} for none.")
+            )
         id_column = c3.selectbox("Id column (optional)", [NO_COLUMN, *columns], key="workspace_up_id")
         c4, c5, c6 = st.columns(3)
         task = c4.selectbox("Task", ["infer", "binary", "multiclass", "regression"], key="workspace_up_task")
