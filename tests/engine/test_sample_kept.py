@@ -170,3 +170,25 @@ def test_common_classes_share_one_pass_and_a_rare_class_gets_its_own():
     # Within a class the picked rows are spread like the class (not the first ones of the pool).
     a = sample.loc[sample["y"] == "a", "x"]
     assert abs(a.mean() - df.loc[df["y"] == "a", "x"].mean()) < 0.25
+
+
+def test_the_sample_is_checked_when_drawn(tmp_path, monkeypatch):
+    """Opening validates the probe (the first rows): an inf further in the files is found when the sample is
+    drawn, with the same message an in-memory dataset gets at open."""
+    from explore.errors import DataError
+
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    df = predictions_log("binary", ROWS)
+    last = (
+        pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+        == pd.to_datetime(df["when"]).dt.strftime("%Y-%m").max()
+    )
+    df["age"] = df["age"].astype("float64")
+    df.loc[last, "age"] = float("inf")  # every row of the last month: surely in the sample, not in the probe
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }')
+    ws = explore.open(tmp_path)
+    assert not ws.samples["log"].drawn and len(ws.samples["log"].probe.frame) < ROWS
+    with pytest.raises(DataError, match=r"infinite|inf") as got:
+        ws.dataset("log")
+    assert "'age'" in str(got.value) and "'log'" in str(got.value)
