@@ -71,12 +71,30 @@ _NOTE_SHOWN = "_loaders_cache_note_shown"
 @cache_shared(max_entries=16)
 def _scored(ws: Workspace, dataset: str, model: str | None) -> Scored:
     """Shared by every session, keyed by the workspace's files (ui.cache hashes a Workspace by its key); the
-    model's outputs come from the cache beside the workspace when a previous start (or process) wrote them."""
+    model's outputs come from the cache beside the workspace when a previous start (or process) wrote them.
+    An out-of-core dataset's sample is drawn here, the first time a page needs its rows (opening drew none)."""
+    _draw_sample(ws, dataset)
     with st.spinner(f"Scoring dataset '{dataset}'" + (f" with model '{model}'…" if model else "…")):
         got = score_cached(ws, dataset, model)
     if got.note and got.path is not None:
         _NOTES[str(got.path.parent)] = got.note
     return got.scored
+
+
+def _draw_sample(ws: Workspace, dataset: str) -> None:
+    """Draw (or read back) the sample of an out-of-core dataset not drawn yet, saying what is read meanwhile."""
+    if not ws.is_out_of_core(dataset) or ws.samples[dataset].drawn:
+        return
+    from explore.engine.sample import SAMPLE_ROWS
+
+    total = ws.samples[dataset].total
+    with st.spinner(
+        f"Drawing the rows of dataset {md_text(repr(dataset))} for row-level views: a sample of up to "
+        f"{SAMPLE_ROWS:,} of its {total:,} rows, stratified by label — a pass over every column of its files, "
+        "done once (kept beside the workspace for the next start)…",
+        show_time=True,
+    ):
+        ws.dataset(dataset)
 
 
 def scored(dataset: str | None = None, model: str | None = None, ws: Workspace | None = None) -> Scored:

@@ -55,10 +55,17 @@ def role_table(ws: Workspace) -> pd.DataFrame:
 def dataset_table(ws: Workspace) -> pd.DataFrame:
     """One row per dataset: ``dataset``, ``rows``, ``columns``, ``file``; the label's balance (``share <class>``
     as fractions rounded to 4 places, or ``label mean`` / ``label std`` for regression); ``missing labels``;
-    and the time range (``from`` / ``to``, dates) when the workspace has a time column."""
+    and the time range (``from`` / ``to``, dates) when the workspace has a time column.
+
+    An out-of-core dataset (``ws.is_out_of_core``) draws no sample here: its row count and label counts are those
+    of every row, read as the workspace opened (``explore.engine.sample.Probe``); its label mean and time range
+    are left out (they would need a pass over its files)."""
     label = ws.columns.label
     rows = []
     for name in ws.dataset_names:
+        if ws.is_out_of_core(name):
+            rows.append(_engine_dataset_row(ws, name))
+            continue
         df = ws.dataset(name)
         row = {
             "dataset": name,
@@ -78,6 +85,27 @@ def dataset_table(ws: Workspace) -> pd.DataFrame:
             row["from"], row["to"] = str(t.min())[:10], str(t.max())[:10]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _engine_dataset_row(ws: Workspace, name: str) -> dict[str, object]:
+    probe = ws.samples[name].probe
+    row: dict[str, object] = {
+        "dataset": name,
+        "rows": probe.total,
+        "columns": probe.frame.shape[1],
+        "file": ws.config.datasets[name].name,
+    }
+    counts = probe.label_counts
+    if counts is not None:
+        labelled = sum(n for v, n in counts.items() if v is not None and v == v)
+        if ws.task != "regression" and labelled:
+            ordered = sorted(
+                ((v, n) for v, n in counts.items() if v is not None and v == v),
+                key=lambda kv: (-kv[1], str(kv[0])),
+            )
+            row.update({f"share {v}": round(n / labelled, 4) for v, n in ordered})
+        row["missing labels"] = probe.total - labelled
+    return row
 
 
 def metrics_by_dataset(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

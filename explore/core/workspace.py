@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -569,8 +570,10 @@ class Workspace:
         from objects in memory (see ``from_frames``) keeps its annotations itself and is identified by its
         contents, not by files."""
         self.config = config
-        # Datasets that stay in the engine: name -> explore.engine.sample.SampleInfo of the rows in ``frames``.
+        # Datasets that stay in the engine: name -> explore.engine.sample.LazySample, their rows (a sample) drawn
+        # the first time ``dataset(name)`` is asked for; validation at open reads its probe instead.
         self.samples: dict[str, Any] = samples or {}
+        self._draw_lock = threading.Lock()
         self._handles: dict[str, ModelHandle] = {
             k: v if isinstance(v, ModelHandle) else ModelHandle.of(k, v) for k, v in loaded.items()
         }
@@ -581,7 +584,7 @@ class Workspace:
         self._annotation_frame = annotation_frame
         self._content_key = content_key
         self.warnings: list[str] = []
-        self.times: dict[str, pd.Series] = {}
+        self.times: dict[str, pd.Series] = _Times(self)
         self._validate()
 
     # -- identity
@@ -671,12 +674,30 @@ class Workspace:
         return self.config.columns
 
     def dataset(self, name: str) -> pd.DataFrame:
-        """The dataset as read from its file (shared: never mutate it)."""
+        """The dataset as read from its file (shared: never mutate it); an out-of-core dataset's sample, drawn
+        (or read back from where it is kept) the first time it is asked for and then checked as the workspace's
+        datasets are at open."""
+        if name in self.samples and name not in self._frames:
+            with self._draw_lock:
+                if name not in self._frames:
+                    df = self.samples[name].get()[0]
+                    self._check_frame(name, df, keep_times=True)
+                    self._check_features(name, df)
+                    self._frames[name] = df
         if name not in self._frames:
             raise errors.WorkspaceError(
-                f"There is no dataset named '{name}'. Datasets in this workspace: {', '.join(self._frames)}."
+                f"There is no dataset named '{name}'. Datasets in this workspace: {', '.join(self.dataset_names)}."
             )
         return self._frames[name]
+
+    def _open_frames(self) -> dict[str, pd.DataFrame]:
+        """The rows validation reads at open: each dataset's frame, or an out-of-core dataset's probe (its first
+        rows and a row of each label and predicted value: ``explore.engine.sample.probe_rows``)."""
+        return {
+            name: self._frames[name] if name in self._frames else self.samples[name].probe.frame
+            for name in [*self.dataset_names, *self._frames]
+            if name in self._frames or name in self.samples
+        }
 
     def is_out_of_core(self, name: str) -> bool:
         """True when ``dataset(name)`` is an engine-drawn sample and the whole dataset is ``log(name)``."""
@@ -739,92 +760,14 @@ class Workspace:
     # -- validation, done once at open
     def _validate(self) -> None:
         cols = self.config.columns
-        label = cols.label
-        for name, df in self._frames.items():
-            if label not in df.columns:
-                raise errors.LabelError(
-                    errors.LABEL_MISSING.format(
-                        label=label, dataset=name, columns=", ".join(map(str, df.columns[:30]))
-                    )
-                )
-            if df[label].notna().sum() == 0:
-                raise errors.LabelError(errors.LABEL_ALL_NAN.format(label=label, dataset=name, n=len(df)))
-            if cols.id:
-                if cols.id not in df.columns:
-                    raise errors.ColumnError(
-                        f"The id column '{cols.id}' is not in dataset '{name}'. Set [columns] id to one of: {', '.join(map(str, df.columns[:30]))}, or remove it."
-                    )
-                missing_id = df[cols.id].isna().to_numpy()
-                if missing_id.sum() > 1:
-                    # Rows without an id cannot be told apart (verdicts and annotations join by id).
-                    rows = np.flatnonzero(missing_id)
-                    shown = ", ".join(str(int(r)) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-                    raise errors.DataError(
-                        f"The id column '{cols.id}' of dataset '{name}' is empty on {len(rows)} rows (row positions "
-                        f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
-                        "or choose another id column."
-                    )
-                ids = df[cols.id]
-                # is_unique first: half the time of duplicated() on a million ids, and nearly always true.
-                dup = ids.iloc[:0] if ids.is_unique else ids[ids.duplicated(keep=False)]
-                if len(dup):
-                    raise errors.DataError(
-                        errors.DUPLICATE_IDS.format(
-                            id=cols.id,
-                            dataset=name,
-                            n_dup=int(dup.nunique()),
-                            examples=errors.shown(dup.unique(), 3),
-                        )
-                    )
-            if cols.time:
-                if cols.time not in df.columns:
-                    raise errors.TimeColumnError(
-                        errors.TIME_MISSING.format(
-                            time=cols.time, dataset=name, columns=", ".join(map(str, df.columns[:30]))
-                        )
-                    )
-                self.times[name] = parse_time(df[cols.time], column=cols.time, dataset=name)
-            for role in ("prediction", "score"):
-                c = getattr(cols, role)
-                if c and c not in df.columns:
-                    raise errors.ColumnError(
-                        f"The {role} column '{c}' named in [columns] is not in dataset '{name}'."
-                    )
-            for klass, c in cols.scores.items():
-                if c not in df.columns:
-                    raise errors.ColumnError(
-                        f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'."
-                    )
-            for role, c in [("score", cols.score), *(("scores", c) for c in cols.scores.values())]:
-                if c:
-                    _check_numeric_scores(df[c], role=role, column=c, dataset=name)
+        for name, df in self._open_frames().items():
+            self._check_frame(name, df, keep_times=name not in self.samples)
 
         handle = self._handles.get(MAIN_MODEL) or next(iter(self._handles.values()), None)
         main = handle.facts if handle is not None else None
         self.feature_names = self._features(main)
-        for name, df in self._frames.items():
-            if self.models:
-                missing = [f for f in self.feature_names if f not in df.columns]
-                if missing:
-                    raise errors.ColumnError(
-                        errors.MODEL_MISSING_COLUMNS.format(
-                            n_expected=len(self.feature_names),
-                            dataset=name,
-                            n_missing=len(missing),
-                            missing=", ".join(repr(m) for m in missing[:20])
-                            + (" …" if len(missing) > 20 else ""),
-                        )
-                    )
-            num = df[[f for f in self.feature_names if f in df.columns]].select_dtypes(include="number")
-            # Column by column, integers skipped (they cannot hold inf): no float copy of the whole table.
-            infinite = {
-                c: int(np.isinf(num[c].to_numpy(dtype="float64", na_value=np.nan)).sum())
-                for c in num.columns
-                if not pd.api.types.is_integer_dtype(num[c].dtype)
-            }
-            if any(infinite.values()):
-                named = ", ".join(f"'{c}' ({n} rows)" for c, n in infinite.items() if n)
-                raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
+        for name, df in self._open_frames().items():
+            self._check_features(name, df)
 
         self.task = self._task(main)
         self.classes: np.ndarray | None = None
@@ -834,7 +777,7 @@ class Workspace:
         else:
             self._check_regression()
             if cols.prediction and not self.models:
-                for name, df in self._frames.items():
+                for name, df in self._open_frames().items():
                     _check_numeric_scores(
                         df[cols.prediction],
                         role="prediction",
@@ -842,6 +785,96 @@ class Workspace:
                         dataset=name,
                         meaning="the predicted value of a regression",
                     )
+
+    def _check_frame(self, name: str, df: pd.DataFrame, *, keep_times: bool) -> None:
+        """The checks of one dataset's rows: label, id, time, prediction and score columns (``keep_times``: its
+        parsed times go to ``times``)."""
+        cols = self.config.columns
+        label = cols.label
+        if label not in df.columns:
+            raise errors.LabelError(
+                errors.LABEL_MISSING.format(
+                    label=label, dataset=name, columns=", ".join(map(str, df.columns[:30]))
+                )
+            )
+        if df[label].notna().sum() == 0:
+            raise errors.LabelError(errors.LABEL_ALL_NAN.format(label=label, dataset=name, n=len(df)))
+        if cols.id:
+            if cols.id not in df.columns:
+                raise errors.ColumnError(
+                    f"The id column '{cols.id}' is not in dataset '{name}'. Set [columns] id to one of: {', '.join(map(str, df.columns[:30]))}, or remove it."
+                )
+            missing_id = df[cols.id].isna().to_numpy()
+            if missing_id.sum() > 1:
+                # Rows without an id cannot be told apart (verdicts and annotations join by id).
+                rows = np.flatnonzero(missing_id)
+                shown = ", ".join(str(int(r)) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+                raise errors.DataError(
+                    f"The id column '{cols.id}' of dataset '{name}' is empty on {len(rows)} rows (row positions "
+                    f"{shown}). Ids must be present and unique to join annotations and verdicts: fill them in, "
+                    "or choose another id column."
+                )
+            ids = df[cols.id]
+            # is_unique first: half the time of duplicated() on a million ids, and nearly always true.
+            dup = ids.iloc[:0] if ids.is_unique else ids[ids.duplicated(keep=False)]
+            if len(dup):
+                raise errors.DataError(
+                    errors.DUPLICATE_IDS.format(
+                        id=cols.id,
+                        dataset=name,
+                        n_dup=int(dup.nunique()),
+                        examples=errors.shown(dup.unique(), 3),
+                    )
+                )
+        if cols.time:
+            if cols.time not in df.columns:
+                raise errors.TimeColumnError(
+                    errors.TIME_MISSING.format(
+                        time=cols.time, dataset=name, columns=", ".join(map(str, df.columns[:30]))
+                    )
+                )
+            parsed = parse_time(df[cols.time], column=cols.time, dataset=name)
+            if keep_times:
+                dict.__setitem__(self.times, name, parsed)
+        for role in ("prediction", "score"):
+            c = getattr(cols, role)
+            if c and c not in df.columns:
+                raise errors.ColumnError(
+                    f"The {role} column '{c}' named in [columns] is not in dataset '{name}'."
+                )
+        for klass, c in cols.scores.items():
+            if c not in df.columns:
+                raise errors.ColumnError(
+                    f"The score column '{c}' for class {klass!r} named in [columns] scores is not in dataset '{name}'."
+                )
+        for role, c in [("score", cols.score), *(("scores", c) for c in cols.scores.values())]:
+            if c:
+                _check_numeric_scores(df[c], role=role, column=c, dataset=name)
+
+    def _check_features(self, name: str, df: pd.DataFrame) -> None:
+        """The model's inputs are columns of ``df``, and none holds inf."""
+        if self.models:
+            missing = [f for f in self.feature_names if f not in df.columns]
+            if missing:
+                raise errors.ColumnError(
+                    errors.MODEL_MISSING_COLUMNS.format(
+                        n_expected=len(self.feature_names),
+                        dataset=name,
+                        n_missing=len(missing),
+                        missing=", ".join(repr(m) for m in missing[:20])
+                        + (" …" if len(missing) > 20 else ""),
+                    )
+                )
+        num = df[[f for f in self.feature_names if f in df.columns]].select_dtypes(include="number")
+        # Column by column, integers skipped (they cannot hold inf): no float copy of the whole table.
+        infinite = {
+            c: int(np.isinf(num[c].to_numpy(dtype="float64", na_value=np.nan)).sum())
+            for c in num.columns
+            if not pd.api.types.is_integer_dtype(num[c].dtype)
+        }
+        if any(infinite.values()):
+            named = ", ".join(f"'{c}' ({n} rows)" for c, n in infinite.items() if n)
+            raise errors.DataError(errors.INF_VALUES.format(dataset=name, columns=named))
 
     def _check_regression(self) -> None:
         """A regression workspace needs numeric labels and models that predict numbers, not classes."""
@@ -853,7 +886,7 @@ class Workspace:
                     f"task = \"regression\" but model '{name}' is a classifier (classes: {errors.shown(np.asarray(classes), 10)}). "
                     'Set task = "binary" or "multiclass" in [columns] (or remove task: it is inferred from the model).'
                 )
-        for name, df in self._frames.items():
+        for name, df in self._open_frames().items():
             y = df[cols.label].dropna()
             bad = y[pd.to_numeric(y, errors="coerce").isna()]
             if len(bad) > 0.01 * len(y):
@@ -869,7 +902,7 @@ class Workspace:
             return list(cols.features)
         if model is not None and model.feature_names_in is not None:
             return list(model.feature_names_in)
-        first = next(iter(self._frames.values()))
+        first = next(iter(self._open_frames().values()))
         roles = cols.role_columns()
         feats = [c for c in first.columns if c not in roles]
         n_in = model.n_features_in if model is not None else None
@@ -892,14 +925,16 @@ class Workspace:
             if model.is_classifier or classes is not None:
                 return "binary" if classes is not None and len(classes) == 2 else "multiclass"
             # An estimator without a declared type (e.g. a third-party wrapper): fall through to the label.
-        labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True)
+        labels = pd.concat([df[cols.label] for df in self._open_frames().values()], ignore_index=True)
         if _is_regression_label(labels):
             return "regression"
         return "binary" if labels.nunique(dropna=True) <= 2 else "multiclass"
 
     def _classes(self, model: ModelFacts | None) -> None:
         cols = self.config.columns
-        labels = pd.concat([df[cols.label] for df in self._frames.values()], ignore_index=True).dropna()
+        labels = pd.concat(
+            [df[cols.label] for df in self._open_frames().values()], ignore_index=True
+        ).dropna()
         seen = pd.unique(labels)
         model_classes = model.classes if model is not None else None
         if model_classes is not None:
@@ -914,7 +949,7 @@ class Workspace:
             values = list(seen)
             extra = []
             if cols.prediction:
-                for df in self._frames.values():
+                for df in self._open_frames().values():
                     extra.extend(pd.unique(df[cols.prediction].dropna()))
             if cols.scores:
                 extra.extend(cols.scores)  # TOML keys are always text: "1" names the label 1
@@ -934,10 +969,10 @@ class Workspace:
         if len(pd.unique(labels)) < 2:
             raise errors.LabelError(
                 errors.LABEL_ONE_CLASS.format(
-                    label=cols.label, dataset=", ".join(self._frames), value=errors.shown(seen[:1])
+                    label=cols.label, dataset=", ".join(self._open_frames()), value=errors.shown(seen[:1])
                 )
             )
-        for name, df in self._frames.items():
+        for name, df in self._open_frames().items():
             if df[cols.label].nunique(dropna=True) < 2:
                 self.warnings.append(
                     f"Dataset '{name}' has a single class in '{cols.label}': ROC AUC and other two-class metrics are unavailable on it."
@@ -975,8 +1010,35 @@ class Workspace:
             "classes": None if self.classes is None else self.classes.tolist(),
             "positive": self.positive,
             "features": self.feature_names,
-            "datasets": {k: {"rows": len(v), "columns": v.shape[1]} for k, v in self._frames.items()},
+            "datasets": {
+                k: {"rows": self.samples[k].total if k in self.samples else len(v), "columns": v.shape[1]}
+                for k, v in self._open_frames().items()
+            },
         }
+
+
+class _Times(dict):
+    """``Workspace.times``: dataset -> its parsed time column; an out-of-core dataset's (the rows of its sample)
+    parsed when first asked for, drawing the sample then (``name in times`` does not draw it)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        super().__init__()
+        self._ws = ws
+
+    def _lazy(self, name: object) -> bool:
+        return bool(self._ws.columns.time) and name in self._ws.samples
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or self._lazy(name)
+
+    def __missing__(self, name: str) -> pd.Series:
+        if not self._lazy(name):
+            raise KeyError(name)
+        self._ws.dataset(name)  # draws the sample and parses its times into this dict
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self.__getitem__(name) if self.__contains__(name) else default
 
 
 def _source_files(source: Any) -> list[Path]:
@@ -1039,9 +1101,11 @@ def open_workspace(
         if progress:
             progress(done / max(steps, 1), f"Reading dataset '{name}'")
         if name in config.engine_sources:
-            frames[name], sample = _read_engine_dataset(config, name)
+            frame, sample = _read_engine_dataset(config, name)
             if sample is not None:
-                samples[name] = sample
+                samples[name] = sample  # drawn when a row-level view first asks (Workspace.dataset)
+            else:
+                frames[name] = frame
         else:
             frames[name] = read_table(path, where=f"workspace.toml [datasets] {name}")
         done += 1
@@ -1081,26 +1145,36 @@ def _open_model(
     return handle
 
 
-def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFrame, Any]:
-    """A Parquet folder / glob / DuckDB table: read whole (engine pandas), or an engine-drawn sample stands in for
-    the rows (engine duckdb) and the aggregations go to ``Workspace.log(name)``."""
-    from explore.engine.sample import draw_sample, kept_sample, sample_key
+def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFrame | None, Any]:
+    """A Parquet folder / glob / DuckDB table: read whole (engine pandas: the frame, None), or (engine duckdb,
+    spark: None, a ``LazySample``) its probe read now and its engine-drawn sample drawn when rows are first asked
+    for, the aggregations going to ``Workspace.log(name)``."""
+    from explore.engine import sample as engine_sample
+    from explore.engine.sample import LazySample, draw_sample, kept_sample, probe_rows, sample_key
     from explore.engine.source import open_source, resolve_engine
 
     source = config.engine_sources[name]
     where = f"workspace.toml [datasets] {name}"
+    cols = config.columns
     con = open_source(source, where=where)
     try:
         if resolve_engine(source) == "pandas":
             return con.execute("SELECT * FROM source").df(), None
-        cols = config.columns
-        # Drawn once per version of the files, then read back from beside the workspace (explore.engine.sample).
-        key = sample_key(_stat_fingerprint(_source_files(source)), cols.label, cols.prediction)
-        return kept_sample(
-            config.root / CACHE_FOLDER, key, lambda: draw_sample(con, cols.label, cols.prediction)
-        )
+        probe = probe_rows(con, cols.label, cols.prediction)
     finally:
         con.close()
+    # Drawn once per version of the files, then read back from beside the workspace (explore.engine.sample).
+    rows = engine_sample.SAMPLE_ROWS  # the size as the workspace opens, the key's and the draw's
+    key = sample_key(_stat_fingerprint(_source_files(source)), cols.label, cols.prediction, rows)
+
+    def draw() -> tuple[pd.DataFrame, Any]:
+        con = open_source(source, where=where)
+        try:
+            return draw_sample(con, cols.label, cols.prediction, rows)
+        finally:
+            con.close()
+
+    return None, LazySample(probe, lambda: kept_sample(config.root / CACHE_FOLDER, key, draw))
 
 
 # ---- scoring ------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@ classes common enough share one pass, a rare class gets its own), so
 ``kept_sample`` keeps it beside the workspace (``.explore-cache/sample-<key>.parquet``, written atomically) under
 a key of the files' paths, sizes and modification times and what the draw depends on (label and prediction
 columns, sample size, DuckDB's version): a later start reads the 50,000 rows back instead of drawing them again.
+
+Opening a workspace draws nothing: ``probe_rows`` reads what validation needs (the row count from the footers,
+the first rows, the label's counts and one row of each label and predicted value: under a second of CPU at 100M
+rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +41,8 @@ POOL_FACTOR = 4
 # Kept samples: the format of the file, and how many are kept (the least recently written go first).
 SAMPLE_FORMAT = 2  # 2: common classes drawn from one pass
 KEEP_SAMPLES = 16
+# The rows read at open to validate an engine dataset (columns, types, scores) before any sample is drawn.
+PROBE_ROWS = 1_000
 _META_KEY = b"explore-sample"
 
 
@@ -191,3 +198,93 @@ def kept_sample(
         with contextlib.suppress(OSError):
             _write_kept(path, df, info)
     return df, info
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What opening a workspace learns of an engine dataset without a sample: ``frame`` holds its first rows and
+    one row of each label value and predicted value (when there are at most ``MAX_STRATA``), ``total`` the row
+    count, ``label_counts`` the rows per label value (None above ``MAX_STRATA`` values)."""
+
+    frame: pd.DataFrame
+    total: int
+    label_counts: dict[object, int] | None
+
+
+def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None) -> Probe:
+    """The ``Probe`` of the view ``source``: a pass over the label column (and the prediction's), no other."""
+    total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
+    head = con.execute(f"SELECT * FROM source LIMIT {PROBE_ROWS}").df()
+    label_counts = None
+    if label in head.columns:  # else the workspace's validation says which columns there are
+        counts = con.execute(
+            f"SELECT {quote(label)}, count(*) FROM source GROUP BY 1 LIMIT {MAX_STRATA + 1}"
+        ).fetchall()
+        label_counts = {v: int(n) for v, n in counts} if len(counts) <= MAX_STRATA else None
+    frame = head
+    if label_counts is not None:
+        seen = set(frame[label].dropna().tolist())
+        frame = _with_rows(con, frame, label, [v for v in label_counts if v is not None and v not in seen])
+    if prediction and prediction in frame.columns:
+        values = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT {quote(prediction)} FROM source LIMIT {MAX_STRATA + 1}"
+            ).fetchall()
+        ]
+        if len(values) <= MAX_STRATA:
+            seen = set(frame[prediction].dropna().tolist())  # after the label's rows: no row twice
+            frame = _with_rows(con, frame, prediction, [v for v in values if v is not None and v not in seen])
+    return Probe(frame, total, label_counts)
+
+
+def _with_rows(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, column: str, values: list[object]
+) -> pd.DataFrame:
+    """``frame`` and one row of ``source`` for each of ``values`` of ``column``."""
+    parts = [
+        con.execute(f"SELECT * FROM source WHERE {quote(column)} = {literal(v)} LIMIT 1").df() for v in values
+    ]
+    return pd.concat([frame, *parts], ignore_index=True) if parts else frame
+
+
+class LazySample:
+    """The sample of one engine dataset, drawn (or read back from where it is kept) by ``load`` the first time
+    ``get`` is called, once even when threads ask together; ``total`` and the ``probe`` are known before."""
+
+    def __init__(self, probe: Probe, load: Callable[[], tuple[pd.DataFrame, SampleInfo]]) -> None:
+        self.probe = probe
+        self.total = probe.total
+        self._load = load
+        self._lock = threading.Lock()
+        self._got: tuple[pd.DataFrame, SampleInfo] | None = None
+
+    @property
+    def drawn(self) -> bool:
+        return self._got is not None
+
+    def get(self) -> tuple[pd.DataFrame, SampleInfo]:
+        with self._lock:
+            if self._got is None:
+                self._got = self._load()
+            return self._got
+
+    @property
+    def info(self) -> SampleInfo:
+        return self.get()[1]
+
+    @property
+    def rows(self) -> int:
+        return self.info.rows
+
+    @property
+    def stratified_by(self) -> str | None:
+        return self.info.stratified_by
+
+    def caption(self) -> str:
+        if self._got is not None:
+            return self._got[1].caption()
+        return (
+            f"Row-level views use a sample of up to {SAMPLE_ROWS:,} of {self.total:,} rows, drawn by the engine the "
+            "first time one needs rows; metrics, slices, windows and drift are computed on all rows."
+        )

@@ -30,7 +30,9 @@ def test_the_workspace_page_shows_engine_metrics_on_every_row(make_app, engine_w
     at = make_app("views/workspace.py", workspace=engine_workspace)
     assert_no_exception(at)
     text = _captions(at)
-    assert f"of {ROWS:,} rows drawn by the engine, stratified by 'income'" in text
+    assert (
+        f"a sample of up to 300 of {ROWS:,} rows, drawn by the engine the first time one needs rows" in text
+    )
     frames = [d.value for d in at.dataframe]
     assert any("accuracy" in str(f.to_string()) for f in frames)
 
@@ -130,3 +132,40 @@ def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, monk
     assert overall["support"].max() == ROWS and perf.table["support"].max() > 0
     assert list(groups.keys["city"]) == ["Lyon", "Nice", "Paris"]
     engine_cached._shared_log.clear()
+
+
+@pytest.fixture
+def draws(monkeypatch):
+    """How many times the engine sample was drawn from the files."""
+    from explore.engine import sample as engine_sample
+
+    calls = []
+    real = engine_sample.draw_sample
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_sample, "draw_sample", counted)
+    return calls
+
+
+def test_opening_draws_no_sample_until_a_row_level_section_asks(make_app, engine_workspace, draws):
+    at = make_app("views/workspace.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert draws == []  # the Workspace page: engine metrics and the probe's counts, no sample
+    assert f"up to 300 of {ROWS:,} rows, drawn by the engine the first time one needs rows" in _captions(at)
+    datasets = next(d.value for d in at.dataframe if "missing labels" in d.value.columns)
+    labels = predictions_log("binary", ROWS)["income"]
+    assert int(datasets["rows"].iloc[0]) == ROWS  # every row, not the sample's
+    for value, share in labels.value_counts(normalize=True).items():  # the label balance of every row
+        assert float(datasets[f"share {value}"].iloc[0]) == pytest.approx(share, abs=1e-4)
+    # A row-level section gets the sample, drawn once.
+    at = make_app("views/slices.py", workspace=engine_workspace)
+    assert_no_exception(at)
+    assert len(draws) == 1
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    assert_no_exception(at)
+    assert len(draws) == 1  # kept: not drawn again
+    # Once drawn, the pages say how many rows it holds and how it was drawn.
+    assert f"of {ROWS:,} rows drawn by the engine, stratified by 'income'" in _captions(at)

@@ -1,5 +1,6 @@
 """The engine-drawn sample is kept beside the workspace: a later open reads it back instead of drawing it again
-(at 100M rows the draw reads every column twice), and a change to the files draws a new one."""
+(at 100M rows the draw reads every column twice), and a change to the files draws a new one. Opening draws
+nothing: the sample is drawn (or read back) the first time rows are asked for."""
 
 from __future__ import annotations
 
@@ -44,13 +45,40 @@ def _kept(root):
     return sorted((root / CACHE_FOLDER).glob("sample-*.parquet"))
 
 
-def test_a_second_open_reads_the_kept_sample(log_workspace, draws):
-    first = explore.open(log_workspace)
+def _open_and_draw(root):
+    ws = explore.open(root)
+    ws.dataset("log")  # the rows: the sample drawn or read back
+    return ws
+
+
+def test_opening_draws_no_sample_until_rows_are_asked_for(log_workspace, draws):
+    ws = explore.open(log_workspace)
+    assert draws == [] and not _kept(log_workspace)
+    assert ws.is_out_of_core("log") and ws.samples["log"].total == ROWS and not ws.samples["log"].drawn
+    assert ws.task == "binary" and ws.summary()["datasets"]["log"]["rows"] == ROWS
+    assert "up to" in ws.samples["log"].caption()
+    assert "log" in ws.times and draws == []  # known to have times, not parsed yet
+    times = ws.times["log"]  # the sample's times: drawn now, once
+    assert len(draws) == 1 and len(times) == len(ws.dataset("log")) == ws.samples["log"].rows
     assert len(draws) == 1 and len(_kept(log_workspace)) == 1
-    again = explore.open(log_workspace)
+
+
+def test_threads_asking_together_draw_once(log_workspace, draws):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ws = explore.open(log_workspace)
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: ws.dataset("log"), range(4)))
+    assert len(draws) == 1 and all(f is frames[0] for f in frames)
+
+
+def test_a_second_open_reads_the_kept_sample(log_workspace, draws):
+    first = _open_and_draw(log_workspace)
+    assert len(draws) == 1 and len(_kept(log_workspace)) == 1
+    again = _open_and_draw(log_workspace)
     assert len(draws) == 1  # read back, not drawn
     pd.testing.assert_frame_equal(again.dataset("log"), first.dataset("log"))
-    assert again.samples["log"] == first.samples["log"]
+    assert again.samples["log"].info == first.samples["log"].info
     assert again.samples["log"].total == ROWS and again.samples["log"].rows < ROWS
     # Same dtypes as drawn: the time column stays a timestamp, the label text.
     assert again.dataset("log").dtypes.equals(first.dataset("log").dtypes)
@@ -60,25 +88,25 @@ def test_a_second_open_reads_the_kept_sample(log_workspace, draws):
 
 
 def test_changed_files_or_settings_draw_a_new_sample(log_workspace, draws, monkeypatch):
-    explore.open(log_workspace)
+    _open_and_draw(log_workspace)
     part = sorted((log_workspace / "logs").rglob("*.parquet"))[0]
     st = part.stat()
     os.utime(part, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    explore.open(log_workspace)
+    _open_and_draw(log_workspace)
     assert len(draws) == 2
     monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 200)  # another sample size: another sample
-    ws = explore.open(log_workspace)
+    ws = _open_and_draw(log_workspace)
     assert len(draws) == 3 and ws.samples["log"].rows < 300
 
 
 def test_a_damaged_kept_sample_is_drawn_again(log_workspace, draws):
-    first = explore.open(log_workspace)
+    first = _open_and_draw(log_workspace)
     (path,) = _kept(log_workspace)
     path.write_bytes(path.read_bytes()[:100])  # truncated
-    again = explore.open(log_workspace)
+    again = _open_and_draw(log_workspace)
     assert len(draws) == 2
     pd.testing.assert_frame_equal(again.dataset("log"), first.dataset("log"))
-    explore.open(log_workspace)
+    _open_and_draw(log_workspace)
     assert len(draws) == 2  # rewritten whole
 
 
@@ -87,12 +115,12 @@ def test_an_unwritable_folder_still_opens(log_workspace, draws, monkeypatch):
         raise PermissionError("read-only file system")
 
     monkeypatch.setattr(engine_sample, "_write_kept", refuse)
-    ws = explore.open(log_workspace)
+    ws = _open_and_draw(log_workspace)
     assert ws.samples["log"].total == ROWS and not _kept(log_workspace)
 
 
 def test_clear_cache_deletes_the_kept_sample(log_workspace, draws):
-    ws = explore.open(log_workspace)
+    ws = _open_and_draw(log_workspace)
     assert _kept(log_workspace)
     assert clear_cache(ws) >= 1
     assert not _kept(log_workspace)
@@ -142,3 +170,25 @@ def test_common_classes_share_one_pass_and_a_rare_class_gets_its_own():
     # Within a class the picked rows are spread like the class (not the first ones of the pool).
     a = sample.loc[sample["y"] == "a", "x"]
     assert abs(a.mean() - df.loc[df["y"] == "a", "x"].mean()) < 0.25
+
+
+def test_the_sample_is_checked_when_drawn(tmp_path, monkeypatch):
+    """Opening validates the probe (the first rows): an inf further in the files is found when the sample is
+    drawn, with the same message an in-memory dataset gets at open."""
+    from explore.errors import DataError
+
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    df = predictions_log("binary", ROWS)
+    last = (
+        pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+        == pd.to_datetime(df["when"]).dt.strftime("%Y-%m").max()
+    )
+    df["age"] = df["age"].astype("float64")
+    df.loc[last, "age"] = float("inf")  # every row of the last month: surely in the sample, not in the probe
+    _partitioned(tmp_path, df)
+    _toml(tmp_path, 'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }')
+    ws = explore.open(tmp_path)
+    assert not ws.samples["log"].drawn and len(ws.samples["log"].probe.frame) < ROWS
+    with pytest.raises(DataError, match=r"infinite|inf") as got:
+        ws.dataset("log")
+    assert "'age'" in str(got.value) and "'log'" in str(got.value)

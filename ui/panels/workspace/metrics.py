@@ -33,15 +33,15 @@ def metrics_section(ws: Workspace) -> None:
     tables: dict[str, pd.DataFrame] = {}
     for name in ws.dataset_names:
         with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
-            sc = loaders.scored(name, model_name, ws=ws)
-            if ws.is_out_of_core(name):  # every row, in the engine (sc holds its sample)
+            if ws.is_out_of_core(name):  # every row, in the engine; its sample is drawn by a row-level page
                 tables[name] = engine_cached.overall(ws, name)
                 engine_cached.prepare_first_views(ws, name)  # the Slices and Staleness pages' first passes
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
                 if note := engine_cached.approximation_note(tables[name]):
                     st.caption(f"{md_text(name)}: {md_text(note)}")
-            else:
-                tables[name] = _overall(ws, sc)
+                continue
+            sc = loaders.scored(name, model_name, ws=ws)
+            tables[name] = _overall(ws, sc)
             for metric, reason in sc.unavailable.items():
                 st.caption(md_text(f"{name}: {metric} unavailable — {reason}."))
             if sc.n_unlabeled:
