@@ -58,6 +58,10 @@ def _log(ws: Workspace, dataset: str) -> Iterator[Any]:
 # the performance per calendar month (the Windows control's first choice; its count of equal-row windows).
 FIRST_VIEW_UNIT = "month"
 FIRST_VIEW_WINDOWS = 12
+# Above this many rows the thread then draws the row-level sample too (a pass over every column: ~20 s of CPU at
+# 100M rows), so the Slices page's rows and filters are ready when the user gets there; below it the draw is quick
+# and waits for the first page that needs rows.
+PREFETCH_SAMPLE_ROWS = 5_000_000
 _prepared: set[tuple[str, str]] = set()
 _prepared_lock = threading.Lock()
 
@@ -65,9 +69,10 @@ _prepared_lock = threading.Lock()
 def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
     """Start computing, in a background thread, what the Slices and Staleness pages first show of ``dataset``
     (each a pass over every row: seconds at 100M rows), so that it is ready — or under way — when the user opens
-    them. Once per workspace version and dataset in this process; the results go to the same caches the pages
-    read (a page asking while the thread computes waits for it instead of computing again: Streamlit's per-key
-    compute lock). Returns the thread, or None when already started."""
+    them; then, for a dataset of more than ``PREFETCH_SAMPLE_ROWS`` rows, its row-level sample. Once per workspace
+    version and dataset in this process; the results go to the same caches the pages read (a page asking while the
+    thread computes waits for it instead of computing again: Streamlit's per-key compute lock, the sample's own
+    lock). Returns the thread, or None when already started."""
     with _prepared_lock:
         if (ws.key, dataset) in _prepared:
             return None
@@ -78,6 +83,9 @@ def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
             slice_report(ws, dataset, SliceDefinition(()))
             if ws.columns.time:
                 performance(ws, dataset, FIRST_VIEW_UNIT, FIRST_VIEW_WINDOWS)
+            sample = ws.samples.get(dataset)
+            if sample is not None and sample.total > PREFETCH_SAMPLE_ROWS:
+                sample.get()
         except Exception:  # noqa: BLE001 - the page computes it again and shows the error with its fix
             return
 

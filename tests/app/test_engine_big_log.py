@@ -196,6 +196,32 @@ def test_the_first_views_are_prepared_in_the_background(big_log, monkeypatch):
     )
     assert reports == [1] and windows == [1]  # read from the cache
     assert rep.n_rows == ROWS and perf.table["support"].max() > 0
+    assert not ws.samples["log"].drawn  # a small log: the sample waits for the first page that needs rows
+    engine_cached._shared_log.clear()
+
+
+def test_a_big_logs_sample_is_drawn_after_the_first_views_in_the_background(monkeypatch, big_log):
+    """Above PREFETCH_SAMPLE_ROWS rows the thread then draws the row-level sample (once), so the Slices page's rows
+    are there when the user opens it; the page's own ask gets the same sample without another draw."""
+    import streamlit as st
+
+    from explore.core.workspace import open_workspace, read_workspace
+    from explore.engine import sample as engine_sample
+    from ui import engine_cached
+
+    draws = []
+    real_draw = engine_sample.draw_sample
+    monkeypatch.setattr(engine_sample, "draw_sample", lambda *a, **k: draws.append(1) or real_draw(*a, **k))
+    monkeypatch.setattr(engine_cached, "PREFETCH_SAMPLE_ROWS", 0)
+    st.cache_data.clear()
+    engine_cached._shared_log.clear()
+    ws = open_workspace(read_workspace(big_log))
+    assert not ws.samples["log"].drawn
+    thread = engine_cached.prepare_first_views(ws, "log")
+    thread.join(timeout=120)
+    assert ws.samples["log"].drawn and len(draws) <= 1  # drawn, or read back from where it was kept
+    frame = ws.dataset("log")
+    assert 0 < len(frame) <= ROWS and len(draws) <= 1
     engine_cached._shared_log.clear()
 
 
