@@ -808,7 +808,6 @@ def _stream_cells(
         labelled = (ycode >= 0) & np.isfinite(np.tile(values, YP))
         derive_count = all((t[1].astype(bool) == labelled).all() for t in tables)
     fill = grid.first / grid.steps if grid is not None else 0.0  # the score put in a missing one's place
-    yp_of = np.arange(YP, dtype=np.intp) * G1  # a label/prediction code's first exact slot
     counts = np.zeros(size, dtype=np.int64)
     sx = np.zeros((len(sums), 3, coded.size))
     # The rows' keys, held over batches until they are as many as the table's slots, then counted by one bincount:
@@ -846,10 +845,12 @@ def _stream_cells(
                 t -= grid.first
                 if t.min() < 0 or t.max() >= grid.slots:
                     return None
-                r = yp_of[yp]  # (label/prediction code, exact slot)
+                # (label/prediction code, exact slot); a multiply, not a table gathered by the uint8 codes (an
+                # index cast to intp first: 3.9 against 1.3 ns a row)
+                r = np.multiply(yp, G1, dtype=np.intp)
                 r += t.astype(np.intp)
                 if not every:
-                    r[~finite] = yp_of[yp[~finite]] + grid.slots
+                    r[~finite] = yp[~finite].astype(np.intp) * G1 + grid.slots
                 part = r if cell_of is None else cell_of[r]
             else:  # a score outside the sample's range shares an edge bin (its ties are in the stated error)
                 t = np.floor(((s if every else np.where(finite, s, bins.lo)) - bins.lo) / width)  # type: ignore[union-attr]
