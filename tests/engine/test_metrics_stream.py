@@ -107,6 +107,37 @@ def test_streamed_cells_equal_duckdbs(gridded, streamed, monkeypatch, name):
     _same(a, b)
 
 
+@pytest.mark.parametrize("name", ["months", "a column's bins"])
+def test_keys_held_over_batches_count_as_one_batch_does(gridded, streamed, monkeypatch, name):
+    """The packed keys are held until they are as many as the table's slots, then counted by one bincount: with
+    batches of 7 rows they are held over many batches (the last ones counted after the reader ends); with one
+    batch, counted once. The same rows are counted either way, and the cells are DuckDB's."""
+    _, log = gridded
+    bincount = np.bincount
+    counted: dict[int, list[int]] = {}
+    tables = {}
+    for batch in (7, 10**6):
+        monkeypatch.setattr(engine_metrics, "STREAM_BATCH", batch)
+        sizes = counted.setdefault(batch, [])
+
+        def spy(x, *args, sizes=sizes, **kwargs):
+            if kwargs.get("weights") is None and kwargs.get("minlength", 0) > 0:  # the cells' keys
+                sizes.append(len(x))
+            return bincount(x, *args, **kwargs)
+
+        monkeypatch.setattr(engine_metrics.np, "bincount", spy)
+        tables[batch] = REQUESTS[name](log)
+        monkeypatch.setattr(engine_metrics.np, "bincount", bincount)
+    assert streamed == [True, True]
+    rows = sum(counted[10**6])
+    assert len(counted[10**6]) == 1 and rows > 100
+    assert sum(counted[7]) == rows  # every row counted once
+    assert max(counted[7]) > 7 and len(counted[7]) < rows // 7  # held over batches, not a bincount per batch
+    _same(tables[7], tables[10**6])
+    _, duckdb_cells = _both(log, monkeypatch, lambda: REQUESTS[name](log))
+    _same(tables[7], duckdb_cells)
+
+
 @pytest.mark.parametrize("name", list(REQUESTS))
 def test_other_tasks_and_scores_off_a_grid_fall_back_to_duckdbs_cells(pair, streamed, monkeypatch, name):  # noqa: F811
     """Multiclass and regression run a query per statistic; the binary pair's exact scores are not all on a grid
