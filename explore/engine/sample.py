@@ -284,6 +284,11 @@ class LazySample:
     def caption(self) -> str:
         if self._got is not None:
             return self._got[1].caption()
+        if self.total <= SAMPLE_ROWS:
+            return (
+                f"Row-level views use all {self.total:,} rows, read by the engine the first time one needs rows; "
+                "metrics, slices, windows and drift are computed by the engine."
+            )
         return (
             f"Row-level views use a sample of up to {SAMPLE_ROWS:,} of {self.total:,} rows, drawn by the engine the "
             "first time one needs rows; metrics, slices, windows and drift are computed on all rows."

@@ -38,7 +38,8 @@ def test_workspace_slices_and_staleness_pages_on_a_spark_workspace(spark, make_a
     )
     at = make_app("views/workspace.py", workspace=tmp_path / "workspace.toml", timeout=900)
     assert_no_exception(at)
-    assert f"of {ROWS:,} rows drawn by the engine, stratified by 'income'" in _captions(at)
+    # the Workspace page draws no sample: it says one will be drawn when a view needs rows
+    assert f"a sample of up to 200 of {ROWS:,} rows, drawn by the engine the first time" in _captions(at)
     assert any("accuracy" in d.value.to_string() for d in at.dataframe)
 
     at.switch_page("views/slices.py").run()
@@ -46,6 +47,9 @@ def test_workspace_slices_and_staleness_pages_on_a_spark_workspace(spark, make_a
     at.multiselect(key="slices_group_by").set_value(["city"]).run()
     assert_no_exception(at)
     assert f"all {ROWS:,} rows" in _captions(at)
+    assert f"of {ROWS:,} rows drawn by the engine, stratified by 'income'" in _captions(
+        at
+    )  # drawn for the rows
     table = next(d.value for d in at.dataframe if "city" in d.value.columns)
     assert list(table["city"]) == ["Lyon", "Nice", "Paris"] and table["support"].sum() == ROWS
 

@@ -85,7 +85,7 @@ def hostile_minutes(tiny_workspace: Path, tmp_path_factory: pytest.TempPathFacto
     ws = explore.open(folder / "workspace.toml")
     with Store(f"sqlite:///{folder / 'store.db'}") as store:
         for key in SHOWN:
-            rid = mts.start_review(store, PAYLOADS[key], PAYLOADS[key])
+            rid = mts.start_review(store, PAYLOADS[key], PAYLOADS[key], workspace=str(ws.config.path))
             mts.confirm_test(
                 store, rid, "data-1", status="manual", author=PAYLOADS[key], evidence_text=PAYLOADS[key]
             )
