@@ -143,8 +143,9 @@ def _write(path: Path, outputs: ModelOutputs) -> None:
     _write_atomic(path, table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()}))
 
 
-def _write_atomic(path: Path, table: object) -> None:
-    """Write the Arrow ``table`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
+def write_parquet_atomic(path: Path, table: object) -> None:
+    """Write the Arrow ``table`` to ``path`` atomically (a temporary file in the same folder, then a rename): a
+    reader never sees half a file, and a failed write leaves what was there."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,10 @@ def _write_atomic(path: Path, table: object) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_atomic(path: Path, table: object) -> None:
+    write_parquet_atomic(path, table)
     _prune(path.parent)
 
 

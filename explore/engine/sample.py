@@ -18,8 +18,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from explore.core.score_cache import write_parquet_atomic
 from explore.engine.log import literal, quote
 
 SAMPLE_ROWS = 50_000
@@ -155,7 +154,6 @@ def _read_kept(path: Path) -> tuple[pd.DataFrame, SampleInfo] | None:
 
 def _write_kept(path: Path, df: pd.DataFrame, info: SampleInfo) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = {
@@ -167,16 +165,7 @@ def _write_kept(path: Path, df: pd.DataFrame, info: SampleInfo) -> None:
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()}
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_parquet_atomic(path, table)
     with contextlib.suppress(OSError):
         kept = sorted(path.parent.glob("sample-*.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in kept[KEEP_SAMPLES:]:
