@@ -76,7 +76,7 @@ class CachedScore:
 def data_version(ws: Workspace, dataset: str) -> str:
     """A short hash that changes whenever the rows of ``dataset`` may have changed (see the module docstring)."""
     if dataset in ws.config.engine_sources:
-        return _stat_fingerprint(ws._engine_files(dataset))
+        return ws.data_fingerprint(dataset)
     path = Path(ws.config.datasets[dataset])
     st = path.stat()
     if st.st_size <= CONTENT_HASH_BYTES:
@@ -102,6 +102,8 @@ def cache_path(ws: Workspace, dataset: str, model: str = MAIN_MODEL, *, labelled
     """Where the predictions of ``model`` on ``dataset`` are kept, or None (no model, or no folder)."""
     if ws.in_memory or model not in ws.models:
         return None
+    if dataset in ws.config.engine_sources and ws.engine_version(dataset) is None:
+        return None  # a data lake's files: nothing tells when they change
     version = f"{data_version(ws, dataset)}{_settings_hash(ws, labelled=labelled)}"
     return ws.config.root / CACHE_FOLDER / f"predictions-{ws.model_fingerprint(model)}-{version}.parquet"
 
@@ -258,7 +260,7 @@ def engine_metrics_path(ws: Workspace, dataset: str, confidence: float) -> Path 
     folder). Keyed by the files' version, the columns the engine reads and what the workspace makes of them,
     the confidence level, and the code that computes them (the in-memory formulas, ``explore/engine/metrics.py``,
     the installed DuckDB)."""
-    if ws.in_memory or dataset not in ws.config.engine_sources:
+    if ws.in_memory or dataset not in ws.config.engine_sources or ws.engine_version(dataset) is None:
         return None
     cols = ws.columns
     described = {

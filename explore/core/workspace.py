@@ -747,8 +747,13 @@ class Workspace:
 
             return frame_fingerprint(self.dataset(dataset))
         if dataset in self.config.engine_sources:
-            return _stat_fingerprint(self._engine_files(dataset))
+            return _engine_version(self.config.engine_sources[dataset]) or "no-local-files"
         return file_fingerprint(self.config.datasets[dataset])
+
+    def engine_version(self, dataset: str) -> str | None:
+        """The version of an out-of-core dataset's rows as kept results are keyed (``_engine_version``): None
+        when its files are not on this machine (a data lake): nothing is kept for it then."""
+        return _engine_version(self.config.engine_sources[dataset])
 
     def _engine_files(self, dataset: str) -> list[Path]:
         return _source_files(self.config.engine_sources[dataset])
@@ -1062,6 +1067,20 @@ def _stat_fingerprint(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def _engine_version(source: Any) -> str | None:
+    """What kept results of an engine source (its sample, its overall metrics, its predictions) are valid for: the
+    source itself — path, DuckDB table, engine — and its files' paths, sizes and modification times; two tables
+    of one DuckDB file, or two sources over the same files, never share them. None when no file is on this
+    machine (a data-lake path, or a glob matching nothing): nothing is kept, since nothing can tell a change."""
+    import hashlib
+
+    files = _source_files(source)
+    if not files:
+        return None
+    who = repr((str(source.path), source.table, source.engine, source.master))
+    return hashlib.sha256(f"{who}|{_stat_fingerprint(files)}".encode()).hexdigest()[:16]
+
+
 def open_workspace(
     config: WorkspaceConfig,
     *,
@@ -1165,7 +1184,9 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
         con.close()
     # Drawn once per version of the files, then read back from beside the workspace (explore.engine.sample).
     rows = engine_sample.SAMPLE_ROWS  # the size as the workspace opens, the key's and the draw's
-    key = sample_key(_stat_fingerprint(_source_files(source)), cols.label, cols.prediction, rows)
+    version = _engine_version(source)
+    key = sample_key(version or "", cols.label, cols.prediction, rows)
+    folder = config.root / CACHE_FOLDER if version is not None else None  # no local files: keep nothing
 
     def draw() -> tuple[pd.DataFrame, Any]:
         con = open_source(source, where=where)
@@ -1174,7 +1195,7 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
         finally:
             con.close()
 
-    return None, LazySample(probe, lambda: kept_sample(config.root / CACHE_FOLDER, key, draw))
+    return None, LazySample(probe, lambda: kept_sample(folder, key, draw))
 
 
 # ---- scoring ------------------------------------------------------------------------------------

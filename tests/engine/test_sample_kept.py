@@ -192,3 +192,49 @@ def test_the_sample_is_checked_when_drawn(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"infinite|inf") as got:
         ws.dataset("log")
     assert "'age'" in str(got.value) and "'log'" in str(got.value)
+
+
+def test_two_tables_of_one_duckdb_file_keep_their_own_sample_and_metrics(tmp_path, monkeypatch):
+    """Kept results are keyed by the source (path, table, engine), not only its files' stats: two tables of one
+    DuckDB file share the file, and once shared one key — the second dataset then got the first's rows and
+    overall metrics, in the same process and after a restart."""
+    import duckdb
+    import numpy as np
+
+    from explore.core.score_cache import engine_metrics_path
+
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    a = predictions_log("binary", 1200)
+    b = predictions_log("binary", 1500)
+    b["age"] = np.asarray(b["age"], dtype=float) + 1000.0  # tell the second table's rows from the first's
+    with duckdb.connect(str(tmp_path / "logs.duckdb")) as con:
+        con.register("fa", a)
+        con.register("fb", b)
+        con.execute("CREATE TABLE a AS SELECT * FROM fa")
+        con.execute("CREATE TABLE b AS SELECT * FROM fb")
+    _toml(
+        tmp_path,
+        'first = { duckdb = "logs.duckdb", table = "a", engine = "duckdb" }\n'
+        'second = { duckdb = "logs.duckdb", table = "b", engine = "duckdb" }',
+    )
+    ws = explore.open(tmp_path)
+    assert ws.engine_version("first") != ws.engine_version("second")
+    assert engine_metrics_path(ws, "first", 0.95) != engine_metrics_path(ws, "second", 0.95)
+    assert len(ws.dataset("first")) == 300
+    again = explore.open(tmp_path)  # the first's kept sample is not the second's
+    assert again.samples["second"].total == 1500
+    second = again.dataset("second")
+    assert len(second) == 300 and second["age"].min() >= 1000.0
+    assert again.dataset("first")["age"].max() < 1000.0
+
+
+def test_a_source_without_local_files_keeps_nothing(log_workspace):
+    """A source whose files are not on this machine (a data lake) cannot tell when they change: no version, so
+    neither its sample nor its metrics are kept."""
+    from explore.core import workspace as workspace_module
+    from explore.engine.source import EngineSource
+
+    remote = EngineSource("s3a://bucket/logs/", engine="spark")
+    assert workspace_module._engine_version(remote) is None
+    ws = explore.open(log_workspace)
+    assert ws.engine_version("log") is not None
