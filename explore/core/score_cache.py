@@ -255,11 +255,20 @@ def overall_cached(
     return table
 
 
+def _engine_code() -> str:
+    """A hash of every module of ``explore/engine`` (metrics, the one-pass paths, the log's encodings, the SQL
+    dialect): a fix in any of them makes the kept engine metrics stale."""
+    h = hashlib.sha256()
+    for f in sorted((Path(__file__).resolve().parents[1] / "engine").glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:8]
+
+
 def engine_metrics_path(ws: Workspace, dataset: str, confidence: float) -> Path | None:
     """Where the overall metrics of an out-of-core dataset's every row are kept (None: a workspace without a
     folder). Keyed by the files' version, the columns the engine reads and what the workspace makes of them,
-    the confidence level, and the code that computes them (the in-memory formulas, ``explore/engine/metrics.py``,
-    the installed DuckDB)."""
+    the confidence level, and the code that computes them (the in-memory formulas, every module of
+    ``explore/engine``, the installed DuckDB)."""
     if ws.in_memory or dataset not in ws.config.engine_sources or ws.engine_version(dataset) is None:
         return None
     cols = ws.columns
@@ -269,9 +278,7 @@ def engine_metrics_path(ws: Workspace, dataset: str, confidence: float) -> Path 
         "score": cols.score,
         "scores": dict(cols.scores or {}),
         "confidence": confidence,
-        "engine": hashlib.sha256(
-            (Path(__file__).resolve().parents[1] / "engine" / "metrics.py").read_bytes()
-        ).hexdigest()[:8],
+        "engine": _engine_code(),
         "duckdb": installed_stamp("duckdb"),
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -127,7 +127,8 @@ class ReviewChoice:
 
 def find_review(store: Store, review: int | str | None, ws: Workspace | None = None) -> ReviewChoice:
     """The review ``review`` names (id or name, any workspace's; ReportError when there is none), else the
-    newest review of ``ws`` (with no workspace: of the whole store)."""
+    newest review of ``ws``, else the newest review that recorded no workspace (started before reviews did, or
+    by ``start_review`` without ``ws=``), never another workspace's (with no ``ws``: the newest in the store)."""
     rows = store.list_reviews()  # newest first
     if review is not None:
         for r in rows:
@@ -139,6 +140,15 @@ def find_review(store: Store, review: int | str | None, ws: Workspace | None = N
     if ws is None:
         return ReviewChoice(int(rows[0]["id"]), rows[0]["name"], "the newest review in the store")
     own = _workspace_reviews(rows, ws)
+    legacy = [r for r in rows if not r.get("workspace")]
+    if (
+        not own and legacy
+    ):  # reviews started before reviews recorded their workspace (or by the API without ws=)
+        return ReviewChoice(
+            int(legacy[0]["id"]),
+            legacy[0]["name"],
+            "the newest review recorded without a workspace — none names this one; --review picks another",
+        )
     if not own:
         message = NO_WORKSPACE_REVIEW.format(workspace=ws.config.path, n=len(rows), known=_known(rows))
         return ReviewChoice(None, unavailable=message)

@@ -200,7 +200,6 @@ def test_the_report_uses_the_newest_review_of_its_own_workspace(tiny_workspace, 
     ]
     with Store(db_url) as store:
         mts.start_review(store, "other team's review", "v9", workspace="/elsewhere/workspace.toml")
-        mts.start_review(store, "notebook review", "v9")  # started without a workspace
         # this workspace has none: a clear reason, naming the reviews that are there, not another's review
         section = build_minutes(ws, store, by=["region"], shap_rows=30).section("rubric")
         assert section.unavailable is not None
@@ -208,6 +207,14 @@ def test_the_report_uses_the_newest_review_of_its_own_workspace(tiny_workspace, 
         assert str(ws.config.path) in section.unavailable and "other team's review" in section.unavailable
         assert main(args) == 0
         assert "no rubric review of this workspace" in parse(out.read_text(encoding="utf-8")).text("rubric")
+        # a review that recorded no workspace (the API without ws=, or started before reviews recorded theirs) is
+        # still reported — said so — rather than nothing: an existing user's `explore report` keeps its review
+        mts.start_review(store, "notebook review", "v9")
+        section = build_minutes(ws, store, by=["region"], shap_rows=30).section("rubric")
+        assert section.unavailable is None and section.title.endswith("notebook review")
+        capsys.readouterr()
+        assert main(args) == 0
+        assert "the newest review recorded without a workspace" in capsys.readouterr().err
 
         own = _review(store, "ours", ws=ws)
         mts.start_review(store, "newer, of another workspace", "v9", workspace="/elsewhere/workspace.toml")
