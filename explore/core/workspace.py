@@ -690,6 +690,22 @@ class Workspace:
             )
         return self._frames[name]
 
+    def _label_values(self, column: str | None = None) -> pd.Series:
+        """Every dataset's values of the label (or ``column``: the prediction) that the task and the classes are
+        inferred from: an in-memory frame's column, an out-of-core dataset's distinct values read at open (its
+        probe: not only its first rows)."""
+        column = column or self.config.columns.label
+        parts = []
+        for name, df in self._open_frames().items():
+            probe = self.samples[name].probe if name in self.samples and name not in self._frames else None
+            values = None
+            if probe is not None:
+                values = (
+                    probe.label_values if column == self.config.columns.label else probe.prediction_values
+                )
+            parts.append(values if values is not None else df[column])
+        return pd.concat(parts, ignore_index=True)
+
     def _open_frames(self) -> dict[str, pd.DataFrame]:
         """The rows validation reads at open: each dataset's frame, or an out-of-core dataset's probe (its first
         rows and a row of each label and predicted value: ``explore.engine.sample.probe_rows``)."""
@@ -930,16 +946,14 @@ class Workspace:
             if model.is_classifier or classes is not None:
                 return "binary" if classes is not None and len(classes) == 2 else "multiclass"
             # An estimator without a declared type (e.g. a third-party wrapper): fall through to the label.
-        labels = pd.concat([df[cols.label] for df in self._open_frames().values()], ignore_index=True)
+        labels = self._label_values()
         if _is_regression_label(labels):
             return "regression"
         return "binary" if labels.nunique(dropna=True) <= 2 else "multiclass"
 
     def _classes(self, model: ModelFacts | None) -> None:
         cols = self.config.columns
-        labels = pd.concat(
-            [df[cols.label] for df in self._open_frames().values()], ignore_index=True
-        ).dropna()
+        labels = self._label_values().dropna()
         seen = pd.unique(labels)
         model_classes = model.classes if model is not None else None
         if model_classes is not None:
@@ -954,8 +968,7 @@ class Workspace:
             values = list(seen)
             extra = []
             if cols.prediction:
-                for df in self._open_frames().values():
-                    extra.extend(pd.unique(df[cols.prediction].dropna()))
+                extra.extend(pd.unique(self._label_values(cols.prediction).dropna()))
             if cols.scores:
                 extra.extend(cols.scores)  # TOML keys are always text: "1" names the label 1
             for v in extra:

@@ -33,6 +33,7 @@ from explore.engine.log import literal, quote
 SAMPLE_ROWS = 50_000
 # Above this many distinct labels (regression, ids) the sample is not stratified.
 MAX_STRATA = 50
+PROBE_VALUES = 10_000  # distinct label / prediction values read at open for the task and the classes
 # One pass for the common classes: a reservoir of OVERDRAW × the rows their quotas need on average, if that is at
 # most POOL_FACTOR × the sample's rows.
 OVERDRAW = 1.2
@@ -198,6 +199,10 @@ class Probe:
     frame: pd.DataFrame
     total: int
     label_counts: dict[object, int] | None
+    # The label's and the prediction's distinct values (up to PROBE_VALUES + 1 each, in their stored types): what
+    # the task and the classes are inferred from — the first rows alone miss classes of a log ordered by label.
+    label_values: pd.Series | None = None
+    prediction_values: pd.Series | None = None
 
 
 def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None) -> Probe:
@@ -205,26 +210,33 @@ def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | Non
     total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     head = con.execute(f"SELECT * FROM source LIMIT {PROBE_ROWS}").df()
     label_counts = None
+    label_values = prediction_values = None
     if label in head.columns:  # else the workspace's validation says which columns there are
         counts = con.execute(
             f"SELECT {quote(label)}, count(*) FROM source GROUP BY 1 LIMIT {MAX_STRATA + 1}"
         ).fetchall()
         label_counts = {v: int(n) for v, n in counts} if len(counts) <= MAX_STRATA else None
+        label_values = _distinct(con, label)
+    if prediction and prediction in head.columns:
+        prediction_values = _distinct(con, prediction)
     frame = head
     if label_counts is not None:
         seen = set(frame[label].dropna().tolist())
         frame = _with_rows(con, frame, label, [v for v in label_counts if v is not None and v not in seen])
-    if prediction and prediction in frame.columns:
-        values = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT {quote(prediction)} FROM source LIMIT {MAX_STRATA + 1}"
-            ).fetchall()
-        ]
-        if len(values) <= MAX_STRATA:
-            seen = set(frame[prediction].dropna().tolist())  # after the label's rows: no row twice
-            frame = _with_rows(con, frame, prediction, [v for v in values if v is not None and v not in seen])
-    return Probe(frame, total, label_counts)
+    if prediction_values is not None and len(prediction_values) <= MAX_STRATA:
+        values = [v for v in prediction_values.tolist() if not pd.isna(v)]
+        seen = set(frame[prediction].dropna().tolist())  # after the label's rows: no row twice
+        frame = _with_rows(con, frame, prediction, [v for v in values if v not in seen])
+    return Probe(frame, total, label_counts, label_values, prediction_values)
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, column: str) -> pd.Series:
+    """Up to ``PROBE_VALUES`` + 1 distinct non-missing values of ``column``, in its stored type (no NULL among
+    them: an integer column stays integers)."""
+    q = quote(column)
+    return con.execute(
+        f"SELECT DISTINCT {q} AS v FROM source WHERE {q} IS NOT NULL LIMIT {PROBE_VALUES + 1}"
+    ).df()["v"]
 
 
 def _with_rows(

@@ -174,3 +174,29 @@ def test_the_notebook_performance_over_time_runs_on_every_row_of_an_out_of_core_
         theirs = theirs[theirs["metric"].isin(["accuracy", "ROC AUC"])].sort_values(["metric", "window"])
         assert int(ours["support"].sum()) == int(theirs["support"].sum()) > 3000  # every row, not the sample
         np.testing.assert_allclose(ours["value"].to_numpy(float), theirs["value"].to_numpy(float), rtol=1e-9)
+
+
+def test_task_and_classes_come_from_every_rows_values_not_the_first_rows(tmp_path):
+    """Opening reads a probe, not a sample: the classes of a log ordered by label (60 of them, more than the
+    probe's strata) and a regression target of integers must still be inferred from the whole column — from the
+    first 1,000 rows they were 56 classes (rows of the others scored as errors) and 'multiclass' (found in review)."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    y = np.sort(rng.integers(0, 60, n))
+    pred = np.where(rng.random(n) < 0.7, y, rng.integers(0, 60, n))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "label": [f"c{v}" for v in y], "pred": [f"c{v}" for v in pred]}
+    )
+    frame.to_parquet(logs / "a.parquet")
+    toml = '[columns]\nlabel = "label"\nprediction = "pred"\n\n[datasets]\nlog = { path = "logs/a.parquet", engine = "duckdb" }\n'
+    (tmp_path / "workspace.toml").write_text(toml)
+    ws = explore.open(tmp_path)
+    assert ws.task == "multiclass" and len(ws.classes) == 60
+    accuracy = explore.slice_report(ws).comparison.set_index("metric").loc["accuracy", "overall"]
+    assert accuracy == pytest.approx((y == pred).mean(), abs=1e-12)
+
+    y2 = np.sort(rng.integers(0, 1000, 20_000))  # integers, many values, ordered: a regression target
+    pd.DataFrame({"x": rng.normal(size=y2.size), "label": y2, "pred": y2 + 1}).to_parquet(logs / "a.parquet")
+    assert explore.open(tmp_path).task == "regression"
