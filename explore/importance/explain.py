@@ -41,6 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -1914,6 +1915,9 @@ def _resolved_jobs(value: Any, cores: int) -> int | None:
     return max(1, cores + 1 + n) if n < 0 else n  # joblib: -1 every core, -2 all but one, …
 
 
+_THREAD_LIMITS_LOCK = threading.Lock()
+
+
 def refit_threads(model: Any, cores: int | None = None) -> RefitThreads:
     """The thread budget of refitting ``model``: ``cores`` (default: the cores this process may use, as joblib
     counts them — CPU affinity and container quotas included); every ``n_jobs`` parameter above the cores is
@@ -2026,7 +2030,16 @@ def drop_column_importance(
     threads = refit_threads(model)
     model = clone(model).set_params(**threads.capped_n_jobs) if threads.capped_n_jobs else model
     # One worker: BLAS / OpenMP keep their own defaults (a limit equal to the cores would change nothing).
-    limits = threadpool_limits(limits=threads.inner) if threads.workers > 1 else None
+    # The limits are the process's (every session's BLAS): one run at a time sets and restores them, so two
+    # overlapping runs cannot restore each other's limits in the wrong order and leave the server at one thread.
+    limits = None
+    if threads.workers > 1:
+        _THREAD_LIMITS_LOCK.acquire()
+        try:
+            limits = threadpool_limits(limits=threads.inner)
+        except BaseException:
+            _THREAD_LIMITS_LOCK.release()
+            raise
     total = folds * (1 + len(features))
     done = 0
     base_scores, feat_scores = [], {f: [] for f in features}
@@ -2069,6 +2082,7 @@ def drop_column_importance(
     finally:
         if limits is not None:
             limits.restore_original_limits()
+            _THREAD_LIMITS_LOCK.release()
     base = np.asarray(base_scores)
     rho = float(np.mean(test_frac))
     tcrit = float(stats.t.ppf(0.5 + confidence / 2, df=folds - 1))

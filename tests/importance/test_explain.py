@@ -814,3 +814,35 @@ def test_drop_column_leaves_a_one_worker_models_threads_alone(monkeypatch):
     assert explain.refit_threads(model).workers == 1
     explain.drop_column_importance(model, X, y, features=["a"], task="binary", folds=3)
     assert calls == []
+
+
+def test_overlapping_drop_column_runs_leave_the_process_thread_limits_as_they_were(monkeypatch):
+    """threadpoolctl's limits are the whole process's (every session's BLAS): two runs at once in a shared server
+    take turns setting and restoring them, so neither restores the other's limit and the server never stays at
+    one thread."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr("joblib.cpu_count", lambda *a, **k: 4)
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = np.where(X["a"] + rng.normal(0, 0.5, 200) > 0, "y", "n")
+    model = make_pipeline(StandardScaler(), _ThreadRecorder(n_jobs=2)).fit(X, y)
+    before = [p["num_threads"] for p in threadpool_info()]
+    errors = []
+
+    def run():
+        try:
+            explain.drop_column_importance(model, X, y, features=["a", "b"], task="binary", folds=3)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert errors == [] and not any(w.is_alive() for w in workers)
+    assert [p["num_threads"] for p in threadpool_info()] == before
+    assert not explain._THREAD_LIMITS_LOCK.locked()
