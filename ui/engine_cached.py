@@ -64,6 +64,9 @@ FIRST_VIEW_WINDOWS = 12
 PREFETCH_SAMPLE_ROWS = 5_000_000
 _prepared: set[tuple[str, str]] = set()
 _prepared_lock = threading.Lock()
+_prefetching = (
+    threading.Lock()
+)  # one dataset's passes at a time: N big datasets must not start N full passes at once
 
 
 def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
@@ -79,6 +82,10 @@ def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
         _prepared.add((ws.key, dataset))
 
     def run() -> None:
+        with _prefetching:
+            prepare()
+
+    def prepare() -> None:
         try:
             slice_report(ws, dataset, SliceDefinition(()))
             if ws.columns.time:

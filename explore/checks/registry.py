@@ -542,8 +542,11 @@ def check_invariants(ctx: CheckContext) -> Outcome:
     if reference == ctx.serving_dataset:
         raise SkipCheck("the serving dataset is the training dataset; pass --serving NAME")
     ws = ctx.ws
-    ref_frame, current = ws.dataset(reference), ws.dataset(ctx.serving_dataset)
-    features = [f for f in ws.feature_names if f in ref_frame.columns and f in current.columns]
+
+    def columns(name: str) -> Any:  # an out-of-core dataset's from its probe: no sample drawn for names
+        return ws.samples[name].probe.frame.columns if ws.is_out_of_core(name) else ws.dataset(name).columns
+
+    features = [f for f in ws.feature_names if f in columns(reference) and f in columns(ctx.serving_dataset)]
     if not features:
         raise SkipCheck("the training and serving datasets share no feature column")
     if ws.is_out_of_core(reference):  # every row of the reference, profiled by the engine
@@ -552,10 +555,11 @@ def check_invariants(ctx: CheckContext) -> Outcome:
         with ws.log(reference) as ref_log:
             profile = engine_profile(ref_log, features=features, name=reference)
     else:
-        profile = drift.reference_profile(ref_frame, features=features, name=reference)
+        profile = drift.reference_profile(ws.dataset(reference), features=features, name=reference)
     if ws.is_out_of_core(ctx.serving_dataset):
         table, n_windows, n_rows, thresholds = _engine_invariants(ctx, profile, features)
         return _invariants_outcome(ctx, reference, table, n_windows, n_rows, thresholds, features)
+    current = ws.dataset(ctx.serving_dataset)
     time = ws.times.get(ctx.serving_dataset)
     if time is not None:
         w = windows.time_windows(time, by="month", where=f"dataset '{ctx.serving_dataset}'")
