@@ -831,6 +831,10 @@ def _stream_cells(
             g = batch.column(0).to_numpy()
             g = lookup(g) if lookup is not None else g.astype(np.intp)
             if g is None or g.max() >= coded.size:  # keys the sample did not see
+                if (
+                    lookup is not None
+                ):  # remembered: this grouping's next request goes to DuckDB's cells at once
+                    log.memo[("seen keys", grouping.exprs, grouping.where, where)] = None
                 return None
             yp = batch.column(1).to_numpy()
             s = batch.column(2).to_numpy()
@@ -840,11 +844,12 @@ def _stream_cells(
                 sv = s if every else np.where(finite, s, fill)
                 t = sv * grid.steps
                 np.rint(t, out=t)
-                if (t / grid.steps != sv).any():  # off the grid
+                if (t / grid.steps != sv).any() or t.min() < grid.first or t.max() - grid.first >= grid.slots:
+                    log.memo["score grid"] = (
+                        None  # off the grid: remembered, the next requests skip the stream
+                    )
                     return None
                 t -= grid.first
-                if t.min() < 0 or t.max() >= grid.slots:
-                    return None
                 # (label/prediction code, exact slot); a multiply, not a table gathered by the uint8 codes (an
                 # index cast to intp first: 3.9 against 1.3 ns a row)
                 r = np.multiply(yp, G1, dtype=np.intp)

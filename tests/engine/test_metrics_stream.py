@@ -246,6 +246,10 @@ def test_a_key_or_a_score_the_sample_did_not_see_sends_the_request_back(tmp_path
     a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, None, metrics=["ROC AUC", "log loss"]))
     assert streamed == [False]  # exact cells, and a row off the grid
     _same(a, b)
+    # both misses are remembered: the next requests go to DuckDB's cells without streaming a pass first
+    city = by_columns(log, ["city"])
+    assert log.memo[("seen keys", city.exprs, city.where, None)] is None
+    assert engine_metrics._score_grid(log) is None
     log.con.close()
 
 
