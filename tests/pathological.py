@@ -60,13 +60,30 @@ def upload_and_open(at, name: str, data: bytes) -> float:
     Stops early (the page shows why) when the upload is refused before the form appears."""
     start = time.perf_counter()
     at.file_uploader(key="workspace_upload_data").set_value([(name, data, "text/csv")])
-    at.run()
+    _run_once_more_on_a_lost_widget(lambda: at.run())
     if any(s.key == "workspace_up_label" for s in at.selectbox):
-        at.selectbox(key="workspace_up_label").set_value("label")
-        at.selectbox(key="workspace_up_prediction").set_value("pred")
-        at.selectbox(key="workspace_up_score").set_value("score")
-        at.button(key="workspace_up_open").click().run()
+
+        def open_it() -> None:
+            at.selectbox(key="workspace_up_label").set_value("label")
+            at.selectbox(key="workspace_up_prediction").set_value("pred")
+            at.selectbox(key="workspace_up_score").set_value("score")
+            at.button(key="workspace_up_open").click().run()
+
+        _run_once_more_on_a_lost_widget(open_it)
     return time.perf_counter() - start
+
+
+def _run_once_more_on_a_lost_widget(run: Callable[[], object]) -> None:
+    """``run()``, and once more if AppTest lost a widget's id ("KeyError: '$$ID-…'" while collecting widget
+    states, before the script runs): with two AppTest sessions in threads (``other_session_during``) its one
+    Runtime singleton can register a rerun's widgets on the other session (seen under load, ~1 run in 7); the
+    app's code did not run, so running again tests the same thing."""
+    try:
+        run()
+    except KeyError as exc:
+        if "$$ID-" not in str(exc):
+            raise
+        run()
 
 
 @dataclass
