@@ -69,18 +69,17 @@ TASK_NUM = ["f0", "f1", "f2"]
 TASK_CAT = ["f15", "f16", "f17"]
 
 
-def generate(dest: Path, rows: int, seed: int = 0, task: str = "binary") -> Path:
-    """The partitioned log (written once per size and task); returns its folder."""
-    if task != "binary":
-        return generate_task(dest, rows, task, seed)
+def _write_months(folder: Path, rows: int, seed: int, what: str, chunk) -> Path:
+    """Write ``rows`` rows over MONTHS monthly partitions of ``folder`` (once: ``_done`` marks it), in chunks of
+    at most CHUNK rows made by ``chunk(rng, n, drift)`` (drift: 0 in the first month, 1 in the last), each given a
+    uniform timestamp ``ts`` within its month."""
     import numpy as np
     import pandas as pd
 
-    folder = dest / f"log_{rows}"
     if (folder / "_done").exists():
         return folder
     t = time.perf_counter()
-    print(f"writing a {rows:,}-row predictions log into {folder} …", flush=True)
+    print(f"writing a {rows:,}-row {what} log into {folder} …", flush=True)
     rng = np.random.default_rng(seed)
     per_month = np.full(MONTHS, rows // MONTHS)
     per_month[: rows % MONTHS] += 1
@@ -93,35 +92,45 @@ def generate(dest: Path, rows: int, seed: int = 0, task: str = "binary") -> Path
         while left > 0:
             n = min(CHUNK, left)
             left -= n
-            drift = m / (MONTHS - 1)
-            df = pd.DataFrame(
-                {f: rng.normal(0.5 * drift if i < 5 else 0.0, 1.0, n) for i, f in enumerate(NUM)}
-            )
-            for f, prefix in CAT.items():
-                k = LEVELS[f]
-                p = np.ones(k) / k
-                if f == "f15":  # the mix of f15 drifts
-                    p = np.linspace(1 - drift * 0.8, 1 + drift * 0.8, k)
-                    p /= p.sum()
-                df[f] = pd.Categorical.from_codes(rng.choice(k, n, p=p), [f"{prefix}{j}" for j in range(k)])
-            logit = df["f0"] - 0.8 * df["f1"] + 0.5 * df["f2"] + (df["f15"] == "c1") * 0.7
-            y = rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))
-            noise = rng.normal(0, 0.6 + 0.6 * drift, n)  # the model degrades over time
-            score = 1 / (1 + np.exp(-(logit.to_numpy() + noise)))
-            weak = ((df["f15"] == "c3") & (df["f16"] == "d1")) | ((df["f17"] == "e2") & (df["f0"] > 1))
-            score[weak.to_numpy()] = rng.random(int(weak.sum()))
-            df["label"] = y.astype("int8")
-            df["score"] = score.round(4)
-            df["pred"] = (df["score"] >= 0.5).astype("int8")
-            span = (end - start).value
-            df["ts"] = pd.to_datetime(start.value + rng.integers(0, span, n))
-            for f in CAT:
-                df[f] = df[f].astype(str)
+            df = chunk(rng, n, m / (MONTHS - 1))
+            df["ts"] = pd.to_datetime(start.value + rng.integers(0, (end - start).value, n))
             df.to_parquet(part_dir / f"part-{part}.parquet", index=False)
             part += 1
     (folder / "_done").write_text("ok")
     print(f"  written in {time.perf_counter() - t:.1f} s", flush=True)
     return folder
+
+
+def generate(dest: Path, rows: int, seed: int = 0, task: str = "binary") -> Path:
+    """The partitioned log (written once per size and task); returns its folder."""
+    if task != "binary":
+        return generate_task(dest, rows, task, seed)
+    import numpy as np
+    import pandas as pd
+
+    def chunk(rng, n: int, drift: float):
+        df = pd.DataFrame({f: rng.normal(0.5 * drift if i < 5 else 0.0, 1.0, n) for i, f in enumerate(NUM)})
+        for f, prefix in CAT.items():
+            k = LEVELS[f]
+            p = np.ones(k) / k
+            if f == "f15":  # the mix of f15 drifts
+                p = np.linspace(1 - drift * 0.8, 1 + drift * 0.8, k)
+                p /= p.sum()
+            df[f] = pd.Categorical.from_codes(rng.choice(k, n, p=p), [f"{prefix}{j}" for j in range(k)])
+        logit = df["f0"] - 0.8 * df["f1"] + 0.5 * df["f2"] + (df["f15"] == "c1") * 0.7
+        y = rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))
+        noise = rng.normal(0, 0.6 + 0.6 * drift, n)  # the model degrades over time
+        score = 1 / (1 + np.exp(-(logit.to_numpy() + noise)))
+        weak = ((df["f15"] == "c3") & (df["f16"] == "d1")) | ((df["f17"] == "e2") & (df["f0"] > 1))
+        score[weak.to_numpy()] = rng.random(int(weak.sum()))
+        df["label"] = y.astype("int8")
+        df["score"] = score.round(4)
+        df["pred"] = (df["score"] >= 0.5).astype("int8")
+        for f in CAT:
+            df[f] = df[f].astype(str)
+        return df
+
+    return _write_months(dest / f"log_{rows}", rows, seed, "predictions", chunk)
 
 
 def generate_task(dest: Path, rows: int, task: str, seed: int = 0) -> Path:
@@ -131,58 +140,39 @@ def generate_task(dest: Path, rows: int, task: str, seed: int = 0) -> Path:
     import numpy as np
     import pandas as pd
 
-    folder = dest / f"log_{task}_{rows}"
-    if (folder / "_done").exists():
-        return folder
-    t = time.perf_counter()
-    print(f"writing a {rows:,}-row {task} log into {folder} …", flush=True)
-    rng = np.random.default_rng(seed)
-    per_month = np.full(MONTHS, rows // MONTHS)
-    per_month[: rows % MONTHS] += 1
     K = len(CLASSES)
-    for m in range(MONTHS):
-        start = pd.Timestamp("2023-01-01") + pd.DateOffset(months=m)
-        end = start + pd.DateOffset(months=1)
-        part_dir = folder / f"month={start:%Y-%m}"
-        part_dir.mkdir(parents=True, exist_ok=True)
-        left, part = int(per_month[m]), 0
-        while left > 0:
-            n = min(CHUNK, left)
-            left -= n
-            drift = m / (MONTHS - 1)
-            df = pd.DataFrame(
-                {f: rng.normal(0.5 * drift if i < 2 else 0.0, 1.0, n) for i, f in enumerate(TASK_NUM)}
-            )
-            for f in TASK_CAT:
-                k, prefix = LEVELS[f], CAT[f]
-                df[f] = np.asarray([f"{prefix}{j}" for j in range(k)])[rng.integers(0, k, n)]
-            weak = ((df["f15"] == "c3") & (df["f16"] == "d1")).to_numpy()
-            signal = df["f0"].to_numpy() - 0.8 * df["f1"].to_numpy() + 0.5 * df["f2"].to_numpy()
-            noise = 0.6 + 0.6 * drift
-            if task == "multiclass":
-                logits = np.outer(signal, np.linspace(-1.5, 1.5, K)) + rng.normal(0, 1.0, (n, K))
-                p_true = np.exp(logits - logits.max(axis=1, keepdims=True))
-                p_true /= p_true.sum(axis=1, keepdims=True)
-                y = (rng.random(n)[:, None] > np.cumsum(p_true, axis=1)).sum(axis=1).clip(0, K - 1)
-                seen = logits + rng.normal(0, noise, (n, K))
-                seen[weak] = rng.normal(0, 1.0, (int(weak.sum()), K))
-                p = np.exp(seen - seen.max(axis=1, keepdims=True))
-                p = (p / p.sum(axis=1, keepdims=True)).round(3)
-                df["label"] = np.asarray(CLASSES)[y]
-                df["pred"] = np.asarray(CLASSES)[p.argmax(axis=1)]
-                for k, c in enumerate(CLASSES):
-                    df[f"p_{c}"] = p[:, k]
-            else:
-                y = 50.0 + 10.0 * signal + rng.normal(0, 5.0, n)
-                pred = y + rng.normal(0, 5.0 * noise, n)
-                pred[weak] = 50.0 + rng.normal(0, 15.0, int(weak.sum()))
-                df["label"], df["pred"] = y, pred
-            df["ts"] = pd.to_datetime(start.value + rng.integers(0, (end - start).value, n))
-            df.to_parquet(part_dir / f"part-{part}.parquet", index=False)
-            part += 1
-    (folder / "_done").write_text("ok")
-    print(f"  written in {time.perf_counter() - t:.1f} s", flush=True)
-    return folder
+
+    def chunk(rng, n: int, drift: float):
+        df = pd.DataFrame(
+            {f: rng.normal(0.5 * drift if i < 2 else 0.0, 1.0, n) for i, f in enumerate(TASK_NUM)}
+        )
+        for f in TASK_CAT:
+            k, prefix = LEVELS[f], CAT[f]
+            df[f] = np.asarray([f"{prefix}{j}" for j in range(k)])[rng.integers(0, k, n)]
+        weak = ((df["f15"] == "c3") & (df["f16"] == "d1")).to_numpy()
+        signal = df["f0"].to_numpy() - 0.8 * df["f1"].to_numpy() + 0.5 * df["f2"].to_numpy()
+        noise = 0.6 + 0.6 * drift
+        if task == "multiclass":
+            logits = np.outer(signal, np.linspace(-1.5, 1.5, K)) + rng.normal(0, 1.0, (n, K))
+            p_true = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p_true /= p_true.sum(axis=1, keepdims=True)
+            y = (rng.random(n)[:, None] > np.cumsum(p_true, axis=1)).sum(axis=1).clip(0, K - 1)
+            seen = logits + rng.normal(0, noise, (n, K))
+            seen[weak] = rng.normal(0, 1.0, (int(weak.sum()), K))
+            p = np.exp(seen - seen.max(axis=1, keepdims=True))
+            p = (p / p.sum(axis=1, keepdims=True)).round(3)
+            df["label"] = np.asarray(CLASSES)[y]
+            df["pred"] = np.asarray(CLASSES)[p.argmax(axis=1)]
+            for k, c in enumerate(CLASSES):
+                df[f"p_{c}"] = p[:, k]
+        else:
+            y = 50.0 + 10.0 * signal + rng.normal(0, 5.0, n)
+            pred = y + rng.normal(0, 5.0 * noise, n)
+            pred[weak] = 50.0 + rng.normal(0, 15.0, int(weak.sum()))
+            df["label"], df["pred"] = y, pred
+        return df
+
+    return _write_months(dest / f"log_{task}_{rows}", rows, seed, task, chunk)
 
 
 def task_roles(task: str):
