@@ -64,9 +64,8 @@ FIRST_VIEW_WINDOWS = 12
 PREFETCH_SAMPLE_ROWS = 5_000_000
 _prepared: set[tuple[str, str]] = set()
 _prepared_lock = threading.Lock()
-_prefetching = (
-    threading.Lock()
-)  # one dataset's passes at a time: N big datasets must not start N full passes at once
+# One dataset's background passes at a time: N big datasets must not start N full passes at once on 2 cores.
+_prefetching = threading.Lock()
 
 
 def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
