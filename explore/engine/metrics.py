@@ -14,7 +14,7 @@ the normal one, and the ``note`` says so.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -464,12 +464,88 @@ def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.array(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One aggregation of a request: ``inner`` per-row expressions computed once (an inner projection), ``sets``
+    the columns of each grouping set besides the group (one set: a plain GROUP BY), ``aggs`` its aggregates and
+    ``flags`` the ``GROUPING(column)`` outputs that name each row's set."""
+
+    inner: list[str]
+    sets: list[list[str]]
+    aggs: list[str]
+    flags: list[str] = field(default_factory=list)
+
+    def sql(self, key_cols: list[str], names: list[str], conds: list[str], outer: str = "") -> str:
+        cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
+        sel = ", ".join(key_cols + self.inner)
+        if len(self.sets) == 1:
+            by = ", ".join(names + self.sets[0])
+        else:
+            by = "GROUPING SETS (" + ", ".join("(" + ", ".join(names + s) + ")" for s in self.sets) + ")"
+        dims = list(dict.fromkeys(c for s in self.sets for c in s))
+        head = ", ".join(names + dims + self.aggs + self.flags)
+        group_by = f"GROUP BY {by}" if by else ""  # nothing to group by: one row, the totals
+        return f"SELECT {head} FROM (SELECT {sel} FROM rows AS rows {cond}) AS c {outer} {group_by}"
+
+
+def _aggregate(
+    log: LogTable, grouping: Any, where: str | None, hashed: pd.DataFrame | None, parts: list[_Part]
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """``(keys, frames)``: the groups and, per part, its aggregation of the request's rows with the group code ``g``.
+
+    ``hashed``: the keys of ``_hashed_keys`` (its temp table ``_keys``), or None. The binary cells are one part
+    (``_read_cells``), a multiclass request two (``explore.engine.onepass``)."""
+    from explore.engine.grouping import EngineGrouping
+
+    if isinstance(grouping, EngineGrouping):
+        cond = [where] if where else []
+        frames = [log.sql(p.sql([f"{grouping.code} AS g"], ["g"], cond, "WHERE g >= 0")).df() for p in parts]
+        return pd.DataFrame({grouping.column: grouping.labels}), frames
+    if not grouping.exprs:
+        frames = [log.sql(p.sql([], [], [where] if where else [])).df().assign(g=0) for p in parts]
+        return pd.DataFrame(index=range(1)), frames
+    conds = [c for c in (grouping.where, where) if c]
+    if hashed is not None:
+        try:
+            frames = [
+                log.sql(
+                    f"SELECT _keys.g AS g, c.* FROM ({p.sql([f'{_key_hash(grouping.exprs)} AS h'], ['h'], conds)}) "
+                    "AS c JOIN _keys ON c.h = _keys.h"
+                ).df()
+                for p in parts
+            ]
+        finally:
+            log.sql("DROP TABLE IF EXISTS _keys")
+        return hashed, frames
+    ks = [f"k{i}" for i in range(len(grouping.exprs))]
+    cols = [f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True)]
+    tables = [f"_cells{i}" for i in range(len(parts))]
+    try:
+        for table, p in zip(tables, parts, strict=True):
+            log.sql(f"CREATE OR REPLACE TEMP TABLE {table} AS {p.sql(cols, ks, conds)}")
+        order = ", ".join(f"{k} NULLS LAST" for k in ks)
+        seen = " UNION ".join(f"SELECT DISTINCT {', '.join(ks)} FROM {t}" for t in tables)
+        log.sql(
+            f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1) AS g "
+            f"FROM ({seen}) AS d"
+        )
+        keys = log.sql("SELECT * FROM _keys ORDER BY g").df()
+        keys = keys.drop(columns="g").set_axis(list(grouping.names), axis=1)
+        frames = []
+        for t in tables:
+            on = " AND ".join(f"{t}.{k} IS NOT DISTINCT FROM _keys.{k}" for k in ks)
+            frames.append(log.sql(f"SELECT _keys.g AS g, {t}.* FROM {t} JOIN _keys ON {on}").df())
+    finally:
+        for t in [*tables, "_keys"]:
+            log.sql(f"DROP TABLE IF EXISTS {t}")
+    return keys, frames
+
+
 def _read_cells(
     log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
 ) -> tuple[pd.DataFrame, _Cells]:
     """``(keys, cells)``: the groups and the one aggregation of the request's rows (counted in numpy on a big
     DuckDB log when its groups have codes: ``_stream_cells``)."""
-    from explore.engine.grouping import EngineGrouping
 
     streamed = _stream_cells(log, grouping, where, sum_keys)
     if streamed is not None:
@@ -494,48 +570,7 @@ def _read_cells(
         inner.append(f"{_row_expr(log, key)} AS x{i}")
         ok = f"FILTER (WHERE {_finite(f'x{i}')})"
         aggs += [f"count(*) {ok} AS c{i}", f"sum(x{i}) {ok} AS s{i}", f"sum(x{i} * x{i}) {ok} AS q{i}"]
-    agg_sql = ", ".join(aggs)
-
-    def cells_sql(key_cols: list[str], names: list[str], conds: list[str], outer: str = "") -> str:
-        cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
-        sel = ", ".join(key_cols + inner)
-        by = ", ".join(names + dims)
-        head = ", ".join(names + dims + [agg_sql])
-        return f"SELECT {head} FROM (SELECT {sel} FROM rows AS rows {cond}) AS c {outer} GROUP BY {by}"
-
-    if isinstance(grouping, EngineGrouping):
-        frame = log.sql(
-            cells_sql([f"{grouping.code} AS g"], ["g"], [where] if where else [], "WHERE g >= 0")
-        ).df()
-        keys = pd.DataFrame({grouping.column: grouping.labels})
-    elif not grouping.exprs:
-        frame = log.sql(cells_sql([], [], [where] if where else [])).df()
-        frame["g"] = 0
-        keys = pd.DataFrame(index=range(1))
-    elif hashed is not None:
-        keys = hashed
-        conds = [c for c in (grouping.where, where) if c]
-        cells = cells_sql([f"{_key_hash(grouping.exprs)} AS h"], ["h"], conds)
-        try:
-            frame = log.sql(f"SELECT _keys.g AS g, c.* FROM ({cells}) AS c JOIN _keys ON c.h = _keys.h").df()
-        finally:
-            log.sql("DROP TABLE IF EXISTS _keys")
-    else:
-        ks = [f"k{i}" for i in range(len(grouping.exprs))]
-        conds = [c for c in (grouping.where, where) if c]
-        cols = [f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True)]
-        log.sql(f"CREATE OR REPLACE TEMP TABLE _cells AS {cells_sql(cols, ks, conds)}")
-        order = ", ".join(f"{k} NULLS LAST" for k in ks)
-        log.sql(
-            f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1) AS g "
-            f"FROM (SELECT DISTINCT {', '.join(ks)} FROM _cells) AS d"
-        )
-        keys = log.sql("SELECT * FROM _keys ORDER BY g").df()
-        keys = keys.drop(columns="g").set_axis(list(grouping.names), axis=1)
-        on = " AND ".join(f"_cells.{k} IS NOT DISTINCT FROM _keys.{k}" for k in ks)
-        frame = log.sql(f"SELECT _keys.g AS g, _cells.* FROM _cells JOIN _keys ON {on}").df()
-        log.sql("DROP TABLE IF EXISTS _cells")
-        log.sql("DROP TABLE IF EXISTS _keys")
+    keys, (frame,) = _aggregate(log, grouping, where, hashed, [_Part(inner, [dims], aggs)])
     m = len(frame)
     n = _numeric(frame, "n")
     yp = _numeric(frame, "yp").astype(np.intp)

@@ -30,7 +30,7 @@ does (``_hashed_keys``): the aggregations then group by one hash of the keys. Ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -153,82 +153,6 @@ def grouped(
 # ---- the one aggregation ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One aggregation of a request: ``inner`` per-row expressions computed once (an inner projection), ``sets``
-    the columns of each grouping set besides the group (one set: a plain GROUP BY), ``aggs`` its aggregates and
-    ``flags`` the ``GROUPING(column)`` outputs that name each row's set."""
-
-    inner: list[str]
-    sets: list[list[str]]
-    aggs: list[str]
-    flags: list[str] = field(default_factory=list)
-
-    def sql(self, key_cols: list[str], names: list[str], conds: list[str], outer: str = "") -> str:
-        cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
-        sel = ", ".join(key_cols + self.inner)
-        if len(self.sets) == 1:
-            by = ", ".join(names + self.sets[0])
-        else:
-            by = "GROUPING SETS (" + ", ".join("(" + ", ".join(names + s) + ")" for s in self.sets) + ")"
-        dims = list(dict.fromkeys(c for s in self.sets for c in s))
-        head = ", ".join(names + dims + self.aggs + self.flags)
-        group_by = f"GROUP BY {by}" if by else ""  # nothing to group by: one row, the totals
-        return f"SELECT {head} FROM (SELECT {sel} FROM rows AS rows {cond}) AS c {outer} {group_by}"
-
-
-def _aggregate(
-    log: LogTable, grouping: Any, where: str | None, hashed: pd.DataFrame | None, parts: list[_Part]
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """``(keys, frames)``: the groups and, per part, its aggregation of the request's rows with the group code ``g``.
-
-    ``hashed``: the keys of ``explore.engine.metrics._hashed_keys`` (its temp table ``_keys``), or None."""
-    from explore.engine.grouping import EngineGrouping
-
-    if isinstance(grouping, EngineGrouping):
-        cond = [where] if where else []
-        frames = [log.sql(p.sql([f"{grouping.code} AS g"], ["g"], cond, "WHERE g >= 0")).df() for p in parts]
-        return pd.DataFrame({grouping.column: grouping.labels}), frames
-    if not grouping.exprs:
-        frames = [log.sql(p.sql([], [], [where] if where else [])).df().assign(g=0) for p in parts]
-        return pd.DataFrame(index=range(1)), frames
-    conds = [c for c in (grouping.where, where) if c]
-    if hashed is not None:
-        try:
-            frames = [
-                log.sql(
-                    f"SELECT _keys.g AS g, c.* FROM ({p.sql([f'{em._key_hash(grouping.exprs)} AS h'], ['h'], conds)}) "
-                    "AS c JOIN _keys ON c.h = _keys.h"
-                ).df()
-                for p in parts
-            ]
-        finally:
-            log.sql("DROP TABLE IF EXISTS _keys")
-        return hashed, frames
-    ks = [f"k{i}" for i in range(len(grouping.exprs))]
-    cols = [f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True)]
-    tables = [f"_cells{i}" for i in range(len(parts))]
-    try:
-        for table, p in zip(tables, parts, strict=True):
-            log.sql(f"CREATE OR REPLACE TEMP TABLE {table} AS {p.sql(cols, ks, conds)}")
-        order = ", ".join(f"{k} NULLS LAST" for k in ks)
-        seen = " UNION ".join(f"SELECT DISTINCT {', '.join(ks)} FROM {t}" for t in tables)
-        log.sql(
-            f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1) AS g "
-            f"FROM ({seen}) AS d"
-        )
-        keys = log.sql("SELECT * FROM _keys ORDER BY g").df()
-        keys = keys.drop(columns="g").set_axis(list(grouping.names), axis=1)
-        frames = []
-        for t in tables:
-            on = " AND ".join(f"{t}.{k} IS NOT DISTINCT FROM _keys.{k}" for k in ks)
-            frames.append(log.sql(f"SELECT _keys.g AS g, {t}.* FROM {t} JOIN _keys ON {on}").df())
-    finally:
-        for t in [*tables, "_keys"]:
-            log.sql(f"DROP TABLE IF EXISTS {t}")
-    return keys, frames
-
-
 def _groups(log: LogTable, grouping: Any, where: str | None) -> tuple[pd.DataFrame | None, Any]:
     """(the hashed keys or None, a function giving the number of groups) before the aggregation."""
     hashed = em._hashed_keys(log, grouping, where)
@@ -334,7 +258,7 @@ def _read_multiclass(
         inner.append(f"{_brier_sql(log) if key == 'brier' else em._row_expr(log, key)} AS x{i}")
         ok = f"FILTER (WHERE {em._finite(f'x{i}')})"
         aggs += [f"count(*) {ok} AS c{i}", f"sum(x{i}) {ok} AS s{i}", f"sum(x{i} * x{i}) {ok} AS q{i}"]
-    parts = [_Part(inner, [["yp"]], aggs)]
+    parts = [em._Part(inner, [["yp"]], aggs)]
     needs_scores = log.has_proba and any(
         m.name in ("ROC AUC", "PR AUC") and m.name not in log.unavailable for _, m, _ in resolved
     )
@@ -346,8 +270,8 @@ def _read_multiclass(
             inner_s += [f"(CASE WHEN _y = {k} THEN 1 ELSE 0 END) AS pos{k}", f"{d} AS s{k}"]
         sets = [[f"pos{k}", f"s{k}"] for k in range(K)]
         flags = [f"GROUPING(s{k}) AS w{k}" for k in range(K)] if K > 1 else []
-        parts.append(_Part(inner_s, sets, ["count(*) AS n"], flags))
-    keys, frames = _aggregate(log, grouping, where, hashed, parts)
+        parts.append(em._Part(inner_s, sets, ["count(*) AS n"], flags))
+    keys, frames = em._aggregate(log, grouping, where, hashed, parts)
     main = frames[0]
     m = len(main)
     n = em._numeric(main, "n")
@@ -467,7 +391,7 @@ def _read_regression(
                 named[expr] = f"r{len(named)}"
                 aggs.append(f"sum({expr}) FILTER (WHERE ok) AS {named[expr]}")
             cols[f"r2:{t}"] = named[expr]
-    keys, (frame,) = _aggregate(log, grouping, where, hashed, [_Part(inner, [[]], aggs)])
+    keys, (frame,) = em._aggregate(log, grouping, where, hashed, [em._Part(inner, [[]], aggs)])
     G = len(keys)
     sums = {name: _per_group(frame, col, G) for name, col in cols.items()}
     return keys, sums, centres
