@@ -1295,39 +1295,34 @@ BAD_OPTION = "{option} must be {accepted}; received {received}. {fix}"
 def _check_options(args: argparse.Namespace) -> list[str]:
     """What is wrong with the numeric options, each as a message — checked before anything runs, so that a bad
     value is reported even when the check that reads it is skipped (--skip, --cheap, no model)."""
-    wrong = []
 
     def number(value: Any) -> bool:
         return isinstance(value, int | float) and math.isfinite(value)
 
-    if not (number(args.fdr) and 0 < args.fdr < 1):
-        wrong.append(
-            BAD_OPTION.format(
-                option="--fdr",
-                accepted="a false discovery rate strictly between 0 and 1",
-                received=args.fdr,
-                fix="Pass e.g. --fdr 0.05.",
-            )
+    options = [  # (option, value, valid, what it accepts, an example)
+        ("--fdr", args.fdr, lambda v: 0 < v < 1, "a false discovery rate strictly between 0 and 1", 0.05),
+        (
+            "--fairness-max-gap",
+            args.fairness_max_gap,
+            lambda v: 0 <= v <= 1,
+            "a gap between two groups' rates, from 0 to 1",
+            0.1,
+        ),
+        (
+            "--estimate-max-drop",
+            args.estimate_max_drop,
+            lambda v: v >= 0,
+            "a drop of the metric of at least 0",
+            DEFAULT_ESTIMATE_MAX_DROP,
+        ),
+    ]
+    return [
+        BAD_OPTION.format(
+            option=option, accepted=accepted, received=value, fix=f"Pass e.g. {option} {example}."
         )
-    if not (number(args.fairness_max_gap) and 0 <= args.fairness_max_gap <= 1):
-        wrong.append(
-            BAD_OPTION.format(
-                option="--fairness-max-gap",
-                accepted="a gap between two groups' rates, from 0 to 1",
-                received=args.fairness_max_gap,
-                fix="Pass e.g. --fairness-max-gap 0.1.",
-            )
-        )
-    if not (number(args.estimate_max_drop) and args.estimate_max_drop >= 0):
-        wrong.append(
-            BAD_OPTION.format(
-                option="--estimate-max-drop",
-                accepted="a drop of the metric of at least 0",
-                received=args.estimate_max_drop,
-                fix=f"Pass e.g. --estimate-max-drop {DEFAULT_ESTIMATE_MAX_DROP}.",
-            )
-        )
-    return wrong
+        for option, value, valid, accepted, example in options
+        if not (number(value) and valid(value))
+    ]
 
 
 def main(argv: list[str]) -> int:
