@@ -35,3 +35,19 @@ def spark():
     from explore.engine.spark import spark_session
 
     return spark_session(SPARK_MASTER, conf=SPARK_TEST_CONF)
+
+
+def on_duckdb_and_spark(path, roles, call, **open_kwargs) -> list:
+    """``call(log)`` on the Parquet ``path`` opened once by DuckDB and once by Spark (each log closed after): the
+    two results, DuckDB's first — what the Spark tests compare."""
+    from explore.engine.log import open_log
+    from explore.engine.source import EngineSource
+
+    results = []
+    for engine in ("duckdb", "spark"):
+        log = open_log(EngineSource(path, engine=engine, master=SPARK_MASTER), roles, **open_kwargs)
+        try:
+            results.append(call(log))
+        finally:
+            log.con.close()
+    return results

@@ -163,7 +163,7 @@ def test_the_binned_cells_run_on_spark_with_duckdbs_numbers(spark, tmp_path, mon
     monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 10)
     monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 0)
     monkeypatch.setattr(engine_metrics, "MIN_BINS", 8)
-    from tests.engine.conftest import SPARK_MASTER
+    from tests.engine.conftest import on_duckdb_and_spark
     from tests.engine.test_metrics import predictions_log
 
     df = predictions_log("binary", 1500)
@@ -171,16 +171,16 @@ def test_the_binned_cells_run_on_spark_with_duckdbs_numbers(spark, tmp_path, mon
     roles = ColumnRoles(
         label="income", prediction="pred", score="p", time="when", task="binary", positive=">50K"
     )
-    tables = []
-    for engine in ("duckdb", "spark"):
-        source = EngineSource(tmp_path / "log.parquet", engine=engine, master=SPARK_MASTER)
-        log = open_log(source, roles, task="binary", classes=["<=50K", ">50K"], positive=">50K")
-        keys, table = grouped_metrics(
+    (k1, t1), (k2, t2) = on_duckdb_and_spark(
+        tmp_path / "log.parquet",
+        roles,
+        lambda log: grouped_metrics(
             log, by_columns(log, ["city"]), metrics=["ROC AUC", "log loss", "recall"]
-        )
-        tables.append((keys, table))
-        log.con.close()
-    (k1, t1), (k2, t2) = tables
+        ),
+        task="binary",
+        classes=["<=50K", ">50K"],
+        positive=">50K",
+    )
     pd.testing.assert_frame_equal(k1, k2)
     np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
     assert list(t1["note"]) == list(t2["note"]) and t1["note"].str.contains("histogram").any()
@@ -288,7 +288,7 @@ def test_keys_grouped_by_their_hash_equal_the_pandas_path(pair, monkeypatch, col
 def test_keys_grouped_by_their_hash_on_spark_give_duckdbs_numbers(spark, tmp_path, monkeypatch):
     """Spark's hash is its own (Murmur3, 32 bits) but the keys' table and the cells use the same one."""
     monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
-    from tests.engine.conftest import SPARK_MASTER
+    from tests.engine.conftest import on_duckdb_and_spark
     from tests.engine.test_metrics import predictions_log
 
     df = predictions_log("binary", 1500)
@@ -296,13 +296,14 @@ def test_keys_grouped_by_their_hash_on_spark_give_duckdbs_numbers(spark, tmp_pat
     roles = ColumnRoles(
         label="income", prediction="pred", score="p", time="when", task="binary", positive=">50K"
     )
-    tables = []
-    for engine in ("duckdb", "spark"):
-        source = EngineSource(tmp_path / "log.parquet", engine=engine, master=SPARK_MASTER)
-        log = open_log(source, roles, task="binary", classes=["<=50K", ">50K"], positive=">50K")
-        tables.append(grouped_metrics(log, by_columns(log, ["city", "seg"]), metrics=["ROC AUC", "log loss"]))
-        log.con.close()
-    (k1, t1), (k2, t2) = tables
+    (k1, t1), (k2, t2) = on_duckdb_and_spark(
+        tmp_path / "log.parquet",
+        roles,
+        lambda log: grouped_metrics(log, by_columns(log, ["city", "seg"]), metrics=["ROC AUC", "log loss"]),
+        task="binary",
+        classes=["<=50K", ">50K"],
+        positive=">50K",
+    )
     pd.testing.assert_frame_equal(k1, k2)
     np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
 

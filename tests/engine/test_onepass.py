@@ -284,7 +284,7 @@ def test_keys_grouped_by_their_hash_equal_the_pandas_path(
 def test_hashed_keys_and_binned_probabilities_on_spark_give_duckdbs_numbers(spark, tmp_path, monkeypatch):
     """The same SQL on Spark (its hash is its own, Murmur3, but the keys' table and the cells use the same one)."""
     from explore.core.workspace import ColumnRoles
-    from tests.engine.conftest import SPARK_MASTER
+    from tests.engine.conftest import on_duckdb_and_spark
 
     monkeypatch.setattr(engine_metrics, "HASH_KEYS_ROWS", 0)
     monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 200)
@@ -298,13 +298,13 @@ def test_hashed_keys_and_binned_probabilities_on_spark_give_duckdbs_numbers(spar
         ("reg", "regression", ColumnRoles(label="label", prediction="pred", time="when", task="regression"), None),
     ]  # fmt: skip
     for name, task, roles, classes in cases:
-        tables = []
-        for engine in ("duckdb", "spark"):
-            source = EngineSource(tmp_path / f"{name}.parquet", engine=engine, master=SPARK_MASTER)
-            log = open_log(source, roles, task=task, classes=classes)
-            tables.append(grouped_metrics(log, by_columns(log, ["city", "seg"])))
-            log.con.close()
-        (k1, t1), (k2, t2) = tables
+        (k1, t1), (k2, t2) = on_duckdb_and_spark(
+            tmp_path / f"{name}.parquet",
+            roles,
+            lambda log: grouped_metrics(log, by_columns(log, ["city", "seg"])),
+            task=task,
+            classes=classes,
+        )
         pd.testing.assert_frame_equal(k1, k2)
         assert (t1["note"] == t2["note"]).all()
         np.testing.assert_allclose(t2["value"], t1["value"], rtol=1e-9)
