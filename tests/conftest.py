@@ -122,3 +122,19 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     name = server.new_database()
     yield server.url(name)
     server.drop_database(name)
+
+
+@pytest.fixture
+def draws(monkeypatch):
+    """The engine sample's draws from the files (``explore.engine.sample.draw_sample``'s calls), recorded."""
+    from explore.engine import sample as engine_sample
+
+    calls = []
+    real = engine_sample.draw_sample
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_sample, "draw_sample", counted)
+    return calls

@@ -200,18 +200,14 @@ def test_the_first_views_are_prepared_in_the_background(big_log, monkeypatch):
     engine_cached._shared_log.clear()
 
 
-def test_a_big_logs_sample_is_drawn_after_the_first_views_in_the_background(monkeypatch, big_log):
+def test_a_big_logs_sample_is_drawn_after_the_first_views_in_the_background(monkeypatch, big_log, draws):
     """Above PREFETCH_SAMPLE_ROWS rows the thread then draws the row-level sample (once), so the Slices page's rows
     are there when the user opens it; the page's own ask gets the same sample without another draw."""
     import streamlit as st
 
     from explore.core.workspace import open_workspace, read_workspace
-    from explore.engine import sample as engine_sample
     from ui import engine_cached
 
-    draws = []
-    real_draw = engine_sample.draw_sample
-    monkeypatch.setattr(engine_sample, "draw_sample", lambda *a, **k: draws.append(1) or real_draw(*a, **k))
     monkeypatch.setattr(engine_cached, "PREFETCH_SAMPLE_ROWS", 0)
     st.cache_data.clear()
     engine_cached._shared_log.clear()

@@ -134,22 +134,6 @@ def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, monk
     engine_cached._shared_log.clear()
 
 
-@pytest.fixture
-def draws(monkeypatch):
-    """How many times the engine sample was drawn from the files."""
-    from explore.engine import sample as engine_sample
-
-    calls = []
-    real = engine_sample.draw_sample
-
-    def counted(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(engine_sample, "draw_sample", counted)
-    return calls
-
-
 def test_opening_draws_no_sample_until_a_row_level_section_asks(make_app, engine_workspace, draws):
     at = make_app("views/workspace.py", workspace=engine_workspace)
     assert_no_exception(at)

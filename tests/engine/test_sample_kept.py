@@ -27,20 +27,6 @@ def log_workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
-def draws(monkeypatch):
-    """How many times the sample was drawn from the files."""
-    calls = []
-    real = engine_sample.draw_sample
-
-    def counted(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(engine_sample, "draw_sample", counted)
-    return calls
-
-
 def _kept(root):
     return sorted((root / CACHE_FOLDER).glob("sample-*.parquet"))
 
