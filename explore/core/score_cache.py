@@ -73,10 +73,12 @@ class CachedScore:
     note: str | None = None
 
 
-def data_version(ws: Workspace, dataset: str) -> str:
-    """A short hash that changes whenever the rows of ``dataset`` may have changed (see the module docstring)."""
+def data_version(ws: Workspace, dataset: str) -> str | None:
+    """A short hash that changes whenever the rows of ``dataset`` may have changed (see the module docstring);
+    None for an out-of-core dataset with no file on this machine (a data lake): nothing tells when it changes, so
+    nothing is kept for it."""
     if dataset in ws.config.engine_sources:
-        return ws.data_fingerprint(dataset)
+        return ws.engine_version(dataset)
     path = Path(ws.config.datasets[dataset])
     st = path.stat()
     if st.st_size <= CONTENT_HASH_BYTES:
@@ -102,9 +104,10 @@ def cache_path(ws: Workspace, dataset: str, model: str = MAIN_MODEL, *, labelled
     """Where the predictions of ``model`` on ``dataset`` are kept, or None (no model, or no folder)."""
     if ws.in_memory or model not in ws.models:
         return None
-    if dataset in ws.config.engine_sources and ws.engine_version(dataset) is None:
-        return None  # a data lake's files: nothing tells when they change
-    version = f"{data_version(ws, dataset)}{_settings_hash(ws, labelled=labelled)}"
+    files = data_version(ws, dataset)
+    if files is None:
+        return None
+    version = f"{files}{_settings_hash(ws, labelled=labelled)}"
     return ws.config.root / CACHE_FOLDER / f"predictions-{ws.model_fingerprint(model)}-{version}.parquet"
 
 
@@ -269,7 +272,10 @@ def engine_metrics_path(ws: Workspace, dataset: str, confidence: float) -> Path 
     folder). Keyed by the files' version, the columns the engine reads and what the workspace makes of them,
     the confidence level, and the code that computes them (the in-memory formulas, every module of
     ``explore/engine``, the installed DuckDB)."""
-    if ws.in_memory or dataset not in ws.config.engine_sources or ws.engine_version(dataset) is None:
+    if ws.in_memory or dataset not in ws.config.engine_sources:
+        return None
+    version = data_version(ws, dataset)
+    if version is None:
         return None
     cols = ws.columns
     described = {
@@ -282,7 +288,6 @@ def engine_metrics_path(ws: Workspace, dataset: str, confidence: float) -> Path 
         "duckdb": installed_stamp("duckdb"),
     }
     key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    version = data_version(ws, dataset)
     return ws.config.root / CACHE_FOLDER / f"metrics-engine-{version}-{key}-{_metrics_code()}.parquet"
 
 

@@ -206,7 +206,8 @@ class Probe:
 
 
 def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None) -> Probe:
-    """The ``Probe`` of the view ``source``: a pass over the label column (and the prediction's), no other."""
+    """The ``Probe`` of the view ``source``: its first rows, and passes over the label column (its counts, its
+    distinct values) and the prediction's (its distinct values), no other column."""
     total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     head = con.execute(f"SELECT * FROM source LIMIT {PROBE_ROWS}").df()
     label_counts = None
