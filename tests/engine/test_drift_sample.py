@@ -202,3 +202,52 @@ def test_the_rule_in_sql_and_in_numpy_agree():
     h = engine_drift.row_hash(3, np.arange(100_000))
     kept = (h < engine_drift.threshold(0.1)).reshape(100, 1000).sum(axis=1)
     assert kept.min() >= 98 and kept.max() <= 102
+
+
+@pytest.fixture(scope="module")
+def notebook_ws(tmp_path_factory):
+    from tests.engine.test_metrics import predictions_log
+    from tests.engine.test_out_of_core_api import twin_workspaces
+
+    ooc, _ = twin_workspaces(
+        tmp_path_factory.mktemp("nb-drift"), "binary", {"log": predictions_log("binary", 3000)}, {"log"}
+    )
+    return ooc
+
+
+def test_the_notebook_states_the_sample_and_reads_every_row_when_asked(notebook_ws, monkeypatch):
+    import explore
+
+    feats = ["age", "hours", "city"]
+    monkeypatch.setattr(engine_drift, "DRIFT_EXACT_ROWS", 1000)
+    monkeypatch.setattr(engine_drift, "DRIFT_SAMPLE_ROWS", 1000)
+    monkeypatch.setattr(engine_drift, "MIN_WINDOW_ROWS", 20)
+    sampled = explore.drift(notebook_ws, features=feats)
+    s = sampled.value.sample
+    assert s is not None and s.share() == "a uniform 1-in-3 sample" and s.total == 3000
+    assert sampled.facts["sample"] == s.sentence() and "on a uniform row sample" in sampled.title
+    assert sampled.facts["rows"] == f"{s.rows:,} of 3,000 (a uniform 1-in-3 sample, engine)"
+    assert sampled.facts["reference rows"] == f"{s.reference_rows:,} (the sample, engine)"
+    assert int(sampled.to_frame()["rows"].sum()) == s.rows * len(feats)
+    exact = explore.drift(notebook_ws, features=feats, exact=True)
+    assert exact.value.sample is None and "sample" not in exact.facts
+    assert exact.facts["rows"] == "3,000 (every row, engine)"
+    half = explore.drift(notebook_ws, features=feats, sample=0.5)
+    assert half.value.sample.share() == "a uniform 1-in-2 sample"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sample": 2}, "sample must be a fraction of the rows in (0, 1]; received 2"),
+        ({"sample": "10%"}, "received '10%' (str). Use e.g. sample=0.1"),
+        ({"exact": 1}, "exact must be True or False; received 1"),
+        ({"exact": True, "sample": 0.1}, "exact=True reads every row, sample=0.1 a share of them"),
+    ],
+)
+def test_the_notebooks_bad_sampling_arguments_get_a_message(notebook_ws, kwargs, message):
+    import explore
+
+    with pytest.raises(AnalysisError) as err:
+        explore.drift(notebook_ws, features=["age"], **kwargs)
+    assert message in str(err.value)
