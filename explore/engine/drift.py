@@ -685,11 +685,12 @@ def data_invariants(
 # is computing and counting two billion codes, which a sample cuts k-fold (sampling does not skip the decoding).
 # Above DRIFT_EXACT_ROWS rows the matrix is computed on a uniform 1-in-k sample of about DRIFT_SAMPLE_ROWS rows, every
 # window keeping at least MIN_WINDOW_ROWS of its rows (all of them when it has fewer); ``exact=True`` reads every
-# row. Measured at 100M rows (load 5, CPU s): a 10M-row sample 31.1, a 5M-row one 19.7 (of which 14.6 is the one
-# pass copying the sample), the plain scan of the 20 columns 13.1; 5M rows keep 208,000 rows in each of 24 monthly
-# windows. The exact matrix costs about 1.06 CPU s per million rows (10M: 10.6), so up to 20M rows it costs about what
-# the sample costs at 100M: below that every row is read.
-DRIFT_EXACT_ROWS = 20_000_000
+# row. Measured at 100M rows (bench_engine --only drift, load 5–10, CPU s): a 10M-row sample 31.1, a 5M-row one
+# 19.7–21.2 (of which ≈ 14.6 the one pass copying the sample), the plain scan of the 20 columns 13.1–15.7, every row
+# 111; 5M rows keep 208,000 rows in each of 24 monthly windows. The exact matrix costs 1.04–1.4 CPU s per million
+# rows (10M rows: 10.4, 10.6, 12.2 and 14.1 CPU s in four runs), and 10 s of two cores is 20 CPU s: up to 15M rows
+# every row is read within that budget by most of those measurements, above it the sample is cheaper.
+DRIFT_EXACT_ROWS = 15_000_000
 DRIFT_SAMPLE_ROWS = 5_000_000
 MIN_WINDOW_ROWS = 200_000
 

@@ -251,3 +251,29 @@ def test_the_notebooks_bad_sampling_arguments_get_a_message(notebook_ws, kwargs,
     with pytest.raises(AnalysisError) as err:
         explore.drift(notebook_ws, features=["age"], **kwargs)
     assert message in str(err.value)
+
+
+def test_spark_reads_every_row_where_duckdb_samples(parquet, spark):
+    """Spark stays exact: its rows have no stable identity through the engine's SQL view (the sample rule needs
+    the file's index and the row's number in it), so above the threshold it reads every row — and says so
+    (``sample`` None) — with DuckDB's exact numbers."""
+    from tests.engine.conftest import on_duckdb_and_spark
+
+    def both(log):
+        windows = by_time_window(log, "month")
+        first = engine_drift.first_window(log, "month")
+        sampled = engine_drift.drift_matrix(log, windows, features=FEATURES, reference_where=first, **SAMPLE)[
+            1
+        ]
+        exact = engine_drift.drift_matrix(log, windows, features=FEATURES, reference_where=first, exact=True)[
+            1
+        ]
+        return sampled, exact
+
+    (duck_sampled, duck_exact), (spark_sampled, spark_exact) = on_duckdb_and_spark(
+        parquet, ROLES, both, task="binary", classes=[0, 1], positive=1
+    )
+    assert duck_sampled.sample is not None and spark_sampled.sample is None
+    for table in (spark_sampled.table, spark_exact.table):
+        for col in ("rows", "psi", "ks", "js", "p_value"):
+            np.testing.assert_allclose(table[col], duck_exact.table[col], rtol=1e-9, atol=1e-12, err_msg=col)
