@@ -145,14 +145,15 @@ def test_below_the_threshold_or_when_asked_every_row_is_read(parquet):
         windows = by_time_window(log, "month")
         first = engine_drift.first_window(log, "month")
         profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
-        _, every = engine_drift.drift_by_window(profile, log, windows, features=FEATURES)
+        every_keys, every = engine_drift.drift_by_window(profile, log, windows, features=FEATURES)
         for kwargs in ({"exact": True}, {"exact_rows": sum(SIZES.values())}, {"fraction": 1.0}):
             _, result = _sampled(log, **kwargs)
             assert result.sample is None
             pd.testing.assert_frame_equal(result.table, every.table)
         # A threshold just below the log's rows: sampled (the default fraction, rows / sample_rows).
-        _, result = _sampled(log, exact_rows=sum(SIZES.values()) - 1)
+        keys, result = _sampled(log, exact_rows=sum(SIZES.values()) - 1)
         assert result.sample is not None and result.sample.rows < sum(SIZES.values())
+        pd.testing.assert_frame_equal(keys, every_keys)  # the same windows, the same keys
         # Every window small enough to be read whole: the exact matrix, said so.
         _, result = _sampled(log, min_window_rows=10_000)
         assert result.sample is None
