@@ -278,3 +278,41 @@ def test_spark_reads_every_row_where_duckdb_samples(parquet, spark):
     for table in (spark_sampled.table, spark_exact.table):
         for col in ("rows", "psi", "ks", "js", "p_value"):
             np.testing.assert_allclose(table[col], duck_exact.table[col], rtol=1e-9, atol=1e-12, err_msg=col)
+
+
+def test_a_duckdb_table_is_sampled_by_rowid_and_equal_row_windows_too(parquet, tmp_path):
+    """A DuckDB table's rows are kept by the same hash of their rowid (file index 0): the sampled matrix equals
+    the in-memory drift of exactly those rows; equal-row windows are sampled the same way."""
+    db = tmp_path / "log.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(f"CREATE TABLE preds AS SELECT * FROM read_parquet('{parquet}/**/*.parquet') ORDER BY ts")
+    every = con.execute("SELECT *, rowid AS r FROM preds").df()
+    con.close()
+    log = open_log(EngineSource(db, table="preds"), ROLES, task="binary", classes=[0, 1], positive=1)
+    with log:
+        keys, result = _sampled(log)
+        s = result.sample
+        assert s is not None and s.rule == "rows kept by a hash of the DuckDB table's rowid"
+        month = every["ts"].dt.to_period("M").dt.to_timestamp()
+        shares = dict(zip(pd.to_datetime(keys["window"]), s.window_shares, strict=True))
+        limit = month.map(lambda m: engine_drift.threshold(shares[m])).to_numpy()
+        rows = every[engine_drift.row_hash(0, every["r"].to_numpy()) < limit].reset_index(drop=True)
+        months = rows["ts"].dt.to_period("M").dt.to_timestamp()
+        codes = pd.Index(np.sort(months.unique())).get_indexer(months)
+        profile = drift.reference_profile(rows[codes == 0], features=FEATURES)
+        mem = drift.drift_by_window(profile, rows, codes, codes.max() + 1, features=FEATURES)
+        for col in ("rows", "psi", "ks", "js", "p_value"):
+            np.testing.assert_allclose(result.table[col], mem.table[col], rtol=1e-9, atol=1e-12, err_msg=col)
+        windows = by_time_window(log, "rows", n_windows=4)
+        first = f"{windows.code} = 0"
+        keys, result = engine_drift.drift_matrix(
+            log,
+            windows,
+            features=FEATURES,
+            reference_where=first,
+            exact_rows=0,
+            sample_rows=5000,
+            min_window_rows=0,
+        )
+        assert len(keys) == 4 and result.sample.share() == "a uniform 1-in-6 sample"
+        assert result.sample.rows == sum(result.sample.window_rows) < sum(SIZES.values()) / 5
