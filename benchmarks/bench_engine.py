@@ -20,7 +20,9 @@ subprocess so that its peak RSS is its own:
 
 Operations: open, overall metrics, slice report after a filter change (a 1-column group-by under a filter),
 group-by over 3 columns (~180 groups, 5 metrics with intervals), performance over 24 monthly windows, drift
-matrix (20 features × 24 windows against the first month), weak-slice discovery (≤ 2 conditions) with the
+matrix (20 features × 24 windows against the first month: the default — a uniform row sample above
+explore.engine.drift.DRIFT_EXACT_ROWS rows — and every row, compared: max |ΔPSI|, |ΔKS|, PSI verdicts that differ;
+beside them on DuckDB the floor, one plain scan of the 20 columns), weak-slice discovery (≤ 2 conditions) with the
 planted slices found or not. Figures are printed side by side with the ratio and peak RSS. Each path's figures
 are saved beside the log (``results_<path>.json``); ``--reuse pandas`` prints the saved pandas figures instead of
 running the slow in-memory path again (the table says which figures were reused and when they were measured).

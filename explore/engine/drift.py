@@ -16,6 +16,11 @@ feature over that table gives the PSI/JS and the KS histograms of all windows. B
 the KS statistic is the largest gap there: a lower bound of the exact one, by at most the reference share of
 one cell (``ks_method`` "grid"). The reference's edges of such features come from one ``quantile_cont`` query
 over all of them.
+
+``drift_matrix`` is what the app and the notebook call: above ``DRIFT_EXACT_ROWS`` rows it runs the same queries on a
+deterministic uniform sample of the rows (an integer hash of each row's file and place in it, ``row_hash_sql``),
+copied once into a temp table, and its result says so (``DriftResult.sample``: a ``DriftSample``); ``exact=True``
+reads every row.
 """
 
 from __future__ import annotations
