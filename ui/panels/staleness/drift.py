@@ -137,7 +137,10 @@ def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
     n_rows = ctx.ws.samples[ctx.dataset].total
     params = (ctx.dataset, unit, spec.n_windows, features)
     reads = None
-    if n_rows > DRIFT_EXACT_ROWS:
+    spark = (
+        getattr(ctx.ws.config.engine_sources.get(ctx.dataset), "engine", "") == "spark"
+    )  # Spark reads every row
+    if n_rows > DRIFT_EXACT_ROWS and not spark:
         reads = (
             f"reads {len(features)} features of all {n_rows:,} rows of '{ctx.dataset}' and measures them on a "
             "uniform sample of the rows (about 10 to 20 s per 100 million rows on two cores)"
@@ -149,9 +152,7 @@ def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
     measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
     with (
         shown_errors(stop=False),
-        st.spinner(
-            "Querying every row…" if exact or n_rows <= DRIFT_EXACT_ROWS else "Querying a sample of the rows…"
-        ),
+        st.spinner("Querying a sample of the rows…" if reads and not exact else "Querying every row…"),
     ):
         result, sample = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features, exact)
         table = result.table
