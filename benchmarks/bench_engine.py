@@ -20,7 +20,9 @@ subprocess so that its peak RSS is its own:
 
 Operations: open, overall metrics, slice report after a filter change (a 1-column group-by under a filter),
 group-by over 3 columns (~180 groups, 5 metrics with intervals), performance over 24 monthly windows, drift
-matrix (20 features × 24 windows against the first month), weak-slice discovery (≤ 2 conditions) with the
+matrix (20 features × 24 windows against the first month: the default — a uniform row sample above
+explore.engine.drift.DRIFT_EXACT_ROWS rows — and every row, compared: max |ΔPSI|, |ΔKS|, PSI verdicts that differ;
+beside them on DuckDB the floor, one plain scan of the 20 columns), weak-slice discovery (≤ 2 conditions) with the
 planted slices found or not. Figures are printed side by side with the ratio and peak RSS. Each path's figures
 are saved beside the log (``results_<path>.json``); ``--reuse pandas`` prints the saved pandas figures instead of
 running the slow in-memory path again (the table says which figures were reused and when they were measured).
@@ -378,16 +380,32 @@ def run_duckdb(
         "windows",
     )
 
-    def drift():
-        first = engine_drift.first_window(log, "month")  # as the app selects it: a range on the time column
-        profile = engine_drift.reference_profile(log, features=FEATURES, where=first)
-        return engine_drift.drift_by_window(profile, log, by_time_window(log, "month"), features=FEATURES)
+    drifts: dict[str, object] = {}
 
-    run(
-        lambda r: f"drift matrix {len(FEATURES)} features x {len(r[0]) if r else MONTHS} windows",
-        drift,
-        "drift",
-    )
+    def drift(exact: bool):
+        def go():
+            first = engine_drift.first_window(
+                log, "month"
+            )  # as the app selects it: a range on the time column
+            keys, result = engine_drift.drift_matrix(
+                log, by_time_window(log, "month"), features=FEATURES, reference_where=first, exact=exact
+            )
+            drifts["exact" if exact else "default"] = result
+            return keys, result
+
+        return go
+
+    if engine == "duckdb":
+
+        def drift_floor():  # the least a drift reads: one plain scan of its 20 columns, no explore code
+            files = f"read_parquet('{folder}/*/*.parquet')"
+            aggs = [f"sum({f})" for f in FEATURES[:15]] + [f"max({f})" for f in FEATURES[15:]]
+            return con.execute(f"SELECT {', '.join(aggs)} FROM {files}").fetchall()
+
+        run(DRIFT_FLOOR, drift_floor, "drift")
+    run(DRIFT_DEFAULT, drift(False), "drift")
+    run(DRIFT_EXACT, drift(True), "drift")
+    drift_note = _compare_drifts(drifts.get("default"), drifts.get("exact"))
 
     def discovery():
         nonlocal found
@@ -406,6 +424,53 @@ def run_duckdb(
         "queries": queries,
         "found": found,
         "rss": peak_rss_mb(),
+        **({"drift": drift_note} if drift_note else {}),
+    }
+
+
+DRIFT_FLOOR = "floor: plain scan of the 20 drift columns"
+DRIFT_DEFAULT = f"drift matrix {len(FEATURES)} x {MONTHS}, default (sampled)"
+DRIFT_EXACT = f"drift matrix {len(FEATURES)} x {MONTHS}, every row"
+
+
+def _compare_drifts(default, exact) -> dict | None:
+    """The default (sampled above explore.engine.drift.DRIFT_EXACT_ROWS) drift matrix against the exact one: the
+    sample's sentence, the largest differences of PSI and KS, and the cells whose PSI verdict (< 0.1 stable,
+    0.1–0.25 moderate, > 0.25 large) differs."""
+    if default is None:
+        return None
+    out = {"sample": default.sample.sentence() if default.sample else "every row (no sample)"}
+    if exact is None:
+        return out
+    import numpy as np
+
+    from explore.staleness.drift import PSI_LARGE, PSI_MODERATE
+
+    a, b = default.table, exact.table
+
+    def level(p):
+        return np.digitize(p, [PSI_MODERATE, PSI_LARGE])
+
+    def last_window(t):  # the drifting features' PSI in the last window
+        last = t["window"].max()
+        return {
+            f: float(t[(t["feature"] == f) & (t["window"] == last)]["psi"].iloc[0])
+            for f in ("f0", "f1", "f2", "f3", "f4", "f15")
+        }
+
+    dpsi = np.abs(a["psi"].to_numpy() - b["psi"].to_numpy())
+    dks = np.abs(a["ks"].to_numpy() - b["ks"].to_numpy())
+    flips = a[level(a["psi"].to_numpy()) != level(b["psi"].to_numpy())]
+    return {
+        **out,
+        "max |dPSI|": float(np.nanmax(dpsi)),
+        "max |dKS|": float(np.nanmax(dks)),
+        "PSI verdict flips": [
+            f"{r.feature} window {r.window}: {r.psi:.4f} vs {float(b.loc[i, 'psi']):.4f}"
+            for i, r in flips.iterrows()
+        ],
+        "last window PSI of the drifting features (sampled)": last_window(a),
+        "last window PSI of the drifting features (every row)": last_window(b),
     }
 
 
@@ -448,7 +513,7 @@ def run_pandas(folder: Path, task: str = "binary") -> dict:
     t = time.perf_counter()
     profile = drift_mod.reference_profile(df[mcodes == 0], features=FEATURES)
     drift_mod.drift_by_window(profile, df, mcodes, len(muniq), features=FEATURES)
-    times[f"drift matrix {len(FEATURES)} features x {len(muniq)} windows"] = time.perf_counter() - t
+    times[DRIFT_EXACT] = time.perf_counter() - t
     t = time.perf_counter()
     group_column(scored, "f0")  # warm nothing: discovery bins every column itself
     res = weak_slices(scored, columns=FEATURES, loss="error")
@@ -714,6 +779,18 @@ def main() -> None:
     for path, res in results.items():
         for op, why in res.get("failed", {}).items():
             print(f"{path} failed on {op}: {why}")
+    for path, res in results.items():
+        if res.get("drift"):
+            print(f"{path} drift, sampled against every row:")
+            for k, v in res["drift"].items():
+                print(f"  {k}: {v}")
+        cpu = res.get("cpu", {})
+        if cpu.get(DRIFT_FLOOR):
+            base = cpu[DRIFT_FLOOR]
+            print(
+                f"  {path} drift CPU s x floor: default {cpu.get(DRIFT_DEFAULT, float('nan')) / base:.2f}x, "
+                f"every row {cpu.get(DRIFT_EXACT, float('nan')) / base:.2f}x (floor {base:.2f} CPU s)"
+            )
     if ratios:
         print("pandas/X = pandas time / X's time (> 1: the engine is faster than the in-memory path)")
     if "duckdb" in results and "duckdb-per-statistic" in results:

@@ -838,18 +838,33 @@ def drift(
     datasets: Sequence[str] | str | None = None,
     reference: str | None = None,
     features: Sequence[str] | None = None,
+    exact: bool = False,
+    sample: float | None = None,
 ) -> Result:
     """PSI / KS / JS of every feature in every window against ``reference`` (a dataset; default the training
-    data). ``.chart()``: the page's features x windows heatmap (most drifting features)."""
+    data). ``.chart()``: the page's features x windows heatmap (most drifting features).
+
+    A dataset read by the engine with more than ``explore.engine.drift.DRIFT_EXACT_ROWS`` rows is measured on a
+    deterministic uniform sample of its rows (1-in-k, every window keeping at least 200,000 rows; ``facts["sample"]``
+    says so, ``value.sample`` holds the counts); ``exact=True`` reads every row, ``sample=`` a fraction in (0, 1]
+    chooses the share. In memory every row is read."""
     from explore.core.roles import reference_dataset
+    from explore.engine.drift import check_fraction
     from explore.staleness import charts, layout, windows
     from explore.staleness.drift import drift_by_window, reference_profile
 
+    if not isinstance(exact, bool):
+        raise AnalysisError(f"exact must be True or False; received {exact!r}.")
+    sample = check_fraction(sample)
+    if exact and sample is not None and sample < 1:
+        raise AnalysisError(
+            f"exact=True reads every row, sample={sample!r} a share of them: give one of the two."
+        )
     spec = layout.window_spec(ws, window=window, rows=rows, datasets=datasets)
     ref = reference or reference_dataset(ws)
     feats = list(features) if features else list(ws.feature_names)
     if len(spec.datasets) == 1 and _engine_dataset(ws, spec.datasets[0]):
-        return _engine_drift(ws, spec, ref, feats)
+        return _engine_drift(ws, spec, ref, feats, exact=exact, fraction=sample)
     timeline, w = _windows(ws, spec)
     profile = reference_profile(ws.dataset(ref), features=feats, name=ref)
     value = drift_by_window(
@@ -864,40 +879,70 @@ def drift(
     )
 
 
-def _engine_drift(ws: Workspace, spec: Any, ref: str, features: list[str]) -> Result:
-    """``drift`` of one out-of-core dataset: every row of each window (calendar windows, or ``rows=N`` equal-row
-    windows), by the engine, against every row of ``ref`` (profiled by the engine when it is out of core too).
-    ``value``: the in-memory ``DriftResult`` (``table`` with a ``window`` code and ``ks_method``);
-    ``.to_frame()`` adds each window's start."""
+def _engine_drift(
+    ws: Workspace,
+    spec: Any,
+    ref: str,
+    features: list[str],
+    *,
+    exact: bool = False,
+    fraction: float | None = None,
+) -> Result:
+    """``drift`` of one out-of-core dataset by the engine (calendar windows, or ``rows=N`` equal-row windows), on a
+    deterministic row sample above ``DRIFT_EXACT_ROWS`` rows unless ``exact`` (``explore.engine.drift.drift_matrix``),
+    against ``ref``: the dataset itself (profiled on the same rows), another out-of-core dataset (profiled by the
+    engine on every row) or an in-memory one. ``value``: the in-memory ``DriftResult`` (``table`` with a ``window``
+    code and ``ks_method``; ``sample``); ``.to_frame()`` adds each window's start."""
     from explore.engine import charts as engine_charts
     from explore.engine import drift as engine_drift
     from explore.engine.metrics import EngineTable, by_time_window
     from explore.staleness.drift import reference_profile
 
-    if ws.is_out_of_core(ref):
+    dataset = spec.datasets[0]
+    profile = None
+    if ref == dataset:
+        pass  # the log's own rows: profiled by drift_matrix, on its sample when it samples
+    elif ws.is_out_of_core(ref):
         with ws.log(ref) as ref_log:
             profile = engine_drift.reference_profile(ref_log, features=features, name=ref)
         ref_rows = f"{profile.n_rows:,} (every row, engine)"
     else:
         profile = reference_profile(ws.dataset(ref), features=features, name=ref)
         ref_rows = f"{profile.n_rows:,}"
-    with ws.log(spec.datasets[0]) as log:
-        keys, value = engine_drift.drift_by_window(
-            profile, log, by_time_window(log, spec.by, n_windows=spec.n_windows), features=features
+    with ws.log(dataset) as log:
+        keys, value = engine_drift.drift_matrix(
+            log,
+            by_time_window(log, spec.by, n_windows=spec.n_windows),
+            features=features,
+            reference_where="TRUE" if profile is None else None,
+            profile=profile,
+            name=ref,
+            exact=exact,
+            fraction=fraction,
         )
-        n_rows = log.n
+        n_rows = log.memo.get("count(*)") or log.n
+    sampled = value.sample
+    if profile is None:
+        ref_rows = f"{value.reference.n_rows:,} ({'the sample' if sampled else 'every row'}, engine)"
     result = EngineTable(keys, value.table, code="window")
+    how = "on a uniform row sample by the engine" if sampled else "every row by the engine"
+    facts: dict[str, Any] = {
+        "rows": f"{sampled.rows:,} of {n_rows:,} ({sampled.share()}, engine)"
+        if sampled
+        else f"{n_rows:,} (every row, engine)",
+        "reference rows": ref_rows,
+        "windows": len(keys),
+        "features": len(features),
+    }
+    if sampled:
+        facts["sample"] = sampled.sentence()
+        facts["smallest window (sampled rows)"] = f"{sampled.smallest_window:,}"
     return Result(
-        title=f"Drift per {spec.by} against '{ref}', every row by the engine",
+        title=f"Drift per {spec.by} against '{ref}', {how}",
         value=value,
         frame=lambda: value.table.assign(window_start=result.key("window")),
         draw=lambda: engine_charts.drift_heatmap(result, "psi"),
-        facts={
-            "rows": f"{n_rows:,} (every row, engine)",
-            "reference rows": ref_rows,
-            "windows": len(keys),
-            "features": len(features),
-        },
+        facts=facts,
     )
 
 

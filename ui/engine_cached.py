@@ -212,15 +212,18 @@ def invariants(
 
 
 @cache_small(max_entries=8)
-def drift(ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...]) -> EngineTable:
-    """The windows and drift table (codes in its ``window`` column) of every feature per calendar window against the first window."""
+def drift(
+    ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...], exact: bool = False
+) -> tuple[EngineTable, Any]:
+    """The windows and drift table (codes in its ``window`` column) of every feature per calendar window against
+    the first window, and the row sample it was computed on (``explore.engine.drift.DriftSample``; None: every
+    row — a log of at most ``DRIFT_EXACT_ROWS`` rows, or ``exact``)."""
     from explore.engine import drift as engine_drift
     from explore.engine.metrics import EngineTable
 
     with _log(ws, dataset) as log:
         windows, first = _first_window(log, unit, n_windows)
-        profile = engine_drift.reference_profile(
-            log, features=list(features), where=first, name="the first window"
+        keys, result = engine_drift.drift_matrix(
+            log, windows, features=list(features), reference_where=first, name="the first window", exact=exact
         )
-        keys, result = engine_drift.drift_by_window(profile, log, windows, features=list(features))
-        return EngineTable(keys, result.table, code="window")
+        return EngineTable(keys, result.table, code="window"), result.sample

@@ -16,6 +16,11 @@ feature over that table gives the PSI/JS and the KS histograms of all windows. B
 the KS statistic is the largest gap there: a lower bound of the exact one, by at most the reference share of
 one cell (``ks_method`` "grid"). The reference's edges of such features come from one ``quantile_cont`` query
 over all of them.
+
+``drift_matrix`` is what the app and the notebook call: above ``DRIFT_EXACT_ROWS`` rows it runs the same queries on a
+deterministic uniform sample of the rows (an integer hash of each row's file and place in it, ``row_hash_sql``),
+copied once into a temp table, and its result says so (``DriftResult.sample``: a ``DriftSample``); ``exact=True``
+reads every row.
 """
 
 from __future__ import annotations
@@ -676,3 +681,373 @@ def data_invariants(
         a, b = per_group(f"sum({nan_sum})", f"sum({inf_sum})")
         nan_out, inf_out = a.astype("int64"), b.astype("int64")
     return keys, drift.invariants_from_counts(frames, rows, nan_out, inf_out, thresholds)
+
+
+# ---- drift of a big log on a deterministic row sample ------------------------------------------------------
+#
+# An exact drift matrix reads and buckets every value: at 100M rows × 20 features 55.7 s of wall time, 106 CPU s
+# on two idle cores, of which decoding the columns from Parquet is only ≈ 13 CPU s (15 doubles, 5 strings) — the rest
+# is computing and counting two billion codes, which a sample cuts k-fold (sampling does not skip the decoding).
+# Above DRIFT_EXACT_ROWS rows the matrix is computed on a uniform 1-in-k sample of about DRIFT_SAMPLE_ROWS rows, every
+# window keeping at least MIN_WINDOW_ROWS of its rows (all of them when it has fewer); ``exact=True`` reads every
+# row. Measured at 100M rows (bench_engine --only drift, load 5–10, CPU s): a 10M-row sample 31.1, a 5M-row one
+# 19.7–21.2 (of which ≈ 14.6 the one pass copying the sample), the plain scan of the 20 columns 13.1–15.7, every row
+# 111; 5M rows keep 208,000 rows in each of 24 monthly windows. The exact matrix costs 1.04–1.4 CPU s per million
+# rows (10M rows: 10.4, 10.6, 12.2 and 14.1 CPU s in four runs), and 10 s of two cores is 20 CPU s: up to 15M rows
+# every row is read within that budget by most of those measurements, above it the sample is cheaper.
+DRIFT_EXACT_ROWS = 15_000_000
+DRIFT_SAMPLE_ROWS = 5_000_000
+MIN_WINDOW_ROWS = 200_000
+
+# The selection: a row is kept when the multiplicative (Fibonacci) hash of its identity — the row's number in its
+# Parquet file and the file's position in the dataset's sorted file list (a DuckDB table: its rowid) — falls below
+# the window's threshold out of 2^32. Integer arithmetic only (no engine's own hash function), so numpy or any SQL
+# engine reproduces the same rows; the identity is fixed by the files, so every run and thread count reads the same
+# rows. Consecutive rows' hashes are spread evenly ({n · 2^32 / φ}), so every stretch of a file gives its share.
+HASH_SPACE = 1 << 32
+_HASH_MULTIPLIER = 2654435769  # ⌊2^32 / φ⌋, odd: Knuth's multiplicative hashing
+_FILE_STRIDE = 1_000_003  # a file's offset in the hashed identity
+_HASH_COLUMN = "_drift_h"
+
+
+def row_hash_sql(file: str, row: str) -> str:
+    """SQL (BIGINT in [0, 2^32)): the hash of a row's identity — ``file`` its file's index, ``row`` its number in
+    the file. Below 2^63 throughout (the identity masked to 31 bits), so no engine overflows."""
+    return (
+        f"((((CAST({row} AS BIGINT) + CAST({file} AS BIGINT) * {_FILE_STRIDE}) & 2147483647) * {_HASH_MULTIPLIER})"
+        f" & {HASH_SPACE - 1})"
+    )
+
+
+def row_hash(file: np.ndarray | int, row: np.ndarray) -> np.ndarray:
+    """``row_hash_sql`` in numpy (int64): the same value for the same (file index, row number)."""
+    x = (np.asarray(row, dtype="int64") + np.asarray(file, dtype="int64") * _FILE_STRIDE) & 2147483647
+    return (x * _HASH_MULTIPLIER) & (HASH_SPACE - 1)
+
+
+def threshold(fraction: float) -> int:
+    """The hash threshold keeping ``fraction`` of the rows (rows with a hash below it)."""
+    return min(HASH_SPACE, math.ceil(fraction * HASH_SPACE))
+
+
+@dataclass(frozen=True)
+class DriftSample:
+    """The rows a sampled drift matrix read: ``rows`` of the log's ``total``, at ``fraction`` of the rows
+    (1-in-``k``); per window of the result, ``window_rows`` read and ``window_shares`` the share of its rows kept
+    (``fraction``, or more for a window that would keep fewer than ``min_window_rows``: 1 = read whole).
+    ``reference_rows``: the reference's sampled rows (None: another dataset's profile). ``rule``: the selection."""
+
+    rows: int
+    total: int
+    fraction: float
+    window_rows: tuple[int, ...]
+    window_shares: tuple[float, ...]
+    reference_rows: int | None
+    rule: str
+    min_window_rows: int = MIN_WINDOW_ROWS
+
+    @property
+    def k(self) -> float:
+        return 1.0 / self.fraction
+
+    @property
+    def smallest_window(self) -> int:
+        used = [r for r in self.window_rows if r]
+        return min(used) if used else 0
+
+    @property
+    def whole_windows(self) -> int:
+        """Windows read whole (they had at most ``min_window_rows`` rows)."""
+        return sum(1 for s in self.window_shares if s >= 1.0)
+
+    @property
+    def raised_windows(self) -> int:
+        """Windows that kept a larger share than ``fraction`` (not whole) to keep ``min_window_rows`` rows."""
+        return sum(1 for s in self.window_shares if self.fraction < s < 1.0)
+
+    def share(self) -> str:
+        """'a uniform 1-in-10 sample' or 'a uniform 12.5 % sample'."""
+        k = self.k
+        if abs(k - round(k)) < 1e-9:
+            return f"a uniform 1-in-{round(k)} sample"
+        return f"a uniform {100 * self.fraction:.3g} % sample"
+
+    def sentence(self) -> str:
+        """What a page, a notebook result or a report says of the sample."""
+        notes = []
+        if self.raised_windows:
+            n = self.raised_windows
+            notes.append(
+                f"{n} smaller window{'s' if n != 1 else ''} sampled more, to keep {self.min_window_rows:,} rows"
+            )
+        if self.whole_windows:
+            n = self.whole_windows
+            notes.append(
+                f"{n} window{'s' if n != 1 else ''} of at most {self.min_window_rows:,} rows read whole"
+            )
+        more = "".join(f"; {x}" for x in notes)
+        return (
+            f"Drift estimated on {self.share()} of rows ({_millions(self.rows)} of {_millions(self.total)}; smallest "
+            f"window {self.smallest_window:,} rows{more}). PSI, KS and JS are those of the sample and the p-values "
+            "use the sample's row counts; the exact matrix reads every row."
+        )
+
+    def facts(self) -> dict[str, object]:
+        return {
+            "drift rows": f"{self.rows:,} of {self.total:,} ({self.share()} of rows; {self.rule})",
+            "smallest window (sampled rows)": f"{self.smallest_window:,}",
+            **(
+                {"reference rows (sampled)": f"{self.reference_rows:,}"}
+                if self.reference_rows is not None
+                else {}
+            ),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "total": self.total,
+            "fraction": self.fraction,
+            "window_rows": list(self.window_rows),
+            "window_shares": list(self.window_shares),
+            "reference_rows": self.reference_rows,
+            "rule": self.rule,
+            "min_window_rows": self.min_window_rows,
+        }
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1_000_000 else f"{n:,}"
+
+
+def _source_body(log: LogTable) -> str | None:
+    """The SELECT of the log's ``source`` view (DuckDB), or None when it cannot be sampled by row identity."""
+    if not isinstance(log.con, duckdb.DuckDBPyConnection):
+        return None
+    r = log.sql(
+        "SELECT sql FROM duckdb_views() WHERE view_name = 'source' AND schema_name = 'main' AND NOT temporary"
+    ).fetchall()
+    if not r:
+        return None
+    sql = r[0][0].strip().rstrip(";")
+    body = sql[sql.index(" AS ") + 4 :]
+    return body if body.startswith("SELECT * FROM ") else None
+
+
+def _identity(body: str) -> tuple[str, str, str]:
+    """(file index SQL, row number SQL, the rule in words) for a source view's FROM."""
+    if "read_parquet(" in body:
+        return (
+            "file_index",
+            "file_row_number",
+            "rows kept by a hash of (Parquet file, row number in the file)",
+        )
+    return "0", "rowid", "rows kept by a hash of the DuckDB table's rowid"
+
+
+@contextlib.contextmanager
+def _source_view(log: LogTable, select: str) -> Iterator[None]:
+    """The log's ``source`` view replaced by ``select`` in the block (the view ``rows`` reads it by name); the
+    original view and the log's memo (nothing learnt from other rows may stay) are put back after."""
+    original = _source_body(log)
+    memo = dict(log.memo)
+    log.sql(f"CREATE OR REPLACE VIEW source AS {select}")
+    try:
+        yield
+    finally:
+        log.sql(f"CREATE OR REPLACE VIEW source AS {original}")
+        log.memo.clear()
+        log.memo.update(memo)
+
+
+@contextlib.contextmanager
+def _setting(log: LogTable, name: str, value: int) -> Iterator[None]:
+    """A DuckDB setting of the log's connection changed in the block, put back after."""
+    before = log.sql(f"SELECT current_setting('{name}')").fetchall()[0][0]
+    log.sql(f"SET {name} = {value}")
+    try:
+        yield
+    finally:
+        log.sql(f"SET {name} = {before}")
+
+
+def check_fraction(fraction: object) -> float | None:
+    """``fraction`` of the rows a drift samples, checked: None (automatic) or a number in (0, 1]."""
+    if fraction is None:
+        return None
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float | np.integer | np.floating):
+        raise AnalysisError(
+            f"sample must be a fraction of the rows, a number in (0, 1]; received {fraction!r} "
+            f"({type(fraction).__name__}). Use e.g. sample=0.1 for 1 row in 10, or exact=True for every row."
+        )
+    f = float(fraction)
+    if not (0.0 < f <= 1.0) or math.isnan(f):
+        raise AnalysisError(
+            f"sample must be a fraction of the rows in (0, 1]; received {fraction!r}. Use e.g. sample=0.1 for 1 "
+            "row in 10, sample=1 (or exact=True) for every row."
+        )
+    return f
+
+
+def drift_matrix(
+    log: LogTable,
+    grouping: Grouping,
+    *,
+    features: Sequence[str],
+    reference_where: str | None = None,
+    profile: drift.ReferenceProfile | None = None,
+    name: str = "reference",
+    exact: bool = False,
+    fraction: float | None = None,
+    exact_rows: int | None = None,
+    sample_rows: int | None = None,
+    min_window_rows: int | None = None,
+) -> tuple[pd.DataFrame, drift.DriftResult]:
+    """``(keys, result)``: the drift of ``features`` per group of ``grouping`` (time windows) against a reference
+    — ``profile`` (another dataset's, used as it is) or the log's own rows matching ``reference_where``.
+
+    Every row when ``exact``, on Spark, for groupings other than time windows, or when the log has at most
+    ``exact_rows`` rows (default ``DRIFT_EXACT_ROWS``). Else a deterministic uniform sample of the rows
+    (``row_hash_sql``): ``fraction`` of them (default 1-in-k, k = ⌈rows / ``sample_rows``⌉), each window keeping
+    at least ``min_window_rows`` rows (all of a smaller one), copied once into a temp table that the exact
+    path's queries then read instead of the files; a reference from the log is profiled on the same sample.
+    ``result.sample`` (``DriftSample``) says which rows were read; None when every row was."""
+    if (profile is None) == (reference_where is None):
+        raise AnalysisError(
+            "drift_matrix takes either a reference profile or reference_where (the log's rows)."
+        )
+    if not isinstance(exact, bool | np.bool_):
+        raise AnalysisError(f"exact must be True or False; received {exact!r}.")
+    fraction = check_fraction(fraction)
+    exact_rows = DRIFT_EXACT_ROWS if exact_rows is None else exact_rows
+    sample_rows = DRIFT_SAMPLE_ROWS if sample_rows is None else sample_rows
+    min_window_rows = MIN_WINDOW_ROWS if min_window_rows is None else min_window_rows
+    features = _check_features(log, features)
+    body = None if exact or fraction == 1.0 or grouping.code is None else _source_body(log)
+    total = int(log.memo.get("count(*)") or log.n) if body is not None else 0
+    if body is None or (fraction is None and total <= exact_rows):
+        prof = profile or reference_profile(log, features=features, where=reference_where, name=name)
+        return drift_by_window(prof, log, grouping, features=features)
+    if fraction is None:
+        fraction = 1.0 / math.ceil(total / sample_rows)
+    file, row, rule = _identity(body)
+    shares = _copy_sample(log, body, grouping, features, row_hash_sql(file, row), fraction, min_window_rows)
+    try:
+        codes = log.sql(f"SELECT DISTINCT {_WINDOW_COLUMN} FROM {_SAMPLE_TABLE} ORDER BY 1").fetchnumpy()
+        codes = np.asarray(codes[_WINDOW_COLUMN], dtype=np.intp)
+        # The optimiser guesses a handful of rows from the view over the temp table, and would turn the exact KS's
+        # ASOF join into a nested loop over every (row, point) pair: 74 CPU s instead of 0.6 at 500k rows.
+        with (
+            _source_view(log, f"SELECT {_sampled_columns(log)} FROM {_SAMPLE_TABLE}"),
+            _setting(log, "asof_loop_join_threshold", 0),
+        ):
+            prof = profile or reference_profile(log, features=features, where=reference_where, name=name)
+            keys, result = drift_by_window(prof, log, grouping, features=features)
+    finally:
+        log.sql(f"DROP TABLE IF EXISTS {_SAMPLE_TABLE}")
+    used = result.table.groupby("window")["rows"].first().reindex(range(len(keys)), fill_value=0)
+    if all(shares[c] >= 1.0 for c in codes):  # every window read whole: the exact matrix
+        return keys, result
+    sample = DriftSample(
+        rows=int(used.sum()),
+        total=total,
+        fraction=float(fraction),
+        window_rows=tuple(int(x) for x in used),
+        window_shares=tuple(float(shares[c]) for c in codes),
+        reference_rows=None if profile is not None else prof.n_rows,
+        rule=rule,
+        min_window_rows=min_window_rows,
+    )
+    return keys, drift.DriftResult(
+        reference=result.reference,
+        table=result.table,
+        counts=result.counts,
+        n_windows=result.n_windows,
+        sample=sample,
+    )
+
+
+_SAMPLE_TABLE = "_drift_rows"
+_WINDOW_COLUMN = "_drift_w"
+
+
+def _needed(log: LogTable, features: Sequence[str]) -> list[str]:
+    """The source columns a drift reads: the features, the time column, the label (the view ``rows`` keeps the
+    labelled rows)."""
+    out = []
+    for c in [*features, log.columns.time, log.columns.label]:
+        if c and c not in out:
+            out.append(c)
+    return out
+
+
+def _copy_sample(
+    log: LogTable,
+    body: str,
+    grouping: Grouping,
+    features: Sequence[str],
+    hashed: str,
+    fraction: float,
+    min_window_rows: int,
+) -> np.ndarray:
+    """Copy the sampled rows' drift columns into the temp table ``_drift_rows`` (one pass over the files), then
+    top up every window that kept fewer than ``min_window_rows`` rows: its share raised to ``min_window_rows`` of
+    its rows (all of them when it has fewer) — those windows' rows counted, and read again, through a range on the
+    time column, so only their own files are read. Returns each window code's share of rows."""
+    from explore.engine.metrics import time_value
+
+    cols = ", ".join(f"rows.{quote(c)}" for c in _needed(log, features))
+    where = f"({grouping.where}) AND " if grouping.where else ""
+    n_codes = len(grouping.levels)
+    shares = np.full(n_codes, fraction)
+    base = threshold(fraction)
+    with _source_view(log, f"SELECT *, {hashed} AS {_HASH_COLUMN} FROM {body[len('SELECT * FROM ') :]}"):
+        log.sql(
+            f"CREATE OR REPLACE TEMP TABLE {_SAMPLE_TABLE} AS SELECT {cols}, {grouping.code} AS {_WINDOW_COLUMN} "
+            f"FROM rows WHERE {where}{_HASH_COLUMN} < {base}"
+        )
+        try:
+            r = log.sql(
+                f"SELECT {_WINDOW_COLUMN} AS c, count(*) AS n FROM {_SAMPLE_TABLE} GROUP BY 1"
+            ).fetchnumpy()
+            kept = np.zeros(n_codes, dtype="int64")
+            kept[np.asarray(r["c"], dtype=np.intp)] = np.asarray(r["n"], dtype="int64")
+            small = [int(c) for c in np.flatnonzero(kept < min_window_rows)]
+            if not small or fraction >= 1.0:
+                return shares
+            t = time_value(log)
+            ranges = []
+            for c in small:  # window c: from its start (the first: everything before) to the next one's
+                lo = f"{t} >= {grouping.levels[c]}" if c > 0 else "TRUE"
+                hi = f"{t} < {grouping.levels[c + 1]}" if c + 1 < n_codes else "TRUE"
+                ranges.append(f"({lo} AND {hi})")
+            in_small = f"({' OR '.join(ranges)})"
+            r = log.sql(
+                f"SELECT {grouping.code} AS c, count(*) AS n FROM rows WHERE {where}{in_small} GROUP BY 1"
+            ).fetchnumpy()
+            limits = {}
+            for c, n in zip(
+                np.asarray(r["c"], dtype=np.intp), np.asarray(r["n"], dtype="int64"), strict=True
+            ):
+                share = min(1.0, max(fraction, min_window_rows / max(int(n), 1)))
+                shares[c] = share
+                limits[int(c)] = threshold(share)
+            if limits:
+                whens = " ".join(f"WHEN {c} THEN {lim}" for c, lim in limits.items())
+                log.sql(
+                    f"INSERT INTO {_SAMPLE_TABLE} SELECT {cols}, {grouping.code} FROM rows WHERE {where}{in_small} "
+                    f"AND {_HASH_COLUMN} >= {base} AND {_HASH_COLUMN} < (CASE {grouping.code} {whens} ELSE {base} END)"
+                )
+        except BaseException:
+            log.sql(f"DROP TABLE IF EXISTS {_SAMPLE_TABLE}")
+            raise
+    return shares
+
+
+def _sampled_columns(log: LogTable) -> str:
+    """The source's columns over ``_drift_rows``: those it holds, NULLs of the column's type for the others (the
+    view ``rows`` names them; a drift never reads them)."""
+    have = {r[0] for r in log.sql(f"DESCRIBE {_SAMPLE_TABLE}").fetchall()}
+    return ", ".join(
+        quote(c) if c in have else f"CAST(NULL AS {t}) AS {quote(c)}" for c, t in log.types.items()
+    )

@@ -541,12 +541,15 @@ class DriftResult:
     ``psi``, ``ks`` (numeric; NaN for categorical), ``js``, ``distance`` (KS for numeric, JS for
     categorical), ``p_value`` (KS asymptotic / chi-square), ``missing_share``, ``unseen_share``.
     ``counts``: feature → windows × buckets array of current counts (for drill-down charts).
+    ``sample``: None when every row was counted; else the rows the engine's drift read
+    (``explore.engine.drift.DriftSample``: rows used, total, per window, the selection rule).
     """
 
     reference: ReferenceProfile
     table: pd.DataFrame
     counts: dict[str, np.ndarray]
     n_windows: int
+    sample: Any = None
 
     def matrix(self, measure: str = "psi") -> pd.DataFrame:
         """Features × windows pivot of one measure (``psi``, ``ks``, ``js``, ``distance``, ``p_value``)."""

@@ -12,7 +12,7 @@ import pytest
 
 import explore
 from tests.app.test_engine_workspace import ROWS, _captions
-from tests.conftest import assert_no_exception
+from tests.conftest import assert_no_exception, unescaped
 from tests.engine.test_metrics import predictions_log
 from tests.engine.test_workspace import _partitioned, _toml
 
@@ -228,3 +228,39 @@ def test_the_prepared_windows_are_the_staleness_pages_first_choice(make_app, big
     assert_no_exception(at)
     assert at.selectbox(key="staleness_window_by").value == engine_cached.FIRST_VIEW_UNIT
     assert at.number_input(key="staleness_n_windows").value == engine_cached.FIRST_VIEW_WINDOWS
+
+
+def test_drift_on_a_row_sample_says_so_and_reads_every_row_when_asked(make_app, big_log, monkeypatch):
+    """Above explore.engine.drift.DRIFT_EXACT_ROWS (lowered here) the page's drift is the sample's, says so with
+    the sample's counts, and its button computes the exact matrix."""
+    monkeypatch.setattr("explore.engine.drift.DRIFT_EXACT_ROWS", 100)
+    monkeypatch.setattr("explore.engine.drift.DRIFT_SAMPLE_ROWS", ROWS // 4)
+    monkeypatch.setattr("explore.engine.drift.MIN_WINDOW_ROWS", 5)
+    at = make_app("views/staleness.py", workspace=big_log)
+    assert_no_exception(at)
+    assert "and measures them on a uniform sample of the rows" in _captions(at)
+    at.button(key="staleness_engine_drift_run").click().run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert (
+        "Drift estimated on a uniform 1-in-4 sample of rows (" in text
+        and f" of {ROWS:,}; smallest window " in text
+    )
+    assert "p-values use the sample's row counts" in text
+    table = next(d.value for d in at.dataframe if "psi" in d.value.columns)
+    n_features = table["feature"].nunique()
+    used = int(table["rows"].sum()) // n_features
+    assert ROWS / 4 - 60 < used < ROWS / 4 + 60  # the hash keeps a quarter of the rows, spread evenly
+    assert f"Drift estimated on a uniform 1-in-4 sample of rows ({used:,} of {ROWS:,};" in text
+    exact = at.button(key="staleness_engine_drift_exact_run")
+    assert unescaped(exact.label).startswith("Compute on every row (≈ ") and unescaped(exact.label).endswith(
+        " s)"
+    )
+
+    exact.click().run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert "Drift estimated" not in text and "Every row of 'log'" in text
+    table = next(d.value for d in at.dataframe if "psi" in d.value.columns)
+    assert int(table["rows"].sum()) == ROWS * n_features
+    assert not any(b.key == "staleness_engine_drift_exact_run" for b in at.button)

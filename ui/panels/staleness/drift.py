@@ -24,20 +24,25 @@ REFERENCE = "staleness_reference"  # widget key: the reference, read by the inva
 ON_LOAD_VALUES = 50_000_000
 
 
-def engine_pass_asked(ctx: PageContext, what: str, key: str, params: tuple) -> bool:
+# The exact drift matrix's wall time per value (rows × features) on two idle cores: 55.7 s at 100M rows × 20
+# features (benchmarks/bench_engine.py --only drift, docs/scale.md) — what the "every row" button announces.
+EXACT_DRIFT_SECONDS_PER_VALUE = 55.7 / 2e9
+
+
+def engine_pass_asked(ctx: PageContext, what: str, key: str, params: tuple, reads: str | None = None) -> bool:
     """Whether an engine analysis that reads every feature of every row should run now: small logs at once,
     big ones once the user pressed its button for these ``params`` (kept in session state under ``key``; the
-    result is cached, so later views of the same parameters show it at once)."""
+    result is cached, so later views of the same parameters show it at once). ``reads``: what it reads and how
+    long that takes, when not every value (about a minute per 100 million rows)."""
     n_rows = ctx.ws.samples[ctx.dataset].total
     n_features = len(params[-1])  # the features are the parameters' last item
     if n_rows * n_features <= ON_LOAD_VALUES or st.session_state.get(key) == params:
         return True
-    st.caption(
-        md_text(
-            f"{what} reads every value of {n_features} features in all {n_rows:,} rows of '{ctx.dataset}' (about "
-            "a minute per 100 million rows on two cores), so it runs when you ask."
-        )
+    reads = reads or (
+        f"reads every value of {n_features} features in all {n_rows:,} rows of '{ctx.dataset}' (about a minute "
+        "per 100 million rows on two cores)"
     )
+    st.caption(md_text(f"{what} {reads}, so it runs when you ask."))
     if st.button(
         md_text(f"Compute {what.lower()}"), key=f"{key}_run", type="primary", icon=":material/play_arrow:"
     ):
@@ -113,24 +118,68 @@ def drift_section(ctx: PageContext, spec: WindowSpec) -> None:
         )
 
 
+def _ask_exact(key: str, params: tuple) -> None:
+    """The button's callback: the next run of the section computes these parameters' drift on every row."""
+    st.session_state[key] = params
+
+
+def _seconds(s: float) -> str:
+    return f"{max(s, 1):.0f} s" if s < 90 else f"{s / 60:.0f} min"
+
+
 def _engine_drift(ctx: PageContext, spec: WindowSpec) -> None:
+    from explore.engine.drift import DRIFT_EXACT_ROWS
+
     from .performance import engine_unit, engine_windows_text
 
     unit = engine_unit(spec)
     features = tuple(f for f in ctx.ws.feature_names if f != ctx.ws.columns.time)
-    if not engine_pass_asked(
-        ctx, "Drift per feature", "staleness_engine_drift", (ctx.dataset, unit, spec.n_windows, features)
-    ):
-        return
-    measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
-    with shown_errors(stop=False), st.spinner("Querying every row…"):
-        result = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features)
-        table = result.table
-        st.caption(
-            f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, against the first {'window' if unit == 'rows' else unit}, computed by the engine "
-            "(histograms and KS from engine counts in one pass; `ks_method` says whether KS is exact or on a grid of "
-            "equal cells of the reference range, a lower bound within one cell's share)."
+    n_rows = ctx.ws.samples[ctx.dataset].total
+    params = (ctx.dataset, unit, spec.n_windows, features)
+    reads = None
+    spark = (
+        getattr(ctx.ws.config.engine_sources.get(ctx.dataset), "engine", "") == "spark"
+    )  # Spark reads every row
+    if n_rows > DRIFT_EXACT_ROWS and not spark:
+        reads = (
+            f"reads {len(features)} features of all {n_rows:,} rows of '{ctx.dataset}' and measures them on a "
+            "uniform sample of the rows (about 10 to 20 s per 100 million rows on two cores)"
         )
+    if not engine_pass_asked(ctx, "Drift per feature", "staleness_engine_drift", params, reads):
+        return
+    exact_key = "staleness_engine_drift_exact"
+    exact = st.session_state.get(exact_key) == params
+    measure = st.radio("Heatmap", ["psi", "distance"], horizontal=True, key="staleness_heatmap")
+    with (
+        shown_errors(stop=False),
+        st.spinner("Querying a sample of the rows…" if reads and not exact else "Querying every row…"),
+    ):
+        result, sample = engine_cached.drift(ctx.ws, ctx.dataset, unit, spec.n_windows, features, exact)
+        table = result.table
+        against = f"against the first {'window' if unit == 'rows' else unit}"
+        if sample is None:
+            st.caption(
+                f"Every row of '{md_text(ctx.dataset)}' by {engine_windows_text(spec, unit)}, {against}, computed by the engine "
+                "(histograms and KS from engine counts in one pass; `ks_method` says whether KS is exact or on a grid of "
+                "equal cells of the reference range, a lower bound within one cell's share)."
+            )
+        else:
+            st.caption(
+                md_text(
+                    f"{sample.sentence()} Windows: {engine_windows_text(spec, unit)} of '{ctx.dataset}', {against} "
+                    f"(its sampled rows: {sample.reference_rows:,}); rows kept by a hash of their place in the files, "
+                    "so the same files give the same sample every time. A p-value here is that of the sample's rows."
+                )
+            )
+            estimate = n_rows * len(features) * EXACT_DRIFT_SECONDS_PER_VALUE
+            st.button(
+                md_text(f"Compute on every row (≈ {_seconds(estimate)})"),
+                key="staleness_engine_drift_exact_run",
+                icon=":material/all_inclusive:",
+                help="The exact matrix: every value of every feature, bucketed and counted by the engine.",
+                on_click=_ask_exact,
+                args=(exact_key, params),
+            )
         st.altair_chart(engine_charts.drift_heatmap(result, measure), width="stretch")
         with st.expander("Table"):
             st.dataframe(table, hide_index=True)
