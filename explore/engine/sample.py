@@ -8,8 +8,8 @@ a key of the files' paths, sizes and modification times and what the draw depend
 columns, sample size, DuckDB's version): a later start reads the 50,000 rows back instead of drawing them again.
 
 Opening a workspace draws nothing: ``probe_rows`` reads what validation needs (the row count from the footers,
-the first rows, the label's counts and one row of each label and predicted value: under a second of CPU at 100M
-rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
+the first rows, the label's counts and distinct values in one GROUP BY, one row of each label and predicted
+value: under a second of CPU at 100M rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
 """
 
 from __future__ import annotations
@@ -206,18 +206,15 @@ class Probe:
 
 
 def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None) -> Probe:
-    """The ``Probe`` of the view ``source``: its first rows, and passes over the label column (its counts, its
-    distinct values) and the prediction's (its distinct values), no other column."""
+    """The ``Probe`` of the view ``source``: its first rows, one pass over the label column (one GROUP BY gives
+    both its counts and its distinct values) and one over the prediction's (its distinct values), no other
+    column."""
     total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     head = con.execute(f"SELECT * FROM source LIMIT {PROBE_ROWS}").df()
     label_counts = None
     label_values = prediction_values = None
     if label in head.columns:  # else the workspace's validation says which columns there are
-        counts = con.execute(
-            f"SELECT {quote(label)}, count(*) FROM source GROUP BY 1 LIMIT {MAX_STRATA + 1}"
-        ).fetchall()
-        label_counts = {v: int(n) for v, n in counts} if len(counts) <= MAX_STRATA else None
-        label_values = _distinct(con, label)
+        label_counts, label_values = _label_counts(con, label, total)
     if prediction and prediction in head.columns:
         prediction_values = _distinct(con, prediction)
     frame = head
@@ -229,6 +226,29 @@ def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | Non
         seen = set(frame[prediction].dropna().tolist())  # after the label's rows: no row twice
         frame = _with_rows(con, frame, prediction, [v for v in values if v not in seen])
     return Probe(frame, total, label_counts, label_values, prediction_values)
+
+
+def _label_counts(
+    con: duckdb.DuckDBPyConnection, label: str, total: int
+) -> tuple[dict[object, int] | None, pd.Series]:
+    """One pass over ``label``: its rows per value (None as the missing labels' key; None above ``MAX_STRATA``
+    values, missing included) and up to ``PROBE_VALUES`` + 1 distinct non-missing values in the column's stored
+    type. The missing labels are not a group of the query (a NULL among the values would turn an integer column
+    into floats): they are the rows the groups do not count (``total``, from the files' footers)."""
+    q = quote(label)
+    limit = max(PROBE_VALUES, MAX_STRATA) + 1
+    groups = con.execute(
+        f"SELECT {q} AS v, count(*) AS n FROM source WHERE {q} IS NOT NULL GROUP BY 1 LIMIT {limit}"
+    ).df()
+    values = groups["v"].iloc[: PROBE_VALUES + 1]
+    counts = None
+    if len(groups) <= MAX_STRATA:  # every group is here: the rest of the rows have no label
+        counts = {v: int(n) for v, n in zip(groups["v"].tolist(), groups["n"].tolist(), strict=True)}
+        if (missing := total - sum(counts.values())) > 0:
+            counts[None] = missing
+        if len(counts) > MAX_STRATA:
+            counts = None
+    return counts, values
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, column: str) -> pd.Series:
