@@ -111,12 +111,12 @@ def _files_gigabytes(ws: Workspace, dataset: str) -> float:
 
 def sample_draw(ws: Workspace, dataset: str) -> SampleDraw | None:
     """The background draw of ``dataset``'s sample, started (or queued) by ``prepare_first_views``; None when
-    the page draws the rows itself: a dataset in memory, one of at most ``PREFETCH_SAMPLE_ROWS`` rows, or a
-    sample already drawn (or read back) before."""
+    the page gets the rows itself: a dataset in memory, one of at most ``PREFETCH_SAMPLE_ROWS`` rows, a sample
+    drawn before, or one a previous start kept beside the workspace (read back in a fraction of a second)."""
     if not ws.is_out_of_core(dataset):
         return None
     sample = ws.samples[dataset]
-    if sample.total <= PREFETCH_SAMPLE_ROWS:
+    if sample.total <= PREFETCH_SAMPLE_ROWS or sample.kept:  # quick: the page reads it itself
         return None
     prepare_first_views(ws, dataset)
     draw = _draws.get((ws.key, dataset))
@@ -143,7 +143,12 @@ def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
         _prepared.add((ws.key, dataset))
         sample = ws.samples.get(dataset)
         draw = None
-        if sample is not None and sample.total > PREFETCH_SAMPLE_ROWS and not sample.drawn:
+        if (
+            sample is not None
+            and sample.total > PREFETCH_SAMPLE_ROWS
+            and not sample.drawn
+            and not sample.kept  # read back by the first page that needs it: no pass, no wait
+        ):
             draw = _draws[(ws.key, dataset)] = SampleDraw(sample.total, _files_gigabytes(ws, dataset))
 
     def run() -> None:

@@ -1208,7 +1208,8 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
         finally:
             con.close()
 
-    return None, LazySample(probe, lambda: kept_sample(folder, key, draw))
+    kept = engine_sample.sample_path(folder, key) if folder is not None else None
+    return None, LazySample(probe, lambda: kept_sample(folder, key, draw), kept=kept)
 
 
 # ---- scoring ------------------------------------------------------------------------------------

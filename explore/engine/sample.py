@@ -274,16 +274,28 @@ class LazySample:
     """The sample of one engine dataset, drawn (or read back from where it is kept) by ``load`` the first time
     ``get`` is called, once even when threads ask together; ``total`` and the ``probe`` are known before."""
 
-    def __init__(self, probe: Probe, load: Callable[[], tuple[pd.DataFrame, SampleInfo]]) -> None:
+    def __init__(
+        self,
+        probe: Probe,
+        load: Callable[[], tuple[pd.DataFrame, SampleInfo]],
+        kept: Path | None = None,
+    ) -> None:
         self.probe = probe
         self.total = probe.total
         self._load = load
+        self._kept = kept
         self._lock = threading.Lock()
         self._got: tuple[pd.DataFrame, SampleInfo] | None = None
 
     @property
     def drawn(self) -> bool:
         return self._got is not None
+
+    @property
+    def kept(self) -> bool:
+        """A previous start kept this sample beside the workspace: ``get`` reads it back (a fraction of a
+        second) rather than drawing it (a pass over every column)."""
+        return self._kept is not None and self._kept.exists()
 
     def get(self) -> tuple[pd.DataFrame, SampleInfo]:
         with self._lock:

@@ -151,3 +151,19 @@ def test_the_progress_says_what_is_read_and_how_long_it_takes():
     assert text.endswith(": 5 s so far…") and fraction == pytest.approx(5.2 / 10.4)
     _, fraction = progress_text(draw, "log", now=200.0)
     assert fraction == 0.95  # never "done" before it is
+
+
+def test_a_sample_kept_by_a_previous_start_is_read_back_by_the_page(make_app, pending_workspace):
+    """A restart finds the sample beside the workspace: reading it back takes no pass, so the page reads it
+    itself and draws every section at once (no progress, no second draw)."""
+    toml, gate, drawn = pending_workspace
+    gate.set()
+    at = make_app("views/slices.py", workspace=toml)
+    _drawn()
+    assert drawn == [SAMPLE]
+    at = make_app("views/slices.py", workspace=toml)  # caches cleared: a new Workspace, as after a restart
+    at.radio(key="slices_view").set_value("Rows & what-if").run()
+    assert_no_exception(at)
+    assert not at.status
+    assert any("loss" in d.value.columns for d in at.dataframe)
+    assert drawn == [SAMPLE]  # read back, not drawn again
