@@ -730,9 +730,19 @@ class Workspace:
                 f"Dataset '{name}' is read into memory, not through the engine. Give it "
                 f'{name} = {{ path = "…parquet", engine = "duckdb" }} in workspace.toml [datasets] to use the engine.'
             )
-        con = open_source(self.config.engine_sources[name], where=f"workspace.toml [datasets] {name}")
+        source = self.config.engine_sources[name]
+        con = open_source(source, where=f"workspace.toml [datasets] {name}")
         positive = None if self.positive_index is None else self.classes[self.positive_index]
-        return open_log(con, self.columns, name=name, task=self.task, classes=self.classes, positive=positive)
+        files = None if source.is_duckdb_table else _source_files(source)  # footers answer some questions
+        return open_log(
+            con,
+            self.columns,
+            name=name,
+            task=self.task,
+            classes=self.classes,
+            positive=positive,
+            parquet_files=files or None,
+        )
 
     def model(self, name: str = MAIN_MODEL) -> Any:
         if name not in self.models:
