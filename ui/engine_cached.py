@@ -11,6 +11,7 @@ covers every file of the dataset) and the parameters.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -101,6 +102,17 @@ class SampleDraw:
 
 
 _draws: dict[tuple[str, str], SampleDraw] = {}
+# The nice value of the thread that draws a big log's sample (and of the DuckDB threads it starts): the draw is a
+# pass over every column of every row, and a page the user opens meanwhile should get the cores first.
+DRAW_NICE = 10
+
+
+def give_way() -> None:
+    """Lower the calling thread's CPU priority to ``DRAW_NICE`` (Linux: a thread's own nice value, inherited by
+    the threads it starts); never raise it (that needs privileges), and do nothing where it is not supported."""
+    with contextlib.suppress(OSError, AttributeError):
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, max(os.getpriority(os.PRIO_PROCESS, me), DRAW_NICE))
 
 
 def _files_gigabytes(ws: Workspace, dataset: str) -> float:
@@ -161,6 +173,7 @@ def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
             if ws.columns.time:
                 performance(ws, dataset, FIRST_VIEW_UNIT, FIRST_VIEW_WINDOWS)
         if draw is not None:
+            give_way()  # the draw opens its own DuckDB connection: its threads, started from this one, too
             draw.run(lambda: ws.dataset(dataset))  # the sample, checked as the workspace's datasets are
 
     thread = threading.Thread(target=run, name=f"explore-first-views-{dataset}", daemon=True)

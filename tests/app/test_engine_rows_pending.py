@@ -167,3 +167,31 @@ def test_a_sample_kept_by_a_previous_start_is_read_back_by_the_page(make_app, pe
     assert not at.status
     assert any("loss" in d.value.columns for d in at.dataframe)
     assert drawn == [SAMPLE]  # read back, not drawn again
+
+
+def test_the_draw_gives_way_to_the_pages():
+    """The thread that draws a big log's sample lowers its own CPU priority (the DuckDB threads it starts inherit
+    it); the rest of the process (the pages) keeps its own."""
+    import os
+
+    from ui import engine_cached
+
+    got = {}
+
+    def draw_thread():
+        engine_cached.give_way()
+        got["draw"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        def started_by_it():
+            got["its thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        inner = threading.Thread(target=started_by_it)
+        inner.start()
+        inner.join()
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=draw_thread)
+    thread.start()
+    thread.join()
+    assert got["draw"] == got["its thread"] == max(before, engine_cached.DRAW_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
