@@ -270,6 +270,102 @@ def _with_rows(
     return pd.concat([frame, *parts], ignore_index=True) if parts else frame
 
 
+PROBE_FORMAT = 1
+_PROBE_META = b"explore-probe"
+
+
+def probe_key(data_version: str, label: str, prediction: str | None) -> str:
+    """What a kept probe is valid for: the data's version and everything ``probe_rows`` depends on."""
+    parts = [PROBE_FORMAT, data_version, label, prediction, PROBE_ROWS, PROBE_VALUES, MAX_STRATA]
+    parts.append(duckdb.__version__)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+
+
+def probe_paths(folder: Path, key: str) -> tuple[Path, Path, Path]:
+    """The kept probe's files: its frame (written last, with the counts' facts), label values, predicted values."""
+    return tuple(folder / f"probe-{key}-{part}.parquet" for part in ("frame", "label", "pred"))  # type: ignore[return-value]
+
+
+def _values_table(values: pd.Series | None, counts: list[int] | None = None):
+    import pyarrow as pa
+
+    df = pd.DataFrame({"v": [] if values is None else values.reset_index(drop=True)})
+    if counts is not None:
+        df["n"] = counts
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _write_probe(folder: Path, key: str, probe: Probe) -> None:
+    import pyarrow as pa
+
+    frame_path, label_path, pred_path = probe_paths(folder, key)
+    counts = probe.label_counts
+    # The counts' keys are the label's values in the same order (one GROUP BY gave both), the missing ones last.
+    n = None if counts is None else [n for v, n in counts.items() if v is not None]
+    write_parquet_atomic(label_path, _values_table(probe.label_values, n))
+    write_parquet_atomic(pred_path, _values_table(probe.prediction_values))
+    meta = {
+        "format": PROBE_FORMAT,
+        "total": probe.total,
+        "counts": counts is not None,
+        "missing": None if counts is None else counts.get(None),
+        "label": probe.label_values is not None,
+        "pred": probe.prediction_values is not None,
+    }
+    table = pa.Table.from_pandas(probe.frame, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), _PROBE_META: json.dumps(meta).encode()}
+    )
+    write_parquet_atomic(frame_path, table)  # last: its presence says the others are there
+    with contextlib.suppress(OSError):
+        frames = sorted(
+            folder.glob("probe-*-frame.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True
+        )
+        for old in frames[KEEP_SAMPLES:]:
+            for part in probe_paths(folder, old.name[len("probe-") : -len("-frame.parquet")]):
+                part.unlink(missing_ok=True)
+
+
+def _read_probe(folder: Path, key: str) -> Probe | None:
+    import pyarrow.parquet as pq
+
+    frame_path, label_path, pred_path = probe_paths(folder, key)
+    try:
+        table = pq.read_table(frame_path)
+        meta = json.loads((table.schema.metadata or {})[_PROBE_META])
+        if meta.get("format") != PROBE_FORMAT:
+            return None
+        label = pq.read_table(label_path).to_pandas()
+        pred = pq.read_table(pred_path).to_pandas()["v"]
+        counts = None
+        if meta["counts"]:
+            counts = {v: int(n) for v, n in zip(label["v"].tolist(), label["n"].tolist(), strict=True)}
+            if meta["missing"]:
+                counts[None] = int(meta["missing"])
+        return Probe(
+            table.to_pandas(),
+            int(meta["total"]),
+            counts,
+            label["v"] if meta["label"] else None,
+            pred if meta["pred"] else None,
+        )
+    except Exception:  # noqa: BLE001 - missing or damaged files: the probe reads the rows again
+        return None
+
+
+def kept_probe(folder: Path | None, key: str, probe: Callable[[], Probe]) -> Probe:
+    """The probe kept in ``folder`` under ``key`` (a later start of the same files reads it back instead of
+    passing over the label and prediction again), else ``probe()`` and keep it there. ``folder`` None: keep
+    nothing."""
+    if folder is not None and (got := _read_probe(folder, key)) is not None:
+        return got
+    got = probe()
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            _write_probe(folder, key, got)
+    return got
+
+
 class LazySample:
     """The sample of one engine dataset, drawn (or read back from where it is kept) by ``load`` the first time
     ``get`` is called, once even when threads ask together; ``total`` and the ``probe`` are known before."""
