@@ -36,6 +36,28 @@ if TYPE_CHECKING:
 
 CONFIDENCE = 0.95
 FDR = 0.05
+# What the first overall metrics import (scipy.stats alone is ~1 s of CPU): imported in a thread as the app starts,
+# while opening the workspace waits on its files (DuckDB releases the GIL), not after it on the page's path.
+WARM_IMPORTS = ("explore.stats.metrics", "explore.engine.metrics")
+_warmed = threading.Event()
+
+
+def warm_imports() -> threading.Thread | None:
+    """Import ``WARM_IMPORTS`` in a background thread, once per process (None when already started)."""
+    if _warmed.is_set():
+        return None
+    _warmed.set()
+
+    def run() -> None:
+        import importlib
+
+        for name in WARM_IMPORTS:
+            with contextlib.suppress(Exception):  # the page imports it again and shows any error
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name="explore-warm-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass

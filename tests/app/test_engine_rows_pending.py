@@ -195,3 +195,17 @@ def test_the_draw_gives_way_to_the_pages():
     thread.join()
     assert got["draw"] == got["its thread"] == max(before, engine_cached.DRAW_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_the_metrics_imports_are_started_once_as_the_app_starts(monkeypatch):
+    import importlib
+
+    from ui import engine_cached
+
+    imported = []
+    monkeypatch.setattr(engine_cached, "_warmed", threading.Event())
+    monkeypatch.setattr(importlib, "import_module", lambda name: imported.append(name))
+    thread = engine_cached.warm_imports()
+    assert thread is not None and engine_cached.warm_imports() is None
+    thread.join(timeout=60)
+    assert imported == list(engine_cached.WARM_IMPORTS)
