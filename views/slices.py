@@ -33,9 +33,8 @@ sd = state.current_slice()
 
 slice_builder(ctx, sd)
 pending = sample_wait.rows_pending(ctx)  # a big out-of-core dataset whose sample is being drawn
-focus = (
-    None if pending else focused_rows(ctx, sd)
-)  # stops the page when the slice cannot be applied or has no rows
+# The slice's rows; the page stops when the slice cannot be applied or has none (the summary says it meanwhile).
+focus = None if pending else focused_rows(ctx, sd)
 summary_section(ctx, sd, focus)
 
 st.divider()
