@@ -322,6 +322,9 @@ def log_app(page, workspace: Path, db_url: str, *, asked: bool = False) -> dict:
     ):
         watch = ServerWatch(_port(url))
         out["healthy"] = time.monotonic() - started
+        # Which checkout serves: `streamlit run <checkout>/app.py` imports explore from beside that app.py.
+        served = next((a for a in watch.proc.cmdline() if a.endswith("app.py")), "?")
+        print(f"    serving {served}", flush=True)
         try:
             cpu0 = watch.cpu()
             nav_start = time.monotonic()
