@@ -42,18 +42,20 @@ def progress_text(
     return f"{what}: {elapsed:,.0f} s so far…", min(elapsed / expected, 0.95)
 
 
-def wait_for_rows(ctx: PageContext, waiting: str) -> None:
-    """In place of row-level sections: ``waiting`` (which sections wait, why) and the sample draw's progress,
-    every ``POLL_SECONDS``; once drawn the page reruns and draws them (and the polling stops with it)."""
-    draw = engine_cached.sample_draw(ctx.ws, ctx.dataset)
-    if draw is None:  # drawn meanwhile: the sections can draw now
+def wait_for_rows(ctx: PageContext, waiting: str, dataset: str | None = None) -> None:
+    """In place of row-level sections: ``waiting`` (which sections wait, why) and the progress of the sample
+    draw of ``dataset`` (default: the page's), every ``POLL_SECONDS``; once drawn the page reruns and draws them
+    (and the polling stops with it)."""
+    dataset = dataset or ctx.dataset
+    draw = engine_cached.sample_draw(ctx.ws, dataset)
+    if draw is None:  # drawn between the page's check and now: the sections can draw
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS)
     def _poll() -> None:
         if draw.finished.is_set():
             st.rerun(scope="app")
-        text, fraction = progress_text(draw, ctx.dataset)
+        text, fraction = progress_text(draw, dataset)
         # Not as a context manager: leaving one marks the status "complete", and the draw is not.
         status = st.status(md_text(text), state="running", expanded=True)
         status.markdown(md_text(waiting))

@@ -209,3 +209,32 @@ def test_the_metrics_imports_are_started_once_as_the_app_starts(monkeypatch):
     assert thread is not None and engine_cached.warm_imports() is None
     thread.join(timeout=60)
     assert imported == list(engine_cached.WARM_IMPORTS)
+
+
+def test_staleness_on_every_dataset_waits_for_the_one_being_drawn(make_app, pending_workspace):
+    """'All datasets' joins a small in-memory dataset with the big log whose sample is being drawn: the page
+    waits for that log's draw (not the sidebar dataset's, which has none), then draws."""
+    toml, gate, drawn = pending_workspace
+    root = toml.parent
+    predictions_log("binary", 200).to_parquet(root / "recent.parquet", index=False)
+    toml.write_text(
+        toml.read_text().replace(
+            'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }',
+            'log = { path = "logs/month=*/*.parquet", engine = "duckdb" }\nrecent = "recent.parquet"',
+        )
+    )
+    at = make_app("views/staleness.py", workspace=toml)
+    assert_no_exception(at)
+    at.sidebar.selectbox(key="ws_dataset").set_value("recent").run()
+    at.selectbox(key="staleness_data").set_value("all").run()
+    assert_no_exception(at)
+    assert len(at.status) == 1 and "sample of 'log'" in unescaped(at.status[0].label)
+    assert any("Pick 'log' in the sidebar" in unescaped(m.value) for m in at.markdown)
+    assert not [
+        s for s in at.subheader if s.value == "Performance over time"
+    ]  # nothing drawn from half the rows
+    assert drawn == []
+    gate.set()
+    _drawn()
+    at.run()
+    assert not at.status and drawn == [SAMPLE]

@@ -22,10 +22,10 @@ BY_NAMES = {
 }
 
 
-def rows_pending(ctx: PageContext, spec: WindowSpec) -> bool:
-    """True while the sample of one of ``spec``'s datasets (a big out-of-core one) is drawn in the background:
-    the sections that cut its rows wait for it (``ui.sample_wait``), the engine's sections do not."""
-    return any(engine_cached.rows_pending(ctx.ws, d) for d in spec.datasets)
+def rows_pending(ctx: PageContext, spec: WindowSpec) -> str | None:
+    """The first of ``spec``'s datasets (a big out-of-core one) whose sample is drawn in the background, if
+    any: the sections that cut its rows wait for it (``ui.sample_wait``), the engine's sections do not."""
+    return next((d for d in spec.datasets if engine_cached.rows_pending(ctx.ws, d)), None)
 
 
 def window_controls(ctx: PageContext) -> WindowSpec:
