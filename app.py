@@ -11,7 +11,7 @@ import streamlit as st
 
 from explore.core import settings
 from explore.core.workspace import workspace_from_env
-from ui import identity, loaders, state
+from ui import engine_cached, identity, loaders, state
 from ui.boundary import show_flashes, shown_errors
 from ui.safe import md_code
 
@@ -21,6 +21,7 @@ st.set_page_config(page_title="ml-explore", page_icon=":material/query_stats:", 
 
 with shown_errors():
     settings.check_all()  # a bad environment variable is shown with its fix, not as a crash on some page
+engine_cached.warm_imports()  # the metrics' imports, while the workspace opens
 
 
 def _initial_workspace() -> str:

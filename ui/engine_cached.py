@@ -10,8 +10,11 @@ covers every file of the dataset) and the parameters.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +36,28 @@ if TYPE_CHECKING:
 
 CONFIDENCE = 0.95
 FDR = 0.05
+# What the first overall metrics import (scipy.stats alone is ~1 s of CPU): imported in a thread as the app starts,
+# while opening the workspace waits on its files (DuckDB releases the GIL), not after it on the page's path.
+WARM_IMPORTS = ("explore.stats.metrics", "explore.engine.metrics")
+_warmed = threading.Event()
+
+
+def warm_imports() -> threading.Thread | None:
+    """Import ``WARM_IMPORTS`` in a background thread, once per process (None when already started)."""
+    if _warmed.is_set():
+        return None
+    _warmed.set()
+
+    def run() -> None:
+        import importlib
+
+        for name in WARM_IMPORTS:
+            with contextlib.suppress(Exception):  # the page imports it again and shows any error
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name="explore-warm-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -59,41 +84,119 @@ def _log(ws: Workspace, dataset: str) -> Iterator[Any]:
 FIRST_VIEW_UNIT = "month"
 FIRST_VIEW_WINDOWS = 12
 # Above this many rows the thread then draws the row-level sample too (a pass over every column: ~20 s of CPU at
-# 100M rows), so the Slices page's rows and filters are ready when the user gets there; below it the draw is quick
-# and waits for the first page that needs rows.
+# 100M rows) and the pages draw their engine sections without waiting for it, their row-level sections appearing
+# once it is drawn (ui.sample_wait); below it the draw is quick and the first page that needs rows draws it.
 PREFETCH_SAMPLE_ROWS = 5_000_000
+# Seconds per GB of files a draw takes on two cores (the 100M-row log's 13 GB: ~20 s of CPU, both threads busy):
+# what the pages' progress says to expect.
+DRAW_SECONDS_PER_GB = 0.8
 _prepared: set[tuple[str, str]] = set()
 _prepared_lock = threading.Lock()
 # One dataset's background passes at a time: N big datasets must not start N full passes at once on 2 cores.
 _prefetching = threading.Lock()
 
 
+@dataclass
+class SampleDraw:
+    """The background draw of one out-of-core dataset's row-level sample: queued behind the first views' passes,
+    then under way (``started``), then ``finished`` (drawn, or ``error`` says why not: the page that asks for the
+    rows draws again and shows the error with its fix)."""
+
+    total: int
+    gigabytes: float
+    queued: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+
+    @property
+    def expected_seconds(self) -> float:
+        return self.gigabytes * DRAW_SECONDS_PER_GB
+
+    def run(self, draw: Callable[[], object]) -> None:
+        self.started = time.monotonic()
+        try:
+            draw()
+        except Exception as exc:  # noqa: BLE001 - said by the page that asks for the rows, with its fix
+            self.error = str(exc)
+        finally:
+            self.finished.set()
+
+
+_draws: dict[tuple[str, str], SampleDraw] = {}
+# The nice value of the thread that draws a big log's sample (and of the DuckDB threads it starts): the draw is a
+# pass over every column of every row, and a page the user opens meanwhile should get the cores first.
+DRAW_NICE = 10
+
+
+def give_way() -> None:
+    """Lower the calling thread's CPU priority to ``DRAW_NICE`` (Linux: a thread's own nice value, inherited by
+    the threads it starts); never raise it (that needs privileges), and do nothing where it is not supported."""
+    with contextlib.suppress(OSError, AttributeError):
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, max(os.getpriority(os.PRIO_PROCESS, me), DRAW_NICE))
+
+
+def _files_gigabytes(ws: Workspace, dataset: str) -> float:
+    with contextlib.suppress(OSError):
+        return sum(p.stat().st_size for p in ws._engine_files(dataset)) / 1e9
+    return 0.0
+
+
+def sample_draw(ws: Workspace, dataset: str) -> SampleDraw | None:
+    """The background draw of ``dataset``'s sample, started (or queued) by ``prepare_first_views``; None when
+    the page gets the rows itself: a dataset in memory, one of at most ``PREFETCH_SAMPLE_ROWS`` rows, a sample
+    drawn before, or one a previous start kept beside the workspace (read back in a fraction of a second)."""
+    if not ws.is_out_of_core(dataset):
+        return None
+    sample = ws.samples[dataset]
+    if sample.total <= PREFETCH_SAMPLE_ROWS or sample.kept:  # quick: the page reads it itself
+        return None
+    prepare_first_views(ws, dataset)
+    draw = _draws.get((ws.key, dataset))
+    return None if draw is None or sample.drawn and draw.finished.is_set() else draw
+
+
+def rows_pending(ws: Workspace, dataset: str) -> bool:
+    """True while ``dataset``'s row-level sample is being drawn in the background: the pages then draw what the
+    engine computes and say, in place of their row-level sections, that the rows are coming."""
+    draw = sample_draw(ws, dataset)
+    return draw is not None and not draw.finished.is_set()
+
+
 def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
     """Start computing, in a background thread, what the Slices and Staleness pages first show of ``dataset``
     (each a pass over every row: seconds at 100M rows), so that it is ready — or under way — when the user opens
-    them; then, for a dataset of more than ``PREFETCH_SAMPLE_ROWS`` rows, its row-level sample. Once per workspace
-    version and dataset in this process; the results go to the same caches the pages read (a page asking while the
-    thread computes waits for it instead of computing again: Streamlit's per-key compute lock, the sample's own
-    lock). Returns the thread, or None when already started."""
+    them; then, for a dataset of more than ``PREFETCH_SAMPLE_ROWS`` rows, its row-level sample (``sample_draw``
+    follows it). Once per workspace version and dataset in this process; the results go to the same caches the
+    pages read (a page asking while the thread computes waits for it instead of computing again: Streamlit's
+    per-key compute lock, the sample's own lock). Returns the thread, or None when already started."""
     with _prepared_lock:
         if (ws.key, dataset) in _prepared:
             return None
         _prepared.add((ws.key, dataset))
+        sample = ws.samples.get(dataset)
+        draw = None
+        if (
+            sample is not None
+            and sample.total > PREFETCH_SAMPLE_ROWS
+            and not sample.drawn
+            and not sample.kept  # read back by the first page that needs it: no pass, no wait
+        ):
+            draw = _draws[(ws.key, dataset)] = SampleDraw(sample.total, _files_gigabytes(ws, dataset))
 
     def run() -> None:
         with _prefetching:
             prepare()
 
     def prepare() -> None:
-        try:
+        with contextlib.suppress(Exception):  # the page computes it again and shows the error with its fix
             slice_report(ws, dataset, SliceDefinition(()))
             if ws.columns.time:
                 performance(ws, dataset, FIRST_VIEW_UNIT, FIRST_VIEW_WINDOWS)
-            sample = ws.samples.get(dataset)
-            if sample is not None and sample.total > PREFETCH_SAMPLE_ROWS:
-                sample.get()
-        except Exception:  # noqa: BLE001 - the page computes it again and shows the error with its fix
-            return
+        if draw is not None:
+            give_way()  # the draw opens its own DuckDB connection: its threads, started from this one, too
+            draw.run(lambda: ws.dataset(dataset))  # the sample, checked as the workspace's datasets are
 
     thread = threading.Thread(target=run, name=f"explore-first-views-{dataset}", daemon=True)
     thread.start()

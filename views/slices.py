@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from ui import sample_wait, state
 from ui.boundary import shown_errors
 from ui.context import page_context
 from ui.panels.slices.builder import focused_rows, slice_builder
@@ -14,7 +14,7 @@ from ui.panels.slices.curves import curves_section
 from ui.panels.slices.datapoints import datapoints_section
 from ui.panels.slices.discovery import discovery_section
 from ui.panels.slices.fairness import fairness_section
-from ui.panels.slices.groups import groups_section
+from ui.panels.slices.groups import engine_groups_section, groups_section
 from ui.panels.slices.perturbations import perturbations_section
 from ui.panels.slices.rows import rows_section
 from ui.panels.slices.summary import summary_section
@@ -32,8 +32,10 @@ with shown_errors(stop=False):  # a shared ?slice= link that cannot be read: say
 sd = state.current_slice()
 
 slice_builder(ctx, sd)
-focus = focused_rows(ctx, sd)  # stops the page when the slice cannot be applied or has no rows
-summary_section(ctx, focus)
+pending = sample_wait.rows_pending(ctx)  # a big out-of-core dataset whose sample is being drawn
+# The slice's rows; the page stops when the slice cannot be applied or has none (the summary says it meanwhile).
+focus = None if pending else focused_rows(ctx, sd)
+summary_section(ctx, sd, focus)
 
 st.divider()
 SECTIONS = {
@@ -46,4 +48,13 @@ SECTIONS = {
     "Perturbations": perturbations_section,
 }
 view = st.radio("View", list(SECTIONS), horizontal=True, key="slices_view", label_visibility="collapsed")
-SECTIONS[view](ctx, focus)
+if focus is not None:
+    SECTIONS[view](ctx, focus)
+elif view == "Groups":  # the engine's groups need no sample
+    engine_groups_section(ctx, sd)
+else:
+    sample_wait.wait_for_rows(
+        ctx,
+        f"{view} works on rows one by one, from the dataset's row-level sample: it appears here once the sample "
+        "is drawn. The summary above and Groups are computed by the engine on every row and are ready now.",
+    )

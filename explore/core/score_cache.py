@@ -333,11 +333,17 @@ def _write_table(path: Path, frame: pd.DataFrame) -> None:
 
 
 def clear_cache(ws: Workspace) -> int:
-    """Delete what is kept beside ``ws`` (predictions, their metrics, model facts, engine-drawn samples); return how
-    many files there were."""
+    """Delete what is kept beside ``ws`` (predictions, their metrics, model facts, engine-drawn samples and
+    probes); return how many files there were."""
     folder = ws.config.root / CACHE_FOLDER
     n = 0
-    patterns = ("predictions-*.parquet", "metrics-*.parquet", "model-*.json", "sample-*.parquet")
+    patterns = (
+        "predictions-*.parquet",
+        "metrics-*.parquet",
+        "model-*.json",
+        "sample-*.parquet",
+        "probe-*.parquet",
+    )
     kept = [f for pattern in patterns for f in folder.glob(pattern)] if folder.is_dir() else []
     for f in kept:
         with contextlib.suppress(OSError):

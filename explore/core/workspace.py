@@ -730,9 +730,19 @@ class Workspace:
                 f"Dataset '{name}' is read into memory, not through the engine. Give it "
                 f'{name} = {{ path = "…parquet", engine = "duckdb" }} in workspace.toml [datasets] to use the engine.'
             )
-        con = open_source(self.config.engine_sources[name], where=f"workspace.toml [datasets] {name}")
+        source = self.config.engine_sources[name]
+        con = open_source(source, where=f"workspace.toml [datasets] {name}")
         positive = None if self.positive_index is None else self.classes[self.positive_index]
-        return open_log(con, self.columns, name=name, task=self.task, classes=self.classes, positive=positive)
+        files = None if source.is_duckdb_table else _source_files(source)  # footers answer some questions
+        return open_log(
+            con,
+            self.columns,
+            name=name,
+            task=self.task,
+            classes=self.classes,
+            positive=positive,
+            parquet_files=files or None,
+        )
 
     def model(self, name: str = MAIN_MODEL) -> Any:
         if name not in self.models:
@@ -1182,24 +1192,37 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
     spark: None, a ``LazySample``) its probe read now and its engine-drawn sample drawn when rows are first asked
     for, the aggregations going to ``Workspace.log(name)``."""
     from explore.engine import sample as engine_sample
-    from explore.engine.sample import LazySample, draw_sample, kept_sample, probe_rows, sample_key
+    from explore.engine.sample import (
+        LazySample,
+        draw_sample,
+        kept_probe,
+        kept_sample,
+        probe_key,
+        probe_rows,
+        sample_key,
+    )
     from explore.engine.source import open_source, resolve_engine
 
     source = config.engine_sources[name]
     where = f"workspace.toml [datasets] {name}"
     cols = config.columns
+    version = _engine_version(source)
+    folder = config.root / CACHE_FOLDER if version is not None else None  # no local files: keep nothing
     con = open_source(source, where=where)
     try:
         if resolve_engine(source) == "pandas":
             return con.execute("SELECT * FROM source").df(), None
-        probe = probe_rows(con, cols.label, cols.prediction)
+        # Read once per version of the files, then read back from beside the workspace (as the sample is).
+        probe = kept_probe(
+            folder,
+            probe_key(version or "", cols.label, cols.prediction),
+            lambda: probe_rows(con, cols.label, cols.prediction),
+        )
     finally:
         con.close()
     # Drawn once per version of the files, then read back from beside the workspace (explore.engine.sample).
     rows = engine_sample.SAMPLE_ROWS  # the size as the workspace opens, the key's and the draw's
-    version = _engine_version(source)
     key = sample_key(version or "", cols.label, cols.prediction, rows)
-    folder = config.root / CACHE_FOLDER if version is not None else None  # no local files: keep nothing
 
     def draw() -> tuple[pd.DataFrame, Any]:
         con = open_source(source, where=where)
@@ -1208,7 +1231,8 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
         finally:
             con.close()
 
-    return None, LazySample(probe, lambda: kept_sample(folder, key, draw))
+    kept = engine_sample.sample_path(folder, key) if folder is not None else None
+    return None, LazySample(probe, lambda: kept_sample(folder, key, draw), kept=kept)
 
 
 # ---- scoring ------------------------------------------------------------------------------------

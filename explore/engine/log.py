@@ -9,7 +9,9 @@ the same encoding as ``explore.core.workspace.score`` gives a ``Scored`` in memo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -92,6 +94,41 @@ class LogTable:
         return f"(CASE _y {whens} END)"
 
 
+def footer_score_range(files: Sequence[Path], score: str, label: str) -> tuple[float, float, int] | None:
+    """(min, max, rows with a label) of the ``score`` column of the Parquet ``files``, from their footers' row
+    group statistics — no pass over the rows — when they settle the question ``open_log`` asks (is the score a
+    probability in [0, 1]?): the footers' range covers the unlabelled rows too, so a range inside [0, 1] is
+    the labelled rows' answer as well. None (the caller reads the rows) when a row group lacks a statistic, the
+    label is not a column of the files (a hive partition), or the range leaves [0, 1]."""
+    listed = ", ".join(literal(str(f)) for f in files)
+    con = duckdb.connect()
+    try:
+        got = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT path_in_schema, count(*), count(TRY_CAST(stats_min_value AS DOUBLE)), "
+                "count(TRY_CAST(stats_max_value AS DOUBLE)), count(stats_null_count), "
+                "min(TRY_CAST(stats_min_value AS DOUBLE)), max(TRY_CAST(stats_max_value AS DOUBLE)), "
+                "sum(stats_null_count), sum(row_group_num_rows) "
+                f"FROM parquet_metadata([{listed}]) WHERE path_in_schema IN (?, ?) GROUP BY 1",
+                [score, label],
+            ).fetchall()
+        }
+    except duckdb.Error:  # a file that is not Parquet, or gone: the rows are read
+        return None
+    finally:
+        con.close()
+    if score not in got or label not in got:
+        return None
+    groups, n_min, n_max, _, lo, hi, _, _ = got[score]
+    label_groups, _, _, n_null, _, _, nulls, rows = got[label]
+    if not (n_min == n_max == groups and n_null == label_groups) or lo is None or hi is None:
+        return None
+    if not (lo >= 0 and hi <= 1):  # the unlabelled rows may be the ones outside: the rows say
+        return None
+    return float(lo), float(hi), int(rows - nulls)
+
+
 def _is_numeric(sql_type: str) -> bool:
     return sql_type.upper().split("(")[0] in _NUMERIC
 
@@ -132,11 +169,14 @@ def open_log(
     task: str | None = None,
     classes: np.ndarray | list | None = None,
     positive: Any = None,
+    parquet_files: Sequence[Path] | None = None,
 ) -> LogTable:
     """Open ``source`` (or a connection with a ``source`` view) as a predictions log with the roles ``columns``.
 
     ``task`` / ``classes`` / ``positive``: as the workspace says (binary, multiclass, regression); the
-    classes default to the sorted distinct labels, the positive class to the last of two.
+    classes default to the sorted distinct labels, the positive class to the last of two. ``parquet_files``: the
+    local Parquet files the view reads, if it reads such files: a binary score's range and the labelled rows are
+    then read from their footers when those settle it (``footer_score_range``) instead of a pass over the rows.
     """
     # A connection: DuckDB's, or one with its API (explore.engine.spark.SparkConnection).
     con = open_source(source, where=f"[datasets] {name}") if isinstance(source, EngineSource) else source
@@ -211,9 +251,15 @@ def open_log(
             s = f"CAST({quote(columns.score)} AS DOUBLE)"
             select.append(f"{s} AS _score")
             has_score = True
-            lo, hi, n_rows = con.execute(
-                f"SELECT min({s}), max({s}), count(*) FROM source WHERE {label} IS NOT NULL"
-            ).fetchall()[0]
+            footer = None
+            if parquet_files and _is_numeric(types[columns.score]):
+                footer = footer_score_range(parquet_files, columns.score, columns.label)
+            lo, hi, n_rows = (
+                footer
+                or con.execute(
+                    f"SELECT min({s}), max({s}), count(*) FROM source WHERE {label} IS NOT NULL"
+                ).fetchall()[0]
+            )
             memo["count(*)"] = (
                 n_rows  # the same pass counts the rows (explore.engine.metrics sizes its tables by it)
             )

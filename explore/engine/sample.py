@@ -8,8 +8,8 @@ a key of the files' paths, sizes and modification times and what the draw depend
 columns, sample size, DuckDB's version): a later start reads the 50,000 rows back instead of drawing them again.
 
 Opening a workspace draws nothing: ``probe_rows`` reads what validation needs (the row count from the footers,
-the first rows, the label's counts and one row of each label and predicted value: under a second of CPU at 100M
-rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
+the first rows, the label's counts and distinct values in one GROUP BY, one row of each label and predicted
+value: under a second of CPU at 100M rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
 """
 
 from __future__ import annotations
@@ -206,18 +206,15 @@ class Probe:
 
 
 def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None) -> Probe:
-    """The ``Probe`` of the view ``source``: its first rows, and passes over the label column (its counts, its
-    distinct values) and the prediction's (its distinct values), no other column."""
+    """The ``Probe`` of the view ``source``: its first rows, one pass over the label column (one GROUP BY gives
+    both its counts and its distinct values) and one over the prediction's (its distinct values), no other
+    column."""
     total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     head = con.execute(f"SELECT * FROM source LIMIT {PROBE_ROWS}").df()
     label_counts = None
     label_values = prediction_values = None
     if label in head.columns:  # else the workspace's validation says which columns there are
-        counts = con.execute(
-            f"SELECT {quote(label)}, count(*) FROM source GROUP BY 1 LIMIT {MAX_STRATA + 1}"
-        ).fetchall()
-        label_counts = {v: int(n) for v, n in counts} if len(counts) <= MAX_STRATA else None
-        label_values = _distinct(con, label)
+        label_counts, label_values = _label_counts(con, label, total)
     if prediction and prediction in head.columns:
         prediction_values = _distinct(con, prediction)
     frame = head
@@ -229,6 +226,29 @@ def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | Non
         seen = set(frame[prediction].dropna().tolist())  # after the label's rows: no row twice
         frame = _with_rows(con, frame, prediction, [v for v in values if v not in seen])
     return Probe(frame, total, label_counts, label_values, prediction_values)
+
+
+def _label_counts(
+    con: duckdb.DuckDBPyConnection, label: str, total: int
+) -> tuple[dict[object, int] | None, pd.Series]:
+    """One pass over ``label``: its rows per value (None as the missing labels' key; None above ``MAX_STRATA``
+    values, missing included) and up to ``PROBE_VALUES`` + 1 distinct non-missing values in the column's stored
+    type. The missing labels are not a group of the query (a NULL among the values would turn an integer column
+    into floats): they are the rows the groups do not count (``total``, from the files' footers)."""
+    q = quote(label)
+    limit = max(PROBE_VALUES, MAX_STRATA) + 1
+    groups = con.execute(
+        f"SELECT {q} AS v, count(*) AS n FROM source WHERE {q} IS NOT NULL GROUP BY 1 LIMIT {limit}"
+    ).df()
+    values = groups["v"].iloc[: PROBE_VALUES + 1]
+    counts = None
+    if len(groups) <= MAX_STRATA:  # every group is here: the rest of the rows have no label
+        counts = {v: int(n) for v, n in zip(groups["v"].tolist(), groups["n"].tolist(), strict=True)}
+        if (missing := total - sum(counts.values())) > 0:
+            counts[None] = missing
+        if len(counts) > MAX_STRATA:
+            counts = None
+    return counts, values
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, column: str) -> pd.Series:
@@ -250,20 +270,128 @@ def _with_rows(
     return pd.concat([frame, *parts], ignore_index=True) if parts else frame
 
 
+PROBE_FORMAT = 1
+_PROBE_META = b"explore-probe"
+
+
+def probe_key(data_version: str, label: str, prediction: str | None) -> str:
+    """What a kept probe is valid for: the data's version and everything ``probe_rows`` depends on."""
+    parts = [PROBE_FORMAT, data_version, label, prediction, PROBE_ROWS, PROBE_VALUES, MAX_STRATA]
+    parts.append(duckdb.__version__)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:20]
+
+
+def probe_paths(folder: Path, key: str) -> tuple[Path, Path, Path]:
+    """The kept probe's files: its frame (written last, with the counts' facts), label values, predicted values."""
+    return tuple(folder / f"probe-{key}-{part}.parquet" for part in ("frame", "label", "pred"))  # type: ignore[return-value]
+
+
+def _values_table(values: pd.Series | None, counts: list[int] | None = None):
+    import pyarrow as pa
+
+    df = pd.DataFrame({"v": [] if values is None else values.reset_index(drop=True)})
+    if counts is not None:
+        df["n"] = counts
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _write_probe(folder: Path, key: str, probe: Probe) -> None:
+    import pyarrow as pa
+
+    frame_path, label_path, pred_path = probe_paths(folder, key)
+    counts = probe.label_counts
+    # The counts' keys are the label's values in the same order (one GROUP BY gave both), the missing ones last.
+    n = None if counts is None else [n for v, n in counts.items() if v is not None]
+    write_parquet_atomic(label_path, _values_table(probe.label_values, n))
+    write_parquet_atomic(pred_path, _values_table(probe.prediction_values))
+    meta = {
+        "format": PROBE_FORMAT,
+        "total": probe.total,
+        "counts": counts is not None,
+        "missing": None if counts is None else counts.get(None),
+        "label": probe.label_values is not None,
+        "pred": probe.prediction_values is not None,
+    }
+    table = pa.Table.from_pandas(probe.frame, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), _PROBE_META: json.dumps(meta).encode()}
+    )
+    write_parquet_atomic(frame_path, table)  # last: its presence says the others are there
+    with contextlib.suppress(OSError):
+        frames = sorted(
+            folder.glob("probe-*-frame.parquet"), key=lambda p: p.stat().st_mtime_ns, reverse=True
+        )
+        for old in frames[KEEP_SAMPLES:]:
+            for part in probe_paths(folder, old.name[len("probe-") : -len("-frame.parquet")]):
+                part.unlink(missing_ok=True)
+
+
+def _read_probe(folder: Path, key: str) -> Probe | None:
+    import pyarrow.parquet as pq
+
+    frame_path, label_path, pred_path = probe_paths(folder, key)
+    try:
+        table = pq.read_table(frame_path)
+        meta = json.loads((table.schema.metadata or {})[_PROBE_META])
+        if meta.get("format") != PROBE_FORMAT:
+            return None
+        label = pq.read_table(label_path).to_pandas()
+        pred = pq.read_table(pred_path).to_pandas()["v"]
+        counts = None
+        if meta["counts"]:
+            counts = {v: int(n) for v, n in zip(label["v"].tolist(), label["n"].tolist(), strict=True)}
+            if meta["missing"]:
+                counts[None] = int(meta["missing"])
+        return Probe(
+            table.to_pandas(),
+            int(meta["total"]),
+            counts,
+            label["v"] if meta["label"] else None,
+            pred if meta["pred"] else None,
+        )
+    except Exception:  # noqa: BLE001 - missing or damaged files: the probe reads the rows again
+        return None
+
+
+def kept_probe(folder: Path | None, key: str, probe: Callable[[], Probe]) -> Probe:
+    """The probe kept in ``folder`` under ``key`` (a later start of the same files reads it back instead of
+    passing over the label and prediction again), else ``probe()`` and keep it there. ``folder`` None: keep
+    nothing."""
+    if folder is not None and (got := _read_probe(folder, key)) is not None:
+        return got
+    got = probe()
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            _write_probe(folder, key, got)
+    return got
+
+
 class LazySample:
     """The sample of one engine dataset, drawn (or read back from where it is kept) by ``load`` the first time
     ``get`` is called, once even when threads ask together; ``total`` and the ``probe`` are known before."""
 
-    def __init__(self, probe: Probe, load: Callable[[], tuple[pd.DataFrame, SampleInfo]]) -> None:
+    def __init__(
+        self,
+        probe: Probe,
+        load: Callable[[], tuple[pd.DataFrame, SampleInfo]],
+        kept: Path | None = None,
+    ) -> None:
         self.probe = probe
         self.total = probe.total
         self._load = load
+        self._kept = kept
         self._lock = threading.Lock()
         self._got: tuple[pd.DataFrame, SampleInfo] | None = None
 
     @property
     def drawn(self) -> bool:
         return self._got is not None
+
+    @property
+    def kept(self) -> bool:
+        """A previous start kept this sample beside the workspace: ``get`` reads it back (a fraction of a
+        second) rather than drawing it (a pass over every column)."""
+        return self._kept is not None and self._kept.exists()
 
     def get(self) -> tuple[pd.DataFrame, SampleInfo]:
         with self._lock:

@@ -130,13 +130,17 @@ def display_name(column: str) -> str:
 
 def sliceable_columns(scored: Scored) -> list[str]:
     """Columns a user can filter or group on: the pseudo-columns that apply, then the data columns."""
-    cols = [str(c) for c in scored.frame.columns]
+    return sliceable_names(scored.frame.columns, scored.task, has_time=scored.time is not None)
+
+
+def sliceable_names(columns: Sequence[Any], task: str, *, has_time: bool) -> list[str]:
+    """``sliceable_columns`` of data with ``columns`` (e.g. an out-of-core dataset's, before any row is read)."""
     pseudo = [LABEL, PREDICTION]
-    if scored.task != "regression":
+    if task != "regression":
         pseudo.append(CORRECT)
-    if scored.time is not None:
+    if has_time:
         pseudo.append(TIME)
-    return pseudo + cols
+    return pseudo + [str(c) for c in columns]
 
 
 _GROUPING_CACHE: weakref.WeakKeyDictionary[Scored, dict[Any, Grouping]] = weakref.WeakKeyDictionary()

@@ -10,7 +10,7 @@ import streamlit as st
 from explore.slices import columns, grouping
 from explore.slices.comparison import SliceRows, slice_rows
 from explore.slices.definition import Condition, SliceDefinition
-from ui import loaders, state
+from ui import loaders, sample_wait, state
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_code, md_text, option_text
@@ -72,6 +72,12 @@ def _conditions(sd: SliceDefinition) -> None:
 
 def _add_condition(ctx: PageContext, sd: SliceDefinition) -> None:
     with st.popover("Add a condition", icon=":material/add:"):
+        if sample_wait.rows_pending(ctx):  # the values and ranges offered are read from the rows
+            st.caption(
+                "The values and ranges to pick from are read from the dataset's row-level sample, which is being "
+                "drawn (see below): this opens once it is ready."
+            )
+            return
         column = st.selectbox(
             "Column",
             grouping.sliceable_columns(ctx.scored),

@@ -10,6 +10,7 @@ from explore.engine import charts as engine_charts
 from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows, group_names, metric_by_group
+from explore.slices.definition import SliceDefinition
 from explore.staleness.tables import records
 from ui import engine_cached, evidence, state
 from ui.boundary import shown_errors
@@ -23,11 +24,31 @@ WORSE_BACKGROUND = "background-color: #fde0dd"
 
 @st.fragment
 def groups_section(ctx: PageContext, focus: SliceRows) -> None:
+    _groups(ctx, focus.definition, focus)
+
+
+@st.fragment
+def engine_groups_section(ctx: PageContext, sd: SliceDefinition) -> None:
+    """The groups of an out-of-core dataset's slice ``sd`` while its sample is drawn: the engine reads every row
+    and needs no sample; the columns offered are the dataset's (read at open), the same the sample has."""
+    _groups(ctx, sd, None)
+
+
+def _columns(ctx: PageContext, focus: SliceRows | None) -> tuple[list[str], list[str]]:
+    """(the data columns, the columns offered to group by)."""
+    if focus is None:
+        data = [str(c) for c in ctx.ws.samples[ctx.dataset].probe.frame.columns]
+        return data, grouping.sliceable_names(data, ctx.ws.task, has_time=bool(ctx.ws.columns.time))
     sc = ctx.scored
-    default_by = [c for c in ctx.ws.config.checks.slices if c in sc.frame.columns][:1]
+    return [str(c) for c in sc.frame.columns], grouping.sliceable_columns(sc)
+
+
+def _groups(ctx: PageContext, sd: SliceDefinition, focus: SliceRows | None) -> None:
+    data, offered = _columns(ctx, focus)
+    default_by = [c for c in ctx.ws.config.checks.slices if c in data][:1]
     by = st.multiselect(
         "Group the slice by (one or two columns)",
-        grouping.sliceable_columns(sc),
+        offered,
         default=default_by,
         max_selections=2,
         format_func=grouping.display_name,
@@ -41,8 +62,9 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         st.info("Choose a column to break the slice down by (e.g. region, device, a binned numeric feature).")
         return
     if ctx.out_of_core:
-        _engine_groups(ctx, focus, by, int(bins), c2)
+        _engine_groups(ctx, sd, by, int(bins), c2)
         return
+    sc = ctx.scored
     with shown_errors(stop=False):
         rep = cached.slice_report(sc, focus.conditions_only, tuple(by), int(bins))
         bg = rep.by_group
@@ -94,10 +116,10 @@ def groups_section(ctx: PageContext, focus: SliceRows) -> None:
         )
 
 
-def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int, where) -> None:
+def _engine_groups(ctx: PageContext, sd: SliceDefinition, by: list[str], bins: int, where) -> None:
     """Groups of an out-of-core dataset: every row of the slice, each metric with its interval, by the engine."""
     with shown_errors(stop=False), st.spinner("Querying every row…"):
-        result = engine_cached.groups(ctx.ws, ctx.dataset, focus.conditions_only, tuple(by), bins)
+        result = engine_cached.groups(ctx.ws, ctx.dataset, SliceDefinition(sd.conditions), tuple(by), bins)
         keys, table = result.keys, result.table
         metric = where.selectbox("Metric", list(dict.fromkeys(table["metric"])), key="slices_group_metric")
         st.caption(
@@ -132,9 +154,9 @@ def _engine_groups(ctx: PageContext, focus: SliceRows, by: list[str], bins: int,
         evidence.attach_button(
             kind="slice_by_group",
             tests=["model-6"],
-            title=f"Slice metrics by {', '.join(by)}: {focus.definition.describe()} ({ctx.dataset}, every row)",
+            title=f"Slice metrics by {', '.join(by)}: {sd.describe()} ({ctx.dataset}, every row)",
             params={
-                "slice": focus.definition.to_dict(),
+                "slice": sd.to_dict(),
                 "by": by,
                 "bins": bins,
                 "dataset": ctx.dataset,

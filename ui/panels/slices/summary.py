@@ -9,6 +9,7 @@ import streamlit as st
 from explore.report.csv import csv_bytes
 from explore.slices import charts, report
 from explore.slices.comparison import SliceRows, positives_in, single_true_class
+from explore.slices.definition import SliceDefinition
 from explore.stats.metrics import BOOTSTRAP_MAX_ROWS
 from ui import engine_cached, evidence
 from ui.boundary import say, shown_errors
@@ -17,6 +18,7 @@ from ui.context import PageContext
 from . import cached
 from .cached import CONFIDENCE
 
+ONE_ROW = "A one-row slice: metrics are shown, but intervals and rankings need more rows."
 COMPARISON_COLUMNS = [
     "metric",
     "overall",
@@ -32,20 +34,33 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def summary_section(ctx: PageContext, focus: SliceRows) -> None:
+def summary_section(ctx: PageContext, sd: SliceDefinition, focus: SliceRows | None) -> None:
+    """The slice ``sd`` against the rest and every row. ``focus``: its rows in the scored data; None while an
+    out-of-core dataset's sample is drawn (the engine's report needs none; a slice without rows stops the page)."""
     st.subheader("Slice vs rest vs all rows")
     with shown_errors():
         if ctx.out_of_core:  # every row of the dataset, by the engine; not the sample the row-level views use
-            rep = engine_cached.slice_report(ctx.ws, ctx.dataset, focus.conditions_only)
+            rep = engine_cached.slice_report(ctx.ws, ctx.dataset, SliceDefinition(sd.conditions))
             st.caption(
                 f"Computed by the engine on all {rep.n_rows:,} rows of the dataset ({rep.n_slice:,} in the slice)."
             )
         else:
             rep = cached.slice_report(ctx.scored, focus.conditions_only, (), report.DEFAULT_BINS)
+    if focus is None and rep.n_slice == 0:
+        say(
+            "warning",
+            f"The slice '{sd.describe()}' has no rows in dataset '{ctx.dataset}' ({rep.n_rows:,} labelled rows). "
+            "Remove or loosen a condition.",
+            icon=":material/filter_alt_off:",
+        )
+        st.stop()
     _headline(ctx, focus, rep)
     for note in rep.notes:
         say("info", note, icon=":material/info:")
-    _small_slice_notes(ctx, focus)
+    if focus is not None:
+        _small_slice_notes(ctx, focus)
+    elif rep.n_slice == 1:
+        st.info(ONE_ROW, icon=":material/info:")
     st.dataframe(
         rep.comparison[COMPARISON_COLUMNS],
         hide_index=True,
@@ -85,18 +100,18 @@ def summary_section(ctx: PageContext, focus: SliceRows) -> None:
         evidence.attach_button(
             kind="slice_report",
             tests=["model-6"],
-            title=f"Slice report: {focus.definition.describe()} ({ctx.dataset})",
-            params={"slice": focus.definition.to_dict(), "dataset": ctx.dataset, "model": ctx.model_name},
+            title=f"Slice report: {sd.describe()} ({ctx.dataset})",
+            params={"slice": sd.to_dict(), "dataset": ctx.dataset, "model": ctx.model_name},
             result=rep.to_dict(),
             dataset=ctx.dataset,
             key="slices_evidence_report",
         )
 
 
-def _headline(ctx: PageContext, focus: SliceRows, rep: report.SliceReport) -> None:
+def _headline(ctx: PageContext, focus: SliceRows | None, rep: report.SliceReport) -> None:
     """Rows in the slice, then accuracy (classification) or MAE (regression) against the rest (the report's rows:
-    every row of an out-of-core dataset, not its sample)."""
-    sc = ctx.scored
+    every row of an out-of-core dataset, not its sample, which is not needed then)."""
+    task = ctx.ws.task
     by_metric = rep.comparison.set_index("metric")
     c1, c2, c3 = st.columns(3)
     c1.metric(
@@ -105,7 +120,7 @@ def _headline(ctx: PageContext, focus: SliceRows, rep: report.SliceReport) -> No
         f"{rep.n_slice / rep.n_rows:.1%} of {rep.n_rows:,}",
         delta_color="off",
     )
-    if sc.task != "regression":
+    if task != "regression":
         gap = by_metric.loc["accuracy", "gap"]
         c2.metric(
             "Accuracy in slice",
@@ -113,11 +128,11 @@ def _headline(ctx: PageContext, focus: SliceRows, rep: report.SliceReport) -> No
             # No rest when the slice is every row: no delta rather than "+nan".
             None if pd.isna(gap) else f"{gap:+.3f} vs rest",
         )
-        if sc.task == "binary":
+        if task == "binary":
             positives = (
                 round(by_metric.loc["base rate", "slice"] * rep.n_slice)
                 if ctx.out_of_core
-                else positives_in(sc, focus.mask)
+                else positives_in(ctx.scored, focus.mask)
             )
             c3.metric("Positives in slice", f"{positives:,}")
     else:
@@ -132,10 +147,7 @@ def _headline(ctx: PageContext, focus: SliceRows, rep: report.SliceReport) -> No
 
 def _small_slice_notes(ctx: PageContext, focus: SliceRows) -> None:
     if focus.n_rows == 1:
-        st.info(
-            "A one-row slice: metrics are shown, but intervals and rankings need more rows.",
-            icon=":material/info:",
-        )
+        st.info(ONE_ROW, icon=":material/info:")
     if ctx.scored.task == "regression":
         return
     only_class = single_true_class(ctx.scored, focus.mask)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from explore.staleness.layout import ALL_DATASETS, WindowSpec
 from explore.staleness.windows import DEFAULT_MIN_ROWS, MAX_WINDOWS
+from ui import engine_cached
 from ui.boundary import shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
@@ -19,6 +20,12 @@ BY_NAMES = {
     "quarter": "Calendar quarter",
     "rows": "Equal row counts",
 }
+
+
+def rows_pending(ctx: PageContext, spec: WindowSpec) -> str | None:
+    """The first of ``spec``'s datasets (a big out-of-core one) whose sample is drawn in the background, if
+    any: the sections that cut its rows wait for it (``ui.sample_wait``), the engine's sections do not."""
+    return next((d for d in spec.datasets if engine_cached.rows_pending(ctx.ws, d)), None)
 
 
 def window_controls(ctx: PageContext) -> WindowSpec:
@@ -60,6 +67,13 @@ def window_controls(ctx: PageContext) -> WindowSpec:
         n_windows=n_windows,
         min_rows=min_rows,
     )
+    if rows_pending(ctx, spec):
+        # A big out-of-core dataset whose sample is being drawn: the engine cuts every row into the windows itself
+        # (performance, drift, invariants below); the sections that need the rows wait for the sample.
+        st.caption(
+            md_text(f"Windows over every row of '{ctx.dataset}', cut by the engine in each section below.")
+        )
+        return spec
     with shown_errors():
         tl = cached.timeline(ws, spec.datasets)
         windows = cached.time_windows(ws, spec)

@@ -35,7 +35,6 @@ def metrics_section(ws: Workspace) -> None:
         with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
             if ws.is_out_of_core(name):  # every row, in the engine; its sample is drawn by a row-level page
                 tables[name] = engine_cached.overall(ws, name)
-                engine_cached.prepare_first_views(ws, name)  # the Slices and Staleness pages' first passes
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
                 if note := engine_cached.approximation_note(tables[name]):
                     st.caption(f"{md_text(name)}: {md_text(note)}")
@@ -48,8 +47,16 @@ def metrics_section(ws: Workspace) -> None:
                 st.caption(
                     f"{md_text(name)}: {sc.n_unlabeled} rows without a label are left out of the metrics."
                 )
-    if not tables:
-        return
+    if tables:
+        _tables(ws, tables)
+    # Then, the page drawn, the Slices and Staleness pages' first passes (and a big log's sample) in the
+    # background: started before, they took the two cores from this page's own pass and its drawing.
+    for name in ws.dataset_names:
+        if ws.is_out_of_core(name):
+            engine_cached.prepare_first_views(ws, name)
+
+
+def _tables(ws: Workspace, tables: dict[str, pd.DataFrame]) -> None:
     table = overview.metrics_by_dataset(tables)
     st.dataframe(
         overview.metrics_wide(table, ws.dataset_names), width="stretch", key="workspace_metrics_values"
