@@ -64,6 +64,8 @@ def estimation_section(ctx: PageContext, spec: WindowSpec) -> None:
             f"{est.calibration.method} (held-out log loss {est.calibration.log_loss[est.calibration.method]:.3f}, "
             f"raw scores {est.calibration.log_loss['raw scores']:.3f})."
         )
+        if est.rows_note:
+            st.caption(md_text(est.rows_note))
         _warnings(est.warnings)
         st.altair_chart(charts.estimate_chart(est, metric), width="stretch")
         st.caption(
