@@ -1140,11 +1140,13 @@ def run_checks(
     thresholds: str | None = None,
     fdr: float = 0.05,
     fairness: Sequence[str] = (),
-    fairness_max_gap: float = 0.1,
+    fairness_max_gap: float | None = None,
     fail_on_weak_slices: bool = False,
 ) -> Result:
     """Run the ``explore check`` checks by name (default: every cheap one) on the workspace's datasets (by
-    their roles, unless named); each is passed / failed / skipped / error with its reason."""
+    their roles, unless named); each is passed / failed / skipped / error with its reason. ``fairness_max_gap``:
+    the largest allowed gap between groups — between rates (classifiers, default 0.1), or in the label's units
+    (regressors: no default, the fairness check is skipped without one)."""
     from pathlib import Path
 
     from explore.checks.registry import CHECKS, CheckContext
