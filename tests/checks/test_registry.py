@@ -687,3 +687,7 @@ def test_engine_logs_are_closed_when_a_check_raises(tmp_path, monkeypatch, failu
     for log in opened:
         with pytest.raises(Exception, match="(?i)closed"):
             log.con.execute("SELECT 1")
+
+
+def test_a_numeric_feature_named_as_the_time_column_is_said_by_explore_check(tmp_path, capsys):
+    _check_says_why(tmp_path, "amount_as_time", capsys)

@@ -634,3 +634,9 @@ def test_a_notebook_shows_a_workspace_and_its_scored_rows_in_one_line(tiny_works
     sc = explore.scored(ws)
     text = repr(sc)
     assert len(text) < 200 and f"{sc.n:,} labelled rows" in text and sc.dataset_name in text
+
+
+def test_a_numeric_feature_named_as_the_time_column_is_refused(tmp_path):
+    """Found by the QA round: [columns] time naming an amount (hours worked, 20 to 60) opened the workspace with
+    every row in the first minute of 1970 — one time window, no word of why."""
+    assert isinstance(_bad_input_error(tmp_path, "amount_as_time"), errors.TimeColumnError)
