@@ -23,7 +23,12 @@ from explore.staleness.drift import (
     drift_by_window,
     reference_profile,
 )
-from explore.staleness.estimation import PerformanceEstimate, estimate_performance, population_mix
+from explore.staleness.estimation import (
+    PerformanceEstimate,
+    estimate_performance,
+    outside_training,
+    population_mix,
+)
 from explore.staleness.experiment import PerformanceOverTime, performance_over_time
 from explore.staleness.layout import WindowSpec
 from ui import loaders
@@ -186,6 +191,7 @@ def estimate(ws: Workspace, spec: WindowSpec, model_name: str | None, ref: int |
         w,
         unlabeled=unl,
         codes=codes if keep is None else np.where(keep, codes, -1),
+        reference_rows=outside_training(ws, labelled),  # not the rows the model was fitted on
         unlabeled_codes=windows.apply_windows(w, unl.time)
         if unl is not None and unl.time is not None
         else None,

@@ -82,6 +82,9 @@ def estimation_section(ctx: PageContext, spec: WindowSpec) -> None:
 
 
 def _warnings(found: list) -> None:
+    for w in [w for w in found if w.kind == "training data"]:  # why those windows are left out, not a doubt
+        say("info", w.message, icon=":material/info:")
+    found = [w for w in found if w.kind != "training data"]
     if not found:
         st.success("No sign that the estimate cannot be trusted on these windows.", icon=":material/check:")
         return
