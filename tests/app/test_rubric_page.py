@@ -345,8 +345,9 @@ def test_the_review_picker_lists_this_workspaces_reviews_and_imports_record_the_
     make_app, db_url, tiny_workspace, tmp_path
 ):
     """Known defect: the picker listed every review of every workspace, and Import recorded none. The picker
-    now shows the open workspace's reviews (and older ones without a workspace whose model version names it),
-    "All workspaces" shows every review labelled with its workspace, and an import records the open one."""
+    now shows the open workspace's reviews and those that recorded no workspace (labelled so unless their model
+    version names this workspace), "All workspaces" shows every review labelled with its workspace, and an
+    import records the open one."""
     here = str(explore_open(tiny_workspace).config.path)
     name = explore_open(tiny_workspace).name
     other = str(tmp_path / "elsewhere" / "workspace.toml")
@@ -359,7 +360,10 @@ def test_the_review_picker_lists_this_workspaces_reviews_and_imports_record_the_
     at = make_app(PAGE)
     assert_no_exception(at)
     picker = at.selectbox(key="rubric_review_id")
-    assert picker.options == [f"legacy review ({name} · model 1234)"]  # not theirs, not the orphan
+    assert picker.options == [  # not theirs
+        "orphan review (unspecified) · no workspace recorded",
+        f"legacy review ({name} · model 1234)",
+    ]
     assert at.toggle(key="rubric_all_workspaces").value is False
 
     at.toggle(key="rubric_all_workspaces").set_value(True).run()
@@ -386,7 +390,7 @@ def test_the_review_picker_lists_this_workspaces_reviews_and_imports_record_the_
     assert copy["workspace"] == here and copy["author"] == "dana"
     assert at.toggle(key="rubric_all_workspaces").value is False
     assert at.selectbox(key="rubric_review_id").value == copy["id"]
-    assert len(at.selectbox(key="rubric_review_id").options) == 2
+    assert len(at.selectbox(key="rubric_review_id").options) == 3
 
 
 def test_a_workspace_without_reviews_says_where_the_others_are(make_app, db_url, tmp_path):

@@ -46,20 +46,24 @@ def review_bar(store: Store, ws: Workspace | None) -> int | None:
 
 
 def _review_select(reviews: list[dict[str, Any]], ws: Workspace | None) -> int | None:
-    """The review picker: the open workspace's reviews (see ``workspace_reviews``), or with "All workspaces"
-    (always, when no workspace is open) every review in the store, each named with its workspace."""
+    """The review picker: the open workspace's reviews (see ``workspace_reviews``) and those that recorded no
+    workspace (started in a notebook without one, imported before imports recorded it: never hidden), or with
+    "All workspaces" (always, when no workspace is open) every review in the store, each named with its
+    workspace."""
     if not reviews:
         return None
     pending = st.session_state.pop(PENDING_REVIEW, None)
     own = workspace_reviews(reviews, ws) if ws is not None else reviews
+    ours = {r["id"] for r in own}
+    own = [r for r in reviews if r["id"] in ours or not r.get("workspace")]
     if ws is not None:
         if pending is not None and pending not in {r["id"] for r in own}:
             st.session_state[ALL_WORKSPACES] = True  # a review of another workspace was just made: show it
         shown_all = st.toggle(
             "All workspaces",
             key=ALL_WORKSPACES,
-            help="Off: the reviews of the open workspace (and older ones whose model version names it). On: "
-            "every review in the store.",
+            help="Off: the reviews of the open workspace, and those that recorded no workspace. On: every "
+            "review in the store.",
         )
         if not shown_all:
             if not own:
@@ -75,12 +79,11 @@ def _review_select(reviews: list[dict[str, Any]], ws: Workspace | None) -> int |
     if st.session_state.get(REVIEW_KEY) not in ids:
         st.session_state[REVIEW_KEY] = ids[0]
     by_id = {r["id"]: r for r in reviews}
-    own_ids = {r["id"] for r in own}
     return st.selectbox(
         "Review",
         ids,
         key=REVIEW_KEY,
-        format_func=lambda i: _review_label(by_id[i], own=ws is None or i in own_ids),
+        format_func=lambda i: _review_label(by_id[i], own=ws is not None and i in ours),
     )
 
 
