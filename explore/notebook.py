@@ -465,7 +465,10 @@ def counterfactual(
     est = ws.model(_model_name(ws, model)) if ws.models else None
     value = nearest_counterfactual(sc, pos, model=est, norm=norm, target=target, slice_def=in_slice)  # type: ignore[arg-type]
     return Result(
-        title=f"Nearest counterfactual of row position {pos}",
+        # The row as the caller named it: its id (what_if's title does the same), else its position.
+        title=f"Nearest counterfactual of row {sc.ids[pos]}"
+        if row_id is not None
+        else f"Nearest counterfactual of row position {pos}",
         value=value,
         frame=lambda: value.differences,
         facts={
