@@ -255,6 +255,12 @@ TASK_UNKNOWN = "task must be one of binary, multiclass, regression; received {re
 TIME_MISSING = (
     "The time column '{time}' is not in dataset '{dataset}'. Set [columns] time to one of: {columns}."
 )
+TIME_NOT_EPOCH = (
+    "The time column '{time}' of dataset '{dataset}' holds numbers from {lo:.6g} to {hi:.6g}: they are not years, "
+    "yyyymmdd dates or epoch times (as epoch seconds every one would fall in the first years of 1970), so they "
+    "are not times. Set [columns] time to a column of dates (2024-01-31), epoch seconds (1706659200) or "
+    "milliseconds, or remove it."
+)
 TIME_UNPARSEABLE = (
     "The time column '{time}' of dataset '{dataset}' could not be parsed as dates: {n_bad} of {n} values failed "
     "(e.g. {examples}). Use ISO dates (2024-01-31 or 2024-01-31T12:00:00), or epoch seconds/milliseconds."

@@ -465,7 +465,10 @@ def counterfactual(
     est = ws.model(_model_name(ws, model)) if ws.models else None
     value = nearest_counterfactual(sc, pos, model=est, norm=norm, target=target, slice_def=in_slice)  # type: ignore[arg-type]
     return Result(
-        title=f"Nearest counterfactual of row position {pos}",
+        # The row as the caller named it: its id (what_if's title does the same), else its position.
+        title=f"Nearest counterfactual of row {sc.ids[pos]}"
+        if row_id is not None
+        else f"Nearest counterfactual of row position {pos}",
         value=value,
         frame=lambda: value.differences,
         facts={
@@ -1185,11 +1188,13 @@ def run_checks(
     thresholds: str | None = None,
     fdr: float = 0.05,
     fairness: Sequence[str] = (),
-    fairness_max_gap: float = 0.1,
+    fairness_max_gap: float | None = None,
     fail_on_weak_slices: bool = False,
 ) -> Result:
     """Run the ``explore check`` checks by name (default: every cheap one) on the workspace's datasets (by
-    their roles, unless named); each is passed / failed / skipped / error with its reason."""
+    their roles, unless named); each is passed / failed / skipped / error with its reason. ``fairness_max_gap``:
+    the largest allowed gap between groups — between rates (classifiers, default 0.1), or in the label's units
+    (regressors: no default, the fairness check is skipped without one)."""
     from pathlib import Path
 
     from explore.checks.registry import CHECKS, CheckContext

@@ -118,6 +118,7 @@ BAD_INPUTS = (
     "nan_without_imputer",
     "text_score",
     "symlink_loop",
+    "amount_as_time",
 )
 
 
@@ -150,6 +151,12 @@ def bad_input_workspace(dest: Path, kind: str) -> Path:
         (dest / "validation.csv").unlink()
         (dest / "validation.csv").symlink_to(dest / "validation.csv")
         return path
+    elif kind == "amount_as_time":  # found by the QA round: a numeric feature named as the time column
+        return make_workspace(
+            dest,
+            datasets={"train": train, "validation": valid},
+            columns={"label": "income", "time": "hours", "id": "row_id"},
+        )
     else:
         raise ValueError(f"unknown bad input {kind!r}; known: {', '.join(BAD_INPUTS)}")
     return make_workspace(dest, datasets={"train": train, "validation": valid})
@@ -162,6 +169,7 @@ BAD_INPUT_MESSAGES = {
     "nan_without_imputer": ("'age' (5 rows)", "imputer"),
     "text_score": ("score column 'score'", "'high'", "numeric column"),
     "symlink_loop": ("validation.csv", "symlink loop", "real file"),
+    "amount_as_time": ("time column 'hours'", "not times", "[columns] time"),
 }
 
 

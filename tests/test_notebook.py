@@ -360,3 +360,11 @@ def test_group_by_names_itself_and_its_options_for_an_unknown_keyword(ws):
     assert message.startswith("group_by() has no option 'bogus'.") and "slice_report" not in message
     assert "where, dataset, model, metrics, bins, confidence" in message
     assert len(explore.group_by(ws, "region", bins=3).to_frame()) > 0  # known options still pass through
+
+
+def test_a_counterfactual_asked_for_by_id_is_titled_by_that_id(ws):
+    """Found by the QA round: counterfactual(ws, row_id=3000) was titled "row position 500", what_if by the id."""
+    sc = explore.scored(ws)
+    rid = sc.ids[7]
+    assert explore.counterfactual(ws, row_id=rid).title == f"Nearest counterfactual of row {rid}"
+    assert explore.counterfactual(ws, position=7).title == "Nearest counterfactual of row position 7"

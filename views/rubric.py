@@ -34,7 +34,8 @@ ws = loaders.current_workspace()
 review_id = review_bar(store, ws)  # which review, who confirms, New review, Import
 if review_id is None:
     st.info(
-        "No review yet. Start one with **New review** (e.g. “churn v3 — 2026-11-22”), or import a review "
+        f"No review {'of this workspace ' if ws is not None else ''}yet. Start one with **New review** (e.g. "
+        "“churn v3 — 2026-11-22”), or import a review "
         "exported from another store. Each of the 28 tests is then confirmed by the team: not done, manual "
         "(run by hand, results documented and shared: ½ point) or automated (run automatically on a repeated "
         "basis: 1 point).",

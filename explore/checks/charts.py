@@ -25,7 +25,7 @@ from explore.checks.model_spec import SpecResult
 from explore.checks.reproducibility import ReproResult
 from explore.checks.serving_skew import SkewResult
 from explore.checks.stability import CostResult, StabilityResult
-from explore.core.chart_data import chart_texts, vega_safe
+from explore.core.chart_data import FIT_X, chart_texts, vega_safe
 
 MAX_MARKS = 5_000
 STATUS_SCALE = alt.Scale(
@@ -145,7 +145,7 @@ def change_intervals(result: ComparisonResult, *, dataset: str, metric: str) -> 
     )
     limit = base.mark_tick(color="#d62728", thickness=2, size=14).encode(x="limit:Q")
     zero = alt.Chart(data).mark_rule(color="#666", strokeDash=[3, 3]).encode(x=alt.datum(0))
-    return (zero + rule + point + limit).properties(height=max(160, 26 * len(slices)))
+    return (zero + rule + point + limit).properties(height=max(160, 26 * len(slices)), autosize=FIT_X)
 
 
 def gap_chart(result: ComparisonResult, *, dataset: str) -> alt.Chart:
@@ -181,7 +181,7 @@ def gap_chart(result: ComparisonResult, *, dataset: str) -> alt.Chart:
     )
     limit = base.mark_tick(color="#d62728", thickness=2, size=14).encode(x="allowed:Q")
     zero = alt.Chart(data).mark_rule(color="#666", strokeDash=[3, 3]).encode(x=alt.datum(0))
-    return (zero + rule + point + limit).properties(height=max(160, 26 * len(slices)))
+    return (zero + rule + point + limit).properties(height=max(160, 26 * len(slices)), autosize=FIT_X)
 
 
 # ---- baseline, reproducibility, spec ----------------------------------------------------------------------
@@ -332,7 +332,7 @@ def violations_chart(result: ValidationResult) -> alt.Chart:
                 alt.Tooltip("unexpected_rate:Q", format=".3%"),
             ],
         )
-        .properties(height=max(60, 22 * len(data)))
+        .properties(height=max(60, 22 * len(data)), autosize=FIT_X)
     )
 
 
@@ -360,7 +360,7 @@ def skew_chart(result: SkewResult) -> alt.Chart:
                 alt.Tooltip("mean_abs_diff:Q", format=".4g"),
             ],
         )
-        .properties(height=max(60, 20 * len(data)))
+        .properties(height=max(60, 22 * len(data)), autosize=FIT_X)
     )
 
 

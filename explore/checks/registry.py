@@ -381,6 +381,14 @@ def check_weak_slices(ctx: CheckContext) -> Outcome:
     )
 
 
+DEFAULT_FAIRNESS_MAX_GAP = 0.1  # a gap between two groups' rates (classifiers)
+FAIRNESS_GAP_UNITS = (
+    "a regressor's fairness gaps (mean prediction, MAE) are in the units of its label '{label}' (standard deviation "
+    "{std:.3g}), so no default limit fits: name the largest allowed gap with --fairness-max-gap, e.g. "
+    "--fairness-max-gap {std:.3g}"
+)
+
+
 @register("fairness", ["model-7"], kind="fairness_gaps", title="Fairness gaps between groups", rows="engine")
 def check_fairness(ctx: CheckContext) -> Outcome:
     """explore.slices.report.fairness_gaps per --fairness column; fails when a gap is significantly above the limit."""
@@ -388,8 +396,22 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     columns = ctx.options.get("fairness") or []
     if not columns:
         raise SkipCheck("name a sensitive column with --fairness COLUMN")
+    given = ctx.options.get("fairness_max_gap")
+    if given is None and ctx.ws.task == "regression":
+        # A regressor's gaps are in the label's units (mean prediction, MAE): no default fits every label.
+        label = ctx.ws.dataset(ctx.eval_dataset)[ctx.ws.columns.label]
+        raise SkipCheck(FAIRNESS_GAP_UNITS.format(label=ctx.ws.columns.label, std=float(label.std())))
+    limit = float(DEFAULT_FAIRNESS_MAX_GAP if given is None else given)
+    if ctx.ws.task != "regression" and limit > 1:
+        raise ExploreError(
+            BAD_OPTION.format(
+                option="--fairness-max-gap",
+                accepted=f"a gap between two groups' rates, from 0 to 1, on this {ctx.ws.task} workspace",
+                received=limit,
+                fix=f"Pass e.g. --fairness-max-gap {DEFAULT_FAIRNESS_MAX_GAP}.",
+            )
+        )
     sc = ctx.scored(ctx.eval_dataset)
-    limit = float(ctx.options.get("fairness_max_gap", 0.1))
     per_column: dict[str, Any] = {}
     failures: list[dict[str, Any]] = []
     parts: list[str] = []
@@ -1219,7 +1241,11 @@ def _parser() -> argparse.ArgumentParser:
         help="sensitive column whose group gaps to check (repeatable)",
     )
     p.add_argument(
-        "--fairness-max-gap", type=float, default=0.1, help="largest allowed gap between groups (default 0.1)"
+        "--fairness-max-gap",
+        type=float,
+        default=None,
+        help="largest allowed gap between groups: between rates, from 0 to 1 (default 0.1); a regressor's, in its "
+        "label's units (no default)",
     )
     p.add_argument(
         "--estimate-metric",
@@ -1303,10 +1329,10 @@ def _check_options(args: argparse.Namespace) -> list[str]:
         ("--fdr", args.fdr, lambda v: 0 < v < 1, "a false discovery rate strictly between 0 and 1", 0.05),
         (
             "--fairness-max-gap",
-            args.fairness_max_gap,
-            lambda v: 0 <= v <= 1,
-            "a gap between two groups' rates, from 0 to 1",
-            0.1,
+            DEFAULT_FAIRNESS_MAX_GAP if args.fairness_max_gap is None else args.fairness_max_gap,
+            lambda v: v >= 0,
+            "a gap of at least 0 (between two groups' rates, from 0 to 1; a regressor's, in its label's units)",
+            DEFAULT_FAIRNESS_MAX_GAP,
         ),
         (
             "--estimate-max-drop",

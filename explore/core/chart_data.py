@@ -30,6 +30,12 @@ def chart_texts(values: Iterable[object]) -> list[object]:
     return [chart_text(v) for v in values]
 
 
+FIT_X = {"type": "fit-x", "contains": "padding"}
+"""A chart's ``autosize`` when its height is counted in rows (a bar or a strip per feature, slice, class): the
+width fits the container and the height is the plot's own. Streamlit's default ("fit") counts the title, axes and
+legend in the element's height, so a chart sized 22 px a row squeezed five features' bars to a line and dropped
+every other label of fifteen."""
+
 LEGEND_ROW_PX = 22
 """A legend entry's height. Streamlit draws a chart at its spec's height with the legend inside it, so a legend
 taller than the chart squeezes the plot (a 10-class model's bars became a line) and is cut."""

@@ -49,3 +49,14 @@ def position_of_id(
             return int(hit[0])
     hit = np.flatnonzero((id_texts(values) if texts is None else texts) == id_text(wanted))
     return int(hit[0]) if len(hit) else None
+
+
+def ids_hint(ids: Sequence[Any] | np.ndarray | pd.Series, *, shown: int = 3) -> str:
+    """What a message about an unknown id says of the ids there are: how many, the first few and the last, as
+    they read ("its 700 ids: 'L-01500', 'L-01501', 'L-01502' … 'L-02199'")."""
+    texts = id_texts(ids)
+    if not len(texts):
+        return "it has no rows"
+    head = ", ".join(repr(str(t)) for t in texts[:shown])
+    tail = f" … {str(texts[-1])!r}" if len(texts) > shown else ""
+    return f"its {len(texts):,} ids: {head}{tail}"

@@ -12,10 +12,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from explore.errors import TIME_UNPARSEABLE, TimeColumnError
+from explore.errors import TIME_NOT_EPOCH, TIME_UNPARSEABLE, TimeColumnError
 
 # Share of non-missing values that may fail to parse before the column is refused.
 MAX_BAD_SHARE = 0.01
+# Numbers all below this are not epoch times (as seconds, every one would fall before 1973-03-03): a column of
+# amounts or counts named as the time column was read as the first minutes of 1970, every row in one window.
+MIN_EPOCH_SECONDS = 1e8
 
 
 def _from_numbers(values: pd.Series) -> pd.Series:
@@ -30,8 +33,18 @@ def _from_numbers(values: pd.Series) -> pd.Series:
     if is_int and 18000101 <= lo and hi <= 22001231:
         return pd.to_datetime(v.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce")
     magnitude = max(abs(lo), abs(hi))
+    if magnitude < MIN_EPOCH_SECONDS:
+        raise _NotTimes(lo, hi)
     unit = "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" if magnitude < 1e17 else "ns"
     return pd.to_datetime(v, unit=unit, errors="coerce")
+
+
+class _NotTimes(Exception):
+    """Numbers that are no epoch, yyyymmdd or year: parse_time says so with the column's name."""
+
+    def __init__(self, lo: float, hi: float) -> None:
+        super().__init__(lo, hi)
+        self.lo, self.hi = lo, hi
 
 
 _NUMERIC_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b.*"
@@ -77,6 +90,15 @@ def parse_time(values: pd.Series, *, column: str, dataset: str) -> pd.Series:
     Raises ``TimeColumnError`` naming examples when more than 1 % of the present values fail.
     Empty or blank strings are missing values, as they are in a CSV file.
     """
+    try:
+        return _parse_time(values, column=column, dataset=dataset)
+    except _NotTimes as exc:
+        raise TimeColumnError(
+            TIME_NOT_EPOCH.format(time=column, dataset=dataset, lo=exc.lo, hi=exc.hi), column=column
+        ) from None
+
+
+def _parse_time(values: pd.Series, *, column: str, dataset: str) -> pd.Series:
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         blank = values.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
         if blank.any():

@@ -65,7 +65,9 @@ def _iso_dates(values: pd.Series) -> bool:
     sample = values.dropna().astype(str).str.strip().head(TIME_SAMPLE)
     if sample.empty or not sample.str.match(r"^\d{4}-\d{2}-\d{2}").all():
         return False
-    return bool(pd.to_datetime(sample, format="ISO8601", errors="coerce").notna().all())
+    # utc=True: times with different UTC offsets (+02:00 beside Z) are one column of instants, as the workspace
+    # reads them (explore.core.timeparse); without it pandas raised "Mixed timezones detected" in the form.
+    return bool(pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True).notna().all())
 
 
 def guess_time_column(frame: pd.DataFrame, *, exclude: Sequence[str] = ()) -> TimeGuess | None:

@@ -608,6 +608,15 @@ class Workspace:
     def name(self) -> str:
         return self.config.root.name
 
+    def __repr__(self) -> str:
+        """What a notebook shows of it: name, file, task, models and datasets (nothing is loaded or drawn)."""
+        where = "in memory" if self.in_memory else str(self.config.path)
+        models = ", ".join(self.config.models) or "none (predictions only)"
+        return (
+            f"<Workspace {self.name!r} ({where}): {getattr(self, 'task', '?')}; models {models}; "
+            f"datasets {', '.join(self.dataset_names)}>"
+        )
+
     @property
     def in_memory(self) -> bool:
         """Built from objects in memory (``from_frames``): no files behind it until ``save``."""
@@ -1238,7 +1247,7 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
 # ---- scoring ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Scored:
     """One dataset's labelled rows with the model's predictions. Shared and read-only."""
 
@@ -1260,6 +1269,15 @@ class Scored:
     n_unlabeled: int
     # Identity for caches: the workspace key + dataset + model (see ``cache_key``); "" when built by hand.
     source_key: str = ""
+
+    def __repr__(self) -> str:
+        # The generated repr printed every array: 45,000 characters for 700 rows in a notebook.
+        by = f"model {self.model_name!r}" if self.model_name else "its prediction columns"
+        time = f", time {self.time.name!r}" if self.time is not None else ""
+        return (
+            f"<Scored {self.dataset_name!r} by {by}: {self.n:,} labelled rows ({self.n_unlabeled:,} unlabelled), "
+            f"{self.task}, {len(self.feature_names)} features{time}>"
+        )
 
     @property
     def cache_key(self) -> str:

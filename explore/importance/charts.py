@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import chart_text, legend_height
+from explore.core.chart_data import FIT_X, chart_text, legend_height
 from explore.importance.explain import (
     DropColumnResult,
     PermutationCheck,
@@ -66,11 +66,11 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                     alt.Tooltip("share:Q", title="share of total", format=".1%"),
                 ],
             )
-            # Tall enough for the class legend too: Streamlit draws the chart at this height, legend included,
-            # so ten classes in 120 px squeezed the bars to a line (a 10-class model's page).
+            # 22 px a feature, the plot's own height (FIT_X), and tall enough for the class legend beside it.
             .properties(
                 height=max(120, 22 * len(order), legend_height(expl.n_outputs)),
                 title="Global importance",
+                autosize=FIT_X,
             )
         )
     return (
@@ -87,7 +87,7 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                 alt.Tooltip("n_columns:Q", title="model columns summed"),
             ],
         )
-        .properties(height=max(120, 22 * len(order)), title="Global importance")
+        .properties(height=max(120, 22 * len(order)), title="Global importance", autosize=FIT_X)
     )
 
 
@@ -175,7 +175,9 @@ def beeswarm(
                 alt.Tooltip("id:N", title="row id"),
             ],
         )
-        .properties(height=max(160, 34 * len(features)), title=f"SHAP value distribution{output_name}")
+        .properties(
+            height=max(160, 34 * len(features)), title=f"SHAP value distribution{output_name}", autosize=FIT_X
+        )
     )
 
 
@@ -286,7 +288,7 @@ def waterfall(steps: WaterfallSteps, *, title: str = "Local explanation") -> alt
             tooltip=[alt.Tooltip("label:N"), alt.Tooltip("end:Q", title=units, format=".4g")],
         )
     )
-    return alt.layer(bars, ends).properties(height=max(160, 26 * len(data)), title=title)
+    return alt.layer(bars, ends).properties(height=max(160, 26 * len(data)), title=title, autosize=FIT_X)
 
 
 def slice_vs_rest_bars(comparison: SliceComparison, *, top: int = 15) -> alt.Chart:
@@ -321,7 +323,9 @@ def slice_vs_rest_bars(comparison: SliceComparison, *, top: int = 15) -> alt.Cha
             ],
         )
         .properties(
-            height=max(140, 30 * len(order)), title=f"Importance: {comparison.description} vs the rest"
+            height=max(140, 30 * len(order)),
+            title=f"Importance: {comparison.description} vs the rest",
+            autosize=FIT_X,
         )
     )
 
@@ -357,7 +361,7 @@ def permutation_vs_shap(check: PermutationCheck) -> alt.Chart:
                 alt.Tooltip("perm_std:Q", title="± std over repeats", format=".3g"),
             ],
         )
-        .properties(height=max(140, 30 * len(order)), title="SHAP vs permutation importance")
+        .properties(height=max(140, 30 * len(order)), title="SHAP vs permutation importance", autosize=FIT_X)
     )
 
 
@@ -391,5 +395,5 @@ def drop_column_chart(result: DropColumnResult) -> alt.Chart:
     )
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#666", strokeDash=[4, 3]).encode(x="x:Q")
     return alt.layer(zero, ci, point).properties(
-        height=max(120, 30 * len(order)), title="Drop-column importance"
+        height=max(120, 30 * len(order)), title="Drop-column importance", autosize=FIT_X
     )

@@ -53,7 +53,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from explore.core.progress import Progress
-from explore.core.row_ids import position_of_id
+from explore.core.row_ids import ids_hint, position_of_id
 from explore.core.workspace import Scored
 from explore.errors import NO_MODEL_FILE, AnalysisError, ModelError
 from explore.report.display import TableResult
@@ -98,7 +98,8 @@ ROW_OUT_OF_RANGE = (
     "Pick a row on the Slices page or enter a position in that range."
 )
 UNKNOWN_ID = (
-    "No row of dataset '{dataset}' has the id {received!r}. Check the id, or pick the row by position."
+    "No row of dataset '{dataset}' has the id {received!r} ({ids}). Type one of its ids, choose the dataset that "
+    "holds the row in the sidebar, or pick the row by position."
 )
 UNKNOWN_FEATURE = "'{feature}' is not one of the explained features ({known}). Choose one of them."
 UNKNOWN_OUTPUT = "'{received}' is not one of this explanation's outputs ({known}). Choose one of them."
@@ -1502,7 +1503,9 @@ def find_row(scored: Scored, *, position: int | None = None, row_id: Any = None)
     if row_id is not None and str(row_id) != "":
         hit = position_of_id(scored.ids, row_id)
         if hit is None:
-            raise AnalysisError(UNKNOWN_ID.format(dataset=scored.dataset_name, received=row_id))
+            raise AnalysisError(
+                UNKNOWN_ID.format(dataset=scored.dataset_name, received=row_id, ids=ids_hint(scored.ids))
+            )
         return hit
     if position is None or not 0 <= int(position) < scored.n:
         raise AnalysisError(

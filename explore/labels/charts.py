@@ -54,6 +54,9 @@ def kappa_heatmap(result: Agreement) -> alt.Chart:
         ],
     )
     if len(order) > MAX_KAPPA_TEXT_LABELERS:
+        # Every row named: a row is 18 px, room for its label, but Vega's default overlap rule hid every other
+        # labeler's name (40 labelers showed 20 names). Columns stay thinned: they are narrower in a page's column.
+        rect = rect.encode(y=alt.Y("labeler_a:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)))
         return rect.properties(
             title=alt.TitleParams("Pairwise Cohen's kappa", subtitle="Hover a cell for its value."),
             height=alt.Step(18),

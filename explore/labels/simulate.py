@@ -64,7 +64,8 @@ def simulate_crowd(
     confusable = np.zeros((k, k))
     for c in range(k):
         others = np.delete(np.arange(k), c)
-        near = rng.choice(others, size=int(rng.integers(1, 3)), replace=False)
+        # One or two neighbours (a binary task has one: asking for two raised ValueError).
+        near = rng.choice(others, size=min(int(rng.integers(1, 3)), len(others)), replace=False)
         confusable[c, near] = 0.7 / len(near)
         confusable[c, others] += 0.3 / (k - 1)
     difficulty = rng.uniform(-0.1, 0.1, k)

@@ -98,19 +98,6 @@ def _guarded(key: str, title: str, build: Callable[[], Section]) -> Section:
 # ---- sections ---------------------------------------------------------------------------------------------
 
 
-def _workspace_reviews(rows: list[dict[str, Any]], ws: Workspace) -> list[dict[str, Any]]:
-    """The reviews of ``ws``: recorded with its workspace.toml, or — started before reviews recorded their
-    workspace — with no workspace and the model version the Rubric page proposes for it ("<name> · …")."""
-    path = str(ws.config.path)
-    legacy = f"{ws.name} · "
-    return [
-        r
-        for r in rows
-        if r.get("workspace") == path
-        or (not r.get("workspace") and str(r["model_version"]).startswith(legacy))
-    ]
-
-
 def _known(rows: list[dict[str, Any]]) -> str:
     return ", ".join(f"{r['id']} ({r['name']!r})" for r in rows[:10]) or "none"
 
@@ -139,7 +126,9 @@ def find_review(store: Store, review: int | str | None, ws: Workspace | None = N
         return ReviewChoice(None, unavailable=NO_REVIEW)
     if ws is None:
         return ReviewChoice(int(rows[0]["id"]), rows[0]["name"], "the newest review in the store")
-    own = _workspace_reviews(rows, ws)
+    from explore.rubric.board import workspace_reviews
+
+    own = workspace_reviews(rows, ws)
     legacy = [r for r in rows if not r.get("workspace")]
     if (
         not own and legacy

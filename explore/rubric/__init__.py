@@ -26,6 +26,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ],
         "charts": [],
         "presenter": ["changes_since", "changes_since_review", "previous_review", "ranked_next_points"],
-        "board": ["ReviewBoard", "review_board", "FormStart", "form_start"],
+        "board": ["ReviewBoard", "review_board", "FormStart", "form_start", "workspace_reviews"],
     },
 )

@@ -232,6 +232,20 @@ def export_stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "review"
 
 
+def workspace_reviews(rows: Sequence[Mapping[str, Any]], workspace: Workspace) -> list[Mapping[str, Any]]:
+    """The reviews of ``workspace`` among store rows (``Store.list_reviews``, order kept): recorded with its
+    workspace.toml, or — started before reviews recorded their workspace — with no workspace and the model
+    version the Rubric page proposes for it ("<name> · …", :func:`default_model_version`)."""
+    path = str(workspace.config.path)
+    legacy = f"{workspace.name} · "
+    return [
+        r
+        for r in rows
+        if r.get("workspace") == path
+        or (not r.get("workspace") and str(r.get("model_version") or "").startswith(legacy))
+    ]
+
+
 def default_model_version(workspace: Workspace | None) -> str:
     """What a new review reviews by default: the workspace's model file fingerprint, or predictions-only."""
     if workspace is None:

@@ -10,6 +10,7 @@ import datetime as dt
 import altair as alt
 import pandas as pd
 
+from explore.core.chart_data import FIT_X
 from explore.rubric.ml_test_score import (
     BANDS,
     MAX_SECTION_SCORE,
@@ -28,9 +29,6 @@ SECTION_COLOR = "#4c78a8"
 STATUS_COLORS = {"not done": "#d0d7de", "manual": "#f2b84b", "automated": "#2f9e44"}
 STATUS_ORDER = [STATUS_WORDS[s] for s in ("not_done", "manual", "automated")]
 _SECTION_ORDER = [s.title for s in SECTIONS]
-# Fit the width to the container; the height is the plot's own (Streamlit's default "fit" would squeeze the
-# plot to make room for the legend and axes inside the element's height).
-FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def section_bars(result: RubricScore, *, height: int = 130) -> alt.Chart:

@@ -1754,14 +1754,24 @@ def _same_snapshot(row: Mapping[str, Any] | None, snap: Mapping[str, Any]) -> bo
     )
 
 
-def import_review(store: Store, imported: ImportedReview, *, author: str, name: str | None = None) -> int:
-    """Create a review from a parsed file (``name`` overrides the file's name); return its id.
+def import_review(
+    store: Store,
+    imported: ImportedReview,
+    *,
+    author: str,
+    name: str | None = None,
+    workspace: str | None = None,
+) -> int:
+    """Create a review from a parsed file (``name`` overrides the file's name; ``workspace``: the workspace.toml
+    it is imported into, recorded as :func:`start_review` records it); return its id.
 
     Each confirmed test becomes an entry by ``author`` whose evidence text notes who confirmed it in the
     file and when. Embedded evidence snapshots are reused when this store holds the same snapshot under
     the same id, else re-created (their parameters record the original id and time).
     """
-    review_id = start_review(store, name or imported.name, imported.model_version)
+    review_id = start_review(
+        store, name or imported.name, imported.model_version, author=author, workspace=workspace
+    )
     for test_id, t in imported.tests.items():
         ids = []
         for snap in t.snapshots:

@@ -10,7 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import vega_safe
+from explore.core.chart_data import FIT_X, vega_safe
 from explore.slices.report import ConfusionMatrix, Curves, DiscoveryResult, FairnessResult, SliceReport
 from explore.slices.whatif import DependenceResult, PerturbationResult, ThresholdSuggestion
 
@@ -115,7 +115,7 @@ def group_bars(report: SliceReport, metric: str, *, sort_by: str = "gap") -> alt
             .encode(x="slice:Q", tooltip=[alt.Tooltip("slice:Q", format=".4f", title="whole slice")])
         )
         layers.append(ref)
-    return alt.layer(*layers).properties(height=max(120, 18 * len(data)), width="container")
+    return alt.layer(*layers).properties(height=max(120, 22 * len(data)), width="container", autosize=FIT_X)
 
 
 _BY_GROUP_NUMERIC = {
@@ -368,7 +368,7 @@ def perturbation_chart(result: PerturbationResult) -> alt.Chart:
             )
         ),
         base.mark_rule(color="black").encode(x="violation_low:Q", x2="violation_high:Q"),
-    ).properties(height=max(80, 22 * len(data)), width="container")
+    ).properties(height=max(80, 22 * len(data)), width="container", autosize=FIT_X)
 
 
 def threshold_cost_chart(s: ThresholdSuggestion) -> alt.Chart:

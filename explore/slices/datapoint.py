@@ -8,11 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from explore.core.row_ids import ids_hint
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
 
 NO_ID_TYPED = "Type an id first."
-UNKNOWN_ID = "No row of dataset '{dataset}' has the id {received!r} in column '{column}'."
+UNKNOWN_ID = (
+    "No row of dataset '{dataset}' has the id {received!r} in column '{column}' ({ids}). Type one of its ids, or "
+    "choose the dataset that holds the row in the sidebar."
+)
 UNKNOWN_POSITION = (
     "No row of dataset '{dataset}' has the id {received!r} (ids are row positions 0 to {last:,})."
 )
@@ -30,7 +34,9 @@ def found_row(scored: Scored, typed: str, position: int | None, *, id_column: st
         return int(position)
     if id_column:
         raise AnalysisError(
-            UNKNOWN_ID.format(dataset=scored.dataset_name, received=received, column=id_column)
+            UNKNOWN_ID.format(
+                dataset=scored.dataset_name, received=received, column=id_column, ids=ids_hint(scored.ids)
+            )
         )
     raise AnalysisError(
         UNKNOWN_POSITION.format(dataset=scored.dataset_name, received=received, last=scored.n - 1)

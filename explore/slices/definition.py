@@ -30,9 +30,9 @@ SCORE = (
 )
 LOSS = "__loss__"  # the row's loss (Scored.row_loss)
 ROW = "__row__"  # the row's position in the scored rows (row order)
-PSEUDO = {
-    LABEL: "true class",
-    PREDICTION: "predicted class",
+PSEUDO = {  # task-neutral words: a regressor's label binned into ranges is no "class"
+    LABEL: "true label",
+    PREDICTION: "prediction",
     CORRECT: "correct",
     TIME: "time",
     SCORE: "score",

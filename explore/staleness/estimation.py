@@ -146,7 +146,7 @@ class CalibrationResult:
 @dataclass(frozen=True)
 class EstimateWarning:
     """Why (part of) the estimate cannot be trusted: ``kind`` is calibration / reference / concept drift /
-    score range / empty window; ``window`` the window's label (None: the whole estimate)."""
+    score range / empty window / training data; ``window`` the window's label (None: the whole estimate)."""
 
     kind: str
     message: str
@@ -166,6 +166,7 @@ class PerformanceEstimate:
     windows: pd.DataFrame
     reference_values: dict[str, float] = field(default_factory=dict)
     assumption: str = field(default=ASSUMPTION)
+    rows_note: str = ""  # which rows were used, when not every scored row (see population_mix)
 
     def series(self, metric: str, part: str) -> pd.DataFrame:
         """The rows of one metric and part, in window order."""
@@ -491,12 +492,17 @@ def _codes(codes: np.ndarray | None, windows: TimeWindows, n: int, what: str) ->
 
 
 def _reference_mask(
-    reference: int | SliceDefinition | None, codes: np.ndarray, windows: TimeWindows, scored: Scored
+    reference: int | SliceDefinition | None,
+    codes: np.ndarray,
+    windows: TimeWindows,
+    scored: Scored,
+    eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]:
     G = windows.n_windows
     if reference is None:
-        # The earliest windows, until they hold MIN_REFERENCE_ROWS labelled rows.
-        counts = np.bincount(codes[codes >= 0], minlength=G)
+        # The earliest windows, until they hold MIN_REFERENCE_ROWS labelled rows (of the ``eligible`` ones).
+        usable = codes >= 0 if eligible is None else (codes >= 0) & eligible
+        counts = np.bincount(codes[usable], minlength=G)
         enough = np.flatnonzero(np.cumsum(counts) >= MIN_REFERENCE_ROWS)
         if not len(enough):
             raise AnalysisError(NO_REFERENCE.format(min=MIN_REFERENCE_ROWS, best=int(counts.sum())))
@@ -504,7 +510,9 @@ def _reference_mask(
         name = (
             windows.labels[first] if first == last else f"{windows.labels[first]} to {windows.labels[last]}"
         )
-        return (codes >= 0) & (codes <= last), name
+        if eligible is not None and not eligible[codes >= 0].all():
+            name += " (rows outside the model's training data)"
+        return usable & (codes <= last), name
     if isinstance(reference, (int, np.integer)) and not isinstance(reference, bool):
         if not 0 <= reference < G:
             raise AnalysisError(BAD_REFERENCE.format(last=G - 1, received=reference))
@@ -538,6 +546,7 @@ def estimate_performance(
     codes: np.ndarray | None = None,
     unlabeled_codes: np.ndarray | None = None,
     reference: int | SliceDefinition | None = None,
+    reference_rows: np.ndarray | None = None,
 ) -> PerformanceEstimate:
     """Estimated (and, where labels exist, realised) metrics per window of ``windows``.
 
@@ -545,7 +554,8 @@ def estimate_performance(
     (``explore.core.workspace.score_unlabeled``), or None. ``codes`` / ``unlabeled_codes``: each row's window
     (default ``windows.codes`` for the labelled rows; ``apply_windows`` for others). ``reference``: the window
     whose labelled rows calibrate the scores (default: the earliest windows, until ``MIN_REFERENCE_ROWS`` labelled rows),
-    or a ``SliceDefinition`` of ``scored``'s rows. ``params``: what is estimated and how (default
+    or a ``SliceDefinition`` of ``scored``'s rows. ``reference_rows``: which labelled rows the default reference
+    may use (None: every one; see :func:`outside_training`). ``params``: what is estimated and how (default
     ``EstimationParams()``).
     """
     p = params or EstimationParams()
@@ -585,7 +595,7 @@ def estimate_performance(
             NO_ROWS.format(n=G, rows=scored.n + (unlabeled.n if unlabeled is not None else 0))
         )
 
-    ref_mask, ref_name = _reference_mask(reference, c_lab, windows, scored)
+    ref_mask, ref_name = _reference_mask(reference, c_lab, windows, scored, reference_rows)
     y = scored.y
     ref_mask = ref_mask & (y >= 0)
     if ref_mask.sum() < 2:
@@ -708,8 +718,44 @@ def estimate_performance(
     table = table.merge(wt[["window", "label", "start"]], on="window")[COLUMNS]
     table = table.sort_values(["metric", "window", "part"]).reset_index(drop=True)
 
+    in_sample = np.zeros(windows.n_windows, dtype=bool)
+    if reference_rows is not None:  # windows mostly of the model's training rows: their realised is in-sample
+        lab = c_lab >= 0
+        trained = np.bincount(c_lab[lab], weights=(~reference_rows[lab]).astype(float), minlength=G)
+        in_sample = trained > 0.5 * np.maximum(n_lab, 1)
+        if in_sample.any():
+            named = [windows.labels[g] for g in np.flatnonzero(in_sample)]
+            span = (
+                named[0]
+                if len(named) == 1
+                else f"{named[0]} to {named[-1]}"
+                if len(named) > 2
+                else " and ".join(named)
+            )
+            warnings.append(
+                EstimateWarning(
+                    "training data",
+                    f"Window(s) {span} hold mostly the model's training data: their realised metrics are "
+                    "in-sample (the model was fitted on those rows), so they are not compared with the estimate "
+                    "and none of those rows calibrates it.",
+                    named[0],
+                )
+            )
     warnings += _window_warnings(
-        table, sd_by, windows, n_lab, n_unl, P_lab, c_lab, ref_mask, P_unl, c_unl, task, pos, metrics
+        table,
+        sd_by,
+        windows,
+        n_lab,
+        n_unl,
+        P_lab,
+        c_lab,
+        ref_mask,
+        P_unl,
+        c_unl,
+        task,
+        pos,
+        metrics,
+        in_sample,
     )
     on_ref = grouped_metrics(scored, np.where(ref_mask, 0, -1), 1, metrics=metrics, confidence=confidence)
     return PerformanceEstimate(
@@ -738,6 +784,7 @@ def _window_warnings(
     task: str,
     pos: int | None,
     metrics: list[str],
+    in_sample: np.ndarray,
 ) -> list[EstimateWarning]:
     out: list[EstimateWarning] = []
     labels = windows.labels
@@ -756,6 +803,8 @@ def _window_warnings(
         ]
         sd = sd_by[(PART_ESTIMATED_LABELLED, m)]
         for g in real.index.intersection(est.index):
+            if in_sample[int(g)]:
+                continue
             r, e, s = real[g], est[g], sd[g]
             if np.isfinite(r) and np.isfinite(e) and s > 0 and abs(r - e) > DRIFT_Z * s:
                 beyond.setdefault(int(g), []).append(f"{m} {r:.3f} realised vs {e:.3f} estimated")
@@ -793,6 +842,79 @@ def _window_warnings(
 
 def _confidence(P: np.ndarray, task: str, pos: int | None) -> np.ndarray:
     return P[:, pos] if task == "binary" else P.max(axis=1) if len(P) else np.zeros(0)
+
+
+def outside_training(ws: Workspace, scored: Scored) -> np.ndarray | None:
+    """The labelled rows of ``scored`` (datasets joined by ``concat_scored``) that are not the workspace's
+    training data (``explore.core.roles``), when there are such rows beside training rows; else None (every
+    row may calibrate).
+
+    The default reference is the earliest windows, and the earliest rows are usually the training data: a
+    model's scores on the rows it was fitted on are overconfident (a random forest's were right 100 % of the
+    time there), so the calibration promised 0.94–0.99 accuracy where 0.56–0.87 was realised and every later
+    window was blamed on concept drift (found on a multiclass random forest with train and validation data)."""
+    from explore.core.roles import training_dataset
+
+    train = training_dataset(ws)
+    if train is None or "__dataset__" not in scored.frame:
+        return None
+    outside = (scored.frame["__dataset__"] != train).to_numpy()
+    return outside if outside.any() and not outside.all() else None
+
+
+MIX_NOTE = (
+    "{dataset}: the engine's sample is stratified by label (equal shares per class), so {kept:,} of its {drawn:,} "
+    "labelled rows are used, each class in its share of every row ({shares})"
+)
+
+
+def population_mix(ws: Workspace, scored: Scored, *, seed: int = 0) -> tuple[np.ndarray | None, str]:
+    """Which labelled rows of ``scored`` (one dataset, or several joined by ``concat_scored``) an estimate may use,
+    and a note saying so: a row mask (None: every row) and the note ("" when none is dropped).
+
+    The rows of a dataset read through the engine are its sample, stratified by label (equal shares per class,
+    ``explore.engine.sample``); realised metrics and a calibration computed on them describe a class mix the data
+    does not have (found on a fraud log with 38.5 % positives: the sample's accuracy 0.64 against 0.70 on every
+    row, and a concept-drift warning that every row did not raise). Within a class the sample is a uniform draw,
+    so keeping each class's rows in proportion to its count over every row makes it a proportionally stratified
+    sample of the data again (the largest one the drawn rows allow; which rows, by ``seed``)."""
+    if not scored.n or scored.task == "regression":
+        return None, ""
+    where = (
+        scored.frame["__dataset__"].to_numpy()
+        if "__dataset__" in scored.frame
+        else np.full(scored.n, scored.dataset_name, dtype=object)
+    )
+    keep = np.ones(scored.n, dtype=bool)
+    notes: list[str] = []
+    rng = np.random.default_rng(seed)
+    y_raw = pd.Series(np.asarray(scored.y_raw, dtype=object))
+    for name in pd.unique(where):
+        sample = ws.samples.get(name) if ws.is_out_of_core(name) else None
+        counts = sample.probe.label_counts if sample is not None and sample.stratified_by else None
+        if not counts:
+            continue
+        population = {k: int(v) for k, v in counts.items() if k is not None and not pd.isna(k) and v}
+        total = sum(population.values())
+        rows = np.flatnonzero((where == name) & y_raw.notna().to_numpy())
+        values = y_raw.iloc[rows]
+        drawn = {k: np.flatnonzero(values.to_numpy() == k) for k in population}
+        if total == 0 or not rows.size:
+            continue
+        # The largest sample with every row's shares: n × share_k ≤ drawn_k for each class k.
+        n = min(len(drawn[k]) * total / population[k] for k in population)
+        kept = 0
+        for k, idx in drawn.items():
+            take = min(len(idx), int(np.floor(n * population[k] / total + 1e-9)))
+            drop = rng.permutation(idx)[take:]
+            keep[rows[drop]] = False
+            kept += take
+        if kept < rows.size:
+            shares = ", ".join(f"{k}: {population[k] / total:.1%}" for k in sorted(population, key=str))
+            notes.append(MIX_NOTE.format(dataset=name, kept=kept, drawn=int(rows.size), shares=shares))
+    if not notes:
+        return None, ""
+    return keep, "; ".join(notes) + "."
 
 
 def estimate_workspace(
@@ -833,15 +955,19 @@ def estimate_workspace(
             else SliceDefinition()
         )
     w = time_windows(times, by=by, n_windows=n_windows or 12, min_rows=min_rows, where=", ".join(names))
+    codes = apply_windows(w, labelled.time)
+    keep, note = population_mix(ws, labelled)
     est = estimate_performance(
         labelled,
         w,
         params,
         unlabeled=unlabeled,
-        codes=apply_windows(w, labelled.time),
+        codes=codes if keep is None else np.where(keep, codes, -1),
+        reference_rows=outside_training(ws, labelled),
         unlabeled_codes=apply_windows(w, unlabeled.time) if unlabeled is not None else None,
         reference=reference,
     )
+    est = replace(est, rows_note=note)
     return replace(est, reference=f"dataset '{reference_dataset}'") if reference_dataset is not None else est
 
 

@@ -381,3 +381,26 @@ def window_sources(windows: TimeWindows, source: np.ndarray) -> list[str]:
     pairs["o"] = pairs["s"].map({n: i for i, n in enumerate(names)})
     joined = pairs.sort_values(["w", "o"]).groupby("w")["s"].agg(lambda s: "+".join(map(str, s)))
     return [joined.get(w, "") for w in range(windows.n_windows)]
+
+
+IN_SAMPLE_WINDOWS = (
+    "Window(s) {span} hold the model's training data (dataset '{train}'): their metrics are in-sample — the model "
+    "was fitted on those rows — so they look better than held-out windows, and a drop where they end is not "
+    "staleness. Choose the evaluation data under Data to see held-out windows only."
+)
+
+
+def in_sample_note(labels: Sequence[str], sources: Sequence[str], train: str | None) -> str | None:
+    """What the Staleness page says when windows (``labels``, their ``sources`` as ``window_sources`` gives them)
+    hold rows of the training dataset ``train``: which ones, and why their metrics are not comparable (None:
+    no such window, or every window is training data).
+
+    Found on a random forest with train and validation data in time order: accuracy 1.0 for eight months, then
+    0.6 — a picture of a model going stale that was the training rows ending."""
+    if train is None:
+        return None
+    hit = [label for label, src in zip(labels, sources, strict=True) if train in str(src).split("+")]
+    if not hit or len(hit) == sum(1 for s in sources if s):
+        return None
+    span = hit[0] if len(hit) == 1 else f"{hit[0]} to {hit[-1]}"
+    return IN_SAMPLE_WINDOWS.format(span=span, train=train)

@@ -109,7 +109,7 @@ def test_rubric_page_confirm_see_score_change_attach_evidence_export(
     assert_no_exception(at)
     assert at.title[0].value == "ML Test Score"
     assert any("2017 scale" in c.value and "2016" in c.value for c in at.caption)
-    assert any("No review yet" in i for i in texts(at.info))
+    assert any("No review of this workspace yet" in i for i in texts(at.info))
 
     _start_review(at)
     assert any("Started review" in s for s in texts(at.success))
@@ -339,3 +339,71 @@ def test_a_check_report_recorded_here_proposes_automated_once(
     assert any("This report is already recorded" in s for s in texts(at.success))
     with Store(db_url) as store:
         assert len(store.list_check_runs()) == 1
+
+
+def test_the_review_picker_lists_this_workspaces_reviews_and_imports_record_the_workspace(
+    make_app, db_url, tiny_workspace, tmp_path
+):
+    """Known defect: the picker listed every review of every workspace, and Import recorded none. The picker
+    now shows the open workspace's reviews and those that recorded no workspace (labelled so unless their model
+    version names this workspace), "All workspaces" shows every review labelled with its workspace, and an
+    import records the open one."""
+    here = str(explore_open(tiny_workspace).config.path)
+    name = explore_open(tiny_workspace).name
+    other = str(tmp_path / "elsewhere" / "workspace.toml")
+    with Store(db_url) as store:
+        theirs = ml_test_score.start_review(store, "their review", "v9", author="bob", workspace=other)
+        legacy = ml_test_score.start_review(store, "legacy review", f"{name} · model 1234", author="bob")
+        orphan = ml_test_score.start_review(store, "orphan review", "unspecified", author="bob")
+        ml_test_score.confirm_test(store, theirs, "data-1", status="manual", author="bob")
+        exported = ml_test_score.review_to_json(ml_test_score.load_review(store, theirs))
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    picker = at.selectbox(key="rubric_review_id")
+    assert picker.options == [  # not theirs
+        "orphan review (unspecified) · no workspace recorded",
+        f"legacy review ({name} · model 1234)",
+    ]
+    assert at.toggle(key="rubric_all_workspaces").value is False
+
+    at.toggle(key="rubric_all_workspaces").set_value(True).run()
+    assert_no_exception(at)
+    assert at.selectbox(key="rubric_review_id").options == [
+        "orphan review (unspecified) · no workspace recorded",
+        f"legacy review ({name} · model 1234)",
+        "their review (v9) · elsewhere",
+    ]
+    at.selectbox(key="rubric_review_id").set_value(theirs).run()
+    assert_no_exception(at)
+    assert any(m.value.startswith("### Data — 0.5 / 7") for m in at.markdown)  # another's review still opens
+
+    # An import lands in this workspace and is picked with the workspace's reviews.
+    at.toggle(key="rubric_all_workspaces").set_value(False).run()
+    at.text_input(key="rubric_confirmer").set_value("dana")
+    at.file_uploader(key="rubric_import_file").set_value(("r.json", exported.encode(), "application/json"))
+    at.text_input(key="rubric_import_name").set_value("their review, here").run()
+    at.button(key="rubric_import_go").click().run()
+    assert_no_exception(at)
+    with Store(db_url) as store:
+        copy = store.get_review_by_name("their review, here")
+        assert {r["id"] for r in store.list_reviews()} == {theirs, legacy, orphan, copy["id"]}  # none lost
+    assert copy["workspace"] == here and copy["author"] == "dana"
+    assert at.toggle(key="rubric_all_workspaces").value is False
+    assert at.selectbox(key="rubric_review_id").value == copy["id"]
+    assert len(at.selectbox(key="rubric_review_id").options) == 3
+
+
+def test_a_workspace_without_reviews_says_where_the_others_are(make_app, db_url, tmp_path):
+    with Store(db_url) as store:
+        ml_test_score.start_review(
+            store, "their review", "v9", workspace=str(tmp_path / "w" / "workspace.toml")
+        )
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    assert not at.get("selectbox") or "rubric_review_id" not in [s.key for s in at.selectbox]
+    assert any(
+        "No review of this workspace yet; 1 review(s) of other workspaces" in c.value for c in at.caption
+    )
+    assert any("No review of this workspace yet" in i for i in texts(at.info))
+    at.toggle(key="rubric_all_workspaces").set_value(True).run()
+    assert at.selectbox(key="rubric_review_id").options == ["their review (v9) · w"]

@@ -383,3 +383,7 @@ def test_upload_form_preselects_a_guessed_time_column_and_says_so(make_app, tmp_
     at.run()
     assert at.selectbox(key="workspace_up_time").value == "—"
     assert not any("Guessed" in c.value for c in at.caption)
+
+
+def test_a_numeric_feature_named_as_the_time_column_is_said_on_the_page(make_app, tmp_path):
+    _page_says_why(make_app, tmp_path, "amount_as_time")

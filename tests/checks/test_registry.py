@@ -279,12 +279,38 @@ def test_fairness_with_no_group_large_enough_is_skipped_not_passed(tmp_path):
     assert "city: no gap measured (fewer than two groups with at least 30 rows)" in check["summary"]
 
 
+def test_a_regressors_fairness_limit_is_in_its_labels_units(tmp_path, tiny_workspace):
+    """Found on a house-price regressor: the limit was 0.1 by default and refused above 1 ("a gap between two
+    groups' rates"), so every regression failed the check on a gap of a few francs' mean prediction and no
+    sensible limit could be given. A regressor's limit is now named in the label's units (without one the check
+    is skipped, saying so); a classifier's stays a gap between rates, from 0 to 1."""
+    path = make_workspace(tmp_path / "reg", task="regression")
+    out = tmp_path / "out"
+    argv = [str(path), "--checks", "fairness", "--fairness", "city", "--out", str(out)]
+    assert registry.main(argv) == registry.EXIT_COULD_NOT_RUN  # asked for with --checks, and skipped
+    check = _report(out)["checks"][0]
+    assert check["status"] == "skipped"
+    assert (
+        "in the units of its label 'income'" in check["summary"] and "--fairness-max-gap" in check["summary"]
+    )
+    assert registry.main([*argv, "--fairness-max-gap", "50000"]) == registry.EXIT_PASSED
+    assert "No gap significantly above 50000" in _report(out)["checks"][0]["summary"]
+
+    argv = [str(tiny_workspace), "--checks", "fairness", "--fairness", "region", "--fairness-max-gap", "5"]
+    assert registry.main([*argv, "--out", str(out)]) == registry.EXIT_COULD_NOT_RUN
+    check = _report(out)["checks"][0]
+    assert check["status"] == "error"
+    assert "from 0 to 1, on this binary workspace; received 5.0" in check["summary"]
+
+
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
     path = make_workspace(tmp_path / task, task=task)
     out = tmp_path / "out"
+    # A regressor's gaps are in the label's units (income: about 30,000 ± 8,000): its limit is named.
+    limit = ["--fairness-max-gap", "2000"] if task == "regression" else []
     code = registry.main(
-        [str(path), "--checks", "weak_slices,fairness", "--fairness", "city", "--out", str(out)]
+        [str(path), "--checks", "weak_slices,fairness", "--fairness", "city", *limit, "--out", str(out)]
     )
     report = _report(out)
     assert [c["status"] for c in report["checks"]] in (["passed", "passed"], ["passed", "failed"])
@@ -576,11 +602,7 @@ def test_an_unwritable_junit_path_is_a_message(tiny_workspace, tmp_path, capsys)
         ),
         ("--fdr", "0", "--fdr must be a false discovery rate strictly between 0 and 1; received 0.0."),
         ("--fdr", "nan", "--fdr must be a false discovery rate strictly between 0 and 1; received nan."),
-        (
-            "--fairness-max-gap",
-            "-0.1",
-            "--fairness-max-gap must be a gap between two groups' rates, from 0 to 1",
-        ),
+        ("--fairness-max-gap", "-0.1", "--fairness-max-gap must be a gap of at least 0"),
         ("--estimate-max-drop", "-1", "--estimate-max-drop must be a drop of the metric of at least 0"),
     ],
 )
@@ -608,7 +630,7 @@ def test_invalid_options_exit_2_even_when_their_check_is_skipped(
 
 def test_both_bad_options_are_named_at_once(tiny_workspace, tmp_path):
     out = tmp_path / "out"
-    argv = [str(tiny_workspace), "--fdr", "2", "--fairness-max-gap", "5", "--out", str(out)]
+    argv = [str(tiny_workspace), "--fdr", "2", "--fairness-max-gap", "-5", "--out", str(out)]
     assert registry.main(argv) == registry.EXIT_COULD_NOT_RUN
     problem = _report(out)["problems"][0]
     assert "--fdr must be" in problem and "--fairness-max-gap must be" in problem
@@ -665,3 +687,7 @@ def test_engine_logs_are_closed_when_a_check_raises(tmp_path, monkeypatch, failu
     for log in opened:
         with pytest.raises(Exception, match="(?i)closed"):
             log.con.execute("SELECT 1")
+
+
+def test_a_numeric_feature_named_as_the_time_column_is_said_by_explore_check(tmp_path, capsys):
+    _check_says_why(tmp_path, "amount_as_time", capsys)

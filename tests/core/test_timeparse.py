@@ -84,3 +84,18 @@ def test_zoned_times_are_utc_as_docs_staleness_says():
     for values in (zoned, text):
         out = parse_time(values, column="t", dataset="d")
         assert out.iloc[0] == pd.Timestamp("2023-02-28 23:30") and out.dt.tz is None
+
+
+@pytest.mark.parametrize("values", [[6.06, 50.2, 99.36], [0, 1, 2, 3], ["12", "7", "30"], [-5.0, 1e7]])
+def test_numbers_that_are_no_epoch_year_or_yyyymmdd_are_refused_with_the_fix(values):
+    """Found naming an amount column (6 to 99) as the time column: it was read as epoch seconds, every row in the
+    first two minutes of 1970 and one window, without a word."""
+    with pytest.raises(
+        TimeColumnError, match=r"The time column 't' of dataset 'd' holds numbers from .* not times"
+    ):
+        parse_time(pd.Series(values), column="t", dataset="d")
+
+
+def test_epoch_seconds_from_1973_on_are_still_times():
+    out = parse_time(pd.Series([1e8, 1706659200]), column="t", dataset="d")
+    assert out.iloc[0] == pd.Timestamp("1973-03-03 09:46:40") and out.iloc[1] == JAN31

@@ -119,3 +119,23 @@ def test_the_time_column_is_guessed_from_dates_iso_text_or_epoch_named_numbers()
     # text that only starts like a date, or is not one at all, is not a time
     assert guess_time_column(base.assign(code=["2024-01-01x", "b", "c", "d", "e"])) is None
     assert guess_time_column(base.assign(day=when.strftime("%Y-%m-%d")), exclude=["day"]) is None
+
+
+def test_iso_times_with_mixed_utc_offsets_are_guessed_as_the_time_column():
+    """Found uploading a listings CSV whose times carry their own offsets (2023-12-20T10:09:09+00:00 beside
+    …+02:00, …-05:00 and …Z): guessing the time column raised pandas' "Mixed timezones detected" in the upload
+    form. The workspace reads such a column as UTC instants; the guess now does too."""
+    import pandas as pd
+
+    from explore.core.upload_probe import guess_time_column, probe_table
+
+    stamps = [
+        "2023-12-20T10:09:09+00:00",
+        "2023-12-20T19:38:37+02:00",
+        "2023-12-20T21:59:46Z",
+        "2023-12-21T09:51:29-05:00",
+    ]
+    csv = pd.DataFrame({"floor area (m²)": [1.0, 2, 3, 4], "listed at": stamps, "price": [1, 2, 3, 4]})
+    table = probe_table("listings.csv", csv.to_csv(index=False).encode())
+    guess = guess_time_column(table, exclude=["price"])
+    assert (guess.column, guess.reason) == ("listed at", "its values are ISO dates")

@@ -620,3 +620,23 @@ def test_a_broken_workspace_toml_is_still_a_toml_syntax_message(tmp_path):
     (tmp_path / "workspace.toml").write_bytes(b"[columns]\nlabel = '\xff'\n")
     with pytest.raises(errors.WorkspaceError, match=r"is not valid TOML: not UTF-8 text"):
         read_workspace(tmp_path / "workspace.toml")
+
+
+def test_a_notebook_shows_a_workspace_and_its_scored_rows_in_one_line(tiny_workspace):
+    """Found in a notebook: ``explore.scored(ws)`` printed every array of the dataclass (45,000 characters for
+    700 rows) and a workspace printed as ``<… object at 0x…>``."""
+    import explore
+
+    ws = explore.open(tiny_workspace)
+    text = repr(ws)
+    assert text.startswith(f"<Workspace {ws.name!r} ({ws.config.path})") and ws.task in text
+    assert all(name in text for name in ws.dataset_names) and "current" in text
+    sc = explore.scored(ws)
+    text = repr(sc)
+    assert len(text) < 200 and f"{sc.n:,} labelled rows" in text and sc.dataset_name in text
+
+
+def test_a_numeric_feature_named_as_the_time_column_is_refused(tmp_path):
+    """Found by the QA round: [columns] time naming an amount (hours worked, 20 to 60) opened the workspace with
+    every row in the first minute of 1970 — one time window, no word of why."""
+    assert isinstance(_bad_input_error(tmp_path, "amount_as_time"), errors.TimeColumnError)

@@ -1,4 +1,4 @@
-"""Importance charts drawn at a height their legends fit in."""
+"""Importance charts (and the other charts sized in rows) drawn at a height their legends and rows fit in."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sklearn.ensemble import RandomForestClassifier
 from explore.core.chart_data import legend_height
 from explore.core.workspace import Workspace
 from explore.importance.charts import importance_bars
-from explore.notebook import explain
+from explore.notebook import explain, scored
 
 
 def test_a_ten_class_importance_chart_is_tall_enough_for_its_legend():
@@ -26,3 +26,33 @@ def test_a_ten_class_importance_chart_is_tall_enough_for_its_legend():
     spec = importance_bars(expl).to_dict()
     assert spec["height"] >= legend_height(10)
     assert len({r["class"] for r in next(iter(spec["datasets"].values()))}) == 10
+
+
+def test_charts_sized_in_rows_keep_their_height_for_the_plot():
+    """Found on a 5-feature regression and a 4-feature multiclass model: Streamlit's default autosize ("fit")
+    counts the title, axes and legend in the element's height, so the 120 px of a five-feature importance chart
+    left the bars a line with their labels drawn over each other (the sample's fifteen features lost every other
+    label). Charts whose height is counted in rows size the plot alone (autosize fit-x), at least 22 px a row."""
+    from explore.core.chart_data import FIT_X
+    from explore.importance.charts import beeswarm
+    from explore.slices.charts import group_bars
+    from explore.slices.report import slice_report
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({c: rng.normal(size=400) for c in ["a", "b", "c", "d", "e"]})
+    X["group"] = rng.choice(["g1", "g2", "g3", "g4", "g5"], 400)
+    y = X["a"] + X["b"] > 0
+    model = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(X[list("abcde")], y)
+    ws = Workspace.from_frames(
+        model=model, datasets={"validation": X.assign(label=y)}, label="label", features=list("abcde")
+    )
+    expl = explain(ws, sample_size=200).value
+    report = slice_report(scored(ws), by=["group"])
+    for chart, rows in [
+        (importance_bars(expl), 5),
+        (beeswarm(expl), 5),
+        (group_bars(report, report.by_group["metric"].iloc[0]), 5),
+    ]:
+        spec = chart.to_dict()
+        assert spec["autosize"] == FIT_X, spec.get("title")
+        assert spec["height"] >= 22 * rows

@@ -846,3 +846,18 @@ def test_overlapping_drop_column_runs_leave_the_process_thread_limits_as_they_we
     assert errors == [] and not any(w.is_alive() for w in workers)
     assert [p["num_threads"] for p in threadpool_info()] == before
     assert not explain._THREAD_LIMITS_LOCK.locked()
+
+
+def test_an_unknown_row_id_says_which_ids_the_dataset_has(tiny_workspace):
+    """Found by the QA round: the id of a training row typed on the Importance page (explaining validation) got
+    "Check the id, or pick the row by position", with nothing to check it against."""
+    from explore.core.workspace import open_workspace, read_workspace, score
+    from explore.errors import AnalysisError
+    from explore.importance.explain import find_row
+
+    sc = score(open_workspace(read_workspace(tiny_workspace)), "validation")
+    with pytest.raises(AnalysisError) as err:
+        find_row(sc, row_id="no such id")
+    said = str(err.value)
+    assert f"its {sc.n:,} ids: {str(sc.ids[0])!r}" in said and repr(str(sc.ids[-1])) in said
+    assert "choose the dataset that holds the row in the sidebar" in said

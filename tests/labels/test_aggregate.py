@@ -361,3 +361,15 @@ def test_regularised_em_over_label_patterns_equals_item_by_item():
     np.testing.assert_allclose(a.pi, b.pi, atol=1e-12)
     cons = aggregate.regularised_dawid_skene(sim.ann)
     np.testing.assert_array_equal(cons.label, by_item.used[b.posterior.argmax(axis=1)])
+
+
+def test_a_binary_crowd_can_be_simulated_and_its_consensus_beats_majority_vote():
+    """Found writing a chart test for a binary sparse crowd (spam / ham): simulate_crowd(n_classes=2) raised
+    ValueError ("Cannot take a larger sample than population") — it drew up to two confusable neighbours of a
+    class that has one. A binary crowd draws its one neighbour; larger tasks draw as before (same seeds)."""
+    sim = simulate_crowd(1_000, n_labelers=40, n_classes=2, seed=4)
+    assert sim.ann.n_categories == 2 and set(np.unique(sim.truth)) == {0, 1}
+    cons = aggregate.regularised_dawid_skene(sim.ann)
+    majority, _, _ = crowd.majority_vote(sim.ann.counts, ties="random")
+    assert _accuracy(cons, sim.truth) >= float((majority == sim.truth).mean())
+    assert simulate_crowd(300, n_labelers=40, seed=2).ann.n_labels.sum() == 815  # a 10-class draw, unchanged

@@ -21,10 +21,17 @@ def test_found_row_asks_for_an_id_when_none_was_typed() -> None:
     assert str(err.value) == datapoint.NO_ID_TYPED
 
 
-def test_an_unknown_id_names_the_id_column() -> None:
+def test_an_unknown_id_names_the_id_column_and_ids_there_are() -> None:
+    """The message shows which ids the dataset has (found by the QA round: an id of the training data typed on
+    the validation data got "Check the id", with nothing to check it against)."""
+    sc = binary_scored()
     with pytest.raises(AnalysisError) as err:
-        datapoint.found_row(binary_scored(), " X9 ", None, id_column="customer_id")
-    assert str(err.value) == "No row of dataset 'data' has the id 'X9' in column 'customer_id'."
+        datapoint.found_row(sc, " X9 ", None, id_column="customer_id")
+    first = ", ".join(repr(str(i)) for i in sc.ids[:3])
+    assert str(err.value) == (
+        f"No row of dataset 'data' has the id 'X9' in column 'customer_id' (its 2,000 ids: {first} … "
+        f"{str(sc.ids[-1])!r}). Type one of its ids, or choose the dataset that holds the row in the sidebar."
+    )
 
 
 def test_an_unknown_position_gives_the_range_of_positions() -> None:

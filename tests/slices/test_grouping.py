@@ -106,3 +106,14 @@ def test_keys_name_a_group_for_reports_and_threshold_overrides():
     assert g.keys == ["device = phone", "device = tablet"]
     rows = grouping.rows_grouping("all rows", np.array([True, False, True]))
     assert rows.keys == ["all rows"] and rows.codes.tolist() == [0, -1, 0] and rows.kind == "rows"
+
+
+def test_the_label_and_prediction_pseudo_columns_are_named_for_every_task():
+    """Found grouping a house-price regressor's slice by its label: the bins of prices were headed "true class"
+    (and the model's output "predicted class"), on the page, in its CSV and in slice descriptions."""
+    from explore.slices.definition import Condition
+    from explore.slices.grouping import display_name
+
+    assert display_name(LABEL) == "true label" and display_name(PREDICTION) == "prediction"
+    assert Condition(LABEL, "range", lo=700, hi=900).describe() == "700 ≤ true label < 900"
+    assert all("class" not in display_name(c) for c in (LABEL, PREDICTION))

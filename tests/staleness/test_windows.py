@@ -200,3 +200,18 @@ def test_workspace_without_time_column_gives_a_message(tmp_path):
         workspace_timeline(ws, ["train"], columns=["age"])
     with pytest.raises(TimeColumnError, match="needs a time column"):
         windows_for(score(ws, "train"))
+
+
+def test_windows_of_training_data_are_named_as_in_sample():
+    """Found on a random forest with train and validation data in time order: accuracy 1.0 for eight months,
+    then 0.6 — a picture of staleness that was the training rows ending. The page names those windows."""
+    from explore.staleness.windows import in_sample_note
+
+    labels = ["2024-01", "2024-02", "2024-03", "2024-04"]
+    note = in_sample_note(labels, ["train", "train+validation", "validation", "validation"], "train")
+    assert note.startswith("Window(s) 2024-01 to 2024-02 hold the model's training data (dataset 'train')")
+    assert "not staleness" in note and "Choose the evaluation data under Data" in note
+    assert in_sample_note(labels, ["validation"] * 4, "train") is None  # held-out windows only
+    assert in_sample_note(labels, ["train"] * 4, "train") is None  # nothing held out to compare with
+    assert in_sample_note(labels, ["a", "b", "c", "d"], None) is None  # no training dataset
+    assert in_sample_note(labels, ["training_x", "", "v", "v"], "train") is None  # a name, not a part of one

@@ -7,6 +7,8 @@ Windows are rebuilt from their ``WindowSpec``, so every result is a function of 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from explore.core.workspace import Scored, Workspace, score_unlabeled
@@ -21,7 +23,12 @@ from explore.staleness.drift import (
     drift_by_window,
     reference_profile,
 )
-from explore.staleness.estimation import PerformanceEstimate, estimate_performance
+from explore.staleness.estimation import (
+    PerformanceEstimate,
+    estimate_performance,
+    outside_training,
+    population_mix,
+)
 from explore.staleness.experiment import PerformanceOverTime, performance_over_time
 from explore.staleness.layout import WindowSpec
 from ui import loaders
@@ -176,13 +183,18 @@ def estimate(ws: Workspace, spec: WindowSpec, model_name: str | None, ref: int |
     earliest windows with enough labels)."""
     w = time_windows(ws, spec)
     unl = unlabeled_all(ws, spec.datasets, model_name)
-    return estimate_performance(
-        scored_all(ws, spec.datasets, model_name),
+    labelled = scored_all(ws, spec.datasets, model_name)
+    codes = scored_codes(ws, spec, model_name)
+    keep, note = population_mix(ws, labelled)  # an engine sample's classes in every row's shares
+    est = estimate_performance(
+        labelled,
         w,
         unlabeled=unl,
-        codes=scored_codes(ws, spec, model_name),
+        codes=codes if keep is None else np.where(keep, codes, -1),
+        reference_rows=outside_training(ws, labelled),  # not the rows the model was fitted on
         unlabeled_codes=windows.apply_windows(w, unl.time)
         if unl is not None and unl.time is not None
         else None,
         reference=ref,
     )
+    return replace(est, rows_note=note) if note else est

@@ -64,6 +64,8 @@ def estimation_section(ctx: PageContext, spec: WindowSpec) -> None:
             f"{est.calibration.method} (held-out log loss {est.calibration.log_loss[est.calibration.method]:.3f}, "
             f"raw scores {est.calibration.log_loss['raw scores']:.3f})."
         )
+        if est.rows_note:
+            st.caption(md_text(est.rows_note))
         _warnings(est.warnings)
         st.altair_chart(charts.estimate_chart(est, metric), width="stretch")
         st.caption(
@@ -80,6 +82,9 @@ def estimation_section(ctx: PageContext, spec: WindowSpec) -> None:
 
 
 def _warnings(found: list) -> None:
+    for w in [w for w in found if w.kind == "training data"]:  # why those windows are left out, not a doubt
+        say("info", w.message, icon=":material/info:")
+    found = [w for w in found if w.kind != "training data"]
     if not found:
         st.success("No sign that the estimate cannot be trusted on these windows.", icon=":material/check:")
         return

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.core import roles
 from explore.engine import charts as engine_charts
-from explore.staleness import charts, choices, tables
+from explore.staleness import charts, choices, tables, windows
 from explore.staleness.layout import WindowSpec
 from ui import engine_cached, evidence, state
-from ui.boundary import shown_errors
+from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
 
@@ -42,6 +43,12 @@ def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
     if not chosen:
         st.info("Choose at least one metric.")
         return
+    w = cached.time_windows(ctx.ws, spec)
+    note = windows.in_sample_note(
+        w.labels, cached.window_datasets(ctx.ws, spec), roles.training_dataset(ctx.ws)
+    )
+    if note:
+        say("info", note, icon=":material/info:")
     with shown_errors(stop=False), st.spinner("Computing metrics per window…"):
         pot = cached.performance(ctx.ws, spec, ctx.model_name, tuple(chosen), in_slice)
         st.session_state["staleness_pot_metric"] = chosen[0]  # the metric drift tracking follows
