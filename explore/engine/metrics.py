@@ -5,7 +5,7 @@ The engine returns per-group sufficient statistics — counts of the confusion m
 placement sums by window functions over (group, score) blocks — and the interval formulas of
 ``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
 A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``; on a
-big DuckDB log counted in numpy from per-row codes DuckDB streams, ``_stream_cells``), finished in numpy
+big DuckDB log counted by compiled loops from per-row codes DuckDB streams, ``_stream_cells``), finished in numpy
 (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
 states its exact maximum error. Multiclass and regression logs: no query per statistic either (``explore.engine.onepass``). The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
@@ -544,7 +544,7 @@ def _aggregate(
 def _read_cells(
     log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
 ) -> tuple[pd.DataFrame, _Cells]:
-    """``(keys, cells)``: the groups and the one aggregation of the request's rows (counted in numpy on a big
+    """``(keys, cells)``: the groups and the one aggregation of the request's rows (counted from streamed rows on a big
     DuckDB log when its groups have codes: ``_stream_cells``)."""
 
     streamed = _stream_cells(log, grouping, where, sum_keys)
@@ -594,12 +594,12 @@ def _read_cells(
     return keys, cells
 
 
-# ---- binary logs at scale: the cells counted in numpy ------------------------------------------------------
+# ---- binary logs at scale: the cells counted from streamed rows -----------------------------------------------
 #
 # Above STREAM_ROWS rows (DuckDB), the cells are not a DuckDB hash aggregation (its hash table was most of the
 # request's cost): DuckDB computes, in parallel, each row's integer group code, label and prediction codes and
-# score, streamed as Arrow record batches, and numpy counts the cells with np.bincount over a packed integer key
-# into a dense (group × label/prediction × score slot) table. benchmarks/bench_groupwin.py, CPU seconds of the
+# score, streamed as Arrow record batches, and compiled loops (explore.engine.cellcount) count the cells into a
+# dense (group × label/prediction × score slot) table. benchmarks/bench_groupwin.py, CPU seconds of the
 # request (loaded machine, same run), 10M rows: 3 string columns × 138 bins 0.83 against 1.32 for DuckDB's
 # cells; 24 windows × 10,001 exact scores 0.76 against 0.96; 100M: 7.55 against 12.03 and 6.39 against 7.75.
 STREAM_ROWS = 2_000_000
@@ -754,6 +754,7 @@ class _HashCodes:
                 slots = (hashes >> np.uint64(shift)) & mask
                 if len(np.unique(slots)) == len(hashes):
                     self.shift, self.mask = np.uint64(shift), None if shift == 64 - bits else mask
+                    self.bits_mask = mask  # the compiled lookup masks in either case
                     self.code = np.full(1 << bits, len(hashes), dtype=np.intp)
                     self.code[slots] = np.arange(len(hashes))
                     self.full = np.zeros(1 << bits, dtype=np.uint64)
@@ -762,22 +763,22 @@ class _HashCodes:
                     return
             bits += 1
 
-    def __call__(self, h: np.ndarray) -> np.ndarray | None:
-        slot = h >> self.shift
-        if self.mask is not None:
-            slot &= self.mask
-        # below 2**bits: the same integers as intp, which indexes without the cast to intp an uint64 index costs
-        # each gather (7.5 -> 3.4 ns a row measured for 180 hashes)
-        slot = slot.view(np.intp)
-        if (self.full[slot] != h).any():
-            return None
-        return self.code[slot]
+    def __call__(self, h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        """The codes of the hashes ``h`` (into ``out``), or None when one is not a seen hash (compiled:
+        ``explore.engine.cellcount.group_codes``)."""
+        from explore.engine import cellcount
+
+        out = np.empty(len(h), dtype=np.intp) if out is None else out
+        found = cellcount.group_codes(
+            h, out, True, self.shift, self.bits_mask, self.code, self.full, len(self.code)
+        )
+        return out if found else None
 
 
 def _stream_cells(
     log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
 ) -> tuple[pd.DataFrame, _Cells] | None:
-    """``_read_cells`` for a big binary DuckDB log, counted in numpy; None when it does not apply (a small log,
+    """``_read_cells`` for a big binary DuckDB log, counted by ``explore.engine.cellcount``; None when it does not apply (a small log,
     Spark, groups not codable, an exact score off any grid, a dense table too big) or when a row had a group value
     the sample did not see or a score off the grid (then DuckDB's cells count the request)."""
     if (
@@ -842,30 +843,31 @@ def _stream_cells(
         # Defined exactly for a label and a finite score (the losses are clipped): then counted from the cells.
         labelled = (ycode >= 0) & np.isfinite(np.tile(values, YP))
         derive_count = all((t[1].astype(bool) == labelled).all() for t in tables)
+    from explore.engine import cellcount  # numba: imported by this path only
+
     fill = grid.first / grid.steps if grid is not None else 0.0  # the score put in a missing one's place
     counts = np.zeros(size, dtype=np.int64)
     sx = np.zeros((len(sums), 3, coded.size))
-    # The rows' keys, held over batches until they are as many as the table's slots, then counted by one bincount:
-    # its cost is the rows' plus the table's, so a big table (24 windows × 10,001 exact scores) is no longer
-    # zeroed and added for each batch of a few 100k rows.
-    keys = np.empty(0, dtype=np.intp)
-    held = 0
-
-    def flush() -> None:
-        nonlocal held
-        if held:
-            counts[:] += np.bincount(keys[:held], minlength=size)
-            held = 0
-
+    mapped = cell_of is not None
+    if cell_of is None:
+        cell_of = np.zeros(0, dtype=np.intp)
+    zero, no_code, no_full = np.uint64(0), np.zeros(1, dtype=np.intp), np.zeros(1, dtype=np.uint64)
+    g = r = np.empty(0, dtype=np.intp)
     reader = log.con.sql(q).to_arrow_reader(STREAM_BATCH)
     try:
         for batch in reader:
             m = batch.num_rows
             if m == 0:
                 continue
-            g = batch.column(0).to_numpy()
-            g = lookup(g) if lookup is not None else g.astype(np.intp)
-            if g is None or g.max() >= coded.size:  # keys the sample did not see
+            if len(g) < m:
+                g, r = np.empty(m, dtype=np.intp), np.empty(m, dtype=np.intp)
+            codes, cell = g[:m], r[:m]
+            raw = batch.column(0).to_numpy()
+            if lookup is not None:
+                seen = lookup(raw, codes) is not None
+            else:
+                seen = cellcount.group_codes(raw, codes, False, zero, zero, no_code, no_full, coded.size)
+            if not seen:  # keys the sample did not see
                 if (
                     lookup is not None
                 ):  # remembered: this grouping's next request goes to DuckDB's cells at once
@@ -873,56 +875,30 @@ def _stream_cells(
                 return None
             yp = batch.column(1).to_numpy()
             s = batch.column(2).to_numpy()
-            finite = np.isfinite(s)
-            every = bool(finite.all())
-            if grid is not None:
-                sv = s if every else np.where(finite, s, fill)
-                t = sv * grid.steps
-                np.rint(t, out=t)
-                if (t / grid.steps != sv).any() or t.min() < grid.first or t.max() - grid.first >= grid.slots:
+            if (
+                grid is not None
+            ):  # cell = (label/prediction code, exact slot): the exact cells' and the tables' index
+                if not cellcount.grid_cells(yp, s, grid.steps, grid.first, grid.slots, G1, fill, cell):
                     log.memo["score grid"] = (
                         None  # off the grid: remembered, the next requests skip the stream
                     )
                     return None
-                t -= grid.first
-                # (label/prediction code, exact slot); a multiply, not a table gathered by the uint8 codes (an
-                # index cast to intp first: 3.9 against 1.3 ns a row)
-                r = np.multiply(yp, G1, dtype=np.intp)
-                r += t.astype(np.intp)
-                if not every:
-                    r[~finite] = yp[~finite].astype(np.intp) * G1 + grid.slots
-                part = r if cell_of is None else cell_of[r]
             else:  # a score outside the sample's range shares an edge bin (its ties are in the stated error)
-                t = np.floor(((s if every else np.where(finite, s, bins.lo)) - bins.lo) / width)  # type: ignore[union-attr]
-                np.clip(t, -1, bins.n, out=t)  # type: ignore[union-attr]
-                t += 1
-                part = t.astype(np.intp)
-                if not every:
-                    part[~finite] = S - 1
-                part += yp.astype(np.intp) * S
-            if held + m > len(keys):
-                flush()
-            if m > len(keys):
-                keys = np.empty(max(m, size), dtype=np.intp)
-            out = keys[held : held + m]
-            np.multiply(g, YP * S, out=out)
-            out += part
-            held += m
-            if held >= size:
-                flush()
+                cellcount.bin_cells(yp, s, bins.lo, width, bins.n, S, cell)  # type: ignore[union-attr]
+            cellcount.count_cells(codes, cell, counts, YP * S, cell_of, mapped)
             for i in range(len(sums)):
-                if grid is not None:  # per-row losses looked up by (label/prediction code, exact slot) = r
-                    xs = tables[i][0][r]
+                if grid is not None:  # per-row losses looked up by (label/prediction code, exact slot)
+                    loss, defined = tables[i]
+                    cellcount.group_sums(codes, cell, loss, sx[i, 1], sx[i, 2], True)
                     if not derive_count:
-                        sx[i, 0] += np.bincount(g, weights=tables[i][1][r], minlength=coded.size)
-                else:
+                        cellcount.group_sums(codes, cell, defined, sx[i, 0], sx[i, 0], False)
+                else:  # the per-row losses DuckDB streamed (scores on no grid)
                     x = batch.column(3 + i).to_numpy()
                     okb = np.isfinite(x)
                     xs = np.where(okb, x, 0.0)
-                    sx[i, 0] += np.bincount(g, weights=okb, minlength=coded.size)
-                sx[i, 1] += np.bincount(g, weights=xs, minlength=coded.size)
-                sx[i, 2] += np.bincount(g, weights=xs * xs, minlength=coded.size)
-        flush()
+                    sx[i, 0] += np.bincount(codes, weights=okb, minlength=coded.size)
+                    sx[i, 1] += np.bincount(codes, weights=xs, minlength=coded.size)
+                    sx[i, 2] += np.bincount(codes, weights=xs * xs, minlength=coded.size)
     finally:
         reader.close()
     by_code = counts.reshape(coded.size, YP * S).sum(axis=1)
