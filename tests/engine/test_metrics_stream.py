@@ -326,7 +326,9 @@ def test_the_compiled_loops_equal_numpys_formulas():
     r = np.empty(m, dtype=np.intp)
     assert cellcount.grid_cells(yp, s, steps, first, slots, G1, 0.0, r)
     finite = np.isfinite(s)
-    expected = yp.astype(np.intp) * G1 + np.where(finite, np.rint(np.where(finite, s, 0.0) * steps) - first, slots)
+    expected = yp.astype(np.intp) * G1 + np.where(
+        finite, np.rint(np.where(finite, s, 0.0) * steps) - first, slots
+    )
     assert (r == expected).all()
     for off in (0.005, 1.02, -0.01):  # off the grid, above the last slot, below the first
         t = s.copy()
