@@ -88,3 +88,23 @@ def group_sums(g, r, table, total, squares, with_squares):  # pragma: no cover  
     else:
         for i in range(g.shape[0]):
             total[g[i]] += table[r[i]]
+
+
+def warm() -> None:
+    """Load (or compile) every loop for the types the stream passes, on a few rows: numba loads each compiled
+    specialization at its first call (about 0.5 s CPU in all, import included), which a caller can run in a
+    thread while DuckDB reads (its queries release the GIL)."""
+    m = 4
+    g, r = np.zeros(m, dtype=np.intp), np.zeros(m, dtype=np.intp)
+    yp, s = np.zeros(m, dtype=np.uint8), np.zeros(m)
+    none = np.zeros(0, dtype=np.intp)
+    group_codes(
+        np.zeros(m, dtype=np.int32), g, False, np.uint64(0), np.uint64(0), g, np.zeros(1, np.uint64), 1
+    )
+    group_codes(
+        np.zeros(m, dtype=np.uint64), g, True, np.uint64(0), np.uint64(0), g, np.zeros(1, np.uint64), 1
+    )
+    grid_cells(yp, s, 1, 0, 1, 2, 0.0, r)
+    bin_cells(yp, s, 0.0, 1.0, 1, 4, r)
+    count_cells(g, r, np.zeros(4, dtype=np.int64), 1, none, False)
+    group_sums(g, r, np.zeros(4), np.zeros(1), np.zeros(1), True)

@@ -364,3 +364,46 @@ def test_the_compiled_loops_equal_numpys_formulas():
     assert not cellcount.group_codes(
         np.append(g, -1).astype(np.int32), np.empty(m + 1, np.intp), False, *none, G
     )
+
+
+@pytest.mark.parametrize("layout", ["month", "half"])
+def test_windows_read_from_the_partitions_only_when_each_holds_one_window(
+    tmp_path, streamed, monkeypatch, layout
+):
+    """Monthly partitions: calendar months (and quarters) are counted from the partition column — the same cells as
+    the search over every timestamp and as DuckDB's — with a month without rows, rows without a timestamp (the
+    condition kept) and a month with one class only; weeks, or partitions that are not months ("half"), keep
+    the search."""
+    import dataclasses
+
+    df, first = _odd_log(tmp_path)
+    first.con.close()
+    df = df[df["t"].dt.month != 2].reset_index(drop=True)  # February: no rows
+    march = df["t"].dt.month == 3
+    df.loc[march, "t"] += pd.Timedelta(days=31)  # in April: two quarters
+    df.loc[march, "y"] = "yes"  # April: one class only
+    df.loc[::97, "t"] = pd.NaT
+    if layout == "month":
+        part = df["t"].dt.strftime("%Y-%m").fillna("2024-01")
+    else:
+        part = pd.Series(np.arange(len(df)) % 2, index=df.index).astype(str)
+    root = tmp_path / "parts"
+    for value, rows in df.groupby(part):
+        (root / f"{layout}={value}").mkdir(parents=True)
+        rows.to_parquet(root / f"{layout}={value}" / "part-0.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    log = open_log(EngineSource(root), roles, task="binary", classes=["no", "yes"], positive="yes")
+    for unit, by_partition in (("month", layout == "month"), ("quarter", layout == "month"), ("week", False)):
+        windows = by_time_window(log, unit)
+        assert (windows.by_partition is not None) == by_partition, unit
+        if by_partition:
+            code, present = windows.by_partition
+            assert "month" in code and present == windows.where  # rows without a timestamp: still left out
+        a, b = _both(log, monkeypatch, lambda w=windows: grouped_metrics(log, w))
+        _same(a, b)
+        searched = grouped_metrics(log, dataclasses.replace(windows, by_partition=None))
+        _same(a, searched)
+        if unit == "month":
+            assert len(a[0]) == 2  # January and April: February and March have no row
+    assert all(streamed)
+    log.con.close()
