@@ -407,3 +407,42 @@ def test_windows_read_from_the_partitions_only_when_each_holds_one_window(
             assert len(a[0]) == 2  # January and April: February and March have no row
     assert all(streamed)
     log.con.close()
+
+
+def test_keys_from_the_first_rows_and_the_sample_when_they_miss_one(tmp_path, streamed, monkeypatch):
+    """Once the score's statistics are known, a grouping's keys come from the log's first rows (the scan stops
+    there); a key only later rows hold is found by the stream, which then draws the system sample's keys and
+    counts the request itself — the same table as DuckDB's cells."""
+    df, first = _odd_log(tmp_path)
+    first.con.close()
+    df = df.sort_values("city", na_position="first").reset_index(drop=True)  # Nice: in the last rows only
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    log = open_log(
+        EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=["no", "yes"], positive="yes"
+    )
+    monkeypatch.setattr(engine_metrics, "GROUP_SAMPLE_ROWS", 500)
+    monkeypatch.setattr(engine_metrics, "_small_sample", lambda log: "USING SAMPLE 100 PERCENT (system, 0)")
+    grouped_metrics(log, None)  # the score's statistics
+    city = by_columns(log, ["city"])
+    drawn = []
+    sql = log.sql
+
+    def spy(q, *args):
+        if "_seen" in q and "CREATE" in q:
+            drawn.append("LIMIT 500" in q)
+        return sql(q, *args)
+
+    monkeypatch.setattr(log, "sql", spy)
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, city))
+    assert drawn == [True, False]  # the first rows, then the sample
+    assert all(streamed)
+    _same(a, b)
+    assert sorted(a[0]["city"].dropna()) == ["Lyon", "Nice"]
+    table, hashes, first_rows = log.memo[("seen keys", city.exprs, city.where, None)]
+    assert len(hashes) == 3 and not first_rows
+    streamed.clear()
+    again = grouped_metrics(log, city)  # the sample's keys are kept: one stream, no draw
+    assert drawn == [True, False] and streamed == [True]
+    _same(again, a)
+    log.con.close()
