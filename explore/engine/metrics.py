@@ -803,9 +803,10 @@ def _load_cellcount() -> None:
 def _stream_cells(
     log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
 ) -> tuple[pd.DataFrame, _Cells] | None:
-    """``_read_cells`` for a big binary DuckDB log, counted by ``explore.engine.cellcount``; None when it does not apply (a small log,
-    Spark, groups not codable, an exact score off any grid, a dense table too big) or when a row had a group value
-    the sample did not see or a score off the grid (then DuckDB's cells count the request)."""
+    """``_read_cells`` for a big binary DuckDB log, counted by ``explore.engine.cellcount``; None when it does not
+    apply (a small log, Spark, groups not codable, an exact score off any grid, a dense table too big) or when a
+    row had a group value the sample did not see or a score off the grid (then DuckDB's cells count the request;
+    keys drawn from the first rows only are drawn again from the system sample first)."""
     if (
         log.task != "binary"
         or not log.has_score
@@ -813,8 +814,8 @@ def _stream_cells(
         or int(_over_all_rows(log, "count(*)")) <= STREAM_ROWS
     ):
         return None
-    # The compiled loops are loaded in a thread meanwhile: their first load in a process (≈ 0.5 s CPU, numba's
-    # import included) overlaps the sample and the first batches DuckDB reads, which release the GIL.
+    # The compiled loops are loaded in a thread meanwhile: their first load in a process (≈ 0.4 s CPU, numba's
+    # import included) overlaps the sample and the first batch DuckDB reads, which release the GIL.
     loading = threading.Thread(target=_load_cellcount, daemon=True)
     loading.start()
     coded = _coded(log, grouping, where)
@@ -914,9 +915,7 @@ def _stream_cells(
             # cell = (label/prediction code, exact slot): the exact cells' and the loss tables' index
             if grid is not None:
                 if not cellcount.grid_cells(yp, s, grid.steps, grid.first, grid.slots, G1, fill, cell):
-                    log.memo["score grid"] = (
-                        None  # off the grid: remembered, the next requests skip the stream
-                    )
+                    log.memo["score grid"] = None  # remembered: the next requests skip the stream
                     return None
             else:  # a score outside the sample's range shares an edge bin (its ties are in the stated error)
                 cellcount.bin_cells(yp, s, bins.lo, width, bins.n, S, cell)  # type: ignore[union-attr]

@@ -1,5 +1,6 @@
-"""A big binary log's cells counted in numpy (explore.engine.metrics._stream_cells): the same keys and numbers as
-DuckDB's cells and the pandas path, and every case it cannot count exactly sent back to DuckDB's cells."""
+"""A big binary log's cells counted from streamed rows (explore.engine.metrics._stream_cells, its loops in
+explore.engine.cellcount): the same keys and numbers as DuckDB's cells and the pandas path, and every case it
+cannot count exactly sent back to DuckDB's cells."""
 
 from __future__ import annotations
 
