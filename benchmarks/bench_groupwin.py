@@ -8,8 +8,8 @@ script does not write one), each of the same process's runs:
 * ``floor``: plain DuckDB aggregations over the same files — the 3-column group-by with the label and the
   prediction (``f15, f16, f17, label, pred, count(*)``) and the windows' cells without any metric (``month,
   label, pred, score, count(*)``, ``month`` the hive partition column);
-* ``cells in numpy``: ``grouped_metrics`` as the app calls it (``explore.engine.metrics._stream_cells``: DuckDB
-  streams each row's codes, numpy counts the cells);
+* ``streamed cells``: ``grouped_metrics`` as the app calls it (``explore.engine.metrics._stream_cells``: DuckDB
+  streams each row's codes, compiled loops — explore.engine.cellcount — count the cells);
 * ``DuckDB cells``: the same calls with the streaming path off (``STREAM_ROWS`` above the log's rows): the
   engine before issue 14.
 
@@ -53,6 +53,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="6GB")
     ap.add_argument("--repeat", type=int, default=1, help="runs of every configuration, interleaved")
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        choices=["streamed cells", "DuckDB cells"],
+        default=["streamed cells", "DuckDB cells"],
+        help="the engine configurations beside the floor (DuckDB cells: ≈ 15 s CPU at 100M rows)",
+    )
     args = ap.parse_args()
     folder = Path(args.dest) / f"log_{args.rows}"
     if not (folder / "_done").exists():
@@ -88,7 +95,9 @@ def main() -> None:
     for _ in range(args.repeat):
         with _log(folder, args.threads, args.memory_limit) as log:
             floor(log)
-        for config, rows in (("cells in numpy", streaming), ("DuckDB cells", 10**15)):
+        for config, rows in (("streamed cells", streaming), ("DuckDB cells", 10**15)):
+            if config not in args.configs:
+                continue
             engine_metrics.STREAM_ROWS = rows
             with _log(folder, args.threads, args.memory_limit) as log:
                 engine(config, log)
@@ -98,7 +107,7 @@ def main() -> None:
     )
     for op in ("group-by", "windows"):
         floor = min(figures[("floor", op)])
-        for config in ("floor", "cells in numpy", "DuckDB cells"):
+        for config in ("floor", *args.configs):
             wall, cpu = min(figures[(config, op)])
             print(
                 f"  {op:<10s} {config:<16s} {wall:7.2f} s  CPU {cpu:7.2f} s   "

@@ -5,7 +5,7 @@ The engine returns per-group sufficient statistics — counts of the confusion m
 placement sums by window functions over (group, score) blocks — and the interval formulas of
 ``explore.stats.metrics`` finish the job, so a log in DuckDB and the same rows in pandas give the same numbers.
 A binary log gets all of them from one pass per request: the (group, label, score) cells (``_read_cells``; on a
-big DuckDB log counted in numpy from per-row codes DuckDB streams, ``_stream_cells``), finished in numpy
+big DuckDB log counted by compiled loops from per-row codes DuckDB streams, ``_stream_cells``), finished in numpy
 (``CellsCtx``); past ``CELL_BUDGET`` cells the score is binned and each ROC AUC row's ``note``
 states its exact maximum error. Multiclass and regression logs: no query per statistic either (``explore.engine.onepass``). The one difference: the multiclass macro ROC AUC never bootstraps (that would resample rows); its interval is
 the normal one, and the ``note`` says so.
@@ -13,6 +13,8 @@ the normal one, and the ``note`` says so.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,13 +61,16 @@ class Grouping:
 
     ``code`` / ``levels``: when the groups are known in advance (calendar windows), each row's group as an integer
     (0 … len(levels) − 1) and each code's key as a SQL literal — a binary request on a big log then counts its
-    cells in numpy (``_stream_cells``)."""
+    cells from streamed rows (``_stream_cells``)."""
 
     exprs: tuple[str, ...]
     names: tuple[str, ...]
     where: str | None = None
     code: str | None = None
     levels: tuple[str, ...] = ()
+    # Calendar windows that are the log's partitions (``_partition_windows``): the same codes from the partition
+    # columns, and the condition still needed (None: every row has a timestamp).
+    by_partition: tuple[str, str | None] | None = None
 
 
 def _finite(x: str) -> str:
@@ -544,7 +549,7 @@ def _aggregate(
 def _read_cells(
     log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
 ) -> tuple[pd.DataFrame, _Cells]:
-    """``(keys, cells)``: the groups and the one aggregation of the request's rows (counted in numpy on a big
+    """``(keys, cells)``: the groups and the one aggregation of the request's rows (counted from streamed rows on a big
     DuckDB log when its groups have codes: ``_stream_cells``)."""
 
     streamed = _stream_cells(log, grouping, where, sum_keys)
@@ -594,12 +599,12 @@ def _read_cells(
     return keys, cells
 
 
-# ---- binary logs at scale: the cells counted in numpy ------------------------------------------------------
+# ---- binary logs at scale: the cells counted from streamed rows -----------------------------------------------
 #
 # Above STREAM_ROWS rows (DuckDB), the cells are not a DuckDB hash aggregation (its hash table was most of the
 # request's cost): DuckDB computes, in parallel, each row's integer group code, label and prediction codes and
-# score, streamed as Arrow record batches, and numpy counts the cells with np.bincount over a packed integer key
-# into a dense (group × label/prediction × score slot) table. benchmarks/bench_groupwin.py, CPU seconds of the
+# score, streamed as Arrow record batches, and compiled loops (explore.engine.cellcount) count the cells into a
+# dense (group × label/prediction × score slot) table. benchmarks/bench_groupwin.py, CPU seconds of the
 # request (loaded machine, same run), 10M rows: 3 string columns × 138 bins 0.83 against 1.32 for DuckDB's
 # cells; 24 windows × 10,001 exact scores 0.76 against 0.96; 100M: 7.55 against 12.03 and 6.39 against 7.75.
 STREAM_ROWS = 2_000_000
@@ -687,6 +692,10 @@ def _coded(log: LogTable, grouping: Any, where: str | None) -> _Coded | None:
         return _Coded("0", 1, conds, True, lambda present: pd.DataFrame(index=range(1)))
     if grouping.code is not None:
         levels = grouping.levels
+        code = grouping.code
+        if grouping.by_partition is not None:  # the same code for every row, without reading the timestamps
+            code, present = grouping.by_partition
+            conds = [c for c in (present, where) if c]
 
         def window_keys(present: np.ndarray) -> pd.DataFrame:
             if not len(present):
@@ -698,16 +707,19 @@ def _coded(log: LogTable, grouping: Any, where: str | None) -> _Coded | None:
                 .set_axis(list(grouping.names), axis=1)
             )
 
-        return _Coded(f"({grouping.code})", len(levels), conds, False, window_keys)
+        return _Coded(f"({code})", len(levels), conds, False, window_keys)
     memo = ("seen keys", grouping.exprs, grouping.where, where)
-    if memo not in log.memo:
+    if memo not in log.memo or log.memo[memo] == "sample":
+        thorough = log.memo.get(memo) == "sample"  # the first rows missed a key: the system sample's keys
         ks = [f"k{i}" for i in range(len(grouping.exprs))]
         cols = ", ".join(f"{e} AS {k}" for e, k in zip(grouping.exprs, ks, strict=True))
         cond = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
         order = ", ".join(f"{k} NULLS LAST" for k in ks)
-        table = f"_seen{len([k for k in log.memo if isinstance(k, tuple) and k[0] == 'seen keys'])}"
+        log.memo["seen tables"] = log.memo.get("seen tables", -1) + 1  # a new name for each draw
+        table = f"_seen{log.memo['seen tables']}"
         draw = _small_sample(log)
         sampled, hashed = f"(SELECT * FROM rows {draw}) AS rows {cond}", _key_hash(list(grouping.exprs))
+        first_rows = False
         if "score stats" not in log.memo and log.has_score:
             # The log's first request: one sample pass for the keys and the score's statistics (_score_stats).
             inside = " AND ".join(f"({c})" for c in conds) or "TRUE"
@@ -717,6 +729,12 @@ def _coded(log: LogTable, grouping: Any, where: str | None) -> _Coded | None:
             )
             _score_stats(log, (draw, "_sample"))
             sampled, hashed, cols = "_sample WHERE inside", "h", ", ".join(ks)
+        elif draw and not thorough:
+            # The first rows within the conditions: the scan stops there (3 string keys at 100M rows: 0.01 s CPU
+            # against 0.5 s for the system sample, which reads every row group). A key they missed is found by the
+            # stream, which then comes back for the system sample's keys (_stream_cells).
+            sampled = f"(SELECT * FROM rows AS rows {cond} LIMIT {GROUP_SAMPLE_ROWS}) AS rows"
+            first_rows = True
         log.sql(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, (row_number() OVER (ORDER BY {order}) - 1) AS g "
             f"FROM (SELECT DISTINCT {cols}, {hashed} AS h "
@@ -726,12 +744,13 @@ def _coded(log: LogTable, grouping: Any, where: str | None) -> _Coded | None:
         h = log.sql(f"SELECT h FROM {table} ORDER BY g").fetchnumpy()["h"]
         h = np.asarray(h, dtype=np.uint64)
         ok = 0 < len(h) <= MAX_CODED_GROUPS and len(np.unique(h)) == len(h)
-        log.memo[memo] = (table, h) if ok else None
+        log.memo[memo] = (table, h, first_rows) if ok else None
         if ok:  # for _estimate_groups: the groups the sample saw
-            log.memo.setdefault(("groups", grouping.exprs, grouping.where, where), len(h))
+            groups = ("groups", grouping.exprs, grouping.where, where)
+            log.memo[groups] = len(h) if thorough else log.memo.get(groups, len(h))
     if log.memo[memo] is None:
         return None
-    table, hashes = log.memo[memo]
+    table, hashes, _ = log.memo[memo]
 
     def keys(present: np.ndarray) -> pd.DataFrame:
         listed = ", ".join(map(str, present.tolist())) or "NULL"
@@ -754,6 +773,7 @@ class _HashCodes:
                 slots = (hashes >> np.uint64(shift)) & mask
                 if len(np.unique(slots)) == len(hashes):
                     self.shift, self.mask = np.uint64(shift), None if shift == 64 - bits else mask
+                    self.bits_mask = mask  # the compiled lookup masks in either case
                     self.code = np.full(1 << bits, len(hashes), dtype=np.intp)
                     self.code[slots] = np.arange(len(hashes))
                     self.full = np.zeros(1 << bits, dtype=np.uint64)
@@ -762,24 +782,31 @@ class _HashCodes:
                     return
             bits += 1
 
-    def __call__(self, h: np.ndarray) -> np.ndarray | None:
-        slot = h >> self.shift
-        if self.mask is not None:
-            slot &= self.mask
-        # below 2**bits: the same integers as intp, which indexes without the cast to intp an uint64 index costs
-        # each gather (7.5 -> 3.4 ns a row measured for 180 hashes)
-        slot = slot.view(np.intp)
-        if (self.full[slot] != h).any():
-            return None
-        return self.code[slot]
+    def __call__(self, h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        """The codes of the hashes ``h`` (into ``out``), or None when one is not a seen hash (compiled:
+        ``explore.engine.cellcount.group_codes``)."""
+        from explore.engine import cellcount
+
+        out = np.empty(len(h), dtype=np.intp) if out is None else out
+        found = cellcount.group_codes(
+            h, out, True, self.shift, self.bits_mask, self.code, self.full, len(self.code)
+        )
+        return out if found else None
+
+
+def _load_cellcount() -> None:
+    from explore.engine import cellcount
+
+    cellcount.warm()
 
 
 def _stream_cells(
     log: LogTable, grouping: Any, where: str | None, sum_keys: list[str]
 ) -> tuple[pd.DataFrame, _Cells] | None:
-    """``_read_cells`` for a big binary DuckDB log, counted in numpy; None when it does not apply (a small log,
-    Spark, groups not codable, an exact score off any grid, a dense table too big) or when a row had a group value
-    the sample did not see or a score off the grid (then DuckDB's cells count the request)."""
+    """``_read_cells`` for a big binary DuckDB log, counted by ``explore.engine.cellcount``; None when it does not
+    apply (a small log, Spark, groups not codable, an exact score off any grid, a dense table too big) or when a
+    row had a group value the sample did not see or a score off the grid (then DuckDB's cells count the request;
+    keys drawn from the first rows only are drawn again from the system sample first)."""
     if (
         log.task != "binary"
         or not log.has_score
@@ -787,6 +814,10 @@ def _stream_cells(
         or int(_over_all_rows(log, "count(*)")) <= STREAM_ROWS
     ):
         return None
+    # The compiled loops are loaded in a thread meanwhile: their first load in a process (≈ 0.4 s CPU, numba's
+    # import included) overlaps the sample and the first batch DuckDB reads, which release the GIL.
+    loading = threading.Thread(target=_load_cellcount, daemon=True)
+    loading.start()
     coded = _coded(log, grouping, where)
     if coded is None:
         return None
@@ -845,86 +876,67 @@ def _stream_cells(
     fill = grid.first / grid.steps if grid is not None else 0.0  # the score put in a missing one's place
     counts = np.zeros(size, dtype=np.int64)
     sx = np.zeros((len(sums), 3, coded.size))
-    # The rows' keys, held over batches until they are as many as the table's slots, then counted by one bincount:
-    # its cost is the rows' plus the table's, so a big table (24 windows × 10,001 exact scores) is no longer
-    # zeroed and added for each batch of a few 100k rows.
-    keys = np.empty(0, dtype=np.intp)
-    held = 0
-
-    def flush() -> None:
-        nonlocal held
-        if held:
-            counts[:] += np.bincount(keys[:held], minlength=size)
-            held = 0
-
+    mapped = cell_of is not None
+    if cell_of is None:
+        cell_of = np.zeros(0, dtype=np.intp)
+    zero, no_code, no_full = np.uint64(0), np.zeros(1, dtype=np.intp), np.zeros(1, dtype=np.uint64)
+    g = r = np.empty(0, dtype=np.intp)
+    retry = False
     reader = log.con.sql(q).to_arrow_reader(STREAM_BATCH)
     try:
-        for batch in reader:
+        batches = iter(reader)
+        first_batch = next(batches, None)  # DuckDB reads while the loops load
+        loading.join()
+        from explore.engine import cellcount  # numba: imported by this path only
+
+        for batch in itertools.chain([first_batch] if first_batch is not None else [], batches):
             m = batch.num_rows
             if m == 0:
                 continue
-            g = batch.column(0).to_numpy()
-            g = lookup(g) if lookup is not None else g.astype(np.intp)
-            if g is None or g.max() >= coded.size:  # keys the sample did not see
-                if (
-                    lookup is not None
-                ):  # remembered: this grouping's next request goes to DuckDB's cells at once
-                    log.memo[("seen keys", grouping.exprs, grouping.where, where)] = None
+            if len(g) < m:
+                g, r = np.empty(m, dtype=np.intp), np.empty(m, dtype=np.intp)
+            codes, cell = g[:m], r[:m]
+            raw = batch.column(0).to_numpy()
+            if lookup is not None:
+                seen = lookup(raw, codes) is not None
+            else:
+                seen = cellcount.group_codes(raw, codes, False, zero, zero, no_code, no_full, coded.size)
+            if not seen:  # keys the sample did not see
+                if lookup is not None:
+                    memo = ("seen keys", grouping.exprs, grouping.where, where)
+                    if log.memo[memo][2]:  # the first rows' keys: once more with the system sample's
+                        log.memo[memo] = "sample"
+                        retry = True
+                        break
+                    log.memo[memo] = None  # remembered: this grouping's next request goes to DuckDB's cells
                 return None
             yp = batch.column(1).to_numpy()
             s = batch.column(2).to_numpy()
-            finite = np.isfinite(s)
-            every = bool(finite.all())
+            # cell = (label/prediction code, exact slot): the exact cells' and the loss tables' index
             if grid is not None:
-                sv = s if every else np.where(finite, s, fill)
-                t = sv * grid.steps
-                np.rint(t, out=t)
-                if (t / grid.steps != sv).any() or t.min() < grid.first or t.max() - grid.first >= grid.slots:
-                    log.memo["score grid"] = (
-                        None  # off the grid: remembered, the next requests skip the stream
-                    )
+                if not cellcount.grid_cells(yp, s, grid.steps, grid.first, grid.slots, G1, fill, cell):
+                    log.memo["score grid"] = None  # remembered: the next requests skip the stream
                     return None
-                t -= grid.first
-                # (label/prediction code, exact slot); a multiply, not a table gathered by the uint8 codes (an
-                # index cast to intp first: 3.9 against 1.3 ns a row)
-                r = np.multiply(yp, G1, dtype=np.intp)
-                r += t.astype(np.intp)
-                if not every:
-                    r[~finite] = yp[~finite].astype(np.intp) * G1 + grid.slots
-                part = r if cell_of is None else cell_of[r]
             else:  # a score outside the sample's range shares an edge bin (its ties are in the stated error)
-                t = np.floor(((s if every else np.where(finite, s, bins.lo)) - bins.lo) / width)  # type: ignore[union-attr]
-                np.clip(t, -1, bins.n, out=t)  # type: ignore[union-attr]
-                t += 1
-                part = t.astype(np.intp)
-                if not every:
-                    part[~finite] = S - 1
-                part += yp.astype(np.intp) * S
-            if held + m > len(keys):
-                flush()
-            if m > len(keys):
-                keys = np.empty(max(m, size), dtype=np.intp)
-            out = keys[held : held + m]
-            np.multiply(g, YP * S, out=out)
-            out += part
-            held += m
-            if held >= size:
-                flush()
+                cellcount.bin_cells(yp, s, bins.lo, width, bins.n, S, cell)  # type: ignore[union-attr]
+            cellcount.count_cells(codes, cell, counts, YP * S, cell_of, mapped)
             for i in range(len(sums)):
-                if grid is not None:  # per-row losses looked up by (label/prediction code, exact slot) = r
-                    xs = tables[i][0][r]
+                if grid is not None:  # per-row losses looked up by (label/prediction code, exact slot)
+                    loss, defined = tables[i]
+                    cellcount.group_sums(codes, cell, loss, sx[i, 1], sx[i, 2], True)
                     if not derive_count:
-                        sx[i, 0] += np.bincount(g, weights=tables[i][1][r], minlength=coded.size)
-                else:
+                        cellcount.group_sums(codes, cell, defined, sx[i, 0], sx[i, 0], False)
+                else:  # the per-row losses DuckDB streamed (scores on no grid)
                     x = batch.column(3 + i).to_numpy()
                     okb = np.isfinite(x)
                     xs = np.where(okb, x, 0.0)
-                    sx[i, 0] += np.bincount(g, weights=okb, minlength=coded.size)
-                sx[i, 1] += np.bincount(g, weights=xs, minlength=coded.size)
-                sx[i, 2] += np.bincount(g, weights=xs * xs, minlength=coded.size)
-        flush()
+                    sx[i, 0] += np.bincount(codes, weights=okb, minlength=coded.size)
+                    sx[i, 1] += np.bincount(codes, weights=xs, minlength=coded.size)
+                    sx[i, 2] += np.bincount(codes, weights=xs * xs, minlength=coded.size)
     finally:
         reader.close()
+    if retry:
+        return _stream_cells(log, grouping, where, sum_keys)
     by_code = counts.reshape(coded.size, YP * S).sum(axis=1)
     if tables and derive_count:  # rows with a label and a finite score, per group
         dense = counts.reshape(coded.size, YP, S)
@@ -1417,7 +1429,12 @@ def by_time_window(log: LogTable, unit: str = "month", *, n_windows: int = 12) -
     tv = time_value(log)
     levels = tuple(f"TIMESTAMP '{s}'" for s in np.datetime_as_string(starts, unit="us"))
     windows = Grouping(
-        (_window_search(tv, starts),), ("window",), present, _window_search(tv, starts, codes=True), levels
+        (_window_search(tv, starts),),
+        ("window",),
+        present,
+        _window_search(tv, starts, codes=True),
+        levels,
+        _partition_windows(log, starts, present),
     )
     # Their number (at most: a window may hold no row) stands for _estimate_groups' sample of the rows.
     log.memo[("groups", windows.exprs, windows.where, None)] = len(starts)
@@ -1458,7 +1475,21 @@ def _calendar_starts(log: LogTable, unit: str) -> np.ndarray | None:
 
     if "time range" not in log.memo:
         t = f"CAST(rows.{quote(log.columns.time)} AS TIMESTAMP)"
-        log.memo["time range"] = tuple(log.sql(f"SELECT min({t}), max({t}) FROM rows").fetchall()[0])
+        parts = _partition_columns(log)
+        if parts:
+            # The same pass per partition (CPU at 10M rows: 0.08 s against 0.07 s): the casts to TIMESTAMP are
+            # monotone, so the cast of the lowest is the lowest cast.
+            tv = time_value(log)
+            keys = ", ".join(f"rows.{quote(c)} AS p{i}" for i, c in enumerate(parts))
+            log.sql(
+                f"CREATE OR REPLACE TEMP TABLE _time_parts AS SELECT {keys}, min({tv}) AS lo, max({tv}) AS hi, "
+                f"count(*) - count({tv}) AS missing FROM rows GROUP BY ALL"
+            )
+            log.memo["time by partition"] = "_time_parts"
+            q = "SELECT CAST(min(lo) AS TIMESTAMP), CAST(max(hi) AS TIMESTAMP) FROM _time_parts"
+        else:
+            q = f"SELECT min({t}), max({t}) FROM rows"
+        log.memo["time range"] = tuple(log.sql(q).fetchall()[0])
     lo, hi = log.memo["time range"]
     if lo is None or hi is None:
         return None
@@ -1492,6 +1523,62 @@ def _window_search(t: str, starts: np.ndarray, codes: bool = False) -> str:
         return f"(CASE WHEN {t} < {lit[mid]} THEN {search(a, mid)} ELSE {search(mid, b)} END)"
 
     return search(0, len(lit))
+
+
+def _partition_columns(log: LogTable) -> list[str]:
+    """The log's hive partition columns (``key=`` folders, recorded by ``engine.source.open_source``); DuckDB only."""
+    if "partitions" not in log.memo:
+        cols: list[str] = []
+        if isinstance(log.con, duckdb.DuckDBPyConnection):
+            cols = log.sql("SELECT getvariable('explore_partition_columns')").fetchall()[0][0] or []
+        log.memo["partitions"] = [c for c in cols if c in log.types]
+    return log.memo["partitions"]
+
+
+# Partition values up to which a CASE maps them to windows.
+MAX_PARTITION_VALUES = 4096
+
+
+def _sql_literal(v: Any) -> str | None:
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    if isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_):
+        return str(int(v))
+    return None
+
+
+def _partition_windows(log: LogTable, starts: np.ndarray, present: str) -> tuple[str, str | None] | None:
+    """When every partition's rows fall in one window, each row's window code from its partition values (a CASE
+    evaluated once per vector: the partition columns are constant in a file) instead of the search over its
+    timestamp — the same code for every row with a timestamp, since a partition's lowest and highest timestamps
+    (``_calendar_starts``' pass) are in that window; and the condition ``present`` only if some row has none.
+    None when a partition spans two windows, a value is missing or not a string / integer, or there are none."""
+    table = log.memo.get("time by partition")
+    if table is None or len(starts) < 2:  # one window: its code is a constant already
+        return None
+    memo = ("partition windows", starts.tobytes(), present)
+    if memo not in log.memo:
+        parts = _partition_columns(log)
+        ps = [f"p{i}" for i in range(len(parts))]
+        found = log.sql(
+            f"SELECT {', '.join(ps)}, {_window_search('lo', starts, codes=True)}, "
+            f"{_window_search('hi', starts, codes=True)}, lo IS NULL, missing FROM {table}"
+        ).fetchall()
+        whens, missing, out = [], 0, None
+        for *values, a, b, empty, n_missing in found:
+            missing += int(n_missing)
+            if empty:  # no timestamp in the partition: its rows fail ``present``
+                continue
+            literals = [_sql_literal(v) for v in values]
+            if a != b or None in literals:
+                break
+            cond = " AND ".join(f"rows.{quote(c)} = {lit}" for c, lit in zip(parts, literals, strict=True))
+            whens.append(f"WHEN {cond} THEN {int(a)}")
+        else:
+            if 0 < len(whens) <= MAX_PARTITION_VALUES:
+                out = (f"(CASE {' '.join(whens)} END)", present if missing else None)
+        log.memo[memo] = out
+    return log.memo[memo]
 
 
 def equal_row_windows(log: LogTable, n_windows: int) -> np.ndarray:

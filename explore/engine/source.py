@@ -154,6 +154,9 @@ def open_source(source: EngineSource, *, where: str = "the dataset") -> duckdb.D
     con.execute(
         f"CREATE VIEW source AS SELECT * FROM read_parquet([{file_list}], hive_partitioning = {str(hive).lower()})"
     )
+    if hive:  # the partition columns (``key=`` folders), for queries that can read them instead of a column
+        keys = sorted({part.split("=", 1)[0] for f in files for part in Path(f).parts[:-1] if "=" in part})
+        con.execute("SET VARIABLE explore_partition_columns = ?", [keys])
     return con
 
 

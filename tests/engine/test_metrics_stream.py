@@ -1,5 +1,6 @@
-"""A big binary log's cells counted in numpy (explore.engine.metrics._stream_cells): the same keys and numbers as
-DuckDB's cells and the pandas path, and every case it cannot count exactly sent back to DuckDB's cells."""
+"""A big binary log's cells counted from streamed rows (explore.engine.metrics._stream_cells, its loops in
+explore.engine.cellcount): the same keys and numbers as DuckDB's cells and the pandas path, and every case it
+cannot count exactly sent back to DuckDB's cells."""
 
 from __future__ import annotations
 
@@ -108,31 +109,31 @@ def test_streamed_cells_equal_duckdbs(gridded, streamed, monkeypatch, name):
 
 
 @pytest.mark.parametrize("name", ["months", "a column's bins"])
-def test_keys_held_over_batches_count_as_one_batch_does(gridded, streamed, monkeypatch, name):
-    """The packed keys are held until they are as many as the table's slots, then counted by one bincount: with
-    batches of 7 rows they are held over many batches (the last ones counted after the reader ends); with one
-    batch, counted once. The same rows are counted either way, and the cells are DuckDB's."""
+def test_batches_of_any_size_count_the_same_cells(gridded, streamed, monkeypatch, name):
+    """The compiled pass (explore.engine.cellcount) counts batch by batch into one table: batches of 7 rows and
+    batches as big as DuckDB's reader yields (one per file here) count every row once, into the same cells and
+    sums, and those are DuckDB's."""
+    from explore.engine import cellcount
+
     _, log = gridded
-    bincount = np.bincount
+    count_cells = cellcount.count_cells
     counted: dict[int, list[int]] = {}
     tables = {}
     for batch in (7, 10**6):
         monkeypatch.setattr(engine_metrics, "STREAM_BATCH", batch)
         sizes = counted.setdefault(batch, [])
 
-        def spy(x, *args, sizes=sizes, **kwargs):
-            if kwargs.get("weights") is None and kwargs.get("minlength", 0) > 0:  # the cells' keys
-                sizes.append(len(x))
-            return bincount(x, *args, **kwargs)
+        def spy(g, *args, sizes=sizes):
+            sizes.append(len(g))
+            return count_cells(g, *args)
 
-        monkeypatch.setattr(engine_metrics.np, "bincount", spy)
+        monkeypatch.setattr(cellcount, "count_cells", spy)
         tables[batch] = REQUESTS[name](log)
-        monkeypatch.setattr(engine_metrics.np, "bincount", bincount)
+        monkeypatch.setattr(cellcount, "count_cells", count_cells)
     assert streamed == [True, True]
     rows = sum(counted[10**6])
-    assert len(counted[10**6]) == 1 and rows > 100
-    assert sum(counted[7]) == rows  # every row counted once
-    assert max(counted[7]) > 7 and len(counted[7]) < rows // 7  # held over batches, not a bincount per batch
+    assert rows > 100 and max(counted[7]) <= 7 < max(counted[10**6])
+    assert sum(counted[7]) == rows  # every row counted once, 7 at a time or as DuckDB's reader yields them
     _same(tables[7], tables[10**6])
     _, duckdb_cells = _both(log, monkeypatch, lambda: REQUESTS[name](log))
     _same(tables[7], duckdb_cells)
@@ -305,4 +306,144 @@ def test_a_score_that_is_not_a_probability_has_no_loss_sums_on_either_path(tmp_p
     _same(a, b)
     loss = a[1][a[1]["metric"] == "log loss"]
     assert len(loss) and loss["note"].str.startswith("unavailable").all() and loss["value"].isna().all()
+    log.con.close()
+
+
+def test_the_compiled_loops_equal_numpys_formulas():
+    """explore.engine.cellcount against the numpy it replaced, on rows with missing and infinite scores, scores
+    outside the bins' range, codes at both ends and one label/prediction code only in a group."""
+    from explore.engine import cellcount
+
+    rng = np.random.default_rng(5)
+    m, G, YP, steps, first, slots = 5000, 7, 9, 100, 0, 101
+    G1 = slots + 1
+    g = rng.integers(0, G, m).astype(np.intp)
+    g[:50] = G - 1  # group G-1: one label/prediction code only
+    yp = rng.integers(0, YP, m).astype(np.uint8)
+    yp[g == G - 1] = 4
+    s = rng.integers(0, slots, m) / steps
+    s[::13], s[::29], s[::31] = np.nan, np.inf, -np.inf
+    # grid cells: rint(s × steps) − first, the last slot for a missing score
+    r = np.empty(m, dtype=np.intp)
+    assert cellcount.grid_cells(yp, s, steps, first, slots, G1, 0.0, r)
+    finite = np.isfinite(s)
+    expected = yp.astype(np.intp) * G1 + np.where(
+        finite, np.rint(np.where(finite, s, 0.0) * steps) - first, slots
+    )
+    assert (r == expected).all()
+    for off in (0.005, 1.02, -0.01):  # off the grid, above the last slot, below the first
+        t = s.copy()
+        t[m // 2] = off
+        assert not cellcount.grid_cells(yp, t, steps, first, slots, G1, 0.0, r)
+    # bins: floor((s − lo) / width) clipped to [−1, n], plus one; S − 1 for a missing score
+    lo, width, n = 0.2, 0.05, 12
+    S = n + 3
+    cellcount.bin_cells(yp, s, lo, width, n, S, r)
+    t = np.clip(np.floor((np.where(finite, s, lo) - lo) / width), -1, n) + 1
+    assert (r == np.where(finite, t, S - 1).astype(np.intp) + yp.astype(np.intp) * S).all()
+    # counts (direct and through cell_of) and the sums per group: bincount's
+    counts = np.zeros(G * YP * S, dtype=np.int64)
+    cellcount.count_cells(g, r, counts, YP * S, np.zeros(0, dtype=np.intp), False)
+    assert (counts == np.bincount(g * YP * S + r, minlength=G * YP * S)).all()
+    assert np.count_nonzero(counts.reshape(G, YP * S)[G - 1]) <= S  # the one code's cells only
+    cell_of = rng.integers(0, YP * S, YP * S).astype(np.intp)
+    mapped = np.zeros(G * YP * S, dtype=np.int64)
+    cellcount.count_cells(g, r, mapped, YP * S, cell_of, True)
+    assert (mapped == np.bincount(g * YP * S + cell_of[r], minlength=G * YP * S)).all()
+    table = rng.normal(size=YP * S)
+    total, squares = np.zeros(G), np.zeros(G)
+    cellcount.group_sums(g, r, table, total, squares, True)
+    np.testing.assert_allclose(total, np.bincount(g, weights=table[r], minlength=G), rtol=1e-12)
+    np.testing.assert_allclose(squares, np.bincount(g, weights=table[r] ** 2, minlength=G), rtol=1e-12)
+    # group codes: in [0, size) or refused
+    out = np.empty(m, dtype=np.intp)
+    none = (np.uint64(0), np.uint64(0), np.zeros(1, dtype=np.intp), np.zeros(1, dtype=np.uint64))
+    assert cellcount.group_codes(g.astype(np.int32), out, False, *none, G) and (out == g).all()
+    assert not cellcount.group_codes(
+        np.append(g, G).astype(np.int32), np.empty(m + 1, np.intp), False, *none, G
+    )
+    assert not cellcount.group_codes(
+        np.append(g, -1).astype(np.int32), np.empty(m + 1, np.intp), False, *none, G
+    )
+
+
+@pytest.mark.parametrize("layout", ["month", "half"])
+def test_windows_read_from_the_partitions_only_when_each_holds_one_window(
+    tmp_path, streamed, monkeypatch, layout
+):
+    """Monthly partitions: calendar months (and quarters) are counted from the partition column — the same cells as
+    the search over every timestamp and as DuckDB's — with a month without rows, rows without a timestamp (the
+    condition kept) and a month with one class only; weeks, or partitions that are not months ("half"), keep
+    the search."""
+    import dataclasses
+
+    df, first = _odd_log(tmp_path)
+    first.con.close()
+    df = df[df["t"].dt.month != 2].reset_index(drop=True)  # February: no rows
+    march = df["t"].dt.month == 3
+    df.loc[march, "t"] += pd.Timedelta(days=31)  # in April: two quarters
+    df.loc[march, "y"] = "yes"  # April: one class only
+    df.loc[::97, "t"] = pd.NaT
+    if layout == "month":
+        part = df["t"].dt.strftime("%Y-%m").fillna("2024-01")
+    else:
+        part = pd.Series(np.arange(len(df)) % 2, index=df.index).astype(str)
+    root = tmp_path / "parts"
+    for value, rows in df.groupby(part):
+        (root / f"{layout}={value}").mkdir(parents=True)
+        rows.to_parquet(root / f"{layout}={value}" / "part-0.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    log = open_log(EngineSource(root), roles, task="binary", classes=["no", "yes"], positive="yes")
+    for unit, by_partition in (("month", layout == "month"), ("quarter", layout == "month"), ("week", False)):
+        windows = by_time_window(log, unit)
+        assert (windows.by_partition is not None) == by_partition, unit
+        if by_partition:
+            code, present = windows.by_partition
+            assert "month" in code and present == windows.where  # rows without a timestamp: still left out
+        a, b = _both(log, monkeypatch, lambda w=windows: grouped_metrics(log, w))
+        _same(a, b)
+        searched = grouped_metrics(log, dataclasses.replace(windows, by_partition=None))
+        _same(a, searched)
+        if unit == "month":
+            assert len(a[0]) == 2  # January and April: February and March have no row
+    assert all(streamed)
+    log.con.close()
+
+
+def test_keys_from_the_first_rows_and_the_sample_when_they_miss_one(tmp_path, streamed, monkeypatch):
+    """Once the score's statistics are known, a grouping's keys come from the log's first rows (the scan stops
+    there); a key only later rows hold is found by the stream, which then draws the system sample's keys and
+    counts the request itself — the same table as DuckDB's cells."""
+    df, first = _odd_log(tmp_path)
+    first.con.close()
+    df = df.sort_values("city", na_position="first").reset_index(drop=True)  # Nice: in the last rows only
+    df.to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", time="t", task="binary", positive="yes")
+    log = open_log(
+        EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=["no", "yes"], positive="yes"
+    )
+    monkeypatch.setattr(engine_metrics, "GROUP_SAMPLE_ROWS", 500)
+    monkeypatch.setattr(engine_metrics, "_small_sample", lambda log: "USING SAMPLE 100 PERCENT (system, 0)")
+    grouped_metrics(log, None)  # the score's statistics
+    city = by_columns(log, ["city"])
+    drawn = []
+    sql = log.sql
+
+    def spy(q, *args):
+        if "_seen" in q and "CREATE" in q:
+            drawn.append("LIMIT 500" in q)
+        return sql(q, *args)
+
+    monkeypatch.setattr(log, "sql", spy)
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, city))
+    assert drawn == [True, False]  # the first rows, then the sample
+    assert all(streamed)
+    _same(a, b)
+    assert sorted(a[0]["city"].dropna()) == ["Lyon", "Nice"]
+    table, hashes, first_rows = log.memo[("seen keys", city.exprs, city.where, None)]
+    assert len(hashes) == 3 and not first_rows
+    streamed.clear()
+    again = grouped_metrics(log, city)  # the sample's keys are kept: one stream, no draw
+    assert drawn == [True, False] and streamed == [True]
+    _same(again, a)
     log.con.close()

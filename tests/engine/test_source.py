@@ -34,6 +34,13 @@ def test_a_glob_a_folder_with_hive_partitions_and_a_duckdb_table_read_the_same_r
         con.execute("CREATE TABLE preds AS SELECT * FROM frame")
     table = open_source(EngineSource(db, table="preds"))
     assert table.execute("SELECT count(*) FROM source").fetchone()[0] == 8
+    # the partition columns are recorded for the engine's queries (explore.engine.metrics._partition_columns)
+    partitions = "SELECT getvariable('explore_partition_columns')"
+    assert folder.execute(partitions).fetchone()[0] == ["month"]
+    assert table.execute(partitions).fetchone()[0] is None
+    assert open_source(EngineSource(tmp_path / "logs" / "month=2024-01" / "a.parquet")).execute(
+        partitions
+    ).fetchone()[0] == ["month"]  # a file of a partition folder: DuckDB reads its month too
 
 
 def test_auto_engine_by_size(tmp_path, monkeypatch):
