@@ -102,7 +102,11 @@ def test_the_engine_groups_offer_only_columns_the_engine_groups(make_app, pendin
     grouped by the engine. The pseudo-columns (true label, prediction, correct, time) and the time column were
     offered too, and each was refused with an error ("There is no column '__label__' in dataset 'log'")."""
     toml, gate, drawn = pending_workspace
+    # [checks] slices naming the time column first: the first offered column of the list is the default.
+    toml.write_text(toml.read_text() + '\n[checks]\nslices = ["when", "city"]\n')
     at = make_app("views/slices.py", workspace=toml)
+    assert_no_exception(at)
+    assert at.multiselect(key="slices_group_by").value == ["city"]
     for state in ("pending", "drawn"):
         options = at.multiselect(key="slices_group_by").options
         assert options == ["row_id", "age", "hours", "city", "income", "seg", "p", "pred", "month"], state

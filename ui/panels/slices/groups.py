@@ -50,7 +50,9 @@ def _columns(ctx: PageContext, focus: SliceRows | None) -> tuple[list[str], list
 
 def _groups(ctx: PageContext, sd: SliceDefinition, focus: SliceRows | None) -> None:
     data, offered = _columns(ctx, focus)
-    default_by = [c for c in ctx.ws.config.checks.slices if c in data][:1]
+    default_by = [c for c in ctx.ws.config.checks.slices if c in offered][
+        :1
+    ]  # (an option, or Streamlit raises)
     by = st.multiselect(
         "Group the slice by (one or two columns)",
         offered,
