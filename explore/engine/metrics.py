@@ -953,6 +953,8 @@ def _stream_cells(
         return sample_keys()
     if first_rows:  # every row's key was among the first rows': their count is the groups' (_estimate_groups)
         log.memo[("groups", grouping.exprs, grouping.where, where)] = coded.size
+        table, hashes, _ = drawn  # and they are known complete: later requests need no sample's keys
+        log.memo[seen_memo] = (table, hashes, False)
     by_code = counts.reshape(coded.size, YP * S).sum(axis=1)
     if tables and derive_count:  # rows with a label and a finite score, per group
         dense = counts.reshape(coded.size, YP, S)

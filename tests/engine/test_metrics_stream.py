@@ -484,4 +484,9 @@ def test_keys_from_the_first_rows_never_size_the_cells(tmp_path, streamed, monke
     auc = a[1][a[1]["metric"] == "ROC AUC"]
     assert len(auc) == 3 and auc["note"].str.contains("into 100 bins", regex=False).all()
     assert log.memo[("groups", city.exprs, city.where, None)] == 3
+    # Keys from first rows that held every key: proven by the stream, their count and the keys are kept as such.
+    seg = by_columns(log, ["p"])
+    grouped_metrics(log, seg)
+    assert log.memo[("groups", seg.exprs, seg.where, None)] == 2
+    assert log.memo[("seen keys", seg.exprs, seg.where, None)][2] is False
     log.con.close()
