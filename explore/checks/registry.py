@@ -397,6 +397,17 @@ def check_fairness(ctx: CheckContext) -> Outcome:
     if not columns:
         raise SkipCheck("name a sensitive column with --fairness COLUMN")
     given = ctx.options.get("fairness_max_gap")
+    if given is not None and (isinstance(given, bool) or not isinstance(given, int | float | np.number)):
+        # (the notebook's run_checks passes it as given: the command line's argparse has made it a float)
+        raise ExploreError(
+            BAD_OPTION.format(
+                option="fairness_max_gap",
+                accepted="a number: the largest allowed gap (between rates, from 0 to 1; a regressor's, in its "
+                "label's units)",
+                received=repr(given),
+                fix=f"Pass e.g. fairness_max_gap={DEFAULT_FAIRNESS_MAX_GAP}.",
+            )
+        )
     if given is None and ctx.ws.task == "regression":
         # A regressor's gaps are in the label's units (mean prediction, MAE): no default fits every label.
         label = ctx.ws.dataset(ctx.eval_dataset)[ctx.ws.columns.label]

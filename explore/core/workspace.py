@@ -1215,10 +1215,10 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
     source = config.engine_sources[name]
     where = f"workspace.toml [datasets] {name}"
     cols = config.columns
-    version = _engine_version(source)
-    folder = config.root / CACHE_FOLDER if version is not None else None  # no local files: keep nothing
-    con = open_source(source, where=where)
+    con = open_source(source, where=where)  # first: a missing file or table is said with its fix
     try:
+        version = _engine_version(source)
+        folder = config.root / CACHE_FOLDER if version is not None else None  # no local files: keep nothing
         if resolve_engine(source) == "pandas":
             return con.execute("SELECT * FROM source").df(), None
         # Read once per version of the files, then read back from beside the workspace (as the sample is).

@@ -129,6 +129,22 @@ def footer_score_range(files: Sequence[Path], score: str, label: str) -> tuple[f
     return float(lo), float(hi), int(rows - nulls)
 
 
+def _one_row_read(con: Any, query: str) -> tuple:
+    """The one row of ``query``, computed from the rows' values. DuckDB takes a Parquet file's min / max statistics
+    for a column's whole range, but writers leave NaN out of them: its statistics propagation then folded
+    ``isnan(x)`` to false and a NaN score's ``max`` was NaN, "not a probability in [0, 1]", in pyarrow's files
+    and not in DuckDB's own (no statistics for a column with NaN). The optimisation is off for this query only."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return con.execute(query).fetchall()[0]
+    before = str(con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0] or "")
+    off = ",".join(p for p in [before, "statistics_propagation"] if p)
+    con.execute(f"SET disabled_optimizers = {literal(off)}")
+    try:
+        return con.execute(query).fetchall()[0]
+    finally:
+        con.execute(f"SET disabled_optimizers = {literal(before)}")
+
+
 def _is_numeric(sql_type: str) -> bool:
     return sql_type.upper().split("(")[0] in _NUMERIC
 
@@ -254,11 +270,10 @@ def open_log(
             footer = None
             if parquet_files and _is_numeric(types[columns.score]):
                 footer = footer_score_range(parquet_files, columns.score, columns.label)
-            lo, hi, n_rows = (
-                footer
-                or con.execute(
-                    f"SELECT min({s}), max({s}), count(*) FROM source WHERE {label} IS NOT NULL"
-                ).fetchall()[0]
+            # NaN left out, as in memory (np.nanmin / np.nanmax) and as the footers' statistics leave it out.
+            x = f"(CASE WHEN isnan({s}) THEN NULL ELSE {s} END)"
+            lo, hi, n_rows = footer or _one_row_read(
+                con, f"SELECT min({x}), max({x}), count(*) FROM source WHERE {label} IS NOT NULL"
             )
             memo["count(*)"] = (
                 n_rows  # the same pass counts the rows (explore.engine.metrics sizes its tables by it)

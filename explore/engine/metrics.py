@@ -745,7 +745,9 @@ def _coded(log: LogTable, grouping: Any, where: str | None) -> _Coded | None:
         h = np.asarray(h, dtype=np.uint64)
         ok = 0 < len(h) <= MAX_CODED_GROUPS and len(np.unique(h)) == len(h)
         log.memo[memo] = (table, h, first_rows) if ok else None
-        if ok:  # for _estimate_groups: the groups the sample saw
+        if ok and not first_rows:  # for _estimate_groups: the groups the sample saw
+            # (Not the first rows' count: a log written key by key shows one key there. The stream records the
+            # count once every row's key was among them.)
             groups = ("groups", grouping.exprs, grouping.where, where)
             log.memo[groups] = len(h) if thorough else log.memo.get(groups, len(h))
     if log.memo[memo] is None:
@@ -821,7 +823,19 @@ def _stream_cells(
     coded = _coded(log, grouping, where)
     if coded is None:
         return None
-    if coded.all_kept or grouping.code is not None or not grouping.exprs:
+    # Hashed keys (a Grouping's expressions): drawn from the first rows, or from the system sample
+    seen_memo = ("seen keys", grouping.exprs, grouping.where, where) if coded.hashes is not None else None
+    drawn = log.memo.get(seen_memo) if seen_memo is not None else None
+    first_rows = isinstance(drawn, tuple) and bool(drawn[2])
+
+    def sample_keys() -> tuple[pd.DataFrame, _Cells] | None:
+        """The first rows' keys cannot decide this request: once more with the system sample's."""
+        log.memo[seen_memo] = "sample"
+        return _stream_cells(log, grouping, where, sum_keys)
+
+    if coded.all_kept or grouping.code is not None or not grouping.exprs or first_rows:
+        # Keys from the first rows: as many groups as they hold, checked by the stream (a row with another key
+        # sends the request back for the system sample's keys, and so does giving up before the first batch).
         _, bins = _score_dim(log, lambda: coded.size)
     else:
         _, bins = _score_dim(log, lambda: _estimate_groups(log, grouping, where))
@@ -830,13 +844,13 @@ def _stream_cells(
     # in a table (no per-row loss from DuckDB).
     grid = _score_grid(log) if bins is None or (sums and _derivable(log, None)) else None
     if bins is None and grid is None:
-        return None
+        return sample_keys() if first_rows else None
     K = log.K
     YP = (K + 1) ** 2
     S = (bins.n + 3) if bins is not None else grid.slots + 1  # type: ignore[union-attr]  # the last: no score
     size = coded.size * YP * S
     if size > DENSE_CELLS:
-        return None
+        return sample_keys() if first_rows else None
     # With a grid, a row's cell within its group is r = yp × (slots + 1) + exact slot: the exact cells' own, and
     # through cell_of the binned cells' and the loss tables' index.
     G1 = grid.slots + 1 if grid is not None else 0  # type: ignore[union-attr]
@@ -903,12 +917,12 @@ def _stream_cells(
                 seen = cellcount.group_codes(raw, codes, False, zero, zero, no_code, no_full, coded.size)
             if not seen:  # keys the sample did not see
                 if lookup is not None:
-                    memo = ("seen keys", grouping.exprs, grouping.where, where)
-                    if log.memo[memo][2]:  # the first rows' keys: once more with the system sample's
-                        log.memo[memo] = "sample"
+                    if first_rows:  # the first rows' keys: once more with the system sample's
                         retry = True
                         break
-                    log.memo[memo] = None  # remembered: this grouping's next request goes to DuckDB's cells
+                    log.memo[seen_memo] = (
+                        None  # remembered: this grouping's next request goes to DuckDB's cells
+                    )
                 return None
             yp = batch.column(1).to_numpy()
             s = batch.column(2).to_numpy()
@@ -936,7 +950,11 @@ def _stream_cells(
     finally:
         reader.close()
     if retry:
-        return _stream_cells(log, grouping, where, sum_keys)
+        return sample_keys()
+    if first_rows:  # every row's key was among the first rows': their count is the groups' (_estimate_groups)
+        log.memo[("groups", grouping.exprs, grouping.where, where)] = coded.size
+        table, hashes, _ = drawn  # and they are known complete: later requests need no sample's keys
+        log.memo[seen_memo] = (table, hashes, False)
     by_code = counts.reshape(coded.size, YP * S).sum(axis=1)
     if tables and derive_count:  # rows with a label and a finite score, per group
         dense = counts.reshape(coded.size, YP, S)

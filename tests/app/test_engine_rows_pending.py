@@ -97,6 +97,29 @@ def test_the_slices_page_draws_the_engine_sections_while_the_sample_is_drawn(mak
     assert f"Computed by the engine on all {ROWS:,} rows of the dataset" in _captions(at)
 
 
+def test_the_engine_groups_offer_only_columns_the_engine_groups(make_app, pending_workspace):
+    """Groups of an out-of-core dataset (while its sample is drawn, and after): the dataset's own columns, each
+    grouped by the engine. The pseudo-columns (true label, prediction, correct, time) and the time column were
+    offered too, and each was refused with an error ("There is no column '__label__' in dataset 'log'")."""
+    toml, gate, drawn = pending_workspace
+    # [checks] slices naming the time column first: the first offered column of the list is the default.
+    toml.write_text(toml.read_text() + '\n[checks]\nslices = ["when", "city"]\n')
+    at = make_app("views/slices.py", workspace=toml)
+    assert_no_exception(at)
+    assert at.multiselect(key="slices_group_by").value == ["city"]
+    for state in ("pending", "drawn"):
+        options = at.multiselect(key="slices_group_by").options
+        assert options == ["row_id", "age", "hours", "city", "income", "seg", "p", "pred", "month"], state
+        for column in options:
+            at.multiselect(key="slices_group_by").set_value([column]).run()
+            assert_no_exception(at)
+            assert not [unescaped(e.value) for e in at.error], (state, column)
+        gate.set()
+        _drawn()
+        at.run()
+    assert drawn == [SAMPLE]
+
+
 def test_the_slice_builder_says_its_values_wait_for_the_rows(make_app, pending_workspace):
     toml, gate, _ = pending_workspace
     at = make_app("views/slices.py", workspace=toml)

@@ -303,6 +303,20 @@ def test_a_regressors_fairness_limit_is_in_its_labels_units(tmp_path, tiny_works
     assert "from 0 to 1, on this binary workspace; received 5.0" in check["summary"]
 
 
+def test_a_fairness_limit_that_is_not_a_number_is_said_not_an_internal_error(tiny_workspace):
+    """The notebook's run_checks passes fairness_max_gap as given (the command line's argparse makes it a float):
+    a string gave "internal error (ValueError: could not convert string to float …); please report it"."""
+    import explore
+
+    ws = explore.open(tiny_workspace)
+    for bad in ("abc", "0.2", True):
+        result = explore.run_checks(ws, ["fairness"], fairness=["region"], fairness_max_gap=bad)
+        (check,) = result.value
+        assert check.status == "error"
+        assert "fairness_max_gap must be a number" in check.message and repr(bad) in check.message
+        assert "internal error" not in check.message
+
+
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_other_tasks_run_discovery_and_fairness(tmp_path, task):
     path = make_workspace(tmp_path / task, task=task)

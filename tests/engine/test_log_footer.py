@@ -105,3 +105,42 @@ def test_files_that_are_not_parquet_are_read_as_rows(tmp_path):
     bad = tmp_path / "not.parquet"
     bad.write_text("not parquet")
     assert footer_score_range([bad], "score", "y") is None
+
+
+def test_a_nan_score_is_left_out_whichever_wrote_the_files(tmp_path):
+    """A score column in [0, 1] with a few NaN: a probability with its log loss and Brier, as in memory
+    (np.nanmin / np.nanmax). DuckDB answered min / max from pyarrow's statistics (NaN left out) but read the rows of
+    its own files (no statistics for a column with NaN), where NaN is above every number: the same rows were a
+    probability written by pyarrow and "not a probability in [0, 1]" written by DuckDB."""
+    import duckdb
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    from explore.engine import overall_metrics
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    score = rng.random(n)
+    y = (rng.random(n) < score).astype("int8")
+    score[[5, 99, 2000]] = np.nan
+    table = pa.table(
+        {"y": y, "pred": (score >= 0.5).astype("int8"), "score": pa.array(score, from_pandas=False)}
+    )
+    (tmp_path / "arrow").mkdir()
+    (tmp_path / "duck").mkdir()
+    pq.write_table(table, tmp_path / "arrow" / "log.parquet")
+    duckdb.sql(f"COPY (SELECT * FROM '{tmp_path}/arrow/log.parquet') TO '{tmp_path}/duck/log.parquet'")
+    assert (
+        footer_score_range([tmp_path / "duck" / "log.parquet"], "score", "y") is None
+    )  # no statistics there
+    finite = ~np.isnan(score)
+    for writer in ("arrow", "duck"):
+        files = [tmp_path / writer / "log.parquet"]
+        for log in _both(tmp_path / writer, files):
+            assert log.has_proba and log.unavailable == {}, writer
+        log = _open(tmp_path / writer, None)
+        table = overall_metrics(log, confidence=0.95).set_index("metric")
+        log.con.close()
+        assert table.loc["log loss", "value"] == pytest.approx(log_loss(y[finite], score[finite]), rel=1e-9)
+        assert table.loc["Brier", "value"] == pytest.approx(
+            brier_score_loss(y[finite], score[finite]), rel=1e-9
+        )

@@ -447,3 +447,46 @@ def test_keys_from_the_first_rows_and_the_sample_when_they_miss_one(tmp_path, st
     assert drawn == [True, False] and streamed == [True]
     _same(again, a)
     log.con.close()
+
+
+def test_keys_from_the_first_rows_never_size_the_cells(tmp_path, streamed, monkeypatch):
+    """A log written city by city shows one city in its first rows. That count must not stand for the groups: with
+    scores on no grid the stream cannot count exact cells, and the request sized by one group went exact past
+    CELL_BUDGET (6,000 cells for a budget of 3,000; at 100M rows, a cell per row) while DuckDB's cells binned it.
+    The stream goes back for the system sample's keys instead, and bins as DuckDB does."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    df = pd.DataFrame(
+        {
+            "y": rng.choice(["no", "yes"], n),
+            "s": rng.random(1000)[rng.integers(0, 1000, n)],  # 1,000 distinct scores on no grid
+            "city": rng.choice(["Lyon", "Nice", "Paris"], n),
+        }
+    )
+    df["p"] = np.where(df["s"] >= 0.5, "yes", "no")
+    df.sort_values("city").to_parquet(tmp_path / "log.parquet", index=False)
+    roles = ColumnRoles(label="y", prediction="p", score="s", task="binary", positive="yes")
+    log = open_log(
+        EngineSource(tmp_path / "log.parquet"), roles, task="binary", classes=["no", "yes"], positive="yes"
+    )
+    # One group × 2 labels × 1,000 scores fits the budget, three groups do not (bins: 600 // 6 = 100).
+    monkeypatch.setattr(engine_metrics, "CELL_BUDGET", 3_000)
+    monkeypatch.setattr(engine_metrics, "BINNED_CELLS", 600)
+    monkeypatch.setattr(engine_metrics, "MIN_BINS", 4)
+    monkeypatch.setattr(engine_metrics, "GROUP_SAMPLE_ROWS", 300)  # the first 300 rows: Lyon only
+    monkeypatch.setattr(engine_metrics, "_small_sample", lambda log: "USING SAMPLE 100 PERCENT (system, 0)")
+    grouped_metrics(log, None)  # the score's statistics: later requests take their keys from the first rows
+    city = by_columns(log, ["city"])
+    streamed.clear()
+    a, b = _both(log, monkeypatch, lambda: grouped_metrics(log, city))
+    _same(a, b)
+    assert streamed and all(streamed)  # counted by the stream, with the sample's keys
+    auc = a[1][a[1]["metric"] == "ROC AUC"]
+    assert len(auc) == 3 and auc["note"].str.contains("into 100 bins", regex=False).all()
+    assert log.memo[("groups", city.exprs, city.where, None)] == 3
+    # Keys from first rows that held every key: proven by the stream, their count and the keys are kept as such.
+    seg = by_columns(log, ["p"])
+    grouped_metrics(log, seg)
+    assert log.memo[("groups", seg.exprs, seg.where, None)] == 2
+    assert log.memo[("seen keys", seg.exprs, seg.where, None)][2] is False
+    log.con.close()

@@ -77,6 +77,14 @@ def test_a_duckdb_table(tmp_path):
     assert ws.log("log").n == 500
 
 
+def test_a_missing_duckdb_file_is_said_with_its_fix(tmp_path):
+    """The source is checked before its files are fingerprinted for the kept probe: a missing DuckDB file is the
+    DataError naming the path and the fix, not a FileNotFoundError from the fingerprint's stat."""
+    _toml(tmp_path, 'log = { duckdb = "nope.duckdb", table = "preds", engine = "duckdb" }')
+    with pytest.raises(errors.DataError, match=r"nope\.duckdb' does not exist.*relative to workspace\.toml"):
+        explore.open(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [

@@ -36,16 +36,23 @@ def engine_groups_section(ctx: PageContext, sd: SliceDefinition) -> None:
 
 def _columns(ctx: PageContext, focus: SliceRows | None) -> tuple[list[str], list[str]]:
     """(the data columns, the columns offered to group by)."""
-    if focus is None:
-        data = [str(c) for c in ctx.ws.samples[ctx.dataset].probe.frame.columns]
-        return data, grouping.sliceable_names(data, ctx.ws.task, has_time=bool(ctx.ws.columns.time))
+    if ctx.out_of_core:
+        # The engine groups the dataset's own columns (read at open: no sample needed), not the pseudo-columns
+        # (true label, prediction, correct, time) nor a date or time column (calendar windows are the Staleness
+        # page's): offered, each of those was refused with an error ("There is no column '__label__'").
+        frame = ctx.ws.samples[ctx.dataset].probe.frame
+        data = [str(c) for c in frame.columns]
+        dated = {str(c) for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
+        return data, [c for c in data if c not in dated and c != ctx.ws.columns.time]
     sc = ctx.scored
     return [str(c) for c in sc.frame.columns], grouping.sliceable_columns(sc)
 
 
 def _groups(ctx: PageContext, sd: SliceDefinition, focus: SliceRows | None) -> None:
     data, offered = _columns(ctx, focus)
-    default_by = [c for c in ctx.ws.config.checks.slices if c in data][:1]
+    default_by = [c for c in ctx.ws.config.checks.slices if c in offered][
+        :1
+    ]  # (an option, or Streamlit raises)
     by = st.multiselect(
         "Group the slice by (one or two columns)",
         offered,
