@@ -297,3 +297,37 @@ def test_explore_report_writes_its_sections_from_every_row_and_states_the_sample
     for key in ("slices", "staleness"):
         assert sections[key].unavailable is None, sections[key].unavailable
         assert f"{ROWS:,} (every row, engine)" in " ".join(sections[key].parts)
+
+
+def test_r2_is_shown_per_group_but_not_tested_for_worse_on_both_paths(tmp_path):
+    """Grouped by a column the label follows, each group's label spread is narrow, so its R² is far below the
+    overall one while its errors are not larger: R² keeps its value and says why it is not compared; MAE / RMSE
+    are tested as before; the engine's table equals the in-memory one."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    area = rng.uniform(20, 200, n)
+    income = area * 1_000 + rng.normal(0, 5_000, n)
+    df = pd.DataFrame(
+        {
+            "area": area,
+            "income": income,
+            "pred": income + rng.normal(0, 8_000, n),
+            "when": pd.date_range("2024-01-01", periods=n, freq="6h"),
+        }
+    )
+    ooc, mem = twin_workspaces(tmp_path, "regression", {"log": df}, {"log"})
+    eng, ref = explore.group_by(ooc, "area").to_frame(), explore.group_by(mem, "area").to_frame()
+    assert_frames_equal("regression", eng, ref)
+    for table in (eng, ref):
+        r2 = table[table["metric"] == "R²"]
+        assert (
+            r2["value"] < 0.9
+        ).all()  # far below the overall R² (about 0.9): the narrow spread, not the model
+        assert r2["p_worse"].isna().all() and r2["q_worse"].isna().all() and not r2["worse"].any()
+        assert r2["note"].str.contains("not tested for 'worse'", regex=False).all()
+        mae = table[table["metric"] == "MAE"]
+        assert mae["p_worse"].notna().all() and not mae["note"].str.contains("not tested").any()
+    overall = explore.slice_report(mem, {"area": (20, 60)}).value.comparison.set_index("metric")
+    assert np.isnan(overall.loc["R²", "p_worse"]) and "not tested" in overall.loc["R²", "note"]
+    assert overall.loc["R²", "higher_is_better"]  # still shown with its direction
+    assert not np.isnan(overall.loc["RMSE", "p_worse"])
