@@ -369,23 +369,46 @@ def fairness(
     dataset: str | None = None,
     model: str | None = None,
     where: Any = None,
-    threshold: float = 0.1,
+    threshold: float | None = None,
     positive: Any = None,
     min_support: int = 30,
     confidence: float = 0.95,
 ) -> Result:
     """Gaps between the groups of ``column`` in selection rate, TPR, FPR… (with Newcombe intervals); gaps above
-    ``threshold`` are flagged."""
+    ``threshold`` are flagged. A classifier's ``threshold`` is a gap between rates, 0 to 1 (default 0.1); a
+    regressor's is in the label's units (mean prediction, MAE gaps; default 0.2 × the label's standard deviation
+    on the dataset's rows, stated in the result's facts)."""
     _fraction("fairness", "confidence", confidence)
     from explore.slices import charts
-    from explore.slices.report import FairnessParams, fairness_gaps
+    from explore.slices.report import (
+        BAD_RATE_GAP,
+        DEFAULT_RATE_GAP,
+        FairnessParams,
+        fairness_gaps,
+        fairness_threshold_text,
+        regression_gap_default,
+    )
+    from explore.slices.report import label_std as report_label_std
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [column], "column")
+    name = _engine_dataset(ws, dataset)
+    label_std: float | None = None
+    if sc.task == "regression":
+        if name is not None:
+            with ws.log(name) as log:
+                label_std = float(log.sql("SELECT stddev_samp(_y) FROM rows").fetchone()[0] or 0.0)
+        else:
+            label_std = report_label_std(sc)
+        if threshold is None:
+            threshold = regression_gap_default(label_std)
+    elif threshold is None:
+        threshold = DEFAULT_RATE_GAP
+    elif isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 1:
+        raise AnalysisError(BAD_RATE_GAP.format(task=sc.task, received=threshold, default=DEFAULT_RATE_GAP))
     params = FairnessParams(
         threshold=threshold, positive=positive, min_support=min_support, confidence=confidence
     )
-    name = _engine_dataset(ws, dataset)
     facts: dict[str, Any] = {}
     if name is not None:
         from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
@@ -404,7 +427,12 @@ def fairness(
         value=value,
         frame=lambda: value.gaps,
         draw=lambda: charts.fairness_chart(value),
-        facts={**facts, "groups": len(value.groups), "threshold": threshold},
+        facts={
+            **facts,
+            "groups": len(value.groups),
+            "threshold": threshold,
+            "threshold means": fairness_threshold_text(sc.task, float(threshold), label_std),
+        },
     )
 
 

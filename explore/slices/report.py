@@ -1226,6 +1226,45 @@ class FairnessParams:
         return cls(**values)
 
 
+DEFAULT_RATE_GAP = 0.1  # a classifier's largest acceptable gap between two groups' rates
+REGRESSION_GAP_SHARE = (
+    0.2  # a regressor's: this many standard deviations of its label (Cohen's "small" effect)
+)
+
+
+def regression_gap_default(label_std: float) -> float:
+    """A regressor's default largest acceptable fairness gap, in the label's units: ``REGRESSION_GAP_SHARE``
+    standard deviations of the label, to 3 significant digits (0 for a constant label)."""
+    gap = REGRESSION_GAP_SHARE * float(label_std)
+    return float(f"{gap:.3g}") if np.isfinite(gap) and gap > 0 else 0.0
+
+
+def label_std(scored: Scored) -> float:
+    """A regressor's label's standard deviation on the dataset's rows (0 with fewer than two labels)."""
+    y = np.asarray(scored.y, dtype="float64")
+    return float(np.nanstd(y, ddof=1)) if np.isfinite(y).sum() > 1 else 0.0
+
+
+def fairness_threshold_text(task: str, threshold: float, label_std: float | None = None) -> str:
+    """What a fairness threshold means, in one sentence: a gap between rates, or label units (and the default's
+    origin when it is the default)."""
+    if task != "regression":
+        return f"Largest acceptable gap {threshold:g}: a difference between two groups' rates (0 to 1)."
+    text = f"Largest acceptable gap {threshold:.4g}, in the label's units (mean prediction and MAE gaps)"
+    if label_std is not None and threshold == regression_gap_default(label_std):
+        text += (
+            f": the default, {REGRESSION_GAP_SHARE:g} × the label's standard deviation ({float(label_std):.4g}). "
+            "Set the gap your use accepts"
+        )
+    return text + "."
+
+
+BAD_RATE_GAP = (
+    "A {task} model's fairness threshold is a gap between two groups' rates, from 0 to 1; received {received!r}. "
+    "Pass e.g. threshold={default}."
+)
+
+
 def fairness_gaps(
     scored: Scored,
     column: str,

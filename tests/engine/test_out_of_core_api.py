@@ -331,3 +331,26 @@ def test_r2_is_shown_per_group_but_not_tested_for_worse_on_both_paths(tmp_path):
     assert np.isnan(overall.loc["R²", "p_worse"]) and "not tested" in overall.loc["R²", "note"]
     assert overall.loc["R²", "higher_is_better"]  # still shown with its direction
     assert not np.isnan(overall.loc["RMSE", "p_worse"])
+
+
+def test_a_regressors_fairness_threshold_is_in_label_units_and_equal_on_both_paths(tmp_path):
+    """explore.fairness on a regressor: the default gap is 0.2 standard deviations of the label (every row), not
+    0.1 of a rate, so a house-price model is not above it everywhere; the engine states the same threshold."""
+    from explore.slices.report import regression_gap_default
+
+    df = predictions_log("regression", ROWS)
+    ooc, mem = twin_workspaces(tmp_path, "regression", {"log": df}, {"log"})
+    eng, ref = explore.fairness(ooc, "city"), explore.fairness(mem, "city")
+    expected = regression_gap_default(df["income"].std(ddof=1))
+    assert eng.facts["threshold"] == ref.facts["threshold"] == expected > 100
+    assert "0.2 × the label's standard deviation" in ref.facts["threshold means"]
+    pd.testing.assert_frame_equal(eng.value.gaps, ref.value.gaps, rtol=1e-9)
+    assert list(ref.value.gaps["exceeds"]) == list(ref.value.gaps["gap"] > expected)
+    chosen = explore.fairness(mem, "city", threshold=5_000)
+    assert chosen.facts["threshold"] == 5_000 and "default" not in chosen.facts["threshold means"]
+    binary_ooc, _ = twin_workspaces(
+        tmp_path / "b", "binary", {"log": predictions_log("binary", 500)}, {"log"}
+    )
+    assert explore.fairness(binary_ooc, "city").facts["threshold"] == 0.1
+    with pytest.raises(AnalysisError, match="gap between two groups' rates, from 0 to 1; received 5000"):
+        explore.fairness(binary_ooc, "city", threshold=5_000)

@@ -36,6 +36,12 @@ def worst_rows(scored: Scored, slice_def: SliceDefinition, n: int) -> pd.DataFra
 
 
 @cache_small(max_entries=16)
+def label_std(scored: Scored) -> float:
+    """The label's standard deviation on the dataset's rows (a regressor's default fairness gap is a share of it)."""
+    return report.label_std(scored)
+
+
+@cache_small(max_entries=16)
 def fairness_gaps(
     scored: Scored, slice_def: SliceDefinition, column: str, params: report.FairnessParams
 ) -> report.FairnessResult:
