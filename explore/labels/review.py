@@ -57,8 +57,8 @@ WRONG_NEEDS_LABEL = (
     "{received!r}. Choose the correct label (one of {choices})."
 )
 NOT_A_CLASS = (
-    "A corrected label must be a class of the model ({choices}); received {received!r}, which labelers may answer "
-    "but is not a class. Choose one of the classes (or give the verdict 'unsure' without a correction)."
+    "A corrected label must be a class of the model ({choices}); received {received!r}, an answer labelers gave "
+    "that is not a class. Choose one of the classes (or give the verdict 'unsure' without a correction)."
 )
 CORRECT_NO_LABEL = (
     "A 'label correct' verdict keeps the label {label!r}; received a corrected label {received!r}."
@@ -431,7 +431,7 @@ def record_verdict(
                 label=label, received=corrected_label, choices=", ".join(map(repr, session.items.classes))
             )
         )
-    if corrected is not None and corrected != label and corrected not in session.items.classes:
+    if corrected is not None and corrected != label and corrected in session.items.not_classes:
         raise AnalysisError(
             NOT_A_CLASS.format(received=corrected, choices=", ".join(map(repr, session.items.classes)))
         )
