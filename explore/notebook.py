@@ -742,10 +742,14 @@ def _engine_performance_over_time(
     ws: Workspace, spec: Any, metrics: Sequence[str] | None, where: Any
 ) -> Result:
     """``performance_over_time`` of one out-of-core dataset: every row, by the engine (calendar windows or equal
-    rows). ``value``: the long metrics table with each group's ``window`` start."""
+    rows), in the in-memory result's shape (``PerformanceOverTime``: the same ``table`` and ``windows`` columns,
+    the same default metrics); ``rates`` (label / prediction shares per window) are not computed by the engine."""
     from explore.engine import charts as engine_charts
     from explore.engine.grouping import slice_where
-    from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics
+    from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics, time_value
+    from explore.staleness import choices, windows
+    from explore.staleness.experiment import PerformanceOverTime
+    from explore.stats.metrics import metric_direction
 
     with ws.log(spec.datasets[0]) as log:
         result = EngineTable(
@@ -757,19 +761,85 @@ def _engine_performance_over_time(
             )
         )
         n_rows = log.n
-    value = result.table.assign(window=result.key("window"))
-    first = str(value["metric"].iloc[0])
+        last = (
+            log.sql(f"SELECT max({time_value(log)}) FROM rows").fetchone()[0] if spec.by == "rows" else None
+        )
+    table = result.table
+    if not metrics:  # the in-memory default: the task's main metrics among those with a value
+        shown = table.groupby("metric", sort=False)["value"].apply(lambda v: bool(v.notna().any()))
+        options = [m for m in shown.index if shown[m] and (metric_direction(m) is not None or "[class=" in m)]
+        chosen = choices.default_metrics(ws.task, options)
+    else:
+        chosen = [m for m in metrics if m in set(table["metric"])] + [
+            m for m in dict.fromkeys(table["metric"]) if m not in metrics
+        ]
+    order = {m: i for i, m in enumerate(chosen)}
+    table = table[table["metric"].isin(order)]
+    starts = np.sort(pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]"))
+    if spec.by == "rows":
+        ends = np.append(
+            starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns") + np.timedelta64(1, "ns")
+        )
+    else:
+        ends = windows._next(starts, spec.by)
+    index = pd.Series(np.arange(len(starts)), index=starts)
+    window_of_group = index.loc[
+        pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]")
+    ].to_numpy()
+    table = table.assign(window=window_of_group[table[result.code].to_numpy()])
+    # The rows of a window: its most supported metric's (labelled rows with a prediction), as windows.table() counts.
+    window_rows = table.groupby("window")["support"].max().reindex(np.arange(len(starts)), fill_value=0)
+    wt = pd.DataFrame(
+        {
+            "window": np.arange(len(starts)),
+            "label": [windows._label(a, spec.by, b) for a, b in zip(starts, ends, strict=True)],
+            "start": pd.to_datetime(starts),
+            "end": pd.to_datetime(ends),
+            "window_rows": window_rows.to_numpy(dtype="int64"),
+            "too_few": window_rows.to_numpy() < spec.min_rows,
+        }
+    )
+    table = (
+        table.drop(columns=[result.code])
+        .assign(_order=table["metric"].map(order))
+        .sort_values(["window", "_order"], kind="stable")
+        .drop(columns="_order")
+        .merge(wt[["window", "label", "start", "end", "window_rows"]], on="window")
+    )
+    table = table[["window", *[c for c in table.columns if c != "window"]]].reset_index(drop=True)
+    table["too_few"] = table["support"] < spec.min_rows
+    rates = pd.DataFrame({c: pd.Series(dtype=t) for c, t in RATES_COLUMNS.items()})
+    value = PerformanceOverTime(
+        table=table, rates=rates, windows=wt, metrics=chosen, task=ws.task, in_slice=where is not None
+    )
+    first = chosen[0]
     return Result(
         title=f"Performance over time ({spec.by}) on {spec.where}, every row by the engine",
         value=value,
-        frame=lambda: value,
+        frame=lambda: value.table,
         draw=lambda: engine_charts.metric_over_time_chart(result, first),
         facts={
-            "windows": len(result.keys),
-            "metrics": list(dict.fromkeys(value["metric"])),
+            "windows": len(starts),
+            "metrics": chosen,
             "rows": f"{n_rows:,} (every row, engine)",
+            "rates": "the label and prediction shares per window are not computed by the engine (value.rates is empty)",
         },
     )
+
+
+# The columns of PerformanceOverTime.rates (kept empty by the engine's performance over time).
+RATES_COLUMNS = {
+    "window": "int64",
+    "series": "str",
+    "class": "str",
+    "value": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "support": "int64",
+    "label": "str",
+    "start": "datetime64[ns]",
+    "too_few": "bool",
+}
 
 
 def staleness_experiment(

@@ -151,8 +151,8 @@ def test_discover_fairness_performance_and_drift_equal_the_in_memory_path(twins)
     eng_t = explore.performance_over_time(ooc, metrics=chosen)
     ref_t = explore.performance_over_time(mem, metrics=chosen)
     theirs = ref_t.value.table[ref_t.value.table["metric"].isin(chosen)]
-    np.testing.assert_allclose(eng_t.value["value"], theirs["value"], rtol=1e-9)
-    assert int(eng_t.value["support"].sum()) == ROWS
+    np.testing.assert_allclose(eng_t.value.table["value"], theirs["value"], rtol=1e-9)
+    assert int(eng_t.value.table["support"].sum()) == ROWS
     feats = ["age", "hours", "city", "seg"]
     eng_d, ref_d = explore.drift(ooc, features=feats), explore.drift(mem, features=feats)
     assert eng_d.facts["rows"] == f"{ROWS:,} (every row, engine)"
@@ -354,3 +354,23 @@ def test_a_regressors_fairness_threshold_is_in_label_units_and_equal_on_both_pat
     assert explore.fairness(binary_ooc, "city").facts["threshold"] == 0.1
     with pytest.raises(AnalysisError, match="gap between two groups' rates, from 0 to 1; received 5000"):
         explore.fairness(binary_ooc, "city", threshold=5_000)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"rows": 5}, {"window": "week", "metrics": ["accuracy"]}])
+def test_performance_over_time_has_the_in_memory_shape_on_the_engine(twins, kwargs):
+    """The engine's frame had ``group`` / ``window`` (the start) where the in-memory one has ``window`` (the
+    index), ``label``, ``start``, ``end``: a notebook now gets the same result on both paths, same numbers."""
+    task, ooc, mem = twins
+    if task == "regression" and "metrics" in kwargs:
+        kwargs = {**kwargs, "metrics": ["MAE"]}
+    eng, ref = explore.performance_over_time(ooc, **kwargs), explore.performance_over_time(mem, **kwargs)
+    assert type(eng.value) is type(ref.value)
+    assert eng.facts["metrics"] == ref.facts["metrics"] and eng.facts["windows"] == ref.facts["windows"]
+    a, b = eng.to_frame(), ref.to_frame()
+    assert list(a.columns) == list(b.columns) and dict(a.dtypes) == dict(b.dtypes)
+    assert_frames_equal(task, a, b)
+    for c in ("window", "label", "start", "end", "window_rows", "too_few"):
+        assert list(a[c]) == list(b[c]), c
+    pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+    assert list(eng.value.rates.columns) == list(ref.value.rates.columns) and eng.value.rates.empty
+    eng.chart()
