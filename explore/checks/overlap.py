@@ -84,7 +84,10 @@ class OverlapResult:
             for r in self.table.itertuples()
         ]
         verdict = "passed" if self.passed else "failed"
-        return f"{'; '.join(parts)} (exact duplicates of the {len(self.columns)} features; {verdict} at ≤ {self.max_share:.1%})."
+        text = f"{'; '.join(parts)} (exact duplicates of the {len(self.columns)} features; {verdict} at ≤ {self.max_share:.1%})."
+        if self.skipped:
+            text += " Not compared: " + "; ".join(f"'{d}' ({why})" for d, why in self.skipped.items()) + "."
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
