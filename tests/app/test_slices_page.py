@@ -409,3 +409,12 @@ def test_datapoint_editor_sets_a_number_missing_and_offers_every_level(make_app,
     assert any("'city' has no level 'town 12' (it has 2,100 levels; closest: 'town12'" in e for e in errors)
     at.text_input(key=f"slices_edit_{pos}_city").set_value("town12").run()
     assert not texts(at.error) and "after changing hours, city" in _texts(at)
+
+
+def test_the_slice_share_is_a_caption_not_an_arrow(make_app) -> None:
+    """ "↑100.0% of 700" read as a rise: the share of rows in the slice is not a metric's delta."""
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    rows = next(m for m in at.metric if m.label == "Rows in slice")
+    assert not rows.proto.delta
+    assert any(" of " in c.value and c.value.endswith(" rows") and "%" in c.value for c in at.caption)
