@@ -369,23 +369,46 @@ def fairness(
     dataset: str | None = None,
     model: str | None = None,
     where: Any = None,
-    threshold: float = 0.1,
+    threshold: float | None = None,
     positive: Any = None,
     min_support: int = 30,
     confidence: float = 0.95,
 ) -> Result:
     """Gaps between the groups of ``column`` in selection rate, TPR, FPR… (with Newcombe intervals); gaps above
-    ``threshold`` are flagged."""
+    ``threshold`` are flagged. A classifier's ``threshold`` is a gap between rates, 0 to 1 (default 0.1); a
+    regressor's is in the label's units (mean prediction, MAE gaps; default 0.2 × the label's standard deviation
+    on the dataset's rows, stated in the result's facts)."""
     _fraction("fairness", "confidence", confidence)
     from explore.slices import charts
-    from explore.slices.report import FairnessParams, fairness_gaps
+    from explore.slices.report import (
+        BAD_RATE_GAP,
+        DEFAULT_RATE_GAP,
+        FairnessParams,
+        fairness_gaps,
+        fairness_threshold_text,
+        regression_gap_default,
+    )
+    from explore.slices.report import label_std as report_label_std
 
     sc = scored(ws, dataset, model=model)
     _check_columns(sc, [column], "column")
+    name = _engine_dataset(ws, dataset)
+    label_std: float | None = None
+    if sc.task == "regression":
+        if name is not None:
+            with ws.log(name) as log:
+                label_std = float(log.sql("SELECT stddev_samp(_y) FROM rows").fetchone()[0] or 0.0)
+        else:
+            label_std = report_label_std(sc)
+        if threshold is None:
+            threshold = regression_gap_default(label_std)
+    elif threshold is None:
+        threshold = DEFAULT_RATE_GAP
+    elif isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 1:
+        raise AnalysisError(BAD_RATE_GAP.format(task=sc.task, received=threshold, default=DEFAULT_RATE_GAP))
     params = FairnessParams(
         threshold=threshold, positive=positive, min_support=min_support, confidence=confidence
     )
-    name = _engine_dataset(ws, dataset)
     facts: dict[str, Any] = {}
     if name is not None:
         from explore.engine.grouping import fairness_gaps as engine_fairness_gaps
@@ -404,7 +427,12 @@ def fairness(
         value=value,
         frame=lambda: value.gaps,
         draw=lambda: charts.fairness_chart(value),
-        facts={**facts, "groups": len(value.groups), "threshold": threshold},
+        facts={
+            **facts,
+            "groups": len(value.groups),
+            "threshold": threshold,
+            "threshold means": fairness_threshold_text(sc.task, float(threshold), label_std),
+        },
     )
 
 
@@ -714,10 +742,14 @@ def _engine_performance_over_time(
     ws: Workspace, spec: Any, metrics: Sequence[str] | None, where: Any
 ) -> Result:
     """``performance_over_time`` of one out-of-core dataset: every row, by the engine (calendar windows or equal
-    rows). ``value``: the long metrics table with each group's ``window`` start."""
+    rows), in the in-memory result's shape (``PerformanceOverTime``: the same ``table`` and ``windows`` columns,
+    the same default metrics); ``rates`` (label / prediction shares per window) are not computed by the engine."""
     from explore.engine import charts as engine_charts
     from explore.engine.grouping import slice_where
-    from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics
+    from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics, time_value
+    from explore.staleness import choices, windows
+    from explore.staleness.experiment import PerformanceOverTime
+    from explore.stats.metrics import metric_direction
 
     with ws.log(spec.datasets[0]) as log:
         result = EngineTable(
@@ -729,19 +761,85 @@ def _engine_performance_over_time(
             )
         )
         n_rows = log.n
-    value = result.table.assign(window=result.key("window"))
-    first = str(value["metric"].iloc[0])
+        last = (
+            log.sql(f"SELECT max({time_value(log)}) FROM rows").fetchone()[0] if spec.by == "rows" else None
+        )
+    table = result.table
+    if not metrics:  # the in-memory default: the task's main metrics among those with a value
+        shown = table.groupby("metric", sort=False)["value"].apply(lambda v: bool(v.notna().any()))
+        options = [m for m in shown.index if shown[m] and (metric_direction(m) is not None or "[class=" in m)]
+        chosen = choices.default_metrics(ws.task, options)
+    else:
+        chosen = [m for m in metrics if m in set(table["metric"])] + [
+            m for m in dict.fromkeys(table["metric"]) if m not in metrics
+        ]
+    order = {m: i for i, m in enumerate(chosen)}
+    table = table[table["metric"].isin(order)]
+    starts = np.sort(pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]"))
+    if spec.by == "rows":
+        ends = np.append(
+            starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns") + np.timedelta64(1, "ns")
+        )
+    else:
+        ends = windows._next(starts, spec.by)
+    index = pd.Series(np.arange(len(starts)), index=starts)
+    window_of_group = index.loc[
+        pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]")
+    ].to_numpy()
+    table = table.assign(window=window_of_group[table[result.code].to_numpy()])
+    # The rows of a window: its most supported metric's (labelled rows with a prediction), as windows.table() counts.
+    window_rows = table.groupby("window")["support"].max().reindex(np.arange(len(starts)), fill_value=0)
+    wt = pd.DataFrame(
+        {
+            "window": np.arange(len(starts)),
+            "label": [windows._label(a, spec.by, b) for a, b in zip(starts, ends, strict=True)],
+            "start": pd.to_datetime(starts),
+            "end": pd.to_datetime(ends),
+            "window_rows": window_rows.to_numpy(dtype="int64"),
+            "too_few": window_rows.to_numpy() < spec.min_rows,
+        }
+    )
+    table = (
+        table.drop(columns=[result.code])
+        .assign(_order=table["metric"].map(order))
+        .sort_values(["window", "_order"], kind="stable")
+        .drop(columns="_order")
+        .merge(wt[["window", "label", "start", "end", "window_rows"]], on="window")
+    )
+    table = table[["window", *[c for c in table.columns if c != "window"]]].reset_index(drop=True)
+    table["too_few"] = table["support"] < spec.min_rows
+    rates = pd.DataFrame({c: pd.Series(dtype=t) for c, t in RATES_COLUMNS.items()})
+    value = PerformanceOverTime(
+        table=table, rates=rates, windows=wt, metrics=chosen, task=ws.task, in_slice=where is not None
+    )
+    first = chosen[0]
     return Result(
         title=f"Performance over time ({spec.by}) on {spec.where}, every row by the engine",
         value=value,
-        frame=lambda: value,
+        frame=lambda: value.table,
         draw=lambda: engine_charts.metric_over_time_chart(result, first),
         facts={
-            "windows": len(result.keys),
-            "metrics": list(dict.fromkeys(value["metric"])),
+            "windows": len(starts),
+            "metrics": chosen,
             "rows": f"{n_rows:,} (every row, engine)",
+            "rates": "the label and prediction shares per window are not computed by the engine (value.rates is empty)",
         },
     )
+
+
+# The columns of PerformanceOverTime.rates (kept empty by the engine's performance over time).
+RATES_COLUMNS = {
+    "window": "int64",
+    "series": "str",
+    "class": "str",
+    "value": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "support": "int64",
+    "label": "str",
+    "start": "datetime64[ns]",
+    "too_few": "bool",
+}
 
 
 def staleness_experiment(

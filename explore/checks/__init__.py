@@ -1,6 +1,6 @@
 """The tests before serving: model comparison with thresholds, a simple baseline, reproducibility,
 model-spec checks, data expectations, training/serving skew, compatibility and key examples, numerical
-stability, cost and banned features — and the registry that `explore check` runs."""
+stability, cost, banned features and train/evaluation overlap — and the registry that `explore check` runs."""
 
 from explore._lazy import lazy_exports
 
@@ -39,6 +39,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "BannedResult",
             "banned_features",
         ],
+        "overlap": ["OverlapResult", "train_eval_overlap"],
         "registry": ["CheckContext", "CheckResult", "run_checks", "tests_covered", "exit_code_for"],
         "suite_validation": ["SuiteValidation", "validate_datasets"],
         "kept": ["KeptRun", "EditorBase"],

@@ -348,6 +348,15 @@ def simple_baseline(
     frame = ws.dataset(train)
     label = ws.columns.label
     frame = frame[frame[label].notna()]
+    # An engine dataset's rows are its sample with equal shares per class: fitted (and compared) on those, the
+    # baselines and the model are measured on a class mix the data does not have (accuracy 0.641 against 0.70 on
+    # every row). Every row's class shares are kept instead, and the notes say so.
+    from explore.staleness.estimation import population_rows, population_scored
+
+    keep, mix_note = population_rows(ws, train, frame[label].to_numpy(), seed=seed)
+    if keep is not None:
+        frame = frame[keep]
+        notes.append(f"Fitted on {mix_note}")
     if len(frame) > max_train_rows:
         frame = frame.sample(n=max_train_rows, random_state=seed).sort_index()
         notes.append(f"Baselines were fitted on {max_train_rows:,} random rows of '{train}'.")
@@ -382,7 +391,9 @@ def simple_baseline(
     headline = None
     for j, d in enumerate(datasets):
         report(0.4 + 0.6 * j / max(len(datasets), 1), f"Comparing on '{d}'…")
-        a = scorer(d, candidate)
+        a, mix_note = population_scored(ws, scorer(d, candidate), seed=seed)
+        if mix_note:
+            notes.append(f"Compared on {mix_note}")
         headline = headline or headline_metric(a)
         groupings = groupings_for(a, slices)
         Xd = _as_text(a.X)

@@ -815,6 +815,31 @@ def check_banned(ctx: CheckContext) -> Outcome:
     return Outcome(result.passed, result.summary(), details, {"banned": result.banned})
 
 
+@register(
+    "overlap",
+    ["infra-4"],
+    kind="train_eval_overlap",
+    title="Evaluation rows are not training rows",
+    rows="none",
+)
+def check_overlap(ctx: CheckContext) -> Outcome:
+    """explore.checks.overlap.train_eval_overlap: exact duplicates of training rows (every feature's value) in each
+    evaluation dataset; fails above --max-overlap (default 5 %)."""
+    overlap = _module("explore.checks.overlap")
+    train = _train(ctx)
+    max_share = float(ctx.options.get("max_overlap", overlap.DEFAULT_MAX_SHARE))
+    result = overlap.train_eval_overlap(ctx.ws, train=train, max_share=max_share)
+    if result is None or result.passed is None:
+        reasons = "; ".join(f"'{d}': {why}" for d, why in (result.skipped if result else {}).items())
+        raise SkipCheck(
+            "no evaluation dataset beside the training data to compare" + (f" ({reasons})" if reasons else "")
+        )
+    details = result.to_dict()
+    if not result.passed:
+        details["failures"] = jsonable(result.table[~result.table["passed"]], max_rows=DETAIL_ROWS)
+    return Outcome(result.passed, result.summary(), details, {"train": train, "max_overlap": max_share})
+
+
 @register("skew", ["monitor-3"], kind="skew", title="Training/serving skew on rows logged at both")
 def check_skew(ctx: CheckContext) -> Outcome:
     """explore.checks.serving_skew.feature_skew of the training vs serving dataset (or --skew TRAINING,SERVING), joined on ids."""
@@ -1272,6 +1297,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"largest allowed drop of the estimated metric below the evaluation data's (default {DEFAULT_ESTIMATE_MAX_DROP})",
     )
     p.add_argument(
+        "--max-overlap",
+        type=float,
+        default=None,
+        help="largest accepted share of an evaluation dataset's rows that duplicate a training row (default 0.05)",
+    )
+    p.add_argument(
         "--expectations",
         type=Path,
         default=None,
@@ -1351,6 +1382,13 @@ def _check_options(args: argparse.Namespace) -> list[str]:
             lambda v: v >= 0,
             "a drop of the metric of at least 0",
             DEFAULT_ESTIMATE_MAX_DROP,
+        ),
+        (
+            "--max-overlap",
+            0.05 if args.max_overlap is None else args.max_overlap,
+            lambda v: 0 <= v <= 1,
+            "a share of rows from 0 to 1",
+            0.05,
         ),
     ]
     return [
@@ -1512,6 +1550,7 @@ def _open(ws_path: Path, args: argparse.Namespace) -> tuple[Any, CheckContext]:
         "fairness_max_gap": args.fairness_max_gap,
         "estimate_metric": args.estimate_metric,
         "estimate_max_drop": args.estimate_max_drop,
+        **({"max_overlap": args.max_overlap} if args.max_overlap is not None else {}),
         "expectations": Path(args.expectations).expanduser().resolve() if args.expectations else None,
         "skew": _skew_pair(args.skew, names),
     }

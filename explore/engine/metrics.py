@@ -1389,10 +1389,11 @@ def groups_vs_rest(
     df["rest_low"] = rest["ci_low"].to_numpy()
     df["rest_high"] = rest["ci_high"].to_numpy()
     df["gap"] = df["value"] - df["rest"]
-    hib = np.array([report._hb(metrics_mod.metric_direction(m)) for m in df["metric"]])
+    hib = np.array([report._hb(report.tested_direction(m)) for m in df["metric"]])
     df["p_worse"] = report._p_worse(
         df["value"].to_numpy(), report._se(inside, z), df["rest"].to_numpy(), report._se(rest, z), hib
     )
+    report.note_untested(df)
     df["q_worse"] = np.nan
     for _, idx in df.groupby("metric", sort=False).groups.items():
         df.loc[idx, "q_worse"] = report.bh_adjust(df.loc[idx, "p_worse"].to_numpy())

@@ -56,6 +56,10 @@ WRONG_NEEDS_LABEL = (
     "A 'label wrong' verdict needs the correct label, different from the current label {label!r}; received "
     "{received!r}. Choose the correct label (one of {choices})."
 )
+NOT_A_CLASS = (
+    "A corrected label must be a class of the model ({choices}); received {received!r}, an answer labelers gave "
+    "that is not a class. Choose one of the classes (or give the verdict 'unsure' without a correction)."
+)
 CORRECT_NO_LABEL = (
     "A 'label correct' verdict keeps the label {label!r}; received a corrected label {received!r}."
 )
@@ -71,7 +75,9 @@ class SessionItems:
     ``keys``: item ids as text; ``labels``: the label under review (text); ``strata``: each item's
     stratum (the class of its label) for random sessions, else None; ``population``: stratum -> number
     of items it was drawn from (N_h); ``answers``: each item's labels by labeler; ``categories``: the
-    label values a correction can take.
+    label values the annotations hold: the model's classes first (``n_classes`` of them), then values labelers
+    gave that are not classes (e.g. "unsure"). A correction takes one of ``classes``; the others stay visible
+    as what a labeler said. ``n_classes`` None (a session saved before it was kept): every category.
     """
 
     keys: list[str]
@@ -85,6 +91,17 @@ class SessionItems:
     score: list[float]
     rank: list[int]
     categories: list[str]
+    n_classes: int | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        """The values a correction can take: the model's classes (every category when it has none)."""
+        return self.categories[: self.n_classes] if self.n_classes else list(self.categories)
+
+    @property
+    def not_classes(self) -> list[str]:
+        """Values labelers gave that are not classes of the model (shown as answers, never a correction)."""
+        return self.categories[len(self.classes) :]
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -119,6 +136,7 @@ def _items(
         score=_finite(queue_frame["score"]),
         rank=[int(r) for r in queue_frame["rank"]],
         categories=[str(c) for c in _text(ann.categories)],
+        n_classes=int(ann.n_model_classes),
     )
 
 
@@ -410,8 +428,12 @@ def record_verdict(
     if verdict == "wrong" and (corrected is None or corrected == label):
         raise AnalysisError(
             WRONG_NEEDS_LABEL.format(
-                label=label, received=corrected_label, choices=", ".join(map(repr, session.items.categories))
+                label=label, received=corrected_label, choices=", ".join(map(repr, session.items.classes))
             )
+        )
+    if corrected is not None and corrected != label and corrected in session.items.not_classes:
+        raise AnalysisError(
+            NOT_A_CLASS.format(received=corrected, choices=", ".join(map(repr, session.items.classes)))
         )
     if verdict == "correct" and corrected is not None and corrected != label:
         raise AnalysisError(CORRECT_NO_LABEL.format(label=label, received=corrected))

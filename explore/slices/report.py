@@ -227,6 +227,34 @@ def _direction(name: str, rename_back: dict[str, str]) -> bool | None:
     return metrics_mod.metric_direction(rename_back.get(name, name))
 
 
+# Metrics shown per group but not tested for "worse", and why (the note their rows carry).
+NOT_TESTED_WORSE = {
+    "R²": (
+        "R² not tested for 'worse': each group's R² is measured against that group's own, narrower label "
+        "spread, so it is not comparable with the rest's or the overall one (compare MAE / RMSE)"
+    ),
+}
+
+
+def tested_direction(name: str, rename_back: dict[str, str] | None = None) -> bool | None:
+    """The direction a group is tested in for "worse": ``metric_direction``, or None (not tested) for a metric
+    whose value in a group is not comparable with the rest's (``NOT_TESTED_WORSE``). Shared with the engine."""
+    name = (rename_back or {}).get(name, name)
+    if metrics_mod._split(name)[0] in NOT_TESTED_WORSE:
+        return None
+    return metrics_mod.metric_direction(name)
+
+
+def note_untested(df: pd.DataFrame, rename_back: dict[str, str] | None = None) -> pd.DataFrame:
+    """Append ``NOT_TESTED_WORSE``'s reason to the ``note`` of the rows of such metrics (in place; returned)."""
+    for i, m in zip(df.index, df["metric"], strict=True):
+        why = NOT_TESTED_WORSE.get(metrics_mod._split((rename_back or {}).get(m, m))[0])
+        if why:
+            old = df.at[i, "note"]
+            df.at[i, "note"] = f"{old}; {why}" if isinstance(old, str) and old else why
+    return df
+
+
 def _se(df: pd.DataFrame, z: float) -> np.ndarray:
     """Standard error implied by an interval (half-width / z), NaN without an interval."""
     return ((df["ci_high"] - df["ci_low"]) / (2 * z)).to_numpy(dtype="float64")
@@ -354,7 +382,7 @@ def slice_comparison(
     part_r = sr[sr.group == 1].drop(columns="group").reset_index(drop=True)
     part_o = overall.drop(columns="group").reset_index(drop=True)
     direction = [_direction(m, rename_back) for m in part_s["metric"]]
-    hib = np.array([_hb(d) for d in direction])
+    hib = np.array([_hb(tested_direction(m, rename_back)) for m in part_s["metric"]])
     comparison = pd.DataFrame(
         {
             "metric": part_s["metric"],
@@ -375,9 +403,10 @@ def slice_comparison(
             ),
             "higher_is_better": direction,
             "method": part_s["method"],
-            "note": part_s["note"],
+            "note": part_s["note"].to_numpy(copy=True),
         }
     )
+    note_untested(comparison, rename_back)
     return part_s, part_r, part_o, comparison
 
 
@@ -457,8 +486,9 @@ def _by_group(
     df["rest_low"] = rest["ci_low"].to_numpy()
     df["rest_high"] = rest["ci_high"].to_numpy()
     df["gap"] = df["value"] - df["rest"]
-    hib = np.array([_hb(_direction(m, rename_back)) for m in df["metric"]])
+    hib = np.array([_hb(tested_direction(m, rename_back)) for m in df["metric"]])
     df["p_worse"] = _p_worse(df["value"].to_numpy(), _se(inside, z), df["rest"].to_numpy(), _se(rest, z), hib)
+    note_untested(df, rename_back)
     df["q_worse"] = np.nan
     for _, idx in df.groupby("metric", sort=False).groups.items():
         df.loc[idx, "q_worse"] = bh_adjust(df.loc[idx, "p_worse"].to_numpy())
@@ -1194,6 +1224,45 @@ class FairnessParams:
         if isinstance(values.get("bins"), list | tuple):
             values["bins"] = tuple(values["bins"])
         return cls(**values)
+
+
+DEFAULT_RATE_GAP = 0.1  # a classifier's largest acceptable gap between two groups' rates
+REGRESSION_GAP_SHARE = (
+    0.2  # a regressor's: this many standard deviations of its label (Cohen's "small" effect)
+)
+
+
+def regression_gap_default(label_std: float) -> float:
+    """A regressor's default largest acceptable fairness gap, in the label's units: ``REGRESSION_GAP_SHARE``
+    standard deviations of the label, to 3 significant digits (0 for a constant label)."""
+    gap = REGRESSION_GAP_SHARE * float(label_std)
+    return float(f"{gap:.3g}") if np.isfinite(gap) and gap > 0 else 0.0
+
+
+def label_std(scored: Scored) -> float:
+    """A regressor's label's standard deviation on the dataset's rows (0 with fewer than two labels)."""
+    y = np.asarray(scored.y, dtype="float64")
+    return float(np.nanstd(y, ddof=1)) if np.isfinite(y).sum() > 1 else 0.0
+
+
+def fairness_threshold_text(task: str, threshold: float, label_std: float | None = None) -> str:
+    """What a fairness threshold means, in one sentence: a gap between rates, or label units (and the default's
+    origin when it is the default)."""
+    if task != "regression":
+        return f"Largest acceptable gap {threshold:g}: a difference between two groups' rates (0 to 1)."
+    text = f"Largest acceptable gap {threshold:.4g}, in the label's units (mean prediction and MAE gaps)"
+    if label_std is not None and threshold == regression_gap_default(label_std):
+        text += (
+            f": the default, {REGRESSION_GAP_SHARE:g} × the label's standard deviation ({float(label_std):.4g}). "
+            "Set the gap your use accepts"
+        )
+    return text + "."
+
+
+BAD_RATE_GAP = (
+    "A {task} model's fairness threshold is a gap between two groups' rates, from 0 to 1; received {received!r}. "
+    "Pass e.g. threshold={default}."
+)
 
 
 def fairness_gaps(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -888,33 +889,78 @@ def population_mix(ws: Workspace, scored: Scored, *, seed: int = 0) -> tuple[np.
     keep = np.ones(scored.n, dtype=bool)
     notes: list[str] = []
     rng = np.random.default_rng(seed)
-    y_raw = pd.Series(np.asarray(scored.y_raw, dtype=object))
+    y_raw = np.asarray(scored.y_raw, dtype=object)
     for name in pd.unique(where):
-        sample = ws.samples.get(name) if ws.is_out_of_core(name) else None
-        counts = sample.probe.label_counts if sample is not None and sample.stratified_by else None
-        if not counts:
-            continue
-        population = {k: int(v) for k, v in counts.items() if k is not None and not pd.isna(k) and v}
-        total = sum(population.values())
-        rows = np.flatnonzero((where == name) & y_raw.notna().to_numpy())
-        values = y_raw.iloc[rows]
-        drawn = {k: np.flatnonzero(values.to_numpy() == k) for k in population}
-        if total == 0 or not rows.size:
-            continue
-        # The largest sample with every row's shares: n × share_k ≤ drawn_k for each class k.
-        n = min(len(drawn[k]) * total / population[k] for k in population)
-        kept = 0
-        for k, idx in drawn.items():
-            take = min(len(idx), int(np.floor(n * population[k] / total + 1e-9)))
-            drop = rng.permutation(idx)[take:]
-            keep[rows[drop]] = False
-            kept += take
-        if kept < rows.size:
-            shares = ", ".join(f"{k}: {population[k] / total:.1%}" for k in sorted(population, key=str))
-            notes.append(MIX_NOTE.format(dataset=name, kept=kept, drawn=int(rows.size), shares=shares))
+        rows = np.flatnonzero(where == name)
+        kept, note = _mix_rows(ws, name, y_raw[rows], rng)
+        if note:
+            keep[rows[~kept]] = False
+            notes.append(note)
     if not notes:
         return None, ""
     return keep, "; ".join(notes) + "."
+
+
+def population_rows(ws: Workspace, name: str, labels: Any, *, seed: int = 0) -> tuple[np.ndarray | None, str]:
+    """``population_mix`` for the labels of one dataset's rows as read (``ws.dataset(name)[label]``, e.g. to fit
+    on them): a row mask (None: every row) and the note ("" when none is dropped)."""
+    kept, note = _mix_rows(ws, name, np.asarray(labels, dtype=object), np.random.default_rng(seed))
+    return (kept, note + ".") if note else (None, "")
+
+
+def population_scored(ws: Workspace, scored: Scored, *, seed: int = 0) -> tuple[Scored, str]:
+    """``scored`` cut to ``population_mix``'s rows (itself when every row is kept) and the note saying so: the
+    rows to measure on so that the numbers describe every row's class mix, not an engine sample's equal shares."""
+    keep, note = population_mix(ws, scored, seed=seed)
+    if keep is None:
+        return scored, ""
+    rows = np.flatnonzero(keep)
+    return (
+        replace(
+            scored,
+            frame=scored.frame.iloc[rows].reset_index(drop=True),
+            y=scored.y[rows],
+            y_raw=scored.y_raw[rows],
+            pred=scored.pred[rows],
+            proba=None if scored.proba is None else scored.proba[rows],
+            score=None if scored.score is None else scored.score[rows],
+            time=None if scored.time is None else scored.time.iloc[rows].reset_index(drop=True),
+            ids=scored.ids[rows],
+            source_key=f"{scored.source_key}|population-mix:{seed}" if scored.source_key else "",
+        ),
+        note,
+    )
+
+
+def _mix_rows(
+    ws: Workspace, name: str, labels: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, str]:
+    """Which of one dataset's rows (their labels) to keep so that each class is in its share of every row, when
+    the dataset is an engine sample stratified by label; the note ("" when every row is kept)."""
+    keep = np.ones(len(labels), dtype=bool)
+    sample = ws.samples.get(name) if ws.is_out_of_core(name) else None
+    counts = sample.probe.label_counts if sample is not None and sample.stratified_by else None
+    if not counts:
+        return keep, ""
+    population = {k: int(v) for k, v in counts.items() if k is not None and not pd.isna(k) and v}
+    total = sum(population.values())
+    rows = np.flatnonzero(pd.Series(labels).notna().to_numpy())
+    values = labels[rows]
+    drawn = {k: np.flatnonzero(values == k) for k in population}
+    if total == 0 or not rows.size:
+        return keep, ""
+    # The largest sample with every row's shares: n × share_k ≤ drawn_k for each class k.
+    n = min(len(drawn[k]) * total / population[k] for k in population)
+    kept = 0
+    for k, idx in drawn.items():
+        take = min(len(idx), int(np.floor(n * population[k] / total + 1e-9)))
+        drop = rng.permutation(idx)[take:]
+        keep[rows[drop]] = False
+        kept += take
+    if kept >= rows.size:
+        return keep, ""
+    shares = ", ".join(f"{k}: {population[k] / total:.1%}" for k in sorted(population, key=str))
+    return keep, MIX_NOTE.format(dataset=name, kept=kept, drawn=int(rows.size), shares=shares)
 
 
 def estimate_workspace(

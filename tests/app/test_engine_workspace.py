@@ -153,3 +153,25 @@ def test_opening_draws_no_sample_until_a_row_level_section_asks(make_app, engine
     assert len(draws) == 1  # kept: not drawn again
     # Once drawn, the pages say how many rows it holds and how it was drawn.
     assert f"of {ROWS:,} rows drawn by the engine, stratified by 'income'" in _captions(at)
+
+
+def test_curves_and_threshold_describe_every_rows_class_mix(make_app, tmp_path, monkeypatch):
+    """The Curves & threshold view ran on the engine's sample, drawn in equal shares per class: its precision and
+    threshold costs described a 50 % positive population where every row has about 20 %. It now measures the
+    sampled rows kept in every row's class shares, and says so."""
+    import numpy as np
+
+    from tests.checks.test_baseline import skewed_engine_workspace
+
+    toml, valid = skewed_engine_workspace(tmp_path, monkeypatch)
+    at = make_app("views/slices.py", workspace=toml)
+    at.radio(key="slices_view").set_value("Curves & threshold").run()
+    assert_no_exception(at)
+    assert "not the sample's equal shares: valid: the engine's sample is stratified by label" in _captions(at)
+    table = next(d.value for d in at.dataframe if "precision" in d.value.columns and "set" in d.value.columns)
+    row = table[table["set"] == "all rows"].iloc[0]
+    predicted = valid["p"] >= row["threshold"]
+    every_row = float(valid["y"][predicted].mean())  # precision on every row of the log
+    se = np.sqrt(every_row * (1 - every_row) / (row["tp"] + row["fp"]))
+    assert abs(row["precision"] - every_row) < 4 * se
+    assert row["tp"] / (row["tp"] + row["fn"] + row["fp"] + row["tn"]) < 0.25  # positives in their share

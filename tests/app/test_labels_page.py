@@ -301,3 +301,12 @@ def test_annotations_of_training_data_start_from_cross_validated_clones(
     )
     at.selectbox(key="labels_prob_source").set_value(current).run()
     assert any("probably trained on" in w for w in texts(at.warning))
+
+
+def test_the_consensus_metric_fits_its_column_and_names_the_iterations_in_its_help(make_app):
+    """ "157 iterations" was cut to "157 iterat…" in the narrow metric: the value is a word, the count in the help."""
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    consensus = next(m for m in at.metric if m.label == "Consensus")
+    assert consensus.value in ("converged", "not converged") and len(consensus.value) <= 13
+    assert "iterations" in consensus.proto.help and "after" in consensus.proto.help

@@ -317,6 +317,33 @@ def test_fairness_starts_on_a_feature_not_the_label_without_checks_slices(make_a
     assert at.selectbox(key="slices_fair_column").value == "city"  # the categorical feature
 
 
+def test_a_regressors_fairness_gap_is_in_label_units_with_a_stated_default(make_app, tmp_path) -> None:
+    """A 0.1 default in label units put every regressor "above your threshold": the default is now 0.2 standard
+    deviations of the label, in its units, and the page says so."""
+    import numpy as np
+
+    from explore.core.workspace import open_workspace, read_workspace, score
+    from explore.slices.report import fairness_threshold_text, regression_gap_default
+    from tests.helpers import make_workspace
+    from ui.safe import md_text
+
+    path = make_workspace(tmp_path / "ws", task="regression")
+    y = score(open_workspace(read_workspace(path)), "validation").y
+    default = regression_gap_default(float(np.nanstd(y, ddof=1)))
+    assert default > 1  # the label is an income: a gap of 0.1 is nothing
+    at = make_app(PAGE, workspace=path)
+    at.radio(key="slices_view").set_value("Fairness").run()
+    assert_no_exception(at)
+    box = at.number_input(key=f"slices_fair_threshold_regression_{default:g}")
+    assert box.value == default and "label units" in box.label
+    shown = _texts(at)
+    stated = fairness_threshold_text("regression", default, float(np.nanstd(y, ddof=1)))
+    assert "in the label's units" in stated and "0.2 × the label's standard deviation" in stated
+    assert md_text(stated) in shown
+    gaps = _table_with(at, "measure", "exceeds")
+    assert list(gaps["exceeds"]) == list(gaps["gap"] > default)
+
+
 def test_a_perturbation_check_reports_its_violations(make_app) -> None:
     at = make_app(PAGE)
     at.radio(key="slices_view").set_value("Perturbations").run()
@@ -382,3 +409,12 @@ def test_datapoint_editor_sets_a_number_missing_and_offers_every_level(make_app,
     assert any("'city' has no level 'town 12' (it has 2,100 levels; closest: 'town12'" in e for e in errors)
     at.text_input(key=f"slices_edit_{pos}_city").set_value("town12").run()
     assert not texts(at.error) and "after changing hours, city" in _texts(at)
+
+
+def test_the_slice_share_is_a_caption_not_an_arrow(make_app) -> None:
+    """ "↑100.0% of 700" read as a rise: the share of rows in the slice is not a metric's delta."""
+    at = make_app(PAGE)
+    assert_no_exception(at)
+    rows = next(m for m in at.metric if m.label == "Rows in slice")
+    assert not rows.proto.delta
+    assert any(" of " in c.value and c.value.endswith(" rows") and "%" in c.value for c in at.caption)

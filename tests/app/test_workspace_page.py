@@ -113,6 +113,44 @@ def test_upload_csv_and_skops_opens(make_app, tmp_path, monkeypatch):
     assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
 
 
+def test_skops_types_accepted_on_upload_are_saved_so_reopening_does_not_ask(make_app, tmp_path, monkeypatch):
+    """An uploaded skops model's accepted types were saved as trusted_types = [], so every new session asked
+    again. The form now asks before saving and writes the ticked types to the workspace."""
+    import tomllib
+
+    from explore.core.loading import untrusted_types
+
+    monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
+    src = make_workspace(tmp_path / "src").parent
+    found = untrusted_types(src / "model.skops")
+    if not found:
+        pytest.skip("this skops version trusts every type in the test pipeline")
+    at = make_app()
+    at.file_uploader(key="workspace_upload_model").set_value(
+        ("model.skops", (src / "model.skops").read_bytes(), "application/octet-stream")
+    )
+    at.file_uploader(key="workspace_upload_data").set_value(
+        [("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")]
+    )
+    at.run()
+    for t in found:
+        at.checkbox(key=f"workspace_up_trust_type_{t}").check()
+    at.selectbox(key="workspace_up_label").set_value("income")
+    at.selectbox(key="workspace_up_id").set_value("row_id")
+    at.button(key="workspace_up_open").click().run()
+    assert_no_exception(at)
+    assert not any(b.key == "workspace_accept_types" for b in at.button)  # nothing left to ask
+    assert any(m.label == "Task" and m.value == "binary" for m in at.metric)
+    toml = Path(at.session_state["ws_path"])
+    toml = toml if toml.suffix == ".toml" else toml / "workspace.toml"
+    assert tomllib.loads(toml.read_text())["model"]["trusted_types"] == found
+    # Reopened in a new session: it opens without asking.
+    again = make_app(workspace=toml)
+    assert_no_exception(again)
+    assert not any("does not trust by default" in w for w in texts(again.warning))
+    assert any(m.label == "Task" and m.value == "binary" for m in again.metric)
+
+
 def test_upload_malformed_csv_shows_message(make_app, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
     at = make_app()

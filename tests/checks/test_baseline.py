@@ -140,3 +140,51 @@ def test_training_dataset_is_required_and_named_clearly():
         baseline.simple_baseline(ws, train="nope")
     res = baseline.simple_baseline(ws, train="validation", datasets=["validation"])
     assert any("both the training and an evaluation dataset" in n for n in res.notes)
+
+
+def skewed_engine_workspace(root, monkeypatch, n: int = 6000, sample: int = 2000):
+    """A training log and a validation log read by the engine (DuckDB), about 20 % positives, with a row sample of
+    ``sample`` rows the engine draws in equal shares per class; and the validation rows themselves."""
+    from explore.core.upload import toml_text
+
+    rng = np.random.default_rng(11)
+    frames = {}
+    for name in ("train", "valid"):
+        x1, x2 = rng.normal(size=n), rng.normal(size=n)
+        p = 1 / (1 + np.exp(-(1.2 * x1 - 0.8 * x2 - 1.8)))
+        y = (rng.random(n) < p).astype("int8")
+        when = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, 120, n)), unit="D")
+        frames[name] = pd.DataFrame({"when": when, "x1": x1, "x2": x2, "p": p.round(3), "y": y})
+        frames[name]["pred"] = (frames[name]["p"] >= 0.5).astype("int8")
+        for month, part in frames[name].groupby(frames[name]["when"].dt.strftime("%Y-%m")):
+            (root / name / f"month={month}").mkdir(parents=True)
+            part.to_parquet(root / name / f"month={month}" / "part-0.parquet", index=False)
+    columns = {"label": "y", "time": "when", "prediction": "pred", "score": "p", "features": ["x1", "x2"]}
+    datasets = {d: {"path": d, "engine": "duckdb"} for d in frames}
+    (root / "workspace.toml").write_text(toml_text({"columns": columns, "datasets": datasets}))
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", sample)
+    return root / "workspace.toml", frames["valid"]
+
+
+def test_on_an_engine_sample_the_baseline_measures_every_rows_class_mix(tmp_path, monkeypatch):
+    """Found on an engine log: the Baseline fitted and compared on the engine's sample, drawn in equal shares per
+    class, so it reported the model's accuracy as 0.641 where every row gives 0.70. The sampled rows are now kept
+    in every row's class shares (fit and comparison), and the notes say so."""
+    from explore.core.workspace import open_workspace, read_workspace
+
+    toml, valid = skewed_engine_workspace(tmp_path, monkeypatch)
+    ws = open_workspace(read_workspace(toml))
+    drawn = score(ws, "valid", None)
+    assert drawn.frame["y"].mean() == pytest.approx(0.5, abs=0.01)  # the engine's sample: equal shares
+    res = baseline.simple_baseline(ws, candidate=None, train="train", datasets=["valid"], slices=[])
+    assert any(n.startswith("Fitted on train: the engine's sample is stratified by label") for n in res.notes)
+    assert any(
+        n.startswith("Compared on valid: the engine's sample is stratified by label") for n in res.notes
+    )
+    cells = res.cells[(res.cells["metric"] == "accuracy") & (res.cells["baseline"] == "logistic")].iloc[0]
+    every_row = float((valid["y"] == valid["pred"]).mean())
+    se = np.sqrt(every_row * (1 - every_row) / cells["n"])
+    assert abs(cells["candidate_value"] - every_row) < 4 * se
+    as_drawn = float((drawn.frame["y"] == drawn.frame["pred"]).mean())
+    assert abs(as_drawn - every_row) > 8 * se  # what the page reported before
+    assert valid["y"].mean() < 0.3  # the kept rows' class shares are every row's (about 20 % positives)

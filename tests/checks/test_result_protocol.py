@@ -220,6 +220,15 @@ def _banned() -> stability.BannedResult:
     )
 
 
+def _overlap():
+    from explore.checks import overlap
+
+    table = pd.DataFrame(
+        {"dataset": ["validation"], "rows": [200], "duplicates": [50], "share": [0.25], "passed": [False]}
+    )
+    return overlap.OverlapResult("train", 400, ["age", "city"], 0.05, table, {"production": "engine"})
+
+
 def _outcome() -> registry.Outcome:
     return registry.Outcome(True, "All finite.", {"n": np.int64(3)}, {"dataset": "validation"})
 
@@ -243,6 +252,7 @@ RESULTS = {
     "StabilityResult": _stability_result,
     "CostResult": _cost,
     "BannedResult": _banned,
+    "OverlapResult": _overlap,
     "Outcome": _outcome,
     "CheckResult": _check_result,
 }

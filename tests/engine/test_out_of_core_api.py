@@ -151,8 +151,8 @@ def test_discover_fairness_performance_and_drift_equal_the_in_memory_path(twins)
     eng_t = explore.performance_over_time(ooc, metrics=chosen)
     ref_t = explore.performance_over_time(mem, metrics=chosen)
     theirs = ref_t.value.table[ref_t.value.table["metric"].isin(chosen)]
-    np.testing.assert_allclose(eng_t.value["value"], theirs["value"], rtol=1e-9)
-    assert int(eng_t.value["support"].sum()) == ROWS
+    np.testing.assert_allclose(eng_t.value.table["value"], theirs["value"], rtol=1e-9)
+    assert int(eng_t.value.table["support"].sum()) == ROWS
     feats = ["age", "hours", "city", "seg"]
     eng_d, ref_d = explore.drift(ooc, features=feats), explore.drift(mem, features=feats)
     assert eng_d.facts["rows"] == f"{ROWS:,} (every row, engine)"
@@ -224,7 +224,12 @@ def test_explore_check_passes_and_fails_as_in_memory(task, tmp_path, monkeypatch
             runs[name] = _check(folder, tmp_path / f"out-{name}")
     (code_e, eng), (code_m, ref) = runs["engine"], runs["memory"]
     assert code_e == code_m == 1  # the invariants check fails on both
-    assert {n: c["status"] for n, c in eng.items()} == {n: c["status"] for n, c in ref.items()}
+    # The overlap check hashes rows in memory: a dataset that stays in the engine is skipped, saying why.
+    assert eng["overlap"]["status"] == "skipped" and "stays in the engine" in eng["overlap"]["summary"]
+    assert ref["overlap"]["status"] == "passed"
+    assert {n: c["status"] for n, c in eng.items() if n != "overlap"} == {
+        n: c["status"] for n, c in ref.items() if n != "overlap"
+    }
     ran = {n for n, c in eng.items() if c["status"] in ("passed", "failed")}
     assert {"weak_slices", "invariants", "stability"} <= ran
     # Every row, by the engine: the same summary as in memory.
@@ -297,3 +302,80 @@ def test_explore_report_writes_its_sections_from_every_row_and_states_the_sample
     for key in ("slices", "staleness"):
         assert sections[key].unavailable is None, sections[key].unavailable
         assert f"{ROWS:,} (every row, engine)" in " ".join(sections[key].parts)
+
+
+def test_r2_is_shown_per_group_but_not_tested_for_worse_on_both_paths(tmp_path):
+    """Grouped by a column the label follows, each group's label spread is narrow, so its R² is far below the
+    overall one while its errors are not larger: R² keeps its value and says why it is not compared; MAE / RMSE
+    are tested as before; the engine's table equals the in-memory one."""
+    rng = np.random.default_rng(5)
+    n = 1500
+    area = rng.uniform(20, 200, n)
+    income = area * 1_000 + rng.normal(0, 5_000, n)
+    df = pd.DataFrame(
+        {
+            "area": area,
+            "income": income,
+            "pred": income + rng.normal(0, 8_000, n),
+            "when": pd.date_range("2024-01-01", periods=n, freq="6h"),
+        }
+    )
+    ooc, mem = twin_workspaces(tmp_path, "regression", {"log": df}, {"log"})
+    eng, ref = explore.group_by(ooc, "area").to_frame(), explore.group_by(mem, "area").to_frame()
+    assert_frames_equal("regression", eng, ref)
+    for table in (eng, ref):
+        r2 = table[table["metric"] == "R²"]
+        assert (
+            r2["value"] < 0.9
+        ).all()  # far below the overall R² (about 0.9): the narrow spread, not the model
+        assert r2["p_worse"].isna().all() and r2["q_worse"].isna().all() and not r2["worse"].any()
+        assert r2["note"].str.contains("not tested for 'worse'", regex=False).all()
+        mae = table[table["metric"] == "MAE"]
+        assert mae["p_worse"].notna().all() and not mae["note"].str.contains("not tested").any()
+    overall = explore.slice_report(mem, {"area": (20, 60)}).value.comparison.set_index("metric")
+    assert np.isnan(overall.loc["R²", "p_worse"]) and "not tested" in overall.loc["R²", "note"]
+    assert overall.loc["R²", "higher_is_better"]  # still shown with its direction
+    assert not np.isnan(overall.loc["RMSE", "p_worse"])
+
+
+def test_a_regressors_fairness_threshold_is_in_label_units_and_equal_on_both_paths(tmp_path):
+    """explore.fairness on a regressor: the default gap is 0.2 standard deviations of the label (every row), not
+    0.1 of a rate, so a house-price model is not above it everywhere; the engine states the same threshold."""
+    from explore.slices.report import regression_gap_default
+
+    df = predictions_log("regression", ROWS)
+    ooc, mem = twin_workspaces(tmp_path, "regression", {"log": df}, {"log"})
+    eng, ref = explore.fairness(ooc, "city"), explore.fairness(mem, "city")
+    expected = regression_gap_default(df["income"].std(ddof=1))
+    assert eng.facts["threshold"] == ref.facts["threshold"] == expected > 100
+    assert "0.2 × the label's standard deviation" in ref.facts["threshold means"]
+    pd.testing.assert_frame_equal(eng.value.gaps, ref.value.gaps, rtol=1e-9)
+    assert list(ref.value.gaps["exceeds"]) == list(ref.value.gaps["gap"] > expected)
+    chosen = explore.fairness(mem, "city", threshold=5_000)
+    assert chosen.facts["threshold"] == 5_000 and "default" not in chosen.facts["threshold means"]
+    binary_ooc, _ = twin_workspaces(
+        tmp_path / "b", "binary", {"log": predictions_log("binary", 500)}, {"log"}
+    )
+    assert explore.fairness(binary_ooc, "city").facts["threshold"] == 0.1
+    with pytest.raises(AnalysisError, match="gap between two groups' rates, from 0 to 1; received 5000"):
+        explore.fairness(binary_ooc, "city", threshold=5_000)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"rows": 5}, {"window": "week", "metrics": ["accuracy"]}])
+def test_performance_over_time_has_the_in_memory_shape_on_the_engine(twins, kwargs):
+    """The engine's frame had ``group`` / ``window`` (the start) where the in-memory one has ``window`` (the
+    index), ``label``, ``start``, ``end``: a notebook now gets the same result on both paths, same numbers."""
+    task, ooc, mem = twins
+    if task == "regression" and "metrics" in kwargs:
+        kwargs = {**kwargs, "metrics": ["MAE"]}
+    eng, ref = explore.performance_over_time(ooc, **kwargs), explore.performance_over_time(mem, **kwargs)
+    assert type(eng.value) is type(ref.value)
+    assert eng.facts["metrics"] == ref.facts["metrics"] and eng.facts["windows"] == ref.facts["windows"]
+    a, b = eng.to_frame(), ref.to_frame()
+    assert list(a.columns) == list(b.columns) and dict(a.dtypes) == dict(b.dtypes)
+    assert_frames_equal(task, a, b)
+    for c in ("window", "label", "start", "end", "window_rows", "too_few"):
+        assert list(a[c]) == list(b[c]), c
+    pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+    assert list(eng.value.rates.columns) == list(ref.value.rates.columns) and eng.value.rates.empty
+    eng.chart()

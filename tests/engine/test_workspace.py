@@ -177,7 +177,7 @@ def test_the_notebook_performance_over_time_runs_on_every_row_of_an_out_of_core_
         mem = explore.notebook.performance_over_time(whole, metrics=["accuracy", "ROC AUC"], **kwargs)
         assert "3,000 (every row, engine)" in str(eng.facts["rows"])
         assert eng.facts["windows"] == mem.facts["windows"]
-        ours = eng.value.sort_values(["metric", "group"]).reset_index(drop=True)
+        ours = eng.value.table.sort_values(["metric", "window"]).reset_index(drop=True)
         theirs = mem.value.table
         theirs = theirs[theirs["metric"].isin(["accuracy", "ROC AUC"])].sort_values(["metric", "window"])
         assert int(ours["support"].sum()) == int(theirs["support"].sum()) > 3000  # every row, not the sample

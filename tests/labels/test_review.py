@@ -430,3 +430,44 @@ def test_pair_confusion_counts_the_items_both_labeled_and_draws_them(labeled):
     assert spec["title"] == "ana (rows) vs cam (columns)"
     cells = pd.DataFrame(spec["datasets"].popitem()[1])
     assert cells["count"].sum() == len(both)
+
+
+def test_a_non_class_answer_is_shown_but_never_a_correction(labeled, store):
+    """Found on a crowd whose labelers could answer 'unsure': the page's "Correct label" offered 'unsure' (every
+    annotation value). Corrections are the model's classes; 'unsure' stays visible as what a labeler said, also
+    in a session reopened from the store."""
+    ws, _, _, true_of = labeled
+    validation = ws.dataset("validation")
+    truth = np.asarray([true_of[str(k)] for k in validation["row_id"]], dtype=object)
+    long = simulate_labels(truth, list(ws.classes), {"ana": 0.95, "ben": 0.85, "cam": 0.65}, seed=4)
+    long.loc[long["who"] == "cam", "said"] = np.where(
+        np.arange(int((long["who"] == "cam").sum())) % 4 == 0,
+        "unsure",
+        long.loc[long["who"] == "cam", "said"],
+    )
+    ann = annotations_for(ws, long)
+    assert "unsure" in [str(c) for c in ann.categories]  # kept as an extra category of the annotations
+    queue = crowd.rank_queue(ann, crowd.consensus(ann), crowd.model_probabilities(ws, ann, model="current"))
+    items = review.plan_top_k(queue.frame, ann, k=20)
+    sid = review.create_session(
+        store,
+        workspace="ws",
+        dataset="validation",
+        name="unsure",
+        reviewer="Ana",
+        mode="queue",
+        items=items,
+        params={"label_column": "income", "id_column": "row_id", "review": "dataset"},
+    )
+    reopened = review.load_session(store, sid).items
+    assert reopened.classes == [str(c) for c in ws.classes] and reopened.not_classes == ["unsure"]
+    assert "unsure" in reopened.categories  # still what the annotations hold
+    s = review.load_session(store, sid)
+    key = s.items.keys[0]
+    with pytest.raises(AnalysisError, match="must be a class of the model .*received 'unsure'"):
+        review.record_verdict(store, s, key, "wrong", corrected_label="unsure")
+    other = next(c for c in reopened.classes if c != s.items.labels[0])
+    review.record_verdict(store, s, key, "wrong", corrected_label=other)
+    # A session saved before the classes were kept offers every category, as it did.
+    old = review.SessionItems.from_json({k: v for k, v in reopened.to_json().items() if k != "n_classes"})
+    assert old.classes == old.categories

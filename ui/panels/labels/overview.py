@@ -76,10 +76,14 @@ def _agreement(ann: Annotations, ag: Agreement, cons: Consensus) -> None:
         help="Items where two or more labels got the same top number of votes. Majority vote leaves them "
         "undecided (no majority); the consensus breaks them by labeler quality.",
     )
+    # The value fits the narrow column ("157 iterations" was cut to "157 iterat…"); the count is in the help.
     c[4].metric(
         "Consensus",
-        f"{cons.n_iter} iterations" if cons.converged else "not converged",
-        help=f"{md_text(crowd.consensus_description(cons))}; {cons.seconds * 1000:.0f} ms.",
+        "converged" if cons.converged else "not converged",
+        help=md_text(
+            f"{crowd.consensus_description(cons)}; {'converged' if cons.converged else 'stopped'} after "
+            f"{cons.n_iter} iterations, {cons.seconds * 1000:.0f} ms."
+        ),
     )
     st.caption(
         f"Fleiss' κ is computed on the {ag.fleiss_n_items:,} items with exactly {ag.fleiss_labels} labels "

@@ -133,6 +133,14 @@ def _item(session: ReviewSession, position: int) -> None:
     )
     answers = items.answers[position] or {}
     st.dataframe(pd.DataFrame({"labeler": list(answers), "label": list(answers.values())}), hide_index=True)
+    said = sorted({v for v in answers.values() if v in items.not_classes})
+    if said:
+        st.caption(
+            md_text(
+                f"{', '.join(map(repr, said))}: what a labeler answered, not a class of the model — shown here, "
+                "never offered as a correction."
+            )
+        )
     previous = session.verdict_of(key)
     if previous:
         st.info(
@@ -148,7 +156,8 @@ def _verdict_buttons(session: ReviewSession, sid: int, position: int, reviewer: 
     """The correction and note that go with a verdict, the verdict buttons and the navigation."""
     items = session.items
     key, label, total = items.keys[position], items.labels[position], session.n_items
-    others = [v for v in items.categories if v != label]
+    # Corrections are classes: an answer such as 'unsure' is what a labeler said (the answers table), not a label.
+    others = [v for v in items.classes if v != label]
     suggestion = next(
         (v for v in (items.consensus[position], items.model_pred[position]) if v in others),
         others[0] if others else None,

@@ -12,7 +12,8 @@ import pandas as pd
 from explore.core.workspace import Scored, Workspace
 from explore.slices import columns, datapoints, report, whatif
 from explore.slices.definition import SliceDefinition
-from ui.cache import cache_small
+from explore.staleness.estimation import population_scored
+from ui.cache import cache_shared, cache_small
 
 CONFIDENCE = 0.95  # of every interval on the page
 
@@ -33,6 +34,19 @@ def column_info(scored: Scored, column: str) -> columns.ColumnInfo:
 @cache_small(max_entries=16)
 def worst_rows(scored: Scored, slice_def: SliceDefinition, n: int) -> pd.DataFrame:
     return report.worst_rows(scored, slice_def, n=n)
+
+
+@cache_shared(max_entries=8)
+def population(ws: Workspace, scored: Scored) -> tuple[Scored, str]:
+    """The dataset's rows in every row's class shares (an engine sample is drawn with equal shares) and the note
+    saying so ("" when they are every row: an in-memory dataset)."""
+    return population_scored(ws, scored)
+
+
+@cache_small(max_entries=16)
+def label_std(scored: Scored) -> float:
+    """The label's standard deviation on the dataset's rows (a regressor's default fairness gap is a share of it)."""
+    return report.label_std(scored)
 
 
 @cache_small(max_entries=16)

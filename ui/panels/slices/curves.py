@@ -7,6 +7,7 @@ import math
 
 import streamlit as st
 
+from explore.core.workspace import Scored
 from explore.slices import charts, grouping, report, whatif
 from explore.slices.comparison import SliceRows
 from ui.boundary import say, shown_errors
@@ -18,7 +19,9 @@ from . import cached
 
 @st.fragment
 def curves_section(ctx: PageContext, focus: SliceRows) -> None:
-    sc = ctx.scored
+    # An engine dataset's rows are its sample with equal shares per class: precision, the PR curve and the costs
+    # of a threshold depend on the class mix, so they are measured on the sampled rows kept in every row's shares.
+    sc, mix_note = cached.population(ctx.ws, ctx.scored)
     if sc.task == "regression":
         st.info(
             "Confusion matrices, ROC/PR curves and thresholds are for classification; this model is a regression."
@@ -30,6 +33,13 @@ def curves_section(ctx: PageContext, focus: SliceRows) -> None:
             "Class (one-vs-rest)", sc.classes.tolist(), index=len(sc.classes) - 1, key="slices_curve_class"
         )
     threshold = _threshold_slider(ctx) if sc.task == "binary" and sc.score is not None else None
+    if mix_note:
+        st.caption(
+            md_text(
+                "Confusion matrices, curves and threshold costs describe every row's class mix, not the sample's "
+                f"equal shares: {mix_note}"
+            )
+        )
     c1, c2 = st.columns(2)
     with shown_errors(stop=False):
         c1.altair_chart(
@@ -60,7 +70,7 @@ def curves_section(ctx: PageContext, focus: SliceRows) -> None:
             st.caption(f"No curve for {md_text(', '.join(map(str, missing)))}: a single class there.")
     if threshold is not None:
         with shown_errors(stop=False):
-            _at_threshold(ctx, focus, threshold)
+            _at_threshold(sc, focus, threshold)
 
 
 def _threshold_slider(ctx: PageContext) -> float | None:
@@ -80,9 +90,8 @@ def _threshold_slider(ctx: PageContext) -> float | None:
     return threshold
 
 
-def _at_threshold(ctx: PageContext, focus: SliceRows, threshold: float) -> None:
+def _at_threshold(sc: Scored, focus: SliceRows, threshold: float) -> None:
     """The metrics at ``threshold`` in the slice, the rest and all rows; the cheapest threshold for the costs."""
-    sc = ctx.scored
     st.dataframe(
         whatif.threshold_metrics(sc, threshold, slice_def=focus.conditions_only),
         hide_index=True,

@@ -39,14 +39,30 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         format_func=grouping.display_name,
         key="slices_fair_column",
     )
-    threshold = c2.number_input(
-        "Largest acceptable gap",
-        0.0,
-        1.0 if sc.task != "regression" else None,
-        0.1,
-        step=0.01,
-        key="slices_fair_threshold",
-    )
+    label_std = cached.label_std(sc) if sc.task == "regression" else None
+    if label_std is None:
+        threshold = c2.number_input(
+            "Largest acceptable gap",
+            0.0,
+            1.0,
+            report.DEFAULT_RATE_GAP,
+            step=0.01,
+            key="slices_fair_threshold",
+            help="A difference between two groups' rates (share predicted positive, recall, accuracy), 0 to 1.",
+        )
+    else:
+        # A regressor's gaps are in the label's units: 0.1 would flag every group of a house-price model.
+        default = report.regression_gap_default(label_std)
+        threshold = c2.number_input(
+            "Largest acceptable gap (label units)",
+            0.0,
+            None,
+            default,
+            step=float(f"{max(default, 1e-9) / 10:.1g}"),
+            format="%g",
+            key=f"slices_fair_threshold_regression_{default:g}",
+            help=f"Default: {report.REGRESSION_GAP_SHARE:g} × the label's standard deviation on this dataset.",
+        )
     min_support = c3.number_input("Minimum rows per group", 1, None, 30, key="slices_fair_min_support")
     positive = None
     if sc.task == "multiclass":
@@ -58,6 +74,7 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
             threshold=float(threshold), positive=positive, min_support=int(min_support), confidence=CONFIDENCE
         )
         fr = cached.fairness_gaps(sc, focus.conditions_only, column, params)
+        st.caption(md_text(report.fairness_threshold_text(sc.task, float(threshold), label_std)))
         st.dataframe(
             fr.gaps,
             hide_index=True,

@@ -114,12 +114,11 @@ def _headline(ctx: PageContext, focus: SliceRows | None, rep: report.SliceReport
     task = ctx.ws.task
     by_metric = rep.comparison.set_index("metric")
     c1, c2, c3 = st.columns(3)
+    # A share, not a change: a delta drew it with an arrow ("↑100.0% of 700"), read as a rise.
     c1.metric(
-        "Rows in slice",
-        f"{rep.n_slice:,}",
-        f"{rep.n_slice / rep.n_rows:.1%} of {rep.n_rows:,}",
-        delta_color="off",
+        "Rows in slice", f"{rep.n_slice:,}", help="Rows of the dataset that meet the slice's conditions."
     )
+    c1.caption(f"{rep.n_slice / rep.n_rows:.1%} of {rep.n_rows:,} rows")
     if task != "regression":
         gap = by_metric.loc["accuracy", "gap"]
         c2.metric(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -15,10 +16,11 @@ from explore.core.upload_probe import (
     guess_time_column,
     is_pickle,
     probe_table,
+    uploaded_untrusted_types,
 )
 from ui import state
 from ui.boundary import shown_errors
-from ui.safe import md_text
+from ui.safe import md_code, md_text
 
 from .opening import open_path
 
@@ -96,6 +98,7 @@ def upload_section(*, expanded: bool) -> None:
                 "I trust this pickle file: loading it runs any code it contains.",
                 key="workspace_up_trust_pickle",
             )
+        trusted = _accepted_types(model_file) if model_file is not None else []
         if st.button("Open the uploaded workspace", key="workspace_up_open", type="primary"):
             roles = column_roles(
                 label=label,
@@ -112,10 +115,26 @@ def upload_section(*, expanded: bool) -> None:
                     model=UploadedFile(model_file.name, model_file.getvalue()) if model_file else None,
                     columns=roles,
                     trust_pickle=trust_pickle,
+                    trusted_types=trusted,
                     limit_mb=limit,
                 )
                 open_path(str(ws_path))
                 st.rerun()
+
+
+def _accepted_types(model_file: Any) -> list[str]:
+    """The skops types of the uploaded model the user ticks: saved in the workspace's [model] trusted_types, so
+    reopening it does not ask again (they were saved as [] and asked for in every new session)."""
+    types: list[str] = []
+    with shown_errors(stop=False):
+        types = uploaded_untrusted_types(model_file.name, model_file.getvalue())
+    if not types:
+        return []
+    st.markdown(
+        "**Types in this model file that skops does not trust by default** — tick each one you trust (only if you "
+        "trust the file's origin); the ticked ones are saved with the workspace:"
+    )
+    return [t for t in types if st.checkbox(md_code(t), key=f"workspace_up_trust_type_{t}")]
 
 
 def sample_button() -> None:

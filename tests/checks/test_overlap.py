@@ -1,0 +1,106 @@
+"""explore.checks.overlap: evaluation rows that are training rows — counted exactly (against a pandas merge on the
+feature columns), warned on the Workspace page and failed by `explore check` above the stated share."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explore.checks import overlap, registry
+from explore.core.workspace import open_workspace, read_workspace
+from explore.errors import AnalysisError
+from tests.conftest import assert_no_exception
+from tests.helpers import FEATURES, frame, make_workspace
+
+
+def _peer_count(train: pd.DataFrame, valid: pd.DataFrame, columns: list[str]) -> int:
+    """Rows of ``valid`` equal on every column to some training row: a pandas merge (missing values match)."""
+    keys = train[columns].drop_duplicates()
+    merged = valid[columns].reset_index().merge(keys, on=columns, how="inner")
+    return int(merged["index"].nunique())
+
+
+def _overlapping(tmp_path, n_copied: int):
+    df = frame(600, seed=4)
+    train, valid = df.iloc[:400].copy(), df.iloc[400:].copy()
+    copied = train.sample(n_copied, random_state=0).copy() if n_copied else train.iloc[:0].copy()
+    copied["row_id"] = np.arange(10_000, 10_000 + n_copied)
+    valid = pd.concat([valid, copied], ignore_index=True)
+    path = make_workspace(tmp_path / "ws", datasets={"train": train, "validation": valid})
+    return path, train, valid
+
+
+def test_duplicates_are_counted_exactly_as_a_pandas_merge_finds_them(tmp_path):
+    path, train, valid = _overlapping(tmp_path, 50)
+    ws = open_workspace(read_workspace(path))
+    result = overlap.train_eval_overlap(ws)
+    row = result.table.set_index("dataset").loc["validation"]
+    peer = _peer_count(ws.dataset("train"), ws.dataset("validation"), list(ws.feature_names))
+    assert int(row["duplicates"]) == peer >= 50
+    assert row["share"] == pytest.approx(peer / len(valid)) and not row["passed"] and result.passed is False
+    assert result.warnings()[0].startswith(f"{peer:,} of the {len(valid):,} rows of 'validation' (")
+
+
+def test_numbers_read_as_integers_in_one_file_and_floats_in_the_other_still_match():
+    a = pd.DataFrame({"x": [1, 2, 3], "c": ["u", None, "w"]})
+    b = pd.DataFrame({"x": [1.0, 2.0, np.nan], "c": ["u", None, "w"]})
+    ha, hb = overlap.row_hashes(a, ["x", "c"]), overlap.row_hashes(b, ["x", "c"])
+    assert list(ha[:2] == hb[:2]) == [True, True] and ha[2] != hb[2]
+
+
+def test_natural_duplicates_below_the_share_pass_and_bad_limits_are_refused(tmp_path):
+    """Three coarse features: distinct rows share every value now and then (2 % here), below the 5 % default."""
+    path, _, _ = _overlapping(tmp_path, 0)
+    ws = open_workspace(read_workspace(path))
+    result = overlap.train_eval_overlap(ws)
+    peer = _peer_count(ws.dataset("train"), ws.dataset("validation"), list(ws.feature_names))
+    assert int(result.table["duplicates"].sum()) == peer and result.table["share"].max() < 0.05
+    assert result.passed and result.warnings() == []
+    with pytest.raises(AnalysisError, match="from 0 to 1; received 5"):
+        overlap.train_eval_overlap(ws, max_share=5)
+    only = make_workspace(tmp_path / "one", datasets={"validation": frame(100)})
+    assert overlap.train_eval_overlap(open_workspace(read_workspace(only))) is None  # nothing to compare
+
+
+def test_explore_check_fails_above_the_stated_share_and_passes_below(tmp_path, monkeypatch):
+    monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
+    path, _, valid = _overlapping(tmp_path, 30)  # 30 copied rows (and a few natural duplicates) of 230
+    ws = open_workspace(read_workspace(path))
+    peer = _peer_count(ws.dataset("train"), ws.dataset("validation"), list(ws.feature_names))
+    out = tmp_path / "out"
+    code = registry.main([str(path), "--checks", "overlap", "--out", str(out)])
+    check = json.loads((out / registry.REPORT_JSON).read_text())["checks"][0]
+    assert code == registry.EXIT_FAILED and check["status"] == "failed" and check["tests"] == ["infra-4"]
+    assert (
+        f"'validation': {peer} of {len(valid)} rows ({peer / len(valid):.1%}) are training rows"
+        in check["summary"]
+    )
+    assert "failed at ≤ 5.0%" in check["summary"]
+    code = registry.main([str(path), "--checks", "overlap", "--max-overlap", "0.2", "--out", str(out)])
+    assert code == registry.EXIT_PASSED
+    assert registry.main([str(path), "--checks", "overlap", "--max-overlap", "2", "--out", str(out)]) != 0
+
+
+def test_the_workspace_page_warns_with_the_count_and_share(make_app, tmp_path):
+    from tests.conftest import texts
+
+    path, _, valid = _overlapping(tmp_path, 40)
+    ws = open_workspace(read_workspace(path))
+    peer = _peer_count(ws.dataset("train"), ws.dataset("validation"), list(ws.feature_names))
+    at = make_app(workspace=path)
+    assert_no_exception(at)
+    said = [w for w in texts(at.warning) if "have exactly the" in w]
+    assert said and said[0].startswith(
+        f"{peer} of the {len(valid)} rows of 'validation' ({peer / len(valid):.1%}"
+    )
+    clean, _, _ = _overlapping(tmp_path / "clean", 0)
+    assert not [w for w in texts(make_app(workspace=clean).warning) if "have exactly the" in w]
+
+
+def test_features_are_hashed_per_row_not_per_column_order():
+    df = frame(50, seed=1)[FEATURES]
+    h = overlap.row_hashes(df, FEATURES)
+    assert len(np.unique(h)) == len(df.drop_duplicates())
