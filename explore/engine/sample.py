@@ -58,8 +58,19 @@ class SampleInfo:
         how = f", stratified by '{self.stratified_by}'" if self.stratified_by else ""
         return (
             f"Row-level views use a sample of {self.rows:,} of {self.total:,} rows drawn by the engine{how}; "
-            "metrics, slices, windows and drift are computed on all rows."
+            f"{engine_part(self.total)}"
         )
+
+
+def engine_part(total: int) -> str:
+    """What the engine computes on every row of a dataset of ``total`` rows (the captions' second half): drift
+    too up to ``DRIFT_EXACT_ROWS``, above it on its own row sample, which the drift section states."""
+    # drift imports the metrics: only when a caption is asked
+    from explore.engine.drift import DRIFT_EXACT_ROWS
+
+    if total <= DRIFT_EXACT_ROWS:
+        return "metrics, slices, windows and drift are computed on all rows."
+    return "metrics, slices and windows are computed on all rows; drift on a row sample of its own, stated with it."
 
 
 def draw_sample(
@@ -421,5 +432,6 @@ class LazySample:
             )
         return (
             f"Row-level views use a sample of up to {SAMPLE_ROWS:,} of {self.total:,} rows, drawn by the engine the "
-            "first time one needs rows; metrics, slices, windows and drift are computed on all rows."
+            "first time one needs rows (the app draws a big log's in the background once the workspace is open); "
+            f"{engine_part(self.total)}"
         )

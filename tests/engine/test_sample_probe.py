@@ -98,3 +98,16 @@ def test_one_pass_reads_the_label_column_once():
     over_label = [q for q in seen if "GROUP BY" in q or "DISTINCT" in q]
     assert len([q for q in over_label if '"y"' in q]) == 1
     assert len([q for q in over_label if '"pred"' in q]) == 1
+
+
+def test_the_sample_caption_says_drift_is_sampled_above_its_threshold():
+    # A big log's drift is on a row sample of its own (explore.engine.drift): the row sample's caption must not
+    # claim drift is computed on every row there.
+    from explore.engine.drift import DRIFT_EXACT_ROWS
+    from explore.engine.sample import SampleInfo
+
+    small = SampleInfo(rows=50_000, total=DRIFT_EXACT_ROWS, stratified_by="label").caption()
+    big = SampleInfo(rows=50_000, total=DRIFT_EXACT_ROWS + 1, stratified_by="label").caption()
+    assert small.endswith("metrics, slices, windows and drift are computed on all rows.")
+    assert "metrics, slices and windows are computed on all rows; drift on a row sample of its own" in big
+    assert "drift are computed on all rows" not in big
