@@ -242,14 +242,17 @@ class LoadedModel:
     untrusted_types: tuple[str, ...] = ()
 
 
-def untrusted_types(path: Path | str) -> list[str]:
-    """Return the type names in a .skops file that skops does not trust by default (sorted)."""
+def untrusted_types(path: Path | str, data: bytes | None = None) -> list[str]:
+    """Return the type names in a .skops file that skops does not trust by default (sorted): the file at ``path``,
+    or ``data`` (an uploaded file's bytes, ``path`` its name)."""
     import skops.io as sio
 
-    path = Path(path)
-    _check_file(path, "model", "workspace.toml [model] path")
+    if data is None:
+        path = Path(path)
+        _check_file(path, "model", "workspace.toml [model] path")
     try:
-        return sorted(sio.get_untrusted_types(file=path))
+        found = sio.get_untrusted_types(file=path) if data is None else sio.get_untrusted_types(data=data)
+        return sorted(found)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
         # not a zip, no schema.json, not JSON (a ValueError), or a schema of another shape: "not a skops file"
         raise errors.ModelError(

@@ -107,21 +107,11 @@ def uploaded_untrusted_types(file_name: str, data: bytes) -> list[str]:
     """The types an uploaded ``.skops`` model holds that skops does not trust by default (sorted; [] for another
     format), for the upload form to ask about before saving: the accepted ones are written to the workspace's
     ``[model] trusted_types``, so reopening the workspace does not ask again."""
-    import zipfile
-
-    import skops.io as sio
-
-    from explore import errors
-    from explore.core.loading import SKOPS_SUFFIXES, _reason
+    from explore.core.loading import SKOPS_SUFFIXES, untrusted_types
 
     if Path(file_name).suffix.lower() not in SKOPS_SUFFIXES:
         return []
-    try:
-        return sorted(sio.get_untrusted_types(data=data))
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
-        raise errors.ModelError(
-            errors.MODEL_CORRUPT.format(path=file_name, kind="skops", reason=_reason(exc))
-        ) from None
+    return untrusted_types(file_name, data=data)
 
 
 def column_roles(
