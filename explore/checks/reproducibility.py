@@ -347,7 +347,7 @@ def reproducibility(
     base = score(ws, dataset, model)
     if base.n > max_eval_rows:
         keep = np.sort(np.random.default_rng(seed).choice(base.n, max_eval_rows, replace=False))
-        base = _subset(base, keep)
+        base = base.take(keep, f"refit-rows:{seed}:{max_eval_rows}")
         notes.append(f"Refits are compared on {max_eval_rows:,} random rows of '{dataset}'.")
     groupings = groupings_for(base, slices)
     X_probe = base.X.iloc[: min(base.n, 2000)]
@@ -400,20 +400,4 @@ def reproducibility(
         pairs=pairs,
         fit_seconds={k: round(f.seconds, 3) for k, f in fits.items()},
         notes=notes,
-    )
-
-
-def _subset(s: Scored, rows: np.ndarray) -> Scored:
-    import dataclasses
-
-    return dataclasses.replace(
-        s,
-        frame=s.frame.iloc[rows].reset_index(drop=True),
-        y=s.y[rows],
-        y_raw=s.y_raw[rows],
-        pred=s.pred[rows],
-        proba=None if s.proba is None else s.proba[rows],
-        score=None if s.score is None else s.score[rows],
-        time=None if s.time is None else s.time.iloc[rows].reset_index(drop=True),
-        ids=s.ids[rows],
     )

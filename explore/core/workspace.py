@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -1283,6 +1283,22 @@ class Scored:
     def cache_key(self) -> str:
         """Changes whenever the rows or the predictions would: cheap to hash, unlike the frames themselves."""
         return self.source_key or f"object:{id(self)}"
+
+    def take(self, rows: np.ndarray, tag: str) -> Scored:
+        """These rows only (positions, in order), every per-row field cut alike; ``tag`` names the cut in the
+        cache key (a cut of a keyed ``Scored`` never shares its key; one built by hand stays unkeyed)."""
+        return replace(
+            self,
+            frame=self.frame.iloc[rows].reset_index(drop=True),
+            y=self.y[rows],
+            y_raw=self.y_raw[rows],
+            pred=self.pred[rows],
+            proba=None if self.proba is None else self.proba[rows],
+            score=None if self.score is None else self.score[rows],
+            time=None if self.time is None else self.time.iloc[rows].reset_index(drop=True),
+            ids=self.ids[rows],
+            source_key=f"{self.source_key}|{tag}" if self.source_key else "",
+        )
 
     @property
     def n(self) -> int:

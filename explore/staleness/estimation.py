@@ -914,22 +914,7 @@ def population_scored(ws: Workspace, scored: Scored, *, seed: int = 0) -> tuple[
     keep, note = population_mix(ws, scored, seed=seed)
     if keep is None:
         return scored, ""
-    rows = np.flatnonzero(keep)
-    return (
-        replace(
-            scored,
-            frame=scored.frame.iloc[rows].reset_index(drop=True),
-            y=scored.y[rows],
-            y_raw=scored.y_raw[rows],
-            pred=scored.pred[rows],
-            proba=None if scored.proba is None else scored.proba[rows],
-            score=None if scored.score is None else scored.score[rows],
-            time=None if scored.time is None else scored.time.iloc[rows].reset_index(drop=True),
-            ids=scored.ids[rows],
-            source_key=f"{scored.source_key}|population-mix:{seed}" if scored.source_key else "",
-        ),
-        note,
-    )
+    return scored.take(np.flatnonzero(keep), f"population-mix:{seed}"), note
 
 
 def _mix_rows(
