@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from explore.engine.log import LogTable, quote
+from explore.engine.log import LogTable, duckdb_setting, quote
 from explore.engine.metrics import Grouping, _define_groups
 from explore.errors import AnalysisError
 from explore.staleness import drift
@@ -444,12 +444,8 @@ def _perfect_hash(log: LogTable, groups: int, codes: int) -> Iterator[None]:
     if not isinstance(log.con, duckdb.DuckDBPyConnection) or bits > PERFECT_HASH_BITS:
         yield
         return
-    before = log.con.execute("SELECT current_setting('perfect_ht_threshold')").fetchall()[0][0]
-    log.con.execute(f"SET perfect_ht_threshold = {max(bits, int(before))}")
-    try:
+    with duckdb_setting(log.con, "perfect_ht_threshold", lambda before: max(bits, int(before))):
         yield
-    finally:
-        log.con.execute(f"SET perfect_ht_threshold = {int(before)}")
 
 
 def _bucket_sql(x: str, edges: np.ndarray) -> str:
@@ -860,17 +856,6 @@ def _source_view(log: LogTable, select: str) -> Iterator[None]:
         log.memo.update(memo)
 
 
-@contextlib.contextmanager
-def _setting(log: LogTable, name: str, value: int) -> Iterator[None]:
-    """A DuckDB setting of the log's connection changed in the block, put back after."""
-    before = log.sql(f"SELECT current_setting('{name}')").fetchall()[0][0]
-    log.sql(f"SET {name} = {value}")
-    try:
-        yield
-    finally:
-        log.sql(f"SET {name} = {before}")
-
-
 def check_fraction(fraction: object) -> float | None:
     """``fraction`` of the rows a drift samples, checked: None (automatic) or a number in (0, 1]."""
     if fraction is None:
@@ -939,7 +924,7 @@ def drift_matrix(
         # ASOF join into a nested loop over every (row, point) pair: 74 CPU s instead of 0.6 at 500k rows.
         with (
             _source_view(log, f"SELECT {_sampled_columns(log)} FROM {_SAMPLE_TABLE}"),
-            _setting(log, "asof_loop_join_threshold", 0),
+            duckdb_setting(log.con, "asof_loop_join_threshold", lambda _: 0),
         ):
             prof = profile or reference_profile(log, features=features, where=reference_where, name=name)
             keys, result = drift_by_window(prof, log, grouping, features=features)

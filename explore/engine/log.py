@@ -9,7 +9,8 @@ the same encoding as ``explore.core.workspace.score`` gives a ``Scored`` in memo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,13 +137,25 @@ def _one_row_read(con: Any, query: str) -> tuple:
     and not in DuckDB's own (no statistics for a column with NaN). The optimisation is off for this query only."""
     if not isinstance(con, duckdb.DuckDBPyConnection):
         return con.execute(query).fetchall()[0]
-    before = str(con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0] or "")
-    off = ",".join(p for p in [before, "statistics_propagation"] if p)
-    con.execute(f"SET disabled_optimizers = {literal(off)}")
-    try:
+    with duckdb_setting(
+        con,
+        "disabled_optimizers",
+        lambda before: ",".join(p for p in [before, "statistics_propagation"] if p),
+    ):
         return con.execute(query).fetchall()[0]
+
+
+@contextlib.contextmanager
+def duckdb_setting(con: Any, name: str, change: Callable[[Any], Any]) -> Iterator[None]:
+    """A setting of the DuckDB connection ``con`` set to ``change(its value)`` in the block, put back after (an
+    empty text setting reads as NULL: put back as '')."""
+    before = con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]
+    before = "" if before is None else before
+    con.execute(f"SET {name} = {literal(change(before))}")
+    try:
+        yield
     finally:
-        con.execute(f"SET disabled_optimizers = {literal(before)}")
+        con.execute(f"SET {name} = {literal(before)}")
 
 
 def _is_numeric(sql_type: str) -> bool:
