@@ -789,16 +789,13 @@ def _engine_performance_over_time(
     table = table.assign(window=window_of_group[table[result.code].to_numpy()])
     # The rows of a window: its most supported metric's (labelled rows with a prediction), as windows.table() counts.
     window_rows = table.groupby("window")["support"].max().reindex(np.arange(len(starts)), fill_value=0)
-    wt = pd.DataFrame(
-        {
-            "window": np.arange(len(starts)),
-            "label": [windows._label(a, spec.by, b) for a, b in zip(starts, ends, strict=True)],
-            "start": pd.to_datetime(starts),
-            "end": pd.to_datetime(ends),
-            "window_rows": window_rows.to_numpy(dtype="int64"),
-            "too_few": window_rows.to_numpy() < spec.min_rows,
-        }
-    )
+    wt = windows.window_table(
+        starts,
+        ends,
+        [windows._label(a, spec.by, b) for a, b in zip(starts, ends, strict=True)],
+        window_rows.to_numpy(dtype="int64"),
+        spec.min_rows,
+    ).rename(columns={"rows": "window_rows"})
     table = (
         table.drop(columns=[result.code])
         .assign(_order=table["metric"].map(order))

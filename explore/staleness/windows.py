@@ -74,20 +74,29 @@ class TimeWindows:
 
     def table(self) -> pd.DataFrame:
         """One row per window: window (index), label, start, end (exclusive), rows, too_few."""
-        return pd.DataFrame(
-            {
-                "window": np.arange(self.n_windows),
-                "label": self.labels,
-                "start": pd.to_datetime(self.starts),
-                "end": pd.to_datetime(self.ends),
-                "rows": self.counts,
-                "too_few": self.too_few,
-            }
-        )
+        return window_table(self.starts, self.ends, self.labels, self.counts, self.min_rows)
 
     def key(self) -> str:
         """A short string identifying the window layout (for cache keys)."""
         return f"{self.by}:{self.n_windows}:{int(self.starts[0].astype('int64')) if self.n_windows else 0}:{self.min_rows}"
+
+
+def window_table(
+    starts: np.ndarray, ends: np.ndarray, labels: Sequence[str], counts: np.ndarray, min_rows: int
+) -> pd.DataFrame:
+    """``TimeWindows.table``'s frame from its parts (the engine's windows have no per-row codes): one row per
+    window — window (index), label, start, end (exclusive), rows, too_few (fewer than ``min_rows`` rows)."""
+    counts = np.asarray(counts)
+    return pd.DataFrame(
+        {
+            "window": np.arange(len(starts)),
+            "label": list(labels),
+            "start": pd.to_datetime(starts),
+            "end": pd.to_datetime(ends),
+            "rows": counts,
+            "too_few": counts < min_rows,
+        }
+    )
 
 
 def _as_datetime(time: pd.Series | np.ndarray, where: str) -> np.ndarray:
