@@ -125,12 +125,15 @@ def test_the_sample_is_the_same_at_one_and_two_threads_and_the_log_is_left_as_it
             windows = by_time_window(log, "month")
             first = engine_drift.first_window(log, "month")
             n, memo = log.n, dict(log.memo)
+            settings = "SELECT current_setting('preserve_insertion_order')"
+            assert log.sql(settings).fetchall() == [(True,)]
             _, result = engine_drift.drift_matrix(
                 log, windows, features=FEATURES, reference_where=first, **SAMPLE
             )
             tables.append(result.table)
-            # The log reads every row again, and learnt nothing from the sample.
+            # The log reads every row again, and learnt nothing from the sample; the copy's setting is put back.
             assert log.n == n and log.memo == memo
+            assert log.sql(settings).fetchall() == [(True,)]
             assert (
                 log.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_drift_rows'").fetchall()[
                     0
