@@ -759,7 +759,11 @@ def data_invariants(
 # window keeping at least MIN_WINDOW_ROWS of its rows (all of them when it has fewer); ``exact=True`` reads every
 # row. Measured at 100M rows (bench_engine --only drift, load 5–10, CPU s): a 10M-row sample 31.1, a 5M-row one
 # 19.7–21.2 (of which ≈ 14.6 the one pass copying the sample), the plain scan of the 20 columns 13.1–15.7, every row
-# 111; 5M rows keep 208,000 rows in each of 24 monthly windows. The exact matrix costs 1.04–1.4 CPU s per million
+# 111; 5M rows keep 208,000 rows in each of 24 monthly windows. Issue 14 (session 7): the sample's scanned features
+# counted by a compiled loop (``_count_codes``: the windows' queries 1.6 CPU s instead of 3.9–4.2, the ``_dcodes``
+# table's 2.7–3.0 gone) and the copy unordered (``COPY_SETTINGS``: 13.9–14.0 instead of 14.6–15.4): the 5M-row
+# sample 17.59 CPU s at load 7.6 (1.25 × that run's floor, 14.02) — see docs/scale.md, "Drift at 100M on a row
+# sample", for every run. The exact matrix costs 1.04–1.4 CPU s per million
 # rows (10M rows: 10.4, 10.6, 12.2 and 14.1 CPU s in four runs), and 10 s of two cores is 20 CPU s: up to 15M rows
 # every row is read within that budget by most of those measurements, above it the sample is cheaper.
 DRIFT_EXACT_ROWS = 15_000_000
