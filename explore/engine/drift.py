@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -991,7 +992,16 @@ def drift_matrix(
     if fraction is None:
         fraction = 1.0 / math.ceil(total / sample_rows)
     file, row, rule = _identity(body)
-    shares = _copy_sample(log, body, grouping, features, row_hash_sql(file, row), fraction, min_window_rows)
+    # The compiled loop (``_count_codes``) is loaded in a thread meanwhile: its first load in a process (≈ 0.5 s
+    # CPU, numba's import included) overlaps the copy, whose queries release the GIL.
+    loading = threading.Thread(target=_load_driftcount, daemon=True)
+    loading.start()
+    try:
+        shares = _copy_sample(
+            log, body, grouping, features, row_hash_sql(file, row), fraction, min_window_rows
+        )
+    finally:
+        loading.join()
     try:
         codes = log.sql(f"SELECT DISTINCT {_WINDOW_COLUMN} FROM {_SAMPLE_TABLE} ORDER BY 1").fetchnumpy()
         codes = np.asarray(codes[_WINDOW_COLUMN], dtype=np.intp)
@@ -1026,6 +1036,12 @@ def drift_matrix(
         n_windows=result.n_windows,
         sample=sample,
     )
+
+
+def _load_driftcount() -> None:
+    from explore.engine import driftcount
+
+    driftcount.warm()
 
 
 _SAMPLE_TABLE = "_drift_rows"
