@@ -763,8 +763,8 @@ def data_invariants(
 # 111; 5M rows keep 208,000 rows in each of 24 monthly windows. Issue 14 (session 7): the sample's scanned features
 # counted by a compiled loop (``_count_codes``: the windows' queries 1.6 CPU s instead of 3.9–4.2, the ``_dcodes``
 # table's 2.7–3.0 gone) and the copy unordered (``COPY_SETTINGS``: 13.9–14.0 instead of 14.6–15.4): the 5M-row
-# sample 17.59 CPU s at load 7.6 (1.25 × that run's floor, 14.02) — see docs/scale.md, "Drift at 100M on a row
-# sample", for every run. The exact matrix costs 1.04–1.4 CPU s per million
+# sample 17.12–17.65 CPU s in three runs at load 7.6–11 (1.14–1.25 × each run's floor, 14.02–15.05) — see
+# docs/scale.md, "Drift at 100M on a row sample", for every run. The exact matrix costs 1.04–1.4 CPU s per million
 # rows (10M rows: 10.4, 10.6, 12.2 and 14.1 CPU s in four runs), and 10 s of two cores is 20 CPU s: up to 15M rows
 # every row is read within that budget by most of those measurements, above it the sample is cheaper.
 DRIFT_EXACT_ROWS = 15_000_000
