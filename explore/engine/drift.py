@@ -20,7 +20,9 @@ over all of them.
 ``drift_matrix`` is what the app and the notebook call: above ``DRIFT_EXACT_ROWS`` rows it runs the same queries on a
 deterministic uniform sample of the rows (an integer hash of each row's file and place in it, ``row_hash_sql``),
 copied once into a temp table, and its result says so (``DriftResult.sample``: a ``DriftSample``); ``exact=True``
-reads every row.
+reads every row. On that in-memory sample the scanned features' codes are not written to a table: their values are
+streamed out as Arrow batches and a compiled loop (``explore.engine.driftcount``) computes the same code and counts
+it per (window, code) (``_count_codes``).
 """
 
 from __future__ import annotations
@@ -475,16 +477,7 @@ def _count_codes(
     on Arrow batches streamed from DuckDB: the same numbers as the ``_dcodes`` table's GROUP BYs."""
     from explore.engine import driftcount
 
-    lits = [codes[f].literals() for f in numeric]
-    flat = [x for ls in lits for x in ls]
-    parsed = log.sql(f"SELECT {', '.join(f'0.0::DOUBLE + {x}' for x in flat)}").fetchall()[0]
-    consts, at = [], 0
-    for f, ls in zip(numeric, lits, strict=True):  # the doubles DuckDB made of the SQL's literals
-        v = np.asarray(parsed[at : at + len(ls)], dtype="float64")
-        at += len(ls)
-        has_edges = bool(codes[f].edges.size)
-        consts.append((v[0], v[1], v[2], np.ascontiguousarray(v[3:-1] if has_edges else v[3:3]),
-                       float(v[-1]) if has_edges else 0.0, has_edges))  # fmt: skip
+    consts = _parsed_constants(log, [codes[f] for f in numeric])
     dense = {f: np.zeros((G, codes[f].missing + 2), dtype=np.int64) for f in numeric}
     values = ", ".join(f"{_value(log, f)} AS x{i}" for i, f in enumerate(numeric))
     no_nulls = np.zeros(0, dtype=np.uint8)
@@ -499,6 +492,23 @@ def _count_codes(
             lo, width, top, inner, last, has_edges = consts[i]
             driftcount.count_codes(g, x, valid, col.offset, lo, width, top, inner, last, has_edges, dense[f])
     return dense
+
+
+def _parsed_constants(log: LogTable, codes: list[_Code]) -> list[tuple]:
+    """Per code, the arguments of ``driftcount.count_codes`` after the values — lo, width, n + ½, the inner edges,
+    the last edge, any edge — as the doubles DuckDB makes of ``_Code.sql``'s literals (one query for all)."""
+    lits = [c.literals() for c in codes]
+    flat = [x for ls in lits for x in ls]
+    parsed = log.sql(f"SELECT {', '.join(f'0.0::DOUBLE + {x}' for x in flat)}").fetchall()[0]
+    out, at = [], 0
+    for c, ls in zip(codes, lits, strict=True):
+        v = np.asarray(parsed[at : at + len(ls)], dtype="float64")
+        at += len(ls)
+        if c.edges.size:
+            out.append((v[0], v[1], v[2], np.ascontiguousarray(v[3:-1]), float(v[-1]), True))
+        else:
+            out.append((v[0], v[1], v[2], np.zeros(0), 0.0, False))
+    return out
 
 
 # DuckDB counts rows per (group, code) in an array indexed by the two — no hashing — when their ranges (known from

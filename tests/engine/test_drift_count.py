@@ -38,31 +38,34 @@ def _sql_counts(eng, code: _Code, G: int) -> np.ndarray:
     return out
 
 
-def _cases():
-    n = KS_GRID
-    tiny = 5e-324 * 3  # three subnormal steps: (hi − lo) / n rounds to 0.0
-    return {
-        "deciles": (-2.5, 3.0, np.array([-2.5, -1.2, -0.8, -0.5, -0.25, 0.0, 0.26, 0.52, 0.84, 1.3, 3.0])),
-        "one-bucket": (0.0, 1.0, np.array([0.0, 1.0])),
-        "constant": (0.7, 0.7, np.array([0.7])),
-        "no-reference-values": (0.0, 0.0, np.zeros(0)),
-        "tiny-range": (0.0, tiny, np.array([0.0, 5e-324, tiny])),
-        "huge-range": (-1e300, 1e300, np.array([-1e300, -1.0, 0.0, 1e-300, 1e300])),
-        "decimal-literals": (
-            0.1,
-            123456.78901234567,
-            np.array([0.1, 0.30000000000000004, 1234.5678, 123456.78901234567]),
-        ),
-        "small-grid": (-1.0, 1.0, np.array([-1.0, -0.5, 0.5, 1.0])),
-    }, n
+TINY = 5e-324 * 3  # three subnormal steps: (hi − lo) / n rounds to 0.0
+# (lo, hi, bucket edges, grid cells)
+CASES = {
+    "deciles": (
+        -2.5,
+        3.0,
+        np.array([-2.5, -1.2, -0.8, -0.5, -0.25, 0.0, 0.26, 0.52, 0.84, 1.3, 3.0]),
+        KS_GRID,
+    ),
+    "one-bucket": (0.0, 1.0, np.array([0.0, 1.0]), KS_GRID),
+    "constant": (0.7, 0.7, np.array([0.7]), KS_GRID),
+    "no-reference-values": (0.0, 0.0, np.zeros(0), KS_GRID),
+    "tiny-range": (0.0, TINY, np.array([0.0, 5e-324, TINY]), KS_GRID),
+    "huge-range": (-1e300, 1e300, np.array([-1e300, -1.0, 0.0, 1e-300, 1e300]), KS_GRID),
+    # literals DuckDB reads as DECIMALs of up to 17 digits, cast to DOUBLE
+    "decimal-literals": (
+        0.1,
+        123456.78901234567,
+        np.array([0.1, 0.30000000000000004, 1234.5678, 123456.78901234567]),
+        KS_GRID,
+    ),
+    "small-grid": (-1.0, 1.0, np.array([-1.0, -0.5, 0.5, 1.0]), 8),
+}
 
 
-@pytest.mark.parametrize("case", list(_cases()[0]))
+@pytest.mark.parametrize("case", list(CASES))
 def test_the_compiled_count_equals_the_sql_codes(case, monkeypatch):
-    cases, n = _cases()
-    lo, hi, edges = cases[case]
-    if case == "small-grid":
-        n = 8
+    lo, hi, edges, n = CASES[case]
     width = (hi - lo) / n if hi > lo else 1.0
     code = _Code(_Cells(lo, hi, width, n), edges)
     rng = np.random.default_rng(3)
