@@ -20,13 +20,17 @@ over all of them.
 ``drift_matrix`` is what the app and the notebook call: above ``DRIFT_EXACT_ROWS`` rows it runs the same queries on a
 deterministic uniform sample of the rows (an integer hash of each row's file and place in it, ``row_hash_sql``),
 copied once into a temp table, and its result says so (``DriftResult.sample``: a ``DriftSample``); ``exact=True``
-reads every row.
+reads every row. On that in-memory sample the scanned features' codes are not written to a table: their values are
+streamed out as Arrow batches and a compiled loop (``explore.engine.driftcount``) computes the same code and counts
+it per (window, code) (``_count_codes``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -106,6 +110,12 @@ class _Code:
         finally:
             log.con.unregister("_probe")
         return np.asarray(r["k"], dtype="int64")
+
+    def literals(self) -> list[str]:
+        """The SQL literals of the code's constants: lo, width, n + ½, the inner edges, the last edge."""
+        inner = [repr(float(e)) for e in self.edges[1:-1]]
+        last = [repr(float(self.edges[-1]))] if self.edges.size else []
+        return [repr(self.cells.lo), repr(self.cells.width), repr(self.cells.n + 0.5), *inner, *last]
 
     def decode(
         self, log: LogTable, g: np.ndarray, k: np.ndarray, n: np.ndarray, G: int
@@ -398,6 +408,15 @@ def _histograms(
         for i, f in enumerate(categorical):
             part = r[r["gid"] == (1 << m) - 1 - (1 << (m - 1 - i))]
             out[f] = part[["g", names[i], "n"]].rename(columns={names[i]: "v"}).reset_index(drop=True)
+    if numeric and _IN_MEMORY.get() and isinstance(log.con, duckdb.DuckDBPyConnection):
+        dense = _count_codes(log, numeric, codes, f"SELECT CAST({g} AS INTEGER) AS g, {{}} {source}", G)
+        if "_rows" not in out:
+            out["_rows"] = dense[numeric[0]].sum(axis=1)
+        for f in numeric:
+            gi, k = np.nonzero(dense[f])
+            n = dense[f][gi, k]
+            out[f] = codes[f].decode(log, gi, np.where(k == codes[f].missing + 1, -1, k), n, G)
+        return out
     per_pass = max(1, (CODE_BYTES // max(n_rows, 1) - 4) // 2)
     for start in range(0, len(numeric), per_pass):
         batch = numeric[start : start + per_pass]
@@ -426,6 +445,69 @@ def _histograms(
                     )
         finally:
             log.sql("DROP TABLE IF EXISTS _dcodes")
+    return out
+
+
+# Set while the sampled matrix reads its in-memory sample (``drift_matrix``): the scanned features' rows per
+# (group, code) are then counted by a compiled loop over the streamed values (``_count_codes``) instead of the
+# ``_dcodes`` table and its GROUP BYs. Measured at 100M rows (a 5M-row sample, 15 scanned features): see the block
+# "drift of a big log on a deterministic row sample" below.
+_IN_MEMORY: contextvars.ContextVar[bool] = contextvars.ContextVar("drift_in_memory", default=False)
+
+
+@contextlib.contextmanager
+def _counting_in_memory(on: bool = True) -> Iterator[None]:
+    """The scanned features counted by the compiled loop (``on``) or by SQL (off) while in the block."""
+    token = _IN_MEMORY.set(on)
+    try:
+        yield
+    finally:
+        _IN_MEMORY.reset(token)
+
+
+# Rows per Arrow batch streamed to the loop: its memory (8 bytes per value) stays a few tens of MB.
+STREAM_ROWS = 1 << 19
+
+
+def _count_codes(
+    log: LogTable, numeric: list[str], codes: dict[str, _Code], query: str, G: int
+) -> dict[str, np.ndarray]:
+    """Per scanned feature, rows per (group, code) — the SQL code's (``_Code.sql``), NULL in the last column — of
+    ``query`` (a SELECT of the group ``g``, its ``{}`` the features' values), counted by ``driftcount.count_codes``
+    on Arrow batches streamed from DuckDB: the same numbers as the ``_dcodes`` table's GROUP BYs."""
+    from explore.engine import driftcount
+
+    consts = _parsed_constants(log, [codes[f] for f in numeric])
+    dense = {f: np.zeros((G, codes[f].missing + 2), dtype=np.int64) for f in numeric}
+    values = ", ".join(f"{_value(log, f)} AS x{i}" for i, f in enumerate(numeric))
+    no_nulls = np.zeros(0, dtype=np.uint8)
+    reader = log.con.sql(query.format(values)).to_arrow_reader(STREAM_ROWS)
+    for batch in reader:
+        g = batch.column(0).to_numpy(zero_copy_only=True)
+        for i, f in enumerate(numeric):
+            col = batch.column(i + 1)
+            validity, data = col.buffers()[:2]
+            x = np.frombuffer(data, dtype=np.float64, count=col.offset + len(col))[col.offset :]
+            valid = np.frombuffer(validity, dtype=np.uint8) if col.null_count else no_nulls
+            lo, width, top, inner, last, has_edges = consts[i]
+            driftcount.count_codes(g, x, valid, col.offset, lo, width, top, inner, last, has_edges, dense[f])
+    return dense
+
+
+def _parsed_constants(log: LogTable, codes: list[_Code]) -> list[tuple]:
+    """Per code, the arguments of ``driftcount.count_codes`` after the values — lo, width, n + ½, the inner edges,
+    the last edge, any edge — as the doubles DuckDB makes of ``_Code.sql``'s literals (one query for all)."""
+    lits = [c.literals() for c in codes]
+    flat = [x for ls in lits for x in ls]
+    parsed = log.sql(f"SELECT {', '.join(f'0.0::DOUBLE + {x}' for x in flat)}").fetchall()[0]
+    out, at = [], 0
+    for c, ls in zip(codes, lits, strict=True):
+        v = np.asarray(parsed[at : at + len(ls)], dtype="float64")
+        at += len(ls)
+        if c.edges.size:
+            out.append((v[0], v[1], v[2], np.ascontiguousarray(v[3:-1]), float(v[-1]), True))
+        else:
+            out.append((v[0], v[1], v[2], np.zeros(0), 0.0, False))
     return out
 
 
@@ -688,7 +770,11 @@ def data_invariants(
 # window keeping at least MIN_WINDOW_ROWS of its rows (all of them when it has fewer); ``exact=True`` reads every
 # row. Measured at 100M rows (bench_engine --only drift, load 5–10, CPU s): a 10M-row sample 31.1, a 5M-row one
 # 19.7–21.2 (of which ≈ 14.6 the one pass copying the sample), the plain scan of the 20 columns 13.1–15.7, every row
-# 111; 5M rows keep 208,000 rows in each of 24 monthly windows. The exact matrix costs 1.04–1.4 CPU s per million
+# 111; 5M rows keep 208,000 rows in each of 24 monthly windows. Issue 14 (session 7): the sample's scanned features
+# counted by a compiled loop (``_count_codes``: the windows' queries 1.6 CPU s instead of 3.9–4.2, the ``_dcodes``
+# table's 2.7–3.0 gone) and the copy unordered (``COPY_SETTINGS``: 13.9–14.0 instead of 14.6–15.4): the 5M-row
+# sample 17.12–17.65 CPU s in three runs at load 7.6–11 (1.14–1.25 × each run's floor, 14.02–15.05) — see
+# docs/scale.md, "Drift at 100M on a row sample", for every run. The exact matrix costs 1.04–1.4 CPU s per million
 # rows (10M rows: 10.4, 10.6, 12.2 and 14.1 CPU s in four runs), and 10 s of two cores is 20 CPU s: up to 15M rows
 # every row is read within that budget by most of those measurements, above it the sample is cheaper.
 DRIFT_EXACT_ROWS = 15_000_000
@@ -916,7 +1002,16 @@ def drift_matrix(
     if fraction is None:
         fraction = 1.0 / math.ceil(total / sample_rows)
     file, row, rule = _identity(body)
-    shares = _copy_sample(log, body, grouping, features, row_hash_sql(file, row), fraction, min_window_rows)
+    # The compiled loop (``_count_codes``) is loaded in a thread meanwhile: its first load in a process (≈ 0.5 s
+    # CPU, numba's import included) overlaps the copy, whose queries release the GIL.
+    loading = threading.Thread(target=_load_driftcount, daemon=True)
+    loading.start()
+    try:
+        shares = _copy_sample(
+            log, body, grouping, features, row_hash_sql(file, row), fraction, min_window_rows
+        )
+    finally:
+        loading.join()
     try:
         codes = log.sql(f"SELECT DISTINCT {_WINDOW_COLUMN} FROM {_SAMPLE_TABLE} ORDER BY 1").fetchnumpy()
         codes = np.asarray(codes[_WINDOW_COLUMN], dtype=np.intp)
@@ -925,6 +1020,7 @@ def drift_matrix(
         with (
             _source_view(log, f"SELECT {_sampled_columns(log)} FROM {_SAMPLE_TABLE}"),
             duckdb_setting(log.con, "asof_loop_join_threshold", lambda _: 0),
+            _counting_in_memory(),
         ):
             prof = profile or reference_profile(log, features=features, where=reference_where, name=name)
             keys, result = drift_by_window(prof, log, grouping, features=features)
@@ -950,6 +1046,12 @@ def drift_matrix(
         n_windows=result.n_windows,
         sample=sample,
     )
+
+
+def _load_driftcount() -> None:
+    from explore.engine import driftcount
+
+    driftcount.warm()
 
 
 _SAMPLE_TABLE = "_drift_rows"
@@ -986,7 +1088,10 @@ def _copy_sample(
     n_codes = len(grouping.levels)
     shares = np.full(n_codes, fraction)
     base = threshold(fraction)
-    with _source_view(log, f"SELECT *, {hashed} AS {_HASH_COLUMN} FROM {body[len('SELECT * FROM ') :]}"):
+    with (
+        _source_view(log, f"SELECT *, {hashed} AS {_HASH_COLUMN} FROM {body[len('SELECT * FROM ') :]}"),
+        _copy_settings(log),
+    ):
         log.sql(
             f"CREATE OR REPLACE TEMP TABLE {_SAMPLE_TABLE} AS SELECT {cols}, {grouping.code} AS {_WINDOW_COLUMN} "
             f"FROM rows WHERE {where}{_HASH_COLUMN} < {base}"
@@ -1027,6 +1132,28 @@ def _copy_sample(
             log.sql(f"DROP TABLE IF EXISTS {_SAMPLE_TABLE}")
             raise
     return shares
+
+
+# The copy pass's DuckDB settings (put back after). The sample's row order is never read (every query over it
+# counts, the reference's quantiles sort), so DuckDB need not keep the files' order: without it the copy skips
+# the order-preserving (batch) insert. Measured on the 100M log (the copy alone, 1-in-20, two alternating runs,
+# load 5.6-7): 15.36 / 14.59 CPU s ordered, 13.92 / 13.98 unordered (user time 8.44 / 8.59 -> 7.55 / 7.79; the
+# rest, ≈ 6.2 s, is the kernel reading the files). A 4 GB ``allocator_flush_threshold`` on top: 13.89 / 14.05, no
+# gain, left out; so is one ``read_parquet`` per file (its hash filter pushed into the scan): 10-15 % less on 20M
+# rows ordered, but more system time with the order dropped.
+COPY_SETTINGS: dict[str, object] = {"preserve_insertion_order": False}
+
+
+@contextlib.contextmanager
+def _copy_settings(log: LogTable) -> Iterator[None]:
+    """``COPY_SETTINGS`` on the log's DuckDB connection while in the block (other engines: nothing changes)."""
+    if not isinstance(log.con, duckdb.DuckDBPyConnection):
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        for name, value in COPY_SETTINGS.items():
+            stack.enter_context(duckdb_setting(log.con, name, lambda _, v=value: v))
+        yield
 
 
 def _sampled_columns(log: LogTable) -> str:

@@ -125,12 +125,15 @@ def test_the_sample_is_the_same_at_one_and_two_threads_and_the_log_is_left_as_it
             windows = by_time_window(log, "month")
             first = engine_drift.first_window(log, "month")
             n, memo = log.n, dict(log.memo)
+            settings = "SELECT current_setting('preserve_insertion_order')"
+            assert log.sql(settings).fetchall() == [(True,)]
             _, result = engine_drift.drift_matrix(
                 log, windows, features=FEATURES, reference_where=first, **SAMPLE
             )
             tables.append(result.table)
-            # The log reads every row again, and learnt nothing from the sample.
+            # The log reads every row again, and learnt nothing from the sample; the copy's setting is put back.
             assert log.n == n and log.memo == memo
+            assert log.sql(settings).fetchall() == [(True,)]
             assert (
                 log.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_drift_rows'").fetchall()[
                     0
@@ -316,3 +319,36 @@ def test_a_duckdb_table_is_sampled_by_rowid_and_equal_row_windows_too(parquet, t
         )
         assert len(keys) == 4 and result.sample.share() == "a uniform 1-in-6 sample"
         assert result.sample.rows == sum(result.sample.window_rows) < sum(SIZES.values()) / 5
+
+
+def test_the_compiled_count_of_the_sample_gives_the_sql_counts_matrix(parquet, monkeypatch):
+    """The sampled matrix counts its scanned features' codes with a compiled loop over the in-memory sample
+    (``_count_codes``); with the SQL way (the ``_dcodes`` table) instead, on the same rows, every count is the same
+    and every number equal to 1e-12. ``KS_MAX_POINTS`` lowered: x, y and k are scanned (the grid KS)."""
+    import functools
+
+    monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 40)
+    calls = []
+    count = engine_drift._count_codes
+    monkeypatch.setattr(engine_drift, "_count_codes", lambda *a: calls.append(a[1]) or count(*a))
+    with _open(parquet) as log:
+        keys, fast = _sampled(log)
+    numeric = fast.table[fast.table["kind"] == "numeric"]
+    assert set(numeric["feature"]) == {"x", "y", "k"} and (numeric["ks_method"] == "grid").all()
+    assert calls == [["x", "y", "k"], ["x", "y", "k"]]  # the reference profile, then the windows
+    monkeypatch.setattr(
+        engine_drift, "_counting_in_memory", functools.partial(engine_drift._counting_in_memory, False)
+    )
+    calls.clear()
+    with _open(parquet) as log:
+        keys_sql, by_sql = _sampled(log)
+    assert calls == []
+    pd.testing.assert_frame_equal(keys, keys_sql)
+    assert fast.sample == by_sql.sample
+    for f in FEATURES:
+        np.testing.assert_array_equal(fast.counts[f], by_sql.counts[f], err_msg=f)
+        np.testing.assert_array_equal(
+            fast.reference.features[f].ref_counts, by_sql.reference.features[f].ref_counts, err_msg=f
+        )
+    for col in ("rows", "psi", "ks", "js", "distance", "p_value", "missing_share", "unseen_share"):
+        np.testing.assert_allclose(fast.table[col], by_sql.table[col], rtol=1e-12, atol=1e-12, err_msg=col)
