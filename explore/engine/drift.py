@@ -337,14 +337,18 @@ def _scanned_profiles(
         lo, hi = stats[f][2], stats[f][3]
         if math.isnan(lo):
             lo = hi = 0.0
-        cells[f] = _Cells(lo, hi, (hi - lo) / KS_GRID if hi > lo else 1.0, KS_GRID)
+        # hi / n − lo / n, not (hi − lo) / n: the same double whenever hi − lo is finite (dividing by a power of
+        # two is exact), and finite when the values reach ±1e308 (an infinite width was written into the SQL).
+        cells[f] = _Cells(lo, hi, hi / KS_GRID - lo / KS_GRID if hi > lo else 1.0, KS_GRID)
     codes = {f: _Code(cells[f], edges[f]) for f in features}
     hist = _histograms(log, features, codes, f"FROM _ref AS rows {cond}", None, n_rows)
     out = {}
     for f in features:
         e, c = edges[f], cells[f]
         counts, per_cell = (a[0] for a in hist[f])  # rows per bucket, present rows per cell
-        points = np.concatenate([[c.lo], c.lo + c.width * np.arange(1, c.n), [c.hi]])
+        with np.errstate(over="ignore"):  # a range near ±1e308: the top cells' starts capped at hi
+            inner = np.minimum(c.lo + c.width * np.arange(1, c.n), c.hi)
+        points = np.concatenate([[c.lo], inner, [c.hi]])
         below = np.concatenate([np.cumsum(per_cell)[:-1], [per_cell.sum()]])
         n_missing = stats[f][1]
         prof = drift.FeatureProfile(

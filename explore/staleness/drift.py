@@ -468,7 +468,8 @@ def _locate(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values are binary-searched.
     """
     lo, hi = u[0], u[-1]
-    span = hi - lo
+    with np.errstate(over="ignore"):  # values reaching ±1e308: an infinite span takes the binary search
+        span = hi - lo
     if np.isfinite(span) and span < MAX_INT_RANGE and np.array_equal(u, np.floor(u)):
         size = int(span) + 1
         present = np.zeros(size, dtype=bool)

@@ -147,3 +147,50 @@ def test_the_first_window_as_a_time_range_selects_the_first_months_rows(pair):  
         )
     with pytest.raises(AnalysisError, match="calendar unit"):
         engine_drift.first_window(log, "rows")
+
+
+def test_a_feature_spanning_the_whole_double_range_is_scanned_without_an_infinite_grid(tmp_path, monkeypatch):
+    """A reference whose finite values reach ±1e308 (a sentinel, a unit mix-up): the KS grid's width
+    (hi − lo) / KS_GRID overflowed to inf, written into the SQL as ``inf`` — a binder error on the exact and the
+    sampled path alike. The width is hi / KS_GRID − lo / KS_GRID (the same double when hi − lo is finite: a power of
+    two divides exactly) and PSI / JS / shares stay the pandas path's."""
+    from explore.core.workspace import open_workspace, read_workspace, score
+    from explore.engine import EngineSource, open_log
+    from tests.engine.test_metrics import COLUMNS, predictions_log
+    from tests.helpers import make_workspace
+
+    df = predictions_log("binary", n=1200)
+    df.loc[df.index[::97], "age"] = 1e308
+    df.loc[df.index[1::89], "age"] = -1e308
+    cols = {**COLUMNS["binary"], "task": "binary"}
+    toml = make_workspace(tmp_path / "ws", task="binary", model=None, columns=cols, datasets={"log": df})
+    ws = open_workspace(read_workspace(toml))
+    scored = score(ws, "log", None)
+    parts = tmp_path / "parquet"
+    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
+        (parts / f"month={m}").mkdir(parents=True)
+        part.to_parquet(parts / f"month={m}" / "part-0.parquet", index=False)
+    log = open_log(EngineSource(parts), ws.columns, task="binary", classes=ws.classes, positive=ws.classes[1])
+    monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 2)  # scanned: the grid's width is used
+    mem, _ = _memory(scored)
+    grouping = by_time_window(log, "month")
+    profile = engine_drift.reference_profile(log, features=FEATURES, where=FIRST_MONTH)
+    _, exact = engine_drift.drift_by_window(profile, log, grouping, features=FEATURES)
+    _, sampled = engine_drift.drift_matrix(  # every window read whole through the sampled path's copy
+        log,
+        grouping,
+        features=FEATURES,
+        reference_where=FIRST_MONTH,
+        fraction=0.999999,
+        min_window_rows=10**9,
+    )
+    for eng in (exact, sampled):
+        for col in ("rows", "psi", "js", "missing_share", "unseen_share"):
+            np.testing.assert_allclose(
+                eng.table[col].to_numpy(float),
+                mem.table[col].to_numpy(float),
+                rtol=1e-9,
+                atol=1e-12,
+                err_msg=col,
+            )
