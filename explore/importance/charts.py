@@ -114,6 +114,21 @@ def _jitter(n: int, seed: int) -> np.ndarray:
     return np.round(np.random.default_rng(seed).uniform(-0.38, 0.38, n), 3)
 
 
+def _rows_with_extremes(n: int, size: int, magnitude: np.ndarray, seed: int) -> np.ndarray:
+    """``size`` of ``n`` rows to draw, sorted: about ``size // 20`` rows of largest ``magnitude`` (|SHAP|; with
+    one column per feature, each feature's largest) and a random sample of the others. A uniform sample alone
+    dropped the few huge values of a heavy-tailed target, so a beeswarm's axis ended at a tenth of the dependence
+    plot's for the same feature."""
+    if size >= n:
+        return np.arange(n)
+    mag = np.nan_to_num(np.asarray(magnitude, dtype="float64").reshape(n, -1), nan=-np.inf)
+    per_column = max(1, size // (20 * mag.shape[1]))
+    extreme = np.unique(np.argsort(-mag, axis=0, kind="stable")[:per_column].ravel())[:size]
+    rest = np.setdiff1d(np.arange(n), extreme)
+    sampled = np.random.default_rng(seed).choice(rest, size=size - len(extreme), replace=False)
+    return np.sort(np.concatenate([extreme, sampled]))
+
+
 def beeswarm(
     expl: ShapExplanation,
     *,
@@ -123,17 +138,15 @@ def beeswarm(
     seed: int = 0,
 ) -> alt.Chart:
     """SHAP values of the top features, one point per (row, feature), coloured by the feature's value (its
-    percentile within the rows; grey for categories and missing values). Rows are subsampled to ``max_points``."""
+    percentile within the rows; grey for categories and missing values). Rows are subsampled to ``max_points``
+    points, keeping the rows of largest |SHAP| (the axis spans every explained row)."""
     k = expl.output_index(output)
     table = importance_table(expl).head(top)
     features = table["feature"].tolist()
     n_rows = expl.sample_size
     per_feature = max(1, min(n_rows, max_points // max(len(features), 1)))
-    rows = (
-        np.sort(np.random.default_rng(seed).choice(n_rows, size=per_feature, replace=False))
-        if per_feature < n_rows
-        else np.arange(n_rows)
-    )
+    cols = [expl.feature_index(f) for f in features]
+    rows = _rows_with_extremes(n_rows, per_feature, np.abs(expl.values[:, cols, k]), seed)
     parts = []
     for f in features:
         j = expl.feature_index(f)
@@ -193,12 +206,7 @@ def dependence(
     """SHAP of ``feature`` against its value, coloured by ``color`` (another feature) when given."""
     k = expl.output_index(output)
     j = expl.feature_index(feature)
-    n = expl.sample_size
-    rows = (
-        np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
-        if n > max_points
-        else np.arange(n)
-    )
+    rows = _rows_with_extremes(expl.sample_size, max_points, np.abs(expl.values[:, j, k]), seed)
     x = expl.data.iloc[rows, j]
     numeric = pd.api.types.is_numeric_dtype(x.dtype) and not pd.api.types.is_bool_dtype(x.dtype)
     data = pd.DataFrame(
