@@ -57,7 +57,8 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                     title=f"mean |SHAP| ({expl.units}), stacked over classes",
                 ),
                 y=alt.Y("feature:N", sort=order, title=None),
-                color=alt.Color("class:N", title="class"),
+                # The model's class order (0, 1, 2, …, 10), not text order (0, 1, 10, 2, …).
+                color=alt.Color("class:N", title="class", sort=[str(n) for n in expl.output_names]),
                 tooltip=[
                     alt.Tooltip("feature:N"),
                     alt.Tooltip("class:N"),
