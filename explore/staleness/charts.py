@@ -122,10 +122,7 @@ def rates_chart(pot: PerformanceOverTime, *, height: int = 280) -> alt.Chart:
         y="value:Q",
         color=color,
         strokeDash=alt.StrokeDash(
-            "series:N",
-            title="",
-            scale=alt.Scale(domain=["label", "prediction"], range=[[1, 0], [5, 3]]),
-            legend=alt.Legend(symbolType="stroke"),  # solid vs dashed, not two identical dots
+            "series:N", title="", scale=alt.Scale(domain=["label", "prediction"], range=[[1, 0], [5, 3]])
         ),
         tooltip=[
             alt.Tooltip("label:N", title="window"),
