@@ -58,7 +58,13 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                 ),
                 y=alt.Y("feature:N", sort=order, title=None),
                 # The model's class order (0, 1, 2, …, 10), not text order (0, 1, 10, 2, …).
-                color=alt.Color("class:N", title="class", sort=[str(n) for n in expl.output_names]),
+                # Twenty colours past ten classes: category10 gave class 0 and class 10 one blue.
+                color=alt.Color(
+                    "class:N",
+                    title="class",
+                    sort=[str(n) for n in expl.output_names],
+                    scale=alt.Scale(scheme="category20" if expl.n_outputs > 10 else "category10"),
+                ),
                 tooltip=[
                     alt.Tooltip("feature:N"),
                     alt.Tooltip("class:N"),

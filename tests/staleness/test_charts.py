@@ -56,7 +56,10 @@ def test_class_legend_in_model_order_and_month_windows_ticked_on_months():
     assert line["scale"]["scheme"] == "category20"  # 12 classes: no colour twice
     assert rates["autosize"] == FIT_X  # the legend (12 classes and the line key) beside the plot, not cut
     bars = importance_bars(explain(ws, sample_size=100).value).to_dict()
-    assert bars["encoding"]["color"]["sort"] == order
+    assert (
+        bars["encoding"]["color"]["sort"] == order
+        and bars["encoding"]["color"]["scale"]["scheme"] == "category20"
+    )
     for chart in (performance_chart(pot, pot.metrics[0]), support_chart(pot), rates_chart(pot)):
         spec = chart.to_dict()
         x = (spec.get("encoding") or spec["layer"][0]["encoding"])["x"]
