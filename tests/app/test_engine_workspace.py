@@ -67,6 +67,9 @@ def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_work
     text = _captions(at)
     assert "by calendar month, computed by the engine" in text
     assert "against the first month" in text
+    # The window count's caption says its rows are the sample (it read "over 300 rows of log" above sections that
+    # the engine computes on all 1,200).
+    assert "rows of log (the engine's sample of log: the row-level sections use it" in text
     assert "counted by the engine" in text and "windows break an invariant" in text
     drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
     assert set(drift["feature"]) >= {"age", "hours", "city"}
