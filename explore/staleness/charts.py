@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import FIT_X, legend_height, vega_safe
+from explore.core.chart_data import FIT_X, legend_height, month_ticks, vega_safe
 from explore.staleness.drift import BucketShares, DriftResult, InvariantsResult
 from explore.staleness.estimation import PART_REALISED, PARTS, CalibrationResult, PerformanceEstimate
 from explore.staleness.experiment import POINT_METRICS, PerformanceOverTime, StalenessResult
@@ -24,16 +24,9 @@ WIDTH = "container"
 
 
 def _x_time(title: str = "window start", starts: pd.Series | None = None) -> alt.X:
-    """The windows' start on x. Calendar-month windows get a tick on month starts ("Jan 2024"): Vega's own ticks
-    over a few months fall on weeks ("Jan 07", "Feb 04"), between the points, as if windows started there."""
-    axis = alt.Undefined
-    t = pd.to_datetime(pd.Series(starts), errors="coerce").dropna() if starts is not None else pd.Series([])
-    if len(t) >= 2 and (t == t.dt.to_period("M").dt.start_time).all():
-        months = (t.max().year - t.min().year) * 12 + t.max().month - t.min().month + 1
-        axis = alt.Axis(
-            tickCount={"interval": "month", "step": max(1, math.ceil(months / 12))}, format="%b %Y"
-        )
-    return alt.X("start:T", title=title, axis=axis)
+    """The windows' start on x; calendar-month windows ticked on months (``month_ticks``)."""
+    ticks = month_ticks(starts) if starts is not None else None
+    return alt.X("start:T", title=title, axis=alt.Axis(**ticks) if ticks else alt.Undefined)
 
 
 def performance_chart(pot: PerformanceOverTime, metric: str, *, height: int = 300) -> alt.LayerChart:
