@@ -17,6 +17,7 @@ from explore.importance.explain import (
 )
 
 MAX_POINTS = 4000
+NO_PERCENTILE_COLOR = "#9d9d9d"  # a beeswarm dot of a category or a missing value
 POSITIVE_COLOR = "#d6604d"  # pushes the output up
 NEGATIVE_COLOR = "#4393c3"  # pushes it down
 
@@ -176,28 +177,36 @@ def beeswarm(
         else pd.DataFrame(columns=["feature", "shap", "percentile", "value", "id", "jitter"])
     )
     output_name = f" — output {expl.output_names[k]}" if expl.n_outputs > 1 else ""
-    return (
-        alt.Chart(data)
+    base = alt.Chart(data).encode(
+        x=alt.X("shap:Q", title=_units_title(expl)),
+        y=alt.Y("feature:N", sort=features, title=None),
+        yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-0.5, 0.5]), title=None),
+        tooltip=[
+            alt.Tooltip("feature:N"),
+            alt.Tooltip("value:N", title="value"),
+            alt.Tooltip("shap:Q", title="SHAP", format=".4g"),
+            alt.Tooltip("id:N", title="row id"),
+        ],
+    )
+    coloured = (
+        base.transform_filter("isValid(datum.percentile) && isFinite(datum.percentile)")
         .mark_circle(size=14, opacity=0.65)
         .encode(
-            x=alt.X("shap:Q", title=_units_title(expl)),
-            y=alt.Y("feature:N", sort=features, title=None),
-            yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-0.5, 0.5]), title=None),
             color=alt.Color(
                 "percentile:Q",
                 title="feature value (percentile)",
                 scale=alt.Scale(scheme="redblue", reverse=True, domain=[0, 1]),
-            ),
-            tooltip=[
-                alt.Tooltip("feature:N"),
-                alt.Tooltip("value:N", title="value"),
-                alt.Tooltip("shap:Q", title="SHAP", format=".4g"),
-                alt.Tooltip("id:N", title="row id"),
-            ],
+            )
         )
-        .properties(
-            height=max(160, 34 * len(features)), title=f"SHAP value distribution{output_name}", autosize=FIT_X
-        )
+    )
+    # Categories and missing values in grey, as their own layer: a null in the colour field drew no dot at all
+    # (Vega-Lite filters invalid values of a continuous scale), so a pipeline's one-hot categories — Adult's
+    # education, its top feature — had empty rows.
+    grey = base.transform_filter("!isValid(datum.percentile) || !isFinite(datum.percentile)").mark_circle(
+        size=14, opacity=0.65, color=NO_PERCENTILE_COLOR
+    )
+    return alt.layer(coloured, grey).properties(
+        height=max(160, 34 * len(features)), title=f"SHAP value distribution{output_name}", autosize=FIT_X
     )
 
 
