@@ -198,6 +198,13 @@ def test_page_on_other_workspaces(make_app, tmp_path: Path, kind: str) -> None:
         at.radio(key="slices_view").set_value(view).run()
         assert_no_exception(at)
         assert not at.error, (view, texts(at.error))
+        if view == "Discovery":
+            # The task's loss is named (a regressor's page said "a rank test on log loss").
+            loss = {"regression": "squared error", "multiclass": "log loss", "predictions-only": "0/1 error"}[
+                kind
+            ]
+            assert f"a rank test on {loss}" in _texts(at)
+            assert at.radio(key="slices_disc_test").format_func("auto").startswith(f"auto (rank on {loss}")
     if kind == "predictions-only":
         assert "predictions-only" in _texts(at)
     at.radio(key="slices_view").set_value("Groups").run()

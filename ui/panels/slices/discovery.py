@@ -17,11 +17,22 @@ from ui.safe import md_text
 LAST_RUN = "slices_discovery"  # session state: the last DiscoveryRun of this session
 
 
+def _loss_name(ctx: PageContext) -> str:
+    """What "loss" is for this model (as explore.slices.report.loss_values names it)."""
+    sc = ctx.scored
+    if sc.task == "regression":
+        return "squared error"
+    return "log loss" if sc.proba is not None else "0/1 error"
+
+
 def discovery_section(ctx: PageContext, focus: SliceRows) -> None:
+    # The task's own loss: a regressor's page said "a rank test on log loss".
     st.markdown(
         "Discovery tests every slice of one or two conditions (categorical values, numeric quantile bins) with enough "
-        "rows: the per-row loss inside vs outside (a rank test on log loss, Welch's t-test on 0/1 error), then "
-        "Benjamini–Hochberg over **all** slices tested."
+        f"rows: the per-row loss inside vs outside (a rank test on {_loss_name(ctx)}, Welch's t-test on 0/1 error), "
+        "then Benjamini–Hochberg over **all** slices tested. The interval beside each slice is Welch's, on the mean "
+        "loss: after a rank test a slice can be significant while that interval still spans 0 (a few huge losses "
+        "widen it)."
     )
     settings = _settings(ctx, focus)
     if st.button(
@@ -68,7 +79,7 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
         "Test",
         ["auto", "welch", "rank"],
         format_func={
-            "auto": "auto (rank on log loss, Welch on 0/1)",
+            "auto": f"auto (rank on {_loss_name(ctx)}, Welch on 0/1)",
             "welch": "mean loss (Welch)",
             "rank": "rank (Mann–Whitney)",
         }.get,
