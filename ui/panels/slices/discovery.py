@@ -29,7 +29,7 @@ def discovery_section(ctx: PageContext, focus: SliceRows) -> None:
     # The task's own loss: a regressor's page said "a rank test on log loss".
     st.markdown(
         "Discovery tests every slice of one or two conditions (categorical values, numeric quantile bins) with enough "
-        f"rows: the per-row loss inside vs outside (a rank test on {_loss_name(ctx)}, Welch's t-test on 0/1 error), "
+        f"rows: the per-row loss inside vs outside (a rank test on {md_text(_loss_name(ctx))}, Welch's t-test on 0/1 error), "
         "then Benjamini–Hochberg over **all** slices tested. The interval beside each slice is Welch's, on the mean "
         "loss: after a rank test a slice can be significant while that interval still spans 0 (a few huge losses "
         "widen it)."
