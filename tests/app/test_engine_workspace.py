@@ -61,6 +61,18 @@ def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
     assert at.button(key="slices_evidence_groups")  # the table can be attached as evidence
 
 
+def test_discovery_on_the_page_says_it_searched_the_sample(make_app, engine_workspace):
+    # The page's discovery searches the rows it holds (the sample); it said "on 300 rows" with nothing telling that
+    # these are a sample of 1,200, while the notebook and `explore check` search every row by the engine.
+    at = make_app("views/slices.py", workspace=engine_workspace)
+    at.radio(key="slices_view").set_value("Discovery").run()
+    at.button(key="slices_discover").click().run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert f"The search ran on the engine's sample of this dataset (300 of its {ROWS:,} rows)" in text
+    assert "explore.discover(ws, dataset='log')" in text
+
+
 def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_workspace):
     at = make_app("views/staleness.py", workspace=engine_workspace)
     assert_no_exception(at)

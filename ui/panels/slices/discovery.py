@@ -159,6 +159,16 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
         f"or below {res.fdr:g}; the q-value is the smallest FDR at which a slice would be reported. Slices overlap, so "
         "several rows may describe the same weakness."
     )
+    if ctx.ws.is_out_of_core(ctx.dataset):
+        # The search ran on the rows the page holds: an out-of-core dataset's sample. Said here, where its row count
+        # is (a 2.5M-row log's page said "on 50,000 rows" beside a README promising discovery over every row).
+        total = ctx.ws.samples[ctx.dataset].probe.total
+        st.caption(
+            f"The search ran on the engine's sample of this dataset ({ctx.scored.n:,} of its {total:,} rows). To "
+            "search every row, run "
+            f"explore.discover(ws, dataset={md_text(repr(ctx.dataset))}) in a notebook or `explore check` (both by the "
+            "engine, with Welch's test)."
+        )
     if res.skipped_columns:
         st.caption(
             "Skipped: "
