@@ -61,7 +61,7 @@ def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
     assert at.button(key="slices_evidence_groups")  # the table can be attached as evidence
 
 
-def test_discovery_on_the_page_says_it_searched_the_sample(make_app, engine_workspace):
+def test_discovery_and_fairness_on_the_page_say_they_used_the_sample(make_app, engine_workspace):
     # The page's discovery searches the rows it holds (the sample); it said "on 300 rows" with nothing telling that
     # these are a sample of 1,200, while the notebook and `explore check` search every row by the engine.
     at = make_app("views/slices.py", workspace=engine_workspace)
@@ -71,6 +71,11 @@ def test_discovery_on_the_page_says_it_searched_the_sample(make_app, engine_work
     text = _captions(at)
     assert f"The search ran on the engine's sample of this dataset (300 of its {ROWS:,} rows)" in text
     assert "explore.discover(ws, dataset='log')" in text
+    at.radio(key="slices_view").set_value("Fairness").run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert f"Fairness ran on the engine's sample of this dataset (300 of its {ROWS:,} rows)" in text
+    assert "explore check --fairness COLUMN" in text
 
 
 def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_workspace):

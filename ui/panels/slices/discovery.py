@@ -25,6 +25,18 @@ def _loss_name(ctx: PageContext) -> str:
     return "log loss" if sc.proba is not None else "0/1 error"
 
 
+def sample_caption(ctx: PageContext, what: str, every_row: str) -> None:
+    """On an out-of-core dataset: a caption saying ``what`` ran on the engine's sample (N of M rows), and
+    ``every_row``, the calls that compute it on every row. Nothing for a dataset in memory."""
+    if not ctx.ws.is_out_of_core(ctx.dataset):
+        return
+    total = ctx.ws.samples[ctx.dataset].probe.total
+    st.caption(
+        f"{md_text(what)} ran on the engine's sample of this dataset ({ctx.scored.n:,} of its {total:,} rows). For "
+        f"every row, run {md_text(every_row)}."
+    )
+
+
 def discovery_section(ctx: PageContext, focus: SliceRows) -> None:
     # The task's own loss: a regressor's page said "a rank test on log loss".
     st.markdown(
@@ -159,16 +171,14 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
         f"or below {res.fdr:g}; the q-value is the smallest FDR at which a slice would be reported. Slices overlap, so "
         "several rows may describe the same weakness."
     )
-    if ctx.ws.is_out_of_core(ctx.dataset):
-        # The search ran on the rows the page holds: an out-of-core dataset's sample. Said here, where its row count
-        # is (a 2.5M-row log's page said "on 50,000 rows" beside a README promising discovery over every row).
-        total = ctx.ws.samples[ctx.dataset].probe.total
-        st.caption(
-            f"The search ran on the engine's sample of this dataset ({ctx.scored.n:,} of its {total:,} rows). To "
-            "search every row, run "
-            f"explore.discover(ws, dataset={md_text(repr(ctx.dataset))}) in a notebook or `explore check` (both by the "
-            "engine, with Welch's test)."
-        )
+    # The search ran on the rows the page holds: an out-of-core dataset's sample. Said here, where its row count
+    # is (a 2.5M-row log's page said "on 50,000 rows" beside a README promising discovery over every row).
+    sample_caption(
+        ctx,
+        "The search",
+        f"explore.discover(ws, dataset={ctx.dataset!r}) in a notebook or `explore check` (both by the engine, "
+        "with Welch's test)",
+    )
     if res.skipped_columns:
         st.caption(
             "Skipped: "
