@@ -197,7 +197,7 @@ def _fold_case_to_classes(
     by_fold: dict[str, list[str]] = {}
     for k in class_keys:
         by_fold.setdefault(k.casefold(), []).append(k)
-    values, counts = np.unique(label_key.astype(str), return_counts=True)
+    values, inverse, counts = np.unique(label_key.astype(str), return_inverse=True, return_counts=True)
     folded: dict[str, tuple[str, int]] = {}
     for value, count in zip(values.tolist(), counts.tolist(), strict=True):
         hits = by_fold.get(value.casefold(), [])
@@ -205,9 +205,9 @@ def _fold_case_to_classes(
             folded[value] = (hits[0], int(count))
     if not folded:
         return label_key, folded
-    return np.asarray(
-        [folded[k][0] if k in folded else k for k in label_key.astype(str)], dtype=object
-    ), folded
+    # One lookup per distinct label, not per row.
+    mapped = np.asarray([folded[v][0] if v in folded else v for v in values.tolist()], dtype=object)
+    return mapped[inverse.ravel()], folded
 
 
 _DIGITS = re.compile(r"(\d+)")
