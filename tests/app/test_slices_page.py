@@ -425,3 +425,17 @@ def test_the_slice_share_is_a_caption_not_an_arrow(make_app) -> None:
     rows = next(m for m in at.metric if m.label == "Rows in slice")
     assert not rows.proto.delta
     assert any(" of " in c.value and c.value.endswith(" rows") and "%" in c.value for c in at.caption)
+
+
+def test_discovery_table_numbers_stay_readable_for_a_price_model() -> None:
+    """A heavy-tailed price's squared error (5.8e13) showed as 57728020337759.7734 with four decimals."""
+    import pandas as pd
+
+    from ui.panels.slices.discovery import number_formats
+
+    def table(v: float) -> pd.DataFrame:
+        return pd.DataFrame({"loss": [v], "rest_loss": [v / 3], "metric_slice": [1.0], "metric_rest": [0.5]})
+
+    assert number_formats(table(5.77e13)) == ("%.4e", "%+.4e")
+    assert number_formats(table(0.558)) == ("%.4f", "%+.4f")
+    assert number_formats(table(float("nan"))) == ("%.4f", "%+.4f")

@@ -3,6 +3,7 @@ false-discovery control), show what was found and load a found slice into the fi
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from explore.report.csv import csv_bytes
@@ -35,6 +36,14 @@ def sample_caption(ctx: PageContext, what: str, every_row: str) -> None:
         f"{md_text(what)} ran on the engine's sample of this dataset ({ctx.scored.n:,} of its {total:,} rows). For "
         f"every row, run {md_text(every_row)}."
     )
+
+
+def number_formats(slices) -> tuple[str, str]:
+    """The table's number formats (plain, signed): four decimals, or scientific once a loss or metric reaches a
+    million — a price model's squared error read 57728020337759.7734."""
+    values = slices[["loss", "rest_loss", "metric_slice", "metric_rest"]].abs().to_numpy(dtype="float64")
+    big = bool(np.nanmax(values, initial=0.0) >= 1e6)
+    return ("%.4e", "%+.4e") if big else ("%.4f", "%+.4f")
 
 
 def discovery_section(ctx: PageContext, focus: SliceRows) -> None:
@@ -189,6 +198,7 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     if not len(res.slices):
         st.success("No slice is significantly worse than the rest at this false discovery rate.")
     else:
+        SIG, SIGNED = number_formats(res.slices)
         st.dataframe(
             res.slices,
             hide_index=True,
@@ -197,18 +207,18 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
                 "parent": st.column_config.TextColumn(
                     "part of", help="The problem this slice is folded under (empty: a distinct problem)."
                 ),
-                "loss": st.column_config.NumberColumn(format="%.4f"),
-                "rest_loss": st.column_config.NumberColumn("rest loss", format="%.4f"),
-                "diff": st.column_config.NumberColumn("gap", format="%+.4f"),
-                "ci_low": st.column_config.NumberColumn(format="%+.4f"),
-                "ci_high": st.column_config.NumberColumn(format="%+.4f"),
+                "loss": st.column_config.NumberColumn(format=SIG),
+                "rest_loss": st.column_config.NumberColumn("rest loss", format=SIG),
+                "diff": st.column_config.NumberColumn("gap", format=SIGNED),
+                "ci_low": st.column_config.NumberColumn(format=SIGNED),
+                "ci_high": st.column_config.NumberColumn(format=SIGNED),
                 "effect_size": st.column_config.NumberColumn("Cohen's d", format="%.3f"),
                 "t": st.column_config.NumberColumn(format="%.2f"),
                 "df": st.column_config.NumberColumn(format="%.0f"),
                 "p_value": st.column_config.NumberColumn("p", format="%.2e"),
                 "q_value": st.column_config.NumberColumn("q (BH)", format="%.2e"),
-                "metric_slice": st.column_config.NumberColumn("metric in slice", format="%.4f"),
-                "metric_rest": st.column_config.NumberColumn("metric in rest", format="%.4f"),
+                "metric_slice": st.column_config.NumberColumn("metric in slice", format=SIG),
+                "metric_rest": st.column_config.NumberColumn("metric in rest", format=SIG),
             },
         )
         d1, d2 = st.columns([3, 1])
