@@ -60,3 +60,14 @@ def vega_safe(df: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_string_dtype(dtype):
             out[c] = out[c].map(chart_text, na_action="ignore")
     return out
+
+
+def month_ticks(starts: Iterable[object]) -> dict[str, object] | None:
+    """Axis settings that tick calendar-month windows on month starts ("Jan 2024"; every k-th month past a year),
+    or None when the starts are not all month starts (equal-row windows, weeks, days). Over a few months Vega's own
+    ticks fall on weeks ("Jan 07", "Feb 04"), between the points, as if windows started there."""
+    t = pd.to_datetime(pd.Series(list(starts)), errors="coerce").dropna()
+    if len(t) < 2 or not (t == t.dt.to_period("M").dt.start_time).all():
+        return None
+    months = (t.max().year - t.min().year) * 12 + t.max().month - t.min().month + 1
+    return {"tickCount": {"interval": "month", "step": max(1, -(-months // 12))}, "format": "%b %Y"}

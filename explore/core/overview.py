@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-from explore.core.workspace import Workspace
+from explore.core.workspace import Workspace, _encode
 
 
 def model_table(ws: Workspace) -> pd.DataFrame:
@@ -75,7 +76,7 @@ def dataset_table(ws: Workspace) -> pd.DataFrame:
         }
         if ws.task != "regression":
             share = df[label].value_counts(normalize=True, dropna=True)
-            row.update({f"share {k}": round(float(v), 4) for k, v in share.items()})
+            row.update({f"share {k}": round(float(v), 4) for k, v in _in_class_order(ws, share).items()})
         else:
             y = pd.to_numeric(df[label], errors="coerce")
             row.update({"label mean": y.mean(), "label std": y.std()})
@@ -85,6 +86,16 @@ def dataset_table(ws: Workspace) -> pd.DataFrame:
             row["from"], row["to"] = str(t.min())[:10], str(t.max())[:10]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _in_class_order(ws: Workspace, share: pd.Series) -> pd.Series:
+    """A label's shares in the model's class order (0, 1, 2 … 10), values that are no class last: by frequency the
+    columns of an 11-class table read share 1, share 8, share 5 …, in another order for each dataset."""
+    if ws.classes is None:
+        return share
+    codes = _encode(share.index.to_numpy(dtype=object), ws.classes)
+    codes = np.where(codes < 0, len(ws.classes), codes)
+    return share.iloc[np.argsort(codes, kind="stable")]
 
 
 def _engine_dataset_row(ws: Workspace, name: str) -> dict[str, object]:
@@ -99,11 +110,9 @@ def _engine_dataset_row(ws: Workspace, name: str) -> dict[str, object]:
     if counts is not None:
         labelled = sum(n for v, n in counts.items() if v is not None and v == v)
         if ws.task != "regression" and labelled:
-            ordered = sorted(
-                ((v, n) for v, n in counts.items() if v is not None and v == v),
-                key=lambda kv: (-kv[1], str(kv[0])),
-            )
-            row.update({f"share {v}": round(n / labelled, 4) for v, n in ordered})
+            known = pd.Series({v: n for v, n in counts.items() if v is not None and v == v}, dtype="float64")
+            ordered = _in_class_order(ws, known.sort_values(ascending=False, kind="stable"))
+            row.update({f"share {v}": round(n / labelled, 4) for v, n in ordered.items()})
         row["missing labels"] = probe.total - labelled
     return row
 

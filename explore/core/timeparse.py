@@ -122,7 +122,10 @@ def _parse_time(values: pd.Series, *, column: str, dataset: str) -> pd.Series:
     bad = present & out.isna()
     n_present = int(present.sum())
     if n_present == 0 or bad.sum() > MAX_BAD_SHARE * n_present:
-        examples = ", ".join(repr(x) for x in values[bad].astype("object").head(3)) or "all values missing"
+        examples = (
+            ", ".join(repr(x) for x in values[bad].astype("object").drop_duplicates().head(3))
+            or "all values missing"
+        )
         raise TimeColumnError(
             TIME_UNPARSEABLE.format(
                 time=column,

@@ -970,6 +970,48 @@ class Workspace:
             return "regression"
         return "binary" if labels.nunique(dropna=True) <= 2 else "multiclass"
 
+    def _unknown_labels_message(self, unknown: list[Any], classes: np.ndarray) -> str:
+        """What is wrong with label values the model never saw: where they are, the ones that are a class
+        written differently (spaces around it, a trailing '.', another case — Adult's test file writes
+        '>50K.'), and the fix."""
+        label = self.config.columns.label
+        where = [
+            name
+            for name, df in self._open_frames().items()
+            if label in df.columns and df[label].isin(unknown).any()
+        ]
+        near = []
+        for v in unknown:
+            if not isinstance(v, str):
+                continue
+            for how, fixed in (
+                ("with spaces around it", v.strip()),
+                ("with a trailing '.'", v.strip().rstrip(".")),
+                ("in another case", v.strip().rstrip(".").casefold()),
+            ):
+                hit = next((c for c in classes if str(c) == fixed or str(c).casefold() == fixed), None)
+                if hit is not None:
+                    near.append(f"{v!r} is {str(hit)!r} {how}")
+                    break
+        if near:
+            chain = ".str.strip()" + (".str.rstrip('.')" if any("trailing" in n for n in near) else "")
+            fix = (
+                f"These look like a class written differently: {'; '.join(near[:6])}. Rewrite them as the class in "
+                f"the data file (in pandas, e.g. df[{label!r}] = df[{label!r}]{chain}), "
+                "or check that [columns] label names the label column."
+            )
+        else:
+            fix = (
+                "The model cannot predict these, so every such row would count as wrong: leave these rows out of "
+                "the data file, relabel them to the model's classes, or refit the model on data that has them; "
+                "or check that [columns] label names the label column."
+            )
+        return (
+            f"The label column '{label}' has values the model never saw: {errors.shown(unknown)}"
+            + (f" (in dataset{'s' if len(where) > 1 else ''} {', '.join(map(repr, where))})" if where else "")
+            + f". The model's classes are {errors.shown(classes, 20)}. {fix}"
+        )
+
     def _classes(self, model: ModelFacts | None) -> None:
         cols = self.config.columns
         labels = self._label_values().dropna()
@@ -979,10 +1021,7 @@ class Workspace:
             classes = np.asarray(model_classes)
             unknown = [v for v in seen if _match_value(v, classes) is None]
             if unknown:
-                raise errors.LabelError(
-                    f"The label column '{cols.label}' has values the model never saw: {errors.shown(unknown)}. "
-                    f"The model's classes are {errors.shown(classes, 20)}. Check [columns] label, or relabel the data to these classes."
-                )
+                raise errors.LabelError(self._unknown_labels_message(unknown, classes))
         else:
             values = list(seen)
             extra = []

@@ -17,6 +17,7 @@ from explore.importance.explain import (
 )
 
 MAX_POINTS = 4000
+NO_PERCENTILE_COLOR = "#9d9d9d"  # a beeswarm dot of a category or a missing value
 POSITIVE_COLOR = "#d6604d"  # pushes the output up
 NEGATIVE_COLOR = "#4393c3"  # pushes it down
 
@@ -57,7 +58,14 @@ def importance_bars(expl: ShapExplanation, *, top: int = 20) -> alt.Chart:
                     title=f"mean |SHAP| ({expl.units}), stacked over classes",
                 ),
                 y=alt.Y("feature:N", sort=order, title=None),
-                color=alt.Color("class:N", title="class"),
+                # The model's class order (0, 1, 2, …, 10), not text order (0, 1, 10, 2, …).
+                # Twenty colours past ten classes: category10 gave class 0 and class 10 one blue.
+                color=alt.Color(
+                    "class:N",
+                    title="class",
+                    sort=[str(n) for n in expl.output_names],
+                    scale=alt.Scale(scheme="category20" if expl.n_outputs > 10 else "category10"),
+                ),
                 tooltip=[
                     alt.Tooltip("feature:N"),
                     alt.Tooltip("class:N"),
@@ -114,6 +122,21 @@ def _jitter(n: int, seed: int) -> np.ndarray:
     return np.round(np.random.default_rng(seed).uniform(-0.38, 0.38, n), 3)
 
 
+def _rows_with_extremes(n: int, size: int, magnitude: np.ndarray, seed: int) -> np.ndarray:
+    """``size`` of ``n`` rows to draw, sorted: about ``size // 20`` rows of largest ``magnitude`` (|SHAP|; with
+    one column per feature, each feature's largest) and a random sample of the others. A uniform sample alone
+    dropped the few huge values of a heavy-tailed target, so a beeswarm's axis ended at a tenth of the dependence
+    plot's for the same feature."""
+    if size >= n:
+        return np.arange(n)
+    mag = np.nan_to_num(np.asarray(magnitude, dtype="float64").reshape(n, -1), nan=-np.inf)
+    per_column = max(1, size // (20 * mag.shape[1]))
+    extreme = np.unique(np.argsort(-mag, axis=0, kind="stable")[:per_column].ravel())[:size]
+    rest = np.setdiff1d(np.arange(n), extreme)
+    sampled = np.random.default_rng(seed).choice(rest, size=size - len(extreme), replace=False)
+    return np.sort(np.concatenate([extreme, sampled]))
+
+
 def beeswarm(
     expl: ShapExplanation,
     *,
@@ -123,17 +146,15 @@ def beeswarm(
     seed: int = 0,
 ) -> alt.Chart:
     """SHAP values of the top features, one point per (row, feature), coloured by the feature's value (its
-    percentile within the rows; grey for categories and missing values). Rows are subsampled to ``max_points``."""
+    percentile within the rows; grey for categories and missing values). Rows are subsampled to ``max_points``
+    points, keeping the rows of largest |SHAP| (the axis spans every explained row)."""
     k = expl.output_index(output)
     table = importance_table(expl).head(top)
     features = table["feature"].tolist()
     n_rows = expl.sample_size
     per_feature = max(1, min(n_rows, max_points // max(len(features), 1)))
-    rows = (
-        np.sort(np.random.default_rng(seed).choice(n_rows, size=per_feature, replace=False))
-        if per_feature < n_rows
-        else np.arange(n_rows)
-    )
+    cols = [expl.feature_index(f) for f in features]
+    rows = _rows_with_extremes(n_rows, per_feature, np.abs(expl.values[:, cols, k]), seed)
     parts = []
     for f in features:
         j = expl.feature_index(f)
@@ -156,28 +177,36 @@ def beeswarm(
         else pd.DataFrame(columns=["feature", "shap", "percentile", "value", "id", "jitter"])
     )
     output_name = f" — output {expl.output_names[k]}" if expl.n_outputs > 1 else ""
-    return (
-        alt.Chart(data)
+    base = alt.Chart(data).encode(
+        x=alt.X("shap:Q", title=_units_title(expl)),
+        y=alt.Y("feature:N", sort=features, title=None),
+        yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-0.5, 0.5]), title=None),
+        tooltip=[
+            alt.Tooltip("feature:N"),
+            alt.Tooltip("value:N", title="value"),
+            alt.Tooltip("shap:Q", title="SHAP", format=".4g"),
+            alt.Tooltip("id:N", title="row id"),
+        ],
+    )
+    coloured = (
+        base.transform_filter("isValid(datum.percentile) && isFinite(datum.percentile)")
         .mark_circle(size=14, opacity=0.65)
         .encode(
-            x=alt.X("shap:Q", title=_units_title(expl)),
-            y=alt.Y("feature:N", sort=features, title=None),
-            yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-0.5, 0.5]), title=None),
             color=alt.Color(
                 "percentile:Q",
                 title="feature value (percentile)",
                 scale=alt.Scale(scheme="redblue", reverse=True, domain=[0, 1]),
-            ),
-            tooltip=[
-                alt.Tooltip("feature:N"),
-                alt.Tooltip("value:N", title="value"),
-                alt.Tooltip("shap:Q", title="SHAP", format=".4g"),
-                alt.Tooltip("id:N", title="row id"),
-            ],
+            )
         )
-        .properties(
-            height=max(160, 34 * len(features)), title=f"SHAP value distribution{output_name}", autosize=FIT_X
-        )
+    )
+    # Categories and missing values in grey, as their own layer: a null in the colour field drew no dot at all
+    # (Vega-Lite filters invalid values of a continuous scale), so a pipeline's one-hot categories — Adult's
+    # education, its top feature — had empty rows.
+    grey = base.transform_filter("!isValid(datum.percentile) || !isFinite(datum.percentile)").mark_circle(
+        size=14, opacity=0.65, color=NO_PERCENTILE_COLOR
+    )
+    return alt.layer(coloured, grey).properties(
+        height=max(160, 34 * len(features)), title=f"SHAP value distribution{output_name}", autosize=FIT_X
     )
 
 
@@ -193,12 +222,7 @@ def dependence(
     """SHAP of ``feature`` against its value, coloured by ``color`` (another feature) when given."""
     k = expl.output_index(output)
     j = expl.feature_index(feature)
-    n = expl.sample_size
-    rows = (
-        np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
-        if n > max_points
-        else np.arange(n)
-    )
+    rows = _rows_with_extremes(expl.sample_size, max_points, np.abs(expl.values[:, j, k]), seed)
     x = expl.data.iloc[rows, j]
     numeric = pd.api.types.is_numeric_dtype(x.dtype) and not pd.api.types.is_bool_dtype(x.dtype)
     data = pd.DataFrame(

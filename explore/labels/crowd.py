@@ -102,6 +102,10 @@ WARN_UNKNOWN_ITEMS = (
     "{n_rows} annotation rows ({n_items} items) name ids that are not in dataset '{dataset}' (e.g. {examples}); "
     "they are left out."
 )
+WARN_PADDED_IDS = (
+    "{n_rows} annotation rows name their item with leading zeros or without them where the dataset's ids do not "
+    "(e.g. {examples}): matched as the same number."
+)
 WARN_MISSING_VALUES = "{n} annotation rows have no {what} and are left out."
 WARN_DUPLICATES = (
     "{n} (item, labeler) pairs appear more than once (e.g. {examples}); the last label of each pair is used."
@@ -117,6 +121,10 @@ WARN_NO_OVERLAP = (
 WARN_UNKNOWN_LABELS = (
     "{n_rows} annotation rows use labels that are not classes of the model: {labels}. They count in agreement "
     "and consensus; the model gives them no probability."
+)
+WARN_CASE_LABELS = (
+    "{n_rows} annotation rows write a class in another case ({pairs}): each is counted as that class. Labels "
+    "that differ only in case from no class, or from two, are kept as written."
 )
 NEEDS_OVERLAP = (
     "{what} needs at least two labelers labeling the same items; these annotations have {n_labelers} labeler(s) "
@@ -156,6 +164,50 @@ def text_keys(values: pd.Series | np.ndarray) -> pd.Series:
             s = s.astype("Int64")
     out = s.astype("string").str.strip()
     return out.mask(out == "", pd.NA)
+
+
+def _digits_canonical(keys: pd.Series) -> pd.Series:
+    """Text keys that are whole numbers without their leading zeros ("000123" -> "123"); others unchanged."""
+    digits = keys.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    return keys.where(~digits, keys.str.lstrip("0").replace("", "0"))
+
+
+def _match_padded_ids(
+    pos: np.ndarray, present: np.ndarray, item_keys: pd.Series, ds_keys: pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose item id matched no dataset id as text, matched as whole numbers (leading zeros dropped on
+    both sides) when that is unambiguous. Returns the positions and the mask of rows matched so."""
+    missed = present & (pos < 0)
+    if not missed.any():
+        return pos, np.zeros(len(pos), dtype=bool)
+    ds_canon = _digits_canonical(ds_keys)
+    if not ds_canon.is_unique:  # "01" and "1" are two ids of the dataset: no way to tell which is meant
+        return pos, np.zeros(len(pos), dtype=bool)
+    again = pd.Index(ds_canon).get_indexer(pd.Index(_digits_canonical(item_keys)))
+    padded = missed & (again >= 0)
+    return np.where(padded, again, pos), padded
+
+
+def _fold_case_to_classes(
+    label_key: np.ndarray, class_keys: Sequence[str]
+) -> tuple[np.ndarray, dict[str, tuple[str, int]]]:
+    """Labels (as :func:`text_keys`) that are not a class but equal exactly one class ignoring case, replaced
+    by that class. Returns the labels and, per replaced label, (its class, its number of rows)."""
+    exact = set(class_keys)
+    by_fold: dict[str, list[str]] = {}
+    for k in class_keys:
+        by_fold.setdefault(k.casefold(), []).append(k)
+    values, inverse, counts = np.unique(label_key.astype(str), return_inverse=True, return_counts=True)
+    folded: dict[str, tuple[str, int]] = {}
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        hits = by_fold.get(value.casefold(), [])
+        if value not in exact and len(hits) == 1:
+            folded[value] = (hits[0], int(count))
+    if not folded:
+        return label_key, folded
+    # One lookup per distinct label, not per row.
+    mapped = np.asarray([folded[v][0] if v in folded else v for v in values.tolist()], dtype=object)
+    return mapped[inverse.ravel()], folded
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -510,6 +562,14 @@ def annotations_from_frame(
     if id_column:
         ds_keys = text_keys(data[id_column])
         pos = pd.Index(ds_keys).get_indexer(pd.Index(item_key))
+        # Ids written "000123" on one side and 123 on the other (a spreadsheet or a text column kept the zeros).
+        pos, padded = _match_padded_ids(pos, present, keys["item"], ds_keys)
+        if padded.any():
+            pairs = [
+                f"{k!r} as {v!r}"
+                for k, v in zip(item_key[padded][:3], ds_keys.to_numpy()[pos[padded][:3]], strict=True)
+            ]
+            warnings.append(WARN_PADDED_IDS.format(n_rows=int(padded.sum()), examples=", ".join(pairs)))
     else:
         as_int = pd.to_numeric(keys["item"], errors="coerce")
         ok = as_int.notna() & (as_int % 1 == 0) & (as_int >= 0) & (as_int < len(data))
@@ -581,6 +641,15 @@ def annotations_from_frame(
     if len(classes) and all(isinstance(c, bool | np.bool_) for c in classes.tolist()):
         # Boolean classes: labeling tools write them true/false, TRUE/FALSE or 1/0.
         label_key = np.asarray([_bool_key(k) for k in label_key], dtype=object)
+    # "Spam" / "SPAM " for the class "spam": that class (whitespace is already stripped by text_keys).
+    label_key, folded = _fold_case_to_classes(label_key, class_keys)
+    if folded:
+        warnings.append(
+            WARN_CASE_LABELS.format(
+                n_rows=sum(n for _, n in folded.values()),
+                pairs=", ".join(f"{k!r} as {c!r}" for k, (c, _) in list(folded.items())[:10]),
+            )
+        )
     used_keys, first = np.unique(label_key.astype(str), return_index=True)
     extra = [k for k in used_keys.tolist() if k not in class_keys]
     cat_keys = class_keys + extra

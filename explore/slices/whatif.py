@@ -559,6 +559,13 @@ class DependenceResult:
     position: int | None = None
 
 
+NO_GRID_VALUES = (
+    "'{feature}' has no values in the chosen rows ({n:,} rows, every one missing), so there is no grid to vary it "
+    "over. Choose another feature, or a slice where it has values; a feature missing everywhere (e.g. an all-empty "
+    "column) has no effect to show."
+)
+
+
 def feature_grid(
     scored: Scored, feature: str, *, n_points: int = 25, slice_def: SliceDefinition | None = None
 ) -> tuple[str, list[Any]]:
@@ -570,13 +577,13 @@ def feature_grid(
         x = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         x = x[np.isfinite(x)]
         if not len(x):
-            raise AnalysisError(f"'{feature}' has no values in the chosen rows to build a grid from.")
+            raise AnalysisError(NO_GRID_VALUES.format(feature=feature, n=len(s)))
         if len(np.unique(x)) <= n_points:
             return "numeric", sorted(float(v) for v in np.unique(x))
         return "numeric", [float(v) for v in np.unique(np.quantile(x, np.linspace(0, 1, n_points)))]
     counts = s.value_counts(dropna=True)
     if not len(counts):
-        raise AnalysisError(f"'{feature}' has no values in the chosen rows to build a grid from.")
+        raise AnalysisError(NO_GRID_VALUES.format(feature=feature, n=len(s)))
     return "categorical", [plain(v, for_json=False) for v in counts.index[:MAX_GRID]]
 
 

@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from explore.core.chart_data import legend_height, vega_safe
+from explore.core.chart_data import FIT_X, legend_height, month_ticks, vega_safe
 from explore.staleness.drift import BucketShares, DriftResult, InvariantsResult
 from explore.staleness.estimation import PART_REALISED, PARTS, CalibrationResult, PerformanceEstimate
 from explore.staleness.experiment import POINT_METRICS, PerformanceOverTime, StalenessResult
@@ -23,8 +23,10 @@ MAX_CELLS = 5_000
 WIDTH = "container"
 
 
-def _x_time(title: str = "window start") -> alt.X:
-    return alt.X("start:T", title=title)
+def _x_time(title: str = "window start", starts: pd.Series | None = None) -> alt.X:
+    """The windows' start on x; calendar-month windows ticked on months (``month_ticks``)."""
+    ticks = month_ticks(starts) if starts is not None else None
+    return alt.X("start:T", title=title, axis=alt.Axis(**ticks) if ticks else alt.Undefined)
 
 
 def performance_chart(pot: PerformanceOverTime, metric: str, *, height: int = 300) -> alt.LayerChart:
@@ -33,7 +35,7 @@ def performance_chart(pot: PerformanceOverTime, metric: str, *, height: int = 30
         ["window", "label", "start", "value", "ci_low", "ci_high", "support", "too_few", "note"]
     ].copy()
     d["flag"] = np.where(d["too_few"], "too few rows", "ok")
-    base = alt.Chart(d).encode(x=_x_time(""))
+    base = alt.Chart(d).encode(x=_x_time("", d["start"]))
     tooltip = [
         alt.Tooltip("label:N", title="window"),
         alt.Tooltip("value:Q", title=metric, format=".4f"),
@@ -68,7 +70,7 @@ def support_chart(pot: PerformanceOverTime, *, height: int = 170) -> alt.Chart:
         alt.Chart(d)
         .mark_bar(opacity=0.7)
         .encode(
-            x=_x_time(),
+            x=_x_time(starts=d["start"]),
             y=alt.Y("support:Q", title="rows"),
             color=alt.Color(
                 "flag:N",
@@ -92,12 +94,21 @@ def rates_chart(pot: PerformanceOverTime, *, height: int = 280) -> alt.Chart:
     d = pot.rates.copy()
     title = "mean label vs mean prediction" if pot.task == "regression" else "label rate vs predicted rate"
     y_title = "mean" if pot.task == "regression" else "share of rows"
-    color = alt.Color("class:N", title="class") if d["class"].nunique() > 1 else alt.value("#4c78a8")
-    base = alt.Chart(d).encode(x=_x_time(""))
+    # Classes in the model's order (0, 1, 2, …, 10; the rows list them so), not text order (0, 1, 10, 2, …).
+    classes = list(pd.unique(d["class"]))
+    if len(classes) > 1:
+        # Twenty colours past ten classes (category10 repeats: class 0 and class 10 were one blue); opaque legend
+        # symbols (the bands' 12 % opacity left class 1 invisible in it).
+        scale = alt.Scale(scheme="category20" if len(classes) > 10 else "category10")
+        legend = alt.Legend(symbolOpacity=1)
+        color = band_color = alt.Color("class:N", title="class", sort=classes, scale=scale, legend=legend)
+    else:
+        color = band_color = alt.value("#4c78a8")
+    base = alt.Chart(d).encode(x=_x_time("", d["start"]))
     band = base.mark_area(opacity=0.12).encode(
         y=alt.Y("ci_low:Q", title=y_title, scale=alt.Scale(zero=False)),
         y2="ci_high:Q",
-        color=color,
+        color=band_color,
         detail="series:N",
     )
     line = base.mark_line(point=True).encode(
@@ -116,7 +127,11 @@ def rates_chart(pot: PerformanceOverTime, *, height: int = 280) -> alt.Chart:
     )
     # The class legend and the label / prediction legend (with their titles) fit beside the plot.
     entries = d["class"].nunique() + 4 if d["class"].nunique() > 1 else 3
-    return (band + line).properties(height=max(height, legend_height(entries)), width=WIDTH, title=title)
+    # FIT_X: the height is the plot's, so the legend beside it is not cut (it lost classes 10 and up, and the
+    # label / prediction key, when the title and the axis counted in the height).
+    return (band + line).properties(
+        height=max(height, legend_height(entries)), width=WIDTH, title=title, autosize=FIT_X
+    )
 
 
 def staleness_chart(result: StalenessResult, *, value: str = "loss", height: int = 340) -> alt.LayerChart:
@@ -441,7 +456,7 @@ def estimate_chart(est: PerformanceEstimate, metric: str, *, height: int = 300) 
         scale=alt.Scale(domain=list(PARTS), range=_PART_COLORS),
         legend=alt.Legend(orient="bottom"),
     )
-    base = alt.Chart(vega_safe(d)).encode(x=_x_time(""))
+    base = alt.Chart(vega_safe(d)).encode(x=_x_time("", d["start"]))
     band = base.mark_area(opacity=0.15).encode(
         y=alt.Y("ci_low:Q", title=metric, scale=alt.Scale(zero=False)), y2="ci_high:Q", color=color
     )

@@ -61,12 +61,32 @@ def test_slice_groups_are_computed_by_the_engine(make_app, engine_workspace):
     assert at.button(key="slices_evidence_groups")  # the table can be attached as evidence
 
 
+def test_discovery_and_fairness_on_the_page_say_they_used_the_sample(make_app, engine_workspace):
+    # The page's discovery searches the rows it holds (the sample); it said "on 300 rows" with nothing telling that
+    # these are a sample of 1,200, while the notebook and `explore check` search every row by the engine.
+    at = make_app("views/slices.py", workspace=engine_workspace)
+    at.radio(key="slices_view").set_value("Discovery").run()
+    at.button(key="slices_discover").click().run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert f"The search ran on the engine's sample of this dataset (300 of its {ROWS:,} rows)" in text
+    assert "explore.discover(ws, dataset='log')" in text
+    at.radio(key="slices_view").set_value("Fairness").run()
+    assert_no_exception(at)
+    text = _captions(at)
+    assert f"Fairness ran on the engine's sample of this dataset (300 of its {ROWS:,} rows)" in text
+    assert "explore check --fairness COLUMN" in text
+
+
 def test_staleness_performance_and_drift_run_in_the_engine(make_app, engine_workspace):
     at = make_app("views/staleness.py", workspace=engine_workspace)
     assert_no_exception(at)
     text = _captions(at)
     assert "by calendar month, computed by the engine" in text
     assert "against the first month" in text
+    # The window count's caption says its rows are the sample (it read "over 300 rows of log" above sections that
+    # the engine computes on all 1,200).
+    assert "rows of log (the engine's sample of log: the row-level sections use it" in text
     assert "counted by the engine" in text and "windows break an invariant" in text
     drift = next(d.value for d in at.dataframe if "psi" in d.value.columns)
     assert set(drift["feature"]) >= {"age", "hours", "city"}

@@ -198,6 +198,13 @@ def test_page_on_other_workspaces(make_app, tmp_path: Path, kind: str) -> None:
         at.radio(key="slices_view").set_value(view).run()
         assert_no_exception(at)
         assert not at.error, (view, texts(at.error))
+        if view == "Discovery":
+            # The task's loss is named (a regressor's page said "a rank test on log loss").
+            loss = {"regression": "squared error", "multiclass": "log loss", "predictions-only": "0/1 error"}[
+                kind
+            ]
+            assert f"a rank test on {loss}" in _texts(at)
+            assert at.radio(key="slices_disc_test").format_func("auto").startswith(f"auto (rank on {loss}")
     if kind == "predictions-only":
         assert "predictions-only" in _texts(at)
     at.radio(key="slices_view").set_value("Groups").run()
@@ -418,3 +425,17 @@ def test_the_slice_share_is_a_caption_not_an_arrow(make_app) -> None:
     rows = next(m for m in at.metric if m.label == "Rows in slice")
     assert not rows.proto.delta
     assert any(" of " in c.value and c.value.endswith(" rows") and "%" in c.value for c in at.caption)
+
+
+def test_discovery_table_numbers_stay_readable_for_a_price_model() -> None:
+    """A heavy-tailed price's squared error (5.8e13) showed as 57728020337759.7734 with four decimals."""
+    import pandas as pd
+
+    from ui.panels.slices.discovery import number_formats
+
+    def table(v: float) -> pd.DataFrame:
+        return pd.DataFrame({"loss": [v], "rest_loss": [v / 3], "metric_slice": [1.0], "metric_rest": [0.5]})
+
+    assert number_formats(table(5.77e13)) == ("%.4e", "%+.4e")
+    assert number_formats(table(0.558)) == ("%.4f", "%+.4f")
+    assert number_formats(table(float("nan"))) == ("%.4f", "%+.4f")

@@ -89,3 +89,13 @@ def test_a_rate_chart_of_a_long_class_name_stays_small():
 
     spec = json.dumps(rate_chart(_Summary(), by="class").to_dict())
     assert len(spec) < 20_000 and json.dumps(chart_text(long)) in spec
+
+
+def test_month_ticks_only_for_windows_that_start_on_months():
+    from explore.core.chart_data import month_ticks
+
+    months = pd.date_range("2024-01-01", periods=9, freq="MS")
+    assert month_ticks(months) == {"tickCount": {"interval": "month", "step": 1}, "format": "%b %Y"}
+    assert month_ticks(pd.date_range("2023-01-01", periods=24, freq="MS"))["tickCount"]["step"] == 2
+    assert month_ticks(pd.date_range("2024-01-01", periods=9, freq="W")) is None  # weeks: Vega's own ticks
+    assert month_ticks(months[:1]) is None and month_ticks([]) is None

@@ -114,3 +114,20 @@ def test_metrics_without_an_interval_show_a_dash_and_missing_datasets_are_left_o
     assert list(metrics_with_intervals(long)["interval"]) == ["[0.7000, 0.9000]", "—"]
     wide = metrics_wide(long, ["a", "b"])  # 'b' could not be scored
     assert list(wide.columns) == ["a"]
+
+
+def test_class_shares_are_columns_in_the_models_class_order():
+    # Found on an 11-class model with integer classes: by frequency, the columns read share 1, share 8, share 5 …
+    from sklearn.linear_model import LogisticRegression
+
+    from explore.core.workspace import Workspace
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(11, size=800, p=rng.permutation(np.arange(1, 12)) / 66)  # frequencies in no class order
+    X = pd.DataFrame({"a": rng.normal(size=800) + y})
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    ws = Workspace.from_frames(model=model, datasets={"validation": X.assign(label=y)}, label="label")
+    table = dataset_table(ws)
+    shares = [c for c in table.columns if c.startswith("share ")]
+    assert shares == [f"share {k}" for k in range(11)]
+    assert table.loc[0, "share 10"] == round(float(np.mean(y == 10)), 4)

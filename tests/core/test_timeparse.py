@@ -51,6 +51,14 @@ def test_unparseable_names_examples():
         parse_time(pd.Series(["2024-01-01", "soon", "later"]), column="t", dataset="d")
 
 
+def test_unparseable_examples_are_distinct_values():
+    # A DuckDB table's VARCHAR time column with 'yesterday' on every 7th row: the examples read
+    # "'yesterday', 'yesterday', 'yesterday'".
+    values = pd.Series(["2024-01-01"] * 4 + ["yesterday"] * 3 + ["n/a"] * 3)
+    with pytest.raises(TimeColumnError, match=r"6 of 10 values failed \(e\.g\. 'yesterday', 'n/a'\)"):
+        parse_time(values, column="t", dataset="d")
+
+
 def test_all_missing_is_unparseable():
     with pytest.raises(TimeColumnError):
         parse_time(pd.Series([None, None], dtype=object), column="t", dataset="d")

@@ -388,6 +388,31 @@ def test_label_values_the_model_never_saw(tmp_path):
         open_(make_workspace(tmp_path, datasets={"train": df, "other": other}))
 
 
+def test_label_values_written_differently_from_the_classes_are_named_with_the_fix(tmp_path):
+    # Adult's files: ' <=50K' (read with the space after the comma) and '>50K.' (its test file) beside the
+    # model's classes '<=50K' / '>50K'. The message used to say only "relabel the data".
+    df = frame(200).assign(income=lambda d: d["income"].map({">50K": ">50K", "<=50K": "<=50K"}))
+    other = df.copy()
+    other.loc[:3, "income"] = ">50K."
+    other.loc[4:6, "income"] = " <=50K"
+    with pytest.raises(errors.LabelError) as info:
+        open_(make_workspace(tmp_path, datasets={"train": df, "test": other}))
+    text = str(info.value)
+    assert "never saw: '>50K.', ' <=50K' (in dataset 'test')" in text
+    assert "'>50K.' is '>50K' with a trailing '.'; ' <=50K' is '<=50K' with spaces around it" in text
+    assert "df['income'] = df['income'].str.strip().str.rstrip('.')" in text
+
+
+def test_a_class_the_model_never_saw_says_every_such_row_would_count_as_wrong(tmp_path):
+    df = frame(200)
+    other = df.copy()
+    other.loc[:3, "income"] = "unknown"
+    with pytest.raises(errors.LabelError) as info:
+        open_(make_workspace(tmp_path, datasets={"train": df, "other": other}))
+    assert "every such row would count as wrong: leave these rows out of the data file" in str(info.value)
+    assert "(in dataset 'other')" in str(info.value) and "looks like" not in str(info.value)
+
+
 def test_no_model_and_no_predictions(tmp_path):
     path = make_workspace(tmp_path, model=None, columns={"label": "income"})
     with pytest.raises(errors.WorkspaceError, match="neither a \\[model\\] nor prediction columns"):

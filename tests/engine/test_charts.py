@@ -45,6 +45,9 @@ def test_the_time_chart_puts_each_window_start_under_its_metric(pair):  # noqa: 
     assert len(data) == len(result.keys)
     assert list(pd.to_datetime(data["window"])) == list(pd.to_datetime(one["window"]))
     np.testing.assert_allclose(data["value"], one["value"], rtol=1e-12)
+    # Month windows ticked on months (Vega's own ticks fell on weeks between the points).
+    x = engine_charts.metric_over_time_chart(result, metric).to_dict()["layer"][0]["encoding"]["x"]
+    assert x["axis"]["tickCount"]["interval"] == "month" and x["axis"]["format"] == "%b %Y"
 
 
 def test_the_drift_heat_map_has_one_cell_per_feature_and_window(pair):  # noqa: F811

@@ -503,6 +503,32 @@ def test_ids_written_as_floats_match_integer_ids(tmp_path):
     assert ann.n_items == 10 and any("no item" in w for w in ann.warnings)
 
 
+def test_zero_padded_item_ids_match_integer_ids(tmp_path):
+    # The labeling tool kept ids as text with leading zeros ("000042"); the dataset's ids are integers. They used to
+    # match nothing, and the page refused the whole file.
+    ws = synthetic_workspace(tmp_path, n=60)
+    ids = ws.dataset("validation")["row_id"].to_numpy()
+    said = ws.dataset("validation")["income"].to_numpy()
+    df = pd.DataFrame(
+        {
+            "item": [f"{i:06d}" for i in ids[:20]] * 2 + ["999999"],
+            "who": ["a"] * 20 + ["b"] * 20 + ["a"],
+            "said": list(said[:20]) * 2 + [">50K"],
+        }
+    )
+    ann = crowd.annotations_from_frame(ws, df, item="item", labeler="who", label="said", dataset="validation")
+    assert ann.n_items == 20 and sorted(ann.item_ids.tolist()) == sorted(ids[:20].tolist())
+    assert ann.warnings[0].startswith("40 annotation rows name their item with leading zeros")
+    assert "(e.g. '999999')" in ann.warnings[1]  # still unknown: left out, as before
+    assert crowd.agreement(ann).alpha == pytest.approx(1.0)
+    # Two dataset ids that differ only by zeros ("01", "1"): which one is meant cannot be told, nothing is guessed.
+    keys = pd.Series(["01", "1", "7"], dtype="string")
+    pos, padded = crowd._match_padded_ids(
+        np.array([-1]), np.array([True]), pd.Series(["001"], dtype="string"), keys
+    )
+    assert pos.tolist() == [-1] and not padded.any()
+
+
 def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_path):
     # A boolean label column; one labeling tool writes True/False, another true/false, a third 1/0. They used to
     # become six categories (False, True, 0, 1, 'false', 'true') and agreement looked like chance.
@@ -530,6 +556,37 @@ def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_pa
     )
     assert list(ann.categories) == [False, True] and not ann.warnings
     assert crowd.agreement(ann).alpha == pytest.approx(1.0)
+
+
+def test_labels_in_another_case_or_with_spaces_count_as_the_class(tmp_path):
+    # Labeling tools write "Spam", "SPAM " and "spam" for one class: they used to become separate categories, so
+    # a 95 %-accurate labeler looked 45 % accurate and agreement looked like chance.
+    ws = synthetic_workspace(tmp_path, n=300)
+    data = ws.dataset("validation")
+    truth = data["income"].to_numpy()
+    long = simulate_labels(truth, [">50K", "<=50K"], {"a": 0.95, "b": 0.9, "c": 0.85}, seed=3)
+    rng = np.random.default_rng(0)
+    variants = (str.upper, str.lower, lambda t: f" {t.lower()} ", lambda t: t.title())
+    written = long.assign(
+        said=[variants[i](t) for i, t in zip(rng.integers(0, 4, len(long)), long["said"], strict=True)]
+    )
+    ann = annotations_for(ws, written)
+    assert list(ann.categories) == list(ws.classes)
+    assert (
+        len(ann.warnings) == 1 and "another case" in ann.warnings[0] and "'>50k' as '>50K'" in ann.warnings[0]
+    )
+    # The numbers are those of the labels as the class names spell them (sklearn's Cohen kappa).
+    clean = annotations_for(ws, long)
+    got = crowd.agreement(ann).pairwise.set_index(["labeler_a", "labeler_b"])["kappa"]
+    wide = long.pivot(index="item", columns="who", values="said")
+    both = wide[["a", "b"]].dropna()
+    assert got[("a", "b")] == pytest.approx(cohen_kappa_score(both["a"], both["b"]))
+    assert np.array_equal(ann.label, clean.label)
+    # A label that differs only in case from two classes stays as written.
+    from explore.labels.crowd import _fold_case_to_classes
+
+    keys, folded = _fold_case_to_classes(np.asarray(["A", "a", "B"], dtype=object), ["a", "A", "b"])
+    assert keys.tolist() == ["A", "a", "b"] and folded == {"B": ("b", 1)}
 
 
 def test_missing_columns_say_which_and_list_the_file_columns(tmp_path):

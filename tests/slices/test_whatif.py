@@ -3,6 +3,8 @@ scikit-learn's partial_dependence), perturbation checks and thresholds (vs brute
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,3 +243,18 @@ def test_dependence_params_round_trip_through_a_dict_and_ignore_unknown_keys() -
     assert type(d["cls"]) is int and type(d["grid"][0]) is float  # plain Python: JSON- and TOML-safe
     assert whatif.DependenceParams.from_dict({**d, "unknown": 1}) == p
     assert whatif.DependenceParams.from_dict({}) == whatif.DependenceParams()
+
+
+def test_a_feature_missing_in_every_chosen_row_says_what_to_do(binary) -> None:
+    # An all-empty column (a price table's `empty_feature`): the message said only that there was no grid.
+    _, sc = binary
+    empty = sc.frame.assign(hours=np.nan, city=None)
+    sc_empty = dataclasses.replace(sc, frame=empty)
+    for feature in ("hours", "city"):
+        with pytest.raises(AnalysisError) as info:
+            whatif.feature_grid(sc_empty, feature)
+        text = str(info.value)
+        assert (
+            f"'{feature}' has no values in the chosen rows ({len(empty):,} rows, every one missing)" in text
+        )
+        assert "Choose another feature, or a slice where it has values" in text

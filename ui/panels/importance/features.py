@@ -56,7 +56,8 @@ def distribution_section(ctx: PageContext, run: cached.ShapRun, expl: explain.Sh
     class_idx = class_select(expl, "importance_class")
     cached.show_spec(cached.beeswarm_spec(ctx, run, class_idx), key="importance_beeswarm")
     st.caption(
-        "One dot per explained row (up to 4,000 dots): right of zero raises the output, left lowers it. Colour is the "
+        "One dot per explained row (up to 4,000 dots in all; beyond, a sample that keeps the rows of largest |SHAP|, "
+        "so the axis spans them all): right of zero raises the output, left lowers it. Colour is the "
         "feature's value as a percentile among the rows (red high, blue low; grey for categories and missing values)."
     )
     return class_idx

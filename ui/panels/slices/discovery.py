@@ -3,6 +3,7 @@ false-discovery control), show what was found and load a found slice into the fi
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from explore.report.csv import csv_bytes
@@ -17,11 +18,42 @@ from ui.safe import md_text
 LAST_RUN = "slices_discovery"  # session state: the last DiscoveryRun of this session
 
 
+def _loss_name(ctx: PageContext) -> str:
+    """What "loss" is for this model (as explore.slices.report.loss_values names it)."""
+    sc = ctx.scored
+    if sc.task == "regression":
+        return "squared error"
+    return "log loss" if sc.proba is not None else "0/1 error"
+
+
+def sample_caption(ctx: PageContext, what: str, every_row: str) -> None:
+    """On an out-of-core dataset: a caption saying ``what`` ran on the engine's sample (N of M rows), and
+    ``every_row``, the calls that compute it on every row. Nothing for a dataset in memory."""
+    if not ctx.ws.is_out_of_core(ctx.dataset):
+        return
+    total = ctx.ws.samples[ctx.dataset].probe.total
+    st.caption(
+        f"{md_text(what)} ran on the engine's sample of this dataset ({ctx.scored.n:,} of its {total:,} rows). For "
+        f"every row, run {md_text(every_row)}."
+    )
+
+
+def number_formats(slices) -> tuple[str, str]:
+    """The table's number formats (plain, signed): four decimals, or scientific once a loss or metric reaches a
+    million — a price model's squared error read 57728020337759.7734."""
+    values = slices[["loss", "rest_loss", "metric_slice", "metric_rest"]].abs().to_numpy(dtype="float64")
+    big = bool(np.nanmax(values, initial=0.0) >= 1e6)
+    return ("%.4e", "%+.4e") if big else ("%.4f", "%+.4f")
+
+
 def discovery_section(ctx: PageContext, focus: SliceRows) -> None:
+    # The task's own loss: a regressor's page said "a rank test on log loss".
     st.markdown(
         "Discovery tests every slice of one or two conditions (categorical values, numeric quantile bins) with enough "
-        "rows: the per-row loss inside vs outside (a rank test on log loss, Welch's t-test on 0/1 error), then "
-        "Benjamini–Hochberg over **all** slices tested."
+        f"rows: the per-row loss inside vs outside (a rank test on {md_text(_loss_name(ctx))}, Welch's t-test on 0/1 error), "
+        "then Benjamini–Hochberg over **all** slices tested. The interval beside each slice is Welch's, on the mean "
+        "loss: after a rank test a slice can be significant while that interval still spans 0 (a few huge losses "
+        "widen it)."
     )
     settings = _settings(ctx, focus)
     if st.button(
@@ -68,7 +100,7 @@ def _settings(ctx: PageContext, focus: SliceRows) -> DiscoverySettings:
         "Test",
         ["auto", "welch", "rank"],
         format_func={
-            "auto": "auto (rank on log loss, Welch on 0/1)",
+            "auto": f"auto (rank on {_loss_name(ctx)}, Welch on 0/1)",
             "welch": "mean loss (Welch)",
             "rank": "rank (Mann–Whitney)",
         }.get,
@@ -148,6 +180,14 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
         f"or below {res.fdr:g}; the q-value is the smallest FDR at which a slice would be reported. Slices overlap, so "
         "several rows may describe the same weakness."
     )
+    # The search ran on the rows the page holds: an out-of-core dataset's sample. Said here, where its row count
+    # is (a 2.5M-row log's page said "on 50,000 rows" beside a README promising discovery over every row).
+    sample_caption(
+        ctx,
+        "The search",
+        f"explore.discover(ws, dataset={ctx.dataset!r}) in a notebook or `explore check` (both by the engine, "
+        "with Welch's test)",
+    )
     if res.skipped_columns:
         st.caption(
             "Skipped: "
@@ -158,6 +198,7 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
     if not len(res.slices):
         st.success("No slice is significantly worse than the rest at this false discovery rate.")
     else:
+        SIG, SIGNED = number_formats(res.slices)
         st.dataframe(
             res.slices,
             hide_index=True,
@@ -166,18 +207,18 @@ def _found(ctx: PageContext, focus: SliceRows, run: DiscoveryRun) -> None:
                 "parent": st.column_config.TextColumn(
                     "part of", help="The problem this slice is folded under (empty: a distinct problem)."
                 ),
-                "loss": st.column_config.NumberColumn(format="%.4f"),
-                "rest_loss": st.column_config.NumberColumn("rest loss", format="%.4f"),
-                "diff": st.column_config.NumberColumn("gap", format="%+.4f"),
-                "ci_low": st.column_config.NumberColumn(format="%+.4f"),
-                "ci_high": st.column_config.NumberColumn(format="%+.4f"),
+                "loss": st.column_config.NumberColumn(format=SIG),
+                "rest_loss": st.column_config.NumberColumn("rest loss", format=SIG),
+                "diff": st.column_config.NumberColumn("gap", format=SIGNED),
+                "ci_low": st.column_config.NumberColumn(format=SIGNED),
+                "ci_high": st.column_config.NumberColumn(format=SIGNED),
                 "effect_size": st.column_config.NumberColumn("Cohen's d", format="%.3f"),
                 "t": st.column_config.NumberColumn(format="%.2f"),
                 "df": st.column_config.NumberColumn(format="%.0f"),
                 "p_value": st.column_config.NumberColumn("p", format="%.2e"),
                 "q_value": st.column_config.NumberColumn("q (BH)", format="%.2e"),
-                "metric_slice": st.column_config.NumberColumn("metric in slice", format="%.4f"),
-                "metric_rest": st.column_config.NumberColumn("metric in rest", format="%.4f"),
+                "metric_slice": st.column_config.NumberColumn("metric in slice", format=SIG),
+                "metric_rest": st.column_config.NumberColumn("metric in rest", format=SIG),
             },
         )
         d1, d2 = st.columns([3, 1])

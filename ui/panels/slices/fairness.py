@@ -16,6 +16,7 @@ from ui.safe import md_text
 
 from . import cached
 from .cached import CONFIDENCE
+from .discovery import sample_caption
 
 
 def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
@@ -24,6 +25,13 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         "Gaps between the groups of a column — demographic parity (share predicted positive), equal opportunity "
         "(recall among actual positives) and accuracy — inside the current slice. The ML Test Score asks that the "
         "model be tested for considerations of inclusion."
+    )
+    # An out-of-core dataset's gaps here come from the page's rows, its sample (README: "fairness gaps … over every
+    # row", true of the notebook and `explore check`).
+    sample_caption(
+        ctx,
+        "Fairness",
+        f"explore.fairness(ws, column, dataset={ctx.dataset!r}) in a notebook or `explore check --fairness COLUMN`",
     )
     options = grouping.sliceable_columns(sc)
     # [checks] slices first, else a feature (a categorical one first): not the label, whose "gaps" are only the

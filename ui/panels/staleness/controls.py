@@ -79,8 +79,17 @@ def window_controls(ctx: PageContext) -> WindowSpec:
         windows = cached.time_windows(ws, spec)
         cached.scored_codes(ws, spec, ctx.model_name)  # scores the rows now: a model that cannot stops here
     n_few = int(windows.too_few.sum())
+    # An out-of-core dataset's timeline here is its sample: saying "over 50,000 rows" of a 2.5M-row log, above
+    # sections that the engine computes on every row, told the user the charts used 2 % of the rows.
+    sampled = [d for d in spec.datasets if ws.is_out_of_core(d)]
     st.caption(
         f"{windows.n_windows} windows over {tl.n:,} rows of {md_text(', '.join(spec.datasets))}"
+        + (
+            f" (the engine's sample of {md_text(', '.join(sampled))}: the row-level sections use it, the sections "
+            "computed by the engine every row)"
+            if sampled
+            else ""
+        )
         + (f"; {n_few} with fewer than {min_rows:,} rows (flagged)" if n_few else "")
         + (
             f"; {windows.n_missing_time:,} rows without a timestamp are left out"
