@@ -1285,17 +1285,25 @@ def run_checks(
     fairness: Sequence[str] = (),
     fairness_max_gap: float | None = None,
     fail_on_weak_slices: bool = False,
+    max_overlap: float | None = None,
 ) -> Result:
     """Run the ``explore check`` checks by name (default: every cheap one) on the workspace's datasets (by
     their roles, unless named); each is passed / failed / skipped / error with its reason. ``fairness_max_gap``:
     the largest allowed gap between groups — between rates (classifiers, default 0.1), or in the label's units
-    (regressors: no default, the fairness check is skipped without one)."""
+    (regressors: no default, the fairness check is skipped without one). ``max_overlap``: the largest share (0 to
+    1) of an evaluation dataset's rows that may equal a training row (the ``overlap`` check, as
+    ``--max-overlap``; default 0.05)."""
     from pathlib import Path
 
+    from explore.checks.overlap import BAD_MAX_SHARE
     from explore.checks.registry import CHECKS, CheckContext
     from explore.checks.registry import run_checks as run
     from explore.core import roles
 
+    if max_overlap is not None and (
+        isinstance(max_overlap, bool) or not isinstance(max_overlap, int | float) or not 0 <= max_overlap <= 1
+    ):
+        raise AnalysisError("max_overlap: " + BAD_MAX_SHARE.format(received=max_overlap))
     chosen = list(names) if names else [n for n, c in CHECKS.items() if c.cheap]
     unknown = [n for n in chosen if n not in CHECKS]
     if unknown:
@@ -1314,6 +1322,7 @@ def run_checks(
             "fairness": list(fairness),
             "fairness_max_gap": fairness_max_gap,
             "fail_on_weak_slices": fail_on_weak_slices,
+            **({"max_overlap": float(max_overlap)} if max_overlap is not None else {}),
         },
     )
     value = run(ctx, chosen)

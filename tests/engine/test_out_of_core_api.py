@@ -224,12 +224,10 @@ def test_explore_check_passes_and_fails_as_in_memory(task, tmp_path, monkeypatch
             runs[name] = _check(folder, tmp_path / f"out-{name}")
     (code_e, eng), (code_m, ref) = runs["engine"], runs["memory"]
     assert code_e == code_m == 1  # the invariants check fails on both
-    # The overlap check hashes rows in memory: a dataset that stays in the engine is skipped, saying why.
-    assert eng["overlap"]["status"] == "skipped" and "stays in the engine" in eng["overlap"]["summary"]
-    assert ref["overlap"]["status"] == "passed"
-    assert {n: c["status"] for n, c in eng.items() if n != "overlap"} == {
-        n: c["status"] for n, c in ref.items() if n != "overlap"
-    }
+    # The overlap check compares a dataset that stays in the engine there, every row: the same count as in memory.
+    assert eng["overlap"]["status"] == ref["overlap"]["status"] == "passed"
+    assert eng["overlap"]["summary"] == ref["overlap"]["summary"]
+    assert {n: c["status"] for n, c in eng.items()} == {n: c["status"] for n, c in ref.items()}
     ran = {n for n, c in eng.items() if c["status"] in ("passed", "failed")}
     assert {"weak_slices", "invariants", "stability"} <= ran
     # Every row, by the engine: the same summary as in memory.
