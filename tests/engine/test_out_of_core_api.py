@@ -375,5 +375,25 @@ def test_performance_over_time_has_the_in_memory_shape_on_the_engine(twins, kwar
     for c in ("window", "label", "start", "end", "window_rows", "too_few"):
         assert list(a[c]) == list(b[c]), c
     pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
-    assert list(eng.value.rates.columns) == list(ref.value.rates.columns) and eng.value.rates.empty
+    # The label / prediction shares (regression: means) per window, by one GROUP BY: the in-memory frame.
+    assert not eng.value.rates.empty
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
     eng.chart()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_an_empty_month_is_a_window_without_rows_on_the_engine_as_in_memory(task, tmp_path):
+    """No row in March: in memory March is a window (0 rows, metrics NaN with support 0, too few); the engine
+    listed only the months holding rows, so every later window's index was off by one."""
+    log = predictions_log(task, ROWS)
+    log = log[pd.to_datetime(log["when"]).dt.strftime("%Y-%m") != "2024-03"]
+    ooc, mem = twin_workspaces(tmp_path, task, {"log": log}, {"log"})
+    for kwargs in ({}, {"window": "week"}, {"where": {"city": "Nice"}}):
+        eng, ref = explore.performance_over_time(ooc, **kwargs), explore.performance_over_time(mem, **kwargs)
+        pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+        pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+        pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+    march = eng.value.table[eng.value.table["label"] == "2024-03"]
+    assert len(march) == len(eng.facts["metrics"]) and (march["support"] == 0).all()
+    assert march["value"].isna().all() and march["too_few"].all()
+    assert (eng.value.rates.loc[eng.value.rates["label"] == "2024-03", "support"] == 0).all()
