@@ -109,26 +109,18 @@ def test_pages_say_when_the_roc_auc_came_from_score_bins(make_app, engine_worksp
     assert table["support"].sum() == ROWS
 
 
-def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, monkeypatch):
+def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, logs_opened):
     """Opening a log is a pass over its label and score: the pages' analyses share one (ui.engine_cached._log)."""
-    from explore.core.workspace import Workspace, open_workspace, read_workspace
+    from explore.core.workspace import open_workspace, read_workspace
     from explore.slices.definition import SliceDefinition
     from ui import engine_cached
 
     engine_cached._shared_log.clear()
-    opened = []
-    real = Workspace.log
-
-    def counted(self, name):
-        opened.append(name)
-        return real(self, name)
-
-    monkeypatch.setattr(Workspace, "log", counted)
     ws = open_workspace(read_workspace(engine_workspace))
     overall = engine_cached.overall(ws, "log")
     perf = engine_cached.performance(ws, "log", "month")
     groups = engine_cached.groups(ws, "log", SliceDefinition(()), ("city",), 3)
-    assert opened == ["log"]
+    assert logs_opened == ["log"]
     assert overall["support"].max() == ROWS and perf.table["support"].max() > 0
     assert list(groups.keys["city"]) == ["Lyon", "Nice", "Paris"]
     engine_cached._shared_log.clear()
