@@ -396,8 +396,10 @@ def fairness(
     label_std: float | None = None
     if sc.task == "regression":
         if name is not None:
+            from explore.engine.grouping import label_std as engine_label_std
+
             with ws.log(name) as log:
-                label_std = float(log.sql("SELECT stddev_samp(_y) FROM rows").fetchone()[0] or 0.0)
+                label_std = engine_label_std(log)
         else:
             label_std = report_label_std(sc)
         if threshold is None:

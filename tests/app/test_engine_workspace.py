@@ -167,3 +167,32 @@ def test_curves_and_threshold_describe_every_rows_class_mix(make_app, tmp_path, 
     se = np.sqrt(every_row * (1 - every_row) / (row["tp"] + row["fp"]))
     assert abs(row["precision"] - every_row) < 4 * se
     assert row["tp"] / (row["tp"] + row["fn"] + row["fp"] + row["tn"]) < 0.25  # positives in their share
+
+
+def test_the_regression_fairness_default_is_the_notebooks_every_row_sd(make_app, tmp_path, monkeypatch):
+    """A regressor's default largest gap is 0.2 × the label's SD: the Slices page took it on the engine's sample,
+    the notebook on every row, so the two defaults differed on the same dataset. Both are every row's now."""
+    import explore
+    from explore.core.upload import toml_text
+    from explore.slices.report import regression_gap_default
+
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    log = predictions_log("regression", ROWS)
+    _partitioned(tmp_path, log)
+    columns = {"label": "income", "time": "when", "prediction": "pred", "task": "regression"}
+    datasets = {"log": {"path": "logs/month=*/*.parquet", "engine": "duckdb"}}
+    (tmp_path / "workspace.toml").write_text(toml_text({"columns": columns, "datasets": datasets}))
+    every_row = regression_gap_default(float(log["income"].std(ddof=1)))
+    ws = explore.open(tmp_path)
+    sample = regression_gap_default(float(ws.dataset("log")["income"].std(ddof=1)))
+    assert sample != every_row  # the sample's default is not every row's: the test tells them apart
+    notebook = explore.fairness(ws, "city").facts["threshold"]
+    assert notebook == every_row
+    at = make_app("views/slices.py", workspace=tmp_path / "workspace.toml")
+    at.radio(key="slices_view").set_value("Fairness").run()
+    assert_no_exception(at)
+    (box,) = [n for n in at.number_input if str(n.key).startswith("slices_fair_threshold_regression_")]
+    assert box.value == notebook
+    assert f"the default, 0.2 × the label's standard deviation ({float(log['income'].std(ddof=1)):.4g})" in (
+        _captions(at)
+    )
