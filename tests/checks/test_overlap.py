@@ -194,3 +194,14 @@ def test_a_log_read_by_spark_is_compared_there_too(tmp_path, spark):  # noqa: F8
     pd.testing.assert_frame_equal(
         overlap.train_eval_overlap(ooc).table, overlap.train_eval_overlap(mem).table
     )
+
+
+def test_minus_zero_equals_zero_and_times_match_whatever_their_unit():
+    """The engine compares values (DuckDB: -0.0 = 0.0, instants as instants); the hashes in memory do too."""
+    a = pd.DataFrame(
+        {"x": [0.0, 1.5], "t": pd.to_datetime(["2024-01-01 10:00", None]).astype("datetime64[ns]")}
+    )
+    b = pd.DataFrame(
+        {"x": [-0.0, 1.5], "t": pd.to_datetime(["2024-01-01 10:00", None]).astype("datetime64[us]")}
+    )
+    assert list(overlap.row_hashes(a, ["x", "t"]) == overlap.row_hashes(b, ["x", "t"])) == [True, True]
