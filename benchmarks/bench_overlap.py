@@ -12,6 +12,9 @@ whose features are all not NULL, the least a pass over them costs) and the semi-
 raw columns (``IS NOT DISTINCT FROM``; NaN and -0.0 as DuckDB compares them).
 
     python benchmarks/bench_overlap.py --log /work/bench-data/log_10000000 --rows 1000000 --threads 2
+
+``--log-is-training``: the other way round — the log is the training data and the ``--rows`` in memory are the
+evaluation rows (the semi-join then probes the small side against every logged row).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def main() -> None:
     ap.add_argument("--copied", type=float, default=0.1, help="share of evaluation rows copied from training")
     ap.add_argument("--log", help="a benchmark log folder: the evaluation data stays in DuckDB (see above)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log-is-training", action="store_true", help="with --log: the log is the training data")
     ap.add_argument("--memory-limit", default="6GB")
     a = ap.parse_args()
     if a.log:
@@ -108,7 +112,7 @@ def engine(a: argparse.Namespace) -> None:
     log = SimpleNamespace(con=con, types=types)
 
     def ours() -> int:
-        return engine_duplicates(log, train, cols, log_is_training=False)
+        return engine_duplicates(log, train, cols, log_is_training=a.log_is_training)
 
     def floor_scan() -> int:
         cond = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols)
@@ -118,7 +122,8 @@ def engine(a: argparse.Namespace) -> None:
         con.register("_train", train)
         on = " AND ".join(f"s.{quote(c)} IS NOT DISTINCT FROM t.{quote(c)}" for c in cols)
         try:
-            return con.execute(f"SELECT count(*) FROM source s SEMI JOIN _train t ON {on}").fetchall()[0][0]
+            pair = "_train t SEMI JOIN source s" if a.log_is_training else "source s SEMI JOIN _train t"
+            return con.execute(f"SELECT count(*) FROM {pair} ON {on}").fetchall()[0][0]
         finally:
             con.unregister("_train")
 
@@ -126,7 +131,8 @@ def engine(a: argparse.Namespace) -> None:
     n2, w2, c2 = timed(floor_join)
     _, w3, c3 = timed(floor_scan)
     print(
-        f"{total:,} logged rows (DuckDB, {a.threads} threads) against {len(train):,} training rows in memory × "
+        f"{total:,} logged rows (DuckDB, {a.threads} threads; the {'training' if a.log_is_training else 'evaluation'}"
+        f" data) against {len(train):,} rows in memory × "
         f"{len(cols)} features; duplicates: explore {n1:,}, plain semi-join {n2:,} (≥ {k:,} copied)"
     )
     print(f"{'explore (engine_duplicates)':<34} wall {w1:7.2f} s   CPU {c1:7.2f} s")
