@@ -107,10 +107,6 @@ def engine_duplicates(log: Any, frame: pd.DataFrame, columns: Sequence[str], *, 
     if any(_sql_kind(log.types[c]) != kinds[c] for c in columns):
         return 0  # a number never equals a text (in memory: their hashes differ)
     keys = pd.DataFrame({f"k{i}": _normalised(frame[c]) for i, c in enumerate(columns)})
-    if (
-        not log_is_training
-    ):  # the training side: its distinct values are enough (the evaluation side: every row)
-        keys = keys.drop_duplicates()
     name = "_overlap_keys"
     log.con.register(name, keys)
     try:
