@@ -382,9 +382,14 @@ def test_performance_over_time_has_the_in_memory_shape_on_the_engine(twins, kwar
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_an_empty_month_is_a_window_without_rows_on_the_engine_as_in_memory(task, tmp_path):
+@pytest.mark.parametrize("searched", [256, 2])
+def test_an_empty_month_is_a_window_without_rows_on_the_engine_as_in_memory(
+    task, searched, tmp_path, monkeypatch
+):
     """No row in March: in memory March is a window (0 rows, metrics NaN with support 0, too few); the engine
-    listed only the months holding rows, so every later window's index was off by one."""
+    listed only the months holding rows, so every later window's index was off by one. (``searched``: the
+    windows the engine lists in SQL; beyond them it cuts by date_trunc: the same windows.)"""
+    monkeypatch.setattr("explore.engine.metrics.MAX_SEARCHED_WINDOWS", searched)
     log = predictions_log(task, ROWS)
     log = log[pd.to_datetime(log["when"]).dt.strftime("%Y-%m") != "2024-03"]
     ooc, mem = twin_workspaces(tmp_path, task, {"log": log}, {"log"})
