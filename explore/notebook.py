@@ -791,6 +791,13 @@ def _engine_performance_over_time(
         starts = np.asarray(
             [re.search(r"'(.*)'", level).group(1) for level in grouping.levels], dtype="datetime64[ns]"
         )
+    elif spec.by != "rows" and len(starts):
+        # More windows than the engine lists in SQL (it cut them by date_trunc): every one from the first to the
+        # last holding rows (in a slice, windows before its first row or after its last are not listed).
+        every = [starts[0]]
+        while every[-1] < starts[-1]:
+            every.append(windows._next(np.asarray([every[-1]]), spec.by)[0])
+        starts = np.asarray(every, dtype="datetime64[ns]")
     if spec.by == "rows":
         ends = np.append(
             starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns") + np.timedelta64(1, "ns")
