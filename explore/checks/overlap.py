@@ -15,7 +15,9 @@ side's feature values, normalised as above (numbers as DOUBLE with NaN and missi
 the rest as text), are registered on the log's connection and a semi-join on every feature (missing equal to
 missing: ``IS NOT DISTINCT FROM``) counts the log's rows among them — the same count as the hashes give in memory
 (without their collisions). A column that is a number on one side and text on the other matches no row, as its
-hashes would not. Both sides in the engine: not compared (said so).
+hashes would not. Both sides in the engine: not compared (said so). At 100M logged rows × 20 features against 1M training rows
+in memory: 20.6 s of CPU, 1.17× a plain DuckDB semi-join on the raw columns and 1.9× a scan of them (2 threads,
+``benchmarks/bench_overlap.py --log``, same run).
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def train_eval_overlap(
 ) -> OverlapResult | None:
     """Exact duplicates of training rows (by every feature's value) in each evaluation dataset; None when the
     workspace has no training dataset or no other dataset. A dataset that stays in the engine is compared there,
-    every row (``engine_duplicates``: a pass over the log, 2.9 s of CPU at 10M rows); when the training data and an
+    every row (``engine_duplicates``: a pass over the log, 2.7 s of CPU at 10M rows); when the training data and an
     evaluation dataset both stay in the engine — or ``in_engine`` is False (a page that must not wait for a
     pass) — that dataset is skipped, with the reason."""
     if isinstance(max_share, bool) or not isinstance(max_share, int | float) or not 0 <= max_share <= 1:
