@@ -396,8 +396,10 @@ def fairness(
     label_std: float | None = None
     if sc.task == "regression":
         if name is not None:
+            from explore.engine.grouping import label_std as engine_label_std
+
             with ws.log(name) as log:
-                label_std = float(log.sql("SELECT stddev_samp(_y) FROM rows").fetchone()[0] or 0.0)
+                label_std = engine_label_std(log)
         else:
             label_std = report_label_std(sc)
         if threshold is None:
@@ -742,23 +744,32 @@ def _engine_performance_over_time(
     ws: Workspace, spec: Any, metrics: Sequence[str] | None, where: Any
 ) -> Result:
     """``performance_over_time`` of one out-of-core dataset: every row, by the engine (calendar windows or equal
-    rows), in the in-memory result's shape (``PerformanceOverTime``: the same ``table`` and ``windows`` columns,
-    the same default metrics); ``rates`` (label / prediction shares per window) are not computed by the engine."""
+    rows), in the in-memory result's shape (``PerformanceOverTime``: the same ``table``, ``windows`` and ``rates``
+    columns, the same default metrics; every calendar window from the first timestamp to the last, an empty one
+    with support 0 and no value, as in memory)."""
+    import re
+
     from explore.engine import charts as engine_charts
     from explore.engine.grouping import slice_where
     from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics, time_value
     from explore.staleness import choices, windows
     from explore.staleness.experiment import PerformanceOverTime
-    from explore.stats.metrics import metric_direction
+    from explore.stats.metrics import NOTE_EMPTY, metric_direction
 
     with ws.log(spec.datasets[0]) as log:
+        grouping = by_time_window(log, spec.by, n_windows=spec.n_windows)
+        in_slice = slice_where(log, as_slice(where).conditions)
         result = EngineTable(
-            *grouped_metrics(
-                log,
-                by_time_window(log, spec.by, n_windows=spec.n_windows),
-                metrics=list(metrics) if metrics else None,
-                where=slice_where(log, as_slice(where).conditions),
-            )
+            *grouped_metrics(log, grouping, metrics=list(metrics) if metrics else None, where=in_slice)
+        )
+        counts = _engine_window_counts(log, grouping, in_slice)
+        # In a slice, a window's rows are still all of its rows (as in memory): one more count, without the slice.
+        totals = (
+            log.sql(
+                f"SELECT {grouping.exprs[0]} AS start, count(*) AS n FROM rows WHERE {grouping.where or 'TRUE'} GROUP BY 1"
+            ).df()
+            if in_slice
+            else None
         )
         n_rows = log.n
         last = (
@@ -776,6 +787,17 @@ def _engine_performance_over_time(
     order = {m: i for i, m in enumerate(chosen)}
     table = table[table["metric"].isin(order)]
     starts = np.sort(pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]"))
+    if spec.by != "rows" and grouping.levels:  # every calendar window of the log's span, empty ones too
+        starts = np.asarray(
+            [re.search(r"'(.*)'", level).group(1) for level in grouping.levels], dtype="datetime64[ns]"
+        )
+    elif spec.by != "rows" and len(starts):
+        # More windows than the engine lists in SQL (it cut them by date_trunc): every one from the first to the
+        # last holding rows (in a slice, windows before its first row or after its last are not listed).
+        every = [starts[0]]
+        while every[-1] < starts[-1]:
+            every.append(windows._next(np.asarray([every[-1]]), spec.by)[0])
+        starts = np.asarray(every, dtype="datetime64[ns]")
     if spec.by == "rows":
         ends = np.append(
             starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns") + np.timedelta64(1, "ns")
@@ -787,8 +809,26 @@ def _engine_performance_over_time(
         pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]")
     ].to_numpy()
     table = table.assign(window=window_of_group[table[result.code].to_numpy()])
+    empty = np.setdiff1d(np.arange(len(starts)), table["window"].unique())
+    if len(empty):  # a window without rows: each metric with no value and support 0, as in memory
+        firsts = table.drop_duplicates("metric")
+        fill = firsts.loc[firsts.index.repeat(len(empty))].assign(
+            window=np.tile(empty, len(firsts)),
+            value=np.nan,
+            ci_low=np.nan,
+            ci_high=np.nan,
+            support=0,
+            note=NOTE_EMPTY,
+        )
+        fill["n_pos"] = fill["n_pos"].where(fill["n_pos"].isna(), 0.0)
+        table = pd.concat([table, fill], ignore_index=True)
     # The rows of a window: its most supported metric's (labelled rows with a prediction), as windows.table() counts.
     window_rows = table.groupby("window")["support"].max().reindex(np.arange(len(starts)), fill_value=0)
+    if totals is not None:
+        window_rows = pd.Series(0, index=np.arange(len(starts)), dtype="int64")
+        window_rows.iloc[
+            index.loc[pd.to_datetime(totals["start"]).to_numpy(dtype="datetime64[ns]")].to_numpy()
+        ] = totals["n"].to_numpy(dtype="int64")
     wt = windows.window_table(
         starts,
         ends,
@@ -805,7 +845,7 @@ def _engine_performance_over_time(
     )
     table = table[["window", *[c for c in table.columns if c != "window"]]].reset_index(drop=True)
     table["too_few"] = table["support"] < spec.min_rows
-    rates = pd.DataFrame({c: pd.Series(dtype=t) for c, t in RATES_COLUMNS.items()})
+    rates = _engine_rates(ws, counts, index, wt, spec.min_rows)
     value = PerformanceOverTime(
         table=table, rates=rates, windows=wt, metrics=chosen, task=ws.task, in_slice=where is not None
     )
@@ -819,24 +859,65 @@ def _engine_performance_over_time(
             "windows": len(starts),
             "metrics": chosen,
             "rows": f"{n_rows:,} (every row, engine)",
-            "rates": "the label and prediction shares per window are not computed by the engine (value.rates is empty)",
         },
     )
 
 
-# The columns of PerformanceOverTime.rates (kept empty by the engine's performance over time).
-RATES_COLUMNS = {
-    "window": "int64",
-    "series": "str",
-    "class": "str",
-    "value": "float64",
-    "ci_low": "float64",
-    "ci_high": "float64",
-    "support": "int64",
-    "label": "str",
-    "start": "datetime64[ns]",
-    "too_few": "bool",
-}
+def _engine_window_counts(log: Any, grouping: Any, in_slice: str | None) -> pd.DataFrame:
+    """One GROUP BY over the log's rows (in the slice): per window start, the counts that
+    ``explore.staleness.experiment.rates_table`` turns into label / prediction shares (classification: rows, and
+    rows whose label / prediction is each class) or means (regression: count, sum and sum of squares of the
+    finite labels and predictions)."""
+    if log.task == "regression":
+        parts = []
+        for name, col in (("label", "_y"), ("prediction", "_pred")):
+            ok = f"isfinite({col})"
+            parts += [
+                f'count(CASE WHEN {ok} THEN 1 END) AS "{name}:count"',
+                f'sum(CASE WHEN {ok} THEN {col} END) AS "{name}:sum"',
+                f'sum(CASE WHEN {ok} THEN {col} * {col} END) AS "{name}:sum2"',
+            ]
+    else:
+        parts = ["count(*) AS support"] + [
+            f'count(CASE WHEN {col} = {k} THEN 1 END) AS "{name}:{k}"'
+            for name, col in (("label", "_y"), ("prediction", "_pred"))
+            for k in range(log.K)
+        ]
+    where = " AND ".join(f"({w})" for w in (grouping.where, in_slice) if w) or "TRUE"
+    return log.sql(
+        f"SELECT {grouping.exprs[0]} AS start, {', '.join(parts)} FROM rows WHERE {where} GROUP BY 1"
+    ).df()
+
+
+def _engine_rates(
+    ws: Workspace, counts: pd.DataFrame, index: pd.Series, wt: pd.DataFrame, min_rows: int
+) -> pd.DataFrame:
+    """``PerformanceOverTime.rates`` from the engine's per-window counts (``_engine_window_counts``): the same
+    frame as in memory, every window (an empty one: support 0, no value)."""
+    from explore.staleness.experiment import rates_table
+
+    at = index.loc[pd.to_datetime(counts["start"]).to_numpy(dtype="datetime64[ns]")].to_numpy()
+    n = len(index)
+
+    def per_window(column: str) -> np.ndarray:
+        out = np.zeros(n, dtype="float64")
+        out[at] = counts[column].fillna(0).to_numpy(dtype="float64")
+        return out
+
+    if ws.task == "regression":
+        sums = {
+            s: tuple(per_window(f"{s}:{q}") for q in ("count", "sum", "sum2"))
+            for s in ("label", "prediction")
+        }
+        rates = rates_table(ws.task, [], sums)
+    else:
+        classes = list(ws.classes)
+        shown = [classes[ws.positive_index]] if ws.task == "binary" else classes
+        hits = {(s, c): per_window(f"{s}:{classes.index(c)}") for s in ("label", "prediction") for c in shown}
+        rates = rates_table(ws.task, shown, {"support": per_window("support").astype("int64"), **hits})
+    rates = rates.merge(wt[["window", "label", "start"]], on="window")
+    rates["too_few"] = rates["support"] < min_rows
+    return rates
 
 
 def staleness_experiment(
@@ -1285,17 +1366,25 @@ def run_checks(
     fairness: Sequence[str] = (),
     fairness_max_gap: float | None = None,
     fail_on_weak_slices: bool = False,
+    max_overlap: float | None = None,
 ) -> Result:
     """Run the ``explore check`` checks by name (default: every cheap one) on the workspace's datasets (by
     their roles, unless named); each is passed / failed / skipped / error with its reason. ``fairness_max_gap``:
     the largest allowed gap between groups — between rates (classifiers, default 0.1), or in the label's units
-    (regressors: no default, the fairness check is skipped without one)."""
+    (regressors: no default, the fairness check is skipped without one). ``max_overlap``: the largest share (0 to
+    1) of an evaluation dataset's rows that may equal a training row (the ``overlap`` check, as
+    ``--max-overlap``; default 0.05)."""
     from pathlib import Path
 
+    from explore.checks.overlap import BAD_MAX_SHARE
     from explore.checks.registry import CHECKS, CheckContext
     from explore.checks.registry import run_checks as run
     from explore.core import roles
 
+    if max_overlap is not None and (
+        isinstance(max_overlap, bool) or not isinstance(max_overlap, int | float) or not 0 <= max_overlap <= 1
+    ):
+        raise AnalysisError("max_overlap: " + BAD_MAX_SHARE.format(received=max_overlap))
     chosen = list(names) if names else [n for n, c in CHECKS.items() if c.cheap]
     unknown = [n for n in chosen if n not in CHECKS]
     if unknown:
@@ -1314,6 +1403,7 @@ def run_checks(
             "fairness": list(fairness),
             "fairness_max_gap": fairness_max_gap,
             "fail_on_weak_slices": fail_on_weak_slices,
+            **({"max_overlap": float(max_overlap)} if max_overlap is not None else {}),
         },
     )
     value = run(ctx, chosen)

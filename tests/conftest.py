@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +139,26 @@ def draws(monkeypatch):
 
     monkeypatch.setattr(engine_sample, "draw_sample", counted)
     return calls
+
+
+class _Opened(list):
+    """The dataset names ``Workspace.log`` was called with; ``real(ws, name)`` opens a log without recording it."""
+
+    real: Any = None
+
+
+@pytest.fixture
+def logs_opened(monkeypatch) -> _Opened:
+    """Every opening of an engine log (``Workspace.log``'s calls: each is a pass over the label and score),
+    recorded by dataset name — what the pages' one shared open log (ui.engine_cached._log) must keep to one."""
+    from explore.core.workspace import Workspace
+
+    opened = _Opened()
+    opened.real = Workspace.log
+
+    def counted(self, name):
+        opened.append(name)
+        return opened.real(self, name)
+
+    monkeypatch.setattr(Workspace, "log", counted)
+    return opened

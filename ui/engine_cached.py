@@ -314,6 +314,15 @@ def invariants(
         return result.by_window.assign(window=keys["window"].iloc[result.by_window["window"]].to_numpy())
 
 
+@cache_small(max_entries=16)
+def label_std(ws: Workspace, dataset: str) -> float:
+    """A regressor's label's standard deviation over every row (the default fairness gap is a share of it)."""
+    from explore.engine.grouping import label_std as engine_label_std
+
+    with _log(ws, dataset) as log:
+        return engine_label_std(log)
+
+
 @cache_small(max_entries=8)
 def drift(
     ws: Workspace, dataset: str, unit: str, n_windows: int, features: tuple[str, ...], exact: bool = False

@@ -7,6 +7,7 @@ of a section that needs rows is drawn meanwhile: the page says which sections wa
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -21,6 +22,15 @@ def rows_pending(ctx: PageContext) -> bool:
     """True while the page's dataset's row-level sample is drawn in the background (the page draws what the
     engine computes now, and ``wait_for_rows`` in place of the rest)."""
     return engine_cached.rows_pending(ctx.ws, ctx.dataset)
+
+
+def pending_dataset(ctx: PageContext, datasets: Sequence[str] = ()) -> str | None:
+    """The first of the page's dataset and ``datasets`` whose row-level sample is being drawn in the background
+    (None: every one has its rows, or gets them at once). For a page whose sections all need rows (Importance,
+    Checks): it shows ``wait_for_rows`` for that dataset instead of its sections, rather than waiting for the draw
+    on its own run — a page frozen for the length of a pass over every column."""
+    names = dict.fromkeys([ctx.dataset, *datasets])
+    return next((d for d in names if d and engine_cached.rows_pending(ctx.ws, d)), None)
 
 
 def progress_text(

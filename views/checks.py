@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import sample_wait
 from ui.context import page_context
 from ui.panels.checks.baseline import baseline_section
 from ui.panels.checks.comparison import comparison_section
@@ -43,4 +44,15 @@ SECTIONS = {
 section = st.radio(
     "Section", list(SECTIONS), horizontal=True, key="checks_section", label_visibility="collapsed"
 )
-SECTIONS[section](ctx)
+# A big out-of-core dataset whose sample is drawn in the background: the sections score, refit and compare rows of
+# the workspace's datasets; the draw's progress in their place until the rows are there.
+pending = sample_wait.pending_dataset(ctx, ctx.ws.dataset_names)
+if pending:
+    sample_wait.wait_for_rows(
+        ctx,
+        f"{section} scores and compares rows of the workspace's datasets, from their row-level samples: it "
+        "appears here once the sample is drawn.",
+        pending,
+    )
+else:
+    SECTIONS[section](ctx)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explore.core import roles
 from explore.importance import explain
+from ui import sample_wait
 from ui.boundary import say, shown_errors
 from ui.context import page_context
 from ui.panels.importance import cached
@@ -28,6 +30,17 @@ ctx = page_context()
 if ctx.model_name is None:  # predictions-only workspace: SHAP needs the model itself
     # A notice, not an error: the workspace is fine, this page needs what it does not hold (as on Staleness).
     say("info", explain.NO_MODEL.format(dataset=ctx.dataset), icon=":material/info:")
+    st.stop()
+# A big out-of-core dataset whose sample is drawn in the background: every section explains rows of it (and of the
+# training data, the SHAP background and the refits): the draw's progress in their place until it is there.
+pending = sample_wait.pending_dataset(ctx, [d for d in [roles.training_dataset(ctx.ws)] if d])
+if pending:
+    sample_wait.wait_for_rows(
+        ctx,
+        "SHAP values, permutation importance and the drop-column experiment explain the model on rows, from the "
+        "dataset's row-level sample: they appear here once the sample is drawn.",
+        pending,
+    )
     st.stop()
 
 # Rows, sample size, explainer (a slow run waits here for its button).

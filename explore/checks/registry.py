@@ -820,7 +820,7 @@ def check_banned(ctx: CheckContext) -> Outcome:
     ["infra-4"],
     kind="train_eval_overlap",
     title="Evaluation rows are not training rows",
-    rows="none",
+    rows="engine",
 )
 def check_overlap(ctx: CheckContext) -> Outcome:
     """explore.checks.overlap.train_eval_overlap: exact duplicates of training rows (every feature's value) in each
@@ -835,6 +835,13 @@ def check_overlap(ctx: CheckContext) -> Outcome:
             "no evaluation dataset beside the training data to compare" + (f" ({reasons})" if reasons else "")
         )
     details = result.to_dict()
+    in_engine = {
+        r.dataset: int(r.rows) for r in result.table.itertuples() if ctx.ws.is_out_of_core(r.dataset)
+    }
+    if ctx.ws.is_out_of_core(result.train):
+        in_engine[result.train] = result.train_rows
+    if in_engine:
+        details["every_row_by_engine"] = in_engine
     if not result.passed:
         details["failures"] = jsonable(result.table[~result.table["passed"]], max_rows=DETAIL_ROWS)
     return Outcome(result.passed, result.summary(), details, {"train": train, "max_overlap": max_share})

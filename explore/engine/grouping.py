@@ -350,6 +350,17 @@ def group_columns(
     return out, skipped
 
 
+def label_std(log: LogTable) -> float:
+    """A regressor's label's standard deviation over every row of the log (``explore.slices.report.label_std`` of
+    the rows: finite labels, ddof 1; 0 with fewer than two), one aggregate, kept in ``log.memo``. The default
+    largest fairness gap is a share of it, on the Slices page and in the notebook alike."""
+    if "label std" not in log.memo:
+        y = "(CASE WHEN isfinite(_y) THEN _y END)"
+        sd, n = log.sql(f"SELECT stddev_samp({y}), count({y}) FROM rows").fetchall()[0]
+        log.memo["label std"] = float(sd) if n > 1 and sd is not None else 0.0
+    return log.memo["label std"]
+
+
 def fairness_gaps(
     log: LogTable,
     column: str,

@@ -118,20 +118,29 @@ class PerformanceOverTime:
         return self.table[self.table["metric"] == metric].reset_index(drop=True)
 
 
-def _mean_rows(values: np.ndarray, codes: np.ndarray, n: int, confidence: float) -> tuple[np.ndarray, ...]:
-    from scipy import stats
-
+def _mean_rows(values: np.ndarray, codes: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """(count, sum, sum of squares) of the finite ``values`` per window code 0 … n − 1."""
     ok = (codes >= 0) & np.isfinite(values)
     c, v = codes[ok], values[ok]
     cnt = np.bincount(c, minlength=n)[:n].astype("float64")
     s = np.bincount(c, weights=v, minlength=n)[:n]
     s2 = np.bincount(c, weights=v * v, minlength=n)[:n]
+    return cnt, s, s2
+
+
+def _mean_interval(
+    cnt: np.ndarray, s: np.ndarray, s2: np.ndarray, confidence: float
+) -> tuple[np.ndarray, ...]:
+    """(mean, t-interval low, high) from per-window counts, sums and sums of squares."""
+    from scipy import stats
+
+    cnt = np.asarray(cnt, dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s / cnt
         var = np.maximum(s2 / cnt - mean**2, 0) * cnt / (cnt - 1)
         half = stats.t.ppf(0.5 + confidence / 2, np.maximum(cnt - 1, 1)) * np.sqrt(var / cnt)
     half = np.where(cnt > 1, half, np.nan)
-    return mean, mean - half, mean + half, cnt
+    return mean, mean - half, mean + half
 
 
 def performance_over_time(
@@ -177,14 +186,43 @@ def performance_over_time(
 
 
 def _rates(scored: Scored, codes: np.ndarray, n: int, confidence: float) -> pd.DataFrame:
-    rows = []
     if scored.task == "regression":
-        for series, vals in (("label", scored.y), ("prediction", scored.pred)):
-            mean, lo, hi, cnt = _mean_rows(np.asarray(vals, dtype="float64"), codes, n, confidence)
+        sums = {
+            series: _mean_rows(np.asarray(vals, dtype="float64"), codes, n)
+            for series, vals in (("label", scored.y), ("prediction", scored.pred))
+        }
+        return rates_table(scored.task, [], sums, confidence)
+    classes = scored.classes.tolist()
+    shown = [classes[scored.positive_index]] if scored.task == "binary" else classes
+    keep = codes >= 0
+    support = np.bincount(codes[keep], minlength=n)[:n]
+    hits = {
+        (series, c): np.bincount(
+            codes[keep], weights=(np.asarray(vals)[keep] == classes.index(c)), minlength=n
+        )[:n]
+        for series, vals in (("label", scored.y), ("prediction", scored.pred))
+        for c in shown
+    }
+    return rates_table(scored.task, shown, {"support": support, **hits}, confidence)
+
+
+def rates_table(
+    task: str, shown: Sequence[Any], counts: dict[Any, Any], confidence: float = 0.95
+) -> pd.DataFrame:
+    """``PerformanceOverTime.rates`` (before the windows' label, start and ``too_few`` are joined) from per-window
+    counts — in memory from the rows, in the engine from one GROUP BY. Regression: ``counts["label"]`` and
+    ``counts["prediction"]`` are (count, sum, sum of squares) of the finite values; classification:
+    ``counts["support"]`` the rows and ``counts[(series, class)]`` the rows whose label / prediction is the class,
+    for each class of ``shown`` (binary: the positive class)."""
+    rows = []
+    if task == "regression":
+        for series in ("label", "prediction"):
+            cnt, s, s2 = (np.asarray(a, dtype="float64") for a in counts[series])
+            mean, lo, hi = _mean_interval(cnt, s, s2, confidence)
             rows.append(
                 pd.DataFrame(
                     {
-                        "window": np.arange(n),
+                        "window": np.arange(len(cnt)),
                         "series": series,
                         "class": "mean",
                         "value": mean,
@@ -195,27 +233,23 @@ def _rates(scored: Scored, codes: np.ndarray, n: int, confidence: float) -> pd.D
                 )
             )
         return pd.concat(rows, ignore_index=True)
-    classes = scored.classes.tolist()
-    shown = [classes[scored.positive_index]] if scored.task == "binary" else classes
-    keep = codes >= 0
-    support = np.bincount(codes[keep], minlength=n)[:n]
-    for series, vals in (("label", scored.y), ("prediction", scored.pred)):
+    support = np.asarray(counts["support"], dtype="int64")
+    for series in ("label", "prediction"):
         for c in shown:
-            k = classes.index(c)
-            hits = np.bincount(codes[keep], weights=(np.asarray(vals)[keep] == k), minlength=n)[:n]
+            hits = np.asarray(counts[(series, c)], dtype="float64")
             lo, hi = wilson_interval(hits, support, confidence)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
             rows.append(
                 pd.DataFrame(
                     {
-                        "window": np.arange(n),
+                        "window": np.arange(len(support)),
                         "series": series,
                         "class": str(c),
                         "value": value,
                         "ci_low": lo,
                         "ci_high": hi,
-                        "support": support.astype("int64"),
+                        "support": support,
                     }
                 )
             )

@@ -98,23 +98,16 @@ def test_a_small_log_shows_drift_at_once(make_app, big_log, engine_calls, monkey
     assert _has_drift_table(at)
 
 
-def test_the_overall_metrics_are_kept_beside_the_workspace(big_log, monkeypatch):
+def test_the_overall_metrics_are_kept_beside_the_workspace(big_log, logs_opened):
     """The Workspace page's engine metrics: a pass over every row once per version of the files, then read back
     (a restart draws the page without opening the log)."""
     import streamlit as st
 
-    from explore.core.workspace import Workspace, open_workspace, read_workspace
+    from explore.core.workspace import open_workspace, read_workspace
     from explore.engine.metrics import overall_metrics
     from ui import engine_cached
 
-    opened = []
-    real = Workspace.log
-
-    def counted(self, name):
-        opened.append(name)
-        return real(self, name)
-
-    monkeypatch.setattr(Workspace, "log", counted)
+    opened, real = logs_opened, logs_opened.real
     ws = open_workspace(read_workspace(big_log))
     engine_cached._shared_log.clear()
     st.cache_data.clear()

@@ -261,3 +261,60 @@ def test_staleness_on_every_dataset_waits_for_the_one_being_drawn(make_app, pend
     _drawn()
     at.run()
     assert not at.status and drawn == [SAMPLE]
+
+
+@pytest.fixture
+def pending_model_workspace(pending_workspace):
+    """The pending log's workspace with a model file (fitted on a training CSV read into memory): the Importance
+    and Checks pages' row-level sections need the log's sample."""
+    from explore.core.upload import toml_text
+    from tests.engine.test_workspace import COLS
+    from tests.helpers import FEATURES, make_workspace
+
+    toml, gate, drawn = pending_workspace
+    train = predictions_log("binary", 400)
+    made = make_workspace(toml.parent / "model", datasets={"train": train}, columns=COLS)
+    (toml.parent / "model.skops").write_bytes((made.parent / "model.skops").read_bytes())
+    (toml.parent / "train.csv").write_bytes((made.parent / "train.csv").read_bytes())
+    import tomllib
+
+    model = tomllib.loads(made.read_text())["model"]
+    sections = {
+        "model": model,
+        "columns": {**COLS, "features": FEATURES},
+        "datasets": {"log": {"path": "logs/month=*/*.parquet", "engine": "duckdb"}, "train": "train.csv"},
+    }
+    toml.write_text(toml_text(sections))
+    return toml, gate, drawn
+
+
+def _choose_log(at) -> None:
+    """The sidebar's dataset: the engine log (the training CSV is the other)."""
+    box = next(s for s in at.sidebar.selectbox if "log" in s.options)
+    if box.value != "log":
+        box.set_value("log").run()
+
+
+@pytest.mark.parametrize("page", ["views/importance.py", "views/checks.py"])
+def test_the_importance_and_checks_pages_show_the_draw_then_their_content(
+    make_app, pending_model_workspace, page
+):
+    toml, gate, drawn = pending_model_workspace
+    at = make_app(page, workspace=toml, timeout=60)
+    _choose_log(at)
+    assert_no_exception(at)
+    assert drawn == []  # the page did not wait for the draw (nor froze behind it)
+    assert len(at.status) == 1 and "Drawing the" in unescaped(at.status[0].label)
+    assert at.status[0].state == "running"
+    gate.set()
+    _drawn()
+    at.run()
+    assert_no_exception(at)
+    assert not at.status
+    assert drawn == [SAMPLE]
+    if page == "views/importance.py":
+        assert any(
+            "shap" in str(d.value.columns).lower() or "feature" in d.value.columns for d in at.dataframe
+        )
+    else:
+        assert at.radio(key="checks_section").value == "Comparison"

@@ -129,26 +129,18 @@ def test_pages_say_when_the_roc_auc_came_from_score_bins(make_app, engine_worksp
     assert table["support"].sum() == ROWS
 
 
-def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, monkeypatch):
+def test_the_log_is_opened_once_for_every_engine_analysis(engine_workspace, logs_opened):
     """Opening a log is a pass over its label and score: the pages' analyses share one (ui.engine_cached._log)."""
-    from explore.core.workspace import Workspace, open_workspace, read_workspace
+    from explore.core.workspace import open_workspace, read_workspace
     from explore.slices.definition import SliceDefinition
     from ui import engine_cached
 
     engine_cached._shared_log.clear()
-    opened = []
-    real = Workspace.log
-
-    def counted(self, name):
-        opened.append(name)
-        return real(self, name)
-
-    monkeypatch.setattr(Workspace, "log", counted)
     ws = open_workspace(read_workspace(engine_workspace))
     overall = engine_cached.overall(ws, "log")
     perf = engine_cached.performance(ws, "log", "month")
     groups = engine_cached.groups(ws, "log", SliceDefinition(()), ("city",), 3)
-    assert opened == ["log"]
+    assert logs_opened == ["log"]
     assert overall["support"].max() == ROWS and perf.table["support"].max() > 0
     assert list(groups.keys["city"]) == ["Lyon", "Nice", "Paris"]
     engine_cached._shared_log.clear()
@@ -195,3 +187,32 @@ def test_curves_and_threshold_describe_every_rows_class_mix(make_app, tmp_path, 
     se = np.sqrt(every_row * (1 - every_row) / (row["tp"] + row["fp"]))
     assert abs(row["precision"] - every_row) < 4 * se
     assert row["tp"] / (row["tp"] + row["fn"] + row["fp"] + row["tn"]) < 0.25  # positives in their share
+
+
+def test_the_regression_fairness_default_is_the_notebooks_every_row_sd(make_app, tmp_path, monkeypatch):
+    """A regressor's default largest gap is 0.2 × the label's SD: the Slices page took it on the engine's sample,
+    the notebook on every row, so the two defaults differed on the same dataset. Both are every row's now."""
+    import explore
+    from explore.core.upload import toml_text
+    from explore.slices.report import regression_gap_default
+
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    log = predictions_log("regression", ROWS)
+    _partitioned(tmp_path, log)
+    columns = {"label": "income", "time": "when", "prediction": "pred", "task": "regression"}
+    datasets = {"log": {"path": "logs/month=*/*.parquet", "engine": "duckdb"}}
+    (tmp_path / "workspace.toml").write_text(toml_text({"columns": columns, "datasets": datasets}))
+    every_row = regression_gap_default(float(log["income"].std(ddof=1)))
+    ws = explore.open(tmp_path)
+    sample = regression_gap_default(float(ws.dataset("log")["income"].std(ddof=1)))
+    assert sample != every_row  # the sample's default is not every row's: the test tells them apart
+    notebook = explore.fairness(ws, "city").facts["threshold"]
+    assert notebook == every_row
+    at = make_app("views/slices.py", workspace=tmp_path / "workspace.toml")
+    at.radio(key="slices_view").set_value("Fairness").run()
+    assert_no_exception(at)
+    (box,) = [n for n in at.number_input if str(n.key).startswith("slices_fair_threshold_regression_")]
+    assert box.value == notebook
+    assert f"the default, 0.2 × the label's standard deviation ({float(log['income'].std(ddof=1)):.4g})" in (
+        _captions(at)
+    )

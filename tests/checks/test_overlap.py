@@ -13,6 +13,7 @@ from explore.checks import overlap, registry
 from explore.core.workspace import open_workspace, read_workspace
 from explore.errors import AnalysisError
 from tests.conftest import assert_no_exception
+from tests.engine.conftest import spark  # noqa: F401 - the session's one Spark session (a fixture)
 from tests.helpers import FEATURES, frame, make_workspace
 
 
@@ -104,3 +105,102 @@ def test_features_are_hashed_per_row_not_per_column_order():
     df = frame(50, seed=1)[FEATURES]
     h = overlap.row_hashes(df, FEATURES)
     assert len(np.unique(h)) == len(df.drop_duplicates())
+
+
+# ---- datasets that stay in the engine --------------------------------------------------------------------------
+
+
+def _engine_twins(tmp_path, out_of_core: set[str]):
+    return _engine_twins_on(tmp_path, out_of_core)
+
+
+def _engine_twins_on(tmp_path, out_of_core: set[str], **engine):
+    """A training dataset and a validation log holding 60 training rows (a few with a missing value, one with -0.0
+    for 0.0), in a workspace where ``out_of_core`` stay in the engine, and the same rows all in memory."""
+    from tests.engine.test_metrics import predictions_log
+    from tests.engine.test_out_of_core_api import twin_workspaces
+
+    train = predictions_log("binary", 900)
+    valid = predictions_log("binary", 1200).iloc[900:].copy()  # other rows (a different seed's tail)
+    valid["hours"] = valid["hours"] + 0.5
+    copied = train.sample(60, random_state=3).copy()
+    assert copied["hours"].isna().any()  # missing values must match missing values
+    copied.iloc[0, copied.columns.get_loc("age")] = 0.0
+    train.loc[copied.index[0], "age"] = -0.0
+    # Five copied twice: each evaluation row counts, equal or not to another. (No id column here: row_id is a feature.)
+    valid = pd.concat([valid, copied, copied.iloc[:5]], ignore_index=True)
+    if "train" in out_of_core:  # the log's hive partition key is a feature: the rows in memory have it too
+        valid["month"] = pd.to_datetime(valid["when"]).dt.strftime("%Y-%m")
+    return twin_workspaces(tmp_path, "binary", {"train": train, "validation": valid}, out_of_core, **engine)
+
+
+@pytest.mark.parametrize("in_engine", ["validation", "train"])
+def test_a_dataset_in_the_engine_is_compared_there_and_counted_as_in_memory(in_engine, tmp_path):
+    ooc, mem = _engine_twins(tmp_path, {in_engine})
+    got = overlap.train_eval_overlap(ooc)
+    ref = overlap.train_eval_overlap(mem)
+    assert got.skipped == {} and ref.skipped == {}
+    peer = _peer_count(mem.dataset("train"), mem.dataset("validation"), list(mem.feature_names))
+    assert int(ref.table["duplicates"].iloc[0]) == peer >= 65
+    pd.testing.assert_frame_equal(got.table, ref.table)
+    assert got.train_rows == ref.train_rows == 900 and got.passed is False
+
+
+def test_two_datasets_in_the_engine_are_not_compared_saying_why(tmp_path):
+    ooc, _ = _engine_twins(tmp_path, {"train", "validation"})
+    result = overlap.train_eval_overlap(ooc)
+    assert result.table.empty and "both stay in the engine" in result.skipped["validation"]
+    assert "Not compared: 'validation' (it and the training data 'train' both stay" in result.summary()
+
+
+def test_run_checks_in_a_notebook_takes_the_largest_share_as_the_cli_does(tmp_path, monkeypatch):
+    import explore
+
+    monkeypatch.delenv("EXPLORE_DB_URL", raising=False)
+    path, _, valid = _overlapping(tmp_path, 30)  # 30 copied rows (and a few natural duplicates) of 230
+    ws = explore.open(path)
+    share = overlap.train_eval_overlap(ws).table["share"].iloc[0]
+    assert 0.05 < share < 0.2
+
+    def status(**options) -> tuple[str, dict]:
+        (result,) = explore.run_checks(ws, ["overlap"], **options).value
+        return result.status, result.params
+
+    assert status()[0] == "failed"  # the default, 5 %
+    got, parameters = status(max_overlap=0.2)
+    assert got == "passed" and parameters["max_overlap"] == 0.2
+    assert status(max_overlap=round(share, 4) - 0.0001)[0] == "failed"
+    for bad in (1.5, -0.1, "0.1", True):
+        with pytest.raises(AnalysisError, match=rf"max_overlap: .*from 0 to 1; received {bad!r}"):
+            explore.run_checks(ws, ["overlap"], max_overlap=bad)
+
+
+def test_a_page_can_leave_datasets_in_the_engine_uncompared_saying_why(tmp_path):
+    ooc, _ = _engine_twins(tmp_path, {"validation"})
+    result = overlap.train_eval_overlap(ooc, in_engine=False)
+    assert (
+        result.table.empty
+        and "stays in the engine" in result.skipped["validation"]
+        and result.warnings() == []
+    )
+
+
+def test_a_log_read_by_spark_is_compared_there_too(tmp_path, spark):  # noqa: F811 - the fixture
+    """The same semi-join through Spark (a temporary view of the in-memory side): the same count as in memory."""
+    from tests.engine.conftest import SPARK_MASTER
+
+    ooc, mem = _engine_twins_on(tmp_path, {"validation"}, engine="spark", master=SPARK_MASTER)
+    pd.testing.assert_frame_equal(
+        overlap.train_eval_overlap(ooc).table, overlap.train_eval_overlap(mem).table
+    )
+
+
+def test_minus_zero_equals_zero_and_times_match_whatever_their_unit():
+    """The engine compares values (DuckDB: -0.0 = 0.0, instants as instants); the hashes in memory do too."""
+    a = pd.DataFrame(
+        {"x": [0.0, 1.5], "t": pd.to_datetime(["2024-01-01 10:00", None]).astype("datetime64[ns]")}
+    )
+    b = pd.DataFrame(
+        {"x": [-0.0, 1.5], "t": pd.to_datetime(["2024-01-01 10:00", None]).astype("datetime64[us]")}
+    )
+    assert list(overlap.row_hashes(a, ["x", "t"]) == overlap.row_hashes(b, ["x", "t"])) == [True, True]

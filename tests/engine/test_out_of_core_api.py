@@ -224,12 +224,10 @@ def test_explore_check_passes_and_fails_as_in_memory(task, tmp_path, monkeypatch
             runs[name] = _check(folder, tmp_path / f"out-{name}")
     (code_e, eng), (code_m, ref) = runs["engine"], runs["memory"]
     assert code_e == code_m == 1  # the invariants check fails on both
-    # The overlap check hashes rows in memory: a dataset that stays in the engine is skipped, saying why.
-    assert eng["overlap"]["status"] == "skipped" and "stays in the engine" in eng["overlap"]["summary"]
-    assert ref["overlap"]["status"] == "passed"
-    assert {n: c["status"] for n, c in eng.items() if n != "overlap"} == {
-        n: c["status"] for n, c in ref.items() if n != "overlap"
-    }
+    # The overlap check compares a dataset that stays in the engine there, every row: the same count as in memory.
+    assert eng["overlap"]["status"] == ref["overlap"]["status"] == "passed"
+    assert eng["overlap"]["summary"] == ref["overlap"]["summary"]
+    assert {n: c["status"] for n, c in eng.items()} == {n: c["status"] for n, c in ref.items()}
     ran = {n for n, c in eng.items() if c["status"] in ("passed", "failed")}
     assert {"weak_slices", "invariants", "stability"} <= ran
     # Every row, by the engine: the same summary as in memory.
@@ -377,5 +375,30 @@ def test_performance_over_time_has_the_in_memory_shape_on_the_engine(twins, kwar
     for c in ("window", "label", "start", "end", "window_rows", "too_few"):
         assert list(a[c]) == list(b[c]), c
     pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
-    assert list(eng.value.rates.columns) == list(ref.value.rates.columns) and eng.value.rates.empty
+    # The label / prediction shares (regression: means) per window, by one GROUP BY: the in-memory frame.
+    assert not eng.value.rates.empty
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
     eng.chart()
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("searched", [256, 2])
+def test_an_empty_month_is_a_window_without_rows_on_the_engine_as_in_memory(
+    task, searched, tmp_path, monkeypatch
+):
+    """No row in March: in memory March is a window (0 rows, metrics NaN with support 0, too few); the engine
+    listed only the months holding rows, so every later window's index was off by one. (``searched``: the
+    windows the engine lists in SQL; beyond them it cuts by date_trunc: the same windows.)"""
+    monkeypatch.setattr("explore.engine.metrics.MAX_SEARCHED_WINDOWS", searched)
+    log = predictions_log(task, ROWS)
+    log = log[pd.to_datetime(log["when"]).dt.strftime("%Y-%m") != "2024-03"]
+    ooc, mem = twin_workspaces(tmp_path, task, {"log": log}, {"log"})
+    for kwargs in ({}, {"window": "week"}, {"where": {"city": "Nice"}}):
+        eng, ref = explore.performance_over_time(ooc, **kwargs), explore.performance_over_time(mem, **kwargs)
+        pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+        pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+        pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+    march = eng.value.table[eng.value.table["label"] == "2024-03"]
+    assert len(march) == len(eng.facts["metrics"]) and (march["support"] == 0).all()
+    assert march["value"].isna().all() and march["too_few"].all()
+    assert (eng.value.rates.loc[eng.value.rates["label"] == "2024-03", "support"] == 0).all()

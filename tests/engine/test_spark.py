@@ -395,3 +395,24 @@ def test_grouping_set_counts_are_counted_once_by_every_key_then_rolled_up(spark)
     # another aggregate than count(*) is left to Spark's own grouping sets
     summed = "SELECT v0, sum(b) AS s FROM (SELECT a AS v0, b FROM t) GROUP BY GROUPING SETS ((v0), ())"
     assert "_pre" not in to_spark(summed)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_performance_over_time_rates_and_an_empty_month_through_spark(task, tmp_path, spark):
+    """The engine's rates (one GROUP BY) and its empty calendar windows are the same queries on Spark: the
+    in-memory result, to 1e-9 (and a regressor's default fairness gap from every row's label SD)."""
+    import explore
+    from tests.engine.test_out_of_core_api import twin_workspaces
+
+    df = duck_metrics.predictions_log(task, 2000)
+    df = df[pd.to_datetime(df["when"]).dt.strftime("%Y-%m") != "2024-03"]
+    ooc, mem = twin_workspaces(tmp_path, task, {"log": df}, {"log"}, engine="spark", master=SPARK_MASTER)
+    eng, ref = explore.performance_over_time(ooc), explore.performance_over_time(mem)
+    pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+    assert "2024-03" in set(eng.value.windows["label"])
+    if task == "regression":
+        assert (
+            explore.fairness(ooc, "city").facts["threshold"]
+            == explore.fairness(mem, "city").facts["threshold"]
+        )

@@ -9,7 +9,7 @@ import streamlit as st
 from explore.report.csv import csv_bytes
 from explore.slices import charts, grouping, report
 from explore.slices.comparison import SliceRows
-from ui import evidence
+from ui import engine_cached, evidence
 from ui.boundary import say, shown_errors
 from ui.context import PageContext
 from ui.safe import md_text
@@ -47,7 +47,9 @@ def fairness_section(ctx: PageContext, focus: SliceRows) -> None:
         format_func=grouping.display_name,
         key="slices_fair_column",
     )
-    label_std = cached.label_std(sc) if sc.task == "regression" else None
+    label_std = None
+    if sc.task == "regression":  # every row's, as the notebook's default (an engine dataset's sample is not)
+        label_std = engine_cached.label_std(ctx.ws, ctx.dataset) if ctx.out_of_core else cached.label_std(sc)
     if label_std is None:
         threshold = c2.number_input(
             "Largest acceptable gap",
