@@ -223,7 +223,23 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
         with _log(ws, dataset) as log:
             return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
 
-    return engine_overall_cached(ws, dataset, CONFIDENCE, compute)
+    table = engine_overall_cached(ws, dataset, CONFIDENCE, compute)
+    settle_label_counts(ws, dataset, table)
+    return table
+
+
+def settle_label_counts(ws: Workspace, dataset: str, table: pd.DataFrame) -> None:
+    """The label counts the open left to the first pass that counts them (a binary label whose values the Parquet
+    footers settled: ``explore.engine.sample.Probe``), from the overall metrics' support and positives — read
+    back from beside the workspace on a restart as well — so that the dataset table needs no pass of its own."""
+    sample = ws.samples.get(dataset)
+    if sample is None or sample.probe.counts_settled or ws.task != "binary" or ws.positive_index is None:
+        return
+    from explore.engine.metrics import labelled_and_positives
+
+    got = labelled_and_positives(table)
+    if got is not None:
+        sample.probe.settle_counts(got[1], got[0], ws.classes[ws.positive_index])
 
 
 @cache_small(max_entries=32)

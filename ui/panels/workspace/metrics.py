@@ -49,8 +49,11 @@ def metrics_section(ws: Workspace) -> None:
                 )
     if tables:
         _tables(ws, tables)
-    # Then, the page drawn, the Slices and Staleness pages' first passes (and a big log's sample) in the
-    # background: started before, they took the two cores from this page's own pass and its drawing.
+
+
+def background_passes(ws: Workspace) -> None:
+    """Once the page is drawn, the Slices and Staleness pages' first passes (and a big log's sample) in the
+    background: started before, they took the two cores from this page's own pass and its drawing."""
     for name in ws.dataset_names:
         if ws.is_out_of_core(name):
             engine_cached.prepare_first_views(ws, name)
