@@ -9,6 +9,7 @@ whole: the row count comes from the Parquet footers.
 from __future__ import annotations
 
 import glob as globlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +61,36 @@ def _files(source: EngineSource) -> list[str]:
     return files
 
 
+# Files whose schemas were found to agree, by their paths, sizes and modification times -> the columns' types:
+# opening a workspace reads them for its probe and again for the dataset's log (a read of every file's footer).
+_CHECKED: dict[tuple, dict[str, str]] = {}
+_CHECKED_MAX = 64
+_CHECKED_LOCK = threading.Lock()
+
+
 def _check_schemas(files: list[str], where: str) -> dict[str, str]:
     """Every file must have the same columns with the same types; say which files differ and how.
 
-    Returns the columns' DuckDB types (``TIMESTAMP_NS`` included: the Spark engine converts those)."""
+    Returns the columns' DuckDB types (``TIMESTAMP_NS`` included: the Spark engine converts those). Files checked
+    before in this process, unchanged since (paths, sizes, modification times), are not read again."""
+    try:
+        key = tuple((f, (st := Path(f).stat()).st_size, st.st_mtime_ns) for f in files)
+    except OSError:  # gone or unreadable: the read below says so
+        key = None
+    with _CHECKED_LOCK:
+        known = _CHECKED.get(key) if key is not None else None
+    if known is not None:
+        return dict(known)
+    types = _read_schemas(files, where)
+    if key is not None:
+        with _CHECKED_LOCK:
+            if len(_CHECKED) >= _CHECKED_MAX:
+                _CHECKED.pop(next(iter(_CHECKED)))
+            _CHECKED[key] = dict(types)
+    return types
+
+
+def _read_schemas(files: list[str], where: str) -> dict[str, str]:
     con = duckdb.connect()
     try:
         rows = con.execute(
