@@ -9,7 +9,9 @@ columns, sample size, DuckDB's version): a later start reads the 50,000 rows bac
 
 Opening a workspace draws nothing: ``probe_rows`` reads what validation needs (the row count from the footers,
 the first rows, the label's counts and distinct values in one GROUP BY, one row of each label and predicted
-value: under a second of CPU at 100M rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
+value: under a second of CPU at 100M rows; an integer label's values from the footers when they settle them, its
+counts then left to the first overall metrics), and a ``LazySample`` draws (or reads back) the sample the first
+time a row-level view asks for rows.
 """
 
 from __future__ import annotations
