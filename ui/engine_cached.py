@@ -219,9 +219,9 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     from explore.core.score_cache import engine_overall_cached
 
     def compute() -> pd.DataFrame:
-        from explore.engine import metrics as engine_metrics
+        with _log(ws, dataset) as log:  # opened (DuckDB, footers) while the warm-up thread may still import
+            from explore.engine import metrics as engine_metrics
 
-        with _log(ws, dataset) as log:
             return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
 
     table = engine_overall_cached(ws, dataset, CONFIDENCE, compute)
