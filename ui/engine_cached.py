@@ -224,15 +224,15 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
 
             return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
 
-    table = engine_overall_cached(ws, dataset, CONFIDENCE, compute)
-    settle_label_counts(ws, dataset, table)
-    return table
+    return engine_overall_cached(ws, dataset, CONFIDENCE, compute)
 
 
 def settle_label_counts(ws: Workspace, dataset: str, table: pd.DataFrame) -> None:
     """The label counts the open left to the first pass that counts them (a binary label whose values the Parquet
     footers settled: ``explore.engine.sample.Probe``), from the overall metrics' support and positives — read
-    back from beside the workspace on a restart as well — so that the dataset table needs no pass of its own."""
+    back from beside the workspace on a restart as well — so that the dataset table needs no pass of its own. The
+    page calls it with ``overall``'s table, not ``overall`` itself: a cached table (a rerun, a workspace reopened
+    on the same files) settles the new probe too."""
     sample = ws.samples.get(dataset)
     if sample is None or sample.probe.counts_settled or ws.task != "binary" or ws.positive_index is None:
         return
