@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 
 CONFIDENCE = 0.95
 FDR = 0.05
-# What the first overall metrics import (scipy.stats alone is ~1 s of CPU): imported in a thread as the app starts,
-# while opening the workspace waits on its files (DuckDB releases the GIL), not after it on the page's path.
-WARM_IMPORTS = ("explore.stats.metrics", "explore.engine.metrics")
+# What the first overall metrics import: imported in a thread as the app starts, while opening the workspace waits
+# on its files (DuckDB releases the GIL), not after it on the page's path; then what the page imports after the
+# metrics' pass (the sample's caption: explore.engine.drift, and with it scipy.stats, ~1 s of CPU), meanwhile.
+WARM_IMPORTS = ("explore.stats.metrics", "explore.engine.metrics", "explore.engine.drift")
 _warmed = threading.Event()
 
 
@@ -218,12 +219,28 @@ def overall(ws: Workspace, dataset: str) -> pd.DataFrame:
     from explore.core.score_cache import engine_overall_cached
 
     def compute() -> pd.DataFrame:
-        from explore.engine import metrics as engine_metrics
+        with _log(ws, dataset) as log:  # opened (DuckDB, footers) while the warm-up thread may still import
+            from explore.engine import metrics as engine_metrics
 
-        with _log(ws, dataset) as log:
             return engine_metrics.overall_metrics(log, confidence=CONFIDENCE)
 
     return engine_overall_cached(ws, dataset, CONFIDENCE, compute)
+
+
+def settle_label_counts(ws: Workspace, dataset: str, table: pd.DataFrame) -> None:
+    """The label counts the open left to the first pass that counts them (a binary label whose values the Parquet
+    footers settled: ``explore.engine.sample.Probe``), from the overall metrics' support and positives — read
+    back from beside the workspace on a restart as well — so that the dataset table needs no pass of its own. The
+    page calls it with ``overall``'s table, not ``overall`` itself: a cached table (a rerun, a workspace reopened
+    on the same files) settles the new probe too."""
+    sample = ws.samples.get(dataset)
+    if sample is None or sample.probe.counts_settled or ws.task != "binary" or ws.positive_index is None:
+        return
+    from explore.engine.metrics import labelled_and_positives
+
+    got = labelled_and_positives(table)
+    if got is not None:
+        sample.probe.settle_counts(got[1], got[0], ws.classes[ws.positive_index])
 
 
 @cache_small(max_entries=32)

@@ -1242,6 +1242,7 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
     from explore.engine import sample as engine_sample
     from explore.engine.sample import (
         LazySample,
+        count_labels,
         draw_sample,
         kept_probe,
         kept_sample,
@@ -1258,13 +1259,27 @@ def _read_engine_dataset(config: WorkspaceConfig, name: str) -> tuple[pd.DataFra
     try:
         version = _engine_version(source)
         folder = config.root / CACHE_FOLDER if version is not None else None  # no local files: keep nothing
-        if resolve_engine(source) == "pandas":
+        engine = resolve_engine(source)
+        if engine == "pandas":
             return con.execute("SELECT * FROM source").df(), None
-        # Read once per version of the files, then read back from beside the workspace (as the sample is).
+        # DuckDB over Parquet files: their footers answer some of the probe's questions.
+        files = _source_files(source) if engine == "duckdb" and not source.is_duckdb_table else None
+
+        def count() -> dict[object, int] | None:
+            """The label's counts when the footers settled its values and no pass has counted them yet."""
+            again = open_source(source, where=where)
+            try:
+                return count_labels(again, cols.label)
+            finally:
+                again.close()
+
+        # Read once per version of the files, then read back from beside the workspace (as the sample is); the
+        # footers settle an integer label's values and the prediction's (explore.engine.source.footer_values).
         probe = kept_probe(
             folder,
             probe_key(version or "", cols.label, cols.prediction),
-            lambda: probe_rows(con, cols.label, cols.prediction),
+            lambda: probe_rows(con, cols.label, cols.prediction, files=files, count=count),
+            count,
         )
     finally:
         con.close()

@@ -1408,6 +1408,17 @@ def overall_metrics(
     return grouped_metrics(log, None, metrics=metrics, confidence=confidence)[1]
 
 
+def labelled_and_positives(table: pd.DataFrame) -> tuple[int, int] | None:
+    """(rows with a label, rows of the positive class) of a binary log, read from its ``overall_metrics`` table
+    (the base rate's support and positives: the cells counted them); None when the table does not state them."""
+    rows = table[table["metric"].isin(["base rate", "accuracy"])] if "metric" in table else table.iloc[:0]
+    for _, row in rows.iterrows():
+        support, positives = row.get("support"), row.get("n_pos")
+        if pd.notna(support) and pd.notna(positives):
+            return int(support), int(positives)
+    return None
+
+
 def by_columns(log: LogTable, columns: list[str], where: str | None = None) -> Grouping:
     """Groups: each distinct combination of values of ``columns`` (missing values are a group of their own)."""
     for c in columns:

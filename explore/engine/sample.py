@@ -9,7 +9,9 @@ columns, sample size, DuckDB's version): a later start reads the 50,000 rows bac
 
 Opening a workspace draws nothing: ``probe_rows`` reads what validation needs (the row count from the footers,
 the first rows, the label's counts and distinct values in one GROUP BY, one row of each label and predicted
-value: under a second of CPU at 100M rows), and a ``LazySample`` draws (or reads back) the sample the first time a row-level view asks for rows.
+value: under a second of CPU at 100M rows; an integer label's values from the footers when they settle them, its
+counts then left to the first overall metrics), and a ``LazySample`` draws (or reads back) the sample the first
+time a row-level view asks for rows.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import hashlib
 import json
 import math
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -29,6 +31,7 @@ import pandas as pd
 
 from explore.core.score_cache import write_parquet_atomic
 from explore.engine.log import literal, quote
+from explore.engine.source import footer_values
 
 SAMPLE_ROWS = 50_000
 # Above this many distinct labels (regression, ids) the sample is not stratified.
@@ -205,38 +208,136 @@ def kept_sample(
 class Probe:
     """What opening a workspace learns of an engine dataset without a sample: ``frame`` holds its first rows and
     one row of each label value and predicted value (when there are at most ``MAX_STRATA``), ``total`` the row
-    count, ``label_counts`` the rows per label value (None above ``MAX_STRATA`` values)."""
+    count, ``label_counts`` the rows per label value (None above ``MAX_STRATA`` values).
+
+    When the Parquet footers settled the label's values (``explore.engine.source.footer_values``: an integer or
+    boolean label of two values) its counts are not read at open (``counts_deferred``): the first page's overall
+    metrics count them in their own pass (``settle_counts``), and a reader asking before that gets them from
+    ``count`` (one pass over the label, as the open made before)."""
 
     frame: pd.DataFrame
     total: int
-    label_counts: dict[object, int] | None
+    known_counts: dict[object, int] | None
     # The label's and the prediction's distinct values (up to PROBE_VALUES + 1 each, in their stored types): what
     # the task and the classes are inferred from — the first rows alone miss classes of a log ordered by label.
     label_values: pd.Series | None = None
     prediction_values: pd.Series | None = None
+    counts_deferred: bool = False
+    # The pass that counts the label when deferred (attached by the opener: it knows how to reopen the files).
+    count: Callable[[], dict[object, int] | None] | None = field(default=None, compare=False, repr=False)
+    _settled: dict = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def label_counts(self) -> dict[object, int] | None:
+        """The rows per label value (None as the missing labels' key; None above ``MAX_STRATA`` values)."""
+        if not self.counts_deferred:
+            return self.known_counts
+        with self._lock:
+            if "counts" not in self._settled:
+                if self.count is None:
+                    raise RuntimeError("a probe with deferred label counts needs its count() to be attached")
+                self._settled["counts"] = self.count()
+            return self._settled["counts"]
+
+    @property
+    def counts_settled(self) -> bool:
+        """The label counts are known without a pass (read at open, or settled by the overall metrics)."""
+        return not self.counts_deferred or "counts" in self._settled
+
+    def settle_counts(self, positives: int, labelled: int, positive: object) -> None:
+        """A binary label's counts from a pass that counted them anyway (the overall metrics: ``labelled`` rows with
+        a label, ``positives`` of them the value ``positive``), when they are deferred and not yet known."""
+        if not self.counts_deferred or self.label_values is None or len(self.label_values) != 2:
+            return
+        values = self.label_values.tolist()
+        if positive not in values:
+            return
+        counts = {v: int(positives) if v == positive else int(labelled - positives) for v in values}
+        if (missing := self.total - int(labelled)) > 0:
+            counts[None] = missing
+        with self._lock:
+            self._settled.setdefault("counts", counts)
+
+    def with_count(self, count: Callable[[], dict[object, int] | None] | None) -> Probe:
+        """This probe with ``count`` attached (deferred counts only: known ones need none)."""
+        if not self.counts_deferred or count is None:
+            return self
+        return replace(self, count=count, _settled={}, _lock=threading.Lock())
 
 
-def probe_rows(con: duckdb.DuckDBPyConnection, label: str, prediction: str | None = None) -> Probe:
+def _stored(con: duckdb.DuckDBPyConnection, values: list[int], sql_type: str) -> pd.Series:
+    """``values`` as a column of ``sql_type``, as a query over the files returns it (the same dtype)."""
+    return con.execute(f"SELECT CAST(unnest(?::BIGINT[]) AS {sql_type}) AS v", [values]).df()["v"]
+
+
+def probe_rows(
+    con: duckdb.DuckDBPyConnection,
+    label: str,
+    prediction: str | None = None,
+    *,
+    files: Sequence[str | Path] | None = None,
+    count: Callable[[], dict[object, int] | None] | None = None,
+) -> Probe:
     """The ``Probe`` of the view ``source``: its first rows, one pass over the label column (one GROUP BY gives
     both its counts and its distinct values) and one over the prediction's (its distinct values), no other
-    column."""
+    column.
+
+    ``files``: the Parquet files the view reads. An integer or boolean label or prediction whose values their
+    footers settle (``footer_values``) is not read: the prediction's values are the footers', and so are the
+    label's, its counts then deferred to the first pass that counts them (``Probe.settle_counts``) or to
+    ``count`` (without ``count`` they are read now, as without footers)."""
     total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
     head = con.execute(f"SELECT * FROM source LIMIT {PROBE_ROWS}").df()
+    footers: dict = {}
+    if files:
+        types = {r[0]: str(r[1]) for r in con.execute("DESCRIBE source").fetchall()}
+        footers = footer_values(files, {c: types[c] for c in (label, prediction) if c and c in types})
     label_counts = None
     label_values = prediction_values = None
+    deferred = False
     if label in head.columns:  # else the workspace's validation says which columns there are
-        label_counts, label_values = _label_counts(con, label, total)
+        settled = footers.get(label)
+        if settled is not None and (len(settled.values) <= 1 or count is not None):
+            label_values = _stored(con, settled.values, types[label])
+            if len(settled.values) <= 1:  # one value (or none): its count is every labelled row's
+                labelled = total - settled.missing
+                label_counts = _with_missing({v: labelled for v in label_values.tolist()}, total)
+            else:
+                deferred = True
+        else:
+            label_counts, label_values = _label_counts(con, label, total)
     if prediction and prediction in head.columns:
-        prediction_values = _distinct(con, prediction)
+        settled = footers.get(prediction)
+        prediction_values = (
+            _stored(con, settled.values, types[prediction])
+            if settled is not None
+            else _distinct(con, prediction)
+        )
     frame = head
-    if label_counts is not None:
+    if label_values is not None and (deferred or label_counts is not None):
         seen = set(frame[label].dropna().tolist())
-        frame = _with_rows(con, frame, label, [v for v in label_counts if v is not None and v not in seen])
+        frame = _with_rows(con, frame, label, [v for v in label_values.tolist() if v not in seen])
     if prediction_values is not None and len(prediction_values) <= MAX_STRATA:
         values = [v for v in prediction_values.tolist() if not pd.isna(v)]
         seen = set(frame[prediction].dropna().tolist())  # after the label's rows: no row twice
         frame = _with_rows(con, frame, prediction, [v for v in values if v not in seen])
-    return Probe(frame, total, label_counts, label_values, prediction_values)
+    return Probe(
+        frame, total, label_counts, label_values, prediction_values, deferred, count if deferred else None
+    )
+
+
+def _with_missing(counts: dict[object, int], total: int) -> dict[object, int]:
+    """``counts`` and the rows they do not count as the missing labels' (key None), when there are such rows."""
+    if (missing := total - sum(counts.values())) > 0:
+        counts[None] = missing
+    return counts
+
+
+def count_labels(con: duckdb.DuckDBPyConnection, label: str) -> dict[object, int] | None:
+    """The rows per value of ``label`` in the view ``source`` (the probe's counts: ``_label_counts``)."""
+    total = int(con.execute("SELECT count(*) FROM source").fetchall()[0][0])
+    return _label_counts(con, label, total)[0]
 
 
 def _label_counts(
@@ -254,9 +355,9 @@ def _label_counts(
     values = groups["v"].iloc[: PROBE_VALUES + 1]
     counts = None
     if len(groups) <= MAX_STRATA:  # every group is here: the rest of the rows have no label
-        counts = {v: int(n) for v, n in zip(groups["v"].tolist(), groups["n"].tolist(), strict=True)}
-        if (missing := total - sum(counts.values())) > 0:
-            counts[None] = missing
+        counts = _with_missing(
+            {v: int(n) for v, n in zip(groups["v"].tolist(), groups["n"].tolist(), strict=True)}, total
+        )
         if len(counts) > MAX_STRATA:
             counts = None
     return counts, values
@@ -281,7 +382,7 @@ def _with_rows(
     return pd.concat([frame, *parts], ignore_index=True) if parts else frame
 
 
-PROBE_FORMAT = 1
+PROBE_FORMAT = 2  # 2: label counts deferred when the footers settled the label's values
 _PROBE_META = b"explore-probe"
 
 
@@ -310,7 +411,7 @@ def _write_probe(folder: Path, key: str, probe: Probe) -> None:
     import pyarrow as pa
 
     frame_path, label_path, pred_path = probe_paths(folder, key)
-    counts = probe.label_counts
+    counts = probe.known_counts  # deferred counts are counted again by the next start's first pass
     # The counts' keys are the label's values in the same order (one GROUP BY gave both), the missing ones last.
     n = None if counts is None else [n for v, n in counts.items() if v is not None]
     write_parquet_atomic(label_path, _values_table(probe.label_values, n))
@@ -322,6 +423,7 @@ def _write_probe(folder: Path, key: str, probe: Probe) -> None:
         "missing": None if counts is None else counts.get(None),
         "label": probe.label_values is not None,
         "pred": probe.prediction_values is not None,
+        "deferred": probe.counts_deferred,
     }
     table = pa.Table.from_pandas(probe.frame, preserve_index=False)
     table = table.replace_schema_metadata(
@@ -359,17 +461,23 @@ def _read_probe(folder: Path, key: str) -> Probe | None:
             counts,
             label["v"] if meta["label"] else None,
             pred if meta["pred"] else None,
+            bool(meta.get("deferred", False)),
         )
     except Exception:  # noqa: BLE001 - missing or damaged files: the probe reads the rows again
         return None
 
 
-def kept_probe(folder: Path | None, key: str, probe: Callable[[], Probe]) -> Probe:
+def kept_probe(
+    folder: Path | None,
+    key: str,
+    probe: Callable[[], Probe],
+    count: Callable[[], dict[object, int] | None] | None = None,
+) -> Probe:
     """The probe kept in ``folder`` under ``key`` (a later start of the same files reads it back instead of
     passing over the label and prediction again), else ``probe()`` and keep it there. ``folder`` None: keep
-    nothing."""
+    nothing. ``count``: the pass that counts the label of a probe read back with its counts deferred."""
     if folder is not None and (got := _read_probe(folder, key)) is not None:
-        return got
+        return got.with_count(count)
     got = probe()
     if folder is not None:
         with contextlib.suppress(OSError):

@@ -9,6 +9,8 @@ whole: the row count comes from the Parquet footers.
 from __future__ import annotations
 
 import glob as globlib
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,10 +61,36 @@ def _files(source: EngineSource) -> list[str]:
     return files
 
 
+# Files whose schemas were found to agree, by their paths, sizes and modification times -> the columns' types:
+# opening a workspace reads them for its probe and again for the dataset's log (a read of every file's footer).
+_CHECKED: dict[tuple, dict[str, str]] = {}
+_CHECKED_MAX = 64
+_CHECKED_LOCK = threading.Lock()
+
+
 def _check_schemas(files: list[str], where: str) -> dict[str, str]:
     """Every file must have the same columns with the same types; say which files differ and how.
 
-    Returns the columns' DuckDB types (``TIMESTAMP_NS`` included: the Spark engine converts those)."""
+    Returns the columns' DuckDB types (``TIMESTAMP_NS`` included: the Spark engine converts those). Files checked
+    before in this process, unchanged since (paths, sizes, modification times), are not read again."""
+    try:
+        key = tuple((f, (st := Path(f).stat()).st_size, st.st_mtime_ns) for f in files)
+    except OSError:  # gone or unreadable: the read below says so
+        key = None
+    with _CHECKED_LOCK:
+        known = _CHECKED.get(key) if key is not None else None
+    if known is not None:
+        return dict(known)
+    types = _read_schemas(files, where)
+    if key is not None:
+        with _CHECKED_LOCK:
+            if len(_CHECKED) >= _CHECKED_MAX:
+                _CHECKED.pop(next(iter(_CHECKED)))
+            _CHECKED[key] = dict(types)
+    return types
+
+
+def _read_schemas(files: list[str], where: str) -> dict[str, str]:
     con = duckdb.connect()
     try:
         rows = con.execute(
@@ -178,6 +206,72 @@ def row_count(source: EngineSource) -> int:
         )
     finally:
         con.close()
+
+
+# Column types whose distinct values a file's footers can settle: each row group's exact min and max are values of
+# its rows, so a column whose lowest and highest values are at most 1 apart holds exactly those (integers only).
+_FOOTER_VALUE_TYPES = (
+    "BOOLEAN",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+
+
+@dataclass(frozen=True)
+class FooterValues:
+    """A column's distinct non-missing values (sorted; booleans as 0 / 1) and its missing values, from footers."""
+
+    values: list[int]
+    missing: int
+
+
+def footer_values(files: Sequence[str | Path], types: dict[str, str]) -> dict[str, FooterValues]:
+    """For each integer or boolean column of ``types`` (name -> DuckDB type) in the Parquet ``files``: its distinct
+    non-missing values, read from the files' footers alone — one read of them, no pass over the rows — when the
+    footers settle them: every row group states its null count and, unless all its values are missing, an exact
+    min and max, and the lowest and highest value over every file are at most 1 apart (both are values of the
+    rows, and no integer lies between). A column is left out when they do not: another type (text, floats), a row
+    group without statistics, a wider range, a column that is not in the files (a hive partition), a file that is
+    not Parquet."""
+    asked = {c: t for c, t in types.items() if t.upper() in _FOOTER_VALUE_TYPES}
+    if not files or not asked:
+        return {}
+    some = "stats_null_count < row_group_num_rows"  # a row group with a value
+
+    def bound(side: str) -> str:
+        # A boolean's text ('true') to 0 / 1; an integer's to BIGINT (a UBIGINT beyond it: unsettled).
+        v = f"stats_{side}_value"
+        return f"coalesce(TRY_CAST({v} AS BIGINT), TRY_CAST(TRY_CAST({v} AS BOOLEAN) AS BIGINT))"
+
+    lo, hi = bound("min"), bound("max")
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT path_in_schema, count(*), count(*) FILTER (WHERE stats_null_count IS NULL OR ({some} AND "
+            f"({lo} IS NULL OR {hi} IS NULL OR min_is_exact IS FALSE OR max_is_exact IS FALSE))), "
+            f"min({lo}) FILTER (WHERE {some}), max({hi}) FILTER (WHERE {some}), sum(stats_null_count) "
+            f"FROM parquet_metadata(?) WHERE path_in_schema IN ({', '.join('?' for _ in asked)}) GROUP BY 1",
+            [[str(f) for f in files], *asked],
+        ).fetchall()
+    except duckdb.Error:  # a file that is not Parquet, or gone: the rows are read
+        return {}
+    finally:
+        con.close()
+    out = {}
+    for column, groups, unsettled, low, high, missing in rows:
+        if not groups or unsettled:
+            continue
+        if low is None:  # every value missing
+            out[column] = FooterValues([], int(missing))
+        elif high - low <= 1:
+            out[column] = FooterValues(sorted({int(low), int(high)}), int(missing))
+    return out
 
 
 def resolve_engine(source: EngineSource) -> str:

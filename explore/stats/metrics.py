@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special  # not scipy.stats: ~1 s of CPU to import, on the app's first page's path
 
 from explore.core.workspace import Scored
 from explore.errors import AnalysisError
@@ -117,7 +117,7 @@ class _Res:
 
 
 def _z(confidence: float) -> float:
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(special.ndtri(0.5 + confidence / 2))  # scipy.stats.norm.ppf's own function
 
 
 def clamp_interval(value: Any, lo: Any, hi: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +158,7 @@ def wilson_interval(
 
 def _t_crit(n: np.ndarray, confidence: float) -> np.ndarray:
     df = np.maximum(np.asarray(n, dtype="float64") - 1, 1)
-    return stats.t.ppf(0.5 + confidence / 2, df)
+    return special.stdtrit(df, 0.5 + confidence / 2)  # scipy.stats.t.ppf's own function (df >= 1 here)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -768,6 +768,8 @@ def _macro_auc(ctx: _Ctx) -> _Res:
 
 def _bootstrap_macro_auc(ctx: _Ctx, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap of the macro OvR AUC for the given (small) groups."""
+    from scipy.stats import rankdata  # the one use of scipy.stats here: imported when a bootstrap runs
+
     s = ctx.scored
     lo, hi = _nan(ctx.G), _nan(ctx.G)
     rng = np.random.default_rng(0)
@@ -787,7 +789,7 @@ def _bootstrap_macro_auc(ctx: _Ctx, groups: np.ndarray) -> tuple[np.ndarray, np.
             pos = y == k
             npos = pos.sum(axis=1)
             nneg = m - npos
-            ranks = stats.rankdata(s.proba[draws, k], axis=1)
+            ranks = rankdata(s.proba[draws, k], axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 auc = ((ranks * pos).sum(axis=1) - npos * (npos + 1) / 2) / (npos * nneg)
             per_class.append(np.where((npos > 0) & (nneg > 0), auc, np.nan))

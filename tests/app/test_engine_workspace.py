@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from explore.engine import sample as engine_sample
 from tests.conftest import assert_no_exception, unescaped
 from tests.engine.test_metrics import predictions_log
 from tests.engine.test_workspace import _partitioned, _toml
@@ -216,3 +217,30 @@ def test_the_regression_fairness_default_is_the_notebooks_every_row_sd(make_app,
     assert f"the default, 0.2 × the label's standard deviation ({float(log['income'].std(ddof=1)):.4g})" in (
         _captions(at)
     )
+
+
+def test_a_footer_settled_label_is_counted_by_the_metrics_pass(make_app, tmp_path, monkeypatch):
+    """An integer 0 / 1 label (and prediction) whose values the Parquet footers settle: opening reads no label, and
+    the Workspace page's dataset table shows the class shares and missing labels of every row — counted by the
+    overall metrics' pass, not by a pass of their own — equal to pandas' counts."""
+    df = predictions_log("binary", ROWS)
+    df["income"] = (df["income"] == ">50K").astype("Int8")
+    df.loc[df.index[:9], "income"] = pd.NA  # missing labels
+    df["pred"] = (df["pred"] == ">50K").astype("int8")
+    _partitioned(tmp_path, df)
+    (tmp_path / "workspace.toml").write_text(
+        '[columns]\nlabel = "income"\ntime = "when"\nprediction = "pred"\nscore = "p"\n\n'
+        '[datasets]\nlog = { path = "logs/month=*/*.parquet", engine = "duckdb" }\n'
+    )
+    passes = []
+    real = engine_sample.count_labels
+    monkeypatch.setattr(engine_sample, "count_labels", lambda *a: passes.append(1) or real(*a))
+    at = make_app(workspace=tmp_path / "workspace.toml")
+    assert_no_exception(at)
+    table = next(d.value for d in at.dataframe if "missing labels" in d.value.columns)
+    labelled = df["income"].dropna()
+    assert table["rows"].iloc[0] == ROWS and table["missing labels"].iloc[0] == 9
+    assert table["share 1"].iloc[0] == round((labelled == 1).mean(), 4)
+    assert table["share 0"].iloc[0] == round((labelled == 0).mean(), 4)
+    assert any("accuracy" in str(d.value.to_string()) for d in at.dataframe)
+    assert passes == []  # the metrics' pass counted them

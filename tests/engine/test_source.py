@@ -95,3 +95,23 @@ def test_a_role_column_missing_from_the_log(tmp_path):
     _write(tmp_path / "a.parquet", _df())
     with pytest.raises(errors.ColumnError, match=r"score column 'proba'.*Its columns: y, p"):
         open_log(EngineSource(tmp_path / "a.parquet"), ColumnRoles(label="y", score="proba"), task="binary")
+
+
+def test_schemas_are_read_once_per_version_of_the_files(tmp_path, monkeypatch):
+    """Opening a workspace opens its files twice (the probe, the log): the second reads no schema; a file changed
+    since (its size or modification time) is read again, and a column it lost is said as before."""
+    from explore.engine import source as engine_source
+
+    _write(tmp_path / "logs" / "a.parquet", _df())
+    _write(tmp_path / "logs" / "b.parquet", _df())
+    reads = []
+    real = engine_source._read_schemas
+    monkeypatch.setattr(engine_source, "_read_schemas", lambda *a: reads.append(1) or real(*a))
+    src = EngineSource(tmp_path / "logs")
+    open_source(src).close()
+    open_source(src).close()
+    assert reads == [1]
+    _write(tmp_path / "logs" / "b.parquet", _df().drop(columns="p"))
+    with pytest.raises(errors.ColumnError, match="The column 'p' is missing in 1 of 2 Parquet files"):
+        open_source(src)
+    assert reads == [1, 1]

@@ -35,6 +35,7 @@ def metrics_section(ws: Workspace) -> None:
         with shown_errors(stop=False):  # a dataset that cannot be scored: its error, and the others' metrics
             if ws.is_out_of_core(name):  # every row, in the engine; its sample is drawn by a row-level page
                 tables[name] = engine_cached.overall(ws, name)
+                engine_cached.settle_label_counts(ws, name, tables[name])  # the dataset table's class counts
                 st.caption(md_text(f"{name}: {ws.samples[name].caption()}"))
                 if note := engine_cached.approximation_note(tables[name]):
                     st.caption(f"{md_text(name)}: {md_text(note)}")
@@ -49,8 +50,11 @@ def metrics_section(ws: Workspace) -> None:
                 )
     if tables:
         _tables(ws, tables)
-    # Then, the page drawn, the Slices and Staleness pages' first passes (and a big log's sample) in the
-    # background: started before, they took the two cores from this page's own pass and its drawing.
+
+
+def background_passes(ws: Workspace) -> None:
+    """Once the page is drawn, the Slices and Staleness pages' first passes (and a big log's sample) in the
+    background: started before, they took the two cores from this page's own pass and its drawing."""
     for name in ws.dataset_names:
         if ws.is_out_of_core(name):
             engine_cached.prepare_first_views(ws, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from explore.core import overview
 from explore.core.workspace import Workspace
@@ -12,7 +13,9 @@ from ui.safe import md_code, md_text
 from . import cached
 
 
-def summary_section(ws: Workspace) -> None:
+def summary_section(ws: Workspace) -> DeltaGenerator:
+    """The task, models, warnings and column roles; returns the place of the datasets table, which
+    ``datasets_table`` fills once the overall metrics are drawn (they count a big log's classes)."""
     st.subheader(md_code(ws.name))
     st.caption(md_text(ws.config.path))
     cols = st.columns(3)
@@ -39,4 +42,11 @@ def summary_section(ws: Workspace) -> None:
             st.markdown(", ".join(md_code(f) for f in ws.feature_names))
     with right:
         st.markdown("**Datasets**")
-        st.dataframe(overview.dataset_table(ws), hide_index=True)
+        return st.empty()
+
+
+def datasets_table(ws: Workspace, place: DeltaGenerator) -> None:
+    """Every dataset's rows, columns and class balance, into ``place``. Drawn after the overall metrics: on a big log
+    whose label's values the Parquet footers settled, the class counts are the metrics pass's (no pass of their
+    own; ``ui.engine_cached.settle_label_counts``)."""
+    place.dataframe(overview.dataset_table(ws), hide_index=True)
