@@ -792,8 +792,11 @@ def _engine_performance_over_time(
             [re.search(r"'(.*)'", level).group(1) for level in grouping.levels], dtype="datetime64[ns]"
         )
     elif spec.by != "rows" and len(starts):
-        # More windows than the engine lists in SQL (it cut them by date_trunc): every one from the first to the
-        # last holding rows (in a slice, windows before its first row or after its last are not listed).
+        # More windows than the engine lists in SQL (it cut them by date_trunc): every one from the log's first to
+        # its last holding rows — in a slice, those of every row (``totals``), as in memory and as the listed
+        # windows are: the slice's own first and last would leave out windows whose rows ``totals`` counts.
+        if totals is not None and len(totals):
+            starts = np.sort(pd.to_datetime(totals["start"]).to_numpy(dtype="datetime64[ns]"))
         every = [starts[0]]
         while every[-1] < starts[-1]:
             every.append(windows._next(np.asarray([every[-1]]), spec.by)[0])

@@ -402,3 +402,24 @@ def test_an_empty_month_is_a_window_without_rows_on_the_engine_as_in_memory(
     assert len(march) == len(eng.facts["metrics"]) and (march["support"] == 0).all()
     assert march["value"].isna().all() and march["too_few"].all()
     assert (eng.value.rates.loc[eng.value.rates["label"] == "2024-03", "support"] == 0).all()
+
+
+@pytest.mark.parametrize("searched", [256, 2])
+def test_a_slice_of_later_rows_keeps_every_window_of_the_log_on_the_engine_as_in_memory(
+    searched, tmp_path, monkeypatch
+):
+    """A slice whose rows all fall in one month (of 17): in memory every window of the log stays, the other months
+    with support 0. Beyond the windows the engine lists in SQL (``searched`` 2) it listed only the slice's span,
+    and the every-row window counts then named months outside it: a KeyError traceback."""
+    monkeypatch.setattr("explore.engine.metrics.MAX_SEARCHED_WINDOWS", searched)
+    ooc, mem = twin_workspaces(tmp_path, "binary", {"log": predictions_log("binary", ROWS)}, {"log"})
+    where = {"month": "2024-03"}
+    eng, ref = (
+        explore.performance_over_time(ooc, where=where),
+        explore.performance_over_time(mem, where=where),
+    )
+    assert len(ref.value.windows) == 17
+    pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+    pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+    assert (eng.value.table.loc[eng.value.table["label"] != "2024-03", "support"] == 0).all()
