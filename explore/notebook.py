@@ -787,7 +787,9 @@ def _engine_performance_over_time(
     order = {m: i for i, m in enumerate(chosen)}
     table = table[table["metric"].isin(order)]
     starts = np.sort(pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]"))
-    if spec.by != "rows" and grouping.levels:  # every calendar window of the log's span, empty ones too
+    if (
+        grouping.levels
+    ):  # every window of the log (calendar: its span; equal rows: of every row), empty ones too
         starts = np.asarray(
             [re.search(r"'(.*)'", level).group(1) for level in grouping.levels], dtype="datetime64[ns]"
         )

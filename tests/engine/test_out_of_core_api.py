@@ -423,3 +423,17 @@ def test_a_slice_of_later_rows_keeps_every_window_of_the_log_on_the_engine_as_in
     pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
     pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
     assert (eng.value.table.loc[eng.value.table["label"] != "2024-03", "support"] == 0).all()
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_equal_row_windows_in_a_slice_are_the_logs_windows_on_the_engine_as_in_memory(task, tmp_path):
+    """Equal-row windows are cut over every row, in a slice too (in memory; the engine's GROUP BY uses those
+    starts). The engine listed only the windows holding the slice's rows, and the every-row window counts then
+    named starts outside that list: a KeyError traceback."""
+    ooc, mem = twin_workspaces(tmp_path, task, {"log": predictions_log(task, ROWS)}, {"log"})
+    kwargs = {"rows": 4, "where": {"month": "2024-03"}}
+    eng, ref = explore.performance_over_time(ooc, **kwargs), explore.performance_over_time(mem, **kwargs)
+    assert len(ref.value.windows) == 4 and (ref.value.windows["window_rows"] > 0).all()
+    pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+    pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
