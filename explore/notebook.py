@@ -763,6 +763,10 @@ def _engine_performance_over_time(
             *grouped_metrics(log, grouping, metrics=list(metrics) if metrics else None, where=in_slice)
         )
         counts = _engine_window_counts(log, grouping, in_slice)
+        if in_slice and counts.empty:  # as in memory (``_slice``): said, not an IndexError further down
+            raise AnalysisError(
+                f"No row of dataset '{spec.datasets[0]}' is in the slice {as_slice(where).describe()}."
+            )
         # In a slice, a window's rows are still all of its rows (as in memory): one more count, without the slice.
         totals = (
             log.sql(

@@ -437,3 +437,14 @@ def test_equal_row_windows_in_a_slice_are_the_logs_windows_on_the_engine_as_in_m
     pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
     pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
     pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+
+
+def test_a_slice_without_rows_is_said_on_the_engine_as_in_memory(twins):
+    """In memory: "No row of dataset 'log' is in the slice …"; the engine path raised an IndexError."""
+    _, ooc, mem = twins
+    where = {"month": "2030-01"}
+    with pytest.raises(AnalysisError) as ref:
+        explore.performance_over_time(mem, where=where)
+    with pytest.raises(AnalysisError) as eng:
+        explore.performance_over_time(ooc, where=where)
+    assert str(eng.value) == str(ref.value) and "No row of dataset 'log' is in the slice" in str(eng.value)
