@@ -803,6 +803,16 @@ def _engine_performance_over_time(
         # windows are: the slice's own first and last would leave out windows whose rows ``totals`` counts.
         if totals is not None and len(totals):
             starts = np.sort(pd.to_datetime(totals["start"]).to_numpy(dtype="datetime64[ns]"))
+        n = _calendar_windows(starts[0], starts[-1], spec.by)
+        if n > windows.MAX_WINDOWS:  # refused as in memory (``windows.time_windows``), with its message
+            with ws.log(spec.datasets[0]) as log:
+                t = time_value(log)
+                lo, hi = log.sql(f"SELECT min({t}), max({t}) FROM rows").fetchone()
+            raise AnalysisError(
+                windows._too_many(
+                    spec.by, np.datetime64(pd.Timestamp(lo)), np.datetime64(pd.Timestamp(hi)), n
+                )
+            )
         every = [starts[0]]
         while every[-1] < starts[-1]:
             every.append(windows._next(np.asarray([every[-1]]), spec.by)[0])
@@ -870,6 +880,18 @@ def _engine_performance_over_time(
             "rows": f"{n_rows:,} (every row, engine)",
         },
     )
+
+
+def _calendar_windows(first: np.datetime64, last: np.datetime64, by: str) -> int:
+    """Calendar windows from the one starting at ``first`` to the one starting at ``last``, both included (as
+    ``explore.staleness.windows`` counts them before refusing more than ``MAX_WINDOWS``)."""
+    if by in ("month", "quarter", "year"):
+        step = {"month": 1, "quarter": 3, "year": 12}[by]
+        months = [np.datetime64(t, "M").astype("int64") for t in (first, last)]
+        return int((months[1] - months[0]) // step + 1)
+    step = {"week": 7 * 86_400, "day": 86_400, "hour": 3_600}.get(by, 86_400)
+    seconds = [np.datetime64(t, "s").astype("int64") for t in (first, last)]
+    return int((seconds[1] - seconds[0]) // step + 1)
 
 
 def _engine_window_counts(log: Any, grouping: Any, in_slice: str | None) -> pd.DataFrame:

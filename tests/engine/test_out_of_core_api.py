@@ -448,3 +448,17 @@ def test_a_slice_without_rows_is_said_on_the_engine_as_in_memory(twins):
     with pytest.raises(AnalysisError) as eng:
         explore.performance_over_time(ooc, where=where)
     assert str(eng.value) == str(ref.value) and "No row of dataset 'log' is in the slice" in str(eng.value)
+
+
+def test_more_windows_than_a_chart_shows_are_refused_on_the_engine_as_in_memory(tmp_path):
+    """By day, a log of 500 days is 500 windows: in memory refused (more than MAX_WINDOWS, 400) with the fix;
+    the engine (beyond the windows it lists in SQL) returned all 500, empty ones filled in."""
+    ooc, mem = twin_workspaces(tmp_path, "binary", {"log": predictions_log("binary", ROWS)}, {"log"})
+    with pytest.raises(AnalysisError) as ref:
+        explore.performance_over_time(mem, window="day")
+    with pytest.raises(AnalysisError) as eng:
+        explore.performance_over_time(ooc, window="day")
+    assert str(eng.value) == str(ref.value) and "make 500 windows, more than the 400" in str(eng.value)
+    assert len(explore.performance_over_time(ooc, window="week").value.windows) == len(
+        explore.performance_over_time(mem, window="week").value.windows
+    )
