@@ -763,6 +763,10 @@ def _engine_performance_over_time(
             *grouped_metrics(log, grouping, metrics=list(metrics) if metrics else None, where=in_slice)
         )
         counts = _engine_window_counts(log, grouping, in_slice)
+        if in_slice and counts.empty:  # as in memory (``_slice``): said, not an IndexError further down
+            raise AnalysisError(
+                f"No row of dataset '{spec.datasets[0]}' is in the slice {as_slice(where).describe()}."
+            )
         # In a slice, a window's rows are still all of its rows (as in memory): one more count, without the slice.
         totals = (
             log.sql(
@@ -787,13 +791,28 @@ def _engine_performance_over_time(
     order = {m: i for i, m in enumerate(chosen)}
     table = table[table["metric"].isin(order)]
     starts = np.sort(pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]"))
-    if spec.by != "rows" and grouping.levels:  # every calendar window of the log's span, empty ones too
+    if (
+        grouping.levels
+    ):  # every window of the log (calendar: its span; equal rows: of every row), empty ones too
         starts = np.asarray(
             [re.search(r"'(.*)'", level).group(1) for level in grouping.levels], dtype="datetime64[ns]"
         )
     elif spec.by != "rows" and len(starts):
-        # More windows than the engine lists in SQL (it cut them by date_trunc): every one from the first to the
-        # last holding rows (in a slice, windows before its first row or after its last are not listed).
+        # More windows than the engine lists in SQL (it cut them by date_trunc): every one from the log's first to
+        # its last holding rows — in a slice, those of every row (``totals``), as in memory and as the listed
+        # windows are: the slice's own first and last would leave out windows whose rows ``totals`` counts.
+        if totals is not None and len(totals):
+            starts = np.sort(pd.to_datetime(totals["start"]).to_numpy(dtype="datetime64[ns]"))
+        n = _calendar_windows(starts[0], starts[-1], spec.by)
+        if n > windows.MAX_WINDOWS:  # refused as in memory (``windows.time_windows``), with its message
+            with ws.log(spec.datasets[0]) as log:
+                t = time_value(log)
+                lo, hi = log.sql(f"SELECT min({t}), max({t}) FROM rows").fetchone()
+            raise AnalysisError(
+                windows._too_many(
+                    spec.by, np.datetime64(pd.Timestamp(lo)), np.datetime64(pd.Timestamp(hi)), n
+                )
+            )
         every = [starts[0]]
         while every[-1] < starts[-1]:
             every.append(windows._next(np.asarray([every[-1]]), spec.by)[0])
@@ -861,6 +880,18 @@ def _engine_performance_over_time(
             "rows": f"{n_rows:,} (every row, engine)",
         },
     )
+
+
+def _calendar_windows(first: np.datetime64, last: np.datetime64, by: str) -> int:
+    """Calendar windows from the one starting at ``first`` to the one starting at ``last``, both included (as
+    ``explore.staleness.windows`` counts them before refusing more than ``MAX_WINDOWS``)."""
+    if by in ("month", "quarter", "year"):
+        step = {"month": 1, "quarter": 3, "year": 12}[by]
+        months = [np.datetime64(t, "M").astype("int64") for t in (first, last)]
+        return int((months[1] - months[0]) // step + 1)
+    step = {"week": 7 * 86_400, "day": 86_400, "hour": 3_600}.get(by, 86_400)
+    seconds = [np.datetime64(t, "s").astype("int64") for t in (first, last)]
+    return int((seconds[1] - seconds[0]) // step + 1)
 
 
 def _engine_window_counts(log: Any, grouping: Any, in_slice: str | None) -> pd.DataFrame:

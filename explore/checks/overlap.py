@@ -52,15 +52,19 @@ def _kind(dtype: Any) -> str:
     return "text"
 
 
-def _sql_kind(sql_type: str) -> str:
-    """How an engine column's values are compared, as ``_kind`` says of the frame pandas reads from it."""
+def _sql_kinds(sql_type: str) -> tuple[str, ...]:
+    """How an engine column's values can be compared, as ``_kind`` says of a frame read from such a column. A
+    DATE is either: DuckDB reads it into pandas as datetime64 (a small Parquet dataset read whole), pandas'
+    own readers as ``datetime.date`` objects or text (a CSV) — its value is the same day."""
     from explore.engine.log import _is_numeric
 
     if _is_numeric(sql_type) or sql_type.upper() == "BOOLEAN":
-        return "number"
+        return ("number",)
     if sql_type.upper().startswith("TIMESTAMP"):
-        return "time"
-    return "text"
+        return ("time",)
+    if sql_type.upper() == "DATE":
+        return ("time", "text")
+    return ("text",)
 
 
 def _normalised(s: pd.Series) -> pd.Series:
@@ -87,7 +91,7 @@ def row_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return pd.util.hash_pandas_object(pd.DataFrame(parts, index=frame.index), index=False).to_numpy()
 
 
-def _sql_value(column: str, kind: str) -> str:
+def _sql_value(column: str, kind: str, sql_type: str = "") -> str:
     """SQL: an engine column's value as ``_normalised`` gives it (NaN as NULL: NULLs are matched as equal)."""
     from explore.engine.log import quote
 
@@ -96,7 +100,7 @@ def _sql_value(column: str, kind: str) -> str:
         x = f"CAST({q} AS DOUBLE)"
         return f"(CASE WHEN isnan({x}) THEN NULL ELSE {x} END)"
     if kind == "time":
-        return f"epoch_ns({q})"
+        return f"epoch_ns(CAST({q} AS TIMESTAMP))" if sql_type.upper() == "DATE" else f"epoch_ns({q})"
     return f"CAST({q} AS VARCHAR)"
 
 
@@ -106,13 +110,15 @@ def engine_duplicates(log: Any, frame: pd.DataFrame, columns: Sequence[str], *, 
     on the log's connection (DuckDB, or Spark through a temporary view)."""
 
     kinds = {c: _kind(frame[c].dtype) for c in columns}
-    if any(_sql_kind(log.types[c]) != kinds[c] for c in columns):
+    if any(kinds[c] not in _sql_kinds(log.types[c]) for c in columns):
         return 0  # a number never equals a text (in memory: their hashes differ)
     keys = pd.DataFrame({f"k{i}": _normalised(frame[c]) for i, c in enumerate(columns)})
     name = "_overlap_keys"
     log.con.register(name, keys)
     try:
-        log_side = ", ".join(f"{_sql_value(c, kinds[c])} AS k{i}" for i, c in enumerate(columns))
+        log_side = ", ".join(
+            f"{_sql_value(c, kinds[c], log.types[c])} AS k{i}" for i, c in enumerate(columns)
+        )
         log_rows = f"(SELECT {log_side} FROM source)"
         on = " AND ".join(f"e.k{i} IS NOT DISTINCT FROM t.k{i}" for i in range(len(columns)))
         evaluation, training = (name, log_rows) if log_is_training else (log_rows, name)

@@ -204,3 +204,31 @@ def test_minus_zero_equals_zero_and_times_match_whatever_their_unit():
         {"x": [-0.0, 1.5], "t": pd.to_datetime(["2024-01-01 10:00", None]).astype("datetime64[us]")}
     )
     assert list(overlap.row_hashes(a, ["x", "t"]) == overlap.row_hashes(b, ["x", "t"])) == [True, True]
+
+
+def test_a_date_feature_in_the_engine_matches_the_same_day_however_the_memory_side_read_it():
+    """A DATE column: DuckDB reads it into pandas as datetime64 (a small Parquet dataset read whole, engine
+    pandas), a CSV as text. The engine side compared it as text only, so the first matched no row (0 duplicates,
+    the check passed) while in memory — both sides read alike — they are duplicates."""
+    import duckdb
+
+    from explore.core.workspace import ColumnRoles
+    from explore.engine.log import open_log
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE VIEW source AS SELECT DATE '2024-01-01' + CAST(i % 7 AS INTEGER) AS d, i * 0.5 AS x, "
+        "CAST(i % 2 AS INTEGER) AS y, CAST(i % 2 AS INTEGER) AS p FROM range(40) t(i)"
+    )
+    log = open_log(con, ColumnRoles(label="y", prediction="p"), task="binary", classes=[0, 1], positive=1)
+    logged = con.execute("SELECT d, x FROM source").df()
+    assert logged["d"].dtype.kind == "M"
+    evaluation = pd.concat([logged.iloc[5:15], logged.iloc[:3].assign(x=99.0)], ignore_index=True)
+    in_memory = int(
+        np.isin(overlap.row_hashes(evaluation, ["d", "x"]), overlap.row_hashes(logged, ["d", "x"])).sum()
+    )
+    assert in_memory == 10
+    assert overlap.engine_duplicates(log, evaluation, ["d", "x"], log_is_training=True) == in_memory
+    as_text = evaluation.assign(d=evaluation["d"].dt.strftime("%Y-%m-%d"))
+    assert overlap.engine_duplicates(log, as_text, ["d", "x"], log_is_training=True) == in_memory
+    con.close()

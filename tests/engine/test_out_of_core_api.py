@@ -402,3 +402,63 @@ def test_an_empty_month_is_a_window_without_rows_on_the_engine_as_in_memory(
     assert len(march) == len(eng.facts["metrics"]) and (march["support"] == 0).all()
     assert march["value"].isna().all() and march["too_few"].all()
     assert (eng.value.rates.loc[eng.value.rates["label"] == "2024-03", "support"] == 0).all()
+
+
+@pytest.mark.parametrize("searched", [256, 2])
+def test_a_slice_of_later_rows_keeps_every_window_of_the_log_on_the_engine_as_in_memory(
+    searched, tmp_path, monkeypatch
+):
+    """A slice whose rows all fall in one month (of 17): in memory every window of the log stays, the other months
+    with support 0. Beyond the windows the engine lists in SQL (``searched`` 2) it listed only the slice's span,
+    and the every-row window counts then named months outside it: a KeyError traceback."""
+    monkeypatch.setattr("explore.engine.metrics.MAX_SEARCHED_WINDOWS", searched)
+    ooc, mem = twin_workspaces(tmp_path, "binary", {"log": predictions_log("binary", ROWS)}, {"log"})
+    where = {"month": "2024-03"}
+    eng, ref = (
+        explore.performance_over_time(ooc, where=where),
+        explore.performance_over_time(mem, where=where),
+    )
+    assert len(ref.value.windows) == 17
+    pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+    pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+    assert (eng.value.table.loc[eng.value.table["label"] != "2024-03", "support"] == 0).all()
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_equal_row_windows_in_a_slice_are_the_logs_windows_on_the_engine_as_in_memory(task, tmp_path):
+    """Equal-row windows are cut over every row, in a slice too (in memory; the engine's GROUP BY uses those
+    starts). The engine listed only the windows holding the slice's rows, and the every-row window counts then
+    named starts outside that list: a KeyError traceback."""
+    ooc, mem = twin_workspaces(tmp_path, task, {"log": predictions_log(task, ROWS)}, {"log"})
+    kwargs = {"rows": 4, "where": {"month": "2024-03"}}
+    eng, ref = explore.performance_over_time(ooc, **kwargs), explore.performance_over_time(mem, **kwargs)
+    assert len(ref.value.windows) == 4 and (ref.value.windows["window_rows"] > 0).all()
+    pd.testing.assert_frame_equal(eng.value.windows, ref.value.windows)
+    pd.testing.assert_frame_equal(eng.value.table, ref.value.table, rtol=1e-9)
+    pd.testing.assert_frame_equal(eng.value.rates, ref.value.rates, rtol=1e-9)
+
+
+def test_a_slice_without_rows_is_said_on_the_engine_as_in_memory(twins):
+    """In memory: "No row of dataset 'log' is in the slice …"; the engine path raised an IndexError."""
+    _, ooc, mem = twins
+    where = {"month": "2030-01"}
+    with pytest.raises(AnalysisError) as ref:
+        explore.performance_over_time(mem, where=where)
+    with pytest.raises(AnalysisError) as eng:
+        explore.performance_over_time(ooc, where=where)
+    assert str(eng.value) == str(ref.value) and "No row of dataset 'log' is in the slice" in str(eng.value)
+
+
+def test_more_windows_than_a_chart_shows_are_refused_on_the_engine_as_in_memory(tmp_path):
+    """By day, a log of 500 days is 500 windows: in memory refused (more than MAX_WINDOWS, 400) with the fix;
+    the engine (beyond the windows it lists in SQL) returned all 500, empty ones filled in."""
+    ooc, mem = twin_workspaces(tmp_path, "binary", {"log": predictions_log("binary", ROWS)}, {"log"})
+    with pytest.raises(AnalysisError) as ref:
+        explore.performance_over_time(mem, window="day")
+    with pytest.raises(AnalysisError) as eng:
+        explore.performance_over_time(ooc, window="day")
+    assert str(eng.value) == str(ref.value) and "make 500 windows, more than the 400" in str(eng.value)
+    assert len(explore.performance_over_time(ooc, window="week").value.windows) == len(
+        explore.performance_over_time(mem, window="week").value.windows
+    )
