@@ -11,18 +11,12 @@ Prints wall and CPU seconds (this process: DuckDB's threads included) and the CP
 from __future__ import annotations
 
 import argparse
-import time
 
 from bench_engine import task_roles
+from common import wall_and_cpu
 
 from explore.engine import EngineSource, by_time_window, grouped_metrics, open_log, open_source
 from explore.notebook import _engine_window_counts
-
-
-def timed(fn):
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - w, time.process_time() - c
 
 
 def main() -> None:
@@ -46,10 +40,10 @@ def main() -> None:
             f"count(CASE WHEN pred = 1 THEN 1 END) FROM {files} GROUP BY 1"
         ).fetchall()
 
-    n_floor, w0, c0 = timed(floor)
-    _, w1, c1 = timed(lambda: grouped_metrics(log, windows))
-    counts, w2, c2 = timed(lambda: _engine_window_counts(log, windows, None))
-    _, w3, c3 = timed(floor)
+    n_floor, w0, c0 = wall_and_cpu(floor)
+    _, w1, c1 = wall_and_cpu(lambda: grouped_metrics(log, windows))
+    counts, w2, c2 = wall_and_cpu(lambda: _engine_window_counts(log, windows, None))
+    _, w3, c3 = wall_and_cpu(floor)
     w0, c0 = min(w0, w3), min(c0, c3)
     assert len(counts) == len(n_floor), (len(counts), len(n_floor))
     print(f"{log.n:,} rows ({a.task}), {len(counts)} monthly windows, DuckDB {a.threads} threads")

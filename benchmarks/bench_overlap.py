@@ -20,10 +20,10 @@ evaluation rows (the semi-join then probes the small side against every logged r
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
+from common import wall_and_cpu
 
 from explore.checks.overlap import row_hashes
 
@@ -42,12 +42,6 @@ def frames(rows: int, features: int, copied: float, seed: int = 0) -> tuple[pd.D
     valid.iloc[:k] = train.iloc[:k].to_numpy()
     valid = valid.astype(train.dtypes.to_dict())
     return train, valid
-
-
-def timed(fn):
-    w, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - w, time.process_time() - c
 
 
 def main() -> None:
@@ -75,8 +69,8 @@ def main() -> None:
         keys = train[cols].drop_duplicates()
         return int(valid[cols].reset_index().merge(keys, on=cols, how="inner")["index"].nunique())
 
-    n1, w1, c1 = timed(ours)
-    n2, w2, c2 = timed(peer)
+    n1, w1, c1 = wall_and_cpu(ours)
+    n2, w2, c2 = wall_and_cpu(peer)
     assert n1 == n2, (n1, n2)
     print(
         f"{a.rows:,} training + {a.rows:,} evaluation rows × {a.features} features; {n1:,} duplicates found by both"
@@ -127,9 +121,9 @@ def engine(a: argparse.Namespace) -> None:
         finally:
             con.unregister("_train")
 
-    n1, w1, c1 = timed(ours)
-    n2, w2, c2 = timed(floor_join)
-    _, w3, c3 = timed(floor_scan)
+    n1, w1, c1 = wall_and_cpu(ours)
+    n2, w2, c2 = wall_and_cpu(floor_join)
+    _, w3, c3 = wall_and_cpu(floor_scan)
     print(
         f"{total:,} logged rows (DuckDB, {a.threads} threads; the {'training' if a.log_is_training else 'evaluation'}"
         f" data) against {len(train):,} rows in memory × "

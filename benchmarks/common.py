@@ -43,6 +43,13 @@ def timed(label: str, results: dict[str, float] | None = None) -> Iterator[None]
     print(f"{label:<55s} {dt:8.3f} s   (peak RSS {peak_rss_mb():,.0f} MiB)", flush=True)
 
 
+def wall_and_cpu(fn):
+    """(``fn()``, its wall seconds, this process's CPU seconds meanwhile — every thread's, e.g. DuckDB's)."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
 def best_of(fn, repeat: int = 3):
     """(the fastest of ``repeat`` wall-clock runs of ``fn()`` in seconds, its last result)."""
     best, out = float("inf"), None

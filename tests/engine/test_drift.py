@@ -156,7 +156,7 @@ def test_a_feature_spanning_the_whole_double_range_is_scanned_without_an_infinit
     two divides exactly) and PSI / JS / shares stay the pandas path's."""
     from explore.core.workspace import open_workspace, read_workspace, score
     from explore.engine import EngineSource, open_log
-    from tests.engine.test_metrics import COLUMNS, predictions_log
+    from tests.engine.test_metrics import COLUMNS, month_partitions, predictions_log
     from tests.helpers import make_workspace
 
     df = predictions_log("binary", n=1200)
@@ -166,11 +166,7 @@ def test_a_feature_spanning_the_whole_double_range_is_scanned_without_an_infinit
     toml = make_workspace(tmp_path / "ws", task="binary", model=None, columns=cols, datasets={"log": df})
     ws = open_workspace(read_workspace(toml))
     scored = score(ws, "log", None)
-    parts = tmp_path / "parquet"
-    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
-    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
-        (parts / f"month={m}").mkdir(parents=True)
-        part.to_parquet(parts / f"month={m}" / "part-0.parquet", index=False)
+    parts = month_partitions(df, tmp_path / "parquet")
     log = open_log(EngineSource(parts), ws.columns, task="binary", classes=ws.classes, positive=ws.classes[1])
     monkeypatch.setattr(engine_drift, "KS_MAX_POINTS", 2)  # scanned: the grid's width is used
     mem, _ = _memory(scored)

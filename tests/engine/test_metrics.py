@@ -64,6 +64,15 @@ def predictions_log(task: str, n: int = 3000) -> pd.DataFrame:
     return df
 
 
+def month_partitions(df: pd.DataFrame, parts):
+    """``df`` written as hive-partitioned Parquet under ``parts`` (``month=YYYY-MM/part-0.parquet``, by ``when``)."""
+    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
+    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
+        (parts / f"month={m}").mkdir(parents=True)
+        part.to_parquet(parts / f"month={m}" / "part-0.parquet", index=False)
+    return parts
+
+
 @pytest.fixture(scope="module", params=["binary", "multiclass", "regression"])
 def pair(request, tmp_path_factory):
     """(Scored in memory, LogTable over hive-partitioned Parquet) of the same rows."""
@@ -74,11 +83,7 @@ def pair(request, tmp_path_factory):
     toml = make_workspace(root / "ws", task=task, model=None, columns=cols, datasets={"log": df})
     ws = open_workspace(read_workspace(toml))
     scored = score(ws, "log", None)
-    parts = root / "parquet"
-    month = pd.to_datetime(df["when"]).dt.strftime("%Y-%m")
-    for m, part in df.assign(when=pd.to_datetime(df["when"])).groupby(month):
-        (parts / f"month={m}").mkdir(parents=True)
-        part.to_parquet(parts / f"month={m}" / "part-0.parquet", index=False)
+    parts = month_partitions(df, root / "parquet")
     positive = None if ws.positive_index is None else ws.classes[ws.positive_index]
     log = open_log(EngineSource(parts), ws.columns, task=ws.task, classes=ws.classes, positive=positive)
     return scored, log
