@@ -181,9 +181,14 @@ def _match_padded_ids(
     if not missed.any():
         return pos, np.zeros(len(pos), dtype=bool)
     ds_canon = _digits_canonical(ds_keys)
-    if not ds_canon.is_unique:  # "01" and "1" are two ids of the dataset: no way to tell which is meant
+    has_id = (
+        ds_canon.notna().to_numpy()
+    )  # rows without an id match nothing (and two of them are no ambiguity)
+    known = pd.Index(ds_canon[has_id])
+    if not known.is_unique:  # "01" and "1" are two ids of the dataset: no way to tell which is meant
         return pos, np.zeros(len(pos), dtype=bool)
-    again = pd.Index(ds_canon).get_indexer(pd.Index(_digits_canonical(item_keys)))
+    found = known.get_indexer(pd.Index(_digits_canonical(item_keys)))
+    again = np.where(found >= 0, np.flatnonzero(has_id)[np.maximum(found, 0)], -1)
     padded = missed & (again >= 0)
     return np.where(padded, again, pos), padded
 

@@ -527,6 +527,15 @@ def test_zero_padded_item_ids_match_integer_ids(tmp_path):
         np.array([-1]), np.array([True]), pd.Series(["001"], dtype="string"), keys
     )
     assert pos.tolist() == [-1] and not padded.any()
+    # Dataset rows without an id (two of them) are no ambiguity: the padded ids still match, at their own rows.
+    keys = pd.Series([pd.NA, "12", pd.NA, "7"], dtype="string")
+    pos, padded = crowd._match_padded_ids(
+        np.array([-1, -1, 5]),
+        np.array([True, True, True]),
+        pd.Series(["0007", "012", "3"], dtype="string"),
+        keys,
+    )
+    assert pos.tolist() == [3, 1, 5] and padded.tolist() == [True, True, False]
 
 
 def test_boolean_labels_written_true_false_or_1_0_are_the_boolean_classes(tmp_path):
