@@ -195,6 +195,7 @@ def prepare_first_views(ws: Workspace, dataset: str) -> threading.Thread | None:
             slice_report(ws, dataset, SliceDefinition(()))
             if ws.columns.time:
                 performance(ws, dataset, FIRST_VIEW_UNIT, FIRST_VIEW_WINDOWS)
+                rates(ws, dataset, FIRST_VIEW_UNIT, FIRST_VIEW_WINDOWS)
         if draw is not None:
             give_way()  # the draw opens its own DuckDB connection: its threads, started from this one, too
             draw.run(lambda: ws.dataset(dataset))  # the sample, checked as the workspace's datasets are
@@ -294,6 +295,40 @@ def performance(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> 
                 log, engine_metrics.by_time_window(log, unit, n_windows=n_windows), confidence=CONFIDENCE
             )
         )
+
+
+@cache_small(max_entries=8)
+def rates(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> pd.DataFrame:
+    """Label / prediction shares per class (a regressor: mean label and mean prediction) per window of every row —
+    the in-memory ``PerformanceOverTime.rates`` frame, over the windows ``performance`` shows (those with rows)."""
+    import numpy as np
+
+    from explore.engine import metrics as engine_metrics
+    from explore.notebook import _engine_rates, _engine_window_counts
+    from explore.staleness import windows as time_windows
+
+    with _log(ws, dataset) as log:
+        grouping = engine_metrics.by_time_window(log, unit, n_windows=n_windows)
+        counts = _engine_window_counts(log, grouping, None)
+        last = (
+            log.sql(f"SELECT max({engine_metrics.time_value(log)}) FROM rows").fetchone()[0]
+            if unit == "rows" and len(counts)
+            else None
+        )
+    starts = np.sort(pd.to_datetime(counts["start"]).to_numpy(dtype="datetime64[ns]"))
+    if unit == "rows":
+        ends = np.append(starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns"))[: len(starts)]
+    else:
+        ends = time_windows._next(starts, unit)
+    table = pd.DataFrame(
+        {
+            "window": np.arange(len(starts)),
+            "label": [time_windows._label(a, unit, b) for a, b in zip(starts, ends, strict=True)],
+            "start": starts,
+        }
+    )
+    index = pd.Series(np.arange(len(starts)), index=starts)
+    return _engine_rates(ws, counts, index, table, time_windows.DEFAULT_MIN_ROWS)
 
 
 def _first_window(log, unit: str, n_windows: int):

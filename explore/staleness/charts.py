@@ -91,9 +91,14 @@ def rates_chart(pot: PerformanceOverTime, *, height: int = 280) -> alt.Chart:
 
     Both lines moving together: the label distribution shifted (label shift). Only the prediction
     line moving: the model's outputs shifted (prediction shift / input drift)."""
-    d = pot.rates.copy()
-    title = "mean label vs mean prediction" if pot.task == "regression" else "label rate vs predicted rate"
-    y_title = "mean" if pot.task == "regression" else "share of rows"
+    return rates_frame_chart(pot.rates, pot.task, height=height)
+
+
+def rates_frame_chart(rates: pd.DataFrame, task: str, *, height: int = 280) -> alt.Chart:
+    """``rates_chart`` of a ``PerformanceOverTime.rates`` frame (the engine's: ``explore.notebook`` builds it)."""
+    d = rates.copy()
+    title = "mean label vs mean prediction" if task == "regression" else "label rate vs predicted rate"
+    y_title = "mean" if task == "regression" else "share of rows"
     # Classes in the model's order (0, 1, 2, …, 10; the rows list them so), not text order (0, 1, 10, 2, …).
     classes = list(pd.unique(d["class"]))
     if len(classes) > 1:

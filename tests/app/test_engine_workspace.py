@@ -244,3 +244,58 @@ def test_a_footer_settled_label_is_counted_by_the_metrics_pass(make_app, tmp_pat
     assert table["share 0"].iloc[0] == round((labelled == 0).mean(), 4)
     assert any("accuracy" in str(d.value.to_string()) for d in at.dataframe)
     assert passes == []  # the metrics' pass counted them
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+@pytest.mark.parametrize("unit", ["month", "rows"])
+def test_staleness_shows_every_rows_label_and_prediction_rates_as_in_memory(
+    make_app, tmp_path, monkeypatch, task, unit
+):
+    """The Staleness page's engine path charted metrics per window only: the label / prediction rates that tell
+    label shift from prediction shift (its in-memory path's third chart) were missing on a big log. They come from
+    one engine GROUP BY now, equal to the in-memory ``PerformanceOverTime.rates`` of the same rows."""
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+
+    import explore
+    from explore.core.upload import toml_text
+    from tests.engine.test_metrics import COLUMNS
+    from ui import engine_cached
+
+    monkeypatch.setattr("explore.engine.sample.SAMPLE_ROWS", 300)
+    _partitioned(tmp_path, predictions_log(task, ROWS))
+    columns = {**COLUMNS[task], "task": task}
+    for name, engine in (("engine", "duckdb"), ("memory", "pandas")):
+        (tmp_path / name).mkdir()
+        datasets = {"log": {"path": "../logs/month=*/*.parquet", "engine": engine}}
+        (tmp_path / name / "workspace.toml").write_text(toml_text({"columns": columns, "datasets": datasets}))
+    window = {"rows": 4} if unit == "rows" else {"window": "month"}
+    memory = explore.performance_over_time(explore.open(tmp_path / "memory"), **window).value.rates
+    ws = explore.open(tmp_path / "engine")
+    engine = engine_cached.rates(ws, "log", unit, 4)
+    assert len(engine) == len(memory) > 0
+    for col in ("window", "series", "class", "label"):
+        assert engine[col].astype(str).tolist() == memory[col].astype(str).tolist(), col
+    for col in ("value", "ci_low", "ci_high", "support"):
+        np.testing.assert_allclose(
+            engine[col].to_numpy(float), memory[col].to_numpy(float), rtol=1e-9, err_msg=col
+        )
+
+    at = make_app("views/staleness.py", workspace=tmp_path / "engine" / "workspace.toml")
+    if unit == "rows":
+        at.selectbox(key="staleness_window_by").set_value("rows").run()
+        at.number_input(key="staleness_n_windows").set_value(4).run()
+    assert_no_exception(at)
+    title = "mean label vs mean prediction" if task == "regression" else "label rate vs predicted rate"
+    (chart,) = [
+        c
+        for c in at.get("vega_lite_chart")
+        if json.dumps(json.loads(c.proto.spec).get("title", "")) == f'"{title}"'
+    ]
+    (shown,) = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+    np.testing.assert_allclose(
+        np.sort(shown["value"].to_numpy(float)), np.sort(engine["value"].to_numpy(float))
+    )
+    assert "Label and prediction rates together tell label shift" in _captions(at)

@@ -16,6 +16,11 @@ from ui.safe import md_text
 from . import cached
 from .downloads import csv_download
 
+RATES_CAPTION = (
+    "Label and prediction rates together tell label shift (both lines move) from prediction shift "
+    "(only the prediction line moves)."
+)
+
 
 @st.fragment
 def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
@@ -56,10 +61,7 @@ def performance_section(ctx: PageContext, spec: WindowSpec) -> None:
             st.altair_chart(charts.performance_chart(pot, metric), width="stretch")
         st.altair_chart(charts.support_chart(pot), width="stretch")
         st.altair_chart(charts.rates_chart(pot), width="stretch")
-        st.caption(
-            "Label and prediction rates together tell label shift (both lines move) from prediction shift "
-            "(only the prediction line moves)."
-        )
+        st.caption(RATES_CAPTION)
         # The table and its download carry every metric, not only the charted ones.
         pot_all = cached.performance(ctx.ws, spec, ctx.model_name, tuple(options), in_slice)
         table = tables.performance_table(pot_all, cached.window_datasets(ctx.ws, spec))
@@ -119,11 +121,18 @@ def _engine_performance(ctx: PageContext, spec: WindowSpec) -> None:
         )
         for metric in chosen:
             st.altair_chart(engine_charts.metric_over_time_chart(result, metric), width="stretch")
+        rates = engine_cached.rates(ctx.ws, ctx.dataset, unit, spec.n_windows)
+        st.altair_chart(charts.rates_frame_chart(rates, ctx.ws.task), width="stretch")
+        st.caption(RATES_CAPTION)
         wide = table.assign(window=result.key("window")).pivot(
             index="window", columns="metric", values="value"
         )
         with st.expander("Table (every metric)"):
             st.dataframe(wide)
+        cols = st.columns(2)
         csv_download(
-            st, "Metrics per window (CSV)", table, "performance_over_time.csv", key="staleness_dl_perf"
+            cols[0], "Metrics per window (CSV)", table, "performance_over_time.csv", key="staleness_dl_perf"
+        )
+        csv_download(
+            cols[1], "Label / prediction rates (CSV)", rates, "rates_over_time.csv", key="staleness_dl_rates"
         )
