@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.driver import CHROMIUM, browser, serve
+
+# Playwright's assertions retry for 5 s by default: a loaded CI machine drawing a chart or a rerun's result took
+# longer than that after wait_idle had returned. 30 s, as Playwright's own actions wait (a passing check still
+# returns at once).
+expect.set_options(timeout=30_000)
 
 
 def pytest_collection_modifyitems(items):

@@ -50,11 +50,20 @@ def _download(page, key: str) -> tuple[str, bytes]:
 
 def _type_text(page, label: str | re.Pattern, text: str) -> None:
     """Type into a text input and commit it with Enter before anything else is clicked (a click that blurs
-    the input would send two reruns, and the checks could run between them)."""
+    the input would send two reruns, and the checks could run between them).
+
+    Typed while a rerun still redraws the page (a download button's click reruns it), the text can be lost: CI
+    clicked "Explain this row" on an empty box. So settle first, check the box holds the text after, and type it
+    again if it does not."""
+    wait_idle(page, rerun=False)
     box = page.get_by_role("textbox", name=label, exact=isinstance(label, str))
-    box.fill(text)
-    box.press("Enter")
-    wait_idle(page)
+    for _ in range(3):
+        box.fill(text)
+        box.press("Enter")
+        wait_idle(page)
+        if box.input_value() == text:
+            return
+    raise AssertionError(f"the text box {label!r} did not keep {text!r}: it holds {box.input_value()!r}")
 
 
 def _compute_shap_if_asked(page) -> None:
@@ -161,7 +170,7 @@ def test_importance_draws_shap_for_the_slice_and_one_row(app_url, page):
     _type_text(page, "Row id (customer_id)", "C0035967")
     by_key(page, "importance_row_go").get_by_role("button").click()
     wait_idle(page)
-    expect(page.get_by_text(re.compile(r"^Row C0035967 \(position"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Row C0035967 \(position"))).to_be_visible(timeout=60_000)
     assert wait_charts(page) == (4, 4)  # and the row's waterfall
     _assert_clean(page, "importance, slice and one row")
 
