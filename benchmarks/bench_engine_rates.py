@@ -1,6 +1,6 @@
 """The engine's performance over time on a benchmark log (benchmarks/bench_engine.py makes them): the metrics per
 monthly window (``grouped_metrics``) and what the notebook's ``performance_over_time`` now adds beside them, the
-label / prediction shares per window (one GROUP BY, ``explore.notebook._engine_window_counts``), against a plain
+label / prediction shares per window (one GROUP BY, ``explore.engine.grouping.window_counts``), against a plain
 DuckDB floor in the same run, the same question asked plainly of the files: ``SELECT date_trunc('month', ts),
 count(*), count(label = 1), count(pred = 1) … GROUP BY 1`` (run first and again last: the better of the two).
 Prints wall and CPU seconds (this process: DuckDB's threads included) and the CPU ratio to the floor.
@@ -16,7 +16,7 @@ from bench_engine import task_roles
 from common import wall_and_cpu
 
 from explore.engine import EngineSource, by_time_window, grouped_metrics, open_log, open_source
-from explore.notebook import _engine_window_counts
+from explore.engine.grouping import window_counts
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
 
     n_floor, w0, c0 = wall_and_cpu(floor)
     _, w1, c1 = wall_and_cpu(lambda: grouped_metrics(log, windows))
-    counts, w2, c2 = wall_and_cpu(lambda: _engine_window_counts(log, windows, None))
+    counts, w2, c2 = wall_and_cpu(lambda: window_counts(log, windows, None))
     _, w3, c3 = wall_and_cpu(floor)
     w0, c0 = min(w0, w3), min(c0, c3)
     assert len(counts) == len(n_floor), (len(counts), len(n_floor))

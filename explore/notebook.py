@@ -750,10 +750,10 @@ def _engine_performance_over_time(
     import re
 
     from explore.engine import charts as engine_charts
-    from explore.engine.grouping import slice_where
+    from explore.engine.grouping import slice_where, window_counts
     from explore.engine.metrics import EngineTable, by_time_window, grouped_metrics, time_value
     from explore.staleness import choices, windows
-    from explore.staleness.experiment import PerformanceOverTime
+    from explore.staleness.experiment import PerformanceOverTime, rates_from_counts
     from explore.stats.metrics import NOTE_EMPTY, metric_direction
 
     with ws.log(spec.datasets[0]) as log:
@@ -762,7 +762,7 @@ def _engine_performance_over_time(
         result = EngineTable(
             *grouped_metrics(log, grouping, metrics=list(metrics) if metrics else None, where=in_slice)
         )
-        counts = _engine_window_counts(log, grouping, in_slice)
+        counts = window_counts(log, grouping, in_slice)
         if in_slice and counts.empty:  # as in memory (``_slice``): said, not an IndexError further down
             raise AnalysisError(
                 f"No row of dataset '{spec.datasets[0]}' is in the slice {as_slice(where).describe()}."
@@ -817,12 +817,7 @@ def _engine_performance_over_time(
         while every[-1] < starts[-1]:
             every.append(windows._next(np.asarray([every[-1]]), spec.by)[0])
         starts = np.asarray(every, dtype="datetime64[ns]")
-    if spec.by == "rows":
-        ends = np.append(
-            starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns") + np.timedelta64(1, "ns")
-        )
-    else:
-        ends = windows._next(starts, spec.by)
+    ends = windows.window_ends(starts, spec.by, last)
     index = pd.Series(np.arange(len(starts)), index=starts)
     window_of_group = index.loc[
         pd.to_datetime(result.keys["window"]).to_numpy(dtype="datetime64[ns]")
@@ -864,7 +859,7 @@ def _engine_performance_over_time(
     )
     table = table[["window", *[c for c in table.columns if c != "window"]]].reset_index(drop=True)
     table["too_few"] = table["support"] < spec.min_rows
-    rates = _engine_rates(ws, counts, index, wt, spec.min_rows)
+    rates = rates_from_counts(ws.task, ws.classes, ws.positive_index, counts, index, wt, spec.min_rows)
     value = PerformanceOverTime(
         table=table, rates=rates, windows=wt, metrics=chosen, task=ws.task, in_slice=where is not None
     )
@@ -892,63 +887,6 @@ def _calendar_windows(first: np.datetime64, last: np.datetime64, by: str) -> int
     step = {"week": 7 * 86_400, "day": 86_400, "hour": 3_600}.get(by, 86_400)
     seconds = [np.datetime64(t, "s").astype("int64") for t in (first, last)]
     return int((seconds[1] - seconds[0]) // step + 1)
-
-
-def _engine_window_counts(log: Any, grouping: Any, in_slice: str | None) -> pd.DataFrame:
-    """One GROUP BY over the log's rows (in the slice): per window start, the counts that
-    ``explore.staleness.experiment.rates_table`` turns into label / prediction shares (classification: rows, and
-    rows whose label / prediction is each class) or means (regression: count, sum and sum of squares of the
-    finite labels and predictions)."""
-    if log.task == "regression":
-        parts = []
-        for name, col in (("label", "_y"), ("prediction", "_pred")):
-            ok = f"isfinite({col})"
-            parts += [
-                f'count(CASE WHEN {ok} THEN 1 END) AS "{name}:count"',
-                f'sum(CASE WHEN {ok} THEN {col} END) AS "{name}:sum"',
-                f'sum(CASE WHEN {ok} THEN {col} * {col} END) AS "{name}:sum2"',
-            ]
-    else:
-        parts = ["count(*) AS support"] + [
-            f'count(CASE WHEN {col} = {k} THEN 1 END) AS "{name}:{k}"'
-            for name, col in (("label", "_y"), ("prediction", "_pred"))
-            for k in range(log.K)
-        ]
-    where = " AND ".join(f"({w})" for w in (grouping.where, in_slice) if w) or "TRUE"
-    return log.sql(
-        f"SELECT {grouping.exprs[0]} AS start, {', '.join(parts)} FROM rows WHERE {where} GROUP BY 1"
-    ).df()
-
-
-def _engine_rates(
-    ws: Workspace, counts: pd.DataFrame, index: pd.Series, wt: pd.DataFrame, min_rows: int
-) -> pd.DataFrame:
-    """``PerformanceOverTime.rates`` from the engine's per-window counts (``_engine_window_counts``): the same
-    frame as in memory, every window (an empty one: support 0, no value)."""
-    from explore.staleness.experiment import rates_table
-
-    at = index.loc[pd.to_datetime(counts["start"]).to_numpy(dtype="datetime64[ns]")].to_numpy()
-    n = len(index)
-
-    def per_window(column: str) -> np.ndarray:
-        out = np.zeros(n, dtype="float64")
-        out[at] = counts[column].fillna(0).to_numpy(dtype="float64")
-        return out
-
-    if ws.task == "regression":
-        sums = {
-            s: tuple(per_window(f"{s}:{q}") for q in ("count", "sum", "sum2"))
-            for s in ("label", "prediction")
-        }
-        rates = rates_table(ws.task, [], sums)
-    else:
-        classes = list(ws.classes)
-        shown = [classes[ws.positive_index]] if ws.task == "binary" else classes
-        hits = {(s, c): per_window(f"{s}:{classes.index(c)}") for s in ("label", "prediction") for c in shown}
-        rates = rates_table(ws.task, shown, {"support": per_window("support").astype("int64"), **hits})
-    rates = rates.merge(wt[["window", "label", "start"]], on="window")
-    rates["too_few"] = rates["support"] < min_rows
-    return rates
 
 
 def staleness_experiment(

@@ -304,22 +304,20 @@ def rates(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> pd.Dat
     import numpy as np
 
     from explore.engine import metrics as engine_metrics
-    from explore.notebook import _engine_rates, _engine_window_counts
+    from explore.engine.grouping import window_counts
     from explore.staleness import windows as time_windows
+    from explore.staleness.experiment import rates_from_counts
 
     with _log(ws, dataset) as log:
         grouping = engine_metrics.by_time_window(log, unit, n_windows=n_windows)
-        counts = _engine_window_counts(log, grouping, None)
+        counts = window_counts(log, grouping, None)
         last = (
             log.sql(f"SELECT max({engine_metrics.time_value(log)}) FROM rows").fetchone()[0]
             if unit == "rows" and len(counts)
             else None
         )
     starts = np.sort(pd.to_datetime(counts["start"]).to_numpy(dtype="datetime64[ns]"))
-    if unit == "rows":
-        ends = np.append(starts[1:], np.datetime64(pd.Timestamp(last).to_datetime64(), "ns"))[: len(starts)]
-    else:
-        ends = time_windows._next(starts, unit)
+    ends = time_windows.window_ends(starts, unit, last)
     table = pd.DataFrame(
         {
             "window": np.arange(len(starts)),
@@ -328,7 +326,9 @@ def rates(ws: Workspace, dataset: str, unit: str, n_windows: int = 12) -> pd.Dat
         }
     )
     index = pd.Series(np.arange(len(starts)), index=starts)
-    return _engine_rates(ws, counts, index, table, time_windows.DEFAULT_MIN_ROWS)
+    return rates_from_counts(
+        ws.task, ws.classes, ws.positive_index, counts, index, table, time_windows.DEFAULT_MIN_ROWS
+    )
 
 
 def _first_window(log, unit: str, n_windows: int):

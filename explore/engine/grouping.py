@@ -22,6 +22,9 @@ from explore.slices.definition import Condition
 from explore.staleness.drift import quantiles_from_distinct
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from explore.engine.metrics import Grouping
     from explore.slices.report import FairnessParams, FairnessResult
 
 MAX_DISTINCT = 1_000_000
@@ -414,3 +417,29 @@ def fairness_gaps(
         column, g.labels, log.task, cls, support, sums,
         threshold=threshold, min_support=min_support, confidence=confidence,
     )  # fmt: skip
+
+
+def window_counts(log: LogTable, grouping: Grouping, in_slice: str | None) -> pd.DataFrame:
+    """One GROUP BY over the log's rows (in the slice): per window start, the counts that
+    ``explore.staleness.experiment.rates_table`` turns into label / prediction shares (classification: rows, and
+    rows whose label / prediction is each class) or means (regression: count, sum and sum of squares of the
+    finite labels and predictions)."""
+    if log.task == "regression":
+        parts = []
+        for name, col in (("label", "_y"), ("prediction", "_pred")):
+            ok = f"isfinite({col})"
+            parts += [
+                f'count(CASE WHEN {ok} THEN 1 END) AS "{name}:count"',
+                f'sum(CASE WHEN {ok} THEN {col} END) AS "{name}:sum"',
+                f'sum(CASE WHEN {ok} THEN {col} * {col} END) AS "{name}:sum2"',
+            ]
+    else:
+        parts = ["count(*) AS support"] + [
+            f'count(CASE WHEN {col} = {k} THEN 1 END) AS "{name}:{k}"'
+            for name, col in (("label", "_y"), ("prediction", "_pred"))
+            for k in range(log.K)
+        ]
+    where = " AND ".join(f"({w})" for w in (grouping.where, in_slice) if w) or "TRUE"
+    return log.sql(
+        f"SELECT {grouping.exprs[0]} AS start, {', '.join(parts)} FROM rows WHERE {where} GROUP BY 1"
+    ).df()

@@ -1019,3 +1019,39 @@ def save_experiment(
         result=result.to_dict(),
         status="done",
     )
+
+
+def rates_from_counts(
+    task: str,
+    classes: Sequence[Any],
+    positive_index: int | None,
+    counts: pd.DataFrame,
+    index: pd.Series,
+    wt: pd.DataFrame,
+    min_rows: int,
+) -> pd.DataFrame:
+    """``PerformanceOverTime.rates`` from the engine's per-window counts (``explore.engine.grouping.window_counts``,
+    one row per window start; ``index``: window start -> window, ``wt``: the windows' ``window``, ``label`` and
+    ``start``): the same frame as in memory, every window of ``index`` (one without rows: support 0, no value)."""
+    at = index.loc[pd.to_datetime(counts["start"]).to_numpy(dtype="datetime64[ns]")].to_numpy()
+    n = len(index)
+
+    def per_window(column: str) -> np.ndarray:
+        out = np.zeros(n, dtype="float64")
+        out[at] = counts[column].fillna(0).to_numpy(dtype="float64")
+        return out
+
+    if task == "regression":
+        sums = {
+            s: tuple(per_window(f"{s}:{q}") for q in ("count", "sum", "sum2"))
+            for s in ("label", "prediction")
+        }
+        rates = rates_table(task, [], sums)
+    else:
+        classes = list(classes)
+        shown = [classes[positive_index]] if task == "binary" else classes
+        hits = {(s, c): per_window(f"{s}:{classes.index(c)}") for s in ("label", "prediction") for c in shown}
+        rates = rates_table(task, shown, {"support": per_window("support").astype("int64"), **hits})
+    rates = rates.merge(wt[["window", "label", "start"]], on="window")
+    rates["too_few"] = rates["support"] < min_rows
+    return rates

@@ -129,6 +129,15 @@ def _floor(t: np.ndarray, by: str) -> np.ndarray:
     return months.astype("datetime64[ns]")
 
 
+def window_ends(starts: np.ndarray, by: str, last: object = None) -> np.ndarray:
+    """Each window's end (exclusive) from its start: the next calendar period's start, or for equal-row windows
+    (``by="rows"``) the next window's start and, for the last, just after ``last`` (the newest timestamp)."""
+    if by != "rows":
+        return _next(starts, by)
+    after = np.datetime64(pd.Timestamp(last).to_datetime64(), "ns") + np.timedelta64(1, "ns")
+    return np.append(starts[1:], after)[: len(starts)]
+
+
 def _next(start: np.ndarray, by: str) -> np.ndarray:
     if by == "day":
         return (start.astype("datetime64[D]") + 1).astype("datetime64[ns]")
