@@ -254,8 +254,7 @@ class Probe:
         if positive not in values:
             return
         counts = {v: int(positives) if v == positive else int(labelled - positives) for v in values}
-        if (missing := self.total - int(labelled)) > 0:
-            counts[None] = missing
+        counts = _with_missing(counts, self.total)
         with self._lock:
             self._settled.setdefault("counts", counts)
 
