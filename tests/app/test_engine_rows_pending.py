@@ -56,6 +56,13 @@ def _drawn() -> None:
         assert draw.finished.wait(timeout=120)
 
 
+def _release(gate, at) -> None:
+    """Let the background draw run, wait until it finished, and rerun the page (as its polling fragment would)."""
+    gate.set()
+    _drawn()
+    at.run()
+
+
 def test_the_slices_page_draws_the_engine_sections_while_the_sample_is_drawn(make_app, pending_workspace):
     toml, gate, drawn = pending_workspace
     at = make_app("views/slices.py", workspace=toml)
@@ -86,9 +93,7 @@ def test_the_slices_page_draws_the_engine_sections_while_the_sample_is_drawn(mak
     assert not [d for d in at.dataframe if d.key == "slices_rows_table"]
     assert drawn == []
     # The sample drawn: the next run (the fragment's st.rerun) draws the rows, without a second draw.
-    gate.set()
-    _drawn()
-    at.run()
+    _release(gate, at)
     assert_no_exception(at)
     assert not at.status
     rows = next(d.value for d in at.dataframe if "loss" in d.value.columns)
@@ -114,9 +119,7 @@ def test_the_engine_groups_offer_only_columns_the_engine_groups(make_app, pendin
             at.multiselect(key="slices_group_by").set_value([column]).run()
             assert_no_exception(at)
             assert not [unescaped(e.value) for e in at.error], (state, column)
-        gate.set()
-        _drawn()
-        at.run()
+        _release(gate, at)
     assert drawn == [SAMPLE]
 
 
@@ -125,9 +128,7 @@ def test_the_slice_builder_says_its_values_wait_for_the_rows(make_app, pending_w
     at = make_app("views/slices.py", workspace=toml)
     assert_no_exception(at)
     assert "being drawn (see below): this opens once it is ready" in _captions(at)
-    gate.set()
-    _drawn()
-    at.run()
+    _release(gate, at)
     assert "being drawn (see below)" not in _captions(at)
     assert at.selectbox(key="slices_add_column")  # the column / values pickers, from the rows
 
@@ -143,9 +144,7 @@ def test_the_staleness_page_draws_the_engine_sections_while_the_sample_is_drawn(
     assert len(at.status) == 1 and "Drawing the" in unescaped(at.status[0].label)
     assert not [s for s in at.subheader if s.value == "Staleness experiment"]
     assert drawn == []
-    gate.set()
-    _drawn()
-    at.run()
+    _release(gate, at)
     assert_no_exception(at)
     assert not at.status
     assert [s for s in at.subheader if s.value == "Performance without labels"]
@@ -257,9 +256,7 @@ def test_staleness_on_every_dataset_waits_for_the_one_being_drawn(make_app, pend
         s for s in at.subheader if s.value == "Performance over time"
     ]  # nothing drawn from half the rows
     assert drawn == []
-    gate.set()
-    _drawn()
-    at.run()
+    _release(gate, at)
     assert not at.status and drawn == [SAMPLE]
 
 
@@ -306,9 +303,7 @@ def test_the_importance_and_checks_pages_show_the_draw_then_their_content(
     assert drawn == []  # the page did not wait for the draw (nor froze behind it)
     assert len(at.status) == 1 and "Drawing the" in unescaped(at.status[0].label)
     assert at.status[0].state == "running"
-    gate.set()
-    _drawn()
-    at.run()
+    _release(gate, at)
     assert_no_exception(at)
     assert not at.status
     assert drawn == [SAMPLE]
