@@ -23,6 +23,14 @@ def _texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def _upload(at, model: Path, data: Path) -> None:
+    """Put a model file and one CSV data file in the Workspace page's upload form (the run is the caller's)."""
+    at.file_uploader(key="workspace_upload_model").set_value(
+        (model.name, model.read_bytes(), "application/octet-stream")
+    )
+    at.file_uploader(key="workspace_upload_data").set_value([(data.name, data.read_bytes(), "text/csv")])
+
+
 def test_home_shows_workspace_and_metrics(make_app):
     at = make_app()
     assert_no_exception(at)
@@ -90,12 +98,7 @@ def test_upload_csv_and_skops_opens(make_app, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
     src = make_workspace(tmp_path / "src").parent
     at = make_app()
-    at.file_uploader(key="workspace_upload_model").set_value(
-        ("model.skops", (src / "model.skops").read_bytes(), "application/octet-stream")
-    )
-    at.file_uploader(key="workspace_upload_data").set_value(
-        [("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")]
-    )
+    _upload(at, src / "model.skops", src / "validation.csv")
     at.run()
     assert_no_exception(at)
     at.selectbox(key="workspace_up_label").set_value("income")
@@ -126,12 +129,7 @@ def test_skops_types_accepted_on_upload_are_saved_so_reopening_does_not_ask(make
     if not found:
         pytest.skip("this skops version trusts every type in the test pipeline")
     at = make_app()
-    at.file_uploader(key="workspace_upload_model").set_value(
-        ("model.skops", (src / "model.skops").read_bytes(), "application/octet-stream")
-    )
-    at.file_uploader(key="workspace_upload_data").set_value(
-        [("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")]
-    )
+    _upload(at, src / "model.skops", src / "validation.csv")
     at.run()
     for t in found:
         at.checkbox(key=f"workspace_up_trust_type_{t}").check()
@@ -202,12 +200,7 @@ def test_uploaded_pickle_asks_for_trust_before_it_loads(make_app, tmp_path, monk
     monkeypatch.setenv("EXPLORE_UPLOAD_DIR", str(tmp_path / "uploads"))
     src = make_workspace(tmp_path / "src", model=_fitted(), model_name="m.joblib").parent
     at = make_app()
-    at.file_uploader(key="workspace_upload_model").set_value(
-        ("m.joblib", (src / "m.joblib").read_bytes(), "application/octet-stream")
-    )
-    at.file_uploader(key="workspace_upload_data").set_value(
-        [("validation.csv", (src / "validation.csv").read_bytes(), "text/csv")]
-    )
+    _upload(at, src / "m.joblib", src / "validation.csv")
     at.run()
     assert_no_exception(at)
     assert at.selectbox(key="workspace_up_label").value == "income"  # a usual label name is proposed
